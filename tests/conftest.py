@@ -1,0 +1,29 @@
+"""Shared fixtures: every backend of the protocol, by name, and small example networks."""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+
+#: Every implementation of the protocol the project ships, by name.
+BACKENDS = {"impl": "impl"}
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request):
+    return importlib.import_module(BACKENDS[request.param])
+
+
+def small_net(loss: str = "mse", out_activation: str = "identity", l2: float = 0.0, seed: int = 0) -> dict:
+    """A 3-4-2 network with tanh hidden units."""
+    rng = np.random.default_rng(seed)
+    return {
+        "layers": [
+            {"W": rng.normal(size=(4, 3)), "b": rng.normal(size=4), "activation": "tanh"},
+            {"W": rng.normal(size=(2, 4)), "b": rng.normal(size=2), "activation": out_activation},
+        ],
+        "loss": loss,
+        "l2": l2,
+    }
