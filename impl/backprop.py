@@ -202,16 +202,26 @@ def check_net(where: str, net: Any, X: Any, Y: Any) -> tuple[dict, np.ndarray, n
 
 
 def check_scalar(
-    where: str, what: str, value: Any, *, low: float, high: float | None = None
+    where: str, what: str, value: Any, *, low: float, high: float | None = None, open_low: bool = False
 ) -> float:
-    """A finite real number in [low, high) (high=None: no upper bound)."""
+    """A finite real number in [low, high) — (low, high) with open_low; high=None: no upper bound."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{where}: {what} must be a number, got {type(value).__name__}")
     value = float(value)
-    bound = f"[{low}, {high})" if high is not None else f">= {low}"
-    if not np.isfinite(value) or value < low or (high is not None and value >= high):
+    below = value <= low if open_low else value < low
+    if high is not None:
+        bound = f"{'(' if open_low else '['}{low}, {high})"
+    else:
+        bound = f"{'>' if open_low else '>='} {low}"
+    if not np.isfinite(value) or below or (high is not None and value >= high):
         raise ValueError(f"{where}: {what} must be a finite number {bound}, got {value}")
     return value
+
+
+def check_hyper(where: str, lr: Any, momentum: Any) -> tuple[float, float]:
+    """The learning rate η > 0 and the momentum constant 0 ≤ α < 1."""
+    lr = check_scalar(where, "lr", lr, low=0.0, open_low=True)
+    return lr, check_scalar(where, "momentum", momentum, low=0.0, high=1.0)
 
 
 def check_count(where: str, what: str, value: Any, *, low: int) -> int:
@@ -251,8 +261,7 @@ def check_train(
     where: str, net: Any, X: Any, Y: Any, lr: Any, momentum: Any, batch_size: Any, epochs: Any
 ) -> tuple[dict, np.ndarray, np.ndarray, float, float, int, int]:
     net, X, Y = check_net(where, net, X, Y)
-    lr = check_scalar(where, "lr", lr, low=0.0)
-    momentum = check_scalar(where, "momentum", momentum, low=0.0, high=1.0)
+    lr, momentum = check_hyper(where, lr, momentum)
     batch_size = check_count(where, "batch_size", batch_size, low=1)
     epochs = check_count(where, "epochs", epochs, low=0)
     return net, X, Y, lr, momentum, batch_size, epochs
@@ -587,8 +596,7 @@ def sgd_momentum_step(
     """
     where = "sgd_momentum_step"
     params, grads, velocity = check_step(where, params, grads, velocity)
-    lr = check_scalar(where, "lr", lr, low=0.0)
-    momentum = check_scalar(where, "momentum", momentum, low=0.0, high=1.0)
+    lr, momentum = check_hyper(where, lr, momentum)
     new_params, new_velocity = [], []
     for i, (p, g) in enumerate(zip(params, grads)):
         delta = {}

@@ -31,7 +31,7 @@ TOLERANCES: dict[str, Tolerance] = {
     # Two float64 computations of the same formula (impl vs JAX vs PyTorch):
     # they differ only by rounding and summation order, ~1e-15 relative per
     # operation, amplified by depth and cancellation.
-    "autodiff": Tolerance(rtol=1e-7, atol=1e-10),
+    "autodiff": Tolerance(rtol=1e-9, atol=1e-12),
     # Central differences (f(x+εu) − f(x−εu))/2ε in float64: truncation error
     # O(ε²·f''') plus rounding O(eps·|f|/ε); with ε ≈ 6e-6 both are ~1e-10..1e-8.
     "finite_diff": Tolerance(rtol=1e-5, atol=1e-7),

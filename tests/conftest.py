@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 #: Every implementation of the protocol the project ships, by name.
-BACKENDS = {"impl": "impl"}
+BACKENDS = {"impl": "impl", "jax": "references.jax_backend", "torch": "references.torch_backend"}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

@@ -78,7 +78,7 @@ BAD_INPUTS = [
     ("sgd_momentum_step", (LAYERS, GRADS[:1], None), {"lr": 0.1, "momentum": 0.0}, "grads must be a list of 2 dicts"),
     ("sgd_momentum_step", (LAYERS, [GRADS[0], {"W": np.zeros((4, 2)), "b": np.zeros(2)}], None), {"lr": 0.1, "momentum": 0.0}, r"grads\[1\] W must have shape \(2, 4\)"),
     ("sgd_momentum_step", (LAYERS, GRADS, GRADS[:1]), {"lr": 0.1, "momentum": 0.9}, "velocity must be a list of 2 dicts"),
-    ("sgd_momentum_step", (LAYERS, GRADS, None), {"lr": -0.1, "momentum": 0.0}, "lr must be a finite number >= 0"),
+    ("sgd_momentum_step", (LAYERS, GRADS, None), {"lr": -0.1, "momentum": 0.0}, "lr must be a finite number > 0"),
     ("sgd_momentum_step", (LAYERS, GRADS, None), {"lr": 0.1, "momentum": 1.5}, r"momentum must be a finite number \[0.0, 1.0\)"),
     ("sgd_momentum_step", (LAYERS, GRADS, None), {"lr": "fast", "momentum": 0.0}, "lr must be a number"),
     # train
@@ -115,3 +115,10 @@ def test_bad_input_does_not_modify_the_inputs(backend):
     for (W, b), layer in zip(before, net["layers"]):
         np.testing.assert_array_equal(layer["W"], W)
         np.testing.assert_array_equal(layer["b"], b)
+
+
+def test_zero_learning_rate_is_rejected_by_step_and_train(backend):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        backend.sgd_momentum_step(LAYERS, GRADS, None, lr=0.0, momentum=0.0)
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        backend.train(NET, X, Y, lr=0, batch_size=1, epochs=1)

@@ -1,0 +1,137 @@
+"""Examples: an architecture and a seed, from which the weights and data follow.
+
+Hypothesis draws the `Architecture` and the `seed`; NumPy makes the arrays from
+the seed. So an example is small to store (a regression corpus entry is a few
+lines of JSON), cheap to make, and replays exactly.
+
+Scales keep every value meaningful in float64: X ~ N(0, 1), W ~ N(0, 1/fan_in)
+(so pre-activations are O(1) at every depth), b ~ N(0, 0.1²); targets valid for
+their loss.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from impl.backprop import ACTIVATIONS, LOSSES
+
+#: Output activations that keep each loss inside its domain.
+OUTPUT_ACTIVATIONS: dict[str, tuple[str, ...]] = {
+    "mse": tuple(ACTIVATIONS),
+    "sse": tuple(ACTIVATIONS),
+    "mae": tuple(ACTIVATIONS),
+    "mape": tuple(ACTIVATIONS),
+    "bce": ("sigmoid",),
+    "cce": ("softmax",),
+    "sparse_cce": ("softmax",),
+}
+#: Hidden activations: softmax normalises a layer and is kept for outputs.
+HIDDEN_ACTIVATIONS: tuple[str, ...] = tuple(a for a in ACTIVATIONS if a != "softmax")
+#: Activations with a kink at z = 0, and losses with a kink at ŷ = y.
+KINKED_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
+KINKED_LOSSES = frozenset({"mae", "mape"})
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """sizes = (D, n_1, …, n_L): D inputs and L layers; one activation per layer."""
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    loss: str
+    l2: float = 0.0
+    batch: int = 1
+
+    def __post_init__(self) -> None:
+        if len(self.sizes) < 2 or len(self.activations) != len(self.sizes) - 1:
+            raise ValueError(f"an architecture needs sizes (D, n_1, …, n_L) and L activations, got {self}")
+        if self.loss not in LOSSES or any(a not in ACTIVATIONS for a in self.activations):
+            raise ValueError(f"unknown loss or activation in {self}")
+
+    @property
+    def depth(self) -> int:
+        return len(self.activations)
+
+    def describe(self) -> str:
+        """e.g. '3 -tanh-> 4 -sigmoid-> 2, bce, batch 5, l2 0'"""
+        parts = [str(self.sizes[0])]
+        for act, size in zip(self.activations, self.sizes[1:]):
+            parts.append(f"-{act}-> {size}")
+        return f"{' '.join(parts)}, {self.loss}, batch {self.batch}, l2 {self.l2:g}"
+
+
+@dataclass(frozen=True)
+class Example:
+    arch: Architecture
+    seed: int
+    #: how targets look: "hard" (one-hot / 0-1), "soft" (label distributions / fractions)
+    labels: str = "soft"
+
+    def to_json(self) -> dict[str, Any]:
+        arch = asdict(self.arch)
+        arch["sizes"] = list(arch["sizes"])
+        arch["activations"] = list(arch["activations"])
+        return {"arch": arch, "seed": self.seed, "labels": self.labels}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Example":
+        a = data["arch"]
+        arch = Architecture(tuple(a["sizes"]), tuple(a["activations"]), a["loss"], float(a["l2"]), int(a["batch"]))
+        return cls(arch, int(data["seed"]), data.get("labels", "soft"))
+
+    def key(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True)
+
+
+def make_layers(sizes: tuple[int, ...], activations: tuple[str, ...], rng: np.random.Generator) -> list[dict]:
+    return [
+        {
+            "W": rng.normal(size=(n_out, n_in)) / np.sqrt(n_in),
+            "b": 0.1 * rng.normal(size=n_out),
+            "activation": act,
+        }
+        for n_in, n_out, act in zip(sizes[:-1], sizes[1:], activations)
+    ]
+
+
+def make_targets(loss: str, n: int, k: int, rng: np.random.Generator, labels: str = "soft") -> np.ndarray:
+    """Targets valid for `loss`: (n, k), or (n,) integer classes for sparse_cce."""
+    if loss == "sparse_cce":
+        return rng.integers(0, k, size=n)
+    if loss == "cce":
+        if labels == "hard":
+            return np.eye(k)[rng.integers(0, k, size=n)]
+        return rng.dirichlet(np.ones(k), size=n)
+    if loss == "bce":
+        return rng.integers(0, 2, size=(n, k)).astype(np.float64) if labels == "hard" else rng.uniform(0, 1, size=(n, k))
+    if loss == "mape":
+        return rng.choice([-1.0, 1.0], size=(n, k)) * rng.uniform(0.5, 2.0, size=(n, k))
+    return rng.normal(size=(n, k))
+
+
+def materialize(example: Example) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The (net, X, Y) of an example, the same every time."""
+    arch = example.arch
+    rng = np.random.default_rng(example.seed)
+    layers = make_layers(arch.sizes, arch.activations, rng)
+    X = rng.normal(size=(arch.batch, arch.sizes[0]))
+    Y = make_targets(arch.loss, arch.batch, arch.sizes[-1], rng, example.labels)
+    return {"layers": layers, "loss": arch.loss, "l2": arch.l2}, X, Y
+
+
+def random_architecture(rng: np.random.Generator, *, loss: str | None = None, hidden: str | None = None,
+                        max_depth: int = 4, max_width: int = 8, max_batch: int = 8, l2: float | None = None) -> Architecture:
+    """A random architecture for plain (non-hypothesis) tests; `hidden` fixes every hidden activation."""
+    loss = loss or str(rng.choice(sorted(LOSSES)))
+    depth = int(rng.integers(1, max_depth + 1))
+    sizes = tuple(int(s) for s in rng.integers(1, max_width + 1, size=depth + 1))
+    if loss in ("cce", "sparse_cce") and sizes[-1] < 2:
+        sizes = sizes[:-1] + (2,)
+    acts = tuple(hidden or str(rng.choice(HIDDEN_ACTIVATIONS)) for _ in range(depth - 1))
+    out = str(rng.choice(OUTPUT_ACTIVATIONS[loss]))
+    l2 = float(rng.choice([0.0, 0.01, 0.1])) if l2 is None else l2
+    return Architecture(sizes, acts + (out,), loss, l2, int(rng.integers(1, max_batch + 1)))

@@ -1,0 +1,190 @@
+"""Finite differences of any implementation's *own* functions, in float64, NumPy only.
+
+The third witness: it needs neither JAX nor PyTorch and trusts nothing of the
+implementation but its forward values. If an implementation's gradient agrees
+with finite differences of its own loss but not with the references, its
+gradient is consistent and its loss is defined differently.
+
+Derivatives are Richardson-extrapolated central differences:
+
+    D(h)  = (f(x + h·u) − f(x − h·u)) / 2h               error O(h²)
+    R(h)  = (4·D(h/2) − D(h)) / 3                         error O(h⁴)
+
+With h = 1e-4·max(1, ‖x‖∞) (and ‖u‖∞ = 1) the truncation error is ~1e-16·f⁽⁵⁾
+and the rounding error ~eps·|f|/h ≈ 2e-12·|f|; the step stays far below the
+margin the strategies keep from kinks (relu at 0, mae at ŷ = y).
+
+Kinks (relu and leaky_relu at z = 0, mae and mape at ŷ = y) make f piecewise
+smooth. A difference quotient whose points straddle a kink measures a mixture of
+two slopes, so every derivative here can take a `branch` function: θ ↦ which side
+of every kink θ lies on. The step is shrunk (÷10, down to 1e-9·scale) until
+x − h·u and x + h·u lie on the same branches as x; if none does, x sits on a kink
+and `NotSmoothHere` is raised — the derivative is not defined there.
+
+`directional` costs 4 evaluations whatever the size of x; `gradient` costs 4 per
+element, so it is for small arrays and diagnostics.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Callable
+
+import numpy as np
+
+from impl.backprop import ACTIVATIONS
+
+STEP = 1e-4
+MIN_STEP = 1e-9
+SHRINK = 10.0
+
+Branch = Callable[[np.ndarray], np.ndarray]
+
+
+class NotSmoothHere(ValueError):
+    """The point lies on a kink: no step keeps the difference quotient on one branch."""
+
+
+def step_for(x: np.ndarray) -> float:
+    return STEP * max(1.0, float(np.max(np.abs(x), initial=0.0)))
+
+
+def _smooth_step(x: np.ndarray, u: np.ndarray, h: float, branch: Branch | None) -> float:
+    """The largest h·SHRINK^−k whose segment [x − h·u, x + h·u] stays on x's branches."""
+    if branch is None:
+        return h
+    here = branch(x)
+    floor = MIN_STEP * h / STEP
+    while not (np.array_equal(branch(x + h * u), here) and np.array_equal(branch(x - h * u), here)):
+        h /= SHRINK
+        if h < floor:
+            raise NotSmoothHere("the point lies on a kink: every step crosses it")
+    return h
+
+
+def directional(
+    f: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray, h: float | None = None, branch: Branch | None = None
+) -> float:
+    """f'(x; u) ≈ R(h), the derivative of scalar f at x along u."""
+    x = np.asarray(x, dtype=np.float64)
+    scale = float(np.max(np.abs(u), initial=0.0))
+    if scale == 0.0:
+        return 0.0
+    u = np.asarray(u, dtype=np.float64) / scale
+    h = _smooth_step(x, u, step_for(x) if h is None else h, branch)
+
+    def central(step: float) -> float:
+        return (float(f(x + step * u)) - float(f(x - step * u))) / (2.0 * step)
+
+    return scale * (4.0 * central(h / 2.0) - central(h)) / 3.0
+
+
+def gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, h: float | None = None, branch: Branch | None = None
+) -> np.ndarray:
+    """∇f(x), one Richardson central difference per element."""
+    x = np.asarray(x, dtype=np.float64)
+    h = step_for(x) if h is None else h
+    out = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = 1.0
+        out[idx] = directional(f, x, e, h, branch)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Which side of each kink: relu/leaky_relu pre-activations and mae/mape residuals.
+# --------------------------------------------------------------------------- #
+
+KINKED_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
+KINKED_LOSSES = frozenset({"mae", "mape"})
+
+
+def network_branch(net: dict, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """The signs of every kinked pre-activation (and of ŷ − y for mae/mape), as one vector."""
+    signs = []
+    h = np.asarray(X, dtype=np.float64)
+    for layer in net["layers"]:
+        z = h @ np.asarray(layer["W"], dtype=np.float64).T + np.asarray(layer["b"], dtype=np.float64)
+        if layer["activation"] in KINKED_ACTIVATIONS:
+            signs.append(np.sign(z).ravel())
+        h = ACTIVATIONS[layer["activation"]][0](z)
+    if net["loss"] in KINKED_LOSSES:
+        signs.append(np.sign(h - Y).ravel())
+    return np.concatenate(signs) if signs else np.zeros(0)
+
+
+def _has_kinks(net: dict) -> bool:
+    return net["loss"] in KINKED_LOSSES or any(l["activation"] in KINKED_ACTIVATIONS for l in net["layers"])
+
+
+# --------------------------------------------------------------------------- #
+# The protocol's functions as scalar functions of one array.
+# --------------------------------------------------------------------------- #
+
+PARAMS = ("W", "b")
+
+
+def _with(net: dict, layer: int, param: str, theta: np.ndarray) -> dict:
+    layers = [dict(l) for l in net["layers"]]
+    layers[layer][param] = theta
+    return {**net, "layers": layers}
+
+
+def network_loss(module: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, layer: int, param: str) -> Callable:
+    """θ ↦ the loss_value of module.network_gradients with net's layer[param] replaced by θ."""
+    return lambda theta: module.network_gradients(_with(net, layer, param, theta), X, Y)[0]
+
+
+def _branch(net: dict, X: np.ndarray, Y: np.ndarray, layer: int, param: str) -> Branch | None:
+    if not _has_kinks(net):
+        return None
+    return lambda theta: network_branch(_with(net, layer, param, theta), X, Y)
+
+
+def network_gradients(module: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray) -> list[dict]:
+    """Every ∂E/∂W and ∂E/∂b of the module's own loss_value, element by element."""
+    return [
+        {
+            p: gradient(network_loss(module, net, X, Y, i, p), np.asarray(layer[p], dtype=np.float64),
+                        branch=_branch(net, X, Y, i, p))
+            for p in PARAMS
+        }
+        for i, layer in enumerate(net["layers"])
+    ]
+
+
+def network_directional(
+    module: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, layer: int, param: str, u: np.ndarray
+) -> float:
+    """The derivative of the module's loss_value along u in one parameter array."""
+    theta = np.asarray(net["layers"][layer][param], dtype=np.float64)
+    return directional(network_loss(module, net, X, Y, layer, param), theta, u, branch=_branch(net, X, Y, layer, param))
+
+
+def activation_vjp(module: ModuleType, name: str, z: np.ndarray, grad_a: np.ndarray) -> np.ndarray:
+    """grad_a · ∂φ(z)/∂z from module.activation: the gradient of z ↦ ⟨grad_a, φ(z)⟩."""
+    branch = np.sign if name in KINKED_ACTIVATIONS else None
+    return gradient(lambda zz: float(np.sum(grad_a * module.activation(name, zz))), z, branch=branch)
+
+
+def loss_gradient(module: ModuleType, name: str, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
+    """∂E/∂ŷ from module.loss."""
+    branch = (lambda p: np.sign(p - y_true)) if name in KINKED_LOSSES else None
+    return gradient(lambda p: module.loss(name, p, y_true), y_pred, branch=branch)
+
+
+def dense_vjp(
+    module: ModuleType, x: np.ndarray, W: np.ndarray, b: np.ndarray, grad_z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grad_x, grad_W, grad_b) of ⟨grad_z, dense_forward(x, W, b)⟩ from module.dense_forward."""
+
+    def inner(x_, W_, b_) -> float:
+        return float(np.sum(grad_z * module.dense_forward(x_, W_, b_)))
+
+    return (
+        gradient(lambda v: inner(v, W, b), x),
+        gradient(lambda v: inner(x, v, b), W),
+        gradient(lambda v: inner(x, W, v), b),
+    )
