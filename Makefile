@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 report: $(STAMP)
-	$(BIN)/gradverify examples --report reports/examples.md
+	$(BIN)/gradverify verify --profile ci --report reports/verify.md
 
 clean:
 	rm -rf $(VENV) .hypothesis .pytest_cache *.egg-info

@@ -7,6 +7,7 @@ implementation that cannot be loaded.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -24,69 +25,110 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gradverify", description="Verify hand-written backprop against JAX and PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    ex = sub.add_parser("examples", help="run the worked examples from the literature")
-    ex.add_argument("--impl", default="impl", help="module name or path to a .py file (default: the bundled impl)")
-    ex.add_argument("--report", help="write a Markdown report here")
-    ex.set_defaults(func=_cmd_examples)
+    v = sub.add_parser(
+        "verify",
+        help="check an implementation against JAX, PyTorch and finite differences",
+        description="Exit 0 when every check holds, 1 when any fails, 2 on bad usage or an implementation that cannot be loaded.",
+    )
+    v.add_argument("--impl", default="impl", help="module name or path to a .py file (default: the bundled impl)")
+    v.add_argument("--profile", default="dev", choices=["dev", "ci", "thorough"], help="dev (quick, default), ci (deterministic, fixed budget), thorough")
+    v.add_argument("--seed", type=int, help="hypothesis seed (ci defaults to 0)")
+    v.add_argument("--budget", type=_positive_int, help="examples per property, overriding the profile's")
+    v.add_argument("--report", help="write the Markdown report here")
+    v.add_argument("--junit", help="write JUnit XML here")
+    v.add_argument("--property", action="append", dest="only", metavar="NAME", help="run only this check (repeatable)")
+    v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
+    v.add_argument("--regressions", metavar="DIR", help="the regression corpus folder (default: properties/regressions)")
+    v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
+    v.add_argument("--quiet", action="store_true", help="no progress lines")
+    v.set_defaults(func=_cmd_verify)
+
     return parser
 
 
-def _cmd_examples(args: argparse.Namespace) -> int:
-    from properties.loader import ImplLoadError, load_impl
-    from properties.report_io import write_atomic
-    from properties.worked_examples import WORKED_EXAMPLES
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
+
+def _progress(index: int, total: int, name: str, result) -> None:
+    """One line per check on stderr; on a terminal, the running check is shown first."""
+    tty = sys.stderr.isatty()
+    if result is None:
+        if tty:
+            print(f"[{index + 1:>2}/{total}] ...   {name}", end="\r", file=sys.stderr, flush=True)
+        return
+    mark = "pass" if result.passed else ("ERROR" if result.error else "FAIL")
+    count = "fixed" if result.kind == "fixed" else f"{result.examples} examples"
+    line = f"[{index + 1:>2}/{total}] {mark:<5} {name} ({count}, {result.seconds:.1f} s)"
+    print(line + (" " * 8 if tty else ""), file=sys.stderr, flush=True)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    from pathlib import Path
+
+    from properties import corpus
+    from properties.loader import ImplLoadError, load_impl
+
+    replay = None
+    if args.replay:
+        try:
+            replay = corpus.load_replay(args.replay)
+        except ValueError as exc:
+            print(f"gradverify: --replay: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         module = load_impl(args.impl)
     except ImplLoadError as exc:
         print(f"gradverify: cannot load the implementation: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    rows, failed = [], 0
-    for ex in WORKED_EXAMPLES.values():
-        start = time.perf_counter()
-        try:
-            results = ex.check(module)
-            error = None
-        except Exception as exc:  # noqa: BLE001 - the implementation under test may raise anything
-            results, error = [], f"raised {type(exc).__name__}: {exc}"
-        ok = error is None and all(c.ok for c in results)
-        failed += not ok
-        rows.append((ex, ok, results, error, time.perf_counter() - start))
-        print(f"{'PASS' if ok else 'FAIL'}  {ex.name}: {ex.claim}", file=sys.stderr)
-        for c in results:
-            if not c.ok:
-                print(f"      {c.describe()}", file=sys.stderr)
-        if error:
-            print(f"      {error}", file=sys.stderr)
-    if args.report:
-        write_atomic(args.report, _render_examples(args.impl, rows, failed))
-        print(f"report written to {args.report}", file=sys.stderr)
-    return EXIT_FAIL if failed else EXIT_OK
+    from properties import runner
+    from properties.report import render_junit, render_markdown, step_summary
+    from properties.report_io import write_atomic
+    from references import jax_backend
 
-
-def _render_examples(impl_name: str, rows: list, failed: int) -> str:
-    verdict = "**PASS**" if not failed else f"**FAIL** ({failed} of {len(rows)})"
-    lines = [
-        "# gradverify: worked examples",
-        "",
-        f"{verdict} — {len(rows) - failed} of {len(rows)} worked examples hold for `{impl_name}`.",
-        "",
-        "| example | claim | result | checks | max abs err | tolerance | source |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for ex, ok, results, error, _ in rows:
-        max_abs = max((c.max_abs_err for c in results), default=float("nan"))
-        tol = results[0].tolerance if results else "—"
-        lines.append(
-            f"| `{ex.name}` | {ex.claim} | {'pass' if ok else 'FAIL'} | {len(results)} | {max_abs:.2e} | {tol} | {ex.source} |"
+    jax_backend.enable_persistent_cache()
+    corpus_dir = Path(args.regressions) if args.regressions else corpus.DEFAULT_DIR
+    try:
+        result = runner.verify(
+            module, impl_spec=args.impl, profile=args.profile, seed=args.seed, budget=args.budget,
+            corpus_dir=corpus_dir, save_regressions=not args.no_save, only=args.only, replay=replay,
+            progress=None if args.quiet else _progress,
         )
-    for ex, ok, results, error, _ in rows:
-        if ok:
-            continue
-        lines += ["", f"<details><summary>{ex.name} failed</summary>", ""]
-        lines += [f"- {error}"] if error else [f"- {c.describe()}" for c in results if not c.ok]
-        lines += ["", "</details>"]
-    return "\n".join(lines) + "\n"
+    except ValueError as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    result.seconds = time.perf_counter() - started  # wall time, imports included
+    markdown = render_markdown(result)
+    if args.report:
+        write_atomic(args.report, markdown)
+    if args.junit:
+        write_atomic(args.junit, render_junit(result))
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as handle:
+            handle.write(step_summary(markdown))
+    failed = result.failed
+    print(
+        f"gradverify: {'PASS' if not failed else 'FAIL'} — {len(result.results) - len(failed)} of "
+        f"{len(result.results)} checks hold ({result.seconds:.1f} s)"
+        + (f"; report: {args.report}" if args.report else ""),
+        file=sys.stderr,
+    )
+    for r in failed:
+        first = r.error or r.failure.comparisons[0].describe()
+        print(f"  {r.name}: {first}", file=sys.stderr)
+        if r.failure and r.failure.case is not None:
+            print(f"    example: {r.failure.case_description}", file=sys.stderr)
+        if r.failure and r.failure.replay:
+            print(f"    replay:  {r.failure.replay}", file=sys.stderr)
+    return EXIT_FAIL if failed else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,6 @@ their loss.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -83,8 +82,8 @@ class Example:
         arch = Architecture(tuple(a["sizes"]), tuple(a["activations"]), a["loss"], float(a["l2"]), int(a["batch"]))
         return cls(arch, int(data["seed"]), data.get("labels", "soft"))
 
-    def key(self) -> str:
-        return json.dumps(self.to_json(), sort_keys=True)
+    def describe(self) -> str:
+        return f"{self.arch.describe()}, {self.labels} labels, seed {self.seed}"
 
 
 def make_layers(sizes: tuple[int, ...], activations: tuple[str, ...], rng: np.random.Generator) -> list[dict]:
@@ -135,3 +134,111 @@ def random_architecture(rng: np.random.Generator, *, loss: str | None = None, hi
     out = str(rng.choice(OUTPUT_ACTIVATIONS[loss]))
     l2 = float(rng.choice([0.0, 0.01, 0.1])) if l2 is None else l2
     return Architecture(sizes, acts + (out,), loss, l2, int(rng.integers(1, max_batch + 1)))
+
+
+# --------------------------------------------------------------------------- #
+# Component cases: a name, sizes and a seed.
+# --------------------------------------------------------------------------- #
+
+#: Component inputs z ~ N(0, Z_SCALE²): wide enough to reach every regime, short of saturation.
+Z_SCALE = 2.0
+
+
+@dataclass(frozen=True)
+class ActivationCase:
+    name: str
+    rows: int
+    units: int
+    seed: int
+
+    def describe(self) -> str:
+        return f"activation {self.name!r} on z of shape ({self.rows}, {self.units})"
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(z, grad_a)"""
+        rng = np.random.default_rng(self.seed)
+        return Z_SCALE * rng.normal(size=(self.rows, self.units)), rng.normal(size=(self.rows, self.units))
+
+
+@dataclass(frozen=True)
+class LossCase:
+    name: str
+    rows: int
+    units: int
+    seed: int
+    labels: str = "soft"
+
+    def describe(self) -> str:
+        return f"loss {self.name!r} on y_pred of shape ({self.rows}, {self.units}), {self.labels} labels"
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """(y_pred, y_true): y_pred from the loss's output activation, so it lies in its domain."""
+        rng = np.random.default_rng(self.seed)
+        z = Z_SCALE * rng.normal(size=(self.rows, self.units))
+        y_pred = ACTIVATIONS[OUTPUT_ACTIVATIONS[self.name][0]][0](z) if self.name in ("bce", "cce", "sparse_cce") else z
+        return y_pred, make_targets(self.name, self.rows, self.units, rng, self.labels)
+
+
+@dataclass(frozen=True)
+class DenseCase:
+    rows: int
+    fan_in: int
+    fan_out: int
+    seed: int
+
+    def describe(self) -> str:
+        return f"dense layer {self.fan_in} -> {self.fan_out} on a batch of {self.rows}"
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x, W, b, grad_z)"""
+        rng = np.random.default_rng(self.seed)
+        return (
+            rng.normal(size=(self.rows, self.fan_in)),
+            rng.normal(size=(self.fan_out, self.fan_in)) / np.sqrt(self.fan_in),
+            0.1 * rng.normal(size=self.fan_out),
+            rng.normal(size=(self.rows, self.fan_out)),
+        )
+
+
+@dataclass(frozen=True)
+class TrainCase:
+    example: Example
+    lr: float
+    momentum: float
+    batch_size: int
+    epochs: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.example.arch.describe()}; train lr {self.lr:g}, momentum {self.momentum:g}, "
+            f"batch_size {self.batch_size}, epochs {self.epochs}"
+        )
+
+
+def case_to_json(case: Any) -> dict[str, Any]:
+    """A case as plain JSON, tagged with its type."""
+    if isinstance(case, Example):
+        body = case.to_json()
+    elif isinstance(case, TrainCase):
+        body = {**asdict(case), "example": case.example.to_json()}
+    else:
+        body = asdict(case)
+    return {"type": type(case).__name__, **body}
+
+
+def case_from_json(data: dict[str, Any]) -> Any:
+    """The inverse of case_to_json; ValueError on anything else."""
+    data = dict(data)
+    kind = data.pop("type", None)
+    try:
+        if kind == "Example":
+            return Example.from_json(data)
+        if kind == "TrainCase":
+            return TrainCase(**{**data, "example": Example.from_json(data["example"])})
+        if kind in ("ActivationCase", "LossCase", "DenseCase"):
+            return {"ActivationCase": ActivationCase, "LossCase": LossCase, "DenseCase": DenseCase}[kind](**data)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a valid {kind}: {exc}") from None
+    raise ValueError(f"unknown case type {kind!r}")
+
+

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from properties.calls import call
 from references.compare import Comparison, compare
 
 
@@ -22,6 +23,8 @@ class WorkedExample:
     claim: str
     source: str
     check: Callable[[ModuleType], list[Comparison]]
+    #: the protocol functions it goes through
+    functions: tuple[str, ...]
 
 
 # The classic 2-2-2 sigmoid network with ½·SSE (Mazur, "A Step by Step
@@ -53,11 +56,11 @@ CLASSIC_W_AFTER = {
 
 def classic_network(impl: ModuleType) -> list[Comparison]:
     """The total error before the step and every weight after one step of η = 0.5."""
-    error, grads = impl.network_gradients(CLASSIC_NET, CLASSIC_X, CLASSIC_Y)
+    error, grads = call(impl, "network_gradients", CLASSIC_NET, CLASSIC_X, CLASSIC_Y)
     out = [compare("E_total before the step", error, CLASSIC_ERROR, "published")]
-    params, _ = impl.sgd_momentum_step(CLASSIC_NET["layers"], grads, None, lr=CLASSIC_LR, momentum=0.0)
+    params, _ = call(impl, "sgd_momentum_step", CLASSIC_NET["layers"], grads, None, lr=CLASSIC_LR, momentum=0.0)
     for name, (layer, idx, value) in CLASSIC_W_AFTER.items():
-        out.append(compare(f"{name} = layer {layer + 1} W{list(idx)} after the step", params[layer]["W"][idx], value, "published"))
+        out.append(compare(f"{name} = layers[{layer}].W{list(idx)} after the step", params[layer]["W"][idx], value, "published"))
     return out
 
 
@@ -68,7 +71,7 @@ def gradient_descent_quartic(impl: ModuleType) -> list[Comparison]:
     for _ in range(10_000):
         x = params[0]["W"][0, 0]
         grads = [{"W": np.array([[4 * x**3 - 9 * x**2]]), "b": np.array([0.0])}]
-        params, _ = impl.sgd_momentum_step(params, grads, None, lr=0.01, momentum=0.0)
+        params, _ = call(impl, "sgd_momentum_step", params, grads, None, lr=0.01, momentum=0.0)
         if abs(params[0]["W"][0, 0] - x) < 1e-12:
             break
     return [compare("x where descent stops", params[0]["W"][0, 0], 2.25, "autodiff")]
@@ -83,8 +86,8 @@ def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
     }
     out = []
     for kind, t in labels.items():
-        y = impl.activation("softmax", z)
-        grad_z = impl.activation_backward("softmax", z, impl.loss_backward("cce", y, t))
+        y = call(impl, "activation", "softmax", z)
+        grad_z = call(impl, "activation_backward", "softmax", z, call(impl, "loss_backward", "cce", y, t))
         expected = (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - t) / len(z)
         out.append(compare(f"∂E/∂z, {kind} labels", grad_z, expected, "autodiff"))
     return out
@@ -94,11 +97,11 @@ def activation_derivative_identities(impl: ModuleType) -> list[Comparison]:
     """σ'(z) = σ(z)(1 − σ(z)) and tanh'(z) = 1 − tanh²(z), from each function's own value."""
     z = np.linspace(-6.0, 6.0, 25).reshape(5, 5)
     ones = np.ones_like(z)
-    s = impl.activation("sigmoid", z)
-    t = impl.activation("tanh", z)
+    s = call(impl, "activation", "sigmoid", z)
+    t = call(impl, "activation", "tanh", z)
     return [
-        compare("σ'(z) vs σ(z)(1 − σ(z))", impl.activation_backward("sigmoid", z, ones), s * (1 - s), "autodiff"),
-        compare("tanh'(z) vs 1 − tanh²(z)", impl.activation_backward("tanh", z, ones), 1 - t * t, "autodiff"),
+        compare("σ'(z) vs σ(z)(1 − σ(z))", call(impl, "activation_backward", "sigmoid", z, ones), s * (1 - s), "autodiff"),
+        compare("tanh'(z) vs 1 − tanh²(z)", call(impl, "activation_backward", "tanh", z, ones), 1 - t * t, "autodiff"),
     ]
 
 
@@ -108,18 +111,21 @@ WORKED_EXAMPLES: dict[str, WorkedExample] = {
         WorkedExample(
             "classic_network", "The classic 2-2-2 sigmoid network: error 0.298371109 and every weight after one step of η = 0.5",
             "Mazur, A Step by Step Backpropagation Example (2015)", classic_network,
+            ("network_gradients", "sgd_momentum_step"),
         ),
         WorkedExample(
             "gradient_descent_quartic", "Descent from x = 6, step 0.01, on f'(x) = 4x³ − 9x² stops at x = 2.25",
-            "Wikipedia, Gradient descent (worked example)", gradient_descent_quartic,
+            "Wikipedia, Gradient descent (worked example)", gradient_descent_quartic, ("sgd_momentum_step",),
         ),
         WorkedExample(
             "softmax_cce_gradient", "softmax then cce: the gradient at the pre-activation is (ŷ − t)/N",
             "Bishop, Pattern Recognition and Machine Learning (2006), ch. 4", softmax_cce_gradient,
+            ("activation", "activation_backward", "loss_backward"),
         ),
         WorkedExample(
             "activation_derivative_identities", "σ' = σ(1 − σ) and tanh' = 1 − tanh²",
             "Haykin, Neural Networks and Learning Machines (2009), ch. 4", activation_derivative_identities,
+            ("activation", "activation_backward"),
         ),
     ]
 }

@@ -6,7 +6,9 @@ returned (a wrong shape, NaN, a string, None) ends as a `Comparison` whose
 
 Pass rule, elementwise:   |got − expected| ≤ atol + rtol·|expected|
 Reported errors:          max_abs_err = max |got − expected|
-                          max_rel_err = max |got − expected| / max(|expected|, atol)
+                          max_rel_err = max |got − expected| / max(|expected|, atol/rtol)
+(relative to |expected| wherever that is above the scale atol/rtol at which the
+absolute tolerance takes over, so max_rel_err ≤ rtol is roughly a pass).
 """
 
 from __future__ import annotations
@@ -56,16 +58,19 @@ class Comparison:
     message: str | None = None
     #: the worst elements: (index, got, expected), worst first
     mismatches: list[tuple[tuple, float, float]] = field(default_factory=list)
+    #: when got is a constant multiple c·expected (c ≠ 1), that c
+    scale: float | None = None
 
     def describe(self) -> str:
         """One line a person can act on."""
         if self.message:
             return f"{self.label}: {self.message}"
         verdict = "ok" if self.ok else "MISMATCH"
-        return (
+        line = (
             f"{self.label}: {verdict}, max abs err {self.max_abs_err:.3g}, "
             f"max rel err {self.max_rel_err:.3g} ({self.tolerance})"
         )
+        return line + (f"; got = {self.scale:.6g} × expected" if self.scale is not None else "")
 
 
 def _as_float_array(value: Any) -> np.ndarray | None:
@@ -92,9 +97,11 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
     if have is None:
         return Comparison(label, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}")
     if have.shape != want.shape:
+        transposed = have.ndim == 2 and have.T.shape == want.shape and _close(have.T, want, tol)
         return Comparison(
             label, False, tol, shape=want.shape,
-            message=f"returned shape {have.shape} where {want.shape} was expected",
+            message=f"returned shape {have.shape} where {want.shape} was expected"
+            + (" (it is the transpose of the expected value)" if transposed else ""),
         )
     bad = ~np.isfinite(have) & np.isfinite(want)
     if bad.any():
@@ -111,7 +118,8 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
     limit = tol.atol + tol.rtol * np.abs(want)
     failing = ~(err <= limit)  # NaN (a reference NaN included) fails
     max_abs = float(np.max(err, initial=0.0))
-    max_rel = float(np.max(err / np.maximum(np.abs(want), tol.atol), initial=0.0))
+    floor = tol.atol / tol.rtol if tol.rtol > 0 else max(tol.atol, 1e-300)
+    max_rel = float(np.max(err / np.maximum(np.abs(want), floor), initial=0.0))
     excess = np.where(failing, np.nan_to_num(err - limit, nan=np.inf), -np.inf)
     order = np.argsort(-excess, axis=None, kind="stable")[:MAX_MISMATCHES]
     mismatches = []
@@ -119,6 +127,26 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
         idx = tuple(int(i) for i in np.unravel_index(flat, want.shape))
         if failing[idx]:
             mismatches.append((idx, float(have[idx]), float(want[idx])))
+    ok = not failing.any()
     return Comparison(
-        label, not failing.any(), tol, max_abs, max_rel, want.shape, None, mismatches
+        label, ok, tol, max_abs, max_rel, want.shape, None, mismatches, None if ok else _scale(have, want)
     )
+
+
+def _close(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.abs(have - want) <= tol.atol + tol.rtol * np.abs(want)))
+
+
+def _scale(have: np.ndarray, want: np.ndarray) -> float | None:
+    """c when have ≈ c·want for one constant c ≠ 1 (least squares, residual ≤ 1e-6 relative)."""
+    if not (np.all(np.isfinite(have)) and np.all(np.isfinite(want))):
+        return None
+    norm = float(np.sum(want * want))
+    if norm == 0.0:
+        return None
+    c = float(np.sum(have * want)) / norm
+    residual = float(np.linalg.norm(have - c * want))
+    if residual > 1e-6 * max(float(np.linalg.norm(have)), 1e-300) or np.isclose(c, 1.0, rtol=1e-9):
+        return None
+    return c

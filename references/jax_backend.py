@@ -64,6 +64,20 @@ ROWS_FLOOR, UNITS_FLOOR, DEPTH_FLOOR, FLAT_FLOOR = 64, 32, 8, 1024
 SAFE = 0.5  # stands in for masked entries: inside every loss's domain
 
 
+def enable_persistent_cache(path: str | None = None) -> None:
+    """Keep compiled kernels on disk between runs: a bucket's first call then costs ~0.17 s
+    instead of ~1 s. Default folder: $XDG_CACHE_HOME/gradverify/jax (~/.cache/…);
+    GRADVERIFY_JAX_CACHE=off disables it, any other value is the folder."""
+    import os
+
+    setting = os.environ.get("GRADVERIFY_JAX_CACHE", path or "")
+    if setting == "off":
+        return
+    folder = setting or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gradverify", "jax")
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 def _bucket(n: int, floor: int) -> int:
     """The padded size for n: max(floor, the next power of two ≥ n)."""
     return max(floor, 1 << (max(n, 1) - 1).bit_length())
@@ -204,7 +218,8 @@ def _padded_2d(a: np.ndarray, fill: float = 0.0) -> tuple[np.ndarray, np.ndarray
 
 
 def _crop(a, shape: tuple[int, ...]) -> np.ndarray:
-    return np.array(a[tuple(slice(0, s) for s in shape)], dtype=np.float64)
+    """The real block of a padded result, sliced in NumPy (slicing a jax.Array compiles per shape)."""
+    return np.array(np.asarray(a)[tuple(slice(0, s) for s in shape)], dtype=np.float64)
 
 
 def activation(name, z):

@@ -6,6 +6,14 @@ import importlib
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Tests that use hypothesis directly run deterministically with a fixed budget, as in CI.
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci")
 
 #: Every implementation of the protocol the project ships, by name.
 BACKENDS = {"impl": "impl", "jax": "references.jax_backend", "torch": "references.torch_backend"}

@@ -1,0 +1,403 @@
+"""The properties: each a named check with a one-line claim.
+
+A property's `check(impl, case)` returns the `Comparison`s it made; it fails when
+any is not ok. What the implementation does wrong (raises, returns a wrong shape
+or NaN) ends as a failing comparison via `ImplFailure`, never as a crash.
+
+Oracles: JAX and PyTorch (references/), and finite differences of the
+implementation's own functions. Labels read `jax · layers[1].W`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+from hypothesis import strategies as st
+
+from properties import strategies
+from properties.calls import ImplFailure, call, expect_float, expect_layers, expect_pair
+from properties.examples import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
+from references import finite_diff
+from references.compare import TOLERANCES, Comparison, compare
+
+
+def _oracles() -> dict[str, ModuleType]:
+    """The autodiff references, imported on first use (JAX ~0.5 s, PyTorch ~1 s)."""
+    from references import jax_backend, torch_backend
+
+    return {"jax": jax_backend, "torch": torch_backend}
+
+
+class Rejected(Exception):
+    """The case cannot be checked (it sits on a kink, at a stationary point, or training diverged).
+    Under hypothesis it becomes a rejection; on replay, a note."""
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    claim: str
+    #: the protocol functions it exercises
+    functions: tuple[str, ...]
+    strategy: Callable[[], st.SearchStrategy]
+    check: Callable[[ModuleType, Any], list[Comparison]]
+    tolerance: str
+    #: examples per unit of the profile's budget (the slow ones run fewer)
+    weight: float = 1.0
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _network(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray) -> tuple[float, list[dict]]:
+    """impl.network_gradients, its result checked for form."""
+    value, grads = expect_pair("network_gradients", call(impl, "network_gradients", net, X, Y), "(loss_value, grads)")
+    value = expect_float("network_gradients", value, "loss_value")
+    return value, expect_layers("network_gradients", grads, len(net["layers"]), "grads")
+
+
+def _compare_layers(prefix: str, got: list[dict], expected: list[dict], tol: str) -> list[Comparison]:
+    return [
+        compare(f"{prefix}layers[{i}].{key}", g[key], e[key], tol)
+        for i, (g, e) in enumerate(zip(got, expected))
+        for key in ("W", "b")
+    ]
+
+
+def _unmodified(label: str, before: list[np.ndarray], after: list[np.ndarray]) -> list[Comparison]:
+    """The inputs hold the same values after the call (the protocol forbids modifying them)."""
+    out = []
+    for i, (b, a) in enumerate(zip(before, after)):
+        c = compare(f"{label} [{i}] unmodified", a, b, TOLERANCES["autodiff"])
+        if not c.ok:
+            c.message = "modified its input in place (the protocol says inputs are not modified)"
+        out.append(c)
+    return [c for c in out if not c.ok] or out[:1]
+
+
+def _arrays_of(layers: list[dict]) -> list[np.ndarray]:
+    return [np.array(layer[key], dtype=np.float64, copy=True) for layer in layers for key in ("W", "b")]
+
+
+def _references_agree(label: str, a: Any, b: Any) -> list[Comparison]:
+    """An internal consistency check: JAX and PyTorch must agree, or the suite itself is wrong."""
+    c = compare(f"references disagree (jax vs torch) · {label}", a, b, "autodiff")
+    return [] if c.ok else [c]
+
+
+# ----------------------------------------------------------------------------- 1. network gradients
+
+
+def check_network_gradients(impl: ModuleType, ex: Example) -> list[Comparison]:
+    net, X, Y = materialize(ex)
+    before = _arrays_of(net["layers"])
+    value, grads = _network(impl, net, X, Y)
+    out = []
+    refs = {name: oracle.network_gradients(net, X, Y) for name, oracle in _oracles().items()}
+    for name, (ref_value, ref_grads) in refs.items():
+        out.append(compare(f"{name} · loss value", value, ref_value, "autodiff"))
+        out += _compare_layers(f"{name} · ", grads, ref_grads, "autodiff")
+    out += _references_agree("loss value", refs["jax"][0], refs["torch"][0])
+    out += _unmodified("network_gradients: net", before, _arrays_of(net["layers"]))
+    return out
+
+
+# ----------------------------------------------------------------------------- 2. components
+
+
+def check_activations(impl: ModuleType, case: ActivationCase) -> list[Comparison]:
+    z, grad_a = case.arrays()
+    a = call(impl, "activation", case.name, z.copy())
+    grad_z = call(impl, "activation_backward", case.name, z.copy(), grad_a.copy())
+    out = []
+    for name, oracle in _oracles().items():
+        out.append(compare(f"{name} · activation({case.name!r})", a, oracle.activation(case.name, z), "autodiff"))
+        out.append(compare(
+            f"{name} · activation_backward({case.name!r})", grad_z, oracle.activation_backward(case.name, z, grad_a), "autodiff"
+        ))
+    return out
+
+
+def check_losses(impl: ModuleType, case: LossCase) -> list[Comparison]:
+    y_pred, y_true = case.arrays()
+    value = expect_float("loss", call(impl, "loss", case.name, y_pred.copy(), y_true.copy()), "the loss")
+    grad = call(impl, "loss_backward", case.name, y_pred.copy(), y_true.copy())
+    out = []
+    for name, oracle in _oracles().items():
+        out.append(compare(f"{name} · loss({case.name!r})", value, oracle.loss(case.name, y_pred, y_true), "autodiff"))
+        out.append(compare(
+            f"{name} · loss_backward({case.name!r})", grad, oracle.loss_backward(case.name, y_pred, y_true), "autodiff"
+        ))
+    return out
+
+
+def check_dense(impl: ModuleType, case: DenseCase) -> list[Comparison]:
+    x, W, b, grad_z = case.arrays()
+    z = call(impl, "dense_forward", x.copy(), W.copy(), b.copy())
+    back = call(impl, "dense_backward", x.copy(), W.copy(), grad_z.copy())
+    if not isinstance(back, (tuple, list)) or len(back) != 3:
+        raise ImplFailure("dense_backward", "did not return the triple (grad_x, grad_W, grad_b)")
+    out = []
+    for name, oracle in _oracles().items():
+        out.append(compare(f"{name} · dense_forward z", z, oracle.dense_forward(x, W, b), "autodiff"))
+        for what, got, expected in zip(("grad_x", "grad_W", "grad_b"), back, oracle.dense_backward(x, W, grad_z)):
+            out.append(compare(f"{name} · dense_backward {what}", got, expected, "autodiff"))
+    return out
+
+
+# ----------------------------------------------------------------------------- 3. finite differences
+
+
+def _misshapen(grads: list[dict], layers: list[dict]) -> list[Comparison]:
+    """Failing comparisons for gradients whose shape is not their parameter's."""
+    return [
+        compare(f"layers[{i}].{key}", g[key], np.zeros_like(l[key]), "autodiff")
+        for i, (g, l) in enumerate(zip(grads, layers))
+        for key in ("W", "b")
+        if np.shape(g[key]) != np.shape(l[key])
+    ]
+
+
+def check_finite_differences(impl: ModuleType, ex: Example) -> list[Comparison]:
+    net, X, Y = materialize(ex)
+    _, grads = _network(impl, net, X, Y)
+    if bad := _misshapen(grads, net["layers"]):
+        return bad
+    rng = np.random.default_rng(ex.seed ^ 0x5EED)
+    out = []
+    for i, layer in enumerate(net["layers"]):
+        for key in ("W", "b"):
+            u = rng.normal(size=layer[key].shape)
+            try:
+                numeric = finite_diff.network_directional(impl, net, X, Y, i, key, u)
+            except finite_diff.NotSmoothHere:
+                raise Rejected("it sits on a kink, where the derivative is not defined") from None
+            except ImplFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the impl's own loss failed at a perturbed point
+                raise ImplFailure("network_gradients", f"failed at a nearby point: {exc}") from None
+            analytic = float(np.sum(np.asarray(grads[i][key], dtype=np.float64) * u))
+            out.append(compare(f"finite differences · layers[{i}].{key} along a random direction", analytic, numeric, "finite_diff"))
+    return out
+
+
+# ----------------------------------------------------------------------------- 4. batch mean
+
+
+def check_batch_mean(impl: ModuleType, ex: Example) -> list[Comparison]:
+    """E(batch) = mean_n E(sample n) and ∇E(batch) = mean_n ∇E(sample n); L2 is in both, equally."""
+    net, X, Y = materialize(ex)
+    value, grads = _network(impl, net, X, Y)
+    singles = [_network(impl, net, X[n : n + 1], Y[n : n + 1]) for n in range(X.shape[0])]
+    mean_value = float(np.mean([v for v, _ in singles]))
+    mean_grads = [
+        {key: np.mean([np.asarray(g[i][key], dtype=np.float64) for _, g in singles], axis=0) for key in ("W", "b")}
+        for i in range(len(net["layers"]))
+    ]
+    out = [compare("mean over samples · loss value", value, mean_value, "autodiff")]
+    return out + _compare_layers("mean over samples · ", grads, mean_grads, "autodiff")
+
+
+# ----------------------------------------------------------------------------- 5. momentum and training
+
+
+def check_momentum_step(impl: ModuleType, case: TrainCase) -> list[Comparison]:
+    """Three consecutive steps with fixed gradients, each side fed its own velocity."""
+    net, _, _ = materialize(case.example)
+    torch_ref = _oracles()["torch"]
+    rng = np.random.default_rng(case.example.seed ^ 0xF00D)
+    params_impl = params_ref = net["layers"]
+    velocity_impl = velocity_ref = None
+    out = []
+    for step in range(3):
+        grads = [{key: rng.normal(size=layer[key].shape) for key in ("W", "b")} for layer in net["layers"]]
+        before = _arrays_of(params_impl) + _arrays_of(grads) + (_arrays_of(velocity_impl) if velocity_impl else [])
+        args = (params_impl, grads, velocity_impl)
+        result = call(impl, "sgd_momentum_step", *args, lr=case.lr, momentum=case.momentum)
+        new_params, new_velocity = expect_pair("sgd_momentum_step", result, "(new_params, new_velocity)")
+        new_params = expect_layers("sgd_momentum_step", new_params, len(net["layers"]), "new_params")
+        new_velocity = expect_layers("sgd_momentum_step", new_velocity, len(net["layers"]), "new_velocity")
+        after = _arrays_of(params_impl) + _arrays_of(grads) + (_arrays_of(velocity_impl) if velocity_impl else [])
+        params_ref, velocity_ref = torch_ref.sgd_momentum_step(params_ref, grads, velocity_ref, lr=case.lr, momentum=case.momentum)
+        out += _compare_layers(f"torch.optim.SGD step {step + 1} · new ", new_params, params_ref, "autodiff")
+        out += _compare_layers(f"torch.optim.SGD step {step + 1} · velocity ", new_velocity, velocity_ref, "autodiff")
+        out += _unmodified(f"sgd_momentum_step step {step + 1}: inputs", before, after)
+        kept = [p.get("activation") for p in new_params] == [p["activation"] for p in net["layers"]]
+        if not kept:
+            out.append(Comparison(f"step {step + 1} · activations", False, TOLERANCES["autodiff"],
+                                  message="new_params lost or changed the layers' 'activation' entries"))
+        params_impl, velocity_impl = new_params, new_velocity
+    return out
+
+
+#: A reference run whose weights grow past this has diverged; comparing it step for step would
+#: compare amplified rounding, so the example is rejected (divergence is not a bug).
+DIVERGED = 1e3
+
+
+def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
+    net, X, Y = materialize(case.example)
+    before = _arrays_of(net["layers"])
+    kwargs = dict(lr=case.lr, momentum=case.momentum, batch_size=case.batch_size, epochs=case.epochs)
+    ref_net, ref_losses = _oracles()["torch"].train(net, X, Y, **kwargs)
+    final = _arrays_of(ref_net["layers"])
+    if not all(np.all(np.isfinite(a)) and np.max(np.abs(a)) < DIVERGED for a in final) or not np.all(np.isfinite(ref_losses)):
+        raise Rejected(f"the reference training run diverged (weights past {DIVERGED:g} or not finite)")
+    trained, losses = expect_pair("train", call(impl, "train", net, X, Y, **kwargs), "(net, batch_losses)")
+    if not isinstance(trained, dict) or "layers" not in trained:
+        raise ImplFailure("train", "returned something other than a net dict as the trained net")
+    layers = expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']")
+    out = [compare("torch.optim.SGD · batch_losses", losses, ref_losses, "autodiff")]
+    out += _compare_layers("torch.optim.SGD · trained ", layers, ref_net["layers"], "autodiff")
+    out += _unmodified("train: net", before, _arrays_of(net["layers"]))
+    return out
+
+
+# ----------------------------------------------------------------------------- 6. descent
+
+
+DESCENT_STEP = 1e-6
+
+
+def check_descent(impl: ModuleType, ex: Example) -> list[Comparison]:
+    """E(θ − η·g) < E(θ) for the step η = 1e-6·max(1, ‖θ‖∞)/‖g‖∞, E measured by the JAX reference."""
+    net, X, Y = materialize(ex)
+    _, grads = _network(impl, net, X, Y)
+    jax_ref = _oracles()["jax"]
+    e0, ref_grads = jax_ref.network_gradients(net, X, Y)
+    ref_norm = max(float(np.max(np.abs(g[key]))) for g in ref_grads for key in ("W", "b"))
+    if ref_norm < 1e-6 * max(1.0, abs(e0)):
+        # (nearly) a stationary point: the first-order decrease would drown in rounding
+        raise Rejected("it is (nearly) a stationary point: no step lowers the loss measurably")
+    if bad := _misshapen(grads, net["layers"]):
+        return bad
+    g_norm = max(float(np.max(np.abs(np.asarray(g[key], dtype=np.float64)))) for g in grads for key in ("W", "b"))
+    if not np.isfinite(g_norm) or g_norm == 0.0:
+        return [Comparison("descent along −gradient", False, TOLERANCES["autodiff"],
+                           message=f"the gradient is {'all zero' if g_norm == 0 else 'not finite'}, so no step lowers the loss")]
+    theta_norm = max(float(np.max(np.abs(l[key]))) for l in net["layers"] for key in ("W", "b"))
+    eta = DESCENT_STEP * max(1.0, theta_norm) / g_norm
+    stepped = [
+        {**l, "W": l["W"] - eta * np.asarray(g["W"], dtype=np.float64), "b": l["b"] - eta * np.asarray(g["b"], dtype=np.float64)}
+        for l, g in zip(net["layers"], grads)
+    ]
+    e1, _ = jax_ref.network_gradients({**net, "layers": stepped}, X, Y)
+    ok = e1 < e0
+    return [Comparison(
+        "descent along −gradient", ok, TOLERANCES["autodiff"], max_abs_err=0.0 if ok else e1 - e0,
+        max_rel_err=0.0 if ok else (e1 - e0) / max(abs(e0), 1e-300),
+        message=None if ok else f"a step of η = {eta:.3g} along −gradient raised the loss from {e0:.12g} to {e1:.12g}",
+    )]
+
+
+# ----------------------------------------------------------------------------- fixed checks
+
+
+def _within(label: str, value: Any, low: float, high: float, what: str) -> Comparison:
+    arr = np.asarray(value, dtype=np.float64)
+    ok = bool(np.all((arr >= low - 1e-15) & (arr <= high + 1e-15)))
+    return Comparison(label, ok, TOLERANCES["autodiff"], 0.0, 0.0, arr.shape,
+                      None if ok else f"gave {arr.ravel().tolist()} where {what} in [{low:g}, {high:g}] was expected")
+
+
+def check_kinks(impl: ModuleType) -> list[Comparison]:
+    """At a kink any subgradient is right: relu'(0) ∈ [0, 1], leaky_relu'(0) ∈ [0.01, 1],
+    mae' at ŷ = y ∈ [−1, 1]/(N·K), mape' at ŷ = y ∈ [−100, 100]/(|y|·N·K)."""
+    z, one = np.zeros((1, 3)), np.ones((1, 3))
+    y = np.array([[1.0, -2.0], [0.5, 4.0]])
+    return [
+        _within("relu'(0)", call(impl, "activation_backward", "relu", z, one), 0.0, 1.0, "a subgradient"),
+        _within("leaky_relu'(0)", call(impl, "activation_backward", "leaky_relu", z, one), 0.01, 1.0, "a subgradient"),
+        _within("mae' at ŷ = y, times N·K", 4 * np.asarray(call(impl, "loss_backward", "mae", y, y.copy())), -1.0, 1.0, "a subgradient"),
+        _within("mape' at ŷ = y, times |y|·N·K/100", 4 * np.abs(y) / 100 * np.asarray(call(impl, "loss_backward", "mape", y, y.copy())),
+                -1.0, 1.0, "a subgradient"),
+    ]
+
+
+@dataclass(frozen=True)
+class FixedCheck:
+    name: str
+    claim: str
+    functions: tuple[str, ...]
+    check: Callable[[ModuleType], list[Comparison]]
+    tolerance: str
+
+
+def _fixed_checks() -> dict[str, FixedCheck]:
+    from properties.worked_examples import WORKED_EXAMPLES
+
+    checks = [
+        FixedCheck(f"worked_example_{ex.name}", f"{ex.claim} ({ex.source})", ex.functions, ex.check,
+                   "published" if ex.name == "classic_network" else "autodiff")
+        for ex in WORKED_EXAMPLES.values()
+    ]
+    checks.append(FixedCheck(
+        "kink_subgradients", "at relu/leaky_relu's z = 0 and mae/mape's ŷ = y the derivative is a subgradient",
+        ("activation_backward", "loss_backward"), check_kinks, "autodiff",
+    ))
+    return {c.name: c for c in checks}
+
+
+FIXED_CHECKS: dict[str, FixedCheck] = _fixed_checks()
+
+# ----------------------------------------------------------------------------- the registry
+
+
+def _train_cases() -> st.SearchStrategy[TrainCase]:
+    return strategies.train_cases()
+
+
+PROPERTIES: dict[str, Property] = {
+    p.name: p
+    for p in [
+        Property(
+            "network_gradients_match_references",
+            "network_gradients gives the loss value and every gradient that JAX and PyTorch autodiff give",
+            ("network_gradients",), strategies.examples, check_network_gradients, "autodiff",
+        ),
+        Property(
+            "activations_match_references",
+            "activation and activation_backward agree with JAX and PyTorch for every activation",
+            ("activation", "activation_backward"), strategies.activation_cases, check_activations, "autodiff",
+        ),
+        Property(
+            "losses_match_references",
+            "loss and loss_backward agree with JAX and PyTorch for every loss",
+            ("loss", "loss_backward"), strategies.loss_cases, check_losses, "autodiff",
+        ),
+        Property(
+            "dense_matches_references",
+            "dense_forward and dense_backward agree with JAX and PyTorch",
+            ("dense_forward", "dense_backward"), strategies.dense_cases, check_dense, "autodiff",
+        ),
+        Property(
+            "gradients_match_own_finite_differences",
+            "the gradient matches finite differences of the implementation's own loss value",
+            ("network_gradients",), strategies.examples, check_finite_differences, "finite_diff", weight=0.5,
+        ),
+        Property(
+            "batch_gradient_is_mean_of_sample_gradients",
+            "the loss and gradient of a batch are the means of those of its samples",
+            ("network_gradients",), lambda: strategies.examples(max_batch=16), check_batch_mean, "autodiff", weight=0.5,
+        ),
+        Property(
+            "momentum_step_matches_torch_sgd",
+            "sgd_momentum_step follows torch.optim.SGD(momentum, dampening=0) for three steps, inputs untouched",
+            ("sgd_momentum_step",), _train_cases, check_momentum_step, "autodiff", weight=0.5,
+        ),
+        Property(
+            "train_matches_torch_sgd",
+            "train gives the batch losses and trained weights of torch.optim.SGD, batch for batch",
+            ("train",), _train_cases, check_train, "autodiff", weight=0.25,
+        ),
+        Property(
+            "descent_lowers_the_loss",
+            "a small enough step along the negative gradient lowers the loss",
+            ("network_gradients",), strategies.examples, check_descent, "autodiff", weight=0.5,
+        ),
+    ]
+}

@@ -1,0 +1,192 @@
+"""Markdown and JUnit XML from a `VerifyResult` — rendered from data, never from logs."""
+
+from __future__ import annotations
+
+import html
+import math
+from xml.etree import ElementTree as ET
+
+from properties.examples import case_to_json
+from properties.runner import PROFILES, PropertyResult, VerifyResult
+from references.compare import TOLERANCES, Comparison
+
+#: GitHub rejects step summaries over 1 MiB; keep well under.
+STEP_SUMMARY_LIMIT = 256 * 1024
+
+
+def _num(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return "0" if x == 0 else f"{x:.2e}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _status(r: PropertyResult) -> str:
+    if r.error:
+        return "⚠️ error"
+    return "✅ pass" if r.passed else "❌ FAIL"
+
+
+def _examples(r: PropertyResult) -> str:
+    if r.kind == "fixed":
+        return "fixed"
+    text = str(r.examples)
+    if r.regressions_replayed:
+        text += f" (+{r.regressions_replayed} replayed)"
+    if r.rejected:
+        text += f", {r.rejected} rejected"
+    return text
+
+
+def _esc(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _comparison_lines(c: Comparison) -> list[str]:
+    if c.message is None and c.shape == () and c.mismatches:
+        _, got, expected = c.mismatches[0]
+        return [
+            f"- **{c.label}** — got {got:.12g}, expected {expected:.12g}: abs err {c.max_abs_err:.3g}, "
+            f"rel err {c.max_rel_err:.3g} (tolerance {c.tolerance})"
+        ]
+    lines = [f"- **{c.label}** — {c.message or 'values differ'}"]
+    if c.message is None:
+        lines.append(
+            f"  - max abs err {c.max_abs_err:.3g}, max rel err {c.max_rel_err:.3g}; tolerance {c.tolerance} "
+            "(pass: |got − expected| ≤ atol + rtol·|expected|)"
+        )
+        if c.scale is not None:
+            lines.append(f"  - the whole array is {c.scale:.6g} × the expected one")
+        if c.mismatches:
+            lines.append("")
+            lines.append("  | element | got | expected | abs err |")
+            lines.append("  |---|---|---|---|")
+            for idx, got, expected in c.mismatches:
+                where = f"[{', '.join(map(str, idx))}]" if idx else "(scalar)"
+                lines.append(f"  | {where} | {got:.12g} | {expected:.12g} | {abs(got - expected):.3g} |")
+            lines.append("")
+    return lines
+
+
+def _failure_block(r: PropertyResult) -> list[str]:
+    f = r.failure
+    summary = f"❌ {r.name}" if f else f"⚠️ {r.name}"
+    lines = ["<details open>" if f else "<details>", f"<summary><b>{summary}</b> — {_esc(r.claim)}</summary>", ""]
+    if r.error:
+        lines += [f"The property could not run: {r.error}", "", "</details>", ""]
+        return lines
+    lines.append(f"Found by: {f.source}" + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source == "hypothesis" else "")
+                 + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "") + ".")
+    lines.append("")
+    if f.case is not None:
+        lines.append(f"Smallest failing example: {f.case_description}")
+        if f.shapes:
+            lines.append(f"Shapes: {f.shapes}")
+        lines.append("")
+    lines += [line for c in f.comparisons for line in _comparison_lines(c)]
+    if f.case is not None:
+        import json
+
+        lines += ["", "Example (JSON):", "", "```json", json.dumps(case_to_json(f.case)), "```"]
+    if f.replay:
+        lines += ["", "Replay exactly this example:", "", "```sh", f.replay, "```"]
+    lines += ["", "</details>", ""]
+    return lines
+
+
+def diagnosis(run: VerifyResult) -> list[str]:
+    """Short sentences that connect failing comparisons to the component most likely at fault."""
+    lines = []
+    labels = [c.label for r in run.failed if r.failure for c in r.failure.comparisons]
+    for name in sorted({label.split("'")[1] for label in labels if "activation_backward('" in label}):
+        lines.append(f"The derivative of `{name}` (activation_backward) disagrees with both references.")
+    for name in sorted({label.split("'")[1] for label in labels if "loss_backward('" in label}):
+        lines.append(f"The gradient of loss `{name}` (loss_backward) disagrees with both references.")
+    for name in sorted({label.split("'")[1] for label in labels if label.split(" · ")[-1].startswith("loss('")}):
+        lines.append(f"The value of loss `{name}` disagrees with both references.")
+    layers = sorted({label.split(" · ")[-1].split(".")[0] for label in labels if " · layers[" in label and label.startswith(("jax", "torch"))})
+    if layers:
+        lines.append(f"network_gradients disagrees with the references at {', '.join(layers)}.")
+    if run.missing_functions:
+        lines.append(f"Not defined: {', '.join(run.missing_functions)}.")
+    return lines
+
+
+def render_markdown(run: VerifyResult) -> str:
+    total = len(run.results)
+    failed = len(run.failed)
+    verdict = "✅ **PASS**" if run.passed else "❌ **FAIL**"
+    examples = sum(r.examples for r in run.results)
+    lines = [
+        f"# gradverify report: `{run.impl}`",
+        "",
+        f"{verdict} — {total - failed} of {total} checks hold; {failed} fail. "
+        f"{examples} examples in {run.seconds:.1f} s (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}).",
+        "",
+    ]
+    if not run.passed:
+        lines += [f"- {line}" for line in diagnosis(run)] + [""]
+    lines += [
+        "| check | claim | examples | result | max abs err | max rel err | tolerance | time |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in run.results:
+        lines.append(
+            f"| `{r.name}` | {_cell(r.claim)} | {_examples(r)} | {_status(r)} | {_num(r.max_abs_err)} | "
+            f"{_num(r.max_rel_err)} | {TOLERANCES[r.tolerance]} | {r.seconds:.2f} s |"
+        )
+    lines.append("")
+    if not run.passed:
+        lines += ["## Failures", ""]
+        for r in run.failed:
+            lines += _failure_block(r)
+    profile = PROFILES[run.profile]
+    lines += [
+        "## Configuration",
+        "",
+        f"- profile: `{run.profile}` — {profile.description}",
+        f"- seed: {run.seed if run.seed is not None else 'random'}",
+        f"- budget: {run.budget} hypothesis examples per property of weight 1 (slower properties run a fraction)",
+        f"- regression corpus: {run.corpus_dir or 'not used'}; "
+        f"{sum(r.regressions_replayed for r in run.results)} entries replayed first",
+        f"- tolerances: " + "; ".join(f"{k}: {v}" for k, v in TOLERANCES.items()),
+        f"- kinks and saturation: {run.kink_policy}",
+    ]
+    if run.new_regressions:
+        lines.append(f"- new counterexamples saved: {', '.join(f'`{p}`' for p in run.new_regressions)}")
+    lines += [f"- {p}" for p in run.corpus_problems]
+    lines += ["", "## Environment", ""]
+    lines += [f"- {k}: {v}" for k, v in run.environment.items()]
+    return "\n".join(lines) + "\n"
+
+
+def step_summary(markdown: str) -> str:
+    """The report cut to STEP_SUMMARY_LIMIT bytes (at a line), saying so when it is cut."""
+    data = markdown.encode("utf-8")
+    if len(data) <= STEP_SUMMARY_LIMIT:
+        return markdown
+    cut = data[: STEP_SUMMARY_LIMIT - 200].decode("utf-8", errors="ignore").rsplit("\n", 1)[0]
+    return cut + "\n\n_(report cut to fit the step summary; the full report is in the report file)_\n"
+
+
+def render_junit(run: VerifyResult) -> str:
+    suite = ET.Element(
+        "testsuite", name=f"gradverify {run.impl}", tests=str(len(run.results)),
+        failures=str(sum(1 for r in run.results if r.failure)), errors=str(sum(1 for r in run.results if r.error)),
+        time=f"{run.seconds:.3f}",
+    )
+    for r in run.results:
+        case = ET.SubElement(suite, "testcase", classname=f"gradverify.{r.kind}", name=r.name, time=f"{r.seconds:.3f}")
+        if r.error:
+            ET.SubElement(case, "error", message=r.error).text = r.error
+        elif r.failure:
+            text = "\n".join(c.describe() for c in r.failure.comparisons)
+            if r.failure.case is not None:
+                text += f"\nexample: {r.failure.case_description}"
+            if r.failure.replay:
+                text += f"\nreplay: {r.failure.replay}"
+            ET.SubElement(case, "failure", message=r.failure.comparisons[0].describe()).text = text
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,375 @@
+"""Running the properties on an implementation: corpus first, then hypothesis; structured results.
+
+    result = verify(impl_module, impl_spec="impl", profile="ci")
+
+returns a `VerifyResult` that the report renderers read (they never parse text).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis.errors import FailedHealthCheck, Flaky, HypothesisException, Unsatisfiable
+
+from properties import corpus
+from properties.calls import ImplFailure, describe_exception
+from properties.checks import FIXED_CHECKS, PROPERTIES, FixedCheck, Property, Rejected
+from properties.examples import Example, TrainCase, case_to_json, materialize
+from properties.strategies import KINK_POLICY
+from references.compare import TOLERANCES, Comparison
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    #: hypothesis examples for a property of weight 1
+    budget: int
+    derandomize: bool
+    database: bool
+    description: str
+
+
+PROFILES: dict[str, Profile] = {
+    "dev": Profile("dev", 30, False, True, "quick: random seed, failures remembered in .hypothesis/"),
+    "ci": Profile("ci", 150, True, False, "deterministic (fixed seed), fixed budget, no hypothesis database"),
+    "thorough": Profile("thorough", 1000, False, True, "many examples: random seed, failures remembered"),
+}
+
+MAX_SHOWN_COMPARISONS = 8
+
+
+@dataclass
+class Failure:
+    """What a person needs to act on a failing property."""
+
+    comparisons: list[Comparison]
+    case: Any
+    case_description: str
+    shapes: str
+    source: str  # "hypothesis", "regression corpus" or "fixed example"
+    replay: str | None = None
+    corpus_path: str | None = None
+
+
+@dataclass
+class PropertyResult:
+    name: str
+    claim: str
+    kind: str  # "property" or "fixed"
+    tolerance: str
+    examples: int = 0
+    rejected: int = 0
+    shrink_calls: int = 0
+    first_failure_at: int | None = None
+    regressions_replayed: int = 0
+    max_abs_err: float = 0.0
+    max_rel_err: float = 0.0
+    seconds: float = 0.0
+    failure: Failure | None = None
+    error: str | None = None  # the suite could not run this property (e.g. too many rejections)
+
+    @property
+    def passed(self) -> bool:
+        return self.failure is None and self.error is None
+
+
+@dataclass
+class VerifyResult:
+    impl: str
+    profile: str
+    seed: int | None
+    budget: int
+    started: str
+    seconds: float = 0.0
+    results: list[PropertyResult] = field(default_factory=list)
+    corpus_dir: str | None = None
+    corpus_problems: list[str] = field(default_factory=list)
+    new_regressions: list[str] = field(default_factory=list)
+    missing_functions: list[str] = field(default_factory=list)
+    kink_policy: str = KINK_POLICY
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> list[PropertyResult]:
+        return [r for r in self.results if not r.passed]
+
+
+class _Failed(AssertionError):
+    def __init__(self, case: Any, comparisons: list[Comparison]):
+        super().__init__(f"{len([c for c in comparisons if not c.ok])} comparisons failed")
+        self.case = case
+        self.comparisons = comparisons
+
+
+def environment() -> dict[str, str]:
+    import numpy
+
+    versions = {"python": platform.python_version(), "numpy": numpy.__version__, "hypothesis": hypothesis.__version__}
+    for name in ("jax", "torch"):
+        module = sys.modules.get(name)
+        versions[name] = getattr(module, "__version__", "not loaded")
+    versions["platform"] = platform.platform()
+    return versions
+
+
+def run_check(check: Callable[..., list[Comparison]], *args: Any, tolerance: str = "autodiff") -> list[Comparison]:
+    """The check's comparisons; whatever the implementation does wrong becomes a failing one."""
+    try:
+        return check(*args)
+    except ImplFailure as exc:
+        return [Comparison(exc.label, False, TOLERANCES[tolerance], message=exc.message)]
+
+
+def _shapes(case: Any) -> str:
+    example = case.example if isinstance(case, TrainCase) else case
+    if isinstance(example, Example):
+        net, X, Y = materialize(example)
+        layers = ", ".join(f"W{i} {l['W'].shape}" for i, l in enumerate(net["layers"]))
+        return f"X {X.shape}, Y {Y.shape}, {layers}"
+    return ""
+
+
+def _failure(case: Any, comparisons: list[Comparison], source: str) -> Failure:
+    bad = [c for c in comparisons if not c.ok]
+    return Failure(bad[:MAX_SHOWN_COMPARISONS], case, case.describe(), _shapes(case), source)
+
+
+def _set_errors(result: PropertyResult, comparisons: list[Comparison]) -> None:
+    """The table's error columns: the worst of the failing comparisons, or of all when none fails."""
+    stats = _Stats()
+    stats.absorb([c for c in comparisons if not c.ok] or comparisons)
+    result.max_abs_err, result.max_rel_err = stats.max_abs, stats.max_rel
+
+
+def replay_command(impl_spec: str, entry_path: str | None, property_name: str, case: Any) -> str:
+    if entry_path:
+        target = entry_path
+    else:
+        target = json.dumps({"property": property_name, "case": case_to_json(case)}, separators=(",", ":"))
+    return f"gradverify verify --impl {shlex.quote(impl_spec)} --replay {shlex.quote(target)}"
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.rejected = 0
+        self.first_failure_at: int | None = None
+        self.max_abs = 0.0
+        self.max_rel = 0.0
+
+    def absorb(self, comparisons: list[Comparison]) -> None:
+        for c in comparisons:
+            if c.max_abs_err == c.max_abs_err:  # not NaN
+                self.max_abs = max(self.max_abs, c.max_abs_err)
+                self.max_rel = max(self.max_rel, c.max_rel_err)
+
+
+def _hypothesis_settings(profile: Profile, examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        derandomize=profile.derandomize,
+        database=hypothesis.database.DirectoryBasedExampleDatabase(".hypothesis/gradverify") if profile.database else None,
+        deadline=None,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        report_multiple_bugs=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if profile.database
+        else [Phase.explicit, Phase.generate, Phase.shrink],
+    )
+
+
+def run_property(
+    prop: Property,
+    impl: ModuleType,
+    *,
+    profile: Profile,
+    seed: int | None,
+    entries: list[corpus.Entry],
+    budget: int | None = None,
+) -> tuple[PropertyResult, Any]:
+    """Replay the corpus entries of this property, then (if they pass) let hypothesis search.
+    Returns the result and, for a new counterexample found by hypothesis, its case."""
+    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance)
+    start = time.perf_counter()
+    stats = _Stats()
+    for entry in entries:
+        try:
+            comparisons = run_check(prop.check, impl, entry.case, tolerance=prop.tolerance)
+        except Rejected:
+            continue
+        result.regressions_replayed += 1
+        if not all(c.ok for c in comparisons):
+            result.failure = _failure(entry.case, comparisons, "regression corpus")
+            result.failure.corpus_path = str(entry.path) if entry.path else None
+            _set_errors(result, comparisons)
+            result.seconds = time.perf_counter() - start
+            return result, None
+        stats.absorb(comparisons)
+
+    def body(case: Any) -> None:
+        stats.calls += 1
+        try:
+            comparisons = run_check(prop.check, impl, case, tolerance=prop.tolerance)
+        except Rejected:
+            stats.rejected += 1
+            hypothesis.reject()
+        if not all(c.ok for c in comparisons):
+            if stats.first_failure_at is None:
+                stats.first_failure_at = stats.calls - stats.rejected
+            raise _Failed(case, comparisons)
+        if stats.first_failure_at is None:
+            stats.absorb(comparisons)
+
+    examples = max(1, round((budget or profile.budget) * prop.weight))
+    test = settings(_hypothesis_settings(profile, examples))(given(prop.strategy())(body))
+    if seed is not None:
+        test = hypothesis.seed(seed)(test)
+    new_case = None
+    try:
+        test()
+    except _Failed as exc:
+        result.failure = _failure(exc.case, exc.comparisons, "hypothesis")
+        new_case = exc.case
+    except Unsatisfiable:
+        result.error = f"hypothesis could not find enough valid examples ({stats.rejected} rejected)"
+    except (FailedHealthCheck, Flaky) as exc:
+        result.error = f"hypothesis stopped: {describe_exception(exc)}"
+    except HypothesisException as exc:
+        result.error = f"hypothesis error: {describe_exception(exc)}"
+    result.examples = stats.first_failure_at if stats.first_failure_at is not None else stats.calls - stats.rejected
+    result.first_failure_at = stats.first_failure_at
+    result.shrink_calls = stats.calls - stats.rejected - result.examples if stats.first_failure_at else 0
+    result.rejected = stats.rejected
+    result.max_abs_err, result.max_rel_err = stats.max_abs, stats.max_rel
+    if result.failure is not None:
+        _set_errors(result, result.failure.comparisons)
+    result.seconds = time.perf_counter() - start
+    return result, new_case
+
+
+def run_fixed(check: FixedCheck, impl: ModuleType) -> PropertyResult:
+    result = PropertyResult(check.name, check.claim, "fixed", check.tolerance, examples=1)
+    start = time.perf_counter()
+    comparisons = run_check(check.check, impl, tolerance=check.tolerance)
+    _set_errors(result, comparisons)
+    if not all(c.ok for c in comparisons):
+        bad = [c for c in comparisons if not c.ok]
+        result.failure = Failure(bad[:MAX_SHOWN_COMPARISONS], None, check.claim, "", "fixed example")
+        result.first_failure_at = 1
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _missing_failure(name: str, claim: str, kind: str, tol: str, missing: list[str]) -> PropertyResult:
+    comparisons = [Comparison(fn, False, TOLERANCES[tol], message="is not defined by the implementation") for fn in missing]
+    result = PropertyResult(name, claim, kind, tol)
+    result.failure = Failure(comparisons, None, "—", "", "missing function")
+    return result
+
+
+#: progress(index, total, name, result): called with result None when a check starts, then with its result
+Progress = Callable[[int, int, str, "PropertyResult | None"], None]
+
+
+def verify(
+    impl: ModuleType,
+    *,
+    impl_spec: str = "impl",
+    profile: str = "ci",
+    seed: int | None = None,
+    budget: int | None = None,
+    corpus_dir: Path | None = corpus.DEFAULT_DIR,
+    save_regressions: bool = True,
+    only: list[str] | None = None,
+    replay: corpus.Entry | None = None,
+    progress: Progress | None = None,
+) -> VerifyResult:
+    """Run the fixed checks and the properties (all, `only` some, or one `replay`ed case)."""
+    chosen = PROFILES[profile]
+    if seed is None and chosen.derandomize:
+        seed = 0
+    run = VerifyResult(impl_spec, chosen.name, seed, budget or chosen.budget, time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    start = time.perf_counter()
+    from properties.loader import missing_functions
+
+    run.missing_functions = missing_functions(impl)
+    entries: list[corpus.Entry] = []
+    if replay is not None:
+        entries = [replay]
+    elif corpus_dir is not None:
+        run.corpus_dir = str(corpus_dir)
+        entries, run.corpus_problems = corpus.load(corpus_dir)
+
+    names = [replay.property] if replay is not None else (only or list(FIXED_CHECKS) + list(PROPERTIES))
+    unknown = [n for n in names if n not in PROPERTIES and n not in FIXED_CHECKS]
+    if unknown:
+        raise ValueError(f"unknown property {unknown[0]!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES)}")
+    for index, name in enumerate(names):
+        if progress:
+            progress(index, len(names), name, None)
+        item = FIXED_CHECKS.get(name) or PROPERTIES[name]
+        missing = [fn for fn in item.functions if fn in run.missing_functions]
+        kind = "fixed" if name in FIXED_CHECKS else "property"
+        if missing:
+            result = _missing_failure(name, item.claim, kind, item.tolerance, missing)
+        elif kind == "fixed":
+            result = run_fixed(item, impl)
+        else:
+            mine = [e for e in entries if e.property == name]
+            if replay is not None:
+                result = _replay_only(item, impl, replay)
+            else:
+                result, new_case = run_property(item, impl, profile=chosen, seed=seed, entries=mine, budget=budget)
+                if new_case is not None and save_regressions and corpus_dir is not None:
+                    _save(run, result, corpus_dir, name, new_case, impl_spec)
+        if result.failure is not None and result.failure.case is not None:
+            result.failure.replay = replay_command(impl_spec, result.failure.corpus_path, name, result.failure.case)
+        run.results.append(result)
+        if progress:
+            progress(index, len(names), name, result)
+    run.seconds = time.perf_counter() - start
+    run.environment = environment()
+    return run
+
+
+def _replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> PropertyResult:
+    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, regressions_replayed=1)
+    start = time.perf_counter()
+    try:
+        comparisons = run_check(prop.check, impl, entry.case, tolerance=prop.tolerance)
+    except Rejected as exc:
+        result.error = f"the replayed case cannot be checked by this property: {exc}"
+        return result
+    result.examples = 1
+    if not all(c.ok for c in comparisons):
+        result.failure = _failure(entry.case, comparisons, "replayed case")
+        result.failure.corpus_path = str(entry.path) if entry.path else None
+        result.first_failure_at = 1
+    _set_errors(result, comparisons)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _save(run: VerifyResult, result: PropertyResult, directory: Path, name: str, case: Any, impl_spec: str) -> None:
+    try:
+        path = corpus.save(directory, name, case, impl=impl_spec, failure=result.failure.comparisons[0].describe())
+    except OSError as exc:
+        run.corpus_problems.append(f"could not save the counterexample to {directory}: {exc.strerror}")
+        return
+    result.failure.corpus_path = str(path)
+    run.new_regressions.append(str(path))

@@ -1,0 +1,148 @@
+"""Hypothesis strategies: small by default, shrinking towards the simplest case.
+
+Every strategy draws *structure* (names, sizes, a seed) and leaves the arrays to
+NumPy (properties/examples.py), so shrinking works on the structure: a failure
+ends at one layer, one unit, one sample where that still fails, and at seed 0.
+
+Kink and saturation policy (stated in every report, see KINK_POLICY):
+  - Arrays are continuous random draws, so relu/leaky_relu pre-activations and
+    mae/mape residuals are never exactly at their kink; comparisons with the
+    autodiff references are therefore at differentiable points.
+  - Finite differences shrink their step until it does not straddle a kink and
+    reject the example when no step works (references/finite_diff.py).
+  - Scales keep sigmoid/tanh/softmax out of saturation: W ~ N(0, 1/fan_in),
+    X ~ N(0, 1), component inputs z ~ N(0, 2²).
+  - The convention at a kink is checked on its own, by the `kink_subgradients`
+    check: any subgradient is accepted there.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from impl.backprop import ACTIVATIONS, LOSSES
+from properties.examples import (
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    ActivationCase,
+    Architecture,
+    DenseCase,
+    Example,
+    LossCase,
+    TrainCase,
+)
+
+KINK_POLICY = (
+    "Random draws are continuous, so relu/leaky_relu pre-activations and mae/mape residuals are "
+    "never exactly at a kink; finite differences shrink their step until it stays on one side of "
+    "every kink (an example sitting on one is rejected); weights ~ N(0, 1/fan_in) keep "
+    "sigmoid/tanh/softmax out of saturation. At the kinks themselves any subgradient is accepted "
+    "(relu'(0) ∈ [0, 1], leaky_relu'(0) ∈ [0.01, 1], mae/mape' at ŷ = y within the subdifferential), "
+    "checked by `kink_subgradients`."
+)
+
+SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+LOSS_NAMES = tuple(LOSSES)  # mse first: the simplest loss is what shrinking ends at
+ACTIVATION_NAMES = tuple(ACTIVATIONS)  # identity first
+L2_VALUES = st.one_of(st.just(0.0), st.sampled_from([1e-3, 1e-2, 0.1]))
+
+
+def _check_bounds(**bounds: int) -> None:
+    for name, value in bounds.items():
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def architectures(
+    *,
+    losses: tuple[str, ...] = LOSS_NAMES,
+    max_depth: int = 5,
+    max_width: int = 32,
+    max_batch: int = 64,
+    l2: bool = True,
+) -> st.SearchStrategy[Architecture]:
+    """Depth 1..max_depth, widths 1..max_width, an activation per layer, the output
+    activation matched to the loss; batch 1..max_batch; l2 zero or small."""
+    _check_bounds(max_depth=max_depth, max_width=max_width, max_batch=max_batch)
+    unknown = [name for name in losses if name not in LOSSES]
+    if not losses or unknown:
+        raise ValueError(f"losses must be names from {sorted(LOSSES)}, got {list(losses)}")
+    return _architectures(tuple(losses), max_depth, max_width, max_batch, l2)
+
+
+@st.composite
+def _architectures(draw, losses, max_depth, max_width, max_batch, l2) -> Architecture:
+    loss = draw(st.sampled_from(losses))
+    depth = draw(st.integers(1, max_depth))
+    min_out = 2 if loss in ("cce", "sparse_cce") else 1  # a one-class softmax is constant
+    sizes = [draw(st.integers(1, max_width)) for _ in range(depth)]
+    sizes.append(draw(st.integers(min_out, max(min_out, max_width))))
+    hidden = [draw(st.sampled_from(HIDDEN_ACTIVATIONS)) for _ in range(depth - 1)]
+    # Drawn from every activation and then matched to the loss, so a shrink of the
+    # loss (say bce -> mse) keeps the same output activation where it can.
+    output = draw(st.sampled_from(ACTIVATION_NAMES))
+    if output not in OUTPUT_ACTIVATIONS[loss]:
+        output = OUTPUT_ACTIVATIONS[loss][0]
+    return Architecture(
+        sizes=tuple(sizes),
+        activations=tuple(hidden) + (output,),
+        loss=loss,
+        l2=draw(L2_VALUES) if l2 else 0.0,
+        batch=draw(st.integers(1, max_batch)),
+    )
+
+
+def examples(**arch_options) -> st.SearchStrategy[Example]:
+    """A network example: an architecture, a data seed, and hard or soft labels."""
+    return st.builds(
+        Example,
+        arch=architectures(**arch_options),
+        seed=SEEDS,
+        labels=st.sampled_from(["soft", "hard"]),
+    )
+
+
+def activation_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[ActivationCase]:
+    _check_bounds(max_rows=max_rows, max_units=max_units)
+    return st.builds(
+        ActivationCase,
+        name=st.sampled_from(ACTIVATION_NAMES),
+        rows=st.integers(1, max_rows),
+        units=st.integers(1, max_units),
+        seed=SEEDS,
+    )
+
+
+def loss_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[LossCase]:
+    _check_bounds(max_rows=max_rows, max_units=max_units)
+    return st.builds(
+        LossCase,
+        name=st.sampled_from(LOSS_NAMES),
+        rows=st.integers(1, max_rows),
+        units=st.integers(1, max_units),
+        seed=SEEDS,
+        labels=st.sampled_from(["soft", "hard"]),
+    )
+
+
+def dense_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[DenseCase]:
+    _check_bounds(max_rows=max_rows, max_units=max_units)
+    return st.builds(
+        DenseCase,
+        rows=st.integers(1, max_rows),
+        fan_in=st.integers(1, max_units),
+        fan_out=st.integers(1, max_units),
+        seed=SEEDS,
+    )
+
+
+def train_cases(*, max_depth: int = 3, max_width: int = 16, max_batch: int = 32) -> st.SearchStrategy[TrainCase]:
+    """Training runs: an example, a learning rate, momentum (often nonzero), batch size, epochs."""
+    return st.builds(
+        TrainCase,
+        example=examples(max_depth=max_depth, max_width=max_width, max_batch=max_batch),
+        lr=st.sampled_from([0.001, 0.01, 0.1]),
+        momentum=st.sampled_from([0.0, 0.5, 0.9]),
+        batch_size=st.integers(1, 8),
+        epochs=st.integers(1, 3),
+    )

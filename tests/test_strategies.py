@@ -1,0 +1,74 @@
+"""The strategies draw valid examples within their bounds and shrink to the simplest network."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import find, given
+
+import impl
+from impl.backprop import check_net
+from properties import strategies
+from properties.examples import (
+    HIDDEN_ACTIVATIONS,
+    OUTPUT_ACTIVATIONS,
+    Architecture,
+    Example,
+    case_from_json,
+    case_to_json,
+    materialize,
+)
+
+
+def test_strategies_use_the_registry_names():
+    assert set(strategies.LOSS_NAMES) == set(impl.LOSSES)
+    assert set(strategies.ACTIVATION_NAMES) == set(impl.ACTIVATIONS)
+    assert set(OUTPUT_ACTIVATIONS) == set(impl.LOSSES)
+    assert set(HIDDEN_ACTIVATIONS) | {"softmax"} == set(impl.ACTIVATIONS)
+
+
+@given(strategies.examples())
+def test_drawn_examples_are_valid_networks_within_bounds(ex):
+    arch = ex.arch
+    assert 1 <= arch.depth <= 5 and all(1 <= s <= 32 for s in arch.sizes) and 1 <= arch.batch <= 64
+    assert arch.activations[-1] in OUTPUT_ACTIVATIONS[arch.loss]
+    assert all(a in HIDDEN_ACTIVATIONS for a in arch.activations[:-1])
+    assert arch.l2 == 0.0 or 0 < arch.l2 <= 0.1
+    net, X, Y = materialize(ex)
+    check_net("test", net, X, Y)  # raises on anything the protocol rejects
+
+
+@given(strategies.examples())
+def test_examples_round_trip_through_json(ex):
+    again = case_from_json(case_to_json(ex))
+    assert again == ex
+    for a, b in zip(materialize(ex)[0]["layers"], materialize(again)[0]["layers"]):
+        assert (a["W"] == b["W"]).all()
+
+
+@given(strategies.train_cases())
+def test_train_cases_round_trip_through_json(case):
+    assert case_from_json(case_to_json(case)) == case
+
+
+def test_shrinking_ends_at_one_layer_one_unit_one_sample():
+    smallest = find(strategies.examples(), lambda ex: "sigmoid" in ex.arch.activations)
+    assert smallest == Example(Architecture((1, 1), ("sigmoid",), "mse", 0.0, 1), seed=0, labels="soft")
+
+
+def test_shrinking_keeps_only_what_the_failure_needs():
+    smallest = find(strategies.examples(), lambda ex: ex.arch.depth >= 2 and ex.arch.batch >= 3)
+    assert smallest.arch.depth == 2 and smallest.arch.batch == 3
+    assert smallest.arch.sizes == (1, 1, 1) and smallest.arch.activations == ("identity", "identity")
+
+
+@pytest.mark.parametrize("bad", [{"max_depth": 0}, {"max_width": -1}, {"max_batch": 2.5}])
+def test_strategy_bounds_are_checked_up_front(bad):
+    with pytest.raises(ValueError, match="must be an integer >= 1"):
+        strategies.architectures(**bad)
+
+
+def test_case_from_json_rejects_what_it_does_not_know():
+    with pytest.raises(ValueError, match="unknown case type"):
+        case_from_json({"type": "Nonsense"})
+    with pytest.raises(ValueError):
+        case_from_json({"type": "Example", "arch": {"sizes": [2], "activations": [], "loss": "mse", "l2": 0, "batch": 1}, "seed": 0})

@@ -1,0 +1,265 @@
+"""`gradverify verify`: the properties hold on the bundled impl, catch a real bug, shrink it,
+replay it, and report it; exit codes, corpus and report files behave."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import types
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import numpy as np
+import pytest
+
+import impl
+from properties import corpus, runner
+from properties.checks import FIXED_CHECKS, PROPERTIES
+from properties.cli import main
+from properties.examples import Architecture, Example
+from properties.report import STEP_SUMMARY_LIMIT, render_junit, render_markdown, step_summary
+from tests.variants import SIGMOID_DERIVATIVE_FROM_Z
+
+
+@pytest.mark.parametrize("name", list(FIXED_CHECKS) + list(PROPERTIES))
+def test_property_holds_on_the_bundled_impl(name):
+    result = runner.verify(impl, profile="ci", only=[name], save_regressions=False)
+    (r,) = result.results
+    detail = r.error or (r.failure and "\n".join(c.describe() for c in r.failure.comparisons))
+    assert r.passed, detail
+    assert r.examples >= 1
+
+
+# --------------------------------------------------------------------------- a real bug
+
+
+@pytest.fixture(scope="module")
+def sigmoid_bug(tmp_path_factory):
+    """verify --profile ci on a copy of impl whose σ' is computed from z instead of σ(z)."""
+    folder = tmp_path_factory.mktemp("sigmoid_bug")
+    path = SIGMOID_DERIVATIVE_FROM_Z.write(folder)
+    report, junit = folder / "verify.md", folder / "verify.xml"
+    code = main(["verify", "--impl", str(path), "--profile", "ci", "--regressions", str(folder / "corpus"),
+                 "--report", str(report), "--junit", str(junit), "--quiet"])
+    return types.SimpleNamespace(path=path, code=code, report=report.read_text(), junit=junit, corpus=folder / "corpus")
+
+
+def test_verify_exits_1_on_the_sigmoid_derivative_bug(sigmoid_bug):
+    assert sigmoid_bug.code == 1
+
+
+def test_report_names_the_sigmoid_derivative_and_the_layer(sigmoid_bug):
+    report = sigmoid_bug.report
+    assert report.index("FAIL") < report.index("| check |"), "the verdict comes first"
+    assert "The derivative of `sigmoid` (activation_backward) disagrees with both references." in report
+    assert "network_gradients disagrees with the references at layers[0]." in report
+    assert "activation_backward('sigmoid')" in report
+
+
+def _saved(corpus_dir: Path, prop: str) -> corpus.Entry:
+    entries = [e for e in corpus.load(corpus_dir)[0] if e.property == prop]
+    assert len(entries) == 1, entries
+    return entries[0]
+
+
+def test_the_shrunk_network_has_one_or_two_layers(sigmoid_bug):
+    entry = _saved(sigmoid_bug.corpus, "network_gradients_match_references")
+    assert entry.case.arch.depth <= 2
+    assert "sigmoid" in entry.case.arch.activations
+    assert entry.case.arch.describe() in sigmoid_bug.report
+
+
+def test_the_printed_replay_command_fails_the_same_way(sigmoid_bug, tmp_path):
+    entry = _saved(sigmoid_bug.corpus, "network_gradients_match_references")
+    command = next(line for line in sigmoid_bug.report.splitlines() if line.startswith("gradverify verify") and str(entry.path) in line)
+    args = shlex.split(command)[1:] + ["--report", str(tmp_path / "replay.md"), "--quiet"]
+    assert main(args) == 1
+    replayed = (tmp_path / "replay.md").read_text()
+    assert "jax · layers[0].W" in replayed and entry.case.arch.describe() in replayed
+    # and the same example passes on the bundled impl: the failure is the bug's, not the example's
+    assert main(["verify", "--replay", str(entry.path), "--quiet"]) == 0
+
+
+def test_junit_xml_lists_each_check_and_its_failures(sigmoid_bug):
+    suite = ET.parse(sigmoid_bug.junit).getroot()
+    assert int(suite.get("tests")) == len(FIXED_CHECKS) + len(PROPERTIES)
+    failed = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
+    assert "network_gradients_match_references" in failed and "losses_match_references" not in failed
+
+
+def test_a_counterexample_found_once_is_replayed_first_by_the_next_run(sigmoid_bug):
+    saved = _saved(sigmoid_bug.corpus, "activations_match_references")
+    module = types.ModuleType("buggy")
+    exec(compile(sigmoid_bug.path.read_text(), str(sigmoid_bug.path), "exec"), module.__dict__)
+    again = runner.verify(module, impl_spec=str(sigmoid_bug.path), profile="ci",
+                          only=["activations_match_references"], corpus_dir=sigmoid_bug.corpus)
+    (r,) = again.results
+    assert r.regressions_replayed == 1 and r.failure.source == "regression corpus"
+    assert r.failure.corpus_path == str(saved.path) and r.examples == 0, "hypothesis did not need to search"
+
+
+def test_the_committed_corpus_replays_clean_on_the_bundled_impl():
+    entries, problems = corpus.load(corpus.DEFAULT_DIR)
+    assert not problems
+    result = runner.verify(impl, profile="ci", budget=1, save_regressions=False,
+                           only=sorted({e.property for e in entries}) or ["kink_subgradients"])
+    assert result.passed
+
+
+# --------------------------------------------------------------------------- exit codes and input
+
+
+def test_exit_2_when_the_implementation_cannot_be_loaded(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("def activation(:\n")
+    assert main(["verify", "--impl", str(broken)]) == 2
+    assert "syntax error at line 1" in capsys.readouterr().err
+    assert main(["verify", "--impl", str(tmp_path / "nope.py")]) == 2
+    assert main(["verify", "--impl", "no_such_module_anywhere"]) == 2
+    exits = tmp_path / "exits.py"
+    exits.write_text("import sys\nsys.exit(3)\n")
+    assert main(["verify", "--impl", str(exits)]) == 2
+    assert "SystemExit" in capsys.readouterr().err
+
+
+def test_exit_2_on_bad_usage(tmp_path, capsys):
+    assert main(["verify", "--property", "no_such_property"]) == 2
+    assert "unknown property 'no_such_property'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["verify", "--profile", "fast"])
+    assert info.value.code == 2
+    assert main(["verify", "--replay", str(tmp_path / "missing.json")]) == 2
+    assert main(["verify", "--replay", '{"property": "x", "case": {"type": "Bogus"}}']) == 2
+
+
+def test_exit_0_and_a_report_when_everything_holds(tmp_path):
+    report = tmp_path / "deep" / "r.md"
+    assert main(["verify", "--property", "kink_subgradients", "--report", str(report), "--quiet"]) == 0
+    text = report.read_text()
+    assert text.startswith("# gradverify report") and "✅ **PASS**" in text.splitlines()[2]
+    assert "## Environment" in text and "hypothesis:" in text and "kinks and saturation:" in text
+
+
+def test_step_summary_is_appended_and_kept_small(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert main(["verify", "--property", "kink_subgradients", "--quiet"]) == 0
+    text = summary.read_text()
+    assert text.startswith("earlier step\n# gradverify report")
+    huge = "x" * 100 + "\n"
+    cut = step_summary(huge * 10_000)
+    assert len(cut.encode()) <= STEP_SUMMARY_LIMIT and "report cut" in cut
+
+
+def test_an_interrupted_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
+    from properties import report_io
+
+    target = tmp_path / "verify.md"
+    target.write_text("previous report\n")
+
+    def crash(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_io.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        report_io.write_atomic(target, "new report that never lands\n")
+    assert target.read_text() == "previous report\n"
+    assert list(tmp_path.iterdir()) == [target], "no temporary file is left behind"
+
+
+# --------------------------------------------------------------------------- misbehaving implementations
+
+
+def _module(**overrides) -> types.ModuleType:
+    module = types.ModuleType("student")
+    for name in impl.PROTOCOL_FUNCTIONS:
+        setattr(module, name, getattr(impl, name))
+    for name, fn in overrides.items():
+        setattr(module, name, fn)
+    return module
+
+
+EXAMPLE = Example(Architecture((3, 4, 2), ("tanh", "identity"), "mse", 0.0, 5), seed=1)
+
+
+def _first_failure(module, prop="network_gradients_match_references"):
+    comparisons = runner.run_check(PROPERTIES[prop].check, module, EXAMPLE)
+    bad = [c for c in comparisons if not c.ok]
+    assert bad, "the property fails"
+    return bad[0]
+
+
+def _grads_with(transform):
+    def network_gradients(net, X, Y):
+        value, grads = impl.network_gradients(net, X, Y)
+        return transform(value, grads)
+    return network_gradients
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        (lambda net, X, Y: 1 / 0, "raised ZeroDivisionError: division by zero"),
+        (lambda net, X, Y: None, "returned a NoneType where a pair (loss_value, grads) was expected"),
+        (_grads_with(lambda v, g: (v, g[:1])), "returned grads as a list of 1 items where a list of 2 (one per layer) was expected"),
+        (_grads_with(lambda v, g: (v, [{"W": x["W"].T, "b": x["b"]} for x in g])), "returned shape (3, 4) where (4, 3) was expected (it is the transpose"),
+        (_grads_with(lambda v, g: (v, [{"W": x["W"] * np.nan, "b": x["b"]} for x in g])), "returned NaN at [0, 0]"),
+        (_grads_with(lambda v, g: ("loss", g)), "returned loss_value as a str where a number was expected"),
+        (lambda net, X, Y: exec("import sys; sys.exit(4)"), "called sys.exit(4)"),
+        (lambda net, X, Y: (_ for _ in ()).throw(NotImplementedError()), "is not implemented"),
+    ],
+)
+def test_a_misbehaving_implementation_becomes_a_clear_failure(override, expected):
+    failure = _first_failure(_module(network_gradients=override))
+    assert expected in failure.describe()
+
+
+def test_an_endless_call_is_stopped_by_the_time_limit(monkeypatch):
+    from properties import calls
+
+    monkeypatch.setattr(calls, "CALL_TIMEOUT", 0.2)
+
+    def endless(net, X, Y):
+        while True:
+            pass
+
+    assert "timed out after 0.2 s" in _first_failure(_module(network_gradients=endless)).describe()
+
+
+def test_missing_functions_fail_only_their_checks():
+    module = _module()
+    del module.train
+    result = runner.verify(module, profile="ci", budget=2, save_regressions=False,
+                           only=["train_matches_torch_sgd", "losses_match_references"])
+    train, losses = result.results
+    assert not train.passed and "train: is not defined by the implementation" in train.failure.comparisons[0].describe()
+    assert losses.passed
+    assert result.missing_functions == ["train"]
+
+
+def test_a_gradient_off_by_two_is_called_a_factor_of_two():
+    doubled = _grads_with(lambda v, g: (v, [{"W": 2 * x["W"], "b": 2 * x["b"]} for x in g]))
+    assert "got = 2 × expected" in _first_failure(_module(network_gradients=doubled)).describe()
+
+
+def test_modifying_the_inputs_in_place_is_a_failure():
+    def sloppy_step(params, grads, velocity, *, lr, momentum):
+        for p, g in zip(params, grads):
+            p["W"] -= lr * g["W"]
+            p["b"] -= lr * g["b"]
+        return impl.sgd_momentum_step(params, grads, velocity, lr=lr, momentum=momentum)
+
+    from properties.examples import TrainCase
+
+    case = TrainCase(EXAMPLE, lr=0.1, momentum=0.5, batch_size=2, epochs=1)
+    comparisons = runner.run_check(PROPERTIES["momentum_step_matches_torch_sgd"].check, _module(sgd_momentum_step=sloppy_step), case)
+    assert any(c.message and "modified its input in place" in c.message for c in comparisons)
+
+
+def test_render_markdown_and_junit_work_from_the_structured_result_alone():
+    result = runner.verify(impl, profile="ci", only=["kink_subgradients"], save_regressions=False)
+    markdown, xml = render_markdown(result), render_junit(result)
+    assert "| `kink_subgradients` |" in markdown
+    assert ET.fromstring(xml.split("?>", 1)[1]).get("failures") == "0"
+    json.dumps(result.environment)
