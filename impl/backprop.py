@@ -24,20 +24,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = [
-    "ACTIVATIONS",
-    "LOSSES",
-    "PROTOCOL_FUNCTIONS",
-    "activation",
-    "activation_backward",
-    "loss",
-    "loss_backward",
-    "dense_forward",
-    "dense_backward",
-    "network_gradients",
-    "sgd_momentum_step",
-    "train",
-]
 
 PROTOCOL_FUNCTIONS = (
     "activation",
@@ -50,6 +36,7 @@ PROTOCOL_FUNCTIONS = (
     "sgd_momentum_step",
     "train",
 )
+__all__ = ["ACTIVATIONS", "LOSSES", "PROTOCOL_FUNCTIONS", *PROTOCOL_FUNCTIONS]
 
 LEAKY_SLOPE = 0.01
 

@@ -124,7 +124,7 @@ def render_markdown(run: VerifyResult) -> str:
         f"# gradverify report: `{run.impl}`",
         "",
         f"{verdict} — {total - failed} of {total} checks hold; {failed} fail. "
-        f"{examples} examples in {run.seconds:.1f} s (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}).",
+        f"{examples} examples in {run.seconds:.1f} s wall, imports included (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}).",
         "",
     ]
     if not run.passed:
