@@ -15,6 +15,8 @@ import warnings
 from types import ModuleType
 from typing import Any, Iterator
 
+from properties.sandbox import RemoteFunction, SubmissionCallError
+
 #: Wall-clock limit for one call of the implementation under test (seconds).
 CALL_TIMEOUT = 10.0
 
@@ -62,12 +64,16 @@ def call(impl: ModuleType, function: str, *args: Any, timeout: float | None = No
     fn = getattr(impl, function, None)
     if not callable(fn):
         raise ImplFailure(function, "is not defined by the implementation")
+    if isinstance(fn, RemoteFunction):
+        timeout = 0  # the sandbox keeps its own wall-clock limits; no signal may cut into its I/O
     try:
         with time_limit(CALL_TIMEOUT if timeout is None else timeout), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an overflow warning is not a verdict; the values are checked
             return fn(*args, **kwargs)
     except _CallTimeout:
         raise ImplFailure(function, f"timed out after {CALL_TIMEOUT if timeout is None else timeout:g} s") from None
+    except SubmissionCallError as exc:  # the call ran in a sandbox, which says what went wrong
+        raise ImplFailure(function, exc.cause) from None
     except SystemExit as exc:
         raise ImplFailure(function, f"called sys.exit({exc.code!r})") from None
     except NotImplementedError:

@@ -239,21 +239,80 @@ def check_momentum_step(impl: ModuleType, case: TrainCase) -> list[Comparison]:
 DIVERGED = 1e3
 
 
-def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
-    net, X, Y = materialize(case.example)
-    before = _arrays_of(net["layers"])
-    kwargs = dict(lr=case.lr, momentum=case.momentum, batch_size=case.batch_size, epochs=case.epochs)
+def _reference_training(net: dict, X: np.ndarray, Y: np.ndarray, kwargs: dict) -> tuple[dict, list[float]]:
+    """torch.optim.SGD's run, or Rejected when it diverges."""
     ref_net, ref_losses = _oracles()["torch"].train(net, X, Y, **kwargs)
     final = _arrays_of(ref_net["layers"])
     if not all(np.all(np.isfinite(a)) and np.max(np.abs(a)) < DIVERGED for a in final) or not np.all(np.isfinite(ref_losses)):
         raise Rejected(f"the reference training run diverged (weights past {DIVERGED:g} or not finite)")
+    return ref_net, ref_losses
+
+
+def _trained(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, kwargs: dict) -> tuple[list[dict], Any]:
+    """impl.train's (layers, batch_losses), checked for form."""
     trained, losses = expect_pair("train", call(impl, "train", net, X, Y, **kwargs), "(net, batch_losses)")
     if not isinstance(trained, dict) or "layers" not in trained:
         raise ImplFailure("train", "returned something other than a net dict as the trained net")
-    layers = expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']")
+    return expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']"), losses
+
+
+def _train_kwargs(case: TrainCase) -> dict:
+    return dict(lr=case.lr, momentum=case.momentum, batch_size=case.batch_size, epochs=case.epochs)
+
+
+def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
+    net, X, Y = materialize(case.example)
+    before = _arrays_of(net["layers"])
+    kwargs = _train_kwargs(case)
+    ref_net, ref_losses = _reference_training(net, X, Y, kwargs)
+    layers, losses = _trained(impl, net, X, Y, kwargs)
     out = [compare("torch.optim.SGD · batch_losses", losses, ref_losses, "autodiff")]
     out += _compare_layers("torch.optim.SGD · trained ", layers, ref_net["layers"], "autodiff")
     out += _unmodified("train: net", before, _arrays_of(net["layers"]))
+    return out
+
+
+def check_train_loop(impl: ModuleType, case: TrainCase) -> list[Comparison]:
+    """train equals the protocol's loop over the implementation's *own* network_gradients and
+    sgd_momentum_step: batches X[0:bs], X[bs:2bs], … in order, velocity carried over, each
+    batch's loss taken before its step. (Isolates the loop from the pieces it calls.)"""
+    net, X, Y = materialize(case.example)
+    kwargs = _train_kwargs(case)
+    _reference_training(net, X, Y, kwargs)
+    layers, losses = _trained(impl, net, X, Y, kwargs)
+    own_layers, velocity, own_losses = net["layers"], None, []
+    for _ in range(case.epochs):
+        for start in range(0, X.shape[0], case.batch_size):
+            rows = slice(start, start + case.batch_size)
+            value, grads = _network(impl, {**net, "layers": own_layers}, X[rows], Y[rows])
+            own_losses.append(value)
+            result = call(impl, "sgd_momentum_step", own_layers, grads, velocity, lr=case.lr, momentum=case.momentum)
+            own_layers, velocity = expect_pair("sgd_momentum_step", result, "(new_params, new_velocity)")
+            own_layers = expect_layers("sgd_momentum_step", own_layers, len(net["layers"]), "new_params")
+            velocity = expect_layers("sgd_momentum_step", velocity, len(net["layers"]), "new_velocity")
+    out = [compare("own loop · batch_losses", losses, own_losses, "autodiff")]
+    return out + _compare_layers("own loop · trained ", layers, own_layers, "autodiff")
+
+
+# ----------------------------------------------------------------------------- 5b. L2
+
+
+def check_l2(impl: ModuleType, ex: Example) -> list[Comparison]:
+    """With λ > 0 against λ = 0, the implementation's own results differ by exactly
+    (λ/2)·Σ‖W‖² in the loss, λ·W in each weight gradient and nothing in the biases."""
+    net, X, Y = materialize(ex)
+    value, grads = _network(impl, net, X, Y)
+    value0, grads0 = _network(impl, {**net, "l2": 0.0}, X, Y)
+    if bad := _misshapen(grads, net["layers"]) + _misshapen(grads0, net["layers"]):
+        return bad
+    lam = net["l2"]
+    penalty = 0.5 * lam * sum(float(np.sum(l["W"] ** 2)) for l in net["layers"])
+    out = [compare("L2 · loss(λ) − loss(0) = (λ/2)·Σ‖W‖²", value - value0, penalty, "autodiff")]
+    for i, (g, g0, layer) in enumerate(zip(grads, grads0, net["layers"])):
+        dW = np.asarray(g["W"], dtype=np.float64) - np.asarray(g0["W"], dtype=np.float64)
+        db = np.asarray(g["b"], dtype=np.float64) - np.asarray(g0["b"], dtype=np.float64)
+        out.append(compare(f"L2 · layers[{i}].W gradient(λ) − gradient(0) = λ·W", dW, lam * layer["W"], "autodiff"))
+        out.append(compare(f"L2 · layers[{i}].b gradient(λ) − gradient(0) = 0", db, np.zeros_like(layer["b"]), "autodiff"))
     return out
 
 
@@ -393,6 +452,16 @@ PROPERTIES: dict[str, Property] = {
             "train_matches_torch_sgd",
             "train gives the batch losses and trained weights of torch.optim.SGD, batch for batch",
             ("train",), _train_cases, check_train, "autodiff", weight=0.25,
+        ),
+        Property(
+            "train_follows_own_steps",
+            "train equals a loop of the implementation's own network_gradients and sgd_momentum_step",
+            ("train", "network_gradients", "sgd_momentum_step"), _train_cases, check_train_loop, "autodiff", weight=0.25,
+        ),
+        Property(
+            "l2_adds_half_lambda_norm",
+            "L2 adds (λ/2)·Σ‖W‖² to the loss and λ·W to each weight gradient, nothing to the biases",
+            ("network_gradients",), lambda: strategies.examples(l2="positive"), check_l2, "autodiff", weight=0.5,
         ),
         Property(
             "descent_lowers_the_loss",

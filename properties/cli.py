@@ -43,6 +43,28 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true", help="no progress lines")
     v.set_defaults(func=_cmd_verify)
 
+    g = sub.add_parser(
+        "grade",
+        help="grade student submissions (each run in a sandboxed process)",
+        description="Exit 0 when grading completed, whatever the score; 1 with --fail-under and a score below it; "
+        "2 when the grader itself could not run.",
+    )
+    g.add_argument("files", nargs="+", metavar="FILE", help="submission .py files, or folders of them")
+    g.add_argument("--rubric", help="a rubric TOML (default: the shipped properties/rubric.toml)")
+    g.add_argument("--report", help="Markdown report (one submission), or the class summary (several)")
+    g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
+    g.add_argument("--out", default="grades", help="folder for per-submission reports when grading several (default: grades)")
+    g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
+    g.add_argument("--memory", type=_positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
+    g.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded in parallel, one process each")
+    g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
+    g.add_argument("--quiet", action="store_true", help="no progress lines")
+    g.set_defaults(func=_cmd_grade)
+
+    t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
+    t.add_argument("path", nargs="?", help="where to write it (default: print it)")
+    t.set_defaults(func=_cmd_template)
+
     return parser
 
 
@@ -53,6 +75,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
 
 
@@ -129,6 +161,78 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         if r.failure and r.failure.replay:
             print(f"    replay:  {r.failure.replay}", file=sys.stderr)
     return EXIT_FAIL if failed else EXIT_OK
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from properties import grading
+
+    try:
+        rubric = grading.load_rubric(args.rubric)
+    except ValueError as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    files: list[Path] = []
+    for name in args.files:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(p for p in path.glob("*.py") if p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            print(f"gradverify: no such file or folder: {name}", file=sys.stderr)
+            return EXIT_USAGE
+    if not files:
+        print("gradverify: no .py submissions found", file=sys.stderr)
+        return EXIT_USAGE
+    if len(files) == 1 and not Path(args.files[0]).is_dir():
+        return _grade_one(files[0], rubric, args)
+    from properties.batch import grade_many
+
+    return grade_many(files, args)
+
+
+def _grade_one(path, rubric, args: argparse.Namespace) -> int:
+    import json
+
+    from properties import grade_report, grading
+    from properties.report_io import write_atomic
+    from references import jax_backend
+
+    jax_backend.enable_persistent_cache()
+
+    def progress(index: int, total: int, r) -> None:
+        if not args.quiet:
+            mark = "pass" if r.passed else "FAIL"
+            print(f"[{index + 1:>2}/{total}] {mark:<4} {r.item.title} ({r.score:g}/{r.item.points:g}, {r.seconds:.1f} s)"
+                  + (f": {r.cause}" if r.cause else ""), file=sys.stderr, flush=True)
+
+    result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress)
+    if args.report:
+        write_atomic(args.report, grade_report.render_submission(result))
+    if args.results_json:
+        write_atomic(args.results_json, json.dumps(grade_report.results_json(result), indent=2, ensure_ascii=False) + "\n")
+    load = f" (could not be loaded: {result.load_error})" if result.load_error else ""
+    print(f"gradverify: {path}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)", file=sys.stderr)
+    if args.fail_under is not None and result.score < args.fail_under:
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _cmd_template(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent / "student_template.py").read_text(encoding="utf-8")
+    if args.path:
+        target = Path(args.path)
+        if target.exists():
+            print(f"gradverify: {target} exists; not overwriting it", file=sys.stderr)
+            return EXIT_USAGE
+        target.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -148,6 +148,12 @@ def _failure(case: Any, comparisons: list[Comparison], source: str) -> Failure:
     return Failure(bad[:MAX_SHOWN_COMPARISONS], case, case.describe(), _shapes(case), source)
 
 
+def _timed_out(comparisons: list[Comparison]) -> bool:
+    """Every failing comparison is a time-out (the submission ran out of time, not a wrong value)."""
+    bad = [c for c in comparisons if not c.ok]
+    return bool(bad) and all(c.message and "timed out after" in c.message for c in bad)
+
+
 def _set_errors(result: PropertyResult, comparisons: list[Comparison]) -> None:
     """The table's error columns: the worst of the failing comparisons, or of all when none fails."""
     stats = _Stats()
@@ -170,6 +176,8 @@ class _Stats:
         self.first_failure_at: int | None = None
         self.max_abs = 0.0
         self.max_rel = 0.0
+        #: the last failing call whose failure is not a time-out: shrinking makes it the smallest seen
+        self.last_real_failure: tuple[Any, list[Comparison]] | None = None
 
     def absorb(self, comparisons: list[Comparison]) -> None:
         for c in comparisons:
@@ -231,6 +239,8 @@ def run_property(
         if not all(c.ok for c in comparisons):
             if stats.first_failure_at is None:
                 stats.first_failure_at = stats.calls - stats.rejected
+            if not _timed_out(comparisons):
+                stats.last_real_failure = (case, comparisons)
             raise _Failed(case, comparisons)
         if stats.first_failure_at is None:
             stats.absorb(comparisons)
@@ -243,11 +253,21 @@ def run_property(
     try:
         test()
     except _Failed as exc:
-        result.failure = _failure(exc.case, exc.comparisons, "hypothesis")
-        new_case = exc.case
+        case, comparisons = exc.case, exc.comparisons
+        if _timed_out(comparisons) and stats.last_real_failure is not None:
+            case, comparisons = stats.last_real_failure  # time ran out while shrinking a real failure
+        result.failure = _failure(case, comparisons, "hypothesis")
+        new_case = case
+    except Flaky as exc:
+        if stats.last_real_failure is not None:  # e.g. a deadline expired mid-search
+            case, comparisons = stats.last_real_failure
+            result.failure = _failure(case, comparisons, "hypothesis")
+            new_case = case
+        else:
+            result.error = f"hypothesis stopped: {describe_exception(exc)}"
     except Unsatisfiable:
         result.error = f"hypothesis could not find enough valid examples ({stats.rejected} rejected)"
-    except (FailedHealthCheck, Flaky) as exc:
+    except FailedHealthCheck as exc:
         result.error = f"hypothesis stopped: {describe_exception(exc)}"
     except HypothesisException as exc:
         result.error = f"hypothesis error: {describe_exception(exc)}"

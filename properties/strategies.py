@@ -53,41 +53,63 @@ def _check_bounds(**bounds: int) -> None:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
+L2_CHOICES = {
+    "mixed": L2_VALUES,
+    "zero": st.just(0.0),
+    "positive": st.sampled_from([1e-3, 1e-2, 0.1]),
+}
+
+
 def architectures(
     *,
     losses: tuple[str, ...] = LOSS_NAMES,
+    activations: tuple[str, ...] = ACTIVATION_NAMES,
     max_depth: int = 5,
     max_width: int = 32,
     max_batch: int = 64,
-    l2: bool = True,
+    l2: str = "mixed",
 ) -> st.SearchStrategy[Architecture]:
-    """Depth 1..max_depth, widths 1..max_width, an activation per layer, the output
-    activation matched to the loss; batch 1..max_batch; l2 zero or small."""
+    """Depth 1..max_depth, widths 1..max_width, an activation per layer from `activations`,
+    the output activation matched to the loss; batch 1..max_batch; l2 "mixed" (zero or
+    small), "zero" or "positive". Losses whose output activation is not allowed are left out."""
     _check_bounds(max_depth=max_depth, max_width=max_width, max_batch=max_batch)
-    unknown = [name for name in losses if name not in LOSSES]
-    if not losses or unknown:
-        raise ValueError(f"losses must be names from {sorted(LOSSES)}, got {list(losses)}")
-    return _architectures(tuple(losses), max_depth, max_width, max_batch, l2)
+    _check_names("losses", losses, LOSSES)
+    _check_names("activations", activations, ACTIVATIONS)
+    if l2 not in L2_CHOICES:
+        raise ValueError(f"l2 must be one of {sorted(L2_CHOICES)}, got {l2!r}")
+    allowed = [a for a in ACTIVATION_NAMES if a in activations]  # registry order: shrinks to identity
+    hidden = tuple(a for a in allowed if a in HIDDEN_ACTIVATIONS) or HIDDEN_ACTIVATIONS
+    outputs = {loss: tuple(a for a in OUTPUT_ACTIVATIONS[loss] if a in allowed) for loss in losses}
+    usable = tuple(loss for loss in LOSS_NAMES if loss in losses and outputs[loss])
+    if not usable:
+        raise ValueError(f"no loss in {list(losses)} has an allowed output activation among {list(activations)}")
+    return _architectures(usable, hidden, outputs, max_depth, max_width, max_batch, L2_CHOICES[l2])
+
+
+def _check_names(what: str, names: tuple[str, ...], registry: dict) -> None:
+    unknown = [name for name in names if name not in registry]
+    if not names or unknown:
+        raise ValueError(f"{what} must be names from {sorted(registry)}, got {list(names)}")
 
 
 @st.composite
-def _architectures(draw, losses, max_depth, max_width, max_batch, l2) -> Architecture:
+def _architectures(draw, losses, hidden_choices, outputs, max_depth, max_width, max_batch, l2_values) -> Architecture:
     loss = draw(st.sampled_from(losses))
     depth = draw(st.integers(1, max_depth))
     min_out = 2 if loss in ("cce", "sparse_cce") else 1  # a one-class softmax is constant
     sizes = [draw(st.integers(1, max_width)) for _ in range(depth)]
     sizes.append(draw(st.integers(min_out, max(min_out, max_width))))
-    hidden = [draw(st.sampled_from(HIDDEN_ACTIVATIONS)) for _ in range(depth - 1)]
+    hidden = [draw(st.sampled_from(hidden_choices)) for _ in range(depth - 1)]
     # Drawn from every activation and then matched to the loss, so a shrink of the
     # loss (say bce -> mse) keeps the same output activation where it can.
     output = draw(st.sampled_from(ACTIVATION_NAMES))
-    if output not in OUTPUT_ACTIVATIONS[loss]:
-        output = OUTPUT_ACTIVATIONS[loss][0]
+    if output not in outputs[loss]:
+        output = outputs[loss][0]
     return Architecture(
         sizes=tuple(sizes),
         activations=tuple(hidden) + (output,),
         loss=loss,
-        l2=draw(L2_VALUES) if l2 else 0.0,
+        l2=draw(l2_values),
         batch=draw(st.integers(1, max_batch)),
     )
 
@@ -102,22 +124,28 @@ def examples(**arch_options) -> st.SearchStrategy[Example]:
     )
 
 
-def activation_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[ActivationCase]:
+def activation_cases(
+    *, names: tuple[str, ...] = ACTIVATION_NAMES, max_rows: int = 64, max_units: int = 32
+) -> st.SearchStrategy[ActivationCase]:
     _check_bounds(max_rows=max_rows, max_units=max_units)
+    _check_names("names", names, ACTIVATIONS)
     return st.builds(
         ActivationCase,
-        name=st.sampled_from(ACTIVATION_NAMES),
+        name=st.sampled_from(names),
         rows=st.integers(1, max_rows),
         units=st.integers(1, max_units),
         seed=SEEDS,
     )
 
 
-def loss_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[LossCase]:
+def loss_cases(
+    *, names: tuple[str, ...] = LOSS_NAMES, max_rows: int = 64, max_units: int = 32
+) -> st.SearchStrategy[LossCase]:
     _check_bounds(max_rows=max_rows, max_units=max_units)
+    _check_names("names", names, LOSSES)
     return st.builds(
         LossCase,
-        name=st.sampled_from(LOSS_NAMES),
+        name=st.sampled_from(names),
         rows=st.integers(1, max_rows),
         units=st.integers(1, max_units),
         seed=SEEDS,
@@ -136,11 +164,11 @@ def dense_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy
     )
 
 
-def train_cases(*, max_depth: int = 3, max_width: int = 16, max_batch: int = 32) -> st.SearchStrategy[TrainCase]:
+def train_cases(*, max_depth: int = 3, max_width: int = 16, max_batch: int = 32, **arch_options) -> st.SearchStrategy[TrainCase]:
     """Training runs: an example, a learning rate, momentum (often nonzero), batch size, epochs."""
     return st.builds(
         TrainCase,
-        example=examples(max_depth=max_depth, max_width=max_width, max_batch=max_batch),
+        example=examples(max_depth=max_depth, max_width=max_width, max_batch=max_batch, **arch_options),
         lr=st.sampled_from([0.001, 0.01, 0.1]),
         momentum=st.sampled_from([0.0, 0.5, 0.9]),
         batch_size=st.integers(1, 8),

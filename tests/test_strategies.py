@@ -72,3 +72,15 @@ def test_case_from_json_rejects_what_it_does_not_know():
         case_from_json({"type": "Nonsense"})
     with pytest.raises(ValueError):
         case_from_json({"type": "Example", "arch": {"sizes": [2], "activations": [], "loss": "mse", "l2": 0, "batch": 1}, "seed": 0})
+
+
+@given(strategies.examples(activations=("identity", "tanh", "softmax"), losses=("mse", "cce", "bce"), l2="positive"))
+def test_restricted_examples_use_only_the_allowed_components(ex):
+    assert set(ex.arch.activations) <= {"identity", "tanh", "softmax"}
+    assert ex.arch.loss in ("mse", "cce"), "bce needs a sigmoid output, which is not allowed"
+    assert ex.arch.l2 > 0
+
+
+def test_a_restriction_that_leaves_no_loss_is_refused():
+    with pytest.raises(ValueError, match="no loss"):
+        strategies.architectures(activations=("tanh",), losses=("bce",))

@@ -1,0 +1,100 @@
+"""Grading many submissions: one grader process per submission, `--jobs` at a time.
+
+Each submission is graded by `python -m properties.cli grade FILE --results-json … --report …`
+in a process of its own (which runs the submission in its own sandbox), so one
+submission can never affect another's grade. The class summary is made from the
+results.json files alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from properties import grade_report
+from properties.report_io import write_atomic
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: A grader process that takes longer than this per rubric item is stopped.
+GRADER_SLACK_S = 120.0
+
+
+def _names(files: list[Path]) -> list[str]:
+    """A distinct output name per submission (the file's stem, numbered when stems repeat)."""
+    seen: dict[str, int] = {}
+    names = []
+    for path in files:
+        stem = path.stem
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return names
+
+
+def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list[str]:
+    command = [sys.executable, "-m", "properties.cli", "grade", str(path), "--quiet",
+               "--results-json", str(out / f"{name}.json"), "--report", str(out / f"{name}.md"),
+               "--memory", str(args.memory)]
+    if args.rubric:
+        command += ["--rubric", args.rubric]
+    if args.timeout:
+        command += ["--timeout", str(args.timeout)]
+    return command
+
+
+def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: float) -> tuple[str, dict | None, str]:
+    """(name, results.json document or None, error)"""
+    try:
+        done = subprocess.run(_command(path, name, out, args), stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return name, None, f"the grader process took longer than {limit:g} s"
+    results = out / f"{name}.json"
+    if done.returncode != 0 or not results.is_file():
+        tail = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return name, None, f"the grader process failed (exit {done.returncode}): {tail}"
+    return name, json.loads(results.read_text(encoding="utf-8")), ""
+
+
+def grade_many(files: list[Path], args: argparse.Namespace) -> int:
+    from properties.grading import load_rubric
+
+    rubric = load_rubric(args.rubric)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    limit = GRADER_SLACK_S + len(rubric.items) * (args.timeout or rubric.item_timeout)
+    start = time.perf_counter()
+    names = _names(files)
+    results: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(_grade, path, name, out, args, limit) for path, name in zip(files, names)]
+        for count, future in enumerate(futures, 1):
+            name, document, error = future.result()
+            if document is None:
+                errors[name] = error
+            else:
+                results[name] = document
+            if not args.quiet:
+                shown = f"{document['score']:g}" if document else f"ERROR: {error}"
+                print(f"[{count:>3}/{len(files)}] {name}: {shown}", file=sys.stderr, flush=True)
+    summary = grade_report.class_summary([results[n] for n in names if n in results])
+    if errors:
+        summary += "\n## Not graded\n\n" + "\n".join(f"- {n}: {e}" for n, e in errors.items()) + "\n"
+    summary_path = Path(args.report) if args.report else out / "summary.md"
+    write_atomic(summary_path, summary)
+    if args.results_json:
+        combined = {"submissions": [results[n] for n in names if n in results], "errors": errors}
+        write_atomic(args.results_json, grade_report.dump(combined))
+    wall = time.perf_counter() - start
+    print(f"gradverify: graded {len(results)} of {len(files)} submissions in {wall:.1f} s "
+          f"with {args.jobs} job(s); summary: {summary_path}", file=sys.stderr)
+    if errors:
+        return EXIT_USAGE
+    if args.fail_under is not None and any(doc["score"] < args.fail_under for doc in results.values()):
+        return EXIT_FAIL
+    return EXIT_OK

@@ -1,0 +1,143 @@
+"""Grading outputs from `GradeResult`s: Gradescope results.json, a Markdown report per
+submission (for staff: everything, hidden items included), and a class summary."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from properties.grading import GradeResult, ItemResult
+
+#: How much of what a submission printed goes into its report.
+OUTPUT_SHOWN = 4000
+
+
+def _points(x: float) -> str:
+    return f"{x:g}"
+
+
+def student_feedback(r: ItemResult) -> str:
+    """What the student sees for one item (hidden items: pass/fail only)."""
+    if r.item.hidden:
+        return "Passed." if r.passed else "Failed."
+    if r.passed:
+        return f"Passed: {r.examples} random cases agree with the references." if r.examples else "Passed."
+    lines = [f"Failed: {r.cause}", *r.details]
+    lines += [f"Hint: {h}" for h in r.hints]
+    return "\n".join(lines)
+
+
+def results_json(result: GradeResult) -> dict[str, Any]:
+    """Gradescope's results.json: top-level score, and one test per rubric item."""
+    tests = [
+        {
+            "name": r.item.title,
+            "score": r.score,
+            "max_score": r.item.points,
+            "status": "passed" if r.passed else "failed",
+            "output": student_feedback(r),
+            "visibility": r.item.visibility,
+            "extra_data": {"item": r.item.name, "check": r.item.check, "cause": r.cause, "seconds": round(r.seconds, 3)},
+        }
+        for r in result.items
+    ]
+    general = f"Score {_points(result.score)} of {_points(result.max_score)}."
+    if result.load_error:
+        general = f"Your file could not be loaded: {result.load_error}. {general}"
+    return {
+        "score": result.score,
+        "output": general,
+        "execution_time": round(result.seconds, 3),
+        "tests": tests,
+        "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score},
+    }
+
+
+def render_submission(result: GradeResult) -> str:
+    """The staff report of one submission, verdict first."""
+    lines = [
+        f"# Grade: `{result.submission}`",
+        "",
+        f"**{_points(result.score)} / {_points(result.max_score)}** — rubric “{result.rubric.title}”, graded in {result.seconds:.1f} s.",
+        "",
+    ]
+    if result.load_error:
+        lines += [f"The file could not be loaded: **{result.load_error}**", ""]
+    lines += ["| item | points | result | why |", "|---|---|---|---|"]
+    for r in result.items:
+        mark = "✅" if r.passed else "❌"
+        hidden = " (hidden)" if r.item.hidden else ""
+        why = r.cause.replace("|", "\\|") if r.cause else ""
+        lines.append(f"| {r.item.title}{hidden} | {_points(r.score)} / {_points(r.item.points)} | {mark} | {why} |")
+    failed = [r for r in result.items if not r.passed and (r.details or r.hints)]
+    if failed:
+        lines += ["", "## Feedback", ""]
+        for r in failed:
+            lines += [f"<details open><summary><b>{r.item.title}</b></summary>", "", "```text", student_feedback_full(r), "```", "", "</details>", ""]
+    if result.output.strip():
+        shown = result.output[:OUTPUT_SHOWN]
+        lines += ["", "## What the submission printed", "", "```text", shown.rstrip(), "```"]
+        if len(result.output) > OUTPUT_SHOWN:
+            lines.append(f"(first {OUTPUT_SHOWN} characters of {len(result.output)})")
+    lines += ["", f"Sandbox protections: {', '.join(result.isolation) or 'separate process only'}."]
+    return "\n".join(lines) + "\n"
+
+
+def student_feedback_full(r: ItemResult) -> str:
+    """The whole feedback of an item, hidden or not (for staff)."""
+    return "\n".join([f"Failed: {r.cause}", *r.details, *(f"Hint: {h}" for h in r.hints)])
+
+
+def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> str:
+    """Markdown for a class: score per item and student, and the most common failures.
+
+    `results` are results.json documents (one per submission), as written by `gradverify grade`."""
+    if not results:
+        return "# Class summary\n\nNo submissions.\n"
+    items = [t["extra_data"]["item"] for t in results[0]["tests"]]
+    titles = titles or {t["extra_data"]["item"]: t["name"] for t in results[0]["tests"]}
+    maximum = results[0]["extra_data"]["max_score"]
+    scores = [doc["score"] for doc in results]
+    lines = [
+        "# Class summary",
+        "",
+        f"{len(results)} submissions; mean {sum(scores) / len(scores):.1f} / {_points(maximum)}, "
+        f"min {_points(min(scores))}, max {_points(max(scores))}; "
+        f"{sum(1 for s in scores if s == maximum)} full marks.",
+        "",
+        "| student | score | " + " | ".join(items) + " |",
+        "|---|---|" + "---|" * len(items),
+    ]
+    for doc in sorted(results, key=lambda d: d["extra_data"]["submission"]):
+        cells = [_points(t["score"]) if t["status"] == "passed" else f"**{_points(t['score'])}**" for t in doc["tests"]]
+        name = Path(doc["extra_data"]["submission"]).stem
+        lines.append(f"| {name} | {_points(doc['score'])} | " + " | ".join(cells) + " |")
+    failures = Counter()
+    for doc in results:
+        if doc["extra_data"].get("load_error"):
+            failures[("(whole file)", "could not be loaded")] += 1
+            continue
+        for t in doc["tests"]:
+            if t["status"] == "failed":
+                failures[(t["extra_data"]["item"], _short(t["extra_data"]["cause"]))] += 1
+    lines += ["", "## Most common failures", ""]
+    if not failures:
+        lines.append("None.")
+    else:
+        lines += ["| item | failure | students |", "|---|---|---|"]
+        for (item, cause), count in failures.most_common(15):
+            lines.append(f"| {titles.get(item, item)} | {cause.replace('|', '/')} | {count} |")
+    return "\n".join(lines) + "\n"
+
+
+def _short(cause: str) -> str:
+    """A failure's cause without the numbers, so that alike failures count together."""
+    for cut in (" at [", ": expected", " (got"):
+        cause = cause.split(cut)[0]
+    return cause[:120]
+
+
+def dump(document: dict) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,856 @@
+"""Run an untrusted submission in a separate, locked-down process and call its functions from here.
+
+    with Sandbox("student.py", call_timeout=10) as box:
+        fn = getattr(box.module, "network_gradients", None)   # None if not defined
+        loss, grads = fn(net, X, Y)                              # runs in the child
+        print(box.output())                                      # what the submission printed
+
+`box.module` behaves like the imported submission: its attributes are the submission's
+top-level callables, and calling one sends the arguments to the child (see
+properties/sandbox_worker.py), waits for the reply within a wall-clock limit, and returns the
+decoded value or raises :class:`SubmissionCallError` whose ``cause`` says, in a short
+sentence, what went wrong (``timed out after 10 s``, ``raised ValueError: ...``, ...). A call
+that killed or hung the child is followed, on the next call, by a fresh child that imports
+the submission again, so grading goes on with the next item.
+
+Isolation. Always: the child is ``sys.executable -I -B`` running properties/sandbox_worker.py
+(stdlib and NumPy only) in a new session, so its whole process group can be killed; stdin
+closed; fds 1/2 on a pipe this side drains (at most ``output_limit`` bytes are kept); a
+minimal environment with single-threaded BLAS; an empty temporary working folder, removed
+on close; limits on address space (``memory_mb``), core size (0) and file size (16 MiB).
+
+When the grader runs as root, the child also, before importing the submission:
+
+- moves to a new network namespace (no network);
+- moves to a private mount namespace where the grader's project, the submission's original
+  folder and the temporary folder (other sandboxes, the grader's temporary files) are hidden
+  -- all but the sandbox's own folder and the way to Python; a folder on that way the
+  dropped user could not pass (such as a 0700 /root holding pyenv) is opened for that one
+  path only;
+- sets ``no_new_privs``;
+- runs the submission as PID 1 of a new PID namespace with its own /proc; the first process
+  stays outside as a supervisor that ends the way the submission's process ends (so exit
+  codes and signals reach the grader); when the submission's process goes, the kernel
+  kills and reaps everything it started;
+- caps the processes of its user (64 more than it has) and drops to uid/gid 65534
+  (nobody/nogroup) -- so it cannot write the grader's files, read files that are not
+  world-readable, or see or signal the grader.
+
+**Without root none of these is available**: the child runs as the grader's user, so it can
+read and write whatever the grader can and can signal it; only the separate process, the
+limits, the timeouts and the safe channel remain. ``Sandbox.isolation`` names the
+protections in force (e.g. ``dropped_privileges``, ``no_network``, ``private_mounts``,
+``own_process_ids``, ``own_proc``, ``no_new_privileges``, ``resource_limits``).
+
+The channel is length-prefixed JSON over a socketpair; nothing from the child is unpickled
+or executed, every reply is validated, and a child that sends anything off the protocol is
+killed and reported as ``sent a malformed reply``. All decisions are taken here.
+
+Known limits: without root, a process the submission starts in a new session of its own
+escapes the process-group kill and is caught on close only if it kept the sandbox's
+environment variable. A submission can still read world-readable files outside the hidden
+folders (as root) or anything the grader can read (without root), and can write up to 16 MiB
+per file in world-writable folders (/var/tmp, /dev/shm; also /tmp without root). As PID 1 of
+its namespace the submission's process ignores signals it sends itself (a real crash still
+ends it). A Sandbox is not meant to be used from several threads at once (calls are
+serialised by a lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import math
+import os
+import secrets
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from properties.sandbox_worker import (
+    FRAME_SLACK,
+    HEADER,
+    RESULT_LIMIT,
+    ValueTooDeep,
+    ValueTooLarge,
+    decode_value,
+    dump_message,
+    encode_value,
+)
+
+WORKER_SCRIPT = Path(__file__).resolve().with_name("sandbox_worker.py")
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: The user and group a root grader's child runs as.
+NOBODY = 65534
+#: Largest file the child may write (MiB), and most processes its user may have (as root).
+FILE_MB = 16
+PROCESSES = 64
+#: Largest frame accepted from the child.
+MAX_FRAME = RESULT_LIMIT + FRAME_SLACK
+#: Environment variable marking the child and everything it starts (for the final sweep).
+TOKEN_VARIABLE = "GRADVERIFY_SANDBOX"
+
+
+class SubmissionLoadError(Exception):
+    """The submission could not be imported; str(exc) is the cause, e.g. 'syntax error at line 3: invalid syntax'."""
+
+
+class SubmissionCallError(Exception):
+    """A call into the submission failed; `.cause` (also str(exc)) is a short human sentence."""
+
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+class _Timeout(Exception):
+    """The wall-clock budget ran out before the child answered."""
+
+
+class _Gone(Exception):
+    """The child ended or misbehaved and has been killed and reaped; `cause` says how."""
+
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+class _LoadFailure(Exception):
+    """Starting a child and importing the submission failed; `cause` says why."""
+
+    def __init__(self, cause: str, timed_out: bool = False):
+        super().__init__(cause)
+        self.cause = cause
+        self.timed_out = timed_out
+
+
+# --------------------------------------------------------------------------- #
+# Output, the child process, its clean-up.
+# --------------------------------------------------------------------------- #
+
+
+class _Output:
+    """What the submission printed: the first `limit` bytes, and whether more came."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.data = bytearray()
+        self.cut = False
+
+    def add(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        if len(chunk) > room:
+            self.cut = True
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        if not self.cut:
+            return text
+        newline = "\n" if text and not text.endswith("\n") else ""
+        return f"{text}{newline}[output cut after {self.limit} bytes]"
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, process group, session) of a process, from /proc; None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return fields[0].decode(), int(fields[2]), int(fields[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _carries(pid: int, token: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return token in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def sandbox_processes(leader: int, token: str | None = None) -> list[int]:
+    """Live (not zombie) processes in the group or session of `leader`, or carrying the sandbox `token`."""
+    marker = f"{TOKEN_VARIABLE}={token}".encode() if token else None
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        pid = int(entry)
+        stat = _proc_stat(pid)
+        if stat is None or stat[0] == "Z":
+            continue
+        if leader in stat[1:] or (marker is not None and _carries(pid, marker)):
+            found.append(pid)
+    return found
+
+
+def _kill_strays(leader: int, token: str, patience: float = 2.0) -> None:
+    """SIGKILL whatever the child left behind until nothing is left alive (or `patience` seconds pass)."""
+    give_up = time.monotonic() + patience
+    while time.monotonic() < give_up:
+        strays = sandbox_processes(leader, token)
+        if not strays:
+            return
+        for pid in strays:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+
+
+class _Worker:
+    """One child process: the process, the socket to it, and the pipe its output arrives on."""
+
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket, out_fd: int, token: str, output: _Output):
+        self.proc, self.sock, self.out_fd, self.token, self.output = proc, sock, out_fd, token, output
+        self.pid = proc.pid
+        self.buffer = bytearray()
+        self.out_open = True
+        self.closed = False
+        self.status: int | None = None
+        self.maxrss_kib = 0
+
+    def drain(self, limit: int = 1 << 20) -> bool:
+        """Move up to `limit` bytes of what the child printed into the output; False at end of file."""
+        taken = 0
+        while self.out_open and taken < limit:
+            try:
+                chunk = os.read(self.out_fd, 1 << 16)
+            except BlockingIOError:
+                return True
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.out_open = False
+                return False
+            self.output.add(chunk)
+            taken += len(chunk)
+        return self.out_open
+
+    def has_exited(self) -> bool:
+        """Whether the child has ended (without reaping it, so its pid stays reserved)."""
+        try:
+            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        except ChildProcessError:
+            return True
+
+    def kill(self) -> None:
+        """Kill the child's process group and strays, reap the child, close the channel. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
+        _kill_strays(self.pid, self.token)
+        self._reap()
+        self.drain(limit=4 * (self.output.limit + 1))
+        os.close(self.out_fd)
+        self.out_open = False
+        self.sock.close()
+
+    def _reap(self) -> None:
+        if self.proc.returncode is not None:
+            return
+        try:
+            _, self.status, usage = os.wait4(self.pid, 0)
+            self.maxrss_kib = usage.ru_maxrss
+            self.proc.returncode = os.waitstatus_to_exitcode(self.status)
+        except ChildProcessError:
+            self.proc.returncode = -signal.SIGKILL
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove `path`, even if the submission took permissions away from its own folders."""
+    if os.geteuid() != 0:  # root needs no permissions; others give them back first (never via a symlink)
+        for folder, names, _files in os.walk(path):
+            for name in names:
+                inner = os.path.join(folder, name)
+                if not os.path.islink(inner):
+                    with contextlib.suppress(OSError):
+                        os.chmod(inner, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass
+class _State:
+    """What close() (or the garbage collector) must clean up."""
+
+    worker: _Worker | None = None
+    folder: Path | None = None
+
+
+def _clean_up(state: _State) -> None:
+    if state.worker is not None:
+        state.worker.kill()
+        state.worker = None
+    if state.folder is not None:
+        _remove_tree(state.folder)
+        state.folder = None
+
+
+def _make_folder(source: Path, owner: tuple[int, int] | None) -> Path:
+    """A new temporary folder: code/submission.py (read-only to the child) and work/ (the child's)."""
+    top = Path(tempfile.mkdtemp(prefix="gradverify-sandbox-"))
+    try:
+        code, work = top / "code", top / "work"
+        code.mkdir(mode=0o755)
+        work.mkdir(mode=0o700)
+        shutil.copyfile(source, code / "submission.py")
+        (code / "submission.py").chmod(0o644)
+        if owner is not None:
+            os.chown(work, *owner)
+            top.chmod(0o711)
+        return top
+    except BaseException:
+        _remove_tree(top)
+        raise
+
+
+# --------------------------------------------------------------------------- #
+# Turning the child's structured reports into the causes shown to students.
+# --------------------------------------------------------------------------- #
+
+
+def _clean(text: Any, limit: int) -> str | None:
+    """A child-supplied string made printable and short; None if it isn't a string."""
+    if not isinstance(text, str):
+        return None
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
+
+
+def describe_raised(type_name: str, message: str) -> str:
+    """'ValueError: first line of the message' (cut to 300 characters), as properties/calls.py words it."""
+    text = message.strip().splitlines()[0] if message.strip() else ""
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return f"{type_name}: {text}" if text else type_name
+
+
+def _raised(report: dict) -> str | None:
+    type_name, message = _clean(report.get("type"), 100), report.get("message")
+    if not type_name or not isinstance(message, str):
+        return None
+    return f"raised {describe_raised(type_name, message)}"
+
+
+def _call_cause(report: Any) -> str | None:
+    """The cause for a failed call, or None if the report is malformed."""
+    if not isinstance(report, dict):
+        return None
+    kind = report.get("kind")
+    fixed = {
+        "not_implemented": "is not implemented (raised NotImplementedError)",
+        "memory": "ran out of memory",
+        "too_large": "returned a value too large to check",
+        "too_deep": "returned a value nested too deeply to check",
+        "missing": "is not defined by the implementation",
+    }
+    if kind in fixed:
+        return fixed[kind]
+    if kind == "exit":
+        code = _clean(report.get("code"), 200)
+        return None if code is None else f"called sys.exit({code})"
+    if kind == "raised":
+        return _raised(report)
+    return None
+
+
+def _load_cause(report: Any) -> str | None:
+    """The cause for a failed import, or None if the report is malformed."""
+    if not isinstance(report, dict):
+        return None
+    kind, line = report.get("kind"), report.get("line")
+    where = f" at line {line}" if type(line) is int else ""
+    if kind == "syntax":
+        message = _clean(report.get("message"), 300)
+        return None if message is None else f"syntax error{where}: {message}"
+    if kind == "memory":
+        return "ran out of memory while importing"
+    if kind == "exit":
+        code = _clean(report.get("code"), 200)
+        return None if code is None else f"called sys.exit({code}) while importing"
+    if kind == "raised":
+        raised = _raised(report)
+        return None if raised is None else f"{raised}{where} while importing"
+    return None
+
+
+def _string_set(value: Any) -> frozenset[str] | None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and len(item) <= 200 for item in value):
+        return None
+    return frozenset(value)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+# --------------------------------------------------------------------------- #
+# The proxy.
+# --------------------------------------------------------------------------- #
+
+
+class RemoteFunction:
+    """A submission function that runs in the sandbox's child when called."""
+
+    def __init__(self, sandbox: "Sandbox", name: str):
+        self._sandbox = sandbox
+        self.__name__ = self.__qualname__ = name
+        self.__module__ = "submission"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._sandbox._call(self.__name__, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<function {self.__name__} of the sandboxed submission>"
+
+
+def _proxy_module(sandbox: "Sandbox", functions: frozenset[str], path: Path) -> types.ModuleType:
+    """A module whose attributes are the submission's top-level callables, each a RemoteFunction."""
+    module = types.ModuleType("submission", f"The submission {path}, running in a sandbox.")
+    module.__file__ = str(path)
+    for name in functions:
+        setattr(module, name, RemoteFunction(sandbox, name))
+    return module
+
+
+@dataclass(eq=False)
+class _Deadline:
+    seconds: float
+    end: float
+    expired: bool = False
+
+    @property
+    def cause(self) -> str:
+        return f"timed out after {self.seconds:g} s"
+
+
+# --------------------------------------------------------------------------- #
+# The sandbox.
+# --------------------------------------------------------------------------- #
+
+
+class Sandbox:
+    """A submission imported in a separate, locked-down process; see the module docstring.
+
+    path: the submission's .py file (copied; the copy is imported as module ``submission``).
+    call_timeout: wall-clock seconds per call. import_timeout: seconds to start and import.
+    memory_mb: the child's address-space limit. output_limit: bytes of output kept.
+    hide: folders to hide from the child besides the project, the submission's folder and
+    the temporary folder (all but the sandbox's own folder); only when the grader runs as root.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        call_timeout: float = 10.0,
+        import_timeout: float = 30.0,
+        memory_mb: int = 2048,
+        output_limit: int = 64 * 1024,
+        hide: Sequence[str | os.PathLike] = (),
+    ):
+        self.path = Path(path)
+        self.call_timeout = call_timeout
+        self.import_timeout = import_timeout
+        self.memory_mb = memory_mb
+        self.output_limit = output_limit
+        self.hide = [str(PROJECT_ROOT), str(self.path.resolve().parent), tempfile.gettempdir(), *map(str, hide)]
+        self._output = _Output(output_limit)
+        self._state = _State()
+        self._finalizer: weakref.finalize | None = None
+        self._lock = threading.RLock()
+        self._deadlines: list[_Deadline] = []
+        self._ids = itertools.count(1)
+        self._functions: frozenset[str] | None = None
+        self._isolation: frozenset[str] = frozenset()
+        self._module: types.ModuleType | None = None
+
+    # -- lifecycle --------------------------------------------------------- #
+
+    def __enter__(self) -> "Sandbox":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the child and import the submission in it; SubmissionLoadError if that fails."""
+        with self._lock:
+            if self._functions is not None:
+                return
+            if not self.path.is_file():
+                raise SubmissionLoadError(f"no such file: {self.path}")
+            self._state.folder = _make_folder(self.path, (NOBODY, NOBODY) if self._dropping else None)
+            self._finalizer = weakref.finalize(self, _clean_up, self._state)
+            try:
+                worker, functions, isolation = self._launch(
+                    time.monotonic() + self.import_timeout,
+                    f"timed out after {self.import_timeout:g} s while importing",
+                )
+            except _LoadFailure as failure:
+                self.close()
+                raise SubmissionLoadError(failure.cause) from None
+            except BaseException:
+                self.close()
+                raise
+            self._state.worker = worker
+            self._functions, self._isolation = functions, isolation
+            self._module = _proxy_module(self, functions, self.path)
+
+    def close(self) -> None:
+        """Kill the child and everything it started, remove the temporary folder. Idempotent."""
+        with self._lock:
+            if self._finalizer is not None:
+                self._finalizer()
+            self._functions = None
+            self._module = None
+
+    # -- what the grader reads ---------------------------------------------- #
+
+    @property
+    def functions(self) -> frozenset[str]:
+        """Names of the callables at the submission's top level, as reported after the import."""
+        return self._started()[0]
+
+    @property
+    def module(self) -> types.ModuleType:
+        """The submission as a module: getattr gives a RemoteFunction for each name in `functions`."""
+        return self._started()[1]
+
+    @property
+    def pid(self) -> int | None:
+        """The process id of the running child (the leader of its process group), or None between children."""
+        worker = self._state.worker
+        return None if worker is None or worker.closed else worker.pid
+
+    @property
+    def isolation(self) -> frozenset[str]:
+        """The protections in force in the child (see the module docstring)."""
+        self._started()
+        return self._isolation
+
+    def output(self) -> str:
+        """What the submission printed (stdout and stderr as they came), cut at output_limit bytes."""
+        with self._lock:
+            worker = self._state.worker
+            if worker is not None and not worker.closed:
+                worker.drain(limit=4 * (self.output_limit + 1))
+            return self._output.text()
+
+    @contextlib.contextmanager
+    def deadline(self, seconds: float) -> Iterator[None]:
+        """Give all calls in the block one wall-clock budget; once spent, they fail at once."""
+        entry = _Deadline(seconds, time.monotonic() + seconds)
+        self._deadlines.append(entry)
+        try:
+            yield
+        finally:
+            self._deadlines = [other for other in self._deadlines if other is not entry]
+
+    # -- internals ----------------------------------------------------------- #
+
+    @property
+    def _dropping(self) -> bool:
+        return os.geteuid() == 0
+
+    def _started(self) -> tuple[frozenset[str], types.ModuleType]:
+        if self._functions is None or self._module is None:
+            raise RuntimeError("the sandbox is not started (call start() or use it as a context manager)")
+        return self._functions, self._module
+
+    def _config(self, fd: int) -> dict:
+        folder = self._state.folder
+        return {
+            "fd": fd,
+            "submission": str(folder / "code" / "submission.py"),
+            "workdir": str(folder / "work"),
+            "hide": self.hide,
+            "keep": [str(folder)],
+            "memory_mb": int(self.memory_mb),
+            "file_mb": FILE_MB,
+            "processes": PROCESSES,
+            "output_limit": int(self.output_limit),
+            "drop": self._dropping,
+            "uid": NOBODY,
+            "gid": NOBODY,
+            "parent": os.getpid(),
+        }
+
+    def _environment(self, token: str) -> dict[str, str]:
+        work = str(self._state.folder / "work")
+        return {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": work,
+            "TMPDIR": work,
+            "LANG": "C.UTF-8",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONIOENCODING": "utf-8",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            TOKEN_VARIABLE: token,
+        }
+
+    def _spawn(self) -> _Worker:
+        """Start a child; it imports the submission and then says hello."""
+        parent, child = socket.socketpair()
+        read_fd, write_fd = os.pipe()
+        token = secrets.token_hex(16)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-B", str(WORKER_SCRIPT), json.dumps(self._config(child.fileno()))],
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                pass_fds=(child.fileno(),),
+                cwd=self._state.folder / "work",
+                env=self._environment(token),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            parent.close()
+            os.close(read_fd)
+            raise _LoadFailure(f"the sandbox could not start: {exc}") from None
+        finally:
+            child.close()
+            os.close(write_fd)
+        parent.setblocking(False)
+        os.set_blocking(read_fd, False)
+        return _Worker(proc, parent, read_fd, token, self._output)
+
+    def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, frozenset[str], frozenset[str]]:
+        """A new child with the submission imported: (worker, functions, isolation), or _LoadFailure."""
+        worker = self._spawn()
+        try:
+            hello = self._receive(worker, 0, end)
+            return (worker, *self._read_hello(hello))
+        except _Timeout:
+            worker.kill()
+            raise _LoadFailure(timeout_cause, timed_out=True) from None
+        except _Gone as gone:
+            raise _LoadFailure(f"{gone.cause} while importing") from None
+        except BaseException:
+            worker.kill()
+            raise
+
+    @staticmethod
+    def _read_hello(hello: dict) -> tuple[frozenset[str], frozenset[str]]:
+        """(functions, isolation) from the child's first message, or _LoadFailure."""
+        if set(hello) == {"id", "loaded"} and isinstance(hello["loaded"], dict):
+            functions = _string_set(hello["loaded"].get("functions"))
+            isolation = _string_set(hello["loaded"].get("isolation"))
+            if functions is not None and isolation is not None:
+                return functions, isolation
+        if set(hello) == {"id", "load_error"}:
+            cause = _load_cause(hello["load_error"])
+            if cause is not None:
+                raise _LoadFailure(cause)
+        if set(hello) == {"id", "setup_error"} and isinstance(hello["setup_error"], str):
+            raise _LoadFailure(f"the sandbox could not start: {_clean(hello['setup_error'], 300)}")
+        raise _LoadFailure("sent a malformed reply while importing")
+
+    # -- the channel --------------------------------------------------------- #
+
+    def _wait_ready(self, worker: _Worker, writing: bool, end: float) -> bool:
+        """Wait until the socket is ready, draining the child's output meanwhile; False when `end` passes."""
+        poller = select.poll()
+        poller.register(worker.sock, select.POLLOUT if writing else select.POLLIN)
+        if worker.out_open:
+            poller.register(worker.out_fd, select.POLLIN)
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            ready = False
+            for fd, _events in poller.poll(math.ceil(left * 1000)):
+                if fd == worker.out_fd:
+                    if not worker.drain():
+                        poller.unregister(fd)
+                else:
+                    ready = True
+            if ready:
+                return True
+
+    def _ended(self, worker: _Worker, end: float) -> Exception:
+        """The connection closed: wait (until `end`) for the child to exit; how it ended."""
+        while not worker.has_exited():
+            if time.monotonic() >= end:
+                return _Timeout()
+            time.sleep(0.005)
+        worker.kill()
+        return _Gone(self._death_cause(worker))
+
+    def _death_cause(self, worker: _Worker) -> str:
+        status = worker.status
+        if status is None:
+            return "ended its own process"
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            if number == signal.SIGKILL and worker.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
+                return "ran out of memory"
+            return f"ended its own process (killed by signal {_signal_name(number)})"
+        return f"ended its own process (exit code {os.WEXITSTATUS(status)})"
+
+    def _malformed(self, worker: _Worker) -> _Gone:
+        worker.kill()
+        return _Gone("sent a malformed reply")
+
+    def _send(self, worker: _Worker, message: dict, end: float) -> None:
+        body = dump_message(message)
+        view = memoryview(HEADER.pack(len(body)) + body)
+        while view:
+            if not self._wait_ready(worker, True, end):
+                raise _Timeout()
+            try:
+                view = view[worker.sock.send(view[: 1 << 20]) :]
+            except BlockingIOError:
+                continue
+            except OSError:
+                raise self._ended(worker, end) from None
+
+    def _next_frame(self, worker: _Worker) -> dict | None:
+        """The next complete message in the buffer, None if incomplete; _Gone if off the protocol."""
+        buffer = worker.buffer
+        if len(buffer) < HEADER.size:
+            return None
+        (length,) = HEADER.unpack_from(buffer)
+        if length > MAX_FRAME:
+            raise self._malformed(worker)
+        if len(buffer) < HEADER.size + length:
+            return None
+        body = bytes(buffer[HEADER.size : HEADER.size + length])
+        del buffer[: HEADER.size + length]
+        try:
+            message = json.loads(body)
+        except (ValueError, RecursionError, MemoryError):
+            raise self._malformed(worker) from None
+        if not isinstance(message, dict) or type(message.get("id")) is not int:
+            raise self._malformed(worker)
+        return message
+
+    def _receive(self, worker: _Worker, ident: int, end: float) -> dict:
+        """The child's message with id `ident` (older ones are skipped); _Timeout or _Gone."""
+        while True:
+            message = self._next_frame(worker)
+            if message is not None:
+                if message["id"] == ident:
+                    return message
+                if message["id"] > ident:
+                    raise self._malformed(worker)
+                continue
+            if not self._wait_ready(worker, False, end):
+                raise _Timeout()
+            try:
+                chunk = worker.sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise self._ended(worker, end)
+            worker.buffer += chunk
+
+    # -- calls ----------------------------------------------------------------- #
+
+    def _discard_worker(self) -> None:
+        if self._state.worker is not None:
+            self._state.worker.kill()
+            self._state.worker = None
+
+    def _budget(self, seconds: float, cause: str) -> tuple[float, str, _Deadline | None]:
+        """(end time, cause if it passes, the deadline that set it) for a step of `seconds`."""
+        end, binding = time.monotonic() + seconds, None
+        for entry in self._deadlines:
+            if entry.end < end:
+                end, cause, binding = entry.end, entry.cause, entry
+        return end, cause, binding
+
+    def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        for entry in self._deadlines:
+            if entry.expired or now >= entry.end:
+                entry.expired = True
+                raise SubmissionCallError(entry.cause)
+
+    def _worker_for_call(self) -> _Worker:
+        """The running child, or a fresh one with the submission imported again."""
+        if self._state.worker is not None:
+            return self._state.worker
+        end, cause, binding = self._budget(
+            self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
+        )
+        try:
+            worker, _functions, _isolation = self._launch(end, cause)
+        except _LoadFailure as failure:
+            if failure.timed_out and binding is not None:
+                binding.expired = True
+            raise SubmissionCallError(failure.cause) from None
+        self._state.worker = worker
+        return worker
+
+    def _call(self, function: str, args: tuple, kwargs: dict) -> Any:
+        """Run submission.function(*args, **kwargs) in the child; the value or SubmissionCallError."""
+        with self._lock:
+            self._started()
+            self._check_deadlines()
+            try:
+                request = {"function": function, "args": encode_value(list(args), sys.maxsize),
+                           "kwargs": encode_value(dict(kwargs), sys.maxsize)}
+            except (ValueTooLarge, ValueTooDeep):
+                raise TypeError(f"{function}: arguments nested too deeply to send to the sandbox") from None
+            worker = self._worker_for_call()
+            end, cause, binding = self._budget(self.call_timeout, f"timed out after {self.call_timeout:g} s")
+            request["id"] = next(self._ids)
+            try:
+                self._send(worker, request, end)
+                reply = self._receive(worker, request["id"], end)
+            except _Timeout:
+                self._discard_worker()
+                if binding is not None:
+                    binding.expired = True
+                raise SubmissionCallError(cause) from None
+            except _Gone as gone:
+                self._state.worker = None
+                raise SubmissionCallError(gone.cause) from None
+            except BaseException:
+                self._discard_worker()
+                raise
+            return self._result(reply)
+
+    def _result(self, reply: dict) -> Any:
+        """The decoded value of a reply, or SubmissionCallError with the cause it reports."""
+        if set(reply) == {"id", "ok"}:
+            try:
+                return decode_value(reply["ok"])
+            except Exception:  # noqa: BLE001 - MalformedValue, or anything odd: nothing of it is trusted
+                cause = "sent a malformed reply"
+        elif set(reply) == {"id", "error"}:
+            cause = _call_cause(reply["error"]) or "sent a malformed reply"
+            if cause not in ("sent a malformed reply", "ran out of memory"):
+                raise SubmissionCallError(cause)
+        else:
+            cause = "sent a malformed reply"
+        self._discard_worker()  # memory trouble or garbage: start afresh next time
+        raise SubmissionCallError(cause)
+
+    def __repr__(self) -> str:
+        state = "running" if self._state.worker is not None else "idle"
+        return f"<Sandbox {self.path} ({state})>"

@@ -1,0 +1,821 @@
+"""The child side of the sandbox: run a submission's functions for the grader, one call at a time.
+
+The grader (properties/sandbox.py) starts this file as a script with ``python -I -B CONFIG``
+(CONFIG is JSON: paths, limits, the number of the socket fd for requests, ...), in a new
+session, in an empty temporary directory, with fds 1 and 2 on a pipe the grader drains. As a
+script it imports only the standard library and NumPy, never the rest of gradverify, so it
+starts fast.
+
+Startup, in order (the grader's euid decides whether the privileged steps run):
+
+1. Capped ``sys.stdout``/``sys.stderr`` straight onto fds 1/2, so prints interleave as
+   they come and a flood stops after ``output_limit`` bytes.
+2. As root: a new network namespace (no network); a private mount namespace in which the
+   grader's project, the submission's folder and the temporary folder (but for the
+   sandbox's own folder) are hidden and the folders Python needs are made reachable for
+   the dropped user; ``no_new_privs``; then a new PID namespace:
+   this process forks the *runner* (PID 1 there, with its own /proc) and stays behind
+   only to wait for it and end the same way (exit code or signal), so the grader sees how
+   the runner ended. When the runner ends, the kernel kills and reaps all it started.
+3. Resource limits: address space, core size 0, file size, and (as root) process count.
+4. As root: drop to uid/gid 65534 (nobody/nogroup) with no supplementary groups.
+5. Import the submission under the module name ``submission`` and send the names of its
+   top-level callables -- or why it could not be imported.
+
+Then it serves calls: a request names a function and carries its arguments; the reply
+carries the encoded return value or a structured description of what went wrong. The
+grader builds every message shown to students from these fields; nothing here decides.
+
+Messages on the socket are 8-byte big-endian lengths followed by that many bytes of JSON.
+Values are encoded by :func:`encode_value` and decoded by :func:`decode_value`, which the
+grader uses too: JSON scalars, lists and str-keyed dicts as themselves; tuples, complex
+numbers and dicts that use a tag as a key are tagged; numeric NumPy arrays travel as
+base64 of their raw bytes; anything else becomes an opaque stand-in carrying its type name
+and the start of its repr. Decoding validates everything and never executes anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import importlib.util
+import io
+import json
+import math
+import os
+import re
+import resource
+import signal
+import socket
+import stat
+import struct
+import sys
+import traceback
+import warnings
+from typing import Any, Iterable
+
+import numpy as np
+
+#: Largest encoded reply (bytes); a bigger return value is reported as too large to check.
+RESULT_LIMIT = 256 * 1024 * 1024
+#: Room for the envelope around a value of RESULT_LIMIT bytes.
+FRAME_SLACK = 64 * 1024
+#: Deepest nesting of lists, tuples and dicts a value may have.
+MAX_DEPTH = 100
+#: Longest repr carried by an opaque value, and longest type name.
+REPR_LIMIT = 200
+NAME_LIMIT = 100
+#: Longest exception message sent to the grader (which shows at most 300 characters).
+MESSAGE_LIMIT = 1000
+
+HEADER = struct.Struct(">Q")
+TAGS = frozenset({"__ndarray__", "__tuple__", "__complex__", "__object__", "__dict__"})
+ARRAY_KINDS = frozenset("biufc")
+_DTYPE = re.compile(r"[<>|=][biufc][0-9]{1,2}")
+_LARGEST_INT_BITS = 14_000  # json refuses ints of more than 4300 decimal digits
+
+# Linux constants, for ctypes.
+CLONE_NEWNS = 0x00020000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+
+#: Standard modules imported before dropping privileges when the mount namespace is not
+#: available and the Python installation is unreachable for the dropped user.
+COMMON_MODULES = (
+    "abc", "array", "bisect", "collections", "copy", "dataclasses", "decimal", "enum",
+    "fractions", "functools", "heapq", "itertools", "json", "math", "numbers", "operator",
+    "random", "re", "statistics", "string", "time", "typing", "warnings",
+    "numpy.linalg", "numpy.random", "numpy.fft",
+)
+
+
+# --------------------------------------------------------------------------- #
+# Values across the process boundary.
+# --------------------------------------------------------------------------- #
+
+
+class ValueTooLarge(Exception):
+    """The encoded value would exceed the size limit."""
+
+
+class ValueTooDeep(Exception):
+    """The value is nested more than MAX_DEPTH levels deep (or refers to itself)."""
+
+
+class MalformedValue(ValueError):
+    """An encoded value that does not follow the encoding; nothing of it is trusted."""
+
+
+class OpaqueValue:
+    """Stand-in for a value that cannot cross the process boundary: only its type name and repr do.
+
+    Each type name gets its own subclass (see :func:`opaque_class`), so
+    ``type(value).__name__`` is the name of the submission's type, e.g. ``set``.
+    """
+
+    __slots__ = ("repr_text",)
+
+    def __init__(self, repr_text: str):
+        self.repr_text = repr_text
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} from the submission: {self.repr_text}>"
+
+
+_OPAQUE_CLASSES: dict[str, type] = {}
+
+
+def opaque_class(type_name: str) -> type:
+    """The OpaqueValue subclass whose __name__ is `type_name` made an identifier."""
+    name = re.sub(r"\W", "_", type_name, flags=re.ASCII)[:NAME_LIMIT] or "object"
+    if name[0].isdigit():
+        name = "_" + name
+    cls = _OPAQUE_CLASSES.get(name)
+    if cls is None:
+        cls = type(name, (OpaqueValue,), {"__slots__": (), "__module__": "submission"})
+        if len(_OPAQUE_CLASSES) < 1000:
+            _OPAQUE_CLASSES[name] = cls
+    return cls
+
+
+def safe_text(value: Any, limit: int, conversion=repr) -> str:
+    """conversion(value) cut to `limit` characters, whatever the object does."""
+    try:
+        text = conversion(value)
+        if not isinstance(text, str):
+            raise TypeError("not a str")
+        return str.__str__(text)[:limit]
+    except BaseException:  # noqa: BLE001 - a hostile __repr__ must not stop the reply
+        return f"<unrepresentable {type(value).__name__}>"[:limit]
+
+
+def type_name(value: Any) -> str:
+    return str(type(value).__name__)[:NAME_LIMIT]
+
+
+class _Encoder:
+    """Turns a value into a JSON-able tree, counting (roughly) the bytes it will take."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+
+    def spend(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise ValueTooLarge()
+
+    def tree(self, value: Any, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise ValueTooDeep()
+        self.spend(8)
+        kind = type(value)  # never isinstance: a hostile __class__ must not be consulted
+        if value is None:
+            return None
+        if issubclass(kind, np.generic):
+            return self.scalar(value)
+        if issubclass(kind, bool):
+            return bool(value)
+        if issubclass(kind, int):
+            return self.integer(value)
+        if issubclass(kind, float):
+            return float(value)
+        if issubclass(kind, complex):
+            return {"__complex__": [complex.__complex__(value).real, complex.__complex__(value).imag]}
+        if issubclass(kind, str):
+            self.spend(len(value))
+            return str.__str__(value)
+        if issubclass(kind, np.ndarray):
+            return self.array(value if kind is np.ndarray else np.asarray(value))
+        if issubclass(kind, list):
+            return [self.tree(item, depth + 1) for item in list.copy(value)]
+        if issubclass(kind, tuple):
+            return {"__tuple__": [self.tree(item, depth + 1) for item in tuple.__iter__(value)]}
+        if issubclass(kind, dict):
+            return self.mapping(value, depth)
+        return self.opaque(value)
+
+    def scalar(self, value: np.generic) -> Any:
+        kind = value.dtype.kind
+        if kind == "b":
+            return bool(value)
+        if kind in "iu":
+            return int(value)
+        if kind == "f":
+            return float(value)
+        if kind == "c":
+            number = complex(value)
+            return {"__complex__": [number.real, number.imag]}
+        if kind == "U":
+            self.spend(len(str(value)))
+            return str(value)
+        return self.opaque(value)
+
+    def integer(self, value: int) -> Any:
+        number = int(value)
+        if number.bit_length() > _LARGEST_INT_BITS:
+            return self.opaque(value)
+        return number
+
+    def array(self, value: np.ndarray) -> Any:
+        if value.dtype.kind not in ARRAY_KINDS or value.dtype.fields is not None or value.dtype.subdtype is not None:
+            return self.opaque(value)
+        self.spend(4 * ((value.nbytes + 2) // 3) + 64)
+        return {
+            "__ndarray__": base64.b64encode(value.tobytes(order="C")).decode("ascii"),
+            "dtype": value.dtype.str,
+            "shape": [int(n) for n in value.shape],
+        }
+
+    def mapping(self, value: dict, depth: int) -> Any:
+        items = list(dict.items(value))
+        if not all(type(key) is str for key, _ in items):
+            return self.opaque(value)
+        for key, _ in items:
+            self.spend(len(key))
+        out = {str.__str__(key): self.tree(item, depth + 1) for key, item in items}
+        return {"__dict__": out} if TAGS.intersection(out) else out
+
+    def opaque(self, value: Any) -> dict:
+        text = safe_text(value, REPR_LIMIT)
+        self.spend(len(text) + NAME_LIMIT)
+        return {"__object__": type_name(value), "repr": text}
+
+
+def encode_value(value: Any, limit: int = RESULT_LIMIT) -> Any:
+    """`value` as a JSON-able tree; ValueTooLarge or ValueTooDeep if it can't be sent."""
+    return _Encoder(limit).tree(value, 0)
+
+
+def decode_value(tree: Any, depth: int = 0) -> Any:
+    """The value an encoded tree stands for; MalformedValue for anything off the encoding."""
+    if depth > MAX_DEPTH + 1:
+        raise MalformedValue("nested too deeply")
+    kind = type(tree)
+    if tree is None or kind in (bool, int, float, str):
+        return tree
+    if kind is list:
+        return [decode_value(item, depth + 1) for item in tree]
+    if kind is dict:
+        return _decode_object(tree, depth)
+    raise MalformedValue(f"unexpected {kind.__name__}")
+
+
+def _decode_object(tree: dict, depth: int) -> Any:
+    tags = TAGS.intersection(tree)
+    if not tags:
+        return {key: decode_value(item, depth + 1) for key, item in tree.items()}
+    if len(tags) > 1:
+        raise MalformedValue("more than one tag")
+    (tag,) = tags
+    if tag == "__ndarray__":
+        return _decode_array(tree)
+    if set(tree) - {tag, "repr"} or (tag != "__object__" and len(tree) != 1):
+        raise MalformedValue(f"unexpected keys with {tag}")
+    body = tree[tag]
+    if tag == "__tuple__" and type(body) is list:
+        return tuple(decode_value(item, depth + 1) for item in body)
+    if tag == "__dict__" and type(body) is dict:
+        return {key: decode_value(item, depth + 1) for key, item in body.items()}
+    if tag == "__complex__" and type(body) is list and len(body) == 2 and all(type(x) in (int, float) for x in body):
+        return complex(body[0], body[1])
+    if tag == "__object__":
+        return _decode_opaque(tree)
+    raise MalformedValue(f"bad {tag}")
+
+
+def _decode_opaque(tree: dict) -> OpaqueValue:
+    name, text = tree.get("__object__"), tree.get("repr")
+    if type(name) is not str or type(text) is not str or len(name) > NAME_LIMIT or len(text) > REPR_LIMIT:
+        raise MalformedValue("bad __object__")
+    return opaque_class(name)(text)
+
+
+def _decode_array(tree: dict) -> np.ndarray:
+    if set(tree) != {"__ndarray__", "dtype", "shape"}:
+        raise MalformedValue("bad __ndarray__ keys")
+    data, dtype_text, shape = tree["__ndarray__"], tree["dtype"], tree["shape"]
+    if type(data) is not str or type(dtype_text) is not str or not _DTYPE.fullmatch(dtype_text):
+        raise MalformedValue("bad array data or dtype")
+    if type(shape) is not list or len(shape) > 32 or not all(type(n) is int and n >= 0 for n in shape):
+        raise MalformedValue("bad array shape")
+    try:
+        dtype = np.dtype(dtype_text)
+    except (TypeError, ValueError):
+        raise MalformedValue(f"unknown dtype {dtype_text!r}") from None
+    if dtype.kind not in ARRAY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise MalformedValue(f"dtype {dtype_text!r} not allowed")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError:  # binascii.Error
+        raise MalformedValue("bad base64") from None
+    count = math.prod(shape)
+    if len(raw) != count * dtype.itemsize:
+        raise MalformedValue(f"{len(raw)} bytes for shape {tuple(shape)} of {dtype_text}")
+    arr = np.frombuffer(raw, dtype=dtype, count=count).reshape(shape).copy()
+    return arr.view(np.uint8) != 0 if dtype.kind == "b" else arr
+
+
+# --------------------------------------------------------------------------- #
+# Framing (the worker's blocking side; the grader has its own non-blocking reader).
+# --------------------------------------------------------------------------- #
+
+
+def dump_message(message: dict) -> bytes:
+    """`message` as compact ASCII JSON (NaN and infinities allowed)."""
+    return json.dumps(message, allow_nan=True, separators=(",", ":")).encode("ascii")
+
+
+def send_frame(sock: socket.socket, body: bytes) -> None:
+    sock.sendall(HEADER.pack(len(body)))
+    sock.sendall(body)
+
+
+def _receive_exactly(sock: socket.socket, n: int) -> bytes | None:
+    chunks, left = [], n
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive_frame(sock: socket.socket) -> bytes | None:
+    """The next frame's body, or None when the grader has gone."""
+    header = _receive_exactly(sock, HEADER.size)
+    if header is None:
+        return None
+    (length,) = HEADER.unpack(header)
+    if length > 4 * RESULT_LIMIT:
+        return None
+    return _receive_exactly(sock, length)
+
+
+# --------------------------------------------------------------------------- #
+# Output: capped writers straight onto the file descriptors.
+# --------------------------------------------------------------------------- #
+
+
+class _Budget:
+    """Bytes the worker may still write to its output, shared by stdout and stderr."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+
+    def take(self, n: int) -> int:
+        granted = max(0, min(n, self.left))
+        self.left -= granted
+        return granted
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _CappedBinary(io.RawIOBase):
+    """sys.stdout.buffer: bytes to `fd` while the budget lasts, then nowhere."""
+
+    def __init__(self, fd: int, budget: _Budget):
+        super().__init__()
+        self._fd, self._budget = fd, budget
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        _write_all(self._fd, data[: self._budget.take(len(data))])
+        return len(data)
+
+
+class _CappedText(io.TextIOBase):
+    """sys.stdout / sys.stderr: unbuffered UTF-8 text to `fd` while the budget lasts."""
+
+    def __init__(self, fd: int, budget: _Budget):
+        super().__init__()
+        self._raw = _CappedBinary(fd, budget)
+
+    @property
+    def buffer(self) -> _CappedBinary:
+        return self._raw
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    @property
+    def errors(self) -> str:
+        return "backslashreplace"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._raw.write(text.encode("utf-8", "backslashreplace"))
+        return len(text)
+
+
+def capture_output(limit: int) -> None:
+    """Replace sys.stdout and sys.stderr by writers that stop after `limit` bytes between them."""
+    budget = _Budget(limit)
+    sys.stdout = _CappedText(1, budget)
+    sys.stderr = _CappedText(2, budget)
+
+
+# --------------------------------------------------------------------------- #
+# Isolation.
+# --------------------------------------------------------------------------- #
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _libc_call(name: str, *args: Any) -> None:
+    """Call libc `name`; OSError with errno if it returns non-zero."""
+    if getattr(_LIBC, name)(*args) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{name}: {os.strerror(errno)}")
+
+
+def _try(name: str, *args: Any) -> bool:
+    try:
+        _libc_call(name, *args)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else os.fsencode(text)
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _libc_call("mount", _bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data))
+
+
+def _components(path: str) -> list[str]:
+    """'/a/b/c' -> ['/a', '/a/b', '/a/b/c']."""
+    parts = [part for part in path.split("/") if part]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _reachable_by(path_stat: os.stat_result, uid: int, gid: int) -> bool:
+    """Whether the dropped user may pass through a folder with this mode and owner."""
+    if path_stat.st_uid == uid:
+        return bool(path_stat.st_mode & stat.S_IXUSR)
+    if path_stat.st_gid == gid:
+        return bool(path_stat.st_mode & stat.S_IXGRP)
+    return bool(path_stat.st_mode & stat.S_IXOTH)
+
+
+def _first_blocked(path: str, uid: int, gid: int) -> tuple[str, str] | None:
+    """The first folder above `path` the dropped user can't pass, and the next name under it."""
+    chain = _components(path)
+    for parent, child in zip(["/"] + chain, chain):
+        if not _reachable_by(os.stat(parent), uid, gid):
+            return parent, os.path.basename(child)
+    return None
+
+
+def _overlay(folder: str, keep: Iterable[str]) -> None:
+    """Cover `folder` with an empty tmpfs (mode 0755) that shows only the names in `keep`.
+
+    Each kept entry is held open (O_PATH) before the folder is covered, then bind-mounted
+    back from /proc/self/fd, so no staging folder is needed.
+    """
+    handles = [(name, os.open(os.path.join(folder, name), os.O_PATH | os.O_DIRECTORY)) for name in sorted(set(keep))]
+    try:
+        _mount("tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")
+        for name, handle in handles:
+            target = os.path.join(folder, name)
+            os.mkdir(target)
+            _mount(f"/proc/self/fd/{handle}", target, None, MS_BIND | MS_REC)
+    finally:
+        for _, handle in handles:
+            os.close(handle)
+
+
+def python_paths() -> list[str]:
+    """The folders this Python needs: its installation, its venv, and its import path."""
+    candidates = [sys.base_prefix, sys.prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
+    candidates += [entry for entry in sys.path if entry]
+    return sorted({os.path.realpath(p) for p in candidates if os.path.isdir(p)})
+
+
+def _needed_under(folder: str, needed: list[str]) -> set[str]:
+    """The names directly under `folder` that lead to one of the `needed` paths."""
+    prefix = folder.rstrip("/") + "/"
+    return {path[len(prefix):].split("/")[0] for path in needed if path.startswith(prefix)}
+
+
+def private_mounts() -> bool:
+    """Move to a mount namespace of our own whose mounts don't propagate back; whether that worked."""
+    try:
+        _libc_call("unshare", CLONE_NEWNS)
+        _mount(None, "/", None, MS_REC | MS_PRIVATE)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def arrange_mounts(hide: list[str], keep: list[str], uid: int, gid: int) -> None:
+    """Hide `hide`, and open the way to Python and `keep` for the dropped user (in a private mount namespace).
+
+    A hidden folder is covered by an empty tmpfs that keeps only what leads to Python's
+    folders or to `keep`; a folder the dropped user can't pass (like /root, mode 0700, when
+    Python lives under it) is covered the same way, which reveals nothing but that path.
+    """
+    needed = sorted(set(python_paths()) | {os.path.realpath(path) for path in keep})
+    _hide(hide, needed)
+    _open_way(needed, uid, gid)
+
+
+def _hide(hide: list[str], needed: list[str]) -> None:
+    """Cover each folder in `hide`, except what leads to a `needed` path (and never a needed one)."""
+    for folder in sorted({os.path.realpath(path) for path in hide}, key=len):
+        if not os.path.isdir(folder):  # e.g. inside a folder hidden already
+            continue
+        if folder != "/" and not any(folder == path or folder.startswith(path + "/") for path in needed):
+            _overlay(folder, _needed_under(folder, needed))
+
+
+def _open_way(needed: list[str], uid: int, gid: int) -> None:
+    """Cover the folders that stop the dropped user on the way to a `needed` path, shallowest first."""
+    for _ in range(8):
+        blocked: dict[str, set[str]] = {}
+        for path in needed:
+            found = _first_blocked(path, uid, gid)
+            if found:
+                blocked.setdefault(found[0], set()).add(found[1])
+        if not blocked:
+            return
+        folder = min(blocked, key=len)
+        _overlay(folder, blocked[folder])
+
+
+def tasks_of(uid: int) -> int:
+    """How many tasks (threads) the user has now, which RLIMIT_NPROC counts."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                total += int(fields.get("Threads", "1"))
+        except (OSError, KeyError, ValueError):
+            continue
+    return total
+
+
+def set_limits(memory_mb: int, file_mb: int, processes: int | None) -> None:
+    """Address space, core size 0, largest file, and (if given) the process count of the user."""
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb << 20, file_mb << 20))
+    if processes is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+
+
+def drop_privileges(uid: int, gid: int) -> None:
+    """Become uid/gid with no supplementary groups, for good."""
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid or os.getgid() != gid:
+        raise OSError("could not drop privileges")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return
+    raise OSError("privileges could be regained")
+
+
+def supervise(runner: int) -> None:
+    """Wait for the runner and end the same way, so the grader sees its exit code or signal."""
+    _, status = os.waitpid(runner, 0)
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            signal.signal(number, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, [number])
+        except (OSError, ValueError):
+            pass
+        os.kill(os.getpid(), number)
+        os._exit(128 + number)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def fork_runner(config: dict) -> bool:
+    """In a new PID namespace, fork the runner (its PID 1); this process only supervises it.
+
+    When the runner ends, the kernel kills everything left in its namespace and reaps it,
+    so nothing the submission started outlives it. Returns in the runner only; False (and
+    no fork) when no PID namespace can be made.
+    """
+    if not _try("unshare", CLONE_NEWPID):
+        return False
+    _try("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != config["parent"]:
+        os._exit(0)  # the grader is already gone
+    runner = os.fork()
+    if runner:
+        os.close(config["fd"])  # only the runner talks to the grader
+        supervise(runner)
+    return True
+
+
+def isolate(config: dict) -> list[str]:
+    """Every protection of the module docstring that applies; the names of those in force.
+
+    As root this forks (see fork_runner): it returns in the runner, which is dropped to
+    the unprivileged user, and the original process never returns.
+    """
+    active = []
+    drop = bool(config["drop"])
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    processes = None
+    if drop:
+        processes = tasks_of(config["uid"]) + config["processes"]
+        if _try("unshare", CLONE_NEWNET):
+            active.append("no_network")
+        private = private_mounts()
+        try:
+            if not private:
+                raise OSError("no private mount namespace")
+            arrange_mounts(config["hide"], config["keep"], config["uid"], config["gid"])
+            active.append("private_mounts")
+        except (OSError, AttributeError):
+            _import_common_modules()
+        if _try("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
+            active.append("no_new_privileges")
+        if fork_runner(config):
+            active.append("own_process_ids")
+            if private and _try_mount_proc():
+                active.append("own_proc")
+    set_limits(config["memory_mb"], config["file_mb"], processes)
+    active.append("resource_limits")
+    if drop:
+        drop_privileges(config["uid"], config["gid"])
+        active.append("dropped_privileges")
+    _try("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if "own_process_ids" not in active and os.getppid() != config["parent"]:
+        os._exit(0)  # the grader is already gone
+    os.chdir(config["workdir"])
+    return active
+
+
+def _try_mount_proc() -> bool:
+    """A /proc that shows only the runner's PID namespace."""
+    try:
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def _import_common_modules() -> None:
+    for name in COMMON_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+
+# --------------------------------------------------------------------------- #
+# Importing and calling the submission.
+# --------------------------------------------------------------------------- #
+
+
+def _message_of(exc: BaseException) -> str:
+    return safe_text(exc, MESSAGE_LIMIT * 4, str)[:MESSAGE_LIMIT]
+
+
+def _line_in(exc: BaseException, path: str) -> int | None:
+    """The line of the last traceback frame that is in the file at `path`."""
+    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == path]
+    return lines[-1] if lines else None
+
+
+def describe_failure(exc: BaseException, path: str | None = None) -> dict:
+    """What went wrong, as fields the grader turns into words."""
+    if isinstance(exc, SystemExit):
+        return {"kind": "exit", "code": safe_text(exc.code, REPR_LIMIT)}
+    if isinstance(exc, MemoryError):
+        return {"kind": "memory"}
+    if isinstance(exc, SyntaxError) and path is not None and exc.filename == path:
+        return {"kind": "syntax", "line": exc.lineno, "message": safe_text(exc.msg, MESSAGE_LIMIT, str)}
+    if isinstance(exc, NotImplementedError) and path is None:
+        return {"kind": "not_implemented"}
+    failure = {"kind": "raised", "type": type_name(exc), "message": _message_of(exc)}
+    if path is not None:
+        failure["line"] = _line_in(exc, path)
+    return failure
+
+
+def top_level_callables(module: Any) -> list[str]:
+    """Names bound at the module's top level to callables, dunders excluded."""
+    names = []
+    for name, value in list(vars(module).items()):
+        if isinstance(name, str) and not (name.startswith("__") and name.endswith("__")) and callable(value):
+            names.append(name)
+    return sorted(names)
+
+
+def load_submission(path: str) -> tuple[Any, dict]:
+    """(module, hello message) or (None, message saying why the import failed)."""
+    sys.argv = [path]
+    try:
+        spec = importlib.util.spec_from_file_location("submission", path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["submission"] = module
+        spec.loader.exec_module(module)
+        return module, {"id": 0, "loaded": {"functions": top_level_callables(module)}}
+    except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
+        return None, {"id": 0, "load_error": describe_failure(exc, path)}
+
+
+def _call(module: Any, request: dict) -> Any:
+    """Run the requested function; (True, value) or (False, failure fields)."""
+    fn = getattr(module, request["function"], None)
+    if not callable(fn):
+        return False, {"kind": "missing"}
+    args = decode_value(request["args"])
+    kwargs = decode_value(request["kwargs"])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # as in properties/calls.py: a warning is not a verdict
+            return True, fn(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - whatever the submission raises is reported
+        return False, describe_failure(exc)
+
+
+def reply_to(module: Any, request: dict) -> bytes:
+    """The encoded reply to one call request."""
+    ident = request.get("id")
+    try:
+        ok, value = _call(module, request)
+        if not ok:
+            return dump_message({"id": ident, "error": value})
+        body = dump_message({"id": ident, "ok": encode_value(value)})
+        if len(body) > RESULT_LIMIT:
+            raise ValueTooLarge()
+        return body
+    except ValueTooLarge:
+        return dump_message({"id": ident, "error": {"kind": "too_large"}})
+    except ValueTooDeep:
+        return dump_message({"id": ident, "error": {"kind": "too_deep"}})
+    except BaseException as exc:  # noqa: BLE001 - e.g. MemoryError while encoding, a hostile object
+        return dump_message({"id": ident, "error": describe_failure(exc)})
+
+
+def serve(sock: socket.socket, module: Any) -> None:
+    """Answer call requests until the grader closes the connection."""
+    while True:
+        frame = receive_frame(sock)
+        if frame is None:
+            return
+        send_frame(sock, reply_to(module, json.loads(frame)))
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[1])
+    sock = socket.socket(fileno=config["fd"])
+    capture_output(config["output_limit"] + 1)
+    try:
+        active = isolate(config)
+    except BaseException as exc:  # noqa: BLE001 - the grader reports it as a failed start
+        send_frame(sock, dump_message({"id": 0, "setup_error": _message_of(exc) or type_name(exc)}))
+        return 0
+    module, hello = load_submission(config["submission"])
+    if module is not None:
+        hello["loaded"]["isolation"] = active
+    try:
+        send_frame(sock, dump_message(hello))
+        if module is not None:
+            serve(sock, module)
+    except OSError:
+        return 70  # the connection is broken (e.g. the submission closed it)
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(main(sys.argv))

@@ -1,0 +1,1 @@
+BUFFER = bytearray(10**12)

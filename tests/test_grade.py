@@ -1,0 +1,249 @@
+"""`gradverify grade`: full marks for the model solution, zero for the template, each
+catalogued bug loses exactly its item's points, and a hostile submission ends in clear
+causes in bounded time."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from properties import grading
+from properties.cli import main
+from properties.grade_report import class_summary, results_json
+from tests.variants import BUGGY, IMPL_SOURCE
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "properties" / "student_template.py"
+RUBRIC = grading.load_rubric()
+
+
+@pytest.fixture(scope="module")
+def model_solution(tmp_path_factory):
+    """The bundled impl graded as a student file, through the CLI and its sandbox."""
+    folder = tmp_path_factory.mktemp("model")
+    student = folder / "student.py"
+    shutil.copy(IMPL_SOURCE, student)
+    code = main(["grade", str(student), "--results-json", str(folder / "results.json"), "--report", str(folder / "r.md"), "--quiet"])
+    return code, json.loads((folder / "results.json").read_text()), (folder / "r.md").read_text()
+
+
+def test_the_bundled_impl_graded_as_a_student_file_scores_full_marks(model_solution):
+    code, results, report = model_solution
+    assert code == 0
+    failed = [(t["name"], t["output"]) for t in results["tests"] if t["status"] != "passed"]
+    assert not failed
+    assert results["score"] == RUBRIC.max_score == 100
+    assert "**100 / 100**" in report
+
+
+def test_results_json_is_what_gradescope_reads(model_solution):
+    _, results, _ = model_solution
+    assert set(results) >= {"score", "tests"}
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
+        assert test["status"] in ("passed", "failed") and test["visibility"] in grading.VISIBILITIES
+    assert [t["extra_data"]["item"] for t in results["tests"]] == [i.name for i in RUBRIC.items]
+
+
+def test_the_template_scores_zero_without_crashing(tmp_path):
+    out = tmp_path / "results.json"
+    assert main(["grade", str(TEMPLATE), "--results-json", str(out), "--quiet"]) == 0
+    results = json.loads(out.read_text())
+    assert results["score"] == 0
+    visible = [t for t in results["tests"] if t["visibility"] == "visible" and t["output"] != "Failed."]
+    assert all("is not implemented" in t["output"] for t in visible)
+
+
+# --------------------------------------------------------------------------- the catalogue of bugs
+
+
+def _module(source: str, name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(compile(source, name, "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(BUGGY))
+def test_each_catalogued_bug_loses_points_on_its_item_and_only_there(name):
+    variant = BUGGY[name]
+    result = grading.grade_module(_module(variant.source(), name), RUBRIC, submission=name)
+    failed = [r.item.name for r in result.items if not r.passed]
+    assert failed == [variant.item], f"{variant.description}: failed {failed}"
+    item = next(r for r in result.items if not r.passed)
+    assert result.score == RUBRIC.max_score - item.item.points
+    assert item.cause and item.details, "a failing item says why, with a case and values"
+
+
+def test_a_bug_graded_through_the_sandbox_gets_feedback_that_teaches(tmp_path):
+    student = BUGGY["sse_without_half"].write(tmp_path)
+    result = grading.grade_file(student, RUBRIC)
+    (sse,) = [r for r in result.items if not r.passed]
+    feedback = results_json(result)["tests"][[i.name for i in RUBRIC.items].index("sse")]["output"]
+    assert "Your gradient matches finite differences of your own loss" in feedback
+    assert "2× the reference" in feedback and "Check the ½" in feedback
+    assert "Smallest failing case: loss 'sse' on y_pred of shape (1, 1)" in feedback
+
+
+def test_hidden_items_show_the_student_only_pass_or_fail():
+    variant = BUGGY["train_drops_last_partial_batch"]
+    result = grading.grade_module(_module(variant.source(), variant.name), RUBRIC)
+    train = next(t for t in results_json(result)["tests"] if t["extra_data"]["item"] == "train_loop")
+    assert train["output"] == "Failed." and train["extra_data"]["cause"]
+
+
+# --------------------------------------------------------------------------- hostile submissions
+
+
+# Appended to the model solution: break some of it in every way a submission can.
+HOSTILE = textwrap.dedent('''
+    import sys, os
+
+    _activation_backward = activation_backward
+    def activation_backward(name, z, grad_a):
+        if name == "tanh":
+            while True:
+                pass
+        if name == "relu":
+            hog = [bytearray(1 << 20) for _ in range(100_000)]
+        if name == "sigmoid":
+            print("debug " * 1000)
+            os._exit(7)
+        return _activation_backward(name, z, grad_a)
+
+    _loss_backward = loss_backward
+    def loss_backward(name, y_pred, y_true):
+        if name == "mse":
+            return y_pred * float("nan")
+        if name == "sse":
+            sys.exit(3)
+        if name == "mae":
+            return [[1, 2, 3]]
+        if name == "bce":
+            return {"oops": 1}
+        if name == "cce":
+            raise KeyError(name)
+        return _loss_backward(name, y_pred, y_true)
+
+    def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
+        while True:
+            print("flood " * 100)
+''')
+
+EXPECTED_CAUSES = {
+    "tanh": "timed out after",
+    "relu": "ran out of memory",
+    "sigmoid": "ended its own process",
+    "mse": "returned NaN",
+    "sse": "called sys.exit(3)",
+    "mae": "returned shape (1, 3) where",
+    "bce": "returned a dict",
+    "cce": "raised KeyError: 'cce'",
+    "momentum_step": "timed out after",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hostile")
+    student = folder / "hostile.py"
+    student.write_text(IMPL_SOURCE.read_text() + HOSTILE)
+    start = time.perf_counter()
+    result = grading.grade_file(student, RUBRIC, timeout=3.0, memory_mb=512)
+    return result, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("item", sorted(EXPECTED_CAUSES))
+def test_each_kind_of_misbehaviour_ends_as_its_cause_on_its_item(hostile, item):
+    result, _ = hostile
+    r = next(r for r in result.items if r.item.name == item)
+    assert not r.passed and EXPECTED_CAUSES[item] in r.cause, r.cause
+
+
+def test_grading_goes_on_after_misbehaviour_and_finishes_in_bounded_time(hostile):
+    result, seconds = hostile
+    passed = {r.item.name for r in result.items if r.passed}
+    assert passed >= {"identity", "leaky_relu", "softplus", "softmax", "mape", "sparse_cce", "dense", "network", "l2"}
+    assert seconds < 120
+    assert "[output cut after" in result.output or len(result.output) <= 64 * 1024
+
+
+@pytest.mark.parametrize(
+    "source, cause",
+    [
+        ("def activation(name, z):\n    return z +\n", "syntax error at line 2"),
+        ("import sys\nsys.exit(5)\n", "called sys.exit(5) while importing"),
+        ("x = undefined_name\n", "raised NameError"),
+        ("while True:\n    pass\n", "timed out after"),
+    ],
+)
+def test_a_submission_that_cannot_be_loaded_scores_zero_with_its_cause(tmp_path, source, cause):
+    student = tmp_path / "student.py"
+    student.write_text(source)
+    out = tmp_path / "results.json"
+    assert main(["grade", str(student), "--results-json", str(out), "--timeout", "3", "--quiet"]) == 0
+    results = json.loads(out.read_text())
+    assert results["score"] == 0 and cause in results["output"]
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_fail_under_turns_a_low_score_into_exit_1(tmp_path):
+    student = BUGGY["network_bias_gradient_mean"].write(tmp_path)
+    assert main(["grade", str(student), "--fail-under", "90", "--quiet"]) == 1
+    assert main(["grade", str(student), "--fail-under", "80", "--quiet"]) == 0
+
+
+def test_exit_2_when_the_grader_cannot_run(tmp_path, capsys):
+    assert main(["grade", str(tmp_path / "missing.py")]) == 2
+    bad = tmp_path / "rubric.toml"
+    bad.write_text('[[items]]\nname = "x"\ncheck = "activation"\ntarget = "swish"\npoints = 1\n')
+    assert main(["grade", str(TEMPLATE), "--rubric", str(bad)]) == 2
+    assert "needs a target from" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["grade", str(tmp_path / "empty")]) == 2
+
+
+def test_a_rubric_restricts_grading_to_its_items(tmp_path):
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('examples = 5\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 2\n')
+    out = tmp_path / "r.json"
+    assert main(["grade", str(IMPL_SOURCE), "--rubric", str(rubric), "--results-json", str(out), "--quiet"]) == 0
+    assert json.loads(out.read_text())["score"] == 2
+
+
+def test_many_submissions_in_parallel_give_a_class_summary(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(IMPL_SOURCE, folder / "alice.py")
+    BUGGY["sse_without_half"].write(folder)
+    BUGGY["sigmoid_derivative_from_z"].write(folder)
+    shutil.copy(TEMPLATE, folder / "dave.py")
+    summary = tmp_path / "summary.md"
+    out = tmp_path / "grades"
+    assert main(["grade", str(folder), "--jobs", "2", "--out", str(out), "--report", str(summary), "--quiet"]) == 0
+    text = summary.read_text()
+    assert "4 submissions" in text and "| alice | 100 |" in text and "| dave | 0 |" in text
+    assert "## Most common failures" in text
+    assert sorted(p.name for p in out.glob("*.json")) == ["alice.json", "dave.json", "sigmoid_derivative_from_z.json", "sse_without_half.json"]
+
+
+def test_class_summary_counts_alike_failures_together():
+    docs = []
+    for name, cause in (("a", "loss_backward: raised KeyError: 'x'"), ("b", "loss_backward: raised KeyError: 'x'")):
+        docs.append({"score": 0, "extra_data": {"submission": name, "max_score": 1, "load_error": None},
+                     "tests": [{"name": "L", "score": 0, "status": "failed", "extra_data": {"item": "l", "cause": cause}}]})
+    assert "| L | loss_backward: raised KeyError: 'x' | 2 |" in class_summary(docs)
+
+
+def test_the_template_command_writes_the_template_once(tmp_path):
+    target = tmp_path / "mine.py"
+    assert main(["template", str(target)]) == 0
+    assert target.read_text() == TEMPLATE.read_text()
+    assert main(["template", str(target)]) == 2

@@ -1,0 +1,576 @@
+"""The sandbox: untrusted submissions run in a separate process and every misdeed ends as a clear cause.
+
+The submissions are small files in tests/submissions/. Timeouts are short so the file runs
+in seconds. Tests that need the child to drop to another user (root only) are skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import os
+import shutil
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from impl import backprop
+from properties.calls import ImplFailure, call
+from properties.sandbox import (
+    Sandbox,
+    SubmissionCallError,
+    SubmissionLoadError,
+    sandbox_processes,
+)
+from properties.sandbox_worker import (
+    MalformedValue,
+    OpaqueValue,
+    ValueTooDeep,
+    decode_value,
+    dump_message,
+    encode_value,
+)
+
+SUBMISSIONS = Path(__file__).with_name("submissions")
+ROOT = os.geteuid() == 0
+root_only = pytest.mark.skipif(not ROOT, reason="only a root grader drops the child to another user")
+
+
+@pytest.fixture
+def sandbox():
+    """A factory of started sandboxes on tests/submissions files, closed after the test."""
+    opened = []
+
+    def make(name: str | Path, **options) -> Sandbox:
+        settings = {"call_timeout": 1.0, "import_timeout": 10.0, **options}
+        box = Sandbox(SUBMISSIONS / name, **settings)
+        opened.append(box)
+        box.start()
+        return box
+
+    yield make
+    for box in opened:
+        box.close()
+
+
+def failure(fn, *args, **kwargs) -> str:
+    """The cause of the SubmissionCallError that fn(*args, **kwargs) raises."""
+    with pytest.raises(SubmissionCallError) as info:
+        fn(*args, **kwargs)
+    assert str(info.value) == info.value.cause
+    return info.value.cause
+
+
+def load_failure(name: str, **options) -> str:
+    box = Sandbox(SUBMISSIONS / name, **{"import_timeout": 10.0, **options})
+    with pytest.raises(SubmissionLoadError) as info:
+        box.start()
+    box.close()
+    return str(info.value)
+
+
+def bitwise_equal(a, b) -> bool:
+    """Same structure, same types, arrays with the same dtype, shape and bytes."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, float) and isinstance(b, float):
+        return struct.pack("<d", a) == struct.pack("<d", b)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(bitwise_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return type(b) is dict and a.keys() == b.keys() and all(bitwise_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is a live (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def working_in(folder: str) -> set[int]:
+    """Live processes whose working folder is `folder` (a sandbox's, so only its own processes)."""
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{entry}/cwd") == folder and alive(int(entry)):
+                found.add(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def small_net(seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "layers": [
+            {"W": rng.normal(size=(4, 3)), "b": rng.normal(size=4), "activation": "tanh"},
+            {"W": rng.normal(size=(2, 4)), "b": rng.normal(size=2), "activation": "softmax"},
+        ],
+        "loss": "cce",
+        "l2": 0.01,
+    }
+
+
+# --------------------------------------------------------------------------- #
+# The encoding, without a process.
+# --------------------------------------------------------------------------- #
+
+
+def roundtrip(value):
+    return decode_value(json.loads(dump_message({"v": encode_value(value)}))["v"])
+
+
+def test_values_round_trip_through_the_encoding_bitwise():
+    rng = np.random.default_rng(1)
+    value = {
+        "grads": [{"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3)}],
+        "pair": (1, (2.5, None), [True, "s"]),
+        "specials": [math.nan, math.inf, -math.inf, -0.0, 1e-310, 2**80, 3 + 4j],
+        "arrays": [
+            np.arange(12.0).reshape(3, 4).T,  # not C-contiguous
+            np.array([1.0, 2.0], dtype=">f8"),
+            np.array(7.5),
+            np.zeros((0, 3)),
+            np.array([1, -2], dtype=np.int32),
+            np.array([True, False]),
+            np.array([1 + 2j], dtype=np.complex64),
+        ],
+        "__tuple__": "a user key that looks like a tag",
+    }
+    assert bitwise_equal(roundtrip(value), value)
+
+
+def test_numpy_scalars_come_back_as_python_numbers():
+    assert bitwise_equal(roundtrip([np.float64(0.1), np.int64(3), np.bool_(True)]), [0.1, 3, True])
+
+
+def test_unsupported_values_come_back_as_opaque_stand_ins_named_after_their_type():
+    values = roundtrip([{1, 2}, (i for i in range(2)), {1: "int key"}, np.array(["text"]), b"bytes"])
+    assert [type(v).__name__ for v in values] == ["set", "generator", "dict", "ndarray", "bytes"]
+    assert all(isinstance(v, OpaqueValue) for v in values)
+    assert "{1, 2}" in repr(values[0])
+
+
+def test_a_self_referencing_value_is_too_deep_to_encode():
+    value: list = []
+    value.append(value)
+    with pytest.raises(ValueTooDeep):
+        encode_value(value)
+
+
+def test_decoded_arrays_are_writable_copies():
+    array = roundtrip(np.ones(3))
+    array[0] = 5.0
+    assert array.flags.owndata and array[0] == 5.0
+
+
+def _array_tree(data: bytes = b"\0" * 16, dtype: str = "<f8", shape=(2,)) -> dict:
+    return {"__ndarray__": base64.b64encode(data).decode(), "dtype": dtype, "shape": list(shape)}
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        _array_tree(dtype="|O8"),
+        _array_tree(dtype="|V8"),
+        _array_tree(dtype="<M8"),
+        _array_tree(dtype="<f3"),
+        _array_tree(shape=(3,)),
+        _array_tree(shape=(-2,)),
+        _array_tree(shape=(2.0,)),
+        {**_array_tree(), "__ndarray__": "not base64!"},
+        {**_array_tree(), "extra": 1},
+        {"__tuple__": [1], "__complex__": [1, 2]},
+        {"__complex__": [1, "2"]},
+        {"__object__": "set"},
+        {"__object__": "x" * 1000, "repr": ""},
+        {"__dict__": [1, 2]},
+        "deeply nested",
+    ],
+    ids=lambda tree: str(tree)[:40],
+)
+def test_decoding_rejects_anything_off_the_encoding(tree):
+    if tree == "deeply nested":
+        tree = []
+        for _ in range(150):
+            tree = [tree]
+    with pytest.raises(MalformedValue):
+        decode_value(tree)
+
+
+# --------------------------------------------------------------------------- #
+# Well-behaved submissions.
+# --------------------------------------------------------------------------- #
+
+
+def test_functions_lists_only_top_level_callables(sandbox):
+    box = sandbox("well_behaved.py")
+    assert {"Helper", "outer", "echo", "arrays_and_tuple", "noisy"} <= box.functions
+    assert not {"inner", "CONSTANT", "TABLE", "math", "np", "os", "sys", "__loader__"} & box.functions
+
+
+def test_a_name_the_submission_does_not_define_is_missing_from_the_module(sandbox):
+    box = sandbox("well_behaved.py")
+    assert getattr(box.module, "missing", None) is None
+    assert getattr(box.module, "CONSTANT", None) is None
+    assert callable(getattr(box.module, "echo", None))
+
+
+def test_a_dict_of_arrays_and_a_tuple_round_trip_bitwise_through_a_call(sandbox):
+    box = sandbox("well_behaved.py")
+    value = ({"W": np.random.default_rng(0).normal(size=(5, 3)), "b": np.arange(3.0)}, (1, 2.5, "x"), [None, True])
+    assert bitwise_equal(box.module.echo(value), value)
+    loss, grads = box.module.arrays_and_tuple(seed=4)
+    rng = np.random.default_rng(4)
+    expected = [{"W": rng.normal(size=(4, 3)), "b": rng.normal(size=4)}, {"W": rng.normal(size=(2, 4)), "b": rng.normal(size=2)}]
+    assert bitwise_equal((loss, grads), (float(rng.normal()), expected))
+
+
+def test_nan_is_returned_as_a_value_not_an_error(sandbox):
+    result = sandbox("well_behaved.py").module.with_nan()
+    assert result.dtype == np.float64 and np.isnan(result[1]) and result[0] == 1.0
+
+
+def test_a_wrong_shape_or_type_is_returned_faithfully(sandbox):
+    box = sandbox("well_behaved.py")
+    assert box.module.wrong_shape().shape == (3, 7)
+    assert type(box.module.a_set()).__name__ == "set"
+    assert type(box.module.a_generator()).__name__ == "generator"
+    assert type(box.module.Helper()).__name__ == "Helper"
+
+
+def test_the_bundled_impl_as_a_submission_gives_bitwise_the_same_gradients(sandbox):
+    box = sandbox(Path(backprop.__file__), call_timeout=10.0)
+    net = small_net()
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    Y = np.eye(2)[[0, 1, 1, 0, 1]]
+    assert bitwise_equal(box.module.network_gradients(net, X, Y), backprop.network_gradients(net, X, Y))
+    assert set(backprop.PROTOCOL_FUNCTIONS) <= box.functions
+
+
+def test_output_keeps_stdout_and_stderr_in_order_with_descriptor_writes(sandbox):
+    box = sandbox("well_behaved.py")
+    assert box.module.noisy() == "done"
+    assert box.output() == "one\ntwo\nthree\nfour\n"
+
+
+def test_the_worker_imports_neither_jax_torch_nor_hypothesis(sandbox):
+    loaded = sandbox("well_behaved.py").module.modules_loaded()
+    assert not {"jax", "torch", "hypothesis", "properties", "impl", "references"} & set(loaded)
+    assert "numpy" in loaded
+
+
+def test_the_child_has_a_minimal_environment_and_an_empty_working_folder(sandbox):
+    environment, cwd, listing = sandbox("well_behaved.py").module.environment()
+    assert environment["HOME"] == cwd and listing == []
+    assert environment["OPENBLAS_NUM_THREADS"] == environment["OMP_NUM_THREADS"] == environment["MKL_NUM_THREADS"] == "1"
+    assert not {"PYTHONPATH", "VIRTUAL_ENV", "USER"} & set(environment)
+
+
+# --------------------------------------------------------------------------- #
+# Imports that fail.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.mark.parametrize(
+    "name, cause",
+    [
+        ("syntax_error.py", "syntax error at line 5: invalid syntax"),
+        ("raises_at_import.py", "raised IndexError: index 5 is out of bounds for axis 0 with size 3 at line 4 while importing"),
+        ("exits_at_import.py", "called sys.exit('bye') while importing"),
+        ("os_exit_at_import.py", "ended its own process (exit code 4) while importing"),
+        ("hog_at_import.py", "ran out of memory while importing"),
+    ],
+)
+def test_an_import_that_fails_ends_as_its_cause(name, cause):
+    assert load_failure(name) == cause
+
+
+def test_an_infinite_loop_at_import_times_out():
+    started = time.monotonic()
+    assert load_failure("loops_at_import.py", import_timeout=1.0) == "timed out after 1 s while importing"
+    assert time.monotonic() - started < 5
+
+
+def test_a_missing_file_is_a_load_error(tmp_path):
+    with pytest.raises(SubmissionLoadError, match="no such file"):
+        Sandbox(tmp_path / "absent.py").start()
+
+
+def test_a_failed_start_leaves_no_folder_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert load_failure("exits_at_import.py") == "called sys.exit('bye') while importing"
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- #
+# Calls that fail; grading goes on after each.
+# --------------------------------------------------------------------------- #
+
+
+def test_an_infinite_loop_in_a_call_times_out_and_grading_goes_on(sandbox):
+    box = sandbox("misbehaving.py")
+    started = time.monotonic()
+    assert failure(box.module.loop_forever) == "timed out after 1 s"
+    assert time.monotonic() - started < 3
+    assert box.module.echo(5) == 5
+
+
+@pytest.mark.parametrize("hog", ["hog_list", "hog_array", "hog_gradually"])
+def test_a_memory_hog_runs_out_of_memory_and_grading_goes_on(sandbox, hog):
+    box = sandbox("misbehaving.py", memory_mb=512, call_timeout=10.0)
+    assert failure(getattr(box.module, hog)) == "ran out of memory"
+    assert box.module.echo("next") == "next"
+
+
+def test_sys_exit_in_a_call_is_reported_and_grading_goes_on(sandbox):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.exit_call, 3) == "called sys.exit(3)"
+    assert failure(box.module.exit_call, None) == "called sys.exit(None)"
+    assert box.module.echo(1) == 1
+
+
+def test_os_exit_in_a_call_ends_the_process_and_the_next_call_starts_a_fresh_one(sandbox):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.os_exit, 7) == "ended its own process (exit code 7)"
+    assert box.module.echo([1, 2]) == [1, 2]
+
+
+def test_a_crash_by_signal_names_the_signal(sandbox):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.crash) == "ended its own process (killed by signal SIGSEGV)"
+    assert box.module.echo(2) == 2
+
+
+def test_not_implemented_error_says_the_function_is_not_implemented(sandbox):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.not_done, 1, key=2) == "is not implemented (raised NotImplementedError)"
+
+
+def test_an_exception_is_reported_with_its_type_and_first_line(sandbox):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.raise_value_error) == "raised ValueError: the weights are wrong"
+
+
+def test_a_value_too_large_or_too_deep_is_refused_and_grading_goes_on(sandbox):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.too_large) == "returned a value too large to check"
+    assert failure(box.module.too_deep) == "returned a value nested too deeply to check"
+    assert box.module.echo(3) == 3
+
+
+def test_a_print_flood_is_cut_at_the_output_limit(sandbox):
+    box = sandbox("misbehaving.py", output_limit=1000)
+    assert box.module.flood(100_000) == 100_000
+    text = box.output()
+    assert text.startswith("flood line 0\n") and text.endswith("\n[output cut after 1000 bytes]")
+    assert len(text.encode()) < 1100
+
+
+@pytest.mark.parametrize("flood", ["flood_forever", "flood_descriptor_forever"])
+def test_an_endless_print_flood_times_out_with_the_output_capped(sandbox, flood):
+    box = sandbox("misbehaving.py", output_limit=4096)
+    assert failure(getattr(box.module, flood)) == "timed out after 1 s"
+    text = box.output()
+    assert text.endswith("[output cut after 4096 bytes]") and len(text) < 5000
+    assert box.module.echo(4) == 4
+
+
+def test_a_deadline_shares_one_budget_and_then_fails_fast(sandbox):
+    box = sandbox("misbehaving.py", call_timeout=10.0)
+    with box.deadline(1.5):
+        assert box.module.echo(1) == 1
+        started = time.monotonic()
+        assert failure(box.module.loop_forever) == "timed out after 1.5 s"
+        assert time.monotonic() - started < 2.5
+        started = time.monotonic()
+        assert failure(box.module.echo, 2) == "timed out after 1.5 s"
+        assert time.monotonic() - started < 0.05
+    assert box.module.echo(3) == 3
+
+
+def test_properties_calls_reports_a_sandboxed_failure_as_an_impl_failure(sandbox):
+    box = sandbox("misbehaving.py")
+    with pytest.raises(ImplFailure, match="^loop_forever: timed out after 1 s$"):
+        call(box.module, "loop_forever")
+    assert call(box.module, "echo", 6) == 6
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        struct.pack(">Q", 5) + b"hello",
+        struct.pack(">Q", 2**62),
+        struct.pack(">Q", 2) + b"[]",
+        struct.pack(">Q", 23) + b'{"id":999,"ok":"early"}',
+    ],
+    ids=["invalid JSON", "huge length", "not an object", "a future id"],
+)
+def test_garbage_on_the_channel_is_a_malformed_reply_and_grading_goes_on(sandbox, garbage):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.send_raw, garbage.decode("latin-1")) == "sent a malformed reply"
+    assert box.module.echo(8) == 8
+
+
+def test_a_forged_array_with_a_forbidden_dtype_is_a_malformed_reply(sandbox):
+    box = sandbox("misbehaving.py")
+    forged = dump_message({"id": 1, "ok": _array_tree(b"\0" * 8, "|O8", (1,))})
+    frame = struct.pack(">Q", len(forged)) + forged
+    assert failure(box.module.send_raw, frame.decode("latin-1")) == "sent a malformed reply"
+
+
+def test_close_leaves_no_process_behind_after_a_fork(sandbox):
+    box = sandbox("misbehaving.py")
+    leader = box.pid
+    assert box.module.fork_sleeper() == "forked"
+    before = sandbox_processes(leader)
+    assert len(before) == 2 + ("own_process_ids" in box.isolation)  # (supervisor,) worker, sleeper
+    box.close()
+    assert sandbox_processes(leader) == [] and not any(alive(pid) for pid in before)
+
+
+def test_close_also_ends_a_process_that_left_the_session(sandbox):
+    box = sandbox("misbehaving.py")
+    cwd = box.module.working_folder()
+    assert box.module.daemon_sleeper() == "daemonised"
+    escaped = working_in(cwd) - set(sandbox_processes(box.pid))
+    assert len(escaped) == 1
+    box.close()
+    assert not any(alive(pid) for pid in escaped)
+
+
+def test_close_is_idempotent_and_removes_the_temporary_folder(sandbox):
+    box = sandbox("well_behaved.py")
+    _, cwd, _ = box.module.environment()
+    assert Path(cwd).is_dir()
+    box.close()
+    box.close()
+    assert not Path(cwd).parent.exists()
+    with pytest.raises(RuntimeError):
+        box.module
+
+
+def test_without_root_the_child_still_runs_apart_and_close_ends_what_it_started(sandbox, monkeypatch):
+    monkeypatch.setattr(Sandbox, "_dropping", property(lambda self: False))
+    box = sandbox("misbehaving.py")
+    assert box.isolation == {"resource_limits"}
+    assert failure(box.module.crash) == "ended its own process (killed by signal SIGSEGV)"
+    assert box.pid is None and box.module.echo(1) == 1  # a fresh child
+    cwd = box.module.working_folder()
+    assert box.module.fork_sleeper() == "forked" and box.module.daemon_sleeper() == "daemonised"
+    started = working_in(cwd)
+    assert box.pid in started and len(started) == 3  # the worker, the sleeper, the daemon
+    assert len(sandbox_processes(box.pid)) == 2  # the daemon left the session
+    box.close()
+    assert not any(alive(pid) for pid in started)
+
+
+# --------------------------------------------------------------------------- #
+# Protections that need a root grader.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def graders_file():
+    """A file of the grader's (root, mode 0644) in a folder anyone may enter; removed afterwards.
+
+    It is in /var/tmp because the child does not see /tmp at all (see the next tests).
+    """
+    folder = Path(tempfile.mkdtemp(prefix="grader-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    path = folder / "results.txt"
+    path.write_text("the grader's results\n")
+    path.chmod(0o644)
+    yield path
+    shutil.rmtree(folder)
+
+
+def require(box: Sandbox, protection: str) -> None:
+    if protection not in box.isolation:
+        pytest.skip(f"{protection} is not available here (no CAP_SYS_ADMIN?)")
+
+
+@root_only
+def test_the_child_runs_as_nobody(sandbox):
+    box = sandbox("well_behaved.py")
+    uid, gid, _ = box.module.identity()
+    assert (uid, gid) == (65534, 65534)
+    assert {"dropped_privileges", "resource_limits"} <= box.isolation
+
+
+@root_only
+def test_the_child_has_no_network(sandbox):
+    box = sandbox("well_behaved.py")
+    require(box, "no_network")
+    assert box.module.identity()[2] != os.readlink("/proc/self/ns/net")
+
+
+@root_only
+def test_the_child_sees_only_its_own_processes(sandbox):
+    box = sandbox("well_behaved.py")
+    require(box, "own_proc")
+    assert box.module.visible_processes() == [1]
+
+
+@root_only
+def test_writing_a_graders_file_is_refused_and_the_file_is_unchanged(sandbox, graders_file):
+    box = sandbox("misbehaving.py")
+    assert failure(box.module.write, str(graders_file), "forged") == (
+        f"raised PermissionError: [Errno 13] Permission denied: '{graders_file}'"
+    )
+    assert failure(box.module.write, str(graders_file.parent / "new.txt"), "x").startswith("raised PermissionError")
+    assert graders_file.read_text() == "the grader's results\n"
+
+
+@root_only
+def test_a_read_protected_file_cannot_be_read(sandbox, graders_file):
+    graders_file.chmod(0o600)
+    box = sandbox("well_behaved.py")
+    assert failure(box.module.read, str(graders_file)).startswith("raised PermissionError")
+
+
+@root_only
+def test_killing_the_grader_is_refused_and_the_grader_survives(sandbox):
+    box = sandbox("misbehaving.py")
+    refused = ("raised PermissionError", "raised ProcessLookupError")
+    assert failure(box.module.kill, os.getpid()).startswith(refused)
+    with contextlib.suppress(SubmissionCallError):
+        box.module.kill_parent()
+    assert box.module.echo(9) == 9
+
+
+@root_only
+def test_the_graders_project_and_the_submissions_folder_are_hidden_but_python_works(sandbox):
+    box = sandbox("well_behaved.py")
+    require(box, "private_mounts")
+    for secret in (Path(backprop.__file__), SUBMISSIONS / "well_behaved.py"):
+        assert failure(box.module.read, str(secret)).startswith("raised FileNotFoundError")
+    assert box.module.standard_modules_work() is True
+
+
+@root_only
+def test_the_child_sees_only_its_own_folder_in_the_temporary_folder(sandbox):
+    box = sandbox("well_behaved.py")
+    require(box, "private_mounts")
+    _, cwd, _ = box.module.environment()
+    assert box.module.listing(tempfile.gettempdir()) == [Path(cwd).parent.name]
+
+
+@root_only
+def test_the_process_limit_stops_a_fork_bomb_and_close_ends_it(sandbox):
+    box = sandbox("misbehaving.py", call_timeout=10.0)
+    leader = box.pid
+    made = box.module.fork_bomb()
+    assert 0 < made < 200  # 64 more than nobody had at the start (more if some of those were reaped meanwhile)
+    box.close()
+    assert sandbox_processes(leader) == []
