@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report clean
+.PHONY: test report clean gradescope
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,3 +21,11 @@ report: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .hypothesis .pytest_cache *.egg-info
+
+# The Gradescope autograder zip (docs/gradescope/README.md).
+gradescope:
+	rm -rf dist/autograder && mkdir -p dist/autograder/source
+	git archive HEAD | tar -x -C dist/autograder/source
+	test ! -f rubric.toml || cp rubric.toml dist/autograder/source/rubric.toml
+	cp docs/gradescope/setup.sh docs/gradescope/run_autograder dist/autograder/
+	cd dist/autograder && rm -f ../autograder.zip && python3 -m zipfile -c ../autograder.zip setup.sh run_autograder source

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from properties.calls import ImplFailure, call
+from properties.calls import call
 from properties.examples import ActivationCase, Example, LossCase, TrainCase, materialize
 from references import finite_diff
 from references.compare import Comparison, compare
@@ -154,7 +154,7 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[str]
             out += _momentum_hints(failure)
         elif kind == "train_loop":
             out += _train_hints(failure)
-    except (ImplFailure, ValueError, TypeError, IndexError, KeyError, AttributeError, FloatingPointError):
+    except Exception:  # noqa: BLE001 - a hint is optional; whatever the submission does here, grading goes on
         pass
     return list(dict.fromkeys(out))  # each hint once, in order
 

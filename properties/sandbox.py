@@ -211,6 +211,14 @@ def _kill_strays(leader: int, token: str, patience: float = 2.0) -> None:
         time.sleep(0.01)
 
 
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that becomes readable when the process ends (None where unsupported)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 class _Worker:
     """One child process: the process, the socket to it, and the pipe its output arrives on."""
 
@@ -222,6 +230,7 @@ class _Worker:
         self.closed = False
         self.status: int | None = None
         self.maxrss_kib = 0
+        self.pidfd = _pidfd(proc.pid)
 
     def drain(self, limit: int = 1 << 20) -> bool:
         """Move up to `limit` bytes of what the child printed into the output; False at end of file."""
@@ -260,6 +269,8 @@ class _Worker:
         os.close(self.out_fd)
         self.out_open = False
         self.sock.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
 
     def _reap(self) -> None:
         if self.proc.returncode is not None:
@@ -350,6 +361,8 @@ def _call_cause(report: Any) -> str | None:
     if not isinstance(report, dict):
         return None
     kind = report.get("kind")
+    if not isinstance(kind, str):
+        return None
     fixed = {
         "not_implemented": "is not implemented (raised NotImplementedError)",
         "memory": "ran out of memory",
@@ -669,25 +682,26 @@ class Sandbox:
 
     # -- the channel --------------------------------------------------------- #
 
-    def _wait_ready(self, worker: _Worker, writing: bool, end: float) -> bool:
-        """Wait until the socket is ready, draining the child's output meanwhile; False when `end` passes."""
+    def _wait_ready(self, worker: _Worker, writing: bool, end: float) -> str | None:
+        """Wait until the socket is ready ("ready") or the child has ended ("ended"), draining its
+        output meanwhile; None when `end` passes."""
         poller = select.poll()
         poller.register(worker.sock, select.POLLOUT if writing else select.POLLIN)
         if worker.out_open:
             poller.register(worker.out_fd, select.POLLIN)
+        if worker.pidfd is not None:
+            poller.register(worker.pidfd, select.POLLIN)
         while True:
             left = end - time.monotonic()
             if left <= 0:
-                return False
-            ready = False
-            for fd, _events in poller.poll(math.ceil(left * 1000)):
-                if fd == worker.out_fd:
-                    if not worker.drain():
-                        poller.unregister(fd)
-                else:
-                    ready = True
-            if ready:
-                return True
+                return None
+            fds = {fd for fd, _events in poller.poll(math.ceil(left * 1000))}
+            if worker.out_fd in fds and not worker.drain():
+                poller.unregister(worker.out_fd)
+            if worker.sock.fileno() in fds:
+                return "ready"
+            if worker.pidfd in fds:
+                return "ended"
 
     def _ended(self, worker: _Worker, end: float) -> Exception:
         """The connection closed: wait (until `end`) for the child to exit; how it ended."""
@@ -717,8 +731,11 @@ class Sandbox:
         body = dump_message(message)
         view = memoryview(HEADER.pack(len(body)) + body)
         while view:
-            if not self._wait_ready(worker, True, end):
+            state = self._wait_ready(worker, True, end)
+            if state is None:
                 raise _Timeout()
+            if state == "ended":
+                raise self._ended(worker, end)
             try:
                 view = view[worker.sock.send(view[: 1 << 20]) :]
             except BlockingIOError:
@@ -756,11 +773,14 @@ class Sandbox:
                 if message["id"] > ident:
                     raise self._malformed(worker)
                 continue
-            if not self._wait_ready(worker, False, end):
+            state = self._wait_ready(worker, False, end)
+            if state is None:
                 raise _Timeout()
             try:
                 chunk = worker.sock.recv(1 << 20)
             except BlockingIOError:
+                if state == "ended":  # nothing more will come
+                    raise self._ended(worker, end) from None
                 continue
             except OSError:
                 chunk = b""

@@ -184,9 +184,10 @@ class _Encoder:
         if issubclass(kind, float):
             return float(value)
         if issubclass(kind, complex):
-            return {"__complex__": [complex.__complex__(value).real, complex.__complex__(value).imag]}
+            number = complex(value)
+            return {"__complex__": [number.real, number.imag]}
         if issubclass(kind, str):
-            self.spend(len(value))
+            self.spend(str.__len__(value))
             return str.__str__(value)
         if issubclass(kind, np.ndarray):
             return self.array(value if kind is np.ndarray else np.asarray(value))
@@ -232,7 +233,7 @@ class _Encoder:
 
     def mapping(self, value: dict, depth: int) -> Any:
         items = list(dict.items(value))
-        if not all(type(key) is str for key, _ in items):
+        if not all(issubclass(type(key), str) for key, _ in items):
             return self.opaque(value)
         for key, _ in items:
             self.spend(len(key))
@@ -649,28 +650,10 @@ def isolate(config: dict) -> list[str]:
     As root this forks (see fork_runner): it returns in the runner, which is dropped to
     the unprivileged user, and the original process never returns.
     """
-    active = []
     drop = bool(config["drop"])
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    processes = None
-    if drop:
-        processes = tasks_of(config["uid"]) + config["processes"]
-        if _try("unshare", CLONE_NEWNET):
-            active.append("no_network")
-        private = private_mounts()
-        try:
-            if not private:
-                raise OSError("no private mount namespace")
-            arrange_mounts(config["hide"], config["keep"], config["uid"], config["gid"])
-            active.append("private_mounts")
-        except (OSError, AttributeError):
-            _import_common_modules()
-        if _try("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
-            active.append("no_new_privileges")
-        if fork_runner(config):
-            active.append("own_process_ids")
-            if private and _try_mount_proc():
-                active.append("own_proc")
+    processes = tasks_of(config["uid"]) + config["processes"] if drop else None
+    active = enter_namespaces(config) if drop else []
     set_limits(config["memory_mb"], config["file_mb"], processes)
     active.append("resource_limits")
     if drop:
@@ -681,6 +664,33 @@ def isolate(config: dict) -> list[str]:
         os._exit(0)  # the grader is already gone
     os.chdir(config["workdir"])
     return active
+
+
+def enter_namespaces(config: dict) -> list[str]:
+    """As root: no network, private mounts, no new privileges, own PIDs (forks); the names of those made."""
+    active = []
+    if _try("unshare", CLONE_NEWNET):
+        active.append("no_network")
+    private = private_mounts()
+    if private and _arranged(config):
+        active.append("private_mounts")
+    else:
+        _import_common_modules()  # the dropped user may not reach the standard library
+    if _try("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
+        active.append("no_new_privileges")
+    if fork_runner(config):
+        active.append("own_process_ids")
+        if private and _try_mount_proc():
+            active.append("own_proc")
+    return active
+
+
+def _arranged(config: dict) -> bool:
+    try:
+        arrange_mounts(config["hide"], config["keep"], config["uid"], config["gid"])
+        return True
+    except (OSError, AttributeError):
+        return False
 
 
 def _try_mount_proc() -> bool:

@@ -247,3 +247,11 @@ def test_the_template_command_writes_the_template_once(tmp_path):
     assert main(["template", str(target)]) == 0
     assert target.read_text() == TEMPLATE.read_text()
     assert main(["template", str(target)]) == 2
+
+
+def test_a_submission_failing_during_diagnosis_still_gets_graded(tmp_path):
+    """Finite differences step outside [0, 1] for cce near ŷ = 1; the submission's own loss
+    then raises, through the sandbox, and the item is still graded (with fewer hints)."""
+    student = BUGGY["cce_gradient_not_averaged"].write(tmp_path)
+    result = grading.grade_file(student, RUBRIC)
+    assert [r.item.name for r in result.items if not r.passed] == ["cce"]

@@ -68,6 +68,7 @@ def failure(fn, *args, **kwargs) -> str:
 
 
 def load_failure(name: str, **options) -> str:
+    """The SubmissionLoadError message of starting a sandbox on tests/submissions/`name`."""
     box = Sandbox(SUBMISSIONS / name, **{"import_timeout": 10.0, **options})
     with pytest.raises(SubmissionLoadError) as info:
         box.start()
@@ -110,6 +111,7 @@ def working_in(folder: str) -> set[int]:
 
 
 def small_net(seed: int = 0) -> dict:
+    """A 3-4-2 tanh/softmax network with cross-entropy and L2."""
     rng = np.random.default_rng(seed)
     return {
         "layers": [
@@ -127,6 +129,7 @@ def small_net(seed: int = 0) -> dict:
 
 
 def roundtrip(value):
+    """`value` encoded, sent as JSON text and decoded, as between the processes."""
     return decode_value(json.loads(dump_message({"v": encode_value(value)}))["v"])
 
 
@@ -159,6 +162,27 @@ def test_unsupported_values_come_back_as_opaque_stand_ins_named_after_their_type
     assert [type(v).__name__ for v in values] == ["set", "generator", "dict", "ndarray", "bytes"]
     assert all(isinstance(v, OpaqueValue) for v in values)
     assert "{1, 2}" in repr(values[0])
+
+
+class _Hostile:
+    """An object whose repr and __class__ raise."""
+
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+    @property
+    def __class__(self):
+        raise RuntimeError("no class")
+
+
+def test_a_hostile_object_comes_back_opaque_instead_of_breaking_the_encoding():
+    value = roundtrip([_Hostile()])[0]
+    assert type(value).__name__ == "_Hostile" and "unrepresentable" in repr(value)
+
+
+def test_an_array_subclass_comes_back_as_its_plain_data():
+    masked = np.ma.masked_array([1.0, 2.0], mask=[False, True])
+    assert bitwise_equal(roundtrip(masked), np.array([1.0, 2.0]))
 
 
 def test_a_self_referencing_value_is_too_deep_to_encode():
@@ -346,6 +370,17 @@ def test_os_exit_in_a_call_ends_the_process_and_the_next_call_starts_a_fresh_one
     assert box.module.echo([1, 2]) == [1, 2]
 
 
+@pytest.mark.parametrize("dropping", [True, False], ids=["default", "without dropping"])
+def test_an_exit_is_reported_at_once_even_if_a_fork_keeps_the_channel_open(sandbox, monkeypatch, dropping):
+    if not dropping:
+        monkeypatch.setattr(Sandbox, "_dropping", property(lambda self: False))
+    box = sandbox("misbehaving.py", call_timeout=10.0)
+    started = time.monotonic()
+    assert failure(box.module.fork_then_exit, 5) == "ended its own process (exit code 5)"
+    assert time.monotonic() - started < 1
+    assert box.module.echo(5) == 5
+
+
 def test_a_crash_by_signal_names_the_signal(sandbox):
     box = sandbox("misbehaving.py")
     assert failure(box.module.crash) == "ended its own process (killed by signal SIGSEGV)"
@@ -406,15 +441,22 @@ def test_properties_calls_reports_a_sandboxed_failure_as_an_impl_failure(sandbox
     assert call(box.module, "echo", 6) == 6
 
 
+def frame(body: bytes) -> bytes:
+    return struct.pack(">Q", len(body)) + body
+
+
 @pytest.mark.parametrize(
     "garbage",
     [
-        struct.pack(">Q", 5) + b"hello",
+        frame(b"hello"),
         struct.pack(">Q", 2**62),
-        struct.pack(">Q", 2) + b"[]",
-        struct.pack(">Q", 23) + b'{"id":999,"ok":"early"}',
+        frame(b"[]"),
+        frame(b'{"id":999,"ok":"early"}'),
+        frame(b'{"id":1,"error":{"kind":["x"]}}'),
+        frame(b'{"id":1,"ok":{"a":1},}'),
+        frame(b'{"id":1,"ok":1,"extra":2}'),
     ],
-    ids=["invalid JSON", "huge length", "not an object", "a future id"],
+    ids=["invalid JSON", "huge length", "not an object", "a future id", "a bad error", "trailing comma", "extra key"],
 )
 def test_garbage_on_the_channel_is_a_malformed_reply_and_grading_goes_on(sandbox, garbage):
     box = sandbox("misbehaving.py")
@@ -422,11 +464,17 @@ def test_garbage_on_the_channel_is_a_malformed_reply_and_grading_goes_on(sandbox
     assert box.module.echo(8) == 8
 
 
+def test_a_forged_well_formed_reply_is_only_a_return_value_and_the_channel_stays_in_step(sandbox):
+    box = sandbox("misbehaving.py")
+    assert box.module.send_raw(frame(b'{"id":1,"ok":"forged"}').decode("latin-1")) == "forged"
+    assert box.module.echo(2) == 2  # the real reply to call 1 is skipped as stale
+    assert box.module.echo(3) == 3
+
+
 def test_a_forged_array_with_a_forbidden_dtype_is_a_malformed_reply(sandbox):
     box = sandbox("misbehaving.py")
-    forged = dump_message({"id": 1, "ok": _array_tree(b"\0" * 8, "|O8", (1,))})
-    frame = struct.pack(">Q", len(forged)) + forged
-    assert failure(box.module.send_raw, frame.decode("latin-1")) == "sent a malformed reply"
+    forged = frame(dump_message({"id": 1, "ok": _array_tree(b"\0" * 8, "|O8", (1,))}))
+    assert failure(box.module.send_raw, forged.decode("latin-1")) == "sent a malformed reply"
 
 
 def test_close_leaves_no_process_behind_after_a_fork(sandbox):

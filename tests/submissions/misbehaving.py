@@ -62,6 +62,14 @@ def os_exit(code):
     os._exit(code)
 
 
+def fork_then_exit(code):
+    """The forked child keeps the channel to the grader open after this process ends."""
+    if os.fork() == 0:
+        time.sleep(600)
+        os._exit(0)
+    os._exit(code)
+
+
 def crash():
     ctypes.string_at(0)  # a real segmentation fault
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+# The autograder zip holds this file, run_autograder and the gradverify source in source/.
+set -euo pipefail
+AUTOGRADER=${AUTOGRADER:-/autograder}
+SOURCE="$AUTOGRADER/source"
+TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+
+# Python 3.11 or newer (Gradescope's Ubuntu images ship an older python3).
+if ! command -v python3.11 >/dev/null 2>&1; then
+    apt-get update
+    apt-get install -y --no-install-recommends python3.11 python3.11-venv
+fi
+python3.11 -m venv "$SOURCE/.venv"
+"$SOURCE/.venv/bin/python" -m pip install --upgrade pip
+# The CPU build of torch: PyPI's default wheel is a CUDA build of several GB.
+"$SOURCE/.venv/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu "torch==$TORCH_VERSION"
+"$SOURCE/.venv/bin/python" -m pip install "$SOURCE"
+# Warm the JAX compilation cache so each student's run starts faster.
+"$SOURCE/.venv/bin/gradverify" grade "$SOURCE/impl/backprop.py" --quiet --results-json /tmp/warmup.json || true
