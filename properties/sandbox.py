@@ -164,14 +164,31 @@ class _Output:
         return f"{text}{newline}[output cut after {self.limit} bytes]"
 
 
-def _proc_stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, process group, session) of a process, from /proc; None if it is gone."""
+def _proc_stat(pid: int) -> tuple[str, int, int, int] | None:
+    """(state, parent, process group, session) of a process, from /proc; None if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             fields = handle.read().rsplit(b")", 1)[1].split()
-        return fields[0].decode(), int(fields[2]), int(fields[3])
+        return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _pid_namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def _children(parent: int) -> list[int]:
+    """Live processes whose parent is `parent`."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        stat = _proc_stat(int(entry))
+        if stat is not None and stat[0] != "Z" and stat[1] == parent:
+            found.append(int(entry))
+    return found
 
 
 def _carries(pid: int, token: bytes) -> bool:
@@ -193,7 +210,7 @@ def sandbox_processes(leader: int, token: str | None = None) -> list[int]:
         stat = _proc_stat(pid)
         if stat is None or stat[0] == "Z":
             continue
-        if leader in stat[1:] or (marker is not None and _carries(pid, marker)):
+        if leader in stat[2:] or (marker is not None and _carries(pid, marker)):
             found.append(pid)
     return found
 
@@ -261,6 +278,7 @@ class _Worker:
         if self.closed:
             return
         self.closed = True
+        self._end_runner_first()
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
         _kill_strays(self.pid, self.token)
@@ -271,6 +289,18 @@ class _Worker:
         self.sock.close()
         if self.pidfd is not None:
             os.close(self.pidfd)
+
+    def _end_runner_first(self, patience: float = 0.5) -> None:
+        """If the child supervises the submission's process in a PID namespace, kill that one first,
+        so the supervisor reaps it and ends (else init must reap it)."""
+        own = _pid_namespace(self.pid)
+        runners = [pid for pid in _children(self.pid) if _pid_namespace(pid) not in (None, own)]
+        for pid in runners:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        give_up = time.monotonic() + patience
+        while runners and not self.has_exited() and time.monotonic() < give_up:
+            time.sleep(0.002)
 
     def _reap(self) -> None:
         if self.proc.returncode is not None:
@@ -653,8 +683,7 @@ class Sandbox:
         """A new child with the submission imported: (worker, functions, isolation), or _LoadFailure."""
         worker = self._spawn()
         try:
-            hello = self._receive(worker, 0, end)
-            return (worker, *self._read_hello(hello))
+            return (worker, *self._read_hello(self._receive(worker, 0, end)))
         except _Timeout:
             worker.kill()
             raise _LoadFailure(timeout_cause, timed_out=True) from None

@@ -727,13 +727,15 @@ def _line_in(exc: BaseException, path: str) -> int | None:
 
 def describe_failure(exc: BaseException, path: str | None = None) -> dict:
     """What went wrong, as fields the grader turns into words."""
-    if isinstance(exc, SystemExit):
+    kind = type(exc)
+    if issubclass(kind, SystemExit):
         return {"kind": "exit", "code": safe_text(exc.code, REPR_LIMIT)}
-    if isinstance(exc, MemoryError):
+    if issubclass(kind, MemoryError):
         return {"kind": "memory"}
-    if isinstance(exc, SyntaxError) and path is not None and exc.filename == path:
-        return {"kind": "syntax", "line": exc.lineno, "message": safe_text(exc.msg, MESSAGE_LIMIT, str)}
-    if isinstance(exc, NotImplementedError) and path is None:
+    if issubclass(kind, SyntaxError) and path is not None and exc.filename == path:
+        line = exc.lineno if type(exc.lineno) is int else None
+        return {"kind": "syntax", "line": line, "message": safe_text(exc.msg, MESSAGE_LIMIT, str)}
+    if issubclass(kind, NotImplementedError) and path is None:
         return {"kind": "not_implemented"}
     failure = {"kind": "raised", "type": type_name(exc), "message": _message_of(exc)}
     if path is not None:
@@ -763,7 +765,7 @@ def load_submission(path: str) -> tuple[Any, dict]:
         return None, {"id": 0, "load_error": describe_failure(exc, path)}
 
 
-def _call(module: Any, request: dict) -> Any:
+def _call(module: Any, request: dict) -> tuple[bool, Any]:
     """Run the requested function; (True, value) or (False, failure fields)."""
     fn = getattr(module, request["function"], None)
     if not callable(fn):
