@@ -69,14 +69,14 @@ def _compare_layers(prefix: str, got: list[dict], expected: list[dict], tol: str
 
 
 def _unmodified(label: str, before: list[np.ndarray], after: list[np.ndarray]) -> list[Comparison]:
-    """The inputs hold the same values after the call (the protocol forbids modifying them)."""
-    out = []
+    """[] when the inputs hold the same values after the call; else a failing comparison
+    (the protocol forbids modifying inputs)."""
     for i, (b, a) in enumerate(zip(before, after)):
-        c = compare(f"{label} [{i}] unmodified", a, b, TOLERANCES["autodiff"])
-        if not c.ok:
-            c.message = "modified its input in place (the protocol says inputs are not modified)"
-        out.append(c)
-    return [c for c in out if not c.ok] or out[:1]
+        if not np.array_equal(a, b, equal_nan=True):
+            c = compare(f"{label} [{i}] unmodified", a, b, TOLERANCES["autodiff"])
+            c.ok, c.message = False, "modified its input in place (the protocol says inputs are not modified)"
+            return [c]
+    return []
 
 
 def _arrays_of(layers: list[dict]) -> list[np.ndarray]:

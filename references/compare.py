@@ -103,6 +103,13 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
             message=f"returned shape {have.shape} where {want.shape} was expected"
             + (" (it is the transpose of the expected value)" if transposed else ""),
         )
+    floor = tol.atol / tol.rtol if tol.rtol > 0 else max(tol.atol, 1e-300)
+    abs_want = np.abs(want)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(have - want)
+        if np.all(err <= tol.atol + tol.rtol * abs_want):  # the common case, in few operations
+            return Comparison(label, True, tol, float(np.max(err, initial=0.0)),
+                              float(np.max(err / np.maximum(abs_want, floor), initial=0.0)), want.shape)
     bad = ~np.isfinite(have) & np.isfinite(want)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -115,11 +122,10 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
         )
     with np.errstate(invalid="ignore"):
         err = np.where(have == want, 0.0, np.abs(have - want))  # equal infs count as equal
-    limit = tol.atol + tol.rtol * np.abs(want)
+    limit = tol.atol + tol.rtol * abs_want
     failing = ~(err <= limit)  # NaN (a reference NaN included) fails
     max_abs = float(np.max(err, initial=0.0))
-    floor = tol.atol / tol.rtol if tol.rtol > 0 else max(tol.atol, 1e-300)
-    max_rel = float(np.max(err / np.maximum(np.abs(want), floor), initial=0.0))
+    max_rel = float(np.max(err / np.maximum(abs_want, floor), initial=0.0))
     excess = np.where(failing, np.nan_to_num(err - limit, nan=np.inf), -np.inf)
     order = np.argsort(-excess, axis=None, kind="stable")[:MAX_MISMATCHES]
     mismatches = []

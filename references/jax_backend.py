@@ -314,6 +314,19 @@ def _network_gradients(layers: list[dict], name: str, l2: float, X: np.ndarray, 
     return float(value), grads
 
 
+def warm_up() -> None:
+    """Compile the network kernel of every loss for the default bucket (~1 s each, once per process
+    or once per machine with the persistent cache)."""
+    for name in LOSSES:
+        out = OUTPUT_FOR_WARM_UP.get(name, "identity")
+        layer = {"W": np.full((2, 1), 0.5), "b": np.zeros(2), "activation": out}
+        Y = np.array([0]) if name == "sparse_cce" else np.full((1, 2), 0.5)
+        _network_gradients([layer], name, 0.0, np.ones((1, 1)), Y)
+
+
+OUTPUT_FOR_WARM_UP = {"bce": "sigmoid", "cce": "softmax", "sparse_cce": "softmax"}
+
+
 def network_gradients(net, X, Y):
     net, X, Y = check_net("network_gradients", net, X, Y)
     return _network_gradients(net["layers"], net["loss"], net["l2"], X, Y)
