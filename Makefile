@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report clean gradescope
+.PHONY: test report clean gradescope bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,3 +29,7 @@ gradescope:
 	test ! -f rubric.toml || cp rubric.toml dist/autograder/source/rubric.toml
 	cp docs/gradescope/setup.sh docs/gradescope/run_autograder dist/autograder/
 	cd dist/autograder && rm -f ../autograder.zip && python3 -m zipfile -c ../autograder.zip setup.sh run_autograder source
+
+# Speed and memory: reports/benchmarks.md and reports/benchmarks.json (docs in benchmarks/bench.py).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.bench

@@ -60,8 +60,8 @@ def throughput(examples: int, seed: int = 0) -> dict:
     patches = [
         (checks, "materialize", timed("generate arrays", examples_module.materialize)),
         (checks, "compare", timed("compare", compare_module.compare)),
-        (jax_backend, "network_gradients", timed("jax", jax_backend.network_gradients)),
-        (torch_backend, "network_gradients", timed("torch", torch_backend.network_gradients)),
+        (jax_backend, "network_gradients_many", timed("jax", jax_backend.network_gradients_many)),
+        (torch_backend, "network_gradients_many", timed("torch", torch_backend.network_gradients_many)),
     ]
     target = type("Timed", (), {"network_gradients": staticmethod(timed("impl", impl.network_gradients))})
     originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
@@ -87,10 +87,13 @@ def throughput(examples: int, seed: int = 0) -> dict:
     report.render_markdown(run)
     stages["reporting (once)"] = time.perf_counter() - start
     stages["hypothesis and the rest"] = total - sum(v for k, v in stages.items() if k != "reporting (once)")
+    checked = result.examples * prop.data_sets
     return {
-        "examples": result.examples,
+        "architectures": result.examples,
+        "data_sets_per_architecture": prop.data_sets,
+        "examples": checked,
         "seconds": total,
-        "examples_per_second": result.examples / total,
+        "examples_per_second": checked / total,
         "stages_s": stages,
     }
 
@@ -114,7 +117,7 @@ def _per_call(fn, min_seconds: float, max_calls: int = 10_000) -> float:
     return (time.perf_counter() - start) / calls
 
 
-def per_case(min_seconds: float) -> dict:
+def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> dict:
     """Seconds per checked case for each tool on the same network and data."""
     import jax
     import jax.numpy as jnp
@@ -122,15 +125,25 @@ def per_case(min_seconds: float) -> dict:
     from jax.test_util import check_grads
 
     import impl
-    from properties.checks import check_network_gradients
+    from properties.checks import DATA_SETS, check_network_gradients
     from properties.examples import Architecture, Example
-    from references import torch_backend  # noqa: F401 - sets torch's threads as the suite runs it
+    from references import jax_backend, torch_backend
+    from references.compare import compare
 
     out = {}
-    for name, (sizes, batch) in NETWORKS.items():
+    for name in names:
+        sizes, batch = NETWORKS[name]
         net, X, Y = _case(sizes, batch)
         example = Example(Architecture(sizes, tuple(l["activation"] for l in net["layers"]), "mse", 0.0, batch), 0)
-        ours = _per_call(lambda: check_network_gradients(impl, example), min_seconds)
+        def one_case():
+            """One network and data set, three ways: impl vs JAX vs PyTorch, every gradient."""
+            got, j, t = (m.network_gradients(net, X, Y) for m in (impl, jax_backend, torch_backend))
+            flat = [np.concatenate([[v]] + [g[k].ravel() for g in gs for k in ("W", "b")]) for v, gs in (got, j, t)]
+            assert compare("jax", flat[0], flat[1]).ok and compare("torch", flat[0], flat[2]).ok
+            assert compare("jax vs torch", flat[1], flat[2]).ok
+
+        ours = _per_call(one_case, min_seconds)
+        batched = _per_call(lambda: check_network_gradients(impl, example), min_seconds) / DATA_SETS
 
         params = [torch.tensor(l[k], dtype=torch.float64, requires_grad=True) for l in net["layers"] for k in ("W", "b")]
         Xt, Yt = torch.tensor(X), torch.tensor(Y)
@@ -160,6 +173,7 @@ def per_case(min_seconds: float) -> dict:
             "network": f"{'-'.join(map(str, sizes))}, batch {batch}, tanh, mse",
             "parameters": n_params,
             "ours_three_way_ms": ours * 1e3,
+            "ours_batched_per_case_ms": batched * 1e3,
             "gradcheck_slow_ms": slow * 1e3,
             "gradcheck_fast_ms": fast * 1e3,
             "jax_check_grads_ms": jax_check * 1e3,
@@ -234,10 +248,12 @@ def render(data: dict) -> str:
         "",
         "## 1. Throughput and where the time goes",
         "",
-        f"`network_gradients_match_references` under hypothesis, ci profile, {t['examples']} examples after a "
-        f"warm-up that compiled the JAX kernels: {t['seconds']:.2f} s, **{t['examples_per_second']:.0f} examples/s**; "
-        f"peak RSS {data['peak_rss_mb_by_part']['throughput']:.0f} MiB. Each example is checked against JAX and PyTorch "
-        "(loss and every gradient), and the two references against each other.",
+        f"`network_gradients_match_references` under hypothesis, ci profile: {t['architectures']} architectures drawn "
+        f"from the ci distribution, {t['data_sets_per_architecture']} data sets (weights, X, Y) each, so {t['examples']} "
+        f"network examples, after a warm-up that compiled the JAX kernels: {t['seconds']:.2f} s, "
+        f"**{t['examples_per_second']:.0f} examples/s**; peak RSS {data['peak_rss_mb_by_part']['throughput']:.0f} MiB. "
+        "Every example is checked against JAX and PyTorch (the loss and every gradient), and the two references "
+        "against each other; the references compute an architecture's data sets in one batched call.",
         "",
         "| stage | seconds | share |",
         "|---|---|---|",
@@ -249,16 +265,17 @@ def render(data: dict) -> str:
         "## 2. Per checked case, against gradcheck and check_grads",
         "",
         "Identical network and data (tanh hidden layers, identity output, mse, float64). Ours: one three-way check "
-        "(impl vs JAX vs PyTorch, every gradient compared). gradcheck: `torch.autograd.gradcheck` on the loss as a "
+        "of that one case (impl vs JAX vs PyTorch, every gradient compared; the ratios use this). Ours in a batch: "
+        "the network property's cost per case when it checks 8 data sets of an architecture at once. gradcheck: `torch.autograd.gradcheck` on the loss as a "
         "function of all parameters (slow mode: a full finite-difference Jacobian; fast mode: one random projection). "
         "check_grads: `jax.test_util.check_grads(order=1, modes=['rev'])`.",
         "",
-        "| network | parameters | ours (ms) | gradcheck slow (ms) | gradcheck fast (ms) | check_grads (ms) | vs slow | vs fast | vs check_grads |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| network | parameters | ours (ms) | ours in a batch (ms) | gradcheck slow (ms) | gradcheck fast (ms) | check_grads (ms) | vs slow | vs fast | vs check_grads |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in data["per_case"].items():
         lines.append(
-            f"| {name}: {row['network']} | {row['parameters']} | {row['ours_three_way_ms']:.2f} | {row['gradcheck_slow_ms']:.1f} | "
+            f"| {name}: {row['network']} | {row['parameters']} | {row['ours_three_way_ms']:.2f} | {row['ours_batched_per_case_ms']:.2f} | {row['gradcheck_slow_ms']:.1f} | "
             f"{row['gradcheck_fast_ms']:.2f} | {row['jax_check_grads_ms']:.2f} | {row['speedup_vs_gradcheck_slow']:.0f}× | "
             f"{row['speedup_vs_gradcheck_fast']:.1f}× | {row['speedup_vs_jax_check_grads']:.1f}× |"
         )
@@ -278,7 +295,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.part:
-        result = throughput(30 if args.tiny else 3000) if args.part == "throughput" else per_case(0.05 if args.tiny else 1.0)
+        if args.part == "throughput":
+            result = throughput(10 if args.tiny else 1000)
+        else:
+            result = per_case(0.02, ("small", "medium")) if args.tiny else per_case(1.0)
         Path(args.json).write_text(json.dumps(result))
         return 0
 

@@ -33,7 +33,7 @@ def _status(r: PropertyResult) -> str:
 def _examples(r: PropertyResult) -> str:
     if r.kind == "fixed":
         return "fixed"
-    text = str(r.examples)
+    text = str(r.examples) + (f" × {r.data_sets} data sets" if r.data_sets > 1 else "")
     if r.regressions_replayed:
         text += f" (+{r.regressions_replayed} replayed)"
     if r.rejected:

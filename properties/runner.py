@@ -23,7 +23,7 @@ from hypothesis.errors import FailedHealthCheck, Flaky, HypothesisException, Uns
 
 from properties import corpus
 from properties.calls import ImplFailure, describe_exception
-from properties.checks import FIXED_CHECKS, PROPERTIES, FixedCheck, Property, Rejected
+from properties.checks import FIXED_CHECKS, PROPERTIES, Counterexample, FixedCheck, Property, Rejected
 from properties.examples import Example, TrainCase, case_to_json, materialize
 from properties.strategies import KINK_POLICY
 from references.compare import TOLERANCES, Comparison
@@ -68,6 +68,8 @@ class PropertyResult:
     kind: str  # "property" or "fixed"
     tolerance: str
     examples: int = 0
+    #: data sets checked per example (the network property checks several per architecture)
+    data_sets: int = 1
     rejected: int = 0
     shrink_calls: int = 0
     first_failure_at: int | None = None
@@ -128,10 +130,19 @@ def environment() -> dict[str, str]:
 
 def run_check(check: Callable[..., list[Comparison]], *args: Any, tolerance: str = "autodiff") -> list[Comparison]:
     """The check's comparisons; whatever the implementation does wrong becomes a failing one."""
+    return run_case(check, *args, tolerance=tolerance)[1]
+
+
+def run_case(check: Callable[..., list[Comparison]], impl: Any, case: Any = None, *, tolerance: str = "autodiff") -> tuple[Any, list[Comparison]]:
+    """(the case the comparisons are about, the comparisons): a check may report a failing
+    case of its own (one of several data sets it tried) as a Counterexample."""
+    args = (impl,) if case is None else (impl, case)
     try:
-        return check(*args)
+        return case, check(*args)
+    except Counterexample as found:
+        return found.case, found.comparisons
     except ImplFailure as exc:
-        return [Comparison(exc.label, False, TOLERANCES[tolerance], message=exc.message)]
+        return case, [Comparison(exc.label, False, TOLERANCES[tolerance], message=exc.message)]
 
 
 def _shapes(case: Any) -> str:
@@ -212,17 +223,17 @@ def run_property(
 ) -> tuple[PropertyResult, Any]:
     """Replay the corpus entries of this property, then (if they pass) let hypothesis search.
     Returns the result and, for a new counterexample found by hypothesis, its case."""
-    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance)
+    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, data_sets=prop.data_sets)
     start = time.perf_counter()
     stats = _Stats()
     for entry in entries:
         try:
-            comparisons = run_check(prop.check, impl, entry.case, tolerance=prop.tolerance)
+            case, comparisons = run_case(prop.check, impl, entry.case, tolerance=prop.tolerance)
         except Rejected:
             continue
         result.regressions_replayed += 1
         if not all(c.ok for c in comparisons):
-            result.failure = _failure(entry.case, comparisons, "regression corpus")
+            result.failure = _failure(case, comparisons, "regression corpus")
             result.failure.corpus_path = str(entry.path) if entry.path else None
             _set_errors(result, comparisons)
             result.seconds = time.perf_counter() - start
@@ -232,7 +243,7 @@ def run_property(
     def body(case: Any) -> None:
         stats.calls += 1
         try:
-            comparisons = run_check(prop.check, impl, case, tolerance=prop.tolerance)
+            case, comparisons = run_case(prop.check, impl, case, tolerance=prop.tolerance)
         except Rejected:
             stats.rejected += 1
             hypothesis.reject()
@@ -371,13 +382,13 @@ def _replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> Prope
     result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, regressions_replayed=1)
     start = time.perf_counter()
     try:
-        comparisons = run_check(prop.check, impl, entry.case, tolerance=prop.tolerance)
+        case, comparisons = run_case(prop.check, impl, entry.case, tolerance=prop.tolerance)
     except Rejected as exc:
         result.error = f"the replayed case cannot be checked by this property: {exc}"
         return result
     result.examples = 1
     if not all(c.ok for c in comparisons):
-        result.failure = _failure(entry.case, comparisons, "replayed case")
+        result.failure = _failure(case, comparisons, "replayed case")
         result.failure.corpus_path = str(entry.path) if entry.path else None
         result.first_failure_at = 1
     _set_errors(result, comparisons)

@@ -33,6 +33,7 @@ Speed, and the choice made (8-16-16-4 network, batch 8, tanh, mse; measured by
 
 from __future__ import annotations
 
+import itertools
 from functools import partial
 
 import jax
@@ -57,10 +58,11 @@ from impl.backprop import (
 
 jax.config.update("jax_enable_x64", True)
 
-__all__ = ["ACTIVATIONS", "LOSSES", *PROTOCOL_FUNCTIONS]
+__all__ = ["ACTIVATIONS", "LOSSES", *PROTOCOL_FUNCTIONS, "network_gradients_many"]
 
 LEAKY_SLOPE = 0.01
 ROWS_FLOOR, UNITS_FLOOR, DEPTH_FLOOR, FLAT_FLOOR = 64, 32, 8, 1024
+ROWS_SMALL, UNITS_SMALL = 16, 16  # the networks' smaller buckets
 SAFE = 0.5  # stands in for masked entries: inside every loss's domain
 
 
@@ -181,22 +183,29 @@ def _dense_vjp(x, W, b, grad_z):
     return vjp(grad_z)
 
 
-def _network_loss(name, Ws, bs, acts, units, real_layer, X, Y, real, l2, n, k):
-    """E(θ) for stacked, padded layers: Ws (L, B, B), bs (L, B), acts (L,) int,
-    units (L, B) bool (the true units of each layer), real_layer (L,) 1.0 for true layers."""
+_LOSS_ORDER = tuple(LOSSES)  # lax.switch index of each loss
+_LOSS_BRANCHES = tuple(
+    (lambda p, Y, labels, real, n, k, name=name: _masked_loss(name, p, labels if name == "sparse_cce" else Y, real, n, k))
+    for name in _LOSS_ORDER
+)
+
+
+def _network_loss(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k):
+    """E(θ) for stacked, padded layers: Ws (L, B, B), bs (L, B), loss an int (the loss's index),
+    acts (L,) ints, units (L, B) bool (the true units of each layer), real_layer (L,) bool.
+    Padded layers are skipped by lax.cond (nothing computed, h passes unchanged); Y (R, B) holds
+    the targets, labels (R,) the classes of sparse_cce."""
 
     def layer(h, params):
-        W, b, a, u = params
-        return lax.switch(a, _BRANCHES, h @ W.T + b, u), None
+        W, b, a, u, is_real = params
+        return lax.cond(is_real, lambda h: lax.switch(a, _BRANCHES, h @ W.T + b, u), lambda h: h, h), None
 
-    y_pred, _ = lax.scan(layer, X, (Ws, bs, acts, units))
-    penalty = 0.5 * l2 * jnp.sum(real_layer[:, None, None] * Ws**2)
-    return _masked_loss(name, y_pred, Y, real, n, k) + penalty
+    y_pred, _ = lax.scan(layer, X, (Ws, bs, acts, units, real_layer))
+    penalty = 0.5 * l2 * jnp.sum(Ws**2)  # padded entries are zeros
+    return lax.switch(loss, _LOSS_BRANCHES, y_pred, Y, labels, real, n, k) + penalty
 
 
-_network_value_and_grad = jax.jit(
-    jax.value_and_grad(_network_loss, argnums=(1, 2)), static_argnames="name"
-)
+_network_value_and_grad = jax.jit(jax.value_and_grad(_network_loss, argnums=(0, 1)))
 
 
 @jax.jit
@@ -280,15 +289,19 @@ def dense_backward(x, W, grad_z):
     return _crop(grad_x, x.shape), _crop(grad_W, W.shape), _crop(grad_b, (W.shape[0],))
 
 
-def _network_gradients(layers: list[dict], name: str, l2: float, X: np.ndarray, Y: np.ndarray):
-    """network_gradients on validated input, through the padded compiled kernel."""
+def _network_bucket(n: int, small: int, floor: int) -> int:
+    """Two buckets below `floor` (≤ small, ≤ floor), then powers of two."""
+    return small if n <= small else _bucket(n, floor)
+
+
+def _network_args(layers: list[dict], name: str, l2: float, X: np.ndarray, Y: np.ndarray) -> dict:
+    """The padded arrays of the network kernel (see the module docstring)."""
     depth = _bucket(len(layers), DEPTH_FLOOR)
-    width = _bucket(max(X.shape[1], *(l["W"].shape[0] for l in layers)), UNITS_FLOOR)
-    rows = _bucket(X.shape[0], ROWS_FLOOR)
+    width = _network_bucket(max(X.shape[1], *(l["W"].shape[0] for l in layers)), UNITS_SMALL, UNITS_FLOOR)
+    rows = _network_bucket(X.shape[0], ROWS_SMALL, ROWS_FLOOR)
     Ws = np.zeros((depth, width, width))
-    Ws[len(layers):] = np.eye(width)
     bs = np.zeros((depth, width))
-    acts = np.zeros(depth, dtype=np.int32)  # identity
+    acts = np.zeros(depth, dtype=np.int32)
     units = np.ones((depth, width), dtype=bool)
     for i, layer in enumerate(layers):
         out, inp = layer["W"].shape
@@ -296,35 +309,78 @@ def _network_gradients(layers: list[dict], name: str, l2: float, X: np.ndarray, 
         bs[i, :out] = layer["b"]
         acts[i] = _ORDER.index(layer["activation"])
         units[i] = np.arange(width) < out
-    real_layer = (np.arange(depth) < len(layers)).astype(np.float64)
     k = layers[-1]["W"].shape[0]
-    if name == "sparse_cce":
-        Yp = _pad(Y, (rows,), 0, dtype=np.int64)
-    else:
-        Yp = _pad(Y, (rows, width), SAFE)
-    value, (gW, gb) = _network_value_and_grad(
-        name, Ws, bs, acts, units, real_layer, _pad(X, (rows, width)), Yp,
-        _mask((rows, width), X.shape[0], k), l2, float(X.shape[0]), float(k),
+    sparse = name == "sparse_cce"
+    return dict(
+        Ws=Ws, bs=bs, loss=np.int32(_LOSS_ORDER.index(name)), acts=acts, units=units,
+        real_layer=np.arange(depth) < len(layers), X=_pad(X, (rows, width)),
+        Y=np.full((rows, width), SAFE) if sparse else _pad(Y, (rows, width), SAFE),
+        labels=_pad(Y, (rows,), 0, dtype=np.int64) if sparse else np.zeros(rows, dtype=np.int64),
+        real=_mask((rows, width), X.shape[0], k), l2=l2, n=float(X.shape[0]), k=float(k),
     )
-    gW, gb = np.asarray(gW), np.asarray(gb)
-    grads = [
+
+
+def _unpad(gW: np.ndarray, gb: np.ndarray, layers: list[dict]) -> list[dict]:
+    return [
         {"W": _crop(gW[i], layer["W"].shape), "b": _crop(gb[i], layer["b"].shape)}
         for i, layer in enumerate(layers)
     ]
-    return float(value), grads
+
+
+def _network_gradients(layers: list[dict], name: str, l2: float, X: np.ndarray, Y: np.ndarray):
+    """network_gradients on validated input, through the padded compiled kernel."""
+    value, (gW, gb) = _network_value_and_grad(*_network_args(layers, name, l2, X, Y).values())
+    return float(value), _unpad(np.asarray(gW), np.asarray(gb), layers)
+
+
+#: Arguments that differ between the networks of one batch (the rest is the shared structure).
+_PER_NETWORK = ("Ws", "bs", "X", "Y", "labels")
+#: Networks per batched call: a batch is padded to a multiple of this, so one compilation serves.
+MANY_BUCKET = 8
+
+
+@jax.jit
+def _network_value_and_grad_many(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k):
+    one = jax.value_and_grad(_network_loss, argnums=(0, 1))
+    axes = (0, 0, None, None, None, None, 0, 0, 0, None, None, None, None)
+    return jax.vmap(one, in_axes=axes)(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k)
+
+
+def _same_structure(where: str, checked: list[tuple[dict, np.ndarray, np.ndarray]]) -> None:
+    def structure(net, X, Y):
+        return ([(l["W"].shape, l["activation"]) for l in net["layers"]], net["loss"], net["l2"], X.shape, Y.shape)
+
+    first = structure(*checked[0])
+    for i, item in enumerate(checked[1:], 1):
+        if structure(*item) != first:
+            raise ValueError(f"{where}: network {i} differs in structure from network 0 (shapes, activations, loss, l2)")
+
+
+def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[float, list[dict]]]:
+    """network_gradients of several networks of one structure (same shapes, activations, loss,
+    l2; different weights and data) in one vmapped call: the references' batched lever."""
+    where = "network_gradients_many"
+    if not nets or not len(nets) == len(Xs) == len(Ys):
+        raise ValueError(f"{where}: nets, Xs and Ys must be non-empty lists of one length")
+    checked = [check_net(where, net, X, Y) for net, X, Y in zip(nets, Xs, Ys)]
+    _same_structure(where, checked)
+    args = [_network_args(net["layers"], net["loss"], net["l2"], X, Y) for net, X, Y in checked]
+    count = len(args)
+    args += [args[0]] * (-count % MANY_BUCKET)
+    stacked = {key: (np.stack([a[key] for a in args]) if key in _PER_NETWORK else args[0][key]) for key in args[0]}
+    values, (gW, gb) = _network_value_and_grad_many(**stacked)
+    values, gW, gb = np.asarray(values), np.asarray(gW), np.asarray(gb)
+    layers = checked[0][0]["layers"]
+    return [(float(values[i]), _unpad(gW[i], gb[i], layers)) for i in range(count)]
 
 
 def warm_up() -> None:
-    """Compile the network kernel of every loss for the default bucket (~1 s each, once per process
-    or once per machine with the persistent cache)."""
-    for name in LOSSES:
-        out = OUTPUT_FOR_WARM_UP.get(name, "identity")
-        layer = {"W": np.full((2, 1), 0.5), "b": np.zeros(2), "activation": out}
-        Y = np.array([0]) if name == "sparse_cce" else np.full((1, 2), 0.5)
-        _network_gradients([layer], name, 0.0, np.ones((1, 1)), Y)
-
-
-OUTPUT_FOR_WARM_UP = {"bce": "sigmoid", "cce": "softmax", "sparse_cce": "softmax"}
+    """Compile the batched network kernel for the four default buckets (~2 s each; once per
+    process, or once per machine with the persistent cache)."""
+    for rows, units in itertools.product((ROWS_SMALL, ROWS_FLOOR), (UNITS_SMALL, UNITS_FLOOR)):
+        layer = {"W": np.full((units, units), 0.5), "b": np.zeros(units), "activation": "tanh"}
+        X, Y = np.ones((rows, units)), np.zeros((rows, units))
+        network_gradients_many([{"layers": [layer], "loss": "mse", "l2": 0.0}], [X], [Y])
 
 
 def network_gradients(net, X, Y):

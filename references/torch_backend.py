@@ -33,7 +33,7 @@ from impl.backprop import (
 
 torch.set_num_threads(1)
 
-__all__ = ["ACTIVATIONS", "LOSSES", *PROTOCOL_FUNCTIONS]
+__all__ = ["ACTIVATIONS", "LOSSES", *PROTOCOL_FUNCTIONS, "network_gradients_many"]
 
 DTYPE = torch.float64
 LEAKY_SLOPE = 0.01
@@ -66,8 +66,8 @@ ACTIVATIONS = {
 
 
 def _picked(p: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """−log ŷ[n, c_n] as an (N, 1) column."""
-    return -torch.log(p.gather(1, labels[:, None]))
+    """−log ŷ[n, c_n] as an (…, N, 1) column."""
+    return -torch.log(p.gather(-1, labels[..., None]))
 
 
 # name -> (elementwise term t(ŷ, y), divisor of Σ t: "N·K" or "N")
@@ -83,8 +83,9 @@ LOSSES = {
 
 
 def _loss(name: str, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """E for ŷ of shape (N, K); for a stack (S, N, K) of S networks' outputs, Σ_s E_s."""
     term, divisor = LOSSES[name]
-    n = p.shape[0] * (p.shape[1] if divisor == "N·K" else 1)
+    n = p.shape[-2] * (p.shape[-1] if divisor == "N·K" else 1)
     return term(p, y).sum() / n
 
 
@@ -122,7 +123,8 @@ def loss_backward(name, y_pred, y_true):
 
 
 def _dense(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return x @ W.T + b
+    """x·Wᵀ + b; also for stacks x (S, N, in), W (S, out, in), b (S, out)."""
+    return x @ W.mT + b.unsqueeze(-2)
 
 
 def dense_forward(x, W, b):
@@ -142,12 +144,15 @@ def dense_backward(x, W, grad_z):
 
 
 def _network_loss(tensors: list[torch.Tensor], net: dict, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """E(θ) = loss(φ_L(…φ_1(X·W_1ᵀ + b_1)…), Y) + (λ/2)·Σ‖W_l‖², tensors = [W_1, b_1, W_2, b_2, …]."""
+    """E(θ) = loss(φ_L(…φ_1(X·W_1ᵀ + b_1)…), Y) + (λ/2)·Σ‖W_l‖², tensors = [W_1, b_1, W_2, b_2, …].
+    With every tensor stacked over S networks of one structure, the S values E_s(θ_s): the
+    networks share nothing, so the gradient of Σ_s E_s for θ_s is exactly that of E_s."""
     h = X
     for layer, W, b in zip(net["layers"], tensors[0::2], tensors[1::2]):
         h = ACTIVATIONS[layer["activation"]](_dense(h, W, b))
-    penalty = 0.5 * net["l2"] * sum((W**2).sum() for W in tensors[0::2])
-    return _loss(net["loss"], h, Y) + penalty
+    term, divisor = LOSSES[net["loss"]]
+    data = term(h, Y).sum(dim=(-2, -1)) / (h.shape[-2] * (h.shape[-1] if divisor == "N·K" else 1))
+    return data + 0.5 * net["l2"] * sum((W**2).sum(dim=(-2, -1)) for W in tensors[0::2])
 
 
 def _leaves(layers: list[dict]) -> list[torch.Tensor]:
@@ -164,6 +169,32 @@ def network_gradients(net, X, Y):
     value = _network_loss(tensors, net, _t(X), _target(net["loss"], Y))
     grads = torch.autograd.grad(value, tensors)
     return value.item(), [{"W": _np(gW), "b": _np(gb)} for gW, gb in zip(grads[0::2], grads[1::2])]
+
+
+def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[float, list[dict]]]:
+    """network_gradients of several networks of one structure (same shapes, activations, loss,
+    l2; different weights and data), as one stacked autograd call."""
+    from references.jax_backend import _same_structure
+
+    where = "network_gradients_many"
+    if not nets or not len(nets) == len(Xs) == len(Ys):
+        raise ValueError(f"{where}: nets, Xs and Ys must be non-empty lists of one length")
+    checked = [check_net(where, net, X, Y) for net, X, Y in zip(nets, Xs, Ys)]
+    _same_structure(where, checked)
+    first = checked[0][0]
+    tensors = [
+        torch.tensor(np.stack([net["layers"][i][key] for net, _, _ in checked]), dtype=DTYPE, requires_grad=True)
+        for i in range(len(first["layers"])) for key in ("W", "b")
+    ]
+    X = torch.tensor(np.stack([X for _, X, _ in checked]), dtype=DTYPE)
+    Y = np.stack([Y for _, _, Y in checked])
+    Y = torch.tensor(Y, dtype=torch.int64) if first["loss"] == "sparse_cce" else torch.tensor(Y, dtype=DTYPE)
+    values = _network_loss(tensors, first, X, Y)
+    grads = torch.autograd.grad(values.sum(), tensors)
+    return [
+        (values[s].item(), [{"W": _np(gW[s]), "b": _np(gb[s])} for gW, gb in zip(grads[0::2], grads[1::2])])
+        for s in range(len(checked))
+    ]
 
 
 def _sgd(tensors: list[torch.Tensor], lr: float, momentum: float) -> torch.optim.SGD:
