@@ -4,6 +4,7 @@ replay it, and report it; exit codes, corpus and report files behave."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import types
 from pathlib import Path
@@ -263,3 +264,12 @@ def test_render_markdown_and_junit_work_from_the_structured_result_alone():
     assert "| `kink_subgradients` |" in markdown
     assert ET.fromstring(xml.split("?>", 1)[1]).get("failures") == "0"
     json.dumps(result.environment)
+
+
+def test_reports_are_written_readable_like_any_new_file(tmp_path):
+    from properties import report_io
+
+    path = report_io.write_atomic(tmp_path / "r.md", "x\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
