@@ -322,24 +322,40 @@ def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     return out
 
 
-def check_train_loop(impl: ModuleType, case: TrainCase) -> list[Comparison]:
-    """train equals the protocol's loop over the implementation's *own* network_gradients and
-    sgd_momentum_step: batches X[0:bs], X[bs:2bs], … in order, velocity carried over, each
-    batch's loss taken before its step. (Isolates the loop from the pieces it calls.)"""
-    net, X, Y = materialize(case.example)
-    kwargs = _train_kwargs(case)
-    _reference_training(net, X, Y, kwargs)
-    layers, losses = _trained(impl, net, X, Y, kwargs)
-    own_layers, velocity, own_losses = net["layers"], None, []
+def _own_loop(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, case: TrainCase) -> tuple[list[dict], list[float]]:
+    """The protocol's training loop over the implementation's own network_gradients and sgd_momentum_step."""
+    layers, velocity, losses = net["layers"], None, []
     for _ in range(case.epochs):
         for start in range(0, X.shape[0], case.batch_size):
             rows = slice(start, start + case.batch_size)
-            value, grads = _network(impl, {**net, "layers": own_layers}, X[rows], Y[rows])
-            own_losses.append(value)
-            result = call(impl, "sgd_momentum_step", own_layers, grads, velocity, lr=case.lr, momentum=case.momentum)
-            own_layers, velocity = expect_pair("sgd_momentum_step", result, "(new_params, new_velocity)")
-            own_layers = expect_layers("sgd_momentum_step", own_layers, len(net["layers"]), "new_params")
+            value, grads = _network(impl, {**net, "layers": layers}, X[rows], Y[rows])
+            losses.append(value)
+            result = call(impl, "sgd_momentum_step", layers, grads, velocity, lr=case.lr, momentum=case.momentum)
+            layers, velocity = expect_pair("sgd_momentum_step", result, "(new_params, new_velocity)")
+            layers = expect_layers("sgd_momentum_step", layers, len(net["layers"]), "new_params")
             velocity = expect_layers("sgd_momentum_step", velocity, len(net["layers"]), "new_velocity")
+    return layers, losses
+
+
+def check_train_loop(impl: ModuleType, case: TrainCase) -> list[Comparison]:
+    """train equals the protocol's loop over the implementation's *own* network_gradients and
+    sgd_momentum_step: batches X[0:bs], X[bs:2bs], … in order, velocity carried over, each
+    batch's loss taken before its step. (Isolates the loop from the pieces it calls: when the
+    own loop fails, train must fail the same way.)"""
+    net, X, Y = materialize(case.example)
+    kwargs = _train_kwargs(case)
+    _reference_training(net, X, Y, kwargs)
+    try:
+        own_layers, own_losses = _own_loop(impl, net, X, Y, case)
+    except ImplFailure as own:
+        try:
+            _trained(impl, net, X, Y, kwargs)
+        except ImplFailure as exc:
+            if exc.message == own.message:
+                return [Comparison("own loop · train stops with the same error as its own steps", True, TOLERANCES["autodiff"], 0.0, 0.0)]
+            raise
+        raise ImplFailure("train", f"returned a result where its own steps fail ({own.label}: {own.message})") from None
+    layers, losses = _trained(impl, net, X, Y, kwargs)
     out = [compare("own loop · batch_losses", losses, own_losses, "autodiff")]
     return out + _compare_layers("own loop · trained ", layers, own_layers, "autodiff")
 
@@ -427,6 +443,13 @@ def check_kinks(impl: ModuleType) -> list[Comparison]:
     ]
 
 
+def check_bad_input_catalogue(impl: ModuleType) -> list[Comparison]:
+    """check_bad_input on every kind of input, once each."""
+    from properties.bad_inputs import INPUT_KINDS, BadInputCase
+
+    return [c for kind in INPUT_KINDS for c in check_bad_input(impl, BadInputCase(kind, 0))]
+
+
 @dataclass(frozen=True)
 class FixedCheck:
     name: str
@@ -445,6 +468,10 @@ def _fixed_checks() -> dict[str, FixedCheck]:
         for ex in WORKED_EXAMPLES.values()
     ]
     checks.append(FixedCheck(
+        "bad_input_catalogue", "every kind of bad input raises ValueError naming the function; edge-of-allowed input is accepted",
+        (), check_bad_input_catalogue, "autodiff",
+    ))
+    checks.append(FixedCheck(
         "kink_subgradients", "at relu/leaky_relu's z = 0 and mae/mape's ŷ = y the derivative is a subgradient",
         ("activation_backward", "loss_backward"), check_kinks, "autodiff",
     ))
@@ -452,6 +479,36 @@ def _fixed_checks() -> dict[str, FixedCheck]:
 
 
 FIXED_CHECKS: dict[str, FixedCheck] = _fixed_checks()
+
+# ----------------------------------------------------------------------------- 7. bad input
+
+
+def check_bad_input(impl: ModuleType, case: Any) -> list[Comparison]:
+    """Bad input raises ValueError with a message starting with the function's name; input at
+    the edge of what is allowed is accepted."""
+    from properties.bad_inputs import INPUT_KINDS
+
+    kind = INPUT_KINDS[case.kind]
+    args, kwargs = case.call()
+    label = f"{kind.function} with {kind.description}"
+    tol = TOLERANCES["autodiff"]
+    if not callable(getattr(impl, kind.function, None)):
+        return [Comparison(label, True, tol, 0.0, 0.0)]  # a missing function fails the checks that need it
+    try:
+        call(impl, kind.function, *args, **kwargs)
+    except ImplFailure as exc:
+        if kind.valid:
+            return [Comparison(label, False, tol, message=f"this input is allowed, but it {exc.message}")]
+        prefix = f"raised ValueError: {kind.function}:"
+        if exc.message.startswith(prefix):
+            return [Comparison(label, True, tol, 0.0, 0.0)]
+        if exc.message.startswith("raised ValueError"):
+            return [Comparison(label, False, tol, message=f"{exc.message} — the message must start with '{kind.function}:'")]
+        return [Comparison(label, False, tol, message=f"{exc.message} where a ValueError was expected")]
+    if kind.valid:
+        return [Comparison(label, True, tol, 0.0, 0.0)]
+    return [Comparison(label, False, tol, message="accepted it, where the protocol asks for a ValueError")]
+
 
 # ----------------------------------------------------------------------------- the registry
 
@@ -512,6 +569,11 @@ PROPERTIES: dict[str, Property] = {
             "l2_adds_half_lambda_norm",
             "L2 adds (λ/2)·Σ‖W‖² to the loss and λ·W to each weight gradient, nothing to the biases",
             ("network_gradients",), lambda: strategies.examples(l2="positive"), check_l2, "autodiff", weight=0.5,
+        ),
+        Property(
+            "bad_input_is_rejected",
+            "bad input raises ValueError naming the function; input at the edge of what is allowed is accepted",
+            (), strategies.input_cases, check_bad_input, "autodiff", weight=0.5,
         ),
         Property(
             "descent_lowers_the_loss",

@@ -40,6 +40,7 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
     v.add_argument("--regressions", metavar="DIR", help="the regression corpus folder (default: properties/regressions)")
     v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
+    v.add_argument("--fail-fast", action="store_true", help="stop at the first check that fails")
     v.add_argument("--quiet", action="store_true", help="no progress lines")
     v.set_defaults(func=_cmd_verify)
 
@@ -131,7 +132,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         result = runner.verify(
             module, impl_spec=args.impl, profile=args.profile, seed=args.seed, budget=args.budget,
             corpus_dir=corpus_dir, save_regressions=not args.no_save, only=args.only, replay=replay,
-            progress=None if args.quiet else _progress,
+            progress=None if args.quiet else _progress, fail_fast=args.fail_fast,
         )
     except ValueError as exc:
         print(f"gradverify: {exc}", file=sys.stderr)

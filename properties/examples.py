@@ -237,6 +237,12 @@ def case_from_json(data: dict[str, Any]) -> Any:
             return TrainCase(**{**data, "example": Example.from_json(data["example"])})
         if kind in ("ActivationCase", "LossCase", "DenseCase"):
             return {"ActivationCase": ActivationCase, "LossCase": LossCase, "DenseCase": DenseCase}[kind](**data)
+        if kind == "BadInputCase":
+            from properties.bad_inputs import INPUT_KINDS, BadInputCase
+
+            if data.get("kind") not in INPUT_KINDS:
+                raise ValueError(f"unknown input kind {data.get('kind')!r}")
+            return BadInputCase(**data)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a valid {kind}: {exc}") from None
     raise ValueError(f"unknown case type {kind!r}")

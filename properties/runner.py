@@ -329,6 +329,7 @@ def verify(
     only: list[str] | None = None,
     replay: corpus.Entry | None = None,
     progress: Progress | None = None,
+    fail_fast: bool = False,
 ) -> VerifyResult:
     """Run the fixed checks and the properties (all, `only` some, or one `replay`ed case)."""
     chosen = PROFILES[profile]
@@ -373,6 +374,8 @@ def verify(
         run.results.append(result)
         if progress:
             progress(index, len(names), name, result)
+        if fail_fast and not result.passed:
+            break
     run.seconds = time.perf_counter() - start
     run.environment = environment()
     return run

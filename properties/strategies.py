@@ -174,3 +174,10 @@ def train_cases(*, max_depth: int = 3, max_width: int = 16, max_batch: int = 32,
         batch_size=st.integers(1, 8),
         epochs=st.integers(1, 3),
     )
+
+
+def input_cases() -> st.SearchStrategy:
+    """A kind of bad (or edge-of-allowed) input for some protocol function, and a seed for its sizes."""
+    from properties.bad_inputs import INPUT_KINDS, BadInputCase
+
+    return st.builds(BadInputCase, kind=st.sampled_from(sorted(INPUT_KINDS)), seed=SEEDS)

@@ -16,7 +16,7 @@ import pytest
 from properties import grading
 from properties.cli import main
 from properties.grade_report import class_summary, results_json
-from tests.variants import BUGGY, IMPL_SOURCE
+from tests.variants import BUGGY, CORRECT, IMPL_SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "properties" / "student_template.py"
@@ -255,3 +255,10 @@ def test_a_submission_failing_during_diagnosis_still_gets_graded(tmp_path):
     student = BUGGY["cce_gradient_not_averaged"].write(tmp_path)
     result = grading.grade_file(student, RUBRIC)
     assert [r.item.name for r in result.items if not r.passed] == ["cce"]
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_each_correct_but_different_implementation_scores_full_marks(name):
+    variant = CORRECT[name]
+    result = grading.grade_module(_module(variant.source(), name), RUBRIC, submission=name)
+    assert [r.item.name for r in result.items if not r.passed] == [], variant.description

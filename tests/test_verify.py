@@ -273,3 +273,21 @@ def test_reports_are_written_readable_like_any_new_file(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_an_implementation_that_accepts_bad_input_or_raises_the_wrong_error_fails():
+    from properties.bad_inputs import BadInputCase
+    from properties.checks import check_bad_input
+
+    def lax_loss(name, y_pred, y_true):
+        return 0.0
+
+    def typeerror_loss(name, y_pred, y_true):
+        raise TypeError("no")
+
+    case = BadInputCase("loss: an unknown loss name", 0)
+    for fn, words in ((lax_loss, "accepted it"), (typeerror_loss, "where a ValueError was expected")):
+        (c,) = check_bad_input(_module(loss=fn), case)
+        assert not c.ok and words in c.message
+    (c,) = check_bad_input(_module(), case)
+    assert c.ok

@@ -1,0 +1,227 @@
+"""`make mutation`: the suite's power to catch backprop bugs, and to leave correct code alone.
+
+1. The catalogue (tests/variants): every buggy variant of impl goes through `verify --profile
+   ci` (which properties catch it, after how many examples) with 10 seeds, and through `grade`
+   (does it lose points on the right rubric item, and only there); every correct-but-different
+   variant must pass verify and score full marks.
+2. Mutation testing with mutmut over impl/ (benchmarks/mutmut_suite.py is its test command:
+   the suite's properties on the mutated impl); its score and every survivor, each with the
+   reason it survives.
+
+Writes reports/mutation.md and reports/mutation.json.
+
+    .venv/bin/python -m benchmarks.mutation                 # everything (make mutation)
+    .venv/bin/python -m benchmarks.mutation --no-mutmut     # the catalogue only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = 10
+
+
+def _module(variant) -> types.ModuleType:
+    module = types.ModuleType(f"variant_{variant.name}")
+    exec(compile(variant.source(), f"{variant.name}.py", "exec"), module.__dict__)
+    return module
+
+
+def _detect(module, seed: int, first_try: list[str]) -> tuple[str | None, int | None]:
+    """(the property that catches the variant with this seed, after how many examples) or (None, None).
+    The properties that caught it with seed 0 are tried first, then all of them."""
+    from properties import runner
+    from properties.checks import PROPERTIES
+
+    for names in (first_try, [n for n in PROPERTIES if n not in first_try]):
+        if not names:
+            continue
+        run = runner.verify(module, profile="ci", seed=seed, corpus_dir=None, save_regressions=False,
+                            only=names, fail_fast=True)
+        failed = [r for r in run.results if not r.passed]
+        if failed:
+            return failed[0].name, failed[0].first_failure_at
+    return None, None
+
+
+def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
+    from properties import grading, runner
+    from tests.variants import BUGGY, CORRECT
+
+    rubric = grading.load_rubric()
+    out: dict = {"buggy": [], "correct": []}
+    folder = Path(tempfile.mkdtemp(prefix="gradverify-mutation-"))
+    for variant in BUGGY.values():
+        if names and variant.name not in names:
+            continue
+        start = time.perf_counter()
+        module = _module(variant)
+        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False)
+        failed = [r for r in full.results if not r.passed]
+        properties = [r for r in failed if r.kind == "property"]
+        per_seed = [_detect(module, seed, [r.name for r in properties]) for seed in range(seeds)]
+        graded = grading.grade_file(variant.write(folder), rubric)
+        lost = [r.item.name for r in graded.items if not r.passed]
+        out["buggy"].append({
+            "name": variant.name,
+            "description": variant.description,
+            "item": variant.item,
+            "caught": bool(failed),
+            "caught_by": [r.name for r in failed],
+            "first_failure": {r.name: r.first_failure_at for r in properties},
+            "seeds": [{"seed": s, "property": p, "examples": n} for s, (p, n) in enumerate(per_seed)],
+            "caught_in_seeds": sum(1 for p, _ in per_seed if p),
+            "grade_lost": lost,
+            "grade_score": graded.score,
+            "grade_right_item": lost == [variant.item],
+            "seconds": time.perf_counter() - start,
+        })
+        print(f"  buggy {variant.name}: caught by {len(failed)} checks, {out['buggy'][-1]['caught_in_seeds']}/{seeds} seeds, "
+              f"grade lost {lost}", file=sys.stderr, flush=True)
+    for variant in CORRECT.values():
+        if names and variant.name not in names:
+            continue
+        module = _module(variant)
+        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False)
+        graded = grading.grade_file(variant.write(folder), rubric)
+        out["correct"].append({
+            "name": variant.name,
+            "description": variant.description,
+            "verify_passed": full.passed,
+            "flagged_by": [r.name for r in full.results if not r.passed],
+            "grade_score": graded.score,
+            "grade_max": graded.max_score,
+        })
+        print(f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
+              file=sys.stderr, flush=True)
+    return out
+
+
+def summary(data: dict) -> dict:
+    from properties.runner import PROFILES
+
+    buggy, correct = data["buggy"], data["correct"]
+    detections = [s["examples"] for b in buggy for s in b["seeds"] if s["examples"] is not None]
+    slowest = max(((s["examples"] or 0, b["name"], s["property"], s["seed"]) for b in buggy for s in b["seeds"]), default=(0, "", "", 0))
+    return {
+        "buggy": len(buggy),
+        "caught_by_verify": sum(b["caught"] for b in buggy),
+        "caught_in_every_seed": sum(b["caught_in_seeds"] == len(b["seeds"]) for b in buggy),
+        "lost_points_on_right_item": sum(b["grade_right_item"] for b in buggy),
+        "correct": len(correct),
+        "correct_clean": sum(c["verify_passed"] and c["grade_score"] == c["grade_max"] for c in correct),
+        "median_examples_to_first_failure": statistics.median(detections) if detections else None,
+        "slowest_detection": {"examples": slowest[0], "variant": slowest[1], "property": slowest[2], "seed": slowest[3]},
+        "ci_budget": PROFILES["ci"].budget,
+    }
+
+
+def render(data: dict) -> str:
+    s = data["summary"]
+    seeds = len(data["buggy"][0]["seeds"]) if data["buggy"] else 0
+    lines = [
+        "# Fault-detection power",
+        "",
+        f"Measured {data['date']} with `{data['command']}` in {data['seconds'] / 60:.1f} min.",
+        "",
+        "## Summary",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| buggy variants caught by `verify --profile ci` | {s['caught_by_verify']} / {s['buggy']} | all |",
+        f"| … caught by the properties in every one of {seeds} seeds | {s['caught_in_every_seed']} / {s['buggy']} | all |",
+        f"| buggy variants losing points in `grade` on their item, and only there | {s['lost_points_on_right_item']} / {s['buggy']} | all |",
+        f"| correct variants passing verify with full marks | {s['correct_clean']} / {s['correct']} | all |",
+        f"| median examples until the first failure (over variants and seeds) | {s['median_examples_to_first_failure']} | — |",
+        f"| slowest detection | {s['slowest_detection']['examples']} examples ({s['slowest_detection']['variant']}, "
+        f"{s['slowest_detection']['property']}, seed {s['slowest_detection']['seed']}) | within the ci budget of "
+        f"{s['ci_budget']} (× weight) |",
+    ]
+    if "mutmut" in data:
+        m = data["mutmut"]
+        lines.append(f"| mutmut score (killed / non-equivalent mutants) | {m['score']:.1%} ({m['killed']} / {m['non_equivalent']}) | ≥ 95% |")
+    lines += [
+        "",
+        "Examples count hypothesis examples of the property that caught the variant first; the network "
+        "property checks 8 data sets per example. A variant is run through every check with seed 0, then, for "
+        f"seeds 0–{seeds - 1}, through the properties alone (the ones that caught it first, then the rest) "
+        "until one fails, so 'every seed' does not lean on the fixed worked examples.",
+        "",
+        "## Buggy variants",
+        "",
+        "| variant | the bug | caught by (seed 0) | examples to first failure (seed 0) | seeds caught | most examples over seeds | grade: item lost | right item |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for b in data["buggy"]:
+        first = ", ".join(f"{k}: {v}" for k, v in b["first_failure"].items()) or "fixed examples only"
+        most = max((x["examples"] or 0 for x in b["seeds"]), default=0)
+        lines.append(
+            f"| `{b['name']}` | {b['description']} | {', '.join(b['caught_by']) or '**not caught**'} | {first} | "
+            f"{b['caught_in_seeds']}/{len(b['seeds'])} | {most} | {', '.join(b['grade_lost']) or '—'} (expected {b['item']}) | "
+            f"{'✅' if b['grade_right_item'] else '❌'} |"
+        )
+    lines += ["", "## Correct-but-different variants", "", "| variant | how it differs | verify | grade |", "|---|---|---|---|"]
+    for c in data["correct"]:
+        verdict = "✅ pass" if c["verify_passed"] else f"❌ flagged by {', '.join(c['flagged_by'])}"
+        lines.append(f"| `{c['name']}` | {c['description']} | {verdict} | {c['grade_score']:g} / {c['grade_max']:g} |")
+    if "mutmut" in data:
+        lines += ["", render_mutmut(data["mutmut"])]
+    return "\n".join(lines) + "\n"
+
+
+def render_mutmut(m: dict) -> str:
+    lines = [
+        "## Mutation testing (mutmut)",
+        "",
+        f"`mutmut run` over `impl/backprop.py` ({m['version']}), test command: the suite's properties on the mutated "
+        f"impl (`benchmarks/mutmut_suite.py`, ci profile). {m['total']} mutants: {m['killed']} killed, "
+        f"{m['survived']} survived, {m['timeout']} timed out (counted as killed: the suite stopped them), "
+        f"{m['other']} other. Of the survivors, {m['equivalent']} are equivalent (no input allowed by the protocol "
+        f"tells them apart), so the score is {m['killed']} / {m['non_equivalent']} = **{m['score']:.1%}**.",
+        "",
+        "| mutant | change | verdict |",
+        "|---|---|---|",
+    ]
+    for row in m["survivors"]:
+        lines.append(f"| `{row['name']}` | `{row['diff']}` | {row['verdict']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=SEEDS)
+    parser.add_argument("--variants", nargs="*", help="only these variants")
+    parser.add_argument("--no-mutmut", action="store_true")
+    parser.add_argument("--out", default=str(ROOT / "reports"))
+    args = parser.parse_args(argv)
+    from properties.report_io import write_atomic
+    from references import jax_backend
+
+    jax_backend.enable_persistent_cache()
+    start = time.perf_counter()
+    data = catalogue(args.seeds, args.variants)
+    data["summary"] = summary(data)
+    if not args.no_mutmut:
+        from benchmarks import mutmut_run
+
+        data["mutmut"] = mutmut_run.run()
+    data["seconds"] = time.perf_counter() - start
+    data["date"] = time.strftime("%Y-%m-%d")
+    data["command"] = "make mutation" if not (args.no_mutmut or args.variants) else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
+    out = Path(args.out)
+    write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
+    write_atomic(out / "mutation.md", render(data))
+    print(render(data))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The suite as mutmut's test command: each check of gradverify on the (mutated) bundled impl.
+
+mutmut (see benchmarks/mutmut_run.py and [tool.mutmut] in pyproject.toml) copies impl/ with
+its mutants into mutants/ and runs these tests there; a mutant is killed when a check fails.
+The ci profile with a small budget: the seed is fixed, so a run is reproducible.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import impl
+from properties import runner
+from properties.checks import FIXED_CHECKS, PROPERTIES
+
+BUDGET = 20
+
+
+@pytest.mark.parametrize("name", list(FIXED_CHECKS) + list(PROPERTIES))
+def test_check_holds_on_impl(name):
+    result = runner.verify(impl, profile="ci", only=[name], corpus_dir=None, save_regressions=False, budget=BUDGET)
+    (r,) = result.results
+    assert r.passed, r.error or r.failure.comparisons[0].describe()
