@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report clean gradescope bench
+.PHONY: test report clean gradescope bench mutation
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,11 @@ gradescope:
 # Speed and memory: reports/benchmarks.md and reports/benchmarks.json (docs in benchmarks/bench.py).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench
+
+# Fault-detection power: the variant catalogue and mutmut; writes reports/mutation.md (benchmarks/mutation.py).
+$(VENV)/.mutation: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[mutation]'
+	touch $(VENV)/.mutation
+
+mutation: $(VENV)/.mutation
+	$(BIN)/python -m benchmarks.mutation

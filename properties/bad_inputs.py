@@ -23,6 +23,8 @@ class InputKind:
     build: Callable[[np.random.Generator], Call]
     #: True: the input is allowed and must be accepted; False: it must raise ValueError
     valid: bool = False
+    #: for allowed input: the plain equivalent call, whose result it must equal
+    same_as: Callable[[Call], Call] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,8 @@ def _kinds() -> dict[str, InputKind]:
         K("activation_backward", "grad_a of another shape than z", lambda r: (("tanh", np.ones((2, 3)), np.ones((3, 2))), {})),
         K("activation_backward", "an unknown activation name", lambda r: (("gelu", np.ones((2, 2)), np.ones((2, 2))), {})),
         K("activation_backward", "a 1-D grad_a", lambda r: (("tanh", np.ones((1, 3)), np.ones(3)), {})),
+        K("activation_backward", "a 1-D z", lambda r: (("tanh", np.ones(3), np.ones((1, 3))), {})),
+        K("activation", "a 2-D z of strings", lambda r: (("tanh", np.array([["a", "b"]])), {})),
         # loss, loss_backward
         K("loss", "an unknown loss name", lambda r: _loss_call("hinge", _probs(r), _probs(r))),
         K("loss", "y_true of another shape than y_pred", lambda r: _loss_call("mse", np.ones((2, 3)), np.ones((3, 2)))),
@@ -127,11 +131,13 @@ def _kinds() -> dict[str, InputKind]:
         K("loss_backward", "y_true of another shape than y_pred", lambda r: (("mae", np.ones((2, 3)), np.ones((2, 2))), {})),
         K("loss_backward", "y_pred below 0 for bce", lambda r: (("bce", -np.ones((2, 2)), np.full((2, 2), 0.5)), {})),
         K("loss_backward", "a zero target for mape", lambda r: (("mape", np.ones((1, 2)), np.zeros((1, 2))), {})),
+        K("loss", "a 1-D y_true for mse", lambda r: _loss_call("mse", np.ones((1, 3)), np.ones(3))),
         # dense_forward, dense_backward
         K("dense_forward", "W whose fan-in is not x's width", lambda r: ((np.ones((3, 2)), np.ones((4, 3)), np.ones(4)), {})),
         K("dense_forward", "b of the wrong length", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.ones(3)), {})),
         K("dense_forward", "a 1-D x", lambda r: ((np.ones(2), np.ones((4, 2)), np.ones(4)), {})),
         K("dense_forward", "a 2-D b", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.ones((1, 4))), {})),
+        K("dense_forward", "a 1-D W", lambda r: ((np.ones((3, 2)), np.ones(2), np.ones(1)), {})),
         K("dense_backward", "grad_z of the wrong shape", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.ones((3, 3))), {})),
         K("dense_backward", "W whose fan-in is not x's width", lambda r: ((np.ones((3, 2)), np.ones((4, 3)), np.ones((3, 4))), {})),
         K("dense_backward", "a NaN in x", lambda r: ((np.full((3, 2), np.nan), np.ones((4, 2)), np.ones((3, 4))), {})),
@@ -154,11 +160,21 @@ def _kinds() -> dict[str, InputKind]:
         K("network_gradients", "Y with fewer samples than X", lambda r: _fewer_Y(_net(r))),
         K("network_gradients", "Y with one output too many", lambda r: _wider_Y(_net(r))),
         K("network_gradients", "float labels for sparse_cce", lambda r: _float_labels(_net(r, "sparse_cce", "softmax"))),
+        K("network_gradients", "sparse_cce after an identity output", lambda r: _net_layer_call(_net(r, "sparse_cce", "softmax"), 1, activation="identity")),
+        K("network_gradients", "a 1-D W in a layer", lambda r: _net_layer_call(_net(r), 0, W=np.ones(3))),
+        K("network_gradients", "a 2-D b in a layer", lambda r: _net_layer_call(_net(r), 0, b=np.ones((1, 3)))),
+        K("network_gradients", "a 1-D X", lambda r: _reshaped(_net(r), X=lambda X: X[0])),
+        K("network_gradients", "a 1-D Y for mse", lambda r: _reshaped(_net(r), Y=lambda Y: Y[:, 0])),
         # sgd_momentum_step
         K("sgd_momentum_step", "one gradient too few", lambda r: _step_with(r, grads=lambda net: _grads(net)[:1])),
         K("sgd_momentum_step", "a gradient of the wrong shape", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"].T if g["W"].shape[0] != g["W"].shape[1] else np.ones((9, 9)), "b": g["b"]} for g in _grads(net)])),
         K("sgd_momentum_step", "a velocity list of the wrong length", lambda r: _step_with(r, velocity=lambda net: _grads(net)[:1])),
         K("sgd_momentum_step", "a gradient that is not a dict", lambda r: _step_with(r, grads=lambda net: [1] * len(net["layers"]))),
+        K("sgd_momentum_step", "no layers in params", lambda r: (([], [], None), {"lr": 0.1, "momentum": 0.0})),
+        K("sgd_momentum_step", "a 1-D weight gradient", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"].ravel(), "b": g["b"]} for g in _grads(net)])),
+        K("sgd_momentum_step", "a 2-D bias gradient", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"], "b": g["b"][None, :]} for g in _grads(net)])),
+        K("sgd_momentum_step", "a bias gradient of the wrong length", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"], "b": np.zeros(9)} for g in _grads(net)])),
+        K("sgd_momentum_step", "a velocity entry of the wrong shape", lambda r: _step_with(r, velocity=lambda net: [{"W": np.zeros((9, 9)), "b": g["b"]} for g in _grads(net)])),
         K("sgd_momentum_step", "lr = 0", lambda r: _step(r, lr=0.0)),
         K("sgd_momentum_step", "a negative lr", lambda r: _step(r, lr=-0.1)),
         K("sgd_momentum_step", "a NaN lr", lambda r: _step(r, lr=float("nan"))),
@@ -180,10 +196,17 @@ def _kinds() -> dict[str, InputKind]:
         K("loss", "the label K − 1 for sparse_cce", lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([2, 2])), True),
         K("loss", "negative targets for mape", lambda r: _loss_call("mape", np.ones((2, 2)), -np.ones((2, 2))), True),
         K("loss", "targets exactly 0 and 1 for cce", lambda r: _loss_call("cce", np.full((1, 2), 0.5), np.array([[0.0, 1.0]])), True),
-        K("loss", "integer arrays for mse", lambda r: _loss_call("mse", np.ones((2, 2), dtype=int), np.zeros((2, 2), dtype=int)), True),
-        K("network_gradients", "l2 = 0 given as an int", lambda r: _net_call(_net(r), l2=0), True),
-        K("network_gradients", "a net without 'l2'", lambda r: _without(_net(r), "l2"), True),
-        K("network_gradients", "nested lists instead of arrays", lambda r: _as_lists(_net(r)), True),
+        K("loss", "integer arrays for mse", lambda r: _loss_call("mse", np.arange(4).reshape(2, 2), np.zeros((2, 2), dtype=int)), True,
+          lambda c: _loss_call("mse", np.arange(4.0).reshape(2, 2), np.zeros((2, 2)))),
+        K("activation", "an integer z", lambda r: (("identity", np.arange(6).reshape(2, 3)), {}), True,
+          lambda c: (("identity", np.arange(6.0).reshape(2, 3)), {})),
+        K("network_gradients", "l2 = 0 given as an int", lambda r: _net_call(_net(r, l2=0.5), l2=0), True,
+          lambda c: _net_call(c[0], l2=0.0)),
+        K("network_gradients", "a net without 'l2'", lambda r: _without(_net(r, l2=0.5), "l2"), True,
+          lambda c: _net_call(c[0], l2=0.0)),
+        K("network_gradients", "nested lists instead of arrays", lambda r: _as_lists(_net(r)), True, _as_arrays),
+        K("train", "no momentum given", lambda r: _train_without_momentum(r), True,
+          lambda c: (c[0], {**c[1], "momentum": 0.0})),
         K("sgd_momentum_step", "a tiny positive lr and momentum 0", lambda r: _step(r, lr=1e-300, momentum=0.0), True),
         K("sgd_momentum_step", "momentum just below 1", lambda r: _step(r, momentum=0.999), True),
         K("train", "epochs = 0", lambda r: _train(r, epochs=0), True),
@@ -245,6 +268,22 @@ def _as_lists(data: tuple) -> Call:
     net, X, Y = data
     layers = [{**l, "W": l["W"].tolist(), "b": l["b"].tolist()} for l in net["layers"]]
     return ({**net, "layers": layers}, X.tolist(), Y.tolist()), {}
+
+
+def _reshaped(data: tuple, X: Callable | None = None, Y: Callable | None = None) -> Call:
+    net, X0, Y0 = data
+    return (net, X(X0) if X else X0, Y(Y0) if Y else Y0), {}
+
+
+def _as_arrays(call: Call) -> Call:
+    (net, X, Y), kwargs = call
+    layers = [{**l, "W": np.asarray(l["W"], dtype=float), "b": np.asarray(l["b"], dtype=float)} for l in net["layers"]]
+    return ({**net, "layers": layers}, np.asarray(X, dtype=float), np.asarray(Y, dtype=float)), kwargs
+
+
+def _train_without_momentum(rng: np.random.Generator) -> Call:
+    args, kwargs = _train(rng, momentum=None)
+    return args, {k: v for k, v in kwargs.items() if k != "momentum"}
 
 
 def _step_with(rng: np.random.Generator, grads=None, velocity=None) -> Call:

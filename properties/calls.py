@@ -15,7 +15,7 @@ import warnings
 from types import ModuleType
 from typing import Any, Iterator
 
-from properties.sandbox import RemoteFunction, SubmissionCallError
+from properties.sandbox import NOT_IMPLEMENTED, RemoteFunction, SubmissionCallError
 
 #: Wall-clock limit for one call of the implementation under test (seconds).
 CALL_TIMEOUT = 10.0
@@ -77,7 +77,7 @@ def call(impl: ModuleType, function: str, *args: Any, timeout: float | None = No
     except SystemExit as exc:
         raise ImplFailure(function, f"called sys.exit({exc.code!r})") from None
     except NotImplementedError:
-        raise ImplFailure(function, "is not implemented (raised NotImplementedError)") from None
+        raise ImplFailure(function, NOT_IMPLEMENTED) from None
     except Exception as exc:  # noqa: BLE001 - whatever the implementation raises is reported
         raise ImplFailure(function, f"raised {describe_exception(exc)}") from None
 

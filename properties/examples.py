@@ -142,6 +142,9 @@ def random_architecture(rng: np.random.Generator, *, loss: str | None = None, hi
 
 #: Component inputs z ~ N(0, Z_SCALE²): wide enough to reach every regime, short of saturation.
 Z_SCALE = 2.0
+#: Activation inputs in the tails, z ~ N(0, LARGE_Z_SCALE²): e^{±z} over- or underflows for
+#: |z| > 709, so only a numerically careful sigmoid, softplus or softmax stays exact there.
+LARGE_Z_SCALE = 300.0
 
 
 @dataclass(frozen=True)
@@ -150,14 +153,17 @@ class ActivationCase:
     rows: int
     units: int
     seed: int
+    #: the standard deviation of z: Z_SCALE, or LARGE_Z_SCALE for the tails
+    scale: float = Z_SCALE
 
     def describe(self) -> str:
-        return f"activation {self.name!r} on z of shape ({self.rows}, {self.units})"
+        spread = "" if self.scale == Z_SCALE else f" ~ N(0, {self.scale:g}²)"
+        return f"activation {self.name!r} on z{spread} of shape ({self.rows}, {self.units})"
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(z, grad_a)"""
         rng = np.random.default_rng(self.seed)
-        return Z_SCALE * rng.normal(size=(self.rows, self.units)), rng.normal(size=(self.rows, self.units))
+        return self.scale * rng.normal(size=(self.rows, self.units)), rng.normal(size=(self.rows, self.units))
 
 
 @dataclass(frozen=True)

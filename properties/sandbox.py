@@ -90,6 +90,8 @@ from properties.sandbox_worker import (
     encode_value,
 )
 
+#: What a call that raised NotImplementedError is said to have done, in and out of the sandbox.
+NOT_IMPLEMENTED = "is not implemented (raised NotImplementedError)"
 WORKER_SCRIPT = Path(__file__).resolve().with_name("sandbox_worker.py")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: The user and group a root grader's child runs as.
@@ -394,7 +396,7 @@ def _call_cause(report: Any) -> str | None:
     if not isinstance(kind, str):
         return None
     fixed = {
-        "not_implemented": "is not implemented (raised NotImplementedError)",
+        "not_implemented": NOT_IMPLEMENTED,
         "memory": "ran out of memory",
         "too_large": "returned a value too large to check",
         "too_deep": "returned a value nested too deeply to check",

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from impl.backprop import ACTIVATIONS, LOSSES
 from properties.examples import (
     HIDDEN_ACTIVATIONS,
+    LARGE_Z_SCALE,
     OUTPUT_ACTIVATIONS,
     ActivationCase,
     Architecture,
@@ -30,13 +31,15 @@ from properties.examples import (
     Example,
     LossCase,
     TrainCase,
+    Z_SCALE,
 )
 
 KINK_POLICY = (
     "Random draws are continuous, so relu/leaky_relu pre-activations and mae/mape residuals are "
     "never exactly at a kink; finite differences shrink their step until it stays on one side of "
     "every kink (an example sitting on one is rejected); weights ~ N(0, 1/fan_in) keep "
-    "sigmoid/tanh/softmax out of saturation. At the kinks themselves any subgradient is accepted "
+    "sigmoid/tanh/softmax out of saturation in networks, while half the activation cases draw "
+    "z ~ N(0, 300²) to reach the tails where e^{±z} overflows. At the kinks themselves any subgradient is accepted "
     "(relu'(0) ∈ [0, 1], leaky_relu'(0) ∈ [0.01, 1], mae/mape' at ŷ = y within the subdifferential), "
     "checked by `kink_subgradients`."
 )
@@ -135,6 +138,7 @@ def activation_cases(
         rows=st.integers(1, max_rows),
         units=st.integers(1, max_units),
         seed=SEEDS,
+        scale=st.sampled_from([Z_SCALE, LARGE_Z_SCALE]),
     )
 
 

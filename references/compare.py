@@ -93,6 +93,9 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
     """Compare `got` with `expected` (array-like or scalar) under `tol`."""
     tol = TOLERANCES[tol] if isinstance(tol, str) else tol
     want = np.asarray(expected, dtype=np.float64)
+    if isinstance(got, np.ndarray) and got.dtype.kind not in "biuf":
+        return Comparison(label, False, tol, shape=want.shape,
+                          message=f"returned an array of dtype {got.dtype} where float64 numbers were expected")
     have = _as_float_array(got)
     if have is None:
         return Comparison(label, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}")

@@ -1,0 +1,114 @@
+"""Run mutmut over impl/ with the suite as its test command, and classify every survivor.
+
+mutmut 3 ([tool.mutmut] in pyproject.toml) copies impl/ with all its mutants into mutants/,
+runs benchmarks/mutmut_suite.py (every gradverify check on the mutated impl) and records an
+exit code per mutant in mutants/impl/backprop.py.meta. A survivor is either explained as
+equivalent — by a rule below, or by a reason written for that very change in EXPLAINED —
+or it counts against the score.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+META = ROOT / "mutants" / "impl" / "backprop.py.meta"
+MUTMUT = Path(sys.executable).with_name("mutmut")
+KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # failed tests, pytest error, timeouts, type check
+SURVIVED = {0}
+
+#: Survivors explained one by one: the change (as `-old` / `+new`) and why no allowed input can tell it apart.
+EXPLAINED: dict[str, str] = {}
+
+WORDING = ("equivalent: only the wording of an error message changes; the protocol fixes the exception type "
+           "and that the message starts with the function's name, not the words")
+WARNINGS = ("equivalent: numpy's floating-point warning settings; the values, and so every gradient, are unchanged")
+
+
+def _tokens(line: str) -> list[tuple[int, str]]:
+    try:
+        return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline)
+                if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+
+
+def _only_strings_differ(old: str, new: str) -> bool:
+    """The lines differ only where one has a string (or f-string part) and the other a string or None."""
+    a, b = _tokens(old), _tokens(new)
+    if not a or len(a) != len(b):
+        return False
+    stringy = {tokenize.STRING} | ({getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END") if hasattr(tokenize, n)})
+    for (ta, sa), (tb, sb) in zip(a, b):
+        if sa == sb:
+            continue
+        if ta in stringy and (tb in stringy or sb == "None"):
+            continue
+        return False
+    return True
+
+
+def classify(old: str, new: str) -> str | None:
+    """The reason a surviving change is equivalent, or None when none applies."""
+    key = f"-{old.strip()}\n+{new.strip()}"
+    if key in EXPLAINED:
+        return EXPLAINED[key]
+    if "np.errstate(" in old:
+        return WARNINGS
+    message_line = re.search(r"check_\w+\(|ValueError\(|^\s*f\"|^\s*\"", old)
+    if message_line and _only_strings_differ(old, new):
+        return WORDING
+    return None
+
+
+def _diff(name: str) -> tuple[str, str]:
+    shown = subprocess.run([str(MUTMUT), "show", name], cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
+    old = "\n".join(l[1:] for l in shown.splitlines() if l.startswith("-") and not l.startswith("---"))
+    new = "\n".join(l[1:] for l in shown.splitlines() if l.startswith("+") and not l.startswith("+++"))
+    return old, new
+
+
+def run(max_children: int = 2) -> dict:
+    """mutmut run from scratch, then the counts, the score and every survivor with its verdict."""
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    version = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True, text=True).stdout
+    version = next((l.split(":", 1)[1].strip() for l in version.splitlines() if l.startswith("Version:")), "?")
+    done = subprocess.run([str(MUTMUT), "run", "--max-children", str(max_children)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=3600)
+    if not META.is_file():
+        raise SystemExit(f"mutmut produced no results:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    codes = json.loads(META.read_text())["exit_code_by_key"]
+    survivors = []
+    for name, code in sorted(codes.items()):
+        if code in KILLED:
+            continue
+        old, new = _diff(name)
+        verdict = classify(old, new) if code in SURVIVED else None
+        survivors.append({"name": name, "exit_code": code, "diff": f"{old.strip()} → {new.strip()}",
+                          "verdict": verdict or f"NOT EXPLAINED (status {code})", "equivalent": verdict is not None})
+    killed = sum(1 for c in codes.values() if c in KILLED)
+    equivalent = sum(1 for s in survivors if s["equivalent"])
+    total = len(codes)
+    return {
+        "version": f"mutmut {version}",
+        "total": total,
+        "killed": killed,
+        "timeout": sum(1 for c in codes.values() if c in {36, 24, -24, 152, 255}),
+        "survived": sum(1 for c in codes.values() if c in SURVIVED),
+        "other": sum(1 for c in codes.values() if c not in KILLED and c not in SURVIVED),
+        "equivalent": equivalent,
+        "non_equivalent": total - equivalent,
+        "score": killed / max(1, total - equivalent),
+        "survivors": survivors,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
