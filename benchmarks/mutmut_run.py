@@ -24,12 +24,60 @@ MUTMUT = Path(sys.executable).with_name("mutmut")
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # failed tests, pytest error, timeouts, type check
 SURVIVED = {0}
 
+_KINK = ("equivalent under the protocol: the value at the kink z = 0 only, where {what}; any subgradient is "
+         "accepted there (kink_subgradients)")
+_GUARD = ("equivalent: a redundant guard against 0·log 0 or 0/0; where x = 0 the outer np.where already gives 0, "
+          "and elsewhere nothing changes")
+_AXIS = ("equivalent: every array reaching it is 2-D (check_array asks for that), where axis=+1 and axis=-1 "
+         "are the same axis")
+_EXPLANATIONS: dict[str, list[tuple[str, str]]] = {
+    _GUARD: [
+        ("return np.where(x == 0, 0.0, x / np.where(x == 0, 1.0, y))", "return np.where(x == 0, 0.0, x / np.where(None, 1.0, y))"),
+        ("return np.where(x == 0, 0.0, x / np.where(x == 0, 1.0, y))", "return np.where(x == 0, 0.0, x / np.where(x == 0, 2.0, y))"),
+        ("return np.where(x == 0, 0.0, x / np.where(x == 0, 1.0, y))", "return np.where(None, 0.0, x / np.where(x == 0, 1.0, y))"),
+        ("safe = np.where(x == 0, 1.0, y)", "safe = np.where(x == 0, 2.0, y)"),
+        ("safe = np.where(x == 0, 1.0, y)", "safe = np.where(None, 1.0, y)"),
+        ("return np.where(x == 0, 0.0, x * np.log(safe))", "return np.where(None, 0.0, x * np.log(safe))"),
+    ],
+    _KINK.format(what="relu and leaky_relu give 0 either way"): [
+        ("return np.where(z > 0, z, LEAKY_SLOPE * z)", "return np.where(z >= 0, z, LEAKY_SLOPE * z)"),
+        ("return np.where(z > 0, z, 0.0)", "return np.where(z >= 0, z, 0.0)"),
+    ],
+    _KINK.format(what="relu'(0) becomes 1 and leaky_relu'(0) becomes 1 instead of 0 and 0.01"): [
+        ("return np.where(z > 0, grad_a, LEAKY_SLOPE * grad_a)", "return np.where(z >= 0, grad_a, LEAKY_SLOPE * grad_a)"),
+        ("return np.where(z > 0, grad_a, 0.0)", "return np.where(z >= 0, grad_a, 0.0)"),
+    ],
+    "equivalent: at z = 0 both branches of the stable sigmoid give exactly 1/(1 + 1) = 0.5": [
+        ("return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))", "return np.where(z > 0, 1.0 / (1.0 + e), e / (1.0 + e))"),
+    ],
+    _AXIS: [
+        ("return e / e.sum(axis=-1, keepdims=True)", "return e / e.sum(axis=+1, keepdims=True)"),
+        ("e = np.exp(z - z.max(axis=-1, keepdims=True))", "e = np.exp(z - z.max(axis=+1, keepdims=True))"),
+        ("return s * (grad_a - np.sum(grad_a * s, axis=-1, keepdims=True))",
+         "return s * (grad_a - np.sum(grad_a * s, axis=+1, keepdims=True))"),
+    ],
+    ("equivalent: None, str, bytes and dict still end in the same ValueError a few lines on (np.asarray "
+     "rejects them, or None becomes a 0-d array and fails the dimension check); only the wording differs"): [
+        ("if value is None or isinstance(value, (str, bytes, dict)):", "if value is None and isinstance(value, (str, bytes, dict)):"),
+    ],
+    "equivalent: a dtype kind is one character, and 'X' is no dtype kind, so 'XXiuXX' accepts exactly 'i' and 'u'": [
+        ('if arr.dtype.kind not in "iu":', 'if arr.dtype.kind not in "XXiuXX":'),
+    ],
+    ("equivalent: without velocity, np.zeros_like(None) is a 0-d zero that NumPy treats as the scalar 0, so "
+     "Δw = −η·g + α·0 has the same values and dtype"): [
+        ("previous = velocity[i][key] if velocity is not None else np.zeros_like(p[key])",
+         "previous = velocity[i][key] if velocity is not None else np.zeros_like(None)"),
+    ],
+}
+
 #: Survivors explained one by one: the change (as `-old` / `+new`) and why no allowed input can tell it apart.
-EXPLAINED: dict[str, str] = {}
+EXPLAINED: dict[str, str] = {f"-{old}\n+{new}": why for why, pairs in _EXPLANATIONS.items() for old, new in pairs}
 
 WORDING = ("equivalent: only the wording of an error message changes; the protocol fixes the exception type "
            "and that the message starts with the function's name, not the words")
 WARNINGS = ("equivalent: numpy's floating-point warning settings; the values, and so every gradient, are unchanged")
+MESSAGE_ONLY = ("equivalent: the line only builds words of an error message (`source` and `bound` feed nothing "
+                "else); the ValueError is raised all the same")
 
 
 def _tokens(line: str) -> list[tuple[int, str]]:
@@ -62,7 +110,9 @@ def classify(old: str, new: str) -> str | None:
         return EXPLAINED[key]
     if "np.errstate(" in old:
         return WARNINGS
-    message_line = re.search(r"check_\w+\(|ValueError\(|^\s*f\"|^\s*\"", old)
+    if re.match(r"\s*(source|bound) = |\s*if high is not None:$", old):
+        return MESSAGE_ONLY
+    message_line = re.search(r"check_\w+\(|like_params\(|ValueError\(|^\s*f\"|^\s*\"", old)
     if message_line and _only_strings_differ(old, new):
         return WORDING
     return None

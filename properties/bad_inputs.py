@@ -170,6 +170,7 @@ def _kinds() -> dict[str, InputKind]:
         K("sgd_momentum_step", "a gradient of the wrong shape", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"].T if g["W"].shape[0] != g["W"].shape[1] else np.ones((9, 9)), "b": g["b"]} for g in _grads(net)])),
         K("sgd_momentum_step", "a velocity list of the wrong length", lambda r: _step_with(r, velocity=lambda net: _grads(net)[:1])),
         K("sgd_momentum_step", "a gradient that is not a dict", lambda r: _step_with(r, grads=lambda net: [1] * len(net["layers"]))),
+        K("sgd_momentum_step", "grads given as None", lambda r: _step_with(r, grads=lambda net: None)),
         K("sgd_momentum_step", "no layers in params", lambda r: (([], [], None), {"lr": 0.1, "momentum": 0.0})),
         K("sgd_momentum_step", "a 1-D weight gradient", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"].ravel(), "b": g["b"]} for g in _grads(net)])),
         K("sgd_momentum_step", "a 2-D bias gradient", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"], "b": g["b"][None, :]} for g in _grads(net)])),
@@ -210,6 +211,7 @@ def _kinds() -> dict[str, InputKind]:
         K("sgd_momentum_step", "a tiny positive lr and momentum 0", lambda r: _step(r, lr=1e-300, momentum=0.0), True),
         K("sgd_momentum_step", "momentum just below 1", lambda r: _step(r, momentum=0.999), True),
         K("train", "epochs = 0", lambda r: _train(r, epochs=0), True),
+        K("train", "epochs = 0 on nested lists (the net comes back as float64 arrays)", lambda r: _train_as_lists(r), True, _as_arrays),
         K("train", "batch_size larger than N", lambda r: _train(r, batch_size=1000), True),
         K("train", "batch_size 1", lambda r: _train(r, batch_size=1), True),
     ]
@@ -279,6 +281,11 @@ def _as_arrays(call: Call) -> Call:
     (net, X, Y), kwargs = call
     layers = [{**l, "W": np.asarray(l["W"], dtype=float), "b": np.asarray(l["b"], dtype=float)} for l in net["layers"]]
     return ({**net, "layers": layers}, np.asarray(X, dtype=float), np.asarray(Y, dtype=float)), kwargs
+
+
+def _train_as_lists(rng: np.random.Generator) -> Call:
+    args, kwargs = _train(rng, epochs=0)
+    return _as_lists(args)[0], kwargs
 
 
 def _train_without_momentum(rng: np.random.Generator) -> Call:

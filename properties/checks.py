@@ -276,10 +276,11 @@ def check_momentum_step(impl: ModuleType, case: TrainCase) -> list[Comparison]:
         out += _compare_layers(f"torch.optim.SGD step {step + 1} · new ", new_params, params_ref, "autodiff")
         out += _compare_layers(f"torch.optim.SGD step {step + 1} · velocity ", new_velocity, velocity_ref, "autodiff")
         out += _unmodified(f"sgd_momentum_step step {step + 1}: inputs", before, after)
-        kept = [p.get("activation") for p in new_params] == [p["activation"] for p in net["layers"]]
+        kept = [(sorted(p, key=str), p.get("activation")) for p in new_params] == [(sorted(p), p["activation"]) for p in net["layers"]]
         if not kept:
-            out.append(Comparison(f"step {step + 1} · activations", False, TOLERANCES["autodiff"],
-                                  message="new_params lost or changed the layers' 'activation' entries"))
+            out.append(Comparison(f"step {step + 1} · layer entries", False, TOLERANCES["autodiff"],
+                                  message="new_params must be the given layer dicts with new W and b: it lost, changed "
+                                          "or added entries ('activation' and the keys must stay as given)"))
         params_impl, velocity_impl = new_params, new_velocity
     return out
 
@@ -303,7 +304,12 @@ def _trained(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, kwargs: 
     trained, losses = expect_pair("train", call(impl, "train", net, X, Y, **kwargs), "(net, batch_losses)")
     if not isinstance(trained, dict) or "layers" not in trained:
         raise ImplFailure("train", "returned something other than a net dict as the trained net")
-    return expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']"), losses
+    layers = expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']")
+    if sorted(trained, key=str) != sorted(net) or any(sorted(l, key=str) != sorted(g) for l, g in zip(layers, net["layers"])):
+        raise ImplFailure("train", f"returned a net with the keys {sorted(map(str, trained))} and layers with "
+                                   f"{[sorted(map(str, l)) for l in layers]}, where the given net's keys {sorted(net)} and its "
+                                   f"layers' {[sorted(g) for g in net['layers']]} were expected")
+    return layers, losses
 
 
 def _train_kwargs(case: TrainCase) -> dict:
