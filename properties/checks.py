@@ -50,6 +50,8 @@ class Property:
     weight: float = 1.0
     #: data sets checked per drawn example
     data_sets: int = 1
+    #: cases run first in every run, whatever the seed (strategies.*_coverage)
+    coverage: Callable[[], list] | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -581,16 +583,19 @@ PROPERTIES: dict[str, Property] = {
             "network_gradients_match_references",
             "network_gradients gives the loss value and every gradient that JAX and PyTorch autodiff give",
             ("network_gradients",), strategies.examples, check_network_gradients, "autodiff", data_sets=DATA_SETS,
+            coverage=strategies.network_coverage,
         ),
         Property(
             "activations_match_references",
             "activation and activation_backward agree with JAX and PyTorch for every activation",
             ("activation", "activation_backward"), strategies.activation_cases, check_activations, "autodiff",
+            coverage=strategies.activation_coverage,
         ),
         Property(
             "losses_match_references",
             "loss and loss_backward agree with JAX and PyTorch for every loss",
             ("loss", "loss_backward"), strategies.loss_cases, check_losses, "autodiff",
+            coverage=strategies.loss_coverage,
         ),
         Property(
             "dense_matches_references",
@@ -601,6 +606,7 @@ PROPERTIES: dict[str, Property] = {
             "gradients_match_own_finite_differences",
             "the gradient matches finite differences of the implementation's own loss value",
             ("network_gradients",), strategies.examples, check_finite_differences, "finite_diff", weight=0.5,
+            coverage=strategies.network_coverage,
         ),
         Property(
             "batch_gradient_is_mean_of_sample_gradients",
@@ -626,6 +632,7 @@ PROPERTIES: dict[str, Property] = {
             "l2_adds_half_lambda_norm",
             "L2 adds (λ/2)·Σ‖W‖² to the loss and λ·W to each weight gradient, nothing to the biases",
             ("network_gradients",), lambda: strategies.examples(l2="positive"), check_l2, "autodiff", weight=0.5,
+            coverage=lambda: strategies.network_coverage(l2=0.01),
         ),
         Property(
             "bad_input_is_rejected",

@@ -142,9 +142,10 @@ def random_architecture(rng: np.random.Generator, *, loss: str | None = None, hi
 
 #: Component inputs z ~ N(0, Z_SCALE²): wide enough to reach every regime, short of saturation.
 Z_SCALE = 2.0
-#: Activation inputs in the tails, z ~ N(0, LARGE_Z_SCALE²): e^{±z} over- or underflows for
-#: |z| > 709, so only a numerically careful sigmoid, softplus or softmax stays exact there.
-LARGE_Z_SCALE = 300.0
+#: Activation inputs in the tails: |z| uniform in TAILS, signs alternating (+ first) along each row and
+#: down each column. e^{±z} over- or underflows for |z| > 709, so only a numerically careful sigmoid,
+#: softplus or softmax stays exact there, and a softmax row holds maxima and minima far apart.
+TAILS = (700.0, 1000.0)
 
 
 @dataclass(frozen=True)
@@ -153,17 +154,23 @@ class ActivationCase:
     rows: int
     units: int
     seed: int
-    #: the standard deviation of z: Z_SCALE, or LARGE_Z_SCALE for the tails
-    scale: float = Z_SCALE
+    #: z in the tails (±TAILS) instead of z ~ N(0, Z_SCALE²)
+    tails: bool = False
 
     def describe(self) -> str:
-        spread = "" if self.scale == Z_SCALE else f" ~ N(0, {self.scale:g}²)"
-        return f"activation {self.name!r} on z{spread} of shape ({self.rows}, {self.units})"
+        where = f" in ±[{TAILS[0]:g}, {TAILS[1]:g}]" if self.tails else ""
+        return f"activation {self.name!r} on z{where} of shape ({self.rows}, {self.units})"
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """(z, grad_a)"""
         rng = np.random.default_rng(self.seed)
-        return self.scale * rng.normal(size=(self.rows, self.units)), rng.normal(size=(self.rows, self.units))
+        shape = (self.rows, self.units)
+        z = Z_SCALE * rng.normal(size=shape)
+        grad_a = rng.normal(size=shape)
+        if self.tails:
+            signs = np.where(np.add.outer(np.arange(self.rows), np.arange(self.units)) % 2 == 0, 1.0, -1.0)
+            z = signs * rng.uniform(*TAILS, size=shape)
+        return z, grad_a
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,10 @@ def run_property(
             stats.absorb(comparisons)
 
     examples = max(1, round((budget or profile.budget) * prop.weight))
-    test = settings(_hypothesis_settings(profile, examples))(given(prop.strategy())(body))
+    test = given(prop.strategy())(body)
+    for case in reversed(prop.coverage() if prop.coverage else []):
+        test = hypothesis.example(case)(test)
+    test = settings(_hypothesis_settings(profile, examples))(test)
     if seed is not None:
         test = hypothesis.seed(seed)(test)
     new_case = None
