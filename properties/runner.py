@@ -257,10 +257,24 @@ def run_property(
             stats.absorb(comparisons)
 
     examples = max(1, round((budget or profile.budget) * prop.weight))
-    test = given(prop.strategy())(body)
-    for case in reversed(prop.coverage() if prop.coverage else []):
-        test = hypothesis.example(case)(test)
-    test = settings(_hypothesis_settings(profile, examples))(test)
+    # The coverage cases first, whatever the seed. One that fails is kept, and the search still
+    # runs so that hypothesis can find (and shrink) a smaller failing case; if it finds none, the
+    # coverage case is the counterexample.
+    covered = None
+    for case in prop.coverage() if prop.coverage else []:
+        stats.calls += 1
+        try:
+            case, comparisons = run_case(prop.check, impl, case, tolerance=prop.tolerance)
+        except Rejected:
+            stats.rejected += 1
+            continue
+        if not all(c.ok for c in comparisons):
+            stats.first_failure_at = stats.calls - stats.rejected
+            covered = (case, comparisons)
+            break
+        stats.absorb(comparisons)
+
+    test = settings(_hypothesis_settings(profile, examples))(given(prop.strategy())(body))
     if seed is not None:
         test = hypothesis.seed(seed)(test)
     new_case = None
@@ -285,6 +299,10 @@ def run_property(
         result.error = f"hypothesis stopped: {describe_exception(exc)}"
     except HypothesisException as exc:
         result.error = f"hypothesis error: {describe_exception(exc)}"
+    if covered is not None and result.failure is None:
+        result.error = None
+        result.failure = _failure(*covered, "coverage case (not shrunk: the search found no failing case)")
+        new_case = covered[0]
     result.examples = stats.first_failure_at if stats.first_failure_at is not None else stats.calls - stats.rejected
     result.first_failure_at = stats.first_failure_at
     result.shrink_calls = stats.calls - stats.rejected - result.examples if stats.first_failure_at else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import find, given
 
@@ -84,3 +85,21 @@ def test_restricted_examples_use_only_the_allowed_components(ex):
 def test_a_restriction_that_leaves_no_loss_is_refused():
     with pytest.raises(ValueError, match="no loss"):
         strategies.architectures(activations=("tanh",), losses=("bce",))
+
+
+def test_coverage_holds_every_activation_loss_and_network_component():
+    acts = strategies.activation_coverage()
+    assert {(c.name, c.tails) for c in acts} == {(n, t) for n in impl.ACTIVATIONS for t in (False, True)}
+    assert {(c.name, c.labels) for c in strategies.loss_coverage()} == {(n, l) for n in impl.LOSSES for l in ("soft", "hard")}
+    nets = strategies.network_coverage()
+    assert {ex.arch.loss for ex in nets} == set(impl.LOSSES)
+    assert {a for ex in nets for a in ex.arch.activations} == set(impl.ACTIVATIONS)
+    for ex in nets + strategies.network_coverage(l2=0.01):
+        check_net("test", *materialize(ex))
+
+
+def test_tail_cases_reach_past_the_overflow_of_exp_on_both_sides():
+    from properties.examples import ActivationCase
+
+    z, _ = ActivationCase("softmax", 2, 3, 7, tails=True).arrays()
+    assert np.all(np.abs(z) >= 700) and z.max() > 709.8 and z.min() < -745

@@ -291,3 +291,23 @@ def test_an_implementation_that_accepts_bad_input_or_raises_the_wrong_error_fail
         assert not c.ok and words in c.message
     (c,) = check_bad_input(_module(), case)
     assert c.ok
+
+
+def test_a_failure_only_a_coverage_case_shows_is_still_reported():
+    from hypothesis import strategies as st
+
+    from properties.checks import Property
+    from references.compare import compare
+
+    class Case(int):
+        def describe(self) -> str:
+            return f"case {int(self)}"
+
+    def check(module, case):
+        return [compare("value", float(case == 2), 0.0)]
+
+    prop = Property("only_two_fails", "claim", (), lambda: st.just(Case(1)), check, "autodiff",
+                    coverage=lambda: [Case(1), Case(2), Case(1)])
+    result, case = runner.run_property(prop, impl, profile=runner.PROFILES["ci"], seed=0, entries=[], budget=5)
+    assert not result.passed and case == 2 and result.failure.case_description == "case 2"
+    assert result.first_failure_at == 2 and result.failure.source.startswith("coverage case")
