@@ -150,10 +150,12 @@ def render(data: dict) -> str:
         lines.append(f"| mutmut score (killed / non-equivalent mutants) | {m['score']:.1%} ({m['killed']} / {m['non_equivalent']}) | ≥ 95% |")
     lines += [
         "",
-        "Examples count hypothesis examples of the property that caught the variant first; the network "
-        "property checks 8 data sets per example. A variant is run through every check with seed 0, then, for "
-        f"seeds 0–{seeds - 1}, through the properties alone (the ones that caught it first, then the rest) "
-        "until one fails, so 'every seed' does not lean on the fixed worked examples.",
+        "Examples count the cases of the property that caught the variant first, up to and including the "
+        "first failing one: its coverage cases (every activation, also in the tails, every loss, every loss and "
+        "activation in a network; run first in every run, whatever the seed), then hypothesis's draws. The "
+        "network property checks 8 data sets per example. A variant is run through every check with seed 0, "
+        f"then, for seeds 0–{seeds - 1}, through the properties alone (the ones that caught it first, then the "
+        "rest) until one fails, so 'every seed' does not lean on the fixed worked examples.",
         "",
         "## Buggy variants",
         "",
@@ -187,10 +189,15 @@ def render_mutmut(m: dict) -> str:
         f"{m['other']} other. Of the survivors, {m['equivalent']} are equivalent (no input allowed by the protocol "
         f"tells them apart), so the score is {m['killed']} / {m['non_equivalent']} = **{m['score']:.1%}**.",
         "",
-        "| mutant | change | verdict |",
-        "|---|---|---|",
+        "| survivors | verdict |",
+        "|---|---|",
     ]
+    verdicts: dict[str, int] = {}
     for row in m["survivors"]:
+        verdicts[row["verdict"]] = verdicts.get(row["verdict"], 0) + 1
+    lines += [f"| {n} | {verdict} |" for verdict, n in sorted(verdicts.items(), key=lambda kv: -kv[1])]
+    lines += ["", "Every survivor:", "", "| mutant | change | verdict |", "|---|---|---|"]
+    for row in sorted(m["survivors"], key=lambda r: r["equivalent"]):
         lines.append(f"| `{row['name']}` | `{row['diff']}` | {row['verdict']} |")
     return "\n".join(lines)
 

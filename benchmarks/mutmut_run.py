@@ -89,15 +89,19 @@ def _tokens(line: str) -> list[tuple[int, str]]:
 
 
 def _only_strings_differ(old: str, new: str) -> bool:
-    """The lines differ only where one has a string (or f-string part) and the other a string or None."""
+    """The lines differ only where one has a string (or f-string part) and the other a string or None,
+    and not in the first argument of a check_* call: that is `where`, the function's name that the
+    protocol asks every message to start with."""
     a, b = _tokens(old), _tokens(new)
     if not a or len(a) != len(b):
         return False
+    where_args = {i + 2 for i, (t, s) in enumerate(a[:-2]) if t == tokenize.NAME and s.startswith("check_") and a[i + 1][1] == "("}
     stringy = {tokenize.STRING} | ({getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END") if hasattr(tokenize, n)})
-    for (ta, sa), (tb, sb) in zip(a, b):
+    for i, ((ta, sa), (tb, sb)) in enumerate(zip(a, b)):
         if sa == sb:
             continue
-        if ta in stringy and (tb in stringy or sb == "None"):
+        keeps_prefix = not sa.startswith('f"{where}:') or sb.startswith('f"{where}:')
+        if ta in stringy and (tb in stringy or sb == "None") and i not in where_args and keeps_prefix:
             continue
         return False
     return True

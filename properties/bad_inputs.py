@@ -140,6 +140,7 @@ def _kinds() -> dict[str, InputKind]:
         K("dense_forward", "a 1-D W", lambda r: ((np.ones((3, 2)), np.ones(2), np.ones(1)), {})),
         K("dense_backward", "grad_z of the wrong shape", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.ones((3, 3))), {})),
         K("dense_backward", "W whose fan-in is not x's width", lambda r: ((np.ones((3, 2)), np.ones((4, 3)), np.ones((3, 4))), {})),
+        K("dense_backward", "a NaN in grad_z", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.full((3, 4), np.nan)), {})),
         K("dense_backward", "a NaN in x", lambda r: ((np.full((3, 2), np.nan), np.ones((4, 2)), np.ones((3, 4))), {})),
         # network_gradients
         K("network_gradients", "a net that is a list", lambda r: (([1, 2], np.ones((2, 2)), np.ones((2, 2))), {})),
