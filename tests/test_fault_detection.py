@@ -35,3 +35,41 @@ def test_a_bug_that_shows_only_sometimes_is_still_caught(name, caught_by):
 def test_correct_but_different_code_is_not_flagged(name):
     result = _verify(CORRECT[name])
     assert result.passed, [(r.name, r.error or r.failure.comparisons[0].describe()) for r in result.failed]
+
+
+# --------------------------------------------------------------------------- make mutation, in small
+
+
+def test_every_explained_equivalent_mutant_is_a_line_of_impl():
+    """An explanation names the very line it explains; when impl changes, it must be looked at again."""
+    from benchmarks.mutmut_run import EXPLAINED
+    from tests.variants import IMPL_SOURCE
+
+    lines = {line.strip() for line in IMPL_SOURCE.read_text(encoding="utf-8").splitlines()}
+    for key in EXPLAINED:
+        old = key.split("\n")[0][1:]
+        assert old in lines, old
+
+
+@pytest.mark.parametrize("old, new, equivalent", [
+    ('x = check_array(where, "x", x, 2)', 'x = check_array(where, "XXxXX", x, 2)', True),
+    ('grad_z = check_array("dense_backward", "grad_z", grad_z, 2)', 'grad_z = check_array("DENSE_BACKWARD", "grad_z", grad_z, 2)', False),
+    ('raise ValueError(f"{where}: X has {n}")', 'raise ValueError(f"XX{where}: X has {n}XX")', False),
+    ('return 2.0 * (p - y) / p.size', 'return 3.0 * (p - y) / p.size', False),
+    ('return np.where(z > 0, grad_a, 0.0)', 'return np.where(z >= 0, grad_a, 0.0)', True),
+])
+def test_survivors_are_called_equivalent_only_by_a_stated_reason(old, new, equivalent):
+    from benchmarks.mutmut_run import classify
+
+    assert (classify(old, new) is not None) == equivalent
+
+
+def test_the_catalogue_benchmark_runs_a_variant_through_verify_and_grade():
+    from benchmarks import mutation
+
+    data = mutation.catalogue(seeds=1, names=["mse_halved", "sigmoid_via_tanh"])
+    (bug,), (ok,) = data["buggy"], data["correct"]
+    assert bug["caught"] and bug["caught_in_seeds"] == 1 and bug["grade_lost"] == ["mse"]
+    assert ok["verify_passed"] and ok["grade_score"] == ok["grade_max"]
+    assert "| `mse_halved` |" in mutation.render({**data, "summary": mutation.summary(data), "seconds": 1.0,
+                                                     "date": "today", "command": "test"})
