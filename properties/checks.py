@@ -83,6 +83,11 @@ def _unmodified(label: str, before: list[np.ndarray], after: list[np.ndarray]) -
     return []
 
 
+def _keys(dicts: list[dict]) -> list[list]:
+    """Each dict's keys, sorted: the entries a returned net or layer must keep, no more, no less."""
+    return [sorted(d, key=str) for d in dicts]
+
+
 def _arrays_of(layers: list[dict]) -> list[np.ndarray]:
     return [np.array(layer[key], dtype=np.float64, copy=True) for layer in layers for key in ("W", "b")]
 
@@ -278,8 +283,8 @@ def check_momentum_step(impl: ModuleType, case: TrainCase) -> list[Comparison]:
         out += _compare_layers(f"torch.optim.SGD step {step + 1} · new ", new_params, params_ref, "autodiff")
         out += _compare_layers(f"torch.optim.SGD step {step + 1} · velocity ", new_velocity, velocity_ref, "autodiff")
         out += _unmodified(f"sgd_momentum_step step {step + 1}: inputs", before, after)
-        kept = [(sorted(p, key=str), p.get("activation")) for p in new_params] == [(sorted(p), p["activation"]) for p in net["layers"]]
-        if not kept:
+        kept = [p.get("activation") for p in new_params] == [p["activation"] for p in net["layers"]]
+        if not kept or _keys(new_params) != _keys(net["layers"]):
             out.append(Comparison(f"step {step + 1} · layer entries", False, TOLERANCES["autodiff"],
                                   message="new_params must be the given layer dicts with new W and b: it lost, changed "
                                           "or added entries ('activation' and the keys must stay as given)"))
@@ -307,10 +312,10 @@ def _trained(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, kwargs: 
     if not isinstance(trained, dict) or "layers" not in trained:
         raise ImplFailure("train", "returned something other than a net dict as the trained net")
     layers = expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']")
-    if sorted(trained, key=str) != sorted(net) or any(sorted(l, key=str) != sorted(g) for l, g in zip(layers, net["layers"])):
-        raise ImplFailure("train", f"returned a net with the keys {sorted(map(str, trained))} and layers with "
-                                   f"{[sorted(map(str, l)) for l in layers]}, where the given net's keys {sorted(net)} and its "
-                                   f"layers' {[sorted(g) for g in net['layers']]} were expected")
+    got, given = _keys([trained, *layers]), _keys([net, *net["layers"]])
+    if got != given:
+        raise ImplFailure("train", f"returned a net with the keys {[[str(k) for k in keys] for keys in got]} (the net's, then "
+                                   f"each layer's), where the given net's {given} were expected")
     return layers, losses
 
 
@@ -465,11 +470,11 @@ LARGE_Z_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "softmax")
 def check_large_inputs(impl: ModuleType) -> list[Comparison]:
     """activation and activation_backward stay finite and match the references at |z| up to 800."""
     grad_a = np.linspace(-1.0, 1.0, LARGE_Z.size).reshape(LARGE_Z.shape)
+    ref = _oracles()["jax"]
     out = []
     for name in LARGE_Z_ACTIVATIONS:
         a = call(impl, "activation", name, LARGE_Z.copy())
         grad_z = call(impl, "activation_backward", name, LARGE_Z.copy(), grad_a.copy())
-        ref = _oracles()["jax"]
         out.append(compare(f"activation({name!r}) at |z| up to 800", a, ref.activation(name, LARGE_Z), "autodiff"))
         out.append(compare(f"activation_backward({name!r}) at |z| up to 800", grad_z,
                            ref.activation_backward(name, LARGE_Z, grad_a), "autodiff"))
@@ -532,7 +537,7 @@ def check_bad_input(impl: ModuleType, case: Any) -> list[Comparison]:
     if not callable(getattr(impl, kind.function, None)):
         return [Comparison(label, True, tol, 0.0, 0.0)]  # a missing function fails the checks that need it
     try:
-        call(impl, kind.function, *args, **kwargs)
+        result = call(impl, kind.function, *args, **kwargs)
     except ImplFailure as exc:
         if kind.valid:
             return [Comparison(label, False, tol, message=f"this input is allowed, but it {exc.message}")]
@@ -546,7 +551,7 @@ def check_bad_input(impl: ModuleType, case: Any) -> list[Comparison]:
         return [Comparison(label, False, tol, message="accepted it, where the protocol asks for a ValueError")]
     if kind.same_as is None:
         return [Comparison(label, True, tol, 0.0, 0.0)]
-    got = _leaves(call(impl, kind.function, *args, **kwargs))
+    got = _leaves(result)
     plain_args, plain_kwargs = kind.same_as((args, kwargs))
     want = _leaves(call(impl, kind.function, *plain_args, **plain_kwargs))
     wrong = [leaf for leaf in got if isinstance(leaf, np.ndarray) and leaf.dtype != np.float64]

@@ -180,9 +180,9 @@ def train_cases(*, max_depth: int = 3, max_width: int = 16, max_batch: int = 32,
 
 
 # --------------------------------------------------------------------------- #
-# Coverage: a small case of every component, run first (as hypothesis's explicit
-# examples) in every run whatever the seed, so no activation or loss is left to
-# the luck of the draw. Two samples and two units each, so a missing 1/N or 1/K
+# Coverage: a small case of every component, run first (by the runner, before
+# hypothesis searches) in every run whatever the seed, so no activation or loss is
+# left to the luck of the draw. Two samples and two units each, so a missing 1/N or 1/K
 # and a softmax's coupling of units show; shrinking ends at that size anyway.
 # --------------------------------------------------------------------------- #
 
