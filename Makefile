@@ -20,7 +20,7 @@ report: $(STAMP)
 	$(BIN)/gradverify verify --profile ci --report reports/verify.md
 
 clean:
-	rm -rf $(VENV) .hypothesis .pytest_cache *.egg-info
+	rm -rf $(VENV) .hypothesis .gradverify .pytest_cache *.egg-info
 
 # The Gradescope autograder zip (docs/gradescope/README.md).
 gradescope:

@@ -41,10 +41,10 @@ NETWORKS = {
 def throughput(examples: int, seed: int = 0) -> dict:
     """Run network_gradients_match_references under hypothesis (ci profile) with every stage timed."""
     import impl
-    from properties import examples as examples_module
-    from properties import checks, runner
-    from references import compare as compare_module
-    from references import jax_backend, torch_backend
+    from gradverify import cases as examples_module
+    from gradverify import checks, runner
+    from gradverify.references import compare as compare_module
+    from gradverify.references import jax_backend, torch_backend
 
     stages = {"generate arrays": 0.0, "impl": 0.0, "jax": 0.0, "torch": 0.0, "compare": 0.0}
 
@@ -80,7 +80,7 @@ def throughput(examples: int, seed: int = 0) -> dict:
         for module, name, original in originals:
             setattr(module, name, original)
     assert result.passed, result.failure
-    from properties import report
+    from gradverify import report
 
     run = runner.VerifyResult("impl", "ci", seed, examples, "", total, [result])
     start = time.perf_counter()
@@ -102,7 +102,7 @@ def throughput(examples: int, seed: int = 0) -> dict:
 
 
 def _case(sizes: tuple[int, ...], batch: int, seed: int = 0):
-    from properties.examples import Architecture, Example, materialize
+    from gradverify.cases import Architecture, Example, materialize
 
     arch = Architecture(sizes, ("tanh",) * (len(sizes) - 2) + ("identity",), "mse", 0.0, batch)
     return materialize(Example(arch, seed))
@@ -125,10 +125,10 @@ def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> di
     from jax.test_util import check_grads
 
     import impl
-    from properties.checks import DATA_SETS, check_network_gradients
-    from properties.examples import Architecture, Example
-    from references import jax_backend, torch_backend
-    from references.compare import compare
+    from gradverify.checks import DATA_SETS, check_network_gradients
+    from gradverify.cases import Architecture, Example
+    from gradverify.references import jax_backend, torch_backend
+    from gradverify.references.compare import compare
 
     out = {}
     for name in names:
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_case": per_case_data,
         "commands": command_data,
     }
-    from properties.report_io import write_atomic
+    from gradverify.files import write_atomic
 
     out = Path(args.out)
     write_atomic(out / "benchmarks.json", json.dumps(data, indent=2) + "\n")

@@ -38,8 +38,8 @@ def _module(variant) -> types.ModuleType:
 def _detect(module, seed: int, first_try: list[str]) -> tuple[str | None, int | None]:
     """(the property that catches the variant with this seed, after how many examples) or (None, None).
     The properties that caught it with seed 0 are tried first, then all of them."""
-    from properties import runner
-    from properties.checks import PROPERTIES
+    from gradverify import runner
+    from gradverify.checks import PROPERTIES
 
     for names in (first_try, [n for n in PROPERTIES if n not in first_try]):
         if not names:
@@ -53,10 +53,12 @@ def _detect(module, seed: int, first_try: list[str]) -> tuple[str | None, int | 
 
 
 def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
-    from properties import grading, runner
+    from gradverify import runner
+    from gradverify.grading import items as grading
+    from gradverify.grading.rubric import load_rubric
     from tests.variants import BUGGY, CORRECT
 
-    rubric = grading.load_rubric()
+    rubric = load_rubric()
     out: dict = {"buggy": [], "correct": []}
     folder = Path(tempfile.mkdtemp(prefix="gradverify-mutation-"))
     for variant in BUGGY.values():
@@ -106,7 +108,7 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
 
 
 def summary(data: dict) -> dict:
-    from properties.runner import PROFILES
+    from gradverify.runner import PROFILES
 
     buggy, correct = data["buggy"], data["correct"]
     detections = [s["examples"] for b in buggy for s in b["seeds"] if s["examples"] is not None]
@@ -209,8 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-mutmut", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "reports"))
     args = parser.parse_args(argv)
-    from properties.report_io import write_atomic
-    from references import jax_backend
+    from gradverify.files import write_atomic
+    from gradverify.references import jax_backend
 
     jax_backend.enable_persistent_cache()
     start = time.perf_counter()

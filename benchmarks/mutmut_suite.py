@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-import impl
-from properties import runner
-from properties.checks import FIXED_CHECKS, PROPERTIES
-from references import jax_backend, torch_backend  # noqa: F401 - imported once, before mutmut forks
+import impl  # the (mutated) copy in mutants/, not gradverify.impl
+from gradverify import runner
+from gradverify.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.references import jax_backend, torch_backend  # noqa: F401 - imported once, before mutmut forks
 
 # Compiled JAX kernels come from the on-disk cache: each mutant runs in a fresh fork.
 jax_backend.enable_persistent_cache()

@@ -34,7 +34,7 @@ def measure(repeat: int = 300) -> list[tuple[str, float]]:
     import jax.numpy as jnp
 
     import impl
-    from references import jax_backend, torch_backend
+    from gradverify.references import jax_backend, torch_backend
 
     net = _net()
     rng = np.random.default_rng(1)
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--out", default="reports/reference_costs.md")
     args = parser.parse_args()
-    from properties.report_io import write_atomic
+    from gradverify.files import write_atomic
 
     text = render(measure(args.repeat))
     write_atomic(args.out, text)

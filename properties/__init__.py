@@ -1,0 +1,134 @@
+"""gradverify: reference-checking gradient verification for hand-written backprop.
+
+    import gradverify
+    result = gradverify.verify("mypkg.backprop")          # a module, a module name or a .py path
+    result.passed, [r.name for r in result.failed]
+    grade = gradverify.grade("student.py")                 # in a sandbox, with the shipped rubric
+    grade.score, grade.max_score
+
+The package, by folder of the repository:
+
+    gradverify            (properties/)  the suite: cases, strategies, checks, runner, corpus, reports, CLI
+    gradverify.grading    (properties/grading/)  rubric, items, hints, grade reports, class summary
+    gradverify.sandbox    (properties/sandbox/)  host, worker and codec; stdlib and NumPy only
+    gradverify.impl       (impl/)        the hand-written NumPy backprop: the model solution
+    gradverify.references (references/) the spec table, JAX/PyTorch/finite-difference oracles, compare()
+
+Importing gradverify is cheap: hypothesis, JAX and PyTorch load when a check first needs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+if TYPE_CHECKING:
+    from gradverify.grading.items import GradeResult, ItemResult
+    from gradverify.grading.rubric import Rubric
+    from gradverify.references.compare import Cause, Comparison, Where
+    from gradverify.runner import Failure, PropertyResult, Progress, VerifyResult
+
+#: The implementation verified when none is named: the bundled one.
+BUNDLED_IMPL = "gradverify.impl"
+
+_TYPES = {
+    "VerifyResult": "gradverify.runner", "PropertyResult": "gradverify.runner", "Failure": "gradverify.runner",
+    "GradeResult": "gradverify.grading.items", "ItemResult": "gradverify.grading.items",
+    "Rubric": "gradverify.grading.rubric",
+    "Comparison": "gradverify.references.compare", "Where": "gradverify.references.compare",
+    "Cause": "gradverify.references.compare",
+}
+
+__all__ = ["verify", "grade", "BUNDLED_IMPL", *_TYPES]
+
+
+def __getattr__(name: str) -> Any:
+    """The result types, imported on first use."""
+    if name in _TYPES:
+        import importlib
+
+        return getattr(importlib.import_module(_TYPES[name]), name)
+    raise AttributeError(f"module 'gradverify' has no attribute {name!r}")
+
+
+def verify(
+    impl: ModuleType | str | Path = BUNDLED_IMPL,
+    *,
+    profile: str = "ci",
+    seed: int | None = None,
+    budget: int | None = None,
+    properties: list[str] | None = None,
+    regressions: str | Path | None = None,
+    save_regressions: bool = True,
+    replay: str | None = None,
+    project: str | Path | None = None,
+    fail_fast: bool = False,
+    progress: "Progress | None" = None,
+) -> "VerifyResult":
+    """Check an implementation of the backprop protocol against JAX, PyTorch and finite differences.
+
+    impl: a module name ("mypkg.backprop"), a path to a .py file, or a loaded module.
+    profile: "dev" (quick, random seed), "ci" (deterministic: seed 0 unless `seed`, fixed
+        budget) or "thorough" (many examples).
+    budget: examples per property (default: the profile's); properties: run only these checks.
+    regressions: the corpus folder (default: [tool.gradverify] regressions, else
+        <project>/.gradverify/regressions); entries live in a subfolder per implementation and
+        are replayed first; new counterexamples are saved unless `save_regressions` is false.
+    replay: run exactly one saved counterexample (a corpus file's path, or its JSON) instead.
+    project: the folder whose .gradverify/ holds the corpus and the hypothesis database
+        (default: the nearest folder up from the working folder with a pyproject.toml or .git).
+
+    Returns a VerifyResult (`.passed`, `.results`, `.failed`). Raises ValueError for an unknown
+    profile or property, an unreadable replay or [tool.gradverify], and
+    gradverify.loader.ImplLoadError for an implementation that cannot be loaded.
+    """
+    from gradverify import corpus, project as projects, runner
+    from gradverify.loader import load_impl
+    from gradverify.references import jax_backend
+
+    if profile not in runner.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(runner.PROFILES)}")
+    root = Path(project).resolve() if project is not None else projects.find_project()
+    try:
+        entry = corpus.load_replay(replay) if replay is not None else None
+    except ValueError as exc:
+        raise ValueError(f"replay: {exc}") from None
+    if isinstance(impl, ModuleType):
+        module, spec = impl, impl.__name__
+    else:
+        spec = str(impl)
+        module = load_impl(spec, project=root)
+    corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
+    jax_backend.enable_persistent_cache()
+    return runner.verify(
+        module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
+        save_regressions=save_regressions, only=properties, replay=entry, progress=progress,
+        fail_fast=fail_fast, database_dir=database_dir,
+    )
+
+
+def grade(
+    path: str | Path,
+    *,
+    rubric: "str | Path | Rubric | None" = None,
+    timeout: float | None = None,
+    memory_mb: int = 2048,
+) -> "GradeResult":
+    """Grade one submission file item by item, the submission running in a sandbox.
+
+    rubric: a Rubric, a path to a rubric TOML, or None for the shipped one.
+    timeout: wall-clock seconds per item (default: the rubric's); memory_mb: the submission's memory.
+
+    Returns a GradeResult (`.score`, `.max_score`, `.items`); whatever the submission does ends
+    in the result. Raises ValueError for a rubric that cannot be read.
+    """
+    from gradverify.grading.items import grade_file
+    from gradverify.grading.rubric import Rubric, load_rubric
+    from gradverify.references import jax_backend
+
+    chosen = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    jax_backend.enable_persistent_cache()
+    return grade_file(path, chosen, timeout=timeout, memory_mb=memory_mb)

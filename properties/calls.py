@@ -1,9 +1,15 @@
 """Calling an implementation that may be a student's: anything it does becomes a message.
 
 `call(impl, "network_gradients", net, X, Y)` returns what the function returned,
-or raises `ImplFailure` naming the function and what went wrong: not defined,
-raised, called sys.exit, ran past the time limit. Properties turn an
-ImplFailure into a failing comparison, so the suite never crashes on it.
+or raises `ImplFailure` naming the function and what went wrong, as a `Cause`
+(not defined, not implemented, raised, exited, timed out, ...) with a person's
+words beside it. Properties turn an ImplFailure into a failing comparison, so the
+suite never crashes on it.
+
+A function that runs elsewhere (the grader's sandbox) can fail in ways a local call
+cannot; it reports them by raising `ImplFailure` itself, and says that it keeps its
+own time limit with a true `keeps_own_time_limit` attribute. This module knows
+nothing of the sandbox.
 """
 
 from __future__ import annotations
@@ -15,19 +21,34 @@ import warnings
 from types import ModuleType
 from typing import Any, Iterator
 
-from properties.sandbox import NOT_IMPLEMENTED, RemoteFunction, SubmissionCallError
+from gradverify.references.compare import Cause, Comparison, Where, failed
 
 #: Wall-clock limit for one call of the implementation under test (seconds).
 CALL_TIMEOUT = 10.0
 
 
-class ImplFailure(Exception):
-    """The implementation did not return a usable value; `label` and `message` say where and why."""
+#: How a call that raised NotImplementedError is worded, in and out of the sandbox.
+NOT_IMPLEMENTED = "is not implemented (raised NotImplementedError)"
 
-    def __init__(self, label: str, message: str):
-        super().__init__(f"{label}: {message}")
-        self.label = label
+
+class ImplFailure(Exception):
+    """The implementation did not return a usable value.
+
+    `function` is the protocol function, `cause` why (a Cause), `message` the words for a
+    person ("timed out after 10 s"); for a raised exception, `exception` is its type name and
+    `detail` the first line of its message."""
+
+    def __init__(self, function: str, cause: Cause, message: str, *, exception: str | None = None, detail: str = ""):
+        super().__init__(f"{function}: {message}")
+        self.function = function
+        self.cause = cause
         self.message = message
+        self.exception = exception
+        self.detail = detail
+
+    def comparison(self, tolerance: str = "autodiff") -> Comparison:
+        """This failure as a failing comparison about its function."""
+        return failed(Where(function=self.function), self.cause, self.message, tolerance)
 
 
 class _CallTimeout(BaseException):
@@ -54,32 +75,51 @@ def time_limit(seconds: float) -> Iterator[None]:
 
 
 def describe_exception(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = text if len(text) <= 300 else text[:297] + "..."
+    """'ValueError: first line of the message' (cut to 300 characters)."""
+    text = _first_line(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def raised(function: str, type_name: str, message: str) -> ImplFailure:
+    """The ImplFailure of a call that raised `type_name` with `message`."""
+    detail = _first_line(message)
+    if type_name == "NotImplementedError":
+        return ImplFailure(function, Cause.NOT_IMPLEMENTED, NOT_IMPLEMENTED, exception=type_name, detail=detail)
+    words = f"{type_name}: {detail}" if detail else type_name
+    return ImplFailure(function, Cause.RAISED, f"raised {words}", exception=type_name, detail=detail)
+
+
+def _first_line(text: str) -> str:
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def not_defined(function: str) -> ImplFailure:
+    return ImplFailure(function, Cause.NOT_DEFINED, "is not defined by the implementation")
 
 
 def call(impl: ModuleType, function: str, *args: Any, timeout: float | None = None, **kwargs: Any) -> Any:
     """impl.function(*args, **kwargs), or ImplFailure."""
     fn = getattr(impl, function, None)
     if not callable(fn):
-        raise ImplFailure(function, "is not defined by the implementation")
-    if isinstance(fn, RemoteFunction):
-        timeout = 0  # the sandbox keeps its own wall-clock limits; no signal may cut into its I/O
+        raise not_defined(function)
+    if getattr(fn, "keeps_own_time_limit", False):
+        timeout = 0  # e.g. the sandbox: no signal may cut into its I/O
+    limit = CALL_TIMEOUT if timeout is None else timeout
     try:
-        with time_limit(CALL_TIMEOUT if timeout is None else timeout), warnings.catch_warnings():
+        with time_limit(limit), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an overflow warning is not a verdict; the values are checked
             return fn(*args, **kwargs)
     except _CallTimeout:
-        raise ImplFailure(function, f"timed out after {CALL_TIMEOUT if timeout is None else timeout:g} s") from None
-    except SubmissionCallError as exc:  # the call ran in a sandbox, which says what went wrong
-        raise ImplFailure(function, exc.cause) from None
+        raise ImplFailure(function, Cause.TIMEOUT, f"timed out after {limit:g} s") from None
+    except ImplFailure:
+        raise  # a function that runs elsewhere says itself what went wrong
+    except NotImplementedError as exc:
+        raise raised(function, "NotImplementedError", str(exc)) from None
     except SystemExit as exc:
-        raise ImplFailure(function, f"called sys.exit({exc.code!r})") from None
-    except NotImplementedError:
-        raise ImplFailure(function, NOT_IMPLEMENTED) from None
+        raise ImplFailure(function, Cause.EXITED, f"called sys.exit({exc.code!r})") from None
     except Exception as exc:  # noqa: BLE001 - whatever the implementation raises is reported
-        raise ImplFailure(function, f"raised {describe_exception(exc)}") from None
+        raise raised(function, type(exc).__name__, str(exc)) from None
 
 
 def _kind(value: Any) -> str:
@@ -92,17 +132,17 @@ def _kind(value: Any) -> str:
 
 def expect_pair(function: str, value: Any, what: str) -> tuple[Any, Any]:
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ImplFailure(function, f"returned {_kind(value)} where a pair {what} was expected")
+        raise ImplFailure(function, Cause.WRONG_FORM, f"returned {_kind(value)} where a pair {what} was expected")
     return value[0], value[1]
 
 
 def expect_layers(function: str, value: Any, n_layers: int, what: str) -> list[dict]:
     """A list of n_layers dicts, each with 'W' and 'b'."""
     if not isinstance(value, (list, tuple)) or len(value) != n_layers:
-        raise ImplFailure(function, f"returned {what} as {_kind(value)} where a list of {n_layers} (one per layer) was expected")
+        raise ImplFailure(function, Cause.WRONG_FORM, f"returned {what} as {_kind(value)} where a list of {n_layers} (one per layer) was expected")
     for i, item in enumerate(value):
         if not isinstance(item, dict) or "W" not in item or "b" not in item:
-            raise ImplFailure(function, f"returned {what}[{i}] as {_kind(item)} where a dict with 'W' and 'b' was expected")
+            raise ImplFailure(function, Cause.WRONG_FORM, f"returned {what}[{i}] as {_kind(item)} where a dict with 'W' and 'b' was expected")
     return list(value)
 
 
@@ -110,4 +150,4 @@ def expect_float(function: str, value: Any, what: str) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ImplFailure(function, f"returned {what} as {_kind(value)} where a number was expected") from None
+        raise ImplFailure(function, Cause.WRONG_FORM, f"returned {what} as {_kind(value)} where a number was expected") from None

@@ -5,7 +5,9 @@ any is not ok. What the implementation does wrong (raises, returns a wrong shape
 or NaN) ends as a failing comparison via `ImplFailure`, never as a crash.
 
 Oracles: JAX and PyTorch (references/), and finite differences of the
-implementation's own functions. Labels read `jax · layers[1].W`.
+implementation's own functions. Each comparison says what it is about as a
+`Where` (oracle, function, component, layer, parameter, step, quantity); its label,
+e.g. `jax · layers[1].W`, is rendered from those fields.
 """
 
 from __future__ import annotations
@@ -18,16 +20,16 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from properties import strategies
-from properties.calls import NOT_IMPLEMENTED, ImplFailure, call, expect_float, expect_layers, expect_pair
-from properties.examples import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
-from references import finite_diff
-from references.compare import TOLERANCES, Comparison, compare
+from gradverify import strategies
+from gradverify.calls import ImplFailure, call, expect_float, expect_layers, expect_pair
+from gradverify.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
+from gradverify.references import finite_diff
+from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare, failed, holds
 
 
 def _oracles() -> dict[str, ModuleType]:
     """The autodiff references, imported on first use (JAX ~0.5 s, PyTorch ~1 s)."""
-    from references import jax_backend, torch_backend
+    from gradverify.references import jax_backend, torch_backend
 
     return {"jax": jax_backend, "torch": torch_backend}
 
@@ -64,21 +66,23 @@ def _network(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray) -> tuple
     return value, expect_layers("network_gradients", grads, len(net["layers"]), "grads")
 
 
-def _compare_layers(prefix: str, got: list[dict], expected: list[dict], tol: str) -> list[Comparison]:
+def _compare_layers(where: Where, got: list[dict], expected: list[dict], tol: str) -> list[Comparison]:
+    """One comparison per layer and parameter, each at `where` with its layer and parameter filled in."""
     return [
-        compare(f"{prefix}layers[{i}].{key}", g[key], e[key], tol)
+        compare(where.at(layer=i, parameter=key), g[key], e[key], tol)
         for i, (g, e) in enumerate(zip(got, expected))
         for key in ("W", "b")
     ]
 
 
-def _unmodified(label: str, before: list[np.ndarray], after: list[np.ndarray]) -> list[Comparison]:
+def _unmodified(where: Where, before: list[np.ndarray], after: list[np.ndarray]) -> list[Comparison]:
     """[] when the inputs hold the same values after the call; else a failing comparison
     (the protocol forbids modifying inputs)."""
     for i, (b, a) in enumerate(zip(before, after)):
         if not np.array_equal(a, b, equal_nan=True):
-            c = compare(f"{label} [{i}] unmodified", a, b, TOLERANCES["autodiff"])
-            c.ok, c.message = False, "modified its input in place (the protocol says inputs are not modified)"
+            c = compare(where.at(quantity=f"{where.quantity or 'input'} [{i}] unmodified"), a, b, TOLERANCES["autodiff"])
+            c.ok, c.cause = False, Cause.MODIFIED_INPUT
+            c.message = "modified its input in place (the protocol says inputs are not modified)"
             return [c]
     return []
 
@@ -92,9 +96,9 @@ def _arrays_of(layers: list[dict]) -> list[np.ndarray]:
     return [np.array(layer[key], dtype=np.float64, copy=True) for layer in layers for key in ("W", "b")]
 
 
-def _references_agree(label: str, a: Any, b: Any) -> list[Comparison]:
+def _references_agree(quantity: str, a: Any, b: Any) -> list[Comparison]:
     """An internal consistency check: JAX and PyTorch must agree, or the suite itself is wrong."""
-    c = compare(f"references disagree (jax vs torch) · {label}", a, b, "autodiff")
+    c = compare(Where(oracle="references disagree (jax vs torch)", quantity=quantity), a, b, "autodiff")
     return [] if c.ok else [c]
 
 
@@ -131,10 +135,11 @@ def _network_detail(impl_result: tuple, refs: dict, before: list, layers: list[d
     value, grads = impl_result
     out = []
     for name, (ref_value, ref_grads) in refs.items():
-        out.append(compare(f"{name} · loss value", value, ref_value, "autodiff"))
-        out += _compare_layers(f"{name} · ", grads, ref_grads, "autodiff")
+        where = Where(oracle=name, function="network_gradients")
+        out.append(compare(where.at(quantity="loss value"), value, ref_value, "autodiff"))
+        out += _compare_layers(where, grads, ref_grads, "autodiff")
     out += _references_agree("loss value", refs["jax"][0], refs["torch"][0])
-    return out + _unmodified("network_gradients: net", before, _arrays_of(layers))
+    return out + _unmodified(Where(function="network_gradients", quantity="net"), before, _arrays_of(layers))
 
 
 def check_network_gradients(impl: ModuleType, ex: Example) -> list[Comparison]:
@@ -151,13 +156,15 @@ def check_network_gradients(impl: ModuleType, ex: Example) -> list[Comparison]:
         try:
             got = _network(impl, net, X, Y)
         except ImplFailure as exc:
-            raise Counterexample(case, [Comparison(exc.label, False, TOLERANCES["autodiff"], message=exc.message)]) from None
+            raise Counterexample(case, [exc.comparison()]) from None
         flat = _flat(*got, net["layers"])
         quick = [] if flat is None else [
-            compare(f"{name} · loss and every gradient", flat, _flat(*mine[name], net["layers"]), "autodiff") for name in mine
+            compare(Where(oracle=name, function="network_gradients", quantity="loss and every gradient"), flat,
+                    _flat(*mine[name], net["layers"]), "autodiff")
+            for name in mine
         ]
-        agree = compare("jax vs torch", _flat(*mine["jax"], net["layers"]), _flat(*mine["torch"], net["layers"]), "autodiff")
-        if flat is None or not all(c.ok for c in quick) or not agree.ok or _unmodified("net", before, _arrays_of(net["layers"])):
+        agree = compare(Where(oracle="jax vs torch"), _flat(*mine["jax"], net["layers"]), _flat(*mine["torch"], net["layers"]), "autodiff")
+        if flat is None or not all(c.ok for c in quick) or not agree.ok or _unmodified(Where(), before, _arrays_of(net["layers"])):
             raise Counterexample(case, _network_detail(got, mine, before, net["layers"]))
         summary += quick
     return summary
@@ -172,9 +179,10 @@ def check_activations(impl: ModuleType, case: ActivationCase) -> list[Comparison
     grad_z = call(impl, "activation_backward", case.name, z.copy(), grad_a.copy())
     out = []
     for name, oracle in _oracles().items():
-        out.append(compare(f"{name} · activation({case.name!r})", a, oracle.activation(case.name, z), "autodiff"))
+        where = Where(oracle=name, component=case.name)
+        out.append(compare(where.at(function="activation"), a, oracle.activation(case.name, z), "autodiff"))
         out.append(compare(
-            f"{name} · activation_backward({case.name!r})", grad_z, oracle.activation_backward(case.name, z, grad_a), "autodiff"
+            where.at(function="activation_backward"), grad_z, oracle.activation_backward(case.name, z, grad_a), "autodiff"
         ))
     return out
 
@@ -185,9 +193,10 @@ def check_losses(impl: ModuleType, case: LossCase) -> list[Comparison]:
     grad = call(impl, "loss_backward", case.name, y_pred.copy(), y_true.copy())
     out = []
     for name, oracle in _oracles().items():
-        out.append(compare(f"{name} · loss({case.name!r})", value, oracle.loss(case.name, y_pred, y_true), "autodiff"))
+        where = Where(oracle=name, component=case.name)
+        out.append(compare(where.at(function="loss"), value, oracle.loss(case.name, y_pred, y_true), "autodiff"))
         out.append(compare(
-            f"{name} · loss_backward({case.name!r})", grad, oracle.loss_backward(case.name, y_pred, y_true), "autodiff"
+            where.at(function="loss_backward"), grad, oracle.loss_backward(case.name, y_pred, y_true), "autodiff"
         ))
     return out
 
@@ -197,12 +206,12 @@ def check_dense(impl: ModuleType, case: DenseCase) -> list[Comparison]:
     z = call(impl, "dense_forward", x.copy(), W.copy(), b.copy())
     back = call(impl, "dense_backward", x.copy(), W.copy(), grad_z.copy())
     if not isinstance(back, (tuple, list)) or len(back) != 3:
-        raise ImplFailure("dense_backward", "did not return the triple (grad_x, grad_W, grad_b)")
+        raise ImplFailure("dense_backward", Cause.WRONG_FORM, "did not return the triple (grad_x, grad_W, grad_b)")
     out = []
     for name, oracle in _oracles().items():
-        out.append(compare(f"{name} · dense_forward z", z, oracle.dense_forward(x, W, b), "autodiff"))
+        out.append(compare(Where(oracle=name, function="dense_forward", quantity="z"), z, oracle.dense_forward(x, W, b), "autodiff"))
         for what, got, expected in zip(("grad_x", "grad_W", "grad_b"), back, oracle.dense_backward(x, W, grad_z)):
-            out.append(compare(f"{name} · dense_backward {what}", got, expected, "autodiff"))
+            out.append(compare(Where(oracle=name, function="dense_backward", quantity=what), got, expected, "autodiff"))
     return out
 
 
@@ -212,7 +221,7 @@ def check_dense(impl: ModuleType, case: DenseCase) -> list[Comparison]:
 def _misshapen(grads: list[dict], layers: list[dict]) -> list[Comparison]:
     """Failing comparisons for gradients whose shape is not their parameter's."""
     return [
-        compare(f"layers[{i}].{key}", g[key], np.zeros_like(l[key]), "autodiff")
+        compare(Where(function="network_gradients", layer=i, parameter=key), g[key], np.zeros_like(l[key]), "autodiff")
         for i, (g, l) in enumerate(zip(grads, layers))
         for key in ("W", "b")
         if np.shape(g[key]) != np.shape(l[key])
@@ -236,9 +245,10 @@ def check_finite_differences(impl: ModuleType, ex: Example) -> list[Comparison]:
             except ImplFailure:
                 raise
             except Exception as exc:  # noqa: BLE001 - the impl's own loss failed at a perturbed point
-                raise ImplFailure("network_gradients", f"failed at a nearby point: {exc}") from None
+                raise ImplFailure("network_gradients", Cause.RAISED, f"failed at a nearby point: {exc}") from None
             analytic = float(np.sum(np.asarray(grads[i][key], dtype=np.float64) * u))
-            out.append(compare(f"finite differences · layers[{i}].{key} along a random direction", analytic, numeric, "finite_diff"))
+            where = Where(oracle="finite differences", layer=i, parameter=key, quantity="along a random direction")
+            out.append(compare(where, analytic, numeric, "finite_diff"))
     return out
 
 
@@ -255,8 +265,9 @@ def check_batch_mean(impl: ModuleType, ex: Example) -> list[Comparison]:
         {key: np.mean([np.asarray(g[i][key], dtype=np.float64) for _, g in singles], axis=0) for key in ("W", "b")}
         for i in range(len(net["layers"]))
     ]
-    out = [compare("mean over samples · loss value", value, mean_value, "autodiff")]
-    return out + _compare_layers("mean over samples · ", grads, mean_grads, "autodiff")
+    where = Where(oracle="mean over samples")
+    out = [compare(where.at(quantity="loss value"), value, mean_value, "autodiff")]
+    return out + _compare_layers(where, grads, mean_grads, "autodiff")
 
 
 # ----------------------------------------------------------------------------- 5. momentum and training
@@ -280,14 +291,15 @@ def check_momentum_step(impl: ModuleType, case: TrainCase) -> list[Comparison]:
         new_velocity = expect_layers("sgd_momentum_step", new_velocity, len(net["layers"]), "new_velocity")
         after = _arrays_of(params_impl) + _arrays_of(grads) + (_arrays_of(velocity_impl) if velocity_impl else [])
         params_ref, velocity_ref = torch_ref.sgd_momentum_step(params_ref, grads, velocity_ref, lr=case.lr, momentum=case.momentum)
-        out += _compare_layers(f"torch.optim.SGD step {step + 1} · new ", new_params, params_ref, "autodiff")
-        out += _compare_layers(f"torch.optim.SGD step {step + 1} · velocity ", new_velocity, velocity_ref, "autodiff")
-        out += _unmodified(f"sgd_momentum_step step {step + 1}: inputs", before, after)
+        where = Where(oracle="torch.optim.SGD", function="sgd_momentum_step", step=step + 1)
+        out += _compare_layers(where.at(quantity="new_params"), new_params, params_ref, "autodiff")
+        out += _compare_layers(where.at(quantity="velocity"), new_velocity, velocity_ref, "autodiff")
+        out += _unmodified(Where(function="sgd_momentum_step", step=step + 1, quantity="inputs"), before, after)
         kept = [p.get("activation") for p in new_params] == [p["activation"] for p in net["layers"]]
         if not kept or _keys(new_params) != _keys(net["layers"]):
-            out.append(Comparison(f"step {step + 1} · layer entries", False, TOLERANCES["autodiff"],
-                                  message="new_params must be the given layer dicts with new W and b: it lost, changed "
-                                          "or added entries ('activation' and the keys must stay as given)"))
+            out.append(failed(Where(function="sgd_momentum_step", step=step + 1, quantity="layer entries"), Cause.CHANGED_ENTRIES,
+                              "new_params must be the given layer dicts with new W and b: it lost, changed "
+                              "or added entries ('activation' and the keys must stay as given)"))
         params_impl, velocity_impl = new_params, new_velocity
     return out
 
@@ -310,11 +322,11 @@ def _trained(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, kwargs: 
     """impl.train's (layers, batch_losses), checked for form."""
     trained, losses = expect_pair("train", call(impl, "train", net, X, Y, **kwargs), "(net, batch_losses)")
     if not isinstance(trained, dict) or "layers" not in trained:
-        raise ImplFailure("train", "returned something other than a net dict as the trained net")
+        raise ImplFailure("train", Cause.WRONG_FORM, "returned something other than a net dict as the trained net")
     layers = expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']")
     got, given = _keys([trained, *layers]), _keys([net, *net["layers"]])
     if got != given:
-        raise ImplFailure("train", f"returned a net with the keys {[[str(k) for k in keys] for keys in got]} (the net's, then "
+        raise ImplFailure("train", Cause.CHANGED_ENTRIES, f"returned a net with the keys {[[str(k) for k in keys] for keys in got]} (the net's, then "
                                    f"each layer's), where the given net's {given} were expected")
     return layers, losses
 
@@ -329,9 +341,10 @@ def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     kwargs = _train_kwargs(case)
     ref_net, ref_losses = _reference_training(net, X, Y, kwargs)
     layers, losses = _trained(impl, net, X, Y, kwargs)
-    out = [compare("torch.optim.SGD · batch_losses", losses, ref_losses, "autodiff")]
-    out += _compare_layers("torch.optim.SGD · trained ", layers, ref_net["layers"], "autodiff")
-    out += _unmodified("train: net", before, _arrays_of(net["layers"]))
+    where = Where(oracle="torch.optim.SGD", function="train")
+    out = [compare(where.at(quantity="batch_losses"), losses, ref_losses, "autodiff")]
+    out += _compare_layers(where.at(quantity="trained"), layers, ref_net["layers"], "autodiff")
+    out += _unmodified(Where(function="train", quantity="net"), before, _arrays_of(net["layers"]))
     return out
 
 
@@ -365,13 +378,16 @@ def check_train_loop(impl: ModuleType, case: TrainCase) -> list[Comparison]:
         try:
             _trained(impl, net, X, Y, kwargs)
         except ImplFailure as exc:
-            if exc.message == own.message and own.message != NOT_IMPLEMENTED:
-                return [Comparison("own loop · train stops with the same error as its own steps", True, TOLERANCES["autodiff"], 0.0, 0.0)]
+            same = (exc.cause, exc.message) == (own.cause, own.message)
+            if same and own.cause is not Cause.NOT_IMPLEMENTED:
+                return [holds(Where(oracle="own loop", function="train", quantity="stops with the same error as its own steps"))]
             raise
-        raise ImplFailure("train", f"returned a result where its own steps fail ({own.label}: {own.message})") from None
+        raise ImplFailure("train", Cause.MISMATCH,
+                          f"returned a result where its own steps fail ({own.function}: {own.message})") from None
     layers, losses = _trained(impl, net, X, Y, kwargs)
-    out = [compare("own loop · batch_losses", losses, own_losses, "autodiff")]
-    return out + _compare_layers("own loop · trained ", layers, own_layers, "autodiff")
+    where = Where(oracle="own loop", function="train")
+    out = [compare(where.at(quantity="batch_losses"), losses, own_losses, "autodiff")]
+    return out + _compare_layers(where.at(quantity="trained"), layers, own_layers, "autodiff")
 
 
 # ----------------------------------------------------------------------------- 5b. L2
@@ -387,12 +403,13 @@ def check_l2(impl: ModuleType, ex: Example) -> list[Comparison]:
         return bad
     lam = net["l2"]
     penalty = 0.5 * lam * sum(float(np.sum(l["W"] ** 2)) for l in net["layers"])
-    out = [compare("L2 · loss(λ) − loss(0) = (λ/2)·Σ‖W‖²", value - value0, penalty, "autodiff")]
+    where = Where(oracle="L2", function="network_gradients")
+    out = [compare(where.at(quantity="loss(λ) − loss(0) = (λ/2)·Σ‖W‖²"), value - value0, penalty, "autodiff")]
     for i, (g, g0, layer) in enumerate(zip(grads, grads0, net["layers"])):
         dW = np.asarray(g["W"], dtype=np.float64) - np.asarray(g0["W"], dtype=np.float64)
         db = np.asarray(g["b"], dtype=np.float64) - np.asarray(g0["b"], dtype=np.float64)
-        out.append(compare(f"L2 · layers[{i}].W gradient(λ) − gradient(0) = λ·W", dW, lam * layer["W"], "autodiff"))
-        out.append(compare(f"L2 · layers[{i}].b gradient(λ) − gradient(0) = 0", db, np.zeros_like(layer["b"]), "autodiff"))
+        out.append(compare(where.at(layer=i, parameter="W", quantity="gradient(λ) − gradient(0) = λ·W"), dW, lam * layer["W"], "autodiff"))
+        out.append(compare(where.at(layer=i, parameter="b", quantity="gradient(λ) − gradient(0) = 0"), db, np.zeros_like(layer["b"]), "autodiff"))
     return out
 
 
@@ -400,6 +417,7 @@ def check_l2(impl: ModuleType, ex: Example) -> list[Comparison]:
 
 
 DESCENT_STEP = 1e-6
+DESCENT = Where(oracle="torch", function="network_gradients", quantity="descent along −gradient")
 
 
 def check_descent(impl: ModuleType, ex: Example) -> list[Comparison]:
@@ -416,8 +434,8 @@ def check_descent(impl: ModuleType, ex: Example) -> list[Comparison]:
         return bad
     g_norm = max(float(np.max(np.abs(np.asarray(g[key], dtype=np.float64)))) for g in grads for key in ("W", "b"))
     if not np.isfinite(g_norm) or g_norm == 0.0:
-        return [Comparison("descent along −gradient", False, TOLERANCES["autodiff"],
-                           message=f"the gradient is {'all zero' if g_norm == 0 else 'not finite'}, so no step lowers the loss")]
+        return [failed(DESCENT, Cause.NO_DESCENT,
+                       f"the gradient is {'all zero' if g_norm == 0 else 'not finite'}, so no step lowers the loss")]
     theta_norm = max(float(np.max(np.abs(l[key]))) for l in net["layers"] for key in ("W", "b"))
     eta = DESCENT_STEP * max(1.0, theta_norm) / g_norm
     stepped = [
@@ -427,20 +445,22 @@ def check_descent(impl: ModuleType, ex: Example) -> list[Comparison]:
     e1, _ = ref.network_gradients({**net, "layers": stepped}, X, Y)
     ok = e1 < e0
     return [Comparison(
-        "descent along −gradient", ok, TOLERANCES["autodiff"], max_abs_err=0.0 if ok else e1 - e0,
+        DESCENT, ok, TOLERANCES["autodiff"], max_abs_err=0.0 if ok else e1 - e0,
         max_rel_err=0.0 if ok else (e1 - e0) / max(abs(e0), 1e-300),
         message=None if ok else f"a step of η = {eta:.3g} along −gradient raised the loss from {e0:.12g} to {e1:.12g}",
+        cause=None if ok else Cause.NO_DESCENT,
     )]
 
 
 # ----------------------------------------------------------------------------- fixed checks
 
 
-def _within(label: str, value: Any, low: float, high: float, what: str) -> Comparison:
+def _within(where: Where, value: Any, low: float, high: float, what: str) -> Comparison:
     arr = np.asarray(value, dtype=np.float64)
     ok = bool(np.all((arr >= low - 1e-15) & (arr <= high + 1e-15)))
-    return Comparison(label, ok, TOLERANCES["autodiff"], 0.0, 0.0, arr.shape,
-                      None if ok else f"gave {arr.ravel().tolist()} where {what} in [{low:g}, {high:g}] was expected")
+    return Comparison(where, ok, TOLERANCES["autodiff"], 0.0, 0.0, arr.shape,
+                      None if ok else f"gave {arr.ravel().tolist()} where {what} in [{low:g}, {high:g}] was expected",
+                      cause=None if ok else Cause.OUTSIDE_RANGE)
 
 
 def check_kinks(impl: ModuleType) -> list[Comparison]:
@@ -449,11 +469,14 @@ def check_kinks(impl: ModuleType) -> list[Comparison]:
     z, one = np.zeros((1, 3)), np.ones((1, 3))
     y = np.array([[1.0, -2.0], [0.5, 4.0]])
     return [
-        _within("relu'(0)", call(impl, "activation_backward", "relu", z, one), 0.0, 1.0, "a subgradient"),
-        _within("leaky_relu'(0)", call(impl, "activation_backward", "leaky_relu", z, one), 0.01, 1.0, "a subgradient"),
-        _within("mae' at ŷ = y, times N·K", 4 * np.asarray(call(impl, "loss_backward", "mae", y, y.copy())), -1.0, 1.0, "a subgradient"),
-        _within("mape' at ŷ = y, times |y|·N·K/100", 4 * np.abs(y) / 100 * np.asarray(call(impl, "loss_backward", "mape", y, y.copy())),
-                -1.0, 1.0, "a subgradient"),
+        _within(Where(function="activation_backward", component="relu", quantity="at z = 0"),
+                call(impl, "activation_backward", "relu", z, one), 0.0, 1.0, "a subgradient"),
+        _within(Where(function="activation_backward", component="leaky_relu", quantity="at z = 0"),
+                call(impl, "activation_backward", "leaky_relu", z, one), 0.01, 1.0, "a subgradient"),
+        _within(Where(function="loss_backward", component="mae", quantity="at ŷ = y, times N·K"),
+                4 * np.asarray(call(impl, "loss_backward", "mae", y, y.copy())), -1.0, 1.0, "a subgradient"),
+        _within(Where(function="loss_backward", component="mape", quantity="at ŷ = y, times |y|·N·K/100"),
+                4 * np.abs(y) / 100 * np.asarray(call(impl, "loss_backward", "mape", y, y.copy())), -1.0, 1.0, "a subgradient"),
     ]
 
 
@@ -475,15 +498,16 @@ def check_large_inputs(impl: ModuleType) -> list[Comparison]:
     for name in LARGE_Z_ACTIVATIONS:
         a = call(impl, "activation", name, LARGE_Z.copy())
         grad_z = call(impl, "activation_backward", name, LARGE_Z.copy(), grad_a.copy())
-        out.append(compare(f"activation({name!r}) at |z| up to 800", a, ref.activation(name, LARGE_Z), "autodiff"))
-        out.append(compare(f"activation_backward({name!r}) at |z| up to 800", grad_z,
+        where = Where(oracle="jax", component=name, quantity="at |z| up to 800")
+        out.append(compare(where.at(function="activation"), a, ref.activation(name, LARGE_Z), "autodiff"))
+        out.append(compare(where.at(function="activation_backward"), grad_z,
                            ref.activation_backward(name, LARGE_Z, grad_a), "autodiff"))
     return out
 
 
 def check_bad_input_catalogue(impl: ModuleType) -> list[Comparison]:
     """check_bad_input on every kind of input, once each."""
-    from properties.bad_inputs import INPUT_KINDS, BadInputCase
+    from gradverify.bad_inputs import INPUT_KINDS, BadInputCase
 
     return [c for kind in INPUT_KINDS for c in check_bad_input(impl, BadInputCase(kind, 0))]
 
@@ -498,7 +522,7 @@ class FixedCheck:
 
 
 def _fixed_checks() -> dict[str, FixedCheck]:
-    from properties.worked_examples import WORKED_EXAMPLES
+    from gradverify.worked_examples import WORKED_EXAMPLES
 
     checks = [
         FixedCheck(f"worked_example_{ex.name}", f"{ex.claim} ({ex.source})", ex.functions, ex.check,
@@ -528,39 +552,37 @@ FIXED_CHECKS: dict[str, FixedCheck] = _fixed_checks()
 def check_bad_input(impl: ModuleType, case: Any) -> list[Comparison]:
     """Bad input raises ValueError with a message starting with the function's name; input at
     the edge of what is allowed is accepted."""
-    from properties.bad_inputs import INPUT_KINDS
+    from gradverify.bad_inputs import INPUT_KINDS
 
     kind = INPUT_KINDS[case.kind]
     args, kwargs = case.call()
-    label = f"{kind.function} with {kind.description}"
-    tol = TOLERANCES["autodiff"]
+    where = Where(function=kind.function, quantity=f"with {kind.description}")
     if not callable(getattr(impl, kind.function, None)):
-        return [Comparison(label, True, tol, 0.0, 0.0)]  # a missing function fails the checks that need it
+        return [holds(where)]  # a missing function fails the checks that need it
     try:
         result = call(impl, kind.function, *args, **kwargs)
     except ImplFailure as exc:
         if kind.valid:
-            return [Comparison(label, False, tol, message=f"this input is allowed, but it {exc.message}")]
-        prefix = f"raised ValueError: {kind.function}:"
-        if exc.message.startswith(prefix):
-            return [Comparison(label, True, tol, 0.0, 0.0)]
-        if exc.message.startswith("raised ValueError"):
-            return [Comparison(label, False, tol, message=f"{exc.message} — the message must start with '{kind.function}:'")]
-        return [Comparison(label, False, tol, message=f"{exc.message} where a ValueError was expected")]
+            return [failed(where, Cause.REJECTED_GOOD_INPUT, f"this input is allowed, but it {exc.message}")]
+        if exc.cause is Cause.RAISED and exc.exception == "ValueError":
+            if exc.detail.startswith(f"{kind.function}:"):
+                return [holds(where)]
+            return [failed(where, Cause.WRONG_ERROR, f"{exc.message} — the message must start with '{kind.function}:'")]
+        return [failed(where, Cause.WRONG_ERROR, f"{exc.message} where a ValueError was expected")]
     if not kind.valid:
-        return [Comparison(label, False, tol, message="accepted it, where the protocol asks for a ValueError")]
+        return [failed(where, Cause.ACCEPTED_BAD_INPUT, "accepted it, where the protocol asks for a ValueError")]
     if kind.same_as is None:
-        return [Comparison(label, True, tol, 0.0, 0.0)]
+        return [holds(where)]
     got = _leaves(result)
     plain_args, plain_kwargs = kind.same_as((args, kwargs))
     want = _leaves(call(impl, kind.function, *plain_args, **plain_kwargs))
     wrong = [leaf for leaf in got if isinstance(leaf, np.ndarray) and leaf.dtype != np.float64]
     if wrong:
-        return [Comparison(label, False, tol, message=f"returned an array of dtype {wrong[0].dtype} where float64 was expected")]
+        return [failed(where, Cause.NOT_NUMBERS, f"returned an array of dtype {wrong[0].dtype} where float64 was expected")]
     if len(got) != len(want) or any(np.shape(a) != np.shape(b) for a, b in zip(got, want)):
-        return [Comparison(label, False, tol, message="gave a result of another form than for the plain equivalent input")]
+        return [failed(where, Cause.WRONG_FORM, "gave a result of another form than for the plain equivalent input")]
     flat = [np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in leaves] or [np.zeros(0)]) for leaves in (got, want)]
-    return [compare(f"{label} vs the plain equivalent input", flat[0], flat[1], "autodiff")]
+    return [compare(where.at(quantity=f"{where.quantity} vs the plain equivalent input"), flat[0], flat[1], "autodiff")]
 
 
 def _leaves(value: Any) -> list:

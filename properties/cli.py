@@ -22,7 +22,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from gradverify import __version__
+
     parser = _Parser(prog="gradverify", description="Verify hand-written backprop against JAX and PyTorch.")
+    parser.add_argument("--version", action="version", version=f"gradverify {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     v = sub.add_parser(
@@ -30,15 +33,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="check an implementation against JAX, PyTorch and finite differences",
         description="Exit 0 when every check holds, 1 when any fails, 2 on bad usage or an implementation that cannot be loaded.",
     )
-    v.add_argument("--impl", default="impl", help="module name or path to a .py file (default: the bundled impl)")
-    v.add_argument("--profile", default="dev", choices=["dev", "ci", "thorough"], help="dev (quick, default), ci (deterministic, fixed budget), thorough")
+    v.add_argument("--impl", help="module name or path to a .py file (default: [tool.gradverify] impl, else the bundled impl)")
+    v.add_argument("--profile", choices=["dev", "ci", "thorough"],
+                   help="dev (quick; the default unless [tool.gradverify] profile says otherwise), ci (deterministic, fixed budget), thorough")
     v.add_argument("--seed", type=int, help="hypothesis seed (ci defaults to 0)")
     v.add_argument("--budget", type=_positive_int, help="examples per property, overriding the profile's")
     v.add_argument("--report", help="write the Markdown report here")
     v.add_argument("--junit", help="write JUnit XML here")
     v.add_argument("--property", action="append", dest="only", metavar="NAME", help="run only this check (repeatable)")
     v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
-    v.add_argument("--regressions", metavar="DIR", help="the regression corpus folder (default: properties/regressions)")
+    v.add_argument("--regressions", metavar="DIR",
+                   help="the regression corpus folder (default: [tool.gradverify] regressions, else .gradverify/regressions in the project)")
     v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
     v.add_argument("--fail-fast", action="store_true", help="stop at the first check that fails")
     v.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -51,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "2 when the grader itself could not run.",
     )
     g.add_argument("files", nargs="+", metavar="FILE", help="submission .py files, or folders of them")
-    g.add_argument("--rubric", help="a rubric TOML (default: the shipped properties/rubric.toml)")
+    g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
     g.add_argument("--report", help="Markdown report (one submission), or the class summary (several)")
     g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
     g.add_argument("--out", default="grades", help="folder for per-submission reports when grading several (default: grades)")
@@ -104,39 +109,27 @@ def _progress(index: int, total: int, name: str, result) -> None:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    from pathlib import Path
+    import gradverify
+    from gradverify import project
+    from gradverify.loader import ImplLoadError
 
-    from properties import corpus
-    from properties.loader import ImplLoadError, load_impl
-
-    replay = None
-    if args.replay:
-        try:
-            replay = corpus.load_replay(args.replay)
-        except ValueError as exc:
-            print(f"gradverify: --replay: {exc}", file=sys.stderr)
-            return EXIT_USAGE
     try:
-        module = load_impl(args.impl)
+        settings = project.load_settings(project.find_project())
+        result = gradverify.verify(
+            args.impl or settings.get("impl", gradverify.BUNDLED_IMPL), profile=args.profile or settings.get("profile", "dev"),
+            seed=args.seed, budget=args.budget, properties=args.only, regressions=args.regressions,
+            save_regressions=not args.no_save, replay=args.replay, fail_fast=args.fail_fast,
+            progress=None if args.quiet else _progress,
+        )
     except ImplLoadError as exc:
         print(f"gradverify: cannot load the implementation: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    from properties import runner
-    from properties.report import render_junit, render_markdown, step_summary
-    from properties.report_io import write_atomic
-    from references import jax_backend
-
-    jax_backend.enable_persistent_cache()
-    corpus_dir = Path(args.regressions) if args.regressions else corpus.DEFAULT_DIR
-    try:
-        result = runner.verify(
-            module, impl_spec=args.impl, profile=args.profile, seed=args.seed, budget=args.budget,
-            corpus_dir=corpus_dir, save_regressions=not args.no_save, only=args.only, replay=replay,
-            progress=None if args.quiet else _progress, fail_fast=args.fail_fast,
-        )
     except ValueError as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from gradverify.files import write_atomic
+    from gradverify.report import render_junit, render_markdown, step_summary
+
     result.seconds = time.perf_counter() - started  # wall time, imports included
     markdown = render_markdown(result)
     if args.report:
@@ -167,10 +160,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_grade(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from properties import grading
+    from gradverify.grading.rubric import load_rubric
 
     try:
-        rubric = grading.load_rubric(args.rubric)
+        rubric = load_rubric(args.rubric)
     except ValueError as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -189,7 +182,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if len(files) == 1 and not Path(args.files[0]).is_dir():
         return _grade_one(files[0], rubric, args)
-    from properties.batch import grade_many
+    from gradverify.grading.classroom import grade_many
 
     return grade_many(files, args)
 
@@ -197,9 +190,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _grade_one(path, rubric, args: argparse.Namespace) -> int:
     import json
 
-    from properties import grade_report, grading
-    from properties.report_io import write_atomic
-    from references import jax_backend
+    from gradverify.files import write_atomic
+    from gradverify.grading import feedback, items as grading
+    from gradverify.references import jax_backend
 
     jax_backend.enable_persistent_cache()
 
@@ -211,9 +204,9 @@ def _grade_one(path, rubric, args: argparse.Namespace) -> int:
 
     result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress)
     if args.report:
-        write_atomic(args.report, grade_report.render_submission(result))
+        write_atomic(args.report, feedback.render_submission(result))
     if args.results_json:
-        write_atomic(args.results_json, json.dumps(grade_report.results_json(result), indent=2, ensure_ascii=False) + "\n")
+        write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     load = f" (could not be loaded: {result.load_error})" if result.load_error else ""
     print(f"gradverify: {path}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)", file=sys.stderr)
     if args.fail_under is not None and result.score < args.fail_under:
@@ -224,7 +217,7 @@ def _grade_one(path, rubric, args: argparse.Namespace) -> int:
 def _cmd_template(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parent / "student_template.py").read_text(encoding="utf-8")
+    text = (Path(__file__).resolve().parent / "grading" / "student_template.py").read_text(encoding="utf-8")
     if args.path:
         target = Path(args.path)
         if target.exists():

@@ -7,8 +7,10 @@ An entry is one JSON file, `<property>-<hash>.json`:
      "found": "2026-11-23", "impl": "impl_sigmoid_bug.py",
      "failure": "jax · layers[0].W: MISMATCH, ..."}
 
-The case is structure and a seed (properties/examples.py), so an entry is a few
-lines and replays exactly, for any implementation.
+The case is structure and a seed (gradverify.cases), so an entry is a few
+lines and replays exactly. Each implementation has a folder of its own in the
+corpus (gradverify.project: `<project>/.gradverify/regressions/<impl>-<hash>/`),
+so an entry is replayed only against the implementation it was found on.
 """
 
 from __future__ import annotations
@@ -20,10 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from properties.examples import case_from_json, case_to_json
-from properties.report_io import write_atomic
-
-DEFAULT_DIR = Path(__file__).resolve().parent / "regressions"
+from gradverify.cases import case_from_json, case_to_json
+from gradverify.files import write_atomic
 
 
 @dataclass(frozen=True)

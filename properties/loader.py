@@ -9,17 +9,18 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from impl.backprop import PROTOCOL_FUNCTIONS
+from gradverify.references.spec import PROTOCOL_FUNCTIONS
 
-DEFAULT_IMPL = "impl"
+DEFAULT_IMPL = "gradverify.impl"
 
 
 class ImplLoadError(Exception):
     """The implementation could not be imported; the message says why."""
 
 
-def load_impl(spec: str = DEFAULT_IMPL) -> ModuleType:
-    """Import `spec`: a path ending in .py (loaded as a fresh module) or a module name."""
+def load_impl(spec: str = DEFAULT_IMPL, *, project: Path | None = None) -> ModuleType:
+    """Import `spec`: a path ending in .py (loaded as a fresh module) or a module name, found
+    as pytest would: with the `project` folder (if given) first on the import path."""
     if spec.endswith(".py") or "/" in spec or Path(spec).is_file():
         path = Path(spec)
         if not path.is_file():
@@ -39,6 +40,8 @@ def load_impl(spec: str = DEFAULT_IMPL) -> ModuleType:
             del sys.modules[name]
             raise ImplLoadError(f"{spec}: importing it raised {_last_frame(exc)}") from None
         return module
+    if project is not None and str(project) not in sys.path:
+        sys.path.insert(0, str(project))
     try:
         return importlib.import_module(spec)
     except ModuleNotFoundError as exc:

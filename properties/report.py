@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import math
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from properties.examples import case_to_json
-from properties.runner import PROFILES, PropertyResult, VerifyResult
-from references.compare import TOLERANCES, Comparison
+from gradverify.cases import case_to_json
+from gradverify.runner import PROFILES, PropertyResult, VerifyResult
+from gradverify.references.compare import TOLERANCES, Comparison
 
+#: The autodiff oracles, as named in a comparison's `where.oracle`.
+REFERENCES = frozenset({"jax", "torch"})
 #: GitHub rejects step summaries over 1 MiB; keep well under.
 STEP_SUMMARY_LIMIT = 256 * 1024
 
@@ -98,18 +101,20 @@ def _failure_block(r: PropertyResult) -> list[str]:
 
 
 def diagnosis(run: VerifyResult) -> list[str]:
-    """Short sentences that connect failing comparisons to the component most likely at fault."""
-    lines = []
-    labels = [c.label for r in run.failed if r.failure for c in r.failure.comparisons]
-    for name in sorted({label.split("'")[1] for label in labels if "activation_backward('" in label}):
-        lines.append(f"The derivative of `{name}` (activation_backward) disagrees with both references.")
-    for name in sorted({label.split("'")[1] for label in labels if "loss_backward('" in label}):
-        lines.append(f"The gradient of loss `{name}` (loss_backward) disagrees with both references.")
-    for name in sorted({label.split("'")[1] for label in labels if label.split(" · ")[-1].startswith("loss('")}):
-        lines.append(f"The value of loss `{name}` disagrees with both references.")
-    layers = sorted({label.split(" · ")[-1].split(".")[0] for label in labels if " · layers[" in label and label.startswith(("jax", "torch"))})
+    """Short sentences that connect failing comparisons to the component most likely at fault
+    (read from each comparison's fields)."""
+    failing = [c for r in run.failed if r.failure for c in r.failure.comparisons]
+    by_reference = [c.where for c in failing if c.where.oracle in REFERENCES]
+
+    def components(function: str) -> list[str]:
+        return sorted({w.component for w in by_reference if w.function == function and w.component})
+
+    lines = [f"The derivative of `{name}` (activation_backward) disagrees with the references." for name in components("activation_backward")]
+    lines += [f"The gradient of loss `{name}` (loss_backward) disagrees with the references." for name in components("loss_backward")]
+    lines += [f"The value of loss `{name}` disagrees with the references." for name in components("loss")]
+    layers = sorted({w.layer for w in by_reference if w.function == "network_gradients" and w.layer is not None})
     if layers:
-        lines.append(f"network_gradients disagrees with the references at {', '.join(layers)}.")
+        lines.append(f"network_gradients disagrees with the references at {', '.join(f'layers[{i}]' for i in layers)}.")
     if run.missing_functions:
         lines.append(f"Not defined: {', '.join(run.missing_functions)}.")
     return lines
@@ -150,7 +155,7 @@ def render_markdown(run: VerifyResult) -> str:
         f"- profile: `{run.profile}` — {profile.description}",
         f"- seed: {run.seed if run.seed is not None else 'random'}",
         f"- budget: {run.budget} hypothesis examples per property of weight 1 (slower properties run a fraction)",
-        f"- regression corpus: {run.corpus_dir or 'not used'}; "
+        f"- regression corpus: {_shown_path(run.corpus_dir) if run.corpus_dir else 'not used'}; "
         f"{sum(r.regressions_replayed for r in run.results)} entries replayed first",
         f"- tolerances: " + "; ".join(f"{k}: {v}" for k, v in TOLERANCES.items()),
         f"- kinks and saturation: {run.kink_policy}",
@@ -161,6 +166,14 @@ def render_markdown(run: VerifyResult) -> str:
     lines += ["", "## Environment", ""]
     lines += [f"- {k}: {v}" for k, v in run.environment.items()]
     return "\n".join(lines) + "\n"
+
+
+def _shown_path(path: str) -> str:
+    """`path` relative to the working folder when it lies inside it (reports are shared)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def step_summary(markdown: str) -> str:

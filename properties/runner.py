@@ -21,12 +21,12 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import FailedHealthCheck, Flaky, HypothesisException, Unsatisfiable
 
-from properties import corpus
-from properties.calls import ImplFailure, describe_exception
-from properties.checks import FIXED_CHECKS, PROPERTIES, Counterexample, FixedCheck, Property, Rejected
-from properties.examples import Example, TrainCase, case_to_json, materialize
-from properties.strategies import KINK_POLICY
-from references.compare import TOLERANCES, Comparison
+from gradverify import corpus
+from gradverify.calls import ImplFailure, describe_exception
+from gradverify.checks import FIXED_CHECKS, PROPERTIES, Counterexample, FixedCheck, Property, Rejected
+from gradverify.cases import Example, TrainCase, case_to_json, materialize
+from gradverify.strategies import KINK_POLICY
+from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, failed
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def run_case(check: Callable[..., list[Comparison]], impl: Any, case: Any = None
     except Counterexample as found:
         return found.case, found.comparisons
     except ImplFailure as exc:
-        return case, [Comparison(exc.label, False, TOLERANCES[tolerance], message=exc.message)]
+        return case, [exc.comparison(tolerance)]
 
 
 def _shapes(case: Any) -> str:
@@ -162,7 +162,7 @@ def _failure(case: Any, comparisons: list[Comparison], source: str) -> Failure:
 def _timed_out(comparisons: list[Comparison]) -> bool:
     """Every failing comparison is a time-out (the submission ran out of time, not a wrong value)."""
     bad = [c for c in comparisons if not c.ok]
-    return bool(bad) and all(c.message and "timed out after" in c.message for c in bad)
+    return bool(bad) and all(c.cause is Cause.TIMEOUT for c in bad)
 
 
 def _set_errors(result: PropertyResult, comparisons: list[Comparison]) -> None:
@@ -197,35 +197,25 @@ class _Stats:
                 self.max_rel = max(self.max_rel, c.max_rel_err)
 
 
-def _hypothesis_settings(profile: Profile, examples: int) -> settings:
+def _hypothesis_settings(profile: Profile, examples: int, database_dir: Path | None) -> settings:
+    use_database = profile.database and database_dir is not None
     return settings(
         max_examples=examples,
         derandomize=profile.derandomize,
-        database=hypothesis.database.DirectoryBasedExampleDatabase(".hypothesis/gradverify") if profile.database else None,
+        database=hypothesis.database.DirectoryBasedExampleDatabase(str(database_dir)) if use_database else None,
         deadline=None,
         verbosity=Verbosity.quiet,
         print_blob=False,
         report_multiple_bugs=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if profile.database
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if use_database
         else [Phase.explicit, Phase.generate, Phase.shrink],
     )
 
 
-def run_property(
-    prop: Property,
-    impl: ModuleType,
-    *,
-    profile: Profile,
-    seed: int | None,
-    entries: list[corpus.Entry],
-    budget: int | None = None,
-) -> tuple[PropertyResult, Any]:
-    """Replay the corpus entries of this property, then (if they pass) let hypothesis search.
-    Returns the result and, for a new counterexample found by hypothesis, its case."""
-    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, data_sets=prop.data_sets)
-    start = time.perf_counter()
-    stats = _Stats()
+def _replay(prop: Property, impl: ModuleType, entries: list[corpus.Entry], result: PropertyResult,
+            stats: _Stats) -> bool:
+    """Replay the corpus entries of `prop`; True (and result.failure set) when one fails."""
     for entry in entries:
         try:
             case, comparisons = run_case(prop.check, impl, entry.case, tolerance=prop.tolerance)
@@ -236,9 +226,32 @@ def run_property(
             result.failure = _failure(case, comparisons, "regression corpus")
             result.failure.corpus_path = str(entry.path) if entry.path else None
             _set_errors(result, comparisons)
-            result.seconds = time.perf_counter() - start
-            return result, None
+            return True
         stats.absorb(comparisons)
+    return False
+
+
+def _coverage(prop: Property, impl: ModuleType, stats: _Stats) -> tuple[Any, list[Comparison]] | None:
+    """Run the property's coverage cases (the same in every run, whatever the seed); the first
+    failing one as (case, comparisons), or None."""
+    for case in prop.coverage() if prop.coverage else []:
+        stats.calls += 1
+        try:
+            case, comparisons = run_case(prop.check, impl, case, tolerance=prop.tolerance)
+        except Rejected:
+            stats.rejected += 1
+            continue
+        if not all(c.ok for c in comparisons):
+            stats.first_failure_at = stats.calls - stats.rejected
+            return case, comparisons
+        stats.absorb(comparisons)
+    return None
+
+
+def _search(prop: Property, impl: ModuleType, result: PropertyResult, stats: _Stats, hypothesis_settings: settings,
+            seed: int | None) -> Any:
+    """Let hypothesis search (and shrink); sets result.failure or result.error, and returns the
+    failing case it found (None when it found none)."""
 
     def body(case: Any) -> None:
         stats.calls += 1
@@ -256,28 +269,9 @@ def run_property(
         if stats.first_failure_at is None:
             stats.absorb(comparisons)
 
-    examples = max(1, round((budget or profile.budget) * prop.weight))
-    # The coverage cases first, whatever the seed. One that fails is kept, and the search still
-    # runs so that hypothesis can find (and shrink) a smaller failing case; if it finds none, the
-    # coverage case is the counterexample.
-    covered = None
-    for case in prop.coverage() if prop.coverage else []:
-        stats.calls += 1
-        try:
-            case, comparisons = run_case(prop.check, impl, case, tolerance=prop.tolerance)
-        except Rejected:
-            stats.rejected += 1
-            continue
-        if not all(c.ok for c in comparisons):
-            stats.first_failure_at = stats.calls - stats.rejected
-            covered = (case, comparisons)
-            break
-        stats.absorb(comparisons)
-
-    test = settings(_hypothesis_settings(profile, examples))(given(prop.strategy())(body))
+    test = settings(hypothesis_settings)(given(prop.strategy())(body))
     if seed is not None:
         test = hypothesis.seed(seed)(test)
-    new_case = None
     try:
         test()
     except _Failed as exc:
@@ -285,20 +279,46 @@ def run_property(
         if _timed_out(comparisons) and stats.last_real_failure is not None:
             case, comparisons = stats.last_real_failure  # time ran out while shrinking a real failure
         result.failure = _failure(case, comparisons, "hypothesis")
-        new_case = case
+        return case
     except Flaky as exc:
         if stats.last_real_failure is not None:  # e.g. a deadline expired mid-search
             case, comparisons = stats.last_real_failure
             result.failure = _failure(case, comparisons, "hypothesis")
-            new_case = case
-        else:
-            result.error = f"hypothesis stopped: {describe_exception(exc)}"
+            return case
+        result.error = f"hypothesis stopped: {describe_exception(exc)}"
     except Unsatisfiable:
         result.error = f"hypothesis could not find enough valid examples ({stats.rejected} rejected)"
     except FailedHealthCheck as exc:
         result.error = f"hypothesis stopped: {describe_exception(exc)}"
     except HypothesisException as exc:
         result.error = f"hypothesis error: {describe_exception(exc)}"
+    return None
+
+
+def run_property(
+    prop: Property,
+    impl: ModuleType,
+    *,
+    profile: Profile,
+    seed: int | None,
+    entries: list[corpus.Entry],
+    budget: int | None = None,
+    database_dir: Path | None = None,
+) -> tuple[PropertyResult, Any]:
+    """Replay the corpus entries of this property, then (if they pass) run its coverage cases and
+    let hypothesis search. Returns the result and, for a new counterexample, its case."""
+    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, data_sets=prop.data_sets)
+    start = time.perf_counter()
+    stats = _Stats()
+    if _replay(prop, impl, entries, result, stats):
+        result.seconds = time.perf_counter() - start
+        return result, None
+    examples = max(1, round((budget or profile.budget) * prop.weight))
+    # The coverage cases first, whatever the seed. One that fails is kept, and the search still
+    # runs so that hypothesis can find (and shrink) a smaller failing case; if it finds none, the
+    # coverage case is the counterexample.
+    covered = _coverage(prop, impl, stats)
+    new_case = _search(prop, impl, result, stats, _hypothesis_settings(profile, examples, database_dir), seed)
     if covered is not None and result.failure is None:
         result.error = None
         result.failure = _failure(*covered, "coverage case (not shrunk: the search found no failing case)")
@@ -328,7 +348,7 @@ def run_fixed(check: FixedCheck, impl: ModuleType) -> PropertyResult:
 
 
 def _missing_failure(name: str, claim: str, kind: str, tol: str, missing: list[str]) -> PropertyResult:
-    comparisons = [Comparison(fn, False, TOLERANCES[tol], message="is not defined by the implementation") for fn in missing]
+    comparisons = [failed(Where(function=fn), Cause.NOT_DEFINED, "is not defined by the implementation", tol) for fn in missing]
     result = PropertyResult(name, claim, kind, tol)
     result.failure = Failure(comparisons, None, "—", "", "missing function")
     return result
@@ -345,20 +365,26 @@ def verify(
     profile: str = "ci",
     seed: int | None = None,
     budget: int | None = None,
-    corpus_dir: Path | None = corpus.DEFAULT_DIR,
+    corpus_dir: Path | None = None,
     save_regressions: bool = True,
+    database_dir: Path | None = None,
     only: list[str] | None = None,
     replay: corpus.Entry | None = None,
     progress: Progress | None = None,
     fail_fast: bool = False,
 ) -> VerifyResult:
-    """Run the fixed checks and the properties (all, `only` some, or one `replay`ed case)."""
+    """Run the fixed checks and the properties (all, `only` some, or one `replay`ed case).
+
+    `corpus_dir` is this implementation's folder of the regression corpus (replayed first,
+    new counterexamples saved there unless `save_regressions` is false; None: no corpus);
+    `database_dir` its hypothesis database (used by the dev and thorough profiles; None: none).
+    gradverify.verify() finds both under the user's project."""
     chosen = PROFILES[profile]
     if seed is None and chosen.derandomize:
         seed = 0
     run = VerifyResult(impl_spec, chosen.name, seed, budget or chosen.budget, time.strftime("%Y-%m-%d %H:%M:%S %Z"))
     start = time.perf_counter()
-    from properties.loader import missing_functions
+    from gradverify.loader import missing_functions
 
     run.missing_functions = missing_functions(impl)
     entries: list[corpus.Entry] = []
@@ -387,7 +413,8 @@ def verify(
             if replay is not None:
                 result = _replay_only(item, impl, replay)
             else:
-                result, new_case = run_property(item, impl, profile=chosen, seed=seed, entries=mine, budget=budget)
+                result, new_case = run_property(item, impl, profile=chosen, seed=seed, entries=mine, budget=budget,
+                                                database_dir=database_dir)
                 if new_case is not None and save_regressions and corpus_dir is not None:
                     _save(run, result, corpus_dir, name, new_case, impl_spec)
         if result.failure is not None and result.failure.case is not None:

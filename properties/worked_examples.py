@@ -1,8 +1,8 @@
 """Worked examples from the literature, computed through the protocol functions.
 
 Each example takes an implementation of the backprop protocol (a module) and
-returns `Comparison`s, so the same checks serve the tests, `gradverify
-examples` and the verify report.
+returns `Comparison`s, so the same checks serve the tests and `gradverify verify`
+(the fixed checks `worked_example_*` of gradverify.checks).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Callable
 
 import numpy as np
 
-from properties.calls import call
-from references.compare import Comparison, compare
+from gradverify.calls import call
+from gradverify.references.compare import Comparison, Where, compare
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,11 @@ CLASSIC_W_AFTER = {
 def classic_network(impl: ModuleType) -> list[Comparison]:
     """The total error before the step and every weight after one step of η = 0.5."""
     error, grads = call(impl, "network_gradients", CLASSIC_NET, CLASSIC_X, CLASSIC_Y)
-    out = [compare("E_total before the step", error, CLASSIC_ERROR, "published")]
+    out = [compare(Where(oracle="published", function="network_gradients", quantity="E_total before the step"), error, CLASSIC_ERROR, "published")]
     params, _ = call(impl, "sgd_momentum_step", CLASSIC_NET["layers"], grads, None, lr=CLASSIC_LR, momentum=0.0)
     for name, (layer, idx, value) in CLASSIC_W_AFTER.items():
-        out.append(compare(f"{name} = layers[{layer}].W{list(idx)} after the step", params[layer]["W"][idx], value, "published"))
+        out.append(compare(Where(oracle="published", function="sgd_momentum_step", quantity=f"{name} = W{list(idx)} after the step", layer=layer),
+                           params[layer]["W"][idx], value, "published"))
     return out
 
 
@@ -74,7 +75,7 @@ def gradient_descent_quartic(impl: ModuleType) -> list[Comparison]:
         params, _ = call(impl, "sgd_momentum_step", params, grads, None, lr=0.01, momentum=0.0)
         if abs(params[0]["W"][0, 0] - x) < 1e-12:
             break
-    return [compare("x where descent stops", params[0]["W"][0, 0], 2.25, "autodiff")]
+    return [compare(Where(function="sgd_momentum_step", quantity="x where descent stops"), params[0]["W"][0, 0], 2.25, "autodiff")]
 
 
 def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
@@ -89,7 +90,7 @@ def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
         y = call(impl, "activation", "softmax", z)
         grad_z = call(impl, "activation_backward", "softmax", z, call(impl, "loss_backward", "cce", y, t))
         expected = (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - t) / len(z)
-        out.append(compare(f"∂E/∂z, {kind} labels", grad_z, expected, "autodiff"))
+        out.append(compare(Where(function="activation_backward", component="softmax", quantity=f"after cce: ∂E/∂z = (ŷ − t)/N, {kind} labels"), grad_z, expected, "autodiff"))
     return out
 
 
@@ -100,8 +101,8 @@ def activation_derivative_identities(impl: ModuleType) -> list[Comparison]:
     s = call(impl, "activation", "sigmoid", z)
     t = call(impl, "activation", "tanh", z)
     return [
-        compare("σ'(z) vs σ(z)(1 − σ(z))", call(impl, "activation_backward", "sigmoid", z, ones), s * (1 - s), "autodiff"),
-        compare("tanh'(z) vs 1 − tanh²(z)", call(impl, "activation_backward", "tanh", z, ones), 1 - t * t, "autodiff"),
+        compare(Where(function="activation_backward", component="sigmoid", quantity="vs σ(z)(1 − σ(z))"), call(impl, "activation_backward", "sigmoid", z, ones), s * (1 - s), "autodiff"),
+        compare(Where(function="activation_backward", component="tanh", quantity="vs 1 − tanh²(z)"), call(impl, "activation_backward", "tanh", z, ones), 1 - t * t, "autodiff"),
     ]
 
 

@@ -1,8 +1,13 @@
 """One comparison helper and one tolerance table, used by everything that compares.
 
-`compare(label, got, expected, tol)` never raises: whatever an implementation
+`compare(where, got, expected, tol)` never raises: whatever an implementation
 returned (a wrong shape, NaN, a string, None) ends as a `Comparison` whose
-`message` says what was wrong, so a property can turn it into a failure.
+`cause` (a `Cause`) says what was wrong and whose `message` words it for a person,
+so a property can turn it into a failure.
+
+A comparison is data: `where` is a `Where` (oracle, function, component, layer,
+parameter, step, quantity), and the label people read is rendered from it. Code that
+needs to know the layer, the oracle or the cause reads the field, never the text.
 
 Pass rule, elementwise:   |got − expected| ≤ atol + rtol·|expected|
 Reported errors:          max_abs_err = max |got − expected|
@@ -13,7 +18,8 @@ absolute tolerance takes over, so max_rel_err ≤ rtol is roughly a pass).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -45,21 +51,113 @@ TOLERANCES: dict[str, Tolerance] = {
 MAX_MISMATCHES = 5
 
 
+class Cause(str, Enum):
+    """Why a comparison failed (None on a comparison that holds)."""
+
+    MISMATCH = "values differ beyond the tolerance"
+    SHAPE = "wrong shape"
+    TRANSPOSED = "transposed"
+    NAN = "NaN"
+    INFINITE = "infinity"
+    NOT_NUMBERS = "not numbers"
+    WRONG_FORM = "wrong form of result"
+    NOT_DEFINED = "not defined"
+    NOT_IMPLEMENTED = "not implemented"
+    RAISED = "raised an exception"
+    EXITED = "exited"
+    TIMEOUT = "timed out"
+    OUT_OF_MEMORY = "out of memory"
+    CRASHED = "crashed"
+    TOO_LARGE = "result too large"
+    MODIFIED_INPUT = "modified its input"
+    CHANGED_ENTRIES = "changed the entries of a dict"
+    OUTSIDE_RANGE = "outside the allowed range"
+    NO_DESCENT = "no descent"
+    WRONG_ERROR = "wrong error"
+    ACCEPTED_BAD_INPUT = "accepted bad input"
+    REJECTED_GOOD_INPUT = "rejected allowed input"
+
+    @property
+    def did_not_run(self) -> bool:
+        """The implementation gave no value to compare (it failed, rather than computed wrongly)."""
+        return self in _DID_NOT_RUN
+
+
+_DID_NOT_RUN = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED, Cause.RAISED, Cause.EXITED, Cause.TIMEOUT,
+                          Cause.OUT_OF_MEMORY, Cause.CRASHED, Cause.TOO_LARGE})
+
+
+@dataclass(frozen=True)
+class Where:
+    """What a comparison is about; every field optional. `str(where)` is the label people read,
+    e.g. `jax · layers[1].W` or `torch.optim.SGD step 2 · velocity layers[0].b`."""
+
+    #: who gave the expected value: "jax", "torch", "finite differences", "torch.optim.SGD", ...
+    oracle: str | None = None
+    #: the protocol function whose result is compared
+    function: str | None = None
+    #: the activation or loss concerned, e.g. "sigmoid"
+    component: str | None = None
+    layer: int | None = None
+    #: "W" or "b"
+    parameter: str | None = None
+    #: the step of a multi-step check (1-based)
+    step: int | None = None
+    #: what is compared, in words: "loss value", "grad_x", "velocity", "batch_losses", ...
+    quantity: str | None = None
+
+    def __str__(self) -> str:
+        head = self.oracle if self.step is None or self.oracle is None else f"{self.oracle} step {self.step}"
+        what = []
+        if self.function:
+            what.append(f"{self.function}({self.component!r})" if self.component else self.function)
+        elif self.component:
+            what.append(repr(self.component))
+        if self.quantity:
+            what.append(self.quantity)
+        if self.layer is not None:
+            what.append(f"layers[{self.layer}]" + (f".{self.parameter}" if self.parameter else ""))
+        if self.step is not None and self.oracle is None:
+            what.append(f"step {self.step}")
+        body = " ".join(what) or "value"
+        return f"{head} · {body}" if head else body
+
+    def at(self, **changes: Any) -> "Where":
+        return replace(self, **changes)
+
+
+def where_of(where: "Where | str") -> Where:
+    """A Where; a plain string is taken as the quantity compared."""
+    return where if isinstance(where, Where) else Where(quantity=str(where))
+
+
 @dataclass
 class Comparison:
     """The outcome of comparing one quantity with its expected value."""
 
-    label: str
+    where: Where
     ok: bool
     tolerance: Tolerance
     max_abs_err: float = float("nan")
     max_rel_err: float = float("nan")
     shape: tuple | None = None
+    #: a person's words for what went wrong, when the numbers alone don't say it
     message: str | None = None
     #: the worst elements: (index, got, expected), worst first
     mismatches: list[tuple[tuple, float, float]] = field(default_factory=list)
     #: when got is a constant multiple c·expected (c ≠ 1), that c
     scale: float | None = None
+    #: why it failed (None when ok)
+    cause: Cause | None = None
+
+    def __post_init__(self) -> None:
+        self.where = where_of(self.where)
+        if not self.ok and self.cause is None:
+            self.cause = Cause.MISMATCH
+
+    @property
+    def label(self) -> str:
+        return str(self.where)
 
     def describe(self) -> str:
         """One line a person can act on."""
@@ -71,6 +169,16 @@ class Comparison:
             f"max rel err {self.max_rel_err:.3g} ({self.tolerance})"
         )
         return line + (f"; got = {self.scale:.6g} × expected" if self.scale is not None else "")
+
+
+def failed(where: "Where | str", cause: Cause, message: str, tol: "Tolerance | str" = "autodiff") -> Comparison:
+    """A failing comparison that has no numbers, only a cause and a person's words for it."""
+    return Comparison(where_of(where), False, TOLERANCES[tol] if isinstance(tol, str) else tol, message=message, cause=cause)
+
+
+def holds(where: "Where | str", tol: "Tolerance | str" = "autodiff") -> Comparison:
+    """A comparison that holds exactly (a check with nothing to measure)."""
+    return Comparison(where_of(where), True, TOLERANCES[tol] if isinstance(tol, str) else tol, 0.0, 0.0)
 
 
 def _as_float_array(value: Any) -> np.ndarray | None:
@@ -89,20 +197,22 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodiff") -> Comparison:
+def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = "autodiff") -> Comparison:
     """Compare `got` with `expected` (array-like or scalar) under `tol`."""
+    where = where_of(where)
     tol = TOLERANCES[tol] if isinstance(tol, str) else tol
     want = np.asarray(expected, dtype=np.float64)
     if isinstance(got, np.ndarray) and got.dtype.kind not in "biuf":
-        return Comparison(label, False, tol, shape=want.shape,
+        return Comparison(where, False, tol, shape=want.shape, cause=Cause.NOT_NUMBERS,
                           message=f"returned an array of dtype {got.dtype} where float64 numbers were expected")
     have = _as_float_array(got)
     if have is None:
-        return Comparison(label, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}")
+        return Comparison(where, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}",
+                          cause=Cause.NOT_NUMBERS)
     if have.shape != want.shape:
         transposed = have.ndim == 2 and have.T.shape == want.shape and _close(have.T, want, tol)
         return Comparison(
-            label, False, tol, shape=want.shape,
+            where, False, tol, shape=want.shape, cause=Cause.TRANSPOSED if transposed else Cause.SHAPE,
             message=f"returned shape {have.shape} where {want.shape} was expected"
             + (" (it is the transpose of the expected value)" if transposed else ""),
         )
@@ -111,17 +221,17 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
     with np.errstate(invalid="ignore"):
         err = np.abs(have - want)
         if np.all(err <= tol.atol + tol.rtol * abs_want):  # the common case, in few operations
-            return Comparison(label, True, tol, float(np.max(err, initial=0.0)),
+            return Comparison(where, True, tol, float(np.max(err, initial=0.0)),
                               float(np.max(err / np.maximum(abs_want, floor), initial=0.0)), want.shape)
     bad = ~np.isfinite(have) & np.isfinite(want)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         what = "NaN" if np.isnan(have[idx]) else "inf"
-        where = f" at {list(idx)}" if idx else ""
+        at = f" at {list(idx)}" if idx else ""
         return Comparison(
-            label, False, tol, shape=want.shape,
-            message=f"returned {what}{where} where {want[idx]:.6g} was expected",
-            mismatches=[(idx, float(have[idx]), float(want[idx]))],
+            where, False, tol, shape=want.shape,
+            message=f"returned {what}{at} where {want[idx]:.6g} was expected",
+            mismatches=[(idx, float(have[idx]), float(want[idx]))], cause=Cause.NAN if what == "NaN" else Cause.INFINITE,
         )
     with np.errstate(invalid="ignore"):
         err = np.where(have == want, 0.0, np.abs(have - want))  # equal infs count as equal
@@ -138,7 +248,7 @@ def compare(label: str, got: Any, expected: Any, tol: Tolerance | str = "autodif
             mismatches.append((idx, float(have[idx]), float(want[idx])))
     ok = not failing.any()
     return Comparison(
-        label, ok, tol, max_abs, max_rel, want.shape, None, mismatches, None if ok else _scale(have, want)
+        where, ok, tol, max_abs, max_rel, want.shape, None, mismatches, None if ok else _scale(have, want)
     )
 
 

@@ -32,7 +32,7 @@ from typing import Callable
 
 import numpy as np
 
-from impl.backprop import ACTIVATIONS
+from .spec import KINKED_ACTIVATIONS, KINKED_LOSSES, LEAKY_SLOPE
 
 STEP = 1e-4
 MIN_STEP = 1e-9
@@ -97,8 +97,23 @@ def gradient(
 # Which side of each kink: relu/leaky_relu pre-activations and mae/mape residuals.
 # --------------------------------------------------------------------------- #
 
-KINKED_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
-KINKED_LOSSES = frozenset({"mae", "mape"})
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+#: Forward values of the spec's activations, only to find which side of each kink a point is
+#: on (the derivatives themselves never come from here). Keys: references/spec.py's ACTIVATIONS.
+FORWARD = {
+    "identity": lambda z: z,
+    "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # σ(z) without overflow
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "leaky_relu": lambda z: np.where(z > 0, z, LEAKY_SLOPE * z),
+    "softplus": lambda z: np.logaddexp(0.0, z),
+    "softmax": _softmax,
+}
 
 
 def network_branch(net: dict, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -109,7 +124,7 @@ def network_branch(net: dict, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
         z = h @ np.asarray(layer["W"], dtype=np.float64).T + np.asarray(layer["b"], dtype=np.float64)
         if layer["activation"] in KINKED_ACTIVATIONS:
             signs.append(np.sign(z).ravel())
-        h = ACTIVATIONS[layer["activation"]][0](z)
+        h = FORWARD[layer["activation"]](z)
     if net["loss"] in KINKED_LOSSES:
         signs.append(np.sign(h - Y).ravel())
     return np.concatenate(signs) if signs else np.zeros(0)

@@ -1,7 +1,9 @@
 """The backprop protocol in JAX: every gradient from jax.grad / jax.vjp, float64 throughout.
 
 The forward pass, the activations and the losses are written here from the
-protocol's definitions (docs/protocol.md); nothing is differentiated by hand.
+protocol's definitions (docs/protocol.md); nothing is differentiated by hand, and
+nothing comes from the implementation under test: names and input checks come from
+the spec table (spec.py) and the protocol's input contract (validate.py).
 
 Speed, and the choice made (8-16-16-4 network, batch 8, tanh, mse; measured by
 `python -m benchmarks.reference_costs`, recorded in reports/reference_costs.md):
@@ -15,18 +17,20 @@ Speed, and the choice made (8-16-16-4 network, batch 8, tanh, mse; measured by
     The suite draws random architectures, so exact-shape jit would compile on nearly
     every example (~130 ms each) and eager is slower still. Every call here is
     padded into a bucket and compiled once per bucket:
-      - rows to max(64, 2^⌈log2 N⌉), units to max(32, 2^⌈log2 width⌉),
-        depth to max(8, 2^⌈log2 L⌉), with one uniform width for all layers;
-      - padded units have zero weights in and out, padded layers are exact
-        identities (W = I, b = 0, φ = identity), padded samples and outputs are
-        masked out of the loss (the divisor uses the true N and K), and softmax
-        gives padded units probability 0 (their logits are −∞);
-      - layers run under lax.scan with the activation picked by lax.switch, so a
-        compiled network function serves every depth ≤ 8, every activation
-        pattern and every width ≤ 32 of one loss: 7 compilations cover the
-        suite's whole distribution of architectures.
-    Padding changes no value: zero terms add exactly, x·1 + 0 = x, and masked
-    entries are replaced by safe values before any log or division, so no NaN
+      - rows and units to the next power of two above a floor (networks: 16 for
+        small ones, else 64 rows and 32 units; see _network_bucket), depth to
+        max(8, 2^⌈log2 L⌉), with one uniform width for all layers;
+      - padded units have zero weights in and out; padded layers are skipped by
+        lax.cond (h passes unchanged, nothing is computed); padded samples and
+        outputs are masked out of the loss (the divisor uses the true N and K),
+        and softmax gives padded units probability 0 (their logits are −∞);
+      - layers run under lax.scan with the activation picked by lax.switch and the
+        loss by another lax.switch, so one compiled function serves every depth,
+        activation pattern, width and loss of a bucket;
+      - network_gradients_many vmaps that function over several data sets of one
+        architecture (the suite checks 8 per drawn architecture in one call).
+    Padding changes no value: zero terms add exactly, skipped layers pass h as it
+    is, and masked entries are replaced by safe values before any log or division, so no NaN
     reaches a gradient. Results agree with the unpadded PyTorch backend to
     rounding (tests/test_references.py).
 """
@@ -42,25 +46,24 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
-from impl.backprop import (
-    PROTOCOL_FUNCTIONS,
-    batches,
-    check_array,
-    check_dense,
-    check_hyper,
-    check_loss_inputs,
-    check_name,
-    check_net,
-    check_same_shape,
-    check_step,
-    check_train,
+from .spec import LEAKY_SLOPE, PROTOCOL_FUNCTIONS, batches
+from .validate import (
+    validate_same_structure,
+    validate_array,
+    validate_dense,
+    validate_hyper,
+    validate_loss_inputs,
+    validate_name,
+    validate_net,
+    validate_same_shape,
+    validate_step,
+    validate_train,
 )
 
 jax.config.update("jax_enable_x64", True)
 
 __all__ = ["ACTIVATIONS", "LOSSES", *PROTOCOL_FUNCTIONS, "network_gradients_many"]
 
-LEAKY_SLOPE = 0.01
 ROWS_FLOOR, UNITS_FLOOR, DEPTH_FLOOR, FLAT_FLOOR = 64, 32, 8, 1024
 ROWS_SMALL, UNITS_SMALL = 16, 16  # the networks' smaller buckets
 SAFE = 0.5  # stands in for masked entries: inside every loss's domain
@@ -232,18 +235,18 @@ def _crop(a, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def activation(name, z):
-    name = check_name("activation", "activation", name, ACTIVATIONS)
-    z = check_array("activation", "z", z, 2)
+    name = validate_name("activation", "activation", name, ACTIVATIONS)
+    z = validate_array("activation", "z", z, 2)
     zp, real = _padded_2d(z)
     return _crop(_act_forward(name, zp, real), z.shape)
 
 
 def activation_backward(name, z, grad_a):
     where = "activation_backward"
-    name = check_name(where, "activation", name, ACTIVATIONS)
-    z = check_array(where, "z", z, 2)
-    grad_a = check_array(where, "grad_a", grad_a, 2)
-    check_same_shape(where, "grad_a", grad_a, z.shape)
+    name = validate_name(where, "activation", name, ACTIVATIONS)
+    z = validate_array(where, "z", z, 2)
+    grad_a = validate_array(where, "grad_a", grad_a, 2)
+    validate_same_shape(where, "grad_a", grad_a, z.shape)
     zp, real = _padded_2d(z)
     gp, _ = _padded_2d(grad_a)
     return _crop(_act_vjp(name, zp, real, gp), z.shape)
@@ -259,12 +262,12 @@ def _loss_args(name: str, y_pred: np.ndarray, y_true: np.ndarray) -> tuple:
 
 
 def loss(name, y_pred, y_true):
-    name, y_pred, y_true = check_loss_inputs("loss", name, y_pred, y_true)
+    name, y_pred, y_true = validate_loss_inputs("loss", name, y_pred, y_true)
     return float(_loss_value(name, *_loss_args(name, y_pred, y_true)))
 
 
 def loss_backward(name, y_pred, y_true):
-    name, y_pred, y_true = check_loss_inputs("loss_backward", name, y_pred, y_true)
+    name, y_pred, y_true = validate_loss_inputs("loss_backward", name, y_pred, y_true)
     return _crop(_loss_grad(name, *_loss_args(name, y_pred, y_true)), y_pred.shape)
 
 
@@ -274,16 +277,16 @@ def _dense_args(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple:
 
 
 def dense_forward(x, W, b):
-    x, W = check_dense("dense_forward", x, W)
-    b = check_array("dense_forward", "b", b, 1)
-    check_same_shape("dense_forward", "b", b, (W.shape[0],))
+    x, W = validate_dense("dense_forward", x, W)
+    b = validate_array("dense_forward", "b", b, 1)
+    validate_same_shape("dense_forward", "b", b, (W.shape[0],))
     return _crop(_dense_forward(*_dense_args(x, W, b)), (x.shape[0], W.shape[0]))
 
 
 def dense_backward(x, W, grad_z):
-    x, W = check_dense("dense_backward", x, W)
-    grad_z = check_array("dense_backward", "grad_z", grad_z, 2)
-    check_same_shape("dense_backward", "grad_z", grad_z, (x.shape[0], W.shape[0]))
+    x, W = validate_dense("dense_backward", x, W)
+    grad_z = validate_array("dense_backward", "grad_z", grad_z, 2)
+    validate_same_shape("dense_backward", "grad_z", grad_z, (x.shape[0], W.shape[0]))
     xp, Wp, bp = _dense_args(x, W, np.zeros(W.shape[0]))
     grad_x, grad_W, grad_b = _dense_vjp(xp, Wp, bp, _pad(grad_z, (xp.shape[0], Wp.shape[0])))
     return _crop(grad_x, x.shape), _crop(grad_W, W.shape), _crop(grad_b, (W.shape[0],))
@@ -346,24 +349,14 @@ def _network_value_and_grad_many(Ws, bs, loss, acts, units, real_layer, X, Y, la
     return jax.vmap(one, in_axes=axes)(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k)
 
 
-def _same_structure(where: str, checked: list[tuple[dict, np.ndarray, np.ndarray]]) -> None:
-    def structure(net, X, Y):
-        return ([(l["W"].shape, l["activation"]) for l in net["layers"]], net["loss"], net["l2"], X.shape, Y.shape)
-
-    first = structure(*checked[0])
-    for i, item in enumerate(checked[1:], 1):
-        if structure(*item) != first:
-            raise ValueError(f"{where}: network {i} differs in structure from network 0 (shapes, activations, loss, l2)")
-
-
 def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[float, list[dict]]]:
     """network_gradients of several networks of one structure (same shapes, activations, loss,
     l2; different weights and data) in one vmapped call: the references' batched lever."""
     where = "network_gradients_many"
     if not nets or not len(nets) == len(Xs) == len(Ys):
         raise ValueError(f"{where}: nets, Xs and Ys must be non-empty lists of one length")
-    checked = [check_net(where, net, X, Y) for net, X, Y in zip(nets, Xs, Ys)]
-    _same_structure(where, checked)
+    checked = [validate_net(where, net, X, Y) for net, X, Y in zip(nets, Xs, Ys)]
+    validate_same_structure(where, checked)
     args = [_network_args(net["layers"], net["loss"], net["l2"], X, Y) for net, X, Y in checked]
     count = len(args)
     args += [args[0]] * (-count % MANY_BUCKET)
@@ -384,7 +377,7 @@ def warm_up() -> None:
 
 
 def network_gradients(net, X, Y):
-    net, X, Y = check_net("network_gradients", net, X, Y)
+    net, X, Y = validate_net("network_gradients", net, X, Y)
     return _network_gradients(net["layers"], net["loss"], net["l2"], X, Y)
 
 
@@ -420,13 +413,13 @@ def _step(params: list[dict], grads: list[dict], velocity: list[dict] | None, lr
 
 def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
     where = "sgd_momentum_step"
-    params, grads, velocity = check_step(where, params, grads, velocity)
-    lr, momentum = check_hyper(where, lr, momentum)
+    params, grads, velocity = validate_step(where, params, grads, velocity)
+    lr, momentum = validate_hyper(where, lr, momentum)
     return _step(params, grads, velocity, lr, momentum)
 
 
 def train(net, X, Y, *, lr, momentum=0.0, batch_size, epochs):
-    net, X, Y, lr, momentum, batch_size, epochs = check_train(
+    net, X, Y, lr, momentum, batch_size, epochs = validate_train(
         "train", net, X, Y, lr, momentum, batch_size, epochs
     )
     layers, velocity, batch_losses = net["layers"], None, []

@@ -17,18 +17,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from impl.backprop import (
-    PROTOCOL_FUNCTIONS,
-    batches,
-    check_array,
-    check_dense,
-    check_hyper,
-    check_loss_inputs,
-    check_name,
-    check_net,
-    check_same_shape,
-    check_step,
-    check_train,
+from .spec import LEAKY_SLOPE, PROTOCOL_FUNCTIONS, batches
+from .validate import (
+    validate_same_structure,
+    validate_array,
+    validate_dense,
+    validate_hyper,
+    validate_loss_inputs,
+    validate_name,
+    validate_net,
+    validate_same_shape,
+    validate_step,
+    validate_train,
 )
 
 torch.set_num_threads(1)
@@ -36,7 +36,6 @@ torch.set_num_threads(1)
 __all__ = ["ACTIVATIONS", "LOSSES", *PROTOCOL_FUNCTIONS, "network_gradients_many"]
 
 DTYPE = torch.float64
-LEAKY_SLOPE = 0.01
 
 
 def _t(array: np.ndarray, grad: bool = False) -> torch.Tensor:
@@ -94,29 +93,29 @@ def _target(name: str, y: np.ndarray) -> torch.Tensor:
 
 
 def activation(name, z):
-    name = check_name("activation", "activation", name, ACTIVATIONS)
-    z = check_array("activation", "z", z, 2)
+    name = validate_name("activation", "activation", name, ACTIVATIONS)
+    z = validate_array("activation", "z", z, 2)
     return _np(ACTIVATIONS[name](_t(z)))
 
 
 def activation_backward(name, z, grad_a):
     where = "activation_backward"
-    name = check_name(where, "activation", name, ACTIVATIONS)
-    z = check_array(where, "z", z, 2)
-    grad_a = check_array(where, "grad_a", grad_a, 2)
-    check_same_shape(where, "grad_a", grad_a, z.shape)
+    name = validate_name(where, "activation", name, ACTIVATIONS)
+    z = validate_array(where, "z", z, 2)
+    grad_a = validate_array(where, "grad_a", grad_a, 2)
+    validate_same_shape(where, "grad_a", grad_a, z.shape)
     zt = _t(z, grad=True)
     (grad_z,) = torch.autograd.grad(ACTIVATIONS[name](zt), zt, grad_outputs=_t(grad_a))
     return _np(grad_z)
 
 
 def loss(name, y_pred, y_true):
-    name, y_pred, y_true = check_loss_inputs("loss", name, y_pred, y_true)
+    name, y_pred, y_true = validate_loss_inputs("loss", name, y_pred, y_true)
     return float(_loss(name, _t(y_pred), _target(name, y_true)))
 
 
 def loss_backward(name, y_pred, y_true):
-    name, y_pred, y_true = check_loss_inputs("loss_backward", name, y_pred, y_true)
+    name, y_pred, y_true = validate_loss_inputs("loss_backward", name, y_pred, y_true)
     p = _t(y_pred, grad=True)
     (grad,) = torch.autograd.grad(_loss(name, p, _target(name, y_true)), p)
     return _np(grad)
@@ -128,16 +127,16 @@ def _dense(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def dense_forward(x, W, b):
-    x, W = check_dense("dense_forward", x, W)
-    b = check_array("dense_forward", "b", b, 1)
-    check_same_shape("dense_forward", "b", b, (W.shape[0],))
+    x, W = validate_dense("dense_forward", x, W)
+    b = validate_array("dense_forward", "b", b, 1)
+    validate_same_shape("dense_forward", "b", b, (W.shape[0],))
     return _np(_dense(_t(x), _t(W), _t(b)))
 
 
 def dense_backward(x, W, grad_z):
-    x, W = check_dense("dense_backward", x, W)
-    grad_z = check_array("dense_backward", "grad_z", grad_z, 2)
-    check_same_shape("dense_backward", "grad_z", grad_z, (x.shape[0], W.shape[0]))
+    x, W = validate_dense("dense_backward", x, W)
+    grad_z = validate_array("dense_backward", "grad_z", grad_z, 2)
+    validate_same_shape("dense_backward", "grad_z", grad_z, (x.shape[0], W.shape[0]))
     xt, Wt, bt = _t(x, grad=True), _t(W, grad=True), _t(np.zeros(W.shape[0]), grad=True)
     grads = torch.autograd.grad(_dense(xt, Wt, bt), (xt, Wt, bt), grad_outputs=_t(grad_z))
     return tuple(_np(g) for g in grads)
@@ -164,7 +163,7 @@ def _as_layers(layers: list[dict], tensors: list[torch.Tensor]) -> list[dict]:
 
 
 def network_gradients(net, X, Y):
-    net, X, Y = check_net("network_gradients", net, X, Y)
+    net, X, Y = validate_net("network_gradients", net, X, Y)
     tensors = _leaves(net["layers"])
     value = _network_loss(tensors, net, _t(X), _target(net["loss"], Y))
     grads = torch.autograd.grad(value, tensors)
@@ -174,13 +173,11 @@ def network_gradients(net, X, Y):
 def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[float, list[dict]]]:
     """network_gradients of several networks of one structure (same shapes, activations, loss,
     l2; different weights and data), as one stacked autograd call."""
-    from references.jax_backend import _same_structure
-
     where = "network_gradients_many"
     if not nets or not len(nets) == len(Xs) == len(Ys):
         raise ValueError(f"{where}: nets, Xs and Ys must be non-empty lists of one length")
-    checked = [check_net(where, net, X, Y) for net, X, Y in zip(nets, Xs, Ys)]
-    _same_structure(where, checked)
+    checked = [validate_net(where, net, X, Y) for net, X, Y in zip(nets, Xs, Ys)]
+    validate_same_structure(where, checked)
     first = checked[0][0]
     tensors = [
         torch.tensor(np.stack([net["layers"][i][key] for net, _, _ in checked]), dtype=DTYPE, requires_grad=True)
@@ -212,8 +209,8 @@ def _corrections(optimizer: torch.optim.SGD, tensors: list[torch.Tensor], lr: fl
 
 def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
     where = "sgd_momentum_step"
-    params, grads, velocity = check_step(where, params, grads, velocity)
-    lr, momentum = check_hyper(where, lr, momentum)
+    params, grads, velocity = validate_step(where, params, grads, velocity)
+    lr, momentum = validate_hyper(where, lr, momentum)
     tensors = _leaves(params)
     optimizer = _sgd(tensors, lr, momentum)
     flat_grads = [g[key] for g in grads for key in ("W", "b")]
@@ -228,7 +225,7 @@ def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
 
 
 def train(net, X, Y, *, lr, momentum=0.0, batch_size, epochs):
-    net, X, Y, lr, momentum, batch_size, epochs = check_train(
+    net, X, Y, lr, momentum, batch_size, epochs = validate_train(
         "train", net, X, Y, lr, momentum, batch_size, epochs
     )
     tensors = _leaves(net["layers"])

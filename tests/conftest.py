@@ -16,7 +16,7 @@ settings.register_profile(
 settings.load_profile("ci")
 
 #: Every implementation of the protocol the project ships, by name.
-BACKENDS = {"impl": "impl", "jax": "references.jax_backend", "torch": "references.torch_backend"}
+BACKENDS = {"impl": "impl", "jax": "gradverify.references.jax_backend", "torch": "gradverify.references.torch_backend"}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -35,3 +35,10 @@ def small_net(loss: str = "mse", out_activation: str = "identity", l2: float = 0
         "loss": loss,
         "l2": l2,
     }
+
+
+@pytest.fixture(autouse=True)
+def _run_in_a_scratch_folder(tmp_path_factory, monkeypatch):
+    """Every test runs from a folder of its own, so that a run's files (.gradverify/) never land
+    in the checkout; a test that wants a project makes one and changes into it."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

@@ -102,7 +102,7 @@ def test_bad_input_raises_value_error_saying_what_was_expected(backend, function
 
 
 def test_every_protocol_function_has_bad_input_cases():
-    from impl.backprop import PROTOCOL_FUNCTIONS
+    from gradverify.impl.backprop import PROTOCOL_FUNCTIONS
 
     assert {case[0] for case in BAD_INPUTS} == set(PROTOCOL_FUNCTIONS)
 

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from properties import runner
+from gradverify import runner
 from tests.variants import BUGGY, CORRECT
 
 

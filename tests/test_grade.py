@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from properties import grading
-from properties.cli import main
-from properties.grade_report import class_summary, results_json
+from gradverify.grading import items as grading
+from gradverify.cli import main
+from gradverify.grading.feedback import class_summary, results_json
+from gradverify.grading.rubric import VISIBILITIES, load_rubric
 from tests.variants import BUGGY, CORRECT, IMPL_SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "properties" / "student_template.py"
-RUBRIC = grading.load_rubric()
+TEMPLATE = ROOT / "properties" / "grading" / "student_template.py"
+RUBRIC = load_rubric()
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_results_json_is_what_gradescope_reads(model_solution):
     assert set(results) >= {"score", "tests"}
     for test in results["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
-        assert test["status"] in ("passed", "failed") and test["visibility"] in grading.VISIBILITIES
+        assert test["status"] in ("passed", "failed") and test["visibility"] in VISIBILITIES
     assert [t["extra_data"]["item"] for t in results["tests"]] == [i.name for i in RUBRIC.items]
 
 

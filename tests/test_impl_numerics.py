@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-import impl
+from gradverify import impl
 
 BIG = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
 

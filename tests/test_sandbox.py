@@ -21,15 +21,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from impl import backprop
-from properties.calls import ImplFailure, call
-from properties.sandbox import (
+from gradverify.impl import backprop
+from gradverify.calls import ImplFailure, call
+from gradverify.grading.remote import suite_view
+from gradverify.references.compare import Cause
+from gradverify.sandbox.host import (
     Sandbox,
     SubmissionCallError,
     SubmissionLoadError,
     sandbox_processes,
 )
-from properties.sandbox_worker import (
+from gradverify.sandbox.codec import (
     MalformedValue,
     OpaqueValue,
     ValueTooDeep,
@@ -435,11 +437,16 @@ def test_a_deadline_shares_one_budget_and_then_fails_fast(sandbox):
     assert box.module.echo(3) == 3
 
 
-def test_properties_calls_reports_a_sandboxed_failure_as_an_impl_failure(sandbox):
+def test_a_sandboxed_failure_reaches_the_suite_as_an_impl_failure_with_its_cause(sandbox):
     box = sandbox("misbehaving.py")
-    with pytest.raises(ImplFailure, match="^loop_forever: timed out after 1 s$"):
-        call(box.module, "loop_forever")
-    assert call(box.module, "echo", 6) == 6
+    module = suite_view(box.module)
+    with pytest.raises(ImplFailure, match="^loop_forever: timed out after 1 s$") as info:
+        call(module, "loop_forever")
+    assert info.value.cause is Cause.TIMEOUT
+    with pytest.raises(ImplFailure) as info:
+        call(module, "raise_value_error")
+    assert (info.value.cause, info.value.exception) == (Cause.RAISED, "ValueError")
+    assert call(module, "echo", 6) == 6
 
 
 def frame(body: bytes) -> bytes:

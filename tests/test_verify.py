@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import subprocess
 import types
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -13,12 +14,12 @@ from xml.etree import ElementTree as ET
 import numpy as np
 import pytest
 
-import impl
-from properties import corpus, runner
-from properties.checks import FIXED_CHECKS, PROPERTIES
-from properties.cli import main
-from properties.examples import Architecture, Example
-from properties.report import STEP_SUMMARY_LIMIT, render_junit, render_markdown, step_summary
+from gradverify import impl
+from gradverify import corpus, runner
+from gradverify.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.cli import main
+from gradverify.cases import Architecture, Example
+from gradverify.report import STEP_SUMMARY_LIMIT, render_junit, render_markdown, step_summary
 from tests.variants import SIGMOID_DERIVATIVE_FROM_Z
 
 
@@ -52,13 +53,19 @@ def test_verify_exits_1_on_the_sigmoid_derivative_bug(sigmoid_bug):
 def test_report_names_the_sigmoid_derivative_and_the_layer(sigmoid_bug):
     report = sigmoid_bug.report
     assert report.index("FAIL") < report.index("| check |"), "the verdict comes first"
-    assert "The derivative of `sigmoid` (activation_backward) disagrees with both references." in report
+    assert "The derivative of `sigmoid` (activation_backward) disagrees with the references." in report
     assert "network_gradients disagrees with the references at layers[0]." in report
     assert "activation_backward('sigmoid')" in report
 
 
-def _saved(corpus_dir: Path, prop: str) -> corpus.Entry:
-    entries = [e for e in corpus.load(corpus_dir)[0] if e.property == prop]
+def _impl_folder(root: Path) -> Path:
+    """The corpus folder of the one implementation verified under `root`."""
+    (folder,) = root.iterdir()
+    return folder
+
+
+def _saved(root: Path, prop: str) -> corpus.Entry:
+    entries = [e for e in corpus.load(_impl_folder(root))[0] if e.property == prop]
     assert len(entries) == 1, entries
     return entries[0]
 
@@ -76,7 +83,7 @@ def test_the_printed_replay_command_fails_the_same_way(sigmoid_bug, tmp_path):
     args = shlex.split(command)[1:] + ["--report", str(tmp_path / "replay.md"), "--quiet"]
     assert main(args) == 1
     replayed = (tmp_path / "replay.md").read_text()
-    assert "jax · layers[0].W" in replayed and entry.case.arch.describe() in replayed
+    assert "jax · network_gradients layers[0].W" in replayed and entry.case.arch.describe() in replayed
     # and the same example passes on the bundled impl: the failure is the bug's, not the example's
     assert main(["verify", "--replay", str(entry.path), "--quiet"]) == 0
 
@@ -93,18 +100,43 @@ def test_a_counterexample_found_once_is_replayed_first_by_the_next_run(sigmoid_b
     module = types.ModuleType("buggy")
     exec(compile(sigmoid_bug.path.read_text(), str(sigmoid_bug.path), "exec"), module.__dict__)
     again = runner.verify(module, impl_spec=str(sigmoid_bug.path), profile="ci",
-                          only=["activations_match_references"], corpus_dir=sigmoid_bug.corpus)
+                          only=["activations_match_references"], corpus_dir=_impl_folder(sigmoid_bug.corpus))
     (r,) = again.results
     assert r.regressions_replayed == 1 and r.failure.source == "regression corpus"
     assert r.failure.corpus_path == str(saved.path) and r.examples == 0, "hypothesis did not need to search"
 
 
-def test_the_committed_corpus_replays_clean_on_the_bundled_impl():
-    entries, problems = corpus.load(corpus.DEFAULT_DIR)
-    assert not problems
-    result = runner.verify(impl, profile="ci", budget=1, save_regressions=False,
-                           only=sorted({e.property for e in entries}) or ["kink_subgradients"])
-    assert result.passed
+def test_verify_writes_only_under_the_users_project_and_replays_per_implementation(tmp_path, monkeypatch):
+    """Run from a project folder on a student's file: the corpus lands in that project's
+    .gradverify/, keyed by the file; the next run replays it; the bundled impl does not see it;
+    the gradverify checkout and its package folders are left as they were."""
+    checkout = Path(__file__).resolve().parents[1]
+    before = _tree_state(checkout)
+    project = tmp_path / "course"
+    (project / "sub").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[project]\nname = 'course'\n")
+    student = SIGMOID_DERIVATIVE_FROM_Z.write(tmp_path)
+    monkeypatch.chdir(project / "sub")
+    args = ["verify", "--impl", str(student), "--profile", "ci", "--property", "activations_match_references", "--quiet"]
+    assert main(args) == 1
+    saved = list((project / ".gradverify" / "regressions").rglob("*.json"))
+    assert len(saved) == 1 and json.loads(saved[0].read_text())["impl"] == str(student.resolve())
+    report = tmp_path / "again.md"
+    assert main(args + ["--report", str(report)]) == 1
+    assert "Found by: regression corpus" in report.read_text()
+    assert main(["verify", "--profile", "ci", "--property", "activations_match_references", "--budget", "1",
+                 "--report", str(tmp_path / "bundled.md"), "--quiet"]) == 0
+    assert "(+1 replayed)" not in (tmp_path / "bundled.md").read_text()
+    assert _tree_state(checkout) == before
+
+
+def _tree_state(checkout: Path) -> tuple:
+    """git status of the checkout (untracked files included) and every file under the package folders."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=checkout,
+                            capture_output=True, text=True).stdout
+    files = sorted(str(p) for folder in ("impl", "references", "properties") for p in (checkout / folder).rglob("*")
+                   if "__pycache__" not in p.parts)
+    return status, files
 
 
 # --------------------------------------------------------------------------- exit codes and input
@@ -154,7 +186,7 @@ def test_step_summary_is_appended_and_kept_small(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
-    from properties import report_io
+    from gradverify import files as report_io
 
     target = tmp_path / "verify.md"
     target.write_text("previous report\n")
@@ -217,7 +249,7 @@ def test_a_misbehaving_implementation_becomes_a_clear_failure(override, expected
 
 
 def test_an_endless_call_is_stopped_by_the_time_limit(monkeypatch):
-    from properties import calls
+    from gradverify import calls
 
     monkeypatch.setattr(calls, "CALL_TIMEOUT", 0.2)
 
@@ -251,7 +283,7 @@ def test_modifying_the_inputs_in_place_is_a_failure():
             p["b"] -= lr * g["b"]
         return impl.sgd_momentum_step(params, grads, velocity, lr=lr, momentum=momentum)
 
-    from properties.examples import TrainCase
+    from gradverify.cases import TrainCase
 
     case = TrainCase(EXAMPLE, lr=0.1, momentum=0.5, batch_size=2, epochs=1)
     comparisons = runner.run_check(PROPERTIES["momentum_step_matches_torch_sgd"].check, _module(sgd_momentum_step=sloppy_step), case)
@@ -267,7 +299,7 @@ def test_render_markdown_and_junit_work_from_the_structured_result_alone():
 
 
 def test_reports_are_written_readable_like_any_new_file(tmp_path):
-    from properties import report_io
+    from gradverify import files as report_io
 
     path = report_io.write_atomic(tmp_path / "r.md", "x\n")
     mask = os.umask(0)
@@ -276,8 +308,8 @@ def test_reports_are_written_readable_like_any_new_file(tmp_path):
 
 
 def test_an_implementation_that_accepts_bad_input_or_raises_the_wrong_error_fails():
-    from properties.bad_inputs import BadInputCase
-    from properties.checks import check_bad_input
+    from gradverify.bad_inputs import BadInputCase
+    from gradverify.checks import check_bad_input
 
     def lax_loss(name, y_pred, y_true):
         return 0.0
@@ -296,8 +328,8 @@ def test_an_implementation_that_accepts_bad_input_or_raises_the_wrong_error_fail
 def test_a_failure_only_a_coverage_case_shows_is_still_reported():
     from hypothesis import strategies as st
 
-    from properties.checks import Property
-    from references.compare import compare
+    from gradverify.checks import Property
+    from gradverify.references.compare import compare
 
     class Case(int):
         def describe(self) -> str:

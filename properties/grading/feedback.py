@@ -8,7 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from properties.grading import GradeResult, ItemResult
+from gradverify.grading.items import GradeResult, ItemResult
+from gradverify.references.compare import Cause
 
 #: How much of what a submission printed goes into its report.
 OUTPUT_SHOWN = 4000
@@ -39,7 +40,8 @@ def results_json(result: GradeResult) -> dict[str, Any]:
             "status": "passed" if r.passed else "failed",
             "output": student_feedback(r),
             "visibility": r.item.visibility,
-            "extra_data": {"item": r.item.name, "check": r.item.check, "cause": r.cause, "seconds": round(r.seconds, 3)},
+            "extra_data": {"item": r.item.name, "check": r.item.check, "cause": r.cause, "failed_at": r.failed_at,
+                           "failure": r.failure.name if r.failure else None, "seconds": round(r.seconds, 3)},
         }
         for r in result.items
     ]
@@ -121,7 +123,7 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> 
             continue
         for t in doc["tests"]:
             if t["status"] == "failed":
-                failures[(t["extra_data"]["item"], _short(t["extra_data"]["cause"]))] += 1
+                failures[(t["extra_data"]["item"], _kind_of_failure(t["extra_data"]))] += 1
     lines += ["", "## Most common failures", ""]
     if not failures:
         lines.append("None.")
@@ -132,11 +134,13 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
-def _short(cause: str) -> str:
-    """A failure's cause without the numbers, so that alike failures count together."""
-    for cut in (" at [", ": expected", " (got"):
-        cause = cause.split(cut)[0]
-    return cause[:120]
+def _kind_of_failure(extra: dict) -> str:
+    """What failed and why, without the numbers, so that alike failures count together
+    (read from the fields of results.json; an item that could not run is counted by its cause)."""
+    failure = extra.get("failure")
+    if failure in Cause.__members__:
+        return f"{extra.get('failed_at') or 'value'}: {Cause[failure].value}"
+    return str(extra.get("cause", ""))[:120]
 
 
 def dump(document: dict) -> str:

@@ -1,8 +1,11 @@
-"""Examples: an architecture and a seed, from which the weights and data follow.
+"""Cases: what a property checks, as structure and a seed from which the arrays follow.
 
-Hypothesis draws the `Architecture` and the `seed`; NumPy makes the arrays from
-the seed. So an example is small to store (a regression corpus entry is a few
-lines of JSON), cheap to make, and replays exactly.
+An `Example` is a network (`Architecture`) and a data seed; `ActivationCase`,
+`LossCase`, `DenseCase` and `TrainCase` are the cases of the component and training
+properties. Hypothesis draws the structure and the seed; NumPy makes the arrays from
+the seed. So a case is small to store (a regression corpus entry is a few lines of
+JSON, see case_to_json), cheap to make, and replays exactly. Component names and which
+outputs suit which loss come from the spec table (gradverify.references.spec).
 
 Scales keep every value meaningful in float64: X ~ N(0, 1), W ~ N(0, 1/fan_in)
 (so pre-activations are O(1) at every depth), b ~ N(0, 0.1²); targets valid for
@@ -16,23 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from impl.backprop import ACTIVATIONS, LOSSES
+from gradverify.references.finite_diff import FORWARD
+from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 
-#: Output activations that keep each loss inside its domain.
-OUTPUT_ACTIVATIONS: dict[str, tuple[str, ...]] = {
-    "mse": tuple(ACTIVATIONS),
-    "sse": tuple(ACTIVATIONS),
-    "mae": tuple(ACTIVATIONS),
-    "mape": tuple(ACTIVATIONS),
-    "bce": ("sigmoid",),
-    "cce": ("softmax",),
-    "sparse_cce": ("softmax",),
-}
-#: Hidden activations: softmax normalises a layer and is kept for outputs.
-HIDDEN_ACTIVATIONS: tuple[str, ...] = tuple(a for a in ACTIVATIONS if a != "softmax")
-#: Activations with a kink at z = 0, and losses with a kink at ŷ = y.
-KINKED_ACTIVATIONS = frozenset({"relu", "leaky_relu"})
-KINKED_LOSSES = frozenset({"mae", "mape"})
+#: Output activations that keep each loss inside its domain (from the spec table).
+OUTPUT_ACTIVATIONS: dict[str, tuple[str, ...]] = {loss: output_activations(loss) for loss in LOSSES}
 
 
 @dataclass(frozen=True)
@@ -188,7 +179,7 @@ class LossCase:
         """(y_pred, y_true): y_pred from the loss's output activation, so it lies in its domain."""
         rng = np.random.default_rng(self.seed)
         z = Z_SCALE * rng.normal(size=(self.rows, self.units))
-        y_pred = ACTIVATIONS[OUTPUT_ACTIVATIONS[self.name][0]][0](z) if self.name in ("bce", "cce", "sparse_cce") else z
+        y_pred = FORWARD[OUTPUT_ACTIVATIONS[self.name][0]](z) if LOSSES[self.name].needs_probabilities else z
         return y_pred, make_targets(self.name, self.rows, self.units, rng, self.labels)
 
 
@@ -251,7 +242,7 @@ def case_from_json(data: dict[str, Any]) -> Any:
         if kind in ("ActivationCase", "LossCase", "DenseCase"):
             return {"ActivationCase": ActivationCase, "LossCase": LossCase, "DenseCase": DenseCase}[kind](**data)
         if kind == "BadInputCase":
-            from properties.bad_inputs import INPUT_KINDS, BadInputCase
+            from gradverify.bad_inputs import INPUT_KINDS, BadInputCase
 
             if data.get("kind") not in INPUT_KINDS:
                 raise ValueError(f"unknown input kind {data.get('kind')!r}")

@@ -7,13 +7,13 @@
 
 `box.module` behaves like the imported submission: its attributes are the submission's
 top-level callables, and calling one sends the arguments to the child (see
-properties/sandbox_worker.py), waits for the reply within a wall-clock limit, and returns the
+sandbox/worker.py), waits for the reply within a wall-clock limit, and returns the
 decoded value or raises :class:`SubmissionCallError` whose ``cause`` says, in a short
 sentence, what went wrong (``timed out after 10 s``, ``raised ValueError: ...``, ...). A call
 that killed or hung the child is followed, on the next call, by a fresh child that imports
 the submission again, so grading goes on with the next item.
 
-Isolation. Always: the child is ``sys.executable -I -B`` running properties/sandbox_worker.py
+Isolation. Always: the child is ``sys.executable -I -B`` running sandbox/worker.py
 (stdlib and NumPy only) in a new session, so its whole process group can be killed; stdin
 closed; fds 1/2 on a pipe this side drains (at most ``output_limit`` bytes are kept); a
 minimal environment with single-threaded BLAS; an empty temporary working folder, removed
@@ -79,7 +79,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from properties.sandbox_worker import (
+from .codec import (
     FRAME_SLACK,
     HEADER,
     RESULT_LIMIT,
@@ -90,10 +90,13 @@ from properties.sandbox_worker import (
     encode_value,
 )
 
-#: What a call that raised NotImplementedError is said to have done, in and out of the sandbox.
+#: What a call that raised NotImplementedError is said to have done (the suite's calls.py words it alike).
 NOT_IMPLEMENTED = "is not implemented (raised NotImplementedError)"
-WORKER_SCRIPT = Path(__file__).resolve().with_name("sandbox_worker.py")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MEMORY_CAUSE = "ran out of memory"
+MALFORMED_CAUSE = "sent a malformed reply"
+WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
+#: The folder holding the gradverify source (properties/, impl/, references/): hidden from the child.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: The user and group a root grader's child runs as.
 NOBODY = 65534
 #: Largest file the child may write (MiB), and most processes its user may have (as root).
@@ -109,12 +112,22 @@ class SubmissionLoadError(Exception):
     """The submission could not be imported; str(exc) is the cause, e.g. 'syntax error at line 3: invalid syntax'."""
 
 
-class SubmissionCallError(Exception):
-    """A call into the submission failed; `.cause` (also str(exc)) is a short human sentence."""
+#: What a SubmissionCallError's `kind` can be.
+CALL_FAILURES = frozenset({"timeout", "not_implemented", "memory", "too_large", "too_deep", "missing", "exit",
+                           "raised", "malformed", "crashed"})
 
-    def __init__(self, cause: str):
+
+class SubmissionCallError(Exception):
+    """A call into the submission failed. `kind` says how (one of CALL_FAILURES), `cause` (also
+    str(exc)) words it for a person; a raised exception also gives its `exception` type name and
+    the `message` it carried."""
+
+    def __init__(self, cause: str, kind: str, *, exception: str | None = None, message: str = ""):
         super().__init__(cause)
         self.cause = cause
+        self.kind = kind
+        self.exception = exception
+        self.message = message
 
 
 class _Timeout(Exception):
@@ -122,11 +135,12 @@ class _Timeout(Exception):
 
 
 class _Gone(Exception):
-    """The child ended or misbehaved and has been killed and reaped; `cause` says how."""
+    """The child ended or misbehaved and has been killed and reaped; `cause` says how, `kind` in a word."""
 
-    def __init__(self, cause: str):
+    def __init__(self, cause: str, kind: str = "crashed"):
         super().__init__(cause)
         self.cause = cause
+        self.kind = kind
 
 
 class _LoadFailure(Exception):
@@ -375,7 +389,7 @@ def _clean(text: Any, limit: int) -> str | None:
 
 
 def describe_raised(type_name: str, message: str) -> str:
-    """'ValueError: first line of the message' (cut to 300 characters), as properties/calls.py words it."""
+    """'ValueError: first line of the message' (cut to 300 characters), as the suite's calls.py words it."""
     text = message.strip().splitlines()[0] if message.strip() else ""
     text = text if len(text) <= 300 else text[:297] + "..."
     return f"{type_name}: {text}" if text else type_name
@@ -388,6 +402,17 @@ def _raised(report: dict) -> str | None:
     return f"raised {describe_raised(type_name, message)}"
 
 
+def _call_failure(report: Any) -> SubmissionCallError | None:
+    """The error for a failed call, or None if the report is malformed."""
+    cause = _call_cause(report)
+    if cause is None:
+        return None
+    kind = report["kind"]
+    if kind == "raised":
+        return SubmissionCallError(cause, kind, exception=_clean(report.get("type"), 100), message=report["message"][:1000])
+    return SubmissionCallError(cause, kind)
+
+
 def _call_cause(report: Any) -> str | None:
     """The cause for a failed call, or None if the report is malformed."""
     if not isinstance(report, dict):
@@ -397,7 +422,7 @@ def _call_cause(report: Any) -> str | None:
         return None
     fixed = {
         "not_implemented": NOT_IMPLEMENTED,
-        "memory": "ran out of memory",
+        "memory": MEMORY_CAUSE,
         "too_large": "returned a value too large to check",
         "too_deep": "returned a value nested too deeply to check",
         "missing": "is not defined by the implementation",
@@ -741,7 +766,8 @@ class Sandbox:
                 return _Timeout()
             time.sleep(0.005)
         worker.kill()
-        return _Gone(self._death_cause(worker))
+        cause = self._death_cause(worker)
+        return _Gone(cause, "memory" if cause == MEMORY_CAUSE else "crashed")
 
     def _death_cause(self, worker: _Worker) -> str:
         status = worker.status
@@ -750,13 +776,13 @@ class Sandbox:
         if os.WIFSIGNALED(status):
             number = os.WTERMSIG(status)
             if number == signal.SIGKILL and worker.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
-                return "ran out of memory"
+                return MEMORY_CAUSE
             return f"ended its own process (killed by signal {_signal_name(number)})"
         return f"ended its own process (exit code {os.WEXITSTATUS(status)})"
 
     def _malformed(self, worker: _Worker) -> _Gone:
         worker.kill()
-        return _Gone("sent a malformed reply")
+        return _Gone(MALFORMED_CAUSE, "malformed")
 
     def _send(self, worker: _Worker, message: dict, end: float) -> None:
         body = dump_message(message)
@@ -839,7 +865,7 @@ class Sandbox:
         for entry in self._deadlines:
             if entry.expired or now >= entry.end:
                 entry.expired = True
-                raise SubmissionCallError(entry.cause)
+                raise SubmissionCallError(entry.cause, "timeout")
 
     def _worker_for_call(self) -> _Worker:
         """The running child, or a fresh one with the submission imported again."""
@@ -853,7 +879,7 @@ class Sandbox:
         except _LoadFailure as failure:
             if failure.timed_out and binding is not None:
                 binding.expired = True
-            raise SubmissionCallError(failure.cause) from None
+            raise SubmissionCallError(failure.cause, "timeout" if failure.timed_out else "crashed") from None
         self._state.worker = worker
         return worker
 
@@ -877,10 +903,10 @@ class Sandbox:
                 self._discard_worker()
                 if binding is not None:
                     binding.expired = True
-                raise SubmissionCallError(cause) from None
+                raise SubmissionCallError(cause, "timeout") from None
             except _Gone as gone:
                 self._state.worker = None
-                raise SubmissionCallError(gone.cause) from None
+                raise SubmissionCallError(gone.cause, gone.kind) from None
             except BaseException:
                 self._discard_worker()
                 raise
@@ -888,19 +914,18 @@ class Sandbox:
 
     def _result(self, reply: dict) -> Any:
         """The decoded value of a reply, or SubmissionCallError with the cause it reports."""
+        error = SubmissionCallError(MALFORMED_CAUSE, "malformed")
         if set(reply) == {"id", "ok"}:
             try:
                 return decode_value(reply["ok"])
             except Exception:  # noqa: BLE001 - MalformedValue, or anything odd: nothing of it is trusted
-                cause = "sent a malformed reply"
+                pass
         elif set(reply) == {"id", "error"}:
-            cause = _call_cause(reply["error"]) or "sent a malformed reply"
-            if cause not in ("sent a malformed reply", "ran out of memory"):
-                raise SubmissionCallError(cause)
-        else:
-            cause = "sent a malformed reply"
+            error = _call_failure(reply["error"]) or error
+            if error.kind not in ("malformed", "memory"):
+                raise error
         self._discard_worker()  # memory trouble or garbage: start afresh next time
-        raise SubmissionCallError(cause)
+        raise error
 
     def __repr__(self) -> str:
         state = "running" if self._state.worker is not None else "idle"

@@ -1,6 +1,6 @@
 """Grading many submissions: one grader process per submission, `--jobs` at a time.
 
-Each submission is graded by `python -m properties.cli grade FILE --results-json … --report …`
+Each submission is graded by `python -m gradverify.cli grade FILE --results-json … --report …`
 in a process of its own (which runs the submission in its own sandbox), so one
 submission can never affect another's grade. The class summary is made from the
 results.json files alone.
@@ -16,8 +16,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from properties import grade_report
-from properties.report_io import write_atomic
+from gradverify.grading import feedback
+from gradverify.files import write_atomic
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: A grader process that takes longer than this per rubric item is stopped.
@@ -36,7 +36,7 @@ def _names(files: list[Path]) -> list[str]:
 
 
 def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list[str]:
-    command = [sys.executable, "-m", "properties.cli", "grade", str(path), "--quiet",
+    command = [sys.executable, "-m", "gradverify.cli", "grade", str(path), "--quiet",
                "--results-json", str(out / f"{name}.json"), "--report", str(out / f"{name}.md"),
                "--memory", str(args.memory)]
     if args.rubric:
@@ -61,7 +61,7 @@ def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: fl
 
 
 def grade_many(files: list[Path], args: argparse.Namespace) -> int:
-    from properties.grading import load_rubric
+    from gradverify.grading.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
     out = Path(args.out)
@@ -82,14 +82,14 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
             if not args.quiet:
                 shown = f"{document['score']:g}" if document else f"ERROR: {error}"
                 print(f"[{count:>3}/{len(files)}] {name}: {shown}", file=sys.stderr, flush=True)
-    summary = grade_report.class_summary([results[n] for n in names if n in results])
+    summary = feedback.class_summary([results[n] for n in names if n in results])
     if errors:
         summary += "\n## Not graded\n\n" + "\n".join(f"- {n}: {e}" for n, e in errors.items()) + "\n"
     summary_path = Path(args.report) if args.report else out / "summary.md"
     write_atomic(summary_path, summary)
     if args.results_json:
         combined = {"submissions": [results[n] for n in names if n in results], "errors": errors}
-        write_atomic(args.results_json, grade_report.dump(combined))
+        write_atomic(args.results_json, feedback.dump(combined))
     wall = time.perf_counter() - start
     print(f"gradverify: graded {len(results)} of {len(files)} submissions in {wall:.1f} s "
           f"with {args.jobs} job(s); summary: {summary_path}", file=sys.stderr)

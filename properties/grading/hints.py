@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from properties.calls import call
-from properties.examples import ActivationCase, Example, LossCase, TrainCase, materialize
-from references import finite_diff
-from references.compare import Comparison, compare
+from gradverify.calls import call
+from gradverify.cases import ActivationCase, Example, LossCase, TrainCase, materialize
+from gradverify.references import finite_diff
+from gradverify.references.compare import Cause, compare
 
 
 def _near(value: float, target: float) -> bool:
@@ -57,17 +57,19 @@ def _generic(failure: Any) -> list[str]:
     n, k = _sizes(failure.case)
     out = []
     for c in failure.comparisons:
-        if c.message and "transpose" in c.message:
+        if c.cause is Cause.TRANSPOSED:
             out.append("The shape is transposed: W has shape (out, in), and its gradient has the same shape.")
-        elif c.message and "NaN" in c.message:
+        elif c.cause is Cause.NAN:
             out.append("A NaN came out: look for an overflow (exp of a large number) or 0/0.")
+        elif c.cause is Cause.INFINITE:
+            out.append("An infinity came out: look for an overflow (exp of a large number) or a division by 0.")
         elif c.scale is not None and (hint := factor_hint(c.scale, n, k)):
             out.append(hint)
     return out
 
 
 def _activation_hints(name: str, case: ActivationCase, module: Any) -> list[str]:
-    from references import torch_backend as ref
+    from gradverify.references import torch_backend as ref
 
     z, g = case.arrays()
     a_ok = compare("a", call(module, "activation", name, z.copy()), ref.activation(name, z)).ok
@@ -89,7 +91,7 @@ def _activation_hints(name: str, case: ActivationCase, module: Any) -> list[str]
 
 
 def _loss_hints(name: str, case: LossCase, module: Any) -> list[str]:
-    from references import torch_backend as ref
+    from gradverify.references import torch_backend as ref
 
     y_pred, y_true = case.arrays()
     value = float(call(module, "loss", name, y_pred.copy(), y_true.copy()))
@@ -160,17 +162,19 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[str]
 
 
 def _momentum_hints(failure: Any) -> list[str]:
-    labels = " ".join(c.label for c in failure.comparisons)
-    if "velocity" in labels and "new layers" not in labels:
+    wrong = [c.where for c in failure.comparisons if c.where.function == "sgd_momentum_step"]
+    quantities = {w.quantity for w in wrong}
+    steps = {w.step for w in wrong}
+    if quantities == {"velocity"}:
         return ["The new weights are right but the returned velocity is not: it must be Δw(n), the change just applied."]
-    if "step 1" not in labels and "step 2" in labels:
+    if steps and 1 not in steps:
         return ["The first step is right and later ones are not: check how the previous Δw enters (momentum·Δw(n−1))."]
     return []
 
 
 def _train_hints(failure: Any) -> list[str]:
     for c in failure.comparisons:
-        if "batch_losses" in c.label and c.message and "shape" in c.message:
+        if c.where.quantity == "batch_losses" and c.cause is Cause.SHAPE:
             case = failure.case
             n = case.example.arch.batch
             batches = -(-n // case.batch_size)

@@ -1,0 +1,58 @@
+"""The sandboxed submission as the suite calls it: the one place that knows both sides.
+
+The sandbox (gradverify.sandbox) reports a failed call as a `SubmissionCallError` with a
+`kind`; the suite (gradverify.calls) expects an `ImplFailure` with a `Cause`. `suite_view`
+wraps the sandbox's proxy module so that each function does the translation and tells
+`calls.call` that it keeps its own time limit (no SIGALRM may cut into the sandbox's I/O).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Callable
+
+from gradverify.calls import ImplFailure, raised
+from gradverify.references.compare import Cause
+from gradverify.sandbox.host import SubmissionCallError
+
+#: The sandbox's kinds of failed call, as the suite's causes.
+CAUSES: dict[str, Cause] = {
+    "timeout": Cause.TIMEOUT,
+    "not_implemented": Cause.NOT_IMPLEMENTED,
+    "memory": Cause.OUT_OF_MEMORY,
+    "too_large": Cause.TOO_LARGE,
+    "too_deep": Cause.TOO_LARGE,
+    "missing": Cause.NOT_DEFINED,
+    "exit": Cause.EXITED,
+    "raised": Cause.RAISED,
+    "malformed": Cause.CRASHED,
+    "crashed": Cause.CRASHED,
+}
+
+
+def as_impl_failure(function: str, error: SubmissionCallError) -> ImplFailure:
+    """The suite's ImplFailure for a failed sandboxed call."""
+    if error.kind == "raised" and error.exception:
+        return raised(function, error.exception, error.message)
+    return ImplFailure(function, CAUSES.get(error.kind, Cause.CRASHED), error.cause)
+
+
+def _suite_function(name: str, remote: Callable[..., Any]) -> Callable[..., Any]:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return remote(*args, **kwargs)
+        except SubmissionCallError as error:
+            raise as_impl_failure(name, error) from None
+
+    call.__name__ = call.__qualname__ = name
+    call.keeps_own_time_limit = True  # type: ignore[attr-defined]
+    return call
+
+
+def suite_view(proxy: types.ModuleType) -> types.ModuleType:
+    """A module with the proxy's functions, each reporting failures as ImplFailure."""
+    module = types.ModuleType(proxy.__name__, proxy.__doc__)
+    for name, value in vars(proxy).items():
+        if callable(value) and not name.startswith("__"):
+            setattr(module, name, _suite_function(name, value))
+    return module
