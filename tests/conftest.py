@@ -16,7 +16,7 @@ settings.register_profile(
 settings.load_profile("ci")
 
 #: Every implementation of the protocol the project ships, by name.
-BACKENDS = {"impl": "impl", "jax": "gradverify.references.jax_backend", "torch": "gradverify.references.torch_backend"}
+BACKENDS = {"impl": "gradverify.impl", "jax": "gradverify.references.jax_backend", "torch": "gradverify.references.torch_backend"}
 
 
 @pytest.fixture(params=sorted(BACKENDS))

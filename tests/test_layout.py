@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -34,14 +33,17 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-def test_installing_adds_exactly_one_top_level_import_name(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
-    (wheel,) = tmp_path.glob("gradverify-*.whl")
-    tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
-    assert {t for t in tops if not t.endswith(".dist-info")} == {"gradverify"}
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "gradverify/grading/rubric.toml" in names and "gradverify/sandbox/worker.py" in names
+def test_installing_adds_exactly_one_top_level_import_name_that_imports_from_anywhere(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-compile", "-q",
+                    "--target", str(target), str(ROOT)], check=True, capture_output=True)
+    assert {p.name for p in target.iterdir() if not p.name.endswith(".dist-info")} == {"gradverify", "bin"}  # bin: the console script
+    assert (target / "bin" / "gradverify").is_file()
+    for shipped in ("grading/rubric.toml", "grading/student_template.py", "sandbox/worker.py", "impl/backprop.py", "references/spec.py"):
+        assert (target / "gradverify" / shipped).is_file(), shipped
+    code = f"import sys; sys.path.insert(0, {str(target)!r}); import gradverify; print(gradverify.__file__, gradverify.verify.__name__)"
+    out = subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout
+    assert out.startswith(str(target / "gradverify")) and out.split()[-1] == "verify"
 
 
 def test_the_suite_imports_neither_the_sandbox_nor_grading():
