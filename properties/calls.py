@@ -1,4 +1,4 @@
-"""Calling an implementation that may be a student's: anything it does becomes a message.
+"""Calling an implementation that may be a student's: anything it does becomes an ImplFailure with a cause.
 
 `call(impl, "network_gradients", net, X, Y)` returns what the function returned,
 or raises `ImplFailure` naming the function and what went wrong, as a `Cause`

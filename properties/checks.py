@@ -12,7 +12,6 @@ e.g. `jax · layers[1].W`, is rendered from those fields.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable

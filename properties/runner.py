@@ -26,7 +26,7 @@ from gradverify.calls import ImplFailure, describe_exception
 from gradverify.checks import FIXED_CHECKS, PROPERTIES, Counterexample, FixedCheck, Property, Rejected
 from gradverify.cases import Example, TrainCase, case_to_json, materialize
 from gradverify.strategies import KINK_POLICY
-from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, failed
+from gradverify.references.compare import Cause, Comparison, Where, failed
 
 
 @dataclass(frozen=True)

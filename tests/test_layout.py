@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,9 +35,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_installing_adds_exactly_one_top_level_import_name_that_imports_from_anywhere(tmp_path):
-    target = tmp_path / "site"
+    source, target = tmp_path / "source", tmp_path / "site"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", ".gradverify"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-compile", "-q",
-                    "--target", str(target), str(ROOT)], check=True, capture_output=True)
+                    "--target", str(target), str(source)], check=True, capture_output=True)
     assert {p.name for p in target.iterdir() if not p.name.endswith(".dist-info")} == {"gradverify", "bin"}  # bin: the console script
     assert (target / "bin" / "gradverify").is_file()
     for shipped in ("grading/rubric.toml", "grading/student_template.py", "sandbox/worker.py", "impl/backprop.py", "references/spec.py"):

@@ -45,7 +45,7 @@ import traceback
 import warnings
 from typing import Any, Iterable
 
-import numpy as np
+import numpy as np  # noqa: F401 - loaded before the submission, which may use it freely
 
 # The wire format lives beside this file. Run as a script, the worker finds it through its own
 # folder, which leaves sys.path again at once: the submission must not see the sandbox's files.
