@@ -62,6 +62,8 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="grades", help="folder for per-submission reports when grading several (default: grades)")
     g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
     g.add_argument("--memory", type=_positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
+    g.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so")
     g.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded in parallel, one process each")
     g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -180,6 +182,16 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     if not files:
         print("gradverify: no .py submissions found", file=sys.stderr)
         return EXIT_USAGE
+    from gradverify.sandbox import engine
+
+    try:
+        mode = engine.choose(args.unsafe_no_sandbox)
+    except engine.SandboxUnavailable as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if mode is engine.Mode.NONE:
+        print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
+              file=sys.stderr)
     if len(files) == 1 and not Path(args.files[0]).is_dir():
         return _grade_one(files[0], rubric, args)
     from gradverify.grading.classroom import grade_many
@@ -202,7 +214,14 @@ def _grade_one(path, rubric, args: argparse.Namespace) -> int:
             print(f"[{index + 1:>2}/{total}] {mark:<4} {r.item.title} ({r.score:g}/{r.item.points:g}, {r.seconds:.1f} s)"
                   + (f": {r.cause}" if r.cause else ""), file=sys.stderr, flush=True)
 
-    result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress)
+    from gradverify.sandbox import SandboxUnavailable
+
+    try:
+        result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress,
+                                    unsafe=args.unsafe_no_sandbox)
+    except SandboxUnavailable as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.report:
         write_atomic(args.report, feedback.render_submission(result))
     if args.results_json:

@@ -8,6 +8,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from gradverify.cases import case_to_json
+from gradverify.markdown import inline
 from gradverify.runner import PROFILES, PropertyResult, VerifyResult
 from gradverify.references.compare import TOLERANCES, Comparison
 
@@ -55,7 +56,7 @@ def _comparison_lines(c: Comparison) -> list[str]:
             f"- **{c.label}** — got {got:.12g}, expected {expected:.12g}: abs err {c.max_abs_err:.3g}, "
             f"rel err {c.max_rel_err:.3g} (tolerance {c.tolerance})"
         ]
-    lines = [f"- **{c.label}** — {c.message or 'values differ'}"]
+    lines = [f"- **{c.label}** — {inline(c.message) if c.message else 'values differ'}"]
     if c.message is None:
         lines.append(
             f"  - max abs err {c.max_abs_err:.3g}, max rel err {c.max_rel_err:.3g}; tolerance {c.tolerance} "
@@ -79,7 +80,7 @@ def _failure_block(r: PropertyResult) -> list[str]:
     summary = f"❌ {r.name}" if f else f"⚠️ {r.name}"
     lines = ["<details open>" if f else "<details>", f"<summary><b>{summary}</b> — {_esc(r.claim)}</summary>", ""]
     if r.error:
-        lines += [f"The property could not run: {r.error}", "", "</details>", ""]
+        lines += [f"The property could not run: {inline(r.error)}", "", "</details>", ""]
         return lines
     lines.append(f"Found by: {f.source}" + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source == "hypothesis" else "")
                  + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "") + ".")
@@ -126,7 +127,7 @@ def render_markdown(run: VerifyResult) -> str:
     verdict = "✅ **PASS**" if run.passed else "❌ **FAIL**"
     examples = sum(r.examples for r in run.results)
     lines = [
-        f"# gradverify report: `{run.impl}`",
+        f"# gradverify report: {inline(run.impl)}",
         "",
         f"{verdict} — {total - failed} of {total} checks hold; {failed} fail. "
         f"{examples} examples in {run.seconds:.1f} s wall, imports included (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}).",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gradverify.grading import feedback
 from gradverify.files import write_atomic
+from gradverify.markdown import inline
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 #: A grader process that takes longer than this per rubric item is stopped.
@@ -43,6 +44,8 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command += ["--rubric", args.rubric]
     if args.timeout:
         command += ["--timeout", str(args.timeout)]
+    if args.unsafe_no_sandbox:
+        command.append("--unsafe-no-sandbox")
     return command
 
 
@@ -84,7 +87,7 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
                 print(f"[{count:>3}/{len(files)}] {name}: {shown}", file=sys.stderr, flush=True)
     summary = feedback.class_summary([results[n] for n in names if n in results])
     if errors:
-        summary += "\n## Not graded\n\n" + "\n".join(f"- {n}: {e}" for n, e in errors.items()) + "\n"
+        summary += "\n## Not graded\n\n" + "\n".join(f"- {inline(n)}: {inline(e)}" for n, e in errors.items()) + "\n"
     summary_path = Path(args.report) if args.report else out / "summary.md"
     write_atomic(summary_path, summary)
     if args.results_json:

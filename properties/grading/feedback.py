@@ -3,14 +3,17 @@ submission (for staff: everything, hidden items included), and a class summary."
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from gradverify.grading.items import GradeResult, ItemResult
+from gradverify.markdown import block, inline
 from gradverify.references.compare import Cause
 
+UNSAFE_WARNING = "Graded WITHOUT a sandbox (--unsafe-no-sandbox): the submission could read and change the grader's files."
 #: How much of what a submission printed goes into its report.
 OUTPUT_SHOWN = 4000
 
@@ -39,6 +42,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
             "max_score": r.item.points,
             "status": "passed" if r.passed else "failed",
             "output": student_feedback(r),
+            "output_format": "text",
             "visibility": r.item.visibility,
             "extra_data": {"item": r.item.name, "check": r.item.check, "cause": r.cause, "failed_at": r.failed_at,
                            "failure": r.failure.name if r.failure else None, "seconds": round(r.seconds, 3)},
@@ -46,44 +50,53 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         for r in result.items
     ]
     general = f"Score {_points(result.score)} of {_points(result.max_score)}."
+    if result.sandbox == "none":
+        general = f"{UNSAFE_WARNING} {general}"
     if result.load_error:
         general = f"Your file could not be loaded: {result.load_error}. {general}"
     return {
         "score": result.score,
         "output": general,
+        "output_format": "text",
         "execution_time": round(result.seconds, 3),
         "tests": tests,
-        "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score},
+        "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score,
+                       "sandbox": result.sandbox, "protections": list(result.isolation)},
     }
 
 
 def render_submission(result: GradeResult) -> str:
-    """The staff report of one submission, verdict first."""
+    """The staff report of one submission, verdict first. Everything that comes from the
+    submission (its file name, causes, printed output) is rendered inert (gradverify.markdown)."""
     lines = [
-        f"# Grade: `{result.submission}`",
+        f"# Grade: {inline(result.submission)}",
         "",
-        f"**{_points(result.score)} / {_points(result.max_score)}** — rubric “{result.rubric.title}”, graded in {result.seconds:.1f} s.",
+        f"**{_points(result.score)} / {_points(result.max_score)}** — rubric “{inline(result.rubric.title)}”, "
+        f"graded in {result.seconds:.1f} s.",
         "",
     ]
+    if result.sandbox == "none":
+        lines += [f"⚠️ **{UNSAFE_WARNING}**", ""]
     if result.load_error:
-        lines += [f"The file could not be loaded: **{result.load_error}**", ""]
+        lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
         mark = "✅" if r.passed else "❌"
         hidden = " (hidden)" if r.item.hidden else ""
-        why = r.cause.replace("|", "\\|") if r.cause else ""
-        lines.append(f"| {r.item.title}{hidden} | {_points(r.score)} / {_points(r.item.points)} | {mark} | {why} |")
+        lines.append(f"| {inline(r.item.title)}{hidden} | {_points(r.score)} / {_points(r.item.points)} | {mark} | {inline(r.cause)} |")
     failed = [r for r in result.items if not r.passed and (r.details or r.hints)]
     if failed:
         lines += ["", "## Feedback", ""]
         for r in failed:
-            lines += [f"<details open><summary><b>{r.item.title}</b></summary>", "", "```text", student_feedback_full(r), "```", "", "</details>", ""]
+            lines += [f"<details open><summary><b>{html.escape(r.item.title)}</b></summary>", "",
+                      block(student_feedback_full(r)), "", "</details>", ""]
     if result.output.strip():
         shown = result.output[:OUTPUT_SHOWN]
-        lines += ["", "## What the submission printed", "", "```text", shown.rstrip(), "```"]
+        lines += ["", "## What the submission printed", "", block(shown)]
         if len(result.output) > OUTPUT_SHOWN:
             lines.append(f"(first {OUTPUT_SHOWN} characters of {len(result.output)})")
-    lines += ["", f"Sandbox protections: {', '.join(result.isolation) or 'separate process only'}."]
+    protections = ", ".join(result.isolation) or "none"
+    lines += ["", f"Sandbox: {result.sandbox or 'not started'} — {protections} (as established by the grader)."]
     return "\n".join(lines) + "\n"
 
 
@@ -95,7 +108,8 @@ def student_feedback_full(r: ItemResult) -> str:
 def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> str:
     """Markdown for a class: score per item and student, and the most common failures.
 
-    `results` are results.json documents (one per submission), as written by `gradverify grade`."""
+    `results` are results.json documents (one per submission), as written by `gradverify grade`;
+    what came from submissions (names, causes) is rendered inert."""
     if not results:
         return "# Class summary\n\nNo submissions.\n"
     items = [t["extra_data"]["item"] for t in results[0]["tests"]]
@@ -109,13 +123,13 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> 
         f"min {_points(min(scores))}, max {_points(max(scores))}; "
         f"{sum(1 for s in scores if s == maximum)} full marks.",
         "",
-        "| student | score | " + " | ".join(items) + " |",
+        "| student | score | " + " | ".join(inline(i) for i in items) + " |",
         "|---|---|" + "---|" * len(items),
     ]
     for doc in sorted(results, key=lambda d: d["extra_data"]["submission"]):
         cells = [_points(t["score"]) if t["status"] == "passed" else f"**{_points(t['score'])}**" for t in doc["tests"]]
         name = Path(doc["extra_data"]["submission"]).stem
-        lines.append(f"| {name} | {_points(doc['score'])} | " + " | ".join(cells) + " |")
+        lines.append(f"| {inline(name)} | {_points(doc['score'])} | " + " | ".join(cells) + " |")
     failures = Counter()
     for doc in results:
         if doc["extra_data"].get("load_error"):
@@ -130,7 +144,7 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> 
     else:
         lines += ["| item | failure | students |", "|---|---|---|"]
         for (item, cause), count in failures.most_common(15):
-            lines.append(f"| {titles.get(item, item)} | {cause.replace('|', '/')} | {count} |")
+            lines.append(f"| {inline(titles.get(item, item))} | {inline(cause)} | {count} |")
     return "\n".join(lines) + "\n"
 
 

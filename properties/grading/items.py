@@ -55,7 +55,9 @@ class GradeResult:
     items: list[ItemResult] = field(default_factory=list)
     load_error: str | None = None
     output: str = ""
+    #: the protections the sandbox gave, as the grader established them, and its mode
     isolation: tuple[str, ...] = ()
+    sandbox: str = ""
     seconds: float = 0.0
 
     @property
@@ -154,8 +156,10 @@ def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=
 
 
 def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
-               progress: Callable[[int, int, ItemResult], None] | None = None) -> GradeResult:
-    """Grade one submission file, run in a Sandbox (a separate, locked-down process)."""
+               progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False) -> GradeResult:
+    """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
+    user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
+    submission cannot be isolated here; whatever the submission does ends in the result."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
 
@@ -163,19 +167,27 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     if timeout is not None:
         rubric = Rubric(rubric.title, rubric.items, rubric.examples, timeout, rubric.seed, rubric.path)
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
-                      memory_mb=memory_mb)
+                      memory_mb=memory_mb, unsafe=unsafe, locked=[rubric.path] if rubric.path else [])
     try:
         try:
             sandbox.start()
         except SubmissionLoadError as exc:
             result = GradeResult(str(path), rubric, load_error=str(exc))
             result.items = [ItemResult(item, False, 0.0, f"the file could not be loaded: {exc}") for item in rubric.items]
-            result.output = sandbox.output()
         else:
-            result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline, progress=progress)
-            result.output = sandbox.output()
-            result.isolation = tuple(sorted(sandbox.isolation))
+            with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
+                result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline,
+                                      progress=progress)
+        result.output = sandbox.output()
+        result.isolation = tuple(sorted(sandbox.isolation))
+        result.sandbox = sandbox.mode.value if sandbox.mode else ""
     finally:
         sandbox.close()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def submission_budget(rubric: Rubric) -> float:
+    """The longest one submission's grading may take, in seconds: its import, and each item's
+    timeout and diagnosis."""
+    return rubric.item_timeout + len(rubric.items) * (rubric.item_timeout + DIAGNOSIS_TIMEOUT)

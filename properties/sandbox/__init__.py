@@ -1,5 +1,6 @@
 """The sandbox: run an untrusted submission in a separate, locked-down process and call it from here.
 
+    engine.py  how the child is started: bubblewrap, a separate user, or (unsafe) nothing
     host.py    the grader's side: starts the child, sends calls, enforces limits and deadlines
     worker.py  the child's side, run as a script: imports the submission, answers calls
     codec.py   the wire format both sides speak: framed JSON, validated values
@@ -8,6 +9,7 @@ Standard library and NumPy only: nothing here imports the rest of gradverify, an
 suite never imports the sandbox (grading/remote.py connects the two).
 """
 
+from .engine import Mode, SandboxUnavailable
 from .host import Sandbox, SubmissionCallError, SubmissionLoadError
 
-__all__ = ["Sandbox", "SubmissionCallError", "SubmissionLoadError"]
+__all__ = ["Mode", "Sandbox", "SandboxUnavailable", "SubmissionCallError", "SubmissionLoadError"]

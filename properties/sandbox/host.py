@@ -13,47 +13,24 @@ sentence, what went wrong (``timed out after 10 s``, ``raised ValueError: ...``,
 that killed or hung the child is followed, on the next call, by a fresh child that imports
 the submission again, so grading goes on with the next item.
 
-Isolation. Always: the child is ``sys.executable -I -B`` running sandbox/worker.py
-(stdlib and NumPy only) in a new session, so its whole process group can be killed; stdin
-closed; fds 1/2 on a pipe this side drains (at most ``output_limit`` bytes are kept); a
-minimal environment with single-threaded BLAS; an empty temporary working folder, removed
-on close; limits on address space (``memory_mb``), core size (0) and file size (16 MiB).
-
-When the grader runs as root, the child also, before importing the submission:
-
-- moves to a new network namespace (no network);
-- moves to a private mount namespace where the grader's project, the submission's original
-  folder and the temporary folder (other sandboxes, the grader's temporary files) are hidden
-  -- all but the sandbox's own folder and the way to Python; a folder on that way the
-  dropped user could not pass (such as a 0700 /root holding pyenv) is opened for that one
-  path only;
-- sets ``no_new_privs``;
-- runs the submission as PID 1 of a new PID namespace with its own /proc; the first process
-  stays outside as a supervisor that ends the way the submission's process ends (so exit
-  codes and signals reach the grader); when the submission's process goes, the kernel
-  kills and reaps everything it started;
-- caps the processes of its user (64 more than it has) and drops to uid/gid 65534
-  (nobody/nogroup) -- so it cannot write the grader's files, read files that are not
-  world-readable, or see or signal the grader.
-
-**Without root none of these is available**: the child runs as the grader's user, so it can
-read and write whatever the grader can and can signal it; only the separate process, the
-limits, the timeouts and the safe channel remain. ``Sandbox.isolation`` names the
-protections in force (e.g. ``dropped_privileges``, ``no_network``, ``private_mounts``,
-``own_process_ids``, ``own_proc``, ``no_new_privileges``, ``resource_limits``).
+Isolation comes from engine.py, which picks the mode once per grader process: the child
+runs under bubblewrap (private filesystem with only the interpreter, its standard library and
+NumPy; no network; its own PID namespace that dies with the grader; uid 65534), or, as root
+where user namespaces are forbidden, as uid 65534 with the grader's files locked away, or,
+only with ``unsafe=True``, as it is. No mode, no sandbox: `start` raises SandboxUnavailable.
+Always: a new session (its whole process group can be killed), stdin closed, fds 1/2 on a
+pipe this side drains (at most ``output_limit`` bytes are kept), a minimal environment with
+single-threaded BLAS, limits set before the child runs (address space, CPU time, file size,
+no core dumps, processes), and a watchdog that ends the whole submission when all its
+processes together use more than ``memory_mb`` or more than PROCESSES processes.
+``Sandbox.isolation`` names the protections of the mode, as this side establishes them.
 
 The channel is length-prefixed JSON over a socketpair; nothing from the child is unpickled
 or executed, every reply is validated, and a child that sends anything off the protocol is
 killed and reported as ``sent a malformed reply``. All decisions are taken here.
 
-Known limits: without root, a process the submission starts in a new session of its own
-escapes the process-group kill and is caught on close only if it kept the sandbox's
-environment variable. A submission can still read world-readable files outside the hidden
-folders (as root) or anything the grader can read (without root), and can write up to 16 MiB
-per file in world-writable folders (/var/tmp, /dev/shm; also /tmp without root). As PID 1 of
-its namespace the submission's process ignores signals it sends itself (a real crash still
-ends it). A Sandbox is not meant to be used from several threads at once (calls are
-serialised by a lock).
+Known limits are in docs/security.md. A Sandbox is not meant to be used from several
+threads at once (calls are serialised by a lock).
 """
 
 from __future__ import annotations
@@ -63,6 +40,7 @@ import itertools
 import json
 import math
 import os
+import re
 import secrets
 import select
 import shutil
@@ -70,7 +48,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import types
@@ -79,6 +56,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from . import engine
 from .codec import (
     FRAME_SLACK,
     HEADER,
@@ -95,13 +73,15 @@ NOT_IMPLEMENTED = "is not implemented (raised NotImplementedError)"
 MEMORY_CAUSE = "ran out of memory"
 MALFORMED_CAUSE = "sent a malformed reply"
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
-#: The folder holding the gradverify source (properties/, impl/, references/): hidden from the child.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-#: The user and group a root grader's child runs as.
-NOBODY = 65534
-#: Largest file the child may write (MiB), and most processes its user may have (as root).
+#: Largest file the child may write (MiB), the size of its private /tmp and /dev/shm (MiB),
+#: and most processes a submission may have at once.
 FILE_MB = 16
+TMP_MB = 64
 PROCESSES = 64
+#: How often the watchdog looks at the submission's processes (seconds).
+WATCH_EVERY = 0.1
+NOBODY = engine.NOBODY
+SandboxUnavailable = engine.SandboxUnavailable
 #: Largest frame accepted from the child.
 MAX_FRAME = RESULT_LIMIT + FRAME_SLACK
 #: Environment variable marking the child and everything it starts (for the final sweep).
@@ -215,27 +195,52 @@ def _carries(pid: int, token: bytes) -> bool:
         return False
 
 
-def sandbox_processes(leader: int, token: str | None = None) -> list[int]:
-    """Live (not zombie) processes in the group or session of `leader`, or carrying the sandbox `token`."""
+def sandbox_processes(leader: int, token: str | None = None, uid: int | None = None) -> list[int]:
+    """Live (not zombie) processes of the sandbox: descendants of `leader` or in its group or
+    session, carrying the sandbox `token`, or (separate-user mode) run by `uid`."""
     marker = f"{TOKEN_VARIABLE}={token}".encode() if token else None
-    found = []
+    stats = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        pid = int(entry)
-        stat = _proc_stat(pid)
-        if stat is None or stat[0] == "Z":
-            continue
-        if leader in stat[2:] or (marker is not None and _carries(pid, marker)):
-            found.append(pid)
-    return found
+        if entry.isdigit() and int(entry) != os.getpid():
+            stat = _proc_stat(int(entry))
+            if stat is not None and stat[0] != "Z":
+                stats[int(entry)] = stat
+    found = {pid for pid, stat in stats.items()
+             if leader in stat[2:] or (marker is not None and _carries(pid, marker)) or (uid is not None and _owner(pid) == uid)}
+    parents = {leader} | found
+    grew = True
+    while grew:  # descendants, however they detached from the group
+        grew = False
+        for pid, stat in stats.items():
+            if pid not in found and stat[1] in parents and pid != leader:
+                found.add(pid)
+                parents.add(pid)
+                grew = True
+    return sorted(found)
 
 
-def _kill_strays(leader: int, token: str, patience: float = 2.0) -> None:
+def _owner(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+def _resident_bytes(pids: list[int]) -> int:
+    """The resident memory of these processes together."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{pid}/statm", "rb") as handle:
+                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+def _kill_strays(leader: int, token: str | None, patience: float = 2.0, uid: int | None = None) -> None:
     """SIGKILL whatever the child left behind until nothing is left alive (or `patience` seconds pass)."""
     give_up = time.monotonic() + patience
     while time.monotonic() < give_up:
-        strays = sandbox_processes(leader, token)
+        strays = sandbox_processes(leader, token, uid)
         if not strays:
             return
         for pid in strays:
@@ -255,8 +260,9 @@ def _pidfd(pid: int) -> int | None:
 class _Worker:
     """One child process: the process, the socket to it, and the pipe its output arrives on."""
 
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, out_fd: int, token: str, output: _Output):
-        self.proc, self.sock, self.out_fd, self.token, self.output = proc, sock, out_fd, token, output
+    def __init__(self, proc: subprocess.Popen, sock: socket.socket, out_fd: int, token: str, output: _Output,
+                 uid: int | None = None):
+        self.proc, self.sock, self.out_fd, self.token, self.output, self.uid = proc, sock, out_fd, token, output, uid
         self.pid = proc.pid
         self.buffer = bytearray()
         self.out_open = True
@@ -297,7 +303,7 @@ class _Worker:
         self._end_runner_first()
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
-        _kill_strays(self.pid, self.token)
+        _kill_strays(self.pid, self.token, uid=self.uid)
         self._reap()
         self.drain(limit=4 * (self.output.limit + 1))
         os.close(self.out_fd)
@@ -347,6 +353,7 @@ class _State:
 
     worker: _Worker | None = None
     folder: Path | None = None
+    mode: engine.Mode | None = None
 
 
 def _clean_up(state: _State) -> None:
@@ -356,24 +363,81 @@ def _clean_up(state: _State) -> None:
     if state.folder is not None:
         _remove_tree(state.folder)
         state.folder = None
+    if state.mode is engine.Mode.USER:
+        _sweep_user(NOBODY)
 
 
-def _make_folder(source: Path, owner: tuple[int, int] | None) -> Path:
-    """A new temporary folder: code/submission.py (read-only to the child) and work/ (the child's)."""
-    top = Path(tempfile.mkdtemp(prefix="gradverify-sandbox-"))
+#: World-writable folders a separate-user child could leave files in.
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def _sweep_user(uid: int) -> None:
+    """Kill every process of `uid` and remove what it left in the shared folders (the
+    separate-user mode runs in a throwaway container, where uid 65534 is the submission's alone)."""
+    _kill_strays(-1, None, uid=uid)
+    for folder in SHARED_FOLDERS:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(folder):
+                with contextlib.suppress(OSError):
+                    if entry.stat(follow_symlinks=False).st_uid == uid:
+                        if entry.is_dir(follow_symlinks=False):
+                            shutil.rmtree(entry.path, ignore_errors=True)
+                        else:
+                            os.unlink(entry.path)
+
+
+def _tasks_of(uid: int) -> int:
+    """How many processes (threads included) the user `uid` has now."""
+    count = 0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            if os.stat(f"/proc/{entry}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{entry}/task"))
+    return count
+
+
+_PREPARED: dict[str, Path] = {}
+
+
+def _numpy_copy() -> Path:
+    """The separate-user mode's site folder (a copy of NumPy), made once per grader process."""
+    if "numpy" not in _PREPARED:
+        _PREPARED["numpy"] = engine.numpy_copy(engine.private_folder())
+    return _PREPARED["numpy"]
+
+
+def _prepare_separate_user(locked: list[str]) -> None:
+    """Before the first submission runs as another user: the interpreter must be reachable for it,
+    and the grader's files (venv, package, source, rubric, ...) must not be."""
+    exe = engine.runtime()["exe"]
+    if not engine.reachable_by_others(exe):
+        raise SandboxUnavailable(
+            f"the separate-user sandbox needs an interpreter other users can run, but {exe} is not "
+            "reachable for them (e.g. it lies under a private home folder); install Python system-wide"
+        )
+    engine.lock([*engine.grader_paths(), *locked])
+    _numpy_copy()
+
+
+def _make_folder(source: Path, child_uid: int | None) -> Path:
+    """A new folder for one submission: code/submission.py and runtime/ (the worker and its codec),
+    both read-only to the child, and work/ (the child's own, outside bubblewrap)."""
+    top = engine.private_folder()
     try:
-        code, work = top / "code", top / "work"
-        code.mkdir(mode=0o755)
+        code, runtime, work = top / "code", top / "runtime", top / "work"
+        for folder in (code, runtime):
+            folder.mkdir(mode=0o755)
         work.mkdir(mode=0o700)
         shutil.copyfile(source, code / "submission.py")
-        (code / "submission.py").chmod(0o644)
-        if owner is not None:
-            os.chown(work, *owner)
-            top.chmod(0o711)
+        for name in ("worker.py", "codec.py"):
+            shutil.copyfile(WORKER_SCRIPT.with_name(name), runtime / name)
+        for path in (code / "submission.py", runtime / "worker.py", runtime / "codec.py"):
+            path.chmod(0o644)
+        if child_uid is not None:
+            os.chown(work, child_uid, child_uid)
         return top
     except BaseException:
         _remove_tree(top)
-        raise
 
 
 # --------------------------------------------------------------------------- #
@@ -457,10 +521,17 @@ def _load_cause(report: Any) -> str | None:
     return None
 
 
+#: A function name the grader accepts from the child: a plain identifier, no dunder.
+_PLAIN_NAME = re.compile(r"(?!__)[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
 def _string_set(value: Any) -> frozenset[str] | None:
     if not isinstance(value, list) or not all(isinstance(item, str) and len(item) <= 200 for item in value):
         return None
     return frozenset(value)
+
+
+_SIGNALS = frozenset(int(s) for s in signal.Signals)
 
 
 def _signal_name(number: int) -> str:
@@ -520,9 +591,10 @@ class Sandbox:
 
     path: the submission's .py file (copied; the copy is imported as module ``submission``).
     call_timeout: wall-clock seconds per call. import_timeout: seconds to start and import.
-    memory_mb: the child's address-space limit. output_limit: bytes of output kept.
-    hide: folders to hide from the child besides the project, the submission's folder and
-    the temporary folder (all but the sandbox's own folder); only when the grader runs as root.
+    memory_mb: the memory of the whole submission (all its processes; each also has it as its
+    address-space limit). output_limit: bytes of output kept. cpu_seconds: CPU time per process.
+    mode: how to isolate (default: engine.choose); unsafe: allow running without isolation.
+    locked: paths the child must not read besides the grader's own (separate-user mode).
     """
 
     def __init__(
@@ -533,14 +605,20 @@ class Sandbox:
         import_timeout: float = 30.0,
         memory_mb: int = 2048,
         output_limit: int = 64 * 1024,
-        hide: Sequence[str | os.PathLike] = (),
+        cpu_seconds: int = 600,
+        mode: engine.Mode | None = None,
+        unsafe: bool = False,
+        locked: Sequence[str | os.PathLike] = (),
     ):
         self.path = Path(path)
         self.call_timeout = call_timeout
         self.import_timeout = import_timeout
         self.memory_mb = memory_mb
         self.output_limit = output_limit
-        self.hide = [str(PROJECT_ROOT), str(self.path.resolve().parent), tempfile.gettempdir(), *map(str, hide)]
+        self.cpu_seconds = cpu_seconds
+        self.mode = mode
+        self.unsafe = unsafe
+        self.locked = [str(p) for p in locked]
         self._output = _Output(output_limit)
         self._state = _State()
         self._finalizer: weakref.finalize | None = None
@@ -548,7 +626,6 @@ class Sandbox:
         self._deadlines: list[_Deadline] = []
         self._ids = itertools.count(1)
         self._functions: frozenset[str] | None = None
-        self._isolation: frozenset[str] = frozenset()
         self._module: types.ModuleType | None = None
 
     # -- lifecycle --------------------------------------------------------- #
@@ -567,10 +644,14 @@ class Sandbox:
                 return
             if not self.path.is_file():
                 raise SubmissionLoadError(f"no such file: {self.path}")
-            self._state.folder = _make_folder(self.path, (NOBODY, NOBODY) if self._dropping else None)
+            self.mode = self.mode or engine.choose(self.unsafe)
+            if self.mode is engine.Mode.USER:
+                _prepare_separate_user(self.locked)
+            self._state.folder = _make_folder(self.path, NOBODY if self.mode is engine.Mode.USER else None)
+            self._state.mode = self.mode
             self._finalizer = weakref.finalize(self, _clean_up, self._state)
             try:
-                worker, functions, isolation = self._launch(
+                worker, functions = self._launch(
                     time.monotonic() + self.import_timeout,
                     f"timed out after {self.import_timeout:g} s while importing",
                 )
@@ -581,7 +662,7 @@ class Sandbox:
                 self.close()
                 raise
             self._state.worker = worker
-            self._functions, self._isolation = functions, isolation
+            self._functions = functions
             self._module = _proxy_module(self, functions, self.path)
 
     def close(self) -> None:
@@ -612,9 +693,8 @@ class Sandbox:
 
     @property
     def isolation(self) -> frozenset[str]:
-        """The protections in force in the child (see the module docstring)."""
-        self._started()
-        return self._isolation
+        """The protections of the sandbox's mode, as established here (engine.PROTECTIONS)."""
+        return frozenset(engine.PROTECTIONS[self.mode]) if self.mode else frozenset()
 
     def output(self) -> str:
         """What the submission printed (stdout and stderr as they came), cut at output_limit bytes."""
@@ -636,35 +716,25 @@ class Sandbox:
 
     # -- internals ----------------------------------------------------------- #
 
-    @property
-    def _dropping(self) -> bool:
-        return os.geteuid() == 0
-
     def _started(self) -> tuple[frozenset[str], types.ModuleType]:
         if self._functions is None or self._module is None:
             raise RuntimeError("the sandbox is not started (call start() or use it as a context manager)")
         return self._functions, self._module
 
-    def _config(self, fd: int) -> dict:
+    def _config(self, fd: int) -> str:
+        """The worker's command-line argument: where things are as the child sees them."""
         folder = self._state.folder
-        return {
+        inside = self.mode is engine.Mode.BWRAP
+        paths = [str(_numpy_copy())] if self.mode is engine.Mode.USER else []
+        return json.dumps({
             "fd": fd,
-            "submission": str(folder / "code" / "submission.py"),
-            "workdir": str(folder / "work"),
-            "hide": self.hide,
-            "keep": [str(folder)],
-            "memory_mb": int(self.memory_mb),
-            "file_mb": FILE_MB,
-            "processes": PROCESSES,
+            "submission": f"{engine.INSIDE_CODE}/submission.py" if inside else str(folder / "code" / "submission.py"),
             "output_limit": int(self.output_limit),
-            "drop": self._dropping,
-            "uid": NOBODY,
-            "gid": NOBODY,
-            "parent": os.getpid(),
-        }
+            "paths": paths,
+        })
 
     def _environment(self, token: str) -> dict[str, str]:
-        work = str(self._state.folder / "work")
+        work = engine.INSIDE_WORK if self.mode is engine.Mode.BWRAP else str(self._state.folder / "work")
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": work,
@@ -679,21 +749,42 @@ class Sandbox:
             TOKEN_VARIABLE: token,
         }
 
+    def _command(self, fd: int, token: str) -> tuple[list[str], dict]:
+        """The child's argv and the Popen options of the sandbox's mode."""
+        folder, config = self._state.folder, self._config(fd)
+        env = self._environment(token)
+        options: dict[str, Any] = {"env": env, "cwd": folder / "work"}
+        processes = None if os.geteuid() == 0 else _tasks_of(os.getuid()) + PROCESSES
+        if self.mode is engine.Mode.BWRAP:
+            argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
+                                        env=env, config=config)
+            options["env"] = {}
+        elif self.mode is engine.Mode.USER:
+            argv = [engine.runtime()["exe"], "-I", "-S", "-B", str(folder / "runtime" / "worker.py"), config]
+            options.update(user=NOBODY, group=NOBODY, extra_groups=[])
+            processes = _tasks_of(NOBODY) + PROCESSES
+        else:
+            argv = [sys.executable, "-I", "-B", str(folder / "runtime" / "worker.py"), config]
+        argv, extra = engine.limits(argv, memory_mb=self.memory_mb, cpu_s=self.cpu_seconds, file_mb=FILE_MB,
+                                    processes=processes)
+        options.update(extra)
+        return argv, options
+
     def _spawn(self) -> _Worker:
         """Start a child; it imports the submission and then says hello."""
         parent, child = socket.socketpair()
         read_fd, write_fd = os.pipe()
         token = secrets.token_hex(16)
         try:
+            argv, options = self._command(child.fileno(), token)
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-B", str(WORKER_SCRIPT), json.dumps(self._config(child.fileno()))],
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=write_fd,
                 stderr=write_fd,
                 pass_fds=(child.fileno(),),
-                cwd=self._state.folder / "work",
-                env=self._environment(token),
                 start_new_session=True,
+                **options,
             )
         except OSError as exc:
             parent.close()
@@ -704,13 +795,13 @@ class Sandbox:
             os.close(write_fd)
         parent.setblocking(False)
         os.set_blocking(read_fd, False)
-        return _Worker(proc, parent, read_fd, token, self._output)
+        return _Worker(proc, parent, read_fd, token, self._output, NOBODY if self.mode is engine.Mode.USER else None)
 
-    def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, frozenset[str], frozenset[str]]:
-        """A new child with the submission imported: (worker, functions, isolation), or _LoadFailure."""
+    def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, frozenset[str]]:
+        """A new child with the submission imported: (worker, functions), or _LoadFailure."""
         worker = self._spawn()
         try:
-            return (worker, *self._read_hello(self._receive(worker, 0, end)))
+            return worker, self._read_hello(self._receive(worker, 0, end))
         except _Timeout:
             worker.kill()
             raise _LoadFailure(timeout_cause, timed_out=True) from None
@@ -721,13 +812,12 @@ class Sandbox:
             raise
 
     @staticmethod
-    def _read_hello(hello: dict) -> tuple[frozenset[str], frozenset[str]]:
-        """(functions, isolation) from the child's first message, or _LoadFailure."""
-        if set(hello) == {"id", "loaded"} and isinstance(hello["loaded"], dict):
-            functions = _string_set(hello["loaded"].get("functions"))
-            isolation = _string_set(hello["loaded"].get("isolation"))
-            if functions is not None and isolation is not None:
-                return functions, isolation
+    def _read_hello(hello: dict) -> frozenset[str]:
+        """The function names of the child's first message, or _LoadFailure."""
+        if set(hello) == {"id", "loaded"} and isinstance(hello["loaded"], dict) and set(hello["loaded"]) == {"functions"}:
+            functions = _string_set(hello["loaded"]["functions"])
+            if functions is not None and all(_PLAIN_NAME.fullmatch(name) for name in functions):
+                return functions
         if set(hello) == {"id", "load_error"}:
             cause = _load_cause(hello["load_error"])
             if cause is not None:
@@ -751,13 +841,27 @@ class Sandbox:
             left = end - time.monotonic()
             if left <= 0:
                 return None
-            fds = {fd for fd, _events in poller.poll(math.ceil(left * 1000))}
+            fds = {fd for fd, _events in poller.poll(math.ceil(min(left, WATCH_EVERY) * 1000))}
+            if not fds:
+                self._watch(worker)
+                continue
             if worker.out_fd in fds and not worker.drain():
                 poller.unregister(worker.out_fd)
             if worker.sock.fileno() in fds:
                 return "ready"
             if worker.pidfd in fds:
                 return "ended"
+
+    def _watch(self, worker: _Worker) -> None:
+        """The watchdog: end the whole submission when its processes together hold more than
+        memory_mb, or are more than PROCESSES (limits per submission, not per process)."""
+        members = sandbox_processes(worker.pid, worker.token, worker.uid)
+        if len(members) > PROCESSES + 2:  # + bwrap and its init
+            worker.kill()
+            raise _Gone(f"started more than {PROCESSES} processes", "crashed")
+        if _resident_bytes(members) > self.memory_mb << 20:
+            worker.kill()
+            raise _Gone(MEMORY_CAUSE, "memory")
 
     def _ended(self, worker: _Worker, end: float) -> Exception:
         """The connection closed: wait (until `end`) for the child to exit; how it ended."""
@@ -773,12 +877,15 @@ class Sandbox:
         status = worker.status
         if status is None:
             return "ended its own process"
-        if os.WIFSIGNALED(status):
-            number = os.WTERMSIG(status)
-            if number == signal.SIGKILL and worker.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
-                return MEMORY_CAUSE
-            return f"ended its own process (killed by signal {_signal_name(number)})"
-        return f"ended its own process (exit code {os.WEXITSTATUS(status)})"
+        number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        code = None if number is not None else os.WEXITSTATUS(status)
+        if self.mode is engine.Mode.BWRAP and code is not None and code > 128 and code - 128 in _SIGNALS:
+            number, code = code - 128, None  # bwrap passes a death by signal N on as exit code 128 + N
+        if number is None:
+            return f"ended its own process (exit code {code})"
+        if number == signal.SIGKILL and worker.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
+            return MEMORY_CAUSE
+        return f"ended its own process (killed by signal {_signal_name(number)})"
 
     def _malformed(self, worker: _Worker) -> _Gone:
         worker.kill()
@@ -875,7 +982,7 @@ class Sandbox:
             self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
         )
         try:
-            worker, _functions, _isolation = self._launch(end, cause)
+            worker, _functions = self._launch(end, cause)
         except _LoadFailure as failure:
             if failure.timed_out and binding is not None:
                 binding.expired = True

@@ -85,3 +85,10 @@ def listing(path):
 def read(path):
     with open(path) as handle:
         return handle.read()
+
+
+def importable(names):
+    """Which of these modules this process could import."""
+    import importlib.util
+
+    return sorted(name for name in names if importlib.util.find_spec(name) is not None)

@@ -1,0 +1,34 @@
+"""Markdown that text from outside cannot break: what a submission printed or raised stays text.
+
+Every report renders text it did not write itself (exception messages, printed output, file
+names, values) through these two functions, so that it cannot close its block, start a
+heading, add HTML, links or images, or break a table:
+
+    inline(text)   for table cells and sentences: one line, Markdown and HTML characters escaped
+    block(text)    a fenced code block whose fence is longer than any backtick run in the text
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+#: Characters with a meaning in (GitHub-flavoured) Markdown anywhere in a line, escaped with a
+#: backslash ('.', '-' and '+' start lists only at the start of a line, where inline text never is).
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~<>])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def inline(text: object, limit: int = 500) -> str:
+    """`text` as inert inline Markdown: one line, at most `limit` characters of it."""
+    flat = " ".join(str(text).split())
+    flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
+    return _SPECIAL.sub(r"\\\1", html.escape(_CONTROL.sub("?", flat), quote=False))
+
+
+def block(text: object, info: str = "text") -> str:
+    """`text` as a fenced code block it cannot close (control characters but newlines and tabs shown as ?)."""
+    body = _CONTROL.sub("?", str(text).replace("\r\n", "\n").replace("\r", "\n")).rstrip("\n")
+    longest = max((len(run) for run in re.findall(r"`+|~+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"

