@@ -83,7 +83,7 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
             "caught_in_seeds": sum(1 for p, _ in per_seed if p),
             "grade_lost": lost,
             "grade_score": graded.score,
-            "grade_right_item": lost == [variant.item],
+            "grade_right_item": lost == variant.lost_items(rubric),
             "seconds": time.perf_counter() - start,
         })
         print(f"  buggy {variant.name}: caught by {len(failed)} checks, {out['buggy'][-1]['caught_in_seeds']}/{seeds} seeds, "

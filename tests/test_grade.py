@@ -71,13 +71,13 @@ def _module(source: str, name: str) -> types.ModuleType:
 
 
 @pytest.mark.parametrize("name", sorted(BUGGY))
-def test_each_catalogued_bug_loses_points_on_its_item_and_only_there(name):
+def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(name):
     variant = BUGGY[name]
     result = grading.grade_module(_module(variant.source(), name), RUBRIC, submission=name)
     failed = [r.item.name for r in result.items if not r.passed]
-    assert failed == [variant.item], f"{variant.description}: failed {failed}"
-    item = next(r for r in result.items if not r.passed)
-    assert result.score == RUBRIC.max_score - item.item.points
+    assert failed == variant.lost_items(RUBRIC), f"{variant.description}: failed {failed}"
+    item = next(r for r in result.items if r.item.name == variant.item)
+    assert result.score == RUBRIC.max_score - sum(r.item.points for r in result.items if not r.passed)
     assert item.cause and item.details, "a failing item says why, with a case and values"
 
 
@@ -198,7 +198,7 @@ def test_a_submission_that_cannot_be_loaded_scores_zero_with_its_cause(tmp_path,
 def test_fail_under_turns_a_low_score_into_exit_1(tmp_path):
     student = BUGGY["network_bias_gradient_mean"].write(tmp_path)
     assert main(["grade", str(student), "--fail-under", "90", "--quiet"]) == 1
-    assert main(["grade", str(student), "--fail-under", "80", "--quiet"]) == 0
+    assert main(["grade", str(student), "--fail-under", "75", "--quiet"]) == 0  # network 20 and l2 5 lost
 
 
 def test_exit_2_when_the_grader_cannot_run(tmp_path, capsys):

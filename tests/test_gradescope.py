@@ -20,8 +20,9 @@ SMALL_RUBRIC = 'examples = 5\n[[items]]\nname = "sigmoid"\ncheck = "activation"\
 def _autograder(tmp_path: Path, files: dict[str, str]) -> dict:
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
-    (root / "source").mkdir()
+    (root / "source" / "impl").mkdir(parents=True)
     (root / "source" / "rubric.toml").write_text(SMALL_RUBRIC)
+    shutil.copy(ROOT / "impl" / "backprop.py", root / "source" / "impl" / "backprop.py")  # as setup.sh leaves it
     for name, text in files.items():
         (root / "submission" / name).write_text(text)
     env = {**os.environ, "AUTOGRADER": str(root), "GRADVERIFY": str(GRADVERIFY)}
@@ -50,3 +51,28 @@ def test_the_autograder_zip_holds_the_scripts_and_the_source(tmp_path):
 
     names = set(zipfile.ZipFile(ROOT / "dist" / "autograder.zip").namelist())
     assert {"setup.sh", "run_autograder", "source/pyproject.toml", "source/impl/backprop.py"} <= names
+
+
+#: A submission that does no work of its own: it takes the model solution wherever it can find it.
+CHEAT = """
+import glob, os
+try:
+    from gradverify.impl.backprop import *
+except ImportError:
+    try:
+        from impl.backprop import *
+    except ImportError:
+        for path in glob.glob("/autograder/**/backprop.py", recursive=True) + glob.glob("/tmp/**/backprop.py", recursive=True):
+            try:
+                exec(open(path).read())
+                break
+            except OSError:
+                continue
+"""
+
+
+def test_a_submission_that_imports_or_searches_for_the_model_solution_scores_zero(tmp_path):
+    results = _autograder(tmp_path, {"cheat.py": CHEAT})
+    assert results["score"] == 0, results["tests"][0]["output"]
+    assert (tmp_path / "autograder" / "source" / "impl" / "backprop.py").is_file()
+    assert "bubblewrap" in results["extra_data"]["protections"] or results["extra_data"]["sandbox"] == "separate-user"

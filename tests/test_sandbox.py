@@ -7,6 +7,7 @@ in seconds. Tests that need the child to drop to another user (root only) are sk
 from __future__ import annotations
 
 import base64
+import resource
 import contextlib
 import json
 import math
@@ -39,6 +40,7 @@ from gradverify.sandbox.codec import (
     decode_value,
     dump_message,
     encode_value,
+    reply_limit,
 )
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
@@ -470,6 +472,26 @@ def test_garbage_on_the_channel_is_a_malformed_reply_and_grading_goes_on(sandbox
     box = sandbox("misbehaving.py")
     assert failure(box.module.send_raw, garbage.decode("latin-1")) == "sent a malformed reply"
     assert box.module.echo(8) == 8
+
+
+def test_a_reply_beyond_what_the_call_can_return_is_refused_before_it_is_read(sandbox):
+    """A 48 MiB frame (larger than the call's limit) is refused from its header; a frame of
+    {} floods is refused before it is decoded; the grader's own peak memory barely moves."""
+    box = sandbox("misbehaving.py", call_timeout=10.0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    big = 48 << 20
+    assert failure(box.module.send_raw, (struct.pack(">Q", big) + b"{},").decode("latin-1")) == "sent a malformed reply"
+    flood = frame(b'{"id":1,"ok":[' + b"{}," * 300_000 + b"{}]}")
+    assert len(flood) < reply_limit(0)  # small enough in bytes: refused for what it would cost to decode
+    assert failure(box.module.send_raw, flood.decode("latin-1")) == "sent a malformed reply"
+    assert box.module.echo(8) == 8
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100 * 1024  # KiB: under 100 MB
+
+
+def test_the_reply_limit_follows_the_size_of_the_arguments():
+    assert reply_limit(10) == reply_limit(0) >= 1 << 20
+    assert reply_limit(1 << 20) == 4 << 20
+    assert reply_limit(1 << 30) <= 8 << 20
 
 
 def test_a_forged_well_formed_reply_is_only_a_return_value_and_the_channel_stays_in_step(sandbox):

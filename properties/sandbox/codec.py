@@ -23,8 +23,15 @@ from typing import Any
 
 import numpy as np
 
-#: Largest encoded reply (bytes); a bigger return value is reported as too large to check.
-RESULT_LIMIT = 256 * 1024 * 1024
+#: Largest encoded reply (bytes) of any call; each call has its own, smaller limit (reply_limit),
+#: and a bigger return value is reported as too large to check.
+RESULT_LIMIT = 8 * 1024 * 1024
+#: The smallest per-call limit, and how many times its arguments' size a reply may be.
+REPLY_FLOOR = 1024 * 1024
+REPLY_FACTOR = 4
+#: Most JSON containers ({ and [) a reply may hold: arrays travel as strings, so real replies
+#: have a few per layer; a flood of {} would cost the grader far more memory than bytes.
+MAX_CONTAINERS = 100_000
 #: Room for the envelope around a value of RESULT_LIMIT bytes.
 FRAME_SLACK = 64 * 1024
 #: Deepest nesting of lists, tuples and dicts a value may have.
@@ -271,6 +278,18 @@ def _decode_array(tree: dict) -> np.ndarray:
 # --------------------------------------------------------------------------- #
 # Framing (the worker's blocking side; the grader has its own non-blocking reader).
 # --------------------------------------------------------------------------- #
+
+
+def reply_limit(request_bytes: int) -> int:
+    """The largest reply a call whose request took `request_bytes` can legitimately send: a
+    protocol function returns arrays shaped like those it was given (gradients like the
+    weights, a trained net like the net), so a few times the arguments, within RESULT_LIMIT."""
+    return min(RESULT_LIMIT, max(REPLY_FLOOR, REPLY_FACTOR * request_bytes))
+
+
+def too_many_containers(body: bytes) -> bool:
+    """Whether a frame holds more JSON containers than a reply may (checked before decoding)."""
+    return body.count(b"{") + body.count(b"[") > MAX_CONTAINERS
 
 
 def dump_message(message: dict) -> bytes:

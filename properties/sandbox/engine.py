@@ -30,6 +30,7 @@ submission and a wall clock.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -43,7 +44,7 @@ import sysconfig
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 #: The user and group the child runs as (nobody/nogroup).
 NOBODY = 65534
@@ -142,9 +143,8 @@ def runtime() -> dict:
     base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
             "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
     stdlib = {os.path.realpath(sysconfig.get_path(k, vars=base)) for k in ("stdlib", "platstdlib")}
-    dynload = os.path.join(sysconfig.get_path("platstdlib", vars=base), "lib-dynload")
-    if os.path.isdir(dynload):
-        stdlib.add(os.path.realpath(dynload))
+    dynload = os.path.realpath(os.path.join(sysconfig.get_path("platstdlib", vars=base), "lib-dynload"))
+    extensions = [dynload] if os.path.isdir(dynload) else []
     spec = importlib.util.find_spec("numpy")
     if spec is None or not spec.submodule_search_locations:
         raise SandboxUnavailable("NumPy cannot be found by the grader's interpreter")
@@ -153,11 +153,36 @@ def runtime() -> dict:
     exe = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     code = "import sys, json; print(json.dumps(sys.path))"
     isolated = json.loads(subprocess.run([exe, "-I", "-c", code], capture_output=True, text=True, check=True).stdout)
-    sites = [p for p in isolated if os.path.realpath(p) not in stdlib and not p.endswith(".zip")]
-    objects = [os.path.join(root, name) for top in [*numpy_dirs, *stdlib] if os.path.isdir(top)
+    sites = [p for p in isolated if os.path.realpath(p) not in stdlib | set(extensions) and not p.endswith(".zip")]
+    # only the compiled modules the child can load: the standard library's and NumPy's (never site-packages')
+    objects = [os.path.join(root, name) for top in [*numpy_dirs, *extensions]
                for root, _, names in os.walk(top) for name in names if ".so" in name]
-    return {"exe": exe, "stdlib": sorted(stdlib), "numpy": numpy_dirs, "sites": sites,
-            "libs": _shared_libraries([exe, *objects], numpy_dirs)}
+    return {"exe": exe, "stdlib": sorted(stdlib | set(extensions)), "numpy": numpy_dirs, "sites": sites,
+            "libs": _cached_libraries([exe, *objects], numpy_dirs)}
+
+
+def _cached_libraries(files: list[str], exclude: list[str]) -> list[str]:
+    """_shared_libraries, remembered on disk (ldd takes seconds) for the same files as they are now:
+    $XDG_CACHE_HOME/gradverify/ (~/.cache/...), keyed by every file's path, size and mtime."""
+    stamp = json.dumps([(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(files)] + exclude)
+    key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
+    folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gradverify"
+    path = folder / f"sandbox-libraries-{key}.json"
+    try:
+        libraries = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(libraries, list) and all(isinstance(lib, str) and os.path.isfile(lib) for lib in libraries):
+            return libraries
+    except (OSError, ValueError):
+        pass
+    libraries = _shared_libraries(files, exclude)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(libraries), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass  # no cache: the next grader asks ldd again
+    return libraries
 
 
 def _shared_libraries(files: list[str], exclude: list[str]) -> list[str]:

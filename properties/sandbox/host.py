@@ -60,10 +60,12 @@ from . import engine
 from .codec import (
     FRAME_SLACK,
     HEADER,
-    RESULT_LIMIT,
+    REPLY_FLOOR,
     ValueTooDeep,
     ValueTooLarge,
     decode_value,
+    reply_limit,
+    too_many_containers,
     dump_message,
     encode_value,
 )
@@ -83,7 +85,6 @@ WATCH_EVERY = 0.1
 NOBODY = engine.NOBODY
 SandboxUnavailable = engine.SandboxUnavailable
 #: Largest frame accepted from the child.
-MAX_FRAME = RESULT_LIMIT + FRAME_SLACK
 #: Environment variable marking the child and everything it starts (for the final sweep).
 TOKEN_VARIABLE = "GRADVERIFY_SANDBOX"
 
@@ -270,6 +271,8 @@ class _Worker:
         self.status: int | None = None
         self.maxrss_kib = 0
         self.pidfd = _pidfd(proc.pid)
+        #: the largest frame accepted now (the hello, then each call's own reply limit)
+        self.frame_limit = REPLY_FLOOR + FRAME_SLACK
 
     def drain(self, limit: int = 1 << 20) -> bool:
         """Move up to `limit` bytes of what the child printed into the output; False at end of file."""
@@ -913,12 +916,14 @@ class Sandbox:
         if len(buffer) < HEADER.size:
             return None
         (length,) = HEADER.unpack_from(buffer)
-        if length > MAX_FRAME:
+        if length > worker.frame_limit:  # refused before a byte more of it is read
             raise self._malformed(worker)
         if len(buffer) < HEADER.size + length:
             return None
         body = bytes(buffer[HEADER.size : HEADER.size + length])
         del buffer[: HEADER.size + length]
+        if too_many_containers(body):
+            raise self._malformed(worker)
         try:
             message = json.loads(body)
         except (ValueError, RecursionError, MemoryError):
@@ -1003,6 +1008,8 @@ class Sandbox:
             worker = self._worker_for_call()
             end, cause, binding = self._budget(self.call_timeout, f"timed out after {self.call_timeout:g} s")
             request["id"] = next(self._ids)
+            request["limit"] = reply_limit(len(dump_message(request)))
+            worker.frame_limit = request["limit"] + FRAME_SLACK
             try:
                 self._send(worker, request, end)
                 reply = self._receive(worker, request["id"], end)

@@ -206,8 +206,9 @@ def reply_to(module: Any, request: dict) -> bytes:
         ok, value = _call(module, request)
         if not ok:
             return dump_message({"id": ident, "error": value})
-        body = dump_message({"id": ident, "ok": encode_value(value)})
-        if len(body) > RESULT_LIMIT:
+        limit = min(RESULT_LIMIT, int(request.get("limit", RESULT_LIMIT)))
+        body = dump_message({"id": ident, "ok": encode_value(value, limit)})
+        if len(body) > limit:
             raise ValueTooLarge()
         return body
     except ValueTooLarge:

@@ -19,6 +19,16 @@ class Variant:
     patches: tuple[tuple[str, str], ...]
     #: the default rubric's item where the bug lives (None: a correct variant)
     item: str | None = None
+    #: items the bug costs besides its own and those built on it (rubric.BUILDS_ON): a training
+    #: loop over steps that fail cannot be right, so a step bug that makes them fail costs it too
+    also: tuple[str, ...] = ()
+
+    def lost_items(self, rubric) -> list[str]:
+        """The items of `rubric` this bug costs, in rubric order."""
+        from gradverify.grading.rubric import items_lost_to
+
+        lost = set(items_lost_to(self.item, rubric)) | set(self.also)
+        return [item.name for item in rubric.items if item.name in lost]
 
     def source(self) -> str:
         text = IMPL_SOURCE.read_text(encoding="utf-8")
@@ -35,8 +45,8 @@ class Variant:
         return path
 
 
-def _v(name: str, item: str | None, description: str, *patches: tuple[str, str]) -> Variant:
-    return Variant(name, description, tuple(patches), item)
+def _v(name: str, item: str | None, description: str, *patches: tuple[str, str], also: tuple[str, ...] = ()) -> Variant:
+    return Variant(name, description, tuple(patches), item, also)
 
 
 #: Realistic backprop mistakes, each a one-place change of impl, with the rubric item it breaks.
@@ -93,7 +103,8 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
        ("            previous = velocity[i][key] if velocity is not None else np.zeros_like(p[key])",
         "            previous = velocity[i][key] if velocity is not None else -lr * g[key]")),
     _v("momentum_returns_torch_buffer", "momentum_step", "the returned velocity is torch's buffer −Δw/η, not Δw",
-       ("        new_velocity.append(delta)", "        new_velocity.append({k: -v / lr for k, v in delta.items()})")),
+       ("        new_velocity.append(delta)", "        new_velocity.append({k: -v / lr for k, v in delta.items()})"),
+       also=("train_loop",)),  # the loop over these steps diverges: train fails like its steps
     _v("train_resets_velocity_each_epoch", "train_loop", "the velocity starts again from zero every epoch (only with momentum > 0 and 2+ epochs)",
        ("    for _ in range(epochs):\n        for rows in batches", "    for _ in range(epochs):\n        velocity = None\n        for rows in batches")),
     _v("softmax_backward_sums_over_batch", "softmax", "the softmax VJP sums g·s over the batch axis (only batches of 2+)",
