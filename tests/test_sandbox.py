@@ -597,6 +597,12 @@ def test_only_the_standard_library_and_numpy_can_be_imported(sandbox):
 
 
 @bwrap_only
+def test_a_rubric_may_allow_one_more_package_and_only_that_one(sandbox):
+    box = sandbox("well_behaved.py", packages=["hypothesis"])
+    assert box.module.importable(["numpy", "hypothesis", "torch", "jax", "gradverify"]) == ["hypothesis", "numpy"]
+
+
+@bwrap_only
 def test_killing_the_grader_is_impossible_and_the_grader_survives(sandbox):
     box = sandbox("misbehaving.py")
     refused = ("raised PermissionError", "raised ProcessLookupError")

@@ -12,7 +12,7 @@ A missing function costs its items' points and nothing else.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -165,9 +165,10 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
 
     start = time.perf_counter()
     if timeout is not None:
-        rubric = Rubric(rubric.title, rubric.items, rubric.examples, timeout, rubric.seed, rubric.path)
+        rubric = replace(rubric, item_timeout=timeout)
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
-                      memory_mb=memory_mb, unsafe=unsafe, locked=[rubric.path] if rubric.path else [])
+                      memory_mb=memory_mb, unsafe=unsafe, locked=[rubric.path] if rubric.path else [],
+                      packages=rubric.packages)
     try:
         try:
             sandbox.start()

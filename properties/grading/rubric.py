@@ -73,6 +73,8 @@ class Rubric:
     item_timeout: float = 30.0
     seed: int = 0
     path: str = ""
+    #: top-level packages a submission may import besides the standard library and NumPy
+    packages: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -104,7 +106,11 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
         raise ValueError(f"{path}: item_timeout must be a positive number of seconds, got {timeout!r}")
     if not isinstance(seed, int):
         raise ValueError(f"{path}: seed must be an integer, got {seed!r}")
-    return Rubric(str(data.get("title", "Backpropagation")), tuple(items), examples, float(timeout), seed, str(path))
+    packages = data.get("packages", [])
+    if not isinstance(packages, list) or not all(isinstance(p, str) and p.isidentifier() for p in packages):
+        raise ValueError(f"{path}: packages must be a list of top-level package names, got {packages!r}")
+    return Rubric(str(data.get("title", "Backpropagation")), tuple(items), examples, float(timeout), seed, str(path),
+                  tuple(packages))
 
 
 def _item(raw: Any, where: str) -> Item:

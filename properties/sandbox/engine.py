@@ -137,19 +137,16 @@ def choose(unsafe: bool = False) -> Mode:
 
 
 @functools.lru_cache(maxsize=None)
-def runtime() -> dict:
-    """The base interpreter, its standard library folders, NumPy's folders, the shared libraries
-    all of them link to, and the site folders `python -I` would scan."""
+def runtime(packages: tuple[str, ...] = ()) -> dict:
+    """The base interpreter, its standard library folders, the folders of NumPy and of the extra
+    `packages` a rubric allows (each with its bundled `<name>.libs`), the shared libraries all of
+    them link to, and the site folders `python -I` would scan."""
     base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
             "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
     stdlib = {os.path.realpath(sysconfig.get_path(k, vars=base)) for k in ("stdlib", "platstdlib")}
     dynload = os.path.realpath(os.path.join(sysconfig.get_path("platstdlib", vars=base), "lib-dynload"))
     extensions = [dynload] if os.path.isdir(dynload) else []
-    spec = importlib.util.find_spec("numpy")
-    if spec is None or not spec.submodule_search_locations:
-        raise SandboxUnavailable("NumPy cannot be found by the grader's interpreter")
-    numpy_dir = os.path.realpath(list(spec.submodule_search_locations)[0])
-    numpy_dirs = [numpy_dir] + [d for d in (numpy_dir + ".libs",) if os.path.isdir(d)]
+    numpy_dirs = [folder for name in ("numpy", *packages) for folder in _package_folders(name)]
     exe = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
     code = "import sys, json; print(json.dumps(sys.path))"
     isolated = json.loads(subprocess.run([exe, "-I", "-c", code], capture_output=True, text=True, check=True).stdout)
@@ -159,6 +156,15 @@ def runtime() -> dict:
                for root, _, names in os.walk(top) for name in names if ".so" in name]
     return {"exe": exe, "stdlib": sorted(stdlib | set(extensions)), "numpy": numpy_dirs, "sites": sites,
             "libs": _cached_libraries([exe, *objects], numpy_dirs)}
+
+
+def _package_folders(name: str) -> list[str]:
+    """A top-level package's folder and its bundled shared libraries' (`<name>.libs`)."""
+    spec = importlib.util.find_spec(name) if name.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
+        raise SandboxUnavailable(f"the package {name!r} (allowed by the rubric) cannot be found by the grader's interpreter")
+    folder = os.path.realpath(list(spec.submodule_search_locations)[0])
+    return [folder] + [d for d in (folder + ".libs",) if os.path.isdir(d)]
 
 
 def _cached_libraries(files: list[str], exclude: list[str]) -> list[str]:
@@ -216,9 +222,11 @@ def _expose(path: str, args: list[str], seen: set[str]) -> None:
     raise SandboxUnavailable(f"symlink loop while exposing {path} to the sandbox")
 
 
-def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[str, str], config: str) -> list[str]:
-    """The bwrap argv that runs the worker on `config` (see the module docstring for what the child sees)."""
-    rt = runtime()
+def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[str, str], config: str,
+                  packages: tuple[str, ...] = ()) -> list[str]:
+    """The bwrap argv that runs the worker on `config` (see the module docstring for what the child sees);
+    `packages`: top-level packages the child may import besides NumPy."""
+    rt = runtime(packages)
     args = [bwrap_binary() or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
             "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", "--cap-drop", "ALL",
             "--hostname", "sandbox", "--clearenv"]
@@ -242,13 +250,13 @@ def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[s
     return args
 
 
-def numpy_copy(folder: Path) -> Path:
-    """A copy of NumPy (and numpy.libs) under `folder`, readable by the child: the separate-user
-    mode's only site folder. Made once per grader process."""
+def numpy_copy(folder: Path, packages: tuple[str, ...] = ()) -> Path:
+    """A copy of NumPy (and numpy.libs, and the allowed `packages`) under `folder`, readable by
+    the child: the separate-user mode's only site folder."""
     target = folder / "site"
     if not target.is_dir():
         target.mkdir(mode=0o755, parents=True)
-        for source in runtime()["numpy"]:
+        for source in runtime(packages)["numpy"]:
             shutil.copytree(source, target / os.path.basename(source), symlinks=True)
         _open_to_others(target)
     return target

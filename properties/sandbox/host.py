@@ -402,11 +402,13 @@ def _tasks_of(uid: int) -> int:
 _PREPARED: dict[str, Path] = {}
 
 
-def _numpy_copy() -> Path:
-    """The separate-user mode's site folder (a copy of NumPy), made once per grader process."""
-    if "numpy" not in _PREPARED:
-        _PREPARED["numpy"] = engine.numpy_copy(engine.private_folder())
-    return _PREPARED["numpy"]
+def _numpy_copy(packages: tuple[str, ...] = ()) -> Path:
+    """The separate-user mode's site folder (a copy of NumPy and the allowed packages), made once
+    per grader process and set of packages."""
+    key = ",".join(("numpy", *packages))
+    if key not in _PREPARED:
+        _PREPARED[key] = engine.numpy_copy(engine.private_folder(), packages)
+    return _PREPARED[key]
 
 
 def _prepare_separate_user(locked: list[str]) -> None:
@@ -419,7 +421,6 @@ def _prepare_separate_user(locked: list[str]) -> None:
             "reachable for them (e.g. it lies under a private home folder); install Python system-wide"
         )
     engine.lock([*engine.grader_paths(), *locked])
-    _numpy_copy()
 
 
 def _make_folder(source: Path, child_uid: int | None) -> Path:
@@ -598,6 +599,7 @@ class Sandbox:
     address-space limit). output_limit: bytes of output kept. cpu_seconds: CPU time per process.
     mode: how to isolate (default: engine.choose); unsafe: allow running without isolation.
     locked: paths the child must not read besides the grader's own (separate-user mode).
+    packages: top-level packages the child may import besides the standard library and NumPy.
     """
 
     def __init__(
@@ -612,6 +614,7 @@ class Sandbox:
         mode: engine.Mode | None = None,
         unsafe: bool = False,
         locked: Sequence[str | os.PathLike] = (),
+        packages: Sequence[str] = (),
     ):
         self.path = Path(path)
         self.call_timeout = call_timeout
@@ -622,6 +625,7 @@ class Sandbox:
         self.mode = mode
         self.unsafe = unsafe
         self.locked = [str(p) for p in locked]
+        self.packages = tuple(sorted(packages))
         self._output = _Output(output_limit)
         self._state = _State()
         self._finalizer: weakref.finalize | None = None
@@ -728,7 +732,7 @@ class Sandbox:
         """The worker's command-line argument: where things are as the child sees them."""
         folder = self._state.folder
         inside = self.mode is engine.Mode.BWRAP
-        paths = [str(_numpy_copy())] if self.mode is engine.Mode.USER else []
+        paths = [str(_numpy_copy(self.packages))] if self.mode is engine.Mode.USER else []
         return json.dumps({
             "fd": fd,
             "submission": f"{engine.INSIDE_CODE}/submission.py" if inside else str(folder / "code" / "submission.py"),
@@ -760,7 +764,7 @@ class Sandbox:
         processes = None if os.geteuid() == 0 else _tasks_of(os.getuid()) + PROCESSES
         if self.mode is engine.Mode.BWRAP:
             argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
-                                        env=env, config=config)
+                                        env=env, config=config, packages=self.packages)
             options["env"] = {}
         elif self.mode is engine.Mode.USER:
             argv = [engine.runtime()["exe"], "-I", "-S", "-B", str(folder / "runtime" / "worker.py"), config]

@@ -1,0 +1,38 @@
+"""Text from a submission stays text in every report (gradverify.markdown)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gradverify.markdown import block, inline
+
+HOSTILE = [
+    "```\n# 100 / 100\n```",
+    "<script>alert(1)</script><img src=x onerror=alert(1)>",
+    "[click](http://evil.example) ![x](http://evil.example/x.png)",
+    "| forged | row |\n|---|---|",
+    "~~~\n# closed with tildes",
+    "\u202e reversed \x1b[31m ansi",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_inline_text_is_one_line_with_no_markdown_or_html_left(text):
+    shown = inline(text)
+    assert "\n" not in shown and "<" not in shown and "\x1b" not in shown and "\u202e" not in shown
+    for token in ("```", "](", "![", "|"):
+        assert token not in shown.replace("\\" + token[0], "")  # only escaped forms remain
+    assert not shown.lstrip().startswith("#")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_block_cannot_be_closed_by_its_text(text):
+    shown = block(text)
+    fence = shown.split("\n", 1)[0].removesuffix("text")
+    inner = shown.split("\n")[1:-1]
+    assert shown.endswith("\n" + fence) and len(fence) >= 3
+    assert not any(line.strip().startswith(fence) for line in inner)
+
+
+def test_inline_cuts_long_text():
+    assert len(inline("x" * 10_000, limit=100)) == 100
