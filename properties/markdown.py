@@ -5,6 +5,7 @@ names, values) through these two functions, so that it cannot close its block, s
 heading, add HTML, links or images, or break a table:
 
     inline(text)   for table cells and sentences: one line, Markdown and HTML characters escaped
+    code(text)     an inline code span (file names, module names): one line, nothing interpreted
     block(text)    a fenced code block whose fence is longer than any backtick run in the text
 """
 
@@ -24,6 +25,15 @@ def inline(text: object, limit: int = 500) -> str:
     flat = " ".join(str(text).split())
     flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
     return _SPECIAL.sub(r"\\\1", html.escape(_CONTROL.sub("?", flat), quote=False))
+
+
+def code(text: object, limit: int = 300) -> str:
+    """`text` as an inline code span it cannot close (one line, at most `limit` characters)."""
+    flat = _CONTROL.sub("?", " ".join(str(text).split()))[:limit]
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
 
 
 def block(text: object, info: str = "text") -> str:

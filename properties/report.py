@@ -8,7 +8,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from gradverify.cases import case_to_json
-from gradverify.markdown import inline
+from gradverify.markdown import code, inline
 from gradverify.runner import PROFILES, PropertyResult, VerifyResult
 from gradverify.references.compare import TOLERANCES, Comparison
 
@@ -127,7 +127,7 @@ def render_markdown(run: VerifyResult) -> str:
     verdict = "✅ **PASS**" if run.passed else "❌ **FAIL**"
     examples = sum(r.examples for r in run.results)
     lines = [
-        f"# gradverify report: {inline(run.impl)}",
+        f"# gradverify report: {code(run.impl)}",
         "",
         f"{verdict} — {total - failed} of {total} checks hold; {failed} fail. "
         f"{examples} examples in {run.seconds:.1f} s wall, imports included (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}).",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradverify.markdown import block, inline
+from gradverify.markdown import block, code, inline
 
 HOSTILE = [
     "```\n# 100 / 100\n```",
@@ -36,3 +36,12 @@ def test_a_block_cannot_be_closed_by_its_text(text):
 
 def test_inline_cuts_long_text():
     assert len(inline("x" * 10_000, limit=100)) == 100
+
+
+@pytest.mark.parametrize("text", ["a`b", "``x``", "` lead", "plain_name.py"])
+def test_a_code_span_cannot_be_closed_by_its_text(text):
+    shown = code(text)
+    fence = shown[: len(shown) - len(shown.lstrip("`"))]
+    inner = shown[len(fence): -len(fence)]
+    assert shown.endswith(fence) and fence not in inner and "\n" not in shown
+    assert inner.strip() == text

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gradverify.grading.items import GradeResult, ItemResult
-from gradverify.markdown import block, inline
+from gradverify.markdown import block, code, inline
 from gradverify.references.compare import Cause
 
 UNSAFE_WARNING = "Graded WITHOUT a sandbox (--unsafe-no-sandbox): the submission could read and change the grader's files."
@@ -69,7 +69,7 @@ def render_submission(result: GradeResult) -> str:
     """The staff report of one submission, verdict first. Everything that comes from the
     submission (its file name, causes, printed output) is rendered inert (gradverify.markdown)."""
     lines = [
-        f"# Grade: {inline(result.submission)}",
+        f"# Grade: {code(result.submission)}",
         "",
         f"**{_points(result.score)} / {_points(result.max_score)}** — rubric “{inline(result.rubric.title)}”, "
         f"graded in {result.seconds:.1f} s.",
