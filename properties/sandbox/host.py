@@ -227,13 +227,22 @@ def _owner(pid: int) -> int | None:
         return None
 
 
-def _resident_bytes(pids: list[int]) -> int:
-    """The resident memory of these processes together."""
-    total = 0
+def _memory_bytes(pids: list[int]) -> int:
+    """The memory these processes hold together: their resident pages, and the files they hold
+    open that live in memory only (memfd_create's; a file not mapped is in no one's RSS)."""
+    total, seen = 0, set()
     for pid in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):
             with open(f"/proc/{pid}/statm", "rb") as handle:
                 total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
+                        info = os.stat(f"/proc/{pid}/fd/{fd}")
+                        if (info.st_dev, info.st_ino) not in seen:
+                            seen.add((info.st_dev, info.st_ino))
+                            total += info.st_blocks * 512
     return total
 
 
@@ -866,7 +875,7 @@ class Sandbox:
         if len(members) > PROCESSES + 2:  # + bwrap and its init
             worker.kill()
             raise _Gone(f"started more than {PROCESSES} processes", "crashed")
-        if _resident_bytes(members) > self.memory_mb << 20:
+        if _memory_bytes(members) > self.memory_mb << 20:
             worker.kill()
             raise _Gone(MEMORY_CAUSE, "memory")
 
