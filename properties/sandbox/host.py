@@ -408,28 +408,10 @@ def _tasks_of(uid: int) -> int:
     return count
 
 
-_PREPARED: dict[str, Path] = {}
-
-
-def _numpy_copy(packages: tuple[str, ...] = ()) -> Path:
-    """The separate-user mode's site folder (a copy of NumPy and the allowed packages), made once
-    per grader process and set of packages."""
-    key = ",".join(("numpy", *packages))
-    if key not in _PREPARED:
-        _PREPARED[key] = engine.numpy_copy(engine.private_folder(), packages)
-    return _PREPARED[key]
-
-
-def _prepare_separate_user(locked: list[str]) -> None:
-    """Before the first submission runs as another user: the interpreter must be reachable for it,
-    and the grader's files (venv, package, source, rubric, ...) must not be."""
-    exe = engine.runtime()["exe"]
-    if not engine.reachable_by_others(exe):
-        raise SandboxUnavailable(
-            f"the separate-user sandbox needs an interpreter other users can run, but {exe} is not "
-            "reachable for them (e.g. it lies under a private home folder); install Python system-wide"
-        )
-    engine.lock([*engine.grader_paths(), *locked])
+def _prepare_separate_user(locked: list[str], lock_grader: bool) -> None:
+    """Before the first submission runs as another user: the grader's own files (venv, package,
+    source tree; with `lock_grader`) and `locked` are closed to other users."""
+    engine.lock([*(engine.grader_paths() if lock_grader else []), *locked])
 
 
 def _make_folder(source: Path, child_uid: int | None) -> Path:
@@ -609,6 +591,8 @@ class Sandbox:
     mode: how to isolate (default: engine.choose); unsafe: allow running without isolation.
     locked: paths the child must not read besides the grader's own (separate-user mode).
     packages: top-level packages the child may import besides the standard library and NumPy.
+    lock_grader: in separate-user mode, close the grader's venv, package and source tree to others
+    (the default; a test that cannot have its checkout closed turns it off and locks `locked` only).
     """
 
     def __init__(
@@ -624,6 +608,7 @@ class Sandbox:
         unsafe: bool = False,
         locked: Sequence[str | os.PathLike] = (),
         packages: Sequence[str] = (),
+        lock_grader: bool = True,
     ):
         self.path = Path(path)
         self.call_timeout = call_timeout
@@ -635,6 +620,7 @@ class Sandbox:
         self.unsafe = unsafe
         self.locked = [str(p) for p in locked]
         self.packages = tuple(sorted(packages))
+        self.lock_grader = lock_grader
         self._output = _Output(output_limit)
         self._state = _State()
         self._finalizer: weakref.finalize | None = None
@@ -662,7 +648,7 @@ class Sandbox:
                 raise SubmissionLoadError(f"no such file: {self.path}")
             self.mode = self.mode or engine.choose(self.unsafe)
             if self.mode is engine.Mode.USER:
-                _prepare_separate_user(self.locked)
+                _prepare_separate_user(self.locked, self.lock_grader)
             self._state.folder = _make_folder(self.path, NOBODY if self.mode is engine.Mode.USER else None)
             self._state.mode = self.mode
             self._finalizer = weakref.finalize(self, _clean_up, self._state)
@@ -741,7 +727,7 @@ class Sandbox:
         """The worker's command-line argument: where things are as the child sees them."""
         folder = self._state.folder
         inside = self.mode is engine.Mode.BWRAP
-        paths = [str(_numpy_copy(self.packages))] if self.mode is engine.Mode.USER else []
+        paths = [os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER else []
         return json.dumps({
             "fd": fd,
             "submission": f"{engine.INSIDE_CODE}/submission.py" if inside else str(folder / "code" / "submission.py"),
@@ -770,17 +756,26 @@ class Sandbox:
         folder, config = self._state.folder, self._config(fd)
         env = self._environment(token)
         options: dict[str, Any] = {"env": env, "cwd": folder / "work"}
-        processes = None if os.geteuid() == 0 else _tasks_of(os.getuid()) + PROCESSES
+        rt = engine.runtime(self.packages)
+        as_nobody = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+        if os.geteuid() == 0:  # the child never runs as root, not even for a moment: uid 65534 from the start
+            options.update(as_nobody, cwd=folder)
+            processes = _tasks_of(NOBODY) + PROCESSES
+        else:
+            processes = _tasks_of(os.getuid()) + PROCESSES
         if self.mode is engine.Mode.BWRAP:
             argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
                                         env=env, config=config, packages=self.packages)
             options["env"] = {}
         elif self.mode is engine.Mode.USER:
-            argv = [engine.runtime()["exe"], "-I", "-S", "-B", str(folder / "runtime" / "worker.py"), config]
-            options.update(user=NOBODY, group=NOBODY, extra_groups=[])
-            processes = _tasks_of(NOBODY) + PROCESSES
+            argv = [rt["exe"], "-I", "-S", "-B", str(folder / "runtime" / "worker.py"), config]
+            options["cwd"] = folder / "work"
+            if rt["library_path"]:
+                env["LD_LIBRARY_PATH"] = rt["library_path"]
         else:
             argv = [sys.executable, "-I", "-B", str(folder / "runtime" / "worker.py"), config]
+            options = {"env": env, "cwd": folder / "work"}
+            processes = None if os.geteuid() == 0 else processes
         argv, extra = engine.limits(argv, memory_mb=self.memory_mb, cpu_s=self.cpu_seconds, file_mb=FILE_MB,
                                     processes=processes)
         options.update(extra)
