@@ -379,16 +379,22 @@ def grader_paths() -> list[str]:
     return paths
 
 
+#: Open files per process: memory queued in sockets and pipes is the kernel's, counted nowhere
+#: else, and each holds at most a few hundred KiB.
+OPEN_FILES = 64
+
+
 def limits(argv: list[str], *, memory_mb: int, cpu_s: int, file_mb: int, processes: int | None) -> tuple[list[str], dict]:
     """`argv` with the child's limits set before anything of it runs: through util-linux's
     `prlimit` where there is one (no Python runs between fork and exec, which JAX's threads make
     unsafe), else through a preexec function. (argv, extra Popen options)."""
     pairs = [(resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_FSIZE, file_mb << 20),
-             (resource.RLIMIT_CORE, 0)] + ([(resource.RLIMIT_NPROC, processes)] if processes is not None else [])
+             (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, OPEN_FILES)]
+    pairs += [(resource.RLIMIT_NPROC, processes)] if processes is not None else []
     tool = shutil.which("prlimit")
     if tool:
         names = {resource.RLIMIT_AS: "as", resource.RLIMIT_CPU: "cpu", resource.RLIMIT_FSIZE: "fsize",
-                 resource.RLIMIT_CORE: "core", resource.RLIMIT_NPROC: "nproc"}
+                 resource.RLIMIT_CORE: "core", resource.RLIMIT_NPROC: "nproc", resource.RLIMIT_NOFILE: "nofile"}
         return [tool, *(f"--{names[kind]}={value}" for kind, value in pairs), "--", *argv], {}
 
     def apply() -> None:

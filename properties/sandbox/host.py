@@ -280,6 +280,8 @@ class _Worker:
         self.status: int | None = None
         self.maxrss_kib = 0
         self.pidfd = _pidfd(proc.pid)
+        #: when the watchdog last looked at the submission's processes
+        self.watched = 0.0
         #: the largest frame accepted now (the hello, then each call's own reply limit)
         self.frame_limit = REPLY_FLOOR + FRAME_SLACK
 
@@ -849,12 +851,15 @@ class Sandbox:
         if worker.pidfd is not None:
             poller.register(worker.pidfd, select.POLLIN)
         while True:
-            left = end - time.monotonic()
+            now = time.monotonic()
+            left = end - now
             if left <= 0:
                 return None
+            if now - worker.watched >= WATCH_EVERY:  # on time, however busy the channel or the output is
+                worker.watched = now
+                self._watch(worker)
             fds = {fd for fd, _events in poller.poll(math.ceil(min(left, WATCH_EVERY) * 1000))}
             if not fds:
-                self._watch(worker)
                 continue
             if worker.out_fd in fds and not worker.drain():
                 poller.unregister(worker.out_fd)
