@@ -1,0 +1,180 @@
+"""A catalogue of hostile submissions: what a student who attacks the grader would hand in.
+
+Each attack is one file here, a whole submission (it defines the protocol functions it
+needs, like grading/student_template.py) that tries one kind of mischief against the
+grader or its sandbox. tests/test_attacks.py grades every one against a one-item rubric
+and checks what the grader must achieve:
+
+- ``score 0``: the attack does no honest work, so it must earn nothing;
+- ``scored only for honest work``: the attack also implements its item honestly (the
+  mse loss, 10 points) and may earn those points, but nothing it did besides may show
+  outside the sandbox.
+
+In both cases nothing outside the sandbox may change (the grader's package, the venv, the
+rubric, a classmate's file, a canary in /tmp, the shared temporary folders), no process may
+be left, no secret may leak, no connection may arrive, the report must stay inert, and the
+attack must not report a success of its own (it prints ``ATTACK-SUCCEEDED: ...`` when it
+managed something from inside).
+
+Attacks do not know where the grader keeps its files; they search, or try the paths a
+grader is known to use (/work/main, /autograder, the venv). Where an attack would harm
+the machine if the sandbox failed (kill -9 -1, SIGSTOP of the grader, changing the
+grader's own files), it checks first whether it is evidently outside any sandbox (it sees
+more than 30 processes) and then only reports what it could have done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+#: Every attack file carries this line, so that the tests can tell its processes and folders.
+MARKER = "gradverify attack catalogue"
+#: What an attack prints when it managed something from inside the sandbox.
+SUCCESS = "ATTACK-SUCCEEDED"
+#: The canary file an attack tries to change, and the ports a test listens on.
+CANARY_GLOB = "/tmp/gvattack-canary*"
+PORTS = (47391, 47392, 47393, 47394)
+
+CLASSES = (
+    "cheating by import or file search",
+    "autodiff libraries",
+    "rubric loopholes",
+    "tampering with grader files/venv/results",
+    "persistence into later runs",
+    "background processes",
+    "spying on / sabotaging classmates",
+    "killing the grader",
+    "secrets (env vars) and network",
+    "memory / process / disk / CPU exhaustion",
+    "huge and malformed replies",
+    "report injection",
+)
+
+#: The one-item rubrics an attack is graded against: check, target, points.
+RUBRICS = {
+    "loss": ("loss", "mse", 10),
+    "network": ("network", None, 10),
+    "l2": ("l2", None, 10),
+    "train_loop": ("train_loop", None, 10),
+}
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    cls: str
+    description: str
+    #: the one-item rubric it is graded against (RUBRICS)
+    rubric: str = "loss"
+    #: the points its honest part earns: the most it may score
+    honest: float = 0.0
+    #: the file name it is handed in under (default: its own)
+    submit_as: str | None = None
+    #: it leaves something that would act later: the grader's side is looked at again after a while
+    waits: bool = False
+    #: an honest classmate is graded right after it and must be unaffected
+    probe: bool = False
+    #: an honest classmate's sandbox runs while it is graded, and must be unaffected
+    classmate_running: bool = False
+    #: a shorter item timeout (seconds) for attacks that only hang, to keep the catalogue quick
+    item_timeout: float | None = None
+
+    @property
+    def file(self) -> str:
+        return f"{self.name}.py"
+
+    @property
+    def path(self) -> Path:
+        return FOLDER / self.file
+
+    @property
+    def must(self) -> str:
+        return "score 0" if self.honest == 0 else "scored only for honest work"
+
+
+C_IMPORT, C_AUTODIFF, C_RUBRIC, C_TAMPER, C_PERSIST, C_BACKGROUND, C_CLASSMATES, C_KILL, C_SECRETS, C_EXHAUST, C_REPLIES, C_REPORT = CLASSES
+
+CATALOGUE: tuple[Attack, ...] = (
+    # -- cheating by import or file search
+    Attack("import_gradverify_impl", C_IMPORT, "from gradverify.impl.backprop import * (the grader's own model solution)", "network"),
+    Attack("import_impl_backprop", C_IMPORT, "from impl.backprop import *, after putting likely checkout folders on sys.path", "network"),
+    Attack("import_reference_backends", C_IMPORT, "the grader's PyTorch and JAX references as the implementation", "network"),
+    Attack("filesystem_search", C_IMPORT, "os.walk from / for backprop.py or any file defining network_gradients, exec the first that works", "network"),
+    Attack("known_paths_and_proc", C_IMPORT, "read the solution through known paths, /proc/*/root, /proc/*/cwd and cached .pyc files", "network"),
+    # -- autodiff libraries
+    Attack("autodiff_torch", C_AUTODIFF, "network_gradients by torch.autograd (after adding the venv to sys.path)", "network"),
+    Attack("autodiff_jax", C_AUTODIFF, "network_gradients by jax.grad (after adding the venv to sys.path)", "network"),
+    Attack("autodiff_any_library", C_AUTODIFF, "try every third-party library that could differentiate or cheat (autograd, scipy, sympy, ...)", "network"),
+    # -- rubric loopholes
+    Attack("l2_term_only", C_RUBRIC, "network_gradients returns only the L2 term and its gradient", "l2"),
+    Attack("train_raises_like_steps", C_RUBRIC, "sgd_momentum_step, train and network_gradients all raise the same error", "train_loop"),
+    Attack("train_loop_degenerate_steps", C_RUBRIC, "zero gradients, a no-op step and a train that returns the net and [0.0] per batch: agrees with its own loop", "train_loop"),
+    Attack("lying_values", C_RUBRIC, "returns NaN, inf, objects whose __eq__/__float__/__array__ lie, ndarray subclasses", "loss"),
+    Attack("modify_inputs", C_RUBRIC, "changes the arrays and dicts it is given in place, returns them as its results", "network"),
+    Attack("hijack_worker", C_RUBRIC, "patches the worker (__main__) to forge replies and ids ahead of the grader", "loss"),
+    # -- tampering
+    Attack("write_venv_and_site", C_TAMPER, "plant a .pth in every site-packages folder it can name (venv, system, numpy's)", "loss", 10, probe=True),
+    Attack("write_grader_package", C_TAMPER, "open the gradverify package, impl, references and the sandbox's worker for writing, plant files", "loss", 10, probe=True),
+    Attack("rewrite_rubric_and_results", C_TAMPER, "find rubric .toml and results.json / reports and rewrite them to 100 points, write /autograder/results", "loss", 10),
+    Attack("inherited_descriptors", C_TAMPER, "look for leaked file descriptors (files, folders, the grader's sockets) and write or fchdir through them", "loss", 10),
+    Attack("privilege_escape", C_TAMPER, "setuid(0), new user namespace, mount, chroot, ptrace, /dev/mem, /proc/sys, cgroups", "loss", 10),
+    Attack("write_kernel_sysctls", C_TAMPER, "write the host kernel's global settings (core_pattern, randomize_va_space, ...) "
+           "through /proc/sys, each with the value it already has", "loss", 10),
+    Attack("symlink_traps", C_TAMPER, "symlinks and hard links to the grader's files in every folder it can write, for the clean-up to follow", "loss", 10),
+    # -- persistence
+    Attack("daemon_rewrites_later", C_PERSIST, "double fork + setsid + exec with an empty environment; the daemon rewrites canary, classmate, rubric, results later", "loss", 10, waits=True, probe=True),
+    Attack("poison_next_child", C_PERSIST, "write sitecustomize/numpy look-alikes wherever a later child would import them, then crash to get a fresh child", "loss", 10, probe=True),
+    Attack("fill_shared_tmp", C_PERSIST, "leave files in /tmp, /var/tmp, /dev/shm, HOME; fill them; one file larger than the file-size limit", "loss", 10, probe=True),
+    # -- background processes
+    Attack("background_processes", C_BACKGROUND, "sleepers that ignore SIGTERM, a new process group, a daemon, an exec with an empty environment", "loss", 10, waits=True),
+    Attack("cpu_burn_in_background", C_BACKGROUND, "busy-looping threads and forked children while it answers honestly", "loss", 10),
+    # -- classmates
+    Attack("copy_classmate", C_CLASSMATES, "find a classmate's submission (files, other sandboxes, /proc) and hand in its network_gradients", "network", classmate_running=True),
+    Attack("sabotage_classmates", C_CLASSMATES, "overwrite classmates' files, kill and SIGSTOP every other process it can see", "loss", 10, classmate_running=True),
+    Attack("spy_proc", C_CLASSMATES, "read environ, cmdline, maps and memory of every visible process, /etc/shadow, ssh keys", "loss", 10),
+    # -- killing the grader
+    Attack("kill_grader", C_KILL, "SIGKILL its parent, its process group and (kill -9 -1) everything it may", "loss"),
+    Attack("stop_grader_at_import", C_KILL, "SIGSTOP its parent and (kill -STOP -1) everything, at import", "loss"),
+    # -- secrets and network
+    Attack("env_secrets", C_SECRETS, "print, raise and return the environment of itself, its parent and pid 1", "loss"),
+    Attack("network_local", C_SECRETS, "connect to 127.0.0.1/::1 on the test's ports, an abstract unix socket, docker/X11 sockets", "loss"),
+    Attack("network_external", C_SECRETS, "DNS and TCP to public addresses", "loss"),
+    # -- exhaustion
+    Attack("fork_bomb", C_EXHAUST, "exponential fork (8 generations, up to 256 processes)", "loss"),
+    Attack("fork_bomb_with_chatter", C_EXHAUST, "the same, while a thread and every child print a byte every 50 ms", "loss"),
+    Attack("memory_across_forks", C_EXHAUST, "6 children of 150 MB each, each under the per-process limit, together over the 512 MB of the submission", "loss", 10),
+    Attack("memory_across_forks_with_chatter", C_EXHAUST, "the same, while a thread and every child print a byte every 20 ms", "loss", 10),
+    Attack("memory_in_memfd", C_EXHAUST, "900 MB in memfd_create files: memory that is neither address space nor resident", "loss", 10),
+    Attack("memory_in_socket_buffers", C_EXHAUST, "900 MB written into socketpairs and never read: kernel memory of no process", "loss", 10),
+    Attack("thread_bomb", C_EXHAUST, "1500 threads with small stacks (threads are tasks, not processes)", "loss", 10, item_timeout=2),
+    Attack("memory_hog", C_EXHAUST, "allocate far beyond the limit at once and gradually", "loss"),
+    # -- replies
+    Attack("huge_list_of_dicts", C_REPLIES, "return a 200 MB list of {}", "loss"),
+    Attack("deeply_nested", C_REPLIES, "return lists and dicts nested 100000 deep", "loss"),
+    Attack("huge_string", C_REPLIES, "return a 200 MB string", "loss"),
+    Attack("malformed_frames", C_REPLIES, "garbage, a 4 GB length, ids ahead and a flood of stale frames on the channel", "loss"),
+    # -- report injection
+    Attack("markdown_in_output", C_REPORT, "print fences, '# 100 / 100', <script>, <img onerror>, links, pipes, control and bidi characters", "loss"),
+    Attack("markdown_in_exceptions", C_REPORT, "exceptions (and an exception class name, and sys.exit) carrying the same", "loss"),
+    Attack("markdown_in_names", C_REPORT, "top-level callables named with Markdown and HTML, and dunder names", "loss"),
+    Attack("markdown_in_load_error", C_REPORT, "an import that fails with Markdown and HTML in its message", "loss"),
+    Attack("markdown_file_name", C_REPORT, "handed in under a file name full of Markdown and HTML", "loss",
+           submit_as="x](javascript:alert(1)) <img src=x onerror=alert(1)> # 100 | 100 <!--.py"),
+    # -- implementing nothing
+    Attack("implements_nothing", C_RUBRIC, "the template as handed out: every function raises NotImplementedError", "loss"),
+    Attack("only_raises", C_RUBRIC, "every function raises, returns None or exits", "loss"),
+    Attack("only_hangs", C_EXHAUST, "every function loops forever (SIGTERM ignored)", "loss", item_timeout=1),
+    Attack("hangs_at_import", C_EXHAUST, "an endless loop at import with SIGTERM and SIGINT ignored", "loss", item_timeout=1),
+)
+
+BY_NAME = {attack.name: attack for attack in CATALOGUE}
+assert len(BY_NAME) == len(CATALOGUE) and all(a.cls in CLASSES for a in CATALOGUE)
+
+
+def table() -> str:
+    """The catalogue as a Markdown table."""
+    rows = ["| attack | file | class | what it does | the grader must achieve |", "|---|---|---|---|---|"]
+    rows += [f"| {a.name} | {a.file} | {a.cls} | {a.description} | {a.must} |" for a in CATALOGUE]
+    return "\n".join(rows)

@@ -1,0 +1,904 @@
+"""Hostile submissions against the grader and its sandbox: the catalogue in tests/attacks/.
+
+Every attack is graded here, in this process, with `grade_file` against a one-item rubric
+(a few examples, a short item timeout, 512 MB for the whole submission), and a `Bench`
+checks what the grader must achieve besides the score: nothing outside the sandbox changed
+(the gradverify package, impl/ and references/, the venv's site-packages, the rubric, a
+classmate's file next to the submission, a canary in /tmp), again after a pause where the
+attack left something that could act later; no process of the submission is left; nothing
+new in /tmp, /var/tmp, /dev/shm; no connection reached a port this test listens on; the
+secret in the grader's environment appears nowhere; the Markdown report and results.json
+stay inert; and the attack reported no success of its own from inside.
+
+The attacks run as the user running the tests (as root: bubblewrap, the default), then, when
+that is root, as an ordinary user: ONE subprocess, run by the user `gvattack` with
+/usr/bin/python3.11 (pyenv's interpreter under /root is not reachable for others) and the
+venv's packages through `site.addsitedir`, runs this file as a script, grades the whole
+catalogue with the same Bench and writes a JSON summary that the tests here read.
+
+Attacks that succeed today are marked xfail(strict=True) in KNOWN_FAILURES, with the
+symptom; when one is fixed its test XPASSes and fails, so the mark must go.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":  # the ordinary user's run: the venv's packages, and the checkout for tests.attacks
+    import site
+
+    site.addsitedir(sys.argv[sys.argv.index("--site") + 1])
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from gradverify.grading.feedback import class_summary, render_submission, results_json
+from gradverify.grading.items import GradeResult, grade_file, submission_budget
+from gradverify.grading.rubric import Rubric, load_rubric
+from gradverify.sandbox import engine
+from gradverify.sandbox.host import TOKEN_VARIABLE, Sandbox
+from tests.attacks import BY_NAME, CATALOGUE, MARKER, PORTS, RUBRICS, SUCCESS, Attack
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+PACKAGE_TREES = [CHECKOUT / "properties", CHECKOUT / "impl", CHECKOUT / "references", CHECKOUT / "tests" / "attacks"]
+SITE_PACKAGES = CHECKOUT / ".venv" / "lib" / "python3.11" / "site-packages"
+SHARED = ("/tmp", "/var/tmp", "/dev/shm")
+#: Entries of the shared folders that others make while this file runs (pytest-xdist runs
+#: another test file beside it): pytest's folders, other tests' sandbox folders (this
+#: file's own are checked by content, `_our_sandbox_folders`), test_sandbox's grader-*
+#: folders, tempfile's default names, pip's (test_layout installs with pip --target), this
+#: file's benches, and PyTorch's cache of the grader's own references (torchinductor_<user>).
+OTHERS = re.compile(r"^(pytest-of-|gradverify-sandbox-|grader-|tmp[a-z0-9_]{8}$|gvattack-bench-|gvattack-canary-|torchinductor_|pip-)")
+#: Names the attacks leave in shared folders (cleaned up when an attack managed it).
+LEFT_BY_ATTACKS = re.compile(r"^(gvattack|results\.json$|submission\.py$|work$|sitecustomize\.py$|usercustomize\.py$|"
+                             r"numpy\.py$|codec\.py$|worker\.py$|json\.py$)")
+SECRET_VARIABLE = "GRADVERIFY_TEST_SECRET"
+
+
+def private_temporary_folder(bench: Path) -> Path:
+    """The grader's temporary folder during this file (its sandboxes' folders go there, not into
+    /tmp, where test_sandbox counts the folders its own sandboxes make): in the bench, open to
+    others as the separate-user mode needs."""
+    folder = bench / "tmp"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    folder.chmod(0o755)
+    return folder
+
+
+def canary_path(user: str, tag: str) -> str:
+    """The canary of one bench: a file anyone may write (mode 0666) in /tmp, as CANARY_GLOB finds it."""
+    return f"/tmp/gvattack-canary-{user}-{tag}"
+ORDINARY_USER = "gvattack"
+SYSTEM_PYTHON = "/usr/bin/python3.11"
+EXAMPLES, ITEM_TIMEOUT, MEMORY_MB = 2, 4, 512
+#: A pause after grading before the second look, for attacks that leave something acting later.
+LATER = 1.0
+
+#: Attacks that succeed today: (run, attack) -> the symptom. Each is an xfail(strict=True).
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
+
+
+# --------------------------------------------------------------------------- #
+# What the grader's side looks like: files, processes, shared folders, connections.
+# --------------------------------------------------------------------------- #
+
+
+def _digest(path: str) -> tuple:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return ("missing",)
+    if stat.S_ISDIR(info.st_mode):
+        return ("dir", stat.S_IMODE(info.st_mode))
+    if stat.S_ISLNK(info.st_mode):
+        return ("link", os.readlink(path))
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        digest = "unreadable"
+    return (digest, info.st_mtime_ns, stat.S_IMODE(info.st_mode))
+
+
+def _listing(folder: str) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset({"<unreadable>"})
+
+
+def _tree(top: Path) -> dict[str, tuple]:
+    found = {str(top): _digest(str(top))}
+    for root, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]  # bytecode the grader itself (or another test) writes
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            found[path] = _digest(path)
+    return found
+
+
+def _read(path: str, limit: int = 1 << 20) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except OSError:
+        return b""
+
+
+def _owner(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+def _alive(pid: int) -> bool:
+    stat_line = _read(f"/proc/{pid}/stat", 4096)
+    return bool(stat_line) and stat_line.rsplit(b")", 1)[1].split()[0] != b"Z"
+
+
+def _parent(pid: int) -> int:
+    stat_line = _read(f"/proc/{pid}/stat", 4096)
+    try:
+        return int(stat_line.rsplit(b")", 1)[1].split()[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _descends_from_me(pid: int) -> bool:
+    for _ in range(64):
+        pid = _parent(pid)
+        if pid == os.getpid():
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
+def _tagged(tag: str) -> bytes:
+    """The line a bench appends to each submission it hands in: tells its processes and folders
+    from those of another run of this file (or of another grader) on the same machine."""
+    return f"\n# {MARKER}: run {tag}\n".encode()
+
+
+def _runs_an_attack(pid: int, tag: str) -> bool:
+    """Whether the process runs a submission this run handed in: seen through bubblewrap's root,
+    or the submission path in the worker's command line (the other modes), or a fresh interpreter
+    an attack started outside any sandbox (daemon_rewrites_later: python -c with 'gvattack' in the code)."""
+    if _tagged(tag) in _read(f"/proc/{pid}/root/sandbox/code/submission.py"):
+        return True
+    cmdline = _read(f"/proc/{pid}/cmdline").split(b"\0")
+    code = cmdline[cmdline.index(b"-c") + 1] if b"-c" in cmdline[:-1] else b""
+    if b"gvattack" in code and not os.path.exists(f"/proc/{pid}/root/sandbox"):
+        return True
+    for arg in cmdline:
+        if arg.startswith(b"{") and b'"submission"' in arg:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                return _tagged(tag) in _read(json.loads(arg)["submission"])
+    return False
+
+
+def _processes() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]
+
+
+def _our_sandbox_folders(tag: str, *more: str) -> list[str]:
+    """Sandbox folders (the grader's private folders) still holding a submission this run handed in."""
+    found = []
+    for folder in [*SHARED, str(getattr(engine, "SHARED_RUNTIME", "/nonexistent")) + "/sandboxes", *more]:
+        for entry in _listing(folder):
+            path = os.path.join(folder, entry)
+            if entry.startswith("gradverify-sandbox-") and _tagged(tag) in _read(os.path.join(path, "code", "submission.py")):
+                found.append(path)
+    return found
+
+
+def _owner_of(path: str) -> int | None:
+    try:
+        return os.lstat(path).st_uid
+    except OSError:
+        return None
+
+
+class Listener:
+    """Listens where network_local knocks: the first free port of PORTS on 127.0.0.1 and ::1, and
+    an abstract unix socket; records every connection and datagram."""
+
+    def __init__(self):
+        self.events: list[str] = []
+        self.sockets: list[socket.socket] = []
+        self.port = None
+        for port in PORTS:
+            try:
+                tcp = socket.create_server(("127.0.0.1", port))
+            except OSError:
+                continue
+            self.port = port
+            self.sockets.append(tcp)
+            with contextlib.suppress(OSError):
+                self.sockets.append(socket.create_server(("::1", port), family=socket.AF_INET6))
+            with contextlib.suppress(OSError):
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                udp.bind(("127.0.0.1", port))
+                self.sockets.append(udp)
+            break
+        with contextlib.suppress(OSError):
+            unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            unix.bind("\0gvattack-listener")
+            unix.listen()
+            self.sockets.append(unix)
+        for sock in self.sockets:
+            sock.settimeout(0.2)
+            threading.Thread(target=self._serve, args=(sock,), daemon=True).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        while sock.fileno() != -1:
+            try:
+                if sock.type == socket.SOCK_DGRAM:
+                    _data, peer = sock.recvfrom(1024)
+                else:
+                    conn, peer = sock.accept()
+                    conn.close()
+                self.events.append(f"{sock.getsockname()!r} from {peer!r}")
+            except (socket.timeout, BlockingIOError):
+                continue
+            except OSError:
+                return
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+
+
+# --------------------------------------------------------------------------- #
+# The report must stay inert.
+# --------------------------------------------------------------------------- #
+
+_OWN_HEADINGS = ("## Feedback", "## What the submission printed")
+_OWN_TAGS = ("<details open>", "<summary>", "<b>", "</b>", "</summary>", "</details>")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_PIPE = re.compile(r"(?<!\\)\|")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def outside_code_blocks(markdown: str) -> tuple[list[str], bool]:
+    """The lines of `markdown` outside fenced code blocks (CommonMark's rules: a fence closes
+    only with the same character, at least as long, and nothing after it), and whether every
+    block was closed."""
+    lines, fence = [], None
+    for line in markdown.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None:
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                fence = match.group(1)
+            else:
+                lines.append(line)
+        elif match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not match.group(2).strip():
+            fence = None
+    return lines, fence is None
+
+
+def without_code_spans(line: str) -> str:
+    """`line` with each inline code span (a backtick run, up to the next run of the same length,
+    CommonMark's rule) replaced by `code`: what is inside one is shown literally."""
+    out, i = [], 0
+    while i < len(line):
+        if line[i] != "`" or (i and line[i - 1] == "\\"):
+            out.append(line[i])
+            i += 1
+            continue
+        j = i
+        while j < len(line) and line[j] == "`":
+            j += 1
+        for run in re.finditer(r"`+", line[j:]):
+            if len(run.group()) == j - i:
+                out.append("`code`")
+                i = j + run.end()
+                break
+        else:
+            out.append(line[i:j])
+            i = j
+    return "".join(out)
+
+
+def report_problems(result: GradeResult, secret: str) -> list[str]:
+    problems = []
+    report = render_submission(result)
+    lines, closed = outside_code_blocks(report)
+    if not closed:
+        problems.append("report: a code block is left open")
+    if not lines or without_code_spans(lines[0]) != "# Grade: `code`":
+        problems.append(f"report: it does not start with its own heading: {lines[0][:120] if lines else ''!r}")
+    lines = [without_code_spans(line) for line in lines]
+    in_table = False
+    for number, line in enumerate(lines):
+        if number > 0 and re.match(r"^ {0,3}#{1,6}(\s|$)", line) and line not in _OWN_HEADINGS:
+            problems.append(f"report: a heading of the submission's: {line[:80]!r}")
+        if re.match(r"^ {0,3}(=+|-+)\s*$", line):
+            problems.append(f"report: a setext heading underline: {line[:80]!r}")
+        rest = line
+        for tag in _OWN_TAGS:
+            rest = rest.replace(tag, "")
+        if re.search(r"<[A-Za-z!/?]", rest):
+            problems.append(f"report: raw HTML: {line[:120]!r}")
+        if re.search(r"(?<!\\)\]\(", line):
+            problems.append(f"report: a link: {line[:120]!r}")
+        if line.startswith("| item | points |"):
+            in_table = True
+        elif in_table and not line.startswith("|"):
+            in_table = False
+        borders = len(_PIPE.findall(line))
+        if in_table and borders != 5:
+            problems.append(f"report: a table row with {borders} cell borders: {line[:120]!r}")
+    if re.search(r"(?i)<script|<img", "\n".join(lines)):
+        problems.append("report: <script or <img outside a code block")
+    if _CONTROL.search(report):
+        problems.append(f"report: a control character {_CONTROL.search(report).group()!r}")
+    document = results_json(result)
+    if document["output_format"] != "text" or any(t["output_format"] != "text" for t in document["tests"]):
+        problems.append("results.json: an output_format other than text")
+    everything = "\n".join([report, json.dumps(document), result.output, result.load_error or "",
+                            *(f"{r.cause} {r.details} {r.hints}" for r in result.items)])
+    if secret and secret in everything:
+        problems.append("the secret from the grader's environment is in the result, output or report")
+    return problems
+
+
+# --------------------------------------------------------------------------- #
+# The bench: one grader user's class folder, rubrics, canary, and the checks around a grading.
+# --------------------------------------------------------------------------- #
+
+
+class Bench:
+    """Grades attacks as the current user and checks everything around each grading."""
+
+    def __init__(self, folder: Path, secret: str, tag: str):
+        self.folder = folder
+        self.secret = secret
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+        self.uid = os.getuid()
+        self.tag = tag
+        self.canary = Path(canary_path(self.user, tag))
+        self.classmate = folder / "classmate.py"
+        self.honest = folder / "honest.py"
+        self.submissions = folder / "submissions"
+        self.rubrics: dict[str, Rubric] = {}
+        self.listener = Listener()
+        self.results: dict[str, GradeResult] = {}
+        self.outcomes: dict[str, dict] = {}
+        self.home = Path(os.path.expanduser("~"))
+        folder.chmod(0o755)  # a class folder as a grader keeps it: readable by others
+        self.submissions.mkdir(mode=0o755, exist_ok=True)
+        self._originals: dict[Path, bytes] = {}
+        source = (CHECKOUT / "impl" / "backprop.py").read_bytes()
+        self._originals[self.classmate] = source
+        self._originals[self.honest] = source
+        for name, (check, target, points) in RUBRICS.items():
+            path = folder / f"rubric-{name}.toml"
+            text = (f'title = "attack: {name}"\nexamples = {EXAMPLES}\nitem_timeout = {ITEM_TIMEOUT}\nseed = 0\n\n'
+                    f'[[items]]\nname = "{name}"\ntitle = "{name}"\ncheck = "{check}"\npoints = {points}\n')
+            if target:
+                text += f'target = "{target}"\n'
+            self._originals[path] = text.encode()
+        self._originals[self.canary] = b"the canary sings\n"
+        self.reset()
+        for name in RUBRICS:
+            self.rubrics[name] = load_rubric(self.folder / f"rubric-{name}.toml")
+
+    def reset(self) -> None:
+        """The bench's files as they were (only rewritten where an attack changed them)."""
+        for path, data in self._originals.items():
+            try:
+                same = path.read_bytes() == data
+            except OSError:
+                same = False
+            if not same:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                path.write_bytes(data)
+            with contextlib.suppress(PermissionError):
+                path.chmod(0o666 if path == self.canary else 0o644)
+
+    def warm_up(self) -> dict[str, float]:
+        """Grade the honest file on every rubric with a long timeout: the references' first use
+        (JAX and PyTorch imports, compilation) is slow, and the honest control must score fully."""
+        return {name: grade_file(self.honest, rubric, timeout=120, memory_mb=MEMORY_MB).score
+                for name, rubric in self.rubrics.items()}
+
+    def close(self) -> None:
+        self.listener.close()
+        with contextlib.suppress(OSError):
+            self.canary.unlink()
+
+    # -- looks ------------------------------------------------------------------ #
+
+    def snapshot(self) -> dict[str, Any]:
+        files: dict[str, tuple] = {}
+        for top in PACKAGE_TREES:
+            files.update(_tree(top))
+        for path in [self.classmate, self.honest, self.canary, *(self.folder / f"rubric-{n}.toml" for n in RUBRICS)]:
+            files[str(path)] = _digest(str(path))
+        for pth in SITE_PACKAGES.glob("*.pth"):
+            files[str(pth)] = _digest(str(pth))
+        for dotfile in (".bashrc", ".profile", ".bash_profile"):
+            files[str(self.home / dotfile)] = _digest(str(self.home / dotfile))
+        listings = {folder: _listing(folder) for folder in ["/", str(SITE_PACKAGES), str(CHECKOUT), str(self.home),
+                                                            os.getcwd(), str(self.folder)]}
+        return {"files": files, "listings": listings}
+
+    @staticmethod
+    def shared() -> dict[str, frozenset[str]]:
+        return {folder: _listing(folder) for folder in SHARED}
+
+    def leftovers(self, nobody_before: set[int]) -> list[int]:
+        """Processes of the graded submission still alive: this user's or uid 65534's (new ones)
+        that run a catalogue file, or that carry the sandbox's variable and descend from this
+        process. (Other graders may run on the machine, e.g. another checkout grading as uid 65534;
+        their processes are not this test's.)"""
+        found = []
+        token = f"{TOKEN_VARIABLE}=".encode()
+        for pid in _processes():
+            owner = _owner(pid)
+            if owner not in (self.uid, engine.NOBODY) or (owner == engine.NOBODY and pid in nobody_before) or not _alive(pid):
+                continue
+            if _runs_an_attack(pid, self.tag) or (token in _read(f"/proc/{pid}/environ") and _descends_from_me(pid)):
+                found.append(pid)
+        return found
+
+    # -- one attack ----------------------------------------------------------------- #
+
+    def run(self, attack: Attack, *, unsafe: bool = False, record: bool = True) -> dict:
+        """Grade `attack` and check everything around it; the outcome, with `problems` empty when
+        the grader achieved all it must. (`unsafe`: without a sandbox, to show the checks catch it.)"""
+        began = time.monotonic()
+        self.reset()
+        problems: list[str] = []
+        rubric = self.rubrics[attack.rubric]
+        submission = self.submissions / (attack.submit_as or attack.file)
+        submission.write_bytes(attack.path.read_bytes() + _tagged(self.tag))
+        submission.chmod(0o644)
+        before, shared_before = self.snapshot(), self.shared()
+        nobody_before = {pid for pid in _processes() if _owner(pid) == engine.NOBODY}
+        events_before = len(self.listener.events)
+        classmate = None
+        if attack.classmate_running:
+            classmate = Sandbox(self.classmate, call_timeout=10, import_timeout=20, memory_mb=MEMORY_MB, unsafe=unsafe)
+            classmate.start()
+        start = time.monotonic()
+        result = None
+        try:
+            result = grade_file(submission, rubric, memory_mb=MEMORY_MB, timeout=attack.item_timeout, unsafe=unsafe)
+        except Exception as exc:  # noqa: BLE001 - that is a finding
+            problems.append(f"grading raised {type(exc).__name__}: {exc}")
+        wall = time.monotonic() - start
+        if classmate is not None:
+            problems += self._classmate_problems(classmate)
+            classmate.close()
+        budget = submission_budget(dataclasses.replace(rubric, item_timeout=attack.item_timeout or rubric.item_timeout))
+        if wall > budget + 30:
+            problems.append(f"grading took {wall:.0f} s, beyond the rubric's budget + 30 s")
+        time.sleep(0.05)
+        problems += self._compare(before, shared_before, nobody_before, "after grading")
+        if attack.waits:
+            time.sleep(LATER)
+            problems += self._compare(before, shared_before, nobody_before, f"{LATER:g} s later")
+        if len(self.listener.events) > events_before:
+            problems.append(f"connections arrived: {self.listener.events[events_before:][:3]}")
+        if result is not None:
+            if record:
+                self.results[attack.name] = result
+            problems += report_problems(result, self.secret)
+            if result.score > attack.honest + 1e-9:
+                problems.append(f"scored {result.score:g} where its honest work earns {attack.honest:g}")
+            for line in result.output.splitlines():
+                if SUCCESS in line:
+                    problems.append(f"the attack reports: {line.strip()[:160]}")
+                    break
+        if attack.probe:
+            probe = grade_file(self.honest, rubric, memory_mb=MEMORY_MB, unsafe=unsafe)
+            if probe.score != probe.max_score or "POISON" in probe.output:
+                problems.append(f"an honest classmate graded next scored {probe.score:g} / {probe.max_score:g}: "
+                                f"{probe.items[0].cause or probe.output[:120]}")
+        self.reset()
+        first = result.items[0] if result and result.items else None
+        outcome = {"attack": attack.name, "user": self.user, "score": result.score if result else None,
+                   "max": result.max_score if result else None, "seconds": round(wall, 2),
+                   "sandbox": result.sandbox if result else None,
+                   "cause": (result.load_error or (first.cause if first else "")) if result else "",
+                   "problems": problems, "checked_in": round(time.monotonic() - began, 2)}
+        if record:
+            self.outcomes[attack.name] = outcome
+        return outcome
+
+    def _classmate_problems(self, classmate: Sandbox) -> list[str]:
+        from gradverify.impl import backprop
+
+        rng = np.random.default_rng(0)
+        net = {"layers": [{"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3), "activation": "tanh"}], "loss": "mse", "l2": 0.0}
+        X, Y = rng.normal(size=(4, 2)), rng.normal(size=(4, 3))
+        try:
+            got = classmate.module.network_gradients(net, X, Y)
+        except Exception as exc:  # noqa: BLE001
+            return [f"a classmate's sandbox running beside it was disturbed: {exc}"]
+        if not np.isclose(got[0], backprop.network_gradients(net, X, Y)[0]):
+            return ["a classmate's sandbox running beside it answered wrongly"]
+        return []
+
+    def _compare(self, before: dict, shared_before: dict, nobody_before: set[int], when: str) -> list[str]:
+        problems = []
+        after = self.snapshot()
+        changed = [path for path in before["files"].keys() | after["files"].keys()
+                   if before["files"].get(path) != after["files"].get(path)]
+        if changed:
+            problems.append(f"{when}: the grader's files changed: {sorted(changed)[:5]}")
+            self._remove_planted(changed)
+        for folder, names in after["listings"].items():
+            new = names - before["listings"].get(folder, frozenset())
+            gone = before["listings"].get(folder, frozenset()) - names
+            if folder in ("/", str(CHECKOUT), str(self.home)):  # others work there too: only what attacks would leave
+                new, gone = {n for n in new if LEFT_BY_ATTACKS.match(n) or n == "autograder"}, set()
+            if new or gone:
+                problems.append(f"{when}: {folder} listing changed: new {sorted(new)[:5]}, gone {sorted(gone)[:5]}")
+                self._remove_planted([os.path.join(folder, n) for n in new])
+        for folder, names in self.shared().items():
+            new = {n for n in names - shared_before[folder] if not OTHERS.match(n)}
+            if new:
+                problems.append(f"{when}: left in {folder}: {sorted(new)[:5]}")
+                self._remove_planted([os.path.join(folder, n) for n in new if LEFT_BY_ATTACKS.match(n)])
+        for folder in _our_sandbox_folders(self.tag, tempfile.gettempdir()):
+            problems.append(f"{when}: the sandbox folder {folder} was left behind")
+        left = self.leftovers(nobody_before)
+        if left:
+            problems.append(f"{when}: processes left: {[(pid, _read(f'/proc/{pid}/cmdline', 100)) for pid in left[:3]]}")
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        return problems
+
+    @staticmethod
+    def _remove_planted(paths: list[str]) -> None:
+        """Remove what an attack managed to plant (only names the catalogue uses)."""
+        for path in paths:
+            if LEFT_BY_ATTACKS.match(os.path.basename(path)) and os.path.lexists(path):
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+
+
+# --------------------------------------------------------------------------- #
+# The tests, as the current user.
+# --------------------------------------------------------------------------- #
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - the script run has pytest through the venv's site folder
+    pytest = None
+
+if pytest is not None:
+    BWRAP = engine.bwrap_works()[0]
+    IS_ROOT = os.geteuid() == 0
+    RUN = "root" if IS_ROOT else "user"
+    root_only = pytest.mark.skipif(not IS_ROOT, reason="needs root: it creates and runs as an ordinary user")
+
+    def _params(run: str) -> list:
+        return [pytest.param(a, id=a.name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[(run, a.name)])]
+                             if (run, a.name) in KNOWN_FAILURES else []) for a in CATALOGUE]
+
+    @pytest.fixture(scope="module")
+    def secret():
+        """A secret in the grader's environment: set in this process (whose /proc/<pid>/environ
+        keeps showing its environment as it started), and in the starting environment of a
+        process of the grader's that holds it, as a grading harness would (and of the ordinary
+        user's run)."""
+        value = "gvsecret-" + secrets.token_hex(12)
+        old = os.environ.get(SECRET_VARIABLE)
+        os.environ[SECRET_VARIABLE] = value
+        holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], env={**os.environ},
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            yield value
+        finally:
+            holder.kill()
+            holder.wait()
+            if old is None:
+                os.environ.pop(SECRET_VARIABLE, None)
+            else:
+                os.environ[SECRET_VARIABLE] = old
+
+    @pytest.fixture(scope="module")
+    def bench(secret, request):
+        if os.environ.get("GRADVERIFY_ATTACKS_PARALLEL"):  # the ordinary user's run beside this one: quicker, but
+            request.getfixturevalue("ordinary_user_started")  # three busy processes on two cores upset 1-s timeouts
+        try:
+            engine.choose()
+        except engine.SandboxUnavailable as exc:
+            pytest.skip(f"no sandbox here: {exc}")
+        folder = Path(tempfile.mkdtemp(prefix=f"gvattack-bench-{pwd.getpwuid(os.getuid()).pw_name}-", dir="/var/tmp"))
+        own_tmp = private_temporary_folder(folder)
+        saved, tempfile.tempdir = tempfile.tempdir, str(own_tmp)
+        bench = Bench(folder, secret, secrets.token_hex(6))
+        try:
+            control = bench.warm_up()
+            assert all(score == RUBRICS[name][2] for name, score in control.items()), f"the honest control: {control}"
+            yield bench
+        finally:
+            bench.close()
+            tempfile.tempdir = saved
+            shutil.rmtree(folder, ignore_errors=True)
+            summary = os.environ.get("GRADVERIFY_ATTACKS_SUMMARY")
+            if summary:
+                Path(summary).write_text(json.dumps({RUN: bench.outcomes}, indent=1))
+
+    @pytest.mark.parametrize("attack", _params(RUN))
+    def test_attack_as_the_current_user(bench, attack):
+        outcome = bench.run(attack)
+        assert outcome["problems"] == [], f"{attack.name} ({attack.cls}): {outcome}"
+
+    def test_the_catalogue_covers_every_class_and_each_attack_is_a_file():
+        from tests.attacks import CLASSES, FOLDER
+
+        assert {a.cls for a in CATALOGUE} == set(CLASSES)
+        assert len(CATALOGUE) >= 25
+        files = {p.name for p in FOLDER.glob("*.py")} - {"__init__.py"}
+        assert files == {a.file for a in CATALOGUE}
+        assert all(MARKER in a.path.read_text(encoding="utf-8") for a in CATALOGUE)
+
+    def test_the_class_summary_of_every_attack_stays_inert(bench):
+        if not bench.results:
+            pytest.skip("no attack was graded in this run")
+        summary = class_summary([results_json(r) for r in bench.results.values()])
+        lines, closed = outside_code_blocks(summary)
+        assert closed
+        assert [line for line in lines if line.startswith("#")] == ["# Class summary", "## Most common failures"]
+        assert not re.search(r"(?i)<script|<img|(?<!\\)\]\(", summary)
+        assert bench.secret not in summary
+
+    # -- the separate-user mode ---------------------------------------------------- #
+
+    @root_only
+    def test_a_forced_separate_user_mode_refuses_an_interpreter_others_cannot_reach(bench, monkeypatch):
+        exe = engine.runtime()["exe"]
+        if engine.reachable_by_others(exe):
+            pytest.skip(f"{exe} is reachable by others, so the separate-user mode would run (see the next test)")
+        modes = {path: os.stat(path).st_mode for path in engine.grader_paths()}
+        monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
+        with pytest.raises(engine.SandboxUnavailable, match="not reachable"):
+            grade_file(BY_NAME["env_secrets"].path, bench.rubrics["loss"], memory_mb=MEMORY_MB)
+        assert {path: os.stat(path).st_mode for path in engine.grader_paths()} == modes  # nothing locked on the way
+
+    @root_only
+    def test_every_attack_in_the_separate_user_mode(bench, ordinary_user_done, monkeypatch):
+        """The catalogue in the separate-user mode, where it can run and is asked for: that mode is
+        meant for a throwaway container, for it takes others' permissions away from the grader's
+        venv, package and checkout (engine.lock, chmod o-rwx; restored here afterwards) and, after
+        each submission, kills every process of uid 65534 on the machine and removes every file
+        of that uid from /tmp, /var/tmp and /dev/shm (host._sweep_user) -- other graders' too."""
+        exe = engine.runtime()["exe"]
+        if not engine.reachable_by_others(exe):
+            pytest.skip(f"the separate-user mode cannot run here: the grader's interpreter {exe} is not reachable by "
+                        "uid 65534; grading refuses with SandboxUnavailable (tested above)")
+        if not os.environ.get("GRADVERIFY_ATTACKS_SEPARATE_USER"):
+            pytest.skip("the separate-user mode is for throwaway containers: it locks the checkout and the venv (chmod "
+                        "o-rwx) and kills every uid-65534 process on the machine after each submission; set "
+                        "GRADVERIFY_ATTACKS_SEPARATE_USER=1 in a container to run the catalogue in it")
+        modes = {path: os.stat(path).st_mode for path in engine.grader_paths()}
+        monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
+        try:
+            failed = {a.name: o["problems"] for a in CATALOGUE if (o := bench.run(a, record=False))["problems"]}
+        finally:
+            for path, mode in modes.items():
+                os.chmod(path, stat.S_IMODE(mode))
+        assert failed == {}
+
+    # -- as an ordinary user ---------------------------------------------------------- #
+
+    def _ordinary_user_ready() -> str | None:
+        """Why the ordinary user's run cannot happen here, or None."""
+        if not IS_ROOT:
+            return "not root"
+        if not os.access(SYSTEM_PYTHON, os.X_OK):
+            return f"{SYSTEM_PYTHON} is missing (the ordinary user needs an interpreter outside /root)"
+        done = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
+        if done.stdout.strip() != str(sys.version_info[:2]):
+            return f"{SYSTEM_PYTHON} is Python {done.stdout.strip()}, the venv's packages are for {sys.version_info[:2]}"
+        for path in (SITE_PACKAGES / "numpy" / "__init__.py", CHECKOUT / "properties" / "__init__.py",
+                     CHECKOUT / "tests" / "attacks" / "__init__.py", Path(__file__)):
+            if not engine.reachable_by_others(str(path)):
+                return f"{path} is not readable by other users"
+        return None
+
+    class OrdinaryUserRun:
+        """The ordinary user's run: started before this process grades its own attacks, so the two
+        go side by side (each bench tells its processes and files by their owner), finished
+        when its results are first wanted."""
+
+        def __init__(self, secret: str):
+            try:
+                pwd.getpwnam(ORDINARY_USER)
+            except KeyError:
+                subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", ORDINARY_USER], check=True)
+            self.user = pwd.getpwnam(ORDINARY_USER)
+            self.folder = Path(tempfile.mkdtemp(prefix=f"gvattack-bench-{ORDINARY_USER}-", dir="/var/tmp"))
+            for sub in ("home", "cache", "tmp"):
+                (self.folder / sub).mkdir(mode=0o755)
+            for path in (self.folder, self.folder / "home", self.folder / "cache", self.folder / "tmp"):
+                os.chown(path, self.user.pw_uid, self.user.pw_gid)
+            self.folder.chmod(0o755)
+            self.tag = secrets.token_hex(6)
+            self.canary = Path(canary_path(ORDINARY_USER, self.tag))
+            self.canary.write_text("the canary sings\n")
+            self.canary.chmod(0o666)
+            self.before = {top: _tree(top) for top in PACKAGE_TREES}
+            self.site_before = _listing(str(SITE_PACKAGES))
+            self.shared_before = Bench.shared()
+            self.out = self.folder / "summary.json"
+            self.log = open(self.folder / "log.txt", "w+")  # noqa: SIM115 - closed in close()
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(self.folder / "home"), "XDG_CACHE_HOME": str(self.folder / "cache"),
+                   "TMPDIR": str(self.folder / "tmp"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
+                   SECRET_VARIABLE: secret}
+            self.start = time.monotonic()
+            self.proc = subprocess.Popen(
+                [SYSTEM_PYTHON, __file__, "--site", str(SITE_PACKAGES), "--bench", str(self.folder), "--out", str(self.out),
+                 "--tag", self.tag],
+                user=ORDINARY_USER, group=ORDINARY_USER, extra_groups=[], env=env, cwd=self.folder / "home",
+                stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+            self.result: dict | None = None
+
+        def finish(self) -> dict:
+            if self.result is not None:
+                return self.result
+            try:
+                code = self.proc.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                code = self.proc.wait()
+            seconds = time.monotonic() - self.start
+            self.log.seek(0)
+            log = self.log.read()[-3000:]
+            problems = []
+            if code != 0 or not self.out.is_file():
+                problems.append(f"the ordinary user's run failed (exit {code}): {log}")
+            summary = json.loads(self.out.read_text()) if self.out.is_file() else {}
+            # What root sees of the whole run: the checkout, the venv, the canary, processes and files of the user.
+            time.sleep(0.2)
+            for top, before in self.before.items():
+                after = _tree(top)
+                if after != before:
+                    problems.append(f"the ordinary user's run changed {top}: "
+                                    f"{sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))[:5]}")
+            if _listing(str(SITE_PACKAGES)) != self.site_before:
+                problems.append("the ordinary user's run changed the venv's site-packages")
+            if self.canary.read_text() != "the canary sings\n":
+                problems.append("the ordinary user's run changed its canary")
+            left = [pid for pid in _processes() if _owner(pid) in (self.user.pw_uid, engine.NOBODY) and _alive(pid)
+                    and _runs_an_attack(pid, self.tag)]
+            if left:
+                problems.append(f"processes of the ordinary user left: {[(p, _read(f'/proc/{p}/cmdline', 100)) for p in left[:3]]}")
+                for pid in left:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+            for shared_folder, names in Bench.shared().items():
+                for name in names - self.shared_before[shared_folder]:
+                    path = os.path.join(shared_folder, name)
+                    with contextlib.suppress(OSError):
+                        if os.lstat(path).st_uid == self.user.pw_uid and not OTHERS.match(name):
+                            problems.append(f"the ordinary user's run left {path}")
+                            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
+            self.result = {"outcomes": summary.get("outcomes", {}), "control": summary.get("control"),
+                           "problems": problems, "seconds": round(seconds, 1), "log": log}
+            summary_path = os.environ.get("GRADVERIFY_ATTACKS_SUMMARY")
+            if summary_path:
+                Path(summary_path + ".user.json").write_text(json.dumps(self.result, indent=1))
+            return self.result
+
+        def close(self) -> None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.log.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            if not any(_owner(pid) == self.user.pw_uid for pid in _processes()):  # no other run of the user's goes on
+                for shared_folder in SHARED:  # the grader's own PyTorch cache (torchinductor_gvattack), if this run made it
+                    for name in _listing(shared_folder) - self.shared_before[shared_folder]:
+                        path = os.path.join(shared_folder, name)
+                        if name.startswith("torchinductor_") and _owner_of(path) == self.user.pw_uid:
+                            shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.canary.unlink()
+
+    @pytest.fixture(scope="module")
+    def ordinary_user_started(secret):
+        """The ordinary user's run, started (None, with the reason, where it cannot happen)."""
+        why = _ordinary_user_ready()
+        run = None if why else OrdinaryUserRun(secret)
+        try:
+            yield run, why
+        finally:
+            if run is not None:
+                run.close()
+
+    @pytest.fixture(scope="module")
+    def ordinary_user_run(ordinary_user_started):
+        run, why = ordinary_user_started
+        if run is None:
+            pytest.skip(f"the ordinary user's run cannot happen here: {why}")
+        return run.finish()
+
+    @root_only
+    def test_the_ordinary_users_run_graded_everything_and_left_nothing(ordinary_user_run):
+        assert ordinary_user_run["problems"] == []
+        assert ordinary_user_run["control"] == {name: float(points) for name, (_c, _t, points) in RUBRICS.items()}
+        assert set(ordinary_user_run["outcomes"]) == set(BY_NAME)
+
+    @root_only
+    @pytest.mark.parametrize("attack", _params("user"))
+    def test_attack_as_an_ordinary_user(ordinary_user_run, attack):
+        outcome = ordinary_user_run["outcomes"].get(attack.name)
+        assert outcome is not None, f"not graded in the ordinary user's run: {ordinary_user_run['log']}"
+        assert outcome["sandbox"] == engine.Mode.BWRAP.value
+        assert outcome["problems"] == [], f"{attack.name} ({attack.cls}): {outcome}"
+
+
+# --------------------------------------------------------------------------- #
+# The ordinary user's run: this file as a script.
+# --------------------------------------------------------------------------- #
+
+
+def main(argv: list[str]) -> int:
+    folder = Path(argv[argv.index("--bench") + 1])
+    out = Path(argv[argv.index("--out") + 1])
+    bench = Bench(folder, os.environ.get(SECRET_VARIABLE, ""), argv[argv.index("--tag") + 1])
+    try:
+        control = bench.warm_up()
+        for attack in CATALOGUE:
+            bench.run(attack)
+    finally:
+        bench.close()
+    out.write_text(json.dumps({"control": control, "outcomes": bench.outcomes}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
+
+
+if pytest is not None:
+    #: Attacks the checks must catch when nothing isolates them.
+    CAUGHT_WITHOUT_SANDBOX = ("import_gradverify_impl", "env_secrets", "network_local", "daemon_rewrites_later")
+
+    @pytest.fixture(scope="module")
+    def ordinary_user_done(ordinary_user_started):
+        """The ordinary user's run, if it is going on, is over (its bench must not see what follows)."""
+        run, _why = ordinary_user_started
+        if run is not None:
+            run.finish()
+
+    def test_the_checks_catch_attacks_graded_without_a_sandbox(bench, ordinary_user_done, monkeypatch):
+        """The checks can fail: with --unsafe-no-sandbox, these attacks score, leak the secret,
+        connect to the listener, and leave a daemon that rewrites the canary; the bench sees each."""
+        monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.NONE.value)
+        for name in CAUGHT_WITHOUT_SANDBOX:
+            outcome = bench.run(BY_NAME[name], unsafe=True, record=False)
+            assert outcome["sandbox"] == engine.Mode.NONE.value
+            assert outcome["problems"], f"{name} went unnoticed without a sandbox: {outcome}"
