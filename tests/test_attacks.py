@@ -885,7 +885,9 @@ if __name__ == "__main__":
 
 if pytest is not None:
     #: Attacks the checks must catch when nothing isolates them.
-    CAUGHT_WITHOUT_SANDBOX = ("import_gradverify_impl", "env_secrets", "network_local", "daemon_rewrites_later")
+    #: (daemon_rewrites_later is left out: whether its daemon acts within the bench's pause depends on the
+    #: machine's load, and a check that passes by timing proves nothing)
+    CAUGHT_WITHOUT_SANDBOX = ("import_gradverify_impl", "env_secrets", "network_local")
 
     @pytest.fixture(scope="module")
     def ordinary_user_done(ordinary_user_started):
