@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report clean gradescope bench mutation
+.PHONY: test report clean gradescope bench mutation attacks
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,11 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py
+
+# The attack catalogue (tests/attacks, docs/security.md): 55 hostile submissions, as root and as an ordinary user.
+attacks: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_attacks.py
 
 report: $(STAMP)
 	$(BIN)/gradverify verify --profile ci --report reports/verify.md
