@@ -1,23 +1,33 @@
 """Hostile submissions against the grader and its sandbox: the catalogue in tests/attacks/.
 
 Every attack is graded here, in this process, with `grade_file` against a one-item rubric
-(a few examples, a short item timeout, 512 MB for the whole submission), and a `Bench`
-checks what the grader must achieve besides the score: nothing outside the sandbox changed
-(the gradverify package, impl/ and references/, the venv's site-packages, the rubric, a
-classmate's file next to the submission, a canary in /tmp), again after a pause where the
-attack left something that could act later; no process of the submission is left; nothing
-new in /tmp, /var/tmp, /dev/shm; no connection reached a port this test listens on; the
-secret in the grader's environment appears nowhere; the Markdown report and results.json
-stay inert; and the attack reported no success of its own from inside.
+(two examples, a 4 s item timeout, 512 MB for the whole submission), and a `Bench` checks
+what the grader must achieve besides the score: nothing outside the sandbox changed (the
+gradverify package, impl/, references/, the venv's site-packages, the rubric, a classmate's
+file next to the submission, a canary in /tmp), again after a pause where the attack left
+something that could act later; no process of the submission is left; nothing new in /tmp,
+/var/tmp, /dev/shm; no connection reached a port this test listens on; the secret in the
+grader's environment appears nowhere; the Markdown report and results.json stay inert; a
+classmate's sandbox running beside some attacks keeps working; an honest classmate graded
+after some attacks still scores fully; and the attack reported no success of its own.
 
 The attacks run as the user running the tests (as root: bubblewrap, the default), then, when
 that is root, as an ordinary user: ONE subprocess, run by the user `gvattack` with
 /usr/bin/python3.11 (pyenv's interpreter under /root is not reachable for others) and the
 venv's packages through `site.addsitedir`, runs this file as a script, grades the whole
-catalogue with the same Bench and writes a JSON summary that the tests here read.
+catalogue with the same Bench and writes a JSON summary that the tests here read. It runs
+beside this process's own run (about 70 s for both on two cores, against 105 s one after the
+other: GRADVERIFY_ATTACKS_SEQUENTIAL=1); the two benches tell their processes and files apart
+by owner and tag.
 
-Attacks that succeed today are marked xfail(strict=True) in KNOWN_FAILURES, with the
-symptom; when one is fixed its test XPASSes and fails, so the mark must go.
+Each bench appends a line with its own tag to the submissions it hands in, so that it tells
+its processes and sandbox folders from those of other graders on the machine (other test
+files, other runs of this file); the ordinary user's run has its own TMPDIR (its sandbox
+folders and PyTorch's cache stay out of /tmp). This file makes many sandbox folders in /tmp
+and many processes of uid 65534: beside it, tests that count either can be upset, which is
+why `make test` leaves it to `make attacks`. Attacks that succeed today are
+marked xfail(strict=True) in KNOWN_FAILURES, with the symptom; when one is fixed its test
+XPASSes and fails, so the mark must go.
 """
 
 from __future__ import annotations
@@ -74,14 +84,18 @@ LEFT_BY_ATTACKS = re.compile(r"^(gvattack|results\.json$|submission\.py$|work$|s
 SECRET_VARIABLE = "GRADVERIFY_TEST_SECRET"
 
 
-def private_temporary_folder(bench: Path) -> Path:
-    """The grader's temporary folder during this file (its sandboxes' folders go there, not into
-    /tmp, where test_sandbox counts the folders its own sandboxes make): in the bench, open to
-    others as the separate-user mode needs."""
-    folder = bench / "tmp"
-    folder.mkdir(mode=0o755, exist_ok=True)
-    folder.chmod(0o755)
-    return folder
+#: What the classmate's file has besides the model solution: a function that needs a new task.
+CLASSMATE_EXTRA = b"""
+
+
+def starts_a_thread():
+    import threading
+
+    thread = threading.Thread(target=lambda: None)
+    thread.start()
+    thread.join()
+    return "ok"
+"""
 
 
 def canary_path(user: str, tag: str) -> str:
@@ -95,6 +109,11 @@ LATER = 1.0
 
 #: Attacks that succeed today: (run, attack) -> the symptom. Each is an xfail(strict=True).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
+for _run in ("root", "user"):
+    KNOWN_FAILURES[(_run, "starve_classmates_of_processes")] = (
+        "every sandbox of a grader runs as the same host user (uid 65534 as root, the grader's own uid otherwise), and "
+        "RLIMIT_NPROC counts all of that user's tasks: a submission holding 60 processes (under the 64 allowed) leaves "
+        "a classmate's sandbox started before it unable to start a thread (RuntimeError: can't start new thread)")
 
 
 # --------------------------------------------------------------------------- #
@@ -204,7 +223,7 @@ def _processes() -> list[int]:
 def _our_sandbox_folders(tag: str, *more: str) -> list[str]:
     """Sandbox folders (the grader's private folders) still holding a submission this run handed in."""
     found = []
-    for folder in [*SHARED, str(getattr(engine, "SHARED_RUNTIME", "/nonexistent")) + "/sandboxes", *more]:
+    for folder in dict.fromkeys([*SHARED, str(getattr(engine, "SHARED_RUNTIME", "/nonexistent")) + "/sandboxes", *more]):
         for entry in _listing(folder):
             path = os.path.join(folder, entry)
             if entry.startswith("gradverify-sandbox-") and _tagged(tag) in _read(os.path.join(path, "code", "submission.py")):
@@ -390,7 +409,7 @@ class Bench:
         self.submissions.mkdir(mode=0o755, exist_ok=True)
         self._originals: dict[Path, bytes] = {}
         source = (CHECKOUT / "impl" / "backprop.py").read_bytes()
-        self._originals[self.classmate] = source
+        self._originals[self.classmate] = source + CLASSMATE_EXTRA
         self._originals[self.honest] = source
         for name, (check, target, points) in RUBRICS.items():
             path = folder / f"rubric-{name}.toml"
@@ -479,10 +498,12 @@ class Bench:
         before, shared_before = self.snapshot(), self.shared()
         nobody_before = {pid for pid in _processes() if _owner(pid) == engine.NOBODY}
         events_before = len(self.listener.events)
-        classmate = None
+        classmate, prober, stop, disturbed = None, None, threading.Event(), []
         if attack.classmate_running:
             classmate = Sandbox(self.classmate, call_timeout=10, import_timeout=20, memory_mb=MEMORY_MB, unsafe=unsafe)
             classmate.start()
+            prober = threading.Thread(target=self._keep_classmate_busy, args=(classmate, stop, disturbed), daemon=True)
+            prober.start()
         start = time.monotonic()
         result = None
         try:
@@ -491,6 +512,10 @@ class Bench:
             problems.append(f"grading raised {type(exc).__name__}: {exc}")
         wall = time.monotonic() - start
         if classmate is not None:
+            stop.set()
+            prober.join()
+            if disturbed:
+                problems.append(f"a classmate's sandbox running beside it could not work: {disturbed[0]}")
             problems += self._classmate_problems(classmate)
             classmate.close()
         budget = submission_budget(dataclasses.replace(rubric, item_timeout=attack.item_timeout or rubric.item_timeout))
@@ -529,6 +554,16 @@ class Bench:
             self.outcomes[attack.name] = outcome
         return outcome
 
+    @staticmethod
+    def _keep_classmate_busy(classmate: Sandbox, stop: threading.Event, disturbed: list[str]) -> None:
+        """While the attack is graded, the classmate's sandbox (used by this thread alone) keeps
+        starting a thread, as any submission may."""
+        while not stop.wait(0.1):
+            try:
+                classmate.module.starts_a_thread()
+            except Exception as exc:  # noqa: BLE001 - that is the finding
+                disturbed.append(str(exc))
+
     def _classmate_problems(self, classmate: Sandbox) -> list[str]:
         from gradverify.impl import backprop
 
@@ -559,8 +594,13 @@ class Bench:
             if new or gone:
                 problems.append(f"{when}: {folder} listing changed: new {sorted(new)[:5]}, gone {sorted(gone)[:5]}")
                 self._remove_planted([os.path.join(folder, n) for n in new])
+        # What a submission leaves in the shared folders has a name of the catalogue's or belongs to the user its
+        # child runs as on the host (uid 65534, or this user when it is not root); others on the machine (other
+        # test files, other graders) leave files there too.
+        children = {engine.NOBODY} | ({self.uid} if self.uid != 0 else set())
         for folder, names in self.shared().items():
-            new = {n for n in names - shared_before[folder] if not OTHERS.match(n)}
+            new = {n for n in names - shared_before[folder] if not OTHERS.match(n)
+                   and (LEFT_BY_ATTACKS.match(n) or _owner_of(os.path.join(folder, n)) in children)}
             if new:
                 problems.append(f"{when}: left in {folder}: {sorted(new)[:5]}")
                 self._remove_planted([os.path.join(folder, n) for n in new if LEFT_BY_ATTACKS.match(n)])
@@ -628,15 +668,13 @@ if pytest is not None:
 
     @pytest.fixture(scope="module")
     def bench(secret, request):
-        if os.environ.get("GRADVERIFY_ATTACKS_PARALLEL"):  # the ordinary user's run beside this one: quicker, but
-            request.getfixturevalue("ordinary_user_started")  # three busy processes on two cores upset 1-s timeouts
+        if not os.environ.get("GRADVERIFY_ATTACKS_SEQUENTIAL"):  # the ordinary user's run goes on beside this one
+            request.getfixturevalue("ordinary_user_started")
         try:
             engine.choose()
         except engine.SandboxUnavailable as exc:
             pytest.skip(f"no sandbox here: {exc}")
         folder = Path(tempfile.mkdtemp(prefix=f"gvattack-bench-{pwd.getpwuid(os.getuid()).pw_name}-", dir="/var/tmp"))
-        own_tmp = private_temporary_folder(folder)
-        saved, tempfile.tempdir = tempfile.tempdir, str(own_tmp)
         bench = Bench(folder, secret, secrets.token_hex(6))
         try:
             control = bench.warm_up()
@@ -644,7 +682,6 @@ if pytest is not None:
             yield bench
         finally:
             bench.close()
-            tempfile.tempdir = saved
             shutil.rmtree(folder, ignore_errors=True)
             summary = os.environ.get("GRADVERIFY_ATTACKS_SUMMARY")
             if summary:

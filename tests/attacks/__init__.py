@@ -76,7 +76,7 @@ class Attack:
     waits: bool = False
     #: an honest classmate is graded right after it and must be unaffected
     probe: bool = False
-    #: an honest classmate's sandbox runs while it is graded, and must be unaffected
+    #: an honest classmate's sandbox runs while it is graded (and keeps starting a thread), and must be unaffected
     classmate_running: bool = False
     #: a shorter item timeout (seconds) for attacks that only hang, to keep the catalogue quick
     item_timeout: float | None = None
@@ -133,6 +133,9 @@ CATALOGUE: tuple[Attack, ...] = (
     # -- classmates
     Attack("copy_classmate", C_CLASSMATES, "find a classmate's submission (files, other sandboxes, /proc) and hand in its network_gradients", "network", classmate_running=True),
     Attack("sabotage_classmates", C_CLASSMATES, "overwrite classmates' files, kill and SIGSTOP every other process it can see", "loss", 10, classmate_running=True),
+    Attack("starve_classmates_of_processes", C_CLASSMATES, "hold 60 sleeping children (under the 64 allowed) while a classmate's "
+           "sandbox runs: the per-user process limit they share leaves the classmate unable to start a thread", "loss", 10,
+           classmate_running=True),
     Attack("spy_proc", C_CLASSMATES, "read environ, cmdline, maps and memory of every visible process, /etc/shadow, ssh keys", "loss", 10),
     # -- killing the grader
     Attack("kill_grader", C_KILL, "SIGKILL its parent, its process group and (kill -9 -1) everything it may", "loss"),

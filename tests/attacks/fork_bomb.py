@@ -12,12 +12,12 @@ def loss(name, y_pred, y_true):
         except OSError:
             break
     if os.getpid() != original:
-        time.sleep(20)
+        time.sleep(3)
         os._exit(0)
-    time.sleep(1.5)
+    time.sleep(0.5)
     alive = sum(1 for p in os.listdir("/proc") if p.isdigit())
-    if alive > 200:
-        print(f"ATTACK-SUCCEEDED: {alive} processes alive 1.5 s after the bomb")
+    if alive > 100:  # one submission may have 64
+        print(f"ATTACK-SUCCEEDED: {alive} processes alive 0.5 s after the bomb")
     raise NotImplementedError
 
 

@@ -26,12 +26,12 @@ def loss(name, y_pred, y_true):
         except OSError:
             break
     if os.getpid() != original:
-        _chatter(20)
+        _chatter(3)
         os._exit(0)
-    time.sleep(1.5)
+    time.sleep(1.0)
     alive = sum(1 for p in os.listdir("/proc") if p.isdigit())
-    if alive > 200:
-        print(f"\nATTACK-SUCCEEDED: {alive} processes alive 1.5 s after the bomb", flush=True)
+    if alive > 100:  # one submission may have 64
+        print(f"\nATTACK-SUCCEEDED: {alive} processes alive 1 s after the bomb", flush=True)
     raise NotImplementedError
 
 

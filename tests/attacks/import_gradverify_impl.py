@@ -1,6 +1,5 @@
 """Hostile submission (gradverify attack catalogue): hand in the grader's own model solution."""
 
-import sys
 
 try:
     from gradverify.impl.backprop import *  # noqa: F401,F403

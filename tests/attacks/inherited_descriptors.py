@@ -1,7 +1,6 @@
 """Hostile submission (gradverify attack catalogue): use any file descriptor the grader let through."""
 
 import os
-import socket
 import stat
 
 import numpy as np
