@@ -757,27 +757,25 @@ class Sandbox:
         """The child's argv and the Popen options of the sandbox's mode."""
         folder, config = self._state.folder, self._config(fd)
         env = self._environment(token)
+        worker = str(folder / "runtime" / "worker.py")
         options: dict[str, Any] = {"env": env, "cwd": folder / "work"}
-        rt = engine.runtime(self.packages)
-        as_nobody = {"user": NOBODY, "group": NOBODY, "extra_groups": []}
-        if os.geteuid() == 0:  # the child never runs as root, not even for a moment: uid 65534 from the start
-            options.update(as_nobody, cwd=folder)
-            processes = _tasks_of(NOBODY) + PROCESSES
+        root = os.geteuid() == 0
+        if self.mode is engine.Mode.NONE:
+            argv = [sys.executable, "-I", "-B", worker, config]
+            processes = None if root else _tasks_of(os.getuid()) + PROCESSES
         else:
-            processes = _tasks_of(os.getuid()) + PROCESSES
-        if self.mode is engine.Mode.BWRAP:
-            argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
-                                        env=env, config=config, packages=self.packages)
-            options["env"] = {}
-        elif self.mode is engine.Mode.USER:
-            argv = [rt["exe"], "-I", "-S", "-B", str(folder / "runtime" / "worker.py"), config]
-            options["cwd"] = folder / "work"
-            if rt["library_path"]:
-                env["LD_LIBRARY_PATH"] = rt["library_path"]
-        else:
-            argv = [sys.executable, "-I", "-B", str(folder / "runtime" / "worker.py"), config]
-            options = {"env": env, "cwd": folder / "work"}
-            processes = None if os.geteuid() == 0 else processes
+            rt = engine.runtime(self.packages)
+            if root:  # the child never runs as root, not even for a moment: uid 65534 from the start
+                options.update(user=NOBODY, group=NOBODY, extra_groups=[])
+            processes = _tasks_of(NOBODY if root else os.getuid()) + PROCESSES
+            if self.mode is engine.Mode.BWRAP:
+                argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
+                                            env=env, config=config, packages=self.packages)
+                options.update(env={}, cwd=folder)
+            else:
+                argv = [rt["exe"], "-I", "-S", "-B", worker, config]
+                if rt["library_path"]:
+                    env["LD_LIBRARY_PATH"] = rt["library_path"]
         argv, extra = engine.limits(argv, memory_mb=self.memory_mb, cpu_s=self.cpu_seconds, file_mb=FILE_MB,
                                     processes=processes)
         options.update(extra)
@@ -835,8 +833,6 @@ class Sandbox:
             cause = _load_cause(hello["load_error"])
             if cause is not None:
                 raise _LoadFailure(cause)
-        if set(hello) == {"id", "setup_error"} and isinstance(hello["setup_error"], str):
-            raise _LoadFailure(f"the sandbox could not start: {_clean(hello['setup_error'], 300)}")
         raise _LoadFailure("sent a malformed reply while importing")
 
     # -- the channel --------------------------------------------------------- #
