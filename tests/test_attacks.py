@@ -23,10 +23,12 @@ by owner and tag.
 Each bench appends a line with its own tag to the submissions it hands in, so that it tells
 its processes and sandbox folders from those of other graders on the machine (other test
 files, other runs of this file); the ordinary user's run has its own TMPDIR (its sandbox
-folders and PyTorch's cache stay out of /tmp). This file makes many sandbox folders in /tmp
-and many processes of uid 65534: beside it, tests that count either can be upset, which is
-why `make test` leaves it to `make attacks`. Attacks that succeed today are
-marked xfail(strict=True) in KNOWN_FAILURES, with the symptom; when one is fixed its test
+folders and PyTorch's cache stay out of /tmp). After both runs, as root, the catalogue is
+graded once more in the separate-user mode, forced, with the checkout and the venv closed to
+others meanwhile. This file makes many sandbox folders in /tmp and many processes of uid
+65534: beside it, tests that count either can be upset, which is why `make test` runs it on
+its own after the rest (and `make attacks` alone, writing reports/attacks.md through
+$GRADVERIFY_ATTACKS_REPORT). Attacks that succeed today are marked xfail(strict=True) in KNOWN_FAILURES, with the symptom; when one is fixed its test
 XPASSes and fails, so the mark must go.
 """
 
@@ -66,7 +68,7 @@ from gradverify.grading.items import GradeResult, grade_file, submission_budget
 from gradverify.grading.rubric import Rubric, load_rubric
 from gradverify.sandbox import engine
 from gradverify.sandbox.host import TOKEN_VARIABLE, Sandbox
-from tests.attacks import BY_NAME, CATALOGUE, MARKER, PORTS, RUBRICS, SUCCESS, Attack
+from tests.attacks import BY_NAME, CATALOGUE, CLASSES, MARKER, PORTS, RUBRICS, SEPARATE_USER_OPEN, SUCCESS, Attack
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 PACKAGE_TREES = [CHECKOUT / "properties", CHECKOUT / "impl", CHECKOUT / "references", CHECKOUT / "tests" / "attacks"]
@@ -98,6 +100,20 @@ def starts_a_thread():
 """
 
 
+#: The runs' outcomes so far, written as Markdown to $GRADVERIFY_ATTACKS_REPORT (make attacks) after each run.
+SUMMARY: dict[str, dict[str, dict]] = {}
+
+
+def _write_summary(run: str, outcomes: dict[str, dict]) -> None:
+    SUMMARY[run] = outcomes
+    path = os.environ.get("GRADVERIFY_ATTACKS_REPORT")
+    if path:
+        from gradverify.files import write_atomic
+        from tests.attacks import report
+
+        write_atomic(Path(path), report(SUMMARY, command="make attacks", date=time.strftime("%Y-%m-%d")))
+
+
 def canary_path(user: str, tag: str) -> str:
     """The canary of one bench: a file anyone may write (mode 0666) in /tmp, as CANARY_GLOB finds it."""
     return f"/tmp/gvattack-canary-{user}-{tag}"
@@ -109,11 +125,6 @@ LATER = 1.0
 
 #: Attacks that succeed today: (run, attack) -> the symptom. Each is an xfail(strict=True).
 KNOWN_FAILURES: dict[tuple[str, str], str] = {}
-for _run in ("root", "user"):
-    KNOWN_FAILURES[(_run, "starve_classmates_of_processes")] = (
-        "every sandbox of a grader runs as the same host user (uid 65534 as root, the grader's own uid otherwise), and "
-        "RLIMIT_NPROC counts all of that user's tasks: a submission holding 60 processes (under the 64 allowed) leaves "
-        "a classmate's sandbox started before it unable to start a thread (RuntimeError: can't start new thread)")
 
 
 # --------------------------------------------------------------------------- #
@@ -397,17 +408,19 @@ class Bench:
         self.uid = os.getuid()
         self.tag = tag
         self.canary = Path(canary_path(self.user, tag))
-        self.classmate = folder / "classmate.py"
-        self.honest = folder / "honest.py"
-        self.submissions = folder / "submissions"
+        self.submissions = folder / "submissions"  # the class folder: each attack is handed in beside its classmates
+        self.classmate = self.submissions / "classmate.py"
+        self.honest = self.submissions / "honest.py"
         self.rubrics: dict[str, Rubric] = {}
         self.listener = Listener()
         self.results: dict[str, GradeResult] = {}
         self.outcomes: dict[str, dict] = {}
         self.home = Path(os.path.expanduser("~"))
-        folder.chmod(0o755)  # a class folder as a grader keeps it: readable by others
-        self.submissions.mkdir(mode=0o755, exist_ok=True)
+        folder.chmod(0o755)
+        self.submissions.mkdir(mode=0o755, exist_ok=True)  # a class folder as a grader keeps it: readable by others
         self._originals: dict[Path, bytes] = {}
+        #: modes reset() gives the bench's files other than 0644 (0666 for the canary)
+        self.modes: dict[Path, int] = {}
         source = (CHECKOUT / "impl" / "backprop.py").read_bytes()
         self._originals[self.classmate] = source + CLASSMATE_EXTRA
         self._originals[self.honest] = source
@@ -435,7 +448,7 @@ class Bench:
                     path.unlink()
                 path.write_bytes(data)
             with contextlib.suppress(PermissionError):
-                path.chmod(0o666 if path == self.canary else 0o644)
+                path.chmod(self.modes.get(path, 0o666 if path == self.canary else 0o644))
 
     def warm_up(self) -> dict[str, float]:
         """Grade the honest file on every rubric with a long timeout: the references' first use
@@ -469,15 +482,16 @@ class Bench:
         return {folder: _listing(folder) for folder in SHARED}
 
     def leftovers(self, nobody_before: set[int]) -> list[int]:
-        """Processes of the graded submission still alive: this user's or uid 65534's (new ones)
-        that run a catalogue file, or that carry the sandbox's variable and descend from this
+        """Processes of the graded submission still alive: this user's, uid 65534's (new ones) or a
+        separate-user sandbox's uid, that run a catalogue file, or that carry the sandbox's variable and descend from this
         process. (Other graders may run on the machine, e.g. another checkout grading as uid 65534;
         their processes are not this test's.)"""
         found = []
         token = f"{TOKEN_VARIABLE}=".encode()
         for pid in _processes():
             owner = _owner(pid)
-            if owner not in (self.uid, engine.NOBODY) or (owner == engine.NOBODY and pid in nobody_before) or not _alive(pid):
+            if (owner not in (self.uid, engine.NOBODY) and owner not in engine.SANDBOX_UIDS) \
+                    or (owner == engine.NOBODY and pid in nobody_before) or not _alive(pid):
                 continue
             if _runs_an_attack(pid, self.tag) or (token in _read(f"/proc/{pid}/environ") and _descends_from_me(pid)):
                 found.append(pid)
@@ -600,7 +614,8 @@ class Bench:
         children = {engine.NOBODY} | ({self.uid} if self.uid != 0 else set())
         for folder, names in self.shared().items():
             new = {n for n in names - shared_before[folder] if not OTHERS.match(n)
-                   and (LEFT_BY_ATTACKS.match(n) or _owner_of(os.path.join(folder, n)) in children)}
+                   and (LEFT_BY_ATTACKS.match(n) or _owner_of(os.path.join(folder, n)) in children
+                        or _owner_of(os.path.join(folder, n)) in engine.SANDBOX_UIDS)}
             if new:
                 problems.append(f"{when}: left in {folder}: {sorted(new)[:5]}")
                 self._remove_planted([os.path.join(folder, n) for n in new if LEFT_BY_ATTACKS.match(n)])
@@ -683,9 +698,7 @@ if pytest is not None:
         finally:
             bench.close()
             shutil.rmtree(folder, ignore_errors=True)
-            summary = os.environ.get("GRADVERIFY_ATTACKS_SUMMARY")
-            if summary:
-                Path(summary).write_text(json.dumps({RUN: bench.outcomes}, indent=1))
+            _write_summary(RUN, bench.outcomes)
 
     @pytest.mark.parametrize("attack", _params(RUN))
     def test_attack_as_the_current_user(bench, attack):
@@ -693,7 +706,7 @@ if pytest is not None:
         assert outcome["problems"] == [], f"{attack.name} ({attack.cls}): {outcome}"
 
     def test_the_catalogue_covers_every_class_and_each_attack_is_a_file():
-        from tests.attacks import CLASSES, FOLDER
+        from tests.attacks import FOLDER
 
         assert {a.cls for a in CATALOGUE} == set(CLASSES)
         assert len(CATALOGUE) >= 25
@@ -726,27 +739,37 @@ if pytest is not None:
 
     @root_only
     def test_every_attack_in_the_separate_user_mode(bench, ordinary_user_done, monkeypatch):
-        """The catalogue in the separate-user mode, where it can run and is asked for: that mode is
-        meant for a throwaway container, for it takes others' permissions away from the grader's
-        venv, package and checkout (engine.lock, chmod o-rwx; restored here afterwards) and, after
-        each submission, kills every process of uid 65534 on the machine and removes every file
-        of that uid from /tmp, /var/tmp and /dev/shm (host._sweep_user) -- other graders' too."""
+        """The catalogue in the separate-user mode, forced (the mode of containers that forbid user
+        namespaces): each submission runs as a uid of its own, with the grader's venv, package,
+        checkout, rubric and class folder closed to others (engine.lock, chmod o-rwx; restored
+        here afterwards, once the ordinary user's run, which reads them, is over). Every attack
+        is held but those of SEPARATE_USER_OPEN, the mode's documented limits. Under make test one
+        attack of each class runs; all of them under make attacks (or GRADVERIFY_ATTACKS_FULL=1)."""
         exe = engine.runtime()["exe"]
         if not engine.reachable_by_others(exe):
             pytest.skip(f"the separate-user mode cannot run here: the grader's interpreter {exe} is not reachable by "
-                        "uid 65534; grading refuses with SandboxUnavailable (tested above)")
-        if not os.environ.get("GRADVERIFY_ATTACKS_SEPARATE_USER"):
-            pytest.skip("the separate-user mode is for throwaway containers: it locks the checkout and the venv (chmod "
-                        "o-rwx) and kills every uid-65534 process on the machine after each submission; set "
-                        "GRADVERIFY_ATTACKS_SEPARATE_USER=1 in a container to run the catalogue in it")
-        modes = {path: os.stat(path).st_mode for path in engine.grader_paths()}
+                        "other users; grading refuses with SandboxUnavailable (tested above)")
+        # what the grader locks (its own files, the rubric, the class folder) is locked before the bench looks
+        rubrics = [Path(r.path) for r in bench.rubrics.values() if r.path]
+        locked = [*engine.grader_paths(), *map(str, rubrics), str(bench.submissions)]
+        modes = {path: os.stat(path).st_mode for path in locked}
+        engine.lock(locked)
+        bench.modes.update({path: 0o640 for path in rubrics})
         monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
+        # make test: one attack of each class (the mode's limits aside); make attacks: the whole catalogue
+        every = os.environ.get("GRADVERIFY_ATTACKS_REPORT") or os.environ.get("GRADVERIFY_ATTACKS_FULL")
+        attacks = CATALOGUE if every else [
+            sorted((a for a in CATALOGUE if a.cls == cls), key=lambda a: a.name in SEPARATE_USER_OPEN)[0] for cls in CLASSES]
         try:
-            failed = {a.name: o["problems"] for a in CATALOGUE if (o := bench.run(a, record=False))["problems"]}
+            outcomes = {a.name: bench.run(a, record=False) for a in attacks}
         finally:
+            for path in rubrics:
+                bench.modes.pop(path, None)
             for path, mode in modes.items():
                 os.chmod(path, stat.S_IMODE(mode))
-        assert failed == {}
+        _write_summary("separate-user", outcomes)
+        assert {o["sandbox"] for o in outcomes.values()} == {engine.Mode.USER.value}
+        assert {name: o["problems"] for name, o in outcomes.items() if o["problems"] and name not in SEPARATE_USER_OPEN} == {}
 
     # -- as an ordinary user ---------------------------------------------------------- #
 
@@ -844,9 +867,7 @@ if pytest is not None:
                             shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
             self.result = {"outcomes": summary.get("outcomes", {}), "control": summary.get("control"),
                            "problems": problems, "seconds": round(seconds, 1), "log": log}
-            summary_path = os.environ.get("GRADVERIFY_ATTACKS_SUMMARY")
-            if summary_path:
-                Path(summary_path + ".user.json").write_text(json.dumps(self.result, indent=1))
+            _write_summary("user", self.result["outcomes"])
             return self.result
 
         def close(self) -> None:

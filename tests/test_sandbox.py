@@ -637,3 +637,21 @@ def test_without_user_namespaces_or_root_there_is_no_sandbox_unless_unsafe(monke
     with pytest.raises(engine.SandboxUnavailable, match="--unsafe-no-sandbox"):
         engine.choose()
     assert engine.choose(unsafe=True) is engine.Mode.NONE
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the separate-user mode needs a grader running as root")
+def test_separate_user_sandboxes_side_by_side_have_uids_and_folders_of_their_own(sandbox):
+    """The separate-user mode, forced: two submissions graded side by side run as two uids that
+    no user of the machine has, each folder is open to its own gid alone, and closing one (which
+    kills every process of its uid and sweeps its files) leaves the other answering."""
+    boxes = [sandbox(Path(backprop.__file__), call_timeout=10.0, mode=engine.Mode.USER, lock_grader=False)
+             for _ in range(2)]
+    uids = [os.stat(f"/proc/{box.pid}").st_uid for box in boxes]
+    assert uids[0] != uids[1] and all(uid in engine.SANDBOX_UIDS for uid in uids)
+    folders = [os.stat(box._state.folder) for box in boxes]
+    assert [(f.st_gid, f.st_mode & 0o777) for f in folders] == [(uid, 0o750) for uid in uids]
+    boxes[0].close()
+    net = small_net()
+    X = np.random.default_rng(1).normal(size=(5, 3))
+    Y = np.eye(2)[[0, 1, 1, 0, 1]]
+    assert bitwise_equal(boxes[1].module.network_gradients(net, X, Y), backprop.network_gradients(net, X, Y))

@@ -159,7 +159,9 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
                progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False) -> GradeResult:
     """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
     user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
-    submission cannot be isolated here; whatever the submission does ends in the result."""
+    submission cannot be isolated here; whatever the submission does ends in the result.
+    In the separate-user mode the rubric and the folder that holds the submission (its
+    classmates' files, in a class folder) are closed to other users before it runs."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
 
@@ -167,7 +169,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     if timeout is not None:
         rubric = replace(rubric, item_timeout=timeout)
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
-                      memory_mb=memory_mb, unsafe=unsafe, locked=[rubric.path] if rubric.path else [],
+                      memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
                       packages=rubric.packages)
     try:
         try:

@@ -12,8 +12,10 @@ Three modes, chosen once per grader process (`choose`):
   the interpreter is masked, so torch, jax, hypothesis or gradverify cannot be imported.
   When the grader exits, bwrap's PID namespace dies and takes every process with it.
 - ``separate-user`` (as root where user namespaces are forbidden, e.g. in Docker's default
-  seccomp profile, so on Gradescope): PrairieLearn's way. The child runs as uid/gid 65534
-  in a session of its own, with the base interpreter in isolated mode without site
+  seccomp profile, so on Gradescope): PrairieLearn's way. The child runs as a uid and gid
+  of its own (`sandbox_uid`: one no user and no process has, new for every submission, so
+  graders side by side neither share a process budget nor clean up each other's files) in
+  a session of its own, with the base interpreter in isolated mode without site
   packages (``-I -S``), NumPy from a private copy, and the grader's venv, package folder and
   the paths given in `locked` made unreadable to it (mode o-rwx) before the first
   submission runs. The throwaway container is the outer wall: the child can still read
@@ -22,9 +24,13 @@ Three modes, chosen once per grader process (`choose`):
   grader's interpreter. The grade says so.
 
 Limits are set from outside the child, before it runs (`limits`): address space, CPU time,
-file size, core dumps, and (but for a root-started bwrap, where the kernel ignores it) the
-process count; host.py adds a watchdog for the memory and processes of the whole
-submission and a wall clock.
+file size, core dumps, open files and, in the separate-user mode, the process count. Under
+bubblewrap the process count is set by the worker inside the sandbox's own user namespace,
+before the submission is imported: since Linux 5.14 the kernel counts RLIMIT_NPROC per user
+namespace and checks the namespace creator's limit against the host user's total, so a cap
+set outside would be one budget shared by every sandbox of the same host user (one
+submission could starve a classmate's), and a cap set inside is the sandbox's own. host.py
+adds a watchdog for the memory and processes of the whole submission and a wall clock.
 """
 
 from __future__ import annotations
@@ -45,8 +51,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Iterable
 
-#: The user and group the child runs as (nobody/nogroup).
+#: The user and group the child runs as under bubblewrap (nobody/nogroup), and the host user
+#: a root grader starts bwrap as.
 NOBODY = 65534
+#: The uids (and gids) the separate-user mode draws from: one per submission, unused on the machine.
+SANDBOX_UIDS = range(0x4000_0000, 0x4000_0000 + (1 << 24))
 #: Where things are inside the bubblewrap sandbox.
 INSIDE_CODE, INSIDE_RUNTIME, INSIDE_WORK = "/sandbox/code", "/sandbox/runtime", "/tmp/work"
 #: Environment variable that forces a mode (tests, and staff who want to see a mode work).
@@ -68,7 +77,7 @@ PROTECTIONS: dict[Mode, tuple[str, ...]] = {
     Mode.BWRAP: ("bubblewrap", "unprivileged uid 65534", "no capabilities", "no network", "own process ids",
                  "private filesystem (interpreter, standard library and NumPy only)", "private size-limited /tmp and /dev/shm",
                  "resource limits", "processes die with the grader"),
-    Mode.USER: ("unprivileged uid 65534", "own session", "interpreter without site-packages (standard library and NumPy only)",
+    Mode.USER: ("unprivileged uid of its own", "own session", "interpreter without site-packages (standard library and NumPy only)",
                 "grader's files unreadable to the child", "resource limits"),
     Mode.NONE: ("NONE: graded with --unsafe-no-sandbox, the submission ran as the grader's user",),
 }
@@ -402,6 +411,28 @@ def limits(argv: list[str], *, memory_mb: int, cpu_s: int, file_mb: int, process
             resource.setrlimit(kind, (value, value))
 
     return argv, {"preexec_fn": apply}
+
+
+def sandbox_uid() -> int:
+    """A uid from SANDBOX_UIDS that no user of this machine has and no process runs as: drawn at
+    random (two graders drawing the same one at once: about one chance in 16 million)."""
+    import pwd
+    import secrets
+
+    busy = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            busy.add(os.stat(f"/proc/{entry}").st_uid)
+        except OSError:
+            continue
+    for _ in range(100):
+        uid = SANDBOX_UIDS[secrets.randbelow(len(SANDBOX_UIDS))]
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if uid not in busy:
+                return uid
+    raise SandboxUnavailable(f"no free uid in {SANDBOX_UIDS} for the separate-user mode")
 
 
 def private_folder() -> Path:

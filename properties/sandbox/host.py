@@ -16,7 +16,7 @@ the submission again, so grading goes on with the next item.
 Isolation comes from engine.py, which picks the mode once per grader process: the child
 runs under bubblewrap (private filesystem with only the interpreter, its standard library and
 NumPy; no network; its own PID namespace that dies with the grader; uid 65534), or, as root
-where user namespaces are forbidden, as uid 65534 with the grader's files locked away, or,
+where user namespaces are forbidden, as a uid of its own with the grader's files locked away, or,
 only with ``unsafe=True``, as it is. No mode, no sandbox: `start` raises SandboxUnavailable.
 Always: a new session (its whole process group can be killed), stdin closed, fds 1/2 on a
 pipe this side drains (at most ``output_limit`` bytes are kept), a minimal environment with
@@ -368,6 +368,7 @@ class _State:
     worker: _Worker | None = None
     folder: Path | None = None
     mode: engine.Mode | None = None
+    uid: int | None = None  # the separate-user mode's uid for this submission
 
 
 def _clean_up(state: _State) -> None:
@@ -377,8 +378,8 @@ def _clean_up(state: _State) -> None:
     if state.folder is not None:
         _remove_tree(state.folder)
         state.folder = None
-    if state.mode is engine.Mode.USER:
-        _sweep_user(NOBODY)
+    if state.mode is engine.Mode.USER and state.uid is not None:
+        _sweep_user(state.uid)
 
 
 #: World-writable folders a separate-user child could leave files in.
@@ -386,8 +387,8 @@ SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
 
 
 def _sweep_user(uid: int) -> None:
-    """Kill every process of `uid` and remove what it left in the shared folders (the
-    separate-user mode runs in a throwaway container, where uid 65534 is the submission's alone)."""
+    """Kill every process of `uid` and remove what it left in the shared folders (in the
+    separate-user mode, `uid` is the submission's alone: engine.sandbox_uid)."""
     _kill_strays(-1, None, uid=uid)
     for folder in SHARED_FOLDERS:
         with contextlib.suppress(OSError):
@@ -430,8 +431,10 @@ def _make_folder(source: Path, child_uid: int | None) -> Path:
             shutil.copyfile(WORKER_SCRIPT.with_name(name), runtime / name)
         for path in (code / "submission.py", runtime / "worker.py", runtime / "codec.py"):
             path.chmod(0o644)
-        if child_uid is not None:
+        if child_uid is not None:  # the separate-user mode: no other submission's uid may enter this folder
             os.chown(work, child_uid, child_uid)
+            os.chown(top, os.geteuid(), child_uid)
+            os.chmod(top, 0o750)
         return top
     except BaseException:
         _remove_tree(top)
@@ -651,8 +654,9 @@ class Sandbox:
             self.mode = self.mode or engine.choose(self.unsafe)
             if self.mode is engine.Mode.USER:
                 _prepare_separate_user(self.locked, self.lock_grader)
-            self._state.folder = _make_folder(self.path, NOBODY if self.mode is engine.Mode.USER else None)
             self._state.mode = self.mode
+            self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
+            self._state.folder = _make_folder(self.path, self._state.uid)
             self._finalizer = weakref.finalize(self, _clean_up, self._state)
             try:
                 worker, functions = self._launch(
@@ -735,6 +739,7 @@ class Sandbox:
             "submission": f"{engine.INSIDE_CODE}/submission.py" if inside else str(folder / "code" / "submission.py"),
             "output_limit": int(self.output_limit),
             "paths": paths,
+            "processes": PROCESSES + 2 if inside else None,  # + bwrap's init and the worker itself
         })
 
     def _environment(self, token: str) -> dict[str, str]:
@@ -765,10 +770,12 @@ class Sandbox:
             processes = None if root else _tasks_of(os.getuid()) + PROCESSES
         else:
             rt = engine.runtime(self.packages)
-            if root:  # the child never runs as root, not even for a moment: uid 65534 from the start
-                options.update(user=NOBODY, group=NOBODY, extra_groups=[])
-            processes = _tasks_of(NOBODY if root else os.getuid()) + PROCESSES
+            uid = self._state.uid if self.mode is engine.Mode.USER else NOBODY
+            if root:  # the child never runs as root, not even for a moment: its own uid from the start
+                options.update(user=uid, group=uid, extra_groups=[])
+            processes = _tasks_of(uid if root else os.getuid()) + PROCESSES
             if self.mode is engine.Mode.BWRAP:
+                processes = None  # the worker sets it inside the sandbox's user namespace (engine.py says why)
                 argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
                                             env=env, config=config, packages=self.packages)
                 options.update(env={}, cwd=folder)
@@ -806,7 +813,7 @@ class Sandbox:
             os.close(write_fd)
         parent.setblocking(False)
         os.set_blocking(read_fd, False)
-        return _Worker(proc, parent, read_fd, token, self._output, NOBODY if self.mode is engine.Mode.USER else None)
+        return _Worker(proc, parent, read_fd, token, self._output, self._state.uid)
 
     def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, frozenset[str]]:
         """A new child with the submission imported: (worker, functions), or _LoadFailure."""

@@ -2,9 +2,11 @@
 
 The grader (host.py) copies this file and codec.py into the submission's folder and starts
 it as a script, ``python -I -B worker.py CONFIG`` (CONFIG is JSON: the socket's fd number,
-the submission's path, the output limit, extra import paths), in whatever isolation the
-grader chose (engine.py): the isolation and the limits are all set from outside, before
-this runs. As a script it imports only the standard library and NumPy, never gradverify.
+the submission's path, the output limit, extra import paths, a process cap), in whatever
+isolation the grader chose (engine.py): the isolation and the limits are set from outside,
+before this runs, except the process cap of the bubblewrap mode, which must be set inside
+the sandbox's own user namespace (engine.py says why) and is set here, first.
+As a script it imports only the standard library and NumPy, never gradverify.
 
 1. Capped ``sys.stdout``/``sys.stderr`` straight onto fds 1/2, so prints interleave as
    they come and a flood stops after ``output_limit`` bytes.
@@ -23,6 +25,7 @@ import importlib.util
 import io
 import json
 import os
+import resource
 import socket
 import sys
 import traceback
@@ -230,6 +233,8 @@ def serve(sock: socket.socket, module: Any) -> None:
 
 def main(argv: list[str]) -> int:
     config = json.loads(argv[1])
+    if config.get("processes") is not None:  # before anything of the submission's runs; it cannot be raised again
+        resource.setrlimit(resource.RLIMIT_NPROC, (config["processes"], config["processes"]))
     sock = socket.socket(fileno=config["fd"])
     capture_output(config["output_limit"] + 1)
     module, hello = load_submission(config["submission"])

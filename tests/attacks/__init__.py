@@ -134,7 +134,7 @@ CATALOGUE: tuple[Attack, ...] = (
     Attack("copy_classmate", C_CLASSMATES, "find a classmate's submission (files, other sandboxes, /proc) and hand in its network_gradients", "network", classmate_running=True),
     Attack("sabotage_classmates", C_CLASSMATES, "overwrite classmates' files, kill and SIGSTOP every other process it can see", "loss", 10, classmate_running=True),
     Attack("starve_classmates_of_processes", C_CLASSMATES, "hold 60 sleeping children (under the 64 allowed) while a classmate's "
-           "sandbox runs: the per-user process limit they share leaves the classmate unable to start a thread", "loss", 10,
+           "sandbox runs, so that a process limit the two shared would leave the classmate unable to start a thread", "loss", 10,
            classmate_running=True),
     Attack("spy_proc", C_CLASSMATES, "read environ, cmdline, maps and memory of every visible process, /etc/shadow, ssh keys", "loss", 10),
     # -- killing the grader
@@ -181,3 +181,69 @@ def table() -> str:
     rows = ["| attack | file | class | what it does | the grader must achieve |", "|---|---|---|---|---|"]
     rows += [f"| {a.name} | {a.file} | {a.cls} | {a.description} | {a.must} |" for a in CATALOGUE]
     return "\n".join(rows)
+
+
+#: The runs of the catalogue, as tests/test_attacks.py names them: who grades, in which mode.
+RUNS = {
+    "root": "root, bubblewrap",
+    "user": "an ordinary user, bubblewrap",
+    "separate-user": "root, separate-user (forced)",
+}
+
+
+def _cell(outcome: dict | None) -> str:
+    if outcome is None:
+        return "not run"
+    score = "refused" if outcome.get("score") is None else f"{outcome['score']:g}/{outcome['max']:g}"
+    verdict = "held" if not outcome["problems"] else f"**open**: {len(outcome['problems'])} problem(s)"
+    return f"{score}, {verdict}, {outcome['seconds']:.1f} s"
+
+
+#: What the separate-user mode does not protect (docs/security.md, "What is not protected"): the
+#: attacks that may still find something there, and why. The throwaway container is the wall.
+SEPARATE_USER_OPEN = {
+    "filesystem_search": "it reads world-readable files: a readable copy of the model solution anywhere in the container is found",
+    "privilege_escape": "forced on a machine that allows user namespaces, the child can create one (the mode is meant for containers that forbid them)",
+    "symlink_traps": "it can hard-link world-writable files of the container into its own folder",
+    "sabotage_classmates": "it sees every process of the container (it cannot signal or read those of other uids)",
+    "spy_proc": "it sees every process of the container and its command line (not its environment or memory)",
+    "kill_grader": "it sees every process of the container (kill -1 reaches only its own uid's)",
+    "stop_grader_at_import": "it sees every process of the container (kill -1 reaches only its own uid's)",
+    "network_local": "it shares the container's network",
+    "network_external": "it shares the container's network",
+}
+
+
+def report(runs: dict[str, dict[str, dict]], *, command: str, date: str) -> str:
+    """The catalogue's results as Markdown: one row per attack, one column per run (RUNS), each
+    cell the score, whether the grader held (no problem found by the bench) and the grading time.
+    `runs`: run name -> attack name -> the outcome Bench.run returned."""
+    names = [run for run in RUNS if runs.get(run)]
+    held = {run: sum(not o["problems"] for o in runs[run].values()) for run in names}
+    lines = [
+        "# Attack catalogue",
+        "",
+        f"Measured {date} (`{command}`): {len(CATALOGUE)} hostile submissions (tests/attacks/, threat model in "
+        "docs/security.md), each graded against a one-item rubric with a 512 MB, 4 s budget, and checked by "
+        "tests/test_attacks.py's bench: the score is no more than the attack's honest work earns, nothing outside the "
+        "sandbox changed, no process or file is left, no secret leaked, no connection arrived, the report stays inert.",
+        "",
+        "| run | held | most seconds for one attack |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {RUNS[run]} | {held[run]} / {len(runs[run])} | {max(o['seconds'] for o in runs[run].values()):.1f} |"
+              for run in names]
+    lines += ["", "| class | attack | must | " + " | ".join(RUNS[run] for run in names) + " |",
+              "|---|---|---|" + "---|" * len(names)]
+    for cls in CLASSES:
+        for attack in (a for a in CATALOGUE if a.cls == cls):
+            cells = " | ".join(_cell(runs[run].get(attack.name)) for run in names)
+            lines.append(f"| {cls} | {attack.name} | {attack.must} | {cells} |")
+    failed = [(run, name, o["problems"]) for run in names for name, o in runs[run].items() if o["problems"]]
+    if failed:
+        lines += ["", "## Open", "", "Where the grader did not hold; in the separate-user mode, the documented limits of "
+                  "that mode (SEPARATE_USER_OPEN, docs/security.md) and why.", ""]
+        lines += [f"- {RUNS[run]}, {name}: {'; '.join(p)[:400]}"
+                  + (f" (documented: {SEPARATE_USER_OPEN[name]})" if run == "separate-user" and name in SEPARATE_USER_OPEN else "")
+                  for run, name, p in failed]
+    return "\n".join(lines) + "\n"
