@@ -749,6 +749,10 @@ if pytest is not None:
         if not engine.reachable_by_others(exe):
             pytest.skip(f"the separate-user mode cannot run here: the grader's interpreter {exe} is not reachable by "
                         "other users; grading refuses with SandboxUnavailable (tested above)")
+        # make test: one attack of each class (the mode's limits aside); make attacks: the whole catalogue
+        every = os.environ.get("GRADVERIFY_ATTACKS_REPORT") or os.environ.get("GRADVERIFY_ATTACKS_FULL")
+        attacks = CATALOGUE if every else [
+            sorted((a for a in CATALOGUE if a.cls == cls), key=lambda a: a.name in SEPARATE_USER_OPEN)[0] for cls in CLASSES]
         # what the grader locks (its own files, the rubric, the class folder) is locked before the bench looks
         rubrics = [Path(r.path) for r in bench.rubrics.values() if r.path]
         locked = [*engine.grader_paths(), *map(str, rubrics), str(bench.submissions)]
@@ -756,10 +760,6 @@ if pytest is not None:
         engine.lock(locked)
         bench.modes.update({path: 0o640 for path in rubrics})
         monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
-        # make test: one attack of each class (the mode's limits aside); make attacks: the whole catalogue
-        every = os.environ.get("GRADVERIFY_ATTACKS_REPORT") or os.environ.get("GRADVERIFY_ATTACKS_FULL")
-        attacks = CATALOGUE if every else [
-            sorted((a for a in CATALOGUE if a.cls == cls), key=lambda a: a.name in SEPARATE_USER_OPEN)[0] for cls in CLASSES]
         try:
             outcomes = {a.name: bench.run(a, record=False) for a in attacks}
         finally:
