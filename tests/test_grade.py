@@ -267,3 +267,13 @@ def test_each_correct_but_different_implementation_scores_full_marks(name):
     variant = CORRECT[name]
     result = grading.grade_module(_module(variant.source(), name), RUBRIC, submission=name)
     assert [r.item.name for r in result.items if not r.passed] == [], variant.description
+
+
+def test_the_networks_a_grade_draws_fit_one_bucket_of_the_jax_reference():
+    """Every network the network and L2 items draw pads into JAX's smallest bucket, so a grade
+    compiles the network kernel once (four buckets took half of a cold grade)."""
+    from gradverify.grading.rubric import NETWORK_SIZES
+    from gradverify.references import jax_backend
+
+    assert NETWORK_SIZES["max_width"] <= jax_backend.UNITS_SMALL
+    assert NETWORK_SIZES["max_batch"] <= jax_backend.ROWS_SMALL

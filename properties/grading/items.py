@@ -155,6 +155,30 @@ def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=
     return result
 
 
+class _References:
+    """The references imported beside the sandbox, in a thread of their own (PyTorch and JAX with
+    their dependencies: ~3.5 s cold on this machine), while the sandbox starts and imports the
+    submission; `ready()` waits for them before the first item, so that no item's timeout pays
+    for them. A failure to import is left for the item that meets it. (Compiling the JAX kernels
+    here too was measured and gained nothing: tracing holds the interpreter's lock.)"""
+
+    def __init__(self):
+        import threading
+
+        self.thread = threading.Thread(target=self._run, name="gradverify-references", daemon=True)
+        self.thread.start()
+
+    def ready(self) -> None:
+        self.thread.join()
+
+    @staticmethod
+    def _run() -> None:
+        try:
+            from gradverify.references import jax_backend, torch_backend  # noqa: F401 - imported to be ready
+        except BaseException:  # noqa: BLE001 - the items report it where they meet it
+            pass
+
+
 def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
                progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False) -> GradeResult:
     """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
@@ -171,6 +195,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
                       memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
                       packages=rubric.packages)
+    references = _References()
     try:
         try:
             sandbox.start()
@@ -178,6 +203,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
             result = GradeResult(str(path), rubric, load_error=str(exc))
             result.items = [ItemResult(item, False, 0.0, f"the file could not be loaded: {exc}") for item in rubric.items]
         else:
+            references.ready()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
                 result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline,
                                       progress=progress)

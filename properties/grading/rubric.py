@@ -37,13 +37,19 @@ class Kind:
     composite: bool = False
 
 
+#: The networks a grade draws: up to 16 units and 16 samples, so that the JAX reference pads every
+#: one into a single bucket and compiles its network kernel once per grade (~2 s cold each; four
+#: buckets took half of a cold grade). Shrinking ends at two units and two samples either way.
+NETWORK_SIZES = {"max_width": 16, "max_batch": 16}
+
 KINDS: dict[str, Kind] = {
     "activation": Kind("activations_match_references", lambda t, a, l: strategies.activation_cases(names=(t,)), tuple(ACTIVATIONS)),
     "loss": Kind("losses_match_references", lambda t, a, l: strategies.loss_cases(names=(t,)), tuple(LOSSES)),
     "dense": Kind("dense_matches_references", lambda t, a, l: strategies.dense_cases()),
     "network": Kind("network_gradients_match_references",
-                    lambda t, a, l: strategies.examples(activations=a, losses=l, l2="zero"), composite=True),
-    "l2": Kind("l2_adds_half_lambda_norm", lambda t, a, l: strategies.examples(activations=a, losses=l, l2="positive"), composite=True),
+                    lambda t, a, l: strategies.examples(activations=a, losses=l, l2="zero", **NETWORK_SIZES), composite=True),
+    "l2": Kind("l2_adds_half_lambda_norm",
+               lambda t, a, l: strategies.examples(activations=a, losses=l, l2="positive", **NETWORK_SIZES), composite=True),
     "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda t, a, l: strategies.train_cases()),
     "train_loop": Kind("train_follows_own_steps", lambda t, a, l: strategies.train_cases(activations=a, losses=l), composite=True),
 }
