@@ -4,7 +4,8 @@ Every report renders text it did not write itself (exception messages, printed o
 names, values) through these two functions, so that it cannot close its block, start a
 heading, add HTML, links or images, or break a table:
 
-    inline(text)   for table cells and sentences: one line, Markdown and HTML characters escaped
+    inline(text)   for table cells and sentences: one line, Markdown and HTML characters escaped,
+                   bare URLs and e-mail addresses kept from becoming links
     code(text)     an inline code span (file names, module names): one line, nothing interpreted
     block(text)    a fenced code block whose fence is longer than any backtick run in the text
 """
@@ -16,7 +17,9 @@ import re
 
 #: Characters with a meaning in (GitHub-flavoured) Markdown anywhere in a line, escaped with a
 #: backslash ('.', '-' and '+' start lists only at the start of a line, where inline text never is).
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|~<>])")
+#: GFM's autolink triggers are escaped too, so that a bare URL or address stays text: the ':' of
+#: 'scheme://', the '@' of 'user@host' and the '.' of 'www.'.
+_SPECIAL = re.compile(r"[\\`*_{}\[\]()#!|~<>]|(?<=[a-z]):(?=//)|(?<=[\w.+-])@(?=\w)|(?<=\bwww)\.", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -24,7 +27,7 @@ def inline(text: object, limit: int = 500) -> str:
     """`text` as inert inline Markdown: one line, at most `limit` characters of it."""
     flat = " ".join(str(text).split())
     flat = flat if len(flat) <= limit else flat[: limit - 1] + "…"
-    return _SPECIAL.sub(r"\\\1", html.escape(_CONTROL.sub("?", flat), quote=False))
+    return _SPECIAL.sub(lambda m: "\\" + m.group(), html.escape(_CONTROL.sub("?", flat), quote=False))
 
 
 def code(text: object, limit: int = 300) -> str:

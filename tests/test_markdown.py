@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from gradverify.markdown import block, code, inline
@@ -32,6 +34,14 @@ def test_a_block_cannot_be_closed_by_its_text(text):
     inner = shown.split("\n")[1:-1]
     assert shown.endswith("\n" + fence) and len(fence) >= 3
     assert not any(line.strip().startswith(fence) for line in inner)
+
+
+@pytest.mark.parametrize("text", ["see http://evil.example/x", "mail me@evil.example now", "go to www.evil.example",
+                                  "HTTPS://EVIL.EXAMPLE", "ftp://evil.example/f"])
+def test_a_bare_url_or_address_in_inline_text_cannot_become_a_link(text):
+    """GFM links bare URLs, www. names and e-mail addresses; their trigger is escaped instead."""
+    shown = inline(text)
+    assert not re.search(r"(?i)(?<!\\)(\b[a-z]+:(?=//)|(?<=\w)@(?=\w)|\bwww\.)", shown), shown
 
 
 def test_inline_cuts_long_text():
