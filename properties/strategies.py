@@ -98,7 +98,7 @@ def _check_names(what: str, names: tuple[str, ...], registry: dict) -> None:
 def _architectures(draw, losses, hidden_choices, outputs, max_depth, max_width, max_batch, l2_values) -> Architecture:
     loss = draw(st.sampled_from(losses))
     depth = draw(st.integers(1, max_depth))
-    min_out = 2 if loss in ("cce", "sparse_cce") else 1  # a one-class softmax is constant
+    min_out = LOSSES[loss].min_outputs  # a one-class softmax is constant
     sizes = [draw(st.integers(1, max_width)) for _ in range(depth)]
     sizes.append(draw(st.integers(min_out, max(min_out, max_width))))
     hidden = [draw(st.sampled_from(hidden_choices)) for _ in range(depth - 1)]
@@ -146,14 +146,14 @@ def loss_cases(
 ) -> st.SearchStrategy[LossCase]:
     _check_bounds(max_rows=max_rows, max_units=max_units)
     _check_names("names", names, LOSSES)
-    return st.builds(
+    return st.sampled_from(names).flatmap(lambda name: st.builds(
         LossCase,
-        name=st.sampled_from(names),
+        name=st.just(name),
         rows=st.integers(1, max_rows),
-        units=st.integers(1, max_units),
+        units=st.integers(min(LOSSES[name].min_outputs, max_units), max_units),  # K ≥ 2 for the softmax losses
         seed=SEEDS,
         labels=st.sampled_from(["soft", "hard"]),
-    )
+    ))
 
 
 def dense_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[DenseCase]:

@@ -54,6 +54,9 @@ class LossSpec:
     targets: str = "real"
     #: output activations that keep ŷ inside the loss's domain (None: every activation)
     output_activations: tuple[str, ...] | None = None
+    #: the fewest outputs K a case of it has: 2 for the softmax losses, since a one-class softmax
+    #: is constant (ŷ = 1, E = 0), where clipping ŷ to [ε, 1 − ε], as Keras does, gives E = ε
+    min_outputs: int = 1
 
 
 ACTIVATIONS: dict[str, ActivationSpec] = {
@@ -74,9 +77,9 @@ LOSSES: dict[str, LossSpec] = {
     "bce": LossSpec("−(1/(N·K))·Σ[y·log ŷ + (1 − y)·log(1 − ŷ)]", needs_probabilities=True,
                     targets="probabilities", output_activations=("sigmoid",)),
     "cce": LossSpec("−(1/N)·Σ y·log ŷ", needs_probabilities=True, targets="probabilities",
-                    output_activations=("softmax",)),
+                    output_activations=("softmax",), min_outputs=2),
     "sparse_cce": LossSpec("−(1/N)·Σ_n log ŷ[n, y_n]", needs_probabilities=True, targets="labels",
-                           output_activations=("softmax",)),
+                           output_activations=("softmax",), min_outputs=2),
 }
 
 #: Activations that may end a network whose loss needs probabilities.

@@ -170,6 +170,9 @@ CORRECT: dict[str, Variant] = {v.name: v for v in [
     _v("bce_clipped", None, "bce clips ŷ to [1e-12, 1 − 1e-12] before the logs",
        ("    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))",
         "    q = np.clip(p, 1e-12, 1.0 - 1e-12)\n    return float(-np.mean(_xlogy(y, q) + _xlogy(1.0 - y, 1.0 - q)))")),
+    _v("sparse_cce_clipped_like_keras", None, "sparse_cce clips the picked ŷ to [1e-7, 1 − 1e-7] before the log, as Keras does "
+       "(with one class, ŷ = 1 and the clip gave a loss of 1e-7 instead of 0: the softmax losses are drawn with K ≥ 2)",
+       ("    picked = p[np.arange(p.shape[0]), labels]\n", "    picked = np.clip(p[np.arange(p.shape[0]), labels], 1e-7, 1.0 - 1e-7)\n")),
     _v("sse_as_mean_of_row_sums", None, "sse as the mean over samples of ½·Σ_k e²",
        ("    return float(0.5 * np.sum((p - y) ** 2) / p.shape[0])", "    return float(np.mean(0.5 * np.sum((p - y) ** 2, axis=1)))")),
 ]}
