@@ -83,8 +83,9 @@ def describe_exception(exc: BaseException) -> str:
 def raised(function: str, type_name: str, message: str) -> ImplFailure:
     """The ImplFailure of a call that raised `type_name` with `message`."""
     detail = _first_line(message)
-    if type_name == "NotImplementedError":
-        return ImplFailure(function, Cause.NOT_IMPLEMENTED, NOT_IMPLEMENTED, exception=type_name, detail=detail)
+    if type_name == "NotImplementedError":  # the submission's own words say what is missing: keep them
+        words = f"{NOT_IMPLEMENTED[:-1]}: {detail})" if detail else NOT_IMPLEMENTED
+        return ImplFailure(function, Cause.NOT_IMPLEMENTED, words, exception=type_name, detail=detail)
     words = f"{type_name}: {detail}" if detail else type_name
     return ImplFailure(function, Cause.RAISED, f"raised {words}", exception=type_name, detail=detail)
 

@@ -17,7 +17,7 @@ from gradverify.grading import items as grading
 from gradverify.cli import main
 from gradverify.grading.feedback import class_summary, results_json
 from gradverify.grading.rubric import VISIBILITIES, load_rubric
-from tests.variants import BUGGY, CORRECT, IMPL_SOURCE
+from tests.variants import BUGGY, CORRECT, IMPL_SOURCE, PARTIAL
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "properties" / "grading" / "student_template.py"
@@ -277,3 +277,25 @@ def test_the_networks_a_grade_draws_fit_one_bucket_of_the_jax_reference():
 
     assert NETWORK_SIZES["max_width"] <= jax_backend.UNITS_SMALL
     assert NETWORK_SIZES["max_batch"] <= jax_backend.ROWS_SMALL
+
+
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_partial_and_fused_code_gets_each_item_its_verdict(name, tmp_path):
+    """What a partial implementation leaves out is "not implemented" (in its author's words), what
+    it gets wrong fails, and everything else passes: a network with softmax fused into its
+    cross-entropy is drawn with softmax under cross-entropy only, found by probing."""
+    partial = PARTIAL[name]
+    result = grading.grade_file(partial.variant.write(tmp_path), RUBRIC)
+    status = {r.item.name: r.status for r in result.items}
+    assert sorted(n for n, s in status.items() if s == "not implemented") == sorted(partial.missing)
+    assert sorted(n for n, s in status.items() if s == "failed") == sorted(partial.wrong)
+    missing = [r for r in result.items if r.status == "not implemented"]
+    assert all("NotImplementedError: " in r.cause and "fused" in r.cause for r in missing)  # the author's own words
+    network = next(r for r in result.items if r.item.name == "network")
+    assert network.scope and all("softmax" in line for line in network.scope)
+
+
+def test_a_bug_inside_a_fused_network_costs_points_its_fix_earns(tmp_path):
+    scores = {name: grading.grade_file(PARTIAL[name].variant.write(tmp_path), RUBRIC).score
+              for name in ("fused_softmax_cce", "fused_softmax_cce_times_n")}
+    assert scores["fused_softmax_cce_times_n"] < scores["fused_softmax_cce"]

@@ -392,9 +392,12 @@ def test_a_crash_by_signal_names_the_signal(sandbox):
     assert box.module.echo(2) == 2
 
 
-def test_not_implemented_error_says_the_function_is_not_implemented(sandbox):
+def test_not_implemented_error_says_the_function_is_not_implemented_in_the_submissions_words(sandbox):
     box = sandbox("misbehaving.py")
-    assert failure(box.module.not_done, 1, key=2) == "is not implemented (raised NotImplementedError)"
+    with pytest.raises(ImplFailure) as info:
+        call(suite_view(box.module), "not_done", 1, key=2)
+    assert info.value.cause is Cause.NOT_IMPLEMENTED
+    assert info.value.message == "is not implemented (raised NotImplementedError: TODO)"
 
 
 def test_an_exception_is_reported_with_its_type_and_first_line(sandbox):

@@ -26,11 +26,11 @@ def student_feedback(r: ItemResult) -> str:
     """What the student sees for one item (hidden items: pass/fail only)."""
     if r.item.hidden:
         return "Passed." if r.passed else "Failed."
+    scope = [f"Checked without {line}" for line in r.scope]
     if r.passed:
-        return f"Passed: {r.examples} random cases agree with the references." if r.examples else "Passed."
-    lines = [f"Failed: {r.cause}", *r.details]
-    lines += [f"Hint: {h}" for h in r.hints]
-    return "\n".join(lines)
+        lines = [f"Passed: {r.examples} random cases agree with the references." if r.examples else "Passed."]
+        return "\n".join(lines + scope)
+    return student_feedback_full(r)
 
 
 def results_json(result: GradeResult) -> dict[str, Any]:
@@ -44,7 +44,8 @@ def results_json(result: GradeResult) -> dict[str, Any]:
             "output": student_feedback(r),
             "output_format": "text",
             "visibility": r.item.visibility,
-            "extra_data": {"item": r.item.name, "check": r.item.check, "cause": r.cause, "failed_at": r.failed_at,
+            "extra_data": {"item": r.item.name, "check": r.item.check, "status": r.status, "cause": r.cause,
+                           "checked_without": r.scope, "failed_at": r.failed_at,
                            "failure": r.failure.name if r.failure else None, "seconds": round(r.seconds, 3)},
         }
         for r in result.items
@@ -81,10 +82,10 @@ def render_submission(result: GradeResult) -> str:
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
-        mark = "✅" if r.passed else "❌"
+        mark = {"passed": "✅", "failed": "❌", "not implemented": "➖ not implemented"}[r.status]
         hidden = " (hidden)" if r.item.hidden else ""
         lines.append(f"| {inline(r.item.title)}{hidden} | {_points(r.score)} / {_points(r.item.points)} | {mark} | {inline(r.cause)} |")
-    failed = [r for r in result.items if not r.passed and (r.details or r.hints)]
+    failed = [r for r in result.items if not r.passed and (r.details or r.hints or r.scope)]
     if failed:
         lines += ["", "## Feedback", ""]
         for r in failed:
@@ -100,9 +101,17 @@ def render_submission(result: GradeResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: How each status of an item starts its feedback.
+VERDICTS = {"passed": "Passed", "failed": "Failed", "not implemented": "Not implemented"}
+
+
 def student_feedback_full(r: ItemResult) -> str:
-    """The whole feedback of an item, hidden or not (for staff)."""
-    return "\n".join([f"Failed: {r.cause}", *r.details, *(f"Hint: {h}" for h in r.hints)])
+    """The whole feedback of a failed item, hidden or not (for staff): its verdict ("Not
+    implemented" when a function it needs is missing, not wrong), cause, details, hints and
+    what it was checked without."""
+    cause = r.cause.removeprefix("not implemented: ")
+    return "\n".join([f"{VERDICTS[r.status]}: {cause}", *r.details, *(f"Hint: {h}" for h in r.hints),
+                      *(f"Checked without {line}" for line in r.scope)])
 
 
 def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> str:

@@ -12,20 +12,25 @@ A missing function costs its items' points and nothing else.
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from gradverify.calls import ImplFailure, call
+from gradverify.cases import Architecture, Example, materialize
 from gradverify.checks import PROPERTIES, Property
 from gradverify.grading.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
 from gradverify.loader import missing_functions
 from gradverify.references.compare import Cause
-from gradverify.references.spec import ACTIVATIONS, LOSSES
+from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 from gradverify.runner import PROFILES, PropertyResult, run_property
 
 #: Seconds the diagnosis of a failing item may spend calling the submission.
 DIAGNOSIS_TIMEOUT = 10.0
+#: Causes that say a function is missing rather than wrong.
+MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
 
 
 # --------------------------------------------------------------------------- results
@@ -46,6 +51,17 @@ class ItemResult:
     #: the cause as data: what failed (a comparison's rendered `where`, without numbers) and why
     failed_at: str = ""
     failure: Cause | None = None
+    #: what the composite items were checked without, and why (components the submission's own
+    #: network_gradients does not implement, found by probing: `_supported`)
+    scope: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """"passed", "not implemented" (a function it needs is not defined or raises
+        NotImplementedError: missing, not wrong) or "failed"."""
+        if self.passed:
+            return "passed"
+        return "not implemented" if self.failure in MISSING else "failed"
 
 
 @dataclass
@@ -97,9 +113,82 @@ def _details(result: PropertyResult) -> tuple[str, list[str]]:
 
 
 def _allowed(results: list[ItemResult], kind: str, everything: tuple[str, ...]) -> tuple[str, ...]:
-    """The components of `kind` whose items did not fail (all of them if that would leave none)."""
-    failed = {r.item.target for r in results if r.item.check == kind and not r.passed}
-    return tuple(name for name in everything if name not in failed) or everything
+    """The components of `kind` whose items did not fail with a wrong answer (all of them if that
+    would leave none). A component whose standalone function is only missing stays: a softmax
+    fused with cross-entropy has no VJP of its own, yet the network may be right (`_supported`
+    asks the network itself)."""
+    wrong = {r.item.target for r in results if r.item.check == kind and r.status == "failed"}
+    return tuple(name for name in everything if name not in wrong) or everything
+
+
+def _probe(module: Any, sizes: tuple[int, ...], activations: tuple[str, ...], loss: str) -> ImplFailure | None:
+    """network_gradients on one small network (batch 2, seed 0): the failure if it says a function
+    is missing, else None (a wrong answer or another failure is for the item itself to judge)."""
+    net, X, Y = materialize(Example(Architecture(sizes, activations, loss, 0.0, 2), 0))
+    try:
+        call(module, "network_gradients", net, X, Y)
+    except ImplFailure as failure:
+        return failure if failure.cause in MISSING else None
+    return None
+
+
+#: Probe results per module and allowed components: the composite items of one grade probe alike.
+_PROBED: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
+
+
+def _supported(module: Any, activations: tuple[str, ...], losses: tuple[str, ...]
+               ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], list[str]]:
+    """_probed, once per module and allowed components."""
+    try:
+        known = _PROBED.setdefault(module, {})
+    except TypeError:  # not weakly referable: probe every time
+        return _probed(module, activations, losses)
+    key = (activations, losses)
+    if key not in known:
+        known[key] = _probed(module, activations, losses)
+    activations, outputs, left_out = known[key]
+    return activations, dict(outputs), list(left_out)
+
+
+def _probed(module: Any, activations: tuple[str, ...], losses: tuple[str, ...]
+            ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], list[str]]:
+    """What the submission's own network_gradients implements, found by probing: one single-layer
+    network per allowed loss and output activation, then, under the first pair that works, one
+    hidden layer of each hidden activation. A probe that raises NotImplementedError (or needs a
+    function that is not defined) leaves its pair or activation out of the draws; so a network
+    with softmax fused into its cross-entropy is drawn with softmax under cross-entropy only.
+    (hidden activations kept, output activations per loss (losses with none left out), one line
+    per component left out)."""
+    left_out: list[str] = []
+    outputs: dict[str, tuple[str, ...]] = {}
+    for loss in losses:
+        works, missing = [], []
+        for output in (a for a in output_activations(loss) if a in activations):
+            failure = _probe(module, (1, max(2, LOSSES[loss].min_outputs)), (output,), loss)
+            (works if failure is None else missing).append((output, failure))
+        if works:
+            outputs[loss] = tuple(output for output, _ in works)
+        if missing:
+            names = ", ".join(repr(output) for output, _ in missing)
+            left_out.append(f"the loss {loss!r} with the output activation(s) {names}: {_missing_words(missing[0][1])}")
+    if not outputs:
+        return activations, {}, left_out
+    first = next(iter(outputs))
+    kept = []
+    for act in activations:
+        if act in HIDDEN_ACTIVATIONS:
+            failure = _probe(module, (1, 2, max(2, LOSSES[first].min_outputs)), (act, outputs[first][0]), first)
+            if failure is not None:
+                left_out.append(f"the hidden activation {act!r}: {_missing_words(failure)}")
+                continue
+        kept.append(act)
+    return tuple(kept), outputs, left_out
+
+
+def _missing_words(failure: ImplFailure) -> str:
+    """'network_gradients is not implemented (raised NotImplementedError: <its own message>)'."""
+    own = f": {failure.detail}" if failure.cause is Cause.NOT_IMPLEMENTED and failure.detail else ""
+    return f"{failure.function} {failure.message}" if not own else f"{failure.function} raised NotImplementedError{own}"
 
 
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
@@ -110,16 +199,25 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     base = PROPERTIES[kind.prop]
     missing = [fn for fn in base.functions if fn in missing_functions(module)]
     if missing:
-        return ItemResult(item, False, 0.0, f"not defined: {', '.join(missing)}", seconds=time.perf_counter() - start)
+        return ItemResult(item, False, 0.0, f"not implemented: {', '.join(missing)} not defined", seconds=time.perf_counter() - start,
+                          failure=Cause.NOT_DEFINED)
     activations = _allowed(earlier, "activation", tuple(ACTIVATIONS))
     losses = _allowed(earlier, "loss", tuple(LOSSES))
-    strategy = kind.strategy(item.target, activations, losses)
-    prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance)
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
+    scope: list[str] = []
     with budget:
+        outputs = None
+        if kind.composite:
+            activations, outputs, scope = _supported(module, activations, losses)
+            if not outputs:
+                return ItemResult(item, False, 0.0, "not implemented: network_gradients implements none of the losses",
+                                  scope=scope, seconds=time.perf_counter() - start, failure=Cause.NOT_IMPLEMENTED)
+            losses = tuple(outputs)
+        strategy = kind.strategy(item.target, activations, losses, outputs)
+        prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance)
         result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
     if result.passed:
-        return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start)
+        return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope)
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
     found: list[str] = []
@@ -127,7 +225,7 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
             found = hints(item.check, item.target, result.failure, module)
     return ItemResult(item, False, 0.0, cause, details, found, result.examples, time.perf_counter() - start,
-                      failed_at=str(first.where) if first else "", failure=first.cause if first else None)
+                      failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope)
 
 
 class _no_deadline:

@@ -18,7 +18,6 @@ from gradverify.sandbox.host import SubmissionCallError
 #: The sandbox's kinds of failed call, as the suite's causes.
 CAUSES: dict[str, Cause] = {
     "timeout": Cause.TIMEOUT,
-    "not_implemented": Cause.NOT_IMPLEMENTED,
     "memory": Cause.OUT_OF_MEMORY,
     "too_large": Cause.TOO_LARGE,
     "too_deep": Cause.TOO_LARGE,

@@ -30,8 +30,8 @@ class Kind:
     """A kind of rubric item: which property checks it and on which cases."""
 
     prop: str
-    #: (target, allowed activations, allowed losses) -> strategy
-    strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...]], st.SearchStrategy]
+    #: (target, allowed activations, allowed losses, output activations per loss or None) -> strategy
+    strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...], dict | None], st.SearchStrategy]
     targets: tuple[str, ...] = ()
     #: drawn only from components whose items passed
     composite: bool = False
@@ -43,15 +43,18 @@ class Kind:
 NETWORK_SIZES = {"max_width": 16, "max_batch": 16}
 
 KINDS: dict[str, Kind] = {
-    "activation": Kind("activations_match_references", lambda t, a, l: strategies.activation_cases(names=(t,)), tuple(ACTIVATIONS)),
-    "loss": Kind("losses_match_references", lambda t, a, l: strategies.loss_cases(names=(t,)), tuple(LOSSES)),
-    "dense": Kind("dense_matches_references", lambda t, a, l: strategies.dense_cases()),
+    "activation": Kind("activations_match_references", lambda t, a, l, o: strategies.activation_cases(names=(t,)), tuple(ACTIVATIONS)),
+    "loss": Kind("losses_match_references", lambda t, a, l, o: strategies.loss_cases(names=(t,)), tuple(LOSSES)),
+    "dense": Kind("dense_matches_references", lambda t, a, l, o: strategies.dense_cases()),
     "network": Kind("network_gradients_match_references",
-                    lambda t, a, l: strategies.examples(activations=a, losses=l, l2="zero", **NETWORK_SIZES), composite=True),
+                    lambda t, a, l, o: strategies.examples(activations=a, losses=l, outputs=o, l2="zero", **NETWORK_SIZES),
+                    composite=True),
     "l2": Kind("l2_adds_half_lambda_norm",
-               lambda t, a, l: strategies.examples(activations=a, losses=l, l2="positive", **NETWORK_SIZES), composite=True),
-    "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda t, a, l: strategies.train_cases()),
-    "train_loop": Kind("train_follows_own_steps", lambda t, a, l: strategies.train_cases(activations=a, losses=l), composite=True),
+               lambda t, a, l, o: strategies.examples(activations=a, losses=l, outputs=o, l2="positive", **NETWORK_SIZES),
+               composite=True),
+    "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda t, a, l, o: strategies.train_cases()),
+    "train_loop": Kind("train_follows_own_steps", lambda t, a, l, o: strategies.train_cases(activations=a, losses=l, outputs=o),
+                       composite=True),
 }
 
 

@@ -70,8 +70,6 @@ from .codec import (
     encode_value,
 )
 
-#: What a call that raised NotImplementedError is said to have done (the suite's calls.py words it alike).
-NOT_IMPLEMENTED = "is not implemented (raised NotImplementedError)"
 MEMORY_CAUSE = "ran out of memory"
 MALFORMED_CAUSE = "sent a malformed reply"
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
@@ -94,7 +92,7 @@ class SubmissionLoadError(Exception):
 
 
 #: What a SubmissionCallError's `kind` can be.
-CALL_FAILURES = frozenset({"timeout", "not_implemented", "memory", "too_large", "too_deep", "missing", "exit",
+CALL_FAILURES = frozenset({"timeout", "memory", "too_large", "too_deep", "missing", "exit",
                            "raised", "malformed", "crashed"})
 
 
@@ -485,7 +483,6 @@ def _call_cause(report: Any) -> str | None:
     if not isinstance(kind, str):
         return None
     fixed = {
-        "not_implemented": NOT_IMPLEMENTED,
         "memory": MEMORY_CAUSE,
         "too_large": "returned a value too large to check",
         "too_deep": "returned a value nested too deeply to check",

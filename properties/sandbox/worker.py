@@ -157,8 +157,6 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
     if issubclass(kind, SyntaxError) and path is not None and exc.filename == path:
         line = exc.lineno if type(exc.lineno) is int else None
         return {"kind": "syntax", "line": line, "message": safe_text(exc.msg, MESSAGE_LIMIT, str)}
-    if issubclass(kind, NotImplementedError) and path is None:
-        return {"kind": "not_implemented"}
     failure = {"kind": "raised", "type": type_name(exc), "message": _message_of(exc)}
     if path is not None:
         failure["line"] = _line_in(exc, path)

@@ -177,4 +177,51 @@ CORRECT: dict[str, Variant] = {v.name: v for v in [
        ("    return float(0.5 * np.sum((p - y) ** 2) / p.shape[0])", "    return float(np.mean(0.5 * np.sum((p - y) ** 2, axis=1)))")),
 ]}
 
+#: The output layer as most classifiers write it: softmax and cross-entropy fused, δ = (ŷ − y)/N at
+#: the output, with no softmax VJP and no ∂E/∂ŷ of cross-entropy of their own (they raise
+#: NotImplementedError with the author's words). The network itself is right.
+_FUSED = (
+    ("    return ACTIVATIONS[name][1](z, grad_a)\n",
+     "    if name == \"softmax\":\n"
+     "        raise NotImplementedError(\"softmax is fused with cross-entropy in network_gradients\")\n"
+     "    return ACTIVATIONS[name][1](z, grad_a)\n"),
+    ("    return LOSSES[name][1](y_pred, y_true)\n",
+     "    if name in (\"cce\", \"sparse_cce\"):\n"
+     "        raise NotImplementedError(\"cross-entropy is fused with softmax in network_gradients\")\n"
+     "    return LOSSES[name][1](y_pred, y_true)\n"),
+    ("    grad_a = grad_fn(y_pred, Y)\n    for i in reversed(range(len(layers))):\n        layer = layers[i]\n"
+     "        grad_z = ACTIVATIONS[layer[\"activation\"]][1](zs[i], grad_a)\n",
+     "    fused = name in (\"cce\", \"sparse_cce\")  # the output is softmax: δ = (ŷ − y)/N\n"
+     "    grad_a = None if fused else grad_fn(y_pred, Y)\n    for i in reversed(range(len(layers))):\n        layer = layers[i]\n"
+     "        if fused and i == len(layers) - 1:\n"
+     "            target = np.eye(y_pred.shape[1])[Y] if name == \"sparse_cce\" else Y\n"
+     "            grad_z = (y_pred - target) / X.shape[0]\n"
+     "        else:\n"
+     "            if layer[\"activation\"] == \"softmax\":\n"
+     "                raise NotImplementedError(\"softmax is fused with cross-entropy: only as the output under cce\")\n"
+     "            grad_z = ACTIVATIONS[layer[\"activation\"]][1](zs[i], grad_a)\n"),
+)
+
+
+@dataclass(frozen=True)
+class Partial:
+    """A variant that implements part of the protocol (what it leaves out raises NotImplementedError):
+    `missing` are the default rubric's items it must get "not implemented" for, `wrong` those it
+    must fail (its bugs); every other item must pass."""
+
+    variant: Variant
+    missing: tuple[str, ...]
+    wrong: tuple[str, ...] = ()
+
+
+#: Partial, fused and other-convention implementations, with the verdict each rubric item must get.
+PARTIAL: dict[str, Partial] = {p.variant.name: p for p in [
+    Partial(_v("fused_softmax_cce", None, "softmax and cross-entropy fused in network_gradients (δ = (ŷ − y)/N at the "
+                                    "output); no standalone softmax VJP or cross-entropy gradient", *_FUSED),
+            missing=("softmax", "cce", "sparse_cce")),
+    Partial(_v("fused_softmax_cce_times_n", "network", "the fused output layer without the 1/N: gradients N times too large",
+               *_FUSED[:2], (_FUSED[2][0], _FUSED[2][1].replace("(y_pred - target) / X.shape[0]", "(y_pred - target)"))),
+            missing=("softmax", "cce", "sparse_cce"), wrong=("network", "l2")),
+]}
+
 SIGMOID_DERIVATIVE_FROM_Z = BUGGY["sigmoid_derivative_from_z"]
