@@ -299,3 +299,11 @@ def test_a_bug_inside_a_fused_network_costs_points_its_fix_earns(tmp_path):
     scores = {name: grading.grade_file(PARTIAL[name].variant.write(tmp_path), RUBRIC).score
               for name in ("fused_softmax_cce", "fused_softmax_cce_times_n")}
     assert scores["fused_softmax_cce_times_n"] < scores["fused_softmax_cce"]
+
+
+def test_dampened_momentum_is_named_as_such_and_not_as_a_missing_half(tmp_path):
+    """With α = ½ a dampened step is exactly ½ of the protocol's: the hint names the dampening."""
+    result = grading.grade_file(BUGGY["momentum_with_dampening"].write(tmp_path), RUBRIC)
+    item = next(r for r in result.items if r.item.name == "momentum_step")
+    assert not item.passed and any("dampening" in h for h in item.hints), item.hints
+    assert not any("½" in h for h in item.hints)

@@ -143,7 +143,11 @@ def _network_hints(failure: Any, module: Any) -> list[str]:
 
 
 def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[str]:
-    """One-sentence hints for a failing item; [] when nothing clear can be said."""
+    """One-sentence hints for a failing item; [] when nothing clear can be said. A hint that names
+    a cause replaces the generic factor hints its numbers also fit (a dampened velocity is off by
+    1 − α, which is ½ when α = ½: the cause is the dampening, not a ½)."""
+    if kind == "momentum_step" and (dampened := _dampening_hint(failure)):
+        return [dampened]
     out = _generic(failure)
     try:
         if kind == "activation" and isinstance(failure.case, ActivationCase):
@@ -159,6 +163,21 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[str]
     except Exception:  # noqa: BLE001 - a hint is optional; whatever the submission does here, grading goes on
         pass
     return list(dict.fromkeys(out))  # each hint once, in order
+
+
+def _dampening_hint(failure: Any) -> str | None:
+    """The velocity is (1 − α) × Δw on every failing velocity comparison of the first step: the
+    update of torch's dampening (Δw = α·Δw − η·(1 − α)·∂E/∂w), not the protocol's."""
+    case = failure.case
+    momentum = getattr(case, "momentum", None)
+    if not isinstance(case, TrainCase) or not momentum or _near(momentum, 1.0):
+        return None
+    velocity = [c for c in failure.comparisons if c.where.function == "sgd_momentum_step" and c.where.quantity == "velocity"
+                and c.where.step in (None, 1)]
+    if velocity and all(c.scale is not None and _near(c.scale, 1.0 - momentum) for c in velocity):
+        return (f"The step is (1 − α) = {1 - momentum:g} times the protocol's: that is momentum with dampening "
+                "(Δw = α·Δw − η·(1 − α)·∂E/∂w); the protocol has none: Δw(n) = α·Δw(n−1) − η·∂E/∂w.")
+    return None
 
 
 def _momentum_hints(failure: Any) -> list[str]:
