@@ -26,10 +26,9 @@ def student_feedback(r: ItemResult) -> str:
     """What the student sees for one item (hidden items: pass/fail only)."""
     if r.item.hidden:
         return "Passed." if r.passed else "Failed."
-    scope = [f"Checked without {line}" for line in r.scope]
     if r.passed:
-        lines = [f"Passed: {r.examples} random cases agree with the references." if r.examples else "Passed."]
-        return "\n".join(lines + scope)
+        passed = f"Passed: {r.examples} random cases agree with the references." if r.examples else "Passed."
+        return "\n".join([passed, *_scope(r)])
     return student_feedback_full(r)
 
 
@@ -109,9 +108,11 @@ def student_feedback_full(r: ItemResult) -> str:
     """The whole feedback of a failed item, hidden or not (for staff): its verdict ("Not
     implemented" when a function it needs is missing, not wrong), cause, details, hints and
     what it was checked without."""
-    cause = r.cause.removeprefix("not implemented: ")
-    return "\n".join([f"{VERDICTS[r.status]}: {cause}", *r.details, *(f"Hint: {h}" for h in r.hints),
-                      *(f"Checked without {line}" for line in r.scope)])
+    return "\n".join([f"{VERDICTS[r.status]}: {r.cause}", *r.details, *(f"Hint: {h}" for h in r.hints), *_scope(r)])
+
+
+def _scope(r: ItemResult) -> list[str]:
+    return [f"Checked without {line}" for line in r.scope]
 
 
 def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> str:

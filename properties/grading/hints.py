@@ -169,9 +169,9 @@ def _dampening_hint(failure: Any) -> str | None:
     """The velocity is (1 − α) × Δw on every failing velocity comparison of the first step: the
     update of torch's dampening (Δw = α·Δw − η·(1 − α)·∂E/∂w), not the protocol's."""
     case = failure.case
-    momentum = getattr(case, "momentum", None)
-    if not isinstance(case, TrainCase) or not momentum or _near(momentum, 1.0):
+    if not isinstance(case, TrainCase) or not case.momentum or _near(case.momentum, 1.0):
         return None
+    momentum = case.momentum
     velocity = [c for c in failure.comparisons if c.where.function == "sgd_momentum_step" and c.where.quantity == "velocity"
                 and c.where.step in (None, 1)]
     if velocity and all(c.scale is not None and _near(c.scale, 1.0 - momentum) for c in velocity):

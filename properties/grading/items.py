@@ -11,8 +11,8 @@ A missing function costs its items' points and nothing else.
 
 from __future__ import annotations
 
+import threading
 import time
-import weakref
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
@@ -132,26 +132,8 @@ def _probe(module: Any, sizes: tuple[int, ...], activations: tuple[str, ...], lo
     return None
 
 
-#: Probe results per module and allowed components: the composite items of one grade probe alike.
-_PROBED: "weakref.WeakKeyDictionary[Any, dict]" = weakref.WeakKeyDictionary()
-
-
 def _supported(module: Any, activations: tuple[str, ...], losses: tuple[str, ...]
                ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], list[str]]:
-    """_probed, once per module and allowed components."""
-    try:
-        known = _PROBED.setdefault(module, {})
-    except TypeError:  # not weakly referable: probe every time
-        return _probed(module, activations, losses)
-    key = (activations, losses)
-    if key not in known:
-        known[key] = _probed(module, activations, losses)
-    activations, outputs, left_out = known[key]
-    return activations, dict(outputs), list(left_out)
-
-
-def _probed(module: Any, activations: tuple[str, ...], losses: tuple[str, ...]
-            ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], list[str]]:
     """What the submission's own network_gradients implements, found by probing: one single-layer
     network per allowed loss and output activation, then, under the first pair that works, one
     hidden layer of each hidden activation. A probe that raises NotImplementedError (or needs a
@@ -170,7 +152,7 @@ def _probed(module: Any, activations: tuple[str, ...], losses: tuple[str, ...]
             outputs[loss] = tuple(output for output, _ in works)
         if missing:
             names = ", ".join(repr(output) for output, _ in missing)
-            left_out.append(f"the loss {loss!r} with the output activation(s) {names}: {_missing_words(missing[0][1])}")
+            left_out.append(f"the loss {loss!r} with the output activation(s) {names}: {missing[0][1].function} {missing[0][1].message}")
     if not outputs:
         return activations, {}, left_out
     first = next(iter(outputs))
@@ -179,27 +161,22 @@ def _probed(module: Any, activations: tuple[str, ...], losses: tuple[str, ...]
         if act in HIDDEN_ACTIVATIONS:
             failure = _probe(module, (1, 2, max(2, LOSSES[first].min_outputs)), (act, outputs[first][0]), first)
             if failure is not None:
-                left_out.append(f"the hidden activation {act!r}: {_missing_words(failure)}")
+                left_out.append(f"the hidden activation {act!r}: {failure.function} {failure.message}")
                 continue
         kept.append(act)
     return tuple(kept), outputs, left_out
 
 
-def _missing_words(failure: ImplFailure) -> str:
-    """'network_gradients is not implemented (raised NotImplementedError: <its own message>)'."""
-    own = f": {failure.detail}" if failure.cause is Cause.NOT_IMPLEMENTED and failure.detail else ""
-    return f"{failure.function} {failure.message}" if not own else f"{failure.function} raised NotImplementedError{own}"
-
-
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
-               deadline: Callable[[float], Any] | None = None) -> ItemResult:
-    """Check one item; whatever the submission does ends in the result, never as an exception."""
+               deadline: Callable[[float], Any] | None = None, probes: dict | None = None) -> ItemResult:
+    """Check one item; whatever the submission does ends in the result, never as an exception.
+    `probes`: what `_supported` found, by allowed components, shared by the items of one grade."""
     start = time.perf_counter()
     kind = KINDS[item.check]
     base = PROPERTIES[kind.prop]
     missing = [fn for fn in base.functions if fn in missing_functions(module)]
     if missing:
-        return ItemResult(item, False, 0.0, f"not implemented: {', '.join(missing)} not defined", seconds=time.perf_counter() - start,
+        return ItemResult(item, False, 0.0, f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
                           failure=Cause.NOT_DEFINED)
     activations = _allowed(earlier, "activation", tuple(ACTIVATIONS))
     losses = _allowed(earlier, "loss", tuple(LOSSES))
@@ -208,9 +185,12 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     with budget:
         outputs = None
         if kind.composite:
-            activations, outputs, scope = _supported(module, activations, losses)
+            probes = {} if probes is None else probes
+            if (activations, losses) not in probes:
+                probes[activations, losses] = _supported(module, activations, losses)
+            activations, outputs, scope = probes[activations, losses]
             if not outputs:
-                return ItemResult(item, False, 0.0, "not implemented: network_gradients implements none of the losses",
+                return ItemResult(item, False, 0.0, "network_gradients implements none of the losses",
                                   scope=scope, seconds=time.perf_counter() - start, failure=Cause.NOT_IMPLEMENTED)
             losses = tuple(outputs)
         strategy = kind.strategy(item.target, activations, losses, outputs)
@@ -243,8 +223,9 @@ def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
+    probes: dict = {}
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline))
+        done.append(grade_item(item, module, rubric, done, deadline, probes))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -253,28 +234,16 @@ def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=
     return result
 
 
-class _References:
-    """The references imported beside the sandbox, in a thread of their own (PyTorch and JAX with
-    their dependencies: ~3.5 s cold on this machine), while the sandbox starts and imports the
-    submission; `ready()` waits for them before the first item, so that no item's timeout pays
-    for them. A failure to import is left for the item that meets it. (Compiling the JAX kernels
-    here too was measured and gained nothing: tracing holds the interpreter's lock.)"""
-
-    def __init__(self):
-        import threading
-
-        self.thread = threading.Thread(target=self._run, name="gradverify-references", daemon=True)
-        self.thread.start()
-
-    def ready(self) -> None:
-        self.thread.join()
-
-    @staticmethod
-    def _run() -> None:
-        try:
-            from gradverify.references import jax_backend, torch_backend  # noqa: F401 - imported to be ready
-        except BaseException:  # noqa: BLE001 - the items report it where they meet it
-            pass
+def _import_references() -> None:
+    """Import the references (PyTorch and JAX with their dependencies: ~3.5 s cold on this machine);
+    grade_file runs this in a thread while the sandbox starts and imports the submission, and
+    waits for it before the first item, so that no item's timeout pays for it. A failure to import
+    is left for the item that meets it. (Compiling the JAX kernels here too was measured and gained
+    nothing: tracing holds the interpreter's lock.)"""
+    try:
+        from gradverify.references import jax_backend, torch_backend  # noqa: F401 - imported to be ready
+    except BaseException:  # noqa: BLE001 - the items report it where they meet it
+        pass
 
 
 def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
@@ -293,7 +262,8 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
                       memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
                       packages=rubric.packages)
-    references = _References()
+    references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
+    references.start()
     try:
         try:
             sandbox.start()
@@ -301,7 +271,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
             result = GradeResult(str(path), rubric, load_error=str(exc))
             result.items = [ItemResult(item, False, 0.0, f"the file could not be loaded: {exc}") for item in rubric.items]
         else:
-            references.ready()  # the imports count against no item's timeout
+            references.join()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
                 result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline,
                                       progress=progress)

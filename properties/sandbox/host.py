@@ -770,13 +770,13 @@ class Sandbox:
             uid = self._state.uid if self.mode is engine.Mode.USER else NOBODY
             if root:  # the child never runs as root, not even for a moment: its own uid from the start
                 options.update(user=uid, group=uid, extra_groups=[])
-            processes = _tasks_of(uid if root else os.getuid()) + PROCESSES
             if self.mode is engine.Mode.BWRAP:
                 processes = None  # the worker sets it inside the sandbox's user namespace (engine.py says why)
                 argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
                                             env=env, config=config, packages=self.packages)
                 options.update(env={}, cwd=folder)
             else:
+                processes = _tasks_of(uid if root else os.getuid()) + PROCESSES
                 argv = [rt["exe"], "-I", "-S", "-B", worker, config]
                 if rt["library_path"]:
                     env["LD_LIBRARY_PATH"] = rt["library_path"]
