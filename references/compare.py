@@ -257,15 +257,23 @@ def _close(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:
         return bool(np.all(np.abs(have - want) <= tol.atol + tol.rtol * np.abs(want)))
 
 
-def _scale(have: np.ndarray, want: np.ndarray) -> float | None:
-    """c when have ≈ c·want for one constant c ≠ 1 (least squares, residual ≤ 1e-6 relative)."""
-    if not (np.all(np.isfinite(have)) and np.all(np.isfinite(want))):
+def constant_ratio(have: np.ndarray, want: np.ndarray) -> float | None:
+    """c when have ≈ c·want for one constant c (least squares, residual ≤ 1e-6 relative; 1.0 when
+    they agree), None when no constant explains have, or want is all zero or not finite."""
+    have, want = np.asarray(have, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if have.shape != want.shape or not (np.all(np.isfinite(have)) and np.all(np.isfinite(want))):
         return None
     norm = float(np.sum(want * want))
     if norm == 0.0:
         return None
     c = float(np.sum(have * want)) / norm
     residual = float(np.linalg.norm(have - c * want))
-    if residual > 1e-6 * max(float(np.linalg.norm(have)), 1e-300) or np.isclose(c, 1.0, rtol=1e-9):
+    if residual > 1e-6 * max(float(np.linalg.norm(have)), 1e-300):
         return None
     return c
+
+
+def _scale(have: np.ndarray, want: np.ndarray) -> float | None:
+    """c when have ≈ c·want for one constant c ≠ 1."""
+    c = constant_ratio(have, want)
+    return None if c is None or np.isclose(c, 1.0, rtol=1e-9) else c

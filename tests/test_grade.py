@@ -79,6 +79,9 @@ def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(nam
     item = next(r for r in result.items if r.item.name == variant.item)
     assert result.score == RUBRIC.max_score - sum(r.item.points for r in result.items if not r.passed)
     assert item.cause and item.details, "a failing item says why, with a case and values"
+    named = {h.cause for r in result.items for h in r.hints if h.cause}
+    assert named <= {variant.hint}, f"a diagnosis that does not fit {name}: {[h for r in result.items for h in r.hints]}"
+    assert variant.hint is None or variant.hint in {h.cause for h in item.hints}, item.hints
 
 
 def test_a_bug_graded_through_the_sandbox_gets_feedback_that_teaches(tmp_path):
@@ -87,7 +90,7 @@ def test_a_bug_graded_through_the_sandbox_gets_feedback_that_teaches(tmp_path):
     (sse,) = [r for r in result.items if not r.passed]
     feedback = results_json(result)["tests"][[i.name for i in RUBRIC.items].index("sse")]["output"]
     assert "Your gradient matches finite differences of your own loss" in feedback
-    assert "2× the reference" in feedback and "Check the ½" in feedback
+    assert "both 2 × the reference's" in feedback and "check the ½" in feedback
     assert "Smallest failing case: loss 'sse' on y_pred of shape (1, 1)" in feedback
 
 
@@ -279,13 +282,19 @@ def test_the_networks_a_grade_draws_fit_one_bucket_of_the_jax_reference():
     assert NETWORK_SIZES["max_batch"] <= jax_backend.ROWS_SMALL
 
 
+@pytest.fixture(scope="module")
+def partial_grades(tmp_path_factory):
+    """Each partial variant graded once, through the sandbox."""
+    folder = tmp_path_factory.mktemp("partial")
+    return {name: grading.grade_file(partial.variant.write(folder), RUBRIC) for name, partial in PARTIAL.items()}
+
+
 @pytest.mark.parametrize("name", sorted(PARTIAL))
-def test_partial_and_fused_code_gets_each_item_its_verdict(name, tmp_path):
+def test_partial_and_fused_code_gets_each_item_its_verdict(name, partial_grades):
     """What a partial implementation leaves out is "not implemented" (in its author's words), what
     it gets wrong fails, and everything else passes: a network with softmax fused into its
     cross-entropy is drawn with softmax under cross-entropy only, found by probing."""
-    partial = PARTIAL[name]
-    result = grading.grade_file(partial.variant.write(tmp_path), RUBRIC)
+    partial, result = PARTIAL[name], partial_grades[name]
     status = {r.item.name: r.status for r in result.items}
     assert sorted(n for n, s in status.items() if s == "not implemented") == sorted(partial.missing)
     assert sorted(n for n, s in status.items() if s == "failed") == sorted(partial.wrong)
@@ -295,9 +304,17 @@ def test_partial_and_fused_code_gets_each_item_its_verdict(name, tmp_path):
     assert network.scope and all("softmax" in line for line in network.scope)
 
 
-def test_a_bug_inside_a_fused_network_costs_points_its_fix_earns(tmp_path):
-    scores = {name: grading.grade_file(PARTIAL[name].variant.write(tmp_path), RUBRIC).score
-              for name in ("fused_softmax_cce", "fused_softmax_cce_times_n")}
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_partial_code_gets_the_diagnosis_of_its_bug_and_no_other(name, partial_grades):
+    """Missing functions get no diagnosis; a bug inside the fused network gets its own."""
+    variant, result = PARTIAL[name].variant, partial_grades[name]
+    named = {r.item.name: {h.cause for h in r.hints if h.cause} for r in result.items}
+    assert all(not causes for item, causes in named.items() if item != variant.item), named
+    assert variant.hint is None or variant.hint in named[variant.item], named
+
+
+def test_a_bug_inside_a_fused_network_costs_points_its_fix_earns(partial_grades):
+    scores = {name: partial_grades[name].score for name in ("fused_softmax_cce", "fused_softmax_cce_times_n")}
     assert scores["fused_softmax_cce_times_n"] < scores["fused_softmax_cce"]
 
 

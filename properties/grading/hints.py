@@ -1,30 +1,144 @@
 """Hints for a failing item: what the numbers say about the mistake, without the answer.
 
-`hints(kind, target, failure, module)` looks at the failing comparisons (a constant
-factor, a transpose, NaN) and, on the smallest failing case, asks the submission's own
-functions a few more questions: is its gradient the derivative of its own loss (finite
-differences)? is its forward value right? Each hint is one sentence. Nothing here may
-raise: a submission that misbehaves while being diagnosed just gets fewer hints.
+`hints(kind, target, failure, module)` looks at the failing comparisons (a transpose, NaN) and,
+on the smallest failing case, asks the submission's own functions a few more questions. Hints
+that name a cause (`CAUSES`: a missing 1/N, dampened momentum, regularised biases, …) are
+*diagnoses*: each is tested against the numbers on the failing case and on siblings of it that
+tell the candidate causes apart (one more sample, one more output, another seed), and is shown
+only when it fits every one of them — at N = 2 a missing 1/N and a missing ½ look alike; at
+N = 3 they do not. No fit, no hint: a wrong hint is worse than none. Each hint is one sentence,
+a `Hint` (a str) whose `cause` says which diagnosis it is. Nothing here may raise: a submission
+that misbehaves while being diagnosed just gets fewer hints.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, Callable
 
 import numpy as np
 
 from gradverify.calls import call
 from gradverify.cases import ActivationCase, Example, LossCase, TrainCase, materialize
 from gradverify.references import finite_diff
-from gradverify.references.compare import Cause, compare
+from gradverify.references.compare import Cause, compare, constant_ratio
+from gradverify.references.spec import LEAKY_SLOPE
+
+
+class Hint(str):
+    """One sentence for the student; `cause` is the key in CAUSES of the mistake it names, or None
+    for an observation ("a NaN came out")."""
+
+    cause: str | None
+
+    def __new__(cls, text: str, cause: str | None = None) -> "Hint":
+        hint = super().__new__(cls, text)
+        hint.cause = cause
+        return hint
+
+    def __reduce__(self):
+        return Hint, (str(self), self.cause)
+
+
+#: The diagnoses: the cause each names, in words. tests/variants has a variant for each.
+CAUSES: dict[str, str] = {
+    "sign": "the wrong sign",
+    "half": "a missing or extra ½ (or 2)",
+    "percentage": "a missing or extra factor 100",
+    "batch_mean": "a sum over the batch for a mean, or a mean missing its 1/N",
+    "output_mean": "a sum over the outputs for a mean, or a mean missing its 1/K",
+    "transposed": "a transposed weight gradient",
+    "derivative_from_output": "φ' computed from z where it needs φ(z)",
+    "vjp_without_grad_a": "activation_backward not multiplied by grad_a",
+    "softmax_diagonal": "the softmax VJP from the diagonal of its Jacobian only",
+    "leaky_slope": "another leaky_relu slope",
+    "l2_on_biases": "L2 applied to the biases",
+    "l2_over_n": "the L2 term divided by N",
+    "l2_half": "the ½ of the L2 term",
+    "dampening": "momentum with dampening",
+}
 
 
 def _near(value: float, target: float) -> bool:
     return abs(value - target) <= 1e-6 * max(1.0, abs(target))
 
 
+# --------------------------------------------------------------------------- scale laws
+
+#: What a constant factor between got and expected can depend on: (name, f(N, K)) for N samples
+#: and K outputs. The first law that fits every probe names the factor.
+LAWS: tuple[tuple[str, Callable[[int, int], float]], ...] = (
+    ("1", lambda n, k: 1.0), ("−1", lambda n, k: -1.0),
+    ("N", lambda n, k: float(n)), ("1/N", lambda n, k: 1.0 / n),
+    ("K", lambda n, k: float(k)), ("1/K", lambda n, k: 1.0 / k),
+    ("2", lambda n, k: 2.0), ("½", lambda n, k: 0.5),
+    ("100", lambda n, k: 100.0), ("1/100", lambda n, k: 0.01),
+)
+#: The cause each law points to.
+LAW_CAUSES = {"−1": "sign", "N": "batch_mean", "1/N": "batch_mean", "K": "output_mean", "1/K": "output_mean",
+              "2": "half", "½": "half", "100": "percentage", "1/100": "percentage"}
+
+
+def law(ratios: list[tuple[int, int, float | None]]) -> str | None:
+    """The law (a name in LAWS) that gives got/expected on every probe (N, K, ratio), or None
+    when no law fits them all (a ratio of None — no constant factor — fits none)."""
+    for name, f in LAWS:
+        if ratios and all(r is not None and _near(r, f(n, k)) for n, k, r in ratios):
+            return name
+    return None
+
+
+def _sizes_text(probes: list[tuple[int, int]], *, outputs: bool = True) -> str:
+    ns = sorted({n for n, _ in probes})
+    ks = sorted({k for _, k in probes})
+    text = "N = " + ", ".join(map(str, ns))
+    return text + (" and K = " + ", ".join(map(str, ks)) if outputs and len(ks) > 1 else "")
+
+
+#: Why a quantity can be `law` × what it should be: (value and gradient alike, the gradient alone).
+_WHY: dict[str, tuple[str, str]] = {
+    "N": ("a sum over the batch where the protocol takes the mean", "the 1/N of the mean over the batch is missing from it"),
+    "1/N": ("divided by N (the batch size) once too often", "divided by N (the batch size) once too often"),
+    "K": ("a sum over the outputs where the protocol takes the mean over all N·K entries",
+          "the 1/K of the mean over the outputs is missing from it"),
+    "1/K": ("divided by K (the outputs) where the protocol divides by N only", "divided by K (the outputs) once too often"),
+    "2": ("check the ½ (as in ½·Σe²) and the 2 of the derivative", "check the 2 of the derivative"),
+    "½": ("check for an extra ½", "check for an extra ½"),
+    "100": ("check the factor 100 of a percentage", "check the factor 100 of a percentage"),
+    "1/100": ("check the factor 100 of a percentage", "check the factor 100 of a percentage"),
+    "−1": ("the sign is flipped", "the sign is flipped"),
+}
+
+
+def scale_hint(value_law: str | None, grad_law: str | None, value: str, gradient: str, checked: str) -> list[Hint]:
+    """The diagnosis when the value is `value_law` × the reference's and the gradient
+    `grad_law` ×, on every probe; [] when either fits no law or both are right. `value` and
+    `gradient` name them, with their verb ("loss value is", "gradients are")."""
+    if value_law is None or grad_law is None or (value_law == grad_law == "1"):
+        return []
+    if value_law == grad_law:
+        why = _WHY[value_law][0]
+        return [Hint(f"Your {_noun(value)} and {_noun(gradient)} are both {value_law} × the reference's (checked at {checked}): {why}.",
+                     LAW_CAUSES[value_law])]
+    out = []
+    for name, own, other, other_law in ((value, value_law, gradient, grad_law), (gradient, grad_law, value, value_law)):
+        if own != "1":
+            right = f" while your {other} right" if other_law == "1" else ""
+            out.append(Hint(f"Your {name} {own} × the reference's{right} (checked at {checked}): {_WHY[own][1]}.",
+                            LAW_CAUSES[own]))
+    return out
+
+
+def _noun(named: str) -> str:
+    """'loss value is' -> 'loss value'"""
+    return named.rsplit(" ", 1)[0]
+
+
+# --------------------------------------------------------------------------- generic
+
+
 def factor_hint(scale: float, n: int | None = None, k: int | None = None) -> str | None:
-    """A sentence for got = scale × expected, when the scale means something."""
+    """A sentence for got = scale × expected on one case, when the scale means something."""
     sign = "The values have the wrong sign" if scale < 0 else ""
     size = abs(scale)
     if _near(size, 1.0):
@@ -53,75 +167,165 @@ def _sizes(case: Any) -> tuple[int | None, int | None]:
     return None, None
 
 
-def _generic(failure: Any) -> list[str]:
-    n, k = _sizes(failure.case)
+def _generic(failure: Any) -> list[Hint]:
+    """Observations on the failing comparisons: transposed, NaN, infinite."""
     out = []
     for c in failure.comparisons:
         if c.cause is Cause.TRANSPOSED:
-            out.append("The shape is transposed: W has shape (out, in), and its gradient has the same shape.")
+            out.append(Hint("The shape is transposed: W has shape (out, in), and its gradient has the same shape.", "transposed"))
         elif c.cause is Cause.NAN:
-            out.append("A NaN came out: look for an overflow (exp of a large number) or 0/0.")
+            out.append(Hint("A NaN came out: look for an overflow (exp of a large number) or 0/0."))
         elif c.cause is Cause.INFINITE:
-            out.append("An infinity came out: look for an overflow (exp of a large number) or a division by 0.")
-        elif c.scale is not None and (hint := factor_hint(c.scale, n, k)):
-            out.append(hint)
+            out.append(Hint("An infinity came out: look for an overflow (exp of a large number) or a division by 0."))
     return out
 
 
-def _activation_hints(name: str, case: ActivationCase, module: Any) -> list[str]:
+def _factor(failure: Any) -> list[Hint]:
+    """The factor hint, when every failing comparison with numbers is the same constant multiple
+    of its expected value on the failing case (one factor here and other errors there: none)."""
+    numeric = [c for c in failure.comparisons if c.cause is Cause.MISMATCH]
+    scales = [c.scale for c in numeric]
+    if not numeric or None in scales or not all(_near(s, scales[0]) for s in scales):
+        return []
+    n, k = _sizes(failure.case)
+    text = factor_hint(scales[0], n, k)
+    return [Hint(text)] if text else []
+
+
+def _probes(case: Any) -> list[Any]:
+    """The failing case and siblings that tell causes apart: one more sample, one more output
+    (components), or one more sample (networks: the weights stay, N changes), plus another seed."""
+    if isinstance(case, (ActivationCase, LossCase)):
+        return [case, replace(case, rows=case.rows + 1), replace(case, units=case.units + 1, seed=case.seed + 1)]
+    if isinstance(case, Example):
+        batch = case.arch.batch + 1 if case.arch.batch < 16 else case.arch.batch - 1
+        return [case, replace(case, arch=replace(case.arch, batch=batch), seed=case.seed + 1)]
+    return [case]
+
+
+#: What a probe returns when it cannot tell (e.g. no z < 0 to measure a leaky slope on).
+NO_EVIDENCE = Hint("", "no evidence")
+
+
+def _same(found: list[Hint | None]) -> list[Hint]:
+    """The hint found on the first probe (the failing case), if every probe that can tell found
+    the same cause."""
+    first = found[0] if found else None
+    if first is None or first is NO_EVIDENCE or any(h is None or (h is not NO_EVIDENCE and h.cause != first.cause) for h in found):
+        return []
+    return [first]
+
+
+def _leaky_slope(z: np.ndarray, values: np.ndarray, upstream: np.ndarray) -> float | None:
+    """s when values = upstream where z > 0 and s·upstream where z < 0 (None: not of that form)."""
+    negative, positive = z < 0, z > 0
+    if not negative.any() or not np.allclose(values[positive], upstream[positive], rtol=1e-9, atol=1e-12):
+        return None
+    return constant_ratio(values[negative], upstream[negative])
+
+
+def _activation_cause(name: str, case: ActivationCase, module: Any) -> Hint | None:
+    """The diagnosis of a wrong activation or derivative on one case, or None."""
+    from gradverify.references import torch_backend as ref
+
+    z, g = case.arrays()
+    a = np.asarray(call(module, "activation", name, z.copy()), dtype=np.float64)
+    got = np.asarray(call(module, "activation_backward", name, z.copy(), g.copy()), dtype=np.float64)
+    if name == "leaky_relu":
+        if not np.any(z < 0):
+            return NO_EVIDENCE
+        slopes = {where: s for where, s in (("activation", _leaky_slope(z, a, z)), ("activation_backward", _leaky_slope(z, got, g)))
+                  if s is not None and not _near(s, LEAKY_SLOPE)}
+        if slopes:
+            where = " and ".join(f"{f} uses {s:.4g}" for f, s in slopes.items())
+            return Hint(f"For z < 0, {where} as the slope of leaky_relu; the protocol's slope is {LEAKY_SLOPE:g} "
+                        f"(leaky_relu(z) = {LEAKY_SLOPE:g}·z, derivative {LEAKY_SLOPE:g}).", "leaky_slope")
+        return None
+    s = ref.activation(name, z)
+    if name == "sigmoid" and compare("d", got, g * z * (1 - z)).ok:
+        return Hint("σ'(z) seems to be computed from z where it should be computed from σ(z).", "derivative_from_output")
+    if name == "tanh" and compare("d", got, g * (1 - z * z)).ok:
+        return Hint("tanh'(z) seems to be computed from z where it should be computed from tanh(z).", "derivative_from_output")
+    if compare("d", got, ref.activation_backward(name, z, np.ones_like(g))).ok and not np.allclose(g, 1):
+        return Hint("activation_backward must multiply by grad_a (it is a vector-Jacobian product).", "vjp_without_grad_a")
+    if name == "softmax" and compare("d", got, g * s * (1 - s)).ok:
+        return Hint("Only the diagonal of the softmax Jacobian is used; every output depends on every input: "
+                    "∂s_k/∂z_j = s_k(δ_kj − s_j).", "softmax_diagonal")
+    return None
+
+
+def _activation_hints(name: str, case: ActivationCase, module: Any) -> list[Hint]:
     from gradverify.references import torch_backend as ref
 
     z, g = case.arrays()
     a_ok = compare("a", call(module, "activation", name, z.copy()), ref.activation(name, z)).ok
-    got = np.asarray(call(module, "activation_backward", name, z.copy(), g.copy()), dtype=np.float64)
-    want = ref.activation_backward(name, z, g)
-    if compare("d", got, want).ok:
-        return [] if a_ok else [f"activation_backward is right, but activation('{name}', z) itself is not."]
-    out = [] if not a_ok else [f"activation('{name}', z) is right; its derivative is not."]
-    a = ref.activation(name, z)
-    if name == "sigmoid" and compare("d", got, g * z * (1 - z)).ok:
-        out.append("σ'(z) seems to be computed from z where it should be computed from σ(z).")
-    elif name == "tanh" and compare("d", got, g * (1 - z * z)).ok:
-        out.append("tanh'(z) seems to be computed from z where it should be computed from tanh(z).")
-    elif compare("d", got, ref.activation_backward(name, z, np.ones_like(g))).ok and not np.allclose(g, 1):
-        out.append("activation_backward must multiply by grad_a (it is a vector-Jacobian product).")
-    elif name == "softmax" and compare("d", got, g * a * (1 - a)).ok:
-        out.append("Only the diagonal of the softmax Jacobian is used; every output depends on every input.")
-    return out
+    d_ok = compare("d", call(module, "activation_backward", name, z.copy(), g.copy()), ref.activation_backward(name, z, g)).ok
+    if a_ok == d_ok:
+        out = []
+    else:
+        out = [Hint(f"activation('{name}', z) is right; its derivative is not." if a_ok
+                    else f"activation_backward is right, but activation('{name}', z) itself is not.")]
+    return _same([_activation_cause(name, probe, module) for probe in _probes(case)]) + out
 
 
-def _loss_hints(name: str, case: LossCase, module: Any) -> list[str]:
+def _loss_hints(name: str, case: LossCase, module: Any) -> list[Hint]:
+    """The scale diagnosis over the probes, then what finite differences of the submission's own
+    loss say on the failing case."""
     from gradverify.references import torch_backend as ref
+
+    probes = _probes(case)
+    values, grads = [], []
+    for probe in probes:
+        y_pred, y_true = probe.arrays()
+        value = call(module, "loss", name, y_pred.copy(), y_true.copy())
+        grad = call(module, "loss_backward", name, y_pred.copy(), y_true.copy())
+        values.append((probe.rows, probe.units, constant_ratio(value, ref.loss(name, y_pred, y_true))))
+        grads.append((probe.rows, probe.units, constant_ratio(grad, ref.loss_backward(name, y_pred, y_true))))
+    checked = _sizes_text([(p.rows, p.units) for p in probes])
+    out = scale_hint(law(values), law(grads), "loss value is", "loss_backward is", checked)
 
     y_pred, y_true = case.arrays()
     value = float(call(module, "loss", name, y_pred.copy(), y_true.copy()))
     grad = np.asarray(call(module, "loss_backward", name, y_pred.copy(), y_true.copy()), dtype=np.float64)
-    value_cmp = compare("loss", value, ref.loss(name, y_pred, y_true))
+    value_ok = compare("loss", value, ref.loss(name, y_pred, y_true)).ok
     try:
         own = finite_diff.loss_gradient(module, name, y_pred, y_true)
     except finite_diff.NotSmoothHere:
-        return []
+        return out
     consistent = compare("fd", grad, own, "finite_diff").ok
-    out = []
-    if consistent and not value_cmp.ok:
-        ratio = value / ref.loss(name, y_pred, y_true) if ref.loss(name, y_pred, y_true) else None
-        text = "Your gradient matches finite differences of your own loss, but your loss differs from the reference"
-        if ratio is not None:
-            text += f" (it is {ratio:.4g}× the reference)"
-        out.append(text + ".")
-        if name == "sse" and ratio is not None and _near(ratio, 2.0):
-            out.append("Check the ½ in ½·Σe².")
-        elif ratio is not None and (hint := factor_hint(ratio, case.rows, case.units)):
-            out.append(hint)
-    elif not consistent and value_cmp.ok:
-        out.append("Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss disagree).")
+    if consistent and not value_ok:
+        out.append(Hint("Your gradient matches finite differences of your own loss, but your loss differs from the reference."))
+    elif not consistent and value_ok:
+        out.append(Hint("Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss disagree)."))
     elif not consistent:
-        out.append("loss_backward is not the derivative of your own loss (finite differences disagree), and the loss value is off too.")
+        out.append(Hint("loss_backward is not the derivative of your own loss (finite differences disagree), and the loss value is off too."))
     return out
 
 
-def _network_hints(failure: Any, module: Any) -> list[str]:
+def _flat(grads: Any) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(g[key], dtype=np.float64)) for g in grads for key in ("W", "b")])
+
+
+def _network_scale(example: Example, module: Any) -> list[Hint]:
+    """The scale diagnosis of network_gradients over the probes (N varies)."""
+    from gradverify.references import torch_backend as ref
+
+    probes = _probes(example)
+    values, grads = [], []
+    for probe in probes:
+        net, X, Y = materialize(probe)
+        value, got = call(module, "network_gradients", net, X, Y)
+        want_value, want = ref.network_gradients(net, X, Y)
+        n, k = probe.arch.batch, probe.arch.sizes[-1]
+        values.append((n, k, constant_ratio(value, want_value)))
+        grads.append((n, k, constant_ratio(_flat(got), _flat(want))))
+    checked = _sizes_text([(p.arch.batch, p.arch.sizes[-1]) for p in probes], outputs=False)
+    return scale_hint(law(values), law(grads), "loss value is", "gradients are", checked)
+
+
+def _network_hints(failure: Any, module: Any) -> list[Hint]:
     ex = failure.case
+    out = _network_scale(ex, module)
     net, X, Y = materialize(ex)
     value, grads = call(module, "network_gradients", net, X, Y)
     rng = np.random.default_rng(0)
@@ -129,43 +333,103 @@ def _network_hints(failure: Any, module: Any) -> list[str]:
         for key in ("W", "b"):
             g = np.asarray(grads[i][key], dtype=np.float64)
             if g.shape != layer[key].shape:
-                return []
+                return out
             u = rng.normal(size=g.shape)
             try:
                 numeric = finite_diff.network_directional(module, net, X, Y, i, key, u)
             except finite_diff.NotSmoothHere:
-                return []
+                return out
             if not compare("fd", float(np.sum(g * u)), numeric, "finite_diff").ok:
-                return [f"Your gradient for layers[{i}].{key} is not the derivative of your own loss value "
-                        "(finite differences disagree): the backward pass is wrong there."]
-    return ["Your gradients are the derivatives of your own loss value (finite differences agree), "
-            "so it is the loss value — the forward pass or the loss — that differs from the reference."]
+                return out + [Hint(f"Your gradient for layers[{i}].{key} is not the derivative of your own loss value "
+                                   "(finite differences disagree): the backward pass is wrong there.")]
+    return out + [Hint("Your gradients are the derivatives of your own loss value (finite differences agree), "
+                       "so it is the loss value — the forward pass or the loss — that differs from the reference.")]
 
 
-def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[str]:
-    """One-sentence hints for a failing item; [] when nothing clear can be said. A hint that names
-    a cause replaces the generic factor hints its numbers also fit (a dampened velocity is off by
-    1 − α, which is ½ when α = ½: the cause is the dampening, not a ½)."""
+def _l2_terms(example: Example, module: Any) -> tuple[int, float | None, float | None, float | None, float | None]:
+    """On one example with λ > 0, the submission's L2 term measured against the protocol's:
+    (N, a, a_b, c, c_b) with gradient(λ) − gradient(0) = c·λ·W for the weights and c_b·λ·b for
+    the biases (0 when untouched), and loss(λ) − loss(0) = a·(λ/2)·Σ‖W‖², or = a_b·(λ/2)·Σ‖W‖² +
+    c_b·(λ/2)·Σ‖b‖² when the biases' term is in the loss too; None where no constant fits."""
+    net, X, Y = materialize(example)
+    lam = net["l2"]
+    value, grads = call(module, "network_gradients", net, X, Y)
+    value0, grads0 = call(module, "network_gradients", {**net, "l2": 0.0}, X, Y)
+    layers = net["layers"]
+    dW = np.concatenate([np.ravel(np.asarray(g["W"], float) - np.asarray(g0["W"], float)) for g, g0 in zip(grads, grads0)])
+    db = np.concatenate([np.ravel(np.asarray(g["b"], float) - np.asarray(g0["b"], float)) for g, g0 in zip(grads, grads0)])
+    W = np.concatenate([np.ravel(layer["W"]) for layer in layers])
+    b = np.concatenate([np.ravel(layer["b"]) for layer in layers])
+    c = constant_ratio(dW, lam * W)
+    c_b = 0.0 if np.allclose(db, 0.0, atol=1e-12) else constant_ratio(db, lam * b)
+    bias_term = 0.0 if c_b is None else c_b * 0.5 * lam * float(b @ b)
+    penalty = float(value) - float(value0)
+    a, a_b = (constant_ratio(penalty - term, 0.5 * lam * float(W @ W)) for term in (0.0, bias_term))
+    return example.arch.batch, a, a_b, c, c_b
+
+
+def _l2_hints(example: Example, module: Any) -> list[Hint]:
+    """Regularised biases, an L2 term divided by N, or a ½ too many or too few, when the numbers
+    fit on every probe (N varies, so 1/N and ½ part at N = 3)."""
+    if not example.arch.l2 > 0:
+        return []
+    terms = [_l2_terms(probe, module) for probe in _probes(example)]
+    checked = _sizes_text([(n, 0) for n, *_ in terms], outputs=False)
+    gradient = law([(n, 1, c) for n, _, _, c, _ in terms])
+    penalty = law([(n, 1, a) for n, a, *_ in terms]) or law([(n, 1, a_b) for n, _, a_b, *_ in terms])
+    biases = "0" if all(c_b == 0.0 for *_, c_b in terms) else law([(n, 1, c_b) for n, *_, c_b in terms])
+    out = []
+    if biases not in (None, "0"):
+        added = "λ·b" if biases == "1" else f"{biases} × λ·b"
+        out.append(Hint(f"Your bias gradients get {added} added with L2 (checked at {checked}): the protocol's L2 term "
+                        "(λ/2)·Σ‖W‖² regularises the weights only, so the biases' gradients do not change with λ.", "l2_on_biases"))
+    if penalty is None or gradient is None or penalty == gradient == "1":
+        return out
+    wrong = [what for what, which in (("the L2 term in your loss", penalty), ("its gradient", gradient)) if which != "1"]
+    wrong[0] = wrong[0][0].upper() + wrong[0][1:]
+    factor = penalty if penalty != "1" else gradient
+    if {penalty, gradient} <= {"1", "1/N"}:
+        out.append(Hint(f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} divided by N, the batch size "
+                        f"(checked at {checked}): the protocol adds (λ/2)·Σ‖W‖² to each batch's loss and λ·W to the weight "
+                        "gradients, not averaged over the samples.", "l2_over_n"))
+    elif {penalty, gradient} <= {"1", "2", "½"}:
+        out.append(Hint(f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} {factor} × the protocol's "
+                        f"(checked at {checked}): check the ½ of the L2 term: (λ/2)·Σ‖W‖² in the loss, whose derivative "
+                        "is λ·W.", "l2_half"))
+    return out
+
+
+def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint]:
+    """One-sentence hints for a failing item; [] when nothing clear can be said. A diagnosis that
+    fits replaces the generic factor hint (a dampened velocity is off by 1 − α, which is ½ when
+    α = ½: the cause is the dampening, not a ½); the kinds that probe their scale (loss, network,
+    L2) get no factor hint from one case at all."""
     if kind == "momentum_step" and (dampened := _dampening_hint(failure)):
         return [dampened]
     out = _generic(failure)
     try:
         if kind == "activation" and isinstance(failure.case, ActivationCase):
-            out += _activation_hints(target, failure.case, module)
+            found = _activation_hints(target, failure.case, module)
         elif kind == "loss" and isinstance(failure.case, LossCase):
-            out += _loss_hints(target, failure.case, module)
+            found = _loss_hints(target, failure.case, module)
         elif kind == "network" and isinstance(failure.case, Example):
-            out += _network_hints(failure, module)
+            found = _network_hints(failure, module)
+        elif kind == "l2" and isinstance(failure.case, Example):
+            found = _l2_hints(failure.case, module)
         elif kind == "momentum_step":
-            out += _momentum_hints(failure)
+            found = _momentum_hints(failure)
         elif kind == "train_loop":
-            out += _train_hints(failure)
+            found = _train_hints(failure)
+        else:
+            found = []
     except Exception:  # noqa: BLE001 - a hint is optional; whatever the submission does here, grading goes on
-        pass
-    return list(dict.fromkeys(out))  # each hint once, in order
+        found = []
+    if kind not in ("loss", "network", "l2") and not any(h.cause for h in found):
+        out += _factor(failure)
+    return list(dict.fromkeys(out + found))  # each hint once, in order
 
 
-def _dampening_hint(failure: Any) -> str | None:
+def _dampening_hint(failure: Any) -> Hint | None:
     """The velocity is (1 − α) × Δw on every failing velocity comparison of the first step: the
     update of torch's dampening (Δw = α·Δw − η·(1 − α)·∂E/∂w), not the protocol's."""
     case = failure.case
@@ -175,28 +439,28 @@ def _dampening_hint(failure: Any) -> str | None:
     velocity = [c for c in failure.comparisons if c.where.function == "sgd_momentum_step" and c.where.quantity == "velocity"
                 and c.where.step in (None, 1)]
     if velocity and all(c.scale is not None and _near(c.scale, 1.0 - momentum) for c in velocity):
-        return (f"The step is (1 − α) = {1 - momentum:g} times the protocol's: that is momentum with dampening "
-                "(Δw = α·Δw − η·(1 − α)·∂E/∂w); the protocol has none: Δw(n) = α·Δw(n−1) − η·∂E/∂w.")
+        return Hint(f"The step is (1 − α) = {1 - momentum:g} times the protocol's: that is momentum with dampening "
+                    "(Δw = α·Δw − η·(1 − α)·∂E/∂w); the protocol has none: Δw(n) = α·Δw(n−1) − η·∂E/∂w.", "dampening")
     return None
 
 
-def _momentum_hints(failure: Any) -> list[str]:
+def _momentum_hints(failure: Any) -> list[Hint]:
     wrong = [c.where for c in failure.comparisons if c.where.function == "sgd_momentum_step"]
     quantities = {w.quantity for w in wrong}
     steps = {w.step for w in wrong}
     if quantities == {"velocity"}:
-        return ["The new weights are right but the returned velocity is not: it must be Δw(n), the change just applied."]
+        return [Hint("The new weights are right but the returned velocity is not: it must be Δw(n), the change just applied.")]
     if steps and 1 not in steps:
-        return ["The first step is right and later ones are not: check how the previous Δw enters (momentum·Δw(n−1))."]
+        return [Hint("The first step is right and later ones are not: check how the previous Δw enters (momentum·Δw(n−1)).")]
     return []
 
 
-def _train_hints(failure: Any) -> list[str]:
+def _train_hints(failure: Any) -> list[Hint]:
     for c in failure.comparisons:
         if c.where.quantity == "batch_losses" and c.cause is Cause.SHAPE:
             case = failure.case
             n = case.example.arch.batch
             batches = -(-n // case.batch_size)
-            return [f"Expected {case.epochs} epoch(s) × {batches} batches = {case.epochs * batches} batch losses: "
-                    f"with N = {n} and batch_size = {case.batch_size} the last batch is smaller, not dropped."]
+            return [Hint(f"Expected {case.epochs} epoch(s) × {batches} batches = {case.epochs * batches} batch losses: "
+                         f"with N = {n} and batch_size = {case.batch_size} the last batch is smaller, not dropped.")]
     return []

@@ -22,6 +22,9 @@ class Variant:
     #: items the bug costs besides its own and those built on it (rubric.BUILDS_ON): a training
     #: loop over steps that fail cannot be right, so a step bug that makes them fail costs it too
     also: tuple[str, ...] = ()
+    #: the diagnosis (a key of gradverify.grading.hints.CAUSES) its item's hints must name; every
+    #: other diagnosis must stay silent on it
+    hint: str | None = None
 
     def lost_items(self, rubric) -> list[str]:
         """The items of `rubric` this bug costs, in rubric order."""
@@ -45,50 +48,51 @@ class Variant:
         return path
 
 
-def _v(name: str, item: str | None, description: str, *patches: tuple[str, str], also: tuple[str, ...] = ()) -> Variant:
-    return Variant(name, description, tuple(patches), item, also)
+def _v(name: str, item: str | None, description: str, *patches: tuple[str, str], also: tuple[str, ...] = (),
+       hint: str | None = None) -> Variant:
+    return Variant(name, description, tuple(patches), item, also, hint)
 
 
 #: Realistic backprop mistakes, each a one-place change of impl, with the rubric item it breaks.
 BUGGY: dict[str, Variant] = {v.name: v for v in [
     _v("sigmoid_derivative_from_z", "sigmoid", "σ'(z) computed from z instead of σ(z): z·(1 − z)",
-       ("    s = _sigmoid(z)\n    return grad_a * s * (1.0 - s)", "    return grad_a * z * (1.0 - z)")),
+       ("    s = _sigmoid(z)\n    return grad_a * s * (1.0 - s)", "    return grad_a * z * (1.0 - z)"), hint="derivative_from_output"),
     _v("tanh_derivative_from_z", "tanh", "tanh'(z) computed as 1 − z²",
-       ("    t = np.tanh(z)\n    return grad_a * (1.0 - t * t)", "    return grad_a * (1.0 - z * z)")),
+       ("    t = np.tanh(z)\n    return grad_a * (1.0 - t * t)", "    return grad_a * (1.0 - z * z)"), hint="derivative_from_output"),
     _v("relu_derivative_without_mask", "relu", "relu' passes the gradient through everywhere",
        ("    return np.where(z > 0, grad_a, 0.0)", "    return grad_a.copy()")),
     _v("leaky_relu_slope_in_backward", "leaky_relu", "leaky_relu' uses slope 0.1 for z < 0",
-       ("    return np.where(z > 0, grad_a, LEAKY_SLOPE * grad_a)", "    return np.where(z > 0, grad_a, 0.1 * grad_a)")),
+       ("    return np.where(z > 0, grad_a, LEAKY_SLOPE * grad_a)", "    return np.where(z > 0, grad_a, 0.1 * grad_a)"), hint="leaky_slope"),
     _v("softplus_derivative_sigma_of_minus_z", "softplus", "softplus'(z) taken as σ(−z)",
        ("    return grad_a * _sigmoid(z)\n", "    return grad_a * _sigmoid(-z)\n")),
     _v("softmax_diagonal_jacobian", "softmax", "softmax VJP uses only the diagonal s(1 − s) of the Jacobian",
-       ("    return s * (grad_a - np.sum(grad_a * s, axis=-1, keepdims=True))", "    return grad_a * s * (1.0 - s)")),
+       ("    return s * (grad_a - np.sum(grad_a * s, axis=-1, keepdims=True))", "    return grad_a * s * (1.0 - s)"), hint="softmax_diagonal"),
     _v("mse_gradient_over_n_only", "mse", "mse gradient divides by N instead of N·K",
-       ("    return 2.0 * (p - y) / p.size", "    return 2.0 * (p - y) / p.shape[0]")),
+       ("    return 2.0 * (p - y) / p.size", "    return 2.0 * (p - y) / p.shape[0]"), hint="output_mean"),
     _v("sse_without_half", "sse", "SSE without the ½, in the loss and consistently in its gradient",
        ("    return float(0.5 * np.sum((p - y) ** 2) / p.shape[0])", "    return float(np.sum((p - y) ** 2) / p.shape[0])"),
-       ("    return (p - y) / p.shape[0]", "    return 2.0 * (p - y) / p.shape[0]")),
+       ("    return (p - y) / p.shape[0]", "    return 2.0 * (p - y) / p.shape[0]"), hint="half"),
     _v("mae_gradient_sign_flipped", "mae", "mae gradient uses sign(y − ŷ)",
-       ("    return np.sign(p - y) / p.size", "    return np.sign(y - p) / p.size")),
+       ("    return np.sign(p - y) / p.size", "    return np.sign(y - p) / p.size"), hint="sign"),
     _v("mape_gradient_without_100", "mape", "mape gradient forgets the factor 100",
-       ("    return 100.0 * np.sign(p - y) / (np.abs(y) * p.size)", "    return np.sign(p - y) / (np.abs(y) * p.size)")),
+       ("    return 100.0 * np.sign(p - y) / (np.abs(y) * p.size)", "    return np.sign(p - y) / (np.abs(y) * p.size)"), hint="percentage"),
     _v("bce_gradient_sign_flipped", "bce", "bce gradient has the wrong sign",
-       ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size", "        return (_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size")),
+       ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size", "        return (_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size"), hint="sign"),
     _v("cce_gradient_not_averaged", "cce", "cce gradient not divided by N",
-       ("    return -_div(y, p) / p.shape[0]", "    return -_div(y, p)")),
+       ("    return -_div(y, p) / p.shape[0]", "    return -_div(y, p)"), hint="batch_mean"),
     _v("sparse_cce_mean_over_all_entries", "sparse_cce", "sparse_cce averaged over N·K entries instead of N samples",
        ("        return float(-np.sum(np.log(picked)) / p.shape[0])", "        return float(-np.sum(np.log(picked)) / p.size)"),
-       ("        grad[rows, labels] = -1.0 / (p.shape[0] * p[rows, labels])", "        grad[rows, labels] = -1.0 / (p.size * p[rows, labels])")),
+       ("        grad[rows, labels] = -1.0 / (p.shape[0] * p[rows, labels])", "        grad[rows, labels] = -1.0 / (p.size * p[rows, labels])"), hint="output_mean"),
     _v("dense_weight_gradient_transposed", "dense", "dense_backward returns x.T @ grad_z, of shape (in, out)",
-       ("    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)", "    return grad_z @ W, x.T @ grad_z, grad_z.sum(axis=0)")),
+       ("    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)", "    return grad_z @ W, x.T @ grad_z, grad_z.sum(axis=0)"), hint="transposed"),
     _v("network_bias_gradient_mean", "network", "network_gradients averages the bias gradient over the batch (the loss already did)",
        ('"b": grad_z.sum(axis=0)}', '"b": grad_z.mean(axis=0)}')),
     _v("l2_penalty_without_half", "l2", "the L2 penalty is λ·Σ‖W‖² while its gradient is λ·W",
        ('    return 0.5 * l2 * sum(float(np.sum(layer["W"] ** 2)) for layer in layers)',
-        '    return l2 * sum(float(np.sum(layer["W"] ** 2)) for layer in layers)')),
+        '    return l2 * sum(float(np.sum(layer["W"] ** 2)) for layer in layers)'), hint="l2_half"),
     _v("momentum_with_dampening", "momentum_step", "Δw = α·Δw − η·(1 − α)·∂E/∂w (torch's dampening = α)",
        ("            delta[key] = -lr * g[key] + momentum * previous",
-        "            delta[key] = -lr * (1.0 - momentum) * g[key] + momentum * previous")),
+        "            delta[key] = -lr * (1.0 - momentum) * g[key] + momentum * previous"), hint="dampening"),
     _v("momentum_subtracts_previous_step", "momentum_step", "Δw(n) = −η·g(n) − α·Δw(n−1)",
        ("            delta[key] = -lr * g[key] + momentum * previous", "            delta[key] = -lr * g[key] - momentum * previous")),
     _v("train_drops_last_partial_batch", "train_loop", "train skips the last batch when it is smaller than batch_size",
@@ -101,7 +105,7 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
        ('        grad_z = ACTIVATIONS[layer["activation"]][1](zs[i], grad_a)',
         '        grad_z = ACTIVATIONS[layer["activation"]][1](zs[i], grad_a) if i == len(layers) - 1 else grad_a')),
     _v("l2_gradient_on_biases", "l2", "the L2 gradient λ·b is added to the bias gradients too (only when λ > 0)",
-       ('"b": grad_z.sum(axis=0)}', '"b": grad_z.sum(axis=0) + l2 * layer["b"]}')),
+       ('"b": grad_z.sum(axis=0)}', '"b": grad_z.sum(axis=0) + l2 * layer["b"]}'), hint="l2_on_biases"),
     _v("momentum_first_step_doubles", "momentum_step", "the first step takes Δw(0) = −η·g instead of 0 (only with momentum > 0)",
        ("            previous = velocity[i][key] if velocity is not None else np.zeros_like(p[key])",
         "            previous = velocity[i][key] if velocity is not None else -lr * g[key]")),
@@ -113,7 +117,7 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
     _v("softmax_backward_sums_over_batch", "softmax", "the softmax VJP sums g·s over the batch axis (only batches of 2+)",
        ("    return s * (grad_a - np.sum(grad_a * s, axis=-1, keepdims=True))", "    return s * (grad_a - np.sum(grad_a * s, axis=0, keepdims=True))")),
     _v("leaky_relu_forward_slope", "leaky_relu", "leaky_relu's forward pass uses slope 0.1",
-       ("    return np.where(z > 0, z, LEAKY_SLOPE * z)", "    return np.where(z > 0, z, 0.1 * z)")),
+       ("    return np.where(z > 0, z, LEAKY_SLOPE * z)", "    return np.where(z > 0, z, 0.1 * z)"), hint="leaky_slope"),
     _v("mape_relative_to_prediction", "mape", "mape divides by |ŷ| instead of |y| in the loss",
        ("    return float(100.0 * np.mean(np.abs(p - y) / np.abs(y)))", "    return float(100.0 * np.mean(np.abs(p - y) / np.abs(p)))")),
     _v("cce_assumes_one_hot", "cce", "cce takes the argmax of the targets (only soft labels differ)",
@@ -124,10 +128,10 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
     _v("bce_gradient_missing_negative_class", "bce", "the bce gradient drops the (1 − y)/(1 − ŷ) term",
        ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size", "        return -_div(y, p) / p.size")),
     _v("sse_gradient_is_the_error_signal", "sse", "the sse gradient returns e/N = (y − ŷ)/N, the error signal, instead of −e/N",
-       ("    return (p - y) / p.shape[0]", "    return (y - p) / p.shape[0]")),
+       ("    return (p - y) / p.shape[0]", "    return (y - p) / p.shape[0]"), hint="sign"),
     _v("mse_halved", "mse", "mse is taken as ½·mean(e²), consistently in the loss and its gradient",
        ("    return float(np.mean((p - y) ** 2))", "    return float(0.5 * np.mean((p - y) ** 2))"),
-       ("    return 2.0 * (p - y) / p.size", "    return (p - y) / p.size")),
+       ("    return 2.0 * (p - y) / p.size", "    return (p - y) / p.size"), hint="half"),
     _v("softmax_without_max_shift", "softmax", "softmax as e^z / Σ e^z without subtracting the row max (overflows for z > 709)",
        ("    e = np.exp(z - z.max(axis=-1, keepdims=True))\n    return e / e.sum(axis=-1, keepdims=True)",
         "    e = np.exp(z)\n    return e / e.sum(axis=-1, keepdims=True)")),
@@ -135,6 +139,18 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
        ("    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))", "    return np.log1p(np.exp(z))")),
     _v("relu_backward_from_output_gradient", "relu", "relu' masks by the sign of grad_a instead of z",
        ("    return np.where(z > 0, grad_a, 0.0)", "    return np.where(grad_a > 0, grad_a, 0.0)")),
+    # Causes the hints must name (grading/hints.py CAUSES), each consistent in the loss and its gradient.
+    _v("leaky_relu_slope_keras", "leaky_relu", "leaky_relu with slope 0.2 for z < 0, consistently in both passes",
+       ("LEAKY_SLOPE = 0.01", "LEAKY_SLOPE = 0.2"), hint="leaky_slope"),
+    _v("l2_divided_by_batch", "l2", "the L2 term (λ/2N)·Σ‖W‖² and its gradient λ·W/N, as when λ/N is added per sample",
+       ("value_fn(y_pred, Y) + _l2_penalty(layers, l2)", "value_fn(y_pred, Y) + _l2_penalty(layers, l2) / X.shape[0]"),
+       ('"W": grad_z.T @ xs[i] + l2 * layer["W"]', '"W": grad_z.T @ xs[i] + l2 * layer["W"] / X.shape[0]'), hint="l2_over_n"),
+    _v("mse_summed_over_batch", "mse", "mse summed over the samples (mean over the outputs only), in the loss and its gradient",
+       ("    return float(np.mean((p - y) ** 2))", "    return float(np.sum(np.mean((p - y) ** 2, axis=1)))"),
+       ("    return 2.0 * (p - y) / p.size", "    return 2.0 * (p - y) / p.shape[1]"), hint="batch_mean"),
+    _v("mse_summed_over_outputs", "mse", "mse summed over the outputs (mean over the samples only), in the loss and its gradient",
+       ("    return float(np.mean((p - y) ** 2))", "    return float(np.mean(np.sum((p - y) ** 2, axis=1)))"),
+       ("    return 2.0 * (p - y) / p.size", "    return 2.0 * (p - y) / p.shape[0]"), hint="output_mean"),
 ]}
 
 #: Implementations that are right in another way: the suite must not flag any of them.
@@ -223,7 +239,8 @@ PARTIAL: dict[str, Partial] = {p.variant.name: p for p in [
                                     "output); no standalone softmax VJP or cross-entropy gradient", *_FUSED),
             missing=("softmax", "cce", "sparse_cce")),
     Partial(_v("fused_softmax_cce_times_n", "network", "the fused output layer without the 1/N: gradients N times too large",
-               *_FUSED[:2], (_FUSED[2][0], _FUSED[2][1].replace("(y_pred - target) / X.shape[0]", "(y_pred - target)"))),
+               *_FUSED[:2], (_FUSED[2][0], _FUSED[2][1].replace("(y_pred - target) / X.shape[0]", "(y_pred - target)")),
+               hint="batch_mean"),
             missing=("softmax", "cce", "sparse_cce"), wrong=("network", "l2")),
 ]}
 
