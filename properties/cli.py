@@ -57,6 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("files", nargs="+", metavar="FILE", help="submission .py files, or folders of them")
     g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
+    g.add_argument("--adapter", metavar="NAME_OR_FILE",
+                   help="a course adapter mapping the course's own API onto the protocol: a .py file, or a shipped one "
+                        "(cs231n, layers); default: the rubric's adapter, if it names one (docs/adapters.md)")
     g.add_argument("--report", help="Markdown report (one submission), or the class summary (several)")
     g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
     g.add_argument("--out", default="grades", help="folder for per-submission reports when grading several (default: grades)")
@@ -192,14 +195,24 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     if mode is engine.Mode.NONE:
         print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
               file=sys.stderr)
+    from gradverify.grading import adapters
+
+    adapter = None
+    try:
+        if args.adapter or rubric.adapter:  # staff's file: checked once, before any submission runs
+            adapter = adapters.load(args.adapter or rubric.adapter, unsafe=args.unsafe_no_sandbox, memory_mb=args.memory,
+                                    timeout=args.timeout or rubric.item_timeout)
+    except adapters.AdapterError as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if len(files) == 1 and not Path(args.files[0]).is_dir():
-        return _grade_one(files[0], rubric, args)
+        return _grade_one(files[0], rubric, args, adapter)
     from gradverify.grading.classroom import grade_many
 
     return grade_many(files, args)
 
 
-def _grade_one(path, rubric, args: argparse.Namespace) -> int:
+def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     import json
 
     from gradverify.files import write_atomic
@@ -210,15 +223,16 @@ def _grade_one(path, rubric, args: argparse.Namespace) -> int:
 
     def progress(index: int, total: int, r) -> None:
         if not args.quiet:
-            mark = "pass" if r.passed else "FAIL"
-            print(f"[{index + 1:>2}/{total}] {mark:<4} {r.item.title} ({r.score:g}/{r.item.points:g}, {r.seconds:.1f} s)"
+            mark = {"passed": "pass", "not mapped": "n/a"}.get(r.status, "FAIL")
+            points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
+            print(f"[{index + 1:>2}/{total}] {mark:<4} {r.item.title} ({points}, {r.seconds:.1f} s)"
                   + (f": {r.cause}" if r.cause else ""), file=sys.stderr, flush=True)
 
     from gradverify.sandbox import SandboxUnavailable
 
     try:
         result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress,
-                                    unsafe=args.unsafe_no_sandbox)
+                                    unsafe=args.unsafe_no_sandbox, adapter=adapter)
     except SandboxUnavailable as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE

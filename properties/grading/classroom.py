@@ -42,6 +42,8 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
                "--memory", str(args.memory)]
     if args.rubric:
         command += ["--rubric", args.rubric]
+    if args.adapter:
+        command += ["--adapter", args.adapter]
     if args.timeout:
         command += ["--timeout", str(args.timeout)]
     if args.unsafe_no_sandbox:

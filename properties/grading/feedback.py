@@ -1,5 +1,9 @@
 """Grading outputs from `GradeResult`s: Gradescope results.json, a Markdown report per
-submission (for staff: everything, hidden items included), and a class summary."""
+submission (for staff: everything, hidden items included), and a class summary.
+
+Items a course adapter cannot map ("not mapped") are out of the total: the staff report shows
+them as such, results.json leaves them out of its tests (Gradescope never shows them to the
+student) and lists them in its extra_data, and the class summary has no column for them."""
 
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ def student_feedback(r: ItemResult) -> str:
 
 
 def results_json(result: GradeResult) -> dict[str, Any]:
-    """Gradescope's results.json: top-level score, and one test per rubric item."""
+    """Gradescope's results.json: top-level score, and one test per rubric item counted (an item
+    the course adapter cannot map is no test: it is listed in extra_data's "not_mapped")."""
     tests = [
         {
             "name": r.item.title,
@@ -48,6 +53,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
                            "failure": r.failure.name if r.failure else None, "seconds": round(r.seconds, 3)},
         }
         for r in result.items
+        if r.mapped
     ]
     general = f"Score {_points(result.score)} of {_points(result.max_score)}."
     if result.sandbox == "none":
@@ -61,17 +67,23 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         "execution_time": round(result.seconds, 3),
         "tests": tests,
         "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score,
-                       "sandbox": result.sandbox, "protections": list(result.isolation)},
+                       "sandbox": result.sandbox, "protections": list(result.isolation), "adapter": result.adapter or None,
+                       "not_mapped": [{"item": r.item.name, "title": r.item.title, "points": r.item.points, "cause": r.cause}
+                                      for r in result.not_mapped]},
     }
 
 
 def render_submission(result: GradeResult) -> str:
     """The staff report of one submission, verdict first. Everything that comes from the
     submission (its file name, causes, printed output) is rendered inert (gradverify.markdown)."""
+    adapter = ""
+    if result.adapter:
+        left_out = sum(r.item.points for r in result.not_mapped)
+        adapter = f", through the course adapter {code(result.adapter)} ({_points(left_out)} points not mapped, not counted)"
     lines = [
         f"# Grade: {code(result.submission)}",
         "",
-        f"**{_points(result.score)} / {_points(result.max_score)}** — rubric “{inline(result.rubric.title)}”, "
+        f"**{_points(result.score)} / {_points(result.max_score)}** — rubric “{inline(result.rubric.title)}”{adapter}, "
         f"graded in {result.seconds:.1f} s.",
         "",
     ]
@@ -81,10 +93,11 @@ def render_submission(result: GradeResult) -> str:
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
-        mark = {"passed": "✅", "failed": "❌", "not implemented": "➖ not implemented"}[r.status]
+        mark = {"passed": "✅", "failed": "❌", "not implemented": "➖ not implemented", "not mapped": "⬜ not mapped"}[r.status]
         hidden = " (hidden)" if r.item.hidden else ""
-        lines.append(f"| {inline(r.item.title)}{hidden} | {_points(r.score)} / {_points(r.item.points)} | {mark} | {inline(r.cause)} |")
-    failed = [r for r in result.items if not r.passed and (r.details or r.hints or r.scope)]
+        points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
+        lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(r.cause)} |")
+    failed = [r for r in result.items if not r.passed and r.mapped and (r.details or r.hints or r.scope)]
     if failed:
         lines += ["", "## Feedback", ""]
         for r in failed:
@@ -101,7 +114,7 @@ def render_submission(result: GradeResult) -> str:
 
 
 #: How each status of an item starts its feedback.
-VERDICTS = {"passed": "Passed", "failed": "Failed", "not implemented": "Not implemented"}
+VERDICTS = {"passed": "Passed", "failed": "Failed", "not implemented": "Not implemented", "not mapped": "Not mapped"}
 
 
 def student_feedback_full(r: ItemResult) -> str:

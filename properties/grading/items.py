@@ -3,10 +3,12 @@
     rubric = load_rubric()                    # grading/rubric.py: the shipped rubric, or a course's own
     result = grade_file("student.py", rubric) # the submission runs in a Sandbox
     result.score, result.max_score
+    grade_file("student.py", rubric, adapter="cs231n")   # in a course's own API (grading/adapters/)
 
 Items that compose others (network, l2, train_loop) draw only from the activations
 and losses whose own items passed, so a bug costs the points of the item where it is.
-A missing function costs its items' points and nothing else.
+A missing function costs its items' points and nothing else. Through a course adapter,
+the items it cannot map are "not mapped": left out of the total, not scored 0.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any, Callable
 from gradverify.calls import ImplFailure, call
 from gradverify.cases import Architecture, Example, materialize
 from gradverify.checks import PROPERTIES, Property
+from gradverify.grading import adapters
+from gradverify.grading.adapters import Adapter
 from gradverify.grading.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
 from gradverify.loader import missing_functions
@@ -54,11 +58,16 @@ class ItemResult:
     #: what the composite items were checked without, and why (components the submission's own
     #: network_gradients does not implement, found by probing: `_supported`)
     scope: list[str] = field(default_factory=list)
+    #: False when the course adapter cannot map the item (`cause` says why): not counted
+    mapped: bool = True
 
     @property
     def status(self) -> str:
         """"passed", "not implemented" (a function it needs is not defined or raises
-        NotImplementedError: missing, not wrong) or "failed"."""
+        NotImplementedError: missing, not wrong), "failed", or "not mapped" (the course adapter
+        cannot map it: left out of the total)."""
+        if not self.mapped:
+            return "not mapped"
         if self.passed:
             return "passed"
         return "not implemented" if self.failure in MISSING else "failed"
@@ -75,6 +84,8 @@ class GradeResult:
     isolation: tuple[str, ...] = ()
     sandbox: str = ""
     seconds: float = 0.0
+    #: the course adapter the submission was graded through ("" for none): its name or path
+    adapter: str = ""
 
     @property
     def score(self) -> float:
@@ -82,7 +93,15 @@ class GradeResult:
 
     @property
     def max_score(self) -> float:
-        return self.rubric.max_score
+        """The points of the items counted: every rubric item but those not mapped."""
+        if not self.items:
+            return self.rubric.max_score
+        return sum(r.item.points for r in self.items if r.mapped)
+
+    @property
+    def not_mapped(self) -> list[ItemResult]:
+        """The items the course adapter cannot map, left out of the total."""
+        return [r for r in self.items if not r.mapped]
 
 
 MAX_VALUES_SHOWN = 3
@@ -167,10 +186,21 @@ def _supported(module: Any, activations: tuple[str, ...], losses: tuple[str, ...
     return tuple(kept), outputs, left_out
 
 
+def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
+    """The result of an item the course adapter cannot map (None when there is no adapter or it can)."""
+    why = adapter.why_not(item) if adapter is not None else None
+    return None if why is None else ItemResult(item, False, 0.0, why, mapped=False)
+
+
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
-               deadline: Callable[[float], Any] | None = None, probes: dict | None = None) -> ItemResult:
+               deadline: Callable[[float], Any] | None = None, probes: dict | None = None,
+               adapter: Adapter | None = None) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
-    `probes`: what `_supported` found, by allowed components, shared by the items of one grade."""
+    `probes`: what `_supported` found, by allowed components, shared by the items of one grade.
+    `adapter`: the course adapter `module` serves (an item it cannot map is not run)."""
+    unmapped = not_mapped(item, adapter)
+    if unmapped is not None:
+        return unmapped
     start = time.perf_counter()
     kind = KINDS[item.check]
     base = PROPERTIES[kind.prop]
@@ -182,6 +212,7 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     losses = _allowed(earlier, "loss", tuple(LOSSES))
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
     scope: list[str] = []
+    l2_draws = "mixed" if adapter is None or adapter.l2 else "zero"
     with budget:
         outputs = None
         if kind.composite:
@@ -193,7 +224,9 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                 return ItemResult(item, False, 0.0, "network_gradients implements none of the losses",
                                   scope=scope, seconds=time.perf_counter() - start, failure=Cause.NOT_IMPLEMENTED)
             losses = tuple(outputs)
-        strategy = kind.strategy(item.target, activations, losses, outputs)
+            if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
+                scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
+        strategy = kind.strategy(item.target, activations, losses, outputs, l2_draws)
         prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance)
         result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
     if result.passed:
@@ -217,15 +250,18 @@ class _no_deadline:
 
 
 def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=None,
-                 progress: Callable[[int, int, ItemResult], None] | None = None) -> GradeResult:
-    """Grade an already loaded implementation (a module or a sandbox proxy)."""
-    result = GradeResult(submission, rubric)
+                 progress: Callable[[int, int, ItemResult], None] | None = None,
+                 adapter: Adapter | None = None) -> GradeResult:
+    """Grade an already loaded implementation (a module or a sandbox proxy). `adapter`: the course
+    adapter whose functions `module` serves (grading/adapters: `load`, or `load_local` in this
+    process); the items it cannot map are not mapped, out of the total."""
+    result = GradeResult(submission, rubric, adapter=adapter.name if adapter else "")
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
     probes: dict = {}
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, probes))
+        done.append(grade_item(item, module, rubric, done, deadline, probes, adapter))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -247,34 +283,46 @@ def _import_references() -> None:
 
 
 def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
-               progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False) -> GradeResult:
+               progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False,
+               adapter: Adapter | str | Path | None = None) -> GradeResult:
     """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
     user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
     submission cannot be isolated here; whatever the submission does ends in the result.
     In the separate-user mode the rubric and the folder that holds the submission (its
-    classmates' files, in a class folder) are closed to other users before it runs."""
+    classmates' files, in a class folder) are closed to other users before it runs.
+
+    adapter: a course adapter (an Adapter, a shipped adapter's name or a .py path; default: the
+    rubric's, if it names one), run in the sandbox over the submission (grading/adapters).
+    Raises grading.adapters.AdapterError when it cannot be used: staff's mistake, not the student's."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
+    from gradverify.sandbox.host import AdapterLoadError
 
     start = time.perf_counter()
     if timeout is not None:
         rubric = replace(rubric, item_timeout=timeout)
+    chosen = adapter if adapter is not None else rubric.adapter or None
+    if chosen is not None:
+        chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
                       memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
-                      packages=rubric.packages)
+                      packages=rubric.packages, adapter=chosen.path if chosen else None)
     references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
     references.start()
     try:
         try:
             sandbox.start()
         except SubmissionLoadError as exc:
-            result = GradeResult(str(path), rubric, load_error=str(exc))
-            result.items = [ItemResult(item, False, 0.0, f"the file could not be loaded: {exc}") for item in rubric.items]
+            # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
+            cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
+            result = GradeResult(str(path), rubric, load_error=cause, adapter=chosen.name if chosen else "")
+            result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, f"the file could not be loaded: {cause}")
+                            for item in rubric.items]
         else:
             references.join()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
                 result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline,
-                                      progress=progress)
+                                      progress=progress, adapter=chosen)
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""

@@ -6,6 +6,9 @@
 Each item names a kind of check (`KINDS`: the suite property it runs and the cases it
 draws) and, for activations and losses, a target from the spec table
 (gradverify.references.spec), so a rubric can only name components the suite checks.
+A rubric may name a course adapter (`adapter = "course_api.py"`, relative to the rubric, or
+a shipped one's name: grading/adapters/), through which submissions in the course's own
+API are graded.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ class Kind:
     """A kind of rubric item: which property checks it and on which cases."""
 
     prop: str
-    #: (target, allowed activations, allowed losses, output activations per loss or None) -> strategy
-    strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...], dict | None], st.SearchStrategy]
+    #: (target, allowed activations, allowed losses, output activations per loss or None, the L2
+    #: draws of a training run: "mixed", or "zero" through an adapter that maps no L2) -> strategy
+    strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...], dict | None, str], st.SearchStrategy]
     targets: tuple[str, ...] = ()
     #: drawn only from components whose items passed
     composite: bool = False
@@ -43,17 +47,19 @@ class Kind:
 NETWORK_SIZES = {"max_width": 16, "max_batch": 16}
 
 KINDS: dict[str, Kind] = {
-    "activation": Kind("activations_match_references", lambda t, a, l, o: strategies.activation_cases(names=(t,)), tuple(ACTIVATIONS)),
-    "loss": Kind("losses_match_references", lambda t, a, l, o: strategies.loss_cases(names=(t,)), tuple(LOSSES)),
-    "dense": Kind("dense_matches_references", lambda t, a, l, o: strategies.dense_cases()),
+    "activation": Kind("activations_match_references", lambda t, a, l, o, l2: strategies.activation_cases(names=(t,)),
+                       tuple(ACTIVATIONS)),
+    "loss": Kind("losses_match_references", lambda t, a, l, o, l2: strategies.loss_cases(names=(t,)), tuple(LOSSES)),
+    "dense": Kind("dense_matches_references", lambda t, a, l, o, l2: strategies.dense_cases()),
     "network": Kind("network_gradients_match_references",
-                    lambda t, a, l, o: strategies.examples(activations=a, losses=l, outputs=o, l2="zero", **NETWORK_SIZES),
+                    lambda t, a, l, o, l2: strategies.examples(activations=a, losses=l, outputs=o, l2="zero", **NETWORK_SIZES),
                     composite=True),
     "l2": Kind("l2_adds_half_lambda_norm",
-               lambda t, a, l, o: strategies.examples(activations=a, losses=l, outputs=o, l2="positive", **NETWORK_SIZES),
+               lambda t, a, l, o, l2: strategies.examples(activations=a, losses=l, outputs=o, l2="positive", **NETWORK_SIZES),
                composite=True),
-    "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda t, a, l, o: strategies.train_cases()),
-    "train_loop": Kind("train_follows_own_steps", lambda t, a, l, o: strategies.train_cases(activations=a, losses=l, outputs=o),
+    "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda t, a, l, o, l2: strategies.train_cases()),
+    "train_loop": Kind("train_follows_own_steps",
+                       lambda t, a, l, o, l2: strategies.train_cases(activations=a, losses=l, outputs=o, l2=l2),
                        composite=True),
 }
 
@@ -84,6 +90,8 @@ class Rubric:
     path: str = ""
     #: top-level packages a submission may import besides the standard library and NumPy
     packages: tuple[str, ...] = ()
+    #: the course adapter: a shipped adapter's name or an absolute path ("" for none)
+    adapter: str = ""
 
     @property
     def max_score(self) -> float:
@@ -119,7 +127,23 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     if not isinstance(packages, list) or not all(isinstance(p, str) and p.isidentifier() for p in packages):
         raise ValueError(f"{path}: packages must be a list of top-level package names, got {packages!r}")
     return Rubric(str(data.get("title", "Backpropagation")), tuple(items), examples, float(timeout), seed, str(path),
-                  tuple(packages))
+                  tuple(packages), _adapter(data.get("adapter", ""), path))
+
+
+def _adapter(value: Any, path: Path) -> str:
+    """The rubric's `adapter`: "" for none, a shipped adapter's name, or the absolute path of the
+    file it names relative to the rubric's folder; ValueError if there is no such adapter."""
+    from gradverify.grading.adapters import SHIPPED, resolve
+
+    if not isinstance(value, str):
+        raise ValueError(f"{path}: adapter must be a string (a .py file relative to the rubric, or one of "
+                         f"{', '.join(SHIPPED)}), got {value!r}")
+    if not value or value in SHIPPED:
+        return value
+    try:
+        return str(resolve(value, path.resolve().parent))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _item(raw: Any, where: str) -> Item:

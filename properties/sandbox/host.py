@@ -5,6 +5,10 @@
         loss, grads = fn(net, X, Y)                              # runs in the child
         print(box.output())                                      # what the submission printed
 
+With ``Sandbox("student.py", adapter="course_api.py")`` the child imports a course adapter
+over the submission (docs/adapters.md) and `box.module` serves the adapter's functions;
+`inspect_adapter` imports an adapter alone to read what it declares.
+
 `box.module` behaves like the imported submission: its attributes are the submission's
 top-level callables, and calling one sends the arguments to the child (see
 sandbox/worker.py), waits for the reply within a wall-clock limit, and returns the
@@ -91,6 +95,23 @@ class SubmissionLoadError(Exception):
     """The submission could not be imported; str(exc) is the cause, e.g. 'syntax error at line 3: invalid syntax'."""
 
 
+class AdapterLoadError(SubmissionLoadError):
+    """The course adapter could not be imported (on its own, or beside the submission); str(exc)
+    is the cause, e.g. "raised NameError: name 'np' is not defined at line 12 while importing"."""
+
+
+@dataclass(frozen=True)
+class AdapterDeclaration:
+    """What a course adapter said about itself once imported (docs/adapters.md): its top-level
+    callables, the activations and losses its activation and loss functions map (None: all of
+    them) and whether its network_gradients maps the L2 term."""
+
+    functions: frozenset[str]
+    activations: tuple[str, ...] | None
+    losses: tuple[str, ...] | None
+    l2: bool
+
+
 #: What a SubmissionCallError's `kind` can be.
 CALL_FAILURES = frozenset({"timeout", "memory", "too_large", "too_deep", "missing", "exit",
                            "raised", "malformed", "crashed"})
@@ -123,12 +144,14 @@ class _Gone(Exception):
 
 
 class _LoadFailure(Exception):
-    """Starting a child and importing the submission failed; `cause` says why."""
+    """Starting a child and importing the submission failed; `cause` says why, `adapter` whether
+    it was the course adapter's import that failed."""
 
-    def __init__(self, cause: str, timed_out: bool = False):
+    def __init__(self, cause: str, timed_out: bool = False, adapter: bool = False):
         super().__init__(cause)
         self.cause = cause
         self.timed_out = timed_out
+        self.adapter = adapter
 
 
 # --------------------------------------------------------------------------- #
@@ -415,19 +438,27 @@ def _prepare_separate_user(locked: list[str], lock_grader: bool) -> None:
     engine.lock([*(engine.grader_paths() if lock_grader else []), *locked])
 
 
-def _make_folder(source: Path, child_uid: int | None) -> Path:
-    """A new folder for one submission: code/submission.py and runtime/ (the worker and its codec),
-    both read-only to the child, and work/ (the child's own, outside bubblewrap)."""
+def _make_folder(source: Path | None, child_uid: int | None, adapter: Path | None = None) -> Path:
+    """A new folder for one submission: code/submission.py (empty without a `source`), the course
+    adapter as code/adapter.py, and runtime/ (the worker and its codec), all read-only to the
+    child, and work/ (the child's own, outside bubblewrap)."""
     top = engine.private_folder()
     try:
         code, runtime, work = top / "code", top / "runtime", top / "work"
         for folder in (code, runtime):
             folder.mkdir(mode=0o755)
         work.mkdir(mode=0o700)
-        shutil.copyfile(source, code / "submission.py")
+        copies = [code / "submission.py", runtime / "worker.py", runtime / "codec.py"]
+        if source is not None:
+            shutil.copyfile(source, code / "submission.py")
+        else:
+            (code / "submission.py").write_bytes(b"")
+        if adapter is not None:
+            shutil.copyfile(adapter, code / "adapter.py")
+            copies.append(code / "adapter.py")
         for name in ("worker.py", "codec.py"):
             shutil.copyfile(WORKER_SCRIPT.with_name(name), runtime / name)
-        for path in (code / "submission.py", runtime / "worker.py", runtime / "codec.py"):
+        for path in copies:
             path.chmod(0o644)
         if child_uid is not None:  # the separate-user mode: no other submission's uid may enter this folder
             os.chown(work, child_uid, child_uid)
@@ -464,8 +495,44 @@ def _raised(report: dict) -> str | None:
     return f"raised {describe_raised(type_name, message)}"
 
 
+def not_defined_cause(name: str) -> str:
+    """The cause of a call that, through a course adapter, needed the student's `name`, which the
+    student's module does not define."""
+    return f"needs {name}, which is not defined"
+
+
+#: Where in the student's file a call through an adapter raised: a qualified name ("Dense.backward",
+#: "f.<locals>.g") and a line.
+_QUALNAME = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,199}")
+
+
+def _location(report: dict) -> str | None:
+    """A raised report's place in the student's file, in words ("in affine_backward, line 12");
+    "" when it has none, None when it is malformed."""
+    where = report.get("in")
+    if where is None:
+        return ""
+    if (isinstance(where, dict) and set(where) == {"function", "line"} and isinstance(where["function"], str)
+            and _QUALNAME.fullmatch(where["function"]) and type(where["line"]) is int):
+        return f"in {where['function']}, line {where['line']}"
+    return None
+
+
+def _located(message: str, where: str) -> str:
+    """The first line of a raised message with its place in the student's file after it."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    if not where:
+        return message
+    return f"{first} ({where})" if first else where
+
+
 def _call_failure(report: Any) -> SubmissionCallError | None:
     """The error for a failed call, or None if the report is malformed."""
+    if isinstance(report, dict) and report.get("kind") == "raised":
+        where = _location(report)
+        if where is None or not isinstance(report.get("message"), str):
+            return None
+        report = {**report, "message": _located(report["message"], where)}
     cause = _call_cause(report)
     if cause is None:
         return None
@@ -482,6 +549,9 @@ def _call_cause(report: Any) -> str | None:
     kind = report.get("kind")
     if not isinstance(kind, str):
         return None
+    if kind == "missing" and "name" in report:  # through an adapter: the student's name it needed
+        name = report["name"]
+        return not_defined_cause(name) if isinstance(name, str) and _PLAIN_NAME.fullmatch(name) else None
     fixed = {
         "memory": MEMORY_CAUSE,
         "too_large": "returned a value too large to check",
@@ -516,6 +586,36 @@ def _load_cause(report: Any) -> str | None:
         raised = _raised(report)
         return None if raised is None else f"{raised}{where} while importing"
     return None
+
+
+def _adapter_cause(report: Any) -> str | None:
+    """The cause for a course adapter's failed import, or None if the report is malformed."""
+    if isinstance(report, dict) and report.get("kind") == "missing":
+        name = report.get("name")
+        if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
+            return None
+        return (f"looks up student.{name} while it is imported, where the student's module does not define it "
+                f"(an adapter looks the student's names up inside its functions, when they are called)")
+    return _load_cause(report)
+
+
+def _names(value: Any) -> tuple[str, ...] | None | bool:
+    """A declaration's names as a tuple, None for none declared; False if malformed."""
+    if value is None:
+        return None
+    if isinstance(value, list) and len(value) <= 100 and all(isinstance(v, str) and _PLAIN_NAME.fullmatch(v) for v in value):
+        return tuple(value)
+    return False
+
+
+def _declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
+    """The adapter's declarations from its hello, or None if malformed."""
+    if not isinstance(report, dict) or set(report) != {"activations", "losses", "l2"} or type(report["l2"]) is not bool:
+        return None
+    activations, losses = _names(report["activations"]), _names(report["losses"])
+    if activations is False or losses is False:
+        return None
+    return AdapterDeclaration(functions, activations, losses, report["l2"])
 
 
 #: A function name the grader accepts from the child: a plain identifier, no dunder.
@@ -586,7 +686,11 @@ class _Deadline:
 class Sandbox:
     """A submission imported in a separate, locked-down process; see the module docstring.
 
-    path: the submission's .py file (copied; the copy is imported as module ``submission``).
+    path: the submission's .py file (copied; the copy is imported as module ``submission``), or
+    None for none (an empty module: a course adapter imported on its own, see `inspect_adapter`).
+    adapter: a course adapter's .py file (docs/adapters.md), copied beside the submission and
+    imported after it; the module then serves the adapter's functions, and `declaration` says
+    what the adapter declared.
     call_timeout: wall-clock seconds per call. import_timeout: seconds to start and import.
     memory_mb: the memory of the whole submission (all its processes; each also has it as its
     address-space limit). output_limit: bytes of output kept. cpu_seconds: CPU time per process.
@@ -599,7 +703,7 @@ class Sandbox:
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike | None,
         *,
         call_timeout: float = 10.0,
         import_timeout: float = 30.0,
@@ -611,8 +715,12 @@ class Sandbox:
         locked: Sequence[str | os.PathLike] = (),
         packages: Sequence[str] = (),
         lock_grader: bool = True,
+        adapter: str | os.PathLike | None = None,
     ):
-        self.path = Path(path)
+        if path is None and adapter is None:
+            raise ValueError("Sandbox: give a submission, an adapter or both")
+        self.path = Path(path) if path is not None else None
+        self.adapter = Path(adapter) if adapter is not None else None
         self.call_timeout = call_timeout
         self.import_timeout = import_timeout
         self.memory_mb = memory_mb
@@ -631,6 +739,7 @@ class Sandbox:
         self._ids = itertools.count(1)
         self._functions: frozenset[str] | None = None
         self._module: types.ModuleType | None = None
+        self._declaration: AdapterDeclaration | None = None
 
     # -- lifecycle --------------------------------------------------------- #
 
@@ -642,33 +751,37 @@ class Sandbox:
         self.close()
 
     def start(self) -> None:
-        """Start the child and import the submission in it; SubmissionLoadError if that fails."""
+        """Start the child and import the submission (and the adapter) in it; SubmissionLoadError
+        if that fails, AdapterLoadError if it was the adapter's import."""
         with self._lock:
             if self._functions is not None:
                 return
-            if not self.path.is_file():
+            if self.path is not None and not self.path.is_file():
                 raise SubmissionLoadError(f"no such file: {self.path}")
+            if self.adapter is not None and not self.adapter.is_file():
+                raise AdapterLoadError(f"no such file: {self.adapter}")
             self.mode = self.mode or engine.choose(self.unsafe)
             if self.mode is engine.Mode.USER:
                 _prepare_separate_user(self.locked, self.lock_grader)
             self._state.mode = self.mode
             self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
-            self._state.folder = _make_folder(self.path, self._state.uid)
+            self._state.folder = _make_folder(self.path, self._state.uid, self.adapter)
             self._finalizer = weakref.finalize(self, _clean_up, self._state)
             try:
-                worker, functions = self._launch(
+                worker, (functions, declaration) = self._launch(
                     time.monotonic() + self.import_timeout,
                     f"timed out after {self.import_timeout:g} s while importing",
                 )
             except _LoadFailure as failure:
                 self.close()
-                raise SubmissionLoadError(failure.cause) from None
+                raise (AdapterLoadError if failure.adapter else SubmissionLoadError)(failure.cause) from None
             except BaseException:
                 self.close()
                 raise
             self._state.worker = worker
             self._functions = functions
-            self._module = _proxy_module(self, functions, self.path)
+            self._declaration = declaration
+            self._module = _proxy_module(self, functions, self.path or self.adapter)
 
     def close(self) -> None:
         """Kill the child and everything it started, remove the temporary folder. Idempotent."""
@@ -682,8 +795,15 @@ class Sandbox:
 
     @property
     def functions(self) -> frozenset[str]:
-        """Names of the callables at the submission's top level, as reported after the import."""
+        """Names of the callables at the submission's top level (the adapter's, with an adapter),
+        as reported after the import."""
         return self._started()[0]
+
+    @property
+    def declaration(self) -> AdapterDeclaration | None:
+        """With an adapter: what it declared when imported (as the child reported it), else None."""
+        self._started()
+        return self._declaration
 
     @property
     def module(self) -> types.ModuleType:
@@ -731,9 +851,11 @@ class Sandbox:
         folder = self._state.folder
         inside = self.mode is engine.Mode.BWRAP
         paths = [os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER else []
+        code = engine.INSIDE_CODE if inside else str(folder / "code")
         return json.dumps({
             "fd": fd,
-            "submission": f"{engine.INSIDE_CODE}/submission.py" if inside else str(folder / "code" / "submission.py"),
+            "submission": f"{code}/submission.py" if self.path is not None else None,
+            "adapter": f"{code}/adapter.py" if self.adapter is not None else None,
             "output_limit": int(self.output_limit),
             "paths": paths,
             "processes": PROCESSES + 2 if inside else None,  # + bwrap's init and the worker itself
@@ -812,8 +934,9 @@ class Sandbox:
         os.set_blocking(read_fd, False)
         return _Worker(proc, parent, read_fd, token, self._output, self._state.uid)
 
-    def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, frozenset[str]]:
-        """A new child with the submission imported: (worker, functions), or _LoadFailure."""
+    def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, tuple[frozenset[str], AdapterDeclaration | None]]:
+        """A new child with the submission imported: (worker, (functions, the adapter's
+        declaration or None)), or _LoadFailure."""
         worker = self._spawn()
         try:
             return worker, self._read_hello(self._receive(worker, 0, end))
@@ -826,17 +949,25 @@ class Sandbox:
             worker.kill()
             raise
 
-    @staticmethod
-    def _read_hello(hello: dict) -> frozenset[str]:
-        """The function names of the child's first message, or _LoadFailure."""
-        if set(hello) == {"id", "loaded"} and isinstance(hello["loaded"], dict) and set(hello["loaded"]) == {"functions"}:
-            functions = _string_set(hello["loaded"]["functions"])
+    def _read_hello(self, hello: dict) -> tuple[frozenset[str], AdapterDeclaration | None]:
+        """The function names of the child's first message and, with an adapter, its
+        declaration; or _LoadFailure."""
+        adapted = self.adapter is not None
+        loaded = hello.get("loaded")
+        if set(hello) == {"id", "loaded"} and isinstance(loaded, dict) and set(loaded) == ({"functions", "adapter"} if adapted else {"functions"}):
+            functions = _string_set(loaded["functions"])
             if functions is not None and all(_PLAIN_NAME.fullmatch(name) for name in functions):
-                return functions
+                declaration = _declaration(functions, loaded["adapter"]) if adapted else None
+                if not adapted or declaration is not None:
+                    return functions, declaration
         if set(hello) == {"id", "load_error"}:
             cause = _load_cause(hello["load_error"])
             if cause is not None:
                 raise _LoadFailure(cause)
+        if adapted and set(hello) == {"id", "adapter_error"}:
+            cause = _adapter_cause(hello["adapter_error"])
+            if cause is not None:
+                raise _LoadFailure(cause, adapter=True)
         raise _LoadFailure("sent a malformed reply while importing")
 
     # -- the channel --------------------------------------------------------- #
@@ -1000,7 +1131,7 @@ class Sandbox:
             self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
         )
         try:
-            worker, _functions = self._launch(end, cause)
+            worker, _hello = self._launch(end, cause)
         except _LoadFailure as failure:
             if failure.timed_out and binding is not None:
                 binding.expired = True
@@ -1056,4 +1187,20 @@ class Sandbox:
 
     def __repr__(self) -> str:
         state = "running" if self._state.worker is not None else "idle"
-        return f"<Sandbox {self.path} ({state})>"
+        return f"<Sandbox {self.path or self.adapter} ({state})>"
+
+
+def inspect_adapter(adapter: str | os.PathLike, **options: Any) -> AdapterDeclaration:
+    """Import a course adapter on its own, beside an empty student module, in a sandbox of its own
+    (`options` as for Sandbox), and return what it declared; AdapterLoadError saying why if it
+    cannot be imported. What an adapter maps is read from this run, where no student's code runs,
+    never from a run beside a submission, which could forge it."""
+    try:
+        with Sandbox(None, adapter=adapter, **options) as box:
+            declaration = box.declaration
+    except AdapterLoadError:
+        raise
+    except SubmissionLoadError as exc:  # e.g. it timed out while importing
+        raise AdapterLoadError(str(exc)) from None
+    assert declaration is not None  # a started sandbox with an adapter has one
+    return declaration

@@ -2,7 +2,8 @@
 
 The grader (host.py) copies this file and codec.py into the submission's folder and starts
 it as a script, ``python -I -B worker.py CONFIG`` (CONFIG is JSON: the socket's fd number,
-the submission's path, the output limit, extra import paths, a process cap), in whatever
+the submission's path, the course adapter's path or null, the output limit, extra import
+paths, a process cap), in whatever
 isolation the grader chose (engine.py): the isolation and the limits are set from outside,
 before this runs, except the process cap of the bubblewrap mode, which must be set inside
 the sandbox's own user namespace (engine.py says why) and is set here, first.
@@ -12,9 +13,16 @@ As a script it imports only the standard library and NumPy, never gradverify.
    they come and a flood stops after ``output_limit`` bytes.
 2. Import the submission under the module name ``submission`` and send the names of its
    top-level callables -- or why it could not be imported.
+   With a course adapter (docs/adapters.md), the submission is imported first, then
+   registered as the module ``student`` (a `StudentView`: a name it lacks raises `NotDefined`),
+   then the adapter is imported; the hello lists the adapter's callables and declarations
+   instead, and the calls go to the adapter's functions, which call the student's.
 3. Serve calls: a request names a function and carries its arguments; the reply carries
    the encoded return value or a structured description of what went wrong. The grader
    builds every message shown to students from these fields; nothing here decides.
+   Through an adapter, a failure says which of the student's functions raised it (and where)
+   and a student's name the adapter needed but the student's module lacks is reported as
+   missing, by name.
 
 Messages and values travel in the format of codec.py beside this file.
 """
@@ -29,6 +37,7 @@ import resource
 import socket
 import sys
 import traceback
+import types
 import warnings
 from typing import Any
 
@@ -39,14 +48,22 @@ import numpy as np  # noqa: E402,F401 - loaded before the submission, which may 
 
 # The wire format lives beside this file. Run as a script, the worker finds it through its own
 # folder, which leaves sys.path again at once: the submission must not see the sandbox's files.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-try:
-    from codec import (  # noqa: E402
+# Imported as gradverify.sandbox.worker (the in-process adapter loader of grading/adapters), it
+# takes the codec from its package.
+if __package__:
+    from .codec import (  # noqa: E402
         MESSAGE_LIMIT, REPR_LIMIT, RESULT_LIMIT, ValueTooDeep, ValueTooLarge, decode_value, dump_message,
         encode_value, receive_frame, safe_text, send_frame, type_name,
     )
-finally:
-    del sys.path[0]
+else:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        from codec import (  # noqa: E402
+            MESSAGE_LIMIT, REPR_LIMIT, RESULT_LIMIT, ValueTooDeep, ValueTooLarge, decode_value, dump_message,
+            encode_value, receive_frame, safe_text, send_frame, type_name,
+        )
+    finally:
+        del sys.path[0]
 
 # --------------------------------------------------------------------------- #
 # Output: capped writers straight onto the file descriptors.
@@ -154,6 +171,8 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
         return {"kind": "exit", "code": safe_text(exc.code, REPR_LIMIT)}
     if issubclass(kind, MemoryError):
         return {"kind": "memory"}
+    if issubclass(kind, NotDefined) and type(exc.name) is str:
+        return {"kind": "missing", "name": exc.name}
     if issubclass(kind, SyntaxError) and path is not None and exc.filename == path:
         line = exc.lineno if type(exc.lineno) is int else None
         return {"kind": "syntax", "line": line, "message": safe_text(exc.msg, MESSAGE_LIMIT, str)}
@@ -161,6 +180,97 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
     if path is not None:
         failure["line"] = _line_in(exc, path)
     return failure
+
+
+def _raised_in(exc: BaseException, path: str) -> dict | None:
+    """The innermost of the traceback's frames that runs code of the file at `path`, as
+    {"function": its qualified name, "line": its line}; None if no frame does."""
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == path:
+            found = {"function": str(getattr(code, "co_qualname", code.co_name))[:200], "line": tb.tb_lineno}
+        tb = tb.tb_next
+    return found
+
+
+# --------------------------------------------------------------------------- #
+# A course adapter over the student's module.
+# --------------------------------------------------------------------------- #
+
+#: The module name under which an adapter finds the student's module (``import student``).
+STUDENT_MODULE = "student"
+
+
+class NotDefined(AttributeError):
+    """The adapter asked the student's module for a name it does not define (`name`). An
+    AttributeError, so ``hasattr(student, name)`` and ``getattr(student, name, None)`` work."""
+
+    def __init__(self, name: str):
+        super().__init__(f"{name} is not defined")
+        self.name = name
+
+
+class StudentView(types.ModuleType):
+    """The student's module as an adapter sees it: every attribute is the student's, and a
+    name the student's module lacks raises NotDefined (looked up when used, so one missing
+    function costs only the items that need it)."""
+
+    def __init__(self, module: Any):
+        super().__init__(STUDENT_MODULE, getattr(module, "__doc__", None))
+        object.__setattr__(self, "_student", module)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        try:
+            return getattr(object.__getattribute__(self, "_student"), name)
+        except AttributeError:
+            raise NotDefined(name) from None
+
+
+def _names(adapter: Any, what: str) -> list[str] | None:
+    """The adapter's declaration `what` (a list or tuple of names) as a list; None if it has none;
+    TypeError if it is something else."""
+    value = getattr(adapter, what, None)
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) and len(value) <= 100 and all(isinstance(item, str) for item in value):
+        return [item[:100] for item in value]
+    raise TypeError(f"{what} must be a tuple of names, got {safe_text(value, REPR_LIMIT)}")
+
+
+def declarations(adapter: Any) -> dict:
+    """What the adapter says it maps beyond its functions (docs/adapters.md): the activations
+    and losses of its activation and loss functions (None: all of them), and whether its
+    network_gradients maps the L2 term (L2 = True or False, default True); TypeError if one
+    of them is not of its form."""
+    l2 = getattr(adapter, "L2", True)
+    if type(l2) is not bool:
+        raise TypeError(f"L2 must be True or False, got {safe_text(l2, REPR_LIMIT)}")
+    return {"activations": _names(adapter, "ACTIVATIONS"), "losses": _names(adapter, "LOSSES"), "l2": l2}
+
+
+def import_adapter(path: str, student: Any, name: str = "adapter") -> Any:
+    """Import the adapter at `path` as module `name`, with the student's module registered as
+    ``student`` (a StudentView); whatever the import raises propagates."""
+    sys.modules[STUDENT_MODULE] = StudentView(student)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_adapter(path: str, student: Any) -> tuple[Any, dict]:
+    """(the adapter imported over `student`, hello message listing its callables and
+    declarations) or (None, message saying why it could not be imported)."""
+    try:
+        module = import_adapter(path, student)
+        declared = declarations(module)
+    except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
+        return None, {"id": 0, "adapter_error": describe_failure(exc, path)}
+    return module, {"id": 0, "loaded": {"functions": top_level_callables(module), "adapter": declared}}
 
 
 def top_level_callables(module: Any) -> list[str]:
@@ -172,9 +282,14 @@ def top_level_callables(module: Any) -> list[str]:
     return sorted(names)
 
 
-def load_submission(path: str) -> tuple[Any, dict]:
-    """(module, hello message) or (None, message saying why the import failed)."""
-    sys.argv = [path]
+def load_submission(path: str | None) -> tuple[Any, dict]:
+    """(module, hello message) or (None, message saying why the import failed). No path: an
+    empty module (an adapter loaded on its own, to read what it declares)."""
+    sys.argv = [path or "submission"]
+    if path is None:
+        module = types.ModuleType("submission")
+        sys.modules["submission"] = module
+        return module, {"id": 0, "loaded": {"functions": []}}
     try:
         spec = importlib.util.spec_from_file_location("submission", path)
         module = importlib.util.module_from_spec(spec)
@@ -185,8 +300,9 @@ def load_submission(path: str) -> tuple[Any, dict]:
         return None, {"id": 0, "load_error": describe_failure(exc, path)}
 
 
-def _call(module: Any, request: dict) -> tuple[bool, Any]:
-    """Run the requested function; (True, value) or (False, failure fields)."""
+def _call(module: Any, request: dict, student: str | None = None) -> tuple[bool, Any]:
+    """Run the requested function; (True, value) or (False, failure fields). `student`: through
+    an adapter, the student's file, whose innermost frame in a traceback is reported with it."""
     fn = getattr(module, request["function"], None)
     if not callable(fn):
         return False, {"kind": "missing"}
@@ -197,14 +313,17 @@ def _call(module: Any, request: dict) -> tuple[bool, Any]:
             warnings.simplefilter("ignore")  # as in the suite's calls.py: a warning is not a verdict
             return True, fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - whatever the submission raises is reported
-        return False, describe_failure(exc)
+        failure = describe_failure(exc)
+        if student is not None and failure["kind"] == "raised":
+            failure["in"] = _raised_in(exc, student)
+        return False, failure
 
 
-def reply_to(module: Any, request: dict) -> bytes:
-    """The encoded reply to one call request."""
+def reply_to(module: Any, request: dict, student: str | None = None) -> bytes:
+    """The encoded reply to one call request (`student`: as for `_call`)."""
     ident = request.get("id")
     try:
-        ok, value = _call(module, request)
+        ok, value = _call(module, request, student)
         if not ok:
             return dump_message({"id": ident, "error": value})
         limit = min(RESULT_LIMIT, int(request.get("limit", RESULT_LIMIT)))
@@ -220,13 +339,13 @@ def reply_to(module: Any, request: dict) -> bytes:
         return dump_message({"id": ident, "error": describe_failure(exc)})
 
 
-def serve(sock: socket.socket, module: Any) -> None:
-    """Answer call requests until the grader closes the connection."""
+def serve(sock: socket.socket, module: Any, student: str | None = None) -> None:
+    """Answer call requests until the grader closes the connection (`student`: as for `_call`)."""
     while True:
         frame = receive_frame(sock)
         if frame is None:
             return
-        send_frame(sock, reply_to(module, json.loads(frame)))
+        send_frame(sock, reply_to(module, json.loads(frame), student))
 
 
 def main(argv: list[str]) -> int:
@@ -236,10 +355,13 @@ def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=config["fd"])
     capture_output(config["output_limit"] + 1)
     module, hello = load_submission(config["submission"])
+    adapter = config.get("adapter")
+    if module is not None and adapter is not None:  # the student's file first, then the adapter over it
+        module, hello = load_adapter(adapter, module)
     try:
         send_frame(sock, dump_message(hello))
         if module is not None:
-            serve(sock, module)
+            serve(sock, module, config["submission"] if adapter is not None else None)
     except OSError:
         return 70  # the connection is broken (e.g. the submission closed it)
     return 0

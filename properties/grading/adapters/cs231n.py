@@ -1,0 +1,118 @@
+"""The CS231n layer API as the backprop protocol (shipped adapter: `--adapter cs231n`).
+
+The course's functions (Stanford CS231n's layers.py and optim.py; sigmoid added):
+
+    affine_forward(x, w, b) -> (out, cache)       x (N, D), w (D, M), b (M,): out = x·w + b
+    affine_backward(dout, cache) -> (dx, dw, db)  dx (N, D), dw (D, M), db (M,)
+    relu_forward(x) -> (out, cache)               relu_backward(dout, cache) -> dx
+    sigmoid_forward(x) -> (out, cache)            sigmoid_backward(dout, cache) -> dx
+    softmax_loss(x, y) -> (loss, dx)              x: scores (N, C), y: labels (N,);
+                                                  loss = −(1/N)·Σ log softmax(x)[n, y_n], dx = ∂loss/∂x
+    sgd_momentum(w, dw, config) -> (next_w, config)
+        config: {"learning_rate": η, "momentum": α, "velocity": v};
+        v ← α·v − η·dw, next_w = w + v, config["velocity"] = v
+
+CS231n's w is (in, out), the transpose of the protocol's W (out, in): dense_forward passes
+Wᵀ, dense_backward and network_gradients hand dwᵀ back. CS231n's velocity v is the
+protocol's Δw (Δw(n) = α·Δw(n−1) − η·g(n)), so it passes through unchanged.
+
+Mapped: relu and sigmoid (activation, activation_backward), the dense layer, network
+gradients of networks with relu, sigmoid or identity hidden layers (identity: two affine
+layers in a row) and a softmax output under sparse_cce (the loss and its gradient with
+respect to the scores are softmax_loss's), at λ = 0, and the momentum step.
+Not mapped: the other activations; every loss (softmax_loss fuses the softmax into its
+cross-entropy: it has no loss of probabilities nor a softmax VJP of its own); L2 and the
+training loop, which live in CS231n's model classes and its given Solver, not in these
+functions. Networks this API cannot express raise NotImplementedError, and the grader draws
+the others only.
+"""
+
+import numpy as np
+
+import student
+
+ACTIVATIONS = ("relu", "sigmoid")
+L2 = False
+
+#: The course's layer functions of each activation a network's hidden layer may have.
+FORWARD = {"relu": "relu_forward", "sigmoid": "sigmoid_forward"}
+BACKWARD = {"relu": "relu_backward", "sigmoid": "sigmoid_backward"}
+
+
+def _course(name, table):
+    """The student's function for activation `name` (NotImplementedError if the API has none)."""
+    if name not in table:
+        raise NotImplementedError(f"the CS231n layer API has no {name} layer")
+    return getattr(student, table[name])
+
+
+def activation(name, z):
+    out, _ = _course(name, FORWARD)(z)
+    return out
+
+
+def activation_backward(name, z, grad_a):
+    _, cache = _course(name, FORWARD)(z)
+    return _course(name, BACKWARD)(grad_a, cache)
+
+
+def dense_forward(x, W, b):
+    out, _ = student.affine_forward(x, W.T, b)
+    return out
+
+
+def dense_backward(x, W, grad_z):
+    _, cache = student.affine_forward(x, W.T, np.zeros(W.shape[0]))
+    dx, dw, db = student.affine_backward(grad_z, cache)
+    return dx, np.asarray(dw).T, db
+
+
+def _expressible(net):
+    """NotImplementedError unless the CS231n layers can build `net`."""
+    layers = net["layers"]
+    if net["loss"] != "sparse_cce" or layers[-1]["activation"] != "softmax":
+        raise NotImplementedError("the CS231n layer API has softmax_loss only: a softmax output under sparse_cce")
+    hidden = [layer["activation"] for layer in layers[:-1] if layer["activation"] not in (*FORWARD, "identity")]
+    if hidden:
+        raise NotImplementedError(f"the CS231n layer API has no {hidden[0]} layer")
+    if net.get("l2", 0.0):
+        raise NotImplementedError("L2 lives in CS231n's model classes, not in its layer functions")
+
+
+def network_gradients(net, X, Y):
+    _expressible(net)
+    layers = net["layers"]
+    caches, a = [], X
+    for i, layer in enumerate(layers):
+        a, affine_cache = student.affine_forward(a, layer["W"].T, layer["b"])
+        act = layer["activation"]
+        act_cache = None
+        if i < len(layers) - 1 and act != "identity":
+            a, act_cache = _course(act, FORWARD)(a)
+        caches.append((affine_cache, act_cache))
+    value, grad = student.softmax_loss(a, np.asarray(Y).astype(int))
+    grads = []
+    for i in reversed(range(len(layers))):
+        affine_cache, act_cache = caches[i]
+        act = layers[i]["activation"]
+        if i < len(layers) - 1 and act != "identity":
+            grad = _course(act, BACKWARD)(grad, act_cache)
+        grad, dw, db = student.affine_backward(grad, affine_cache)
+        grads.append({"W": np.asarray(dw).T, "b": db})
+    return value, grads[::-1]
+
+
+def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
+    new_params, new_velocity = [], []
+    for i, (layer, grad) in enumerate(zip(params, grads)):
+        updated, moved = dict(layer), {}
+        for key in ("W", "b"):
+            v = np.zeros_like(layer[key]) if velocity is None else np.array(velocity[i][key], dtype=np.float64)
+            config = {"learning_rate": lr, "momentum": momentum, "velocity": v}
+            # copies: CS231n code may update w in place (w += v), the protocol's inputs stay as they are
+            next_w, config = student.sgd_momentum(np.array(layer[key], dtype=np.float64),
+                                                  np.array(grad[key], dtype=np.float64), config)
+            updated[key], moved[key] = next_w, config["velocity"]
+        new_params.append(updated)
+        new_velocity.append(moved)
+    return new_params, new_velocity
