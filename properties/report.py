@@ -28,10 +28,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+#: How each PropertyResult.status is shown in the table.
+STATUS_MARKS = {"passed": "✅ pass", "failed": "❌ FAIL", "error": "⚠️ error", "not implemented": "➖ not implemented",
+                "partly implemented": "◐ pass where implemented"}
+
+
 def _status(r: PropertyResult) -> str:
-    if r.error:
-        return "⚠️ error"
-    return "✅ pass" if r.passed else "❌ FAIL"
+    return STATUS_MARKS[r.status]
 
 
 def _examples(r: PropertyResult) -> str:
@@ -116,9 +119,16 @@ def diagnosis(run: VerifyResult) -> list[str]:
     layers = sorted({w.layer for w in by_reference if w.function == "network_gradients" and w.layer is not None})
     if layers:
         lines.append(f"network_gradients disagrees with the references at {', '.join(f'layers[{i}]' for i in layers)}.")
-    if run.missing_functions:
-        lines.append(f"Not defined: {', '.join(run.missing_functions)}.")
+    if run.not_implemented:
+        lines.append(missing_line(run))
     return lines
+
+
+def missing_line(run: VerifyResult) -> str:
+    """The one line that lists what the implementation does not implement, in its own words."""
+    defined = [f"{fn}: is not defined" for fn in run.missing_functions]
+    rest = [entry for entry in run.not_implemented if entry.split(":", 1)[0] not in run.missing_functions]
+    return "Not implemented (the checks that need these were skipped): " + "; ".join(inline(x) for x in defined + rest) + "."
 
 
 def render_markdown(run: VerifyResult) -> str:
@@ -126,10 +136,14 @@ def render_markdown(run: VerifyResult) -> str:
     failed = len(run.failed)
     verdict = "✅ **PASS**" if run.passed else "❌ **FAIL**"
     examples = sum(r.examples for r in run.results)
+    holding = sum(1 for r in run.results if r.passed)
+    missing = sum(1 for r in run.results if r.status == "not implemented")
+    partly = sum(1 for r in run.results if r.status == "partly implemented")
+    extra = (f"; {missing} not implemented" if missing else "") + (f"; {partly} hold where implemented" if partly else "")
     lines = [
         f"# gradverify report: {code(run.impl)}",
         "",
-        f"{verdict} — {total - failed} of {total} checks hold; {failed} fail. "
+        f"{verdict} — {holding} of {total} checks hold; {failed} fail{extra}. "
         f"{examples} examples in {run.seconds:.1f} s wall, imports included (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}).",
         "",
     ]
@@ -145,7 +159,7 @@ def render_markdown(run: VerifyResult) -> str:
             f"{_num(r.max_rel_err)} | {TOLERANCES[r.tolerance]} | {r.seconds:.2f} s |"
         )
     lines.append("")
-    if not run.passed:
+    if run.failed:
         lines += ["## Failures", ""]
         for r in run.failed:
             lines += _failure_block(r)
@@ -189,7 +203,8 @@ def step_summary(markdown: str) -> str:
 def render_junit(run: VerifyResult) -> str:
     suite = ET.Element(
         "testsuite", name=f"gradverify {run.impl}", tests=str(len(run.results)),
-        failures=str(sum(1 for r in run.results if r.failure)), errors=str(sum(1 for r in run.results if r.error)),
+        failures=str(sum(1 for r in run.results if r.failure or r.not_implemented)),
+        errors=str(sum(1 for r in run.results if r.error)),
         time=f"{run.seconds:.3f}",
     )
     for r in run.results:
@@ -203,4 +218,7 @@ def render_junit(run: VerifyResult) -> str:
             if r.failure.replay:
                 text += f"\nreplay: {r.failure.replay}"
             ET.SubElement(case, "failure", message=r.failure.comparisons[0].describe()).text = text
+        elif r.not_implemented:  # held where implemented; what it skipped still fails the run
+            text = "partly implemented: the cases that need these were skipped: " + "; ".join(r.not_implemented)
+            ET.SubElement(case, "failure", message=text).text = text
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

@@ -46,6 +46,11 @@ PROFILES: dict[str, Profile] = {
 }
 
 MAX_SHOWN_COMPARISONS = 8
+#: Causes that say a function is missing (not defined, or raises NotImplementedError), not wrong.
+MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
+#: With `skip_missing`, a property stops searching after this many cases in a row that need a
+#: missing function while none has been checked: nothing it draws is implemented.
+MISSING_STREAK = 10
 
 
 @dataclass
@@ -79,10 +84,24 @@ class PropertyResult:
     seconds: float = 0.0
     failure: Failure | None = None
     error: str | None = None  # the suite could not run this property (e.g. too many rejections)
+    #: with `skip_missing`: what the skipped cases needed, one "function: message" each (the
+    #: message in the implementation's own words)
+    not_implemented: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """"passed"; "failed"; "error" (the suite could not run it); "not implemented" (every
+        case needs a function that is not defined or raises NotImplementedError); "partly
+        implemented" (the cases that need one were skipped, all others hold)."""
+        if self.error:
+            return "error"
+        if self.failure is not None:
+            return "not implemented" if all(c.cause in MISSING for c in self.failure.comparisons) else "failed"
+        return "partly implemented" if self.not_implemented else "passed"
 
     @property
     def passed(self) -> bool:
-        return self.failure is None and self.error is None
+        return self.status == "passed"
 
 
 @dataclass
@@ -107,7 +126,19 @@ class VerifyResult:
 
     @property
     def failed(self) -> list[PropertyResult]:
-        return [r for r in self.results if not r.passed]
+        """The results that are wrong or could not run (not those only missing something)."""
+        return [r for r in self.results if r.status in ("failed", "error")]
+
+    @property
+    def not_implemented(self) -> list[str]:
+        """Each missing function once, "function: message", in the order met."""
+        found = [fn for fn in self.missing_functions]
+        for r in self.results:
+            if r.status == "not implemented":
+                found += [f"{c.where.function}: {c.message}" for c in r.failure.comparisons
+                          if c.where.function not in self.missing_functions]
+            found += r.not_implemented
+        return list(dict.fromkeys(found))
 
 
 class _Failed(AssertionError):
@@ -189,6 +220,20 @@ class _Stats:
         self.max_rel = 0.0
         #: the last failing call whose failure is not a time-out: shrinking makes it the smallest seen
         self.last_real_failure: tuple[Any, list[Comparison]] | None = None
+        #: with skip_missing: the failing comparisons of skipped cases, by "function: message"
+        self.missing: dict[str, Comparison] = {}
+        self.missing_streak = 0
+
+    def skipped(self, comparisons: list[Comparison]) -> bool:
+        """True (and the missing functions noted) when every failing comparison says a function is missing."""
+        bad = [c for c in comparisons if not c.ok]
+        if not bad or any(c.cause not in MISSING for c in bad):
+            self.missing_streak = 0
+            return False
+        for c in bad:
+            self.missing.setdefault(f"{c.where.function}: {c.message}", c)
+        self.missing_streak += 1
+        return True
 
     def absorb(self, comparisons: list[Comparison]) -> None:
         for c in comparisons:
@@ -214,12 +259,14 @@ def _hypothesis_settings(profile: Profile, examples: int, database_dir: Path | N
 
 
 def _replay(prop: Property, impl: ModuleType, entries: list[corpus.Entry], result: PropertyResult,
-            stats: _Stats) -> bool:
+            stats: _Stats, skip_missing: bool = False) -> bool:
     """Replay the corpus entries of `prop`; True (and result.failure set) when one fails."""
     for entry in entries:
         try:
             case, comparisons = run_case(prop.check, impl, entry.case, tolerance=prop.tolerance)
         except Rejected:
+            continue
+        if skip_missing and stats.skipped(comparisons):
             continue
         result.regressions_replayed += 1
         if not all(c.ok for c in comparisons):
@@ -231,7 +278,7 @@ def _replay(prop: Property, impl: ModuleType, entries: list[corpus.Entry], resul
     return False
 
 
-def _coverage(prop: Property, impl: ModuleType, stats: _Stats) -> tuple[Any, list[Comparison]] | None:
+def _coverage(prop: Property, impl: ModuleType, stats: _Stats, skip_missing: bool = False) -> tuple[Any, list[Comparison]] | None:
     """Run the property's coverage cases (the same in every run, whatever the seed); the first
     failing one as (case, comparisons), or None."""
     for case in prop.coverage() if prop.coverage else []:
@@ -241,6 +288,9 @@ def _coverage(prop: Property, impl: ModuleType, stats: _Stats) -> tuple[Any, lis
         except Rejected:
             stats.rejected += 1
             continue
+        if skip_missing and stats.skipped(comparisons):
+            stats.rejected += 1
+            continue
         if not all(c.ok for c in comparisons):
             stats.first_failure_at = stats.calls - stats.rejected
             return case, comparisons
@@ -248,10 +298,17 @@ def _coverage(prop: Property, impl: ModuleType, stats: _Stats) -> tuple[Any, lis
     return None
 
 
+class _NothingImplemented(BaseException):
+    """Ends a search whose every case needs a missing function (a BaseException, so hypothesis
+    lets it through instead of shrinking it as a failure)."""
+
+
 def _search(prop: Property, impl: ModuleType, result: PropertyResult, stats: _Stats, hypothesis_settings: settings,
-            seed: int | None) -> Any:
+            seed: int | None, skip_missing: bool = False) -> Any:
     """Let hypothesis search (and shrink); sets result.failure or result.error, and returns the
-    failing case it found (None when it found none)."""
+    failing case it found (None when it found none). With `skip_missing`, a case that needs a
+    missing function is rejected (noted in stats.missing), and the search ends after
+    MISSING_STREAK such cases in a row while none has been checked."""
 
     def body(case: Any) -> None:
         stats.calls += 1
@@ -259,6 +316,11 @@ def _search(prop: Property, impl: ModuleType, result: PropertyResult, stats: _St
             case, comparisons = run_case(prop.check, impl, case, tolerance=prop.tolerance)
         except Rejected:
             stats.rejected += 1
+            hypothesis.reject()
+        if skip_missing and stats.skipped(comparisons):
+            stats.rejected += 1
+            if stats.missing_streak >= MISSING_STREAK and stats.calls == stats.rejected:
+                raise _NothingImplemented
             hypothesis.reject()
         if not all(c.ok for c in comparisons):
             if stats.first_failure_at is None:
@@ -274,6 +336,8 @@ def _search(prop: Property, impl: ModuleType, result: PropertyResult, stats: _St
         test = hypothesis.seed(seed)(test)
     try:
         test()
+    except _NothingImplemented:
+        return None
     except _Failed as exc:
         case, comparisons = exc.case, exc.comparisons
         if _timed_out(comparisons) and stats.last_real_failure is not None:
@@ -304,21 +368,25 @@ def run_property(
     entries: list[corpus.Entry],
     budget: int | None = None,
     database_dir: Path | None = None,
+    skip_missing: bool = False,
 ) -> tuple[PropertyResult, Any]:
     """Replay the corpus entries of this property, then (if they pass) run its coverage cases and
-    let hypothesis search. Returns the result and, for a new counterexample, its case."""
+    let hypothesis search. Returns the result and, for a new counterexample, its case.
+    `skip_missing`: cases that need a function the implementation does not implement (it raises
+    NotImplementedError) are skipped and listed in result.not_implemented, so partial code is
+    checked on everything it implements; when nothing is, the result is "not implemented"."""
     result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, data_sets=prop.data_sets)
     start = time.perf_counter()
     stats = _Stats()
-    if _replay(prop, impl, entries, result, stats):
+    if _replay(prop, impl, entries, result, stats, skip_missing):
         result.seconds = time.perf_counter() - start
         return result, None
     examples = max(1, round((budget or profile.budget) * prop.weight))
     # The coverage cases first, whatever the seed. One that fails is kept, and the search still
     # runs so that hypothesis can find (and shrink) a smaller failing case; if it finds none, the
     # coverage case is the counterexample.
-    covered = _coverage(prop, impl, stats)
-    new_case = _search(prop, impl, result, stats, _hypothesis_settings(profile, examples, database_dir), seed)
+    covered = _coverage(prop, impl, stats, skip_missing)
+    new_case = _search(prop, impl, result, stats, _hypothesis_settings(profile, examples, database_dir), seed, skip_missing)
     if covered is not None and result.failure is None:
         result.error = None
         result.failure = _failure(*covered, "coverage case (not shrunk: the search found no failing case)")
@@ -328,6 +396,11 @@ def run_property(
     result.shrink_calls = stats.calls - stats.rejected - result.examples if stats.first_failure_at else 0
     result.rejected = stats.rejected
     result.max_abs_err, result.max_rel_err = stats.max_abs, stats.max_rel
+    if stats.missing and result.failure is None:
+        result.not_implemented = list(stats.missing)
+        if result.examples == 0:  # nothing it draws is implemented
+            result.error = None
+            result.failure = Failure(list(stats.missing.values())[:MAX_SHOWN_COMPARISONS], None, "—", "", "not implemented")
     if result.failure is not None:
         _set_errors(result, result.failure.comparisons)
     result.seconds = time.perf_counter() - start
@@ -414,7 +487,7 @@ def verify(
                 result = _replay_only(item, impl, replay)
             else:
                 result, new_case = run_property(item, impl, profile=chosen, seed=seed, entries=mine, budget=budget,
-                                                database_dir=database_dir)
+                                                database_dir=database_dir, skip_missing=True)
                 if new_case is not None and save_regressions and corpus_dir is not None:
                     _save(run, result, corpus_dir, name, new_case, impl_spec)
         if result.failure is not None and result.failure.case is not None:
@@ -422,7 +495,7 @@ def verify(
         run.results.append(result)
         if progress:
             progress(index, len(names), name, result)
-        if fail_fast and not result.passed:
+        if fail_fast and result.status in ("failed", "error"):
             break
     run.seconds = time.perf_counter() - start
     run.environment = environment()

@@ -84,6 +84,13 @@ def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(nam
     assert variant.hint is None or variant.hint in {h.cause for h in item.hints}, item.hints
 
 
+def test_every_diagnosis_in_the_catalogue_has_a_variant_that_needs_it():
+    from gradverify.grading.hints import CAUSES
+
+    named = {v.hint for v in BUGGY.values()} | {p.variant.hint for p in PARTIAL.values()}
+    assert set(CAUSES) <= named, f"diagnoses no variant tests: {sorted(set(CAUSES) - named)}"
+
+
 def test_a_bug_graded_through_the_sandbox_gets_feedback_that_teaches(tmp_path):
     student = BUGGY["sse_without_half"].write(tmp_path)
     result = grading.grade_file(student, RUBRIC)
@@ -318,9 +325,10 @@ def test_a_bug_inside_a_fused_network_costs_points_its_fix_earns(partial_grades)
     assert scores["fused_softmax_cce_times_n"] < scores["fused_softmax_cce"]
 
 
-def test_dampened_momentum_is_named_as_such_and_not_as_a_missing_half(tmp_path):
+def test_dampened_momentum_is_named_as_such_and_not_as_a_missing_half():
     """With α = ½ a dampened step is exactly ½ of the protocol's: the hint names the dampening."""
-    result = grading.grade_file(BUGGY["momentum_with_dampening"].write(tmp_path), RUBRIC)
+    variant = BUGGY["momentum_with_dampening"]
+    result = grading.grade_module(_module(variant.source(), variant.name), RUBRIC)
     item = next(r for r in result.items if r.item.name == "momentum_step")
     assert not item.passed and any("dampening" in h for h in item.hints), item.hints
     assert not any("½" in h for h in item.hints)

@@ -20,7 +20,8 @@ from gradverify.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.cli import main
 from gradverify.cases import Architecture, Example
 from gradverify.report import STEP_SUMMARY_LIMIT, render_junit, render_markdown, step_summary
-from tests.variants import SIGMOID_DERIVATIVE_FROM_Z
+from gradverify.references.compare import Cause
+from tests.variants import PARTIAL, SIGMOID_DERIVATIVE_FROM_Z
 
 
 @pytest.mark.parametrize("name", list(FIXED_CHECKS) + list(PROPERTIES))
@@ -269,6 +270,54 @@ def test_missing_functions_fail_only_their_checks():
     assert not train.passed and "train: is not defined by the implementation" in train.failure.comparisons[0].describe()
     assert losses.passed
     assert result.missing_functions == ["train"]
+
+
+def _variant_module(variant) -> types.ModuleType:
+    module = types.ModuleType(variant.name)
+    exec(compile(variant.source(), variant.name, "exec"), module.__dict__)
+    return module
+
+
+PARTIAL_CHECKS = ["activations_match_references", "losses_match_references", "dense_matches_references"]
+
+
+def test_partial_code_is_checked_on_what_it_implements_and_what_is_missing_is_one_line():
+    """A softmax fused into cross-entropy has no softmax VJP and no ∂E/∂ŷ of its own: the cases
+    that need them are skipped (not shrunk to a NotImplementedError), every other case is
+    checked, the missing functions are listed once in the author's words, and the run fails."""
+    from gradverify.report import missing_line
+
+    run = runner.verify(_variant_module(PARTIAL["fused_softmax_cce"].variant), profile="ci", budget=20,
+                        save_regressions=False, only=PARTIAL_CHECKS)
+    status = {r.name: r.status for r in run.results}
+    assert status == {"activations_match_references": "partly implemented", "losses_match_references": "partly implemented",
+                      "dense_matches_references": "passed"}
+    assert all(r.examples > 0 for r in run.results)
+    assert not run.passed and not run.failed
+    line = missing_line(run)
+    assert "softmax is fused with cross" in line and "cross-entropy is fused with softmax" in line
+    assert "| ◐ pass where implemented |" in render_markdown(run) and line in render_markdown(run)
+    assert 'message="partly implemented' in render_junit(run)
+
+
+def test_a_bug_in_partial_code_is_found_and_shrunk_past_what_is_missing():
+    run = runner.verify(_variant_module(PARTIAL["fused_softmax_cce_times_n"].variant), profile="ci", budget=20,
+                        save_regressions=False, only=["network_gradients_match_references"])
+    (network,) = run.results
+    assert network.status == "failed"
+    assert all(c.cause is Cause.MISMATCH for c in network.failure.comparisons)
+    assert network.failure.case.arch.loss in ("cce", "sparse_cce")
+
+
+def test_code_that_implements_nothing_is_not_implemented_not_wrong_and_stops_searching():
+    from gradverify.loader import load_impl
+
+    template = load_impl(str(Path(__file__).resolve().parents[1] / "properties" / "grading" / "student_template.py"))
+    run = runner.verify(template, profile="ci", save_regressions=False, only=list(PROPERTIES)[:4] + ["bad_input_catalogue"])
+    assert {r.status for r in run.results} == {"not implemented"}
+    for r in (r for r in run.results if r.kind == "property"):  # the search ends once a streak of cases needed what is missing
+        coverage = PROPERTIES[r.name].coverage
+        assert r.examples == 0 and r.rejected <= runner.MISSING_STREAK + (len(coverage()) if coverage else 0)
 
 
 def test_a_gradient_off_by_two_is_called_a_factor_of_two():

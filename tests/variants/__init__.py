@@ -140,6 +140,9 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
     _v("relu_backward_from_output_gradient", "relu", "relu' masks by the sign of grad_a instead of z",
        ("    return np.where(z > 0, grad_a, 0.0)", "    return np.where(grad_a > 0, grad_a, 0.0)")),
     # Causes the hints must name (grading/hints.py CAUSES), each consistent in the loss and its gradient.
+    _v("sigmoid_backward_without_grad_a", "sigmoid", "activation_backward returns σ'(z) itself, not grad_a·σ'(z)",
+       ("    s = _sigmoid(z)\n    return grad_a * s * (1.0 - s)", "    s = _sigmoid(z)\n    return s * (1.0 - s)"),
+       hint="vjp_without_grad_a"),
     _v("leaky_relu_slope_keras", "leaky_relu", "leaky_relu with slope 0.2 for z < 0, consistently in both passes",
        ("LEAKY_SLOPE = 0.01", "LEAKY_SLOPE = 0.2"), hint="leaky_slope"),
     _v("l2_divided_by_batch", "l2", "the L2 term (λ/2N)·Σ‖W‖² and its gradient λ·W/N, as when λ/N is added per sample",
