@@ -106,7 +106,7 @@ def _progress(index: int, total: int, name: str, result) -> None:
         if tty:
             print(f"[{index + 1:>2}/{total}] ...   {name}", end="\r", file=sys.stderr, flush=True)
         return
-    mark = "pass" if result.passed else ("ERROR" if result.error else "FAIL")
+    mark = {"passed": "pass", "error": "ERROR", "not implemented": "n/i", "partly implemented": "part"}.get(result.status, "FAIL")
     count = "fixed" if result.kind == "fixed" else f"{result.examples} examples"
     line = f"[{index + 1:>2}/{total}] {mark:<5} {name} ({count}, {result.seconds:.1f} s)"
     print(line + (" " * 8 if tty else ""), file=sys.stderr, flush=True)
@@ -147,11 +147,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             handle.write(step_summary(markdown))
     failed = result.failed
     print(
-        f"gradverify: {'PASS' if not failed else 'FAIL'} — {len(result.results) - len(failed)} of "
+        f"gradverify: {'PASS' if result.passed else 'FAIL'} — {sum(r.passed for r in result.results)} of "
         f"{len(result.results)} checks hold ({result.seconds:.1f} s)"
         + (f"; report: {args.report}" if args.report else ""),
         file=sys.stderr,
     )
+    if result.not_implemented:
+        from gradverify.report import missing_line
+
+        print(f"  {missing_line(result, markdown=False)}", file=sys.stderr)
     for r in failed:
         first = r.error or r.failure.comparisons[0].describe()
         print(f"  {r.name}: {first}", file=sys.stderr)
@@ -159,7 +163,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print(f"    example: {r.failure.case_description}", file=sys.stderr)
         if r.failure and r.failure.replay:
             print(f"    replay:  {r.failure.replay}", file=sys.stderr)
-    return EXIT_FAIL if failed else EXIT_OK
+    return EXIT_OK if result.passed else EXIT_FAIL
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:

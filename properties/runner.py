@@ -132,7 +132,7 @@ class VerifyResult:
     @property
     def not_implemented(self) -> list[str]:
         """Each missing function once, "function: message", in the order met."""
-        found = [fn for fn in self.missing_functions]
+        found = [f"{fn}: is not defined by the implementation" for fn in self.missing_functions]
         for r in self.results:
             if r.status == "not implemented":
                 found += [f"{c.where.function}: {c.message}" for c in r.failure.comparisons

@@ -300,6 +300,14 @@ def test_partial_code_is_checked_on_what_it_implements_and_what_is_missing_is_on
     assert 'message="partly implemented' in render_junit(run)
 
 
+def test_verify_exits_1_on_partial_code_and_says_what_is_missing(tmp_path, capsys):
+    path = PARTIAL["fused_softmax_cce"].variant.write(tmp_path)
+    assert main(["verify", "--impl", str(path), "--profile", "ci", "--budget", "5", "--no-save", "--quiet",
+                 "--property", "losses_match_references"]) == 1
+    err = capsys.readouterr().err
+    assert "FAIL — 0 of 1 checks hold" in err and "cross-entropy is fused with softmax in network_gradients" in err
+
+
 def test_a_bug_in_partial_code_is_found_and_shrunk_past_what_is_missing():
     run = runner.verify(_variant_module(PARTIAL["fused_softmax_cce_times_n"].variant), profile="ci", budget=20,
                         save_regressions=False, only=["network_gradients_match_references"])
