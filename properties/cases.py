@@ -137,6 +137,10 @@ Z_SCALE = 2.0
 #: down each column. e^{±z} over- or underflows for |z| > 709, so only a numerically careful sigmoid,
 #: softplus or softmax stays exact there, and a softmax row holds maxima and minima far apart.
 TAILS = (700.0, 1000.0)
+#: The scores behind a probability loss's ŷ are clipped to ±PROBABILITY_Z, so every ŷ lies more than
+#: 1e-7 from 0 and 1 (a softmax of 32 classes, one score at −6 and the rest at +6, gives 2e-7):
+#: clipping ŷ to [ε, 1 − ε] with ε ≤ 1e-7, as Keras does, then changes nothing; the protocol accepts it.
+PROBABILITY_Z = 6.0
 
 
 @dataclass(frozen=True)
@@ -179,7 +183,10 @@ class LossCase:
         """(y_pred, y_true): y_pred from the loss's output activation, so it lies in its domain."""
         rng = np.random.default_rng(self.seed)
         z = Z_SCALE * rng.normal(size=(self.rows, self.units))
-        y_pred = FORWARD[OUTPUT_ACTIVATIONS[self.name][0]](z) if LOSSES[self.name].needs_probabilities else z
+        if LOSSES[self.name].needs_probabilities:
+            y_pred = FORWARD[OUTPUT_ACTIVATIONS[self.name][0]](np.clip(z, -PROBABILITY_Z, PROBABILITY_Z))
+        else:
+            y_pred = z
         return y_pred, make_targets(self.name, self.rows, self.units, rng, self.labels)
 
 

@@ -38,7 +38,10 @@ KINK_POLICY = (
     "never exactly at a kink; finite differences shrink their step until it stays on one side of "
     "every kink (an example sitting on one is rejected); weights ~ N(0, 1/fan_in) keep "
     "sigmoid/tanh/softmax out of saturation in networks, while half the activation cases draw z "
-    "in ±[700, 1000], the tails where e^{±z} overflows. At the kinks themselves any subgradient is accepted "
+    "in ±[700, 1000], the tails where e^{±z} overflows. The scores behind the probabilities of the loss cases are clipped to "
+    "±6, so ŷ stays more than 1e-7 from 0 and 1: clipping ŷ to [ε, 1 − ε] with ε ≤ 1e-7, as Keras does, is accepted "
+    "(with one class ŷ = 1 exactly, so cce and sparse_cce draw K ≥ 2); an ε added inside the log, log(ŷ + ε), shifts "
+    "every value by about ε/ŷ and is not. At the kinks themselves any subgradient is accepted "
     "(relu'(0) ∈ [0, 1], leaky_relu'(0) ∈ [0.01, 1], mae/mape' at ŷ = y within the subdifferential), "
     "checked by `kink_subgradients`."
 )

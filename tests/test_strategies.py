@@ -96,3 +96,18 @@ def test_tail_cases_reach_past_the_overflow_of_exp_on_both_sides():
 
     z, _ = ActivationCase("softmax", 2, 3, 7, tails=True).arrays()
     assert np.all(np.abs(z) >= 700) and z.max() > 709.8 and z.min() < -745
+
+
+@given(strategies.loss_cases(names=("bce", "cce", "sparse_cce")))
+def test_probabilities_drawn_for_a_loss_stay_clear_of_a_keras_clip(case):
+    """Every ŷ lies more than 1e-7 from 0 and 1, so clipping it there (as Keras does) changes nothing."""
+    y_pred, _ = case.arrays()
+    assert np.all(y_pred > 1e-7) and np.all(y_pred < 1 - 1e-7)
+
+
+def test_the_worst_softmax_the_clip_allows_still_clears_a_keras_clip():
+    from gradverify.cases import PROBABILITY_Z
+
+    z = np.full((1, 32), PROBABILITY_Z)
+    z[0, 0] = -PROBABILITY_Z
+    assert impl.activation("softmax", z).min() > 1e-7

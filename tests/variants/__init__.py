@@ -195,6 +195,16 @@ CORRECT: dict[str, Variant] = {v.name: v for v in [
     _v("sparse_cce_clipped_like_keras", None, "sparse_cce clips the picked ŷ to [1e-7, 1 − 1e-7] before the log, as Keras does "
        "(with one class, ŷ = 1 and the clip gave a loss of 1e-7 instead of 0: the softmax losses are drawn with K ≥ 2)",
        ("    picked = p[np.arange(p.shape[0]), labels]\n", "    picked = np.clip(p[np.arange(p.shape[0]), labels], 1e-7, 1.0 - 1e-7)\n")),
+    _v("bce_clipped_like_keras", None, "bce and its gradient with ŷ clipped to [1e-7, 1 − 1e-7], as Keras does "
+       "(no draw puts ŷ that close to 0 or 1: the protocol accepts clipping at ε ≤ 1e-7)",
+       ("    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))",
+        "    p = np.clip(p, 1e-7, 1.0 - 1e-7)\n    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))"),
+       ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size",
+        "        q = np.clip(p, 1e-7, 1.0 - 1e-7)\n        return -(_div(y, q) - _div(1.0 - y, 1.0 - q)) / p.size")),
+    _v("cce_clipped_like_keras", None, "cce and its gradient with ŷ clipped to [1e-7, 1 − 1e-7], as Keras does",
+       ("    return float(-np.sum(_xlogy(y, p)) / p.shape[0])",
+        "    return float(-np.sum(_xlogy(y, np.clip(p, 1e-7, 1.0 - 1e-7))) / p.shape[0])"),
+       ("    return -_div(y, p) / p.shape[0]", "    return -_div(y, np.clip(p, 1e-7, 1.0 - 1e-7)) / p.shape[0]")),
     _v("sse_as_mean_of_row_sums", None, "sse as the mean over samples of ½·Σ_k e²",
        ("    return float(0.5 * np.sum((p - y) ** 2) / p.shape[0])", "    return float(np.mean(0.5 * np.sum((p - y) ** 2, axis=1)))")),
 ]}
