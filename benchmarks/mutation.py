@@ -2,8 +2,10 @@
 
 1. The catalogue (tests/variants): every buggy variant of impl goes through `verify --profile
    ci` (which properties catch it, after how many examples) with 10 seeds, and through `grade`
-   (does it lose points on the right rubric item, and only there); every correct-but-different
-   variant must pass verify and score full marks.
+   (does it lose points on the right rubric item, and only there, and does the item's hint name
+   the variant's cause and no other diagnosis fire); every correct-but-different variant must
+   pass verify and score full marks; every partial (fused, half-written) variant must get
+   "not implemented" on what it leaves out, "failed" on its bugs, and pass everything else.
 2. Mutation testing with mutmut over impl/ (benchmarks/mutmut_suite.py is its test command:
    the suite's properties on the mutated impl); its score and every survivor, each with the
    reason it survives.
@@ -12,6 +14,7 @@ Writes reports/mutation.md and reports/mutation.json.
 
     .venv/bin/python -m benchmarks.mutation                 # everything (make mutation)
     .venv/bin/python -m benchmarks.mutation --no-mutmut     # the catalogue only
+    .venv/bin/python -m benchmarks.mutation --keep-mutmut   # the catalogue, mutmut's last results kept
 """
 
 from __future__ import annotations
@@ -56,10 +59,10 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
     from gradverify import runner
     from gradverify.grading import items as grading
     from gradverify.grading.rubric import load_rubric
-    from tests.variants import BUGGY, CORRECT
+    from tests.variants import BUGGY, CORRECT, PARTIAL
 
     rubric = load_rubric()
-    out: dict = {"buggy": [], "correct": []}
+    out: dict = {"buggy": [], "correct": [], "partial": []}
     folder = Path(tempfile.mkdtemp(prefix="gradverify-mutation-"))
     for variant in BUGGY.values():
         if names and variant.name not in names:
@@ -72,6 +75,8 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
         per_seed = [_detect(module, seed, [r.name for r in properties]) for seed in range(seeds)]
         graded = grading.grade_file(variant.write(folder), rubric)
         lost = [r.item.name for r in graded.items if not r.passed]
+        named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
+        own = {h.cause for r in graded.items if r.item.name == variant.item for h in r.hints if h.cause}
         out["buggy"].append({
             "name": variant.name,
             "description": variant.description,
@@ -84,6 +89,9 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
             "grade_lost": lost,
             "grade_score": graded.score,
             "grade_right_item": lost == variant.lost_items(rubric),
+            "hint_expected": variant.hint,
+            "hints_named": named,
+            "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in own),
             "seconds": time.perf_counter() - start,
         })
         print(f"  buggy {variant.name}: caught by {len(failed)} checks, {out['buggy'][-1]['caught_in_seeds']}/{seeds} seeds, "
@@ -104,13 +112,39 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
         })
         print(f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
               file=sys.stderr, flush=True)
+    for partial in PARTIAL.values():
+        variant = partial.variant
+        if names and variant.name not in names:
+            continue
+        full = runner.verify(_module(variant), impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False)
+        graded = grading.grade_file(variant.write(folder), rubric)
+        status = {r.item.name: r.status for r in graded.items}
+        expected = {name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed"
+                    for name in status}
+        named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
+        out["partial"].append({
+            "name": variant.name,
+            "description": variant.description,
+            "verify": {r.name: r.status for r in full.results},
+            "verify_not_implemented": full.not_implemented,
+            "grade_status": status,
+            "grade_expected": expected,
+            "grade_right": status == expected,
+            "grade_score": graded.score,
+            "grade_max": graded.max_score,
+            "hint_expected": variant.hint,
+            "hints_named": named,
+            "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in named),
+        })
+        print(f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
+              file=sys.stderr, flush=True)
     return out
 
 
 def summary(data: dict) -> dict:
     from gradverify.runner import PROFILES
 
-    buggy, correct = data["buggy"], data["correct"]
+    buggy, correct, partial = data["buggy"], data["correct"], data.get("partial", [])
     detections = [s["examples"] for b in buggy for s in b["seeds"] if s["examples"] is not None]
     slowest = max(((s["examples"] or 0, b["name"], s["property"], s["seed"]) for b in buggy for s in b["seeds"]), default=(0, "", "", 0))
     return {
@@ -120,6 +154,11 @@ def summary(data: dict) -> dict:
         "lost_points_on_right_item": sum(b["grade_right_item"] for b in buggy),
         "correct": len(correct),
         "correct_clean": sum(c["verify_passed"] and c["grade_score"] == c["grade_max"] for c in correct),
+        "hinted": sum(1 for b in buggy + partial if b["hint_expected"]),
+        "hints_right": sum(1 for b in buggy + partial if b["hint_expected"] and b["hint_right"]),
+        "hints_wrong": sum(1 for b in buggy + partial if not b["hint_right"]),
+        "partial": len(partial),
+        "partial_right": sum(p["grade_right"] for p in partial),
         "median_examples_to_first_failure": statistics.median(detections) if detections else None,
         "slowest_detection": {"examples": slowest[0], "variant": slowest[1], "property": slowest[2], "seed": slowest[3]},
         "ci_budget": PROFILES["ci"].budget,
@@ -142,6 +181,9 @@ def render(data: dict) -> str:
         f"| … caught by the properties in every one of {seeds} seeds | {s['caught_in_every_seed']} / {s['buggy']} | all |",
         f"| buggy variants losing points in `grade` on their item, and only there | {s['lost_points_on_right_item']} / {s['buggy']} | all |",
         f"| correct variants passing verify with full marks | {s['correct_clean']} / {s['correct']} | all |",
+        f"| partial variants (fused, half-written): every rubric item its verdict | {s['partial_right']} / {s['partial']} | all |",
+        f"| variants whose bug has a diagnosis: the hint names it | {s['hints_right']} / {s['hinted']} | all |",
+        f"| variants where a diagnosis that does not fit fires | {s['hints_wrong']} | 0 |",
         f"| median examples until the first failure (over variants and seeds) | {s['median_examples_to_first_failure']} | — |",
         f"| slowest detection | {s['slowest_detection']['examples']} examples ({s['slowest_detection']['variant']}, "
         f"{s['slowest_detection']['property']}, seed {s['slowest_detection']['seed']}) | within the ci budget of "
@@ -161,8 +203,8 @@ def render(data: dict) -> str:
         "",
         "## Buggy variants",
         "",
-        "| variant | the bug | caught by (seed 0) | examples to first failure (seed 0) | seeds caught | most examples over seeds | grade: item lost | right item |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | the bug | caught by (seed 0) | examples to first failure (seed 0) | seeds caught | most examples over seeds | grade: item lost | right item | hint: expected → named |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for b in data["buggy"]:
         first = ", ".join(f"{k}: {v}" for k, v in b["first_failure"].items()) or "fixed examples only"
@@ -170,22 +212,40 @@ def render(data: dict) -> str:
         lines.append(
             f"| `{b['name']}` | {b['description']} | {', '.join(b['caught_by']) or '**not caught**'} | {first} | "
             f"{b['caught_in_seeds']}/{len(b['seeds'])} | {most} | {', '.join(b['grade_lost']) or '—'} (expected {b['item']}) | "
-            f"{'✅' if b['grade_right_item'] else '❌'} |"
+            f"{'✅' if b['grade_right_item'] else '❌'} | {_hint_cell(b)} |"
         )
     lines += ["", "## Correct-but-different variants", "", "| variant | how it differs | verify | grade |", "|---|---|---|---|"]
     for c in data["correct"]:
         verdict = "✅ pass" if c["verify_passed"] else f"❌ flagged by {', '.join(c['flagged_by'])}"
         lines.append(f"| `{c['name']}` | {c['description']} | {verdict} | {c['grade_score']:g} / {c['grade_max']:g} |")
+    if data.get("partial"):
+        lines += ["", "## Partial and fused variants", "",
+                  "What each leaves out raises NotImplementedError in its author's words; the grade must say "
+                  "\"not implemented\" there, \"failed\" where its bug is, and pass the rest; verify checks "
+                  "everything implemented and lists the rest in one line.", "",
+                  "| variant | how it is written | grade: not implemented | grade: failed | verdicts right | score | verify | hint: expected → named |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for p in data["partial"]:
+            missing = [n for n, v in p["grade_status"].items() if v == "not implemented"]
+            failed = [n for n, v in p["grade_status"].items() if v == "failed"]
+            verify = ", ".join(f"{n}: {v}" for n, v in p["verify"].items() if v != "passed") or "all pass"
+            lines.append(f"| `{p['name']}` | {p['description']} | {', '.join(missing) or '—'} | {', '.join(failed) or '—'} | "
+                         f"{'✅' if p['grade_right'] else '❌'} | {p['grade_score']:g} / {p['grade_max']:g} | {verify} | {_hint_cell(p)} |")
     if "mutmut" in data:
         lines += ["", render_mutmut(data["mutmut"])]
     return "\n".join(lines) + "\n"
+
+
+def _hint_cell(row: dict) -> str:
+    named = ", ".join(row["hints_named"]) or "—"
+    return f"{row['hint_expected'] or '—'} → {named} {'✅' if row['hint_right'] else '❌'}"
 
 
 def render_mutmut(m: dict) -> str:
     lines = [
         "## Mutation testing (mutmut)",
         "",
-        f"`mutmut run` over `impl/backprop.py` ({m['version']}), test command: the suite's properties on the mutated "
+        f"`mutmut run` over `impl/backprop.py` ({m['version']}{', measured ' + m['measured'] if m.get('measured') else ''}), test command: the suite's properties on the mutated "
         f"impl (`benchmarks/mutmut_suite.py`, ci profile). {m['total']} mutants: {m['killed']} killed, "
         f"{m['survived']} survived, {m['timeout']} timed out (counted as killed: the suite stopped them), "
         f"{m['other']} other. Of the survivors, {m['equivalent']} are equivalent (no input allowed by the protocol "
@@ -209,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--variants", nargs="*", help="only these variants")
     parser.add_argument("--no-mutmut", action="store_true")
+    parser.add_argument("--keep-mutmut", action="store_true",
+                        help="keep the mutmut results of the last reports/mutation.json (valid while impl/ is unchanged)")
     parser.add_argument("--out", default=str(ROOT / "reports"))
     args = parser.parse_args(argv)
     from gradverify.files import write_atomic
@@ -218,14 +280,19 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     data = catalogue(args.seeds, args.variants)
     data["summary"] = summary(data)
-    if not args.no_mutmut:
+    out = Path(args.out)
+    if args.keep_mutmut:
+        previous = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+        data["mutmut"] = previous["mutmut"]
+        data["mutmut"].setdefault("measured", previous.get("date"))
+    elif not args.no_mutmut:
         from benchmarks import mutmut_run
 
         data["mutmut"] = mutmut_run.run()
     data["seconds"] = time.perf_counter() - start
     data["date"] = time.strftime("%Y-%m-%d")
-    data["command"] = "make mutation" if not (args.no_mutmut or args.variants) else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
-    out = Path(args.out)
+    data["command"] = "make mutation" if not (args.no_mutmut or args.keep_mutmut or args.variants) \
+        else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
     write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
     write_atomic(out / "mutation.md", render(data))
     print(render(data))

@@ -70,6 +70,7 @@ def test_the_catalogue_benchmark_runs_a_variant_through_verify_and_grade():
     data = mutation.catalogue(seeds=1, names=["mse_halved", "sigmoid_via_tanh"])
     (bug,), (ok,) = data["buggy"], data["correct"]
     assert bug["caught"] and bug["caught_in_seeds"] == 1 and bug["grade_lost"] == ["mse"]
+    assert bug["hints_named"] == ["half"] and bug["hint_right"]
     assert ok["verify_passed"] and ok["grade_score"] == ok["grade_max"]
     assert "| `mse_halved` |" in mutation.render({**data, "summary": mutation.summary(data), "seconds": 1.0,
                                                      "date": "today", "command": "test"})
