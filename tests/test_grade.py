@@ -11,8 +11,10 @@ import time
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from gradverify.cases import Architecture, Example, materialize
 from gradverify.grading import items as grading
 from gradverify.cli import main
 from gradverify.grading.feedback import class_summary, results_json
@@ -318,6 +320,25 @@ def test_partial_code_gets_the_diagnosis_of_its_bug_and_no_other(name, partial_g
     named = {r.item.name: {h.cause for h in r.hints if h.cause} for r in result.items}
     assert all(not causes for item, causes in named.items() if item != variant.item), named
     assert variant.hint is None or variant.hint in named[variant.item], named
+
+
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_the_partial_variants_network_verdict_agrees_with_pytorch_directly(name):
+    """Outside the grader: each partial variant's network_gradients against torch autograd on
+    relu → softmax networks under cce and sparse_cce; they agree exactly when the grade says the
+    network item passes."""
+    from gradverify.references import torch_backend
+
+    partial = PARTIAL[name]
+    module = _module(partial.variant.source(), name)
+    agree = []
+    for loss in ("cce", "sparse_cce"):
+        net, X, Y = materialize(Example(Architecture((3, 4, 3), ("relu", "softmax"), loss, 0.0, 5), 1))
+        value, grads = module.network_gradients(net, X, Y)
+        want_value, want = torch_backend.network_gradients(net, X, Y)
+        agree.append(np.isclose(value, want_value, rtol=1e-9)
+                     and all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b")))
+    assert all(agree) == ("network" not in partial.wrong)
 
 
 def test_a_bug_inside_a_fused_network_costs_points_its_fix_earns(partial_grades):
