@@ -111,7 +111,7 @@ class Sequential:
 
 
 class SGD:
-    """v ← momentum·v + dW, W ← W − lr·v (torch.optim.SGD's convention), likewise for b."""
+    """v ← momentum·v − lr·dW, W ← W + v (Keras's convention), likewise for b."""
 
     def __init__(self, layers, lr, momentum=0.0):
         self.layers, self.lr, self.momentum = list(layers), lr, momentum
@@ -120,10 +120,10 @@ class SGD:
 
     def step(self):
         for i, layer in enumerate(self.layers):
-            self.v_W[i] = self.momentum * self.v_W[i] + layer.dW
-            self.v_b[i] = self.momentum * self.v_b[i] + layer.db
-            layer.W = layer.W - self.lr * self.v_W[i]
-            layer.b = layer.b - self.lr * self.v_b[i]
+            self.v_W[i] = self.momentum * self.v_W[i] - self.lr * layer.dW
+            self.v_b[i] = self.momentum * self.v_b[i] - self.lr * layer.db
+            layer.W = layer.W + self.v_W[i]
+            layer.b = layer.b + self.v_b[i]
 
 
 def fit(model, loss_fn, optimizer, X, Y, batch_size, epochs):

@@ -19,14 +19,16 @@ PyTorch's nn.Module and CMU 11-785's MyTorch):
         penalty() -> float (the sum of its Dense layers' penalties); attribute layers
     SGD(layers, lr, momentum=0.0)  updates the given Dense layers from their dW and db;
         v_W, v_b: one velocity per layer (zeros at first)
-        step(): v ← momentum·v + dW, W ← W − lr·v (likewise b): torch.optim.SGD's convention
+        step(): v ← momentum·v − lr·dW, W ← W + v (likewise b): Keras's convention
     fit(model, loss_fn, optimizer, X, Y, batch_size, epochs) -> list[float]
         batches X[0:bs], X[bs:2bs], … in order (the last may be smaller), no shuffling; per batch
         loss = loss_fn.forward(model.forward(Xb), Yb) + model.penalty(), then
         model.backward(loss_fn.backward()), optimizer.step(); returns each batch's loss before its step
 
-The course's velocity v is the protocol's Δw divided by −lr (Δw = −lr·v): the adapter converts
-both ways. An "identity" layer of the protocol is a Dense layer with no activation layer after it.
+The course's velocity v is the protocol's Δw (Δw(n) = momentum·Δw(n−1) − lr·g(n)), so it passes
+through unchanged (a course with torch's convention, buf ← momentum·buf + g, W ← W − lr·buf, would
+convert: Δw = −lr·buf; docs/adapters.md says what that costs). An "identity" layer of the protocol
+is a Dense layer with no activation layer after it.
 
 Mapped: relu, sigmoid, tanh and softmax; mse and cce; the dense layer; network gradients of
 networks built of these (and identity), with L2; the momentum step; the training loop.
@@ -120,12 +122,12 @@ def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
         dense[-1].dW = np.array(grad["W"], dtype=np.float64)
         dense[-1].db = np.array(grad["b"], dtype=np.float64)
     optimizer = student.SGD(dense, lr=lr, momentum=momentum)
-    if velocity is not None:  # the protocol's Δw is −lr·v
-        optimizer.v_W = [-np.array(v["W"], dtype=np.float64) / lr for v in velocity]
-        optimizer.v_b = [-np.array(v["b"], dtype=np.float64) / lr for v in velocity]
+    if velocity is not None:  # the course's v is the protocol's Δw
+        optimizer.v_W = [np.array(v["W"], dtype=np.float64) for v in velocity]
+        optimizer.v_b = [np.array(v["b"], dtype=np.float64) for v in velocity]
     optimizer.step()
     new_params = [{**layer, "W": d.W, "b": d.b} for layer, d in zip(params, dense)]
-    new_velocity = [{"W": -lr * np.asarray(vW), "b": -lr * np.asarray(vb)} for vW, vb in zip(optimizer.v_W, optimizer.v_b)]
+    new_velocity = [{"W": vW, "b": vb} for vW, vb in zip(optimizer.v_W, optimizer.v_b)]
     return new_params, new_velocity
 
 
