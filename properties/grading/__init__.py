@@ -6,5 +6,6 @@
     remote.py            the sandboxed submission as the suite calls it
     feedback.py          results.json, the staff report of one submission, the class summary
     classroom.py         grading a folder of submissions, one grader process each
+    adapters/            course adapters: a course's own API mapped onto the protocol (cs231n.py, layers.py ship)
     student_template.py  the file handed out: every protocol function a stub
 """
