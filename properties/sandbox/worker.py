@@ -33,6 +33,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import resource
 import socket
 import sys
@@ -182,16 +183,23 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
     return failure
 
 
+#: A qualified name the grader accepts as a place in the student's file (host.py checks it again).
+_QUALNAME = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,199}")
+
+
 def _raised_in(exc: BaseException, path: str) -> dict | None:
     """The innermost of the traceback's frames that runs code of the file at `path`, as
-    {"function": its qualified name, "line": its line}; None if no frame does."""
+    {"function": its qualified name, "line": its line}; None if no frame does (or its name is
+    not plain ASCII, which the grader would not accept)."""
     found, tb = None, exc.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
         if code.co_filename == path:
-            found = {"function": str(getattr(code, "co_qualname", code.co_name))[:200], "line": tb.tb_lineno}
+            found = (str(getattr(code, "co_qualname", code.co_name)), tb.tb_lineno)
         tb = tb.tb_next
-    return found
+    if found is None or not _QUALNAME.fullmatch(found[0]) or type(found[1]) is not int:
+        return None
+    return {"function": found[0], "line": found[1]}
 
 
 # --------------------------------------------------------------------------- #
