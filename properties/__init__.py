@@ -8,8 +8,8 @@
 
 The package, by folder of the repository:
 
-    gradverify            (properties/)  the suite: cases, strategies, checks, runner, corpus, reports, CLI
-    gradverify.grading    (properties/grading/)  rubric, items, hints, grade reports, class summary
+    gradverify            (properties/)  the suite: cases, strategies, checks, runner, hints, corpus, reports, CLI
+    gradverify.grading    (properties/grading/)  rubric, items, grade reports, class summary
     gradverify.sandbox    (properties/sandbox/)  host, worker and codec; stdlib and NumPy only
     gradverify.impl       (impl/)        the hand-written NumPy backprop: the model solution
     gradverify.references (references/) the spec table, JAX/PyTorch/finite-difference oracles, compare()

@@ -53,6 +53,8 @@ class Property:
     data_sets: int = 1
     #: cases run first in every run, whatever the seed (strategies.*_coverage)
     coverage: Callable[[], list] | None = None
+    #: the kind of failure gradverify.hints diagnoses for it ("activation", "network", …; None: none)
+    diagnosis: str | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -620,24 +622,24 @@ PROPERTIES: dict[str, Property] = {
             "network_gradients_match_references",
             "network_gradients gives the loss value and every gradient that JAX and PyTorch autodiff give",
             ("network_gradients",), strategies.examples, check_network_gradients, "autodiff", data_sets=DATA_SETS,
-            coverage=strategies.network_coverage,
+            coverage=strategies.network_coverage, diagnosis="network",
         ),
         Property(
             "activations_match_references",
             "activation and activation_backward agree with JAX and PyTorch for every activation",
             ("activation", "activation_backward"), strategies.activation_cases, check_activations, "autodiff",
-            coverage=strategies.activation_coverage,
+            coverage=strategies.activation_coverage, diagnosis="activation",
         ),
         Property(
             "losses_match_references",
             "loss and loss_backward agree with JAX and PyTorch for every loss",
             ("loss", "loss_backward"), strategies.loss_cases, check_losses, "autodiff",
-            coverage=strategies.loss_coverage,
+            coverage=strategies.loss_coverage, diagnosis="loss",
         ),
         Property(
             "dense_matches_references",
             "dense_forward and dense_backward agree with JAX and PyTorch",
-            ("dense_forward", "dense_backward"), strategies.dense_cases, check_dense, "autodiff",
+            ("dense_forward", "dense_backward"), strategies.dense_cases, check_dense, "autodiff", diagnosis="dense",
         ),
         Property(
             "gradients_match_own_finite_differences",
@@ -653,7 +655,7 @@ PROPERTIES: dict[str, Property] = {
         Property(
             "momentum_step_matches_torch_sgd",
             "sgd_momentum_step follows torch.optim.SGD(momentum, dampening=0) for three steps, inputs untouched",
-            ("sgd_momentum_step",), _train_cases, check_momentum_step, "autodiff", weight=0.5,
+            ("sgd_momentum_step",), _train_cases, check_momentum_step, "autodiff", weight=0.5, diagnosis="momentum_step",
         ),
         Property(
             "train_matches_torch_sgd",
@@ -664,13 +666,14 @@ PROPERTIES: dict[str, Property] = {
             "train_follows_own_steps",
             "train equals a loop of the implementation's own network_gradients and sgd_momentum_step",
             ("train", "network_gradients", "sgd_momentum_step"), _train_cases, check_train_loop, "autodiff", weight=0.25,
+            diagnosis="train_loop",
         ),
         Property(
             "l2_adds_half_lambda_norm",
             "with λ > 0 the loss and gradients equal PyTorch's, and L2 adds (λ/2)·Σ‖W‖² to the loss and λ·W to each "
             "weight gradient, nothing to the biases",
             ("network_gradients",), lambda: strategies.examples(l2="positive"), check_l2, "autodiff", weight=0.5,
-            coverage=lambda: strategies.network_coverage(l2=0.01),
+            coverage=lambda: strategies.network_coverage(l2=0.01), diagnosis="l2",
         ),
         Property(
             "bad_input_is_rejected",

@@ -161,6 +161,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"  {r.name}: {first}", file=sys.stderr)
         if r.failure and r.failure.case is not None:
             print(f"    example: {r.failure.case_description}", file=sys.stderr)
+        for hint in r.hints:
+            print(f"    hint:    {hint}", file=sys.stderr)
         if r.failure and r.failure.replay:
             print(f"    replay:  {r.failure.replay}", file=sys.stderr)
     return EXIT_OK if result.passed else EXIT_FAIL

@@ -94,6 +94,8 @@ def _failure_block(r: PropertyResult) -> list[str]:
             lines.append(f"Shapes: {f.shapes}")
         lines.append("")
     lines += [line for c in f.comparisons for line in _comparison_lines(c)]
+    if r.hints:
+        lines += [""] + [f"**Hint:** {inline(h)}" + ("  " if i < len(r.hints) - 1 else "") for i, h in enumerate(r.hints)]
     if f.case is not None:
         import json
 
@@ -216,6 +218,7 @@ def render_junit(run: VerifyResult) -> str:
                 text += f"\nexample: {r.failure.case_description}"
             if r.failure.replay:
                 text += f"\nreplay: {r.failure.replay}"
+            text += "".join(f"\nhint: {h}" for h in r.hints)
             ET.SubElement(case, "failure", message=r.failure.comparisons[0].describe()).text = text
         elif r.not_implemented:  # held where implemented; what it skipped still fails the run
             text = "partly implemented: the cases that need these were skipped: " + "; ".join(r.not_implemented)

@@ -87,6 +87,8 @@ class PropertyResult:
     #: with `skip_missing`: what the skipped cases needed, one "function: message" each (the
     #: message in the implementation's own words)
     not_implemented: list[str] = field(default_factory=list)
+    #: what the numbers of the failure say about its cause (gradverify.hints; the same as grade's)
+    hints: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -492,6 +494,8 @@ def verify(
                     _save(run, result, corpus_dir, name, new_case, impl_spec)
         if result.failure is not None and result.failure.case is not None:
             result.failure.replay = replay_command(impl_spec, result.failure.corpus_path, name, result.failure.case)
+            if result.status == "failed":
+                result.hints = _diagnose(item, result.failure, impl)
         run.results.append(result)
         if progress:
             progress(index, len(names), name, result)
@@ -500,6 +504,16 @@ def verify(
     run.seconds = time.perf_counter() - start
     run.environment = environment()
     return run
+
+
+def _diagnose(prop: Property | FixedCheck, failure: Failure, impl: ModuleType) -> list[str]:
+    """The hints grade gives for the same failure (gradverify.hints), for a property that has a diagnosis."""
+    kind = getattr(prop, "diagnosis", None)
+    if kind is None:
+        return []
+    from gradverify.hints import hints
+
+    return hints(kind, getattr(failure.case, "name", None), failure, impl)
 
 
 def _replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> PropertyResult:

@@ -328,6 +328,27 @@ def test_code_that_implements_nothing_is_not_implemented_not_wrong_and_stops_sea
         assert r.examples == 0 and r.rejected <= runner.MISSING_STREAK + (len(coverage()) if coverage else 0)
 
 
+@pytest.mark.parametrize("variant, prop, item", [
+    ("cce_gradient_not_averaged", "losses_match_references", "cce"),
+    ("l2_divided_by_batch", "l2_adds_half_lambda_norm", "l2"),
+])
+def test_verify_names_the_same_cause_as_grade_for_the_same_bug(variant, prop, item, capsys):
+    from dataclasses import replace
+
+    from gradverify.grading import items as grading
+    from gradverify.grading.rubric import load_rubric
+    from gradverify.markdown import inline
+    from tests.variants import BUGGY
+
+    module = _variant_module(BUGGY[variant])
+    (checked,) = runner.verify(module, profile="ci", save_regressions=False, only=[prop]).results
+    rubric = load_rubric()
+    (graded,) = grading.grade_module(module, replace(rubric, items=tuple(i for i in rubric.items if i.name == item))).items
+    causes = [h.cause for h in checked.hints if h.cause]
+    assert causes == [BUGGY[variant].hint] == [h.cause for h in graded.hints if h.cause]
+    assert f"**Hint:** {inline(checked.hints[0])}" in render_markdown(runner.VerifyResult("x", "ci", 0, 1, "now", results=[checked]))
+
+
 def test_a_gradient_off_by_two_is_called_a_factor_of_two():
     doubled = _grads_with(lambda v, g: (v, [{"W": 2 * x["W"], "b": 2 * x["b"]} for x in g]))
     assert "got = 2 × expected" in _first_failure(_module(network_gradients=doubled)).describe()

@@ -2,7 +2,6 @@
 
     rubric.py            the rubric: items, points, visibility, validated from TOML (rubric.toml ships)
     items.py             grading one submission item by item, in the sandbox
-    hints.py             what the numbers of a failing item say about the mistake
     remote.py            the sandboxed submission as the suite calls it
     feedback.py          results.json, the staff report of one submission, the class summary
     classroom.py         grading a folder of submissions, one grader process each

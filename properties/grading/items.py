@@ -24,7 +24,7 @@ from gradverify.cases import Architecture, Example, materialize
 from gradverify.checks import PROPERTIES, Property
 from gradverify.grading import adapters
 from gradverify.grading.adapters import Adapter
-from gradverify.grading.hints import hints
+from gradverify.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
 from gradverify.loader import missing_functions
 from gradverify.references.compare import Cause
