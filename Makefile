@@ -23,6 +23,8 @@ test: $(STAMP)
 attacks: $(STAMP)
 	GRADVERIFY_ATTACKS_REPORT=reports/attacks.md $(BIN)/python -m pytest -q tests/test_attacks.py
 
+# The bundled impl verified (ci profile) into reports/verify.md: generated, so git ignores it
+# (.gitignore); the committed samples are in reports/samples/.
 report: $(STAMP)
 	$(BIN)/gradverify verify --profile ci --report reports/verify.md
 
