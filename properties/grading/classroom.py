@@ -14,15 +14,36 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gradverify.grading import feedback
 from gradverify.files import write_atomic
 from gradverify.markdown import inline
 
+if TYPE_CHECKING:
+    from gradverify.grading.rubric import Rubric
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-#: A grader process that takes longer than this per rubric item is stopped.
+#: Seconds a grader process is given on top of the longest its submission may take (its own start,
+#: the references' imports and work); a grader process that takes longer is stopped.
 GRADER_SLACK_S = 120.0
+
+
+def worst_case_seconds(rubric: "Rubric", *, adapter: bool = False) -> float:
+    """The longest the submission's side of one grade may take under the rubric's timeouts: the
+    sandbox's first import (item_timeout), then items.submission_budget (re-imports, each item's
+    timeout and diagnosis); with a course adapter, its own import first (item_timeout). The grader's
+    own work (its start, the references) comes on top: about 20 s on two cores (reports/benchmarks.md)."""
+    from gradverify.grading.items import submission_budget
+
+    return rubric.item_timeout * (2 if adapter else 1) + submission_budget(rubric)
+
+
+def grader_limit(rubric: "Rubric", *, adapter: bool = False) -> float:
+    """Seconds after which a grader process is stopped: its submission's worst case and GRADER_SLACK_S."""
+    return GRADER_SLACK_S + worst_case_seconds(rubric, adapter=adapter)
 
 
 def _names(files: list[Path]) -> list[str]:
@@ -69,9 +90,11 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
     from gradverify.grading.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
+    if args.timeout:
+        rubric = replace(rubric, item_timeout=args.timeout)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    limit = GRADER_SLACK_S + len(rubric.items) * (args.timeout or rubric.item_timeout)
+    limit = grader_limit(rubric, adapter=bool(args.adapter or rubric.adapter))
     start = time.perf_counter()
     names = _names(files)
     results: dict[str, dict] = {}

@@ -8,11 +8,18 @@ draws) and, for activations and losses, a target from the spec table
 (gradverify.references.spec), so a rubric can only name components the suite checks.
 A rubric may name a course adapter (`adapter = "course_api.py"`, relative to the rubric, or
 a shipped one's name: grading/adapters/), through which submissions in the course's own
-API are graded.
+API are graded. Each item's visibility is Gradescope's own (VISIBILITIES; `hidden = true` is
+visibility "hidden"), written to results.json for Gradescope to enforce.
+
+Every field is described in docs/rubric.md. A field the rubric does not have (`hiden`,
+`item_timout`), a value of the wrong type, or hidden and visibility that contradict each other
+is an error that names its line and, for a misspelling, the closest valid name; never ignored.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +31,13 @@ from gradverify import strategies
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 
 DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
-#: Gradescope's visibility values.
+#: Gradescope's visibility values, from its results.json spec: "hidden" tests are never shown to students,
+#: "after_due_date" ones once the assignment's due date has passed, "after_published" ones once staff
+#: publish the grades; staff always see every test.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+#: The fields of a rubric: at the top level, and in each [[items]] table (docs/rubric.md describes each).
+FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "adapter", "items")
+ITEM_FIELDS = ("name", "title", "check", "target", "points", "hidden", "visibility")
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,14 @@ class Item:
     check: str
     points: float
     target: str | None = None
-    hidden: bool = False
+    #: who sees the item's test on Gradescope, and when (VISIBILITIES); `hidden = true` in a rubric
+    #: is visibility "hidden"
     visibility: str = "visible"
+
+    @property
+    def hidden(self) -> bool:
+        """Never shown to students (Gradescope's "hidden"): only staff see the item and its feedback."""
+        return self.visibility == "hidden"
 
 
 @dataclass(frozen=True)
@@ -99,73 +117,200 @@ class Rubric:
 
 
 def load_rubric(path: str | Path | None = None) -> Rubric:
-    """Read and validate a rubric; ValueError saying what is wrong and where."""
+    """Read and validate a rubric; ValueError saying what is wrong and on which line: a field the
+    rubric does not know (with the closest valid name), a value of the wrong type, a check or target
+    the suite does not have, hidden and visibility that contradict each other."""
     path = Path(path) if path else DEFAULT_RUBRIC
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"cannot read the rubric {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"the rubric {path} is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"the rubric {path} is not valid TOML: {exc}") from None
+    source = _Source(path, text)
+    _known_fields(data, source, ())
     raw_items = data.get("items")
-    if not isinstance(raw_items, list) or not raw_items:
-        raise ValueError(f"the rubric {path} needs at least one [[items]] table")
+    if not isinstance(raw_items, list) or not raw_items or not all(isinstance(raw, dict) for raw in raw_items):
+        raise ValueError(f"{path}{source.at('items')}: the rubric needs at least one [[items]] table, and items "
+                         f"must be [[items]] tables")
     items, names = [], set()
     for i, raw in enumerate(raw_items):
-        items.append(_item(raw, f"{path}: item {i + 1}"))
+        _known_fields(raw, source, ("items", i))
+        items.append(_item(raw, i, source))
         if items[-1].name in names:
-            raise ValueError(f"{path}: item {i + 1}: the name {items[-1].name!r} is used twice")
+            raise ValueError(f"{path}: item {i + 1}{source.at('items', i, 'name')}: the name {items[-1].name!r} is used twice")
         names.add(items[-1].name)
-    examples, timeout, seed = data.get("examples", 30), data.get("item_timeout", 30), data.get("seed", 0)
-    if not isinstance(examples, int) or examples < 1:
-        raise ValueError(f"{path}: examples must be an integer >= 1, got {examples!r}")
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ValueError(f"{path}: item_timeout must be a positive number of seconds, got {timeout!r}")
-    if not isinstance(seed, int):
-        raise ValueError(f"{path}: seed must be an integer, got {seed!r}")
-    packages = data.get("packages", [])
+    title, examples = data.get("title", "Backpropagation"), data.get("examples", 30)
+    timeout, seed, packages = data.get("item_timeout", 30), data.get("seed", 0), data.get("packages", [])
+    if not isinstance(title, str):
+        raise ValueError(f"{path}{source.at('title')}: title must be a string, got {title!r}")
+    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
+        raise ValueError(f"{path}{source.at('examples')}: examples must be an integer >= 1, got {examples!r}")
+    if not _number(timeout) or timeout <= 0:
+        raise ValueError(f"{path}{source.at('item_timeout')}: item_timeout must be a positive number of seconds, "
+                         f"got {timeout!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"{path}{source.at('seed')}: seed must be an integer, got {seed!r}")
     if not isinstance(packages, list) or not all(isinstance(p, str) and p.isidentifier() for p in packages):
-        raise ValueError(f"{path}: packages must be a list of top-level package names, got {packages!r}")
-    return Rubric(str(data.get("title", "Backpropagation")), tuple(items), examples, float(timeout), seed, str(path),
-                  tuple(packages), _adapter(data.get("adapter", ""), path))
+        raise ValueError(f"{path}{source.at('packages')}: packages must be a list of top-level package names, "
+                         f"got {packages!r}")
+    return Rubric(title, tuple(items), examples, float(timeout), seed, str(path), tuple(packages),
+                  _adapter(data.get("adapter", ""), path, source))
 
 
-def _adapter(value: Any, path: Path) -> str:
+def _number(value: Any) -> bool:
+    """A finite int or float (TOML's true, inf and nan are not)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _known_fields(table: dict, source: "_Source", keys: tuple) -> None:
+    """ValueError for the first field of `table` (the top level when `keys` is (), else an item) that
+    a rubric does not have, with its line and the closest valid name, or where it belongs: a
+    top-level field written after an [[items]] header is, to TOML, a field of that item."""
+    allowed, elsewhere = (ITEM_FIELDS, FIELDS) if keys else (FIELDS, ITEM_FIELDS)
+    there = ("a top-level field: put it above the first [[items]] (TOML reads every key after an [[items]] "
+             "header as part of that item)" if keys else "a field of an item: put it under an [[items]] header")
+    for key in table:
+        if key in allowed:
+            continue
+        at = source.at(*keys, key)
+        message = (f"{source.path}: unknown field {key!r} in item {keys[1] + 1}{at}" if keys
+                   else f"{source.path}: unknown top-level field {key!r}{at}")
+        close = difflib.get_close_matches(key, allowed, n=1)
+        misplaced = [key] if key in elsewhere else difflib.get_close_matches(key, elsewhere, n=1)
+        if key in elsewhere:
+            message += f"; {key!r} is {there}"
+        elif close:
+            message += f"; did you mean {close[0]!r}?"
+        elif misplaced:
+            message += f"; did you mean {misplaced[0]!r}? That is {there}"
+        else:
+            message += f"; expected one of {', '.join(allowed)}"
+        raise ValueError(message)
+
+
+def _adapter(value: Any, path: Path, source: "_Source") -> str:
     """The rubric's `adapter`: "" for none, a shipped adapter's name, or the absolute path of the
     file it names relative to the rubric's folder; ValueError if there is no such adapter."""
     from gradverify.grading.adapters import SHIPPED, resolve
 
     if not isinstance(value, str):
-        raise ValueError(f"{path}: adapter must be a string (a .py file relative to the rubric, or one of "
-                         f"{', '.join(SHIPPED)}), got {value!r}")
+        raise ValueError(f"{path}{source.at('adapter')}: adapter must be a string (a .py file relative to the rubric, "
+                         f"or one of {', '.join(SHIPPED)}), got {value!r}")
     if not value or value in SHIPPED:
         return value
     try:
         return str(resolve(value, path.resolve().parent))
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise ValueError(f"{path}{source.at('adapter')}: {exc}") from None
 
 
-def _item(raw: Any, where: str) -> Item:
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where} must be a table")
+def _suggest(value: Any, choices: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _item(raw: dict, index: int, source: "_Source") -> Item:
+    def where(key: str | None = None) -> str:
+        """"path: item 7 (line 41)": the line of `key` when the item sets it, else of its header."""
+        at = source.at("items", index, key) if key in raw else source.at("items", index)
+        return f"{source.path}: item {index + 1}{at}"
+
     for key in ("name", "check", "points"):
         if key not in raw:
-            raise ValueError(f"{where} needs {key!r}")
+            raise ValueError(f"{where()} needs {key!r}")
+    name, title = raw["name"], raw.get("title", raw["name"])
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{where('name')}: name must be a non-empty string, got {name!r}")
+    if not isinstance(title, str):
+        raise ValueError(f"{where('title')}: title must be a string, got {title!r}")
     kind = raw["check"]
-    if kind not in KINDS:
-        raise ValueError(f"{where}: unknown check {kind!r}; expected one of {sorted(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"{where('check')}: unknown check {kind!r}; expected one of {sorted(KINDS)}{_suggest(kind, list(KINDS))}")
     target = raw.get("target")
-    if KINDS[kind].targets and target not in KINDS[kind].targets:
-        raise ValueError(f"{where}: check {kind!r} needs a target from {list(KINDS[kind].targets)}, got {target!r}")
+    targets = KINDS[kind].targets
+    if targets and (not isinstance(target, str) or target not in targets):
+        raise ValueError(f"{where('target')}: check {kind!r} needs a target from {list(targets)}, got {target!r}"
+                         f"{_suggest(target, targets)}")
+    if not targets and "target" in raw:
+        raise ValueError(f"{where('target')}: check {kind!r} takes no target (it checks one function for every "
+                         f"component), got {target!r}; remove the target")
     points = raw["points"]
-    if isinstance(points, bool) or not isinstance(points, (int, float)) or points < 0:
-        raise ValueError(f"{where}: points must be a number >= 0, got {points!r}")
-    visibility = raw.get("visibility", "visible")
-    if visibility not in VISIBILITIES:
-        raise ValueError(f"{where}: visibility must be one of {list(VISIBILITIES)}, got {visibility!r}")
-    return Item(str(raw["name"]), str(raw.get("title", raw["name"])), kind, float(points), target,
-                bool(raw.get("hidden", False)), visibility)
+    if not _number(points) or points < 0:
+        raise ValueError(f"{where('points')}: points must be a number >= 0, got {points!r}")
+    hidden = raw.get("hidden", False)
+    if not isinstance(hidden, bool):
+        raise ValueError(f"{where('hidden')}: hidden must be true or false, got {hidden!r}")
+    visibility = raw.get("visibility", "hidden" if hidden else "visible")
+    if not isinstance(visibility, str) or visibility not in VISIBILITIES:
+        raise ValueError(f"{where('visibility')}: visibility must be one of {list(VISIBILITIES)}, got {visibility!r}"
+                         f"{_suggest(visibility, VISIBILITIES)}")
+    if "hidden" in raw and (visibility == "hidden") != hidden:
+        raise ValueError(f"{where('hidden')}: hidden = {str(hidden).lower()} contradicts visibility = {visibility!r}: "
+                         f"hidden = true is visibility = \"hidden\" (students never see the item); keep one of the two")
+    return Item(name, title, kind, float(points), target, visibility)
+
+
+class _Source:
+    """A rubric's text, to say on which line a value is set (tomllib gives no positions): the first
+    line after which tomllib's own reading of the text holds the value. A prefix of the text that
+    ends inside a multi-line string or array does not parse and is passed over, so a key-like line
+    inside a string is never taken for a key."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.split("\n")
+        self._docs: dict[int, dict | None] = {}
+
+    def _doc(self, n: int) -> dict | None:
+        """The first `n` lines as TOML, or None when they end inside a value."""
+        if n not in self._docs:
+            try:
+                self._docs[n] = tomllib.loads("\n".join(self.lines[:n]))
+            except tomllib.TOMLDecodeError:
+                self._docs[n] = None
+        return self._docs[n]
+
+    def _holds(self, n: int, keys: tuple) -> bool:
+        """Whether the longest prefix of at most `n` lines that parses holds `keys` (monotone in n)."""
+        while n > 0 and self._doc(n) is None:
+            n -= 1
+        node: Any = self._doc(n) if n > 0 else {}
+        for key in keys:
+            if isinstance(key, int) and isinstance(node, list) and key < len(node):
+                node = node[key]
+            elif isinstance(key, str) and isinstance(node, dict) and key in node:
+                node = node[key]
+            else:
+                return False
+        return True
+
+    def line(self, *keys: str | int) -> int | None:
+        """The 1-based line where `keys` is set (("items", 6, "hidden"): the key `hidden` of the
+        seventh [[items]] table; ("items", 6): its header), or None if the text does not set it."""
+        if not self._holds(len(self.lines), keys):
+            return None
+        low, high = 0, len(self.lines)  # the prefix of `low` lines lacks the value, of `high` holds it
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if self._holds(middle, keys) else (middle, high)
+        start = high - 1  # the value ends on line `high`; it starts after the last prefix that parses
+        while start > 0 and self._doc(start) is None:
+            start -= 1
+        for number in range(start, high):
+            text = self.lines[number].strip()
+            if text and not text.startswith("#"):
+                return number + 1
+        return high
+
+    def at(self, *keys: str | int) -> str:
+        """" (line N)" for the line where `keys` is set, "" when the text does not set it."""
+        number = self.line(*keys)
+        return f" (line {number})" if number else ""
 
 
 def items_lost_to(item: str, rubric: "Rubric") -> list[str]:

@@ -1,0 +1,204 @@
+"""The rubric fails loudly: a field it does not have, a value of the wrong type or hidden and
+visibility that contradict each other is an error with its line (exit 2 through the CLI), and
+docs/rubric.md lists exactly the fields and checks the code has."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from gradverify.cli import main
+from gradverify.grading.classroom import GRADER_SLACK_S, grader_limit, worst_case_seconds
+from gradverify.grading.rubric import DEFAULT_RUBRIC, FIELDS, ITEM_FIELDS, KINDS, VISIBILITIES, load_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "rubric.md"
+SHIPPED = DEFAULT_RUBRIC.read_text(encoding="utf-8")
+TEMPLATE = ROOT / "properties" / "grading" / "student_template.py"
+#: The shipped rubric's l2 item (its 17th [[items]] table), whose `hidden = true` the cases below rewrite.
+L2_ITEM = 'name = "l2"\ntitle = "L2 regularisation"\ncheck = "l2"\npoints = 5\nhidden = true\n'
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rubric.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _line_of(text: str, start: str) -> int:
+    """The 1-based number of the one line of `text` that starts with `start`, found without the loader."""
+    numbers = [n for n, line in enumerate(text.split("\n"), 1) if line.startswith(start)]
+    assert len(numbers) == 1, numbers
+    return numbers[0]
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ValueError) as info:
+        load_rubric(_write(tmp_path, text))
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------- unknown fields
+
+
+#: A misspelt field at the top level and in an item: (rubric text, the misspelt line, the message).
+MISSPELT = {
+    "top-level": (SHIPPED.replace("\nitem_timeout = 30", "\nitem_timout = 30"), "item_timout = 30",
+                  "unknown top-level field 'item_timout' (line {}); did you mean 'item_timeout'?"),
+    "item": (SHIPPED.replace(L2_ITEM, L2_ITEM.replace("hidden = true", "hiden = true")), "hiden = true",
+             "unknown field 'hiden' in item 17 (line {}); did you mean 'hidden'?"),
+}
+
+
+@pytest.mark.parametrize("where", sorted(MISSPELT))
+def test_a_misspelt_field_is_an_error_with_its_line_and_the_closest_name(tmp_path, where):
+    text, line, message = MISSPELT[where]
+    assert text != SHIPPED
+    assert message.format(_line_of(text, line)) in _error(tmp_path, text)
+
+
+@pytest.mark.parametrize("where", sorted(MISSPELT))
+def test_the_cli_exits_2_with_the_message_for_a_misspelt_field(tmp_path, capsys, where):
+    text, line, message = MISSPELT[where]
+    assert main(["grade", str(TEMPLATE), "--rubric", str(_write(tmp_path, text)), "--quiet"]) == 2
+    assert message.format(_line_of(text, line)) in capsys.readouterr().err
+
+
+def test_a_key_like_line_inside_a_multiline_string_is_not_taken_for_the_key(tmp_path):
+    decoy = 'title = """\n[[items]]\nhiden = true\n"""\n'
+    text = decoy + SHIPPED.replace('title = "Backpropagation in NumPy"\n', "").replace(
+        L2_ITEM, L2_ITEM.replace("hidden = true", "hiden = true"))
+    lines = text.split("\n")
+    line = len(lines) - lines[::-1].index("hiden = true")  # the last such line: the real key
+    assert line > 4
+    assert f"unknown field 'hiden' in item 17 (line {line})" in _error(tmp_path, text)
+
+
+def test_a_top_level_field_after_an_items_header_is_said_to_belong_above_it(tmp_path):
+    text = SHIPPED + "item_timeout = 5\n"
+    message = _error(tmp_path, text)
+    assert f"unknown field 'item_timeout' in item 19 (line {_line_of(text, 'item_timeout = 5')})" in message
+    assert "is a top-level field: put it above the first [[items]]" in message
+
+
+def test_an_item_field_at_the_top_level_is_said_to_belong_under_an_items_header(tmp_path):
+    message = _error(tmp_path, "points = 5\n" + SHIPPED)
+    assert "unknown top-level field 'points' (line 1); 'points' is a field of an item" in message
+
+
+def test_an_unknown_field_with_no_close_name_lists_the_valid_ones(tmp_path):
+    text = SHIPPED.replace(L2_ITEM, L2_ITEM + "colour = 'red'\n")
+    message = _error(tmp_path, text)
+    assert f"unknown field 'colour' in item 17 (line {_line_of(text, 'colour =')})" in message
+    assert "expected one of " + ", ".join(ITEM_FIELDS) in message
+
+
+# --------------------------------------------------------------------------- wrong values
+
+ITEM = '[[items]]\nname = "a"\ncheck = "dense"\npoints = 1\n'
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('examples = true\n' + ITEM, "(line 1): examples must be an integer >= 1, got True"),
+    ('item_timeout = inf\n' + ITEM, "(line 1): item_timeout must be a positive number of seconds, got inf"),
+    ('item_timeout = nan\n' + ITEM, "(line 1): item_timeout must be a positive number of seconds, got nan"),
+    ('seed = 1.5\n' + ITEM, "(line 1): seed must be an integer, got 1.5"),
+    ('title = 3\n' + ITEM, "(line 1): title must be a string, got 3"),
+    ('packages = "scipy"\n' + ITEM, "(line 1): packages must be a list of top-level package names, got 'scipy'"),
+    (ITEM + 'hidden = "yes"\n', "item 1 (line 5): hidden must be true or false, got 'yes'"),
+    (ITEM.replace("points = 1", 'points = "5"'), "item 1 (line 4): points must be a number >= 0, got '5'"),
+    (ITEM.replace("points = 1", "points = nan"), "item 1 (line 4): points must be a number >= 0, got nan"),
+    (ITEM.replace('name = "a"', "name = 3"), "item 1 (line 2): name must be a non-empty string, got 3"),
+    (ITEM + 'title = ["a"]\n', "item 1 (line 5): title must be a string, got ['a']"),
+    (ITEM.replace('"dense"', '["dense"]'), "item 1 (line 3): unknown check ['dense']"),
+    (ITEM.replace('"dense"', '"dens"'), "did you mean 'dense'?"),
+    (ITEM + 'target = "sigmoid"\n', "item 1 (line 5): check 'dense' takes no target"),
+    (ITEM.replace('"dense"', '"activation"') + 'target = "tahn"\n', "needs a target from"),
+    (ITEM.replace('"dense"', '"activation"'), "item 1 (line 1): check 'activation' needs a target from"),
+    (ITEM + 'visibility = "after_due"\n', "did you mean 'after_due_date'?"),
+    ('[[items]]\nname = "a"\ncheck = "dense"\n', "item 1 (line 1) needs 'points'"),
+    ('items = [1, 2]\n', "(line 1): the rubric needs at least one [[items]] table"),
+])
+def test_a_value_of_the_wrong_type_is_an_error_with_its_line(tmp_path, text, expected):
+    assert expected in _error(tmp_path, text)
+
+
+def test_the_item_of_an_error_is_counted_in_the_files_order(tmp_path):
+    text = ITEM + ITEM.replace('"a"', '"b"') + ITEM.replace('"a"', '"c"').replace("points = 1", "points = -1")
+    assert "item 3 (line 12): points must be a number >= 0, got -1" in _error(tmp_path, text)
+
+
+# --------------------------------------------------------------------------- hidden and visibility
+
+
+@pytest.mark.parametrize("fields, visibility", [
+    ("", "visible"),
+    ("hidden = true\n", "hidden"),
+    ("hidden = false\n", "visible"),
+    ('visibility = "hidden"\n', "hidden"),
+    ('hidden = true\nvisibility = "hidden"\n', "hidden"),
+    ('visibility = "after_due_date"\n', "after_due_date"),
+    ('hidden = false\nvisibility = "after_published"\n', "after_published"),
+])
+def test_hidden_true_is_gradescope_s_hidden_visibility(tmp_path, fields, visibility):
+    (item,) = load_rubric(_write(tmp_path, ITEM + fields)).items
+    assert item.visibility == visibility and item.hidden == (visibility == "hidden")
+
+
+@pytest.mark.parametrize("fields", [
+    'hidden = true\nvisibility = "after_due_date"\n',
+    'hidden = true\nvisibility = "visible"\n',
+    'hidden = false\nvisibility = "hidden"\n',
+])
+def test_hidden_and_a_visibility_that_contradict_each_other_are_an_error(tmp_path, fields):
+    assert "(line 5): hidden = " in _error(tmp_path, ITEM + fields) and "contradicts visibility" in _error(tmp_path, ITEM + fields)
+
+
+def test_the_shipped_rubric_hides_its_hidden_items_from_students():
+    rubric = load_rubric()
+    assert {i.name: i.visibility for i in rubric.items if i.visibility != "visible"} == {"l2": "hidden", "train_loop": "hidden"}
+
+
+# --------------------------------------------------------------------------- docs/rubric.md
+
+
+def _table(heading: str) -> dict[str, str]:
+    """The rows of the table under `## heading` in docs/rubric.md: first cell's `name` -> the row."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): line for line in section.splitlines() if (m := re.match(r"\| `([a-z_0-9]+)` \|", line))}
+
+
+def test_docs_rubric_lists_every_check_with_exactly_its_targets():
+    rows = _table("Checks")
+    assert list(rows) == list(KINDS)
+    for kind, row in rows.items():
+        targets = re.findall(r"`([a-z_0-9]+)`", row.rsplit("|", 2)[1])
+        assert targets == list(KINDS[kind].targets), kind
+
+
+def test_docs_rubric_describes_every_field_and_only_those():
+    assert sorted(_table("Top-level fields")) == sorted(FIELDS)
+    assert sorted(_table("Item fields")) == sorted(ITEM_FIELDS)
+    visibility = _table("Item fields")["visibility"]
+    assert re.findall(r'`"([a-z_]+)"`', visibility.split("|")[2]) == list(VISIBILITIES)
+
+
+def test_docs_rubric_states_the_shipped_rubric_s_worst_case():
+    worst = worst_case_seconds(load_rubric())
+    assert worst == 820 and f"{worst:g} s for the shipped rubric" in " ".join(DOC.read_text(encoding="utf-8").split())
+
+
+# --------------------------------------------------------------------------- timeouts
+
+
+@pytest.mark.parametrize("timeout, adapter", [(30.0, False), (5.0, True)])
+def test_a_class_grader_process_is_given_its_submission_s_worst_case(timeout, adapter):
+    rubric = replace(load_rubric(), item_timeout=timeout)
+    n = len(rubric.items)
+    worst = timeout * (n + (3 if adapter else 2)) + n * 10  # docs/rubric.md, "Timeouts"
+    assert worst_case_seconds(rubric, adapter=adapter) == worst
+    assert grader_limit(rubric, adapter=adapter) >= worst + GRADER_SLACK_S
