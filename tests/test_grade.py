@@ -103,11 +103,12 @@ def test_a_bug_graded_through_the_sandbox_gets_feedback_that_teaches(tmp_path):
     assert "Smallest failing case: loss 'sse' on y_pred of shape (1, 1)" in feedback
 
 
-def test_hidden_items_show_the_student_only_pass_or_fail():
+def test_hidden_items_are_hidden_by_gradescope_and_carry_the_staff_feedback():
     variant = BUGGY["train_drops_last_partial_batch"]
     result = grading.grade_module(_module(variant.source(), variant.name), RUBRIC)
     train = next(t for t in results_json(result)["tests"] if t["extra_data"]["item"] == "train_loop")
-    assert train["output"] == "Failed." and train["extra_data"]["cause"]
+    assert train["visibility"] == "hidden" and train["extra_data"]["cause"]
+    assert train["output"].startswith("Staff only") and train["extra_data"]["cause"] in train["output"]
 
 
 # --------------------------------------------------------------------------- hostile submissions

@@ -1,4 +1,6 @@
-"""The Gradescope recipe: run_autograder grades the one submitted file into results.json."""
+"""The Gradescope recipe: run_autograder grades the one submitted file into results.json, with
+each item's visibility in Gradescope's own values, hidden items' feedback and the staff report
+where Gradescope shows them to staff only, and docs that say how long grading can take."""
 
 from __future__ import annotations
 
@@ -7,38 +9,74 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from gradverify.grading.classroom import worst_case_seconds
+from gradverify.grading.feedback import STAFF_ONLY, results_json
+from gradverify.grading.items import GradeResult, ItemResult
+from gradverify.grading.rubric import Item, Rubric, load_rubric
+from tests.variants import BUGGY
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "docs" / "gradescope" / "run_autograder"
+DOCS = ROOT / "docs" / "gradescope" / "README.md"
 GRADVERIFY = Path(sys.executable).with_name("gradverify")
-SMALL_RUBRIC = 'examples = 5\n[[items]]\nname = "sigmoid"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 3\n'
+SMALL_RUBRIC = ('examples = 5\n[[items]]\nname = "sigmoid"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 3\n'
+                '[[items]]\nname = "tanh"\ncheck = "activation"\ntarget = "tanh"\npoints = 2\nhidden = true\n')
 
 
-def _autograder(tmp_path: Path, files: dict[str, str]) -> dict:
+def _autograder(tmp_path: Path, files: dict[str, str], rubric: str = SMALL_RUBRIC) -> tuple[dict, str]:
+    """(results.json, what run_autograder printed: Gradescope's autograder output, for staff)"""
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     (root / "source" / "impl").mkdir(parents=True)
-    (root / "source" / "rubric.toml").write_text(SMALL_RUBRIC)
+    (root / "source" / "rubric.toml").write_text(rubric)
     shutil.copy(ROOT / "impl" / "backprop.py", root / "source" / "impl" / "backprop.py")  # as setup.sh leaves it
     for name, text in files.items():
         (root / "submission" / name).write_text(text)
     env = {**os.environ, "AUTOGRADER": str(root), "GRADVERIFY": str(GRADVERIFY)}
     done = subprocess.run(["bash", str(RUN)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    return json.loads((root / "results" / "results.json").read_text())
+    return json.loads((root / "results" / "results.json").read_text()), done.stdout
 
 
-def test_run_autograder_grades_the_submitted_file_with_the_course_rubric(tmp_path):
-    results = _autograder(tmp_path, {"backprop.py": (ROOT / "impl" / "backprop.py").read_text()})
-    assert results["score"] == 3 and results["tests"][0]["status"] == "passed"
-    assert (tmp_path / "autograder" / "results" / "report.md").is_file()
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """One run of run_autograder on the model solution with tanh's derivative taken at tanh(z):
+    the visible sigmoid item passes, the hidden tanh item fails. (results.json, what it printed,
+    report.md)"""
+    tmp_path = tmp_path_factory.mktemp("graded")
+    results, printed = _autograder(tmp_path, {"backprop.py": BUGGY["tanh_derivative_from_z"].source()})
+    return results, printed, (tmp_path / "autograder" / "results" / "report.md").read_text()
+
+
+def test_run_autograder_grades_the_submitted_file_with_the_course_rubric(graded):
+    results, _, _ = graded
+    assert results["score"] == 3 and [t["status"] for t in results["tests"]] == ["passed", "failed"]
+    assert [t["visibility"] for t in results["tests"]] == ["visible", "hidden"]
+
+
+def test_run_autograder_prints_the_staff_report_which_students_never_see(graded):
+    results, printed, report = graded
+    assert report.startswith("# Grade:") and report in printed  # Gradescope's autograder output: staff's
+    assert "tanh (hidden)" in report and results["stdout_visibility"] == "hidden"
+    tanh = results["tests"][1]
+    assert tanh["output"].startswith(STAFF_ONLY) and tanh["extra_data"]["cause"] in tanh["output"]
+    assert "Hint:" in tanh["output"]
+
+
+def test_run_autograder_shows_staff_why_a_rubric_with_a_mistake_cannot_grade(tmp_path):
+    rubric = SMALL_RUBRIC.replace("hidden = true", "hiden = true")
+    results, printed = _autograder(tmp_path, {"backprop.py": ""}, rubric)
+    assert "unknown field 'hiden' in item 2 (line 12); did you mean 'hidden'?" in printed
+    assert results["score"] == 0 and "could not run" in results["output"] and results["stdout_visibility"] == "hidden"
 
 
 def test_run_autograder_asks_for_exactly_one_file(tmp_path):
-    results = _autograder(tmp_path, {"a.py": "", "b.py": ""})
+    results, _ = _autograder(tmp_path, {"a.py": "", "b.py": ""})
     assert results["score"] == 0 and "exactly one .py file (found 2)" in results["output"]
 
 
@@ -72,7 +110,53 @@ except ImportError:
 
 
 def test_a_submission_that_imports_or_searches_for_the_model_solution_scores_zero(tmp_path):
-    results = _autograder(tmp_path, {"cheat.py": CHEAT})
+    results, _ = _autograder(tmp_path, {"cheat.py": CHEAT})
     assert results["score"] == 0, results["tests"][0]["output"]
     assert (tmp_path / "autograder" / "source" / "impl" / "backprop.py").is_file()
     assert "bubblewrap" in results["extra_data"]["protections"] or results["extra_data"]["sandbox"] == "separate-user"
+
+
+# --------------------------------------------------------------------------- results.json from results
+
+
+def _result(visibility: dict[str, str], passed: set[str]) -> GradeResult:
+    """A grade of items named by their visibility, built without grading: the failures with a
+    cause, a detail and a hint, as a graded item has them."""
+    items = tuple(Item(name, name.title(), "dense", 2.0, visibility=v) for name, v in visibility.items())
+    rubric = Rubric("test", items)
+    results = [ItemResult(i, True, 2.0, examples=30) if i.name in passed else
+               ItemResult(i, False, 0.0, f"{i.name}: grad_W differs", ["Smallest failing case: x"], ["Check the transpose."])
+               for i in items]
+    return GradeResult("student.py", rubric, results, sandbox="bubblewrap")
+
+
+def test_results_json_gives_each_test_the_rubric_s_gradescope_visibility():
+    visibility = {"shown": "visible", "secret": "hidden", "later": "after_due_date", "published": "after_published"}
+    document = results_json(_result(visibility, passed=set()))
+    assert {t["extra_data"]["item"]: t["visibility"] for t in document["tests"]} == visibility
+    assert document["stdout_visibility"] == "hidden"
+
+
+def test_a_hidden_item_s_test_carries_the_full_feedback_for_staff():
+    document = results_json(_result({"shown": "visible", "secret": "hidden"}, passed=set()))
+    shown, secret = document["tests"]
+    assert secret["output"] == f"{STAFF_ONLY}\n{shown['output'].replace('shown', 'secret')}"
+    assert "Smallest failing case: x" in secret["output"] and "Hint: Check the transpose." in secret["output"]
+
+
+def test_the_top_level_output_keeps_the_score_back_while_items_are_shown_later():
+    later = results_json(_result({"shown": "visible", "later": "after_due_date"}, passed={"shown"}))["output"]
+    assert "Score" not in later and "1 of the 2 items, and your total score, are shown to you after the due date" in later
+    hidden = results_json(_result({"shown": "visible", "secret": "hidden"}, passed={"shown"}))["output"]
+    assert hidden == "Score 2 of 4. 2 of the 4 points are for 1 item that only the course staff see."
+
+
+# --------------------------------------------------------------------------- how long grading can take
+
+
+def test_the_gradescope_docs_state_the_worst_case_of_the_rubric_s_timeouts():
+    text = " ".join(DOCS.read_text(encoding="utf-8").split())
+    shipped = load_rubric()
+    assert f"that is {worst_case_seconds(shipped):g} s" in text
+    assert f"at 10 s the shipped rubric's worst case is {worst_case_seconds(replace(shipped, item_timeout=10)):g} s" in text
+    assert worst_case_seconds(shipped) < 20 * 60 and "set the timeout to **20 minutes**" in text

@@ -16,5 +16,17 @@ python3.11 -m venv "$SOURCE/.venv"
 # The CPU build of torch: PyPI's default wheel is a CUDA build of several GB.
 "$SOURCE/.venv/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu "torch==$TORCH_VERSION"
 "$SOURCE/.venv/bin/python" -m pip install "$SOURCE"
+# A mistake in the course rubric (a misspelt field, a wrong type) fails the build here, with its
+# line, rather than every submission later.
+if [ -f "$SOURCE/rubric.toml" ]; then
+    "$SOURCE/.venv/bin/python" - "$SOURCE/rubric.toml" <<'PY'
+import sys
+from gradverify.grading.rubric import load_rubric
+try:
+    load_rubric(sys.argv[1])
+except ValueError as exc:
+    sys.exit(f"gradverify: {exc}")
+PY
+fi
 # Warm the JAX compilation cache so each student's run starts faster.
 "$SOURCE/.venv/bin/gradverify" grade "$SOURCE/impl/backprop.py" --quiet --results-json /tmp/warmup.json || true

@@ -1,6 +1,13 @@
 """Grading outputs from `GradeResult`s: Gradescope results.json, a Markdown report per
 submission (for staff: everything, hidden items included), and a class summary.
 
+Each item is one test in results.json with the rubric's visibility, which Gradescope enforces:
+a "hidden" test is shown to staff only, so its output is the full feedback, marked as staff's;
+"after_due_date" and "after_published" tests are shown to students later (and the top-level
+output then keeps the total to itself, as Gradescope does). Staff see every test, and the staff
+report in the autograder's output, which `stdout_visibility: hidden` keeps from students
+(docs/gradescope/README.md).
+
 Items a course adapter cannot map ("not mapped") are out of the total: the staff report shows
 them as such, results.json leaves them out of its tests (Gradescope never shows them to the
 student) and lists them in its extra_data, and the class summary has no column for them."""
@@ -20,6 +27,10 @@ from gradverify.references.compare import Cause
 UNSAFE_WARNING = "Graded WITHOUT a sandbox (--unsafe-no-sandbox): the submission could read and change the grader's files."
 #: How much of what a submission printed goes into its report.
 OUTPUT_SHOWN = 4000
+#: The first line of a hidden item's test output: only staff ever see it.
+STAFF_ONLY = "Staff only: this item is hidden in the rubric, and Gradescope never shows it to students."
+#: Visibilities whose tests students see later, not now.
+LATER = {"after_due_date": "after the due date", "after_published": "once the grades are published"}
 
 
 def _points(x: float) -> str:
@@ -27,25 +38,54 @@ def _points(x: float) -> str:
 
 
 def student_feedback(r: ItemResult) -> str:
-    """What the student sees for one item (hidden items: pass/fail only)."""
-    if r.item.hidden:
-        return "Passed." if r.passed else "Failed."
+    """The feedback of one item: on a pass, how many cases agreed; otherwise all of it
+    (student_feedback_full). Who sees it is the item's visibility (item_output)."""
     if r.passed:
         passed = f"Passed: {r.examples} random cases agree with the references." if r.examples else "Passed."
         return "\n".join([passed, *_scope(r)])
     return student_feedback_full(r)
 
 
+def item_output(r: ItemResult) -> str:
+    """The output of an item's test in results.json: its feedback, which a hidden item's test
+    (shown to staff only) starts by saying is staff's."""
+    return f"{STAFF_ONLY}\n{student_feedback(r)}" if r.item.hidden else student_feedback(r)
+
+
+def general_output(result: GradeResult) -> str:
+    """results.json's top-level output, which students see at once: the score, unless some items
+    are shown to them later (Gradescope then keeps the total from them too), and how many of the
+    points are for items they never see."""
+    counted = [r for r in result.items if r.mapped]
+    later = [r for r in counted if r.item.visibility in LATER]
+    hidden = [r for r in counted if r.item.hidden]
+    if later:
+        when = " or ".join(sorted({LATER[r.item.visibility] for r in later}))
+        general = f"{len(later)} of the {len(counted)} items, and your total score, are shown to you {when}."
+    else:
+        general = f"Score {_points(result.score)} of {_points(result.max_score)}."
+        if hidden:
+            general += (f" {_points(sum(r.item.points for r in hidden))} of the {_points(result.max_score)} points are "
+                        f"for {len(hidden)} item{'s' if len(hidden) > 1 else ''} that only the course staff see.")
+    if result.sandbox == "none":
+        general = f"{UNSAFE_WARNING} {general}"
+    if result.load_error:
+        general = f"Your file could not be loaded: {result.load_error}. {general}"
+    return general
+
+
 def results_json(result: GradeResult) -> dict[str, Any]:
-    """Gradescope's results.json: top-level score, and one test per rubric item counted (an item
-    the course adapter cannot map is no test: it is listed in extra_data's "not_mapped")."""
+    """Gradescope's results.json: top-level score, and one test per rubric item counted, with the
+    rubric's visibility (an item the course adapter cannot map is no test: it is listed in
+    extra_data's "not_mapped"). The autograder's stdout, where run_autograder prints the staff
+    report, is hidden from students."""
     tests = [
         {
             "name": r.item.title,
             "score": r.score,
             "max_score": r.item.points,
             "status": "passed" if r.passed else "failed",
-            "output": student_feedback(r),
+            "output": item_output(r),
             "output_format": "text",
             "visibility": r.item.visibility,
             "extra_data": {"item": r.item.name, "check": r.item.check, "status": r.status, "cause": r.cause,
@@ -55,16 +95,12 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         for r in result.items
         if r.mapped
     ]
-    general = f"Score {_points(result.score)} of {_points(result.max_score)}."
-    if result.sandbox == "none":
-        general = f"{UNSAFE_WARNING} {general}"
-    if result.load_error:
-        general = f"Your file could not be loaded: {result.load_error}. {general}"
     return {
         "score": result.score,
-        "output": general,
+        "output": general_output(result),
         "output_format": "text",
         "execution_time": round(result.seconds, 3),
+        "stdout_visibility": "hidden",
         "tests": tests,
         "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score,
                        "sandbox": result.sandbox, "protections": list(result.isolation), "adapter": result.adapter or None,
@@ -94,7 +130,7 @@ def render_submission(result: GradeResult) -> str:
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
         mark = {"passed": "✅", "failed": "❌", "not implemented": "➖ not implemented", "not mapped": "⬜ not mapped"}[r.status]
-        hidden = " (hidden)" if r.item.hidden else ""
+        hidden = {"hidden": " (hidden)", **{k: f" (shown {v})" for k, v in LATER.items()}}.get(r.item.visibility, "")
         points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
         lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(r.cause)} |")
     failed = [r for r in result.items if not r.passed and r.mapped and (r.details or r.hints or r.scope)]
