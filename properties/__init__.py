@@ -73,7 +73,8 @@ def verify(
     impl: a module name ("mypkg.backprop"), a path to a .py file, or a loaded module.
     profile: "dev" (quick, random seed), "ci" (deterministic: seed 0 unless `seed`, fixed
         budget) or "thorough" (many examples).
-    budget: examples per property (default: the profile's); properties: run only these checks.
+    budget: examples per property (default: the profile's); properties: run only these checks
+        (names or glob patterns such as "worked_example_*").
     regressions: the corpus folder (default: [tool.gradverify] regressions, else
         <project>/.gradverify/regressions); entries live in a subfolder per implementation and
         are replayed first; new counterexamples are saved unless `save_regressions` is false.
@@ -81,12 +82,16 @@ def verify(
     project: the folder whose .gradverify/ holds the corpus and the hypothesis database
         (default: the nearest folder up from the working folder with a pyproject.toml or .git).
 
+    Hypothesis's own files (its cache of constants) go under <project>/.gradverify/hypothesis/
+    with the dev and thorough profiles, and into a temporary folder removed at exit with ci.
+
     Returns a VerifyResult (`.passed`, `.results`, `.failed`). Raises ValueError for an unknown
-    profile or property, an unreadable replay or [tool.gradverify], and
-    gradverify.loader.ImplLoadError for an implementation that cannot be loaded.
+    profile, a property pattern that matches no check, an unreadable replay or [tool.gradverify],
+    and gradverify.loader.ImplLoadError for an implementation that cannot be loaded or that
+    defines none of the protocol's functions.
     """
     from gradverify import corpus, project as projects, runner
-    from gradverify.loader import load_impl
+    from gradverify.loader import load_impl, require_protocol
     from gradverify.references import jax_backend
 
     if profile not in runner.PROFILES:
@@ -96,18 +101,35 @@ def verify(
         entry = corpus.load_replay(replay) if replay is not None else None
     except ValueError as exc:
         raise ValueError(f"replay: {exc}") from None
+    chosen = _select_checks(properties) if properties is not None else None
     if isinstance(impl, ModuleType):
         module, spec = impl, impl.__name__
+        require_protocol(module, spec)
     else:
         spec = str(impl)
         module = load_impl(spec, project=root)
     corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
+    runner.use_hypothesis_home(projects.hypothesis_root(root) if runner.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
     return runner.verify(
         module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
-        save_regressions=save_regressions, only=properties, replay=entry, progress=progress,
+        save_regressions=save_regressions, only=chosen, replay=entry, progress=progress,
         fail_fast=fail_fast, database_dir=database_dir,
     )
+
+
+def _select_checks(patterns: list[str]) -> list[str]:
+    """The checks named by `patterns` (names or glob patterns, e.g. "worked_example_*"), in the
+    suite's order, each once; ValueError naming the valid names for a pattern that matches none."""
+    from fnmatch import fnmatchcase
+
+    from gradverify.checks import FIXED_CHECKS, PROPERTIES
+
+    names = [*FIXED_CHECKS, *PROPERTIES]
+    for pattern in patterns:
+        if not any(fnmatchcase(name, pattern) for name in names):
+            raise ValueError(f"no check matches {pattern!r}; the checks are: {', '.join(names)}")
+    return [name for name in names if any(fnmatchcase(name, pattern) for pattern in patterns)]
 
 
 def grade(
@@ -128,7 +150,9 @@ def grade(
     from gradverify.grading.items import grade_file
     from gradverify.grading.rubric import Rubric, load_rubric
     from gradverify.references import jax_backend
+    from gradverify.runner import use_hypothesis_home
 
     chosen = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    use_hypothesis_home(None)  # hypothesis's own files in a temporary folder, never the working folder
     jax_backend.enable_persistent_cache()
     return grade_file(path, chosen, timeout=timeout, memory_mb=memory_mb)

@@ -2,6 +2,10 @@
 
 Exit codes: 0 every check holds, 1 a check fails, 2 bad usage or an
 implementation that cannot be loaded.
+
+The final verdict goes to stdout, progress and the details of failures to stderr; colour
+only on a terminal, never with NO_COLOR set; with GITHUB_ACTIONS=true, verify also prints
+one `::error` annotation per failing check to stdout, at the implementation's function.
 """
 
 from __future__ import annotations
@@ -99,6 +103,23 @@ def _positive_float(text: str) -> float:
     return value
 
 
+#: ANSI colours of the marks and the verdict (on a terminal only, never with NO_COLOR set).
+GREEN, RED, YELLOW = "32", "31", "33"
+MARK_COLOURS = {"pass": GREEN, "PASS": GREEN, "FAIL": RED, "ERROR": RED, "n/i": YELLOW, "part": YELLOW, "n/a": YELLOW}
+
+
+def _use_colour(stream) -> bool:
+    """Colour on a terminal only, and not when NO_COLOR is set (no-color.org) or TERM is dumb."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, mark: str, stream) -> str:
+    """`text` in the colour of `mark` when `stream` takes colour."""
+    colour = MARK_COLOURS.get(mark)
+    return f"\033[{colour}m{text}\033[0m" if colour and _use_colour(stream) else text
+
+
 def _progress(index: int, total: int, name: str, result) -> None:
     """One line per check on stderr; on a terminal, the running check is shown first."""
     tty = sys.stderr.isatty()
@@ -108,7 +129,7 @@ def _progress(index: int, total: int, name: str, result) -> None:
         return
     mark = {"passed": "pass", "error": "ERROR", "not implemented": "n/i", "partly implemented": "part"}.get(result.status, "FAIL")
     count = "fixed" if result.kind == "fixed" else f"{result.examples} examples"
-    line = f"[{index + 1:>2}/{total}] {mark:<5} {name} ({count}, {result.seconds:.1f} s)"
+    line = f"[{index + 1:>2}/{total}] {_paint(f'{mark:<5}', mark, sys.stderr)} {name} ({count}, {result.seconds:.1f} s)"
     print(line + (" " * 8 if tty else ""), file=sys.stderr, flush=True)
 
 
@@ -116,7 +137,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     import gradverify
     from gradverify import project
-    from gradverify.loader import ImplLoadError
+    from gradverify.loader import ImplLoadError, NotAnImplementation
 
     try:
         settings = project.load_settings(project.find_project())
@@ -126,6 +147,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             save_regressions=not args.no_save, replay=args.replay, fail_fast=args.fail_fast,
             progress=None if args.quiet else _progress,
         )
+    except NotAnImplementation as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ImplLoadError as exc:
         print(f"gradverify: cannot load the implementation: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -145,27 +169,67 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as handle:
             handle.write(step_summary(markdown))
-    failed = result.failed
-    print(
-        f"gradverify: {'PASS' if result.passed else 'FAIL'} — {sum(r.passed for r in result.results)} of "
-        f"{len(result.results)} checks hold ({result.seconds:.1f} s)"
-        + (f"; report: {args.report}" if args.report else ""),
-        file=sys.stderr,
-    )
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        from gradverify.report import github_annotations
+
+        for line in github_annotations(result, _locator(result.impl)):
+            print(line)
     if result.not_implemented:
         from gradverify.report import missing_line
 
         print(f"  {missing_line(result, markdown=False)}", file=sys.stderr)
-    for r in failed:
-        first = r.error or r.failure.comparisons[0].describe()
-        print(f"  {r.name}: {first}", file=sys.stderr)
+    for r in result.failed:
+        print(f"  {r.name}: {r.error or r.failure.comparisons[0].describe()}", file=sys.stderr)
+        if r.failure and r.failure.comparisons[0].mismatches:
+            print(f"    values:  {_values(r.failure.comparisons[0])}", file=sys.stderr)
         if r.failure and r.failure.case is not None:
             print(f"    example: {r.failure.case_description}", file=sys.stderr)
         for hint in r.hints:
             print(f"    hint:    {hint}", file=sys.stderr)
         if r.failure and r.failure.replay:
             print(f"    replay:  {r.failure.replay}", file=sys.stderr)
+    verdict = "PASS" if result.passed else "FAIL"
+    sys.stderr.flush()
+    print(f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
+          f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
+          flush=True)
     return EXIT_OK if result.passed else EXIT_FAIL
+
+
+#: Worst elements shown per failing comparison on the terminal (the report shows them all).
+SHOWN_VALUES = 3
+
+
+def _values(comparison) -> str:
+    """The worst elements of a failing comparison, got against expected."""
+    shown = []
+    for index, got, expected in comparison.mismatches[:SHOWN_VALUES]:
+        where = f"[{', '.join(map(str, index))}] " if index else ""
+        shown.append(f"{where}got {got:.10g}, expected {expected:.10g}")
+    return "; ".join(shown)
+
+
+def _locator(spec: str):
+    """Finds where the loaded implementation `spec` defines a protocol function: (file relative
+    to the workspace when inside it, first line), or None."""
+    import inspect
+    from pathlib import Path
+
+    from gradverify.loader import loaded
+
+    module = loaded(spec)
+    workspace = Path(os.environ.get("GITHUB_WORKSPACE") or Path.cwd()).resolve()
+
+    def locate(function: str):
+        fn = getattr(module, function, None)
+        try:
+            path = Path(inspect.getsourcefile(fn)).resolve()
+            line = inspect.getsourcelines(fn)[1]
+        except (TypeError, OSError):  # not a Python function, or no source
+            return None
+        return (path.relative_to(workspace).as_posix() if path.is_relative_to(workspace) else str(path)), line
+
+    return locate
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
@@ -184,6 +248,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         if path.is_dir():
             files += sorted(p for p in path.glob("*.py") if p.is_file())
         elif path.is_file():
+            if path.suffix.lower() != ".py":
+                print(f"gradverify: {name} is not a submission: expected a Python file (.py) or a folder of them",
+                      file=sys.stderr)
+                return EXIT_USAGE
             files.append(path)
         else:
             print(f"gradverify: no such file or folder: {name}", file=sys.stderr)
@@ -224,14 +292,16 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     from gradverify.files import write_atomic
     from gradverify.grading import feedback, items as grading
     from gradverify.references import jax_backend
+    from gradverify.runner import use_hypothesis_home
 
+    use_hypothesis_home(None)  # hypothesis's own files in a temporary folder, never the working folder
     jax_backend.enable_persistent_cache()
 
     def progress(index: int, total: int, r) -> None:
         if not args.quiet:
             mark = {"passed": "pass", "not mapped": "n/a"}.get(r.status, "FAIL")
             points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
-            print(f"[{index + 1:>2}/{total}] {mark:<4} {r.item.title} ({points}, {r.seconds:.1f} s)"
+            print(f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, sys.stderr)} {r.item.title} ({points}, {r.seconds:.1f} s)"
                   + (f": {r.cause}" if r.cause else ""), file=sys.stderr, flush=True)
 
     from gradverify.sandbox import SandboxUnavailable
@@ -247,7 +317,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     load = f" (could not be loaded: {result.load_error})" if result.load_error else ""
-    print(f"gradverify: {path}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)", file=sys.stderr)
+    print(f"gradverify: {path}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)", flush=True)
     if args.fail_under is not None and result.score < args.fail_under:
         return EXIT_FAIL
     return EXIT_OK
@@ -257,14 +327,22 @@ def _cmd_template(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     text = (Path(__file__).resolve().parent / "grading" / "student_template.py").read_text(encoding="utf-8")
-    if args.path:
-        target = Path(args.path)
-        if target.exists():
-            print(f"gradverify: {target} exists; not overwriting it", file=sys.stderr)
-            return EXIT_USAGE
-        target.write_text(text, encoding="utf-8")
-    else:
+    if not args.path:
         sys.stdout.write(text)
+        return EXIT_OK
+    target = Path(args.path)
+    try:
+        with open(target, "x", encoding="utf-8") as handle:  # "x": never overwrite
+            handle.write(text)
+    except FileExistsError:
+        print(f"gradverify: {target} exists; not overwriting it", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError:
+        print(f"gradverify: cannot write {target}: the folder {target.parent} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"gradverify: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     return EXIT_OK
 
 

@@ -18,14 +18,51 @@ class ImplLoadError(Exception):
     """The implementation could not be imported; the message says why."""
 
 
+class NotAnImplementation(ImplLoadError):
+    """What was named imports, but defines none of the protocol's functions."""
+
+
+def is_file_spec(spec: str) -> bool:
+    """Whether `spec` names a file (a path) rather than a module."""
+    return spec.endswith(".py") or "/" in spec or Path(spec).is_file()
+
+
+def _module_name(path: Path) -> str:
+    """The name a file implementation is loaded under (one per resolved path and process)."""
+    return f"gradverify_impl_{abs(hash(str(path.resolve())))}"
+
+
 def load_impl(spec: str = DEFAULT_IMPL, *, project: Path | None = None) -> ModuleType:
     """Import `spec`: a path ending in .py (loaded as a fresh module) or a module name, found
-    as pytest would: with the `project` folder (if given) first on the import path."""
-    if spec.endswith(".py") or "/" in spec or Path(spec).is_file():
+    as pytest and `python -m` would: with the `project` folder (if given) and the working
+    folder first on the import path. ImplLoadError when it cannot be imported, or when it
+    defines none of the protocol's functions (it is not an implementation)."""
+    module = _import(spec, project)
+    require_protocol(module, spec)
+    return module
+
+
+def loaded(spec: str) -> ModuleType | None:
+    """The module load_impl(spec) loaded in this process, if any."""
+    if is_file_spec(spec):
+        return sys.modules.get(_module_name(Path(spec)))
+    return sys.modules.get(spec)
+
+
+def require_protocol(module: ModuleType, spec: str) -> None:
+    """NotAnImplementation unless `module` defines at least one of the protocol's functions."""
+    if len(missing_functions(module)) == len(PROTOCOL_FUNCTIONS):
+        raise NotAnImplementation(
+            f"{spec} defines none of the protocol's functions ({', '.join(PROTOCOL_FUNCTIONS)}): "
+            "it is not an implementation of the backprop protocol (docs/protocol.md)")
+
+
+def _import(spec: str, project: Path | None) -> ModuleType:
+    if is_file_spec(spec):
         path = Path(spec)
         if not path.is_file():
             raise ImplLoadError(f"no such file: {spec}")
-        name = f"gradverify_impl_{abs(hash(str(path.resolve())))}"
+        name = _module_name(path)
         module_spec = importlib.util.spec_from_file_location(name, path)
         if module_spec is None or module_spec.loader is None:
             raise ImplLoadError(f"cannot load {spec} as a Python module")
@@ -40,8 +77,9 @@ def load_impl(spec: str = DEFAULT_IMPL, *, project: Path | None = None) -> Modul
             del sys.modules[name]
             raise ImplLoadError(f"{spec}: importing it raised {_last_frame(exc)}") from None
         return module
-    if project is not None and str(project) not in sys.path:
-        sys.path.insert(0, str(project))
+    for folder in dict.fromkeys([Path.cwd(), *([project] if project is not None else [])]):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))  # the project ends up first, then the working folder
     try:
         return importlib.import_module(spec)
     except ModuleNotFoundError as exc:

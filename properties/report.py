@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
+from typing import Callable
 from xml.etree import ElementTree as ET
 
 from gradverify.cases import case_to_json
@@ -199,6 +200,45 @@ def step_summary(markdown: str) -> str:
         return markdown
     cut = data[: STEP_SUMMARY_LIMIT - 200].decode("utf-8", errors="ignore").rsplit("\n", 1)[0]
     return cut + "\n\n_(report cut to fit the step summary; the full report is in the report file)_\n"
+
+
+#: Where a protocol function is defined: (file, first line), or None when unknown.
+Locate = Callable[[str], "tuple[str, int] | None"]
+
+
+def github_annotations(run: VerifyResult, locate: Locate) -> list[str]:
+    """One GitHub Actions `::error` workflow command per check that does not pass, placed at the
+    implementation's function that the first failing comparison names (`locate` finds it)."""
+    lines = []
+    for r in run.results:
+        if r.passed:
+            continue
+        place = None
+        if r.error:
+            message = f"the check could not run: {r.error}"
+        elif r.failure is not None:
+            first = r.failure.comparisons[0]
+            message = first.describe()
+            if r.failure.case is not None:
+                message += f"\nexample: {r.failure.case_description}"
+            message += "".join(f"\nhint: {h}" for h in r.hints)
+            if first.where.function:
+                place = locate(first.where.function)
+        else:  # partly implemented
+            message = "holds where implemented; not implemented: " + "; ".join(r.not_implemented)
+        fields = ([f"file={_escape_property(place[0])}", f"line={place[1]}"] if place else [])
+        fields.append(f"title={_escape_property(f'gradverify: {r.name} ({r.status})')}")
+        lines.append(f"::error {','.join(fields)}::{_escape_data(message)}")
+    return lines
+
+
+def _escape_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def render_junit(run: VerifyResult) -> str:

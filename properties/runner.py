@@ -7,10 +7,15 @@ returns a `VerifyResult` that the report renderers read (they never parse text).
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import platform
+import secrets
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +45,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "dev": Profile("dev", 30, False, True, "quick: random seed, failures remembered in .hypothesis/"),
+    "dev": Profile("dev", 30, False, True, "quick: random seed, failures remembered in .gradverify/hypothesis/"),
     "ci": Profile("ci", 150, True, False, "deterministic (fixed seed), fixed budget, no hypothesis database"),
     "thorough": Profile("thorough", 1000, False, True, "many examples: random seed, failures remembered"),
 }
@@ -206,11 +211,58 @@ def _set_errors(result: PropertyResult, comparisons: list[Comparison]) -> None:
 
 
 def replay_command(impl_spec: str, entry_path: str | None, property_name: str, case: Any) -> str:
+    """The shell command that replays exactly this case: it runs as printed from the folder where
+    verify ran, in a shell where the venv is not activated (the gradverify that is running, by its
+    path; a file implementation and the corpus entry by absolute path; a module name as given,
+    found again in the same project)."""
     if entry_path:
-        target = entry_path
+        target = str(Path(entry_path).absolute())
     else:
         target = json.dumps({"property": property_name, "case": case_to_json(case)}, separators=(",", ":"))
-    return f"gradverify verify --impl {shlex.quote(impl_spec)} --replay {shlex.quote(target)}"
+    from gradverify.loader import is_file_spec
+
+    impl = str(Path(impl_spec).absolute()) if is_file_spec(impl_spec) else impl_spec
+    return f"{gradverify_command()} verify --impl {shlex.quote(impl)} --replay {shlex.quote(target)}"
+
+
+def gradverify_command() -> str:
+    """How to run the gradverify that is running now, from any shell: the console script by its
+    absolute path (`gradverify ...`), else the interpreter with `-m gradverify` (`python -m
+    gradverify`, or gradverify used as a library: the script beside the interpreter when there is one)."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if argv0 is not None and argv0.name in ("gradverify", "gradverify.exe") and argv0.is_file():
+        return shlex.quote(str(argv0.absolute()))
+    beside = Path(sys.executable).parent / "gradverify"
+    if not (argv0 is not None and argv0.name in ("__main__.py", "cli.py")) and beside.is_file():
+        return shlex.quote(str(beside))
+    return f"{shlex.quote(sys.executable)} -m gradverify"
+
+
+_TEMPORARY_HOME = Path(tempfile.gettempdir()) / f"gradverify-hypothesis-{os.getpid()}-{secrets.token_hex(6)}"
+_HOME_OWNER = os.getpid()
+
+
+def use_hypothesis_home(folder: Path | None) -> None:
+    """Where hypothesis keeps files of its own (its cache of the constants of local modules;
+    by default `.hypothesis/` in the working folder): `folder`, or with None a temporary folder
+    of this process, made only if hypothesis writes and removed at exit. gradverify.verify
+    gives the dev and thorough profiles <project>/.gradverify/hypothesis/; everything else
+    (ci, grade, the runner used directly) keeps nothing. HYPOTHESIS_STORAGE_DIRECTORY, when
+    set, is left to decide."""
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(folder if folder is not None else _TEMPORARY_HOME)
+
+
+@atexit.register
+def _remove_temporary_home() -> None:
+    if os.getpid() == _HOME_OWNER:  # not from a forked child
+        shutil.rmtree(_TEMPORARY_HOME, ignore_errors=True)
+
+
+use_hypothesis_home(None)
 
 
 class _Stats:

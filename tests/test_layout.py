@@ -88,3 +88,17 @@ def test_no_module_parses_a_label_or_message_back(path):
     lines = path.read_text(encoding="utf-8").splitlines()
     found = [(i + 1, line.strip()) for i, line in enumerate(lines) for pattern in PARSING if pattern.search(line)]
     assert not found
+
+
+def test_make_report_writes_a_file_git_ignores_and_a_sample_is_committed():
+    """`make report` on a fresh clone leaves `git status` clean: the report it writes (timings,
+    dates, environment) is ignored by git, and the sample the README links to is committed."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nreport:", 1)[1].split("\n\n", 1)[0]
+    (written,) = re.findall(r"--report\s+(\S+)", recipe)
+    ignored = subprocess.run(["git", "check-ignore", "-q", written], cwd=ROOT)
+    assert ignored.returncode == 0, f"{written} is tracked or not ignored by git"
+    sample = "reports/samples/verify.md"
+    assert f"]({sample})" in (ROOT / "README.md").read_text(encoding="utf-8")
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", sample], cwd=ROOT, capture_output=True)
+    assert tracked.returncode == 0, f"{sample} is not committed"
