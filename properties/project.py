@@ -5,8 +5,10 @@ The project is the nearest folder, from the working folder up, that holds a
 only under `<project>/.gradverify/` (unless told otherwise): the regression corpus in
 `regressions/` and, for the dev and thorough profiles, hypothesis's database in
 `hypothesis/`, each with one subfolder per implementation, so a counterexample found on
-one implementation is never replayed against another. Nothing is ever written into the
-installed package.
+one implementation is never replayed against another; hypothesis's own cache goes in
+`hypothesis/` too with those profiles, and into a temporary folder removed at exit with ci
+(runner.use_hypothesis_home), never into the working folder. Nothing is ever written into
+the installed package.
 
     [tool.gradverify]
     regressions = ".gradverify/regressions"   # relative to the project folder
