@@ -154,7 +154,8 @@ def test_hidden_true_is_gradescope_s_hidden_visibility(tmp_path, fields, visibil
     'hidden = false\nvisibility = "hidden"\n',
 ])
 def test_hidden_and_a_visibility_that_contradict_each_other_are_an_error(tmp_path, fields):
-    assert "(line 5): hidden = " in _error(tmp_path, ITEM + fields) and "contradicts visibility" in _error(tmp_path, ITEM + fields)
+    message = _error(tmp_path, ITEM + fields)
+    assert "item 1 (line 5): hidden = " in message and "contradicts visibility" in message
 
 
 def test_the_shipped_rubric_hides_its_hidden_items_from_students():
@@ -185,6 +186,12 @@ def test_docs_rubric_describes_every_field_and_only_those():
     assert sorted(_table("Item fields")) == sorted(ITEM_FIELDS)
     visibility = _table("Item fields")["visibility"]
     assert re.findall(r'`"([a-z_]+)"`', visibility.split("|")[2]) == list(VISIBILITIES)
+
+
+def test_the_example_in_docs_rubric_is_a_valid_rubric(tmp_path):
+    example = DOC.read_text(encoding="utf-8").split("```toml\n", 1)[1].split("```", 1)[0]
+    rubric = load_rubric(_write(tmp_path, example))
+    assert [i.visibility for i in rubric.items] == ["visible", "after_due_date"] and rubric.max_score == 25
 
 
 def test_docs_rubric_states_the_shipped_rubric_s_worst_case():
