@@ -56,6 +56,13 @@ def _detect(module, seed: int, first_try: list[str]) -> tuple[str | None, int | 
 
 
 def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
+    """Every variant (or those in `names`) through verify and grade; the files graded are written to
+    a temporary folder removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="gradverify-mutation-") as folder:
+        return _catalogue(seeds, names, Path(folder))
+
+
+def _catalogue(seeds: int, names: list[str] | None, folder: Path) -> dict:
     from gradverify import runner
     from gradverify.grading import items as grading
     from gradverify.grading.rubric import load_rubric
@@ -63,7 +70,6 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
 
     rubric = load_rubric()
     out: dict = {"buggy": [], "correct": [], "partial": []}
-    folder = Path(tempfile.mkdtemp(prefix="gradverify-mutation-"))
     for variant in BUGGY.values():
         if names and variant.name not in names:
             continue
