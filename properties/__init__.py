@@ -29,20 +29,21 @@ if TYPE_CHECKING:
     from gradverify.grading.items import GradeResult, ItemResult
     from gradverify.grading.rubric import Rubric
     from gradverify.references.compare import Cause, Comparison, Where
-    from gradverify.runner import Failure, PropertyResult, Progress, VerifyResult
+    from gradverify.runner import Failure, PropertyResult, Progress, Session, VerifyResult
 
 #: The implementation verified when none is named: the bundled one.
 BUNDLED_IMPL = "gradverify.impl"
 
 _TYPES = {
     "VerifyResult": "gradverify.runner", "PropertyResult": "gradverify.runner", "Failure": "gradverify.runner",
+    "Session": "gradverify.runner",
     "GradeResult": "gradverify.grading.items", "ItemResult": "gradverify.grading.items",
     "Rubric": "gradverify.grading.rubric",
     "Comparison": "gradverify.references.compare", "Where": "gradverify.references.compare",
     "Cause": "gradverify.references.compare",
 }
 
-__all__ = ["verify", "grade", "BUNDLED_IMPL", *_TYPES]
+__all__ = ["verify", "prepare", "grade", "BUNDLED_IMPL", *_TYPES]
 
 
 def __getattr__(name: str) -> Any:
@@ -90,6 +91,34 @@ def verify(
     and gradverify.loader.ImplLoadError for an implementation that cannot be loaded or that
     defines none of the protocol's functions.
     """
+    from gradverify import runner
+
+    chosen = _select_checks(properties) if properties is not None else None
+    session = prepare(impl, profile=profile, seed=seed, budget=budget, regressions=regressions,
+                      save_regressions=save_regressions, replay=replay, project=project)
+    return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
+
+
+def prepare(
+    impl: ModuleType | str | Path = BUNDLED_IMPL,
+    *,
+    name: str | None = None,
+    profile: str = "ci",
+    seed: int | None = None,
+    budget: int | None = None,
+    regressions: str | Path | None = None,
+    save_regressions: bool = True,
+    replay: str | None = None,
+    project: str | Path | None = None,
+) -> "Session":
+    """What `verify` does before its first check, as a gradverify.runner.Session whose checks
+    `runner.run_one(session, name)` then runs one at a time (the pytest plugin runs each as a
+    pytest item): the profile checked, the implementation loaded, its corpus and hypothesis
+    folders found under the project, hypothesis's own files placed, JAX's compilation cache on.
+
+    name: what a loaded module `impl` is known as, in the corpus and in replay commands (a
+    module name or a .py path; default: the module's __name__). The other arguments and the
+    errors are verify's."""
     from gradverify import corpus, project as projects, runner
     from gradverify.loader import load_impl, require_protocol
     from gradverify.references import jax_backend
@@ -101,9 +130,8 @@ def verify(
         entry = corpus.load_replay(replay) if replay is not None else None
     except ValueError as exc:
         raise ValueError(f"replay: {exc}") from None
-    chosen = _select_checks(properties) if properties is not None else None
     if isinstance(impl, ModuleType):
-        module, spec = impl, impl.__name__
+        module, spec = impl, name or impl.__name__
         require_protocol(module, spec)
     else:
         spec = str(impl)
@@ -111,11 +139,8 @@ def verify(
     corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
     runner.use_hypothesis_home(projects.hypothesis_root(root) if runner.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
-    return runner.verify(
-        module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
-        save_regressions=save_regressions, only=chosen, replay=entry, progress=progress,
-        fail_fast=fail_fast, database_dir=database_dir,
-    )
+    return runner.start(module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
+                        save_regressions=save_regressions, database_dir=database_dir, replay=entry)
 
 
 def _select_checks(patterns: list[str]) -> list[str]:

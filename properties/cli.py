@@ -178,35 +178,17 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         from gradverify.report import missing_line
 
         print(f"  {missing_line(result, markdown=False)}", file=sys.stderr)
+    from gradverify.report import check_lines
+
     for r in result.failed:
-        print(f"  {r.name}: {r.error or r.failure.comparisons[0].describe()}", file=sys.stderr)
-        if r.failure and r.failure.comparisons[0].mismatches:
-            print(f"    values:  {_values(r.failure.comparisons[0])}", file=sys.stderr)
-        if r.failure and r.failure.case is not None:
-            print(f"    example: {r.failure.case_description}", file=sys.stderr)
-        for hint in r.hints:
-            print(f"    hint:    {hint}", file=sys.stderr)
-        if r.failure and r.failure.replay:
-            print(f"    replay:  {r.failure.replay}", file=sys.stderr)
+        for line in check_lines(r):
+            print(f"  {line}", file=sys.stderr)
     verdict = "PASS" if result.passed else "FAIL"
     sys.stderr.flush()
     print(f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
           f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
           flush=True)
     return EXIT_OK if result.passed else EXIT_FAIL
-
-
-#: Worst elements shown per failing comparison on the terminal (the report shows them all).
-SHOWN_VALUES = 3
-
-
-def _values(comparison) -> str:
-    """The worst elements of a failing comparison, got against expected."""
-    shown = []
-    for index, got, expected in comparison.mismatches[:SHOWN_VALUES]:
-        where = f"[{', '.join(map(str, index))}] " if index else ""
-        shown.append(f"{where}got {got:.10g}, expected {expected:.10g}")
-    return "; ".join(shown)
 
 
 def _locator(spec: str):

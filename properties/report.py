@@ -133,6 +133,44 @@ def missing_line(run: VerifyResult, *, markdown: bool = True) -> str:
     return "Not implemented (the checks that need these were skipped): " + "; ".join(map(inline if markdown else str, run.not_implemented)) + "."
 
 
+#: Worst elements shown per failing comparison on a terminal (the report shows them all).
+SHOWN_VALUES = 3
+
+
+def worst_values(comparison: Comparison) -> str:
+    """The worst elements of a failing comparison, got against expected."""
+    shown = []
+    for index, got, expected in comparison.mismatches[:SHOWN_VALUES]:
+        where = f"[{', '.join(map(str, index))}] " if index else ""
+        shown.append(f"{where}got {got:.10g}, expected {expected:.10g}")
+    return "; ".join(shown)
+
+
+def check_lines(r: PropertyResult) -> list[str]:
+    """A check that does not hold, in plain text for a terminal: its first failing comparison
+    (or why it could not run, or what it lacks), the worst values, the shrunk example, the hints
+    and the replay command. `gradverify verify` prints them on stderr; the pytest plugin shows
+    them as the check's failure."""
+    if r.status == "not implemented":
+        missing = "; ".join(dict.fromkeys(f"{c.where.function}: {c.message}" for c in r.failure.comparisons))
+        return [f"{r.name}: not implemented: {missing}"]
+    if r.status == "partly implemented":
+        return [f"{r.name}: holds where implemented; not implemented (the cases that need these were skipped): "
+                + "; ".join(r.not_implemented)]
+    if r.failure is None:
+        return [f"{r.name}: {r.error}" if r.error else f"{r.name}: holds"]
+    first = r.failure.comparisons[0]
+    lines = [f"{r.name}: {r.error or first.describe()}"]
+    if first.mismatches:
+        lines.append(f"  values:  {worst_values(first)}")
+    if r.failure.case is not None:
+        lines.append(f"  example: {r.failure.case_description}")
+    lines += [f"  hint:    {hint}" for hint in r.hints]
+    if r.failure.replay:
+        lines.append(f"  replay:  {r.failure.replay}")
+    return lines
+
+
 def render_markdown(run: VerifyResult) -> str:
     total = len(run.results)
     failed = len(run.failed)

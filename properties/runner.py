@@ -485,6 +485,117 @@ def _missing_failure(name: str, claim: str, kind: str, tol: str, missing: list[s
 Progress = Callable[[int, int, str, "PropertyResult | None"], None]
 
 
+@dataclass
+class Session:
+    """One implementation made ready for its checks: what every check of a run shares, and the
+    run's record (`run`, a VerifyResult) that each check adds its result to. `start` makes one,
+    `run_one` runs one check of it by name; `verify` runs them in turn, and the pytest plugin
+    runs each as a pytest item (in several processes under pytest-xdist, a session in each)."""
+
+    impl: ModuleType
+    run: VerifyResult
+    profile: Profile
+    seed: int | None
+    budget: int | None
+    #: this implementation's folder of the regression corpus (None: no corpus)
+    corpus_dir: Path | None
+    save_regressions: bool
+    #: its hypothesis database (used by the dev and thorough profiles; None: none)
+    database_dir: Path | None
+    #: the corpus entries, loaded once when the session starts (or the one replayed case)
+    entries: list[corpus.Entry]
+    replay: corpus.Entry | None = None
+    clock: float = field(default_factory=time.perf_counter)
+
+    def names(self, only: list[str] | None = None) -> list[str]:
+        """The checks a run of this session runs, in the suite's order: the replayed case's
+        property, else `only`, else every check; ValueError for a name that is not a check."""
+        names = [self.replay.property] if self.replay is not None else (only or list(FIXED_CHECKS) + list(PROPERTIES))
+        unknown = [n for n in names if n not in PROPERTIES and n not in FIXED_CHECKS]
+        if unknown:
+            raise ValueError(f"unknown property {unknown[0]!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES)}")
+        return names
+
+
+def start(
+    impl: ModuleType,
+    *,
+    impl_spec: str = "impl",
+    profile: str = "ci",
+    seed: int | None = None,
+    budget: int | None = None,
+    corpus_dir: Path | None = None,
+    save_regressions: bool = True,
+    database_dir: Path | None = None,
+    replay: corpus.Entry | None = None,
+) -> Session:
+    """A Session for `impl`: the profile's seed (ci: 0 unless `seed`), the missing functions,
+    the corpus entries of `corpus_dir` (or just `replay`)."""
+    chosen = PROFILES[profile]
+    if seed is None and chosen.derandomize:
+        seed = 0
+    run = VerifyResult(impl_spec, chosen.name, seed, budget or chosen.budget, time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    session = Session(impl, run, chosen, seed, budget, corpus_dir, save_regressions, database_dir, [], replay)
+    from gradverify.loader import missing_functions
+
+    run.missing_functions = missing_functions(impl)
+    if replay is not None:
+        session.entries = [replay]
+    elif corpus_dir is not None:
+        run.corpus_dir = str(corpus_dir)
+        session.entries, run.corpus_problems = corpus.load(corpus_dir)
+    return session
+
+
+def run_one(session: Session, name: str) -> PropertyResult:
+    """Run the check `name` of the session, the one way every run does: a check that needs a
+    function the implementation lacks fails as missing; a fixed check runs once; a property
+    replays its corpus entries first, then searches (or runs just the replayed case), and a new
+    counterexample is saved to the corpus. The result, with its replay command and hints, is
+    appended to session.run.results and returned."""
+    run, impl = session.run, session.impl
+    item = FIXED_CHECKS.get(name) or PROPERTIES.get(name)
+    if item is None:
+        session.names([name])  # raises, naming the checks
+    missing = [fn for fn in item.functions if fn in run.missing_functions]
+    kind = "fixed" if name in FIXED_CHECKS else "property"
+    if missing:
+        result = _missing_failure(name, item.claim, kind, item.tolerance, missing)
+    elif kind == "fixed":
+        result = run_fixed(item, impl)
+    elif session.replay is not None:
+        result = _replay_only(item, impl, session.replay)
+    else:
+        mine = [e for e in session.entries if e.property == name]
+        result, new_case = run_property(item, impl, profile=session.profile, seed=session.seed, entries=mine,
+                                        budget=session.budget, database_dir=session.database_dir, skip_missing=True)
+        if new_case is not None and session.save_regressions and session.corpus_dir is not None:
+            _save(run, result, session.corpus_dir, name, new_case, run.impl)
+    if result.failure is not None and result.failure.case is not None:
+        result.failure.replay = replay_command(run.impl, result.failure.corpus_path, name, result.failure.case)
+        if result.status == "failed":
+            result.hints = _diagnose(item, result.failure, impl)
+    run.results.append(result)
+    return result
+
+
+def run_all(session: Session, only: list[str] | None = None, *, progress: Progress | None = None,
+            fail_fast: bool = False) -> VerifyResult:
+    """Run the session's checks (all, or `only` some) in the suite's order; its VerifyResult."""
+    names = session.names(only)
+    for index, name in enumerate(names):
+        if progress:
+            progress(index, len(names), name, None)
+        result = run_one(session, name)
+        if progress:
+            progress(index, len(names), name, result)
+        if fail_fast and result.status in ("failed", "error"):
+            break
+    session.run.seconds = time.perf_counter() - session.clock
+    session.run.environment = environment()
+    return session.run
+
+
 def verify(
     impl: ModuleType,
     *,
@@ -506,56 +617,35 @@ def verify(
     new counterexamples saved there unless `save_regressions` is false; None: no corpus);
     `database_dir` its hypothesis database (used by the dev and thorough profiles; None: none).
     gradverify.verify() finds both under the user's project."""
-    chosen = PROFILES[profile]
-    if seed is None and chosen.derandomize:
-        seed = 0
-    run = VerifyResult(impl_spec, chosen.name, seed, budget or chosen.budget, time.strftime("%Y-%m-%d %H:%M:%S %Z"))
-    start = time.perf_counter()
-    from gradverify.loader import missing_functions
+    session = start(impl, impl_spec=impl_spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
+                    save_regressions=save_regressions, database_dir=database_dir, replay=replay)
+    return run_all(session, only, progress=progress, fail_fast=fail_fast)
 
-    run.missing_functions = missing_functions(impl)
-    entries: list[corpus.Entry] = []
-    if replay is not None:
-        entries = [replay]
-    elif corpus_dir is not None:
-        run.corpus_dir = str(corpus_dir)
-        entries, run.corpus_problems = corpus.load(corpus_dir)
 
-    names = [replay.property] if replay is not None else (only or list(FIXED_CHECKS) + list(PROPERTIES))
-    unknown = [n for n in names if n not in PROPERTIES and n not in FIXED_CHECKS]
-    if unknown:
-        raise ValueError(f"unknown property {unknown[0]!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES)}")
-    for index, name in enumerate(names):
-        if progress:
-            progress(index, len(names), name, None)
-        item = FIXED_CHECKS.get(name) or PROPERTIES[name]
-        missing = [fn for fn in item.functions if fn in run.missing_functions]
-        kind = "fixed" if name in FIXED_CHECKS else "property"
-        if missing:
-            result = _missing_failure(name, item.claim, kind, item.tolerance, missing)
-        elif kind == "fixed":
-            result = run_fixed(item, impl)
-        else:
-            mine = [e for e in entries if e.property == name]
-            if replay is not None:
-                result = _replay_only(item, impl, replay)
-            else:
-                result, new_case = run_property(item, impl, profile=chosen, seed=seed, entries=mine, budget=budget,
-                                                database_dir=database_dir, skip_missing=True)
-                if new_case is not None and save_regressions and corpus_dir is not None:
-                    _save(run, result, corpus_dir, name, new_case, impl_spec)
-        if result.failure is not None and result.failure.case is not None:
-            result.failure.replay = replay_command(impl_spec, result.failure.corpus_path, name, result.failure.case)
-            if result.status == "failed":
-                result.hints = _diagnose(item, result.failure, impl)
-        run.results.append(result)
-        if progress:
-            progress(index, len(names), name, result)
-        if fail_fast and result.status in ("failed", "error"):
-            break
-    run.seconds = time.perf_counter() - start
-    run.environment = environment()
-    return run
+def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> VerifyResult:
+    """One VerifyResult from the partial ones of several processes that ran checks of the same
+    session (the pytest plugin under pytest-xdist: one part per check): the results in the suite's
+    order, the run's lists without repeats, the new counterexamples in the order of their checks.
+    `seconds`: the wall time of the whole run (default: the parts' longest)."""
+    if not parts:
+        raise ValueError("no results to combine")
+    order = {name: i for i, name in enumerate([*FIXED_CHECKS, *PROPERTIES])}
+    results = sorted((r for part in parts for r in part.results), key=lambda r: order.get(r.name, len(order)))
+    first = parts[0]
+    saved_by = {r.failure.corpus_path: i for i, r in enumerate(results) if r.failure and r.failure.corpus_path}
+    saved = sorted(dict.fromkeys(p for part in parts for p in part.new_regressions), key=lambda p: saved_by.get(p, len(saved_by)))
+    loaded = [part.environment for part in parts if part.environment]
+    return VerifyResult(
+        first.impl, first.profile, first.seed, first.budget, min(part.started for part in parts),
+        seconds=seconds if seconds is not None else max(part.seconds for part in parts),
+        results=results,
+        corpus_dir=first.corpus_dir,
+        corpus_problems=list(dict.fromkeys(p for part in parts for p in part.corpus_problems)),
+        new_regressions=saved,
+        missing_functions=first.missing_functions,
+        kink_policy=first.kink_policy,
+        environment=loaded[0] if loaded else {},
+    )
 
 
 def _diagnose(prop: Property | FixedCheck, failure: Failure, impl: ModuleType) -> list[str]:
