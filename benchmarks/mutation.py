@@ -38,13 +38,13 @@ def _module(variant) -> types.ModuleType:
     return module
 
 
-def _detect(module, seed: int, first_try: list[str]) -> tuple[str | None, int | None]:
+def _detect(module, seed: int, first_try: list[str], checks: list[str] | None = None) -> tuple[str | None, int | None]:
     """(the property that catches the variant with this seed, after how many examples) or (None, None).
-    The properties that caught it with seed 0 are tried first, then all of them."""
+    The properties that caught it with seed 0 are tried first, then all of them (or those in `checks`)."""
     from gradverify import runner
     from gradverify.checks import PROPERTIES
 
-    for names in (first_try, [n for n in PROPERTIES if n not in first_try]):
+    for names in (first_try, [n for n in PROPERTIES if n not in first_try and (checks is None or n in checks)]):
         if not names:
             continue
         run = runner.verify(module, profile="ci", seed=seed, corpus_dir=None, save_regressions=False,
@@ -55,30 +55,33 @@ def _detect(module, seed: int, first_try: list[str]) -> tuple[str | None, int | 
     return None, None
 
 
-def catalogue(seeds: int = SEEDS, names: list[str] | None = None) -> dict:
-    """Every variant (or those in `names`) through verify and grade; the files graded are written to
-    a temporary folder removed afterwards."""
+def catalogue(seeds: int = SEEDS, names: list[str] | None = None, *, checks: list[str] | None = None,
+              rubric=None) -> dict:
+    """Every variant (or those in `names`) through verify (every check, or those in `checks`) and
+    grade (the shipped rubric, or `rubric`); the files graded are written to a temporary folder
+    removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="gradverify-mutation-") as folder:
-        return _catalogue(seeds, names, Path(folder))
+        return _catalogue(seeds, names, Path(folder), checks, rubric)
 
 
-def _catalogue(seeds: int, names: list[str] | None, folder: Path) -> dict:
+def _catalogue(seeds: int, names: list[str] | None, folder: Path, checks: list[str] | None, rubric) -> dict:
     from gradverify import runner
     from gradverify.grading import items as grading
     from gradverify.grading.rubric import load_rubric
     from tests.variants import BUGGY, CORRECT, PARTIAL
 
-    rubric = load_rubric()
+    rubric = rubric or load_rubric()
     out: dict = {"buggy": [], "correct": [], "partial": []}
     for variant in BUGGY.values():
         if names and variant.name not in names:
             continue
         start = time.perf_counter()
         module = _module(variant)
-        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False)
+        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
+                             only=checks)
         failed = [r for r in full.results if not r.passed]
         properties = [r for r in failed if r.kind == "property"]
-        per_seed = [_detect(module, seed, [r.name for r in properties]) for seed in range(seeds)]
+        per_seed = [_detect(module, seed, [r.name for r in properties], checks) for seed in range(seeds)]
         graded = grading.grade_file(variant.write(folder), rubric)
         lost = [r.item.name for r in graded.items if not r.passed]
         named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
@@ -106,7 +109,8 @@ def _catalogue(seeds: int, names: list[str] | None, folder: Path) -> dict:
         if names and variant.name not in names:
             continue
         module = _module(variant)
-        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False)
+        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
+                             only=checks)
         graded = grading.grade_file(variant.write(folder), rubric)
         out["correct"].append({
             "name": variant.name,
@@ -122,7 +126,8 @@ def _catalogue(seeds: int, names: list[str] | None, folder: Path) -> dict:
         variant = partial.variant
         if names and variant.name not in names:
             continue
-        full = runner.verify(_module(variant), impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False)
+        full = runner.verify(_module(variant), impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
+                             only=checks)
         graded = grading.grade_file(variant.write(folder), rubric)
         status = {r.item.name: r.status for r in graded.items}
         expected = {name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed"
