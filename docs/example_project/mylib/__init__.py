@@ -1,0 +1,1 @@
+"""mylib: multilayer perceptrons with a hand-written NumPy backprop (mylib.backprop)."""

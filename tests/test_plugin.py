@@ -1,0 +1,194 @@
+"""The pytest plugin (gradverify.pytest_plugin): inert unless configured; configured, the checks
+are pytest items that give the CLI's verdicts, counterexamples and messages, serially and under
+pytest-xdist; the example project of docs/ci.md passes as is and fails after a one-line bug."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from gradverify import corpus, runner
+from gradverify.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.cli import main
+from gradverify.pytest_plugin import GATE
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "docs" / "example_project"
+#: The one-line bug: σ'(z) computed from z instead of σ(z).
+BUG = ("    return grad_a * s * (1.0 - s)\n", "    return grad_a * z * (1.0 - z)\n")
+
+
+def _example(folder: Path, *, bug: bool = False) -> Path:
+    """A copy of the example project in `folder`, with the one-line bug in its backprop if `bug`."""
+    shutil.copytree(EXAMPLE, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".gradverify", "__pycache__"))
+    if bug:
+        backprop = folder / "mylib" / "backprop.py"
+        text = backprop.read_text(encoding="utf-8")
+        assert text.count(BUG[0]) == 1, "the one-line bug no longer applies to the example's backprop"
+        backprop.write_text(text.replace(BUG[0], BUG[1]), encoding="utf-8")
+    return folder
+
+
+def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """pytest in `folder`, in a fresh process (the plugin found through its entry point)."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    env.pop("PYTEST_ADDOPTS", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def _pytest_here(folder: Path, monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """pytest in `folder`, in this process (cheap: torch and jax are loaded already): its exit
+    code and output. The project's modules and import path are forgotten afterwards (torch's
+    are not: torch cannot be imported twice in a process, so pytester's in-process runs, which
+    forget every module they import, cannot be used)."""
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    capsys.readouterr()
+    try:
+        code = pytest.main(["-p", "no:cacheprovider", *args])
+    finally:
+        for name in set(sys.modules) - before:
+            if name.split(".")[0] in ("mylib", "test_backprop", "test_custom", "conftest"):
+                del sys.modules[name]
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+# --------------------------------------------------------------------------- inert unless configured
+
+
+def test_this_repositorys_own_run_has_the_plugin_but_no_gradverify_items(request):
+    assert request.config.pluginmanager.hasplugin("gradverify")
+    assert GATE not in request.config.stash, "this repository's pyproject.toml sets no [tool.gradverify] impl"
+    assert not [item.nodeid for item in request.session.items if item.nodeid.startswith("gradverify::")]
+
+
+def test_an_unconfigured_run_adds_no_items_and_imports_neither_torch_nor_jax(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'plain'\nversion = '0'\n")
+    (tmp_path / "test_plain.py").write_text("def test_plain():\n    pass\n")
+    (tmp_path / "conftest.py").write_text(
+        "import json, sys\n"
+        "def pytest_sessionfinish(session):\n"
+        "    seen = {'plugin': session.config.pluginmanager.hasplugin('gradverify'),\n"
+        "            'items': [item.nodeid for item in session.items],\n"
+        "            'loaded': sorted(m for m in ('torch', 'jax', 'gradverify.runner') if m in sys.modules)}\n"
+        "    open('seen.json', 'w').write(json.dumps(seen))\n")
+    run = _pytest(tmp_path, "-q")
+    assert run.returncode == 0, run.stdout + run.stderr
+    seen = json.loads((tmp_path / "seen.json").read_text())
+    assert seen == {"plugin": True, "items": ["test_plain.py::test_plain"], "loaded": []}
+
+
+# --------------------------------------------------------------------------- configuration errors
+
+
+@pytest.mark.parametrize("settings, args, message", [
+    ('impl = "no_such_module"', [], "gradverify: cannot load the implementation: no module named 'no_such_module'"),
+    ('impl = "mylib.backprop"', ["--gradverify-profile", "fast"], "gradverify: unknown profile 'fast'"),
+    ('impl = "mylib.backprop"\nexamples = 3', [], "unknown setting 'examples' in [tool.gradverify]"),
+    ('impl = "tests/test_backprop.py"', [], "defines none of the protocol's functions"),
+])
+def test_a_configuration_that_cannot_work_is_a_usage_error(tmp_path, monkeypatch, capsys, settings, args, message):
+    project = _example(tmp_path)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(text[: text.index("[tool.gradverify]")] + f"[tool.gradverify]\n{settings}\n")
+    code, output = _pytest_here(project, monkeypatch, capsys, *args)
+    assert code == pytest.ExitCode.USAGE_ERROR
+    assert message in output and "Traceback" not in output
+
+
+def test_the_fixture_says_how_to_configure_gradverify_when_it_is_not(tmp_path, monkeypatch, capsys):
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'plain'\nversion = '0'\n")
+    (tmp_path / "test_custom.py").write_text("def test_custom(gradverify_impl):\n    pass\n")
+    code, output = _pytest_here(tmp_path, monkeypatch, capsys, "-q")
+    assert code == pytest.ExitCode.TESTS_FAILED
+    assert "gradverify is not configured: set [tool.gradverify] impl" in output and "1 error" in output
+
+
+# --------------------------------------------------------------------------- the example project
+
+
+def test_the_example_project_passes_as_is_with_its_own_test_on_the_fixture(tmp_path, monkeypatch, capsys):
+    project = _example(tmp_path)
+    code, listed = _pytest_here(project, monkeypatch, capsys, "--collect-only", "-q", "-m", "gradverify")
+    assert code == pytest.ExitCode.OK
+    assert [line for line in listed.splitlines() if "::" in line] == [f"gradverify::{n}" for n in [*FIXED_CHECKS, *PROPERTIES]]
+    code, output = _pytest_here(project, monkeypatch, capsys, "-k", "kink or dense or order", "--gradverify-budget", "3",
+                                "--gradverify-report", "report.md")
+    assert code == pytest.ExitCode.OK, output
+    assert "3 passed" in output and "gradverify: mylib.backprop (profile ci, seed 0)" in output
+    assert f"gradverify: PASS — 2 of 2 checks hold; report: {project / 'report.md'}" in output
+    report = (project / "report.md").read_text()
+    assert "✅ **PASS** — 2 of 2 checks hold" in report
+    assert "| `kink_subgradients` |" in report and "| `dense_matches_references` |" in report
+
+
+def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, monkeypatch, capsys):
+    """pytest -n 2 on the example project with the bug: the checks spread over both workers, each
+    failure shows verify's lines (not a traceback), the report is written once, and the verdicts
+    and counterexamples are those of `gradverify verify --profile ci --seed 0` with the same budget."""
+    project = _example(tmp_path / "project", bug=True)
+    chosen = ["kink_subgradients", "activations_match_references"]
+    run = _pytest(project, "-n", "2", "-v", "-k", " or ".join(chosen), "--gradverify-budget", "3",
+                  "--gradverify-report", "report.md", "--junitxml", "pytest.xml")
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert "[gw0]" in output and "[gw1]" in output, "both workers ran checks"
+    assert "Traceback" not in output and "runner.py" not in output
+
+    monkeypatch.chdir(project)
+    code = main(["verify", "--impl", "mylib/backprop.py", "--profile", "ci", "--seed", "0", "--budget", "3",
+                 *[arg for name in chosen for arg in ("--property", name)], "--regressions", str(tmp_path / "cli"),
+                 "--junit", str(tmp_path / "cli.xml"), "--quiet"])
+    assert code == 1
+    cli_lines = [line.strip() for line in capsys.readouterr().err.splitlines()]
+
+    def verdicts(path: Path) -> dict[str, bool]:
+        return {case.get("name"): case.find("failure") is None for case in ET.parse(path).getroot().iter("testcase")}
+
+    assert verdicts(project / "pytest.xml") == verdicts(tmp_path / "cli.xml") == {
+        "kink_subgradients": True, "activations_match_references": False}
+
+    def counterexamples(root: Path) -> dict[str, dict]:
+        (folder,) = root.iterdir()
+        return {e.property: corpus.case_to_json(e.case) for e in corpus.load(folder)[0]}
+
+    found = counterexamples(project / ".gradverify" / "regressions")
+    assert found == counterexamples(tmp_path / "cli") and list(found) == ["activations_match_references"]
+
+    shown = [line for line in cli_lines if line.startswith(("activations_match_references:", "values:", "example:", "hint:"))]
+    assert len(shown) >= 4 and all(line in output for line in shown), "the failure shows verify's lines"
+    assert "replay:  " in output and "verify --impl mylib.backprop --replay" in output
+    report = (project / "report.md").read_text()
+    assert report.count("# gradverify report") == 1 and "❌ **FAIL** — 1 of 2 checks hold" in report
+    assert "new counterexamples saved" in report
+
+
+# --------------------------------------------------------------------------- combining results
+
+
+def test_results_from_several_processes_combine_into_the_serial_runs_report():
+    from gradverify import impl
+    from gradverify.report import render_markdown
+
+    names = ["worked_example_classic_network", "large_inputs", "kink_subgradients"]
+    serial = runner.verify(impl, profile="ci", only=names, save_regressions=False)
+    parts = [runner.verify(impl, profile="ci", only=[name], save_regressions=False) for name in reversed(names)]
+    combined = runner.combine(parts, seconds=serial.seconds)
+    assert [r.name for r in combined.results] == names
+    for run in (serial, combined):
+        run.started, run.environment = "now", {}
+        for r in run.results:
+            r.seconds = 0.0
+    assert render_markdown(combined) == render_markdown(serial)
