@@ -6,7 +6,8 @@ Measures, in one run, and writes reports/benchmarks.md and reports/benchmarks.js
   2. per case, on identical networks and data: our three-way check vs
      torch.autograd.gradcheck (slow and fast mode) vs jax.test_util.check_grads;
   3. the wall time of `gradverify verify --profile ci` from a cold start (imports and
-     JAX compilation included) and of grading one submission;
+     JAX compilation included), of grading one submission, and of the example project's
+     pytest run (docs/example_project: the same checks as pytest items) with -n 1 and -n 2;
   4. the peak memory (max RSS) of each.
 
     .venv/bin/python -m benchmarks.bench            # the full run
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -188,10 +190,10 @@ def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> di
 # --------------------------------------------------------------------------- 3, 4. commands
 
 
-def _run(command: list[str], env: dict | None = None) -> dict:
+def _run(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
     """Wall time, exit code and peak RSS (MiB) of a command in a fresh process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -212,7 +214,24 @@ def commands(tiny: bool) -> dict:
             rubric = ["--rubric", str(small)]
         grade = _run([gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet",
                       "--results-json", str(Path(tmp) / "r.json"), *rubric], cold)
-    return {"verify_ci_cold": verify, "grade_one_cold": grade}
+        pytest_runs = example_pytest(Path(tmp), tiny, cold)
+    return {"verify_ci_cold": verify, "grade_one_cold": grade, **pytest_runs}
+
+
+def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
+    """pytest on a copy of docs/example_project (its pyproject sets [tool.gradverify] impl and the
+    ci profile), only gradverify's checks, with pytest-xdist's -n 1 and -n 2: each worker pays
+    the imports and JAX's compilation. Tiny: one fixed check."""
+    project = folder / "example_project"
+    shutil.copytree(ROOT / "docs" / "example_project", project, ignore=shutil.ignore_patterns(".gradverify", "__pycache__"))
+    select = ["-k", "kink_subgradients"] if tiny else []
+    rows = {}
+    for workers in (1, 2):
+        shutil.rmtree(project / ".gradverify", ignore_errors=True)  # no corpus replayed: each run searches
+        rows[f"pytest_example_n{workers}_cold"] = _run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "-m", "gradverify", *select],
+            env, cwd=project)
+    return rows
 
 
 def _in_subprocess(part: str, args: list[str]) -> tuple[dict, float]:
@@ -244,6 +263,8 @@ def render(data: dict) -> str:
         f"| speed-up vs torch.autograd.gradcheck slow mode, medium network | {data['speedup_vs_gradcheck_slow']:.0f}× | ≥ 20× |",
         f"| `gradverify verify --profile ci`, cold start, wall | {data['ci_verify_wall_s']:.1f} s | < 60 s |",
         f"| `gradverify grade` one submission, cold start, wall | {data['grade_wall_s']:.1f} s | ≤ 15 s |",
+        f"| the example project's `pytest -m gradverify` (ci profile), cold, wall: `-n 2` / `-n 1` | "
+        f"{data['pytest_n2_wall_s']:.1f} s / {data['pytest_n1_wall_s']:.1f} s | `-n 2` faster |",
         f"| peak RSS, the largest of the runs below | {data['peak_rss_mb']:.0f} MiB | — |",
         "",
         "## 1. Throughput and where the time goes",
@@ -280,7 +301,10 @@ def render(data: dict) -> str:
             f"{row['speedup_vs_gradcheck_fast']:.1f}× | {row['speedup_vs_jax_check_grads']:.1f}× |"
         )
     lines += ["", "## 3, 4. Commands from a cold start", "",
-              "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included.", "",
+              "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included. "
+              "The pytest runs are in a copy of `docs/example_project`, whose pyproject configures the gradverify plugin "
+              "(ci profile): only its checks (`-m gradverify`), on one and on two pytest-xdist workers. "
+              "Peak RSS is the largest single process's.", "",
               "| command | wall | exit | peak RSS |", "|---|---|---|---|"]
     for row in data["commands"].values():
         lines.append(f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {row['exit_code']} | {row['peak_rss_mb']:.0f} MiB |")
@@ -316,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_vs_gradcheck_slow": per_case_data["medium"]["speedup_vs_gradcheck_slow"],
         "ci_verify_wall_s": command_data["verify_ci_cold"]["wall_s"],
         "grade_wall_s": command_data["grade_one_cold"]["wall_s"],
+        "pytest_n1_wall_s": command_data["pytest_example_n1_cold"]["wall_s"],
+        "pytest_n2_wall_s": command_data["pytest_example_n2_cold"]["wall_s"],
         "peak_rss_mb": max(rss.values()),
         "peak_rss_mb_by_part": rss,
         "throughput": throughput_data,

@@ -8,7 +8,7 @@
 
 The package, by folder of the repository:
 
-    gradverify            (properties/)  the suite: cases, strategies, checks, runner, hints, corpus, reports, CLI
+    gradverify            (properties/)  the suite: cases, strategies, checks, runner, hints, corpus, reports, CLI, pytest plugin
     gradverify.grading    (properties/grading/)  rubric, items, grade reports, class summary
     gradverify.sandbox    (properties/sandbox/)  host, worker and codec; stdlib and NumPy only
     gradverify.impl       (impl/)        the hand-written NumPy backprop: the model solution

@@ -61,7 +61,12 @@ def load(directory: Path) -> tuple[list[Entry], list[str]]:
 
 
 def save(directory: Path, property_name: str, case: Any, *, impl: str, failure: str) -> Path:
-    """Write the entry (once: the same property and case always land in the same file)."""
+    """Write the entry (once: the same property and case always land in the same file).
+
+    Safe from several processes at once (pytest-xdist's workers): the name depends only on the
+    property and the case, and the file is written atomically (a temporary file of a unique name,
+    not matching *.json, then a rename), so a reader never sees half an entry and writers of the
+    same entry leave one whole file."""
     path = directory / f"{property_name}-{entry_key(property_name, case)}.json"
     if path.exists():
         return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -175,7 +176,31 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
     assert "new counterexamples saved" in report
 
 
+def test_docs_ci_shows_the_example_project_and_the_options_as_they_are(request):
+    doc = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
+    for shown in ("pyproject.toml", "tests/test_backprop.py"):
+        assert (EXAMPLE / shown).read_text(encoding="utf-8") in doc, f"docs/ci.md shows {shown} as it is"
+    options = set(re.findall(r"--gradverify-[a-z]+", doc))
+    assert len(options) == 5
+    for option in options:
+        request.config.getoption(option.lstrip("-").replace("-", "_"))  # ValueError for an option pytest does not know
+
+
 # --------------------------------------------------------------------------- combining results
+
+
+def test_writers_saving_the_same_counterexample_at_once_leave_one_whole_file(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradverify.cases import ActivationCase
+
+    case = ActivationCase("sigmoid", 2, 2, 0)
+    with ThreadPoolExecutor(8) as pool:
+        paths = set(pool.map(lambda i: corpus.save(tmp_path, "activations_match_references", case, impl=f"w{i}", failure="x"),
+                             range(32)))
+    assert len(paths) == 1 and [p.name for p in tmp_path.iterdir()] == [paths.pop().name]
+    (entry,) = corpus.load(tmp_path)[0]
+    assert entry.case == case
 
 
 def test_results_from_several_processes_combine_into_the_serial_runs_report():
