@@ -176,6 +176,25 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
     assert "new counterexamples saved" in report
 
 
+def test_what_is_missing_fails_its_check_in_one_line_as_verify_says_it(tmp_path, monkeypatch, capsys):
+    """Code that implements nothing a check needs, or only part of it: the check fails (the run
+    fails, as verify exits 1) with what is missing in the implementation's own words."""
+    from tests.variants import PARTIAL
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'course'\nversion = '0'\n")
+    template = ROOT / "properties" / "grading" / "student_template.py"
+    code, output = _pytest_here(tmp_path, monkeypatch, capsys, "-q", "--gradverify-impl", str(template),
+                                "-k", "kink_subgradients", "--gradverify-profile", "ci")
+    assert code == pytest.ExitCode.TESTS_FAILED and "kink_subgradients: not implemented: activation_backward: " in output
+    partial = PARTIAL["fused_softmax_cce"].variant.write(tmp_path)
+    code, output = _pytest_here(tmp_path, monkeypatch, capsys, "-q", "--gradverify-impl", partial.name,
+                                "-k", "losses_match_references", "--gradverify-profile", "ci", "--gradverify-budget", "5")
+    assert code == pytest.ExitCode.TESTS_FAILED
+    assert ("losses_match_references: holds where implemented; not implemented (the cases that need these were "
+            "skipped): loss_backward: is not implemented (raised NotImplementedError: cross-entropy is fused with softmax") in output
+    assert "gradverify: Not implemented (the checks that need these were skipped): " in output
+
+
 def test_docs_ci_shows_the_example_project_and_the_options_as_they_are(request):
     doc = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
     for shown in ("pyproject.toml", "tests/test_backprop.py"):
