@@ -2,7 +2,11 @@
 
     result = verify(impl_module, impl_spec="impl", profile="ci")
 
-returns a `VerifyResult` that the report renderers read (they never parse text).
+returns a `VerifyResult` that the report renderers read (they never parse text). The same, one
+check at a time (the pytest plugin runs each check as a test item this way):
+
+    session = start(impl_module, impl_spec="impl", profile="ci")
+    run_one(session, "network_gradients_match_references")   # its PropertyResult; session.run holds them all
 """
 
 from __future__ import annotations
