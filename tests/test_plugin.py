@@ -37,11 +37,14 @@ def _example(folder: Path, *, bug: bool = False) -> Path:
     return folder
 
 
-def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    """pytest in `folder`, in a fresh process (the plugin found through its entry point)."""
+def _pytest(folder: Path, *args: str, summary: Path | None = None) -> subprocess.CompletedProcess:
+    """pytest in `folder`, in a fresh process (the plugin found through its entry point); with
+    `summary`, as under GitHub Actions with that step summary file."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("GITHUB_STEP_SUMMARY", None)
     env.pop("PYTEST_ADDOPTS", None)
+    if summary is not None:
+        env["GITHUB_STEP_SUMMARY"] = str(summary)
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -137,12 +140,13 @@ def test_the_example_project_passes_as_is_with_its_own_test_on_the_fixture(tmp_p
 
 def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, monkeypatch, capsys):
     """pytest -n 2 on the example project with the bug: the checks spread over both workers, each
-    failure shows verify's lines (not a traceback), the report is written once, and the verdicts
-    and counterexamples are those of `gradverify verify --profile ci --seed 0` with the same budget."""
+    failure shows verify's lines (not a traceback), the report and the step summary are written
+    once, and the verdicts and counterexamples are those of `gradverify verify --profile ci
+    --seed 0` with the same budget."""
     project = _example(tmp_path / "project", bug=True)
     chosen = ["kink_subgradients", "activations_match_references"]
     run = _pytest(project, "-n", "2", "-v", "-k", " or ".join(chosen), "--gradverify-budget", "3",
-                  "--gradverify-report", "report.md", "--junitxml", "pytest.xml")
+                  "--gradverify-report", "report.md", "--junitxml", "pytest.xml", summary=tmp_path / "summary.md")
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
     assert "[gw0]" in output and "[gw1]" in output, "both workers ran checks"
@@ -174,6 +178,7 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
     report = (project / "report.md").read_text()
     assert report.count("# gradverify report") == 1 and "❌ **FAIL** — 1 of 2 checks hold" in report
     assert "new counterexamples saved" in report
+    assert (tmp_path / "summary.md").read_text() == report, "the step summary holds the report once"
 
 
 def test_what_is_missing_fails_its_check_in_one_line_as_verify_says_it(tmp_path, monkeypatch, capsys):
