@@ -110,6 +110,7 @@ def prepare(
     save_regressions: bool = True,
     replay: str | None = None,
     project: str | Path | None = None,
+    own_process: bool = True,
 ) -> "Session":
     """What `verify` does before its first check, as a gradverify.runner.Session whose checks
     `runner.run_one(session, name)` then runs one at a time (the pytest plugin runs each as a
@@ -117,7 +118,9 @@ def prepare(
     folders found under the project, hypothesis's own files placed, JAX's compilation cache on.
 
     name: what a loaded module `impl` is known as, in the corpus and in replay commands (a
-    module name or a .py path; default: the module's __name__). The other arguments and the
+    module name or a .py path; default: the module's __name__). own_process: False inside a
+    host's process (the pytest plugin): hypothesis's storage, a setting of the whole process,
+    is left as the host has it, so a user's own hypothesis tests keep their database. The other arguments and the
     errors are verify's."""
     from gradverify import corpus, project as projects, runner
     from gradverify.loader import load_impl, require_protocol
@@ -137,7 +140,8 @@ def prepare(
         spec = str(impl)
         module = load_impl(spec, project=root)
     corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
-    runner.use_hypothesis_home(projects.hypothesis_root(root) if runner.PROFILES[profile].database else None)
+    if own_process:  # a setting of the whole process: not for a host's (runner.use_hypothesis_home)
+        runner.use_hypothesis_home(projects.hypothesis_root(root) if runner.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
     return runner.start(module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
                         save_regressions=save_regressions, database_dir=database_dir, replay=entry)

@@ -201,7 +201,7 @@ class _Gate:
             import gradverify
 
             self.prepared = gradverify.prepare(self.module, name=self.spec, profile=self.profile, seed=self.seed,
-                                               budget=self.budget, project=self.project)
+                                               budget=self.budget, project=self.project, own_process=False)
         return self.prepared
 
     def pytest_report_header(self, config: pytest.Config) -> str:

@@ -249,10 +249,11 @@ _HOME_OWNER = os.getpid()
 def use_hypothesis_home(folder: Path | None) -> None:
     """Where hypothesis keeps files of its own (its cache of the constants of local modules;
     by default `.hypothesis/` in the working folder): `folder`, or with None a temporary folder
-    of this process, made only if hypothesis writes and removed at exit. gradverify.verify
-    gives the dev and thorough profiles <project>/.gradverify/hypothesis/; everything else
-    (ci, grade, the runner used directly) keeps nothing. HYPOTHESIS_STORAGE_DIRECTORY, when
-    set, is left to decide."""
+    of this process, made only if hypothesis writes and removed at exit. It is a setting of the
+    whole process, so only gradverify's own entry points make it: gradverify.verify gives the
+    dev and thorough profiles <project>/.gradverify/hypothesis/, the ci profile and grading keep
+    nothing; inside someone else's process (the pytest plugin, in a user's test run) it is left
+    as that process has it. HYPOTHESIS_STORAGE_DIRECTORY, when set, is left to decide."""
     if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         return
     from hypothesis.configuration import set_hypothesis_home_dir
@@ -265,8 +266,6 @@ def _remove_temporary_home() -> None:
     if os.getpid() == _HOME_OWNER:  # not from a forked child
         shutil.rmtree(_TEMPORARY_HOME, ignore_errors=True)
 
-
-use_hypothesis_home(None)
 
 
 class _Stats:

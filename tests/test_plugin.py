@@ -241,3 +241,15 @@ def test_results_from_several_processes_combine_into_the_serial_runs_report():
         for r in run.results:
             r.seconds = 0.0
     assert render_markdown(combined) == render_markdown(serial)
+
+
+def test_inside_a_users_test_run_hypothesis_keeps_its_own_storage(tmp_path):
+    """Hypothesis's storage folder is a setting of the whole process: the plugin's session leaves
+    it as the user's run has it (their own hypothesis tests keep their example database)."""
+    from hypothesis.configuration import storage_directory
+
+    import gradverify
+
+    before = storage_directory("examples", intent_to_write=False).path
+    gradverify.prepare(gradverify.BUNDLED_IMPL, profile="ci", project=tmp_path, own_process=False)
+    assert storage_directory("examples", intent_to_write=False).path == before
