@@ -1,0 +1,256 @@
+"""Pictures for the reports: small pure functions that return matplotlib figures or Mermaid text,
+and the writing of a report together with its pictures.
+
+matplotlib (Agg backend) is imported only when a picture is drawn (`_pyplot`), so a run that
+draws nothing never loads it; the sandbox and its worker never import this module. A picture is
+a `Picture` (file key, alt text, a function that draws it); `draw` turns pictures into SVG text
+and reports on stderr any that could not be drawn, which then are left out of the report: a
+failure to draw never fails a run. `write_report` writes the pictures first, each atomically,
+then the Markdown that links them, so a report never links a picture that is not there.
+
+    pictures = [Picture("margins", "worst relative error per check", lambda: error_margins(rows))]
+    drawn = draw(pictures, "reports/verify.md")      # {"margins": DrawnPicture("verify.margins.svg", alt, svg)}
+    write_report("reports/verify.md", render(drawn), drawn)
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+#: Width of a report's figures, inches (at 100 dpi about the width of a GitHub README column).
+WIDTH = 7.0
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture a report may show: `key` names its file (`<report stem>.<key>.svg`), `alt` is
+    its alt text, `figure()` draws it (a matplotlib Figure)."""
+
+    key: str
+    alt: str
+    figure: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class DrawnPicture:
+    #: the file name, beside the report (the link is relative to it)
+    name: str
+    alt: str
+    svg: str
+
+    def markdown(self) -> str:
+        """The image link, with its alt text (brackets escaped so the link stays one link)."""
+        alt = self.alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
+        return f"![{alt}]({self.name})"
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, with reproducible SVG output (imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    matplotlib.rcParams.update({"svg.hashsalt": "gradverify", "svg.fonttype": "path", "font.size": 9,
+                                "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False})
+    return plt
+
+
+def svg_text(figure: Any) -> str:
+    """A figure as SVG text, without a creation date (the same figure gives the same bytes); the
+    figure is closed."""
+    plt = _pyplot()
+    buffer = io.StringIO()
+    try:
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    finally:
+        plt.close(figure)
+    return buffer.getvalue()
+
+
+def picture_name(report: str | Path, key: str) -> str:
+    """The file name of picture `key` of the report at `report`: beside it, `<stem>.<key>.svg`."""
+    return f"{Path(report).stem}.{key}.svg"
+
+
+def draw(pictures: Sequence[Picture], report: str | Path) -> dict[str, DrawnPicture]:
+    """Each picture drawn as SVG, by key; one that cannot be drawn is left out and said on stderr."""
+    drawn: dict[str, DrawnPicture] = {}
+    for picture in pictures:
+        try:
+            drawn[picture.key] = DrawnPicture(picture_name(report, picture.key), picture.alt, svg_text(picture.figure()))
+        except Exception as exc:  # a picture is never worth a failed run
+            print(f"gradverify: could not draw the picture {picture.key!r} ({type(exc).__name__}: {exc}); "
+                  "the report is written without it", file=sys.stderr)
+    return drawn
+
+
+def write_report(path: str | Path, markdown: str, drawn: dict[str, DrawnPicture] | None = None) -> Path:
+    """The pictures beside `path`, each written atomically, then the Markdown: a reader who sees
+    the new report finds every picture it links. A picture that cannot be written is said on
+    stderr; its link would dangle, so its alt text is shown instead."""
+    from gradverify.files import write_atomic
+
+    path = Path(path)
+    for picture in (drawn or {}).values():
+        try:
+            write_atomic(path.parent / picture.name, picture.svg)
+        except OSError as exc:
+            print(f"gradverify: could not write the picture {picture.name} ({exc}); the report is written without it",
+                  file=sys.stderr)
+            markdown = markdown.replace(picture.markdown(), f"_(picture not written: {picture.alt})_")
+    return write_atomic(path, markdown)
+
+
+# --- the figures ---------------------------------------------------------------------------------
+
+
+def error_margins(rows: Sequence[tuple[str, float, float, bool]]) -> Any:
+    """Worst relative error per check against its relative tolerance, log scale.
+
+    rows: (check, worst relative error, relative tolerance, passed). An error of 0 is drawn at
+    the axis' floor (marked "0"); the tolerance is a tick on each row."""
+    plt = _pyplot()
+    floor = 1e-18
+    names = [r[0] for r in rows][::-1]
+    errors = [max(r[1], floor) if r[1] == r[1] else floor for r in rows][::-1]
+    tolerances = [r[2] for r in rows][::-1]
+    colours = ["#2a9d8f" if r[3] else "#e63946" for r in rows][::-1]
+    figure, ax = plt.subplots(figsize=(WIDTH, 0.2 * len(rows) + 1.1))
+    ys = range(len(rows))
+    ax.barh(list(ys), errors, color=colours, height=0.6, left=floor, label="worst relative error")
+    ticks = [(y, t) for y, t in zip(ys, tolerances) if t > 0]
+    ax.scatter([t for _, t in ticks], [y for y, _ in ticks], marker="|", s=180, color="black", linewidths=2,
+               label="relative tolerance (rtol)", zorder=3)
+    for y, (error, raw, tolerance) in enumerate(zip(errors, [r[1] for r in rows][::-1], tolerances)):
+        if raw == 0:
+            ax.text(floor * 2, y, "0", va="center", fontsize=7)
+        if tolerance <= 0:
+            ax.text(error * 3, y, "absolute tolerance only", va="center", fontsize=7)
+    ax.set_xscale("log")
+    ax.set_xlim(floor, max([1.0, *errors, *tolerances]) * 10)
+    ax.set_yticks(list(ys), names, fontsize=7)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("worst relative error |got − expected| / |expected| (log scale)")
+    ax.set_title("Margin of each check: bar = worst relative error, tick = tolerance")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def expected_vs_got(label: str, points: Sequence[tuple[str, float, float]]) -> Any:
+    """A scatter of got against expected for the worst elements of a failing comparison, with the
+    line got = expected. points: (element, got, expected)."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(4.2, 3.6))
+    expected = [p[2] for p in points]
+    got = [p[1] for p in points]
+    ax.scatter(expected, got, color="#e63946", zorder=3, label="worst elements")
+    for element, g, e in points:
+        ax.annotate(element, (e, g), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    low, high = min(expected + got), max(expected + got)
+    pad = (high - low) * 0.15 or abs(high) * 0.15 or 1.0
+    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#555555", linewidth=1, linestyle="--",
+            label="got = expected")
+    ax.set_xlim(low - pad, high + pad)
+    ax.set_ylim(low - pad, high + pad)
+    ax.set_xlabel("expected (reference)")
+    ax.set_ylabel("got (implementation)")
+    ax.set_title(label, fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+    figure.tight_layout()
+    return figure
+
+
+def score_histogram(scores: Sequence[float], maximum: float) -> Any:
+    """How many students got each score (bins of about a tenth of the maximum)."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(WIDTH, 2.8))
+    bins = max(1, min(10, int(math.ceil(maximum)) if maximum > 0 else 1))
+    edges = [maximum * i / bins for i in range(bins + 1)] if maximum > 0 else [0, 1]
+    ax.hist(scores, bins=edges, color="#457b9d", edgecolor="white")
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_xlabel(f"score (out of {maximum:g})")
+    ax.set_ylabel("students")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(f"Scores of {len(scores)} submissions")
+    figure.tight_layout()
+    return figure
+
+
+def pass_rates(rows: Sequence[tuple[str, float]]) -> Any:
+    """The share of students passing each rubric item, most-missed at the top. rows: (item, rate 0..1)."""
+    plt = _pyplot()
+    ordered = sorted(rows, key=lambda r: r[1])[::-1]  # barh draws bottom-up: most missed ends on top
+    figure, ax = plt.subplots(figsize=(WIDTH, 0.3 * len(rows) + 1.0))
+    ys = list(range(len(ordered)))
+    ax.barh(ys, [100 * r[1] for r in ordered], color="#457b9d", height=0.6)
+    for y, (_, rate) in zip(ys, ordered):
+        ax.text(min(100 * rate + 1, 93), y, f"{100 * rate:.0f}%", va="center", fontsize=7)
+    ax.set_yticks(ys, [r[0] for r in ordered], fontsize=7)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("students who pass the item (%)")
+    ax.set_title("Pass rate per rubric item, most missed first")
+    figure.tight_layout()
+    return figure
+
+
+def benchmark_chart(per_case: dict[str, dict], examples_per_second: float, stages: dict[str, float]) -> Any:
+    """Left: milliseconds per checked case for ours and gradcheck/check_grads, per network (log
+    scale). Right: where the throughput run's time goes, with its examples per second."""
+    plt = _pyplot()
+    series = [("ours (three-way)", "ours_three_way_ms", "#2a9d8f"), ("ours in a batch", "ours_batched_per_case_ms", "#8ab17d"),
+              ("gradcheck slow", "gradcheck_slow_ms", "#e63946"), ("gradcheck fast", "gradcheck_fast_ms", "#f4a261"),
+              ("check_grads", "jax_check_grads_ms", "#457b9d")]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(WIDTH + 2.5, 3.4), gridspec_kw={"width_ratios": [3, 2]})
+    names = list(per_case)
+    width = 0.8 / len(series)
+    for i, (label, key, colour) in enumerate(series):
+        left.bar([x + (i - (len(series) - 1) / 2) * width for x in range(len(names))],
+                 [per_case[n][key] for n in names], width=width, label=label, color=colour)
+    left.set_yscale("log")
+    left.set_xticks(range(len(names)), [f"{n}\n{per_case[n]['parameters']} params" for n in names])
+    left.set_ylabel("milliseconds per checked case (log scale)")
+    left.set_title("Per case: ours vs gradcheck and check_grads")
+    left.legend(fontsize=7, frameon=False)
+    labels = list(stages)[::-1]
+    right.barh(range(len(labels)), [stages[s] for s in labels], color="#457b9d", height=0.6)
+    right.set_yticks(range(len(labels)), labels, fontsize=7)
+    right.set_xlabel("seconds")
+    right.set_title(f"Throughput: {examples_per_second:.0f} examples/s; time by stage")
+    figure.tight_layout()
+    return figure
+
+
+# --- Mermaid (text in the Markdown; GitHub and GitLab draw it) -----------------------------------
+
+
+def mermaid_network(sizes: Sequence[int], activations: Sequence[str], loss: str, *,
+                    failing_layer: int | None = None, failing_parameter: str | None = None) -> str:
+    """A network as a Mermaid flowchart: the input, one node per layer (units, activation), the
+    loss; the layer whose parameter fails is marked (red, with the parameter's name)."""
+    lines = ["```mermaid", "flowchart LR", f'  x["input · {int(sizes[0])} features"]']
+    previous = "x"
+    for i, (units, activation) in enumerate(zip(sizes[1:], activations)):
+        mark = ""
+        if failing_layer == i:
+            mark = f"<br/>⚠ {failing_parameter or 'output'} fails" if failing_parameter else "<br/>⚠ fails here"
+        lines.append(f'  L{i}["layers[{i}] · {int(units)} unit{"s" if units != 1 else ""} · {_safe(activation)}{mark}"]')
+        lines.append(f"  {previous} --> L{i}")
+        previous = f"L{i}"
+    lines.append(f'  loss(["loss · {_safe(loss)}"])')
+    lines.append(f"  {previous} --> loss")
+    if failing_layer is not None and 0 <= failing_layer < len(activations):
+        lines.append(f"  style L{failing_layer} fill:#fde2e4,stroke:#e63946,stroke-width:2px")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def _safe(text: str) -> str:
+    """A name inside a quoted Mermaid label: no quotes, brackets or markup."""
+    return "".join(ch for ch in str(text) if ch.isalnum() or ch in "_-. ")
