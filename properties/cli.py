@@ -51,6 +51,7 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
     v.add_argument("--fail-fast", action="store_true", help="stop at the first check that fails")
     v.add_argument("--quiet", action="store_true", help="no progress lines")
+    v.add_argument("--no-plots", action="store_true", help="no pictures beside the report (tables and text only)")
     v.set_defaults(func=_cmd_verify)
 
     g = sub.add_parser(
@@ -74,6 +75,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded in parallel, one process each")
     g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
+    g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
     g.set_defaults(func=_cmd_grade)
 
     t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
@@ -162,7 +164,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     result.seconds = time.perf_counter() - started  # wall time, imports included
     markdown = render_markdown(result)
     if args.report:
-        write_atomic(args.report, markdown)
+        if args.no_plots:
+            write_atomic(args.report, markdown)
+        else:  # pictures beside the report, written before it; one that cannot be drawn is left out
+            from gradverify import plots
+            from gradverify.report import pictures
+
+            drawn = plots.draw(pictures(result), args.report)
+            plots.write_report(args.report, render_markdown(result, drawn), drawn)
     if args.junit:
         write_atomic(args.junit, render_junit(result))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from xml.etree import ElementTree as ET
 
 from gradverify.cases import case_to_json
 from gradverify.markdown import code, inline
 from gradverify.runner import PROFILES, PropertyResult, VerifyResult
-from gradverify.references.compare import TOLERANCES, Comparison
+from gradverify.references.compare import TOLERANCES, Cause, Comparison
+
+if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
+    from gradverify.plots import DrawnPicture, Picture
 
 #: The autodiff oracles, as named in a comparison's `where.oracle`.
 REFERENCES = frozenset({"jax", "torch"})
@@ -79,7 +82,7 @@ def _comparison_lines(c: Comparison) -> list[str]:
     return lines
 
 
-def _failure_block(r: PropertyResult) -> list[str]:
+def _failure_block(r: PropertyResult, drawn: "dict[str, DrawnPicture] | None" = None) -> list[str]:
     f = r.failure
     summary = f"❌ {r.name}" if f else f"⚠️ {r.name}"
     lines = ["<details open>" if f else "<details>", f"<summary><b>{summary}</b> — {_esc(r.claim)}</summary>", ""]
@@ -94,7 +97,12 @@ def _failure_block(r: PropertyResult) -> list[str]:
         if f.shapes:
             lines.append(f"Shapes: {f.shapes}")
         lines.append("")
+        diagram = network_diagram(r) if drawn is not None else None
+        if diagram:
+            lines += [diagram, ""]
     lines += [line for c in f.comparisons for line in _comparison_lines(c)]
+    if drawn and picture_key(r) in drawn:
+        lines += ["", drawn[picture_key(r)].markdown()]
     if r.hints:
         lines += [""] + [f"**Hint:** {inline(h)}" + ("  " if i < len(r.hints) - 1 else "") for i, h in enumerate(r.hints)]
     if f.case is not None:
@@ -171,7 +179,64 @@ def check_lines(r: PropertyResult) -> list[str]:
     return lines
 
 
-def render_markdown(run: VerifyResult) -> str:
+def _scattered(r: PropertyResult) -> Comparison | None:
+    """The failing comparison whose worst elements a scatter shows: the first with numbers."""
+    if r.failure is None:
+        return None
+    for c in r.failure.comparisons:
+        if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.mismatches:
+            return c
+    return None
+
+
+def picture_key(r: PropertyResult) -> str:
+    return f"{r.name}.values"
+
+
+def _architecture(case):
+    arch = getattr(case, "arch", None) or getattr(getattr(case, "example", None), "arch", None)
+    return arch if getattr(arch, "sizes", None) else None
+
+
+def network_diagram(r: PropertyResult) -> str | None:
+    """The shrunk counterexample's network as Mermaid text, the layer of the first failing
+    parameter marked; None when the failure has no network."""
+    if r.failure is None or (arch := _architecture(r.failure.case)) is None:
+        return None
+    from gradverify.plots import mermaid_network
+
+    where = next((c.where for c in r.failure.comparisons if not c.ok and c.where.layer is not None), None)
+    return mermaid_network(arch.sizes, arch.activations, arch.loss, failing_layer=where.layer if where else None,
+                           failing_parameter=f"d{where.parameter}" if where and where.parameter else None)
+
+
+def pictures(run: VerifyResult) -> "list[Picture]":
+    """What the report can show as pictures: on a passing run the worst relative error of each
+    check against its tolerance; for each failing check with numbers, its worst elements, got
+    against expected. Nothing is drawn here (gradverify.plots.draw does)."""
+    from gradverify import plots
+
+    shown: list[Picture] = []
+    if run.passed and run.results:
+        rows = [(r.name, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in run.results]
+        shown.append(plots.Picture(
+            "margins", f"Worst relative error of each of the {len(rows)} checks against its relative tolerance, log scale "
+            "(the numbers are in the table above)", lambda: plots.error_margins(rows)))
+    for r in run.failed:
+        c = _scattered(r)
+        if c is None:
+            continue
+        points = [(f"[{', '.join(map(str, idx))}]" if idx else "value", got, expected) for idx, got, expected in c.mismatches]
+        shown.append(plots.Picture(
+            picture_key(r), f"{r.name}: got against expected for the {len(points)} worst elements of {c.label}; "
+            "points off the dashed line got = expected are wrong (values in the table above)",
+            lambda label=c.label, points=points: plots.expected_vs_got(label, points)))
+    return shown
+
+
+def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" = None) -> str:
+    """The report. `drawn`: the pictures drawn for it (gradverify.plots.draw on `pictures(run)`),
+    linked where they belong; with None, no pictures and no network diagrams (--no-plots)."""
     total = len(run.results)
     failed = len(run.failed)
     verdict = "✅ **PASS**" if run.passed else "❌ **FAIL**"
@@ -199,10 +264,12 @@ def render_markdown(run: VerifyResult) -> str:
             f"{_num(r.max_rel_err)} | {TOLERANCES[r.tolerance]} | {r.seconds:.2f} s |"
         )
     lines.append("")
+    if drawn and "margins" in drawn:
+        lines += [drawn["margins"].markdown(), ""]
     if run.failed:
         lines += ["## Failures", ""]
         for r in run.failed:
-            lines += _failure_block(r)
+            lines += _failure_block(r, drawn)
     profile = PROFILES[run.profile]
     lines += [
         "## Configuration",

@@ -1,0 +1,124 @@
+"""Pictures in the reports: each is written beside its report, linked with a relative path and
+described in alt text; without pictures (--no-plots) or when drawing fails the full report is
+still written; a run that draws nothing never imports matplotlib. Results are constructed here
+(no grading runs); the one verify run checks one fixed property."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradverify import plots
+from gradverify.cases import Architecture, Example
+from gradverify.cli import main
+from gradverify.report import pictures, render_markdown
+from gradverify.references.compare import TOLERANCES, Comparison, Where
+from gradverify.runner import Failure, PropertyResult, VerifyResult
+
+IMAGE = re.compile(r"!\[((?:\\.|[^\]\\])*)\]\(([^)]+)\)")
+
+
+def _run(*results: PropertyResult) -> VerifyResult:
+    return VerifyResult(impl="impl", profile="ci", seed=0, budget=150, started="2026-11-26", results=list(results))
+
+
+def _passing(name: str = "dense_matches_references", rel: float = 3e-13) -> PropertyResult:
+    return PropertyResult(name, "a claim", "property", "autodiff", examples=10, max_abs_err=1e-14, max_rel_err=rel)
+
+
+def _failing() -> PropertyResult:
+    c = Comparison(Where(oracle="jax", function="network_gradients", layer=0, parameter="W"), ok=False,
+                   tolerance=TOLERANCES["autodiff"], max_abs_err=0.19, max_rel_err=0.6, shape=(2, 3),
+                   mismatches=[((0, 1), 0.12, 0.31), ((1, 2), -0.05, 0.02)])
+    case = Example(Architecture((2, 3, 1), ("sigmoid", "identity"), "mse", batch=2), seed=7)
+    failure = Failure([c], case, case.describe(), "W0 (2, 3)", "hypothesis")
+    return PropertyResult("network_gradients_match_references", "the gradients agree", "property", "autodiff",
+                          examples=3, max_abs_err=0.19, max_rel_err=0.6, failure=failure)
+
+
+def _images(markdown: str, folder: Path) -> list[tuple[str, str]]:
+    found = IMAGE.findall(markdown)
+    for alt, link in found:
+        assert not Path(link).is_absolute() and (folder / link).is_file(), link
+        assert len(alt.split()) >= 5, alt  # says what the picture shows
+    return found
+
+
+def _write(run: VerifyResult, path: Path) -> str:
+    drawn = plots.draw(pictures(run), path)
+    plots.write_report(path, render_markdown(run, drawn), drawn)
+    return path.read_text(encoding="utf-8")
+
+
+def test_passing_report_links_its_error_margin_picture(tmp_path):
+    path = tmp_path / "out" / "verify.md"
+    markdown = _write(_run(_passing(), _passing("losses_match_references", 0.0)), path)
+    [(alt, link)] = _images(markdown, path.parent)
+    assert link == "verify.margins.svg" and "tolerance" in alt
+    assert (path.parent / link).read_text().startswith("<?xml")
+    assert "| `losses_match_references` |" in markdown  # the numbers stay in the table
+
+
+def test_failing_report_shows_values_and_the_network_with_the_failing_parameter(tmp_path):
+    path = tmp_path / "verify.md"
+    markdown = _write(_run(_passing(), _failing()), path)
+    [(alt, link)] = _images(markdown, tmp_path)
+    assert "layers\\[0\\].W" in alt and link == "verify.network_gradients_match_references.values.svg"
+    diagram = markdown.split("```mermaid", 1)[1].split("```", 1)[0]
+    assert "layers[0] · 3 units · sigmoid<br/>⚠ dW fails" in diagram and "loss · mse" in diagram
+    assert "style L0 fill" in diagram
+    assert "| [0, 1] | 0.12 | 0.31 |" in markdown
+
+
+def test_without_pictures_the_report_is_complete_and_links_none(tmp_path):
+    run = _run(_passing(), _failing())
+    plain = render_markdown(run)
+    assert not IMAGE.search(plain) and "```mermaid" not in plain
+    drawn = _write(run, tmp_path / "verify.md")
+    assert IMAGE.sub("", drawn).replace("\n", "").count("|") == plain.replace("\n", "").count("|")
+
+
+def test_a_picture_that_cannot_be_drawn_is_left_out_and_said(tmp_path, capsys):
+    def broken():
+        raise RuntimeError("no fonts")
+
+    drawn = plots.draw([plots.Picture("margins", "worst relative errors of the checks", broken)], tmp_path / "r.md")
+    assert drawn == {}
+    assert "could not draw the picture 'margins'" in capsys.readouterr().err
+
+
+def test_verify_writes_its_report_when_drawing_fails(tmp_path, monkeypatch, capsys):
+    def broken(rows):
+        raise RuntimeError("drawing is broken")
+
+    monkeypatch.setattr(plots, "error_margins", broken)
+    report = tmp_path / "r.md"
+    assert main(["verify", "--property", "kink_subgradients", "--profile", "ci", "--no-save", "--quiet",
+                 "--regressions", str(tmp_path / "corpus"), "--report", str(report)]) == 0
+    assert "| `kink_subgradients` |" in report.read_text() and not IMAGE.search(report.read_text())
+    assert list(tmp_path.glob("*.svg")) == []
+    assert "drawing is broken" in capsys.readouterr().err
+
+
+def test_verify_with_no_plots_never_imports_matplotlib(tmp_path):
+    report = tmp_path / "r.md"
+    code = ("import sys; from gradverify.cli import main; "
+            f"code = main(['verify', '--property', 'kink_subgradients', '--profile', 'ci', '--no-save', '--quiet', "
+            f"'--regressions', {str(tmp_path / 'corpus')!r}, '--no-plots', '--report', {str(report)!r}]); "
+            "assert code == 0; assert 'matplotlib' not in sys.modules and 'gradverify.plots' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=tmp_path)
+    assert "| `kink_subgradients` |" in report.read_text() and list(tmp_path.glob("*.svg")) == []
+
+
+def test_svg_is_the_same_bytes_for_the_same_figure():
+    rows = [("a", 1e-12, 1e-9, True), ("b", 0.0, 0.0, True)]
+    assert plots.svg_text(plots.error_margins(rows)) == plots.svg_text(plots.error_margins(rows))
+
+
+def test_mermaid_labels_take_no_markup_from_names():
+    text = plots.mermaid_network((1, 1), ('x"]; click L0 "evil',), "mse")
+    assert "· x click L0 evil" in text and 'x"]' not in text
