@@ -168,11 +168,15 @@ def expected_vs_got(label: str, points: Sequence[tuple[str, float, float]]) -> A
 
 
 def score_histogram(scores: Sequence[float], maximum: float) -> Any:
-    """How many students got each score (bins of about a tenth of the maximum)."""
+    """How many students got each score: one bar per whole point up to 20 points (a bar centred
+    on each score, so full marks stand alone), else ten equal bins."""
     plt = _pyplot()
     figure, ax = plt.subplots(figsize=(WIDTH, 2.8))
-    bins = max(1, min(10, int(math.ceil(maximum)) if maximum > 0 else 1))
-    edges = [maximum * i / bins for i in range(bins + 1)] if maximum > 0 else [0, 1]
+    top = math.ceil(max(maximum, *scores, 1))
+    if top <= 20:
+        edges = [i - 0.5 for i in range(top + 2)]
+    else:
+        edges = [top * i / 10 for i in range(11)]
     ax.hist(scores, bins=edges, color="#457b9d", edgecolor="white")
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel(f"score (out of {maximum:g})")

@@ -122,3 +122,32 @@ def test_svg_is_the_same_bytes_for_the_same_figure():
 def test_mermaid_labels_take_no_markup_from_names():
     text = plots.mermaid_network((1, 1), ('x"]; click L0 "evil',), "mse")
     assert "· x click L0 evil" in text and 'x"]' not in text
+
+
+def _doc(name: str, passed: dict[str, bool]) -> dict:
+    tests = [{"name": item.title(), "score": float(ok), "status": "passed" if ok else "failed",
+              "extra_data": {"item": item, "cause": "" if ok else "loss: values differ", "failure": None}}
+             for item, ok in passed.items()]
+    return {"score": sum(t["score"] for t in tests), "tests": tests,
+            "extra_data": {"submission": f"{name}.py", "max_score": len(tests), "load_error": None}}
+
+
+def test_class_summary_links_the_score_histogram_and_the_pass_rates(tmp_path):
+    from gradverify.grading.feedback import class_summary, summary_pictures
+
+    docs = [_doc("a", {"sse": True, "sigmoid": True}), _doc("b", {"sse": False, "sigmoid": True}),
+            _doc("c", {"sse": False, "sigmoid": False})]
+    path = tmp_path / "summary.md"
+    drawn = plots.draw(summary_pictures(docs), path)
+    plots.write_report(path, class_summary(docs, drawn=drawn), drawn)
+    markdown = path.read_text()
+    assert [link for _, link in _images(markdown, tmp_path)] == ["summary.scores.svg", "summary.items.svg"]
+    assert "| a | 2 |" in markdown
+    assert markdown.split("| student", 1)[1] == class_summary(docs).split("| student", 1)[1]  # tables unchanged
+
+
+def test_pass_rates_put_the_most_missed_item_first():
+    figure = plots.pass_rates([("Sse", 1 / 3), ("Sigmoid", 2 / 3), ("Dense", 1.0)])
+    labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
+    plots.svg_text(figure)
+    assert labels[-1] == "Sse" and labels[0] == "Dense"  # the top row is drawn last

@@ -110,11 +110,22 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
             if not args.quiet:
                 shown = f"{document['score']:g}" if document else f"ERROR: {error}"
                 print(f"[{count:>3}/{len(files)}] {name}: {shown}", file=sys.stderr, flush=True)
-    summary = feedback.class_summary([results[n] for n in names if n in results])
+    graded = [results[n] for n in names if n in results]
+    summary_path = Path(args.report) if args.report else out / "summary.md"
+    drawn = None
+    if not getattr(args, "no_plots", False) and graded:  # pictures beside the summary; one that cannot be drawn is left out
+        from gradverify import plots
+
+        drawn = plots.draw(feedback.summary_pictures(graded), summary_path)
+    summary = feedback.class_summary(graded, drawn=drawn)
     if errors:
         summary += "\n## Not graded\n\n" + "\n".join(f"- {inline(n)}: {inline(e)}" for n, e in errors.items()) + "\n"
-    summary_path = Path(args.report) if args.report else out / "summary.md"
-    write_atomic(summary_path, summary)
+    if drawn is None:
+        write_atomic(summary_path, summary)
+    else:
+        from gradverify import plots
+
+        plots.write_report(summary_path, summary, drawn)
     if args.results_json:
         combined = {"submissions": [results[n] for n in names if n in results], "errors": errors}
         write_atomic(args.results_json, feedback.dump(combined))

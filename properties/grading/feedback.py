@@ -18,11 +18,14 @@ import html
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradverify.grading.items import GradeResult, ItemResult
 from gradverify.markdown import block, code, inline
 from gradverify.references.compare import Cause
+
+if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
+    from gradverify.plots import DrawnPicture, Picture
 
 UNSAFE_WARNING = "Graded WITHOUT a sandbox (--unsafe-no-sandbox): the submission could read and change the grader's files."
 #: How much of what a submission printed goes into its report.
@@ -164,11 +167,39 @@ def _scope(r: ItemResult) -> list[str]:
     return [f"Checked without {line}" for line in r.scope]
 
 
-def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> str:
+def _pass_rates(results: list[dict], titles: dict[str, str]) -> list[tuple[str, float]]:
+    """(item title, share of submissions passing it), in rubric order."""
+    items = [t["extra_data"]["item"] for t in results[0]["tests"]]
+    passed = Counter(t["extra_data"]["item"] for doc in results for t in doc["tests"] if t["status"] == "passed")
+    return [(titles.get(item, item), passed[item] / len(results)) for item in items]
+
+
+def summary_pictures(results: list[dict]) -> "list[Picture]":
+    """The class summary's pictures: the scores' histogram and the pass rate per item, most
+    missed first (drawn by gradverify.plots.draw)."""
+    if not results:
+        return []
+    from gradverify import plots
+
+    titles = {t["extra_data"]["item"]: t["name"] for t in results[0]["tests"]}
+    scores = [doc["score"] for doc in results]
+    maximum = results[0]["extra_data"]["max_score"]
+    rates = _pass_rates(results, titles)
+    return [
+        plots.Picture("scores", f"Histogram of the scores of {len(scores)} submissions, out of {_points(maximum)} "
+                      "(each student's score is in the table below)", lambda: plots.score_histogram(scores, maximum)),
+        plots.Picture("items", f"Share of students passing each of the {len(rates)} rubric items, most missed first "
+                      "(the scores per item are in the table below)", lambda: plots.pass_rates(rates)),
+    ]
+
+
+def class_summary(results: list[dict], titles: dict[str, str] | None = None,
+                  drawn: "dict[str, DrawnPicture] | None" = None) -> str:
     """Markdown for a class: score per item and student, and the most common failures.
 
     `results` are results.json documents (one per submission), as written by `gradverify grade`;
-    what came from submissions (names, causes) is rendered inert."""
+    what came from submissions (names, causes) is rendered inert. `drawn`: the pictures of
+    `summary_pictures`, linked under the first line."""
     if not results:
         return "# Class summary\n\nNo submissions.\n"
     items = [t["extra_data"]["item"] for t in results[0]["tests"]]
@@ -182,6 +213,7 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None) -> 
         f"min {_points(min(scores))}, max {_points(max(scores))}; "
         f"{sum(1 for s in scores if s == maximum)} full marks.",
         "",
+        *[line for key in ("scores", "items") if drawn and key in drawn for line in (drawn[key].markdown(), "")],
         "| student | score | " + " | ".join(inline(i) for i in items) + " |",
         "|---|---|" + "---|" * len(items),
     ]
