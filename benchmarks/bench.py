@@ -248,7 +248,33 @@ def _in_subprocess(part: str, args: list[str]) -> tuple[dict, float]:
 # --------------------------------------------------------------------------- the report
 
 
-def render(data: dict) -> str:
+def chart(data: dict):
+    """The benchmarks' picture (gradverify.plots): per-case time against gradcheck and check_grads,
+    and where the throughput run's time goes."""
+    from gradverify import plots
+
+    return plots.Picture(
+        "chart", f"Bar charts: milliseconds per checked case for ours, gradcheck (slow, fast) and check_grads on each "
+        f"network, log scale; and the throughput run's {data['examples_per_second']:.0f} examples/s split by stage "
+        "(the numbers are in the tables below)",
+        lambda: plots.benchmark_chart(data["per_case"], data["examples_per_second"], data["throughput"]["stages_s"]))
+
+
+def write(out: Path, data: dict, *, pictures: bool = True) -> str:
+    """benchmarks.json, then benchmarks.md with its chart beside it (benchmarks.chart.svg; a chart
+    that cannot be drawn is said on stderr and left out). Returns the Markdown."""
+    from gradverify import plots
+    from gradverify.files import write_atomic
+
+    write_atomic(out / "benchmarks.json", json.dumps(data, indent=2) + "\n")
+    drawn = plots.draw([chart(data)], out / "benchmarks.md") if pictures else {}
+    markdown = render(data, drawn)
+    plots.write_report(out / "benchmarks.md", markdown, drawn)
+    return markdown
+
+
+def render(data: dict, drawn: dict | None = None) -> str:
+    """benchmarks.md; `drawn`: its chart, drawn by gradverify.plots (linked under the summary)."""
     t = data["throughput"]
     lines = [
         "# Benchmarks",
@@ -267,6 +293,7 @@ def render(data: dict) -> str:
         f"{data['pytest_n2_wall_s']:.1f} s / {data['pytest_n1_wall_s']:.1f} s | `-n 2` faster |",
         f"| peak RSS, the largest of the runs below | {data['peak_rss_mb']:.0f} MiB | — |",
         "",
+        *([drawn["chart"].markdown(), ""] if drawn and "chart" in drawn else []),
         "## 1. Throughput and where the time goes",
         "",
         f"`network_gradients_match_references` under hypothesis, ci profile: {t['architectures']} architectures drawn "
@@ -348,12 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_case": per_case_data,
         "commands": command_data,
     }
-    from gradverify.files import write_atomic
-
-    out = Path(args.out)
-    write_atomic(out / "benchmarks.json", json.dumps(data, indent=2) + "\n")
-    write_atomic(out / "benchmarks.md", render(data))
-    print(render(data))
+    print(write(Path(args.out), data))
     return 0
 
 

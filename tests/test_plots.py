@@ -151,3 +151,15 @@ def test_pass_rates_put_the_most_missed_item_first():
     labels = [t.get_text() for t in figure.axes[0].get_yticklabels()]
     plots.svg_text(figure)
     assert labels[-1] == "Sse" and labels[0] == "Dense"  # the top row is drawn last
+
+
+def test_benchmarks_report_links_its_chart(tmp_path):
+    import json
+
+    from benchmarks import bench
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "reports" / "benchmarks.json").read_text())
+    markdown = bench.write(tmp_path, data)
+    [(alt, link)] = _images((tmp_path / "benchmarks.md").read_text(), tmp_path)
+    assert link == "benchmarks.chart.svg" and "gradcheck" in alt and "check_grads" in alt
+    assert bench.render(data) == re.sub(r"\n{3,}", "\n\n", IMAGE.sub("", markdown))  # the tables need no chart
