@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -159,9 +160,11 @@ def expected_vs_got(label: str, points: Sequence[tuple[str, float, float]]) -> A
             label="got = expected")
     ax.set_xlim(low - pad, high + pad)
     ax.set_ylim(low - pad, high + pad)
+    ax.locator_params(nbins=4)
+    ax.tick_params(axis="x", labelrotation=30)
     ax.set_xlabel("expected (reference)")
     ax.set_ylabel("got (implementation)")
-    ax.set_title(label, fontsize=9)
+    ax.set_title(textwrap.fill(label, 48), fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     figure.tight_layout()
     return figure
@@ -238,7 +241,7 @@ def mermaid_network(sizes: Sequence[int], activations: Sequence[str], loss: str,
                     failing_layer: int | None = None, failing_parameter: str | None = None) -> str:
     """A network as a Mermaid flowchart: the input, one node per layer (units, activation), the
     loss; the layer whose parameter fails is marked (red, with the parameter's name)."""
-    lines = ["```mermaid", "flowchart LR", f'  x["input · {int(sizes[0])} features"]']
+    lines = ["```mermaid", "flowchart LR", f'  x["input · {int(sizes[0])} feature{"s" if sizes[0] != 1 else ""}"]']
     previous = "x"
     for i, (units, activation) in enumerate(zip(sizes[1:], activations)):
         mark = ""

@@ -207,7 +207,8 @@ def network_diagram(r: PropertyResult) -> str | None:
 
     where = next((c.where for c in r.failure.comparisons if not c.ok and c.where.layer is not None), None)
     return mermaid_network(arch.sizes, arch.activations, arch.loss, failing_layer=where.layer if where else None,
-                           failing_parameter=f"d{where.parameter}" if where and where.parameter else None)
+                           failing_parameter=(("d" if where.function == "network_gradients" else "") + where.parameter)
+                           if where and where.parameter else None)
 
 
 def pictures(run: VerifyResult) -> "list[Picture]":
@@ -228,7 +229,7 @@ def pictures(run: VerifyResult) -> "list[Picture]":
             continue
         points = [(f"[{', '.join(map(str, idx))}]" if idx else "value", got, expected) for idx, got, expected in c.mismatches]
         shown.append(plots.Picture(
-            picture_key(r), f"{r.name}: got against expected for the {len(points)} worst elements of {c.label}; "
+            picture_key(r), f"{r.name}: got against expected for the {len(points)} worst element{'s' if len(points) > 1 else ''} of {c.label}; "
             "points off the dashed line got = expected are wrong (values in the table above)",
             lambda label=c.label, points=points: plots.expected_vs_got(label, points)))
     return shown
