@@ -138,9 +138,13 @@ class Checks(pytest.Collector):
     """The node all checks hang under (`gradverify`); made by the gate, not found on disk."""
 
     def collect(self) -> list[pytest.Item]:
+        """The properties, the costliest first (the network property checks several data sets
+        per example: under pytest-xdist one worker starts it while the others take the rest),
+        then the fixed checks. The report keeps the suite's order (runner.combine)."""
         from gradverify.checks import FIXED_CHECKS, PROPERTIES
 
-        return [Check.from_parent(self, name=name) for name in [*FIXED_CHECKS, *PROPERTIES]]
+        by_cost = sorted(PROPERTIES, key=lambda name: -PROPERTIES[name].data_sets * PROPERTIES[name].weight)
+        return [Check.from_parent(self, name=name) for name in [*by_cost, *FIXED_CHECKS]]
 
 
 class Check(pytest.Item):
