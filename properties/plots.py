@@ -132,15 +132,15 @@ def error_margins(rows: Sequence[tuple[str, float, float, bool]]) -> Any:
         if raw == 0:
             ax.text(floor * 2, y, "0", va="center", fontsize=7)
         if tolerance <= 0:
-            ax.text(error * 3, y, "absolute tolerance only", va="center", fontsize=7)
+            ax.text(error * (300 if raw == 0 else 3), y, "absolute tolerance only", va="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_xlim(floor, max([1.0, *errors, *tolerances]) * 10)
     ax.set_yticks(list(ys), names, fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("worst relative error |got − expected| / |expected| (log scale)")
     ax.set_title("Margin of each check: bar = worst relative error, tick = tolerance")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     figure.tight_layout()
+    figure.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7, frameon=False)  # under the axis
     return figure
 
 

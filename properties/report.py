@@ -198,6 +198,10 @@ def _architecture(case):
     return arch if getattr(arch, "sizes", None) else None
 
 
+#: Functions whose compared W and b are the weights themselves (after a step), not gradients.
+WEIGHT_VALUES = frozenset({"train", "sgd_momentum_step"})
+
+
 def network_diagram(r: PropertyResult) -> str | None:
     """The shrunk counterexample's network as Mermaid text, the layer of the first failing
     parameter marked; None when the failure has no network."""
@@ -207,7 +211,7 @@ def network_diagram(r: PropertyResult) -> str | None:
 
     where = next((c.where for c in r.failure.comparisons if not c.ok and c.where.layer is not None), None)
     return mermaid_network(arch.sizes, arch.activations, arch.loss, failing_layer=where.layer if where else None,
-                           failing_parameter=(("d" if where.function == "network_gradients" else "") + where.parameter)
+                           failing_parameter=(("" if where.function in WEIGHT_VALUES else "d") + where.parameter)
                            if where and where.parameter else None)
 
 
