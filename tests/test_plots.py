@@ -163,3 +163,38 @@ def test_benchmarks_report_links_its_chart(tmp_path):
     [(alt, link)] = _images((tmp_path / "benchmarks.md").read_text(), tmp_path)
     assert link == "benchmarks.chart.svg" and "gradcheck" in alt and "check_grads" in alt
     assert bench.render(data) == re.sub(r"\n{3,}", "\n\n", IMAGE.sub("", markdown))  # the tables need no chart
+
+
+@pytest.mark.parametrize("no_plots", [False, True])
+def test_class_grading_writes_the_summary_with_or_without_pictures(tmp_path, monkeypatch, no_plots):
+    import argparse
+
+    from gradverify.grading import classroom
+
+    docs = {"a": _doc("a", {"sse": True, "sigmoid": True}), "b": _doc("b", {"sse": False, "sigmoid": True})}
+    monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, docs[name], ""))
+    files = [tmp_path / "a.py", tmp_path / "b.py"]
+    args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path / "grades"), jobs=1, quiet=True, report=None,
+                              results_json=None, fail_under=None, adapter=None, no_plots=no_plots)
+    assert classroom.grade_many(files, args) == 0
+    summary = tmp_path / "grades" / "summary.md"
+    assert "| a | 2 |" in summary.read_text()
+    assert len(_images(summary.read_text(), summary.parent)) == (0 if no_plots else 2)
+    assert len(list(summary.parent.glob("*.svg"))) == (0 if no_plots else 2)
+
+
+def test_class_grading_writes_the_summary_when_drawing_fails(tmp_path, monkeypatch, capsys):
+    import argparse
+
+    from gradverify.grading import classroom
+
+    def broken(*a, **k):
+        raise RuntimeError("drawing is broken")
+
+    monkeypatch.setattr(plots, "score_histogram", broken)
+    monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, _doc(name, {"sse": True}), ""))
+    args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path), jobs=1, quiet=True, report=None,
+                              results_json=None, fail_under=None, adapter=None, no_plots=False)
+    assert classroom.grade_many([tmp_path / "a.py"], args) == 0
+    assert [link for _, link in _images((tmp_path / "summary.md").read_text(), tmp_path)] == ["summary.items.svg"]
+    assert "drawing is broken" in capsys.readouterr().err
