@@ -25,9 +25,9 @@ from tests.variants import BUGGY, CORRECT, IMPL_SOURCE, PARTIAL
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "properties" / "grading" / "student_template.py"
 RUBRIC = load_rubric()
-#: The shipped rubric at a third of its examples, for the catalogue of bugs here: each bug still
-#: loses its item (coverage cases run first whatever the budget); the full budget grades the
-#: whole catalogue in `make mutation` (reports/mutation.md).
+#: The shipped rubric at a third of its examples, for the catalogues of bugs and of correct
+#: variants here: each bug still loses its item (coverage cases run first whatever the budget);
+#: the full budget grades both catalogues in `make mutation` (reports/mutation.md).
 QUICK_RUBRIC = replace(RUBRIC, examples=10)
 
 
@@ -283,7 +283,7 @@ def test_a_submission_failing_during_diagnosis_still_gets_graded(tmp_path):
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_each_correct_but_different_implementation_scores_full_marks(name):
     variant = CORRECT[name]
-    result = grading.grade_module(_module(variant.source(), name), RUBRIC, submission=name)
+    result = grading.grade_module(_module(variant.source(), name), QUICK_RUBRIC, submission=name)
     assert [r.item.name for r in result.items if not r.passed] == [], variant.description
 
 
