@@ -800,11 +800,13 @@ if pytest is not None:
                 subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", ORDINARY_USER], check=True)
             self.user = pwd.getpwnam(ORDINARY_USER)
             self.folder = Path(tempfile.mkdtemp(prefix=f"gvattack-bench-{ORDINARY_USER}-", dir="/var/tmp"))
-            for sub in ("home", "cache", "tmp"):
+            for sub in ("home", "cache", "tmp", "bench"):
                 (self.folder / sub).mkdir(mode=0o755)
-            for path in (self.folder, self.folder / "home", self.folder / "cache", self.folder / "tmp"):
+            for path in (self.folder, *(self.folder / sub for sub in ("home", "cache", "tmp", "bench"))):
                 os.chown(path, self.user.pw_uid, self.user.pw_gid)
-            self.folder.chmod(0o755)
+            # the user's own only: its bench opens its class folder to others as a grader keeps one,
+            # and the separate-user run going on beside it (another uid) must not find those files
+            self.folder.chmod(0o700)
             self.tag = secrets.token_hex(6)
             self.canary = Path(canary_path(ORDINARY_USER, self.tag))
             self.canary.write_text("the canary sings\n")
@@ -819,7 +821,7 @@ if pytest is not None:
                    SECRET_VARIABLE: secret}
             self.start = time.monotonic()
             self.proc = subprocess.Popen(
-                [SYSTEM_PYTHON, __file__, "--site", str(SITE_PACKAGES), "--bench", str(self.folder), "--out", str(self.out),
+                [SYSTEM_PYTHON, __file__, "--site", str(SITE_PACKAGES), "--bench", str(self.folder / "bench"), "--out", str(self.out),
                  "--tag", self.tag],
                 user=ORDINARY_USER, group=ORDINARY_USER, extra_groups=[], env=env, cwd=self.folder / "home",
                 stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
