@@ -255,3 +255,11 @@ def test_inside_a_users_test_run_hypothesis_keeps_its_own_storage(tmp_path):
     before = storage_directory("examples", intent_to_write=False).path
     gradverify.prepare(gradverify.BUNDLED_IMPL, profile="ci", project=tmp_path, own_process=False)
     assert storage_directory("examples", intent_to_write=False).path == before
+
+
+def test_the_example_projects_backprop_is_the_bundled_impl_as_it_is_today():
+    """docs/example_project/mylib/backprop.py is a copy of impl/backprop.py (the docs show a
+    project with a module of its own): a change to one without the other fails here."""
+    root = Path(__file__).resolve().parents[1]
+    example = (root / "docs" / "example_project" / "mylib" / "backprop.py").read_text(encoding="utf-8")
+    assert example == (root / "impl" / "backprop.py").read_text(encoding="utf-8")
