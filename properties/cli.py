@@ -41,7 +41,7 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--profile", choices=["dev", "ci", "thorough"],
                    help="dev (quick; the default unless [tool.gradverify] profile says otherwise), ci (deterministic, fixed budget), thorough")
     v.add_argument("--seed", type=int, help="hypothesis seed (ci defaults to 0)")
-    v.add_argument("--budget", type=_positive_int, help="examples per property, overriding the profile's")
+    v.add_argument("--budget", type=positive_int, help="examples per property, overriding the profile's")
     v.add_argument("--report", help="write the Markdown report here")
     v.add_argument("--junit", help="write JUnit XML here")
     v.add_argument("--property", action="append", dest="only", metavar="NAME", help="run only this check (repeatable)")
@@ -69,10 +69,10 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
     g.add_argument("--out", default="grades", help="folder for per-submission reports when grading several (default: grades)")
     g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
-    g.add_argument("--memory", type=_positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
+    g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
                    help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so")
-    g.add_argument("--jobs", type=_positive_int, default=1, help="submissions graded in parallel, one process each")
+    g.add_argument("--jobs", type=positive_int, default=1, help="submissions graded in parallel, one process each")
     g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
     g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
@@ -85,7 +85,8 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type of a positive integer option (also the pytest plugin's --gradverify-budget)."""
     try:
         value = int(text)
     except ValueError:

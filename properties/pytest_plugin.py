@@ -35,7 +35,6 @@ the oracles (docs/ci.md).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import pickle
@@ -47,22 +46,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from gradverify.cli import positive_int  # the CLI's own argument type (gradverify.cli imports only the stdlib)
+
 if TYPE_CHECKING:
     from gradverify.runner import PropertyResult, Session, VerifyResult
 
 MARKER = "gradverify"
 #: The collector all checks hang under: their node ids are `gradverify::<check>`.
 COLLECTOR = "gradverify"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,7 +64,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gradverify-profile", metavar="dev|ci|thorough",
                     help="the profile (default: [tool.gradverify] profile, else dev)")
     group.addoption("--gradverify-seed", type=int, metavar="N", help="the hypothesis seed (ci: 0 unless given)")
-    group.addoption("--gradverify-budget", type=_positive_int, metavar="N",
+    group.addoption("--gradverify-budget", type=positive_int, metavar="N",
                     help="examples per property, overriding the profile's")
     group.addoption("--gradverify-report", metavar="PATH", help="write the Markdown report of the checks that ran here")
 
