@@ -12,7 +12,7 @@ e.g. `jax · layers[1].W`, is rendered from those fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any, Callable
 
@@ -55,6 +55,9 @@ class Property:
     coverage: Callable[[], list] | None = None
     #: the kind of failure gradverify.hints diagnoses for it ("activation", "network", …; None: none)
     diagnosis: str | None = None
+    #: a bigger sibling of a failing case, checked once more for the report's pictures (the
+    #: training checks: `longer`, whose batch losses are drawn); None: the case itself is drawn
+    illustration: Callable[[Any], Any] | None = None
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -342,6 +345,16 @@ def _unchanged(layers: list[dict], initial: list[dict]) -> bool:
 
 def _train_kwargs(case: TrainCase) -> dict:
     return dict(lr=case.lr, momentum=case.momentum, batch_size=case.batch_size, epochs=case.epochs)
+
+
+#: Epochs of the longer run whose batch losses a failing training check's picture shows.
+LONGER_EPOCHS = 20
+
+
+def longer(case: TrainCase) -> TrainCase:
+    """The failing case trained for LONGER_EPOCHS epochs (more if it has more): a shrunk
+    counterexample trains for a batch or two, too few for its loss curves to part visibly."""
+    return replace(case, epochs=max(case.epochs, LONGER_EPOCHS))
 
 
 def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
@@ -660,13 +673,13 @@ PROPERTIES: dict[str, Property] = {
         Property(
             "train_matches_torch_sgd",
             "train gives the batch losses and trained weights of torch.optim.SGD, batch for batch",
-            ("train",), _train_cases, check_train, "autodiff", weight=0.25,
+            ("train",), _train_cases, check_train, "autodiff", weight=0.25, illustration=longer,
         ),
         Property(
             "train_follows_own_steps",
             "train equals a loop of the implementation's own network_gradients and sgd_momentum_step",
             ("train", "network_gradients", "sgd_momentum_step"), _train_cases, check_train_loop, "autodiff", weight=0.25,
-            diagnosis="train_loop",
+            diagnosis="train_loop", illustration=longer,
         ),
         Property(
             "l2_adds_half_lambda_norm",

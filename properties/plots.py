@@ -22,6 +22,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
+from urllib.parse import quote
 
 #: Width of a report's figures, inches (at 100 dpi about the width of a GitHub README column).
 WIDTH = 7.0
@@ -47,7 +48,7 @@ class DrawnPicture:
     def markdown(self) -> str:
         """The image link, with its alt text (brackets escaped so the link stays one link)."""
         alt = self.alt.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("\n", " ")
-        return f"![{alt}]({self.name})"
+        return f"![{alt}]({quote(self.name)})"
 
 
 def _pyplot():
@@ -75,8 +76,11 @@ def svg_text(figure: Any) -> str:
 
 
 def picture_name(report: str | Path, key: str) -> str:
-    """The file name of picture `key` of the report at `report`: beside it, `<stem>.<key>.svg`."""
-    return f"{Path(report).stem}.{key}.svg"
+    """The file name of picture `key` of the report at `report`: beside it, `<stem>.<key>.svg`
+    (in the key, anything but letters, digits, `.`, `-` and `_` becomes `_`: a key made from a
+    rubric item's name stays one file name in that folder)."""
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in ".-_") else "_" for ch in key)
+    return f"{Path(report).stem}.{safe}.svg"
 
 
 def draw(pictures: Sequence[Picture], report: str | Path) -> dict[str, DrawnPicture]:
@@ -144,28 +148,128 @@ def error_margins(rows: Sequence[tuple[str, float, float, bool]]) -> Any:
     return figure
 
 
-def expected_vs_got(label: str, points: Sequence[tuple[str, float, float]]) -> Any:
-    """A scatter of got against expected for the worst elements of a failing comparison, with the
-    line got = expected. points: (element, got, expected)."""
+#: Elements of a failing comparison named beside their point in the scatter (the worst first).
+NAMED = 5
+
+
+def _finite_range(*arrays: Any) -> tuple[float, float]:
+    """(low, high) of the finite values, padded by 15%; ValueError when there are none or their
+    span is too large to draw."""
+    import numpy as np
+
+    values = np.concatenate([np.ravel(a) for a in arrays])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        raise ValueError("no finite values to draw")
+    low, high = float(values.min()), float(values.max())
+    span = high - low
+    if not math.isfinite(span) or max(abs(low), abs(high)) > 1e150:
+        raise ValueError("values too large to draw")
+    pad = span * 0.15 or abs(high) * 0.15 or 1.0
+    return low - pad, high + pad
+
+
+def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
+                    worst: Sequence[tuple[tuple, float, float]] = ()) -> Any:
+    """Every element of a failing comparison, got against expected, with the line got = expected:
+    elements within the tolerance grey, those `outside` it red, the `worst` (index, got, expected)
+    named. For a matrix, beside it a heat map of got − expected laid out as the matrix (rows i,
+    columns j), elements out of tolerance crossed, so a wrong row, column or transpose shows as a
+    pattern.
+
+    got, expected: arrays of one shape (Comparison.values); outside: booleans of that shape
+    (references.compare.out_of_tolerance)."""
+    import numpy as np
+
     plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(4.2, 3.6))
-    expected = [p[2] for p in points]
-    got = [p[1] for p in points]
-    ax.scatter(expected, got, color="#e63946", zorder=3, label="worst elements")
-    for element, g, e in points:
-        ax.annotate(element, (e, g), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    low, high = min(expected + got), max(expected + got)
-    pad = (high - low) * 0.15 or abs(high) * 0.15 or 1.0
-    ax.plot([low - pad, high + pad], [low - pad, high + pad], color="#555555", linewidth=1, linestyle="--",
-            label="got = expected")
-    ax.set_xlim(low - pad, high + pad)
-    ax.set_ylim(low - pad, high + pad)
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    outside = np.asarray(outside, dtype=bool)
+    low, high = _finite_range(got, expected)
+    matrix = got.ndim == 2 and min(got.shape) > 1
+    if matrix:
+        figure, (ax, heat) = plt.subplots(1, 2, figsize=(WIDTH + 1.0, 3.6), gridspec_kw={"width_ratios": [1, 1.15]})
+    else:
+        figure, ax = plt.subplots(figsize=(4.4, 3.6))
+    flat_e, flat_g, flat_out = expected.ravel(), got.ravel(), outside.ravel()
+    ax.scatter(flat_e[~flat_out], flat_g[~flat_out], s=14, color="#9aa5b1", zorder=2, label="within tolerance")
+    ax.scatter(flat_e[flat_out], flat_g[flat_out], s=18, color="#e63946", zorder=3, label="out of tolerance")
+    named: list[tuple[float, float]] = []
+    for index, g, e in list(worst)[:NAMED]:
+        near = any(abs(e - e0) < 0.08 * (high - low) and abs(g - g0) < 0.05 * (high - low) for e0, g0 in named)
+        if math.isfinite(g) and math.isfinite(e) and not near:  # a name over another's would hide both
+            ax.annotate(f"[{', '.join(map(str, index))}]" if index else "value", (e, g), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7)
+            named.append((e, g))
+    ax.plot([low, high], [low, high], color="#555555", linewidth=1, linestyle="--", label="got = expected", zorder=1)
+    ax.set_xlim(low, high)
+    ax.set_ylim(low, high)
     ax.locator_params(nbins=4)
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_xlabel("expected (reference)")
     ax.set_ylabel("got (implementation)")
-    ax.set_title(textwrap.fill(label, 48), fontsize=9)
+    ax.set_title(textwrap.fill(f"{label}: {int(outside.sum())} of {outside.size} elements off", 48), fontsize=9)
     ax.legend(fontsize=7, frameon=False)
+    if matrix:
+        with np.errstate(invalid="ignore", over="ignore"):
+            difference = np.where(np.isfinite(got - expected), got - expected, np.nan)
+        limit = float(np.nanmax(np.abs(difference))) if np.isfinite(difference).any() else 1.0
+        limit = limit or 1.0
+        image = heat.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+        rows, cols = np.nonzero(outside)
+        heat.scatter(cols, rows, marker="x", s=16, color="black", linewidths=0.8, label="out of tolerance")
+        heat.set_xlabel("column j")
+        heat.set_ylabel("row i")
+        heat.xaxis.get_major_locator().set_params(integer=True)
+        heat.yaxis.get_major_locator().set_params(integer=True)
+        heat.set_title("got − expected at [i, j] (× = out of tolerance)", fontsize=9)
+        figure.colorbar(image, ax=heat, shrink=0.85, label="got − expected")
+    figure.tight_layout()
+    return figure
+
+
+#: Values past this are drawn as off the axis ("diverged"): an axis spanning them shows nothing else.
+DRAWN_LIMIT = 1e150
+
+
+def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str) -> Any:
+    """A training run's loss per batch: the implementation's and the reference's on one plot (log
+    scale when they span more than a factor 100), and below it their difference against the
+    tolerance (log scale), so where the runs part shows. A loss that is not finite or past
+    DRAWN_LIMIT is left off the top plot, and the title counts it.
+
+    got, expected: the batch losses, shape (batches,) (Comparison.values); limit: the largest
+    difference each may have, same shape (references.compare.tolerance_limit)."""
+    import numpy as np
+
+    plt = _pyplot()
+    got, expected = np.asarray(got, dtype=np.float64).ravel(), np.asarray(expected, dtype=np.float64).ravel()
+    limit = np.asarray(limit, dtype=np.float64).ravel()
+    shown = lambda v: np.where(np.isfinite(v) & (np.abs(v) <= DRAWN_LIMIT), v, np.nan)  # noqa: E731
+    top_got, top_expected = shown(got), shown(expected)
+    off = int(np.isnan(top_got).sum() + np.isnan(top_expected).sum())
+    steps = np.arange(1, got.size + 1)
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 4.4), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    top.plot(steps, top_expected, color="#457b9d", marker="o", markersize=3, linewidth=1.5, label=f"reference ({reference})")
+    top.plot(steps, top_got, color="#e63946", marker="s", markersize=3, linewidth=1.2, linestyle="--", label="implementation")
+    both = np.concatenate([top_got, top_expected])
+    both = both[np.isfinite(both)]
+    if both.size and both.min() > 0 and both.max() > 100 * both.min():
+        top.set_yscale("log")
+    top.set_ylabel("batch loss")
+    note = f" ({off} value{'s' if off > 1 else ''} not finite or past {DRAWN_LIMIT:g}: off the plot)" if off else ""
+    top.set_title(textwrap.fill(f"{label}: the loss of each batch, before its step{note}", 90), fontsize=9)
+    top.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: curves fill the plot
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = np.abs(got - expected)
+    floor = max(float(np.min(limit[limit > 0], initial=1e-16)) * 1e-3, 1e-300)
+    zero = " (0 drawn at the bottom)" if np.any(difference == 0) else ""
+    bottom.semilogy(steps, np.clip(np.nan_to_num(difference, nan=DRAWN_LIMIT, posinf=DRAWN_LIMIT), floor, DRAWN_LIMIT),
+                    color="#e63946", marker="s", markersize=3, linewidth=1.2, label=f"|implementation − reference|\n{zero.strip()}".strip())
+    bottom.semilogy(steps, limit, color="black", linestyle=":", linewidth=1, label="tolerance")
+    bottom.set_xlabel("batch (in training order, epochs one after another)")
+    bottom.set_ylabel("difference")
+    bottom.xaxis.get_major_locator().set_params(integer=True)
+    bottom.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
     return figure
 

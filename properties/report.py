@@ -10,8 +10,8 @@ from xml.etree import ElementTree as ET
 
 from gradverify.cases import case_to_json
 from gradverify.markdown import code, inline
-from gradverify.runner import PROFILES, PropertyResult, VerifyResult
-from gradverify.references.compare import TOLERANCES, Cause, Comparison
+from gradverify.runner import PROFILES, Failure, PropertyResult, VerifyResult
+from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
     from gradverify.plots import DrawnPicture, Picture
@@ -97,12 +97,11 @@ def _failure_block(r: PropertyResult, drawn: "dict[str, DrawnPicture] | None" = 
         if f.shapes:
             lines.append(f"Shapes: {f.shapes}")
         lines.append("")
-        diagram = network_diagram(r) if drawn is not None else None
+        diagram = network_diagram(f) if drawn is not None else None
         if diagram:
             lines += [diagram, ""]
     lines += [line for c in f.comparisons for line in _comparison_lines(c)]
-    if drawn and picture_key(r) in drawn:
-        lines += ["", drawn[picture_key(r)].markdown()]
+    lines += [line for key in picture_keys(r.name) if drawn and key in drawn for line in ("", drawn[key].markdown())]
     if r.hints:
         lines += [""] + [f"**Hint:** {inline(h)}" + ("  " if i < len(r.hints) - 1 else "") for i, h in enumerate(r.hints)]
     if f.case is not None:
@@ -179,18 +178,34 @@ def check_lines(r: PropertyResult) -> list[str]:
     return lines
 
 
-def _scattered(r: PropertyResult) -> Comparison | None:
-    """The failing comparison whose worst elements a scatter shows: the first with numbers."""
-    if r.failure is None:
-        return None
-    for c in r.failure.comparisons:
-        if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.mismatches:
+def _scattered(failure: Failure) -> Comparison | None:
+    """The failing comparison whose elements a scatter shows: the first whose numbers differ and
+    were kept (batch losses have their own picture, `_losses_of`)."""
+    drawn = [id(c) for _, c in _losses_of(failure)]
+    for c in failure.comparisons:
+        if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.values is not None and id(c) not in drawn:
             return c
     return None
 
 
-def picture_key(r: PropertyResult) -> str:
-    return f"{r.name}.values"
+def _losses_of(failure: Failure) -> list[tuple[str, Comparison]]:
+    """A training check's failing batch-loss comparison with its values, and the run it is of:
+    the failing case trained longer (Failure.illustration) when that run's losses differ, else
+    the failing case itself."""
+    runs = [(f"the failing case trained for {failure.illustration[0].epochs} epochs", failure.illustration[1])] \
+        if failure.illustration else []
+    runs.append(("the failing case", failure.comparisons))
+    for run, comparisons in runs:
+        for c in comparisons:
+            if c.where.quantity == "batch_losses" and c.values is not None and c.values[1].size >= MIN_DRAWN:
+                return [(run, c)]
+    return []
+
+
+def picture_keys(name: str) -> tuple[str, str]:
+    """The keys of a failing check's pictures (gradverify.plots.picture_name): its loss curves and
+    its got-against-expected picture."""
+    return f"{name}.losses", f"{name}.values"
 
 
 def _architecture(case):
@@ -202,23 +217,63 @@ def _architecture(case):
 WEIGHT_VALUES = frozenset({"train", "sgd_momentum_step"})
 
 
-def network_diagram(r: PropertyResult) -> str | None:
+def network_diagram(failure: Failure | None) -> str | None:
     """The shrunk counterexample's network as Mermaid text, the layer of the first failing
     parameter marked; None when the failure has no network."""
-    if r.failure is None or (arch := _architecture(r.failure.case)) is None:
+    if failure is None or (arch := _architecture(failure.case)) is None:
         return None
     from gradverify.plots import mermaid_network
 
-    where = next((c.where for c in r.failure.comparisons if not c.ok and c.where.layer is not None), None)
+    where = next((c.where for c in failure.comparisons if not c.ok and c.where.layer is not None), None)
     return mermaid_network(arch.sizes, arch.activations, arch.loss, failing_layer=where.layer if where else None,
                            failing_parameter=(("" if where.function in WEIGHT_VALUES else "d") + where.parameter)
                            if where and where.parameter else None)
 
 
+#: The fewest elements (or batches) a failing comparison's picture is drawn for: one value is
+#: said better by the text beside it.
+MIN_DRAWN = 2
+
+
+def failure_pictures(name: str, failure: Failure | None) -> "list[Picture]":
+    """The pictures of a failing check or item `name`: a training run's batch losses when they
+    differ, the implementation's against the reference's (`_losses_of`); and every element of the
+    first other failing comparison, got against expected (a heat map beside it for a matrix);
+    each when it has at least MIN_DRAWN values. Nothing is drawn here."""
+    if failure is None:
+        return []
+    from gradverify import plots
+
+    shown: list[Picture] = []
+    losses_key, values_key = picture_keys(name)
+    for run, c in _losses_of(failure):
+        batches = c.values[1].size
+        reference = c.where.oracle or "reference"
+        shown.append(plots.Picture(
+            losses_key, f"{name}, {run}: the loss of each of its {batches} batches, train's against the reference's "
+            f"({reference}), and their difference against the tolerance, where they part",
+            lambda c=c, run=run, reference=reference: plots.loss_curves(
+                f"{c.label}, {run}", *c.values, tolerance_limit(c.values[1], c.tolerance), reference)))
+    c = _scattered(failure)
+    if c is not None and c.values[0].size >= MIN_DRAWN:
+        got, expected = c.values
+        outside = out_of_tolerance(got, expected, c.tolerance)
+        heat = " with a heat map of got − expected" if got.ndim == 2 and min(got.shape) > 1 else ""
+        shown.append(plots.Picture(
+            values_key, f"{name}: got against expected for {_elements(got.size)} of {c.label}{heat}; "
+            f"{int(outside.sum())} out of tolerance, off the dashed line got = expected (the worst values are in the text above)",
+            lambda c=c, outside=outside: plots.expected_vs_got(c.label, *c.values, outside, c.mismatches)))
+    return shown
+
+
+def _elements(n: int) -> str:
+    return f"each of its {n} elements"
+
+
 def pictures(run: VerifyResult) -> "list[Picture]":
     """What the report can show as pictures: on a passing run the worst relative error of each
-    check against its tolerance; for each failing check with numbers, its worst elements, got
-    against expected. Nothing is drawn here (gradverify.plots.draw does)."""
+    check against its tolerance; for each failing check, `failure_pictures`. Nothing is drawn
+    here (gradverify.plots.draw does)."""
     from gradverify import plots
 
     shown: list[Picture] = []
@@ -228,14 +283,7 @@ def pictures(run: VerifyResult) -> "list[Picture]":
             "margins", f"Worst relative error of each of the {len(rows)} checks against its relative tolerance, log scale "
             "(the numbers are in the table above)", lambda: plots.error_margins(rows)))
     for r in run.failed:
-        c = _scattered(r)
-        if c is None:
-            continue
-        points = [(f"[{', '.join(map(str, idx))}]" if idx else "value", got, expected) for idx, got, expected in c.mismatches]
-        shown.append(plots.Picture(
-            picture_key(r), f"{r.name}: got against expected for the {len(points)} worst element{'s' if len(points) > 1 else ''} of {c.label}; "
-            "points off the dashed line got = expected are wrong (values in the table above)",
-            lambda label=c.label, points=points: plots.expected_vs_got(label, points)))
+        shown += failure_pictures(r.name, r.failure)
     return shown
 
 

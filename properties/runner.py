@@ -73,6 +73,9 @@ class Failure:
     source: str  # "hypothesis", "regression corpus" or "fixed example"
     replay: str | None = None
     corpus_path: str | None = None
+    #: (a bigger sibling of the case, its comparisons), for the pictures (Property.illustration:
+    #: a failing training case trained longer); None when the property has none
+    illustration: tuple[Any, list[Comparison]] | None = None
 
 
 @dataclass
@@ -578,6 +581,7 @@ def run_one(session: Session, name: str) -> PropertyResult:
         result.failure.replay = replay_command(run.impl, result.failure.corpus_path, name, result.failure.case)
         if result.status == "failed":
             result.hints = _diagnose(item, result.failure, impl)
+            illustrate(item, result.failure, impl)
     run.results.append(result)
     return result
 
@@ -659,6 +663,20 @@ def _diagnose(prop: Property | FixedCheck, failure: Failure, impl: ModuleType) -
     from gradverify.hints import hints
 
     return hints(kind, getattr(failure.case, "name", None), failure, impl)
+
+
+def illustrate(prop: Property | FixedCheck, failure: Failure, impl: ModuleType) -> None:
+    """Sets failure.illustration: the property's check once more on the bigger sibling of the
+    failing case (Property.illustration), whose numbers the report draws. Left None when the
+    property has none or the sibling is rejected (its reference run diverges)."""
+    bigger = getattr(prop, "illustration", None)
+    if bigger is None or failure.case is None:
+        return
+    case = bigger(failure.case)
+    try:
+        failure.illustration = run_case(prop.check, impl, case, tolerance=prop.tolerance)
+    except Rejected:
+        pass
 
 
 def _replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> PropertyResult:

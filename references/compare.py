@@ -149,6 +149,9 @@ class Comparison:
     scale: float | None = None
     #: why it failed (None when ok)
     cause: Cause | None = None
+    #: (got, expected) as float64 arrays of the same shape, kept when the numbers differ, for the
+    #: pictures of a failing check; None otherwise
+    values: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.where = where_of(self.where)
@@ -198,7 +201,8 @@ def _kind(value: Any) -> str:
 
 
 def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = "autodiff") -> Comparison:
-    """Compare `got` with `expected` (array-like or scalar) under `tol`."""
+    """Compare `got` with `expected` (array-like or scalar) under `tol`. A comparison whose numbers
+    differ keeps copies of both arrays (`values`), for the pictures."""
     where = where_of(where)
     tol = TOLERANCES[tol] if isinstance(tol, str) else tol
     want = np.asarray(expected, dtype=np.float64)
@@ -233,10 +237,9 @@ def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = 
             message=f"returned {what}{at} where {want[idx]:.6g} was expected",
             mismatches=[(idx, float(have[idx]), float(want[idx]))], cause=Cause.NAN if what == "NaN" else Cause.INFINITE,
         )
-    with np.errstate(invalid="ignore"):
-        err = np.where(have == want, 0.0, np.abs(have - want))  # equal infs count as equal
-    limit = tol.atol + tol.rtol * abs_want
-    failing = ~(err <= limit)  # NaN (a reference NaN included) fails
+    err = _error(have, want)
+    failing = out_of_tolerance(have, want, tol)
+    limit = tolerance_limit(want, tol)
     max_abs = float(np.max(err, initial=0.0))
     max_rel = float(np.max(err / np.maximum(abs_want, floor), initial=0.0))
     excess = np.where(failing, np.nan_to_num(err - limit, nan=np.inf), -np.inf)
@@ -248,8 +251,26 @@ def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = 
             mismatches.append((idx, float(have[idx]), float(want[idx])))
     ok = not failing.any()
     return Comparison(
-        where, ok, tol, max_abs, max_rel, want.shape, None, mismatches, None if ok else _scale(have, want)
+        where, ok, tol, max_abs, max_rel, want.shape, None, mismatches, None if ok else _scale(have, want),
+        values=None if ok else (have.copy(), want.copy()),
     )
+
+
+def _error(have: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """|have − want| per element, 0 where they are equal (equal infs count as equal)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(have == want, 0.0, np.abs(have - want))
+
+
+def tolerance_limit(want: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """atol + rtol·|want|: the largest |got − want| each element may have."""
+    return tol.atol + tol.rtol * np.abs(want)
+
+
+def out_of_tolerance(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """Which elements are out of tolerance (a boolean array of the shape): |have − want| above
+    tolerance_limit; a NaN on either side is out."""
+    return ~(_error(have, want) <= tolerance_limit(want, tol))
 
 
 def _close(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:

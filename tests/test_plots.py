@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gradverify import plots
@@ -31,9 +32,12 @@ def _passing(name: str = "dense_matches_references", rel: float = 3e-13) -> Prop
 
 
 def _failing() -> PropertyResult:
+    expected = np.array([[0.5, 0.31, -0.2], [0.1, 0.4, 0.02]])
+    got = expected.copy()
+    got[0, 1], got[1, 2] = 0.12, -0.05
     c = Comparison(Where(oracle="jax", function="network_gradients", layer=0, parameter="W"), ok=False,
                    tolerance=TOLERANCES["autodiff"], max_abs_err=0.19, max_rel_err=0.6, shape=(2, 3),
-                   mismatches=[((0, 1), 0.12, 0.31), ((1, 2), -0.05, 0.02)])
+                   mismatches=[((0, 1), 0.12, 0.31), ((1, 2), -0.05, 0.02)], values=(got, expected))
     case = Example(Architecture((2, 3, 1), ("sigmoid", "identity"), "mse", batch=2), seed=7)
     failure = Failure([c], case, case.describe(), "W0 (2, 3)", "hypothesis")
     return PropertyResult("network_gradients_match_references", "the gradients agree", "property", "autodiff",
@@ -68,6 +72,7 @@ def test_failing_report_shows_values_and_the_network_with_the_failing_parameter(
     markdown = _write(_run(_passing(), _failing()), path)
     [(alt, link)] = _images(markdown, tmp_path)
     assert "layers\\[0\\].W" in alt and link == "verify.network_gradients_match_references.values.svg"
+    assert "each of its 6 elements" in alt and "heat map" in alt and "2 out of tolerance" in alt
     diagram = markdown.split("```mermaid", 1)[1].split("```", 1)[0]
     assert "layers[0] · 3 units · sigmoid<br/>⚠ dW fails" in diagram and "loss · mse" in diagram
     assert "style L0 fill" in diagram
