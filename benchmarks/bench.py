@@ -8,10 +8,14 @@ Measures, in one run, and writes reports/benchmarks.md and reports/benchmarks.js
   3. the wall time of `gradverify verify --profile ci` from a cold start (imports and
      JAX compilation included), of grading one submission, and of the example project's
      pytest run (docs/example_project: the same checks as pytest items) with -n 1 and -n 2;
-  4. the peak memory (max RSS) of each.
+  4. the peak memory (max RSS) of each;
+  5. what the reports' pictures cost: `verify --profile ci` and the grading of a buggy submission,
+     each with a report, in pairs of runs with pictures and with --no-plots (medians compared,
+     against the target of at most 10% slower), and the pictures each run wrote.
 
-    .venv/bin/python -m benchmarks.bench            # the full run
-    .venv/bin/python -m benchmarks.bench --tiny     # a smoke run (tests)
+    .venv/bin/python -m benchmarks.bench            # the full run (2 pairs each for part 5)
+    .venv/bin/python -m benchmarks.bench --pairs 3  # the full run, 3 pairs each for part 5
+    .venv/bin/python -m benchmarks.bench --tiny     # a smoke run (tests; 1 pair each)
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -191,31 +197,120 @@ def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> di
 
 
 def _run(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
-    """Wall time, exit code and peak RSS (MiB) of a command in a fresh process."""
+    """Wall time, CPU time (user + system, its waited-for children's included), exit code and peak
+    RSS (MiB) of a command in a fresh process."""
     start = time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"command": " ".join(command), "wall_s": wall, "exit_code": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {"command": " ".join(command), "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "exit_code": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
-def commands(tiny: bool) -> dict:
+#: The pictures' cost: pairs of runs with and without pictures per command in the full run (--pairs
+#: changes it; the tiny run makes one), and the most the pictures may slow a command down, percent.
+PAIRS = 2
+PICTURES_TARGET_PCT = 10.0
+#: The submission graded with and without pictures (tests.variants): a buggy one, so that its
+#: report has failing items to draw.
+BUGGY_SUBMISSION = "sigmoid_derivative_from_z"
+IMAGE_LINK = re.compile(r"!\[(?:\\.|[^\]\\])*\]\(([^()\s]+)\)")
+
+
+def pictures_of(report: Path) -> dict:
+    """What the Markdown report at `report` shows: `pictures`, the SVG pictures it links (relative
+    links) that are files beside it; `pictures_linked`, all it links; `svg_files`, the SVG files in
+    its folder. All 0 when there is no report."""
+    text = report.read_text(encoding="utf-8") if report.is_file() else ""
+    linked = [link for link in IMAGE_LINK.findall(text) if link.endswith(".svg") and "://" not in link]
+    return {"pictures": sum((report.parent / link).is_file() for link in linked), "pictures_linked": len(linked),
+            "svg_files": len(list(report.parent.glob("*.svg"))) if report.parent.is_dir() else 0}
+
+
+def picture_pairs(name: str, command, report: str, pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
+    """`pairs` runs of `command(run_folder)` with pictures and as many with `--no-plots` added, each a
+    fresh process with a folder of its own for its report (named `report`), in the order with, without,
+    without, with, with, without, … (so that a machine getting faster or slower during the runs weighs
+    on both sides alike). Returns (the runs by name, in that order, each with `pictures_of` its report;
+    the comparison: the medians of wall and CPU time, how much slower with pictures, the pictures drawn)."""
+    rows, runs = {}, {True: [], False: []}
+    for index in range(pairs):
+        for plots in ((True, False) if index % 2 == 0 else (False, True)):
+            label = f"{name}_{'pictures' if plots else 'no_pictures'}_{index + 1}"
+            run_folder = folder / label
+            run_folder.mkdir()
+            row = _run([*command(run_folder), *([] if plots else ["--no-plots"])], env)
+            row.update(pictures_of(run_folder / report))
+            if row["pictures"] != row["pictures_linked"]:
+                print(f"bench: {label}: its report links {row['pictures_linked']} pictures, "
+                      f"{row['pictures']} of them written", file=sys.stderr)
+            rows[label] = row
+            runs[plots].append(row)
+    median = statistics.median
+    with_wall, without_wall = (median(r["wall_s"] for r in runs[p]) for p in (True, False))
+    with_cpu, without_cpu = (median(r["cpu_s"] for r in runs[p]) for p in (True, False))
+    slower = 100 * (with_wall / without_wall - 1)
+    comparison = {
+        "runs_each": pairs,
+        "with_wall_s": [r["wall_s"] for r in runs[True]],
+        "without_wall_s": [r["wall_s"] for r in runs[False]],
+        "median_with_s": with_wall,
+        "median_without_s": without_wall,
+        "slower_pct": slower,
+        "median_cpu_with_s": with_cpu,
+        "median_cpu_without_s": without_cpu,
+        "cpu_slower_pct": 100 * (with_cpu / without_cpu - 1),
+        "pictures": min(r["pictures"] for r in runs[True]),
+        "svg_files_without": max(r["svg_files"] for r in runs[False]),  # 0: --no-plots draws nothing
+        "target_pct": PICTURES_TARGET_PCT,
+        "holds": slower <= PICTURES_TARGET_PCT,
+    }
+    if comparison["pictures"] == 0:
+        print(f"bench: {name}: a run with pictures drew none", file=sys.stderr)
+    if comparison["svg_files_without"]:
+        print(f"bench: {name}: a run with --no-plots wrote pictures", file=sys.stderr)
+    return rows, comparison
+
+
+def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
+    """The commands of parts 3 and 4, cold, each in a fresh process: (the runs by name, in the order
+    they ran; the pictures' cost of verify and of grade, from `picture_pairs`). verify --profile ci
+    runs in pairs with and without pictures (the runs without are what `gradverify verify --profile ci`
+    costs); grade runs once on the bundled impl, then in pairs on a buggy submission."""
+    from tests.variants import BUGGY  # the repository's root is on sys.path: this module runs from it
+
     gradverify = str(Path(sys.executable).with_name("gradverify"))
     cold = {**os.environ, "GRADVERIFY_JAX_CACHE": "off"}
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        # Untimed: matplotlib's files read once, so that the first run with pictures does not pay a
+        # disk read that the others do not (the runs without pictures never import it).
+        _run([sys.executable, "-c", "import matplotlib.pyplot"], cold)
         budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
-        verify = _run([gradverify, "verify", "--profile", "ci", "--no-save", "--quiet", *budget], cold)
+        rows, verify = picture_pairs(
+            "verify_ci_cold", lambda run: [gradverify, "verify", "--profile", "ci", "--no-save", "--quiet", *budget,
+                                           "--report", str(run / "verify.md")],
+            "verify.md", pairs, cold, folder)
         rubric = []
         if tiny:
-            small = Path(tmp) / "rubric.toml"
+            small = folder / "rubric.toml"
             small.write_text('examples = 3\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n')
             rubric = ["--rubric", str(small)]
-        grade = _run([gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet",
-                      "--results-json", str(Path(tmp) / "r.json"), *rubric], cold)
-        pytest_runs = example_pytest(Path(tmp), tiny, cold)
-    return {"verify_ci_cold": verify, "grade_one_cold": grade, **pytest_runs}
+        rows["grade_one_cold"] = _run([gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet",
+                                       "--results-json", str(folder / "r.json"), *rubric], cold)
+        (folder / "submission").mkdir()
+        buggy = BUGGY[BUGGY_SUBMISSION].write(folder / "submission")
+        grade_rows, grade = picture_pairs(
+            "grade_buggy_cold", lambda run: [gradverify, "grade", str(buggy), "--quiet", "--report", str(run / "grade.md"),
+                                             "--results-json", str(run / "r.json"), *rubric],
+            "grade.md", pairs, cold, folder)
+        rows.update(grade_rows)
+        rows.update(example_pytest(folder, tiny, cold))
+        for row in rows.values():  # the temporary folder is gone once this returns
+            row["command"] = row["command"].replace(tmp, "<tmp>")
+    return rows, {"verify": verify, "grade": grade, "grade_submission": f"tests/variants: {BUGGY_SUBMISSION}"}
 
 
 def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
@@ -291,6 +386,9 @@ def render(data: dict, drawn: dict | None = None) -> str:
         f"| `gradverify grade` one submission, cold start, wall | {data['grade_wall_s']:.1f} s | ≤ 15 s |",
         f"| the example project's `pytest -m gradverify` (ci profile), cold, wall: `-n 2` / `-n 1` | "
         f"{data['pytest_n2_wall_s']:.1f} s / {data['pytest_n1_wall_s']:.1f} s | `-n 2` faster |",
+        *([f"| pictures' cost: `verify --profile ci` / one grade (a buggy submission), cold, median wall with / without "
+           f"pictures | {_cost(data['pictures_cost']['verify'])} · {_cost(data['pictures_cost']['grade'])} | "
+           f"≤ {data['pictures_cost']['verify']['target_pct']:g}% slower |"] if "pictures_cost" in data else []),
         f"| peak RSS, the largest of the runs below | {data['peak_rss_mb']:.0f} MiB | — |",
         "",
         *([drawn["chart"].markdown(), ""] if drawn and "chart" in drawn else []),
@@ -331,20 +429,67 @@ def render(data: dict, drawn: dict | None = None) -> str:
               "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included. "
               "The pytest runs are in a copy of `docs/example_project`, whose pyproject configures the gradverify plugin "
               "(ci profile): only its checks (`-m gradverify`), on one and on two pytest-xdist workers. "
-              "Peak RSS is the largest single process's.", "",
-              "| command | wall | exit | peak RSS |", "|---|---|---|---|"]
+              "Peak RSS is the largest single process's. CPU is user + system time, the process's waited-for "
+              "children's included.", ""]
+    if "pictures_cost" in data:
+        cost = data["pictures_cost"]
+        lines += [
+            "The pictures' cost: `verify --profile ci` and the grading of one buggy submission "
+            f"({cost['grade_submission']}, so that its report has failing items) each write a report, "
+            f"{_runs(cost['verify']['runs_each'])} with pictures and as many with `--no-plots`, in the order with, without, "
+            "without, with, …, each in a folder of its own, after an untimed run that reads matplotlib's files once; "
+            "the medians are compared. The pictures of a run are the SVG files its report links that are written "
+            "beside it. In the summary, `gradverify verify --profile ci` is the median of its runs without pictures, "
+            "and `gradverify grade` one submission is the run on the bundled impl.",
+            "",
+            "| command | runs | wall with pictures, median (runs) | without | slower, wall | slower, CPU | pictures | "
+            f"≤ {cost['verify']['target_pct']:g}% slower |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for name, label in (("verify", "`verify --profile ci`"), ("grade", "`grade`, one buggy submission")):
+            c = cost[name]
+            lines.append(
+                f"| {label} | {c['runs_each']} + {c['runs_each']} | {c['median_with_s']:.1f} s ({_seconds(c['with_wall_s'])}) | "
+                f"{c['median_without_s']:.1f} s ({_seconds(c['without_wall_s'])}) | {c['slower_pct']:+.1f}% | "
+                f"{c['cpu_slower_pct']:+.1f}% | {c['pictures']} | {'yes' if c['holds'] else '**no**'} |")
+        lines.append("")
+    lines += ["| command | wall | CPU | exit | peak RSS | pictures |", "|---|---|---|---|---|---|"]
     for row in data["commands"].values():
-        lines.append(f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {row['exit_code']} | {row['peak_rss_mb']:.0f} MiB |")
+        cpu = f"{row['cpu_s']:.1f} s" if "cpu_s" in row else "—"
+        pictures = f"{row['pictures']}" if "pictures" in row else "—"
+        lines.append(f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {cpu} | {row['exit_code']} | "
+                     f"{row['peak_rss_mb']:.0f} MiB | {pictures} |")
     return "\n".join(lines) + "\n"
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{'' if count == 1 else 's'}"
+
+
+def _seconds(values: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in values)
+
+
+def _cost(c: dict) -> str:
+    """One command's pictures' cost for the summary: the medians of wall time, how much slower in wall
+    and in CPU time, the pictures drawn."""
+    pictures = f"{c['pictures']} picture{'' if c['pictures'] == 1 else 's'}"
+    return (f"{c['median_with_s']:.1f} s / {c['median_without_s']:.1f} s ({c['slower_pct']:+.1f}%; CPU "
+            f"{c['cpu_slower_pct']:+.1f}%; {pictures})")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="a smoke run on a tiny budget")
     parser.add_argument("--out", default=str(ROOT / "reports"), help="folder for benchmarks.md and benchmarks.json")
+    parser.add_argument("--pairs", type=int, help=f"runs with and without pictures of each command compared for the "
+                        f"pictures' cost (default {PAIRS}; --tiny: 1)")
     parser.add_argument("--part", choices=["throughput", "per_case"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    pairs = args.pairs if args.pairs is not None else (1 if args.tiny else PAIRS)
+    if pairs < 1:
+        parser.error(f"--pairs: expected a positive integer, got {pairs}")
     if args.part:
         if args.part == "throughput":
             result = throughput(10 if args.tiny else 1000)
@@ -353,29 +498,34 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(result))
         return 0
 
-    if args.tiny:  # the smoke run: both parts in this process (their peak RSS is then this process's)
+    if args.tiny:  # the smoke run: both parts in this process (their peak RSS is then this process's), after the
+        # commands: a command started from this process would report this one's peak RSS as its own when larger
+        # (Linux keeps the high-water mark of the memory it started from across the exec)
         import resource
 
+        command_data, pictures_cost = commands(args.tiny, pairs)
         throughput_data, per_case_data = throughput(10), per_case(0.02, ("small", "medium"))
         throughput_rss = per_case_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     else:  # each part in a fresh process, so that each peak RSS is its own
         throughput_data, throughput_rss = _in_subprocess("throughput", [])
         per_case_data, per_case_rss = _in_subprocess("per_case", [])
-    command_data = commands(args.tiny)
+        command_data, pictures_cost = commands(args.tiny, pairs)
     rss = {"throughput": throughput_rss, "per_case": per_case_rss,
            **{name: row["peak_rss_mb"] for name, row in command_data.items()}}
     data = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "command": "make bench" if not args.tiny else "python -m benchmarks.bench --tiny",
+        "command": ("make bench" if not args.tiny and pairs == PAIRS else
+                    "python -m benchmarks.bench" + (" --tiny" if args.tiny else "") + (f" --pairs {args.pairs}" if args.pairs else "")),
         "examples_per_second": throughput_data["examples_per_second"],
         "speedup_vs_gradcheck_slow": per_case_data["medium"]["speedup_vs_gradcheck_slow"],
-        "ci_verify_wall_s": command_data["verify_ci_cold"]["wall_s"],
+        "ci_verify_wall_s": pictures_cost["verify"]["median_without_s"],
         "grade_wall_s": command_data["grade_one_cold"]["wall_s"],
         "pytest_n1_wall_s": command_data["pytest_example_n1_cold"]["wall_s"],
         "pytest_n2_wall_s": command_data["pytest_example_n2_cold"]["wall_s"],
         "peak_rss_mb": max(rss.values()),
         "peak_rss_mb_by_part": rss,
+        "pictures_cost": pictures_cost,
         "throughput": throughput_data,
         "per_case": per_case_data,
         "commands": command_data,

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_benchmark_runs_on_a_tiny_budget_and_writes_both_reports(tmp_path):
+    from benchmarks import bench
+
     done = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--tiny", "--out", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -18,4 +20,38 @@ def test_the_benchmark_runs_on_a_tiny_budget_and_writes_both_reports(tmp_path):
     for key in ("examples_per_second", "speedup_vs_gradcheck_slow", "ci_verify_wall_s", "grade_wall_s", "peak_rss_mb"):
         assert isinstance(data[key], float) and data[key] > 0, key
     assert all(row["exit_code"] == 0 for row in data["commands"].values())
-    assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
+    markdown = (tmp_path / "benchmarks.md").read_text()
+    assert markdown.startswith("# Benchmarks")
+
+    # The pictures' cost: one pair each under --tiny, the run with pictures really drew (verify's
+    # margins chart; grade's count is recorded, whatever it is), the run without drew nothing.
+    cost = data["pictures_cost"]
+    for name, prefix in (("verify", "verify_ci_cold"), ("grade", "grade_buggy_cold")):
+        c = cost[name]
+        assert c["runs_each"] == 1 and len(c["with_wall_s"]) == len(c["without_wall_s"]) == 1, name
+        assert c["median_with_s"] > 0 and c["median_without_s"] > 0 and c["median_cpu_with_s"] > 0, name
+        assert c["slower_pct"] == 100 * (c["median_with_s"] / c["median_without_s"] - 1), name
+        assert c["holds"] == (c["slower_pct"] <= c["target_pct"] == 10.0), name
+        assert isinstance(c["pictures"], int) and c["pictures"] >= 0 and c["svg_files_without"] == 0, name
+        with_run, without_run = data["commands"][f"{prefix}_pictures_1"], data["commands"][f"{prefix}_no_pictures_1"]
+        assert with_run["pictures"] == with_run["pictures_linked"] == c["pictures"], name
+        assert "--no-plots" in without_run["command"] and "--no-plots" not in with_run["command"], name
+        assert without_run["pictures"] == without_run["svg_files"] == 0, name
+    assert cost["verify"]["pictures"] >= 1
+    assert data["ci_verify_wall_s"] == cost["verify"]["median_without_s"]
+    assert "| pictures' cost: `verify --profile ci` / one grade" in markdown
+    assert all("<tmp>/" in row["command"] for name, row in data["commands"].items() if "pictures" in name)
+    # A benchmarks.json from before the pictures' cost was measured still renders (tests/test_plots.py).
+    assert "pictures' cost" not in bench.render({k: v for k, v in data.items() if k != "pictures_cost"})
+
+
+def test_the_pictures_of_a_report_are_the_svg_files_it_links_that_are_written(tmp_path):
+    from benchmarks.bench import pictures_of
+
+    report = tmp_path / "grade.md"
+    assert pictures_of(report) == {"pictures": 0, "pictures_linked": 0, "svg_files": 0}
+    (tmp_path / "grade.a.svg").write_text("<svg/>")
+    (tmp_path / "stray.svg").write_text("<svg/>")
+    report.write_text("# r\n\n![alt with \\[brackets\\]](grade.a.svg)\n\n![missing](grade.b.svg)\n\n"
+                      "![remote](https://example.org/x.svg) ![png](grade.c.png) [not an image](grade.a.svg)\n")
+    assert pictures_of(report) == {"pictures": 1, "pictures_linked": 2, "svg_files": 2}
