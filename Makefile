@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report clean gradescope bench mutation attacks
+.PHONY: test report clean gradescope bench mutation attacks samples
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ attacks: $(STAMP)
 # (.gitignore); the committed samples are in reports/samples/.
 report: $(STAMP)
 	$(BIN)/gradverify verify --profile ci --report reports/verify.md
+
+# The committed sample reports in reports/samples/, with their pictures (benchmarks/samples.py).
+samples: $(STAMP)
+	$(BIN)/python -m benchmarks.samples
 
 clean:
 	rm -rf $(VENV) .hypothesis .gradverify .pytest_cache *.egg-info

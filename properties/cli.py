@@ -304,8 +304,13 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     except SandboxUnavailable as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.report:
+    if args.report and args.no_plots:
         write_atomic(args.report, feedback.render_submission(result))
+    elif args.report:  # pictures beside the report, written before it; one that cannot be drawn is left out
+        from gradverify import plots
+
+        drawn = plots.draw(feedback.submission_pictures(result), args.report)
+        plots.write_report(args.report, feedback.render_submission(result, drawn), drawn)
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     load = f" (could not be loaded: {result.load_error})" if result.load_error else ""

@@ -115,8 +115,9 @@ def write_report(path: str | Path, markdown: str, drawn: dict[str, DrawnPicture]
 # --- the figures ---------------------------------------------------------------------------------
 
 
-def error_margins(rows: Sequence[tuple[str, float, float, bool]]) -> Any:
-    """Worst relative error per check against its relative tolerance, log scale.
+def error_margins(rows: Sequence[tuple[str, float, float, bool]], *, what: str = "check") -> Any:
+    """Worst relative error per check (or rubric item: `what`) against its relative tolerance, log
+    scale; red where it failed.
 
     rows: (check, worst relative error, relative tolerance, passed). An error of 0 is drawn at
     the axis' floor (marked "0"); the tolerance is a tick on each row."""
@@ -142,7 +143,7 @@ def error_margins(rows: Sequence[tuple[str, float, float, bool]]) -> Any:
     ax.set_yticks(list(ys), names, fontsize=7)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("worst relative error |got − expected| / |expected| (log scale)")
-    ax.set_title("Margin of each check: bar = worst relative error, tick = tolerance")
+    ax.set_title(f"Margin of each {what}: bar = worst relative error, tick = tolerance")
     figure.tight_layout()
     figure.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7, frameon=False)  # under the axis
     return figure
@@ -152,21 +153,32 @@ def error_margins(rows: Sequence[tuple[str, float, float, bool]]) -> Any:
 NAMED = 5
 
 
+#: Values past this are drawn as off the axis: an axis spanning them shows nothing else.
+DRAWN_LIMIT = 1e150
+
+
+def _drawable(values: Any) -> Any:
+    """Which values can be drawn: finite and within ±DRAWN_LIMIT (booleans of their shape)."""
+    import numpy as np
+
+    return np.isfinite(values) & (np.abs(np.nan_to_num(values, nan=np.inf)) <= DRAWN_LIMIT)
+
+
 def _finite_range(*arrays: Any) -> tuple[float, float]:
-    """(low, high) of the finite values, padded by 15%; ValueError when there are none or their
-    span is too large to draw."""
+    """(low, high) of the drawable values, padded by 15%; ValueError when there are none."""
     import numpy as np
 
     values = np.concatenate([np.ravel(a) for a in arrays])
-    values = values[np.isfinite(values)]
+    values = values[_drawable(values)]
     if values.size == 0:
         raise ValueError("no finite values to draw")
     low, high = float(values.min()), float(values.max())
-    span = high - low
-    if not math.isfinite(span) or max(abs(low), abs(high)) > 1e150:
-        raise ValueError("values too large to draw")
-    pad = span * 0.15 or abs(high) * 0.15 or 1.0
+    pad = (high - low) * 0.15 or abs(high) * 0.15 or 1.0
     return low - pad, high + pad
+
+
+def _off(count: int) -> str:
+    return f" ({count} value{'s' if count > 1 else ''} not finite or past {DRAWN_LIMIT:g}: off the plot)" if count else ""
 
 
 def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
@@ -190,13 +202,16 @@ def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
         figure, (ax, heat) = plt.subplots(1, 2, figsize=(WIDTH + 1.0, 3.6), gridspec_kw={"width_ratios": [1, 1.15]})
     else:
         figure, ax = plt.subplots(figsize=(4.4, 3.6))
-    flat_e, flat_g, flat_out = expected.ravel(), got.ravel(), outside.ravel()
-    ax.scatter(flat_e[~flat_out], flat_g[~flat_out], s=14, color="#9aa5b1", zorder=2, label="within tolerance")
+    drawable = (_drawable(got) & _drawable(expected)).ravel()
+    flat_e, flat_g = expected.ravel()[drawable], got.ravel()[drawable]
+    flat_out = outside.ravel()[drawable]
+    if (~flat_out).any():
+        ax.scatter(flat_e[~flat_out], flat_g[~flat_out], s=14, color="#9aa5b1", zorder=2, label="within tolerance")
     ax.scatter(flat_e[flat_out], flat_g[flat_out], s=18, color="#e63946", zorder=3, label="out of tolerance")
     named: list[tuple[float, float]] = []
     for index, g, e in list(worst)[:NAMED]:
         near = any(abs(e - e0) < 0.08 * (high - low) and abs(g - g0) < 0.05 * (high - low) for e0, g0 in named)
-        if math.isfinite(g) and math.isfinite(e) and not near:  # a name over another's would hide both
+        if _drawable(g) and _drawable(e) and not near:  # a name over another's would hide both
             ax.annotate(f"[{', '.join(map(str, index))}]" if index else "value", (e, g), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
             named.append((e, g))
@@ -207,7 +222,8 @@ def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_xlabel("expected (reference)")
     ax.set_ylabel("got (implementation)")
-    ax.set_title(textwrap.fill(f"{label}: {int(outside.sum())} of {outside.size} elements off", 48), fontsize=9)
+    ax.set_title(textwrap.fill(f"{label}: {int(outside.sum())} of {outside.size} elements off"
+                               f"{_off(int((~drawable).sum()))}", 48), fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     if matrix:
         with np.errstate(invalid="ignore", over="ignore"):
@@ -227,10 +243,6 @@ def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
     return figure
 
 
-#: Values past this are drawn as off the axis ("diverged"): an axis spanning them shows nothing else.
-DRAWN_LIMIT = 1e150
-
-
 def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str) -> Any:
     """A training run's loss per batch: the implementation's and the reference's on one plot (log
     scale when they span more than a factor 100), and below it their difference against the
@@ -244,8 +256,7 @@ def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str)
     plt = _pyplot()
     got, expected = np.asarray(got, dtype=np.float64).ravel(), np.asarray(expected, dtype=np.float64).ravel()
     limit = np.asarray(limit, dtype=np.float64).ravel()
-    shown = lambda v: np.where(np.isfinite(v) & (np.abs(v) <= DRAWN_LIMIT), v, np.nan)  # noqa: E731
-    top_got, top_expected = shown(got), shown(expected)
+    top_got, top_expected = np.where(_drawable(got), got, np.nan), np.where(_drawable(expected), expected, np.nan)
     off = int(np.isnan(top_got).sum() + np.isnan(top_expected).sum())
     steps = np.arange(1, got.size + 1)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 4.4), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
@@ -256,8 +267,7 @@ def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str)
     if both.size and both.min() > 0 and both.max() > 100 * both.min():
         top.set_yscale("log")
     top.set_ylabel("batch loss")
-    note = f" ({off} value{'s' if off > 1 else ''} not finite or past {DRAWN_LIMIT:g}: off the plot)" if off else ""
-    top.set_title(textwrap.fill(f"{label}: the loss of each batch, before its step{note}", 90), fontsize=9)
+    top.set_title(textwrap.fill(f"{label}: the loss of each batch, before its step{_off(off)}", 90), fontsize=9)
     top.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside: curves fill the plot
     with np.errstate(invalid="ignore", over="ignore"):
         difference = np.abs(got - expected)

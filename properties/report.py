@@ -230,25 +230,30 @@ def network_diagram(failure: Failure | None) -> str | None:
                            if where and where.parameter else None)
 
 
+#: How a loss picture names the run a training check compares with, by its oracle.
+REFERENCE_RUNS = {"own loop": "its own network_gradients and sgd_momentum_step in a loop"}
+
 #: The fewest elements (or batches) a failing comparison's picture is drawn for: one value is
 #: said better by the text beside it.
 MIN_DRAWN = 2
 
 
-def failure_pictures(name: str, failure: Failure | None) -> "list[Picture]":
+def failure_pictures(name: str, failure: Failure | None, *, title: str | None = None) -> "list[Picture]":
     """The pictures of a failing check or item `name`: a training run's batch losses when they
     differ, the implementation's against the reference's (`_losses_of`); and every element of the
     first other failing comparison, got against expected (a heat map beside it for a matrix);
-    each when it has at least MIN_DRAWN values. Nothing is drawn here."""
+    each when it has at least MIN_DRAWN values. `title`: how the alt texts name it (default
+    `name`, which also keys the pictures: picture_keys). Nothing is drawn here."""
     if failure is None:
         return []
     from gradverify import plots
 
     shown: list[Picture] = []
     losses_key, values_key = picture_keys(name)
+    name = title or name
     for run, c in _losses_of(failure):
         batches = c.values[1].size
-        reference = c.where.oracle or "reference"
+        reference = REFERENCE_RUNS.get(c.where.oracle, c.where.oracle or "reference")
         shown.append(plots.Picture(
             losses_key, f"{name}, {run}: the loss of each of its {batches} batches, train's against the reference's "
             f"({reference}), and their difference against the tolerance, where they part",

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
@@ -47,7 +48,7 @@ def _failing() -> PropertyResult:
 def _images(markdown: str, folder: Path) -> list[tuple[str, str]]:
     found = IMAGE.findall(markdown)
     for alt, link in found:
-        assert not Path(link).is_absolute() and (folder / link).is_file(), link
+        assert not Path(link).is_absolute() and (folder / unquote(link)).is_file(), link  # a URL: spaces are %20
         assert len(alt.split()) >= 5, alt  # says what the picture shows
     return found
 
@@ -203,3 +204,149 @@ def test_class_grading_writes_the_summary_when_drawing_fails(tmp_path, monkeypat
     assert classroom.grade_many([tmp_path / "a.py"], args) == 0
     assert [link for _, link in _images((tmp_path / "summary.md").read_text(), tmp_path)] == ["summary.items.svg"]
     assert "drawing is broken" in capsys.readouterr().err
+
+
+# --- a student's grade report, and the pictures of a failing case ----------------------------------
+
+
+def _losses_failure(batches: int = 20) -> Failure:
+    """A failing training case whose longer run (Failure.illustration) has batch losses that part."""
+    from dataclasses import replace
+
+    from gradverify.cases import TrainCase
+    from gradverify.checks import longer
+
+    case = TrainCase(Example(Architecture((1, 1), ("identity",), "mse", batch=1), seed=0), 0.01, 0.5, 1, 1)
+    expected = np.linspace(0.5, 0.3, batches)
+    got = expected * np.linspace(1.0, 0.6, batches)
+    losses = Comparison(Where(oracle="torch.optim.SGD", function="train", quantity="batch_losses"), ok=False,
+                        tolerance=TOLERANCES["autodiff"], max_abs_err=0.1, max_rel_err=0.4, shape=(batches,),
+                        mismatches=[((batches - 1,), got[-1], expected[-1])], values=(got, expected))
+    weight = Comparison(Where(oracle="torch.optim.SGD", function="train", layer=0, parameter="W", quantity="trained"),
+                        ok=False, tolerance=TOLERANCES["autodiff"], max_abs_err=0.01, max_rel_err=0.1, shape=(1, 1),
+                        mismatches=[((0, 0), 0.11, 0.1)], values=(np.array([[0.11]]), np.array([[0.1]])))
+    failure = Failure([weight], case, case.describe(), "", "hypothesis")
+    failure.illustration = (longer(case), [replace(losses)])
+    return failure
+
+
+def test_a_failing_training_check_shows_the_loss_curves_of_its_longer_run(tmp_path):
+    result = PropertyResult("train_matches_torch_sgd", "train follows SGD", "property", "autodiff", examples=2,
+                            max_abs_err=0.01, max_rel_err=0.1, failure=_losses_failure())
+    markdown = _write(_run(result), tmp_path / "verify.md")
+    [(alt, link)] = _images(markdown, tmp_path)  # the trained weight has one element: the text says it all
+    assert link == "verify.train_matches_torch_sgd.losses.svg"
+    assert "trained for 20 epochs" in alt and "each of its 20 batches" in alt and "torch.optim.SGD" in alt
+
+
+def test_a_single_value_gets_no_scatter():
+    failure = _losses_failure()
+    failure.illustration = None  # no longer run: the failing case alone has one weight and no batch losses
+    from gradverify.report import failure_pictures
+
+    assert failure_pictures("train_matches_torch_sgd", failure) == []
+
+
+def test_loss_curves_and_scatter_draw_values_that_are_not_finite_or_huge():
+    got = np.array([0.5, 0.4, 1e200, np.inf, np.nan])
+    expected = np.array([0.5, 0.45, 0.4, 0.35, 0.3])
+    figure = plots.loss_curves("train batch_losses", got, expected, np.full(5, 1e-9), "torch.optim.SGD")
+    assert "3 values not finite or past 1e+150" in figure.axes[0].get_title().replace("\n", " ")
+    assert plots.svg_text(figure).startswith("<?xml")
+    scatter = plots.expected_vs_got("W", got.reshape(5, 1), expected.reshape(5, 1), np.ones((5, 1), bool),
+                                    [((2, 0), 1e200, 0.4), ((1, 0), 0.4, 0.45)])
+    assert "3 values not finite" in scatter.axes[0].get_title().replace("\n", " ")
+    assert plots.svg_text(scatter).startswith("<?xml")
+
+
+def test_a_matrix_gets_a_heat_map_laid_out_as_the_matrix():
+    expected = np.arange(6.0).reshape(2, 3)
+    got = expected.T.reshape(2, 3)  # a transpose flattened back: the pattern is in the heat map
+    figure = plots.expected_vs_got("dW", got, expected, got != expected)
+    heat = figure.axes[1]
+    assert heat.get_xlabel() == "column j" and heat.get_ylabel() == "row i"
+    assert heat.images[0].get_array().shape == (2, 3)
+    plots.svg_text(figure)
+
+
+def _item(name: str, check: str = "activation", target: str | None = "sigmoid"):
+    from gradverify.grading.rubric import Item
+
+    return Item(name, name.replace("_", " "), check, 5.0, target)
+
+
+def _grade_result():
+    from gradverify.grading.items import GradeResult, ItemResult
+    from gradverify.grading.rubric import Rubric
+
+    network = _failing().failure
+    items = [
+        ItemResult(_item("sigmoid"), True, 5.0, examples=30, max_rel_err=2e-16, tolerance="autodiff"),
+        ItemResult(_item("network", "network", None), False, 0.0, "layers[0].W differs", ["Smallest failing case: …"],
+                   examples=3, max_rel_err=0.6, tolerance="autodiff", counterexample=network, failed_at="W",
+                   failure=network.comparisons[0].cause),
+        ItemResult(_item("train/loop ä", "train_loop", None), False, 0.0, "batch_losses differ", ["…"], examples=2,
+                   max_rel_err=0.4, tolerance="autodiff", counterexample=_losses_failure(),
+                   failure=network.comparisons[0].cause),
+        ItemResult(_item("tanh"), False, 0.0, "activation_backward not defined", failure=None),
+    ]
+    return GradeResult("student one.py", Rubric("course", tuple(r.item for r in items)), items, sandbox="bubblewrap")
+
+
+def test_a_grade_report_shows_the_margins_and_each_failed_items_pictures(tmp_path):
+    from gradverify.grading.feedback import render_submission, submission_pictures
+
+    result = _grade_result()
+    path = tmp_path / "student one.md"
+    drawn = plots.draw(submission_pictures(result), path)
+    plots.write_report(path, render_submission(result, drawn), drawn)
+    markdown = path.read_text()
+    links = [link for _, link in _images(markdown, tmp_path)]
+    assert links == ["student%20one.margins.svg", "student%20one.network.values.svg",
+                     "student%20one.train_loop__.losses.svg"]  # an item's name never leaves the folder
+    assert "```mermaid" in markdown.split("<b>network</b>", 1)[1].split("</details>", 1)[0]
+    margins = IMAGE.findall(markdown)[0][0]
+    assert "3 items checked" in margins  # the item not implemented has no error to show
+
+
+def test_a_grade_report_without_pictures_has_the_same_text(tmp_path):
+    from gradverify.grading.feedback import render_submission, submission_pictures
+
+    result = _grade_result()
+    plain = render_submission(result)
+    assert not IMAGE.search(plain) and "```mermaid" not in plain
+    drawn = plots.draw(submission_pictures(result), tmp_path / "r.md")
+    with_pictures = render_submission(result, drawn)
+    without = re.sub(r"```mermaid.*?```\n\n", "", IMAGE.sub("", with_pictures), flags=re.S)
+    assert re.sub(r"\n+", "\n", without) == re.sub(r"\n+", "\n", plain)
+
+
+@pytest.mark.parametrize("no_plots", [False, True])
+def test_grading_a_training_bug_writes_its_loss_curves_unless_told_not_to(tmp_path, no_plots):
+    from tests.variants import BUGGY
+
+    submission = BUGGY["train_resets_velocity_each_epoch"].write(tmp_path)
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('examples = 5\n[[items]]\nname = "loop"\ncheck = "train_loop"\npoints = 4\n')
+    report = tmp_path / "out" / "grade.md"
+    report.parent.mkdir()
+    assert main(["grade", str(submission), "--rubric", str(rubric), "--quiet", "--report", str(report),
+                 *(["--no-plots"] if no_plots else [])]) == 0
+    markdown = report.read_text()
+    assert "0 / 4" in markdown
+    pictures = _images(markdown, report.parent)
+    assert sorted(p.name for p in report.parent.glob("*.svg")) == sorted(unquote(link) for _, link in pictures)
+    if no_plots:
+        assert pictures == []
+    else:
+        assert "grade.loop.losses.svg" in [link for _, link in pictures]
+
+
+def test_class_grading_passes_no_plots_to_each_grader():
+    import argparse
+
+    from gradverify.grading import classroom
+
+    args = argparse.Namespace(rubric=None, adapter=None, timeout=None, unsafe_no_sandbox=False, memory=2048, no_plots=True)
+    assert "--no-plots" in classroom._command(Path("a.py"), "a", Path("out"), args)
+    assert "--no-plots" not in classroom._command(Path("a.py"), "a", Path("out"), argparse.Namespace(**{**vars(args), "no_plots": False}))

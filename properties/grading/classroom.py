@@ -69,6 +69,8 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command += ["--timeout", str(args.timeout)]
     if args.unsafe_no_sandbox:
         command.append("--unsafe-no-sandbox")
+    if getattr(args, "no_plots", False):
+        command.append("--no-plots")
     return command
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,9 +113,46 @@ def results_json(result: GradeResult) -> dict[str, Any]:
     }
 
 
-def render_submission(result: GradeResult) -> str:
+def _picture_keys(result: GradeResult) -> dict[str, str]:
+    """A picture key per item name: the name, numbered when two names would make one file name."""
+    from gradverify.plots import picture_name
+
+    keys: dict[str, str] = {}
+    for i, r in enumerate(result.items):
+        key = r.item.name
+        if picture_name("r", key) in {picture_name("r", k) for k in keys.values()}:
+            key = f"{i + 1}-{key}"
+        keys[r.item.name] = key
+    return keys
+
+
+def submission_pictures(result: GradeResult) -> "list[Picture]":
+    """The staff report's pictures: the worst relative error of each item checked against its
+    tolerance; and each failed item's counterexample (gradverify.report.failure_pictures: every
+    element got against expected, a training run's loss curves). Drawn by gradverify.plots.draw."""
+    from gradverify import plots
+    from gradverify.references.compare import TOLERANCES
+    from gradverify.report import failure_pictures
+
+    rows = [(r.item.title, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in result.items
+            if r.mapped and r.status != "not implemented" and r.tolerance and math.isfinite(r.max_rel_err)]
+    shown = []
+    if rows:
+        shown.append(plots.Picture(
+            "margins", f"Worst relative error of each of the {len(rows)} items checked against its relative tolerance, "
+            "log scale (which items passed is in the table above)", lambda: plots.error_margins(rows, what="item")))
+    keys = _picture_keys(result)
+    for r in result.items:
+        if r.status == "failed":
+            shown += failure_pictures(keys[r.item.name], r.counterexample, title=r.item.title)
+    return shown
+
+
+def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | None" = None) -> str:
     """The staff report of one submission, verdict first. Everything that comes from the
-    submission (its file name, causes, printed output) is rendered inert (gradverify.markdown)."""
+    submission (its file name, causes, printed output) is rendered inert (gradverify.markdown).
+    `drawn`: the pictures of `submission_pictures`, linked where they belong, with each failed
+    item's counterexample network as a Mermaid diagram; with None, text and tables only."""
     adapter = ""
     if result.adapter:
         left_out = sum(r.item.points for r in result.not_mapped)
@@ -136,12 +174,22 @@ def render_submission(result: GradeResult) -> str:
         hidden = {"hidden": " (hidden)", **{k: f" (shown {v})" for k, v in LATER.items()}}.get(r.item.visibility, "")
         points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
         lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(r.cause)} |")
+    if drawn and "margins" in drawn:
+        lines += ["", drawn["margins"].markdown()]
     failed = [r for r in result.items if not r.passed and r.mapped and (r.details or r.hints or r.scope)]
     if failed:
+        from gradverify.report import network_diagram, picture_keys
+
+        keys = _picture_keys(result)
         lines += ["", "## Feedback", ""]
         for r in failed:
             lines += [f"<details open><summary><b>{html.escape(r.item.title)}</b></summary>", "",
-                      block(student_feedback_full(r)), "", "</details>", ""]
+                      block(student_feedback_full(r)), ""]
+            diagram = network_diagram(r.counterexample) if drawn is not None else None
+            lines += [diagram, ""] if diagram else []
+            lines += [line for key in picture_keys(keys[r.item.name]) if drawn and key in drawn
+                      for line in (drawn[key].markdown(), "")]
+            lines += ["</details>", ""]
     if result.output.strip():
         shown = result.output[:OUTPUT_SHOWN]
         lines += ["", "## What the submission printed", "", block(shown)]

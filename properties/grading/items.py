@@ -29,9 +29,10 @@ from gradverify.grading.rubric import KINDS, Item, Rubric
 from gradverify.loader import missing_functions
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
-from gradverify.runner import PROFILES, PropertyResult, run_property
+from gradverify.runner import PROFILES, Failure, PropertyResult, illustrate, run_property
 
-#: Seconds the diagnosis of a failing item may spend calling the submission.
+#: Seconds the diagnosis of a failing item (its hints, and the longer run its picture shows) may
+#: spend calling the submission.
 DIAGNOSIS_TIMEOUT = 10.0
 #: Causes that say a function is missing rather than wrong.
 MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
@@ -60,6 +61,13 @@ class ItemResult:
     scope: list[str] = field(default_factory=list)
     #: False when the course adapter cannot map the item (`cause` says why): not counted
     mapped: bool = True
+    #: the worst relative error of the cases checked (the failing one's when it failed; NaN when
+    #: nothing was compared) and the tolerance's name (references.compare.TOLERANCES)
+    max_rel_err: float = float("nan")
+    tolerance: str = ""
+    #: the smallest failing case and its comparisons, with their values (runner.Failure), for
+    #: the staff report's pictures; None when it passed or failed without a case
+    counterexample: Failure | None = field(default=None, repr=False)
 
     @property
     def status(self) -> str:
@@ -227,18 +235,23 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
             if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
                 scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
         strategy = kind.strategy(item.target, activations, losses, outputs, l2_draws)
-        prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance)
+        prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
+                        illustration=base.illustration)
         result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
+    errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
     if result.passed:
-        return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope)
+        return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
+                          **errors)
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
     found: list[str] = []
     if result.failure is not None and result.failure.case is not None:
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
             found = hints(item.check, item.target, result.failure, module)
+            illustrate(prop, result.failure, module)  # the failing training case trained longer, for its picture
     return ItemResult(item, False, 0.0, cause, details, found, result.examples, time.perf_counter() - start,
-                      failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope)
+                      failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
+                      counterexample=result.failure if result.failure and result.failure.case is not None else None, **errors)
 
 
 class _no_deadline:
