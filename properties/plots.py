@@ -260,7 +260,7 @@ def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str)
     off = int(np.isnan(top_got).sum() + np.isnan(top_expected).sum())
     steps = np.arange(1, got.size + 1)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 4.4), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    top.plot(steps, top_expected, color="#457b9d", marker="o", markersize=3, linewidth=1.5, label=f"reference ({reference})")
+    top.plot(steps, top_expected, color="#457b9d", marker="o", markersize=3, linewidth=1.5, label=textwrap.fill(f"reference ({reference})", 30))
     top.plot(steps, top_got, color="#e63946", marker="s", markersize=3, linewidth=1.2, linestyle="--", label="implementation")
     both = np.concatenate([top_got, top_expected])
     both = both[np.isfinite(both)]
