@@ -10,8 +10,9 @@ Measures, in one run, and writes reports/benchmarks.md and reports/benchmarks.js
      pytest run (docs/example_project: the same checks as pytest items) with -n 1 and -n 2;
   4. the peak memory (max RSS) of each;
   5. what the reports' pictures cost: `verify --profile ci` and the grading of a buggy submission,
-     each with a report, in pairs of runs with pictures and with --no-plots (medians compared,
-     against the target of at most 10% slower), and the pictures each run wrote.
+     each with a report, in pairs of runs with pictures and with --no-plots (medians compared),
+     the pictures each run wrote, and the drawing itself timed in a fresh process around the
+     writing of the report (its share of the run is held against the target: at most 10% slower).
 
     .venv/bin/python -m benchmarks.bench            # the full run (2 pairs each for part 5)
     .venv/bin/python -m benchmarks.bench --pairs 3  # the full run, 3 pairs each for part 5
@@ -215,7 +216,9 @@ PAIRS = 2
 PICTURES_TARGET_PCT = 10.0
 #: The submission graded with and without pictures (tests.variants): a buggy one, so that its
 #: report has failing items to draw.
-BUGGY_SUBMISSION = "sigmoid_derivative_from_z"
+BUGGY_SUBMISSION = "train_resets_velocity_each_epoch"  # its report has the costliest kind of picture: loss curves
+#: The rubric of the smoke run's grades: one item, few examples.
+TINY_RUBRIC = 'examples = 3\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n'
 IMAGE_LINK = re.compile(r"!\[(?:\\.|[^\]\\])*\]\(([^()\s]+)\)")
 
 
@@ -265,13 +268,67 @@ def picture_pairs(name: str, command, report: str, pairs: int, env: dict, folder
         "pictures": min(r["pictures"] for r in runs[True]),
         "svg_files_without": max(r["svg_files"] for r in runs[False]),  # 0: --no-plots draws nothing
         "target_pct": PICTURES_TARGET_PCT,
-        "holds": slower <= PICTURES_TARGET_PCT,
+        "pairs_within_target": slower <= PICTURES_TARGET_PCT,
     }
     if comparison["pictures"] == 0:
         print(f"bench: {name}: a run with pictures drew none", file=sys.stderr)
     if comparison["svg_files_without"]:
         print(f"bench: {name}: a run with --no-plots wrote pictures", file=sys.stderr)
     return rows, comparison
+
+
+def drawing(command: str, tiny: bool) -> dict:
+    """What the pictures add to one report, timed in this fresh process around the writing of the
+    report alone, so that the run-to-run noise of wall-clock pairs does not enter: first a run (a
+    verify of the bundled impl on the ci profile, on a small budget: its pictures do not depend on
+    it; or the grade of the buggy submission), then its report written without pictures, then with
+    them (matplotlib's import included, which a run that draws pays once). The CLI draws after the
+    run, so this is all a run with pictures does that one without does not."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        if command == "verify":
+            import gradverify
+            from gradverify import report
+
+            run = gradverify.verify(profile="ci", budget=5, save_regressions=False, regressions=folder / "corpus",
+                                    properties=["dense_matches_references"] if tiny else None)
+            write = lambda path, pictures: report.write_report(path, run, drawing=pictures)  # noqa: E731
+        else:
+            from gradverify.files import write_atomic
+            from gradverify.grading import feedback, items
+            from gradverify.grading.rubric import load_rubric
+            from tests.variants import BUGGY
+
+            rubric_path = None
+            if tiny:
+                rubric_path = folder / "rubric.toml"
+                rubric_path.write_text(TINY_RUBRIC)
+            result = items.grade_file(BUGGY[BUGGY_SUBMISSION].write(folder), load_rubric(rubric_path))
+
+            def write(path: Path, pictures: bool) -> None:
+                if not pictures:
+                    write_atomic(path, feedback.render_submission(result))
+                    return
+                from gradverify import plots
+
+                drawn = plots.draw(feedback.submission_pictures(result), path)
+                plots.write_report(path, feedback.render_submission(result, drawn), drawn)
+        assert "matplotlib" not in sys.modules, "the run itself must not have drawn"
+        start = time.perf_counter()
+        write(folder / "plain.md", False)
+        plain = time.perf_counter() - start
+        start = time.perf_counter()
+        write(folder / "report.md", True)
+        drawn = time.perf_counter() - start
+        return {"report_without_s": plain, "report_with_s": drawn, "drawing_s": drawn - plain,
+                **pictures_of(folder / "report.md")}
+
+
+def drawing_cost(timed: dict, run_s: float) -> dict:
+    """The pictures' cost against the target: `drawing` of one report as a share of the run's wall
+    time without pictures (the median of its runs)."""
+    share = 100 * timed["drawing_s"] / run_s
+    return {"drawing": timed, "drawing_s": timed["drawing_s"], "drawing_pct": share, "holds": share <= PICTURES_TARGET_PCT}
 
 
 def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
@@ -296,7 +353,7 @@ def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
         rubric = []
         if tiny:
             small = folder / "rubric.toml"
-            small.write_text('examples = 3\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n')
+            small.write_text(TINY_RUBRIC)
             rubric = ["--rubric", str(small)]
         rows["grade_one_cold"] = _run([gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet",
                                        "--results-json", str(folder / "r.json"), *rubric], cold)
@@ -386,9 +443,10 @@ def render(data: dict, drawn: dict | None = None) -> str:
         f"| `gradverify grade` one submission, cold start, wall | {data['grade_wall_s']:.1f} s | ≤ 15 s |",
         f"| the example project's `pytest -m gradverify` (ci profile), cold, wall: `-n 2` / `-n 1` | "
         f"{data['pytest_n2_wall_s']:.1f} s / {data['pytest_n1_wall_s']:.1f} s | `-n 2` faster |",
-        *([f"| pictures' cost: `verify --profile ci` / one grade (a buggy submission), cold, median wall with / without "
-           f"pictures | {_cost(data['pictures_cost']['verify'])} · {_cost(data['pictures_cost']['grade'])} | "
-           f"≤ {data['pictures_cost']['verify']['target_pct']:g}% slower |"] if "pictures_cost" in data else []),
+        *([f"| pictures' cost: `verify --profile ci` · one grade (a buggy submission): drawing, its share of the run; "
+           f"cold wall pairs with / without pictures | {_cost(data['pictures_cost']['verify'])} · "
+           f"{_cost(data['pictures_cost']['grade'])} | ≤ {data['pictures_cost']['verify']['target_pct']:g}% slower |"]
+          if "pictures_cost" in data else []),
         f"| peak RSS, the largest of the runs below | {data['peak_rss_mb']:.0f} MiB | — |",
         "",
         *([drawn["chart"].markdown(), ""] if drawn and "chart" in drawn else []),
@@ -440,18 +498,25 @@ def render(data: dict, drawn: dict | None = None) -> str:
             "without, with, …, each in a folder of its own, after an untimed run that reads matplotlib's files once; "
             "the medians are compared. The pictures of a run are the SVG files its report links that are written "
             "beside it. In the summary, `gradverify verify --profile ci` is the median of its runs without pictures, "
-            "and `gradverify grade` one submission is the run on the bundled impl.",
+            "and `gradverify grade` one submission is the run on the bundled impl. Runs of the same command differ by "
+            "a few seconds on this machine, as much as the pictures cost, so the target is judged on the drawing "
+            "itself: in a fresh process, after the same run, its report written without pictures and then with them, "
+            "each timed (matplotlib's import included); the CLI draws only after the run, so that difference is all "
+            "a run with pictures adds. Its share is of the median wall time without pictures.",
             "",
-            "| command | runs | wall with pictures, median (runs) | without | slower, wall | slower, CPU | pictures | "
-            f"≤ {cost['verify']['target_pct']:g}% slower |",
-            "|---|---|---|---|---|---|---|---|",
+            "| command | drawing (report with − without) | share of the run | pictures | "
+            f"≤ {cost['verify']['target_pct']:g}% | wall pairs: with pictures, median (runs) | without | slower, wall | slower, CPU |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, label in (("verify", "`verify --profile ci`"), ("grade", "`grade`, one buggy submission")):
             c = cost[name]
+            drawn = c.get("drawing", {})
             lines.append(
-                f"| {label} | {c['runs_each']} + {c['runs_each']} | {c['median_with_s']:.1f} s ({_seconds(c['with_wall_s'])}) | "
+                f"| {label} | {_drawn(c)} | {_share(c)} | {drawn.get('pictures', c['pictures'])} | "
+                f"{'yes' if c.get('holds', c.get('pairs_within_target')) else '**no**'} | "
+                f"{c['median_with_s']:.1f} s ({_seconds(c['with_wall_s'])}) | "
                 f"{c['median_without_s']:.1f} s ({_seconds(c['without_wall_s'])}) | {c['slower_pct']:+.1f}% | "
-                f"{c['cpu_slower_pct']:+.1f}% | {c['pictures']} | {'yes' if c['holds'] else '**no**'} |")
+                f"{c['cpu_slower_pct']:+.1f}% |")
         lines.append("")
     lines += ["| command | wall | CPU | exit | peak RSS | pictures |", "|---|---|---|---|---|---|"]
     for row in data["commands"].values():
@@ -470,12 +535,20 @@ def _seconds(values: list[float]) -> str:
     return ", ".join(f"{v:.1f}" for v in values)
 
 
+def _drawn(c: dict) -> str:
+    return f"{c['drawing_s']:.2f} s" if "drawing_s" in c else "—"
+
+
+def _share(c: dict) -> str:
+    return f"{c['drawing_pct']:.1f}% of {c['median_without_s']:.1f} s" if "drawing_pct" in c else "—"
+
+
 def _cost(c: dict) -> str:
-    """One command's pictures' cost for the summary: the medians of wall time, how much slower in wall
-    and in CPU time, the pictures drawn."""
+    """One command's pictures' cost for the summary: the drawing's share of the run, the pictures
+    drawn, and the wall-clock pairs' medians with how much slower they were."""
     pictures = f"{c['pictures']} picture{'' if c['pictures'] == 1 else 's'}"
-    return (f"{c['median_with_s']:.1f} s / {c['median_without_s']:.1f} s ({c['slower_pct']:+.1f}%; CPU "
-            f"{c['cpu_slower_pct']:+.1f}%; {pictures})")
+    return (f"{_drawn(c)}, {_share(c)} ({pictures}); pairs {c['median_with_s']:.1f} s / {c['median_without_s']:.1f} s "
+            f"({c['slower_pct']:+.1f}%)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -484,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "reports"), help="folder for benchmarks.md and benchmarks.json")
     parser.add_argument("--pairs", type=int, help=f"runs with and without pictures of each command compared for the "
                         f"pictures' cost (default {PAIRS}; --tiny: 1)")
-    parser.add_argument("--part", choices=["throughput", "per_case"], help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=["throughput", "per_case", "drawing_verify", "drawing_grade"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     pairs = args.pairs if args.pairs is not None else (1 if args.tiny else PAIRS)
@@ -493,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.part:
         if args.part == "throughput":
             result = throughput(10 if args.tiny else 1000)
+        elif args.part.startswith("drawing_"):
+            result = drawing(args.part.removeprefix("drawing_"), args.tiny)
         else:
             result = per_case(0.02, ("small", "medium")) if args.tiny else per_case(1.0)
         Path(args.json).write_text(json.dumps(result))
@@ -510,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
         throughput_data, throughput_rss = _in_subprocess("throughput", [])
         per_case_data, per_case_rss = _in_subprocess("per_case", [])
         command_data, pictures_cost = commands(args.tiny, pairs)
+    for name in ("verify", "grade"):  # what drawing takes, timed in a fresh process of its own
+        pictures_cost[name].update(drawing_cost(_in_subprocess(f"drawing_{name}", ["--tiny"] if args.tiny else [])[0],
+                                                pictures_cost[name]["median_without_s"]))
     rss = {"throughput": throughput_rss, "per_case": per_case_rss,
            **{name: row["peak_rss_mb"] for name, row in command_data.items()}}
     data = {

@@ -160,19 +160,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from gradverify.files import write_atomic
-    from gradverify.report import render_junit, render_markdown, step_summary
+    from gradverify.report import render_junit, render_markdown, step_summary, write_report
 
     result.seconds = time.perf_counter() - started  # wall time, imports included
     markdown = render_markdown(result)
-    if args.report:
-        if args.no_plots:
-            write_atomic(args.report, markdown)
-        else:  # pictures beside the report, written before it; one that cannot be drawn is left out
-            from gradverify import plots
-            from gradverify.report import pictures
-
-            drawn = plots.draw(pictures(result), args.report)
-            plots.write_report(args.report, render_markdown(result, drawn), drawn)
+    if args.report:  # with its pictures beside it, written before it (not with --no-plots)
+        write_report(args.report, result, drawing=not args.no_plots)
     if args.junit:
         write_atomic(args.junit, render_junit(result))
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -13,7 +13,8 @@ run collects the checks beside the project's tests, as `gradverify::<check>` ite
 `gradverify` (`-k network`, `-m "not gradverify"`), and the options
 
     --gradverify-profile dev|ci|thorough   --gradverify-seed N   --gradverify-budget N
-    --gradverify-report PATH               (the Markdown report of `gradverify verify --report`)
+    --gradverify-report PATH               (the Markdown report of `gradverify verify --report`,
+                                            its pictures beside it)   --gradverify-no-plots
 
 mean what `gradverify verify`'s do. A check runs as the CLI runs it (gradverify.runner.run_one:
 corpus replay first, then hypothesis; a new counterexample saved to the project's corpus), and
@@ -67,6 +68,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gradverify-budget", type=positive_int, metavar="N",
                     help="examples per property, overriding the profile's")
     group.addoption("--gradverify-report", metavar="PATH", help="write the Markdown report of the checks that ran here")
+    group.addoption("--gradverify-no-plots", action="store_true",
+                    help="no pictures beside the --gradverify-report (tables and text only)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -240,12 +243,11 @@ class _Gate:
         run = self.combined()
         if run is None:
             return
-        from gradverify.files import write_atomic
-        from gradverify.report import render_markdown, step_summary
+        from gradverify.report import render_markdown, step_summary, write_report
 
+        if self.report is not None:  # with its pictures beside it, as gradverify verify --report writes it
+            self.written = write_report(self.report, run, drawing=not self.config.getoption("gradverify_no_plots"))
         markdown = render_markdown(run)
-        if self.report is not None:
-            self.written = write_atomic(self.report, markdown)
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             with open(summary_path, "a", encoding="utf-8") as handle:

@@ -293,6 +293,20 @@ def pictures(run: VerifyResult) -> "list[Picture]":
     return shown
 
 
+def write_report(path: str | Path, run: VerifyResult, *, drawing: bool = True) -> Path:
+    """The report written to `path` with its pictures beside it, pictures first, each atomically
+    (gradverify.plots.write_report); with `drawing` false, the Markdown alone, and matplotlib is
+    never imported. A picture that cannot be drawn is said on stderr and left out."""
+    from gradverify.files import write_atomic
+
+    if not drawing:
+        return write_atomic(path, render_markdown(run))
+    from gradverify import plots
+
+    drawn = plots.draw(pictures(run), path)
+    return plots.write_report(path, render_markdown(run, drawn), drawn)
+
+
 def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" = None) -> str:
     """The report. `drawn`: the pictures drawn for it (gradverify.plots.draw on `pictures(run)`),
     linked where they belong; with None, no pictures and no network diagrams (--no-plots)."""

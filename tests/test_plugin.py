@@ -138,6 +138,11 @@ def test_the_example_project_passes_as_is_with_its_own_test_on_the_fixture(tmp_p
     report = (project / "report.md").read_text()
     assert "✅ **PASS** — 2 of 2 checks hold" in report
     assert "| `kink_subgradients` |" in report and "| `dense_matches_references` |" in report
+    assert "](report.margins.svg)" in report and (project / "report.margins.svg").is_file()  # as verify --report draws it
+    code, output = _pytest_here(project, monkeypatch, capsys, "-k", "kink", "--gradverify-report", "plain.md",
+                                "--gradverify-no-plots")
+    assert code == pytest.ExitCode.OK, output
+    assert "| `kink_subgradients` |" in (project / "plain.md").read_text() and not list(project.glob("plain.*.svg"))
 
 
 def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, monkeypatch, capsys):
@@ -180,7 +185,9 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
     report = (project / "report.md").read_text()
     assert report.count("# gradverify report") == 1 and "❌ **FAIL** — 1 of 2 checks hold" in report
     assert "new counterexamples saved" in report
-    assert (tmp_path / "summary.md").read_text() == report, "the step summary holds the report once"
+    summary = (tmp_path / "summary.md").read_text()
+    plain = re.sub(r"```mermaid\n.*?```\n", "", re.sub(r"!\[(?:\\.|[^\]\\])*\]\([^)\n]*\)\n", "", report), flags=re.S)
+    assert re.sub(r"\n+", "\n", summary) == re.sub(r"\n+", "\n", plain), "the step summary holds the report once, without pictures"
 
 
 def test_what_is_missing_fails_its_check_in_one_line_as_verify_says_it(tmp_path, monkeypatch, capsys):
@@ -206,8 +213,8 @@ def test_docs_ci_shows_the_example_project_and_the_options_as_they_are(request):
     doc = (ROOT / "docs" / "ci.md").read_text(encoding="utf-8")
     for shown in ("pyproject.toml", "tests/test_backprop.py"):
         assert (EXAMPLE / shown).read_text(encoding="utf-8") in doc, f"docs/ci.md shows {shown} as it is"
-    options = set(re.findall(r"--gradverify-[a-z]+", doc))
-    assert len(options) == 5
+    options = set(re.findall(r"--gradverify-[a-z]+(?:-[a-z]+)*", doc))
+    assert len(options) == 6
     for option in options:
         request.config.getoption(option.lstrip("-").replace("-", "_"))  # ValueError for an option pytest does not know
 
