@@ -321,9 +321,15 @@ def test_a_grade_report_without_pictures_has_the_same_text(tmp_path):
     assert re.sub(r"\n+", "\n", without) == re.sub(r"\n+", "\n", plain)
 
 
-@pytest.mark.parametrize("no_plots", [False, True])
-def test_grading_a_training_bug_writes_its_loss_curves_unless_told_not_to(tmp_path, no_plots):
+@pytest.mark.parametrize("no_plots, broken", [(False, False), (True, False), (False, True)])
+def test_grading_a_training_bug_writes_its_loss_curves_unless_told_not_to(tmp_path, monkeypatch, capsys, no_plots, broken):
     from tests.variants import BUGGY
+
+    if broken:
+        def broken_curves(*args):
+            raise RuntimeError("drawing is broken")
+
+        monkeypatch.setattr(plots, "loss_curves", broken_curves)
 
     submission = BUGGY["train_resets_velocity_each_epoch"].write(tmp_path)
     rubric = tmp_path / "rubric.toml"
@@ -338,8 +344,11 @@ def test_grading_a_training_bug_writes_its_loss_curves_unless_told_not_to(tmp_pa
     assert sorted(p.name for p in report.parent.glob("*.svg")) == sorted(unquote(link) for _, link in pictures)
     if no_plots:
         assert pictures == []
+    elif broken:  # the report is whole, the other pictures are there, the one that failed is said
+        assert [link for _, link in pictures] == ["grade.margins.svg"] and "own loop · train" in markdown
+        assert "could not draw the picture 'loop.losses'" in capsys.readouterr().err
     else:
-        assert "grade.loop.losses.svg" in [link for _, link in pictures]
+        assert [link for _, link in pictures] == ["grade.margins.svg", "grade.loop.losses.svg"]
 
 
 def test_class_grading_passes_no_plots_to_each_grader():
