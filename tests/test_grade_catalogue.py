@@ -1,0 +1,123 @@
+"""The catalogue of variants graded (tests/variants): each bug loses exactly its item and what is
+built on it, its hint names its cause and no other diagnosis fires; each correct-but-different
+implementation scores full marks; partial and fused code gets each item its verdict."""
+
+from __future__ import annotations
+
+import types
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from gradverify.cases import Architecture, Example, materialize
+from gradverify.grading import items as grading
+from gradverify.grading.rubric import load_rubric
+from tests.variants import BUGGY, CORRECT, PARTIAL
+
+RUBRIC = load_rubric()
+#: The shipped rubric at a third of its examples, for the catalogues of bugs and of correct
+#: variants here: each bug still loses its item (coverage cases run first whatever the budget);
+#: the full budget grades both catalogues in `make mutation` (reports/mutation.md).
+QUICK_RUBRIC = replace(RUBRIC, examples=10)
+
+
+# --------------------------------------------------------------------------- the catalogue of bugs
+
+
+def _module(source: str, name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    exec(compile(source, name, "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(BUGGY))
+def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(name):
+    variant = BUGGY[name]
+    result = grading.grade_module(_module(variant.source(), name), QUICK_RUBRIC, submission=name)
+    failed = [r.item.name for r in result.items if not r.passed]
+    assert failed == variant.lost_items(RUBRIC), f"{variant.description}: failed {failed}"
+    item = next(r for r in result.items if r.item.name == variant.item)
+    assert result.score == RUBRIC.max_score - sum(r.item.points for r in result.items if not r.passed)
+    assert item.cause and item.details, "a failing item says why, with a case and values"
+    named = {h.cause for r in result.items for h in r.hints if h.cause}
+    assert named <= {variant.hint}, f"a diagnosis that does not fit {name}: {[h for r in result.items for h in r.hints]}"
+    assert variant.hint is None or variant.hint in {h.cause for h in item.hints}, item.hints
+
+
+def test_every_diagnosis_in_the_catalogue_has_a_variant_that_needs_it():
+    from gradverify.hints import CAUSES
+
+    named = {v.hint for v in BUGGY.values()} | {p.variant.hint for p in PARTIAL.values()}
+    assert set(CAUSES) <= named, f"diagnoses no variant tests: {sorted(set(CAUSES) - named)}"
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_each_correct_but_different_implementation_scores_full_marks(name):
+    variant = CORRECT[name]
+    result = grading.grade_module(_module(variant.source(), name), QUICK_RUBRIC, submission=name)
+    assert [r.item.name for r in result.items if not r.passed] == [], variant.description
+
+
+@pytest.fixture(scope="module")
+def partial_grades(tmp_path_factory):
+    """Each partial variant graded once, through the sandbox."""
+    folder = tmp_path_factory.mktemp("partial")
+    return {name: grading.grade_file(partial.variant.write(folder), RUBRIC) for name, partial in PARTIAL.items()}
+
+
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_partial_and_fused_code_gets_each_item_its_verdict(name, partial_grades):
+    """What a partial implementation leaves out is "not implemented" (in its author's words), what
+    it gets wrong fails, and everything else passes: a network with softmax fused into its
+    cross-entropy is drawn with softmax under cross-entropy only, found by probing."""
+    partial, result = PARTIAL[name], partial_grades[name]
+    status = {r.item.name: r.status for r in result.items}
+    assert sorted(n for n, s in status.items() if s == "not implemented") == sorted(partial.missing)
+    assert sorted(n for n, s in status.items() if s == "failed") == sorted(partial.wrong)
+    missing = [r for r in result.items if r.status == "not implemented"]
+    assert all("NotImplementedError: " in r.cause and "fused" in r.cause for r in missing)  # the author's own words
+    network = next(r for r in result.items if r.item.name == "network")
+    assert network.scope and all("softmax" in line for line in network.scope)
+
+
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_partial_code_gets_the_diagnosis_of_its_bug_and_no_other(name, partial_grades):
+    """Missing functions get no diagnosis; a bug inside the fused network gets its own."""
+    variant, result = PARTIAL[name].variant, partial_grades[name]
+    named = {r.item.name: {h.cause for h in r.hints if h.cause} for r in result.items}
+    assert all(not causes for item, causes in named.items() if item != variant.item), named
+    assert variant.hint is None or variant.hint in named[variant.item], named
+
+
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_the_partial_variants_network_verdict_agrees_with_pytorch_directly(name):
+    """Outside the grader: each partial variant's network_gradients against torch autograd on
+    relu → softmax networks under cce and sparse_cce; they agree exactly when the grade says the
+    network item passes."""
+    from gradverify.references import torch_backend
+
+    partial = PARTIAL[name]
+    module = _module(partial.variant.source(), name)
+    agree = []
+    for loss in ("cce", "sparse_cce"):
+        net, X, Y = materialize(Example(Architecture((3, 4, 3), ("relu", "softmax"), loss, 0.0, 5), 1))
+        value, grads = module.network_gradients(net, X, Y)
+        want_value, want = torch_backend.network_gradients(net, X, Y)
+        agree.append(np.isclose(value, want_value, rtol=1e-9)
+                     and all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b")))
+    assert all(agree) == ("network" not in partial.wrong)
+
+
+def test_a_bug_inside_a_fused_network_costs_points_its_fix_earns(partial_grades):
+    scores = {name: partial_grades[name].score for name in ("fused_softmax_cce", "fused_softmax_cce_times_n")}
+    assert scores["fused_softmax_cce_times_n"] < scores["fused_softmax_cce"]
+
+
+def test_dampened_momentum_is_named_as_such_and_not_as_a_missing_half():
+    """With α = ½ a dampened step is exactly ½ of the protocol's: the hint names the dampening."""
+    variant = BUGGY["momentum_with_dampening"]
+    result = grading.grade_module(_module(variant.source(), variant.name), RUBRIC)
+    item = next(r for r in result.items if r.item.name == "momentum_step")
+    assert not item.passed and any("dampening" in h for h in item.hints), item.hints
+    assert not any("½" in h for h in item.hints)
