@@ -2,8 +2,7 @@
 # machine with only Python 3.11 and pip: a .venv, the project installed in it
 # (editable, with torch pinned by constraints.txt), then the job. The installed packages are
 # byte-compiled by compileall on every core rather than by pip on one (a third of the install's
-# time); every module is compiled before a test runs, as the sandbox's read-only copy needs
-# (skipped: torch's files for newer Pythons, py312_*.py, which 3.11 cannot compile; pip skips them too).
+# time); every module is compiled before a test runs, as the sandbox's read-only copy needs.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -14,7 +13,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check -c constraints.txt -e '.[test]'
-	$(BIN)/python -m compileall -q -j 0 -x 'py3[1-9][0-9]_' $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') >/dev/null
+	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))') >/dev/null
 	touch $(STAMP)
 
 # The suite's tests, then the attack catalogue on its own (it counts processes and files machine-wide).
