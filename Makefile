@@ -1,8 +1,6 @@
 # The two commands of the quick start. Each does its own set-up on a fresh
 # machine with only Python 3.11 and pip: a .venv, the project installed in it
-# (editable, with torch pinned by constraints.txt), then the job. pip does not byte-compile
-# (half the install's time): each module is compiled when first imported, except NumPy's,
-# compiled here, which the sandbox's read-only copy of it needs ready.
+# (editable, with torch pinned by constraints.txt), then the job.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,8 +10,7 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check -c constraints.txt -e '.[test]'
-	$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c 'import numpy, os; print(os.path.dirname(numpy.__file__))') >/dev/null
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
 # The suite's tests, then the attack catalogue on its own (it counts processes and files machine-wide).
