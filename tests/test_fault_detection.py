@@ -32,8 +32,10 @@ def test_a_bug_that_shows_only_sometimes_is_still_caught(name, caught_by):
     assert [r.name for r in result.failed] == [caught_by]
 
 
-@pytest.mark.parametrize("name", ["relu_subgradient_one_at_zero", "network_gradients_loops", "momentum_from_parameter_difference"])
+@pytest.mark.parametrize("name", ["relu_subgradient_one_at_zero"])  # the fixed checks too (kinks): verify only
 def test_correct_but_different_code_is_not_flagged(name):
+    """Every check of verify --profile ci passes on it. The whole correct catalogue is graded item
+    by item in tests/test_grade_catalogue.py, and verified with 10 seeds in make mutation."""
     result = _verify(CORRECT[name])
     assert result.passed, [(r.name, r.error or r.failure.comparisons[0].describe()) for r in result.failed]
 
