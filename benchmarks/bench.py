@@ -284,6 +284,8 @@ def drawing(command: str, tiny: bool) -> dict:
     it; or the grade of the buggy submission), then its report written without pictures, then with
     them (matplotlib's import included, which a run that draws pays once). The CLI draws after the
     run, so this is all a run with pictures does that one without does not."""
+    from gradverify.files import write_with_pictures
+
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if command == "verify":
@@ -292,9 +294,8 @@ def drawing(command: str, tiny: bool) -> dict:
 
             run = gradverify.verify(profile="ci", budget=5, save_regressions=False, regressions=folder / "corpus",
                                     properties=["dense_matches_references"] if tiny else None)
-            write = lambda path, pictures: report.write_report(path, run, drawing=pictures)  # noqa: E731
+            render, pictures = (lambda drawn: report.render_markdown(run, drawn)), (lambda: report.pictures(run))
         else:
-            from gradverify.files import write_atomic
             from gradverify.grading import feedback, items
             from gradverify.grading.rubric import load_rubric
             from tests.variants import BUGGY
@@ -304,22 +305,15 @@ def drawing(command: str, tiny: bool) -> dict:
                 rubric_path = folder / "rubric.toml"
                 rubric_path.write_text(TINY_RUBRIC)
             result = items.grade_file(BUGGY[BUGGY_SUBMISSION].write(folder), load_rubric(rubric_path))
-
-            def write(path: Path, pictures: bool) -> None:
-                if not pictures:
-                    write_atomic(path, feedback.render_submission(result))
-                    return
-                from gradverify import plots
-
-                drawn = plots.draw(feedback.submission_pictures(result), path)
-                plots.write_report(path, feedback.render_submission(result, drawn), drawn)
+            render = lambda drawn: feedback.render_submission(result, drawn)  # noqa: E731
+            pictures = lambda: feedback.submission_pictures(result)  # noqa: E731
         if not tiny:  # the smoke run measures in its own process, where matplotlib may be loaded already
             assert "matplotlib" not in sys.modules, "the run itself must not have drawn"
         start = time.perf_counter()
-        write(folder / "plain.md", False)
+        write_with_pictures(folder / "plain.md", render, None)
         plain = time.perf_counter() - start
         start = time.perf_counter()
-        write(folder / "report.md", True)
+        write_with_pictures(folder / "report.md", render, pictures)
         drawn = time.perf_counter() - start
         return {"report_without_s": plain, "report_with_s": drawn, "drawing_s": drawn - plain,
                 **pictures_of(folder / "report.md")}

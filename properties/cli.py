@@ -274,7 +274,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     import json
 
-    from gradverify.files import write_atomic
+    from gradverify.files import write_atomic, write_with_pictures
     from gradverify.grading import feedback, items as grading
     from gradverify.references import jax_backend
     from gradverify.runner import use_hypothesis_home
@@ -297,13 +297,9 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     except SandboxUnavailable as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if args.report and args.no_plots:
-        write_atomic(args.report, feedback.render_submission(result))
-    elif args.report:  # pictures beside the report, written before it; one that cannot be drawn is left out
-        from gradverify import plots
-
-        drawn = plots.draw(feedback.submission_pictures(result), args.report)
-        plots.write_report(args.report, feedback.render_submission(result, drawn), drawn)
+    if args.report:  # with its pictures beside it, written before it (not with --no-plots)
+        write_with_pictures(args.report, lambda drawn: feedback.render_submission(result, drawn),
+                            None if args.no_plots else lambda: feedback.submission_pictures(result))
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     load = f" (could not be loaded: {result.load_error})" if result.load_error else ""

@@ -227,7 +227,8 @@ def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
     ax.legend(fontsize=7, frameon=False)
     if matrix:
         with np.errstate(invalid="ignore", over="ignore"):
-            difference = np.where(np.isfinite(got - expected), got - expected, np.nan)
+            difference = got - expected
+        difference[~np.isfinite(difference)] = np.nan
         limit = float(np.nanmax(np.abs(difference))) if np.isfinite(difference).any() else 1.0
         limit = limit or 1.0
         image = heat.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
@@ -272,9 +273,9 @@ def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str)
     with np.errstate(invalid="ignore", over="ignore"):
         difference = np.abs(got - expected)
     floor = max(float(np.min(limit[limit > 0], initial=1e-16)) * 1e-3, 1e-300)
-    zero = " (0 drawn at the bottom)" if np.any(difference == 0) else ""
+    zero = "\n(0 drawn at the bottom)" if np.any(difference == 0) else ""
     bottom.semilogy(steps, np.clip(np.nan_to_num(difference, nan=DRAWN_LIMIT, posinf=DRAWN_LIMIT), floor, DRAWN_LIMIT),
-                    color="#e63946", marker="s", markersize=3, linewidth=1.2, label=f"|implementation − reference|\n{zero.strip()}".strip())
+                    color="#e63946", marker="s", markersize=3, linewidth=1.2, label=f"|implementation − reference|{zero}")
     bottom.semilogy(steps, limit, color="black", linestyle=":", linewidth=1, label="tolerance")
     bottom.set_xlabel("batch (in training order, epochs one after another)")
     bottom.set_ylabel("difference")
@@ -360,7 +361,7 @@ def mermaid_network(sizes: Sequence[int], activations: Sequence[str], loss: str,
     for i, (units, activation) in enumerate(zip(sizes[1:], activations)):
         mark = ""
         if failing_layer == i:
-            mark = f"<br/>⚠ {failing_parameter or 'output'} fails" if failing_parameter else "<br/>⚠ fails here"
+            mark = f"<br/>⚠ {failing_parameter} fails" if failing_parameter else "<br/>⚠ fails here"
         lines.append(f'  L{i}["layers[{i}] · {int(units)} unit{"s" if units != 1 else ""} · {_safe(activation)}{mark}"]')
         lines.append(f"  {previous} --> L{i}")
         previous = f"L{i}"

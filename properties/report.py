@@ -181,14 +181,15 @@ def check_lines(r: PropertyResult) -> list[str]:
 def _scattered(failure: Failure) -> Comparison | None:
     """The failing comparison whose elements a scatter shows: the first whose numbers differ and
     were kept (batch losses have their own picture, `_losses_of`)."""
-    drawn = [id(c) for _, c in _losses_of(failure)]
+    losses = _losses_of(failure)
     for c in failure.comparisons:
-        if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.values is not None and id(c) not in drawn:
+        if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.values is not None \
+                and (losses is None or c is not losses[1]):
             return c
     return None
 
 
-def _losses_of(failure: Failure) -> list[tuple[str, Comparison]]:
+def _losses_of(failure: Failure) -> tuple[str, Comparison] | None:
     """A training check's failing batch-loss comparison with its values, and the run it is of:
     the failing case trained longer (Failure.illustration) when that run's losses differ, else
     the failing case itself."""
@@ -198,8 +199,8 @@ def _losses_of(failure: Failure) -> list[tuple[str, Comparison]]:
     for run, comparisons in runs:
         for c in comparisons:
             if c.where.quantity == "batch_losses" and c.values is not None and c.values[1].size >= MIN_DRAWN:
-                return [(run, c)]
-    return []
+                return run, c
+    return None
 
 
 def picture_keys(name: str) -> tuple[str, str]:
@@ -252,7 +253,8 @@ def failure_pictures(name: str, failure: Failure | None, *, title: str | None = 
     shown: list[Picture] = []
     losses_key, values_key = picture_keys(name)
     name = title or name
-    for run, c in _losses_of(failure):
+    if (losses := _losses_of(failure)) is not None:
+        run, c = losses
         batches = c.values[1].size
         reference = REFERENCE_RUNS.get(c.where.oracle, c.where.oracle or "reference")
         shown.append(plots.Picture(
@@ -266,14 +268,10 @@ def failure_pictures(name: str, failure: Failure | None, *, title: str | None = 
         outside = out_of_tolerance(got, expected, c.tolerance)
         heat = " with a heat map of got − expected" if got.ndim == 2 and min(got.shape) > 1 else ""
         shown.append(plots.Picture(
-            values_key, f"{name}: got against expected for {_elements(got.size)} of {c.label}{heat}; "
+            values_key, f"{name}: got against expected for each of its {got.size} elements of {c.label}{heat}; "
             f"{int(outside.sum())} out of tolerance, off the dashed line got = expected (the worst values are in the text above)",
             lambda c=c, outside=outside: plots.expected_vs_got(c.label, *c.values, outside, c.mismatches)))
     return shown
-
-
-def _elements(n: int) -> str:
-    return f"each of its {n} elements"
 
 
 def pictures(run: VerifyResult) -> "list[Picture]":
@@ -297,14 +295,9 @@ def write_report(path: str | Path, run: VerifyResult, *, drawing: bool = True) -
     """The report written to `path` with its pictures beside it, pictures first, each atomically
     (gradverify.plots.write_report); with `drawing` false, the Markdown alone, and matplotlib is
     never imported. A picture that cannot be drawn is said on stderr and left out."""
-    from gradverify.files import write_atomic
+    from gradverify.files import write_with_pictures
 
-    if not drawing:
-        return write_atomic(path, render_markdown(run))
-    from gradverify import plots
-
-    drawn = plots.draw(pictures(run), path)
-    return plots.write_report(path, render_markdown(run, drawn), drawn)
+    return write_with_pictures(path, lambda drawn: render_markdown(run, drawn), (lambda: pictures(run)) if drawing else None)
 
 
 def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" = None) -> str:

@@ -238,8 +238,8 @@ def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = 
             mismatches=[(idx, float(have[idx]), float(want[idx]))], cause=Cause.NAN if what == "NaN" else Cause.INFINITE,
         )
     err = _error(have, want)
-    failing = out_of_tolerance(have, want, tol)
     limit = tolerance_limit(want, tol)
+    failing = _outside(err, limit)
     max_abs = float(np.max(err, initial=0.0))
     max_rel = float(np.max(err / np.maximum(abs_want, floor), initial=0.0))
     excess = np.where(failing, np.nan_to_num(err - limit, nan=np.inf), -np.inf)
@@ -270,7 +270,11 @@ def tolerance_limit(want: np.ndarray, tol: Tolerance) -> np.ndarray:
 def out_of_tolerance(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> np.ndarray:
     """Which elements are out of tolerance (a boolean array of the shape): |have − want| above
     tolerance_limit; a NaN on either side is out."""
-    return ~(_error(have, want) <= tolerance_limit(want, tol))
+    return _outside(_error(have, want), tolerance_limit(want, tol))
+
+
+def _outside(err: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    return ~(err <= limit)  # NaN (a reference NaN included) is outside
 
 
 def _close(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gradverify.grading import feedback
-from gradverify.files import write_atomic
+from gradverify.files import write_atomic, write_with_pictures
 from gradverify.markdown import inline
 
 if TYPE_CHECKING:
@@ -114,20 +114,11 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
                 print(f"[{count:>3}/{len(files)}] {name}: {shown}", file=sys.stderr, flush=True)
     graded = [results[n] for n in names if n in results]
     summary_path = Path(args.report) if args.report else out / "summary.md"
-    drawn = None
-    if not getattr(args, "no_plots", False) and graded:  # pictures beside the summary; one that cannot be drawn is left out
-        from gradverify import plots
-
-        drawn = plots.draw(feedback.summary_pictures(graded), summary_path)
-    summary = feedback.class_summary(graded, drawn=drawn)
-    if errors:
-        summary += "\n## Not graded\n\n" + "\n".join(f"- {inline(n)}: {inline(e)}" for n, e in errors.items()) + "\n"
-    if drawn is None:
-        write_atomic(summary_path, summary)
-    else:
-        from gradverify import plots
-
-        plots.write_report(summary_path, summary, drawn)
+    not_graded = ("\n## Not graded\n\n" + "\n".join(f"- {inline(n)}: {inline(e)}" for n, e in errors.items()) + "\n"
+                  if errors else "")
+    drawing = graded and not getattr(args, "no_plots", False)  # pictures beside the summary, written before it
+    write_with_pictures(summary_path, lambda drawn: feedback.class_summary(graded, drawn=drawn) + not_graded,
+                        (lambda: feedback.summary_pictures(graded)) if drawing else None)
     if args.results_json:
         combined = {"submissions": [results[n] for n in names if n in results], "errors": errors}
         write_atomic(args.results_json, feedback.dump(combined))

@@ -245,13 +245,14 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
     found: list[str] = []
-    if result.failure is not None and result.failure.case is not None:
+    counterexample = result.failure if result.failure is not None and result.failure.case is not None else None
+    if counterexample is not None:
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
-            found = hints(item.check, item.target, result.failure, module)
-            illustrate(prop, result.failure, module)  # the failing training case trained longer, for its picture
+            found = hints(item.check, item.target, counterexample, module)
+            illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
     return ItemResult(item, False, 0.0, cause, details, found, result.examples, time.perf_counter() - start,
                       failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
-                      counterexample=result.failure if result.failure and result.failure.case is not None else None, **errors)
+                      counterexample=counterexample, **errors)
 
 
 class _no_deadline:
