@@ -19,7 +19,39 @@ Importing gradverify is cheap: hypothesis, JAX and PyTorch load when a check fir
 
 from __future__ import annotations
 
-from pathlib import Path
+import sys as _sys
+
+
+def _leave_working_folder() -> None:
+    """Take every sys.path entry that names the working folder away, when this process is the
+    gradverify program (`gradverify …`, `python -m gradverify…`).
+
+    `python -m` puts the working folder first on sys.path (and PYTHONPATH may hold "." or ""), so
+    in a folder of submissions a file named after a module the program imports (argparse.py,
+    json.py, numpy.py) would run, unsandboxed, as whoever grades. This runs while the interpreter
+    imports this package, before the package imports anything that is not already loaded (the
+    interpreter's own start-up modules are frozen or built in), so the entries can still be taken
+    away. `verify` puts the working folder back itself (gradverify.loader), where finding an
+    implementation there is the point; a program that imports gradverify as a library keeps its
+    sys.path as it is."""
+    import os
+
+    argv = list(getattr(_sys, "orig_argv", ()))
+    module = argv[argv.index("-m") + 1] if _sys.argv[:1] == ["-m"] and "-m" in argv[:-1] else ""
+    program = module == "gradverify" or module.startswith("gradverify.") or (
+        bool(_sys.argv) and os.path.basename(_sys.argv[0]) == "gradverify")
+    if not program:
+        return
+    try:
+        here = os.getcwd()
+    except OSError:
+        return
+    _sys.path[:] = [entry for entry in _sys.path if os.path.abspath(entry or os.curdir) != here]
+
+
+_leave_working_folder()
+
+from pathlib import Path  # noqa: E402 - after the working folder has left sys.path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 

@@ -1,8 +1,9 @@
 """Grading many submissions: one grader process per submission, `--jobs` at a time.
 
-Each submission is graded by `python -m gradverify.cli grade FILE --results-json … --report …`
-in a process of its own (which runs the submission in its own sandbox), so one
-submission can never affect another's grade. The class summary is made from the
+Each submission is graded by `python -P -m gradverify.cli grade FILE --results-json … --report …`
+in a process of its own (which runs the submission in its own sandbox), so one submission can
+never affect another's grade. `-P`: the working folder, perhaps the class folder itself, is not
+on that process's import path, so no file there can stand in for a module the grader imports. The class summary is made from the
 results.json files alone.
 """
 
@@ -58,7 +59,7 @@ def _names(files: list[Path]) -> list[str]:
 
 
 def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list[str]:
-    command = [sys.executable, "-m", "gradverify.cli", "grade", str(path), "--quiet",
+    command = [sys.executable, "-P", "-m", "gradverify.cli", "grade", str(path), "--quiet",
                "--results-json", str(out / f"{name}.json"), "--report", str(out / f"{name}.md"),
                "--memory", str(args.memory)]
     if args.rubric:
