@@ -6,6 +6,8 @@ implementation that cannot be loaded.
 The final verdict goes to stdout, progress and the details of failures to stderr; colour
 only on a terminal, never with NO_COLOR set; with GITHUB_ACTIONS=true, verify also prints
 one `::error` annotation per failing check to stdout, at the implementation's function.
+Text from outside (a submission's messages, causes, file names) is printed through
+gradverify.terminal.inert: control characters shown as escapes, never obeyed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import argparse
 import os
 import sys
 import time
+
+from gradverify.terminal import inert  # every piece of text from outside that this module prints
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -151,13 +155,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             progress=None if args.quiet else _progress,
         )
     except NotAnImplementation as exc:
-        print(f"gradverify: {exc}", file=sys.stderr)
+        print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except ImplLoadError as exc:
-        print(f"gradverify: cannot load the implementation: {exc}", file=sys.stderr)
+        print(f"gradverify: cannot load the implementation: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as exc:
-        print(f"gradverify: {exc}", file=sys.stderr)
+        print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     from gradverify.files import write_atomic
     from gradverify.report import render_junit, render_markdown, step_summary, write_report
@@ -180,12 +184,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if result.not_implemented:
         from gradverify.report import missing_line
 
-        print(f"  {missing_line(result, markdown=False)}", file=sys.stderr)
+        print(f"  {inert(missing_line(result, markdown=False))}", file=sys.stderr)
     from gradverify.report import check_lines
 
     for r in result.failed:
         for line in check_lines(r):
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {inert(line)}", file=sys.stderr)
     verdict = "PASS" if result.passed else "FAIL"
     sys.stderr.flush()
     print(f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
@@ -225,7 +229,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     try:
         rubric = load_rubric(args.rubric)
     except ValueError as exc:
-        print(f"gradverify: {exc}", file=sys.stderr)
+        print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     files: list[Path] = []
     for name in args.files:
@@ -234,12 +238,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
             files += sorted(p for p in path.glob("*.py") if p.is_file())
         elif path.is_file():
             if path.suffix.lower() != ".py":
-                print(f"gradverify: {name} is not a submission: expected a Python file (.py) or a folder of them",
+                print(f"gradverify: {inert(name)} is not a submission: expected a Python file (.py) or a folder of them",
                       file=sys.stderr)
                 return EXIT_USAGE
             files.append(path)
         else:
-            print(f"gradverify: no such file or folder: {name}", file=sys.stderr)
+            print(f"gradverify: no such file or folder: {inert(name)}", file=sys.stderr)
             return EXIT_USAGE
     if not files:
         print("gradverify: no .py submissions found", file=sys.stderr)
@@ -249,7 +253,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     try:
         mode = engine.choose(args.unsafe_no_sandbox)
     except engine.SandboxUnavailable as exc:
-        print(f"gradverify: {exc}", file=sys.stderr)
+        print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if mode is engine.Mode.NONE:
         print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
@@ -262,7 +266,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
             adapter = adapters.load(args.adapter or rubric.adapter, unsafe=args.unsafe_no_sandbox, memory_mb=args.memory,
                                     timeout=args.timeout or rubric.item_timeout)
     except adapters.AdapterError as exc:
-        print(f"gradverify: {exc}", file=sys.stderr)
+        print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if len(files) == 1 and not Path(args.files[0]).is_dir():
         return _grade_one(files[0], rubric, args, adapter)
@@ -287,7 +291,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
             mark = {"passed": "pass", "not mapped": "n/a"}.get(r.status, "FAIL")
             points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
             print(f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, sys.stderr)} {r.item.title} ({points}, {r.seconds:.1f} s)"
-                  + (f": {r.cause}" if r.cause else ""), file=sys.stderr, flush=True)
+                  + (f": {inert(r.cause)}" if r.cause else ""), file=sys.stderr, flush=True)
 
     from gradverify.sandbox import SandboxUnavailable
 
@@ -295,15 +299,15 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
         result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress,
                                     unsafe=args.unsafe_no_sandbox, adapter=adapter)
     except SandboxUnavailable as exc:
-        print(f"gradverify: {exc}", file=sys.stderr)
+        print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if args.report:  # with its pictures beside it, written before it (not with --no-plots)
         write_with_pictures(args.report, lambda drawn: feedback.render_submission(result, drawn),
                             None if args.no_plots else lambda: feedback.submission_pictures(result))
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
-    load = f" (could not be loaded: {result.load_error})" if result.load_error else ""
-    print(f"gradverify: {path}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)", flush=True)
+    load = f" (could not be loaded: {inert(result.load_error)})" if result.load_error else ""
+    print(f"gradverify: {inert(path)}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)", flush=True)
     if args.fail_under is not None and result.score < args.fail_under:
         return EXIT_FAIL
     return EXIT_OK

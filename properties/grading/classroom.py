@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from gradverify.grading import feedback
 from gradverify.files import write_atomic, write_with_pictures
 from gradverify.markdown import inline
+from gradverify.terminal import inert
 
 if TYPE_CHECKING:
     from gradverify.grading.rubric import Rubric
@@ -112,7 +113,7 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
                 results[name] = document
             if not args.quiet:
                 shown = f"{document['score']:g}" if document else f"ERROR: {error}"
-                print(f"[{count:>3}/{len(files)}] {name}: {shown}", file=sys.stderr, flush=True)
+                print(f"[{count:>3}/{len(files)}] {inert(name)}: {inert(shown)}", file=sys.stderr, flush=True)
     graded = [results[n] for n in names if n in results]
     summary_path = Path(args.report) if args.report else out / "summary.md"
     not_graded = ("\n## Not graded\n\n" + "\n".join(f"- {inline(n)}: {inline(e)}" for n, e in errors.items()) + "\n"
@@ -125,7 +126,7 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
         write_atomic(args.results_json, feedback.dump(combined))
     wall = time.perf_counter() - start
     print(f"gradverify: graded {len(results)} of {len(files)} submissions in {wall:.1f} s "
-          f"with {args.jobs} job(s); summary: {summary_path}", file=sys.stderr)
+          f"with {args.jobs} job(s); summary: {inert(summary_path)}", file=sys.stderr)
     if errors:
         return EXIT_USAGE
     if args.fail_under is not None and any(doc["score"] < args.fail_under for doc in results.values()):
