@@ -152,3 +152,5 @@ def expect_float(function: str, value: Any, what: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ImplFailure(function, Cause.WRONG_FORM, f"returned {what} as {_kind(value)} where a number was expected") from None
+    except OverflowError:  # an int beyond float64's range, 10**400
+        raise ImplFailure(function, Cause.NOT_NUMBERS, f"returned {what} as an integer too large for a float64") from None

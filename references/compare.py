@@ -257,9 +257,10 @@ def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = 
 
 
 def _error(have: np.ndarray, want: np.ndarray) -> np.ndarray:
-    """|have − want| per element, 0 where they are equal (equal infs count as equal)."""
+    """|have − want| per element, 0 where they are equal (equal infs count as equal, and so does a
+    NaN where the expected value is NaN too: a training run that diverges in both is the same run)."""
     with np.errstate(invalid="ignore"):
-        return np.where(have == want, 0.0, np.abs(have - want))
+        return np.where((have == want) | (np.isnan(have) & np.isnan(want)), 0.0, np.abs(have - want))
 
 
 def tolerance_limit(want: np.ndarray, tol: Tolerance) -> np.ndarray:
@@ -269,12 +270,12 @@ def tolerance_limit(want: np.ndarray, tol: Tolerance) -> np.ndarray:
 
 def out_of_tolerance(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> np.ndarray:
     """Which elements are out of tolerance (a boolean array of the shape): |have − want| above
-    tolerance_limit; a NaN on either side is out."""
+    tolerance_limit; a NaN on one side only is out."""
     return _outside(_error(have, want), tolerance_limit(want, tol))
 
 
 def _outside(err: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    return ~(err <= limit)  # NaN (a reference NaN included) is outside
+    return ~((err <= limit) | (err == 0.0))  # equal is within (a NaN limit too); a NaN error is outside
 
 
 def _close(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:

@@ -237,7 +237,10 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
         strategy = kind.strategy(item.target, activations, losses, outputs, l2_draws)
         prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
                         illustration=base.illustration)
-        result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
+        try:
+            result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
+        except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
+            return ItemResult(item, False, 0.0, grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
     errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
@@ -253,6 +256,13 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     return ItemResult(item, False, 0.0, cause, details, found, result.examples, time.perf_counter() - start,
                       failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
                       counterexample=counterexample, **errors)
+
+
+def grader_error(exc: BaseException) -> str:
+    """An item's cause when the grader itself failed on it: staff's to report, not the student's fault."""
+    from gradverify.calls import describe_exception
+
+    return f"the grader could not check this item (an error of gradverify's, not of the submission: {describe_exception(exc)})"
 
 
 class _no_deadline:

@@ -4,15 +4,19 @@ The sandbox (gradverify.sandbox) reports a failed call as a `SubmissionCallError
 `kind`; the suite (gradverify.calls) expects an `ImplFailure` with a `Cause`. `suite_view`
 wraps the sandbox's proxy module so that each function does the translation and tells
 `calls.call` that it keeps its own time limit (no SIGALRM may cut into the sandbox's I/O).
+A returned value the suite's checks could not even convert to numbers (`unusable`: an object
+array, 10**400) is that call's failure too, so no check meets it.
 """
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any, Callable
 
 from gradverify.calls import ImplFailure, raised
 from gradverify.references.compare import Cause
+from gradverify.sandbox.codec import OpaqueValue
 from gradverify.sandbox.host import SubmissionCallError
 
 #: The sandbox's kinds of failed call, as the suite's causes.
@@ -36,12 +40,31 @@ def as_impl_failure(function: str, error: SubmissionCallError) -> ImplFailure:
     return ImplFailure(function, CAUSES.get(error.kind, Cause.CRASHED), error.cause)
 
 
+def unusable(value: Any, depth: int = 0) -> str | None:
+    """Why a value a submission returned cannot be compared (None when it can): a stand-in for an
+    object that could not cross the boundary (an array of dtype object, a set, an instance of the
+    submission's own class) or an integer beyond float64's range (10**400), anywhere inside it."""
+    if isinstance(value, OpaqueValue):
+        return f"a value the grader cannot read as numbers (a {type(value).__name__}: {value.repr_text[:80]})"
+    if type(value) is int and abs(value) > sys.float_info.max:
+        return f"an integer too large for a float64 ({len(str(abs(value)))} digits)"
+    if depth < 64 and isinstance(value, (list, tuple)):
+        return next((why for item in value if (why := unusable(item, depth + 1))), None)
+    if depth < 64 and isinstance(value, dict):
+        return next((why for item in value.values() if (why := unusable(item, depth + 1))), None)
+    return None
+
+
 def _suite_function(name: str, remote: Callable[..., Any]) -> Callable[..., Any]:
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return remote(*args, **kwargs)
+            value = remote(*args, **kwargs)
         except SubmissionCallError as error:
             raise as_impl_failure(name, error) from None
+        why = unusable(value)
+        if why is not None:
+            raise ImplFailure(name, Cause.NOT_NUMBERS, f"returned {why}")
+        return value
 
     call.__name__ = call.__qualname__ = name
     call.keeps_own_time_limit = True  # type: ignore[attr-defined]
