@@ -275,6 +275,21 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     return grade_many(files, args)
 
 
+def item_line(index: int, total: int, r, stream=None) -> str:
+    """The progress line of one graded item (an ItemResult), its mark coloured when `stream` takes
+    colour; what came from the submission (its cause) made inert."""
+    mark = {"passed": "pass", "not mapped": "n/a"}.get(r.status, "FAIL")
+    points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
+    return (f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, stream)} {inert(r.item.title)} ({points}, {r.seconds:.1f} s)"
+            + (f": {inert(r.cause)}" if r.cause else ""))
+
+
+def grade_line(path, result) -> str:
+    """The final line of one grade (a GradeResult): the file, its score, why it could not be loaded."""
+    load = f" (could not be loaded: {inert(result.load_error)})" if result.load_error else ""
+    return f"gradverify: {inert(path)}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)"
+
+
 def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     import json
 
@@ -288,10 +303,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
 
     def progress(index: int, total: int, r) -> None:
         if not args.quiet:
-            mark = {"passed": "pass", "not mapped": "n/a"}.get(r.status, "FAIL")
-            points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
-            print(f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, sys.stderr)} {r.item.title} ({points}, {r.seconds:.1f} s)"
-                  + (f": {inert(r.cause)}" if r.cause else ""), file=sys.stderr, flush=True)
+            print(item_line(index, total, r, sys.stderr), file=sys.stderr, flush=True)
 
     from gradverify.sandbox import SandboxUnavailable
 
@@ -306,8 +318,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
                             None if args.no_plots else lambda: feedback.submission_pictures(result))
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
-    load = f" (could not be loaded: {inert(result.load_error)})" if result.load_error else ""
-    print(f"gradverify: {inert(path)}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)", flush=True)
+    print(grade_line(path, result), flush=True)
     if args.fail_under is not None and result.score < args.fail_under:
         return EXIT_FAIL
     return EXIT_OK

@@ -63,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from gradverify.cli import grade_line, item_line
 from gradverify.grading.feedback import class_summary, render_submission, results_json
 from gradverify.grading.items import GradeResult, grade_file, submission_budget
 from gradverify.grading.rubric import Rubric, load_rubric
@@ -308,6 +309,8 @@ _OWN_TAGS = ("<details open>", "<summary>", "<b>", "</b>", "</summary>", "</deta
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _PIPE = re.compile(r"(?<!\\)\|")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: What a terminal obeys in a line the CLI prints (progress and final lines, gradverify.cli).
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def outside_code_blocks(markdown: str) -> tuple[list[str], bool]:
@@ -383,6 +386,9 @@ def report_problems(result: GradeResult, secret: str) -> list[str]:
         problems.append("report: <script or <img outside a code block")
     if _CONTROL.search(report):
         problems.append(f"report: a control character {_CONTROL.search(report).group()!r}")
+    terminal = [grade_line(result.submission, result), *(item_line(i, len(result.items), r) for i, r in enumerate(result.items))]
+    if any(_TERMINAL_CONTROL.search(line) for line in terminal):
+        problems.append(f"terminal: a control character in {next(l for l in terminal if _TERMINAL_CONTROL.search(l))[:120]!r}")
     document = results_json(result)
     if document["output_format"] != "text" or any(t["output_format"] != "text" for t in document["tests"]):
         problems.append("results.json: an output_format other than text")

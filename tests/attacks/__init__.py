@@ -158,11 +158,14 @@ CATALOGUE: tuple[Attack, ...] = (
     Attack("deeply_nested", C_REPLIES, "return lists and dicts nested 100000 deep", "loss"),
     Attack("huge_string", C_REPLIES, "return a 200 MB string", "loss"),
     Attack("malformed_frames", C_REPLIES, "garbage, a 4 GB length, ids ahead and a flood of stale frames on the channel", "loss"),
+    Attack("unconvertible_values", C_REPLIES, "a loss of 10**400, an object-dtype gradient, a set: values the grader's checks cannot convert", "loss"),
     # -- report injection
     Attack("markdown_in_output", C_REPORT, "print fences, '# 100 / 100', <script>, <img onerror>, links, pipes, control and bidi characters", "loss"),
     Attack("markdown_in_exceptions", C_REPORT, "exceptions (and an exception class name, and sys.exit) carrying the same", "loss"),
     Attack("markdown_in_names", C_REPORT, "top-level callables named with Markdown and HTML, and dunder names", "loss"),
     Attack("markdown_in_load_error", C_REPORT, "an import that fails with Markdown and HTML in its message", "loss"),
+    Attack("terminal_escapes", C_REPORT, "ANSI/OSC sequences in messages and the file name: overprint the score line, OSC 52 clipboard",
+           "loss", submit_as="student\x1b[2K\r\x1b]52;c;ZXZpbAo=\x07.py"),
     Attack("markdown_file_name", C_REPORT, "handed in under a file name full of Markdown and HTML", "loss",
            submit_as="x](javascript:alert(1)) <img src=x onerror=alert(1)> # 100 | 100 <!--.py"),
     # -- implementing nothing
