@@ -91,8 +91,8 @@ def collect(paths: Sequence[str | os.PathLike], *, file: str | None = None) -> t
     Names are paths inside the class folder: relative to the folder holding every argument (the
     folder itself when only one is given), so `sec1/ sec2/` gives sec1/bob and sec2/bob. A .py
     file is the student named by its path without .py; a folder that holds `file` is the student
-    named by the folder (`alice` for alice/backprop.py), and then .py files outside such folders
-    are not graded. Without `file`, a folder below an argument that holds exactly one .py file
+    named by the folder (`alice` for alice/backprop.py), a folder without it or any folder is a
+    student folder without it, and .py files outside student folders are not graded. Without `file`, a folder below an argument that holds exactly one .py file
     and no folder is that student's folder. Every other folder is walked. Never two students
     with one name: where a file's name without .py is another student's, it keeps its .py.
     Symbolic links are never followed, but for a folder given as an argument (the file itself, a
@@ -138,7 +138,7 @@ def _walk(folder: str, where: str, file: str | None, found: list, skipped: list[
     if file is None and not argument and len(python) == 1 and not folders:
         _take_file(python[0].path, inside(python[0].name), found, skipped, student=where)
         return
-    if not python and not folders and not argument:
+    if not folders and not argument and (file is not None or not python):  # a student's folder, without what is graded
         skipped.append(Skipped(f"{where}/", Skip.NO_FILE if file else Skip.NO_PYTHON, file or ""))
         return
     for entry in files:
