@@ -1,9 +1,12 @@
-"""Grading many submissions: one grader process per submission, `--jobs` at a time.
+"""Grading a class: its students found in the folders given (`collect`), then one grader
+process per student, `--jobs` at a time.
 
-Each submission is graded by `python -m gradverify.cli grade FILE --results-json … --report …`
-in a process of its own (which runs the submission in its own sandbox), so one
-submission can never affect another's grade. The class summary is made from the
-results.json files alone.
+`collect` names each student by their path inside the class folder and lists what it does not
+grade, with why (links, unreadable files, files that are not .py, folders without one). Each
+student is graded by `python -m gradverify.cli grade --results-json … --report … -- FILE` in a
+process of its own (which runs the submission in its own sandbox), so one submission can never
+affect another's grade; its outputs go under `students/` (`student_outputs`). The class
+summary is made from the results.json files alone.
 """
 
 from __future__ import annotations
