@@ -150,6 +150,13 @@ def test_links_are_refused_and_named_with_their_target_never_followed(tmp_path):
     assert names(collect([tmp_path / "link-to-class"])[0]) == ["alice"]
 
 
+def test_grading_a_link_by_name_exits_2_naming_the_link_and_its_target(tmp_path, capsys):
+    link = tmp_path / "student.py"
+    link.symlink_to("/etc/shadow")
+    assert main(["grade", str(link)]) == 2
+    assert f"{link}: a symbolic link: links are not followed (to /etc/shadow)" in capsys.readouterr().err
+
+
 def test_what_is_not_a_regular_py_file_is_listed_with_why(tmp_path):
     top = tree(tmp_path, {"notes.txt": "", "bob.py": ""})
     os.mkfifo(top / "pipe.py")
