@@ -466,10 +466,11 @@ def _private(path: Path, group: int | None, *, folder: bool) -> None:
     os.chmod(path, (0o750 if group is not None else 0o700) if folder else (0o640 if group is not None else 0o600))
 
 
-def _copy_in(source: Path, target: Path) -> None:
+def _copy_in(source: Path, target: Path, *, follow: bool = False) -> None:
     """Copy the regular file `source` to the new file `target` (0600 while it is written), never
-    through a symbolic link at `source`; OSError if it cannot be read or is not a regular file."""
-    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    through a symbolic link at `source` unless `follow` (staff's adapter); OSError if it cannot
+    be read or is not a regular file."""
+    fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
     with open(fd, "rb") as reading:
         if not file_stat.S_ISREG(os.fstat(reading.fileno()).st_mode):
             raise OSError(0, "not a regular file")
@@ -507,7 +508,7 @@ def _make_folder(source: Path | None, group: int | None, adapter: Path | None = 
             (code / "submission.py").write_bytes(b"")
         if adapter is not None:
             try:
-                _copy_in(adapter, code / "adapter.py")
+                _copy_in(adapter, code / "adapter.py", follow=True)  # staff's file, wherever it is
             except OSError as exc:
                 raise AdapterLoadError(_unreadable(adapter, exc)) from None
         for name in ("worker.py", "codec.py"):
