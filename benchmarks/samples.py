@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         _gradverify("grade", "class", "--out", "grades", "--jobs", "2", "--quiet",
                     "--report", str(out / "class_summary.md"), cwd=work)
         _clear(out, STUDENT)
-        for produced in (work / "grades").glob(f"{STUDENT}.*"):
+        for produced in (work / "grades" / "students").glob(f"{STUDENT}.*"):
             if produced.suffix in (".md", ".svg"):
                 shutil.copy(produced, out / produced.name)
     print(f"samples written to {out}", file=sys.stderr)

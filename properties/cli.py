@@ -64,14 +64,19 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Exit 0 when grading completed, whatever the score; 1 with --fail-under and a score below it; "
         "2 when the grader itself could not run.",
     )
-    g.add_argument("files", nargs="+", metavar="FILE", help="submission .py files, or folders of them")
+    g.add_argument("files", nargs="+", metavar="FILE",
+                   help="submission .py files, or class folders of them (a student per file, or per folder: --file)")
     g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
     g.add_argument("--adapter", metavar="NAME_OR_FILE",
                    help="a course adapter mapping the course's own API onto the protocol: a .py file, or a shipped one "
                         "(cs231n, layers); default: the rubric's adapter, if it names one (docs/adapters.md)")
     g.add_argument("--report", help="Markdown report (one submission), or the class summary (several)")
     g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
-    g.add_argument("--out", default="grades", help="folder for per-submission reports when grading several (default: grades)")
+    g.add_argument("--out", default="grades",
+                   help="folder for the class summary and, in its students/ folder, each student's report (default: grades)")
+    g.add_argument("--file", type=_submission_file, metavar="NAME",
+                   help="in a class folder of one folder per student, the file to grade in each, e.g. backprop.py "
+                        "(default: the rubric's submission_file; without either, a folder holding one .py file is its student's)")
     g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
     g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
     g.add_argument("--unsafe-no-sandbox", action="store_true",
@@ -108,6 +113,16 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
     return value
+
+
+def _submission_file(text: str) -> str:
+    """argparse type of --file: a .py file name without folders."""
+    from gradverify.grading.rubric import check_file_name
+
+    try:
+        return check_file_name(text, "--file")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 #: ANSI colours of the marks and the verdict (on a terminal only, never with NO_COLOR set).
@@ -222,8 +237,6 @@ def _locator(spec: str):
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from gradverify.grading.rubric import load_rubric
 
     try:
@@ -231,22 +244,22 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    files: list[Path] = []
-    for name in args.files:
-        path = Path(name)
-        if path.is_dir():
-            files += sorted(p for p in path.glob("*.py") if p.is_file())
-        elif path.is_file():
-            if path.suffix.lower() != ".py":
-                print(f"gradverify: {inert(name)} is not a submission: expected a Python file (.py) or a folder of them",
-                      file=sys.stderr)
-                return EXIT_USAGE
-            files.append(path)
-        else:
-            print(f"gradverify: no such file or folder: {inert(name)}", file=sys.stderr)
-            return EXIT_USAGE
-    if not files:
+    from gradverify.grading import classroom
+    from gradverify.markdown import escaped
+
+    one = len(args.files) == 1 and not os.path.isdir(args.files[0])
+    try:
+        students, skipped = classroom.collect(args.files, file=args.file or rubric.submission_file or None)
+    except ValueError as exc:
+        print(f"gradverify: {inert(escaped(str(exc)))}", file=sys.stderr)
+        return EXIT_USAGE
+    if one and skipped:
+        print(f"gradverify: {inert(escaped(args.files[0]))}: {inert(escaped(skipped[0].why))}", file=sys.stderr)
+        return EXIT_USAGE
+    if not students:
         print("gradverify: no .py submissions found", file=sys.stderr)
+        for entry in skipped:
+            print(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}", file=sys.stderr)
         return EXIT_USAGE
     from gradverify.sandbox import engine
 
@@ -268,11 +281,9 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except adapters.AdapterError as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    if len(files) == 1 and not Path(args.files[0]).is_dir():
-        return _grade_one(files[0], rubric, args, adapter)
-    from gradverify.grading.classroom import grade_many
-
-    return grade_many(files, args)
+    if one:
+        return _grade_one(students[0].path, rubric, args, adapter)
+    return classroom.grade_many(students, args, skipped)
 
 
 def item_line(index: int, total: int, r, stream=None) -> str:
@@ -305,12 +316,12 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
         if not args.quiet:
             print(item_line(index, total, r, sys.stderr), file=sys.stderr, flush=True)
 
-    from gradverify.sandbox import SandboxUnavailable
+    from gradverify.sandbox import FileNotCopied, SandboxUnavailable
 
     try:
         result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress,
                                     unsafe=args.unsafe_no_sandbox, adapter=adapter)
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, FileNotCopied) as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if args.report:  # with its pictures beside it, written before it (not with --no-plots)
@@ -318,7 +329,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
                             None if args.no_plots else lambda: feedback.submission_pictures(result))
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
-    print(grade_line(path, result), flush=True)
+    print(grade_line(result.submission, result), flush=True)
     if args.fail_under is not None and result.score < args.fail_under:
         return EXIT_FAIL
     return EXIT_OK

@@ -8,6 +8,9 @@ heading, add HTML, links or images, or break a table:
                    bare URLs and e-mail addresses kept from becoming links
     code(text)     an inline code span (file names, module names): one line, nothing interpreted
     block(text)    a fenced code block whose fence is longer than any backtick run in the text
+
+and `escaped(name)` writes what would not show as itself (a newline, the bytes of a file name
+that is not UTF-8) as a backslash escape, so that two names never look alike.
 """
 
 from __future__ import annotations
@@ -45,3 +48,27 @@ def block(text: object, info: str = "text") -> str:
     longest = max((len(run) for run in re.findall(r"`+|~+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{info}\n{body}\n{fence}"
+
+
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escaped(text: str) -> str:
+    """`text` with every character that would not show as itself written as a backslash escape:
+    a backslash doubled, a newline as \\n, other control and invisible formatting characters as
+    \\x1b (below 0x80) or \\u0085, \\u202e, and each byte of a file name that is not UTF-8
+    (os.fsdecode's surrogates) as \\xe9 (0x80 and above). Two different texts never give one (a
+    file name shown in a report, a summary or on the terminal); printable text without a
+    backslash is itself."""
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as os.fsdecode keeps it
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable() or ch == " ":
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)

@@ -133,7 +133,7 @@ def test_grade_refuses_a_file_that_is_not_python(tmp_path, capsys):
     notes = tmp_path / "notes.txt"
     notes.write_text("def activation(name, z):\n    return z\n")
     assert main(["grade", str(notes)]) == 2
-    assert "notes.txt is not a submission: expected a Python file (.py)" in capsys.readouterr().err
+    assert "notes.txt: not a submission: expected a Python file (.py)" in capsys.readouterr().err
 
 
 def test_property_takes_glob_patterns_and_names_the_checks_when_one_matches_none(capsys):

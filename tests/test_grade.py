@@ -223,13 +223,15 @@ def test_many_submissions_in_parallel_give_a_class_summary(tmp_path):
     text = summary.read_text()
     assert "4 submissions" in text and "| alice | 2 |" in text and "| dave | 0 |" in text
     assert "## Most common failures" in text
-    assert sorted(p.name for p in out.glob("*.json")) == ["alice.json", "dave.json", "sigmoid_derivative_from_z.json", "sse_without_half.json"]
+    students = out / "students"
+    assert sorted(p.name for p in students.glob("*.json")) == ["alice.json", "dave.json", "sigmoid_derivative_from_z.json",
+                                                               "sse_without_half.json"]
     # the pictures: the summary's two, and each student's report its own (margins; a one-element
     # failing value is left to the text)
     assert sorted(p.name for p in tmp_path.glob("*.svg")) == ["summary.items.svg", "summary.scores.svg"]
-    assert "](sse_without_half.margins.svg)" in (out / "sse_without_half.md").read_text()
-    assert {p.name for p in out.glob("*.margins.svg")} == {"alice.margins.svg", "sigmoid_derivative_from_z.margins.svg",
-                                                          "sse_without_half.margins.svg"}  # dave implements nothing
+    assert "](sse_without_half.margins.svg)" in (students / "sse_without_half.md").read_text()
+    assert {p.name for p in students.glob("*.margins.svg")} == {"alice.margins.svg", "sigmoid_derivative_from_z.margins.svg",
+                                                               "sse_without_half.margins.svg"}  # dave implements nothing
 
 
 def test_class_summary_counts_alike_failures_together():

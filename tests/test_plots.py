@@ -179,7 +179,7 @@ def test_class_grading_writes_the_summary_with_or_without_pictures(tmp_path, mon
 
     docs = {"a": _doc("a", {"sse": True, "sigmoid": True}), "b": _doc("b", {"sse": False, "sigmoid": True})}
     monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, docs[name], ""))
-    files = [tmp_path / "a.py", tmp_path / "b.py"]
+    files = [classroom.Student(name, tmp_path / f"{name}.py") for name in ("a", "b")]
     args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path / "grades"), jobs=1, quiet=True, report=None,
                               results_json=None, fail_under=None, adapter=None, no_plots=no_plots)
     assert classroom.grade_many(files, args) == 0
@@ -201,7 +201,7 @@ def test_class_grading_writes_the_summary_when_drawing_fails(tmp_path, monkeypat
     monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, _doc(name, {"sse": True}), ""))
     args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path), jobs=1, quiet=True, report=None,
                               results_json=None, fail_under=None, adapter=None, no_plots=False)
-    assert classroom.grade_many([tmp_path / "a.py"], args) == 0
+    assert classroom.grade_many([classroom.Student("a", tmp_path / "a.py")], args) == 0
     assert [link for _, link in _images((tmp_path / "summary.md").read_text(), tmp_path)] == ["summary.items.svg"]
     assert "drawing is broken" in capsys.readouterr().err
 

@@ -1,27 +1,34 @@
-"""Grading many submissions: one grader process per submission, `--jobs` at a time.
+"""Grading a class: its students found in the folders given (`collect`), then one grader
+process per student, `--jobs` at a time.
 
-Each submission is graded by `python -P -m gradverify.cli grade FILE --results-json … --report …`
-in a process of its own (which runs the submission in its own sandbox), so one submission can
-never affect another's grade. `-P`: the working folder, perhaps the class folder itself, is not
-on that process's import path, so no file there can stand in for a module the grader imports. The class summary is made from the
-results.json files alone.
+`collect` names each student by their path inside the class folder and lists what it does not
+grade, with why (links, unreadable files, files that are not .py, folders without one). Each
+student is graded by `python -P -m gradverify.cli grade --results-json … --report … -- FILE` in a
+process of its own (which runs the submission in its own sandbox), so one submission can never
+affect another's grade; its outputs go under `students/` (`student_outputs`). The class
+summary is made from the results.json files alone. `-P`: the working folder, perhaps the class
+folder itself, is not on a grader process's import path, so no file there can stand in for a
+module the grader imports.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from gradverify.grading import feedback
 from gradverify.files import write_atomic, write_with_pictures
-from gradverify.markdown import inline
+from gradverify.markdown import escaped
 from gradverify.terminal import inert
 
 if TYPE_CHECKING:
@@ -48,20 +55,195 @@ def grader_limit(rubric: "Rubric", *, adapter: bool = False) -> float:
     return GRADER_SLACK_S + worst_case_seconds(rubric, adapter=adapter)
 
 
-def _names(files: list[Path]) -> list[str]:
-    """A distinct output name per submission (the file's stem, numbered when stems repeat)."""
-    seen: dict[str, int] = {}
-    names = []
-    for path in files:
-        stem = path.stem
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
-    return names
+class Skip(str, Enum):
+    """Why something found in a class folder is not graded (results.json's `reason`)."""
+
+    SYMLINK = "a symbolic link: links are not followed"
+    UNREADABLE = "cannot be read"
+    NOT_REGULAR = "not a regular file"
+    NOT_PYTHON = "not a submission: expected a Python file (.py)"
+    NO_PYTHON = "a folder without a .py file"
+    NO_FILE = "a student folder without the file to grade"
+    OUTSIDE_FOLDER = "a .py file outside a student folder"
+
+
+@dataclass(frozen=True)
+class Student:
+    """One submission of a class: `name`, its path inside the class folder ('/' between folders,
+    without .py; a student folder's own path), and `path`, the file graded."""
+
+    name: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """What a class folder holds and is not graded: its `name` (its path inside the class folder,
+    a folder's ending in '/'), why (`reason`), and `detail` (the link's target, the system's reason)."""
+
+    name: str
+    reason: Skip
+    detail: str = ""
+
+    @property
+    def why(self) -> str:
+        return f"{self.reason.value} ({self.detail})" if self.detail else self.reason.value
+
+
+def collect(paths: Sequence[str | os.PathLike], *, file: str | None = None) -> tuple[list[Student], list[Skipped]]:
+    """The students of a class given as files and folders (`gradverify grade a.py sec1/ sec2/`),
+    and what is not graded, with why; reads names and permissions, never a file's contents.
+
+    Names are paths inside the class folder: relative to the folder holding every argument (the
+    folder itself when only one is given), so `sec1/ sec2/` gives sec1/bob and sec2/bob. A .py
+    file is the student named by its path without .py; a folder that holds `file` is the student
+    named by the folder (`alice` for alice/backprop.py), a folder without it or any folder is a
+    student folder without it, and .py files outside student folders are not graded. Without `file`, a folder below an argument that holds exactly one .py file
+    and no folder is that student's folder. Every other folder is walked. Never two students
+    with one name: where a file's name without .py is another student's, it keeps its .py.
+    Symbolic links are never followed, but for a folder given as an argument (the file itself, a
+    file given as an argument, or a folder on its way below an argument): each is listed, as is a file that cannot be read, a file that is not .py and a folder without
+    one. ValueError for an argument that does not exist."""
+    if file is not None:
+        from gradverify.grading.rubric import check_file_name
+
+        check_file_name(file, "the file to grade in each student folder")
+    arguments = [os.fspath(p) for p in paths]
+    for argument in arguments:
+        if not os.path.lexists(argument):
+            raise ValueError(f"no such file or folder: {argument}")
+    tops = [os.path.abspath(a) if os.path.isdir(a) else os.path.dirname(os.path.abspath(a)) for a in arguments]
+    base = os.path.commonpath(tops) if tops else os.getcwd()
+    found: list[tuple[str, str, bool]] = []  # (path inside the class folder, the file, a student folder's)
+    skipped: list[Skipped] = []
+    for argument in arguments:
+        where = os.path.relpath(os.path.abspath(argument), base)
+        if os.path.isdir(argument):  # an argument is taken as given, a link included: the grader named it
+            _walk(argument, "" if where == "." else where, file, found, skipped, argument=True,
+                  own_name=os.path.basename(os.path.abspath(argument)))
+        else:
+            _take_file(argument, where, found, skipped)
+    return _named(found), skipped
+
+
+def _walk(folder: str, where: str, file: str | None, found: list, skipped: list[Skipped], *, argument: bool,
+          own_name: str = "") -> None:
+    """Collect the folder `folder`, which is `where` inside the class folder ("" for the class folder itself)."""
+    inside = (lambda name: f"{where}/{name}" if where else name)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        skipped.append(Skipped(f"{where or own_name}/", Skip.UNREADABLE, exc.strerror or str(exc)))
+        return
+    folders = [e for e in entries if e.is_dir(follow_symlinks=False)]
+    files = [e for e in entries if not e.is_dir(follow_symlinks=False)]
+    python = [e for e in files if e.name.endswith(".py")]
+    if file is not None and any(e.name == file for e in files):  # a student folder
+        _take_file(os.path.join(folder, file), inside(file), found, skipped, student=where or own_name)
+        return
+    if file is None and not argument and len(python) == 1 and not folders:
+        _take_file(python[0].path, inside(python[0].name), found, skipped, student=where)
+        return
+    if not folders and not argument and (file is not None or not python):  # a student's folder, without what is graded
+        skipped.append(Skipped(f"{where}/", Skip.NO_FILE if file else Skip.NO_PYTHON, file or ""))
+        return
+    for entry in files:
+        if entry.is_symlink():
+            skipped.append(Skipped(inside(entry.name), Skip.SYMLINK, _target(entry.path)))
+        elif not entry.name.endswith(".py"):
+            skipped.append(Skipped(inside(entry.name), Skip.NOT_PYTHON))
+        elif file is not None:
+            skipped.append(Skipped(inside(entry.name), Skip.OUTSIDE_FOLDER, f"each student's {file} is graded"))
+        else:
+            _take_file(entry.path, inside(entry.name), found, skipped)
+    for entry in folders:
+        _walk(entry.path, inside(entry.name), file, found, skipped, argument=False)
+
+
+def _target(path: str) -> str:
+    try:
+        return f"to {os.readlink(path)}"
+    except OSError:
+        return ""
+
+
+def _take_file(path: str, where: str, found: list, skipped: list[Skipped], *, student: str | None = None) -> None:
+    """The file `path` (`where` inside the class folder) as a student's (the student folder
+    `student`'s, if given), or why it cannot be: a symbolic link, not a regular file, not .py, unreadable."""
+    name = student if student is not None else where
+    if os.path.islink(path):
+        skipped.append(Skipped(where, Skip.SYMLINK, _target(path)))
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError as exc:
+        skipped.append(Skipped(where, Skip.UNREADABLE, exc.strerror or str(exc)))
+        return
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    finally:
+        os.close(fd)
+    if not regular:
+        skipped.append(Skipped(where, Skip.NOT_REGULAR))
+    elif student is None and not path.lower().endswith(".py"):
+        skipped.append(Skipped(where, Skip.NOT_PYTHON))
+    else:
+        found.append((name, path, student is not None))
+
+
+def _named(found: list[tuple[str, str, bool]]) -> list[Student]:
+    """A distinct name per file: the path inside the class folder, without .py for a file of its
+    own; where that is another's name too, a file of its own keeps its .py (its full path, which
+    no other file has). The same file found twice is one student."""
+    unique = list({os.path.abspath(path): (where, path, folder) for where, path, folder in reversed(found)}.values())[::-1]
+    full = [False] * len(unique)
+
+    def name(i: int) -> str:
+        where, _, folder = unique[i]
+        return where if folder or full[i] else where.rsplit(".", 1)[0]
+
+    while True:
+        holders: dict[str, list[int]] = {}
+        for i in range(len(unique)):
+            holders.setdefault(name(i), []).append(i)
+        clashing = [i for group in holders.values() if len(group) > 1 for i in group if not unique[i][2] and not full[i]]
+        if not clashing:
+            break
+        for i in clashing:
+            full[i] = True
+    return sorted((Student(name(i), Path(unique[i][1])) for i in range(len(unique))), key=lambda s: s.name)
+
+
+def _escape_part(part: str) -> str:
+    """One part of a student's name as a file name: '%', '.', what is not printable (control
+    characters, a newline) and the bytes of a name that is not UTF-8 written as %XX, the rest kept.
+    With '%' escaped no two names give one file name; with '.' escaped a student's outputs
+    (`<stem>.md`, `<stem>.json`, the pictures `<stem>.<key>.svg`) are told apart from every other
+    student's and from the folders on their way, none of which holds a '.'."""
+    out = []
+    for ch in part:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (os.fsdecode's surrogateescape)
+            out.append(f"%{code - 0xDC00:02X}")
+        elif ch in "%." or not ch.isprintable():
+            out.append("".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass")))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def student_outputs(out: Path, name: str) -> tuple[Path, Path]:
+    """Where the grade of the student `name` goes: (report, results.json), under out/students/
+    mirroring the name's folders, every part written so that no two students' outputs, their
+    pictures beside the report, or a folder on their way can be one file (_escape_part)."""
+    stem = out / "students" / "/".join(_escape_part(part) for part in name.split("/"))
+    return stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".json")
 
 
 def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list[str]:
-    command = [sys.executable, "-P", "-m", "gradverify.cli", "grade", str(path), "--quiet",
-               "--results-json", str(out / f"{name}.json"), "--report", str(out / f"{name}.md"),
+    report, results = student_outputs(out, name)
+    command = [sys.executable, "-P", "-m", "gradverify.cli", "grade", "--quiet",
+               "--results-json", str(results), "--report", str(report),
                "--memory", str(args.memory)]
     if args.rubric:
         command += ["--rubric", args.rubric]
@@ -73,7 +255,7 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command.append("--unsafe-no-sandbox")
     if getattr(args, "no_plots", False):
         command.append("--no-plots")
-    return command
+    return command + ["--", str(path)]  # after "--": a file named "-x.py" is no option
 
 
 def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: float) -> tuple[str, dict | None, str]:
@@ -83,14 +265,18 @@ def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: fl
                               text=True, timeout=limit)
     except subprocess.TimeoutExpired:
         return name, None, f"the grader process took longer than {limit:g} s"
-    results = out / f"{name}.json"
+    results = student_outputs(out, name)[1]
     if done.returncode != 0 or not results.is_file():
         tail = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return name, None, f"the grader process failed (exit {done.returncode}): {tail}"
     return name, json.loads(results.read_text(encoding="utf-8")), ""
 
 
-def grade_many(files: list[Path], args: argparse.Namespace) -> int:
+def grade_many(students: list[Student], args: argparse.Namespace, skipped: Sequence[Skipped] = ()) -> int:
+    """Grade `students` (classroom.collect), `args.jobs` at a time: each student's report and
+    results.json under args.out/students/ (student_outputs), the class summary (args.report, else
+    args.out/summary.md) with what is not graded and why (`skipped`, and the grader processes that
+    failed), and with args.results_json all of it in one file."""
     from gradverify.grading.rubric import load_rubric
 
     rubric = load_rubric(args.rubric)
@@ -100,33 +286,36 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     limit = grader_limit(rubric, adapter=bool(args.adapter or rubric.adapter))
     start = time.perf_counter()
-    names = _names(files)
+    names = [student.name for student in students]
+    shown = {name: escaped(name) for name in names}  # no two alike (escaped), and text a report can hold
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(_grade, path, name, out, args, limit) for path, name in zip(files, names)]
+        futures = [pool.submit(_grade, student.path, student.name, out, args, limit) for student in students]
         for count, future in enumerate(futures, 1):
             name, document, error = future.result()
             if document is None:
                 errors[name] = error
             else:
+                document.setdefault("extra_data", {})["student"] = shown[name]
                 results[name] = document
             if not args.quiet:
-                shown = f"{document['score']:g}" if document else f"ERROR: {error}"
-                print(f"[{count:>3}/{len(files)}] {inert(name)}: {inert(shown)}", file=sys.stderr, flush=True)
+                score = f"{document['score']:g}" if document else f"ERROR: {error}"
+                print(f"[{count:>3}/{len(students)}] {inert(shown[name])}: {inert(score)}", file=sys.stderr, flush=True)
     graded = [results[n] for n in names if n in results]
+    not_graded = [(shown[n], e) for n, e in errors.items()] + [(escaped(s.name), s.why) for s in skipped]
     summary_path = Path(args.report) if args.report else out / "summary.md"
-    not_graded = ("\n## Not graded\n\n" + "\n".join(f"- {inline(n)}: {inline(e)}" for n, e in errors.items()) + "\n"
-                  if errors else "")
     drawing = graded and not getattr(args, "no_plots", False)  # pictures beside the summary, written before it
-    write_with_pictures(summary_path, lambda drawn: feedback.class_summary(graded, drawn=drawn) + not_graded,
+    write_with_pictures(summary_path, lambda drawn: feedback.class_summary(graded, drawn=drawn, not_graded=not_graded),
                         (lambda: feedback.summary_pictures(graded)) if drawing else None)
     if args.results_json:
-        combined = {"submissions": [results[n] for n in names if n in results], "errors": errors}
+        combined = {"submissions": graded, "errors": {shown[n]: e for n, e in errors.items()},
+                    "not_graded": [{"student": escaped(s.name), "reason": s.reason.name, "why": s.why} for s in skipped]}
         write_atomic(args.results_json, feedback.dump(combined))
     wall = time.perf_counter() - start
-    print(f"gradverify: graded {len(results)} of {len(files)} submissions in {wall:.1f} s "
-          f"with {args.jobs} job(s); summary: {inert(summary_path)}", file=sys.stderr)
+    left_out = f"; {len(skipped)} not graded (listed in the summary)" if skipped else ""
+    print(f"gradverify: graded {len(results)} of {len(students)} submissions in {wall:.1f} s "
+          f"with {args.jobs} job(s){left_out}; summary: {inert(summary_path)}", file=sys.stderr)
     if errors:
         return EXIT_USAGE
     if args.fail_under is not None and any(doc["score"] < args.fail_under for doc in results.values()):

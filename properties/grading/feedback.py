@@ -19,7 +19,7 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from gradverify.grading.items import GradeResult, ItemResult
 from gradverify.markdown import block, code, inline
@@ -242,14 +242,18 @@ def summary_pictures(results: list[dict]) -> "list[Picture]":
 
 
 def class_summary(results: list[dict], titles: dict[str, str] | None = None,
-                  drawn: "dict[str, DrawnPicture] | None" = None) -> str:
-    """Markdown for a class: score per item and student, and the most common failures.
+                  drawn: "dict[str, DrawnPicture] | None" = None, *, not_graded: Sequence[tuple[str, str]] = ()) -> str:
+    """Markdown for a class: score per item and student, the most common failures, and what is
+    not graded, with why (`not_graded`: (name, why) pairs).
 
-    `results` are results.json documents (one per submission), as written by `gradverify grade`;
-    what came from submissions (names, causes) is rendered inert. `drawn`: the pictures of
-    `summary_pictures`, linked under the first line."""
+    `results` are results.json documents (one per submission), as written by `gradverify grade`,
+    each student named by its extra_data's `student` (the path in the class folder that
+    `gradverify grade` adds), else by its file's name without .py; what came from submissions
+    (names, causes) is rendered inert. `drawn`: the pictures of `summary_pictures`, linked under
+    the first line."""
+    left_out = ["", "## Not graded", "", *(f"- {inline(name)}: {inline(why)}" for name, why in not_graded)] if not_graded else []
     if not results:
-        return "# Class summary\n\nNo submissions.\n"
+        return "\n".join(["# Class summary", "", "No submissions.", *left_out]) + "\n"
     items = [t["extra_data"]["item"] for t in results[0]["tests"]]
     titles = titles or {t["extra_data"]["item"]: t["name"] for t in results[0]["tests"]}
     maximum = results[0]["extra_data"]["max_score"]
@@ -259,15 +263,14 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None,
         "",
         f"{len(results)} submissions; mean {sum(scores) / len(scores):.1f} / {_points(maximum)}, "
         f"min {_points(min(scores))}, max {_points(max(scores))}; "
-        f"{sum(1 for s in scores if s == maximum)} full marks.",
+        f"{sum(1 for s in scores if s == maximum)} full marks" + (f"; {len(not_graded)} not graded (below)." if not_graded else "."),
         "",
         *[line for key in ("scores", "items") if drawn and key in drawn for line in (drawn[key].markdown(), "")],
         "| student | score | " + " | ".join(inline(i) for i in items) + " |",
         "|---|---|" + "---|" * len(items),
     ]
-    for doc in sorted(results, key=lambda d: d["extra_data"]["submission"]):
+    for name, doc in sorted(((_student(doc), doc) for doc in results), key=lambda pair: pair[0]):
         cells = [_points(t["score"]) if t["status"] == "passed" else f"**{_points(t['score'])}**" for t in doc["tests"]]
-        name = Path(doc["extra_data"]["submission"]).stem
         lines.append(f"| {inline(name)} | {_points(doc['score'])} | " + " | ".join(cells) + " |")
     failures = Counter()
     for doc in results:
@@ -284,7 +287,13 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None,
         lines += ["| item | failure | students |", "|---|---|---|"]
         for (item, cause), count in failures.most_common(15):
             lines.append(f"| {inline(titles.get(item, item))} | {inline(cause)} | {count} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + left_out) + "\n"
+
+
+def _student(document: dict) -> str:
+    """The name of a results.json document's student: extra_data's `student`, else its file's name without .py."""
+    extra = document["extra_data"]
+    return str(extra.get("student") or Path(extra["submission"]).stem)
 
 
 def _kind_of_failure(extra: dict) -> str:

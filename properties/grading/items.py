@@ -27,6 +27,7 @@ from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
 from gradverify.loader import missing_functions
+from gradverify.markdown import escaped
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 from gradverify.runner import PROFILES, Failure, PropertyResult, illustrate, run_property
@@ -317,12 +318,14 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
 
     adapter: a course adapter (an Adapter, a shipped adapter's name or a .py path; default: the
     rubric's, if it names one), run in the sandbox over the submission (grading/adapters).
-    Raises grading.adapters.AdapterError when it cannot be used: staff's mistake, not the student's."""
+    Raises grading.adapters.AdapterError when it cannot be used: staff's mistake, not the student's;
+    gradverify.sandbox.FileNotCopied when the file is a symbolic link or cannot be read (no grade)."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
     from gradverify.sandbox.host import AdapterLoadError
 
     start = time.perf_counter()
+    submission = escaped(str(path))  # the file's name as the reports show it: a newline or a byte not UTF-8 escaped
     if timeout is not None:
         rubric = replace(rubric, item_timeout=timeout)
     chosen = adapter if adapter is not None else rubric.adapter or None
@@ -339,13 +342,13 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
         except SubmissionLoadError as exc:
             # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
             cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
-            result = GradeResult(str(path), rubric, load_error=cause, adapter=chosen.name if chosen else "")
+            result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "")
             result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, f"the file could not be loaded: {cause}")
                             for item in rubric.items]
         else:
             references.join()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
-                result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline,
+                result = grade_module(suite_view(sandbox.module), rubric, submission=submission, deadline=sandbox.deadline,
                                       progress=progress, adapter=chosen)
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))

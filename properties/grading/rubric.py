@@ -36,7 +36,7 @@ DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
 #: publish the grades; staff always see every test.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 #: The fields of a rubric: at the top level, and in each [[items]] table (docs/rubric.md describes each).
-FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "adapter", "items")
+FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "adapter", "submission_file", "items")
 ITEM_FIELDS = ("name", "title", "check", "target", "points", "hidden", "visibility")
 
 
@@ -110,6 +110,8 @@ class Rubric:
     packages: tuple[str, ...] = ()
     #: the course adapter: a shipped adapter's name or an absolute path ("" for none)
     adapter: str = ""
+    #: in a class folder of one folder per student, the file graded in each ("" for none: grading/classroom.collect)
+    submission_file: str = ""
 
     @property
     def max_score(self) -> float:
@@ -158,8 +160,22 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     if not isinstance(packages, list) or not all(isinstance(p, str) and p.isidentifier() for p in packages):
         raise ValueError(f"{path}{source.at('packages')}: packages must be a list of top-level package names, "
                          f"got {packages!r}")
+    submission_file = data.get("submission_file", "")
+    if submission_file != "":
+        try:
+            check_file_name(submission_file, "submission_file")
+        except ValueError as exc:
+            raise ValueError(f"{path}{source.at('submission_file')}: {exc}") from None
     return Rubric(title, tuple(items), examples, float(timeout), seed, str(path), tuple(packages),
-                  _adapter(data.get("adapter", ""), path, source))
+                  _adapter(data.get("adapter", ""), path, source), submission_file=submission_file)
+
+
+def check_file_name(name: Any, what: str) -> str:
+    """`name` if it is the name of a Python file in a folder (`backprop.py`: a string ending in .py,
+    without '/'), else ValueError saying so of `what` (submission_file, --file)."""
+    if not isinstance(name, str) or not name.endswith(".py") or "/" in name or "\0" in name or name in (".py", "..py"):
+        raise ValueError(f"{what} must be a file name ending in .py, without folders (e.g. backprop.py), got {name!r}")
+    return name
 
 
 def _number(value: Any) -> bool:

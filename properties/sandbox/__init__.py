@@ -10,6 +10,6 @@ suite never imports the sandbox (grading/remote.py connects the two).
 """
 
 from .engine import Mode, SandboxUnavailable
-from .host import Sandbox, SubmissionCallError, SubmissionLoadError
+from .host import FileNotCopied, Sandbox, SubmissionCallError, SubmissionLoadError
 
-__all__ = ["Mode", "Sandbox", "SandboxUnavailable", "SubmissionCallError", "SubmissionLoadError"]
+__all__ = ["FileNotCopied", "Mode", "Sandbox", "SandboxUnavailable", "SubmissionCallError", "SubmissionLoadError"]

@@ -436,12 +436,10 @@ def sandbox_uid() -> int:
 
 
 def private_folder() -> Path:
-    """A new folder for one submission's files, 0755 so the child may read what is put there:
+    """A new folder for one submission's files, 0700 (host.py opens it to the child's group alone):
     in the temporary folder, or (as root, when that is closed to others) under SHARED_RUNTIME."""
     parent = Path(tempfile.gettempdir())
     if os.geteuid() == 0 and not reachable_by_others(str(parent)):
         parent = SHARED_RUNTIME / "sandboxes"
         parent.mkdir(mode=0o755, parents=True, exist_ok=True)
-    top = Path(tempfile.mkdtemp(prefix="gradverify-sandbox-", dir=parent))
-    top.chmod(0o755)
-    return top
+    return Path(tempfile.mkdtemp(prefix="gradverify-sandbox-", dir=parent))

@@ -50,6 +50,7 @@ import select
 import shutil
 import signal
 import socket
+import stat as file_stat
 import subprocess
 import sys
 import threading
@@ -141,6 +142,13 @@ class _Gone(Exception):
         super().__init__(cause)
         self.cause = cause
         self.kind = kind
+
+
+class FileNotCopied(Exception):
+    """The submission could not be copied into its sandbox folder: it is a symbolic link (never
+    followed, so that a root grader never copies a file its author could not read) or it cannot
+    be read. str(exc) names the file and says why. The grader's problem, not the submission's:
+    no grade is given."""
 
 
 class _LoadFailure(Exception):
@@ -438,35 +446,84 @@ def _prepare_separate_user(locked: list[str], lock_grader: bool) -> None:
     engine.lock([*(engine.grader_paths() if lock_grader else []), *locked])
 
 
-def _make_folder(source: Path | None, child_uid: int | None, adapter: Path | None = None) -> Path:
+def reader_group(mode: engine.Mode, uid: int | None) -> int | None:
+    """The group that may read a submission's sandbox folder besides the grader who owns it: the
+    child's own gid where it runs as a uid of its own on this machine (the separate-user mode's
+    `uid`; nobody's group 65534 when a root grader starts bwrap as uid 65534), else None: the
+    child runs as the grader (unsafe), or bwrap maps uid 65534 to the ordinary user grading, so
+    the owner's permissions are the child's and no one else's are needed."""
+    if mode is engine.Mode.USER:
+        return uid
+    if mode is engine.Mode.BWRAP and os.geteuid() == 0:
+        return NOBODY
+    return None
+
+
+def _private(path: Path, group: int | None, *, folder: bool) -> None:
+    """`path` readable by the grader and `group` alone (0750/0640), or by the grader alone (0700/0600)."""
+    if group is not None:
+        os.chown(path, os.geteuid(), group, follow_symlinks=False)
+    os.chmod(path, (0o750 if group is not None else 0o700) if folder else (0o640 if group is not None else 0o600))
+
+
+def _copy_in(source: Path, target: Path, *, follow: bool = False) -> None:
+    """Copy the regular file `source` to the new file `target` (0600 while it is written), never
+    through a symbolic link at `source` unless `follow` (staff's adapter); OSError if it cannot
+    be read or is not a regular file."""
+    fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
+    with open(fd, "rb") as reading:
+        if not file_stat.S_ISREG(os.fstat(reading.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
+        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with open(out, "wb") as writing:
+            shutil.copyfileobj(reading, writing)
+
+
+def _unreadable(path: Path, exc: OSError) -> str:
+    """Why `path` could not be copied, in words: a symbolic link (named, never followed), or the system's reason."""
+    if os.path.islink(path):
+        return f"{path} is a symbolic link (to {os.readlink(path)}); links are not followed"
+    return f"cannot read {path}: {exc.strerror or exc}"
+
+
+def _make_folder(source: Path | None, group: int | None, adapter: Path | None = None, *,
+                 work_owner: int | None = None) -> Path:
     """A new folder for one submission: code/submission.py (empty without a `source`), the course
     adapter as code/adapter.py, and runtime/ (the worker and its codec), all read-only to the
-    child, and work/ (the child's own, outside bubblewrap)."""
+    child, and work/ (the child's own, outside bubblewrap; `work_owner`'s in the separate-user
+    mode). Every folder and file in it is the grader's, readable by `group` (reader_group) and by
+    no other user. FileNotCopied if the submission cannot be copied (AdapterLoadError for the
+    adapter); any other failure is raised as it came, the folder removed either way."""
     top = engine.private_folder()
     try:
         code, runtime, work = top / "code", top / "runtime", top / "work"
-        for folder in (code, runtime):
-            folder.mkdir(mode=0o755)
-        work.mkdir(mode=0o700)
-        copies = [code / "submission.py", runtime / "worker.py", runtime / "codec.py"]
+        for folder in (code, runtime, work):
+            folder.mkdir(mode=0o700)
         if source is not None:
-            shutil.copyfile(source, code / "submission.py")
+            try:
+                _copy_in(source, code / "submission.py")
+            except OSError as exc:
+                raise FileNotCopied(_unreadable(source, exc)) from None
         else:
             (code / "submission.py").write_bytes(b"")
         if adapter is not None:
-            shutil.copyfile(adapter, code / "adapter.py")
-            copies.append(code / "adapter.py")
+            try:
+                _copy_in(adapter, code / "adapter.py", follow=True)  # staff's file, wherever it is
+            except OSError as exc:
+                raise AdapterLoadError(_unreadable(adapter, exc)) from None
         for name in ("worker.py", "codec.py"):
             shutil.copyfile(WORKER_SCRIPT.with_name(name), runtime / name)
-        for path in copies:
-            path.chmod(0o644)
-        if child_uid is not None:  # the separate-user mode: no other submission's uid may enter this folder
-            os.chown(work, child_uid, child_uid)
-            os.chown(top, os.geteuid(), child_uid)
-            os.chmod(top, 0o750)
+        for folder in (code, runtime):
+            for entry in folder.iterdir():
+                _private(entry, group, folder=False)
+            _private(folder, group, folder=True)
+        if work_owner is not None:  # the separate-user mode: the child's own, no other submission's uid may enter
+            os.chown(work, work_owner, work_owner)
+        _private(top, group, folder=True)
         return top
     except BaseException:
         _remove_tree(top)
+        raise
 
 
 # --------------------------------------------------------------------------- #
@@ -752,10 +809,13 @@ class Sandbox:
 
     def start(self) -> None:
         """Start the child and import the submission (and the adapter) in it; SubmissionLoadError
-        if that fails, AdapterLoadError if it was the adapter's import."""
+        if that fails, AdapterLoadError if it was the adapter's import, FileNotCopied if the
+        submission is a symbolic link or cannot be read."""
         with self._lock:
             if self._functions is not None:
                 return
+            if self.path is not None and self.path.is_symlink():  # refused before anything is locked or copied
+                raise FileNotCopied(_unreadable(self.path, OSError()))
             if self.path is not None and not self.path.is_file():
                 raise SubmissionLoadError(f"no such file: {self.path}")
             if self.adapter is not None and not self.adapter.is_file():
@@ -765,7 +825,8 @@ class Sandbox:
                 _prepare_separate_user(self.locked, self.lock_grader)
             self._state.mode = self.mode
             self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
-            self._state.folder = _make_folder(self.path, self._state.uid, self.adapter)
+            self._state.folder = _make_folder(self.path, reader_group(self.mode, self._state.uid), self.adapter,
+                                              work_owner=self._state.uid)
             self._finalizer = weakref.finalize(self, _clean_up, self._state)
             try:
                 worker, (functions, declaration) = self._launch(
