@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from gradverify.grading.classroom import student_outputs
 from tests.variants import IMPL_SOURCE
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "properties" / "grading" / "student_template.py"
@@ -82,8 +83,8 @@ def test_grading_a_class_from_inside_its_folder_imports_none_of_its_files(class_
                  "--jobs", "2", "--out", str(out), "--rubric", "../rubric.toml", "--quiet"], folder)
     assert sorted(p.name for p in marks.iterdir()) == []
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads((out / "alice_submission.json").read_text())["score"] == 1
-    assert json.loads((out / "bob_submission.json").read_text())["score"] == 0
+    assert json.loads(student_outputs(out, "alice_submission")[1].read_text())["score"] == 1
+    assert json.loads(student_outputs(out, "bob_submission")[1].read_text())["score"] == 0
 
 
 def test_grading_one_file_from_inside_its_folder_imports_none_of_its_files(class_folder):
