@@ -163,6 +163,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from gradverify.report import render_junit, render_markdown, step_summary, write_report
 
     result.seconds = time.perf_counter() - started  # wall time, imports included
+    for problem in result.corpus_problems:  # entries skipped (unreadable, too large), also in the report
+        print(f"gradverify: regression corpus: {problem}", file=sys.stderr)
     markdown = render_markdown(result)
     if args.report:  # with its pictures beside it, written before it (not with --no-plots)
         write_report(args.report, result, drawing=not args.no_plots)
