@@ -76,6 +76,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
     g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
+    g.add_argument("--sandbox-proven", action="store_true", help=argparse.SUPPRESS)  # a class grade's per-student process
     g.set_defaults(func=_cmd_grade)
 
     t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
@@ -256,6 +257,11 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     if mode is engine.Mode.NONE:
         print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
               file=sys.stderr)
+    one = len(files) == 1 and not Path(args.files[0]).is_dir()
+    broken = None if args.sandbox_proven else _sandbox_broken(rubric, args, warm_references=one)
+    if broken:
+        print(f"gradverify: {broken}", file=sys.stderr)
+        return EXIT_USAGE
     from gradverify.grading import adapters
 
     adapter = None
@@ -266,11 +272,31 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except adapters.AdapterError as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if len(files) == 1 and not Path(args.files[0]).is_dir():
+    if one:
         return _grade_one(files[0], rubric, args, adapter)
     from gradverify.grading.classroom import grade_many
 
     return grade_many(files, args)
+
+
+def _sandbox_broken(rubric, args: argparse.Namespace, *, warm_references: bool) -> str | None:
+    """Before the first submission (a class grade's parent proves it for its per-student processes):
+    why the sandbox does not work here (gradverify.sandbox.canary), or None. With `warm_references`,
+    the references (JAX, PyTorch) are imported meanwhile, as the grade would first."""
+    import threading
+
+    from gradverify.grading import items
+    from gradverify.sandbox import canary
+
+    if warm_references:  # the canary mostly waits for its child: the grade's first import goes on beside it
+        threading.Thread(target=items._import_references, name="gradverify-references", daemon=True).start()
+    try:
+        canary.prove(packages=rubric.packages, memory_mb=args.memory, unsafe=args.unsafe_no_sandbox,
+                     timeout=args.timeout or rubric.item_timeout)
+    except canary.SandboxUnavailable as exc:
+        return str(exc)
+    args.sandbox_proven = True
+    return None
 
 
 def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:

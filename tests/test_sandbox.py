@@ -683,3 +683,95 @@ def test_numpy_is_found_in_the_sandbox_when_the_interpreter_has_no_site_folder(s
     monkeypatch.setattr(engine, "runtime", without_sites)
     box = sandbox("well_behaved.py")
     assert box.module.importable(["numpy", "json", "torch", "hypothesis", "gradverify"]) == ["json", "numpy"]
+
+
+def _distribution_python_problem() -> str | None:
+    if not os.access(DISTRIBUTION_PYTHON, os.X_OK):
+        return f"{DISTRIBUTION_PYTHON} does not exist here"
+    done = subprocess.run([DISTRIBUTION_PYTHON, "-c", "import sys; print(sys.version_info[:2], sys.prefix)"],
+                          capture_output=True, text=True)
+    if done.stdout.split(")")[0] + ")" != str(sys.version_info[:2]):
+        return f"{DISTRIBUTION_PYTHON} is Python {done.stdout.strip()}, the venv's packages are for {sys.version_info[:2]}"
+    if os.path.realpath(DISTRIBUTION_PYTHON) == os.path.realpath(getattr(sys, "_base_executable", sys.executable)):
+        return f"the tests already run on {DISTRIBUTION_PYTHON}"
+    return None
+
+
+@bwrap_only
+@pytest.mark.skipif(_distribution_python_problem() is not None, reason=str(_distribution_python_problem()))
+def test_the_canary_passes_under_bubblewrap_on_the_distributions_python():
+    """The grader run by the distribution's python3.11 (this venv's packages added to it, as in a
+    venv made with it): the canary, a trusted submission importing NumPy in the bubblewrap
+    sandbox, gives its answer. (Debian's layout once left NumPy out of the sandbox: every
+    submission scored 0, "ended its own process (exit code 1) while importing".)"""
+    site_packages = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+    code = ("import site, sys; site.addsitedir(sys.argv[1]); "
+            "from gradverify.sandbox import canary, engine; "
+            "canary.prove(timeout=60); print(engine.choose().value, engine.runtime()['exe'])")
+    done = subprocess.run([DISTRIBUTION_PYTHON, "-I", "-c", code, site_packages], capture_output=True, text=True,
+                          env={**os.environ, engine.MODE_VARIABLE: engine.Mode.BWRAP.value}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mode, exe = done.stdout.split()
+    assert mode == engine.Mode.BWRAP.value
+    assert exe != engine.runtime()["exe"]  # the distribution's interpreter, not the one these tests run on
+
+
+# --------------------------------------------------------------------------- #
+# The canary: a sandbox that cannot run NumPy stops the grade before any student's.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def numpy_left_out(monkeypatch):
+    """The sandbox's runtime without NumPy, as Debian's layout once made it: every import fails."""
+    real = engine.runtime
+
+    def without_numpy(packages=()):
+        return {**real(packages), "numpy": []}
+
+    monkeypatch.setattr(engine, "runtime", without_numpy)
+
+
+@bwrap_only
+def test_the_canary_names_why_a_sandbox_without_numpy_cannot_grade(numpy_left_out):
+    from gradverify.sandbox import canary
+
+    with pytest.raises(canary.SandboxBroken) as info:
+        canary.prove(timeout=30)
+    assert "No module named 'numpy'" in str(info.value)
+    assert isinstance(info.value, engine.SandboxUnavailable)
+
+
+@bwrap_only
+def test_a_broken_sandbox_exits_2_before_any_submission_is_graded(numpy_left_out, tmp_path, capsys):
+    """One file, and a class folder: exit 2 with the reason, and no grade written (no zero blamed on a student)."""
+    from gradverify.cli import main
+
+    one = tmp_path / "one.json"
+    assert main(["grade", backprop.__file__, "--results-json", str(one), "--no-plots", "--quiet"]) == 2
+    assert "the sandbox does not work here" in capsys.readouterr().err and not one.exists()
+    (tmp_path / "class").mkdir()
+    for name in ("alice", "bob"):
+        shutil.copyfile(backprop.__file__, tmp_path / "class" / f"{name}.py")
+    assert main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "grades"), "--no-plots", "--quiet"]) == 2
+    assert "No module named 'numpy'" in capsys.readouterr().err
+    assert list((tmp_path / "grades").glob("*.json")) == []
+
+
+def test_a_class_grade_runs_the_canary_once_in_its_parent_and_tells_each_student_process(tmp_path, monkeypatch):
+    import argparse
+
+    from gradverify.grading import classroom
+    from gradverify.sandbox import canary
+
+    proofs = []
+    monkeypatch.setattr(canary, "prove", lambda **options: proofs.append(options))
+    commands = []
+    monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (
+        commands.append(classroom._command(path, name, out, args)), (name, None, "not graded here"))[1])
+    args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path / "grades"), jobs=2, quiet=True, report=None,
+                              results_json=None, fail_under=None, adapter=None, no_plots=True, memory=512,
+                              unsafe_no_sandbox=False, files=[])
+    classroom.grade_many([tmp_path / "a.py", tmp_path / "b.py"], args)
+    assert len(proofs) == 1 and proofs[0]["memory_mb"] == 512
+    assert len(commands) == 2 and all("--sandbox-proven" in command for command in commands)

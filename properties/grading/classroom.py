@@ -71,6 +71,7 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command.append("--unsafe-no-sandbox")
     if getattr(args, "no_plots", False):
         command.append("--no-plots")
+    command.append("--sandbox-proven")  # grade_many ran the canary before the first of them
     return command
 
 
@@ -88,6 +89,22 @@ def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: fl
     return name, json.loads(results.read_text(encoding="utf-8")), ""
 
 
+def _canary_failure(rubric: "Rubric", args: argparse.Namespace) -> str:
+    """Why the sandbox does not work here (gradverify.sandbox.canary), or "" when it does or when the
+    CLI proved it already; once, before any per-student process starts."""
+    if getattr(args, "sandbox_proven", False):
+        return ""
+    from gradverify.sandbox import canary
+
+    try:
+        canary.prove(packages=rubric.packages, memory_mb=getattr(args, "memory", 2048),
+                     unsafe=getattr(args, "unsafe_no_sandbox", False), timeout=rubric.item_timeout)
+    except canary.SandboxUnavailable as exc:
+        return str(exc)
+    args.sandbox_proven = True
+    return ""
+
+
 def grade_many(files: list[Path], args: argparse.Namespace) -> int:
     from gradverify.grading.rubric import load_rubric
 
@@ -97,6 +114,10 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     limit = grader_limit(rubric, adapter=bool(args.adapter or rubric.adapter))
+    broken = _canary_failure(rubric, args)
+    if broken:
+        print(f"gradverify: {broken}", file=sys.stderr)
+        return EXIT_USAGE
     start = time.perf_counter()
     names = _names(files)
     results: dict[str, dict] = {}
