@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from gradverify.grading import feedback
 from gradverify.files import write_atomic, write_with_pictures
 from gradverify.markdown import inline
+from gradverify.sandbox.host import closed_to_others
 
 if TYPE_CHECKING:
     from gradverify.grading.rubric import Rubric
@@ -105,6 +106,13 @@ def _canary_failure(rubric: "Rubric", args: argparse.Namespace) -> str:
     return ""
 
 
+def _class_folders(files: list[Path], args: argparse.Namespace, rubric: "Rubric") -> list[Path]:
+    """What no student's child may read during a class grade (separate-user mode): the folders
+    given and those holding the submissions, and the rubric."""
+    given = [Path(name) for name in getattr(args, "files", []) if Path(name).is_dir()]
+    return [*dict.fromkeys([*given, *(path.resolve().parent for path in files)]), *([Path(rubric.path)] if rubric.path else [])]
+
+
 def grade_many(files: list[Path], args: argparse.Namespace) -> int:
     from gradverify.grading.rubric import load_rubric
 
@@ -122,7 +130,8 @@ def grade_many(files: list[Path], args: argparse.Namespace) -> int:
     names = _names(files)
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    closed = closed_to_others(_class_folders(files, args, rubric), unsafe=getattr(args, "unsafe_no_sandbox", False))
+    with closed, ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the pool ends first, then the folders reopen
         futures = [pool.submit(_grade, path, name, out, args, limit) for path, name in zip(files, names)]
         for count, future in enumerate(futures, 1):
             name, document, error = future.result()
