@@ -830,6 +830,18 @@ def test_the_separate_user_mode_closes_the_graders_files_while_it_runs_and_gives
 
 
 @root_only
+def test_the_graders_own_files_are_closed_whoever_owns_them(sandbox, grader_tree):
+    """A TA's venv, graded from with sudo, is another user's than root's: still the grader's own
+    (the model solution is in it), so it is closed while the child runs, and given back."""
+    os.chown(grader_tree.venv, 54321, 54321)
+    before = modes(grader_tree.venv)
+    box = sandbox(grader_tree.submission, call_timeout=10.0, mode=engine.Mode.USER, locked=grader_tree.locked)
+    assert _closed([grader_tree.venv]) and box._state.lease.refused == ()
+    box.close()
+    assert modes(grader_tree.venv) == before
+
+
+@root_only
 @pytest.mark.parametrize("how", ["the submission fails to import", "the sandbox folder cannot be made"])
 def test_the_separate_user_mode_gives_the_permissions_back_when_the_start_fails(grader_tree, monkeypatch, how):
     from gradverify.sandbox import host

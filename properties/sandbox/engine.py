@@ -442,18 +442,19 @@ def _registry() -> Iterator[dict[str, dict]]:
             os.replace(temporary, path)
 
 
-def lock(paths: Iterable[str | os.PathLike]) -> Lease:
+def lock(paths: Iterable[str | os.PathLike], *, refuse_shared: bool = True) -> Lease:
     """Take others' permissions away from each path (the separate-user mode's wall around the
     grader's files, as root), recording each path's mode before in the registry (LOCKS), so
-    that unlock gives it back when no grader holds it any more. Paths others share
-    (shared_with_others) are refused and left as they are; paths already closed by someone else
-    are left alone (nothing to give back); missing ones are skipped."""
+    that unlock gives it back when no grader holds it any more. With `refuse_shared`, paths
+    others share (shared_with_others) are refused and left as they are (the grader's own
+    installation is closed whoever owns it: refuse_shared=False); paths already closed by
+    someone else are left alone (nothing to give back); missing ones are skipped."""
     me = _holder(os.getpid())
     taken, refused = [], []
     with _registry() as held:
         for path in dict.fromkeys(os.path.realpath(p) for p in paths):
             try:
-                why = shared_with_others(path)
+                why = shared_with_others(path) if refuse_shared else None
                 if why:
                     refused.append((path, why))
                     continue
@@ -468,6 +469,11 @@ def lock(paths: Iterable[str | os.PathLike]) -> Lease:
             held[path]["holders"].append(me)
             taken.append(path)
     return Lease(tuple(taken), tuple(refused))
+
+
+def joined(*leases: Lease) -> Lease:
+    """One lease for all of `leases` (unlock gives back each of them)."""
+    return Lease(tuple(p for lease in leases for p in lease.paths), tuple(r for lease in leases for r in lease.refused))
 
 
 def unlock(lease: Lease) -> None:

@@ -438,11 +438,17 @@ def _tasks_of(uid: int) -> int:
 
 def _prepare_separate_user(locked: list[str], lock_grader: bool) -> engine.Lease:
     """Before a submission runs as another user: the grader's own files (venv, package, source
-    tree; with `lock_grader`) and `locked` closed to other users, until the lease is given back
-    (engine.unlock, when the sandbox closes). A folder others share (/tmp, or another user's) is
-    left open (engine.shared_with_others): the child runs on the copy of the submission in its
-    sandbox folder (_make_folder), never on the file where it was handed in."""
-    return engine.lock([*(engine.grader_paths() if lock_grader else []), *locked])
+    tree; with `lock_grader`; whoever owns them) and `locked` closed to other users, until the
+    lease is given back (engine.unlock, when the sandbox closes). A folder of `locked` that others
+    share (/tmp, or another user's) is left open (engine.shared_with_others): the child runs on
+    the copy of the submission in its sandbox folder (_make_folder), never on the file where it
+    was handed in."""
+    own = engine.lock(engine.grader_paths(), refuse_shared=False) if lock_grader else engine.Lease()
+    try:
+        return engine.joined(own, engine.lock(locked))
+    except BaseException:
+        engine.unlock(own)
+        raise
 
 
 @contextlib.contextmanager
