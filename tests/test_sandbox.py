@@ -834,11 +834,12 @@ def test_the_graders_own_files_are_closed_whoever_owns_them(sandbox, grader_tree
     """A TA's venv, graded from with sudo, is another user's than root's: still the grader's own
     (the model solution is in it), so it is closed while the child runs, and given back."""
     os.chown(grader_tree.venv, 54321, 54321)
-    before = modes(grader_tree.venv)
+    os.chown(grader_tree.rubric, 54321, 54321)  # the TA's rubric: a file, closed whoever owns it
+    before = modes(grader_tree.venv, grader_tree.rubric)
     box = sandbox(grader_tree.submission, call_timeout=10.0, mode=engine.Mode.USER, locked=grader_tree.locked)
-    assert _closed([grader_tree.venv]) and box._state.lease.refused == ()
+    assert _closed([grader_tree.venv, grader_tree.rubric]) and box._state.lease.refused == ()
     box.close()
-    assert modes(grader_tree.venv) == before
+    assert modes(grader_tree.venv, grader_tree.rubric) == before
 
 
 @root_only

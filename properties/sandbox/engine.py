@@ -389,14 +389,17 @@ class Lease:
 
 
 def shared_with_others(path: str | os.PathLike) -> str | None:
-    """Why `path` belongs to others as well and must not be closed, or None: a folder anyone may
-    write in (sticky or world-writable, like /tmp, /var/tmp, /dev/shm), or a path owned by
-    another user than the grader's."""
+    """Why the folder `path` belongs to others as well and must not be closed, or None: a folder
+    anyone may write in (sticky or world-writable, like /tmp, /var/tmp, /dev/shm), or one owned
+    by another user than the grader's. (A file, such as the rubric, is closed whoever owns it:
+    closing it takes no folder away from anyone.)"""
     info = os.stat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    if info.st_mode & (stat.S_ISVTX | stat.S_IWOTH):
+        return "other users share it (it is sticky or world-writable, like /tmp)"
     if info.st_uid != os.geteuid():
         return f"it is owned by uid {info.st_uid}, not by the grader"
-    if stat.S_ISDIR(info.st_mode) and info.st_mode & (stat.S_ISVTX | stat.S_IWOTH):
-        return "other users share it (it is sticky or world-writable, like /tmp)"
     return None
 
 
