@@ -78,8 +78,10 @@ SHARED = ("/tmp", "/var/tmp", "/dev/shm")
 #: another test file beside it): pytest's folders, other tests' sandbox folders (this
 #: file's own are checked by content, `_our_sandbox_folders`), test_sandbox's grader-*
 #: folders, tempfile's default names, pip's (test_layout installs with pip --target), this
-#: file's benches, and PyTorch's cache of the grader's own references (torchinductor_<user>).
-OTHERS = re.compile(r"^(pytest-of-|gradverify-sandbox-|grader-|tmp[a-z0-9_]{8}$|gvattack-bench-|gvattack-canary-|torchinductor_|pip-)")
+#: file's benches and the ordinary user's readable copy of the checkout, the CLI's canary
+#: (another grader's), and PyTorch's cache of the grader's own references (torchinductor_<user>).
+OTHERS = re.compile(r"^(pytest-of-|gradverify-sandbox-|gradverify-canary-|grader-|tmp[a-z0-9_]{8}$|gvattack-bench-|"
+                    r"gvattack-canary-|gvattack-code-|torchinductor_|pip-)")
 #: Names the attacks leave in shared folders (cleaned up when an attack managed it).
 LEFT_BY_ATTACKS = re.compile(r"^(gvattack|results\.json$|submission\.py$|work$|sitecustomize\.py$|usercustomize\.py$|"
                              r"numpy\.py$|codec\.py$|worker\.py$|json\.py$)")
