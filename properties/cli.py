@@ -85,6 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
     g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
+    g.add_argument("--sandbox-proven", action="store_true", help=argparse.SUPPRESS)  # a class grade's per-student process
     g.set_defaults(func=_cmd_grade)
 
     t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
@@ -182,6 +183,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from gradverify.report import render_junit, render_markdown, step_summary, write_report
 
     result.seconds = time.perf_counter() - started  # wall time, imports included
+    for problem in result.corpus_problems:  # entries skipped (unreadable, too large), also in the report
+        print(f"gradverify: regression corpus: {problem}", file=sys.stderr)
     markdown = render_markdown(result)
     if args.report:  # with its pictures beside it, written before it (not with --no-plots)
         write_report(args.report, result, drawing=not args.no_plots)
@@ -271,6 +274,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     if mode is engine.Mode.NONE:
         print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
               file=sys.stderr)
+    broken = None if args.sandbox_proven else _sandbox_broken(rubric, args, warm_references=one)
+    if broken:
+        print(f"gradverify: {inert(broken)}", file=sys.stderr)
+        return EXIT_USAGE
     from gradverify.grading import adapters
 
     adapter = None
@@ -299,6 +306,26 @@ def grade_line(path, result) -> str:
     """The final line of one grade (a GradeResult): the file, its score, why it could not be loaded."""
     load = f" (could not be loaded: {inert(result.load_error)})" if result.load_error else ""
     return f"gradverify: {inert(path)}: {result.score:g} / {result.max_score:g}{load} ({result.seconds:.1f} s)"
+
+
+def _sandbox_broken(rubric, args: argparse.Namespace, *, warm_references: bool) -> str | None:
+    """Before the first submission (a class grade's parent proves it for its per-student processes):
+    why the sandbox does not work here (gradverify.sandbox.canary), or None. With `warm_references`,
+    the references (JAX, PyTorch) are imported meanwhile, as the grade would first."""
+    import threading
+
+    from gradverify.grading import items
+    from gradverify.sandbox import canary
+
+    if warm_references:  # the canary mostly waits for its child: the grade's first import goes on beside it
+        threading.Thread(target=items._import_references, name="gradverify-references", daemon=True).start()
+    try:
+        canary.prove(packages=rubric.packages, memory_mb=args.memory, unsafe=args.unsafe_no_sandbox,
+                     timeout=args.timeout or rubric.item_timeout)
+    except canary.SandboxUnavailable as exc:
+        return str(exc)
+    args.sandbox_proven = True
+    return None
 
 
 def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:

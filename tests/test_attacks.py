@@ -79,8 +79,10 @@ SHARED = ("/tmp", "/var/tmp", "/dev/shm")
 #: another test file beside it): pytest's folders, other tests' sandbox folders (this
 #: file's own are checked by content, `_our_sandbox_folders`), test_sandbox's grader-*
 #: folders, tempfile's default names, pip's (test_layout installs with pip --target), this
-#: file's benches, and PyTorch's cache of the grader's own references (torchinductor_<user>).
-OTHERS = re.compile(r"^(pytest-of-|gradverify-sandbox-|grader-|tmp[a-z0-9_]{8}$|gvattack-bench-|gvattack-canary-|torchinductor_|pip-)")
+#: file's benches and the ordinary user's readable copy of the checkout, the CLI's canary
+#: (another grader's), and PyTorch's cache of the grader's own references (torchinductor_<user>).
+OTHERS = re.compile(r"^(pytest-of-|gradverify-sandbox-|gradverify-canary-|grader-|tmp[a-z0-9_]{8}$|gvattack-bench-|"
+                    r"gvattack-canary-|gvattack-code-|torchinductor_|pip-)")
 #: Names the attacks leave in shared folders (cleaned up when an attack managed it).
 LEFT_BY_ATTACKS = re.compile(r"^(gvattack|results\.json$|submission\.py$|work$|sitecustomize\.py$|usercustomize\.py$|"
                              r"numpy\.py$|codec\.py$|worker\.py$|json\.py$)")
@@ -505,15 +507,16 @@ class Bench:
 
     # -- one attack ----------------------------------------------------------------- #
 
-    def run(self, attack: Attack, *, unsafe: bool = False, record: bool = True) -> dict:
+    def run(self, attack: Attack, *, unsafe: bool = False, record: bool = True, source: bytes | None = None) -> dict:
         """Grade `attack` and check everything around it; the outcome, with `problems` empty when
-        the grader achieved all it must. (`unsafe`: without a sandbox, to show the checks catch it.)"""
+        the grader achieved all it must. (`unsafe`: without a sandbox, to show the checks catch it;
+        `source`: the attack's file as the test changed it.)"""
         began = time.monotonic()
         self.reset()
         problems: list[str] = []
         rubric = self.rubrics[attack.rubric]
         submission = self.submissions / (attack.submit_as or attack.file)
-        submission.write_bytes(attack.path.read_bytes() + _tagged(self.tag))
+        submission.write_bytes((attack.path.read_bytes() if source is None else source) + _tagged(self.tag))
         submission.chmod(0o644)
         before, shared_before = self.snapshot(), self.shared()
         nobody_before = {pid for pid in _processes() if _owner(pid) == engine.NOBODY}
@@ -743,39 +746,76 @@ if pytest is not None:
             grade_file(BY_NAME["env_secrets"].path, bench.rubrics["loss"], memory_mb=MEMORY_MB)
         assert {path: os.stat(path).st_mode for path in engine.grader_paths()} == modes  # nothing locked on the way
 
-    @root_only
-    def test_every_attack_in_the_separate_user_mode(bench, ordinary_user_done, monkeypatch):
-        """The catalogue in the separate-user mode, forced (the mode of containers that forbid user
-        namespaces): each submission runs as a uid of its own, with the grader's venv, package,
-        checkout, rubric and class folder closed to others (engine.lock, chmod o-rwx; restored
-        here afterwards, once the ordinary user's run, which reads them, is over). Every attack
-        is held but those of SEPARATE_USER_OPEN, the mode's documented limits. Under make test one
-        attack of each class runs; all of them under make attacks (or GRADVERIFY_ATTACKS_FULL=1)."""
+    @contextlib.contextmanager
+    def separate_user_mode(bench: Bench, monkeypatch):
+        """The separate-user mode, forced, with what the grader closes (its own files, the rubric,
+        the class folder) closed before the bench looks (engine.lock, held by this process, so
+        each grade joins it), and given back afterwards by engine.unlock: every mode as it was."""
         exe = engine.runtime()["exe"]
         if not engine.reachable_by_others(exe):
             pytest.skip(f"the separate-user mode cannot run here: the grader's interpreter {exe} is not reachable by "
                         "other users; grading refuses with SandboxUnavailable (tested above)")
+        rubrics = [Path(r.path) for r in bench.rubrics.values() if r.path]
+        locked = [*engine.grader_paths(), *map(str, rubrics), str(bench.submissions)]
+        modes = {path: stat.S_IMODE(os.stat(path).st_mode) for path in locked}
+        lease = engine.lock(locked)
+        bench.modes.update({path: 0o640 for path in rubrics})
+        monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
+        try:
+            yield
+        finally:
+            for path in rubrics:
+                bench.modes.pop(path, None)
+            engine.unlock(lease)
+            monkeypatch.delenv(engine.MODE_VARIABLE)
+        assert {path: stat.S_IMODE(os.stat(path).st_mode) for path in locked} == modes, "a permission was not given back"
+
+    @root_only
+    def test_every_attack_in_the_separate_user_mode(bench, ordinary_user_done, monkeypatch):
+        """The catalogue in the separate-user mode, forced (the mode of containers that forbid user
+        namespaces): each submission runs as a uid of its own, with the grader's venv, package,
+        checkout, rubric and class folder closed to others (engine.lock, chmod o-rwx; given back
+        afterwards, once the ordinary user's run, which reads them, is over). Every attack is held
+        but those of SEPARATE_USER_OPEN, the mode's documented limits (what they may still reach
+        is tested on its own below). Under make test one attack of each class runs; all of them
+        under make attacks (or GRADVERIFY_ATTACKS_FULL=1)."""
         # make test: one attack of each class (the mode's limits aside); make attacks: the whole catalogue
         every = os.environ.get("GRADVERIFY_ATTACKS_REPORT") or os.environ.get("GRADVERIFY_ATTACKS_FULL")
         attacks = CATALOGUE if every else [
             sorted((a for a in CATALOGUE if a.cls == cls), key=lambda a: a.name in SEPARATE_USER_OPEN)[0] for cls in CLASSES]
-        # what the grader locks (its own files, the rubric, the class folder) is locked before the bench looks
-        rubrics = [Path(r.path) for r in bench.rubrics.values() if r.path]
-        locked = [*engine.grader_paths(), *map(str, rubrics), str(bench.submissions)]
-        modes = {path: os.stat(path).st_mode for path in locked}
-        engine.lock(locked)
-        bench.modes.update({path: 0o640 for path in rubrics})
-        monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
-        try:
+        with separate_user_mode(bench, monkeypatch):
             outcomes = {a.name: bench.run(a, record=False) for a in attacks}
-        finally:
-            for path in rubrics:
-                bench.modes.pop(path, None)
-            for path, mode in modes.items():
-                os.chmod(path, stat.S_IMODE(mode))
         _write_summary("separate-user", outcomes)
         assert {o["sandbox"] for o in outcomes.values()} == {engine.Mode.USER.value}
         assert {name: o["problems"] for name, o in outcomes.items() if o["problems"] and name not in SEPARATE_USER_OPEN} == {}
+
+    def only_where_the_mode_protects(source: str, bench: Bench) -> bytes:
+        """copy_classmate searching only what the separate-user mode claims to protect: the bench's
+        class folder (where its planted classmate is), the bench's folder, other sandboxes' folders
+        and running children's /proc entries (a classmate's sandbox runs beside it). Whatever else
+        on the machine it may read is the mode's documented limit (SEPARATE_USER_OPEN)."""
+        patterns = ["/proc/[0-9]*/cwd/*.py", "/proc/[0-9]*/cwd/../code/submission.py", f"{bench.submissions}/*.py",
+                    "/tmp/gradverify-sandbox-*/code/submission.py",
+                    f"{engine.SHARED_RUNTIME}/sandboxes/gradverify-sandbox-*/code/submission.py"]
+        searched, count = re.subn(r"^PATTERNS = \[.*?\]\n", f"PATTERNS = {patterns!r}\n", source, count=1, flags=re.S | re.M)
+        searched, walks = re.subn(r'os\.walk\("/",', f"os.walk({str(bench.folder)!r},", searched)
+        assert count == walks == 1, "copy_classmate changed: its PATTERNS or its walk from / are not where they were"
+        return searched.encode()
+
+    @root_only
+    def test_in_the_separate_user_mode_no_classmate_the_mode_protects_can_be_copied(bench, ordinary_user_done, monkeypatch):
+        """copy_classmate finds any classmate's file others can read on the machine (a documented
+        limit of the mode: another grader's copy in /tmp did it); what the mode claims is that the
+        class folder, other sandboxes' folders and a running classmate's child are out of reach,
+        so it is handed in searching those alone, beside the bench's planted classmate and a
+        classmate's sandbox running as it is graded."""
+        attack = BY_NAME["copy_classmate"]
+        assert attack.classmate_running
+        source = only_where_the_mode_protects(attack.path.read_text(encoding="utf-8"), bench)
+        with separate_user_mode(bench, monkeypatch):
+            outcome = bench.run(attack, record=False, source=source)
+        assert outcome["sandbox"] == engine.Mode.USER.value
+        assert outcome["problems"] == [], outcome
 
     # -- as an ordinary user ---------------------------------------------------------- #
 
@@ -788,11 +828,64 @@ if pytest is not None:
         done = subprocess.run([SYSTEM_PYTHON, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True)
         if done.stdout.strip() != str(sys.version_info[:2]):
             return f"{SYSTEM_PYTHON} is Python {done.stdout.strip()}, the venv's packages are for {sys.version_info[:2]}"
-        for path in (SITE_PACKAGES / "numpy" / "__init__.py", CHECKOUT / "properties" / "__init__.py",
-                     CHECKOUT / "tests" / "attacks" / "__init__.py", Path(__file__)):
-            if not engine.reachable_by_others(str(path)):
-                return f"{path} is not readable by other users"
         return None
+
+    #: What the ordinary user's run reads of the checkout (besides the venv's site-packages).
+    READ_BY_THE_ORDINARY_USER = ("pyproject.toml", "properties", "impl", "references", "tests")
+
+    def _readable_by_others() -> bool:
+        """Whether the ordinary user can read the checkout and the venv where they are."""
+        return all(engine.reachable_by_others(str(path)) for path in (
+            SITE_PACKAGES / "numpy" / "__init__.py", CHECKOUT / "properties" / "__init__.py",
+            CHECKOUT / "tests" / "attacks" / "__init__.py", Path(__file__)))
+
+    def _link_tree(source: Path, target: Path) -> None:
+        """`source` at `target`: files hard-linked, or copied (across filesystems, or when others
+        cannot read the file: a link shares the file's mode, a copy is made readable)."""
+        def link(src: str, dst: str) -> None:
+            if os.stat(src).st_mode & 0o004:
+                try:
+                    os.link(src, dst)
+                    return
+                except OSError:
+                    pass
+            shutil.copy2(src, dst)
+            os.chmod(dst, 0o644)
+
+        shutil.copytree(source, target, symlinks=True, copy_function=link, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def readable_copy(top: Path) -> Path:
+        """The checkout's READ_BY_THE_ORDINARY_USER and the venv's site-packages under `top` (a
+        folder others may enter), laid out as in the checkout: for a clone that sits where other
+        users cannot enter (a `mktemp -d` folder, 0700). The files are hard links of the checkout's
+        (root's, readable, not writable by the ordinary user: what it changes through them shows in
+        the checkout), the folders root's and 0755; setuptools' editable finder is the one file
+        rewritten, mapping the gradverify package to the copy's folders instead of the checkout's."""
+        copy = top / "checkout"
+        copy.mkdir()
+        for name in READ_BY_THE_ORDINARY_USER:
+            source = CHECKOUT / name
+            if source.is_dir():
+                _link_tree(source, copy / name)
+            elif source.is_file():
+                shutil.copy2(source, copy / name)
+        site = copy / SITE_PACKAGES.relative_to(CHECKOUT)
+        _link_tree(SITE_PACKAGES, site)
+        for finder in site.glob("__editable__*finder.py"):
+            text = finder.read_text(encoding="utf-8")
+            mapped = text
+            for name in ("properties", "impl", "references"):
+                mapped = mapped.replace(repr(str(CHECKOUT / name)), repr(str(copy / name)))
+            if mapped == text:
+                raise RuntimeError(f"{finder} maps gradverify to no folder of {CHECKOUT}: the venv is not this checkout's")
+            finder.unlink()  # a link of the venv's own file: replaced, never written through
+            finder.write_text(mapped, encoding="utf-8")
+        for root, _dirs, files in os.walk(top):
+            os.chmod(root, 0o755)
+        for path in (copy / "pyproject.toml", *site.glob("__editable__*finder.py")):
+            with contextlib.suppress(FileNotFoundError):
+                path.chmod(0o644)
+        return copy
 
     class OrdinaryUserRun:
         """The ordinary user's run: started before this process grades its own attacks, so the two
@@ -813,6 +906,9 @@ if pytest is not None:
             # the user's own only: its bench opens its class folder to others as a grader keeps one,
             # and the separate-user run going on beside it (another uid) must not find those files
             self.folder.chmod(0o700)
+            # the checkout and the venv where the ordinary user can read them: as they are, or a copy
+            self.copy_folder = None if _readable_by_others() else Path(tempfile.mkdtemp(prefix="gvattack-code-", dir="/var/tmp"))
+            self.checkout = readable_copy(self.copy_folder) if self.copy_folder else CHECKOUT
             self.tag = secrets.token_hex(6)
             self.canary = Path(canary_path(ORDINARY_USER, self.tag))
             self.canary.write_text("the canary sings\n")
@@ -827,7 +923,8 @@ if pytest is not None:
                    SECRET_VARIABLE: secret}
             self.start = time.monotonic()
             self.proc = subprocess.Popen(
-                [SYSTEM_PYTHON, __file__, "--site", str(SITE_PACKAGES), "--bench", str(self.folder / "bench"), "--out", str(self.out),
+                [SYSTEM_PYTHON, str(self.checkout / Path(__file__).relative_to(CHECKOUT)),
+                 "--site", str(self.checkout / SITE_PACKAGES.relative_to(CHECKOUT)), "--bench", str(self.folder / "bench"), "--out", str(self.out),
                  "--tag", self.tag],
                 user=ORDINARY_USER, group=ORDINARY_USER, extra_groups=[], env=env, cwd=self.folder / "home",
                 stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
@@ -884,6 +981,8 @@ if pytest is not None:
                 self.proc.wait()
             self.log.close()
             shutil.rmtree(self.folder, ignore_errors=True)
+            if self.copy_folder is not None:
+                shutil.rmtree(self.copy_folder, ignore_errors=True)
             if not any(_owner(pid) == self.user.pw_uid for pid in _processes()):  # no other run of the user's goes on
                 for shared_folder in SHARED:  # the grader's own PyTorch cache (torchinductor_gvattack), if this run made it
                     for name in _listing(shared_folder) - self.shared_before[shared_folder]:

@@ -181,7 +181,7 @@ def test_class_grading_writes_the_summary_with_or_without_pictures(tmp_path, mon
     monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, docs[name], ""))
     files = [classroom.Student(name, tmp_path / f"{name}.py") for name in ("a", "b")]
     args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path / "grades"), jobs=1, quiet=True, report=None,
-                              results_json=None, fail_under=None, adapter=None, no_plots=no_plots)
+                              results_json=None, fail_under=None, adapter=None, no_plots=no_plots, sandbox_proven=True)
     assert classroom.grade_many(files, args) == 0
     summary = tmp_path / "grades" / "summary.md"
     assert "| a | 2 |" in summary.read_text()
@@ -200,7 +200,7 @@ def test_class_grading_writes_the_summary_when_drawing_fails(tmp_path, monkeypat
     monkeypatch.setattr(plots, "score_histogram", broken)
     monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, _doc(name, {"sse": True}), ""))
     args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path), jobs=1, quiet=True, report=None,
-                              results_json=None, fail_under=None, adapter=None, no_plots=False)
+                              results_json=None, fail_under=None, adapter=None, no_plots=False, sandbox_proven=True)
     assert classroom.grade_many([classroom.Student("a", tmp_path / "a.py")], args) == 0
     assert [link for _, link in _images((tmp_path / "summary.md").read_text(), tmp_path)] == ["summary.items.svg"]
     assert "drawing is broken" in capsys.readouterr().err

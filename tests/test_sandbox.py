@@ -14,9 +14,11 @@ import math
 import os
 import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -658,3 +660,286 @@ def test_separate_user_sandboxes_side_by_side_have_uids_and_folders_of_their_own
     X = np.random.default_rng(1).normal(size=(5, 3))
     Y = np.eye(2)[[0, 1, 1, 0, 1]]
     assert bitwise_equal(boxes[1].module.network_gradients(net, X, Y), backprop.network_gradients(net, X, Y))
+
+
+# --------------------------------------------------------------------------- #
+# The interpreter's layout: NumPy is found in the sandbox whatever the Python build.
+# --------------------------------------------------------------------------- #
+
+#: The distribution's Python (Debian's python3.11: its standard library in /usr/lib/python3.11,
+#: its packages in dist-packages), as docs/gradescope/setup.sh makes the grader's venv with it.
+DISTRIBUTION_PYTHON = "/usr/bin/python3.11"
+
+
+@bwrap_only
+def test_numpy_is_found_in_the_sandbox_when_the_interpreter_has_no_site_folder(sandbox, monkeypatch):
+    """A copied interpreter whose isolated sys.path has no site folder at all (Debian's python3.11,
+    copied for a root grader, scans dist-packages folders that the copy does not have): NumPy
+    is still importable in the sandbox, and nothing else."""
+    real = engine.runtime
+
+    def without_sites(packages=()):
+        return {**real(packages), "sites": []}
+
+    monkeypatch.setattr(engine, "runtime", without_sites)
+    box = sandbox("well_behaved.py")
+    assert box.module.importable(["numpy", "json", "torch", "hypothesis", "gradverify"]) == ["json", "numpy"]
+
+
+def _distribution_python_problem() -> str | None:
+    if not os.access(DISTRIBUTION_PYTHON, os.X_OK):
+        return f"{DISTRIBUTION_PYTHON} does not exist here"
+    done = subprocess.run([DISTRIBUTION_PYTHON, "-c", "import sys; print(sys.version_info[:2], sys.prefix)"],
+                          capture_output=True, text=True)
+    if done.stdout.split(")")[0] + ")" != str(sys.version_info[:2]):
+        return f"{DISTRIBUTION_PYTHON} is Python {done.stdout.strip()}, the venv's packages are for {sys.version_info[:2]}"
+    if os.path.realpath(DISTRIBUTION_PYTHON) == os.path.realpath(getattr(sys, "_base_executable", sys.executable)):
+        return f"the tests already run on {DISTRIBUTION_PYTHON}"
+    return None
+
+
+@bwrap_only
+@pytest.mark.skipif(_distribution_python_problem() is not None, reason=str(_distribution_python_problem()))
+def test_the_canary_passes_under_bubblewrap_on_the_distributions_python():
+    """The grader run by the distribution's python3.11 (this venv's packages added to it, as in a
+    venv made with it): the canary, a trusted submission importing NumPy in the bubblewrap
+    sandbox, gives its answer. (Debian's layout once left NumPy out of the sandbox: every
+    submission scored 0, "ended its own process (exit code 1) while importing".)"""
+    site_packages = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+    code = ("import site, sys; site.addsitedir(sys.argv[1]); "
+            "from gradverify.sandbox import canary, engine; "
+            "canary.prove(timeout=60); print(engine.choose().value, engine.runtime()['exe'])")
+    done = subprocess.run([DISTRIBUTION_PYTHON, "-I", "-c", code, site_packages], capture_output=True, text=True,
+                          env={**os.environ, engine.MODE_VARIABLE: engine.Mode.BWRAP.value}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    mode, exe = done.stdout.split()
+    assert mode == engine.Mode.BWRAP.value
+    assert exe != engine.runtime()["exe"]  # the distribution's interpreter, not the one these tests run on
+
+
+# --------------------------------------------------------------------------- #
+# The canary: a sandbox that cannot run NumPy stops the grade before any student's.
+# --------------------------------------------------------------------------- #
+
+
+@pytest.fixture
+def numpy_left_out(monkeypatch):
+    """The sandbox's runtime without NumPy, as Debian's layout once made it: every import fails."""
+    real = engine.runtime
+
+    def without_numpy(packages=()):
+        return {**real(packages), "numpy": []}
+
+    monkeypatch.setattr(engine, "runtime", without_numpy)
+
+
+@bwrap_only
+def test_the_canary_names_why_a_sandbox_without_numpy_cannot_grade(numpy_left_out):
+    from gradverify.sandbox import canary
+
+    with pytest.raises(canary.SandboxBroken) as info:
+        canary.prove(timeout=30)
+    assert "No module named 'numpy'" in str(info.value)
+    assert isinstance(info.value, engine.SandboxUnavailable)
+
+
+@bwrap_only
+def test_a_broken_sandbox_exits_2_before_any_submission_is_graded(numpy_left_out, tmp_path, capsys):
+    """One file, and a class folder: exit 2 with the reason, and no grade written (no zero blamed on a student)."""
+    from gradverify.cli import main
+
+    one = tmp_path / "one.json"
+    assert main(["grade", backprop.__file__, "--results-json", str(one), "--no-plots", "--quiet"]) == 2
+    assert "the sandbox does not work here" in capsys.readouterr().err and not one.exists()
+    (tmp_path / "class").mkdir()
+    for name in ("alice", "bob"):
+        shutil.copyfile(backprop.__file__, tmp_path / "class" / f"{name}.py")
+    assert main(["grade", str(tmp_path / "class"), "--out", str(tmp_path / "grades"), "--no-plots", "--quiet"]) == 2
+    assert "No module named 'numpy'" in capsys.readouterr().err
+    assert list((tmp_path / "grades").glob("*.json")) == []
+
+
+def test_a_class_grade_runs_the_canary_once_in_its_parent_and_tells_each_student_process(tmp_path, monkeypatch):
+    import argparse
+
+    from gradverify.grading import classroom
+    from gradverify.sandbox import canary
+
+    proofs = []
+    monkeypatch.setattr(canary, "prove", lambda **options: proofs.append(options))
+    commands = []
+    monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (
+        commands.append(classroom._command(path, name, out, args)), (name, None, "not graded here"))[1])
+    args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path / "grades"), jobs=2, quiet=True, report=None,
+                              results_json=None, fail_under=None, adapter=None, no_plots=True, memory=512,
+                              unsafe_no_sandbox=False, files=[])
+    classroom.grade_many([classroom.Student(n, tmp_path / f"{n}.py") for n in ("a", "b")], args)
+    assert len(proofs) == 1 and proofs[0]["memory_mb"] == 512
+    assert len(commands) == 2 and all("--sandbox-proven" in command for command in commands)
+
+
+# --------------------------------------------------------------------------- #
+# The separate-user mode gives back every permission it took, and never closes a shared folder.
+# --------------------------------------------------------------------------- #
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="the separate-user mode needs a grader running as root")
+
+
+def modes(*paths) -> dict[str, int]:
+    return {str(path): os.stat(path).st_mode & 0o7777 for path in paths}
+
+
+@pytest.fixture
+def grader_tree(tmp_path, monkeypatch):
+    """A stand-in for the grader's venv (the grader's own paths point at it alone) and a class folder
+    with a rubric and a submission, all open to others as they are kept."""
+    venv, klass = tmp_path / "venv", tmp_path / "class"
+    for folder in (venv, klass):
+        folder.mkdir()
+        folder.chmod(0o755)
+    (klass / "rubric.toml").write_text("title = 'a course'\n")
+    shutil.copyfile(SUBMISSIONS / "well_behaved.py", klass / "alice.py")
+    for path in (klass / "rubric.toml", klass / "alice.py"):
+        path.chmod(0o644)
+    monkeypatch.setattr(engine, "grader_paths", lambda: [str(venv)])
+    return types.SimpleNamespace(venv=venv, klass=klass, rubric=klass / "rubric.toml", submission=klass / "alice.py",
+                                 locked=[klass / "rubric.toml", klass])
+
+
+def _closed(paths) -> bool:
+    return all(not os.stat(path).st_mode & 0o007 for path in paths)
+
+
+def _hold_in_another_process(paths) -> subprocess.Popen:
+    """Another grader process holding `paths` closed (engine.lock) until its stdin closes."""
+    code = ("import sys; from gradverify.sandbox import engine; lease = engine.lock(sys.argv[1:]); "
+            "print('held', flush=True); sys.stdin.read(); engine.unlock(lease)")
+    proc = subprocess.Popen([sys.executable, "-c", code, *map(str, paths)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+@root_only
+def test_the_separate_user_mode_closes_the_graders_files_while_it_runs_and_gives_them_back(sandbox, grader_tree):
+    before = modes(grader_tree.venv, *grader_tree.locked, grader_tree.submission)
+    box = sandbox(grader_tree.submission, call_timeout=10.0, mode=engine.Mode.USER, locked=grader_tree.locked)
+    assert _closed([grader_tree.venv, *grader_tree.locked])
+    assert box.module.echo(3) == 3
+    box.close()
+    assert modes(grader_tree.venv, *grader_tree.locked, grader_tree.submission) == before
+
+
+@root_only
+def test_the_graders_own_files_are_closed_whoever_owns_them(sandbox, grader_tree):
+    """A TA's venv, graded from with sudo, is another user's than root's: still the grader's own
+    (the model solution is in it), so it is closed while the child runs, and given back."""
+    os.chown(grader_tree.venv, 54321, 54321)
+    os.chown(grader_tree.rubric, 54321, 54321)  # the TA's rubric: a file, closed whoever owns it
+    before = modes(grader_tree.venv, grader_tree.rubric)
+    box = sandbox(grader_tree.submission, call_timeout=10.0, mode=engine.Mode.USER, locked=grader_tree.locked)
+    assert _closed([grader_tree.venv, grader_tree.rubric]) and box._state.lease.refused == ()
+    box.close()
+    assert modes(grader_tree.venv, grader_tree.rubric) == before
+
+
+@root_only
+@pytest.mark.parametrize("how", ["the submission fails to import", "the sandbox folder cannot be made"])
+def test_the_separate_user_mode_gives_the_permissions_back_when_the_start_fails(grader_tree, monkeypatch, how):
+    from gradverify.sandbox import host
+
+    before = modes(grader_tree.venv, *grader_tree.locked)
+    if how == "the sandbox folder cannot be made":
+        monkeypatch.setattr(host, "_make_folder", lambda *a, **k: (_ for _ in ()).throw(OSError("no space left")))
+    else:
+        shutil.copyfile(SUBMISSIONS / "raises_at_import.py", grader_tree.submission)
+    box = Sandbox(grader_tree.submission, import_timeout=10.0, mode=engine.Mode.USER, locked=grader_tree.locked)
+    with pytest.raises((SubmissionLoadError, OSError)):
+        box.start()
+    assert modes(grader_tree.venv, *grader_tree.locked) == before
+
+
+@root_only
+def test_a_path_two_grader_processes_hold_closed_is_given_back_when_the_last_is_done(sandbox, grader_tree):
+    before = modes(*grader_tree.locked)
+    other = _hold_in_another_process(grader_tree.locked)
+    try:
+        box = sandbox(grader_tree.submission, call_timeout=10.0, mode=engine.Mode.USER, locked=grader_tree.locked)
+        box.close()
+        assert _closed(grader_tree.locked), "reopened while another grader still runs a submission"
+    finally:
+        other.communicate("")
+    assert other.returncode == 0 and modes(*grader_tree.locked) == before
+
+
+@root_only
+def test_what_a_killed_grader_held_closed_is_given_back_by_the_next_lock(grader_tree):
+    before = modes(*grader_tree.locked)
+    other = _hold_in_another_process(grader_tree.locked)
+    other.kill()
+    other.wait()
+    assert _closed(grader_tree.locked)
+    engine.unlock(engine.lock([]))  # any grader's next lock looks at the registry
+    assert modes(*grader_tree.locked) == before
+
+
+@root_only
+@pytest.mark.parametrize("shared", ["sticky and world-writable, like /tmp", "another user's"])
+def test_a_submission_in_a_folder_others_share_is_graded_from_its_copy_and_the_folder_stays_open(sandbox, tmp_path, shared):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    if shared == "another user's":
+        folder.chmod(0o755)
+        os.chown(folder, 54321, 54321)
+    else:
+        folder.chmod(0o1777)
+    submission = folder / "alice.py"
+    shutil.copyfile(backprop.__file__, submission)
+    before = modes(folder)
+    box = sandbox(submission, call_timeout=10.0, mode=engine.Mode.USER, locked=[folder], lock_grader=False)
+    assert modes(folder) == before  # never closed, not even while the child runs
+    assert [path for path, _why in box._state.lease.refused] == [str(folder)]
+    net = small_net()
+    X, Y = np.random.default_rng(2).normal(size=(5, 3)), np.eye(2)[[0, 1, 1, 0, 1]]
+    assert bitwise_equal(box.module.network_gradients(net, X, Y), backprop.network_gradients(net, X, Y))
+    box.close()
+    assert modes(folder) == before
+
+
+@root_only
+def test_a_class_grades_parent_holds_the_class_folder_closed_across_its_students(sandbox, grader_tree, monkeypatch):
+    from gradverify.sandbox.host import closed_to_others
+
+    monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
+    before = modes(grader_tree.venv, *grader_tree.locked)
+    with closed_to_others(grader_tree.locked):
+        box = sandbox(grader_tree.submission, call_timeout=10.0, locked=grader_tree.locked)
+        box.close()  # one student done: the next must not find the class folder open
+        assert _closed([grader_tree.venv, *grader_tree.locked])
+    assert modes(grader_tree.venv, *grader_tree.locked) == before
+
+
+@root_only
+def test_a_grade_in_the_separate_user_mode_leaves_a_sticky_folder_and_the_rubric_as_they_were(tmp_path, monkeypatch):
+    """grade_file, forced into the separate-user mode, on a submission in a fresh 1777 folder (as in
+    /tmp) with its rubric elsewhere: full marks, and every mode as it was before."""
+    from gradverify.grading.items import grade_file
+    from gradverify.grading.rubric import load_rubric
+
+    shared, staff = tmp_path / "shared", tmp_path / "staff"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    staff.mkdir()
+    staff.chmod(0o755)
+    rubric = staff / "rubric.toml"
+    rubric.write_text('title = "one item"\nexamples = 2\nitem_timeout = 30\n\n'
+                      '[[items]]\nname = "loss"\ntitle = "loss"\ncheck = "loss"\ntarget = "mse"\npoints = 10\n')
+    rubric.chmod(0o644)
+    submission = shared / "alice.py"
+    shutil.copyfile(backprop.__file__, submission)
+    submission.chmod(0o644)
+    monkeypatch.setattr(engine, "grader_paths", lambda: [str(staff)])  # the checkout stays open to other tests' users
+    monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
+    before = modes(shared, staff, rubric, submission)
+    result = grade_file(submission, load_rubric(rubric), memory_mb=1024)
+    assert result.sandbox == engine.Mode.USER.value and result.score == result.max_score == 10
+    assert modes(shared, staff, rubric, submission) == before

