@@ -284,7 +284,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
 
     def progress(index: int, total: int, r) -> None:
         if not args.quiet:
-            mark = {"passed": "pass", "not mapped": "n/a"}.get(r.status, "FAIL")
+            mark = {"passed": "pass", "partial": "part", "not mapped": "n/a"}.get(r.status, "FAIL")
             points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
             print(f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, sys.stderr)} {r.item.title} ({points}, {r.seconds:.1f} s)"
                   + (f": {r.cause}" if r.cause else ""), file=sys.stderr, flush=True)

@@ -891,7 +891,8 @@ class Sandbox:
             rt = engine.runtime(self.packages)
             uid = self._state.uid if self.mode is engine.Mode.USER else NOBODY
             if root:  # the child never runs as root, not even for a moment: its own uid from the start
-                options.update(user=uid, group=uid, extra_groups=[])
+                # and, with a rubric's packages, the one group that opens their runtime (engine.package_group)
+                options.update(user=uid, group=uid, extra_groups=[rt["group"]] if rt.get("group") is not None else [])
             if self.mode is engine.Mode.BWRAP:
                 processes = None  # the worker sets it inside the sandbox's user namespace (engine.py says why)
                 argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
