@@ -16,7 +16,7 @@ a component costs what getting it wrong costs.
 How a component is found right (`check_domain`): first one fixed small case per component
 (3 samples, 2 outputs, soft labels; a training run of 2 epochs over batches of 2 with momentum
 0.9), then a hypothesis search over the networks of every component still right, mixed, with
-the item's examples. A failure the search finds is tried, in its own shape, on each component
+the item's examples less the fixed cases (a third of them at least). A failure the search finds is tried, in its own shape, on each component
 still right alone (a hidden activation under the first pair right; an output pair over hidden
 layers of the first hidden activation right), and each one it fails on is blamed, so a bug
 that is no one component's (the bias gradient averaged) costs every component it shows on;
@@ -289,7 +289,8 @@ def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *
             state.verdicts[component] = (Verdict.UNCHECKED, "no output layer is right to check it under")
             continue
         _judge(state, plan_, component, prop, module, plan_.case(hidden_arch(component, pairs[0])))
-    budget, start = examples, time.perf_counter()
+    # the fixed cases count against the item's examples; the search keeps a third of them at least
+    budget, start = max(examples // 3, examples - state.examples), time.perf_counter()
     for round_ in range(SEARCH_ROUNDS):
         pairs, hidden = state.right("output"), state.right("hidden")
         if budget < 1 or not pairs or (round_ and time.perf_counter() - start > seconds / 3):
