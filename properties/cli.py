@@ -296,7 +296,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def item_line(index: int, total: int, r, stream=None) -> str:
     """The progress line of one graded item (an ItemResult), its mark coloured when `stream` takes
     colour; what came from the submission (its cause) made inert."""
-    mark = {"passed": "pass", "not mapped": "n/a"}.get(r.status, "FAIL")
+    mark = {"passed": "pass", "partial": "part", "not mapped": "n/a"}.get(r.status, "FAIL")
     points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
     return (f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, stream)} {inert(r.item.title)} ({points}, {r.seconds:.1f} s)"
             + (f": {inert(r.cause)}" if r.cause else ""))

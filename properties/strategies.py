@@ -74,19 +74,26 @@ def architectures(
     max_batch: int = 64,
     l2: str = "mixed",
     outputs: dict[str, tuple[str, ...]] | None = None,
+    hidden: tuple[str, ...] | None = None,
 ) -> st.SearchStrategy[Architecture]:
     """Depth 1..max_depth, widths 1..max_width, an activation per layer from `activations`,
     the output activation matched to the loss; batch 1..max_batch; l2 "mixed" (zero or
     small), "zero" or "positive". `outputs` narrows each loss's output activations further
     (the grader's probe of what a submission's network implements: softmax only under
-    cross-entropy, say). Losses whose output activation is not allowed are left out."""
+    cross-entropy, say). Losses whose output activation is not allowed are left out. `hidden`
+    narrows the hidden layers' activations apart from the outputs' (the grader's hidden
+    activations found right); () draws single-layer networks only."""
     _check_bounds(max_depth=max_depth, max_width=max_width, max_batch=max_batch)
     _check_names("losses", losses, LOSSES)
     _check_names("activations", activations, ACTIVATIONS)
     if l2 not in L2_CHOICES:
         raise ValueError(f"l2 must be one of {sorted(L2_CHOICES)}, got {l2!r}")
     allowed = [a for a in ACTIVATION_NAMES if a in activations]  # registry order: shrinks to identity
-    hidden = tuple(a for a in allowed if a in HIDDEN_ACTIVATIONS) or HIDDEN_ACTIVATIONS
+    if hidden:
+        _check_names("hidden", hidden, HIDDEN_ACTIVATIONS)
+    if hidden is not None and not hidden:
+        max_depth = 1
+    hidden = tuple(a for a in allowed if a in HIDDEN_ACTIVATIONS and (not hidden or a in hidden)) or HIDDEN_ACTIVATIONS
     outputs = {loss: tuple(a for a in OUTPUT_ACTIVATIONS[loss] if a in allowed and (outputs is None or a in outputs.get(loss, ())))
                for loss in losses}
     usable = tuple(loss for loss in LOSS_NAMES if loss in losses and outputs[loss])

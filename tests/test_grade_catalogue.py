@@ -35,10 +35,11 @@ def _module(source: str, name: str) -> types.ModuleType:
 def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(name):
     variant = BUGGY[name]
     result = grading.grade_module(_module(variant.source(), name), QUICK_RUBRIC, submission=name)
-    failed = [r.item.name for r in result.items if not r.passed]
+    failed = [r.item.name for r in result.items if r.lost]  # failed, or partly right (a composite item's share)
     assert failed == variant.lost_items(RUBRIC), f"{variant.description}: failed {failed}"
     item = next(r for r in result.items if r.item.name == variant.item)
-    assert result.score == RUBRIC.max_score - sum(r.item.points for r in result.items if not r.passed)
+    assert result.score == pytest.approx(RUBRIC.max_score - sum(r.item.points - r.score for r in result.items if r.lost))
+    assert all(r.score == 0 for r in result.items if r.lost and r.credit is None)
     assert item.cause and item.details, "a failing item says why, with a case and values"
     named = {h.cause for r in result.items for h in r.hints if h.cause}
     assert named <= {variant.hint}, f"a diagnosis that does not fit {name}: {[h for r in result.items for h in r.hints]}"
@@ -69,12 +70,13 @@ def partial_grades(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(PARTIAL))
 def test_partial_and_fused_code_gets_each_item_its_verdict(name, partial_grades):
     """What a partial implementation leaves out is "not implemented" (in its author's words), what
-    it gets wrong fails, and everything else passes: a network with softmax fused into its
-    cross-entropy is drawn with softmax under cross-entropy only, found by probing."""
+    it gets wrong fails (a composite item only partly right counts as lost), and everything else
+    passes: a network with softmax fused into its cross-entropy is checked with softmax under
+    cross-entropy only, softmax under the other losses left out (its own item is not implemented)."""
     partial, result = PARTIAL[name], partial_grades[name]
     status = {r.item.name: r.status for r in result.items}
     assert sorted(n for n, s in status.items() if s == "not implemented") == sorted(partial.missing)
-    assert sorted(n for n, s in status.items() if s == "failed") == sorted(partial.wrong)
+    assert sorted(n for n, s in status.items() if s in ("failed", "partial")) == sorted(partial.wrong)
     missing = [r for r in result.items if r.status == "not implemented"]
     assert all("NotImplementedError: " in r.cause and "fused" in r.cause for r in missing)  # the author's own words
     network = next(r for r in result.items if r.item.name == "network")

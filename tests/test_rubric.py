@@ -209,3 +209,51 @@ def test_a_class_grader_process_is_given_its_submission_s_worst_case(timeout, ad
     worst = timeout * (n + (3 if adapter else 2)) + n * 10  # docs/rubric.md, "Timeouts"
     assert worst_case_seconds(rubric, adapter=adapter) == worst
     assert grader_limit(rubric, adapter=adapter) >= worst + GRADER_SLACK_S
+
+
+# --------------------------------------------------------------------------- packages
+
+
+@pytest.mark.parametrize("fields", [
+    'packages = ["gradverify"]\n',
+    'packages = ["gradverify"]\nallow_autodiff = ["gradverify"]\n',
+    'packages = ["impl"]\n',  # the checkout's impl/, importable from its folder: the model solution
+])
+def test_a_rubric_naming_the_grader_s_own_code_is_refused(tmp_path, fields):
+    message = _error(tmp_path, fields + ITEM)
+    assert "the grader's own code" in message and "no rubric may allow it" in message
+
+
+@pytest.mark.parametrize("package", ["jax", "torch", "autograd", "tensorflow"])
+def test_an_autodiff_package_is_refused_unless_the_rubric_allows_it(tmp_path, package):
+    message = _error(tmp_path, f'packages = ["numpy", "{package}"]\n' + ITEM)
+    assert f"(line 1): packages names '{package}', which differentiates" in message
+    assert f"allow_autodiff = ['{package}']" in message
+
+
+def test_an_autodiff_package_the_rubric_allows_is_accepted_and_kept(tmp_path):
+    rubric = load_rubric(_write(tmp_path, 'packages = ["jax", "jaxlib", "scipy"]\nallow_autodiff = ["jax", "jaxlib"]\n' + ITEM))
+    assert rubric.packages == ("jax", "jaxlib", "scipy") and rubric.allow_autodiff == ("jax", "jaxlib")
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ('packages = ["scipy"]\nallow_autodiff = ["scipy"]\n', "allow_autodiff names 'scipy', which is not a package that differentiates"),
+    ('allow_autodiff = ["jax"]\n', "allow_autodiff names 'jax', which is not in packages: list it there too"),
+    ('allow_autodiff = "jax"\n', "allow_autodiff must be a list of top-level package names, got 'jax'"),
+])
+def test_allow_autodiff_names_only_autodiff_packages_the_rubric_lists(tmp_path, fields, expected):
+    assert expected in _error(tmp_path, fields + ITEM)
+
+
+def test_the_grader_s_own_dependencies_that_differentiate_are_autodiff_packages():
+    import importlib.util
+
+    from gradverify.grading.rubric import AUTODIFF_PACKAGES
+
+    own = ("torch", "functorch", "jax", "jaxlib", "sympy")
+    assert all(importlib.util.find_spec(name) is not None for name in own)
+    assert set(own) <= AUTODIFF_PACKAGES
+
+
+def test_the_shipped_rubric_allows_no_package():
+    assert load_rubric().packages == () and load_rubric().allow_autodiff == ()

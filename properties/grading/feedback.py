@@ -46,7 +46,7 @@ def student_feedback(r: ItemResult) -> str:
     (student_feedback_full). Who sees it is the item's visibility (item_output)."""
     if r.passed:
         passed = f"Passed: {r.examples} random cases agree with the references." if r.examples else "Passed."
-        return "\n".join([passed, *_scope(r)])
+        return "\n".join([passed, *_credit(r), *_scope(r)])
     return student_feedback_full(r)
 
 
@@ -71,6 +71,8 @@ def general_output(result: GradeResult) -> str:
         if hidden:
             general += (f" {_points(sum(r.item.points for r in hidden))} of the {_points(result.max_score)} points are "
                         f"for {len(hidden)} item{'s' if len(hidden) > 1 else ''} that only the course staff see.")
+    if result.rubric.allow_autodiff:
+        general += f" {autodiff_note(result)}"
     if result.sandbox == "none":
         general = f"{UNSAFE_WARNING} {general}"
     if result.load_error:
@@ -93,7 +95,8 @@ def results_json(result: GradeResult) -> dict[str, Any]:
             "output_format": "text",
             "visibility": r.item.visibility,
             "extra_data": {"item": r.item.name, "check": r.item.check, "status": r.status, "cause": r.cause,
-                           "checked_without": r.scope, "failed_at": r.failed_at,
+                           "checked_without": r.scope, "share": r.credit.share if r.credit else None,
+                           "components": _components(r), "failed_at": r.failed_at,
                            "failure": r.failure.name if r.failure else None, "seconds": round(r.seconds, 3)},
         }
         for r in result.items
@@ -108,6 +111,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         "tests": tests,
         "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score,
                        "sandbox": result.sandbox, "protections": list(result.isolation), "adapter": result.adapter or None,
+                       "allow_autodiff": list(result.rubric.allow_autodiff),
                        "not_mapped": [{"item": r.item.name, "title": r.item.title, "points": r.item.points, "cause": r.cause}
                                       for r in result.not_mapped]},
     }
@@ -166,17 +170,20 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
     ]
     if result.sandbox == "none":
         lines += [f"⚠️ **{UNSAFE_WARNING}**", ""]
+    if result.rubric.allow_autodiff:
+        lines += [f"⚠️ {inline(autodiff_note(result))}", ""]
     if result.load_error:
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
-        mark = {"passed": "✅", "failed": "❌", "not implemented": "➖ not implemented", "not mapped": "⬜ not mapped"}[r.status]
+        mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status == "partial" else "")
         hidden = {"hidden": " (hidden)", **{k: f" (shown {v})" for k, v in LATER.items()}}.get(r.item.visibility, "")
         points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
-        lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(r.cause)} |")
+        why = r.cause + (f" ({_not_right_count(r)})" if r.credit is not None and r.credit.not_right else "")
+        lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(why)} |")
     if drawn and "margins" in drawn:
         lines += ["", drawn["margins"].markdown()]
-    failed = [r for r in result.items if not r.passed and r.mapped and (r.details or r.hints or r.scope)]
+    failed = [r for r in result.items if r.mapped and (not r.passed and (r.details or r.hints or r.scope) or r.passed and r.scope)]
     if failed:
         from gradverify.report import network_diagram, picture_keys
 
@@ -184,7 +191,7 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines += ["", "## Feedback", ""]
         for r in failed:
             lines += [f"<details open><summary><b>{html.escape(r.item.title)}</b></summary>", "",
-                      block(student_feedback_full(r)), ""]
+                      block(student_feedback(r)), ""]
             diagram = network_diagram(r.counterexample) if drawn is not None else None
             lines += [diagram, ""] if diagram else []
             lines += [line for key in picture_keys(keys[r.item.name]) if drawn and key in drawn
@@ -201,18 +208,57 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
 
 
 #: How each status of an item starts its feedback.
-VERDICTS = {"passed": "Passed", "failed": "Failed", "not implemented": "Not implemented", "not mapped": "Not mapped"}
+VERDICTS = {"passed": "Passed", "partial": "Partly right", "failed": "Failed", "not implemented": "Not implemented",
+            "not mapped": "Not mapped"}
+#: Each status's mark in the staff report's table.
+MARKS = {"passed": "✅", "partial": "◐ partial", "failed": "❌", "not implemented": "➖ not implemented",
+         "not mapped": "⬜ not mapped"}
 
 
 def student_feedback_full(r: ItemResult) -> str:
-    """The whole feedback of a failed item, hidden or not (for staff): its verdict ("Not
-    implemented" when a function it needs is missing, not wrong), cause, details, hints and
-    what it was checked without."""
-    return "\n".join([f"{VERDICTS[r.status]}: {r.cause}", *r.details, *(f"Hint: {h}" for h in r.hints), *_scope(r)])
+    """The whole feedback of an item that lost points, hidden or not (for staff): its verdict
+    ("Not implemented" when a function it needs is missing, not wrong; "Partly right" with the
+    share a composite item earned), cause, details, hints, and for a composite item what of its
+    domain was not right or left out."""
+    return "\n".join([f"{VERDICTS[r.status]}: {r.cause}", *_credit(r), *r.details, *(f"Hint: {h}" for h in r.hints),
+                      *_scope(r)])
+
+
+def _credit(r: ItemResult) -> list[str]:
+    """A composite item's share: how much of its domain was right, and the points that earned."""
+    if r.credit is None:
+        return []
+    right = len(r.credit.components) - len(r.credit.not_right)
+    return [f"Earned {_points(r.score)} of {_points(r.item.points)} points: {r.credit.share:.0%} of what it checks is "
+            f"right ({right} of {len(r.credit.components)} parts: each loss with each output activation, each hidden "
+            f"activation; half the points for each kind)."]
 
 
 def _scope(r: ItemResult) -> list[str]:
-    return [f"Checked without {line}" for line in r.scope]
+    if r.credit is None:
+        return [f"Checked without {line}" for line in r.scope]
+    return [f"Not right: {line}" if not line.endswith("(left out)") else f"Left out: {line[:-len(' (left out)')]}"
+            for line in r.scope]
+
+
+def _not_right_count(r: ItemResult) -> str:
+    wrong = sum(c.verdict == "wrong" for c in r.credit.not_right)
+    return f"{len(r.credit.not_right)} of {len(r.credit.components)} parts not right, {wrong} of them wrong"
+
+
+def _components(r: ItemResult) -> list[dict] | None:
+    """results.json's verdict per component of a composite item (None for the others)."""
+    if r.credit is None:
+        return None
+    return [{"loss": c.component.loss, "activation": c.component.activation, "kind": c.component.kind,
+             "verdict": str(c.verdict), "why": c.why} for c in r.credit.components]
+
+
+def autodiff_note(result: GradeResult) -> str:
+    """The sentence that says which packages the rubric lets differentiate for the submission."""
+    names = ", ".join(result.rubric.allow_autodiff)
+    return (f"The rubric allows packages that differentiate for you ({names}: allow_autodiff): gradients may come "
+            f"from them rather than from the submission's own backprop.")
 
 
 def _pass_rates(results: list[dict], titles: dict[str, str]) -> list[tuple[str, float]]:

@@ -5,8 +5,10 @@
     result.score, result.max_score
     grade_file("student.py", rubric, adapter="cs231n")   # in a course's own API (grading/adapters/)
 
-Items that compose others (network, l2, train_loop) draw only from the activations
-and losses whose own items passed, so a bug costs the points of the item where it is.
+Items that compose others (network, l2, train_loop) score the share of their domain that
+is right, component by component (grading/domain.py: each loss × output activation pair and
+each hidden activation; a component refused counts as not right), leaving out what the
+activation and loss items already charged, so a bug costs the points of the item where it is.
 A missing function costs its items' points and nothing else. Through a course adapter,
 the items it cannot map are "not mapped": left out of the total, not scored 0.
 """
@@ -16,20 +18,20 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
 
-from gradverify.calls import ImplFailure, call
-from gradverify.cases import Architecture, Example, materialize
+from gradverify.cases import Architecture, Example, TrainCase
 from gradverify.checks import PROPERTIES, Property
-from gradverify.grading import adapters
+from gradverify.grading import adapters, domain
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
 from gradverify.loader import missing_functions
 from gradverify.markdown import escaped
 from gradverify.references.compare import Cause
-from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
+from gradverify.references.spec import ACTIVATIONS, LOSSES
 from gradverify.runner import PROFILES, Failure, PropertyResult, illustrate, run_property
 
 #: Seconds the diagnosis of a failing item (its hints, and the longer run its picture shows) may
@@ -40,6 +42,16 @@ MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
 
 
 # --------------------------------------------------------------------------- results
+
+
+class Status(StrEnum):
+    """An item's verdict (ItemResult.status); each compares equal to its text."""
+
+    PASSED = "passed"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    NOT_IMPLEMENTED = "not implemented"
+    NOT_MAPPED = "not mapped"
 
 
 @dataclass
@@ -57,8 +69,8 @@ class ItemResult:
     #: the cause as data: what failed (a comparison's rendered `where`, without numbers) and why
     failed_at: str = ""
     failure: Cause | None = None
-    #: what the composite items were checked without, and why (components the submission's own
-    #: network_gradients does not implement, found by probing: `_supported`)
+    #: a composite item's components not right, and those left out of its domain, one line each
+    #: with why (`credit_lines`)
     scope: list[str] = field(default_factory=list)
     #: False when the course adapter cannot map the item (`cause` says why): not counted
     mapped: bool = True
@@ -69,17 +81,29 @@ class ItemResult:
     #: the smallest failing case and its comparisons, with their values (runner.Failure), for
     #: the staff report's pictures; None when it passed or failed without a case
     counterexample: Failure | None = field(default=None, repr=False)
+    #: a composite item's verdict per component of its domain (grading/domain.py); None for the others
+    credit: domain.Credit | None = None
 
     @property
-    def status(self) -> str:
-        """"passed", "not implemented" (a function it needs is not defined or raises
-        NotImplementedError: missing, not wrong), "failed", or "not mapped" (the course adapter
-        cannot map it: left out of the total)."""
+    def status(self) -> "Status":
+        """PASSED; PARTIAL (a composite item with some of its domain right: it scored that share);
+        NOT_IMPLEMENTED (a function it needs is not defined or raises NotImplementedError:
+        missing, not wrong; for a composite item, nothing of its domain right and every component
+        refused); FAILED; or NOT_MAPPED (the course adapter cannot map it: left out of the total)."""
         if not self.mapped:
-            return "not mapped"
+            return Status.NOT_MAPPED
         if self.passed:
-            return "passed"
-        return "not implemented" if self.failure in MISSING else "failed"
+            return Status.PASSED
+        if self.credit is not None and self.credit.share > 0:
+            return Status.PARTIAL
+        if self.credit is not None:
+            return Status.NOT_IMPLEMENTED if self.credit.all_refused else Status.FAILED
+        return Status.NOT_IMPLEMENTED if self.failure in MISSING else Status.FAILED
+
+    @property
+    def lost(self) -> bool:
+        """Whether the item lost points: failed, partial or not implemented (not mapped loses none)."""
+        return self.mapped and not self.passed
 
 
 @dataclass
@@ -142,57 +166,10 @@ def _details(result: PropertyResult) -> tuple[str, list[str]]:
 
 def _allowed(results: list[ItemResult], kind: str, everything: tuple[str, ...]) -> tuple[str, ...]:
     """The components of `kind` whose items did not fail with a wrong answer (all of them if that
-    would leave none). A component whose standalone function is only missing stays: a softmax
-    fused with cross-entropy has no VJP of its own, yet the network may be right (`_supported`
-    asks the network itself)."""
+    would leave none). (The composite items leave out what the other items charged in
+    grading/domain.py's `plan`.)"""
     wrong = {r.item.target for r in results if r.item.check == kind and r.status == "failed"}
     return tuple(name for name in everything if name not in wrong) or everything
-
-
-def _probe(module: Any, sizes: tuple[int, ...], activations: tuple[str, ...], loss: str) -> ImplFailure | None:
-    """network_gradients on one small network (batch 2, seed 0): the failure if it says a function
-    is missing, else None (a wrong answer or another failure is for the item itself to judge)."""
-    net, X, Y = materialize(Example(Architecture(sizes, activations, loss, 0.0, 2), 0))
-    try:
-        call(module, "network_gradients", net, X, Y)
-    except ImplFailure as failure:
-        return failure if failure.cause in MISSING else None
-    return None
-
-
-def _supported(module: Any, activations: tuple[str, ...], losses: tuple[str, ...]
-               ) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], list[str]]:
-    """What the submission's own network_gradients implements, found by probing: one single-layer
-    network per allowed loss and output activation, then, under the first pair that works, one
-    hidden layer of each hidden activation. A probe that raises NotImplementedError (or needs a
-    function that is not defined) leaves its pair or activation out of the draws; so a network
-    with softmax fused into its cross-entropy is drawn with softmax under cross-entropy only.
-    (hidden activations kept, output activations per loss (losses with none left out), one line
-    per component left out)."""
-    left_out: list[str] = []
-    outputs: dict[str, tuple[str, ...]] = {}
-    for loss in losses:
-        works, missing = [], []
-        for output in (a for a in output_activations(loss) if a in activations):
-            failure = _probe(module, (1, max(2, LOSSES[loss].min_outputs)), (output,), loss)
-            (works if failure is None else missing).append((output, failure))
-        if works:
-            outputs[loss] = tuple(output for output, _ in works)
-        if missing:
-            names = ", ".join(repr(output) for output, _ in missing)
-            left_out.append(f"the loss {loss!r} with the output activation(s) {names}: {missing[0][1].function} {missing[0][1].message}")
-    if not outputs:
-        return activations, {}, left_out
-    first = next(iter(outputs))
-    kept = []
-    for act in activations:
-        if act in HIDDEN_ACTIVATIONS:
-            failure = _probe(module, (1, 2, max(2, LOSSES[first].min_outputs)), (act, outputs[first][0]), first)
-            if failure is not None:
-                left_out.append(f"the hidden activation {act!r}: {failure.function} {failure.message}")
-                continue
-        kept.append(act)
-    return tuple(kept), outputs, left_out
 
 
 def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
@@ -202,11 +179,11 @@ def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
 
 
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
-               deadline: Callable[[float], Any] | None = None, probes: dict | None = None,
-               adapter: Adapter | None = None) -> ItemResult:
+               deadline: Callable[[float], Any] | None = None, adapter: Adapter | None = None) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
-    `probes`: what `_supported` found, by allowed components, shared by the items of one grade.
-    `adapter`: the course adapter `module` serves (an item it cannot map is not run)."""
+    A composite item scores its points × the share of its domain that is right (grading/domain.py),
+    given what the items in `earlier` charged. `adapter`: the course adapter `module` serves (an
+    item it cannot map is not run)."""
     unmapped = not_mapped(item, adapter)
     if unmapped is not None:
         return unmapped
@@ -221,31 +198,31 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     losses = _allowed(earlier, "loss", tuple(LOSSES))
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
     scope: list[str] = []
+    credit: domain.Credit | None = None
     l2_draws = "mixed" if adapter is None or adapter.l2 else "zero"
-    with budget:
-        outputs = None
-        if kind.composite:
-            probes = {} if probes is None else probes
-            if (activations, losses) not in probes:
-                probes[activations, losses] = _supported(module, activations, losses)
-            activations, outputs, scope = probes[activations, losses]
-            if not outputs:
-                return ItemResult(item, False, 0.0, "network_gradients implements none of the losses",
-                                  scope=scope, seconds=time.perf_counter() - start, failure=Cause.NOT_IMPLEMENTED)
-            losses = tuple(outputs)
-            if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
-                scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
-        strategy = kind.strategy(item.target, activations, losses, outputs, l2_draws)
-        prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
+
+    def prop_of(strategy: Any) -> Property:
+        return Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
                         illustration=base.illustration)
-        try:
-            result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
-        except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
-            return ItemResult(item, False, 0.0, grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
+
+    try:
+        with budget:
+            if kind.composite:
+                credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws), module, prop_of,
+                                                     seed=rubric.seed, examples=rubric.examples, seconds=rubric.item_timeout)
+                scope = credit_lines(credit)
+                if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
+                    scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
+            else:
+                prop = prop_of(kind.strategy(item.target, activations, losses, None, l2_draws))
+                result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
+    except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
+        return ItemResult(item, False, 0.0, grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
+    prop = prop_of(None)
     errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
-                          **errors)
+                          credit=credit, **errors)
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
     found: list[str] = []
@@ -254,9 +231,52 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
             found = hints(item.check, item.target, counterexample, module)
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
-    return ItemResult(item, False, 0.0, cause, details, found, result.examples, time.perf_counter() - start,
+    score = round(item.points * credit.share, 2) if credit is not None else 0.0
+    return ItemResult(item, False, score, cause, details, found, result.examples, time.perf_counter() - start,
                       failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
-                      counterexample=counterexample, **errors)
+                      counterexample=counterexample, credit=credit, **errors)
+
+
+def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str) -> domain.Plan:
+    """What composite item `item` checks (grading/domain.py): every component of the spec that
+    `adapter` maps in its networks (all without one), less what the items in `earlier` charged."""
+    kind = KINDS[item.check]
+    activations = getattr(adapter, "network_activations", None) or tuple(ACTIVATIONS)
+    losses = getattr(adapter, "network_losses", None) or tuple(LOSSES)
+    lost = {(r.item.check, r.item.target): r.status for r in earlier
+            if r.item.check in ("activation", "loss") and r.status in ("failed", "not implemented")}
+
+    def strategy(losses: tuple[str, ...], outputs: dict[str, tuple[str, ...]], hidden: tuple[str, ...]) -> Any:
+        drawn = tuple(dict.fromkeys([*(a for acts in outputs.values() for a in acts), *hidden]))
+        return kind.strategy(item.target, drawn, losses, outputs, l2_draws, hidden)
+
+    return domain.plan(domain.components(activations, losses), lost, lambda arch: composite_case(item.check, arch, l2_draws),
+                       strategy)
+
+
+#: The λ of the fixed cases of the items that draw λ > 0.
+CASE_L2 = 0.01
+
+
+def composite_case(check: str, arch: Architecture, l2_draws: str = "mixed") -> Any:
+    """The fixed case of composite check `check` on `arch` (soft labels, seed 0): the network
+    at λ = 0; for l2 at λ = CASE_L2; for train_loop a run of 2 epochs over batches of 2 with
+    momentum 0.9, at λ = CASE_L2 unless `l2_draws` is "zero"."""
+    if check == "network":
+        return Example(replace(arch, l2=0.0), 0)
+    if check == "l2":
+        return Example(replace(arch, l2=CASE_L2), 0)
+    example = Example(replace(arch, l2=CASE_L2 if l2_draws == "mixed" else 0.0), 0)
+    return TrainCase(example, lr=0.1, momentum=0.9, batch_size=2, epochs=2)
+
+
+def credit_lines(credit: domain.Credit) -> list[str]:
+    """One line per component not right (what, and why) and per component left out of the
+    domain: what a composite item was checked without, for people."""
+    verdicts = {domain.Verdict.WRONG: "wrong", domain.Verdict.REFUSED: "not implemented (counts as not right)",
+                domain.Verdict.UNCHECKED: "not checked (counts as not right)"}
+    lines = [f"{r.component.describe()}: {verdicts[r.verdict]}: {r.why}" for r in credit.not_right]
+    return lines + [f"{line} (left out)" for line in credit.left_out]
 
 
 def grader_error(exc: BaseException) -> str:
@@ -284,9 +304,8 @@ def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
-    probes: dict = {}
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, probes, adapter))
+        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}

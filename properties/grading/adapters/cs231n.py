@@ -23,8 +23,8 @@ respect to the scores are softmax_loss's), at λ = 0, and the momentum step.
 Not mapped: the other activations; every loss (softmax_loss fuses the softmax into its
 cross-entropy: it has no loss of probabilities nor a softmax VJP of its own); L2 and the
 training loop, which live in CS231n's model classes and its given Solver, not in these
-functions. Networks this API cannot express raise NotImplementedError, and the grader draws
-the others only.
+functions. Networks this API cannot express raise NotImplementedError; NETWORK_ACTIVATIONS and
+NETWORK_LOSSES declare the others: the network item's domain, where a refusal counts as not right.
 """
 
 import numpy as np
@@ -33,6 +33,9 @@ import student
 
 ACTIVATIONS = ("relu", "sigmoid")
 L2 = False
+#: What its networks map: relu, sigmoid or identity hidden layers under a softmax output and sparse_cce.
+NETWORK_ACTIVATIONS = ("identity", "relu", "sigmoid", "softmax")
+NETWORK_LOSSES = ("sparse_cce",)
 
 #: The course's layer functions of each activation a network's hidden layer may have.
 FORWARD = {"relu": "relu_forward", "sigmoid": "sigmoid_forward"}

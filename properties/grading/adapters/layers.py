@@ -33,8 +33,9 @@ is a Dense layer with no activation layer after it.
 Mapped: relu, sigmoid, tanh and softmax; mse and cce; the dense layer; network gradients of
 networks built of these (and identity), with L2; the momentum step; the training loop.
 Not mapped: leaky_relu, softplus and identity as standalone activations, and the other losses:
-the course has no class for them. Networks it cannot express raise NotImplementedError, and the
-grader draws the others only.
+the course has no class for them. Networks it cannot express raise NotImplementedError; NETWORK_ACTIVATIONS
+and NETWORK_LOSSES declare the others: the composite items' domain, where a refusal counts as
+not right.
 """
 
 import numpy as np
@@ -43,6 +44,9 @@ import student
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax")
 LOSSES = ("mse", "cce")
+#: What its networks map: Dense layers with these activations (identity: none after it) under these losses.
+NETWORK_ACTIVATIONS = ("identity", "relu", "sigmoid", "tanh", "softmax")
+NETWORK_LOSSES = ("mse", "cce")
 
 #: The course's class of each protocol activation and loss.
 LAYERS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}

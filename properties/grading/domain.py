@@ -1,0 +1,348 @@
+"""The domain of a composite rubric item (network, l2, train_loop) and the share of it that is right.
+
+    credit, result = check_domain(plan, module, prop_of, seed=0, examples=30)
+    credit.share          # 0..1: the item scores points × share
+
+A composite item's domain is made of components: each loss × output activation pair (checked
+on single-layer networks, whose one layer is the output layer) and each hidden activation
+(checked on networks whose hidden layers all use it, under an output pair found right). Each
+component is right, wrong, refused (NotImplementedError, or a function not defined: it counts
+as not right, exactly as wrong does) or unchecked (a hidden activation with no output pair
+right to check it under). The share is half for the output pairs and half for the hidden
+activations, each an equal part of its half (the whole for one kind when the domain has none
+of the other), so a file that handles one corner earns that corner's share only, and refusing
+a component costs what getting it wrong costs.
+
+How a component is found right (`check_domain`): first one fixed small case per component
+(3 samples, 2 outputs, soft labels; a training run of 2 epochs over batches of 2 with momentum
+0.9), then a hypothesis search over the networks of every component still right, mixed, with
+the item's examples less the fixed cases (a third of them at least). A failure the search finds is tried, in its own shape, on each component
+still right alone (a hidden activation under the first pair right; an output pair over hidden
+layers of the first hidden activation right), and each one it fails on is blamed, so a bug
+that is no one component's (the bias gradient averaged) costs every component it shows on;
+when it fails on none alone, its own components are blamed (it needs them together). The
+search then goes on over what is still right, up to SEARCH_ROUNDS failures, each round after
+the first only within the first third of the item's time. The first failure found is the
+item's counterexample, with its hints.
+
+What the rubric's own items have already charged is left out of the domain (`plan`): a
+component with a part (its loss or activation) whose own item failed; and one with a part whose
+own item is not implemented, when network_gradients refuses it too (the same missing function,
+not charged twice: softmax fused into cross-entropy has no softmax of its own under mse). When
+leaving those out would leave none of a kind, the kind is kept whole.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any, Callable
+
+from gradverify.cases import Architecture, Example, TrainCase
+from gradverify.checks import Property
+from gradverify.references.compare import Cause, Comparison
+from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
+from gradverify.runner import PROFILES, Failure, PropertyResult, _failure, run_case, run_property
+
+#: Causes that say a function is missing rather than wrong.
+MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
+#: The part of a composite item's points each kind of component shares, when the domain has both.
+KIND_SHARE = {"output": 0.5, "hidden": 0.5}
+#: How many failures a search may find (each shrunk, then tried on the other components).
+SEARCH_ROUNDS = 3
+#: The fixed cases' shape: samples, inputs, hidden units; outputs are max(2, the loss's minimum).
+CASE_BATCH, CASE_INPUTS, CASE_HIDDEN = 3, 2, 3
+
+
+class Verdict(StrEnum):
+    RIGHT = "right"
+    WRONG = "wrong"
+    REFUSED = "refused"
+    UNCHECKED = "unchecked"
+
+
+@dataclass(frozen=True)
+class Component:
+    """A loss × output activation pair (`loss` set), or a hidden activation (`loss` None)."""
+
+    activation: str
+    loss: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "hidden" if self.loss is None else "output"
+
+    @property
+    def parts(self) -> tuple[tuple[str, str], ...]:
+        """(rubric check, target) of the standalone items this component is made of."""
+        return (("activation", self.activation),) if self.loss is None else (("loss", self.loss), ("activation", self.activation))
+
+    def describe(self) -> str:
+        if self.loss is None:
+            return f"the hidden activation {self.activation!r}"
+        return f"the loss {self.loss!r} with the output activation {self.activation!r}"
+
+
+@dataclass(frozen=True)
+class ComponentResult:
+    component: Component
+    verdict: Verdict
+    #: one line: the failing comparison or the refusal ("" when right)
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Credit:
+    """What a composite item checked, component by component, and what it left out (and why)."""
+
+    components: tuple[ComponentResult, ...]
+    #: one line per component left out of the domain: already charged on its own item
+    left_out: tuple[str, ...] = ()
+
+    def of(self, kind: str) -> list[ComponentResult]:
+        return [r for r in self.components if r.component.kind == kind]
+
+    @property
+    def share(self) -> float:
+        """The share of the domain that is right: KIND_SHARE per kind present, split equally."""
+        kinds = [kind for kind in KIND_SHARE if self.of(kind)]
+        if not kinds:
+            return 0.0
+        total = sum(KIND_SHARE[kind] for kind in kinds)
+        return sum(KIND_SHARE[kind] / total * sum(r.verdict is Verdict.RIGHT for r in self.of(kind)) / len(self.of(kind))
+                   for kind in kinds)
+
+    @property
+    def not_right(self) -> list[ComponentResult]:
+        return [r for r in self.components if r.verdict is not Verdict.RIGHT]
+
+    @property
+    def all_refused(self) -> bool:
+        """Nothing right and every component refused (or unchecked for want of a right pair)."""
+        return bool(self.components) and all(r.verdict in (Verdict.REFUSED, Verdict.UNCHECKED) for r in self.components) \
+            and any(r.verdict is Verdict.REFUSED for r in self.components)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a composite item checks: its components (the domain, what the rubric's own items
+    already charged left out), those that count only if network_gradients implements them (a
+    part's own item is not implemented), and how its cases are made."""
+
+    components: tuple[Component, ...]
+    optional: frozenset[Component]
+    left_out: tuple[str, ...]
+    #: Architecture -> the item's case (an Example, or a TrainCase)
+    case: Callable[[Architecture], Any]
+    #: (losses, outputs per loss, hidden activations) -> the item's strategy over them
+    strategy: Callable[[tuple[str, ...], dict[str, tuple[str, ...]], tuple[str, ...]], Any]
+
+
+def components(activations: tuple[str, ...] = tuple(ACTIVATIONS), losses: tuple[str, ...] = tuple(LOSSES)) -> list[Component]:
+    """Every loss × output activation pair and every hidden activation among `activations` and `losses`."""
+    pairs = [Component(out, loss) for loss in LOSSES if loss in losses for out in output_activations(loss) if out in activations]
+    return pairs + [Component(act) for act in HIDDEN_ACTIVATIONS if act in activations]
+
+
+def plan(everything: list[Component], lost: dict[tuple[str, str], str], case: Callable[[Architecture], Any],
+         strategy: Callable) -> Plan:
+    """The Plan of `everything`, given the standalone items lost so far (`lost`: (check, target)
+    -> "failed" or "not implemented"): a component with a failed part is left out; with a part not
+    implemented, optional. A kind that would be left with none is kept whole."""
+    kept, left, optional = [], [], set()
+    for kind in KIND_SHARE:
+        of_kind = [c for c in everything if c.kind == kind]
+        failed = [c for c in of_kind if any(lost.get(p) == "failed" for p in c.parts)]
+        keep = [c for c in of_kind if c not in failed] or of_kind
+        kept += keep
+        left += [f"{c.describe()}: its own item failed (charged there)" for c in of_kind if c not in keep]
+        optional |= {c for c in keep if any(lost.get(p) == "not implemented" for p in c.parts)}
+    return Plan(tuple(kept), frozenset(optional), tuple(left), case, strategy)
+
+
+# --------------------------------------------------------------------------- the cases
+
+
+def _outputs(loss: str) -> int:
+    return max(2, LOSSES[loss].min_outputs)
+
+
+def output_arch(component: Component) -> Architecture:
+    """A single-layer network whose one layer is `component`'s output pair."""
+    return Architecture((CASE_INPUTS, _outputs(component.loss)), (component.activation,), component.loss, 0.0, CASE_BATCH)
+
+
+def hidden_arch(component: Component, under: Component) -> Architecture:
+    """Two hidden layers of `component`'s activation under the output pair `under`."""
+    return Architecture((CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.loss)),
+                        (component.activation, component.activation, under.activation), under.loss, 0.0, CASE_BATCH)
+
+
+def arch_of(case: Any) -> Architecture:
+    return (case.example if isinstance(case, TrainCase) else case).arch
+
+
+def with_arch(case: Any, arch: Architecture) -> Any:
+    """`case` with its network's architecture replaced (its λ and batch kept)."""
+    arch = replace(arch, l2=arch_of(case).l2, batch=arch_of(case).batch)
+    if isinstance(case, TrainCase):
+        return replace(case, example=replace(case.example, arch=arch))
+    return replace(case, arch=arch)
+
+
+def transferred(case: Any, component: Component, pair: Component, hidden: Component | None) -> Any:
+    """`case`'s shape (depth, widths, samples, data, λ) made to test `component` alone: a hidden
+    activation in every hidden layer under the output pair `pair`; an output pair (the outputs
+    widened to its loss's minimum) over hidden layers of `hidden` (a single layer when None)."""
+    arch = arch_of(case)
+    if component.loss is None:
+        acts = tuple(component.activation for _ in arch.activations[:-1]) + (pair.activation,)
+        sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[pair.loss].min_outputs),)
+        return with_arch(case, Architecture(sizes, acts, pair.loss))
+    sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[component.loss].min_outputs),)
+    if hidden is None:
+        sizes = (sizes[0], sizes[-1])
+    acts = tuple(hidden.activation for _ in sizes[2:]) + (component.activation,) if hidden else (component.activation,)
+    return with_arch(case, Architecture(sizes, acts, component.loss))
+
+
+def own_components(case: Any) -> set[Component]:
+    """The components a case is made of: its output pair and its hidden activations."""
+    arch = arch_of(case)
+    return {Component(arch.activations[-1], arch.loss), *(Component(a) for a in arch.activations[:-1])}
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _verdict(comparisons: list[Comparison]) -> tuple[Verdict, str]:
+    bad = [c for c in comparisons if not c.ok]
+    if not bad:
+        return Verdict.RIGHT, ""
+    first = bad[0]
+    why = f"{first.label}: {first.message}" if first.message else f"{first.label} differs from the expected value"
+    return (Verdict.REFUSED if all(c.cause in MISSING for c in bad) else Verdict.WRONG), why
+
+
+def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict, str, Any, list[Comparison]]:
+    """One case: its verdict, why, and (the case the comparisons are about, the comparisons);
+    a case that cannot be checked (a kink, training that diverged) counts as right."""
+    from gradverify.checks import Rejected
+
+    try:
+        case, comparisons = run_case(prop.check, module, case, tolerance=prop.tolerance)
+    except Rejected:
+        return Verdict.RIGHT, "", case, []
+    verdict, why = _verdict(comparisons)
+    return verdict, why, case, comparisons
+
+
+@dataclass
+class _State:
+    verdicts: dict[Component, tuple[Verdict, str]] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    failure: Failure | None = None
+    #: the failing comparisons of the first component refused
+    refusal: list[Comparison] | None = None
+    examples: int = 0
+    max_rel: float = 0.0
+
+    def right(self, kind: str | None = None) -> list[Component]:
+        return [c for c, (v, _) in self.verdicts.items() if v is Verdict.RIGHT and (kind is None or c.kind == kind)]
+
+    def note(self, comparisons: list[Comparison]) -> None:
+        self.examples += 1
+        for c in comparisons:
+            if c.ok and c.max_rel_err == c.max_rel_err:
+                self.max_rel = max(self.max_rel, c.max_rel_err)
+
+
+def _judge(state: _State, plan_: Plan, component: Component, prop: Property, module: Any, case: Any) -> None:
+    verdict, why, case, comparisons = _check(prop, module, case)
+    state.note(comparisons)
+    if verdict is Verdict.REFUSED and component in plan_.optional:
+        del state.verdicts[component]
+        state.dropped.append(f"{component.describe()}: not implemented, in network_gradients as in its own item "
+                             f"(charged there): {why}")
+        return
+    state.verdicts[component] = (verdict, why)
+    if verdict is Verdict.REFUSED and state.refusal is None:
+        state.refusal = [c for c in comparisons if not c.ok]
+    if verdict is Verdict.WRONG and state.failure is None:
+        state.failure = _failure(case, comparisons, "fixed case of one component")
+
+
+def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *, seed: int | None,
+                 examples: int, seconds: float = 30.0) -> tuple[Credit, PropertyResult]:
+    """Check every component of `plan_` (see the module docstring): the Credit, and a
+    PropertyResult of the whole (its failure the item's counterexample, its examples, its worst
+    relative error). `prop_of(strategy)` is the item's Property over a strategy; `seconds`, the
+    item's time: a search round after the first starts only within its first third."""
+    prop = prop_of(None)
+    state = _State({c: (Verdict.UNCHECKED, "") for c in plan_.components})
+    for component in [c for c in plan_.components if c.kind == "output"]:
+        _judge(state, plan_, component, prop, module, plan_.case(output_arch(component)))
+    pairs = state.right("output")
+    for component in [c for c in plan_.components if c.kind == "hidden"]:
+        if not pairs:
+            state.verdicts[component] = (Verdict.UNCHECKED, "no output layer is right to check it under")
+            continue
+        _judge(state, plan_, component, prop, module, plan_.case(hidden_arch(component, pairs[0])))
+    # the fixed cases count against the item's examples; the search keeps a third of them at least
+    budget, start = max(examples // 3, examples - state.examples), time.perf_counter()
+    for round_ in range(SEARCH_ROUNDS):
+        pairs, hidden = state.right("output"), state.right("hidden")
+        if budget < 1 or not pairs or (round_ and time.perf_counter() - start > seconds / 3):
+            break
+        losses = tuple(dict.fromkeys(c.loss for c in pairs))
+        outputs = {loss: tuple(c.activation for c in pairs if c.loss == loss) for loss in losses}
+        search = prop_of(plan_.strategy(losses, outputs, tuple(c.activation for c in hidden)))
+        result, _ = run_property(search, module, profile=PROFILES["ci"], seed=seed, entries=[], budget=budget)
+        state.examples += result.examples
+        budget -= max(1, result.examples)
+        if result.examples and result.max_rel_err == result.max_rel_err:
+            state.max_rel = max(state.max_rel, result.max_rel_err)
+        if result.failure is None or result.failure.case is None:
+            break
+        state.failure = state.failure or result.failure
+        _attribute(state, prop, module, result.failure, start, seconds)
+    credit = Credit(tuple(ComponentResult(c, *state.verdicts[c]) for c in plan_.components if c in state.verdicts),
+                    tuple(plan_.left_out) + tuple(state.dropped))
+    summary = PropertyResult(prop.name, prop.claim, "property", prop.tolerance)
+    summary.examples, summary.max_rel_err = state.examples, state.max_rel
+    if credit.share < 1.0:
+        summary.failure = state.failure or _refusals(state)
+    return credit, summary
+
+
+def _attribute(state: _State, prop: Property, module: Any, failure: Failure, start: float, seconds: float) -> None:
+    """Blame a failure the search found: its case's shape is tried on each component still right
+    alone (a hidden activation under the first pair right; a pair over hidden layers of the first
+    hidden activation right, or alone when none is), and each it fails on is blamed; when none
+    fails alone, the case's own components are (the failure needs them together). Stops trying
+    when 2/3 of the item's `seconds` have gone: what is left untried stays right."""
+    case, why = failure.case, _verdict(failure.comparisons)
+    pairs, hidden = state.right("output"), state.right("hidden")
+    found = False
+    for component in [*hidden, *pairs]:
+        if time.perf_counter() - start > 2 * seconds / 3:
+            break
+        verdict, reason, _, comparisons = _check(prop, module, transferred(case, component, pairs[0],
+                                                                              hidden[0] if hidden else None))
+        state.note(comparisons)
+        if verdict is not Verdict.RIGHT:
+            state.verdicts[component], found = (verdict, reason), True
+    if not found:
+        for component in own_components(case) & set(state.right()):
+            state.verdicts[component] = why
+
+
+def _refusals(state: "_State") -> Failure:
+    """A failure without a case (no hints, no picture), for an item where nothing was found wrong:
+    its components refused, or could not be checked."""
+    from gradverify.references.compare import Where, failed
+
+    comparisons = state.refusal or [failed(Where(function="network_gradients"), Cause.NOT_IMPLEMENTED,
+                                           "no output layer is implemented, so nothing could be checked", "autodiff")]
+    return Failure(comparisons, None, "—", "", "not implemented")
