@@ -22,7 +22,7 @@ from typing import Any, Callable
 from gradverify.calls import ImplFailure, call
 from gradverify.cases import Architecture, Example, materialize
 from gradverify.checks import PROPERTIES, Property
-from gradverify.grading import adapters
+from gradverify.grading import adapters, cost
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
@@ -200,12 +200,40 @@ def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
     return None if why is None else ItemResult(item, False, 0.0, why, mapped=False)
 
 
+class CostOnce:
+    """The cost check (grading/cost.py) of one grade, run when the first item that needs it asks,
+    under its own deadline, and shared by the others."""
+
+    def __init__(self, timer: cost.Timer, deadline: Callable[[float], Any] | None, seconds: float):
+        self.timer, self.deadline, self.seconds = timer, deadline, seconds
+        self.result: cost.CostCheck | None = None
+
+    def __call__(self, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]]) -> cost.CostCheck:
+        if self.result is None:
+            with self.deadline(self.seconds) if self.deadline else _no_deadline():
+                self.result = cost.run(self.timer, hidden, outputs)
+        return self.result
+
+
+#: What a cost check's verdict costs the composite items that use network_gradients: numerical
+#: gradients cost all of them; a network_gradients that fails or is wrong on the cost network costs
+#: the items that check its gradients (network, and l2 which builds on it), as a wrong case of
+#: theirs would; an item that fails on its own cases keeps its own cause.
+COST_LOSES: dict[cost.Verdict, frozenset[str]] = {
+    cost.Verdict.NUMERICAL: frozenset({"network", "l2", "train_loop"}),
+    cost.Verdict.WRONG: frozenset({"network", "l2"}),
+    cost.Verdict.FAILED: frozenset({"network", "l2"}),
+}
+
+
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
                deadline: Callable[[float], Any] | None = None, probes: dict | None = None,
-               adapter: Adapter | None = None) -> ItemResult:
+               adapter: Adapter | None = None, cost_check: CostOnce | None = None) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
     `probes`: what `_supported` found, by allowed components, shared by the items of one grade.
-    `adapter`: the course adapter `module` serves (an item it cannot map is not run)."""
+    `adapter`: the course adapter `module` serves (an item it cannot map is not run).
+    `cost_check`: the grade's cost check (None: off); a composite item whose verdict it loses
+    (COST_LOSES) scores 0 with the check's cause."""
     unmapped = not_mapped(item, adapter)
     if unmapped is not None:
         return unmapped
@@ -222,7 +250,7 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     scope: list[str] = []
     l2_draws = "mixed" if adapter is None or adapter.l2 else "zero"
     with budget:
-        outputs = None
+        outputs, checked = None, None
         if kind.composite:
             probes = {} if probes is None else probes
             if (activations, losses) not in probes:
@@ -232,6 +260,10 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                 return ItemResult(item, False, 0.0, "network_gradients implements none of the losses",
                                   scope=scope, seconds=time.perf_counter() - start, failure=Cause.NOT_IMPLEMENTED)
             losses = tuple(outputs)
+            checked = cost_check(activations, outputs) if cost_check is not None else None
+            if checked is not None and checked.verdict is cost.Verdict.NUMERICAL and item.check in COST_LOSES[checked.verdict]:
+                return ItemResult(item, False, 0.0, checked.cause, scope=scope, seconds=time.perf_counter() - start,
+                                  failed_at="network_gradients", failure=Cause.NOT_BACKPROP)
             if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
                 scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
         strategy = kind.strategy(item.target, activations, losses, outputs, l2_draws)
@@ -239,6 +271,10 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                         illustration=base.illustration)
         result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
     errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
+    if result.passed and checked is not None and item.check in COST_LOSES.get(checked.verdict, ()):
+        failure = Cause.RAISED if checked.verdict is cost.Verdict.FAILED else Cause.MISMATCH
+        return ItemResult(item, False, 0.0, checked.cause, examples=result.examples, seconds=time.perf_counter() - start,
+                          scope=scope, failed_at="network_gradients", failure=failure, **errors)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
                           **errors)
@@ -265,17 +301,21 @@ class _no_deadline:
 
 def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=None,
                  progress: Callable[[int, int, ItemResult], None] | None = None,
-                 adapter: Adapter | None = None) -> GradeResult:
+                 adapter: Adapter | None = None, timer: cost.Timer | None = None) -> GradeResult:
     """Grade an already loaded implementation (a module or a sandbox proxy). `adapter`: the course
     adapter whose functions `module` serves (grading/adapters: `load`, or `load_local` in this
-    process); the items it cannot map are not mapped, out of the total."""
+    process); the items it cannot map are not mapped, out of the total. `timer`: how the cost check
+    times network_gradients (default: in this process, cost.local_timer), when the rubric
+    requires backprop."""
     result = GradeResult(submission, rubric, adapter=adapter.name if adapter else "")
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
     probes: dict = {}
+    cost_check = (CostOnce(timer or cost.local_timer(module), deadline, rubric.item_timeout)
+                  if rubric.require_backprop and "network_gradients" not in missing_functions(module) else None)
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, probes, adapter))
+        done.append(grade_item(item, module, rubric, done, deadline, probes, adapter, cost_check))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -336,7 +376,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
             references.join()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
                 result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline,
-                                      progress=progress, adapter=chosen)
+                                      progress=progress, adapter=chosen, timer=cost.sandbox_timer(sandbox, rubric.item_timeout))
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""

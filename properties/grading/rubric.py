@@ -36,7 +36,7 @@ DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
 #: publish the grades; staff always see every test.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 #: The fields of a rubric: at the top level, and in each [[items]] table (docs/rubric.md describes each).
-FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "adapter", "items")
+FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "adapter", "require_backprop", "items")
 ITEM_FIELDS = ("name", "title", "check", "target", "points", "hidden", "visibility")
 
 
@@ -110,6 +110,9 @@ class Rubric:
     packages: tuple[str, ...] = ()
     #: the course adapter: a shipped adapter's name or an absolute path ("" for none)
     adapter: str = ""
+    #: the cost check (grading/cost.py): a network_gradients that costs like numerical
+    #: differentiation, not backprop, earns nothing for the items that use it
+    require_backprop: bool = True
 
     @property
     def max_score(self) -> float:
@@ -158,8 +161,12 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     if not isinstance(packages, list) or not all(isinstance(p, str) and p.isidentifier() for p in packages):
         raise ValueError(f"{path}{source.at('packages')}: packages must be a list of top-level package names, "
                          f"got {packages!r}")
+    require_backprop = data.get("require_backprop", True)
+    if not isinstance(require_backprop, bool):
+        raise ValueError(f"{path}{source.at('require_backprop')}: require_backprop must be true or false, "
+                         f"got {require_backprop!r}")
     return Rubric(title, tuple(items), examples, float(timeout), seed, str(path), tuple(packages),
-                  _adapter(data.get("adapter", ""), path, source))
+                  _adapter(data.get("adapter", ""), path, source), require_backprop)
 
 
 def _number(value: Any) -> bool:
