@@ -242,7 +242,7 @@ def _wrong(got: Any, expected: tuple[float, list[dict]]) -> str:
         return "returned something other than (loss, [{'W': ..., 'b': ...}, ...])"
     for label, have, want in pairs:
         result = compare(label, have, want, "finite_diff")
-        if not result.passed:
+        if not result.ok:
             return f"{label}: {result.message or 'differs from the expected value'}"
     return ""
 

@@ -1,8 +1,9 @@
 """Hostile submission (gradverify attack catalogue): network_gradients by Richardson-extrapolated
-central differences of its own forward pass, four forward passes per parameter, instead of backprop.
+central differences of its own forward pass, six forward passes per parameter, instead of backprop.
 
-R(h) = (4·D(h/2) − D(h))/3 with D(h) = (E(θ + h) − E(θ − h))/(2h): the h² error term cancels,
-leaving O(h⁴) truncation. Everything else is the bundled model solution (impl/backprop.py), and
+D(h) = (E(θ + h) − E(θ − h))/(2h) at h, h/2 and h/4, extrapolated twice: R(h) = (4·D(h/2) − D(h))/3
+cancels the h² error term, (16·R(h/2) − R(h))/15 the h⁴ term, leaving O(h⁶) truncation, so that a
+step of 1e-2 keeps both truncation and rounding far below the grader's tolerance. Everything else is the bundled model solution (impl/backprop.py), and
 train uses these gradients too.
 """
 
@@ -528,7 +529,8 @@ def _l2_penalty(layers: list[dict], l2: float) -> float:
 # Gradients by extrapolated central differences of the forward pass (not backprop).
 # --------------------------------------------------------------------------- #
 
-_STEP = 1e-3
+_STEP = 1e-2
+_KINKED_STEP = 1e-4
 
 
 def _value(layers, name, l2, X, Y):
@@ -541,7 +543,7 @@ def _value(layers, name, l2, X, Y):
 
 
 def network_gradients(net, X, Y):
-    """The loss and its gradient, each partial derivative from four forward passes."""
+    """The loss and its gradient, each partial derivative from six forward passes."""
     net, X, Y = check_net("network_gradients", net, X, Y)
     return _network_gradients(net["layers"], net["loss"], net["l2"], X, Y)
 
@@ -555,15 +557,21 @@ def _network_gradients(layers, name, l2, X, Y):
     def central(i, key, index, h):
         return (moved(i, key, index, h) - moved(i, key, index, -h)) / (2 * h)
 
+    def extrapolated(i, key, index, h):
+        d1, d2, d4 = (central(i, key, index, h / k) for k in (1, 2, 4))
+        r1, r2 = (4 * d2 - d1) / 3, (4 * d4 - d2) / 3  # the h² terms cancel
+        return (16 * r2 - r1) / 15  # and the h⁴ terms
+
     scale = max(1.0, max(float(np.max(np.abs(layer[key]))) for layer in layers for key in ("W", "b")))
-    h = _STEP * scale
+    kinked = name in ("mae", "mape") or any(layer["activation"] in ("relu", "leaky_relu") for layer in layers)
+    h = (_KINKED_STEP if kinked else _STEP) * scale  # a small step never crosses a kink nearby
     grads = []
     for i, layer in enumerate(layers):
         grad = {}
         for key in ("W", "b"):
             g = np.zeros(layer[key].shape)
             for index in np.ndindex(*layer[key].shape):
-                g[index] = (4 * central(i, key, index, h / 2) - central(i, key, index, h)) / 3
+                g[index] = extrapolated(i, key, index, h)
             grad[key] = g
         grads.append(grad)
     return _value(layers, name, l2, X, Y), grads
