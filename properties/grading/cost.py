@@ -88,8 +88,21 @@ class CallTime:
         return self.cpu
 
 
-#: A timed call of the submission's network_gradients: (net, X, Y) -> ((loss, grads), its time),
-#: raising whatever the call raised (an ImplFailure, for the suite's calls).
+class CallFailed(Exception):
+    """A timed call failed: `failure` says how (the suite's ImplFailure), `time` what it had used
+    when it was stopped, for a call that timed out (None otherwise)."""
+
+    def __init__(self, failure: BaseException, time: CallTime | None = None):
+        super().__init__(str(failure))
+        self.failure, self.time = failure, time
+
+    @property
+    def timed_out(self) -> bool:
+        return self.time is not None and getattr(getattr(self.failure, "cause", None), "name", "") == "TIMEOUT"
+
+
+#: A timed call of the submission's network_gradients: (net, X, Y) -> ((loss, grads), its time);
+#: CallFailed when the call fails.
 Timer = Callable[[dict, np.ndarray, np.ndarray], tuple[Any, CallTime]]
 
 
@@ -106,6 +119,8 @@ class CostCheck:
     reason: str = ""
     #: the seconds the check took, the submission's calls included
     seconds: float = 0.0
+    #: the last call was stopped at its time limit, its cost so far already over the threshold
+    unfinished: bool = False
     calls: tuple[CallTime, ...] = field(default=(), repr=False)
 
     @property
@@ -118,7 +133,9 @@ class CostCheck:
         """The verdict as a sentence for staff and the student ("" for BACKPROP and UNMEASURED)."""
         on = f"on a {self.parameters:,}-parameter network ({self.network})"
         if self.verdict is Verdict.NUMERICAL:
-            return (f"network_gradients took {self.ratio:,.0f} forward passes' time {on}, where backprop takes a few: "
+            took = (f"had taken {self.ratios[-1]:,.0f} forward passes' time when it was stopped at its time limit"
+                    if self.unfinished else f"took {self.ratio:,.0f} forward passes' time")
+            return (f"network_gradients {took} {on}, where backprop takes a few: "
                     f"gradients by numerical differentiation, not backprop")
         if self.verdict is Verdict.WRONG:
             return f"network_gradients is wrong {on}, the network on which its cost is measured: {self.reason}"
@@ -273,8 +290,12 @@ def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...
     for _ in range(REPEATS):
         try:
             got, took = timer(net, X, Y)
-        except Exception as exc:  # noqa: BLE001 - whatever the call raised: the submission's failure
-            return CostCheck(Verdict.FAILED, reason=_failure(exc), forward_seconds=one, seconds=time.perf_counter() - start,
+        except CallFailed as exc:  # a call stopped at its limit after costing more than the threshold is measured
+            if exc.timed_out and exc.time.seconds / one >= threshold:
+                calls.append(exc.time)
+                return CostCheck(Verdict.NUMERICAL, forward_seconds=one, ratios=tuple(c.seconds / one for c in calls),
+                                 seconds=time.perf_counter() - start, calls=tuple(calls), unfinished=True, **found)
+            return CostCheck(Verdict.FAILED, reason=_failure(exc.failure), forward_seconds=one, seconds=time.perf_counter() - start,
                              ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), **found)
         calls.append(took)
         wrong = _wrong(got, expected)
@@ -292,11 +313,14 @@ def local_timer(module: Any) -> Timer:
     """A Timer for a module loaded in this process (trusted code: the bundled impl in tests): wall
     time and this thread's CPU time around the call of module.network_gradients (through the suite's
     calls.call, so that a failure is an ImplFailure)."""
-    from gradverify.calls import call
+    from gradverify.calls import ImplFailure, call
 
     def timed(net: dict, X: np.ndarray, Y: np.ndarray) -> tuple[Any, CallTime]:
         wall, cpu = time.perf_counter(), time.thread_time()
-        value = call(module, "network_gradients", net, X, Y)
+        try:
+            value = call(module, "network_gradients", net, X, Y)
+        except ImplFailure as failure:
+            raise CallFailed(failure, CallTime(time.perf_counter() - wall, time.thread_time() - cpu)) from None
         return value, CallTime(time.perf_counter() - wall, time.thread_time() - cpu)
     return timed
 
@@ -312,6 +336,7 @@ def sandbox_timer(sandbox: Any, timeout: float | None = None) -> Timer:
         try:
             value, timing = sandbox.timed_call("network_gradients", (net, X, Y), timeout=timeout)
         except SubmissionCallError as error:
-            raise as_impl_failure("network_gradients", error) from None
+            spent = CallTime(error.timing.wall, error.timing.cpu) if error.timing is not None else None
+            raise CallFailed(as_impl_failure("network_gradients", error), spent) from None
         return value, CallTime(timing.wall, timing.cpu)
     return timed

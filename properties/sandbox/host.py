@@ -128,6 +128,8 @@ class SubmissionCallError(Exception):
         self.kind = kind
         self.exception = exception
         self.message = message
+        #: of a timed call that timed out (Sandbox.timed_call): what it had used when it was stopped
+        self.timing: CallTiming | None = None
 
 
 class _Timeout(Exception):
@@ -1201,6 +1203,8 @@ class Sandbox:
                     wall = time.perf_counter() - started
                     cpu = sandbox_cpu(before, self._cpu_snapshot(worker))
             except _Timeout:
+                if timing is not None:  # what it had used by now, before it is stopped
+                    timing.append(CallTiming(time.perf_counter() - started, sandbox_cpu(before, self._cpu_snapshot(worker))))
                 self._discard_worker()
                 if binding is not None:
                     binding.expired = True
@@ -1221,9 +1225,13 @@ class Sandbox:
         """Call submission.function(*args, **kwargs) like `module` does (`timeout`: instead of
         call_timeout), and say how long it took, as measured here (nothing the child reports about
         itself is used): (the value, its CallTiming); the same SubmissionCallError as an ordinary
-        call when it fails."""
+        call when it fails, whose `timing` is, when the call timed out, what it had used by then."""
         timing: list[CallTiming] = []
-        value = self._call(function, tuple(args), dict(kwargs or {}), timing, timeout)
+        try:
+            value = self._call(function, tuple(args), dict(kwargs or {}), timing, timeout)
+        except SubmissionCallError as error:
+            error.timing = timing[0] if timing else None
+            raise
         return value, timing[0]
 
     def _cpu_snapshot(self, worker: _Worker) -> dict[int, float]:
