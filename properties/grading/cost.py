@@ -109,7 +109,7 @@ Timer = Callable[[dict, np.ndarray, np.ndarray], tuple[Any, CallTime]]
 @dataclass(frozen=True)
 class CostCheck:
     verdict: Verdict
-    #: the cost network, in words ("3 layers (2 of 50 tanh units), identity output, mse"), and its parameters
+    #: the cost network, in words ("2 hidden layers of 40 tanh units, identity output, mse"), and its parameters
     network: str = ""
     parameters: int = 0
     #: one trusted forward pass (seconds), and each call's cost (CallTime.seconds) in forward passes
@@ -182,10 +182,11 @@ def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator
 
 
 def describe(net: dict) -> str:
-    """The cost network in words: "3 layers (2 of 50 tanh units), identity output, mse"."""
+    """The cost network in words: "2 hidden layers of 40 tanh units, identity output, mse"."""
     layers = net["layers"]
-    hidden = f" ({len(layers) - 1} of {layers[0]['W'].shape[0]} {layers[0]['activation']} units)" if len(layers) > 1 else ""
-    return f"{len(layers)} layer{'s' if len(layers) > 1 else ''}{hidden}, {layers[-1]['activation']} output, {net['loss']}"
+    hidden = (f"{len(layers) - 1} hidden layer{'s' if len(layers) > 2 else ''} of {layers[0]['W'].shape[0]} "
+              f"{layers[0]['activation']} units" if len(layers) > 1 else "no hidden layer")
+    return f"{hidden}, {layers[-1]['activation']} output, {net['loss']}"
 
 
 def parameters(net: dict) -> int:
