@@ -570,8 +570,8 @@ def _network_gradients(layers, name, l2, X, Y):
         grad = {}
         for key in ("W", "b"):
             g = np.zeros(layer[key].shape)
-            for index in np.ndindex(*layer[key].shape):
-                g[index] = extrapolated(i, key, index, h)
+            for index in np.ndindex(*layer[key].shape):  # piecewise-linear layers: a plain difference is exact
+                g[index] = central(i, key, index, h) if kinked else extrapolated(i, key, index, h)
             grad[key] = g
         grads.append(grad)
     return _value(layers, name, l2, X, Y), grads
