@@ -557,6 +557,9 @@ def _network_gradients(layers, name, l2, X, Y):
     def central(i, key, index, h):
         return (moved(i, key, index, h) - moved(i, key, index, -h)) / (2 * h)
 
+    def once(i, key, index, h):
+        return (4 * central(i, key, index, h / 2) - central(i, key, index, h)) / 3
+
     def extrapolated(i, key, index, h):
         d1, d2, d4 = (central(i, key, index, h / k) for k in (1, 2, 4))
         r1, r2 = (4 * d2 - d1) / 3, (4 * d4 - d2) / 3  # the h² terms cancel
@@ -564,14 +567,18 @@ def _network_gradients(layers, name, l2, X, Y):
 
     scale = max(1.0, max(float(np.max(np.abs(layer[key]))) for layer in layers for key in ("W", "b")))
     kinked = name in ("mae", "mape") or any(layer["activation"] in ("relu", "leaky_relu") for layer in layers)
+    linear = all(layer["activation"] in ("relu", "leaky_relu", "identity") for layer in layers) and name in ("mse", "sse")
     h = (_KINKED_STEP if kinked else _STEP) * scale  # a small step never crosses a kink nearby
     grads = []
     for i, layer in enumerate(layers):
         grad = {}
         for key in ("W", "b"):
             g = np.zeros(layer[key].shape)
-            for index in np.ndindex(*layer[key].shape):  # piecewise-linear layers: a plain difference is exact
-                g[index] = central(i, key, index, h) if kinked else extrapolated(i, key, index, h)
+            for index in np.ndindex(*layer[key].shape):  # kinks: a step small enough to miss them, and fewer levels
+                if linear:  # the loss is quadratic along a weight between kinks: a plain difference is exact
+                    g[index] = central(i, key, index, h)
+                else:
+                    g[index] = once(i, key, index, h) if kinked else extrapolated(i, key, index, h)
             grad[key] = g
         grads.append(grad)
     return _value(layers, name, l2, X, Y), grads
