@@ -3,7 +3,9 @@ central differences of its own forward pass, six forward passes per parameter, i
 
 D(h) = (E(θ + h) − E(θ − h))/(2h) at h, h/2 and h/4, extrapolated twice: R(h) = (4·D(h/2) − D(h))/3
 cancels the h² error term, (16·R(h/2) − R(h))/15 the h⁴ term, leaving O(h⁶) truncation, so that a
-step of 1e-2 keeps both truncation and rounding far below the grader's tolerance. Everything else is the bundled model solution (impl/backprop.py), and
+step of 1e-2 keeps both truncation and rounding far below the grader's tolerance. With kinks
+(relu, leaky_relu, mae, mape) the step is 1e-4, small enough to miss them, and one level; where
+every layer is piecewise linear under mse or sse, a plain central difference, which is exact there. Everything else is the bundled model solution (impl/backprop.py), and
 train uses these gradients too.
 """
 
