@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
 
     results = {parallel: run(parallel) for parallel in args.parallel}
     out = Path(args.out)
-    (out / "cost.json").write_text(json.dumps({str(k): v[0] for k, v in results.items()}, indent=1) + "\n")
+    rows = [{**row, "at_once": parallel} for parallel, (found, _load) in results.items() for row in found]
+    (out / "cost.json").write_text("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")  # a row a line
     command = "python -m benchmarks.cost" + ("" if args.parallel == [1, 2] else " --parallel " + " ".join(map(str, args.parallel)))
     text = render(results, THRESHOLD, time.strftime("%Y-%m-%d"), command)
     (out / "cost.md").write_text(text)

@@ -225,3 +225,38 @@ def test_the_cost_network_is_drawn_afresh_so_no_answer_can_be_prepared():
 ])
 def test_the_cost_network_is_made_of_components_the_submission_implements(hidden, outputs, expected):
     assert cost.choose(hidden, outputs) == expected
+
+
+def test_a_process_that_ends_or_is_reaped_elsewhere_takes_nothing_off_the_cpu_time():
+    from gradverify.sandbox.host import sandbox_cpu
+
+    before = {10: 5.0, 11: 100.0}
+    after = {10: 5.5, 12: 0.25}  # 11 ended (its time went to a reaper outside), 12 started
+    assert sandbox_cpu(before, after) == pytest.approx(0.75)
+
+
+SLEEPS_WHEN_LARGE = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent('''
+    import time
+    _honest = network_gradients
+
+    def network_gradients(net, X, Y):
+        if sum(np.size(layer["W"]) for layer in net["layers"]) > 1000:
+            time.sleep(60)
+        return _honest(net, X, Y)
+''')
+
+BURNS_WHEN_LARGE = SLEEPS_WHEN_LARGE.replace("time.sleep(60)", "while True:\n            pass")
+
+
+@pytest.mark.parametrize("source, verdict", [(SLEEPS_WHEN_LARGE, cost.Verdict.FAILED), (BURNS_WHEN_LARGE, cost.Verdict.NUMERICAL)],
+                         ids=["sleeps", "burns"])
+def test_a_call_stopped_at_its_limit_is_judged_by_the_cpu_time_it_had_used(tmp_path, source, verdict):
+    path = tmp_path / "stopped.py"
+    path.write_text(source, encoding="utf-8")
+    from gradverify.sandbox import Sandbox
+
+    with Sandbox(path) as box:
+        check = cost.run(cost.sandbox_timer(box, timeout=2), ("tanh",), {"mse": ("identity",)})
+    assert check.verdict is verdict
+    assert ("timed out after 2 s" in check.cause) == (verdict is cost.Verdict.FAILED)
+    assert ("stopped at its time limit" in check.cause) == (verdict is cost.Verdict.NUMERICAL)

@@ -39,14 +39,15 @@ import numpy as np
 #: The cost network: the input width, the width of each of its two hidden layers, the outputs and
 #: the batch; 3,690 parameters with hidden layers (40·40 + 40 twice, 10·40 + 10). Without hidden
 #: layers (a submission whose network_gradients implements no hidden activation), one layer of
-#: SINGLE_INPUTS inputs: 3,610 parameters. Large enough that numerical differentiation costs
+#: SINGLE inputs and outputs: 3,660 parameters (not 360 inputs and 10 outputs: an input that
+#: wide made the channel most of backprop's measure). Large enough that numerical differentiation costs
 #: thousands of forward passes; small enough that it mostly ends within a call's limit on a loaded
 #: machine (with 5,610 parameters, extrapolated differences took over 10 s there). A batch of 64
 #: rather than 32, because a call's CPU time includes the sandbox's channel (decoding the network,
 #: encoding the gradients: ~3 ms), which the trusted forward pass does not pay: the more the
 #: forward pass costs, the less of backprop's measure is the channel.
 INPUTS, HIDDEN, OUTPUTS, BATCH = 40, 40, 10, 64
-SINGLE_INPUTS = 360
+SINGLE = 60
 #: A network_gradients that takes more than THRESHOLD forward passes' time is numerical
 #: differentiation (reports/cost.md has the measurements behind it).
 THRESHOLD = 400.0
@@ -165,21 +166,22 @@ def choose(hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]]) -> tupl
 def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray]:
     """The cost network (two hidden layers of `hidden`, or one layer when None), its inputs and targets:
     weights ~ N(0, 1/fan-in), so no unit saturates."""
-    sizes = (INPUTS, HIDDEN, HIDDEN, OUTPUTS) if hidden else (SINGLE_INPUTS, OUTPUTS)
+    sizes = (INPUTS, HIDDEN, HIDDEN, OUTPUTS) if hidden else (SINGLE, SINGLE)
+    outputs = sizes[-1]
     acts = (hidden, hidden, output) if hidden else (output,)
     layers = [{"W": rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), "b": rng.normal(0, 0.1, n_out), "activation": act}
               for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts)]
     X = rng.normal(0, 1, (BATCH, sizes[0]))
     if loss == "sparse_cce":
-        Y = rng.integers(0, OUTPUTS, BATCH)
+        Y = rng.integers(0, outputs, BATCH)
     elif loss == "cce":
-        Y = rng.dirichlet(np.ones(OUTPUTS), BATCH)
+        Y = rng.dirichlet(np.ones(outputs), BATCH)
     elif loss == "bce":
-        Y = rng.uniform(0.05, 0.95, (BATCH, OUTPUTS))
+        Y = rng.uniform(0.05, 0.95, (BATCH, outputs))
     elif loss == "mape":
-        Y = rng.uniform(0.5, 2.0, (BATCH, OUTPUTS)) * rng.choice([-1.0, 1.0], (BATCH, OUTPUTS))
+        Y = rng.uniform(0.5, 2.0, (BATCH, outputs)) * rng.choice([-1.0, 1.0], (BATCH, outputs))
     else:
-        Y = rng.normal(0, 1, (BATCH, OUTPUTS))
+        Y = rng.normal(0, 1, (BATCH, outputs))
     return {"layers": layers, "loss": loss, "l2": 0.0}, X, Y
 
 
