@@ -22,8 +22,8 @@ product over threads, so one thread does all of it). The submission's time is th
 grader from their process CPU clocks (every thread counts, ended ones too; and every process:
 in the bubblewrap mode even one that ends within the call counts, through the PID namespace's
 init that reaps it; docs/security.md says what the other modes miss). Load does not inflate CPU
-time as it inflates wall time. The least of up to REPEATS calls is taken. The network is drawn afresh for each grade, so no answer can be
-prepared for it.
+time as it inflates wall time. The least of up to REPEATS calls is taken. The network is drawn
+afresh for each grade, so no answer can be prepared for it.
 """
 
 from __future__ import annotations
@@ -301,10 +301,11 @@ def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...
         try:
             got, took = timer(net, X, Y)
         except CallFailed as exc:  # a call stopped at its limit after costing more than the threshold is measured
-            if exc.timed_out and exc.time.seconds / one >= threshold:
-                calls.append(exc.time)
+            stopped = exc.timed_out and exc.time.seconds / one >= threshold
+            if stopped or calls:  # (the calls before it all cost more than the threshold, or it would have ended)
+                calls += [exc.time] if stopped else []
                 return CostCheck(Verdict.NUMERICAL, forward_seconds=one, ratios=tuple(c.seconds / one for c in calls),
-                                 seconds=time.perf_counter() - start, calls=tuple(calls), unfinished=True, **found)
+                                 seconds=time.perf_counter() - start, calls=tuple(calls), unfinished=stopped, **found)
             return CostCheck(Verdict.FAILED, reason=_failure(exc.failure), forward_seconds=one, seconds=time.perf_counter() - start,
                              ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), **found)
         calls.append(took)
