@@ -50,12 +50,12 @@ import numpy as np
 INPUTS, HIDDEN, OUTPUTS, BATCH = 40, 40, 10, 64
 SINGLE = 60
 #: A network_gradients that takes more than THRESHOLD forward passes' time is numerical
-#: differentiation. Measured (reports/cost.md, one and two benchmarks at once on a loaded machine):
-#: backprop in NumPy, the bundled impl and every correct variant, at most 60; backprop in Python
-#: loops over samples and units, the slowest honest style, 620-815; one-sided differences with
-#: every perturbed network in one batched forward pass, the cheapest numerical scheme, 4,980 and
-#: more; the catalogue's attacks 7,300 and more. 2,000 is a factor of 2.5 from each of the two
-#: edges (their geometric mean), 30 from backprop in NumPy.
+#: differentiation. Measured (benchmarks/cost.py, two runs, each one and two benchmarks at once
+#: on a loaded machine; the last in reports/cost.md): backprop in NumPy, the bundled impl and every
+#: correct variant, at most 60; backprop in Python loops over samples and units, the slowest honest
+#: style, 530-815; one-sided differences with every perturbed network in one batched forward pass,
+#: the cheapest numerical scheme, 4,750 and more; the catalogue's attacks 7,300 and more. 2,000 is
+#: a factor of 2.4 from each of the two edges (about their geometric mean), 30 from backprop in NumPy.
 THRESHOLD = 2000.0
 #: Calls of the submission's network_gradients at most (a call under the threshold ends it), and
 #: repetitions of the trusted forward pass, whose least time is taken.
