@@ -76,6 +76,7 @@ class Cause(str, Enum):
     WRONG_ERROR = "wrong error"
     ACCEPTED_BAD_INPUT = "accepted bad input"
     REJECTED_GOOD_INPUT = "rejected allowed input"
+    NOT_BACKPROP = "gradients by numerical differentiation, not backprop"
 
     @property
     def did_not_run(self) -> bool:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from gradverify.cases import Architecture, Example, TrainCase
 from gradverify.checks import PROPERTIES, Property
-from gradverify.grading import adapters, domain
+from gradverify.grading import adapters, cost, domain
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
@@ -178,12 +178,41 @@ def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
     return None if why is None else ItemResult(item, False, 0.0, why, mapped=False)
 
 
+class CostOnce:
+    """The cost check (grading/cost.py) of one grade, run when the first item that needs it asks,
+    under its own deadline, and shared by the others."""
+
+    def __init__(self, timer: cost.Timer, deadline: Callable[[float], Any] | None, seconds: float):
+        self.timer, self.deadline, self.seconds = timer, deadline, seconds
+        self.result: cost.CostCheck | None = None
+
+    def __call__(self, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]]) -> cost.CostCheck:
+        if self.result is None:
+            with self.deadline(self.seconds) if self.deadline else _no_deadline():
+                self.result = cost.run(self.timer, hidden, outputs)
+        return self.result
+
+
+#: What a cost check's verdict costs the composite items that use network_gradients: numerical
+#: gradients cost all of them; a network_gradients that fails or is wrong on the cost network costs
+#: the items that check its gradients (network, and l2 which builds on it), as a wrong case of
+#: theirs would; an item that fails on its own cases keeps its own cause.
+COST_LOSES: dict[cost.Verdict, frozenset[str]] = {
+    cost.Verdict.NUMERICAL: frozenset({"network", "l2", "train_loop"}),
+    cost.Verdict.WRONG: frozenset({"network", "l2"}),
+    cost.Verdict.FAILED: frozenset({"network", "l2"}),
+}
+
+
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
-               deadline: Callable[[float], Any] | None = None, adapter: Adapter | None = None) -> ItemResult:
+               deadline: Callable[[float], Any] | None = None, adapter: Adapter | None = None,
+               cost_check: "CostOnce | None" = None) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
     A composite item scores its points × the share of its domain that is right (grading/domain.py),
     given what the items in `earlier` charged. `adapter`: the course adapter `module` serves (an
-    item it cannot map is not run)."""
+    item it cannot map is not run). `cost_check`: the grade's cost check (None: off), run on the
+    components found right; a composite item whose verdict it loses (COST_LOSES) scores 0 with
+    the check's cause."""
     unmapped = not_mapped(item, adapter)
     if unmapped is not None:
         return unmapped
@@ -200,6 +229,7 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     scope: list[str] = []
     credit: domain.Credit | None = None
     l2_draws = "mixed" if adapter is None or adapter.l2 else "zero"
+    checked: cost.CostCheck | None = None
 
     def prop_of(strategy: Any) -> Property:
         return Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
@@ -211,6 +241,8 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                 credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws), module, prop_of,
                                                      seed=rubric.seed, examples=rubric.examples, seconds=rubric.item_timeout)
                 scope = credit_lines(credit)
+                right = _right_components(credit)
+                checked = cost_check(*right) if cost_check is not None and right is not None else None
                 if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
                     scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
             else:
@@ -220,6 +252,11 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
         return ItemResult(item, False, 0.0, grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
     prop = prop_of(None)
     errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
+    if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()) and (
+            result.passed or checked.verdict is cost.Verdict.NUMERICAL):  # an item failing its own cases keeps its cause
+        failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
+        return ItemResult(item, False, 0.0, checked.cause, examples=result.examples, seconds=time.perf_counter() - start,
+                          scope=scope, failed_at="network_gradients", failure=failure, credit=credit, **errors)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
                           credit=credit, **errors)
@@ -235,6 +272,19 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     return ItemResult(item, False, score, cause, details, found, result.examples, time.perf_counter() - start,
                       failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
                       counterexample=counterexample, credit=credit, **errors)
+
+
+def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
+    """(hidden activations, output activations per loss) of the components a composite item found
+    right: what the cost check's network may be built of (None when no output pair is right)."""
+    right = [r.component for r in credit.components if r.verdict is domain.Verdict.RIGHT]
+    outputs: dict[str, tuple[str, ...]] = {}
+    for component in right:
+        if component.loss is not None:
+            outputs[component.loss] = (*outputs.get(component.loss, ()), component.activation)
+    if not outputs:
+        return None
+    return tuple(c.activation for c in right if c.loss is None), outputs
 
 
 def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str) -> domain.Plan:
@@ -296,16 +346,20 @@ class _no_deadline:
 
 def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=None,
                  progress: Callable[[int, int, ItemResult], None] | None = None,
-                 adapter: Adapter | None = None) -> GradeResult:
+                 adapter: Adapter | None = None, timer: cost.Timer | None = None) -> GradeResult:
     """Grade an already loaded implementation (a module or a sandbox proxy). `adapter`: the course
     adapter whose functions `module` serves (grading/adapters: `load`, or `load_local` in this
-    process); the items it cannot map are not mapped, out of the total."""
+    process); the items it cannot map are not mapped, out of the total. `timer`: how the cost check
+    times network_gradients (default: in this process, cost.local_timer), when the rubric
+    requires backprop."""
     result = GradeResult(submission, rubric, adapter=adapter.name if adapter else "")
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
+    cost_check = (CostOnce(timer or cost.local_timer(module), deadline, rubric.item_timeout)
+                  if rubric.require_backprop and "network_gradients" not in missing_functions(module) else None)
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter))
+        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -368,7 +422,8 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
             references.join()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
                 result = grade_module(suite_view(sandbox.module), rubric, submission=submission, deadline=sandbox.deadline,
-                                      progress=progress, adapter=chosen)
+                                      progress=progress, adapter=chosen,
+                                      timer=cost.sandbox_timer(sandbox, rubric.item_timeout))
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""

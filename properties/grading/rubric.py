@@ -36,7 +36,8 @@ DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
 #: publish the grades; staff always see every test.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 #: The fields of a rubric: at the top level, and in each [[items]] table (docs/rubric.md describes each).
-FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "allow_autodiff", "adapter", "submission_file", "items")
+FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "allow_autodiff", "adapter", "submission_file",
+          "require_backprop", "items")
 ITEM_FIELDS = ("name", "title", "check", "target", "points", "hidden", "visibility")
 
 
@@ -118,6 +119,9 @@ class Rubric:
     #: the packages of `packages` that differentiate for the submission (AUTODIFF_PACKAGES), which
     #: the rubric allows on purpose; the staff report and the student's feedback name them
     allow_autodiff: tuple[str, ...] = ()
+    #: the cost check (grading/cost.py): a network_gradients that costs like numerical
+    #: differentiation, not backprop, earns nothing for the items that use it
+    require_backprop: bool = True
 
     @property
     def max_score(self) -> float:
@@ -170,9 +174,13 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
             check_file_name(submission_file, "submission_file")
         except ValueError as exc:
             raise ValueError(f"{path}{source.at('submission_file')}: {exc}") from None
+    require_backprop = data.get("require_backprop", True)
+    if not isinstance(require_backprop, bool):
+        raise ValueError(f"{path}{source.at('require_backprop')}: require_backprop must be true or false, "
+                         f"got {require_backprop!r}")
     return Rubric(title, tuple(items), examples, float(timeout), seed, str(path), packages,
                   _adapter(data.get("adapter", ""), path, source), allow_autodiff=allow_autodiff,
-                  submission_file=submission_file)
+                  submission_file=submission_file, require_backprop=require_backprop)
 
 
 def check_file_name(name: Any, what: str) -> str:

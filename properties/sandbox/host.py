@@ -132,6 +132,8 @@ class SubmissionCallError(Exception):
         self.kind = kind
         self.exception = exception
         self.message = message
+        #: of a timed call that timed out (Sandbox.timed_call): what it had used when it was stopped
+        self.timing: CallTiming | None = None
 
 
 class _Timeout(Exception):
@@ -297,6 +299,40 @@ def _pidfd(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
+
+
+@dataclass(frozen=True)
+class CallTiming:
+    """How long one call into the submission took, as this side measured it (seconds): the wall
+    time from sending the request to receiving the reply, and the CPU time that all the sandbox's
+    processes used meanwhile (`sandbox_cpu`)."""
+
+    wall: float
+    cpu: float
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """The CPU time a process has used, with the children it reaped (seconds); None if it is gone.
+    Its own is read from its process CPU clock (nanoseconds, every thread, ended ones too), which
+    any process may read, or from /proc in clock ticks where that clock cannot be read; its reaped
+    children's from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        own, children = (int(fields[11]) + int(fields[12])) / ticks, (int(fields[13]) + int(fields[14])) / ticks
+    except (OSError, IndexError, ValueError):
+        return None
+    with contextlib.suppress(OSError, OverflowError):
+        own = time.clock_gettime(((~pid) << 3) | 2)  # the process's CPU clock (Linux: CPUCLOCK_SCHED)
+    return own + children
+
+
+def sandbox_cpu(before: dict[int, float], after: dict[int, float]) -> float:
+    """The CPU time used between two readings of `_cpu_snapshot` (seconds): what each process alive
+    at the second used since the first (all of it for one started since); never less than 0 for
+    any one, so a process that ends or is reaped elsewhere takes nothing off the others."""
+    return sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
 
 
 class _Worker:
@@ -1242,8 +1278,11 @@ class Sandbox:
         self._state.worker = worker
         return worker
 
-    def _call(self, function: str, args: tuple, kwargs: dict) -> Any:
-        """Run submission.function(*args, **kwargs) in the child; the value or SubmissionCallError."""
+    def _call(self, function: str, args: tuple, kwargs: dict, timing: list | None = None,
+              timeout: float | None = None) -> Any:
+        """Run submission.function(*args, **kwargs) in the child; the value or SubmissionCallError.
+        `timing`: a list to append the call's CallTiming to (a failed call appends nothing);
+        `timeout`: this call's wall-clock limit instead of call_timeout."""
         with self._lock:
             self._started()
             self._check_deadlines()
@@ -1253,14 +1292,22 @@ class Sandbox:
             except (ValueTooLarge, ValueTooDeep):
                 raise TypeError(f"{function}: arguments nested too deeply to send to the sandbox") from None
             worker = self._worker_for_call()
-            end, cause, binding = self._budget(self.call_timeout, f"timed out after {self.call_timeout:g} s")
+            seconds = self.call_timeout if timeout is None else timeout
+            end, cause, binding = self._budget(seconds, f"timed out after {seconds:g} s")
             request["id"] = next(self._ids)
             request["limit"] = reply_limit(len(dump_message(request)))
             worker.frame_limit = request["limit"] + FRAME_SLACK
             try:
+                before = self._cpu_snapshot(worker) if timing is not None else {}
+                started = time.perf_counter()
                 self._send(worker, request, end)
                 reply = self._receive(worker, request["id"], end)
+                if timing is not None:
+                    wall = time.perf_counter() - started
+                    cpu = sandbox_cpu(before, self._cpu_snapshot(worker))
             except _Timeout:
+                if timing is not None:  # what it had used by now, before it is stopped
+                    timing.append(CallTiming(time.perf_counter() - started, sandbox_cpu(before, self._cpu_snapshot(worker))))
                 self._discard_worker()
                 if binding is not None:
                     binding.expired = True
@@ -1271,7 +1318,29 @@ class Sandbox:
             except BaseException:
                 self._discard_worker()
                 raise
-            return self._result(reply)
+            value = self._result(reply)
+            if timing is not None:
+                timing.append(CallTiming(wall, cpu))
+            return value
+
+    def timed_call(self, function: str, args: tuple, kwargs: dict | None = None, *,
+                   timeout: float | None = None) -> tuple[Any, CallTiming]:
+        """Call submission.function(*args, **kwargs) like `module` does (`timeout`: instead of
+        call_timeout), and say how long it took, as measured here (nothing the child reports about
+        itself is used): (the value, its CallTiming); the same SubmissionCallError as an ordinary
+        call when it fails, whose `timing` is, when the call timed out, what it had used by then."""
+        timing: list[CallTiming] = []
+        try:
+            value = self._call(function, tuple(args), dict(kwargs or {}), timing, timeout)
+        except SubmissionCallError as error:
+            error.timing = timing[0] if timing else None
+            raise
+        return value, timing[0]
+
+    def _cpu_snapshot(self, worker: _Worker) -> dict[int, float]:
+        """The CPU time each of the sandbox's processes (sandbox_processes, and the child itself) has used so far."""
+        pids = {worker.pid, *sandbox_processes(worker.pid, worker.token, worker.uid)}
+        return {pid: seconds for pid in pids if (seconds := _cpu_seconds(pid)) is not None}
 
     def _result(self, reply: dict) -> Any:
         """The decoded value of a reply, or SubmissionCallError with the cause it reports."""
