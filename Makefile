@@ -40,6 +40,7 @@ gradescope:
 	rm -rf dist/autograder && mkdir -p dist/autograder/source
 	git archive HEAD | tar -x -C dist/autograder/source
 	test ! -f rubric.toml || cp rubric.toml dist/autograder/source/rubric.toml
+	test ! -f course-secret || install -m 600 course-secret dist/autograder/source/course-secret
 	cp docs/gradescope/setup.sh docs/gradescope/run_autograder dist/autograder/
 	cd dist/autograder && rm -f ../autograder.zip && python3 -m zipfile -c ../autograder.zip setup.sh run_autograder source
 

@@ -2,7 +2,8 @@
 
 Each submission is graded by `python -m gradverify.cli grade FILE --results-json … --report …`
 in a process of its own (which runs the submission in its own sandbox), so one
-submission can never affect another's grade. The class summary is made from the
+submission can never affect another's grade. Each is given the course secret's file
+(`--secret`), from which it derives its own submission's seed. The class summary is made from the
 results.json files alone.
 """
 
@@ -67,6 +68,10 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command += ["--adapter", args.adapter]
     if args.timeout:
         command += ["--timeout", str(args.timeout)]
+    if getattr(args, "seed", None) is not None:
+        command += ["--seed", str(args.seed)]
+    elif getattr(args, "secret", None):  # each process derives its own submission's seed from it
+        command += ["--secret", args.secret]
     if args.unsafe_no_sandbox:
         command.append("--unsafe-no-sandbox")
     if getattr(args, "no_plots", False):

@@ -4,11 +4,17 @@
     result = grade_file("student.py", rubric) # the submission runs in a Sandbox
     result.score, result.max_score
     grade_file("student.py", rubric, adapter="cs231n")   # in a course's own API (grading/adapters/)
+    grade_file("student.py", rubric, secret=key)         # the seed derived from the course secret
+    grade_file("student.py", rubric, seed=result.seed.value)  # a replay of that grade
 
 Items that compose others (network, l2, train_loop) draw only from the activations
 and losses whose own items passed, so a bug costs the points of the item where it is.
 A missing function costs its items' points and nothing else. Through a course adapter,
 the items it cannot map are "not mapped": left out of the total, not scored 0.
+
+The cases come from the grade's seed (grading/secret.py): given, fixed by the rubric, or
+derived from the course secret and the submission's bytes, so nobody without the secret can
+know a grade's cases in advance.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from gradverify.grading import adapters
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
+from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest
 from gradverify.loader import missing_functions
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
@@ -94,6 +101,8 @@ class GradeResult:
     seconds: float = 0.0
     #: the course adapter the submission was graded through ("" for none): its name or path
     adapter: str = ""
+    #: the seed of the cases and where it came from: `grade_file(..., seed=seed.value)` replays the grade
+    seed: GradeSeed | None = None
 
     @property
     def score(self) -> float:
@@ -202,10 +211,11 @@ def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
 
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
                deadline: Callable[[float], Any] | None = None, probes: dict | None = None,
-               adapter: Adapter | None = None) -> ItemResult:
+               adapter: Adapter | None = None, seed: int | None = None) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
     `probes`: what `_supported` found, by allowed components, shared by the items of one grade.
-    `adapter`: the course adapter `module` serves (an item it cannot map is not run)."""
+    `adapter`: the course adapter `module` serves (an item it cannot map is not run).
+    `seed`: hypothesis's seed for the item's cases (default: choose_seed's for the rubric)."""
     unmapped = not_mapped(item, adapter)
     if unmapped is not None:
         return unmapped
@@ -237,7 +247,8 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
         strategy = kind.strategy(item.target, activations, losses, outputs, l2_draws)
         prop = Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
                         illustration=base.illustration)
-        result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
+        result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=choose_seed(rubric, seed).value,
+                                 entries=[], budget=rubric.examples)
     errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
@@ -263,19 +274,37 @@ class _no_deadline:
         return False
 
 
+#: The seed of an in-process grade (grade_module) when neither its caller nor the rubric gives one.
+IN_PROCESS_SEED = 0
+
+
+def choose_seed(rubric: Rubric, seed: int | GradeSeed | None = None) -> GradeSeed:
+    """The seed of a grade of code already loaded: `seed` (an int is GIVEN), else the rubric's
+    fixed one, else IN_PROCESS_SEED (grade_file derives one from the course secret instead)."""
+    if isinstance(seed, GradeSeed):
+        return seed
+    if seed is not None:
+        return GradeSeed(seed, SeedSource.GIVEN)
+    if rubric.seed is not None:
+        return GradeSeed(rubric.seed, SeedSource.RUBRIC)
+    return GradeSeed(IN_PROCESS_SEED, SeedSource.GIVEN)
+
+
 def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=None,
                  progress: Callable[[int, int, ItemResult], None] | None = None,
-                 adapter: Adapter | None = None) -> GradeResult:
+                 adapter: Adapter | None = None, seed: int | GradeSeed | None = None) -> GradeResult:
     """Grade an already loaded implementation (a module or a sandbox proxy). `adapter`: the course
     adapter whose functions `module` serves (grading/adapters: `load`, or `load_local` in this
-    process); the items it cannot map are not mapped, out of the total."""
-    result = GradeResult(submission, rubric, adapter=adapter.name if adapter else "")
+    process); the items it cannot map are not mapped, out of the total. `seed`: the seed of every
+    item's cases (choose_seed: default the rubric's, else IN_PROCESS_SEED)."""
+    chosen = choose_seed(rubric, seed)
+    result = GradeResult(submission, rubric, adapter=adapter.name if adapter else "", seed=chosen)
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
     probes: dict = {}
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, probes, adapter))
+        done.append(grade_item(item, module, rubric, done, deadline, probes, adapter, chosen.value))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -296,9 +325,23 @@ def _import_references() -> None:
         pass
 
 
+def submission_seed(path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None,
+                    adapter: Adapter | None = None) -> GradeSeed:
+    """The seed of a grade of the file `path`: `seed` if given (a replay), else the rubric's fixed
+    one, else grading.secret.grade_seed of `secret` (a secret drawn for this grade alone when
+    None), the file's bytes (none when it cannot be read: its grade is then a load error) and the
+    name of the course `adapter` (a file adapter's file name, so the setup can move)."""
+    if seed is not None or rubric.seed is not None:
+        return choose_seed(rubric, seed)
+    label = Path(adapter.name).name if adapter is not None else ""
+    key, source = (secret, SeedSource.SECRET) if secret is not None else (one_off_secret(), SeedSource.ONE_OFF)
+    return GradeSeed(grade_seed(key, submission_digest(path), label), source)
+
+
 def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
                progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False,
-               adapter: Adapter | str | Path | None = None) -> GradeResult:
+               adapter: Adapter | str | Path | None = None, seed: int | None = None,
+               secret: bytes | None = None) -> GradeResult:
     """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
     user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
     submission cannot be isolated here; whatever the submission does ends in the result.
@@ -307,7 +350,11 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
 
     adapter: a course adapter (an Adapter, a shipped adapter's name or a .py path; default: the
     rubric's, if it names one), run in the sandbox over the submission (grading/adapters).
-    Raises grading.adapters.AdapterError when it cannot be used: staff's mistake, not the student's."""
+    Raises grading.adapters.AdapterError when it cannot be used: staff's mistake, not the student's.
+
+    seed, secret: the grade's seed is `seed` (a replay), else the rubric's, else derived from the
+    course `secret` (its bytes; a secret for this grade alone when None) and the file's bytes
+    (submission_seed); the secret stays in this process, never in the sandbox."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
     from gradverify.sandbox.host import AdapterLoadError
@@ -318,6 +365,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     chosen = adapter if adapter is not None else rubric.adapter or None
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
+    graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen)
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
                       memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
                       packages=rubric.packages, adapter=chosen.path if chosen else None)
@@ -329,14 +377,15 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
         except SubmissionLoadError as exc:
             # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
             cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
-            result = GradeResult(str(path), rubric, load_error=cause, adapter=chosen.name if chosen else "")
+            result = GradeResult(str(path), rubric, load_error=cause, adapter=chosen.name if chosen else "",
+                                 seed=graded_with)
             result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, f"the file could not be loaded: {cause}")
                             for item in rubric.items]
         else:
             references.join()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
                 result = grade_module(suite_view(sandbox.module), rubric, submission=str(path), deadline=sandbox.deadline,
-                                      progress=progress, adapter=chosen)
+                                      progress=progress, adapter=chosen, seed=graded_with)
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""
