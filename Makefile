@@ -48,7 +48,8 @@ gradescope:
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench
 
-# Fault-detection power: the variant catalogue and mutmut; writes reports/mutation.md (benchmarks/mutation.py).
+# Fault-detection power: the variant catalogue, its verdicts over 10 seeds, and mutmut; writes
+# reports/mutation.md (benchmarks/mutation.py).
 $(VENV)/.mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[mutation]'
 	touch $(VENV)/.mutation

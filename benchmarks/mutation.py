@@ -233,7 +233,7 @@ def _quiet_worker() -> None:
     jax_backend.enable_persistent_cache()
 
 
-def fairness_summary(rows: list[dict], seeds: int, seconds: float, jobs: int) -> dict:
+def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int) -> dict:
     """The fairness run's results: per variant, the seeds where its verdict was not its own."""
     by_name: dict[str, dict] = {}
     for row in rows:
@@ -262,8 +262,9 @@ def render_fairness(f: dict) -> str:
     lines = [
         "## Fairness over seeds",
         "",
-        f"Measured {f.get('date', '')} with `{f.get('command', '')}`: {f['grades']} grades in {f['seconds'] / 60:.1f} min "
-        f"({f['jobs']} process(es), median {f['median_grade_seconds'] or 0:.1f} s a grade). Each variant is graded in-process "
+        f"Measured {f.get('date', '')} with `{f.get('command', '')}`: {f['grades']} grades"
+        + (f" in {f['seconds'] / 60:.1f} min" if f.get("seconds") is not None else "")
+        + f" ({f['jobs']} process(es), median {f['median_grade_seconds'] or 0:.1f} s a grade). Each variant is graded in-process "
         f"(grade_module, the shipped rubric, {f['fewest_seeds']}–{f['seeds_per_variant']} seeds each), each seed derived as "
         "a course's would be: grade_seed of a course secret (one per seed) and the variant's bytes. A grade is fair when "
         "a bug loses exactly its items (and what builds on them) and a correct variant keeps every point.",
@@ -420,6 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fairness-only", action="store_true",
                         help="measure the fairness over seeds alone, keeping the rest of the last reports/mutation.json")
     parser.add_argument("--jobs", type=int, default=1, help="processes of the fairness run (default 1)")
+    parser.add_argument("--from-progress", metavar="JSONL",
+                        help="the fairness section from the grades a run wrote so far (its mutation.fairness.jsonl.tmp), "
+                             "the rest of the last reports/mutation.json kept")
     parser.add_argument("--out", default=str(ROOT / "reports"))
     args = parser.parse_args(argv)
     from gradverify.files import write_atomic
@@ -428,13 +432,19 @@ def main(argv: list[str] | None = None) -> int:
     jax_backend.enable_persistent_cache()
     start = time.perf_counter()
     out = Path(args.out)
-    command = "make mutation" if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only) \
+    command = "make mutation" if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only
+                                    or args.from_progress) \
         else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
     progress = out / "mutation.fairness.jsonl.tmp"  # each grade as it ends (*.tmp: git ignores it)
-    progress.unlink(missing_ok=True)
-    if args.fairness_only:
+    if not args.from_progress:
+        progress.unlink(missing_ok=True)
+    if args.fairness_only or args.from_progress:
         data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
-        data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
+        if args.from_progress:
+            rows = [json.loads(line) for line in Path(args.from_progress).read_text(encoding="utf-8").splitlines() if line]
+            data["fairness"] = fairness_summary(rows, args.seeds, None, args.jobs)
+        else:
+            data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
         data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
         write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
         write_atomic(out / "mutation.md", render(data))

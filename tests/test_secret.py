@@ -244,3 +244,21 @@ def test_an_answer_key_scores_zero_on_the_network_item_with_a_secret_derived_see
     assert result.seed.source is SeedSource.SECRET and result.seed.value != 0
     assert result.score == 0 and not network.passed
     assert "not in the answer key" in network.cause, network.cause
+
+
+def test_each_class_grader_process_derives_its_own_submission_s_seed_from_the_secret(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(IMPL_SOURCE, folder / "alice.py")
+    BUGGY["sigmoid_derivative_from_z"].write(folder)
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(SMALL_RUBRIC)
+    secret = new_secret(tmp_path / "course-secret")
+    out = tmp_path / "grades"
+    assert main(["grade", str(folder), "--jobs", "2", "--out", str(out), "--quiet", "--no-plots", "--rubric", str(rubric),
+                 "--secret", str(secret)]) == 0
+    key = read_secret(secret)
+    for name in ("alice", "sigmoid_derivative_from_z"):
+        extra = json.loads((out / f"{name}.json").read_text())["extra_data"]
+        assert extra["seed_source"] == "secret"
+        assert extra["seed"] == grade_seed(key, submission_digest(folder / f"{name}.py")), name
