@@ -55,4 +55,4 @@ $(VENV)/.mutation: $(STAMP)
 	touch $(VENV)/.mutation
 
 mutation: $(VENV)/.mutation
-	$(BIN)/python -m benchmarks.mutation
+	$(BIN)/python -m benchmarks.mutation --jobs 2

@@ -224,7 +224,7 @@ def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 
     else:
         for task in tasks:
             record(_fair_grade(task))
-    return fairness_summary(rows, seeds, time.perf_counter() - start, jobs)
+    return fairness_summary(rows, seeds, time.perf_counter() - start, jobs, names)
 
 
 def _quiet_worker() -> None:
@@ -233,8 +233,12 @@ def _quiet_worker() -> None:
     jax_backend.enable_persistent_cache()
 
 
-def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int) -> dict:
-    """The fairness run's results: per variant, the seeds where its verdict was not its own."""
+def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int,
+                     names: list[str] | None = None) -> dict:
+    """The fairness run's results: per variant, the seeds where its verdict was not its own; and
+    how many of the catalogue's variants (or of those in `names`) a stopped run reached."""
+    from tests.variants import BUGGY, CORRECT
+
     by_name: dict[str, dict] = {}
     for row in rows:
         entry = by_name.setdefault(row["name"], {"name": row["name"], "kind": row["kind"], "expected": row["expected"],
@@ -248,11 +252,14 @@ def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: 
         "grades": len(rows),
         "seconds": seconds,
         "jobs": jobs,
+        "buggy_in_catalogue": sum(1 for n in BUGGY if not names or n in names),
+        "correct_in_catalogue": sum(1 for n in CORRECT if not names or n in names),
         "buggy": sum(v["kind"] == "buggy" for v in variants),
         "buggy_fair": sum(v["kind"] == "buggy" and not v["unfair"] for v in variants),
         "correct": sum(v["kind"] == "correct" for v in variants),
         "correct_fair": sum(v["kind"] == "correct" and not v["unfair"] for v in variants),
         "fewest_seeds": min((len(v["seeds"]) for v in variants), default=0),
+        "most_seeds": max((len(v["seeds"]) for v in variants), default=0),
         "median_grade_seconds": statistics.median(r["seconds"] for r in rows) if rows else None,
         "variants": variants,
     }
@@ -265,14 +272,14 @@ def render_fairness(f: dict) -> str:
         f"Measured {f.get('date', '')} with `{f.get('command', '')}`: {f['grades']} grades"
         + (f" in {f['seconds'] / 60:.1f} min" if f.get("seconds") is not None else "")
         + f" ({f['jobs']} process(es), median {f['median_grade_seconds'] or 0:.1f} s a grade). Each variant is graded in-process "
-        f"(grade_module, the shipped rubric, {f['fewest_seeds']}–{f['seeds_per_variant']} seeds each), each seed derived as "
+        f"(grade_module, the shipped rubric, {_seed_range(f)} each), each seed derived as "
         "a course's would be: grade_seed of a course secret (one per seed) and the variant's bytes. A grade is fair when "
         "a bug loses exactly its items (and what builds on them) and a correct variant keeps every point.",
         "",
         "| measure | value | target |",
         "|---|---|---|",
-        f"| buggy variants losing exactly their items with every seed | {f['buggy_fair']} / {f['buggy']} | all |",
-        f"| correct variants keeping every point with every seed | {f['correct_fair']} / {f['correct']} | all |",
+        f"| buggy variants losing exactly their items with every seed | {f['buggy_fair']} / {f['buggy']}{_reached(f, 'buggy')} | all |",
+        f"| correct variants keeping every point with every seed | {f['correct_fair']} / {f['correct']}{_reached(f, 'correct')} | all |",
     ]
     unfair = [v for v in f["variants"] if v["unfair"]]
     if unfair:
@@ -284,6 +291,21 @@ def render_fairness(f: dict) -> str:
                 lines.append(f"| `{v['name']}` | {', '.join(v['expected']) or '—'} | {u['seed']} | "
                              f"{', '.join(u['lost']) or '—'} | {why or 'kept an item it should lose'} |")
     return "\n".join(lines)
+
+
+def _seed_range(f: dict) -> str:
+    low, high = f["fewest_seeds"], f.get("most_seeds", f["seeds_per_variant"])
+    return f"{low} seed{'s' if low != 1 else ''}" if low == high else f"{low}–{high} seeds"
+
+
+def _reached(f: dict, kind: str) -> str:
+    """" (a stopped run: 8 of the 41 in the catalogue graded, 1 seed each of the 10 planned)" for a
+    run that did not grade every variant with every seed, else ""."""
+    total = f.get(f"{kind}_in_catalogue", f[kind])
+    if f[kind] == total and f["fewest_seeds"] == f["seeds_per_variant"]:
+        return ""
+    return (f" (a stopped run: {f[kind]} of the {total} in the catalogue graded, {_seed_range(f)} each of the "
+            f"{f['seeds_per_variant']} planned)")
 
 
 def summary(data: dict) -> dict:
