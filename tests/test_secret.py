@@ -6,11 +6,9 @@ that others may read is refused; a seed the rubric fixes is a warning."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
