@@ -9,7 +9,10 @@ only cases it has answers for, and scores what the model solution scores; so wit
 seed for every student, a key recorded once serves the whole class. Graded with a seed derived
 from the course secret and the file's own bytes (grading/secret.py), it meets other cases.
 
-    python -m tests.attacks.answer_key OUT.py [--rubric R.toml] [--seed 0]
+    python -m tests.attacks.answer_key OUT.py [--rubric R.toml] [--seed 0] [--check]
+
+With --check, the key is then graded in this process twice: with the seed it was recorded with,
+and with one derived from a new course secret and its own bytes (the scores go to stderr).
 """
 
 from __future__ import annotations
@@ -167,9 +170,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out")
     parser.add_argument("--rubric")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--check", action="store_true", help="grade the key with its seed and with a derived one")
     args = parser.parse_args(argv)
-    written = write(args.out, load_rubric(args.rubric), args.seed)
+    rubric = load_rubric(args.rubric)
+    written = write(args.out, rubric, args.seed)
     print(f"{written}: {written.stat().st_size} bytes", file=sys.stderr)
+    if args.check:
+        import importlib.util
+
+        from gradverify.grading.items import grade_module
+        from gradverify.grading.secret import grade_seed, one_off_secret, submission_digest
+
+        spec = importlib.util.spec_from_file_location("answer_key", written)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        derived = grade_seed(one_off_secret(), submission_digest(written))
+        for label, seed in (("the seed it was recorded with", args.seed), ("a secret-derived seed", derived)):
+            graded = grade_module(module, rubric, seed=seed)
+            print(f"{len(module.ANSWERS)} answers; graded with {label} ({seed}): {graded.score:g} / {graded.max_score:g}",
+                  file=sys.stderr)
     return 0
 
 
