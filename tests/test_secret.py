@@ -260,3 +260,14 @@ def test_each_class_grader_process_derives_its_own_submission_s_seed_from_the_se
         extra = json.loads((out / f"{name}.json").read_text())["extra_data"]
         assert extra["seed_source"] == "secret"
         assert extra["seed"] == grade_seed(key, submission_digest(folder / f"{name}.py")), name
+
+
+def test_the_python_api_reads_the_secret_it_is_given_and_refuses_one_others_may_read(tmp_path):
+    import gradverify
+
+    path = new_secret(tmp_path / "course-secret")
+    path.chmod(0o644)
+    student = tmp_path / "student.py"
+    shutil.copy(IMPL_SOURCE, student)
+    with pytest.raises(SecretError, match="has permissions 0644"):
+        gradverify.grade(student, secret=path)
