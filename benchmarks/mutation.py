@@ -6,15 +6,22 @@
    the variant's cause and no other diagnosis fire); every correct-but-different variant must
    pass verify and score full marks; every partial (fused, half-written) variant must get
    "not implemented" on what it leaves out, "failed" on its bugs, and pass everything else.
-2. Mutation testing with mutmut over impl/ (benchmarks/mutmut_suite.py is its test command:
+2. Fairness over seeds: every buggy and every correct variant graded in this process
+   (grade_module, the shipped rubric at its full budget) with 10 seeds, each derived as a course's
+   would be (grading.secret.grade_seed of a course secret of the run's own and the variant's
+   bytes): a bug must lose exactly its items (Variant.lost_items) and a correct variant keep every
+   point whatever the seed, since each student's grade now draws cases of its own.
+3. Mutation testing with mutmut over impl/ (benchmarks/mutmut_suite.py is its test command:
    the suite's properties on the mutated impl); its score and every survivor, each with the
    reason it survives.
 
 Writes reports/mutation.md and reports/mutation.json.
 
     .venv/bin/python -m benchmarks.mutation                 # everything (make mutation)
-    .venv/bin/python -m benchmarks.mutation --no-mutmut     # the catalogue only
-    .venv/bin/python -m benchmarks.mutation --keep-mutmut   # the catalogue, mutmut's last results kept
+    .venv/bin/python -m benchmarks.mutation --no-mutmut     # the catalogue and the fairness only
+    .venv/bin/python -m benchmarks.mutation --keep-mutmut   # the same, mutmut's last results kept
+    .venv/bin/python -m benchmarks.mutation --fairness-only --jobs 2   # the fairness alone, the rest of
+                                                            # the last reports/mutation.json kept
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = 10
+#: The course secret of the fairness run's seeds: fixed, so that every seed in the report replays.
+FAIRNESS_SECRET = b"gradverify make mutation: fairness over seeds"
 
 
 def _module(variant) -> types.ModuleType:
@@ -152,6 +161,153 @@ def _catalogue(seeds: int, names: list[str] | None, folder: Path, checks: list[s
     return out
 
 
+def fairness_seeds(variant, seeds: int) -> list[int]:
+    """`seeds` seeds for `variant`, as `seeds` courses would derive them for its file: grade_seed of
+    a secret per course (FAIRNESS_SECRET and the course's number) and the file's bytes."""
+    import hashlib
+
+    from gradverify.grading.secret import grade_seed
+
+    digest = hashlib.sha256(variant.source().encode("utf-8")).digest()
+    return [grade_seed(FAIRNESS_SECRET + b" %d" % course, digest) for course in range(seeds)]
+
+
+def _fair_grade(task: tuple[str, str, int]) -> dict:
+    """One variant (kind "buggy" or "correct", its name) graded in this process with one seed: what
+    it lost, and whether that is its verdict whatever the seed."""
+    from gradverify.grading import items as grading
+    from gradverify.grading.rubric import load_rubric
+    from tests.variants import BUGGY, CORRECT
+
+    kind, name, seed = task
+    rubric = load_rubric()
+    variant = (BUGGY if kind == "buggy" else CORRECT)[name]
+    start = time.perf_counter()
+    graded = grading.grade_module(_module(variant), rubric, submission=name, seed=seed)
+    lost = [r.item.name for r in graded.items if not r.passed]
+    expected = variant.lost_items(rubric) if kind == "buggy" else []
+    return {"kind": kind, "name": name, "seed": seed, "lost": lost, "expected": expected, "fair": lost == expected,
+            "score": graded.score, "causes": {r.item.name: r.cause for r in graded.items if not r.passed},
+            "seconds": time.perf_counter() - start}
+
+
+def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 1,
+             progress_file: Path | None = None) -> dict:
+    """Every buggy and correct variant (or those in `names`) graded with `seeds` seeds each
+    (fairness_seeds), seed by seed across the catalogue, so that a run stopped early has covered
+    every variant as many times; with `jobs` > 1 in that many processes. Each grade's row is
+    appended to `progress_file` (JSON lines) as it ends."""
+    from tests.variants import BUGGY, CORRECT
+
+    variants = [("buggy", v) for v in BUGGY.values()] + [("correct", v) for v in CORRECT.values()]
+    variants = [(kind, v) for kind, v in variants if not names or v.name in names]
+    per_variant = {v.name: fairness_seeds(v, seeds) for _, v in variants}
+    tasks = [(kind, v.name, per_variant[v.name][i]) for i in range(seeds) for kind, v in variants]
+    start = time.perf_counter()
+    rows: list[dict] = []
+
+    def record(row: dict) -> None:
+        rows.append(row)
+        if progress_file is not None:
+            with open(progress_file, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+        mark = "fair" if row["fair"] else "UNFAIR"
+        print(f"  fairness [{len(rows)}/{len(tasks)}] {row['kind']} {row['name']} seed {row['seed']}: {mark}, "
+              f"lost {row['lost']} ({row['seconds']:.1f} s)", file=sys.stderr, flush=True)
+
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker) as pool:
+            for row in pool.map(_fair_grade, tasks):
+                record(row)
+    else:
+        for task in tasks:
+            record(_fair_grade(task))
+    return fairness_summary(rows, seeds, time.perf_counter() - start, jobs, names)
+
+
+def _quiet_worker() -> None:
+    from gradverify.references import jax_backend
+
+    jax_backend.enable_persistent_cache()
+
+
+def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int,
+                     names: list[str] | None = None) -> dict:
+    """The fairness run's results: per variant, the seeds where its verdict was not its own; and
+    how many of the catalogue's variants (or of those in `names`) a stopped run reached."""
+    from tests.variants import BUGGY, CORRECT
+
+    by_name: dict[str, dict] = {}
+    for row in rows:
+        entry = by_name.setdefault(row["name"], {"name": row["name"], "kind": row["kind"], "expected": row["expected"],
+                                                 "seeds": [], "unfair": []})
+        entry["seeds"].append(row["seed"])
+        if not row["fair"]:
+            entry["unfair"].append({"seed": row["seed"], "lost": row["lost"], "causes": row["causes"]})
+    variants = list(by_name.values())
+    return {
+        "seeds_per_variant": seeds,
+        "grades": len(rows),
+        "seconds": seconds,
+        "jobs": jobs,
+        "buggy_in_catalogue": sum(1 for n in BUGGY if not names or n in names),
+        "correct_in_catalogue": sum(1 for n in CORRECT if not names or n in names),
+        "buggy": sum(v["kind"] == "buggy" for v in variants),
+        "buggy_fair": sum(v["kind"] == "buggy" and not v["unfair"] for v in variants),
+        "correct": sum(v["kind"] == "correct" for v in variants),
+        "correct_fair": sum(v["kind"] == "correct" and not v["unfair"] for v in variants),
+        "fewest_seeds": min((len(v["seeds"]) for v in variants), default=0),
+        "most_seeds": max((len(v["seeds"]) for v in variants), default=0),
+        "median_grade_seconds": statistics.median(r["seconds"] for r in rows) if rows else None,
+        "variants": variants,
+    }
+
+
+def render_fairness(f: dict) -> str:
+    lines = [
+        "## Fairness over seeds",
+        "",
+        f"Measured {f.get('date', '')} with `{f.get('command', '')}`: {f['grades']} grades"
+        + (f" in {f['seconds'] / 60:.1f} min" if f.get("seconds") is not None else "")
+        + f" ({f['jobs']} process(es), median {f['median_grade_seconds'] or 0:.1f} s a grade). Each variant is graded in-process "
+        f"(grade_module, the shipped rubric, {_seed_range(f)} each), each seed derived as "
+        "a course's would be: grade_seed of a course secret (one per seed) and the variant's bytes. A grade is fair when "
+        "a bug loses exactly its items (and what builds on them) and a correct variant keeps every point.",
+        "",
+        "| measure | value | target |",
+        "|---|---|---|",
+        f"| buggy variants losing exactly their items with every seed | {f['buggy_fair']} / {f['buggy']}{_reached(f, 'buggy')} | all |",
+        f"| correct variants keeping every point with every seed | {f['correct_fair']} / {f['correct']}{_reached(f, 'correct')} | all |",
+    ]
+    unfair = [v for v in f["variants"] if v["unfair"]]
+    if unfair:
+        lines += ["", "Verdicts that changed with the seed (replay: grade_module(variant, rubric, seed=N)):", "",
+                  "| variant | expected to lose | seed | lost | why |", "|---|---|---|---|---|"]
+        for v in unfair:
+            for u in v["unfair"]:
+                why = "; ".join(f"{k}: {c}" for k, c in u["causes"].items() if k not in v["expected"])[:300]
+                lines.append(f"| `{v['name']}` | {', '.join(v['expected']) or '—'} | {u['seed']} | "
+                             f"{', '.join(u['lost']) or '—'} | {why or 'kept an item it should lose'} |")
+    return "\n".join(lines)
+
+
+def _seed_range(f: dict) -> str:
+    low, high = f["fewest_seeds"], f.get("most_seeds", f["seeds_per_variant"])
+    return f"{low} seed{'s' if low != 1 else ''}" if low == high else f"{low}–{high} seeds"
+
+
+def _reached(f: dict, kind: str) -> str:
+    """" (a stopped run: 8 of the 41 in the catalogue graded, 1 seed each of the 10 planned)" for a
+    run that did not grade every variant with every seed, else ""."""
+    total = f.get(f"{kind}_in_catalogue", f[kind])
+    if f[kind] == total and f["fewest_seeds"] == f["seeds_per_variant"]:
+        return ""
+    return (f" (a stopped run: {f[kind]} of the {total} in the catalogue graded, {_seed_range(f)} each of the "
+            f"{f['seeds_per_variant']} planned)")
+
+
 def summary(data: dict) -> dict:
     from gradverify.runner import PROFILES
 
@@ -242,6 +398,8 @@ def render(data: dict) -> str:
             verify = ", ".join(f"{n}: {v}" for n, v in p["verify"].items() if v != "passed") or "all pass"
             lines.append(f"| `{p['name']}` | {p['description']} | {', '.join(missing) or '—'} | {', '.join(failed) or '—'} | "
                          f"{'✅' if p['grade_right'] else '❌'} | {p['grade_score']:g} / {p['grade_max']:g} | {verify} | {_hint_cell(p)} |")
+    if "fairness" in data:
+        lines += ["", render_fairness(data["fairness"])]
     if "mutmut" in data:
         lines += ["", render_mutmut(data["mutmut"])]
     return "\n".join(lines) + "\n"
@@ -282,6 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-mutmut", action="store_true")
     parser.add_argument("--keep-mutmut", action="store_true",
                         help="keep the mutmut results of the last reports/mutation.json (valid while impl/ is unchanged)")
+    parser.add_argument("--fairness-only", action="store_true",
+                        help="measure the fairness over seeds alone, keeping the rest of the last reports/mutation.json")
+    parser.add_argument("--jobs", type=int, default=1, help="processes of the fairness run (default 1)")
+    parser.add_argument("--from-progress", metavar="JSONL",
+                        help="the fairness section from the grades a run wrote so far (its mutation.fairness.jsonl.tmp), "
+                             "the rest of the last reports/mutation.json kept")
     parser.add_argument("--out", default=str(ROOT / "reports"))
     args = parser.parse_args(argv)
     from gradverify.files import write_atomic
@@ -289,9 +453,29 @@ def main(argv: list[str] | None = None) -> int:
 
     jax_backend.enable_persistent_cache()
     start = time.perf_counter()
+    out = Path(args.out)
+    command = "make mutation" if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only
+                                    or args.from_progress) \
+        else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
+    progress = out / "mutation.fairness.jsonl.tmp"  # each grade as it ends (*.tmp: git ignores it)
+    if not args.from_progress:
+        progress.unlink(missing_ok=True)
+    if args.fairness_only or args.from_progress:
+        data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+        if args.from_progress:
+            rows = [json.loads(line) for line in Path(args.from_progress).read_text(encoding="utf-8").splitlines() if line]
+            data["fairness"] = fairness_summary(rows, args.seeds, None, args.jobs)
+        else:
+            data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
+        data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
+        write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
+        write_atomic(out / "mutation.md", render(data))
+        print(render_fairness(data["fairness"]))
+        return 0
     data = catalogue(args.seeds, args.variants)
     data["summary"] = summary(data)
-    out = Path(args.out)
+    data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
+    data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
     if args.keep_mutmut:
         previous = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
         data["mutmut"] = previous["mutmut"]
@@ -302,8 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         data["mutmut"] = mutmut_run.run()
     data["seconds"] = time.perf_counter() - start
     data["date"] = time.strftime("%Y-%m-%d")
-    data["command"] = "make mutation" if not (args.no_mutmut or args.keep_mutmut or args.variants) \
-        else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
+    data["command"] = command
     write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
     write_atomic(out / "mutation.md", render(data))
     print(render(data))

@@ -199,21 +199,36 @@ def grade(
     rubric: "str | Path | Rubric | None" = None,
     timeout: float | None = None,
     memory_mb: int = 2048,
+    seed: int | None = None,
+    secret: str | Path | None = None,
 ) -> "GradeResult":
     """Grade one submission file item by item, the submission running in a sandbox.
 
     rubric: a Rubric, a path to a rubric TOML, or None for the shipped one.
     timeout: wall-clock seconds per item (default: the rubric's); memory_mb: the submission's memory.
+    seed: grade with this seed (a replay: `result.seed.value` of an earlier grade). Otherwise the
+        rubric's fixed seed, else one derived from the course secret and the file's bytes:
+    secret: the course secret's file (default: $GRADVERIFY_SECRET_FILE, else
+        $XDG_CONFIG_HOME/gradverify/course-secret, made on first use; gradverify.grading.secret).
 
-    Returns a GradeResult (`.score`, `.max_score`, `.items`); whatever the submission does ends
-    in the result. Raises ValueError for a rubric that cannot be read.
+    Returns a GradeResult (`.score`, `.max_score`, `.items`, `.seed`); whatever the submission does
+    ends in the result. Raises ValueError for a rubric that cannot be read, and its subclass
+    gradverify.grading.secret.SecretError for a secret file that cannot be used (missing, or
+    readable by others).
     """
+    import sys
+
     from gradverify.grading.items import grade_file
     from gradverify.grading.rubric import Rubric, load_rubric
+    from gradverify.grading.secret import course_secret, secret_path
     from gradverify.references import jax_backend
     from gradverify.runner import use_hypothesis_home
 
     chosen = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    key = None
+    if seed is None and chosen.seed is None:
+        where, default = secret_path(secret)
+        key = course_secret(where, default=default, announce=lambda line: print(f"gradverify: {line}", file=sys.stderr))
     use_hypothesis_home(None)  # hypothesis's own files in a temporary folder, never the working folder
     jax_backend.enable_persistent_cache()
-    return grade_file(path, chosen, timeout=timeout, memory_mb=memory_mb)
+    return grade_file(path, chosen, timeout=timeout, memory_mb=memory_mb, seed=seed, secret=key)

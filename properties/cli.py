@@ -83,10 +83,23 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so")
     g.add_argument("--jobs", type=positive_int, default=1, help="submissions graded in parallel, one process each")
     g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
+    g.add_argument("--secret", metavar="FILE",
+                   help="the course secret each grade's seed is derived from, with the submission (default: "
+                        "$GRADVERIFY_SECRET_FILE, else $XDG_CONFIG_HOME/gradverify/course-secret, made on first use)")
+    g.add_argument("--seed", type=int, metavar="N",
+                   help="grade with this seed instead: a replay of the grade whose report gives seed N")
     g.add_argument("--quiet", action="store_true", help="no progress lines")
     g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
     g.add_argument("--sandbox-proven", action="store_true", help=argparse.SUPPRESS)  # a class grade's per-student process
     g.set_defaults(func=_cmd_grade)
+
+    s = sub.add_parser("secret", help="the course secret that grades' seeds are derived from")
+    s_sub = s.add_subparsers(dest="secret_command", required=True, parser_class=_Parser)
+    n = s_sub.add_parser("new", help="write a new course secret (mode 0600); never overwrites one",
+                         description="Exit 0 when written, 2 when the file exists or cannot be written.")
+    n.add_argument("path", nargs="?", help="where (default: $GRADVERIFY_SECRET_FILE, else "
+                                           "$XDG_CONFIG_HOME/gradverify/course-secret)")
+    n.set_defaults(func=_cmd_secret_new)
 
     t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
     t.add_argument("path", nargs="?", help="where to write it (default: print it)")
@@ -247,6 +260,10 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    if rubric.seed is not None and args.seed is None:
+        from gradverify.grading.secret import FIXED_SEED_WARNING
+
+        print(f"gradverify: WARNING: {FIXED_SEED_WARNING}", file=sys.stderr)
     from gradverify.grading import classroom
     from gradverify.markdown import escaped
 
@@ -288,8 +305,21 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except adapters.AdapterError as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    secret = None
+    if args.seed is None and rubric.seed is None:  # the seed comes from the course secret: read (or make) it once
+        from gradverify.grading.secret import SecretError, course_secret, secret_path
+
+        path, default = secret_path(args.secret)
+        try:
+            secret = course_secret(path, default=default, announce=lambda line: print(f"gradverify: {line}", file=sys.stderr))
+        except SecretError as exc:
+            print(f"gradverify: {inert(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        args.secret = str(path.resolve())  # what each class grader process reads
     if one:
-        return _grade_one(students[0].path, rubric, args, adapter)
+        return _grade_one(students[0].path, rubric, args, adapter, secret)
+    if args.seed is not None:
+        print(f"gradverify: WARNING: --seed {args.seed}: every submission gets the same cases", file=sys.stderr)
     return classroom.grade_many(students, args, skipped)
 
 
@@ -328,7 +358,7 @@ def _sandbox_broken(rubric, args: argparse.Namespace, *, warm_references: bool) 
     return None
 
 
-def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
+def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: bytes | None = None) -> int:
     import json
 
     from gradverify.files import write_atomic, write_with_pictures
@@ -347,7 +377,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
 
     try:
         result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress,
-                                    unsafe=args.unsafe_no_sandbox, adapter=adapter)
+                                    unsafe=args.unsafe_no_sandbox, adapter=adapter, seed=args.seed, secret=secret)
     except (SandboxUnavailable, FileNotCopied) as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -359,6 +389,19 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None) -> int:
     print(grade_line(result.submission, result), flush=True)
     if args.fail_under is not None and result.score < args.fail_under:
         return EXIT_FAIL
+    return EXIT_OK
+
+
+def _cmd_secret_new(args: argparse.Namespace) -> int:
+    from gradverify.grading.secret import SecretError, new_secret, secret_path
+
+    try:
+        path = new_secret(args.path or secret_path(None)[0])
+    except SecretError as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"gradverify: wrote a new course secret to {path} (mode 0600): keep it with the grading setup, never in "
+          f"a repository or where students can read it", file=sys.stderr)
     return EXIT_OK
 
 

@@ -42,3 +42,20 @@ def _run_in_a_scratch_folder(tmp_path_factory, monkeypatch):
     """Every test runs from a folder of its own, so that a run's files (.gradverify/) never land
     in the checkout; a test that wants a project makes one and changes into it."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _course_secret_of_the_session(tmp_path_factory):
+    """`gradverify grade` in these tests derives its seeds from a course secret of the session's
+    own (GRADVERIFY_SECRET_FILE), never from, or into, the user's ~/.config/gradverify."""
+    import os
+
+    from gradverify.grading.secret import SECRET_ENV, new_secret
+
+    before = os.environ.get(SECRET_ENV)
+    os.environ[SECRET_ENV] = str(new_secret(tmp_path_factory.mktemp("secret") / "course-secret"))
+    yield
+    if before is None:
+        os.environ.pop(SECRET_ENV, None)
+    else:
+        os.environ[SECRET_ENV] = before

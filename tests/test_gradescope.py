@@ -28,12 +28,17 @@ SMALL_RUBRIC = ('examples = 5\n[[items]]\nname = "sigmoid"\ncheck = "activation"
                 '[[items]]\nname = "tanh"\ncheck = "activation"\ntarget = "tanh"\npoints = 2\nhidden = true\n')
 
 
-def _autograder(tmp_path: Path, files: dict[str, str], rubric: str = SMALL_RUBRIC) -> tuple[dict, str]:
-    """(results.json, what run_autograder printed: Gradescope's autograder output, for staff)"""
+def _autograder(tmp_path: Path, files: dict[str, str], rubric: str = SMALL_RUBRIC,
+                secret: str | None = None) -> tuple[dict, str]:
+    """(results.json, what run_autograder printed: Gradescope's autograder output, for staff);
+    `secret`: the course secret packed beside the rubric (mode 0644, as an unzip may leave it)."""
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     (root / "source" / "impl").mkdir(parents=True)
     (root / "source" / "rubric.toml").write_text(rubric)
+    if secret is not None:
+        (root / "source" / "course-secret").write_text(secret)
+        (root / "source" / "course-secret").chmod(0o644)
     shutil.copy(ROOT / "impl" / "backprop.py", root / "source" / "impl" / "backprop.py")  # as setup.sh leaves it
     for name, text in files.items():
         (root / "submission" / name).write_text(text)
@@ -73,6 +78,19 @@ def test_run_autograder_shows_staff_why_a_rubric_with_a_mistake_cannot_grade(tmp
     results, printed = _autograder(tmp_path, {"backprop.py": ""}, rubric)
     assert "unknown field 'hiden' in item 2 (line 12); did you mean 'hidden'?" in printed
     assert results["score"] == 0 and "could not run" in results["output"] and results["stdout_visibility"] == "hidden"
+
+
+def test_run_autograder_derives_each_seed_from_the_course_secret_packed_beside_the_rubric(tmp_path):
+    from gradverify.grading.secret import grade_seed, submission_digest
+
+    secret = "c0ffee" * 8
+    results, printed = _autograder(tmp_path, {"backprop.py": BUGGY["tanh_derivative_from_z"].source()}, secret=secret)
+    source = tmp_path / "autograder" / "source"
+    assert (source / "course-secret").stat().st_mode & 0o777 == 0o600  # closed before the grade read it
+    submitted = tmp_path / "autograder" / "submission" / "backprop.py"
+    assert results["extra_data"]["seed_source"] == "secret"
+    assert results["extra_data"]["seed"] == grade_seed(secret.encode(), submission_digest(submitted))
+    assert f"--seed {results['extra_data']['seed']}" in printed and secret not in printed
 
 
 def test_run_autograder_asks_for_exactly_one_file(tmp_path):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
-# The autograder zip holds this file, run_autograder and the gradverify source in source/.
+# The autograder zip holds this file, run_autograder and the gradverify source in source/
+# (with the course's rubric.toml and course-secret, when the checkout had them).
 set -euo pipefail
 AUTOGRADER=${AUTOGRADER:-/autograder}
 SOURCE="$AUTOGRADER/source"
@@ -28,5 +29,12 @@ except ValueError as exc:
     sys.exit(f"gradverify: {exc}")
 PY
 fi
+# The course secret every grade's seed is derived from (with the submission): the one packed
+# with the zip, else a new one for this image (regrades on a rebuilt image then draw other cases).
+if [ ! -f "$SOURCE/course-secret" ]; then
+    "$SOURCE/.venv/bin/gradverify" secret new "$SOURCE/course-secret"
+fi
+chmod 600 "$SOURCE/course-secret"
 # Warm the JAX compilation cache so each student's run starts faster.
-"$SOURCE/.venv/bin/gradverify" grade "$SOURCE/impl/backprop.py" --quiet --results-json /tmp/warmup.json || true
+"$SOURCE/.venv/bin/gradverify" grade "$SOURCE/impl/backprop.py" --secret "$SOURCE/course-secret" --quiet \
+    --results-json /tmp/warmup.json || true

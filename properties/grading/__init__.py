@@ -2,6 +2,7 @@
 
     rubric.py            the rubric: items, points, visibility, validated from TOML (rubric.toml ships)
     items.py             grading one submission item by item, in the sandbox
+    secret.py            the course secret, and each grade's seed derived from it and the submission
     remote.py            the sandboxed submission as the suite calls it
     feedback.py          results.json, the staff report of one submission, the class summary
     classroom.py         grading a folder of submissions, one grader process each

@@ -8,7 +8,8 @@ process of its own (which runs the submission in its own sandbox), so one submis
 affect another's grade; its outputs go under `students/` (`student_outputs`). The class
 summary is made from the results.json files alone. `-P`: the working folder, perhaps the class
 folder itself, is not on a grader process's import path, so no file there can stand in for a
-module the grader imports.
+module the grader imports. Each is given the course secret's file (`--secret`), from which it
+derives its own submission's seed.
 """
 
 from __future__ import annotations
@@ -252,6 +253,10 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command += ["--adapter", args.adapter]
     if args.timeout:
         command += ["--timeout", str(args.timeout)]
+    if getattr(args, "seed", None) is not None:
+        command += ["--seed", str(args.seed)]
+    elif getattr(args, "secret", None):  # each process derives its own submission's seed from it
+        command += ["--secret", args.secret]
     if args.unsafe_no_sandbox:
         command.append("--unsafe-no-sandbox")
     if getattr(args, "no_plots", False):

@@ -10,18 +10,24 @@ report in the autograder's output, which `stdout_visibility: hidden` keeps from 
 
 Items a course adapter cannot map ("not mapped") are out of the total: the staff report shows
 them as such, results.json leaves them out of its tests (Gradescope never shows them to the
-student) and lists them in its extra_data, and the class summary has no column for them."""
+student) and lists them in its extra_data, and the class summary has no column for them.
+
+The seed of the grade, which replays it (`gradverify grade FILE --seed N`), is for staff only:
+in the staff report and in results.json's top-level extra_data, which Gradescope stores and
+never shows to students; a seed the rubric fixes is a warning in both."""
 
 from __future__ import annotations
 
 import html
 import json
 import math
+import shlex
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from gradverify.grading.items import GradeResult, ItemResult
+from gradverify.grading.secret import FIXED_SEED_WARNING, SeedSource
 from gradverify.markdown import block, code, inline
 from gradverify.references.compare import Cause
 
@@ -113,8 +119,27 @@ def results_json(result: GradeResult) -> dict[str, Any]:
                        "sandbox": result.sandbox, "protections": list(result.isolation), "adapter": result.adapter or None,
                        "allow_autodiff": list(result.rubric.allow_autodiff),
                        "not_mapped": [{"item": r.item.name, "title": r.item.title, "points": r.item.points, "cause": r.cause}
-                                      for r in result.not_mapped]},
+                                      for r in result.not_mapped],
+                       **_seed_data(result)},
     }
+
+
+def _seed_data(result: GradeResult) -> dict[str, Any]:
+    """results.json's staff-only seed fields: the seed, where it came from (a SeedSource's name,
+    lower case), and the warning when the rubric fixes it."""
+    if result.seed is None:
+        return {"seed": None, "seed_source": None}
+    warning = {"seed_warning": FIXED_SEED_WARNING} if result.seed.source is SeedSource.RUBRIC else {}
+    return {"seed": result.seed.value, "seed_source": result.seed.source.name.lower(), **warning}
+
+
+def seed_line(result: GradeResult) -> str:
+    """The staff report's line on the grade's seed: its value, where it came from, and the command
+    that replays the grade."""
+    if result.seed is None:
+        return "Seed: none (the grade did not draw cases)."
+    return (f"Seed: {result.seed.value}, {result.seed.source.value}. Replay this grade: "
+            f"{code(f'gradverify grade {shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter).")
 
 
 def _picture_keys(result: GradeResult) -> dict[str, str]:
@@ -172,6 +197,8 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines += [f"⚠️ **{UNSAFE_WARNING}**", ""]
     if result.rubric.allow_autodiff:
         lines += [f"⚠️ {inline(autodiff_note(result))}", ""]
+    if result.seed is not None and result.seed.source is SeedSource.RUBRIC:
+        lines += [f"⚠️ **Warning: {FIXED_SEED_WARNING}.**", ""]
     if result.load_error:
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
@@ -203,7 +230,8 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         if len(result.output) > OUTPUT_SHOWN:
             lines.append(f"(first {OUTPUT_SHOWN} characters of {len(result.output)})")
     protections = ", ".join(result.isolation) or "none"
-    lines += ["", f"Sandbox: {result.sandbox or 'not started'} — {protections} (as established by the grader)."]
+    lines += ["", f"Sandbox: {result.sandbox or 'not started'} — {protections} (as established by the grader).",
+              "", seed_line(result)]
     return "\n".join(lines) + "\n"
 
 

@@ -4,6 +4,8 @@
     result = grade_file("student.py", rubric) # the submission runs in a Sandbox
     result.score, result.max_score
     grade_file("student.py", rubric, adapter="cs231n")   # in a course's own API (grading/adapters/)
+    grade_file("student.py", rubric, secret=key)         # the seed derived from the course secret
+    grade_file("student.py", rubric, seed=result.seed.value)  # a replay of that grade
 
 Items that compose others (network, l2, train_loop) score the share of their domain that
 is right, component by component (grading/domain.py: each loss × output activation pair and
@@ -11,6 +13,10 @@ each hidden activation; a component refused counts as not right), leaving out wh
 activation and loss items already charged, so a bug costs the points of the item where it is.
 A missing function costs its items' points and nothing else. Through a course adapter,
 the items it cannot map are "not mapped": left out of the total, not scored 0.
+
+The cases come from the grade's seed (grading/secret.py): given, fixed by the rubric, or
+derived from the course secret and the submission's bytes, so nobody without the secret can
+know a grade's cases in advance.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from gradverify.grading import adapters, cost, domain
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
 from gradverify.grading.rubric import KINDS, Item, Rubric
+from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest
 from gradverify.loader import missing_functions
 from gradverify.markdown import escaped
 from gradverify.references.compare import Cause
@@ -119,6 +126,8 @@ class GradeResult:
     seconds: float = 0.0
     #: the course adapter the submission was graded through ("" for none): its name or path
     adapter: str = ""
+    #: the seed of the cases and where it came from: `grade_file(..., seed=seed.value)` replays the grade
+    seed: GradeSeed | None = None
 
     @property
     def score(self) -> float:
@@ -206,13 +215,14 @@ COST_LOSES: dict[cost.Verdict, frozenset[str]] = {
 
 def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
                deadline: Callable[[float], Any] | None = None, adapter: Adapter | None = None,
-               cost_check: "CostOnce | None" = None) -> ItemResult:
+               cost_check: "CostOnce | None" = None, seed: int | None = None) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
     A composite item scores its points × the share of its domain that is right (grading/domain.py),
     given what the items in `earlier` charged. `adapter`: the course adapter `module` serves (an
     item it cannot map is not run). `cost_check`: the grade's cost check (None: off), run on the
     components found right; a composite item whose verdict it loses (COST_LOSES) scores 0 with
-    the check's cause."""
+    the check's cause. `seed`: hypothesis's seed for the item's cases (default: choose_seed's for
+    the rubric)."""
     unmapped = not_mapped(item, adapter)
     if unmapped is not None:
         return unmapped
@@ -239,7 +249,7 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
         with budget:
             if kind.composite:
                 credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws), module, prop_of,
-                                                     seed=rubric.seed, examples=rubric.examples, seconds=rubric.item_timeout)
+                                                     seed=choose_seed(rubric, seed).value, examples=rubric.examples, seconds=rubric.item_timeout)
                 scope = credit_lines(credit)
                 right = _right_components(credit)
                 checked = cost_check(*right) if cost_check is not None and right is not None else None
@@ -247,7 +257,8 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                     scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
             else:
                 prop = prop_of(kind.strategy(item.target, activations, losses, None, l2_draws))
-                result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=rubric.seed, entries=[], budget=rubric.examples)
+                result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=choose_seed(rubric, seed).value,
+                                         entries=[], budget=rubric.examples)
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
         return ItemResult(item, False, 0.0, grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
     prop = prop_of(None)
@@ -344,22 +355,42 @@ class _no_deadline:
         return False
 
 
+#: The seed of an in-process grade (grade_module) when neither its caller nor the rubric gives one.
+IN_PROCESS_SEED = 0
+
+
+def choose_seed(rubric: Rubric, seed: int | GradeSeed | None = None) -> GradeSeed:
+    """The seed of a grade of code already loaded: `seed` (an int is GIVEN), else the rubric's
+    fixed one, else IN_PROCESS_SEED (grade_file derives one from the course secret instead)."""
+    if isinstance(seed, GradeSeed):
+        return seed
+    if seed is not None:
+        return GradeSeed(seed, SeedSource.GIVEN)
+    if rubric.seed is not None:
+        return GradeSeed(rubric.seed, SeedSource.RUBRIC)
+    return GradeSeed(IN_PROCESS_SEED, SeedSource.GIVEN)
+
+
 def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=None,
                  progress: Callable[[int, int, ItemResult], None] | None = None,
-                 adapter: Adapter | None = None, timer: cost.Timer | None = None) -> GradeResult:
+                 adapter: Adapter | None = None, timer: cost.Timer | None = None,
+                 seed: int | GradeSeed | None = None) -> GradeResult:
     """Grade an already loaded implementation (a module or a sandbox proxy). `adapter`: the course
     adapter whose functions `module` serves (grading/adapters: `load`, or `load_local` in this
     process); the items it cannot map are not mapped, out of the total. `timer`: how the cost check
     times network_gradients (default: in this process, cost.local_timer), when the rubric
-    requires backprop."""
-    result = GradeResult(submission, rubric, adapter=adapter.name if adapter else "")
+    requires backprop. `seed`: the seed of every item's cases (choose_seed: default the rubric's,
+    else IN_PROCESS_SEED)."""
+    chosen = choose_seed(rubric, seed)
+    result = GradeResult(submission, rubric, adapter=adapter.name if adapter else "", seed=chosen)
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
     cost_check = (CostOnce(timer or cost.local_timer(module), deadline, rubric.item_timeout)
                   if rubric.require_backprop and "network_gradients" not in missing_functions(module) else None)
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check))
+        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check,
+                               seed=chosen.value))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -380,9 +411,23 @@ def _import_references() -> None:
         pass
 
 
+def submission_seed(path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None,
+                    adapter: Adapter | None = None) -> GradeSeed:
+    """The seed of a grade of the file `path`: `seed` if given (a replay), else the rubric's fixed
+    one, else grading.secret.grade_seed of `secret` (a secret drawn for this grade alone when
+    None), the file's bytes (none when it cannot be read: its grade is then a load error) and the
+    name of the course `adapter` (a file adapter's file name, so the setup can move)."""
+    if seed is not None or rubric.seed is not None:
+        return choose_seed(rubric, seed)
+    label = Path(adapter.name).name if adapter is not None else ""
+    key, source = (secret, SeedSource.SECRET) if secret is not None else (one_off_secret(), SeedSource.ONE_OFF)
+    return GradeSeed(grade_seed(key, submission_digest(path), label), source)
+
+
 def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
                progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False,
-               adapter: Adapter | str | Path | None = None) -> GradeResult:
+               adapter: Adapter | str | Path | None = None, seed: int | None = None,
+               secret: bytes | None = None) -> GradeResult:
     """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
     user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
     submission cannot be isolated here; whatever the submission does ends in the result.
@@ -392,7 +437,11 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     adapter: a course adapter (an Adapter, a shipped adapter's name or a .py path; default: the
     rubric's, if it names one), run in the sandbox over the submission (grading/adapters).
     Raises grading.adapters.AdapterError when it cannot be used: staff's mistake, not the student's;
-    gradverify.sandbox.FileNotCopied when the file is a symbolic link or cannot be read (no grade)."""
+    gradverify.sandbox.FileNotCopied when the file is a symbolic link or cannot be read (no grade).
+
+    seed, secret: the grade's seed is `seed` (a replay), else the rubric's, else derived from the
+    course `secret` (its bytes; a secret for this grade alone when None) and the file's bytes
+    (submission_seed); the secret stays in this process, never in the sandbox."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
     from gradverify.sandbox.host import AdapterLoadError
@@ -404,6 +453,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     chosen = adapter if adapter is not None else rubric.adapter or None
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
+    graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen)
     sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
                       memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
                       packages=rubric.packages, adapter=chosen.path if chosen else None)
@@ -415,7 +465,8 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
         except SubmissionLoadError as exc:
             # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
             cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
-            result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "")
+            result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "",
+                                 seed=graded_with)
             result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, f"the file could not be loaded: {cause}")
                             for item in rubric.items]
         else:
@@ -423,7 +474,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
                 result = grade_module(suite_view(sandbox.module), rubric, submission=submission, deadline=sandbox.deadline,
                                       progress=progress, adapter=chosen,
-                                      timer=cost.sandbox_timer(sandbox, rubric.item_timeout))
+                                      timer=cost.sandbox_timer(sandbox, rubric.item_timeout), seed=graded_with)
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""

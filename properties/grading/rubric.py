@@ -108,7 +108,10 @@ class Rubric:
     items: tuple[Item, ...]
     examples: int = 30
     item_timeout: float = 30.0
-    seed: int = 0
+    #: a seed every grade uses (every student then gets the same cases: an answer key can be
+    #: built); None, the default: each grade's seed comes from the course secret and the
+    #: submission (grading/secret.py)
+    seed: int | None = None
     path: str = ""
     #: top-level packages a submission may import besides the standard library and NumPy
     packages: tuple[str, ...] = ()
@@ -157,7 +160,7 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
             raise ValueError(f"{path}: item {i + 1}{source.at('items', i, 'name')}: the name {items[-1].name!r} is used twice")
         names.add(items[-1].name)
     title, examples = data.get("title", "Backpropagation"), data.get("examples", 30)
-    timeout, seed = data.get("item_timeout", 30), data.get("seed", 0)
+    timeout, seed = data.get("item_timeout", 30), data.get("seed")
     if not isinstance(title, str):
         raise ValueError(f"{path}{source.at('title')}: title must be a string, got {title!r}")
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
@@ -165,7 +168,7 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     if not _number(timeout) or timeout <= 0:
         raise ValueError(f"{path}{source.at('item_timeout')}: item_timeout must be a positive number of seconds, "
                          f"got {timeout!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"{path}{source.at('seed')}: seed must be an integer, got {seed!r}")
     packages, allow_autodiff = _packages(data.get("packages", []), data.get("allow_autodiff", []), path, source)
     submission_file = data.get("submission_file", "")
