@@ -13,6 +13,7 @@ from dataclasses import replace
 import pytest
 
 from gradverify.cli import main
+from gradverify.grading.classroom import student_outputs
 from gradverify.grading import items as grading
 from gradverify.grading.feedback import render_submission, results_json
 from gradverify.grading.items import GradeResult, ItemResult
@@ -27,6 +28,9 @@ RUBRIC = load_rubric()
 SMALL_RUBRIC = 'examples = 5\n[[items]]\nname = "sigmoid"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 5\n'
 #: The network item alone, as the shipped rubric has it but at a third of its examples.
 NETWORK_RUBRIC = replace(RUBRIC, items=tuple(i for i in RUBRIC.items if i.name == "network"), examples=10)
+#: The answer-key tests isolate the seed: the cost check (grading/cost.py) times network_gradients on
+#: a network drawn afresh for each grade, which no key can hold either, so it is off for them.
+KEY_RUBRIC = replace(NETWORK_RUBRIC, require_backprop=False)
 
 
 # --------------------------------------------------------------------------- the seed of a grade
@@ -224,20 +228,20 @@ def answer_key(tmp_path_factory):
     (the seed every grade used when the rubric fixed it)."""
     from tests.attacks import answer_key
 
-    return answer_key.write(tmp_path_factory.mktemp("key") / "answer_key.py", NETWORK_RUBRIC, seed=0)
+    return answer_key.write(tmp_path_factory.mktemp("key") / "answer_key.py", KEY_RUBRIC, seed=0)
 
 
 def test_an_answer_key_earns_the_network_item_with_the_seed_it_was_recorded_with(answer_key):
     """The control: the key is real (it answers every case of that seed), so its 0 below is the
     seed's doing."""
-    result = grading.grade_file(answer_key, NETWORK_RUBRIC, seed=0)
+    result = grading.grade_file(answer_key, KEY_RUBRIC, seed=0)
     (network,) = result.items
     assert network.passed and result.score == 20, network.cause
 
 
 def test_an_answer_key_scores_zero_on_the_network_item_with_a_secret_derived_seed(answer_key, tmp_path):
     secret = read_secret(new_secret(tmp_path / "course-secret"))
-    result = grading.grade_file(answer_key, NETWORK_RUBRIC, secret=secret)
+    result = grading.grade_file(answer_key, KEY_RUBRIC, secret=secret)
     (network,) = result.items
     assert result.seed.source is SeedSource.SECRET and result.seed.value != 0
     assert result.score == 0 and not network.passed
@@ -257,7 +261,7 @@ def test_each_class_grader_process_derives_its_own_submission_s_seed_from_the_se
                  "--secret", str(secret)]) == 0
     key = read_secret(secret)
     for name in ("alice", "sigmoid_derivative_from_z"):
-        extra = json.loads((out / f"{name}.json").read_text())["extra_data"]
+        extra = json.loads(student_outputs(out, name)[1].read_text())["extra_data"]
         assert extra["seed_source"] == "secret"
         assert extra["seed"] == grade_seed(key, submission_digest(folder / f"{name}.py")), name
 
