@@ -370,25 +370,49 @@ def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     return out
 
 
-def _own_loop(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, case: TrainCase) -> tuple[list[dict], list[float]]:
-    """The protocol's training loop over the implementation's own network_gradients and sgd_momentum_step."""
+def _own_steps(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, case: TrainCase
+               ) -> tuple[list[list[dict]], list[float], ImplFailure | None]:
+    """The protocol's training loop over the implementation's own network_gradients and
+    sgd_momentum_step, step by step: (the layers before the first step and after each step that
+    worked, each such step's batch loss, the failure that stopped it or None)."""
     layers, velocity, losses = net["layers"], None, []
-    for _ in range(case.epochs):
-        for start in range(0, X.shape[0], case.batch_size):
-            rows = slice(start, start + case.batch_size)
-            value, grads = _network(impl, {**net, "layers": layers}, X[rows], Y[rows])
-            losses.append(value)
-            result = call(impl, "sgd_momentum_step", layers, grads, velocity, lr=case.lr, momentum=case.momentum)
-            layers, velocity = expect_pair("sgd_momentum_step", result, "(new_params, new_velocity)")
-            layers = expect_layers("sgd_momentum_step", layers, len(net["layers"]), "new_params")
-            velocity = expect_layers("sgd_momentum_step", velocity, len(net["layers"]), "new_velocity")
-    return layers, losses
+    states = [layers]
+    try:
+        for _ in range(case.epochs):
+            for start in range(0, X.shape[0], case.batch_size):
+                rows = slice(start, start + case.batch_size)
+                value, grads = _network(impl, {**net, "layers": layers}, X[rows], Y[rows])
+                result = call(impl, "sgd_momentum_step", layers, grads, velocity, lr=case.lr, momentum=case.momentum)
+                layers, velocity = expect_pair("sgd_momentum_step", result, "(new_params, new_velocity)")
+                layers = expect_layers("sgd_momentum_step", layers, len(net["layers"]), "new_params")
+                velocity = expect_layers("sgd_momentum_step", velocity, len(net["layers"]), "new_velocity")
+                losses.append(value)
+                states.append(layers)
+    except ImplFailure as failure:
+        return states, losses, failure
+    return states, losses, None
+
+
+def _steps_that_worked(case: TrainCase, n_samples: int, steps: int) -> tuple[int, int, int] | None:
+    """A shorter run made only of the first `steps` steps of `case` that worked: (samples, epochs,
+    steps it takes): whole epochs when at least one worked, else the first batches of the first
+    epoch; None when no step worked."""
+    per_epoch = -(-n_samples // case.batch_size)
+    if steps >= per_epoch:
+        epochs = min(steps // per_epoch, case.epochs)
+        return n_samples, epochs, epochs * per_epoch
+    if steps >= 1:
+        return steps * case.batch_size, 1, steps
+    return None
 
 
 def check_train_loop(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     """train equals the protocol's loop over the implementation's *own* network_gradients and
     sgd_momentum_step: batches X[0:bs], X[bs:2bs], … in order, velocity carried over, each
-    batch's loss taken before its step. When the implementation's own steps fail (raise, time
+    batch's loss taken before its step. When the own steps fail part-way (a wrong step or
+    gradient makes the run diverge and the step refuses the non-finite gradient), train is
+    compared with them as far as they worked: over the whole epochs that worked, else over the
+    first batches that did (the step's bug is its own item's). When no own step works (raise, time
     out, return garbage), there is no own loop to compare with: train must then give what a loop
     of correct steps gives (torch.optim.SGD) — a train that merely fails like its steps shows no
     work of its own and fails too. So must it when the own steps change nothing (zero gradients,
@@ -396,10 +420,17 @@ def check_train_loop(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     net, X, Y = materialize(case.example)
     kwargs = _train_kwargs(case)
     _reference_training(net, X, Y, kwargs)
-    try:
-        own_layers, own_losses = _own_loop(impl, net, X, Y, case)
-    except ImplFailure:
-        return check_train(impl, case)
+    states, own_losses, failure = _own_steps(impl, net, X, Y, case)
+    own_layers = states[-1]
+    if failure is not None:
+        shorter = _steps_that_worked(case, X.shape[0], len(states) - 1)
+        if shorter is None:
+            return check_train(impl, case)
+        # a loop whose own steps fail part-way (a step bug whose run diverges, so its step refuses
+        # a non-finite gradient): train must follow them as far as they worked; the bug is its step's
+        samples, epochs, steps = shorter
+        X, Y, kwargs = X[:samples], Y[:samples], {**kwargs, "epochs": epochs}
+        own_layers, own_losses = states[steps], own_losses[:steps]
     if _unchanged(own_layers, net["layers"]):
         return check_train(impl, case)
     layers, losses = _trained(impl, net, X, Y, kwargs)

@@ -111,8 +111,7 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
        ("            previous = velocity[i][key] if velocity is not None else np.zeros_like(p[key])",
         "            previous = velocity[i][key] if velocity is not None else -lr * g[key]")),
     _v("momentum_returns_torch_buffer", "momentum_step", "the returned velocity is torch's buffer −Δw/η, not Δw",
-       ("        new_velocity.append(delta)", "        new_velocity.append({k: -v / lr for k, v in delta.items()})"),
-       also=("train_loop",)),  # the loop over these steps diverges: train fails like its steps
+       ("        new_velocity.append(delta)", "        new_velocity.append({k: -v / lr for k, v in delta.items()})")),
     _v("train_resets_velocity_each_epoch", "train_loop", "the velocity starts again from zero every epoch (only with momentum > 0 and 2+ epochs)",
        ("    for _ in range(epochs):\n        for rows in batches", "    for _ in range(epochs):\n        velocity = None\n        for rows in batches")),
     _v("softmax_backward_sums_over_batch", "softmax", "the softmax VJP sums g·s over the batch axis (only batches of 2+)",
