@@ -226,7 +226,7 @@ def test_the_secret_never_appears_in_the_report_or_results_json(graded_twice):
 def answer_key(tmp_path_factory):
     """An answer key recorded from the model solution graded on the network item with seed 0
     (the seed every grade used when the rubric fixed it)."""
-    from tests.attacks import answer_key
+    from tests import answer_key
 
     return answer_key.write(tmp_path_factory.mktemp("key") / "answer_key.py", KEY_RUBRIC, seed=0)
 

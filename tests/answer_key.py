@@ -1,4 +1,4 @@
-"""The generator of a hostile submission (gradverify attack catalogue): an answer key.
+"""The generator of a hostile submission, an answer key (kept beside the attack catalogue, tests/attacks/, whose files are submissions themselves).
 
 This file is not a submission: `write(path, rubric, seed)` makes one. It grades the bundled model
 solution in this process (grade_module, the grader's own code, which is public) through a
@@ -9,7 +9,7 @@ only cases it has answers for, and scores what the model solution scores; so wit
 seed for every student, a key recorded once serves the whole class. Graded with a seed derived
 from the course secret and the file's own bytes (grading/secret.py), it meets other cases.
 
-    python -m tests.attacks.answer_key OUT.py [--rubric R.toml] [--seed 0] [--check]
+    python -m tests.answer_key OUT.py [--rubric R.toml] [--seed 0] [--check]
 
 With --check, the key is then graded in this process twice: with the seed it was recorded with,
 and with one derived from a new course secret and its own bytes (the scores go to stderr).
