@@ -13,15 +13,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-# The suite's tests, then the attack catalogue on its own (it counts processes and files machine-wide).
+# The suite's tests but the long ones, then the attack catalogue on its own (it counts processes
+# and files machine-wide).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py -m "not long"
 	$(BIN)/python -m pytest -q tests/test_attacks.py
 
 # The attack catalogue (tests/attacks, docs/security.md): 60 hostile submissions, as root, as an
 # ordinary user and in the separate-user mode; its table in reports/attacks.md.
 attacks: $(STAMP)
 	GRADVERIFY_ATTACKS_REPORT=reports/attacks.md $(BIN)/python -m pytest -q tests/test_attacks.py
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py -m long
 
 # The bundled impl verified (ci profile) into reports/verify.md: generated, so git ignores it
 # (.gitignore); the committed samples are in reports/samples/.

@@ -354,6 +354,7 @@ def test_an_ordinary_users_sandbox_folder_is_its_own_alone_while_it_runs(ordinar
 # --------------------------------------------------------------------------- a messy class, graded
 
 
+@pytest.mark.long
 def test_a_messy_class_gets_a_grade_per_student_and_a_list_of_what_was_not_graded(tmp_path):
     top = tmp_path / "class"
     outside = tree(tmp_path / "outside", {"solution.py": MODEL.read_text()})

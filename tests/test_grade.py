@@ -148,6 +148,7 @@ def hostile(tmp_path_factory):
     return result, time.perf_counter() - start
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("item", sorted(EXPECTED_CAUSES))
 def test_each_kind_of_misbehaviour_ends_as_its_cause_on_its_item(hostile, item):
     result, _ = hostile
@@ -155,6 +156,7 @@ def test_each_kind_of_misbehaviour_ends_as_its_cause_on_its_item(hostile, item):
     assert not r.passed and EXPECTED_CAUSES[item] in r.cause, r.cause
 
 
+@pytest.mark.long
 def test_grading_goes_on_after_misbehaviour_and_finishes_in_bounded_time(hostile):
     result, seconds = hostile
     passed = {r.item.name for r in result.items if r.passed}
@@ -208,6 +210,7 @@ def test_a_rubric_restricts_grading_to_its_items(tmp_path):
     assert json.loads(out.read_text())["score"] == 2
 
 
+@pytest.mark.long
 def test_many_submissions_in_parallel_give_a_class_summary(tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()

@@ -145,6 +145,7 @@ def test_the_example_project_passes_as_is_with_its_own_test_on_the_fixture(tmp_p
     assert "| `kink_subgradients` |" in (project / "plain.md").read_text() and not list(project.glob("plain.*.svg"))
 
 
+@pytest.mark.long
 def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, monkeypatch, capsys):
     """pytest -n 2 on the example project with the bug: the checks spread over both workers, each
     failure shows verify's lines (not a traceback), the report and the step summary are written

@@ -248,6 +248,7 @@ def test_an_answer_key_scores_zero_on_the_network_item_with_a_secret_derived_see
     assert "not in the answer key" in network.cause, network.cause
 
 
+@pytest.mark.long
 def test_each_class_grader_process_derives_its_own_submission_s_seed_from_the_secret(tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()
