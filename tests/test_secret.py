@@ -10,6 +10,7 @@ import shutil
 import stat
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from gradverify.cli import main
@@ -246,6 +247,24 @@ def test_an_answer_key_scores_zero_on_the_network_item_with_a_secret_derived_see
     assert result.seed.source is SeedSource.SECRET and result.seed.value != 0
     assert result.score == 0 and not network.passed
     assert "not in the answer key" in network.cause, network.cause
+
+
+@pytest.mark.parametrize("check", ["network", "l2", "train_loop"])
+def test_the_fixed_cases_of_a_composite_item_are_drawn_with_the_grade_seed(check):
+    """At a small budget no search runs and the fixed cases alone decide (one per component):
+    were they the same at every seed, a key of them would earn the item whatever the secret."""
+    from gradverify.cases import Architecture, materialize
+
+    arch = Architecture((2, 3, 2), ("tanh", "identity"), "mse", 0.0, 3)
+
+    def data(seed):
+        case = grading.composite_case(check, arch, seed=seed)
+        example = getattr(case, "example", case)
+        assert example.seed == seed
+        return materialize(example)[1]  # X
+
+    first, again, other = data(11), data(11), data(12)
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
 @pytest.mark.long

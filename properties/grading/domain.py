@@ -15,7 +15,7 @@ a component costs what getting it wrong costs.
 
 How a component is found right (`check_domain`): first one fixed small case per component
 (3 samples, 2 outputs, soft labels; a training run of 2 epochs over batches of 2 with momentum
-0.9), then a hypothesis search over the networks of every component still right, mixed, with
+0.9; Plan.case draws its values with the grade's seed), then a hypothesis search over the networks of every component still right, mixed, with
 the item's examples less the fixed cases (a third of them at least). A failure the search finds is tried, in its own shape, on each component
 still right alone (a hidden activation under the first pair right; an output pair over hidden
 layers of the first hidden activation right), and each one it fails on is blamed, so a bug

@@ -248,8 +248,10 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     try:
         with budget:
             if kind.composite:
-                credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws), module, prop_of,
-                                                     seed=choose_seed(rubric, seed).value, examples=rubric.examples, seconds=rubric.item_timeout)
+                grade_seed = choose_seed(rubric, seed).value
+                credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws, grade_seed), module,
+                                                     prop_of, seed=grade_seed, examples=rubric.examples,
+                                                     seconds=rubric.item_timeout)
                 scope = credit_lines(credit)
                 right = _right_components(credit)
                 checked = cost_check(*right) if cost_check is not None and right is not None else None
@@ -298,9 +300,11 @@ def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[st
     return tuple(c.activation for c in right if c.loss is None), outputs
 
 
-def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str) -> domain.Plan:
+def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str,
+                 seed: int) -> domain.Plan:
     """What composite item `item` checks (grading/domain.py): every component of the spec that
-    `adapter` maps in its networks (all without one), less what the items in `earlier` charged."""
+    `adapter` maps in its networks (all without one), less what the items in `earlier` charged;
+    its fixed cases drawn with the grade's `seed`."""
     kind = KINDS[item.check]
     activations = getattr(adapter, "network_activations", None) or tuple(ACTIVATIONS)
     losses = getattr(adapter, "network_losses", None) or tuple(LOSSES)
@@ -311,7 +315,7 @@ def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None,
         drawn = tuple(dict.fromkeys([*(a for acts in outputs.values() for a in acts), *hidden]))
         return kind.strategy(item.target, drawn, losses, outputs, l2_draws, hidden)
 
-    return domain.plan(domain.components(activations, losses), lost, lambda arch: composite_case(item.check, arch, l2_draws),
+    return domain.plan(domain.components(activations, losses), lost, lambda arch: composite_case(item.check, arch, l2_draws, seed),
                        strategy)
 
 
@@ -319,15 +323,16 @@ def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None,
 CASE_L2 = 0.01
 
 
-def composite_case(check: str, arch: Architecture, l2_draws: str = "mixed") -> Any:
-    """The fixed case of composite check `check` on `arch` (soft labels, seed 0): the network
-    at λ = 0; for l2 at λ = CASE_L2; for train_loop a run of 2 epochs over batches of 2 with
-    momentum 0.9, at λ = CASE_L2 unless `l2_draws` is "zero"."""
+def composite_case(check: str, arch: Architecture, l2_draws: str = "mixed", seed: int = 0) -> Any:
+    """The fixed case of composite check `check` on `arch` (soft labels; its values drawn with
+    the grade's `seed`, so that no one without the course secret knows them in advance): the
+    network at λ = 0; for l2 at λ = CASE_L2; for train_loop a run of 2 epochs over batches of 2
+    with momentum 0.9, at λ = CASE_L2 unless `l2_draws` is "zero"."""
     if check == "network":
-        return Example(replace(arch, l2=0.0), 0)
+        return Example(replace(arch, l2=0.0), seed)
     if check == "l2":
-        return Example(replace(arch, l2=CASE_L2), 0)
-    example = Example(replace(arch, l2=CASE_L2 if l2_draws == "mixed" else 0.0), 0)
+        return Example(replace(arch, l2=CASE_L2), seed)
+    example = Example(replace(arch, l2=CASE_L2 if l2_draws == "mixed" else 0.0), seed)
     return TrainCase(example, lr=0.1, momentum=0.9, batch_size=2, epochs=2)
 
 
