@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py -m "not long"
 	$(BIN)/python -m pytest -q tests/test_attacks.py
 
-# The attack catalogue (tests/attacks, docs/security.md): 60 hostile submissions, as root, as an
+# The attack catalogue (tests/attacks, docs/security.md): 65 hostile submissions, as root, as an
 # ordinary user and in the separate-user mode; its table in reports/attacks.md.
 attacks: $(STAMP)
 	GRADVERIFY_ATTACKS_REPORT=reports/attacks.md $(BIN)/python -m pytest -q tests/test_attacks.py

@@ -69,9 +69,12 @@ from gradverify.grading.items import GradeResult, grade_file, submission_budget
 from gradverify.grading.rubric import Rubric, load_rubric
 from gradverify.sandbox import engine
 from gradverify.sandbox.host import TOKEN_VARIABLE, Sandbox
-from tests.attacks import BY_NAME, CATALOGUE, CLASSES, MARKER, PORTS, RUBRICS, SEPARATE_USER_OPEN, SUCCESS, Attack
+from tests.attacks import (BY_NAME, CATALOGUE, CLASSES, MARKER, PORTS, RUBRIC_LINES, RUBRICS, SEPARATE_USER_OPEN, SUCCESS,
+                           Attack)
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+#: The rubrics a careless TA would write, which must be refused (Attack.rubric_refused).
+CARELESS = frozenset(a.rubric for a in CATALOGUE if a.rubric_refused)
 PACKAGE_TREES = [CHECKOUT / "properties", CHECKOUT / "impl", CHECKOUT / "references", CHECKOUT / "tests" / "attacks"]
 SITE_PACKAGES = CHECKOUT / ".venv" / "lib" / "python3.11" / "site-packages"
 SHARED = ("/tmp", "/var/tmp", "/dev/shm")
@@ -433,16 +436,22 @@ class Bench:
         self._originals[self.classmate] = source + CLASSMATE_EXTRA
         self._originals[self.honest] = source
         for name, (check, target, points) in RUBRICS.items():
-            path = folder / f"rubric-{name}.toml"
-            text = (f'title = "attack: {name}"\nexamples = {EXAMPLES}\nitem_timeout = {ITEM_TIMEOUT}\nseed = 0\n\n'
+            # no seed: each grade's seed is derived from a course secret of this bench's and the file, as in a course
+            text = (f'title = "attack: {name}"\nexamples = {EXAMPLES}\nitem_timeout = {ITEM_TIMEOUT}\n'
+                    f'{RUBRIC_LINES.get(name, "")}\n'
                     f'[[items]]\nname = "{name}"\ntitle = "{name}"\ncheck = "{check}"\npoints = {points}\n')
             if target:
                 text += f'target = "{target}"\n'
-            self._originals[path] = text.encode()
+            self._originals[self.rubric_path(name)] = text.encode()
         self._originals[self.canary] = b"the canary sings\n"
+        self.course_secret = secrets.token_bytes(32)
         self.reset()
-        for name in RUBRICS:
-            self.rubrics[name] = load_rubric(self.folder / f"rubric-{name}.toml")
+        for name in RUBRICS.keys() - CARELESS:  # those are refused: their attacks load them (Bench.run)
+            self.rubrics[name] = load_rubric(self.rubric_path(name))
+        self._made: dict[str, tuple[bytes, list[str]]] = {}
+
+    def rubric_path(self, name: str) -> Path:
+        return self.folder / f"rubric-{name}.toml"
 
     def reset(self) -> None:
         """The bench's files as they were (only rewritten where an attack changed them)."""
@@ -475,7 +484,7 @@ class Bench:
         files: dict[str, tuple] = {}
         for top in PACKAGE_TREES:
             files.update(_tree(top))
-        for path in [self.classmate, self.honest, self.canary, *(self.folder / f"rubric-{n}.toml" for n in RUBRICS)]:
+        for path in [self.classmate, self.honest, self.canary, *(self.rubric_path(n) for n in RUBRICS)]:
             files[str(path)] = _digest(str(path))
         for pth in SITE_PACKAGES.glob("*.pth"):
             files[str(pth)] = _digest(str(pth))
@@ -514,9 +523,16 @@ class Bench:
         began = time.monotonic()
         self.reset()
         problems: list[str] = []
+        if attack.rubric_refused:
+            return self._careless_rubric(attack, began, record)
         rubric = self.rubrics[attack.rubric]
+        if source is None and attack.made_by:
+            source, problems = self.made(attack)
+            problems = list(problems)
+        elif source is None:
+            source = attack.path.read_bytes()
         submission = self.submissions / (attack.submit_as or attack.file)
-        submission.write_bytes((attack.path.read_bytes() if source is None else source) + _tagged(self.tag))
+        submission.write_bytes(source + _tagged(self.tag))
         submission.chmod(0o644)
         before, shared_before = self.snapshot(), self.shared()
         nobody_before = {pid for pid in _processes() if _owner(pid) == engine.NOBODY}
@@ -530,7 +546,8 @@ class Bench:
         start = time.monotonic()
         result = None
         try:
-            result = grade_file(submission, rubric, memory_mb=MEMORY_MB, timeout=attack.item_timeout, unsafe=unsafe)
+            result = grade_file(submission, rubric, memory_mb=MEMORY_MB, timeout=attack.item_timeout, unsafe=unsafe,
+                                secret=self.course_secret)
         except Exception as exc:  # noqa: BLE001 - that is a finding
             problems.append(f"grading raised {type(exc).__name__}: {exc}")
         wall = time.monotonic() - start
@@ -573,6 +590,51 @@ class Bench:
                    "sandbox": result.sandbox if result else None,
                    "cause": (result.load_error or (first.cause if first else "")) if result else "",
                    "problems": problems, "checked_in": round(time.monotonic() - began, 2)}
+        if record:
+            self.outcomes[attack.name] = outcome
+        return outcome
+
+    def made(self, attack: Attack) -> tuple[bytes, list[str]]:
+        """The file of an attack that tests/ writes for the bench's rubric (Attack.made_by), made
+        once per bench; the answer key is proven live first: graded in this process with the seed
+        it was recorded with, it must earn its item in full (else its 0 under the bench's own
+        seed would prove nothing: that is a problem of the outcome)."""
+        if attack.name not in self._made:
+            import importlib
+            import types
+
+            from gradverify.grading.items import grade_module
+
+            maker = importlib.import_module(attack.made_by)
+            rubric = self.rubrics[attack.rubric]
+            text = maker.source(maker.record(rubric, 0), 0)
+            module = types.ModuleType(attack.name)
+            exec(compile(text, attack.file, "exec"), module.__dict__)
+            control = grade_module(module, rubric, seed=0)
+            dead = [] if control.score == control.max_score else [
+                f"not a live key: graded with the seed it was recorded with, it scored {control.score:g} / {control.max_score:g}"]
+            self._made[attack.name] = (text.encode(), dead)
+        return self._made[attack.name]
+
+    def _careless_rubric(self, attack: Attack, began: float, record: bool) -> dict:
+        """An attack whose rubric must be refused: loading it raises ValueError naming the package,
+        and nothing of the submission runs (no grade)."""
+        problems: list[str] = []
+        before, shared_before = self.snapshot(), self.shared()
+        nobody_before = {pid for pid in _processes() if _owner(pid) == engine.NOBODY}
+        package = re.search(r'packages = \["(\w+)"\]', RUBRIC_LINES[attack.rubric]).group(1)
+        cause = ""
+        try:
+            load_rubric(self.rubric_path(attack.rubric))
+            problems.append(f"the rubric of {RUBRIC_LINES[attack.rubric].strip()} was accepted")
+        except ValueError as exc:
+            cause = str(exc)
+            if package not in cause:
+                problems.append(f"the rubric was refused without naming {package}: {cause}")
+        problems += self._compare(before, shared_before, nobody_before, "after the rubric was read")
+        outcome = {"attack": attack.name, "user": self.user, "score": None, "max": None,
+                   "seconds": round(time.monotonic() - began, 2), "sandbox": None, "cause": cause, "problems": problems,
+                   "checked_in": round(time.monotonic() - began, 2)}
         if record:
             self.outcomes[attack.name] = outcome
         return outcome
@@ -720,8 +782,8 @@ if pytest is not None:
         assert {a.cls for a in CATALOGUE} == set(CLASSES)
         assert len(CATALOGUE) >= 25
         files = {p.name for p in FOLDER.glob("*.py")} - {"__init__.py"}
-        assert files == {a.file for a in CATALOGUE}
-        assert all(MARKER in a.path.read_text(encoding="utf-8") for a in CATALOGUE)
+        assert files == {a.file for a in CATALOGUE if not a.made_by}
+        assert all(MARKER in a.path.read_text(encoding="utf-8") for a in CATALOGUE if not a.made_by)
 
     def test_the_class_summary_of_every_attack_stays_inert(bench):
         if not bench.results:
@@ -786,7 +848,7 @@ if pytest is not None:
         with separate_user_mode(bench, monkeypatch):
             outcomes = {a.name: bench.run(a, record=False) for a in attacks}
         _write_summary("separate-user", outcomes)
-        assert {o["sandbox"] for o in outcomes.values()} == {engine.Mode.USER.value}
+        assert {o["sandbox"] for o in outcomes.values() if not BY_NAME[o["attack"]].rubric_refused} == {engine.Mode.USER.value}
         assert {name: o["problems"] for name, o in outcomes.items() if o["problems"] and name not in SEPARATE_USER_OPEN} == {}
 
     def only_where_the_mode_protects(source: str, bench: Bench) -> bytes:
@@ -1013,7 +1075,8 @@ if pytest is not None:
     @root_only
     def test_the_ordinary_users_run_graded_everything_and_left_nothing(ordinary_user_run):
         assert ordinary_user_run["problems"] == []
-        assert ordinary_user_run["control"] == {name: float(points) for name, (_c, _t, points) in RUBRICS.items()}
+        assert ordinary_user_run["control"] == {name: float(points) for name, (_c, _t, points) in RUBRICS.items()
+                                                if name not in CARELESS}
         assert set(ordinary_user_run["outcomes"]) == set(BY_NAME)
 
     @root_only
@@ -1021,7 +1084,7 @@ if pytest is not None:
     def test_attack_as_an_ordinary_user(ordinary_user_run, attack):
         outcome = ordinary_user_run["outcomes"].get(attack.name)
         assert outcome is not None, f"not graded in the ordinary user's run: {ordinary_user_run['log']}"
-        assert outcome["sandbox"] == engine.Mode.BWRAP.value
+        assert outcome["sandbox"] == (None if attack.rubric_refused else engine.Mode.BWRAP.value)
         assert outcome["problems"] == [], f"{attack.name} ({attack.cls}): {outcome}"
 
 

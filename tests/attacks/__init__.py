@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 FOLDER = Path(__file__).resolve().parent
 #: Every attack file carries this line, so that the tests can tell its processes and folders.
@@ -39,6 +40,7 @@ PORTS = (47391, 47392, 47393, 47394)
 
 CLASSES = (
     "cheating by import or file search",
+    "answer keys",
     "autodiff libraries",
     "numerical differentiation instead of backprop",
     "rubric loopholes",
@@ -59,7 +61,33 @@ RUBRICS = {
     "network": ("network", None, 10),
     "l2": ("l2", None, 10),
     "train_loop": ("train_loop", None, 10),
+    "network_without_cost_check": ("network", None, 10),
+    "packages_gradverify": ("network", None, 10),
+    "packages_jax": ("network", None, 10),
 }
+#: What some of those rubrics say besides (careless ones among them, as a TA might write them).
+RUBRIC_LINES = {
+    # an answer key fails the cost check whatever the seed (its network is drawn afresh): without
+    # the check, the seed alone must defeat it
+    "network_without_cost_check": "require_backprop = false\n",
+    "packages_gradverify": 'packages = ["gradverify"]\n',
+    "packages_jax": 'packages = ["jax"]\n',
+}
+
+
+def corner_share(right: Callable[[object], bool]) -> float:
+    """The share of the network item's domain (grading/domain.py, no adapter, nothing charged
+    elsewhere) that a file earns when the components for which `right(component)` holds are
+    right and every other one is not: what a refusing or corner-only file may score at most."""
+    from gradverify.grading import domain
+
+    credit = domain.Credit(tuple(domain.ComponentResult(c, domain.Verdict.RIGHT if right(c) else domain.Verdict.REFUSED)
+                                 for c in domain.components()))
+    return credit.share
+
+
+def _points_of(share: float, points: float = 10) -> float:
+    return round(points * share, 2)  # as grading.items scores a composite item
 
 
 @dataclass(frozen=True)
@@ -81,6 +109,10 @@ class Attack:
     classmate_running: bool = False
     #: a shorter item timeout (seconds) for attacks that only hang, to keep the catalogue quick
     item_timeout: float | None = None
+    #: the rubric must be refused before anything of the submission runs (a careless rubric)
+    rubric_refused: bool = False
+    #: the module of tests/ that writes the file for the bench's rubric (it has none in tests/attacks)
+    made_by: str | None = None
 
     @property
     def file(self) -> str:
@@ -92,10 +124,12 @@ class Attack:
 
     @property
     def must(self) -> str:
-        return "score 0" if self.honest == 0 else "scored only for honest work"
+        if self.rubric_refused:
+            return "the rubric refused"
+        return "score 0" if self.honest == 0 else f"at most {self.honest:g} (its honest work)"
 
 
-(C_IMPORT, C_AUTODIFF, C_NUMERICAL, C_RUBRIC, C_TAMPER, C_PERSIST, C_BACKGROUND, C_CLASSMATES, C_KILL, C_SECRETS, C_EXHAUST,
+(C_IMPORT, C_KEYS, C_AUTODIFF, C_NUMERICAL, C_RUBRIC, C_TAMPER, C_PERSIST, C_BACKGROUND, C_CLASSMATES, C_KILL, C_SECRETS, C_EXHAUST,
  C_REPLIES, C_REPORT) = CLASSES
 
 CATALOGUE: tuple[Attack, ...] = (
@@ -105,6 +139,11 @@ CATALOGUE: tuple[Attack, ...] = (
     Attack("import_reference_backends", C_IMPORT, "the grader's PyTorch and JAX references as the implementation", "network"),
     Attack("filesystem_search", C_IMPORT, "os.walk from / for backprop.py or any file defining network_gradients, exec the first that works", "network"),
     Attack("known_paths_and_proc", C_IMPORT, "read the solution through known paths, /proc/*/root, /proc/*/cwd and cached .pyc files", "network"),
+    # -- answer keys
+    Attack("answer_key", C_KEYS, "no computation: each function looks its answer up by the hash of its inputs, in a key recorded "
+           "from the model solution graded with seed 0 (the seed every grade used when the rubric fixed it); made by "
+           "tests/answer_key.py for the bench's rubric, whose cost check is off so that the seed alone must defeat it",
+           "network_without_cost_check", made_by="tests.answer_key"),
     # -- autodiff libraries
     Attack("autodiff_torch", C_AUTODIFF, "network_gradients by torch.autograd (after adding the venv to sys.path)", "network"),
     Attack("autodiff_jax", C_AUTODIFF, "network_gradients by jax.grad (after adding the venv to sys.path)", "network"),
@@ -120,6 +159,16 @@ CATALOGUE: tuple[Attack, ...] = (
     Attack("train_loop_degenerate_steps", C_RUBRIC, "zero gradients, a no-op step and a train that returns the net and [0.0] per batch: agrees with its own loop", "train_loop"),
     Attack("lying_values", C_RUBRIC, "returns NaN, inf, objects whose __eq__/__float__/__array__ lie, ndarray subclasses", "loss"),
     Attack("modify_inputs", C_RUBRIC, "changes the arrays and dicts it is given in place, returns them as its results", "network"),
+    Attack("refuses_wrong_tanh", C_RUBRIC, "its tanh derivative is wrong inside the network, so network_gradients refuses every "
+           "network with tanh (NotImplementedError): a refusal must cost what the wrong answer costs, tanh's share",
+           "network", _points_of(corner_share(lambda c: c.activation != "tanh"))),
+    Attack("one_corner_only", C_RUBRIC, "network_gradients handles identity layers under mse only and refuses the rest: it "
+           "earns that corner's share (mse × identity, hidden identity), not the item", "network",
+           _points_of(corner_share(lambda c: c.activation == "identity" and c.loss in ("mse", None)))),
+    Attack("rubric_packages_gradverify", C_RUBRIC, 'graded with a rubric of packages = ["gradverify"]: imports the model '
+           "solution from the package", "packages_gradverify", rubric_refused=True),
+    Attack("rubric_packages_jax", C_RUBRIC, 'graded with a rubric of packages = ["jax"] and no allow_autodiff: '
+           "network_gradients by jax.grad", "packages_jax", rubric_refused=True),
     Attack("hijack_worker", C_RUBRIC, "patches the worker (__main__) to forge replies and ids ahead of the grader", "loss"),
     # -- tampering
     Attack("write_venv_and_site", C_TAMPER, "plant a .pth in every site-packages folder it can name (venv, system, numpy's)", "loss", 10, probe=True),
