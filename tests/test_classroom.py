@@ -239,13 +239,14 @@ def test_the_sandbox_folder_is_readable_by_the_grader_and_the_child_alone_while_
             assert done.returncode != 0 and done.stdout == b""
 
 
-def test_a_link_given_as_the_submission_is_refused_with_its_name_and_nothing_is_copied(tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: m.value)
+def test_a_link_given_as_the_submission_is_refused_with_its_name_and_nothing_is_copied(tmp_path, monkeypatch, mode):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     link = tmp_path / "student.py"
     link.symlink_to(MODEL)
     with pytest.raises(FileNotCopied, match=rf"{link} is a symbolic link \(to {MODEL}\)"):
-        Sandbox(link, mode=engine.Mode.NONE, unsafe=True).start()
+        Sandbox(link, mode=mode, unsafe=mode is engine.Mode.NONE).start()
     assert list((tmp_path / "tmp").iterdir()) == []
 
 

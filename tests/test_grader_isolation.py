@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from gradverify.grading.classroom import student_outputs
+from gradverify.sandbox import engine
 from tests.variants import IMPL_SOURCE
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "properties" / "grading" / "student_template.py"
@@ -76,14 +77,36 @@ def test_the_class_folder_holds_a_stand_in_for_the_modules_a_grader_imports(clas
     assert {"argparse", "json", "numpy", "subprocess", "torch", "jax", "hypothesis"} <= set(names)
 
 
-def test_grading_a_class_from_inside_its_folder_imports_none_of_its_files(class_folder):
+def _separate_user_mode_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "the separate-user mode needs root"
+    exe = engine.runtime()["exe"]
+    if not engine.reachable_by_others(exe):
+        return f"the separate-user mode cannot run here: the grader's interpreter {exe} is not reachable by others"
+    return None
+
+
+#: The separate-user run closes the checkout to other users while it grades (engine.lock), which
+#: would upset the tests that run as an ordinary user beside it: it is left to make attacks.
+@pytest.mark.parametrize("mode", [engine.Mode.BWRAP, pytest.param(engine.Mode.USER, marks=pytest.mark.long)],
+                         ids=lambda m: m.value)
+def test_grading_a_class_from_inside_its_folder_imports_none_of_its_files(class_folder, mode):
+    """In the default mode (bubblewrap) and in the separate-user mode, forced: the per-student
+    processes are the grader's in both, and in the second the class folder is closed to others
+    while a submission runs."""
+    if mode is engine.Mode.BWRAP and not engine.bwrap_works()[0]:
+        pytest.skip("bubblewrap cannot run here")
+    if mode is engine.Mode.USER and _separate_user_mode_unavailable():
+        pytest.skip(_separate_user_mode_unavailable())
     folder, marks, _ = class_folder
-    out = folder.parent / "grades"
+    out = folder.parent / f"grades-{mode.value}"
     done = _run([sys.executable, "-m", "gradverify", "grade", "alice_submission.py", "bob_submission.py",
-                 "--jobs", "2", "--out", str(out), "--rubric", "../rubric.toml", "--quiet"], folder)
+                 "--jobs", "2", "--out", str(out), "--rubric", "../rubric.toml", "--quiet"], folder,
+                **{engine.MODE_VARIABLE: mode.value})
     assert sorted(p.name for p in marks.iterdir()) == []
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(student_outputs(out, "alice_submission")[1].read_text())["score"] == 1
+    alice = json.loads(student_outputs(out, "alice_submission")[1].read_text())
+    assert alice["score"] == 1 and alice["extra_data"]["sandbox"] == mode.value
     assert json.loads(student_outputs(out, "bob_submission")[1].read_text())["score"] == 0
 
 
