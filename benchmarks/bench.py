@@ -50,8 +50,9 @@ NETWORKS = {
 def throughput(examples: int, seed: int = 0) -> dict:
     """Run network_gradients_match_references under hypothesis (ci profile) with every stage timed."""
     import impl
-    from gradverify import cases as examples_module
-    from gradverify import checks, runner
+    from gradverify.properties import cases as examples_module
+    from gradverify import runner
+    from gradverify.properties import checks
     from gradverify.references import compare as compare_module
     from gradverify.references import jax_backend, torch_backend
 
@@ -111,7 +112,7 @@ def throughput(examples: int, seed: int = 0) -> dict:
 
 
 def _case(sizes: tuple[int, ...], batch: int, seed: int = 0):
-    from gradverify.cases import Architecture, Example, materialize
+    from gradverify.properties.cases import Architecture, Example, materialize
 
     arch = Architecture(sizes, ("tanh",) * (len(sizes) - 2) + ("identity",), "mse", 0.0, batch)
     return materialize(Example(arch, seed))
@@ -134,8 +135,8 @@ def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> di
     from jax.test_util import check_grads
 
     import impl
-    from gradverify.checks import DATA_SETS, check_network_gradients
-    from gradverify.cases import Architecture, Example
+    from gradverify.properties.checks import DATA_SETS, check_network_gradients
+    from gradverify.properties.cases import Architecture, Example
     from gradverify.references import jax_backend, torch_backend
     from gradverify.references.compare import compare
 

@@ -51,7 +51,7 @@ def _detect(module, seed: int, first_try: list[str], checks: list[str] | None = 
     """(the property that catches the variant with this seed, after how many examples) or (None, None).
     The properties that caught it with seed 0 are tried first, then all of them (or those in `checks`)."""
     from gradverify import runner
-    from gradverify.checks import PROPERTIES
+    from gradverify.properties.checks import PROPERTIES
 
     for names in (first_try, [n for n in PROPERTIES if n not in first_try and (checks is None or n in checks)]):
         if not names:

@@ -11,7 +11,7 @@ import pytest
 
 import impl  # the (mutated) copy in mutants/, not gradverify.impl
 from gradverify import runner
-from gradverify.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.references import jax_backend, torch_backend  # noqa: F401 - imported once, before mutmut forks
 
 # Compiled JAX kernels come from the on-disk cache: each mutant runs in a fresh fork.

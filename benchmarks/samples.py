@@ -50,7 +50,7 @@ def _write_class(folder: Path) -> None:
 
     folder.mkdir()
     shutil.copy(ROOT / "impl" / "backprop.py", folder / "alice.py")
-    shutil.copy(ROOT / "properties" / "grading" / "student_template.py", folder / "dave.py")
+    shutil.copy(ROOT / "gradverify" / "grading" / "student_template.py", folder / "dave.py")
     for name in BUGS:
         BUGGY[name].write(folder)
 

@@ -249,7 +249,7 @@ def case_from_json(data: dict[str, Any]) -> Any:
         if kind in ("ActivationCase", "LossCase", "DenseCase"):
             return {"ActivationCase": ActivationCase, "LossCase": LossCase, "DenseCase": DenseCase}[kind](**data)
         if kind == "BadInputCase":
-            from gradverify.bad_inputs import INPUT_KINDS, BadInputCase
+            from gradverify.properties.bad_inputs import INPUT_KINDS, BadInputCase
 
             if data.get("kind") not in INPUT_KINDS:
                 raise ValueError(f"unknown input kind {data.get('kind')!r}")

@@ -19,9 +19,9 @@ from typing import Any, Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from gradverify import strategies
-from gradverify.calls import ImplFailure, call, expect_float, expect_layers, expect_pair
-from gradverify.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
+from gradverify.properties import strategies
+from gradverify.properties.calls import ImplFailure, call, expect_float, expect_layers, expect_pair
+from gradverify.properties.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
 from gradverify.references import finite_diff
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare, failed, holds
 
@@ -561,7 +561,7 @@ def check_large_inputs(impl: ModuleType) -> list[Comparison]:
 
 def check_bad_input_catalogue(impl: ModuleType) -> list[Comparison]:
     """check_bad_input on every kind of input, once each."""
-    from gradverify.bad_inputs import INPUT_KINDS, BadInputCase
+    from gradverify.properties.bad_inputs import INPUT_KINDS, BadInputCase
 
     return [c for kind in INPUT_KINDS for c in check_bad_input(impl, BadInputCase(kind, 0))]
 
@@ -576,7 +576,7 @@ class FixedCheck:
 
 
 def _fixed_checks() -> dict[str, FixedCheck]:
-    from gradverify.worked_examples import WORKED_EXAMPLES
+    from gradverify.properties.worked_examples import WORKED_EXAMPLES
 
     checks = [
         FixedCheck(f"worked_example_{ex.name}", f"{ex.claim} ({ex.source})", ex.functions, ex.check,
@@ -606,7 +606,7 @@ FIXED_CHECKS: dict[str, FixedCheck] = _fixed_checks()
 def check_bad_input(impl: ModuleType, case: Any) -> list[Comparison]:
     """Bad input raises ValueError with a message starting with the function's name; input at
     the edge of what is allowed is accepted."""
-    from gradverify.bad_inputs import INPUT_KINDS
+    from gradverify.properties.bad_inputs import INPUT_KINDS
 
     kind = INPUT_KINDS[case.kind]
     args, kwargs = case.call()

@@ -1,7 +1,7 @@
 """Hypothesis strategies: small by default, shrinking towards the simplest case.
 
 Every strategy draws *structure* (names, sizes, a seed) and leaves the arrays to
-NumPy (gradverify.cases), so shrinking works on the structure: a failure
+NumPy (gradverify.properties.cases), so shrinking works on the structure: a failure
 ends at one layer, one unit, one sample where that still fails, and at seed 0.
 
 Kink and saturation policy (stated in every report, see KINK_POLICY):
@@ -22,7 +22,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from gradverify.references.spec import ACTIVATIONS, LOSSES
-from gradverify.cases import (
+from gradverify.properties.cases import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
     ActivationCase,
@@ -224,6 +224,6 @@ def network_coverage(l2: float = 0.0) -> list[Example]:
 
 def input_cases() -> st.SearchStrategy:
     """A kind of bad (or edge-of-allowed) input for some protocol function, and a seed for its sizes."""
-    from gradverify.bad_inputs import INPUT_KINDS, BadInputCase
+    from gradverify.properties.bad_inputs import INPUT_KINDS, BadInputCase
 
     return st.builds(BadInputCase, kind=st.sampled_from(sorted(INPUT_KINDS)), seed=SEEDS)

@@ -2,7 +2,7 @@
 
 Each example takes an implementation of the backprop protocol (a module) and
 returns `Comparison`s, so the same checks serve the tests and `gradverify verify`
-(the fixed checks `worked_example_*` of gradverify.checks).
+(the fixed checks `worked_example_*` of gradverify.properties.checks).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from gradverify.calls import call
+from gradverify.properties.calls import call
 from gradverify.references.compare import Comparison, Where, compare
 
 

@@ -75,7 +75,7 @@ from tests.attacks import (BY_NAME, CATALOGUE, CLASSES, MARKER, PORTS, RUBRIC_LI
 CHECKOUT = Path(__file__).resolve().parents[1]
 #: The rubrics a careless TA would write, which must be refused (Attack.rubric_refused).
 CARELESS = frozenset(a.rubric for a in CATALOGUE if a.rubric_refused)
-PACKAGE_TREES = [CHECKOUT / "properties", CHECKOUT / "impl", CHECKOUT / "references", CHECKOUT / "tests" / "attacks"]
+PACKAGE_TREES = [CHECKOUT / "gradverify", CHECKOUT / "properties", CHECKOUT / "impl", CHECKOUT / "references", CHECKOUT / "tests" / "attacks"]
 SITE_PACKAGES = CHECKOUT / ".venv" / "lib" / "python3.11" / "site-packages"
 SHARED = ("/tmp", "/var/tmp", "/dev/shm")
 #: Entries of the shared folders that others make while this file runs (pytest-xdist runs
@@ -893,12 +893,12 @@ if pytest is not None:
         return None
 
     #: What the ordinary user's run reads of the checkout (besides the venv's site-packages).
-    READ_BY_THE_ORDINARY_USER = ("pyproject.toml", "properties", "impl", "references", "tests")
+    READ_BY_THE_ORDINARY_USER = ("pyproject.toml", "gradverify", "properties", "impl", "references", "tests")
 
     def _readable_by_others() -> bool:
         """Whether the ordinary user can read the checkout and the venv where they are."""
         return all(engine.reachable_by_others(str(path)) for path in (
-            SITE_PACKAGES / "numpy" / "__init__.py", CHECKOUT / "properties" / "__init__.py",
+            SITE_PACKAGES / "numpy" / "__init__.py", CHECKOUT / "gradverify" / "__init__.py",
             CHECKOUT / "tests" / "attacks" / "__init__.py", Path(__file__)))
 
     def _link_tree(source: Path, target: Path) -> None:
@@ -936,7 +936,7 @@ if pytest is not None:
         for finder in site.glob("__editable__*finder.py"):
             text = finder.read_text(encoding="utf-8")
             mapped = text
-            for name in ("properties", "impl", "references"):
+            for name in ("gradverify", "properties", "impl", "references"):
                 mapped = mapped.replace(repr(str(CHECKOUT / name)), repr(str(copy / name)))
             if mapped == text:
                 raise RuntimeError(f"{finder} maps gradverify to no folder of {CHECKOUT}: the venv is not this checkout's")

@@ -31,7 +31,7 @@ from gradverify.sandbox.host import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = Path(backprop.__file__)
-TEMPLATE = ROOT / "properties" / "grading" / "student_template.py"
+TEMPLATE = ROOT / "gradverify" / "grading" / "student_template.py"
 SITE_PACKAGES = ROOT / ".venv" / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
 ORDINARY_USER = "gvattack"
 SYSTEM_PYTHON = f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}"
@@ -271,7 +271,7 @@ def _ordinary_user_ready() -> str | None:
         return "needs root, to run as the user gvattack"
     if not os.access(SYSTEM_PYTHON, os.X_OK):
         return f"{SYSTEM_PYTHON} is missing"
-    for path in (SITE_PACKAGES / "numpy" / "__init__.py", ROOT / "properties" / "__init__.py"):
+    for path in (SITE_PACKAGES / "numpy" / "__init__.py", ROOT / "gradverify" / "__init__.py"):
         if not engine.reachable_by_others(str(path)):
             return f"{path} is not readable by other users"
     return None

@@ -20,7 +20,7 @@ from gradverify.grading.rubric import VISIBILITIES, load_rubric
 from tests.variants import BUGGY, IMPL_SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "properties" / "grading" / "student_template.py"
+TEMPLATE = ROOT / "gradverify" / "grading" / "student_template.py"
 RUBRIC = load_rubric()
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from gradverify.cases import Architecture, Example, materialize
+from gradverify.properties.cases import Architecture, Example, materialize
 from gradverify.grading import items as grading
 from gradverify.grading.rubric import load_rubric
 from tests.variants import BUGGY, CORRECT, PARTIAL

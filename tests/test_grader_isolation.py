@@ -25,7 +25,7 @@ from gradverify.grading.classroom import student_outputs
 from gradverify.sandbox import engine
 from tests.variants import IMPL_SOURCE
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "properties" / "grading" / "student_template.py"
+TEMPLATE = Path(__file__).resolve().parents[1] / "gradverify" / "grading" / "student_template.py"
 
 #: What the grader imports to grade: the CLI, the grading modules, the references and the sandbox.
 GRADER_MODULES = ("gradverify.cli", "gradverify.grading.items", "gradverify.grading.classroom",

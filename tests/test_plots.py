@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gradverify import plots
-from gradverify.cases import Architecture, Example
+from gradverify.properties.cases import Architecture, Example
 from gradverify.cli import main
 from gradverify.report import pictures, render_markdown
 from gradverify.references.compare import TOLERANCES, Comparison, Where
@@ -213,8 +213,8 @@ def _losses_failure(batches: int = 20) -> Failure:
     """A failing training case whose longer run (Failure.illustration) has batch losses that part."""
     from dataclasses import replace
 
-    from gradverify.cases import TrainCase
-    from gradverify.checks import longer
+    from gradverify.properties.cases import TrainCase
+    from gradverify.properties.checks import longer
 
     case = TrainCase(Example(Architecture((1, 1), ("identity",), "mse", batch=1), seed=0), 0.01, 0.5, 1, 1)
     expected = np.linspace(0.5, 0.3, batches)

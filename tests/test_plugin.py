@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from gradverify import corpus, runner
-from gradverify.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.cli import main
 from gradverify.pytest_plugin import GATE
 
@@ -197,7 +197,7 @@ def test_what_is_missing_fails_its_check_in_one_line_as_verify_says_it(tmp_path,
     from tests.variants import PARTIAL
 
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'course'\nversion = '0'\n")
-    template = ROOT / "properties" / "grading" / "student_template.py"
+    template = ROOT / "gradverify" / "grading" / "student_template.py"
     code, output = _pytest_here(tmp_path, monkeypatch, capsys, "-q", "--gradverify-impl", str(template),
                                 "-k", "kink_subgradients", "--gradverify-profile", "ci")
     assert code == pytest.ExitCode.TESTS_FAILED and "kink_subgradients: not implemented: activation_backward: " in output
@@ -226,7 +226,7 @@ def test_docs_ci_shows_the_example_project_and_the_options_as_they_are(request):
 def test_writers_saving_the_same_counterexample_at_once_leave_one_whole_file(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from gradverify.cases import ActivationCase
+    from gradverify.properties.cases import ActivationCase
 
     case = ActivationCase("sigmoid", 2, 2, 0)
     with ThreadPoolExecutor(8) as pool:

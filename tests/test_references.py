@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gradverify import impl
-from gradverify.cases import (
+from gradverify.properties.cases import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
     Architecture,

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from gradverify.calls import ImplFailure, call, expect_float
+from gradverify.properties.calls import ImplFailure, call, expect_float
 from gradverify.grading.remote import _suite_function, unusable
 from gradverify.references.compare import Cause, compare
 from gradverify.sandbox.codec import decode_value, encode_value

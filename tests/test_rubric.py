@@ -17,7 +17,7 @@ from gradverify.grading.rubric import DEFAULT_RUBRIC, FIELDS, ITEM_FIELDS, KINDS
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "rubric.md"
 SHIPPED = DEFAULT_RUBRIC.read_text(encoding="utf-8")
-TEMPLATE = ROOT / "properties" / "grading" / "student_template.py"
+TEMPLATE = ROOT / "gradverify" / "grading" / "student_template.py"
 #: The shipped rubric's l2 item (its 17th [[items]] table), whose `hidden = true` the cases below rewrite.
 L2_ITEM = 'name = "l2"\ntitle = "L2 regularisation"\ncheck = "l2"\npoints = 5\nhidden = true\n'
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from gradverify.impl import backprop
-from gradverify.calls import ImplFailure, call
+from gradverify.properties.calls import ImplFailure, call
 from gradverify.grading.remote import suite_view
 from gradverify.references.compare import Cause
 from gradverify.sandbox.host import (

@@ -253,7 +253,7 @@ def test_an_answer_key_scores_zero_on_the_network_item_with_a_secret_derived_see
 def test_the_fixed_cases_of_a_composite_item_are_drawn_with_the_grade_seed(check):
     """At a small budget no search runs and the fixed cases alone decide (one per component):
     were they the same at every seed, a key of them would earn the item whatever the secret."""
-    from gradverify.cases import Architecture, materialize
+    from gradverify.properties.cases import Architecture, materialize
 
     arch = Architecture((2, 3, 2), ("tanh", "identity"), "mse", 0.0, 3)
 

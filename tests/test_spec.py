@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradverify import cases, strategies
+from gradverify.properties import cases, strategies
 from gradverify.grading.rubric import KINDS, load_rubric
 from gradverify.impl import backprop
 from gradverify.references import finite_diff, jax_backend, spec, torch_backend

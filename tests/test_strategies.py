@@ -8,8 +8,8 @@ from hypothesis import find, given
 
 from gradverify import impl
 from gradverify.impl.backprop import check_net
-from gradverify import strategies
-from gradverify.cases import (
+from gradverify.properties import strategies
+from gradverify.properties.cases import (
     HIDDEN_ACTIVATIONS,
     OUTPUT_ACTIVATIONS,
     Architecture,
@@ -92,7 +92,7 @@ def test_coverage_holds_every_activation_loss_and_network_component():
 
 
 def test_tail_cases_reach_past_the_overflow_of_exp_on_both_sides():
-    from gradverify.cases import ActivationCase
+    from gradverify.properties.cases import ActivationCase
 
     z, _ = ActivationCase("softmax", 2, 3, 7, tails=True).arrays()
     assert np.all(np.abs(z) >= 700) and z.max() > 709.8 and z.min() < -745
@@ -106,7 +106,7 @@ def test_probabilities_drawn_for_a_loss_stay_clear_of_a_keras_clip(case):
 
 
 def test_the_worst_softmax_the_clip_allows_still_clears_a_keras_clip():
-    from gradverify.cases import PROBABILITY_Z
+    from gradverify.properties.cases import PROBABILITY_Z
 
     z = np.full((1, 32), PROBABILITY_Z)
     z[0, 0] = -PROBABILITY_Z

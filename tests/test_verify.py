@@ -16,9 +16,9 @@ import pytest
 
 from gradverify import impl
 from gradverify import corpus, runner
-from gradverify.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.cli import main
-from gradverify.cases import Architecture, Example
+from gradverify.properties.cases import Architecture, Example
 from gradverify.report import STEP_SUMMARY_LIMIT, render_junit, render_markdown, step_summary
 from gradverify.references.compare import Cause
 from tests.variants import PARTIAL, SIGMOID_DERIVATIVE_FROM_Z
@@ -136,7 +136,7 @@ def _tree_state(checkout: Path) -> tuple:
     """git status of the checkout (untracked files included) and every file under the package folders."""
     status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=checkout,
                             capture_output=True, text=True).stdout
-    files = sorted(str(p) for folder in ("impl", "references", "properties") for p in (checkout / folder).rglob("*")
+    files = sorted(str(p) for folder in ("gradverify", "impl", "references", "properties") for p in (checkout / folder).rglob("*")
                    if "__pycache__" not in p.parts)
     return status, files
 
@@ -252,7 +252,7 @@ def test_a_misbehaving_implementation_becomes_a_clear_failure(override, expected
 
 
 def test_an_endless_call_is_stopped_by_the_time_limit(monkeypatch):
-    from gradverify import calls
+    from gradverify.properties import calls
 
     monkeypatch.setattr(calls, "CALL_TIMEOUT", 0.2)
 
@@ -322,7 +322,7 @@ def test_a_bug_in_partial_code_is_found_and_shrunk_past_what_is_missing():
 def test_code_that_implements_nothing_is_not_implemented_not_wrong_and_stops_searching():
     from gradverify.loader import load_impl
 
-    template = load_impl(str(Path(__file__).resolve().parents[1] / "properties" / "grading" / "student_template.py"))
+    template = load_impl(str(Path(__file__).resolve().parents[1] / "gradverify" / "grading" / "student_template.py"))
     run = runner.verify(template, profile="ci", save_regressions=False, only=list(PROPERTIES)[:4] + ["bad_input_catalogue"])
     assert {r.status for r in run.results} == {"not implemented"}
     for r in (r for r in run.results if r.kind == "property"):  # the search ends once a streak of cases needed what is missing
@@ -363,7 +363,7 @@ def test_modifying_the_inputs_in_place_is_a_failure():
             p["b"] -= lr * g["b"]
         return impl.sgd_momentum_step(params, grads, velocity, lr=lr, momentum=momentum)
 
-    from gradverify.cases import TrainCase
+    from gradverify.properties.cases import TrainCase
 
     case = TrainCase(EXAMPLE, lr=0.1, momentum=0.5, batch_size=2, epochs=1)
     comparisons = runner.run_check(PROPERTIES["momentum_step_matches_torch_sgd"].check, _module(sgd_momentum_step=sloppy_step), case)
@@ -388,8 +388,8 @@ def test_reports_are_written_readable_like_any_new_file(tmp_path):
 
 
 def test_an_implementation_that_accepts_bad_input_or_raises_the_wrong_error_fails():
-    from gradverify.bad_inputs import BadInputCase
-    from gradverify.checks import check_bad_input
+    from gradverify.properties.bad_inputs import BadInputCase
+    from gradverify.properties.checks import check_bad_input
 
     def lax_loss(name, y_pred, y_true):
         return 0.0
@@ -408,7 +408,7 @@ def test_an_implementation_that_accepts_bad_input_or_raises_the_wrong_error_fail
 def test_a_failure_only_a_coverage_case_shows_is_still_reported():
     from hypothesis import strategies as st
 
-    from gradverify.checks import Property
+    from gradverify.properties.checks import Property
     from gradverify.references.compare import compare
 
     class Case(int):
@@ -464,7 +464,7 @@ def test_the_largest_cases_the_strategies_draw_are_under_the_corpus_limit(draw):
     with hypothesis steering towards large ones (target), stay far under MAX_CASE_VALUES."""
     from hypothesis import HealthCheck, given, settings, target
 
-    from gradverify import strategies
+    from gradverify.properties import strategies
 
     largest = [0]
 

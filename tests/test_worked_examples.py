@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradverify.worked_examples import WORKED_EXAMPLES
+from gradverify.properties.worked_examples import WORKED_EXAMPLES
 
 
 @pytest.mark.parametrize("name", sorted(WORKED_EXAMPLES))
@@ -16,7 +16,7 @@ def test_worked_example_matches_published_figures(backend, name):
 
 
 def test_classic_network_error_is_the_published_one(backend):
-    from gradverify.worked_examples import CLASSIC_NET, CLASSIC_X, CLASSIC_Y
+    from gradverify.properties.worked_examples import CLASSIC_NET, CLASSIC_X, CLASSIC_Y
 
     error, _ = backend.network_gradients(CLASSIC_NET, CLASSIC_X, CLASSIC_Y)
     assert round(error, 9) == 0.298371109
@@ -27,7 +27,7 @@ def test_a_wrong_update_fails_the_classic_example():
     import types
 
     import impl
-    from gradverify.worked_examples import classic_network
+    from gradverify.properties.worked_examples import classic_network
 
     doubled = types.SimpleNamespace(
         network_gradients=impl.network_gradients,

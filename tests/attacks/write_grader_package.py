@@ -11,7 +11,8 @@ import numpy as np
 
 import __main__
 
-FOLDERS = ["/work/main/properties", "/work/main/properties/grading", "/work/main/properties/sandbox", "/work/main/impl",
+FOLDERS = ["/work/main/gradverify", "/work/main/gradverify/grading", "/work/main/gradverify/sandbox", "/work/main/properties",
+           "/work/main/impl",
            "/work/main/references", "/work/main/tests", "/work/main", os.path.dirname(np.__file__),
            "/sandbox/runtime", "/sandbox/code", os.path.dirname(os.path.abspath(getattr(__main__, "__file__", "/")))]
 FOLDERS += glob.glob("/work/main/.venv/lib/python3.11/site-packages/gradverify*")

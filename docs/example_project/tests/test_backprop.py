@@ -4,9 +4,9 @@
 import numpy as np
 from hypothesis import given, settings
 
-from gradverify.cases import materialize
+from gradverify.properties.cases import materialize
 from gradverify.references.compare import Where, compare
-from gradverify.strategies import examples
+from gradverify.properties.strategies import examples
 
 
 @settings(max_examples=10, deadline=None)

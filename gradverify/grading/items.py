@@ -28,8 +28,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
 
-from gradverify.cases import Architecture, Example, TrainCase
-from gradverify.checks import PROPERTIES, Property
+from gradverify.properties.cases import Architecture, Example, TrainCase
+from gradverify.properties.checks import PROPERTIES, Property
 from gradverify.grading import adapters, cost, domain
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
@@ -347,7 +347,7 @@ def credit_lines(credit: domain.Credit) -> list[str]:
 
 def grader_error(exc: BaseException) -> str:
     """An item's cause when the grader itself failed on it: staff's to report, not the student's fault."""
-    from gradverify.calls import describe_exception
+    from gradverify.properties.calls import describe_exception
 
     return f"the grader could not check this item (an error of gradverify's, not of the submission: {describe_exception(exc)})"
 

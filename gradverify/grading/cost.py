@@ -328,7 +328,7 @@ def local_timer(module: Any) -> Timer:
     """A Timer for a module loaded in this process (trusted code: the bundled impl in tests): wall
     time and this thread's CPU time around the call of module.network_gradients (through the suite's
     calls.call, so that a failure is an ImplFailure)."""
-    from gradverify.calls import ImplFailure, call
+    from gradverify.properties.calls import ImplFailure, call
 
     def timed(net: dict, X: np.ndarray, Y: np.ndarray) -> tuple[Any, CallTime]:
         wall, cpu = time.perf_counter(), time.thread_time()

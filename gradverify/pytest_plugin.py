@@ -135,7 +135,7 @@ class Checks(pytest.Collector):
         """The properties, the costliest first (the network property checks several data sets
         per example: under pytest-xdist one worker starts it while the others take the rest),
         then the fixed checks. The report keeps the suite's order (runner.combine)."""
-        from gradverify.checks import FIXED_CHECKS, PROPERTIES
+        from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 
         by_cost = sorted(PROPERTIES, key=lambda name: -PROPERTIES[name].data_sets * PROPERTIES[name].weight)
         return [Check.from_parent(self, name=name) for name in [*by_cost, *FIXED_CHECKS]]
@@ -294,7 +294,7 @@ class Implementation:
 @pytest.fixture(scope="session")
 def gradverify_impl(pytestconfig: pytest.Config) -> Implementation:
     """The configured implementation and the JAX and PyTorch oracles, for a project's own
-    property tests (with gradverify.strategies and gradverify.references.compare.compare).
+    property tests (with gradverify.properties.strategies and gradverify.references.compare.compare).
     Session-scoped, so hypothesis's @given tests may use it. Fails when gradverify is not
     configured ([tool.gradverify] impl or --gradverify-impl)."""
     gate = pytestconfig.stash.get(GATE, None)

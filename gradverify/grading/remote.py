@@ -1,7 +1,7 @@
 """The sandboxed submission as the suite calls it: the one place that knows both sides.
 
 The sandbox (gradverify.sandbox) reports a failed call as a `SubmissionCallError` with a
-`kind`; the suite (gradverify.calls) expects an `ImplFailure` with a `Cause`. `suite_view`
+`kind`; the suite (gradverify.properties.calls) expects an `ImplFailure` with a `Cause`. `suite_view`
 wraps the sandbox's proxy module so that each function does the translation and tells
 `calls.call` that it keeps its own time limit (no SIGALRM may cut into the sandbox's I/O).
 A returned value the suite's checks could not even convert to numbers (`unusable`: an object
@@ -14,7 +14,7 @@ import sys
 import types
 from typing import Any, Callable
 
-from gradverify.calls import ImplFailure, raised
+from gradverify.properties.calls import ImplFailure, raised
 from gradverify.references.compare import Cause
 from gradverify.sandbox.codec import OpaqueValue
 from gradverify.sandbox.host import SubmissionCallError

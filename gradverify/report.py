@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 from xml.etree import ElementTree as ET
 
-from gradverify.cases import case_to_json
+from gradverify.properties.cases import case_to_json
 from gradverify.markdown import code, inline
 from gradverify.runner import PROFILES, Failure, PropertyResult, VerifyResult
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit

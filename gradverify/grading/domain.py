@@ -39,8 +39,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Callable
 
-from gradverify.cases import Architecture, Example, TrainCase
-from gradverify.checks import Property
+from gradverify.properties.cases import Architecture, Example, TrainCase
+from gradverify.properties.checks import Property
 from gradverify.references.compare import Cause, Comparison
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 from gradverify.runner import PROFILES, Failure, PropertyResult, _failure, run_case, run_property
@@ -228,7 +228,7 @@ def _verdict(comparisons: list[Comparison]) -> tuple[Verdict, str]:
 def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict, str, Any, list[Comparison]]:
     """One case: its verdict, why, and (the case the comparisons are about, the comparisons);
     a case that cannot be checked (a kink, training that diverged) counts as right."""
-    from gradverify.checks import Rejected
+    from gradverify.properties.checks import Rejected
 
     try:
         case, comparisons = run_case(prop.check, module, case, tolerance=prop.tolerance)

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-from gradverify import strategies
+from gradverify.properties import strategies
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 
 DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")

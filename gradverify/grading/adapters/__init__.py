@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from gradverify.calls import ImplFailure
-from gradverify.checks import PROPERTIES
+from gradverify.properties.calls import ImplFailure
+from gradverify.properties.checks import PROPERTIES
 from gradverify.grading.rubric import KINDS, Item
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES, PROTOCOL_FUNCTIONS

@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradverify.calls import call
-from gradverify.cases import ActivationCase, Example, LossCase, TrainCase, materialize
+from gradverify.properties.calls import call
+from gradverify.properties.cases import ActivationCase, Example, LossCase, TrainCase, materialize
 from gradverify.references import finite_diff
 from gradverify.references.compare import Cause, compare, constant_ratio
 from gradverify.references.spec import LEAKY_SLOPE

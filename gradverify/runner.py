@@ -31,10 +31,10 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis.errors import FailedHealthCheck, Flaky, HypothesisException, Unsatisfiable
 
 from gradverify import corpus
-from gradverify.calls import ImplFailure, describe_exception
-from gradverify.checks import FIXED_CHECKS, PROPERTIES, Counterexample, FixedCheck, Property, Rejected
-from gradverify.cases import Example, TrainCase, case_to_json, materialize
-from gradverify.strategies import KINK_POLICY
+from gradverify.properties.calls import ImplFailure, describe_exception
+from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES, Counterexample, FixedCheck, Property, Rejected
+from gradverify.properties.cases import Example, TrainCase, case_to_json, materialize
+from gradverify.properties.strategies import KINK_POLICY
 from gradverify.references.compare import Cause, Comparison, Where, failed
 
 

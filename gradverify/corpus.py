@@ -7,7 +7,7 @@ An entry is one JSON file, `<property>-<hash>.json`:
      "found": "2026-11-23", "impl": "impl_sigmoid_bug.py",
      "failure": "jax · layers[0].W: MISMATCH, ..."}
 
-The case is structure and a seed (gradverify.cases), so an entry is a few
+The case is structure and a seed (gradverify.properties.cases), so an entry is a few
 lines and replays exactly. Each implementation has a folder of its own in the
 corpus (gradverify.project: `<project>/.gradverify/regressions/<impl>-<hash>/`),
 so an entry is replayed only against the implementation it was found on.
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradverify.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, case_from_json, case_to_json
+from gradverify.properties.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, case_from_json, case_to_json
 from gradverify.files import write_atomic
 
 #: The largest entry file read (bytes): an entry is a few lines of JSON, well under 1 KiB.
@@ -77,7 +77,7 @@ def _network_values(example: Example) -> int:
 
 def case_size(case: Any) -> int:
     """How many values replaying `case` computes with: the arrays it makes (a training case's, once
-    per epoch); bad-input cases are small by construction (their sizes come from gradverify.bad_inputs).
+    per epoch); bad-input cases are small by construction (their sizes come from gradverify.properties.bad_inputs).
     ValueError when a size is not a whole number."""
     if isinstance(case, Example):
         return _network_values(case)

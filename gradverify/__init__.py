@@ -1,0 +1,235 @@
+"""gradverify: reference-checking gradient verification for hand-written backprop.
+
+    import gradverify
+    result = gradverify.verify("mypkg.backprop")          # a module, a module name or a .py path
+    result.passed, [r.name for r in result.failed]
+    grade = gradverify.grade("student.py")                 # in a sandbox, with the shipped rubric
+    grade.score, grade.max_score
+
+The package, by folder of the repository:
+
+    gradverify            (gradverify/)   the application: API, CLI, pytest plugin, runner, hints, corpus, reports
+    gradverify.grading    (gradverify/grading/)  rubric, items, grade reports, class summary, course adapters
+    gradverify.sandbox    (gradverify/sandbox/)  engine, host, worker and codec; stdlib and NumPy only
+    gradverify.properties (properties/)   what is checked: cases, strategies, checks, bad inputs, worked examples
+    gradverify.impl       (impl/)         the hand-written NumPy backprop: the model solution
+    gradverify.references (references/)   the spec table, JAX/PyTorch/finite-difference oracles, compare()
+
+Importing gradverify is cheap: hypothesis, JAX and PyTorch load when a check first needs them.
+"""
+
+from __future__ import annotations
+
+import sys as _sys
+
+
+def _leave_working_folder() -> None:
+    """Take every sys.path entry that names the working folder away, when this process is the
+    gradverify program (`gradverify …`, `python -m gradverify…`).
+
+    `python -m` puts the working folder first on sys.path (and PYTHONPATH may hold "." or ""), so
+    in a folder of submissions a file named after a module the program imports (argparse.py,
+    json.py, numpy.py) would run, unsandboxed, as whoever grades. This runs while the interpreter
+    imports this package, before the package imports anything that is not already loaded (the
+    interpreter's own start-up modules are frozen or built in), so the entries can still be taken
+    away. `verify` puts the working folder back itself (gradverify.loader), where finding an
+    implementation there is the point; a program that imports gradverify as a library keeps its
+    sys.path as it is."""
+    import os
+
+    argv = list(getattr(_sys, "orig_argv", ()))
+    module = argv[argv.index("-m") + 1] if _sys.argv[:1] == ["-m"] and "-m" in argv[:-1] else ""
+    program = module == "gradverify" or module.startswith("gradverify.") or (
+        bool(_sys.argv) and os.path.basename(_sys.argv[0]) == "gradverify")
+    if not program:
+        return
+    try:
+        here = os.getcwd()
+    except OSError:
+        return
+    _sys.path[:] = [entry for entry in _sys.path if os.path.abspath(entry or os.curdir) != here]
+
+
+_leave_working_folder()
+
+from pathlib import Path  # noqa: E402 - after the working folder has left sys.path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
+
+if TYPE_CHECKING:
+    from gradverify.grading.items import GradeResult, ItemResult
+    from gradverify.grading.rubric import Rubric
+    from gradverify.references.compare import Cause, Comparison, Where
+    from gradverify.runner import Failure, PropertyResult, Progress, Session, VerifyResult
+
+#: The implementation verified when none is named: the bundled one.
+BUNDLED_IMPL = "gradverify.impl"
+
+_TYPES = {
+    "VerifyResult": "gradverify.runner", "PropertyResult": "gradverify.runner", "Failure": "gradverify.runner",
+    "Session": "gradverify.runner",
+    "GradeResult": "gradverify.grading.items", "ItemResult": "gradverify.grading.items",
+    "Rubric": "gradverify.grading.rubric",
+    "Comparison": "gradverify.references.compare", "Where": "gradverify.references.compare",
+    "Cause": "gradverify.references.compare",
+}
+
+__all__ = ["verify", "prepare", "grade", "BUNDLED_IMPL", *_TYPES]
+
+
+def __getattr__(name: str) -> Any:
+    """The result types, imported on first use."""
+    if name in _TYPES:
+        import importlib
+
+        return getattr(importlib.import_module(_TYPES[name]), name)
+    raise AttributeError(f"module 'gradverify' has no attribute {name!r}")
+
+
+def verify(
+    impl: ModuleType | str | Path = BUNDLED_IMPL,
+    *,
+    profile: str = "ci",
+    seed: int | None = None,
+    budget: int | None = None,
+    properties: list[str] | None = None,
+    regressions: str | Path | None = None,
+    save_regressions: bool = True,
+    replay: str | None = None,
+    project: str | Path | None = None,
+    fail_fast: bool = False,
+    progress: "Progress | None" = None,
+) -> "VerifyResult":
+    """Check an implementation of the backprop protocol against JAX, PyTorch and finite differences.
+
+    impl: a module name ("mypkg.backprop"), a path to a .py file, or a loaded module.
+    profile: "dev" (quick, random seed), "ci" (deterministic: seed 0 unless `seed`, fixed
+        budget) or "thorough" (many examples).
+    budget: examples per property (default: the profile's); properties: run only these checks
+        (names or glob patterns such as "worked_example_*").
+    regressions: the corpus folder (default: [tool.gradverify] regressions, else
+        <project>/.gradverify/regressions); entries live in a subfolder per implementation and
+        are replayed first; new counterexamples are saved unless `save_regressions` is false.
+    replay: run exactly one saved counterexample (a corpus file's path, or its JSON) instead.
+    project: the folder whose .gradverify/ holds the corpus and the hypothesis database
+        (default: the nearest folder up from the working folder with a pyproject.toml or .git).
+
+    Hypothesis's own files (its cache of constants) go under <project>/.gradverify/hypothesis/
+    with the dev and thorough profiles, and into a temporary folder removed at exit with ci.
+
+    Returns a VerifyResult (`.passed`, `.results`, `.failed`). Raises ValueError for an unknown
+    profile, a property pattern that matches no check, an unreadable replay or [tool.gradverify],
+    and gradverify.loader.ImplLoadError for an implementation that cannot be loaded or that
+    defines none of the protocol's functions.
+    """
+    from gradverify import runner
+
+    chosen = _select_checks(properties) if properties is not None else None
+    session = prepare(impl, profile=profile, seed=seed, budget=budget, regressions=regressions,
+                      save_regressions=save_regressions, replay=replay, project=project)
+    return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
+
+
+def prepare(
+    impl: ModuleType | str | Path = BUNDLED_IMPL,
+    *,
+    name: str | None = None,
+    profile: str = "ci",
+    seed: int | None = None,
+    budget: int | None = None,
+    regressions: str | Path | None = None,
+    save_regressions: bool = True,
+    replay: str | None = None,
+    project: str | Path | None = None,
+    own_process: bool = True,
+) -> "Session":
+    """What `verify` does before its first check, as a gradverify.runner.Session whose checks
+    `runner.run_one(session, name)` then runs one at a time (the pytest plugin runs each as a
+    pytest item): the profile checked, the implementation loaded, its corpus and hypothesis
+    folders found under the project, hypothesis's own files placed, JAX's compilation cache on.
+
+    name: what a loaded module `impl` is known as, in the corpus and in replay commands (a
+    module name or a .py path; default: the module's __name__). own_process: False inside a
+    host's process (the pytest plugin): hypothesis's storage, a setting of the whole process,
+    is left as the host has it, so a user's own hypothesis tests keep their database. The other arguments and the
+    errors are verify's."""
+    from gradverify import corpus, project as projects, runner
+    from gradverify.loader import load_impl, require_protocol
+    from gradverify.references import jax_backend
+
+    if profile not in runner.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(runner.PROFILES)}")
+    root = Path(project).resolve() if project is not None else projects.find_project()
+    try:
+        entry = corpus.load_replay(replay) if replay is not None else None
+    except ValueError as exc:
+        raise ValueError(f"replay: {exc}") from None
+    if isinstance(impl, ModuleType):
+        module, spec = impl, name or impl.__name__
+        require_protocol(module, spec)
+    else:
+        spec = str(impl)
+        module = load_impl(spec, project=root)
+    corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
+    if own_process:  # a setting of the whole process: not for a host's (runner.use_hypothesis_home)
+        runner.use_hypothesis_home(projects.hypothesis_root(root) if runner.PROFILES[profile].database else None)
+    jax_backend.enable_persistent_cache()
+    return runner.start(module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
+                        save_regressions=save_regressions, database_dir=database_dir, replay=entry)
+
+
+def _select_checks(patterns: list[str]) -> list[str]:
+    """The checks named by `patterns` (names or glob patterns, e.g. "worked_example_*"), in the
+    suite's order, each once; ValueError naming the valid names for a pattern that matches none."""
+    from fnmatch import fnmatchcase
+
+    from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
+
+    names = [*FIXED_CHECKS, *PROPERTIES]
+    for pattern in patterns:
+        if not any(fnmatchcase(name, pattern) for name in names):
+            raise ValueError(f"no check matches {pattern!r}; the checks are: {', '.join(names)}")
+    return [name for name in names if any(fnmatchcase(name, pattern) for pattern in patterns)]
+
+
+def grade(
+    path: str | Path,
+    *,
+    rubric: "str | Path | Rubric | None" = None,
+    timeout: float | None = None,
+    memory_mb: int = 2048,
+    seed: int | None = None,
+    secret: str | Path | None = None,
+) -> "GradeResult":
+    """Grade one submission file item by item, the submission running in a sandbox.
+
+    rubric: a Rubric, a path to a rubric TOML, or None for the shipped one.
+    timeout: wall-clock seconds per item (default: the rubric's); memory_mb: the submission's memory.
+    seed: grade with this seed (a replay: `result.seed.value` of an earlier grade). Otherwise the
+        rubric's fixed seed, else one derived from the course secret and the file's bytes:
+    secret: the course secret's file (default: $GRADVERIFY_SECRET_FILE, else
+        $XDG_CONFIG_HOME/gradverify/course-secret, made on first use; gradverify.grading.secret).
+
+    Returns a GradeResult (`.score`, `.max_score`, `.items`, `.seed`); whatever the submission does
+    ends in the result. Raises ValueError for a rubric that cannot be read, and its subclass
+    gradverify.grading.secret.SecretError for a secret file that cannot be used (missing, or
+    readable by others).
+    """
+    import sys
+
+    from gradverify.grading.items import grade_file
+    from gradverify.grading.rubric import Rubric, load_rubric
+    from gradverify.grading.secret import course_secret, secret_path
+    from gradverify.references import jax_backend
+    from gradverify.runner import use_hypothesis_home
+
+    chosen = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
+    key = None
+    if seed is None and chosen.seed is None:
+        where, default = secret_path(secret)
+        key = course_secret(where, default=default, announce=lambda line: print(f"gradverify: {line}", file=sys.stderr))
+    use_hypothesis_home(None)  # hypothesis's own files in a temporary folder, never the working folder
+    jax_backend.enable_persistent_cache()
+    return grade_file(path, chosen, timeout=timeout, memory_mb=memory_mb, seed=seed, secret=key)
