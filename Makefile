@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test report clean gradescope bench mutation attacks samples
+.PHONY: test lint report clean gradescope bench mutation attacks samples
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ $(STAMP): pyproject.toml constraints.txt
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py -m "not long"
 	$(BIN)/python -m pytest -q tests/test_attacks.py
+
+# Lint and the layers: ruff ([tool.ruff] in pyproject.toml), then import-linter's contracts
+# ([tool.importlinter]: the layers, the sandbox on its own, impl imported by nothing that checks it,
+# no import cycle). .ci/run runs it before the tests.
+$(VENV)/.lint: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[lint]'
+	touch $(VENV)/.lint
+
+lint: $(VENV)/.lint
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # The attack catalogue (tests/attacks, docs/security.md): 65 hostile submissions, as root, as an
 # ordinary user and in the separate-user mode; its table in reports/attacks.md.

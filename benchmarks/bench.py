@@ -130,69 +130,74 @@ def _per_call(fn, min_seconds: float, max_calls: int = 10_000) -> float:
 def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> dict:
     """Seconds per checked case for each tool on the same network and data."""
     import jax
+
+    out = {name: _per_case_of(name, min_seconds) for name in names}
+    jax.clear_caches()
+    return out
+
+
+def _per_case_of(name: str, min_seconds: float) -> dict:
+    """per_case for the network NETWORKS[name]."""
     import jax.numpy as jnp
     import torch
     from jax.test_util import check_grads
 
     import impl
-    from gradverify.properties.checks import DATA_SETS, check_network_gradients
     from gradverify.properties.cases import Architecture, Example
+    from gradverify.properties.checks import DATA_SETS, check_network_gradients
     from gradverify.references import jax_backend, torch_backend
     from gradverify.references.compare import compare
 
-    out = {}
-    for name in names:
-        sizes, batch = NETWORKS[name]
-        net, X, Y = _case(sizes, batch)
-        example = Example(Architecture(sizes, tuple(l["activation"] for l in net["layers"]), "mse", 0.0, batch), 0)
-        def one_case():
-            """One network and data set, three ways: impl vs JAX vs PyTorch, every gradient."""
-            got, j, t = (m.network_gradients(net, X, Y) for m in (impl, jax_backend, torch_backend))
-            flat = [np.concatenate([[v]] + [g[k].ravel() for g in gs for k in ("W", "b")]) for v, gs in (got, j, t)]
-            assert compare("jax", flat[0], flat[1]).ok and compare("torch", flat[0], flat[2]).ok
-            assert compare("jax vs torch", flat[1], flat[2]).ok
+    sizes, batch = NETWORKS[name]
+    net, X, Y = _case(sizes, batch)
+    example = Example(Architecture(sizes, tuple(layer["activation"] for layer in net["layers"]), "mse", 0.0, batch), 0)
 
-        ours = _per_call(one_case, min_seconds)
-        batched = _per_call(lambda: check_network_gradients(impl, example), min_seconds) / DATA_SETS
+    def one_case():
+        """One network and data set, three ways: impl vs JAX vs PyTorch, every gradient."""
+        got, j, t = (m.network_gradients(net, X, Y) for m in (impl, jax_backend, torch_backend))
+        flat = [np.concatenate([[v]] + [g[k].ravel() for g in gs for k in ("W", "b")]) for v, gs in (got, j, t)]
+        assert compare("jax", flat[0], flat[1]).ok and compare("torch", flat[0], flat[2]).ok
+        assert compare("jax vs torch", flat[1], flat[2]).ok
 
-        params = [torch.tensor(l[k], dtype=torch.float64, requires_grad=True) for l in net["layers"] for k in ("W", "b")]
-        Xt, Yt = torch.tensor(X), torch.tensor(Y)
+    ours = _per_call(one_case, min_seconds)
+    batched = _per_call(lambda: check_network_gradients(impl, example), min_seconds) / DATA_SETS
 
-        def torch_loss(*flat):
-            h = Xt
-            for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
-                h = h @ W.T + b
-                h = torch.tanh(h) if i < len(flat) // 2 - 1 else h
-            return ((h - Yt) ** 2).mean()
+    params = [torch.tensor(layer[k], dtype=torch.float64, requires_grad=True) for layer in net["layers"] for k in ("W", "b")]
+    Xt, Yt = torch.tensor(X), torch.tensor(Y)
 
-        slow = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=False), min_seconds, 50)
-        fast = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=True), min_seconds, 500)
+    def torch_loss(*flat):
+        h = Xt
+        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
+            h = h @ W.T + b
+            h = torch.tanh(h) if i < len(flat) // 2 - 1 else h
+        return ((h - Yt) ** 2).mean()
 
-        jparams = [jnp.asarray(l[k]) for l in net["layers"] for k in ("W", "b")]
+    slow = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=False), min_seconds, 50)
+    fast = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=True), min_seconds, 500)
 
-        def jax_loss(*flat):
-            h = X
-            for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
-                h = h @ W.T + b
-                h = jnp.tanh(h) if i < len(flat) // 2 - 1 else h
-            return jnp.mean((h - Y) ** 2)
+    jparams = [jnp.asarray(layer[k]) for layer in net["layers"] for k in ("W", "b")]
 
-        jax_check = _per_call(lambda: check_grads(jax_loss, jparams, order=1, modes=["rev"]), min_seconds, 50)
-        n_params = sum(l["W"].size + l["b"].size for l in net["layers"])
-        out[name] = {
-            "network": f"{'-'.join(map(str, sizes))}, batch {batch}, tanh, mse",
-            "parameters": n_params,
-            "ours_three_way_ms": ours * 1e3,
-            "ours_batched_per_case_ms": batched * 1e3,
-            "gradcheck_slow_ms": slow * 1e3,
-            "gradcheck_fast_ms": fast * 1e3,
-            "jax_check_grads_ms": jax_check * 1e3,
-            "speedup_vs_gradcheck_slow": slow / ours,
-            "speedup_vs_gradcheck_fast": fast / ours,
-            "speedup_vs_jax_check_grads": jax_check / ours,
-        }
-    jax.clear_caches()
-    return out
+    def jax_loss(*flat):
+        h = X
+        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
+            h = h @ W.T + b
+            h = jnp.tanh(h) if i < len(flat) // 2 - 1 else h
+        return jnp.mean((h - Y) ** 2)
+
+    jax_check = _per_call(lambda: check_grads(jax_loss, jparams, order=1, modes=["rev"]), min_seconds, 50)
+    n_params = sum(layer["W"].size + layer["b"].size for layer in net["layers"])
+    return {
+        "network": f"{'-'.join(map(str, sizes))}, batch {batch}, tanh, mse",
+        "parameters": n_params,
+        "ours_three_way_ms": ours * 1e3,
+        "ours_batched_per_case_ms": batched * 1e3,
+        "gradcheck_slow_ms": slow * 1e3,
+        "gradcheck_fast_ms": fast * 1e3,
+        "jax_check_grads_ms": jax_check * 1e3,
+        "speedup_vs_gradcheck_slow": slow / ours,
+        "speedup_vs_gradcheck_fast": fast / ours,
+        "speedup_vs_jax_check_grads": jax_check / ours,
+    }
 
 
 # --------------------------------------------------------------------------- 3, 4. commands
@@ -285,7 +290,7 @@ def drawing(command: str, tiny: bool) -> dict:
     it; or the grade of the buggy submission), then its report written without pictures, then with
     them (matplotlib's import included, which a run that draws pays once). The CLI draws after the
     run, so this is all a run with pictures does that one without does not."""
-    from gradverify.files import write_with_pictures
+    from gradverify.plots import write_with_pictures
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

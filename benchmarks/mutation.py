@@ -216,9 +216,13 @@ def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 
               f"lost {row['lost']} ({row['seconds']:.1f} s)", file=sys.stderr, flush=True)
 
     if jobs > 1:
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker) as pool:
+        # spawned, not forked: after the catalogue this process runs JAX's threads, and a child
+        # forked from them deadlocks (make mutation sat with both workers at 0 s of CPU time)
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
             for row in pool.map(_fair_grade, tasks):
                 record(row)
     else:

@@ -124,8 +124,8 @@ def classify(old: str, new: str) -> str | None:
 
 def _diff(name: str) -> tuple[str, str]:
     shown = subprocess.run([str(MUTMUT), "show", name], cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
-    old = "\n".join(l[1:] for l in shown.splitlines() if l.startswith("-") and not l.startswith("---"))
-    new = "\n".join(l[1:] for l in shown.splitlines() if l.startswith("+") and not l.startswith("+++"))
+    old = "\n".join(line[1:] for line in shown.splitlines() if line.startswith("-") and not line.startswith("---"))
+    new = "\n".join(line[1:] for line in shown.splitlines() if line.startswith("+") and not line.startswith("+++"))
     return old, new
 
 
@@ -133,7 +133,7 @@ def run(max_children: int = 2) -> dict:
     """mutmut run from scratch, then the counts, the score and every survivor with its verdict."""
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     version = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True, text=True).stdout
-    version = next((l.split(":", 1)[1].strip() for l in version.splitlines() if l.startswith("Version:")), "?")
+    version = next((line.split(":", 1)[1].strip() for line in version.splitlines() if line.startswith("Version:")), "?")
     done = subprocess.run([str(MUTMUT), "run", "--max-children", str(max_children)], cwd=ROOT,
                           capture_output=True, text=True, timeout=3600)
     if not META.is_file():

@@ -51,7 +51,7 @@ def measure(repeat: int = 300) -> list[tuple[str, float]]:
             h = jnp.tanh(h) if layer["activation"] == "tanh" else h
         return jnp.mean((h - Y) ** 2)
 
-    params = [(l["W"], l["b"]) for l in net["layers"]]
+    params = [(layer["W"], layer["b"]) for layer in net["layers"]]
     eager = jax.value_and_grad(objective)
     jax.block_until_ready(eager(params, X, Y))
     rows.append(("jax eager value_and_grad, exact shapes (warm)", _per_call(lambda: jax.block_until_ready(eager(params, X, Y)), 20)))

@@ -53,8 +53,8 @@ def _leave_working_folder() -> None:
 _leave_working_folder()
 
 from pathlib import Path  # noqa: E402 - after the working folder has left sys.path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from types import ModuleType  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 __version__ = "0.2.0"
 
@@ -76,7 +76,8 @@ _TYPES = {
     "Cause": "gradverify.references.compare",
 }
 
-__all__ = ["verify", "prepare", "grade", "BUNDLED_IMPL", *_TYPES]
+__all__ = ["verify", "prepare", "grade", "BUNDLED_IMPL", "VerifyResult", "PropertyResult", "Failure", "Session", "GradeResult",
+           "ItemResult", "Rubric", "Comparison", "Where", "Cause"]  # the types: _TYPES, imported on first use
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 
+from gradverify.options import positive_int
 from gradverify.terminal import inert  # every piece of text from outside that this module prints
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -106,17 +107,6 @@ def _build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_template)
 
     return parser
-
-
-def positive_int(text: str) -> int:
-    """argparse type of a positive integer option (also the pytest plugin's --gradverify-budget)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _positive_float(text: str) -> float:
@@ -361,7 +351,8 @@ def _sandbox_broken(rubric, args: argparse.Namespace, *, warm_references: bool) 
 def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: bytes | None = None) -> int:
     import json
 
-    from gradverify.files import write_atomic, write_with_pictures
+    from gradverify.files import write_atomic
+    from gradverify.plots import write_with_pictures
     from gradverify.grading import feedback, items as grading
     from gradverify.references import jax_backend
     from gradverify.runner import use_hypothesis_home

@@ -1,12 +1,10 @@
-"""Writing reports: atomically, so an interrupted run never leaves half a file; a report's
-pictures beside it, written before it."""
+"""Writing files atomically, so that an interrupted run never leaves half a report."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -25,19 +23,6 @@ def write_atomic(path: str | os.PathLike, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
-
-
-def write_with_pictures(path: str | os.PathLike, render: Callable[[Any], str],
-                        pictures: Callable[[], list] | None) -> Path:
-    """The report `render(drawn)` at `path`, its `pictures()` drawn and written beside it first
-    (gradverify.plots.draw and write_report: one that cannot be drawn is said on stderr and left
-    out). With `pictures` None, `render(None)` alone, and gradverify.plots is never imported."""
-    if pictures is None:
-        return write_atomic(path, render(None))
-    from gradverify import plots
-
-    drawn = plots.draw(pictures(), path)
-    return plots.write_report(path, render(drawn), drawn)
 
 
 def _umask() -> int:

@@ -6,7 +6,8 @@ draws nothing never loads it; the sandbox and its worker never import this modul
 a `Picture` (file key, alt text, a function that draws it); `draw` turns pictures into SVG text
 and reports on stderr any that could not be drawn, which then are left out of the report: a
 failure to draw never fails a run. `write_report` writes the pictures first, each atomically,
-then the Markdown that links them, so a report never links a picture that is not there.
+then the Markdown that links them, so a report never links a picture that is not there;
+`write_with_pictures` does both for a report that may have pictures.
 
     pictures = [Picture("margins", "worst relative error per check", lambda: error_margins(rows))]
     drawn = draw(pictures, "reports/verify.md")      # {"margins": DrawnPicture("verify.margins.svg", alt, svg)}
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 from urllib.parse import quote
+
+from gradverify.files import write_atomic
 
 #: Width of a report's figures, inches (at 100 dpi about the width of a GitHub README column).
 WIDTH = 7.0
@@ -89,7 +92,7 @@ def draw(pictures: Sequence[Picture], report: str | Path) -> dict[str, DrawnPict
     for picture in pictures:
         try:
             drawn[picture.key] = DrawnPicture(picture_name(report, picture.key), picture.alt, svg_text(picture.figure()))
-        except Exception as exc:  # a picture is never worth a failed run
+        except Exception as exc:  # noqa: BLE001 - a picture is never worth a failed run
             print(f"gradverify: could not draw the picture {picture.key!r} ({type(exc).__name__}: {exc}); "
                   "the report is written without it", file=sys.stderr)
     return drawn
@@ -99,8 +102,6 @@ def write_report(path: str | Path, markdown: str, drawn: dict[str, DrawnPicture]
     """The pictures beside `path`, each written atomically, then the Markdown: a reader who sees
     the new report finds every picture it links. A picture that cannot be written is said on
     stderr; its link would dangle, so its alt text is shown instead."""
-    from gradverify.files import write_atomic
-
     path = Path(path)
     for picture in (drawn or {}).values():
         try:
@@ -110,6 +111,17 @@ def write_report(path: str | Path, markdown: str, drawn: dict[str, DrawnPicture]
                   file=sys.stderr)
             markdown = markdown.replace(picture.markdown(), f"_(picture not written: {picture.alt})_")
     return write_atomic(path, markdown)
+
+
+def write_with_pictures(path: str | Path, render: Callable[[Any], str],
+                        pictures: Callable[[], list] | None) -> Path:
+    """The report `render(drawn)` at `path`, its `pictures()` drawn and written beside it first
+    (draw and write_report: one that cannot be drawn is said on stderr and left out). With
+    `pictures` None, `render(None)` alone, and matplotlib is never imported."""
+    if pictures is None:
+        return write_atomic(path, render(None))
+    drawn = draw(pictures(), path)
+    return write_report(path, render(drawn), drawn)
 
 
 # --- the figures ---------------------------------------------------------------------------------
@@ -376,3 +388,4 @@ def mermaid_network(sizes: Sequence[int], activations: Sequence[str], loss: str,
 def _safe(text: str) -> str:
     """A name inside a quoted Mermaid label: no quotes, brackets or markup."""
     return "".join(ch for ch in str(text) if ch.isalnum() or ch in "_-. ")
+

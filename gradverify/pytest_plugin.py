@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from gradverify.cli import positive_int  # the CLI's own argument type (gradverify.cli imports only the stdlib)
+from gradverify.options import positive_int
 
 if TYPE_CHECKING:
     from gradverify.runner import PropertyResult, Session, VerifyResult

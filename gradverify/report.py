@@ -295,7 +295,7 @@ def write_report(path: str | Path, run: VerifyResult, *, drawing: bool = True) -
     """The report written to `path` with its pictures beside it, pictures first, each atomically
     (gradverify.plots.write_report); with `drawing` false, the Markdown alone, and matplotlib is
     never imported. A picture that cannot be drawn is said on stderr and left out."""
-    from gradverify.files import write_with_pictures
+    from gradverify.plots import write_with_pictures
 
     return write_with_pictures(path, lambda drawn: render_markdown(run, drawn), (lambda: pictures(run)) if drawing else None)
 
@@ -345,7 +345,7 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
         f"- budget: {run.budget} hypothesis examples per property of weight 1 (slower properties run a fraction)",
         f"- regression corpus: {_shown_path(run.corpus_dir) if run.corpus_dir else 'not used'}; "
         f"{sum(r.regressions_replayed for r in run.results)} entries replayed first",
-        f"- tolerances: " + "; ".join(f"{k}: {v}" for k, v in TOLERANCES.items()),
+        "- tolerances: " + "; ".join(f"{k}: {v}" for k, v in TOLERANCES.items()),
         f"- kinks and saturation: {run.kink_policy}",
     ]
     if run.new_regressions:

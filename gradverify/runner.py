@@ -194,7 +194,7 @@ def _shapes(case: Any) -> str:
     example = case.example if isinstance(case, TrainCase) else case
     if isinstance(example, Example):
         net, X, Y = materialize(example)
-        layers = ", ".join(f"W{i} {l['W'].shape}" for i, l in enumerate(net["layers"]))
+        layers = ", ".join(f"W{i} {layer['W'].shape}" for i, layer in enumerate(net["layers"]))
         return f"X {X.shape}, Y {Y.shape}, {layers}"
     return ""
 

@@ -61,13 +61,13 @@ def _net(rng: np.random.Generator, loss: str = "mse", out: str = "identity", l2:
 
 
 def _with_layer(net: dict, i: int, **changes: Any) -> dict:
-    layers = [dict(l) for l in net["layers"]]
+    layers = [dict(layer) for layer in net["layers"]]
     layers[i].update(changes)
     return {**net, "layers": layers}
 
 
 def _grads(net: dict) -> list[dict]:
-    return [{"W": np.zeros_like(l["W"]), "b": np.zeros_like(l["b"])} for l in net["layers"]]
+    return [{"W": np.zeros_like(layer["W"]), "b": np.zeros_like(layer["b"])} for layer in net["layers"]]
 
 
 def _probs(rng: np.random.Generator) -> np.ndarray:
@@ -236,7 +236,7 @@ def _without(data: tuple, key: str) -> Call:
 
 def _layer_without(data: tuple, key: str) -> Call:
     net, X, Y = data
-    layers = [dict(l) for l in net["layers"]]
+    layers = [dict(layer) for layer in net["layers"]]
     del layers[0][key]
     return ({**net, "layers": layers}, X, Y), {}
 
@@ -269,7 +269,7 @@ def _float_labels(data: tuple) -> Call:
 
 def _as_lists(data: tuple) -> Call:
     net, X, Y = data
-    layers = [{**l, "W": l["W"].tolist(), "b": l["b"].tolist()} for l in net["layers"]]
+    layers = [{**layer, "W": layer["W"].tolist(), "b": layer["b"].tolist()} for layer in net["layers"]]
     return ({**net, "layers": layers}, X.tolist(), Y.tolist()), {}
 
 
@@ -280,7 +280,7 @@ def _reshaped(data: tuple, X: Callable | None = None, Y: Callable | None = None)
 
 def _as_arrays(call: Call) -> Call:
     (net, X, Y), kwargs = call
-    layers = [{**l, "W": np.asarray(l["W"], dtype=float), "b": np.asarray(l["b"], dtype=float)} for l in net["layers"]]
+    layers = [{**layer, "W": np.asarray(layer["W"], dtype=float), "b": np.asarray(layer["b"], dtype=float)} for layer in net["layers"]]
     return ({**net, "layers": layers}, np.asarray(X, dtype=float), np.asarray(Y, dtype=float)), kwargs
 
 

@@ -225,10 +225,10 @@ def check_dense(impl: ModuleType, case: DenseCase) -> list[Comparison]:
 def _misshapen(grads: list[dict], layers: list[dict]) -> list[Comparison]:
     """Failing comparisons for gradients whose shape is not their parameter's."""
     return [
-        compare(Where(function="network_gradients", layer=i, parameter=key), g[key], np.zeros_like(l[key]), "autodiff")
-        for i, (g, l) in enumerate(zip(grads, layers))
+        compare(Where(function="network_gradients", layer=i, parameter=key), g[key], np.zeros_like(layer[key]), "autodiff")
+        for i, (g, layer) in enumerate(zip(grads, layers))
         for key in ("W", "b")
-        if np.shape(g[key]) != np.shape(l[key])
+        if np.shape(g[key]) != np.shape(layer[key])
     ]
 
 
@@ -456,7 +456,7 @@ def check_l2(impl: ModuleType, ex: Example) -> list[Comparison]:
     out = [compare(reference.at(quantity=f"loss value with λ = {net['l2']:g}"), value, ref_value, "autodiff")]
     out += _compare_layers(reference, grads, ref_grads, "autodiff")
     lam = net["l2"]
-    penalty = 0.5 * lam * sum(float(np.sum(l["W"] ** 2)) for l in net["layers"])
+    penalty = 0.5 * lam * sum(float(np.sum(layer["W"] ** 2)) for layer in net["layers"])
     where = Where(oracle="L2", function="network_gradients")
     out += [compare(where.at(quantity="loss(λ) − loss(0) = (λ/2)·Σ‖W‖²"), value - value0, penalty, "autodiff")]
     for i, (g, g0, layer) in enumerate(zip(grads, grads0, net["layers"])):
@@ -490,11 +490,11 @@ def check_descent(impl: ModuleType, ex: Example) -> list[Comparison]:
     if not np.isfinite(g_norm) or g_norm == 0.0:
         return [failed(DESCENT, Cause.NO_DESCENT,
                        f"the gradient is {'all zero' if g_norm == 0 else 'not finite'}, so no step lowers the loss")]
-    theta_norm = max(float(np.max(np.abs(l[key]))) for l in net["layers"] for key in ("W", "b"))
+    theta_norm = max(float(np.max(np.abs(layer[key]))) for layer in net["layers"] for key in ("W", "b"))
     eta = DESCENT_STEP * max(1.0, theta_norm) / g_norm
     stepped = [
-        {**l, "W": l["W"] - eta * np.asarray(g["W"], dtype=np.float64), "b": l["b"] - eta * np.asarray(g["b"], dtype=np.float64)}
-        for l, g in zip(net["layers"], grads)
+        {**layer, "W": layer["W"] - eta * np.asarray(g["W"], dtype=np.float64), "b": layer["b"] - eta * np.asarray(g["b"], dtype=np.float64)}
+        for layer, g in zip(net["layers"], grads)
     ]
     e1, _ = ref.network_gradients({**net, "layers": stepped}, X, Y)
     ok = e1 < e0

@@ -131,7 +131,7 @@ def network_branch(net: dict, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def _has_kinks(net: dict) -> bool:
-    return net["loss"] in KINKED_LOSSES or any(l["activation"] in KINKED_ACTIVATIONS for l in net["layers"])
+    return net["loss"] in KINKED_LOSSES or any(layer["activation"] in KINKED_ACTIVATIONS for layer in net["layers"])
 
 
 # --------------------------------------------------------------------------- #
@@ -142,7 +142,7 @@ PARAMS = ("W", "b")
 
 
 def _with(net: dict, layer: int, param: str, theta: np.ndarray) -> dict:
-    layers = [dict(l) for l in net["layers"]]
+    layers = [dict(layer) for layer in net["layers"]]
     layers[layer][param] = theta
     return {**net, "layers": layers}
 

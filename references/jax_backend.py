@@ -300,7 +300,7 @@ def _network_bucket(n: int, small: int, floor: int) -> int:
 def _network_args(layers: list[dict], name: str, l2: float, X: np.ndarray, Y: np.ndarray) -> dict:
     """The padded arrays of the network kernel (see the module docstring)."""
     depth = _bucket(len(layers), DEPTH_FLOOR)
-    width = _network_bucket(max(X.shape[1], *(l["W"].shape[0] for l in layers)), UNITS_SMALL, UNITS_FLOOR)
+    width = _network_bucket(max(X.shape[1], *(layer["W"].shape[0] for layer in layers)), UNITS_SMALL, UNITS_FLOOR)
     rows = _network_bucket(X.shape[0], ROWS_SMALL, ROWS_FLOOR)
     Ws = np.zeros((depth, width, width))
     bs = np.zeros((depth, width))

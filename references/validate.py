@@ -226,7 +226,7 @@ def validate_train(
 def validate_same_structure(where: str, checked: list[tuple[dict, np.ndarray, np.ndarray]]) -> None:
     """Networks of network_gradients_many: the same shapes, activations, loss and l2, and data shapes."""
     def structure(net, X, Y):
-        return ([(l["W"].shape, l["activation"]) for l in net["layers"]], net["loss"], net["l2"], X.shape, Y.shape)
+        return ([(layer["W"].shape, layer["activation"]) for layer in net["layers"]], net["loss"], net["l2"], X.shape, Y.shape)
 
     first = structure(*checked[0])
     for i, item in enumerate(checked[1:], 1):

@@ -393,7 +393,7 @@ def report_problems(result: GradeResult, secret: str) -> list[str]:
         problems.append(f"report: a control character {_CONTROL.search(report).group()!r}")
     terminal = [grade_line(result.submission, result), *(item_line(i, len(result.items), r) for i, r in enumerate(result.items))]
     if any(_TERMINAL_CONTROL.search(line) for line in terminal):
-        problems.append(f"terminal: a control character in {next(l for l in terminal if _TERMINAL_CONTROL.search(l))[:120]!r}")
+        problems.append(f"terminal: a control character in {next(line for line in terminal if _TERMINAL_CONTROL.search(line))[:120]!r}")
     document = results_json(result)
     if document["output_format"] != "text" or any(t["output_format"] != "text" for t in document["tests"]):
         problems.append("results.json: an output_format other than text")
@@ -942,7 +942,7 @@ if pytest is not None:
                 raise RuntimeError(f"{finder} maps gradverify to no folder of {CHECKOUT}: the venv is not this checkout's")
             finder.unlink()  # a link of the venv's own file: replaced, never written through
             finder.write_text(mapped, encoding="utf-8")
-        for root, _dirs, files in os.walk(top):
+        for root, _dirs, _files in os.walk(top):
             os.chmod(root, 0o755)
         for path in (copy / "pyproject.toml", *site.glob("__editable__*finder.py")):
             with contextlib.suppress(FileNotFoundError):

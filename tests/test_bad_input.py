@@ -26,7 +26,7 @@ def _layers_with(i, **changes):
 
 
 def _grads(net):
-    return [{"W": np.zeros_like(l["W"]), "b": np.zeros_like(l["b"])} for l in net["layers"]]
+    return [{"W": np.zeros_like(layer["W"]), "b": np.zeros_like(layer["b"])} for layer in net["layers"]]
 
 
 NET = small_net()
@@ -109,7 +109,7 @@ def test_every_protocol_function_has_bad_input_cases():
 
 def test_bad_input_does_not_modify_the_inputs(backend):
     net = small_net()
-    before = [(l["W"].copy(), l["b"].copy()) for l in net["layers"]]
+    before = [(layer["W"].copy(), layer["b"].copy()) for layer in net["layers"]]
     with pytest.raises(ValueError):
         backend.train(net, X, Y, lr=0.1, batch_size=0, epochs=1)
     for (W, b), layer in zip(before, net["layers"]):

@@ -200,7 +200,7 @@ def test_github_actions_gets_one_error_annotation_per_failing_check_at_the_funct
     out = capsys.readouterr().out
     annotations = [line for line in out.splitlines() if line.startswith("::")]
     line = 1 + student.read_text().splitlines().index(
-        next(l for l in student.read_text().splitlines() if l.startswith("def activation_backward(")))
+        next(line for line in student.read_text().splitlines() if line.startswith("def activation_backward(")))
     assert len(annotations) == 1, out
     assert annotations[0].startswith(f"::error file={student.name},line={line},"
                                      "title=gradverify%3A worked_example_activation_derivative_identities (failed)::")

@@ -266,7 +266,7 @@ def test_a_submission_failing_during_diagnosis_still_gets_graded(tmp_path):
 def test_the_networks_a_grade_draws_fit_one_bucket_of_the_jax_reference():
     """Every network the network and L2 items draw pads into JAX's smallest bucket, so a grade
     compiles the network kernel once (four buckets took half of a cold grade)."""
-    from gradverify.grading.rubric import NETWORK_SIZES
+    from gradverify.grading.kinds import NETWORK_SIZES
     from gradverify.references import jax_backend
 
     assert NETWORK_SIZES["max_width"] <= jax_backend.UNITS_SMALL

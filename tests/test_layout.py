@@ -140,3 +140,10 @@ def test_make_report_writes_a_file_git_ignores_and_a_sample_is_committed():
     assert f"]({sample})" in (ROOT / "README.md").read_text(encoding="utf-8")
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", sample], cwd=ROOT, capture_output=True)
     assert tracked.returncode == 0, f"{sample} is not committed"
+
+
+def test_the_public_names_are_the_functions_and_every_type_imported_on_first_use():
+    import gradverify
+
+    assert set(gradverify.__all__) == {"verify", "prepare", "grade", "BUNDLED_IMPL", *gradverify._TYPES}
+    assert all(getattr(gradverify, name) is not None for name in gradverify.__all__)

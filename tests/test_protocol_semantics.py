@@ -15,7 +15,7 @@ Y = RNG.normal(size=(5, 2))
 
 
 def _grads_like(layers, value):
-    return [{"W": np.full_like(l["W"], value), "b": np.full_like(l["b"], value)} for l in layers]
+    return [{"W": np.full_like(layer["W"], value), "b": np.full_like(layer["b"], value)} for layer in layers]
 
 
 # Each loss on ŷ = [[0.2, 0.6], [0.9, 0.3]], y = [[0.0, 1.0], [1.0, 0.5]] by its formula, N = K = 2.
@@ -62,7 +62,7 @@ def test_l2_adds_half_lambda_norm_to_the_loss_and_lambda_w_to_the_weight_gradien
     plain, with_l2 = small_net(l2=0.0), small_net(l2=0.3)
     e0, g0 = backend.network_gradients(plain, X, Y)
     e1, g1 = backend.network_gradients(with_l2, X, Y)
-    penalty = 0.15 * sum(np.sum(l["W"] ** 2) for l in plain["layers"])
+    penalty = 0.15 * sum(np.sum(layer["W"] ** 2) for layer in plain["layers"])
     assert e1 == pytest.approx(e0 + penalty, rel=1e-13)
     for a, b, layer in zip(g0, g1, plain["layers"]):
         np.testing.assert_allclose(b["W"], a["W"] + 0.3 * layer["W"], rtol=1e-12)

@@ -12,7 +12,8 @@ import pytest
 
 from gradverify.cli import main
 from gradverify.grading.classroom import GRADER_SLACK_S, grader_limit, worst_case_seconds
-from gradverify.grading.rubric import DEFAULT_RUBRIC, FIELDS, ITEM_FIELDS, KINDS, VISIBILITIES, load_rubric
+from gradverify.grading.kinds import KINDS
+from gradverify.grading.rubric import DEFAULT_RUBRIC, FIELDS, ITEM_FIELDS, VISIBILITIES, load_rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "rubric.md"

@@ -550,7 +550,7 @@ def test_close_is_idempotent_and_removes_the_temporary_folder(sandbox):
     box.close()
     assert not any(path.exists() for path in made)
     with pytest.raises(RuntimeError):
-        box.module
+        _ = box.module
 
 
 def test_unsafe_the_child_still_runs_apart_and_close_ends_what_it_started(sandbox):

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from gradverify.properties import cases, strategies
-from gradverify.grading.rubric import KINDS, load_rubric
+from gradverify.grading.kinds import KINDS
+from gradverify.grading.rubric import load_rubric
 from gradverify.impl import backprop
 from gradverify.references import finite_diff, jax_backend, spec, torch_backend
 

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from gradverify.grading import feedback
-from gradverify.files import write_atomic, write_with_pictures
+from gradverify.files import write_atomic
+from gradverify.plots import write_with_pictures
 from gradverify.markdown import escaped
 from gradverify.sandbox.host import closed_to_others
 from gradverify.terminal import inert
@@ -131,7 +132,9 @@ def collect(paths: Sequence[str | os.PathLike], *, file: str | None = None) -> t
 def _walk(folder: str, where: str, file: str | None, found: list, skipped: list[Skipped], *, argument: bool,
           own_name: str = "") -> None:
     """Collect the folder `folder`, which is `where` inside the class folder ("" for the class folder itself)."""
-    inside = (lambda name: f"{where}/{name}" if where else name)
+    def inside(name: str) -> str:
+        return f"{where}/{name}" if where else name
+
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as exc:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Callable
 
-from gradverify.properties.cases import Architecture, Example, TrainCase
+from gradverify.properties.cases import Architecture, TrainCase
 from gradverify.properties.checks import Property
 from gradverify.references.compare import Cause, Comparison
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations

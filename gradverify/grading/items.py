@@ -33,7 +33,8 @@ from gradverify.properties.checks import PROPERTIES, Property
 from gradverify.grading import adapters, cost, domain
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import hints
-from gradverify.grading.rubric import KINDS, Item, Rubric
+from gradverify.grading.kinds import KINDS
+from gradverify.grading.rubric import Item, Rubric
 from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest
 from gradverify.loader import missing_functions
 from gradverify.markdown import escaped

@@ -3,8 +3,8 @@
     rubric = load_rubric()            # the shipped grading/rubric.toml
     rubric = load_rubric("course.toml")
 
-Each item names a kind of check (`KINDS`: the suite property it runs and the cases it
-draws) and, for activations and losses, a target from the spec table
+Each item names a kind of check (grading/kinds.py's `KINDS`: the suite property it runs and
+the cases it draws) and, for activations and losses, a target from the spec table
 (gradverify.references.spec), so a rubric can only name components the suite checks.
 A rubric may name a course adapter (`adapter = "course_api.py"`, relative to the rubric, or
 a shipped one's name: grading/adapters/), through which submissions in the course's own
@@ -23,12 +23,9 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from hypothesis import strategies as st
-
-from gradverify.properties import strategies
-from gradverify.references.spec import ACTIVATIONS, LOSSES
+from gradverify.grading.kinds import BUILDS_ON, KINDS
 
 DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
 #: Gradescope's visibility values, from its results.json spec: "hidden" tests are never shown to students,
@@ -39,50 +36,6 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "allow_autodiff", "adapter", "submission_file",
           "require_backprop", "items")
 ITEM_FIELDS = ("name", "title", "check", "target", "points", "hidden", "visibility")
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A kind of rubric item: which property checks it and on which cases."""
-
-    prop: str
-    #: (target, allowed activations, allowed losses, output activations per loss or None, the L2
-    #: draws of a training run: "mixed", or "zero" through an adapter that maps no L2, and for the
-    #: composite kinds the hidden activations apart: None for every allowed one) -> strategy
-    strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...], dict | None, str], st.SearchStrategy]
-    targets: tuple[str, ...] = ()
-    #: scored by the share of its domain that is right (grading/domain.py)
-    composite: bool = False
-
-
-#: The networks a grade draws: up to 16 units and 16 samples, so that the JAX reference pads every
-#: one into a single bucket and compiles its network kernel once per grade (~2 s cold each; four
-#: buckets took half of a cold grade). Shrinking ends at two units and two samples either way.
-NETWORK_SIZES = {"max_width": 16, "max_batch": 16}
-
-KINDS: dict[str, Kind] = {
-    "activation": Kind("activations_match_references", lambda t, a, l, o, l2: strategies.activation_cases(names=(t,)),
-                       tuple(ACTIVATIONS)),
-    "loss": Kind("losses_match_references", lambda t, a, l, o, l2: strategies.loss_cases(names=(t,)), tuple(LOSSES)),
-    "dense": Kind("dense_matches_references", lambda t, a, l, o, l2: strategies.dense_cases()),
-    "network": Kind("network_gradients_match_references",
-                    lambda t, a, l, o, l2, h=None: strategies.examples(activations=a, losses=l, outputs=o, hidden=h, l2="zero",
-                                                                       **NETWORK_SIZES),
-                    composite=True),
-    "l2": Kind("l2_adds_half_lambda_norm",
-               lambda t, a, l, o, l2, h=None: strategies.examples(activations=a, losses=l, outputs=o, hidden=h, l2="positive",
-                                                                  **NETWORK_SIZES),
-               composite=True),
-    "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda t, a, l, o, l2: strategies.train_cases()),
-    "train_loop": Kind("train_follows_own_steps",
-                       lambda t, a, l, o, l2, h=None: strategies.train_cases(activations=a, losses=l, outputs=o, hidden=h, l2=l2),
-                       composite=True),
-}
-
-
-#: Kinds whose check needs another kind's work to be right (the L2 item compares the whole
-#: λ > 0 gradient with PyTorch's): a bug in the other kind costs both items.
-BUILDS_ON: dict[str, tuple[str, ...]] = {"l2": ("network",)}
 
 
 @dataclass(frozen=True)

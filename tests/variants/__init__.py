@@ -19,7 +19,7 @@ class Variant:
     patches: tuple[tuple[str, str], ...]
     #: the default rubric's item where the bug lives (None: a correct variant)
     item: str | None = None
-    #: items the bug costs besides its own and those built on it (rubric.BUILDS_ON): a training
+    #: items the bug costs besides its own and those built on it (grading.kinds.BUILDS_ON): a training
     #: loop over steps that fail cannot be right, so a step bug that makes them fail costs it too
     also: tuple[str, ...] = ()
     #: the diagnosis (a key of gradverify.hints.CAUSES) its item's hints must name; every

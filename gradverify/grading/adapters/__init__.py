@@ -21,13 +21,16 @@ import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from gradverify.properties.calls import ImplFailure
 from gradverify.properties.checks import PROPERTIES
-from gradverify.grading.rubric import KINDS, Item
+from gradverify.grading.kinds import KINDS
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES, PROTOCOL_FUNCTIONS
+
+if TYPE_CHECKING:  # the rubric reads adapters (its `adapter` field): the type alone, not a cycle
+    from gradverify.grading.rubric import Item
 
 FOLDER = Path(__file__).resolve().parent
 #: The adapters shipped with gradverify, by name: `--adapter cs231n`.
@@ -63,7 +66,7 @@ class Adapter:
         shipped = [name for name, path in SHIPPED.items() if path == self.path]
         return shipped[0] if shipped else str(self.path)
 
-    def why_not(self, item: Item) -> str | None:
+    def why_not(self, item: "Item") -> str | None:
         """Why the adapter cannot map rubric item `item` (None when it can): a protocol function
         the item needs that it does not define, an activation or loss it does not list, or the
         L2 term it declares it does not map."""

@@ -1,0 +1,58 @@
+"""The kinds of rubric item: for each `check` a rubric may name, the property that checks it and
+the cases it draws (one table, KINDS, that the rubric, the items and the adapters all read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from hypothesis import strategies as st
+
+from gradverify.properties import strategies
+from gradverify.references.spec import ACTIVATIONS, LOSSES
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of rubric item: which property checks it and on which cases."""
+
+    prop: str
+    #: (target, allowed activations, allowed losses, output activations per loss or None, the L2
+    #: draws of a training run: "mixed", or "zero" through an adapter that maps no L2, and for the
+    #: composite kinds the hidden activations apart: None for every allowed one) -> strategy
+    strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...], dict | None, str], st.SearchStrategy]
+    targets: tuple[str, ...] = ()
+    #: scored by the share of its domain that is right (grading/domain.py)
+    composite: bool = False
+
+
+#: The networks a grade draws: up to 16 units and 16 samples, so that the JAX reference pads every
+#: one into a single bucket and compiles its network kernel once per grade (~2 s cold each; four
+#: buckets took half of a cold grade). Shrinking ends at two units and two samples either way.
+NETWORK_SIZES = {"max_width": 16, "max_batch": 16}
+
+KINDS: dict[str, Kind] = {
+    "activation": Kind("activations_match_references",
+                       lambda target, acts, losses, outs, l2: strategies.activation_cases(names=(target,)), tuple(ACTIVATIONS)),
+    "loss": Kind("losses_match_references",
+                 lambda target, acts, losses, outs, l2: strategies.loss_cases(names=(target,)), tuple(LOSSES)),
+    "dense": Kind("dense_matches_references", lambda target, acts, losses, outs, l2: strategies.dense_cases()),
+    "network": Kind("network_gradients_match_references",
+                    lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+                        activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="zero", **NETWORK_SIZES),
+                    composite=True),
+    "l2": Kind("l2_adds_half_lambda_norm",
+               lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+                   activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="positive", **NETWORK_SIZES),
+               composite=True),
+    "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda target, acts, losses, outs, l2: strategies.train_cases()),
+    "train_loop": Kind("train_follows_own_steps",
+                       lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases(
+                           activations=acts, losses=losses, outputs=outs, hidden=hidden, l2=l2),
+                       composite=True),
+}
+
+
+#: Kinds whose check needs another kind's work to be right (the L2 item compares the whole
+#: λ > 0 gradient with PyTorch's): a bug in the other kind costs both items.
+BUILDS_ON: dict[str, tuple[str, ...]] = {"l2": ("network",)}
