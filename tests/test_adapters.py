@@ -23,7 +23,7 @@ from gradverify.grading import adapters
 from gradverify.grading import items as grading
 from gradverify.grading.feedback import class_summary, render_submission, results_json
 from gradverify.grading.rubric import load_rubric
-from gradverify.sandbox import host
+from gradverify.sandbox import causes
 from tests.adapters import ITEMS, NOT_MAPPED, SOLUTIONS, oracles
 
 RUBRIC = load_rubric()
@@ -248,17 +248,17 @@ def test_the_grader_validates_what_the_child_reports_through_an_adapter():
     is not a qualified name and a line, a missing name that is not an identifier, a declaration
     of the wrong form are malformed."""
     raised = {"kind": "raised", "type": "ValueError", "message": "bad\nsecond"}
-    assert host._call_failure({**raised, "in": {"function": "Dense.backward", "line": 7}}).message == "bad (in Dense.backward, line 7)"
-    assert host._call_failure({**raised, "in": None}).message == "bad\nsecond"
-    assert host._call_failure({**raised, "in": {"function": "x; rm -rf /", "line": 7}}) is None
-    assert host._call_failure({**raised, "in": {"function": "f", "line": "7"}}) is None
-    assert host._call_failure({"kind": "missing", "name": "Dense"}).cause == "needs Dense, which is not defined"
-    assert host._call_failure({"kind": "missing", "name": "../Dense"}) is None
+    assert causes.call_failure({**raised, "in": {"function": "Dense.backward", "line": 7}}).message == "bad (in Dense.backward, line 7)"
+    assert causes.call_failure({**raised, "in": None}).message == "bad\nsecond"
+    assert causes.call_failure({**raised, "in": {"function": "x; rm -rf /", "line": 7}}) is None
+    assert causes.call_failure({**raised, "in": {"function": "f", "line": "7"}}) is None
+    assert causes.call_failure({"kind": "missing", "name": "Dense"}).cause == "needs Dense, which is not defined"
+    assert causes.call_failure({"kind": "missing", "name": "../Dense"}) is None
     functions = frozenset({"activation"})
-    assert host._declaration(functions, {"activations": ["relu"], "losses": None, "l2": False}).activations == ("relu",)
-    assert host._declaration(functions, {"activations": "relu", "losses": None, "l2": False}) is None
-    assert host._declaration(functions, {"activations": None, "losses": None, "l2": 0}) is None
-    assert host._declaration(functions, {"activations": None, "losses": None}) is None
+    assert causes.adapter_declaration(functions, {"activations": ["relu"], "losses": None, "l2": False}).activations == ("relu",)
+    assert causes.adapter_declaration(functions, {"activations": "relu", "losses": None, "l2": False}) is None
+    assert causes.adapter_declaration(functions, {"activations": None, "losses": None, "l2": 0}) is None
+    assert causes.adapter_declaration(functions, {"activations": None, "losses": None}) is None
 
 
 def test_the_shipped_adapters_are_found_by_name_and_installed_with_the_package():

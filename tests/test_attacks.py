@@ -68,7 +68,8 @@ from gradverify.grading.feedback import class_summary, render_submission, result
 from gradverify.grading.items import GradeResult, grade_file, submission_budget
 from gradverify.grading.rubric import Rubric, load_rubric
 from gradverify.sandbox import engine
-from gradverify.sandbox.host import TOKEN_VARIABLE, Sandbox
+from gradverify.sandbox.host import Sandbox
+from gradverify.sandbox.processes import TOKEN_VARIABLE
 from tests.attacks import (BY_NAME, CATALOGUE, CLASSES, MARKER, PORTS, RUBRIC_LINES, RUBRICS, SEPARATE_USER_OPEN, SUCCESS,
                            Attack)
 

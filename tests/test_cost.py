@@ -228,7 +228,7 @@ def test_the_cost_network_is_made_of_components_the_submission_implements(hidden
 
 
 def test_a_process_that_ends_or_is_reaped_elsewhere_takes_nothing_off_the_cpu_time():
-    from gradverify.sandbox.host import sandbox_cpu
+    from gradverify.sandbox.processes import sandbox_cpu
 
     before = {10: 5.0, 11: 100.0}
     after = {10: 5.5, 12: 0.25}  # 11 ended (its time went to a reaper outside), 12 started

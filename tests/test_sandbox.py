@@ -28,12 +28,9 @@ from gradverify.impl import backprop
 from gradverify.properties.calls import ImplFailure, call
 from gradverify.grading.remote import suite_view
 from gradverify.references.compare import Cause
-from gradverify.sandbox.host import (
-    Sandbox,
-    SubmissionCallError,
-    SubmissionLoadError,
-    sandbox_processes,
-)
+from gradverify.sandbox.causes import SubmissionCallError, SubmissionLoadError
+from gradverify.sandbox.host import Sandbox
+from gradverify.sandbox.processes import sandbox_processes
 from gradverify.sandbox import engine
 from gradverify.sandbox.codec import (
     MalformedValue,
@@ -849,7 +846,7 @@ def test_the_separate_user_mode_gives_the_permissions_back_when_the_start_fails(
 
     before = modes(grader_tree.venv, *grader_tree.locked)
     if how == "the sandbox folder cannot be made":
-        monkeypatch.setattr(host, "_make_folder", lambda *a, **k: (_ for _ in ()).throw(OSError("no space left")))
+        monkeypatch.setattr(host, "make_folder", lambda *a, **k: (_ for _ in ()).throw(OSError("no space left")))
     else:
         shutil.copyfile(SUBMISSIONS / "raises_at_import.py", grader_tree.submission)
     box = Sandbox(grader_tree.submission, import_timeout=10.0, mode=engine.Mode.USER, locked=grader_tree.locked)
@@ -907,7 +904,7 @@ def test_a_submission_in_a_folder_others_share_is_graded_from_its_copy_and_the_f
 
 @root_only
 def test_a_class_grades_parent_holds_the_class_folder_closed_across_its_students(sandbox, grader_tree, monkeypatch):
-    from gradverify.sandbox.host import closed_to_others
+    from gradverify.sandbox.folder import closed_to_others
 
     monkeypatch.setenv(engine.MODE_VARIABLE, engine.Mode.USER.value)
     before = modes(grader_tree.venv, *grader_tree.locked)

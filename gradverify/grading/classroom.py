@@ -31,7 +31,7 @@ from gradverify.grading import feedback
 from gradverify.files import write_atomic
 from gradverify.plots import write_with_pictures
 from gradverify.markdown import escaped
-from gradverify.sandbox.host import closed_to_others
+from gradverify.sandbox.folder import closed_to_others
 from gradverify.terminal import inert
 
 if TYPE_CHECKING:

@@ -345,7 +345,7 @@ def sandbox_timer(sandbox: Any, timeout: float | None = None) -> Timer:
     the grader's side (`timeout`: the call's limit instead of the sandbox's call_timeout); a failed
     call raises the suite's ImplFailure."""
     from gradverify.grading.remote import as_impl_failure
-    from gradverify.sandbox.host import SubmissionCallError
+    from gradverify.sandbox.causes import SubmissionCallError
 
     def timed(net: dict, X: np.ndarray, Y: np.ndarray) -> tuple[Any, CallTime]:
         try:

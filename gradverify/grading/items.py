@@ -450,7 +450,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     (submission_seed); the secret stays in this process, never in the sandbox."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
-    from gradverify.sandbox.host import AdapterLoadError
+    from gradverify.sandbox.causes import AdapterLoadError
 
     start = time.perf_counter()
     submission = escaped(str(path))  # the file's name as the reports show it: a newline or a byte not UTF-8 escaped

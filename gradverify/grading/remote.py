@@ -17,7 +17,7 @@ from typing import Any, Callable
 from gradverify.properties.calls import ImplFailure, raised
 from gradverify.references.compare import Cause
 from gradverify.sandbox.codec import OpaqueValue
-from gradverify.sandbox.host import SubmissionCallError
+from gradverify.sandbox.causes import SubmissionCallError
 
 #: The sandbox's kinds of failed call, as the suite's causes.
 CAUSES: dict[str, Cause] = {

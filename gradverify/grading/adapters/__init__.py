@@ -128,7 +128,8 @@ def load(spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool =
     """Resolve `spec` (see `resolve`) and import the adapter on its own in a sandbox (its import
     given `timeout` seconds; `unsafe` as for grading) to read what it maps; AdapterError with
     the file and why when it cannot be used."""
-    from gradverify.sandbox.host import AdapterLoadError, inspect_adapter
+    from gradverify.sandbox.causes import AdapterLoadError
+    from gradverify.sandbox.host import inspect_adapter
 
     if isinstance(spec, Adapter):
         return spec
@@ -182,7 +183,7 @@ def _tuple(names: list[str] | None) -> tuple[str, ...] | None:
 
 def _local(function: str, fn: Callable[..., Any], not_defined: type[Exception]) -> Callable[..., Any]:
     """`fn` with the student's missing names reported as the sandbox reports them."""
-    from gradverify.sandbox.host import not_defined_cause
+    from gradverify.sandbox.causes import not_defined_cause
 
     def call(*args: Any, **kwargs: Any) -> Any:
         try:

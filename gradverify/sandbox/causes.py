@@ -1,0 +1,225 @@
+"""What went wrong in a submission's child, as the grader says it: the errors a Sandbox raises,
+and the child's structured reports (what it raised, where, which signal ended it) turned into
+the short sentences shown to students."""
+
+from __future__ import annotations
+
+import re
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from .processes import CallTiming
+
+MEMORY_CAUSE = "ran out of memory"
+MALFORMED_CAUSE = "sent a malformed reply"
+
+
+class SubmissionLoadError(Exception):
+    """The submission could not be imported; str(exc) is the cause, e.g. 'syntax error at line 3: invalid syntax'."""
+
+
+class AdapterLoadError(SubmissionLoadError):
+    """The course adapter could not be imported (on its own, or beside the submission); str(exc)
+    is the cause, e.g. "raised NameError: name 'np' is not defined at line 12 while importing"."""
+
+
+@dataclass(frozen=True)
+class AdapterDeclaration:
+    """What a course adapter said about itself once imported (docs/adapters.md): its top-level
+    callables, the activations and losses its activation and loss functions map (None: all of
+    them) and whether its network_gradients maps the L2 term."""
+
+    functions: frozenset[str]
+    activations: tuple[str, ...] | None
+    losses: tuple[str, ...] | None
+    l2: bool
+    #: the activations and losses its network_gradients and train map (None: all of them)
+    network_activations: tuple[str, ...] | None = None
+    network_losses: tuple[str, ...] | None = None
+
+
+#: What a SubmissionCallError's `kind` can be.
+CALL_FAILURES = frozenset({"timeout", "memory", "too_large", "too_deep", "missing", "exit",
+                           "raised", "malformed", "crashed"})
+
+
+class SubmissionCallError(Exception):
+    """A call into the submission failed. `kind` says how (one of CALL_FAILURES), `cause` (also
+    str(exc)) words it for a person; a raised exception also gives its `exception` type name and
+    the `message` it carried."""
+
+    def __init__(self, cause: str, kind: str, *, exception: str | None = None, message: str = ""):
+        super().__init__(cause)
+        self.cause = cause
+        self.kind = kind
+        self.exception = exception
+        self.message = message
+        #: of a timed call that timed out (Sandbox.timed_call): what it had used when it was stopped
+        self.timing: CallTiming | None = None
+
+
+def _clean(text: Any, limit: int) -> str | None:
+    """A child-supplied string made printable and short; None if it isn't a string."""
+    if not isinstance(text, str):
+        return None
+    return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
+
+
+def describe_raised(type_name: str, message: str) -> str:
+    """'ValueError: first line of the message' (cut to 300 characters), as the suite's calls.py words it."""
+    text = message.strip().splitlines()[0] if message.strip() else ""
+    text = text if len(text) <= 300 else text[:297] + "..."
+    return f"{type_name}: {text}" if text else type_name
+
+
+def _raised(report: dict) -> str | None:
+    type_name, message = _clean(report.get("type"), 100), report.get("message")
+    if not type_name or not isinstance(message, str):
+        return None
+    return f"raised {describe_raised(type_name, message)}"
+
+
+def not_defined_cause(name: str) -> str:
+    """The cause of a call that, through a course adapter, needed the student's `name`, which the
+    student's module does not define."""
+    return f"needs {name}, which is not defined"
+
+
+#: Where in the student's file a call through an adapter raised: a qualified name ("Dense.backward",
+#: "f.<locals>.g") and a line.
+_QUALNAME = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,199}")
+
+
+def _location(report: dict) -> str | None:
+    """A raised report's place in the student's file, in words ("in affine_backward, line 12");
+    "" when it has none, None when it is malformed."""
+    where = report.get("in")
+    if where is None:
+        return ""
+    if (isinstance(where, dict) and set(where) == {"function", "line"} and isinstance(where["function"], str)
+            and _QUALNAME.fullmatch(where["function"]) and type(where["line"]) is int):
+        return f"in {where['function']}, line {where['line']}"
+    return None
+
+
+def _located(message: str, where: str) -> str:
+    """The first line of a raised message with its place in the student's file after it."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    if not where:
+        return message
+    return f"{first} ({where})" if first else where
+
+
+def call_failure(report: Any) -> SubmissionCallError | None:
+    """The error for a failed call, or None if the report is malformed."""
+    if isinstance(report, dict) and report.get("kind") == "raised":
+        where = _location(report)
+        if where is None or not isinstance(report.get("message"), str):
+            return None
+        report = {**report, "message": _located(report["message"], where)}
+    cause = _call_cause(report)
+    if cause is None:
+        return None
+    kind = report["kind"]
+    if kind == "raised":
+        return SubmissionCallError(cause, kind, exception=_clean(report.get("type"), 100), message=report["message"][:1000])
+    return SubmissionCallError(cause, kind)
+
+
+def _call_cause(report: Any) -> str | None:
+    """The cause for a failed call, or None if the report is malformed."""
+    if not isinstance(report, dict):
+        return None
+    kind = report.get("kind")
+    if not isinstance(kind, str):
+        return None
+    if kind == "missing" and "name" in report:  # through an adapter: the student's name it needed
+        name = report["name"]
+        return not_defined_cause(name) if isinstance(name, str) and PLAIN_NAME.fullmatch(name) else None
+    fixed = {
+        "memory": MEMORY_CAUSE,
+        "too_large": "returned a value too large to check",
+        "too_deep": "returned a value nested too deeply to check",
+        "missing": "is not defined by the implementation",
+    }
+    if kind in fixed:
+        return fixed[kind]
+    if kind == "exit":
+        code = _clean(report.get("code"), 200)
+        return None if code is None else f"called sys.exit({code})"
+    if kind == "raised":
+        return _raised(report)
+    return None
+
+
+def load_cause(report: Any) -> str | None:
+    """The cause for a failed import, or None if the report is malformed."""
+    if not isinstance(report, dict):
+        return None
+    kind, line = report.get("kind"), report.get("line")
+    where = f" at line {line}" if type(line) is int else ""
+    if kind == "syntax":
+        message = _clean(report.get("message"), 300)
+        return None if message is None else f"syntax error{where}: {message}"
+    if kind == "memory":
+        return "ran out of memory while importing"
+    if kind == "exit":
+        code = _clean(report.get("code"), 200)
+        return None if code is None else f"called sys.exit({code}) while importing"
+    if kind == "raised":
+        raised = _raised(report)
+        return None if raised is None else f"{raised}{where} while importing"
+    return None
+
+
+def adapter_cause(report: Any) -> str | None:
+    """The cause for a course adapter's failed import, or None if the report is malformed."""
+    if isinstance(report, dict) and report.get("kind") == "missing":
+        name = report.get("name")
+        if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
+            return None
+        return (f"looks up student.{name} while it is imported, where the student's module does not define it "
+                f"(an adapter looks the student's names up inside its functions, when they are called)")
+    return load_cause(report)
+
+
+def _names(value: Any) -> tuple[str, ...] | None | bool:
+    """A declaration's names as a tuple, None for none declared; False if malformed."""
+    if value is None:
+        return None
+    if isinstance(value, list) and len(value) <= 100 and all(isinstance(v, str) and PLAIN_NAME.fullmatch(v) for v in value):
+        return tuple(value)
+    return False
+
+
+def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
+    """The adapter's declarations from its hello, or None if malformed."""
+    required, keys = {"activations", "losses", "l2"}, {"activations", "losses", "l2", "network_activations", "network_losses"}
+    if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
+        return None
+    names = {key: _names(report.get(key)) for key in keys - {"l2"}}
+    if any(value is False for value in names.values()):
+        return None
+    return AdapterDeclaration(functions, names["activations"], names["losses"], report["l2"],
+                              names["network_activations"], names["network_losses"])
+
+
+#: A function name the grader accepts from the child: a plain identifier, no dunder.
+PLAIN_NAME = re.compile(r"(?!__)[A-Za-z_][A-Za-z0-9_]{0,99}")
+
+
+def string_set(value: Any) -> frozenset[str] | None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and len(item) <= 200 for item in value):
+        return None
+    return frozenset(value)
+
+
+SIGNALS = frozenset(int(s) for s in signal.Signals)
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
