@@ -245,30 +245,39 @@ def gradverify_command() -> str:
     return f"{shlex.quote(sys.executable)} -m gradverify"
 
 
-_TEMPORARY_HOME = Path(tempfile.gettempdir()) / f"gradverify-hypothesis-{os.getpid()}-{secrets.token_hex(6)}"
-_HOME_OWNER = os.getpid()
+#: This process's temporary hypothesis folder, once use_hypothesis_home(None) has named one.
+_temporary_home: Path | None = None
 
 
 def use_hypothesis_home(folder: Path | None) -> None:
     """Where hypothesis keeps files of its own (its cache of the constants of local modules;
     by default `.hypothesis/` in the working folder): `folder`, or with None a temporary folder
-    of this process, made only if hypothesis writes and removed at exit. It is a setting of the
-    whole process, so only gradverify's own entry points make it: gradverify.verify gives the
-    dev and thorough profiles <project>/.gradverify/hypothesis/, the ci profile and grading keep
-    nothing; inside someone else's process (the pytest plugin, in a user's test run) it is left
-    as that process has it. HYPOTHESIS_STORAGE_DIRECTORY, when set, is left to decide."""
+    of this process, named on first use, made only if hypothesis writes and removed at exit. It
+    is a setting of the whole process, so only gradverify's own entry points make it (importing
+    this module sets nothing): gradverify.verify gives the dev and thorough profiles
+    <project>/.gradverify/hypothesis/, the ci profile and grading keep nothing; inside someone
+    else's process (the pytest plugin, in a user's test run) it is left as that process has it.
+    HYPOTHESIS_STORAGE_DIRECTORY, when set, is left to decide."""
     if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
         return
     from hypothesis.configuration import set_hypothesis_home_dir
 
-    set_hypothesis_home_dir(folder if folder is not None else _TEMPORARY_HOME)
+    set_hypothesis_home_dir(folder if folder is not None else _temporary_hypothesis_home())
 
 
-@atexit.register
-def _remove_temporary_home() -> None:
-    if os.getpid() == _HOME_OWNER:  # not from a forked child
-        shutil.rmtree(_TEMPORARY_HOME, ignore_errors=True)
+def _temporary_hypothesis_home() -> Path:
+    """This process's temporary hypothesis folder: named once, removed when the process that
+    named it exits (never by a forked child)."""
+    global _temporary_home
+    if _temporary_home is None:
+        _temporary_home = Path(tempfile.gettempdir()) / f"gradverify-hypothesis-{os.getpid()}-{secrets.token_hex(6)}"
+        atexit.register(_remove_temporary_home, _temporary_home, os.getpid())
+    return _temporary_home
 
+
+def _remove_temporary_home(folder: Path, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class _Stats:

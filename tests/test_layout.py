@@ -95,6 +95,16 @@ def test_what_is_checked_imports_nothing_of_the_application():
     assert {n for n in imported if not n.startswith(("gradverify.properties", "gradverify.references"))} == set()
 
 
+def test_importing_the_runner_sets_no_process_state():
+    """No atexit handler and no hypothesis folder at import: the runner names its temporary
+    hypothesis folder, and registers its removal, when an entry point asks (use_hypothesis_home)."""
+    code = ("import atexit, numpy, hypothesis; import gradverify.properties.checks, gradverify.corpus, gradverify.hints; "
+            "before = atexit._ncallbacks(); import gradverify.runner as runner; "
+            "print(atexit._ncallbacks() - before, runner._temporary_home)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout
+    assert out.split() == ["0", "None"]
+
+
 def test_importing_gradverify_loads_no_heavy_library():
     code = "import sys, gradverify; print(sorted(m for m in ('hypothesis', 'jax', 'torch') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout
