@@ -157,3 +157,15 @@ def test_the_public_names_are_the_functions_and_every_type_imported_on_first_use
 
     assert set(gradverify.__all__) == {"verify", "prepare", "grade", "BUNDLED_IMPL", *gradverify._TYPES}
     assert all(getattr(gradverify, name) is not None for name in gradverify.__all__)
+
+
+def test_an_item_result_takes_only_its_item_pass_and_score_by_position():
+    """ItemResult is a wide record: everything after the score is keyword-only, so that a field
+    moved in the class can never receive another field's value."""
+    from gradverify.grading.items import ItemResult
+    from gradverify.grading.rubric import Item
+
+    item = Item("sigmoid", "Sigmoid", "activation", 5.0, "sigmoid")
+    with pytest.raises(TypeError, match="positional"):
+        ItemResult(item, False, 0.0, "a cause")  # type: ignore[misc]
+    assert ItemResult(item, False, 0.0, cause="a cause").cause == "a cause"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Callable
@@ -64,9 +64,13 @@ class Status(StrEnum):
 
 @dataclass
 class ItemResult:
+    """One rubric item's result: the item, whether it passed and its score, then the rest by
+    keyword only (a wide record: reordering a field never misassigns a value)."""
+
     item: Item
     passed: bool
     score: float
+    _: KW_ONLY
     #: one line: why it failed ("" when it passed)
     cause: str = ""
     #: the smallest failing case and a few expected vs got values
@@ -185,7 +189,7 @@ def _allowed(results: list[ItemResult], kind: str, everything: tuple[str, ...]) 
 def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
     """The result of an item the course adapter cannot map (None when there is no adapter or it can)."""
     why = adapter.why_not(item) if adapter is not None else None
-    return None if why is None else ItemResult(item, False, 0.0, why, mapped=False)
+    return None if why is None else ItemResult(item, False, 0.0, cause=why, mapped=False)
 
 
 class CostOnce:
@@ -232,7 +236,7 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     base = PROPERTIES[kind.prop]
     missing = [fn for fn in base.functions if fn in missing_functions(module)]
     if missing:
-        return ItemResult(item, False, 0.0, f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
+        return ItemResult(item, False, 0.0, cause=f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
                           failure=Cause.NOT_DEFINED)
     activations = _allowed(earlier, "activation", tuple(ACTIVATIONS))
     losses = _allowed(earlier, "loss", tuple(LOSSES))
@@ -263,13 +267,13 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                 result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=choose_seed(rubric, seed).value,
                                          entries=[], budget=rubric.examples)
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
-        return ItemResult(item, False, 0.0, grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
+        return ItemResult(item, False, 0.0, cause=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
     prop = prop_of(None)
     errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
     if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()) and (
             result.passed or checked.verdict is cost.Verdict.NUMERICAL):  # an item failing its own cases keeps its cause
         failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
-        return ItemResult(item, False, 0.0, checked.cause, examples=result.examples, seconds=time.perf_counter() - start,
+        return ItemResult(item, False, 0.0, cause=checked.cause, examples=result.examples, seconds=time.perf_counter() - start,
                           scope=scope, failed_at="network_gradients", failure=failure, credit=credit, **errors)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
@@ -283,7 +287,8 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
             found = hints(item.check, item.target, counterexample, module)
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
     score = round(item.points * credit.share, 2) if credit is not None else 0.0
-    return ItemResult(item, False, score, cause, details, found, result.examples, time.perf_counter() - start,
+    return ItemResult(item, False, score, cause=cause, details=details, hints=found, examples=result.examples,
+                      seconds=time.perf_counter() - start,
                       failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
                       counterexample=counterexample, credit=credit, **errors)
 
@@ -473,7 +478,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
             cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
             result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "",
                                  seed=graded_with)
-            result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, f"the file could not be loaded: {cause}")
+            result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, cause=f"the file could not be loaded: {cause}")
                             for item in rubric.items]
         else:
             references.join()  # the imports count against no item's timeout
