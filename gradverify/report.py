@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 
 from gradverify.properties.cases import case_to_json
 from gradverify.markdown import code, inline
-from gradverify.runner import PROFILES, Failure, PropertyResult, VerifyResult
+from gradverify.runner import PROFILES, CheckStatus, Failure, PropertyResult, VerifyResult
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
@@ -158,10 +158,10 @@ def check_lines(r: PropertyResult) -> list[str]:
     (or why it could not run, or what it lacks), the worst values, the shrunk example, the hints
     and the replay command. `gradverify verify` prints them on stderr; the pytest plugin shows
     them as the check's failure."""
-    if r.status == "not implemented":
+    if r.status is CheckStatus.NOT_IMPLEMENTED:
         missing = "; ".join(dict.fromkeys(f"{c.where.function}: {c.message}" for c in r.failure.comparisons))
         return [f"{r.name}: not implemented: {missing}"]
-    if r.status == "partly implemented":
+    if r.status is CheckStatus.PARTLY_IMPLEMENTED:
         return [f"{r.name}: holds where implemented; not implemented (the cases that need these were skipped): "
                 + "; ".join(r.not_implemented)]
     if r.failure is None:
@@ -308,8 +308,8 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
     verdict = "✅ **PASS**" if run.passed else "❌ **FAIL**"
     examples = sum(r.examples for r in run.results)
     holding = sum(1 for r in run.results if r.passed)
-    missing = sum(1 for r in run.results if r.status == "not implemented")
-    partly = sum(1 for r in run.results if r.status == "partly implemented")
+    missing = sum(1 for r in run.results if r.status is CheckStatus.NOT_IMPLEMENTED)
+    partly = sum(1 for r in run.results if r.status is CheckStatus.PARTLY_IMPLEMENTED)
     extra = (f"; {missing} not implemented" if missing else "") + (f"; {partly} hold where implemented" if partly else "")
     lines = [
         f"# gradverify report: {code(run.impl)}",

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -57,6 +58,19 @@ PROFILES: dict[str, Profile] = {
 MAX_SHOWN_COMPARISONS = 8
 #: Causes that say a function is missing (not defined, or raises NotImplementedError), not wrong.
 MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
+
+
+class CheckStatus(StrEnum):
+    """A property's verdict (PropertyResult.status); each compares equal to its text."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    #: the suite could not run it (e.g. too many rejections)
+    ERROR = "error"
+    #: every case needs a function that is not defined or raises NotImplementedError
+    NOT_IMPLEMENTED = "not implemented"
+    #: the cases that need one were skipped, all others hold
+    PARTLY_IMPLEMENTED = "partly implemented"
 #: With `skip_missing`, a property stops searching after this many cases in a row that need a
 #: missing function while none has been checked: nothing it draws is implemented.
 MISSING_STREAK = 10
@@ -103,19 +117,18 @@ class PropertyResult:
     hints: list[str] = field(default_factory=list)
 
     @property
-    def status(self) -> str:
-        """"passed"; "failed"; "error" (the suite could not run it); "not implemented" (every
-        case needs a function that is not defined or raises NotImplementedError); "partly
-        implemented" (the cases that need one were skipped, all others hold)."""
+    def status(self) -> CheckStatus:
+        """The verdict: CheckStatus says what each means."""
         if self.error:
-            return "error"
+            return CheckStatus.ERROR
         if self.failure is not None:
-            return "not implemented" if all(c.cause in MISSING for c in self.failure.comparisons) else "failed"
-        return "partly implemented" if self.not_implemented else "passed"
+            missing = all(c.cause in MISSING for c in self.failure.comparisons)
+            return CheckStatus.NOT_IMPLEMENTED if missing else CheckStatus.FAILED
+        return CheckStatus.PARTLY_IMPLEMENTED if self.not_implemented else CheckStatus.PASSED
 
     @property
     def passed(self) -> bool:
-        return self.status == "passed"
+        return self.status is CheckStatus.PASSED
 
 
 @dataclass
@@ -141,14 +154,14 @@ class VerifyResult:
     @property
     def failed(self) -> list[PropertyResult]:
         """The results that are wrong or could not run (not those only missing something)."""
-        return [r for r in self.results if r.status in ("failed", "error")]
+        return [r for r in self.results if r.status in (CheckStatus.FAILED, CheckStatus.ERROR)]
 
     @property
     def not_implemented(self) -> list[str]:
         """Each missing function once, "function: message", in the order met."""
         found = [f"{fn}: is not defined by the implementation" for fn in self.missing_functions]
         for r in self.results:
-            if r.status == "not implemented":
+            if r.status is CheckStatus.NOT_IMPLEMENTED:
                 found += [f"{c.where.function}: {c.message}" for c in r.failure.comparisons
                           if c.where.function not in self.missing_functions]
             found += r.not_implemented
@@ -588,7 +601,7 @@ def run_one(session: Session, name: str) -> PropertyResult:
             _save(run, result, session.corpus_dir, name, new_case, run.impl)
     if result.failure is not None and result.failure.case is not None:
         result.failure.replay = replay_command(run.impl, result.failure.corpus_path, name, result.failure.case)
-        if result.status == "failed":
+        if result.status is CheckStatus.FAILED:
             result.hints = _diagnose(item, result.failure, impl)
             illustrate(item, result.failure, impl)
     run.results.append(result)
@@ -605,7 +618,7 @@ def run_all(session: Session, only: list[str] | None = None, *, progress: Progre
         result = run_one(session, name)
         if progress:
             progress(index, len(names), name, result)
-        if fail_fast and result.status in ("failed", "error"):
+        if fail_fast and result.status in (CheckStatus.FAILED, CheckStatus.ERROR):
             break
     session.run.seconds = time.perf_counter() - session.clock
     session.run.environment = environment()

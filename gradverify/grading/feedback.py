@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from gradverify.grading.items import GradeResult, ItemResult
+from gradverify.grading.items import GradeResult, ItemResult, Status
 from gradverify.grading.secret import FIXED_SEED_WARNING, SeedSource
 from gradverify.markdown import block, code, inline
 from gradverify.references.compare import Cause
@@ -164,7 +164,7 @@ def submission_pictures(result: GradeResult) -> "list[Picture]":
     from gradverify.report import failure_pictures
 
     rows = [(r.item.title, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in result.items
-            if r.mapped and r.status != "not implemented" and r.tolerance and math.isfinite(r.max_rel_err)]
+            if r.mapped and r.status is not Status.NOT_IMPLEMENTED and r.tolerance and math.isfinite(r.max_rel_err)]
     shown = []
     if rows:
         shown.append(plots.Picture(
@@ -172,7 +172,7 @@ def submission_pictures(result: GradeResult) -> "list[Picture]":
             "log scale (which items passed is in the table above)", lambda: plots.error_margins(rows, what="item")))
     keys = _picture_keys(result)
     for r in result.items:
-        if r.status == "failed":
+        if r.status is Status.FAILED:
             shown += failure_pictures(keys[r.item.name], r.counterexample, title=r.item.title)
     return shown
 
@@ -203,7 +203,7 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
-        mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status == "partial" else "")
+        mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL else "")
         hidden = {"hidden": " (hidden)", **{k: f" (shown {v})" for k, v in LATER.items()}}.get(r.item.visibility, "")
         points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
         why = r.cause + (f" ({_not_right_count(r)})" if r.credit is not None and r.credit.not_right else "")

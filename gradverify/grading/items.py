@@ -182,7 +182,7 @@ def _allowed(results: list[ItemResult], kind: str, everything: tuple[str, ...]) 
     """The components of `kind` whose items did not fail with a wrong answer (all of them if that
     would leave none). (The composite items leave out what the other items charged in
     grading/domain.py's `plan`.)"""
-    wrong = {r.item.target for r in results if r.item.check == kind and r.status == "failed"}
+    wrong = {r.item.target for r in results if r.item.check == kind and r.status is Status.FAILED}
     return tuple(name for name in everything if name not in wrong) or everything
 
 
@@ -315,7 +315,7 @@ def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None,
     activations = getattr(adapter, "network_activations", None) or tuple(ACTIVATIONS)
     losses = getattr(adapter, "network_losses", None) or tuple(LOSSES)
     lost = {(r.item.check, r.item.target): r.status for r in earlier
-            if r.item.check in ("activation", "loss") and r.status in ("failed", "not implemented")}
+            if r.item.check in ("activation", "loss") and r.status in (Status.FAILED, Status.NOT_IMPLEMENTED)}
 
     def strategy(losses: tuple[str, ...], outputs: dict[str, tuple[str, ...]], hidden: tuple[str, ...]) -> Any:
         drawn = tuple(dict.fromkeys([*(a for acts in outputs.values() for a in acts), *hidden]))
