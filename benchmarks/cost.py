@@ -96,14 +96,16 @@ EDGES = {
 
 def submissions(folder: Path) -> dict[str, tuple[str, Path]]:
     """name -> (kind: "backprop" or "numerical", the file), written into `folder`."""
-    from tests.attacks import FOLDER
+    from tests.attacks import BY_NAME
     from tests.variants import CORRECT, IMPL_SOURCE, PARTIAL
 
     found = {"impl": ("backprop", IMPL_SOURCE)}
     for variant in [*CORRECT.values(), PARTIAL["fused_softmax_cce"].variant]:
         found[variant.name] = ("backprop", variant.write(folder))
     for name in NUMERICAL:
-        found[name] = ("numerical", FOLDER / f"{name}.py")
+        path = folder / f"{name}.py"
+        path.write_bytes(BY_NAME[name].source())  # the model solution with the attack's part appended
+        found[name] = ("numerical", path)
     for name, (kind, source) in EDGES.items():
         path = folder / f"{name}.py"
         path.write_text(IMPL_SOURCE.read_text(encoding="utf-8") + "\n\n" + source, encoding="utf-8")

@@ -531,7 +531,7 @@ class Bench:
             source, problems = self.made(attack)
             problems = list(problems)
         elif source is None:
-            source = attack.path.read_bytes()
+            source = attack.source()
         submission = self.submissions / (attack.submit_as or attack.file)
         submission.write_bytes(source + _tagged(self.tag))
         submission.chmod(0o644)

@@ -3,7 +3,6 @@ numerical differentiation, and a submission cannot fake the measurement."""
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 import types
 from pathlib import Path
@@ -16,18 +15,16 @@ from gradverify.grading.items import grade_module
 from gradverify.grading.rubric import load_rubric
 from gradverify.impl import backprop
 from gradverify.references.compare import Cause
-from tests.attacks import FOLDER as ATTACKS
+from tests.attacks import BY_NAME
 from tests.variants import CORRECT, IMPL_SOURCE
 
 HIDDEN = ("tanh", "sigmoid", "relu")
 OUTPUTS = {"mse": ("identity",), "cce": ("softmax",)}
 
 
-def _load(path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _attack(name: str) -> types.ModuleType:
+    """The catalogue's attack `name` as it is handed in (Attack.source), loaded in this process."""
+    return _source_module(BY_NAME[name].source().decode("utf-8"), name)
 
 
 def _source_module(source: str, name: str) -> types.ModuleType:
@@ -65,7 +62,7 @@ def test_a_correct_variant_costs_like_backprop(name):
 
 @pytest.mark.parametrize("name", NUMERICAL)
 def test_numerical_gradients_are_judged_numerical(name):
-    check = cost.run(cost.local_timer(_load(ATTACKS / f"{name}.py")), HIDDEN, OUTPUTS)
+    check = cost.run(cost.local_timer(_attack(name)), HIDDEN, OUTPUTS)
     assert check.verdict is cost.Verdict.NUMERICAL
     assert check.ratio > 2 * cost.THRESHOLD
     assert "not backprop" in check.cause and f"{check.parameters:,}-parameter" in check.cause
@@ -74,14 +71,14 @@ def test_numerical_gradients_are_judged_numerical(name):
 @pytest.mark.parametrize("name", NUMERICAL)
 def test_numerical_gradients_earn_nothing_on_the_items_that_use_network_gradients(name, tmp_path):
     rubric = _rubric(tmp_path, items=("network", "l2", "train_loop"))
-    result = grade_module(_load(ATTACKS / f"{name}.py"), rubric)
+    result = grade_module(_attack(name), rubric)
     assert result.score == 0
     assert {r.failure for r in result.items} == {Cause.NOT_BACKPROP}
     assert all("numerical differentiation" in r.cause for r in result.items)
 
 
 def test_the_rubric_switch_turns_the_check_off(tmp_path):
-    result = grade_module(_load(ATTACKS / "complex_step_gradients.py"), _rubric(tmp_path, require_backprop=False))
+    result = grade_module(_attack("complex_step_gradients"), _rubric(tmp_path, require_backprop=False))
     assert result.items[0].failure is not Cause.NOT_BACKPROP
     assert result.items[0].passed
 

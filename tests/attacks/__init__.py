@@ -2,7 +2,9 @@
 
 Each attack is one file here, a whole submission (it defines the protocol functions it
 needs, like grading/student_template.py) that tries one kind of mischief against the
-grader or its sandbox. tests/test_attacks.py grades every one against a one-item rubric
+grader or its sandbox; or, for the attacks that are the model solution with one part changed,
+only that part (Attack.on_model_solution: what is handed in is impl/backprop.py with the file
+appended, so the attack is never a stale copy of the model solution). tests/test_attacks.py grades every one against a one-item rubric
 and checks what the grader must achieve:
 
 - ``score 0``: the attack does no honest work, so it must earn nothing;
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 FOLDER = Path(__file__).resolve().parent
+MODEL_SOLUTION = FOLDER.parents[1] / "impl" / "backprop.py"
 #: Every attack file carries this line, so that the tests can tell its processes and folders.
 MARKER = "gradverify attack catalogue"
 #: What an attack prints when it managed something from inside the sandbox.
@@ -113,6 +116,8 @@ class Attack:
     rubric_refused: bool = False
     #: the module of tests/ that writes the file for the bench's rubric (it has none in tests/attacks)
     made_by: str | None = None
+    #: its file holds only what it changes: it is handed in as impl/backprop.py with the file appended
+    on_model_solution: bool = False
 
     @property
     def file(self) -> str:
@@ -121,6 +126,12 @@ class Attack:
     @property
     def path(self) -> Path:
         return FOLDER / self.file
+
+    def source(self) -> bytes:
+        """What is handed in (but for a `made_by` attack, which the bench makes): the file, after
+        the model solution when `on_model_solution`."""
+        own = self.path.read_bytes()
+        return MODEL_SOLUTION.read_bytes() + b"\n\n" + own if self.on_model_solution else own
 
     @property
     def must(self) -> str:
@@ -150,9 +161,9 @@ CATALOGUE: tuple[Attack, ...] = (
     Attack("autodiff_any_library", C_AUTODIFF, "try every third-party library that could differentiate or cheat (autograd, scipy, sympy, ...)", "network"),
     # -- numerical differentiation instead of backprop
     Attack("complex_step_gradients", C_NUMERICAL, "network_gradients by complex-step differentiation of its own forward pass "
-           "(exact to rounding, one complex forward pass per parameter); the rest is the model solution", "network"),
+           "(exact to rounding, one complex forward pass per parameter); the rest is the model solution", "network", on_model_solution=True),
     Attack("extrapolated_differences", C_NUMERICAL, "network_gradients by twice Richardson-extrapolated central differences "
-           "of its own forward pass (six forward passes per parameter); the rest is the model solution", "network"),
+           "of its own forward pass (six forward passes per parameter); the rest is the model solution", "network", on_model_solution=True),
     # -- rubric loopholes
     Attack("l2_term_only", C_RUBRIC, "network_gradients returns only the L2 term and its gradient", "l2"),
     Attack("train_raises_like_steps", C_RUBRIC, "sgd_momentum_step, train and network_gradients all raise the same error", "train_loop"),
@@ -161,10 +172,10 @@ CATALOGUE: tuple[Attack, ...] = (
     Attack("modify_inputs", C_RUBRIC, "changes the arrays and dicts it is given in place, returns them as its results", "network"),
     Attack("refuses_wrong_tanh", C_RUBRIC, "its tanh derivative is wrong inside the network, so network_gradients refuses every "
            "network with tanh (NotImplementedError): a refusal must cost what the wrong answer costs, tanh's share",
-           "network", _points_of(corner_share(lambda c: c.activation != "tanh"))),
+           "network", _points_of(corner_share(lambda c: c.activation != "tanh")), on_model_solution=True),
     Attack("one_corner_only", C_RUBRIC, "network_gradients handles identity layers under mse only and refuses the rest: it "
            "earns that corner's share (mse × identity, hidden identity), not the item", "network",
-           _points_of(corner_share(lambda c: c.activation == "identity" and c.loss in ("mse", None)))),
+           _points_of(corner_share(lambda c: c.activation == "identity" and c.loss in ("mse", None))), on_model_solution=True),
     Attack("rubric_packages_gradverify", C_RUBRIC, 'graded with a rubric of packages = ["gradverify"]: imports the model '
            "solution from the package", "packages_gradverify", rubric_refused=True),
     Attack("rubric_packages_jax", C_RUBRIC, 'graded with a rubric of packages = ["jax"] and no allow_autodiff: '
