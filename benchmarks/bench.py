@@ -51,7 +51,9 @@ def throughput(examples: int, seed: int = 0) -> dict:
     """Run network_gradients_match_references under hypothesis (ci profile) with every stage timed."""
     import impl
     from gradverify.properties import cases as examples_module
-    from gradverify import runner
+    from gradverify.profiles import PROFILES
+    from gradverify.results import VerifyResult
+    from gradverify.search import run_property
     from gradverify.properties import checks
     from gradverify.references import compare as compare_module
     from gradverify.references import jax_backend, torch_backend
@@ -76,15 +78,15 @@ def throughput(examples: int, seed: int = 0) -> dict:
     target = type("Timed", (), {"network_gradients": staticmethod(timed("impl", impl.network_gradients))})
     originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
     prop = checks.PROPERTIES["network_gradients_match_references"]
-    profile = runner.PROFILES["ci"]
+    profile = PROFILES["ci"]
     # Warm-up: compile the JAX kernels of every loss once (a cold start is measured in part 3).
     jax_backend.warm_up()
-    runner.run_property(prop, impl, profile=profile, seed=seed + 1, entries=[], budget=20)
+    run_property(prop, impl, profile=profile, seed=seed + 1, entries=[], budget=20)
     for module, name, wrapper in patches:
         setattr(module, name, wrapper)
     try:
         start = time.perf_counter()
-        result, _ = runner.run_property(prop, target, profile=profile, seed=seed, entries=[], budget=examples)
+        result, _ = run_property(prop, target, profile=profile, seed=seed, entries=[], budget=examples)
         total = time.perf_counter() - start
     finally:
         for module, name, original in originals:
@@ -92,7 +94,7 @@ def throughput(examples: int, seed: int = 0) -> dict:
     assert result.passed, result.failure
     from gradverify import report
 
-    run = runner.VerifyResult("impl", "ci", seed, examples, "", total, [result])
+    run = VerifyResult("impl", "ci", seed, examples, "", total, [result])
     start = time.perf_counter()
     report.render_markdown(run)
     stages["reporting (once)"] = time.perf_counter() - start

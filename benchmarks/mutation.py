@@ -313,7 +313,7 @@ def _reached(f: dict, kind: str) -> str:
 
 
 def summary(data: dict) -> dict:
-    from gradverify.runner import PROFILES
+    from gradverify.profiles import PROFILES
 
     buggy, correct, partial = data["buggy"], data["correct"], data.get("partial", [])
     detections = [s["examples"] for b in buggy for s in b["seeds"] if s["examples"] is not None]

@@ -62,13 +62,14 @@ if TYPE_CHECKING:
     from gradverify.grading.items import GradeResult, ItemResult
     from gradverify.grading.rubric import Rubric
     from gradverify.references.compare import Cause, Comparison, Where
-    from gradverify.runner import Failure, PropertyResult, Progress, Session, VerifyResult
+    from gradverify.results import Failure, PropertyResult, VerifyResult
+    from gradverify.runner import Progress, Session
 
 #: The implementation verified when none is named: the bundled one.
 BUNDLED_IMPL = "gradverify.impl"
 
 _TYPES = {
-    "VerifyResult": "gradverify.runner", "PropertyResult": "gradverify.runner", "Failure": "gradverify.runner",
+    "VerifyResult": "gradverify.results", "PropertyResult": "gradverify.results", "Failure": "gradverify.results",
     "Session": "gradverify.runner",
     "GradeResult": "gradverify.grading.items", "ItemResult": "gradverify.grading.items",
     "Rubric": "gradverify.grading.rubric",
@@ -156,12 +157,12 @@ def prepare(
     host's process (the pytest plugin): hypothesis's storage, a setting of the whole process,
     is left as the host has it, so a user's own hypothesis tests keep their database. The other arguments and the
     errors are verify's."""
-    from gradverify import corpus, project as projects, runner
+    from gradverify import corpus, profiles, project as projects, runner
     from gradverify.loader import load_impl, require_protocol
     from gradverify.references import jax_backend
 
-    if profile not in runner.PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(runner.PROFILES)}")
+    if profile not in profiles.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(profiles.PROFILES)}")
     root = Path(project).resolve() if project is not None else projects.find_project()
     try:
         entry = corpus.load_replay(replay) if replay is not None else None
@@ -174,8 +175,8 @@ def prepare(
         spec = str(impl)
         module = load_impl(spec, project=root)
     corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
-    if own_process:  # a setting of the whole process: not for a host's (runner.use_hypothesis_home)
-        runner.use_hypothesis_home(projects.hypothesis_root(root) if runner.PROFILES[profile].database else None)
+    if own_process:  # a setting of the whole process: not for a host's (profiles.use_hypothesis_home)
+        profiles.use_hypothesis_home(projects.hypothesis_root(root) if profiles.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
     return runner.start(module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
                         save_regressions=save_regressions, database_dir=database_dir, replay=entry)
@@ -224,7 +225,7 @@ def grade(
     from gradverify.grading.rubric import Rubric, load_rubric
     from gradverify.grading.secret import course_secret, secret_path
     from gradverify.references import jax_backend
-    from gradverify.runner import use_hypothesis_home
+    from gradverify.profiles import use_hypothesis_home
 
     chosen = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
     key = None

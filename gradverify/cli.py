@@ -355,7 +355,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: byt
     from gradverify.plots import write_with_pictures
     from gradverify.grading import feedback, items as grading
     from gradverify.references import jax_backend
-    from gradverify.runner import use_hypothesis_home
+    from gradverify.profiles import use_hypothesis_home
 
     use_hypothesis_home(None)  # hypothesis's own files in a temporary folder, never the working folder
     jax_backend.enable_persistent_cache()

@@ -50,7 +50,8 @@ import pytest
 from gradverify.options import positive_int
 
 if TYPE_CHECKING:
-    from gradverify.runner import PropertyResult, Session, VerifyResult
+    from gradverify.results import PropertyResult, VerifyResult
+    from gradverify.runner import Session
 
 MARKER = "gradverify"
 #: The collector all checks hang under: their node ids are `gradverify::<check>`.
@@ -94,7 +95,7 @@ def _configure(config: pytest.Config) -> "_Gate | None":
         return None
     spec = _resolve(option, config.invocation_params.dir) if option is not None else _resolve(settings["impl"], root)
     profile = config.getoption("gradverify_profile") or settings.get("profile", "dev")
-    from gradverify.runner import PROFILES
+    from gradverify.profiles import PROFILES
 
     if profile not in PROFILES:
         raise pytest.UsageError(f"gradverify: unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
@@ -134,7 +135,7 @@ class Checks(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         """The properties, the costliest first (the network property checks several data sets
         per example: under pytest-xdist one worker starts it while the others take the rest),
-        then the fixed checks. The report keeps the suite's order (runner.combine)."""
+        then the fixed checks. The report keeps the suite's order (gradverify.results.combine)."""
         from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 
         by_cost = sorted(PROPERTIES, key=lambda name: -PROPERTIES[name].data_sets * PROPERTIES[name].weight)
@@ -153,10 +154,11 @@ class Check(pytest.Item):
 
     def runtest(self) -> None:
         from gradverify import runner
+        from gradverify.results import environment
 
         session = self.config.stash[GATE].session()
         result = runner.run_one(session, self.name)
-        self.part = replace(session.run, results=[result], environment=runner.environment())
+        self.part = replace(session.run, results=[result], environment=environment())
         if not result.passed:
             raise CheckFailed(result)
 
@@ -203,7 +205,7 @@ class _Gate:
         return self.prepared
 
     def pytest_report_header(self, config: pytest.Config) -> str:
-        from gradverify.runner import PROFILES
+        from gradverify.profiles import PROFILES
 
         seed = self.seed if self.seed is not None else (0 if PROFILES[self.profile].derandomize else "random")
         return f"gradverify: {self.spec} (profile {self.profile}, seed {seed})"
@@ -233,7 +235,7 @@ class _Gate:
     def combined(self) -> "VerifyResult | None":
         if not self.parts:
             return None
-        from gradverify.runner import combine
+        from gradverify.results import combine
 
         return combine(self.parts, seconds=time.perf_counter() - self.started)
 

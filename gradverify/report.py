@@ -10,7 +10,8 @@ from xml.etree import ElementTree as ET
 
 from gradverify.properties.cases import case_to_json
 from gradverify.markdown import code, inline
-from gradverify.runner import PROFILES, CheckStatus, Failure, PropertyResult, VerifyResult
+from gradverify.profiles import PROFILES
+from gradverify.results import CheckStatus, Failure, PropertyResult, VerifyResult
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws

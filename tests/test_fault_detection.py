@@ -10,10 +10,11 @@ from dataclasses import replace
 import pytest
 
 from gradverify import runner
+from gradverify.results import VerifyResult
 from tests.variants import BUGGY, CORRECT
 
 
-def _verify(variant, only: list[str] | None = None) -> runner.VerifyResult:
+def _verify(variant, only: list[str] | None = None) -> VerifyResult:
     module = types.ModuleType(variant.name)
     exec(compile(variant.source(), variant.name, "exec"), module.__dict__)
     return runner.verify(module, impl_spec=variant.name, profile="ci", corpus_dir=None, save_regressions=False, only=only)

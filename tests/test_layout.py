@@ -99,8 +99,8 @@ def test_importing_the_runner_sets_no_process_state():
     """No atexit handler and no hypothesis folder at import: the runner names its temporary
     hypothesis folder, and registers its removal, when an entry point asks (use_hypothesis_home)."""
     code = ("import atexit, numpy, hypothesis; import gradverify.properties.checks, gradverify.corpus, gradverify.hints; "
-            "before = atexit._ncallbacks(); import gradverify.runner as runner; "
-            "print(atexit._ncallbacks() - before, runner._temporary_home)")
+            "before = atexit._ncallbacks(); import gradverify.profiles as profiles; "
+            "print(atexit._ncallbacks() - before, profiles._temporary_home)")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout
     assert out.split() == ["0", "None"]
 
@@ -174,7 +174,7 @@ def test_an_item_result_takes_only_its_item_pass_and_score_by_position():
 def test_a_property_s_status_is_an_enum_member_that_compares_equal_to_its_text():
     """States are enums (CheckStatus), read by identity in the code; their text is what the
     reports and results show, and what older callers compare with."""
-    from gradverify.runner import CheckStatus, PropertyResult
+    from gradverify.results import CheckStatus, PropertyResult
 
     result = PropertyResult("p", "a claim", "property", "autodiff")
     assert result.status is CheckStatus.PASSED and result.status == "passed" and result.passed

@@ -19,7 +19,7 @@ from gradverify.properties.cases import Architecture, Example
 from gradverify.cli import main
 from gradverify.report import pictures, render_markdown
 from gradverify.references.compare import TOLERANCES, Comparison, Where
-from gradverify.runner import Failure, PropertyResult, VerifyResult
+from gradverify.results import Failure, PropertyResult, VerifyResult
 
 IMAGE = re.compile(r"!\[((?:\\.|[^\]\\])*)\]\(([^)]+)\)")
 

@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from gradverify import corpus, runner
+from gradverify import corpus, results, runner
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.cli import main
 from gradverify.pytest_plugin import GATE
@@ -244,7 +244,7 @@ def test_results_from_several_processes_combine_into_the_serial_runs_report():
     names = ["worked_example_classic_network", "large_inputs", "kink_subgradients"]
     serial = runner.verify(impl, profile="ci", only=names, save_regressions=False)
     parts = [runner.verify(impl, profile="ci", only=[name], save_regressions=False) for name in reversed(names)]
-    combined = runner.combine(parts, seconds=serial.seconds)
+    combined = results.combine(parts, seconds=serial.seconds)
     assert [r.name for r in combined.results] == names
     for run in (serial, combined):
         run.started, run.environment = "now", {}

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from gradverify import impl
-from gradverify import corpus, runner
+from gradverify import corpus, runner, search
+from gradverify.profiles import PROFILES
+from gradverify.results import VerifyResult
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.cli import main
 from gradverify.properties.cases import Architecture, Example
@@ -220,7 +222,7 @@ EXAMPLE = Example(Architecture((3, 4, 2), ("tanh", "identity"), "mse", 0.0, 5), 
 
 
 def _first_failure(module, prop="network_gradients_match_references"):
-    comparisons = runner.run_check(PROPERTIES[prop].check, module, EXAMPLE)
+    comparisons = search.run_check(PROPERTIES[prop].check, module, EXAMPLE)
     bad = [c for c in comparisons if not c.ok]
     assert bad, "the property fails"
     return bad[0]
@@ -327,7 +329,7 @@ def test_code_that_implements_nothing_is_not_implemented_not_wrong_and_stops_sea
     assert {r.status for r in run.results} == {"not implemented"}
     for r in (r for r in run.results if r.kind == "property"):  # the search ends once a streak of cases needed what is missing
         coverage = PROPERTIES[r.name].coverage
-        assert r.examples == 0 and r.rejected <= runner.MISSING_STREAK + (len(coverage()) if coverage else 0)
+        assert r.examples == 0 and r.rejected <= search.MISSING_STREAK + (len(coverage()) if coverage else 0)
 
 
 @pytest.mark.parametrize("variant, prop, item", [
@@ -348,7 +350,7 @@ def test_verify_names_the_same_cause_as_grade_for_the_same_bug(variant, prop, it
     (graded,) = grading.grade_module(module, replace(rubric, items=tuple(i for i in rubric.items if i.name == item))).items
     causes = [h.cause for h in checked.hints if h.cause]
     assert causes == [BUGGY[variant].hint] == [h.cause for h in graded.hints if h.cause]
-    assert f"**Hint:** {inline(checked.hints[0])}" in render_markdown(runner.VerifyResult("x", "ci", 0, 1, "now", results=[checked]))
+    assert f"**Hint:** {inline(checked.hints[0])}" in render_markdown(VerifyResult("x", "ci", 0, 1, "now", results=[checked]))
 
 
 def test_a_gradient_off_by_two_is_called_a_factor_of_two():
@@ -366,7 +368,7 @@ def test_modifying_the_inputs_in_place_is_a_failure():
     from gradverify.properties.cases import TrainCase
 
     case = TrainCase(EXAMPLE, lr=0.1, momentum=0.5, batch_size=2, epochs=1)
-    comparisons = runner.run_check(PROPERTIES["momentum_step_matches_torch_sgd"].check, _module(sgd_momentum_step=sloppy_step), case)
+    comparisons = search.run_check(PROPERTIES["momentum_step_matches_torch_sgd"].check, _module(sgd_momentum_step=sloppy_step), case)
     assert any(c.message and "modified its input in place" in c.message for c in comparisons)
 
 
@@ -420,7 +422,7 @@ def test_a_failure_only_a_coverage_case_shows_is_still_reported():
 
     prop = Property("only_two_fails", "claim", (), lambda: st.just(Case(1)), check, "autodiff",
                     coverage=lambda: [Case(1), Case(2), Case(1)])
-    result, case = runner.run_property(prop, impl, profile=runner.PROFILES["ci"], seed=0, entries=[], budget=5)
+    result, case = search.run_property(prop, impl, profile=PROFILES["ci"], seed=0, entries=[], budget=5)
     assert not result.passed and case == 2 and result.failure.case_description == "case 2"
     assert result.first_failure_at == 2 and result.failure.source.startswith("coverage case")
 

@@ -43,7 +43,9 @@ from gradverify.properties.cases import Architecture, TrainCase
 from gradverify.properties.checks import Property
 from gradverify.references.compare import Cause, Comparison
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
-from gradverify.runner import PROFILES, Failure, PropertyResult, _failure, run_case, run_property
+from gradverify.profiles import PROFILES
+from gradverify.results import Failure, PropertyResult
+from gradverify.search import failure_of, run_case, run_property
 
 #: Causes that say a function is missing rather than wrong.
 MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
@@ -270,7 +272,7 @@ def _judge(state: _State, plan_: Plan, component: Component, prop: Property, mod
     if verdict is Verdict.REFUSED and state.refusal is None:
         state.refusal = [c for c in comparisons if not c.ok]
     if verdict is Verdict.WRONG and state.failure is None:
-        state.failure = _failure(case, comparisons, "fixed case of one component")
+        state.failure = failure_of(case, comparisons, "fixed case of one component")
 
 
 def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *, seed: int | None,

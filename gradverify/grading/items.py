@@ -40,7 +40,9 @@ from gradverify.loader import missing_functions
 from gradverify.markdown import escaped
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES
-from gradverify.runner import PROFILES, Failure, PropertyResult, illustrate, run_property
+from gradverify.profiles import PROFILES
+from gradverify.results import Failure, PropertyResult
+from gradverify.search import illustrate, run_property
 
 #: Seconds the diagnosis of a failing item (its hints, and the longer run its picture shows) may
 #: spend calling the submission.
