@@ -2,6 +2,7 @@
 
     engine.py     how the child is started: bubblewrap, a separate user, or (unsafe) nothing
     host.py       the Sandbox, the grader's side: starts the child, sends calls, enforces deadlines
+    channel.py    one child process and the channel to it: framed JSON both ways, the watchdog
     processes.py  the child's processes through /proc: found, measured (memory, CPU time), ended
     folder.py     the submission's private folder, and what the separate-user mode closes to others
     causes.py     what went wrong in the child, said as the grader says it: errors and causes

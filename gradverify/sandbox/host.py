@@ -29,7 +29,7 @@ no core dumps, processes), and a watchdog that ends the whole submission when al
 processes together use more than ``memory_mb`` or more than PROCESSES processes.
 ``Sandbox.isolation`` names the protections of the mode, as this side establishes them.
 
-The channel is length-prefixed JSON over a socketpair; nothing from the child is unpickled
+The channel (channel.py) is length-prefixed JSON over a socketpair; nothing from the child is unpickled
 or executed, every reply is validated, and a child that sends anything off the protocol is
 killed and reported as ``sent a malformed reply``. All decisions are taken here.
 
@@ -42,11 +42,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import math
 import os
 import secrets
-import select
-import signal
 import socket
 import subprocess
 import sys
@@ -59,11 +56,10 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import engine
+from .channel import PROCESSES, Child, Gone, NoReply, Output
 from .causes import (
     MALFORMED_CAUSE,
-    MEMORY_CAUSE,
     PLAIN_NAME,
-    SIGNALS,
     AdapterDeclaration,
     AdapterLoadError,
     SubmissionCallError,
@@ -72,18 +68,14 @@ from .causes import (
     call_failure,
     adapter_declaration,
     load_cause,
-    signal_name,
     string_set,
 )
 from .codec import (
     FRAME_SLACK,
-    HEADER,
-    REPLY_FLOOR,
     ValueTooDeep,
     ValueTooLarge,
     decode_value,
     reply_limit,
-    too_many_containers,
     dump_message,
     encode_value,
 )
@@ -91,41 +83,18 @@ from .folder import FileNotCopied, make_folder, prepare_separate_user, reader_gr
 from .processes import (
     TOKEN_VARIABLE,
     CallTiming,
-    children,
     cpu_seconds,
-    kill_strays,
-    memory_bytes,
-    pid_namespace,
-    pidfd,
     sandbox_cpu,
     sandbox_processes,
     sweep_user,
     tasks_of,
 )
 
-#: Largest file the child may write (MiB), the size of its private /tmp and /dev/shm (MiB),
-#: and most processes a submission may have at once.
+#: Largest file the child may write (MiB), the size of its private /tmp and /dev/shm (MiB).
 FILE_MB = 16
 TMP_MB = 64
-PROCESSES = 64
-#: How often the watchdog looks at the submission's processes (seconds).
-WATCH_EVERY = 0.1
 NOBODY = engine.NOBODY
 SandboxUnavailable = engine.SandboxUnavailable
-#: Largest frame accepted from the child.
-
-
-class _Timeout(Exception):
-    """The wall-clock budget ran out before the child answered."""
-
-
-class _Gone(Exception):
-    """The child ended or misbehaved and has been killed and reaped; `cause` says how, `kind` in a word."""
-
-    def __init__(self, cause: str, kind: str = "crashed"):
-        super().__init__(cause)
-        self.cause = cause
-        self.kind = kind
 
 
 class _LoadFailure(Exception):
@@ -140,120 +109,15 @@ class _LoadFailure(Exception):
 
 
 # --------------------------------------------------------------------------- #
-# Output, the child process, its clean-up.
+# The clean-up of a submission.
 # --------------------------------------------------------------------------- #
-
-
-class _Output:
-    """What the submission printed: the first `limit` bytes, and whether more came."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.data = bytearray()
-        self.cut = False
-
-    def add(self, chunk: bytes) -> None:
-        room = self.limit - len(self.data)
-        if room > 0:
-            self.data += chunk[:room]
-        if len(chunk) > room:
-            self.cut = True
-
-    def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
-        if not self.cut:
-            return text
-        newline = "\n" if text and not text.endswith("\n") else ""
-        return f"{text}{newline}[output cut after {self.limit} bytes]"
-
-
-class _Worker:
-    """One child process: the process, the socket to it, and the pipe its output arrives on."""
-
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, out_fd: int, token: str, output: _Output,
-                 uid: int | None = None):
-        self.proc, self.sock, self.out_fd, self.token, self.output, self.uid = proc, sock, out_fd, token, output, uid
-        self.pid = proc.pid
-        self.buffer = bytearray()
-        self.out_open = True
-        self.closed = False
-        self.status: int | None = None
-        self.maxrss_kib = 0
-        self.pidfd = pidfd(proc.pid)
-        #: when the watchdog last looked at the submission's processes
-        self.watched = 0.0
-        #: the largest frame accepted now (the hello, then each call's own reply limit)
-        self.frame_limit = REPLY_FLOOR + FRAME_SLACK
-
-    def drain(self, limit: int = 1 << 20) -> bool:
-        """Move up to `limit` bytes of what the child printed into the output; False at end of file."""
-        taken = 0
-        while self.out_open and taken < limit:
-            try:
-                chunk = os.read(self.out_fd, 1 << 16)
-            except BlockingIOError:
-                return True
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self.out_open = False
-                return False
-            self.output.add(chunk)
-            taken += len(chunk)
-        return self.out_open
-
-    def has_exited(self) -> bool:
-        """Whether the child has ended (without reaping it, so its pid stays reserved)."""
-        try:
-            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except ChildProcessError:
-            return True
-
-    def kill(self) -> None:
-        """Kill the child's process group and strays, reap the child, close the channel. Idempotent."""
-        if self.closed:
-            return
-        self.closed = True
-        self._end_runner_first()
-        with contextlib.suppress(OSError):
-            os.killpg(self.pid, signal.SIGKILL)
-        kill_strays(self.pid, self.token, uid=self.uid)
-        self._reap()
-        self.drain(limit=4 * (self.output.limit + 1))
-        os.close(self.out_fd)
-        self.out_open = False
-        self.sock.close()
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-
-    def _end_runner_first(self, patience: float = 0.5) -> None:
-        """If the child supervises the submission's process in a PID namespace, kill that one first,
-        so the supervisor reaps it and ends (else init must reap it)."""
-        own = pid_namespace(self.pid)
-        runners = [pid for pid in children(self.pid) if pid_namespace(pid) not in (None, own)]
-        for pid in runners:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        give_up = time.monotonic() + patience
-        while runners and not self.has_exited() and time.monotonic() < give_up:
-            time.sleep(0.002)
-
-    def _reap(self) -> None:
-        if self.proc.returncode is not None:
-            return
-        try:
-            _, self.status, usage = os.wait4(self.pid, 0)
-            self.maxrss_kib = usage.ru_maxrss
-            self.proc.returncode = os.waitstatus_to_exitcode(self.status)
-        except ChildProcessError:
-            self.proc.returncode = -signal.SIGKILL
 
 
 @dataclass
 class _State:
     """What close() (or the garbage collector) must clean up."""
 
-    worker: _Worker | None = None
+    worker: Child | None = None
     folder: Path | None = None
     mode: engine.Mode | None = None
     uid: int | None = None  # the separate-user mode's uid for this submission
@@ -367,7 +231,7 @@ class Sandbox:
         self.locked = [str(p) for p in locked]
         self.packages = tuple(sorted(packages))
         self.lock_grader = lock_grader
-        self._output = _Output(output_limit)
+        self._output = Output(output_limit)
         self._state = _State()
         self._finalizer: weakref.finalize | None = None
         self._lock = threading.RLock()
@@ -553,7 +417,7 @@ class Sandbox:
         options.update(extra)
         return argv, options
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> Child:
         """Start a child; it imports the submission and then says hello."""
         parent, child = socket.socketpair()
         read_fd, write_fd = os.pipe()
@@ -578,18 +442,18 @@ class Sandbox:
             os.close(write_fd)
         parent.setblocking(False)
         os.set_blocking(read_fd, False)
-        return _Worker(proc, parent, read_fd, token, self._output, self._state.uid)
+        return Child(proc, parent, read_fd, token, self._output, self._state.uid, self.memory_mb, self.mode)
 
-    def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, tuple[frozenset[str], AdapterDeclaration | None]]:
+    def _launch(self, end: float, timeout_cause: str) -> tuple[Child, tuple[frozenset[str], AdapterDeclaration | None]]:
         """A new child with the submission imported: (worker, (functions, the adapter's
         declaration or None)), or _LoadFailure."""
         worker = self._spawn()
         try:
-            return worker, self._read_hello(self._receive(worker, 0, end))
-        except _Timeout:
+            return worker, self._read_hello(worker.receive(0, end))
+        except NoReply:
             worker.kill()
             raise _LoadFailure(timeout_cause, timed_out=True) from None
-        except _Gone as gone:
+        except Gone as gone:
             raise _LoadFailure(f"{gone.cause} while importing") from None
         except BaseException:
             worker.kill()
@@ -616,137 +480,6 @@ class Sandbox:
                 raise _LoadFailure(cause, adapter=True)
         raise _LoadFailure("sent a malformed reply while importing")
 
-    # -- the channel --------------------------------------------------------- #
-
-    def _wait_ready(self, worker: _Worker, writing: bool, end: float) -> str | None:
-        """Wait until the socket is ready ("ready") or the child has ended ("ended"), draining its
-        output meanwhile; None when `end` passes."""
-        poller = select.poll()
-        poller.register(worker.sock, select.POLLOUT if writing else select.POLLIN)
-        if worker.out_open:
-            poller.register(worker.out_fd, select.POLLIN)
-        if worker.pidfd is not None:
-            poller.register(worker.pidfd, select.POLLIN)
-        while True:
-            now = time.monotonic()
-            left = end - now
-            if left <= 0:
-                return None
-            if now - worker.watched >= WATCH_EVERY:  # on time, however busy the channel or the output is
-                worker.watched = now
-                self._watch(worker)
-            fds = {fd for fd, _events in poller.poll(math.ceil(min(left, WATCH_EVERY) * 1000))}
-            if not fds:
-                continue
-            if worker.out_fd in fds and not worker.drain():
-                poller.unregister(worker.out_fd)
-            if worker.sock.fileno() in fds:
-                return "ready"
-            if worker.pidfd in fds:
-                return "ended"
-
-    def _watch(self, worker: _Worker) -> None:
-        """The watchdog: end the whole submission when its processes together hold more than
-        memory_mb, or are more than PROCESSES (limits per submission, not per process)."""
-        members = sandbox_processes(worker.pid, worker.token, worker.uid)
-        if len(members) > PROCESSES + 2:  # + bwrap and its init
-            worker.kill()
-            raise _Gone(f"started more than {PROCESSES} processes", "crashed")
-        if memory_bytes(members) > self.memory_mb << 20:
-            worker.kill()
-            raise _Gone(MEMORY_CAUSE, "memory")
-
-    def _ended(self, worker: _Worker, end: float) -> Exception:
-        """The connection closed: wait (until `end`) for the child to exit; how it ended."""
-        while not worker.has_exited():
-            if time.monotonic() >= end:
-                return _Timeout()
-            time.sleep(0.005)
-        worker.kill()
-        cause = self._death_cause(worker)
-        return _Gone(cause, "memory" if cause == MEMORY_CAUSE else "crashed")
-
-    def _death_cause(self, worker: _Worker) -> str:
-        status = worker.status
-        if status is None:
-            return "ended its own process"
-        number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        code = None if number is not None else os.WEXITSTATUS(status)
-        if self.mode is engine.Mode.BWRAP and code is not None and code > 128 and code - 128 in SIGNALS:
-            number, code = code - 128, None  # bwrap passes a death by signal N on as exit code 128 + N
-        if number is None:
-            return f"ended its own process (exit code {code})"
-        if number == signal.SIGKILL and worker.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
-            return MEMORY_CAUSE
-        return f"ended its own process (killed by signal {signal_name(number)})"
-
-    def _malformed(self, worker: _Worker) -> _Gone:
-        worker.kill()
-        return _Gone(MALFORMED_CAUSE, "malformed")
-
-    def _send(self, worker: _Worker, message: dict, end: float) -> None:
-        body = dump_message(message)
-        view = memoryview(HEADER.pack(len(body)) + body)
-        while view:
-            state = self._wait_ready(worker, True, end)
-            if state is None:
-                raise _Timeout()
-            if state == "ended":
-                raise self._ended(worker, end)
-            try:
-                view = view[worker.sock.send(view[: 1 << 20]) :]
-            except BlockingIOError:
-                continue
-            except OSError:
-                raise self._ended(worker, end) from None
-
-    def _next_frame(self, worker: _Worker) -> dict | None:
-        """The next complete message in the buffer, None if incomplete; _Gone if off the protocol."""
-        buffer = worker.buffer
-        if len(buffer) < HEADER.size:
-            return None
-        (length,) = HEADER.unpack_from(buffer)
-        if length > worker.frame_limit:  # refused before a byte more of it is read
-            raise self._malformed(worker)
-        if len(buffer) < HEADER.size + length:
-            return None
-        body = bytes(buffer[HEADER.size : HEADER.size + length])
-        del buffer[: HEADER.size + length]
-        if too_many_containers(body):
-            raise self._malformed(worker)
-        try:
-            message = json.loads(body)
-        except (ValueError, RecursionError, MemoryError):
-            raise self._malformed(worker) from None
-        if not isinstance(message, dict) or type(message.get("id")) is not int:
-            raise self._malformed(worker)
-        return message
-
-    def _receive(self, worker: _Worker, ident: int, end: float) -> dict:
-        """The child's message with id `ident` (older ones are skipped); _Timeout or _Gone."""
-        while True:
-            message = self._next_frame(worker)
-            if message is not None:
-                if message["id"] == ident:
-                    return message
-                if message["id"] > ident:
-                    raise self._malformed(worker)
-                continue
-            state = self._wait_ready(worker, False, end)
-            if state is None:
-                raise _Timeout()
-            try:
-                chunk = worker.sock.recv(1 << 20)
-            except BlockingIOError:
-                if state == "ended":  # nothing more will come
-                    raise self._ended(worker, end) from None
-                continue
-            except OSError:
-                chunk = b""
-            if not chunk:
-                raise self._ended(worker, end)
-            worker.buffer += chunk
-
     # -- calls ----------------------------------------------------------------- #
 
     def _discard_worker(self) -> None:
@@ -769,7 +502,7 @@ class Sandbox:
                 entry.expired = True
                 raise SubmissionCallError(entry.cause, "timeout")
 
-    def _worker_for_call(self) -> _Worker:
+    def _worker_for_call(self) -> Child:
         """The running child, or a fresh one with the submission imported again."""
         if self._state.worker is not None:
             return self._state.worker
@@ -807,19 +540,19 @@ class Sandbox:
             try:
                 before = self._cpu_snapshot(worker) if timing is not None else {}
                 started = time.perf_counter()
-                self._send(worker, request, end)
-                reply = self._receive(worker, request["id"], end)
+                worker.send(request, end)
+                reply = worker.receive(request["id"], end)
                 if timing is not None:
                     wall = time.perf_counter() - started
                     cpu = sandbox_cpu(before, self._cpu_snapshot(worker))
-            except _Timeout:
+            except NoReply:
                 if timing is not None:  # what it had used by now, before it is stopped
                     timing.append(CallTiming(time.perf_counter() - started, sandbox_cpu(before, self._cpu_snapshot(worker))))
                 self._discard_worker()
                 if binding is not None:
                     binding.expired = True
                 raise SubmissionCallError(cause, "timeout") from None
-            except _Gone as gone:
+            except Gone as gone:
                 self._state.worker = None
                 raise SubmissionCallError(gone.cause, gone.kind) from None
             except BaseException:
@@ -844,7 +577,7 @@ class Sandbox:
             raise
         return value, timing[0]
 
-    def _cpu_snapshot(self, worker: _Worker) -> dict[int, float]:
+    def _cpu_snapshot(self, worker: Child) -> dict[int, float]:
         """The CPU time each of the sandbox's processes (sandbox_processes, and the child itself) has used so far."""
         pids = {worker.pid, *sandbox_processes(worker.pid, worker.token, worker.uid)}
         return {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
