@@ -121,7 +121,7 @@ class VerifyResult:
         """Each missing function once, "function: message", in the order met."""
         found = [f"{fn}: is not defined by the implementation" for fn in self.missing_functions]
         for r in self.results:
-            if r.status is CheckStatus.NOT_IMPLEMENTED:
+            if r.status is CheckStatus.NOT_IMPLEMENTED and r.failure is not None:
                 found += [f"{c.where.function}: {c.message}" for c in r.failure.comparisons
                           if c.where.function not in self.missing_functions]
             found += r.not_implemented

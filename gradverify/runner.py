@@ -89,10 +89,17 @@ class Session:
         """The checks a run of this session runs, in the suite's order: the replayed case's
         property, else `only`, else every check; ValueError for a name that is not a check."""
         names = [self.replay.property] if self.replay is not None else (only or list(FIXED_CHECKS) + list(PROPERTIES))
-        unknown = [n for n in names if n not in PROPERTIES and n not in FIXED_CHECKS]
-        if unknown:
-            raise ValueError(f"unknown property {unknown[0]!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES)}")
+        for name in names:
+            check_named(name)
         return names
+
+
+def check_named(name: str) -> Property | FixedCheck:
+    """The fixed check or property called `name`; ValueError, naming them all, for another name."""
+    found = FIXED_CHECKS.get(name) or PROPERTIES.get(name)
+    if found is None:
+        raise ValueError(f"unknown property {name!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES)}")
+    return found
 
 
 def start(
@@ -132,14 +139,11 @@ def run_one(session: Session, name: str) -> PropertyResult:
     counterexample is saved to the corpus. The result, with its replay command and hints, is
     appended to session.run.results and returned."""
     run, impl = session.run, session.impl
-    item = FIXED_CHECKS.get(name) or PROPERTIES.get(name)
-    if item is None:
-        session.names([name])  # raises, naming the checks
+    item = check_named(name)
     missing = [fn for fn in item.functions if fn in run.missing_functions]
-    kind = "fixed" if name in FIXED_CHECKS else "property"
     if missing:
-        result = missing_failure(name, item.claim, kind, item.tolerance, missing)
-    elif kind == "fixed":
+        result = missing_failure(name, item.claim, "fixed" if isinstance(item, FixedCheck) else "property", item.tolerance, missing)
+    elif isinstance(item, FixedCheck):
         result = run_fixed(item, impl)
     elif session.replay is not None:
         result = replay_only(item, impl, session.replay)
@@ -148,7 +152,7 @@ def run_one(session: Session, name: str) -> PropertyResult:
         result, new_case = run_property(item, impl, profile=session.profile, seed=session.seed, entries=mine,
                                         budget=session.budget, database_dir=session.database_dir, skip_missing=True)
         if new_case is not None and session.save_regressions and session.corpus_dir is not None:
-            _save(run, result, session.corpus_dir, name, new_case, run.impl)
+            _save(run, result.failure, session.corpus_dir, name, new_case, run.impl)
     if result.failure is not None and result.failure.case is not None:
         result.failure.replay = replay_command(run.impl, result.failure.corpus_path, name, result.failure.case)
         if result.status is CheckStatus.FAILED:
@@ -208,14 +212,17 @@ def _diagnose(prop: Property | FixedCheck, failure: Failure, impl: ModuleType) -
         return []
     from gradverify.hints import hints
 
-    return hints(kind, getattr(failure.case, "name", None), failure, impl)
+    return [*hints(kind, getattr(failure.case, "name", None), failure, impl)]
 
 
-def _save(run: VerifyResult, result: PropertyResult, directory: Path, name: str, case: Any, impl_spec: str) -> None:
+def _save(run: VerifyResult, failure: Failure | None, directory: Path, name: str, case: Any, impl_spec: str) -> None:
+    """The new counterexample saved to the corpus, and its path noted on the failure and the run."""
+    if failure is None:
+        raise ValueError(f"{name}: a new counterexample without a failure")
     try:
-        path = corpus.save(directory, name, case, impl=impl_spec, failure=result.failure.comparisons[0].describe())
+        path = corpus.save(directory, name, case, impl=impl_spec, failure=failure.comparisons[0].describe())
     except OSError as exc:
         run.corpus_problems.append(f"could not save the counterexample to {directory}: {exc.strerror}")
         return
-    result.failure.corpus_path = str(path)
+    failure.corpus_path = str(path)
     run.new_regressions.append(str(path))

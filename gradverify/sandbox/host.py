@@ -158,10 +158,11 @@ class RemoteFunction:
         return f"<function {self.__name__} of the sandboxed submission>"
 
 
-def _proxy_module(sandbox: "Sandbox", functions: frozenset[str], path: Path) -> types.ModuleType:
+def _proxy_module(sandbox: "Sandbox", functions: frozenset[str], path: Path | None) -> types.ModuleType:
     """A module whose attributes are the submission's top-level callables, each a RemoteFunction."""
     module = types.ModuleType("submission", f"The submission {path}, running in a sandbox.")
-    module.__file__ = str(path)
+    if path is not None:
+        module.__file__ = str(path)
     for name in functions:
         setattr(module, name, RemoteFunction(sandbox, name))
     return module
@@ -354,9 +355,16 @@ class Sandbox:
             raise RuntimeError("the sandbox is not started (call start() or use it as a context manager)")
         return self._functions, self._module
 
+    @property
+    def _folder(self) -> Path:
+        """The submission's private folder, made by start()."""
+        if self._state.folder is None:
+            raise RuntimeError("the sandbox's folder is made by start()")
+        return self._state.folder
+
     def _config(self, fd: int) -> str:
         """The worker's command-line argument: where things are as the child sees them."""
-        folder = self._state.folder
+        folder = self._folder
         inside = self.mode is engine.Mode.BWRAP
         paths = ([os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER
                  else [engine.INSIDE_PACKAGES] if inside else [])
@@ -371,7 +379,7 @@ class Sandbox:
         })
 
     def _environment(self, token: str) -> dict[str, str]:
-        work = engine.INSIDE_WORK if self.mode is engine.Mode.BWRAP else str(self._state.folder / "work")
+        work = engine.INSIDE_WORK if self.mode is engine.Mode.BWRAP else str(self._folder / "work")
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": work,
@@ -388,7 +396,7 @@ class Sandbox:
 
     def _command(self, fd: int, token: str) -> tuple[list[str], dict]:
         """The child's argv and the Popen options of the sandbox's mode."""
-        folder, config = self._state.folder, self._config(fd)
+        folder, config = self._folder, self._config(fd)
         env = self._environment(token)
         worker = str(folder / "runtime" / "worker.py")
         options: dict[str, Any] = {"env": env, "cwd": folder / "work"}
@@ -399,6 +407,8 @@ class Sandbox:
         else:
             rt = engine.runtime(self.packages)
             uid = self._state.uid if self.mode is engine.Mode.USER else NOBODY
+            if uid is None:
+                raise RuntimeError("the separate-user mode has no uid before start()")
             if root:  # the child never runs as root, not even for a moment: its own uid from the start
                 # and, with a rubric's packages, the one group that opens their runtime (engine.package_group)
                 options.update(user=uid, group=uid, extra_groups=[rt["group"]] if rt.get("group") is not None else [])
