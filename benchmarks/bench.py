@@ -47,6 +47,21 @@ NETWORKS = {
 # --------------------------------------------------------------------------- 1. throughput
 
 
+def _timer(stages: dict[str, float]):
+    """timed(stage, fn): fn, its time added to stages[stage] at every call."""
+
+    def timed(stage, fn):
+        def wrapper(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                stages[stage] += time.perf_counter() - start
+        return wrapper
+
+    return timed
+
+
 def throughput(examples: int, seed: int = 0) -> dict:
     """Run network_gradients_match_references under hypothesis (ci profile) with every stage timed."""
     import impl
@@ -59,16 +74,7 @@ def throughput(examples: int, seed: int = 0) -> dict:
     from gradverify.references import jax_backend, torch_backend
 
     stages = {"generate arrays": 0.0, "impl": 0.0, "jax": 0.0, "torch": 0.0, "compare": 0.0}
-
-    def timed(stage, fn):
-        def wrapper(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                stages[stage] += time.perf_counter() - start
-        return wrapper
-
+    timed = _timer(stages)
     patches = [
         (checks, "materialize", timed("generate arrays", examples_module.materialize)),
         (checks, "compare", timed("compare", compare_module.compare)),
@@ -138,6 +144,20 @@ def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> di
     return out
 
 
+def _tanh_mse_loss(X, Y, tanh, mean):
+    """The benchmark network's mse as a function of its flat parameters (W0, b0, W1, b1, …), in
+    the array library of X and Y: tanh hidden layers, identity output (z = h Wᵀ + b)."""
+
+    def loss(*flat):
+        h = X
+        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
+            h = h @ W.T + b
+            h = tanh(h) if i < len(flat) // 2 - 1 else h
+        return mean((h - Y) ** 2)
+
+    return loss
+
+
 def _per_case_of(name: str, min_seconds: float) -> dict:
     """per_case for the network NETWORKS[name]."""
     import jax.numpy as jnp
@@ -165,27 +185,12 @@ def _per_case_of(name: str, min_seconds: float) -> dict:
     batched = _per_call(lambda: check_network_gradients(impl, example), min_seconds) / DATA_SETS
 
     params = [torch.tensor(layer[k], dtype=torch.float64, requires_grad=True) for layer in net["layers"] for k in ("W", "b")]
-    Xt, Yt = torch.tensor(X), torch.tensor(Y)
-
-    def torch_loss(*flat):
-        h = Xt
-        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
-            h = h @ W.T + b
-            h = torch.tanh(h) if i < len(flat) // 2 - 1 else h
-        return ((h - Yt) ** 2).mean()
-
+    torch_loss = _tanh_mse_loss(torch.tensor(X), torch.tensor(Y), torch.tanh, lambda e: e.mean())
     slow = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=False), min_seconds, 50)
     fast = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=True), min_seconds, 500)
 
     jparams = [jnp.asarray(layer[k]) for layer in net["layers"] for k in ("W", "b")]
-
-    def jax_loss(*flat):
-        h = X
-        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
-            h = h @ W.T + b
-            h = jnp.tanh(h) if i < len(flat) // 2 - 1 else h
-        return jnp.mean((h - Y) ** 2)
-
+    jax_loss = _tanh_mse_loss(X, Y, jnp.tanh, jnp.mean)
     jax_check = _per_call(lambda: check_grads(jax_loss, jparams, order=1, modes=["rev"]), min_seconds, 50)
     n_params = sum(layer["W"].size + layer["b"].size for layer in net["layers"])
     return {
@@ -431,8 +436,13 @@ def write(out: Path, data: dict, *, pictures: bool = True) -> str:
 
 def render(data: dict, drawn: dict | None = None) -> str:
     """benchmarks.md; `drawn`: its chart, drawn by gradverify.plots (linked under the summary)."""
-    t = data["throughput"]
-    lines = [
+    lines = [*_summary(data, drawn), *_throughput(data), *_per_case(data), *_commands(data)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(data: dict, drawn: dict | None) -> list[str]:
+    """The title, the summary table against the targets, and the chart."""
+    return [
         "# Benchmarks",
         "",
         f"Measured {data['date']} on {data['machine']} (`{data['command']}`).",
@@ -454,6 +464,13 @@ def render(data: dict, drawn: dict | None = None) -> str:
         f"| peak RSS, the largest of the runs below | {data['peak_rss_mb']:.0f} MiB | — |",
         "",
         *([drawn["chart"].markdown(), ""] if drawn and "chart" in drawn else []),
+    ]
+
+
+def _throughput(data: dict) -> list[str]:
+    """Section 1: the network property's examples per second, and its stages."""
+    t = data["throughput"]
+    lines = [
         "## 1. Throughput and where the time goes",
         "",
         f"`network_gradients_match_references` under hypothesis, ci profile: {t['architectures']} architectures drawn "
@@ -468,6 +485,12 @@ def render(data: dict, drawn: dict | None = None) -> str:
     ]
     for stage, seconds in t["stages_s"].items():
         lines.append(f"| {stage} | {seconds:.3f} | {100 * seconds / t['seconds']:.0f}% |")
+    return lines
+
+
+def _per_case(data: dict) -> list[str]:
+    """Section 2: one checked case against gradcheck and check_grads."""
+    lines: list[str] = []
     lines += [
         "",
         "## 2. Per checked case, against gradcheck and check_grads",
@@ -487,6 +510,12 @@ def render(data: dict, drawn: dict | None = None) -> str:
             f"{row['gradcheck_fast_ms']:.2f} | {row['jax_check_grads_ms']:.2f} | {row['speedup_vs_gradcheck_slow']:.0f}× | "
             f"{row['speedup_vs_gradcheck_fast']:.1f}× | {row['speedup_vs_jax_check_grads']:.1f}× |"
         )
+    return lines
+
+
+def _commands(data: dict) -> list[str]:
+    """Sections 3 and 4: the commands from a cold start, and what the pictures cost."""
+    lines: list[str] = []
     lines += ["", "## 3, 4. Commands from a cold start", "",
               "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included. "
               "The pytest runs are in a copy of `docs/example_project`, whose pyproject configures the gradverify plugin "
@@ -528,7 +557,7 @@ def render(data: dict, drawn: dict | None = None) -> str:
         pictures = f"{row['pictures']}" if "pictures" in row else "—"
         lines.append(f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {cpu} | {row['exit_code']} | "
                      f"{row['peak_rss_mb']:.0f} MiB | {pictures} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _runs(count: int) -> str:

@@ -74,91 +74,110 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None, *, checks: lis
 
 
 def _catalogue(seeds: int, names: list[str] | None, folder: Path, checks: list[str] | None, rubric) -> dict:
-    from gradverify import runner
-    from gradverify.grading import items as grading
     from gradverify.grading.rubric import load_rubric
     from tests.variants import BUGGY, CORRECT, PARTIAL
 
     rubric = rubric or load_rubric()
-    out: dict = {"buggy": [], "correct": [], "partial": []}
-    for variant in BUGGY.values():
-        if names and variant.name not in names:
-            continue
-        start = time.perf_counter()
-        module = _module(variant)
-        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
-                             only=checks)
-        failed = [r for r in full.results if not r.passed]
-        properties = [r for r in failed if r.kind == "property"]
-        per_seed = [_detect(module, seed, [r.name for r in properties], checks) for seed in range(seeds)]
-        graded = grading.grade_file(variant.write(folder), rubric)
-        lost = [r.item.name for r in graded.items if not r.passed]
-        named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
-        own = {h.cause for r in graded.items if r.item.name == variant.item for h in r.hints if h.cause}
-        out["buggy"].append({
-            "name": variant.name,
-            "description": variant.description,
-            "item": variant.item,
-            "caught": bool(failed),
-            "caught_by": [r.name for r in failed],
-            "first_failure": {r.name: r.first_failure_at for r in properties},
-            "seeds": [{"seed": s, "property": p, "examples": n} for s, (p, n) in enumerate(per_seed)],
-            "caught_in_seeds": sum(1 for p, _ in per_seed if p),
-            "grade_lost": lost,
-            "grade_score": graded.score,
-            "grade_right_item": lost == variant.lost_items(rubric),
-            "hint_expected": variant.hint,
-            "hints_named": named,
-            "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in own),
-            "seconds": time.perf_counter() - start,
-        })
-        print(f"  buggy {variant.name}: caught by {len(failed)} checks, {out['buggy'][-1]['caught_in_seeds']}/{seeds} seeds, "
-              f"grade lost {lost}", file=sys.stderr, flush=True)
-    for variant in CORRECT.values():
-        if names and variant.name not in names:
-            continue
-        module = _module(variant)
-        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
-                             only=checks)
-        graded = grading.grade_file(variant.write(folder), rubric)
-        out["correct"].append({
-            "name": variant.name,
-            "description": variant.description,
-            "verify_passed": full.passed,
-            "flagged_by": [r.name for r in full.results if not r.passed],
-            "grade_score": graded.score,
-            "grade_max": graded.max_score,
-        })
-        print(f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
-              file=sys.stderr, flush=True)
-    for partial in PARTIAL.values():
-        variant = partial.variant
-        if names and variant.name not in names:
-            continue
-        full = runner.verify(_module(variant), impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
-                             only=checks)
-        graded = grading.grade_file(variant.write(folder), rubric)
-        status = {r.item.name: r.status for r in graded.items}
-        expected = {name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed"
-                    for name in status}
-        named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
-        out["partial"].append({
-            "name": variant.name,
-            "description": variant.description,
-            "verify": {r.name: r.status for r in full.results},
-            "verify_not_implemented": full.not_implemented,
-            "grade_status": status,
-            "grade_expected": expected,
-            "grade_right": status == expected,
-            "grade_score": graded.score,
-            "grade_max": graded.max_score,
-            "hint_expected": variant.hint,
-            "hints_named": named,
-            "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in named),
-        })
-        print(f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
-              file=sys.stderr, flush=True)
-    return out
+
+    def chosen(variant) -> bool:
+        return not names or variant.name in names
+
+    return {
+        "buggy": [_buggy_row(v, seeds, folder, checks, rubric) for v in BUGGY.values() if chosen(v)],
+        "correct": [_correct_row(v, folder, checks, rubric) for v in CORRECT.values() if chosen(v)],
+        "partial": [_partial_row(p, folder, checks, rubric) for p in PARTIAL.values() if chosen(p.variant)],
+    }
+
+
+def _verified(module, variant, checks: list[str] | None):
+    """The variant verified with the ci profile, seed 0, no corpus."""
+    from gradverify import runner
+
+    return runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
+                         only=checks)
+
+
+def _buggy_row(variant, seeds: int, folder: Path, checks: list[str] | None, rubric) -> dict:
+    """A buggy variant: which checks catch it, in how many seeds, what its grade loses and hints."""
+    from gradverify.grading import items as grading
+
+    start = time.perf_counter()
+    module = _module(variant)
+    full = _verified(module, variant, checks)
+    failed = [r for r in full.results if not r.passed]
+    properties = [r for r in failed if r.kind == "property"]
+    per_seed = [_detect(module, seed, [r.name for r in properties], checks) for seed in range(seeds)]
+    graded = grading.grade_file(variant.write(folder), rubric)
+    lost = [r.item.name for r in graded.items if not r.passed]
+    named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
+    own = {h.cause for r in graded.items if r.item.name == variant.item for h in r.hints if h.cause}
+    row = {
+        "name": variant.name,
+        "description": variant.description,
+        "item": variant.item,
+        "caught": bool(failed),
+        "caught_by": [r.name for r in failed],
+        "first_failure": {r.name: r.first_failure_at for r in properties},
+        "seeds": [{"seed": s, "property": p, "examples": n} for s, (p, n) in enumerate(per_seed)],
+        "caught_in_seeds": sum(1 for p, _ in per_seed if p),
+        "grade_lost": lost,
+        "grade_score": graded.score,
+        "grade_right_item": lost == variant.lost_items(rubric),
+        "hint_expected": variant.hint,
+        "hints_named": named,
+        "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in own),
+        "seconds": time.perf_counter() - start,
+    }
+    print(f"  buggy {variant.name}: caught by {len(failed)} checks, {row['caught_in_seeds']}/{seeds} seeds, "
+          f"grade lost {lost}", file=sys.stderr, flush=True)
+    return row
+
+
+def _correct_row(variant, folder: Path, checks: list[str] | None, rubric) -> dict:
+    """A correct variant: whether verify flags it, and its grade."""
+    from gradverify.grading import items as grading
+
+    full = _verified(_module(variant), variant, checks)
+    graded = grading.grade_file(variant.write(folder), rubric)
+    print(f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
+          file=sys.stderr, flush=True)
+    return {
+        "name": variant.name,
+        "description": variant.description,
+        "verify_passed": full.passed,
+        "flagged_by": [r.name for r in full.results if not r.passed],
+        "grade_score": graded.score,
+        "grade_max": graded.max_score,
+    }
+
+
+def _partial_row(partial, folder: Path, checks: list[str] | None, rubric) -> dict:
+    """A partly implemented variant: each item's verdict against the one expected, and its hints."""
+    from gradverify.grading import items as grading
+
+    variant = partial.variant
+    full = _verified(_module(variant), variant, checks)
+    graded = grading.grade_file(variant.write(folder), rubric)
+    status = {r.item.name: r.status for r in graded.items}
+    expected = {name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed"
+                for name in status}
+    named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
+    print(f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
+          file=sys.stderr, flush=True)
+    return {
+        "name": variant.name,
+        "description": variant.description,
+        "verify": {r.name: r.status for r in full.results},
+        "verify_not_implemented": full.not_implemented,
+        "grade_status": status,
+        "grade_expected": expected,
+        "grade_right": status == expected,
+        "grade_score": graded.score,
+        "grade_max": graded.max_score,
+        "hint_expected": variant.hint,
+        "hints_named": named,
+        "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in named),
+    }
 
 
 def fairness_seeds(variant, seeds: int) -> list[int]:
@@ -336,7 +355,8 @@ def summary(data: dict) -> dict:
     }
 
 
-def render(data: dict) -> str:
+def _summary_section(data: dict) -> list[str]:
+    """The title, the summary table against the targets, and how examples are counted."""
     s = data["summary"]
     seeds = len(data["buggy"][0]["seeds"]) if data["buggy"] else 0
     lines = [
@@ -372,6 +392,23 @@ def render(data: dict) -> str:
         f"then, for seeds 0–{seeds - 1}, through the properties alone (the ones that caught it first, then the "
         "rest) until one fails, so 'every seed' does not lean on the fixed worked examples.",
         "",
+    ]
+    return lines
+
+
+def render(data: dict) -> str:
+    """mutation.md from the measured data: summary, the three catalogues, fairness, mutmut."""
+    lines = [*_summary_section(data), *_buggy_section(data), *_correct_section(data), *_partial_section(data)]
+    if "fairness" in data:
+        lines += ["", render_fairness(data["fairness"])]
+    if "mutmut" in data:
+        lines += ["", render_mutmut(data["mutmut"])]
+    return "\n".join(lines) + "\n"
+
+
+def _buggy_section(data: dict) -> list[str]:
+    """One row per buggy variant: what catches it, how soon, what its grade loses, its hints."""
+    lines = [
         "## Buggy variants",
         "",
         "| variant | the bug | caught by (seed 0) | examples to first failure (seed 0) | seeds caught | most examples over seeds | grade: item lost | right item | hint: expected → named |",
@@ -385,10 +422,22 @@ def render(data: dict) -> str:
             f"{b['caught_in_seeds']}/{len(b['seeds'])} | {most} | {', '.join(b['grade_lost']) or '—'} (expected {b['item']}) | "
             f"{'✅' if b['grade_right_item'] else '❌'} | {_hint_cell(b)} |"
         )
+    return lines
+
+
+def _correct_section(data: dict) -> list[str]:
+    """One row per correct variant: verify's verdict and its grade."""
+    lines: list[str] = []
     lines += ["", "## Correct-but-different variants", "", "| variant | how it differs | verify | grade |", "|---|---|---|---|"]
     for c in data["correct"]:
         verdict = "✅ pass" if c["verify_passed"] else f"❌ flagged by {', '.join(c['flagged_by'])}"
         lines.append(f"| `{c['name']}` | {c['description']} | {verdict} | {c['grade_score']:g} / {c['grade_max']:g} |")
+    return lines
+
+
+def _partial_section(data: dict) -> list[str]:
+    """One row per partial or fused variant: each item's verdict against the one expected."""
+    lines: list[str] = []
     if data.get("partial"):
         lines += ["", "## Partial and fused variants", "",
                   "What each leaves out raises NotImplementedError in its author's words; the grade must say "
@@ -402,11 +451,7 @@ def render(data: dict) -> str:
             verify = ", ".join(f"{n}: {v}" for n, v in p["verify"].items() if v != "passed") or "all pass"
             lines.append(f"| `{p['name']}` | {p['description']} | {', '.join(missing) or '—'} | {', '.join(failed) or '—'} | "
                          f"{'✅' if p['grade_right'] else '❌'} | {p['grade_score']:g} / {p['grade_max']:g} | {verify} | {_hint_cell(p)} |")
-    if "fairness" in data:
-        lines += ["", render_fairness(data["fairness"])]
-    if "mutmut" in data:
-        lines += ["", render_mutmut(data["mutmut"])]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _hint_cell(row: dict) -> str:

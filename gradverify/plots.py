@@ -238,22 +238,30 @@ def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
                                f"{_off(int((~drawable).sum()))}", 48), fontsize=9)
     ax.legend(fontsize=7, frameon=False)
     if matrix:
-        with np.errstate(invalid="ignore", over="ignore"):
-            difference = got - expected
-        difference[~np.isfinite(difference)] = np.nan
-        limit = float(np.nanmax(np.abs(difference))) if np.isfinite(difference).any() else 1.0
-        limit = limit or 1.0
-        image = heat.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
-        rows, cols = np.nonzero(outside)
-        heat.scatter(cols, rows, marker="x", s=16, color="black", linewidths=0.8, label="out of tolerance")
-        heat.set_xlabel("column j")
-        heat.set_ylabel("row i")
-        heat.xaxis.get_major_locator().set_params(integer=True)
-        heat.yaxis.get_major_locator().set_params(integer=True)
-        heat.set_title("got − expected at [i, j] (× = out of tolerance)", fontsize=9)
-        figure.colorbar(image, ax=heat, shrink=0.85, label="got − expected")
+        _difference_map(figure, heat, got, expected, outside)
     figure.tight_layout()
     return figure
+
+
+def _difference_map(figure: Any, heat: Any, got: Any, expected: Any, outside: Any) -> None:
+    """got − expected as a heat map laid out as the matrix (rows i, columns j), symmetric about 0,
+    the elements out of tolerance crossed."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = got - expected
+    difference[~np.isfinite(difference)] = np.nan
+    limit = float(np.nanmax(np.abs(difference))) if np.isfinite(difference).any() else 1.0
+    limit = limit or 1.0
+    image = heat.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    rows, cols = np.nonzero(outside)
+    heat.scatter(cols, rows, marker="x", s=16, color="black", linewidths=0.8, label="out of tolerance")
+    heat.set_xlabel("column j")
+    heat.set_ylabel("row i")
+    heat.xaxis.get_major_locator().set_params(integer=True)
+    heat.yaxis.get_major_locator().set_params(integer=True)
+    heat.set_title("got − expected at [i, j] (× = out of tolerance)", fontsize=9)
+    figure.colorbar(image, ax=heat, shrink=0.85, label="got − expected")
 
 
 def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str) -> Any:
