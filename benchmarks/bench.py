@@ -100,7 +100,7 @@ def throughput(examples: int, seed: int = 0) -> dict:
     assert result.passed, result.failure
     from gradverify import report
 
-    run = VerifyResult("impl", "ci", seed, examples, "", total, [result])
+    run = VerifyResult(impl="impl", profile="ci", seed=seed, budget=examples, started="", seconds=total, results=[result])
     start = time.perf_counter()
     report.render_markdown(run)
     stages["reporting (once)"] = time.perf_counter() - start

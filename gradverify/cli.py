@@ -148,13 +148,15 @@ def _paint(text: str, mark: str, stream) -> str:
 
 def _progress(index: int, total: int, name: str, result) -> None:
     """One line per check on stderr; on a terminal, the running check is shown first."""
+    from gradverify.results import CheckKind
+
     tty = sys.stderr.isatty()
     if result is None:
         if tty:
             print(f"[{index + 1:>2}/{total}] ...   {name}", end="\r", file=sys.stderr, flush=True)
         return
     mark = {"passed": "pass", "error": "ERROR", "not implemented": "n/i", "partly implemented": "part"}.get(result.status, "FAIL")
-    count = "fixed" if result.kind == "fixed" else f"{result.examples} examples"
+    count = "fixed" if result.kind is CheckKind.FIXED else f"{result.examples} examples"
     line = f"[{index + 1:>2}/{total}] {_paint(f'{mark:<5}', mark, sys.stderr)} {name} ({count}, {result.seconds:.1f} s)"
     print(line + (" " * 8 if tty else ""), file=sys.stderr, flush=True)
 

@@ -14,7 +14,7 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Profile:
     name: str
     #: hypothesis examples for a property of weight 1
@@ -25,9 +25,12 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "dev": Profile("dev", 30, False, True, "quick: random seed, failures remembered in .gradverify/hypothesis/"),
-    "ci": Profile("ci", 150, True, False, "deterministic (fixed seed), fixed budget, no hypothesis database"),
-    "thorough": Profile("thorough", 1000, False, True, "many examples: random seed, failures remembered"),
+    "dev": Profile(name="dev", budget=30, derandomize=False, database=True,
+                   description="quick: random seed, failures remembered in .gradverify/hypothesis/"),
+    "ci": Profile(name="ci", budget=150, derandomize=True, database=False,
+                  description="deterministic (fixed seed), fixed budget, no hypothesis database"),
+    "thorough": Profile(name="thorough", budget=1000, derandomize=False, database=True,
+                        description="many examples: random seed, failures remembered"),
 }
 
 #: This process's temporary hypothesis folder, once use_hypothesis_home(None) has named one.

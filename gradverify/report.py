@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 from gradverify.properties.cases import case_to_json
 from gradverify.markdown import code, inline
 from gradverify.profiles import PROFILES
-from gradverify.results import CheckStatus, Failure, PropertyResult, VerifyResult
+from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, Source, VerifyResult
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
@@ -43,7 +43,7 @@ def _status(r: PropertyResult) -> str:
 
 
 def _examples(r: PropertyResult) -> str:
-    if r.kind == "fixed":
+    if r.kind is CheckKind.FIXED:
         return "fixed"
     text = str(r.examples) + (f" × {r.data_sets} data sets" if r.data_sets > 1 else "")
     if r.regressions_replayed:
@@ -90,7 +90,7 @@ def _failure_block(r: PropertyResult, drawn: "dict[str, DrawnPicture] | None" = 
     if r.error:
         lines += [f"The property could not run: {inline(r.error)}", "", "</details>", ""]
         return lines
-    lines.append(f"Found by: {f.source}" + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source == "hypothesis" else "")
+    lines.append(f"Found by: {f.source}" + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source is Source.HYPOTHESIS else "")
                  + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "") + ".")
     lines.append("")
     if f.case is not None:

@@ -36,7 +36,31 @@ class CheckStatus(StrEnum):
     PARTLY_IMPLEMENTED = "partly implemented"
 
 
-@dataclass
+class CheckKind(StrEnum):
+    """A property (cases drawn by hypothesis) or a fixed check (one example)."""
+
+    PROPERTY = "property"
+    FIXED = "fixed"
+
+
+class Source(StrEnum):
+    """Where a failing case came from (Failure.source); each is the words the report prints."""
+
+    HYPOTHESIS = "hypothesis"
+    CORPUS = "regression corpus"
+    #: a coverage case failed and the search found no smaller one
+    COVERAGE = "coverage case (not shrunk: the search found no failing case)"
+    REPLAYED = "replayed case"
+    FIXED = "fixed example"
+    #: a grading item's fixed case of one of its components (grading.domain)
+    COMPONENT = "fixed case of one component"
+    #: no case: every case it draws needs a function that raises NotImplementedError
+    NOT_IMPLEMENTED = "not implemented"
+    #: no case: the check needs a function the implementation does not define
+    MISSING_FUNCTION = "missing function"
+
+
+@dataclass(kw_only=True)
 class Failure:
     """What a person needs to act on a failing property."""
 
@@ -44,7 +68,7 @@ class Failure:
     case: Any
     case_description: str
     shapes: str
-    source: str  # "hypothesis", "regression corpus" or "fixed example"
+    source: Source
     replay: str | None = None
     corpus_path: str | None = None
     #: (a bigger sibling of the case, its comparisons), for the pictures (Property.illustration:
@@ -52,11 +76,11 @@ class Failure:
     illustration: tuple[Any, list[Comparison]] | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PropertyResult:
     name: str
     claim: str
-    kind: str  # "property" or "fixed"
+    kind: CheckKind
     tolerance: str
     examples: int = 0
     #: data sets checked per example (the network property checks several per architecture)
@@ -91,7 +115,7 @@ class PropertyResult:
         return self.status is CheckStatus.PASSED
 
 
-@dataclass
+@dataclass(kw_only=True)
 class VerifyResult:
     impl: str
     profile: str
@@ -153,7 +177,8 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
     saved = sorted(dict.fromkeys(p for part in parts for p in part.new_regressions), key=lambda p: saved_by.get(p, len(saved_by)))
     loaded = [part.environment for part in parts if part.environment]
     return VerifyResult(
-        first.impl, first.profile, first.seed, first.budget, min(part.started for part in parts),
+        impl=first.impl, profile=first.profile, seed=first.seed, budget=first.budget,
+        started=min(part.started for part in parts),
         seconds=seconds if seconds is not None else max(part.seconds for part in parts),
         results=results,
         corpus_dir=first.corpus_dir,

@@ -27,7 +27,7 @@ from gradverify import corpus
 from gradverify.profiles import PROFILES, Profile
 from gradverify.properties.cases import case_to_json
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES, FixedCheck, Property
-from gradverify.results import CheckStatus, Failure, PropertyResult, VerifyResult, environment
+from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, VerifyResult, environment
 from gradverify.search import illustrate, missing_failure, replay_only, run_fixed, run_property
 
 
@@ -63,7 +63,7 @@ def gradverify_command() -> str:
 Progress = Callable[[int, int, str, "PropertyResult | None"], None]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Session:
     """One implementation made ready for its checks: what every check of a run shares, and the
     run's record (`run`, a VerifyResult) that each check adds its result to. `start` makes one,
@@ -119,8 +119,10 @@ def start(
     chosen = PROFILES[profile]
     if seed is None and chosen.derandomize:
         seed = 0
-    run = VerifyResult(impl_spec, chosen.name, seed, budget or chosen.budget, time.strftime("%Y-%m-%d %H:%M:%S %Z"))
-    session = Session(impl, run, chosen, seed, budget, corpus_dir, save_regressions, database_dir, [], replay)
+    run = VerifyResult(impl=impl_spec, profile=chosen.name, seed=seed, budget=budget or chosen.budget,
+                       started=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
+    session = Session(impl=impl, run=run, profile=chosen, seed=seed, budget=budget, corpus_dir=corpus_dir,
+                      save_regressions=save_regressions, database_dir=database_dir, entries=[], replay=replay)
     from gradverify.loader import missing_functions
 
     run.missing_functions = missing_functions(impl)
@@ -142,7 +144,8 @@ def run_one(session: Session, name: str) -> PropertyResult:
     item = check_named(name)
     missing = [fn for fn in item.functions if fn in run.missing_functions]
     if missing:
-        result = missing_failure(name, item.claim, "fixed" if isinstance(item, FixedCheck) else "property", item.tolerance, missing)
+        result = missing_failure(name, item.claim, CheckKind.FIXED if isinstance(item, FixedCheck) else CheckKind.PROPERTY, item.tolerance,
+                                 missing)
     elif isinstance(item, FixedCheck):
         result = run_fixed(item, impl)
     elif session.replay is not None:

@@ -26,7 +26,7 @@ from gradverify.properties.calls import ImplFailure, describe_exception
 from gradverify.properties.cases import Example, TrainCase, materialize
 from gradverify.properties.checks import Counterexample, FixedCheck, Property, Rejected
 from gradverify.references.compare import Cause, Comparison, Where, failed
-from gradverify.results import MISSING, Failure, PropertyResult
+from gradverify.results import MISSING, CheckKind, Failure, PropertyResult, Source
 
 MAX_SHOWN_COMPARISONS = 8
 #: With `skip_missing`, a property stops searching after this many cases in a row that need a
@@ -60,10 +60,16 @@ def _shapes(case: Any) -> str:
     return ""
 
 
-def failure_of(case: Any, comparisons: list[Comparison], source: str) -> Failure:
+def failure_of(case: Any, comparisons: list[Comparison], source: Source) -> Failure:
     """The Failure a person reads: the first failing comparisons, the case, its shapes, where it came from."""
     bad = [c for c in comparisons if not c.ok]
-    return Failure(bad[:MAX_SHOWN_COMPARISONS], case, case.describe(), _shapes(case), source)
+    return Failure(comparisons=bad[:MAX_SHOWN_COMPARISONS], case=case, case_description=case.describe(), shapes=_shapes(case),
+                   source=source)
+
+
+def _no_case(comparisons: list[Comparison], description: str, source: Source) -> Failure:
+    """A Failure with no case to show: a fixed example, or functions missing."""
+    return Failure(comparisons=comparisons, case=None, case_description=description, shapes="", source=source)
 
 
 def _timed_out(comparisons: list[Comparison]) -> bool:
@@ -157,7 +163,7 @@ def _replay(prop: Property, impl: ModuleType, entries: list[corpus.Entry], resul
             continue
         result.regressions_replayed += 1
         if tried.step is Step.FAILED:
-            result.failure = failure_of(tried.case, tried.comparisons, "regression corpus")
+            result.failure = failure_of(tried.case, tried.comparisons, Source.CORPUS)
             result.failure.corpus_path = str(entry.path) if entry.path else None
             _set_errors(result, tried.comparisons)
             return True
@@ -224,12 +230,12 @@ def _search(prop: Property, impl: ModuleType, result: PropertyResult, stats: _St
         case, comparisons = exc.tried.case, exc.tried.comparisons
         if _timed_out(comparisons) and stats.last_real_failure is not None:
             case, comparisons = stats.last_real_failure  # time ran out while shrinking a real failure
-        result.failure = failure_of(case, comparisons, "hypothesis")
+        result.failure = failure_of(case, comparisons, Source.HYPOTHESIS)
         return case
     except Flaky as exc:
         if stats.last_real_failure is not None:  # e.g. a deadline expired mid-search
             case, comparisons = stats.last_real_failure
-            result.failure = failure_of(case, comparisons, "hypothesis")
+            result.failure = failure_of(case, comparisons, Source.HYPOTHESIS)
             return case
         result.error = f"hypothesis stopped: {describe_exception(exc)}"
     except Unsatisfiable:
@@ -257,7 +263,7 @@ def run_property(
     `skip_missing`: cases that need a function the implementation does not implement (it raises
     NotImplementedError) are skipped and listed in result.not_implemented, so partial code is
     checked on everything it implements; when nothing is, the result is "not implemented"."""
-    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, data_sets=prop.data_sets)
+    result = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance, data_sets=prop.data_sets)
     start = time.perf_counter()
     stats = _Stats()
     if _replay(prop, impl, entries, result, stats, skip_missing):
@@ -271,14 +277,14 @@ def run_property(
     new_case = _search(prop, impl, result, stats, hypothesis_settings(profile, examples, database_dir), seed, skip_missing)
     if covered is not None and result.failure is None:
         result.error = None
-        result.failure = failure_of(covered.case, covered.comparisons, "coverage case (not shrunk: the search found no failing case)")
+        result.failure = failure_of(covered.case, covered.comparisons, Source.COVERAGE)
         new_case = covered.case
     _set_counts(result, stats)
     if stats.missing and result.failure is None:
         result.not_implemented = list(stats.missing)
         if result.examples == 0:  # nothing it draws is implemented
             result.error = None
-            result.failure = Failure(list(stats.missing.values())[:MAX_SHOWN_COMPARISONS], None, "—", "", "not implemented")
+            result.failure = _no_case(list(stats.missing.values())[:MAX_SHOWN_COMPARISONS], "—", Source.NOT_IMPLEMENTED)
     if result.failure is not None:
         _set_errors(result, result.failure.comparisons)
     result.seconds = time.perf_counter() - start
@@ -297,7 +303,8 @@ def _set_counts(result: PropertyResult, stats: _Stats) -> None:
 
 def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> PropertyResult:
     """The property on the one replayed case (`verify --replay`)."""
-    result = PropertyResult(prop.name, prop.claim, "property", prop.tolerance, regressions_replayed=1)
+    result = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance,
+                            regressions_replayed=1)
     start = time.perf_counter()
     tried = try_case(prop, impl, entry.case, _Stats())
     if tried.step is Step.REJECTED:
@@ -305,7 +312,7 @@ def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> Proper
         return result
     result.examples = 1
     if tried.step is Step.FAILED:
-        result.failure = failure_of(tried.case, tried.comparisons, "replayed case")
+        result.failure = failure_of(tried.case, tried.comparisons, Source.REPLAYED)
         result.failure.corpus_path = str(entry.path) if entry.path else None
         result.first_failure_at = 1
     _set_errors(result, tried.comparisons)
@@ -315,23 +322,23 @@ def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> Proper
 
 def run_fixed(check: FixedCheck, impl: ModuleType) -> PropertyResult:
     """A fixed check: one example, run once."""
-    result = PropertyResult(check.name, check.claim, "fixed", check.tolerance, examples=1)
+    result = PropertyResult(name=check.name, claim=check.claim, kind=CheckKind.FIXED, tolerance=check.tolerance, examples=1)
     start = time.perf_counter()
     comparisons = run_check(check.check, impl, tolerance=check.tolerance)
     _set_errors(result, comparisons)
     if not all(c.ok for c in comparisons):
         bad = [c for c in comparisons if not c.ok]
-        result.failure = Failure(bad[:MAX_SHOWN_COMPARISONS], None, check.claim, "", "fixed example")
+        result.failure = _no_case(bad[:MAX_SHOWN_COMPARISONS], check.claim, Source.FIXED)
         result.first_failure_at = 1
     result.seconds = time.perf_counter() - start
     return result
 
 
-def missing_failure(name: str, claim: str, kind: str, tol: str, missing: list[str]) -> PropertyResult:
+def missing_failure(name: str, claim: str, kind: CheckKind, tol: str, missing: list[str]) -> PropertyResult:
     """The result of a check that needs functions the implementation does not define."""
     comparisons = [failed(Where(function=fn), Cause.NOT_DEFINED, "is not defined by the implementation", tol) for fn in missing]
-    result = PropertyResult(name, claim, kind, tol)
-    result.failure = Failure(comparisons, None, "—", "", "missing function")
+    result = PropertyResult(name=name, claim=claim, kind=kind, tolerance=tol)
+    result.failure = _no_case(comparisons, "—", Source.MISSING_FUNCTION)
     return result
 
 

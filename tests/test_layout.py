@@ -174,9 +174,9 @@ def test_an_item_result_takes_only_its_item_pass_and_score_by_position():
 def test_a_property_s_status_is_an_enum_member_that_compares_equal_to_its_text():
     """States are enums (CheckStatus), read by identity in the code; their text is what the
     reports and results show, and what older callers compare with."""
-    from gradverify.results import CheckStatus, PropertyResult
+    from gradverify.results import CheckKind, CheckStatus, PropertyResult
 
-    result = PropertyResult("p", "a claim", "property", "autodiff")
+    result = PropertyResult(name="p", claim="a claim", kind=CheckKind.PROPERTY, tolerance="autodiff")
     assert result.status is CheckStatus.PASSED and result.status == "passed" and result.passed
     result.error = "too many rejections"
     assert result.status is CheckStatus.ERROR and not result.passed

@@ -19,7 +19,7 @@ from gradverify.properties.cases import Architecture, Example
 from gradverify.cli import main
 from gradverify.report import pictures, render_markdown
 from gradverify.references.compare import TOLERANCES, Comparison, Where
-from gradverify.results import Failure, PropertyResult, VerifyResult
+from gradverify.results import CheckKind, Failure, PropertyResult, Source, VerifyResult
 
 IMAGE = re.compile(r"!\[((?:\\.|[^\]\\])*)\]\(([^)]+)\)")
 
@@ -29,7 +29,7 @@ def _run(*results: PropertyResult) -> VerifyResult:
 
 
 def _passing(name: str = "dense_matches_references", rel: float = 3e-13) -> PropertyResult:
-    return PropertyResult(name, "a claim", "property", "autodiff", examples=10, max_abs_err=1e-14, max_rel_err=rel)
+    return PropertyResult(name=name, claim="a claim", kind=CheckKind.PROPERTY, tolerance="autodiff", examples=10, max_abs_err=1e-14, max_rel_err=rel)
 
 
 def _failing() -> PropertyResult:
@@ -40,9 +40,9 @@ def _failing() -> PropertyResult:
                    tolerance=TOLERANCES["autodiff"], max_abs_err=0.19, max_rel_err=0.6, shape=(2, 3),
                    mismatches=[((0, 1), 0.12, 0.31), ((1, 2), -0.05, 0.02)], values=(got, expected))
     case = Example(Architecture((2, 3, 1), ("sigmoid", "identity"), "mse", batch=2), seed=7)
-    failure = Failure([c], case, case.describe(), "W0 (2, 3)", "hypothesis")
-    return PropertyResult("network_gradients_match_references", "the gradients agree", "property", "autodiff",
-                          examples=3, max_abs_err=0.19, max_rel_err=0.6, failure=failure)
+    failure = Failure(comparisons=[c], case=case, case_description=case.describe(), shapes="W0 (2, 3)", source=Source.HYPOTHESIS)
+    return PropertyResult(name="network_gradients_match_references", claim="the gradients agree", kind=CheckKind.PROPERTY,
+                          tolerance="autodiff", examples=3, max_abs_err=0.19, max_rel_err=0.6, failure=failure)
 
 
 def _images(markdown: str, folder: Path) -> list[tuple[str, str]]:
@@ -225,13 +225,14 @@ def _losses_failure(batches: int = 20) -> Failure:
     weight = Comparison(Where(oracle="torch.optim.SGD", function="train", layer=0, parameter="W", quantity="trained"),
                         ok=False, tolerance=TOLERANCES["autodiff"], max_abs_err=0.01, max_rel_err=0.1, shape=(1, 1),
                         mismatches=[((0, 0), 0.11, 0.1)], values=(np.array([[0.11]]), np.array([[0.1]])))
-    failure = Failure([weight], case, case.describe(), "", "hypothesis")
+    failure = Failure(comparisons=[weight], case=case, case_description=case.describe(), shapes="", source=Source.HYPOTHESIS)
     failure.illustration = (longer(case), [replace(losses)])
     return failure
 
 
 def test_a_failing_training_check_shows_the_loss_curves_of_its_longer_run(tmp_path):
-    result = PropertyResult("train_matches_torch_sgd", "train follows SGD", "property", "autodiff", examples=2,
+    result = PropertyResult(name="train_matches_torch_sgd", claim="train follows SGD", kind=CheckKind.PROPERTY, tolerance="autodiff",
+                            examples=2,
                             max_abs_err=0.01, max_rel_err=0.1, failure=_losses_failure())
     markdown = _write(_run(result), tmp_path / "verify.md")
     [(alt, link)] = _images(markdown, tmp_path)  # the trained weight has one element: the text says it all

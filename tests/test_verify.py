@@ -350,7 +350,7 @@ def test_verify_names_the_same_cause_as_grade_for_the_same_bug(variant, prop, it
     (graded,) = grading.grade_module(module, replace(rubric, items=tuple(i for i in rubric.items if i.name == item))).items
     causes = [h.cause for h in checked.hints if h.cause]
     assert causes == [BUGGY[variant].hint] == [h.cause for h in graded.hints if h.cause]
-    assert f"**Hint:** {inline(checked.hints[0])}" in render_markdown(VerifyResult("x", "ci", 0, 1, "now", results=[checked]))
+    assert f"**Hint:** {inline(checked.hints[0])}" in render_markdown(VerifyResult(impl="x", profile="ci", seed=0, budget=1, started="now", results=[checked]))
 
 
 def test_a_gradient_off_by_two_is_called_a_factor_of_two():

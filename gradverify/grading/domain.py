@@ -44,7 +44,7 @@ from gradverify.properties.checks import Property
 from gradverify.references.compare import Cause, Comparison
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 from gradverify.profiles import PROFILES
-from gradverify.results import Failure, PropertyResult
+from gradverify.results import CheckKind, Failure, PropertyResult, Source
 from gradverify.search import failure_of, run_case, run_property
 
 #: Causes that say a function is missing rather than wrong.
@@ -272,7 +272,7 @@ def _judge(state: _State, plan_: Plan, component: Component, prop: Property, mod
     if verdict is Verdict.REFUSED and state.refusal is None:
         state.refusal = [c for c in comparisons if not c.ok]
     if verdict is Verdict.WRONG and state.failure is None:
-        state.failure = failure_of(case, comparisons, "fixed case of one component")
+        state.failure = failure_of(case, comparisons, Source.COMPONENT)
 
 
 def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *, seed: int | None,
@@ -311,7 +311,7 @@ def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *
         _attribute(state, prop, module, result.failure, start, seconds)
     credit = Credit(tuple(ComponentResult(c, *state.verdicts[c]) for c in plan_.components if c in state.verdicts),
                     tuple(plan_.left_out) + tuple(state.dropped))
-    summary = PropertyResult(prop.name, prop.claim, "property", prop.tolerance)
+    summary = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance)
     summary.examples, summary.max_rel_err = state.examples, state.max_rel
     if credit.share < 1.0:
         summary.failure = state.failure or _refusals(state)
@@ -347,4 +347,4 @@ def _refusals(state: "_State") -> Failure:
 
     comparisons = state.refusal or [failed(Where(function="network_gradients"), Cause.NOT_IMPLEMENTED,
                                            "no output layer is implemented, so nothing could be checked", "autodiff")]
-    return Failure(comparisons, None, "—", "", "not implemented")
+    return Failure(comparisons=comparisons, case=None, case_description="—", shapes="", source=Source.NOT_IMPLEMENTED)
