@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from typing import NoReturn
 
 from gradverify.options import positive_int
 from gradverify.terminal import inert  # every piece of text from outside that this module prints
@@ -24,7 +25,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 on bad usage; keep it, say it plainly
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 on bad usage; keep it, say it plainly
         self.print_usage(sys.stderr)
         print(f"gradverify: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
@@ -234,8 +235,13 @@ def _locator(spec: str):
 
     def locate(function: str):
         fn = getattr(module, function, None)
+        if fn is None:
+            return None
         try:
-            path = Path(inspect.getsourcefile(fn)).resolve()
+            source = inspect.getsourcefile(fn)
+            if source is None:
+                return None
+            path = Path(source).resolve()
             line = inspect.getsourcelines(fn)[1]
         except (TypeError, OSError):  # not a Python function, or no source
             return None

@@ -101,7 +101,8 @@ def _too_large(path: Path) -> str | None:
 def load(directory: Path) -> tuple[list[Entry], list[str]]:
     """Every entry in `directory` (sorted by file name), and a line for each file that could not be
     read or is too large to replay (MAX_ENTRY_BYTES, MAX_CASE_VALUES)."""
-    entries, problems = [], []
+    entries: list[Entry] = []
+    problems: list[str] = []
     if not directory.is_dir():
         return entries, problems
     for path in sorted(directory.glob("*.json")):

@@ -408,9 +408,9 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
         return [dampened]
     out = _generic(failure)
     try:
-        if kind == "activation" and isinstance(failure.case, ActivationCase):
+        if kind == "activation" and target is not None and isinstance(failure.case, ActivationCase):
             found = _activation_hints(target, failure.case, module)
-        elif kind == "loss" and isinstance(failure.case, LossCase):
+        elif kind == "loss" and target is not None and isinstance(failure.case, LossCase):
             found = _loss_hints(target, failure.case, module)
         elif kind == "network" and isinstance(failure.case, Example):
             found = _network_hints(failure, module)

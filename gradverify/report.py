@@ -15,6 +15,8 @@ from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, 
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
+    import numpy as np
+
     from gradverify.plots import DrawnPicture, Picture
 
 #: The autodiff oracles, as named in a comparison's `where.oracle`.
@@ -90,6 +92,8 @@ def _failure_block(r: PropertyResult, drawn: "dict[str, DrawnPicture] | None" = 
     if r.error:
         lines += [f"The property could not run: {inline(r.error)}", "", "</details>", ""]
         return lines
+    if f is None:  # a check that failed has a failure; only one that could not run (above) has none
+        return lines + ["</details>", ""]
     lines.append(f"Found by: {f.source}" + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source is Source.HYPOTHESIS else "")
                  + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "") + ".")
     lines.append("")
@@ -159,7 +163,7 @@ def check_lines(r: PropertyResult) -> list[str]:
     (or why it could not run, or what it lacks), the worst values, the shrunk example, the hints
     and the replay command. `gradverify verify` prints them on stderr; the pytest plugin shows
     them as the check's failure."""
-    if r.status is CheckStatus.NOT_IMPLEMENTED:
+    if r.status is CheckStatus.NOT_IMPLEMENTED and r.failure is not None:  # (not implemented: a failure, all missing)
         missing = "; ".join(dict.fromkeys(f"{c.where.function}: {c.message}" for c in r.failure.comparisons))
         return [f"{r.name}: not implemented: {missing}"]
     if r.status is CheckStatus.PARTLY_IMPLEMENTED:
@@ -179,28 +183,28 @@ def check_lines(r: PropertyResult) -> list[str]:
     return lines
 
 
-def _scattered(failure: Failure) -> Comparison | None:
-    """The failing comparison whose elements a scatter shows: the first whose numbers differ and
-    were kept (batch losses have their own picture, `_losses_of`)."""
+def _scattered(failure: Failure) -> tuple[Comparison, tuple[np.ndarray, np.ndarray]] | None:
+    """The failing comparison whose elements a scatter shows, with its values (got, expected): the
+    first whose numbers differ and were kept (batch losses have their own picture, `_losses_of`)."""
     losses = _losses_of(failure)
     for c in failure.comparisons:
         if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.values is not None \
                 and (losses is None or c is not losses[1]):
-            return c
+            return c, c.values
     return None
 
 
-def _losses_of(failure: Failure) -> tuple[str, Comparison] | None:
-    """A training check's failing batch-loss comparison with its values, and the run it is of:
-    the failing case trained longer (Failure.illustration) when that run's losses differ, else
-    the failing case itself."""
+def _losses_of(failure: Failure) -> tuple[str, Comparison, tuple[np.ndarray, np.ndarray]] | None:
+    """A training check's failing batch-loss comparison, as (the run it is of, the comparison, its
+    values: got, expected): the run is the failing case trained longer (Failure.illustration) when
+    that run's losses differ, else the failing case itself."""
     runs = [(f"the failing case trained for {failure.illustration[0].epochs} epochs", failure.illustration[1])] \
         if failure.illustration else []
     runs.append(("the failing case", failure.comparisons))
     for run, comparisons in runs:
         for c in comparisons:
             if c.where.quantity == "batch_losses" and c.values is not None and c.values[1].size >= MIN_DRAWN:
-                return run, c
+                return run, c, c.values
     return None
 
 
@@ -255,23 +259,23 @@ def failure_pictures(name: str, failure: Failure | None, *, title: str | None = 
     losses_key, values_key = picture_keys(name)
     name = title or name
     if (losses := _losses_of(failure)) is not None:
-        run, c = losses
-        batches = c.values[1].size
-        reference = REFERENCE_RUNS.get(c.where.oracle, c.where.oracle or "reference")
+        run, curve, (got_losses, expected_losses) = losses
+        oracle = curve.where.oracle or "reference"
+        reference = REFERENCE_RUNS.get(oracle, oracle)
         shown.append(plots.Picture(
-            losses_key, f"{name}, {run}: the loss of each of its {batches} batches, train's against the reference's "
-            f"({reference}), and their difference against the tolerance, where they part",
-            lambda c=c, run=run, reference=reference: plots.loss_curves(
-                f"{c.label}, {run}", *c.values, tolerance_limit(c.values[1], c.tolerance), reference)))
-    c = _scattered(failure)
-    if c is not None and c.values[0].size >= MIN_DRAWN:
-        got, expected = c.values
+            losses_key, f"{name}, {run}: the loss of each of its {expected_losses.size} batches, train's against the "
+            f"reference's ({reference}), and their difference against the tolerance, where they part",
+            lambda: plots.loss_curves(f"{curve.label}, {run}", got_losses, expected_losses,
+                                      tolerance_limit(expected_losses, curve.tolerance), reference)))
+    scattered = _scattered(failure)
+    if scattered is not None and scattered[1][0].size >= MIN_DRAWN:
+        c, (got, expected) = scattered
         outside = out_of_tolerance(got, expected, c.tolerance)
         heat = " with a heat map of got − expected" if got.ndim == 2 and min(got.shape) > 1 else ""
         shown.append(plots.Picture(
             values_key, f"{name}: got against expected for each of its {got.size} elements of {c.label}{heat}; "
             f"{int(outside.sum())} out of tolerance, off the dashed line got = expected (the worst values are in the text above)",
-            lambda c=c, outside=outside: plots.expected_vs_got(c.label, *c.values, outside, c.mismatches)))
+            lambda: plots.expected_vs_got(c.label, got, expected, outside, c.mismatches)))
     return shown
 
 

@@ -152,7 +152,10 @@ def check_network_gradients(impl: ModuleType, ex: Example) -> list[Comparison]:
     cases = [Example(ex.arch, (ex.seed + j) % 2**32, ex.labels) for j in range(DATA_SETS)]
     data = [materialize(case) for case in cases]
     nets, Xs, Ys = (list(column) for column in zip(*data))
-    refs = {name: oracle.network_gradients_many(nets, Xs, Ys) for name, oracle in _oracles().items()}
+    # each backend's network_gradients_many returns one (loss, grads) per network
+    refs: dict[str, list[tuple[float, list[dict]]]] = {
+        name: oracle.network_gradients_many(nets, Xs, Ys) for name, oracle in _oracles().items()
+    }
     summary = []
     for j, (case, (net, X, Y)) in enumerate(zip(cases, data)):
         before = _arrays_of(net["layers"])

@@ -19,6 +19,8 @@ Kink and saturation policy (stated in every report, see KINK_POLICY):
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from hypothesis import strategies as st
 
 from gradverify.references.spec import ACTIVATIONS, LOSSES
@@ -102,7 +104,7 @@ def architectures(
     return _architectures(usable, hidden, outputs, max_depth, max_width, max_batch, L2_CHOICES[l2])
 
 
-def _check_names(what: str, names: tuple[str, ...], registry: dict) -> None:
+def _check_names(what: str, names: tuple[str, ...], registry: Collection[str]) -> None:
     unknown = [name for name in names if name not in registry]
     if not names or unknown:
         raise ValueError(f"{what} must be names from {sorted(registry)}, got {list(names)}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
+from typing import Callable, TypedDict
 
 import numpy as np
 
@@ -25,6 +25,14 @@ class WorkedExample:
     check: Callable[[ModuleType], list[Comparison]]
     #: the protocol functions it goes through
     functions: tuple[str, ...]
+
+
+class Layer(TypedDict):
+    """One layer's parameters as the protocol passes them (docs/protocol.md)."""
+
+    W: np.ndarray
+    b: np.ndarray
+    activation: str
 
 
 # The classic 2-2-2 sigmoid network with ½·SSE (Mazur, "A Step by Step
@@ -68,7 +76,7 @@ def classic_network(impl: ModuleType) -> list[Comparison]:
 def gradient_descent_quartic(impl: ModuleType) -> list[Comparison]:
     """Descent from x = 6 with step 0.01 on f(x) = x⁴ − 3x³ + 2, f'(x) = 4x³ − 9x², through
     sgd_momentum_step, stops at the local minimum x = 9/4 (f'(9/4) = 0, f''(9/4) > 0)."""
-    params = [{"W": np.array([[6.0]]), "b": np.array([0.0]), "activation": "identity"}]
+    params: list[Layer] = [{"W": np.array([[6.0]]), "b": np.array([0.0]), "activation": "identity"}]
     for _ in range(10_000):
         x = params[0]["W"][0, 0]
         grads = [{"W": np.array([[4 * x**3 - 9 * x**2]]), "b": np.array([0.0])}]

@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,10 @@ def _close(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:
         return bool(np.all(np.abs(have - want) <= tol.atol + tol.rtol * np.abs(want)))
 
 
-def constant_ratio(have: np.ndarray, want: np.ndarray) -> float | None:
+def constant_ratio(have: npt.ArrayLike, want: npt.ArrayLike) -> float | None:
     """c when have ≈ c·want for one constant c (least squares, residual ≤ 1e-6 relative; 1.0 when
-    they agree), None when no constant explains have, or want is all zero or not finite."""
+    they agree), None when no constant explains have, or want is all zero or not finite. Arrays
+    or numbers (a loss value)."""
     have, want = np.asarray(have, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if have.shape != want.shape or not (np.all(np.isfinite(have)) and np.all(np.isfinite(want))):
         return None

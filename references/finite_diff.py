@@ -105,7 +105,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 #: Forward values of the spec's activations, only to find which side of each kink a point is
 #: on (the derivatives themselves never come from here). Keys: references/spec.py's ACTIVATIONS.
-FORWARD = {
+FORWARD: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda z: z,
     "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # σ(z) without overflow
     "tanh": np.tanh,

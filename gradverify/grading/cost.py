@@ -178,6 +178,7 @@ def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator
     layers = [{"W": rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), "b": rng.normal(0, 0.1, n_out), "activation": act}
               for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts)]
     X = rng.normal(0, 1, (BATCH, sizes[0]))
+    Y: np.ndarray  # class labels (ints) for sparse_cce, real targets otherwise
     if loss == "sparse_cce":
         Y = rng.integers(0, outputs, BATCH)
     elif loss == "cce":
@@ -294,7 +295,7 @@ def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...
         return CostCheck(Verdict.UNMEASURED, reason="network_gradients implements no architecture to time")
     rng = rng if rng is not None else np.random.default_rng(secrets.randbits(64))
     net, X, Y = network(*chosen, rng)
-    found = dict(network=describe(net), parameters=parameters(net))
+    described, size = describe(net), parameters(net)
     expected = torch_backend.network_gradients(net, X, Y)
     one = forward_seconds(net, X, Y)
     calls: list[CallTime] = []
@@ -302,26 +303,31 @@ def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...
         try:
             got, took = timer(net, X, Y)
         except CallFailed as exc:  # a call stopped at its limit after costing more than the threshold is measured
-            stopped = exc.timed_out and exc.time.seconds / one >= threshold
-            if stopped or calls:  # (the calls before it all cost more than the threshold, or it would have ended)
-                calls += [exc.time] if stopped else []
+            spent = exc.time if exc.timed_out else None
+            stopped = spent if spent is not None and spent.seconds / one >= threshold else None
+            if stopped is not None or calls:  # (the calls before it all cost more than the threshold, or it would have ended)
+                calls += [stopped] if stopped is not None else []
                 return CostCheck(Verdict.NUMERICAL, forward_seconds=one, ratios=tuple(c.seconds / one for c in calls),
-                                 seconds=time.perf_counter() - start, calls=tuple(calls), unfinished=stopped, **found)
+                                 seconds=time.perf_counter() - start, calls=tuple(calls), unfinished=stopped is not None,
+                                 network=described, parameters=size)
             return CostCheck(Verdict.FAILED, reason=_failure(exc.failure), forward_seconds=one, seconds=time.perf_counter() - start,
-                             ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), **found)
+                             ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), network=described,
+                             parameters=size)
         calls.append(took)
         if took.seconds / one < threshold:  # as fast as backprop: then it must be right, or it is no measurement
             wrong = _wrong(got, expected)
             if wrong:
                 return CostCheck(Verdict.WRONG, reason=wrong, forward_seconds=one, seconds=time.perf_counter() - start,
-                                 ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), **found)
+                                 ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), network=described,
+                                 parameters=size)
             break
         if took.seconds / one > 4 * threshold:
             break  # so far above that no load explains it (a call's repetitions differed by 30% at most)
         one = min(one, forward_seconds(net, X, Y))  # measured again, between the calls: load comes and goes
     ratios = tuple(c.seconds / one for c in calls)
     verdict = Verdict.BACKPROP if min(ratios) < threshold else Verdict.NUMERICAL
-    return CostCheck(verdict, forward_seconds=one, ratios=ratios, seconds=time.perf_counter() - start, calls=tuple(calls), **found)
+    return CostCheck(verdict, forward_seconds=one, ratios=ratios, seconds=time.perf_counter() - start, calls=tuple(calls),
+                     network=described, parameters=size)
 
 
 def local_timer(module: Any) -> Timer:

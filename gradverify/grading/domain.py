@@ -37,6 +37,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from gradverify.properties.cases import Architecture, TrainCase
@@ -79,6 +80,13 @@ class Component:
     def parts(self) -> tuple[tuple[str, str], ...]:
         """(rubric check, target) of the standalone items this component is made of."""
         return (("activation", self.activation),) if self.loss is None else (("loss", self.loss), ("activation", self.activation))
+
+    @property
+    def pair_loss(self) -> str:
+        """The loss of an output pair; ValueError for a hidden activation, which has none."""
+        if self.loss is None:
+            raise ValueError(f"{self.describe()} is not a loss × output activation pair")
+        return self.loss
 
     def describe(self) -> str:
         if self.loss is None:
@@ -147,7 +155,7 @@ def components(activations: tuple[str, ...] = tuple(ACTIVATIONS), losses: tuple[
     return pairs + [Component(act) for act in HIDDEN_ACTIVATIONS if act in activations]
 
 
-def plan(everything: list[Component], lost: dict[tuple[str, str], str], case: Callable[[Architecture], Any],
+def plan(everything: list[Component], lost: Mapping[tuple[str, str | None], str], case: Callable[[Architecture], Any],
          strategy: Callable) -> Plan:
     """The Plan of `everything`, given the standalone items lost so far (`lost`: (check, target)
     -> "failed" or "not implemented"): a component with a failed part is left out; with a part not
@@ -172,13 +180,14 @@ def _outputs(loss: str) -> int:
 
 def output_arch(component: Component) -> Architecture:
     """A single-layer network whose one layer is `component`'s output pair."""
-    return Architecture((CASE_INPUTS, _outputs(component.loss)), (component.activation,), component.loss, 0.0, CASE_BATCH)
+    return Architecture((CASE_INPUTS, _outputs(component.pair_loss)), (component.activation,), component.pair_loss, 0.0,
+                        CASE_BATCH)
 
 
 def hidden_arch(component: Component, under: Component) -> Architecture:
     """Two hidden layers of `component`'s activation under the output pair `under`."""
-    return Architecture((CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.loss)),
-                        (component.activation, component.activation, under.activation), under.loss, 0.0, CASE_BATCH)
+    return Architecture((CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.pair_loss)),
+                        (component.activation, component.activation, under.activation), under.pair_loss, 0.0, CASE_BATCH)
 
 
 def arch_of(case: Any) -> Architecture:
@@ -200,8 +209,8 @@ def transferred(case: Any, component: Component, pair: Component, hidden: Compon
     arch = arch_of(case)
     if component.loss is None:
         acts = tuple(component.activation for _ in arch.activations[:-1]) + (pair.activation,)
-        sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[pair.loss].min_outputs),)
-        return with_arch(case, Architecture(sizes, acts, pair.loss))
+        sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[pair.pair_loss].min_outputs),)
+        return with_arch(case, Architecture(sizes, acts, pair.pair_loss))
     sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[component.loss].min_outputs),)
     if hidden is None:
         sizes = (sizes[0], sizes[-1])
@@ -297,7 +306,7 @@ def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *
         pairs, hidden = state.right("output"), state.right("hidden")
         if budget < 1 or not pairs or (round_ and time.perf_counter() - start > seconds / 3):
             break
-        losses = tuple(dict.fromkeys(c.loss for c in pairs))
+        losses = tuple(dict.fromkeys(c.pair_loss for c in pairs))
         outputs = {loss: tuple(c.activation for c in pairs if c.loss == loss) for loss in losses}
         search = prop_of(plan_.strategy(losses, outputs, tuple(c.activation for c in hidden)))
         result, _ = run_property(search, module, profile=PROFILES["ci"], seed=seed, entries=[], budget=budget)

@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from gradverify.grading.domain import Credit
 from gradverify.grading.items import GradeResult, ItemResult, Status
 from gradverify.grading.secret import FIXED_SEED_WARNING, SeedSource
 from gradverify.markdown import block, code, inline
@@ -203,10 +204,10 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
-        mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL else "")
+        mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL and r.credit is not None else "")
         hidden = {"hidden": " (hidden)", **{k: f" (shown {v})" for k, v in LATER.items()}}.get(r.item.visibility, "")
         points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
-        why = r.cause + (f" ({_not_right_count(r)})" if r.credit is not None and r.credit.not_right else "")
+        why = r.cause + (f" ({_not_right_count(r.credit)})" if r.credit is not None and r.credit.not_right else "")
         lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(why)} |")
     if drawn and "margins" in drawn:
         lines += ["", drawn["margins"].markdown()]
@@ -269,9 +270,9 @@ def _scope(r: ItemResult) -> list[str]:
             for line in r.scope]
 
 
-def _not_right_count(r: ItemResult) -> str:
-    wrong = sum(c.verdict == "wrong" for c in r.credit.not_right)
-    return f"{len(r.credit.not_right)} of {len(r.credit.components)} parts not right, {wrong} of them wrong"
+def _not_right_count(credit: Credit) -> str:
+    wrong = sum(c.verdict == "wrong" for c in credit.not_right)
+    return f"{len(credit.not_right)} of {len(credit.components)} parts not right, {wrong} of them wrong"
 
 
 def _components(r: ItemResult) -> list[dict] | None:
@@ -346,7 +347,7 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None,
     for name, doc in sorted(((_student(doc), doc) for doc in results), key=lambda pair: pair[0]):
         cells = [_points(t["score"]) if t["status"] == "passed" else f"**{_points(t['score'])}**" for t in doc["tests"]]
         lines.append(f"| {inline(name)} | {_points(doc['score'])} | " + " | ".join(cells) + " |")
-    failures = Counter()
+    failures: Counter[tuple[str, str]] = Counter()
     for doc in results:
         if doc["extra_data"].get("load_error"):
             failures[("(whole file)", "could not be loaded")] += 1
@@ -374,7 +375,7 @@ def _kind_of_failure(extra: dict) -> str:
     """What failed and why, without the numbers, so that alike failures count together
     (read from the fields of results.json; an item that could not run is counted by its cause)."""
     failure = extra.get("failure")
-    if failure in Cause.__members__:
+    if isinstance(failure, str) and failure in Cause.__members__:
         return f"{extra.get('failed_at') or 'value'}: {Cause[failure].value}"
     return str(extra.get("cause", ""))[:120]
 

@@ -32,7 +32,7 @@ from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import PROPERTIES, Property
 from gradverify.grading import adapters, cost, domain
 from gradverify.grading.adapters import Adapter
-from gradverify.hints import hints
+from gradverify.hints import Hint, hints
 from gradverify.grading.kinds import KINDS
 from gradverify.grading.rubric import Item, Rubric
 from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest
@@ -77,7 +77,7 @@ class ItemResult:
     cause: str = ""
     #: the smallest failing case and a few expected vs got values
     details: list[str] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
+    hints: list[Hint] = field(default_factory=list)
     examples: int = 0
     seconds: float = 0.0
     #: the cause as data: what failed (a comparison's rendered `where`, without numbers) and why
@@ -161,6 +161,8 @@ def _details(result: PropertyResult) -> tuple[str, list[str]]:
     if result.error:
         return result.error, []
     failure = result.failure
+    if failure is None:  # neither an error nor a failure: cases skipped as not implemented (run_property's skip_missing)
+        return str(result.status), list(result.not_implemented)
     first = failure.comparisons[0]
     cause = f"{first.label}: {first.message}" if first.message else f"{first.label} differs from the expected value"
     lines = []
@@ -262,7 +264,8 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                 scope = credit_lines(credit)
                 right = _right_components(credit)
                 checked = cost_check(*right) if cost_check is not None and right is not None else None
-                if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
+                # train_loop: the one composite kind that draws λ > 0 besides l2 ("zero" only through an adapter)
+                if adapter is not None and l2_draws == "zero" and item.check == "train_loop":
                     scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
             else:
                 prop = prop_of(kind.strategy(item.target, activations, losses, None, l2_draws))
@@ -271,18 +274,19 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
         return ItemResult(item, False, 0.0, cause=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
     prop = prop_of(None)
-    errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
+    max_rel_err = result.max_rel_err if result.examples else float("nan")
     if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()) and (
             result.passed or checked.verdict is cost.Verdict.NUMERICAL):  # an item failing its own cases keeps its cause
         failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
         return ItemResult(item, False, 0.0, cause=checked.cause, examples=result.examples, seconds=time.perf_counter() - start,
-                          scope=scope, failed_at="network_gradients", failure=failure, credit=credit, **errors)
+                          scope=scope, failed_at="network_gradients", failure=failure, credit=credit, max_rel_err=max_rel_err,
+                          tolerance=base.tolerance)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
-                          credit=credit, **errors)
+                          credit=credit, max_rel_err=max_rel_err, tolerance=base.tolerance)
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
-    found: list[str] = []
+    found: list[Hint] = []
     counterexample = result.failure if result.failure is not None and result.failure.case is not None else None
     if counterexample is not None:
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
@@ -292,7 +296,7 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     return ItemResult(item, False, score, cause=cause, details=details, hints=found, examples=result.examples,
                       seconds=time.perf_counter() - start,
                       failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
-                      counterexample=counterexample, credit=credit, **errors)
+                      counterexample=counterexample, credit=credit, max_rel_err=max_rel_err, tolerance=base.tolerance)
 
 
 def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:

@@ -197,12 +197,16 @@ def _grader_folder(name: str) -> bool:
 
     try:
         spec = importlib.util.find_spec(name)
-        roots = {Path(folder).resolve() for own in ("gradverify", "gradverify.impl", "gradverify.references")
-                 for folder in importlib.util.find_spec(own).submodule_search_locations}
+        own = [importlib.util.find_spec(package) for package in ("gradverify", "gradverify.impl", "gradverify.references")]
     except (ImportError, ValueError, AttributeError):
         return False
     if spec is None:
         return False
+    roots: set[Path] = set()
+    for package in own:
+        if package is None or package.submodule_search_locations is None:
+            return False
+        roots |= {Path(folder).resolve() for folder in package.submodule_search_locations}
     places = [Path(p).resolve() for p in [*(spec.submodule_search_locations or ()), spec.origin]
               if p and p not in ("built-in", "frozen")]
     return any(place == root or root in place.parents for place in places for root in roots)
@@ -263,7 +267,7 @@ def _suggest(value: Any, choices: tuple[str, ...] | list[str]) -> str:
 def _item(raw: dict, index: int, source: "_Source") -> Item:
     def where(key: str | None = None) -> str:
         """"path: item 7 (line 41)": the line of `key` when the item sets it, else of its header."""
-        at = source.at("items", index, key) if key in raw else source.at("items", index)
+        at = source.at("items", index, key) if key is not None and key in raw else source.at("items", index)
         return f"{source.path}: item {index + 1}{at}"
 
     for key in ("name", "check", "points"):

@@ -215,6 +215,8 @@ class NotDefined(AttributeError):
     """The adapter asked the student's module for a name it does not define (`name`). An
     AttributeError, so ``hasattr(student, name)`` and ``getattr(student, name, None)`` work."""
 
+    name: str  # always set (AttributeError's own may be None)
+
     def __init__(self, name: str):
         super().__init__(f"{name} is not defined")
         self.name = name

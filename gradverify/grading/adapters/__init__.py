@@ -31,6 +31,7 @@ from gradverify.references.spec import ACTIVATIONS, LOSSES, PROTOCOL_FUNCTIONS
 
 if TYPE_CHECKING:  # the rubric reads adapters (its `adapter` field): the type alone, not a cycle
     from gradverify.grading.rubric import Item
+    from gradverify.sandbox.worker import NotDefined  # the sandbox is imported when an adapter is loaded
 
 FOLDER = Path(__file__).resolve().parent
 #: The adapters shipped with gradverify, by name: `--adapter cs231n`.
@@ -181,7 +182,7 @@ def _tuple(names: list[str] | None) -> tuple[str, ...] | None:
     return None if names is None else tuple(names)
 
 
-def _local(function: str, fn: Callable[..., Any], not_defined: type[Exception]) -> Callable[..., Any]:
+def _local(function: str, fn: Callable[..., Any], not_defined: type[NotDefined]) -> Callable[..., Any]:
     """`fn` with the student's missing names reported as the sandbox reports them."""
     from gradverify.sandbox.causes import not_defined_cause
 
