@@ -261,9 +261,9 @@ def test_the_grader_validates_what_the_child_reports_through_an_adapter():
     assert causes.adapter_declaration(functions, {"activations": None, "losses": None}) is None
 
 
-def test_the_shipped_adapters_are_found_by_name_and_installed_with_the_package():
+def test_the_shipped_adapters_are_found_by_name():
+    """(That an installed package ships them too: test_layout's installation test.)"""
     assert set(adapters.SHIPPED) == {"cs231n", "layers"}
     assert adapters.resolve("cs231n") == adapters.SHIPPED["cs231n"]
     assert adapters.load_local("layers", SOLUTIONS["layers_correct"].module())[1].name == "layers"
-    assert "gradverify.grading.adapters" in Path(__file__).resolve().parents[1].joinpath("pyproject.toml").read_text()
     assert sys.modules.get("student") is None  # load_local leaves no module named student behind
