@@ -29,6 +29,13 @@ def failure(fn, *args, **kwargs) -> str:
     return info.value.cause
 
 
+def call_error(fn, *args, **kwargs) -> SubmissionCallError:
+    """The SubmissionCallError that fn(*args, **kwargs) raises: its `kind`, `exception` and `message` are the data."""
+    with pytest.raises(SubmissionCallError) as info:
+        fn(*args, **kwargs)
+    return info.value
+
+
 def load_failure(name: str, **options) -> str:
     """The SubmissionLoadError message of starting a sandbox on tests/submissions/`name`."""
     box = Sandbox(SUBMISSIONS / name, **{"import_timeout": 10.0, **options})

@@ -24,7 +24,7 @@ from gradverify.sandbox.host import Sandbox
 from gradverify.sandbox.processes import sandbox_processes
 from gradverify.sandbox.codec import dump_message, reply_limit
 
-from tests.sandboxes import (SUBMISSIONS, UNSAFE, alive, array_tree, bitwise_equal, failure,
+from tests.sandboxes import (SUBMISSIONS, UNSAFE, alive, array_tree, bitwise_equal, call_error, failure,
                              load_failure, small_net, working_in)
 
 
@@ -113,6 +113,8 @@ def test_the_child_has_a_minimal_environment_and_an_empty_working_folder(sandbox
     ],
 )
 def test_an_import_that_fails_ends_as_its_cause(name, cause):
+    """The one test of the import failures' wording: a SubmissionLoadError carries its cause as
+    text only (no kind or line of its own)."""
     assert load_failure(name) == cause
 
 
@@ -177,7 +179,8 @@ def test_an_exit_is_reported_at_once_even_if_a_fork_keeps_the_channel_open(sandb
 
 def test_a_crash_by_signal_names_the_signal(sandbox):
     box = sandbox("misbehaving.py")
-    assert failure(box.module.crash) == "ended its own process (killed by signal SIGSEGV)"
+    error = call_error(box.module.crash)
+    assert error.kind == "crashed" and "SIGSEGV" in error.cause  # the signal has no field of its own
     assert box.module.echo(2) == 2
 
 
@@ -186,18 +189,21 @@ def test_not_implemented_error_says_the_function_is_not_implemented_in_the_submi
     with pytest.raises(ImplFailure) as info:
         call(suite_view(box.module), "not_done", 1, key=2)
     assert info.value.cause is Cause.NOT_IMPLEMENTED
-    assert info.value.message == "is not implemented (raised NotImplementedError: TODO)"
+    assert (info.value.exception, info.value.detail) == ("NotImplementedError", "TODO")
 
 
 def test_an_exception_is_reported_with_its_type_and_first_line(sandbox):
+    """The one test of a raised exception's wording (its type, then its first line only)."""
     box = sandbox("misbehaving.py")
-    assert failure(box.module.raise_value_error) == "raised ValueError: the weights are wrong"
+    error = call_error(box.module.raise_value_error)
+    assert (error.kind, error.exception, error.message) == ("raised", "ValueError", "the weights are wrong\nsecond line")
+    assert error.cause == "raised ValueError: the weights are wrong"
 
 
 def test_a_value_too_large_or_too_deep_is_refused_and_grading_goes_on(sandbox):
     box = sandbox("misbehaving.py")
-    assert failure(box.module.too_large) == "returned a value too large to check"
-    assert failure(box.module.too_deep) == "returned a value nested too deeply to check"
+    assert call_error(box.module.too_large).kind == "too_large"
+    assert call_error(box.module.too_deep).kind == "too_deep"
     assert box.module.echo(3) == 3
 
 
@@ -343,7 +349,7 @@ def test_close_is_idempotent_and_removes_the_temporary_folder(sandbox):
 def test_unsafe_the_child_still_runs_apart_and_close_ends_what_it_started(sandbox):
     box = sandbox("misbehaving.py", **UNSAFE)
     assert [p for p in box.isolation if p.startswith("NONE")]
-    assert failure(box.module.crash) == "ended its own process (killed by signal SIGSEGV)"
+    assert call_error(box.module.crash).kind == "crashed"
     assert box.pid is None and box.module.echo(1) == 1  # a fresh child
     cwd = box.module.working_folder()
     assert box.module.fork_sleeper() == "forked" and box.module.daemon_sleeper() == "daemonised"
