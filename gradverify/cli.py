@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 import time
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from gradverify.options import positive_int
 from gradverify.terminal import inert  # every piece of text from outside that this module prints
@@ -38,6 +38,25 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gradverify {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    _add_verify(sub)
+    _add_grade(sub)
+    s = sub.add_parser("secret", help="the course secret that grades' seeds are derived from")
+    s_sub = s.add_subparsers(dest="secret_command", required=True, parser_class=_Parser)
+    n = s_sub.add_parser("new", help="write a new course secret (mode 0600); never overwrites one",
+                         description="Exit 0 when written, 2 when the file exists or cannot be written.")
+    n.add_argument("path", nargs="?", help="where (default: $GRADVERIFY_SECRET_FILE, else "
+                                           "$XDG_CONFIG_HOME/gradverify/course-secret)")
+    n.set_defaults(func=_cmd_secret_new)
+
+    t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
+    t.add_argument("path", nargs="?", help="where to write it (default: print it)")
+    t.set_defaults(func=_cmd_template)
+
+    return parser
+
+
+def _add_verify(sub: Any) -> None:
+    """The verify command and its options."""
     v = sub.add_parser(
         "verify",
         help="check an implementation against JAX, PyTorch and finite differences",
@@ -60,6 +79,9 @@ def _build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-plots", action="store_true", help="no pictures beside the report (tables and text only)")
     v.set_defaults(func=_cmd_verify)
 
+
+def _add_grade(sub: Any) -> None:
+    """The grade command and its options."""
     g = sub.add_parser(
         "grade",
         help="grade student submissions (each run in a sandboxed process)",
@@ -94,20 +116,6 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
     g.add_argument("--sandbox-proven", action="store_true", help=argparse.SUPPRESS)  # a class grade's per-student process
     g.set_defaults(func=_cmd_grade)
-
-    s = sub.add_parser("secret", help="the course secret that grades' seeds are derived from")
-    s_sub = s.add_subparsers(dest="secret_command", required=True, parser_class=_Parser)
-    n = s_sub.add_parser("new", help="write a new course secret (mode 0600); never overwrites one",
-                         description="Exit 0 when written, 2 when the file exists or cannot be written.")
-    n.add_argument("path", nargs="?", help="where (default: $GRADVERIFY_SECRET_FILE, else "
-                                           "$XDG_CONFIG_HOME/gradverify/course-secret)")
-    n.set_defaults(func=_cmd_secret_new)
-
-    t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
-    t.add_argument("path", nargs="?", help="where to write it (default: print it)")
-    t.set_defaults(func=_cmd_template)
-
-    return parser
 
 
 def _positive_float(text: str) -> float:
@@ -250,18 +258,47 @@ def _locator(spec: str):
     return locate
 
 
+class _Usage(Exception):
+    """A grade that cannot start (bad usage, no sandbox, a broken rubric or adapter): its message,
+    already made inert, is printed and the exit status is EXIT_USAGE."""
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
+    try:
+        rubric = _rubric_of(args)
+        one, students, skipped = _students_of(args, rubric)
+        _prove_sandbox(args, rubric, warm_references=one)
+        adapter = _adapter_of(args, rubric)
+        secret = _secret_of(args, rubric)
+    except _Usage as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if one:
+        return _grade_one(students[0].path, rubric, args, adapter, secret)
+    if args.seed is not None:
+        print(f"gradverify: WARNING: --seed {args.seed}: every submission gets the same cases", file=sys.stderr)
+    from gradverify.grading import classroom
+
+    return classroom.grade_many(students, args, skipped)
+
+
+def _rubric_of(args: argparse.Namespace) -> Any:
+    """The rubric (--rubric, else the shipped one), warning when it fixes the seed."""
     from gradverify.grading.rubric import load_rubric
 
     try:
         rubric = load_rubric(args.rubric)
     except ValueError as exc:
-        print(f"gradverify: {inert(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(exc)) from None
     if rubric.seed is not None and args.seed is None:
         from gradverify.grading.secret import FIXED_SEED_WARNING
 
         print(f"gradverify: WARNING: {FIXED_SEED_WARNING}", file=sys.stderr)
+    return rubric
+
+
+def _students_of(args: argparse.Namespace, rubric: Any) -> tuple[bool, list, list]:
+    """(one submission file given, the students found, what was skipped and why)."""
     from gradverify.grading import classroom
     from gradverify.markdown import escaped
 
@@ -269,56 +306,59 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     try:
         students, skipped = classroom.collect(args.files, file=args.file or rubric.submission_file or None)
     except ValueError as exc:
-        print(f"gradverify: {inert(escaped(str(exc)))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(escaped(str(exc)))) from None
     if one and skipped:
-        print(f"gradverify: {inert(escaped(args.files[0]))}: {inert(escaped(skipped[0].why))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(f"{inert(escaped(args.files[0]))}: {inert(escaped(skipped[0].why))}")
     if not students:
-        print("gradverify: no .py submissions found", file=sys.stderr)
-        for entry in skipped:
-            print(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage("\n".join(["no .py submissions found", *(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}"
+                                                               for entry in skipped)]))
+    return one, students, skipped
+
+
+def _prove_sandbox(args: argparse.Namespace, rubric: Any, *, warm_references: bool) -> None:
+    """The isolation mode chosen (a warning without one), and the sandbox proven to run NumPy."""
     from gradverify.sandbox import engine
 
     try:
         mode = engine.choose(args.unsafe_no_sandbox)
     except engine.SandboxUnavailable as exc:
-        print(f"gradverify: {inert(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(exc)) from None
     if mode is engine.Mode.NONE:
         print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
               file=sys.stderr)
-    broken = None if args.sandbox_proven else _sandbox_broken(rubric, args, warm_references=one)
+    broken = None if args.sandbox_proven else _sandbox_broken(rubric, args, warm_references=warm_references)
     if broken:
-        print(f"gradverify: {inert(broken)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(broken))
+
+
+def _adapter_of(args: argparse.Namespace, rubric: Any) -> Any:
+    """The course adapter (--adapter, else the rubric's), or None: staff's file, checked once,
+    before any submission runs."""
     from gradverify.grading import adapters
 
-    adapter = None
+    if not (args.adapter or rubric.adapter):
+        return None
     try:
-        if args.adapter or rubric.adapter:  # staff's file: checked once, before any submission runs
-            adapter = adapters.load(args.adapter or rubric.adapter, unsafe=args.unsafe_no_sandbox, memory_mb=args.memory,
-                                    timeout=args.timeout or rubric.item_timeout)
+        return adapters.load(args.adapter or rubric.adapter, unsafe=args.unsafe_no_sandbox, memory_mb=args.memory,
+                             timeout=args.timeout or rubric.item_timeout)
     except adapters.AdapterError as exc:
-        print(f"gradverify: {inert(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    secret = None
-    if args.seed is None and rubric.seed is None:  # the seed comes from the course secret: read (or make) it once
-        from gradverify.grading.secret import SecretError, course_secret, secret_path
+        raise _Usage(inert(exc)) from None
 
-        path, default = secret_path(args.secret)
-        try:
-            secret = course_secret(path, default=default, announce=lambda line: print(f"gradverify: {line}", file=sys.stderr))
-        except SecretError as exc:
-            print(f"gradverify: {inert(exc)}", file=sys.stderr)
-            return EXIT_USAGE
-        args.secret = str(path.resolve())  # what each class grader process reads
-    if one:
-        return _grade_one(students[0].path, rubric, args, adapter, secret)
-    if args.seed is not None:
-        print(f"gradverify: WARNING: --seed {args.seed}: every submission gets the same cases", file=sys.stderr)
-    return classroom.grade_many(students, args, skipped)
+
+def _secret_of(args: argparse.Namespace, rubric: Any) -> bytes | None:
+    """The course secret the seeds come from (read, or made, once), or None when a seed is given;
+    args.secret is set to its path, which each class grader process reads."""
+    if args.seed is not None or rubric.seed is not None:
+        return None
+    from gradverify.grading.secret import SecretError, course_secret, secret_path
+
+    path, default = secret_path(args.secret)
+    try:
+        secret = course_secret(path, default=default, announce=lambda line: print(f"gradverify: {line}", file=sys.stderr))
+    except SecretError as exc:
+        raise _Usage(inert(exc)) from None
+    args.secret = str(path.resolve())
+    return secret
 
 
 def item_line(index: int, total: int, r, stream=None) -> str:

@@ -481,18 +481,10 @@ class Bench:
         `source`: the attack's file as the test changed it.)"""
         began = time.monotonic()
         self.reset()
-        problems: list[str] = []
         if attack.rubric_refused:
             return self._careless_rubric(attack, began, record)
         rubric = self.rubrics[attack.rubric]
-        if source is None and attack.made_by:
-            source, problems = self.made(attack)
-            problems = list(problems)
-        elif source is None:
-            source = attack.source()
-        submission = self.submissions / (attack.submit_as or attack.file)
-        submission.write_bytes(source + _tagged(self.tag))
-        submission.chmod(0o644)
+        submission, problems = self._write_submission(attack, source)
         before, shared_before = self.snapshot(), self.shared()
         nobody_before = {pid for pid in other_processes() if process_owner(pid) == engine.NOBODY}
         events_before = len(self.listener.events)
@@ -530,18 +522,9 @@ class Bench:
         if result is not None:
             if record:
                 self.results[attack.name] = result
-            problems += report_problems(result, self.secret)
-            if result.score > attack.honest + 1e-9:
-                problems.append(f"scored {result.score:g} where its honest work earns {attack.honest:g}")
-            for line in result.output.splitlines():
-                if SUCCESS in line:
-                    problems.append(f"the attack reports: {line.strip()[:160]}")
-                    break
+            problems += self._result_problems(attack, result)
         if attack.probe:
-            probe = grade_file(self.honest, rubric, memory_mb=MEMORY_MB, unsafe=unsafe)
-            if probe.score != probe.max_score or "POISON" in probe.output:
-                problems.append(f"an honest classmate graded next scored {probe.score:g} / {probe.max_score:g}: "
-                                f"{probe.items[0].cause or probe.output[:120]}")
+            problems += self._probe_problems(rubric, unsafe)
         self.reset()
         first = result.items[0] if result and result.items else None
         outcome = {"attack": attack.name, "user": self.user, "score": result.score if result else None,
@@ -552,6 +535,40 @@ class Bench:
         if record:
             self.outcomes[attack.name] = outcome
         return outcome
+
+    def _write_submission(self, attack: Attack, source: bytes | None) -> tuple[Path, list[str]]:
+        """The attack's file in the submissions folder, tagged (as the test changed it, made by
+        tests/ for the rubric, or as written), and the problems of making it."""
+        problems: list[str] = []
+        if source is None and attack.made_by:
+            source, made_problems = self.made(attack)
+            problems = list(made_problems)
+        elif source is None:
+            source = attack.source()
+        submission = self.submissions / (attack.submit_as or attack.file)
+        submission.write_bytes(source + _tagged(self.tag))
+        submission.chmod(0o644)
+        return submission, problems
+
+    def _result_problems(self, attack: Attack, result) -> list[str]:
+        """What is wrong with the grade itself: its reports, a score above the honest work's, the
+        attack's own success line in its output."""
+        problems = report_problems(result, self.secret)
+        if result.score > attack.honest + 1e-9:
+            problems.append(f"scored {result.score:g} where its honest work earns {attack.honest:g}")
+        for line in result.output.splitlines():
+            if SUCCESS in line:
+                problems.append(f"the attack reports: {line.strip()[:160]}")
+                break
+        return problems
+
+    def _probe_problems(self, rubric, unsafe: bool) -> list[str]:
+        """An honest classmate graded next must score in full, unpoisoned."""
+        probe = grade_file(self.honest, rubric, memory_mb=MEMORY_MB, unsafe=unsafe)
+        if probe.score != probe.max_score or "POISON" in probe.output:
+            return [f"an honest classmate graded next scored {probe.score:g} / {probe.max_score:g}: "
+                    f"{probe.items[0].cause or probe.output[:120]}"]
+        return []
 
     def made(self, attack: Attack) -> tuple[bytes, list[str]]:
         """The file of an attack that tests/ writes for the bench's rubric (Attack.made_by), made

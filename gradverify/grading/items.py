@@ -242,12 +242,9 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     if missing:
         return ItemResult(item, False, 0.0, cause=f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
                           failure=Cause.NOT_DEFINED)
-    activations = _allowed(earlier, "activation", tuple(ACTIVATIONS))
-    losses = _allowed(earlier, "loss", tuple(LOSSES))
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
     scope: list[str] = []
     credit: domain.Credit | None = None
-    l2_draws = "mixed" if adapter is None or adapter.l2 else "zero"
     checked: cost.CostCheck | None = None
 
     def prop_of(strategy: Any) -> Property:
@@ -257,23 +254,15 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     try:
         with budget:
             if kind.composite:
-                grade_seed = choose_seed(rubric, seed).value
-                credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws, grade_seed), module,
-                                                     prop_of, seed=grade_seed, examples=rubric.examples,
-                                                     seconds=rubric.item_timeout)
-                scope = credit_lines(credit)
-                right = _right_components(credit)
-                checked = cost_check(*right) if cost_check is not None and right is not None else None
-                # train_loop: the one composite kind that draws λ > 0 besides l2 ("zero" only through an adapter)
-                if adapter is not None and l2_draws == "zero" and item.check == "train_loop":
-                    scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
+                credit, result, checked = _check_composite(item, module, rubric, earlier, adapter, cost_check, seed,
+                                                           prop_of, scope)
             else:
-                prop = prop_of(kind.strategy(item.target, activations, losses, None, l2_draws))
-                result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=choose_seed(rubric, seed).value,
-                                         entries=[], budget=rubric.examples)
+                strategy = kind.strategy(item.target, _allowed(earlier, "activation", tuple(ACTIVATIONS)),
+                                         _allowed(earlier, "loss", tuple(LOSSES)), None, _l2_draws(adapter))
+                result, _ = run_property(prop_of(strategy), module, profile=PROFILES["ci"],
+                                         seed=choose_seed(rubric, seed).value, entries=[], budget=rubric.examples)
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
         return ItemResult(item, False, 0.0, cause=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
-    prop = prop_of(None)
     max_rel_err = result.max_rel_err if result.examples else float("nan")
     if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()) and (
             result.passed or checked.verdict is cost.Verdict.NUMERICAL):  # an item failing its own cases keeps its cause
@@ -284,6 +273,36 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
                           credit=credit, max_rel_err=max_rel_err, tolerance=base.tolerance)
+    return _failed_item(item, result, module, prop_of(None), deadline, credit=credit, scope=scope, start=start)
+
+
+def _l2_draws(adapter: Adapter | None) -> str:
+    """"mixed" (λ = 0 and λ > 0), or "zero" when the course adapter maps no L2 term."""
+    return "mixed" if adapter is None or adapter.l2 else "zero"
+
+
+def _check_composite(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult], adapter: Adapter | None,
+                     cost_check: "CostOnce | None", seed: int | None, prop_of: Callable[[Any], Property],
+                     scope: list[str]) -> tuple[domain.Credit, PropertyResult, cost.CostCheck | None]:
+    """A composite item's domain checked (its credit and result) and the cost check run on the
+    components found right; `scope` gets the credit's lines as soon as they are known."""
+    grade_seed = choose_seed(rubric, seed).value
+    l2_draws = _l2_draws(adapter)
+    credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws, grade_seed), module,
+                                         prop_of, seed=grade_seed, examples=rubric.examples, seconds=rubric.item_timeout)
+    scope += credit_lines(credit)
+    right = _right_components(credit)
+    checked = cost_check(*right) if cost_check is not None and right is not None else None
+    # train_loop: the one composite kind that draws λ > 0 besides l2 ("zero" only through an adapter)
+    if adapter is not None and l2_draws == "zero" and item.check == "train_loop":
+        scope.append(f"λ > 0: the adapter {adapter.name} maps no L2 term")
+    return credit, result, checked
+
+
+def _failed_item(item: Item, result: PropertyResult, module: Any, prop: Property, deadline: Callable[[float], Any] | None,
+                 *, credit: domain.Credit | None, scope: list[str], start: float) -> ItemResult:
+    """A failed item: its cause and details, its hints and picture (within DIAGNOSIS_TIMEOUT),
+    and the share of its domain that is right."""
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
     found: list[Hint] = []
@@ -293,10 +312,11 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
             found = hints(item.check, item.target, counterexample, module)
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
     score = round(item.points * credit.share, 2) if credit is not None else 0.0
+    max_rel_err = result.max_rel_err if result.examples else float("nan")
     return ItemResult(item, False, score, cause=cause, details=details, hints=found, examples=result.examples,
                       seconds=time.perf_counter() - start,
                       failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
-                      counterexample=counterexample, credit=credit, max_rel_err=max_rel_err, tolerance=base.tolerance)
+                      counterexample=counterexample, credit=credit, max_rel_err=max_rel_err, tolerance=prop.tolerance)
 
 
 def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
