@@ -109,8 +109,8 @@ def _buggy_row(variant, seeds: int, folder: Path, checks: list[str] | None, rubr
     per_seed = [_detect(module, seed, [r.name for r in properties], checks) for seed in range(seeds)]
     graded = grading.grade_file(variant.write(folder), rubric)
     lost = [r.item.name for r in graded.items if not r.passed]
-    named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
-    own = {h.cause for r in graded.items if r.item.name == variant.item for h in r.hints if h.cause}
+    named = sorted({h.diagnosis for r in graded.items for h in r.hints if h.diagnosis})
+    own = {h.diagnosis for r in graded.items if r.item.name == variant.item for h in r.hints if h.diagnosis}
     row = {
         "name": variant.name,
         "description": variant.description,
@@ -161,7 +161,7 @@ def _partial_row(partial, folder: Path, checks: list[str] | None, rubric) -> dic
     status = {r.item.name: r.status for r in graded.items}
     expected = {name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed"
                 for name in status}
-    named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
+    named = sorted({h.diagnosis for r in graded.items for h in r.hints if h.diagnosis})
     print(f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
           file=sys.stderr, flush=True)
     return {
@@ -206,7 +206,7 @@ def _fair_grade(task: tuple[str, str, int]) -> dict:
     lost = [r.item.name for r in graded.items if not r.passed]
     expected = variant.lost_items(rubric) if kind == "buggy" else []
     return {"kind": kind, "name": name, "seed": seed, "lost": lost, "expected": expected, "fair": lost == expected,
-            "score": graded.score, "causes": {r.item.name: r.cause for r in graded.items if not r.passed},
+            "score": graded.score, "causes": {r.item.name: r.reason for r in graded.items if not r.passed},
             "seconds": time.perf_counter() - start}
 
 

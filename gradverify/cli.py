@@ -363,11 +363,11 @@ def _secret_of(args: argparse.Namespace, rubric: Any) -> bytes | None:
 
 def item_line(index: int, total: int, r, stream=None) -> str:
     """The progress line of one graded item (an ItemResult), its mark coloured when `stream` takes
-    colour; what came from the submission (its cause) made inert."""
+    colour; what came from the submission (its reason) made inert."""
     mark = {"passed": "pass", "partial": "part", "not mapped": "n/a"}.get(r.status, "FAIL")
     points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
     return (f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, stream)} {inert(r.item.title)} ({points}, {r.seconds:.1f} s)"
-            + (f": {inert(r.cause)}" if r.cause else ""))
+            + (f": {inert(r.reason)}" if r.reason else ""))
 
 
 def grade_line(path, result) -> str:

@@ -2,18 +2,19 @@
 
 `hints(kind, target, failure, module)` looks at the failing comparisons (a transpose, NaN) and,
 on the smallest failing case, asks the submission's own functions a few more questions. Hints
-that name a cause (`CAUSES`: a missing 1/N, dampened momentum, regularised biases, …) are
+that name a mistake (`Diagnosis`: a missing 1/N, dampened momentum, regularised biases, …) are
 *diagnoses*: each is tested against the numbers on the failing case and on siblings of it that
 tell the candidate causes apart (one more sample, one more output, another seed), and is shown
 only when it fits every one of them — at N = 2 a missing 1/N and a missing ½ look alike; at
 N = 3 they do not. No fit, no hint: a wrong hint is worse than none. Each hint is one sentence,
-a `Hint` (a str) whose `cause` says which diagnosis it is. Nothing here may raise: a submission
+a `Hint` (a str) whose `diagnosis` says which one it is. Nothing here may raise: a submission
 that misbehaves while being diagnosed just gets fewer hints.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any, Callable
 
 import numpy as np
@@ -25,37 +26,56 @@ from gradverify.references.compare import Cause, compare, constant_ratio
 from gradverify.references.spec import LEAKY_SLOPE
 
 
+class Diagnosis(StrEnum):
+    """A mistake a hint can name (DIAGNOSES says it in words); tests/variants has a variant for each."""
+
+    SIGN = "sign"
+    HALF = "half"
+    PERCENTAGE = "percentage"
+    BATCH_MEAN = "batch_mean"
+    OUTPUT_MEAN = "output_mean"
+    TRANSPOSED = "transposed"
+    DERIVATIVE_FROM_OUTPUT = "derivative_from_output"
+    VJP_WITHOUT_GRAD_A = "vjp_without_grad_a"
+    SOFTMAX_DIAGONAL = "softmax_diagonal"
+    LEAKY_SLOPE = "leaky_slope"
+    L2_ON_BIASES = "l2_on_biases"
+    L2_OVER_N = "l2_over_n"
+    L2_HALF = "l2_half"
+    DAMPENING = "dampening"
+
+
 class Hint(str):
-    """One sentence for the student; `cause` is the key in CAUSES of the mistake it names, or None
-    for an observation ("a NaN came out")."""
+    """One sentence for the student; `diagnosis` is the mistake it names, or None for an
+    observation ("a NaN came out")."""
 
-    cause: str | None
+    diagnosis: Diagnosis | None
 
-    def __new__(cls, text: str, cause: str | None = None) -> "Hint":
+    def __new__(cls, text: str, diagnosis: str | None = None) -> "Hint":
         hint = super().__new__(cls, text)
-        hint.cause = cause
+        hint.diagnosis = Diagnosis(diagnosis) if diagnosis is not None else None
         return hint
 
     def __reduce__(self):
-        return Hint, (str(self), self.cause)
+        return Hint, (str(self), self.diagnosis)
 
 
-#: The diagnoses: the cause each names, in words. tests/variants has a variant for each.
-CAUSES: dict[str, str] = {
-    "sign": "the wrong sign",
-    "half": "a missing or extra ½ (or 2)",
-    "percentage": "a missing or extra factor 100",
-    "batch_mean": "a sum over the batch for a mean, or a mean missing its 1/N",
-    "output_mean": "a sum over the outputs for a mean, or a mean missing its 1/K",
-    "transposed": "a transposed weight gradient",
-    "derivative_from_output": "φ' computed from z where it needs φ(z)",
-    "vjp_without_grad_a": "activation_backward not multiplied by grad_a",
-    "softmax_diagonal": "the softmax VJP from the diagonal of its Jacobian only",
-    "leaky_slope": "another leaky_relu slope",
-    "l2_on_biases": "L2 applied to the biases",
-    "l2_over_n": "the L2 term divided by N",
-    "l2_half": "the ½ of the L2 term",
-    "dampening": "momentum with dampening",
+#: Each diagnosis in words.
+DIAGNOSES: dict[Diagnosis, str] = {
+    Diagnosis.SIGN: "the wrong sign",
+    Diagnosis.HALF: "a missing or extra ½ (or 2)",
+    Diagnosis.PERCENTAGE: "a missing or extra factor 100",
+    Diagnosis.BATCH_MEAN: "a sum over the batch for a mean, or a mean missing its 1/N",
+    Diagnosis.OUTPUT_MEAN: "a sum over the outputs for a mean, or a mean missing its 1/K",
+    Diagnosis.TRANSPOSED: "a transposed weight gradient",
+    Diagnosis.DERIVATIVE_FROM_OUTPUT: "φ' computed from z where it needs φ(z)",
+    Diagnosis.VJP_WITHOUT_GRAD_A: "activation_backward not multiplied by grad_a",
+    Diagnosis.SOFTMAX_DIAGONAL: "the softmax VJP from the diagonal of its Jacobian only",
+    Diagnosis.LEAKY_SLOPE: "another leaky_relu slope",
+    Diagnosis.L2_ON_BIASES: "L2 applied to the biases",
+    Diagnosis.L2_OVER_N: "the L2 term divided by N",
+    Diagnosis.L2_HALF: "the ½ of the L2 term",
+    Diagnosis.DAMPENING: "momentum with dampening",
 }
 
 
@@ -74,8 +94,8 @@ LAWS: tuple[tuple[str, Callable[[int, int], float]], ...] = (
     ("2", lambda n, k: 2.0), ("½", lambda n, k: 0.5),
     ("100", lambda n, k: 100.0), ("1/100", lambda n, k: 0.01),
 )
-#: The cause each law points to.
-LAW_CAUSES = {"−1": "sign", "N": "batch_mean", "1/N": "batch_mean", "K": "output_mean", "1/K": "output_mean",
+#: The diagnosis each law points to.
+LAW_DIAGNOSES = {"−1": "sign", "N": "batch_mean", "1/N": "batch_mean", "K": "output_mean", "1/K": "output_mean",
               "2": "half", "½": "half", "100": "percentage", "1/100": "percentage"}
 
 
@@ -119,13 +139,13 @@ def scale_hint(value_law: str | None, grad_law: str | None, value: str, gradient
     if value_law == grad_law:
         why = _WHY[value_law][0]
         return [Hint(f"Your {_noun(value)} and {_noun(gradient)} are both {value_law} × the reference's (checked at {checked}): {why}.",
-                     LAW_CAUSES[value_law])]
+                     LAW_DIAGNOSES[value_law])]
     out = []
     for name, own, other, other_law in ((value, value_law, gradient, grad_law), (gradient, grad_law, value, value_law)):
         if own != "1":
             right = f" while your {other} right" if other_law == "1" else ""
             out.append(Hint(f"Your {name} {own} × the reference's{right} (checked at {checked}): {_WHY[own][1]}.",
-                            LAW_CAUSES[own]))
+                            LAW_DIAGNOSES[own]))
     return out
 
 
@@ -211,7 +231,7 @@ def _same(found: list[Hint | None]) -> list[Hint]:
     """The hint found on the first probe (the failing case), if every probe that can tell found
     the same cause."""
     first = found[0] if found else None
-    if first is None or first is NO_EVIDENCE or any(h is None or (h is not NO_EVIDENCE and h.cause != first.cause) for h in found):
+    if first is None or first is NO_EVIDENCE or any(h is None or (h is not NO_EVIDENCE and h.diagnosis != first.diagnosis) for h in found):
         return []
     return [first]
 
@@ -424,7 +444,7 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
             found = []
     except Exception:  # noqa: BLE001 - a hint is optional; whatever the submission does here, grading goes on
         found = []
-    if kind not in ("loss", "network", "l2") and not any(h.cause for h in found):
+    if kind not in ("loss", "network", "l2") and not any(h.diagnosis for h in found):
         out += _factor(failure)
     return list(dict.fromkeys(out + found))  # each hint once, in order
 

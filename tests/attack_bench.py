@@ -357,7 +357,7 @@ def report_problems(result: GradeResult, secret: str) -> list[str]:
     if document["output_format"] != "text" or any(t["output_format"] != "text" for t in document["tests"]):
         problems.append("results.json: an output_format other than text")
     everything = "\n".join([report, json.dumps(document), result.output, result.load_error or "",
-                            *(f"{r.cause} {r.details} {r.hints}" for r in result.items)])
+                            *(f"{r.reason} {r.details} {r.hints}" for r in result.items)])
     if secret and secret in everything:
         problems.append("the secret from the grader's environment is in the result, output or report")
     return problems
@@ -530,7 +530,7 @@ class Bench:
         outcome = {"attack": attack.name, "user": self.user, "score": result.score if result else None,
                    "max": result.max_score if result else None, "seconds": round(wall, 2),
                    "sandbox": result.sandbox if result else None,
-                   "cause": (result.load_error or (first.cause if first else "")) if result else "",
+                   "cause": (result.load_error or (first.reason if first else "")) if result else "",
                    "problems": problems, "checked_in": round(time.monotonic() - began, 2)}
         if record:
             self.outcomes[attack.name] = outcome
@@ -567,7 +567,7 @@ class Bench:
         probe = grade_file(self.honest, rubric, memory_mb=MEMORY_MB, unsafe=unsafe)
         if probe.score != probe.max_score or "POISON" in probe.output:
             return [f"an honest classmate graded next scored {probe.score:g} / {probe.max_score:g}: "
-                    f"{probe.items[0].cause or probe.output[:120]}"]
+                    f"{probe.items[0].reason or probe.output[:120]}"]
         return []
 
     def made(self, attack: Attack) -> tuple[bytes, list[str]]:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gradverify.sandbox import engine
-from gradverify.sandbox.causes import SubmissionCallError, SubmissionLoadError
+from gradverify.sandbox.errors import SubmissionCallError, SubmissionLoadError
 from gradverify.sandbox.host import Sandbox
 
 SUBMISSIONS = Path(__file__).with_name("submissions")
@@ -22,11 +22,11 @@ root_only = pytest.mark.skipif(os.geteuid() != 0, reason="the separate-user mode
 
 
 def failure(fn, *args, **kwargs) -> str:
-    """The cause of the SubmissionCallError that fn(*args, **kwargs) raises."""
+    """The reason of the SubmissionCallError that fn(*args, **kwargs) raises."""
     with pytest.raises(SubmissionCallError) as info:
         fn(*args, **kwargs)
-    assert str(info.value) == info.value.cause
-    return info.value.cause
+    assert str(info.value) == info.value.reason
+    return info.value.reason
 
 
 def call_error(fn, *args, **kwargs) -> SubmissionCallError:

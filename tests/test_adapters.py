@@ -24,7 +24,7 @@ from gradverify.grading import items as grading
 from gradverify.grading.feedback import class_summary, render_submission, results_json
 from gradverify.grading.rubric import load_rubric
 from gradverify.references.compare import Cause
-from gradverify.sandbox import causes
+from gradverify.sandbox import errors as sandbox_errors
 from tests.adapters import ITEMS, NOT_MAPPED, SOLUTIONS, oracles
 
 RUBRIC = load_rubric()
@@ -65,7 +65,7 @@ def test_each_course_solution_loses_exactly_the_items_its_bug_is_in(name):
     assert {n for n, s in status.items() if s not in ("passed", "not mapped")} == solution.lost(), solution.description
     assert result.max_score == MAPPED_POINTS[solution.course]
     assert result.score == result.max_score - sum(r.item.points for r in result.items if r.item.name in solution.lost())
-    assert all(r.cause and r.details for r in result.items if r.status == "failed")
+    assert all(r.reason and r.details for r in result.items if r.status == "failed")
 
 
 def test_a_course_function_the_student_lacks_is_not_implemented_in_its_own_name():
@@ -78,9 +78,9 @@ def test_a_course_function_the_student_lacks_is_not_implemented_in_its_own_name(
     by_name = {r.item.name: r for r in result.items if r.mapped}
     assert {n for n, r in by_name.items() if r.status == "not implemented"} == {"dense", "network"}
     dense, network = by_name["dense"], by_name["network"]
-    assert (dense.failure, dense.failed_at) == (Cause.NOT_DEFINED, "dense_backward")
-    assert (network.failure, network.failed_at) == (Cause.NOT_DEFINED, "network_gradients")
-    assert "affine_backward" in dense.cause  # the student's name that is missing has no field of its own
+    assert (dense.cause, dense.failed_at) == (Cause.NOT_DEFINED, "dense_backward")
+    assert (network.cause, network.failed_at) == (Cause.NOT_DEFINED, "network_gradients")
+    assert "affine_backward" in dense.reason  # the student's name that is missing has no field of its own
     assert {n for n, r in by_name.items() if r.passed} == {"relu", "sigmoid", "momentum_step"}
     assert result.score == 15 and result.max_score == 45
 
@@ -243,7 +243,7 @@ def test_an_adapter_without_l2_leaves_the_l2_item_out_and_trains_at_lambda_zero(
     module, adapter = adapters.load_local(path, SOLUTIONS["layers_correct"].module())
     result = grading.grade_module(module, rubric, adapter=adapter)
     l2, train = result.items
-    assert l2.status == "not mapped" and "maps no L2 term" in l2.cause
+    assert l2.status == "not mapped" and "maps no L2 term" in l2.reason
     assert train.passed and any("λ > 0" in line for line in train.scope)
     assert result.max_score == train.item.points
 
@@ -253,17 +253,17 @@ def test_the_grader_validates_what_the_child_reports_through_an_adapter():
     is not a qualified name and a line, a missing name that is not an identifier, a declaration
     of the wrong form are malformed."""
     raised = {"kind": "raised", "type": "ValueError", "message": "bad\nsecond"}
-    assert causes.call_failure({**raised, "in": {"function": "Dense.backward", "line": 7}}).message == "bad (in Dense.backward, line 7)"
-    assert causes.call_failure({**raised, "in": None}).message == "bad\nsecond"
-    assert causes.call_failure({**raised, "in": {"function": "x; rm -rf /", "line": 7}}) is None
-    assert causes.call_failure({**raised, "in": {"function": "f", "line": "7"}}) is None
-    assert causes.call_failure({"kind": "missing", "name": "Dense"}).cause == "needs Dense, which is not defined"
-    assert causes.call_failure({"kind": "missing", "name": "../Dense"}) is None
+    assert sandbox_errors.call_failure({**raised, "in": {"function": "Dense.backward", "line": 7}}).message == "bad (in Dense.backward, line 7)"
+    assert sandbox_errors.call_failure({**raised, "in": None}).message == "bad\nsecond"
+    assert sandbox_errors.call_failure({**raised, "in": {"function": "x; rm -rf /", "line": 7}}) is None
+    assert sandbox_errors.call_failure({**raised, "in": {"function": "f", "line": "7"}}) is None
+    assert sandbox_errors.call_failure({"kind": "missing", "name": "Dense"}).reason == "needs Dense, which is not defined"
+    assert sandbox_errors.call_failure({"kind": "missing", "name": "../Dense"}) is None
     functions = frozenset({"activation"})
-    assert causes.adapter_declaration(functions, {"activations": ["relu"], "losses": None, "l2": False}).activations == ("relu",)
-    assert causes.adapter_declaration(functions, {"activations": "relu", "losses": None, "l2": False}) is None
-    assert causes.adapter_declaration(functions, {"activations": None, "losses": None, "l2": 0}) is None
-    assert causes.adapter_declaration(functions, {"activations": None, "losses": None}) is None
+    assert sandbox_errors.adapter_declaration(functions, {"activations": ["relu"], "losses": None, "l2": False}).activations == ("relu",)
+    assert sandbox_errors.adapter_declaration(functions, {"activations": "relu", "losses": None, "l2": False}) is None
+    assert sandbox_errors.adapter_declaration(functions, {"activations": None, "losses": None, "l2": 0}) is None
+    assert sandbox_errors.adapter_declaration(functions, {"activations": None, "losses": None}) is None
 
 
 def test_the_shipped_adapters_are_found_by_name():

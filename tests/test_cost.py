@@ -65,7 +65,7 @@ def test_numerical_gradients_are_judged_numerical(name):
     check = cost.run(cost.local_timer(_attack(name)), HIDDEN, OUTPUTS)
     assert check.verdict is cost.Verdict.NUMERICAL
     assert check.ratio > 2 * cost.THRESHOLD
-    assert "not backprop" in check.cause and f"{check.parameters:,}-parameter" in check.cause
+    assert "not backprop" in check.explanation and f"{check.parameters:,}-parameter" in check.explanation
 
 
 @pytest.mark.parametrize("name", NUMERICAL)
@@ -74,12 +74,12 @@ def test_numerical_gradients_earn_nothing_on_the_items_that_use_network_gradient
     result = grade_module(_attack(name), rubric)
     assert result.score == 0
     assert {r.failure for r in result.items} == {Cause.NOT_BACKPROP}
-    assert all("numerical differentiation" in r.cause for r in result.items)
+    assert all("numerical differentiation" in r.reason for r in result.items)
 
 
 def test_the_rubric_switch_turns_the_check_off(tmp_path):
     result = grade_module(_attack("complex_step_gradients"), _rubric(tmp_path, require_backprop=False))
-    assert result.items[0].failure is not Cause.NOT_BACKPROP
+    assert result.items[0].cause is not Cause.NOT_BACKPROP
     assert result.items[0].passed
 
 
@@ -109,7 +109,7 @@ def test_failing_only_on_the_cost_network_loses_the_items_that_check_the_gradien
     result = grade_module(_source_module(RAISES_WHEN_LARGE, "raises_when_large"),
                           _rubric(tmp_path, items=("network", "train_loop")))
     network, train_loop = result.items
-    assert not network.passed and "raised ValueError" in network.cause and "cost is measured" in network.cause
+    assert not network.passed and "raised ValueError" in network.reason and "cost is measured" in network.reason
     assert train_loop.passed  # its own loop of its own steps: a bug in the gradients is the network item's
 
 
@@ -255,5 +255,5 @@ def test_a_call_stopped_at_its_limit_is_judged_by_the_cpu_time_it_had_used(tmp_p
     with Sandbox(path) as box:
         check = cost.run(cost.sandbox_timer(box, timeout=2), ("tanh",), {"mse": ("identity",)})
     assert check.verdict is verdict
-    assert ("timed out after 2 s" in check.cause) == (verdict is cost.Verdict.FAILED)
-    assert ("stopped at its time limit" in check.cause) == (verdict is cost.Verdict.NUMERICAL)
+    assert ("timed out after 2 s" in check.explanation) == (verdict is cost.Verdict.FAILED)
+    assert ("stopped at its time limit" in check.explanation) == (verdict is cost.Verdict.NUMERICAL)

@@ -143,7 +143,7 @@ def _result(visibility: dict[str, str], passed: set[str]) -> GradeResult:
     items = tuple(Item(name, name.title(), "dense", 2.0, visibility=v) for name, v in visibility.items())
     rubric = Rubric("test", items)
     results = [ItemResult(i, True, 2.0, examples=30) if i.name in passed else
-               ItemResult(i, False, 0.0, cause=f"{i.name}: grad_W differs", details=["Smallest failing case: x"],
+               ItemResult(i, False, 0.0, reason=f"{i.name}: grad_W differs", details=["Smallest failing case: x"],
                           hints=["Check the transpose."])
                for i in items]
     return GradeResult("student.py", rubric, results, sandbox="bubblewrap")

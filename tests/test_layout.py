@@ -182,7 +182,7 @@ def test_an_item_result_takes_only_its_item_pass_and_score_by_position():
     item = Item("sigmoid", "Sigmoid", "activation", 5.0, "sigmoid")
     with pytest.raises(TypeError, match="positional"):
         ItemResult(item, False, 0.0, "a cause")  # type: ignore[misc]
-    assert ItemResult(item, False, 0.0, cause="a cause").cause == "a cause"
+    assert ItemResult(item, False, 0.0, reason="a cause").reason == "a cause"
 
 
 def test_a_property_s_status_is_an_enum_member_that_compares_equal_to_its_text():

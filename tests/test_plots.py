@@ -283,13 +283,13 @@ def _grade_result():
     network = _failing().failure
     items = [
         ItemResult(_item("sigmoid"), True, 5.0, examples=30, max_rel_err=2e-16, tolerance="autodiff"),
-        ItemResult(_item("network", "network", None), False, 0.0, cause="layers[0].W differs", details=["Smallest failing case: …"],
+        ItemResult(_item("network", "network", None), False, 0.0, reason="layers[0].W differs", details=["Smallest failing case: …"],
                    examples=3, max_rel_err=0.6, tolerance="autodiff", counterexample=network, failed_at="W",
-                   failure=network.comparisons[0].cause),
-        ItemResult(_item("train/loop ä", "train_loop", None), False, 0.0, cause="batch_losses differ", details=["…"], examples=2,
+                   cause=network.comparisons[0].cause),
+        ItemResult(_item("train/loop ä", "train_loop", None), False, 0.0, reason="batch_losses differ", details=["…"], examples=2,
                    max_rel_err=0.4, tolerance="autodiff", counterexample=_losses_failure(),
-                   failure=network.comparisons[0].cause),
-        ItemResult(_item("tanh"), False, 0.0, cause="activation_backward not defined", failure=None),
+                   cause=network.comparisons[0].cause),
+        ItemResult(_item("tanh"), False, 0.0, reason="activation_backward not defined", cause=None),
     ]
     return GradeResult("student one.py", Rubric("course", tuple(r.item for r in items)), items, sandbox="bubblewrap")
 

@@ -19,7 +19,7 @@ from gradverify.impl import backprop
 from gradverify.properties.calls import ImplFailure, call
 from gradverify.grading.remote import suite_view
 from gradverify.references.compare import Cause
-from gradverify.sandbox.causes import SubmissionLoadError
+from gradverify.sandbox.errors import SubmissionLoadError
 from gradverify.sandbox.host import Sandbox
 from gradverify.sandbox.processes import sandbox_processes
 from gradverify.sandbox.codec import dump_message, reply_limit
@@ -180,7 +180,7 @@ def test_an_exit_is_reported_at_once_even_if_a_fork_keeps_the_channel_open(sandb
 def test_a_crash_by_signal_names_the_signal(sandbox):
     box = sandbox("misbehaving.py")
     error = call_error(box.module.crash)
-    assert error.kind == "crashed" and "SIGSEGV" in error.cause  # the signal has no field of its own
+    assert error.kind == "crashed" and "SIGSEGV" in error.reason  # the signal has no field of its own
     assert box.module.echo(2) == 2
 
 
@@ -197,7 +197,7 @@ def test_an_exception_is_reported_with_its_type_and_first_line(sandbox):
     box = sandbox("misbehaving.py")
     error = call_error(box.module.raise_value_error)
     assert (error.kind, error.exception, error.message) == ("raised", "ValueError", "the weights are wrong\nsecond line")
-    assert error.cause == "raised ValueError: the weights are wrong"
+    assert error.reason == "raised ValueError: the weights are wrong"
 
 
 def test_a_value_too_large_or_too_deep_is_refused_and_grading_goes_on(sandbox):

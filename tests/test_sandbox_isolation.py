@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gradverify.impl import backprop
-from gradverify.sandbox.causes import SubmissionCallError
+from gradverify.sandbox.errors import SubmissionCallError
 from gradverify.sandbox.processes import sandbox_processes
 from gradverify.sandbox import engine
 

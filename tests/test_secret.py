@@ -237,7 +237,7 @@ def test_an_answer_key_earns_the_network_item_with_the_seed_it_was_recorded_with
     seed's doing."""
     result = grading.grade_file(answer_key, KEY_RUBRIC, seed=0)
     (network,) = result.items
-    assert network.passed and result.score == 20, network.cause
+    assert network.passed and result.score == 20, network.reason
 
 
 def test_an_answer_key_scores_zero_on_the_network_item_with_a_secret_derived_seed(answer_key, tmp_path):
@@ -246,7 +246,7 @@ def test_an_answer_key_scores_zero_on_the_network_item_with_a_secret_derived_see
     (network,) = result.items
     assert result.seed.source is SeedSource.SECRET and result.seed.value != 0
     assert result.score == 0 and not network.passed
-    assert "not in the answer key" in network.cause, network.cause
+    assert "not in the answer key" in network.reason, network.reason
 
 
 @pytest.mark.parametrize("check", ["network", "l2", "train_loop"])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from gradverify.impl import backprop
-from gradverify.sandbox.causes import SubmissionLoadError
+from gradverify.sandbox.errors import SubmissionLoadError
 from gradverify.sandbox.host import Sandbox
 from gradverify.sandbox import engine
 

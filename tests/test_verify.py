@@ -351,8 +351,8 @@ def test_verify_names_the_same_cause_as_grade_for_the_same_bug(variant, prop, it
     (checked,) = runner.verify(module, profile="ci", save_regressions=False, only=[prop]).results
     rubric = load_rubric()
     (graded,) = grading.grade_module(module, replace(rubric, items=tuple(i for i in rubric.items if i.name == item))).items
-    causes = [h.cause for h in checked.hints if h.cause]
-    assert causes == [BUGGY[variant].hint] == [h.cause for h in graded.hints if h.cause]
+    causes = [h.diagnosis for h in checked.hints if h.diagnosis]
+    assert causes == [BUGGY[variant].hint] == [h.diagnosis for h in graded.hints if h.diagnosis]
     assert f"**Hint:** {inline(checked.hints[0])}" in render_markdown(VerifyResult(impl="x", profile="ci", seed=0, budget=1, started="now", results=[checked]))
 
 

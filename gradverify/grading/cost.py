@@ -2,7 +2,7 @@
 
     check = run(timer, hidden=("tanh",), outputs={"mse": ("identity",)})   # once per grade
     check.verdict                          # Verdict.BACKPROP, NUMERICAL, WRONG, FAILED or UNMEASURED
-    check.cause                            # the sentence staff and the student read
+    check.explanation                      # the sentence staff and the student read
 
 Backprop has a signature numerical differentiation cannot fake (the cheap-gradient principle):
 the whole gradient costs a few forward passes, whatever the number of parameters P, while finite
@@ -138,7 +138,7 @@ class CostCheck:
         return min(self.ratios) if self.ratios else float("nan")
 
     @property
-    def cause(self) -> str:
+    def explanation(self) -> str:
         """The verdict as a sentence for staff and the student ("" for BACKPROP and UNMEASURED)."""
         on = f"on a {self.parameters:,}-parameter network ({self.network})"
         if self.verdict is Verdict.NUMERICAL:
@@ -351,7 +351,7 @@ def sandbox_timer(sandbox: Any, timeout: float | None = None) -> Timer:
     the grader's side (`timeout`: the call's limit instead of the sandbox's call_timeout); a failed
     call raises the suite's ImplFailure."""
     from gradverify.grading.remote import as_impl_failure
-    from gradverify.sandbox.causes import SubmissionCallError
+    from gradverify.sandbox.errors import SubmissionCallError
 
     def timed(net: dict, X: np.ndarray, Y: np.ndarray) -> tuple[Any, CallTime]:
         try:

@@ -101,10 +101,10 @@ def results_json(result: GradeResult) -> dict[str, Any]:
             "output": item_output(r),
             "output_format": "text",
             "visibility": r.item.visibility,
-            "extra_data": {"item": r.item.name, "check": r.item.check, "status": r.status, "cause": r.cause,
+            "extra_data": {"item": r.item.name, "check": r.item.check, "status": r.status, "cause": r.reason,
                            "checked_without": r.scope, "share": r.credit.share if r.credit else None,
                            "components": _components(r), "failed_at": r.failed_at,
-                           "failure": r.failure.name if r.failure else None, "seconds": round(r.seconds, 3)},
+                           "failure": r.cause.name if r.cause else None, "seconds": round(r.seconds, 3)},
         }
         for r in result.items
         if r.mapped
@@ -119,7 +119,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score,
                        "sandbox": result.sandbox, "protections": list(result.isolation), "adapter": result.adapter or None,
                        "allow_autodiff": list(result.rubric.allow_autodiff),
-                       "not_mapped": [{"item": r.item.name, "title": r.item.title, "points": r.item.points, "cause": r.cause}
+                       "not_mapped": [{"item": r.item.name, "title": r.item.title, "points": r.item.points, "cause": r.reason}
                                       for r in result.not_mapped],
                        **_seed_data(result)},
     }
@@ -207,7 +207,7 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL and r.credit is not None else "")
         hidden = {"hidden": " (hidden)", **{k: f" (shown {v})" for k, v in LATER.items()}}.get(r.item.visibility, "")
         points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
-        why = r.cause + (f" ({_not_right_count(r.credit)})" if r.credit is not None and r.credit.not_right else "")
+        why = r.reason + (f" ({_not_right_count(r.credit)})" if r.credit is not None and r.credit.not_right else "")
         lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(why)} |")
     if drawn and "margins" in drawn:
         lines += ["", drawn["margins"].markdown()]
@@ -249,7 +249,7 @@ def student_feedback_full(r: ItemResult) -> str:
     ("Not implemented" when a function it needs is missing, not wrong; "Partly right" with the
     share a composite item earned), cause, details, hints, and for a composite item what of its
     domain was not right or left out."""
-    return "\n".join([f"{VERDICTS[r.status]}: {r.cause}", *_credit(r), *r.details, *(f"Hint: {h}" for h in r.hints),
+    return "\n".join([f"{VERDICTS[r.status]}: {r.reason}", *_credit(r), *r.details, *(f"Hint: {h}" for h in r.hints),
                       *_scope(r)])
 
 

@@ -73,20 +73,21 @@ class ItemResult:
     passed: bool
     score: float
     _: KW_ONLY
-    #: one line: why it failed ("" when it passed)
-    cause: str = ""
+    #: one line: why it failed, in words ("" when it passed)
+    reason: str = ""
     #: the smallest failing case and a few expected vs got values
     details: list[str] = field(default_factory=list)
     hints: list[Hint] = field(default_factory=list)
     examples: int = 0
     seconds: float = 0.0
-    #: the cause as data: what failed (a comparison's rendered `where`, without numbers) and why
+    #: why it failed as data: what failed (a comparison's rendered `where`, without numbers) and
+    #: its Cause
     failed_at: str = ""
-    failure: Cause | None = None
+    cause: Cause | None = None
     #: a composite item's components not right, and those left out of its domain, one line each
     #: with why (`credit_lines`)
     scope: list[str] = field(default_factory=list)
-    #: False when the course adapter cannot map the item (`cause` says why): not counted
+    #: False when the course adapter cannot map the item (`reason` says why): not counted
     mapped: bool = True
     #: the worst relative error of the cases checked (the failing one's when it failed; NaN when
     #: nothing was compared) and the tolerance's name (references.compare.TOLERANCES)
@@ -112,7 +113,7 @@ class ItemResult:
             return Status.PARTIAL
         if self.credit is not None:
             return Status.NOT_IMPLEMENTED if self.credit.all_refused else Status.FAILED
-        return Status.NOT_IMPLEMENTED if self.failure in MISSING else Status.FAILED
+        return Status.NOT_IMPLEMENTED if self.cause in MISSING else Status.FAILED
 
     @property
     def lost(self) -> bool:
@@ -193,7 +194,7 @@ def _allowed(results: list[ItemResult], kind: str, everything: tuple[str, ...]) 
 def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
     """The result of an item the course adapter cannot map (None when there is no adapter or it can)."""
     why = adapter.why_not(item) if adapter is not None else None
-    return None if why is None else ItemResult(item, False, 0.0, cause=why, mapped=False)
+    return None if why is None else ItemResult(item, False, 0.0, reason=why, mapped=False)
 
 
 class CostOnce:
@@ -240,8 +241,8 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     base = PROPERTIES[kind.prop]
     missing = [fn for fn in base.functions if fn in missing_functions(module)]
     if missing:
-        return ItemResult(item, False, 0.0, cause=f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
-                          failure=Cause.NOT_DEFINED)
+        return ItemResult(item, False, 0.0, reason=f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
+                          cause=Cause.NOT_DEFINED)
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
     scope: list[str] = []
     credit: domain.Credit | None = None
@@ -262,13 +263,13 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
                 result, _ = run_property(prop_of(strategy), module, profile=PROFILES["ci"],
                                          seed=choose_seed(rubric, seed).value, entries=[], budget=rubric.examples)
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
-        return ItemResult(item, False, 0.0, cause=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
+        return ItemResult(item, False, 0.0, reason=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
     max_rel_err = result.max_rel_err if result.examples else float("nan")
     if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()) and (
             result.passed or checked.verdict is cost.Verdict.NUMERICAL):  # an item failing its own cases keeps its cause
         failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
-        return ItemResult(item, False, 0.0, cause=checked.cause, examples=result.examples, seconds=time.perf_counter() - start,
-                          scope=scope, failed_at="network_gradients", failure=failure, credit=credit, max_rel_err=max_rel_err,
+        return ItemResult(item, False, 0.0, reason=checked.explanation, examples=result.examples, seconds=time.perf_counter() - start,
+                          scope=scope, failed_at="network_gradients", cause=failure, credit=credit, max_rel_err=max_rel_err,
                           tolerance=base.tolerance)
     if result.passed:
         return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
@@ -313,9 +314,9 @@ def _failed_item(item: Item, result: PropertyResult, module: Any, prop: Property
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
     score = round(item.points * credit.share, 2) if credit is not None else 0.0
     max_rel_err = result.max_rel_err if result.examples else float("nan")
-    return ItemResult(item, False, score, cause=cause, details=details, hints=found, examples=result.examples,
+    return ItemResult(item, False, score, reason=cause, details=details, hints=found, examples=result.examples,
                       seconds=time.perf_counter() - start,
-                      failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
+                      failed_at=str(first.where) if first else "", cause=first.cause if first else None, scope=scope,
                       counterexample=counterexample, credit=credit, max_rel_err=max_rel_err, tolerance=prop.tolerance)
 
 
@@ -481,7 +482,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     (submission_seed); the secret stays in this process, never in the sandbox."""
     from gradverify.grading.remote import suite_view
     from gradverify.sandbox import Sandbox, SubmissionLoadError
-    from gradverify.sandbox.causes import AdapterLoadError
+    from gradverify.sandbox.errors import AdapterLoadError
 
     start = time.perf_counter()
     submission = escaped(str(path))  # the file's name as the reports show it: a newline or a byte not UTF-8 escaped
@@ -504,7 +505,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
             cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
             result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "",
                                  seed=graded_with)
-            result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, cause=f"the file could not be loaded: {cause}")
+            result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, reason=f"the file could not be loaded: {cause}")
                             for item in rubric.items]
         else:
             references.join()  # the imports count against no item's timeout

@@ -45,7 +45,7 @@ def _failure(packages: Sequence[str], memory_mb: int, unsafe: bool, timeout: flo
     """Why the canary did not give its answer, or None when it did."""
     import numpy as np
 
-    from .causes import SubmissionCallError, SubmissionLoadError
+    from .errors import SubmissionCallError, SubmissionLoadError
     from .host import Sandbox
 
     with tempfile.TemporaryDirectory(prefix="gradverify-canary-") as folder:

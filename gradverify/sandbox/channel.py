@@ -21,7 +21,7 @@ import subprocess
 import time
 
 from . import engine
-from .causes import MALFORMED_CAUSE, MEMORY_CAUSE, SIGNALS, signal_name
+from .errors import MALFORMED_REASON, MEMORY_REASON, SIGNALS, CallFailure, signal_name
 from .codec import FRAME_SLACK, HEADER, REPLY_FLOOR, dump_message, too_many_containers
 from .processes import children, kill_strays, memory_bytes, pid_namespace, pidfd, sandbox_processes
 
@@ -36,11 +36,11 @@ class NoReply(Exception):
 
 
 class Gone(Exception):
-    """The child ended or misbehaved and has been killed and reaped; `cause` says how, `kind` in a word."""
+    """The child ended or misbehaved and has been killed and reaped; `reason` says how, `kind` in a word."""
 
-    def __init__(self, cause: str, kind: str = "crashed"):
-        super().__init__(cause)
-        self.cause = cause
+    def __init__(self, reason: str, kind: CallFailure = CallFailure.CRASHED):
+        super().__init__(reason)
+        self.reason = reason
         self.kind = kind
 
 
@@ -185,10 +185,10 @@ class Child:
         members = sandbox_processes(self.pid, self.token, self.uid)
         if len(members) > PROCESSES + 2:  # + bwrap and its init
             self.kill()
-            raise Gone(f"started more than {PROCESSES} processes", "crashed")
+            raise Gone(f"started more than {PROCESSES} processes", CallFailure.CRASHED)
         if memory_bytes(members) > self.memory_mb << 20:
             self.kill()
-            raise Gone(MEMORY_CAUSE, "memory")
+            raise Gone(MEMORY_REASON, CallFailure.MEMORY)
 
     def ended(self, end: float) -> Exception:
         """The connection closed: wait (until `end`) for the child to exit; how it ended."""
@@ -197,10 +197,10 @@ class Child:
                 return NoReply()
             time.sleep(0.005)
         self.kill()
-        cause = self.death_cause()
-        return Gone(cause, "memory" if cause == MEMORY_CAUSE else "crashed")
+        reason = self.death_reason()
+        return Gone(reason, CallFailure.MEMORY if reason == MEMORY_REASON else CallFailure.CRASHED)
 
-    def death_cause(self) -> str:
+    def death_reason(self) -> str:
         status = self.status
         if status is None:
             return "ended its own process"
@@ -211,12 +211,12 @@ class Child:
         if number is None:
             return f"ended its own process (exit code {code})"
         if number == signal.SIGKILL and self.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
-            return MEMORY_CAUSE
+            return MEMORY_REASON
         return f"ended its own process (killed by signal {signal_name(number)})"
 
     def malformed(self) -> Gone:
         self.kill()
-        return Gone(MALFORMED_CAUSE, "malformed")
+        return Gone(MALFORMED_REASON, CallFailure.MALFORMED)
 
     def send(self, message: dict, end: float) -> None:
         body = dump_message(message)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from . import engine
-from .causes import AdapterLoadError
+from .errors import AdapterLoadError
 
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
 NOBODY = engine.NOBODY

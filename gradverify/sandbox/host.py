@@ -12,7 +12,7 @@ over the submission (docs/adapters.md) and `box.module` serves the adapter's fun
 `box.module` behaves like the imported submission: its attributes are the submission's
 top-level callables, and calling one sends the arguments to the child (see
 sandbox/worker.py), waits for the reply within a wall-clock limit, and returns the
-decoded value or raises :class:`SubmissionCallError` whose ``cause`` says, in a short
+decoded value or raises :class:`SubmissionCallError` whose ``reason`` says, in a short
 sentence, what went wrong (``timed out after 10 s``, ``raised ValueError: ...``, ...). A call
 that killed or hung the child is followed, on the next call, by a fresh child that imports
 the submission again, so grading goes on with the next item.
@@ -57,17 +57,18 @@ from typing import Any, Iterator, Sequence
 
 from . import engine
 from .channel import PROCESSES, Child, Gone, NoReply, Output
-from .causes import (
-    MALFORMED_CAUSE,
+from .errors import (
+    CallFailure,
+    MALFORMED_REASON,
     PLAIN_NAME,
     AdapterDeclaration,
     AdapterLoadError,
     SubmissionCallError,
     SubmissionLoadError,
-    adapter_cause,
+    adapter_reason,
     call_failure,
     adapter_declaration,
-    load_cause,
+    load_reason,
     string_set,
 )
 from .codec import (
@@ -98,12 +99,12 @@ SandboxUnavailable = engine.SandboxUnavailable
 
 
 class _LoadFailure(Exception):
-    """Starting a child and importing the submission failed; `cause` says why, `adapter` whether
+    """Starting a child and importing the submission failed; `reason` says why, `adapter` whether
     it was the course adapter's import that failed."""
 
-    def __init__(self, cause: str, timed_out: bool = False, adapter: bool = False):
-        super().__init__(cause)
-        self.cause = cause
+    def __init__(self, reason: str, timed_out: bool = False, adapter: bool = False):
+        super().__init__(reason)
+        self.reason = reason
         self.timed_out = timed_out
         self.adapter = adapter
 
@@ -175,7 +176,7 @@ class _Deadline:
     expired: bool = False
 
     @property
-    def cause(self) -> str:
+    def reason(self) -> str:
         return f"timed out after {self.seconds:g} s"
 
 
@@ -283,7 +284,7 @@ class Sandbox:
                 )
             except _LoadFailure as failure:
                 self.close()
-                raise (AdapterLoadError if failure.adapter else SubmissionLoadError)(failure.cause) from None
+                raise (AdapterLoadError if failure.adapter else SubmissionLoadError)(failure.reason) from None
             except BaseException:
                 self.close()
                 raise
@@ -454,7 +455,7 @@ class Sandbox:
         os.set_blocking(read_fd, False)
         return Child(proc, parent, read_fd, token, self._output, self._state.uid, self.memory_mb, self.mode)
 
-    def _launch(self, end: float, timeout_cause: str) -> tuple[Child, tuple[frozenset[str], AdapterDeclaration | None]]:
+    def _launch(self, end: float, timeout_reason: str) -> tuple[Child, tuple[frozenset[str], AdapterDeclaration | None]]:
         """A new child with the submission imported: (worker, (functions, the adapter's
         declaration or None)), or _LoadFailure."""
         worker = self._spawn()
@@ -462,9 +463,9 @@ class Sandbox:
             return worker, self._read_hello(worker.receive(0, end))
         except NoReply:
             worker.kill()
-            raise _LoadFailure(timeout_cause, timed_out=True) from None
+            raise _LoadFailure(timeout_reason, timed_out=True) from None
         except Gone as gone:
-            raise _LoadFailure(f"{gone.cause} while importing") from None
+            raise _LoadFailure(f"{gone.reason} while importing") from None
         except BaseException:
             worker.kill()
             raise
@@ -481,13 +482,13 @@ class Sandbox:
                 if not adapted or declaration is not None:
                     return functions, declaration
         if set(hello) == {"id", "load_error"}:
-            cause = load_cause(hello["load_error"])
-            if cause is not None:
-                raise _LoadFailure(cause)
+            reason = load_reason(hello["load_error"])
+            if reason is not None:
+                raise _LoadFailure(reason)
         if adapted and set(hello) == {"id", "adapter_error"}:
-            cause = adapter_cause(hello["adapter_error"])
-            if cause is not None:
-                raise _LoadFailure(cause, adapter=True)
+            reason = adapter_reason(hello["adapter_error"])
+            if reason is not None:
+                raise _LoadFailure(reason, adapter=True)
         raise _LoadFailure("sent a malformed reply while importing")
 
     # -- calls ----------------------------------------------------------------- #
@@ -497,34 +498,34 @@ class Sandbox:
             self._state.worker.kill()
             self._state.worker = None
 
-    def _budget(self, seconds: float, cause: str) -> tuple[float, str, _Deadline | None]:
-        """(end time, cause if it passes, the deadline that set it) for a step of `seconds`."""
+    def _budget(self, seconds: float, reason: str) -> tuple[float, str, _Deadline | None]:
+        """(end time, reason if it passes, the deadline that set it) for a step of `seconds`."""
         end, binding = time.monotonic() + seconds, None
         for entry in self._deadlines:
             if entry.end < end:
-                end, cause, binding = entry.end, entry.cause, entry
-        return end, cause, binding
+                end, reason, binding = entry.end, entry.reason, entry
+        return end, reason, binding
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
         for entry in self._deadlines:
             if entry.expired or now >= entry.end:
                 entry.expired = True
-                raise SubmissionCallError(entry.cause, "timeout")
+                raise SubmissionCallError(entry.reason, CallFailure.TIMEOUT)
 
     def _worker_for_call(self) -> Child:
         """The running child, or a fresh one with the submission imported again."""
         if self._state.worker is not None:
             return self._state.worker
-        end, cause, binding = self._budget(
+        end, reason, binding = self._budget(
             self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
         )
         try:
-            worker, _hello = self._launch(end, cause)
+            worker, _hello = self._launch(end, reason)
         except _LoadFailure as failure:
             if failure.timed_out and binding is not None:
                 binding.expired = True
-            raise SubmissionCallError(failure.cause, "timeout" if failure.timed_out else "crashed") from None
+            raise SubmissionCallError(failure.reason, CallFailure.TIMEOUT if failure.timed_out else CallFailure.CRASHED) from None
         self._state.worker = worker
         return worker
 
@@ -543,7 +544,7 @@ class Sandbox:
                 raise TypeError(f"{function}: arguments nested too deeply to send to the sandbox") from None
             worker = self._worker_for_call()
             seconds = self.call_timeout if timeout is None else timeout
-            end, cause, binding = self._budget(seconds, f"timed out after {seconds:g} s")
+            end, reason, binding = self._budget(seconds, f"timed out after {seconds:g} s")
             request["id"] = next(self._ids)
             request["limit"] = reply_limit(len(dump_message(request)))
             worker.frame_limit = request["limit"] + FRAME_SLACK
@@ -561,10 +562,10 @@ class Sandbox:
                 self._discard_worker()
                 if binding is not None:
                     binding.expired = True
-                raise SubmissionCallError(cause, "timeout") from None
+                raise SubmissionCallError(reason, CallFailure.TIMEOUT) from None
             except Gone as gone:
                 self._state.worker = None
-                raise SubmissionCallError(gone.cause, gone.kind) from None
+                raise SubmissionCallError(gone.reason, gone.kind) from None
             except BaseException:
                 self._discard_worker()
                 raise
@@ -593,8 +594,8 @@ class Sandbox:
         return {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
 
     def _result(self, reply: dict) -> Any:
-        """The decoded value of a reply, or SubmissionCallError with the cause it reports."""
-        error = SubmissionCallError(MALFORMED_CAUSE, "malformed")
+        """The decoded value of a reply, or SubmissionCallError with the reason it reports."""
+        error = SubmissionCallError(MALFORMED_REASON, CallFailure.MALFORMED)
         if set(reply) == {"id", "ok"}:
             try:
                 return decode_value(reply["ok"])
@@ -602,7 +603,7 @@ class Sandbox:
                 pass
         elif set(reply) == {"id", "error"}:
             error = call_failure(reply["error"]) or error
-            if error.kind not in ("malformed", "memory"):
+            if error.kind not in (CallFailure.MALFORMED, CallFailure.MEMORY):
                 raise error
         self._discard_worker()  # memory trouble or garbage: start afresh next time
         raise error

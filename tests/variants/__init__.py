@@ -22,7 +22,7 @@ class Variant:
     #: items the bug costs besides its own and those built on it (grading.kinds.BUILDS_ON): a training
     #: loop over steps that fail cannot be right, so a step bug that makes them fail costs it too
     also: tuple[str, ...] = ()
-    #: the diagnosis (a key of gradverify.hints.CAUSES) its item's hints must name; every
+    #: the diagnosis (a gradverify.hints.Diagnosis) its item's hints must name; every
     #: other diagnosis must stay silent on it
     hint: str | None = None
 
@@ -139,7 +139,7 @@ BUGGY: dict[str, Variant] = {v.name: v for v in [
        ("    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))", "    return np.log1p(np.exp(z))")),
     _v("relu_backward_from_output_gradient", "relu", "relu' masks by the sign of grad_a instead of z",
        ("    return np.where(z > 0, grad_a, 0.0)", "    return np.where(grad_a > 0, grad_a, 0.0)")),
-    # Causes the hints must name (gradverify/hints.py CAUSES), each consistent in the loss and its gradient.
+    # Causes the hints must name (gradverify.hints.Diagnosis), each consistent in the loss and its gradient.
     _v("sigmoid_backward_without_grad_a", "sigmoid", "activation_backward returns σ'(z) itself, not grad_a·σ'(z)",
        ("    s = _sigmoid(z)\n    return grad_a * s * (1.0 - s)", "    s = _sigmoid(z)\n    return s * (1.0 - s)"),
        hint="vjp_without_grad_a"),

@@ -129,7 +129,7 @@ def load(spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool =
     """Resolve `spec` (see `resolve`) and import the adapter on its own in a sandbox (its import
     given `timeout` seconds; `unsafe` as for grading) to read what it maps; AdapterError with
     the file and why when it cannot be used."""
-    from gradverify.sandbox.causes import AdapterLoadError
+    from gradverify.sandbox.errors import AdapterLoadError
     from gradverify.sandbox.host import inspect_adapter
 
     if isinstance(spec, Adapter):
@@ -184,13 +184,13 @@ def _tuple(names: list[str] | None) -> tuple[str, ...] | None:
 
 def _local(function: str, fn: Callable[..., Any], not_defined: type[NotDefined]) -> Callable[..., Any]:
     """`fn` with the student's missing names reported as the sandbox reports them."""
-    from gradverify.sandbox.causes import not_defined_cause
+    from gradverify.sandbox.errors import not_defined_reason
 
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except not_defined as exc:
-            raise ImplFailure(function, Cause.NOT_DEFINED, not_defined_cause(exc.name)) from None
+            raise ImplFailure(function, Cause.NOT_DEFINED, not_defined_reason(exc.name)) from None
 
     call.__name__ = call.__qualname__ = function
     return call
