@@ -19,7 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py -m "not long"
 	$(BIN)/python -m pytest -q tests/test_attacks.py
 
-# Lint, types and the layers: ruff ([tool.ruff] in pyproject.toml), mypy on the gradverify package
+# Lint, format, types and the layers: ruff check and ruff format ([tool.ruff] in pyproject.toml), mypy on
+# the gradverify package
 # ([tool.mypy]), then import-linter's contracts ([tool.importlinter]: the layers, the sandbox on its
 # own, impl imported by nothing that checks it, no import cycle). .ci/run runs it before the tests.
 $(VENV)/.lint: $(STAMP)
@@ -28,6 +29,7 @@ $(VENV)/.lint: $(STAMP)
 
 lint: $(VENV)/.lint
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -37,11 +37,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-NETWORKS = {
-    "small": ((2, 4, 1), 1),
-    "medium": ((8, 16, 16, 4), 8),
-    "large": ((64, 128, 128, 10), 32),
-}
+NETWORKS = {"small": ((2, 4, 1), 1), "medium": ((8, 16, 16, 4), 8), "large": ((64, 128, 128, 10), 32)}
 
 
 # --------------------------------------------------------------------------- 1. throughput
@@ -57,6 +53,7 @@ def _timer(stages: dict[str, float]):
                 return fn(*args, **kwargs)
             finally:
                 stages[stage] += time.perf_counter() - start
+
         return wrapper
 
     return timed
@@ -214,13 +211,19 @@ def _run(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
     """Wall time, CPU time (user + system, its waited-for children's included), exit code and peak
     RSS (MiB) of a command in a fresh process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"command": " ".join(command), "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "exit_code": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {
+        "command": " ".join(command),
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "exit_code": proc.returncode,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
 
 
 #: The pictures' cost: pairs of runs with and without pictures per command in the full run (--pairs
@@ -241,8 +244,11 @@ def pictures_of(report: Path) -> dict:
     its folder. All 0 when there is no report."""
     text = report.read_text(encoding="utf-8") if report.is_file() else ""
     linked = [link for link in IMAGE_LINK.findall(text) if link.endswith(".svg") and "://" not in link]
-    return {"pictures": sum((report.parent / link).is_file() for link in linked), "pictures_linked": len(linked),
-            "svg_files": len(list(report.parent.glob("*.svg"))) if report.parent.is_dir() else 0}
+    return {
+        "pictures": sum((report.parent / link).is_file() for link in linked),
+        "pictures_linked": len(linked),
+        "svg_files": len(list(report.parent.glob("*.svg"))) if report.parent.is_dir() else 0,
+    }
 
 
 def picture_pairs(name: str, command, report: str, pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
@@ -253,15 +259,17 @@ def picture_pairs(name: str, command, report: str, pairs: int, env: dict, folder
     the comparison: the medians of wall and CPU time, how much slower with pictures, the pictures drawn)."""
     rows, runs = {}, {True: [], False: []}
     for index in range(pairs):
-        for plots in ((True, False) if index % 2 == 0 else (False, True)):
+        for plots in (True, False) if index % 2 == 0 else (False, True):
             label = f"{name}_{'pictures' if plots else 'no_pictures'}_{index + 1}"
             run_folder = folder / label
             run_folder.mkdir()
             row = _run([*command(run_folder), *([] if plots else ["--no-plots"])], env)
             row.update(pictures_of(run_folder / report))
             if row["pictures"] != row["pictures_linked"]:
-                print(f"bench: {label}: its report links {row['pictures_linked']} pictures, "
-                      f"{row['pictures']} of them written", file=sys.stderr)
+                print(
+                    f"bench: {label}: its report links {row['pictures_linked']} pictures, {row['pictures']} of them written",
+                    file=sys.stderr,
+                )
             rows[label] = row
             runs[plots].append(row)
     median = statistics.median
@@ -305,8 +313,13 @@ def drawing(command: str, tiny: bool) -> dict:
             import gradverify
             from gradverify import report
 
-            run = gradverify.verify(profile="ci", budget=5, save_regressions=False, regressions=folder / "corpus",
-                                    properties=["dense_matches_references"] if tiny else None)
+            run = gradverify.verify(
+                profile="ci",
+                budget=5,
+                save_regressions=False,
+                regressions=folder / "corpus",
+                properties=["dense_matches_references"] if tiny else None,
+            )
             render, pictures = (lambda drawn: report.render_markdown(run, drawn)), (lambda: report.pictures(run))
         else:
             from gradverify.grading import feedback, items
@@ -328,8 +341,12 @@ def drawing(command: str, tiny: bool) -> dict:
         start = time.perf_counter()
         write_with_pictures(folder / "report.md", render, pictures)
         drawn = time.perf_counter() - start
-        return {"report_without_s": plain, "report_with_s": drawn, "drawing_s": drawn - plain,
-                **pictures_of(folder / "report.md")}
+        return {
+            "report_without_s": plain,
+            "report_with_s": drawn,
+            "drawing_s": drawn - plain,
+            **pictures_of(folder / "report.md"),
+        }
 
 
 def drawing_cost(timed: dict, run_s: float) -> dict:
@@ -356,22 +373,60 @@ def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
             _run([sys.executable, "-c", "import matplotlib.pyplot"], cold)
         budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
         rows, verify = picture_pairs(
-            "verify_ci_cold", lambda run: [gradverify, "verify", "--profile", "ci", "--no-save", "--quiet", *budget,
-                                           "--report", str(run / "verify.md")],
-            "verify.md", pairs, cold, folder)
+            "verify_ci_cold",
+            lambda run: [
+                gradverify,
+                "verify",
+                "--profile",
+                "ci",
+                "--no-save",
+                "--quiet",
+                *budget,
+                "--report",
+                str(run / "verify.md"),
+            ],
+            "verify.md",
+            pairs,
+            cold,
+            folder,
+        )
         rubric = []
         if tiny:
             small = folder / "rubric.toml"
             small.write_text(TINY_RUBRIC)
             rubric = ["--rubric", str(small)]
-        rows["grade_one_cold"] = _run([gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet",
-                                       "--results-json", str(folder / "r.json"), *rubric], cold)
+        rows["grade_one_cold"] = _run(
+            [
+                gradverify,
+                "grade",
+                str(ROOT / "impl" / "backprop.py"),
+                "--quiet",
+                "--results-json",
+                str(folder / "r.json"),
+                *rubric,
+            ],
+            cold,
+        )
         (folder / "submission").mkdir()
         buggy = BUGGY[BUGGY_SUBMISSION].write(folder / "submission")
         grade_rows, grade = picture_pairs(
-            "grade_buggy_cold", lambda run: [gradverify, "grade", str(buggy), "--quiet", "--report", str(run / "grade.md"),
-                                             "--results-json", str(run / "r.json"), *rubric],
-            "grade.md", pairs, cold, folder)
+            "grade_buggy_cold",
+            lambda run: [
+                gradverify,
+                "grade",
+                str(buggy),
+                "--quiet",
+                "--report",
+                str(run / "grade.md"),
+                "--results-json",
+                str(run / "r.json"),
+                *rubric,
+            ],
+            "grade.md",
+            pairs,
+            cold,
+            folder,
+        )
         rows.update(grade_rows)
         rows.update(example_pytest(folder, tiny, cold))
         for row in rows.values():  # the temporary folder is gone once this returns
@@ -391,15 +446,20 @@ def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
         shutil.rmtree(project / ".gradverify", ignore_errors=True)  # no corpus replayed: each run searches
         rows[f"pytest_example_n{workers}_cold"] = _run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "-m", "gradverify", *select],
-            env, cwd=project)
+            env,
+            cwd=project,
+        )
     return rows
 
 
 def _in_subprocess(part: str, args: list[str]) -> tuple[dict, float]:
     """Run one part of this module in a fresh process: (its JSON, its peak RSS in MiB)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench", "--part", part, "--json", out.name, *args],
-                                cwd=ROOT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench", "--part", part, "--json", out.name, *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"benchmark part {part!r} failed")
@@ -415,10 +475,12 @@ def chart(data: dict):
     from gradverify import plots
 
     return plots.Picture(
-        "chart", f"Bar charts: milliseconds per checked case for ours, gradcheck (slow, fast) and check_grads on each "
+        "chart",
+        f"Bar charts: milliseconds per checked case for ours, gradcheck (slow, fast) and check_grads on each "
         f"network, log scale; and the throughput run's {data['examples_per_second']:.0f} examples/s split by stage "
         "(the numbers are in the tables below)",
-        lambda: plots.benchmark_chart(data["per_case"], data["examples_per_second"], data["throughput"]["stages_s"]))
+        lambda: plots.benchmark_chart(data["per_case"], data["examples_per_second"], data["throughput"]["stages_s"]),
+    )
 
 
 def write(out: Path, data: dict, *, pictures: bool = True) -> str:
@@ -457,10 +519,15 @@ def _summary(data: dict, drawn: dict | None) -> list[str]:
         f"| `gradverify grade` one submission, cold start, wall | {data['grade_wall_s']:.1f} s | ≤ 15 s |",
         f"| the example project's `pytest -m gradverify` (ci profile), cold, wall: `-n 2` / `-n 1` | "
         f"{data['pytest_n2_wall_s']:.1f} s / {data['pytest_n1_wall_s']:.1f} s | `-n 2` faster |",
-        *([f"| pictures' cost: `verify --profile ci` · one grade (a buggy submission): drawing, its share of the run; "
-           f"cold wall pairs with / without pictures | {_cost(data['pictures_cost']['verify'])} · "
-           f"{_cost(data['pictures_cost']['grade'])} | ≤ {data['pictures_cost']['verify']['target_pct']:g}% slower |"]
-          if "pictures_cost" in data else []),
+        *(
+            [
+                f"| pictures' cost: `verify --profile ci` · one grade (a buggy submission): drawing, its share of the run; "
+                f"cold wall pairs with / without pictures | {_cost(data['pictures_cost']['verify'])} · "
+                f"{_cost(data['pictures_cost']['grade'])} | ≤ {data['pictures_cost']['verify']['target_pct']:g}% slower |"
+            ]
+            if "pictures_cost" in data
+            else []
+        ),
         f"| peak RSS, the largest of the runs below | {data['peak_rss_mb']:.0f} MiB | — |",
         "",
         *([drawn["chart"].markdown(), ""] if drawn and "chart" in drawn else []),
@@ -516,12 +583,17 @@ def _per_case(data: dict) -> list[str]:
 def _commands(data: dict) -> list[str]:
     """Sections 3 and 4: the commands from a cold start, and what the pictures cost."""
     lines: list[str] = []
-    lines += ["", "## 3, 4. Commands from a cold start", "",
-              "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included. "
-              "The pytest runs are in a copy of `docs/example_project`, whose pyproject configures the gradverify plugin "
-              "(ci profile): only its checks (`-m gradverify`), on one and on two pytest-xdist workers. "
-              "Peak RSS is the largest single process's. CPU is user + system time, the process's waited-for "
-              "children's included.", ""]
+    lines += [
+        "",
+        "## 3, 4. Commands from a cold start",
+        "",
+        "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included. "
+        "The pytest runs are in a copy of `docs/example_project`, whose pyproject configures the gradverify plugin "
+        "(ci profile): only its checks (`-m gradverify`), on one and on two pytest-xdist workers. "
+        "Peak RSS is the largest single process's. CPU is user + system time, the process's waited-for "
+        "children's included.",
+        "",
+    ]
     if "pictures_cost" in data:
         cost = data["pictures_cost"]
         lines += [
@@ -549,14 +621,17 @@ def _commands(data: dict) -> list[str]:
                 f"{'yes' if c.get('holds', c.get('pairs_within_target')) else '**no**'} | "
                 f"{c['median_with_s']:.1f} s ({_seconds(c['with_wall_s'])}) | "
                 f"{c['median_without_s']:.1f} s ({_seconds(c['without_wall_s'])}) | {c['slower_pct']:+.1f}% | "
-                f"{c['cpu_slower_pct']:+.1f}% |")
+                f"{c['cpu_slower_pct']:+.1f}% |"
+            )
         lines.append("")
     lines += ["| command | wall | CPU | exit | peak RSS | pictures |", "|---|---|---|---|---|---|"]
     for row in data["commands"].values():
         cpu = f"{row['cpu_s']:.1f} s" if "cpu_s" in row else "—"
         pictures = f"{row['pictures']}" if "pictures" in row else "—"
-        lines.append(f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {cpu} | {row['exit_code']} | "
-                     f"{row['peak_rss_mb']:.0f} MiB | {pictures} |")
+        lines.append(
+            f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {cpu} | {row['exit_code']} | "
+            f"{row['peak_rss_mb']:.0f} MiB | {pictures} |"
+        )
     return lines
 
 
@@ -580,16 +655,21 @@ def _cost(c: dict) -> str:
     """One command's pictures' cost for the summary: the drawing's share of the run, the pictures
     drawn, and the wall-clock pairs' medians with how much slower they were."""
     pictures = f"{c['pictures']} picture{'' if c['pictures'] == 1 else 's'}"
-    return (f"{_drawn(c)}, {_share(c)} ({pictures}); pairs {c['median_with_s']:.1f} s / {c['median_without_s']:.1f} s "
-            f"({c['slower_pct']:+.1f}%)")
+    return (
+        f"{_drawn(c)}, {_share(c)} ({pictures}); pairs {c['median_with_s']:.1f} s / {c['median_without_s']:.1f} s "
+        f"({c['slower_pct']:+.1f}%)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="a smoke run on a tiny budget")
     parser.add_argument("--out", default=str(ROOT / "reports"), help="folder for benchmarks.md and benchmarks.json")
-    parser.add_argument("--pairs", type=int, help=f"runs with and without pictures of each command compared for the "
-                        f"pictures' cost (default {PAIRS}; --tiny: 1)")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        help=f"runs with and without pictures of each command compared for the pictures' cost (default {PAIRS}; --tiny: 1)",
+    )
     parser.add_argument("--part", choices=["throughput", "per_case", "drawing_verify", "drawing_grade"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -621,13 +701,21 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("verify", "grade"):  # what drawing takes, timed in a fresh process of its own (the smoke run: in this one)
         timed = drawing(name, tiny=True) if args.tiny else _in_subprocess(f"drawing_{name}", [])[0]
         pictures_cost[name].update(drawing_cost(timed, pictures_cost[name]["median_without_s"]))
-    rss = {"throughput": throughput_rss, "per_case": per_case_rss,
-           **{name: row["peak_rss_mb"] for name, row in command_data.items()}}
+    rss = {
+        "throughput": throughput_rss,
+        "per_case": per_case_rss,
+        **{name: row["peak_rss_mb"] for name, row in command_data.items()},
+    }
     data = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "command": ("make bench" if not args.tiny and pairs == PAIRS else
-                    "python -m benchmarks.bench" + (" --tiny" if args.tiny else "") + (f" --pairs {args.pairs}" if args.pairs else "")),
+        "command": (
+            "make bench"
+            if not args.tiny and pairs == PAIRS
+            else "python -m benchmarks.bench"
+            + (" --tiny" if args.tiny else "")
+            + (f" --pairs {args.pairs}" if args.pairs else "")
+        ),
         "examples_per_second": throughput_data["examples_per_second"],
         "speedup_vs_gradcheck_slow": per_case_data["medium"]["speedup_vs_gradcheck_slow"],
         "ci_verify_wall_s": pictures_cost["verify"]["median_without_s"],

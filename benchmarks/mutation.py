@@ -56,16 +56,14 @@ def _detect(module, seed: int, first_try: list[str], checks: list[str] | None = 
     for names in (first_try, [n for n in PROPERTIES if n not in first_try and (checks is None or n in checks)]):
         if not names:
             continue
-        run = runner.verify(module, profile="ci", seed=seed, corpus_dir=None, save_regressions=False,
-                            only=names, fail_fast=True)
+        run = runner.verify(module, profile="ci", seed=seed, corpus_dir=None, save_regressions=False, only=names, fail_fast=True)
         failed = [r for r in run.results if not r.passed]
         if failed:
             return failed[0].name, failed[0].first_failure_at
     return None, None
 
 
-def catalogue(seeds: int = SEEDS, names: list[str] | None = None, *, checks: list[str] | None = None,
-              rubric=None) -> dict:
+def catalogue(seeds: int = SEEDS, names: list[str] | None = None, *, checks: list[str] | None = None, rubric=None) -> dict:
     """Every variant (or those in `names`) through verify (every check, or those in `checks`) and
     grade (the shipped rubric, or `rubric`); the files graded are written to a temporary folder
     removed afterwards."""
@@ -93,8 +91,9 @@ def _verified(module, variant, checks: list[str] | None):
     """The variant verified with the ci profile, seed 0, no corpus."""
     from gradverify import runner
 
-    return runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
-                         only=checks)
+    return runner.verify(
+        module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False, only=checks
+    )
 
 
 def _buggy_row(variant, seeds: int, folder: Path, checks: list[str] | None, rubric) -> dict:
@@ -128,8 +127,11 @@ def _buggy_row(variant, seeds: int, folder: Path, checks: list[str] | None, rubr
         "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in own),
         "seconds": time.perf_counter() - start,
     }
-    print(f"  buggy {variant.name}: caught by {len(failed)} checks, {row['caught_in_seeds']}/{seeds} seeds, "
-          f"grade lost {lost}", file=sys.stderr, flush=True)
+    print(
+        f"  buggy {variant.name}: caught by {len(failed)} checks, {row['caught_in_seeds']}/{seeds} seeds, grade lost {lost}",
+        file=sys.stderr,
+        flush=True,
+    )
     return row
 
 
@@ -139,8 +141,11 @@ def _correct_row(variant, folder: Path, checks: list[str] | None, rubric) -> dic
 
     full = _verified(_module(variant), variant, checks)
     graded = grading.grade_file(variant.write(folder), rubric)
-    print(f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
-          file=sys.stderr, flush=True)
+    print(
+        f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
+        file=sys.stderr,
+        flush=True,
+    )
     return {
         "name": variant.name,
         "description": variant.description,
@@ -159,11 +164,15 @@ def _partial_row(partial, folder: Path, checks: list[str] | None, rubric) -> dic
     full = _verified(_module(variant), variant, checks)
     graded = grading.grade_file(variant.write(folder), rubric)
     status = {r.item.name: r.status for r in graded.items}
-    expected = {name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed"
-                for name in status}
+    expected = {
+        name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed" for name in status
+    }
     named = sorted({h.diagnosis for r in graded.items for h in r.hints if h.diagnosis})
-    print(f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
-          file=sys.stderr, flush=True)
+    print(
+        f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
+        file=sys.stderr,
+        flush=True,
+    )
     return {
         "name": variant.name,
         "description": variant.description,
@@ -205,13 +214,20 @@ def _fair_grade(task: tuple[str, str, int]) -> dict:
     graded = grading.grade_module(_module(variant), rubric, submission=name, seed=seed)
     lost = [r.item.name for r in graded.items if not r.passed]
     expected = variant.lost_items(rubric) if kind == "buggy" else []
-    return {"kind": kind, "name": name, "seed": seed, "lost": lost, "expected": expected, "fair": lost == expected,
-            "score": graded.score, "causes": {r.item.name: r.reason for r in graded.items if not r.passed},
-            "seconds": time.perf_counter() - start}
+    return {
+        "kind": kind,
+        "name": name,
+        "seed": seed,
+        "lost": lost,
+        "expected": expected,
+        "fair": lost == expected,
+        "score": graded.score,
+        "causes": {r.item.name: r.reason for r in graded.items if not r.passed},
+        "seconds": time.perf_counter() - start,
+    }
 
 
-def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 1,
-             progress_file: Path | None = None) -> dict:
+def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 1, progress_file: Path | None = None) -> dict:
     """Every buggy and correct variant (or those in `names`) graded with `seeds` seeds each
     (fairness_seeds), seed by seed across the catalogue, so that a run stopped early has covered
     every variant as many times; with `jobs` > 1 in that many processes. Each grade's row is
@@ -231,8 +247,12 @@ def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 
             with open(progress_file, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
         mark = "fair" if row["fair"] else "UNFAIR"
-        print(f"  fairness [{len(rows)}/{len(tasks)}] {row['kind']} {row['name']} seed {row['seed']}: {mark}, "
-              f"lost {row['lost']} ({row['seconds']:.1f} s)", file=sys.stderr, flush=True)
+        print(
+            f"  fairness [{len(rows)}/{len(tasks)}] {row['kind']} {row['name']} seed {row['seed']}: {mark}, "
+            f"lost {row['lost']} ({row['seconds']:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     if jobs > 1:
         import multiprocessing
@@ -240,8 +260,9 @@ def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 
 
         # spawned, not forked: after the catalogue this process runs JAX's threads, and a child
         # forked from them deadlocks (make mutation sat with both workers at 0 s of CPU time)
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_quiet_worker, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             for row in pool.map(_fair_grade, tasks):
                 record(row)
     else:
@@ -256,16 +277,16 @@ def _quiet_worker() -> None:
     jax_backend.enable_persistent_cache()
 
 
-def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int,
-                     names: list[str] | None = None) -> dict:
+def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int, names: list[str] | None = None) -> dict:
     """The fairness run's results: per variant, the seeds where its verdict was not its own; and
     how many of the catalogue's variants (or of those in `names`) a stopped run reached."""
     from tests.variants import BUGGY, CORRECT
 
     by_name: dict[str, dict] = {}
     for row in rows:
-        entry = by_name.setdefault(row["name"], {"name": row["name"], "kind": row["kind"], "expected": row["expected"],
-                                                 "seeds": [], "unfair": []})
+        entry = by_name.setdefault(
+            row["name"], {"name": row["name"], "kind": row["kind"], "expected": row["expected"], "seeds": [], "unfair": []}
+        )
         entry["seeds"].append(row["seed"])
         if not row["fair"]:
             entry["unfair"].append({"seed": row["seed"], "lost": row["lost"], "causes": row["causes"]})
@@ -306,13 +327,20 @@ def render_fairness(f: dict) -> str:
     ]
     unfair = [v for v in f["variants"] if v["unfair"]]
     if unfair:
-        lines += ["", "Verdicts that changed with the seed (replay: grade_module(variant, rubric, seed=N)):", "",
-                  "| variant | expected to lose | seed | lost | why |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Verdicts that changed with the seed (replay: grade_module(variant, rubric, seed=N)):",
+            "",
+            "| variant | expected to lose | seed | lost | why |",
+            "|---|---|---|---|---|",
+        ]
         for v in unfair:
             for u in v["unfair"]:
                 why = "; ".join(f"{k}: {c}" for k, c in u["causes"].items() if k not in v["expected"])[:300]
-                lines.append(f"| `{v['name']}` | {', '.join(v['expected']) or '—'} | {u['seed']} | "
-                             f"{', '.join(u['lost']) or '—'} | {why or 'kept an item it should lose'} |")
+                lines.append(
+                    f"| `{v['name']}` | {', '.join(v['expected']) or '—'} | {u['seed']} | "
+                    f"{', '.join(u['lost']) or '—'} | {why or 'kept an item it should lose'} |"
+                )
     return "\n".join(lines)
 
 
@@ -322,13 +350,15 @@ def _seed_range(f: dict) -> str:
 
 
 def _reached(f: dict, kind: str) -> str:
-    """" (a stopped run: 8 of the 41 in the catalogue graded, 1 seed each of the 10 planned)" for a
+    """ " (a stopped run: 8 of the 41 in the catalogue graded, 1 seed each of the 10 planned)" for a
     run that did not grade every variant with every seed, else ""."""
     total = f.get(f"{kind}_in_catalogue", f[kind])
     if f[kind] == total and f["fewest_seeds"] == f["seeds_per_variant"]:
         return ""
-    return (f" (a stopped run: {f[kind]} of the {total} in the catalogue graded, {_seed_range(f)} each of the "
-            f"{f['seeds_per_variant']} planned)")
+    return (
+        f" (a stopped run: {f[kind]} of the {total} in the catalogue graded, {_seed_range(f)} each of the "
+        f"{f['seeds_per_variant']} planned)"
+    )
 
 
 def summary(data: dict) -> dict:
@@ -336,7 +366,9 @@ def summary(data: dict) -> dict:
 
     buggy, correct, partial = data["buggy"], data["correct"], data.get("partial", [])
     detections = [s["examples"] for b in buggy for s in b["seeds"] if s["examples"] is not None]
-    slowest = max(((s["examples"] or 0, b["name"], s["property"], s["seed"]) for b in buggy for s in b["seeds"]), default=(0, "", "", 0))
+    slowest = max(
+        ((s["examples"] or 0, b["name"], s["property"], s["seed"]) for b in buggy for s in b["seeds"]), default=(0, "", "", 0)
+    )
     return {
         "buggy": len(buggy),
         "caught_by_verify": sum(b["caught"] for b in buggy),
@@ -382,7 +414,9 @@ def _summary_section(data: dict) -> list[str]:
     ]
     if "mutmut" in data:
         m = data["mutmut"]
-        lines.append(f"| mutmut score (killed / non-equivalent mutants) | {m['score']:.1%} ({m['killed']} / {m['non_equivalent']}) | ≥ 95% |")
+        lines.append(
+            f"| mutmut score (killed / non-equivalent mutants) | {m['score']:.1%} ({m['killed']} / {m['non_equivalent']}) | ≥ 95% |"
+        )
     lines += [
         "",
         "Examples count the cases of the property that caught the variant first, up to and including the "
@@ -439,18 +473,25 @@ def _partial_section(data: dict) -> list[str]:
     """One row per partial or fused variant: each item's verdict against the one expected."""
     lines: list[str] = []
     if data.get("partial"):
-        lines += ["", "## Partial and fused variants", "",
-                  "What each leaves out raises NotImplementedError in its author's words; the grade must say "
-                  "\"not implemented\" there, \"failed\" where its bug is, and pass the rest; verify checks "
-                  "everything implemented and lists the rest in one line.", "",
-                  "| variant | how it is written | grade: not implemented | grade: failed | verdicts right | score | verify | hint: expected → named |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Partial and fused variants",
+            "",
+            "What each leaves out raises NotImplementedError in its author's words; the grade must say "
+            '"not implemented" there, "failed" where its bug is, and pass the rest; verify checks '
+            "everything implemented and lists the rest in one line.",
+            "",
+            "| variant | how it is written | grade: not implemented | grade: failed | verdicts right | score | verify | hint: expected → named |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for p in data["partial"]:
             missing = [n for n, v in p["grade_status"].items() if v == "not implemented"]
             failed = [n for n, v in p["grade_status"].items() if v == "failed"]
             verify = ", ".join(f"{n}: {v}" for n, v in p["verify"].items() if v != "passed") or "all pass"
-            lines.append(f"| `{p['name']}` | {p['description']} | {', '.join(missing) or '—'} | {', '.join(failed) or '—'} | "
-                         f"{'✅' if p['grade_right'] else '❌'} | {p['grade_score']:g} / {p['grade_max']:g} | {verify} | {_hint_cell(p)} |")
+            lines.append(
+                f"| `{p['name']}` | {p['description']} | {', '.join(missing) or '—'} | {', '.join(failed) or '—'} | "
+                f"{'✅' if p['grade_right'] else '❌'} | {p['grade_score']:g} / {p['grade_max']:g} | {verify} | {_hint_cell(p)} |"
+            )
     return lines
 
 
@@ -487,14 +528,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--variants", nargs="*", help="only these variants")
     parser.add_argument("--no-mutmut", action="store_true")
-    parser.add_argument("--keep-mutmut", action="store_true",
-                        help="keep the mutmut results of the last reports/mutation.json (valid while impl/ is unchanged)")
-    parser.add_argument("--fairness-only", action="store_true",
-                        help="measure the fairness over seeds alone, keeping the rest of the last reports/mutation.json")
+    parser.add_argument(
+        "--keep-mutmut",
+        action="store_true",
+        help="keep the mutmut results of the last reports/mutation.json (valid while impl/ is unchanged)",
+    )
+    parser.add_argument(
+        "--fairness-only",
+        action="store_true",
+        help="measure the fairness over seeds alone, keeping the rest of the last reports/mutation.json",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="processes of the fairness run (default 1)")
-    parser.add_argument("--from-progress", metavar="JSONL",
-                        help="the fairness section from the grades a run wrote so far (its mutation.fairness.jsonl.tmp), "
-                             "the rest of the last reports/mutation.json kept")
+    parser.add_argument(
+        "--from-progress",
+        metavar="JSONL",
+        help="the fairness section from the grades a run wrote so far (its mutation.fairness.jsonl.tmp), "
+        "the rest of the last reports/mutation.json kept",
+    )
     parser.add_argument("--out", default=str(ROOT / "reports"))
     args = parser.parse_args(argv)
     from gradverify.files import write_atomic
@@ -503,9 +553,11 @@ def main(argv: list[str] | None = None) -> int:
     jax_backend.enable_persistent_cache()
     start = time.perf_counter()
     out = Path(args.out)
-    command = "make mutation" if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only
-                                    or args.from_progress) \
+    command = (
+        "make mutation"
+        if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only or args.from_progress)
         else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
+    )
     progress = out / "mutation.fairness.jsonl.tmp"  # each grade as it ends (*.tmp: git ignores it)
     if not args.from_progress:
         progress.unlink(missing_ok=True)

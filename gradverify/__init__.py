@@ -39,8 +39,11 @@ def _leave_working_folder() -> None:
 
     argv = list(getattr(_sys, "orig_argv", ()))
     module = argv[argv.index("-m") + 1] if _sys.argv[:1] == ["-m"] and "-m" in argv[:-1] else ""
-    program = module == "gradverify" or module.startswith("gradverify.") or (
-        bool(_sys.argv) and os.path.basename(_sys.argv[0]) == "gradverify")
+    program = (
+        module == "gradverify"
+        or module.startswith("gradverify.")
+        or (bool(_sys.argv) and os.path.basename(_sys.argv[0]) == "gradverify")
+    )
     if not program:
         return
     try:
@@ -69,16 +72,34 @@ if TYPE_CHECKING:
 BUNDLED_IMPL = "gradverify.impl"
 
 _TYPES = {
-    "VerifyResult": "gradverify.results", "PropertyResult": "gradverify.results", "Failure": "gradverify.results",
+    "VerifyResult": "gradverify.results",
+    "PropertyResult": "gradverify.results",
+    "Failure": "gradverify.results",
     "Session": "gradverify.runner",
-    "GradeResult": "gradverify.grading.items", "ItemResult": "gradverify.grading.items",
+    "GradeResult": "gradverify.grading.items",
+    "ItemResult": "gradverify.grading.items",
     "Rubric": "gradverify.grading.rubric",
-    "Comparison": "gradverify.references.compare", "Where": "gradverify.references.compare",
+    "Comparison": "gradverify.references.compare",
+    "Where": "gradverify.references.compare",
     "Cause": "gradverify.references.compare",
 }
 
-__all__ = ["verify", "prepare", "grade", "BUNDLED_IMPL", "VerifyResult", "PropertyResult", "Failure", "Session", "GradeResult",
-           "ItemResult", "Rubric", "Comparison", "Where", "Cause"]  # the types: _TYPES, imported on first use
+__all__ = [
+    "verify",
+    "prepare",
+    "grade",
+    "BUNDLED_IMPL",
+    "VerifyResult",
+    "PropertyResult",
+    "Failure",
+    "Session",
+    "GradeResult",
+    "ItemResult",
+    "Rubric",
+    "Comparison",
+    "Where",
+    "Cause",
+]  # the types: _TYPES, imported on first use
 
 
 def __getattr__(name: str) -> Any:
@@ -129,8 +150,16 @@ def verify(
     from gradverify import runner
 
     chosen = _select_checks(properties) if properties is not None else None
-    session = prepare(impl, profile=profile, seed=seed, budget=budget, regressions=regressions,
-                      save_regressions=save_regressions, replay=replay, project=project)
+    session = prepare(
+        impl,
+        profile=profile,
+        seed=seed,
+        budget=budget,
+        regressions=regressions,
+        save_regressions=save_regressions,
+        replay=replay,
+        project=project,
+    )
     return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
 
 
@@ -178,8 +207,17 @@ def prepare(
     if own_process:  # a setting of the whole process: not for a host's (profiles.use_hypothesis_home)
         profiles.use_hypothesis_home(projects.hypothesis_root(root) if profiles.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
-    return runner.start(module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
-                        save_regressions=save_regressions, database_dir=database_dir, replay=entry)
+    return runner.start(
+        module,
+        impl_spec=spec,
+        profile=profile,
+        seed=seed,
+        budget=budget,
+        corpus_dir=corpus_dir,
+        save_regressions=save_regressions,
+        database_dir=database_dir,
+        replay=entry,
+    )
 
 
 def _select_checks(patterns: list[str]) -> list[str]:

@@ -42,10 +42,14 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_grade(sub)
     s = sub.add_parser("secret", help="the course secret that grades' seeds are derived from")
     s_sub = s.add_subparsers(dest="secret_command", required=True, parser_class=_Parser)
-    n = s_sub.add_parser("new", help="write a new course secret (mode 0600); never overwrites one",
-                         description="Exit 0 when written, 2 when the file exists or cannot be written.")
-    n.add_argument("path", nargs="?", help="where (default: $GRADVERIFY_SECRET_FILE, else "
-                                           "$XDG_CONFIG_HOME/gradverify/course-secret)")
+    n = s_sub.add_parser(
+        "new",
+        help="write a new course secret (mode 0600); never overwrites one",
+        description="Exit 0 when written, 2 when the file exists or cannot be written.",
+    )
+    n.add_argument(
+        "path", nargs="?", help="where (default: $GRADVERIFY_SECRET_FILE, else $XDG_CONFIG_HOME/gradverify/course-secret)"
+    )
     n.set_defaults(func=_cmd_secret_new)
 
     t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
@@ -63,16 +67,22 @@ def _add_verify(sub: Any) -> None:
         description="Exit 0 when every check holds, 1 when any fails, 2 on bad usage or an implementation that cannot be loaded.",
     )
     v.add_argument("--impl", help="module name or path to a .py file (default: [tool.gradverify] impl, else the bundled impl)")
-    v.add_argument("--profile", choices=["dev", "ci", "thorough"],
-                   help="dev (quick; the default unless [tool.gradverify] profile says otherwise), ci (deterministic, fixed budget), thorough")
+    v.add_argument(
+        "--profile",
+        choices=["dev", "ci", "thorough"],
+        help="dev (quick; the default unless [tool.gradverify] profile says otherwise), ci (deterministic, fixed budget), thorough",
+    )
     v.add_argument("--seed", type=int, help="hypothesis seed (ci defaults to 0)")
     v.add_argument("--budget", type=positive_int, help="examples per property, overriding the profile's")
     v.add_argument("--report", help="write the Markdown report here")
     v.add_argument("--junit", help="write JUnit XML here")
     v.add_argument("--property", action="append", dest="only", metavar="NAME", help="run only this check (repeatable)")
     v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
-    v.add_argument("--regressions", metavar="DIR",
-                   help="the regression corpus folder (default: [tool.gradverify] regressions, else .gradverify/regressions in the project)")
+    v.add_argument(
+        "--regressions",
+        metavar="DIR",
+        help="the regression corpus folder (default: [tool.gradverify] regressions, else .gradverify/regressions in the project)",
+    )
     v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
     v.add_argument("--fail-fast", action="store_true", help="stop at the first check that fails")
     v.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -88,30 +98,51 @@ def _add_grade(sub: Any) -> None:
         description="Exit 0 when grading completed, whatever the score; 1 with --fail-under and a score below it; "
         "2 when the grader itself could not run.",
     )
-    g.add_argument("files", nargs="+", metavar="FILE",
-                   help="submission .py files, or class folders of them (a student per file, or per folder: --file)")
+    g.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="submission .py files, or class folders of them (a student per file, or per folder: --file)",
+    )
     g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
-    g.add_argument("--adapter", metavar="NAME_OR_FILE",
-                   help="a course adapter mapping the course's own API onto the protocol: a .py file, or a shipped one "
-                        "(cs231n, layers); default: the rubric's adapter, if it names one (docs/adapters.md)")
+    g.add_argument(
+        "--adapter",
+        metavar="NAME_OR_FILE",
+        help="a course adapter mapping the course's own API onto the protocol: a .py file, or a shipped one "
+        "(cs231n, layers); default: the rubric's adapter, if it names one (docs/adapters.md)",
+    )
     g.add_argument("--report", help="Markdown report (one submission), or the class summary (several)")
     g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
-    g.add_argument("--out", default="grades",
-                   help="folder for the class summary and, in its students/ folder, each student's report (default: grades)")
-    g.add_argument("--file", type=_submission_file, metavar="NAME",
-                   help="in a class folder of one folder per student, the file to grade in each, e.g. backprop.py "
-                        "(default: the rubric's submission_file; without either, a folder holding one .py file is its student's)")
+    g.add_argument(
+        "--out",
+        default="grades",
+        help="folder for the class summary and, in its students/ folder, each student's report (default: grades)",
+    )
+    g.add_argument(
+        "--file",
+        type=_submission_file,
+        metavar="NAME",
+        help="in a class folder of one folder per student, the file to grade in each, e.g. backprop.py "
+        "(default: the rubric's submission_file; without either, a folder holding one .py file is its student's)",
+    )
     g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
     g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
-    g.add_argument("--unsafe-no-sandbox", action="store_true",
-                   help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so")
+    g.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so",
+    )
     g.add_argument("--jobs", type=positive_int, default=1, help="submissions graded in parallel, one process each")
     g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
-    g.add_argument("--secret", metavar="FILE",
-                   help="the course secret each grade's seed is derived from, with the submission (default: "
-                        "$GRADVERIFY_SECRET_FILE, else $XDG_CONFIG_HOME/gradverify/course-secret, made on first use)")
-    g.add_argument("--seed", type=int, metavar="N",
-                   help="grade with this seed instead: a replay of the grade whose report gives seed N")
+    g.add_argument(
+        "--secret",
+        metavar="FILE",
+        help="the course secret each grade's seed is derived from, with the submission (default: "
+        "$GRADVERIFY_SECRET_FILE, else $XDG_CONFIG_HOME/gradverify/course-secret, made on first use)",
+    )
+    g.add_argument(
+        "--seed", type=int, metavar="N", help="grade with this seed instead: a replay of the grade whose report gives seed N"
+    )
     g.add_argument("--quiet", action="store_true", help="no progress lines")
     g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
     g.add_argument("--sandbox-proven", action="store_true", help=argparse.SUPPRESS)  # a class grade's per-student process
@@ -179,9 +210,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         settings = project.load_settings(project.find_project())
         result = gradverify.verify(
-            args.impl or settings.get("impl", gradverify.BUNDLED_IMPL), profile=args.profile or settings.get("profile", "dev"),
-            seed=args.seed, budget=args.budget, properties=args.only, regressions=args.regressions,
-            save_regressions=not args.no_save, replay=args.replay, fail_fast=args.fail_fast,
+            args.impl or settings.get("impl", gradverify.BUNDLED_IMPL),
+            profile=args.profile or settings.get("profile", "dev"),
+            seed=args.seed,
+            budget=args.budget,
+            properties=args.only,
+            regressions=args.regressions,
+            save_regressions=not args.no_save,
+            replay=args.replay,
+            fail_fast=args.fail_fast,
             progress=None if args.quiet else _progress,
         )
     except NotAnImplementation as exc:
@@ -224,9 +261,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print(f"  {inert(line)}", file=sys.stderr)
     verdict = "PASS" if result.passed else "FAIL"
     sys.stderr.flush()
-    print(f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
-          f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
-          flush=True)
+    print(
+        f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
+        f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
+        flush=True,
+    )
     return EXIT_OK if result.passed else EXIT_FAIL
 
 
@@ -310,8 +349,14 @@ def _students_of(args: argparse.Namespace, rubric: Any) -> tuple[bool, list, lis
     if one and skipped:
         raise _Usage(f"{inert(escaped(args.files[0]))}: {inert(escaped(skipped[0].why))}")
     if not students:
-        raise _Usage("\n".join(["no .py submissions found", *(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}"
-                                                               for entry in skipped)]))
+        raise _Usage(
+            "\n".join(
+                [
+                    "no .py submissions found",
+                    *(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}" for entry in skipped),
+                ]
+            )
+        )
     return one, students, skipped
 
 
@@ -324,8 +369,9 @@ def _prove_sandbox(args: argparse.Namespace, rubric: Any, *, warm_references: bo
     except engine.SandboxUnavailable as exc:
         raise _Usage(inert(exc)) from None
     if mode is engine.Mode.NONE:
-        print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
-              file=sys.stderr)
+        print(
+            "gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network", file=sys.stderr
+        )
     broken = None if args.sandbox_proven else _sandbox_broken(rubric, args, warm_references=warm_references)
     if broken:
         raise _Usage(inert(broken))
@@ -339,8 +385,12 @@ def _adapter_of(args: argparse.Namespace, rubric: Any) -> Any:
     if not (args.adapter or rubric.adapter):
         return None
     try:
-        return adapters.load(args.adapter or rubric.adapter, unsafe=args.unsafe_no_sandbox, memory_mb=args.memory,
-                             timeout=args.timeout or rubric.item_timeout)
+        return adapters.load(
+            args.adapter or rubric.adapter,
+            unsafe=args.unsafe_no_sandbox,
+            memory_mb=args.memory,
+            timeout=args.timeout or rubric.item_timeout,
+        )
     except adapters.AdapterError as exc:
         raise _Usage(inert(exc)) from None
 
@@ -366,8 +416,10 @@ def item_line(index: int, total: int, r, stream=None) -> str:
     colour; what came from the submission (its reason) made inert."""
     mark = {"passed": "pass", "partial": "part", "not mapped": "n/a"}.get(r.status, "FAIL")
     points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
-    return (f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, stream)} {inert(r.item.title)} ({points}, {r.seconds:.1f} s)"
-            + (f": {inert(r.reason)}" if r.reason else ""))
+    return (
+        f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, stream)} {inert(r.item.title)} ({points}, {r.seconds:.1f} s)"
+        + (f": {inert(r.reason)}" if r.reason else "")
+    )
 
 
 def grade_line(path, result) -> str:
@@ -388,8 +440,12 @@ def _sandbox_broken(rubric, args: argparse.Namespace, *, warm_references: bool) 
     if warm_references:  # the canary mostly waits for its child: the grade's first import goes on beside it
         threading.Thread(target=items._import_references, name="gradverify-references", daemon=True).start()
     try:
-        canary.prove(packages=rubric.packages, memory_mb=args.memory, unsafe=args.unsafe_no_sandbox,
-                     timeout=args.timeout or rubric.item_timeout)
+        canary.prove(
+            packages=rubric.packages,
+            memory_mb=args.memory,
+            unsafe=args.unsafe_no_sandbox,
+            timeout=args.timeout or rubric.item_timeout,
+        )
     except canary.SandboxUnavailable as exc:
         return str(exc)
     args.sandbox_proven = True
@@ -415,14 +471,26 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: byt
     from gradverify.sandbox import FileNotCopied, SandboxUnavailable
 
     try:
-        result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress,
-                                    unsafe=args.unsafe_no_sandbox, adapter=adapter, seed=args.seed, secret=secret)
+        result = grading.grade_file(
+            path,
+            rubric,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            progress=progress,
+            unsafe=args.unsafe_no_sandbox,
+            adapter=adapter,
+            seed=args.seed,
+            secret=secret,
+        )
     except (SandboxUnavailable, FileNotCopied) as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if args.report:  # with its pictures beside it, written before it (not with --no-plots)
-        write_with_pictures(args.report, lambda drawn: feedback.render_submission(result, drawn),
-                            None if args.no_plots else lambda: feedback.submission_pictures(result))
+        write_with_pictures(
+            args.report,
+            lambda drawn: feedback.render_submission(result, drawn),
+            None if args.no_plots else lambda: feedback.submission_pictures(result),
+        )
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     print(grade_line(result.submission, result), flush=True)
@@ -439,8 +507,11 @@ def _cmd_secret_new(args: argparse.Namespace) -> int:
     except SecretError as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"gradverify: wrote a new course secret to {path} (mode 0600): keep it with the grading setup, never in "
-          f"a repository or where students can read it", file=sys.stderr)
+    print(
+        f"gradverify: wrote a new course secret to {path} (mode 0600): keep it with the grading setup, never in "
+        f"a repository or where students can read it",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

@@ -25,12 +25,27 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
-    "dev": Profile(name="dev", budget=30, derandomize=False, database=True,
-                   description="quick: random seed, failures remembered in .gradverify/hypothesis/"),
-    "ci": Profile(name="ci", budget=150, derandomize=True, database=False,
-                  description="deterministic (fixed seed), fixed budget, no hypothesis database"),
-    "thorough": Profile(name="thorough", budget=1000, derandomize=False, database=True,
-                        description="many examples: random seed, failures remembered"),
+    "dev": Profile(
+        name="dev",
+        budget=30,
+        derandomize=False,
+        database=True,
+        description="quick: random seed, failures remembered in .gradverify/hypothesis/",
+    ),
+    "ci": Profile(
+        name="ci",
+        budget=150,
+        derandomize=True,
+        database=False,
+        description="deterministic (fixed seed), fixed budget, no hypothesis database",
+    ),
+    "thorough": Profile(
+        name="thorough",
+        budget=1000,
+        derandomize=False,
+        database=True,
+        description="many examples: random seed, failures remembered",
+    ),
 }
 
 #: This process's temporary hypothesis folder, once use_hypothesis_home(None) has named one.
@@ -79,6 +94,7 @@ def hypothesis_settings(profile: Profile, examples: int, database_dir: Path | No
         print_blob=False,
         report_multiple_bugs=False,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink] if use_database
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
+        if use_database
         else [Phase.explicit, Phase.generate, Phase.shrink],
     )

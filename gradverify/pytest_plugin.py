@@ -60,17 +60,20 @@ COLLECTOR = "gradverify"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradverify", "gradverify: the checks of an implementation of the backprop protocol")
-    group.addoption("--gradverify-impl", metavar="MODULE_OR_FILE",
-                    help="check this implementation (default: [tool.gradverify] impl; without either, "
-                         "gradverify adds nothing to the run)")
-    group.addoption("--gradverify-profile", metavar="dev|ci|thorough",
-                    help="the profile (default: [tool.gradverify] profile, else dev)")
+    group.addoption(
+        "--gradverify-impl",
+        metavar="MODULE_OR_FILE",
+        help="check this implementation (default: [tool.gradverify] impl; without either, gradverify adds nothing to the run)",
+    )
+    group.addoption(
+        "--gradverify-profile", metavar="dev|ci|thorough", help="the profile (default: [tool.gradverify] profile, else dev)"
+    )
     group.addoption("--gradverify-seed", type=int, metavar="N", help="the hypothesis seed (ci: 0 unless given)")
-    group.addoption("--gradverify-budget", type=positive_int, metavar="N",
-                    help="examples per property, overriding the profile's")
+    group.addoption("--gradverify-budget", type=positive_int, metavar="N", help="examples per property, overriding the profile's")
     group.addoption("--gradverify-report", metavar="PATH", help="write the Markdown report of the checks that ran here")
-    group.addoption("--gradverify-no-plots", action="store_true",
-                    help="no pictures beside the --gradverify-report (tables and text only)")
+    group.addoption(
+        "--gradverify-no-plots", action="store_true", help="no pictures beside the --gradverify-report (tables and text only)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -109,7 +112,13 @@ def _configure(config: pytest.Config) -> "_Gate | None":
         raise pytest.UsageError(f"gradverify: cannot load the implementation: {exc}") from None
     report = config.getoption("gradverify_report")
     return _Gate(
-        config, spec, module, root, profile, config.getoption("gradverify_seed"), config.getoption("gradverify_budget"),
+        config,
+        spec,
+        module,
+        root,
+        profile,
+        config.getoption("gradverify_seed"),
+        config.getoption("gradverify_budget"),
         config.invocation_params.dir / report if report else None,
     )
 
@@ -200,8 +209,15 @@ class _Gate:
         if self.prepared is None:
             import gradverify
 
-            self.prepared = gradverify.prepare(self.module, name=self.spec, profile=self.profile, seed=self.seed,
-                                               budget=self.budget, project=self.project, own_process=False)
+            self.prepared = gradverify.prepare(
+                self.module,
+                name=self.spec,
+                profile=self.profile,
+                seed=self.seed,
+                budget=self.budget,
+                project=self.project,
+                own_process=False,
+            )
         return self.prepared
 
     def pytest_report_header(self, config: pytest.Config) -> str:
@@ -269,7 +285,9 @@ class _Gate:
         terminalreporter.write_line(
             f"gradverify: {verdict} — {sum(r.passed for r in run.results)} of {len(run.results)} checks hold"
             + (f"; report: {self.written}" if self.written else ""),
-            green=run.passed, red=not run.passed)
+            green=run.passed,
+            red=not run.passed,
+        )
 
 
 GATE = pytest.StashKey[_Gate]()
@@ -301,8 +319,11 @@ def gradverify_impl(pytestconfig: pytest.Config) -> Implementation:
     configured ([tool.gradverify] impl or --gradverify-impl)."""
     gate = pytestconfig.stash.get(GATE, None)
     if gate is None:
-        pytest.fail("gradverify_impl: gradverify is not configured: set [tool.gradverify] impl in the "
-                    "pyproject.toml of pytest's rootdir, or give --gradverify-impl", pytrace=False)
+        pytest.fail(
+            "gradverify_impl: gradverify is not configured: set [tool.gradverify] impl in the "
+            "pyproject.toml of pytest's rootdir, or give --gradverify-impl",
+            pytrace=False,
+        )
     gate.session()  # hypothesis's files and JAX's compilation cache placed as for the checks
     from gradverify.references import jax_backend, torch_backend
 

@@ -36,8 +36,13 @@ def _cell(text: str) -> str:
 
 
 #: How each PropertyResult.status is shown in the table.
-STATUS_MARKS = {"passed": "✅ pass", "failed": "❌ FAIL", "error": "⚠️ error", "not implemented": "➖ not implemented",
-                "partly implemented": "◐ pass where implemented"}
+STATUS_MARKS = {
+    "passed": "✅ pass",
+    "failed": "❌ FAIL",
+    "error": "⚠️ error",
+    "not implemented": "➖ not implemented",
+    "partly implemented": "◐ pass where implemented",
+}
 
 
 def _status(r: PropertyResult) -> str:
@@ -94,8 +99,12 @@ def _failure_block(r: PropertyResult, drawn: "dict[str, DrawnPicture] | None" = 
         return lines
     if f is None:  # a check that failed has a failure; only one that could not run (above) has none
         return lines + ["</details>", ""]
-    lines.append(f"Found by: {f.source}" + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source is Source.HYPOTHESIS else "")
-                 + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "") + ".")
+    lines.append(
+        f"Found by: {f.source}"
+        + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source is Source.HYPOTHESIS else "")
+        + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "")
+        + "."
+    )
     lines.append("")
     if f.case is not None:
         lines.append(f"Smallest failing example: {f.case_description}")
@@ -128,8 +137,13 @@ def diagnosis(run: VerifyResult) -> list[str]:
     def components(function: str) -> list[str]:
         return sorted({w.component for w in by_reference if w.function == function and w.component})
 
-    lines = [f"The derivative of `{name}` (activation_backward) disagrees with the references." for name in components("activation_backward")]
-    lines += [f"The gradient of loss `{name}` (loss_backward) disagrees with the references." for name in components("loss_backward")]
+    lines = [
+        f"The derivative of `{name}` (activation_backward) disagrees with the references."
+        for name in components("activation_backward")
+    ]
+    lines += [
+        f"The gradient of loss `{name}` (loss_backward) disagrees with the references." for name in components("loss_backward")
+    ]
     lines += [f"The value of loss `{name}` disagrees with the references." for name in components("loss")]
     layers = sorted({w.layer for w in by_reference if w.function == "network_gradients" and w.layer is not None})
     if layers:
@@ -142,7 +156,11 @@ def diagnosis(run: VerifyResult) -> list[str]:
 def missing_line(run: VerifyResult, *, markdown: bool = True) -> str:
     """The one line that lists what the implementation does not implement, in its own words
     (rendered inert for Markdown, or plain for a terminal)."""
-    return "Not implemented (the checks that need these were skipped): " + "; ".join(map(inline if markdown else str, run.not_implemented)) + "."
+    return (
+        "Not implemented (the checks that need these were skipped): "
+        + "; ".join(map(inline if markdown else str, run.not_implemented))
+        + "."
+    )
 
 
 #: Worst elements shown per failing comparison on a terminal (the report shows them all).
@@ -167,8 +185,10 @@ def check_lines(r: PropertyResult) -> list[str]:
         missing = "; ".join(dict.fromkeys(f"{c.where.function}: {c.message}" for c in r.failure.comparisons))
         return [f"{r.name}: not implemented: {missing}"]
     if r.status is CheckStatus.PARTLY_IMPLEMENTED:
-        return [f"{r.name}: holds where implemented; not implemented (the cases that need these were skipped): "
-                + "; ".join(r.not_implemented)]
+        return [
+            f"{r.name}: holds where implemented; not implemented (the cases that need these were skipped): "
+            + "; ".join(r.not_implemented)
+        ]
     if r.failure is None:
         return [f"{r.name}: {r.error}" if r.error else f"{r.name}: holds"]
     first = r.failure.comparisons[0]
@@ -188,8 +208,13 @@ def _scattered(failure: Failure) -> tuple[Comparison, tuple[np.ndarray, np.ndarr
     first whose numbers differ and were kept (batch losses have their own picture, `_losses_of`)."""
     losses = _losses_of(failure)
     for c in failure.comparisons:
-        if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.values is not None \
-                and (losses is None or c is not losses[1]):
+        if (
+            not c.ok
+            and c.cause is Cause.MISMATCH
+            and c.message is None
+            and c.values is not None
+            and (losses is None or c is not losses[1])
+        ):
             return c, c.values
     return None
 
@@ -198,8 +223,11 @@ def _losses_of(failure: Failure) -> tuple[str, Comparison, tuple[np.ndarray, np.
     """A training check's failing batch-loss comparison, as (the run it is of, the comparison, its
     values: got, expected): the run is the failing case trained longer (Failure.illustration) when
     that run's losses differ, else the failing case itself."""
-    runs = [(f"the failing case trained for {failure.illustration[0].epochs} epochs", failure.illustration[1])] \
-        if failure.illustration else []
+    runs = (
+        [(f"the failing case trained for {failure.illustration[0].epochs} epochs", failure.illustration[1])]
+        if failure.illustration
+        else []
+    )
     runs.append(("the failing case", failure.comparisons))
     for run, comparisons in runs:
         for c in comparisons:
@@ -231,9 +259,15 @@ def network_diagram(failure: Failure | None) -> str | None:
     from gradverify.plots import mermaid_network
 
     where = next((c.where for c in failure.comparisons if not c.ok and c.where.layer is not None), None)
-    return mermaid_network(arch.sizes, arch.activations, arch.loss, failing_layer=where.layer if where else None,
-                           failing_parameter=(("" if where.function in WEIGHT_VALUES else "d") + where.parameter)
-                           if where and where.parameter else None)
+    return mermaid_network(
+        arch.sizes,
+        arch.activations,
+        arch.loss,
+        failing_layer=where.layer if where else None,
+        failing_parameter=(("" if where.function in WEIGHT_VALUES else "d") + where.parameter)
+        if where and where.parameter
+        else None,
+    )
 
 
 #: How a loss picture names the run a training check compares with, by its oracle (the own loop:
@@ -262,20 +296,33 @@ def failure_pictures(name: str, failure: Failure | None, *, title: str | None = 
         run, curve, (got_losses, expected_losses) = losses
         oracle = curve.where.oracle or "reference"
         reference = REFERENCE_RUNS.get(oracle, oracle)
-        shown.append(plots.Picture(
-            losses_key, f"{name}, {run}: the loss of each of its {expected_losses.size} batches, train's against the "
-            f"reference's ({reference}), and their difference against the tolerance, where they part",
-            lambda: plots.loss_curves(f"{curve.label}, {run}", got_losses, expected_losses,
-                                      tolerance_limit(expected_losses, curve.tolerance), reference)))
+        shown.append(
+            plots.Picture(
+                losses_key,
+                f"{name}, {run}: the loss of each of its {expected_losses.size} batches, train's against the "
+                f"reference's ({reference}), and their difference against the tolerance, where they part",
+                lambda: plots.loss_curves(
+                    f"{curve.label}, {run}",
+                    got_losses,
+                    expected_losses,
+                    tolerance_limit(expected_losses, curve.tolerance),
+                    reference,
+                ),
+            )
+        )
     scattered = _scattered(failure)
     if scattered is not None and scattered[1][0].size >= MIN_DRAWN:
         c, (got, expected) = scattered
         outside = out_of_tolerance(got, expected, c.tolerance)
         heat = " with a heat map of got − expected" if got.ndim == 2 and min(got.shape) > 1 else ""
-        shown.append(plots.Picture(
-            values_key, f"{name}: got against expected for each of its {got.size} elements of {c.label}{heat}; "
-            f"{int(outside.sum())} out of tolerance, off the dashed line got = expected (the worst values are in the text above)",
-            lambda: plots.expected_vs_got(c.label, got, expected, outside, c.mismatches)))
+        shown.append(
+            plots.Picture(
+                values_key,
+                f"{name}: got against expected for each of its {got.size} elements of {c.label}{heat}; "
+                f"{int(outside.sum())} out of tolerance, off the dashed line got = expected (the worst values are in the text above)",
+                lambda: plots.expected_vs_got(c.label, got, expected, outside, c.mismatches),
+            )
+        )
     return shown
 
 
@@ -288,9 +335,14 @@ def pictures(run: VerifyResult) -> "list[Picture]":
     shown: list[Picture] = []
     if run.passed and run.results:
         rows = [(r.name, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in run.results]
-        shown.append(plots.Picture(
-            "margins", f"Worst relative error of each of the {len(rows)} checks against its relative tolerance, log scale "
-            "(the numbers are in the table above)", lambda: plots.error_margins(rows)))
+        shown.append(
+            plots.Picture(
+                "margins",
+                f"Worst relative error of each of the {len(rows)} checks against its relative tolerance, log scale "
+                "(the numbers are in the table above)",
+                lambda: plots.error_margins(rows),
+            )
+        )
     for r in run.failed:
         shown += failure_pictures(r.name, r.failure)
     return shown
@@ -402,7 +454,7 @@ def github_annotations(run: VerifyResult, locate: Locate) -> list[str]:
                 place = locate(first.where.function)
         else:  # partly implemented
             message = "holds where implemented; not implemented: " + "; ".join(r.not_implemented)
-        fields = ([f"file={_escape_property(place[0])}", f"line={place[1]}"] if place else [])
+        fields = [f"file={_escape_property(place[0])}", f"line={place[1]}"] if place else []
         fields.append(f"title={_escape_property(f'gradverify: {r.name} ({r.status})')}")
         lines.append(f"::error {','.join(fields)}::{_escape_data(message)}")
     return lines
@@ -419,7 +471,9 @@ def _escape_property(text: str) -> str:
 
 def render_junit(run: VerifyResult) -> str:
     suite = ET.Element(
-        "testsuite", name=f"gradverify {run.impl}", tests=str(len(run.results)),
+        "testsuite",
+        name=f"gradverify {run.impl}",
+        tests=str(len(run.results)),
         failures=str(sum(1 for r in run.results if r.failure or r.not_implemented)),
         errors=str(sum(1 for r in run.results if r.error)),
         time=f"{run.seconds:.3f}",

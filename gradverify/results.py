@@ -146,8 +146,11 @@ class VerifyResult:
         found = [f"{fn}: is not defined by the implementation" for fn in self.missing_functions]
         for r in self.results:
             if r.status is CheckStatus.NOT_IMPLEMENTED and r.failure is not None:
-                found += [f"{c.where.function}: {c.message}" for c in r.failure.comparisons
-                          if c.where.function not in self.missing_functions]
+                found += [
+                    f"{c.where.function}: {c.message}"
+                    for c in r.failure.comparisons
+                    if c.where.function not in self.missing_functions
+                ]
             found += r.not_implemented
         return list(dict.fromkeys(found))
 
@@ -177,7 +180,10 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
     saved = sorted(dict.fromkeys(p for part in parts for p in part.new_regressions), key=lambda p: saved_by.get(p, len(saved_by)))
     loaded = [part.environment for part in parts if part.environment]
     return VerifyResult(
-        impl=first.impl, profile=first.profile, seed=first.seed, budget=first.budget,
+        impl=first.impl,
+        profile=first.profile,
+        seed=first.seed,
+        budget=first.budget,
         started=min(part.started for part in parts),
         seconds=seconds if seconds is not None else max(part.seconds for part in parts),
         results=results,

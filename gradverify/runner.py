@@ -119,10 +119,25 @@ def start(
     chosen = PROFILES[profile]
     if seed is None and chosen.derandomize:
         seed = 0
-    run = VerifyResult(impl=impl_spec, profile=chosen.name, seed=seed, budget=budget or chosen.budget,
-                       started=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
-    session = Session(impl=impl, run=run, profile=chosen, seed=seed, budget=budget, corpus_dir=corpus_dir,
-                      save_regressions=save_regressions, database_dir=database_dir, entries=[], replay=replay)
+    run = VerifyResult(
+        impl=impl_spec,
+        profile=chosen.name,
+        seed=seed,
+        budget=budget or chosen.budget,
+        started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    )
+    session = Session(
+        impl=impl,
+        run=run,
+        profile=chosen,
+        seed=seed,
+        budget=budget,
+        corpus_dir=corpus_dir,
+        save_regressions=save_regressions,
+        database_dir=database_dir,
+        entries=[],
+        replay=replay,
+    )
     from gradverify.loader import missing_functions
 
     run.missing_functions = missing_functions(impl)
@@ -144,16 +159,25 @@ def run_one(session: Session, name: str) -> PropertyResult:
     item = check_named(name)
     missing = [fn for fn in item.functions if fn in run.missing_functions]
     if missing:
-        result = missing_failure(name, item.claim, CheckKind.FIXED if isinstance(item, FixedCheck) else CheckKind.PROPERTY, item.tolerance,
-                                 missing)
+        result = missing_failure(
+            name, item.claim, CheckKind.FIXED if isinstance(item, FixedCheck) else CheckKind.PROPERTY, item.tolerance, missing
+        )
     elif isinstance(item, FixedCheck):
         result = run_fixed(item, impl)
     elif session.replay is not None:
         result = replay_only(item, impl, session.replay)
     else:
         mine = [e for e in session.entries if e.property == name]
-        result, new_case = run_property(item, impl, profile=session.profile, seed=session.seed, entries=mine,
-                                        budget=session.budget, database_dir=session.database_dir, skip_missing=True)
+        result, new_case = run_property(
+            item,
+            impl,
+            profile=session.profile,
+            seed=session.seed,
+            entries=mine,
+            budget=session.budget,
+            database_dir=session.database_dir,
+            skip_missing=True,
+        )
         if new_case is not None and session.save_regressions and session.corpus_dir is not None:
             _save(run, result.failure, session.corpus_dir, name, new_case, run.impl)
     if result.failure is not None and result.failure.case is not None:
@@ -165,8 +189,9 @@ def run_one(session: Session, name: str) -> PropertyResult:
     return result
 
 
-def run_all(session: Session, only: list[str] | None = None, *, progress: Progress | None = None,
-            fail_fast: bool = False) -> VerifyResult:
+def run_all(
+    session: Session, only: list[str] | None = None, *, progress: Progress | None = None, fail_fast: bool = False
+) -> VerifyResult:
     """Run the session's checks (all, or `only` some) in the suite's order; its VerifyResult."""
     names = session.names(only)
     for index, name in enumerate(names):
@@ -203,8 +228,17 @@ def verify(
     new counterexamples saved there unless `save_regressions` is false; None: no corpus);
     `database_dir` its hypothesis database (used by the dev and thorough profiles; None: none).
     gradverify.verify() finds both under the user's project."""
-    session = start(impl, impl_spec=impl_spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
-                    save_regressions=save_regressions, database_dir=database_dir, replay=replay)
+    session = start(
+        impl,
+        impl_spec=impl_spec,
+        profile=profile,
+        seed=seed,
+        budget=budget,
+        corpus_dir=corpus_dir,
+        save_regressions=save_regressions,
+        database_dir=database_dir,
+        replay=replay,
+    )
     return run_all(session, only, progress=progress, fail_fast=fail_fast)
 
 

@@ -39,7 +39,9 @@ def run_check(check: Callable[..., list[Comparison]], *args: Any, tolerance: str
     return run_case(check, *args, tolerance=tolerance)[1]
 
 
-def run_case(check: Callable[..., list[Comparison]], impl: Any, case: Any = None, *, tolerance: str = "autodiff") -> tuple[Any, list[Comparison]]:
+def run_case(
+    check: Callable[..., list[Comparison]], impl: Any, case: Any = None, *, tolerance: str = "autodiff"
+) -> tuple[Any, list[Comparison]]:
     """(the case the comparisons are about, the comparisons): a check may report a failing
     case of its own (one of several data sets it tried) as a Counterexample."""
     args = (impl,) if case is None else (impl, case)
@@ -63,8 +65,9 @@ def _shapes(case: Any) -> str:
 def failure_of(case: Any, comparisons: list[Comparison], source: Source) -> Failure:
     """The Failure a person reads: the first failing comparisons, the case, its shapes, where it came from."""
     bad = [c for c in comparisons if not c.ok]
-    return Failure(comparisons=bad[:MAX_SHOWN_COMPARISONS], case=case, case_description=case.describe(), shapes=_shapes(case),
-                   source=source)
+    return Failure(
+        comparisons=bad[:MAX_SHOWN_COMPARISONS], case=case, case_description=case.describe(), shapes=_shapes(case), source=source
+    )
 
 
 def _no_case(comparisons: list[Comparison], description: str, source: Source) -> Failure:
@@ -154,8 +157,14 @@ def try_case(prop: Property, impl: ModuleType, case: Any, stats: _Stats, skip_mi
     return Tried(Step.PASSED if all(c.ok for c in comparisons) else Step.FAILED, case, comparisons)
 
 
-def _replay(prop: Property, impl: ModuleType, entries: list[corpus.Entry], result: PropertyResult,
-            stats: _Stats, skip_missing: bool = False) -> bool:
+def _replay(
+    prop: Property,
+    impl: ModuleType,
+    entries: list[corpus.Entry],
+    result: PropertyResult,
+    stats: _Stats,
+    skip_missing: bool = False,
+) -> bool:
     """Replay the corpus entries of `prop`; True (and result.failure set) when one fails."""
     for entry in entries:
         tried = try_case(prop, impl, entry.case, stats, skip_missing)
@@ -196,8 +205,15 @@ class _NothingImplemented(BaseException):
     lets it through instead of shrinking it as a failure)."""
 
 
-def _search(prop: Property, impl: ModuleType, result: PropertyResult, stats: _Stats, hypothesis_settings: settings,
-            seed: int | None, skip_missing: bool = False) -> Any:
+def _search(
+    prop: Property,
+    impl: ModuleType,
+    result: PropertyResult,
+    stats: _Stats,
+    hypothesis_settings: settings,
+    seed: int | None,
+    skip_missing: bool = False,
+) -> Any:
     """Let hypothesis search (and shrink); sets result.failure or result.error, and returns the
     failing case it found (None when it found none). With `skip_missing`, a case that needs a
     missing function is rejected (noted in stats.missing), and the search ends after
@@ -263,7 +279,9 @@ def run_property(
     `skip_missing`: cases that need a function the implementation does not implement (it raises
     NotImplementedError) are skipped and listed in result.not_implemented, so partial code is
     checked on everything it implements; when nothing is, the result is "not implemented"."""
-    result = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance, data_sets=prop.data_sets)
+    result = PropertyResult(
+        name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance, data_sets=prop.data_sets
+    )
     start = time.perf_counter()
     stats = _Stats()
     if _replay(prop, impl, entries, result, stats, skip_missing):
@@ -303,8 +321,9 @@ def _set_counts(result: PropertyResult, stats: _Stats) -> None:
 
 def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> PropertyResult:
     """The property on the one replayed case (`verify --replay`)."""
-    result = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance,
-                            regressions_replayed=1)
+    result = PropertyResult(
+        name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance, regressions_replayed=1
+    )
     start = time.perf_counter()
     tried = try_case(prop, impl, entry.case, _Stats())
     if tried.step is Step.REJECTED:

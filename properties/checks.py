@@ -165,13 +165,28 @@ def check_network_gradients(impl: ModuleType, ex: Example) -> list[Comparison]:
         except ImplFailure as exc:
             raise Counterexample(case, [exc.comparison()]) from None
         flat = _flat(*got, net["layers"])
-        quick = [] if flat is None else [
-            compare(Where(oracle=name, function="network_gradients", quantity="loss and every gradient"), flat,
-                    _flat(*mine[name], net["layers"]), "autodiff")
-            for name in mine
-        ]
-        agree = compare(Where(oracle="jax vs torch"), _flat(*mine["jax"], net["layers"]), _flat(*mine["torch"], net["layers"]), "autodiff")
-        if flat is None or not all(c.ok for c in quick) or not agree.ok or _unmodified(Where(), before, _arrays_of(net["layers"])):
+        quick = (
+            []
+            if flat is None
+            else [
+                compare(
+                    Where(oracle=name, function="network_gradients", quantity="loss and every gradient"),
+                    flat,
+                    _flat(*mine[name], net["layers"]),
+                    "autodiff",
+                )
+                for name in mine
+            ]
+        )
+        agree = compare(
+            Where(oracle="jax vs torch"), _flat(*mine["jax"], net["layers"]), _flat(*mine["torch"], net["layers"]), "autodiff"
+        )
+        if (
+            flat is None
+            or not all(c.ok for c in quick)
+            or not agree.ok
+            or _unmodified(Where(), before, _arrays_of(net["layers"]))
+        ):
             raise Counterexample(case, _network_detail(got, mine, before, net["layers"]))
         summary += quick
     return summary
@@ -188,9 +203,11 @@ def check_activations(impl: ModuleType, case: ActivationCase) -> list[Comparison
     for name, oracle in _oracles().items():
         where = Where(oracle=name, component=case.name)
         out.append(compare(where.at(function="activation"), a, oracle.activation(case.name, z), "autodiff"))
-        out.append(compare(
-            where.at(function="activation_backward"), grad_z, oracle.activation_backward(case.name, z, grad_a), "autodiff"
-        ))
+        out.append(
+            compare(
+                where.at(function="activation_backward"), grad_z, oracle.activation_backward(case.name, z, grad_a), "autodiff"
+            )
+        )
     return out
 
 
@@ -202,9 +219,7 @@ def check_losses(impl: ModuleType, case: LossCase) -> list[Comparison]:
     for name, oracle in _oracles().items():
         where = Where(oracle=name, component=case.name)
         out.append(compare(where.at(function="loss"), value, oracle.loss(case.name, y_pred, y_true), "autodiff"))
-        out.append(compare(
-            where.at(function="loss_backward"), grad, oracle.loss_backward(case.name, y_pred, y_true), "autodiff"
-        ))
+        out.append(compare(where.at(function="loss_backward"), grad, oracle.loss_backward(case.name, y_pred, y_true), "autodiff"))
     return out
 
 
@@ -216,7 +231,9 @@ def check_dense(impl: ModuleType, case: DenseCase) -> list[Comparison]:
         raise ImplFailure("dense_backward", Cause.WRONG_FORM, "did not return the triple (grad_x, grad_W, grad_b)")
     out = []
     for name, oracle in _oracles().items():
-        out.append(compare(Where(oracle=name, function="dense_forward", quantity="z"), z, oracle.dense_forward(x, W, b), "autodiff"))
+        out.append(
+            compare(Where(oracle=name, function="dense_forward", quantity="z"), z, oracle.dense_forward(x, W, b), "autodiff")
+        )
         for what, got, expected in zip(("grad_x", "grad_W", "grad_b"), back, oracle.dense_backward(x, W, grad_z)):
             out.append(compare(Where(oracle=name, function="dense_backward", quantity=what), got, expected, "autodiff"))
     return out
@@ -297,16 +314,23 @@ def check_momentum_step(impl: ModuleType, case: TrainCase) -> list[Comparison]:
         new_params = expect_layers("sgd_momentum_step", new_params, len(net["layers"]), "new_params")
         new_velocity = expect_layers("sgd_momentum_step", new_velocity, len(net["layers"]), "new_velocity")
         after = _arrays_of(params_impl) + _arrays_of(grads) + (_arrays_of(velocity_impl) if velocity_impl else [])
-        params_ref, velocity_ref = torch_ref.sgd_momentum_step(params_ref, grads, velocity_ref, lr=case.lr, momentum=case.momentum)
+        params_ref, velocity_ref = torch_ref.sgd_momentum_step(
+            params_ref, grads, velocity_ref, lr=case.lr, momentum=case.momentum
+        )
         where = Where(oracle="torch.optim.SGD", function="sgd_momentum_step", step=step + 1)
         out += _compare_layers(where.at(quantity="new_params"), new_params, params_ref, "autodiff")
         out += _compare_layers(where.at(quantity="velocity"), new_velocity, velocity_ref, "autodiff")
         out += _unmodified(Where(function="sgd_momentum_step", step=step + 1, quantity="inputs"), before, after)
         kept = [p.get("activation") for p in new_params] == [p["activation"] for p in net["layers"]]
         if not kept or _keys(new_params) != _keys(net["layers"]):
-            out.append(failed(Where(function="sgd_momentum_step", step=step + 1, quantity="layer entries"), Cause.CHANGED_ENTRIES,
-                              "new_params must be the given layer dicts with new W and b: it lost, changed "
-                              "or added entries ('activation' and the keys must stay as given)"))
+            out.append(
+                failed(
+                    Where(function="sgd_momentum_step", step=step + 1, quantity="layer entries"),
+                    Cause.CHANGED_ENTRIES,
+                    "new_params must be the given layer dicts with new W and b: it lost, changed "
+                    "or added entries ('activation' and the keys must stay as given)",
+                )
+            )
         params_impl, velocity_impl = new_params, new_velocity
     return out
 
@@ -333,8 +357,12 @@ def _trained(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, kwargs: 
     layers = expect_layers("train", trained["layers"], len(net["layers"]), "net['layers']")
     got, given = _keys([trained, *layers]), _keys([net, *net["layers"]])
     if got != given:
-        raise ImplFailure("train", Cause.CHANGED_ENTRIES, f"returned a net with the keys {[[str(k) for k in keys] for keys in got]} (the net's, then "
-                                   f"each layer's), where the given net's {given} were expected")
+        raise ImplFailure(
+            "train",
+            Cause.CHANGED_ENTRIES,
+            f"returned a net with the keys {[[str(k) for k in keys] for keys in got]} (the net's, then "
+            f"each layer's), where the given net's {given} were expected",
+        )
     return layers, losses
 
 
@@ -373,8 +401,9 @@ def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     return out
 
 
-def _own_steps(impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, case: TrainCase
-               ) -> tuple[list[list[dict]], list[float], ImplFailure | None]:
+def _own_steps(
+    impl: ModuleType, net: dict, X: np.ndarray, Y: np.ndarray, case: TrainCase
+) -> tuple[list[list[dict]], list[float], ImplFailure | None]:
     """The protocol's training loop over the implementation's own network_gradients and
     sgd_momentum_step, step by step: (the layers before the first step and after each step that
     worked, each such step's batch loss, the failure that stopped it or None)."""
@@ -465,8 +494,19 @@ def check_l2(impl: ModuleType, ex: Example) -> list[Comparison]:
     for i, (g, g0, layer) in enumerate(zip(grads, grads0, net["layers"])):
         dW = np.asarray(g["W"], dtype=np.float64) - np.asarray(g0["W"], dtype=np.float64)
         db = np.asarray(g["b"], dtype=np.float64) - np.asarray(g0["b"], dtype=np.float64)
-        out.append(compare(where.at(layer=i, parameter="W", quantity="gradient(λ) − gradient(0) = λ·W"), dW, lam * layer["W"], "autodiff"))
-        out.append(compare(where.at(layer=i, parameter="b", quantity="gradient(λ) − gradient(0) = 0"), db, np.zeros_like(layer["b"]), "autodiff"))
+        out.append(
+            compare(
+                where.at(layer=i, parameter="W", quantity="gradient(λ) − gradient(0) = λ·W"), dW, lam * layer["W"], "autodiff"
+            )
+        )
+        out.append(
+            compare(
+                where.at(layer=i, parameter="b", quantity="gradient(λ) − gradient(0) = 0"),
+                db,
+                np.zeros_like(layer["b"]),
+                "autodiff",
+            )
+        )
     return out
 
 
@@ -491,22 +531,36 @@ def check_descent(impl: ModuleType, ex: Example) -> list[Comparison]:
         return bad
     g_norm = max(float(np.max(np.abs(np.asarray(g[key], dtype=np.float64)))) for g in grads for key in ("W", "b"))
     if not np.isfinite(g_norm) or g_norm == 0.0:
-        return [failed(DESCENT, Cause.NO_DESCENT,
-                       f"the gradient is {'all zero' if g_norm == 0 else 'not finite'}, so no step lowers the loss")]
+        return [
+            failed(
+                DESCENT,
+                Cause.NO_DESCENT,
+                f"the gradient is {'all zero' if g_norm == 0 else 'not finite'}, so no step lowers the loss",
+            )
+        ]
     theta_norm = max(float(np.max(np.abs(layer[key]))) for layer in net["layers"] for key in ("W", "b"))
     eta = DESCENT_STEP * max(1.0, theta_norm) / g_norm
     stepped = [
-        {**layer, "W": layer["W"] - eta * np.asarray(g["W"], dtype=np.float64), "b": layer["b"] - eta * np.asarray(g["b"], dtype=np.float64)}
+        {
+            **layer,
+            "W": layer["W"] - eta * np.asarray(g["W"], dtype=np.float64),
+            "b": layer["b"] - eta * np.asarray(g["b"], dtype=np.float64),
+        }
         for layer, g in zip(net["layers"], grads)
     ]
     e1, _ = ref.network_gradients({**net, "layers": stepped}, X, Y)
     ok = e1 < e0
-    return [Comparison(
-        DESCENT, ok, TOLERANCES["autodiff"], max_abs_err=0.0 if ok else e1 - e0,
-        max_rel_err=0.0 if ok else (e1 - e0) / max(abs(e0), 1e-300),
-        message=None if ok else f"a step of η = {eta:.3g} along −gradient raised the loss from {e0:.12g} to {e1:.12g}",
-        cause=None if ok else Cause.NO_DESCENT,
-    )]
+    return [
+        Comparison(
+            DESCENT,
+            ok,
+            TOLERANCES["autodiff"],
+            max_abs_err=0.0 if ok else e1 - e0,
+            max_rel_err=0.0 if ok else (e1 - e0) / max(abs(e0), 1e-300),
+            message=None if ok else f"a step of η = {eta:.3g} along −gradient raised the loss from {e0:.12g} to {e1:.12g}",
+            cause=None if ok else Cause.NO_DESCENT,
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- fixed checks
@@ -515,9 +569,16 @@ def check_descent(impl: ModuleType, ex: Example) -> list[Comparison]:
 def _within(where: Where, value: Any, low: float, high: float, what: str) -> Comparison:
     arr = np.asarray(value, dtype=np.float64)
     ok = bool(np.all((arr >= low - 1e-15) & (arr <= high + 1e-15)))
-    return Comparison(where, ok, TOLERANCES["autodiff"], 0.0, 0.0, arr.shape,
-                      None if ok else f"gave {arr.ravel().tolist()} where {what} in [{low:g}, {high:g}] was expected",
-                      cause=None if ok else Cause.OUTSIDE_RANGE)
+    return Comparison(
+        where,
+        ok,
+        TOLERANCES["autodiff"],
+        0.0,
+        0.0,
+        arr.shape,
+        None if ok else f"gave {arr.ravel().tolist()} where {what} in [{low:g}, {high:g}] was expected",
+        cause=None if ok else Cause.OUTSIDE_RANGE,
+    )
 
 
 def check_kinks(impl: ModuleType) -> list[Comparison]:
@@ -526,24 +587,42 @@ def check_kinks(impl: ModuleType) -> list[Comparison]:
     z, one = np.zeros((1, 3)), np.ones((1, 3))
     y = np.array([[1.0, -2.0], [0.5, 4.0]])
     return [
-        _within(Where(function="activation_backward", component="relu", quantity="at z = 0"),
-                call(impl, "activation_backward", "relu", z, one), 0.0, 1.0, "a subgradient"),
-        _within(Where(function="activation_backward", component="leaky_relu", quantity="at z = 0"),
-                call(impl, "activation_backward", "leaky_relu", z, one), 0.01, 1.0, "a subgradient"),
-        _within(Where(function="loss_backward", component="mae", quantity="at ŷ = y, times N·K"),
-                4 * np.asarray(call(impl, "loss_backward", "mae", y, y.copy())), -1.0, 1.0, "a subgradient"),
-        _within(Where(function="loss_backward", component="mape", quantity="at ŷ = y, times |y|·N·K/100"),
-                4 * np.abs(y) / 100 * np.asarray(call(impl, "loss_backward", "mape", y, y.copy())), -1.0, 1.0, "a subgradient"),
+        _within(
+            Where(function="activation_backward", component="relu", quantity="at z = 0"),
+            call(impl, "activation_backward", "relu", z, one),
+            0.0,
+            1.0,
+            "a subgradient",
+        ),
+        _within(
+            Where(function="activation_backward", component="leaky_relu", quantity="at z = 0"),
+            call(impl, "activation_backward", "leaky_relu", z, one),
+            0.01,
+            1.0,
+            "a subgradient",
+        ),
+        _within(
+            Where(function="loss_backward", component="mae", quantity="at ŷ = y, times N·K"),
+            4 * np.asarray(call(impl, "loss_backward", "mae", y, y.copy())),
+            -1.0,
+            1.0,
+            "a subgradient",
+        ),
+        _within(
+            Where(function="loss_backward", component="mape", quantity="at ŷ = y, times |y|·N·K/100"),
+            4 * np.abs(y) / 100 * np.asarray(call(impl, "loss_backward", "mape", y, y.copy())),
+            -1.0,
+            1.0,
+            "a subgradient",
+        ),
     ]
 
 
 #: z far out in the tails: e^{±z} over- or underflows for |z| > 709, and the softmax rows have
 #: maxima from −745 to 800, so a shift by anything but each row's own max loses a row.
-LARGE_Z = np.array([
-    [-800.0, -40.0, 0.0, 40.0, 800.0],
-    [700.0, 710.0, 705.0, 720.0, 690.0],
-    [-745.0, -750.0, -700.0, -720.0, -800.0],
-])
+LARGE_Z = np.array(
+    [[-800.0, -40.0, 0.0, 40.0, 800.0], [700.0, 710.0, 705.0, 720.0, 690.0], [-745.0, -750.0, -700.0, -720.0, -800.0]]
+)
 LARGE_Z_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "softmax")
 
 
@@ -557,8 +636,9 @@ def check_large_inputs(impl: ModuleType) -> list[Comparison]:
         grad_z = call(impl, "activation_backward", name, LARGE_Z.copy(), grad_a.copy())
         where = Where(oracle="jax", component=name, quantity="at |z| up to 800")
         out.append(compare(where.at(function="activation"), a, ref.activation(name, LARGE_Z), "autodiff"))
-        out.append(compare(where.at(function="activation_backward"), grad_z,
-                           ref.activation_backward(name, LARGE_Z, grad_a), "autodiff"))
+        out.append(
+            compare(where.at(function="activation_backward"), grad_z, ref.activation_backward(name, LARGE_Z, grad_a), "autodiff")
+        )
     return out
 
 
@@ -582,22 +662,42 @@ def _fixed_checks() -> dict[str, FixedCheck]:
     from gradverify.properties.worked_examples import WORKED_EXAMPLES
 
     checks = [
-        FixedCheck(f"worked_example_{ex.name}", f"{ex.claim} ({ex.source})", ex.functions, ex.check,
-                   "published" if ex.name == "classic_network" else "autodiff")
+        FixedCheck(
+            f"worked_example_{ex.name}",
+            f"{ex.claim} ({ex.source})",
+            ex.functions,
+            ex.check,
+            "published" if ex.name == "classic_network" else "autodiff",
+        )
         for ex in WORKED_EXAMPLES.values()
     ]
-    checks.append(FixedCheck(
-        "bad_input_catalogue", "every kind of bad input raises ValueError naming the function; edge-of-allowed input is accepted",
-        (), check_bad_input_catalogue, "autodiff",
-    ))
-    checks.append(FixedCheck(
-        "large_inputs", "sigmoid, tanh, softplus and softmax and their derivatives stay finite and exact at |z| up to 800",
-        ("activation", "activation_backward"), check_large_inputs, "autodiff",
-    ))
-    checks.append(FixedCheck(
-        "kink_subgradients", "at relu/leaky_relu's z = 0 and mae/mape's ŷ = y the derivative is a subgradient",
-        ("activation_backward", "loss_backward"), check_kinks, "autodiff",
-    ))
+    checks.append(
+        FixedCheck(
+            "bad_input_catalogue",
+            "every kind of bad input raises ValueError naming the function; edge-of-allowed input is accepted",
+            (),
+            check_bad_input_catalogue,
+            "autodiff",
+        )
+    )
+    checks.append(
+        FixedCheck(
+            "large_inputs",
+            "sigmoid, tanh, softplus and softmax and their derivatives stay finite and exact at |z| up to 800",
+            ("activation", "activation_backward"),
+            check_large_inputs,
+            "autodiff",
+        )
+    )
+    checks.append(
+        FixedCheck(
+            "kink_subgradients",
+            "at relu/leaky_relu's z = 0 and mae/mape's ŷ = y the derivative is a subgradient",
+            ("activation_backward", "loss_backward"),
+            check_kinks,
+            "autodiff",
+        )
+    )
     return {c.name: c for c in checks}
 
 
@@ -640,7 +740,9 @@ def check_bad_input(impl: ModuleType, case: Any) -> list[Comparison]:
         return [failed(where, Cause.NOT_NUMBERS, f"returned an array of dtype {wrong[0].dtype} where float64 was expected")]
     if len(got) != len(want) or any(np.shape(a) != np.shape(b) for a, b in zip(got, want)):
         return [failed(where, Cause.WRONG_FORM, "gave a result of another form than for the plain equivalent input")]
-    flat = [np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in leaves] or [np.zeros(0)]) for leaves in (got, want)]
+    flat = [
+        np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in leaves] or [np.zeros(0)]) for leaves in (got, want)
+    ]
     return [compare(where.at(quantity=f"{where.quantity} vs the plain equivalent input"), flat[0], flat[1], "autodiff")]
 
 
@@ -668,69 +770,122 @@ PROPERTIES: dict[str, Property] = {
         Property(
             "network_gradients_match_references",
             "network_gradients gives the loss value and every gradient that JAX and PyTorch autodiff give",
-            ("network_gradients",), strategies.examples, check_network_gradients, "autodiff", data_sets=DATA_SETS,
-            coverage=strategies.network_coverage, diagnosis="network",
+            ("network_gradients",),
+            strategies.examples,
+            check_network_gradients,
+            "autodiff",
+            data_sets=DATA_SETS,
+            coverage=strategies.network_coverage,
+            diagnosis="network",
         ),
         Property(
             "activations_match_references",
             "activation and activation_backward agree with JAX and PyTorch for every activation",
-            ("activation", "activation_backward"), strategies.activation_cases, check_activations, "autodiff",
-            coverage=strategies.activation_coverage, diagnosis="activation",
+            ("activation", "activation_backward"),
+            strategies.activation_cases,
+            check_activations,
+            "autodiff",
+            coverage=strategies.activation_coverage,
+            diagnosis="activation",
         ),
         Property(
             "losses_match_references",
             "loss and loss_backward agree with JAX and PyTorch for every loss",
-            ("loss", "loss_backward"), strategies.loss_cases, check_losses, "autodiff",
-            coverage=strategies.loss_coverage, diagnosis="loss",
+            ("loss", "loss_backward"),
+            strategies.loss_cases,
+            check_losses,
+            "autodiff",
+            coverage=strategies.loss_coverage,
+            diagnosis="loss",
         ),
         Property(
             "dense_matches_references",
             "dense_forward and dense_backward agree with JAX and PyTorch",
-            ("dense_forward", "dense_backward"), strategies.dense_cases, check_dense, "autodiff", diagnosis="dense",
+            ("dense_forward", "dense_backward"),
+            strategies.dense_cases,
+            check_dense,
+            "autodiff",
+            diagnosis="dense",
         ),
         Property(
             "gradients_match_own_finite_differences",
             "the gradient matches finite differences of the implementation's own loss value",
-            ("network_gradients",), strategies.examples, check_finite_differences, "finite_diff", weight=0.5,
+            ("network_gradients",),
+            strategies.examples,
+            check_finite_differences,
+            "finite_diff",
+            weight=0.5,
             coverage=strategies.network_coverage,
         ),
         Property(
             "batch_gradient_is_mean_of_sample_gradients",
             "the loss and gradient of a batch are the means of those of its samples",
-            ("network_gradients",), lambda: strategies.examples(max_batch=16), check_batch_mean, "autodiff", weight=0.5,
+            ("network_gradients",),
+            lambda: strategies.examples(max_batch=16),
+            check_batch_mean,
+            "autodiff",
+            weight=0.5,
         ),
         Property(
             "momentum_step_matches_torch_sgd",
             "sgd_momentum_step follows torch.optim.SGD(momentum, dampening=0) for three steps, inputs untouched",
-            ("sgd_momentum_step",), _train_cases, check_momentum_step, "autodiff", weight=0.5, diagnosis="momentum_step",
+            ("sgd_momentum_step",),
+            _train_cases,
+            check_momentum_step,
+            "autodiff",
+            weight=0.5,
+            diagnosis="momentum_step",
         ),
         Property(
             "train_matches_torch_sgd",
             "train gives the batch losses and trained weights of torch.optim.SGD, batch for batch",
-            ("train",), _train_cases, check_train, "autodiff", weight=0.25, illustration=longer,
+            ("train",),
+            _train_cases,
+            check_train,
+            "autodiff",
+            weight=0.25,
+            illustration=longer,
         ),
         Property(
             "train_follows_own_steps",
             "train equals a loop of the implementation's own network_gradients and sgd_momentum_step",
-            ("train", "network_gradients", "sgd_momentum_step"), _train_cases, check_train_loop, "autodiff", weight=0.25,
-            diagnosis="train_loop", illustration=longer,
+            ("train", "network_gradients", "sgd_momentum_step"),
+            _train_cases,
+            check_train_loop,
+            "autodiff",
+            weight=0.25,
+            diagnosis="train_loop",
+            illustration=longer,
         ),
         Property(
             "l2_adds_half_lambda_norm",
             "with λ > 0 the loss and gradients equal PyTorch's, and L2 adds (λ/2)·Σ‖W‖² to the loss and λ·W to each "
             "weight gradient, nothing to the biases",
-            ("network_gradients",), lambda: strategies.examples(l2="positive"), check_l2, "autodiff", weight=0.5,
-            coverage=lambda: strategies.network_coverage(l2=0.01), diagnosis="l2",
+            ("network_gradients",),
+            lambda: strategies.examples(l2="positive"),
+            check_l2,
+            "autodiff",
+            weight=0.5,
+            coverage=lambda: strategies.network_coverage(l2=0.01),
+            diagnosis="l2",
         ),
         Property(
             "bad_input_is_rejected",
             "bad input raises ValueError naming the function; input at the edge of what is allowed is accepted",
-            (), strategies.input_cases, check_bad_input, "autodiff", weight=0.5,
+            (),
+            strategies.input_cases,
+            check_bad_input,
+            "autodiff",
+            weight=0.5,
         ),
         Property(
             "descent_lowers_the_loss",
             "a small enough step along the negative gradient lowers the loss",
-            ("network_gradients",), strategies.examples, check_descent, "autodiff", weight=0.5,
+            ("network_gradients",),
+            strategies.examples,
+            check_descent,
+            "autodiff",
+            weight=0.5,
         ),
     ]
 }

@@ -65,11 +65,29 @@ CLASSIC_W_AFTER = {
 def classic_network(impl: ModuleType) -> list[Comparison]:
     """The total error before the step and every weight after one step of η = 0.5."""
     error, grads = call(impl, "network_gradients", CLASSIC_NET, CLASSIC_X, CLASSIC_Y)
-    out = [compare(Where(oracle="published", function="network_gradients", quantity="E_total before the step"), error, CLASSIC_ERROR, "published")]
+    out = [
+        compare(
+            Where(oracle="published", function="network_gradients", quantity="E_total before the step"),
+            error,
+            CLASSIC_ERROR,
+            "published",
+        )
+    ]
     params, _ = call(impl, "sgd_momentum_step", CLASSIC_NET["layers"], grads, None, lr=CLASSIC_LR, momentum=0.0)
     for name, (layer, idx, value) in CLASSIC_W_AFTER.items():
-        out.append(compare(Where(oracle="published", function="sgd_momentum_step", quantity=f"{name} = W{list(idx)} after the step", layer=layer),
-                           params[layer]["W"][idx], value, "published"))
+        out.append(
+            compare(
+                Where(
+                    oracle="published",
+                    function="sgd_momentum_step",
+                    quantity=f"{name} = W{list(idx)} after the step",
+                    layer=layer,
+                ),
+                params[layer]["W"][idx],
+                value,
+                "published",
+            )
+        )
     return out
 
 
@@ -83,7 +101,9 @@ def gradient_descent_quartic(impl: ModuleType) -> list[Comparison]:
         params, _ = call(impl, "sgd_momentum_step", params, grads, None, lr=0.01, momentum=0.0)
         if abs(params[0]["W"][0, 0] - x) < 1e-12:
             break
-    return [compare(Where(function="sgd_momentum_step", quantity="x where descent stops"), params[0]["W"][0, 0], 2.25, "autodiff")]
+    return [
+        compare(Where(function="sgd_momentum_step", quantity="x where descent stops"), params[0]["W"][0, 0], 2.25, "autodiff")
+    ]
 
 
 def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
@@ -98,7 +118,16 @@ def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
         y = call(impl, "activation", "softmax", z)
         grad_z = call(impl, "activation_backward", "softmax", z, call(impl, "loss_backward", "cce", y, t))
         expected = (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - t) / len(z)
-        out.append(compare(Where(function="activation_backward", component="softmax", quantity=f"after cce: ∂E/∂z = (ŷ − t)/N, {kind} labels"), grad_z, expected, "autodiff"))
+        out.append(
+            compare(
+                Where(
+                    function="activation_backward", component="softmax", quantity=f"after cce: ∂E/∂z = (ŷ − t)/N, {kind} labels"
+                ),
+                grad_z,
+                expected,
+                "autodiff",
+            )
+        )
     return out
 
 
@@ -109,8 +138,18 @@ def activation_derivative_identities(impl: ModuleType) -> list[Comparison]:
     s = call(impl, "activation", "sigmoid", z)
     t = call(impl, "activation", "tanh", z)
     return [
-        compare(Where(function="activation_backward", component="sigmoid", quantity="vs σ(z)(1 − σ(z))"), call(impl, "activation_backward", "sigmoid", z, ones), s * (1 - s), "autodiff"),
-        compare(Where(function="activation_backward", component="tanh", quantity="vs 1 − tanh²(z)"), call(impl, "activation_backward", "tanh", z, ones), 1 - t * t, "autodiff"),
+        compare(
+            Where(function="activation_backward", component="sigmoid", quantity="vs σ(z)(1 − σ(z))"),
+            call(impl, "activation_backward", "sigmoid", z, ones),
+            s * (1 - s),
+            "autodiff",
+        ),
+        compare(
+            Where(function="activation_backward", component="tanh", quantity="vs 1 − tanh²(z)"),
+            call(impl, "activation_backward", "tanh", z, ones),
+            1 - t * t,
+            "autodiff",
+        ),
     ]
 
 
@@ -118,22 +157,31 @@ WORKED_EXAMPLES: dict[str, WorkedExample] = {
     ex.name: ex
     for ex in [
         WorkedExample(
-            "classic_network", "The classic 2-2-2 sigmoid network: error 0.298371109 and every weight after one step of η = 0.5",
-            "Mazur, A Step by Step Backpropagation Example (2015)", classic_network,
+            "classic_network",
+            "The classic 2-2-2 sigmoid network: error 0.298371109 and every weight after one step of η = 0.5",
+            "Mazur, A Step by Step Backpropagation Example (2015)",
+            classic_network,
             ("network_gradients", "sgd_momentum_step"),
         ),
         WorkedExample(
-            "gradient_descent_quartic", "Descent from x = 6, step 0.01, on f'(x) = 4x³ − 9x² stops at x = 2.25",
-            "Wikipedia, Gradient descent (worked example)", gradient_descent_quartic, ("sgd_momentum_step",),
+            "gradient_descent_quartic",
+            "Descent from x = 6, step 0.01, on f'(x) = 4x³ − 9x² stops at x = 2.25",
+            "Wikipedia, Gradient descent (worked example)",
+            gradient_descent_quartic,
+            ("sgd_momentum_step",),
         ),
         WorkedExample(
-            "softmax_cce_gradient", "softmax then cce: the gradient at the pre-activation is (ŷ − t)/N",
-            "Bishop, Pattern Recognition and Machine Learning (2006), ch. 4", softmax_cce_gradient,
+            "softmax_cce_gradient",
+            "softmax then cce: the gradient at the pre-activation is (ŷ − t)/N",
+            "Bishop, Pattern Recognition and Machine Learning (2006), ch. 4",
+            softmax_cce_gradient,
             ("activation", "activation_backward", "loss_backward"),
         ),
         WorkedExample(
-            "activation_derivative_identities", "σ' = σ(1 − σ) and tanh' = 1 − tanh²",
-            "Haykin, Neural Networks and Learning Machines (2009), ch. 4", activation_derivative_identities,
+            "activation_derivative_identities",
+            "σ' = σ(1 − σ) and tanh' = 1 − tanh²",
+            "Haykin, Neural Networks and Learning Machines (2009), ch. 4",
+            activation_derivative_identities,
             ("activation", "activation_backward"),
         ),
     ]

@@ -85,8 +85,18 @@ class Cause(str, Enum):
         return self in _DID_NOT_RUN
 
 
-_DID_NOT_RUN = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED, Cause.RAISED, Cause.EXITED, Cause.TIMEOUT,
-                          Cause.OUT_OF_MEMORY, Cause.CRASHED, Cause.TOO_LARGE})
+_DID_NOT_RUN = frozenset(
+    {
+        Cause.NOT_DEFINED,
+        Cause.NOT_IMPLEMENTED,
+        Cause.RAISED,
+        Cause.EXITED,
+        Cause.TIMEOUT,
+        Cause.OUT_OF_MEMORY,
+        Cause.CRASHED,
+        Cause.TOO_LARGE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -170,8 +180,7 @@ class Comparison:
             return f"{self.label}: {self.message}"
         verdict = "ok" if self.ok else "MISMATCH"
         line = (
-            f"{self.label}: {verdict}, max abs err {self.max_abs_err:.3g}, "
-            f"max rel err {self.max_rel_err:.3g} ({self.tolerance})"
+            f"{self.label}: {verdict}, max abs err {self.max_abs_err:.3g}, max rel err {self.max_rel_err:.3g} ({self.tolerance})"
         )
         return line + (f"; got = {self.scale:.6g} × expected" if self.scale is not None else "")
 
@@ -209,16 +218,27 @@ def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = 
     tol = TOLERANCES[tol] if isinstance(tol, str) else tol
     want = np.asarray(expected, dtype=np.float64)
     if isinstance(got, np.ndarray) and got.dtype.kind not in "biuf":
-        return Comparison(where, False, tol, shape=want.shape, cause=Cause.NOT_NUMBERS,
-                          message=f"returned an array of dtype {got.dtype} where float64 numbers were expected")
+        return Comparison(
+            where,
+            False,
+            tol,
+            shape=want.shape,
+            cause=Cause.NOT_NUMBERS,
+            message=f"returned an array of dtype {got.dtype} where float64 numbers were expected",
+        )
     have = _as_float_array(got)
     if have is None:
-        return Comparison(where, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}",
-                          cause=Cause.NOT_NUMBERS)
+        return Comparison(
+            where, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}", cause=Cause.NOT_NUMBERS
+        )
     if have.shape != want.shape:
         transposed = have.ndim == 2 and have.T.shape == want.shape and _close(have.T, want, tol)
         return Comparison(
-            where, False, tol, shape=want.shape, cause=Cause.TRANSPOSED if transposed else Cause.SHAPE,
+            where,
+            False,
+            tol,
+            shape=want.shape,
+            cause=Cause.TRANSPOSED if transposed else Cause.SHAPE,
             message=f"returned shape {have.shape} where {want.shape} was expected"
             + (" (it is the transpose of the expected value)" if transposed else ""),
         )
@@ -227,17 +247,27 @@ def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = 
     with np.errstate(invalid="ignore"):
         err = np.abs(have - want)
         if np.all(err <= tol.atol + tol.rtol * abs_want):  # the common case, in few operations
-            return Comparison(where, True, tol, float(np.max(err, initial=0.0)),
-                              float(np.max(err / np.maximum(abs_want, floor), initial=0.0)), want.shape)
+            return Comparison(
+                where,
+                True,
+                tol,
+                float(np.max(err, initial=0.0)),
+                float(np.max(err / np.maximum(abs_want, floor), initial=0.0)),
+                want.shape,
+            )
     bad = ~np.isfinite(have) & np.isfinite(want)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         what = "NaN" if np.isnan(have[idx]) else "inf"
         at = f" at {list(idx)}" if idx else ""
         return Comparison(
-            where, False, tol, shape=want.shape,
+            where,
+            False,
+            tol,
+            shape=want.shape,
             message=f"returned {what}{at} where {want[idx]:.6g} was expected",
-            mismatches=[(idx, float(have[idx]), float(want[idx]))], cause=Cause.NAN if what == "NaN" else Cause.INFINITE,
+            mismatches=[(idx, float(have[idx]), float(want[idx]))],
+            cause=Cause.NAN if what == "NaN" else Cause.INFINITE,
         )
     err = _error(have, want)
     limit = tolerance_limit(want, tol)
@@ -253,7 +283,15 @@ def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = 
             mismatches.append((idx, float(have[idx]), float(want[idx])))
     ok = not failing.any()
     return Comparison(
-        where, ok, tol, max_abs, max_rel, want.shape, None, mismatches, None if ok else _scale(have, want),
+        where,
+        ok,
+        tol,
+        max_abs,
+        max_rel,
+        want.shape,
+        None,
+        mismatches,
+        None if ok else _scale(have, want),
         values=None if ok else (have.copy(), want.copy()),
     )
 

@@ -183,7 +183,8 @@ def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[f
     first = checked[0][0]
     tensors = [
         torch.tensor(np.stack([net["layers"][i][key] for net, _, _ in checked]), dtype=DTYPE, requires_grad=True)
-        for i in range(len(first["layers"])) for key in ("W", "b")
+        for i in range(len(first["layers"]))
+        for key in ("W", "b")
     ]
     X = torch.tensor(np.stack([X for _, X, _ in checked]), dtype=DTYPE)
     targets = np.stack([Y for _, _, Y in checked])
@@ -230,9 +231,7 @@ def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
 
 
 def train(net, X, Y, *, lr, momentum=0.0, batch_size, epochs):
-    net, X, Y, lr, momentum, batch_size, epochs = validate_train(
-        "train", net, X, Y, lr, momentum, batch_size, epochs
-    )
+    net, X, Y, lr, momentum, batch_size, epochs = validate_train("train", net, X, Y, lr, momentum, batch_size, epochs)
     tensors = _leaves(net["layers"])
     optimizer = _sgd(tensors, lr, momentum)
     Xt, Yt = _t(X), _target(net["loss"], Y)

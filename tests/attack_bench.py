@@ -51,7 +51,13 @@ from tests.attacks import CATALOGUE, MARKER, PORTS, RUBRIC_LINES, RUBRICS, SUCCE
 CHECKOUT = Path(__file__).resolve().parents[1]
 #: The rubrics a careless TA would write, which must be refused (Attack.rubric_refused).
 CARELESS = frozenset(a.rubric for a in CATALOGUE if a.rubric_refused)
-PACKAGE_TREES = [CHECKOUT / "gradverify", CHECKOUT / "properties", CHECKOUT / "impl", CHECKOUT / "references", CHECKOUT / "tests" / "attacks"]
+PACKAGE_TREES = [
+    CHECKOUT / "gradverify",
+    CHECKOUT / "properties",
+    CHECKOUT / "impl",
+    CHECKOUT / "references",
+    CHECKOUT / "tests" / "attacks",
+]
 SITE_PACKAGES = CHECKOUT / ".venv" / "lib" / "python3.11" / "site-packages"
 SHARED = ("/tmp", "/var/tmp", "/dev/shm")
 #: Entries of the shared folders that others make while the catalogue runs (pytest-xdist runs
@@ -60,11 +66,15 @@ SHARED = ("/tmp", "/var/tmp", "/dev/shm")
 #: grader-* folders, tempfile's default names, pip's (test_layout installs with pip --target), the
 #: benches and the ordinary user's readable copy of the checkout, the CLI's canary
 #: (another grader's), and PyTorch's cache of the grader's own references (torchinductor_<user>).
-OTHERS = re.compile(r"^(pytest-of-|gradverify-sandbox-|gradverify-canary-|grader-|tmp[a-z0-9_]{8}$|gvattack-bench-|"
-                    r"gvattack-canary-|gvattack-code-|torchinductor_|pip-)")
+OTHERS = re.compile(
+    r"^(pytest-of-|gradverify-sandbox-|gradverify-canary-|grader-|tmp[a-z0-9_]{8}$|gvattack-bench-|"
+    r"gvattack-canary-|gvattack-code-|torchinductor_|pip-)"
+)
 #: Names the attacks leave in shared folders (cleaned up when an attack managed it).
-LEFT_BY_ATTACKS = re.compile(r"^(gvattack|results\.json$|submission\.py$|work$|sitecustomize\.py$|usercustomize\.py$|"
-                             r"numpy\.py$|codec\.py$|worker\.py$|json\.py$)")
+LEFT_BY_ATTACKS = re.compile(
+    r"^(gvattack|results\.json$|submission\.py$|work$|sitecustomize\.py$|usercustomize\.py$|"
+    r"numpy\.py$|codec\.py$|worker\.py$|json\.py$)"
+)
 SECRET_VARIABLE = "GRADVERIFY_TEST_SECRET"
 
 
@@ -352,12 +362,21 @@ def report_problems(result: GradeResult, secret: str) -> list[str]:
         problems.append(f"report: a control character {_CONTROL.search(report).group()!r}")
     terminal = [grade_line(result.submission, result), *(item_line(i, len(result.items), r) for i, r in enumerate(result.items))]
     if any(_TERMINAL_CONTROL.search(line) for line in terminal):
-        problems.append(f"terminal: a control character in {next(line for line in terminal if _TERMINAL_CONTROL.search(line))[:120]!r}")
+        problems.append(
+            f"terminal: a control character in {next(line for line in terminal if _TERMINAL_CONTROL.search(line))[:120]!r}"
+        )
     document = results_json(result)
     if document["output_format"] != "text" or any(t["output_format"] != "text" for t in document["tests"]):
         problems.append("results.json: an output_format other than text")
-    everything = "\n".join([report, json.dumps(document), result.output, result.load_error or "",
-                            *(f"{r.reason} {r.details} {r.hints}" for r in result.items)])
+    everything = "\n".join(
+        [
+            report,
+            json.dumps(document),
+            result.output,
+            result.load_error or "",
+            *(f"{r.reason} {r.details} {r.hints}" for r in result.items),
+        ]
+    )
     if secret and secret in everything:
         problems.append("the secret from the grader's environment is in the result, output or report")
     return problems
@@ -396,9 +415,11 @@ class Bench:
         self._originals[self.honest] = source
         for name, (check, target, points) in RUBRICS.items():
             # no seed: each grade's seed is derived from a course secret of this bench's and the file, as in a course
-            text = (f'title = "attack: {name}"\nexamples = {EXAMPLES}\nitem_timeout = {ITEM_TIMEOUT}\n'
-                    f'{RUBRIC_LINES.get(name, "")}\n'
-                    f'[[items]]\nname = "{name}"\ntitle = "{name}"\ncheck = "{check}"\npoints = {points}\n')
+            text = (
+                f'title = "attack: {name}"\nexamples = {EXAMPLES}\nitem_timeout = {ITEM_TIMEOUT}\n'
+                f"{RUBRIC_LINES.get(name, '')}\n"
+                f'[[items]]\nname = "{name}"\ntitle = "{name}"\ncheck = "{check}"\npoints = {points}\n'
+            )
             if target:
                 text += f'target = "{target}"\n'
             self._originals[self.rubric_path(name)] = text.encode()
@@ -429,8 +450,9 @@ class Bench:
     def warm_up(self) -> dict[str, float]:
         """Grade the honest file on every rubric with a long timeout: the references' first use
         (JAX and PyTorch imports, compilation) is slow, and the honest control must score fully."""
-        return {name: grade_file(self.honest, rubric, timeout=120, memory_mb=MEMORY_MB).score
-                for name, rubric in self.rubrics.items()}
+        return {
+            name: grade_file(self.honest, rubric, timeout=120, memory_mb=MEMORY_MB).score for name, rubric in self.rubrics.items()
+        }
 
     def close(self) -> None:
         self.listener.close()
@@ -449,8 +471,10 @@ class Bench:
             files[str(pth)] = _digest(str(pth))
         for dotfile in (".bashrc", ".profile", ".bash_profile"):
             files[str(self.home / dotfile)] = _digest(str(self.home / dotfile))
-        listings = {folder: names_in(folder) for folder in ["/", str(SITE_PACKAGES), str(CHECKOUT), str(self.home),
-                                                            os.getcwd(), str(self.folder)]}
+        listings = {
+            folder: names_in(folder)
+            for folder in ["/", str(SITE_PACKAGES), str(CHECKOUT), str(self.home), os.getcwd(), str(self.folder)]
+        }
         return {"files": files, "listings": listings}
 
     @staticmethod
@@ -466,8 +490,11 @@ class Bench:
         token = f"{TOKEN_VARIABLE}=".encode()
         for pid in other_processes():
             owner = process_owner(pid)
-            if (owner not in (self.uid, engine.NOBODY) and owner not in engine.SANDBOX_UIDS) \
-                    or (owner == engine.NOBODY and pid in nobody_before) or not is_alive(pid):
+            if (
+                (owner not in (self.uid, engine.NOBODY) and owner not in engine.SANDBOX_UIDS)
+                or (owner == engine.NOBODY and pid in nobody_before)
+                or not is_alive(pid)
+            ):
                 continue
             if runs_an_attack(pid, self.tag) or (token in read_head(f"/proc/{pid}/environ") and _descends_from_me(pid)):
                 found.append(pid)
@@ -497,8 +524,9 @@ class Bench:
         start = time.monotonic()
         result = None
         try:
-            result = grade_file(submission, rubric, memory_mb=MEMORY_MB, timeout=attack.item_timeout, unsafe=unsafe,
-                                secret=self.course_secret)
+            result = grade_file(
+                submission, rubric, memory_mb=MEMORY_MB, timeout=attack.item_timeout, unsafe=unsafe, secret=self.course_secret
+            )
         except Exception as exc:  # noqa: BLE001 - that is a finding
             problems.append(f"grading raised {type(exc).__name__}: {exc}")
         wall = time.monotonic() - start
@@ -527,11 +555,17 @@ class Bench:
             problems += self._probe_problems(rubric, unsafe)
         self.reset()
         first = result.items[0] if result and result.items else None
-        outcome = {"attack": attack.name, "user": self.user, "score": result.score if result else None,
-                   "max": result.max_score if result else None, "seconds": round(wall, 2),
-                   "sandbox": result.sandbox if result else None,
-                   "cause": (result.load_error or (first.reason if first else "")) if result else "",
-                   "problems": problems, "checked_in": round(time.monotonic() - began, 2)}
+        outcome = {
+            "attack": attack.name,
+            "user": self.user,
+            "score": result.score if result else None,
+            "max": result.max_score if result else None,
+            "seconds": round(wall, 2),
+            "sandbox": result.sandbox if result else None,
+            "cause": (result.load_error or (first.reason if first else "")) if result else "",
+            "problems": problems,
+            "checked_in": round(time.monotonic() - began, 2),
+        }
         if record:
             self.outcomes[attack.name] = outcome
         return outcome
@@ -566,8 +600,10 @@ class Bench:
         """An honest classmate graded next must score in full, unpoisoned."""
         probe = grade_file(self.honest, rubric, memory_mb=MEMORY_MB, unsafe=unsafe)
         if probe.score != probe.max_score or "POISON" in probe.output:
-            return [f"an honest classmate graded next scored {probe.score:g} / {probe.max_score:g}: "
-                    f"{probe.items[0].reason or probe.output[:120]}"]
+            return [
+                f"an honest classmate graded next scored {probe.score:g} / {probe.max_score:g}: "
+                f"{probe.items[0].reason or probe.output[:120]}"
+            ]
         return []
 
     def made(self, attack: Attack) -> tuple[bytes, list[str]]:
@@ -587,8 +623,13 @@ class Bench:
             module = types.ModuleType(attack.name)
             exec(compile(text, attack.file, "exec"), module.__dict__)
             control = grade_module(module, rubric, seed=0)
-            dead = [] if control.score == control.max_score else [
-                f"not a live key: graded with the seed it was recorded with, it scored {control.score:g} / {control.max_score:g}"]
+            dead = (
+                []
+                if control.score == control.max_score
+                else [
+                    f"not a live key: graded with the seed it was recorded with, it scored {control.score:g} / {control.max_score:g}"
+                ]
+            )
             self._made[attack.name] = (text.encode(), dead)
         return self._made[attack.name]
 
@@ -608,9 +649,17 @@ class Bench:
             if package not in cause:
                 problems.append(f"the rubric was refused without naming {package}: {cause}")
         problems += self._compare(before, shared_before, nobody_before, "after the rubric was read")
-        outcome = {"attack": attack.name, "user": self.user, "score": None, "max": None,
-                   "seconds": round(time.monotonic() - began, 2), "sandbox": None, "cause": cause, "problems": problems,
-                   "checked_in": round(time.monotonic() - began, 2)}
+        outcome = {
+            "attack": attack.name,
+            "user": self.user,
+            "score": None,
+            "max": None,
+            "seconds": round(time.monotonic() - began, 2),
+            "sandbox": None,
+            "cause": cause,
+            "problems": problems,
+            "checked_in": round(time.monotonic() - began, 2),
+        }
         if record:
             self.outcomes[attack.name] = outcome
         return outcome
@@ -629,7 +678,11 @@ class Bench:
         from gradverify.impl import backprop
 
         rng = np.random.default_rng(0)
-        net = {"layers": [{"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3), "activation": "tanh"}], "loss": "mse", "l2": 0.0}
+        net = {
+            "layers": [{"W": rng.normal(size=(3, 2)), "b": rng.normal(size=3), "activation": "tanh"}],
+            "loss": "mse",
+            "l2": 0.0,
+        }
         X, Y = rng.normal(size=(4, 2)), rng.normal(size=(4, 3))
         try:
             got = classmate.module.network_gradients(net, X, Y)
@@ -642,8 +695,11 @@ class Bench:
     def _compare(self, before: dict, shared_before: dict, nobody_before: set[int], when: str) -> list[str]:
         problems = []
         after = self.snapshot()
-        changed = [path for path in before["files"].keys() | after["files"].keys()
-                   if before["files"].get(path) != after["files"].get(path)]
+        changed = [
+            path
+            for path in before["files"].keys() | after["files"].keys()
+            if before["files"].get(path) != after["files"].get(path)
+        ]
         if changed:
             problems.append(f"{when}: the grader's files changed: {sorted(changed)[:5]}")
             self._remove_planted(changed)
@@ -660,9 +716,16 @@ class Bench:
         # test files, other graders) leave files there too.
         children = {engine.NOBODY} | ({self.uid} if self.uid != 0 else set())
         for folder, names in self.shared().items():
-            new = {n for n in names - shared_before[folder] if not OTHERS.match(n)
-                   and (LEFT_BY_ATTACKS.match(n) or path_owner(os.path.join(folder, n)) in children
-                        or path_owner(os.path.join(folder, n)) in engine.SANDBOX_UIDS)}
+            new = {
+                n
+                for n in names - shared_before[folder]
+                if not OTHERS.match(n)
+                and (
+                    LEFT_BY_ATTACKS.match(n)
+                    or path_owner(os.path.join(folder, n)) in children
+                    or path_owner(os.path.join(folder, n)) in engine.SANDBOX_UIDS
+                )
+            }
             if new:
                 problems.append(f"{when}: left in {folder}: {sorted(new)[:5]}")
                 self._remove_planted([os.path.join(folder, n) for n in new if LEFT_BY_ATTACKS.match(n)])

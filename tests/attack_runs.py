@@ -34,9 +34,24 @@ import tempfile
 import time
 
 from gradverify.sandbox import engine
-from tests.attack_bench import (CHECKOUT, OTHERS, PACKAGE_TREES, SECRET_VARIABLE, SHARED, SITE_PACKAGES, Bench, canary_path,
-                                files_under, is_alive, names_in, other_processes, path_owner, process_owner, read_head,
-                                runs_an_attack)
+from tests.attack_bench import (
+    CHECKOUT,
+    OTHERS,
+    PACKAGE_TREES,
+    SECRET_VARIABLE,
+    SHARED,
+    SITE_PACKAGES,
+    Bench,
+    canary_path,
+    files_under,
+    is_alive,
+    names_in,
+    other_processes,
+    path_owner,
+    process_owner,
+    read_head,
+    runs_an_attack,
+)
 from tests.attacks import CATALOGUE
 
 ORDINARY_USER = "gvattack"
@@ -76,14 +91,22 @@ READ_BY_THE_ORDINARY_USER = ("pyproject.toml", "gradverify", "properties", "impl
 
 def _readable_by_others() -> bool:
     """Whether the ordinary user can read the checkout and the venv where they are."""
-    return all(engine.reachable_by_others(str(path)) for path in (
-        SITE_PACKAGES / "numpy" / "__init__.py", CHECKOUT / "gradverify" / "__init__.py",
-        CHECKOUT / "tests" / "attacks" / "__init__.py", Path(__file__), Path(__file__).with_name("attack_bench.py")))
+    return all(
+        engine.reachable_by_others(str(path))
+        for path in (
+            SITE_PACKAGES / "numpy" / "__init__.py",
+            CHECKOUT / "gradverify" / "__init__.py",
+            CHECKOUT / "tests" / "attacks" / "__init__.py",
+            Path(__file__),
+            Path(__file__).with_name("attack_bench.py"),
+        )
+    )
 
 
 def _link_tree(source: Path, target: Path) -> None:
     """`source` at `target`: files hard-linked, or copied (across filesystems, or when others
     cannot read the file: a link shares the file's mode, a copy is made readable)."""
+
     def link(src: str, dst: str) -> None:
         if os.stat(src).st_mode & 0o004:
             try:
@@ -162,16 +185,38 @@ class OrdinaryUserRun:
         self.shared_before = Bench.shared()
         self.out = self.folder / "summary.json"
         self.log = open(self.folder / "log.txt", "w+")  # noqa: SIM115 - closed in close()
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.folder / "home"), "XDG_CACHE_HOME": str(self.folder / "cache"),
-               "TMPDIR": str(self.folder / "tmp"), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-               SECRET_VARIABLE: secret}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.folder / "home"),
+            "XDG_CACHE_HOME": str(self.folder / "cache"),
+            "TMPDIR": str(self.folder / "tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            SECRET_VARIABLE: secret,
+        }
         self.start = time.monotonic()
         self.proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(self.checkout / Path(__file__).relative_to(CHECKOUT)),
-             "--site", str(self.checkout / SITE_PACKAGES.relative_to(CHECKOUT)), "--bench", str(self.folder / "bench"), "--out", str(self.out),
-             "--tag", self.tag],
-            user=ORDINARY_USER, group=ORDINARY_USER, extra_groups=[], env=env, cwd=self.folder / "home",
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                SYSTEM_PYTHON,
+                str(self.checkout / Path(__file__).relative_to(CHECKOUT)),
+                "--site",
+                str(self.checkout / SITE_PACKAGES.relative_to(CHECKOUT)),
+                "--bench",
+                str(self.folder / "bench"),
+                "--out",
+                str(self.out),
+                "--tag",
+                self.tag,
+            ],
+            user=ORDINARY_USER,
+            group=ORDINARY_USER,
+            extra_groups=[],
+            env=env,
+            cwd=self.folder / "home",
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.result: dict | None = None
 
     def finish(self) -> dict:
@@ -194,16 +239,23 @@ class OrdinaryUserRun:
         for top, before in self.before.items():
             after = files_under(top)
             if after != before:
-                problems.append(f"the ordinary user's run changed {top}: "
-                                f"{sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))[:5]}")
+                problems.append(
+                    f"the ordinary user's run changed {top}: "
+                    f"{sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))[:5]}"
+                )
         if names_in(str(SITE_PACKAGES)) != self.site_before:
             problems.append("the ordinary user's run changed the venv's site-packages")
         if self.canary.read_text() != "the canary sings\n":
             problems.append("the ordinary user's run changed its canary")
-        left = [pid for pid in other_processes() if process_owner(pid) in (self.user.pw_uid, engine.NOBODY) and is_alive(pid)
-                and runs_an_attack(pid, self.tag)]
+        left = [
+            pid
+            for pid in other_processes()
+            if process_owner(pid) in (self.user.pw_uid, engine.NOBODY) and is_alive(pid) and runs_an_attack(pid, self.tag)
+        ]
         if left:
-            problems.append(f"processes of the ordinary user left: {[(p, read_head(f'/proc/{p}/cmdline', 100)) for p in left[:3]]}")
+            problems.append(
+                f"processes of the ordinary user left: {[(p, read_head(f'/proc/{p}/cmdline', 100)) for p in left[:3]]}"
+            )
             for pid in left:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
@@ -214,8 +266,13 @@ class OrdinaryUserRun:
                     if os.lstat(path).st_uid == self.user.pw_uid and not OTHERS.match(name):
                         problems.append(f"the ordinary user's run left {path}")
                         shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.unlink(path)
-        self.result = {"outcomes": summary.get("outcomes", {}), "control": summary.get("control"),
-                       "problems": problems, "seconds": round(seconds, 1), "log": log}
+        self.result = {
+            "outcomes": summary.get("outcomes", {}),
+            "control": summary.get("control"),
+            "problems": problems,
+            "seconds": round(seconds, 1),
+            "log": log,
+        }
         write_summary("user", self.result["outcomes"])
         return self.result
 

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, settings
 
 # Tests that use hypothesis directly run deterministically with a fixed budget, as in CI.
 settings.register_profile(
-    "ci", derandomize=True, database=None, deadline=None, max_examples=60,
-    suppress_health_check=[HealthCheck.too_slow],
+    "ci", derandomize=True, database=None, deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
 

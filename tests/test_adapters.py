@@ -30,8 +30,9 @@ from tests.adapters import ITEMS, NOT_MAPPED, SOLUTIONS, oracles
 RUBRIC = load_rubric()
 #: The buggy solutions are graded on fewer cases (each bug shows on the first few; seed 0).
 QUICK = replace(RUBRIC, examples=10)
-MAPPED_POINTS = {course: RUBRIC.max_score - sum(i.points for i in RUBRIC.items if i.name in names)
-                 for course, names in NOT_MAPPED.items()}
+MAPPED_POINTS = {
+    course: RUBRIC.max_score - sum(i.points for i in RUBRIC.items if i.name in names) for course, names in NOT_MAPPED.items()
+}
 
 
 def _grade(solution, rubric=RUBRIC):
@@ -72,8 +73,11 @@ def test_a_course_function_the_student_lacks_is_not_implemented_in_its_own_name(
     """affine_backward missing: the dense item is "not implemented" and says which course function
     is missing (not a traceback from inside the adapter); the network item, whose every network
     needs it, too; the items that do not need it pass."""
-    partial = replace(SOLUTIONS["cs231n_correct"], name="cs231n_without_affine_backward",
-                      patches=(("def affine_backward(dout, cache):", "def _affine_backward(dout, cache):"),))
+    partial = replace(
+        SOLUTIONS["cs231n_correct"],
+        name="cs231n_without_affine_backward",
+        patches=(("def affine_backward(dout, cache):", "def _affine_backward(dout, cache):"),),
+    )
     result = _grade(partial, QUICK)
     by_name = {r.item.name: r for r in result.items if r.mapped}
     assert {n for n, r in by_name.items() if r.status == "not implemented"} == {"dense", "network"}
@@ -91,8 +95,9 @@ def test_a_course_function_the_student_lacks_is_not_implemented_in_its_own_name(
 def test_the_shipped_cs231n_adapter_through_the_command_line_gives_full_marks_of_what_it_maps(tmp_path):
     student = SOLUTIONS["cs231n_correct"].write(tmp_path)
     out, report = tmp_path / "results.json", tmp_path / "report.md"
-    assert main(["grade", "--adapter", "cs231n", str(student), "--results-json", str(out), "--report", str(report),
-                 "--quiet"]) == 0
+    assert (
+        main(["grade", "--adapter", "cs231n", str(student), "--results-json", str(out), "--report", str(report), "--quiet"]) == 0
+    )
     results = json.loads(out.read_text())
     assert results["score"] == results["extra_data"]["max_score"] == MAPPED_POINTS["cs231n"] == 45
     assert {t["extra_data"]["item"] for t in results["tests"]} == {i.name for i in RUBRIC.items} - NOT_MAPPED["cs231n"]
@@ -112,14 +117,23 @@ def test_a_buggy_layer_solution_through_an_adapter_file_and_the_sandbox(tmp_path
     course_api = tmp_path / "course_api.py"
     shutil.copy(adapters.SHIPPED["layers"], course_api)
     buggy = SOLUTIONS["layers_relu_mask_from_gradient"]
-    student = replace(buggy, name="student", patches=buggy.patches + (
-        ("class CrossEntropyLoss:", "class CrossEntropy:"),
-        ("        return grad_a * (1 - self.a ** 2)", "        raise NotImplementedError"),
-    )).write(tmp_path)
+    student = replace(
+        buggy,
+        name="student",
+        patches=buggy.patches
+        + (
+            ("class CrossEntropyLoss:", "class CrossEntropy:"),
+            ("        return grad_a * (1 - self.a ** 2)", "        raise NotImplementedError"),
+        ),
+    ).write(tmp_path)
     out, rubric = tmp_path / "results.json", tmp_path / "rubric.toml"
     rubric.write_text(Path(RUBRIC.path).read_text(encoding="utf-8").replace("\nexamples = 30", "\nexamples = 10"))
-    assert main(["grade", str(student), "--adapter", str(course_api), "--rubric", str(rubric), "--results-json", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            ["grade", str(student), "--adapter", str(course_api), "--rubric", str(rubric), "--results-json", str(out), "--quiet"]
+        )
+        == 0
+    )
     tests = {t["extra_data"]["item"]: t for t in json.loads(out.read_text())["tests"]}
     status = {name: t["extra_data"]["status"] for name, t in tests.items()}
     assert {n for n, s in status.items() if s != "passed"} == {"relu", "cce", "tanh"}
@@ -137,13 +151,20 @@ def test_a_buggy_layer_solution_through_an_adapter_file_and_the_sandbox(tmp_path
 BAD_ADAPTERS = {
     "missing": (None, "no such adapter"),
     "syntax": ("def activation(name, z):\n    return z +\n", "syntax error at line 2"),
-    "raises": ("import numpy as np\nraise RuntimeError('forgot to finish this')\n", "raised RuntimeError: forgot to finish this at line 2"),
+    "raises": (
+        "import numpy as np\nraise RuntimeError('forgot to finish this')\n",
+        "raised RuntimeError: forgot to finish this at line 2",
+    ),
     "nothing": ("import student\n\ndef helper(x):\n    return x\n", "defines no protocol function"),
-    "unknown_activation": ("import student\nACTIVATIONS = ('relu', 'swish')\n\ndef activation(name, z):\n    return student.f(z)\n",
-                           "ACTIVATIONS lists 'swish'"),
+    "unknown_activation": (
+        "import student\nACTIVATIONS = ('relu', 'swish')\n\ndef activation(name, z):\n    return student.f(z)\n",
+        "ACTIVATIONS lists 'swish'",
+    ),
     "bad_l2": ("import student\nL2 = 'no'\n\ndef activation(name, z):\n    return student.f(z)\n", "L2 must be True or False"),
-    "eager_lookup": ("import student\nDense = student.Dense\n\ndef dense_forward(x, W, b):\n    return Dense(W, b).forward(x)\n",
-                     "looks up student.Dense while it is imported"),
+    "eager_lookup": (
+        "import student\nDense = student.Dense\n\ndef dense_forward(x, W, b):\n    return Dense(W, b).forward(x)\n",
+        "looks up student.Dense while it is imported",
+    ),
 }
 
 
@@ -233,12 +254,16 @@ def test_an_adapter_without_l2_leaves_the_l2_item_out_and_trains_at_lambda_zero(
     """L2 = False: the l2 item is not mapped, and the training loop draws λ = 0 only (the adapter
     below raises at λ > 0, which would fail the item) and says so."""
     path = tmp_path / "course_api.py"
-    path.write_text(adapters.SHIPPED["layers"].read_text() + (
-        "\nL2 = False\n_train = train\n\n"
-        "def train(net, X, Y, **options):\n"
-        "    if net.get('l2', 0.0):\n"
-        "        raise NotImplementedError('no weight decay in this course')\n"
-        "    return _train(net, X, Y, **options)\n"))
+    path.write_text(
+        adapters.SHIPPED["layers"].read_text()
+        + (
+            "\nL2 = False\n_train = train\n\n"
+            "def train(net, X, Y, **options):\n"
+            "    if net.get('l2', 0.0):\n"
+            "        raise NotImplementedError('no weight decay in this course')\n"
+            "    return _train(net, X, Y, **options)\n"
+        )
+    )
     rubric = replace(QUICK, items=tuple(i for i in RUBRIC.items if i.name in ("l2", "train_loop")))
     module, adapter = adapters.load_local(path, SOLUTIONS["layers_correct"].module())
     result = grading.grade_module(module, rubric, adapter=adapter)
@@ -253,14 +278,19 @@ def test_the_grader_validates_what_the_child_reports_through_an_adapter():
     is not a qualified name and a line, a missing name that is not an identifier, a declaration
     of the wrong form are malformed."""
     raised = {"kind": "raised", "type": "ValueError", "message": "bad\nsecond"}
-    assert sandbox_errors.call_failure({**raised, "in": {"function": "Dense.backward", "line": 7}}).message == "bad (in Dense.backward, line 7)"
+    assert (
+        sandbox_errors.call_failure({**raised, "in": {"function": "Dense.backward", "line": 7}}).message
+        == "bad (in Dense.backward, line 7)"
+    )
     assert sandbox_errors.call_failure({**raised, "in": None}).message == "bad\nsecond"
     assert sandbox_errors.call_failure({**raised, "in": {"function": "x; rm -rf /", "line": 7}}) is None
     assert sandbox_errors.call_failure({**raised, "in": {"function": "f", "line": "7"}}) is None
     assert sandbox_errors.call_failure({"kind": "missing", "name": "Dense"}).reason == "needs Dense, which is not defined"
     assert sandbox_errors.call_failure({"kind": "missing", "name": "../Dense"}) is None
     functions = frozenset({"activation"})
-    assert sandbox_errors.adapter_declaration(functions, {"activations": ["relu"], "losses": None, "l2": False}).activations == ("relu",)
+    assert sandbox_errors.adapter_declaration(functions, {"activations": ["relu"], "losses": None, "l2": False}).activations == (
+        "relu",
+    )
     assert sandbox_errors.adapter_declaration(functions, {"activations": "relu", "losses": None, "l2": False}) is None
     assert sandbox_errors.adapter_declaration(functions, {"activations": None, "losses": None, "l2": 0}) is None
     assert sandbox_errors.adapter_declaration(functions, {"activations": None, "losses": None}) is None

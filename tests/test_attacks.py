@@ -44,8 +44,16 @@ root_only = pytest.mark.skipif(not IS_ROOT, reason="needs root: it creates and r
 
 
 def _params(run: str) -> list:
-    return [pytest.param(a, id=a.name, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[(run, a.name)])]
-                         if (run, a.name) in KNOWN_FAILURES else []) for a in CATALOGUE]
+    return [
+        pytest.param(
+            a,
+            id=a.name,
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[(run, a.name)])]
+            if (run, a.name) in KNOWN_FAILURES
+            else [],
+        )
+        for a in CATALOGUE
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +65,13 @@ def secret():
     value = "gvsecret-" + secrets.token_hex(12)
     old = os.environ.get(SECRET_VARIABLE)
     os.environ[SECRET_VARIABLE] = value
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"], env={**os.environ},
-                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        env={**os.environ},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         yield value
     finally:
@@ -139,8 +152,10 @@ def separate_user_mode(bench: Bench, monkeypatch):
     each grade joins it), and given back afterwards by engine.unlock: every mode as it was."""
     exe = engine.runtime()["exe"]
     if not engine.reachable_by_others(exe):
-        pytest.skip(f"the separate-user mode cannot run here: the grader's interpreter {exe} is not reachable by "
-                    "other users; grading refuses with SandboxUnavailable (tested above)")
+        pytest.skip(
+            f"the separate-user mode cannot run here: the grader's interpreter {exe} is not reachable by "
+            "other users; grading refuses with SandboxUnavailable (tested above)"
+        )
     rubrics = [Path(r.path) for r in bench.rubrics.values() if r.path]
     locked = [*engine.grader_paths(), *map(str, rubrics), str(bench.submissions)]
     modes = {path: stat.S_IMODE(os.stat(path).st_mode) for path in locked}
@@ -168,8 +183,11 @@ def test_every_attack_in_the_separate_user_mode(bench, ordinary_user_done, monke
     under make attacks (or GRADVERIFY_ATTACKS_FULL=1)."""
     # make test: one attack of each class (the mode's limits aside); make attacks: the whole catalogue
     every = os.environ.get("GRADVERIFY_ATTACKS_REPORT") or os.environ.get("GRADVERIFY_ATTACKS_FULL")
-    attacks = CATALOGUE if every else [
-        sorted((a for a in CATALOGUE if a.cls == cls), key=lambda a: a.name in SEPARATE_USER_OPEN)[0] for cls in CLASSES]
+    attacks = (
+        CATALOGUE
+        if every
+        else [sorted((a for a in CATALOGUE if a.cls == cls), key=lambda a: a.name in SEPARATE_USER_OPEN)[0] for cls in CLASSES]
+    )
     with separate_user_mode(bench, monkeypatch):
         outcomes = {a.name: bench.run(a, record=False) for a in attacks}
     write_summary("separate-user", outcomes)
@@ -182,9 +200,13 @@ def only_where_the_mode_protects(source: str, bench: Bench) -> bytes:
     class folder (where its planted classmate is), the bench's folder, other sandboxes' folders
     and running children's /proc entries (a classmate's sandbox runs beside it). Whatever else
     on the machine it may read is the mode's documented limit (SEPARATE_USER_OPEN)."""
-    patterns = ["/proc/[0-9]*/cwd/*.py", "/proc/[0-9]*/cwd/../code/submission.py", f"{bench.submissions}/*.py",
-                "/tmp/gradverify-sandbox-*/code/submission.py",
-                f"{engine.SHARED_RUNTIME}/sandboxes/gradverify-sandbox-*/code/submission.py"]
+    patterns = [
+        "/proc/[0-9]*/cwd/*.py",
+        "/proc/[0-9]*/cwd/../code/submission.py",
+        f"{bench.submissions}/*.py",
+        "/tmp/gradverify-sandbox-*/code/submission.py",
+        f"{engine.SHARED_RUNTIME}/sandboxes/gradverify-sandbox-*/code/submission.py",
+    ]
     searched, count = re.subn(r"^PATTERNS = \[.*?\]\n", f"PATTERNS = {patterns!r}\n", source, count=1, flags=re.S | re.M)
     searched, walks = re.subn(r'os\.walk\("/",', f"os.walk({str(bench.folder)!r},", searched)
     assert count == walks == 1, "copy_classmate changed: its PATTERNS or its walk from / are not where they were"
@@ -233,8 +255,9 @@ def ordinary_user_run(ordinary_user_started):
 @root_only
 def test_the_ordinary_users_run_graded_everything_and_left_nothing(ordinary_user_run):
     assert ordinary_user_run["problems"] == []
-    assert ordinary_user_run["control"] == {name: float(points) for name, (_c, _t, points) in RUBRICS.items()
-                                            if name not in CARELESS}
+    assert ordinary_user_run["control"] == {
+        name: float(points) for name, (_c, _t, points) in RUBRICS.items() if name not in CARELESS
+    }
     assert set(ordinary_user_run["outcomes"]) == set(BY_NAME)
 
 

@@ -58,11 +58,29 @@ def test_a_class_grade_runs_the_canary_once_in_its_parent_and_tells_each_student
     proofs = []
     monkeypatch.setattr(canary, "prove", lambda **options: proofs.append(options))
     commands = []
-    monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (
-        commands.append(classroom._command(path, name, out, args)), (name, None, "not graded here"))[1])
-    args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path / "grades"), jobs=2, quiet=True, report=None,
-                              results_json=None, fail_under=None, adapter=None, no_plots=True, memory=512,
-                              unsafe_no_sandbox=False, files=[])
+    monkeypatch.setattr(
+        classroom,
+        "_grade",
+        lambda path, name, out, args, limit: (
+            commands.append(classroom._command(path, name, out, args)),
+            (name, None, "not graded here"),
+        )[1],
+    )
+    args = argparse.Namespace(
+        rubric=None,
+        timeout=None,
+        out=str(tmp_path / "grades"),
+        jobs=2,
+        quiet=True,
+        report=None,
+        results_json=None,
+        fail_under=None,
+        adapter=None,
+        no_plots=True,
+        memory=512,
+        unsafe_no_sandbox=False,
+        files=[],
+    )
     classroom.grade_many([classroom.Student(n, tmp_path / f"{n}.py") for n in ("a", "b")], args)
     assert len(proofs) == 1 and proofs[0]["memory_mb"] == 512
     assert len(commands) == 2 and all("--sandbox-proven" in command for command in commands)

@@ -8,14 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from gradverify.sandbox.codec import (
-    MalformedValue,
-    OpaqueValue,
-    ValueTooDeep,
-    decode_value,
-    dump_message,
-    encode_value,
-)
+from gradverify.sandbox.codec import MalformedValue, OpaqueValue, ValueTooDeep, decode_value, dump_message, encode_value
 
 from tests.sandboxes import array_tree, bitwise_equal
 

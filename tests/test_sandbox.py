@@ -24,8 +24,18 @@ from gradverify.sandbox.host import Sandbox
 from gradverify.sandbox.processes import sandbox_processes
 from gradverify.sandbox.codec import dump_message, reply_limit
 
-from tests.sandboxes import (SUBMISSIONS, UNSAFE, alive, array_tree, bitwise_equal, call_error, failure,
-                             load_failure, small_net, working_in)
+from tests.sandboxes import (
+    SUBMISSIONS,
+    UNSAFE,
+    alive,
+    array_tree,
+    bitwise_equal,
+    call_error,
+    failure,
+    load_failure,
+    small_net,
+    working_in,
+)
 
 
 # --------------------------------------------------------------------------- #
@@ -336,8 +346,11 @@ def test_close_is_idempotent_and_removes_the_temporary_folder(sandbox):
     before = set(Path(tempfile.gettempdir()).glob("gradverify-sandbox-*"))
     box = sandbox("well_behaved.py")
     source = (SUBMISSIONS / "well_behaved.py").read_bytes()
-    made = {folder for folder in set(Path(tempfile.gettempdir()).glob("gradverify-sandbox-*")) - before
-            if _holds(folder / "code" / "submission.py", source)}  # other tests' sandboxes come and go meanwhile
+    made = {
+        folder
+        for folder in set(Path(tempfile.gettempdir()).glob("gradverify-sandbox-*")) - before
+        if _holds(folder / "code" / "submission.py", source)
+    }  # other tests' sandboxes come and go meanwhile
     assert len(made) == 1
     box.close()
     box.close()

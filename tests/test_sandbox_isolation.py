@@ -129,8 +129,9 @@ def test_numpy_is_found_in_the_sandbox_when_the_interpreter_has_no_site_folder(s
 def _distribution_python_problem() -> str | None:
     if not os.access(DISTRIBUTION_PYTHON, os.X_OK):
         return f"{DISTRIBUTION_PYTHON} does not exist here"
-    done = subprocess.run([DISTRIBUTION_PYTHON, "-c", "import sys; print(sys.version_info[:2], sys.prefix)"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [DISTRIBUTION_PYTHON, "-c", "import sys; print(sys.version_info[:2], sys.prefix)"], capture_output=True, text=True
+    )
     if done.stdout.split(")")[0] + ")" != str(sys.version_info[:2]):
         return f"{DISTRIBUTION_PYTHON} is Python {done.stdout.strip()}, the venv's packages are for {sys.version_info[:2]}"
     if os.path.realpath(DISTRIBUTION_PYTHON) == os.path.realpath(getattr(sys, "_base_executable", sys.executable)):
@@ -146,11 +147,18 @@ def test_the_canary_passes_under_bubblewrap_on_the_distributions_python():
     sandbox, gives its answer. (Debian's layout once left NumPy out of the sandbox: every
     submission scored 0, "ended its own process (exit code 1) while importing".)"""
     site_packages = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
-    code = ("import site, sys; site.addsitedir(sys.argv[1]); "
-            "from gradverify.sandbox import canary, engine; "
-            "canary.prove(timeout=60); print(engine.choose().value, engine.runtime()['exe'])")
-    done = subprocess.run([DISTRIBUTION_PYTHON, "-I", "-c", code, site_packages], capture_output=True, text=True,
-                          env={**os.environ, engine.MODE_VARIABLE: engine.Mode.BWRAP.value}, timeout=300)
+    code = (
+        "import site, sys; site.addsitedir(sys.argv[1]); "
+        "from gradverify.sandbox import canary, engine; "
+        "canary.prove(timeout=60); print(engine.choose().value, engine.runtime()['exe'])"
+    )
+    done = subprocess.run(
+        [DISTRIBUTION_PYTHON, "-I", "-c", code, site_packages],
+        capture_output=True,
+        text=True,
+        env={**os.environ, engine.MODE_VARIABLE: engine.Mode.BWRAP.value},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     mode, exe = done.stdout.split()
     assert mode == engine.Mode.BWRAP.value

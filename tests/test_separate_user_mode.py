@@ -40,8 +40,9 @@ def grader_tree(tmp_path, monkeypatch):
     for path in (klass / "rubric.toml", klass / "alice.py"):
         path.chmod(0o644)
     monkeypatch.setattr(engine, "grader_paths", lambda: [str(venv)])
-    return types.SimpleNamespace(venv=venv, klass=klass, rubric=klass / "rubric.toml", submission=klass / "alice.py",
-                                 locked=[klass / "rubric.toml", klass])
+    return types.SimpleNamespace(
+        venv=venv, klass=klass, rubric=klass / "rubric.toml", submission=klass / "alice.py", locked=[klass / "rubric.toml", klass]
+    )
 
 
 def _closed(paths) -> bool:
@@ -50,9 +51,13 @@ def _closed(paths) -> bool:
 
 def _hold_in_another_process(paths) -> subprocess.Popen:
     """Another grader process holding `paths` closed (engine.lock) until its stdin closes."""
-    code = ("import sys; from gradverify.sandbox import engine; lease = engine.lock(sys.argv[1:]); "
-            "print('held', flush=True); sys.stdin.read(); engine.unlock(lease)")
-    proc = subprocess.Popen([sys.executable, "-c", code, *map(str, paths)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys; from gradverify.sandbox import engine; lease = engine.lock(sys.argv[1:]); "
+        "print('held', flush=True); sys.stdin.read(); engine.unlock(lease)"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, paths)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -62,8 +67,7 @@ def test_separate_user_sandboxes_side_by_side_have_uids_and_folders_of_their_own
     """The separate-user mode, forced: two submissions graded side by side run as two uids that
     no user of the machine has, each folder is open to its own gid alone, and closing one (which
     kills every process of its uid and sweeps its files) leaves the other answering."""
-    boxes = [sandbox(Path(backprop.__file__), call_timeout=10.0, mode=engine.Mode.USER, lock_grader=False)
-             for _ in range(2)]
+    boxes = [sandbox(Path(backprop.__file__), call_timeout=10.0, mode=engine.Mode.USER, lock_grader=False) for _ in range(2)]
     uids = [os.stat(f"/proc/{box.pid}").st_uid for box in boxes]
     assert uids[0] != uids[1] and all(uid in engine.SANDBOX_UIDS for uid in uids)
     folders = [os.stat(box._state.folder) for box in boxes]
@@ -187,8 +191,10 @@ def test_a_grade_in_the_separate_user_mode_leaves_a_sticky_folder_and_the_rubric
     staff.mkdir()
     staff.chmod(0o755)
     rubric = staff / "rubric.toml"
-    rubric.write_text('title = "one item"\nexamples = 2\nitem_timeout = 30\n\n'
-                      '[[items]]\nname = "loss"\ntitle = "loss"\ncheck = "loss"\ntarget = "mse"\npoints = 10\n')
+    rubric.write_text(
+        'title = "one item"\nexamples = 2\nitem_timeout = 30\n\n'
+        '[[items]]\nname = "loss"\ntitle = "loss"\ncheck = "loss"\ntarget = "mse"\npoints = 10\n'
+    )
     rubric.chmod(0o644)
     submission = shared / "alice.py"
     shutil.copyfile(backprop.__file__, submission)

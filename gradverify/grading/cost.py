@@ -64,9 +64,18 @@ FORWARD_REPEATS = 30
 #: Preferred components of the cost network, smooth first: each must be one the submission's
 #: network_gradients implements and that the items draw, so refusing one is no way around it.
 HIDDEN_ORDER = ("tanh", "sigmoid", "softplus", "identity", "leaky_relu", "relu")
-OUTPUT_ORDER = (("mse", "identity"), ("sse", "identity"), ("bce", "sigmoid"), ("cce", "softmax"),
-                ("sparse_cce", "softmax"), ("mse", "tanh"), ("mse", "sigmoid"), ("sse", "tanh"), ("mae", "identity"),
-                ("mape", "identity"))
+OUTPUT_ORDER = (
+    ("mse", "identity"),
+    ("sse", "identity"),
+    ("bce", "sigmoid"),
+    ("cce", "softmax"),
+    ("sparse_cce", "softmax"),
+    ("mse", "tanh"),
+    ("mse", "sigmoid"),
+    ("sse", "tanh"),
+    ("mae", "identity"),
+    ("mape", "identity"),
+)
 
 
 class Verdict(str, Enum):
@@ -142,10 +151,14 @@ class CostCheck:
         """The verdict as a sentence for staff and the student ("" for BACKPROP and UNMEASURED)."""
         on = f"on a {self.parameters:,}-parameter network ({self.network})"
         if self.verdict is Verdict.NUMERICAL:
-            took = (f"had taken {self.ratios[-1]:,.0f} forward passes' time when it was stopped at its time limit"
-                    if self.unfinished else f"took {self.ratio:,.0f} forward passes' time")
-            return (f"network_gradients {took} {on}, where backprop takes a few: "
-                    f"gradients by numerical differentiation, not backprop")
+            took = (
+                f"had taken {self.ratios[-1]:,.0f} forward passes' time when it was stopped at its time limit"
+                if self.unfinished
+                else f"took {self.ratio:,.0f} forward passes' time"
+            )
+            return (
+                f"network_gradients {took} {on}, where backprop takes a few: gradients by numerical differentiation, not backprop"
+            )
         if self.verdict is Verdict.WRONG:
             return f"network_gradients is wrong {on}, the network on which its cost is measured: {self.reason}"
         if self.verdict is Verdict.FAILED:
@@ -175,8 +188,10 @@ def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator
     sizes = (INPUTS, HIDDEN, HIDDEN, OUTPUTS) if hidden else (SINGLE, SINGLE)
     outputs = sizes[-1]
     acts = (hidden, hidden, output) if hidden else (output,)
-    layers = [{"W": rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), "b": rng.normal(0, 0.1, n_out), "activation": act}
-              for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts)]
+    layers = [
+        {"W": rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), "b": rng.normal(0, 0.1, n_out), "activation": act}
+        for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts)
+    ]
     X = rng.normal(0, 1, (BATCH, sizes[0]))
     Y: np.ndarray  # class labels (ints) for sparse_cce, real targets otherwise
     if loss == "sparse_cce":
@@ -195,8 +210,12 @@ def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator
 def describe(net: dict) -> str:
     """The cost network in words: "2 hidden layers of 40 tanh units, identity output, mse"."""
     layers = net["layers"]
-    hidden = (f"{len(layers) - 1} hidden layer{'s' if len(layers) > 2 else ''} of {layers[0]['W'].shape[0]} "
-              f"{layers[0]['activation']} units" if len(layers) > 1 else "no hidden layer")
+    hidden = (
+        f"{len(layers) - 1} hidden layer{'s' if len(layers) > 2 else ''} of {layers[0]['W'].shape[0]} "
+        f"{layers[0]['activation']} units"
+        if len(layers) > 1
+        else "no hidden layer"
+    )
     return f"{hidden}, {layers[-1]['activation']} output, {net['loss']}"
 
 
@@ -266,7 +285,9 @@ def _wrong(got: Any, expected: tuple[float, list[dict]]) -> str:
         pairs = [("the loss", value, expected[0])]
         if len(grads) != len(expected[1]):
             return f"returned {len(grads)} layers' gradients for {len(expected[1])} layers"
-        pairs += [(f"layers[{i}].{key}", g[key], e[key]) for i, (g, e) in enumerate(zip(grads, expected[1])) for key in ("W", "b")]
+        pairs += [
+            (f"layers[{i}].{key}", g[key], e[key]) for i, (g, e) in enumerate(zip(grads, expected[1])) for key in ("W", "b")
+        ]
     except (TypeError, ValueError, KeyError, IndexError):
         return "returned something other than (loss, [{'W': ..., 'b': ...}, ...])"
     for label, have, want in pairs:
@@ -282,8 +303,14 @@ def _failure(exc: BaseException) -> str:
     return message if isinstance(message, str) and message else f"raised {type(exc).__name__}: {exc}"
 
 
-def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]], *,
-        threshold: float = THRESHOLD, rng: np.random.Generator | None = None) -> CostCheck:
+def run(
+    timer: Timer,
+    hidden: tuple[str, ...],
+    outputs: dict[str, tuple[str, ...]],
+    *,
+    threshold: float = THRESHOLD,
+    rng: np.random.Generator | None = None,
+) -> CostCheck:
     """Time the submission's network_gradients (through `timer`) on a cost network of components it
     gets right (`hidden`, `outputs`: grading.items._right_components) and judge it. Never raises
     for what the submission does."""
@@ -307,27 +334,55 @@ def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...
             stopped = spent if spent is not None and spent.seconds / one >= threshold else None
             if stopped is not None or calls:  # (the calls before it all cost more than the threshold, or it would have ended)
                 calls += [stopped] if stopped is not None else []
-                return CostCheck(Verdict.NUMERICAL, forward_seconds=one, ratios=tuple(c.seconds / one for c in calls),
-                                 seconds=time.perf_counter() - start, calls=tuple(calls), unfinished=stopped is not None,
-                                 network=described, parameters=size)
-            return CostCheck(Verdict.FAILED, reason=_failure(exc.failure), forward_seconds=one, seconds=time.perf_counter() - start,
-                             ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), network=described,
-                             parameters=size)
+                return CostCheck(
+                    Verdict.NUMERICAL,
+                    forward_seconds=one,
+                    ratios=tuple(c.seconds / one for c in calls),
+                    seconds=time.perf_counter() - start,
+                    calls=tuple(calls),
+                    unfinished=stopped is not None,
+                    network=described,
+                    parameters=size,
+                )
+            return CostCheck(
+                Verdict.FAILED,
+                reason=_failure(exc.failure),
+                forward_seconds=one,
+                seconds=time.perf_counter() - start,
+                ratios=tuple(c.seconds / one for c in calls),
+                calls=tuple(calls),
+                network=described,
+                parameters=size,
+            )
         calls.append(took)
         if took.seconds / one < threshold:  # as fast as backprop: then it must be right, or it is no measurement
             wrong = _wrong(got, expected)
             if wrong:
-                return CostCheck(Verdict.WRONG, reason=wrong, forward_seconds=one, seconds=time.perf_counter() - start,
-                                 ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), network=described,
-                                 parameters=size)
+                return CostCheck(
+                    Verdict.WRONG,
+                    reason=wrong,
+                    forward_seconds=one,
+                    seconds=time.perf_counter() - start,
+                    ratios=tuple(c.seconds / one for c in calls),
+                    calls=tuple(calls),
+                    network=described,
+                    parameters=size,
+                )
             break
         if took.seconds / one > 4 * threshold:
             break  # so far above that no load explains it (a call's repetitions differed by 30% at most)
         one = min(one, forward_seconds(net, X, Y))  # measured again, between the calls: load comes and goes
     ratios = tuple(c.seconds / one for c in calls)
     verdict = Verdict.BACKPROP if min(ratios) < threshold else Verdict.NUMERICAL
-    return CostCheck(verdict, forward_seconds=one, ratios=ratios, seconds=time.perf_counter() - start, calls=tuple(calls),
-                     network=described, parameters=size)
+    return CostCheck(
+        verdict,
+        forward_seconds=one,
+        ratios=ratios,
+        seconds=time.perf_counter() - start,
+        calls=tuple(calls),
+        network=described,
+        parameters=size,
+    )
 
 
 def local_timer(module: Any) -> Timer:
@@ -343,6 +398,7 @@ def local_timer(module: Any) -> Timer:
         except ImplFailure as failure:
             raise CallFailed(failure, CallTime(time.perf_counter() - wall, time.thread_time() - cpu)) from None
         return value, CallTime(time.perf_counter() - wall, time.thread_time() - cpu)
+
     return timed
 
 
@@ -360,4 +416,5 @@ def sandbox_timer(sandbox: Any, timeout: float | None = None) -> Timer:
             spent = CallTime(error.timing.wall, error.timing.cpu) if error.timing is not None else None
             raise CallFailed(as_impl_failure("network_gradients", error), spent) from None
         return value, CallTime(timing.wall, timing.cpu)
+
     return timed

@@ -120,8 +120,10 @@ class Credit:
         if not kinds:
             return 0.0
         total = sum(KIND_SHARE[kind] for kind in kinds)
-        return sum(KIND_SHARE[kind] / total * sum(r.verdict is Verdict.RIGHT for r in self.of(kind)) / len(self.of(kind))
-                   for kind in kinds)
+        return sum(
+            KIND_SHARE[kind] / total * sum(r.verdict is Verdict.RIGHT for r in self.of(kind)) / len(self.of(kind))
+            for kind in kinds
+        )
 
     @property
     def not_right(self) -> list[ComponentResult]:
@@ -130,8 +132,11 @@ class Credit:
     @property
     def all_refused(self) -> bool:
         """Nothing right and every component refused (or unchecked for want of a right pair)."""
-        return bool(self.components) and all(r.verdict in (Verdict.REFUSED, Verdict.UNCHECKED) for r in self.components) \
+        return (
+            bool(self.components)
+            and all(r.verdict in (Verdict.REFUSED, Verdict.UNCHECKED) for r in self.components)
             and any(r.verdict is Verdict.REFUSED for r in self.components)
+        )
 
 
 @dataclass(frozen=True)
@@ -155,8 +160,12 @@ def components(activations: tuple[str, ...] = tuple(ACTIVATIONS), losses: tuple[
     return pairs + [Component(act) for act in HIDDEN_ACTIVATIONS if act in activations]
 
 
-def plan(everything: list[Component], lost: Mapping[tuple[str, str | None], str], case: Callable[[Architecture], Any],
-         strategy: Callable) -> Plan:
+def plan(
+    everything: list[Component],
+    lost: Mapping[tuple[str, str | None], str],
+    case: Callable[[Architecture], Any],
+    strategy: Callable,
+) -> Plan:
     """The Plan of `everything`, given the standalone items lost so far (`lost`: (check, target)
     -> "failed" or "not implemented"): a component with a failed part is left out; with a part not
     implemented, optional. A kind that would be left with none is kept whole."""
@@ -180,14 +189,20 @@ def _outputs(loss: str) -> int:
 
 def output_arch(component: Component) -> Architecture:
     """A single-layer network whose one layer is `component`'s output pair."""
-    return Architecture((CASE_INPUTS, _outputs(component.pair_loss)), (component.activation,), component.pair_loss, 0.0,
-                        CASE_BATCH)
+    return Architecture(
+        (CASE_INPUTS, _outputs(component.pair_loss)), (component.activation,), component.pair_loss, 0.0, CASE_BATCH
+    )
 
 
 def hidden_arch(component: Component, under: Component) -> Architecture:
     """Two hidden layers of `component`'s activation under the output pair `under`."""
-    return Architecture((CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.pair_loss)),
-                        (component.activation, component.activation, under.activation), under.pair_loss, 0.0, CASE_BATCH)
+    return Architecture(
+        (CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.pair_loss)),
+        (component.activation, component.activation, under.activation),
+        under.pair_loss,
+        0.0,
+        CASE_BATCH,
+    )
 
 
 def arch_of(case: Any) -> Architecture:
@@ -274,8 +289,9 @@ def _judge(state: _State, plan_: Plan, component: Component, prop: Property, mod
     state.note(comparisons)
     if verdict is Verdict.REFUSED and component in plan_.optional:
         del state.verdicts[component]
-        state.dropped.append(f"{component.describe()}: not implemented, in network_gradients as in its own item "
-                             f"(charged there): {why}")
+        state.dropped.append(
+            f"{component.describe()}: not implemented, in network_gradients as in its own item (charged there): {why}"
+        )
         return
     state.verdicts[component] = (verdict, why)
     if verdict is Verdict.REFUSED and state.refusal is None:
@@ -284,8 +300,9 @@ def _judge(state: _State, plan_: Plan, component: Component, prop: Property, mod
         state.failure = failure_of(case, comparisons, Source.COMPONENT)
 
 
-def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *, seed: int | None,
-                 examples: int, seconds: float = 30.0) -> tuple[Credit, PropertyResult]:
+def check_domain(
+    plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *, seed: int | None, examples: int, seconds: float = 30.0
+) -> tuple[Credit, PropertyResult]:
     """Check every component of `plan_` (see the module docstring): the Credit, and a
     PropertyResult of the whole (its failure the item's counterexample, its examples, its worst
     relative error). `prop_of(strategy)` is the item's Property over a strategy; `seconds`, the
@@ -318,8 +335,10 @@ def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *
             break
         state.failure = state.failure or result.failure
         _attribute(state, prop, module, result.failure, start, seconds)
-    credit = Credit(tuple(ComponentResult(c, *state.verdicts[c]) for c in plan_.components if c in state.verdicts),
-                    tuple(plan_.left_out) + tuple(state.dropped))
+    credit = Credit(
+        tuple(ComponentResult(c, *state.verdicts[c]) for c in plan_.components if c in state.verdicts),
+        tuple(plan_.left_out) + tuple(state.dropped),
+    )
     summary = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance)
     summary.examples, summary.max_rel_err = state.examples, state.max_rel
     if credit.share < 1.0:
@@ -339,8 +358,9 @@ def _attribute(state: _State, prop: Property, module: Any, failure: Failure, sta
     for component in [*hidden, *pairs]:
         if time.perf_counter() - start > 2 * seconds / 3:
             break
-        verdict, reason, _, comparisons = _check(prop, module, transferred(case, component, pairs[0],
-                                                                              hidden[0] if hidden else None))
+        verdict, reason, _, comparisons = _check(
+            prop, module, transferred(case, component, pairs[0], hidden[0] if hidden else None)
+        )
         state.note(comparisons)
         if verdict is not Verdict.RIGHT:
             state.verdicts[component], found = (verdict, reason), True
@@ -354,6 +374,12 @@ def _refusals(state: "_State") -> Failure:
     its components refused, or could not be checked."""
     from gradverify.references.compare import Where, failed
 
-    comparisons = state.refusal or [failed(Where(function="network_gradients"), Cause.NOT_IMPLEMENTED,
-                                           "no output layer is implemented, so nothing could be checked", "autodiff")]
+    comparisons = state.refusal or [
+        failed(
+            Where(function="network_gradients"),
+            Cause.NOT_IMPLEMENTED,
+            "no output layer is implemented, so nothing could be checked",
+            "autodiff",
+        )
+    ]
     return Failure(comparisons=comparisons, case=None, case_description="—", shapes="", source=Source.NOT_IMPLEMENTED)

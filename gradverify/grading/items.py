@@ -223,9 +223,16 @@ COST_LOSES: dict[cost.Verdict, frozenset[str]] = {
 }
 
 
-def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
-               deadline: Callable[[float], Any] | None = None, adapter: Adapter | None = None,
-               cost_check: "CostOnce | None" = None, seed: int | None = None) -> ItemResult:
+def grade_item(
+    item: Item,
+    module: Any,
+    rubric: Rubric,
+    earlier: list[ItemResult],
+    deadline: Callable[[float], Any] | None = None,
+    adapter: Adapter | None = None,
+    cost_check: "CostOnce | None" = None,
+    seed: int | None = None,
+) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
     A composite item scores its points × the share of its domain that is right (grading/domain.py),
     given what the items in `earlier` charged. `adapter`: the course adapter `module` serves (an
@@ -241,56 +248,114 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     base = PROPERTIES[kind.prop]
     missing = [fn for fn in base.functions if fn in missing_functions(module)]
     if missing:
-        return ItemResult(item, False, 0.0, reason=f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
-                          cause=Cause.NOT_DEFINED)
+        return ItemResult(
+            item,
+            False,
+            0.0,
+            reason=f"{', '.join(missing)} not defined",
+            seconds=time.perf_counter() - start,
+            cause=Cause.NOT_DEFINED,
+        )
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
     scope: list[str] = []
     credit: domain.Credit | None = None
     checked: cost.CostCheck | None = None
 
     def prop_of(strategy: Any) -> Property:
-        return Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
-                        illustration=base.illustration)
+        return Property(
+            item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance, illustration=base.illustration
+        )
 
     try:
         with budget:
             if kind.composite:
-                credit, result, checked = _check_composite(item, module, rubric, earlier, adapter, cost_check, seed,
-                                                           prop_of, scope)
+                credit, result, checked = _check_composite(
+                    item, module, rubric, earlier, adapter, cost_check, seed, prop_of, scope
+                )
             else:
-                strategy = kind.strategy(item.target, _allowed(earlier, "activation", tuple(ACTIVATIONS)),
-                                         _allowed(earlier, "loss", tuple(LOSSES)), None, _l2_draws(adapter))
-                result, _ = run_property(prop_of(strategy), module, profile=PROFILES["ci"],
-                                         seed=choose_seed(rubric, seed).value, entries=[], budget=rubric.examples)
+                strategy = kind.strategy(
+                    item.target,
+                    _allowed(earlier, "activation", tuple(ACTIVATIONS)),
+                    _allowed(earlier, "loss", tuple(LOSSES)),
+                    None,
+                    _l2_draws(adapter),
+                )
+                result, _ = run_property(
+                    prop_of(strategy),
+                    module,
+                    profile=PROFILES["ci"],
+                    seed=choose_seed(rubric, seed).value,
+                    entries=[],
+                    budget=rubric.examples,
+                )
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
         return ItemResult(item, False, 0.0, reason=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
     max_rel_err = result.max_rel_err if result.examples else float("nan")
-    if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()) and (
-            result.passed or checked.verdict is cost.Verdict.NUMERICAL):  # an item failing its own cases keeps its cause
-        failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
-        return ItemResult(item, False, 0.0, reason=checked.explanation, examples=result.examples, seconds=time.perf_counter() - start,
-                          scope=scope, failed_at="network_gradients", cause=failure, credit=credit, max_rel_err=max_rel_err,
-                          tolerance=base.tolerance)
+    if (
+        checked is not None
+        and item.check in COST_LOSES.get(checked.verdict, ())
+        and (result.passed or checked.verdict is cost.Verdict.NUMERICAL)
+    ):  # an item failing its own cases keeps its cause
+        failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(
+            checked.verdict, Cause.MISMATCH
+        )
+        return ItemResult(
+            item,
+            False,
+            0.0,
+            reason=checked.explanation,
+            examples=result.examples,
+            seconds=time.perf_counter() - start,
+            scope=scope,
+            failed_at="network_gradients",
+            cause=failure,
+            credit=credit,
+            max_rel_err=max_rel_err,
+            tolerance=base.tolerance,
+        )
     if result.passed:
-        return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
-                          credit=credit, max_rel_err=max_rel_err, tolerance=base.tolerance)
+        return ItemResult(
+            item,
+            True,
+            item.points,
+            examples=result.examples,
+            seconds=time.perf_counter() - start,
+            scope=scope,
+            credit=credit,
+            max_rel_err=max_rel_err,
+            tolerance=base.tolerance,
+        )
     return _failed_item(item, result, module, prop_of(None), deadline, credit=credit, scope=scope, start=start)
 
 
 def _l2_draws(adapter: Adapter | None) -> str:
-    """"mixed" (λ = 0 and λ > 0), or "zero" when the course adapter maps no L2 term."""
+    """ "mixed" (λ = 0 and λ > 0), or "zero" when the course adapter maps no L2 term."""
     return "mixed" if adapter is None or adapter.l2 else "zero"
 
 
-def _check_composite(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult], adapter: Adapter | None,
-                     cost_check: "CostOnce | None", seed: int | None, prop_of: Callable[[Any], Property],
-                     scope: list[str]) -> tuple[domain.Credit, PropertyResult, cost.CostCheck | None]:
+def _check_composite(
+    item: Item,
+    module: Any,
+    rubric: Rubric,
+    earlier: list[ItemResult],
+    adapter: Adapter | None,
+    cost_check: "CostOnce | None",
+    seed: int | None,
+    prop_of: Callable[[Any], Property],
+    scope: list[str],
+) -> tuple[domain.Credit, PropertyResult, cost.CostCheck | None]:
     """A composite item's domain checked (its credit and result) and the cost check run on the
     components found right; `scope` gets the credit's lines as soon as they are known."""
     grade_seed = choose_seed(rubric, seed).value
     l2_draws = _l2_draws(adapter)
-    credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws, grade_seed), module,
-                                         prop_of, seed=grade_seed, examples=rubric.examples, seconds=rubric.item_timeout)
+    credit, result = domain.check_domain(
+        _domain_plan(item, earlier, adapter, l2_draws, grade_seed),
+        module,
+        prop_of,
+        seed=grade_seed,
+        examples=rubric.examples,
+        seconds=rubric.item_timeout,
+    )
     scope += credit_lines(credit)
     right = _right_components(credit)
     checked = cost_check(*right) if cost_check is not None and right is not None else None
@@ -300,8 +365,17 @@ def _check_composite(item: Item, module: Any, rubric: Rubric, earlier: list[Item
     return credit, result, checked
 
 
-def _failed_item(item: Item, result: PropertyResult, module: Any, prop: Property, deadline: Callable[[float], Any] | None,
-                 *, credit: domain.Credit | None, scope: list[str], start: float) -> ItemResult:
+def _failed_item(
+    item: Item,
+    result: PropertyResult,
+    module: Any,
+    prop: Property,
+    deadline: Callable[[float], Any] | None,
+    *,
+    credit: domain.Credit | None,
+    scope: list[str],
+    start: float,
+) -> ItemResult:
     """A failed item: its cause and details, its hints and picture (within DIAGNOSIS_TIMEOUT),
     and the share of its domain that is right."""
     cause, details = _details(result)
@@ -314,10 +388,23 @@ def _failed_item(item: Item, result: PropertyResult, module: Any, prop: Property
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
     score = round(item.points * credit.share, 2) if credit is not None else 0.0
     max_rel_err = result.max_rel_err if result.examples else float("nan")
-    return ItemResult(item, False, score, reason=cause, details=details, hints=found, examples=result.examples,
-                      seconds=time.perf_counter() - start,
-                      failed_at=str(first.where) if first else "", cause=first.cause if first else None, scope=scope,
-                      counterexample=counterexample, credit=credit, max_rel_err=max_rel_err, tolerance=prop.tolerance)
+    return ItemResult(
+        item,
+        False,
+        score,
+        reason=cause,
+        details=details,
+        hints=found,
+        examples=result.examples,
+        seconds=time.perf_counter() - start,
+        failed_at=str(first.where) if first else "",
+        cause=first.cause if first else None,
+        scope=scope,
+        counterexample=counterexample,
+        credit=credit,
+        max_rel_err=max_rel_err,
+        tolerance=prop.tolerance,
+    )
 
 
 def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
@@ -333,23 +420,26 @@ def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[st
     return tuple(c.activation for c in right if c.loss is None), outputs
 
 
-def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str,
-                 seed: int) -> domain.Plan:
+def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str, seed: int) -> domain.Plan:
     """What composite item `item` checks (grading/domain.py): every component of the spec that
     `adapter` maps in its networks (all without one), less what the items in `earlier` charged;
     its fixed cases drawn with the grade's `seed`."""
     kind = KINDS[item.check]
     activations = getattr(adapter, "network_activations", None) or tuple(ACTIVATIONS)
     losses = getattr(adapter, "network_losses", None) or tuple(LOSSES)
-    lost = {(r.item.check, r.item.target): r.status for r in earlier
-            if r.item.check in ("activation", "loss") and r.status in (Status.FAILED, Status.NOT_IMPLEMENTED)}
+    lost = {
+        (r.item.check, r.item.target): r.status
+        for r in earlier
+        if r.item.check in ("activation", "loss") and r.status in (Status.FAILED, Status.NOT_IMPLEMENTED)
+    }
 
     def strategy(losses: tuple[str, ...], outputs: dict[str, tuple[str, ...]], hidden: tuple[str, ...]) -> Any:
         drawn = tuple(dict.fromkeys([*(a for acts in outputs.values() for a in acts), *hidden]))
         return kind.strategy(item.target, drawn, losses, outputs, l2_draws, hidden)
 
-    return domain.plan(domain.components(activations, losses), lost, lambda arch: composite_case(item.check, arch, l2_draws, seed),
-                       strategy)
+    return domain.plan(
+        domain.components(activations, losses), lost, lambda arch: composite_case(item.check, arch, l2_draws, seed), strategy
+    )
 
 
 #: The λ of the fixed cases of the items that draw λ > 0.
@@ -372,8 +462,11 @@ def composite_case(check: str, arch: Architecture, l2_draws: str = "mixed", seed
 def credit_lines(credit: domain.Credit) -> list[str]:
     """One line per component not right (what, and why) and per component left out of the
     domain: what a composite item was checked without, for people."""
-    verdicts = {domain.Verdict.WRONG: "wrong", domain.Verdict.REFUSED: "not implemented (counts as not right)",
-                domain.Verdict.UNCHECKED: "not checked (counts as not right)"}
+    verdicts = {
+        domain.Verdict.WRONG: "wrong",
+        domain.Verdict.REFUSED: "not implemented (counts as not right)",
+        domain.Verdict.UNCHECKED: "not checked (counts as not right)",
+    }
     lines = [f"{r.component.describe()}: {verdicts[r.verdict]}: {r.why}" for r in credit.not_right]
     return lines + [f"{line} (left out)" for line in credit.left_out]
 
@@ -409,10 +502,17 @@ def choose_seed(rubric: Rubric, seed: int | GradeSeed | None = None) -> GradeSee
     return GradeSeed(IN_PROCESS_SEED, SeedSource.GIVEN)
 
 
-def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=None,
-                 progress: Callable[[int, int, ItemResult], None] | None = None,
-                 adapter: Adapter | None = None, timer: cost.Timer | None = None,
-                 seed: int | GradeSeed | None = None) -> GradeResult:
+def grade_module(
+    module: Any,
+    rubric: Rubric,
+    *,
+    submission: str = "",
+    deadline=None,
+    progress: Callable[[int, int, ItemResult], None] | None = None,
+    adapter: Adapter | None = None,
+    timer: cost.Timer | None = None,
+    seed: int | GradeSeed | None = None,
+) -> GradeResult:
     """Grade an already loaded implementation (a module or a sandbox proxy). `adapter`: the course
     adapter whose functions `module` serves (grading/adapters: `load`, or `load_local` in this
     process); the items it cannot map are not mapped, out of the total. `timer`: how the cost check
@@ -424,11 +524,13 @@ def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
-    cost_check = (CostOnce(timer or cost.local_timer(module), deadline, rubric.item_timeout)
-                  if rubric.require_backprop and "network_gradients" not in missing_functions(module) else None)
+    cost_check = (
+        CostOnce(timer or cost.local_timer(module), deadline, rubric.item_timeout)
+        if rubric.require_backprop and "network_gradients" not in missing_functions(module)
+        else None
+    )
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check,
-                               seed=chosen.value))
+        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check, seed=chosen.value))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -449,8 +551,9 @@ def _import_references() -> None:
         pass
 
 
-def submission_seed(path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None,
-                    adapter: Adapter | None = None) -> GradeSeed:
+def submission_seed(
+    path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None, adapter: Adapter | None = None
+) -> GradeSeed:
     """The seed of a grade of the file `path`: `seed` if given (a replay), else the rubric's fixed
     one, else grading.secret.grade_seed of `secret` (a secret drawn for this grade alone when
     None), the file's bytes (none when it cannot be read: its grade is then a load error) and the
@@ -462,10 +565,18 @@ def submission_seed(path: str | Path, rubric: Rubric, *, seed: int | None = None
     return GradeSeed(grade_seed(key, submission_digest(path), label), source)
 
 
-def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
-               progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False,
-               adapter: Adapter | str | Path | None = None, seed: int | None = None,
-               secret: bytes | None = None) -> GradeResult:
+def grade_file(
+    path: str | Path,
+    rubric: Rubric,
+    *,
+    timeout: float | None = None,
+    memory_mb: int = 2048,
+    progress: Callable[[int, int, ItemResult], None] | None = None,
+    unsafe: bool = False,
+    adapter: Adapter | str | Path | None = None,
+    seed: int | None = None,
+    secret: bytes | None = None,
+) -> GradeResult:
     """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
     user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
     submission cannot be isolated here; whatever the submission does ends in the result.
@@ -492,9 +603,16 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
     graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen)
-    sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
-                      memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
-                      packages=rubric.packages, adapter=chosen.path if chosen else None)
+    sandbox = Sandbox(
+        path,
+        call_timeout=min(10.0, rubric.item_timeout),
+        import_timeout=rubric.item_timeout,
+        memory_mb=memory_mb,
+        unsafe=unsafe,
+        locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
+        packages=rubric.packages,
+        adapter=chosen.path if chosen else None,
+    )
     references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
     references.start()
     try:
@@ -503,16 +621,24 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
         except SubmissionLoadError as exc:
             # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
             cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
-            result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "",
-                                 seed=graded_with)
-            result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, reason=f"the file could not be loaded: {cause}")
-                            for item in rubric.items]
+            result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "", seed=graded_with)
+            result.items = [
+                not_mapped(item, chosen) or ItemResult(item, False, 0.0, reason=f"the file could not be loaded: {cause}")
+                for item in rubric.items
+            ]
         else:
             references.join()  # the imports count against no item's timeout
             with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
-                result = grade_module(suite_view(sandbox.module), rubric, submission=submission, deadline=sandbox.deadline,
-                                      progress=progress, adapter=chosen,
-                                      timer=cost.sandbox_timer(sandbox, rubric.item_timeout), seed=graded_with)
+                result = grade_module(
+                    suite_view(sandbox.module),
+                    rubric,
+                    submission=submission,
+                    deadline=sandbox.deadline,
+                    progress=progress,
+                    adapter=chosen,
+                    timer=cost.sandbox_timer(sandbox, rubric.item_timeout),
+                    seed=graded_with,
+                )
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""

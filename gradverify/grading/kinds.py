@@ -17,9 +17,16 @@ class Strategy(Protocol):
     draws of a training run: "mixed", or "zero" through an adapter that maps no L2, and for the
     composite kinds the hidden activations apart: None for every allowed one) -> strategy"""
 
-    def __call__(self, target: str | None, activations: tuple[str, ...], losses: tuple[str, ...],
-                 outputs: dict[str, tuple[str, ...]] | None, l2: str, hidden: tuple[str, ...] | None = None,
-                 /) -> st.SearchStrategy: ...
+    def __call__(
+        self,
+        target: str | None,
+        activations: tuple[str, ...],
+        losses: tuple[str, ...],
+        outputs: dict[str, tuple[str, ...]] | None,
+        l2: str,
+        hidden: tuple[str, ...] | None = None,
+        /,
+    ) -> st.SearchStrategy: ...
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,6 @@ class Kind:
 NETWORK_SIZES = {"max_width": 16, "max_batch": 16}
 
 
-
 def _target(target: str | None, kind: str) -> str:
     """The target of an item of `kind`, which needs one (the rubric checks it has one)."""
     if target is None:
@@ -48,27 +54,41 @@ def _target(target: str | None, kind: str) -> str:
 
 
 KINDS: dict[str, Kind] = {
-    "activation": Kind("activations_match_references",
-                       lambda target, acts, losses, outs, l2, hidden=None:
-                           strategies.activation_cases(names=(_target(target, "activation"),)), tuple(ACTIVATIONS)),
-    "loss": Kind("losses_match_references",
-                 lambda target, acts, losses, outs, l2, hidden=None: strategies.loss_cases(names=(_target(target, "loss"),)),
-                 tuple(LOSSES)),
+    "activation": Kind(
+        "activations_match_references",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.activation_cases(names=(_target(target, "activation"),)),
+        tuple(ACTIVATIONS),
+    ),
+    "loss": Kind(
+        "losses_match_references",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.loss_cases(names=(_target(target, "loss"),)),
+        tuple(LOSSES),
+    ),
     "dense": Kind("dense_matches_references", lambda target, acts, losses, outs, l2, hidden=None: strategies.dense_cases()),
-    "network": Kind("network_gradients_match_references",
-                    lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
-                        activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="zero", **NETWORK_SIZES),
-                    composite=True),
-    "l2": Kind("l2_adds_half_lambda_norm",
-               lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
-                   activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="positive", **NETWORK_SIZES),
-               composite=True),
-    "momentum_step": Kind("momentum_step_matches_torch_sgd",
-                          lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases()),
-    "train_loop": Kind("train_follows_own_steps",
-                       lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases(
-                           activations=acts, losses=losses, outputs=outs, hidden=hidden, l2=l2),
-                       composite=True),
+    "network": Kind(
+        "network_gradients_match_references",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+            activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="zero", **NETWORK_SIZES
+        ),
+        composite=True,
+    ),
+    "l2": Kind(
+        "l2_adds_half_lambda_norm",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+            activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="positive", **NETWORK_SIZES
+        ),
+        composite=True,
+    ),
+    "momentum_step": Kind(
+        "momentum_step_matches_torch_sgd", lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases()
+    ),
+    "train_loop": Kind(
+        "train_follows_own_steps",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases(
+            activations=acts, losses=losses, outputs=outs, hidden=hidden, l2=l2
+        ),
+        composite=True,
+    ),
 }
 
 

@@ -70,8 +70,17 @@ class Output:
 class Child:
     """One child process: the process, the socket to it, and the pipe its output arrives on."""
 
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, out_fd: int, token: str, output: Output,
-                 uid: int | None, memory_mb: int, mode: engine.Mode | None):
+    def __init__(
+        self,
+        proc: subprocess.Popen,
+        sock: socket.socket,
+        out_fd: int,
+        token: str,
+        output: Output,
+        uid: int | None,
+        memory_mb: int,
+        mode: engine.Mode | None,
+    ):
         self.proc, self.sock, self.out_fd, self.token, self.output, self.uid = proc, sock, out_fd, token, output, uid
         #: the submission's memory limit (the watchdog's), and the isolation mode it runs in
         self.memory_mb, self.mode = memory_mb, mode

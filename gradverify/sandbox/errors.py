@@ -108,8 +108,13 @@ def _location(report: dict) -> str | None:
     where = report.get("in")
     if where is None:
         return ""
-    if (isinstance(where, dict) and set(where) == {"function", "line"} and isinstance(where["function"], str)
-            and _QUALNAME.fullmatch(where["function"]) and type(where["line"]) is int):
+    if (
+        isinstance(where, dict)
+        and set(where) == {"function", "line"}
+        and isinstance(where["function"], str)
+        and _QUALNAME.fullmatch(where["function"])
+        and type(where["line"]) is int
+    ):
         return f"in {where['function']}, line {where['line']}"
     return None
 
@@ -190,8 +195,10 @@ def adapter_reason(report: Any) -> str | None:
         name = report.get("name")
         if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
             return None
-        return (f"looks up student.{name} while it is imported, where the student's module does not define it "
-                f"(an adapter looks the student's names up inside its functions, when they are called)")
+        return (
+            f"looks up student.{name} while it is imported, where the student's module does not define it "
+            f"(an adapter looks the student's names up inside its functions, when they are called)"
+        )
     return load_reason(report)
 
 
@@ -217,8 +224,9 @@ def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclar
         names = {key: _names(report.get(key)) for key in keys - {"l2"}}
     except _Malformed:
         return None
-    return AdapterDeclaration(functions, names["activations"], names["losses"], report["l2"],
-                              names["network_activations"], names["network_losses"])
+    return AdapterDeclaration(
+        functions, names["activations"], names["losses"], report["l2"], names["network_activations"], names["network_losses"]
+    )
 
 
 #: A function name the grader accepts from the child: a plain identifier, no dunder.

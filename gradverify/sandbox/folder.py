@@ -110,8 +110,7 @@ def unreadable(path: Path, exc: OSError) -> str:
     return f"cannot read {path}: {exc.strerror or exc}"
 
 
-def make_folder(source: Path | None, group: int | None, adapter: Path | None = None, *,
-                 work_owner: int | None = None) -> Path:
+def make_folder(source: Path | None, group: int | None, adapter: Path | None = None, *, work_owner: int | None = None) -> Path:
     """A new folder for one submission: code/submission.py (empty without a `source`), the course
     adapter as code/adapter.py, and runtime/ (the worker and its codec), all read-only to the
     child, and work/ (the child's own, outside bubblewrap; `work_owner`'s in the separate-user

@@ -71,25 +71,9 @@ from .errors import (
     load_reason,
     string_set,
 )
-from .codec import (
-    FRAME_SLACK,
-    ValueTooDeep,
-    ValueTooLarge,
-    decode_value,
-    reply_limit,
-    dump_message,
-    encode_value,
-)
+from .codec import FRAME_SLACK, ValueTooDeep, ValueTooLarge, decode_value, reply_limit, dump_message, encode_value
 from .folder import FileNotCopied, make_folder, prepare_separate_user, reader_group, remove_tree, unreadable
-from .processes import (
-    TOKEN_VARIABLE,
-    CallTiming,
-    cpu_seconds,
-    sandbox_cpu,
-    sandbox_processes,
-    sweep_user,
-    tasks_of,
-)
+from .processes import TOKEN_VARIABLE, CallTiming, cpu_seconds, sandbox_cpu, sandbox_processes, sweep_user, tasks_of
 
 #: Largest file the child may write (MiB), the size of its private /tmp and /dev/shm (MiB).
 FILE_MB = 16
@@ -272,15 +256,15 @@ class Sandbox:
                 if self.mode is engine.Mode.USER:
                     self._state.lease = prepare_separate_user(self.locked, self.lock_grader)
                 self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
-                self._state.folder = make_folder(self.path, reader_group(self.mode, self._state.uid), self.adapter,
-                                                  work_owner=self._state.uid)
+                self._state.folder = make_folder(
+                    self.path, reader_group(self.mode, self._state.uid), self.adapter, work_owner=self._state.uid
+                )
             except BaseException:
                 self.close()  # what was closed to others is given back
                 raise
             try:
                 worker, (functions, declaration) = self._launch(
-                    time.monotonic() + self.import_timeout,
-                    f"timed out after {self.import_timeout:g} s while importing",
+                    time.monotonic() + self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
                 )
             except _LoadFailure as failure:
                 self.close()
@@ -367,17 +351,24 @@ class Sandbox:
         """The worker's command-line argument: where things are as the child sees them."""
         folder = self._folder
         inside = self.mode is engine.Mode.BWRAP
-        paths = ([os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER
-                 else [engine.INSIDE_PACKAGES] if inside else [])
+        paths = (
+            [os.path.dirname(engine.runtime(self.packages)["numpy"][0])]
+            if self.mode is engine.Mode.USER
+            else [engine.INSIDE_PACKAGES]
+            if inside
+            else []
+        )
         code = engine.INSIDE_CODE if inside else str(folder / "code")
-        return json.dumps({
-            "fd": fd,
-            "submission": f"{code}/submission.py" if self.path is not None else None,
-            "adapter": f"{code}/adapter.py" if self.adapter is not None else None,
-            "output_limit": int(self.output_limit),
-            "paths": paths,
-            "processes": PROCESSES + 2 if inside else None,  # + bwrap's init and the worker itself
-        })
+        return json.dumps(
+            {
+                "fd": fd,
+                "submission": f"{code}/submission.py" if self.path is not None else None,
+                "adapter": f"{code}/adapter.py" if self.adapter is not None else None,
+                "output_limit": int(self.output_limit),
+                "paths": paths,
+                "processes": PROCESSES + 2 if inside else None,  # + bwrap's init and the worker itself
+            }
+        )
 
     def _environment(self, token: str) -> dict[str, str]:
         work = engine.INSIDE_WORK if self.mode is engine.Mode.BWRAP else str(self._folder / "work")
@@ -415,16 +406,21 @@ class Sandbox:
                 options.update(user=uid, group=uid, extra_groups=[rt["group"]] if rt.get("group") is not None else [])
             if self.mode is engine.Mode.BWRAP:
                 processes = None  # the worker sets it inside the sandbox's user namespace (engine.py says why)
-                argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
-                                            env=env, config=config, packages=self.packages)
+                argv = engine.bwrap_command(
+                    code_dir=folder / "code",
+                    runtime_dir=folder / "runtime",
+                    tmp_mb=TMP_MB,
+                    env=env,
+                    config=config,
+                    packages=self.packages,
+                )
                 options.update(env={}, cwd=folder)
             else:
                 processes = tasks_of(uid if root else os.getuid()) + PROCESSES
                 argv = [rt["exe"], "-I", "-S", "-B", worker, config]
                 if rt["library_path"]:
                     env["LD_LIBRARY_PATH"] = rt["library_path"]
-        argv, extra = engine.limits(argv, memory_mb=self.memory_mb, cpu_s=self.cpu_seconds, file_mb=FILE_MB,
-                                    processes=processes)
+        argv, extra = engine.limits(argv, memory_mb=self.memory_mb, cpu_s=self.cpu_seconds, file_mb=FILE_MB, processes=processes)
         options.update(extra)
         return argv, options
 
@@ -475,7 +471,11 @@ class Sandbox:
         declaration; or _LoadFailure."""
         adapted = self.adapter is not None
         loaded = hello.get("loaded")
-        if set(hello) == {"id", "loaded"} and isinstance(loaded, dict) and set(loaded) == ({"functions", "adapter"} if adapted else {"functions"}):
+        if (
+            set(hello) == {"id", "loaded"}
+            and isinstance(loaded, dict)
+            and set(loaded) == ({"functions", "adapter"} if adapted else {"functions"})
+        ):
             functions = string_set(loaded["functions"])
             if functions is not None and all(PLAIN_NAME.fullmatch(name) for name in functions):
                 declaration = adapter_declaration(functions, loaded["adapter"]) if adapted else None
@@ -517,9 +517,7 @@ class Sandbox:
         """The running child, or a fresh one with the submission imported again."""
         if self._state.worker is not None:
             return self._state.worker
-        end, reason, binding = self._budget(
-            self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
-        )
+        end, reason, binding = self._budget(self.import_timeout, f"timed out after {self.import_timeout:g} s while importing")
         try:
             worker, _hello = self._launch(end, reason)
         except _LoadFailure as failure:
@@ -529,8 +527,7 @@ class Sandbox:
         self._state.worker = worker
         return worker
 
-    def _call(self, function: str, args: tuple, kwargs: dict, timing: list | None = None,
-              timeout: float | None = None) -> Any:
+    def _call(self, function: str, args: tuple, kwargs: dict, timing: list | None = None, timeout: float | None = None) -> Any:
         """Run submission.function(*args, **kwargs) in the child; the value or SubmissionCallError.
         `timing`: a list to append the call's CallTiming to (a failed call appends nothing);
         `timeout`: this call's wall-clock limit instead of call_timeout."""
@@ -538,8 +535,11 @@ class Sandbox:
             self._started()
             self._check_deadlines()
             try:
-                request = {"function": function, "args": encode_value(list(args), sys.maxsize),
-                           "kwargs": encode_value(dict(kwargs), sys.maxsize)}
+                request = {
+                    "function": function,
+                    "args": encode_value(list(args), sys.maxsize),
+                    "kwargs": encode_value(dict(kwargs), sys.maxsize),
+                }
             except (ValueTooLarge, ValueTooDeep):
                 raise TypeError(f"{function}: arguments nested too deeply to send to the sandbox") from None
             worker = self._worker_for_call()
@@ -574,8 +574,9 @@ class Sandbox:
                 timing.append(CallTiming(wall, cpu))
             return value
 
-    def timed_call(self, function: str, args: tuple, kwargs: dict | None = None, *,
-                   timeout: float | None = None) -> tuple[Any, CallTiming]:
+    def timed_call(
+        self, function: str, args: tuple, kwargs: dict | None = None, *, timeout: float | None = None
+    ) -> tuple[Any, CallTiming]:
         """Call submission.function(*args, **kwargs) like `module` does (`timeout`: instead of
         call_timeout), and say how long it took, as measured here (nothing the child reports about
         itself is used): (the value, its CallTiming); the same SubmissionCallError as an ordinary

@@ -57,15 +57,35 @@ import numpy as np  # noqa: E402,F401 - loaded before the submission, which may 
 # takes the codec from its package.
 if TYPE_CHECKING or __package__:  # the type checker reads the package's codec
     from .codec import (  # noqa: E402
-        MESSAGE_LIMIT, REPR_LIMIT, RESULT_LIMIT, ValueTooDeep, ValueTooLarge, decode_value, dump_message,
-        encode_value, receive_frame, safe_text, send_frame, type_name,
+        MESSAGE_LIMIT,
+        REPR_LIMIT,
+        RESULT_LIMIT,
+        ValueTooDeep,
+        ValueTooLarge,
+        decode_value,
+        dump_message,
+        encode_value,
+        receive_frame,
+        safe_text,
+        send_frame,
+        type_name,
     )
 else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
         from codec import (  # noqa: E402
-            MESSAGE_LIMIT, REPR_LIMIT, RESULT_LIMIT, ValueTooDeep, ValueTooLarge, decode_value, dump_message,
-            encode_value, receive_frame, safe_text, send_frame, type_name,
+            MESSAGE_LIMIT,
+            REPR_LIMIT,
+            RESULT_LIMIT,
+            ValueTooDeep,
+            ValueTooLarge,
+            decode_value,
+            dump_message,
+            encode_value,
+            receive_frame,
+            safe_text,
+            send_frame,
+            type_name,
         )
     finally:
         del sys.path[0]
@@ -90,7 +110,7 @@ class _Budget:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 class _CappedBinary(io.RawIOBase):
@@ -260,8 +280,13 @@ def declarations(adapter: Any) -> dict:
     l2 = getattr(adapter, "L2", True)
     if type(l2) is not bool:
         raise TypeError(f"L2 must be True or False, got {safe_text(l2, REPR_LIMIT)}")
-    return {"activations": _names(adapter, "ACTIVATIONS"), "losses": _names(adapter, "LOSSES"), "l2": l2,
-            "network_activations": _names(adapter, "NETWORK_ACTIVATIONS"), "network_losses": _names(adapter, "NETWORK_LOSSES")}
+    return {
+        "activations": _names(adapter, "ACTIVATIONS"),
+        "losses": _names(adapter, "LOSSES"),
+        "l2": l2,
+        "network_activations": _names(adapter, "NETWORK_ACTIVATIONS"),
+        "network_losses": _names(adapter, "NETWORK_LOSSES"),
+    }
 
 
 def import_adapter(path: str, student: Any, name: str = "adapter") -> Any:

@@ -98,34 +98,49 @@ def resolve(spec: str | Path, base: Path | None = None) -> Path:
     if base is not None and not path.is_absolute():
         path = base / path
     if not path.is_file():
-        raise AdapterError(f"no such adapter: {text} (not a file{f' under {base}' if base else ''}, "
-                           f"nor a shipped adapter: {', '.join(SHIPPED)})")
+        raise AdapterError(
+            f"no such adapter: {text} (not a file{f' under {base}' if base else ''}, nor a shipped adapter: {', '.join(SHIPPED)})"
+        )
     if path.suffix != ".py":
         raise AdapterError(f"the adapter {path} is not a .py file")
     return path.resolve()
 
 
-def from_declaration(path: Path, functions: frozenset[str], activations: tuple[str, ...] | None,
-                     losses: tuple[str, ...] | None, l2: bool, network_activations: tuple[str, ...] | None = None,
-                     network_losses: tuple[str, ...] | None = None) -> Adapter:
+def from_declaration(
+    path: Path,
+    functions: frozenset[str],
+    activations: tuple[str, ...] | None,
+    losses: tuple[str, ...] | None,
+    l2: bool,
+    network_activations: tuple[str, ...] | None = None,
+    network_losses: tuple[str, ...] | None = None,
+) -> Adapter:
     """The Adapter of what the file at `path` declared; AdapterError if it defines no protocol
     function or lists an activation or loss the protocol does not have."""
     protocol = frozenset(name for name in PROTOCOL_FUNCTIONS if name in functions)
     if not protocol:
-        raise AdapterError(f"the adapter {path} defines no protocol function: it must define some of "
-                           f"{', '.join(PROTOCOL_FUNCTIONS)} (docs/adapters.md)")
-    for what, names, known in (("ACTIVATIONS", activations, ACTIVATIONS), ("LOSSES", losses, LOSSES),
-                               ("NETWORK_ACTIVATIONS", network_activations, ACTIVATIONS),
-                               ("NETWORK_LOSSES", network_losses, LOSSES)):
+        raise AdapterError(
+            f"the adapter {path} defines no protocol function: it must define some of "
+            f"{', '.join(PROTOCOL_FUNCTIONS)} (docs/adapters.md)"
+        )
+    for what, names, known in (
+        ("ACTIVATIONS", activations, ACTIVATIONS),
+        ("LOSSES", losses, LOSSES),
+        ("NETWORK_ACTIVATIONS", network_activations, ACTIVATIONS),
+        ("NETWORK_LOSSES", network_losses, LOSSES),
+    ):
         unknown = [name for name in names or () if name not in known]
         if unknown:
-            raise AdapterError(f"the adapter {path}: {what} lists {', '.join(map(repr, unknown))}, which the "
-                               f"protocol does not have; it has {', '.join(known)}")
+            raise AdapterError(
+                f"the adapter {path}: {what} lists {', '.join(map(repr, unknown))}, which the "
+                f"protocol does not have; it has {', '.join(known)}"
+            )
     return Adapter(path, protocol, activations, losses, l2, network_activations, network_losses)
 
 
-def load(spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool = False, memory_mb: int = 2048,
-         timeout: float = 30.0) -> Adapter:
+def load(
+    spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool = False, memory_mb: int = 2048, timeout: float = 30.0
+) -> Adapter:
     """Resolve `spec` (see `resolve`) and import the adapter on its own in a sandbox (its import
     given `timeout` seconds; `unsafe` as for grading) to read what it maps; AdapterError with
     the file and why when it cannot be used."""
@@ -136,12 +151,20 @@ def load(spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool =
         return spec
     path = resolve(spec, base)
     try:
-        declared = inspect_adapter(path, unsafe=unsafe, memory_mb=memory_mb, import_timeout=timeout,
-                                   call_timeout=min(10.0, timeout))
+        declared = inspect_adapter(
+            path, unsafe=unsafe, memory_mb=memory_mb, import_timeout=timeout, call_timeout=min(10.0, timeout)
+        )
     except AdapterLoadError as exc:
         raise AdapterError(f"cannot load the adapter {path}: {exc}") from None
-    return from_declaration(path, declared.functions, declared.activations, declared.losses, declared.l2,
-                            declared.network_activations, declared.network_losses)
+    return from_declaration(
+        path,
+        declared.functions,
+        declared.activations,
+        declared.losses,
+        declared.l2,
+        declared.network_activations,
+        declared.network_losses,
+    )
 
 
 # --------------------------------------------------------------------------- in this process
@@ -169,9 +192,15 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
             sys.modules.pop(worker.STUDENT_MODULE, None)
         else:
             sys.modules[worker.STUDENT_MODULE] = previous
-    adapter = from_declaration(path, frozenset(worker.top_level_callables(module)),
-                               _tuple(declared["activations"]), _tuple(declared["losses"]), declared["l2"],
-                               _tuple(declared["network_activations"]), _tuple(declared["network_losses"]))
+    adapter = from_declaration(
+        path,
+        frozenset(worker.top_level_callables(module)),
+        _tuple(declared["activations"]),
+        _tuple(declared["losses"]),
+        declared["l2"],
+        _tuple(declared["network_activations"]),
+        _tuple(declared["network_losses"]),
+    )
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))
