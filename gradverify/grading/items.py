@@ -248,24 +248,12 @@ def grade_item(
     base = PROPERTIES[kind.prop]
     missing = [fn for fn in base.functions if fn in missing_functions(module)]
     if missing:
-        return ItemResult(
-            item,
-            False,
-            0.0,
-            reason=f"{', '.join(missing)} not defined",
-            seconds=time.perf_counter() - start,
-            cause=Cause.NOT_DEFINED,
-        )
+        return ItemResult(item, False, 0.0, reason=f"{', '.join(missing)} not defined", cause=Cause.NOT_DEFINED)
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
     scope: list[str] = []
     credit: domain.Credit | None = None
     checked: cost.CostCheck | None = None
-
-    def prop_of(strategy: Any) -> Property:
-        return Property(
-            item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance, illustration=base.illustration
-        )
-
+    prop_of = _property_of(item, base)
     try:
         with budget:
             if kind.composite:
@@ -273,59 +261,100 @@ def grade_item(
                     item, module, rubric, earlier, adapter, cost_check, seed, prop_of, scope
                 )
             else:
-                strategy = kind.strategy(
-                    item.target,
-                    _allowed(earlier, "activation", tuple(ACTIVATIONS)),
-                    _allowed(earlier, "loss", tuple(LOSSES)),
-                    None,
-                    _l2_draws(adapter),
-                )
-                result, _ = run_property(
-                    prop_of(strategy),
-                    module,
-                    profile=PROFILES["ci"],
-                    seed=choose_seed(rubric, seed).value,
-                    entries=[],
-                    budget=rubric.examples,
-                )
+                result = _check_component(item, module, rubric, earlier, adapter, seed, prop_of)
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
         return ItemResult(item, False, 0.0, reason=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
-    max_rel_err = result.max_rel_err if result.examples else float("nan")
-    if (
-        checked is not None
-        and item.check in COST_LOSES.get(checked.verdict, ())
-        and (result.passed or checked.verdict is cost.Verdict.NUMERICAL)
-    ):  # an item failing its own cases keeps its cause
-        failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(
-            checked.verdict, Cause.MISMATCH
-        )
-        return ItemResult(
-            item,
-            False,
-            0.0,
-            reason=checked.explanation,
-            examples=result.examples,
-            seconds=time.perf_counter() - start,
-            scope=scope,
-            failed_at="network_gradients",
-            cause=failure,
-            credit=credit,
-            max_rel_err=max_rel_err,
-            tolerance=base.tolerance,
-        )
+    if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()):
+        if result.passed or checked.verdict is cost.Verdict.NUMERICAL:  # an item failing its own cases keeps its cause
+            return _lost_to_cost(item, checked, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
     if result.passed:
-        return ItemResult(
-            item,
-            True,
-            item.points,
-            examples=result.examples,
-            seconds=time.perf_counter() - start,
-            scope=scope,
-            credit=credit,
-            max_rel_err=max_rel_err,
-            tolerance=base.tolerance,
-        )
+        return _passed_item(item, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
     return _failed_item(item, result, module, prop_of(None), deadline, credit=credit, scope=scope, start=start)
+
+
+def _passed_item(
+    item: Item, result: PropertyResult, *, scope: list[str], credit: domain.Credit | None, start: float, tolerance: str
+) -> ItemResult:
+    """A passed item: its points, with what it checked (and, for a composite item, left out)."""
+    return ItemResult(
+        item,
+        True,
+        item.points,
+        examples=result.examples,
+        seconds=time.perf_counter() - start,
+        scope=scope,
+        credit=credit,
+        max_rel_err=result.max_rel_err if result.examples else float("nan"),
+        tolerance=tolerance,
+    )
+
+
+def _property_of(item: Item, base: Property) -> Callable[[Any], Property]:
+    """prop_of(strategy): the kind's property, named for the item, drawing its cases from `strategy`."""
+
+    def prop_of(strategy: Any) -> Property:
+        return Property(
+            item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance, illustration=base.illustration
+        )
+
+    return prop_of
+
+
+def _check_component(
+    item: Item,
+    module: Any,
+    rubric: Rubric,
+    earlier: list[ItemResult],
+    adapter: Adapter | None,
+    seed: int | None,
+    prop_of: Callable[[Any], Property],
+) -> PropertyResult:
+    """An item of one component: its property on the activations and losses `earlier` left allowed."""
+    kind = KINDS[item.check]
+    strategy = kind.strategy(
+        item.target,
+        _allowed(earlier, "activation", tuple(ACTIVATIONS)),
+        _allowed(earlier, "loss", tuple(LOSSES)),
+        None,
+        _l2_draws(adapter),
+    )
+    result, _ = run_property(
+        prop_of(strategy),
+        module,
+        profile=PROFILES["ci"],
+        seed=choose_seed(rubric, seed).value,
+        entries=[],
+        budget=rubric.examples,
+    )
+    return result
+
+
+def _lost_to_cost(
+    item: Item,
+    checked: cost.CostCheck,
+    result: PropertyResult,
+    *,
+    scope: list[str],
+    credit: domain.Credit | None,
+    start: float,
+    tolerance: str,
+) -> ItemResult:
+    """A composite item the cost check takes (COST_LOSES): 0 points, with the check's explanation."""
+    cause = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
+    return ItemResult(
+        item,
+        False,
+        0.0,
+        reason=checked.explanation,
+        examples=result.examples,
+        seconds=time.perf_counter() - start,
+        scope=scope,
+        failed_at="network_gradients",
+        cause=cause,
+        credit=credit,
+        max_rel_err=result.max_rel_err if result.examples else float("nan"),
+        tolerance=tolerance,
+    )
 
 
 def _l2_draws(adapter: Adapter | None) -> str:
@@ -565,6 +594,55 @@ def submission_seed(
     return GradeSeed(grade_seed(key, submission_digest(path), label), source)
 
 
+def _sandbox_for(path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bool, adapter: Adapter | None) -> Any:
+    """The submission's Sandbox, not started: the rubric's limits and packages, the rubric and the
+    submission's folder locked away from others, the course adapter beside the submission."""
+    from gradverify.sandbox import Sandbox
+
+    return Sandbox(
+        path,
+        call_timeout=min(10.0, rubric.item_timeout),
+        import_timeout=rubric.item_timeout,
+        memory_mb=memory_mb,
+        unsafe=unsafe,
+        locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
+        packages=rubric.packages,
+        adapter=adapter.path if adapter else None,
+    )
+
+
+def _not_loaded(exc: Exception, submission: str, rubric: Rubric, adapter: Adapter | None, seed: Any) -> GradeResult:
+    """The grade of a file that could not be loaded: every item it maps fails with why."""
+    from gradverify.sandbox.errors import AdapterLoadError
+
+    # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
+    reason = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
+    result = GradeResult(submission, rubric, load_error=reason, adapter=adapter.name if adapter else "", seed=seed)
+    result.items = [
+        not_mapped(item, adapter) or ItemResult(item, False, 0.0, reason=f"the file could not be loaded: {reason}")
+        for item in rubric.items
+    ]
+    return result
+
+
+def _grade_in(sandbox: Any, rubric: Rubric, submission: str, *, progress: Any, adapter: Adapter | None, seed: Any) -> GradeResult:
+    """The items graded on the started sandbox's module, within the submission's whole budget
+    (besides each item's own)."""
+    from gradverify.grading.remote import suite_view
+
+    with sandbox.deadline(submission_budget(rubric)):
+        return grade_module(
+            suite_view(sandbox.module),
+            rubric,
+            submission=submission,
+            deadline=sandbox.deadline,
+            progress=progress,
+            adapter=adapter,
+            timer=cost.sandbox_timer(sandbox, rubric.item_timeout),
+            seed=seed,
+        )
+
+
 def grade_file(
     path: str | Path,
     rubric: Rubric,
@@ -591,9 +669,7 @@ def grade_file(
     seed, secret: the grade's seed is `seed` (a replay), else the rubric's, else derived from the
     course `secret` (its bytes; a secret for this grade alone when None) and the file's bytes
     (submission_seed); the secret stays in this process, never in the sandbox."""
-    from gradverify.grading.remote import suite_view
-    from gradverify.sandbox import Sandbox, SubmissionLoadError
-    from gradverify.sandbox.errors import AdapterLoadError
+    from gradverify.sandbox import SubmissionLoadError
 
     start = time.perf_counter()
     submission = escaped(str(path))  # the file's name as the reports show it: a newline or a byte not UTF-8 escaped
@@ -603,42 +679,17 @@ def grade_file(
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
     graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen)
-    sandbox = Sandbox(
-        path,
-        call_timeout=min(10.0, rubric.item_timeout),
-        import_timeout=rubric.item_timeout,
-        memory_mb=memory_mb,
-        unsafe=unsafe,
-        locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
-        packages=rubric.packages,
-        adapter=chosen.path if chosen else None,
-    )
+    sandbox = _sandbox_for(path, rubric, memory_mb=memory_mb, unsafe=unsafe, adapter=chosen)
     references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
     references.start()
     try:
         try:
             sandbox.start()
         except SubmissionLoadError as exc:
-            # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
-            cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
-            result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "", seed=graded_with)
-            result.items = [
-                not_mapped(item, chosen) or ItemResult(item, False, 0.0, reason=f"the file could not be loaded: {cause}")
-                for item in rubric.items
-            ]
+            result = _not_loaded(exc, submission, rubric, chosen, graded_with)
         else:
             references.join()  # the imports count against no item's timeout
-            with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
-                result = grade_module(
-                    suite_view(sandbox.module),
-                    rubric,
-                    submission=submission,
-                    deadline=sandbox.deadline,
-                    progress=progress,
-                    adapter=chosen,
-                    timer=cost.sandbox_timer(sandbox, rubric.item_timeout),
-                    seed=graded_with,
-                )
+            result = _grade_in(sandbox, rubric, submission, progress=progress, adapter=chosen, seed=graded_with)
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""
