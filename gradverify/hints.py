@@ -245,7 +245,7 @@ def _probes(case: Any) -> list[Any]:
 
 
 #: What a probe returns when it cannot tell (e.g. no z < 0 to measure a leaky slope on).
-NO_EVIDENCE = Hint("", "no evidence")
+NO_EVIDENCE = Hint("")  # told apart by identity, never shown
 
 
 def _same(found: list[Hint | None]) -> list[Hint]:

@@ -73,7 +73,7 @@ def test_numerical_gradients_earn_nothing_on_the_items_that_use_network_gradient
     rubric = _rubric(tmp_path, items=("network", "l2", "train_loop"))
     result = grade_module(_attack(name), rubric)
     assert result.score == 0
-    assert {r.failure for r in result.items} == {Cause.NOT_BACKPROP}
+    assert {r.cause for r in result.items} == {Cause.NOT_BACKPROP}
     assert all("numerical differentiation" in r.reason for r in result.items)
 
 

@@ -23,7 +23,7 @@ class Dense:
 
     def penalty(self):
         """(λ/2)·‖W‖²"""
-        return 0.5 * self.l2 * float(np.sum(self.W**2))
+        return 0.5 * self.l2 * float(np.sum(self.W ** 2))
 
 
 class ReLU:
@@ -53,7 +53,7 @@ class Tanh:
         return self.a
 
     def backward(self, grad_a):
-        return grad_a * (1 - self.a**2)
+        return grad_a * (1 - self.a ** 2)
 
 
 class Softmax:
@@ -73,7 +73,7 @@ class MSELoss:
 
     def forward(self, y_pred, y_true):
         self.diff = y_pred - y_true
-        return float(np.mean(self.diff**2))
+        return float(np.mean(self.diff ** 2))
 
     def backward(self):
         return 2 * self.diff / self.diff.size
@@ -131,7 +131,7 @@ def fit(model, loss_fn, optimizer, X, Y, batch_size, epochs):
     losses = []
     for _ in range(epochs):
         for start in range(0, X.shape[0], batch_size):
-            Xb, Yb = X[start : start + batch_size], Y[start : start + batch_size]
+            Xb, Yb = X[start:start + batch_size], Y[start:start + batch_size]
             losses.append(loss_fn.forward(model.forward(Xb), Yb) + model.penalty())
             model.backward(loss_fn.backward())
             optimizer.step()
