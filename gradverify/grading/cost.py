@@ -322,67 +322,65 @@ def run(
         return CostCheck(Verdict.UNMEASURED, reason="network_gradients implements no architecture to time")
     rng = rng if rng is not None else np.random.default_rng(secrets.randbits(64))
     net, X, Y = network(*chosen, rng)
-    described, size = describe(net), parameters(net)
     expected = torch_backend.network_gradients(net, X, Y)
-    one = forward_seconds(net, X, Y)
-    calls: list[CallTime] = []
+    measured = _Measured(describe(net), parameters(net), forward_seconds(net, X, Y), start)
     for _ in range(REPEATS):
         try:
             got, took = timer(net, X, Y)
-        except CallFailed as exc:  # a call stopped at its limit after costing more than the threshold is measured
-            spent = exc.time if exc.timed_out else None
-            stopped = spent if spent is not None and spent.seconds / one >= threshold else None
-            if stopped is not None or calls:  # (the calls before it all cost more than the threshold, or it would have ended)
-                calls += [stopped] if stopped is not None else []
-                return CostCheck(
-                    Verdict.NUMERICAL,
-                    forward_seconds=one,
-                    ratios=tuple(c.seconds / one for c in calls),
-                    seconds=time.perf_counter() - start,
-                    calls=tuple(calls),
-                    unfinished=stopped is not None,
-                    network=described,
-                    parameters=size,
-                )
-            return CostCheck(
-                Verdict.FAILED,
-                reason=_failure(exc.failure),
-                forward_seconds=one,
-                seconds=time.perf_counter() - start,
-                ratios=tuple(c.seconds / one for c in calls),
-                calls=tuple(calls),
-                network=described,
-                parameters=size,
-            )
-        calls.append(took)
-        if took.seconds / one < threshold:  # as fast as backprop: then it must be right, or it is no measurement
+        except CallFailed as exc:
+            return _stopped(exc, measured, threshold)
+        measured.calls.append(took)
+        if took.seconds / measured.forward < threshold:  # as fast as backprop: then it must be right, or it is no measurement
             wrong = _wrong(got, expected)
             if wrong:
-                return CostCheck(
-                    Verdict.WRONG,
-                    reason=wrong,
-                    forward_seconds=one,
-                    seconds=time.perf_counter() - start,
-                    ratios=tuple(c.seconds / one for c in calls),
-                    calls=tuple(calls),
-                    network=described,
-                    parameters=size,
-                )
+                return measured.check(Verdict.WRONG, reason=wrong)
             break
-        if took.seconds / one > 4 * threshold:
+        if took.seconds / measured.forward > 4 * threshold:
             break  # so far above that no load explains it (a call's repetitions differed by 30% at most)
-        one = min(one, forward_seconds(net, X, Y))  # measured again, between the calls: load comes and goes
-    ratios = tuple(c.seconds / one for c in calls)
-    verdict = Verdict.BACKPROP if min(ratios) < threshold else Verdict.NUMERICAL
-    return CostCheck(
-        verdict,
-        forward_seconds=one,
-        ratios=ratios,
-        seconds=time.perf_counter() - start,
-        calls=tuple(calls),
-        network=described,
-        parameters=size,
-    )
+        # measured again, between the calls: load comes and goes
+        measured.forward = min(measured.forward, forward_seconds(net, X, Y))
+    return measured.check(Verdict.BACKPROP if min(measured.ratios()) < threshold else Verdict.NUMERICAL)
+
+
+@dataclass
+class _Measured:
+    """What a cost check has measured so far: its network, one trusted forward pass (the least
+    seen), the submission's calls."""
+
+    network: str
+    parameters: int
+    forward: float
+    start: float
+    calls: list[CallTime] = field(default_factory=list)
+
+    def ratios(self) -> tuple[float, ...]:
+        """Each call's cost in forward passes."""
+        return tuple(c.seconds / self.forward for c in self.calls)
+
+    def check(self, verdict: Verdict, *, reason: str = "", unfinished: bool = False) -> CostCheck:
+        return CostCheck(
+            verdict,
+            reason=reason,
+            unfinished=unfinished,
+            forward_seconds=self.forward,
+            ratios=self.ratios(),
+            seconds=time.perf_counter() - self.start,
+            calls=tuple(self.calls),
+            network=self.network,
+            parameters=self.parameters,
+        )
+
+
+def _stopped(exc: CallFailed, measured: _Measured, threshold: float) -> CostCheck:
+    """The verdict when a call failed: NUMERICAL if it was stopped at its limit after costing more
+    than the threshold, or if the calls before it did (else they would have ended the check);
+    FAILED otherwise."""
+    spent = exc.time if exc.timed_out else None
+    stopped = spent if spent is not None and spent.seconds / measured.forward >= threshold else None
+    if stopped is not None or measured.calls:
+        measured.calls += [stopped] if stopped is not None else []
+        return measured.check(Verdict.NUMERICAL, unfinished=stopped is not None)
+    return measured.check(Verdict.FAILED, reason=_failure(exc.failure))
 
 
 def local_timer(module: Any) -> Timer:
