@@ -230,26 +230,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    from gradverify.files import write_atomic
-    from gradverify.report import render_junit, render_markdown, step_summary, write_report
+    from gradverify.report import render_markdown
 
     result.seconds = time.perf_counter() - started  # wall time, imports included
     for problem in result.corpus_problems:  # entries skipped (unreadable, too large), also in the report
         print(f"gradverify: regression corpus: {problem}", file=sys.stderr)
     markdown = render_markdown(result)
-    if args.report:  # with its pictures beside it, written before it (not with --no-plots)
-        write_report(args.report, result, drawing=not args.no_plots)
-    if args.junit:
-        write_atomic(args.junit, render_junit(result))
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        with open(summary_path, "a", encoding="utf-8") as handle:
-            handle.write(step_summary(markdown))
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        from gradverify.report import github_annotations
-
-        for line in github_annotations(result, _locator(result.impl)):
-            print(line)
+    _write_outputs(args, result, markdown)
     if result.not_implemented:
         from gradverify.report import missing_line
 
@@ -267,6 +254,25 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         flush=True,
     )
     return EXIT_OK if result.passed else EXIT_FAIL
+
+
+def _write_outputs(args: argparse.Namespace, result: Any, markdown: str) -> None:
+    """The report (with its pictures, written first, unless --no-plots), the JUnit XML, and on
+    GitHub Actions the step summary and the annotations."""
+    from gradverify.files import write_atomic
+    from gradverify.report import github_annotations, render_junit, step_summary, write_report
+
+    if args.report:
+        write_report(args.report, result, drawing=not args.no_plots)
+    if args.junit:
+        write_atomic(args.junit, render_junit(result))
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as handle:
+            handle.write(step_summary(markdown))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in github_annotations(result, _locator(result.impl)):
+            print(line)
 
 
 def _locator(spec: str):

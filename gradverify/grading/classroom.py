@@ -330,6 +330,27 @@ def _class_folders(files: Sequence[Path], args: argparse.Namespace, rubric: "Rub
     return [*dict.fromkeys([*given, *(path.resolve().parent for path in files)]), *([Path(rubric.path)] if rubric.path else [])]
 
 
+def _write_summary(
+    args: argparse.Namespace, path: Path, graded: list[dict], errors: dict[str, str], skipped: Sequence[Skipped]
+) -> None:
+    """The class summary at `path` (its pictures beside it, written before it, unless --no-plots)
+    with what was not graded and why; with args.results_json, every result in one file."""
+    not_graded = [*errors.items(), *((escaped(s.name), s.why) for s in skipped)]
+    drawing = graded and not getattr(args, "no_plots", False)
+    write_with_pictures(
+        path,
+        lambda drawn: feedback.class_summary(graded, drawn=drawn, not_graded=not_graded),
+        (lambda: feedback.summary_pictures(graded)) if drawing else None,
+    )
+    if args.results_json:
+        combined = {
+            "submissions": graded,
+            "errors": errors,
+            "not_graded": [{"student": escaped(s.name), "reason": s.reason.name, "why": s.why} for s in skipped],
+        }
+        write_atomic(args.results_json, feedback.dump(combined))
+
+
 def grade_many(students: list[Student], args: argparse.Namespace, skipped: Sequence[Skipped] = ()) -> int:
     """Grade `students` (classroom.collect), `args.jobs` at a time: each student's report and
     results.json under args.out/students/ (student_outputs), the class summary (args.report, else
@@ -368,21 +389,8 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
                 score = f"{document['score']:g}" if document else f"ERROR: {error}"
                 print(f"[{count:>3}/{len(students)}] {inert(shown[name])}: {inert(score)}", file=sys.stderr, flush=True)
     graded = [results[n] for n in names if n in results]
-    not_graded = [(shown[n], e) for n, e in errors.items()] + [(escaped(s.name), s.why) for s in skipped]
     summary_path = Path(args.report) if args.report else out / "summary.md"
-    drawing = graded and not getattr(args, "no_plots", False)  # pictures beside the summary, written before it
-    write_with_pictures(
-        summary_path,
-        lambda drawn: feedback.class_summary(graded, drawn=drawn, not_graded=not_graded),
-        (lambda: feedback.summary_pictures(graded)) if drawing else None,
-    )
-    if args.results_json:
-        combined = {
-            "submissions": graded,
-            "errors": {shown[n]: e for n, e in errors.items()},
-            "not_graded": [{"student": escaped(s.name), "reason": s.reason.name, "why": s.why} for s in skipped],
-        }
-        write_atomic(args.results_json, feedback.dump(combined))
+    _write_summary(args, summary_path, graded, {shown[n]: e for n, e in errors.items()}, skipped)
     wall = time.perf_counter() - start
     left_out = f"; {len(skipped)} not graded (listed in the summary)" if skipped else ""
     print(

@@ -206,6 +206,28 @@ def submission_pictures(result: GradeResult) -> "list[Picture]":
     return shown
 
 
+def _feedback_blocks(result: GradeResult, drawn: "dict[str, DrawnPicture] | None") -> list[str]:
+    """The staff report's Feedback section: for each item with something to say (a failure's
+    details or hints, what it checked without), the student's feedback, the counterexample's
+    network and the item's pictures."""
+    told = [r for r in result.items if r.mapped and (not r.passed and (r.details or r.hints or r.scope) or r.passed and r.scope)]
+    if not told:
+        return []
+    from gradverify.report import network_diagram, picture_keys
+
+    keys = _picture_keys(result)
+    lines = ["", "## Feedback", ""]
+    for r in told:
+        lines += [f"<details open><summary><b>{html.escape(r.item.title)}</b></summary>", "", block(student_feedback(r)), ""]
+        diagram = network_diagram(r.counterexample) if drawn is not None else None
+        lines += [diagram, ""] if diagram else []
+        lines += [
+            line for key in picture_keys(keys[r.item.name]) if drawn and key in drawn for line in (drawn[key].markdown(), "")
+        ]
+        lines += ["</details>", ""]
+    return lines
+
+
 def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | None" = None) -> str:
     """The staff report of one submission, verdict first. Everything that comes from the
     submission (its file name, causes, printed output) is rendered inert (gradverify.markdown).
@@ -239,22 +261,7 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(why)} |")
     if drawn and "margins" in drawn:
         lines += ["", drawn["margins"].markdown()]
-    failed = [
-        r for r in result.items if r.mapped and (not r.passed and (r.details or r.hints or r.scope) or r.passed and r.scope)
-    ]
-    if failed:
-        from gradverify.report import network_diagram, picture_keys
-
-        keys = _picture_keys(result)
-        lines += ["", "## Feedback", ""]
-        for r in failed:
-            lines += [f"<details open><summary><b>{html.escape(r.item.title)}</b></summary>", "", block(student_feedback(r)), ""]
-            diagram = network_diagram(r.counterexample) if drawn is not None else None
-            lines += [diagram, ""] if diagram else []
-            lines += [
-                line for key in picture_keys(keys[r.item.name]) if drawn and key in drawn for line in (drawn[key].markdown(), "")
-            ]
-            lines += ["</details>", ""]
+    lines += _feedback_blocks(result, drawn)
     if result.output.strip():
         shown = result.output[:OUTPUT_SHOWN]
         lines += ["", "## What the submission printed", "", block(shown)]

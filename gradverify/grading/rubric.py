@@ -94,11 +94,8 @@ class Rubric:
         return sum(item.points for item in self.items)
 
 
-def load_rubric(path: str | Path | None = None) -> Rubric:
-    """Read and validate a rubric; ValueError saying what is wrong and on which line: a field the
-    rubric does not know (with the closest valid name), a value of the wrong type, a check or target
-    the suite does not have, hidden and visibility that contradict each other."""
-    path = Path(path) if path else DEFAULT_RUBRIC
+def _read(path: Path) -> tuple[dict, "_Source"]:
+    """The rubric's TOML as data, and its text for the line numbers of what is wrong."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -106,23 +103,36 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     except UnicodeDecodeError:
         raise ValueError(f"the rubric {path} is not UTF-8 text") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), _Source(path, text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"the rubric {path} is not valid TOML: {exc}") from None
-    source = _Source(path, text)
-    _known_fields(data, source, ())
-    raw_items = data.get("items")
+
+
+def _items(raw_items: Any, path: Path, source: "_Source") -> list["Item"]:
+    """The [[items]] tables, each validated, with names used once."""
     if not isinstance(raw_items, list) or not raw_items or not all(isinstance(raw, dict) for raw in raw_items):
         raise ValueError(
             f"{path}{source.at('items')}: the rubric needs at least one [[items]] table, and items must be [[items]] tables"
         )
-    items, names = [], set()
+    items: list[Item] = []
+    names: set[str] = set()
     for i, raw in enumerate(raw_items):
         _known_fields(raw, source, ("items", i))
         items.append(_item(raw, i, source))
         if items[-1].name in names:
             raise ValueError(f"{path}: item {i + 1}{source.at('items', i, 'name')}: the name {items[-1].name!r} is used twice")
         names.add(items[-1].name)
+    return items
+
+
+def load_rubric(path: str | Path | None = None) -> Rubric:
+    """Read and validate a rubric; ValueError saying what is wrong and on which line: a field the
+    rubric does not know (with the closest valid name), a value of the wrong type, a check or target
+    the suite does not have, hidden and visibility that contradict each other."""
+    path = Path(path) if path else DEFAULT_RUBRIC
+    data, source = _read(path)
+    _known_fields(data, source, ())
+    items = _items(data.get("items"), path, source)
     title, examples = data.get("title", "Backpropagation"), data.get("examples", 30)
     timeout, seed = data.get("item_timeout", 30), data.get("seed")
     if not isinstance(title, str):
