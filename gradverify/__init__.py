@@ -8,12 +8,33 @@
 
 The package, by folder of the repository:
 
-    gradverify            (gradverify/)   the application: API, CLI, pytest plugin, runner, hints, corpus, reports
+    gradverify            (gradverify/)   the application: API, CLI, pytest plugin, the run of the checks, reports
     gradverify.grading    (gradverify/grading/)  rubric, items, grade reports, class summary, course adapters
-    gradverify.sandbox    (gradverify/sandbox/)  engine, host, worker and codec; stdlib and NumPy only
+    gradverify.sandbox    (gradverify/sandbox/)  engine, host, channel, worker and codec; stdlib and NumPy only
     gradverify.properties (properties/)   what is checked: cases, strategies, checks, bad inputs, worked examples
     gradverify.impl       (impl/)         the hand-written NumPy backprop: the model solution
     gradverify.references (references/)   the spec table, JAX/PyTorch/finite-difference oracles, compare()
+
+The application's own files (gradverify/):
+
+    __init__.py      the public API: verify, prepare, grade and the result types
+    __main__.py      python -m gradverify
+    cli.py           the command line: verify, grade, secret, template
+    pytest_plugin.py the checks as pytest items, in the user's own test run
+    runner.py        a session: the checks of one implementation in turn, replay commands, hints
+    search.py        one check: its corpus replayed, its coverage cases, the hypothesis search
+    results.py       the structured results the reports read, and merging them across processes
+    profiles.py      the run profiles (dev, ci, thorough) and hypothesis's settings and home folder
+    corpus.py        the regression corpus: counterexamples saved and replayed
+    hints.py         what the numbers of a failure say about its cause: hints and diagnoses
+    loader.py        loading an implementation from a module name or a .py file
+    report.py        Markdown and JUnit reports, GitHub annotations, from a VerifyResult
+    plots.py         the reports' pictures, and writing a report with them
+    files.py         writing files atomically
+    markdown.py      text from outside made inert in Markdown
+    terminal.py      text from outside made inert on a terminal
+    project.py       the user's project: its root, its [tool.gradverify] settings, its state folder
+    options.py       argument types shared by the CLI and the pytest plugin
 
 Importing gradverify is cheap: hypothesis, JAX and PyTorch load when a check first needs them.
 """
