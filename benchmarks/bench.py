@@ -66,15 +66,15 @@ def throughput(examples: int, seed: int = 0) -> dict:
     from gradverify.profiles import PROFILES
     from gradverify.results import VerifyResult
     from gradverify.search import run_property
-    from gradverify.properties import checks
+    from gradverify.properties import checks, network_checks
     from gradverify.references import compare as compare_module
     from gradverify.references import jax_backend, torch_backend
 
     stages = {"generate arrays": 0.0, "impl": 0.0, "jax": 0.0, "torch": 0.0, "compare": 0.0}
     timed = _timer(stages)
     patches = [
-        (checks, "materialize", timed("generate arrays", examples_module.materialize)),
-        (checks, "compare", timed("compare", compare_module.compare)),
+        (network_checks, "materialize", timed("generate arrays", examples_module.materialize)),
+        (network_checks, "compare", timed("compare", compare_module.compare)),
         (jax_backend, "network_gradients_many", timed("jax", jax_backend.network_gradients_many)),
         (torch_backend, "network_gradients_many", timed("torch", torch_backend.network_gradients_many)),
     ]
@@ -163,7 +163,7 @@ def _per_case_of(name: str, min_seconds: float) -> dict:
 
     import impl
     from gradverify.properties.cases import Architecture, Example
-    from gradverify.properties.checks import DATA_SETS, check_network_gradients
+    from gradverify.properties.network_checks import DATA_SETS, check_network_gradients
     from gradverify.references import jax_backend, torch_backend
     from gradverify.references.compare import compare
 

@@ -271,7 +271,7 @@ def network_diagram(failure: Failure | None) -> str | None:
 
 
 #: How a loss picture names the run a training check compares with, by its oracle (the own loop:
-#: the implementation's network_gradients and sgd_momentum_step, checks.check_train_loop).
+#: the implementation's network_gradients and sgd_momentum_step, training_checks.check_train_loop).
 REFERENCE_RUNS = {"own loop": "its own steps in a loop"}
 
 #: The fewest elements (or batches) a failing comparison's picture is drawn for: one value is

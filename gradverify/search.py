@@ -24,7 +24,8 @@ from gradverify import corpus
 from gradverify.profiles import Profile, hypothesis_settings
 from gradverify.properties.calls import ImplFailure, describe_exception
 from gradverify.properties.cases import Example, TrainCase, materialize
-from gradverify.properties.checks import Counterexample, FixedCheck, Property, Rejected
+from gradverify.properties.checks import FixedCheck, Property
+from gradverify.properties.shared import Counterexample, Rejected
 from gradverify.references.compare import Cause, Comparison, Where, failed
 from gradverify.results import MISSING, CheckKind, Failure, PropertyResult, Source
 

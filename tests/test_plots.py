@@ -283,7 +283,7 @@ def _losses_failure(batches: int = 20) -> Failure:
     from dataclasses import replace
 
     from gradverify.properties.cases import TrainCase
-    from gradverify.properties.checks import longer
+    from gradverify.properties.training_checks import longer
 
     case = TrainCase(Example(Architecture((1, 1), ("identity",), "mse", batch=1), seed=0), 0.01, 0.5, 1, 1)
     expected = np.linspace(0.5, 0.3, batches)

@@ -474,7 +474,7 @@ def test_reports_are_written_readable_like_any_new_file(tmp_path):
 
 def test_an_implementation_that_accepts_bad_input_or_raises_the_wrong_error_fails():
     from gradverify.properties.bad_inputs import BadInputCase
-    from gradverify.properties.checks import check_bad_input
+    from gradverify.properties.bad_input_checks import check_bad_input
 
     def lax_loss(name, y_pred, y_true):
         return 0.0

@@ -254,7 +254,7 @@ def _verdict(comparisons: list[Comparison]) -> tuple[Verdict, str]:
 def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict, str, Any, list[Comparison]]:
     """One case: its verdict, why, and (the case the comparisons are about, the comparisons);
     a case that cannot be checked (a kink, training that diverged) counts as right."""
-    from gradverify.properties.checks import Rejected
+    from gradverify.properties.shared import Rejected
 
     try:
         case, comparisons = run_case(prop.check, module, case, tolerance=prop.tolerance)
