@@ -371,67 +371,79 @@ def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
         if not tiny:  # untimed: matplotlib's files read once, so that the first run with pictures does not
             # pay a disk read that the others do not (the runs without pictures never import it)
             _run([sys.executable, "-c", "import matplotlib.pyplot"], cold)
-        budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
-        rows, verify = picture_pairs(
-            "verify_ci_cold",
-            lambda run: [
-                gradverify,
-                "verify",
-                "--profile",
-                "ci",
-                "--no-save",
-                "--quiet",
-                *budget,
-                "--report",
-                str(run / "verify.md"),
-            ],
-            "verify.md",
-            pairs,
-            cold,
-            folder,
-        )
-        rubric = []
-        if tiny:
-            small = folder / "rubric.toml"
-            small.write_text(TINY_RUBRIC)
-            rubric = ["--rubric", str(small)]
-        rows["grade_one_cold"] = _run(
-            [
-                gradverify,
-                "grade",
-                str(ROOT / "impl" / "backprop.py"),
-                "--quiet",
-                "--results-json",
-                str(folder / "r.json"),
-                *rubric,
-            ],
-            cold,
-        )
-        (folder / "submission").mkdir()
-        buggy = BUGGY[BUGGY_SUBMISSION].write(folder / "submission")
-        grade_rows, grade = picture_pairs(
-            "grade_buggy_cold",
-            lambda run: [
-                gradverify,
-                "grade",
-                str(buggy),
-                "--quiet",
-                "--report",
-                str(run / "grade.md"),
-                "--results-json",
-                str(run / "r.json"),
-                *rubric,
-            ],
-            "grade.md",
-            pairs,
-            cold,
-            folder,
-        )
+        rows, verify = _verify_pairs(gradverify, tiny, pairs, cold, folder)
+        rubric = _tiny_rubric_args(folder) if tiny else []
+        rows["grade_one_cold"] = _grade_one(gradverify, rubric, cold, folder)
+        grade_rows, grade = _grade_pairs(gradverify, BUGGY[BUGGY_SUBMISSION], rubric, pairs, cold, folder)
         rows.update(grade_rows)
         rows.update(example_pytest(folder, tiny, cold))
         for row in rows.values():  # the temporary folder is gone once this returns
             row["command"] = row["command"].replace(tmp, "<tmp>")
     return rows, {"verify": verify, "grade": grade, "grade_submission": f"tests/variants: {BUGGY_SUBMISSION}"}
+
+
+def _verify_pairs(gradverify: str, tiny: bool, pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
+    """`picture_pairs` of `gradverify verify --profile ci` (tiny: one property on a budget of 5),
+    each run writing verify.md in its own folder."""
+    budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
+    return picture_pairs(
+        "verify_ci_cold",
+        lambda run: [
+            gradverify,
+            "verify",
+            "--profile",
+            "ci",
+            "--no-save",
+            "--quiet",
+            *budget,
+            "--report",
+            str(run / "verify.md"),
+        ],
+        "verify.md",
+        pairs,
+        env,
+        folder,
+    )
+
+
+def _tiny_rubric_args(folder: Path) -> list[str]:
+    """The smoke run's grade arguments: TINY_RUBRIC written to `folder`, passed as --rubric."""
+    small = folder / "rubric.toml"
+    small.write_text(TINY_RUBRIC)
+    return ["--rubric", str(small)]
+
+
+def _grade_one(gradverify: str, rubric: list[str], env: dict, folder: Path) -> dict:
+    """`_run` of `gradverify grade` on the bundled impl (its results JSON in `folder`), no report."""
+    return _run(
+        [gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet", "--results-json", str(folder / "r.json"), *rubric],
+        env,
+    )
+
+
+def _grade_pairs(gradverify: str, variant, rubric: list[str], pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
+    """`picture_pairs` of `gradverify grade` on the buggy `variant` (tests.variants), written to
+    folder/submission, each run writing grade.md and its results JSON in its own folder."""
+    (folder / "submission").mkdir()
+    buggy = variant.write(folder / "submission")
+    return picture_pairs(
+        "grade_buggy_cold",
+        lambda run: [
+            gradverify,
+            "grade",
+            str(buggy),
+            "--quiet",
+            "--report",
+            str(run / "grade.md"),
+            "--results-json",
+            str(run / "r.json"),
+            *rubric,
+        ],
+        "grade.md",
+        pairs,
+        env,
+        folder,
+    )
 
 
 def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
