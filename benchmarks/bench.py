@@ -371,67 +371,79 @@ def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
         if not tiny:  # untimed: matplotlib's files read once, so that the first run with pictures does not
             # pay a disk read that the others do not (the runs without pictures never import it)
             _run([sys.executable, "-c", "import matplotlib.pyplot"], cold)
-        budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
-        rows, verify = picture_pairs(
-            "verify_ci_cold",
-            lambda run: [
-                gradverify,
-                "verify",
-                "--profile",
-                "ci",
-                "--no-save",
-                "--quiet",
-                *budget,
-                "--report",
-                str(run / "verify.md"),
-            ],
-            "verify.md",
-            pairs,
-            cold,
-            folder,
-        )
-        rubric = []
-        if tiny:
-            small = folder / "rubric.toml"
-            small.write_text(TINY_RUBRIC)
-            rubric = ["--rubric", str(small)]
-        rows["grade_one_cold"] = _run(
-            [
-                gradverify,
-                "grade",
-                str(ROOT / "impl" / "backprop.py"),
-                "--quiet",
-                "--results-json",
-                str(folder / "r.json"),
-                *rubric,
-            ],
-            cold,
-        )
-        (folder / "submission").mkdir()
-        buggy = BUGGY[BUGGY_SUBMISSION].write(folder / "submission")
-        grade_rows, grade = picture_pairs(
-            "grade_buggy_cold",
-            lambda run: [
-                gradverify,
-                "grade",
-                str(buggy),
-                "--quiet",
-                "--report",
-                str(run / "grade.md"),
-                "--results-json",
-                str(run / "r.json"),
-                *rubric,
-            ],
-            "grade.md",
-            pairs,
-            cold,
-            folder,
-        )
+        rows, verify = _verify_pairs(gradverify, tiny, pairs, cold, folder)
+        rubric = _tiny_rubric_args(folder) if tiny else []
+        rows["grade_one_cold"] = _grade_one(gradverify, rubric, cold, folder)
+        grade_rows, grade = _grade_pairs(gradverify, BUGGY[BUGGY_SUBMISSION], rubric, pairs, cold, folder)
         rows.update(grade_rows)
         rows.update(example_pytest(folder, tiny, cold))
         for row in rows.values():  # the temporary folder is gone once this returns
             row["command"] = row["command"].replace(tmp, "<tmp>")
     return rows, {"verify": verify, "grade": grade, "grade_submission": f"tests/variants: {BUGGY_SUBMISSION}"}
+
+
+def _verify_pairs(gradverify: str, tiny: bool, pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
+    """`picture_pairs` of `gradverify verify --profile ci` (tiny: one property on a budget of 5),
+    each run writing verify.md in its own folder."""
+    budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
+    return picture_pairs(
+        "verify_ci_cold",
+        lambda run: [
+            gradverify,
+            "verify",
+            "--profile",
+            "ci",
+            "--no-save",
+            "--quiet",
+            *budget,
+            "--report",
+            str(run / "verify.md"),
+        ],
+        "verify.md",
+        pairs,
+        env,
+        folder,
+    )
+
+
+def _tiny_rubric_args(folder: Path) -> list[str]:
+    """The smoke run's grade arguments: TINY_RUBRIC written to `folder`, passed as --rubric."""
+    small = folder / "rubric.toml"
+    small.write_text(TINY_RUBRIC)
+    return ["--rubric", str(small)]
+
+
+def _grade_one(gradverify: str, rubric: list[str], env: dict, folder: Path) -> dict:
+    """`_run` of `gradverify grade` on the bundled impl (its results JSON in `folder`), no report."""
+    return _run(
+        [gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet", "--results-json", str(folder / "r.json"), *rubric],
+        env,
+    )
+
+
+def _grade_pairs(gradverify: str, variant, rubric: list[str], pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
+    """`picture_pairs` of `gradverify grade` on the buggy `variant` (tests.variants), written to
+    folder/submission, each run writing grade.md and its results JSON in its own folder."""
+    (folder / "submission").mkdir()
+    buggy = variant.write(folder / "submission")
+    return picture_pairs(
+        "grade_buggy_cold",
+        lambda run: [
+            gradverify,
+            "grade",
+            str(buggy),
+            "--quiet",
+            "--report",
+            str(run / "grade.md"),
+            "--results-json",
+            str(run / "r.json"),
+            *rubric,
+        ],
+        "grade.md",
+        pairs,
+        env,
+        folder,
+    )
 
 
 def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
@@ -661,7 +673,9 @@ def _cost(c: dict) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: --tiny, --out and --pairs, and the hidden --part and --json with which the
+    full run starts each part in a fresh process."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="a smoke run on a tiny budget")
     parser.add_argument("--out", default=str(ROOT / "reports"), help="folder for benchmarks.md and benchmarks.json")
@@ -672,41 +686,57 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--part", choices=["throughput", "per_case", "drawing_verify", "drawing_grade"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    pairs = args.pairs if args.pairs is not None else (1 if args.tiny else PAIRS)
-    if pairs < 1:
-        parser.error(f"--pairs: expected a positive integer, got {pairs}")
-    if args.part:
-        if args.part == "throughput":
-            result = throughput(10 if args.tiny else 1000)
-        elif args.part.startswith("drawing_"):
-            result = drawing(args.part.removeprefix("drawing_"), args.tiny)
-        else:
-            result = per_case(0.02, ("small", "medium")) if args.tiny else per_case(1.0)
-        Path(args.json).write_text(json.dumps(result))
-        return 0
+    return parser
 
-    if args.tiny:  # the smoke run: both parts in this process (their peak RSS is then this process's), after the
+
+def _part(part: str, tiny: bool) -> dict:
+    """One part of the run, measured in this process (--part): throughput, per_case or the drawing
+    of verify's or grade's report."""
+    if part == "throughput":
+        return throughput(10 if tiny else 1000)
+    if part.startswith("drawing_"):
+        return drawing(part.removeprefix("drawing_"), tiny)
+    return per_case(0.02, ("small", "medium")) if tiny else per_case(1.0)
+
+
+def _measure(tiny: bool, pairs: int) -> dict:
+    """Every part of the run: `throughput`, `per_case`, `commands` and `pictures_cost` (each
+    command's drawing included), and `rss`, the peak RSS of each part and command in MiB."""
+    if tiny:  # the smoke run: both parts in this process (their peak RSS is then this process's), after the
         # commands: a command started from this process would report this one's peak RSS as its own when larger
         # (Linux keeps the high-water mark of the memory it started from across the exec)
         import resource
 
-        command_data, pictures_cost = commands(args.tiny, pairs)
+        command_data, pictures_cost = commands(tiny, pairs)
         throughput_data, per_case_data = throughput(10), per_case(0.02, ("small", "medium"))
         throughput_rss = per_case_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     else:  # each part in a fresh process, so that each peak RSS is its own
         throughput_data, throughput_rss = _in_subprocess("throughput", [])
         per_case_data, per_case_rss = _in_subprocess("per_case", [])
-        command_data, pictures_cost = commands(args.tiny, pairs)
+        command_data, pictures_cost = commands(tiny, pairs)
     for name in ("verify", "grade"):  # what drawing takes, timed in a fresh process of its own (the smoke run: in this one)
-        timed = drawing(name, tiny=True) if args.tiny else _in_subprocess(f"drawing_{name}", [])[0]
+        timed = drawing(name, tiny=True) if tiny else _in_subprocess(f"drawing_{name}", [])[0]
         pictures_cost[name].update(drawing_cost(timed, pictures_cost[name]["median_without_s"]))
     rss = {
         "throughput": throughput_rss,
         "per_case": per_case_rss,
         **{name: row["peak_rss_mb"] for name, row in command_data.items()},
     }
-    data = {
+    return {
+        "throughput": throughput_data,
+        "per_case": per_case_data,
+        "commands": command_data,
+        "pictures_cost": pictures_cost,
+        "rss": rss,
+    }
+
+
+def _report_data(measured: dict, args: argparse.Namespace, pairs: int) -> dict:
+    """benchmarks.json: when, where and how it was measured, the summary's numbers, then every part
+    of `measured` (from `_measure`) in full."""
+    throughput_data, per_case_data, command_data = measured["throughput"], measured["per_case"], measured["commands"]
+    pictures_cost, rss = measured["pictures_cost"], measured["rss"]
+    return {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "command": (
@@ -729,6 +759,20 @@ def main(argv: list[str] | None = None) -> int:
         "per_case": per_case_data,
         "commands": command_data,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make bench` and its options: one part alone (--part, into --json), or every part, then
+    benchmarks.json and benchmarks.md written to --out and the Markdown printed."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    pairs = args.pairs if args.pairs is not None else (1 if args.tiny else PAIRS)
+    if pairs < 1:
+        parser.error(f"--pairs: expected a positive integer, got {pairs}")
+    if args.part:
+        Path(args.json).write_text(json.dumps(_part(args.part, args.tiny)))
+        return 0
+    data = _report_data(_measure(args.tiny, pairs), args, pairs)
     print(write(Path(args.out), data))
     return 0
 

@@ -523,7 +523,8 @@ def render_mutmut(m: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: seeds, variants, what to measure and what to keep of the last report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--variants", nargs="*", help="only these variants")
@@ -546,50 +547,80 @@ def main(argv: list[str] | None = None) -> int:
         "the rest of the last reports/mutation.json kept",
     )
     parser.add_argument("--out", default=str(ROOT / "reports"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _command(args: argparse.Namespace, argv: list[str] | None) -> str:
+    """The command the report names: `make mutation` for the full run, else the options given."""
+    if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only or args.from_progress):
+        return "make mutation"
+    return "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
+
+
+def _write(out: Path, data: dict) -> None:
+    """mutation.json and mutation.md in `out`."""
     from gradverify.files import write_atomic
+
+    write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
+    write_atomic(out / "mutation.md", render(data))
+
+
+def _fairness_again(args: argparse.Namespace, out: Path, command: str, progress: Path) -> None:
+    """--fairness-only and --from-progress: the fairness section of the last mutation.json measured
+    anew (or read from the grades of --from-progress), the rest kept; both reports rewritten, the
+    section printed."""
+    data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+    if args.from_progress:
+        rows = [json.loads(line) for line in Path(args.from_progress).read_text(encoding="utf-8").splitlines() if line]
+        data["fairness"] = fairness_summary(rows, args.seeds, None, args.jobs)
+    else:
+        data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
+    data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
+    _write(out, data)
+    print(render_fairness(data["fairness"]))
+
+
+def _mutmut(args: argparse.Namespace, out: Path) -> dict | None:
+    """mutmut's results: the last mutation.json's (--keep-mutmut, with the date they were measured),
+    none (--no-mutmut), or a run of mutmut."""
+    if args.keep_mutmut:
+        previous = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+        previous["mutmut"].setdefault("measured", previous.get("date"))
+        return previous["mutmut"]
+    if args.no_mutmut:
+        return None
+    from benchmarks import mutmut_run
+
+    return mutmut_run.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make mutation` and its options: the catalogue, the fairness over seeds and mutmut measured
+    (or only the fairness, the rest kept), then mutation.json and mutation.md written to --out."""
+    args = _parser().parse_args(argv)
     from gradverify.references import jax_backend
 
     jax_backend.enable_persistent_cache()
     start = time.perf_counter()
     out = Path(args.out)
-    command = (
-        "make mutation"
-        if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only or args.from_progress)
-        else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
-    )
+    command = _command(args, argv)
     progress = out / "mutation.fairness.jsonl.tmp"  # each grade as it ends (*.tmp: git ignores it)
     if not args.from_progress:
         progress.unlink(missing_ok=True)
     if args.fairness_only or args.from_progress:
-        data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
-        if args.from_progress:
-            rows = [json.loads(line) for line in Path(args.from_progress).read_text(encoding="utf-8").splitlines() if line]
-            data["fairness"] = fairness_summary(rows, args.seeds, None, args.jobs)
-        else:
-            data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
-        data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
-        write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
-        write_atomic(out / "mutation.md", render(data))
-        print(render_fairness(data["fairness"]))
+        _fairness_again(args, out, command, progress)
         return 0
     data = catalogue(args.seeds, args.variants)
     data["summary"] = summary(data)
     data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
     data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
-    if args.keep_mutmut:
-        previous = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
-        data["mutmut"] = previous["mutmut"]
-        data["mutmut"].setdefault("measured", previous.get("date"))
-    elif not args.no_mutmut:
-        from benchmarks import mutmut_run
-
-        data["mutmut"] = mutmut_run.run()
+    mutmut = _mutmut(args, out)
+    if mutmut is not None:
+        data["mutmut"] = mutmut
     data["seconds"] = time.perf_counter() - start
     data["date"] = time.strftime("%Y-%m-%d")
     data["command"] = command
-    write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
-    write_atomic(out / "mutation.md", render(data))
+    _write(out, data)
     print(render(data))
     return 0
 

@@ -515,6 +515,37 @@ class Bench:
         before, shared_before = self.snapshot(), self.shared()
         nobody_before = {pid for pid in other_processes() if process_owner(pid) == engine.NOBODY}
         events_before = len(self.listener.events)
+        result, wall, grading_problems = self._grade(attack, submission, rubric, unsafe)
+        problems += grading_problems
+        budget = submission_budget(dataclasses.replace(rubric, item_timeout=attack.item_timeout or rubric.item_timeout))
+        if wall > budget + 30:
+            problems.append(f"grading took {wall:.0f} s, beyond the rubric's budget + 30 s")
+        time.sleep(0.05)
+        problems += self._compare(before, shared_before, nobody_before, "after grading")
+        if attack.waits:
+            time.sleep(LATER)
+            problems += self._compare(before, shared_before, nobody_before, f"{LATER:g} s later")
+        if len(self.listener.events) > events_before:
+            problems.append(f"connections arrived: {self.listener.events[events_before:][:3]}")
+        if result is not None:
+            if record:
+                self.results[attack.name] = result
+            problems += self._result_problems(attack, result)
+        if attack.probe:
+            problems += self._probe_problems(rubric, unsafe)
+        self.reset()
+        outcome = self._outcome(attack, result, wall, problems, began)
+        if record:
+            self.outcomes[attack.name] = outcome
+        return outcome
+
+    def _grade(
+        self, attack: Attack, submission: Path, rubric: Rubric, unsafe: bool
+    ) -> tuple[GradeResult | None, float, list[str]]:
+        """Grade `submission`, beside a classmate's sandbox kept busy when the attack asks for one
+        (Attack.classmate_running): the result (None when grading raised), its wall time, and the
+        problems: grading raising, the classmate's sandbox disturbed."""
+        problems: list[str] = []
         classmate, prober, stop, disturbed = None, None, threading.Event(), []
         if attack.classmate_running:
             classmate = Sandbox(self.classmate, call_timeout=10, import_timeout=20, memory_mb=MEMORY_MB, unsafe=unsafe)
@@ -537,25 +568,13 @@ class Bench:
                 problems.append(f"a classmate's sandbox running beside it could not work: {disturbed[0]}")
             problems += self._classmate_problems(classmate)
             classmate.close()
-        budget = submission_budget(dataclasses.replace(rubric, item_timeout=attack.item_timeout or rubric.item_timeout))
-        if wall > budget + 30:
-            problems.append(f"grading took {wall:.0f} s, beyond the rubric's budget + 30 s")
-        time.sleep(0.05)
-        problems += self._compare(before, shared_before, nobody_before, "after grading")
-        if attack.waits:
-            time.sleep(LATER)
-            problems += self._compare(before, shared_before, nobody_before, f"{LATER:g} s later")
-        if len(self.listener.events) > events_before:
-            problems.append(f"connections arrived: {self.listener.events[events_before:][:3]}")
-        if result is not None:
-            if record:
-                self.results[attack.name] = result
-            problems += self._result_problems(attack, result)
-        if attack.probe:
-            problems += self._probe_problems(rubric, unsafe)
-        self.reset()
+        return result, wall, problems
+
+    def _outcome(self, attack: Attack, result: GradeResult | None, wall: float, problems: list[str], began: float) -> dict:
+        """What `run` returns and records of one attack: its grade (None when grading raised), where
+        it ran, the first item's cause and the problems found."""
         first = result.items[0] if result and result.items else None
-        outcome = {
+        return {
             "attack": attack.name,
             "user": self.user,
             "score": result.score if result else None,
@@ -566,9 +585,6 @@ class Bench:
             "problems": problems,
             "checked_in": round(time.monotonic() - began, 2),
         }
-        if record:
-            self.outcomes[attack.name] = outcome
-        return outcome
 
     def _write_submission(self, attack: Attack, source: bytes | None) -> tuple[Path, list[str]]:
         """The attack's file in the submissions folder, tagged (as the test changed it, made by

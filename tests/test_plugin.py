@@ -165,15 +165,10 @@ def test_the_example_project_passes_as_is_with_its_own_test_on_the_fixture(tmp_p
     assert "| `kink_subgradients` |" in (project / "plain.md").read_text() and not list(project.glob("plain.*.svg"))
 
 
-@pytest.mark.long
-def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, monkeypatch, capsys):
-    """pytest -n 2 on the example project with the bug: the checks spread over both workers, each
-    failure shows verify's lines (not a traceback), the report and the step summary are written
-    once, and the verdicts and counterexamples are those of `gradverify verify --profile ci
-    --seed 0` with the same budget."""
-    project = _example(tmp_path / "project", bug=True)
-    chosen = ["kink_subgradients", "activations_match_references"]
-    run = _pytest(
+def _pytest_xdist(project: Path, chosen: list[str], summary: Path) -> subprocess.CompletedProcess:
+    """pytest -n 2 -v on `project`, only the checks `chosen`, on a budget of 3, writing report.md,
+    pytest.xml (JUnit) and the step summary `summary`."""
+    return _pytest(
         project,
         "-n",
         "2",
@@ -186,13 +181,14 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
         "report.md",
         "--junitxml",
         "pytest.xml",
-        summary=tmp_path / "summary.md",
+        summary=summary,
     )
-    output = run.stdout + run.stderr
-    assert run.returncode == 1, output
-    assert "[gw0]" in output and "[gw1]" in output, "both workers ran checks"
-    assert "Traceback" not in output and "runner.py" not in output
 
+
+def _verify_serially(project: Path, chosen: list[str], folder: Path, monkeypatch, capsys) -> tuple[int, list[str]]:
+    """`gradverify verify --profile ci --seed 0` in `project`, in this process, on the checks
+    `chosen` with the budget of `_pytest_xdist`, its counterexamples saved in folder/cli and its
+    JUnit in folder/cli.xml: its exit code and the lines it wrote to stderr, stripped."""
     monkeypatch.chdir(project)
     code = main(
         [
@@ -207,30 +203,50 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
             "3",
             *[arg for name in chosen for arg in ("--property", name)],
             "--regressions",
-            str(tmp_path / "cli"),
+            str(folder / "cli"),
             "--junit",
-            str(tmp_path / "cli.xml"),
+            str(folder / "cli.xml"),
             "--quiet",
         ]
     )
+    return code, [line.strip() for line in capsys.readouterr().err.splitlines()]
+
+
+def _junit_verdicts(path: Path) -> dict[str, bool]:
+    """Each test case of the JUnit file at `path`: whether it passed."""
+    return {case.get("name"): case.find("failure") is None for case in ET.parse(path).getroot().iter("testcase")}
+
+
+def _saved_counterexamples(root: Path) -> dict[str, dict]:
+    """The counterexamples saved in the one corpus folder under `root`, by property."""
+    (folder,) = root.iterdir()
+    return {e.property: corpus.case_to_json(e.case) for e in corpus.load(folder)[0]}
+
+
+@pytest.mark.long
+def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, monkeypatch, capsys):
+    """pytest -n 2 on the example project with the bug: the checks spread over both workers, each
+    failure shows verify's lines (not a traceback), the report and the step summary are written
+    once, and the verdicts and counterexamples are those of `gradverify verify --profile ci
+    --seed 0` with the same budget."""
+    project = _example(tmp_path / "project", bug=True)
+    chosen = ["kink_subgradients", "activations_match_references"]
+    run = _pytest_xdist(project, chosen, tmp_path / "summary.md")
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert "[gw0]" in output and "[gw1]" in output, "both workers ran checks"
+    assert "Traceback" not in output and "runner.py" not in output
+
+    code, cli_lines = _verify_serially(project, chosen, tmp_path, monkeypatch, capsys)
     assert code == 1
-    cli_lines = [line.strip() for line in capsys.readouterr().err.splitlines()]
-
-    def verdicts(path: Path) -> dict[str, bool]:
-        return {case.get("name"): case.find("failure") is None for case in ET.parse(path).getroot().iter("testcase")}
-
     assert (
-        verdicts(project / "pytest.xml")
-        == verdicts(tmp_path / "cli.xml")
+        _junit_verdicts(project / "pytest.xml")
+        == _junit_verdicts(tmp_path / "cli.xml")
         == {"kink_subgradients": True, "activations_match_references": False}
     )
 
-    def counterexamples(root: Path) -> dict[str, dict]:
-        (folder,) = root.iterdir()
-        return {e.property: corpus.case_to_json(e.case) for e in corpus.load(folder)[0]}
-
-    found = counterexamples(project / ".gradverify" / "regressions")
-    assert found == counterexamples(tmp_path / "cli") and list(found) == ["activations_match_references"]
+    found = _saved_counterexamples(project / ".gradverify" / "regressions")
+    assert found == _saved_counterexamples(tmp_path / "cli") and list(found) == ["activations_match_references"]
 
     shown = [line for line in cli_lines if line.startswith(("activations_match_references:", "values:", "example:", "hint:"))]
     assert len(shown) >= 4 and all(line in output for line in shown), "the failure shows verify's lines"
