@@ -268,3 +268,35 @@ def test_no_function_is_over_60_lines_but_the_data_tables():
                     long.append((name, node.name, length))
     assert not long
     assert all(any(str(p.relative_to(ROOT)) == f for p in _sized_sources()) for f, _ in DATA_TABLES)
+
+
+#: The catalogues both tests/ and benchmarks/ use: the variants of impl (correct, buggy, partial)
+#: and the attacks. The benchmarks import these and nothing else of tests/; the catalogues import
+#: neither a test module nor a benchmark; so the two folders never import each other's code.
+CATALOGUES = ("tests.variants", "tests.attacks")
+
+
+def _within(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def test_the_benchmarks_import_the_catalogues_of_tests_and_no_test_module():
+    found = {
+        (str(path.relative_to(ROOT)), name)
+        for path in sorted((ROOT / "benchmarks").rglob("*.py"))
+        for name in _imports(path)
+        if _within(name, ("tests",)) and not _within(name, CATALOGUES)
+    }
+    assert not found
+
+
+def test_the_catalogues_import_no_test_module_and_no_benchmark():
+    files = [p for c in CATALOGUES for p in sorted((ROOT / c.replace(".", "/")).rglob("*.py"))]
+    assert files
+    found = {
+        (str(path.relative_to(ROOT)), name)
+        for path in files
+        for name in _imports(path)
+        if _within(name, ("benchmarks",)) or (_within(name, ("tests",)) and not _within(name, CATALOGUES))
+    }
+    assert not found
