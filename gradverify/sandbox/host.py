@@ -1,4 +1,4 @@
-"""Run an untrusted submission in a separate, locked-down process and call its functions from here.
+"""The Sandbox, the grader's side: start the child, call the submission's functions in it, enforce deadlines.
 
     with Sandbox("student.py", call_timeout=10) as box:
         fn = getattr(box.module, "network_gradients", None)   # None if not defined
