@@ -19,15 +19,18 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --ignore=tests/test_attacks.py -m "not long"
 	$(BIN)/python -m pytest -q tests/test_attacks.py
 
-# Lint and the layers: ruff ([tool.ruff] in pyproject.toml), then import-linter's contracts
-# ([tool.importlinter]: the layers, the sandbox on its own, impl imported by nothing that checks it,
-# no import cycle). .ci/run runs it before the tests.
+# Lint, format, types and the layers: ruff check and ruff format ([tool.ruff] in pyproject.toml), mypy
+# on the gradverify package ([tool.mypy]), then import-linter's contracts ([tool.importlinter]: the
+# layers, the sandbox on its own, impl imported by nothing that checks it, no import cycle). .ci/run
+# runs it before the tests.
 $(VENV)/.lint: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[lint]'
 	touch $(VENV)/.lint
 
 lint: $(VENV)/.lint
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 # The attack catalogue (tests/attacks, docs/security.md): 65 hostile submissions, as root, as an

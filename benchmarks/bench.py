@@ -37,26 +37,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-NETWORKS = {
-    "small": ((2, 4, 1), 1),
-    "medium": ((8, 16, 16, 4), 8),
-    "large": ((64, 128, 128, 10), 32),
-}
+NETWORKS = {"small": ((2, 4, 1), 1), "medium": ((8, 16, 16, 4), 8), "large": ((64, 128, 128, 10), 32)}
 
 
 # --------------------------------------------------------------------------- 1. throughput
 
 
-def throughput(examples: int, seed: int = 0) -> dict:
-    """Run network_gradients_match_references under hypothesis (ci profile) with every stage timed."""
-    import impl
-    from gradverify.properties import cases as examples_module
-    from gradverify import runner
-    from gradverify.properties import checks
-    from gradverify.references import compare as compare_module
-    from gradverify.references import jax_backend, torch_backend
-
-    stages = {"generate arrays": 0.0, "impl": 0.0, "jax": 0.0, "torch": 0.0, "compare": 0.0}
+def _timer(stages: dict[str, float]):
+    """timed(stage, fn): fn, its time added to stages[stage] at every call."""
 
     def timed(stage, fn):
         def wrapper(*args, **kwargs):
@@ -65,26 +53,43 @@ def throughput(examples: int, seed: int = 0) -> dict:
                 return fn(*args, **kwargs)
             finally:
                 stages[stage] += time.perf_counter() - start
+
         return wrapper
 
+    return timed
+
+
+def throughput(examples: int, seed: int = 0) -> dict:
+    """Run network_gradients_match_references under hypothesis (ci profile) with every stage timed."""
+    import impl
+    from gradverify.properties import cases as examples_module
+    from gradverify.profiles import PROFILES
+    from gradverify.results import VerifyResult
+    from gradverify.search import run_property
+    from gradverify.properties import checks, network_checks
+    from gradverify.references import compare as compare_module
+    from gradverify.references import jax_backend, torch_backend
+
+    stages = {"generate arrays": 0.0, "impl": 0.0, "jax": 0.0, "torch": 0.0, "compare": 0.0}
+    timed = _timer(stages)
     patches = [
-        (checks, "materialize", timed("generate arrays", examples_module.materialize)),
-        (checks, "compare", timed("compare", compare_module.compare)),
+        (network_checks, "materialize", timed("generate arrays", examples_module.materialize)),
+        (network_checks, "compare", timed("compare", compare_module.compare)),
         (jax_backend, "network_gradients_many", timed("jax", jax_backend.network_gradients_many)),
         (torch_backend, "network_gradients_many", timed("torch", torch_backend.network_gradients_many)),
     ]
     target = type("Timed", (), {"network_gradients": staticmethod(timed("impl", impl.network_gradients))})
     originals = [(module, name, getattr(module, name)) for module, name, _ in patches]
     prop = checks.PROPERTIES["network_gradients_match_references"]
-    profile = runner.PROFILES["ci"]
+    profile = PROFILES["ci"]
     # Warm-up: compile the JAX kernels of every loss once (a cold start is measured in part 3).
     jax_backend.warm_up()
-    runner.run_property(prop, impl, profile=profile, seed=seed + 1, entries=[], budget=20)
+    run_property(prop, impl, profile=profile, seed=seed + 1, entries=[], budget=20)
     for module, name, wrapper in patches:
         setattr(module, name, wrapper)
     try:
         start = time.perf_counter()
-        result, _ = runner.run_property(prop, target, profile=profile, seed=seed, entries=[], budget=examples)
+        result, _ = run_property(prop, target, profile=profile, seed=seed, entries=[], budget=examples)
         total = time.perf_counter() - start
     finally:
         for module, name, original in originals:
@@ -92,7 +97,7 @@ def throughput(examples: int, seed: int = 0) -> dict:
     assert result.passed, result.failure
     from gradverify import report
 
-    run = runner.VerifyResult("impl", "ci", seed, examples, "", total, [result])
+    run = VerifyResult(impl="impl", profile="ci", seed=seed, budget=examples, started="", seconds=total, results=[result])
     start = time.perf_counter()
     report.render_markdown(run)
     stages["reporting (once)"] = time.perf_counter() - start
@@ -136,6 +141,20 @@ def per_case(min_seconds: float, names: tuple[str, ...] = tuple(NETWORKS)) -> di
     return out
 
 
+def _tanh_mse_loss(X, Y, tanh, mean):
+    """The benchmark network's mse as a function of its flat parameters (W0, b0, W1, b1, …), in
+    the array library of X and Y: tanh hidden layers, identity output (z = h Wᵀ + b)."""
+
+    def loss(*flat):
+        h = X
+        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
+            h = h @ W.T + b
+            h = tanh(h) if i < len(flat) // 2 - 1 else h
+        return mean((h - Y) ** 2)
+
+    return loss
+
+
 def _per_case_of(name: str, min_seconds: float) -> dict:
     """per_case for the network NETWORKS[name]."""
     import jax.numpy as jnp
@@ -144,7 +163,7 @@ def _per_case_of(name: str, min_seconds: float) -> dict:
 
     import impl
     from gradverify.properties.cases import Architecture, Example
-    from gradverify.properties.checks import DATA_SETS, check_network_gradients
+    from gradverify.properties.network_checks import DATA_SETS, check_network_gradients
     from gradverify.references import jax_backend, torch_backend
     from gradverify.references.compare import compare
 
@@ -163,27 +182,12 @@ def _per_case_of(name: str, min_seconds: float) -> dict:
     batched = _per_call(lambda: check_network_gradients(impl, example), min_seconds) / DATA_SETS
 
     params = [torch.tensor(layer[k], dtype=torch.float64, requires_grad=True) for layer in net["layers"] for k in ("W", "b")]
-    Xt, Yt = torch.tensor(X), torch.tensor(Y)
-
-    def torch_loss(*flat):
-        h = Xt
-        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
-            h = h @ W.T + b
-            h = torch.tanh(h) if i < len(flat) // 2 - 1 else h
-        return ((h - Yt) ** 2).mean()
-
+    torch_loss = _tanh_mse_loss(torch.tensor(X), torch.tensor(Y), torch.tanh, lambda e: e.mean())
     slow = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=False), min_seconds, 50)
     fast = _per_call(lambda: torch.autograd.gradcheck(torch_loss, params, fast_mode=True), min_seconds, 500)
 
     jparams = [jnp.asarray(layer[k]) for layer in net["layers"] for k in ("W", "b")]
-
-    def jax_loss(*flat):
-        h = X
-        for i, (W, b) in enumerate(zip(flat[0::2], flat[1::2])):
-            h = h @ W.T + b
-            h = jnp.tanh(h) if i < len(flat) // 2 - 1 else h
-        return jnp.mean((h - Y) ** 2)
-
+    jax_loss = _tanh_mse_loss(X, Y, jnp.tanh, jnp.mean)
     jax_check = _per_call(lambda: check_grads(jax_loss, jparams, order=1, modes=["rev"]), min_seconds, 50)
     n_params = sum(layer["W"].size + layer["b"].size for layer in net["layers"])
     return {
@@ -207,13 +211,19 @@ def _run(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
     """Wall time, CPU time (user + system, its waited-for children's included), exit code and peak
     RSS (MiB) of a command in a fresh process."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return {"command": " ".join(command), "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "exit_code": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {
+        "command": " ".join(command),
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "exit_code": proc.returncode,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
 
 
 #: The pictures' cost: pairs of runs with and without pictures per command in the full run (--pairs
@@ -234,8 +244,11 @@ def pictures_of(report: Path) -> dict:
     its folder. All 0 when there is no report."""
     text = report.read_text(encoding="utf-8") if report.is_file() else ""
     linked = [link for link in IMAGE_LINK.findall(text) if link.endswith(".svg") and "://" not in link]
-    return {"pictures": sum((report.parent / link).is_file() for link in linked), "pictures_linked": len(linked),
-            "svg_files": len(list(report.parent.glob("*.svg"))) if report.parent.is_dir() else 0}
+    return {
+        "pictures": sum((report.parent / link).is_file() for link in linked),
+        "pictures_linked": len(linked),
+        "svg_files": len(list(report.parent.glob("*.svg"))) if report.parent.is_dir() else 0,
+    }
 
 
 def picture_pairs(name: str, command, report: str, pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
@@ -246,15 +259,17 @@ def picture_pairs(name: str, command, report: str, pairs: int, env: dict, folder
     the comparison: the medians of wall and CPU time, how much slower with pictures, the pictures drawn)."""
     rows, runs = {}, {True: [], False: []}
     for index in range(pairs):
-        for plots in ((True, False) if index % 2 == 0 else (False, True)):
+        for plots in (True, False) if index % 2 == 0 else (False, True):
             label = f"{name}_{'pictures' if plots else 'no_pictures'}_{index + 1}"
             run_folder = folder / label
             run_folder.mkdir()
             row = _run([*command(run_folder), *([] if plots else ["--no-plots"])], env)
             row.update(pictures_of(run_folder / report))
             if row["pictures"] != row["pictures_linked"]:
-                print(f"bench: {label}: its report links {row['pictures_linked']} pictures, "
-                      f"{row['pictures']} of them written", file=sys.stderr)
+                print(
+                    f"bench: {label}: its report links {row['pictures_linked']} pictures, {row['pictures']} of them written",
+                    file=sys.stderr,
+                )
             rows[label] = row
             runs[plots].append(row)
     median = statistics.median
@@ -298,8 +313,13 @@ def drawing(command: str, tiny: bool) -> dict:
             import gradverify
             from gradverify import report
 
-            run = gradverify.verify(profile="ci", budget=5, save_regressions=False, regressions=folder / "corpus",
-                                    properties=["dense_matches_references"] if tiny else None)
+            run = gradverify.verify(
+                profile="ci",
+                budget=5,
+                save_regressions=False,
+                regressions=folder / "corpus",
+                properties=["dense_matches_references"] if tiny else None,
+            )
             render, pictures = (lambda drawn: report.render_markdown(run, drawn)), (lambda: report.pictures(run))
         else:
             from gradverify.grading import feedback, items
@@ -321,8 +341,12 @@ def drawing(command: str, tiny: bool) -> dict:
         start = time.perf_counter()
         write_with_pictures(folder / "report.md", render, pictures)
         drawn = time.perf_counter() - start
-        return {"report_without_s": plain, "report_with_s": drawn, "drawing_s": drawn - plain,
-                **pictures_of(folder / "report.md")}
+        return {
+            "report_without_s": plain,
+            "report_with_s": drawn,
+            "drawing_s": drawn - plain,
+            **pictures_of(folder / "report.md"),
+        }
 
 
 def drawing_cost(timed: dict, run_s: float) -> dict:
@@ -347,29 +371,79 @@ def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
         if not tiny:  # untimed: matplotlib's files read once, so that the first run with pictures does not
             # pay a disk read that the others do not (the runs without pictures never import it)
             _run([sys.executable, "-c", "import matplotlib.pyplot"], cold)
-        budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
-        rows, verify = picture_pairs(
-            "verify_ci_cold", lambda run: [gradverify, "verify", "--profile", "ci", "--no-save", "--quiet", *budget,
-                                           "--report", str(run / "verify.md")],
-            "verify.md", pairs, cold, folder)
-        rubric = []
-        if tiny:
-            small = folder / "rubric.toml"
-            small.write_text(TINY_RUBRIC)
-            rubric = ["--rubric", str(small)]
-        rows["grade_one_cold"] = _run([gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet",
-                                       "--results-json", str(folder / "r.json"), *rubric], cold)
-        (folder / "submission").mkdir()
-        buggy = BUGGY[BUGGY_SUBMISSION].write(folder / "submission")
-        grade_rows, grade = picture_pairs(
-            "grade_buggy_cold", lambda run: [gradverify, "grade", str(buggy), "--quiet", "--report", str(run / "grade.md"),
-                                             "--results-json", str(run / "r.json"), *rubric],
-            "grade.md", pairs, cold, folder)
+        rows, verify = _verify_pairs(gradverify, tiny, pairs, cold, folder)
+        rubric = _tiny_rubric_args(folder) if tiny else []
+        rows["grade_one_cold"] = _grade_one(gradverify, rubric, cold, folder)
+        grade_rows, grade = _grade_pairs(gradverify, BUGGY[BUGGY_SUBMISSION], rubric, pairs, cold, folder)
         rows.update(grade_rows)
         rows.update(example_pytest(folder, tiny, cold))
         for row in rows.values():  # the temporary folder is gone once this returns
             row["command"] = row["command"].replace(tmp, "<tmp>")
     return rows, {"verify": verify, "grade": grade, "grade_submission": f"tests/variants: {BUGGY_SUBMISSION}"}
+
+
+def _verify_pairs(gradverify: str, tiny: bool, pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
+    """`picture_pairs` of `gradverify verify --profile ci` (tiny: one property on a budget of 5),
+    each run writing verify.md in its own folder."""
+    budget = ["--budget", "5", "--property", "dense_matches_references"] if tiny else []
+    return picture_pairs(
+        "verify_ci_cold",
+        lambda run: [
+            gradverify,
+            "verify",
+            "--profile",
+            "ci",
+            "--no-save",
+            "--quiet",
+            *budget,
+            "--report",
+            str(run / "verify.md"),
+        ],
+        "verify.md",
+        pairs,
+        env,
+        folder,
+    )
+
+
+def _tiny_rubric_args(folder: Path) -> list[str]:
+    """The smoke run's grade arguments: TINY_RUBRIC written to `folder`, passed as --rubric."""
+    small = folder / "rubric.toml"
+    small.write_text(TINY_RUBRIC)
+    return ["--rubric", str(small)]
+
+
+def _grade_one(gradverify: str, rubric: list[str], env: dict, folder: Path) -> dict:
+    """`_run` of `gradverify grade` on the bundled impl (its results JSON in `folder`), no report."""
+    return _run(
+        [gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet", "--results-json", str(folder / "r.json"), *rubric],
+        env,
+    )
+
+
+def _grade_pairs(gradverify: str, variant, rubric: list[str], pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
+    """`picture_pairs` of `gradverify grade` on the buggy `variant` (tests.variants), written to
+    folder/submission, each run writing grade.md and its results JSON in its own folder."""
+    (folder / "submission").mkdir()
+    buggy = variant.write(folder / "submission")
+    return picture_pairs(
+        "grade_buggy_cold",
+        lambda run: [
+            gradverify,
+            "grade",
+            str(buggy),
+            "--quiet",
+            "--report",
+            str(run / "grade.md"),
+            "--results-json",
+            str(run / "r.json"),
+            *rubric,
+        ],
+        "grade.md",
+        pairs,
+        env,
+        folder,
+    )
 
 
 def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
@@ -384,15 +458,20 @@ def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
         shutil.rmtree(project / ".gradverify", ignore_errors=True)  # no corpus replayed: each run searches
         rows[f"pytest_example_n{workers}_cold"] = _run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "-m", "gradverify", *select],
-            env, cwd=project)
+            env,
+            cwd=project,
+        )
     return rows
 
 
 def _in_subprocess(part: str, args: list[str]) -> tuple[dict, float]:
     """Run one part of this module in a fresh process: (its JSON, its peak RSS in MiB)."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.bench", "--part", part, "--json", out.name, *args],
-                                cwd=ROOT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench", "--part", part, "--json", out.name, *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"benchmark part {part!r} failed")
@@ -408,10 +487,12 @@ def chart(data: dict):
     from gradverify import plots
 
     return plots.Picture(
-        "chart", f"Bar charts: milliseconds per checked case for ours, gradcheck (slow, fast) and check_grads on each "
+        "chart",
+        f"Bar charts: milliseconds per checked case for ours, gradcheck (slow, fast) and check_grads on each "
         f"network, log scale; and the throughput run's {data['examples_per_second']:.0f} examples/s split by stage "
         "(the numbers are in the tables below)",
-        lambda: plots.benchmark_chart(data["per_case"], data["examples_per_second"], data["throughput"]["stages_s"]))
+        lambda: plots.benchmark_chart(data["per_case"], data["examples_per_second"], data["throughput"]["stages_s"]),
+    )
 
 
 def write(out: Path, data: dict, *, pictures: bool = True) -> str:
@@ -429,8 +510,13 @@ def write(out: Path, data: dict, *, pictures: bool = True) -> str:
 
 def render(data: dict, drawn: dict | None = None) -> str:
     """benchmarks.md; `drawn`: its chart, drawn by gradverify.plots (linked under the summary)."""
-    t = data["throughput"]
-    lines = [
+    lines = [*_summary(data, drawn), *_throughput(data), *_per_case(data), *_commands(data)]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(data: dict, drawn: dict | None) -> list[str]:
+    """The title, the summary table against the targets, and the chart."""
+    return [
         "# Benchmarks",
         "",
         f"Measured {data['date']} on {data['machine']} (`{data['command']}`).",
@@ -445,13 +531,25 @@ def render(data: dict, drawn: dict | None = None) -> str:
         f"| `gradverify grade` one submission, cold start, wall | {data['grade_wall_s']:.1f} s | ≤ 15 s |",
         f"| the example project's `pytest -m gradverify` (ci profile), cold, wall: `-n 2` / `-n 1` | "
         f"{data['pytest_n2_wall_s']:.1f} s / {data['pytest_n1_wall_s']:.1f} s | `-n 2` faster |",
-        *([f"| pictures' cost: `verify --profile ci` · one grade (a buggy submission): drawing, its share of the run; "
-           f"cold wall pairs with / without pictures | {_cost(data['pictures_cost']['verify'])} · "
-           f"{_cost(data['pictures_cost']['grade'])} | ≤ {data['pictures_cost']['verify']['target_pct']:g}% slower |"]
-          if "pictures_cost" in data else []),
+        *(
+            [
+                f"| pictures' cost: `verify --profile ci` · one grade (a buggy submission): drawing, its share of the run; "
+                f"cold wall pairs with / without pictures | {_cost(data['pictures_cost']['verify'])} · "
+                f"{_cost(data['pictures_cost']['grade'])} | ≤ {data['pictures_cost']['verify']['target_pct']:g}% slower |"
+            ]
+            if "pictures_cost" in data
+            else []
+        ),
         f"| peak RSS, the largest of the runs below | {data['peak_rss_mb']:.0f} MiB | — |",
         "",
         *([drawn["chart"].markdown(), ""] if drawn and "chart" in drawn else []),
+    ]
+
+
+def _throughput(data: dict) -> list[str]:
+    """Section 1: the network property's examples per second, and its stages."""
+    t = data["throughput"]
+    lines = [
         "## 1. Throughput and where the time goes",
         "",
         f"`network_gradients_match_references` under hypothesis, ci profile: {t['architectures']} architectures drawn "
@@ -466,6 +564,12 @@ def render(data: dict, drawn: dict | None = None) -> str:
     ]
     for stage, seconds in t["stages_s"].items():
         lines.append(f"| {stage} | {seconds:.3f} | {100 * seconds / t['seconds']:.0f}% |")
+    return lines
+
+
+def _per_case(data: dict) -> list[str]:
+    """Section 2: one checked case against gradcheck and check_grads."""
+    lines: list[str] = []
     lines += [
         "",
         "## 2. Per checked case, against gradcheck and check_grads",
@@ -485,12 +589,23 @@ def render(data: dict, drawn: dict | None = None) -> str:
             f"{row['gradcheck_fast_ms']:.2f} | {row['jax_check_grads_ms']:.2f} | {row['speedup_vs_gradcheck_slow']:.0f}× | "
             f"{row['speedup_vs_gradcheck_fast']:.1f}× | {row['speedup_vs_jax_check_grads']:.1f}× |"
         )
-    lines += ["", "## 3, 4. Commands from a cold start", "",
-              "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included. "
-              "The pytest runs are in a copy of `docs/example_project`, whose pyproject configures the gradverify plugin "
-              "(ci profile): only its checks (`-m gradverify`), on one and on two pytest-xdist workers. "
-              "Peak RSS is the largest single process's. CPU is user + system time, the process's waited-for "
-              "children's included.", ""]
+    return lines
+
+
+def _commands(data: dict) -> list[str]:
+    """Sections 3 and 4: the commands from a cold start, and what the pictures cost."""
+    lines: list[str] = []
+    lines += [
+        "",
+        "## 3, 4. Commands from a cold start",
+        "",
+        "Fresh processes, JAX's persistent compilation cache off (`GRADVERIFY_JAX_CACHE=off`), imports included. "
+        "The pytest runs are in a copy of `docs/example_project`, whose pyproject configures the gradverify plugin "
+        "(ci profile): only its checks (`-m gradverify`), on one and on two pytest-xdist workers. "
+        "Peak RSS is the largest single process's. CPU is user + system time, the process's waited-for "
+        "children's included.",
+        "",
+    ]
     if "pictures_cost" in data:
         cost = data["pictures_cost"]
         lines += [
@@ -518,15 +633,18 @@ def render(data: dict, drawn: dict | None = None) -> str:
                 f"{'yes' if c.get('holds', c.get('pairs_within_target')) else '**no**'} | "
                 f"{c['median_with_s']:.1f} s ({_seconds(c['with_wall_s'])}) | "
                 f"{c['median_without_s']:.1f} s ({_seconds(c['without_wall_s'])}) | {c['slower_pct']:+.1f}% | "
-                f"{c['cpu_slower_pct']:+.1f}% |")
+                f"{c['cpu_slower_pct']:+.1f}% |"
+            )
         lines.append("")
     lines += ["| command | wall | CPU | exit | peak RSS | pictures |", "|---|---|---|---|---|---|"]
     for row in data["commands"].values():
         cpu = f"{row['cpu_s']:.1f} s" if "cpu_s" in row else "—"
         pictures = f"{row['pictures']}" if "pictures" in row else "—"
-        lines.append(f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {cpu} | {row['exit_code']} | "
-                     f"{row['peak_rss_mb']:.0f} MiB | {pictures} |")
-    return "\n".join(lines) + "\n"
+        lines.append(
+            f"| `{row['command'].replace(str(ROOT) + '/', '')}` | {row['wall_s']:.1f} s | {cpu} | {row['exit_code']} | "
+            f"{row['peak_rss_mb']:.0f} MiB | {pictures} |"
+        )
+    return lines
 
 
 def _runs(count: int) -> str:
@@ -549,54 +667,85 @@ def _cost(c: dict) -> str:
     """One command's pictures' cost for the summary: the drawing's share of the run, the pictures
     drawn, and the wall-clock pairs' medians with how much slower they were."""
     pictures = f"{c['pictures']} picture{'' if c['pictures'] == 1 else 's'}"
-    return (f"{_drawn(c)}, {_share(c)} ({pictures}); pairs {c['median_with_s']:.1f} s / {c['median_without_s']:.1f} s "
-            f"({c['slower_pct']:+.1f}%)")
+    return (
+        f"{_drawn(c)}, {_share(c)} ({pictures}); pairs {c['median_with_s']:.1f} s / {c['median_without_s']:.1f} s "
+        f"({c['slower_pct']:+.1f}%)"
+    )
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: --tiny, --out and --pairs, and the hidden --part and --json with which the
+    full run starts each part in a fresh process."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny", action="store_true", help="a smoke run on a tiny budget")
     parser.add_argument("--out", default=str(ROOT / "reports"), help="folder for benchmarks.md and benchmarks.json")
-    parser.add_argument("--pairs", type=int, help=f"runs with and without pictures of each command compared for the "
-                        f"pictures' cost (default {PAIRS}; --tiny: 1)")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        help=f"runs with and without pictures of each command compared for the pictures' cost (default {PAIRS}; --tiny: 1)",
+    )
     parser.add_argument("--part", choices=["throughput", "per_case", "drawing_verify", "drawing_grade"], help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    pairs = args.pairs if args.pairs is not None else (1 if args.tiny else PAIRS)
-    if pairs < 1:
-        parser.error(f"--pairs: expected a positive integer, got {pairs}")
-    if args.part:
-        if args.part == "throughput":
-            result = throughput(10 if args.tiny else 1000)
-        elif args.part.startswith("drawing_"):
-            result = drawing(args.part.removeprefix("drawing_"), args.tiny)
-        else:
-            result = per_case(0.02, ("small", "medium")) if args.tiny else per_case(1.0)
-        Path(args.json).write_text(json.dumps(result))
-        return 0
+    return parser
 
-    if args.tiny:  # the smoke run: both parts in this process (their peak RSS is then this process's), after the
+
+def _part(part: str, tiny: bool) -> dict:
+    """One part of the run, measured in this process (--part): throughput, per_case or the drawing
+    of verify's or grade's report."""
+    if part == "throughput":
+        return throughput(10 if tiny else 1000)
+    if part.startswith("drawing_"):
+        return drawing(part.removeprefix("drawing_"), tiny)
+    return per_case(0.02, ("small", "medium")) if tiny else per_case(1.0)
+
+
+def _measure(tiny: bool, pairs: int) -> dict:
+    """Every part of the run: `throughput`, `per_case`, `commands` and `pictures_cost` (each
+    command's drawing included), and `rss`, the peak RSS of each part and command in MiB."""
+    if tiny:  # the smoke run: both parts in this process (their peak RSS is then this process's), after the
         # commands: a command started from this process would report this one's peak RSS as its own when larger
         # (Linux keeps the high-water mark of the memory it started from across the exec)
         import resource
 
-        command_data, pictures_cost = commands(args.tiny, pairs)
+        command_data, pictures_cost = commands(tiny, pairs)
         throughput_data, per_case_data = throughput(10), per_case(0.02, ("small", "medium"))
         throughput_rss = per_case_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     else:  # each part in a fresh process, so that each peak RSS is its own
         throughput_data, throughput_rss = _in_subprocess("throughput", [])
         per_case_data, per_case_rss = _in_subprocess("per_case", [])
-        command_data, pictures_cost = commands(args.tiny, pairs)
+        command_data, pictures_cost = commands(tiny, pairs)
     for name in ("verify", "grade"):  # what drawing takes, timed in a fresh process of its own (the smoke run: in this one)
-        timed = drawing(name, tiny=True) if args.tiny else _in_subprocess(f"drawing_{name}", [])[0]
+        timed = drawing(name, tiny=True) if tiny else _in_subprocess(f"drawing_{name}", [])[0]
         pictures_cost[name].update(drawing_cost(timed, pictures_cost[name]["median_without_s"]))
-    rss = {"throughput": throughput_rss, "per_case": per_case_rss,
-           **{name: row["peak_rss_mb"] for name, row in command_data.items()}}
-    data = {
+    rss = {
+        "throughput": throughput_rss,
+        "per_case": per_case_rss,
+        **{name: row["peak_rss_mb"] for name, row in command_data.items()},
+    }
+    return {
+        "throughput": throughput_data,
+        "per_case": per_case_data,
+        "commands": command_data,
+        "pictures_cost": pictures_cost,
+        "rss": rss,
+    }
+
+
+def _report_data(measured: dict, args: argparse.Namespace, pairs: int) -> dict:
+    """benchmarks.json: when, where and how it was measured, the summary's numbers, then every part
+    of `measured` (from `_measure`) in full."""
+    throughput_data, per_case_data, command_data = measured["throughput"], measured["per_case"], measured["commands"]
+    pictures_cost, rss = measured["pictures_cost"], measured["rss"]
+    return {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "command": ("make bench" if not args.tiny and pairs == PAIRS else
-                    "python -m benchmarks.bench" + (" --tiny" if args.tiny else "") + (f" --pairs {args.pairs}" if args.pairs else "")),
+        "command": (
+            "make bench"
+            if not args.tiny and pairs == PAIRS
+            else "python -m benchmarks.bench"
+            + (" --tiny" if args.tiny else "")
+            + (f" --pairs {args.pairs}" if args.pairs else "")
+        ),
         "examples_per_second": throughput_data["examples_per_second"],
         "speedup_vs_gradcheck_slow": per_case_data["medium"]["speedup_vs_gradcheck_slow"],
         "ci_verify_wall_s": pictures_cost["verify"]["median_without_s"],
@@ -610,6 +759,20 @@ def main(argv: list[str] | None = None) -> int:
         "per_case": per_case_data,
         "commands": command_data,
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make bench` and its options: one part alone (--part, into --json), or every part, then
+    benchmarks.json and benchmarks.md written to --out and the Markdown printed."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    pairs = args.pairs if args.pairs is not None else (1 if args.tiny else PAIRS)
+    if pairs < 1:
+        parser.error(f"--pairs: expected a positive integer, got {pairs}")
+    if args.part:
+        Path(args.json).write_text(json.dumps(_part(args.part, args.tiny)))
+        return 0
+    data = _report_data(_measure(args.tiny, pairs), args, pairs)
     print(write(Path(args.out), data))
     return 0
 

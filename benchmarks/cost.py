@@ -29,7 +29,9 @@ NUMERICAL = ("complex_step_gradients", "extrapolated_differences")
 #: scheme; not accurate enough for the items, so a bound rather than a threat). Each replaces the
 #: bundled impl's network_gradients.
 EDGES = {
-    "backprop_in_python_loops": ("backprop", textwrap.dedent('''\
+    "backprop_in_python_loops": (
+        "backprop",
+        textwrap.dedent('''\
     import math
 
 
@@ -60,8 +62,11 @@ EDGES = {
                     gb[i][j] += gj
                 g = [sum(g[j] * W[j][k] for j in range(len(g))) for k in range(len(xs[i]))]
         return total / (N * K), [{"W": np.array(w), "b": np.array(b)} for w, b in zip(gW, gb)]
-''')),
-    "batched_one_sided_differences": ("numerical", textwrap.dedent('''\
+'''),
+    ),
+    "batched_one_sided_differences": (
+        "numerical",
+        textwrap.dedent('''\
     _ACT = {"tanh": np.tanh, "identity": lambda z: z}
 
 
@@ -90,7 +95,8 @@ EDGES = {
             b = g[start:start + bs[0]]; start += bs[0]
             grads.append({"W": W, "b": b})
         return base, grads
-''')),
+'''),
+    ),
 }
 
 
@@ -127,19 +133,32 @@ def measure(names: list[str] | None = None) -> list[dict]:
                 timer = cost.sandbox_timer(box, timeout=30.0)
                 for hidden, output, loss in ARCHITECTURES[:1] if name in EDGES else ARCHITECTURES:
                     check = cost.run(timer, (hidden,) if hidden else (), {loss: (output,)})
-                    rows.append({"submission": name, "kind": kind, "architecture": check.network,
-                                 "parameters": check.parameters, "verdict": check.verdict.name, "ratios": list(check.ratios),
-                                 "forward_us": check.forward_seconds * 1e6, "wall_ms": [c.wall * 1e3 for c in check.calls],
-                                 "cpu_ms": [c.cpu * 1e3 for c in check.calls], "seconds": check.seconds,
-                                 "unfinished": check.unfinished, "reason": check.reason})
+                    rows.append(
+                        {
+                            "submission": name,
+                            "kind": kind,
+                            "architecture": check.network,
+                            "parameters": check.parameters,
+                            "verdict": check.verdict.name,
+                            "ratios": list(check.ratios),
+                            "forward_us": check.forward_seconds * 1e6,
+                            "wall_ms": [c.wall * 1e3 for c in check.calls],
+                            "cpu_ms": [c.cpu * 1e3 for c in check.calls],
+                            "seconds": check.seconds,
+                            "unfinished": check.unfinished,
+                            "reason": check.reason,
+                        }
+                    )
     return rows
 
 
 def run(parallel: int) -> tuple[list[dict], float]:
     """`parallel` measuring processes at once; (their rows, the load average after)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.cost", "--one"], stdout=subprocess.PIPE, cwd=ROOT, env=env)
-             for _ in range(parallel)]
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "benchmarks.cost", "--one"], stdout=subprocess.PIPE, cwd=ROOT, env=env)
+        for _ in range(parallel)
+    ]
     rows = []
     for index, proc in enumerate(procs):
         out, _ = proc.communicate()
@@ -148,29 +167,44 @@ def run(parallel: int) -> tuple[list[dict], float]:
 
 
 def render(results: dict[int, tuple[list[dict], float]], threshold: float, date: str, command: str) -> str:
-    lines = ["# The cost check: network_gradients in forward passes", "",
-             f"Measured {date} (`{command}`) on {os.cpu_count()} cores. Each submission in its own bubblewrap sandbox, "
-             "its network_gradients timed by the grader (grading/cost.py: CPU time of the sandbox's processes, the "
-             "least of up to 3 calls) against one trusted NumPy forward pass of the same network (this process's "
-             f"thread CPU time, least of 30). Threshold: {threshold:g} forward passes.", ""]
-    lines += ["| runs at once | load average after | backprop: most | numerical: least | false alarms | missed |",
-              "|---|---|---|---|---|---|"]
+    lines = [
+        "# The cost check: network_gradients in forward passes",
+        "",
+        f"Measured {date} (`{command}`) on {os.cpu_count()} cores. Each submission in its own bubblewrap sandbox, "
+        "its network_gradients timed by the grader (grading/cost.py: CPU time of the sandbox's processes, the "
+        "least of up to 3 calls) against one trusted NumPy forward pass of the same network (this process's "
+        f"thread CPU time, least of 30). Threshold: {threshold:g} forward passes.",
+        "",
+    ]
+    lines += [
+        "| runs at once | load average after | backprop: most | numerical: least | false alarms | missed |",
+        "|---|---|---|---|---|---|",
+    ]
     for parallel, (rows, load) in results.items():
         honest = [min(r["ratios"]) for r in rows if r["kind"] == "backprop" and r["ratios"]]
-        numerical = [max(r["ratios"]) if r["unfinished"] else min(r["ratios"]) for r in rows if r["kind"] == "numerical" and r["ratios"]]
+        numerical = [
+            max(r["ratios"]) if r["unfinished"] else min(r["ratios"]) for r in rows if r["kind"] == "numerical" and r["ratios"]
+        ]
         alarms = sum(r["kind"] == "backprop" and r["verdict"] != "BACKPROP" for r in rows)
         missed = sum(r["kind"] == "numerical" and r["verdict"] != "NUMERICAL" for r in rows)
         lines.append(f"| {parallel} | {load:.1f} | {max(honest):,.1f} | {min(numerical):,.0f} | {alarms} | {missed} |")
     for parallel, (rows, _load) in results.items():
-        lines += ["", f"## {parallel} at once", "",
-                  "| submission | network | parameters | verdict | forward passes (each call) | CPU ms | wall ms | "
-                  "forward µs | check s |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {parallel} at once",
+            "",
+            "| submission | network | parameters | verdict | forward passes (each call) | CPU ms | wall ms | "
+            "forward µs | check s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in sorted(rows, key=lambda r: (r["kind"], r["submission"], r["architecture"], r["run"])):
             ratios = ", ".join(f"{x:,.1f}" for x in r["ratios"]) + (" (stopped)" if r["unfinished"] else "")
-            lines.append(f"| {r['submission']} | {r['architecture']} | {r['parameters']:,} | {r['verdict'].lower()}"
-                         f"{': ' + r['reason'] if r['reason'] else ''} | {ratios} | "
-                         f"{', '.join(f'{x:.1f}' for x in r['cpu_ms'])} | {', '.join(f'{x:.0f}' for x in r['wall_ms'])} | "
-                         f"{r['forward_us']:.0f} | {r['seconds']:.2f} |")
+            lines.append(
+                f"| {r['submission']} | {r['architecture']} | {r['parameters']:,} | {r['verdict'].lower()}"
+                f"{': ' + r['reason'] if r['reason'] else ''} | {ratios} | "
+                f"{', '.join(f'{x:.1f}' for x in r['cpu_ms'])} | {', '.join(f'{x:.0f}' for x in r['wall_ms'])} | "
+                f"{r['forward_us']:.0f} | {r['seconds']:.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -189,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     rows = [{**row, "at_once": parallel} for parallel, (found, _load) in results.items() for row in found]
     (out / "cost.json").write_text("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")  # a row a line
-    command = "python -m benchmarks.cost" + ("" if args.parallel == [1, 2] else " --parallel " + " ".join(map(str, args.parallel)))
+    command = "python -m benchmarks.cost" + (
+        "" if args.parallel == [1, 2] else " --parallel " + " ".join(map(str, args.parallel))
+    )
     text = render(results, THRESHOLD, time.strftime("%Y-%m-%d"), command)
     (out / "cost.md").write_text(text)
     print(text)

@@ -56,16 +56,14 @@ def _detect(module, seed: int, first_try: list[str], checks: list[str] | None = 
     for names in (first_try, [n for n in PROPERTIES if n not in first_try and (checks is None or n in checks)]):
         if not names:
             continue
-        run = runner.verify(module, profile="ci", seed=seed, corpus_dir=None, save_regressions=False,
-                            only=names, fail_fast=True)
+        run = runner.verify(module, profile="ci", seed=seed, corpus_dir=None, save_regressions=False, only=names, fail_fast=True)
         failed = [r for r in run.results if not r.passed]
         if failed:
             return failed[0].name, failed[0].first_failure_at
     return None, None
 
 
-def catalogue(seeds: int = SEEDS, names: list[str] | None = None, *, checks: list[str] | None = None,
-              rubric=None) -> dict:
+def catalogue(seeds: int = SEEDS, names: list[str] | None = None, *, checks: list[str] | None = None, rubric=None) -> dict:
     """Every variant (or those in `names`) through verify (every check, or those in `checks`) and
     grade (the shipped rubric, or `rubric`); the files graded are written to a temporary folder
     removed afterwards."""
@@ -74,91 +72,121 @@ def catalogue(seeds: int = SEEDS, names: list[str] | None = None, *, checks: lis
 
 
 def _catalogue(seeds: int, names: list[str] | None, folder: Path, checks: list[str] | None, rubric) -> dict:
-    from gradverify import runner
-    from gradverify.grading import items as grading
     from gradverify.grading.rubric import load_rubric
     from tests.variants import BUGGY, CORRECT, PARTIAL
 
     rubric = rubric or load_rubric()
-    out: dict = {"buggy": [], "correct": [], "partial": []}
-    for variant in BUGGY.values():
-        if names and variant.name not in names:
-            continue
-        start = time.perf_counter()
-        module = _module(variant)
-        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
-                             only=checks)
-        failed = [r for r in full.results if not r.passed]
-        properties = [r for r in failed if r.kind == "property"]
-        per_seed = [_detect(module, seed, [r.name for r in properties], checks) for seed in range(seeds)]
-        graded = grading.grade_file(variant.write(folder), rubric)
-        lost = [r.item.name for r in graded.items if not r.passed]
-        named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
-        own = {h.cause for r in graded.items if r.item.name == variant.item for h in r.hints if h.cause}
-        out["buggy"].append({
-            "name": variant.name,
-            "description": variant.description,
-            "item": variant.item,
-            "caught": bool(failed),
-            "caught_by": [r.name for r in failed],
-            "first_failure": {r.name: r.first_failure_at for r in properties},
-            "seeds": [{"seed": s, "property": p, "examples": n} for s, (p, n) in enumerate(per_seed)],
-            "caught_in_seeds": sum(1 for p, _ in per_seed if p),
-            "grade_lost": lost,
-            "grade_score": graded.score,
-            "grade_right_item": lost == variant.lost_items(rubric),
-            "hint_expected": variant.hint,
-            "hints_named": named,
-            "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in own),
-            "seconds": time.perf_counter() - start,
-        })
-        print(f"  buggy {variant.name}: caught by {len(failed)} checks, {out['buggy'][-1]['caught_in_seeds']}/{seeds} seeds, "
-              f"grade lost {lost}", file=sys.stderr, flush=True)
-    for variant in CORRECT.values():
-        if names and variant.name not in names:
-            continue
-        module = _module(variant)
-        full = runner.verify(module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
-                             only=checks)
-        graded = grading.grade_file(variant.write(folder), rubric)
-        out["correct"].append({
-            "name": variant.name,
-            "description": variant.description,
-            "verify_passed": full.passed,
-            "flagged_by": [r.name for r in full.results if not r.passed],
-            "grade_score": graded.score,
-            "grade_max": graded.max_score,
-        })
-        print(f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
-              file=sys.stderr, flush=True)
-    for partial in PARTIAL.values():
-        variant = partial.variant
-        if names and variant.name not in names:
-            continue
-        full = runner.verify(_module(variant), impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False,
-                             only=checks)
-        graded = grading.grade_file(variant.write(folder), rubric)
-        status = {r.item.name: r.status for r in graded.items}
-        expected = {name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed"
-                    for name in status}
-        named = sorted({h.cause for r in graded.items for h in r.hints if h.cause})
-        out["partial"].append({
-            "name": variant.name,
-            "description": variant.description,
-            "verify": {r.name: r.status for r in full.results},
-            "verify_not_implemented": full.not_implemented,
-            "grade_status": status,
-            "grade_expected": expected,
-            "grade_right": status == expected,
-            "grade_score": graded.score,
-            "grade_max": graded.max_score,
-            "hint_expected": variant.hint,
-            "hints_named": named,
-            "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in named),
-        })
-        print(f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
-              file=sys.stderr, flush=True)
-    return out
+
+    def chosen(variant) -> bool:
+        return not names or variant.name in names
+
+    return {
+        "buggy": [_buggy_row(v, seeds, folder, checks, rubric) for v in BUGGY.values() if chosen(v)],
+        "correct": [_correct_row(v, folder, checks, rubric) for v in CORRECT.values() if chosen(v)],
+        "partial": [_partial_row(p, folder, checks, rubric) for p in PARTIAL.values() if chosen(p.variant)],
+    }
+
+
+def _verified(module, variant, checks: list[str] | None):
+    """The variant verified with the ci profile, seed 0, no corpus."""
+    from gradverify import runner
+
+    return runner.verify(
+        module, impl_spec=variant.name, profile="ci", seed=0, corpus_dir=None, save_regressions=False, only=checks
+    )
+
+
+def _buggy_row(variant, seeds: int, folder: Path, checks: list[str] | None, rubric) -> dict:
+    """A buggy variant: which checks catch it, in how many seeds, what its grade loses and hints."""
+    from gradverify.grading import items as grading
+
+    start = time.perf_counter()
+    module = _module(variant)
+    full = _verified(module, variant, checks)
+    failed = [r for r in full.results if not r.passed]
+    properties = [r for r in failed if r.kind == "property"]
+    per_seed = [_detect(module, seed, [r.name for r in properties], checks) for seed in range(seeds)]
+    graded = grading.grade_file(variant.write(folder), rubric)
+    lost = [r.item.name for r in graded.items if not r.passed]
+    named = sorted({h.diagnosis for r in graded.items for h in r.hints if h.diagnosis})
+    own = {h.diagnosis for r in graded.items if r.item.name == variant.item for h in r.hints if h.diagnosis}
+    row = {
+        "name": variant.name,
+        "description": variant.description,
+        "item": variant.item,
+        "caught": bool(failed),
+        "caught_by": [r.name for r in failed],
+        "first_failure": {r.name: r.first_failure_at for r in properties},
+        "seeds": [{"seed": s, "property": p, "examples": n} for s, (p, n) in enumerate(per_seed)],
+        "caught_in_seeds": sum(1 for p, _ in per_seed if p),
+        "grade_lost": lost,
+        "grade_score": graded.score,
+        "grade_right_item": lost == variant.lost_items(rubric),
+        "hint_expected": variant.hint,
+        "hints_named": named,
+        "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in own),
+        "seconds": time.perf_counter() - start,
+    }
+    print(
+        f"  buggy {variant.name}: caught by {len(failed)} checks, {row['caught_in_seeds']}/{seeds} seeds, grade lost {lost}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return row
+
+
+def _correct_row(variant, folder: Path, checks: list[str] | None, rubric) -> dict:
+    """A correct variant: whether verify flags it, and its grade."""
+    from gradverify.grading import items as grading
+
+    full = _verified(_module(variant), variant, checks)
+    graded = grading.grade_file(variant.write(folder), rubric)
+    print(
+        f"  correct {variant.name}: verify {'pass' if full.passed else 'FLAGGED'}, grade {graded.score:g}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "name": variant.name,
+        "description": variant.description,
+        "verify_passed": full.passed,
+        "flagged_by": [r.name for r in full.results if not r.passed],
+        "grade_score": graded.score,
+        "grade_max": graded.max_score,
+    }
+
+
+def _partial_row(partial, folder: Path, checks: list[str] | None, rubric) -> dict:
+    """A partly implemented variant: each item's verdict against the one expected, and its hints."""
+    from gradverify.grading import items as grading
+
+    variant = partial.variant
+    full = _verified(_module(variant), variant, checks)
+    graded = grading.grade_file(variant.write(folder), rubric)
+    status = {r.item.name: r.status for r in graded.items}
+    expected = {
+        name: "not implemented" if name in partial.missing else "failed" if name in partial.wrong else "passed" for name in status
+    }
+    named = sorted({h.diagnosis for r in graded.items for h in r.hints if h.diagnosis})
+    print(
+        f"  partial {variant.name}: grade {graded.score:g}, verdicts {'right' if status == expected else 'WRONG'}",
+        file=sys.stderr,
+        flush=True,
+    )
+    return {
+        "name": variant.name,
+        "description": variant.description,
+        "verify": {r.name: r.status for r in full.results},
+        "verify_not_implemented": full.not_implemented,
+        "grade_status": status,
+        "grade_expected": expected,
+        "grade_right": status == expected,
+        "grade_score": graded.score,
+        "grade_max": graded.max_score,
+        "hint_expected": variant.hint,
+        "hints_named": named,
+        "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in named),
+    }
 
 
 def fairness_seeds(variant, seeds: int) -> list[int]:
@@ -186,13 +214,20 @@ def _fair_grade(task: tuple[str, str, int]) -> dict:
     graded = grading.grade_module(_module(variant), rubric, submission=name, seed=seed)
     lost = [r.item.name for r in graded.items if not r.passed]
     expected = variant.lost_items(rubric) if kind == "buggy" else []
-    return {"kind": kind, "name": name, "seed": seed, "lost": lost, "expected": expected, "fair": lost == expected,
-            "score": graded.score, "causes": {r.item.name: r.cause for r in graded.items if not r.passed},
-            "seconds": time.perf_counter() - start}
+    return {
+        "kind": kind,
+        "name": name,
+        "seed": seed,
+        "lost": lost,
+        "expected": expected,
+        "fair": lost == expected,
+        "score": graded.score,
+        "causes": {r.item.name: r.reason for r in graded.items if not r.passed},
+        "seconds": time.perf_counter() - start,
+    }
 
 
-def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 1,
-             progress_file: Path | None = None) -> dict:
+def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 1, progress_file: Path | None = None) -> dict:
     """Every buggy and correct variant (or those in `names`) graded with `seeds` seeds each
     (fairness_seeds), seed by seed across the catalogue, so that a run stopped early has covered
     every variant as many times; with `jobs` > 1 in that many processes. Each grade's row is
@@ -212,8 +247,12 @@ def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 
             with open(progress_file, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
         mark = "fair" if row["fair"] else "UNFAIR"
-        print(f"  fairness [{len(rows)}/{len(tasks)}] {row['kind']} {row['name']} seed {row['seed']}: {mark}, "
-              f"lost {row['lost']} ({row['seconds']:.1f} s)", file=sys.stderr, flush=True)
+        print(
+            f"  fairness [{len(rows)}/{len(tasks)}] {row['kind']} {row['name']} seed {row['seed']}: {mark}, "
+            f"lost {row['lost']} ({row['seconds']:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     if jobs > 1:
         import multiprocessing
@@ -221,8 +260,9 @@ def fairness(seeds: int = SEEDS, names: list[str] | None = None, *, jobs: int = 
 
         # spawned, not forked: after the catalogue this process runs JAX's threads, and a child
         # forked from them deadlocks (make mutation sat with both workers at 0 s of CPU time)
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_quiet_worker,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_quiet_worker, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             for row in pool.map(_fair_grade, tasks):
                 record(row)
     else:
@@ -237,16 +277,16 @@ def _quiet_worker() -> None:
     jax_backend.enable_persistent_cache()
 
 
-def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int,
-                     names: list[str] | None = None) -> dict:
+def fairness_summary(rows: list[dict], seeds: int, seconds: float | None, jobs: int, names: list[str] | None = None) -> dict:
     """The fairness run's results: per variant, the seeds where its verdict was not its own; and
     how many of the catalogue's variants (or of those in `names`) a stopped run reached."""
     from tests.variants import BUGGY, CORRECT
 
     by_name: dict[str, dict] = {}
     for row in rows:
-        entry = by_name.setdefault(row["name"], {"name": row["name"], "kind": row["kind"], "expected": row["expected"],
-                                                 "seeds": [], "unfair": []})
+        entry = by_name.setdefault(
+            row["name"], {"name": row["name"], "kind": row["kind"], "expected": row["expected"], "seeds": [], "unfair": []}
+        )
         entry["seeds"].append(row["seed"])
         if not row["fair"]:
             entry["unfair"].append({"seed": row["seed"], "lost": row["lost"], "causes": row["causes"]})
@@ -287,13 +327,20 @@ def render_fairness(f: dict) -> str:
     ]
     unfair = [v for v in f["variants"] if v["unfair"]]
     if unfair:
-        lines += ["", "Verdicts that changed with the seed (replay: grade_module(variant, rubric, seed=N)):", "",
-                  "| variant | expected to lose | seed | lost | why |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Verdicts that changed with the seed (replay: grade_module(variant, rubric, seed=N)):",
+            "",
+            "| variant | expected to lose | seed | lost | why |",
+            "|---|---|---|---|---|",
+        ]
         for v in unfair:
             for u in v["unfair"]:
                 why = "; ".join(f"{k}: {c}" for k, c in u["causes"].items() if k not in v["expected"])[:300]
-                lines.append(f"| `{v['name']}` | {', '.join(v['expected']) or '—'} | {u['seed']} | "
-                             f"{', '.join(u['lost']) or '—'} | {why or 'kept an item it should lose'} |")
+                lines.append(
+                    f"| `{v['name']}` | {', '.join(v['expected']) or '—'} | {u['seed']} | "
+                    f"{', '.join(u['lost']) or '—'} | {why or 'kept an item it should lose'} |"
+                )
     return "\n".join(lines)
 
 
@@ -303,21 +350,25 @@ def _seed_range(f: dict) -> str:
 
 
 def _reached(f: dict, kind: str) -> str:
-    """" (a stopped run: 8 of the 41 in the catalogue graded, 1 seed each of the 10 planned)" for a
+    """ " (a stopped run: 8 of the 41 in the catalogue graded, 1 seed each of the 10 planned)" for a
     run that did not grade every variant with every seed, else ""."""
     total = f.get(f"{kind}_in_catalogue", f[kind])
     if f[kind] == total and f["fewest_seeds"] == f["seeds_per_variant"]:
         return ""
-    return (f" (a stopped run: {f[kind]} of the {total} in the catalogue graded, {_seed_range(f)} each of the "
-            f"{f['seeds_per_variant']} planned)")
+    return (
+        f" (a stopped run: {f[kind]} of the {total} in the catalogue graded, {_seed_range(f)} each of the "
+        f"{f['seeds_per_variant']} planned)"
+    )
 
 
 def summary(data: dict) -> dict:
-    from gradverify.runner import PROFILES
+    from gradverify.profiles import PROFILES
 
     buggy, correct, partial = data["buggy"], data["correct"], data.get("partial", [])
     detections = [s["examples"] for b in buggy for s in b["seeds"] if s["examples"] is not None]
-    slowest = max(((s["examples"] or 0, b["name"], s["property"], s["seed"]) for b in buggy for s in b["seeds"]), default=(0, "", "", 0))
+    slowest = max(
+        ((s["examples"] or 0, b["name"], s["property"], s["seed"]) for b in buggy for s in b["seeds"]), default=(0, "", "", 0)
+    )
     return {
         "buggy": len(buggy),
         "caught_by_verify": sum(b["caught"] for b in buggy),
@@ -336,7 +387,8 @@ def summary(data: dict) -> dict:
     }
 
 
-def render(data: dict) -> str:
+def _summary_section(data: dict) -> list[str]:
+    """The title, the summary table against the targets, and how examples are counted."""
     s = data["summary"]
     seeds = len(data["buggy"][0]["seeds"]) if data["buggy"] else 0
     lines = [
@@ -362,7 +414,9 @@ def render(data: dict) -> str:
     ]
     if "mutmut" in data:
         m = data["mutmut"]
-        lines.append(f"| mutmut score (killed / non-equivalent mutants) | {m['score']:.1%} ({m['killed']} / {m['non_equivalent']}) | ≥ 95% |")
+        lines.append(
+            f"| mutmut score (killed / non-equivalent mutants) | {m['score']:.1%} ({m['killed']} / {m['non_equivalent']}) | ≥ 95% |"
+        )
     lines += [
         "",
         "Examples count the cases of the property that caught the variant first, up to and including the "
@@ -372,6 +426,23 @@ def render(data: dict) -> str:
         f"then, for seeds 0–{seeds - 1}, through the properties alone (the ones that caught it first, then the "
         "rest) until one fails, so 'every seed' does not lean on the fixed worked examples.",
         "",
+    ]
+    return lines
+
+
+def render(data: dict) -> str:
+    """mutation.md from the measured data: summary, the three catalogues, fairness, mutmut."""
+    lines = [*_summary_section(data), *_buggy_section(data), *_correct_section(data), *_partial_section(data)]
+    if "fairness" in data:
+        lines += ["", render_fairness(data["fairness"])]
+    if "mutmut" in data:
+        lines += ["", render_mutmut(data["mutmut"])]
+    return "\n".join(lines) + "\n"
+
+
+def _buggy_section(data: dict) -> list[str]:
+    """One row per buggy variant: what catches it, how soon, what its grade loses, its hints."""
+    lines = [
         "## Buggy variants",
         "",
         "| variant | the bug | caught by (seed 0) | examples to first failure (seed 0) | seeds caught | most examples over seeds | grade: item lost | right item | hint: expected → named |",
@@ -385,28 +456,43 @@ def render(data: dict) -> str:
             f"{b['caught_in_seeds']}/{len(b['seeds'])} | {most} | {', '.join(b['grade_lost']) or '—'} (expected {b['item']}) | "
             f"{'✅' if b['grade_right_item'] else '❌'} | {_hint_cell(b)} |"
         )
+    return lines
+
+
+def _correct_section(data: dict) -> list[str]:
+    """One row per correct variant: verify's verdict and its grade."""
+    lines: list[str] = []
     lines += ["", "## Correct-but-different variants", "", "| variant | how it differs | verify | grade |", "|---|---|---|---|"]
     for c in data["correct"]:
         verdict = "✅ pass" if c["verify_passed"] else f"❌ flagged by {', '.join(c['flagged_by'])}"
         lines.append(f"| `{c['name']}` | {c['description']} | {verdict} | {c['grade_score']:g} / {c['grade_max']:g} |")
+    return lines
+
+
+def _partial_section(data: dict) -> list[str]:
+    """One row per partial or fused variant: each item's verdict against the one expected."""
+    lines: list[str] = []
     if data.get("partial"):
-        lines += ["", "## Partial and fused variants", "",
-                  "What each leaves out raises NotImplementedError in its author's words; the grade must say "
-                  "\"not implemented\" there, \"failed\" where its bug is, and pass the rest; verify checks "
-                  "everything implemented and lists the rest in one line.", "",
-                  "| variant | how it is written | grade: not implemented | grade: failed | verdicts right | score | verify | hint: expected → named |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Partial and fused variants",
+            "",
+            "What each leaves out raises NotImplementedError in its author's words; the grade must say "
+            '"not implemented" there, "failed" where its bug is, and pass the rest; verify checks '
+            "everything implemented and lists the rest in one line.",
+            "",
+            "| variant | how it is written | grade: not implemented | grade: failed | verdicts right | score | verify | hint: expected → named |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for p in data["partial"]:
             missing = [n for n, v in p["grade_status"].items() if v == "not implemented"]
             failed = [n for n, v in p["grade_status"].items() if v == "failed"]
             verify = ", ".join(f"{n}: {v}" for n, v in p["verify"].items() if v != "passed") or "all pass"
-            lines.append(f"| `{p['name']}` | {p['description']} | {', '.join(missing) or '—'} | {', '.join(failed) or '—'} | "
-                         f"{'✅' if p['grade_right'] else '❌'} | {p['grade_score']:g} / {p['grade_max']:g} | {verify} | {_hint_cell(p)} |")
-    if "fairness" in data:
-        lines += ["", render_fairness(data["fairness"])]
-    if "mutmut" in data:
-        lines += ["", render_mutmut(data["mutmut"])]
-    return "\n".join(lines) + "\n"
+            lines.append(
+                f"| `{p['name']}` | {p['description']} | {', '.join(missing) or '—'} | {', '.join(failed) or '—'} | "
+                f"{'✅' if p['grade_right'] else '❌'} | {p['grade_score']:g} / {p['grade_max']:g} | {verify} | {_hint_cell(p)} |"
+            )
+    return lines
 
 
 def _hint_cell(row: dict) -> str:
@@ -437,62 +523,104 @@ def render_mutmut(m: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
+    """The command line: seeds, variants, what to measure and what to keep of the last report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=SEEDS)
     parser.add_argument("--variants", nargs="*", help="only these variants")
     parser.add_argument("--no-mutmut", action="store_true")
-    parser.add_argument("--keep-mutmut", action="store_true",
-                        help="keep the mutmut results of the last reports/mutation.json (valid while impl/ is unchanged)")
-    parser.add_argument("--fairness-only", action="store_true",
-                        help="measure the fairness over seeds alone, keeping the rest of the last reports/mutation.json")
+    parser.add_argument(
+        "--keep-mutmut",
+        action="store_true",
+        help="keep the mutmut results of the last reports/mutation.json (valid while impl/ is unchanged)",
+    )
+    parser.add_argument(
+        "--fairness-only",
+        action="store_true",
+        help="measure the fairness over seeds alone, keeping the rest of the last reports/mutation.json",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="processes of the fairness run (default 1)")
-    parser.add_argument("--from-progress", metavar="JSONL",
-                        help="the fairness section from the grades a run wrote so far (its mutation.fairness.jsonl.tmp), "
-                             "the rest of the last reports/mutation.json kept")
+    parser.add_argument(
+        "--from-progress",
+        metavar="JSONL",
+        help="the fairness section from the grades a run wrote so far (its mutation.fairness.jsonl.tmp), "
+        "the rest of the last reports/mutation.json kept",
+    )
     parser.add_argument("--out", default=str(ROOT / "reports"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _command(args: argparse.Namespace, argv: list[str] | None) -> str:
+    """The command the report names: `make mutation` for the full run, else the options given."""
+    if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only or args.from_progress):
+        return "make mutation"
+    return "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
+
+
+def _write(out: Path, data: dict) -> None:
+    """mutation.json and mutation.md in `out`."""
     from gradverify.files import write_atomic
+
+    write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
+    write_atomic(out / "mutation.md", render(data))
+
+
+def _fairness_again(args: argparse.Namespace, out: Path, command: str, progress: Path) -> None:
+    """--fairness-only and --from-progress: the fairness section of the last mutation.json measured
+    anew (or read from the grades of --from-progress), the rest kept; both reports rewritten, the
+    section printed."""
+    data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+    if args.from_progress:
+        rows = [json.loads(line) for line in Path(args.from_progress).read_text(encoding="utf-8").splitlines() if line]
+        data["fairness"] = fairness_summary(rows, args.seeds, None, args.jobs)
+    else:
+        data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
+    data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
+    _write(out, data)
+    print(render_fairness(data["fairness"]))
+
+
+def _mutmut(args: argparse.Namespace, out: Path) -> dict | None:
+    """mutmut's results: the last mutation.json's (--keep-mutmut, with the date they were measured),
+    none (--no-mutmut), or a run of mutmut."""
+    if args.keep_mutmut:
+        previous = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+        previous["mutmut"].setdefault("measured", previous.get("date"))
+        return previous["mutmut"]
+    if args.no_mutmut:
+        return None
+    from benchmarks import mutmut_run
+
+    return mutmut_run.run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make mutation` and its options: the catalogue, the fairness over seeds and mutmut measured
+    (or only the fairness, the rest kept), then mutation.json and mutation.md written to --out."""
+    args = _parser().parse_args(argv)
     from gradverify.references import jax_backend
 
     jax_backend.enable_persistent_cache()
     start = time.perf_counter()
     out = Path(args.out)
-    command = "make mutation" if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only
-                                    or args.from_progress) \
-        else "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
+    command = _command(args, argv)
     progress = out / "mutation.fairness.jsonl.tmp"  # each grade as it ends (*.tmp: git ignores it)
     if not args.from_progress:
         progress.unlink(missing_ok=True)
     if args.fairness_only or args.from_progress:
-        data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
-        if args.from_progress:
-            rows = [json.loads(line) for line in Path(args.from_progress).read_text(encoding="utf-8").splitlines() if line]
-            data["fairness"] = fairness_summary(rows, args.seeds, None, args.jobs)
-        else:
-            data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
-        data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
-        write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
-        write_atomic(out / "mutation.md", render(data))
-        print(render_fairness(data["fairness"]))
+        _fairness_again(args, out, command, progress)
         return 0
     data = catalogue(args.seeds, args.variants)
     data["summary"] = summary(data)
     data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
     data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
-    if args.keep_mutmut:
-        previous = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
-        data["mutmut"] = previous["mutmut"]
-        data["mutmut"].setdefault("measured", previous.get("date"))
-    elif not args.no_mutmut:
-        from benchmarks import mutmut_run
-
-        data["mutmut"] = mutmut_run.run()
+    mutmut = _mutmut(args, out)
+    if mutmut is not None:
+        data["mutmut"] = mutmut
     data["seconds"] = time.perf_counter() - start
     data["date"] = time.strftime("%Y-%m-%d")
     data["command"] = command
-    write_atomic(out / "mutation.json", json.dumps(data, indent=2) + "\n")
-    write_atomic(out / "mutation.md", render(data))
+    _write(out, data)
     print(render(data))
     return 0
 

@@ -54,17 +54,31 @@ def measure(repeat: int = 300) -> list[tuple[str, float]]:
     params = [(layer["W"], layer["b"]) for layer in net["layers"]]
     eager = jax.value_and_grad(objective)
     jax.block_until_ready(eager(params, X, Y))
-    rows.append(("jax eager value_and_grad, exact shapes (warm)", _per_call(lambda: jax.block_until_ready(eager(params, X, Y)), 20)))
+    rows.append(
+        ("jax eager value_and_grad, exact shapes (warm)", _per_call(lambda: jax.block_until_ready(eager(params, X, Y)), 20))
+    )
     jitted = jax.jit(jax.value_and_grad(objective))
-    rows.append(("jax jit, exact shapes: first call (trace + compile)", _per_call(lambda: jax.block_until_ready(jitted(params, X, Y)), 1)))
+    rows.append(
+        ("jax jit, exact shapes: first call (trace + compile)", _per_call(lambda: jax.block_until_ready(jitted(params, X, Y)), 1))
+    )
     rows.append(("jax jit, exact shapes: cached call", _per_call(lambda: jax.block_until_ready(jitted(params, X, Y)), repeat)))
 
-    rows.append(("jax_backend (padded bucket): first call (trace + compile)", _per_call(lambda: jax_backend.network_gradients(net, X, Y), 1)))
+    rows.append(
+        (
+            "jax_backend (padded bucket): first call (trace + compile)",
+            _per_call(lambda: jax_backend.network_gradients(net, X, Y), 1),
+        )
+    )
     rows.append(("jax_backend (padded bucket): cached call", _per_call(lambda: jax_backend.network_gradients(net, X, Y), repeat)))
     other = _net((5, 30, 7, 2, 3), seed=3)
     other["layers"][0]["activation"] = "relu"
     X2, Y2 = rng.normal(size=(50, 5)), rng.normal(size=(50, 3))
-    rows.append(("jax_backend: another architecture in the same bucket (5-30-7-2-3, batch 50, first call)", _per_call(lambda: jax_backend.network_gradients(other, X2, Y2), 1)))
+    rows.append(
+        (
+            "jax_backend: another architecture in the same bucket (5-30-7-2-3, batch 50, first call)",
+            _per_call(lambda: jax_backend.network_gradients(other, X2, Y2), 1),
+        )
+    )
     return rows
 
 

@@ -25,8 +25,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "reports" / "samples"
 #: The class graded for the class summary: the model solution, the template, six bugs.
-BUGS = ("dense_weight_gradient_transposed", "momentum_with_dampening", "sigmoid_derivative_from_z",
-        "softmax_diagonal_jacobian", "sse_without_half", "train_resets_velocity_each_epoch")
+BUGS = (
+    "dense_weight_gradient_transposed",
+    "momentum_with_dampening",
+    "sigmoid_derivative_from_z",
+    "softmax_diagonal_jacobian",
+    "sse_without_half",
+    "train_resets_velocity_each_epoch",
+)
 #: The student whose own grade report is a sample: a training bug, so its loss curves show.
 STUDENT = "train_resets_velocity_each_epoch"
 
@@ -67,11 +73,22 @@ def main(argv: list[str] | None = None) -> int:
         _clear(out, "verify")
         _gradverify("verify", "--profile", "ci", *corpus, "--quiet", "--report", str(out / "verify.md"), cwd=ROOT)
         _clear(out, "sigmoid_derivative_from_z")
-        _gradverify("verify", "--impl", "class/sigmoid_derivative_from_z.py", "--profile", "ci", *corpus, "--quiet",
-                    "--report", str(out / "sigmoid_derivative_from_z.md"), cwd=work)
+        _gradverify(
+            "verify",
+            "--impl",
+            "class/sigmoid_derivative_from_z.py",
+            "--profile",
+            "ci",
+            *corpus,
+            "--quiet",
+            "--report",
+            str(out / "sigmoid_derivative_from_z.md"),
+            cwd=work,
+        )
         _clear(out, "class_summary")
-        _gradverify("grade", "class", "--out", "grades", "--jobs", "2", "--quiet",
-                    "--report", str(out / "class_summary.md"), cwd=work)
+        _gradverify(
+            "grade", "class", "--out", "grades", "--jobs", "2", "--quiet", "--report", str(out / "class_summary.md"), cwd=work
+        )
         _clear(out, STUDENT)
         for produced in (work / "grades" / "students").glob(f"{STUDENT}.*"):
             if produced.suffix in (".md", ".svg"):

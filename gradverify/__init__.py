@@ -8,12 +8,33 @@
 
 The package, by folder of the repository:
 
-    gradverify            (gradverify/)   the application: API, CLI, pytest plugin, runner, hints, corpus, reports
+    gradverify            (gradverify/)   the application: API, CLI, pytest plugin, the run of the checks, reports
     gradverify.grading    (gradverify/grading/)  rubric, items, grade reports, class summary, course adapters
-    gradverify.sandbox    (gradverify/sandbox/)  engine, host, worker and codec; stdlib and NumPy only
+    gradverify.sandbox    (gradverify/sandbox/)  engine, host, channel, worker and codec; stdlib and NumPy only
     gradverify.properties (properties/)   what is checked: cases, strategies, checks, bad inputs, worked examples
     gradverify.impl       (impl/)         the hand-written NumPy backprop: the model solution
     gradverify.references (references/)   the spec table, JAX/PyTorch/finite-difference oracles, compare()
+
+The application's own files (gradverify/):
+
+    __init__.py      the public API: verify, prepare, grade and the result types
+    __main__.py      python -m gradverify
+    cli.py           the command line: verify, grade, secret, template
+    pytest_plugin.py the checks as pytest items, in the user's own test run
+    runner.py        a session: the checks of one implementation in turn, replay commands, hints
+    search.py        one check: its corpus replayed, its coverage cases, the hypothesis search
+    results.py       the structured results the reports read, and merging them across processes
+    profiles.py      the run profiles (dev, ci, thorough) and hypothesis's settings and home folder
+    corpus.py        the regression corpus: counterexamples saved and replayed
+    hints.py         what the numbers of a failure say about its cause: hints and diagnoses
+    loader.py        loading an implementation from a module name or a .py file
+    report.py        Markdown and JUnit reports, GitHub annotations, from a VerifyResult
+    plots.py         the reports' pictures, and writing a report with them
+    files.py         writing files atomically
+    markdown.py      text from outside made inert in Markdown
+    terminal.py      text from outside made inert on a terminal
+    project.py       the user's project: its root, its [tool.gradverify] settings, its state folder
+    options.py       argument types shared by the CLI and the pytest plugin
 
 Importing gradverify is cheap: hypothesis, JAX and PyTorch load when a check first needs them.
 """
@@ -39,8 +60,11 @@ def _leave_working_folder() -> None:
 
     argv = list(getattr(_sys, "orig_argv", ()))
     module = argv[argv.index("-m") + 1] if _sys.argv[:1] == ["-m"] and "-m" in argv[:-1] else ""
-    program = module == "gradverify" or module.startswith("gradverify.") or (
-        bool(_sys.argv) and os.path.basename(_sys.argv[0]) == "gradverify")
+    program = (
+        module == "gradverify"
+        or module.startswith("gradverify.")
+        or (bool(_sys.argv) and os.path.basename(_sys.argv[0]) == "gradverify")
+    )
     if not program:
         return
     try:
@@ -62,22 +86,41 @@ if TYPE_CHECKING:
     from gradverify.grading.items import GradeResult, ItemResult
     from gradverify.grading.rubric import Rubric
     from gradverify.references.compare import Cause, Comparison, Where
-    from gradverify.runner import Failure, PropertyResult, Progress, Session, VerifyResult
+    from gradverify.results import Failure, PropertyResult, VerifyResult
+    from gradverify.runner import Progress, Session
 
 #: The implementation verified when none is named: the bundled one.
 BUNDLED_IMPL = "gradverify.impl"
 
 _TYPES = {
-    "VerifyResult": "gradverify.runner", "PropertyResult": "gradverify.runner", "Failure": "gradverify.runner",
+    "VerifyResult": "gradverify.results",
+    "PropertyResult": "gradverify.results",
+    "Failure": "gradverify.results",
     "Session": "gradverify.runner",
-    "GradeResult": "gradverify.grading.items", "ItemResult": "gradverify.grading.items",
+    "GradeResult": "gradverify.grading.items",
+    "ItemResult": "gradverify.grading.items",
     "Rubric": "gradverify.grading.rubric",
-    "Comparison": "gradverify.references.compare", "Where": "gradverify.references.compare",
+    "Comparison": "gradverify.references.compare",
+    "Where": "gradverify.references.compare",
     "Cause": "gradverify.references.compare",
 }
 
-__all__ = ["verify", "prepare", "grade", "BUNDLED_IMPL", "VerifyResult", "PropertyResult", "Failure", "Session", "GradeResult",
-           "ItemResult", "Rubric", "Comparison", "Where", "Cause"]  # the types: _TYPES, imported on first use
+__all__ = [
+    "verify",
+    "prepare",
+    "grade",
+    "BUNDLED_IMPL",
+    "VerifyResult",
+    "PropertyResult",
+    "Failure",
+    "Session",
+    "GradeResult",
+    "ItemResult",
+    "Rubric",
+    "Comparison",
+    "Where",
+    "Cause",
+]  # the types: _TYPES, imported on first use
 
 
 def __getattr__(name: str) -> Any:
@@ -128,8 +171,16 @@ def verify(
     from gradverify import runner
 
     chosen = _select_checks(properties) if properties is not None else None
-    session = prepare(impl, profile=profile, seed=seed, budget=budget, regressions=regressions,
-                      save_regressions=save_regressions, replay=replay, project=project)
+    session = prepare(
+        impl,
+        profile=profile,
+        seed=seed,
+        budget=budget,
+        regressions=regressions,
+        save_regressions=save_regressions,
+        replay=replay,
+        project=project,
+    )
     return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
 
 
@@ -156,12 +207,12 @@ def prepare(
     host's process (the pytest plugin): hypothesis's storage, a setting of the whole process,
     is left as the host has it, so a user's own hypothesis tests keep their database. The other arguments and the
     errors are verify's."""
-    from gradverify import corpus, project as projects, runner
+    from gradverify import corpus, profiles, project as projects, runner
     from gradverify.loader import load_impl, require_protocol
     from gradverify.references import jax_backend
 
-    if profile not in runner.PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(runner.PROFILES)}")
+    if profile not in profiles.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(profiles.PROFILES)}")
     root = Path(project).resolve() if project is not None else projects.find_project()
     try:
         entry = corpus.load_replay(replay) if replay is not None else None
@@ -174,11 +225,20 @@ def prepare(
         spec = str(impl)
         module = load_impl(spec, project=root)
     corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
-    if own_process:  # a setting of the whole process: not for a host's (runner.use_hypothesis_home)
-        runner.use_hypothesis_home(projects.hypothesis_root(root) if runner.PROFILES[profile].database else None)
+    if own_process:  # a setting of the whole process: not for a host's (profiles.use_hypothesis_home)
+        profiles.use_hypothesis_home(projects.hypothesis_root(root) if profiles.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
-    return runner.start(module, impl_spec=spec, profile=profile, seed=seed, budget=budget, corpus_dir=corpus_dir,
-                        save_regressions=save_regressions, database_dir=database_dir, replay=entry)
+    return runner.start(
+        module,
+        impl_spec=spec,
+        profile=profile,
+        seed=seed,
+        budget=budget,
+        corpus_dir=corpus_dir,
+        save_regressions=save_regressions,
+        database_dir=database_dir,
+        replay=entry,
+    )
 
 
 def _select_checks(patterns: list[str]) -> list[str]:
@@ -224,7 +284,7 @@ def grade(
     from gradverify.grading.rubric import Rubric, load_rubric
     from gradverify.grading.secret import course_secret, secret_path
     from gradverify.references import jax_backend
-    from gradverify.runner import use_hypothesis_home
+    from gradverify.profiles import use_hypothesis_home
 
     chosen = rubric if isinstance(rubric, Rubric) else load_rubric(rubric)
     key = None

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any, NoReturn
 
 from gradverify.options import positive_int
 from gradverify.terminal import inert  # every piece of text from outside that this module prints
@@ -24,7 +25,7 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 on bad usage; keep it, say it plainly
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 on bad usage; keep it, say it plainly
         self.print_usage(sys.stderr)
         print(f"gradverify: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
@@ -37,69 +38,18 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gradverify {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    v = sub.add_parser(
-        "verify",
-        help="check an implementation against JAX, PyTorch and finite differences",
-        description="Exit 0 when every check holds, 1 when any fails, 2 on bad usage or an implementation that cannot be loaded.",
-    )
-    v.add_argument("--impl", help="module name or path to a .py file (default: [tool.gradverify] impl, else the bundled impl)")
-    v.add_argument("--profile", choices=["dev", "ci", "thorough"],
-                   help="dev (quick; the default unless [tool.gradverify] profile says otherwise), ci (deterministic, fixed budget), thorough")
-    v.add_argument("--seed", type=int, help="hypothesis seed (ci defaults to 0)")
-    v.add_argument("--budget", type=positive_int, help="examples per property, overriding the profile's")
-    v.add_argument("--report", help="write the Markdown report here")
-    v.add_argument("--junit", help="write JUnit XML here")
-    v.add_argument("--property", action="append", dest="only", metavar="NAME", help="run only this check (repeatable)")
-    v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
-    v.add_argument("--regressions", metavar="DIR",
-                   help="the regression corpus folder (default: [tool.gradverify] regressions, else .gradverify/regressions in the project)")
-    v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
-    v.add_argument("--fail-fast", action="store_true", help="stop at the first check that fails")
-    v.add_argument("--quiet", action="store_true", help="no progress lines")
-    v.add_argument("--no-plots", action="store_true", help="no pictures beside the report (tables and text only)")
-    v.set_defaults(func=_cmd_verify)
-
-    g = sub.add_parser(
-        "grade",
-        help="grade student submissions (each run in a sandboxed process)",
-        description="Exit 0 when grading completed, whatever the score; 1 with --fail-under and a score below it; "
-        "2 when the grader itself could not run.",
-    )
-    g.add_argument("files", nargs="+", metavar="FILE",
-                   help="submission .py files, or class folders of them (a student per file, or per folder: --file)")
-    g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
-    g.add_argument("--adapter", metavar="NAME_OR_FILE",
-                   help="a course adapter mapping the course's own API onto the protocol: a .py file, or a shipped one "
-                        "(cs231n, layers); default: the rubric's adapter, if it names one (docs/adapters.md)")
-    g.add_argument("--report", help="Markdown report (one submission), or the class summary (several)")
-    g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
-    g.add_argument("--out", default="grades",
-                   help="folder for the class summary and, in its students/ folder, each student's report (default: grades)")
-    g.add_argument("--file", type=_submission_file, metavar="NAME",
-                   help="in a class folder of one folder per student, the file to grade in each, e.g. backprop.py "
-                        "(default: the rubric's submission_file; without either, a folder holding one .py file is its student's)")
-    g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
-    g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
-    g.add_argument("--unsafe-no-sandbox", action="store_true",
-                   help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so")
-    g.add_argument("--jobs", type=positive_int, default=1, help="submissions graded in parallel, one process each")
-    g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
-    g.add_argument("--secret", metavar="FILE",
-                   help="the course secret each grade's seed is derived from, with the submission (default: "
-                        "$GRADVERIFY_SECRET_FILE, else $XDG_CONFIG_HOME/gradverify/course-secret, made on first use)")
-    g.add_argument("--seed", type=int, metavar="N",
-                   help="grade with this seed instead: a replay of the grade whose report gives seed N")
-    g.add_argument("--quiet", action="store_true", help="no progress lines")
-    g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
-    g.add_argument("--sandbox-proven", action="store_true", help=argparse.SUPPRESS)  # a class grade's per-student process
-    g.set_defaults(func=_cmd_grade)
-
+    _add_verify(sub)
+    _add_grade(sub)
     s = sub.add_parser("secret", help="the course secret that grades' seeds are derived from")
     s_sub = s.add_subparsers(dest="secret_command", required=True, parser_class=_Parser)
-    n = s_sub.add_parser("new", help="write a new course secret (mode 0600); never overwrites one",
-                         description="Exit 0 when written, 2 when the file exists or cannot be written.")
-    n.add_argument("path", nargs="?", help="where (default: $GRADVERIFY_SECRET_FILE, else "
-                                           "$XDG_CONFIG_HOME/gradverify/course-secret)")
+    n = s_sub.add_parser(
+        "new",
+        help="write a new course secret (mode 0600); never overwrites one",
+        description="Exit 0 when written, 2 when the file exists or cannot be written.",
+    )
+    n.add_argument(
+        "path", nargs="?", help="where (default: $GRADVERIFY_SECRET_FILE, else $XDG_CONFIG_HOME/gradverify/course-secret)"
+    )
     n.set_defaults(func=_cmd_secret_new)
 
     t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
@@ -107,6 +57,96 @@ def _build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=_cmd_template)
 
     return parser
+
+
+def _add_verify(sub: Any) -> None:
+    """The verify command and its options."""
+    v = sub.add_parser(
+        "verify",
+        help="check an implementation against JAX, PyTorch and finite differences",
+        description="Exit 0 when every check holds, 1 when any fails, 2 on bad usage or an implementation that cannot be loaded.",
+    )
+    v.add_argument("--impl", help="module name or path to a .py file (default: [tool.gradverify] impl, else the bundled impl)")
+    v.add_argument(
+        "--profile",
+        choices=["dev", "ci", "thorough"],
+        help="dev (quick; the default unless [tool.gradverify] profile says otherwise), ci (deterministic, fixed budget), thorough",
+    )
+    v.add_argument("--seed", type=int, help="hypothesis seed (ci defaults to 0)")
+    v.add_argument("--budget", type=positive_int, help="examples per property, overriding the profile's")
+    v.add_argument("--report", help="write the Markdown report here")
+    v.add_argument("--junit", help="write JUnit XML here")
+    v.add_argument("--property", action="append", dest="only", metavar="NAME", help="run only this check (repeatable)")
+    v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
+    v.add_argument(
+        "--regressions",
+        metavar="DIR",
+        help="the regression corpus folder (default: [tool.gradverify] regressions, else .gradverify/regressions in the project)",
+    )
+    v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
+    v.add_argument("--fail-fast", action="store_true", help="stop at the first check that fails")
+    v.add_argument("--quiet", action="store_true", help="no progress lines")
+    v.add_argument("--no-plots", action="store_true", help="no pictures beside the report (tables and text only)")
+    v.set_defaults(func=_cmd_verify)
+
+
+def _add_grade(sub: Any) -> None:
+    """The grade command and its options."""
+    g = sub.add_parser(
+        "grade",
+        help="grade student submissions (each run in a sandboxed process)",
+        description="Exit 0 when grading completed, whatever the score; 1 with --fail-under and a score below it; "
+        "2 when the grader itself could not run.",
+    )
+    g.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="submission .py files, or class folders of them (a student per file, or per folder: --file)",
+    )
+    g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
+    g.add_argument(
+        "--adapter",
+        metavar="NAME_OR_FILE",
+        help="a course adapter mapping the course's own API onto the protocol: a .py file, or a shipped one "
+        "(cs231n, layers); default: the rubric's adapter, if it names one (docs/adapters.md)",
+    )
+    g.add_argument("--report", help="Markdown report (one submission), or the class summary (several)")
+    g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
+    g.add_argument(
+        "--out",
+        default="grades",
+        help="folder for the class summary and, in its students/ folder, each student's report (default: grades)",
+    )
+    g.add_argument(
+        "--file",
+        type=_submission_file,
+        metavar="NAME",
+        help="in a class folder of one folder per student, the file to grade in each, e.g. backprop.py "
+        "(default: the rubric's submission_file; without either, a folder holding one .py file is its student's)",
+    )
+    g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
+    g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
+    g.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so",
+    )
+    g.add_argument("--jobs", type=positive_int, default=1, help="submissions graded in parallel, one process each")
+    g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
+    g.add_argument(
+        "--secret",
+        metavar="FILE",
+        help="the course secret each grade's seed is derived from, with the submission (default: "
+        "$GRADVERIFY_SECRET_FILE, else $XDG_CONFIG_HOME/gradverify/course-secret, made on first use)",
+    )
+    g.add_argument(
+        "--seed", type=int, metavar="N", help="grade with this seed instead: a replay of the grade whose report gives seed N"
+    )
+    g.add_argument("--quiet", action="store_true", help="no progress lines")
+    g.add_argument("--no-plots", action="store_true", help="no pictures beside the reports (tables and text only)")
+    g.add_argument("--sandbox-proven", action="store_true", help=argparse.SUPPRESS)  # a class grade's per-student process
+    g.set_defaults(func=_cmd_grade)
 
 
 def _positive_float(text: str) -> float:
@@ -148,13 +188,15 @@ def _paint(text: str, mark: str, stream) -> str:
 
 def _progress(index: int, total: int, name: str, result) -> None:
     """One line per check on stderr; on a terminal, the running check is shown first."""
+    from gradverify.results import CheckKind
+
     tty = sys.stderr.isatty()
     if result is None:
         if tty:
             print(f"[{index + 1:>2}/{total}] ...   {name}", end="\r", file=sys.stderr, flush=True)
         return
     mark = {"passed": "pass", "error": "ERROR", "not implemented": "n/i", "partly implemented": "part"}.get(result.status, "FAIL")
-    count = "fixed" if result.kind == "fixed" else f"{result.examples} examples"
+    count = "fixed" if result.kind is CheckKind.FIXED else f"{result.examples} examples"
     line = f"[{index + 1:>2}/{total}] {_paint(f'{mark:<5}', mark, sys.stderr)} {name} ({count}, {result.seconds:.1f} s)"
     print(line + (" " * 8 if tty else ""), file=sys.stderr, flush=True)
 
@@ -168,9 +210,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         settings = project.load_settings(project.find_project())
         result = gradverify.verify(
-            args.impl or settings.get("impl", gradverify.BUNDLED_IMPL), profile=args.profile or settings.get("profile", "dev"),
-            seed=args.seed, budget=args.budget, properties=args.only, regressions=args.regressions,
-            save_regressions=not args.no_save, replay=args.replay, fail_fast=args.fail_fast,
+            args.impl or settings.get("impl", gradverify.BUNDLED_IMPL),
+            profile=args.profile or settings.get("profile", "dev"),
+            seed=args.seed,
+            budget=args.budget,
+            properties=args.only,
+            regressions=args.regressions,
+            save_regressions=not args.no_save,
+            replay=args.replay,
+            fail_fast=args.fail_fast,
             progress=None if args.quiet else _progress,
         )
     except NotAnImplementation as exc:
@@ -182,26 +230,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    from gradverify.files import write_atomic
-    from gradverify.report import render_junit, render_markdown, step_summary, write_report
+    from gradverify.report import render_markdown
 
     result.seconds = time.perf_counter() - started  # wall time, imports included
     for problem in result.corpus_problems:  # entries skipped (unreadable, too large), also in the report
         print(f"gradverify: regression corpus: {problem}", file=sys.stderr)
     markdown = render_markdown(result)
-    if args.report:  # with its pictures beside it, written before it (not with --no-plots)
-        write_report(args.report, result, drawing=not args.no_plots)
-    if args.junit:
-        write_atomic(args.junit, render_junit(result))
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        with open(summary_path, "a", encoding="utf-8") as handle:
-            handle.write(step_summary(markdown))
-    if os.environ.get("GITHUB_ACTIONS") == "true":
-        from gradverify.report import github_annotations
-
-        for line in github_annotations(result, _locator(result.impl)):
-            print(line)
+    _write_outputs(args, result, markdown)
     if result.not_implemented:
         from gradverify.report import missing_line
 
@@ -213,10 +248,31 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print(f"  {inert(line)}", file=sys.stderr)
     verdict = "PASS" if result.passed else "FAIL"
     sys.stderr.flush()
-    print(f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
-          f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
-          flush=True)
+    print(
+        f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
+        f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
+        flush=True,
+    )
     return EXIT_OK if result.passed else EXIT_FAIL
+
+
+def _write_outputs(args: argparse.Namespace, result: Any, markdown: str) -> None:
+    """The report (with its pictures, written first, unless --no-plots), the JUnit XML, and on
+    GitHub Actions the step summary and the annotations."""
+    from gradverify.files import write_atomic
+    from gradverify.report import github_annotations, render_junit, step_summary, write_report
+
+    if args.report:
+        write_report(args.report, result, drawing=not args.no_plots)
+    if args.junit:
+        write_atomic(args.junit, render_junit(result))
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as handle:
+            handle.write(step_summary(markdown))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in github_annotations(result, _locator(result.impl)):
+            print(line)
 
 
 def _locator(spec: str):
@@ -232,8 +288,13 @@ def _locator(spec: str):
 
     def locate(function: str):
         fn = getattr(module, function, None)
+        if fn is None:
+            return None
         try:
-            path = Path(inspect.getsourcefile(fn)).resolve()
+            source = inspect.getsourcefile(fn)
+            if source is None:
+                return None
+            path = Path(source).resolve()
             line = inspect.getsourcelines(fn)[1]
         except (TypeError, OSError):  # not a Python function, or no source
             return None
@@ -242,18 +303,47 @@ def _locator(spec: str):
     return locate
 
 
+class _Usage(Exception):
+    """A grade that cannot start (bad usage, no sandbox, a broken rubric or adapter): its message,
+    already made inert, is printed and the exit status is EXIT_USAGE."""
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
+    try:
+        rubric = _rubric_of(args)
+        one, students, skipped = _students_of(args, rubric)
+        _prove_sandbox(args, rubric, warm_references=one)
+        adapter = _adapter_of(args, rubric)
+        secret = _secret_of(args, rubric)
+    except _Usage as exc:
+        print(f"gradverify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if one:
+        return _grade_one(students[0].path, rubric, args, adapter, secret)
+    if args.seed is not None:
+        print(f"gradverify: WARNING: --seed {args.seed}: every submission gets the same cases", file=sys.stderr)
+    from gradverify.grading import classroom
+
+    return classroom.grade_many(students, args, skipped)
+
+
+def _rubric_of(args: argparse.Namespace) -> Any:
+    """The rubric (--rubric, else the shipped one), warning when it fixes the seed."""
     from gradverify.grading.rubric import load_rubric
 
     try:
         rubric = load_rubric(args.rubric)
     except ValueError as exc:
-        print(f"gradverify: {inert(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(exc)) from None
     if rubric.seed is not None and args.seed is None:
         from gradverify.grading.secret import FIXED_SEED_WARNING
 
         print(f"gradverify: WARNING: {FIXED_SEED_WARNING}", file=sys.stderr)
+    return rubric
+
+
+def _students_of(args: argparse.Namespace, rubric: Any) -> tuple[bool, list, list]:
+    """(one submission file given, the students found, what was skipped and why)."""
     from gradverify.grading import classroom
     from gradverify.markdown import escaped
 
@@ -261,65 +351,81 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     try:
         students, skipped = classroom.collect(args.files, file=args.file or rubric.submission_file or None)
     except ValueError as exc:
-        print(f"gradverify: {inert(escaped(str(exc)))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(escaped(str(exc)))) from None
     if one and skipped:
-        print(f"gradverify: {inert(escaped(args.files[0]))}: {inert(escaped(skipped[0].why))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(f"{inert(escaped(args.files[0]))}: {inert(escaped(skipped[0].why))}")
     if not students:
-        print("gradverify: no .py submissions found", file=sys.stderr)
-        for entry in skipped:
-            print(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(
+            "\n".join(
+                [
+                    "no .py submissions found",
+                    *(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}" for entry in skipped),
+                ]
+            )
+        )
+    return one, students, skipped
+
+
+def _prove_sandbox(args: argparse.Namespace, rubric: Any, *, warm_references: bool) -> None:
+    """The isolation mode chosen (a warning without one), and the sandbox proven to run NumPy."""
     from gradverify.sandbox import engine
 
     try:
         mode = engine.choose(args.unsafe_no_sandbox)
     except engine.SandboxUnavailable as exc:
-        print(f"gradverify: {inert(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(exc)) from None
     if mode is engine.Mode.NONE:
-        print("gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network",
-              file=sys.stderr)
-    broken = None if args.sandbox_proven else _sandbox_broken(rubric, args, warm_references=one)
+        print(
+            "gradverify: WARNING: --unsafe-no-sandbox: submissions run as your user, with your files and network", file=sys.stderr
+        )
+    broken = None if args.sandbox_proven else _sandbox_broken(rubric, args, warm_references=warm_references)
     if broken:
-        print(f"gradverify: {inert(broken)}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _Usage(inert(broken))
+
+
+def _adapter_of(args: argparse.Namespace, rubric: Any) -> Any:
+    """The course adapter (--adapter, else the rubric's), or None: staff's file, checked once,
+    before any submission runs."""
     from gradverify.grading import adapters
 
-    adapter = None
+    if not (args.adapter or rubric.adapter):
+        return None
     try:
-        if args.adapter or rubric.adapter:  # staff's file: checked once, before any submission runs
-            adapter = adapters.load(args.adapter or rubric.adapter, unsafe=args.unsafe_no_sandbox, memory_mb=args.memory,
-                                    timeout=args.timeout or rubric.item_timeout)
+        return adapters.load(
+            args.adapter or rubric.adapter,
+            unsafe=args.unsafe_no_sandbox,
+            memory_mb=args.memory,
+            timeout=args.timeout or rubric.item_timeout,
+        )
     except adapters.AdapterError as exc:
-        print(f"gradverify: {inert(exc)}", file=sys.stderr)
-        return EXIT_USAGE
-    secret = None
-    if args.seed is None and rubric.seed is None:  # the seed comes from the course secret: read (or make) it once
-        from gradverify.grading.secret import SecretError, course_secret, secret_path
+        raise _Usage(inert(exc)) from None
 
-        path, default = secret_path(args.secret)
-        try:
-            secret = course_secret(path, default=default, announce=lambda line: print(f"gradverify: {line}", file=sys.stderr))
-        except SecretError as exc:
-            print(f"gradverify: {inert(exc)}", file=sys.stderr)
-            return EXIT_USAGE
-        args.secret = str(path.resolve())  # what each class grader process reads
-    if one:
-        return _grade_one(students[0].path, rubric, args, adapter, secret)
-    if args.seed is not None:
-        print(f"gradverify: WARNING: --seed {args.seed}: every submission gets the same cases", file=sys.stderr)
-    return classroom.grade_many(students, args, skipped)
+
+def _secret_of(args: argparse.Namespace, rubric: Any) -> bytes | None:
+    """The course secret the seeds come from (read, or made, once), or None when a seed is given;
+    args.secret is set to its path, which each class grader process reads."""
+    if args.seed is not None or rubric.seed is not None:
+        return None
+    from gradverify.grading.secret import SecretError, course_secret, secret_path
+
+    path, default = secret_path(args.secret)
+    try:
+        secret = course_secret(path, default=default, announce=lambda line: print(f"gradverify: {line}", file=sys.stderr))
+    except SecretError as exc:
+        raise _Usage(inert(exc)) from None
+    args.secret = str(path.resolve())
+    return secret
 
 
 def item_line(index: int, total: int, r, stream=None) -> str:
     """The progress line of one graded item (an ItemResult), its mark coloured when `stream` takes
-    colour; what came from the submission (its cause) made inert."""
+    colour; what came from the submission (its reason) made inert."""
     mark = {"passed": "pass", "partial": "part", "not mapped": "n/a"}.get(r.status, "FAIL")
     points = f"{r.score:g}/{r.item.points:g}" if r.mapped else "not mapped"
-    return (f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, stream)} {inert(r.item.title)} ({points}, {r.seconds:.1f} s)"
-            + (f": {inert(r.cause)}" if r.cause else ""))
+    return (
+        f"[{index + 1:>2}/{total}] {_paint(f'{mark:<4}', mark, stream)} {inert(r.item.title)} ({points}, {r.seconds:.1f} s)"
+        + (f": {inert(r.reason)}" if r.reason else "")
+    )
 
 
 def grade_line(path, result) -> str:
@@ -340,8 +446,12 @@ def _sandbox_broken(rubric, args: argparse.Namespace, *, warm_references: bool) 
     if warm_references:  # the canary mostly waits for its child: the grade's first import goes on beside it
         threading.Thread(target=items._import_references, name="gradverify-references", daemon=True).start()
     try:
-        canary.prove(packages=rubric.packages, memory_mb=args.memory, unsafe=args.unsafe_no_sandbox,
-                     timeout=args.timeout or rubric.item_timeout)
+        canary.prove(
+            packages=rubric.packages,
+            memory_mb=args.memory,
+            unsafe=args.unsafe_no_sandbox,
+            timeout=args.timeout or rubric.item_timeout,
+        )
     except canary.SandboxUnavailable as exc:
         return str(exc)
     args.sandbox_proven = True
@@ -355,7 +465,7 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: byt
     from gradverify.plots import write_with_pictures
     from gradverify.grading import feedback, items as grading
     from gradverify.references import jax_backend
-    from gradverify.runner import use_hypothesis_home
+    from gradverify.profiles import use_hypothesis_home
 
     use_hypothesis_home(None)  # hypothesis's own files in a temporary folder, never the working folder
     jax_backend.enable_persistent_cache()
@@ -367,14 +477,26 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: byt
     from gradverify.sandbox import FileNotCopied, SandboxUnavailable
 
     try:
-        result = grading.grade_file(path, rubric, timeout=args.timeout, memory_mb=args.memory, progress=progress,
-                                    unsafe=args.unsafe_no_sandbox, adapter=adapter, seed=args.seed, secret=secret)
+        result = grading.grade_file(
+            path,
+            rubric,
+            timeout=args.timeout,
+            memory_mb=args.memory,
+            progress=progress,
+            unsafe=args.unsafe_no_sandbox,
+            adapter=adapter,
+            seed=args.seed,
+            secret=secret,
+        )
     except (SandboxUnavailable, FileNotCopied) as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if args.report:  # with its pictures beside it, written before it (not with --no-plots)
-        write_with_pictures(args.report, lambda drawn: feedback.render_submission(result, drawn),
-                            None if args.no_plots else lambda: feedback.submission_pictures(result))
+        write_with_pictures(
+            args.report,
+            lambda drawn: feedback.render_submission(result, drawn),
+            None if args.no_plots else lambda: feedback.submission_pictures(result),
+        )
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     print(grade_line(result.submission, result), flush=True)
@@ -391,8 +513,11 @@ def _cmd_secret_new(args: argparse.Namespace) -> int:
     except SecretError as exc:
         print(f"gradverify: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"gradverify: wrote a new course secret to {path} (mode 0600): keep it with the grading setup, never in "
-          f"a repository or where students can read it", file=sys.stderr)
+    print(
+        f"gradverify: wrote a new course secret to {path} (mode 0600): keep it with the grading setup, never in "
+        f"a repository or where students can read it",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 

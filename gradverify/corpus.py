@@ -56,7 +56,9 @@ def parse(data: dict, path: Path | None = None) -> Entry:
     """An entry from its JSON form; ValueError saying what is wrong."""
     if not isinstance(data, dict) or "property" not in data or "case" not in data:
         raise ValueError("a regression entry needs 'property' and 'case'")
-    return Entry(str(data["property"]), case_from_json(data["case"]), path, str(data.get("found", "")), str(data.get("failure", "")))
+    return Entry(
+        str(data["property"]), case_from_json(data["case"]), path, str(data.get("found", "")), str(data.get("failure", ""))
+    )
 
 
 def _whole(*numbers: Any) -> list[int]:
@@ -101,7 +103,8 @@ def _too_large(path: Path) -> str | None:
 def load(directory: Path) -> tuple[list[Entry], list[str]]:
     """Every entry in `directory` (sorted by file name), and a line for each file that could not be
     read or is too large to replay (MAX_ENTRY_BYTES, MAX_CASE_VALUES)."""
-    entries, problems = [], []
+    entries: list[Entry] = []
+    problems: list[str] = []
     if not directory.is_dir():
         return entries, problems
     for path in sorted(directory.glob("*.json")):
@@ -116,8 +119,10 @@ def load(directory: Path) -> tuple[list[Entry], list[str]]:
             problems.append(f"{path}: skipped, {exc}")
             continue
         if size > MAX_CASE_VALUES:
-            problems.append(f"{path}: skipped, its case computes with {size:,} values, more than the limit of "
-                            f"{MAX_CASE_VALUES:,} (the suite draws none that large)")
+            problems.append(
+                f"{path}: skipped, its case computes with {size:,} values, more than the limit of "
+                f"{MAX_CASE_VALUES:,} (the suite draws none that large)"
+            )
             continue
         entries.append(entry)
     return entries, problems

@@ -2,18 +2,19 @@
 
 `hints(kind, target, failure, module)` looks at the failing comparisons (a transpose, NaN) and,
 on the smallest failing case, asks the submission's own functions a few more questions. Hints
-that name a cause (`CAUSES`: a missing 1/N, dampened momentum, regularised biases, …) are
+that name a mistake (`Diagnosis`: a missing 1/N, dampened momentum, regularised biases, …) are
 *diagnoses*: each is tested against the numbers on the failing case and on siblings of it that
 tell the candidate causes apart (one more sample, one more output, another seed), and is shown
 only when it fits every one of them — at N = 2 a missing 1/N and a missing ½ look alike; at
 N = 3 they do not. No fit, no hint: a wrong hint is worse than none. Each hint is one sentence,
-a `Hint` (a str) whose `cause` says which diagnosis it is. Nothing here may raise: a submission
+a `Hint` (a str) whose `diagnosis` says which one it is. Nothing here may raise: a submission
 that misbehaves while being diagnosed just gets fewer hints.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from typing import Any, Callable
 
 import numpy as np
@@ -25,37 +26,56 @@ from gradverify.references.compare import Cause, compare, constant_ratio
 from gradverify.references.spec import LEAKY_SLOPE
 
 
+class Diagnosis(StrEnum):
+    """A mistake a hint can name (DIAGNOSES says it in words); tests/variants has a variant for each."""
+
+    SIGN = "sign"
+    HALF = "half"
+    PERCENTAGE = "percentage"
+    BATCH_MEAN = "batch_mean"
+    OUTPUT_MEAN = "output_mean"
+    TRANSPOSED = "transposed"
+    DERIVATIVE_FROM_OUTPUT = "derivative_from_output"
+    VJP_WITHOUT_GRAD_A = "vjp_without_grad_a"
+    SOFTMAX_DIAGONAL = "softmax_diagonal"
+    LEAKY_SLOPE = "leaky_slope"
+    L2_ON_BIASES = "l2_on_biases"
+    L2_OVER_N = "l2_over_n"
+    L2_HALF = "l2_half"
+    DAMPENING = "dampening"
+
+
 class Hint(str):
-    """One sentence for the student; `cause` is the key in CAUSES of the mistake it names, or None
-    for an observation ("a NaN came out")."""
+    """One sentence for the student; `diagnosis` is the mistake it names, or None for an
+    observation ("a NaN came out")."""
 
-    cause: str | None
+    diagnosis: Diagnosis | None
 
-    def __new__(cls, text: str, cause: str | None = None) -> "Hint":
+    def __new__(cls, text: str, diagnosis: str | None = None) -> "Hint":
         hint = super().__new__(cls, text)
-        hint.cause = cause
+        hint.diagnosis = Diagnosis(diagnosis) if diagnosis is not None else None
         return hint
 
     def __reduce__(self):
-        return Hint, (str(self), self.cause)
+        return Hint, (str(self), self.diagnosis)
 
 
-#: The diagnoses: the cause each names, in words. tests/variants has a variant for each.
-CAUSES: dict[str, str] = {
-    "sign": "the wrong sign",
-    "half": "a missing or extra ½ (or 2)",
-    "percentage": "a missing or extra factor 100",
-    "batch_mean": "a sum over the batch for a mean, or a mean missing its 1/N",
-    "output_mean": "a sum over the outputs for a mean, or a mean missing its 1/K",
-    "transposed": "a transposed weight gradient",
-    "derivative_from_output": "φ' computed from z where it needs φ(z)",
-    "vjp_without_grad_a": "activation_backward not multiplied by grad_a",
-    "softmax_diagonal": "the softmax VJP from the diagonal of its Jacobian only",
-    "leaky_slope": "another leaky_relu slope",
-    "l2_on_biases": "L2 applied to the biases",
-    "l2_over_n": "the L2 term divided by N",
-    "l2_half": "the ½ of the L2 term",
-    "dampening": "momentum with dampening",
+#: Each diagnosis in words.
+DIAGNOSES: dict[Diagnosis, str] = {
+    Diagnosis.SIGN: "the wrong sign",
+    Diagnosis.HALF: "a missing or extra ½ (or 2)",
+    Diagnosis.PERCENTAGE: "a missing or extra factor 100",
+    Diagnosis.BATCH_MEAN: "a sum over the batch for a mean, or a mean missing its 1/N",
+    Diagnosis.OUTPUT_MEAN: "a sum over the outputs for a mean, or a mean missing its 1/K",
+    Diagnosis.TRANSPOSED: "a transposed weight gradient",
+    Diagnosis.DERIVATIVE_FROM_OUTPUT: "φ' computed from z where it needs φ(z)",
+    Diagnosis.VJP_WITHOUT_GRAD_A: "activation_backward not multiplied by grad_a",
+    Diagnosis.SOFTMAX_DIAGONAL: "the softmax VJP from the diagonal of its Jacobian only",
+    Diagnosis.LEAKY_SLOPE: "another leaky_relu slope",
+    Diagnosis.L2_ON_BIASES: "L2 applied to the biases",
+    Diagnosis.L2_OVER_N: "the L2 term divided by N",
+    Diagnosis.L2_HALF: "the ½ of the L2 term",
+    Diagnosis.DAMPENING: "momentum with dampening",
 }
 
 
@@ -68,15 +88,29 @@ def _near(value: float, target: float) -> bool:
 #: What a constant factor between got and expected can depend on: (name, f(N, K)) for N samples
 #: and K outputs. The first law that fits every probe names the factor.
 LAWS: tuple[tuple[str, Callable[[int, int], float]], ...] = (
-    ("1", lambda n, k: 1.0), ("−1", lambda n, k: -1.0),
-    ("N", lambda n, k: float(n)), ("1/N", lambda n, k: 1.0 / n),
-    ("K", lambda n, k: float(k)), ("1/K", lambda n, k: 1.0 / k),
-    ("2", lambda n, k: 2.0), ("½", lambda n, k: 0.5),
-    ("100", lambda n, k: 100.0), ("1/100", lambda n, k: 0.01),
+    ("1", lambda n, k: 1.0),
+    ("−1", lambda n, k: -1.0),
+    ("N", lambda n, k: float(n)),
+    ("1/N", lambda n, k: 1.0 / n),
+    ("K", lambda n, k: float(k)),
+    ("1/K", lambda n, k: 1.0 / k),
+    ("2", lambda n, k: 2.0),
+    ("½", lambda n, k: 0.5),
+    ("100", lambda n, k: 100.0),
+    ("1/100", lambda n, k: 0.01),
 )
-#: The cause each law points to.
-LAW_CAUSES = {"−1": "sign", "N": "batch_mean", "1/N": "batch_mean", "K": "output_mean", "1/K": "output_mean",
-              "2": "half", "½": "half", "100": "percentage", "1/100": "percentage"}
+#: The diagnosis each law points to.
+LAW_DIAGNOSES = {
+    "−1": "sign",
+    "N": "batch_mean",
+    "1/N": "batch_mean",
+    "K": "output_mean",
+    "1/K": "output_mean",
+    "2": "half",
+    "½": "half",
+    "100": "percentage",
+    "1/100": "percentage",
+}
 
 
 def law(ratios: list[tuple[int, int, float | None]]) -> str | None:
@@ -99,8 +133,10 @@ def _sizes_text(probes: list[tuple[int, int]], *, outputs: bool = True) -> str:
 _WHY: dict[str, tuple[str, str]] = {
     "N": ("a sum over the batch where the protocol takes the mean", "the 1/N of the mean over the batch is missing from it"),
     "1/N": ("divided by N (the batch size) once too often", "divided by N (the batch size) once too often"),
-    "K": ("a sum over the outputs where the protocol takes the mean over all N·K entries",
-          "the 1/K of the mean over the outputs is missing from it"),
+    "K": (
+        "a sum over the outputs where the protocol takes the mean over all N·K entries",
+        "the 1/K of the mean over the outputs is missing from it",
+    ),
     "1/K": ("divided by K (the outputs) where the protocol divides by N only", "divided by K (the outputs) once too often"),
     "2": ("check the ½ (as in ½·Σe²) and the 2 of the derivative", "check the 2 of the derivative"),
     "½": ("check for an extra ½", "check for an extra ½"),
@@ -118,14 +154,19 @@ def scale_hint(value_law: str | None, grad_law: str | None, value: str, gradient
         return []
     if value_law == grad_law:
         why = _WHY[value_law][0]
-        return [Hint(f"Your {_noun(value)} and {_noun(gradient)} are both {value_law} × the reference's (checked at {checked}): {why}.",
-                     LAW_CAUSES[value_law])]
+        return [
+            Hint(
+                f"Your {_noun(value)} and {_noun(gradient)} are both {value_law} × the reference's (checked at {checked}): {why}.",
+                LAW_DIAGNOSES[value_law],
+            )
+        ]
     out = []
     for name, own, other, other_law in ((value, value_law, gradient, grad_law), (gradient, grad_law, value, value_law)):
         if own != "1":
             right = f" while your {other} right" if other_law == "1" else ""
-            out.append(Hint(f"Your {name} {own} × the reference's{right} (checked at {checked}): {_WHY[own][1]}.",
-                            LAW_CAUSES[own]))
+            out.append(
+                Hint(f"Your {name} {own} × the reference's{right} (checked at {checked}): {_WHY[own][1]}.", LAW_DIAGNOSES[own])
+            )
     return out
 
 
@@ -204,14 +245,18 @@ def _probes(case: Any) -> list[Any]:
 
 
 #: What a probe returns when it cannot tell (e.g. no z < 0 to measure a leaky slope on).
-NO_EVIDENCE = Hint("", "no evidence")
+NO_EVIDENCE = Hint("")  # told apart by identity, never shown
 
 
 def _same(found: list[Hint | None]) -> list[Hint]:
     """The hint found on the first probe (the failing case), if every probe that can tell found
     the same cause."""
     first = found[0] if found else None
-    if first is None or first is NO_EVIDENCE or any(h is None or (h is not NO_EVIDENCE and h.cause != first.cause) for h in found):
+    if (
+        first is None
+        or first is NO_EVIDENCE
+        or any(h is None or (h is not NO_EVIDENCE and h.diagnosis != first.diagnosis) for h in found)
+    ):
         return []
     return [first]
 
@@ -234,12 +279,18 @@ def _activation_cause(name: str, case: ActivationCase, module: Any) -> Hint | No
     if name == "leaky_relu":
         if not np.any(z < 0):
             return NO_EVIDENCE
-        slopes = {where: s for where, s in (("activation", _leaky_slope(z, a, z)), ("activation_backward", _leaky_slope(z, got, g)))
-                  if s is not None and not _near(s, LEAKY_SLOPE)}
+        slopes = {
+            where: s
+            for where, s in (("activation", _leaky_slope(z, a, z)), ("activation_backward", _leaky_slope(z, got, g)))
+            if s is not None and not _near(s, LEAKY_SLOPE)
+        }
         if slopes:
             where = " and ".join(f"{f} uses {s:.4g}" for f, s in slopes.items())
-            return Hint(f"For z < 0, {where} as the slope of leaky_relu; the protocol's slope is {LEAKY_SLOPE:g} "
-                        f"(leaky_relu(z) = {LEAKY_SLOPE:g}·z, derivative {LEAKY_SLOPE:g}).", "leaky_slope")
+            return Hint(
+                f"For z < 0, {where} as the slope of leaky_relu; the protocol's slope is {LEAKY_SLOPE:g} "
+                f"(leaky_relu(z) = {LEAKY_SLOPE:g}·z, derivative {LEAKY_SLOPE:g}).",
+                "leaky_slope",
+            )
         return None
     s = ref.activation(name, z)
     if name == "sigmoid" and compare("d", got, g * z * (1 - z)).ok:
@@ -249,8 +300,11 @@ def _activation_cause(name: str, case: ActivationCase, module: Any) -> Hint | No
     if compare("d", got, ref.activation_backward(name, z, np.ones_like(g))).ok and not np.allclose(g, 1):
         return Hint("activation_backward must multiply by grad_a (it is a vector-Jacobian product).", "vjp_without_grad_a")
     if name == "softmax" and compare("d", got, g * s * (1 - s)).ok:
-        return Hint("Only the diagonal of the softmax Jacobian is used; every output depends on every input: "
-                    "∂s_k/∂z_j = s_k(δ_kj − s_j).", "softmax_diagonal")
+        return Hint(
+            "Only the diagonal of the softmax Jacobian is used; every output depends on every input: "
+            "∂s_k/∂z_j = s_k(δ_kj − s_j).",
+            "softmax_diagonal",
+        )
     return None
 
 
@@ -263,8 +317,13 @@ def _activation_hints(name: str, case: ActivationCase, module: Any) -> list[Hint
     if a_ok == d_ok:
         out = []
     else:
-        out = [Hint(f"activation('{name}', z) is right; its derivative is not." if a_ok
-                    else f"activation_backward is right, but activation('{name}', z) itself is not.")]
+        out = [
+            Hint(
+                f"activation('{name}', z) is right; its derivative is not."
+                if a_ok
+                else f"activation_backward is right, but activation('{name}', z) itself is not."
+            )
+        ]
     return _same([_activation_cause(name, probe, module) for probe in _probes(case)]) + out
 
 
@@ -296,9 +355,17 @@ def _loss_hints(name: str, case: LossCase, module: Any) -> list[Hint]:
     if consistent and not value_ok:
         out.append(Hint("Your gradient matches finite differences of your own loss, but your loss differs from the reference."))
     elif not consistent and value_ok:
-        out.append(Hint("Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss disagree)."))
+        out.append(
+            Hint(
+                "Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss disagree)."
+            )
+        )
     elif not consistent:
-        out.append(Hint("loss_backward is not the derivative of your own loss (finite differences disagree), and the loss value is off too."))
+        out.append(
+            Hint(
+                "loss_backward is not the derivative of your own loss (finite differences disagree), and the loss value is off too."
+            )
+        )
     return out
 
 
@@ -340,10 +407,18 @@ def _network_hints(failure: Any, module: Any) -> list[Hint]:
             except finite_diff.NotSmoothHere:
                 return out
             if not compare("fd", float(np.sum(g * u)), numeric, "finite_diff").ok:
-                return out + [Hint(f"Your gradient for layers[{i}].{key} is not the derivative of your own loss value "
-                                   "(finite differences disagree): the backward pass is wrong there.")]
-    return out + [Hint("Your gradients are the derivatives of your own loss value (finite differences agree), "
-                       "so it is the loss value — the forward pass or the loss — that differs from the reference.")]
+                return out + [
+                    Hint(
+                        f"Your gradient for layers[{i}].{key} is not the derivative of your own loss value "
+                        "(finite differences disagree): the backward pass is wrong there."
+                    )
+                ]
+    return out + [
+        Hint(
+            "Your gradients are the derivatives of your own loss value (finite differences agree), "
+            "so it is the loss value — the forward pass or the loss — that differs from the reference."
+        )
+    ]
 
 
 def _l2_terms(example: Example, module: Any) -> tuple[int, float | None, float | None, float | None, float | None]:
@@ -381,21 +456,36 @@ def _l2_hints(example: Example, module: Any) -> list[Hint]:
     out = []
     if biases not in (None, "0"):
         added = "λ·b" if biases == "1" else f"{biases} × λ·b"
-        out.append(Hint(f"Your bias gradients get {added} added with L2 (checked at {checked}): the protocol's L2 term "
-                        "(λ/2)·Σ‖W‖² regularises the weights only, so the biases' gradients do not change with λ.", "l2_on_biases"))
+        out.append(
+            Hint(
+                f"Your bias gradients get {added} added with L2 (checked at {checked}): the protocol's L2 term "
+                "(λ/2)·Σ‖W‖² regularises the weights only, so the biases' gradients do not change with λ.",
+                "l2_on_biases",
+            )
+        )
     if penalty is None or gradient is None or penalty == gradient == "1":
         return out
     wrong = [what for what, which in (("the L2 term in your loss", penalty), ("its gradient", gradient)) if which != "1"]
     wrong[0] = wrong[0][0].upper() + wrong[0][1:]
     factor = penalty if penalty != "1" else gradient
     if {penalty, gradient} <= {"1", "1/N"}:
-        out.append(Hint(f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} divided by N, the batch size "
-                        f"(checked at {checked}): the protocol adds (λ/2)·Σ‖W‖² to each batch's loss and λ·W to the weight "
-                        "gradients, not averaged over the samples.", "l2_over_n"))
+        out.append(
+            Hint(
+                f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} divided by N, the batch size "
+                f"(checked at {checked}): the protocol adds (λ/2)·Σ‖W‖² to each batch's loss and λ·W to the weight "
+                "gradients, not averaged over the samples.",
+                "l2_over_n",
+            )
+        )
     elif {penalty, gradient} <= {"1", "2", "½"}:
-        out.append(Hint(f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} {factor} × the protocol's "
-                        f"(checked at {checked}): check the ½ of the L2 term: (λ/2)·Σ‖W‖² in the loss, whose derivative "
-                        "is λ·W.", "l2_half"))
+        out.append(
+            Hint(
+                f"{' and '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} {factor} × the protocol's "
+                f"(checked at {checked}): check the ½ of the L2 term: (λ/2)·Σ‖W‖² in the loss, whose derivative "
+                "is λ·W.",
+                "l2_half",
+            )
+        )
     return out
 
 
@@ -408,9 +498,9 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
         return [dampened]
     out = _generic(failure)
     try:
-        if kind == "activation" and isinstance(failure.case, ActivationCase):
+        if kind == "activation" and target is not None and isinstance(failure.case, ActivationCase):
             found = _activation_hints(target, failure.case, module)
-        elif kind == "loss" and isinstance(failure.case, LossCase):
+        elif kind == "loss" and target is not None and isinstance(failure.case, LossCase):
             found = _loss_hints(target, failure.case, module)
         elif kind == "network" and isinstance(failure.case, Example):
             found = _network_hints(failure, module)
@@ -424,7 +514,7 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
             found = []
     except Exception:  # noqa: BLE001 - a hint is optional; whatever the submission does here, grading goes on
         found = []
-    if kind not in ("loss", "network", "l2") and not any(h.cause for h in found):
+    if kind not in ("loss", "network", "l2") and not any(h.diagnosis for h in found):
         out += _factor(failure)
     return list(dict.fromkeys(out + found))  # each hint once, in order
 
@@ -436,11 +526,17 @@ def _dampening_hint(failure: Any) -> Hint | None:
     if not isinstance(case, TrainCase) or not case.momentum or _near(case.momentum, 1.0):
         return None
     momentum = case.momentum
-    velocity = [c for c in failure.comparisons if c.where.function == "sgd_momentum_step" and c.where.quantity == "velocity"
-                and c.where.step in (None, 1)]
+    velocity = [
+        c
+        for c in failure.comparisons
+        if c.where.function == "sgd_momentum_step" and c.where.quantity == "velocity" and c.where.step in (None, 1)
+    ]
     if velocity and all(c.scale is not None and _near(c.scale, 1.0 - momentum) for c in velocity):
-        return Hint(f"The step is (1 − α) = {1 - momentum:g} times the protocol's: that is momentum with dampening "
-                    "(Δw = α·Δw − η·(1 − α)·∂E/∂w); the protocol has none: Δw(n) = α·Δw(n−1) − η·∂E/∂w.", "dampening")
+        return Hint(
+            f"The step is (1 − α) = {1 - momentum:g} times the protocol's: that is momentum with dampening "
+            "(Δw = α·Δw − η·(1 − α)·∂E/∂w); the protocol has none: Δw(n) = α·Δw(n−1) − η·∂E/∂w.",
+            "dampening",
+        )
     return None
 
 
@@ -461,6 +557,10 @@ def _train_hints(failure: Any) -> list[Hint]:
             case = failure.case
             n = case.example.arch.batch
             batches = -(-n // case.batch_size)
-            return [Hint(f"Expected {case.epochs} epoch(s) × {batches} batches = {case.epochs * batches} batch losses: "
-                         f"with N = {n} and batch_size = {case.batch_size} the last batch is smaller, not dropped.")]
+            return [
+                Hint(
+                    f"Expected {case.epochs} epoch(s) × {batches} batches = {case.epochs * batches} batch losses: "
+                    f"with N = {n} and batch_size = {case.batch_size} the last batch is smaller, not dropped."
+                )
+            ]
     return []

@@ -54,7 +54,8 @@ def require_protocol(module: ModuleType, spec: str) -> None:
     if len(missing_functions(module)) == len(PROTOCOL_FUNCTIONS):
         raise NotAnImplementation(
             f"{spec} defines none of the protocol's functions ({', '.join(PROTOCOL_FUNCTIONS)}): "
-            "it is not an implementation of the backprop protocol (docs/protocol.md)")
+            "it is not an implementation of the backprop protocol (docs/protocol.md)"
+        )
 
 
 def _import(spec: str, project: Path | None) -> ModuleType:

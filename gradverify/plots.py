@@ -61,8 +61,16 @@ def _pyplot():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    matplotlib.rcParams.update({"svg.hashsalt": "gradverify", "svg.fonttype": "path", "font.size": 9,
-                                "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False})
+    matplotlib.rcParams.update(
+        {
+            "svg.hashsalt": "gradverify",
+            "svg.fonttype": "path",
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
     return plt
 
 
@@ -93,8 +101,11 @@ def draw(pictures: Sequence[Picture], report: str | Path) -> dict[str, DrawnPict
         try:
             drawn[picture.key] = DrawnPicture(picture_name(report, picture.key), picture.alt, svg_text(picture.figure()))
         except Exception as exc:  # noqa: BLE001 - a picture is never worth a failed run
-            print(f"gradverify: could not draw the picture {picture.key!r} ({type(exc).__name__}: {exc}); "
-                  "the report is written without it", file=sys.stderr)
+            print(
+                f"gradverify: could not draw the picture {picture.key!r} ({type(exc).__name__}: {exc}); "
+                "the report is written without it",
+                file=sys.stderr,
+            )
     return drawn
 
 
@@ -107,14 +118,15 @@ def write_report(path: str | Path, markdown: str, drawn: dict[str, DrawnPicture]
         try:
             write_atomic(path.parent / picture.name, picture.svg)
         except OSError as exc:
-            print(f"gradverify: could not write the picture {picture.name} ({exc}); the report is written without it",
-                  file=sys.stderr)
+            print(
+                f"gradverify: could not write the picture {picture.name} ({exc}); the report is written without it",
+                file=sys.stderr,
+            )
             markdown = markdown.replace(picture.markdown(), f"_(picture not written: {picture.alt})_")
     return write_atomic(path, markdown)
 
 
-def write_with_pictures(path: str | Path, render: Callable[[Any], str],
-                        pictures: Callable[[], list] | None) -> Path:
+def write_with_pictures(path: str | Path, render: Callable[[Any], str], pictures: Callable[[], list] | None) -> Path:
     """The report `render(drawn)` at `path`, its `pictures()` drawn and written beside it first
     (draw and write_report: one that cannot be drawn is said on stderr and left out). With
     `pictures` None, `render(None)` alone, and matplotlib is never imported."""
@@ -143,8 +155,16 @@ def error_margins(rows: Sequence[tuple[str, float, float, bool]], *, what: str =
     ys = range(len(rows))
     ax.barh(list(ys), errors, color=colours, height=0.6, left=floor, label="worst relative error")
     ticks = [(y, t) for y, t in zip(ys, tolerances) if t > 0]
-    ax.scatter([t for _, t in ticks], [y for y, _ in ticks], marker="|", s=180, color="black", linewidths=2,
-               label="relative tolerance (rtol)", zorder=3)
+    ax.scatter(
+        [t for _, t in ticks],
+        [y for y, _ in ticks],
+        marker="|",
+        s=180,
+        color="black",
+        linewidths=2,
+        label="relative tolerance (rtol)",
+        zorder=3,
+    )
     for y, (error, raw, tolerance) in enumerate(zip(errors, [r[1] for r in rows][::-1], tolerances)):
         if raw == 0:
             ax.text(floor * 2, y, "0", va="center", fontsize=7)
@@ -193,8 +213,7 @@ def _off(count: int) -> str:
     return f" ({count} value{'s' if count > 1 else ''} not finite or past {DRAWN_LIMIT:g}: off the plot)" if count else ""
 
 
-def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
-                    worst: Sequence[tuple[tuple, float, float]] = ()) -> Any:
+def expected_vs_got(label: str, got: Any, expected: Any, outside: Any, worst: Sequence[tuple[tuple, float, float]] = ()) -> Any:
     """Every element of a failing comparison, got against expected, with the line got = expected:
     elements within the tolerance grey, those `outside` it red, the `worst` (index, got, expected)
     named. For a matrix, beside it a heat map of got − expected laid out as the matrix (rows i,
@@ -224,8 +243,13 @@ def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
     for index, g, e in list(worst)[:NAMED]:
         near = any(abs(e - e0) < 0.08 * (high - low) and abs(g - g0) < 0.05 * (high - low) for e0, g0 in named)
         if _drawable(g) and _drawable(e) and not near:  # a name over another's would hide both
-            ax.annotate(f"[{', '.join(map(str, index))}]" if index else "value", (e, g), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7)
+            ax.annotate(
+                f"[{', '.join(map(str, index))}]" if index else "value",
+                (e, g),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
             named.append((e, g))
     ax.plot([low, high], [low, high], color="#555555", linewidth=1, linestyle="--", label="got = expected", zorder=1)
     ax.set_xlim(low, high)
@@ -234,26 +258,36 @@ def expected_vs_got(label: str, got: Any, expected: Any, outside: Any,
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_xlabel("expected (reference)")
     ax.set_ylabel("got (implementation)")
-    ax.set_title(textwrap.fill(f"{label}: {int(outside.sum())} of {outside.size} elements off"
-                               f"{_off(int((~drawable).sum()))}", 48), fontsize=9)
+    ax.set_title(
+        textwrap.fill(f"{label}: {int(outside.sum())} of {outside.size} elements off{_off(int((~drawable).sum()))}", 48),
+        fontsize=9,
+    )
     ax.legend(fontsize=7, frameon=False)
     if matrix:
-        with np.errstate(invalid="ignore", over="ignore"):
-            difference = got - expected
-        difference[~np.isfinite(difference)] = np.nan
-        limit = float(np.nanmax(np.abs(difference))) if np.isfinite(difference).any() else 1.0
-        limit = limit or 1.0
-        image = heat.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
-        rows, cols = np.nonzero(outside)
-        heat.scatter(cols, rows, marker="x", s=16, color="black", linewidths=0.8, label="out of tolerance")
-        heat.set_xlabel("column j")
-        heat.set_ylabel("row i")
-        heat.xaxis.get_major_locator().set_params(integer=True)
-        heat.yaxis.get_major_locator().set_params(integer=True)
-        heat.set_title("got − expected at [i, j] (× = out of tolerance)", fontsize=9)
-        figure.colorbar(image, ax=heat, shrink=0.85, label="got − expected")
+        _difference_map(figure, heat, got, expected, outside)
     figure.tight_layout()
     return figure
+
+
+def _difference_map(figure: Any, heat: Any, got: Any, expected: Any, outside: Any) -> None:
+    """got − expected as a heat map laid out as the matrix (rows i, columns j), symmetric about 0,
+    the elements out of tolerance crossed."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        difference = got - expected
+    difference[~np.isfinite(difference)] = np.nan
+    limit = float(np.nanmax(np.abs(difference))) if np.isfinite(difference).any() else 1.0
+    limit = limit or 1.0
+    image = heat.imshow(difference, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    rows, cols = np.nonzero(outside)
+    heat.scatter(cols, rows, marker="x", s=16, color="black", linewidths=0.8, label="out of tolerance")
+    heat.set_xlabel("column j")
+    heat.set_ylabel("row i")
+    heat.xaxis.get_major_locator().set_params(integer=True)
+    heat.yaxis.get_major_locator().set_params(integer=True)
+    heat.set_title("got − expected at [i, j] (× = out of tolerance)", fontsize=9)
+    figure.colorbar(image, ax=heat, shrink=0.85, label="got − expected")
 
 
 def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str) -> Any:
@@ -273,7 +307,15 @@ def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str)
     off = int(np.isnan(top_got).sum() + np.isnan(top_expected).sum())
     steps = np.arange(1, got.size + 1)
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(WIDTH, 4.4), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    top.plot(steps, top_expected, color="#457b9d", marker="o", markersize=3, linewidth=1.5, label=textwrap.fill(f"reference ({reference})", 30))
+    top.plot(
+        steps,
+        top_expected,
+        color="#457b9d",
+        marker="o",
+        markersize=3,
+        linewidth=1.5,
+        label=textwrap.fill(f"reference ({reference})", 30),
+    )
     top.plot(steps, top_got, color="#e63946", marker="s", markersize=3, linewidth=1.2, linestyle="--", label="implementation")
     both = np.concatenate([top_got, top_expected])
     both = both[np.isfinite(both)]
@@ -286,8 +328,15 @@ def loss_curves(label: str, got: Any, expected: Any, limit: Any, reference: str)
         difference = np.abs(got - expected)
     floor = max(float(np.min(limit[limit > 0], initial=1e-16)) * 1e-3, 1e-300)
     zero = "\n(0 drawn at the bottom)" if np.any(difference == 0) else ""
-    bottom.semilogy(steps, np.clip(np.nan_to_num(difference, nan=DRAWN_LIMIT, posinf=DRAWN_LIMIT), floor, DRAWN_LIMIT),
-                    color="#e63946", marker="s", markersize=3, linewidth=1.2, label=f"|implementation − reference|{zero}")
+    bottom.semilogy(
+        steps,
+        np.clip(np.nan_to_num(difference, nan=DRAWN_LIMIT, posinf=DRAWN_LIMIT), floor, DRAWN_LIMIT),
+        color="#e63946",
+        marker="s",
+        markersize=3,
+        linewidth=1.2,
+        label=f"|implementation − reference|{zero}",
+    )
     bottom.semilogy(steps, limit, color="black", linestyle=":", linewidth=1, label="tolerance")
     bottom.set_xlabel("batch (in training order, epochs one after another)")
     bottom.set_ylabel("difference")
@@ -338,15 +387,24 @@ def benchmark_chart(per_case: dict[str, dict], examples_per_second: float, stage
     """Left: milliseconds per checked case for ours and gradcheck/check_grads, per network (log
     scale). Right: where the throughput run's time goes, with its examples per second."""
     plt = _pyplot()
-    series = [("ours (three-way)", "ours_three_way_ms", "#2a9d8f"), ("ours in a batch", "ours_batched_per_case_ms", "#8ab17d"),
-              ("gradcheck slow", "gradcheck_slow_ms", "#e63946"), ("gradcheck fast", "gradcheck_fast_ms", "#f4a261"),
-              ("check_grads", "jax_check_grads_ms", "#457b9d")]
+    series = [
+        ("ours (three-way)", "ours_three_way_ms", "#2a9d8f"),
+        ("ours in a batch", "ours_batched_per_case_ms", "#8ab17d"),
+        ("gradcheck slow", "gradcheck_slow_ms", "#e63946"),
+        ("gradcheck fast", "gradcheck_fast_ms", "#f4a261"),
+        ("check_grads", "jax_check_grads_ms", "#457b9d"),
+    ]
     figure, (left, right) = plt.subplots(1, 2, figsize=(WIDTH + 2.5, 3.4), gridspec_kw={"width_ratios": [3, 2]})
     names = list(per_case)
     width = 0.8 / len(series)
     for i, (label, key, colour) in enumerate(series):
-        left.bar([x + (i - (len(series) - 1) / 2) * width for x in range(len(names))],
-                 [per_case[n][key] for n in names], width=width, label=label, color=colour)
+        left.bar(
+            [x + (i - (len(series) - 1) / 2) * width for x in range(len(names))],
+            [per_case[n][key] for n in names],
+            width=width,
+            label=label,
+            color=colour,
+        )
     left.set_yscale("log")
     left.set_xticks(range(len(names)), [f"{n}\n{per_case[n]['parameters']} params" for n in names])
     left.set_ylabel("milliseconds per checked case (log scale)")
@@ -364,8 +422,14 @@ def benchmark_chart(per_case: dict[str, dict], examples_per_second: float, stage
 # --- Mermaid (text in the Markdown; GitHub and GitLab draw it) -----------------------------------
 
 
-def mermaid_network(sizes: Sequence[int], activations: Sequence[str], loss: str, *,
-                    failing_layer: int | None = None, failing_parameter: str | None = None) -> str:
+def mermaid_network(
+    sizes: Sequence[int],
+    activations: Sequence[str],
+    loss: str,
+    *,
+    failing_layer: int | None = None,
+    failing_parameter: str | None = None,
+) -> str:
     """A network as a Mermaid flowchart: the input, one node per layer (units, activation), the
     loss; the layer whose parameter fails is marked (red, with the parameter's name)."""
     lines = ["```mermaid", "flowchart LR", f'  x["input · {int(sizes[0])} feature{"s" if sizes[0] != 1 else ""}"]']
@@ -388,4 +452,3 @@ def mermaid_network(sizes: Sequence[int], activations: Sequence[str], loss: str,
 def _safe(text: str) -> str:
     """A name inside a quoted Mermaid label: no quotes, brackets or markup."""
     return "".join(ch for ch in str(text) if ch.isalnum() or ch in "_-. ")
-

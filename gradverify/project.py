@@ -7,7 +7,7 @@ only under `<project>/.gradverify/` (unless told otherwise): the regression corp
 `hypothesis/`, each with one subfolder per implementation, so a counterexample found on
 one implementation is never replayed against another; hypothesis's own cache goes in
 `hypothesis/` too with those profiles, and into a temporary folder removed at exit with ci
-(runner.use_hypothesis_home), never into the working folder. Nothing is ever written into
+(profiles.use_hypothesis_home), never into the working folder. Nothing is ever written into
 the installed package.
 
     [tool.gradverify]

@@ -50,7 +50,8 @@ import pytest
 from gradverify.options import positive_int
 
 if TYPE_CHECKING:
-    from gradverify.runner import PropertyResult, Session, VerifyResult
+    from gradverify.results import PropertyResult, VerifyResult
+    from gradverify.runner import Session
 
 MARKER = "gradverify"
 #: The collector all checks hang under: their node ids are `gradverify::<check>`.
@@ -59,17 +60,20 @@ COLLECTOR = "gradverify"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gradverify", "gradverify: the checks of an implementation of the backprop protocol")
-    group.addoption("--gradverify-impl", metavar="MODULE_OR_FILE",
-                    help="check this implementation (default: [tool.gradverify] impl; without either, "
-                         "gradverify adds nothing to the run)")
-    group.addoption("--gradverify-profile", metavar="dev|ci|thorough",
-                    help="the profile (default: [tool.gradverify] profile, else dev)")
+    group.addoption(
+        "--gradverify-impl",
+        metavar="MODULE_OR_FILE",
+        help="check this implementation (default: [tool.gradverify] impl; without either, gradverify adds nothing to the run)",
+    )
+    group.addoption(
+        "--gradverify-profile", metavar="dev|ci|thorough", help="the profile (default: [tool.gradverify] profile, else dev)"
+    )
     group.addoption("--gradverify-seed", type=int, metavar="N", help="the hypothesis seed (ci: 0 unless given)")
-    group.addoption("--gradverify-budget", type=positive_int, metavar="N",
-                    help="examples per property, overriding the profile's")
+    group.addoption("--gradverify-budget", type=positive_int, metavar="N", help="examples per property, overriding the profile's")
     group.addoption("--gradverify-report", metavar="PATH", help="write the Markdown report of the checks that ran here")
-    group.addoption("--gradverify-no-plots", action="store_true",
-                    help="no pictures beside the --gradverify-report (tables and text only)")
+    group.addoption(
+        "--gradverify-no-plots", action="store_true", help="no pictures beside the --gradverify-report (tables and text only)"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -94,7 +98,7 @@ def _configure(config: pytest.Config) -> "_Gate | None":
         return None
     spec = _resolve(option, config.invocation_params.dir) if option is not None else _resolve(settings["impl"], root)
     profile = config.getoption("gradverify_profile") or settings.get("profile", "dev")
-    from gradverify.runner import PROFILES
+    from gradverify.profiles import PROFILES
 
     if profile not in PROFILES:
         raise pytest.UsageError(f"gradverify: unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
@@ -108,7 +112,13 @@ def _configure(config: pytest.Config) -> "_Gate | None":
         raise pytest.UsageError(f"gradverify: cannot load the implementation: {exc}") from None
     report = config.getoption("gradverify_report")
     return _Gate(
-        config, spec, module, root, profile, config.getoption("gradverify_seed"), config.getoption("gradverify_budget"),
+        config,
+        spec,
+        module,
+        root,
+        profile,
+        config.getoption("gradverify_seed"),
+        config.getoption("gradverify_budget"),
         config.invocation_params.dir / report if report else None,
     )
 
@@ -134,7 +144,7 @@ class Checks(pytest.Collector):
     def collect(self) -> list[pytest.Item]:
         """The properties, the costliest first (the network property checks several data sets
         per example: under pytest-xdist one worker starts it while the others take the rest),
-        then the fixed checks. The report keeps the suite's order (runner.combine)."""
+        then the fixed checks. The report keeps the suite's order (gradverify.results.combine)."""
         from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 
         by_cost = sorted(PROPERTIES, key=lambda name: -PROPERTIES[name].data_sets * PROPERTIES[name].weight)
@@ -153,10 +163,11 @@ class Check(pytest.Item):
 
     def runtest(self) -> None:
         from gradverify import runner
+        from gradverify.results import environment
 
         session = self.config.stash[GATE].session()
         result = runner.run_one(session, self.name)
-        self.part = replace(session.run, results=[result], environment=runner.environment())
+        self.part = replace(session.run, results=[result], environment=environment())
         if not result.passed:
             raise CheckFailed(result)
 
@@ -198,12 +209,19 @@ class _Gate:
         if self.prepared is None:
             import gradverify
 
-            self.prepared = gradverify.prepare(self.module, name=self.spec, profile=self.profile, seed=self.seed,
-                                               budget=self.budget, project=self.project, own_process=False)
+            self.prepared = gradverify.prepare(
+                self.module,
+                name=self.spec,
+                profile=self.profile,
+                seed=self.seed,
+                budget=self.budget,
+                project=self.project,
+                own_process=False,
+            )
         return self.prepared
 
     def pytest_report_header(self, config: pytest.Config) -> str:
-        from gradverify.runner import PROFILES
+        from gradverify.profiles import PROFILES
 
         seed = self.seed if self.seed is not None else (0 if PROFILES[self.profile].derandomize else "random")
         return f"gradverify: {self.spec} (profile {self.profile}, seed {seed})"
@@ -233,7 +251,7 @@ class _Gate:
     def combined(self) -> "VerifyResult | None":
         if not self.parts:
             return None
-        from gradverify.runner import combine
+        from gradverify.results import combine
 
         return combine(self.parts, seconds=time.perf_counter() - self.started)
 
@@ -267,7 +285,9 @@ class _Gate:
         terminalreporter.write_line(
             f"gradverify: {verdict} — {sum(r.passed for r in run.results)} of {len(run.results)} checks hold"
             + (f"; report: {self.written}" if self.written else ""),
-            green=run.passed, red=not run.passed)
+            green=run.passed,
+            red=not run.passed,
+        )
 
 
 GATE = pytest.StashKey[_Gate]()
@@ -299,8 +319,11 @@ def gradverify_impl(pytestconfig: pytest.Config) -> Implementation:
     configured ([tool.gradverify] impl or --gradverify-impl)."""
     gate = pytestconfig.stash.get(GATE, None)
     if gate is None:
-        pytest.fail("gradverify_impl: gradverify is not configured: set [tool.gradverify] impl in the "
-                    "pyproject.toml of pytest's rootdir, or give --gradverify-impl", pytrace=False)
+        pytest.fail(
+            "gradverify_impl: gradverify is not configured: set [tool.gradverify] impl in the "
+            "pyproject.toml of pytest's rootdir, or give --gradverify-impl",
+            pytrace=False,
+        )
     gate.session()  # hypothesis's files and JAX's compilation cache placed as for the checks
     from gradverify.references import jax_backend, torch_backend
 

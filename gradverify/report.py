@@ -10,10 +10,13 @@ from xml.etree import ElementTree as ET
 
 from gradverify.properties.cases import case_to_json
 from gradverify.markdown import code, inline
-from gradverify.runner import PROFILES, CheckStatus, Failure, PropertyResult, VerifyResult
+from gradverify.profiles import PROFILES
+from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, Source, VerifyResult
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
+    import numpy as np
+
     from gradverify.plots import DrawnPicture, Picture
 
 #: The autodiff oracles, as named in a comparison's `where.oracle`.
@@ -33,8 +36,13 @@ def _cell(text: str) -> str:
 
 
 #: How each PropertyResult.status is shown in the table.
-STATUS_MARKS = {"passed": "✅ pass", "failed": "❌ FAIL", "error": "⚠️ error", "not implemented": "➖ not implemented",
-                "partly implemented": "◐ pass where implemented"}
+STATUS_MARKS = {
+    "passed": "✅ pass",
+    "failed": "❌ FAIL",
+    "error": "⚠️ error",
+    "not implemented": "➖ not implemented",
+    "partly implemented": "◐ pass where implemented",
+}
 
 
 def _status(r: PropertyResult) -> str:
@@ -42,7 +50,7 @@ def _status(r: PropertyResult) -> str:
 
 
 def _examples(r: PropertyResult) -> str:
-    if r.kind == "fixed":
+    if r.kind is CheckKind.FIXED:
         return "fixed"
     text = str(r.examples) + (f" × {r.data_sets} data sets" if r.data_sets > 1 else "")
     if r.regressions_replayed:
@@ -89,8 +97,14 @@ def _failure_block(r: PropertyResult, drawn: "dict[str, DrawnPicture] | None" = 
     if r.error:
         lines += [f"The property could not run: {inline(r.error)}", "", "</details>", ""]
         return lines
-    lines.append(f"Found by: {f.source}" + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source == "hypothesis" else "")
-                 + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "") + ".")
+    if f is None:  # a check that failed has a failure; only one that could not run (above) has none
+        return lines + ["</details>", ""]
+    lines.append(
+        f"Found by: {f.source}"
+        + (f", after {r.first_failure_at} examples" if r.first_failure_at and f.source is Source.HYPOTHESIS else "")
+        + (f", then shrunk in {r.shrink_calls} more calls" if r.shrink_calls else "")
+        + "."
+    )
     lines.append("")
     if f.case is not None:
         lines.append(f"Smallest failing example: {f.case_description}")
@@ -123,8 +137,13 @@ def diagnosis(run: VerifyResult) -> list[str]:
     def components(function: str) -> list[str]:
         return sorted({w.component for w in by_reference if w.function == function and w.component})
 
-    lines = [f"The derivative of `{name}` (activation_backward) disagrees with the references." for name in components("activation_backward")]
-    lines += [f"The gradient of loss `{name}` (loss_backward) disagrees with the references." for name in components("loss_backward")]
+    lines = [
+        f"The derivative of `{name}` (activation_backward) disagrees with the references."
+        for name in components("activation_backward")
+    ]
+    lines += [
+        f"The gradient of loss `{name}` (loss_backward) disagrees with the references." for name in components("loss_backward")
+    ]
     lines += [f"The value of loss `{name}` disagrees with the references." for name in components("loss")]
     layers = sorted({w.layer for w in by_reference if w.function == "network_gradients" and w.layer is not None})
     if layers:
@@ -137,7 +156,11 @@ def diagnosis(run: VerifyResult) -> list[str]:
 def missing_line(run: VerifyResult, *, markdown: bool = True) -> str:
     """The one line that lists what the implementation does not implement, in its own words
     (rendered inert for Markdown, or plain for a terminal)."""
-    return "Not implemented (the checks that need these were skipped): " + "; ".join(map(inline if markdown else str, run.not_implemented)) + "."
+    return (
+        "Not implemented (the checks that need these were skipped): "
+        + "; ".join(map(inline if markdown else str, run.not_implemented))
+        + "."
+    )
 
 
 #: Worst elements shown per failing comparison on a terminal (the report shows them all).
@@ -158,12 +181,14 @@ def check_lines(r: PropertyResult) -> list[str]:
     (or why it could not run, or what it lacks), the worst values, the shrunk example, the hints
     and the replay command. `gradverify verify` prints them on stderr; the pytest plugin shows
     them as the check's failure."""
-    if r.status is CheckStatus.NOT_IMPLEMENTED:
+    if r.status is CheckStatus.NOT_IMPLEMENTED and r.failure is not None:  # (not implemented: a failure, all missing)
         missing = "; ".join(dict.fromkeys(f"{c.where.function}: {c.message}" for c in r.failure.comparisons))
         return [f"{r.name}: not implemented: {missing}"]
     if r.status is CheckStatus.PARTLY_IMPLEMENTED:
-        return [f"{r.name}: holds where implemented; not implemented (the cases that need these were skipped): "
-                + "; ".join(r.not_implemented)]
+        return [
+            f"{r.name}: holds where implemented; not implemented (the cases that need these were skipped): "
+            + "; ".join(r.not_implemented)
+        ]
     if r.failure is None:
         return [f"{r.name}: {r.error}" if r.error else f"{r.name}: holds"]
     first = r.failure.comparisons[0]
@@ -178,28 +203,36 @@ def check_lines(r: PropertyResult) -> list[str]:
     return lines
 
 
-def _scattered(failure: Failure) -> Comparison | None:
-    """The failing comparison whose elements a scatter shows: the first whose numbers differ and
-    were kept (batch losses have their own picture, `_losses_of`)."""
+def _scattered(failure: Failure) -> tuple[Comparison, tuple[np.ndarray, np.ndarray]] | None:
+    """The failing comparison whose elements a scatter shows, with its values (got, expected): the
+    first whose numbers differ and were kept (batch losses have their own picture, `_losses_of`)."""
     losses = _losses_of(failure)
     for c in failure.comparisons:
-        if not c.ok and c.cause is Cause.MISMATCH and c.message is None and c.values is not None \
-                and (losses is None or c is not losses[1]):
-            return c
+        if (
+            not c.ok
+            and c.cause is Cause.MISMATCH
+            and c.message is None
+            and c.values is not None
+            and (losses is None or c is not losses[1])
+        ):
+            return c, c.values
     return None
 
 
-def _losses_of(failure: Failure) -> tuple[str, Comparison] | None:
-    """A training check's failing batch-loss comparison with its values, and the run it is of:
-    the failing case trained longer (Failure.illustration) when that run's losses differ, else
-    the failing case itself."""
-    runs = [(f"the failing case trained for {failure.illustration[0].epochs} epochs", failure.illustration[1])] \
-        if failure.illustration else []
+def _losses_of(failure: Failure) -> tuple[str, Comparison, tuple[np.ndarray, np.ndarray]] | None:
+    """A training check's failing batch-loss comparison, as (the run it is of, the comparison, its
+    values: got, expected): the run is the failing case trained longer (Failure.illustration) when
+    that run's losses differ, else the failing case itself."""
+    runs = (
+        [(f"the failing case trained for {failure.illustration[0].epochs} epochs", failure.illustration[1])]
+        if failure.illustration
+        else []
+    )
     runs.append(("the failing case", failure.comparisons))
     for run, comparisons in runs:
         for c in comparisons:
             if c.where.quantity == "batch_losses" and c.values is not None and c.values[1].size >= MIN_DRAWN:
-                return run, c
+                return run, c, c.values
     return None
 
 
@@ -226,13 +259,19 @@ def network_diagram(failure: Failure | None) -> str | None:
     from gradverify.plots import mermaid_network
 
     where = next((c.where for c in failure.comparisons if not c.ok and c.where.layer is not None), None)
-    return mermaid_network(arch.sizes, arch.activations, arch.loss, failing_layer=where.layer if where else None,
-                           failing_parameter=(("" if where.function in WEIGHT_VALUES else "d") + where.parameter)
-                           if where and where.parameter else None)
+    return mermaid_network(
+        arch.sizes,
+        arch.activations,
+        arch.loss,
+        failing_layer=where.layer if where else None,
+        failing_parameter=(("" if where.function in WEIGHT_VALUES else "d") + where.parameter)
+        if where and where.parameter
+        else None,
+    )
 
 
 #: How a loss picture names the run a training check compares with, by its oracle (the own loop:
-#: the implementation's network_gradients and sgd_momentum_step, checks.check_train_loop).
+#: the implementation's network_gradients and sgd_momentum_step, training_checks.check_train_loop).
 REFERENCE_RUNS = {"own loop": "its own steps in a loop"}
 
 #: The fewest elements (or batches) a failing comparison's picture is drawn for: one value is
@@ -254,23 +293,36 @@ def failure_pictures(name: str, failure: Failure | None, *, title: str | None = 
     losses_key, values_key = picture_keys(name)
     name = title or name
     if (losses := _losses_of(failure)) is not None:
-        run, c = losses
-        batches = c.values[1].size
-        reference = REFERENCE_RUNS.get(c.where.oracle, c.where.oracle or "reference")
-        shown.append(plots.Picture(
-            losses_key, f"{name}, {run}: the loss of each of its {batches} batches, train's against the reference's "
-            f"({reference}), and their difference against the tolerance, where they part",
-            lambda c=c, run=run, reference=reference: plots.loss_curves(
-                f"{c.label}, {run}", *c.values, tolerance_limit(c.values[1], c.tolerance), reference)))
-    c = _scattered(failure)
-    if c is not None and c.values[0].size >= MIN_DRAWN:
-        got, expected = c.values
+        run, curve, (got_losses, expected_losses) = losses
+        oracle = curve.where.oracle or "reference"
+        reference = REFERENCE_RUNS.get(oracle, oracle)
+        shown.append(
+            plots.Picture(
+                losses_key,
+                f"{name}, {run}: the loss of each of its {expected_losses.size} batches, train's against the "
+                f"reference's ({reference}), and their difference against the tolerance, where they part",
+                lambda: plots.loss_curves(
+                    f"{curve.label}, {run}",
+                    got_losses,
+                    expected_losses,
+                    tolerance_limit(expected_losses, curve.tolerance),
+                    reference,
+                ),
+            )
+        )
+    scattered = _scattered(failure)
+    if scattered is not None and scattered[1][0].size >= MIN_DRAWN:
+        c, (got, expected) = scattered
         outside = out_of_tolerance(got, expected, c.tolerance)
         heat = " with a heat map of got − expected" if got.ndim == 2 and min(got.shape) > 1 else ""
-        shown.append(plots.Picture(
-            values_key, f"{name}: got against expected for each of its {got.size} elements of {c.label}{heat}; "
-            f"{int(outside.sum())} out of tolerance, off the dashed line got = expected (the worst values are in the text above)",
-            lambda c=c, outside=outside: plots.expected_vs_got(c.label, *c.values, outside, c.mismatches)))
+        shown.append(
+            plots.Picture(
+                values_key,
+                f"{name}: got against expected for each of its {got.size} elements of {c.label}{heat}; "
+                f"{int(outside.sum())} out of tolerance, off the dashed line got = expected (the worst values are in the text above)",
+                lambda: plots.expected_vs_got(c.label, got, expected, outside, c.mismatches),
+            )
+        )
     return shown
 
 
@@ -283,9 +335,14 @@ def pictures(run: VerifyResult) -> "list[Picture]":
     shown: list[Picture] = []
     if run.passed and run.results:
         rows = [(r.name, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in run.results]
-        shown.append(plots.Picture(
-            "margins", f"Worst relative error of each of the {len(rows)} checks against its relative tolerance, log scale "
-            "(the numbers are in the table above)", lambda: plots.error_margins(rows)))
+        shown.append(
+            plots.Picture(
+                "margins",
+                f"Worst relative error of each of the {len(rows)} checks against its relative tolerance, log scale "
+                "(the numbers are in the table above)",
+                lambda: plots.error_margins(rows),
+            )
+        )
     for r in run.failed:
         shown += failure_pictures(r.name, r.failure)
     return shown
@@ -397,7 +454,7 @@ def github_annotations(run: VerifyResult, locate: Locate) -> list[str]:
                 place = locate(first.where.function)
         else:  # partly implemented
             message = "holds where implemented; not implemented: " + "; ".join(r.not_implemented)
-        fields = ([f"file={_escape_property(place[0])}", f"line={place[1]}"] if place else [])
+        fields = [f"file={_escape_property(place[0])}", f"line={place[1]}"] if place else []
         fields.append(f"title={_escape_property(f'gradverify: {r.name} ({r.status})')}")
         lines.append(f"::error {','.join(fields)}::{_escape_data(message)}")
     return lines
@@ -414,7 +471,9 @@ def _escape_property(text: str) -> str:
 
 def render_junit(run: VerifyResult) -> str:
     suite = ET.Element(
-        "testsuite", name=f"gradverify {run.impl}", tests=str(len(run.results)),
+        "testsuite",
+        name=f"gradverify {run.impl}",
+        tests=str(len(run.results)),
         failures=str(sum(1 for r in run.results if r.failure or r.not_implemented)),
         errors=str(sum(1 for r in run.results if r.error)),
         time=f"{run.seconds:.3f}",

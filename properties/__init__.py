@@ -2,7 +2,12 @@
 
     cases.py            a case is a structure plus a seed; the arrays follow from it
     strategies.py       hypothesis strategies over cases, small by default, shrinking to one unit
-    checks.py           the properties, each a named check with a one-line claim, and the fixed checks
+    checks.py           the registries: the properties and the fixed checks, each with a one-line claim
+    component_checks.py the activations, losses and dense layer against the references, at kinks, in the tails
+    network_checks.py   the network's gradients: references, finite differences, batch mean, L2, descent
+    training_checks.py  sgd_momentum_step and train against torch.optim.SGD and the own steps in a loop
+    bad_input_checks.py bad input rejected with a ValueError naming the function, edge input accepted
+    shared.py           what the checks share: the oracles, Rejected and Counterexample, layer comparisons
     bad_inputs.py       bad input, and input just inside the bounds, for every protocol function
     worked_examples.py  worked examples from the literature, through the protocol functions
     calls.py            calling code under test: whatever it does becomes an ImplFailure with a cause

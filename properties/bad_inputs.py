@@ -34,7 +34,9 @@ class BadInputCase:
 
     def describe(self) -> str:
         k = INPUT_KINDS[self.kind]
-        return f"{k.function} with {k.description} ({'must be accepted' if k.valid else 'must raise ValueError'}), seed {self.seed}"
+        return (
+            f"{k.function} with {k.description} ({'must be accepted' if k.valid else 'must raise ValueError'}), seed {self.seed}"
+        )
 
     def call(self) -> Call:
         return INPUT_KINDS[self.kind].build(np.random.default_rng(self.seed))
@@ -44,7 +46,9 @@ def _size(rng: np.random.Generator, low: int = 1) -> int:
     return int(rng.integers(low, 6))
 
 
-def _net(rng: np.random.Generator, loss: str = "mse", out: str = "identity", l2: float = 0.0) -> tuple[dict, np.ndarray, np.ndarray]:
+def _net(
+    rng: np.random.Generator, loss: str = "mse", out: str = "identity", l2: float = 0.0
+) -> tuple[dict, np.ndarray, np.ndarray]:
     """A valid 2-layer net with data: D -> H -> K."""
     d, h, k, n = _size(rng), _size(rng), _size(rng, 2), _size(rng)
     net = {
@@ -118,14 +122,34 @@ def _kinds() -> dict[str, InputKind]:
         K("loss", "an unknown loss name", lambda r: _loss_call("hinge", _probs(r), _probs(r))),
         K("loss", "y_true of another shape than y_pred", lambda r: _loss_call("mse", np.ones((2, 3)), np.ones((3, 2)))),
         K("loss", "a 1-D y_pred", lambda r: _loss_call("mae", np.ones(3), np.ones(3))),
-        K("loss", "float labels for sparse_cce", lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([0.0, 1.0]))),
-        K("loss", "a label equal to K for sparse_cce", lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([0, 3]))),
-        K("loss", "a negative label for sparse_cce", lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([-1, 0]))),
-        K("loss", "labels of shape (N, 1) for sparse_cce", lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([[0], [1]]))),
+        K(
+            "loss",
+            "float labels for sparse_cce",
+            lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([0.0, 1.0])),
+        ),
+        K(
+            "loss",
+            "a label equal to K for sparse_cce",
+            lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([0, 3])),
+        ),
+        K(
+            "loss",
+            "a negative label for sparse_cce",
+            lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([-1, 0])),
+        ),
+        K(
+            "loss",
+            "labels of shape (N, 1) for sparse_cce",
+            lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([[0], [1]])),
+        ),
         K("loss", "y_pred above 1 for bce", lambda r: (lambda p: _loss_call("bce", p + 1.0, np.full_like(p, 0.5)))(_probs(r))),
         K("loss", "y_pred below 0 for cce", lambda r: _loss_call("cce", -np.ones((2, 2)), np.full((2, 2), 0.5))),
         K("loss", "y_pred above 1 for sparse_cce", lambda r: _loss_call("sparse_cce", np.full((2, 2), 2.0), np.array([0, 1]))),
-        K("loss", "a target below 0 for cce", lambda r: _loss_call("cce", np.full((2, 2), 0.5), np.array([[-0.5, 1.5], [0.5, 0.5]]))),
+        K(
+            "loss",
+            "a target below 0 for cce",
+            lambda r: _loss_call("cce", np.full((2, 2), 0.5), np.array([[-0.5, 1.5], [0.5, 0.5]])),
+        ),
         K("loss", "a target above 1 for bce", lambda r: _loss_call("bce", np.full((2, 2), 0.5), np.full((2, 2), 1.5))),
         K("loss", "a zero target for mape", lambda r: _loss_call("mape", np.ones((2, 2)), np.array([[1.0, 0.0], [2.0, 3.0]]))),
         K("loss_backward", "y_true of another shape than y_pred", lambda r: (("mae", np.ones((2, 3)), np.ones((2, 2))), {})),
@@ -139,7 +163,11 @@ def _kinds() -> dict[str, InputKind]:
         K("dense_forward", "a 2-D b", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.ones((1, 4))), {})),
         K("dense_forward", "a 1-D W", lambda r: ((np.ones((3, 2)), np.ones(2), np.ones(1)), {})),
         K("dense_backward", "grad_z of the wrong shape", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.ones((3, 3))), {})),
-        K("dense_backward", "W whose fan-in is not x's width", lambda r: ((np.ones((3, 2)), np.ones((4, 3)), np.ones((3, 4))), {})),
+        K(
+            "dense_backward",
+            "W whose fan-in is not x's width",
+            lambda r: ((np.ones((3, 2)), np.ones((4, 3)), np.ones((3, 4))), {}),
+        ),
         K("dense_backward", "a NaN in grad_z", lambda r: ((np.ones((3, 2)), np.ones((4, 2)), np.full((3, 4), np.nan)), {})),
         K("dense_backward", "a NaN in x", lambda r: ((np.full((3, 2), np.nan), np.ones((4, 2)), np.ones((3, 4))), {})),
         # network_gradients
@@ -156,27 +184,72 @@ def _kinds() -> dict[str, InputKind]:
         K("network_gradients", "a negative l2", lambda r: _net_call(_net(r), l2=-0.1)),
         K("network_gradients", "a NaN l2", lambda r: _net_call(_net(r), l2=float("nan"))),
         K("network_gradients", "l2 given as True", lambda r: _net_call(_net(r), l2=True)),
-        K("network_gradients", "cce after an identity output", lambda r: _net_layer_call(_net(r, "cce", "softmax"), 1, activation="identity")),
-        K("network_gradients", "bce after a relu output", lambda r: _net_layer_call(_net(r, "bce", "sigmoid"), 1, activation="relu")),
+        K(
+            "network_gradients",
+            "cce after an identity output",
+            lambda r: _net_layer_call(_net(r, "cce", "softmax"), 1, activation="identity"),
+        ),
+        K(
+            "network_gradients",
+            "bce after a relu output",
+            lambda r: _net_layer_call(_net(r, "bce", "sigmoid"), 1, activation="relu"),
+        ),
         K("network_gradients", "Y with fewer samples than X", lambda r: _fewer_Y(_net(r))),
         K("network_gradients", "Y with one output too many", lambda r: _wider_Y(_net(r))),
         K("network_gradients", "float labels for sparse_cce", lambda r: _float_labels(_net(r, "sparse_cce", "softmax"))),
-        K("network_gradients", "sparse_cce after an identity output", lambda r: _net_layer_call(_net(r, "sparse_cce", "softmax"), 1, activation="identity")),
+        K(
+            "network_gradients",
+            "sparse_cce after an identity output",
+            lambda r: _net_layer_call(_net(r, "sparse_cce", "softmax"), 1, activation="identity"),
+        ),
         K("network_gradients", "a 1-D W in a layer", lambda r: _net_layer_call(_net(r), 0, W=np.ones(3))),
         K("network_gradients", "a 2-D b in a layer", lambda r: _net_layer_call(_net(r), 0, b=np.ones((1, 3)))),
         K("network_gradients", "a 1-D X", lambda r: _reshaped(_net(r), X=lambda X: X[0])),
         K("network_gradients", "a 1-D Y for mse", lambda r: _reshaped(_net(r), Y=lambda Y: Y[:, 0])),
         # sgd_momentum_step
         K("sgd_momentum_step", "one gradient too few", lambda r: _step_with(r, grads=lambda net: _grads(net)[:1])),
-        K("sgd_momentum_step", "a gradient of the wrong shape", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"].T if g["W"].shape[0] != g["W"].shape[1] else np.ones((9, 9)), "b": g["b"]} for g in _grads(net)])),
-        K("sgd_momentum_step", "a velocity list of the wrong length", lambda r: _step_with(r, velocity=lambda net: _grads(net)[:1])),
-        K("sgd_momentum_step", "a gradient that is not a dict", lambda r: _step_with(r, grads=lambda net: [1] * len(net["layers"]))),
+        K(
+            "sgd_momentum_step",
+            "a gradient of the wrong shape",
+            lambda r: _step_with(
+                r,
+                grads=lambda net: [
+                    {"W": g["W"].T if g["W"].shape[0] != g["W"].shape[1] else np.ones((9, 9)), "b": g["b"]} for g in _grads(net)
+                ],
+            ),
+        ),
+        K(
+            "sgd_momentum_step",
+            "a velocity list of the wrong length",
+            lambda r: _step_with(r, velocity=lambda net: _grads(net)[:1]),
+        ),
+        K(
+            "sgd_momentum_step",
+            "a gradient that is not a dict",
+            lambda r: _step_with(r, grads=lambda net: [1] * len(net["layers"])),
+        ),
         K("sgd_momentum_step", "grads given as None", lambda r: _step_with(r, grads=lambda net: None)),
         K("sgd_momentum_step", "no layers in params", lambda r: (([], [], None), {"lr": 0.1, "momentum": 0.0})),
-        K("sgd_momentum_step", "a 1-D weight gradient", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"].ravel(), "b": g["b"]} for g in _grads(net)])),
-        K("sgd_momentum_step", "a 2-D bias gradient", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"], "b": g["b"][None, :]} for g in _grads(net)])),
-        K("sgd_momentum_step", "a bias gradient of the wrong length", lambda r: _step_with(r, grads=lambda net: [{"W": g["W"], "b": np.zeros(9)} for g in _grads(net)])),
-        K("sgd_momentum_step", "a velocity entry of the wrong shape", lambda r: _step_with(r, velocity=lambda net: [{"W": np.zeros((9, 9)), "b": g["b"]} for g in _grads(net)])),
+        K(
+            "sgd_momentum_step",
+            "a 1-D weight gradient",
+            lambda r: _step_with(r, grads=lambda net: [{"W": g["W"].ravel(), "b": g["b"]} for g in _grads(net)]),
+        ),
+        K(
+            "sgd_momentum_step",
+            "a 2-D bias gradient",
+            lambda r: _step_with(r, grads=lambda net: [{"W": g["W"], "b": g["b"][None, :]} for g in _grads(net)]),
+        ),
+        K(
+            "sgd_momentum_step",
+            "a bias gradient of the wrong length",
+            lambda r: _step_with(r, grads=lambda net: [{"W": g["W"], "b": np.zeros(9)} for g in _grads(net)]),
+        ),
+        K(
+            "sgd_momentum_step",
+            "a velocity entry of the wrong shape",
+            lambda r: _step_with(r, velocity=lambda net: [{"W": np.zeros((9, 9)), "b": g["b"]} for g in _grads(net)]),
+        ),
         K("sgd_momentum_step", "lr = 0", lambda r: _step(r, lr=0.0)),
         K("sgd_momentum_step", "a negative lr", lambda r: _step(r, lr=-0.1)),
         K("sgd_momentum_step", "a NaN lr", lambda r: _step(r, lr=float("nan"))),
@@ -194,25 +267,65 @@ def _kinds() -> dict[str, InputKind]:
         K("train", "Y with fewer samples than X", lambda r: _train_fewer_Y(r)),
         # Allowed input at the edge: must be accepted.
         K("activation", "large |z| (must not overflow)", lambda r: (("softplus", np.array([[-800.0, 0.0, 800.0]])), {}), True),
-        K("loss", "probabilities exactly 0 and 1 for bce", lambda r: _loss_call("bce", np.array([[0.0, 1.0]]), np.array([[0.0, 1.0]])), True),
-        K("loss", "the label K − 1 for sparse_cce", lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([2, 2])), True),
+        K(
+            "loss",
+            "probabilities exactly 0 and 1 for bce",
+            lambda r: _loss_call("bce", np.array([[0.0, 1.0]]), np.array([[0.0, 1.0]])),
+            True,
+        ),
+        K(
+            "loss",
+            "the label K − 1 for sparse_cce",
+            lambda r: _loss_call("sparse_cce", np.full((2, 3), 1 / 3), np.array([2, 2])),
+            True,
+        ),
         K("loss", "negative targets for mape", lambda r: _loss_call("mape", np.ones((2, 2)), -np.ones((2, 2))), True),
-        K("loss", "targets exactly 0 and 1 for cce", lambda r: _loss_call("cce", np.full((1, 2), 0.5), np.array([[0.0, 1.0]])), True),
-        K("loss", "integer arrays for mse", lambda r: _loss_call("mse", np.arange(4).reshape(2, 2), np.zeros((2, 2), dtype=int)), True,
-          lambda c: _loss_call("mse", np.arange(4.0).reshape(2, 2), np.zeros((2, 2)))),
-        K("activation", "an integer z", lambda r: (("identity", np.arange(6).reshape(2, 3)), {}), True,
-          lambda c: (("identity", np.arange(6.0).reshape(2, 3)), {})),
-        K("network_gradients", "l2 = 0 given as an int", lambda r: _net_call(_net(r, l2=0.5), l2=0), True,
-          lambda c: _net_call(c[0], l2=0.0)),
-        K("network_gradients", "a net without 'l2'", lambda r: _without(_net(r, l2=0.5), "l2"), True,
-          lambda c: _net_call(c[0], l2=0.0)),
+        K(
+            "loss",
+            "targets exactly 0 and 1 for cce",
+            lambda r: _loss_call("cce", np.full((1, 2), 0.5), np.array([[0.0, 1.0]])),
+            True,
+        ),
+        K(
+            "loss",
+            "integer arrays for mse",
+            lambda r: _loss_call("mse", np.arange(4).reshape(2, 2), np.zeros((2, 2), dtype=int)),
+            True,
+            lambda c: _loss_call("mse", np.arange(4.0).reshape(2, 2), np.zeros((2, 2))),
+        ),
+        K(
+            "activation",
+            "an integer z",
+            lambda r: (("identity", np.arange(6).reshape(2, 3)), {}),
+            True,
+            lambda c: (("identity", np.arange(6.0).reshape(2, 3)), {}),
+        ),
+        K(
+            "network_gradients",
+            "l2 = 0 given as an int",
+            lambda r: _net_call(_net(r, l2=0.5), l2=0),
+            True,
+            lambda c: _net_call(c[0], l2=0.0),
+        ),
+        K(
+            "network_gradients",
+            "a net without 'l2'",
+            lambda r: _without(_net(r, l2=0.5), "l2"),
+            True,
+            lambda c: _net_call(c[0], l2=0.0),
+        ),
         K("network_gradients", "nested lists instead of arrays", lambda r: _as_lists(_net(r)), True, _as_arrays),
-        K("train", "no momentum given", lambda r: _train_without_momentum(r), True,
-          lambda c: (c[0], {**c[1], "momentum": 0.0})),
+        K("train", "no momentum given", lambda r: _train_without_momentum(r), True, lambda c: (c[0], {**c[1], "momentum": 0.0})),
         K("sgd_momentum_step", "a tiny positive lr and momentum 0", lambda r: _step(r, lr=1e-300, momentum=0.0), True),
         K("sgd_momentum_step", "momentum just below 1", lambda r: _step(r, momentum=0.999), True),
         K("train", "epochs = 0", lambda r: _train(r, epochs=0), True),
-        K("train", "epochs = 0 on nested lists (the net comes back as float64 arrays)", lambda r: _train_as_lists(r), True, _as_arrays),
+        K(
+            "train",
+            "epochs = 0 on nested lists (the net comes back as float64 arrays)",
+            lambda r: _train_as_lists(r),
+            True,
+            _as_arrays,
+        ),
         K("train", "batch_size larger than N", lambda r: _train(r, batch_size=1000), True),
         K("train", "batch_size 1", lambda r: _train(r, batch_size=1), True),
     ]
@@ -280,7 +393,9 @@ def _reshaped(data: tuple, X: Callable | None = None, Y: Callable | None = None)
 
 def _as_arrays(call: Call) -> Call:
     (net, X, Y), kwargs = call
-    layers = [{**layer, "W": np.asarray(layer["W"], dtype=float), "b": np.asarray(layer["b"], dtype=float)} for layer in net["layers"]]
+    layers = [
+        {**layer, "W": np.asarray(layer["W"], dtype=float), "b": np.asarray(layer["b"], dtype=float)} for layer in net["layers"]
+    ]
     return ({**net, "layers": layers}, np.asarray(X, dtype=float), np.asarray(Y, dtype=float)), kwargs
 
 

@@ -140,10 +140,16 @@ def expect_pair(function: str, value: Any, what: str) -> tuple[Any, Any]:
 def expect_layers(function: str, value: Any, n_layers: int, what: str) -> list[dict]:
     """A list of n_layers dicts, each with 'W' and 'b'."""
     if not isinstance(value, (list, tuple)) or len(value) != n_layers:
-        raise ImplFailure(function, Cause.WRONG_FORM, f"returned {what} as {_kind(value)} where a list of {n_layers} (one per layer) was expected")
+        raise ImplFailure(
+            function,
+            Cause.WRONG_FORM,
+            f"returned {what} as {_kind(value)} where a list of {n_layers} (one per layer) was expected",
+        )
     for i, item in enumerate(value):
         if not isinstance(item, dict) or "W" not in item or "b" not in item:
-            raise ImplFailure(function, Cause.WRONG_FORM, f"returned {what}[{i}] as {_kind(item)} where a dict with 'W' and 'b' was expected")
+            raise ImplFailure(
+                function, Cause.WRONG_FORM, f"returned {what}[{i}] as {_kind(item)} where a dict with 'W' and 'b' was expected"
+            )
     return list(value)
 
 

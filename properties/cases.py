@@ -79,11 +79,7 @@ class Example:
 
 def make_layers(sizes: tuple[int, ...], activations: tuple[str, ...], rng: np.random.Generator) -> list[dict]:
     return [
-        {
-            "W": rng.normal(size=(n_out, n_in)) / np.sqrt(n_in),
-            "b": 0.1 * rng.normal(size=n_out),
-            "activation": act,
-        }
+        {"W": rng.normal(size=(n_out, n_in)) / np.sqrt(n_in), "b": 0.1 * rng.normal(size=n_out), "activation": act}
         for n_in, n_out, act in zip(sizes[:-1], sizes[1:], activations)
     ]
 
@@ -113,8 +109,16 @@ def materialize(example: Example) -> tuple[dict, np.ndarray, np.ndarray]:
     return {"layers": layers, "loss": arch.loss, "l2": arch.l2}, X, Y
 
 
-def random_architecture(rng: np.random.Generator, *, loss: str | None = None, hidden: str | None = None,
-                        max_depth: int = 4, max_width: int = 8, max_batch: int = 8, l2: float | None = None) -> Architecture:
+def random_architecture(
+    rng: np.random.Generator,
+    *,
+    loss: str | None = None,
+    hidden: str | None = None,
+    max_depth: int = 4,
+    max_width: int = 8,
+    max_batch: int = 8,
+    l2: float | None = None,
+) -> Architecture:
     """A random architecture for plain (non-hypothesis) tests; `hidden` fixes every hidden activation."""
     loss = loss or str(rng.choice(sorted(LOSSES)))
     depth = int(rng.integers(1, max_depth + 1))
@@ -257,5 +261,3 @@ def case_from_json(data: dict[str, Any]) -> Any:
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a valid {kind}: {exc}") from None
     raise ValueError(f"unknown case type {kind!r}")
-
-

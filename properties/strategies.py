@@ -19,6 +19,8 @@ Kink and saturation policy (stated in every report, see KINK_POLICY):
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from hypothesis import strategies as st
 
 from gradverify.references.spec import ACTIVATIONS, LOSSES
@@ -58,11 +60,7 @@ def _check_bounds(**bounds: int) -> None:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 
-L2_CHOICES = {
-    "mixed": L2_VALUES,
-    "zero": st.just(0.0),
-    "positive": st.sampled_from([1e-3, 1e-2, 0.1]),
-}
+L2_CHOICES = {"mixed": L2_VALUES, "zero": st.just(0.0), "positive": st.sampled_from([1e-3, 1e-2, 0.1])}
 
 
 def architectures(
@@ -94,15 +92,17 @@ def architectures(
     if hidden is not None and not hidden:
         max_depth = 1
     hidden = tuple(a for a in allowed if a in HIDDEN_ACTIVATIONS and (not hidden or a in hidden)) or HIDDEN_ACTIVATIONS
-    outputs = {loss: tuple(a for a in OUTPUT_ACTIVATIONS[loss] if a in allowed and (outputs is None or a in outputs.get(loss, ())))
-               for loss in losses}
+    outputs = {
+        loss: tuple(a for a in OUTPUT_ACTIVATIONS[loss] if a in allowed and (outputs is None or a in outputs.get(loss, ())))
+        for loss in losses
+    }
     usable = tuple(loss for loss in LOSS_NAMES if loss in losses and outputs[loss])
     if not usable:
         raise ValueError(f"no loss in {list(losses)} has an allowed output activation among {list(activations)}")
     return _architectures(usable, hidden, outputs, max_depth, max_width, max_batch, L2_CHOICES[l2])
 
 
-def _check_names(what: str, names: tuple[str, ...], registry: dict) -> None:
+def _check_names(what: str, names: tuple[str, ...], registry: Collection[str]) -> None:
     unknown = [name for name in names if name not in registry]
     if not names or unknown:
         raise ValueError(f"{what} must be names from {sorted(registry)}, got {list(names)}")
@@ -132,12 +132,7 @@ def _architectures(draw, losses, hidden_choices, outputs, max_depth, max_width, 
 
 def examples(**arch_options) -> st.SearchStrategy[Example]:
     """A network example: an architecture, a data seed, and hard or soft labels."""
-    return st.builds(
-        Example,
-        arch=architectures(**arch_options),
-        seed=SEEDS,
-        labels=st.sampled_from(["soft", "hard"]),
-    )
+    return st.builds(Example, arch=architectures(**arch_options), seed=SEEDS, labels=st.sampled_from(["soft", "hard"]))
 
 
 def activation_cases(
@@ -155,29 +150,25 @@ def activation_cases(
     )
 
 
-def loss_cases(
-    *, names: tuple[str, ...] = LOSS_NAMES, max_rows: int = 64, max_units: int = 32
-) -> st.SearchStrategy[LossCase]:
+def loss_cases(*, names: tuple[str, ...] = LOSS_NAMES, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[LossCase]:
     _check_bounds(max_rows=max_rows, max_units=max_units)
     _check_names("names", names, LOSSES)
-    return st.sampled_from(names).flatmap(lambda name: st.builds(
-        LossCase,
-        name=st.just(name),
-        rows=st.integers(1, max_rows),
-        units=st.integers(min(LOSSES[name].min_outputs, max_units), max_units),  # K ≥ 2 for the softmax losses
-        seed=SEEDS,
-        labels=st.sampled_from(["soft", "hard"]),
-    ))
+    return st.sampled_from(names).flatmap(
+        lambda name: st.builds(
+            LossCase,
+            name=st.just(name),
+            rows=st.integers(1, max_rows),
+            units=st.integers(min(LOSSES[name].min_outputs, max_units), max_units),  # K ≥ 2 for the softmax losses
+            seed=SEEDS,
+            labels=st.sampled_from(["soft", "hard"]),
+        )
+    )
 
 
 def dense_cases(*, max_rows: int = 64, max_units: int = 32) -> st.SearchStrategy[DenseCase]:
     _check_bounds(max_rows=max_rows, max_units=max_units)
     return st.builds(
-        DenseCase,
-        rows=st.integers(1, max_rows),
-        fan_in=st.integers(1, max_units),
-        fan_out=st.integers(1, max_units),
-        seed=SEEDS,
+        DenseCase, rows=st.integers(1, max_rows), fan_in=st.integers(1, max_units), fan_out=st.integers(1, max_units), seed=SEEDS
     )
 
 
@@ -214,6 +205,7 @@ def loss_coverage() -> list[LossCase]:
 def network_coverage(l2: float = 0.0) -> list[Example]:
     """One layer of two units for each loss (with its first allowed output activation), then a hidden
     layer of each hidden activation under mse; batches of two: every loss and activation in a network."""
+
     def one(sizes: tuple[int, ...], activations: tuple[str, ...], loss: str) -> Example:
         return Example(Architecture(sizes, activations, loss, l2, 2), 0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
+from typing import Callable, TypedDict
 
 import numpy as np
 
@@ -25,6 +25,14 @@ class WorkedExample:
     check: Callable[[ModuleType], list[Comparison]]
     #: the protocol functions it goes through
     functions: tuple[str, ...]
+
+
+class Layer(TypedDict):
+    """One layer's parameters as the protocol passes them (docs/protocol.md)."""
+
+    W: np.ndarray
+    b: np.ndarray
+    activation: str
 
 
 # The classic 2-2-2 sigmoid network with ½·SSE (Mazur, "A Step by Step
@@ -57,25 +65,45 @@ CLASSIC_W_AFTER = {
 def classic_network(impl: ModuleType) -> list[Comparison]:
     """The total error before the step and every weight after one step of η = 0.5."""
     error, grads = call(impl, "network_gradients", CLASSIC_NET, CLASSIC_X, CLASSIC_Y)
-    out = [compare(Where(oracle="published", function="network_gradients", quantity="E_total before the step"), error, CLASSIC_ERROR, "published")]
+    out = [
+        compare(
+            Where(oracle="published", function="network_gradients", quantity="E_total before the step"),
+            error,
+            CLASSIC_ERROR,
+            "published",
+        )
+    ]
     params, _ = call(impl, "sgd_momentum_step", CLASSIC_NET["layers"], grads, None, lr=CLASSIC_LR, momentum=0.0)
     for name, (layer, idx, value) in CLASSIC_W_AFTER.items():
-        out.append(compare(Where(oracle="published", function="sgd_momentum_step", quantity=f"{name} = W{list(idx)} after the step", layer=layer),
-                           params[layer]["W"][idx], value, "published"))
+        out.append(
+            compare(
+                Where(
+                    oracle="published",
+                    function="sgd_momentum_step",
+                    quantity=f"{name} = W{list(idx)} after the step",
+                    layer=layer,
+                ),
+                params[layer]["W"][idx],
+                value,
+                "published",
+            )
+        )
     return out
 
 
 def gradient_descent_quartic(impl: ModuleType) -> list[Comparison]:
     """Descent from x = 6 with step 0.01 on f(x) = x⁴ − 3x³ + 2, f'(x) = 4x³ − 9x², through
     sgd_momentum_step, stops at the local minimum x = 9/4 (f'(9/4) = 0, f''(9/4) > 0)."""
-    params = [{"W": np.array([[6.0]]), "b": np.array([0.0]), "activation": "identity"}]
+    params: list[Layer] = [{"W": np.array([[6.0]]), "b": np.array([0.0]), "activation": "identity"}]
     for _ in range(10_000):
         x = params[0]["W"][0, 0]
         grads = [{"W": np.array([[4 * x**3 - 9 * x**2]]), "b": np.array([0.0])}]
         params, _ = call(impl, "sgd_momentum_step", params, grads, None, lr=0.01, momentum=0.0)
         if abs(params[0]["W"][0, 0] - x) < 1e-12:
             break
-    return [compare(Where(function="sgd_momentum_step", quantity="x where descent stops"), params[0]["W"][0, 0], 2.25, "autodiff")]
+    return [
+        compare(Where(function="sgd_momentum_step", quantity="x where descent stops"), params[0]["W"][0, 0], 2.25, "autodiff")
+    ]
 
 
 def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
@@ -90,7 +118,16 @@ def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
         y = call(impl, "activation", "softmax", z)
         grad_z = call(impl, "activation_backward", "softmax", z, call(impl, "loss_backward", "cce", y, t))
         expected = (np.exp(z) / np.exp(z).sum(axis=1, keepdims=True) - t) / len(z)
-        out.append(compare(Where(function="activation_backward", component="softmax", quantity=f"after cce: ∂E/∂z = (ŷ − t)/N, {kind} labels"), grad_z, expected, "autodiff"))
+        out.append(
+            compare(
+                Where(
+                    function="activation_backward", component="softmax", quantity=f"after cce: ∂E/∂z = (ŷ − t)/N, {kind} labels"
+                ),
+                grad_z,
+                expected,
+                "autodiff",
+            )
+        )
     return out
 
 
@@ -101,8 +138,18 @@ def activation_derivative_identities(impl: ModuleType) -> list[Comparison]:
     s = call(impl, "activation", "sigmoid", z)
     t = call(impl, "activation", "tanh", z)
     return [
-        compare(Where(function="activation_backward", component="sigmoid", quantity="vs σ(z)(1 − σ(z))"), call(impl, "activation_backward", "sigmoid", z, ones), s * (1 - s), "autodiff"),
-        compare(Where(function="activation_backward", component="tanh", quantity="vs 1 − tanh²(z)"), call(impl, "activation_backward", "tanh", z, ones), 1 - t * t, "autodiff"),
+        compare(
+            Where(function="activation_backward", component="sigmoid", quantity="vs σ(z)(1 − σ(z))"),
+            call(impl, "activation_backward", "sigmoid", z, ones),
+            s * (1 - s),
+            "autodiff",
+        ),
+        compare(
+            Where(function="activation_backward", component="tanh", quantity="vs 1 − tanh²(z)"),
+            call(impl, "activation_backward", "tanh", z, ones),
+            1 - t * t,
+            "autodiff",
+        ),
     ]
 
 
@@ -110,22 +157,31 @@ WORKED_EXAMPLES: dict[str, WorkedExample] = {
     ex.name: ex
     for ex in [
         WorkedExample(
-            "classic_network", "The classic 2-2-2 sigmoid network: error 0.298371109 and every weight after one step of η = 0.5",
-            "Mazur, A Step by Step Backpropagation Example (2015)", classic_network,
+            "classic_network",
+            "The classic 2-2-2 sigmoid network: error 0.298371109 and every weight after one step of η = 0.5",
+            "Mazur, A Step by Step Backpropagation Example (2015)",
+            classic_network,
             ("network_gradients", "sgd_momentum_step"),
         ),
         WorkedExample(
-            "gradient_descent_quartic", "Descent from x = 6, step 0.01, on f'(x) = 4x³ − 9x² stops at x = 2.25",
-            "Wikipedia, Gradient descent (worked example)", gradient_descent_quartic, ("sgd_momentum_step",),
+            "gradient_descent_quartic",
+            "Descent from x = 6, step 0.01, on f'(x) = 4x³ − 9x² stops at x = 2.25",
+            "Wikipedia, Gradient descent (worked example)",
+            gradient_descent_quartic,
+            ("sgd_momentum_step",),
         ),
         WorkedExample(
-            "softmax_cce_gradient", "softmax then cce: the gradient at the pre-activation is (ŷ − t)/N",
-            "Bishop, Pattern Recognition and Machine Learning (2006), ch. 4", softmax_cce_gradient,
+            "softmax_cce_gradient",
+            "softmax then cce: the gradient at the pre-activation is (ŷ − t)/N",
+            "Bishop, Pattern Recognition and Machine Learning (2006), ch. 4",
+            softmax_cce_gradient,
             ("activation", "activation_backward", "loss_backward"),
         ),
         WorkedExample(
-            "activation_derivative_identities", "σ' = σ(1 − σ) and tanh' = 1 − tanh²",
-            "Haykin, Neural Networks and Learning Machines (2009), ch. 4", activation_derivative_identities,
+            "activation_derivative_identities",
+            "σ' = σ(1 − σ) and tanh' = 1 − tanh²",
+            "Haykin, Neural Networks and Learning Machines (2009), ch. 4",
+            activation_derivative_identities,
             ("activation", "activation_backward"),
         ),
     ]

@@ -1,4 +1,11 @@
 """The references: the protocol's spec table and input contract, the JAX, PyTorch and
 finite-difference oracles, and the one comparison helper with its tolerance table.
 
+    spec.py           the spec table: the protocol's functions, every activation and loss, their kinks
+    validate.py       the input contract the protocol functions enforce, as the references check it
+    jax_backend.py    the protocol in JAX: every gradient from jax.grad / jax.vjp, float64
+    torch_backend.py  the protocol in PyTorch: autograd, float64; torch.optim.SGD for momentum and train
+    finite_diff.py    finite differences of an implementation's own functions, the third witness
+    compare.py        compare(): one structured result per value, and the tolerance table
+
 Nothing here imports the implementation under test (gradverify.impl)."""

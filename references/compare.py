@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,18 @@ class Cause(str, Enum):
         return self in _DID_NOT_RUN
 
 
-_DID_NOT_RUN = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED, Cause.RAISED, Cause.EXITED, Cause.TIMEOUT,
-                          Cause.OUT_OF_MEMORY, Cause.CRASHED, Cause.TOO_LARGE})
+_DID_NOT_RUN = frozenset(
+    {
+        Cause.NOT_DEFINED,
+        Cause.NOT_IMPLEMENTED,
+        Cause.RAISED,
+        Cause.EXITED,
+        Cause.TIMEOUT,
+        Cause.OUT_OF_MEMORY,
+        Cause.CRASHED,
+        Cause.TOO_LARGE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -169,8 +180,7 @@ class Comparison:
             return f"{self.label}: {self.message}"
         verdict = "ok" if self.ok else "MISMATCH"
         line = (
-            f"{self.label}: {verdict}, max abs err {self.max_abs_err:.3g}, "
-            f"max rel err {self.max_rel_err:.3g} ({self.tolerance})"
+            f"{self.label}: {verdict}, max abs err {self.max_abs_err:.3g}, max rel err {self.max_rel_err:.3g} ({self.tolerance})"
         )
         return line + (f"; got = {self.scale:.6g} × expected" if self.scale is not None else "")
 
@@ -203,58 +213,141 @@ def _kind(value: Any) -> str:
 
 def compare(where: Where | str, got: Any, expected: Any, tol: Tolerance | str = "autodiff") -> Comparison:
     """Compare `got` with `expected` (array-like or scalar) under `tol`. A comparison whose numbers
-    differ keeps copies of both arrays (`values`), for the pictures."""
+    differ keeps copies of both arrays (`values`), for the pictures.
+
+    In turn: the form (numbers of expected's shape, _numbers_of), the common pass in few
+    operations (_quick_pass), NaN or inf where a finite value is expected (_not_finite), and
+    else the errors measured element by element (_measured)."""
     where = where_of(where)
     tol = TOLERANCES[tol] if isinstance(tol, str) else tol
     want = np.asarray(expected, dtype=np.float64)
+    have = _numbers_of(where, got, want, tol)
+    if isinstance(have, Comparison):
+        return have
+    floor = _relative_floor(tol)
+    passed = _quick_pass(where, have, want, tol, floor)
+    if passed is not None:
+        return passed
+    not_finite = _not_finite(where, have, want, tol)
+    if not_finite is not None:
+        return not_finite
+    return _measured(where, have, want, tol, floor)
+
+
+def _numbers_of(where: Where, got: Any, want: np.ndarray, tol: Tolerance) -> np.ndarray | Comparison:
+    """`got` as a float64 array of want's shape, or the failing comparison that says why it is
+    not one: an array of non-numbers (dtype kind not b, i, u, f), no numbers at all, or another
+    shape; a 2-D `got` whose transpose has want's shape and is within tolerance is named so."""
     if isinstance(got, np.ndarray) and got.dtype.kind not in "biuf":
-        return Comparison(where, False, tol, shape=want.shape, cause=Cause.NOT_NUMBERS,
-                          message=f"returned an array of dtype {got.dtype} where float64 numbers were expected")
+        return Comparison(
+            where,
+            False,
+            tol,
+            shape=want.shape,
+            cause=Cause.NOT_NUMBERS,
+            message=f"returned an array of dtype {got.dtype} where float64 numbers were expected",
+        )
     have = _as_float_array(got)
     if have is None:
-        return Comparison(where, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}",
-                          cause=Cause.NOT_NUMBERS)
+        return Comparison(
+            where, False, tol, message=f"returned {_kind(got)}, expected numbers of shape {want.shape}", cause=Cause.NOT_NUMBERS
+        )
     if have.shape != want.shape:
         transposed = have.ndim == 2 and have.T.shape == want.shape and _close(have.T, want, tol)
         return Comparison(
-            where, False, tol, shape=want.shape, cause=Cause.TRANSPOSED if transposed else Cause.SHAPE,
+            where,
+            False,
+            tol,
+            shape=want.shape,
+            cause=Cause.TRANSPOSED if transposed else Cause.SHAPE,
             message=f"returned shape {have.shape} where {want.shape} was expected"
             + (" (it is the transpose of the expected value)" if transposed else ""),
         )
-    floor = tol.atol / tol.rtol if tol.rtol > 0 else max(tol.atol, 1e-300)
+    return have
+
+
+def _relative_floor(tol: Tolerance) -> float:
+    """atol/rtol, the |expected| below which the absolute tolerance takes over: max_rel_err divides
+    by max(|expected|, atol/rtol) (max(atol, 1e-300) when rtol = 0)."""
+    return tol.atol / tol.rtol if tol.rtol > 0 else max(tol.atol, 1e-300)
+
+
+def _quick_pass(where: Where, have: np.ndarray, want: np.ndarray, tol: Tolerance, floor: float) -> Comparison | None:
+    """The common case in few operations: the passing comparison when every
+    |have − want| ≤ atol + rtol·|want| (a NaN anywhere fails it), with
+    max_abs_err = max |have − want| and max_rel_err = max |have − want| / max(|want|, floor);
+    None otherwise."""
     abs_want = np.abs(want)
     with np.errstate(invalid="ignore"):
         err = np.abs(have - want)
-        if np.all(err <= tol.atol + tol.rtol * abs_want):  # the common case, in few operations
-            return Comparison(where, True, tol, float(np.max(err, initial=0.0)),
-                              float(np.max(err / np.maximum(abs_want, floor), initial=0.0)), want.shape)
+        if np.all(err <= tol.atol + tol.rtol * abs_want):
+            return Comparison(
+                where,
+                True,
+                tol,
+                float(np.max(err, initial=0.0)),
+                float(np.max(err / np.maximum(abs_want, floor), initial=0.0)),
+                want.shape,
+            )
+    return None
+
+
+def _not_finite(where: Where, have: np.ndarray, want: np.ndarray, tol: Tolerance) -> Comparison | None:
+    """The failing comparison for the first element (in C order) that is NaN or ±inf where a
+    finite value is expected, its cause NAN or INFINITE; None when there is none."""
     bad = ~np.isfinite(have) & np.isfinite(want)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        what = "NaN" if np.isnan(have[idx]) else "inf"
-        at = f" at {list(idx)}" if idx else ""
-        return Comparison(
-            where, False, tol, shape=want.shape,
-            message=f"returned {what}{at} where {want[idx]:.6g} was expected",
-            mismatches=[(idx, float(have[idx]), float(want[idx]))], cause=Cause.NAN if what == "NaN" else Cause.INFINITE,
-        )
+    if not bad.any():
+        return None
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    what = "NaN" if np.isnan(have[idx]) else "inf"
+    at = f" at {list(idx)}" if idx else ""
+    return Comparison(
+        where,
+        False,
+        tol,
+        shape=want.shape,
+        message=f"returned {what}{at} where {want[idx]:.6g} was expected",
+        mismatches=[(idx, float(have[idx]), float(want[idx]))],
+        cause=Cause.NAN if what == "NaN" else Cause.INFINITE,
+    )
+
+
+def _measured(where: Where, have: np.ndarray, want: np.ndarray, tol: Tolerance, floor: float) -> Comparison:
+    """The comparison measured element by element: err = |have − want| (0 where equal, _error),
+    out of tolerance where err > atol + rtol·|want| (_outside); max_abs_err = max err,
+    max_rel_err = max err / max(|want|, floor); the worst elements (_worst), and when it fails the
+    constant factor c of have ≈ c·want (c ≠ 1) and copies of both arrays."""
     err = _error(have, want)
     limit = tolerance_limit(want, tol)
     failing = _outside(err, limit)
     max_abs = float(np.max(err, initial=0.0))
-    max_rel = float(np.max(err / np.maximum(abs_want, floor), initial=0.0))
-    excess = np.where(failing, np.nan_to_num(err - limit, nan=np.inf), -np.inf)
+    max_rel = float(np.max(err / np.maximum(np.abs(want), floor), initial=0.0))
+    ok = not failing.any()
+    return Comparison(
+        where,
+        ok,
+        tol,
+        max_abs,
+        max_rel,
+        want.shape,
+        None,
+        _worst(have, want, err - limit, failing),
+        None if ok else _scale(have, want),
+        values=None if ok else (have.copy(), want.copy()),
+    )
+
+
+def _worst(have: np.ndarray, want: np.ndarray, over: np.ndarray, failing: np.ndarray) -> list[tuple[tuple, float, float]]:
+    """The failing elements by how far they exceed their limit (over = err − limit, a NaN counted
+    as +inf), worst first and at most MAX_MISMATCHES: (index, have, want) each."""
+    excess = np.where(failing, np.nan_to_num(over, nan=np.inf), -np.inf)
     order = np.argsort(-excess, axis=None, kind="stable")[:MAX_MISMATCHES]
     mismatches = []
     for flat in order:
         idx = tuple(int(i) for i in np.unravel_index(flat, want.shape))
         if failing[idx]:
             mismatches.append((idx, float(have[idx]), float(want[idx])))
-    ok = not failing.any()
-    return Comparison(
-        where, ok, tol, max_abs, max_rel, want.shape, None, mismatches, None if ok else _scale(have, want),
-        values=None if ok else (have.copy(), want.copy()),
-    )
+    return mismatches
 
 
 def _error(have: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -284,9 +377,10 @@ def _close(have: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:
         return bool(np.all(np.abs(have - want) <= tol.atol + tol.rtol * np.abs(want)))
 
 
-def constant_ratio(have: np.ndarray, want: np.ndarray) -> float | None:
+def constant_ratio(have: npt.ArrayLike, want: npt.ArrayLike) -> float | None:
     """c when have ≈ c·want for one constant c (least squares, residual ≤ 1e-6 relative; 1.0 when
-    they agree), None when no constant explains have, or want is all zero or not finite."""
+    they agree), None when no constant explains have, or want is all zero or not finite. Arrays
+    or numbers (a loss value)."""
     have, want = np.asarray(have, dtype=np.float64), np.asarray(want, dtype=np.float64)
     if have.shape != want.shape or not (np.all(np.isfinite(have)) and np.all(np.isfinite(want))):
         return None

@@ -79,9 +79,7 @@ def directional(
     return scale * (4.0 * central(h / 2.0) - central(h)) / 3.0
 
 
-def gradient(
-    f: Callable[[np.ndarray], float], x: np.ndarray, h: float | None = None, branch: Branch | None = None
-) -> np.ndarray:
+def gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float | None = None, branch: Branch | None = None) -> np.ndarray:
     """∇f(x), one Richardson central difference per element."""
     x = np.asarray(x, dtype=np.float64)
     h = step_for(x) if h is None else h
@@ -105,7 +103,7 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 #: Forward values of the spec's activations, only to find which side of each kink a point is
 #: on (the derivatives themselves never come from here). Keys: references/spec.py's ACTIVATIONS.
-FORWARD = {
+FORWARD: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "identity": lambda z: z,
     "sigmoid": lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),  # σ(z) without overflow
     "tanh": np.tanh,
@@ -162,8 +160,9 @@ def network_gradients(module: ModuleType, net: dict, X: np.ndarray, Y: np.ndarra
     """Every ∂E/∂W and ∂E/∂b of the module's own loss_value, element by element."""
     return [
         {
-            p: gradient(network_loss(module, net, X, Y, i, p), np.asarray(layer[p], dtype=np.float64),
-                        branch=_branch(net, X, Y, i, p))
+            p: gradient(
+                network_loss(module, net, X, Y, i, p), np.asarray(layer[p], dtype=np.float64), branch=_branch(net, X, Y, i, p)
+            )
             for p in PARAMS
         }
         for i, layer in enumerate(net["layers"])
@@ -198,8 +197,4 @@ def dense_vjp(
     def inner(x_, W_, b_) -> float:
         return float(np.sum(grad_z * module.dense_forward(x_, W_, b_)))
 
-    return (
-        gradient(lambda v: inner(v, W, b), x),
-        gradient(lambda v: inner(x, v, b), W),
-        gradient(lambda v: inner(x, W, v), b),
-    )
+    return (gradient(lambda v: inner(v, W, b), x), gradient(lambda v: inner(x, v, b), W), gradient(lambda v: inner(x, W, v), b))

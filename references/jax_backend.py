@@ -315,19 +315,24 @@ def _network_args(layers: list[dict], name: str, l2: float, X: np.ndarray, Y: np
     k = layers[-1]["W"].shape[0]
     sparse = name == "sparse_cce"
     return dict(
-        Ws=Ws, bs=bs, loss=np.int32(_LOSS_ORDER.index(name)), acts=acts, units=units,
-        real_layer=np.arange(depth) < len(layers), X=_pad(X, (rows, width)),
+        Ws=Ws,
+        bs=bs,
+        loss=np.int32(_LOSS_ORDER.index(name)),
+        acts=acts,
+        units=units,
+        real_layer=np.arange(depth) < len(layers),
+        X=_pad(X, (rows, width)),
         Y=np.full((rows, width), SAFE) if sparse else _pad(Y, (rows, width), SAFE),
         labels=_pad(Y, (rows,), 0, dtype=np.int64) if sparse else np.zeros(rows, dtype=np.int64),
-        real=_mask((rows, width), X.shape[0], k), l2=l2, n=float(X.shape[0]), k=float(k),
+        real=_mask((rows, width), X.shape[0], k),
+        l2=l2,
+        n=float(X.shape[0]),
+        k=float(k),
     )
 
 
 def _unpad(gW: np.ndarray, gb: np.ndarray, layers: list[dict]) -> list[dict]:
-    return [
-        {"W": _crop(gW[i], layer["W"].shape), "b": _crop(gb[i], layer["b"].shape)}
-        for i, layer in enumerate(layers)
-    ]
+    return [{"W": _crop(gW[i], layer["W"].shape), "b": _crop(gb[i], layer["b"].shape)} for i, layer in enumerate(layers)]
 
 
 def _network_gradients(layers: list[dict], name: str, l2: float, X: np.ndarray, Y: np.ndarray):
@@ -419,9 +424,7 @@ def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
 
 
 def train(net, X, Y, *, lr, momentum=0.0, batch_size, epochs):
-    net, X, Y, lr, momentum, batch_size, epochs = validate_train(
-        "train", net, X, Y, lr, momentum, batch_size, epochs
-    )
+    net, X, Y, lr, momentum, batch_size, epochs = validate_train("train", net, X, Y, lr, momentum, batch_size, epochs)
     layers, velocity, batch_losses = net["layers"], None, []
     for _ in range(epochs):
         for rows in batches(X.shape[0], batch_size):

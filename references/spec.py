@@ -74,12 +74,18 @@ LOSSES: dict[str, LossSpec] = {
     "sse": LossSpec("(1/N)·Σ_n ½·Σ_k (ŷ − y)²"),
     "mae": LossSpec("(1/(N·K))·Σ|ŷ − y|", kink=True),
     "mape": LossSpec("(100/(N·K))·Σ|ŷ − y|/|y|", kink=True, targets="nonzero"),
-    "bce": LossSpec("−(1/(N·K))·Σ[y·log ŷ + (1 − y)·log(1 − ŷ)]", needs_probabilities=True,
-                    targets="probabilities", output_activations=("sigmoid",)),
-    "cce": LossSpec("−(1/N)·Σ y·log ŷ", needs_probabilities=True, targets="probabilities",
-                    output_activations=("softmax",), min_outputs=2),
-    "sparse_cce": LossSpec("−(1/N)·Σ_n log ŷ[n, y_n]", needs_probabilities=True, targets="labels",
-                           output_activations=("softmax",), min_outputs=2),
+    "bce": LossSpec(
+        "−(1/(N·K))·Σ[y·log ŷ + (1 − y)·log(1 − ŷ)]",
+        needs_probabilities=True,
+        targets="probabilities",
+        output_activations=("sigmoid",),
+    ),
+    "cce": LossSpec(
+        "−(1/N)·Σ y·log ŷ", needs_probabilities=True, targets="probabilities", output_activations=("softmax",), min_outputs=2
+    ),
+    "sparse_cce": LossSpec(
+        "−(1/N)·Σ_n log ŷ[n, y_n]", needs_probabilities=True, targets="labels", output_activations=("softmax",), min_outputs=2
+    ),
 }
 
 #: Activations that may end a network whose loss needs probabilities.

@@ -23,13 +23,9 @@ def validate_array(where: str, what: str, value: Any, ndim: int) -> np.ndarray:
             raise TypeError
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"{where}: {what} must be an array of numbers, got {type(value).__name__}"
-        ) from None
+        raise ValueError(f"{where}: {what} must be an array of numbers, got {type(value).__name__}") from None
     if arr.ndim != ndim:
-        raise ValueError(
-            f"{where}: {what} must be {ndim}-D, got shape {arr.shape}"
-        )
+        raise ValueError(f"{where}: {what} must be {ndim}-D, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{where}: {what} must not be empty, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -44,9 +40,7 @@ def validate_same_shape(where: str, what: str, arr: np.ndarray, shape: tuple) ->
 
 def validate_name(where: str, kind: str, name: Any, registry: Mapping) -> str:
     if not isinstance(name, str) or name not in registry:
-        raise ValueError(
-            f"{where}: unknown {kind} {name!r}; expected one of {sorted(registry)}"
-        )
+        raise ValueError(f"{where}: unknown {kind} {name!r}; expected one of {sorted(registry)}")
     return name
 
 
@@ -54,21 +48,15 @@ def validate_labels(where: str, y_true: Any, n: int, k: int) -> np.ndarray:
     """Integer class labels of shape (n,) with values in [0, k)."""
     arr = np.asarray(y_true)
     if arr.dtype.kind not in "iu":
-        raise ValueError(
-            f"{where}: sparse_cce needs integer class labels of shape (N,), got dtype {arr.dtype}"
-        )
+        raise ValueError(f"{where}: sparse_cce needs integer class labels of shape (N,), got dtype {arr.dtype}")
     if arr.shape != (n,):
         raise ValueError(f"{where}: sparse_cce labels must have shape ({n},), got {arr.shape}")
     if arr.size and (arr.min() < 0 or arr.max() >= k):
-        raise ValueError(
-            f"{where}: sparse_cce labels must lie in [0, {k}), got values in [{arr.min()}, {arr.max()}]"
-        )
+        raise ValueError(f"{where}: sparse_cce labels must lie in [0, {k}), got values in [{arr.min()}, {arr.max()}]")
     return arr.astype(np.int64)
 
 
-def validate_loss_inputs(
-    where: str, name: Any, y_pred: Any, y_true: Any
-) -> tuple[str, np.ndarray, np.ndarray]:
+def validate_loss_inputs(where: str, name: Any, y_pred: Any, y_true: Any) -> tuple[str, np.ndarray, np.ndarray]:
     """Validate a loss call: known name, y_pred (N, K), y_true (N, K) or labels (N,),
     and values inside the loss's domain."""
     name = validate_name(where, "loss", name, LOSSES)
@@ -85,9 +73,7 @@ def validate_loss_inputs(
             f"(a sigmoid or softmax output), got values in [{y_pred.min():.4g}, {y_pred.max():.4g}]"
         )
     if LOSSES[name].targets == "probabilities" and (y_true.min() < 0 or y_true.max() > 1):
-        raise ValueError(
-            f"{where}: {name} needs targets in [0, 1], got values in [{y_true.min():.4g}, {y_true.max():.4g}]"
-        )
+        raise ValueError(f"{where}: {name} needs targets in [0, 1], got values in [{y_true.min():.4g}, {y_true.max():.4g}]")
     if LOSSES[name].targets == "nonzero" and np.any(y_true == 0):
         raise ValueError(f"{where}: mape divides by |y_true|, so targets must be nonzero")
     return name, y_pred, y_true
@@ -97,9 +83,7 @@ def validate_dense(where: str, x: Any, W: Any) -> tuple[np.ndarray, np.ndarray]:
     x = validate_array(where, "x", x, 2)
     W = validate_array(where, "W", W, 2)
     if W.shape[1] != x.shape[1]:
-        raise ValueError(
-            f"{where}: W must have shape (out, in) with in = x.shape[1] = {x.shape[1]}, got {W.shape}"
-        )
+        raise ValueError(f"{where}: W must have shape (out, in) with in = x.shape[1] = {x.shape[1]}, got {W.shape}")
     return x, W
 
 
@@ -111,16 +95,12 @@ def validate_layers(where: str, layers: Any, n_inputs: int | None = None) -> lis
     fan_in = n_inputs
     for i, layer in enumerate(layers):
         if not isinstance(layer, dict) or not {"W", "b", "activation"} <= set(layer):
-            raise ValueError(
-                f"{where}: layer {i} must be a dict with keys 'W', 'b' and 'activation'"
-            )
+            raise ValueError(f"{where}: layer {i} must be a dict with keys 'W', 'b' and 'activation'")
         W = validate_array(where, f"layer {i} W", layer["W"], 2)
         b = validate_array(where, f"layer {i} b", layer["b"], 1)
         validate_name(where, f"activation (layer {i})", layer["activation"], ACTIVATIONS)
         if b.shape != (W.shape[0],):
-            raise ValueError(
-                f"{where}: layer {i} b must have shape ({W.shape[0]},) to match W {W.shape}, got {b.shape}"
-            )
+            raise ValueError(f"{where}: layer {i} b must have shape ({W.shape[0]},) to match W {W.shape}, got {b.shape}")
         if fan_in is not None and W.shape[1] != fan_in:
             source = "X has" if i == 0 else f"layer {i - 1} has"
             raise ValueError(
@@ -157,9 +137,7 @@ def validate_net(where: str, net: Any, X: Any, Y: Any) -> tuple[dict, np.ndarray
     return {**net, "layers": layers, "loss": name, "l2": l2}, X, Y
 
 
-def validate_scalar(
-    where: str, what: str, value: Any, *, low: float, high: float | None = None, open_low: bool = False
-) -> float:
+def validate_scalar(where: str, what: str, value: Any, *, low: float, high: float | None = None, open_low: bool = False) -> float:
     """A finite real number in [low, high) — (low, high) with open_low; high=None: no upper bound."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{where}: {what} must be a number, got {type(value).__name__}")
@@ -186,9 +164,7 @@ def validate_count(where: str, what: str, value: Any, *, low: int) -> int:
     return int(value)
 
 
-def validate_step(
-    where: str, params: Any, grads: Any, velocity: Any
-) -> tuple[list[dict], list[dict], list[dict] | None]:
+def validate_step(where: str, params: Any, grads: Any, velocity: Any) -> tuple[list[dict], list[dict], list[dict] | None]:
     """Validate sgd_momentum_step's lists: grads (and velocity) shaped like params."""
     params = validate_layers(where, params)
     if not isinstance(grads, (list, tuple)) or len(grads) != len(params):
@@ -225,6 +201,7 @@ def validate_train(
 
 def validate_same_structure(where: str, checked: list[tuple[dict, np.ndarray, np.ndarray]]) -> None:
     """Networks of network_gradients_many: the same shapes, activations, loss and l2, and data shapes."""
+
     def structure(net, X, Y):
         return ([(layer["W"].shape, layer["activation"]) for layer in net["layers"]], net["loss"], net["l2"], X.shape, Y.shape)
 

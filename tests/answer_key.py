@@ -187,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         derived = grade_seed(one_off_secret(), submission_digest(written))
         for label, seed in (("the seed it was recorded with", args.seed), ("a secret-derived seed", derived)):
             graded = grade_module(module, rubric, seed=seed)
-            print(f"{len(module.ANSWERS)} answers; graded with {label} ({seed}): {graded.score:g} / {graded.max_score:g}",
-                  file=sys.stderr)
+            print(
+                f"{len(module.ANSWERS)} answers; graded with {label} ({seed}): {graded.score:g} / {graded.max_score:g}",
+                file=sys.stderr,
+            )
     return 0
 
 

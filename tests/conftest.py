@@ -1,4 +1,5 @@
-"""Shared fixtures: every backend of the protocol, by name, and small example networks."""
+"""Shared fixtures: every backend of the protocol, by name, small example networks, and sandboxes
+on tests/submissions files."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ from hypothesis import HealthCheck, settings
 
 # Tests that use hypothesis directly run deterministically with a fixed budget, as in CI.
 settings.register_profile(
-    "ci", derandomize=True, database=None, deadline=None, max_examples=60,
-    suppress_health_check=[HealthCheck.too_slow],
+    "ci", derandomize=True, database=None, deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile("ci")
 
@@ -35,6 +35,26 @@ def small_net(loss: str = "mse", out_activation: str = "identity", l2: float = 0
         "loss": loss,
         "l2": l2,
     }
+
+
+@pytest.fixture
+def sandbox():
+    """A factory of started sandboxes on tests/submissions files, closed after the test."""
+    from gradverify.sandbox.host import Sandbox
+    from tests.sandboxes import SUBMISSIONS
+
+    opened = []
+
+    def make(name, **options) -> Sandbox:
+        settings = {"call_timeout": 1.0, "import_timeout": 10.0, **options}
+        box = Sandbox(SUBMISSIONS / name, **settings)
+        opened.append(box)
+        box.start()
+        return box
+
+    yield make
+    for box in opened:
+        box.close()
 
 
 @pytest.fixture(autouse=True)

@@ -63,8 +63,18 @@ BAD_INPUTS = [
     # network_gradients
     ("network_gradients", ([1, 2], X, Y), {}, "net must be a dict"),
     ("network_gradients", (_net(layers=[]), X, Y), {}, "layers must be a non-empty list"),
-    ("network_gradients", (NET, np.ones((5, 4)), Y), {}, r"sizes don't chain: X has 4 outputs, so layer 0 W must have shape \(4, 4\)"),
-    ("network_gradients", (_layers_with(1, W=np.ones((2, 5))), X, Y), {}, r"layer 0 has 4 outputs, so layer 1 W must have shape \(2, 4\)"),
+    (
+        "network_gradients",
+        (NET, np.ones((5, 4)), Y),
+        {},
+        r"sizes don't chain: X has 4 outputs, so layer 0 W must have shape \(4, 4\)",
+    ),
+    (
+        "network_gradients",
+        (_layers_with(1, W=np.ones((2, 5))), X, Y),
+        {},
+        r"layer 0 has 4 outputs, so layer 1 W must have shape \(2, 4\)",
+    ),
     ("network_gradients", (_layers_with(0, b=np.ones(3)), X, Y), {}, r"layer 0 b must have shape \(4,\)"),
     ("network_gradients", (_layers_with(0, activation="gelu"), X, Y), {}, r"unknown activation \(layer 0\) 'gelu'"),
     ("network_gradients", (_net(loss="nll"), X, Y), {}, "unknown loss 'nll'"),
@@ -76,7 +86,12 @@ BAD_INPUTS = [
     ("network_gradients", (_layers_with(0, W=None), X, Y), {}, "layer 0 W must be an array of numbers"),
     # sgd_momentum_step
     ("sgd_momentum_step", (LAYERS, GRADS[:1], None), {"lr": 0.1, "momentum": 0.0}, "grads must be a list of 2 dicts"),
-    ("sgd_momentum_step", (LAYERS, [GRADS[0], {"W": np.zeros((4, 2)), "b": np.zeros(2)}], None), {"lr": 0.1, "momentum": 0.0}, r"grads\[1\] W must have shape \(2, 4\)"),
+    (
+        "sgd_momentum_step",
+        (LAYERS, [GRADS[0], {"W": np.zeros((4, 2)), "b": np.zeros(2)}], None),
+        {"lr": 0.1, "momentum": 0.0},
+        r"grads\[1\] W must have shape \(2, 4\)",
+    ),
     ("sgd_momentum_step", (LAYERS, GRADS, GRADS[:1]), {"lr": 0.1, "momentum": 0.9}, "velocity must be a list of 2 dicts"),
     ("sgd_momentum_step", (LAYERS, GRADS, None), {"lr": -0.1, "momentum": 0.0}, "lr must be a finite number > 0"),
     ("sgd_momentum_step", (LAYERS, GRADS, None), {"lr": 0.1, "momentum": 1.5}, r"momentum must be a finite number \[0.0, 1.0\)"),
@@ -91,9 +106,7 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize(
-    "function, args, kwargs, message",
-    BAD_INPUTS,
-    ids=[f"{case[0]}-{i}" for i, case in enumerate(BAD_INPUTS)],
+    "function, args, kwargs, message", BAD_INPUTS, ids=[f"{case[0]}-{i}" for i, case in enumerate(BAD_INPUTS)]
 )
 def test_bad_input_raises_value_error_saying_what_was_expected(backend, function, args, kwargs, message):
     with pytest.raises(ValueError, match=message) as info:

@@ -16,8 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_benchmark_runs_on_a_tiny_budget_and_writes_both_reports(tmp_path):
     from benchmarks import bench
 
-    done = subprocess.run([sys.executable, "-m", "benchmarks.bench", "--tiny", "--out", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--tiny", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     data = json.loads((tmp_path / "benchmarks.json").read_text())
     for key in ("examples_per_second", "speedup_vs_gradcheck_slow", "ci_verify_wall_s", "grade_wall_s", "peak_rss_mb"):
@@ -59,6 +64,8 @@ def test_the_pictures_of_a_report_are_the_svg_files_it_links_that_are_written(tm
     assert pictures_of(report) == {"pictures": 0, "pictures_linked": 0, "svg_files": 0}
     (tmp_path / "grade.a.svg").write_text("<svg/>")
     (tmp_path / "stray.svg").write_text("<svg/>")
-    report.write_text("# r\n\n![alt with \\[brackets\\]](grade.a.svg)\n\n![missing](grade.b.svg)\n\n"
-                      "![remote](https://example.org/x.svg) ![png](grade.c.png) [not an image](grade.a.svg)\n")
+    report.write_text(
+        "# r\n\n![alt with \\[brackets\\]](grade.a.svg)\n\n![missing](grade.b.svg)\n\n"
+        "![remote](https://example.org/x.svg) ![png](grade.c.png) [not an image](grade.a.svg)\n"
+    )
     assert pictures_of(report) == {"pictures": 1, "pictures_linked": 2, "svg_files": 2}

@@ -97,11 +97,24 @@ def test_a_missing_argument_is_an_error_that_names_it(tmp_path):
 
 
 def test_with_file_each_folder_holding_it_is_its_student_and_the_rest_is_listed(tmp_path):
-    tree(tmp_path, {"alice/backprop.py": "", "bob/backprop.py": "", "bob/utils.py": "", "bob/README.txt": "",
-                    "carol/homework.py": "", "sec3/dave/backprop.py": "", "loose.py": ""})
+    tree(
+        tmp_path,
+        {
+            "alice/backprop.py": "",
+            "bob/backprop.py": "",
+            "bob/utils.py": "",
+            "bob/README.txt": "",
+            "carol/homework.py": "",
+            "sec3/dave/backprop.py": "",
+            "loose.py": "",
+        },
+    )
     students, skipped = collect([tmp_path], file="backprop.py")
-    assert {s.name: s.path for s in students} == {"alice": tmp_path / "alice/backprop.py", "bob": tmp_path / "bob/backprop.py",
-                                                 "sec3/dave": tmp_path / "sec3/dave/backprop.py"}
+    assert {s.name: s.path for s in students} == {
+        "alice": tmp_path / "alice/backprop.py",
+        "bob": tmp_path / "bob/backprop.py",
+        "sec3/dave": tmp_path / "sec3/dave/backprop.py",
+    }
     assert reasons(skipped) == {"carol/": Skip.NO_FILE, "loose.py": Skip.OUTSIDE_FOLDER}
     assert "backprop.py" in next(s.why for s in skipped if s.name == "carol/")
 
@@ -123,9 +136,13 @@ def test_submission_file_in_the_rubric_is_the_default_of_file(tmp_path):
     from gradverify.grading.rubric import load_rubric
 
     rubric = tmp_path / "rubric.toml"
-    rubric.write_text('submission_file = "backprop.py"\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n')
+    rubric.write_text(
+        'submission_file = "backprop.py"\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n'
+    )
     assert load_rubric(rubric).submission_file == "backprop.py"
-    rubric.write_text('submission_file = "a/backprop.py"\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n')
+    rubric.write_text(
+        'submission_file = "a/backprop.py"\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n'
+    )
     with pytest.raises(ValueError, match=r"line 1\): submission_file must be a file name ending in \.py"):
         load_rubric(rubric)
 
@@ -169,8 +186,23 @@ def test_what_is_not_a_regular_py_file_is_listed_with_why(tmp_path):
 
 
 def test_no_two_students_outputs_are_one_file_and_none_is_the_summary(tmp_path):
-    tricky = ["bob", "bob.md", "bob%2Emd", "bob.margins", "sec2/bob", "sec2", "sec2.md/x", "summary", "a b", "j.smith",
-              ODD[:-3], os.fsdecode(b"caf\xc3\xa9"), "new\nline", "dot/..", "-x"]
+    tricky = [
+        "bob",
+        "bob.md",
+        "bob%2Emd",
+        "bob.margins",
+        "sec2/bob",
+        "sec2",
+        "sec2.md/x",
+        "summary",
+        "a b",
+        "j.smith",
+        ODD[:-3],
+        os.fsdecode(b"caf\xc3\xa9"),
+        "new\nline",
+        "dot/..",
+        "-x",
+    ]
     out = tmp_path / "grades"
     files: dict[Path, str] = {}
     folders: set[Path] = set()
@@ -234,8 +266,13 @@ def test_the_sandbox_folder_is_readable_by_the_grader_and_the_child_alone_while_
             else:
                 assert (uid, gid) == (os.geteuid(), group) and bits & 0o027 == 0, path
         if os.geteuid() == 0:  # another user, neither grader nor child, cannot read the copy
-            done = subprocess.run(["cat", str(box._state.folder / "code" / "submission.py")], user=54321, group=54321,
-                                  extra_groups=[], capture_output=True)
+            done = subprocess.run(
+                ["cat", str(box._state.folder / "code" / "submission.py")],
+                user=54321,
+                group=54321,
+                extra_groups=[],
+                capture_output=True,
+            )
             assert done.returncode != 0 and done.stdout == b""
 
 
@@ -296,10 +333,18 @@ def ordinary_user(tmp_path):
 
     def run(code: str) -> subprocess.CompletedProcess:
         prelude = f"import site, sys\nsite.addsitedir({str(SITE_PACKAGES)!r})\n"
-        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        return subprocess.run([SYSTEM_PYTHON, "-c", prelude + textwrap.dedent(code)], user=ORDINARY_USER, group=ORDINARY_USER,
-                              extra_groups=[], env=env, cwd=home, capture_output=True, text=True, timeout=120)
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        return subprocess.run(
+            [SYSTEM_PYTHON, "-c", prelude + textwrap.dedent(code)],
+            user=ORDINARY_USER,
+            group=ORDINARY_USER,
+            extra_groups=[],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     run.home = home
     run.user = user
@@ -360,21 +405,50 @@ def test_a_messy_class_gets_a_grade_per_student_and_a_list_of_what_was_not_grade
     top = tmp_path / "class"
     outside = tree(tmp_path / "outside", {"solution.py": MODEL.read_text()})
     model, template = MODEL.read_text(), TEMPLATE.read_text()
-    tree(top, {"sec1/bob.py": model, "sec2/bob.py": template, "sec2/bob-2.py": model, "sec2/summary.py": model,
-               f"sec2/{ODD}": model, "sec2/notes.txt": ""})
+    tree(
+        top,
+        {
+            "sec1/bob.py": model,
+            "sec2/bob.py": template,
+            "sec2/bob-2.py": model,
+            "sec2/summary.py": model,
+            f"sec2/{ODD}": model,
+            "sec2/notes.txt": "",
+        },
+    )
     (top / "sec2" / "mallory.py").symlink_to(outside / "solution.py")
     rubric = tmp_path / "rubric.toml"
     rubric.write_text('examples = 2\n[[items]]\nname = "sse"\ncheck = "loss"\ntarget = "sse"\npoints = 1\n')
     out, combined = tmp_path / "grades", tmp_path / "all.json"
-    assert main(["grade", str(top / "sec1"), str(top / "sec2"), "--jobs", "2", "--out", str(out), "--rubric", str(rubric),
-                 "--results-json", str(combined), "--quiet", "--no-plots"]) == 0
+    assert (
+        main(
+            [
+                "grade",
+                str(top / "sec1"),
+                str(top / "sec2"),
+                "--jobs",
+                "2",
+                "--out",
+                str(out),
+                "--rubric",
+                str(rubric),
+                "--results-json",
+                str(combined),
+                "--quiet",
+                "--no-plots",
+            ]
+        )
+        == 0
+    )
     scores = {"sec1/bob": 1, "sec2/bob": 0, "sec2/bob-2": 1, "sec2/summary": 1, f"sec2/{ODD[:-3]}": 1}
     expected = {escaped(name): score for name, score in scores.items()}  # sec2/caf\xe9\nx: shown escaped
     everything = json.loads(combined.read_text())
     assert {d["extra_data"]["student"]: d["score"] for d in everything["submissions"]} == expected
     assert everything["errors"] == {}
-    assert {(n["student"], n["reason"]) for n in everything["not_graded"]} == {("sec2/mallory.py", "SYMLINK"),
-                                                                              ("sec2/notes.txt", "NOT_PYTHON")}
+    assert {(n["student"], n["reason"]) for n in everything["not_graded"]} == {
+        ("sec2/mallory.py", "SYMLINK"),
+        ("sec2/notes.txt", "NOT_PYTHON"),
+    }
     for name, score in scores.items():  # each its own files
         report, results = student_outputs(out, name)
         assert json.loads(results.read_text())["score"] == score and report.is_file()

@@ -31,14 +31,16 @@ def _shell_env() -> dict[str, str]:
     PYTHONPATH, no VIRTUAL_ENV, and none of the settings these tests turn on."""
     dropped = {"PYTHONPATH", "VIRTUAL_ENV", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "NO_COLOR", "HYPOTHESIS_STORAGE_DIRECTORY"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p and Path(p).resolve() != VENV_BIN.resolve())
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p and Path(p).resolve() != VENV_BIN.resolve()
+    )
     return env
 
 
 def _run(args: list[str], cwd: Path, *, shell: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", args[0]] if shell else args, cwd=cwd, env=_shell_env(),
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["bash", "-c", args[0]] if shell else args, cwd=cwd, env=_shell_env(), capture_output=True, text=True, timeout=300
+    )
 
 
 def _detail_lines(stderr: str) -> list[str]:
@@ -59,8 +61,23 @@ def project_run(tmp_path_factory):
     (project / "mylib" / "__init__.py").write_text("")
     (project / "mylib" / "backprop.py").write_text(SIGMOID_DERIVATIVE_FROM_Z.source())
     command = os.path.relpath(GRADVERIFY, project)  # as typed: a relative path to the venv's script
-    done = _run([command, "verify", "--impl", "mylib.backprop", "--profile", "ci", "--budget", "5",
-                 "--property", "activations_match_references", "--property", "dense_*"], project)
+    done = _run(
+        [
+            command,
+            "verify",
+            "--impl",
+            "mylib.backprop",
+            "--profile",
+            "ci",
+            "--budget",
+            "5",
+            "--property",
+            "activations_match_references",
+            "--property",
+            "dense_*",
+        ],
+        project,
+    )
     return types.SimpleNamespace(project=project, done=done)
 
 
@@ -195,17 +212,49 @@ def test_github_actions_gets_one_error_annotation_per_failing_check_at_the_funct
     student = SIGMOID_DERIVATIVE_FROM_Z.write(tmp_path)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
-    assert main(["verify", "--impl", str(student), "--profile", "ci", "--no-save", "--quiet",
-                 "--property", "worked_example_activation_derivative_identities", "--property", "kink_subgradients"]) == 1
+    assert (
+        main(
+            [
+                "verify",
+                "--impl",
+                str(student),
+                "--profile",
+                "ci",
+                "--no-save",
+                "--quiet",
+                "--property",
+                "worked_example_activation_derivative_identities",
+                "--property",
+                "kink_subgradients",
+            ]
+        )
+        == 1
+    )
     out = capsys.readouterr().out
     annotations = [line for line in out.splitlines() if line.startswith("::")]
     line = 1 + student.read_text().splitlines().index(
-        next(line for line in student.read_text().splitlines() if line.startswith("def activation_backward(")))
+        next(line for line in student.read_text().splitlines() if line.startswith("def activation_backward("))
+    )
     assert len(annotations) == 1, out
-    assert annotations[0].startswith(f"::error file={student.name},line={line},"
-                                     "title=gradverify%3A worked_example_activation_derivative_identities (failed)::")
+    assert annotations[0].startswith(
+        f"::error file={student.name},line={line},title=gradverify%3A worked_example_activation_derivative_identities (failed)::"
+    )
     assert "activation_backward" in annotations[0].split("::", 2)[2]
     monkeypatch.delenv("GITHUB_ACTIONS")
-    assert main(["verify", "--impl", str(student), "--profile", "ci", "--no-save", "--quiet",
-                 "--property", "worked_example_activation_derivative_identities"]) == 1
+    assert (
+        main(
+            [
+                "verify",
+                "--impl",
+                str(student),
+                "--profile",
+                "ci",
+                "--no-save",
+                "--quiet",
+                "--property",
+                "worked_example_activation_derivative_identities",
+            ]
+        )
+        == 1
+    )
     assert "::error" not in capsys.readouterr().out

@@ -65,7 +65,7 @@ def test_numerical_gradients_are_judged_numerical(name):
     check = cost.run(cost.local_timer(_attack(name)), HIDDEN, OUTPUTS)
     assert check.verdict is cost.Verdict.NUMERICAL
     assert check.ratio > 2 * cost.THRESHOLD
-    assert "not backprop" in check.cause and f"{check.parameters:,}-parameter" in check.cause
+    assert "not backprop" in check.explanation and f"{check.parameters:,}-parameter" in check.explanation
 
 
 @pytest.mark.parametrize("name", NUMERICAL)
@@ -73,13 +73,13 @@ def test_numerical_gradients_earn_nothing_on_the_items_that_use_network_gradient
     rubric = _rubric(tmp_path, items=("network", "l2", "train_loop"))
     result = grade_module(_attack(name), rubric)
     assert result.score == 0
-    assert {r.failure for r in result.items} == {Cause.NOT_BACKPROP}
-    assert all("numerical differentiation" in r.cause for r in result.items)
+    assert {r.cause for r in result.items} == {Cause.NOT_BACKPROP}
+    assert all("numerical differentiation" in r.reason for r in result.items)
 
 
 def test_the_rubric_switch_turns_the_check_off(tmp_path):
     result = grade_module(_attack("complex_step_gradients"), _rubric(tmp_path, require_backprop=False))
-    assert result.items[0].failure is not Cause.NOT_BACKPROP
+    assert result.items[0].cause is not Cause.NOT_BACKPROP
     assert result.items[0].passed
 
 
@@ -95,21 +95,22 @@ def test_require_backprop_must_be_true_or_false(tmp_path):
         load_rubric(path)
 
 
-RAISES_WHEN_LARGE = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent('''
+RAISES_WHEN_LARGE = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent("""
     _honest = network_gradients
 
     def network_gradients(net, X, Y):
         if sum(np.size(layer["W"]) for layer in net["layers"]) > 1000:
             raise ValueError("network_gradients: too large")
         return _honest(net, X, Y)
-''')
+""")
 
 
 def test_failing_only_on_the_cost_network_loses_the_items_that_check_the_gradients(tmp_path):
-    result = grade_module(_source_module(RAISES_WHEN_LARGE, "raises_when_large"),
-                          _rubric(tmp_path, items=("network", "train_loop")))
+    result = grade_module(
+        _source_module(RAISES_WHEN_LARGE, "raises_when_large"), _rubric(tmp_path, items=("network", "train_loop"))
+    )
     network, train_loop = result.items
-    assert not network.passed and "raised ValueError" in network.cause and "cost is measured" in network.cause
+    assert not network.passed and "raised ValueError" in network.reason and "cost is measured" in network.reason
     assert train_loop.passed  # its own loop of its own steps: a bug in the gradients is the network item's
 
 
@@ -140,7 +141,7 @@ def test_the_bundled_impl_costs_like_backprop_in_the_sandbox(sandbox_timer):
 #: and its own functions made slow in its process (a trusted baseline measured there would grow),
 #: and the parameters split between a thread and forked children (time the worker's process does
 #: not see as its own). The gradient is central differences of the impl's own loss.
-FAKER = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent('''
+FAKER = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent("""
     import os, threading, time, pickle
 
     def _slow(fn):
@@ -200,7 +201,7 @@ FAKER = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent('''
             for (i, key, index), value in zip(part, values):
                 grads[i][key][index] = value
         return _value(layers, name, X, Y), grads
-''')
+""")
 
 
 def test_slow_own_functions_threads_and_forks_cannot_fake_the_cost(sandbox_timer, tmp_path):
@@ -215,11 +216,14 @@ def test_the_cost_network_is_drawn_afresh_so_no_answer_can_be_prepared():
     assert not np.array_equal(first["layers"][0]["W"], second["layers"][0]["W"])
 
 
-@pytest.mark.parametrize("hidden, outputs, expected", [
-    (("relu", "tanh"), {"cce": ("softmax",), "mse": ("identity", "tanh")}, ("tanh", "identity", "mse")),
-    ((), {"bce": ("sigmoid",)}, (None, "sigmoid", "bce")),
-    (("relu",), {}, None),
-])
+@pytest.mark.parametrize(
+    "hidden, outputs, expected",
+    [
+        (("relu", "tanh"), {"cce": ("softmax",), "mse": ("identity", "tanh")}, ("tanh", "identity", "mse")),
+        ((), {"bce": ("sigmoid",)}, (None, "sigmoid", "bce")),
+        (("relu",), {}, None),
+    ],
+)
 def test_the_cost_network_is_made_of_components_the_submission_implements(hidden, outputs, expected):
     assert cost.choose(hidden, outputs) == expected
 
@@ -232,7 +236,7 @@ def test_a_process_that_ends_or_is_reaped_elsewhere_takes_nothing_off_the_cpu_ti
     assert sandbox_cpu(before, after) == pytest.approx(0.75)
 
 
-SLEEPS_WHEN_LARGE = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent('''
+SLEEPS_WHEN_LARGE = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent("""
     import time
     _honest = network_gradients
 
@@ -240,13 +244,16 @@ SLEEPS_WHEN_LARGE = IMPL_SOURCE.read_text(encoding="utf-8") + textwrap.dedent(''
         if sum(np.size(layer["W"]) for layer in net["layers"]) > 1000:
             time.sleep(60)
         return _honest(net, X, Y)
-''')
+""")
 
 BURNS_WHEN_LARGE = SLEEPS_WHEN_LARGE.replace("time.sleep(60)", "while True:\n            pass")
 
 
-@pytest.mark.parametrize("source, verdict", [(SLEEPS_WHEN_LARGE, cost.Verdict.FAILED), (BURNS_WHEN_LARGE, cost.Verdict.NUMERICAL)],
-                         ids=["sleeps", "burns"])
+@pytest.mark.parametrize(
+    "source, verdict",
+    [(SLEEPS_WHEN_LARGE, cost.Verdict.FAILED), (BURNS_WHEN_LARGE, cost.Verdict.NUMERICAL)],
+    ids=["sleeps", "burns"],
+)
 def test_a_call_stopped_at_its_limit_is_judged_by_the_cpu_time_it_had_used(tmp_path, source, verdict):
     path = tmp_path / "stopped.py"
     path.write_text(source, encoding="utf-8")
@@ -255,5 +262,5 @@ def test_a_call_stopped_at_its_limit_is_judged_by_the_cpu_time_it_had_used(tmp_p
     with Sandbox(path) as box:
         check = cost.run(cost.sandbox_timer(box, timeout=2), ("tanh",), {"mse": ("identity",)})
     assert check.verdict is verdict
-    assert ("timed out after 2 s" in check.cause) == (verdict is cost.Verdict.FAILED)
-    assert ("stopped at its time limit" in check.cause) == (verdict is cost.Verdict.NUMERICAL)
+    assert ("timed out after 2 s" in check.explanation) == (verdict is cost.Verdict.FAILED)
+    assert ("stopped at its time limit" in check.explanation) == (verdict is cost.Verdict.NUMERICAL)

@@ -10,22 +10,26 @@ from dataclasses import replace
 import pytest
 
 from gradverify import runner
+from gradverify.results import VerifyResult
 from tests.variants import BUGGY, CORRECT
 
 
-def _verify(variant, only: list[str] | None = None) -> runner.VerifyResult:
+def _verify(variant, only: list[str] | None = None) -> VerifyResult:
     module = types.ModuleType(variant.name)
     exec(compile(variant.source(), variant.name, "exec"), module.__dict__)
     return runner.verify(module, impl_spec=variant.name, profile="ci", corpus_dir=None, save_regressions=False, only=only)
 
 
-@pytest.mark.parametrize("name, caught_by", [
-    ("network_derivative_at_activation_value", "network_gradients_match_references"),  # only some activations
-    ("dense_bias_gradient_mean", "dense_matches_references"),  # only batches of 2+
-    ("train_resets_velocity_each_epoch", "train_follows_own_steps"),  # only momentum > 0 and 2+ epochs
-    ("l2_gradient_on_biases", "l2_adds_half_lambda_norm"),  # only λ > 0
-    ("softmax_without_max_shift", "activations_match_references"),  # only z > 709
-])
+@pytest.mark.parametrize(
+    "name, caught_by",
+    [
+        ("network_derivative_at_activation_value", "network_gradients_match_references"),  # only some activations
+        ("dense_bias_gradient_mean", "dense_matches_references"),  # only batches of 2+
+        ("train_resets_velocity_each_epoch", "train_follows_own_steps"),  # only momentum > 0 and 2+ epochs
+        ("l2_gradient_on_biases", "l2_adds_half_lambda_norm"),  # only λ > 0
+        ("softmax_without_max_shift", "activations_match_references"),  # only z > 709
+    ],
+)
 def test_a_bug_that_shows_only_sometimes_is_still_caught(name, caught_by):
     """The property meant for it catches it on its own (every check, with 10 seeds: make mutation)."""
     result = _verify(BUGGY[name], only=[caught_by])
@@ -54,13 +58,20 @@ def test_every_explained_equivalent_mutant_is_a_line_of_impl():
         assert old in lines, old
 
 
-@pytest.mark.parametrize("old, new, equivalent", [
-    ('x = check_array(where, "x", x, 2)', 'x = check_array(where, "XXxXX", x, 2)', True),
-    ('grad_z = check_array("dense_backward", "grad_z", grad_z, 2)', 'grad_z = check_array("DENSE_BACKWARD", "grad_z", grad_z, 2)', False),
-    ('raise ValueError(f"{where}: X has {n}")', 'raise ValueError(f"XX{where}: X has {n}XX")', False),
-    ('return 2.0 * (p - y) / p.size', 'return 3.0 * (p - y) / p.size', False),
-    ('return np.where(z > 0, grad_a, 0.0)', 'return np.where(z >= 0, grad_a, 0.0)', True),
-])
+@pytest.mark.parametrize(
+    "old, new, equivalent",
+    [
+        ('x = check_array(where, "x", x, 2)', 'x = check_array(where, "XXxXX", x, 2)', True),
+        (
+            'grad_z = check_array("dense_backward", "grad_z", grad_z, 2)',
+            'grad_z = check_array("DENSE_BACKWARD", "grad_z", grad_z, 2)',
+            False,
+        ),
+        ('raise ValueError(f"{where}: X has {n}")', 'raise ValueError(f"XX{where}: X has {n}XX")', False),
+        ("return 2.0 * (p - y) / p.size", "return 3.0 * (p - y) / p.size", False),
+        ("return np.where(z > 0, grad_a, 0.0)", "return np.where(z >= 0, grad_a, 0.0)", True),
+    ],
+)
 def test_survivors_are_called_equivalent_only_by_a_stated_reason(old, new, equivalent):
     from benchmarks.mutmut_run import classify
 
@@ -74,11 +85,16 @@ def test_the_catalogue_benchmark_runs_a_variant_through_verify_and_grade():
 
     rubric = load_rubric()  # two of its items, the one the bug is in and another: the smoke stays small
     small = replace(rubric, items=tuple(i for i in rubric.items if i.name in ("mse", "sigmoid")))
-    data = mutation.catalogue(seeds=1, names=["mse_halved", "sigmoid_via_tanh"],
-                              checks=["losses_match_references", "activations_match_references"], rubric=small)
+    data = mutation.catalogue(
+        seeds=1,
+        names=["mse_halved", "sigmoid_via_tanh"],
+        checks=["losses_match_references", "activations_match_references"],
+        rubric=small,
+    )
     (bug,), (ok,) = data["buggy"], data["correct"]
     assert bug["caught"] and bug["caught_in_seeds"] == 1 and bug["grade_lost"] == ["mse"]
     assert bug["hints_named"] == ["half"] and bug["hint_right"]
     assert ok["verify_passed"] and ok["grade_score"] == ok["grade_max"]
-    assert "| `mse_halved` |" in mutation.render({**data, "summary": mutation.summary(data), "seconds": 1.0,
-                                                     "date": "today", "command": "test"})
+    assert "| `mse_halved` |" in mutation.render(
+        {**data, "summary": mutation.summary(data), "seconds": 1.0, "date": "today", "command": "test"}
+    )

@@ -40,17 +40,17 @@ def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(nam
     item = next(r for r in result.items if r.item.name == variant.item)
     assert result.score == pytest.approx(RUBRIC.max_score - sum(r.item.points - r.score for r in result.items if r.lost))
     assert all(r.score == 0 for r in result.items if r.lost and r.credit is None)
-    assert item.cause and item.details, "a failing item says why, with a case and values"
-    named = {h.cause for r in result.items for h in r.hints if h.cause}
+    assert item.reason and item.details, "a failing item says why, with a case and values"
+    named = {h.diagnosis for r in result.items for h in r.hints if h.diagnosis}
     assert named <= {variant.hint}, f"a diagnosis that does not fit {name}: {[h for r in result.items for h in r.hints]}"
-    assert variant.hint is None or variant.hint in {h.cause for h in item.hints}, item.hints
+    assert variant.hint is None or variant.hint in {h.diagnosis for h in item.hints}, item.hints
 
 
 def test_every_diagnosis_in_the_catalogue_has_a_variant_that_needs_it():
-    from gradverify.hints import CAUSES
+    from gradverify.hints import DIAGNOSES
 
     named = {v.hint for v in BUGGY.values()} | {p.variant.hint for p in PARTIAL.values()}
-    assert set(CAUSES) <= named, f"diagnoses no variant tests: {sorted(set(CAUSES) - named)}"
+    assert set(DIAGNOSES) <= named, f"diagnoses no variant tests: {sorted(set(DIAGNOSES) - named)}"
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
@@ -78,7 +78,7 @@ def test_partial_and_fused_code_gets_each_item_its_verdict(name, partial_grades)
     assert sorted(n for n, s in status.items() if s == "not implemented") == sorted(partial.missing)
     assert sorted(n for n, s in status.items() if s in ("failed", "partial")) == sorted(partial.wrong)
     missing = [r for r in result.items if r.status == "not implemented"]
-    assert all("NotImplementedError: " in r.cause and "fused" in r.cause for r in missing)  # the author's own words
+    assert all("NotImplementedError: " in r.reason and "fused" in r.reason for r in missing)  # the author's own words
     network = next(r for r in result.items if r.item.name == "network")
     assert network.scope and all("softmax" in line for line in network.scope)
 
@@ -87,7 +87,7 @@ def test_partial_and_fused_code_gets_each_item_its_verdict(name, partial_grades)
 def test_partial_code_gets_the_diagnosis_of_its_bug_and_no_other(name, partial_grades):
     """Missing functions get no diagnosis; a bug inside the fused network gets its own."""
     variant, result = PARTIAL[name].variant, partial_grades[name]
-    named = {r.item.name: {h.cause for h in r.hints if h.cause} for r in result.items}
+    named = {r.item.name: {h.diagnosis for h in r.hints if h.diagnosis} for r in result.items}
     assert all(not causes for item, causes in named.items() if item != variant.item), named
     assert variant.hint is None or variant.hint in named[variant.item], named
 
@@ -106,8 +106,10 @@ def test_the_partial_variants_network_verdict_agrees_with_pytorch_directly(name)
         net, X, Y = materialize(Example(Architecture((3, 4, 3), ("relu", "softmax"), loss, 0.0, 5), 1))
         value, grads = module.network_gradients(net, X, Y)
         want_value, want = torch_backend.network_gradients(net, X, Y)
-        agree.append(np.isclose(value, want_value, rtol=1e-9)
-                     and all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b")))
+        agree.append(
+            np.isclose(value, want_value, rtol=1e-9)
+            and all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b"))
+        )
     assert all(agree) == ("network" not in partial.wrong)
 
 

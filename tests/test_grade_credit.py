@@ -28,9 +28,12 @@ CORNER_RUBRIC = replace(RUBRIC, examples=10, items=tuple(i for i in RUBRIC.items
 WRONG_TANH = IMPL_SOURCE.read_text(encoding="utf-8").replace(
     '        grad_z = ACTIVATIONS[layer["activation"]][1](zs[i], grad_a)\n',
     '        grad_z = ACTIVATIONS[layer["activation"]][1](zs[i], grad_a) if layer["activation"] != "tanh" '
-    'else grad_a * (1.0 - zs[i] ** 2)\n')
+    "else grad_a * (1.0 - zs[i] ** 2)\n",
+)
 #: The same file refusing every network with tanh instead (in network_gradients and train).
-REFUSED_TANH = WRONG_TANH + '''
+REFUSED_TANH = (
+    WRONG_TANH
+    + """
 _backprop_of_the_file = _network_gradients
 
 
@@ -38,9 +41,12 @@ def _network_gradients(layers, loss, l2, X, Y):
     if any(layer["activation"] == "tanh" for layer in layers):
         raise NotImplementedError("tanh is not supported")
     return _backprop_of_the_file(layers, loss, l2, X, Y)
-'''
+"""
+)
 #: network_gradients and train for identity layers under mse only.
-CORNER = IMPL_SOURCE.read_text(encoding="utf-8") + '''
+CORNER = (
+    IMPL_SOURCE.read_text(encoding="utf-8")
+    + """
 _backprop_of_the_file = _network_gradients
 
 
@@ -48,7 +54,8 @@ def _network_gradients(layers, loss, l2, X, Y):
     if loss != "mse" or any(layer["activation"] != "identity" for layer in layers):
         raise NotImplementedError("identity layers under mse only")
     return _backprop_of_the_file(layers, loss, l2, X, Y)
-'''
+"""
+)
 
 
 def _module(source: str, name: str) -> types.ModuleType:
@@ -64,8 +71,10 @@ def _items(result) -> dict:
 @pytest.fixture(scope="module")
 def tanh_grades():
     assert WRONG_TANH != IMPL_SOURCE.read_text(encoding="utf-8")
-    return {name: grading.grade_module(_module(source, name), SMALL, submission=name)
-            for name, source in (("wrong", WRONG_TANH), ("refused", REFUSED_TANH))}
+    return {
+        name: grading.grade_module(_module(source, name), SMALL, submission=name)
+        for name, source in (("wrong", WRONG_TANH), ("refused", REFUSED_TANH))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -121,25 +130,27 @@ def test_the_domain_has_every_loss_output_pair_and_every_hidden_activation():
     assert {c.activation for c in components if c.kind == "output"} == set(ACTIVATIONS)
 
 
-@pytest.mark.parametrize("right_pairs, right_hidden, share", [
-    (2, 1, 0.5 * 2 / 4 + 0.5 * 1 / 2),
-    (4, 0, 0.5),
-    (0, 2, 0.5),
-    (0, 0, 0.0),
-])
+@pytest.mark.parametrize(
+    "right_pairs, right_hidden, share", [(2, 1, 0.5 * 2 / 4 + 0.5 * 1 / 2), (4, 0, 0.5), (0, 2, 0.5), (0, 0, 0.0)]
+)
 def test_the_share_is_half_for_the_output_pairs_and_half_for_the_hidden_activations(right_pairs, right_hidden, share):
     pairs = [domain.Component(a, "mse") for a in ("identity", "sigmoid", "tanh", "relu")]
     hidden = [domain.Component(a) for a in ("identity", "tanh")]
-    results = [domain.ComponentResult(c, domain.Verdict.RIGHT if i < right_pairs else domain.Verdict.WRONG)
-               for i, c in enumerate(pairs)]
-    results += [domain.ComponentResult(c, domain.Verdict.RIGHT if i < right_hidden else domain.Verdict.REFUSED)
-                for i, c in enumerate(hidden)]
+    results = [
+        domain.ComponentResult(c, domain.Verdict.RIGHT if i < right_pairs else domain.Verdict.WRONG) for i, c in enumerate(pairs)
+    ]
+    results += [
+        domain.ComponentResult(c, domain.Verdict.RIGHT if i < right_hidden else domain.Verdict.REFUSED)
+        for i, c in enumerate(hidden)
+    ]
     assert domain.Credit(tuple(results)).share == pytest.approx(share)
 
 
 def test_a_domain_of_one_kind_gives_that_kind_the_whole_item():
-    results = (domain.ComponentResult(domain.Component("identity", "mse"), domain.Verdict.RIGHT),
-               domain.ComponentResult(domain.Component("tanh", "mse"), domain.Verdict.WRONG))
+    results = (
+        domain.ComponentResult(domain.Component("identity", "mse"), domain.Verdict.RIGHT),
+        domain.ComponentResult(domain.Component("tanh", "mse"), domain.Verdict.WRONG),
+    )
     assert domain.Credit(results).share == pytest.approx(0.5)
 
 

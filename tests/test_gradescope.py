@@ -24,12 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "docs" / "gradescope" / "run_autograder"
 DOCS = ROOT / "docs" / "gradescope" / "README.md"
 GRADVERIFY = Path(sys.executable).with_name("gradverify")
-SMALL_RUBRIC = ('examples = 5\n[[items]]\nname = "sigmoid"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 3\n'
-                '[[items]]\nname = "tanh"\ncheck = "activation"\ntarget = "tanh"\npoints = 2\nhidden = true\n')
+SMALL_RUBRIC = (
+    'examples = 5\n[[items]]\nname = "sigmoid"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 3\n'
+    '[[items]]\nname = "tanh"\ncheck = "activation"\ntarget = "tanh"\npoints = 2\nhidden = true\n'
+)
 
 
-def _autograder(tmp_path: Path, files: dict[str, str], rubric: str = SMALL_RUBRIC,
-                secret: str | None = None) -> tuple[dict, str]:
+def _autograder(tmp_path: Path, files: dict[str, str], rubric: str = SMALL_RUBRIC, secret: str | None = None) -> tuple[dict, str]:
     """(results.json, what run_autograder printed: Gradescope's autograder output, for staff);
     `secret`: the course secret packed beside the rubric (mode 0644, as an unzip may leave it)."""
     root = tmp_path / "autograder"
@@ -142,10 +143,19 @@ def _result(visibility: dict[str, str], passed: set[str]) -> GradeResult:
     cause, a detail and a hint, as a graded item has them."""
     items = tuple(Item(name, name.title(), "dense", 2.0, visibility=v) for name, v in visibility.items())
     rubric = Rubric("test", items)
-    results = [ItemResult(i, True, 2.0, examples=30) if i.name in passed else
-               ItemResult(i, False, 0.0, cause=f"{i.name}: grad_W differs", details=["Smallest failing case: x"],
-                          hints=["Check the transpose."])
-               for i in items]
+    results = [
+        ItemResult(i, True, 2.0, examples=30)
+        if i.name in passed
+        else ItemResult(
+            i,
+            False,
+            0.0,
+            reason=f"{i.name}: grad_W differs",
+            details=["Smallest failing case: x"],
+            hints=["Check the transpose."],
+        )
+        for i in items
+    ]
     return GradeResult("student.py", rubric, results, sandbox="bubblewrap")
 
 

@@ -36,8 +36,16 @@ def test_a_block_cannot_be_closed_by_its_text(text):
     assert not any(line.strip().startswith(fence) for line in inner)
 
 
-@pytest.mark.parametrize("text", ["see http://evil.example/x", "mail me@evil.example now", "go to www.evil.example",
-                                  "HTTPS://EVIL.EXAMPLE", "ftp://evil.example/f"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see http://evil.example/x",
+        "mail me@evil.example now",
+        "go to www.evil.example",
+        "HTTPS://EVIL.EXAMPLE",
+        "ftp://evil.example/f",
+    ],
+)
 def test_a_bare_url_or_address_in_inline_text_cannot_become_a_link(text):
     """GFM links bare URLs, www. names and e-mail addresses; their trigger is escaped instead."""
     shown = inline(text)
@@ -52,6 +60,6 @@ def test_inline_cuts_long_text():
 def test_a_code_span_cannot_be_closed_by_its_text(text):
     shown = code(text)
     fence = shown[: len(shown) - len(shown.lstrip("`"))]
-    inner = shown[len(fence): -len(fence)]
+    inner = shown[len(fence) : -len(fence)]
     assert shown.endswith(fence) and fence not in inner and "\n" not in shown
     assert inner.strip() == text

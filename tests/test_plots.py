@@ -19,7 +19,7 @@ from gradverify.properties.cases import Architecture, Example
 from gradverify.cli import main
 from gradverify.report import pictures, render_markdown
 from gradverify.references.compare import TOLERANCES, Comparison, Where
-from gradverify.runner import Failure, PropertyResult, VerifyResult
+from gradverify.results import CheckKind, Failure, PropertyResult, Source, VerifyResult
 
 IMAGE = re.compile(r"!\[((?:\\.|[^\]\\])*)\]\(([^)]+)\)")
 
@@ -29,20 +29,37 @@ def _run(*results: PropertyResult) -> VerifyResult:
 
 
 def _passing(name: str = "dense_matches_references", rel: float = 3e-13) -> PropertyResult:
-    return PropertyResult(name, "a claim", "property", "autodiff", examples=10, max_abs_err=1e-14, max_rel_err=rel)
+    return PropertyResult(
+        name=name, claim="a claim", kind=CheckKind.PROPERTY, tolerance="autodiff", examples=10, max_abs_err=1e-14, max_rel_err=rel
+    )
 
 
 def _failing() -> PropertyResult:
     expected = np.array([[0.5, 0.31, -0.2], [0.1, 0.4, 0.02]])
     got = expected.copy()
     got[0, 1], got[1, 2] = 0.12, -0.05
-    c = Comparison(Where(oracle="jax", function="network_gradients", layer=0, parameter="W"), ok=False,
-                   tolerance=TOLERANCES["autodiff"], max_abs_err=0.19, max_rel_err=0.6, shape=(2, 3),
-                   mismatches=[((0, 1), 0.12, 0.31), ((1, 2), -0.05, 0.02)], values=(got, expected))
+    c = Comparison(
+        Where(oracle="jax", function="network_gradients", layer=0, parameter="W"),
+        ok=False,
+        tolerance=TOLERANCES["autodiff"],
+        max_abs_err=0.19,
+        max_rel_err=0.6,
+        shape=(2, 3),
+        mismatches=[((0, 1), 0.12, 0.31), ((1, 2), -0.05, 0.02)],
+        values=(got, expected),
+    )
     case = Example(Architecture((2, 3, 1), ("sigmoid", "identity"), "mse", batch=2), seed=7)
-    failure = Failure([c], case, case.describe(), "W0 (2, 3)", "hypothesis")
-    return PropertyResult("network_gradients_match_references", "the gradients agree", "property", "autodiff",
-                          examples=3, max_abs_err=0.19, max_rel_err=0.6, failure=failure)
+    failure = Failure(comparisons=[c], case=case, case_description=case.describe(), shapes="W0 (2, 3)", source=Source.HYPOTHESIS)
+    return PropertyResult(
+        name="network_gradients_match_references",
+        claim="the gradients agree",
+        kind=CheckKind.PROPERTY,
+        tolerance="autodiff",
+        examples=3,
+        max_abs_err=0.19,
+        max_rel_err=0.6,
+        failure=failure,
+    )
 
 
 def _images(markdown: str, folder: Path) -> list[tuple[str, str]]:
@@ -103,8 +120,24 @@ def test_verify_writes_its_report_when_drawing_fails(tmp_path, monkeypatch, caps
 
     monkeypatch.setattr(plots, "error_margins", broken)
     report = tmp_path / "r.md"
-    assert main(["verify", "--property", "kink_subgradients", "--profile", "ci", "--no-save", "--quiet",
-                 "--regressions", str(tmp_path / "corpus"), "--report", str(report)]) == 0
+    assert (
+        main(
+            [
+                "verify",
+                "--property",
+                "kink_subgradients",
+                "--profile",
+                "ci",
+                "--no-save",
+                "--quiet",
+                "--regressions",
+                str(tmp_path / "corpus"),
+                "--report",
+                str(report),
+            ]
+        )
+        == 0
+    )
     assert "| `kink_subgradients` |" in report.read_text() and not IMAGE.search(report.read_text())
     assert list(tmp_path.glob("*.svg")) == []
     assert "drawing is broken" in capsys.readouterr().err
@@ -112,10 +145,12 @@ def test_verify_writes_its_report_when_drawing_fails(tmp_path, monkeypatch, caps
 
 def test_verify_with_no_plots_never_imports_matplotlib(tmp_path):
     report = tmp_path / "r.md"
-    code = ("import sys; from gradverify.cli import main; "
-            f"code = main(['verify', '--property', 'kink_subgradients', '--profile', 'ci', '--no-save', '--quiet', "
-            f"'--regressions', {str(tmp_path / 'corpus')!r}, '--no-plots', '--report', {str(report)!r}]); "
-            "assert code == 0; assert not [m for m in sys.modules if m.split('.')[0] == 'matplotlib']")
+    code = (
+        "import sys; from gradverify.cli import main; "
+        f"code = main(['verify', '--property', 'kink_subgradients', '--profile', 'ci', '--no-save', '--quiet', "
+        f"'--regressions', {str(tmp_path / 'corpus')!r}, '--no-plots', '--report', {str(report)!r}]); "
+        "assert code == 0; assert not [m for m in sys.modules if m.split('.')[0] == 'matplotlib']"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=tmp_path)
     assert "| `kink_subgradients` |" in report.read_text() and list(tmp_path.glob("*.svg")) == []
 
@@ -131,18 +166,30 @@ def test_mermaid_labels_take_no_markup_from_names():
 
 
 def _doc(name: str, passed: dict[str, bool]) -> dict:
-    tests = [{"name": item.title(), "score": float(ok), "status": "passed" if ok else "failed",
-              "extra_data": {"item": item, "cause": "" if ok else "loss: values differ", "failure": None}}
-             for item, ok in passed.items()]
-    return {"score": sum(t["score"] for t in tests), "tests": tests,
-            "extra_data": {"submission": f"{name}.py", "max_score": len(tests), "load_error": None}}
+    tests = [
+        {
+            "name": item.title(),
+            "score": float(ok),
+            "status": "passed" if ok else "failed",
+            "extra_data": {"item": item, "cause": "" if ok else "loss: values differ", "failure": None},
+        }
+        for item, ok in passed.items()
+    ]
+    return {
+        "score": sum(t["score"] for t in tests),
+        "tests": tests,
+        "extra_data": {"submission": f"{name}.py", "max_score": len(tests), "load_error": None},
+    }
 
 
 def test_class_summary_links_the_score_histogram_and_the_pass_rates(tmp_path):
     from gradverify.grading.feedback import class_summary, summary_pictures
 
-    docs = [_doc("a", {"sse": True, "sigmoid": True}), _doc("b", {"sse": False, "sigmoid": True}),
-            _doc("c", {"sse": False, "sigmoid": False})]
+    docs = [
+        _doc("a", {"sse": True, "sigmoid": True}),
+        _doc("b", {"sse": False, "sigmoid": True}),
+        _doc("c", {"sse": False, "sigmoid": False}),
+    ]
     path = tmp_path / "summary.md"
     drawn = plots.draw(summary_pictures(docs), path)
     plots.write_report(path, class_summary(docs, drawn=drawn), drawn)
@@ -180,8 +227,19 @@ def test_class_grading_writes_the_summary_with_or_without_pictures(tmp_path, mon
     docs = {"a": _doc("a", {"sse": True, "sigmoid": True}), "b": _doc("b", {"sse": False, "sigmoid": True})}
     monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, docs[name], ""))
     files = [classroom.Student(name, tmp_path / f"{name}.py") for name in ("a", "b")]
-    args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path / "grades"), jobs=1, quiet=True, report=None,
-                              results_json=None, fail_under=None, adapter=None, no_plots=no_plots, sandbox_proven=True)
+    args = argparse.Namespace(
+        rubric=None,
+        timeout=None,
+        out=str(tmp_path / "grades"),
+        jobs=1,
+        quiet=True,
+        report=None,
+        results_json=None,
+        fail_under=None,
+        adapter=None,
+        no_plots=no_plots,
+        sandbox_proven=True,
+    )
     assert classroom.grade_many(files, args) == 0
     summary = tmp_path / "grades" / "summary.md"
     assert "| a | 2 |" in summary.read_text()
@@ -199,8 +257,19 @@ def test_class_grading_writes_the_summary_when_drawing_fails(tmp_path, monkeypat
 
     monkeypatch.setattr(plots, "score_histogram", broken)
     monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, _doc(name, {"sse": True}), ""))
-    args = argparse.Namespace(rubric=None, timeout=None, out=str(tmp_path), jobs=1, quiet=True, report=None,
-                              results_json=None, fail_under=None, adapter=None, no_plots=False, sandbox_proven=True)
+    args = argparse.Namespace(
+        rubric=None,
+        timeout=None,
+        out=str(tmp_path),
+        jobs=1,
+        quiet=True,
+        report=None,
+        results_json=None,
+        fail_under=None,
+        adapter=None,
+        no_plots=False,
+        sandbox_proven=True,
+    )
     assert classroom.grade_many([classroom.Student("a", tmp_path / "a.py")], args) == 0
     assert [link for _, link in _images((tmp_path / "summary.md").read_text(), tmp_path)] == ["summary.items.svg"]
     assert "drawing is broken" in capsys.readouterr().err
@@ -214,25 +283,47 @@ def _losses_failure(batches: int = 20) -> Failure:
     from dataclasses import replace
 
     from gradverify.properties.cases import TrainCase
-    from gradverify.properties.checks import longer
+    from gradverify.properties.training_checks import longer
 
     case = TrainCase(Example(Architecture((1, 1), ("identity",), "mse", batch=1), seed=0), 0.01, 0.5, 1, 1)
     expected = np.linspace(0.5, 0.3, batches)
     got = expected * np.linspace(1.0, 0.6, batches)
-    losses = Comparison(Where(oracle="torch.optim.SGD", function="train", quantity="batch_losses"), ok=False,
-                        tolerance=TOLERANCES["autodiff"], max_abs_err=0.1, max_rel_err=0.4, shape=(batches,),
-                        mismatches=[((batches - 1,), got[-1], expected[-1])], values=(got, expected))
-    weight = Comparison(Where(oracle="torch.optim.SGD", function="train", layer=0, parameter="W", quantity="trained"),
-                        ok=False, tolerance=TOLERANCES["autodiff"], max_abs_err=0.01, max_rel_err=0.1, shape=(1, 1),
-                        mismatches=[((0, 0), 0.11, 0.1)], values=(np.array([[0.11]]), np.array([[0.1]])))
-    failure = Failure([weight], case, case.describe(), "", "hypothesis")
+    losses = Comparison(
+        Where(oracle="torch.optim.SGD", function="train", quantity="batch_losses"),
+        ok=False,
+        tolerance=TOLERANCES["autodiff"],
+        max_abs_err=0.1,
+        max_rel_err=0.4,
+        shape=(batches,),
+        mismatches=[((batches - 1,), got[-1], expected[-1])],
+        values=(got, expected),
+    )
+    weight = Comparison(
+        Where(oracle="torch.optim.SGD", function="train", layer=0, parameter="W", quantity="trained"),
+        ok=False,
+        tolerance=TOLERANCES["autodiff"],
+        max_abs_err=0.01,
+        max_rel_err=0.1,
+        shape=(1, 1),
+        mismatches=[((0, 0), 0.11, 0.1)],
+        values=(np.array([[0.11]]), np.array([[0.1]])),
+    )
+    failure = Failure(comparisons=[weight], case=case, case_description=case.describe(), shapes="", source=Source.HYPOTHESIS)
     failure.illustration = (longer(case), [replace(losses)])
     return failure
 
 
 def test_a_failing_training_check_shows_the_loss_curves_of_its_longer_run(tmp_path):
-    result = PropertyResult("train_matches_torch_sgd", "train follows SGD", "property", "autodiff", examples=2,
-                            max_abs_err=0.01, max_rel_err=0.1, failure=_losses_failure())
+    result = PropertyResult(
+        name="train_matches_torch_sgd",
+        claim="train follows SGD",
+        kind=CheckKind.PROPERTY,
+        tolerance="autodiff",
+        examples=2,
+        max_abs_err=0.01,
+        max_rel_err=0.1,
+        failure=_losses_failure(),
+    )
     markdown = _write(_run(result), tmp_path / "verify.md")
     [(alt, link)] = _images(markdown, tmp_path)  # the trained weight has one element: the text says it all
     assert link == "verify.train_matches_torch_sgd.losses.svg"
@@ -253,8 +344,9 @@ def test_loss_curves_and_scatter_draw_values_that_are_not_finite_or_huge():
     figure = plots.loss_curves("train batch_losses", got, expected, np.full(5, 1e-9), "torch.optim.SGD")
     assert "3 values not finite or past 1e+150" in figure.axes[0].get_title().replace("\n", " ")
     assert plots.svg_text(figure).startswith("<?xml")
-    scatter = plots.expected_vs_got("W", got.reshape(5, 1), expected.reshape(5, 1), np.ones((5, 1), bool),
-                                    [((2, 0), 1e200, 0.4), ((1, 0), 0.4, 0.45)])
+    scatter = plots.expected_vs_got(
+        "W", got.reshape(5, 1), expected.reshape(5, 1), np.ones((5, 1), bool), [((2, 0), 1e200, 0.4), ((1, 0), 0.4, 0.45)]
+    )
     assert "3 values not finite" in scatter.axes[0].get_title().replace("\n", " ")
     assert plots.svg_text(scatter).startswith("<?xml")
 
@@ -282,13 +374,32 @@ def _grade_result():
     network = _failing().failure
     items = [
         ItemResult(_item("sigmoid"), True, 5.0, examples=30, max_rel_err=2e-16, tolerance="autodiff"),
-        ItemResult(_item("network", "network", None), False, 0.0, cause="layers[0].W differs", details=["Smallest failing case: …"],
-                   examples=3, max_rel_err=0.6, tolerance="autodiff", counterexample=network, failed_at="W",
-                   failure=network.comparisons[0].cause),
-        ItemResult(_item("train/loop ä", "train_loop", None), False, 0.0, cause="batch_losses differ", details=["…"], examples=2,
-                   max_rel_err=0.4, tolerance="autodiff", counterexample=_losses_failure(),
-                   failure=network.comparisons[0].cause),
-        ItemResult(_item("tanh"), False, 0.0, cause="activation_backward not defined", failure=None),
+        ItemResult(
+            _item("network", "network", None),
+            False,
+            0.0,
+            reason="layers[0].W differs",
+            details=["Smallest failing case: …"],
+            examples=3,
+            max_rel_err=0.6,
+            tolerance="autodiff",
+            counterexample=network,
+            failed_at="W",
+            cause=network.comparisons[0].cause,
+        ),
+        ItemResult(
+            _item("train/loop ä", "train_loop", None),
+            False,
+            0.0,
+            reason="batch_losses differ",
+            details=["…"],
+            examples=2,
+            max_rel_err=0.4,
+            tolerance="autodiff",
+            counterexample=_losses_failure(),
+            cause=network.comparisons[0].cause,
+        ),
+        ItemResult(_item("tanh"), False, 0.0, reason="activation_backward not defined", cause=None),
     ]
     return GradeResult("student one.py", Rubric("course", tuple(r.item for r in items)), items, sandbox="bubblewrap")
 
@@ -302,8 +413,11 @@ def test_a_grade_report_shows_the_margins_and_each_failed_items_pictures(tmp_pat
     plots.write_report(path, render_submission(result, drawn), drawn)
     markdown = path.read_text()
     links = [link for _, link in _images(markdown, tmp_path)]
-    assert links == ["student%20one.margins.svg", "student%20one.network.values.svg",
-                     "student%20one.train_loop__.losses.svg"]  # an item's name never leaves the folder
+    assert links == [
+        "student%20one.margins.svg",
+        "student%20one.network.values.svg",
+        "student%20one.train_loop__.losses.svg",
+    ]  # an item's name never leaves the folder
     assert "```mermaid" in markdown.split("<b>network</b>", 1)[1].split("</details>", 1)[0]
     margins = IMAGE.findall(markdown)[0][0]
     assert "3 items checked" in margins  # the item not implemented has no error to show
@@ -326,6 +440,7 @@ def test_grading_a_training_bug_writes_its_loss_curves_unless_told_not_to(tmp_pa
     from tests.variants import BUGGY
 
     if broken:
+
         def broken_curves(*args):
             raise RuntimeError("drawing is broken")
 
@@ -336,8 +451,21 @@ def test_grading_a_training_bug_writes_its_loss_curves_unless_told_not_to(tmp_pa
     rubric.write_text('examples = 5\n[[items]]\nname = "loop"\ncheck = "train_loop"\npoints = 4\n')
     report = tmp_path / "out" / "grade.md"
     report.parent.mkdir()
-    assert main(["grade", str(submission), "--rubric", str(rubric), "--quiet", "--report", str(report),
-                 *(["--no-plots"] if no_plots else [])]) == 0
+    assert (
+        main(
+            [
+                "grade",
+                str(submission),
+                "--rubric",
+                str(rubric),
+                "--quiet",
+                "--report",
+                str(report),
+                *(["--no-plots"] if no_plots else []),
+            ]
+        )
+        == 0
+    )
     markdown = report.read_text()
     assert "0 / 4" in markdown
     pictures = _images(markdown, report.parent)
@@ -360,4 +488,6 @@ def test_class_grading_passes_no_plots_to_each_grader():
 
     args = argparse.Namespace(rubric=None, adapter=None, timeout=None, unsafe_no_sandbox=False, memory=2048, no_plots=True)
     assert "--no-plots" in classroom._command(Path("a.py"), "a", Path("out"), args)
-    assert "--no-plots" not in classroom._command(Path("a.py"), "a", Path("out"), argparse.Namespace(**{**vars(args), "no_plots": False}))
+    assert "--no-plots" not in classroom._command(
+        Path("a.py"), "a", Path("out"), argparse.Namespace(**{**vars(args), "no_plots": False})
+    )

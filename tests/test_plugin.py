@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from gradverify import corpus, runner
+from gradverify import corpus, results, runner
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.cli import main
 from gradverify.pytest_plugin import GATE
@@ -45,8 +45,14 @@ def _pytest(folder: Path, *args: str, summary: Path | None = None) -> subprocess
     env.pop("PYTEST_ADDOPTS", None)
     if summary is not None:
         env["GITHUB_STEP_SUMMARY"] = str(summary)
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def _pytest_here(folder: Path, monkeypatch, capsys, *args: str) -> tuple[int, str]:
@@ -86,7 +92,8 @@ def test_an_unconfigured_run_adds_no_items_and_imports_neither_torch_nor_jax(tmp
         "    seen = {'plugin': session.config.pluginmanager.hasplugin('gradverify'),\n"
         "            'items': [item.nodeid for item in session.items],\n"
         "            'loaded': sorted(m for m in ('torch', 'jax', 'gradverify.runner') if m in sys.modules)}\n"
-        "    open('seen.json', 'w').write(json.dumps(seen))\n")
+        "    open('seen.json', 'w').write(json.dumps(seen))\n"
+    )
     run = _pytest(tmp_path, "-q")
     assert run.returncode == 0, run.stdout + run.stderr
     seen = json.loads((tmp_path / "seen.json").read_text())
@@ -96,12 +103,15 @@ def test_an_unconfigured_run_adds_no_items_and_imports_neither_torch_nor_jax(tmp
 # --------------------------------------------------------------------------- configuration errors
 
 
-@pytest.mark.parametrize("settings, args, message", [
-    ('impl = "no_such_module"', [], "gradverify: cannot load the implementation: no module named 'no_such_module'"),
-    ('impl = "mylib.backprop"', ["--gradverify-profile", "fast"], "gradverify: unknown profile 'fast'"),
-    ('impl = "mylib.backprop"\nexamples = 3', [], "unknown setting 'examples' in [tool.gradverify]"),
-    ('impl = "tests/test_backprop.py"', [], "defines none of the protocol's functions"),
-])
+@pytest.mark.parametrize(
+    "settings, args, message",
+    [
+        ('impl = "no_such_module"', [], "gradverify: cannot load the implementation: no module named 'no_such_module'"),
+        ('impl = "mylib.backprop"', ["--gradverify-profile", "fast"], "gradverify: unknown profile 'fast'"),
+        ('impl = "mylib.backprop"\nexamples = 3', [], "unknown setting 'examples' in [tool.gradverify]"),
+        ('impl = "tests/test_backprop.py"', [], "defines none of the protocol's functions"),
+    ],
+)
 def test_a_configuration_that_cannot_work_is_a_usage_error(tmp_path, monkeypatch, capsys, settings, args, message):
     project = _example(tmp_path)
     pyproject = project / "pyproject.toml"
@@ -130,8 +140,17 @@ def test_the_example_project_passes_as_is_with_its_own_test_on_the_fixture(tmp_p
     items = [line for line in listed.splitlines() if "::" in line]
     assert sorted(items) == sorted(f"gradverify::{n}" for n in [*FIXED_CHECKS, *PROPERTIES])
     assert items[0] == "gradverify::network_gradients_match_references"  # the costliest first, for pytest-xdist
-    code, output = _pytest_here(project, monkeypatch, capsys, "-k", "kink or dense or order", "--gradverify-budget", "3",
-                                "--gradverify-report", "report.md")
+    code, output = _pytest_here(
+        project,
+        monkeypatch,
+        capsys,
+        "-k",
+        "kink or dense or order",
+        "--gradverify-budget",
+        "3",
+        "--gradverify-report",
+        "report.md",
+    )
     assert code == pytest.ExitCode.OK, output
     assert "3 passed" in output and "gradverify: mylib.backprop (profile ci, seed 0)" in output
     assert f"gradverify: PASS — 2 of 2 checks hold; report: {project / 'report.md'}" in output
@@ -139,10 +158,69 @@ def test_the_example_project_passes_as_is_with_its_own_test_on_the_fixture(tmp_p
     assert "✅ **PASS** — 2 of 2 checks hold" in report
     assert "| `kink_subgradients` |" in report and "| `dense_matches_references` |" in report
     assert "](report.margins.svg)" in report and (project / "report.margins.svg").is_file()  # as verify --report draws it
-    code, output = _pytest_here(project, monkeypatch, capsys, "-k", "kink", "--gradverify-report", "plain.md",
-                                "--gradverify-no-plots")
+    code, output = _pytest_here(
+        project, monkeypatch, capsys, "-k", "kink", "--gradverify-report", "plain.md", "--gradverify-no-plots"
+    )
     assert code == pytest.ExitCode.OK, output
     assert "| `kink_subgradients` |" in (project / "plain.md").read_text() and not list(project.glob("plain.*.svg"))
+
+
+def _pytest_xdist(project: Path, chosen: list[str], summary: Path) -> subprocess.CompletedProcess:
+    """pytest -n 2 -v on `project`, only the checks `chosen`, on a budget of 3, writing report.md,
+    pytest.xml (JUnit) and the step summary `summary`."""
+    return _pytest(
+        project,
+        "-n",
+        "2",
+        "-v",
+        "-k",
+        " or ".join(chosen),
+        "--gradverify-budget",
+        "3",
+        "--gradverify-report",
+        "report.md",
+        "--junitxml",
+        "pytest.xml",
+        summary=summary,
+    )
+
+
+def _verify_serially(project: Path, chosen: list[str], folder: Path, monkeypatch, capsys) -> tuple[int, list[str]]:
+    """`gradverify verify --profile ci --seed 0` in `project`, in this process, on the checks
+    `chosen` with the budget of `_pytest_xdist`, its counterexamples saved in folder/cli and its
+    JUnit in folder/cli.xml: its exit code and the lines it wrote to stderr, stripped."""
+    monkeypatch.chdir(project)
+    code = main(
+        [
+            "verify",
+            "--impl",
+            "mylib/backprop.py",
+            "--profile",
+            "ci",
+            "--seed",
+            "0",
+            "--budget",
+            "3",
+            *[arg for name in chosen for arg in ("--property", name)],
+            "--regressions",
+            str(folder / "cli"),
+            "--junit",
+            str(folder / "cli.xml"),
+            "--quiet",
+        ]
+    )
+    return code, [line.strip() for line in capsys.readouterr().err.splitlines()]
+
+
+def _junit_verdicts(path: Path) -> dict[str, bool]:
+    """Each test case of the JUnit file at `path`: whether it passed."""
+    return {case.get("name"): case.find("failure") is None for case in ET.parse(path).getroot().iter("testcase")}
+
+
+def _saved_counterexamples(root: Path) -> dict[str, dict]:
+    """The counterexamples saved in the one corpus folder under `root`, by property."""
+    (folder,) = root.iterdir()
+    return {e.property: corpus.case_to_json(e.case) for e in corpus.load(folder)[0]}
 
 
 @pytest.mark.long
@@ -153,32 +231,22 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
     --seed 0` with the same budget."""
     project = _example(tmp_path / "project", bug=True)
     chosen = ["kink_subgradients", "activations_match_references"]
-    run = _pytest(project, "-n", "2", "-v", "-k", " or ".join(chosen), "--gradverify-budget", "3",
-                  "--gradverify-report", "report.md", "--junitxml", "pytest.xml", summary=tmp_path / "summary.md")
+    run = _pytest_xdist(project, chosen, tmp_path / "summary.md")
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
     assert "[gw0]" in output and "[gw1]" in output, "both workers ran checks"
     assert "Traceback" not in output and "runner.py" not in output
 
-    monkeypatch.chdir(project)
-    code = main(["verify", "--impl", "mylib/backprop.py", "--profile", "ci", "--seed", "0", "--budget", "3",
-                 *[arg for name in chosen for arg in ("--property", name)], "--regressions", str(tmp_path / "cli"),
-                 "--junit", str(tmp_path / "cli.xml"), "--quiet"])
+    code, cli_lines = _verify_serially(project, chosen, tmp_path, monkeypatch, capsys)
     assert code == 1
-    cli_lines = [line.strip() for line in capsys.readouterr().err.splitlines()]
+    assert (
+        _junit_verdicts(project / "pytest.xml")
+        == _junit_verdicts(tmp_path / "cli.xml")
+        == {"kink_subgradients": True, "activations_match_references": False}
+    )
 
-    def verdicts(path: Path) -> dict[str, bool]:
-        return {case.get("name"): case.find("failure") is None for case in ET.parse(path).getroot().iter("testcase")}
-
-    assert verdicts(project / "pytest.xml") == verdicts(tmp_path / "cli.xml") == {
-        "kink_subgradients": True, "activations_match_references": False}
-
-    def counterexamples(root: Path) -> dict[str, dict]:
-        (folder,) = root.iterdir()
-        return {e.property: corpus.case_to_json(e.case) for e in corpus.load(folder)[0]}
-
-    found = counterexamples(project / ".gradverify" / "regressions")
-    assert found == counterexamples(tmp_path / "cli") and list(found) == ["activations_match_references"]
+    found = _saved_counterexamples(project / ".gradverify" / "regressions")
+    assert found == _saved_counterexamples(tmp_path / "cli") and list(found) == ["activations_match_references"]
 
     shown = [line for line in cli_lines if line.startswith(("activations_match_references:", "values:", "example:", "hint:"))]
     assert len(shown) >= 4 and all(line in output for line in shown), "the failure shows verify's lines"
@@ -188,7 +256,9 @@ def test_a_one_line_bug_fails_under_xdist_as_the_cli_fails_serially(tmp_path, mo
     assert "new counterexamples saved" in report
     summary = (tmp_path / "summary.md").read_text()
     plain = re.sub(r"```mermaid\n.*?```\n", "", re.sub(r"!\[(?:\\.|[^\]\\])*\]\([^)\n]*\)\n", "", report), flags=re.S)
-    assert re.sub(r"\n+", "\n", summary) == re.sub(r"\n+", "\n", plain), "the step summary holds the report once, without pictures"
+    assert re.sub(r"\n+", "\n", summary) == re.sub(r"\n+", "\n", plain), (
+        "the step summary holds the report once, without pictures"
+    )
 
 
 def test_what_is_missing_fails_its_check_in_one_line_as_verify_says_it(tmp_path, monkeypatch, capsys):
@@ -198,15 +268,39 @@ def test_what_is_missing_fails_its_check_in_one_line_as_verify_says_it(tmp_path,
 
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'course'\nversion = '0'\n")
     template = ROOT / "gradverify" / "grading" / "student_template.py"
-    code, output = _pytest_here(tmp_path, monkeypatch, capsys, "-q", "--gradverify-impl", str(template),
-                                "-k", "kink_subgradients", "--gradverify-profile", "ci")
+    code, output = _pytest_here(
+        tmp_path,
+        monkeypatch,
+        capsys,
+        "-q",
+        "--gradverify-impl",
+        str(template),
+        "-k",
+        "kink_subgradients",
+        "--gradverify-profile",
+        "ci",
+    )
     assert code == pytest.ExitCode.TESTS_FAILED and "kink_subgradients: not implemented: activation_backward: " in output
     partial = PARTIAL["fused_softmax_cce"].variant.write(tmp_path)
-    code, output = _pytest_here(tmp_path, monkeypatch, capsys, "-q", "--gradverify-impl", partial.name,
-                                "-k", "losses_match_references", "--gradverify-profile", "ci", "--gradverify-budget", "5")
+    code, output = _pytest_here(
+        tmp_path,
+        monkeypatch,
+        capsys,
+        "-q",
+        "--gradverify-impl",
+        partial.name,
+        "-k",
+        "losses_match_references",
+        "--gradverify-profile",
+        "ci",
+        "--gradverify-budget",
+        "5",
+    )
     assert code == pytest.ExitCode.TESTS_FAILED
-    assert ("losses_match_references: holds where implemented; not implemented (the cases that need these were "
-            "skipped): loss_backward: is not implemented (raised NotImplementedError: cross-entropy is fused with softmax") in output
+    assert (
+        "losses_match_references: holds where implemented; not implemented (the cases that need these were "
+        "skipped): loss_backward: is not implemented (raised NotImplementedError: cross-entropy is fused with softmax"
+    ) in output
     assert "gradverify: Not implemented (the checks that need these were skipped): " in output
 
 
@@ -230,8 +324,9 @@ def test_writers_saving_the_same_counterexample_at_once_leave_one_whole_file(tmp
 
     case = ActivationCase("sigmoid", 2, 2, 0)
     with ThreadPoolExecutor(8) as pool:
-        paths = set(pool.map(lambda i: corpus.save(tmp_path, "activations_match_references", case, impl=f"w{i}", failure="x"),
-                             range(32)))
+        paths = set(
+            pool.map(lambda i: corpus.save(tmp_path, "activations_match_references", case, impl=f"w{i}", failure="x"), range(32))
+        )
     assert len(paths) == 1 and [p.name for p in tmp_path.iterdir()] == [paths.pop().name]
     (entry,) = corpus.load(tmp_path)[0]
     assert entry.case == case
@@ -244,7 +339,7 @@ def test_results_from_several_processes_combine_into_the_serial_runs_report():
     names = ["worked_example_classic_network", "large_inputs", "kink_subgradients"]
     serial = runner.verify(impl, profile="ci", only=names, save_regressions=False)
     parts = [runner.verify(impl, profile="ci", only=[name], save_regressions=False) for name in reversed(names)]
-    combined = runner.combine(parts, seconds=serial.seconds)
+    combined = results.combine(parts, seconds=serial.seconds)
     assert [r.name for r in combined.results] == names
     for run in (serial, combined):
         run.started, run.environment = "now", {}
@@ -272,5 +367,3 @@ def test_the_example_projects_backprop_is_a_link_to_the_bundled_impl():
     root = Path(__file__).resolve().parents[1]
     example = root / "docs" / "example_project" / "mylib" / "backprop.py"
     assert example.is_symlink() and example.resolve() == (root / "impl" / "backprop.py").resolve()
-
-

@@ -36,7 +36,9 @@ def test_loss_value_follows_its_formula(backend, name):
 
 
 def test_mape_is_a_percentage_of_the_target(backend):
-    assert backend.loss("mape", np.array([[1.1, 3.0]]), np.array([[1.0, -2.0]])) == pytest.approx(100 * (0.1 + 2.5) / 2, rel=1e-13)
+    assert backend.loss("mape", np.array([[1.1, 3.0]]), np.array([[1.0, -2.0]])) == pytest.approx(
+        100 * (0.1 + 2.5) / 2, rel=1e-13
+    )
 
 
 def test_sparse_cce_equals_cce_on_one_hot_labels(backend):

@@ -49,6 +49,7 @@ def test_every_backend_defines_every_protocol_function():
 
 # ----------------------------------------------------------------------------- components
 
+
 @pytest.mark.parametrize("name", sorted(impl.ACTIVATIONS))
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (70, 40)])
 def test_activation_and_its_vjp_agree_across_backends(name, shape):
@@ -59,9 +60,7 @@ def test_activation_and_its_vjp_agree_across_backends(name, shape):
     for a, _, b in PAIRS:
         assert_close(f"{name} {a} vs {b}", results[a].activation(name, z), results[b].activation(name, z))
         assert_close(
-            f"{name}' {a} vs {b}",
-            results[a].activation_backward(name, z, g),
-            results[b].activation_backward(name, z, g),
+            f"{name}' {a} vs {b}", results[a].activation_backward(name, z, g), results[b].activation_backward(name, z, g)
         )
 
 
@@ -78,9 +77,7 @@ def test_loss_and_its_gradient_agree_across_backends(name, labels):
         results = {"impl": impl, **ORACLES}
         for a, _, b in PAIRS:
             assert_close(f"{name} {a} vs {b}", results[a].loss(name, p, y), results[b].loss(name, p, y))
-            assert_close(
-                f"{name}' {a} vs {b}", results[a].loss_backward(name, p, y), results[b].loss_backward(name, p, y)
-            )
+            assert_close(f"{name}' {a} vs {b}", results[a].loss_backward(name, p, y), results[b].loss_backward(name, p, y))
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1), (5, 3, 4), (70, 40, 33)])
@@ -96,6 +93,7 @@ def test_dense_forward_and_backward_agree_across_backends(shape):
 
 
 # ----------------------------------------------------------------------------- networks
+
 
 @pytest.mark.parametrize("loss", sorted(impl.LOSSES))
 @pytest.mark.parametrize("hidden", HIDDEN_ACTIVATIONS)
@@ -201,7 +199,9 @@ def test_finite_differences_of_components_agree_with_both_references():
     z, g = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     for name in SMOOTH + ("softmax",):
         for module in ORACLES.values():
-            assert_close(f"{name}'", module.activation_backward(name, z, g), finite_diff.activation_vjp(impl, name, z, g), "finite_diff")
+            assert_close(
+                f"{name}'", module.activation_backward(name, z, g), finite_diff.activation_vjp(impl, name, z, g), "finite_diff"
+            )
     p = impl.activation("sigmoid", z)
     y = rng.uniform(size=(3, 4))
     for module in ORACLES.values():

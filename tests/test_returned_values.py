@@ -23,12 +23,15 @@ def _through_the_boundary(value):
     return decode_value(encode_value(value))
 
 
-@pytest.mark.parametrize("value, words", [
-    (10**400, "integer too large for a float64 (401 digits)"),
-    (np.array([[0.5]], dtype=object), "cannot read as numbers (a ndarray"),
-    ({1.0, 2.0}, "cannot read as numbers (a set"),
-    ([{"W": np.zeros(2), "b": -(10**400)}], "integer too large"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (10**400, "integer too large for a float64 (401 digits)"),
+        (np.array([[0.5]], dtype=object), "cannot read as numbers (a ndarray"),
+        ({1.0, 2.0}, "cannot read as numbers (a set"),
+        ([{"W": np.zeros(2), "b": -(10**400)}], "integer too large"),
+    ],
+)
 def test_a_value_the_checks_cannot_convert_is_the_calls_failure(value, words):
     returned = _through_the_boundary(value)
     assert words in unusable(returned)

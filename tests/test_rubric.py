@@ -47,10 +47,16 @@ def _error(tmp_path: Path, text: str) -> str:
 
 #: A misspelt field at the top level and in an item: (rubric text, the misspelt line, the message).
 MISSPELT = {
-    "top-level": (SHIPPED.replace("\nitem_timeout = 30", "\nitem_timout = 30"), "item_timout = 30",
-                  "unknown top-level field 'item_timout' (line {}); did you mean 'item_timeout'?"),
-    "item": (SHIPPED.replace(L2_ITEM, L2_ITEM.replace("hidden = true", "hiden = true")), "hiden = true",
-             "unknown field 'hiden' in item 17 (line {}); did you mean 'hidden'?"),
+    "top-level": (
+        SHIPPED.replace("\nitem_timeout = 30", "\nitem_timout = 30"),
+        "item_timout = 30",
+        "unknown top-level field 'item_timout' (line {}); did you mean 'item_timeout'?",
+    ),
+    "item": (
+        SHIPPED.replace(L2_ITEM, L2_ITEM.replace("hidden = true", "hiden = true")),
+        "hiden = true",
+        "unknown field 'hiden' in item 17 (line {}); did you mean 'hidden'?",
+    ),
 }
 
 
@@ -71,7 +77,8 @@ def test_the_cli_exits_2_with_the_message_for_a_misspelt_field(tmp_path, capsys,
 def test_a_key_like_line_inside_a_multiline_string_is_not_taken_for_the_key(tmp_path):
     decoy = 'title = """\n[[items]]\nhiden = true\n"""\n'
     text = decoy + SHIPPED.replace('title = "Backpropagation in NumPy"\n', "").replace(
-        L2_ITEM, L2_ITEM.replace("hidden = true", "hiden = true"))
+        L2_ITEM, L2_ITEM.replace("hidden = true", "hiden = true")
+    )
     lines = text.split("\n")
     line = len(lines) - lines[::-1].index("hiden = true")  # the last such line: the real key
     assert line > 4
@@ -102,27 +109,30 @@ def test_an_unknown_field_with_no_close_name_lists_the_valid_ones(tmp_path):
 ITEM = '[[items]]\nname = "a"\ncheck = "dense"\npoints = 1\n'
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('examples = true\n' + ITEM, "(line 1): examples must be an integer >= 1, got True"),
-    ('item_timeout = inf\n' + ITEM, "(line 1): item_timeout must be a positive number of seconds, got inf"),
-    ('item_timeout = nan\n' + ITEM, "(line 1): item_timeout must be a positive number of seconds, got nan"),
-    ('seed = 1.5\n' + ITEM, "(line 1): seed must be an integer, got 1.5"),
-    ('title = 3\n' + ITEM, "(line 1): title must be a string, got 3"),
-    ('packages = "scipy"\n' + ITEM, "(line 1): packages must be a list of top-level package names, got 'scipy'"),
-    (ITEM + 'hidden = "yes"\n', "item 1 (line 5): hidden must be true or false, got 'yes'"),
-    (ITEM.replace("points = 1", 'points = "5"'), "item 1 (line 4): points must be a number >= 0, got '5'"),
-    (ITEM.replace("points = 1", "points = nan"), "item 1 (line 4): points must be a number >= 0, got nan"),
-    (ITEM.replace('name = "a"', "name = 3"), "item 1 (line 2): name must be a non-empty string, got 3"),
-    (ITEM + 'title = ["a"]\n', "item 1 (line 5): title must be a string, got ['a']"),
-    (ITEM.replace('"dense"', '["dense"]'), "item 1 (line 3): unknown check ['dense']"),
-    (ITEM.replace('"dense"', '"dens"'), "did you mean 'dense'?"),
-    (ITEM + 'target = "sigmoid"\n', "item 1 (line 5): check 'dense' takes no target"),
-    (ITEM.replace('"dense"', '"activation"') + 'target = "tahn"\n', "needs a target from"),
-    (ITEM.replace('"dense"', '"activation"'), "item 1 (line 1): check 'activation' needs a target from"),
-    (ITEM + 'visibility = "after_due"\n', "did you mean 'after_due_date'?"),
-    ('[[items]]\nname = "a"\ncheck = "dense"\n', "item 1 (line 1) needs 'points'"),
-    ('items = [1, 2]\n', "(line 1): the rubric needs at least one [[items]] table"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("examples = true\n" + ITEM, "(line 1): examples must be an integer >= 1, got True"),
+        ("item_timeout = inf\n" + ITEM, "(line 1): item_timeout must be a positive number of seconds, got inf"),
+        ("item_timeout = nan\n" + ITEM, "(line 1): item_timeout must be a positive number of seconds, got nan"),
+        ("seed = 1.5\n" + ITEM, "(line 1): seed must be an integer, got 1.5"),
+        ("title = 3\n" + ITEM, "(line 1): title must be a string, got 3"),
+        ('packages = "scipy"\n' + ITEM, "(line 1): packages must be a list of top-level package names, got 'scipy'"),
+        (ITEM + 'hidden = "yes"\n', "item 1 (line 5): hidden must be true or false, got 'yes'"),
+        (ITEM.replace("points = 1", 'points = "5"'), "item 1 (line 4): points must be a number >= 0, got '5'"),
+        (ITEM.replace("points = 1", "points = nan"), "item 1 (line 4): points must be a number >= 0, got nan"),
+        (ITEM.replace('name = "a"', "name = 3"), "item 1 (line 2): name must be a non-empty string, got 3"),
+        (ITEM + 'title = ["a"]\n', "item 1 (line 5): title must be a string, got ['a']"),
+        (ITEM.replace('"dense"', '["dense"]'), "item 1 (line 3): unknown check ['dense']"),
+        (ITEM.replace('"dense"', '"dens"'), "did you mean 'dense'?"),
+        (ITEM + 'target = "sigmoid"\n', "item 1 (line 5): check 'dense' takes no target"),
+        (ITEM.replace('"dense"', '"activation"') + 'target = "tahn"\n', "needs a target from"),
+        (ITEM.replace('"dense"', '"activation"'), "item 1 (line 1): check 'activation' needs a target from"),
+        (ITEM + 'visibility = "after_due"\n', "did you mean 'after_due_date'?"),
+        ('[[items]]\nname = "a"\ncheck = "dense"\n', "item 1 (line 1) needs 'points'"),
+        ("items = [1, 2]\n", "(line 1): the rubric needs at least one [[items]] table"),
+    ],
+)
 def test_a_value_of_the_wrong_type_is_an_error_with_its_line(tmp_path, text, expected):
     assert expected in _error(tmp_path, text)
 
@@ -135,25 +145,31 @@ def test_the_item_of_an_error_is_counted_in_the_files_order(tmp_path):
 # --------------------------------------------------------------------------- hidden and visibility
 
 
-@pytest.mark.parametrize("fields, visibility", [
-    ("", "visible"),
-    ("hidden = true\n", "hidden"),
-    ("hidden = false\n", "visible"),
-    ('visibility = "hidden"\n', "hidden"),
-    ('hidden = true\nvisibility = "hidden"\n', "hidden"),
-    ('visibility = "after_due_date"\n', "after_due_date"),
-    ('hidden = false\nvisibility = "after_published"\n', "after_published"),
-])
+@pytest.mark.parametrize(
+    "fields, visibility",
+    [
+        ("", "visible"),
+        ("hidden = true\n", "hidden"),
+        ("hidden = false\n", "visible"),
+        ('visibility = "hidden"\n', "hidden"),
+        ('hidden = true\nvisibility = "hidden"\n', "hidden"),
+        ('visibility = "after_due_date"\n', "after_due_date"),
+        ('hidden = false\nvisibility = "after_published"\n', "after_published"),
+    ],
+)
 def test_hidden_true_is_gradescope_s_hidden_visibility(tmp_path, fields, visibility):
     (item,) = load_rubric(_write(tmp_path, ITEM + fields)).items
     assert item.visibility == visibility and item.hidden == (visibility == "hidden")
 
 
-@pytest.mark.parametrize("fields", [
-    'hidden = true\nvisibility = "after_due_date"\n',
-    'hidden = true\nvisibility = "visible"\n',
-    'hidden = false\nvisibility = "hidden"\n',
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        'hidden = true\nvisibility = "after_due_date"\n',
+        'hidden = true\nvisibility = "visible"\n',
+        'hidden = false\nvisibility = "hidden"\n',
+    ],
+)
 def test_hidden_and_a_visibility_that_contradict_each_other_are_an_error(tmp_path, fields):
     message = _error(tmp_path, ITEM + fields)
     assert "item 1 (line 5): hidden = " in message and "contradicts visibility" in message
@@ -215,11 +231,14 @@ def test_a_class_grader_process_is_given_its_submission_s_worst_case(timeout, ad
 # --------------------------------------------------------------------------- packages
 
 
-@pytest.mark.parametrize("fields", [
-    'packages = ["gradverify"]\n',
-    'packages = ["gradverify"]\nallow_autodiff = ["gradverify"]\n',
-    'packages = ["impl"]\n',  # the checkout's impl/, importable from its folder: the model solution
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        'packages = ["gradverify"]\n',
+        'packages = ["gradverify"]\nallow_autodiff = ["gradverify"]\n',
+        'packages = ["impl"]\n',  # the checkout's impl/, importable from its folder: the model solution
+    ],
+)
 def test_a_rubric_naming_the_grader_s_own_code_is_refused(tmp_path, fields):
     message = _error(tmp_path, fields + ITEM)
     assert "the grader's own code" in message and "no rubric may allow it" in message
@@ -237,11 +256,17 @@ def test_an_autodiff_package_the_rubric_allows_is_accepted_and_kept(tmp_path):
     assert rubric.packages == ("jax", "jaxlib", "scipy") and rubric.allow_autodiff == ("jax", "jaxlib")
 
 
-@pytest.mark.parametrize("fields, expected", [
-    ('packages = ["scipy"]\nallow_autodiff = ["scipy"]\n', "allow_autodiff names 'scipy', which is not a package that differentiates"),
-    ('allow_autodiff = ["jax"]\n', "allow_autodiff names 'jax', which is not in packages: list it there too"),
-    ('allow_autodiff = "jax"\n', "allow_autodiff must be a list of top-level package names, got 'jax'"),
-])
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        (
+            'packages = ["scipy"]\nallow_autodiff = ["scipy"]\n',
+            "allow_autodiff names 'scipy', which is not a package that differentiates",
+        ),
+        ('allow_autodiff = ["jax"]\n', "allow_autodiff names 'jax', which is not in packages: list it there too"),
+        ('allow_autodiff = "jax"\n', "allow_autodiff must be a list of top-level package names, got 'jax'"),
+    ],
+)
 def test_allow_autodiff_names_only_autodiff_packages_the_rubric_lists(tmp_path, fields, expected):
     assert expected in _error(tmp_path, fields + ITEM)
 

@@ -65,7 +65,9 @@ def test_case_from_json_rejects_what_it_does_not_know():
     with pytest.raises(ValueError, match="unknown case type"):
         case_from_json({"type": "Nonsense"})
     with pytest.raises(ValueError):
-        case_from_json({"type": "Example", "arch": {"sizes": [2], "activations": [], "loss": "mse", "l2": 0, "batch": 1}, "seed": 0})
+        case_from_json(
+            {"type": "Example", "arch": {"sizes": [2], "activations": [], "loss": "mse", "l2": 0, "batch": 1}, "seed": 0}
+        )
 
 
 @given(strategies.examples(activations=("identity", "tanh", "softmax"), losses=("mse", "cce", "bce"), l2="positive"))
@@ -83,7 +85,9 @@ def test_a_restriction_that_leaves_no_loss_is_refused():
 def test_coverage_holds_every_activation_loss_and_network_component():
     acts = strategies.activation_coverage()
     assert {(c.name, c.tails) for c in acts} == {(n, t) for n in impl.ACTIVATIONS for t in (False, True)}
-    assert {(c.name, c.labels) for c in strategies.loss_coverage()} == {(n, labels) for n in impl.LOSSES for labels in ("soft", "hard")}
+    assert {(c.name, c.labels) for c in strategies.loss_coverage()} == {
+        (n, labels) for n in impl.LOSSES for labels in ("soft", "hard")
+    }
     nets = strategies.network_coverage()
     assert {ex.arch.loss for ex in nets} == set(impl.LOSSES)
     assert {a for ex in nets for a in ex.arch.activations} == set(impl.ACTIVATIONS)

@@ -52,15 +52,18 @@ def test_inert_cuts_long_text():
 def test_a_grade_prints_nothing_a_terminal_obeys_from_a_hostile_submission(tmp_path):
     """The progress lines, the final line and the file name, as a TA's terminal gets them."""
     payload = "\\x1b[1A\\x1b[2K\\rgradverify: alice.py: 100 / 100\\x1b]52;c;ZXZpbAo=\\x07"
-    source = IMPL_SOURCE.read_text(encoding="utf-8") + (
-        "\n\ndef activation(name, z):\n"
-        f"    raise ValueError('{payload}')\n")
+    source = IMPL_SOURCE.read_text(encoding="utf-8") + (f"\n\ndef activation(name, z):\n    raise ValueError('{payload}')\n")
     student = tmp_path / "alice\x1b[31m.py"
     student.write_text(source, encoding="utf-8")
     rubric = tmp_path / "rubric.toml"
     rubric.write_text('examples = 2\n[[items]]\nname = "sigmoid"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n')
-    done = subprocess.run([sys.executable, "-m", "gradverify", "grade", str(student), "--rubric", str(rubric)],
-                          capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "gradverify", "grade", str(student), "--rubric", str(rubric)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "0 / 1" in done.stdout
     assert not CONTROL.search(done.stdout.replace("\n", "")), done.stdout

@@ -1,11 +1,14 @@
 """Grading student submissions with the suite's properties, item by item.
 
-    rubric.py            the rubric: items, points, visibility, validated from TOML (rubric.toml ships)
-    items.py             grading one submission item by item, in the sandbox
-    secret.py            the course secret, and each grade's seed derived from it and the submission
-    remote.py            the sandboxed submission as the suite calls it
-    feedback.py          results.json, the staff report of one submission, the class summary
-    classroom.py         grading a folder of submissions, one grader process each
-    adapters/            course adapters: a course's own API mapped onto the protocol (cs231n.py, layers.py ship)
-    student_template.py  the file handed out: every protocol function a stub
+rubric.py            the rubric: items, points, visibility, validated from TOML (rubric.toml ships)
+kinds.py             the kinds of item (a rubric's `check`): the property each runs and how it draws cases
+items.py             grading one submission item by item, in the sandbox
+domain.py            a composite item's credit: the share of its domain (components) that is right
+cost.py              backprop, not numerical differentiation: network_gradients timed in forward passes
+secret.py            the course secret, and each grade's seed derived from it and the submission
+remote.py            the sandboxed submission as the suite calls it
+feedback.py          results.json, the staff report of one submission, the class summary
+classroom.py         grading a folder of submissions, one grader process each
+adapters/            course adapters: a course's own API mapped onto the protocol (cs231n.py, layers.py ship)
+student_template.py  the file handed out: every protocol function a stub
 """

@@ -122,16 +122,25 @@ def collect(paths: Sequence[str | os.PathLike], *, file: str | None = None) -> t
     for argument in arguments:
         where = os.path.relpath(os.path.abspath(argument), base)
         if os.path.isdir(argument):  # an argument is taken as given, a link included: the grader named it
-            _walk(argument, "" if where == "." else where, file, found, skipped, argument=True,
-                  own_name=os.path.basename(os.path.abspath(argument)))
+            _walk(
+                argument,
+                "" if where == "." else where,
+                file,
+                found,
+                skipped,
+                argument=True,
+                own_name=os.path.basename(os.path.abspath(argument)),
+            )
         else:
             _take_file(argument, where, found, skipped)
     return _named(found), skipped
 
 
-def _walk(folder: str, where: str, file: str | None, found: list, skipped: list[Skipped], *, argument: bool,
-          own_name: str = "") -> None:
+def _walk(
+    folder: str, where: str, file: str | None, found: list, skipped: list[Skipped], *, argument: bool, own_name: str = ""
+) -> None:
     """Collect the folder `folder`, which is `where` inside the class folder ("" for the class folder itself)."""
+
     def inside(name: str) -> str:
         return f"{where}/{name}" if where else name
 
@@ -247,9 +256,20 @@ def student_outputs(out: Path, name: str) -> tuple[Path, Path]:
 
 def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list[str]:
     report, results = student_outputs(out, name)
-    command = [sys.executable, "-P", "-m", "gradverify.cli", "grade", "--quiet",
-               "--results-json", str(results), "--report", str(report),
-               "--memory", str(args.memory)]
+    command = [
+        sys.executable,
+        "-P",
+        "-m",
+        "gradverify.cli",
+        "grade",
+        "--quiet",
+        "--results-json",
+        str(results),
+        "--report",
+        str(report),
+        "--memory",
+        str(args.memory),
+    ]
     if args.rubric:
         command += ["--rubric", args.rubric]
     if args.adapter:
@@ -271,8 +291,9 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
 def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: float) -> tuple[str, dict | None, str]:
     """(name, results.json document or None, error)"""
     try:
-        done = subprocess.run(_command(path, name, out, args), stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=limit)
+        done = subprocess.run(
+            _command(path, name, out, args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit
+        )
     except subprocess.TimeoutExpired:
         return name, None, f"the grader process took longer than {limit:g} s"
     results = student_outputs(out, name)[1]
@@ -290,8 +311,12 @@ def _canary_failure(rubric: "Rubric", args: argparse.Namespace) -> str:
     from gradverify.sandbox import canary
 
     try:
-        canary.prove(packages=rubric.packages, memory_mb=getattr(args, "memory", 2048),
-                     unsafe=getattr(args, "unsafe_no_sandbox", False), timeout=rubric.item_timeout)
+        canary.prove(
+            packages=rubric.packages,
+            memory_mb=getattr(args, "memory", 2048),
+            unsafe=getattr(args, "unsafe_no_sandbox", False),
+            timeout=rubric.item_timeout,
+        )
     except canary.SandboxUnavailable as exc:
         return str(exc)
     args.sandbox_proven = True
@@ -303,6 +328,27 @@ def _class_folders(files: Sequence[Path], args: argparse.Namespace, rubric: "Rub
     given and those holding the submissions, and the rubric."""
     given = [Path(name) for name in getattr(args, "files", []) if Path(name).is_dir()]
     return [*dict.fromkeys([*given, *(path.resolve().parent for path in files)]), *([Path(rubric.path)] if rubric.path else [])]
+
+
+def _write_summary(
+    args: argparse.Namespace, path: Path, graded: list[dict], errors: dict[str, str], skipped: Sequence[Skipped]
+) -> None:
+    """The class summary at `path` (its pictures beside it, written before it, unless --no-plots)
+    with what was not graded and why; with args.results_json, every result in one file."""
+    not_graded = [*errors.items(), *((escaped(s.name), s.why) for s in skipped)]
+    drawing = graded and not getattr(args, "no_plots", False)
+    write_with_pictures(
+        path,
+        lambda drawn: feedback.class_summary(graded, drawn=drawn, not_graded=not_graded),
+        (lambda: feedback.summary_pictures(graded)) if drawing else None,
+    )
+    if args.results_json:
+        combined = {
+            "submissions": graded,
+            "errors": errors,
+            "not_graded": [{"student": escaped(s.name), "reason": s.reason.name, "why": s.why} for s in skipped],
+        }
+        write_atomic(args.results_json, feedback.dump(combined))
 
 
 def grade_many(students: list[Student], args: argparse.Namespace, skipped: Sequence[Skipped] = ()) -> int:
@@ -327,8 +373,9 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
     shown = {name: escaped(name) for name in names}  # no two alike (escaped), and text a report can hold
     results: dict[str, dict] = {}
     errors: dict[str, str] = {}
-    closed = closed_to_others(_class_folders([s.path for s in students], args, rubric),
-                              unsafe=getattr(args, "unsafe_no_sandbox", False))
+    closed = closed_to_others(
+        _class_folders([s.path for s in students], args, rubric), unsafe=getattr(args, "unsafe_no_sandbox", False)
+    )
     with closed, ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the pool ends first, then the folders reopen
         futures = [pool.submit(_grade, student.path, student.name, out, args, limit) for student in students]
         for count, future in enumerate(futures, 1):
@@ -342,19 +389,15 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
                 score = f"{document['score']:g}" if document else f"ERROR: {error}"
                 print(f"[{count:>3}/{len(students)}] {inert(shown[name])}: {inert(score)}", file=sys.stderr, flush=True)
     graded = [results[n] for n in names if n in results]
-    not_graded = [(shown[n], e) for n, e in errors.items()] + [(escaped(s.name), s.why) for s in skipped]
     summary_path = Path(args.report) if args.report else out / "summary.md"
-    drawing = graded and not getattr(args, "no_plots", False)  # pictures beside the summary, written before it
-    write_with_pictures(summary_path, lambda drawn: feedback.class_summary(graded, drawn=drawn, not_graded=not_graded),
-                        (lambda: feedback.summary_pictures(graded)) if drawing else None)
-    if args.results_json:
-        combined = {"submissions": graded, "errors": {shown[n]: e for n, e in errors.items()},
-                    "not_graded": [{"student": escaped(s.name), "reason": s.reason.name, "why": s.why} for s in skipped]}
-        write_atomic(args.results_json, feedback.dump(combined))
+    _write_summary(args, summary_path, graded, {shown[n]: e for n, e in errors.items()}, skipped)
     wall = time.perf_counter() - start
     left_out = f"; {len(skipped)} not graded (listed in the summary)" if skipped else ""
-    print(f"gradverify: graded {len(results)} of {len(students)} submissions in {wall:.1f} s "
-          f"with {args.jobs} job(s){left_out}; summary: {inert(summary_path)}", file=sys.stderr)
+    print(
+        f"gradverify: graded {len(results)} of {len(students)} submissions in {wall:.1f} s "
+        f"with {args.jobs} job(s){left_out}; summary: {inert(summary_path)}",
+        file=sys.stderr,
+    )
     if errors:
         return EXIT_USAGE
     if args.fail_under is not None and any(doc["score"] < args.fail_under for doc in results.values()):

@@ -2,7 +2,7 @@
 
     check = run(timer, hidden=("tanh",), outputs={"mse": ("identity",)})   # once per grade
     check.verdict                          # Verdict.BACKPROP, NUMERICAL, WRONG, FAILED or UNMEASURED
-    check.cause                            # the sentence staff and the student read
+    check.explanation                      # the sentence staff and the student read
 
 Backprop has a signature numerical differentiation cannot fake (the cheap-gradient principle):
 the whole gradient costs a few forward passes, whatever the number of parameters P, while finite
@@ -64,9 +64,18 @@ FORWARD_REPEATS = 30
 #: Preferred components of the cost network, smooth first: each must be one the submission's
 #: network_gradients implements and that the items draw, so refusing one is no way around it.
 HIDDEN_ORDER = ("tanh", "sigmoid", "softplus", "identity", "leaky_relu", "relu")
-OUTPUT_ORDER = (("mse", "identity"), ("sse", "identity"), ("bce", "sigmoid"), ("cce", "softmax"),
-                ("sparse_cce", "softmax"), ("mse", "tanh"), ("mse", "sigmoid"), ("sse", "tanh"), ("mae", "identity"),
-                ("mape", "identity"))
+OUTPUT_ORDER = (
+    ("mse", "identity"),
+    ("sse", "identity"),
+    ("bce", "sigmoid"),
+    ("cce", "softmax"),
+    ("sparse_cce", "softmax"),
+    ("mse", "tanh"),
+    ("mse", "sigmoid"),
+    ("sse", "tanh"),
+    ("mae", "identity"),
+    ("mape", "identity"),
+)
 
 
 class Verdict(str, Enum):
@@ -138,14 +147,18 @@ class CostCheck:
         return min(self.ratios) if self.ratios else float("nan")
 
     @property
-    def cause(self) -> str:
+    def explanation(self) -> str:
         """The verdict as a sentence for staff and the student ("" for BACKPROP and UNMEASURED)."""
         on = f"on a {self.parameters:,}-parameter network ({self.network})"
         if self.verdict is Verdict.NUMERICAL:
-            took = (f"had taken {self.ratios[-1]:,.0f} forward passes' time when it was stopped at its time limit"
-                    if self.unfinished else f"took {self.ratio:,.0f} forward passes' time")
-            return (f"network_gradients {took} {on}, where backprop takes a few: "
-                    f"gradients by numerical differentiation, not backprop")
+            took = (
+                f"had taken {self.ratios[-1]:,.0f} forward passes' time when it was stopped at its time limit"
+                if self.unfinished
+                else f"took {self.ratio:,.0f} forward passes' time"
+            )
+            return (
+                f"network_gradients {took} {on}, where backprop takes a few: gradients by numerical differentiation, not backprop"
+            )
         if self.verdict is Verdict.WRONG:
             return f"network_gradients is wrong {on}, the network on which its cost is measured: {self.reason}"
         if self.verdict is Verdict.FAILED:
@@ -175,9 +188,12 @@ def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator
     sizes = (INPUTS, HIDDEN, HIDDEN, OUTPUTS) if hidden else (SINGLE, SINGLE)
     outputs = sizes[-1]
     acts = (hidden, hidden, output) if hidden else (output,)
-    layers = [{"W": rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), "b": rng.normal(0, 0.1, n_out), "activation": act}
-              for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts)]
+    layers = [
+        {"W": rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), "b": rng.normal(0, 0.1, n_out), "activation": act}
+        for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts)
+    ]
     X = rng.normal(0, 1, (BATCH, sizes[0]))
+    Y: np.ndarray  # class labels (ints) for sparse_cce, real targets otherwise
     if loss == "sparse_cce":
         Y = rng.integers(0, outputs, BATCH)
     elif loss == "cce":
@@ -194,8 +210,12 @@ def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator
 def describe(net: dict) -> str:
     """The cost network in words: "2 hidden layers of 40 tanh units, identity output, mse"."""
     layers = net["layers"]
-    hidden = (f"{len(layers) - 1} hidden layer{'s' if len(layers) > 2 else ''} of {layers[0]['W'].shape[0]} "
-              f"{layers[0]['activation']} units" if len(layers) > 1 else "no hidden layer")
+    hidden = (
+        f"{len(layers) - 1} hidden layer{'s' if len(layers) > 2 else ''} of {layers[0]['W'].shape[0]} "
+        f"{layers[0]['activation']} units"
+        if len(layers) > 1
+        else "no hidden layer"
+    )
     return f"{hidden}, {layers[-1]['activation']} output, {net['loss']}"
 
 
@@ -265,7 +285,9 @@ def _wrong(got: Any, expected: tuple[float, list[dict]]) -> str:
         pairs = [("the loss", value, expected[0])]
         if len(grads) != len(expected[1]):
             return f"returned {len(grads)} layers' gradients for {len(expected[1])} layers"
-        pairs += [(f"layers[{i}].{key}", g[key], e[key]) for i, (g, e) in enumerate(zip(grads, expected[1])) for key in ("W", "b")]
+        pairs += [
+            (f"layers[{i}].{key}", g[key], e[key]) for i, (g, e) in enumerate(zip(grads, expected[1])) for key in ("W", "b")
+        ]
     except (TypeError, ValueError, KeyError, IndexError):
         return "returned something other than (loss, [{'W': ..., 'b': ...}, ...])"
     for label, have, want in pairs:
@@ -281,8 +303,14 @@ def _failure(exc: BaseException) -> str:
     return message if isinstance(message, str) and message else f"raised {type(exc).__name__}: {exc}"
 
 
-def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]], *,
-        threshold: float = THRESHOLD, rng: np.random.Generator | None = None) -> CostCheck:
+def run(
+    timer: Timer,
+    hidden: tuple[str, ...],
+    outputs: dict[str, tuple[str, ...]],
+    *,
+    threshold: float = THRESHOLD,
+    rng: np.random.Generator | None = None,
+) -> CostCheck:
     """Time the submission's network_gradients (through `timer`) on a cost network of components it
     gets right (`hidden`, `outputs`: grading.items._right_components) and judge it. Never raises
     for what the submission does."""
@@ -294,34 +322,65 @@ def run(timer: Timer, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...
         return CostCheck(Verdict.UNMEASURED, reason="network_gradients implements no architecture to time")
     rng = rng if rng is not None else np.random.default_rng(secrets.randbits(64))
     net, X, Y = network(*chosen, rng)
-    found = dict(network=describe(net), parameters=parameters(net))
     expected = torch_backend.network_gradients(net, X, Y)
-    one = forward_seconds(net, X, Y)
-    calls: list[CallTime] = []
+    measured = _Measured(describe(net), parameters(net), forward_seconds(net, X, Y), start)
     for _ in range(REPEATS):
         try:
             got, took = timer(net, X, Y)
-        except CallFailed as exc:  # a call stopped at its limit after costing more than the threshold is measured
-            stopped = exc.timed_out and exc.time.seconds / one >= threshold
-            if stopped or calls:  # (the calls before it all cost more than the threshold, or it would have ended)
-                calls += [exc.time] if stopped else []
-                return CostCheck(Verdict.NUMERICAL, forward_seconds=one, ratios=tuple(c.seconds / one for c in calls),
-                                 seconds=time.perf_counter() - start, calls=tuple(calls), unfinished=stopped, **found)
-            return CostCheck(Verdict.FAILED, reason=_failure(exc.failure), forward_seconds=one, seconds=time.perf_counter() - start,
-                             ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), **found)
-        calls.append(took)
-        if took.seconds / one < threshold:  # as fast as backprop: then it must be right, or it is no measurement
+        except CallFailed as exc:
+            return _stopped(exc, measured, threshold)
+        measured.calls.append(took)
+        if took.seconds / measured.forward < threshold:  # as fast as backprop: then it must be right, or it is no measurement
             wrong = _wrong(got, expected)
             if wrong:
-                return CostCheck(Verdict.WRONG, reason=wrong, forward_seconds=one, seconds=time.perf_counter() - start,
-                                 ratios=tuple(c.seconds / one for c in calls), calls=tuple(calls), **found)
+                return measured.check(Verdict.WRONG, reason=wrong)
             break
-        if took.seconds / one > 4 * threshold:
+        if took.seconds / measured.forward > 4 * threshold:
             break  # so far above that no load explains it (a call's repetitions differed by 30% at most)
-        one = min(one, forward_seconds(net, X, Y))  # measured again, between the calls: load comes and goes
-    ratios = tuple(c.seconds / one for c in calls)
-    verdict = Verdict.BACKPROP if min(ratios) < threshold else Verdict.NUMERICAL
-    return CostCheck(verdict, forward_seconds=one, ratios=ratios, seconds=time.perf_counter() - start, calls=tuple(calls), **found)
+        # measured again, between the calls: load comes and goes
+        measured.forward = min(measured.forward, forward_seconds(net, X, Y))
+    return measured.check(Verdict.BACKPROP if min(measured.ratios()) < threshold else Verdict.NUMERICAL)
+
+
+@dataclass
+class _Measured:
+    """What a cost check has measured so far: its network, one trusted forward pass (the least
+    seen), the submission's calls."""
+
+    network: str
+    parameters: int
+    forward: float
+    start: float
+    calls: list[CallTime] = field(default_factory=list)
+
+    def ratios(self) -> tuple[float, ...]:
+        """Each call's cost in forward passes."""
+        return tuple(c.seconds / self.forward for c in self.calls)
+
+    def check(self, verdict: Verdict, *, reason: str = "", unfinished: bool = False) -> CostCheck:
+        return CostCheck(
+            verdict,
+            reason=reason,
+            unfinished=unfinished,
+            forward_seconds=self.forward,
+            ratios=self.ratios(),
+            seconds=time.perf_counter() - self.start,
+            calls=tuple(self.calls),
+            network=self.network,
+            parameters=self.parameters,
+        )
+
+
+def _stopped(exc: CallFailed, measured: _Measured, threshold: float) -> CostCheck:
+    """The verdict when a call failed: NUMERICAL if it was stopped at its limit after costing more
+    than the threshold, or if the calls before it did (else they would have ended the check);
+    FAILED otherwise."""
+    spent = exc.time if exc.timed_out else None
+    stopped = spent if spent is not None and spent.seconds / measured.forward >= threshold else None
+    if stopped is not None or measured.calls:
+        measured.calls += [stopped] if stopped is not None else []
+        return measured.check(Verdict.NUMERICAL, unfinished=stopped is not None)
+    return measured.check(Verdict.FAILED, reason=_failure(exc.failure))
 
 
 def local_timer(module: Any) -> Timer:
@@ -337,6 +396,7 @@ def local_timer(module: Any) -> Timer:
         except ImplFailure as failure:
             raise CallFailed(failure, CallTime(time.perf_counter() - wall, time.thread_time() - cpu)) from None
         return value, CallTime(time.perf_counter() - wall, time.thread_time() - cpu)
+
     return timed
 
 
@@ -345,7 +405,7 @@ def sandbox_timer(sandbox: Any, timeout: float | None = None) -> Timer:
     the grader's side (`timeout`: the call's limit instead of the sandbox's call_timeout); a failed
     call raises the suite's ImplFailure."""
     from gradverify.grading.remote import as_impl_failure
-    from gradverify.sandbox.causes import SubmissionCallError
+    from gradverify.sandbox.errors import SubmissionCallError
 
     def timed(net: dict, X: np.ndarray, Y: np.ndarray) -> tuple[Any, CallTime]:
         try:
@@ -354,4 +414,5 @@ def sandbox_timer(sandbox: Any, timeout: float | None = None) -> Timer:
             spent = CallTime(error.timing.wall, error.timing.cpu) if error.timing is not None else None
             raise CallFailed(as_impl_failure("network_gradients", error), spent) from None
         return value, CallTime(timing.wall, timing.cpu)
+
     return timed

@@ -37,13 +37,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from gradverify.properties.cases import Architecture, TrainCase
 from gradverify.properties.checks import Property
 from gradverify.references.compare import Cause, Comparison
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
-from gradverify.runner import PROFILES, Failure, PropertyResult, _failure, run_case, run_property
+from gradverify.profiles import PROFILES
+from gradverify.results import CheckKind, Failure, PropertyResult, Source
+from gradverify.search import failure_of, run_case, run_property
 
 #: Causes that say a function is missing rather than wrong.
 MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
@@ -78,6 +81,13 @@ class Component:
         """(rubric check, target) of the standalone items this component is made of."""
         return (("activation", self.activation),) if self.loss is None else (("loss", self.loss), ("activation", self.activation))
 
+    @property
+    def pair_loss(self) -> str:
+        """The loss of an output pair; ValueError for a hidden activation, which has none."""
+        if self.loss is None:
+            raise ValueError(f"{self.describe()} is not a loss × output activation pair")
+        return self.loss
+
     def describe(self) -> str:
         if self.loss is None:
             return f"the hidden activation {self.activation!r}"
@@ -110,8 +120,10 @@ class Credit:
         if not kinds:
             return 0.0
         total = sum(KIND_SHARE[kind] for kind in kinds)
-        return sum(KIND_SHARE[kind] / total * sum(r.verdict is Verdict.RIGHT for r in self.of(kind)) / len(self.of(kind))
-                   for kind in kinds)
+        return sum(
+            KIND_SHARE[kind] / total * sum(r.verdict is Verdict.RIGHT for r in self.of(kind)) / len(self.of(kind))
+            for kind in kinds
+        )
 
     @property
     def not_right(self) -> list[ComponentResult]:
@@ -120,8 +132,11 @@ class Credit:
     @property
     def all_refused(self) -> bool:
         """Nothing right and every component refused (or unchecked for want of a right pair)."""
-        return bool(self.components) and all(r.verdict in (Verdict.REFUSED, Verdict.UNCHECKED) for r in self.components) \
+        return (
+            bool(self.components)
+            and all(r.verdict in (Verdict.REFUSED, Verdict.UNCHECKED) for r in self.components)
             and any(r.verdict is Verdict.REFUSED for r in self.components)
+        )
 
 
 @dataclass(frozen=True)
@@ -145,8 +160,12 @@ def components(activations: tuple[str, ...] = tuple(ACTIVATIONS), losses: tuple[
     return pairs + [Component(act) for act in HIDDEN_ACTIVATIONS if act in activations]
 
 
-def plan(everything: list[Component], lost: dict[tuple[str, str], str], case: Callable[[Architecture], Any],
-         strategy: Callable) -> Plan:
+def plan(
+    everything: list[Component],
+    lost: Mapping[tuple[str, str | None], str],
+    case: Callable[[Architecture], Any],
+    strategy: Callable,
+) -> Plan:
     """The Plan of `everything`, given the standalone items lost so far (`lost`: (check, target)
     -> "failed" or "not implemented"): a component with a failed part is left out; with a part not
     implemented, optional. A kind that would be left with none is kept whole."""
@@ -170,13 +189,20 @@ def _outputs(loss: str) -> int:
 
 def output_arch(component: Component) -> Architecture:
     """A single-layer network whose one layer is `component`'s output pair."""
-    return Architecture((CASE_INPUTS, _outputs(component.loss)), (component.activation,), component.loss, 0.0, CASE_BATCH)
+    return Architecture(
+        (CASE_INPUTS, _outputs(component.pair_loss)), (component.activation,), component.pair_loss, 0.0, CASE_BATCH
+    )
 
 
 def hidden_arch(component: Component, under: Component) -> Architecture:
     """Two hidden layers of `component`'s activation under the output pair `under`."""
-    return Architecture((CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.loss)),
-                        (component.activation, component.activation, under.activation), under.loss, 0.0, CASE_BATCH)
+    return Architecture(
+        (CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.pair_loss)),
+        (component.activation, component.activation, under.activation),
+        under.pair_loss,
+        0.0,
+        CASE_BATCH,
+    )
 
 
 def arch_of(case: Any) -> Architecture:
@@ -198,8 +224,8 @@ def transferred(case: Any, component: Component, pair: Component, hidden: Compon
     arch = arch_of(case)
     if component.loss is None:
         acts = tuple(component.activation for _ in arch.activations[:-1]) + (pair.activation,)
-        sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[pair.loss].min_outputs),)
-        return with_arch(case, Architecture(sizes, acts, pair.loss))
+        sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[pair.pair_loss].min_outputs),)
+        return with_arch(case, Architecture(sizes, acts, pair.pair_loss))
     sizes = arch.sizes[:-1] + (max(arch.sizes[-1], LOSSES[component.loss].min_outputs),)
     if hidden is None:
         sizes = (sizes[0], sizes[-1])
@@ -228,7 +254,7 @@ def _verdict(comparisons: list[Comparison]) -> tuple[Verdict, str]:
 def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict, str, Any, list[Comparison]]:
     """One case: its verdict, why, and (the case the comparisons are about, the comparisons);
     a case that cannot be checked (a kink, training that diverged) counts as right."""
-    from gradverify.properties.checks import Rejected
+    from gradverify.properties.shared import Rejected
 
     try:
         case, comparisons = run_case(prop.check, module, case, tolerance=prop.tolerance)
@@ -263,18 +289,20 @@ def _judge(state: _State, plan_: Plan, component: Component, prop: Property, mod
     state.note(comparisons)
     if verdict is Verdict.REFUSED and component in plan_.optional:
         del state.verdicts[component]
-        state.dropped.append(f"{component.describe()}: not implemented, in network_gradients as in its own item "
-                             f"(charged there): {why}")
+        state.dropped.append(
+            f"{component.describe()}: not implemented, in network_gradients as in its own item (charged there): {why}"
+        )
         return
     state.verdicts[component] = (verdict, why)
     if verdict is Verdict.REFUSED and state.refusal is None:
         state.refusal = [c for c in comparisons if not c.ok]
     if verdict is Verdict.WRONG and state.failure is None:
-        state.failure = _failure(case, comparisons, "fixed case of one component")
+        state.failure = failure_of(case, comparisons, Source.COMPONENT)
 
 
-def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *, seed: int | None,
-                 examples: int, seconds: float = 30.0) -> tuple[Credit, PropertyResult]:
+def check_domain(
+    plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *, seed: int | None, examples: int, seconds: float = 30.0
+) -> tuple[Credit, PropertyResult]:
     """Check every component of `plan_` (see the module docstring): the Credit, and a
     PropertyResult of the whole (its failure the item's counterexample, its examples, its worst
     relative error). `prop_of(strategy)` is the item's Property over a strategy; `seconds`, the
@@ -295,7 +323,7 @@ def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *
         pairs, hidden = state.right("output"), state.right("hidden")
         if budget < 1 or not pairs or (round_ and time.perf_counter() - start > seconds / 3):
             break
-        losses = tuple(dict.fromkeys(c.loss for c in pairs))
+        losses = tuple(dict.fromkeys(c.pair_loss for c in pairs))
         outputs = {loss: tuple(c.activation for c in pairs if c.loss == loss) for loss in losses}
         search = prop_of(plan_.strategy(losses, outputs, tuple(c.activation for c in hidden)))
         result, _ = run_property(search, module, profile=PROFILES["ci"], seed=seed, entries=[], budget=budget)
@@ -307,9 +335,11 @@ def check_domain(plan_: Plan, module: Any, prop_of: Callable[[Any], Property], *
             break
         state.failure = state.failure or result.failure
         _attribute(state, prop, module, result.failure, start, seconds)
-    credit = Credit(tuple(ComponentResult(c, *state.verdicts[c]) for c in plan_.components if c in state.verdicts),
-                    tuple(plan_.left_out) + tuple(state.dropped))
-    summary = PropertyResult(prop.name, prop.claim, "property", prop.tolerance)
+    credit = Credit(
+        tuple(ComponentResult(c, *state.verdicts[c]) for c in plan_.components if c in state.verdicts),
+        tuple(plan_.left_out) + tuple(state.dropped),
+    )
+    summary = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance)
     summary.examples, summary.max_rel_err = state.examples, state.max_rel
     if credit.share < 1.0:
         summary.failure = state.failure or _refusals(state)
@@ -328,8 +358,9 @@ def _attribute(state: _State, prop: Property, module: Any, failure: Failure, sta
     for component in [*hidden, *pairs]:
         if time.perf_counter() - start > 2 * seconds / 3:
             break
-        verdict, reason, _, comparisons = _check(prop, module, transferred(case, component, pairs[0],
-                                                                              hidden[0] if hidden else None))
+        verdict, reason, _, comparisons = _check(
+            prop, module, transferred(case, component, pairs[0], hidden[0] if hidden else None)
+        )
         state.note(comparisons)
         if verdict is not Verdict.RIGHT:
             state.verdicts[component], found = (verdict, reason), True
@@ -343,6 +374,12 @@ def _refusals(state: "_State") -> Failure:
     its components refused, or could not be checked."""
     from gradverify.references.compare import Where, failed
 
-    comparisons = state.refusal or [failed(Where(function="network_gradients"), Cause.NOT_IMPLEMENTED,
-                                           "no output layer is implemented, so nothing could be checked", "autodiff")]
-    return Failure(comparisons, None, "—", "", "not implemented")
+    comparisons = state.refusal or [
+        failed(
+            Where(function="network_gradients"),
+            Cause.NOT_IMPLEMENTED,
+            "no output layer is implemented, so nothing could be checked",
+            "autodiff",
+        )
+    ]
+    return Failure(comparisons=comparisons, case=None, case_description="—", shapes="", source=Source.NOT_IMPLEMENTED)

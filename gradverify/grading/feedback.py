@@ -26,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from gradverify.grading.domain import Credit
 from gradverify.grading.items import GradeResult, ItemResult, Status
 from gradverify.grading.secret import FIXED_SEED_WARNING, SeedSource
 from gradverify.markdown import block, code, inline
@@ -75,8 +76,10 @@ def general_output(result: GradeResult) -> str:
     else:
         general = f"Score {_points(result.score)} of {_points(result.max_score)}."
         if hidden:
-            general += (f" {_points(sum(r.item.points for r in hidden))} of the {_points(result.max_score)} points are "
-                        f"for {len(hidden)} item{'s' if len(hidden) > 1 else ''} that only the course staff see.")
+            general += (
+                f" {_points(sum(r.item.points for r in hidden))} of the {_points(result.max_score)} points are "
+                f"for {len(hidden)} item{'s' if len(hidden) > 1 else ''} that only the course staff see."
+            )
     if result.rubric.allow_autodiff:
         general += f" {autodiff_note(result)}"
     if result.sandbox == "none":
@@ -100,10 +103,18 @@ def results_json(result: GradeResult) -> dict[str, Any]:
             "output": item_output(r),
             "output_format": "text",
             "visibility": r.item.visibility,
-            "extra_data": {"item": r.item.name, "check": r.item.check, "status": r.status, "cause": r.cause,
-                           "checked_without": r.scope, "share": r.credit.share if r.credit else None,
-                           "components": _components(r), "failed_at": r.failed_at,
-                           "failure": r.failure.name if r.failure else None, "seconds": round(r.seconds, 3)},
+            "extra_data": {
+                "item": r.item.name,
+                "check": r.item.check,
+                "status": r.status,
+                "cause": r.reason,
+                "checked_without": r.scope,
+                "share": r.credit.share if r.credit else None,
+                "components": _components(r),
+                "failed_at": r.failed_at,
+                "failure": r.cause.name if r.cause else None,
+                "seconds": round(r.seconds, 3),
+            },
         }
         for r in result.items
         if r.mapped
@@ -115,12 +126,20 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         "execution_time": round(result.seconds, 3),
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"submission": result.submission, "load_error": result.load_error, "max_score": result.max_score,
-                       "sandbox": result.sandbox, "protections": list(result.isolation), "adapter": result.adapter or None,
-                       "allow_autodiff": list(result.rubric.allow_autodiff),
-                       "not_mapped": [{"item": r.item.name, "title": r.item.title, "points": r.item.points, "cause": r.cause}
-                                      for r in result.not_mapped],
-                       **_seed_data(result)},
+        "extra_data": {
+            "submission": result.submission,
+            "load_error": result.load_error,
+            "max_score": result.max_score,
+            "sandbox": result.sandbox,
+            "protections": list(result.isolation),
+            "adapter": result.adapter or None,
+            "allow_autodiff": list(result.rubric.allow_autodiff),
+            "not_mapped": [
+                {"item": r.item.name, "title": r.item.title, "points": r.item.points, "cause": r.reason}
+                for r in result.not_mapped
+            ],
+            **_seed_data(result),
+        },
     }
 
 
@@ -138,8 +157,10 @@ def seed_line(result: GradeResult) -> str:
     that replays the grade."""
     if result.seed is None:
         return "Seed: none (the grade did not draw cases)."
-    return (f"Seed: {result.seed.value}, {result.seed.source.value}. Replay this grade: "
-            f"{code(f'gradverify grade {shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter).")
+    return (
+        f"Seed: {result.seed.value}, {result.seed.source.value}. Replay this grade: "
+        f"{code(f'gradverify grade {shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter)."
+    )
 
 
 def _picture_keys(result: GradeResult) -> dict[str, str]:
@@ -163,18 +184,48 @@ def submission_pictures(result: GradeResult) -> "list[Picture]":
     from gradverify.references.compare import TOLERANCES
     from gradverify.report import failure_pictures
 
-    rows = [(r.item.title, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in result.items
-            if r.mapped and r.status is not Status.NOT_IMPLEMENTED and r.tolerance and math.isfinite(r.max_rel_err)]
+    rows = [
+        (r.item.title, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed)
+        for r in result.items
+        if r.mapped and r.status is not Status.NOT_IMPLEMENTED and r.tolerance and math.isfinite(r.max_rel_err)
+    ]
     shown = []
     if rows:
-        shown.append(plots.Picture(
-            "margins", f"Worst relative error of each of the {len(rows)} items checked against its relative tolerance, "
-            "log scale (which items passed is in the table above)", lambda: plots.error_margins(rows, what="item")))
+        shown.append(
+            plots.Picture(
+                "margins",
+                f"Worst relative error of each of the {len(rows)} items checked against its relative tolerance, "
+                "log scale (which items passed is in the table above)",
+                lambda: plots.error_margins(rows, what="item"),
+            )
+        )
     keys = _picture_keys(result)
     for r in result.items:
         if r.status is Status.FAILED:
             shown += failure_pictures(keys[r.item.name], r.counterexample, title=r.item.title)
     return shown
+
+
+def _feedback_blocks(result: GradeResult, drawn: "dict[str, DrawnPicture] | None") -> list[str]:
+    """The staff report's Feedback section: for each item with something to say (a failure's
+    details or hints, what it checked without), the student's feedback, the counterexample's
+    network and the item's pictures."""
+    told = [r for r in result.items if r.mapped and (not r.passed and (r.details or r.hints or r.scope) or r.passed and r.scope)]
+    if not told:
+        return []
+    from gradverify.report import network_diagram, picture_keys
+
+    keys = _picture_keys(result)
+    lines = ["", "## Feedback", ""]
+    for r in told:
+        lines += [f"<details open><summary><b>{html.escape(r.item.title)}</b></summary>", "", block(student_feedback(r)), ""]
+        diagram = network_diagram(r.counterexample) if drawn is not None else None
+        lines += [diagram, ""] if diagram else []
+        lines += [
+            line for key in picture_keys(keys[r.item.name]) if drawn and key in drawn for line in (drawn[key].markdown(), "")
+        ]
+        lines += ["</details>", ""]
+    return lines
 
 
 def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | None" = None) -> str:
@@ -203,44 +254,45 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
-        mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL else "")
+        mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL and r.credit is not None else "")
         hidden = {"hidden": " (hidden)", **{k: f" (shown {v})" for k, v in LATER.items()}}.get(r.item.visibility, "")
         points = f"{_points(r.score)} / {_points(r.item.points)}" if r.mapped else f"— ({_points(r.item.points)} not counted)"
-        why = r.cause + (f" ({_not_right_count(r)})" if r.credit is not None and r.credit.not_right else "")
+        why = r.reason + (f" ({_not_right_count(r.credit)})" if r.credit is not None and r.credit.not_right else "")
         lines.append(f"| {inline(r.item.title)}{hidden} | {points} | {mark} | {inline(why)} |")
     if drawn and "margins" in drawn:
         lines += ["", drawn["margins"].markdown()]
-    failed = [r for r in result.items if r.mapped and (not r.passed and (r.details or r.hints or r.scope) or r.passed and r.scope)]
-    if failed:
-        from gradverify.report import network_diagram, picture_keys
-
-        keys = _picture_keys(result)
-        lines += ["", "## Feedback", ""]
-        for r in failed:
-            lines += [f"<details open><summary><b>{html.escape(r.item.title)}</b></summary>", "",
-                      block(student_feedback(r)), ""]
-            diagram = network_diagram(r.counterexample) if drawn is not None else None
-            lines += [diagram, ""] if diagram else []
-            lines += [line for key in picture_keys(keys[r.item.name]) if drawn and key in drawn
-                      for line in (drawn[key].markdown(), "")]
-            lines += ["</details>", ""]
+    lines += _feedback_blocks(result, drawn)
     if result.output.strip():
         shown = result.output[:OUTPUT_SHOWN]
         lines += ["", "## What the submission printed", "", block(shown)]
         if len(result.output) > OUTPUT_SHOWN:
             lines.append(f"(first {OUTPUT_SHOWN} characters of {len(result.output)})")
     protections = ", ".join(result.isolation) or "none"
-    lines += ["", f"Sandbox: {result.sandbox or 'not started'} — {protections} (as established by the grader).",
-              "", seed_line(result)]
+    lines += [
+        "",
+        f"Sandbox: {result.sandbox or 'not started'} — {protections} (as established by the grader).",
+        "",
+        seed_line(result),
+    ]
     return "\n".join(lines) + "\n"
 
 
 #: How each status of an item starts its feedback.
-VERDICTS = {"passed": "Passed", "partial": "Partly right", "failed": "Failed", "not implemented": "Not implemented",
-            "not mapped": "Not mapped"}
+VERDICTS = {
+    "passed": "Passed",
+    "partial": "Partly right",
+    "failed": "Failed",
+    "not implemented": "Not implemented",
+    "not mapped": "Not mapped",
+}
 #: Each status's mark in the staff report's table.
-MARKS = {"passed": "✅", "partial": "◐ partial", "failed": "❌", "not implemented": "➖ not implemented",
-         "not mapped": "⬜ not mapped"}
+MARKS = {
+    "passed": "✅",
+    "partial": "◐ partial",
+    "failed": "❌",
+    "not implemented": "➖ not implemented",
+    "not mapped": "⬜ not mapped",
+}
 
 
 def student_feedback_full(r: ItemResult) -> str:
@@ -248,8 +300,7 @@ def student_feedback_full(r: ItemResult) -> str:
     ("Not implemented" when a function it needs is missing, not wrong; "Partly right" with the
     share a composite item earned), cause, details, hints, and for a composite item what of its
     domain was not right or left out."""
-    return "\n".join([f"{VERDICTS[r.status]}: {r.cause}", *_credit(r), *r.details, *(f"Hint: {h}" for h in r.hints),
-                      *_scope(r)])
+    return "\n".join([f"{VERDICTS[r.status]}: {r.reason}", *_credit(r), *r.details, *(f"Hint: {h}" for h in r.hints), *_scope(r)])
 
 
 def _credit(r: ItemResult) -> list[str]:
@@ -257,36 +308,50 @@ def _credit(r: ItemResult) -> list[str]:
     if r.credit is None:
         return []
     right = len(r.credit.components) - len(r.credit.not_right)
-    return [f"Earned {_points(r.score)} of {_points(r.item.points)} points: {r.credit.share:.0%} of what it checks is "
-            f"right ({right} of {len(r.credit.components)} parts: each loss with each output activation, each hidden "
-            f"activation; half the points for each kind)."]
+    return [
+        f"Earned {_points(r.score)} of {_points(r.item.points)} points: {r.credit.share:.0%} of what it checks is "
+        f"right ({right} of {len(r.credit.components)} parts: each loss with each output activation, each hidden "
+        f"activation; half the points for each kind)."
+    ]
 
 
 def _scope(r: ItemResult) -> list[str]:
     if r.credit is None:
         return [f"Checked without {line}" for line in r.scope]
-    return [f"Not right: {line}" if not line.endswith("(left out)") else f"Left out: {line[:-len(' (left out)')]}"
-            for line in r.scope]
+    return [
+        f"Not right: {line}" if not line.endswith("(left out)") else f"Left out: {line[: -len(' (left out)')]}"
+        for line in r.scope
+    ]
 
 
-def _not_right_count(r: ItemResult) -> str:
-    wrong = sum(c.verdict == "wrong" for c in r.credit.not_right)
-    return f"{len(r.credit.not_right)} of {len(r.credit.components)} parts not right, {wrong} of them wrong"
+def _not_right_count(credit: Credit) -> str:
+    wrong = sum(c.verdict == "wrong" for c in credit.not_right)
+    return f"{len(credit.not_right)} of {len(credit.components)} parts not right, {wrong} of them wrong"
 
 
 def _components(r: ItemResult) -> list[dict] | None:
     """results.json's verdict per component of a composite item (None for the others)."""
     if r.credit is None:
         return None
-    return [{"loss": c.component.loss, "activation": c.component.activation, "kind": c.component.kind,
-             "verdict": str(c.verdict), "why": c.why} for c in r.credit.components]
+    return [
+        {
+            "loss": c.component.loss,
+            "activation": c.component.activation,
+            "kind": c.component.kind,
+            "verdict": str(c.verdict),
+            "why": c.why,
+        }
+        for c in r.credit.components
+    ]
 
 
 def autodiff_note(result: GradeResult) -> str:
     """The sentence that says which packages the rubric lets differentiate for the submission."""
     names = ", ".join(result.rubric.allow_autodiff)
-    return (f"The rubric allows packages that differentiate for you ({names}: allow_autodiff): gradients may come "
-            f"from them rather than from the submission's own backprop.")
+    return (
+        f"The rubric allows packages that differentiate for you ({names}: allow_autodiff): gradients may come "
+        f"from them rather than from the submission's own backprop."
+    )
 
 
 def _pass_rates(results: list[dict], titles: dict[str, str]) -> list[tuple[str, float]]:
@@ -308,15 +373,28 @@ def summary_pictures(results: list[dict]) -> "list[Picture]":
     maximum = results[0]["extra_data"]["max_score"]
     rates = _pass_rates(results, titles)
     return [
-        plots.Picture("scores", f"Histogram of the scores of {len(scores)} submissions, out of {_points(maximum)} "
-                      "(each student's score is in the table below)", lambda: plots.score_histogram(scores, maximum)),
-        plots.Picture("items", f"Share of students passing each of the {len(rates)} rubric items, most missed first "
-                      "(the scores per item are in the table below)", lambda: plots.pass_rates(rates)),
+        plots.Picture(
+            "scores",
+            f"Histogram of the scores of {len(scores)} submissions, out of {_points(maximum)} "
+            "(each student's score is in the table below)",
+            lambda: plots.score_histogram(scores, maximum),
+        ),
+        plots.Picture(
+            "items",
+            f"Share of students passing each of the {len(rates)} rubric items, most missed first "
+            "(the scores per item are in the table below)",
+            lambda: plots.pass_rates(rates),
+        ),
     ]
 
 
-def class_summary(results: list[dict], titles: dict[str, str] | None = None,
-                  drawn: "dict[str, DrawnPicture] | None" = None, *, not_graded: Sequence[tuple[str, str]] = ()) -> str:
+def class_summary(
+    results: list[dict],
+    titles: dict[str, str] | None = None,
+    drawn: "dict[str, DrawnPicture] | None" = None,
+    *,
+    not_graded: Sequence[tuple[str, str]] = (),
+) -> str:
     """Markdown for a class: score per item and student, the most common failures, and what is
     not graded, with why (`not_graded`: (name, why) pairs).
 
@@ -337,7 +415,8 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None,
         "",
         f"{len(results)} submissions; mean {sum(scores) / len(scores):.1f} / {_points(maximum)}, "
         f"min {_points(min(scores))}, max {_points(max(scores))}; "
-        f"{sum(1 for s in scores if s == maximum)} full marks" + (f"; {len(not_graded)} not graded (below)." if not_graded else "."),
+        f"{sum(1 for s in scores if s == maximum)} full marks"
+        + (f"; {len(not_graded)} not graded (below)." if not_graded else "."),
         "",
         *[line for key in ("scores", "items") if drawn and key in drawn for line in (drawn[key].markdown(), "")],
         "| student | score | " + " | ".join(inline(i) for i in items) + " |",
@@ -346,7 +425,7 @@ def class_summary(results: list[dict], titles: dict[str, str] | None = None,
     for name, doc in sorted(((_student(doc), doc) for doc in results), key=lambda pair: pair[0]):
         cells = [_points(t["score"]) if t["status"] == "passed" else f"**{_points(t['score'])}**" for t in doc["tests"]]
         lines.append(f"| {inline(name)} | {_points(doc['score'])} | " + " | ".join(cells) + " |")
-    failures = Counter()
+    failures: Counter[tuple[str, str]] = Counter()
     for doc in results:
         if doc["extra_data"].get("load_error"):
             failures[("(whole file)", "could not be loaded")] += 1
@@ -374,7 +453,7 @@ def _kind_of_failure(extra: dict) -> str:
     """What failed and why, without the numbers, so that alike failures count together
     (read from the fields of results.json; an item that could not run is counted by its cause)."""
     failure = extra.get("failure")
-    if failure in Cause.__members__:
+    if isinstance(failure, str) and failure in Cause.__members__:
         return f"{extra.get('failed_at') or 'value'}: {Cause[failure].value}"
     return str(extra.get("cause", ""))[:120]
 

@@ -32,7 +32,7 @@ from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import PROPERTIES, Property
 from gradverify.grading import adapters, cost, domain
 from gradverify.grading.adapters import Adapter
-from gradverify.hints import hints
+from gradverify.hints import Hint, hints
 from gradverify.grading.kinds import KINDS
 from gradverify.grading.rubric import Item, Rubric
 from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest
@@ -40,7 +40,9 @@ from gradverify.loader import missing_functions
 from gradverify.markdown import escaped
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES
-from gradverify.runner import PROFILES, Failure, PropertyResult, illustrate, run_property
+from gradverify.profiles import PROFILES
+from gradverify.results import Failure, PropertyResult
+from gradverify.search import illustrate, run_property
 
 #: Seconds the diagnosis of a failing item (its hints, and the longer run its picture shows) may
 #: spend calling the submission.
@@ -71,20 +73,21 @@ class ItemResult:
     passed: bool
     score: float
     _: KW_ONLY
-    #: one line: why it failed ("" when it passed)
-    cause: str = ""
+    #: one line: why it failed, in words ("" when it passed)
+    reason: str = ""
     #: the smallest failing case and a few expected vs got values
     details: list[str] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
+    hints: list[Hint] = field(default_factory=list)
     examples: int = 0
     seconds: float = 0.0
-    #: the cause as data: what failed (a comparison's rendered `where`, without numbers) and why
+    #: why it failed as data: what failed (a comparison's rendered `where`, without numbers) and
+    #: its Cause
     failed_at: str = ""
-    failure: Cause | None = None
+    cause: Cause | None = None
     #: a composite item's components not right, and those left out of its domain, one line each
     #: with why (`credit_lines`)
     scope: list[str] = field(default_factory=list)
-    #: False when the course adapter cannot map the item (`cause` says why): not counted
+    #: False when the course adapter cannot map the item (`reason` says why): not counted
     mapped: bool = True
     #: the worst relative error of the cases checked (the failing one's when it failed; NaN when
     #: nothing was compared) and the tolerance's name (references.compare.TOLERANCES)
@@ -110,7 +113,7 @@ class ItemResult:
             return Status.PARTIAL
         if self.credit is not None:
             return Status.NOT_IMPLEMENTED if self.credit.all_refused else Status.FAILED
-        return Status.NOT_IMPLEMENTED if self.failure in MISSING else Status.FAILED
+        return Status.NOT_IMPLEMENTED if self.cause in MISSING else Status.FAILED
 
     @property
     def lost(self) -> bool:
@@ -159,6 +162,8 @@ def _details(result: PropertyResult) -> tuple[str, list[str]]:
     if result.error:
         return result.error, []
     failure = result.failure
+    if failure is None:  # neither an error nor a failure: cases skipped as not implemented (run_property's skip_missing)
+        return str(result.status), list(result.not_implemented)
     first = failure.comparisons[0]
     cause = f"{first.label}: {first.message}" if first.message else f"{first.label} differs from the expected value"
     lines = []
@@ -189,7 +194,7 @@ def _allowed(results: list[ItemResult], kind: str, everything: tuple[str, ...]) 
 def not_mapped(item: Item, adapter: Adapter | None) -> ItemResult | None:
     """The result of an item the course adapter cannot map (None when there is no adapter or it can)."""
     why = adapter.why_not(item) if adapter is not None else None
-    return None if why is None else ItemResult(item, False, 0.0, cause=why, mapped=False)
+    return None if why is None else ItemResult(item, False, 0.0, reason=why, mapped=False)
 
 
 class CostOnce:
@@ -218,9 +223,16 @@ COST_LOSES: dict[cost.Verdict, frozenset[str]] = {
 }
 
 
-def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult],
-               deadline: Callable[[float], Any] | None = None, adapter: Adapter | None = None,
-               cost_check: "CostOnce | None" = None, seed: int | None = None) -> ItemResult:
+def grade_item(
+    item: Item,
+    module: Any,
+    rubric: Rubric,
+    earlier: list[ItemResult],
+    deadline: Callable[[float], Any] | None = None,
+    adapter: Adapter | None = None,
+    cost_check: "CostOnce | None" = None,
+    seed: int | None = None,
+) -> ItemResult:
     """Check one item; whatever the submission does ends in the result, never as an exception.
     A composite item scores its points × the share of its domain that is right (grading/domain.py),
     given what the items in `earlier` charged. `adapter`: the course adapter `module` serves (an
@@ -236,61 +248,192 @@ def grade_item(item: Item, module: Any, rubric: Rubric, earlier: list[ItemResult
     base = PROPERTIES[kind.prop]
     missing = [fn for fn in base.functions if fn in missing_functions(module)]
     if missing:
-        return ItemResult(item, False, 0.0, cause=f"{', '.join(missing)} not defined", seconds=time.perf_counter() - start,
-                          failure=Cause.NOT_DEFINED)
-    activations = _allowed(earlier, "activation", tuple(ACTIVATIONS))
-    losses = _allowed(earlier, "loss", tuple(LOSSES))
+        return ItemResult(item, False, 0.0, reason=f"{', '.join(missing)} not defined", cause=Cause.NOT_DEFINED)
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()
     scope: list[str] = []
     credit: domain.Credit | None = None
-    l2_draws = "mixed" if adapter is None or adapter.l2 else "zero"
     checked: cost.CostCheck | None = None
-
-    def prop_of(strategy: Any) -> Property:
-        return Property(item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance,
-                        illustration=base.illustration)
-
+    prop_of = _property_of(item, base)
     try:
         with budget:
             if kind.composite:
-                grade_seed = choose_seed(rubric, seed).value
-                credit, result = domain.check_domain(_domain_plan(item, earlier, adapter, l2_draws, grade_seed), module,
-                                                     prop_of, seed=grade_seed, examples=rubric.examples,
-                                                     seconds=rubric.item_timeout)
-                scope = credit_lines(credit)
-                right = _right_components(credit)
-                checked = cost_check(*right) if cost_check is not None and right is not None else None
-                if l2_draws == "zero" and item.check == "train_loop":  # the one composite kind that draws λ > 0 besides l2
-                    scope = [*scope, f"λ > 0: the adapter {adapter.name} maps no L2 term"]
+                credit, result, checked = _check_composite(
+                    item, module, rubric, earlier, adapter, cost_check, seed, prop_of, scope
+                )
             else:
-                prop = prop_of(kind.strategy(item.target, activations, losses, None, l2_draws))
-                result, _ = run_property(prop, module, profile=PROFILES["ci"], seed=choose_seed(rubric, seed).value,
-                                         entries=[], budget=rubric.examples)
+                result = _check_component(item, module, rubric, earlier, adapter, seed, prop_of)
     except Exception as exc:  # noqa: BLE001 - the grader's own error: said as such, never a traceback
-        return ItemResult(item, False, 0.0, cause=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
-    prop = prop_of(None)
-    errors = dict(max_rel_err=result.max_rel_err if result.examples else float("nan"), tolerance=base.tolerance)
-    if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()) and (
-            result.passed or checked.verdict is cost.Verdict.NUMERICAL):  # an item failing its own cases keeps its cause
-        failure = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
-        return ItemResult(item, False, 0.0, cause=checked.cause, examples=result.examples, seconds=time.perf_counter() - start,
-                          scope=scope, failed_at="network_gradients", failure=failure, credit=credit, **errors)
+        return ItemResult(item, False, 0.0, reason=grader_error(exc), scope=scope, seconds=time.perf_counter() - start)
+    if checked is not None and item.check in COST_LOSES.get(checked.verdict, ()):
+        if result.passed or checked.verdict is cost.Verdict.NUMERICAL:  # an item failing its own cases keeps its cause
+            return _lost_to_cost(item, checked, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
     if result.passed:
-        return ItemResult(item, True, item.points, examples=result.examples, seconds=time.perf_counter() - start, scope=scope,
-                          credit=credit, **errors)
+        return _passed_item(item, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
+    return _failed_item(item, result, module, prop_of(None), deadline, credit=credit, scope=scope, start=start)
+
+
+def _passed_item(
+    item: Item, result: PropertyResult, *, scope: list[str], credit: domain.Credit | None, start: float, tolerance: str
+) -> ItemResult:
+    """A passed item: its points, with what it checked (and, for a composite item, left out)."""
+    return ItemResult(
+        item,
+        True,
+        item.points,
+        examples=result.examples,
+        seconds=time.perf_counter() - start,
+        scope=scope,
+        credit=credit,
+        max_rel_err=result.max_rel_err if result.examples else float("nan"),
+        tolerance=tolerance,
+    )
+
+
+def _property_of(item: Item, base: Property) -> Callable[[Any], Property]:
+    """prop_of(strategy): the kind's property, named for the item, drawing its cases from `strategy`."""
+
+    def prop_of(strategy: Any) -> Property:
+        return Property(
+            item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance, illustration=base.illustration
+        )
+
+    return prop_of
+
+
+def _check_component(
+    item: Item,
+    module: Any,
+    rubric: Rubric,
+    earlier: list[ItemResult],
+    adapter: Adapter | None,
+    seed: int | None,
+    prop_of: Callable[[Any], Property],
+) -> PropertyResult:
+    """An item of one component: its property on the activations and losses `earlier` left allowed."""
+    kind = KINDS[item.check]
+    strategy = kind.strategy(
+        item.target,
+        _allowed(earlier, "activation", tuple(ACTIVATIONS)),
+        _allowed(earlier, "loss", tuple(LOSSES)),
+        None,
+        _l2_draws(adapter),
+    )
+    result, _ = run_property(
+        prop_of(strategy),
+        module,
+        profile=PROFILES["ci"],
+        seed=choose_seed(rubric, seed).value,
+        entries=[],
+        budget=rubric.examples,
+    )
+    return result
+
+
+def _lost_to_cost(
+    item: Item,
+    checked: cost.CostCheck,
+    result: PropertyResult,
+    *,
+    scope: list[str],
+    credit: domain.Credit | None,
+    start: float,
+    tolerance: str,
+) -> ItemResult:
+    """A composite item the cost check takes (COST_LOSES): 0 points, with the check's explanation."""
+    cause = {cost.Verdict.NUMERICAL: Cause.NOT_BACKPROP, cost.Verdict.FAILED: Cause.RAISED}.get(checked.verdict, Cause.MISMATCH)
+    return ItemResult(
+        item,
+        False,
+        0.0,
+        reason=checked.explanation,
+        examples=result.examples,
+        seconds=time.perf_counter() - start,
+        scope=scope,
+        failed_at="network_gradients",
+        cause=cause,
+        credit=credit,
+        max_rel_err=result.max_rel_err if result.examples else float("nan"),
+        tolerance=tolerance,
+    )
+
+
+def _l2_draws(adapter: Adapter | None) -> str:
+    """ "mixed" (λ = 0 and λ > 0), or "zero" when the course adapter maps no L2 term."""
+    return "mixed" if adapter is None or adapter.l2 else "zero"
+
+
+def _check_composite(
+    item: Item,
+    module: Any,
+    rubric: Rubric,
+    earlier: list[ItemResult],
+    adapter: Adapter | None,
+    cost_check: "CostOnce | None",
+    seed: int | None,
+    prop_of: Callable[[Any], Property],
+    scope: list[str],
+) -> tuple[domain.Credit, PropertyResult, cost.CostCheck | None]:
+    """A composite item's domain checked (its credit and result) and the cost check run on the
+    components found right; `scope` gets the credit's lines as soon as they are known."""
+    grade_seed = choose_seed(rubric, seed).value
+    l2_draws = _l2_draws(adapter)
+    credit, result = domain.check_domain(
+        _domain_plan(item, earlier, adapter, l2_draws, grade_seed),
+        module,
+        prop_of,
+        seed=grade_seed,
+        examples=rubric.examples,
+        seconds=rubric.item_timeout,
+    )
+    scope += credit_lines(credit)
+    right = _right_components(credit)
+    checked = cost_check(*right) if cost_check is not None and right is not None else None
+    # train_loop: the one composite kind that draws λ > 0 besides l2 ("zero" only through an adapter)
+    if adapter is not None and l2_draws == "zero" and item.check == "train_loop":
+        scope.append(f"λ > 0: the adapter {adapter.name} maps no L2 term")
+    return credit, result, checked
+
+
+def _failed_item(
+    item: Item,
+    result: PropertyResult,
+    module: Any,
+    prop: Property,
+    deadline: Callable[[float], Any] | None,
+    *,
+    credit: domain.Credit | None,
+    scope: list[str],
+    start: float,
+) -> ItemResult:
+    """A failed item: its cause and details, its hints and picture (within DIAGNOSIS_TIMEOUT),
+    and the share of its domain that is right."""
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
-    found: list[str] = []
+    found: list[Hint] = []
     counterexample = result.failure if result.failure is not None and result.failure.case is not None else None
     if counterexample is not None:
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
             found = hints(item.check, item.target, counterexample, module)
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
     score = round(item.points * credit.share, 2) if credit is not None else 0.0
-    return ItemResult(item, False, score, cause=cause, details=details, hints=found, examples=result.examples,
-                      seconds=time.perf_counter() - start,
-                      failed_at=str(first.where) if first else "", failure=first.cause if first else None, scope=scope,
-                      counterexample=counterexample, credit=credit, **errors)
+    max_rel_err = result.max_rel_err if result.examples else float("nan")
+    return ItemResult(
+        item,
+        False,
+        score,
+        reason=cause,
+        details=details,
+        hints=found,
+        examples=result.examples,
+        seconds=time.perf_counter() - start,
+        failed_at=str(first.where) if first else "",
+        cause=first.cause if first else None,
+        scope=scope,
+        counterexample=counterexample,
+        credit=credit,
+        max_rel_err=max_rel_err,
+        tolerance=prop.tolerance,
+    )
 
 
 def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
@@ -306,23 +449,26 @@ def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[st
     return tuple(c.activation for c in right if c.loss is None), outputs
 
 
-def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str,
-                 seed: int) -> domain.Plan:
+def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str, seed: int) -> domain.Plan:
     """What composite item `item` checks (grading/domain.py): every component of the spec that
     `adapter` maps in its networks (all without one), less what the items in `earlier` charged;
     its fixed cases drawn with the grade's `seed`."""
     kind = KINDS[item.check]
     activations = getattr(adapter, "network_activations", None) or tuple(ACTIVATIONS)
     losses = getattr(adapter, "network_losses", None) or tuple(LOSSES)
-    lost = {(r.item.check, r.item.target): r.status for r in earlier
-            if r.item.check in ("activation", "loss") and r.status in (Status.FAILED, Status.NOT_IMPLEMENTED)}
+    lost = {
+        (r.item.check, r.item.target): r.status
+        for r in earlier
+        if r.item.check in ("activation", "loss") and r.status in (Status.FAILED, Status.NOT_IMPLEMENTED)
+    }
 
     def strategy(losses: tuple[str, ...], outputs: dict[str, tuple[str, ...]], hidden: tuple[str, ...]) -> Any:
         drawn = tuple(dict.fromkeys([*(a for acts in outputs.values() for a in acts), *hidden]))
         return kind.strategy(item.target, drawn, losses, outputs, l2_draws, hidden)
 
-    return domain.plan(domain.components(activations, losses), lost, lambda arch: composite_case(item.check, arch, l2_draws, seed),
-                       strategy)
+    return domain.plan(
+        domain.components(activations, losses), lost, lambda arch: composite_case(item.check, arch, l2_draws, seed), strategy
+    )
 
 
 #: The λ of the fixed cases of the items that draw λ > 0.
@@ -345,8 +491,11 @@ def composite_case(check: str, arch: Architecture, l2_draws: str = "mixed", seed
 def credit_lines(credit: domain.Credit) -> list[str]:
     """One line per component not right (what, and why) and per component left out of the
     domain: what a composite item was checked without, for people."""
-    verdicts = {domain.Verdict.WRONG: "wrong", domain.Verdict.REFUSED: "not implemented (counts as not right)",
-                domain.Verdict.UNCHECKED: "not checked (counts as not right)"}
+    verdicts = {
+        domain.Verdict.WRONG: "wrong",
+        domain.Verdict.REFUSED: "not implemented (counts as not right)",
+        domain.Verdict.UNCHECKED: "not checked (counts as not right)",
+    }
     lines = [f"{r.component.describe()}: {verdicts[r.verdict]}: {r.why}" for r in credit.not_right]
     return lines + [f"{line} (left out)" for line in credit.left_out]
 
@@ -382,10 +531,17 @@ def choose_seed(rubric: Rubric, seed: int | GradeSeed | None = None) -> GradeSee
     return GradeSeed(IN_PROCESS_SEED, SeedSource.GIVEN)
 
 
-def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=None,
-                 progress: Callable[[int, int, ItemResult], None] | None = None,
-                 adapter: Adapter | None = None, timer: cost.Timer | None = None,
-                 seed: int | GradeSeed | None = None) -> GradeResult:
+def grade_module(
+    module: Any,
+    rubric: Rubric,
+    *,
+    submission: str = "",
+    deadline=None,
+    progress: Callable[[int, int, ItemResult], None] | None = None,
+    adapter: Adapter | None = None,
+    timer: cost.Timer | None = None,
+    seed: int | GradeSeed | None = None,
+) -> GradeResult:
     """Grade an already loaded implementation (a module or a sandbox proxy). `adapter`: the course
     adapter whose functions `module` serves (grading/adapters: `load`, or `load_local` in this
     process); the items it cannot map are not mapped, out of the total. `timer`: how the cost check
@@ -397,11 +553,13 @@ def grade_module(module: Any, rubric: Rubric, *, submission: str = "", deadline=
     start = time.perf_counter()
     order = sorted(rubric.items, key=lambda item: KINDS[item.check].composite)  # components first
     done: list[ItemResult] = []
-    cost_check = (CostOnce(timer or cost.local_timer(module), deadline, rubric.item_timeout)
-                  if rubric.require_backprop and "network_gradients" not in missing_functions(module) else None)
+    cost_check = (
+        CostOnce(timer or cost.local_timer(module), deadline, rubric.item_timeout)
+        if rubric.require_backprop and "network_gradients" not in missing_functions(module)
+        else None
+    )
     for index, item in enumerate(order):
-        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check,
-                               seed=chosen.value))
+        done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check, seed=chosen.value))
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}
@@ -422,8 +580,9 @@ def _import_references() -> None:
         pass
 
 
-def submission_seed(path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None,
-                    adapter: Adapter | None = None) -> GradeSeed:
+def submission_seed(
+    path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None, adapter: Adapter | None = None
+) -> GradeSeed:
     """The seed of a grade of the file `path`: `seed` if given (a replay), else the rubric's fixed
     one, else grading.secret.grade_seed of `secret` (a secret drawn for this grade alone when
     None), the file's bytes (none when it cannot be read: its grade is then a load error) and the
@@ -435,10 +594,67 @@ def submission_seed(path: str | Path, rubric: Rubric, *, seed: int | None = None
     return GradeSeed(grade_seed(key, submission_digest(path), label), source)
 
 
-def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None, memory_mb: int = 2048,
-               progress: Callable[[int, int, ItemResult], None] | None = None, unsafe: bool = False,
-               adapter: Adapter | str | Path | None = None, seed: int | None = None,
-               secret: bytes | None = None) -> GradeResult:
+def _sandbox_for(path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bool, adapter: Adapter | None) -> Any:
+    """The submission's Sandbox, not started: the rubric's limits and packages, the rubric and the
+    submission's folder locked away from others, the course adapter beside the submission."""
+    from gradverify.sandbox import Sandbox
+
+    return Sandbox(
+        path,
+        call_timeout=min(10.0, rubric.item_timeout),
+        import_timeout=rubric.item_timeout,
+        memory_mb=memory_mb,
+        unsafe=unsafe,
+        locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
+        packages=rubric.packages,
+        adapter=adapter.path if adapter else None,
+    )
+
+
+def _not_loaded(exc: Exception, submission: str, rubric: Rubric, adapter: Adapter | None, seed: Any) -> GradeResult:
+    """The grade of a file that could not be loaded: every item it maps fails with why."""
+    from gradverify.sandbox.errors import AdapterLoadError
+
+    # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
+    reason = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
+    result = GradeResult(submission, rubric, load_error=reason, adapter=adapter.name if adapter else "", seed=seed)
+    result.items = [
+        not_mapped(item, adapter) or ItemResult(item, False, 0.0, reason=f"the file could not be loaded: {reason}")
+        for item in rubric.items
+    ]
+    return result
+
+
+def _grade_in(sandbox: Any, rubric: Rubric, submission: str, *, progress: Any, adapter: Adapter | None, seed: Any) -> GradeResult:
+    """The items graded on the started sandbox's module, within the submission's whole budget
+    (besides each item's own)."""
+    from gradverify.grading.remote import suite_view
+
+    with sandbox.deadline(submission_budget(rubric)):
+        return grade_module(
+            suite_view(sandbox.module),
+            rubric,
+            submission=submission,
+            deadline=sandbox.deadline,
+            progress=progress,
+            adapter=adapter,
+            timer=cost.sandbox_timer(sandbox, rubric.item_timeout),
+            seed=seed,
+        )
+
+
+def grade_file(
+    path: str | Path,
+    rubric: Rubric,
+    *,
+    timeout: float | None = None,
+    memory_mb: int = 2048,
+    progress: Callable[[int, int, ItemResult], None] | None = None,
+    unsafe: bool = False,
+    adapter: Adapter | str | Path | None = None,
+    seed: int | None = None,
+    secret: bytes | None = None,
+) -> GradeResult:
     """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
     user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
     submission cannot be isolated here; whatever the submission does ends in the result.
@@ -453,9 +669,7 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     seed, secret: the grade's seed is `seed` (a replay), else the rubric's, else derived from the
     course `secret` (its bytes; a secret for this grade alone when None) and the file's bytes
     (submission_seed); the secret stays in this process, never in the sandbox."""
-    from gradverify.grading.remote import suite_view
-    from gradverify.sandbox import Sandbox, SubmissionLoadError
-    from gradverify.sandbox.causes import AdapterLoadError
+    from gradverify.sandbox import SubmissionLoadError
 
     start = time.perf_counter()
     submission = escaped(str(path))  # the file's name as the reports show it: a newline or a byte not UTF-8 escaped
@@ -465,27 +679,17 @@ def grade_file(path: str | Path, rubric: Rubric, *, timeout: float | None = None
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
     graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen)
-    sandbox = Sandbox(path, call_timeout=min(10.0, rubric.item_timeout), import_timeout=rubric.item_timeout,
-                      memory_mb=memory_mb, unsafe=unsafe, locked=[*([rubric.path] if rubric.path else []), Path(path).resolve().parent],
-                      packages=rubric.packages, adapter=chosen.path if chosen else None)
+    sandbox = _sandbox_for(path, rubric, memory_mb=memory_mb, unsafe=unsafe, adapter=chosen)
     references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
     references.start()
     try:
         try:
             sandbox.start()
         except SubmissionLoadError as exc:
-            # the adapter loaded on its own (adapters.load), so beside this file it failed through the file
-            cause = f"the course adapter could not be loaded beside it: {exc}" if isinstance(exc, AdapterLoadError) else str(exc)
-            result = GradeResult(submission, rubric, load_error=cause, adapter=chosen.name if chosen else "",
-                                 seed=graded_with)
-            result.items = [not_mapped(item, chosen) or ItemResult(item, False, 0.0, cause=f"the file could not be loaded: {cause}")
-                            for item in rubric.items]
+            result = _not_loaded(exc, submission, rubric, chosen, graded_with)
         else:
             references.join()  # the imports count against no item's timeout
-            with sandbox.deadline(submission_budget(rubric)):  # the whole submission, besides each item's own
-                result = grade_module(suite_view(sandbox.module), rubric, submission=submission, deadline=sandbox.deadline,
-                                      progress=progress, adapter=chosen,
-                                      timer=cost.sandbox_timer(sandbox, rubric.item_timeout), seed=graded_with)
+            result = _grade_in(sandbox, rubric, submission, progress=progress, adapter=chosen, seed=graded_with)
         result.output = sandbox.output()
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""

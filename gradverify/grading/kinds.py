@@ -4,7 +4,7 @@ the cases it draws (one table, KINDS, that the rubric, the items and the adapter
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol
 
 from hypothesis import strategies as st
 
@@ -12,15 +12,29 @@ from gradverify.properties import strategies
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 
 
+class Strategy(Protocol):
+    """(target, allowed activations, allowed losses, output activations per loss or None, the L2
+    draws of a training run: "mixed", or "zero" through an adapter that maps no L2, and for the
+    composite kinds the hidden activations apart: None for every allowed one) -> strategy"""
+
+    def __call__(
+        self,
+        target: str | None,
+        activations: tuple[str, ...],
+        losses: tuple[str, ...],
+        outputs: dict[str, tuple[str, ...]] | None,
+        l2: str,
+        hidden: tuple[str, ...] | None = None,
+        /,
+    ) -> st.SearchStrategy: ...
+
+
 @dataclass(frozen=True)
 class Kind:
     """A kind of rubric item: which property checks it and on which cases."""
 
     prop: str
-    #: (target, allowed activations, allowed losses, output activations per loss or None, the L2
-    #: draws of a training run: "mixed", or "zero" through an adapter that maps no L2, and for the
-    #: composite kinds the hidden activations apart: None for every allowed one) -> strategy
-    strategy: Callable[[str | None, tuple[str, ...], tuple[str, ...], dict | None, str], st.SearchStrategy]
+    strategy: Strategy
     targets: tuple[str, ...] = ()
     #: scored by the share of its domain that is right (grading/domain.py)
     composite: bool = False
@@ -31,25 +45,50 @@ class Kind:
 #: buckets took half of a cold grade). Shrinking ends at two units and two samples either way.
 NETWORK_SIZES = {"max_width": 16, "max_batch": 16}
 
+
+def _target(target: str | None, kind: str) -> str:
+    """The target of an item of `kind`, which needs one (the rubric checks it has one)."""
+    if target is None:
+        raise ValueError(f"check {kind!r} needs a target")
+    return target
+
+
 KINDS: dict[str, Kind] = {
-    "activation": Kind("activations_match_references",
-                       lambda target, acts, losses, outs, l2: strategies.activation_cases(names=(target,)), tuple(ACTIVATIONS)),
-    "loss": Kind("losses_match_references",
-                 lambda target, acts, losses, outs, l2: strategies.loss_cases(names=(target,)), tuple(LOSSES)),
-    "dense": Kind("dense_matches_references", lambda target, acts, losses, outs, l2: strategies.dense_cases()),
-    "network": Kind("network_gradients_match_references",
-                    lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
-                        activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="zero", **NETWORK_SIZES),
-                    composite=True),
-    "l2": Kind("l2_adds_half_lambda_norm",
-               lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
-                   activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="positive", **NETWORK_SIZES),
-               composite=True),
-    "momentum_step": Kind("momentum_step_matches_torch_sgd", lambda target, acts, losses, outs, l2: strategies.train_cases()),
-    "train_loop": Kind("train_follows_own_steps",
-                       lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases(
-                           activations=acts, losses=losses, outputs=outs, hidden=hidden, l2=l2),
-                       composite=True),
+    "activation": Kind(
+        "activations_match_references",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.activation_cases(names=(_target(target, "activation"),)),
+        tuple(ACTIVATIONS),
+    ),
+    "loss": Kind(
+        "losses_match_references",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.loss_cases(names=(_target(target, "loss"),)),
+        tuple(LOSSES),
+    ),
+    "dense": Kind("dense_matches_references", lambda target, acts, losses, outs, l2, hidden=None: strategies.dense_cases()),
+    "network": Kind(
+        "network_gradients_match_references",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+            activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="zero", **NETWORK_SIZES
+        ),
+        composite=True,
+    ),
+    "l2": Kind(
+        "l2_adds_half_lambda_norm",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+            activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="positive", **NETWORK_SIZES
+        ),
+        composite=True,
+    ),
+    "momentum_step": Kind(
+        "momentum_step_matches_torch_sgd", lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases()
+    ),
+    "train_loop": Kind(
+        "train_follows_own_steps",
+        lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases(
+            activations=acts, losses=losses, outputs=outs, hidden=hidden, l2=l2
+        ),
+        composite=True,
+    ),
 }
 
 

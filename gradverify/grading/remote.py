@@ -17,27 +17,27 @@ from typing import Any, Callable
 from gradverify.properties.calls import ImplFailure, raised
 from gradverify.references.compare import Cause
 from gradverify.sandbox.codec import OpaqueValue
-from gradverify.sandbox.causes import SubmissionCallError
+from gradverify.sandbox.errors import CallFailure, SubmissionCallError
 
-#: The sandbox's kinds of failed call, as the suite's causes.
-CAUSES: dict[str, Cause] = {
-    "timeout": Cause.TIMEOUT,
-    "memory": Cause.OUT_OF_MEMORY,
-    "too_large": Cause.TOO_LARGE,
-    "too_deep": Cause.TOO_LARGE,
-    "missing": Cause.NOT_DEFINED,
-    "exit": Cause.EXITED,
-    "raised": Cause.RAISED,
-    "malformed": Cause.CRASHED,
-    "crashed": Cause.CRASHED,
+#: The suite's Cause of each way a sandboxed call can fail.
+CAUSE_OF: dict[CallFailure, Cause] = {
+    CallFailure.TIMEOUT: Cause.TIMEOUT,
+    CallFailure.MEMORY: Cause.OUT_OF_MEMORY,
+    CallFailure.TOO_LARGE: Cause.TOO_LARGE,
+    CallFailure.TOO_DEEP: Cause.TOO_LARGE,
+    CallFailure.MISSING: Cause.NOT_DEFINED,
+    CallFailure.EXIT: Cause.EXITED,
+    CallFailure.RAISED: Cause.RAISED,
+    CallFailure.MALFORMED: Cause.CRASHED,
+    CallFailure.CRASHED: Cause.CRASHED,
 }
 
 
 def as_impl_failure(function: str, error: SubmissionCallError) -> ImplFailure:
     """The suite's ImplFailure for a failed sandboxed call."""
-    if error.kind == "raised" and error.exception:
+    if error.kind is CallFailure.RAISED and error.exception:
         return raised(function, error.exception, error.message)
-    return ImplFailure(function, CAUSES.get(error.kind, Cause.CRASHED), error.cause)
+    return ImplFailure(function, CAUSE_OF[error.kind], error.reason)
 
 
 def unusable(value: Any, depth: int = 0) -> str | None:

@@ -33,8 +33,18 @@ DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
 #: publish the grades; staff always see every test.
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 #: The fields of a rubric: at the top level, and in each [[items]] table (docs/rubric.md describes each).
-FIELDS = ("title", "examples", "item_timeout", "seed", "packages", "allow_autodiff", "adapter", "submission_file",
-          "require_backprop", "items")
+FIELDS = (
+    "title",
+    "examples",
+    "item_timeout",
+    "seed",
+    "packages",
+    "allow_autodiff",
+    "adapter",
+    "submission_file",
+    "require_backprop",
+    "items",
+)
 ITEM_FIELDS = ("name", "title", "check", "target", "points", "hidden", "visibility")
 
 
@@ -84,11 +94,8 @@ class Rubric:
         return sum(item.points for item in self.items)
 
 
-def load_rubric(path: str | Path | None = None) -> Rubric:
-    """Read and validate a rubric; ValueError saying what is wrong and on which line: a field the
-    rubric does not know (with the closest valid name), a value of the wrong type, a check or target
-    the suite does not have, hidden and visibility that contradict each other."""
-    path = Path(path) if path else DEFAULT_RUBRIC
+def _read(path: Path) -> tuple[dict, "_Source"]:
+    """The rubric's TOML as data, and its text for the line numbers of what is wrong."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -96,22 +103,36 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     except UnicodeDecodeError:
         raise ValueError(f"the rubric {path} is not UTF-8 text") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text), _Source(path, text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"the rubric {path} is not valid TOML: {exc}") from None
-    source = _Source(path, text)
-    _known_fields(data, source, ())
-    raw_items = data.get("items")
+
+
+def _items(raw_items: Any, path: Path, source: "_Source") -> list["Item"]:
+    """The [[items]] tables, each validated, with names used once."""
     if not isinstance(raw_items, list) or not raw_items or not all(isinstance(raw, dict) for raw in raw_items):
-        raise ValueError(f"{path}{source.at('items')}: the rubric needs at least one [[items]] table, and items "
-                         f"must be [[items]] tables")
-    items, names = [], set()
+        raise ValueError(
+            f"{path}{source.at('items')}: the rubric needs at least one [[items]] table, and items must be [[items]] tables"
+        )
+    items: list[Item] = []
+    names: set[str] = set()
     for i, raw in enumerate(raw_items):
         _known_fields(raw, source, ("items", i))
         items.append(_item(raw, i, source))
         if items[-1].name in names:
             raise ValueError(f"{path}: item {i + 1}{source.at('items', i, 'name')}: the name {items[-1].name!r} is used twice")
         names.add(items[-1].name)
+    return items
+
+
+def load_rubric(path: str | Path | None = None) -> Rubric:
+    """Read and validate a rubric; ValueError saying what is wrong and on which line: a field the
+    rubric does not know (with the closest valid name), a value of the wrong type, a check or target
+    the suite does not have, hidden and visibility that contradict each other."""
+    path = Path(path) if path else DEFAULT_RUBRIC
+    data, source = _read(path)
+    _known_fields(data, source, ())
+    items = _items(data.get("items"), path, source)
     title, examples = data.get("title", "Backpropagation"), data.get("examples", 30)
     timeout, seed = data.get("item_timeout", 30), data.get("seed")
     if not isinstance(title, str):
@@ -119,8 +140,7 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ValueError(f"{path}{source.at('examples')}: examples must be an integer >= 1, got {examples!r}")
     if not _number(timeout) or timeout <= 0:
-        raise ValueError(f"{path}{source.at('item_timeout')}: item_timeout must be a positive number of seconds, "
-                         f"got {timeout!r}")
+        raise ValueError(f"{path}{source.at('item_timeout')}: item_timeout must be a positive number of seconds, got {timeout!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"{path}{source.at('seed')}: seed must be an integer, got {seed!r}")
     packages, allow_autodiff = _packages(data.get("packages", []), data.get("allow_autodiff", []), path, source)
@@ -132,11 +152,22 @@ def load_rubric(path: str | Path | None = None) -> Rubric:
             raise ValueError(f"{path}{source.at('submission_file')}: {exc}") from None
     require_backprop = data.get("require_backprop", True)
     if not isinstance(require_backprop, bool):
-        raise ValueError(f"{path}{source.at('require_backprop')}: require_backprop must be true or false, "
-                         f"got {require_backprop!r}")
-    return Rubric(title, tuple(items), examples, float(timeout), seed, str(path), packages,
-                  _adapter(data.get("adapter", ""), path, source), allow_autodiff=allow_autodiff,
-                  submission_file=submission_file, require_backprop=require_backprop)
+        raise ValueError(
+            f"{path}{source.at('require_backprop')}: require_backprop must be true or false, got {require_backprop!r}"
+        )
+    return Rubric(
+        title,
+        tuple(items),
+        examples,
+        float(timeout),
+        seed,
+        str(path),
+        packages,
+        _adapter(data.get("adapter", ""), path, source),
+        allow_autodiff=allow_autodiff,
+        submission_file=submission_file,
+        require_backprop=require_backprop,
+    )
 
 
 def check_file_name(name: Any, what: str) -> str:
@@ -151,11 +182,38 @@ def check_file_name(name: Any, what: str) -> str:
 #: array libraries built on it), symbolic differentiation, numerical differentiation. A rubric's
 #: `packages` lists one only if its `allow_autodiff` names it too. Of the grader's own
 #: dependencies: torch (and functorch, which ships with it), jax, jaxlib and sympy (torch's).
-AUTODIFF_PACKAGES = frozenset({
-    "torch", "functorch", "jax", "jaxlib", "flax", "equinox", "optax", "haiku", "trax", "tensorflow", "keras",
-    "tf_keras", "autograd", "mxnet", "chainer", "paddle", "mygrad", "tinygrad", "micrograd", "theano", "aesara",
-    "pytensor", "casadi", "sympy", "numdifftools", "findiff", "dynet", "mlx",
-})
+AUTODIFF_PACKAGES = frozenset(
+    {
+        "torch",
+        "functorch",
+        "jax",
+        "jaxlib",
+        "flax",
+        "equinox",
+        "optax",
+        "haiku",
+        "trax",
+        "tensorflow",
+        "keras",
+        "tf_keras",
+        "autograd",
+        "mxnet",
+        "chainer",
+        "paddle",
+        "mygrad",
+        "tinygrad",
+        "micrograd",
+        "theano",
+        "aesara",
+        "pytensor",
+        "casadi",
+        "sympy",
+        "numdifftools",
+        "findiff",
+        "dynet",
+        "mlx",
+    }
+)
 #: The grader's own top-level package: never in `packages`, allowed or not (its model solution,
 #: gradverify.impl, would be importable).
 GRADER_PACKAGES = frozenset({"gradverify"})
@@ -172,19 +230,26 @@ def _packages(packages: Any, allowed: Any, path: Path, source: "_Source") -> tup
     for field, value in (("packages", packages), ("allow_autodiff", allowed)):
         own = [name for name in value if name in GRADER_PACKAGES or _grader_folder(name)]
         if own:
-            raise ValueError(f"{path}{source.at(field)}: {field} names {own[0]!r}, the grader's own code: its model "
-                             f"solution would be importable by every submission; no rubric may allow it")
+            raise ValueError(
+                f"{path}{source.at(field)}: {field} names {own[0]!r}, the grader's own code: its model "
+                f"solution would be importable by every submission; no rubric may allow it"
+            )
     refused = [name for name in packages if name in AUTODIFF_PACKAGES and name not in allowed]
     if refused:
-        raise ValueError(f"{path}{source.at('packages')}: packages names {', '.join(map(repr, refused))}, which "
-                         f"differentiate{'s' if len(refused) == 1 else ''} for the submission (its gradients would not "
-                         f"be its own work); if the course means it, say so: allow_autodiff = {refused!r}")
+        raise ValueError(
+            f"{path}{source.at('packages')}: packages names {', '.join(map(repr, refused))}, which "
+            f"differentiate{'s' if len(refused) == 1 else ''} for the submission (its gradients would not "
+            f"be its own work); if the course means it, say so: allow_autodiff = {refused!r}"
+        )
     stray = [name for name in allowed if name not in AUTODIFF_PACKAGES or name not in packages]
     if stray:
         name = stray[0]
-        why = ("is not a package that differentiates (allow_autodiff is for those of AUTODIFF_PACKAGES: "
-               f"{', '.join(sorted(AUTODIFF_PACKAGES))})" if name not in AUTODIFF_PACKAGES
-               else "is not in packages: list it there too")
+        why = (
+            "is not a package that differentiates (allow_autodiff is for those of AUTODIFF_PACKAGES: "
+            f"{', '.join(sorted(AUTODIFF_PACKAGES))})"
+            if name not in AUTODIFF_PACKAGES
+            else "is not in packages: list it there too"
+        )
         raise ValueError(f"{path}{source.at('allow_autodiff')}: allow_autodiff names {name!r}, which {why}")
     return tuple(packages), tuple(allowed)
 
@@ -197,14 +262,21 @@ def _grader_folder(name: str) -> bool:
 
     try:
         spec = importlib.util.find_spec(name)
-        roots = {Path(folder).resolve() for own in ("gradverify", "gradverify.impl", "gradverify.references")
-                 for folder in importlib.util.find_spec(own).submodule_search_locations}
+        own = [importlib.util.find_spec(package) for package in ("gradverify", "gradverify.impl", "gradverify.references")]
     except (ImportError, ValueError, AttributeError):
         return False
     if spec is None:
         return False
-    places = [Path(p).resolve() for p in [*(spec.submodule_search_locations or ()), spec.origin]
-              if p and p not in ("built-in", "frozen")]
+    roots: set[Path] = set()
+    for package in own:
+        if package is None or package.submodule_search_locations is None:
+            return False
+        roots |= {Path(folder).resolve() for folder in package.submodule_search_locations}
+    places = [
+        Path(p).resolve()
+        for p in [*(spec.submodule_search_locations or ()), spec.origin]
+        if p and p not in ("built-in", "frozen")
+    ]
     return any(place == root or root in place.parents for place in places for root in roots)
 
 
@@ -218,14 +290,21 @@ def _known_fields(table: dict, source: "_Source", keys: tuple) -> None:
     a rubric does not have, with its line and the closest valid name, or where it belongs: a
     top-level field written after an [[items]] header is, to TOML, a field of that item."""
     allowed, elsewhere = (ITEM_FIELDS, FIELDS) if keys else (FIELDS, ITEM_FIELDS)
-    there = ("a top-level field: put it above the first [[items]] (TOML reads every key after an [[items]] "
-             "header as part of that item)" if keys else "a field of an item: put it under an [[items]] header")
+    there = (
+        "a top-level field: put it above the first [[items]] (TOML reads every key after an [[items]] "
+        "header as part of that item)"
+        if keys
+        else "a field of an item: put it under an [[items]] header"
+    )
     for key in table:
         if key in allowed:
             continue
         at = source.at(*keys, key)
-        message = (f"{source.path}: unknown field {key!r} in item {keys[1] + 1}{at}" if keys
-                   else f"{source.path}: unknown top-level field {key!r}{at}")
+        message = (
+            f"{source.path}: unknown field {key!r} in item {keys[1] + 1}{at}"
+            if keys
+            else f"{source.path}: unknown top-level field {key!r}{at}"
+        )
         close = difflib.get_close_matches(key, allowed, n=1)
         misplaced = [key] if key in elsewhere else difflib.get_close_matches(key, elsewhere, n=1)
         if key in elsewhere:
@@ -245,8 +324,10 @@ def _adapter(value: Any, path: Path, source: "_Source") -> str:
     from gradverify.grading.adapters import SHIPPED, resolve
 
     if not isinstance(value, str):
-        raise ValueError(f"{path}{source.at('adapter')}: adapter must be a string (a .py file relative to the rubric, "
-                         f"or one of {', '.join(SHIPPED)}), got {value!r}")
+        raise ValueError(
+            f"{path}{source.at('adapter')}: adapter must be a string (a .py file relative to the rubric, "
+            f"or one of {', '.join(SHIPPED)}), got {value!r}"
+        )
     if not value or value in SHIPPED:
         return value
     try:
@@ -262,8 +343,8 @@ def _suggest(value: Any, choices: tuple[str, ...] | list[str]) -> str:
 
 def _item(raw: dict, index: int, source: "_Source") -> Item:
     def where(key: str | None = None) -> str:
-        """"path: item 7 (line 41)": the line of `key` when the item sets it, else of its header."""
-        at = source.at("items", index, key) if key in raw else source.at("items", index)
+        """ "path: item 7 (line 41)": the line of `key` when the item sets it, else of its header."""
+        at = source.at("items", index, key) if key is not None and key in raw else source.at("items", index)
         return f"{source.path}: item {index + 1}{at}"
 
     for key in ("name", "check", "points"):
@@ -276,15 +357,20 @@ def _item(raw: dict, index: int, source: "_Source") -> Item:
         raise ValueError(f"{where('title')}: title must be a string, got {title!r}")
     kind = raw["check"]
     if not isinstance(kind, str) or kind not in KINDS:
-        raise ValueError(f"{where('check')}: unknown check {kind!r}; expected one of {sorted(KINDS)}{_suggest(kind, list(KINDS))}")
+        raise ValueError(
+            f"{where('check')}: unknown check {kind!r}; expected one of {sorted(KINDS)}{_suggest(kind, list(KINDS))}"
+        )
     target = raw.get("target")
     targets = KINDS[kind].targets
     if targets and (not isinstance(target, str) or target not in targets):
-        raise ValueError(f"{where('target')}: check {kind!r} needs a target from {list(targets)}, got {target!r}"
-                         f"{_suggest(target, targets)}")
+        raise ValueError(
+            f"{where('target')}: check {kind!r} needs a target from {list(targets)}, got {target!r}{_suggest(target, targets)}"
+        )
     if not targets and "target" in raw:
-        raise ValueError(f"{where('target')}: check {kind!r} takes no target (it checks one function for every "
-                         f"component), got {target!r}; remove the target")
+        raise ValueError(
+            f"{where('target')}: check {kind!r} takes no target (it checks one function for every "
+            f"component), got {target!r}; remove the target"
+        )
     points = raw["points"]
     if not _number(points) or points < 0:
         raise ValueError(f"{where('points')}: points must be a number >= 0, got {points!r}")
@@ -293,11 +379,15 @@ def _item(raw: dict, index: int, source: "_Source") -> Item:
         raise ValueError(f"{where('hidden')}: hidden must be true or false, got {hidden!r}")
     visibility = raw.get("visibility", "hidden" if hidden else "visible")
     if not isinstance(visibility, str) or visibility not in VISIBILITIES:
-        raise ValueError(f"{where('visibility')}: visibility must be one of {list(VISIBILITIES)}, got {visibility!r}"
-                         f"{_suggest(visibility, VISIBILITIES)}")
+        raise ValueError(
+            f"{where('visibility')}: visibility must be one of {list(VISIBILITIES)}, got {visibility!r}"
+            f"{_suggest(visibility, VISIBILITIES)}"
+        )
     if "hidden" in raw and (visibility == "hidden") != hidden:
-        raise ValueError(f"{where('hidden')}: hidden = {str(hidden).lower()} contradicts visibility = {visibility!r}: "
-                         f"hidden = true is visibility = \"hidden\" (students never see the item); keep one of the two")
+        raise ValueError(
+            f"{where('hidden')}: hidden = {str(hidden).lower()} contradicts visibility = {visibility!r}: "
+            f'hidden = true is visibility = "hidden" (students never see the item); keep one of the two'
+        )
     return Item(name, title, kind, float(points), target, visibility)
 
 
@@ -354,7 +444,7 @@ class _Source:
         return high
 
     def at(self, *keys: str | int) -> str:
-        """" (line N)" for the line where `keys` is set, "" when the text does not set it."""
+        """ " (line N)" for the line where `keys` is set, "" when the text does not set it."""
         number = self.line(*keys)
         return f" (line {number})" if number else ""
 

@@ -52,8 +52,10 @@ class SeedSource(enum.Enum):
     """Where the seed of a grade came from (the staff report says it in these words)."""
 
     SECRET = "derived from the course secret and the submission's bytes"
-    ONE_OFF = ("derived from a secret drawn for this grade alone and the submission's bytes (no course secret "
-               "given): nobody could know the cases in advance, but a regrade draws other ones")
+    ONE_OFF = (
+        "derived from a secret drawn for this grade alone and the submission's bytes (no course secret "
+        "given): nobody could know the cases in advance, but a regrade draws other ones"
+    )
     RUBRIC = "fixed by the rubric: every student gets the same cases, so an answer key can be built"
     GIVEN = "given to the grader (--seed): every submission graded with it gets the same cases"
 
@@ -72,8 +74,10 @@ class GradeSeed:
 
 
 #: The staff report's and stderr's warning for a seed the rubric fixes.
-FIXED_SEED_WARNING = ("the rubric fixes the seed: every student gets the same cases: an answer key can be built "
-                      "(remove `seed` from the rubric to derive each grade's seed from the course secret)")
+FIXED_SEED_WARNING = (
+    "the rubric fixes the seed: every student gets the same cases: an answer key can be built "
+    "(remove `seed` from the rubric to derive each grade's seed from the course secret)"
+)
 
 
 def default_path() -> Path:
@@ -99,8 +103,7 @@ def new_secret(path: str | Path) -> Path:
             path.parent.mkdir(mode=0o700, parents=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     except FileExistsError:
-        raise SecretError(f"{path} exists; not overwriting it (the grades made with it could no longer be "
-                          f"replayed)") from None
+        raise SecretError(f"{path} exists; not overwriting it (the grades made with it could no longer be replayed)") from None
     except OSError as exc:
         raise SecretError(f"cannot write the secret {path}: {exc.strerror or exc}") from None
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
@@ -123,9 +126,11 @@ def read_secret(path: str | Path) -> bytes:
     if not stat.S_ISREG(info.st_mode):
         raise SecretError(f"the course secret {path} is not a regular file")
     if info.st_mode & 0o077:
-        raise SecretError(f"the course secret {path} has permissions {stat.S_IMODE(info.st_mode):04o}: it must be "
-                          f"readable by its owner only, or anyone who reads it can compute every student's cases; "
-                          f"`chmod 600 {path}`")
+        raise SecretError(
+            f"the course secret {path} has permissions {stat.S_IMODE(info.st_mode):04o}: it must be "
+            f"readable by its owner only, or anyone who reads it can compute every student's cases; "
+            f"`chmod 600 {path}`"
+        )
     if info.st_uid not in (os.geteuid(), 0):
         raise SecretError(f"the course secret {path} belongs to another user (uid {info.st_uid}); it must be yours")
     try:
@@ -133,8 +138,10 @@ def read_secret(path: str | Path) -> bytes:
     except OSError as exc:
         raise SecretError(f"cannot read the course secret {path}: {exc.strerror or exc}") from None
     if len(key) < MIN_SECRET_BYTES:
-        raise SecretError(f"the course secret {path} holds {len(key)} bytes, fewer than {MIN_SECRET_BYTES}: too "
-                          f"short to keep cases secret; make a new one with `gradverify secret new PATH`")
+        raise SecretError(
+            f"the course secret {path} holds {len(key)} bytes, fewer than {MIN_SECRET_BYTES}: too "
+            f"short to keep cases secret; make a new one with `gradverify secret new PATH`"
+        )
     return key
 
 
@@ -145,8 +152,10 @@ def course_secret(path: Path, *, default: bool, announce=None) -> bytes:
     if default and not path.exists():
         new_secret(path)
         if announce is not None:
-            announce(f"made a new course secret at {path} (mode 0600): keep it with the grading setup; "
-                     f"regrades need the same one to draw the same cases")
+            announce(
+                f"made a new course secret at {path} (mode 0600): keep it with the grading setup; "
+                f"regrades need the same one to draw the same cases"
+            )
     return read_secret(path)
 
 

@@ -45,14 +45,13 @@ def _failure(packages: Sequence[str], memory_mb: int, unsafe: bool, timeout: flo
     """Why the canary did not give its answer, or None when it did."""
     import numpy as np
 
-    from .causes import SubmissionCallError, SubmissionLoadError
+    from .errors import SubmissionCallError, SubmissionLoadError
     from .host import Sandbox
 
     with tempfile.TemporaryDirectory(prefix="gradverify-canary-") as folder:
         path = Path(folder) / "canary.py"
         path.write_text(CANARY, encoding="utf-8")
-        box = Sandbox(path, call_timeout=timeout, import_timeout=timeout, memory_mb=memory_mb, unsafe=unsafe,
-                      packages=packages)
+        box = Sandbox(path, call_timeout=timeout, import_timeout=timeout, memory_mb=memory_mb, unsafe=unsafe, packages=packages)
         try:
             box.start()
             answer, version, failed = box.module.canary(np.array(QUESTION), list(packages))
@@ -78,5 +77,7 @@ def prove(*, packages: Sequence[str] = (), memory_mb: int = 2048, unsafe: bool =
     sandbox can be chosen here)."""
     why = _failure(tuple(packages), memory_mb, unsafe, timeout)
     if why is not None:
-        raise SandboxBroken(f"the sandbox does not work here, so no submission was graded: a trusted canary "
-                            f"submission {why}. See docs/security.md (\"The canary\").")
+        raise SandboxBroken(
+            f"the sandbox does not work here, so no submission was graded: a trusted canary "
+            f'submission {why}. See docs/security.md ("The canary").'
+        )

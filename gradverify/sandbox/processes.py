@@ -61,8 +61,11 @@ def sandbox_processes(leader: int, token: str | None = None, uid: int | None = N
             stat = _proc_stat(int(entry))
             if stat is not None and stat[0] != "Z":
                 stats[int(entry)] = stat
-    found = {pid for pid, stat in stats.items()
-             if leader in stat[2:] or (marker is not None and _carries(pid, marker)) or (uid is not None and _owner(pid) == uid)}
+    found = {
+        pid
+        for pid, stat in stats.items()
+        if leader in stat[2:] or (marker is not None and _carries(pid, marker)) or (uid is not None and _owner(pid) == uid)
+    }
     parents = {leader} | found
     grew = True
     while grew:  # descendants, however they detached from the group

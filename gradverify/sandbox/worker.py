@@ -40,7 +40,11 @@ import sys
 import traceback
 import types
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import importlib.abc
+    import importlib.machinery
 
 if __name__ == "__main__":  # the folder of NumPy (and the rubric's packages) the grader gives comes first on the path
     sys.path[:0] = json.loads(sys.argv[1])["paths"]
@@ -51,17 +55,37 @@ import numpy as np  # noqa: E402,F401 - loaded before the submission, which may 
 # folder, which leaves sys.path again at once: the submission must not see the sandbox's files.
 # Imported as gradverify.sandbox.worker (the in-process adapter loader of grading/adapters), it
 # takes the codec from its package.
-if __package__:
+if TYPE_CHECKING or __package__:  # the type checker reads the package's codec
     from .codec import (  # noqa: E402
-        MESSAGE_LIMIT, REPR_LIMIT, RESULT_LIMIT, ValueTooDeep, ValueTooLarge, decode_value, dump_message,
-        encode_value, receive_frame, safe_text, send_frame, type_name,
+        MESSAGE_LIMIT,
+        REPR_LIMIT,
+        RESULT_LIMIT,
+        ValueTooDeep,
+        ValueTooLarge,
+        decode_value,
+        dump_message,
+        encode_value,
+        receive_frame,
+        safe_text,
+        send_frame,
+        type_name,
     )
 else:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     try:
         from codec import (  # noqa: E402
-            MESSAGE_LIMIT, REPR_LIMIT, RESULT_LIMIT, ValueTooDeep, ValueTooLarge, decode_value, dump_message,
-            encode_value, receive_frame, safe_text, send_frame, type_name,
+            MESSAGE_LIMIT,
+            REPR_LIMIT,
+            RESULT_LIMIT,
+            ValueTooDeep,
+            ValueTooLarge,
+            decode_value,
+            dump_message,
+            encode_value,
+            receive_frame,
+            safe_text,
+            send_frame,
+            type_name,
         )
     finally:
         del sys.path[0]
@@ -86,7 +110,7 @@ class _Budget:
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 class _CappedBinary(io.RawIOBase):
@@ -119,13 +143,8 @@ class _CappedText(io.TextIOBase):
     def buffer(self) -> _CappedBinary:
         return self._raw
 
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
-
-    @property
-    def errors(self) -> str:
-        return "backslashreplace"
+    encoding = "utf-8"
+    errors = "backslashreplace"
 
     def writable(self) -> bool:
         return True
@@ -166,18 +185,20 @@ def _line_in(exc: BaseException, path: str) -> int | None:
 
 
 def describe_failure(exc: BaseException, path: str | None = None) -> dict:
-    """What went wrong, as fields the grader turns into words."""
+    """What went wrong, as fields the grader turns into words. The kind is read from the real
+    type (an exception can lie about its __class__, which isinstance believes), then cast."""
     kind = type(exc)
     if issubclass(kind, SystemExit):
-        return {"kind": "exit", "code": safe_text(exc.code, REPR_LIMIT)}
+        return {"kind": "exit", "code": safe_text(cast(SystemExit, exc).code, REPR_LIMIT)}
     if issubclass(kind, MemoryError):
         return {"kind": "memory"}
-    if issubclass(kind, NotDefined) and type(exc.name) is str:
-        return {"kind": "missing", "name": exc.name}
-    if issubclass(kind, SyntaxError) and path is not None and exc.filename == path:
-        line = exc.lineno if type(exc.lineno) is int else None
-        return {"kind": "syntax", "line": line, "message": safe_text(exc.msg, MESSAGE_LIMIT, str)}
-    failure = {"kind": "raised", "type": type_name(exc), "message": _message_of(exc)}
+    if issubclass(kind, NotDefined) and type(cast(NotDefined, exc).name) is str:
+        return {"kind": "missing", "name": cast(NotDefined, exc).name}
+    if issubclass(kind, SyntaxError) and path is not None and cast(SyntaxError, exc).filename == path:
+        syntax = cast(SyntaxError, exc)
+        line = syntax.lineno if type(syntax.lineno) is int else None
+        return {"kind": "syntax", "line": line, "message": safe_text(syntax.msg, MESSAGE_LIMIT, str)}
+    failure: dict[str, Any] = {"kind": "raised", "type": type_name(exc), "message": _message_of(exc)}
     if path is not None:
         failure["line"] = _line_in(exc, path)
     return failure
@@ -213,6 +234,8 @@ STUDENT_MODULE = "student"
 class NotDefined(AttributeError):
     """The adapter asked the student's module for a name it does not define (`name`). An
     AttributeError, so ``hasattr(student, name)`` and ``getattr(student, name, None)`` work."""
+
+    name: str  # always set (AttributeError's own may be None)
 
     def __init__(self, name: str):
         super().__init__(f"{name} is not defined")
@@ -257,19 +280,32 @@ def declarations(adapter: Any) -> dict:
     l2 = getattr(adapter, "L2", True)
     if type(l2) is not bool:
         raise TypeError(f"L2 must be True or False, got {safe_text(l2, REPR_LIMIT)}")
-    return {"activations": _names(adapter, "ACTIVATIONS"), "losses": _names(adapter, "LOSSES"), "l2": l2,
-            "network_activations": _names(adapter, "NETWORK_ACTIVATIONS"), "network_losses": _names(adapter, "NETWORK_LOSSES")}
+    return {
+        "activations": _names(adapter, "ACTIVATIONS"),
+        "losses": _names(adapter, "LOSSES"),
+        "l2": l2,
+        "network_activations": _names(adapter, "NETWORK_ACTIVATIONS"),
+        "network_losses": _names(adapter, "NETWORK_LOSSES"),
+    }
 
 
 def import_adapter(path: str, student: Any, name: str = "adapter") -> Any:
     """Import the adapter at `path` as module `name`, with the student's module registered as
     ``student`` (a StudentView); whatever the import raises propagates."""
     sys.modules[STUDENT_MODULE] = StudentView(student)
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec, loader = _spec(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    loader.exec_module(module)
     return module
+
+
+def _spec(name: str, path: str) -> tuple[importlib.machinery.ModuleSpec, importlib.abc.Loader]:
+    """The spec of the .py file at `path` as module `name`, and its loader."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} cannot be imported as a module")
+    return spec, spec.loader
 
 
 def load_adapter(path: str, student: Any) -> tuple[Any, dict]:
@@ -301,10 +337,10 @@ def load_submission(path: str | None) -> tuple[Any, dict]:
         sys.modules["submission"] = module
         return module, {"id": 0, "loaded": {"functions": []}}
     try:
-        spec = importlib.util.spec_from_file_location("submission", path)
+        spec, loader = _spec("submission", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules["submission"] = module
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
         return module, {"id": 0, "loaded": {"functions": top_level_callables(module)}}
     except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
         return None, {"id": 0, "load_error": describe_failure(exc, path)}

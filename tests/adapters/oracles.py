@@ -48,8 +48,10 @@ def _cs231n_affine(module: types.ModuleType, rng: np.random.Generator) -> dict[s
     out, (dx, dw, db) = _vjp(lambda x, w, b: x @ w + b, x, w, b, upstream=dout)
     got, cache = module.affine_forward(x.copy(), w.copy(), b.copy())
     back = module.affine_backward(dout.copy(), cache)
-    return {"affine_forward": _close(got, out),
-            "affine_backward": all(_close(g, e) for g, e in zip(back, (dx, dw, db))) and len(back) == 3}
+    return {
+        "affine_forward": _close(got, out),
+        "affine_backward": all(_close(g, e) for g, e in zip(back, (dx, dw, db))) and len(back) == 3,
+    }
 
 
 def _cs231n_activation(name: str, f: Callable, draw: Callable) -> Callable:
@@ -57,7 +59,11 @@ def _cs231n_activation(name: str, f: Callable, draw: Callable) -> Callable:
         x, dout = draw(rng, (3, 4)), rng.normal(size=(3, 4))
         out, (dx,) = _vjp(f, x, upstream=dout)
         got, cache = getattr(module, f"{name}_forward")(x.copy())
-        return {f"{name}_forward": _close(got, out), f"{name}_backward": _close(getattr(module, f"{name}_backward")(dout.copy(), cache), dx)}
+        return {
+            f"{name}_forward": _close(got, out),
+            f"{name}_backward": _close(getattr(module, f"{name}_backward")(dout.copy(), cache), dx),
+        }
+
     return check
 
 
@@ -93,7 +99,10 @@ Check = Callable[[types.ModuleType, np.random.Generator], dict[str, bool]]
 CS231N: list[tuple[tuple[str, ...], Check]] = [
     (("affine_forward", "affine_backward"), _cs231n_affine),
     (("relu_forward", "relu_backward"), _cs231n_activation("relu", torch.relu, _away_from_zero)),
-    (("sigmoid_forward", "sigmoid_backward"), _cs231n_activation("sigmoid", torch.sigmoid, lambda rng, shape: rng.normal(size=shape))),
+    (
+        ("sigmoid_forward", "sigmoid_backward"),
+        _cs231n_activation("sigmoid", torch.sigmoid, lambda rng, shape: rng.normal(size=shape)),
+    ),
     (("softmax_loss",), _cs231n_softmax_loss),
     (("sgd_momentum",), _cs231n_sgd_momentum),
 ]
@@ -112,7 +121,7 @@ def _layers_dense(module: types.ModuleType, rng: np.random.Generator) -> dict[st
     plain = forward and _close(grad_x, dx) and _close(layer.dW, dW) and _close(layer.db, db)
     lam = 0.1
     decayed = _t(W)
-    penalty = 0.5 * lam * (decayed ** 2).sum()
+    penalty = 0.5 * lam * (decayed**2).sum()
     ((_t(x, False) @ decayed.T) * _t(grad, False)).sum().add(penalty).backward()
     layer = module.Dense(W.copy(), b.copy(), l2=lam)
     layer.forward(x.copy())
@@ -126,6 +135,7 @@ def _layers_activation(name: str, f: Callable, draw: Callable) -> Callable:
         a, (dz,) = _vjp(f, z, upstream=grad)
         layer = getattr(module, name)()
         return {name: _close(layer.forward(z.copy()), a) and _close(layer.backward(grad.copy()), dz)}
+
     return check
 
 
@@ -137,6 +147,7 @@ def _layers_loss(name: str, f: Callable, targets: Callable) -> Callable:
         value.backward()
         loss = getattr(module, name)()
         return {name: _close(loss.forward(y_pred.copy(), y_true.copy()), value) and _close(loss.backward(), p.grad)}
+
     return check
 
 
@@ -164,7 +175,9 @@ def _layers_sgd(module: types.ModuleType, rng: np.random.Generator) -> dict[str,
         optimizer.step()
     weights = all(_close(p, q) for p, q in zip([a for layer in layers for a in (layer.W, layer.b)], params))
     buffers = [-0.1 * reference.state[p]["momentum_buffer"] for p in params]
-    velocities = all(_close(v, buffer) for v, buffer in zip([v for pair in zip(optimizer.v_W, optimizer.v_b) for v in pair], buffers))
+    velocities = all(
+        _close(v, buffer) for v, buffer in zip([v for pair in zip(optimizer.v_W, optimizer.v_b) for v in pair], buffers)
+    )
     return {"SGD": weights and velocities}
 
 
@@ -186,13 +199,13 @@ class _Linear:
         return grad @ self.W
 
     def penalty(self) -> float:
-        return 0.5 * self.l2 * float(np.sum(self.W ** 2))
+        return 0.5 * self.l2 * float(np.sum(self.W**2))
 
 
 class _MSE:
     def forward(self, y_pred: np.ndarray, y_true: np.ndarray) -> float:
         self.diff = y_pred - y_true
-        return float(np.mean(self.diff ** 2))
+        return float(np.mean(self.diff**2))
 
     def backward(self) -> np.ndarray:
         return 2 * self.diff / self.diff.size
@@ -223,8 +236,8 @@ def _layers_fit(module: types.ModuleType, rng: np.random.Generator) -> dict[str,
     for _ in range(2):
         for start in range(0, 7, 3):
             optimizer.zero_grad()
-            value = torch.mean((_t(X[start:start + 3], False) @ tW.T + tb - _t(Y[start:start + 3], False)) ** 2)
-            value = value + 0.5 * l2 * (tW ** 2).sum()
+            value = torch.mean((_t(X[start : start + 3], False) @ tW.T + tb - _t(Y[start : start + 3], False)) ** 2)
+            value = value + 0.5 * l2 * (tW**2).sum()
             expected.append(value.item())
             value.backward()
             optimizer.step()

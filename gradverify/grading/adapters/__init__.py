@@ -31,6 +31,7 @@ from gradverify.references.spec import ACTIVATIONS, LOSSES, PROTOCOL_FUNCTIONS
 
 if TYPE_CHECKING:  # the rubric reads adapters (its `adapter` field): the type alone, not a cycle
     from gradverify.grading.rubric import Item
+    from gradverify.sandbox.worker import NotDefined  # the sandbox is imported when an adapter is loaded
 
 FOLDER = Path(__file__).resolve().parent
 #: The adapters shipped with gradverify, by name: `--adapter cs231n`.
@@ -97,50 +98,73 @@ def resolve(spec: str | Path, base: Path | None = None) -> Path:
     if base is not None and not path.is_absolute():
         path = base / path
     if not path.is_file():
-        raise AdapterError(f"no such adapter: {text} (not a file{f' under {base}' if base else ''}, "
-                           f"nor a shipped adapter: {', '.join(SHIPPED)})")
+        raise AdapterError(
+            f"no such adapter: {text} (not a file{f' under {base}' if base else ''}, nor a shipped adapter: {', '.join(SHIPPED)})"
+        )
     if path.suffix != ".py":
         raise AdapterError(f"the adapter {path} is not a .py file")
     return path.resolve()
 
 
-def from_declaration(path: Path, functions: frozenset[str], activations: tuple[str, ...] | None,
-                     losses: tuple[str, ...] | None, l2: bool, network_activations: tuple[str, ...] | None = None,
-                     network_losses: tuple[str, ...] | None = None) -> Adapter:
+def from_declaration(
+    path: Path,
+    functions: frozenset[str],
+    activations: tuple[str, ...] | None,
+    losses: tuple[str, ...] | None,
+    l2: bool,
+    network_activations: tuple[str, ...] | None = None,
+    network_losses: tuple[str, ...] | None = None,
+) -> Adapter:
     """The Adapter of what the file at `path` declared; AdapterError if it defines no protocol
     function or lists an activation or loss the protocol does not have."""
     protocol = frozenset(name for name in PROTOCOL_FUNCTIONS if name in functions)
     if not protocol:
-        raise AdapterError(f"the adapter {path} defines no protocol function: it must define some of "
-                           f"{', '.join(PROTOCOL_FUNCTIONS)} (docs/adapters.md)")
-    for what, names, known in (("ACTIVATIONS", activations, ACTIVATIONS), ("LOSSES", losses, LOSSES),
-                               ("NETWORK_ACTIVATIONS", network_activations, ACTIVATIONS),
-                               ("NETWORK_LOSSES", network_losses, LOSSES)):
+        raise AdapterError(
+            f"the adapter {path} defines no protocol function: it must define some of "
+            f"{', '.join(PROTOCOL_FUNCTIONS)} (docs/adapters.md)"
+        )
+    for what, names, known in (
+        ("ACTIVATIONS", activations, ACTIVATIONS),
+        ("LOSSES", losses, LOSSES),
+        ("NETWORK_ACTIVATIONS", network_activations, ACTIVATIONS),
+        ("NETWORK_LOSSES", network_losses, LOSSES),
+    ):
         unknown = [name for name in names or () if name not in known]
         if unknown:
-            raise AdapterError(f"the adapter {path}: {what} lists {', '.join(map(repr, unknown))}, which the "
-                               f"protocol does not have; it has {', '.join(known)}")
+            raise AdapterError(
+                f"the adapter {path}: {what} lists {', '.join(map(repr, unknown))}, which the "
+                f"protocol does not have; it has {', '.join(known)}"
+            )
     return Adapter(path, protocol, activations, losses, l2, network_activations, network_losses)
 
 
-def load(spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool = False, memory_mb: int = 2048,
-         timeout: float = 30.0) -> Adapter:
+def load(
+    spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool = False, memory_mb: int = 2048, timeout: float = 30.0
+) -> Adapter:
     """Resolve `spec` (see `resolve`) and import the adapter on its own in a sandbox (its import
     given `timeout` seconds; `unsafe` as for grading) to read what it maps; AdapterError with
     the file and why when it cannot be used."""
-    from gradverify.sandbox.causes import AdapterLoadError
+    from gradverify.sandbox.errors import AdapterLoadError
     from gradverify.sandbox.host import inspect_adapter
 
     if isinstance(spec, Adapter):
         return spec
     path = resolve(spec, base)
     try:
-        declared = inspect_adapter(path, unsafe=unsafe, memory_mb=memory_mb, import_timeout=timeout,
-                                   call_timeout=min(10.0, timeout))
+        declared = inspect_adapter(
+            path, unsafe=unsafe, memory_mb=memory_mb, import_timeout=timeout, call_timeout=min(10.0, timeout)
+        )
     except AdapterLoadError as exc:
         raise AdapterError(f"cannot load the adapter {path}: {exc}") from None
-    return from_declaration(path, declared.functions, declared.activations, declared.losses, declared.l2,
-                            declared.network_activations, declared.network_losses)
+    return from_declaration(
+        path,
+        declared.functions,
+        declared.activations,
+        declared.losses,
+        declared.l2,
+        declared.network_activations,
+        declared.network_losses,
+    )
 
 
 # --------------------------------------------------------------------------- in this process
@@ -168,9 +192,15 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
             sys.modules.pop(worker.STUDENT_MODULE, None)
         else:
             sys.modules[worker.STUDENT_MODULE] = previous
-    adapter = from_declaration(path, frozenset(worker.top_level_callables(module)),
-                               _tuple(declared["activations"]), _tuple(declared["losses"]), declared["l2"],
-                               _tuple(declared["network_activations"]), _tuple(declared["network_losses"]))
+    adapter = from_declaration(
+        path,
+        frozenset(worker.top_level_callables(module)),
+        _tuple(declared["activations"]),
+        _tuple(declared["losses"]),
+        declared["l2"],
+        _tuple(declared["network_activations"]),
+        _tuple(declared["network_losses"]),
+    )
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))
@@ -181,15 +211,15 @@ def _tuple(names: list[str] | None) -> tuple[str, ...] | None:
     return None if names is None else tuple(names)
 
 
-def _local(function: str, fn: Callable[..., Any], not_defined: type[Exception]) -> Callable[..., Any]:
+def _local(function: str, fn: Callable[..., Any], not_defined: type[NotDefined]) -> Callable[..., Any]:
     """`fn` with the student's missing names reported as the sandbox reports them."""
-    from gradverify.sandbox.causes import not_defined_cause
+    from gradverify.sandbox.errors import not_defined_reason
 
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except not_defined as exc:
-            raise ImplFailure(function, Cause.NOT_DEFINED, not_defined_cause(exc.name)) from None
+            raise ImplFailure(function, Cause.NOT_DEFINED, not_defined_reason(exc.name)) from None
 
     call.__name__ = call.__qualname__ = function
     return call

@@ -113,8 +113,9 @@ def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
             v = np.zeros_like(layer[key]) if velocity is None else np.array(velocity[i][key], dtype=np.float64)
             config = {"learning_rate": lr, "momentum": momentum, "velocity": v}
             # copies: CS231n code may update w in place (w += v), the protocol's inputs stay as they are
-            next_w, config = student.sgd_momentum(np.array(layer[key], dtype=np.float64),
-                                                  np.array(grad[key], dtype=np.float64), config)
+            next_w, config = student.sgd_momentum(
+                np.array(layer[key], dtype=np.float64), np.array(grad[key], dtype=np.float64), config
+            )
             updated[key], moved[key] = next_w, config["velocity"]
         new_params.append(updated)
         new_velocity.append(moved)

@@ -104,8 +104,11 @@ def _model(net):
     _expressible(net)
     layers, dense = [], []
     for layer in net["layers"]:
-        dense.append(student.Dense(np.array(layer["W"], dtype=np.float64), np.array(layer["b"], dtype=np.float64),
-                                   l2=float(net.get("l2", 0.0))))
+        dense.append(
+            student.Dense(
+                np.array(layer["W"], dtype=np.float64), np.array(layer["b"], dtype=np.float64), l2=float(net.get("l2", 0.0))
+            )
+        )
         layers.append(dense[-1])
         if layer["activation"] != "identity":
             layers.append(_course_class(layer["activation"], LAYERS)())

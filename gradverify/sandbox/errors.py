@@ -7,21 +7,22 @@ from __future__ import annotations
 import re
 import signal
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .processes import CallTiming
 
-MEMORY_CAUSE = "ran out of memory"
-MALFORMED_CAUSE = "sent a malformed reply"
+MEMORY_REASON = "ran out of memory"
+MALFORMED_REASON = "sent a malformed reply"
 
 
 class SubmissionLoadError(Exception):
-    """The submission could not be imported; str(exc) is the cause, e.g. 'syntax error at line 3: invalid syntax'."""
+    """The submission could not be imported; str(exc) is the reason, e.g. 'syntax error at line 3: invalid syntax'."""
 
 
 class AdapterLoadError(SubmissionLoadError):
     """The course adapter could not be imported (on its own, or beside the submission); str(exc)
-    is the cause, e.g. "raised NameError: name 'np' is not defined at line 12 while importing"."""
+    is the reason, e.g. "raised NameError: name 'np' is not defined at line 12 while importing"."""
 
 
 @dataclass(frozen=True)
@@ -39,19 +40,29 @@ class AdapterDeclaration:
     network_losses: tuple[str, ...] | None = None
 
 
-#: What a SubmissionCallError's `kind` can be.
-CALL_FAILURES = frozenset({"timeout", "memory", "too_large", "too_deep", "missing", "exit",
-                           "raised", "malformed", "crashed"})
+class CallFailure(StrEnum):
+    """How a call into the submission failed (SubmissionCallError.kind), in a word; each
+    compares equal to the word the worker reports."""
+
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    TOO_LARGE = "too_large"
+    TOO_DEEP = "too_deep"
+    #: a name it needs is not defined (the student's, looked up through an adapter)
+    MISSING = "missing"
+    EXIT = "exit"
+    RAISED = "raised"
+    MALFORMED = "malformed"
+    CRASHED = "crashed"
 
 
 class SubmissionCallError(Exception):
-    """A call into the submission failed. `kind` says how (one of CALL_FAILURES), `cause` (also
-    str(exc)) words it for a person; a raised exception also gives its `exception` type name and
-    the `message` it carried."""
+    """A call into the submission failed. `kind` says how, `reason` (also str(exc)) words it for
+    a person; a raised exception also gives its `exception` type name and the `message` it carried."""
 
-    def __init__(self, cause: str, kind: str, *, exception: str | None = None, message: str = ""):
-        super().__init__(cause)
-        self.cause = cause
+    def __init__(self, reason: str, kind: CallFailure, *, exception: str | None = None, message: str = ""):
+        super().__init__(reason)
+        self.reason = reason
         self.kind = kind
         self.exception = exception
         self.message = message
@@ -80,8 +91,8 @@ def _raised(report: dict) -> str | None:
     return f"raised {describe_raised(type_name, message)}"
 
 
-def not_defined_cause(name: str) -> str:
-    """The cause of a call that, through a course adapter, needed the student's `name`, which the
+def not_defined_reason(name: str) -> str:
+    """The reason of a call that, through a course adapter, needed the student's `name`, which the
     student's module does not define."""
     return f"needs {name}, which is not defined"
 
@@ -97,8 +108,13 @@ def _location(report: dict) -> str | None:
     where = report.get("in")
     if where is None:
         return ""
-    if (isinstance(where, dict) and set(where) == {"function", "line"} and isinstance(where["function"], str)
-            and _QUALNAME.fullmatch(where["function"]) and type(where["line"]) is int):
+    if (
+        isinstance(where, dict)
+        and set(where) == {"function", "line"}
+        and isinstance(where["function"], str)
+        and _QUALNAME.fullmatch(where["function"])
+        and type(where["line"]) is int
+    ):
         return f"in {where['function']}, line {where['line']}"
     return None
 
@@ -118,17 +134,17 @@ def call_failure(report: Any) -> SubmissionCallError | None:
         if where is None or not isinstance(report.get("message"), str):
             return None
         report = {**report, "message": _located(report["message"], where)}
-    cause = _call_cause(report)
-    if cause is None:
+    reason = _call_reason(report)
+    if reason is None:
         return None
-    kind = report["kind"]
-    if kind == "raised":
-        return SubmissionCallError(cause, kind, exception=_clean(report.get("type"), 100), message=report["message"][:1000])
-    return SubmissionCallError(cause, kind)
+    kind = CallFailure(report["kind"])
+    if kind is CallFailure.RAISED:
+        return SubmissionCallError(reason, kind, exception=_clean(report.get("type"), 100), message=report["message"][:1000])
+    return SubmissionCallError(reason, kind)
 
 
-def _call_cause(report: Any) -> str | None:
-    """The cause for a failed call, or None if the report is malformed."""
+def _call_reason(report: Any) -> str | None:
+    """The reason for a failed call, or None if the report is malformed."""
     if not isinstance(report, dict):
         return None
     kind = report.get("kind")
@@ -136,9 +152,9 @@ def _call_cause(report: Any) -> str | None:
         return None
     if kind == "missing" and "name" in report:  # through an adapter: the student's name it needed
         name = report["name"]
-        return not_defined_cause(name) if isinstance(name, str) and PLAIN_NAME.fullmatch(name) else None
+        return not_defined_reason(name) if isinstance(name, str) and PLAIN_NAME.fullmatch(name) else None
     fixed = {
-        "memory": MEMORY_CAUSE,
+        "memory": MEMORY_REASON,
         "too_large": "returned a value too large to check",
         "too_deep": "returned a value nested too deeply to check",
         "missing": "is not defined by the implementation",
@@ -153,8 +169,8 @@ def _call_cause(report: Any) -> str | None:
     return None
 
 
-def load_cause(report: Any) -> str | None:
-    """The cause for a failed import, or None if the report is malformed."""
+def load_reason(report: Any) -> str | None:
+    """The reason for a failed import, or None if the report is malformed."""
     if not isinstance(report, dict):
         return None
     kind, line = report.get("kind"), report.get("line")
@@ -173,24 +189,30 @@ def load_cause(report: Any) -> str | None:
     return None
 
 
-def adapter_cause(report: Any) -> str | None:
-    """The cause for a course adapter's failed import, or None if the report is malformed."""
+def adapter_reason(report: Any) -> str | None:
+    """The reason for a course adapter's failed import, or None if the report is malformed."""
     if isinstance(report, dict) and report.get("kind") == "missing":
         name = report.get("name")
         if not isinstance(name, str) or not PLAIN_NAME.fullmatch(name):
             return None
-        return (f"looks up student.{name} while it is imported, where the student's module does not define it "
-                f"(an adapter looks the student's names up inside its functions, when they are called)")
-    return load_cause(report)
+        return (
+            f"looks up student.{name} while it is imported, where the student's module does not define it "
+            f"(an adapter looks the student's names up inside its functions, when they are called)"
+        )
+    return load_reason(report)
 
 
-def _names(value: Any) -> tuple[str, ...] | None | bool:
-    """A declaration's names as a tuple, None for none declared; False if malformed."""
+class _Malformed(ValueError):
+    """A declaration that is neither None nor a short list of plain names."""
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    """A declaration's names as a tuple, None for none declared; _Malformed otherwise."""
     if value is None:
         return None
     if isinstance(value, list) and len(value) <= 100 and all(isinstance(v, str) and PLAIN_NAME.fullmatch(v) for v in value):
         return tuple(value)
-    return False
+    raise _Malformed(value)
 
 
 def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
@@ -198,11 +220,13 @@ def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclar
     required, keys = {"activations", "losses", "l2"}, {"activations", "losses", "l2", "network_activations", "network_losses"}
     if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
         return None
-    names = {key: _names(report.get(key)) for key in keys - {"l2"}}
-    if any(value is False for value in names.values()):
+    try:
+        names = {key: _names(report.get(key)) for key in keys - {"l2"}}
+    except _Malformed:
         return None
-    return AdapterDeclaration(functions, names["activations"], names["losses"], report["l2"],
-                              names["network_activations"], names["network_losses"])
+    return AdapterDeclaration(
+        functions, names["activations"], names["losses"], report["l2"], names["network_activations"], names["network_losses"]
+    )
 
 
 #: A function name the grader accepts from the child: a plain identifier, no dunder.
