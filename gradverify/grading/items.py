@@ -93,7 +93,7 @@ class ItemResult:
     #: nothing was compared) and the tolerance's name (references.compare.TOLERANCES)
     max_rel_err: float = float("nan")
     tolerance: str = ""
-    #: the smallest failing case and its comparisons, with their values (runner.Failure), for
+    #: the smallest failing case and its comparisons, with their values (results.Failure), for
     #: the staff report's pictures; None when it passed or failed without a case
     counterexample: Failure | None = field(default=None, repr=False)
     #: a composite item's verdict per component of its domain (grading/domain.py); None for the others

@@ -204,7 +204,7 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
     return failure
 
 
-#: A qualified name the grader accepts as a place in the student's file (host.py checks it again).
+#: A qualified name the grader accepts as a place in the student's file (errors.py checks it again).
 _QUALNAME = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,199}")
 
 
