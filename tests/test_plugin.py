@@ -109,10 +109,12 @@ def test_an_unconfigured_run_adds_no_items_and_imports_neither_torch_nor_jax(tmp
         ('impl = "no_such_module"', [], "gradverify: cannot load the implementation: no module named 'no_such_module'"),
         ('impl = "mylib.backprop"', ["--gradverify-profile", "fast"], "gradverify: unknown profile 'fast'"),
         ('impl = "mylib.backprop"\nexamples = 3', [], "unknown setting 'examples' in [tool.gradverify]"),
-        ('impl = "tests/test_backprop.py"', [], "defines none of the protocol's functions"),
+        ('impl = "tests/test_backprop.py"', [], "tests/test_backprop.py"),  # the loader's words: tests/test_cli.py
     ],
 )
 def test_a_configuration_that_cannot_work_is_a_usage_error(tmp_path, monkeypatch, capsys, settings, args, message):
+    """The wording is the point of the plugin's own messages, checked here alone; of the loader's
+    (an impl that is not one), in tests/test_cli.py, so here only the file it names."""
     project = _example(tmp_path)
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text()
