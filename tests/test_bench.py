@@ -51,7 +51,7 @@ def test_the_benchmark_runs_on_a_tiny_budget_and_writes_both_reports(tmp_path):
         assert without_run["pictures"] == without_run["svg_files"] == 0, name
     assert cost["verify"]["pictures"] >= 1
     assert data["ci_verify_wall_s"] == cost["verify"]["median_without_s"]
-    assert "| pictures' cost: `verify --profile ci` · one grade" in markdown
+    assert "| pictures' cost: `verify --profile ci` · one grade" in markdown  # the summary's row heading, tested here alone
     assert all("<tmp>/" in row["command"] for name, row in data["commands"].items() if "pictures" in name)
     # A benchmarks.json from before the pictures' cost was measured still renders (tests/test_plots.py).
     assert "pictures' cost" not in bench.render({k: v for k, v in data.items() if k != "pictures_cost"})

@@ -82,14 +82,16 @@ def project_run(tmp_path_factory):
 
 
 def test_a_module_name_is_found_in_the_project_without_pythonpath(project_run):
+    """Exit 1, not 2: mylib.backprop was loaded and its σ' bug found (a module that cannot be
+    loaded exits 2, the bundled impl would pass)."""
     done = project_run.done
-    assert "cannot load" not in done.stderr, done.stderr
-    assert done.returncode == 1 and "FAIL — 1 of 2 checks hold" in done.stdout, done.stderr
+    assert done.returncode == 1, done.stderr
 
 
 def test_the_verdict_goes_to_stdout_and_progress_to_stderr(project_run):
+    """The wording is the point: verify's one-line verdict and its progress lines, checked here alone."""
     done = project_run.done
-    assert [line.split(" — ")[0] for line in done.stdout.splitlines()] == ["gradverify: FAIL"]
+    assert re.fullmatch(r"gradverify: FAIL — 1 of 2 checks hold \(\d+\.\d s\)\n", done.stdout), done.stdout
     assert "[ 1/2] FAIL  activations_match_references" in done.stderr
     assert "[ 2/2] pass  dense_matches_references" in done.stderr
     assert ANSI not in done.stdout + done.stderr, "no colour off a terminal"
@@ -137,6 +139,7 @@ def test_hypothesis_keeps_its_files_under_the_project_in_dev_and_nowhere_in_ci(t
 
 
 def test_a_module_or_file_without_protocol_functions_is_not_an_implementation(tmp_path, capsys):
+    """The wording is the point: the message says what was expected of an implementation."""
     assert main(["verify", "--impl", "json"]) == 2
     assert "json defines none of the protocol's functions" in capsys.readouterr().err
     notes = tmp_path / "notes.py"
@@ -147,6 +150,8 @@ def test_a_module_or_file_without_protocol_functions_is_not_an_implementation(tm
 
 
 def test_grade_refuses_a_file_that_is_not_python(tmp_path, capsys):
+    """The wording is the point: the message tells the grader a .py file was expected (the one
+    test of a Skip's words on the command line)."""
     notes = tmp_path / "notes.txt"
     notes.write_text("def activation(name, z):\n    return z\n")
     assert main(["grade", str(notes)]) == 2
@@ -158,10 +163,9 @@ def test_property_takes_glob_patterns_and_names_the_checks_when_one_matches_none
     out, err = capsys.readouterr()
     ran = re.findall(r"\] pass +(\S+)", err)
     assert len(ran) == 4 and all(name.startswith("worked_example_") for name in ran)
-    assert "PASS — 4 of 4 checks hold" in out
     assert main(["verify", "--property", "worked_exmaple_*"]) == 2
-    err = capsys.readouterr().err
-    assert "no check matches 'worked_exmaple_*'" in err and "worked_example_classic_network" in err
+    out, err = capsys.readouterr()
+    assert out == "" and "'worked_exmaple_*'" in err and "worked_example_classic_network" in err
 
 
 def test_version_is_the_installed_distributions(capsys):
@@ -172,6 +176,7 @@ def test_version_is_the_installed_distributions(capsys):
 
 
 def test_template_says_why_it_cannot_write_and_exits_2(tmp_path, capsys):
+    """The wording is the point: each message says why the template was not written."""
     assert main(["template", str(tmp_path / "missing_folder" / "student.py")]) == 2
     assert f"the folder {tmp_path / 'missing_folder'} does not exist" in capsys.readouterr().err
     (tmp_path / "a_file").write_text("")

@@ -62,6 +62,7 @@ def test_a_correct_variant_costs_like_backprop(name):
 
 @pytest.mark.parametrize("name", NUMERICAL)
 def test_numerical_gradients_are_judged_numerical(name):
+    """The wording is the point: the explanation staff and the student read, checked here alone."""
     check = cost.run(cost.local_timer(_attack(name)), HIDDEN, OUTPUTS)
     assert check.verdict is cost.Verdict.NUMERICAL
     assert check.ratio > 2 * cost.THRESHOLD
@@ -74,7 +75,7 @@ def test_numerical_gradients_earn_nothing_on_the_items_that_use_network_gradient
     result = grade_module(_attack(name), rubric)
     assert result.score == 0
     assert {r.cause for r in result.items} == {Cause.NOT_BACKPROP}
-    assert all("numerical differentiation" in r.reason for r in result.items)
+    assert {r.failed_at for r in result.items} == {"network_gradients"}
 
 
 def test_the_rubric_switch_turns_the_check_off(tmp_path):
@@ -262,5 +263,5 @@ def test_a_call_stopped_at_its_limit_is_judged_by_the_cpu_time_it_had_used(tmp_p
     with Sandbox(path) as box:
         check = cost.run(cost.sandbox_timer(box, timeout=2), ("tanh",), {"mse": ("identity",)})
     assert check.verdict is verdict
-    assert ("timed out after 2 s" in check.explanation) == (verdict is cost.Verdict.FAILED)
-    assert ("stopped at its time limit" in check.explanation) == (verdict is cost.Verdict.NUMERICAL)
+    assert ("timed out after 2 s" in check.explanation) == (verdict is cost.Verdict.FAILED)  # how a call failed: no field
+    assert check.unfinished == (verdict is cost.Verdict.NUMERICAL)

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from gradverify.grading import domain, items as grading
-from gradverify.grading.feedback import render_submission, results_json, student_feedback
+from gradverify.grading.feedback import MARKS, VERDICTS, render_submission, results_json, student_feedback
 from gradverify.grading.rubric import load_rubric
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 from tests.variants import IMPL_SOURCE
@@ -166,16 +166,21 @@ def test_what_a_standalone_item_charged_is_left_out_of_the_domain():
 
 
 def test_the_staff_report_shows_the_share_and_what_was_not_right_item_by_item(corner_grade):
+    """The item's row by its status's mark and share; what was not right by each component named
+    (the line's wording is tested on the student's feedback)."""
     report = render_submission(corner_grade)
     network = _items(corner_grade)["network"]
-    assert f"| {network.score:g} / 20 | ◐ partial {network.credit.share:.0%} right |" in report
-    assert "Not right: the loss 'bce' with the output activation 'sigmoid': not implemented" in report
+    assert network.status == "partial"
+    assert f"| {network.score:g} / 20 | {MARKS[network.status]} {network.credit.share:.0%} right |" in report
+    assert network.credit.not_right and all(r.component.describe() in report for r in network.credit.not_right)
 
 
 def test_the_student_feedback_and_results_json_say_the_share_and_each_component(corner_grade):
+    """The wording is the point: the sentence of the share earned and a component's "Not right"
+    line, as the student reads them, checked here alone."""
     network = _items(corner_grade)["network"]
     feedback = student_feedback(network)
-    assert feedback.startswith("Partly right: ") and f"Earned {network.score:g} of 20 points" in feedback
+    assert feedback.startswith(f"{VERDICTS[network.status]}: ") and f"Earned {network.score:g} of 20 points" in feedback
     assert "Not right: the hidden activation 'tanh': not implemented" in feedback
     test = next(t for t in results_json(corner_grade)["tests"] if t["extra_data"]["item"] == "network")
     assert test["score"] == network.score and test["extra_data"]["status"] == "partial"

@@ -17,10 +17,11 @@ from gradverify.sandbox import engine
 
 
 def test_the_staff_report_and_the_student_s_feedback_name_the_autodiff_packages_allowed():
+    """The wording is the point of the student's note, checked here alone; the staff report's by the packages it names."""
     rubric = replace(load_rubric(), packages=("jax", "jaxlib"), allow_autodiff=("jax", "jaxlib"))
     result = GradeResult("student.py", rubric)
     assert "packages that differentiate for you (jax, jaxlib: allow_autodiff)" in general_output(result)
-    assert "packages that differentiate for you \\(jax, jaxlib: allow\\_autodiff\\)" in render_submission(result)
+    assert "jax, jaxlib: allow\\_autodiff" in render_submission(result)  # the field's name, escaped
     assert results_json(result)["extra_data"]["allow_autodiff"] == ["jax", "jaxlib"]
 
 

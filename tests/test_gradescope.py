@@ -95,6 +95,7 @@ def test_run_autograder_derives_each_seed_from_the_course_secret_packed_beside_t
 
 
 def test_run_autograder_asks_for_exactly_one_file(tmp_path):
+    """The wording is the point: results.json has no test, only this output telling the student what to submit."""
     results, _ = _autograder(tmp_path, {"a.py": "", "b.py": ""})
     assert results["score"] == 0 and "exactly one .py file (found 2)" in results["output"]
 
@@ -174,6 +175,7 @@ def test_a_hidden_item_s_test_carries_the_full_feedback_for_staff():
 
 
 def test_the_top_level_output_keeps_the_score_back_while_items_are_shown_later():
+    """The wording is the point: the two notes a student reads in place of the score, each checked here alone."""
     later = results_json(_result({"shown": "visible", "later": "after_due_date"}, passed={"shown"}))["output"]
     assert "Score" not in later and "1 of the 2 items, and your total score, are shown to you after the due date" in later
     hidden = results_json(_result({"shown": "visible", "secret": "hidden"}, passed={"shown"}))["output"]
@@ -184,6 +186,7 @@ def test_the_top_level_output_keeps_the_score_back_while_items_are_shown_later()
 
 
 def test_the_gradescope_docs_state_the_worst_case_of_the_rubric_s_timeouts():
+    """The docs' sentences are the point: they must state the numbers the code computes."""
     text = " ".join(DOCS.read_text(encoding="utf-8").split())
     shipped = load_rubric()
     assert f"that is {worst_case_seconds(shipped):g} s" in text

@@ -86,6 +86,8 @@ def test_passing_report_links_its_error_margin_picture(tmp_path):
 
 
 def test_failing_report_shows_values_and_the_network_with_the_failing_parameter(tmp_path):
+    """The wording is the point: the values picture's alt text (all a reader who cannot see it
+    gets) and the network diagram's labels, each checked here alone."""
     path = tmp_path / "verify.md"
     markdown = _write(_run(_passing(), _failing()), path)
     [(alt, link)] = _images(markdown, tmp_path)
@@ -314,6 +316,7 @@ def _losses_failure(batches: int = 20) -> Failure:
 
 
 def test_a_failing_training_check_shows_the_loss_curves_of_its_longer_run(tmp_path):
+    """The wording is the point: the loss curves' alt text, checked here alone."""
     result = PropertyResult(
         name="train_matches_torch_sgd",
         claim="train follows SGD",
@@ -339,6 +342,7 @@ def test_a_single_value_gets_no_scatter():
 
 
 def test_loss_curves_and_scatter_draw_values_that_are_not_finite_or_huge():
+    """The wording is the point: a picture's title is the only place that says how many values it could not draw."""
     got = np.array([0.5, 0.4, 1e200, np.inf, np.nan])
     expected = np.array([0.5, 0.45, 0.4, 0.35, 0.3])
     figure = plots.loss_curves("train batch_losses", got, expected, np.full(5, 1e-9), "torch.optim.SGD")
