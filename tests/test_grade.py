@@ -194,10 +194,33 @@ def test_a_submission_that_cannot_be_loaded_scores_zero_with_its_cause(tmp_path,
 # --------------------------------------------------------------------------- the command line
 
 
-def test_fail_under_turns_a_low_score_into_exit_1(tmp_path):
-    student = BUGGY["network_bias_gradient_mean"].write(tmp_path)
+def test_fail_under_turns_a_low_score_into_exit_1_and_says_what_it_compared(tmp_path, capsys):
+    student = BUGGY["network_bias_gradient_mean"].write(tmp_path)  # network 20 and l2 5 lost: 75 of 100
     assert main(["grade", str(student), "--fail-under", "90", "--quiet"]) == 1
-    assert main(["grade", str(student), "--fail-under", "75", "--quiet"]) == 0  # network 20 and l2 5 lost
+    assert "75 of 100 points, below --fail-under 90" in capsys.readouterr().err
+    assert main(["grade", str(student), "--fail-under", "75%", "--quiet"]) == 0
+    assert main(["grade", str(student), "--fail-under", "76%", "--quiet"]) == 1
+    assert "75% of the 100 points, below --fail-under 76%" in capsys.readouterr().err
+
+
+def test_a_fail_under_above_the_maximum_says_to_write_a_percentage(tmp_path, capsys):
+    """The wording is the point: full marks under a threshold of more points than the rubric has
+    (100 on a rubric of 48) exits 1, saying so, instead of failing without a word."""
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('[[items]]\nname = "mse"\ncheck = "loss"\ntarget = "mse"\npoints = 48\n', encoding="utf-8")
+    impl = Path(__file__).resolve().parents[1] / "impl" / "backprop.py"
+    assert main(["grade", str(impl), "--rubric", str(rubric), "--fail-under", "100", "--quiet"]) == 1
+    assert "48 of 48 points, below --fail-under 100 (points; the maximum is 48: write 100% for a share of it)" in (
+        capsys.readouterr().err
+    )
+    assert main(["grade", str(impl), "--rubric", str(rubric), "--fail-under", "100%", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("text", ["90 %x", "-1", "nan", "ninety"])
+def test_a_fail_under_that_is_no_score_is_a_usage_error(text, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["grade", "x.py", "--fail-under", text])
+    assert exit_.value.code == 2 and "--fail-under" in capsys.readouterr().err
 
 
 def test_exit_2_when_the_grader_cannot_run(tmp_path, capsys):

@@ -400,6 +400,15 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
     )
     if errors:
         return EXIT_USAGE
-    if args.fail_under is not None and any(doc["score"] < args.fail_under for doc in results.values()):
-        return EXIT_FAIL
+    if args.fail_under is not None:
+        low = {n: d for n, d in results.items() if args.fail_under.below(d["score"], d["extra_data"]["max_score"])}
+        for name, doc in list(low.items())[:10]:
+            print(
+                f"gradverify: {inert(shown[name])}: {args.fail_under.why(doc['score'], doc['extra_data']['max_score'])}",
+                file=sys.stderr,
+            )
+        if len(low) > 10:
+            print(f"gradverify: … and {len(low) - 10} more below --fail-under", file=sys.stderr)
+        if low:
+            return EXIT_FAIL
     return EXIT_OK
