@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from gradverify.grading import feedback
+from gradverify.grading import feedback, gradebook
 from gradverify.files import write_atomic
 from gradverify.plots import write_with_pictures
 from gradverify.markdown import escaped
@@ -334,8 +334,10 @@ def _write_summary(
     args: argparse.Namespace, path: Path, graded: list[dict], errors: dict[str, str], skipped: Sequence[Skipped]
 ) -> None:
     """The class summary at `path` (its pictures beside it, written before it, unless --no-plots)
-    with what was not graded and why; with args.results_json, every result in one file."""
+    with what was not graded and why, grades.csv beside it (gradebook.py); with
+    args.results_json, every result in one file."""
     not_graded = [*errors.items(), *((escaped(s.name), s.why) for s in skipped)]
+    write_atomic(path.parent / "grades.csv", gradebook.grades_csv(graded, not_graded))
     drawing = graded and not getattr(args, "no_plots", False)
     write_with_pictures(
         path,
