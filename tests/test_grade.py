@@ -296,6 +296,53 @@ def test_class_summary_counts_alike_failures_together():
     assert "| L | loss\\_backward: raised KeyError: 'x' | 2 |" in class_summary(docs)  # inert: _ escaped
 
 
+def _summary_doc(name: str, tests: list[tuple[str, str, str]], load_error: str | None = None) -> dict:
+    """A results.json document of tests (item, status in extra_data, cause), each worth 1 point, scoring 0."""
+    return {
+        "score": sum(1 for _, status, _ in tests if status == "passed"),
+        "extra_data": {"submission": name, "max_score": len(tests), "load_error": load_error},
+        "tests": [
+            {
+                "name": item.upper(),
+                "score": 1 if status == "passed" else 0,
+                "status": "passed" if status == "passed" else "failed",
+                "extra_data": {"item": item, "status": status, "cause": cause},
+            }
+            for item, status, cause in tests
+        ],
+    }
+
+
+def test_the_class_summary_keeps_not_implemented_apart_from_failed():
+    docs = [
+        _summary_doc("a", [("l", "not implemented", "loss_backward: is not implemented"), ("m", "failed", "m: wrong")]),
+        _summary_doc("b", [("l", "not implemented", "loss_backward: is not implemented"), ("m", "passed", "")]),
+    ]
+    failures = class_summary(docs).split("## Most common failures", 1)[1]
+    table, missing = failures.split("Not implemented (missing, not wrong):")
+    assert "| M | m: wrong | 1 |" in table and "| L |" not in table
+    assert "| L | 2 |" in missing
+
+
+def test_the_class_summary_says_how_many_kinds_of_failure_it_does_not_show():
+    from gradverify.grading.feedback import FAILURES_SHOWN
+
+    kinds = FAILURES_SHOWN + 3
+    docs = [_summary_doc(f"s{i}", [("l", "failed", f"cause {i}")]) for i in range(kinds)]
+    failures = class_summary(docs).split("## Most common failures", 1)[1]
+    assert failures.count("| L | cause ") == FAILURES_SHOWN
+    assert "3 more kinds of failure not shown" in failures
+
+
+def test_a_file_that_could_not_be_loaded_is_apart_from_the_pass_rates():
+    from gradverify.grading.feedback import _pass_rates
+
+    docs = [_summary_doc("a", [("l", "passed", "")]), _summary_doc("b", [("l", "failed", "x")], load_error="syntax error")]
+    assert _pass_rates(docs, {"l": "L"}) == [("L", 1.0)]
+    failures = class_summary(docs).split("## Most common failures", 1)[1]
+    assert "1 could not be loaded" in failures and "| L | x |" not in failures
+
+
 def test_the_template_command_writes_the_template_once(tmp_path):
     target = tmp_path / "mine.py"
     assert main(["template", str(target)]) == 0
