@@ -90,6 +90,9 @@ def _add_verify(sub: Any) -> None:
     v.set_defaults(func=_cmd_verify)
 
 
+FAIL_UNDER_HELP = "exit 1 when a score is below SCORE: points (40), or a percentage of the maximum (90%%); stderr says which"
+
+
 def _add_grade(sub: Any) -> None:
     """The grade command and its options."""
     g = sub.add_parser(
@@ -133,12 +136,7 @@ def _add_grade(sub: Any) -> None:
         help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so",
     )
     g.add_argument("--jobs", type=positive_int, default=1, help="submissions graded in parallel, one process each")
-    g.add_argument(
-        "--fail-under",
-        type=threshold,
-        metavar="SCORE",
-        help="exit 1 when a score is below SCORE: points (40), or a percentage of the maximum (90%%); stderr says which",
-    )
+    g.add_argument("--fail-under", type=threshold, metavar="SCORE", help=FAIL_UNDER_HELP)
     g.add_argument(
         "--secret",
         metavar="FILE",

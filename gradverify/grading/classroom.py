@@ -31,6 +31,7 @@ from gradverify.grading import feedback, gradebook
 from gradverify.files import write_atomic
 from gradverify.plots import write_with_pictures
 from gradverify.markdown import escaped
+from gradverify.options import Threshold
 from gradverify.sandbox.folder import closed_to_others
 from gradverify.terminal import inert
 
@@ -402,15 +403,17 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
     )
     if errors:
         return EXIT_USAGE
-    if args.fail_under is not None:
-        low = {n: d for n, d in results.items() if args.fail_under.below(d["score"], d["extra_data"]["max_score"])}
-        for name, doc in list(low.items())[:10]:
-            print(
-                f"gradverify: {inert(shown[name])}: {args.fail_under.why(doc['score'], doc['extra_data']['max_score'])}",
-                file=sys.stderr,
-            )
-        if len(low) > 10:
-            print(f"gradverify: … and {len(low) - 10} more below --fail-under", file=sys.stderr)
-        if low:
-            return EXIT_FAIL
+    if args.fail_under is not None and _below(args.fail_under, results, shown):
+        return EXIT_FAIL
     return EXIT_OK
+
+
+def _below(threshold: Threshold, results: dict[str, dict], shown: dict[str, str]) -> bool:
+    """Whether a score is below --fail-under; each such score (the first ten) said on stderr, with
+    what it was compared with."""
+    low = {n: d for n, d in results.items() if threshold.below(d["score"], d["extra_data"]["max_score"])}
+    for name, doc in list(low.items())[:10]:
+        print(f"gradverify: {inert(shown[name])}: {threshold.why(doc['score'], doc['extra_data']['max_score'])}", file=sys.stderr)
+    if len(low) > 10:
+        print(f"gradverify: … and {len(low) - 10} more below --fail-under", file=sys.stderr)
+    return bool(low)
