@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 import textwrap
 import time
 import types
@@ -366,3 +367,16 @@ def test_the_networks_a_grade_draws_fit_one_bucket_of_the_jax_reference():
 
     assert NETWORK_SIZES["max_width"] <= jax_backend.UNITS_SMALL
     assert NETWORK_SIZES["max_batch"] <= jax_backend.ROWS_SMALL
+
+
+def test_a_step_that_is_not_implemented_gets_no_hint():
+    """The untouched template's sgd_momentum_step (raising NotImplementedError) is not implemented,
+    and nothing of it can be diagnosed: no hint, least of all one about later steps."""
+    from gradverify.grading.items import Status
+
+    source = IMPL_SOURCE.read_text(encoding="utf-8") + (
+        "\n\ndef sgd_momentum_step(params, grads, velocity, lr=0.01, momentum=0.9):\n    raise NotImplementedError\n"
+    )
+    rubric = replace(RUBRIC, items=tuple(i for i in RUBRIC.items if i.check == "momentum_step"))
+    (step,) = grading.grade_module(_module(source, "template_step"), rubric).items
+    assert step.status is Status.NOT_IMPLEMENTED and step.hints == []
