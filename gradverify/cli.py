@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
-from gradverify.options import positive_int
+from gradverify.options import positive_int, threshold
 from gradverify.terminal import inert  # every piece of text from outside that this module prints
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -90,6 +90,9 @@ def _add_verify(sub: Any) -> None:
     v.set_defaults(func=_cmd_verify)
 
 
+FAIL_UNDER_HELP = "exit 1 when a score is below SCORE: points (40), or a percentage of the maximum (90%%); stderr says which"
+
+
 def _add_grade(sub: Any) -> None:
     """The grade command and its options."""
     g = sub.add_parser(
@@ -133,7 +136,7 @@ def _add_grade(sub: Any) -> None:
         help="grade even where submissions cannot be isolated (no user namespaces, not root); the grade says so",
     )
     g.add_argument("--jobs", type=positive_int, default=1, help="submissions graded in parallel, one process each")
-    g.add_argument("--fail-under", type=float, metavar="SCORE", help="exit 1 when a score is below SCORE")
+    g.add_argument("--fail-under", type=threshold, metavar="SCORE", help=FAIL_UNDER_HELP)
     g.add_argument(
         "--secret",
         metavar="FILE",
@@ -500,7 +503,9 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: byt
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     print(grade_line(result.submission, result), flush=True)
-    if args.fail_under is not None and result.score < args.fail_under:
+    if args.fail_under is not None and args.fail_under.below(result.score, result.max_score):
+        why = args.fail_under.why(result.score, result.max_score)
+        print(f"gradverify: {inert(result.submission)}: {why}", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
 

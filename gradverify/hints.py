@@ -493,7 +493,10 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
     """One-sentence hints for a failing item; [] when nothing clear can be said. A diagnosis that
     fits replaces the generic factor hint (a dampened velocity is off by 1 − α, which is ½ when
     α = ½: the cause is the dampening, not a ½); the kinds that probe their scale (loss, network,
-    L2) get no factor hint from one case at all."""
+    L2) get no factor hint from one case at all. A function not defined or not implemented gets
+    none: there is nothing of it to diagnose."""
+    if failure.comparisons and all(c.cause in (Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED) for c in failure.comparisons):
+        return []
     if kind == "momentum_step" and (dampened := _dampening_hint(failure)):
         return [dampened]
     out = _generic(failure)
@@ -541,9 +544,9 @@ def _dampening_hint(failure: Any) -> Hint | None:
 
 
 def _momentum_hints(failure: Any) -> list[Hint]:
-    wrong = [c.where for c in failure.comparisons if c.where.function == "sgd_momentum_step"]
+    wrong = [c.where for c in failure.comparisons if c.where.function == "sgd_momentum_step" and not c.ok]
     quantities = {w.quantity for w in wrong}
-    steps = {w.step for w in wrong}
+    steps = {w.step for w in wrong if w.step is not None}
     if quantities == {"velocity"}:
         return [Hint("The new weights are right but the returned velocity is not: it must be Δw(n), the change just applied.")]
     if steps and 1 not in steps:

@@ -9,6 +9,7 @@ tests/test_attacks.py does). One end-to-end grade of a small messy class closes 
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import pwd
@@ -461,3 +462,14 @@ def test_a_messy_class_gets_a_grade_per_student_and_a_list_of_what_was_not_grade
     assert "5 submissions" in summary and "2 not graded" in summary
     not_graded = summary.split("## Not graded", 1)[1]
     assert f"sec2/mallory.py: {inline(Skip.SYMLINK.value)}" in not_graded and inline(str(outside / "solution.py")) in not_graded
+    _check_grades_csv(out / "grades.csv", expected, {"sec2/mallory.py", "sec2/notes.txt"})
+
+
+def _check_grades_csv(path: Path, expected: dict[str, float], not_graded: set[str]) -> None:
+    """grades.csv beside the summary: each graded student's score and its one item's column, the
+    maximum, and a row for each student not graded."""
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    assert {r["student"]: float(r["score"]) for r in rows if r["status"] == "graded"} == expected
+    assert {r["student"]: float(r["sse"]) for r in rows if r["status"] == "graded"} == expected
+    assert {r["student"] for r in rows if r["status"].startswith("not graded")} == not_graded
+    assert {r["max_score"] for r in rows if r["status"] == "graded"} == {"1.0"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 import textwrap
 import time
 import types
@@ -194,10 +195,33 @@ def test_a_submission_that_cannot_be_loaded_scores_zero_with_its_cause(tmp_path,
 # --------------------------------------------------------------------------- the command line
 
 
-def test_fail_under_turns_a_low_score_into_exit_1(tmp_path):
-    student = BUGGY["network_bias_gradient_mean"].write(tmp_path)
+def test_fail_under_turns_a_low_score_into_exit_1_and_says_what_it_compared(tmp_path, capsys):
+    student = BUGGY["network_bias_gradient_mean"].write(tmp_path)  # network 20 and l2 5 lost: 75 of 100
     assert main(["grade", str(student), "--fail-under", "90", "--quiet"]) == 1
-    assert main(["grade", str(student), "--fail-under", "75", "--quiet"]) == 0  # network 20 and l2 5 lost
+    assert "75 of 100 points, below --fail-under 90" in capsys.readouterr().err
+    assert main(["grade", str(student), "--fail-under", "75%", "--quiet"]) == 0
+    assert main(["grade", str(student), "--fail-under", "76%", "--quiet"]) == 1
+    assert "75% of the 100 points, below --fail-under 76%" in capsys.readouterr().err
+
+
+def test_a_fail_under_above_the_maximum_says_to_write_a_percentage(tmp_path, capsys):
+    """The wording is the point: full marks under a threshold of more points than the rubric has
+    (100 on a rubric of 48) exits 1, saying so, instead of failing without a word."""
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text('[[items]]\nname = "mse"\ncheck = "loss"\ntarget = "mse"\npoints = 48\n', encoding="utf-8")
+    impl = Path(__file__).resolve().parents[1] / "impl" / "backprop.py"
+    assert main(["grade", str(impl), "--rubric", str(rubric), "--fail-under", "100", "--quiet"]) == 1
+    assert "48 of 48 points, below --fail-under 100 (points; the maximum is 48: write 100% for a share of it)" in (
+        capsys.readouterr().err
+    )
+    assert main(["grade", str(impl), "--rubric", str(rubric), "--fail-under", "100%", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("text", ["90 %x", "-1", "nan", "ninety"])
+def test_a_fail_under_that_is_no_score_is_a_usage_error(text, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["grade", "x.py", "--fail-under", text])
+    assert exit_.value.code == 2 and "--fail-under" in capsys.readouterr().err
 
 
 def test_exit_2_when_the_grader_cannot_run(tmp_path, capsys):
@@ -273,6 +297,53 @@ def test_class_summary_counts_alike_failures_together():
     assert "| L | loss\\_backward: raised KeyError: 'x' | 2 |" in class_summary(docs)  # inert: _ escaped
 
 
+def _summary_doc(name: str, tests: list[tuple[str, str, str]], load_error: str | None = None) -> dict:
+    """A results.json document of tests (item, status in extra_data, cause), each worth 1 point, scoring 0."""
+    return {
+        "score": sum(1 for _, status, _ in tests if status == "passed"),
+        "extra_data": {"submission": name, "max_score": len(tests), "load_error": load_error},
+        "tests": [
+            {
+                "name": item.upper(),
+                "score": 1 if status == "passed" else 0,
+                "status": "passed" if status == "passed" else "failed",
+                "extra_data": {"item": item, "status": status, "cause": cause},
+            }
+            for item, status, cause in tests
+        ],
+    }
+
+
+def test_the_class_summary_keeps_not_implemented_apart_from_failed():
+    docs = [
+        _summary_doc("a", [("l", "not implemented", "loss_backward: is not implemented"), ("m", "failed", "m: wrong")]),
+        _summary_doc("b", [("l", "not implemented", "loss_backward: is not implemented"), ("m", "passed", "")]),
+    ]
+    failures = class_summary(docs).split("## Most common failures", 1)[1]
+    table, missing = failures.split("Not implemented (missing, not wrong):")
+    assert "| M | m: wrong | 1 |" in table and "| L |" not in table
+    assert "| L | 2 |" in missing
+
+
+def test_the_class_summary_says_how_many_kinds_of_failure_it_does_not_show():
+    from gradverify.grading.feedback import FAILURES_SHOWN
+
+    kinds = FAILURES_SHOWN + 3
+    docs = [_summary_doc(f"s{i}", [("l", "failed", f"cause {i}")]) for i in range(kinds)]
+    failures = class_summary(docs).split("## Most common failures", 1)[1]
+    assert failures.count("| L | cause ") == FAILURES_SHOWN
+    assert "3 more kinds of failure not shown" in failures
+
+
+def test_a_file_that_could_not_be_loaded_is_apart_from_the_pass_rates():
+    from gradverify.grading.feedback import _pass_rates
+
+    docs = [_summary_doc("a", [("l", "passed", "")]), _summary_doc("b", [("l", "failed", "x")], load_error="syntax error")]
+    assert _pass_rates(docs, {"l": "L"}) == [("L", 1.0)]
+    failures = class_summary(docs).split("## Most common failures", 1)[1]
+    assert "1 could not be loaded" in failures and "| L | x |" not in failures
+
+
 def test_the_template_command_writes_the_template_once(tmp_path):
     target = tmp_path / "mine.py"
     assert main(["template", str(target)]) == 0
@@ -296,3 +367,16 @@ def test_the_networks_a_grade_draws_fit_one_bucket_of_the_jax_reference():
 
     assert NETWORK_SIZES["max_width"] <= jax_backend.UNITS_SMALL
     assert NETWORK_SIZES["max_batch"] <= jax_backend.ROWS_SMALL
+
+
+def test_a_step_that_is_not_implemented_gets_no_hint():
+    """The untouched template's sgd_momentum_step (raising NotImplementedError) is not implemented,
+    and nothing of it can be diagnosed: no hint, least of all one about later steps."""
+    from gradverify.grading.items import Status
+
+    source = IMPL_SOURCE.read_text(encoding="utf-8") + (
+        "\n\ndef sgd_momentum_step(params, grads, velocity, lr=0.01, momentum=0.9):\n    raise NotImplementedError\n"
+    )
+    rubric = replace(RUBRIC, items=tuple(i for i in RUBRIC.items if i.check == "momentum_step"))
+    (step,) = grading.grade_module(_module(source, "template_step"), rubric).items
+    assert step.status is Status.NOT_IMPLEMENTED and step.hints == []

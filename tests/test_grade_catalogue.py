@@ -1,6 +1,7 @@
 """The catalogue of variants graded (tests/variants): each bug loses exactly its item and what is
 built on it, its hint names its cause and no other diagnosis fires; each correct-but-different
-implementation scores full marks; partial and fused code gets each item its verdict."""
+implementation scores full marks; partial and fused code gets each item its verdict; correct code
+of a restricted domain (a fixed depth, one output unit) is graded on its domain, never to 0."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 from gradverify.properties.cases import Architecture, Example, materialize
 from gradverify.grading import items as grading
 from gradverify.grading.rubric import load_rubric
-from tests.variants import BUGGY, CORRECT, PARTIAL
+from gradverify.grading.items import Status
+from tests.variants import BUGGY, CORRECT, PARTIAL, RESTRICTED
 
 RUBRIC = load_rubric()
 #: The shipped rubric at a third of its examples, for the catalogues of bugs and of correct
@@ -125,3 +127,46 @@ def test_dampened_momentum_is_named_as_such_and_not_as_a_missing_half():
     item = next(r for r in result.items if r.item.name == "momentum_step")
     assert not item.passed and any("dampening" in h for h in item.hints), item.hints
     assert not any("½" in h for h in item.hints)
+
+
+# --------------------------------------------------------------------------- correct code of a restricted domain
+
+
+@pytest.fixture(scope="module")
+def restricted_grades(tmp_path_factory):
+    """Each restricted variant graded once, through the sandbox, with the shipped rubric."""
+    folder = tmp_path_factory.mktemp("restricted")
+    return {name: grading.grade_file(r.variant.write(folder), RUBRIC) for name, r in RESTRICTED.items()}
+
+
+@pytest.mark.parametrize("name", sorted(RESTRICTED))
+def test_correct_code_of_a_restricted_domain_is_graded_on_its_domain_not_to_zero(name, restricted_grades):
+    """A network the code refuses (another depth, more outputs) is outside its domain: every item
+    passes but the composite items whose domain holds pairs it cannot have, which earn the share
+    it covers, with no diagnosis (nothing is wrong)."""
+    restricted, result = RESTRICTED[name], restricted_grades[name]
+    status = {r.item.name: r.status for r in result.items}
+    assert sorted(n for n, s in status.items() if s is not Status.PASSED) == sorted(restricted.partial), status
+    for r in result.items:
+        if r.item.name in restricted.partial:
+            assert r.status is Status.PARTIAL and 0.5 * r.item.points < r.score < r.item.points, (r.item.name, r.score)
+        assert not any(h.diagnosis for h in r.hints), (r.item.name, r.hints)
+
+
+@pytest.mark.parametrize("name", sorted(RESTRICTED))
+def test_the_restricted_variants_agree_with_pytorch_inside_their_domain(name):
+    """Outside the grader: on a network inside its domain, each restricted variant's
+    network_gradients equals torch autograd's, so its full marks there are earned."""
+    from gradverify.references import torch_backend
+
+    restricted = RESTRICTED[name]
+    module = _module(restricted.variant.source(), name)
+    sizes, activations, loss = restricted.inside
+    net, X, Y = materialize(Example(Architecture(sizes, activations, loss, 0.0, 5), 3))
+    value, grads = module.network_gradients(net, X, Y)
+    want_value, want = torch_backend.network_gradients(net, X, Y)
+    assert np.isclose(value, want_value, rtol=1e-9)
+    assert all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b"))
+    outside = Architecture((3, 4, 4, 2), ("relu", "relu", "sigmoid"), loss, 0.0, 5)
+    with pytest.raises(NotImplementedError):  # and it refuses a network outside: deeper and wider
+        module.network_gradients(*materialize(Example(outside, 3)))

@@ -60,3 +60,24 @@ def test_nan_where_the_expected_value_is_nan_too_is_equal():
 @pytest.mark.parametrize("got, expected", [([1.0, math.nan], [1.0, 2.0]), ([1.0, 2.0], [1.0, math.nan])])
 def test_nan_on_one_side_only_still_fails(got, expected):
     assert not compare("batch_losses", np.array(got), np.array(expected)).ok
+
+
+@pytest.mark.parametrize("activation", [np.array(list("tanh")), None, 3, ["tanh"]])
+def test_a_step_that_returns_its_activation_as_anything_but_the_name_fails_that_check(activation):
+    """An 'activation' entry that comes back as an array (or any other thing) is the step's changed
+    entries, a failing comparison, never an error of the grader's own check."""
+    import impl
+    from gradverify.properties.cases import Architecture, Example, TrainCase
+    from gradverify.properties.training_checks import check_momentum_step
+    from gradverify.search import run_check
+
+    def step(params, grads, velocity, lr=0.01, momentum=0.9):
+        new, vel = impl.sgd_momentum_step(params, grads, velocity, lr=lr, momentum=momentum)
+        return [{**layer, "activation": activation} for layer in new], vel
+
+    module = type("Student", (), {"sgd_momentum_step": staticmethod(step)})
+    case = TrainCase(Example(Architecture((2, 3, 1), ("tanh", "identity"), "mse", 0.0, 4), 5), 0.1, 0.9, 2, 2)
+    comparisons = run_check(check_momentum_step, module, case)  # as the grader runs it
+    bad = {c.cause for c in comparisons if not c.ok}
+    # step 1's entries changed; impl's own step refuses the changed layers of step 2 as input
+    assert bad and bad <= {Cause.CHANGED_ENTRIES, Cause.RAISED}, comparisons

@@ -150,7 +150,8 @@ def test_a_value_of_the_wrong_type_is_an_error_with_its_line(tmp_path, text, exp
 
 
 def test_the_item_of_an_error_is_counted_in_the_files_order(tmp_path):
-    text = ITEM + ITEM.replace('"a"', '"b"') + ITEM.replace('"a"', '"c"').replace("points = 1", "points = -1")
+    second = ITEM.replace('"a"', '"b"').replace('"dense"', '"momentum_step"')
+    text = ITEM + second + ITEM.replace('"a"', '"c"').replace('"dense"', '"network"').replace("points = 1", "points = -1")
     message = _error(tmp_path, text)  # its wording is tested above; here where it points
     assert "item 3 (line 12)" in message and "got -1" in message
 
@@ -300,3 +301,16 @@ def test_the_grader_s_own_dependencies_that_differentiate_are_autodiff_packages(
 
 def test_the_shipped_rubric_allows_no_package():
     assert load_rubric().packages == () and load_rubric().allow_autodiff == ()
+
+
+def test_two_items_that_check_the_same_thing_are_refused_with_both_items(tmp_path):
+    """A second network item would grade the same bug twice: refused at load, naming both items
+    and the line of the second's check (found here without the loader)."""
+    text = SHIPPED + '\n[[items]]\nname = "network_again"\ntitle = "Network, again"\ncheck = "network"\npoints = 5\n'
+    blocks = text.split("[[items]]")[1:]
+    first = next(i for i, block in enumerate(blocks, 1) if 'check = "network"\n' in block)
+    line = max(n for n, row in enumerate(text.split("\n"), 1) if row == 'check = "network"')
+    message = _error(tmp_path, text)
+    assert f"item {len(blocks)} (line {line})" in message and f"is item {first}'s already" in message
+    same_target = SHIPPED.replace('target = "tanh"', 'target = "sigmoid"', 1)
+    assert "check 'activation' with target 'sigmoid'" in _error(tmp_path, same_target)

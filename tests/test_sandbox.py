@@ -194,20 +194,29 @@ def test_a_crash_by_signal_names_the_signal(sandbox):
     assert box.module.echo(2) == 2
 
 
+def _line_of(name: str, text: str) -> int:
+    """The line of `text` in the submission `name`, found without the sandbox."""
+    (line,) = [n for n, row in enumerate((SUBMISSIONS / name).read_text().splitlines(), 1) if text in row]
+    return line
+
+
 def test_not_implemented_error_says_the_function_is_not_implemented_in_the_submissions_words(sandbox):
     box = sandbox("misbehaving.py")
     with pytest.raises(ImplFailure) as info:
         call(suite_view(box.module), "not_done", 1, key=2)
     assert info.value.cause is Cause.NOT_IMPLEMENTED
-    assert (info.value.exception, info.value.detail) == ("NotImplementedError", "TODO")
+    line = _line_of("misbehaving.py", 'raise NotImplementedError("TODO")')
+    assert (info.value.exception, info.value.detail) == ("NotImplementedError", f"TODO (in not_done, line {line})")
 
 
-def test_an_exception_is_reported_with_its_type_and_first_line(sandbox):
-    """The one test of a raised exception's wording (its type, then its first line only)."""
+def test_an_exception_is_reported_with_its_type_first_line_and_place_in_the_students_file(sandbox):
+    """The one test of a raised exception's wording: its type, its first line, and the function
+    and line of the student's file it was raised in, so the student can find it."""
     box = sandbox("misbehaving.py")
     error = call_error(box.module.raise_value_error)
-    assert (error.kind, error.exception, error.message) == ("raised", "ValueError", "the weights are wrong\nsecond line")
-    assert error.reason == "raised ValueError: the weights are wrong"
+    line = _line_of("misbehaving.py", 'raise ValueError("the weights are wrong')
+    assert (error.kind, error.exception) == ("raised", "ValueError")
+    assert error.reason == f"raised ValueError: the weights are wrong (in raise_value_error, line {line})"
 
 
 def test_a_value_too_large_or_too_deep_is_refused_and_grading_goes_on(sandbox):

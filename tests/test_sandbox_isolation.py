@@ -163,3 +163,13 @@ def test_the_canary_passes_under_bubblewrap_on_the_distributions_python():
     mode, exe = done.stdout.split()
     assert mode == engine.Mode.BWRAP.value
     assert exe != engine.runtime()["exe"]  # the distribution's interpreter, not the one these tests run on
+
+
+def test_the_protections_name_the_packages_a_rubric_allows():
+    """The staff line of a grade lists what the child may import: the rubric's packages too,
+    never "NumPy only" when it allows more."""
+    for mode in (engine.Mode.BWRAP, engine.Mode.USER):
+        plain, more = engine.protections_of(mode), engine.protections_of(mode, ("scipy",))
+        assert any("standard library and NumPy only" in p for p in plain)
+        assert any("standard library, NumPy and scipy only" in p for p in more)
+        assert not any("NumPy only" in p and "scipy" not in p for p in more)

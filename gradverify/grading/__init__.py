@@ -9,6 +9,7 @@ secret.py            the course secret, and each grade's seed derived from it an
 remote.py            the sandboxed submission as the suite calls it
 feedback.py          results.json, the staff report of one submission, the class summary
 classroom.py         grading a folder of submissions, one grader process each
+gradebook.py         the class's grades as a CSV an LMS imports (grades.csv), safe in a spreadsheet
 adapters/            course adapters: a course's own API mapped onto the protocol (cs231n.py, layers.py ship)
 student_template.py  the file handed out: every protocol function a stub
 """

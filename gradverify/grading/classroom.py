@@ -27,10 +27,11 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from gradverify.grading import feedback
+from gradverify.grading import feedback, gradebook
 from gradverify.files import write_atomic
 from gradverify.plots import write_with_pictures
 from gradverify.markdown import escaped
+from gradverify.options import Threshold
 from gradverify.sandbox.folder import closed_to_others
 from gradverify.terminal import inert
 
@@ -334,8 +335,10 @@ def _write_summary(
     args: argparse.Namespace, path: Path, graded: list[dict], errors: dict[str, str], skipped: Sequence[Skipped]
 ) -> None:
     """The class summary at `path` (its pictures beside it, written before it, unless --no-plots)
-    with what was not graded and why; with args.results_json, every result in one file."""
+    with what was not graded and why, grades.csv beside it (gradebook.py); with
+    args.results_json, every result in one file."""
     not_graded = [*errors.items(), *((escaped(s.name), s.why) for s in skipped)]
+    write_atomic(path.parent / "grades.csv", gradebook.grades_csv(graded, not_graded))
     drawing = graded and not getattr(args, "no_plots", False)
     write_with_pictures(
         path,
@@ -400,6 +403,17 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
     )
     if errors:
         return EXIT_USAGE
-    if args.fail_under is not None and any(doc["score"] < args.fail_under for doc in results.values()):
+    if args.fail_under is not None and _below(args.fail_under, results, shown):
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _below(threshold: Threshold, results: dict[str, dict], shown: dict[str, str]) -> bool:
+    """Whether a score is below --fail-under; each such score (the first ten) said on stderr, with
+    what it was compared with."""
+    low = {n: d for n, d in results.items() if threshold.below(d["score"], d["extra_data"]["max_score"])}
+    for name, doc in list(low.items())[:10]:
+        print(f"gradverify: {inert(shown[name])}: {threshold.why(doc['score'], doc['extra_data']['max_score'])}", file=sys.stderr)
+    if len(low) > 10:
+        print(f"gradverify: … and {len(low) - 10} more below --fail-under", file=sys.stderr)
+    return bool(low)

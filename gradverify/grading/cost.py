@@ -49,6 +49,8 @@ import numpy as np
 #: forward pass costs, the less of backprop's measure is the channel.
 INPUTS, HIDDEN, OUTPUTS, BATCH = 40, 40, 10, 64
 SINGLE = 60
+#: The width of a cost network's one hidden layer, when the code's networks have one: 3,682 parameters.
+ONE_HIDDEN = 72
 #: A network_gradients that takes more than THRESHOLD forward passes' time is numerical
 #: differentiation. Measured (benchmarks/cost.py, two runs, each one and two benchmarks at once
 #: on a loaded machine; the last in reports/cost.md): backprop in NumPy, the bundled impl and every
@@ -182,29 +184,41 @@ def choose(hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]]) -> tupl
     return act, pair[1], pair[0]
 
 
-def network(hidden: str | None, output: str, loss: str, rng: np.random.Generator) -> tuple[dict, np.ndarray, np.ndarray]:
-    """The cost network (two hidden layers of `hidden`, or one layer when None), its inputs and targets:
-    weights ~ N(0, 1/fan-in), so no unit saturates."""
-    sizes = (INPUTS, HIDDEN, HIDDEN, OUTPUTS) if hidden else (SINGLE, SINGLE)
-    outputs = sizes[-1]
-    acts = (hidden, hidden, output) if hidden else (output,)
-    layers = [
+def sizes_of(layers: int, outputs: int | None) -> tuple[int, ...]:
+    """The cost network's sizes, of about 3,700 parameters whatever its shape: `layers` hidden
+    layers (0 to 3; one hidden layer is wider) and `outputs` units (None: OUTPUTS, or SINGLE for a
+    single layer); a single layer of one unit takes many inputs instead."""
+    if layers == 0:
+        return (SINGLE, SINGLE) if outputs is None else (SINGLE * SINGLE // outputs, outputs)
+    units = OUTPUTS if outputs is None else outputs
+    return (INPUTS, ONE_HIDDEN, units) if layers == 1 else (INPUTS, *(HIDDEN for _ in range(layers)), units)
+
+
+def network(
+    hidden: str | None, output: str, loss: str, rng: np.random.Generator, *, layers: int = 2, outputs: int | None = None
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The cost network (`layers` hidden layers of `hidden`, or one layer when None; `outputs`
+    units, sizes_of), its inputs and targets: weights ~ N(0, 1/fan-in), so no unit saturates."""
+    sizes = sizes_of(layers if hidden else 0, outputs)
+    units = sizes[-1]
+    acts = (*(hidden for _ in sizes[2:] if hidden), output)
+    net_layers = [
         {"W": rng.normal(0, 1 / math.sqrt(n_in), (n_out, n_in)), "b": rng.normal(0, 0.1, n_out), "activation": act}
         for n_in, n_out, act in zip(sizes[:-1], sizes[1:], acts)
     ]
     X = rng.normal(0, 1, (BATCH, sizes[0]))
     Y: np.ndarray  # class labels (ints) for sparse_cce, real targets otherwise
     if loss == "sparse_cce":
-        Y = rng.integers(0, outputs, BATCH)
+        Y = rng.integers(0, units, BATCH)
     elif loss == "cce":
-        Y = rng.dirichlet(np.ones(outputs), BATCH)
+        Y = rng.dirichlet(np.ones(units), BATCH)
     elif loss == "bce":
-        Y = rng.uniform(0.05, 0.95, (BATCH, outputs))
+        Y = rng.uniform(0.05, 0.95, (BATCH, units))
     elif loss == "mape":
-        Y = rng.uniform(0.5, 2.0, (BATCH, outputs)) * rng.choice([-1.0, 1.0], (BATCH, outputs))
+        Y = rng.uniform(0.5, 2.0, (BATCH, units)) * rng.choice([-1.0, 1.0], (BATCH, units))
     else:
-        Y = rng.normal(0, 1, (BATCH, outputs))
-    return {"layers": layers, "loss": loss, "l2": 0.0}, X, Y
+        Y = rng.normal(0, 1, (BATCH, units))
+    return {"layers": net_layers, "loss": loss, "l2": 0.0}, X, Y
 
 
 def describe(net: dict) -> str:
@@ -310,10 +324,13 @@ def run(
     *,
     threshold: float = THRESHOLD,
     rng: np.random.Generator | None = None,
+    layers: int = 2,
+    units: int | None = None,
 ) -> CostCheck:
     """Time the submission's network_gradients (through `timer`) on a cost network of components it
-    gets right (`hidden`, `outputs`: grading.items._right_components) and judge it. Never raises
-    for what the submission does."""
+    gets right (`hidden`, `outputs`: grading.items._right_components), of the shape its networks
+    take (`layers` hidden layers, `units` outputs: sizes_of), and judge it. Never raises for what
+    the submission does."""
     from gradverify.references import torch_backend
 
     start = time.perf_counter()
@@ -321,7 +338,7 @@ def run(
     if chosen is None:
         return CostCheck(Verdict.UNMEASURED, reason="network_gradients implements no architecture to time")
     rng = rng if rng is not None else np.random.default_rng(secrets.randbits(64))
-    net, X, Y = network(*chosen, rng)
+    net, X, Y = network(*chosen, rng, layers=layers, outputs=units)
     expected = torch_backend.network_gradients(net, X, Y)
     measured = _Measured(describe(net), parameters(net), forward_seconds(net, X, Y), start)
     for _ in range(REPEATS):

@@ -13,10 +13,15 @@ activations, each an equal part of its half (the whole for one kind when the dom
 of the other), so a file that handles one corner earns that corner's share only, and refusing
 a component costs what getting it wrong costs.
 
-How a component is found right (`check_domain`): first one fixed small case per component
-(3 samples, 2 outputs, soft labels; a training run of 2 epochs over batches of 2 with momentum
-0.9; Plan.case draws its values with the grade's seed), then a hypothesis search over the networks of every component still right, mixed, with
-the item's examples less the fixed cases (a third of them at least). A failure the search finds is tried, in its own shape, on each component
+How a component is found right (`check_domain`): first fixed small cases (3 samples, soft
+labels; a training run of 2 epochs over batches of 2 with momentum 0.9; Plan.case draws their
+values with the grade's seed) on the networks the code takes: an output pair on PAIR_SHAPES
+(a single layer of its loss's outputs, then one output unit, then over hidden layers), a hidden
+activation under a pair found right on HIDDEN_LAYERS, each until the code takes one: a network
+it refuses (NotImplementedError) is outside its domain, and a component is refused only when it
+refuses every probe. Then a hypothesis search over the networks of every component still right,
+mixed, skipping what the code refuses, with the item's examples less the cases checked (a third
+of them at least). A failure the search finds is tried, in its own shape, on each component
 still right alone (a hidden activation under the first pair right; an output pair over hidden
 layers of the first hidden activation right), and each one it fails on is blamed, so a bug
 that is no one component's (the bias gradient averaged) costs every component it shows on;
@@ -56,6 +61,16 @@ KIND_SHARE = {"output": 0.5, "hidden": 0.5}
 SEARCH_ROUNDS = 3
 #: The fixed cases' shape: samples, inputs, hidden units; outputs are max(2, the loss's minimum).
 CASE_BATCH, CASE_INPUTS, CASE_HIDDEN = 3, 2, 3
+#: The shapes an output pair is probed on, in order, until the code accepts one: (hidden layers,
+#: outputs), outputs None being the loss's default (at least 2) and 1 one output unit. A network
+#: the code refuses (NotImplementedError) is outside its domain, not a missing pair: a fixed
+#: depth, or one output unit, is a domain. The pair is refused only when every shape is.
+PAIR_SHAPES: tuple[tuple[int, int | None], ...] = ((0, None), (0, 1), (1, None), (1, 1), (2, None), (2, 1))
+#: How many hidden activations a pair is tried over, at one depth, when it comes out wrong over
+#: the first (the wrong one may be the hidden activation, not the pair).
+PAIR_HIDDEN_TRIES = 2
+#: The hidden layers a hidden activation is probed with, in order, under a pair found right.
+HIDDEN_LAYERS = (2, 1, 3)
 
 
 class Verdict(StrEnum):
@@ -100,6 +115,9 @@ class ComponentResult:
     verdict: Verdict
     #: one line: the failing comparison or the refusal ("" when right)
     why: str = ""
+    #: of a component found right: the hidden layers and output units of the network it was
+    #: right on (the shape the code accepts), else None
+    shape: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -187,22 +205,35 @@ def _outputs(loss: str) -> int:
     return max(2, LOSSES[loss].min_outputs)
 
 
+def probe_outputs(pair: Component, outputs: int | None) -> int | None:
+    """The output units of a probe of `pair`: the loss's default for None; 1 only where one unit
+    is a network of its own (not softmax, whose one output is constantly 1, nor a loss of more)."""
+    if outputs is None:
+        return _outputs(pair.pair_loss)
+    if pair.activation == "softmax" or LOSSES[pair.pair_loss].min_outputs > outputs:
+        return None
+    return outputs
+
+
+def probe_arch(pair: Component, layers: int, outputs: int, hidden: str | None = None) -> Architecture:
+    """`layers` hidden layers of `hidden` (CASE_HIDDEN units each) under the output pair `pair`
+    with `outputs` units."""
+    if layers and hidden is None:
+        raise ValueError("a probe with hidden layers needs their activation")
+    sizes = (CASE_INPUTS, *(CASE_HIDDEN for _ in range(layers)), outputs)
+    acts = tuple(hidden for _ in range(layers) if hidden) + (pair.activation,)
+    return Architecture(sizes, acts, pair.pair_loss, 0.0, CASE_BATCH)
+
+
 def output_arch(component: Component) -> Architecture:
     """A single-layer network whose one layer is `component`'s output pair."""
-    return Architecture(
-        (CASE_INPUTS, _outputs(component.pair_loss)), (component.activation,), component.pair_loss, 0.0, CASE_BATCH
-    )
+    return probe_arch(component, 0, _outputs(component.pair_loss))
 
 
-def hidden_arch(component: Component, under: Component) -> Architecture:
-    """Two hidden layers of `component`'s activation under the output pair `under`."""
-    return Architecture(
-        (CASE_INPUTS, CASE_HIDDEN, CASE_HIDDEN, _outputs(under.pair_loss)),
-        (component.activation, component.activation, under.activation),
-        under.pair_loss,
-        0.0,
-        CASE_BATCH,
-    )
+def hidden_arch(component: Component, under: Component, layers: int = 2, outputs: int | None = None) -> Architecture:
+    """`layers` hidden layers of `component`'s activation under the output pair `under` (its
+    default outputs, or `outputs`)."""
+    return probe_arch(under, layers, outputs or _outputs(under.pair_loss), component.activation)
 
 
 def arch_of(case: Any) -> Architecture:
@@ -251,15 +282,15 @@ def _verdict(comparisons: list[Comparison]) -> tuple[Verdict, str]:
     return (Verdict.REFUSED if all(c.cause in MISSING for c in bad) else Verdict.WRONG), why
 
 
-def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict, str, Any, list[Comparison]]:
-    """One case: its verdict, why, and (the case the comparisons are about, the comparisons);
-    a case that cannot be checked (a kink, training that diverged) counts as right."""
+def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict | None, str, Any, list[Comparison]]:
+    """One case: its verdict (None for a case that cannot be checked: a kink, training that
+    diverged), why, and (the case the comparisons are about, the comparisons)."""
     from gradverify.properties.shared import Rejected
 
     try:
         case, comparisons = run_case(prop.check, module, case, tolerance=prop.tolerance)
     except Rejected:
-        return Verdict.RIGHT, "", case, []
+        return None, "", case, []
     verdict, why = _verdict(comparisons)
     return verdict, why, case, comparisons
 
@@ -273,6 +304,8 @@ class _State:
     refusal: list[Comparison] | None = None
     examples: int = 0
     max_rel: float = 0.0
+    #: the hidden layers and output units of the network each component found right was right on
+    shapes: dict[Component, tuple[int, int]] = field(default_factory=dict)
 
     def right(self, kind: str | None = None) -> list[Component]:
         return [c for c, (v, _) in self.verdicts.items() if v is Verdict.RIGHT and (kind is None or c.kind == kind)]
@@ -284,9 +317,54 @@ class _State:
                 self.max_rel = max(self.max_rel, c.max_rel_err)
 
 
-def _judge(state: _State, plan_: Plan, component: Component, prop: Property, module: Any, case: Any) -> None:
-    verdict, why, case, comparisons = _check(prop, module, case)
-    state.note(comparisons)
+def _probe(state: _State, plan_: Plan, component: Component, prop: Property, module: Any, archs: list[Architecture]) -> None:
+    """`component` judged on the first of `archs` the code accepts (a refusal says the network is
+    outside its domain); refused when it refuses them all. An output pair wrong over a hidden
+    activation is tried over up to PAIR_HIDDEN_TRIES of them at that depth before it is wrong:
+    the wrong one may be the hidden activation."""
+    refused: tuple[Any, list[Comparison]] | None = None
+    wrong: tuple[Any, list[Comparison]] | None = None
+    unchecked = False  # a probe that could not be checked (no evidence either way)
+    tries: dict[int, int] = {}
+    for arch in archs:
+        depth = len(arch.sizes) - 2
+        if component.kind == "output" and wrong is not None and (depth == 0 or tries.get(depth, 0) >= PAIR_HIDDEN_TRIES):
+            continue
+        verdict, _, case, comparisons = _check(prop, module, plan_.case(arch))
+        if verdict is None:
+            unchecked = True
+            continue
+        if verdict is Verdict.REFUSED:  # not an example: nothing was compared
+            refused = refused or (case, comparisons)
+            continue
+        state.note(comparisons)
+        if verdict is Verdict.RIGHT:
+            state.verdicts[component] = (Verdict.RIGHT, "")
+            state.shapes[component] = (depth, arch.sizes[-1])
+            return
+        wrong = wrong or (case, comparisons)
+        tries[depth] = tries.get(depth, 0) + 1
+        if component.kind == "hidden" or depth == 0:
+            break
+    found = wrong or refused
+    if found is None:  # nothing the code did was wrong or refused: as before, right unless nothing ran
+        state.verdicts[component] = (Verdict.RIGHT, "") if unchecked else (Verdict.UNCHECKED, "no network to check it on")
+        return
+    _judge(state, plan_, component, *found)
+
+
+def _pair_archs(pair: Component, hidden: list[Component]) -> list[Architecture]:
+    """The probes of an output pair (PAIR_SHAPES), over each hidden activation of the domain."""
+    archs = []
+    for layers, outputs in PAIR_SHAPES:
+        units = probe_outputs(pair, outputs)
+        if units is not None:
+            archs += [probe_arch(pair, layers, units, h.activation) for h in hidden] if layers else [probe_arch(pair, 0, units)]
+    return archs
+
+
+def _judge(state: _State, plan_: Plan, component: Component, case: Any, comparisons: list[Comparison]) -> None:
+    verdict, why = _verdict(comparisons)
     if verdict is Verdict.REFUSED and component in plan_.optional:
         del state.verdicts[component]
         state.dropped.append(
@@ -309,14 +387,16 @@ def check_domain(
     item's time: a search round after the first starts only within its first third."""
     prop = prop_of(None)
     state = _State({c: (Verdict.UNCHECKED, "") for c in plan_.components})
+    hidden = [c for c in plan_.components if c.kind == "hidden"]
     for component in [c for c in plan_.components if c.kind == "output"]:
-        _judge(state, plan_, component, prop, module, plan_.case(output_arch(component)))
+        _probe(state, plan_, component, prop, module, _pair_archs(component, hidden))
     pairs = state.right("output")
-    for component in [c for c in plan_.components if c.kind == "hidden"]:
+    for component in hidden:
         if not pairs:
             state.verdicts[component] = (Verdict.UNCHECKED, "no output layer is right to check it under")
             continue
-        _judge(state, plan_, component, prop, module, plan_.case(hidden_arch(component, pairs[0])))
+        under, units = pairs[0], state.shapes[pairs[0]][1]
+        _probe(state, plan_, component, prop, module, [hidden_arch(component, under, n, units) for n in HIDDEN_LAYERS])
     # the fixed cases count against the item's examples; the search keeps a third of them at least
     budget, start = max(examples // 3, examples - state.examples), time.perf_counter()
     for round_ in range(SEARCH_ROUNDS):
@@ -326,7 +406,8 @@ def check_domain(
         losses = tuple(dict.fromkeys(c.pair_loss for c in pairs))
         outputs = {loss: tuple(c.activation for c in pairs if c.loss == loss) for loss in losses}
         search = prop_of(plan_.strategy(losses, outputs, tuple(c.activation for c in hidden)))
-        result, _ = run_property(search, module, profile=PROFILES["ci"], seed=seed, entries=[], budget=budget)
+        # a drawn network the code refuses is outside its domain: skipped, as verify skips it
+        result, _ = run_property(search, module, profile=PROFILES["ci"], seed=seed, entries=[], budget=budget, skip_missing=True)
         state.examples += result.examples
         budget -= max(1, result.examples)
         if result.examples and result.max_rel_err == result.max_rel_err:
@@ -336,7 +417,7 @@ def check_domain(
         state.failure = state.failure or result.failure
         _attribute(state, prop, module, result.failure, start, seconds)
     credit = Credit(
-        tuple(ComponentResult(c, *state.verdicts[c]) for c in plan_.components if c in state.verdicts),
+        tuple(ComponentResult(c, *state.verdicts[c], state.shapes.get(c)) for c in plan_.components if c in state.verdicts),
         tuple(plan_.left_out) + tuple(state.dropped),
     )
     summary = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance)
@@ -362,7 +443,7 @@ def _attribute(state: _State, prop: Property, module: Any, failure: Failure, sta
             prop, module, transferred(case, component, pairs[0], hidden[0] if hidden else None)
         )
         state.note(comparisons)
-        if verdict is not Verdict.RIGHT:
+        if verdict is Verdict.WRONG:  # a transfer the code refuses is outside its domain: no blame
             state.verdicts[component], found = (verdict, reason), True
     if not found:
         for component in own_components(case) & set(state.right()):

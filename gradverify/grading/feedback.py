@@ -354,11 +354,17 @@ def autodiff_note(result: GradeResult) -> str:
     )
 
 
+#: How many kinds of failure the class summary lists, most common first (it says how many more).
+FAILURES_SHOWN = 15
+
+
 def _pass_rates(results: list[dict], titles: dict[str, str]) -> list[tuple[str, float]]:
-    """(item title, share of submissions passing it), in rubric order."""
+    """(item title, share of the submissions that could be loaded passing it), in rubric order:
+    a file that could not be loaded tells nothing of any item."""
     items = [t["extra_data"]["item"] for t in results[0]["tests"]]
-    passed = Counter(t["extra_data"]["item"] for doc in results for t in doc["tests"] if t["status"] == "passed")
-    return [(titles.get(item, item), passed[item] / len(results)) for item in items]
+    loaded = [doc for doc in results if not doc["extra_data"].get("load_error")]
+    passed = Counter(t["extra_data"]["item"] for doc in loaded for t in doc["tests"] if t["status"] == "passed")
+    return [(titles.get(item, item), passed[item] / len(loaded) if loaded else 0.0) for item in items]
 
 
 def summary_pictures(results: list[dict]) -> "list[Picture]":
@@ -425,22 +431,42 @@ def class_summary(
     for name, doc in sorted(((_student(doc), doc) for doc in results), key=lambda pair: pair[0]):
         cells = [_points(t["score"]) if t["status"] == "passed" else f"**{_points(t['score'])}**" for t in doc["tests"]]
         lines.append(f"| {inline(name)} | {_points(doc['score'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + _failure_tables(results, titles) + left_out) + "\n"
+
+
+def _failure_tables(results: list[dict], titles: dict[str, str]) -> list[str]:
+    """The most common failures (FAILURES_SHOWN kinds, and how many more there are), files that
+    could not be loaded counted apart, and apart again what was not implemented, per item."""
     failures: Counter[tuple[str, str]] = Counter()
+    missing: Counter[str] = Counter()
+    unloaded = 0
     for doc in results:
         if doc["extra_data"].get("load_error"):
-            failures[("(whole file)", "could not be loaded")] += 1
+            unloaded += 1
             continue
         for t in doc["tests"]:
-            if t["status"] == "failed":
+            if t["status"] != "failed":
+                continue
+            if t["extra_data"].get("status") == "not implemented":
+                missing[t["extra_data"]["item"]] += 1
+            else:
                 failures[(t["extra_data"]["item"], _kind_of_failure(t["extra_data"]))] += 1
-    lines += ["", "## Most common failures", ""]
+    lines = ["", "## Most common failures", ""]
+    if unloaded:
+        lines += [f"{unloaded} could not be loaded (every item lost; not in the pass rates).", ""]
     if not failures:
         lines.append("None.")
     else:
         lines += ["| item | failure | students |", "|---|---|---|"]
-        for (item, cause), count in failures.most_common(15):
+        for (item, cause), count in failures.most_common(FAILURES_SHOWN):
             lines.append(f"| {inline(titles.get(item, item))} | {inline(cause)} | {count} |")
-    return "\n".join(lines + left_out) + "\n"
+        if len(failures) > FAILURES_SHOWN:
+            rest = len(failures) - FAILURES_SHOWN
+            lines += ["", f"{rest} more kind{'s' if rest > 1 else ''} of failure not shown (each student's report has theirs)."]
+    if missing:
+        lines += ["", "Not implemented (missing, not wrong):", "", "| item | students |", "|---|---|"]
+        lines += [f"| {inline(titles.get(item, item))} | {count} |" for item, count in missing.most_common()]
+    return lines
 
 
 def _student(document: dict) -> str:

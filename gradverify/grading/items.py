@@ -205,10 +205,12 @@ class CostOnce:
         self.timer, self.deadline, self.seconds = timer, deadline, seconds
         self.result: cost.CostCheck | None = None
 
-    def __call__(self, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]]) -> cost.CostCheck:
+    def __call__(
+        self, hidden: tuple[str, ...], outputs: dict[str, tuple[str, ...]], layers: int = 2, units: int | None = None
+    ) -> cost.CostCheck:
         if self.result is None:
             with self.deadline(self.seconds) if self.deadline else _no_deadline():
-                self.result = cost.run(self.timer, hidden, outputs)
+                self.result = cost.run(self.timer, hidden, outputs, layers=layers, units=units)
         return self.result
 
 
@@ -436,17 +438,23 @@ def _failed_item(
     )
 
 
-def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]] | None:
-    """(hidden activations, output activations per loss) of the components a composite item found
-    right: what the cost check's network may be built of (None when no output pair is right)."""
-    right = [r.component for r in credit.components if r.verdict is domain.Verdict.RIGHT]
+def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], int, int | None] | None:
+    """(hidden activations, output activations per loss, hidden layers, output units) of the
+    components a composite item found right: what the cost check's network may be built of, in
+    a shape the code accepts (two hidden layers when it took them, else the depth it took; one
+    output unit when that is all it took; None when no output pair is right)."""
+    found = [r for r in credit.components if r.verdict is domain.Verdict.RIGHT]
     outputs: dict[str, tuple[str, ...]] = {}
-    for component in right:
-        if component.loss is not None:
-            outputs[component.loss] = (*outputs.get(component.loss, ()), component.activation)
+    for r in found:
+        if r.component.loss is not None:
+            outputs[r.component.loss] = (*outputs.get(r.component.loss, ()), r.component.activation)
     if not outputs:
         return None
-    return tuple(c.activation for c in right if c.loss is None), outputs
+    shapes = [r.shape for r in found if r.shape is not None]
+    depths = {layers for layers, _ in shapes if layers}
+    layers = 2 if 2 in depths or not depths else min(depths)
+    units = 1 if shapes and all(u == 1 for _, u in shapes) else None
+    return tuple(r.component.activation for r in found if r.component.loss is None), outputs, layers, units
 
 
 def _domain_plan(item: Item, earlier: list[ItemResult], adapter: Adapter | None, l2_draws: str, seed: int) -> domain.Plan:

@@ -109,19 +109,30 @@ def _read(path: Path) -> tuple[dict, "_Source"]:
 
 
 def _items(raw_items: Any, path: Path, source: "_Source") -> list["Item"]:
-    """The [[items]] tables, each validated, with names used once."""
+    """The [[items]] tables, each validated, with names used once and no two items checking the
+    same thing (a second network item would grade the same bug twice)."""
     if not isinstance(raw_items, list) or not raw_items or not all(isinstance(raw, dict) for raw in raw_items):
         raise ValueError(
             f"{path}{source.at('items')}: the rubric needs at least one [[items]] table, and items must be [[items]] tables"
         )
     items: list[Item] = []
     names: set[str] = set()
+    checked: dict[tuple[str, str | None], int] = {}
     for i, raw in enumerate(raw_items):
         _known_fields(raw, source, ("items", i))
         items.append(_item(raw, i, source))
-        if items[-1].name in names:
-            raise ValueError(f"{path}: item {i + 1}{source.at('items', i, 'name')}: the name {items[-1].name!r} is used twice")
-        names.add(items[-1].name)
+        item = items[-1]
+        if item.name in names:
+            raise ValueError(f"{path}: item {i + 1}{source.at('items', i, 'name')}: the name {item.name!r} is used twice")
+        names.add(item.name)
+        what = (item.check, item.target)
+        if what in checked:
+            target = f" with target {item.target!r}" if item.target else ""
+            raise ValueError(
+                f"{path}: item {i + 1}{source.at('items', i, 'check')}: check {item.check!r}{target} is item "
+                f"{checked[what] + 1}'s already; each thing is graded by one item, or one bug would cost its points twice"
+            )
+        checked[what] = i
     return items
 
 

@@ -83,7 +83,8 @@ class SandboxUnavailable(Exception):
     """No mode that isolates the child is possible here; the message says why and what to do."""
 
 
-#: What each mode protects, as the grader establishes it (never as the child reports it).
+#: What each mode protects, as the grader establishes it (never as the child reports it);
+#: {allowed} is what the child may import (protections_of).
 PROTECTIONS: dict[Mode, tuple[str, ...]] = {
     Mode.BWRAP: (
         "bubblewrap",
@@ -91,7 +92,7 @@ PROTECTIONS: dict[Mode, tuple[str, ...]] = {
         "no capabilities",
         "no network",
         "own process ids",
-        "private filesystem (interpreter, standard library and NumPy only)",
+        "private filesystem (interpreter, {allowed} only)",
         "private size-limited /tmp and /dev/shm",
         "resource limits",
         "processes die with the grader",
@@ -99,12 +100,19 @@ PROTECTIONS: dict[Mode, tuple[str, ...]] = {
     Mode.USER: (
         "unprivileged uid of its own",
         "own session",
-        "interpreter without site-packages (standard library and NumPy only)",
+        "interpreter without site-packages ({allowed} only)",
         "grader's files unreadable to the child",
         "resource limits",
     ),
     Mode.NONE: ("NONE: graded with --unsafe-no-sandbox, the submission ran as the grader's user",),
 }
+
+
+def protections_of(mode: Mode, packages: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The protections of `mode` for a child that may import the standard library, NumPy and
+    `packages` (a rubric's), naming them."""
+    allowed = "standard library, NumPy and " + ", ".join(packages) if packages else "standard library and NumPy"
+    return tuple(p.format(allowed=allowed) for p in PROTECTIONS[mode])
 
 
 def bwrap_binary() -> str | None:

@@ -312,8 +312,9 @@ class Sandbox:
 
     @property
     def isolation(self) -> frozenset[str]:
-        """The protections of the sandbox's mode, as established here (engine.PROTECTIONS)."""
-        return frozenset(engine.PROTECTIONS[self.mode]) if self.mode else frozenset()
+        """The protections of the sandbox's mode, as established here (engine.protections_of), naming
+        the packages the submission may import."""
+        return frozenset(engine.protections_of(self.mode, self.packages)) if self.mode else frozenset()
 
     def output(self) -> str:
         """What the submission printed (stdout and stderr as they came), cut at output_limit bytes."""

@@ -347,8 +347,9 @@ def load_submission(path: str | None) -> tuple[Any, dict]:
 
 
 def _call(module: Any, request: dict, student: str | None = None) -> tuple[bool, Any]:
-    """Run the requested function; (True, value) or (False, failure fields). `student`: through
-    an adapter, the student's file, whose innermost frame in a traceback is reported with it."""
+    """Run the requested function; (True, value) or (False, failure fields). `student`: the
+    student's file (the submission, also through an adapter), whose innermost frame in a
+    traceback is reported with what it raised."""
     fn = getattr(module, request["function"], None)
     if not callable(fn):
         return False, {"kind": "missing"}
@@ -407,7 +408,7 @@ def main(argv: list[str]) -> int:
     try:
         send_frame(sock, dump_message(hello))
         if module is not None:
-            serve(sock, module, config["submission"] if adapter is not None else None)
+            serve(sock, module, config["submission"])
     except OSError:
         return 70  # the connection is broken (e.g. the submission closed it)
     return 0

@@ -605,4 +605,61 @@ PARTIAL: dict[str, Partial] = {
     ]
 }
 
+_NETWORK_START = '    """network_gradients on validated input."""\n    xs, zs = _forward(layers, X)\n'
+
+
+@dataclass(frozen=True)
+class Restricted:
+    """Correct code whose networks (network_gradients, and train through it) are part of the
+    protocol's only: a fixed depth, or one output unit; a network outside raises
+    NotImplementedError. What it refuses is outside its domain, not missing: every item passes
+    but those in `partial`, which earn the share of their domain it covers (the loss and output
+    pairs it cannot have) and score more than 0. `inside` is a network it takes: (sizes,
+    activations, loss)."""
+
+    variant: Variant
+    inside: tuple[tuple[int, ...], tuple[str, ...], str]
+    partial: tuple[str, ...] = ()
+
+
+#: Correct code of a restricted domain, with the items that must earn only part of their points.
+RESTRICTED: dict[str, Restricted] = {
+    r.variant.name: r
+    for r in [
+        Restricted(
+            _v(
+                "fixed_depth_two_layers",
+                None,
+                "networks of exactly two layers (one hidden layer), as a textbook two-layer MLP; other "
+                "depths raise NotImplementedError",
+                (
+                    _NETWORK_START,
+                    '    """network_gradients on validated input."""\n'
+                    "    if len(layers) != 2:\n"
+                    '        raise NotImplementedError("this network has exactly two layers")\n'
+                    "    xs, zs = _forward(layers, X)\n",
+                ),
+            ),
+            inside=((3, 4, 2), ("relu", "sigmoid"), "bce"),
+        ),
+        Restricted(
+            _v(
+                "one_output_unit",
+                None,
+                "networks of one output unit (a binary classifier or a scalar regression); more outputs "
+                "raise NotImplementedError",
+                (
+                    _NETWORK_START,
+                    '    """network_gradients on validated input."""\n'
+                    "    if Y.ndim != 2 or Y.shape[1] != 1:\n"
+                    '        raise NotImplementedError("one output unit only")\n'
+                    "    xs, zs = _forward(layers, X)\n",
+                ),
+            ),
+            inside=((3, 4, 1), ("relu", "sigmoid"), "bce"),
+            partial=("network", "l2", "train_loop"),
+        ),
+    ]
+}
+
 SIGMOID_DERIVATIVE_FROM_Z = BUGGY["sigmoid_derivative_from_z"]
