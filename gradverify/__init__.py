@@ -139,6 +139,7 @@ def verify(
     seed: int | None = None,
     budget: int | None = None,
     properties: list[str] | None = None,
+    skip: list[str] | None = None,
     regressions: str | Path | None = None,
     save_regressions: bool = True,
     replay: str | None = None,
@@ -152,7 +153,8 @@ def verify(
     profile: "dev" (quick, random seed), "ci" (deterministic: seed 0 unless `seed`, fixed
         budget) or "thorough" (many examples).
     budget: examples per property (default: the profile's); properties: run only these checks
-        (names or glob patterns such as "worked_example_*").
+        (names or glob patterns such as "worked_example_*"); skip: run none of these (e.g. the
+        bad-input checks of a library that validates its inputs its own way: "bad_input_*").
     regressions: the corpus folder (default: [tool.gradverify] regressions, else
         <project>/.gradverify/regressions); entries live in a subfolder per implementation and
         are replayed first; new counterexamples are saved unless `save_regressions` is false.
@@ -164,13 +166,13 @@ def verify(
     with the dev and thorough profiles, and into a temporary folder removed at exit with ci.
 
     Returns a VerifyResult (`.passed`, `.results`, `.failed`). Raises ValueError for an unknown
-    profile, a property pattern that matches no check, an unreadable replay or [tool.gradverify],
+    profile, a property or skip pattern that matches no check, an unreadable replay or [tool.gradverify],
     and gradverify.loader.ImplLoadError for an implementation that cannot be loaded or that
     defines none of the protocol's functions.
     """
     from gradverify import runner
 
-    chosen = _select_checks(properties) if properties is not None else None
+    chosen = runner.select(properties, skip) if properties is not None or skip else None
     session = prepare(
         impl,
         profile=profile,
@@ -239,20 +241,6 @@ def prepare(
         database_dir=database_dir,
         replay=entry,
     )
-
-
-def _select_checks(patterns: list[str]) -> list[str]:
-    """The checks named by `patterns` (names or glob patterns, e.g. "worked_example_*"), in the
-    suite's order, each once; ValueError naming the valid names for a pattern that matches none."""
-    from fnmatch import fnmatchcase
-
-    from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
-
-    names = [*FIXED_CHECKS, *PROPERTIES]
-    for pattern in patterns:
-        if not any(fnmatchcase(name, pattern) for name in names):
-            raise ValueError(f"no check matches {pattern!r}; the checks are: {', '.join(names)}")
-    return [name for name in names if any(fnmatchcase(name, pattern) for pattern in patterns)]
 
 
 def grade(

@@ -76,7 +76,10 @@ def _add_verify(sub: Any) -> None:
     v.add_argument("--budget", type=positive_int, help="examples per property, overriding the profile's")
     v.add_argument("--report", help="write the Markdown report here")
     v.add_argument("--junit", help="write JUnit XML here")
-    v.add_argument("--property", action="append", dest="only", metavar="NAME", help="run only this check (repeatable)")
+    v.add_argument(
+        "--property", action="append", dest="only", metavar="NAME", help="run only this check, a name or a glob (repeatable)"
+    )
+    v.add_argument("--skip", action="append", metavar="PATTERN", help="run none of the checks it matches (repeatable)")
     v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
     v.add_argument(
         "--regressions",
@@ -217,7 +220,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             profile=args.profile or settings.get("profile", "dev"),
             seed=args.seed,
             budget=args.budget,
-            properties=args.only,
+            properties=args.only if args.only is not None else settings.get("checks"),
+            skip=args.skip if args.skip is not None else settings.get("skip"),
             regressions=args.regressions,
             save_regressions=not args.no_save,
             replay=args.replay,

@@ -24,7 +24,9 @@ from typing import Any
 
 STATE_DIR = ".gradverify"
 #: The settings [tool.gradverify] may hold, with what each must be.
-SETTINGS = {"regressions": str, "impl": str, "profile": str}
+SETTINGS: dict[str, type] = {"regressions": str, "impl": str, "profile": str, "checks": list, "skip": list}
+#: The settings that are lists of names or glob patterns of checks (gradverify.runner.select).
+PATTERN_LISTS = ("checks", "skip")
 
 
 def find_project(start: Path | None = None) -> Path:
@@ -55,6 +57,8 @@ def load_settings(project: Path) -> dict[str, Any]:
             raise ValueError(f"{path}: unknown setting {key!r} in [tool.gradverify]; expected one of {sorted(SETTINGS)}")
         if not isinstance(value, SETTINGS[key]):
             raise ValueError(f"{path}: [tool.gradverify] {key} must be a {SETTINGS[key].__name__}, got {value!r}")
+        if key in PATTERN_LISTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ValueError(f"{path}: [tool.gradverify] {key} must be a list of check names or patterns, got {value!r}")
     return settings
 
 

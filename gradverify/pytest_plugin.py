@@ -111,6 +111,12 @@ def _configure(config: pytest.Config) -> "_Gate | None":
     except ImplLoadError as exc:
         raise pytest.UsageError(f"gradverify: cannot load the implementation: {exc}") from None
     report = config.getoption("gradverify_report")
+    from gradverify.runner import select
+
+    try:
+        checks = select(settings.get("checks"), settings.get("skip"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"gradverify: [tool.gradverify]: {exc}") from None
     return _Gate(
         config,
         spec,
@@ -120,6 +126,7 @@ def _configure(config: pytest.Config) -> "_Gate | None":
         config.getoption("gradverify_seed"),
         config.getoption("gradverify_budget"),
         config.invocation_params.dir / report if report else None,
+        checks,
     )
 
 
@@ -147,8 +154,9 @@ class Checks(pytest.Collector):
         then the fixed checks. The report keeps the suite's order (gradverify.results.combine)."""
         from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 
+        chosen = set(self.config.stash[GATE].checks)
         by_cost = sorted(PROPERTIES, key=lambda name: -PROPERTIES[name].data_sets * PROPERTIES[name].weight)
-        return [Check.from_parent(self, name=name) for name in [*by_cost, *FIXED_CHECKS]]
+        return [Check.from_parent(self, name=name) for name in [*by_cost, *FIXED_CHECKS] if name in chosen]
 
 
 class Check(pytest.Item):
@@ -194,6 +202,8 @@ class _Gate:
     seed: int | None
     budget: int | None
     report: Path | None
+    #: the checks of the run: [tool.gradverify] checks less skip (gradverify.runner.select)
+    checks: list[str] = field(default_factory=list)
     #: the session this process runs its checks in, prepared on its first check
     prepared: "Session | None" = None
     #: each check's result, as it arrives (from this process or from xdist's workers)

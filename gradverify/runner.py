@@ -94,6 +94,20 @@ class Session:
         return names
 
 
+def select(checks: list[str] | None = None, skip: list[str] | None = None) -> list[str]:
+    """The checks a run runs, in the suite's order, each once: those `checks` names (names or glob
+    patterns such as "worked_example_*"; default: every check) less those `skip` names.
+    ValueError naming the checks for a pattern that matches none (a typo never passes silently)."""
+    from fnmatch import fnmatchcase
+
+    names = [*FIXED_CHECKS, *PROPERTIES]
+    for pattern in [*(checks or []), *(skip or [])]:
+        if not any(fnmatchcase(name, pattern) for name in names):
+            raise ValueError(f"no check matches {pattern!r}; the checks are: {', '.join(names)}")
+    chosen = [n for n in names if checks is None or any(fnmatchcase(n, pattern) for pattern in checks)]
+    return [n for n in chosen if not any(fnmatchcase(n, pattern) for pattern in skip or [])]
+
+
 def check_named(name: str) -> Property | FixedCheck:
     """The fixed check or property called `name`; ValueError, naming them all, for another name."""
     found = FIXED_CHECKS.get(name) or PROPERTIES.get(name)

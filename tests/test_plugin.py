@@ -110,6 +110,8 @@ def test_an_unconfigured_run_adds_no_items_and_imports_neither_torch_nor_jax(tmp
         ('impl = "mylib.backprop"', ["--gradverify-profile", "fast"], "gradverify: unknown profile 'fast'"),
         ('impl = "mylib.backprop"\nexamples = 3', [], "unknown setting 'examples' in [tool.gradverify]"),
         ('impl = "tests/test_backprop.py"', [], "tests/test_backprop.py"),  # the loader's words: tests/test_cli.py
+        ('impl = "mylib.backprop"\nskip = ["bad_inptu_*"]', [], "no check matches 'bad_inptu_*'"),
+        ('impl = "mylib.backprop"\nskip = "bad_input_*"', [], "[tool.gradverify] skip must be a list"),
     ],
 )
 def test_a_configuration_that_cannot_work_is_a_usage_error(tmp_path, monkeypatch, capsys, settings, args, message):
@@ -122,6 +124,22 @@ def test_a_configuration_that_cannot_work_is_a_usage_error(tmp_path, monkeypatch
     code, output = _pytest_here(project, monkeypatch, capsys, *args)
     assert code == pytest.ExitCode.USAGE_ERROR
     assert message in output and "Traceback" not in output
+
+
+def test_the_checks_a_project_declares_are_the_items_it_collects(tmp_path, monkeypatch, capsys):
+    """[tool.gradverify] checks and skip (names or globs) choose the checks that become items: a
+    library that validates its inputs its own way skips the bad-input checks."""
+    project = _example(tmp_path)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    settings = 'impl = "mylib.backprop"\nchecks = ["worked_example_*", "bad_input_*"]\nskip = ["bad_input_*"]'
+    pyproject.write_text(text[: text.index("[tool.gradverify]")] + f"[tool.gradverify]\n{settings}\n")
+    code, output = _pytest_here(project, monkeypatch, capsys, "--collect-only", "-q", "-m", "gradverify")
+    assert code == pytest.ExitCode.OK, output
+    from gradverify.properties.checks import FIXED_CHECKS
+
+    collected = {line.split("::")[-1] for line in output.splitlines() if "::" in line}
+    assert collected == {name for name in FIXED_CHECKS if name.startswith("worked_example_")}
 
 
 def test_the_fixture_says_how_to_configure_gradverify_when_it_is_not(tmp_path, monkeypatch, capsys):

@@ -4,6 +4,7 @@ replay it, and report it; exit codes, corpus and report files behave."""
 from __future__ import annotations
 
 import json
+import re
 import os
 import shlex
 import subprocess
@@ -611,3 +612,34 @@ def test_verify_skips_a_planted_oversized_entry_and_says_so_on_stderr_and_in_the
     for name in ("huge", "padded", "text"):
         assert f"regression corpus: {paths[name]}: skipped" in stderr
         assert f"{paths[name]}: skipped" in text
+
+
+def test_a_run_selects_checks_by_name_or_glob_and_skips_what_it_is_told():
+    names = runner.select(["worked_example_*", "bad_input_*"], ["bad_input_catalogue"])
+    assert names == [n for n in runner.select() if n.startswith("worked_example_") or n == "bad_input_is_rejected"]
+    assert runner.select(skip=["bad_input_*"]) == [n for n in runner.select() if not n.startswith("bad_input_")]
+    with pytest.raises(ValueError, match="no check matches 'bad_inptu_\\*'"):
+        runner.select(skip=["bad_inptu_*"])
+
+
+def test_verify_skips_the_checks_it_is_told_to(tmp_path):
+    import gradverify
+
+    result = gradverify.verify(
+        "gradverify.impl", properties=["worked_example_*"], skip=["*quartic"], save_regressions=False, project=tmp_path
+    )
+    ran = [r.name for r in result.results]
+    assert ran and all(n.startswith("worked_example_") and not n.endswith("quartic") for n in ran)
+
+
+def test_the_cli_skips_what_skip_matches(tmp_path, capsys, monkeypatch):
+    from gradverify.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    junit = tmp_path / "j.xml"
+    args = ["verify", "--profile", "ci", "--no-save", "--quiet", "--property", "worked_example_*", "--skip", "*quartic"]
+    assert main([*args, "--junit", str(junit)]) == 0
+    ran = set(re.findall(r'name="(worked_example_[a-z_]+)"', junit.read_text()))
+    assert ran and not any(name.endswith("quartic") for name in ran)
+    assert main(["verify", "--skip", "no_such_check"]) == 2
+    assert "no check matches 'no_such_check'" in capsys.readouterr().err
