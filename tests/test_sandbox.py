@@ -120,6 +120,11 @@ def test_the_child_has_a_minimal_environment_and_an_empty_working_folder(sandbox
         ("exits_at_import.py", "called sys.exit('bye') while importing"),
         ("os_exit_at_import.py", "ended its own process (exit code 4) while importing"),
         ("hog_at_import.py", "ran out of memory while importing"),
+        (
+            "imports_scipy.py",
+            "imports scipy, which the sandbox does not have: only the standard library and NumPy can be imported "
+            "(a rubric's `packages` can allow more) at line 3 while importing",
+        ),
     ],
 )
 def test_an_import_that_fails_ends_as_its_cause(name, cause):

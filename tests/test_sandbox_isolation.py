@@ -173,3 +173,15 @@ def test_the_protections_name_the_packages_a_rubric_allows():
         assert any("standard library and NumPy only" in p for p in plain)
         assert any("standard library, NumPy and scipy only" in p for p in more)
         assert not any("NumPy only" in p and "scipy" not in p for p in more)
+
+
+def test_a_missing_module_is_said_with_what_the_rubric_allows():
+    """A module the sandbox does not have is named with what can be imported: the rubric's
+    packages too, when it allows some."""
+    from gradverify.sandbox.errors import load_reason
+
+    report = {"kind": "raised", "type": "ModuleNotFoundError", "message": "No module named 'sklearn'", "module": "sklearn"}
+    assert "only the standard library, NumPy and scipy can be imported" in load_reason(report, ("scipy",))
+    assert (
+        load_reason({**report, "module": "../etc"}, ()) == "raised ModuleNotFoundError: No module named 'sklearn' while importing"
+    )

@@ -84,11 +84,26 @@ def describe_raised(type_name: str, message: str) -> str:
     return f"{type_name}: {text}" if text else type_name
 
 
-def _raised(report: dict) -> str | None:
+#: A module name the grader accepts from the child, as what a submission imports.
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}(\.[A-Za-z_][A-Za-z0-9_]{0,99}){0,9}")
+
+
+def _raised(report: dict, packages: tuple[str, ...] = ()) -> str | None:
     type_name, message = _clean(report.get("type"), 100), report.get("message")
     if not type_name or not isinstance(message, str):
         return None
+    module = report.get("module")
+    if type_name == "ModuleNotFoundError" and isinstance(module, str) and _MODULE.fullmatch(module):
+        return missing_module_reason(module, packages)
     return f"raised {describe_raised(type_name, message)}"
+
+
+def missing_module_reason(module: str, packages: tuple[str, ...] = ()) -> str:
+    """Why an import of `module` failed in the sandbox, and what is there instead."""
+    there = "the standard library, NumPy and " + ", ".join(packages) if packages else "the standard library and NumPy"
+    return (
+        f"imports {module}, which the sandbox does not have: only {there} can be imported (a rubric's `packages` can allow more)"
+    )
 
 
 def not_defined_reason(name: str) -> str:
@@ -127,14 +142,14 @@ def _located(message: str, where: str) -> str:
     return f"{first} ({where})" if first else where
 
 
-def call_failure(report: Any) -> SubmissionCallError | None:
+def call_failure(report: Any, packages: tuple[str, ...] = ()) -> SubmissionCallError | None:
     """The error for a failed call, or None if the report is malformed."""
     if isinstance(report, dict) and report.get("kind") == "raised":
         where = _location(report)
         if where is None or not isinstance(report.get("message"), str):
             return None
         report = {**report, "message": _located(report["message"], where)}
-    reason = _call_reason(report)
+    reason = _call_reason(report, packages)
     if reason is None:
         return None
     kind = CallFailure(report["kind"])
@@ -143,7 +158,7 @@ def call_failure(report: Any) -> SubmissionCallError | None:
     return SubmissionCallError(reason, kind)
 
 
-def _call_reason(report: Any) -> str | None:
+def _call_reason(report: Any, packages: tuple[str, ...] = ()) -> str | None:
     """The reason for a failed call, or None if the report is malformed."""
     if not isinstance(report, dict):
         return None
@@ -165,12 +180,13 @@ def _call_reason(report: Any) -> str | None:
         code = _clean(report.get("code"), 200)
         return None if code is None else f"called sys.exit({code})"
     if kind == "raised":
-        return _raised(report)
+        return _raised(report, packages)
     return None
 
 
-def load_reason(report: Any) -> str | None:
-    """The reason for a failed import, or None if the report is malformed."""
+def load_reason(report: Any, packages: tuple[str, ...] = ()) -> str | None:
+    """The reason for a failed import, or None if the report is malformed (`packages`: those the
+    rubric allows, named when a module is missing)."""
     if not isinstance(report, dict):
         return None
     kind, line = report.get("kind"), report.get("line")
@@ -184,7 +200,7 @@ def load_reason(report: Any) -> str | None:
         code = _clean(report.get("code"), 200)
         return None if code is None else f"called sys.exit({code}) while importing"
     if kind == "raised":
-        raised = _raised(report)
+        raised = _raised(report, packages)
         return None if raised is None else f"{raised}{where} while importing"
     return None
 

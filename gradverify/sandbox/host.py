@@ -483,7 +483,7 @@ class Sandbox:
                 if not adapted or declaration is not None:
                     return functions, declaration
         if set(hello) == {"id", "load_error"}:
-            reason = load_reason(hello["load_error"])
+            reason = load_reason(hello["load_error"], self.packages)
             if reason is not None:
                 raise _LoadFailure(reason)
         if adapted and set(hello) == {"id", "adapter_error"}:
@@ -604,7 +604,7 @@ class Sandbox:
             except Exception:  # noqa: BLE001 - MalformedValue, or anything odd: nothing of it is trusted
                 pass
         elif set(reply) == {"id", "error"}:
-            error = call_failure(reply["error"]) or error
+            error = call_failure(reply["error"], self.packages) or error
             if error.kind not in (CallFailure.MALFORMED, CallFailure.MEMORY):
                 raise error
         self._discard_worker()  # memory trouble or garbage: start afresh next time

@@ -199,6 +199,8 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
         line = syntax.lineno if type(syntax.lineno) is int else None
         return {"kind": "syntax", "line": line, "message": safe_text(syntax.msg, MESSAGE_LIMIT, str)}
     failure: dict[str, Any] = {"kind": "raised", "type": type_name(exc), "message": _message_of(exc)}
+    if issubclass(kind, ModuleNotFoundError) and type(cast(ModuleNotFoundError, exc).name) is str:
+        failure["module"] = safe_text(cast(ModuleNotFoundError, exc).name, REPR_LIMIT, str)  # what is not there
     if path is not None:
         failure["line"] = _line_in(exc, path)
     return failure
