@@ -22,7 +22,7 @@ import numpy as np
 from gradverify.properties.calls import call
 from gradverify.properties.cases import ActivationCase, Example, LossCase, TrainCase, materialize
 from gradverify.references import finite_diff
-from gradverify.references.compare import Cause, compare, constant_ratio
+from gradverify.references.compare import MISSING, Cause, compare, constant_ratio
 from gradverify.references.spec import LEAKY_SLOPE
 
 
@@ -495,7 +495,7 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
     α = ½: the cause is the dampening, not a ½); the kinds that probe their scale (loss, network,
     L2) get no factor hint from one case at all. A function not defined or not implemented gets
     none: there is nothing of it to diagnose."""
-    if failure.comparisons and all(c.cause in (Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED) for c in failure.comparisons):
+    if failure.comparisons and all(c.cause in MISSING for c in failure.comparisons):
         return []
     if kind == "momentum_step" and (dampened := _dampening_hint(failure)):
         return [dampened]

@@ -26,8 +26,8 @@ from gradverify.properties.calls import ImplFailure, describe_exception
 from gradverify.properties.cases import Example, TrainCase, materialize
 from gradverify.properties.checks import FixedCheck, Property
 from gradverify.properties.shared import Counterexample, Rejected
-from gradverify.references.compare import Cause, Comparison, Where, failed
-from gradverify.results import MISSING, CheckKind, Failure, PropertyResult, Source
+from gradverify.references.compare import MISSING, Cause, Comparison, Where, failed
+from gradverify.results import CheckKind, Failure, PropertyResult, Source
 
 MAX_SHOWN_COMPARISONS = 8
 #: With `skip_missing`, a property stops searching after this many cases in a row that need a

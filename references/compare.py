@@ -85,6 +85,9 @@ class Cause(str, Enum):
         return self in _DID_NOT_RUN
 
 
+#: The causes that say a function is missing (not defined, or raises NotImplementedError), not wrong.
+MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
+
 _DID_NOT_RUN = frozenset(
     {
         Cause.NOT_DEFINED,

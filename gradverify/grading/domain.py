@@ -47,14 +47,12 @@ from typing import Any, Callable
 
 from gradverify.properties.cases import Architecture, TrainCase
 from gradverify.properties.checks import Property
-from gradverify.references.compare import Cause, Comparison
+from gradverify.references.compare import MISSING, Cause, Comparison
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 from gradverify.profiles import PROFILES
 from gradverify.results import CheckKind, Failure, PropertyResult, Source
 from gradverify.search import failure_of, run_case, run_property
 
-#: Causes that say a function is missing rather than wrong.
-MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
 #: The part of a composite item's points each kind of component shares, when the domain has both.
 KIND_SHARE = {"output": 0.5, "hidden": 0.5}
 #: How many failures a search may find (each shrunk, then tried on the other components).
@@ -223,11 +221,6 @@ def probe_arch(pair: Component, layers: int, outputs: int, hidden: str | None = 
     sizes = (CASE_INPUTS, *(CASE_HIDDEN for _ in range(layers)), outputs)
     acts = tuple(hidden for _ in range(layers) if hidden) + (pair.activation,)
     return Architecture(sizes, acts, pair.pair_loss, 0.0, CASE_BATCH)
-
-
-def output_arch(component: Component) -> Architecture:
-    """A single-layer network whose one layer is `component`'s output pair."""
-    return probe_arch(component, 0, _outputs(component.pair_loss))
 
 
 def hidden_arch(component: Component, under: Component, layers: int = 2, outputs: int | None = None) -> Architecture:

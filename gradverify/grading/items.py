@@ -38,7 +38,7 @@ from gradverify.grading.rubric import Item, Rubric
 from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest
 from gradverify.loader import missing_functions
 from gradverify.markdown import escaped
-from gradverify.references.compare import Cause
+from gradverify.references.compare import MISSING, Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 from gradverify.profiles import PROFILES
 from gradverify.results import Failure, PropertyResult
@@ -47,8 +47,6 @@ from gradverify.search import illustrate, run_property
 #: Seconds the diagnosis of a failing item (its hints, and the longer run its picture shows) may
 #: spend calling the submission.
 DIAGNOSIS_TIMEOUT = 10.0
-#: Causes that say a function is missing rather than wrong.
-MISSING = frozenset({Cause.NOT_DEFINED, Cause.NOT_IMPLEMENTED})
 
 
 # --------------------------------------------------------------------------- results
