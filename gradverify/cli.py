@@ -13,9 +13,11 @@ gradverify.terminal.inert: control characters shown as escapes, never obeyed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, NoReturn
 
 from gradverify.options import positive_int, threshold
@@ -108,7 +110,13 @@ def _add_grade(sub: Any) -> None:
         "files",
         nargs="+",
         metavar="FILE",
-        help="submission .py files, or class folders of them (a student per file, or per folder: --file)",
+        help="submissions (.py files, notebooks, zips; with --package, one student's folder), or class folders "
+        "of them (a student per file, or per folder)",
+    )
+    g.add_argument(
+        "--package",
+        action="store_true",
+        help="the one folder given is one student's submission (its modules import each other), not a class folder",
     )
     g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
     g.add_argument(
@@ -318,6 +326,8 @@ class _Usage(Exception):
 def _cmd_grade(args: argparse.Namespace) -> int:
     try:
         rubric = _rubric_of(args)
+        if args.file:  # the file graded in a student's folder, a package or a zip
+            rubric = dataclasses.replace(rubric, submission_file=args.file)
         one, students, skipped = _students_of(args, rubric)
         _prove_sandbox(args, rubric, warm_references=one)
         adapter = _adapter_of(args, rubric)
@@ -350,10 +360,15 @@ def _rubric_of(args: argparse.Namespace) -> Any:
 
 
 def _students_of(args: argparse.Namespace, rubric: Any) -> tuple[bool, list, list]:
-    """(one submission file given, the students found, what was skipped and why)."""
+    """(one submission given, the students found, what was skipped and why)."""
     from gradverify.grading import classroom
     from gradverify.markdown import escaped
 
+    if args.package:
+        if len(args.files) != 1 or not os.path.isdir(args.files[0]) or os.path.islink(args.files[0]):
+            raise _Usage("--package grades one student's folder: give exactly one folder (not a link)")
+        folder = Path(args.files[0])
+        return True, [classroom.Student(folder.resolve().name, folder, package=True)], []
     one = len(args.files) == 1 and not os.path.isdir(args.files[0])
     try:
         students, skipped = classroom.collect(args.files, file=args.file or rubric.submission_file or None)

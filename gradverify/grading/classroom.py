@@ -2,8 +2,10 @@
 process per student, `--jobs` at a time.
 
 `collect` names each student by their path inside the class folder and lists what it does not
-grade, with why (links, unreadable files, files that are not .py, folders without one). Each
-student is graded by `python -P -m gradverify.cli grade --results-json … --report … -- FILE` in a
+grade, with why (links, unreadable files, files that are not submissions, folders without one).
+A submission is a .py file, a notebook, a zip or a student's folder (a package: grading.handin).
+Each student is graded by `python -P -m gradverify.cli grade --results-json … --report … -- PATH`
+(with `--package` for a student's folder) in a
 process of its own (which runs the submission in its own sandbox), so one submission can never
 affect another's grade; its outputs go under `students/` (`student_outputs`). The class
 summary is made from the results.json files alone. `-P`: the working folder, perhaps the class
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from gradverify.grading import feedback, gradebook
+from gradverify.grading.handin import IGNORED_FOLDERS
 from gradverify.files import write_atomic
 from gradverify.plots import write_with_pictures
 from gradverify.markdown import escaped
@@ -65,19 +68,25 @@ class Skip(str, Enum):
     SYMLINK = "a symbolic link: links are not followed"
     UNREADABLE = "cannot be read"
     NOT_REGULAR = "not a regular file"
-    NOT_PYTHON = "not a submission: expected a Python file (.py)"
-    NO_PYTHON = "a folder without a .py file"
+    NOT_PYTHON = "not a submission: expected a .py file, a Jupyter notebook (.ipynb) or a .zip"
+    NO_PYTHON = "a folder without a .py file, a notebook or a zip"
     NO_FILE = "a student folder without the file to grade"
     OUTSIDE_FOLDER = "a .py file outside a student folder"
+
+
+#: What a class folder's file may be to be a student's submission (grading.handin reads each).
+SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
 
 
 @dataclass(frozen=True)
 class Student:
     """One submission of a class: `name`, its path inside the class folder ('/' between folders,
-    without .py; a student folder's own path), and `path`, the file graded."""
+    without its suffix; a student folder's own path), `path`, what is graded (a file, or with
+    `package` the student's folder, whose modules import each other)."""
 
     name: str
     path: Path
+    package: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,11 +109,15 @@ def collect(paths: Sequence[str | os.PathLike], *, file: str | None = None) -> t
 
     Names are paths inside the class folder: relative to the folder holding every argument (the
     folder itself when only one is given), so `sec1/ sec2/` gives sec1/bob and sec2/bob. A .py
-    file is the student named by its path without .py; a folder that holds `file` is the student
-    named by the folder (`alice` for alice/backprop.py), a folder without it or any folder is a
-    student folder without it, and .py files outside student folders are not graded. Without `file`, a folder below an argument that holds exactly one .py file
-    and no folder is that student's folder. Every other folder is walked. Never two students
-    with one name: where a file's name without .py is another student's, it keeps its .py.
+    file, a notebook (.ipynb) or a .zip is the student named by its path without its suffix; a
+    folder that holds `file` is the student named by the folder (`alice` for alice/backprop.py),
+    graded whole as a package (`file` its module graded); a folder without it or any folder is a
+    student folder without it, and files outside student folders are not graded. Without `file`,
+    a folder below an argument that holds no folder is its student's when it holds exactly one
+    .py file, or none and exactly one notebook or zip, or several .py files of which exactly one
+    defines the protocol's functions (a package: grading.handin; the only contents read here,
+    a MiB of each). Every other folder is walked. Never two students with one name: where a
+    file's name without its suffix is another student's, it keeps its suffix.
     Symbolic links are never followed, but for a folder given as an argument (the file itself, a
     file given as an argument, or a folder on its way below an argument): each is listed, as is a file that cannot be read, a file that is not .py and a folder without
     one. ValueError for an argument that does not exist."""
@@ -118,7 +131,7 @@ def collect(paths: Sequence[str | os.PathLike], *, file: str | None = None) -> t
             raise ValueError(f"no such file or folder: {argument}")
     tops = [os.path.abspath(a) if os.path.isdir(a) else os.path.dirname(os.path.abspath(a)) for a in arguments]
     base = os.path.commonpath(tops) if tops else os.getcwd()
-    found: list[tuple[str, str, bool]] = []  # (path inside the class folder, the file, a student folder's)
+    found: list[tuple[str, str, bool, bool]] = []  # (path inside the class folder, what is graded, a student folder's, a package)
     skipped: list[Skipped] = []
     for argument in arguments:
         where = os.path.relpath(os.path.abspath(argument), base)
@@ -150,22 +163,30 @@ def _walk(
     except OSError as exc:
         skipped.append(Skipped(f"{where or own_name}/", Skip.UNREADABLE, exc.strerror or str(exc)))
         return
-    folders = [e for e in entries if e.is_dir(follow_symlinks=False)]
+    folders = [e for e in entries if e.is_dir(follow_symlinks=False) and e.name not in IGNORED_FOLDERS]
     files = [e for e in entries if not e.is_dir(follow_symlinks=False)]
     python = [e for e in files if e.name.endswith(".py")]
-    if file is not None and any(e.name == file for e in files):  # a student folder
-        _take_file(os.path.join(folder, file), inside(file), found, skipped, student=where or own_name)
+    handed = [e for e in files if e.name.lower().endswith(SUBMISSION_SUFFIXES[1:])]
+    if file is not None and any(e.name == file for e in files):  # a student folder: a package with `file` graded
+        found.append((where or own_name, folder, True, True))
         return
-    if file is None and not argument and len(python) == 1 and not folders:
-        _take_file(python[0].path, inside(python[0].name), found, skipped, student=where)
-        return
-    if not folders and not argument and (file is not None or not python):  # a student's folder, without what is graded
+    if file is None and not argument and not folders:
+        own = _own_file(python, handed)
+        if own is not None:
+            _take_file(own.path, inside(own.name), found, skipped, student=where)
+            return
+        if _is_package(python):
+            found.append((where, folder, True, True))
+            return
+    if (
+        not folders and not argument and (file is not None or not (python or handed))
+    ):  # a student's folder, without what is graded
         skipped.append(Skipped(f"{where}/", Skip.NO_FILE if file else Skip.NO_PYTHON, file or ""))
         return
     for entry in files:
         if entry.is_symlink():
             skipped.append(Skipped(inside(entry.name), Skip.SYMLINK, _target(entry.path)))
-        elif not entry.name.endswith(".py"):
+        elif not entry.name.lower().endswith(SUBMISSION_SUFFIXES):
             skipped.append(Skipped(inside(entry.name), Skip.NOT_PYTHON))
         elif file is not None:
             skipped.append(Skipped(inside(entry.name), Skip.OUTSIDE_FOLDER, f"each student's {file} is graded"))
@@ -173,6 +194,32 @@ def _walk(
             _take_file(entry.path, inside(entry.name), found, skipped)
     for entry in folders:
         _walk(entry.path, inside(entry.name), file, found, skipped, argument=False)
+
+
+def _own_file(python: list[os.DirEntry], handed: list[os.DirEntry]) -> os.DirEntry | None:
+    """The file a folder without folders holds as its student's work: its one .py file, or
+    without one its one notebook or zip; None when there is no such one file."""
+    if len(python) == 1:
+        return python[0]
+    return handed[0] if not python and len(handed) == 1 else None
+
+
+def _is_package(python: list[os.DirEntry]) -> bool:
+    """Whether a folder's .py files are one student's package: exactly one of them (not a link)
+    defines the protocol's functions (grading.handin.defines_protocol), the others its modules."""
+    return sum(1 for entry in python if not entry.is_symlink() and _defines_protocol(entry.path)) == 1
+
+
+def _defines_protocol(path: str) -> bool:
+    """Whether the .py file at `path` (not through a link; its first MiB) defines one of the protocol's functions."""
+    from gradverify.grading.handin import defines_protocol
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        with open(fd, "rb") as reading:
+            return stat.S_ISREG(os.fstat(reading.fileno()).st_mode) and defines_protocol(reading.read(1 << 20))
+    except OSError:
+        return False
 
 
 def _target(path: str) -> str:
@@ -200,21 +247,21 @@ def _take_file(path: str, where: str, found: list, skipped: list[Skipped], *, st
         os.close(fd)
     if not regular:
         skipped.append(Skipped(where, Skip.NOT_REGULAR))
-    elif student is None and not path.lower().endswith(".py"):
+    elif student is None and not path.lower().endswith(SUBMISSION_SUFFIXES):
         skipped.append(Skipped(where, Skip.NOT_PYTHON))
     else:
-        found.append((name, path, student is not None))
+        found.append((name, path, student is not None, False))
 
 
-def _named(found: list[tuple[str, str, bool]]) -> list[Student]:
-    """A distinct name per file: the path inside the class folder, without .py for a file of its
-    own; where that is another's name too, a file of its own keeps its .py (its full path, which
-    no other file has). The same file found twice is one student."""
-    unique = list({os.path.abspath(path): (where, path, folder) for where, path, folder in reversed(found)}.values())[::-1]
+def _named(found: list[tuple[str, str, bool, bool]]) -> list[Student]:
+    """A distinct name per submission: the path inside the class folder, without its suffix for a
+    file of its own; where that is another's name too, a file of its own keeps its suffix (its
+    full path, which no other file has). The same file found twice is one student."""
+    unique = list({os.path.abspath(entry[1]): entry for entry in reversed(found)}.values())[::-1]
     full = [False] * len(unique)
 
     def name(i: int) -> str:
-        where, _, folder = unique[i]
+        where, _, folder, _package = unique[i]
         return where if folder or full[i] else where.rsplit(".", 1)[0]
 
     while True:
@@ -226,7 +273,7 @@ def _named(found: list[tuple[str, str, bool]]) -> list[Student]:
             break
         for i in clashing:
             full[i] = True
-    return sorted((Student(name(i), Path(unique[i][1])) for i in range(len(unique))), key=lambda s: s.name)
+    return sorted((Student(name(i), Path(unique[i][1]), unique[i][3]) for i in range(len(unique))), key=lambda s: s.name)
 
 
 def _escape_part(part: str) -> str:
@@ -255,8 +302,8 @@ def student_outputs(out: Path, name: str) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".json")
 
 
-def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list[str]:
-    report, results = student_outputs(out, name)
+def _command(student: Student, out: Path, args: argparse.Namespace) -> list[str]:
+    report, results = student_outputs(out, student.name)
     command = [
         sys.executable,
         "-P",
@@ -285,15 +332,20 @@ def _command(path: Path, name: str, out: Path, args: argparse.Namespace) -> list
         command.append("--unsafe-no-sandbox")
     if getattr(args, "no_plots", False):
         command.append("--no-plots")
+    if getattr(args, "file", None):
+        command += ["--file", args.file]
+    if student.package:
+        command.append("--package")
     command.append("--sandbox-proven")  # grade_many ran the canary before the first of them
-    return command + ["--", str(path)]  # after "--": a file named "-x.py" is no option
+    return command + ["--", str(student.path)]  # after "--": a file named "-x.py" is no option
 
 
-def _grade(path: Path, name: str, out: Path, args: argparse.Namespace, limit: float) -> tuple[str, dict | None, str]:
+def _grade(student: Student, out: Path, args: argparse.Namespace, limit: float) -> tuple[str, dict | None, str]:
     """(name, results.json document or None, error)"""
+    name = student.name
     try:
         done = subprocess.run(
-            _command(path, name, out, args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit
+            _command(student, out, args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit
         )
     except subprocess.TimeoutExpired:
         return name, None, f"the grader process took longer than {limit:g} s"
@@ -380,7 +432,7 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
         _class_folders([s.path for s in students], args, rubric), unsafe=getattr(args, "unsafe_no_sandbox", False)
     )
     with closed, ThreadPoolExecutor(max_workers=args.jobs) as pool:  # the pool ends first, then the folders reopen
-        futures = [pool.submit(_grade, student.path, student.name, out, args, limit) for student in students]
+        futures = [pool.submit(_grade, student, out, args, limit) for student in students]
         for count, future in enumerate(futures, 1):
             name, document, error = future.result()
             if document is None:

@@ -86,7 +86,13 @@ def general_output(result: GradeResult) -> str:
         general = f"{UNSAFE_WARNING} {general}"
     if result.load_error:
         general = f"Your file could not be loaded: {result.load_error}. {general}"
+    if result.handed_in:
+        general += " " + " ".join(f"{_sentence(note)}." for note in result.handed_in)
     return general
+
+
+def _sentence(note: str) -> str:
+    return note[:1].upper() + note[1:]
 
 
 def results_json(result: GradeResult) -> dict[str, Any]:
@@ -129,6 +135,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         "extra_data": {
             "submission": result.submission,
             "load_error": result.load_error,
+            "handed_in": list(result.handed_in),
             "max_score": result.max_score,
             "sandbox": result.sandbox,
             "protections": list(result.isolation),
@@ -157,9 +164,10 @@ def seed_line(result: GradeResult) -> str:
     that replays the grade."""
     if result.seed is None:
         return "Seed: none (the grade did not draw cases)."
+    package = "--package " if result.package else ""
     return (
         f"Seed: {result.seed.value}, {result.seed.source.value}. Replay this grade: "
-        f"{code(f'gradverify grade {shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter)."
+        f"{code(f'gradverify grade {package}{shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter)."
     )
 
 
@@ -252,6 +260,8 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines += [f"⚠️ **Warning: {FIXED_SEED_WARNING}.**", ""]
     if result.load_error:
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
+    if result.handed_in:
+        lines += ["What was handed in:", "", *(f"- {inline(note)}" for note in result.handed_in), ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
         mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL and r.credit is not None else "")

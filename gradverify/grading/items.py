@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import PROPERTIES, Property
-from gradverify.grading import adapters, cost, domain
+from gradverify.grading import adapters, cost, domain, handin
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import Hint, hints
 from gradverify.grading.kinds import KINDS
@@ -134,6 +134,10 @@ class GradeResult:
     adapter: str = ""
     #: the seed of the cases and where it came from: `grade_file(..., seed=seed.value)` replays the grade
     seed: GradeSeed | None = None
+    #: what was handed in and graded, what was left out, and a notebook's cells that failed (grading.handin)
+    handed_in: tuple[str, ...] = ()
+    #: whether a student's folder was graded as one submission (`grade --package`, in its replay command)
+    package: bool = False
 
     @property
     def score(self) -> float:
@@ -587,26 +591,36 @@ def _import_references() -> None:
 
 
 def submission_seed(
-    path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None, adapter: Adapter | None = None
+    path: str | Path,
+    rubric: Rubric,
+    *,
+    seed: int | None = None,
+    secret: bytes | None = None,
+    adapter: Adapter | None = None,
+    digest: bytes | None = None,
 ) -> GradeSeed:
     """The seed of a grade of the file `path`: `seed` if given (a replay), else the rubric's fixed
     one, else grading.secret.grade_seed of `secret` (a secret drawn for this grade alone when
-    None), the file's bytes (none when it cannot be read: its grade is then a load error) and the
-    name of the course `adapter` (a file adapter's file name, so the setup can move)."""
+    None), the submission's `digest` (default: the file's bytes'; none when it cannot be read:
+    its grade is then a load error) and the name of the course `adapter` (a file adapter's file
+    name, so the setup can move)."""
     if seed is not None or rubric.seed is not None:
         return choose_seed(rubric, seed)
     label = Path(adapter.name).name if adapter is not None else ""
     key, source = (secret, SeedSource.SECRET) if secret is not None else (one_off_secret(), SeedSource.ONE_OFF)
-    return GradeSeed(grade_seed(key, submission_digest(path), label), source)
+    return GradeSeed(grade_seed(key, digest or submission_digest(path), label), source)
 
 
-def _sandbox_for(path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bool, adapter: Adapter | None) -> Any:
+def _sandbox_for(
+    path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bool, adapter: Adapter | None, tree: Any = None
+) -> Any:
     """The submission's Sandbox, not started: the rubric's limits and packages, the rubric and the
-    submission's folder locked away from others, the course adapter beside the submission."""
+    submission's folder locked away from others, the course adapter beside the submission; a
+    folder's, a zip's or a notebook's `tree` (grading.handin) run instead of the file `path`."""
     from gradverify.sandbox import Sandbox
 
     return Sandbox(
-        path,
+        tree if tree is not None else path,
         call_timeout=min(10.0, rubric.item_timeout),
         import_timeout=rubric.item_timeout,
         memory_mb=memory_mb,
@@ -615,6 +629,21 @@ def _sandbox_for(path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bo
         packages=rubric.packages,
         adapter=adapter.path if adapter else None,
     )
+
+
+def read_handin(path: str | Path, rubric: Rubric) -> handin.Handin | str:
+    """What was handed in at `path`, read (grading.handin), or why it cannot be graded (the
+    student's to fix: a folder with no module to grade, a notebook that is no notebook…);
+    gradverify.sandbox.FileNotCopied when it cannot be read at all (no grade)."""
+    from gradverify.sandbox import FileNotCopied
+    from gradverify.sandbox.folder import unreadable
+
+    try:
+        return handin.read(path, file=rubric.submission_file or None)
+    except handin.HandinError as exc:
+        return str(exc)
+    except OSError as exc:
+        raise FileNotCopied(unreadable(Path(path), exc)) from None
 
 
 def _not_loaded(exc: Exception, submission: str, rubric: Rubric, adapter: Adapter | None, seed: Any) -> GradeResult:
@@ -661,7 +690,7 @@ def grade_file(
     seed: int | None = None,
     secret: bytes | None = None,
 ) -> GradeResult:
-    """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
+    """Grade one submission (a .py file, a folder, a zip or a notebook: grading.handin), run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
     user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
     submission cannot be isolated here; whatever the submission does ends in the result.
     In the separate-user mode the rubric and the folder that holds the submission (its
@@ -684,8 +713,13 @@ def grade_file(
     chosen = adapter if adapter is not None else rubric.adapter or None
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
-    graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen)
-    sandbox = _sandbox_for(path, rubric, memory_mb=memory_mb, unsafe=unsafe, adapter=chosen)
+    handed = read_handin(path, rubric)
+    if isinstance(handed, str):
+        result = _not_loaded(SubmissionLoadError(handed), submission, rubric, chosen, None)
+        result.seconds = time.perf_counter() - start
+        return result
+    graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen, digest=handed.digest())
+    sandbox = _sandbox_for(path, rubric, memory_mb=memory_mb, unsafe=unsafe, adapter=chosen, tree=handed.tree)
     references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
     references.start()
     try:
@@ -697,6 +731,8 @@ def grade_file(
             references.join()  # the imports count against no item's timeout
             result = _grade_in(sandbox, rubric, submission, progress=progress, adapter=chosen, seed=graded_with)
         result.output = sandbox.output()
+        result.handed_in = handed.found + sandbox.notes
+        result.package = handed.form is handin.Form.FOLDER
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""
     finally:
