@@ -245,7 +245,8 @@ def _from_files(form: Form, path: Path, found: _Found, file: str | None) -> Hand
     left_out = [f"{why} ({count})" for why, count in sorted(found.left_out.items())]
     others = [p for p in python if p != entry]
     found_words = [
-        f"graded {printable(entry)}" + (f", with the {len(others)} other .py file(s) it may import: {_listed(others)}" if others else "")
+        f"graded {printable(entry)}"
+        + (f", with the {len(others)} other .py file(s) it may import: {_listed(others)}" if others else "")
     ]
     if left_out:
         found_words.append("left out: " + "; ".join(left_out))
@@ -292,9 +293,9 @@ def _entry(python: dict[str, bytes], file: str | None) -> str:
     candidates = sorted(p for p, data in python.items() if defines_protocol(data))
     if len(candidates) == 1:
         return candidates[0]
-    which = "none" if not candidates else f"{len(candidates)} ({_listed(candidates)})"
+    which = "none defines" if not candidates else f"{len(candidates)} define ({_listed(candidates)})"
     raise HandinError(
-        f"{len(python)} .py files, {which} of which define(s) one of the protocol's functions at its top level: "
+        f"{len(python)} .py files, of which {which} one of the protocol's functions at the top level: "
         "expected exactly one (the rubric's `submission_file` names the file to grade)"
     )
 
