@@ -98,6 +98,22 @@ def _add_verify(sub: Any) -> None:
 FAIL_UNDER_HELP = "exit 1 when a score is below SCORE: points (40), or a percentage of the maximum (90%%); stderr says which"
 
 
+def _add_grade_inputs(g: argparse.ArgumentParser) -> None:
+    """What grade takes as one student's submission: --package, --file."""
+    g.add_argument(
+        "--package",
+        action="store_true",
+        help="the one folder given is one student's submission (its modules import each other), not a class folder",
+    )
+    g.add_argument(
+        "--file",
+        type=_submission_file,
+        metavar="NAME",
+        help="the file graded in each student's folder or zip, e.g. backprop.py (default: the rubric's submission_file; "
+        "without either, the one .py file defining the protocol's functions)",
+    )
+
+
 def _add_grade(sub: Any) -> None:
     """The grade command and its options."""
     g = sub.add_parser(
@@ -113,11 +129,7 @@ def _add_grade(sub: Any) -> None:
         help="submissions (.py files, notebooks, zips; with --package, one student's folder), or class folders "
         "of them (a student per file, or per folder)",
     )
-    g.add_argument(
-        "--package",
-        action="store_true",
-        help="the one folder given is one student's submission (its modules import each other), not a class folder",
-    )
+    _add_grade_inputs(g)
     g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
     g.add_argument(
         "--adapter",
@@ -131,13 +143,6 @@ def _add_grade(sub: Any) -> None:
         "--out",
         default="grades",
         help="folder for the class summary and, in its students/ folder, each student's report (default: grades)",
-    )
-    g.add_argument(
-        "--file",
-        type=_submission_file,
-        metavar="NAME",
-        help="in a class folder of one folder per student, the file to grade in each, e.g. backprop.py "
-        "(default: the rubric's submission_file; without either, a folder holding one .py file is its student's)",
     )
     g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
     g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")

@@ -690,11 +690,10 @@ def grade_file(
     seed: int | None = None,
     secret: bytes | None = None,
 ) -> GradeResult:
-    """Grade one submission (a .py file, a folder, a zip or a notebook: grading.handin), run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
-    user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
-    submission cannot be isolated here; whatever the submission does ends in the result.
-    In the separate-user mode the rubric and the folder that holds the submission (its
-    classmates' files, in a class folder) are closed to other users before it runs.
+    """Grade one submission (a .py file, a folder, a zip or a notebook: grading.handin) in a Sandbox
+    (bubblewrap, or a separate user; no isolation only with `unsafe`): SandboxUnavailable when it
+    cannot be isolated here; whatever the submission does ends in the result. In the separate-user
+    mode the rubric and the folder holding the submission are closed to other users while it runs.
 
     adapter: a course adapter (an Adapter, a shipped adapter's name or a .py path; default: the
     rubric's, if it names one), run in the sandbox over the submission (grading/adapters).
@@ -702,7 +701,7 @@ def grade_file(
     gradverify.sandbox.FileNotCopied when the file is a symbolic link or cannot be read (no grade).
 
     seed, secret: the grade's seed is `seed` (a replay), else the rubric's, else derived from the
-    course `secret` (its bytes; a secret for this grade alone when None) and the file's bytes
+    course `secret` (its bytes; a secret for this grade alone when None) and what was handed in
     (submission_seed); the secret stays in this process, never in the sandbox."""
     from gradverify.sandbox import SubmissionLoadError
 
@@ -714,10 +713,10 @@ def grade_file(
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
     handed = read_handin(path, rubric)
-    if isinstance(handed, str):
-        result = _not_loaded(SubmissionLoadError(handed), submission, rubric, chosen, None)
-        result.seconds = time.perf_counter() - start
-        return result
+    if isinstance(handed, str):  # nothing to run: every item it maps fails with why
+        return replace(
+            _not_loaded(SubmissionLoadError(handed), submission, rubric, chosen, None), seconds=time.perf_counter() - start
+        )
     graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen, digest=handed.digest())
     sandbox = _sandbox_for(path, rubric, memory_mb=memory_mb, unsafe=unsafe, adapter=chosen, tree=handed.tree)
     references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
