@@ -141,8 +141,8 @@ def _add_grade(sub: Any) -> None:
     g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
     g.add_argument(
         "--out",
-        default="grades",
-        help="folder for the class summary and, in its students/ folder, each student's report (default: grades)",
+        help="folder for the class summary, grades.csv and, in its students/ folder, each student's report (default: "
+        "grades); with one submission, its report goes there too and the class summary is made again",
     )
     g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
     g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
@@ -385,7 +385,7 @@ def _students_of(args: argparse.Namespace, rubric: Any) -> tuple[bool, list, lis
         raise _Usage(
             "\n".join(
                 [
-                    "no .py submissions found",
+                    "no submissions found (.py files, notebooks, zips, or folders of them)",
                     *(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}" for entry in skipped),
                 ]
             )
@@ -527,11 +527,31 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: byt
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     print(grade_line(result.submission, result), flush=True)
+    if args.out is not None:
+        _into_class(result, path, args)
     if args.fail_under is not None and args.fail_under.below(result.score, result.max_score):
         why = args.fail_under.why(result.score, result.max_score)
         print(f"gradverify: {inert(result.submission)}: {why}", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _into_class(result: Any, path: Any, args: argparse.Namespace) -> None:
+    """One submission graded with --out: its report and results.json where the class grade put
+    the student's, and the class summary and grades.csv made again (grading.classroom.record_one)."""
+    from gradverify.grading import classroom, feedback
+    from gradverify.plots import write_with_pictures
+
+    def write_report(where: Path) -> None:
+        pictures = None if args.no_plots else lambda: feedback.submission_pictures(result)
+        write_with_pictures(where, lambda drawn: feedback.render_submission(result, drawn), pictures)
+
+    name, summary = classroom.record_one(
+        Path(args.out), path, feedback.results_json(result), write_report, package=result.package, plots=not args.no_plots
+    )
+    print(
+        f"gradverify: {inert(name)}'s grade is in {inert(args.out)}; class summary made again: {inert(summary)}", file=sys.stderr
+    )
 
 
 def _cmd_secret_new(args: argparse.Namespace) -> int:

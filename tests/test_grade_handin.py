@@ -117,3 +117,29 @@ def test_an_lms_export_of_a_folder_per_student_gets_one_grade_per_student_named_
     assert {row["status"] for row in rows.values()} == {"graded"}
     assert all(path.is_file() for name in rows for path in student_outputs(out, name))
     assert "| alice | 1 |" in (out / "summary.md").read_text()
+
+
+def test_regrading_one_student_with_out_updates_their_grade_the_summary_and_grades_csv(tmp_path):
+    export, out = tmp_path / "export", tmp_path / "grades"
+    for name in ("alice", "bob"):
+        (export / name).mkdir(parents=True)
+    (export / "alice" / "backprop.py").write_text(MODEL)
+    bob = export / "bob" / "backprop.py"
+    bob.write_text(
+        MODEL.replace("def _tanh_backward(z, grad_a):", "def _tanh_backward(z, grad_a):\n    raise RuntimeError('todo')")
+    )
+    common = ["--rubric", str(_rubric(tmp_path)), "--quiet", "--no-plots", "--out", str(out)]
+    assert main(["grade", str(export), "--jobs", "2", *common]) == 0
+    bob_results = student_outputs(out, "bob")[1]
+    before = json.loads(bob_results.read_text())
+    assert before["score"] == 2
+    assert before["extra_data"]["submission"] == "bob/backprop.py"  # relative to the class folder
+    assert str(tmp_path) not in (out / "students" / "bob.md").read_text()  # the replay command too
+
+    bob.write_text(MODEL)
+    assert main(["grade", str(bob), *common]) == 0
+    assert json.loads(bob_results.read_text())["score"] == 3
+    rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").read_text(encoding="utf-8").splitlines())}
+    assert {name: float(row["score"]) for name, row in rows.items()} == {"alice": 3, "bob": 3}
+    summary = (out / "summary.md").read_text()
+    assert "| bob | 3 |" in summary and "| alice | 3 |" in summary

@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from gradverify.grading import feedback, gradebook
+from gradverify.grading import feedback, gradebook, roster
 from gradverify.grading.handin import IGNORED_FOLDERS
 from gradverify.files import write_atomic
 from gradverify.plots import write_with_pictures
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     from gradverify.grading.rubric import Rubric
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+#: Where a class's grades go without --out.
+DEFAULT_OUT = "grades"
 #: Seconds a grader process is given on top of the longest its submission may take (its own start,
 #: the references' imports and work); a grader process that takes longer is stopped.
 GRADER_SLACK_S = 120.0
@@ -82,11 +84,19 @@ SUBMISSION_SUFFIXES = (".py", ".ipynb", ".zip")
 class Student:
     """One submission of a class: `name`, its path inside the class folder ('/' between folders,
     without its suffix; a student folder's own path), `path`, what is graded (a file, or with
-    `package` the student's folder, whose modules import each other)."""
+    `package` the student's folder, whose modules import each other), and `home`, the class
+    folder (collect's), from which its grader process names it (`inside`), so that its report and
+    replay command carry no path of the grading machine."""
 
     name: str
     path: Path
     package: bool = False
+    home: Path | None = None
+
+    @property
+    def inside(self) -> str:
+        """What is graded, as a path relative to the class folder (the path itself without one)."""
+        return os.path.relpath(os.path.abspath(self.path), self.home) if self.home is not None else str(self.path)
 
 
 @dataclass(frozen=True)
@@ -147,7 +157,7 @@ def collect(paths: Sequence[str | os.PathLike], *, file: str | None = None) -> t
             )
         else:
             _take_file(argument, where, found, skipped)
-    return _named(found), skipped
+    return [replace(student, home=Path(base)) for student in _named(found)], skipped
 
 
 def _walk(
@@ -302,8 +312,16 @@ def student_outputs(out: Path, name: str) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".md"), stem.with_name(stem.name + ".json")
 
 
+def _absolute(name: str) -> str:
+    """A path given to grade as a path from the grader process's folder (the class folder); a
+    shipped adapter's name as it is."""
+    return os.path.abspath(name) if os.path.exists(name) else name
+
+
 def _command(student: Student, out: Path, args: argparse.Namespace) -> list[str]:
-    report, results = student_outputs(out, student.name)
+    """The grader process of one student, run in the class folder (student.home): its outputs,
+    the rubric, the adapter and the secret by absolute path, the submission by its path inside."""
+    report, results = student_outputs(out.resolve(), student.name)
     command = [
         sys.executable,
         "-P",
@@ -319,15 +337,15 @@ def _command(student: Student, out: Path, args: argparse.Namespace) -> list[str]
         str(args.memory),
     ]
     if args.rubric:
-        command += ["--rubric", args.rubric]
+        command += ["--rubric", os.path.abspath(args.rubric)]
     if args.adapter:
-        command += ["--adapter", args.adapter]
+        command += ["--adapter", _absolute(args.adapter)]
     if args.timeout:
         command += ["--timeout", str(args.timeout)]
     if getattr(args, "seed", None) is not None:
         command += ["--seed", str(args.seed)]
     elif getattr(args, "secret", None):  # each process derives its own submission's seed from it
-        command += ["--secret", args.secret]
+        command += ["--secret", os.path.abspath(args.secret)]
     if args.unsafe_no_sandbox:
         command.append("--unsafe-no-sandbox")
     if getattr(args, "no_plots", False):
@@ -337,7 +355,7 @@ def _command(student: Student, out: Path, args: argparse.Namespace) -> list[str]
     if student.package:
         command.append("--package")
     command.append("--sandbox-proven")  # grade_many ran the canary before the first of them
-    return command + ["--", str(student.path)]  # after "--": a file named "-x.py" is no option
+    return command + ["--", student.inside]  # after "--": a file named "-x.py" is no option
 
 
 def _grade(student: Student, out: Path, args: argparse.Namespace, limit: float) -> tuple[str, dict | None, str]:
@@ -345,11 +363,16 @@ def _grade(student: Student, out: Path, args: argparse.Namespace, limit: float) 
     name = student.name
     try:
         done = subprocess.run(
-            _command(student, out, args), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit
+            _command(student, out, args),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=limit,
+            cwd=student.home,
         )
     except subprocess.TimeoutExpired:
         return name, None, f"the grader process took longer than {limit:g} s"
-    results = student_outputs(out, name)[1]
+    results = student_outputs(out.resolve(), name)[1]
     if done.returncode != 0 or not results.is_file():
         tail = (done.stderr.strip().splitlines() or ["no message"])[-1]
         return name, None, f"the grader process failed (exit {done.returncode}): {tail}"
@@ -416,7 +439,7 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
     rubric = load_rubric(args.rubric)
     if args.timeout:
         rubric = replace(rubric, item_timeout=args.timeout)
-    out = Path(args.out)
+    out = Path(args.out or DEFAULT_OUT)
     out.mkdir(parents=True, exist_ok=True)
     limit = grader_limit(rubric, adapter=bool(args.adapter or rubric.adapter))
     broken = _canary_failure(rubric, args)
@@ -446,6 +469,11 @@ def grade_many(students: list[Student], args: argparse.Namespace, skipped: Seque
     graded = [results[n] for n in names if n in results]
     summary_path = Path(args.report) if args.report else out / "summary.md"
     _write_summary(args, summary_path, graded, {shown[n]: e for n, e in errors.items()}, skipped)
+    record = roster.Roster(str(summary_path.resolve()), errors=dict(errors))
+    for student in students:
+        record.students[student.name] = {"path": os.path.abspath(student.path), "package": student.package}
+    record.not_graded = [{"student": s.name, "reason": s.reason.name, "detail": s.detail} for s in skipped]
+    roster.save(out, record)
     wall = time.perf_counter() - start
     left_out = f"; {len(skipped)} not graded (listed in the summary)" if skipped else ""
     print(
@@ -469,3 +497,42 @@ def _below(threshold: Threshold, results: dict[str, dict], shown: dict[str, str]
     if len(low) > 10:
         print(f"gradverify: … and {len(low) - 10} more below --fail-under", file=sys.stderr)
     return bool(low)
+
+
+def record_one(
+    out: Path, path: str | os.PathLike, document: dict, write_report: Callable[[Path], None], *, package: bool, plots: bool
+) -> tuple[str, Path]:
+    """One student graded again on their own (`grade bob.py --out grades/`): their results.json
+    `document` and report (`write_report(path)` writes it) put where the class grade put theirs (the student the
+    class's roster knows at `path`; else one named by the file or folder, as collect would name
+    it alone), the roster updated, and the class summary and grades.csv made again from every
+    student's results.json. (the student's name, the summary's path)"""
+    out.mkdir(parents=True, exist_ok=True)
+    record = roster.load(out) or roster.Roster(str((out / "summary.md").resolve()))
+    name = record.name_of(path) or _name_alone(record, Path(path))
+    document.setdefault("extra_data", {})["student"] = escaped(name)
+    report_path, results_path = student_outputs(out, name)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(results_path, feedback.dump(document))
+    write_report(report_path)
+    record.enrol(name, path, package=package)
+    roster.save(out, record)
+    graded, errors = roster.documents(record, lambda n: student_outputs(out, n)[1])
+    for student, doc in graded.items():
+        doc.setdefault("extra_data", {})["student"] = escaped(student)
+    skipped = [
+        Skipped(e["student"], Skip[e["reason"]], e.get("detail", ""))
+        for e in record.not_graded
+        if e.get("reason") in Skip.__members__
+    ]
+    summary = Path(record.summary)
+    options = argparse.Namespace(results_json=None, no_plots=not plots)
+    _write_summary(options, summary, [graded[n] for n in sorted(graded)], {escaped(n): e for n, e in errors.items()}, skipped)
+    return name, summary
+
+
+def _name_alone(record: roster.Roster, path: Path) -> str:
+    """The name of a student the roster does not know: the file's name without its suffix (a
+    folder's name), kept whole where another submission has that name already."""
+    name = path.resolve().name if path.is_dir() else path.name.rsplit(".", 1)[0]
+    return name if name not in record.students else path.resolve().name
