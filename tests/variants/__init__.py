@@ -300,11 +300,12 @@ BUGGY: dict[str, Variant] = {
         _v(
             "dense_bias_gradient_mean",
             "dense",
-            "dense_backward averages the bias gradient (only batches of 2+)",
+            "dense_backward averages the bias gradient (only batches of 2+): 1/N, which at N = 2 looks like a ½",
             (
                 "    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)",
                 "    return grad_z @ W, grad_z.T @ x, grad_z.mean(axis=0)",
             ),
+            hint="batch_mean",
         ),
         _v(
             "bce_gradient_missing_negative_class",
