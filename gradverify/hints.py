@@ -43,6 +43,8 @@ class Diagnosis(StrEnum):
     L2_OVER_N = "l2_over_n"
     L2_HALF = "l2_half"
     DAMPENING = "dampening"
+    OWN_LOSS = "own_loss"
+    NOT_DERIVATIVE = "not_derivative"
 
 
 class Hint(str):
@@ -76,6 +78,8 @@ DIAGNOSES: dict[Diagnosis, str] = {
     Diagnosis.L2_OVER_N: "the L2 term divided by N",
     Diagnosis.L2_HALF: "the ½ of the L2 term",
     Diagnosis.DAMPENING: "momentum with dampening",
+    Diagnosis.OWN_LOSS: "a loss value not the protocol's, with loss_backward its derivative",
+    Diagnosis.NOT_DERIVATIVE: "a loss value that is right, with loss_backward not its derivative",
 }
 
 
@@ -331,8 +335,8 @@ def _activation_hints(name: str, case: ActivationCase, module: Any) -> list[Hint
 
 
 def _loss_hints(name: str, case: LossCase, module: Any) -> list[Hint]:
-    """The scale diagnosis over the probes, then what finite differences of the submission's own
-    loss say on the failing case."""
+    """The scale diagnosis over the probes; when it finds none, what finite differences of the
+    submission's own loss say on every probe (_derivative_hint; nothing when one is at a kink)."""
     from gradverify.references import torch_backend as ref
 
     probes = _probes(case)
@@ -345,31 +349,57 @@ def _loss_hints(name: str, case: LossCase, module: Any) -> list[Hint]:
         grads.append((probe.rows, probe.units, constant_ratio(grad, ref.loss_backward(name, y_pred, y_true))))
     checked = _sizes_text([(p.rows, p.units) for p in probes])
     out = scale_hint(law(values), law(grads), "loss value is", "loss_backward is", checked)
+    if out:  # the scale says it all: its sentence already says which of the two is right
+        return out
+    found = [_own_derivative(name, probe, module) for probe in probes]
+    return _derivative_hint([f for f in found if f is not None], checked) if None not in found else []
+
+
+def _own_derivative(name: str, case: LossCase, module: Any) -> tuple[bool, bool] | None:
+    """(the loss value is the reference's, loss_backward is the derivative of the submission's
+    own loss by finite differences) on one case; None at a kink, where they cannot tell."""
+    from gradverify.references import torch_backend as ref
 
     y_pred, y_true = case.arrays()
     value = float(call(module, "loss", name, y_pred.copy(), y_true.copy()))
     grad = np.asarray(call(module, "loss_backward", name, y_pred.copy(), y_true.copy()), dtype=np.float64)
-    value_ok = compare("loss", value, ref.loss(name, y_pred, y_true)).ok
     try:
         own = finite_diff.loss_gradient(module, name, y_pred, y_true)
     except finite_diff.NotSmoothHere:
-        return out
-    consistent = compare("fd", grad, own, "finite_diff").ok
-    if consistent and not value_ok:
-        out.append(Hint("Your gradient matches finite differences of your own loss, but your loss differs from the reference."))
-    elif not consistent and value_ok:
-        out.append(
+        return None
+    return compare("loss", value, ref.loss(name, y_pred, y_true)).ok, compare("fd", grad, own, "finite_diff").ok
+
+
+def _derivative_hint(found: list[tuple[bool, bool]], checked: str) -> list[Hint]:
+    """What finite differences say when it holds on every probe in `found` ((value right,
+    loss_backward its derivative) each): a loss value wrong with loss_backward its derivative; a
+    loss value right with loss_backward not its derivative; or loss_backward not the derivative
+    of the submission's own loss, with the value off too when it is off on every probe. A value
+    right on some probes only (cce written as bce is right at K = 2 alone) is not said either way."""
+    values = {value for value, _ in found}
+    consistent = {same for _, same in found}
+    if consistent == {True} and values == {False}:
+        return [
             Hint(
-                "Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss disagree)."
+                f"Your gradient matches finite differences of your own loss, but your loss differs from the reference "
+                f"(checked at {checked}).",
+                "own_loss",
             )
-        )
-    elif not consistent:
-        out.append(
+        ]
+    if consistent != {False}:
+        return []
+    if values == {True}:
+        return [
             Hint(
-                "loss_backward is not the derivative of your own loss (finite differences disagree), and the loss value is off too."
+                f"Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss "
+                f"disagree; checked at {checked}).",
+                "not_derivative",
             )
-        )
-    return out
+        ]
+    off = ", and the loss value is off too" if values == {False} else ""
+    return [
+        Hint(f"loss_backward is not the derivative of your own loss (finite differences disagree; checked at {checked}){off}.")
+    ]
 
 
 #: Why a dense layer's output can be `law` × what it should be, where it differs from _WHY's: the
