@@ -63,6 +63,7 @@ def test_the_template_scores_zero_without_crashing(tmp_path):
     assert results["score"] == 0
     visible = [t for t in results["tests"] if t["visibility"] == "visible" and t["output"] != "Failed."]
     assert all("is not implemented" in t["output"] for t in visible)
+    assert {t["extra_data"]["status"] for t in results["tests"]} == {"not implemented"}  # the networks' items too
 
 
 def _module(source: str, name: str) -> types.ModuleType:
