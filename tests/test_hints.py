@@ -64,3 +64,15 @@ def test_a_right_cce_value_with_a_binary_cross_entropy_gradient_is_told_so_at_ev
     case = LossCase("cce", rows=1, units=2, seed=0)
     found = hints("loss", "cce", failure_of(case, check_losses(module, case), Source.FIXED), module)
     assert _diagnoses(found) == {Diagnosis.NOT_DERIVATIVE}, found
+
+
+def test_the_finite_difference_hints_say_which_of_value_and_gradient_is_off_at_the_sizes_checked():
+    """The one test of these messages' words."""
+    for name, loss, starts in (
+        ("bce_without_negative_class", "bce", "Your gradient matches finite differences of your own loss, but your loss differs"),
+        ("cce_backward_as_bce", "cce", "Your loss value is right, but loss_backward is not its derivative"),
+    ):
+        module = _module(name)
+        case = LossCase(loss, rows=1, units=2, seed=0)
+        (hint,) = hints("loss", loss, failure_of(case, check_losses(module, case), Source.FIXED), module)
+        assert hint.startswith(starts) and "checked at N = 1, 2 and K = " in hint, hint
