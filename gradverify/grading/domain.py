@@ -118,13 +118,38 @@ class ComponentResult:
     shape: tuple[int, int] | None = None
 
 
+class Charged(StrEnum):
+    """Why a component is left out of a composite item's domain: its own item charged it."""
+
+    FAILED = "its own item failed (charged there)"
+    NOT_IMPLEMENTED = "not implemented, in network_gradients as in its own item (charged there)"
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A component left out of the domain, why, and (NOT_IMPLEMENTED) network_gradients's refusal."""
+
+    component: Component
+    why: Charged
+    refusal: str = ""
+
+    def line(self) -> str:
+        """One line for people: the component, why, and the refusal's words."""
+        return f"{self.component.describe()}: {self.why}" + (f": {self.refusal}" if self.refusal else "")
+
+
 @dataclass(frozen=True)
 class Credit:
     """What a composite item checked, component by component, and what it left out (and why)."""
 
     components: tuple[ComponentResult, ...]
-    #: one line per component left out of the domain: already charged on its own item
-    left_out: tuple[str, ...] = ()
+    #: the components left out of the domain: already charged on their own items
+    left: tuple[LeftOut, ...] = ()
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """One line per component left out (LeftOut.line)."""
+        return tuple(entry.line() for entry in self.left)
 
     def of(self, kind: str) -> list[ComponentResult]:
         return [r for r in self.components if r.component.kind == kind]
@@ -147,12 +172,11 @@ class Credit:
 
     @property
     def all_refused(self) -> bool:
-        """Nothing right and every component refused (or unchecked for want of a right pair)."""
-        return (
-            bool(self.components)
-            and all(r.verdict in (Verdict.REFUSED, Verdict.UNCHECKED) for r in self.components)
-            and any(r.verdict is Verdict.REFUSED for r in self.components)
-        )
+        """Nothing right or wrong (every component refused, or unchecked for want of a right pair)
+        and something refused: a component, or one left out as refused here as in its own item."""
+        verdicts = [r.verdict for r in self.components]
+        refused = Verdict.REFUSED in verdicts or any(e.why is Charged.NOT_IMPLEMENTED for e in self.left)
+        return refused and all(v in (Verdict.REFUSED, Verdict.UNCHECKED) for v in verdicts)
 
 
 @dataclass(frozen=True)
@@ -163,11 +187,17 @@ class Plan:
 
     components: tuple[Component, ...]
     optional: frozenset[Component]
-    left_out: tuple[str, ...]
+    #: the components left out: a part's own item failed
+    left: tuple[LeftOut, ...]
     #: Architecture -> the item's case (an Example, or a TrainCase)
     case: Callable[[Architecture], Any]
     #: (losses, outputs per loss, hidden activations) -> the item's strategy over them
     strategy: Callable[[tuple[str, ...], dict[str, tuple[str, ...]], tuple[str, ...]], Any]
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """One line per component left out (LeftOut.line)."""
+        return tuple(entry.line() for entry in self.left)
 
 
 def components(activations: tuple[str, ...] = tuple(ACTIVATIONS), losses: tuple[str, ...] = tuple(LOSSES)) -> list[Component]:
@@ -191,7 +221,7 @@ def plan(
         failed = [c for c in of_kind if any(lost.get(p) == "failed" for p in c.parts)]
         keep = [c for c in of_kind if c not in failed] or of_kind
         kept += keep
-        left += [f"{c.describe()}: its own item failed (charged there)" for c in of_kind if c not in keep]
+        left += [LeftOut(c, Charged.FAILED) for c in of_kind if c not in keep]
         optional |= {c for c in keep if any(lost.get(p) == "not implemented" for p in c.parts)}
     return Plan(tuple(kept), frozenset(optional), tuple(left), case, strategy)
 
@@ -291,7 +321,7 @@ def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict | None, str,
 @dataclass
 class _State:
     verdicts: dict[Component, tuple[Verdict, str]] = field(default_factory=dict)
-    dropped: list[str] = field(default_factory=list)
+    dropped: list[LeftOut] = field(default_factory=list)
     failure: Failure | None = None
     #: the failing comparisons of the first component refused
     refusal: list[Comparison] | None = None
@@ -360,9 +390,7 @@ def _judge(state: _State, plan_: Plan, component: Component, case: Any, comparis
     verdict, why = _verdict(comparisons)
     if verdict is Verdict.REFUSED and component in plan_.optional:
         del state.verdicts[component]
-        state.dropped.append(
-            f"{component.describe()}: not implemented, in network_gradients as in its own item (charged there): {why}"
-        )
+        state.dropped.append(LeftOut(component, Charged.NOT_IMPLEMENTED, why))
         return
     state.verdicts[component] = (verdict, why)
     if verdict is Verdict.REFUSED and state.refusal is None:
@@ -411,12 +439,12 @@ def check_domain(
         _attribute(state, prop, module, result.failure, start, seconds)
     credit = Credit(
         tuple(ComponentResult(c, *state.verdicts[c], state.shapes.get(c)) for c in plan_.components if c in state.verdicts),
-        tuple(plan_.left_out) + tuple(state.dropped),
+        plan_.left + tuple(state.dropped),
     )
     summary = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance)
     summary.examples, summary.max_rel_err = state.examples, state.max_rel
     if credit.share < 1.0:
-        summary.failure = state.failure or _refusals(state)
+        summary.failure = state.failure or _refusals(state, credit.left)
     return credit, summary
 
 
@@ -443,17 +471,52 @@ def _attribute(state: _State, prop: Property, module: Any, failure: Failure, sta
             state.verdicts[component] = why
 
 
-def _refusals(state: "_State") -> Failure:
+def _refusals(state: "_State", left: tuple[LeftOut, ...]) -> Failure:
     """A failure without a case (no hints, no picture), for an item where nothing was found wrong:
-    its components refused, or could not be checked."""
+    its components refused, or nothing left to check (nothing_left says why)."""
     from gradverify.references.compare import Where, failed
 
     comparisons = state.refusal or [
-        failed(
-            Where(function="network_gradients"),
-            Cause.NOT_IMPLEMENTED,
-            "no output layer is implemented, so nothing could be checked",
-            "autodiff",
-        )
+        failed(Where(function="network_gradients"), Cause.NOT_IMPLEMENTED, nothing_left(left), "autodiff")
     ]
     return Failure(comparisons=comparisons, case=None, case_description="—", shapes="", source=Source.NOT_IMPLEMENTED)
+
+
+def nothing_left(left: tuple[LeftOut, ...]) -> str:
+    """Why a composite item had no output layer to check, from what it left out: the losses the
+    submission implements whose pairs each have a part whose own item failed (charged there), and
+    that the code refused the rest, as their own items do (the feedback's "Checked without" line
+    names each pair)."""
+    failed = list(dict.fromkeys(e.component.loss for e in left if e.why is Charged.FAILED and e.component.loss))
+    refused = [e for e in left if e.why is Charged.NOT_IMPLEMENTED and e.component.loss is not None]
+    if not refused:
+        return "no output layer could be checked"
+    if not failed:
+        return (
+            "nothing could be checked: the code is not implemented for any loss with any output activation "
+            "(it raised NotImplementedError on each, as their own items do)"
+        )
+    named = ", ".join(repr(loss) for loss in failed)
+    return (
+        f"nothing was left to check: the submission implements the loss{'es' if len(failed) > 1 else ''} {named}, "
+        "but with a part whose own item failed (charged there), and the code is not implemented for any other loss "
+        "with its output activations (it raised NotImplementedError on each, as their own items do)"
+    )
+
+
+def describe_components(components: "list[Component] | tuple[Component, ...]") -> str:
+    """Components in few words: the output pairs by loss ("mse with identity, sigmoid; bce with
+    sigmoid"), then the hidden activations ("the hidden activations 'relu', 'tanh'"); one alone
+    as Component.describe says it."""
+    if len(components) == 1:
+        return components[0].describe()
+    by_loss: dict[str, list[str]] = {}
+    hidden = []
+    for c in components:
+        if c.loss is None:
+            hidden.append(c.activation)
+        else:
+            by_loss.setdefault(c.loss, []).append(c.activation)
+    parts = [f"{loss} with {', '.join(acts)}" for loss, acts in by_loss.items()]
+    named = f"the hidden activation{'s' if len(hidden) > 1 else ''} {', '.join(map(repr, hidden))}"
+    return "; ".join(parts + ([named] if hidden else []))

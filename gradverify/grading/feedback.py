@@ -26,8 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from gradverify.grading.domain import Credit
-from gradverify.grading.items import GradeResult, ItemResult, Status
+from gradverify.grading.domain import Charged, Component, Credit, Verdict, describe_components
+from gradverify.grading.items import NOT_RIGHT, GradeResult, ItemResult, Status, credit_lines
 from gradverify.grading.secret import FIXED_SEED_WARNING, SeedSource
 from gradverify.markdown import block, code, inline
 from gradverify.references.compare import Cause
@@ -326,12 +326,36 @@ def _credit(r: ItemResult) -> list[str]:
 
 
 def _scope(r: ItemResult) -> list[str]:
+    """What an item was checked without: for a composite item, its components not right (one line
+    per why), those left out (one line) and any other line of its scope (an adapter's)."""
     if r.credit is None:
         return [f"Checked without {line}" for line in r.scope]
+    credited = set(credit_lines(r.credit))
+    return [*_not_right(r.credit), *_left_out(r.credit), *(f"Checked without {line}" for line in r.scope if line not in credited)]
+
+
+def _not_right(credit: Credit) -> list[str]:
+    """One line per kind, verdict and why of the components not right, naming them together."""
+    groups: dict[tuple[str, Verdict, str], list[Component]] = {}
+    for c in credit.not_right:
+        groups.setdefault((c.component.kind, c.verdict, c.why), []).append(c.component)
     return [
-        f"Not right: {line}" if not line.endswith("(left out)") else f"Left out: {line[: -len(' (left out)')]}"
-        for line in r.scope
+        f"Not right: {describe_components(group)}: {NOT_RIGHT[verdict]}: {why}" for (_, verdict, why), group in groups.items()
     ]
+
+
+#: Why a component was left out, in the few words of the "Checked without" line.
+_CHARGED = {Charged.FAILED: "A part's own item failed", Charged.NOT_IMPLEMENTED: "Not implemented, here as in its own item"}
+
+
+def _left_out(credit: Credit) -> list[str]:
+    """One line: the components left out of the domain (charged on their own items), a sentence
+    per why."""
+    if not credit.left:
+        return []
+    groups = {why: [e.component for e in credit.left if e.why is why] for why in Charged}
+    said = [f"{_CHARGED[why]}: {describe_components(group)}." for why, group in groups.items() if group]
+    return [" ".join(["Checked without what its own items charged.", *said])]
 
 
 def _not_right_count(credit: Credit) -> str:

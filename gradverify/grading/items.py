@@ -498,15 +498,18 @@ def composite_case(check: str, arch: Architecture, l2_draws: str = "mixed", seed
     return TrainCase(example, lr=0.1, momentum=0.9, batch_size=2, epochs=2)
 
 
+#: A component's verdict when it is not right, in words.
+NOT_RIGHT = {
+    domain.Verdict.WRONG: "wrong",
+    domain.Verdict.REFUSED: "not implemented (counts as not right)",
+    domain.Verdict.UNCHECKED: "not checked (counts as not right)",
+}
+
+
 def credit_lines(credit: domain.Credit) -> list[str]:
     """One line per component not right (what, and why) and per component left out of the
     domain: what a composite item was checked without, for people."""
-    verdicts = {
-        domain.Verdict.WRONG: "wrong",
-        domain.Verdict.REFUSED: "not implemented (counts as not right)",
-        domain.Verdict.UNCHECKED: "not checked (counts as not right)",
-    }
-    lines = [f"{r.component.describe()}: {verdicts[r.verdict]}: {r.why}" for r in credit.not_right]
+    lines = [f"{r.component.describe()}: {NOT_RIGHT[r.verdict]}: {r.why}" for r in credit.not_right]
     return lines + [f"{line} (left out)" for line in credit.left_out]
 
 

@@ -300,17 +300,19 @@ BUGGY: dict[str, Variant] = {
         _v(
             "dense_bias_gradient_mean",
             "dense",
-            "dense_backward averages the bias gradient (only batches of 2+)",
+            "dense_backward averages the bias gradient (only batches of 2+): 1/N, which at N = 2 looks like a ½",
             (
                 "    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)",
                 "    return grad_z @ W, grad_z.T @ x, grad_z.mean(axis=0)",
             ),
+            hint="batch_mean",
         ),
         _v(
             "bce_gradient_missing_negative_class",
             "bce",
             "the bce gradient drops the (1 − y)/(1 − ŷ) term",
             ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size", "        return -_div(y, p) / p.size"),
+            hint="not_derivative",
         ),
         _v(
             "sse_gradient_is_the_error_signal",
@@ -386,6 +388,33 @@ BUGGY: dict[str, Variant] = {
             ("    return float(np.mean((p - y) ** 2))", "    return float(np.mean(np.sum((p - y) ** 2, axis=1)))"),
             ("    return 2.0 * (p - y) / p.size", "    return 2.0 * (p - y) / p.shape[0]"),
             hint="output_mean",
+        ),
+        _v(
+            "bce_without_negative_class",
+            "bce",
+            "bce drops the (1 − y)·log(1 − ŷ) term, consistently in the loss and its gradient",
+            ("    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))", "    return float(-np.mean(_xlogy(y, p)))"),
+            ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size", "        return -_div(y, p) / p.size"),
+            hint="own_loss",
+        ),
+        _v(
+            "cce_backward_as_bce",
+            "cce",
+            "cce's loss is right, its gradient is elementwise binary cross-entropy's: −(y/ŷ − (1 − y)/(1 − ŷ))/N",
+            ("    return -_div(y, p) / p.shape[0]", "    return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.shape[0]"),
+            hint="not_derivative",
+        ),
+        # Right on the shrunk case only: the hint must hold on its siblings too, or not be given.
+        _v(
+            "cce_as_elementwise_bce",
+            "cce",
+            "cce written as elementwise binary cross-entropy, the mean over N·K in the loss and over N in the gradient: "
+            "the value is right at K = 2 only, the gradient never the loss's derivative",
+            (
+                "    return float(-np.sum(_xlogy(y, p)) / p.shape[0])",
+                "    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))",
+            ),
+            ("    return -_div(y, p) / p.shape[0]", "    return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.shape[0]"),
         ),
     ]
 }
