@@ -82,6 +82,19 @@ def _add_verify(sub: Any) -> None:
         "--property", action="append", dest="only", metavar="NAME", help="run only this check, a name or a glob (repeatable)"
     )
     v.add_argument("--skip", action="append", metavar="PATTERN", help="run none of the checks it matches (repeatable)")
+    v.add_argument(
+        "--components",
+        action="append",
+        metavar="NAMES",
+        help="the components the library implements, comma-separated (repeatable): activations, losses, dense, "
+        "network, l2, momentum_step, train; the others are not in scope (default: [tool.gradverify] components, else all)",
+    )
+    v.add_argument(
+        "--adapter",
+        metavar="NAME_OR_FILE",
+        help="check the library through a course adapter, as grading does: a .py file or a shipped one (cs231n, layers); "
+        "what it does not map is not in scope (default: [tool.gradverify] adapter; docs/adapters.md)",
+    )
     v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
     v.add_argument(
         "--regressions",
@@ -190,7 +203,24 @@ def _submission_file(text: str) -> str:
 
 #: ANSI colours of the marks and the verdict (on a terminal only, never with NO_COLOR set).
 GREEN, RED, YELLOW = "32", "31", "33"
-MARK_COLOURS = {"pass": GREEN, "PASS": GREEN, "FAIL": RED, "ERROR": RED, "n/i": YELLOW, "part": YELLOW, "n/a": YELLOW}
+MARK_COLOURS = {
+    "pass": GREEN,
+    "PASS": GREEN,
+    "FAIL": RED,
+    "ERROR": RED,
+    "n/i": YELLOW,
+    "part": YELLOW,
+    "n/a": YELLOW,
+    "scope": "",
+}
+#: The progress mark of each verify status (a failure's: FAIL).
+STATUS_MARKS = {
+    "passed": "pass",
+    "error": "ERROR",
+    "not implemented": "n/i",
+    "partly implemented": "part",
+    "not in scope": "scope",
+}
 
 
 def _use_colour(stream) -> bool:
@@ -214,33 +244,25 @@ def _progress(index: int, total: int, name: str, result) -> None:
         if tty:
             print(f"[{index + 1:>2}/{total}] ...   {name}", end="\r", file=sys.stderr, flush=True)
         return
-    mark = {"passed": "pass", "error": "ERROR", "not implemented": "n/i", "partly implemented": "part"}.get(result.status, "FAIL")
-    count = "fixed" if result.kind is CheckKind.FIXED else f"{result.examples} examples"
-    line = f"[{index + 1:>2}/{total}] {_paint(f'{mark:<5}', mark, sys.stderr)} {name} ({count}, {result.seconds:.1f} s)"
+    mark = STATUS_MARKS.get(result.status, "FAIL")
+    detail = f"{'fixed' if result.kind is CheckKind.FIXED else f'{result.examples} examples'}, {result.seconds:.1f} s"
+    if result.not_in_scope:
+        detail += f"; not in scope: {', '.join(result.not_in_scope)}"
+    if not result.in_scope:
+        detail = f"not in scope: needs {', '.join(result.not_in_scope)}"
+    line = f"[{index + 1:>2}/{total}] {_paint(f'{mark:<5}', mark, sys.stderr)} {name} ({detail})"
     print(line + (" " * 8 if tty else ""), file=sys.stderr, flush=True)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    import gradverify
     from gradverify import project
     from gradverify.loader import ImplLoadError, NotAnImplementation
 
     try:
-        settings = project.load_settings(project.find_project())
-        result = gradverify.verify(
-            args.impl or settings.get("impl", gradverify.BUNDLED_IMPL),
-            profile=args.profile or settings.get("profile", "dev"),
-            seed=args.seed,
-            budget=args.budget,
-            properties=args.only if args.only is not None else settings.get("checks"),
-            skip=args.skip if args.skip is not None else settings.get("skip"),
-            regressions=args.regressions,
-            save_regressions=not args.no_save,
-            replay=args.replay,
-            fail_fast=args.fail_fast,
-            progress=None if args.quiet else _progress,
-        )
+        root = project.find_project()
+        settings = project.load_settings(root)
+        result = _verify(args, settings, root)
     except NotAnImplementation as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -266,14 +288,45 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for r in result.failed:
         for line in check_lines(r):
             print(f"  {inert(line)}", file=sys.stderr)
+    from gradverify.report import verdict_line
+
     verdict = "PASS" if result.passed else "FAIL"
     sys.stderr.flush()
     print(
-        f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
-        f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
+        f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {verdict_line(result)} ({result.seconds:.1f} s)"
+        + (f"; report: {args.report}" if args.report else ""),
         flush=True,
     )
     return EXIT_OK if result.passed else EXIT_FAIL
+
+
+def _verify(args: argparse.Namespace, settings: dict[str, Any], root: Any) -> Any:
+    """gradverify.verify with the options of the command line, else the project's settings (an
+    adapter the settings name is relative to the project folder); ValueError for bad ones."""
+    import gradverify
+    from gradverify.grading.adapters import SHIPPED
+    from gradverify.library import components_of
+
+    if args.components is not None:
+        components = components_of(args.components, "--components")
+    else:
+        components = components_of(settings.get("components"), "[tool.gradverify] components")
+    adapter = args.adapter or settings.get("adapter")
+    return gradverify.verify(
+        args.impl or settings.get("impl", gradverify.BUNDLED_IMPL),
+        profile=args.profile or settings.get("profile", "dev"),
+        seed=args.seed,
+        budget=args.budget,
+        properties=args.only if args.only is not None else settings.get("checks"),
+        skip=args.skip if args.skip is not None else settings.get("skip"),
+        components=components,
+        adapter=str(root / adapter) if adapter and not args.adapter and adapter not in SHIPPED else adapter,
+        regressions=args.regressions,
+        save_regressions=not args.no_save,
+        replay=args.replay,
+        fail_fast=args.fail_fast,
+        progress=None if args.quiet else _progress,
+    )
 
 
 def _write_outputs(args: argparse.Namespace, result: Any, markdown: str) -> None:

@@ -73,41 +73,43 @@ def _within(where: Where, value: Any, low: float, high: float, what: str) -> Com
     )
 
 
-def check_kinks(impl: ModuleType) -> list[Comparison]:
-    """At a kink any subgradient is right: relu'(0) ∈ [0, 1], leaky_relu'(0) ∈ [0.01, 1],
-    mae' at ŷ = y ∈ [−1, 1]/(N·K), mape' at ŷ = y ∈ [−100, 100]/(|y|·N·K)."""
+#: The components whose kink kink_subgradients checks, each on its own.
+KINK_COMPONENTS = ("relu", "leaky_relu", "mae", "mape")
+
+
+def _kink(impl: ModuleType, name: str) -> Comparison:
+    """The derivative of `name` (KINK_COMPONENTS) at its kink, checked to be a subgradient."""
     z, one = np.zeros((1, 3)), np.ones((1, 3))
     y = np.array([[1.0, -2.0], [0.5, 4.0]])
-    return [
-        _within(
-            Where(function="activation_backward", component="relu", quantity="at z = 0"),
-            call(impl, "activation_backward", "relu", z, one),
-            0.0,
+    if name in ("relu", "leaky_relu"):
+        return _within(
+            Where(function="activation_backward", component=name, quantity="at z = 0"),
+            call(impl, "activation_backward", name, z, one),
+            0.0 if name == "relu" else 0.01,
             1.0,
             "a subgradient",
-        ),
-        _within(
-            Where(function="activation_backward", component="leaky_relu", quantity="at z = 0"),
-            call(impl, "activation_backward", "leaky_relu", z, one),
-            0.01,
-            1.0,
-            "a subgradient",
-        ),
-        _within(
+        )
+    if name == "mae":
+        return _within(
             Where(function="loss_backward", component="mae", quantity="at ŷ = y, times N·K"),
             4 * np.asarray(call(impl, "loss_backward", "mae", y, y.copy())),
             -1.0,
             1.0,
             "a subgradient",
-        ),
-        _within(
-            Where(function="loss_backward", component="mape", quantity="at ŷ = y, times |y|·N·K/100"),
-            4 * np.abs(y) / 100 * np.asarray(call(impl, "loss_backward", "mape", y, y.copy())),
-            -1.0,
-            1.0,
-            "a subgradient",
-        ),
-    ]
+        )
+    return _within(
+        Where(function="loss_backward", component="mape", quantity="at ŷ = y, times |y|·N·K/100"),
+        4 * np.abs(y) / 100 * np.asarray(call(impl, "loss_backward", "mape", y, y.copy())),
+        -1.0,
+        1.0,
+        "a subgradient",
+    )
+
+
+def check_kinks(impl: ModuleType, names: tuple[str, ...] = KINK_COMPONENTS) -> list[Comparison]:
+    """At a kink any subgradient is right: relu'(0) ∈ [0, 1], leaky_relu'(0) ∈ [0.01, 1],
+    mae' at ŷ = y ∈ [−1, 1]/(N·K), mape' at ŷ = y ∈ [−100, 100]/(|y|·N·K); for each of `names`."""
+    return [_kink(impl, name) for name in KINK_COMPONENTS if name in names]
 
 
 #: z far out in the tails: e^{±z} over- or underflows for |z| > 709, and the softmax rows have
@@ -118,12 +120,13 @@ LARGE_Z = np.array(
 LARGE_Z_ACTIVATIONS = ("sigmoid", "tanh", "softplus", "softmax")
 
 
-def check_large_inputs(impl: ModuleType) -> list[Comparison]:
-    """activation and activation_backward stay finite and match the references at |z| up to 800."""
+def check_large_inputs(impl: ModuleType, names: tuple[str, ...] = LARGE_Z_ACTIVATIONS) -> list[Comparison]:
+    """activation and activation_backward of each of `names` (LARGE_Z_ACTIVATIONS) stay finite and
+    match the references at |z| up to 800."""
     grad_a = np.linspace(-1.0, 1.0, LARGE_Z.size).reshape(LARGE_Z.shape)
     ref = oracles()["jax"]
     out = []
-    for name in LARGE_Z_ACTIVATIONS:
+    for name in (a for a in LARGE_Z_ACTIVATIONS if a in names):
         a = call(impl, "activation", name, LARGE_Z.copy())
         grad_z = call(impl, "activation_backward", name, LARGE_Z.copy(), grad_a.copy())
         where = Where(oracle="jax", component=name, quantity="at |z| up to 800")

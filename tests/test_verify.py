@@ -505,7 +505,13 @@ def test_a_failure_only_a_coverage_case_shows_is_still_reported():
         return [compare("value", float(case == 2), 0.0)]
 
     prop = Property(
-        "only_two_fails", "claim", (), lambda: st.just(Case(1)), check, "autodiff", coverage=lambda: [Case(1), Case(2), Case(1)]
+        "only_two_fails",
+        "claim",
+        (),
+        lambda scope: st.just(Case(1)),
+        check,
+        "autodiff",
+        coverage=lambda: [Case(1), Case(2), Case(1)],
     )
     result, case = search.run_property(prop, impl, profile=PROFILES["ci"], seed=0, entries=[], budget=5)
     assert not result.passed and case == 2 and result.failure.case_description == "case 2"

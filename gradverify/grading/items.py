@@ -298,7 +298,13 @@ def _property_of(item: Item, base: Property) -> Callable[[Any], Property]:
 
     def prop_of(strategy: Any) -> Property:
         return Property(
-            item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance, illustration=base.illustration
+            item.name,
+            item.title,
+            base.functions,
+            lambda scope: strategy,
+            base.check,
+            base.tolerance,
+            illustration=base.illustration,
         )
 
     return prop_of
