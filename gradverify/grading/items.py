@@ -502,7 +502,11 @@ def credit_lines(credit: domain.Credit) -> list[str]:
         domain.Verdict.REFUSED: "not implemented (counts as not right)",
         domain.Verdict.UNCHECKED: "not checked (counts as not right)",
     }
-    lines = [f"{r.component.describe()}: {verdicts[r.verdict]}: {r.why}" for r in credit.not_right]
+    refused_by_assertion = "refused by an assertion on every network it was given (counts as not right)"
+    lines = [
+        f"{r.component.describe()}: {refused_by_assertion if r.asserted else verdicts[r.verdict]}: {r.why}"
+        for r in credit.not_right
+    ]
     return lines + [f"{line} (left out)" for line in credit.left_out]
 
 

@@ -611,8 +611,8 @@ _NETWORK_START = '    """network_gradients on validated input."""\n    xs, zs = 
 @dataclass(frozen=True)
 class Restricted:
     """Correct code whose networks (network_gradients, and train through it) are part of the
-    protocol's only: a fixed depth, or one output unit; a network outside raises
-    NotImplementedError. What it refuses is outside its domain, not missing: every item passes
+    protocol's only: a fixed depth, or one output unit; a network outside raises `refusal`
+    (NotImplementedError, or an AssertionError from an assert on the depth). What it refuses is outside its domain, not missing: every item passes
     but those in `partial`, which earn the share of their domain it covers (the loss and output
     pairs it cannot have) and score more than 0. `inside` is a network it takes: (sizes,
     activations, loss)."""
@@ -620,6 +620,8 @@ class Restricted:
     variant: Variant
     inside: tuple[tuple[int, ...], tuple[str, ...], str]
     partial: tuple[str, ...] = ()
+    #: what it raises on a network outside its domain
+    refusal: type[Exception] = NotImplementedError
 
 
 #: Correct code of a restricted domain, with the items that must earn only part of their points.
@@ -658,6 +660,22 @@ RESTRICTED: dict[str, Restricted] = {
             ),
             inside=((3, 4, 1), ("relu", "sigmoid"), "bce"),
             partial=("network", "l2", "train_loop"),
+        ),
+        Restricted(
+            _v(
+                "fixed_depth_asserted",
+                None,
+                "networks of exactly two layers, the depth asserted (an AssertionError for another depth) "
+                "instead of NotImplementedError, as student code often does",
+                (
+                    _NETWORK_START,
+                    '    """network_gradients on validated input."""\n'
+                    '    assert len(layers) == 2, "this network has exactly two layers"\n'
+                    "    xs, zs = _forward(layers, X)\n",
+                ),
+            ),
+            inside=((3, 4, 2), ("relu", "sigmoid"), "bce"),
+            refusal=AssertionError,
         ),
     ]
 }
