@@ -215,3 +215,26 @@ def test_an_assertion_outside_the_domain_probes_stays_a_failure():
     assert status["sigmoid"] == (Status.FAILED, Cause.RAISED), status
     network = next(r for r in result.items if r.item.name == "network")
     assert network.status in (Status.FAILED, Status.PARTIAL) and network.cause is Cause.RAISED, status
+
+
+def test_a_component_whose_part_that_exists_is_wrong_is_wrong_not_missing():
+    """bce's value summed over the outputs with no loss_backward('bce'): the value is compared all
+    the same and its mismatch comes first, so the bce item fails (and is left out of the network
+    draws); with the value right, the component is only missing."""
+    from gradverify.properties.cases import LossCase
+    from gradverify.properties.component_checks import check_losses
+    from gradverify.references.compare import MISSING
+
+    variant = BUGGY["bce_summed_over_outputs_without_gradient"]
+    wrong = _module(variant.source(), variant.name)
+    missing_only = _module(
+        variant.source().replace(
+            "np.sum(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p), axis=1)", "_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)"
+        ),
+        "missing_only",
+    )
+    case = LossCase("bce", 3, 2, 0, "soft")
+    bad = [c for c in check_losses(wrong, case) if not c.ok]
+    assert bad[0].cause is Cause.MISMATCH and bad[0].where.function == "loss"
+    assert bad[-1].cause in MISSING and bad[-1].where.function == "loss_backward"
+    assert [c.cause for c in check_losses(missing_only, case) if not c.ok] == [Cause.NOT_IMPLEMENTED]

@@ -309,7 +309,11 @@ def _check_component(
     seed: int | None,
     prop_of: Callable[[Any], Property],
 ) -> PropertyResult:
-    """An item of one component: its property on the activations and losses `earlier` left allowed."""
+    """An item of one component: its property on the activations and losses `earlier` left allowed.
+    A case whose only failures are missing functions is skipped (as verify skips it), so that the
+    search goes on to a case where a part that exists is wrong (bce's value summed over the
+    outputs shows only at K > 1) and the item fails; when every case is skipped, the item is not
+    implemented."""
     kind = KINDS[item.check]
     strategy = kind.strategy(
         item.target,
@@ -325,6 +329,7 @@ def _check_component(
         seed=choose_seed(rubric, seed).value,
         entries=[],
         budget=rubric.examples,
+        skip_missing=True,
     )
     return result
 
@@ -427,7 +432,8 @@ def _failed_item(
         examples=result.examples,
         seconds=time.perf_counter() - start,
         failed_at=str(first.where) if first else "",
-        cause=first.cause if first else None,
+        # no failure, only cases skipped as missing (run_property's skip_missing): not implemented
+        cause=first.cause if first else (Cause.NOT_IMPLEMENTED if result.not_implemented else None),
         scope=scope,
         counterexample=counterexample,
         credit=credit,

@@ -380,6 +380,22 @@ BUGGY: dict[str, Variant] = {
             hint="batch_mean",
         ),
         _v(
+            "bce_summed_over_outputs_without_gradient",
+            "bce",
+            "bce summed over the outputs (mean over the samples only), and no loss_backward('bce') of its own "
+            "(it raises NotImplementedError): the value that exists is wrong, so bce is wrong, not missing",
+            (
+                "    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))",
+                "    return float(-np.mean(np.sum(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p), axis=1)))",
+            ),
+            (
+                "    return LOSSES[name][1](y_pred, y_true)\n",
+                '    if name == "bce":\n'
+                '        raise NotImplementedError("no gradient for bce yet")\n'
+                "    return LOSSES[name][1](y_pred, y_true)\n",
+            ),
+        ),
+        _v(
             "mse_summed_over_outputs",
             "mse",
             "mse summed over the outputs (mean over the samples only), in the loss and its gradient",
