@@ -643,3 +643,17 @@ def test_the_cli_skips_what_skip_matches(tmp_path, capsys, monkeypatch):
     assert ran and not any(name.endswith("quartic") for name in ran)
     assert main(["verify", "--skip", "no_such_check"]) == 2
     assert "no check matches 'no_such_check'" in capsys.readouterr().err
+
+
+def test_a_step_returning_object_arrays_fails_the_checks_of_training_and_crashes_none():
+    """tinynn's np.array([...], dtype=object) weights: every check that runs the step either holds
+    (the worked examples read the values as numbers) or fails with the values not numbers."""
+    from gradverify.results import CheckStatus
+    from tests.variants import BUGGY
+
+    module = _variant_module(BUGGY["momentum_returns_object_arrays"])
+    training = ["momentum_step_matches_torch_sgd", "train_matches_torch_sgd", "train_follows_own_steps"]
+    run = runner.verify(module, profile="ci", budget=5, save_regressions=False, only=[*FIXED_CHECKS, *training])
+    assert [r.name for r in run.results if r.status is CheckStatus.ERROR] == []
+    failed = {r.name: {c.cause for c in r.failure.comparisons} for r in run.results if r.failure is not None}
+    assert all(failed[name] == {Cause.NOT_NUMBERS} for name in training), failed

@@ -205,6 +205,18 @@ BUGGY: dict[str, Variant] = {
             ),
         ),
         _v(
+            "momentum_returns_object_arrays",
+            "momentum_step",
+            "sgd_momentum_step returns its new weights and velocity as arrays of dtype object, as tinynn's "
+            "np.array([...], dtype=object) (right values, not numbers the protocol can take)",
+            (
+                '        new_params.append({**p, "W": p["W"] + delta["W"], "b": p["b"] + delta["b"]})\n        new_velocity.append(delta)',
+                '        new_params.append({**p, "W": np.array(p["W"] + delta["W"], dtype=object), "b": np.array(p["b"] + delta["b"], dtype=object)})\n'
+                "        new_velocity.append({key: np.array(value, dtype=object) for key, value in delta.items()})",
+            ),
+            also=("train_loop",),  # train returns what its steps return
+        ),
+        _v(
             "train_drops_last_partial_batch",
             "train_loop",
             "train skips the last batch when it is smaller than batch_size",
