@@ -193,6 +193,7 @@ PROPERTIES: dict[str, Property] = {
             check_train,
             "autodiff",
             weight=0.25,
+            coverage=strategies.train_coverage,
             illustration=longer,
         ),
         Property(
@@ -203,6 +204,7 @@ PROPERTIES: dict[str, Property] = {
             check_train_loop,
             "autodiff",
             weight=0.25,
+            coverage=strategies.train_coverage,
             diagnosis="train_loop",
             illustration=longer,
         ),

@@ -267,6 +267,17 @@ BUGGY: dict[str, Variant] = {
             ("        new_velocity.append(delta)", "        new_velocity.append({k: -v / lr for k, v in delta.items()})"),
         ),
         _v(
+            "train_sums_sample_gradients",
+            "train_loop",
+            "train sums the gradients of the samples of a batch instead of averaging them (only batches of 2+)",
+            (
+                '            value, grads = _network_gradients(layers, net["loss"], net["l2"], X[rows], Y[rows])\n',
+                '            value, _ = _network_gradients(layers, net["loss"], net["l2"], X[rows], Y[rows])\n'
+                '            per_sample = [_network_gradients(layers, net["loss"], net["l2"], X[rows][n : n + 1], Y[rows][n : n + 1])[1] for n in range(len(X[rows]))]\n'
+                '            grads = [{key: sum(g[i][key] for g in per_sample) for key in ("W", "b")} for i in range(len(layers))]\n',
+            ),
+        ),
+        _v(
             "train_resets_velocity_each_epoch",
             "train_loop",
             "the velocity starts again from zero every epoch (only with momentum > 0 and 2+ epochs)",
