@@ -238,3 +238,27 @@ def test_a_component_whose_part_that_exists_is_wrong_is_wrong_not_missing():
     assert bad[0].cause is Cause.MISMATCH and bad[0].where.function == "loss"
     assert bad[-1].cause in MISSING and bad[-1].where.function == "loss_backward"
     assert [c.cause for c in check_losses(missing_only, case) if not c.ok] == [Cause.NOT_IMPLEMENTED]
+
+
+# --------------------------------------------------------------------------- which items a bug costs
+
+
+@pytest.mark.parametrize(
+    "name, lost",
+    [
+        ("sigmoid_derivative_from_z", ["sigmoid"]),
+        ("bce_gradient_sign_flipped", ["bce"]),
+        ("dense_weight_gradient_transposed", ["dense"]),
+        ("dense_transposed_in_every_network", ["dense", "network", "l2", "train_loop"]),
+    ],
+)
+def test_a_bug_costs_the_items_the_stated_rule_names_and_all_their_points(name, lost):
+    """README and docs/rubric.md: a bug in an activation or a loss costs its own item only (the
+    composite items leave its components out); one in dense_backward costs the dense item, and
+    the network, L2 and training-loop items too when network_gradients computes its layers with
+    it (no network is left without it: 43 points)."""
+    variant = BUGGY[name]
+    assert variant.lost_items(RUBRIC) == lost
+    result = grading.grade_module(_module(variant.source(), name), QUICK_RUBRIC, submission=name)
+    assert [r.item.name for r in result.items if r.lost] == lost
+    assert RUBRIC.max_score - result.score == pytest.approx(sum(r.item.points for r in result.items if r.item.name in lost))

@@ -10,8 +10,10 @@
 Items that compose others (network, l2, train_loop) score the share of their domain that
 is right, component by component (grading/domain.py: each loss × output activation pair and
 each hidden activation; a component refused counts as not right), leaving out what the
-activation and loss items already charged, so a bug costs the points of the item where it is.
-A missing function costs its items' points and nothing else. Through a course adapter,
+activation and loss items already charged, so a bug in an activation or a loss costs its own
+item only; a dense bug costs the composite items too when network_gradients computes its layers
+with it (rubric.items_lost_to states the rule). A missing function costs its items' points and
+nothing else. Through a course adapter,
 the items it cannot map are "not mapped": left out of the total, not scored 0.
 
 The cases come from the grade's seed (grading/secret.py): given, fixed by the rubric, or

@@ -25,13 +25,15 @@ class Variant:
     #: the diagnosis (a gradverify.hints.Diagnosis) its item's hints must name; every
     #: other diagnosis must stay silent on it
     hint: str | None = None
+    #: network_gradients computes its layers with the buggy function (rubric.items_lost_to)
+    through_network: bool = False
 
     def lost_items(self, rubric) -> list[str]:
         """The items of `rubric` this bug costs (ItemResult.lost: failed, or a composite item only
         partly right), in rubric order."""
         from gradverify.grading.rubric import items_lost_to
 
-        lost = set(items_lost_to(self.item, rubric)) | set(self.also)
+        lost = set(items_lost_to(self.item, rubric, through_network=self.through_network)) | set(self.also)
         return [item.name for item in rubric.items if item.name in lost]
 
     def source(self) -> str:
@@ -50,9 +52,28 @@ class Variant:
 
 
 def _v(
-    name: str, item: str | None, description: str, *patches: tuple[str, str], also: tuple[str, ...] = (), hint: str | None = None
+    name: str,
+    item: str | None,
+    description: str,
+    *patches: tuple[str, str],
+    also: tuple[str, ...] = (),
+    hint: str | None = None,
+    through_network: bool = False,
 ) -> Variant:
-    return Variant(name, description, tuple(patches), item, also, hint)
+    return Variant(name, description, tuple(patches), item, also, hint, through_network)
+
+
+#: network_gradients through the public dense_backward, as most students write it (the bundled
+#: impl computes each layer's gradients inline)
+_NETWORK_THROUGH_DENSE = (
+    '        grads[i] = {"W": grad_z.T @ xs[i] + l2 * layer["W"], "b": grad_z.sum(axis=0)}\n        grad_a = grad_z @ layer["W"]\n',
+    '        grad_a, grad_W, grad_b = dense_backward(xs[i], layer["W"], grad_z)\n'
+    '        grads[i] = {"W": grad_W + l2 * layer["W"], "b": grad_b}\n',
+)
+_DENSE_TRANSPOSED = (
+    "    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)",
+    "    return grad_z @ W, x.T @ grad_z, grad_z.sum(axis=0)",
+)
 
 
 #: Realistic backprop mistakes, each a one-place change of impl, with the rubric item it breaks.
@@ -162,11 +183,18 @@ BUGGY: dict[str, Variant] = {
         _v(
             "dense_weight_gradient_transposed",
             "dense",
-            "dense_backward returns x.T @ grad_z, of shape (in, out)",
-            (
-                "    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)",
-                "    return grad_z @ W, x.T @ grad_z, grad_z.sum(axis=0)",
-            ),
+            "dense_backward returns x.T @ grad_z, of shape (in, out) (network_gradients does not call it)",
+            _DENSE_TRANSPOSED,
+            hint="transposed",
+        ),
+        _v(
+            "dense_transposed_in_every_network",
+            "dense",
+            "dense_backward returns x.T @ grad_z, and network_gradients computes every layer with it: "
+            "no network is left to check without it",
+            _NETWORK_THROUGH_DENSE,
+            _DENSE_TRANSPOSED,
+            through_network=True,
             hint="transposed",
         ),
         _v(
@@ -486,6 +514,12 @@ CORRECT: dict[str, Variant] = {
                 "        new_params.append({**p, **new})\n"
                 '        new_velocity.append({key: new[key] - p[key] for key in ("W", "b")})',
             ),
+        ),
+        _v(
+            "network_through_dense_backward",
+            None,
+            "network_gradients computes every layer's gradients with dense_backward",
+            _NETWORK_THROUGH_DENSE,
         ),
         _v(
             "dense_backward_loops",
