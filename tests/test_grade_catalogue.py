@@ -186,8 +186,9 @@ def _only(*names: str):
     return replace(QUICK_RUBRIC, items=tuple(item for item in RUBRIC.items if item.name in names))
 
 
-#: network_gradients and the sigmoid asserting what the domain probes never break: 3 samples
-#: (domain.CASE_BATCH), 2 inputs. The search's draws of other batch sizes break it.
+#: network_gradients asserting what the domain probes never break, 3 samples (domain.CASE_BATCH):
+#: the search's draws of other batch sizes break it; and sigmoid's derivative asserting one row,
+#: which most of its item's cases break.
 _ASSERTS_INSIDE = (
     (
         _NETWORK_START,
