@@ -35,6 +35,16 @@ MAX_SHOWN_COMPARISONS = 8
 #: missing function while none has been checked: nothing it draws is implemented.
 MISSING_STREAK = 10
 
+#: (a case, a failing comparison of it) -> whether the comparison says the implementation refused
+#: the case (with skip_missing, a case whose every failing comparison does is skipped)
+Refusal = Callable[[Any, Comparison], bool]
+
+
+def is_missing(case: Any, comparison: Comparison) -> bool:
+    """The default Refusal: the comparison says a function is missing (not defined, or raises
+    NotImplementedError)."""
+    return comparison.cause in MISSING
+
 
 def run_check(check: Callable[..., list[Comparison]], *args: Any, tolerance: str = "autodiff") -> list[Comparison]:
     """The check's comparisons; whatever the implementation does wrong becomes a failing one."""
@@ -112,7 +122,9 @@ class Tried:
 
 
 class _Stats:
-    def __init__(self) -> None:
+    def __init__(self, refused: Refusal = is_missing) -> None:
+        #: with skip_missing: which failing comparisons say a case was refused
+        self.refused = refused
         self.calls = 0
         self.rejected = 0
         self.first_failure_at: int | None = None
@@ -124,10 +136,11 @@ class _Stats:
         self.missing: dict[str, Comparison] = {}
         self.missing_streak = 0
 
-    def skipped(self, comparisons: list[Comparison]) -> bool:
-        """True (and the missing functions noted) when every failing comparison says a function is missing."""
+    def skipped(self, case: Any, comparisons: list[Comparison]) -> bool:
+        """True (and the missing functions noted) when every failing comparison says the case was
+        refused (`refused`: by default, a function is missing)."""
         bad = [c for c in comparisons if not c.ok]
-        if not bad or any(c.cause not in MISSING for c in bad):
+        if not bad or not all(self.refused(case, c) for c in bad):
             self.missing_streak = 0
             return False
         for c in bad:
@@ -154,7 +167,7 @@ def try_case(prop: Property, impl: ModuleType, case: Any, stats: _Stats, skip_mi
         case, comparisons = run_case(prop.check, impl, case, tolerance=prop.tolerance)
     except Rejected as exc:
         return Tried(Step.REJECTED, case, [], str(exc))
-    if skip_missing and stats.skipped(comparisons):
+    if skip_missing and stats.skipped(case, comparisons):
         return Tried(Step.SKIPPED, case, comparisons)
     return Tried(Step.PASSED if all(c.ok for c in comparisons) else Step.FAILED, case, comparisons)
 
@@ -280,6 +293,7 @@ def run_property(
     database_dir: Path | None = None,
     skip_missing: bool = False,
     scope: Scope = WHOLE,
+    refused: Refusal = is_missing,
 ) -> tuple[PropertyResult, Any]:
     """Replay the corpus entries of this property, then (if they pass) run its coverage cases and
     let hypothesis search. Returns the result and, for a new counterexample, its case.
@@ -288,7 +302,9 @@ def run_property(
     checked on everything it implements; when nothing is, the result is "not implemented".
     `scope` (properties/scope.py): only cases in it are drawn, replayed or covered; what it
     leaves out is listed in result.not_in_scope, and when it leaves every case out the result
-    is "not in scope"."""
+    is "not in scope". `refused` says which failing comparisons skip a case (default: a missing
+    function; the grader's domain search also counts an assertion on a network outside what it
+    found taken)."""
     result = PropertyResult(
         name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance, data_sets=prop.data_sets
     )
@@ -299,7 +315,7 @@ def run_property(
     result.not_in_scope = scope.outside(prop.functions, prop.draws)
     entries = [e for e in entries if not scope.case_outside(prop.functions, e.case)]
     start = time.perf_counter()
-    stats = _Stats()
+    stats = _Stats(refused)
     if _replay(prop, impl, entries, result, stats, skip_missing):
         result.seconds = time.perf_counter() - start
         return result, None

@@ -1,61 +1,110 @@
 """The checks of the components (activations, losses, the dense layer): against JAX and PyTorch
-at drawn points, at their kinks, and far out in their tails."""
+at drawn points, at their kinks, and far out in their tails.
+
+A component is two functions, a value and its derivative. When one of them is missing (not
+defined, or raises NotImplementedError) the other is still compared, and its comparisons come
+first: a component whose part that exists is wrong is wrong (the item fails, and the composite
+items leave it out), and one whose every part that exists is right is missing."""
 
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from gradverify.properties.calls import ImplFailure, call, expect_float
 from gradverify.properties.cases import ActivationCase, DenseCase, LossCase
 from gradverify.properties.shared import oracles
-from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare
+from gradverify.references.compare import MISSING, TOLERANCES, Cause, Comparison, Where, compare
+
+
+def _or_missing(part: Callable[[], Any]) -> Any:
+    """part(), or the ImplFailure it raised when that says a function is missing (any other
+    failure is raised)."""
+    try:
+        return part()
+    except ImplFailure as failure:
+        if failure.cause not in MISSING:
+            raise
+        return failure
+
+
+def _parts(*parts: Callable[[], Any]) -> list[Any]:
+    """Each part's result, or its ImplFailure when it is missing; the first part's ImplFailure
+    raised when every part is missing (nothing to compare)."""
+    results = [_or_missing(part) for part in parts]
+    if all(isinstance(r, ImplFailure) for r in results):
+        raise results[0]
+    return results
+
+
+def _missing(*results: Any) -> list[Comparison]:
+    """One failing comparison per missing part, to follow the comparisons of the parts that exist."""
+    return [r.comparison() for r in results if isinstance(r, ImplFailure)]
+
+
+def _exists(result: Any) -> bool:
+    return not isinstance(result, ImplFailure)
 
 
 def check_activations(impl: ModuleType, case: ActivationCase) -> list[Comparison]:
     z, grad_a = case.arrays()
-    a = call(impl, "activation", case.name, z.copy())
-    grad_z = call(impl, "activation_backward", case.name, z.copy(), grad_a.copy())
+    a, grad_z = _parts(
+        lambda: call(impl, "activation", case.name, z.copy()),
+        lambda: call(impl, "activation_backward", case.name, z.copy(), grad_a.copy()),
+    )
     out = []
     for name, oracle in oracles().items():
         where = Where(oracle=name, component=case.name)
-        out.append(compare(where.at(function="activation"), a, oracle.activation(case.name, z), "autodiff"))
-        out.append(
-            compare(
-                where.at(function="activation_backward"), grad_z, oracle.activation_backward(case.name, z, grad_a), "autodiff"
-            )
-        )
-    return out
+        if _exists(a):
+            out.append(compare(where.at(function="activation"), a, oracle.activation(case.name, z), "autodiff"))
+        if _exists(grad_z):
+            expected = oracle.activation_backward(case.name, z, grad_a)
+            out.append(compare(where.at(function="activation_backward"), grad_z, expected, "autodiff"))
+    return out + _missing(a, grad_z)
 
 
 def check_losses(impl: ModuleType, case: LossCase) -> list[Comparison]:
     y_pred, y_true = case.arrays()
-    value = expect_float("loss", call(impl, "loss", case.name, y_pred.copy(), y_true.copy()), "the loss")
-    grad = call(impl, "loss_backward", case.name, y_pred.copy(), y_true.copy())
+    value, grad = _parts(
+        lambda: expect_float("loss", call(impl, "loss", case.name, y_pred.copy(), y_true.copy()), "the loss"),
+        lambda: call(impl, "loss_backward", case.name, y_pred.copy(), y_true.copy()),
+    )
     out = []
     for name, oracle in oracles().items():
         where = Where(oracle=name, component=case.name)
-        out.append(compare(where.at(function="loss"), value, oracle.loss(case.name, y_pred, y_true), "autodiff"))
-        out.append(compare(where.at(function="loss_backward"), grad, oracle.loss_backward(case.name, y_pred, y_true), "autodiff"))
-    return out
+        if _exists(value):
+            out.append(compare(where.at(function="loss"), value, oracle.loss(case.name, y_pred, y_true), "autodiff"))
+        if _exists(grad):
+            expected = oracle.loss_backward(case.name, y_pred, y_true)
+            out.append(compare(where.at(function="loss_backward"), grad, expected, "autodiff"))
+    return out + _missing(value, grad)
+
+
+def _triple(back: Any) -> Any:
+    """dense_backward's result, checked to be a triple."""
+    if not isinstance(back, (tuple, list)) or len(back) != 3:
+        raise ImplFailure("dense_backward", Cause.WRONG_FORM, "did not return the triple (grad_x, grad_W, grad_b)")
+    return back
 
 
 def check_dense(impl: ModuleType, case: DenseCase) -> list[Comparison]:
     x, W, b, grad_z = case.arrays()
-    z = call(impl, "dense_forward", x.copy(), W.copy(), b.copy())
-    back = call(impl, "dense_backward", x.copy(), W.copy(), grad_z.copy())
-    if not isinstance(back, (tuple, list)) or len(back) != 3:
-        raise ImplFailure("dense_backward", Cause.WRONG_FORM, "did not return the triple (grad_x, grad_W, grad_b)")
+    z, back = _parts(
+        lambda: call(impl, "dense_forward", x.copy(), W.copy(), b.copy()),
+        lambda: _triple(call(impl, "dense_backward", x.copy(), W.copy(), grad_z.copy())),
+    )
     out = []
     for name, oracle in oracles().items():
-        out.append(
-            compare(Where(oracle=name, function="dense_forward", quantity="z"), z, oracle.dense_forward(x, W, b), "autodiff")
-        )
-        for what, got, expected in zip(("grad_x", "grad_W", "grad_b"), back, oracle.dense_backward(x, W, grad_z)):
-            out.append(compare(Where(oracle=name, function="dense_backward", quantity=what), got, expected, "autodiff"))
-    return out
+        if _exists(z):
+            out.append(
+                compare(Where(oracle=name, function="dense_forward", quantity="z"), z, oracle.dense_forward(x, W, b), "autodiff")
+            )
+        if _exists(back):
+            for what, got, expected in zip(("grad_x", "grad_W", "grad_b"), back, oracle.dense_backward(x, W, grad_z)):
+                out.append(compare(Where(oracle=name, function="dense_backward", quantity=what), got, expected, "autodiff"))
+    return out + _missing(z, back)
 
 
 def _within(where: Where, value: Any, low: float, high: float, what: str) -> Comparison:

@@ -258,7 +258,9 @@ def test_class_grading_writes_the_summary_when_drawing_fails(tmp_path, monkeypat
         raise RuntimeError("drawing is broken")
 
     monkeypatch.setattr(plots, "score_histogram", broken)
-    monkeypatch.setattr(classroom, "_grade", lambda student, out, args, limit: (student.name, _doc(student.name, {"sse": True}), ""))
+    monkeypatch.setattr(
+        classroom, "_grade", lambda student, out, args, limit: (student.name, _doc(student.name, {"sse": True}), "")
+    )
     args = argparse.Namespace(
         rubric=None,
         timeout=None,

@@ -6,8 +6,8 @@
 A composite item's domain is made of components: each loss × output activation pair (checked
 on single-layer networks, whose one layer is the output layer) and each hidden activation
 (checked on networks whose hidden layers all use it, under an output pair found right). Each
-component is right, wrong, refused (NotImplementedError, or a function not defined: it counts
-as not right, exactly as wrong does) or unchecked (a hidden activation with no output pair
+component is right, wrong, refused (NotImplementedError, a function not defined, or an
+AssertionError on every network it was probed on: it counts as not right, exactly as wrong does) or unchecked (a hidden activation with no output pair
 right to check it under). The share is half for the output pairs and half for the hidden
 activations, each an equal part of its half (the whole for one kind when the domain has none
 of the other), so a file that handles one corner earns that corner's share only, and refusing
@@ -18,10 +18,13 @@ labels; a training run of 2 epochs over batches of 2 with momentum 0.9; Plan.cas
 values with the grade's seed) on the networks the code takes: an output pair on PAIR_SHAPES
 (a single layer of its loss's outputs, then one output unit, then over hidden layers), a hidden
 activation under a pair found right on HIDDEN_LAYERS, each until the code takes one: a network
-it refuses (NotImplementedError) is outside its domain, and a component is refused only when it
-refuses every probe. Then a hypothesis search over the networks of every component still right,
-mixed, skipping what the code refuses, with the item's examples less the cases checked (a third
-of them at least). A failure the search finds is tried, in its own shape, on each component
+it refuses (`refuses`: NotImplementedError, or an AssertionError, as `assert len(layers) == 2`
+says a fixed depth) is outside its domain, and a component is refused only when it refuses every
+probe. Then a hypothesis search over the networks of every component still right, mixed,
+skipping what the code refuses, with the item's examples less the cases checked (a third of them
+at least). In the search and in the blame below, an AssertionError refuses only a network outside
+the domain found (a depth no probe was taken at, or one output unit where only more were taken,
+or the reverse): inside it, it is a failure, as it is in every other item. A failure the search finds is tried, in its own shape, on each component
 still right alone (a hidden activation under the first pair right; an output pair over hidden
 layers of the first hidden activation right), and each one it fails on is blamed, so a bug
 that is no one component's (the bias gradient averaged) costs every component it shows on;
@@ -69,6 +72,9 @@ PAIR_SHAPES: tuple[tuple[int, int | None], ...] = ((0, None), (0, 1), (1, None),
 PAIR_HIDDEN_TRIES = 2
 #: The hidden layers a hidden activation is probed with, in order, under a pair found right.
 HIDDEN_LAYERS = (2, 1, 3)
+#: The exceptions, besides NotImplementedError, by which code says a network is outside what it
+#: takes (`assert len(layers) == 2`, `assert Y.shape[1] == 1`), on a probe of the domain.
+REFUSING_EXCEPTIONS = frozenset({"AssertionError"})
 
 
 class Verdict(StrEnum):
@@ -116,6 +122,9 @@ class ComponentResult:
     #: of a component found right: the hidden layers and output units of the network it was
     #: right on (the shape the code accepts), else None
     shape: tuple[int, int] | None = None
+    #: of a component refused: every refusal was an assertion (REFUSING_EXCEPTIONS), none a
+    #: missing function
+    asserted: bool = False
 
 
 class Charged(StrEnum):
@@ -173,10 +182,13 @@ class Credit:
     @property
     def all_refused(self) -> bool:
         """Nothing right or wrong (every component refused, or unchecked for want of a right pair)
-        and something refused: a component, or one left out as refused here as in its own item."""
+        and something refused as missing: a component (code that asserts on every network it is
+        given implements something), or one left out as refused here as in its own item."""
         verdicts = [r.verdict for r in self.components]
-        refused = Verdict.REFUSED in verdicts or any(e.why is Charged.NOT_IMPLEMENTED for e in self.left)
-        return refused and all(v in (Verdict.REFUSED, Verdict.UNCHECKED) for v in verdicts)
+        missing = any(r.verdict is Verdict.REFUSED and not r.asserted for r in self.components) or any(
+            e.why is Charged.NOT_IMPLEMENTED for e in self.left
+        )
+        return missing and all(v in (Verdict.REFUSED, Verdict.UNCHECKED) for v in verdicts)
 
 
 @dataclass(frozen=True)
@@ -296,25 +308,41 @@ def own_components(case: Any) -> set[Component]:
 # --------------------------------------------------------------------------- checking
 
 
-def _verdict(comparisons: list[Comparison]) -> tuple[Verdict, str]:
+def refuses(comparison: Comparison, asserts: bool = True) -> bool:
+    """Whether a failing comparison says the code refused its network: a function missing (not
+    defined, NotImplementedError), or, with `asserts`, an exception of REFUSING_EXCEPTIONS."""
+    if comparison.cause in MISSING:
+        return True
+    return asserts and comparison.cause is Cause.RAISED and comparison.exception in REFUSING_EXCEPTIONS
+
+
+def shape_of(case: Any) -> tuple[int, int]:
+    """The hidden layers and output units of a case's network."""
+    sizes = arch_of(case).sizes
+    return len(sizes) - 2, sizes[-1]
+
+
+def _verdict(comparisons: list[Comparison], asserts: bool = True) -> tuple[Verdict, str]:
+    """RIGHT, REFUSED (every failing comparison `refuses`) or WRONG, and why (its first failing one)."""
     bad = [c for c in comparisons if not c.ok]
     if not bad:
         return Verdict.RIGHT, ""
     first = bad[0]
     why = f"{first.label}: {first.message}" if first.message else f"{first.label} differs from the expected value"
-    return (Verdict.REFUSED if all(c.cause in MISSING for c in bad) else Verdict.WRONG), why
+    return (Verdict.REFUSED if all(refuses(c, asserts) for c in bad) else Verdict.WRONG), why
 
 
-def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict | None, str, Any, list[Comparison]]:
+def _check(prop: Property, module: Any, case: Any, asserts: bool = True) -> tuple[Verdict | None, str, Any, list[Comparison]]:
     """One case: its verdict (None for a case that cannot be checked: a kink, training that
-    diverged), why, and (the case the comparisons are about, the comparisons)."""
+    diverged; an assertion refuses it with `asserts`), why, and (the case the comparisons are
+    about, the comparisons)."""
     from gradverify.properties.shared import Rejected
 
     try:
         case, comparisons = run_case(prop.check, module, case, tolerance=prop.tolerance)
     except Rejected:
         return None, "", case, []
-    verdict, why = _verdict(comparisons)
+    verdict, why = _verdict(comparisons, asserts)
     return verdict, why, case, comparisons
 
 
@@ -329,6 +357,15 @@ class _State:
     max_rel: float = 0.0
     #: the hidden layers and output units of the network each component found right was right on
     shapes: dict[Component, tuple[int, int]] = field(default_factory=dict)
+    #: the components refused by assertions only (REFUSING_EXCEPTIONS), none missing
+    asserted: set[Component] = field(default_factory=set)
+
+    def inside(self, case: Any) -> bool:
+        """Whether a case's network is inside the domain found: of a depth a probe was taken at,
+        and of one output unit only if a probe of one was taken (of more only if one of more was)."""
+        depth, outputs = shape_of(case)
+        taken = set(self.shapes.values())
+        return depth in {d for d, _ in taken} and (outputs == 1) in {u == 1 for _, u in taken}
 
     def right(self, kind: str | None = None) -> list[Component]:
         return [c for c, (v, _) in self.verdicts.items() if v is Verdict.RIGHT and (kind is None or c.kind == kind)]
@@ -393,6 +430,8 @@ def _judge(state: _State, plan_: Plan, component: Component, case: Any, comparis
         state.dropped.append(LeftOut(component, Charged.NOT_IMPLEMENTED, why))
         return
     state.verdicts[component] = (verdict, why)
+    if verdict is Verdict.REFUSED and not any(c.cause in MISSING for c in comparisons if not c.ok):
+        state.asserted.add(component)
     if verdict is Verdict.REFUSED and state.refusal is None:
         state.refusal = [c for c in comparisons if not c.ok]
     if verdict is Verdict.WRONG and state.failure is None:
@@ -428,7 +467,16 @@ def check_domain(
         outputs = {loss: tuple(c.activation for c in pairs if c.loss == loss) for loss in losses}
         search = prop_of(plan_.strategy(losses, outputs, tuple(c.activation for c in hidden)))
         # a drawn network the code refuses is outside its domain: skipped, as verify skips it
-        result, _ = run_property(search, module, profile=PROFILES["ci"], seed=seed, entries=[], budget=budget, skip_missing=True)
+        result, _ = run_property(
+            search,
+            module,
+            profile=PROFILES["ci"],
+            seed=seed,
+            entries=[],
+            budget=budget,
+            skip_missing=True,
+            refused=lambda case, c: refuses(c, asserts=not state.inside(case)),
+        )
         state.examples += result.examples
         budget -= max(1, result.examples)
         if result.examples and result.max_rel_err == result.max_rel_err:
@@ -438,7 +486,11 @@ def check_domain(
         state.failure = state.failure or result.failure
         _attribute(state, prop, module, result.failure, start, seconds)
     credit = Credit(
-        tuple(ComponentResult(c, *state.verdicts[c], state.shapes.get(c)) for c in plan_.components if c in state.verdicts),
+        tuple(
+            ComponentResult(c, *state.verdicts[c], state.shapes.get(c), c in state.asserted)
+            for c in plan_.components
+            if c in state.verdicts
+        ),
         plan_.left + tuple(state.dropped),
     )
     summary = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance)
@@ -451,18 +503,18 @@ def check_domain(
 def _attribute(state: _State, prop: Property, module: Any, failure: Failure, start: float, seconds: float) -> None:
     """Blame a failure the search found: its case's shape is tried on each component still right
     alone (a hidden activation under the first pair right; a pair over hidden layers of the first
-    hidden activation right, or alone when none is), and each it fails on is blamed; when none
+    hidden activation right, or alone when none is), and each it fails on is blamed (a transfer
+    it refuses, by an assertion too when outside the domain found, is not); when none
     fails alone, the case's own components are (the failure needs them together). Stops trying
     when 2/3 of the item's `seconds` have gone: what is left untried stays right."""
-    case, why = failure.case, _verdict(failure.comparisons)
+    case, why = failure.case, _verdict(failure.comparisons, asserts=False)  # the search found it inside the domain
     pairs, hidden = state.right("output"), state.right("hidden")
     found = False
     for component in [*hidden, *pairs]:
         if time.perf_counter() - start > 2 * seconds / 3:
             break
-        verdict, reason, _, comparisons = _check(
-            prop, module, transferred(case, component, pairs[0], hidden[0] if hidden else None)
-        )
+        moved = transferred(case, component, pairs[0], hidden[0] if hidden else None)
+        verdict, reason, _, comparisons = _check(prop, module, moved, asserts=not state.inside(moved))
         state.note(comparisons)
         if verdict is Verdict.WRONG:  # a transfer the code refuses is outside its domain: no blame
             state.verdicts[component], found = (verdict, reason), True

@@ -10,8 +10,10 @@
 Items that compose others (network, l2, train_loop) score the share of their domain that
 is right, component by component (grading/domain.py: each loss × output activation pair and
 each hidden activation; a component refused counts as not right), leaving out what the
-activation and loss items already charged, so a bug costs the points of the item where it is.
-A missing function costs its items' points and nothing else. Through a course adapter,
+activation and loss items already charged, so a bug in an activation or a loss costs its own
+item only; a dense bug costs the composite items too when network_gradients computes its layers
+with it (rubric.items_lost_to states the rule). A missing function costs its items' points and
+nothing else. Through a course adapter,
 the items it cannot map are "not mapped": left out of the total, not scored 0.
 
 The cases come from the grade's seed (grading/secret.py): given, fixed by the rubric, or
@@ -319,7 +321,11 @@ def _check_component(
     seed: int | None,
     prop_of: Callable[[Any], Property],
 ) -> PropertyResult:
-    """An item of one component: its property on the activations and losses `earlier` left allowed."""
+    """An item of one component: its property on the activations and losses `earlier` left allowed.
+    A case whose only failures are missing functions is skipped (as verify skips it), so that the
+    search goes on to a case where a part that exists is wrong (bce's value summed over the
+    outputs shows only at K > 1) and the item fails; when every case is skipped, the item is not
+    implemented."""
     kind = KINDS[item.check]
     strategy = kind.strategy(
         item.target,
@@ -335,6 +341,7 @@ def _check_component(
         seed=choose_seed(rubric, seed).value,
         entries=[],
         budget=rubric.examples,
+        skip_missing=True,
     )
     return result
 
@@ -437,7 +444,8 @@ def _failed_item(
         examples=result.examples,
         seconds=time.perf_counter() - start,
         failed_at=str(first.where) if first else "",
-        cause=first.cause if first else None,
+        # no failure, only cases skipped as missing (run_property's skip_missing): not implemented
+        cause=first.cause if first else (Cause.NOT_IMPLEMENTED if result.not_implemented else None),
         scope=scope,
         counterexample=counterexample,
         credit=credit,
@@ -515,7 +523,11 @@ NOT_RIGHT = {
 def credit_lines(credit: domain.Credit) -> list[str]:
     """One line per component not right (what, and why) and per component left out of the
     domain: what a composite item was checked without, for people."""
-    lines = [f"{r.component.describe()}: {NOT_RIGHT[r.verdict]}: {r.why}" for r in credit.not_right]
+    refused_by_assertion = "refused by an assertion on every network it was given (counts as not right)"
+    lines = [
+        f"{r.component.describe()}: {refused_by_assertion if r.asserted else NOT_RIGHT[r.verdict]}: {r.why}"
+        for r in credit.not_right
+    ]
     return lines + [f"{line} (left out)" for line in credit.left_out]
 
 
