@@ -228,10 +228,19 @@ def _without_wrapper(files: dict[str, bytes]) -> dict[str, bytes]:
     return files
 
 
+def _without_clashes(files: dict[str, bytes], found: _Found) -> dict[str, bytes]:
+    """The files but any whose path is also the folder of another's (`a.py` beside `a.py/b.py`,
+    which a zip may list and no folder can hold), left out: the sandbox could not write both."""
+    folders = {path.rsplit("/", i)[0] for path in files for i in range(1, path.count("/") + 1)}
+    for _clash in folders & files.keys():
+        found.leave_out("files whose path is also a folder's")
+    return {path: data for path, data in files.items() if path not in folders}
+
+
 def _from_files(form: Form, path: Path, found: _Found, file: str | None) -> Handin:
     """The Handin of a folder's or a zip's files: its module graded among its .py files, or
     its one notebook (or zip, in a folder) when it holds no .py file."""
-    python = _without_wrapper(found.python)
+    python = _without_clashes(_without_wrapper(found.python), found)
     if not python and len(found.others) == 1:
         ((inner, data),) = found.others.items()
         if inner.lower().endswith(".ipynb"):
