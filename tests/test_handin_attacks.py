@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gradverify.cli import main
+from gradverify.grading import handin
 from gradverify.grading.handin import read
 from gradverify.impl import backprop
 from gradverify.sandbox.tree import Tree
@@ -68,3 +69,22 @@ def test_a_tree_refuses_a_file_whose_path_is_another_files_folder():
 def test_a_zip_listing_a_file_and_a_folder_of_one_name_is_graded(tmp_path):
     document, _ = grade(tmp_path, zipped(tmp_path / "hw.zip", {"backprop.py": MODEL, "helpers.py": "", "helpers.py/x.py": ""}))
     assert document["score"] == 1 and document["extra_data"]["load_error"] is None
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def test_a_cell_magics_name_is_noted_printable_and_short():
+    _, note = handin.python_of_cell("%%\udc80\x1b]0;title\x07" + "A" * 5000 + " args\nls", 3)
+    assert note.startswith("cell 3 ") and note.isprintable() and len(note) < 100
+
+
+def test_a_notebook_of_many_cells_with_ipython_lines_names_only_the_first_of_them(tmp_path):
+    got = read(notebook(tmp_path / "hw.ipynb", *["%matplotlib inline"] * (handin.NOTES_SHOWN + 30), DEFINES))
+    assert len(got.tree.cells) == handin.NOTES_SHOWN + 31
+    assert len(got.found) == 1 + handin.NOTES_SHOWN + 1 and "30 more" in got.found[-1]
+
+
+def test_a_notebook_whose_cell_magic_holds_a_lone_surrogate_is_graded(tmp_path):
+    document, report = grade(tmp_path, notebook(tmp_path / "hw.ipynb", "%%\udc80\nls", MODEL))
+    assert document["score"] == 1 and all(encodable(note) for note in document["extra_data"]["handed_in"])

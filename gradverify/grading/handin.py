@@ -33,6 +33,8 @@ MAX_FILES, MAX_BYTES = 200, 8 * 1024 * 1024
 MAX_MEMBERS, MAX_NOTEBOOK_BYTES = 2000, 16 * 1024 * 1024
 #: Folders never read: caches, Jupyter's checkpoints, macOS's zip metadata, hidden folders.
 IGNORED_FOLDERS = frozenset({"__pycache__", ".ipynb_checkpoints", "__MACOSX"})
+#: The most cells a notebook's notes name one by one (the others are counted).
+NOTES_SHOWN = 20
 #: Cell magics whose body is Python (run without the magic line); any other cell magic's cell is left out.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 
@@ -343,6 +345,8 @@ def _notebook(name: str, data: bytes, path: Path) -> Handin:
             code.append(Cell(number, python))
     if not code:
         raise HandinError(f"{printable(name)} has no code cell")
+    if len(notes) > NOTES_SHOWN:
+        notes[NOTES_SHOWN:] = [f"and {len(notes) - NOTES_SHOWN} more cells with IPython lines not run or left out"]
     found = (f"graded the {len(code)} code cell(s) of {printable(name)}, run in order", *notes)
     return Handin(Form.NOTEBOOK, path, Tree(cells=tuple(code), label=name), found)
 
@@ -356,7 +360,7 @@ def python_of_cell(source: str, number: int) -> tuple[str | None, str]:
     if first is not None and lines[first].lstrip().startswith("%%"):
         magic = lines[first].lstrip()[2:].split(maxsplit=1)[0] if lines[first].strip() != "%%" else ""
         if magic not in PYTHON_CELL_MAGICS:
-            return None, f"cell {number} (%%{magic}) is not Python: left out"
+            return None, f"cell {number} (%%{printable(magic[:40])}) is not Python: left out"
         lines[first] = ""
     replaced = 0
     for i, line in enumerate(lines):
