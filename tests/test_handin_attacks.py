@@ -15,11 +15,22 @@ from gradverify.cli import main
 from gradverify.grading import handin
 from gradverify.grading.handin import read
 from gradverify.impl import backprop
+from gradverify.sandbox.errors import call_failure, cell_notes, load_reason
 from gradverify.sandbox.tree import Tree
 
 DEFINES = "import numpy as np\n\ndef dense_forward(x, W, b):\n    return x @ W + b\n"
 MODEL = Path(backprop.__file__).read_text().replace("from __future__ import annotations\n", "")
 RUBRIC = 'examples = 2\n[[items]]\nname = "tanh"\ncheck = "activation"\ntarget = "tanh"\npoints = 1\n'
+#: A notebook's first cell that sends the grader a hello of its own, as a hijacked worker can:
+#: a failed cell whose message holds a lone surrogate, valid JSON that no report can be written in.
+FORGED_HELLO = r"""
+import json, socket, struct
+config = json.loads(open("/proc/self/cmdline", "rb").read().split(b"\0")[-2])
+failure = {"kind": "raised", "type": "ValueError", "message": "\udc80 bad"}
+cells = [{"cell": "cell 1", "failure": failure}]
+body = json.dumps({"id": 0, "loaded": {"functions": ["tanh", "tanh_backward"], "cells_failed": cells}}).encode()
+socket.socket(fileno=config["fd"]).sendall(struct.pack(">Q", len(body)) + body)
+"""
 
 
 def zipped(path: Path, members: dict[str, str]) -> Path:
@@ -88,3 +99,20 @@ def test_a_notebook_of_many_cells_with_ipython_lines_names_only_the_first_of_the
 def test_a_notebook_whose_cell_magic_holds_a_lone_surrogate_is_graded(tmp_path):
     document, report = grade(tmp_path, notebook(tmp_path / "hw.ipynb", "%%\udc80\nls", MODEL))
     assert document["score"] == 1 and all(encodable(note) for note in document["extra_data"]["handed_in"])
+
+
+# --------------------------------------------------------------------------- what the child reports
+
+
+def test_a_childs_message_holding_a_lone_surrogate_becomes_text_a_report_can_hold():
+    failure = {"kind": "raised", "type": "ValueError", "message": "\udc80 bad"}
+    assert encodable(load_reason(failure))
+    assert all(encodable(note) for note in cell_notes([{"cell": "cell 2", "failure": {**failure, "line": 1}}]))
+    error = call_failure(failure)
+    assert encodable(error.reason) and encodable(error.message)
+
+
+def test_a_forged_hello_whose_failed_cell_holds_a_lone_surrogate_is_graded(tmp_path):
+    document, report = grade(tmp_path, notebook(tmp_path / "hw.ipynb", FORGED_HELLO, MODEL))
+    assert any(note.startswith("cell 1: raised ValueError") for note in document["extra_data"]["handed_in"])
+    assert "cell 1" in report
