@@ -6,6 +6,7 @@ be written and shown."""
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -61,6 +62,51 @@ def encodable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def test_a_folder_replaced_by_a_link_while_its_folder_is_read_is_never_followed(tmp_path, monkeypatch):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "solution.py").write_text("SECRET = 1\n")
+    student = tmp_path / "student"
+    (student / "sub").mkdir(parents=True)
+    (student / "backprop.py").write_text(DEFINES)
+    (student / "sub" / "utils.py").write_text("")
+    listed = os.scandir
+
+    def swapping(folder):  # the student's folder listed, then its folder `sub` swapped for a link
+        entries = list(listed(folder))
+        if (student / "sub").is_dir() and not (student / "sub").is_symlink():
+            (student / "sub").rename(student / "sub-was")
+            (student / "sub").symlink_to(outside)
+        return iter(entries)
+
+    monkeypatch.setattr(handin.os, "scandir", swapping)
+    got = read(student)
+    assert [path for path, _ in got.tree.files] == ["backprop.py"]
+    assert any("folders that cannot be read (1)" in note for note in got.found)
+
+
+def test_a_folder_that_cannot_be_listed_is_left_out_and_the_rest_graded(tmp_path, monkeypatch):
+    student = tmp_path / "student"
+    (student / "locked").mkdir(parents=True)
+    (student / "backprop.py").write_text(DEFINES)
+    (student / "locked" / "utils.py").write_text("")
+    listed, calls = os.scandir, []
+
+    def refusing(folder):  # as os.scandir does on a folder of mode 000 (root reads those anyway)
+        calls.append(folder)
+        if len(calls) > 1:
+            raise PermissionError(13, "Permission denied")
+        return listed(folder)
+
+    monkeypatch.setattr(handin.os, "scandir", refusing)
+    got = read(student)
+    assert [path for path, _ in got.tree.files] == ["backprop.py"]
+    assert any("folders that cannot be read (1)" in note for note in got.found)
 
 
 # --------------------------------------------------------------------------- zips

@@ -102,17 +102,24 @@ def read(path: str | os.PathLike, *, file: str | None = None) -> Handin:
     raise HandinError(f"{printable(path.name)}: expected a .py file, a folder, a .zip or a Jupyter notebook (.ipynb)")
 
 
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of the regular file `path`, never through a symbolic link; OSError when it is a
-    link, not a regular file or cannot be read, HandinError when it holds more than `limit` bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+def read_regular(path: Path | str, limit: int, *, dir_fd: int | None = None) -> bytes:
+    """The bytes of the regular file `path` (relative to the open folder `dir_fd`, if given), never
+    through a symbolic link; OSError when it is a link, not a regular file or cannot be read,
+    HandinError when it holds more than `limit` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dir_fd)
     with open(fd, "rb") as reading:
         if not stat.S_ISREG(os.fstat(reading.fileno()).st_mode):
             raise OSError(0, "not a regular file")
         data = reading.read(limit + 1)
     if len(data) > limit:
-        raise HandinError(f"{printable(path.name)} is larger than {limit // (1024 * 1024)} MB")
+        raise HandinError(f"{printable(Path(path).name)} is larger than {limit // (1024 * 1024)} MB")
     return data
+
+
+def _open_folder(path: Path | str, *, dir_fd: int | None = None) -> int:
+    """An open descriptor of the folder `path` (relative to `dir_fd`, if given), never through a
+    symbolic link; OSError when it is a link, no folder or cannot be opened."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
 
 
 # --------------------------------------------------------------------------- #
@@ -152,28 +159,50 @@ def _take(found: _Found, relative: str, data: bytes) -> None:
 def _folder_files(top: Path) -> _Found:
     """The files below the folder `top`, read; links and what cannot be read left out."""
     found = _Found({}, {}, {})
-    pending = [(top, "")]
-    while pending:
-        folder, where = pending.pop()
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            relative = f"{where}{entry.name}"
-            if entry.is_symlink():
-                found.leave_out("symbolic links (never followed)")
-            elif entry.is_dir(follow_symlinks=False):
-                if entry.name in IGNORED_FOLDERS or entry.name.startswith(".") or relative.count("/") >= 9:
-                    found.leave_out("folders not read: caches, hidden or too deep")
-                else:
-                    pending.append((Path(entry.path), relative + "/"))
-            elif entry.name.lower().endswith((".py", ".ipynb", ".zip")):
-                try:
-                    data = read_regular(Path(entry.path), MAX_BYTES if entry.name.endswith(".py") else MAX_NOTEBOOK_BYTES)
-                except OSError:
-                    found.leave_out("files that cannot be read")
-                    continue
-                _take(found, relative, data)
-            else:
-                found.leave_out("files that are not .py")
+    folder = _open_folder(top)
+    try:
+        _read_folder(found, folder, "")
+    finally:
+        os.close(folder)
     return found
+
+
+def _read_folder(found: _Found, folder: int, where: str) -> None:
+    """The files of the open folder `folder` (`where` below the top, "" or ending in '/') and of
+    the folders below it into `found`. Each folder is opened from its own (never through a link)
+    and its files from it, so that a folder replaced by a link while it is read leads nowhere else."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        found.leave_out("folders that cannot be read")
+        return
+    for entry in entries:
+        relative = f"{where}{entry.name}"
+        if entry.is_symlink():
+            found.leave_out("symbolic links (never followed)")
+        elif entry.is_dir(follow_symlinks=False):
+            if entry.name in IGNORED_FOLDERS or entry.name.startswith(".") or relative.count("/") >= 9:
+                found.leave_out("folders not read: caches, hidden or too deep")
+                continue
+            try:
+                inner = _open_folder(entry.name, dir_fd=folder)
+            except OSError:
+                found.leave_out("folders that cannot be read")
+                continue
+            try:
+                _read_folder(found, inner, relative + "/")
+            finally:
+                os.close(inner)
+        elif entry.name.lower().endswith((".py", ".ipynb", ".zip")):
+            limit = MAX_BYTES if entry.name.endswith(".py") else MAX_NOTEBOOK_BYTES
+            try:
+                data = read_regular(entry.name, limit, dir_fd=folder)
+            except OSError:
+                found.leave_out("files that cannot be read")
+                continue
+            _take(found, relative, data)
+        else:
+            found.leave_out("files that are not .py")
 
 
 def _zip_files(data: bytes) -> _Found:
