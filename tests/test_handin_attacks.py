@@ -109,6 +109,25 @@ def test_a_folder_that_cannot_be_listed_is_left_out_and_the_rest_graded(tmp_path
     assert any("folders that cannot be read (1)" in note for note in got.found)
 
 
+def test_a_folder_of_a_module_and_many_notebooks_grades_the_module(tmp_path):
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / "backprop.py").write_text(DEFINES)
+    for lab in range(5):
+        notebook(student / f"lab{lab}.ipynb", "x = 1")
+    got = read(student)
+    assert got.tree.entry == "backprop.py" and not got.tree.cells
+
+
+def test_a_folder_of_notebooks_and_no_module_is_refused_naming_them(tmp_path):
+    student = tmp_path / "student"
+    student.mkdir()
+    for lab in range(2):
+        notebook(student / f"lab{lab}.ipynb", DEFINES)
+    with pytest.raises(handin.HandinError, match="lab0.ipynb, lab1.ipynb"):
+        read(student)
+
+
 # --------------------------------------------------------------------------- zips
 
 

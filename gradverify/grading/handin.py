@@ -143,9 +143,10 @@ class _Found:
 def _take(found: _Found, relative: str, data: bytes) -> None:
     """A file found at `relative` with its bytes: kept, or counted as left out (with why)."""
     if relative.lower().endswith((".ipynb", ".zip")):
-        if len(found.others) >= 3:
-            raise HandinError("more than 3 notebooks or zips")
-        found.others[relative] = data
+        if len(found.others) >= 3:  # graded only as the one thing handed in: a fourth says enough
+            found.leave_out("notebooks and zips beyond the third")
+        else:
+            found.others[relative] = data
     elif not is_tree_path(relative):
         found.leave_out(".py files whose names cannot be a module's")
     else:
@@ -281,6 +282,8 @@ def _from_files(form: Form, path: Path, found: _Found, file: str | None) -> Hand
             inner_found = _zip_files(data)
             handin = _from_files(Form.ZIP, path, inner_found, file)
             return Handin(form, path, handin.tree, (f"graded {printable(inner)}, the zip it holds", *handin.found))
+    if not python and found.others:
+        raise HandinError(f"no .py file, and more than one notebook or zip ({_listed(list(found.others))}): expected one")
     entry = _entry(python, file)
     left_out = [f"{why} ({count})" for why, count in sorted(found.left_out.items())]
     others = [p for p in python if p != entry]
