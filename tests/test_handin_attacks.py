@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from gradverify.impl import backprop
 from gradverify.sandbox.errors import call_failure, cell_notes, load_reason
 from gradverify.sandbox.tree import Tree
 
+ROOT = Path(__file__).resolve().parents[1]
 DEFINES = "import numpy as np\n\ndef dense_forward(x, W, b):\n    return x @ W + b\n"
 MODEL = Path(backprop.__file__).read_text().replace("from __future__ import annotations\n", "")
 RUBRIC = 'examples = 2\n[[items]]\nname = "tanh"\ncheck = "activation"\ntarget = "tanh"\npoints = 1\n'
@@ -181,3 +184,22 @@ def test_a_forged_hello_whose_failed_cell_holds_a_lone_surrogate_is_graded(tmp_p
     document, report = grade(tmp_path, notebook(tmp_path / "hw.ipynb", FORGED_HELLO, MODEL))
     assert any(note.startswith("cell 1: raised ValueError") for note in document["extra_data"]["handed_in"])
     assert "cell 1" in report
+
+
+# --------------------------------------------------------------------------- staff output
+
+
+def test_run_autograder_lists_each_submitted_file_on_one_line_its_controls_escaped(tmp_path):
+    """A newline in a name is no second line of the list, an escape or a bidi override is shown, not obeyed."""
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    (root / "source").mkdir()
+    (root / "source" / "rubric.toml").write_text("not a rubric [")  # nothing is graded: the list is what is tested
+    for name in ("backprop.py\n  solution.py", "x\x1b[2J\u202e.py"):
+        (root / "submission" / name).write_text("")
+    env = {**os.environ, "AUTOGRADER": str(root), "GRADVERIFY": str(Path(sys.executable).with_name("gradverify"))}
+    run = ROOT / "docs" / "gradescope" / "run_autograder"
+    printed = subprocess.run(["bash", str(run)], env=env, capture_output=True, timeout=120).stdout
+    listed = printed.split(b"file(s):\n", 1)[1].split(b"\n")[:2]
+    assert b"Submission: 2 file(s):" in printed
+    assert listed == [b"  $'backprop.py\\n  solution.py'", b"  $'x\\E[2J\\342\\200\\256.py'"]
