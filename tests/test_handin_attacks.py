@@ -140,6 +140,20 @@ def test_a_zip_listing_a_file_and_a_folder_of_one_name_leaves_the_file_out(tmp_p
     assert any("files whose path is also a folder's (1)" in note for note in got.found)
 
 
+def test_a_zip_member_left_out_is_never_unpacked(tmp_path, monkeypatch):
+    """2,000 members of 8 MB of zeros each (8 kB packed) named as no module can be took a minute to unpack."""
+    members = {"backprop.py": DEFINES, **{f"bad:{i}.py": "" for i in range(20)}, **{f"lab{i}.ipynb": "{}" for i in range(5)}}
+    unpacked, unpack = [], handin._unpacked
+
+    def counted(archive, member):
+        unpacked.append(member.filename)
+        return unpack(archive, member)
+
+    monkeypatch.setattr(handin, "_unpacked", counted)
+    got = read(zipped(tmp_path / "hw.zip", members))
+    assert got.tree.entry == "backprop.py" and unpacked == ["backprop.py", "lab0.ipynb", "lab1.ipynb", "lab2.ipynb"]
+
+
 def test_a_tree_refuses_a_file_whose_path_is_another_files_folder():
     with pytest.raises(ValueError):
         Tree(files=(("a.py", b""), ("a.py/b.py", b"")), entry="a.py")

@@ -13,6 +13,7 @@ magics (`%%bash`) left out. What was found, graded and left out is said in `foun
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from gradverify.references.spec import PROTOCOL_FUNCTIONS
 from gradverify.sandbox.tree import Cell, Tree, is_tree_path
@@ -140,18 +142,20 @@ class _Found:
         self.left_out[why] = self.left_out.get(why, 0) + 1
 
 
-def _take(found: _Found, relative: str, data: bytes) -> None:
-    """A file found at `relative` with its bytes: kept, or counted as left out (with why)."""
+def _take(found: _Found, relative: str, read: Callable[[], bytes]) -> None:
+    """A file found at `relative`: its bytes (`read()`, OSError when they cannot be) kept, or the
+    file counted as left out (with why), unread: a zip's member left out is never unpacked."""
     if relative.lower().endswith((".ipynb", ".zip")):
         if len(found.others) >= 3:  # graded only as the one thing handed in: a fourth says enough
             found.leave_out("notebooks and zips beyond the third")
         else:
-            found.others[relative] = data
+            found.others[relative] = read()
     elif not is_tree_path(relative):
         found.leave_out(".py files whose names cannot be a module's")
     else:
         if len(found.python) >= MAX_FILES:
             raise HandinError(f"more than {MAX_FILES} .py files")
+        data = read()
         if sum(map(len, found.python.values())) + len(data) > MAX_BYTES:
             raise HandinError(f"its .py files hold more than {MAX_BYTES // (1024 * 1024)} MB")
         found.python[relative] = data
@@ -197,11 +201,9 @@ def _read_folder(found: _Found, folder: int, where: str) -> None:
         elif entry.name.lower().endswith((".py", ".ipynb", ".zip")):
             limit = MAX_BYTES if entry.name.endswith(".py") else MAX_NOTEBOOK_BYTES
             try:
-                data = read_regular(entry.name, limit, dir_fd=folder)
+                _take(found, relative, functools.partial(read_regular, entry.name, limit, dir_fd=folder))
             except OSError:
                 found.leave_out("files that cannot be read")
-                continue
-            _take(found, relative, data)
         else:
             found.leave_out("files that are not .py")
 
@@ -228,7 +230,7 @@ def _zip_files(data: bytes) -> _Found:
         elif parts and (parts[0] in IGNORED_FOLDERS or any(p.startswith(".") or p in IGNORED_FOLDERS for p in parts)):
             found.leave_out("folders not read: caches, hidden or too deep")
         elif name.lower().endswith((".py", ".ipynb", ".zip")):
-            _take(found, name, _unpacked(archive, member))
+            _take(found, name, functools.partial(_unpacked, archive, member))
         else:
             found.leave_out("files that are not .py")
     return found
