@@ -13,6 +13,7 @@ magics (`%%bash`) left out. What was found, graded and left out is said in `foun
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -23,6 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from gradverify.references.spec import PROTOCOL_FUNCTIONS
 from gradverify.sandbox.tree import Cell, Tree, is_tree_path
@@ -33,6 +35,8 @@ MAX_FILES, MAX_BYTES = 200, 8 * 1024 * 1024
 MAX_MEMBERS, MAX_NOTEBOOK_BYTES = 2000, 16 * 1024 * 1024
 #: Folders never read: caches, Jupyter's checkpoints, macOS's zip metadata, hidden folders.
 IGNORED_FOLDERS = frozenset({"__pycache__", ".ipynb_checkpoints", "__MACOSX"})
+#: The most cells a notebook's notes name one by one (the others are counted).
+NOTES_SHOWN = 20
 #: Cell magics whose body is Python (run without the magic line); any other cell magic's cell is left out.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
 
@@ -100,17 +104,24 @@ def read(path: str | os.PathLike, *, file: str | None = None) -> Handin:
     raise HandinError(f"{printable(path.name)}: expected a .py file, a folder, a .zip or a Jupyter notebook (.ipynb)")
 
 
-def read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of the regular file `path`, never through a symbolic link; OSError when it is a
-    link, not a regular file or cannot be read, HandinError when it holds more than `limit` bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+def read_regular(path: Path | str, limit: int, *, dir_fd: int | None = None) -> bytes:
+    """The bytes of the regular file `path` (relative to the open folder `dir_fd`, if given), never
+    through a symbolic link; OSError when it is a link, not a regular file or cannot be read,
+    HandinError when it holds more than `limit` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dir_fd)
     with open(fd, "rb") as reading:
         if not stat.S_ISREG(os.fstat(reading.fileno()).st_mode):
             raise OSError(0, "not a regular file")
         data = reading.read(limit + 1)
     if len(data) > limit:
-        raise HandinError(f"{printable(path.name)} is larger than {limit // (1024 * 1024)} MB")
+        raise HandinError(f"{printable(Path(path).name)} is larger than {limit // (1024 * 1024)} MB")
     return data
+
+
+def _open_folder(path: Path | str, *, dir_fd: int | None = None) -> int:
+    """An open descriptor of the folder `path` (relative to `dir_fd`, if given), never through a
+    symbolic link; OSError when it is a link, no folder or cannot be opened."""
+    return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
 
 
 # --------------------------------------------------------------------------- #
@@ -131,17 +142,20 @@ class _Found:
         self.left_out[why] = self.left_out.get(why, 0) + 1
 
 
-def _take(found: _Found, relative: str, data: bytes) -> None:
-    """A file found at `relative` with its bytes: kept, or counted as left out (with why)."""
+def _take(found: _Found, relative: str, read: Callable[[], bytes]) -> None:
+    """A file found at `relative`: its bytes (`read()`, OSError when they cannot be) kept, or the
+    file counted as left out (with why), unread: a zip's member left out is never unpacked."""
     if relative.lower().endswith((".ipynb", ".zip")):
-        if len(found.others) >= 3:
-            raise HandinError("more than 3 notebooks or zips")
-        found.others[relative] = data
+        if len(found.others) >= 3:  # graded only as the one thing handed in: a fourth says enough
+            found.leave_out("notebooks and zips beyond the third")
+        else:
+            found.others[relative] = read()
     elif not is_tree_path(relative):
         found.leave_out(".py files whose names cannot be a module's")
     else:
         if len(found.python) >= MAX_FILES:
             raise HandinError(f"more than {MAX_FILES} .py files")
+        data = read()
         if sum(map(len, found.python.values())) + len(data) > MAX_BYTES:
             raise HandinError(f"its .py files hold more than {MAX_BYTES // (1024 * 1024)} MB")
         found.python[relative] = data
@@ -150,28 +164,48 @@ def _take(found: _Found, relative: str, data: bytes) -> None:
 def _folder_files(top: Path) -> _Found:
     """The files below the folder `top`, read; links and what cannot be read left out."""
     found = _Found({}, {}, {})
-    pending = [(top, "")]
-    while pending:
-        folder, where = pending.pop()
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            relative = f"{where}{entry.name}"
-            if entry.is_symlink():
-                found.leave_out("symbolic links (never followed)")
-            elif entry.is_dir(follow_symlinks=False):
-                if entry.name in IGNORED_FOLDERS or entry.name.startswith(".") or relative.count("/") >= 9:
-                    found.leave_out("folders not read: caches, hidden or too deep")
-                else:
-                    pending.append((Path(entry.path), relative + "/"))
-            elif entry.name.lower().endswith((".py", ".ipynb", ".zip")):
-                try:
-                    data = read_regular(Path(entry.path), MAX_BYTES if entry.name.endswith(".py") else MAX_NOTEBOOK_BYTES)
-                except OSError:
-                    found.leave_out("files that cannot be read")
-                    continue
-                _take(found, relative, data)
-            else:
-                found.leave_out("files that are not .py")
+    folder = _open_folder(top)
+    try:
+        _read_folder(found, folder, "")
+    finally:
+        os.close(folder)
     return found
+
+
+def _read_folder(found: _Found, folder: int, where: str) -> None:
+    """The files of the open folder `folder` (`where` below the top, "" or ending in '/') and of
+    the folders below it into `found`. Each folder is opened from its own (never through a link)
+    and its files from it, so that a folder replaced by a link while it is read leads nowhere else."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        found.leave_out("folders that cannot be read")
+        return
+    for entry in entries:
+        relative = f"{where}{entry.name}"
+        if entry.is_symlink():
+            found.leave_out("symbolic links (never followed)")
+        elif entry.is_dir(follow_symlinks=False):
+            if entry.name in IGNORED_FOLDERS or entry.name.startswith(".") or relative.count("/") >= 9:
+                found.leave_out("folders not read: caches, hidden or too deep")
+                continue
+            try:
+                inner = _open_folder(entry.name, dir_fd=folder)
+            except OSError:
+                found.leave_out("folders that cannot be read")
+                continue
+            try:
+                _read_folder(found, inner, relative + "/")
+            finally:
+                os.close(inner)
+        elif entry.name.lower().endswith((".py", ".ipynb", ".zip")):
+            limit = MAX_BYTES if entry.name.endswith(".py") else MAX_NOTEBOOK_BYTES
+            try:
+                _take(found, relative, functools.partial(read_regular, entry.name, limit, dir_fd=folder))
+            except OSError:
+                found.leave_out("files that cannot be read")
+        else:
+            found.leave_out("files that are not .py")
 
 
 def _zip_files(data: bytes) -> _Found:
@@ -196,7 +230,7 @@ def _zip_files(data: bytes) -> _Found:
         elif parts and (parts[0] in IGNORED_FOLDERS or any(p.startswith(".") or p in IGNORED_FOLDERS for p in parts)):
             found.leave_out("folders not read: caches, hidden or too deep")
         elif name.lower().endswith((".py", ".ipynb", ".zip")):
-            _take(found, name, _unpacked(archive, member))
+            _take(found, name, functools.partial(_unpacked, archive, member))
         else:
             found.leave_out("files that are not .py")
     return found
@@ -228,10 +262,19 @@ def _without_wrapper(files: dict[str, bytes]) -> dict[str, bytes]:
     return files
 
 
+def _without_clashes(files: dict[str, bytes], found: _Found) -> dict[str, bytes]:
+    """The files but any whose path is also the folder of another's (`a.py` beside `a.py/b.py`,
+    which a zip may list and no folder can hold), left out: the sandbox could not write both."""
+    folders = {path.rsplit("/", i)[0] for path in files for i in range(1, path.count("/") + 1)}
+    for _clash in folders & files.keys():
+        found.leave_out("files whose path is also a folder's")
+    return {path: data for path, data in files.items() if path not in folders}
+
+
 def _from_files(form: Form, path: Path, found: _Found, file: str | None) -> Handin:
     """The Handin of a folder's or a zip's files: its module graded among its .py files, or
     its one notebook (or zip, in a folder) when it holds no .py file."""
-    python = _without_wrapper(found.python)
+    python = _without_clashes(_without_wrapper(found.python), found)
     if not python and len(found.others) == 1:
         ((inner, data),) = found.others.items()
         if inner.lower().endswith(".ipynb"):
@@ -241,6 +284,8 @@ def _from_files(form: Form, path: Path, found: _Found, file: str | None) -> Hand
             inner_found = _zip_files(data)
             handin = _from_files(Form.ZIP, path, inner_found, file)
             return Handin(form, path, handin.tree, (f"graded {printable(inner)}, the zip it holds", *handin.found))
+    if not python and found.others:
+        raise HandinError(f"no .py file, and more than one notebook or zip ({_listed(list(found.others))}): expected one")
     entry = _entry(python, file)
     left_out = [f"{why} ({count})" for why, count in sorted(found.left_out.items())]
     others = [p for p in python if p != entry]
@@ -334,6 +379,8 @@ def _notebook(name: str, data: bytes, path: Path) -> Handin:
             code.append(Cell(number, python))
     if not code:
         raise HandinError(f"{printable(name)} has no code cell")
+    if len(notes) > NOTES_SHOWN:
+        notes[NOTES_SHOWN:] = [f"and {len(notes) - NOTES_SHOWN} more cells with IPython lines not run or left out"]
     found = (f"graded the {len(code)} code cell(s) of {printable(name)}, run in order", *notes)
     return Handin(Form.NOTEBOOK, path, Tree(cells=tuple(code), label=name), found)
 
@@ -347,7 +394,7 @@ def python_of_cell(source: str, number: int) -> tuple[str | None, str]:
     if first is not None and lines[first].lstrip().startswith("%%"):
         magic = lines[first].lstrip()[2:].split(maxsplit=1)[0] if lines[first].strip() != "%%" else ""
         if magic not in PYTHON_CELL_MAGICS:
-            return None, f"cell {number} (%%{magic}) is not Python: left out"
+            return None, f"cell {number} (%%{printable(magic[:40])}) is not Python: left out"
         lines[first] = ""
     replaced = 0
     for i, line in enumerate(lines):

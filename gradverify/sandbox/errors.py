@@ -78,6 +78,12 @@ def _clean(text: Any, limit: int) -> str | None:
     return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
 
 
+def _encodable(text: str) -> str:
+    """A child-supplied message with each lone surrogate (valid JSON, `"\\udc80"`, but no text a
+    report can be written in) as '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def describe_raised(type_name: str, message: str) -> str:
     """'ValueError: first line of the message' (cut to 300 characters), as the suite's calls.py words it."""
     text = message.strip().splitlines()[0] if message.strip() else ""
@@ -93,6 +99,7 @@ def _raised(report: dict, packages: tuple[str, ...] = ()) -> str | None:
     type_name, message = _clean(report.get("type"), 100), report.get("message")
     if not type_name or not isinstance(message, str):
         return None
+    message = _encodable(message)
     module = report.get("module")
     if type_name == "ModuleNotFoundError" and isinstance(module, str) and _MODULE.fullmatch(module):
         return missing_module_reason(module, packages)
@@ -172,7 +179,9 @@ def call_failure(report: Any, packages: tuple[str, ...] = ()) -> SubmissionCallE
         return None
     kind = CallFailure(report["kind"])
     if kind is CallFailure.RAISED:
-        return SubmissionCallError(reason, kind, exception=_clean(report.get("type"), 100), message=report["message"][:1000])
+        return SubmissionCallError(
+            reason, kind, exception=_clean(report.get("type"), 100), message=_encodable(report["message"][:1000])
+        )
     return SubmissionCallError(reason, kind)
 
 

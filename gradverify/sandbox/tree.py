@@ -63,6 +63,8 @@ class Tree:
         paths = [path for path, _ in self.files]
         if any(not is_tree_path(path) for path in paths) or len(set(paths)) != len(paths):
             raise ValueError("Tree: each file needs a distinct relative .py path")
+        if any(path.startswith(other + "/") for path in paths for other in paths):
+            raise ValueError("Tree: a file's path cannot be another's folder")
         if self.cells:
             if self.files or self.entry:
                 raise ValueError("Tree: a notebook's cells come without files")
