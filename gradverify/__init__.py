@@ -28,6 +28,7 @@ The application's own files (gradverify/):
     corpus.py        the regression corpus: counterexamples saved and replayed
     hints.py         what the numbers of a failure say about its cause: hints and diagnoses
     loader.py        loading an implementation from a module name or a .py file
+    library.py       the library a run verifies: through its course adapter, within its declared scope
     report.py        Markdown and JUnit reports, GitHub annotations, from a VerifyResult
     plots.py         the reports' pictures, and writing a report with them
     files.py         writing files atomically
@@ -85,6 +86,7 @@ __version__ = "0.2.0"
 if TYPE_CHECKING:
     from gradverify.grading.items import GradeResult, ItemResult
     from gradverify.grading.rubric import Rubric
+    from gradverify.library import Library
     from gradverify.references.compare import Cause, Comparison, Where
     from gradverify.results import Failure, PropertyResult, VerifyResult
     from gradverify.runner import Progress, Session
@@ -140,6 +142,8 @@ def verify(
     budget: int | None = None,
     properties: list[str] | None = None,
     skip: list[str] | None = None,
+    components: list[str] | None = None,
+    adapter: str | None = None,
     regressions: str | Path | None = None,
     save_regressions: bool = True,
     replay: str | None = None,
@@ -155,6 +159,10 @@ def verify(
     budget: examples per property (default: the profile's); properties: run only these checks
         (names or glob patterns such as "worked_example_*"); skip: run none of these (e.g. the
         bad-input checks of a library that validates its inputs its own way: "bad_input_*").
+    components: the components the library implements (gradverify.properties.scope.COMPONENTS;
+        default: all); adapter: a course adapter mapping the library's own API onto the protocol
+        (docs/adapters.md). A check or case that needs a component neither declares nor maps is
+        not in scope: not run, and not a failure.
     regressions: the corpus folder (default: [tool.gradverify] regressions, else
         <project>/.gradverify/regressions); entries live in a subfolder per implementation and
         are replayed first; new counterexamples are saved unless `save_regressions` is false.
@@ -164,53 +172,52 @@ def verify(
 
     Hypothesis's own files (its cache of constants) go under <project>/.gradverify/hypothesis/
     with the dev and thorough profiles, and into a temporary folder removed at exit with ci.
-
     Returns a VerifyResult (`.passed`, `.results`, `.failed`). Raises ValueError for an unknown
-    profile, a property or skip pattern that matches no check, an unreadable replay or [tool.gradverify],
-    and gradverify.loader.ImplLoadError for an implementation that cannot be loaded or that
-    defines none of the protocol's functions.
+    profile, a property or skip pattern that matches no check, an unknown component, an adapter
+    that cannot be used (its subclass gradverify.grading.adapters.AdapterError), an unreadable
+    replay or [tool.gradverify], and gradverify.loader.ImplLoadError for an implementation that
+    cannot be loaded or that (without an adapter) defines none of the protocol's functions.
     """
     from gradverify import runner
 
     chosen = runner.select(properties, skip) if properties is not None or skip else None
-    session = prepare(
-        impl,
-        profile=profile,
-        seed=seed,
-        budget=budget,
-        regressions=regressions,
-        save_regressions=save_regressions,
-        replay=replay,
-        project=project,
-    )
+    options: dict[str, Any] = {
+        "regressions": regressions,
+        "save_regressions": save_regressions,
+        "replay": replay,
+        "project": project,
+    }
+    session = prepare(impl, profile=profile, seed=seed, budget=budget, components=components, adapter=adapter, **options)
     return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
 
 
 def prepare(
-    impl: ModuleType | str | Path = BUNDLED_IMPL,
+    impl: "ModuleType | str | Path | Library" = BUNDLED_IMPL,
     *,
     name: str | None = None,
     profile: str = "ci",
     seed: int | None = None,
     budget: int | None = None,
+    components: list[str] | None = None,
+    adapter: str | None = None,
     regressions: str | Path | None = None,
     save_regressions: bool = True,
     replay: str | None = None,
     project: str | Path | None = None,
     own_process: bool = True,
+    adapter_base: Path | None = None,
 ) -> "Session":
     """What `verify` does before its first check, as a gradverify.runner.Session whose checks
     `runner.run_one(session, name)` then runs one at a time (the pytest plugin runs each as a
-    pytest item): the profile checked, the implementation loaded, its corpus and hypothesis
+    pytest item): the profile checked, the implementation loaded (a Library as it is), its corpus and hypothesis
     folders found under the project, hypothesis's own files placed, JAX's compilation cache on.
 
     name: what a loaded module `impl` is known as, in the corpus and in replay commands (a
     module name or a .py path; default: the module's __name__). own_process: False inside a
     host's process (the pytest plugin): hypothesis's storage, a setting of the whole process,
-    is left as the host has it, so a user's own hypothesis tests keep their database. The other arguments and the
-    errors are verify's."""
-    from gradverify import corpus, profiles, project as projects, runner
-    from gradverify.loader import load_impl, require_protocol
+    is left as the host has it, so a user's own hypothesis tests keep their database. adapter_base:
+    what a relative adapter path is relative to (default: the working folder). The rest is verify's."""
+    from gradverify import corpus, library, profiles, project as projects, runner
     from gradverify.references import jax_backend
 
     if profile not in profiles.PROFILES:
@@ -220,18 +227,14 @@ def prepare(
         entry = corpus.load_replay(replay) if replay is not None else None
     except ValueError as exc:
         raise ValueError(f"replay: {exc}") from None
-    if isinstance(impl, ModuleType):
-        module, spec = impl, name or impl.__name__
-        require_protocol(module, spec)
-    else:
-        spec = str(impl)
-        module = load_impl(spec, project=root)
+    lib = impl if isinstance(impl, library.Library) else _library(impl, name, adapter, components, root, adapter_base)
+    spec = lib.spec
     corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
     if own_process:  # a setting of the whole process: not for a host's (profiles.use_hypothesis_home)
         profiles.use_hypothesis_home(projects.hypothesis_root(root) if profiles.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
     return runner.start(
-        module,
+        lib.module,
         impl_spec=spec,
         profile=profile,
         seed=seed,
@@ -240,7 +243,26 @@ def prepare(
         save_regressions=save_regressions,
         database_dir=database_dir,
         replay=entry,
+        scope=lib.scope,
+        components=lib.components,
+        adapter=lib.adapter,
+        replay_options=lib.replay_options,
     )
+
+
+def _library(
+    impl: ModuleType | str | Path,
+    name: str | None,
+    adapter: str | None,
+    components: list[str] | None,
+    root: Path,
+    base: Path | None,
+) -> "Library":
+    """The library prepare() checks (gradverify.library.load)."""
+    from gradverify import library
+
+    spec = impl if isinstance(impl, ModuleType) else str(impl)
+    return library.load(spec, name=name, adapter=adapter, components=components, project=root, base=base)
 
 
 def grade(

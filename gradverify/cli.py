@@ -13,9 +13,11 @@ gradverify.terminal.inert: control characters shown as escapes, never obeyed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, NoReturn
 
 from gradverify.options import positive_int, threshold
@@ -80,6 +82,19 @@ def _add_verify(sub: Any) -> None:
         "--property", action="append", dest="only", metavar="NAME", help="run only this check, a name or a glob (repeatable)"
     )
     v.add_argument("--skip", action="append", metavar="PATTERN", help="run none of the checks it matches (repeatable)")
+    v.add_argument(
+        "--components",
+        action="append",
+        metavar="NAMES",
+        help="the components the library implements, comma-separated (repeatable): activations, losses, dense, "
+        "network, l2, momentum_step, train; the others are not in scope (default: [tool.gradverify] components, else all)",
+    )
+    v.add_argument(
+        "--adapter",
+        metavar="NAME_OR_FILE",
+        help="check the library through a course adapter, as grading does: a .py file or a shipped one (cs231n, layers); "
+        "what it does not map is not in scope (default: [tool.gradverify] adapter; docs/adapters.md)",
+    )
     v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
     v.add_argument(
         "--regressions",
@@ -96,6 +111,22 @@ def _add_verify(sub: Any) -> None:
 FAIL_UNDER_HELP = "exit 1 when a score is below SCORE: points (40), or a percentage of the maximum (90%%); stderr says which"
 
 
+def _add_grade_inputs(g: argparse.ArgumentParser) -> None:
+    """What grade takes as one student's submission: --package, --file."""
+    g.add_argument(
+        "--package",
+        action="store_true",
+        help="the one folder given is one student's submission (its modules import each other), not a class folder",
+    )
+    g.add_argument(
+        "--file",
+        type=_submission_file,
+        metavar="NAME",
+        help="the file graded in each student's folder or zip, e.g. backprop.py (default: the rubric's submission_file; "
+        "without either, the one .py file defining the protocol's functions)",
+    )
+
+
 def _add_grade(sub: Any) -> None:
     """The grade command and its options."""
     g = sub.add_parser(
@@ -108,8 +139,10 @@ def _add_grade(sub: Any) -> None:
         "files",
         nargs="+",
         metavar="FILE",
-        help="submission .py files, or class folders of them (a student per file, or per folder: --file)",
+        help="submissions (.py files, notebooks, zips; with --package, one student's folder), or class folders "
+        "of them (a student per file, or per folder)",
     )
+    _add_grade_inputs(g)
     g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
     g.add_argument(
         "--adapter",
@@ -121,15 +154,8 @@ def _add_grade(sub: Any) -> None:
     g.add_argument("--results-json", help="Gradescope results.json (one submission), or all results (several)")
     g.add_argument(
         "--out",
-        default="grades",
-        help="folder for the class summary and, in its students/ folder, each student's report (default: grades)",
-    )
-    g.add_argument(
-        "--file",
-        type=_submission_file,
-        metavar="NAME",
-        help="in a class folder of one folder per student, the file to grade in each, e.g. backprop.py "
-        "(default: the rubric's submission_file; without either, a folder holding one .py file is its student's)",
+        help="folder for the class summary, grades.csv and, in its students/ folder, each student's report (default: "
+        "grades); with one submission, its report goes there too and the class summary is made again",
     )
     g.add_argument("--timeout", type=_positive_float, help="wall-clock seconds per item (default: the rubric's)")
     g.add_argument("--memory", type=positive_int, default=2048, help="memory limit of a submission, MiB (default 2048)")
@@ -177,7 +203,24 @@ def _submission_file(text: str) -> str:
 
 #: ANSI colours of the marks and the verdict (on a terminal only, never with NO_COLOR set).
 GREEN, RED, YELLOW = "32", "31", "33"
-MARK_COLOURS = {"pass": GREEN, "PASS": GREEN, "FAIL": RED, "ERROR": RED, "n/i": YELLOW, "part": YELLOW, "n/a": YELLOW}
+MARK_COLOURS = {
+    "pass": GREEN,
+    "PASS": GREEN,
+    "FAIL": RED,
+    "ERROR": RED,
+    "n/i": YELLOW,
+    "part": YELLOW,
+    "n/a": YELLOW,
+    "scope": "",
+}
+#: The progress mark of each verify status (a failure's: FAIL).
+STATUS_MARKS = {
+    "passed": "pass",
+    "error": "ERROR",
+    "not implemented": "n/i",
+    "partly implemented": "part",
+    "not in scope": "scope",
+}
 
 
 def _use_colour(stream) -> bool:
@@ -201,33 +244,25 @@ def _progress(index: int, total: int, name: str, result) -> None:
         if tty:
             print(f"[{index + 1:>2}/{total}] ...   {name}", end="\r", file=sys.stderr, flush=True)
         return
-    mark = {"passed": "pass", "error": "ERROR", "not implemented": "n/i", "partly implemented": "part"}.get(result.status, "FAIL")
-    count = "fixed" if result.kind is CheckKind.FIXED else f"{result.examples} examples"
-    line = f"[{index + 1:>2}/{total}] {_paint(f'{mark:<5}', mark, sys.stderr)} {name} ({count}, {result.seconds:.1f} s)"
+    mark = STATUS_MARKS.get(result.status, "FAIL")
+    detail = f"{'fixed' if result.kind is CheckKind.FIXED else f'{result.examples} examples'}, {result.seconds:.1f} s"
+    if result.not_in_scope:
+        detail += f"; not in scope: {', '.join(result.not_in_scope)}"
+    if not result.in_scope:
+        detail = f"not in scope: needs {', '.join(result.not_in_scope)}"
+    line = f"[{index + 1:>2}/{total}] {_paint(f'{mark:<5}', mark, sys.stderr)} {name} ({detail})"
     print(line + (" " * 8 if tty else ""), file=sys.stderr, flush=True)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    import gradverify
     from gradverify import project
     from gradverify.loader import ImplLoadError, NotAnImplementation
 
     try:
-        settings = project.load_settings(project.find_project())
-        result = gradverify.verify(
-            args.impl or settings.get("impl", gradverify.BUNDLED_IMPL),
-            profile=args.profile or settings.get("profile", "dev"),
-            seed=args.seed,
-            budget=args.budget,
-            properties=args.only if args.only is not None else settings.get("checks"),
-            skip=args.skip if args.skip is not None else settings.get("skip"),
-            regressions=args.regressions,
-            save_regressions=not args.no_save,
-            replay=args.replay,
-            fail_fast=args.fail_fast,
-            progress=None if args.quiet else _progress,
-        )
+        root = project.find_project()
+        settings = project.load_settings(root)
+        result = _verify(args, settings, root)
     except NotAnImplementation as exc:
         print(f"gradverify: {inert(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -253,14 +288,45 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     for r in result.failed:
         for line in check_lines(r):
             print(f"  {inert(line)}", file=sys.stderr)
+    from gradverify.report import verdict_line
+
     verdict = "PASS" if result.passed else "FAIL"
     sys.stderr.flush()
     print(
-        f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {sum(r.passed for r in result.results)} of "
-        f"{len(result.results)} checks hold ({result.seconds:.1f} s)" + (f"; report: {args.report}" if args.report else ""),
+        f"gradverify: {_paint(verdict, verdict, sys.stdout)} — {verdict_line(result)} ({result.seconds:.1f} s)"
+        + (f"; report: {args.report}" if args.report else ""),
         flush=True,
     )
     return EXIT_OK if result.passed else EXIT_FAIL
+
+
+def _verify(args: argparse.Namespace, settings: dict[str, Any], root: Any) -> Any:
+    """gradverify.verify with the options of the command line, else the project's settings (an
+    adapter the settings name is relative to the project folder); ValueError for bad ones."""
+    import gradverify
+    from gradverify.grading.adapters import SHIPPED
+    from gradverify.library import components_of
+
+    if args.components is not None:
+        components = components_of(args.components, "--components")
+    else:
+        components = components_of(settings.get("components"), "[tool.gradverify] components")
+    adapter = args.adapter or settings.get("adapter")
+    return gradverify.verify(
+        args.impl or settings.get("impl", gradverify.BUNDLED_IMPL),
+        profile=args.profile or settings.get("profile", "dev"),
+        seed=args.seed,
+        budget=args.budget,
+        properties=args.only if args.only is not None else settings.get("checks"),
+        skip=args.skip if args.skip is not None else settings.get("skip"),
+        components=components,
+        adapter=str(root / adapter) if adapter and not args.adapter and adapter not in SHIPPED else adapter,
+        regressions=args.regressions,
+        save_regressions=not args.no_save,
+        replay=args.replay,
+        fail_fast=args.fail_fast,
+        progress=None if args.quiet else _progress,
+    )
 
 
 def _write_outputs(args: argparse.Namespace, result: Any, markdown: str) -> None:
@@ -318,6 +384,8 @@ class _Usage(Exception):
 def _cmd_grade(args: argparse.Namespace) -> int:
     try:
         rubric = _rubric_of(args)
+        if args.file:  # the file graded in a student's folder, a package or a zip
+            rubric = dataclasses.replace(rubric, submission_file=args.file)
         one, students, skipped = _students_of(args, rubric)
         _prove_sandbox(args, rubric, warm_references=one)
         adapter = _adapter_of(args, rubric)
@@ -350,10 +418,15 @@ def _rubric_of(args: argparse.Namespace) -> Any:
 
 
 def _students_of(args: argparse.Namespace, rubric: Any) -> tuple[bool, list, list]:
-    """(one submission file given, the students found, what was skipped and why)."""
+    """(one submission given, the students found, what was skipped and why)."""
     from gradverify.grading import classroom
     from gradverify.markdown import escaped
 
+    if args.package:
+        if len(args.files) != 1 or not os.path.isdir(args.files[0]) or os.path.islink(args.files[0]):
+            raise _Usage("--package grades one student's folder: give exactly one folder (not a link)")
+        folder = Path(args.files[0])
+        return True, [classroom.Student(folder.resolve().name, folder, package=True)], []
     one = len(args.files) == 1 and not os.path.isdir(args.files[0])
     try:
         students, skipped = classroom.collect(args.files, file=args.file or rubric.submission_file or None)
@@ -365,7 +438,7 @@ def _students_of(args: argparse.Namespace, rubric: Any) -> tuple[bool, list, lis
         raise _Usage(
             "\n".join(
                 [
-                    "no .py submissions found",
+                    "no submissions found (.py files, notebooks, zips, or folders of them)",
                     *(f"  {inert(escaped(entry.name))}: {inert(escaped(entry.why))}" for entry in skipped),
                 ]
             )
@@ -507,11 +580,31 @@ def _grade_one(path, rubric, args: argparse.Namespace, adapter=None, secret: byt
     if args.results_json:
         write_atomic(args.results_json, json.dumps(feedback.results_json(result), indent=2, ensure_ascii=False) + "\n")
     print(grade_line(result.submission, result), flush=True)
+    if args.out is not None:
+        _into_class(result, path, args)
     if args.fail_under is not None and args.fail_under.below(result.score, result.max_score):
         why = args.fail_under.why(result.score, result.max_score)
         print(f"gradverify: {inert(result.submission)}: {why}", file=sys.stderr)
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _into_class(result: Any, path: Any, args: argparse.Namespace) -> None:
+    """One submission graded with --out: its report and results.json where the class grade put
+    the student's, and the class summary and grades.csv made again (grading.classroom.record_one)."""
+    from gradverify.grading import classroom, feedback
+    from gradverify.plots import write_with_pictures
+
+    def write_report(where: Path) -> None:
+        pictures = None if args.no_plots else lambda: feedback.submission_pictures(result)
+        write_with_pictures(where, lambda drawn: feedback.render_submission(result, drawn), pictures)
+
+    name, summary = classroom.record_one(
+        Path(args.out), path, feedback.results_json(result), write_report, package=result.package, plots=not args.no_plots
+    )
+    print(
+        f"gradverify: {inert(name)}'s grade is in {inert(args.out)}; class summary made again: {inert(summary)}", file=sys.stderr
+    )
 
 
 def _cmd_secret_new(args: argparse.Namespace) -> int:

@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gradverify.properties.calls import call
-from gradverify.properties.cases import ActivationCase, Example, LossCase, TrainCase, materialize
+from gradverify.properties.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
 from gradverify.references import finite_diff
 from gradverify.references.compare import MISSING, Cause, compare, constant_ratio
 from gradverify.references.spec import LEAKY_SLOPE
@@ -43,6 +43,8 @@ class Diagnosis(StrEnum):
     L2_OVER_N = "l2_over_n"
     L2_HALF = "l2_half"
     DAMPENING = "dampening"
+    OWN_LOSS = "own_loss"
+    NOT_DERIVATIVE = "not_derivative"
 
 
 class Hint(str):
@@ -76,6 +78,8 @@ DIAGNOSES: dict[Diagnosis, str] = {
     Diagnosis.L2_OVER_N: "the L2 term divided by N",
     Diagnosis.L2_HALF: "the ½ of the L2 term",
     Diagnosis.DAMPENING: "momentum with dampening",
+    Diagnosis.OWN_LOSS: "a loss value not the protocol's, with loss_backward its derivative",
+    Diagnosis.NOT_DERIVATIVE: "a loss value that is right, with loss_backward not its derivative",
 }
 
 
@@ -235,9 +239,12 @@ def _factor(failure: Any) -> list[Hint]:
 
 def _probes(case: Any) -> list[Any]:
     """The failing case and siblings that tell causes apart: one more sample, one more output
-    (components), or one more sample (networks: the weights stay, N changes), plus another seed."""
+    (components, a dense layer), or one more sample (networks: the weights stay, N changes), plus
+    another seed."""
     if isinstance(case, (ActivationCase, LossCase)):
         return [case, replace(case, rows=case.rows + 1), replace(case, units=case.units + 1, seed=case.seed + 1)]
+    if isinstance(case, DenseCase):
+        return [case, replace(case, rows=case.rows + 1), replace(case, fan_out=case.fan_out + 1, seed=case.seed + 1)]
     if isinstance(case, Example):
         batch = case.arch.batch + 1 if case.arch.batch < 16 else case.arch.batch - 1
         return [case, replace(case, arch=replace(case.arch, batch=batch), seed=case.seed + 1)]
@@ -328,8 +335,8 @@ def _activation_hints(name: str, case: ActivationCase, module: Any) -> list[Hint
 
 
 def _loss_hints(name: str, case: LossCase, module: Any) -> list[Hint]:
-    """The scale diagnosis over the probes, then what finite differences of the submission's own
-    loss say on the failing case."""
+    """The scale diagnosis over the probes; when it finds none, what finite differences of the
+    submission's own loss say on every probe (_derivative_hint; nothing when one is at a kink)."""
     from gradverify.references import torch_backend as ref
 
     probes = _probes(case)
@@ -342,30 +349,99 @@ def _loss_hints(name: str, case: LossCase, module: Any) -> list[Hint]:
         grads.append((probe.rows, probe.units, constant_ratio(grad, ref.loss_backward(name, y_pred, y_true))))
     checked = _sizes_text([(p.rows, p.units) for p in probes])
     out = scale_hint(law(values), law(grads), "loss value is", "loss_backward is", checked)
+    if out:  # the scale says it all: its sentence already says which of the two is right
+        return out
+    found = [_own_derivative(name, probe, module) for probe in probes]
+    return _derivative_hint([f for f in found if f is not None], checked) if None not in found else []
+
+
+def _own_derivative(name: str, case: LossCase, module: Any) -> tuple[bool, bool] | None:
+    """(the loss value is the reference's, loss_backward is the derivative of the submission's
+    own loss by finite differences) on one case; None at a kink, where they cannot tell."""
+    from gradverify.references import torch_backend as ref
 
     y_pred, y_true = case.arrays()
     value = float(call(module, "loss", name, y_pred.copy(), y_true.copy()))
     grad = np.asarray(call(module, "loss_backward", name, y_pred.copy(), y_true.copy()), dtype=np.float64)
-    value_ok = compare("loss", value, ref.loss(name, y_pred, y_true)).ok
     try:
         own = finite_diff.loss_gradient(module, name, y_pred, y_true)
     except finite_diff.NotSmoothHere:
-        return out
-    consistent = compare("fd", grad, own, "finite_diff").ok
-    if consistent and not value_ok:
-        out.append(Hint("Your gradient matches finite differences of your own loss, but your loss differs from the reference."))
-    elif not consistent and value_ok:
-        out.append(
+        return None
+    return compare("loss", value, ref.loss(name, y_pred, y_true)).ok, compare("fd", grad, own, "finite_diff").ok
+
+
+def _derivative_hint(found: list[tuple[bool, bool]], checked: str) -> list[Hint]:
+    """What finite differences say when it holds on every probe in `found` ((value right,
+    loss_backward its derivative) each): a loss value wrong with loss_backward its derivative; a
+    loss value right with loss_backward not its derivative; or loss_backward not the derivative
+    of the submission's own loss, with the value off too when it is off on every probe. A value
+    right on some probes only (cce written as bce is right at K = 2 alone) is not said either way."""
+    values = {value for value, _ in found}
+    consistent = {same for _, same in found}
+    if consistent == {True} and values == {False}:
+        return [
             Hint(
-                "Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss disagree)."
+                f"Your gradient matches finite differences of your own loss, but your loss differs from the reference "
+                f"(checked at {checked}).",
+                "own_loss",
             )
-        )
-    elif not consistent:
-        out.append(
+        ]
+    if consistent != {False}:
+        return []
+    if values == {True}:
+        return [
             Hint(
-                "loss_backward is not the derivative of your own loss (finite differences disagree), and the loss value is off too."
+                f"Your loss value is right, but loss_backward is not its derivative (finite differences of your own loss "
+                f"disagree; checked at {checked}).",
+                "not_derivative",
             )
-        )
+        ]
+    off = ", and the loss value is off too" if values == {False} else ""
+    return [
+        Hint(f"loss_backward is not the derivative of your own loss (finite differences disagree; checked at {checked}){off}.")
+    ]
+
+
+#: Why a dense layer's output can be `law` × what it should be, where it differs from _WHY's: the
+#: layer sums over the batch, the 1/N of the mean is in grad_z already (from the loss).
+_DENSE_WHY: dict[str, str] = {
+    "N": "multiplied by N (the batch size): dense_backward sums over the batch, and the 1/N of the loss's mean is in grad_z already",
+    "1/N": "a mean over the batch where dense_backward sums: the 1/N of the loss's mean is in grad_z already",
+    "K": "multiplied by the number of outputs: nothing in a dense layer depends on it",
+    "1/K": "divided by the number of outputs: nothing in a dense layer depends on it",
+}
+
+
+def _dense_ratios(case: DenseCase, module: Any) -> dict[str, float | None]:
+    """got/expected of dense_forward's z and of each gradient dense_backward returns, on one case
+    (None where no constant factor explains got)."""
+    from gradverify.references import torch_backend as ref
+
+    x, W, b, grad_z = case.arrays()
+    z = call(module, "dense_forward", x.copy(), W.copy(), b.copy())
+    back = call(module, "dense_backward", x.copy(), W.copy(), grad_z.copy())
+    got = {"dense_forward's z": z, **dict(zip(("grad_x", "grad_W", "grad_b"), back))}
+    want = {
+        "dense_forward's z": ref.dense_forward(x, W, b),
+        **dict(zip(("grad_x", "grad_W", "grad_b"), ref.dense_backward(x, W, grad_z))),
+    }
+    return {what: constant_ratio(got[what], want[what]) for what in want}
+
+
+def _dense_hints(case: DenseCase, module: Any) -> list[Hint]:
+    """The scale diagnosis of dense_forward's z and of each of dense_backward's gradients, when
+    one law fits it on every probe (N varies, then the outputs and the seed: at N = 2 a mean over
+    the batch and a ½ look alike; at N = 3 they do not)."""
+    probes = _probes(case)
+    measured = [(probe.rows, probe.fan_out, _dense_ratios(probe, module)) for probe in probes]
+    checked = _sizes_text([(p.rows, p.fan_out) for p in probes], outputs=False)
+    out = []
+    for what in measured[0][2]:
+        found = law([(n, k, ratios[what]) for n, k, ratios in measured])
+        if found is not None and found != "1":
+            why = _DENSE_WHY.get(found, _WHY[found][1])
+            noun = what if what.startswith("dense_forward") else f"dense_backward's {what}"
+            out.append(Hint(f"Your {noun} is {found} × the reference's (checked at {checked}): {why}.", LAW_DIAGNOSES[found]))
     return out
 
 
@@ -489,11 +565,15 @@ def _l2_hints(example: Example, module: Any) -> list[Hint]:
     return out
 
 
+#: The kinds whose scale is diagnosed over the probes (a law, scale_hint): no factor hint from one case.
+SCALE_PROBED = ("loss", "dense", "network", "l2")
+
+
 def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint]:
     """One-sentence hints for a failing item; [] when nothing clear can be said. A diagnosis that
     fits replaces the generic factor hint (a dampened velocity is off by 1 − α, which is ½ when
-    α = ½: the cause is the dampening, not a ½); the kinds that probe their scale (loss, network,
-    L2) get no factor hint from one case at all. A function not defined or not implemented gets
+    α = ½: the cause is the dampening, not a ½); the kinds that probe their scale (SCALE_PROBED)
+    get no factor hint from one case at all. A function not defined or not implemented gets
     none: there is nothing of it to diagnose."""
     if failure.comparisons and all(c.cause in MISSING for c in failure.comparisons):
         return []
@@ -505,6 +585,8 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
             found = _activation_hints(target, failure.case, module)
         elif kind == "loss" and target is not None and isinstance(failure.case, LossCase):
             found = _loss_hints(target, failure.case, module)
+        elif kind == "dense" and isinstance(failure.case, DenseCase):
+            found = _dense_hints(failure.case, module)
         elif kind == "network" and isinstance(failure.case, Example):
             found = _network_hints(failure, module)
         elif kind == "l2" and isinstance(failure.case, Example):
@@ -517,7 +599,7 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
             found = []
     except Exception:  # noqa: BLE001 - a hint is optional; whatever the submission does here, grading goes on
         found = []
-    if kind not in ("loss", "network", "l2") and not any(h.diagnosis for h in found):
+    if kind not in SCALE_PROBED and not any(h.diagnosis for h in found):
         out += _factor(failure)
     return list(dict.fromkeys(out + found))  # each hint once, in order
 

@@ -1,4 +1,4 @@
-"""Load an implementation of the backprop protocol: a module name or a single .py file."""
+"""Load an implementation of the backprop protocol, or a library of its own API: a module name or a single .py file."""
 
 from __future__ import annotations
 
@@ -33,13 +33,19 @@ def _module_name(path: Path) -> str:
 
 
 def load_impl(spec: str = DEFAULT_IMPL, *, project: Path | None = None) -> ModuleType:
-    """Import `spec`: a path ending in .py (loaded as a fresh module) or a module name, found
-    as pytest and `python -m` would: with the `project` folder (if given) and the working
-    folder first on the import path. ImplLoadError when it cannot be imported, or when it
+    """Import `spec` as load_module does; ImplLoadError when it cannot be imported, or when it
     defines none of the protocol's functions (it is not an implementation)."""
-    module = _import(spec, project)
+    module = load_module(spec, project=project)
     require_protocol(module, spec)
     return module
+
+
+def load_module(spec: str, *, project: Path | None = None) -> ModuleType:
+    """Import `spec`, whatever it defines: a path ending in .py (loaded as a fresh module) or a
+    module name, found as pytest and `python -m` would: with the `project` folder (if given) and
+    the working folder first on the import path. A library with its own API (that a course
+    adapter maps onto the protocol) is loaded this way. ImplLoadError when it cannot be imported."""
+    return _import(spec, project)
 
 
 def loaded(spec: str) -> ModuleType | None:

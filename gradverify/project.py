@@ -12,6 +12,8 @@ the installed package.
 
     [tool.gradverify]
     regressions = ".gradverify/regressions"   # relative to the project folder
+    components = ["dense", "network", "relu", "identity", "mse"]   # what the library implements
+    adapter = "course_api.py"                 # relative to the project folder, or a shipped name
 """
 
 from __future__ import annotations
@@ -24,9 +26,18 @@ from typing import Any
 
 STATE_DIR = ".gradverify"
 #: The settings [tool.gradverify] may hold, with what each must be.
-SETTINGS: dict[str, type] = {"regressions": str, "impl": str, "profile": str, "checks": list, "skip": list}
-#: The settings that are lists of names or glob patterns of checks (gradverify.runner.select).
-PATTERN_LISTS = ("checks", "skip")
+SETTINGS: dict[str, type] = {
+    "regressions": str,
+    "impl": str,
+    "profile": str,
+    "checks": list,
+    "skip": list,
+    "components": list,
+    "adapter": str,
+}
+#: The settings that are lists of names or glob patterns of checks (gradverify.runner.select), or
+#: of components (gradverify.properties.scope).
+PATTERN_LISTS = ("checks", "skip", "components")
 
 
 def find_project(start: Path | None = None) -> Path:
@@ -58,7 +69,8 @@ def load_settings(project: Path) -> dict[str, Any]:
         if not isinstance(value, SETTINGS[key]):
             raise ValueError(f"{path}: [tool.gradverify] {key} must be a {SETTINGS[key].__name__}, got {value!r}")
         if key in PATTERN_LISTS and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            raise ValueError(f"{path}: [tool.gradverify] {key} must be a list of check names or patterns, got {value!r}")
+            what = "component names" if key == "components" else "check names or patterns"
+            raise ValueError(f"{path}: [tool.gradverify] {key} must be a list of {what}, got {value!r}")
     return settings
 
 

@@ -7,6 +7,8 @@ gradverify is installed; it does nothing (no items, no torch, no jax) unless con
     impl = "mylib.backprop"          # a module name, or a .py path relative to the rootdir
     profile = "ci"                   # dev (default), ci, thorough
     regressions = ".gradverify/regressions"
+    components = ["dense", "network", "relu", "identity", "mse"]   # default: every component
+    adapter = "course_api.py"        # a course adapter, relative to the rootdir, or a shipped name
 
 or `--gradverify-impl MODULE_OR_FILE` (a path relative to the working folder). Then every
 run collects the checks beside the project's tests, as `gradverify::<check>` items marked
@@ -15,13 +17,15 @@ run collects the checks beside the project's tests, as `gradverify::<check>` ite
     --gradverify-profile dev|ci|thorough   --gradverify-seed N   --gradverify-budget N
     --gradverify-report PATH               (the Markdown report of `gradverify verify --report`,
                                             its pictures beside it)   --gradverify-no-plots
+    --gradverify-components NAMES          --gradverify-adapter NAME_OR_FILE (relative to the working folder)
 
 mean what `gradverify verify`'s do. A check runs as the CLI runs it (gradverify.runner.run_one:
 corpus replay first, then hypothesis; a new counterexample saved to the project's corpus), and
 a check that does not hold fails with the lines `gradverify verify` prints for it: the
 comparison (oracle, function, layer, parameter), the worst values, the shrunk example, the
 hints and the replay command. A check that is not (or only partly) implemented fails too, with
-what is missing in one line: the run fails, as the CLI's exits 1.
+what is missing in one line: the run fails, as the CLI's exits 1. A check that the scope (the
+declared components, what the adapter maps) leaves out entirely is skipped, "not in scope".
 
 Under pytest-xdist each worker prepares the implementation once (imports, JAX compilation)
 and runs the checks it is sent; each check's result travels to the controller on its test
@@ -50,6 +54,7 @@ import pytest
 from gradverify.options import positive_int
 
 if TYPE_CHECKING:
+    from gradverify.library import Library
     from gradverify.results import PropertyResult, VerifyResult
     from gradverify.runner import Session
 
@@ -73,6 +78,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--gradverify-report", metavar="PATH", help="write the Markdown report of the checks that ran here")
     group.addoption(
         "--gradverify-no-plots", action="store_true", help="no pictures beside the --gradverify-report (tables and text only)"
+    )
+    group.addoption(
+        "--gradverify-components",
+        action="append",
+        metavar="NAMES",
+        help="the components the library implements, comma-separated (default: [tool.gradverify] components, else all)",
+    )
+    group.addoption(
+        "--gradverify-adapter",
+        metavar="NAME_OR_FILE",
+        help="check the library through this course adapter (default: [tool.gradverify] adapter)",
     )
 
 
@@ -102,14 +118,7 @@ def _configure(config: pytest.Config) -> "_Gate | None":
 
     if profile not in PROFILES:
         raise pytest.UsageError(f"gradverify: unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
-    from gradverify.loader import ImplLoadError, NotAnImplementation, load_impl
-
-    try:
-        module = load_impl(spec, project=root)
-    except NotAnImplementation as exc:
-        raise pytest.UsageError(f"gradverify: {exc}") from None
-    except ImplLoadError as exc:
-        raise pytest.UsageError(f"gradverify: cannot load the implementation: {exc}") from None
+    library = _library(config, spec, settings, root)
     report = config.getoption("gradverify_report")
     from gradverify.runner import select
 
@@ -120,7 +129,7 @@ def _configure(config: pytest.Config) -> "_Gate | None":
     return _Gate(
         config,
         spec,
-        module,
+        library,
         root,
         profile,
         config.getoption("gradverify_seed"),
@@ -128,6 +137,28 @@ def _configure(config: pytest.Config) -> "_Gate | None":
         config.invocation_params.dir / report if report else None,
         checks,
     )
+
+
+def _library(config: pytest.Config, spec: str, settings: dict[str, Any], root: Path) -> "Library":
+    """The implementation `spec` loaded, through the adapter and in the scope of the components
+    that the options (else the settings) name; pytest.UsageError when it cannot be."""
+    from gradverify import library
+    from gradverify.loader import ImplLoadError, NotAnImplementation
+
+    option = config.getoption("gradverify_adapter")
+    adapter = option or settings.get("adapter")
+    folder = config.invocation_params.dir if option else root
+    components, where = config.getoption("gradverify_components"), "--gradverify-components"
+    if components is None:
+        components, where = settings.get("components"), "[tool.gradverify] components"
+    try:
+        return library.load(spec, adapter=adapter, components=library.components_of(components, where), project=root, base=folder)
+    except NotAnImplementation as exc:
+        raise pytest.UsageError(f"gradverify: {exc}") from None
+    except ImplLoadError as exc:
+        raise pytest.UsageError(f"gradverify: cannot load the implementation: {exc}") from None
+    except ValueError as exc:  # an unknown component; an adapter that cannot be used (AdapterError)
+        raise pytest.UsageError(f"gradverify: {exc}") from None
 
 
 def _resolve(spec: str, folder: Path) -> str:
@@ -176,6 +207,8 @@ class Check(pytest.Item):
         session = self.config.stash[GATE].session()
         result = runner.run_one(session, self.name)
         self.part = replace(session.run, results=[result], environment=environment())
+        if not result.in_scope:
+            pytest.skip(f"not in scope: needs {', '.join(result.not_in_scope)}")
         if not result.passed:
             raise CheckFailed(result)
 
@@ -196,7 +229,8 @@ class _Gate:
 
     config: pytest.Config
     spec: str
-    module: ModuleType
+    #: the implementation, through its adapter, with its scope
+    library: "Library"
     project: Path
     profile: str
     seed: int | None
@@ -220,7 +254,7 @@ class _Gate:
             import gradverify
 
             self.prepared = gradverify.prepare(
-                self.module,
+                self.library,
                 name=self.spec,
                 profile=self.profile,
                 seed=self.seed,
@@ -287,14 +321,13 @@ class _Gate:
         run = self.combined()
         if run is None:
             return
-        from gradverify.report import missing_line
+        from gradverify.report import missing_line, verdict_line
 
         if run.not_implemented:
             terminalreporter.write_line(f"gradverify: {missing_line(run, markdown=False)}")
         verdict = "PASS" if run.passed else "FAIL"
         terminalreporter.write_line(
-            f"gradverify: {verdict} — {sum(r.passed for r in run.results)} of {len(run.results)} checks hold"
-            + (f"; report: {self.written}" if self.written else ""),
+            f"gradverify: {verdict} — {verdict_line(run)}" + (f"; report: {self.written}" if self.written else ""),
             green=run.passed,
             red=not run.passed,
         )
@@ -337,4 +370,4 @@ def gradverify_impl(pytestconfig: pytest.Config) -> Implementation:
     gate.session()  # hypothesis's files and JAX's compilation cache placed as for the checks
     from gradverify.references import jax_backend, torch_backend
 
-    return Implementation(gate.module, gate.spec, jax_backend, torch_backend)
+    return Implementation(gate.library.module, gate.spec, jax_backend, torch_backend)

@@ -11,7 +11,7 @@ from xml.etree import ElementTree as ET
 from gradverify.properties.cases import case_to_json
 from gradverify.markdown import code, inline
 from gradverify.profiles import PROFILES
-from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, Source, VerifyResult
+from gradverify.results import HOLDING, CheckKind, CheckStatus, Failure, PropertyResult, Source, VerifyResult
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
@@ -42,11 +42,27 @@ STATUS_MARKS = {
     "error": "⚠️ error",
     "not implemented": "➖ not implemented",
     "partly implemented": "◐ pass where implemented",
+    "not in scope": "⬜ not in scope",
 }
 
 
 def _status(r: PropertyResult) -> str:
-    return STATUS_MARKS[r.status]
+    """The table's result cell: the status, and what the scope left out of the check."""
+    if not r.in_scope:
+        return f"{STATUS_MARKS[r.status]}: needs {', '.join(r.not_in_scope)}"
+    return STATUS_MARKS[r.status] + (f" (not in scope: {', '.join(r.not_in_scope)})" if r.not_in_scope else "")
+
+
+def verdict_line(run: VerifyResult) -> str:
+    """How many of the checks that ran hold, and what the scope left out: "8 of 8 checks hold;
+    5 not in scope (components not in scope: tanh, softmax, l2)"."""
+    ran = run.in_scope
+    line = f"{sum(r.passed for r in ran)} of {len(ran)} checks hold"
+    if len(ran) < len(run.results):
+        line += f"; {len(run.results) - len(ran)} not in scope"
+    if run.not_in_scope:
+        line += f" (components not in scope: {', '.join(run.not_in_scope)})"
+    return line
 
 
 def _examples(r: PropertyResult) -> str:
@@ -333,8 +349,8 @@ def pictures(run: VerifyResult) -> "list[Picture]":
     from gradverify import plots
 
     shown: list[Picture] = []
-    if run.passed and run.results:
-        rows = [(r.name, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in run.results]
+    if run.passed and run.in_scope:
+        rows = [(r.name, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed) for r in run.in_scope]
         shown.append(
             plots.Picture(
                 "margins",
@@ -360,7 +376,7 @@ def write_report(path: str | Path, run: VerifyResult, *, drawing: bool = True) -
 def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" = None) -> str:
     """The report. `drawn`: the pictures drawn for it (gradverify.plots.draw on `pictures(run)`),
     linked where they belong; with None, no pictures and no network diagrams (--no-plots)."""
-    total = len(run.results)
+    total = len(run.in_scope)
     failed = len(run.failed)
     verdict = "✅ **PASS**" if run.passed else "❌ **FAIL**"
     examples = sum(r.examples for r in run.results)
@@ -368,6 +384,7 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
     missing = sum(1 for r in run.results if r.status is CheckStatus.NOT_IMPLEMENTED)
     partly = sum(1 for r in run.results if r.status is CheckStatus.PARTLY_IMPLEMENTED)
     extra = (f"; {missing} not implemented" if missing else "") + (f"; {partly} hold where implemented" if partly else "")
+    extra += f"; {len(run.results) - total} not in scope" if total < len(run.results) else ""
     lines = [
         f"# gradverify report: {code(run.impl)}",
         "",
@@ -404,6 +421,7 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
         f"{sum(r.regressions_replayed for r in run.results)} entries replayed first",
         "- tolerances: " + "; ".join(f"{k}: {v}" for k, v in TOLERANCES.items()),
         f"- kinks and saturation: {run.kink_policy}",
+        f"- scope: {scope_line(run)}",
     ]
     if run.new_regressions:
         lines.append(f"- new counterexamples saved: {', '.join(f'`{p}`' for p in run.new_regressions)}")
@@ -411,6 +429,14 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
     lines += ["", "## Environment", ""]
     lines += [f"- {k}: {v}" for k, v in run.environment.items()]
     return "\n".join(lines) + "\n"
+
+
+def scope_line(run: VerifyResult) -> str:
+    """What the run checked: the declared components, the adapter, what was left out."""
+    declared = f"the components {', '.join(map(code, run.components))}" if run.components is not None else "every component"
+    through = f", through the adapter {code(_shown_path(run.adapter))}" if run.adapter else ""
+    left = f"; not in scope: {', '.join(map(code, run.not_in_scope))}" if run.not_in_scope else ""
+    return f"{declared}{through}{left}"
 
 
 def _shown_path(path: str) -> str:
@@ -439,7 +465,7 @@ def github_annotations(run: VerifyResult, locate: Locate) -> list[str]:
     implementation's function that the first failing comparison names (`locate` finds it)."""
     lines = []
     for r in run.results:
-        if r.passed:
+        if r.status in HOLDING:
             continue
         place = None
         if r.error:
@@ -476,11 +502,14 @@ def render_junit(run: VerifyResult) -> str:
         tests=str(len(run.results)),
         failures=str(sum(1 for r in run.results if r.failure or r.not_implemented)),
         errors=str(sum(1 for r in run.results if r.error)),
+        skipped=str(sum(1 for r in run.results if not r.in_scope)),
         time=f"{run.seconds:.3f}",
     )
     for r in run.results:
         case = ET.SubElement(suite, "testcase", classname=f"gradverify.{r.kind}", name=r.name, time=f"{r.seconds:.3f}")
-        if r.error:
+        if not r.in_scope:
+            ET.SubElement(case, "skipped", message=f"not in scope: needs {', '.join(r.not_in_scope)}")
+        elif r.error:
             ET.SubElement(case, "error", message=r.error).text = r.error
         elif r.failure:
             text = "\n".join(c.describe() for c in r.failure.comparisons)

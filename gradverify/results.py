@@ -16,6 +16,7 @@ from typing import Any
 import hypothesis
 
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.properties.scope import COMPONENTS
 from gradverify.properties.strategies import KINK_POLICY
 from gradverify.references.compare import MISSING, Comparison
 
@@ -31,6 +32,13 @@ class CheckStatus(StrEnum):
     NOT_IMPLEMENTED = "not implemented"
     #: the cases that need one were skipped, all others hold
     PARTLY_IMPLEMENTED = "partly implemented"
+    #: every case needs a component the run's scope leaves out (properties/scope.py): not run,
+    #: and not a failure
+    NOT_IN_SCOPE = "not in scope"
+
+
+#: The verdicts that do not fail a run.
+HOLDING = frozenset({CheckStatus.PASSED, CheckStatus.NOT_IN_SCOPE})
 
 
 class CheckKind(StrEnum):
@@ -96,10 +104,16 @@ class PropertyResult:
     not_implemented: list[str] = field(default_factory=list)
     #: what the numbers of the failure say about its cause (gradverify.hints; the same as grade's)
     hints: list[str] = field(default_factory=list)
+    #: the components its cases would draw or need that the scope leaves out (properties/scope.py)
+    not_in_scope: list[str] = field(default_factory=list)
+    #: False when it ran no case: each needs a component out of scope (`not_in_scope`)
+    in_scope: bool = True
 
     @property
     def status(self) -> CheckStatus:
         """The verdict: CheckStatus says what each means."""
+        if not self.in_scope:
+            return CheckStatus.NOT_IN_SCOPE
         if self.error:
             return CheckStatus.ERROR
         if self.failure is not None:
@@ -127,10 +141,26 @@ class VerifyResult:
     missing_functions: list[str] = field(default_factory=list)
     kink_policy: str = KINK_POLICY
     environment: dict[str, str] = field(default_factory=dict)
+    #: the components the library declared (None: none declared, every component is in scope)
+    components: list[str] | None = None
+    #: the course adapter the library was checked through (a shipped adapter's name or a path)
+    adapter: str | None = None
 
     @property
     def passed(self) -> bool:
-        return all(r.passed for r in self.results)
+        """Every check holds or is not in scope."""
+        return all(r.status in HOLDING for r in self.results)
+
+    @property
+    def in_scope(self) -> list[PropertyResult]:
+        """The results of the checks that ran (not those wholly out of scope)."""
+        return [r for r in self.results if r.status is not CheckStatus.NOT_IN_SCOPE]
+
+    @property
+    def not_in_scope(self) -> list[str]:
+        """The components some check left out, once each, in the order the spec lists them."""
+        named = {name for r in self.results for name in r.not_in_scope}
+        return [name for name in COMPONENTS if name in named]
 
     @property
     def failed(self) -> list[PropertyResult]:
@@ -190,4 +220,6 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
         missing_functions=first.missing_functions,
         kink_policy=first.kink_policy,
         environment=loaded[0] if loaded else {},
+        components=first.components,
+        adapter=first.adapter,
     )

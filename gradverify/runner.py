@@ -27,15 +27,16 @@ from gradverify import corpus
 from gradverify.profiles import PROFILES, Profile
 from gradverify.properties.cases import case_to_json
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES, FixedCheck, Property
+from gradverify.properties.scope import Scope
 from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, VerifyResult, environment
-from gradverify.search import illustrate, missing_failure, replay_only, run_fixed, run_property
+from gradverify.search import illustrate, missing_failure, not_in_scope, replay_only, run_fixed, run_property
 
 
-def replay_command(impl_spec: str, entry_path: str | None, property_name: str, case: Any) -> str:
+def replay_command(impl_spec: str, entry_path: str | None, property_name: str, case: Any, options: str = "") -> str:
     """The shell command that replays exactly this case: it runs as printed from the folder where
     verify ran, in a shell where the venv is not activated (the gradverify that is running, by its
     path; a file implementation and the corpus entry by absolute path; a module name as given,
-    found again in the same project)."""
+    found again in the same project), with `options` (the adapter and the components) after it."""
     if entry_path:
         target = str(Path(entry_path).absolute())
     else:
@@ -43,7 +44,7 @@ def replay_command(impl_spec: str, entry_path: str | None, property_name: str, c
     from gradverify.loader import is_file_spec
 
     impl = str(Path(impl_spec).absolute()) if is_file_spec(impl_spec) else impl_spec
-    return f"{gradverify_command()} verify --impl {shlex.quote(impl)} --replay {shlex.quote(target)}"
+    return f"{gradverify_command()} verify --impl {shlex.quote(impl)}{options} --replay {shlex.quote(target)}"
 
 
 def gradverify_command() -> str:
@@ -83,6 +84,11 @@ class Session:
     #: the corpus entries, loaded once when the session starts (or the one replayed case)
     entries: list[corpus.Entry]
     replay: corpus.Entry | None = None
+    #: the components checked (properties/scope.py): the library's declared ones and what its
+    #: adapter maps; the whole protocol by default
+    scope: Scope = field(default_factory=Scope)
+    #: how the replay command names the adapter and the components (gradverify.library.Library)
+    replay_options: str = ""
     clock: float = field(default_factory=time.perf_counter)
 
     def names(self, only: list[str] | None = None) -> list[str]:
@@ -127,9 +133,15 @@ def start(
     save_regressions: bool = True,
     database_dir: Path | None = None,
     replay: corpus.Entry | None = None,
+    scope: Scope | None = None,
+    components: list[str] | None = None,
+    adapter: str | None = None,
+    replay_options: str = "",
 ) -> Session:
-    """A Session for `impl`: the profile's seed (ci: 0 unless `seed`), the missing functions,
-    the corpus entries of `corpus_dir` (or just `replay`)."""
+    """A Session for `impl` in `scope` (default: the whole protocol; `components` and `adapter`
+    say where it came from, for the report, and `replay_options` how a replay command repeats
+    them): the profile's seed (ci: 0 unless `seed`), the missing functions in scope, the corpus
+    entries of `corpus_dir` (or just `replay`)."""
     chosen = PROFILES[profile]
     if seed is None and chosen.derandomize:
         seed = 0
@@ -139,6 +151,8 @@ def start(
         seed=seed,
         budget=budget or chosen.budget,
         started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        components=components,
+        adapter=adapter,
     )
     session = Session(
         impl=impl,
@@ -151,10 +165,12 @@ def start(
         database_dir=database_dir,
         entries=[],
         replay=replay,
+        scope=scope or Scope(),
+        replay_options=replay_options,
     )
     from gradverify.loader import missing_functions
 
-    run.missing_functions = missing_functions(impl)
+    run.missing_functions = [fn for fn in missing_functions(impl) if session.scope.has_function(fn)]
     if replay is not None:
         session.entries = [replay]
     elif corpus_dir is not None:
@@ -171,13 +187,15 @@ def run_one(session: Session, name: str) -> PropertyResult:
     appended to session.run.results and returned."""
     run, impl = session.run, session.impl
     item = check_named(name)
+    kind = CheckKind.FIXED if isinstance(item, FixedCheck) else CheckKind.PROPERTY
+    outside = session.scope.outside(item.functions, item.needs)
     missing = [fn for fn in item.functions if fn in run.missing_functions]
-    if missing:
-        result = missing_failure(
-            name, item.claim, CheckKind.FIXED if isinstance(item, FixedCheck) else CheckKind.PROPERTY, item.tolerance, missing
-        )
+    if outside:
+        result = not_in_scope(name, item.claim, kind, item.tolerance, outside)
+    elif missing:
+        result = missing_failure(name, item.claim, kind, item.tolerance, missing)
     elif isinstance(item, FixedCheck):
-        result = run_fixed(item, impl)
+        result = run_fixed(item, impl, session.scope)
     elif session.replay is not None:
         result = replay_only(item, impl, session.replay)
     else:
@@ -191,11 +209,14 @@ def run_one(session: Session, name: str) -> PropertyResult:
             budget=session.budget,
             database_dir=session.database_dir,
             skip_missing=True,
+            scope=session.scope,
         )
         if new_case is not None and session.save_regressions and session.corpus_dir is not None:
             _save(run, result.failure, session.corpus_dir, name, new_case, run.impl)
     if result.failure is not None and result.failure.case is not None:
-        result.failure.replay = replay_command(run.impl, result.failure.corpus_path, name, result.failure.case)
+        result.failure.replay = replay_command(
+            run.impl, result.failure.corpus_path, name, result.failure.case, session.replay_options
+        )
         if result.status is CheckStatus.FAILED:
             result.hints = _diagnose(item, result.failure, impl)
             illustrate(item, result.failure, impl)

@@ -25,6 +25,7 @@ from gradverify.profiles import Profile, hypothesis_settings
 from gradverify.properties.calls import ImplFailure, describe_exception
 from gradverify.properties.cases import Example, TrainCase, materialize
 from gradverify.properties.checks import FixedCheck, Property
+from gradverify.properties.scope import WHOLE, NotInScope, Scope
 from gradverify.properties.shared import Counterexample, Rejected
 from gradverify.references.compare import MISSING, Cause, Comparison, Where, failed
 from gradverify.results import CheckKind, Failure, PropertyResult, Source
@@ -33,6 +34,16 @@ MAX_SHOWN_COMPARISONS = 8
 #: With `skip_missing`, a property stops searching after this many cases in a row that need a
 #: missing function while none has been checked: nothing it draws is implemented.
 MISSING_STREAK = 10
+
+#: (a case, a failing comparison of it) -> whether the comparison says the implementation refused
+#: the case (with skip_missing, a case whose every failing comparison does is skipped)
+Refusal = Callable[[Any, Comparison], bool]
+
+
+def is_missing(case: Any, comparison: Comparison) -> bool:
+    """The default Refusal: the comparison says a function is missing (not defined, or raises
+    NotImplementedError)."""
+    return comparison.cause in MISSING
 
 
 def run_check(check: Callable[..., list[Comparison]], *args: Any, tolerance: str = "autodiff") -> list[Comparison]:
@@ -111,7 +122,9 @@ class Tried:
 
 
 class _Stats:
-    def __init__(self) -> None:
+    def __init__(self, refused: Refusal = is_missing) -> None:
+        #: with skip_missing: which failing comparisons say a case was refused
+        self.refused = refused
         self.calls = 0
         self.rejected = 0
         self.first_failure_at: int | None = None
@@ -123,10 +136,11 @@ class _Stats:
         self.missing: dict[str, Comparison] = {}
         self.missing_streak = 0
 
-    def skipped(self, comparisons: list[Comparison]) -> bool:
-        """True (and the missing functions noted) when every failing comparison says a function is missing."""
+    def skipped(self, case: Any, comparisons: list[Comparison]) -> bool:
+        """True (and the missing functions noted) when every failing comparison says the case was
+        refused (`refused`: by default, a function is missing)."""
         bad = [c for c in comparisons if not c.ok]
-        if not bad or any(c.cause not in MISSING for c in bad):
+        if not bad or not all(self.refused(case, c) for c in bad):
             self.missing_streak = 0
             return False
         for c in bad:
@@ -153,7 +167,7 @@ def try_case(prop: Property, impl: ModuleType, case: Any, stats: _Stats, skip_mi
         case, comparisons = run_case(prop.check, impl, case, tolerance=prop.tolerance)
     except Rejected as exc:
         return Tried(Step.REJECTED, case, [], str(exc))
-    if skip_missing and stats.skipped(comparisons):
+    if skip_missing and stats.skipped(case, comparisons):
         return Tried(Step.SKIPPED, case, comparisons)
     return Tried(Step.PASSED if all(c.ok for c in comparisons) else Step.FAILED, case, comparisons)
 
@@ -181,10 +195,12 @@ def _replay(
     return False
 
 
-def _coverage(prop: Property, impl: ModuleType, stats: _Stats, skip_missing: bool = False) -> Tried | None:
-    """Run the property's coverage cases (the same in every run, whatever the seed); the first
-    failing one, or None."""
+def _coverage(prop: Property, impl: ModuleType, stats: _Stats, skip_missing: bool = False, scope: Scope = WHOLE) -> Tried | None:
+    """Run the property's coverage cases in `scope` (the same in every run, whatever the seed);
+    the first failing one, or None."""
     for case in prop.coverage() if prop.coverage else []:
+        if scope.case_outside(prop.functions, case):
+            continue
         tried = try_case(prop, impl, case, stats, skip_missing)
         stats.count(tried)
         if tried.step is Step.FAILED:
@@ -211,6 +227,7 @@ def _search(
     impl: ModuleType,
     result: PropertyResult,
     stats: _Stats,
+    strategy: Any,
     hypothesis_settings: settings,
     seed: int | None,
     skip_missing: bool = False,
@@ -218,7 +235,8 @@ def _search(
     """Let hypothesis search (and shrink); sets result.failure or result.error, and returns the
     failing case it found (None when it found none). With `skip_missing`, a case that needs a
     missing function is rejected (noted in stats.missing), and the search ends after
-    MISSING_STREAK such cases in a row while none has been checked."""
+    MISSING_STREAK such cases in a row while none has been checked. `strategy`: what it draws
+    (the property's strategy, in the run's scope)."""
 
     def body(case: Any) -> None:
         tried = try_case(prop, impl, case, stats, skip_missing)
@@ -236,7 +254,7 @@ def _search(
         if stats.first_failure_at is None:
             stats.absorb(tried.comparisons)
 
-    test = settings(hypothesis_settings)(given(prop.strategy())(body))
+    test = settings(hypothesis_settings)(given(strategy)(body))
     if seed is not None:
         test = hypothesis.seed(seed)(test)
     try:
@@ -274,17 +292,30 @@ def run_property(
     budget: int | None = None,
     database_dir: Path | None = None,
     skip_missing: bool = False,
+    scope: Scope = WHOLE,
+    refused: Refusal = is_missing,
 ) -> tuple[PropertyResult, Any]:
     """Replay the corpus entries of this property, then (if they pass) run its coverage cases and
     let hypothesis search. Returns the result and, for a new counterexample, its case.
     `skip_missing`: cases that need a function the implementation does not implement (it raises
     NotImplementedError) are skipped and listed in result.not_implemented, so partial code is
-    checked on everything it implements; when nothing is, the result is "not implemented"."""
+    checked on everything it implements; when nothing is, the result is "not implemented".
+    `scope` (properties/scope.py): only cases in it are drawn, replayed or covered; what it
+    leaves out is listed in result.not_in_scope, and when it leaves every case out the result
+    is "not in scope". `refused` says which failing comparisons skip a case (default: a missing
+    function; the grader's domain search also counts an assertion on a network outside what it
+    found taken)."""
     result = PropertyResult(
         name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance, data_sets=prop.data_sets
     )
+    try:
+        strategy = prop.strategy(scope)
+    except NotInScope as exc:
+        return not_in_scope(prop.name, prop.claim, CheckKind.PROPERTY, prop.tolerance, exc.names), None
+    result.not_in_scope = scope.outside(prop.functions, prop.draws)
+    entries = [e for e in entries if not scope.case_outside(prop.functions, e.case)]
     start = time.perf_counter()
-    stats = _Stats()
+    stats = _Stats(refused)
     if _replay(prop, impl, entries, result, stats, skip_missing):
         result.seconds = time.perf_counter() - start
         return result, None
@@ -292,8 +323,10 @@ def run_property(
     # The coverage cases first, whatever the seed. One that fails is kept, and the search still
     # runs so that hypothesis can find (and shrink) a smaller failing case; if it finds none, the
     # coverage case is the counterexample.
-    covered = _coverage(prop, impl, stats, skip_missing)
-    new_case = _search(prop, impl, result, stats, hypothesis_settings(profile, examples, database_dir), seed, skip_missing)
+    covered = _coverage(prop, impl, stats, skip_missing, scope)
+    new_case = _search(
+        prop, impl, result, stats, strategy, hypothesis_settings(profile, examples, database_dir), seed, skip_missing
+    )
     if covered is not None and result.failure is None:
         result.error = None
         result.failure = failure_of(covered.case, covered.comparisons, Source.COVERAGE)
@@ -340,11 +373,17 @@ def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> Proper
     return result
 
 
-def run_fixed(check: FixedCheck, impl: ModuleType) -> PropertyResult:
-    """A fixed check: one example, run once."""
+def run_fixed(check: FixedCheck, impl: ModuleType, scope: Scope = WHOLE) -> PropertyResult:
+    """A fixed check: one example, run once; one that checks components one by one (`each`) runs
+    on those in `scope`, and is "not in scope" when none is."""
+    names = tuple(name for name in check.each if not scope.outside(check.functions, (name,)))
+    if check.each and not names:
+        return not_in_scope(check.name, check.claim, CheckKind.FIXED, check.tolerance, list(check.each))
     result = PropertyResult(name=check.name, claim=check.claim, kind=CheckKind.FIXED, tolerance=check.tolerance, examples=1)
+    result.not_in_scope = scope.outside(check.functions, check.each)
     start = time.perf_counter()
-    comparisons = run_check(check.check, impl, tolerance=check.tolerance)
+    run = (lambda impl: check.check(impl, names)) if check.each else check.check
+    comparisons = run_check(run, impl, tolerance=check.tolerance)
     _set_errors(result, comparisons)
     if not all(c.ok for c in comparisons):
         bad = [c for c in comparisons if not c.ok]
@@ -352,6 +391,12 @@ def run_fixed(check: FixedCheck, impl: ModuleType) -> PropertyResult:
         result.first_failure_at = 1
     result.seconds = time.perf_counter() - start
     return result
+
+
+def not_in_scope(name: str, claim: str, kind: CheckKind, tol: str, names: list[str]) -> PropertyResult:
+    """The result of a check whose every case needs the components `names`, which the scope
+    leaves out: not run, and not a failure."""
+    return PropertyResult(name=name, claim=claim, kind=kind, tolerance=tol, not_in_scope=names, in_scope=False)
 
 
 def missing_failure(name: str, claim: str, kind: CheckKind, tol: str, missing: list[str]) -> PropertyResult:

@@ -47,8 +47,8 @@ class ImplFailure(Exception):
         self.detail = detail
 
     def comparison(self, tolerance: str = "autodiff") -> Comparison:
-        """This failure as a failing comparison about its function."""
-        return failed(Where(function=self.function), self.cause, self.message, tolerance)
+        """This failure as a failing comparison about its function (with the exception's type name)."""
+        return failed(Where(function=self.function), self.cause, self.message, tolerance, exception=self.exception)
 
 
 class _CallTimeout(BaseException):

@@ -19,7 +19,15 @@ from hypothesis import strategies as st
 from gradverify.properties import strategies
 from gradverify.properties.bad_input_checks import check_bad_input, check_bad_input_catalogue
 from gradverify.properties.cases import TrainCase
-from gradverify.properties.component_checks import check_activations, check_dense, check_kinks, check_large_inputs, check_losses
+from gradverify.properties.component_checks import (
+    KINK_COMPONENTS,
+    LARGE_Z_ACTIVATIONS,
+    check_activations,
+    check_dense,
+    check_kinks,
+    check_large_inputs,
+    check_losses,
+)
 from gradverify.properties.network_checks import (
     DATA_SETS,
     check_batch_mean,
@@ -28,8 +36,15 @@ from gradverify.properties.network_checks import (
     check_l2,
     check_network_gradients,
 )
+from gradverify.properties.scope import COMPONENTS, Scope
 from gradverify.properties.training_checks import check_momentum_step, check_train, check_train_loop, longer
 from gradverify.references.compare import Comparison
+from gradverify.references.spec import ACTIVATIONS, LOSSES
+
+#: What a property that draws networks may draw, each left out when not in scope; with "l2" when
+#: it draws λ > 0 among its networks.
+NETWORK_DRAWS: tuple[str, ...] = (*ACTIVATIONS, *LOSSES)
+MIXED_DRAWS: tuple[str, ...] = (*NETWORK_DRAWS, "l2")
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,8 @@ class Property:
     claim: str
     #: the protocol functions it exercises
     functions: tuple[str, ...]
-    strategy: Callable[[], st.SearchStrategy]
+    #: its cases, within a scope (properties/scope.py): the whole protocol's by default
+    strategy: Callable[[Scope], st.SearchStrategy]
     check: Callable[[ModuleType, Any], list[Comparison]]
     tolerance: str
     #: examples per unit of the profile's budget (the slow ones run fewer)
@@ -52,6 +68,10 @@ class Property:
     #: a bigger sibling of a failing case, checked once more for the report's pictures (the
     #: training checks: `longer`, whose batch losses are drawn); None: the case itself is drawn
     illustration: Callable[[Any], Any] | None = None
+    #: the components it draws, each left out of its cases when not in scope (properties/scope.py)
+    draws: tuple[str, ...] = ()
+    #: the components every case of it needs, beyond its functions' parts: none in scope, no case
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,8 +79,13 @@ class FixedCheck:
     name: str
     claim: str
     functions: tuple[str, ...]
-    check: Callable[[ModuleType], list[Comparison]]
+    #: check(impl), or with `each`, check(impl, names): the components of `each` in scope
+    check: Callable[..., list[Comparison]]
     tolerance: str
+    #: the components it needs, beyond its functions' parts (properties/scope.py)
+    needs: tuple[str, ...] = ()
+    #: the components it checks one by one: it runs on those in scope (names=...), if any
+    each: tuple[str, ...] = ()
 
 
 def _fixed_checks() -> dict[str, FixedCheck]:
@@ -73,6 +98,8 @@ def _fixed_checks() -> dict[str, FixedCheck]:
             ex.functions,
             ex.check,
             "published" if ex.name == "classic_network" else "autodiff",
+            ex.needs,
+            ex.each,
         )
         for ex in WORKED_EXAMPLES.values()
     ]
@@ -83,6 +110,7 @@ def _fixed_checks() -> dict[str, FixedCheck]:
             (),
             check_bad_input_catalogue,
             "autodiff",
+            needs=COMPONENTS,  # its inputs are built of every component
         )
     )
     checks.append(
@@ -92,6 +120,7 @@ def _fixed_checks() -> dict[str, FixedCheck]:
             ("activation", "activation_backward"),
             check_large_inputs,
             "autodiff",
+            each=LARGE_Z_ACTIVATIONS,
         )
     )
     checks.append(
@@ -101,6 +130,7 @@ def _fixed_checks() -> dict[str, FixedCheck]:
             ("activation_backward", "loss_backward"),
             check_kinks,
             "autodiff",
+            each=KINK_COMPONENTS,
         )
     )
     return {c.name: c for c in checks}
@@ -109,8 +139,17 @@ def _fixed_checks() -> dict[str, FixedCheck]:
 FIXED_CHECKS: dict[str, FixedCheck] = _fixed_checks()
 
 
-def _train_cases() -> st.SearchStrategy[TrainCase]:
+def _train_cases(scope: Scope) -> st.SearchStrategy[TrainCase]:
+    return strategies.train_cases(**scope.network_draws())
+
+
+def _momentum_cases(scope: Scope) -> st.SearchStrategy[TrainCase]:
+    """Training cases for the momentum step, which reads only their layers' shapes: any network."""
     return strategies.train_cases()
+
+
+def _examples(l2: str = "mixed", **options: Any) -> Callable[[Scope], st.SearchStrategy]:
+    return lambda scope: strategies.examples(**scope.network_draws(l2), **options)
 
 
 PROPERTIES: dict[str, Property] = {
@@ -120,38 +159,41 @@ PROPERTIES: dict[str, Property] = {
             "network_gradients_match_references",
             "network_gradients gives the loss value and every gradient that JAX and PyTorch autodiff give",
             ("network_gradients",),
-            strategies.examples,
+            _examples(),
             check_network_gradients,
             "autodiff",
             data_sets=DATA_SETS,
             coverage=strategies.network_coverage,
             diagnosis="network",
+            draws=MIXED_DRAWS,
         ),
         Property(
             "activations_match_references",
             "activation and activation_backward agree with JAX and PyTorch for every activation",
             ("activation", "activation_backward"),
-            strategies.activation_cases,
+            lambda scope: strategies.activation_cases(names=scope.activation_names()),
             check_activations,
             "autodiff",
             coverage=strategies.activation_coverage,
             diagnosis="activation",
+            draws=tuple(ACTIVATIONS),
         ),
         Property(
             "losses_match_references",
             "loss and loss_backward agree with JAX and PyTorch for every loss",
             ("loss", "loss_backward"),
-            strategies.loss_cases,
+            lambda scope: strategies.loss_cases(names=scope.loss_names()),
             check_losses,
             "autodiff",
             coverage=strategies.loss_coverage,
             diagnosis="loss",
+            draws=tuple(LOSSES),
         ),
         Property(
             "dense_matches_references",
             "dense_forward and dense_backward agree with JAX and PyTorch",
             ("dense_forward", "dense_backward"),
-            strategies.dense_cases,
+            lambda scope: strategies.dense_cases(),
             check_dense,
             "autodiff",
             diagnosis="dense",
@@ -160,26 +202,28 @@ PROPERTIES: dict[str, Property] = {
             "gradients_match_own_finite_differences",
             "the gradient matches finite differences of the implementation's own loss value",
             ("network_gradients",),
-            strategies.examples,
+            _examples(),
             check_finite_differences,
             "finite_diff",
             weight=0.5,
             coverage=strategies.network_coverage,
+            draws=MIXED_DRAWS,
         ),
         Property(
             "batch_gradient_is_mean_of_sample_gradients",
             "the loss and gradient of a batch are the means of those of its samples",
             ("network_gradients",),
-            lambda: strategies.examples(max_batch=16),
+            _examples(max_batch=16),
             check_batch_mean,
             "autodiff",
             weight=0.5,
+            draws=MIXED_DRAWS,
         ),
         Property(
             "momentum_step_matches_torch_sgd",
             "sgd_momentum_step follows torch.optim.SGD(momentum, dampening=0) for three steps, inputs untouched",
             ("sgd_momentum_step",),
-            _train_cases,
+            _momentum_cases,
             check_momentum_step,
             "autodiff",
             weight=0.5,
@@ -193,7 +237,9 @@ PROPERTIES: dict[str, Property] = {
             check_train,
             "autodiff",
             weight=0.25,
+            coverage=strategies.train_coverage,
             illustration=longer,
+            draws=MIXED_DRAWS,
         ),
         Property(
             "train_follows_own_steps",
@@ -203,38 +249,44 @@ PROPERTIES: dict[str, Property] = {
             check_train_loop,
             "autodiff",
             weight=0.25,
+            coverage=strategies.train_coverage,
             diagnosis="train_loop",
             illustration=longer,
+            draws=MIXED_DRAWS,
         ),
         Property(
             "l2_adds_half_lambda_norm",
             "with λ > 0 the loss and gradients equal PyTorch's, and L2 adds (λ/2)·Σ‖W‖² to the loss and λ·W to each "
             "weight gradient, nothing to the biases",
             ("network_gradients",),
-            lambda: strategies.examples(l2="positive"),
+            _examples("positive"),
             check_l2,
             "autodiff",
             weight=0.5,
             coverage=lambda: strategies.network_coverage(l2=0.01),
             diagnosis="l2",
+            draws=NETWORK_DRAWS,
+            needs=("l2",),
         ),
         Property(
             "bad_input_is_rejected",
             "bad input raises ValueError naming the function; input at the edge of what is allowed is accepted",
             (),
-            strategies.input_cases,
+            lambda scope: strategies.input_cases(),
             check_bad_input,
             "autodiff",
             weight=0.5,
+            needs=COMPONENTS,  # its inputs are built of every component
         ),
         Property(
             "descent_lowers_the_loss",
             "a small enough step along the negative gradient lowers the loss",
             ("network_gradients",),
-            strategies.examples,
+            _examples(),
             check_descent,
             "autodiff",
             weight=0.5,
+            draws=MIXED_DRAWS,
         ),
     ]
 }

@@ -214,6 +214,19 @@ def network_coverage(l2: float = 0.0) -> list[Example]:
     return by_loss + by_hidden
 
 
+def train_coverage() -> list[TrainCase]:
+    """Training runs of four samples in batches of two through two outputs, for each loss (with its
+    first allowed output activation), then one over a tanh hidden layer with λ = 0.01: 2 epochs at
+    momentum 0.9. Every batch has batch·K = 4 > 1, so a loop that sums the gradients of its samples
+    (or of its outputs) instead of averaging them shows, whatever the draws."""
+
+    def run(sizes: tuple[int, ...], activations: tuple[str, ...], loss: str, l2: float = 0.0) -> TrainCase:
+        return TrainCase(Example(Architecture(sizes, activations, loss, l2, 4), 0), lr=0.1, momentum=0.9, batch_size=2, epochs=2)
+
+    by_loss = [run((2, 2), (OUTPUT_ACTIVATIONS[loss][0],), loss) for loss in LOSS_NAMES]
+    return by_loss + [run((2, 3, 2), ("tanh", "identity"), "mse", 0.01)]
+
+
 def input_cases() -> st.SearchStrategy:
     """A kind of bad (or edge-of-allowed) input for some protocol function, and a seed for its sizes."""
     from gradverify.properties.bad_inputs import INPUT_KINDS, BadInputCase

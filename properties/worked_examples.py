@@ -25,6 +25,10 @@ class WorkedExample:
     check: Callable[[ModuleType], list[Comparison]]
     #: the protocol functions it goes through
     functions: tuple[str, ...]
+    #: the components it needs (properties/scope.py)
+    needs: tuple[str, ...] = ()
+    #: the components it checks one by one (its check then takes names=: those in scope)
+    each: tuple[str, ...] = ()
 
 
 class Layer(TypedDict):
@@ -131,26 +135,29 @@ def softmax_cce_gradient(impl: ModuleType) -> list[Comparison]:
     return out
 
 
-def activation_derivative_identities(impl: ModuleType) -> list[Comparison]:
-    """σ'(z) = σ(z)(1 − σ(z)) and tanh'(z) = 1 − tanh²(z), from each function's own value."""
+#: The activations whose derivative activation_derivative_identities checks, each on its own.
+IDENTITY_ACTIVATIONS = ("sigmoid", "tanh")
+
+
+def activation_derivative_identities(impl: ModuleType, names: tuple[str, ...] = IDENTITY_ACTIVATIONS) -> list[Comparison]:
+    """σ'(z) = σ(z)(1 − σ(z)) and tanh'(z) = 1 − tanh²(z), from each function's own value; for
+    each of `names`."""
     z = np.linspace(-6.0, 6.0, 25).reshape(5, 5)
     ones = np.ones_like(z)
-    s = call(impl, "activation", "sigmoid", z)
-    t = call(impl, "activation", "tanh", z)
-    return [
-        compare(
-            Where(function="activation_backward", component="sigmoid", quantity="vs σ(z)(1 − σ(z))"),
-            call(impl, "activation_backward", "sigmoid", z, ones),
-            s * (1 - s),
-            "autodiff",
-        ),
-        compare(
-            Where(function="activation_backward", component="tanh", quantity="vs 1 − tanh²(z)"),
-            call(impl, "activation_backward", "tanh", z, ones),
-            1 - t * t,
-            "autodiff",
-        ),
-    ]
+    identities = {"sigmoid": ("vs σ(z)(1 − σ(z))", lambda s: s * (1 - s)), "tanh": ("vs 1 − tanh²(z)", lambda t: 1 - t * t)}
+    out = []
+    for name in (a for a in IDENTITY_ACTIVATIONS if a in names):
+        quantity, derivative = identities[name]
+        value = call(impl, "activation", name, z)
+        out.append(
+            compare(
+                Where(function="activation_backward", component=name, quantity=quantity),
+                call(impl, "activation_backward", name, z, ones),
+                derivative(value),
+                "autodiff",
+            )
+        )
+    return out
 
 
 WORKED_EXAMPLES: dict[str, WorkedExample] = {
@@ -162,6 +169,7 @@ WORKED_EXAMPLES: dict[str, WorkedExample] = {
             "Mazur, A Step by Step Backpropagation Example (2015)",
             classic_network,
             ("network_gradients", "sgd_momentum_step"),
+            needs=("sigmoid", "sse"),
         ),
         WorkedExample(
             "gradient_descent_quartic",
@@ -176,6 +184,7 @@ WORKED_EXAMPLES: dict[str, WorkedExample] = {
             "Bishop, Pattern Recognition and Machine Learning (2006), ch. 4",
             softmax_cce_gradient,
             ("activation", "activation_backward", "loss_backward"),
+            needs=("softmax", "cce"),
         ),
         WorkedExample(
             "activation_derivative_identities",
@@ -183,6 +192,7 @@ WORKED_EXAMPLES: dict[str, WorkedExample] = {
             "Haykin, Neural Networks and Learning Machines (2009), ch. 4",
             activation_derivative_identities,
             ("activation", "activation_backward"),
+            each=IDENTITY_ACTIVATIONS,
         ),
     ]
 }

@@ -167,6 +167,9 @@ class Comparison:
     #: (got, expected) as float64 arrays of the same shape, kept when the numbers differ, for the
     #: pictures of a failing check; None otherwise
     values: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: the type name of the exception the implementation raised (Cause.RAISED, NOT_IMPLEMENTED),
+    #: else None
+    exception: str | None = None
 
     def __post_init__(self) -> None:
         self.where = where_of(self.where)
@@ -188,9 +191,13 @@ class Comparison:
         return line + (f"; got = {self.scale:.6g} × expected" if self.scale is not None else "")
 
 
-def failed(where: "Where | str", cause: Cause, message: str, tol: "Tolerance | str" = "autodiff") -> Comparison:
-    """A failing comparison that has no numbers, only a cause and a person's words for it."""
-    return Comparison(where_of(where), False, TOLERANCES[tol] if isinstance(tol, str) else tol, message=message, cause=cause)
+def failed(
+    where: "Where | str", cause: Cause, message: str, tol: "Tolerance | str" = "autodiff", *, exception: str | None = None
+) -> Comparison:
+    """A failing comparison that has no numbers, only a cause and a person's words for it (and,
+    for an exception the implementation raised, its type name)."""
+    tolerance = TOLERANCES[tol] if isinstance(tol, str) else tol
+    return Comparison(where_of(where), False, tolerance, message=message, cause=cause, exception=exception)
 
 
 def holds(where: "Where | str", tol: "Tolerance | str" = "autodiff") -> Comparison:

@@ -302,3 +302,29 @@ def test_the_shipped_adapters_are_found_by_name():
     assert adapters.resolve("cs231n") == adapters.SHIPPED["cs231n"]
     assert adapters.load_local("layers", SOLUTIONS["layers_correct"].module())[1].name == "layers"
     assert sys.modules.get("student") is None  # load_local leaves no module named student behind
+
+
+def _python_block(doc: Path, containing: str) -> str:
+    """The one ```python block of `doc` that contains `containing`."""
+    blocks = [b.split("```", 1)[0] for b in doc.read_text(encoding="utf-8").split("```python\n")[1:]]
+    found = [block for block in blocks if containing in block]
+    assert len(found) == 1, f"{doc} has {len(found)} python blocks with {containing!r}"
+    return found[0]
+
+
+def test_the_load_local_snippet_of_docs_adapters_grades_a_course_solution(tmp_path, monkeypatch, capsys):
+    """docs/adapters.md's snippet, run as written on a shipped course solution and its adapter
+    (the rubric's examples cut to QUICK's): the correct solution gets every mapped item."""
+    import gradverify.grading.rubric as rubrics
+
+    snippet = _python_block(Path(__file__).resolve().parents[1] / "docs" / "adapters.md", "load_local(")
+    shutil.copy(adapters.SHIPPED["layers"], tmp_path / "course_api.py")
+    SOLUTIONS["layers_correct"].write(tmp_path).rename(tmp_path / "solution.py")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(rubrics, "load_rubric", lambda: QUICK)
+    namespace: dict = {}
+    exec(compile(snippet, "docs/adapters.md", "exec"), namespace)
+    result = namespace["result"]
+    assert result.score == result.max_score == MAPPED_POINTS["layers"]
+    assert {r.item.name for r in result.not_mapped} == NOT_MAPPED["layers"]
+    assert f"{result.score:g}" in capsys.readouterr().out

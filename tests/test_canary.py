@@ -61,9 +61,9 @@ def test_a_class_grade_runs_the_canary_once_in_its_parent_and_tells_each_student
     monkeypatch.setattr(
         classroom,
         "_grade",
-        lambda path, name, out, args, limit: (
-            commands.append(classroom._command(path, name, out, args)),
-            (name, None, "not graded here"),
+        lambda student, out, args, limit: (
+            commands.append(classroom._command(student, out, args)),
+            (student.name, None, "not graded here"),
         )[1],
     )
     args = argparse.Namespace(

@@ -111,10 +111,10 @@ def test_with_file_each_folder_holding_it_is_its_student_and_the_rest_is_listed(
         },
     )
     students, skipped = collect([tmp_path], file="backprop.py")
-    assert {s.name: s.path for s in students} == {
-        "alice": tmp_path / "alice/backprop.py",
-        "bob": tmp_path / "bob/backprop.py",
-        "sec3/dave": tmp_path / "sec3/dave/backprop.py",
+    assert {s.name: (s.path, s.package) for s in students} == {  # each folder graded whole: its modules import each other
+        "alice": (tmp_path / "alice", True),
+        "bob": (tmp_path / "bob", True),
+        "sec3/dave": (tmp_path / "sec3/dave", True),
     }
     assert reasons(skipped) == {"carol/": Skip.NO_FILE, "loose.py": Skip.OUTSIDE_FOLDER}
     assert "backprop.py" in next(s.why for s in skipped if s.name == "carol/")
@@ -125,6 +125,35 @@ def test_without_file_a_folder_of_one_py_file_is_its_student_and_of_several_each
     students, skipped = collect([tmp_path])
     assert names(students) == ["alice", "sec2/bob", "sec2/eve"]
     assert reasons(skipped) == {"empty/": Skip.NO_PYTHON}
+
+
+def test_an_lms_export_gives_one_student_per_folder_whatever_it_holds(tmp_path):
+    defines = "def dense_forward(x, W, b):\n    return x @ W + b\n"
+    tree(
+        tmp_path,
+        {
+            "alice/backprop.py": defines,  # a package: the one file defining the protocol, and its helper
+            "alice/utils.py": "def helper():\n    pass\n",
+            "bob/hw.ipynb": "{}",
+            "bob/notes.txt": "",
+            "carol/handin.zip": "",
+            "dave/backprop.py": "",
+            "sec/erin.py": defines,  # several files defining it: each its own student
+            "sec/frank.py": defines,
+            "loose.ipynb": "{}",
+        },
+    )
+    students, skipped = collect([tmp_path])
+    assert {s.name: (s.path.relative_to(tmp_path).as_posix(), s.package) for s in students} == {
+        "alice": ("alice", True),
+        "bob": ("bob/hw.ipynb", False),
+        "carol": ("carol/handin.zip", False),
+        "dave": ("dave/backprop.py", False),
+        "loose": ("loose.ipynb", False),
+        "sec/erin": ("sec/erin.py", False),
+        "sec/frank": ("sec/frank.py", False),
+    }
+    assert skipped == []
 
 
 def test_the_file_to_grade_must_be_a_py_file_name():

@@ -150,12 +150,13 @@ def test_a_module_or_file_without_protocol_functions_is_not_an_implementation(tm
 
 
 def test_grade_refuses_a_file_that_is_not_python(tmp_path, capsys):
-    """The wording is the point: the message tells the grader a .py file was expected (the one
-    test of a Skip's words on the command line)."""
+    """The wording is the point: the message tells the grader what was expected (the one test of
+    a Skip's words on the command line)."""
     notes = tmp_path / "notes.txt"
     notes.write_text("def activation(name, z):\n    return z\n")
     assert main(["grade", str(notes)]) == 2
-    assert "notes.txt: not a submission: expected a Python file (.py)" in capsys.readouterr().err
+    expected = "notes.txt: not a submission: expected a .py file, a Jupyter notebook (.ipynb) or a .zip"
+    assert expected in capsys.readouterr().err
 
 
 def test_property_takes_glob_patterns_and_names_the_checks_when_one_matches_none(capsys):

@@ -47,6 +47,13 @@ def test_unsupported_values_come_back_as_opaque_stand_ins_named_after_their_type
     assert [type(v).__name__ for v in values] == ["set", "generator", "dict", "ndarray", "bytes"]
     assert all(isinstance(v, OpaqueValue) for v in values)
     assert "{1, 2}" in repr(values[0])
+    assert [v.dtype for v in values] == [None, None, None, "<U4", None]
+
+
+@pytest.mark.parametrize("dtype", [3, "x" * 1000])
+def test_an_opaque_value_with_a_dtype_that_is_no_short_name_is_malformed(dtype):
+    with pytest.raises(MalformedValue):
+        decode_value({"__object__": "ndarray", "repr": "array([1], dtype=object)", "dtype": dtype})
 
 
 class _Hostile:

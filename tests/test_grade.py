@@ -63,6 +63,7 @@ def test_the_template_scores_zero_without_crashing(tmp_path):
     assert results["score"] == 0
     visible = [t for t in results["tests"] if t["visibility"] == "visible" and t["output"] != "Failed."]
     assert all("is not implemented" in t["output"] for t in visible)
+    assert {t["extra_data"]["status"] for t in results["tests"]} == {"not implemented"}  # the networks' items too
 
 
 def _module(source: str, name: str) -> types.ModuleType:
@@ -72,8 +73,7 @@ def _module(source: str, name: str) -> types.ModuleType:
 
 
 def test_a_bug_graded_through_the_sandbox_gets_feedback_that_teaches(tmp_path):
-    """The hints by their Diagnosis and the smallest case by its description reach the feedback;
-    the own-loss observation names no Diagnosis, so its wording is checked, here alone."""
+    """The hints by their Diagnosis and the smallest case by its description reach the feedback."""
     student = BUGGY["sse_without_half"].write(tmp_path)
     result = grading.grade_file(student, RUBRIC)
     (sse,) = [r for r in result.items if not r.passed]
@@ -81,8 +81,8 @@ def test_a_bug_graded_through_the_sandbox_gets_feedback_that_teaches(tmp_path):
     assert Diagnosis.HALF in {hint.diagnosis for hint in sse.hints}
     assert sse.hints and all(hint in feedback for hint in sse.hints)
     assert sse.counterexample.case_description in feedback and "(1, 1)" in sse.counterexample.case_description
-    # this observation (your loss is off, not its gradient) names no Diagnosis: only its words say it
-    assert "Your gradient matches finite differences of your own loss" in feedback
+    # the scale says it all: finite differences of its own loss add nothing (the value is off too)
+    assert Diagnosis.OWN_LOSS not in {hint.diagnosis for hint in sse.hints}
 
 
 def test_hidden_items_are_hidden_by_gradescope_and_carry_the_staff_feedback():

@@ -15,7 +15,8 @@ from gradverify.properties.cases import Architecture, Example, materialize
 from gradverify.grading import items as grading
 from gradverify.grading.rubric import load_rubric
 from gradverify.grading.items import Status
-from tests.variants import BUGGY, CORRECT, PARTIAL, RESTRICTED
+from gradverify.references.compare import Cause
+from tests.variants import _NETWORK_START, BUGGY, CORRECT, PARTIAL, RESTRICTED
 
 RUBRIC = load_rubric()
 #: The shipped rubric at a third of its examples, for the catalogues of bugs and of correct
@@ -168,5 +169,97 @@ def test_the_restricted_variants_agree_with_pytorch_inside_their_domain(name):
     assert np.isclose(value, want_value, rtol=1e-9)
     assert all(np.allclose(g[k], w[k], rtol=1e-9, atol=1e-12) for g, w in zip(grads, want) for k in ("W", "b"))
     outside = Architecture((3, 4, 4, 2), ("relu", "relu", "sigmoid"), loss, 0.0, 5)
-    with pytest.raises(NotImplementedError):  # and it refuses a network outside: deeper and wider
+    with pytest.raises(restricted.refusal):  # and it refuses a network outside: deeper and wider
         module.network_gradients(*materialize(Example(outside, 3)))
+
+
+def test_an_asserted_depth_is_graded_as_a_depth_refused_with_not_implemented(restricted_grades):
+    """`assert len(layers) == 2` says the network's depth is outside the code's domain exactly
+    as NotImplementedError does: every item gets the same status and score."""
+    asserted, refused = restricted_grades["fixed_depth_asserted"], restricted_grades["fixed_depth_two_layers"]
+    assert [(r.item.name, r.status, r.score) for r in asserted.items] == [(r.item.name, r.status, r.score) for r in refused.items]
+    assert asserted.score == RUBRIC.max_score
+
+
+def _only(*names: str):
+    """QUICK_RUBRIC with only the items `names`."""
+    return replace(QUICK_RUBRIC, items=tuple(item for item in RUBRIC.items if item.name in names))
+
+
+#: network_gradients asserting what the domain probes never break, 3 samples (domain.CASE_BATCH):
+#: the search's draws of other batch sizes break it; and sigmoid's derivative asserting one row,
+#: which most of its item's cases break.
+_ASSERTS_INSIDE = (
+    (
+        _NETWORK_START,
+        '    """network_gradients on validated input."""\n    assert X.shape[0] == 3\n    xs, zs = _forward(layers, X)\n',
+    ),
+    (
+        "    s = _sigmoid(z)\n    return grad_a * s * (1.0 - s)",
+        "    assert z.shape[0] == 1\n    s = _sigmoid(z)\n    return grad_a * s * (1.0 - s)",
+    ),
+)
+
+
+def test_an_assertion_outside_the_domain_probes_stays_a_failure():
+    """An AssertionError refuses a network only on a probe of the domain: on a case of a shape the
+    probes were taken on (another batch size) it fails the composite item, and in a component's
+    own item it fails the item, as any exception does (never "not implemented")."""
+    from tests.variants import IMPL_SOURCE
+
+    source = IMPL_SOURCE.read_text(encoding="utf-8")
+    for old, new in _ASSERTS_INSIDE:
+        assert source.count(old) == 1
+        source = source.replace(old, new)
+    result = grading.grade_module(_module(source, "asserts_inside"), _only("sigmoid", "network"))
+    status = {r.item.name: (r.status, r.cause) for r in result.items}
+    assert status["sigmoid"] == (Status.FAILED, Cause.RAISED), status
+    network = next(r for r in result.items if r.item.name == "network")
+    assert network.status in (Status.FAILED, Status.PARTIAL) and network.cause is Cause.RAISED, status
+
+
+def test_a_component_whose_part_that_exists_is_wrong_is_wrong_not_missing():
+    """bce's value summed over the outputs with no loss_backward('bce'): the value is compared all
+    the same and its mismatch comes first, so the bce item fails (and is left out of the network
+    draws); with the value right, the component is only missing."""
+    from gradverify.properties.cases import LossCase
+    from gradverify.properties.component_checks import check_losses
+    from gradverify.references.compare import MISSING
+
+    variant = BUGGY["bce_summed_over_outputs_without_gradient"]
+    wrong = _module(variant.source(), variant.name)
+    missing_only = _module(
+        variant.source().replace(
+            "np.sum(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p), axis=1)", "_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)"
+        ),
+        "missing_only",
+    )
+    case = LossCase("bce", 3, 2, 0, "soft")
+    bad = [c for c in check_losses(wrong, case) if not c.ok]
+    assert bad[0].cause is Cause.MISMATCH and bad[0].where.function == "loss"
+    assert bad[-1].cause in MISSING and bad[-1].where.function == "loss_backward"
+    assert [c.cause for c in check_losses(missing_only, case) if not c.ok] == [Cause.NOT_IMPLEMENTED]
+
+
+# --------------------------------------------------------------------------- which items a bug costs
+
+
+@pytest.mark.parametrize(
+    "name, lost",
+    [
+        ("sigmoid_derivative_from_z", ["sigmoid"]),
+        ("bce_gradient_sign_flipped", ["bce"]),
+        ("dense_weight_gradient_transposed", ["dense"]),
+        ("dense_transposed_in_every_network", ["dense", "network", "l2", "train_loop"]),
+    ],
+)
+def test_a_bug_costs_the_items_the_stated_rule_names_and_all_their_points(name, lost):
+    """README and docs/rubric.md: a bug in an activation or a loss costs its own item only (the
+    composite items leave its components out); one in dense_backward costs the dense item, and
+    the network, L2 and training-loop items too when network_gradients computes its layers with
+    it (no network is left without it: 43 points)."""
+    variant = BUGGY[name]
+    assert variant.lost_items(RUBRIC) == lost
+    result = grading.grade_module(_module(variant.source(), name), QUICK_RUBRIC, submission=name)
+    assert [r.item.name for r in result.items if r.lost] == lost
+    assert RUBRIC.max_score - result.score == pytest.approx(sum(r.item.points for r in result.items if r.item.name in lost))

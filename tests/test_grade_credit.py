@@ -172,7 +172,22 @@ def test_the_staff_report_shows_the_share_and_what_was_not_right_item_by_item(co
     network = _items(corner_grade)["network"]
     assert network.status == "partial"
     assert f"| {network.score:g} / 20 | {MARKS[network.status]} {network.credit.share:.0%} right |" in report
-    assert network.credit.not_right and all(r.component.describe() in report for r in network.credit.not_right)
+    lines = [line for line in report.splitlines() if line.startswith("Not right: ")]
+    assert network.credit.not_right and all(_named(r.component, lines) for r in network.credit.not_right)
+
+
+def _named(component: domain.Component, lines: list[str]) -> bool:
+    """Whether a line names the component, alone or with others of its loss ("mse with identity, sigmoid")."""
+    return any(
+        component.describe() in line
+        or component.loss is not None
+        and f"{component.loss} with " in line
+        and component.activation in line
+        or component.loss is None
+        and repr(component.activation) in line
+        and "hidden activations" in line
+        for line in lines
+    )
 
 
 def test_the_student_feedback_and_results_json_say_the_share_and_each_component(corner_grade):
@@ -181,8 +196,59 @@ def test_the_student_feedback_and_results_json_say_the_share_and_each_component(
     network = _items(corner_grade)["network"]
     feedback = student_feedback(network)
     assert feedback.startswith(f"{VERDICTS[network.status]}: ") and f"Earned {network.score:g} of 20 points" in feedback
-    assert "Not right: the hidden activation 'tanh': not implemented" in feedback
+    hidden = [line for line in feedback.splitlines() if line.startswith("Not right: the hidden activations ")]
+    assert len(hidden) == 1 and "'tanh'" in hidden[0] and ": not implemented (counts as not right): " in hidden[0]
     test = next(t for t in results_json(corner_grade)["tests"] if t["extra_data"]["item"] == "network")
     assert test["score"] == network.score and test["extra_data"]["status"] == "partial"
     verdicts = {(c["loss"], c["activation"]): c["verdict"] for c in test["extra_data"]["components"]}
     assert verdicts[("mse", "identity")] == "right" and verdicts[("bce", "sigmoid")] == "refused"
+
+
+# --------------------------------------------------------------------------- nothing left to check
+
+
+def _nothing_checked(left: tuple[domain.LeftOut, ...]) -> grading.ItemResult:
+    """A network item whose output pairs were all left out (`left`), its hidden activations unchecked."""
+    hidden = tuple(
+        domain.ComponentResult(domain.Component(a), domain.Verdict.UNCHECKED, "no output layer is right to check it under")
+        for a in ("relu", "tanh")
+    )
+    item = next(i for i in RUBRIC.items if i.name == "network")
+    credit = domain.Credit(hidden, left)
+    reason = f"network_gradients: {domain.nothing_left(left)}"
+    return grading.ItemResult(item, False, 0.0, reason=reason, credit=credit, scope=grading.credit_lines(credit))
+
+
+MSE_FAILED = tuple(domain.LeftOut(domain.Component(a, "mse"), domain.Charged.FAILED) for a in ("identity", "sigmoid"))
+REFUSED = tuple(
+    domain.LeftOut(domain.Component(a, loss), domain.Charged.NOT_IMPLEMENTED, "network_gradients: is not implemented")
+    for loss, a in (("bce", "sigmoid"), ("cce", "softmax"))
+)
+
+
+def test_a_network_that_refuses_all_it_is_given_is_not_implemented_and_one_left_nothing_is_not():
+    assert _nothing_checked(REFUSED).status is grading.Status.NOT_IMPLEMENTED
+    assert _nothing_checked(MSE_FAILED + REFUSED).status is grading.Status.NOT_IMPLEMENTED
+    assert _nothing_checked(MSE_FAILED).status is grading.Status.FAILED  # nothing refused: its failures were charged
+
+
+def test_nothing_left_to_check_names_the_loss_it_implements_and_never_says_none():
+    """The wording is the point: what the reason says when no output layer was left to check."""
+    implemented = domain.nothing_left(MSE_FAILED + REFUSED)
+    assert "implements the loss 'mse'" in implemented and "own item failed" in implemented and "none" not in implemented
+    assert "is not implemented for any loss" in domain.nothing_left(REFUSED)
+
+
+def test_what_an_item_was_checked_without_is_one_line_grouped_by_loss():
+    """The wording is the point: one "Checked without" line per item, each loss once with its
+    output activations; the unchecked hidden activations one "Not right" line."""
+    feedback = student_feedback(_nothing_checked(MSE_FAILED + REFUSED)).splitlines()
+    checked = [line for line in feedback if line.startswith("Checked without")]
+    assert checked == [
+        "Checked without what its own items charged. A part's own item failed: mse with identity, sigmoid. "
+        "Not implemented, here as in its own item: bce with sigmoid; cce with softmax."
+    ]
+    assert [line for line in feedback if line.startswith("Not right")] == [
+        "Not right: the hidden activations 'relu', 'tanh': not checked (counts as not right): "
+        "no output layer is right to check it under"
+    ]

@@ -1,4 +1,5 @@
-"""The Gradescope recipe: run_autograder grades the one submitted file into results.json, with
+"""The Gradescope recipe: run_autograder grades what was submitted (a file, or several as a
+package) into results.json, with
 each item's visibility in Gradescope's own values, hidden items' feedback and the staff report
 where Gradescope shows them to staff only, and docs that say how long grading can take."""
 
@@ -94,10 +95,18 @@ def test_run_autograder_derives_each_seed_from_the_course_secret_packed_beside_t
     assert f"--seed {results['extra_data']['seed']}" in printed and secret not in printed
 
 
-def test_run_autograder_asks_for_exactly_one_file(tmp_path):
-    """The wording is the point: results.json has no test, only this output telling the student what to submit."""
+def test_run_autograder_grades_several_files_as_the_students_package_and_tells_staff_what_it_found(tmp_path):
+    model = (ROOT / "impl" / "backprop.py").read_text().replace("import numpy as np", "import numpy as np\nimport utils", 1)
+    results, printed = _autograder(tmp_path, {"backprop.py": model, "utils.py": "X = 1\n", "notes.txt": ""})
+    assert results["score"] == 5
+    assert "Submission: 3 file(s):" in printed and "  utils.py" in printed
+    assert results["extra_data"]["handed_in"][0] == "graded backprop.py, with the 1 other .py file(s) it may import: utils.py"
+
+
+def test_run_autograder_says_why_two_files_neither_of_which_is_the_protocol_cannot_be_graded(tmp_path):
+    """The wording is the point: the student reads what to submit."""
     results, _ = _autograder(tmp_path, {"a.py": "", "b.py": ""})
-    assert results["score"] == 0 and "exactly one .py file (found 2)" in results["output"]
+    assert results["score"] == 0 and "2 .py files, of which none defines one of the protocol's functions" in results["output"]
 
 
 def test_the_autograder_zip_holds_the_scripts_and_the_source(tmp_path):

@@ -227,7 +227,7 @@ def test_class_grading_writes_the_summary_with_or_without_pictures(tmp_path, mon
     from gradverify.grading import classroom
 
     docs = {"a": _doc("a", {"sse": True, "sigmoid": True}), "b": _doc("b", {"sse": False, "sigmoid": True})}
-    monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, docs[name], ""))
+    monkeypatch.setattr(classroom, "_grade", lambda student, out, args, limit: (student.name, docs[student.name], ""))
     files = [classroom.Student(name, tmp_path / f"{name}.py") for name in ("a", "b")]
     args = argparse.Namespace(
         rubric=None,
@@ -258,7 +258,9 @@ def test_class_grading_writes_the_summary_when_drawing_fails(tmp_path, monkeypat
         raise RuntimeError("drawing is broken")
 
     monkeypatch.setattr(plots, "score_histogram", broken)
-    monkeypatch.setattr(classroom, "_grade", lambda path, name, out, args, limit: (name, _doc(name, {"sse": True}), ""))
+    monkeypatch.setattr(
+        classroom, "_grade", lambda student, out, args, limit: (student.name, _doc(student.name, {"sse": True}), "")
+    )
     args = argparse.Namespace(
         rubric=None,
         timeout=None,
@@ -491,7 +493,7 @@ def test_class_grading_passes_no_plots_to_each_grader():
     from gradverify.grading import classroom
 
     args = argparse.Namespace(rubric=None, adapter=None, timeout=None, unsafe_no_sandbox=False, memory=2048, no_plots=True)
-    assert "--no-plots" in classroom._command(Path("a.py"), "a", Path("out"), args)
+    assert "--no-plots" in classroom._command(classroom.Student("a", Path("a.py")), Path("out"), args)
     assert "--no-plots" not in classroom._command(
-        Path("a.py"), "a", Path("out"), argparse.Namespace(**{**vars(args), "no_plots": False})
+        classroom.Student("a", Path("a.py")), Path("out"), argparse.Namespace(**{**vars(args), "no_plots": False})
     )

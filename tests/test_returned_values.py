@@ -27,7 +27,8 @@ def _through_the_boundary(value):
     "value, words",
     [
         (10**400, "integer too large for a float64 (401 digits)"),
-        (np.array([[0.5]], dtype=object), "cannot read as numbers (a ndarray"),
+        (np.array([[0.5]], dtype=object), "an array of dtype object where float64 numbers were expected"),
+        (np.array([b"bytes"]), "an array of dtype |S5 where float64 numbers were expected"),
         ({1.0, 2.0}, "cannot read as numbers (a set"),
         ([{"W": np.zeros(2), "b": -(10**400)}], "integer too large"),
     ],

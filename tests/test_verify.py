@@ -505,7 +505,13 @@ def test_a_failure_only_a_coverage_case_shows_is_still_reported():
         return [compare("value", float(case == 2), 0.0)]
 
     prop = Property(
-        "only_two_fails", "claim", (), lambda: st.just(Case(1)), check, "autodiff", coverage=lambda: [Case(1), Case(2), Case(1)]
+        "only_two_fails",
+        "claim",
+        (),
+        lambda scope: st.just(Case(1)),
+        check,
+        "autodiff",
+        coverage=lambda: [Case(1), Case(2), Case(1)],
     )
     result, case = search.run_property(prop, impl, profile=PROFILES["ci"], seed=0, entries=[], budget=5)
     assert not result.passed and case == 2 and result.failure.case_description == "case 2"
@@ -643,3 +649,32 @@ def test_the_cli_skips_what_skip_matches(tmp_path, capsys, monkeypatch):
     assert ran and not any(name.endswith("quartic") for name in ran)
     assert main(["verify", "--skip", "no_such_check"]) == 2
     assert "no check matches 'no_such_check'" in capsys.readouterr().err
+
+
+def test_a_step_returning_object_arrays_fails_the_checks_of_training_and_crashes_none():
+    """tinynn's np.array([...], dtype=object) weights: every check that runs the step either holds
+    (the worked examples read the values as numbers) or fails with the values not numbers."""
+    from gradverify.results import CheckStatus
+    from tests.variants import BUGGY
+
+    module = _variant_module(BUGGY["momentum_returns_object_arrays"])
+    training = ["momentum_step_matches_torch_sgd", "train_matches_torch_sgd", "train_follows_own_steps"]
+    run = runner.verify(module, profile="ci", budget=5, save_regressions=False, only=[*FIXED_CHECKS, *training])
+    assert [r.name for r in run.results if r.status is CheckStatus.ERROR] == []
+    failed = {r.name: {c.cause for c in r.failure.comparisons} for r in run.results if r.failure is not None}
+    assert all(failed[name] == {Cause.NOT_NUMBERS} for name in training), failed
+
+
+@pytest.mark.parametrize("prop", ["train_matches_torch_sgd", "train_follows_own_steps"])
+def test_verify_catches_a_training_loop_that_sums_its_samples_gradients_whatever_it_draws(prop):
+    """The training checks run cases of batch·K > 1 first (strategies.train_coverage), so a loop
+    summing the gradients of a batch's samples fails even when the one case drawn has batch 1."""
+    from gradverify.properties.strategies import train_coverage
+    from gradverify.results import Source
+    from tests.variants import BUGGY
+
+    module = _variant_module(BUGGY["train_sums_sample_gradients"])
+    assert all(c.batch_size * c.example.arch.sizes[-1] > 1 and c.example.arch.batch > 1 for c in train_coverage())
+    (r,) = runner.verify(module, profile="ci", budget=1, save_regressions=False, only=[prop]).results
+    assert r.status == "failed" and all(c.cause is Cause.MISMATCH for c in r.failure.comparisons)
+    assert r.failure.source is Source.COVERAGE or r.failure.case.example.arch.batch > 1

@@ -6,8 +6,8 @@
 A composite item's domain is made of components: each loss × output activation pair (checked
 on single-layer networks, whose one layer is the output layer) and each hidden activation
 (checked on networks whose hidden layers all use it, under an output pair found right). Each
-component is right, wrong, refused (NotImplementedError, or a function not defined: it counts
-as not right, exactly as wrong does) or unchecked (a hidden activation with no output pair
+component is right, wrong, refused (NotImplementedError, a function not defined, or an
+AssertionError on every network it was probed on: it counts as not right, exactly as wrong does) or unchecked (a hidden activation with no output pair
 right to check it under). The share is half for the output pairs and half for the hidden
 activations, each an equal part of its half (the whole for one kind when the domain has none
 of the other), so a file that handles one corner earns that corner's share only, and refusing
@@ -18,10 +18,13 @@ labels; a training run of 2 epochs over batches of 2 with momentum 0.9; Plan.cas
 values with the grade's seed) on the networks the code takes: an output pair on PAIR_SHAPES
 (a single layer of its loss's outputs, then one output unit, then over hidden layers), a hidden
 activation under a pair found right on HIDDEN_LAYERS, each until the code takes one: a network
-it refuses (NotImplementedError) is outside its domain, and a component is refused only when it
-refuses every probe. Then a hypothesis search over the networks of every component still right,
-mixed, skipping what the code refuses, with the item's examples less the cases checked (a third
-of them at least). A failure the search finds is tried, in its own shape, on each component
+it refuses (`refuses`: NotImplementedError, or an AssertionError, as `assert len(layers) == 2`
+says a fixed depth) is outside its domain, and a component is refused only when it refuses every
+probe. Then a hypothesis search over the networks of every component still right, mixed,
+skipping what the code refuses, with the item's examples less the cases checked (a third of them
+at least). In the search and in the blame below, an AssertionError refuses only a network outside
+the domain found (a depth no probe was taken at, or one output unit where only more were taken,
+or the reverse): inside it, it is a failure, as it is in every other item. A failure the search finds is tried, in its own shape, on each component
 still right alone (a hidden activation under the first pair right; an output pair over hidden
 layers of the first hidden activation right), and each one it fails on is blamed, so a bug
 that is no one component's (the bias gradient averaged) costs every component it shows on;
@@ -69,6 +72,9 @@ PAIR_SHAPES: tuple[tuple[int, int | None], ...] = ((0, None), (0, 1), (1, None),
 PAIR_HIDDEN_TRIES = 2
 #: The hidden layers a hidden activation is probed with, in order, under a pair found right.
 HIDDEN_LAYERS = (2, 1, 3)
+#: The exceptions, besides NotImplementedError, by which code says a network is outside what it
+#: takes (`assert len(layers) == 2`, `assert Y.shape[1] == 1`), on a probe of the domain.
+REFUSING_EXCEPTIONS = frozenset({"AssertionError"})
 
 
 class Verdict(StrEnum):
@@ -116,6 +122,29 @@ class ComponentResult:
     #: of a component found right: the hidden layers and output units of the network it was
     #: right on (the shape the code accepts), else None
     shape: tuple[int, int] | None = None
+    #: of a component refused: every refusal was an assertion (REFUSING_EXCEPTIONS), none a
+    #: missing function
+    asserted: bool = False
+
+
+class Charged(StrEnum):
+    """Why a component is left out of a composite item's domain: its own item charged it."""
+
+    FAILED = "its own item failed (charged there)"
+    NOT_IMPLEMENTED = "not implemented, in network_gradients as in its own item (charged there)"
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A component left out of the domain, why, and (NOT_IMPLEMENTED) network_gradients's refusal."""
+
+    component: Component
+    why: Charged
+    refusal: str = ""
+
+    def line(self) -> str:
+        """One line for people: the component, why, and the refusal's words."""
+        return f"{self.component.describe()}: {self.why}" + (f": {self.refusal}" if self.refusal else "")
 
 
 @dataclass(frozen=True)
@@ -123,8 +152,13 @@ class Credit:
     """What a composite item checked, component by component, and what it left out (and why)."""
 
     components: tuple[ComponentResult, ...]
-    #: one line per component left out of the domain: already charged on its own item
-    left_out: tuple[str, ...] = ()
+    #: the components left out of the domain: already charged on their own items
+    left: tuple[LeftOut, ...] = ()
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """One line per component left out (LeftOut.line)."""
+        return tuple(entry.line() for entry in self.left)
 
     def of(self, kind: str) -> list[ComponentResult]:
         return [r for r in self.components if r.component.kind == kind]
@@ -147,12 +181,14 @@ class Credit:
 
     @property
     def all_refused(self) -> bool:
-        """Nothing right and every component refused (or unchecked for want of a right pair)."""
-        return (
-            bool(self.components)
-            and all(r.verdict in (Verdict.REFUSED, Verdict.UNCHECKED) for r in self.components)
-            and any(r.verdict is Verdict.REFUSED for r in self.components)
+        """Nothing right or wrong (every component refused, or unchecked for want of a right pair)
+        and something refused as missing: a component (code that asserts on every network it is
+        given implements something), or one left out as refused here as in its own item."""
+        verdicts = [r.verdict for r in self.components]
+        missing = any(r.verdict is Verdict.REFUSED and not r.asserted for r in self.components) or any(
+            e.why is Charged.NOT_IMPLEMENTED for e in self.left
         )
+        return missing and all(v in (Verdict.REFUSED, Verdict.UNCHECKED) for v in verdicts)
 
 
 @dataclass(frozen=True)
@@ -163,11 +199,17 @@ class Plan:
 
     components: tuple[Component, ...]
     optional: frozenset[Component]
-    left_out: tuple[str, ...]
+    #: the components left out: a part's own item failed
+    left: tuple[LeftOut, ...]
     #: Architecture -> the item's case (an Example, or a TrainCase)
     case: Callable[[Architecture], Any]
     #: (losses, outputs per loss, hidden activations) -> the item's strategy over them
     strategy: Callable[[tuple[str, ...], dict[str, tuple[str, ...]], tuple[str, ...]], Any]
+
+    @property
+    def left_out(self) -> tuple[str, ...]:
+        """One line per component left out (LeftOut.line)."""
+        return tuple(entry.line() for entry in self.left)
 
 
 def components(activations: tuple[str, ...] = tuple(ACTIVATIONS), losses: tuple[str, ...] = tuple(LOSSES)) -> list[Component]:
@@ -191,7 +233,7 @@ def plan(
         failed = [c for c in of_kind if any(lost.get(p) == "failed" for p in c.parts)]
         keep = [c for c in of_kind if c not in failed] or of_kind
         kept += keep
-        left += [f"{c.describe()}: its own item failed (charged there)" for c in of_kind if c not in keep]
+        left += [LeftOut(c, Charged.FAILED) for c in of_kind if c not in keep]
         optional |= {c for c in keep if any(lost.get(p) == "not implemented" for p in c.parts)}
     return Plan(tuple(kept), frozenset(optional), tuple(left), case, strategy)
 
@@ -266,32 +308,48 @@ def own_components(case: Any) -> set[Component]:
 # --------------------------------------------------------------------------- checking
 
 
-def _verdict(comparisons: list[Comparison]) -> tuple[Verdict, str]:
+def refuses(comparison: Comparison, asserts: bool = True) -> bool:
+    """Whether a failing comparison says the code refused its network: a function missing (not
+    defined, NotImplementedError), or, with `asserts`, an exception of REFUSING_EXCEPTIONS."""
+    if comparison.cause in MISSING:
+        return True
+    return asserts and comparison.cause is Cause.RAISED and comparison.exception in REFUSING_EXCEPTIONS
+
+
+def shape_of(case: Any) -> tuple[int, int]:
+    """The hidden layers and output units of a case's network."""
+    sizes = arch_of(case).sizes
+    return len(sizes) - 2, sizes[-1]
+
+
+def _verdict(comparisons: list[Comparison], asserts: bool = True) -> tuple[Verdict, str]:
+    """RIGHT, REFUSED (every failing comparison `refuses`) or WRONG, and why (its first failing one)."""
     bad = [c for c in comparisons if not c.ok]
     if not bad:
         return Verdict.RIGHT, ""
     first = bad[0]
     why = f"{first.label}: {first.message}" if first.message else f"{first.label} differs from the expected value"
-    return (Verdict.REFUSED if all(c.cause in MISSING for c in bad) else Verdict.WRONG), why
+    return (Verdict.REFUSED if all(refuses(c, asserts) for c in bad) else Verdict.WRONG), why
 
 
-def _check(prop: Property, module: Any, case: Any) -> tuple[Verdict | None, str, Any, list[Comparison]]:
+def _check(prop: Property, module: Any, case: Any, asserts: bool = True) -> tuple[Verdict | None, str, Any, list[Comparison]]:
     """One case: its verdict (None for a case that cannot be checked: a kink, training that
-    diverged), why, and (the case the comparisons are about, the comparisons)."""
+    diverged; an assertion refuses it with `asserts`), why, and (the case the comparisons are
+    about, the comparisons)."""
     from gradverify.properties.shared import Rejected
 
     try:
         case, comparisons = run_case(prop.check, module, case, tolerance=prop.tolerance)
     except Rejected:
         return None, "", case, []
-    verdict, why = _verdict(comparisons)
+    verdict, why = _verdict(comparisons, asserts)
     return verdict, why, case, comparisons
 
 
 @dataclass
 class _State:
     verdicts: dict[Component, tuple[Verdict, str]] = field(default_factory=dict)
-    dropped: list[str] = field(default_factory=list)
+    dropped: list[LeftOut] = field(default_factory=list)
     failure: Failure | None = None
     #: the failing comparisons of the first component refused
     refusal: list[Comparison] | None = None
@@ -299,6 +357,15 @@ class _State:
     max_rel: float = 0.0
     #: the hidden layers and output units of the network each component found right was right on
     shapes: dict[Component, tuple[int, int]] = field(default_factory=dict)
+    #: the components refused by assertions only (REFUSING_EXCEPTIONS), none missing
+    asserted: set[Component] = field(default_factory=set)
+
+    def inside(self, case: Any) -> bool:
+        """Whether a case's network is inside the domain found: of a depth a probe was taken at,
+        and of one output unit only if a probe of one was taken (of more only if one of more was)."""
+        depth, outputs = shape_of(case)
+        taken = set(self.shapes.values())
+        return depth in {d for d, _ in taken} and (outputs == 1) in {u == 1 for _, u in taken}
 
     def right(self, kind: str | None = None) -> list[Component]:
         return [c for c, (v, _) in self.verdicts.items() if v is Verdict.RIGHT and (kind is None or c.kind == kind)]
@@ -360,11 +427,11 @@ def _judge(state: _State, plan_: Plan, component: Component, case: Any, comparis
     verdict, why = _verdict(comparisons)
     if verdict is Verdict.REFUSED and component in plan_.optional:
         del state.verdicts[component]
-        state.dropped.append(
-            f"{component.describe()}: not implemented, in network_gradients as in its own item (charged there): {why}"
-        )
+        state.dropped.append(LeftOut(component, Charged.NOT_IMPLEMENTED, why))
         return
     state.verdicts[component] = (verdict, why)
+    if verdict is Verdict.REFUSED and not any(c.cause in MISSING for c in comparisons if not c.ok):
+        state.asserted.add(component)
     if verdict is Verdict.REFUSED and state.refusal is None:
         state.refusal = [c for c in comparisons if not c.ok]
     if verdict is Verdict.WRONG and state.failure is None:
@@ -400,7 +467,16 @@ def check_domain(
         outputs = {loss: tuple(c.activation for c in pairs if c.loss == loss) for loss in losses}
         search = prop_of(plan_.strategy(losses, outputs, tuple(c.activation for c in hidden)))
         # a drawn network the code refuses is outside its domain: skipped, as verify skips it
-        result, _ = run_property(search, module, profile=PROFILES["ci"], seed=seed, entries=[], budget=budget, skip_missing=True)
+        result, _ = run_property(
+            search,
+            module,
+            profile=PROFILES["ci"],
+            seed=seed,
+            entries=[],
+            budget=budget,
+            skip_missing=True,
+            refused=lambda case, c: refuses(c, asserts=not state.inside(case)),
+        )
         state.examples += result.examples
         budget -= max(1, result.examples)
         if result.examples and result.max_rel_err == result.max_rel_err:
@@ -410,31 +486,35 @@ def check_domain(
         state.failure = state.failure or result.failure
         _attribute(state, prop, module, result.failure, start, seconds)
     credit = Credit(
-        tuple(ComponentResult(c, *state.verdicts[c], state.shapes.get(c)) for c in plan_.components if c in state.verdicts),
-        tuple(plan_.left_out) + tuple(state.dropped),
+        tuple(
+            ComponentResult(c, *state.verdicts[c], state.shapes.get(c), c in state.asserted)
+            for c in plan_.components
+            if c in state.verdicts
+        ),
+        plan_.left + tuple(state.dropped),
     )
     summary = PropertyResult(name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance)
     summary.examples, summary.max_rel_err = state.examples, state.max_rel
     if credit.share < 1.0:
-        summary.failure = state.failure or _refusals(state)
+        summary.failure = state.failure or _refusals(state, credit.left)
     return credit, summary
 
 
 def _attribute(state: _State, prop: Property, module: Any, failure: Failure, start: float, seconds: float) -> None:
     """Blame a failure the search found: its case's shape is tried on each component still right
     alone (a hidden activation under the first pair right; a pair over hidden layers of the first
-    hidden activation right, or alone when none is), and each it fails on is blamed; when none
+    hidden activation right, or alone when none is), and each it fails on is blamed (a transfer
+    it refuses, by an assertion too when outside the domain found, is not); when none
     fails alone, the case's own components are (the failure needs them together). Stops trying
     when 2/3 of the item's `seconds` have gone: what is left untried stays right."""
-    case, why = failure.case, _verdict(failure.comparisons)
+    case, why = failure.case, _verdict(failure.comparisons, asserts=False)  # the search found it inside the domain
     pairs, hidden = state.right("output"), state.right("hidden")
     found = False
     for component in [*hidden, *pairs]:
         if time.perf_counter() - start > 2 * seconds / 3:
             break
-        verdict, reason, _, comparisons = _check(
-            prop, module, transferred(case, component, pairs[0], hidden[0] if hidden else None)
-        )
+        moved = transferred(case, component, pairs[0], hidden[0] if hidden else None)
+        verdict, reason, _, comparisons = _check(prop, module, moved, asserts=not state.inside(moved))
         state.note(comparisons)
         if verdict is Verdict.WRONG:  # a transfer the code refuses is outside its domain: no blame
             state.verdicts[component], found = (verdict, reason), True
@@ -443,17 +523,52 @@ def _attribute(state: _State, prop: Property, module: Any, failure: Failure, sta
             state.verdicts[component] = why
 
 
-def _refusals(state: "_State") -> Failure:
+def _refusals(state: "_State", left: tuple[LeftOut, ...]) -> Failure:
     """A failure without a case (no hints, no picture), for an item where nothing was found wrong:
-    its components refused, or could not be checked."""
+    its components refused, or nothing left to check (nothing_left says why)."""
     from gradverify.references.compare import Where, failed
 
     comparisons = state.refusal or [
-        failed(
-            Where(function="network_gradients"),
-            Cause.NOT_IMPLEMENTED,
-            "no output layer is implemented, so nothing could be checked",
-            "autodiff",
-        )
+        failed(Where(function="network_gradients"), Cause.NOT_IMPLEMENTED, nothing_left(left), "autodiff")
     ]
     return Failure(comparisons=comparisons, case=None, case_description="—", shapes="", source=Source.NOT_IMPLEMENTED)
+
+
+def nothing_left(left: tuple[LeftOut, ...]) -> str:
+    """Why a composite item had no output layer to check, from what it left out: the losses the
+    submission implements whose pairs each have a part whose own item failed (charged there), and
+    that the code refused the rest, as their own items do (the feedback's "Checked without" line
+    names each pair)."""
+    failed = list(dict.fromkeys(e.component.loss for e in left if e.why is Charged.FAILED and e.component.loss))
+    refused = [e for e in left if e.why is Charged.NOT_IMPLEMENTED and e.component.loss is not None]
+    if not refused:
+        return "no output layer could be checked"
+    if not failed:
+        return (
+            "nothing could be checked: the code is not implemented for any loss with any output activation "
+            "(it raised NotImplementedError on each, as their own items do)"
+        )
+    named = ", ".join(repr(loss) for loss in failed)
+    return (
+        f"nothing was left to check: the submission implements the loss{'es' if len(failed) > 1 else ''} {named}, "
+        "but with a part whose own item failed (charged there), and the code is not implemented for any other loss "
+        "with its output activations (it raised NotImplementedError on each, as their own items do)"
+    )
+
+
+def describe_components(components: "list[Component] | tuple[Component, ...]") -> str:
+    """Components in few words: the output pairs by loss ("mse with identity, sigmoid; bce with
+    sigmoid"), then the hidden activations ("the hidden activations 'relu', 'tanh'"); one alone
+    as Component.describe says it."""
+    if len(components) == 1:
+        return components[0].describe()
+    by_loss: dict[str, list[str]] = {}
+    hidden = []
+    for c in components:
+        if c.loss is None:
+            hidden.append(c.activation)
+        else:
+            by_loss.setdefault(c.loss, []).append(c.activation)
+    parts = [f"{loss} with {', '.join(acts)}" for loss, acts in by_loss.items()]
+    named = f"the hidden activation{'s' if len(hidden) > 1 else ''} {', '.join(map(repr, hidden))}"
+    return "; ".join(parts + ([named] if hidden else []))

@@ -26,8 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from gradverify.grading.domain import Credit
-from gradverify.grading.items import GradeResult, ItemResult, Status
+from gradverify.grading.domain import Charged, Component, Credit, Verdict, describe_components
+from gradverify.grading.items import NOT_RIGHT, GradeResult, ItemResult, Status, credit_lines
 from gradverify.grading.secret import FIXED_SEED_WARNING, SeedSource
 from gradverify.markdown import block, code, inline
 from gradverify.references.compare import Cause
@@ -86,7 +86,13 @@ def general_output(result: GradeResult) -> str:
         general = f"{UNSAFE_WARNING} {general}"
     if result.load_error:
         general = f"Your file could not be loaded: {result.load_error}. {general}"
+    if result.handed_in:
+        general += " " + " ".join(f"{_sentence(note)}." for note in result.handed_in)
     return general
+
+
+def _sentence(note: str) -> str:
+    return note[:1].upper() + note[1:]
 
 
 def results_json(result: GradeResult) -> dict[str, Any]:
@@ -129,6 +135,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
         "extra_data": {
             "submission": result.submission,
             "load_error": result.load_error,
+            "handed_in": list(result.handed_in),
             "max_score": result.max_score,
             "sandbox": result.sandbox,
             "protections": list(result.isolation),
@@ -157,9 +164,10 @@ def seed_line(result: GradeResult) -> str:
     that replays the grade."""
     if result.seed is None:
         return "Seed: none (the grade did not draw cases)."
+    package = "--package " if result.package else ""
     return (
         f"Seed: {result.seed.value}, {result.seed.source.value}. Replay this grade: "
-        f"{code(f'gradverify grade {shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter)."
+        f"{code(f'gradverify grade {package}{shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter)."
     )
 
 
@@ -252,6 +260,8 @@ def render_submission(result: GradeResult, drawn: "dict[str, DrawnPicture] | Non
         lines += [f"⚠️ **Warning: {FIXED_SEED_WARNING}.**", ""]
     if result.load_error:
         lines += [f"The file could not be loaded: {inline(result.load_error)}", ""]
+    if result.handed_in:
+        lines += ["What was handed in:", "", *(f"- {inline(note)}" for note in result.handed_in), ""]
     lines += ["| item | points | result | why |", "|---|---|---|---|"]
     for r in result.items:
         mark = MARKS[r.status] + (f" {r.credit.share:.0%} right" if r.status is Status.PARTIAL and r.credit is not None else "")
@@ -316,12 +326,36 @@ def _credit(r: ItemResult) -> list[str]:
 
 
 def _scope(r: ItemResult) -> list[str]:
+    """What an item was checked without: for a composite item, its components not right (one line
+    per why), those left out (one line) and any other line of its scope (an adapter's)."""
     if r.credit is None:
         return [f"Checked without {line}" for line in r.scope]
+    credited = set(credit_lines(r.credit))
+    return [*_not_right(r.credit), *_left_out(r.credit), *(f"Checked without {line}" for line in r.scope if line not in credited)]
+
+
+def _not_right(credit: Credit) -> list[str]:
+    """One line per kind, verdict and why of the components not right, naming them together."""
+    groups: dict[tuple[str, Verdict, str], list[Component]] = {}
+    for c in credit.not_right:
+        groups.setdefault((c.component.kind, c.verdict, c.why), []).append(c.component)
     return [
-        f"Not right: {line}" if not line.endswith("(left out)") else f"Left out: {line[: -len(' (left out)')]}"
-        for line in r.scope
+        f"Not right: {describe_components(group)}: {NOT_RIGHT[verdict]}: {why}" for (_, verdict, why), group in groups.items()
     ]
+
+
+#: Why a component was left out, in the few words of the "Checked without" line.
+_CHARGED = {Charged.FAILED: "A part's own item failed", Charged.NOT_IMPLEMENTED: "Not implemented, here as in its own item"}
+
+
+def _left_out(credit: Credit) -> list[str]:
+    """One line: the components left out of the domain (charged on their own items), a sentence
+    per why."""
+    if not credit.left:
+        return []
+    groups = {why: [e.component for e in credit.left if e.why is why] for why in Charged}
+    said = [f"{_CHARGED[why]}: {describe_components(group)}." for why, group in groups.items() if group]
+    return [" ".join(["Checked without what its own items charged.", *said])]
 
 
 def _not_right_count(credit: Credit) -> str:

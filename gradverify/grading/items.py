@@ -10,8 +10,10 @@
 Items that compose others (network, l2, train_loop) score the share of their domain that
 is right, component by component (grading/domain.py: each loss × output activation pair and
 each hidden activation; a component refused counts as not right), leaving out what the
-activation and loss items already charged, so a bug costs the points of the item where it is.
-A missing function costs its items' points and nothing else. Through a course adapter,
+activation and loss items already charged, so a bug in an activation or a loss costs its own
+item only; a dense bug costs the composite items too when network_gradients computes its layers
+with it (rubric.items_lost_to states the rule). A missing function costs its items' points and
+nothing else. Through a course adapter,
 the items it cannot map are "not mapped": left out of the total, not scored 0.
 
 The cases come from the grade's seed (grading/secret.py): given, fixed by the rubric, or
@@ -30,7 +32,7 @@ from typing import Any, Callable
 
 from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import PROPERTIES, Property
-from gradverify.grading import adapters, cost, domain
+from gradverify.grading import adapters, cost, domain, handin
 from gradverify.grading.adapters import Adapter
 from gradverify.hints import Hint, hints
 from gradverify.grading.kinds import KINDS
@@ -134,6 +136,10 @@ class GradeResult:
     adapter: str = ""
     #: the seed of the cases and where it came from: `grade_file(..., seed=seed.value)` replays the grade
     seed: GradeSeed | None = None
+    #: what was handed in and graded, what was left out, and a notebook's cells that failed (grading.handin)
+    handed_in: tuple[str, ...] = ()
+    #: whether a student's folder was graded as one submission (`grade --package`, in its replay command)
+    package: bool = False
 
     @property
     def score(self) -> float:
@@ -294,7 +300,13 @@ def _property_of(item: Item, base: Property) -> Callable[[Any], Property]:
 
     def prop_of(strategy: Any) -> Property:
         return Property(
-            item.name, item.title, base.functions, lambda: strategy, base.check, base.tolerance, illustration=base.illustration
+            item.name,
+            item.title,
+            base.functions,
+            lambda scope: strategy,
+            base.check,
+            base.tolerance,
+            illustration=base.illustration,
         )
 
     return prop_of
@@ -309,7 +321,11 @@ def _check_component(
     seed: int | None,
     prop_of: Callable[[Any], Property],
 ) -> PropertyResult:
-    """An item of one component: its property on the activations and losses `earlier` left allowed."""
+    """An item of one component: its property on the activations and losses `earlier` left allowed.
+    A case whose only failures are missing functions is skipped (as verify skips it), so that the
+    search goes on to a case where a part that exists is wrong (bce's value summed over the
+    outputs shows only at K > 1) and the item fails; when every case is skipped, the item is not
+    implemented."""
     kind = KINDS[item.check]
     strategy = kind.strategy(
         item.target,
@@ -325,6 +341,7 @@ def _check_component(
         seed=choose_seed(rubric, seed).value,
         entries=[],
         budget=rubric.examples,
+        skip_missing=True,
     )
     return result
 
@@ -427,7 +444,8 @@ def _failed_item(
         examples=result.examples,
         seconds=time.perf_counter() - start,
         failed_at=str(first.where) if first else "",
-        cause=first.cause if first else None,
+        # no failure, only cases skipped as missing (run_property's skip_missing): not implemented
+        cause=first.cause if first else (Cause.NOT_IMPLEMENTED if result.not_implemented else None),
         scope=scope,
         counterexample=counterexample,
         credit=credit,
@@ -494,15 +512,22 @@ def composite_case(check: str, arch: Architecture, l2_draws: str = "mixed", seed
     return TrainCase(example, lr=0.1, momentum=0.9, batch_size=2, epochs=2)
 
 
+#: A component's verdict when it is not right, in words.
+NOT_RIGHT = {
+    domain.Verdict.WRONG: "wrong",
+    domain.Verdict.REFUSED: "not implemented (counts as not right)",
+    domain.Verdict.UNCHECKED: "not checked (counts as not right)",
+}
+
+
 def credit_lines(credit: domain.Credit) -> list[str]:
     """One line per component not right (what, and why) and per component left out of the
     domain: what a composite item was checked without, for people."""
-    verdicts = {
-        domain.Verdict.WRONG: "wrong",
-        domain.Verdict.REFUSED: "not implemented (counts as not right)",
-        domain.Verdict.UNCHECKED: "not checked (counts as not right)",
-    }
-    lines = [f"{r.component.describe()}: {verdicts[r.verdict]}: {r.why}" for r in credit.not_right]
+    refused_by_assertion = "refused by an assertion on every network it was given (counts as not right)"
+    lines = [
+        f"{r.component.describe()}: {refused_by_assertion if r.asserted else NOT_RIGHT[r.verdict]}: {r.why}"
+        for r in credit.not_right
+    ]
     return lines + [f"{line} (left out)" for line in credit.left_out]
 
 
@@ -587,26 +612,36 @@ def _import_references() -> None:
 
 
 def submission_seed(
-    path: str | Path, rubric: Rubric, *, seed: int | None = None, secret: bytes | None = None, adapter: Adapter | None = None
+    path: str | Path,
+    rubric: Rubric,
+    *,
+    seed: int | None = None,
+    secret: bytes | None = None,
+    adapter: Adapter | None = None,
+    digest: bytes | None = None,
 ) -> GradeSeed:
     """The seed of a grade of the file `path`: `seed` if given (a replay), else the rubric's fixed
     one, else grading.secret.grade_seed of `secret` (a secret drawn for this grade alone when
-    None), the file's bytes (none when it cannot be read: its grade is then a load error) and the
-    name of the course `adapter` (a file adapter's file name, so the setup can move)."""
+    None), the submission's `digest` (default: the file's bytes'; none when it cannot be read:
+    its grade is then a load error) and the name of the course `adapter` (a file adapter's file
+    name, so the setup can move)."""
     if seed is not None or rubric.seed is not None:
         return choose_seed(rubric, seed)
     label = Path(adapter.name).name if adapter is not None else ""
     key, source = (secret, SeedSource.SECRET) if secret is not None else (one_off_secret(), SeedSource.ONE_OFF)
-    return GradeSeed(grade_seed(key, submission_digest(path), label), source)
+    return GradeSeed(grade_seed(key, digest or submission_digest(path), label), source)
 
 
-def _sandbox_for(path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bool, adapter: Adapter | None) -> Any:
+def _sandbox_for(
+    path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bool, adapter: Adapter | None, tree: Any = None
+) -> Any:
     """The submission's Sandbox, not started: the rubric's limits and packages, the rubric and the
-    submission's folder locked away from others, the course adapter beside the submission."""
+    submission's folder locked away from others, the course adapter beside the submission; a
+    folder's, a zip's or a notebook's `tree` (grading.handin) run instead of the file `path`."""
     from gradverify.sandbox import Sandbox
 
     return Sandbox(
-        path,
+        tree if tree is not None else path,
         call_timeout=min(10.0, rubric.item_timeout),
         import_timeout=rubric.item_timeout,
         memory_mb=memory_mb,
@@ -615,6 +650,21 @@ def _sandbox_for(path: str | Path, rubric: Rubric, *, memory_mb: int, unsafe: bo
         packages=rubric.packages,
         adapter=adapter.path if adapter else None,
     )
+
+
+def read_handin(path: str | Path, rubric: Rubric) -> handin.Handin | str:
+    """What was handed in at `path`, read (grading.handin), or why it cannot be graded (the
+    student's to fix: a folder with no module to grade, a notebook that is no notebook…);
+    gradverify.sandbox.FileNotCopied when it cannot be read at all (no grade)."""
+    from gradverify.sandbox import FileNotCopied
+    from gradverify.sandbox.folder import unreadable
+
+    try:
+        return handin.read(path, file=rubric.submission_file or None)
+    except handin.HandinError as exc:
+        return str(exc)
+    except OSError as exc:
+        raise FileNotCopied(unreadable(Path(path), exc)) from None
 
 
 def _not_loaded(exc: Exception, submission: str, rubric: Rubric, adapter: Adapter | None, seed: Any) -> GradeResult:
@@ -661,11 +711,10 @@ def grade_file(
     seed: int | None = None,
     secret: bytes | None = None,
 ) -> GradeResult:
-    """Grade one submission file, run in a Sandbox (gradverify.sandbox: bubblewrap, or a separate
-    user; no isolation only with `unsafe`). Raises gradverify.sandbox.SandboxUnavailable when the
-    submission cannot be isolated here; whatever the submission does ends in the result.
-    In the separate-user mode the rubric and the folder that holds the submission (its
-    classmates' files, in a class folder) are closed to other users before it runs.
+    """Grade one submission (a .py file, a folder, a zip or a notebook: grading.handin) in a Sandbox
+    (bubblewrap, or a separate user; no isolation only with `unsafe`): SandboxUnavailable when it
+    cannot be isolated here; whatever the submission does ends in the result. In the separate-user
+    mode the rubric and the folder holding the submission are closed to other users while it runs.
 
     adapter: a course adapter (an Adapter, a shipped adapter's name or a .py path; default: the
     rubric's, if it names one), run in the sandbox over the submission (grading/adapters).
@@ -673,7 +722,7 @@ def grade_file(
     gradverify.sandbox.FileNotCopied when the file is a symbolic link or cannot be read (no grade).
 
     seed, secret: the grade's seed is `seed` (a replay), else the rubric's, else derived from the
-    course `secret` (its bytes; a secret for this grade alone when None) and the file's bytes
+    course `secret` (its bytes; a secret for this grade alone when None) and what was handed in
     (submission_seed); the secret stays in this process, never in the sandbox."""
     from gradverify.sandbox import SubmissionLoadError
 
@@ -684,8 +733,13 @@ def grade_file(
     chosen = adapter if adapter is not None else rubric.adapter or None
     if chosen is not None:
         chosen = adapters.load(chosen, unsafe=unsafe, memory_mb=memory_mb, timeout=rubric.item_timeout)
-    graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen)
-    sandbox = _sandbox_for(path, rubric, memory_mb=memory_mb, unsafe=unsafe, adapter=chosen)
+    handed = read_handin(path, rubric)
+    if isinstance(handed, str):  # nothing to run: every item it maps fails with why
+        return replace(
+            _not_loaded(SubmissionLoadError(handed), submission, rubric, chosen, None), seconds=time.perf_counter() - start
+        )
+    graded_with = submission_seed(path, rubric, seed=seed, secret=secret, adapter=chosen, digest=handed.digest())
+    sandbox = _sandbox_for(path, rubric, memory_mb=memory_mb, unsafe=unsafe, adapter=chosen, tree=handed.tree)
     references = threading.Thread(target=_import_references, name="gradverify-references", daemon=True)
     references.start()
     try:
@@ -697,6 +751,8 @@ def grade_file(
             references.join()  # the imports count against no item's timeout
             result = _grade_in(sandbox, rubric, submission, progress=progress, adapter=chosen, seed=graded_with)
         result.output = sandbox.output()
+        result.handed_in = handed.found + sandbox.notes
+        result.package = handed.form is handin.Form.FOLDER
         result.isolation = tuple(sorted(sandbox.isolation))
         result.sandbox = sandbox.mode.value if sandbox.mode else ""
     finally:

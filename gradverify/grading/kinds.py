@@ -95,3 +95,8 @@ KINDS: dict[str, Kind] = {
 #: Kinds whose check needs another kind's work to be right (the L2 item compares the whole
 #: λ > 0 gradient with PyTorch's): a bug in the other kind costs both items.
 BUILDS_ON: dict[str, tuple[str, ...]] = {"l2": ("network",)}
+#: Kinds whose functions every network is made of (one dense layer per layer). The composite
+#: items leave out of their domain what a failed activation or loss item charged, but no network
+#: is left without a dense layer: a bug in one costs the composite items too when
+#: network_gradients computes its layers with it (grading.rubric.items_lost_to).
+IN_EVERY_NETWORK: frozenset[str] = frozenset({"dense"})

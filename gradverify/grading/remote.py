@@ -43,7 +43,10 @@ def as_impl_failure(function: str, error: SubmissionCallError) -> ImplFailure:
 def unusable(value: Any, depth: int = 0) -> str | None:
     """Why a value a submission returned cannot be compared (None when it can): a stand-in for an
     object that could not cross the boundary (an array of dtype object, a set, an instance of the
-    submission's own class) or an integer beyond float64's range (10**400), anywhere inside it."""
+    submission's own class) or an integer beyond float64's range (10**400), anywhere inside it.
+    An array not of numbers is named by its dtype, as the checks name it in process."""
+    if isinstance(value, OpaqueValue) and value.dtype is not None:
+        return f"an array of dtype {value.dtype} where float64 numbers were expected"
     if isinstance(value, OpaqueValue):
         return f"a value the grader cannot read as numbers (a {type(value).__name__}: {value.repr_text[:80]})"
     if type(value) is int and abs(value) > sys.float_info.max:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gradverify.grading.kinds import BUILDS_ON, KINDS
+from gradverify.grading.kinds import BUILDS_ON, IN_EVERY_NETWORK, KINDS
 
 DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
 #: Gradescope's visibility values, from its results.json spec: "hidden" tests are never shown to students,
@@ -460,8 +460,17 @@ class _Source:
         return f" (line {number})" if number else ""
 
 
-def items_lost_to(item: str, rubric: "Rubric") -> list[str]:
+def items_lost_to(item: str, rubric: "Rubric", *, through_network: bool = False) -> list[str]:
     """The items, in rubric order, that a bug in item `item` alone costs: that item, and those
-    whose kind builds on its kind (BUILDS_ON)."""
+    whose kind builds on its kind (BUILDS_ON). A bug in an activation or a loss costs nothing
+    more: the composite items leave out the components it is part of. With `through_network`
+    (network_gradients computes its layers with the item's functions), a bug in a kind
+    IN_EVERY_NETWORK (dense) costs every composite item too: no network is left to check
+    without it."""
     kind = next(i.check for i in rubric.items if i.name == item)
-    return [i.name for i in rubric.items if i.name == item or kind in BUILDS_ON.get(i.check, ())]
+    everywhere = through_network and kind in IN_EVERY_NETWORK
+    return [
+        i.name
+        for i in rubric.items
+        if i.name == item or kind in BUILDS_ON.get(i.check, ()) or (everywhere and KINDS[i.check].composite)
+    ]

@@ -66,16 +66,18 @@ class MalformedValue(ValueError):
 
 
 class OpaqueValue:
-    """Stand-in for a value that cannot cross the process boundary: only its type name and repr do.
+    """Stand-in for a value that cannot cross the process boundary: only its type name and repr do,
+    and for a NumPy array not of numbers (dtype object, bytes) its dtype's name (else None).
 
     Each type name gets its own subclass (see :func:`opaque_class`), so
     ``type(value).__name__`` is the name of the submission's type, e.g. ``set``.
     """
 
-    __slots__ = ("repr_text",)
+    __slots__ = ("repr_text", "dtype")
 
-    def __init__(self, repr_text: str):
+    def __init__(self, repr_text: str, dtype: str | None = None):
         self.repr_text = repr_text
+        self.dtype = dtype
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} from the submission: {self.repr_text}>"
@@ -178,7 +180,7 @@ class _Encoder:
 
     def array(self, value: np.ndarray) -> Any:
         if value.dtype.kind not in ARRAY_KINDS or value.dtype.fields is not None or value.dtype.subdtype is not None:
-            return self.opaque(value)
+            return self.opaque(value, safe_text(value.dtype, NAME_LIMIT, str))
         self.spend(4 * ((value.nbytes + 2) // 3) + 64)
         return {
             "__ndarray__": base64.b64encode(value.tobytes(order="C")).decode("ascii"),
@@ -195,10 +197,12 @@ class _Encoder:
         out = {str.__str__(key): self.tree(item, depth + 1) for key, item in items}
         return {"__dict__": out} if TAGS.intersection(out) else out
 
-    def opaque(self, value: Any) -> dict:
+    def opaque(self, value: Any, dtype: str | None = None) -> dict:
+        """The stand-in's tree: the type name and repr, and the dtype of an array not of numbers."""
         text = safe_text(value, REPR_LIMIT)
-        self.spend(len(text) + NAME_LIMIT)
-        return {"__object__": type_name(value), "repr": text}
+        self.spend(len(text) + 2 * NAME_LIMIT)
+        tree = {"__object__": type_name(value), "repr": text}
+        return tree if dtype is None else {**tree, "dtype": dtype}
 
 
 def encode_value(value: Any, limit: int = RESULT_LIMIT) -> Any:
@@ -229,7 +233,7 @@ def _decode_object(tree: dict, depth: int) -> Any:
     (tag,) = tags
     if tag == "__ndarray__":
         return _decode_array(tree)
-    if set(tree) - {tag, "repr"} or (tag != "__object__" and len(tree) != 1):
+    if set(tree) - {tag, "repr", "dtype"} or (tag != "__object__" and len(tree) != 1):
         raise MalformedValue(f"unexpected keys with {tag}")
     body = tree[tag]
     if tag == "__tuple__" and type(body) is list:
@@ -244,10 +248,12 @@ def _decode_object(tree: dict, depth: int) -> Any:
 
 
 def _decode_opaque(tree: dict) -> OpaqueValue:
-    name, text = tree.get("__object__"), tree.get("repr")
+    name, text, dtype = tree.get("__object__"), tree.get("repr"), tree.get("dtype")
     if type(name) is not str or type(text) is not str or len(name) > NAME_LIMIT or len(text) > REPR_LIMIT:
         raise MalformedValue("bad __object__")
-    return opaque_class(name)(text)
+    if dtype is not None and (type(dtype) is not str or len(dtype) > NAME_LIMIT):
+        raise MalformedValue("bad __object__ dtype")
+    return opaque_class(name)(text, dtype)
 
 
 def _decode_array(tree: dict) -> np.ndarray:

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from .processes import CallTiming
+from .tree import is_tree_path
 
 MEMORY_REASON = "ran out of memory"
 MALFORMED_REASON = "sent a malformed reply"
@@ -77,6 +78,12 @@ def _clean(text: Any, limit: int) -> str | None:
     return "".join(ch if ch.isprintable() else "?" for ch in text[:limit])
 
 
+def _encodable(text: str) -> str:
+    """A child-supplied message with each lone surrogate (valid JSON, `"\\udc80"`, but no text a
+    report can be written in) as '?'."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def describe_raised(type_name: str, message: str) -> str:
     """'ValueError: first line of the message' (cut to 300 characters), as the suite's calls.py words it."""
     text = message.strip().splitlines()[0] if message.strip() else ""
@@ -92,6 +99,7 @@ def _raised(report: dict, packages: tuple[str, ...] = ()) -> str | None:
     type_name, message = _clean(report.get("type"), 100), report.get("message")
     if not type_name or not isinstance(message, str):
         return None
+    message = _encodable(message)
     module = report.get("module")
     if type_name == "ModuleNotFoundError" and isinstance(module, str) and _MODULE.fullmatch(module):
         return missing_module_reason(module, packages)
@@ -117,20 +125,37 @@ def not_defined_reason(name: str) -> str:
 _QUALNAME = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,199}")
 
 
+#: A notebook's cell as the child names it in a place.
+_CELL = re.compile(r"cell [0-9]{1,6}")
+
+
+def _line_of(line: Any, file: Any) -> str | None:
+    """A line in the student's code in words: "line 12" (of the submission's file), "line 4 of
+    utils.py" (a file of its package), "line 2 of cell 3" (a notebook's cell); None when `file`
+    is neither absent nor a file or cell the child may name, or `line` is not a number."""
+    if type(line) is not int:
+        return None
+    if file is None:
+        return f"line {line}"
+    if isinstance(file, str) and (_CELL.fullmatch(file) or is_tree_path(file)):
+        return f"line {line} of {file}"
+    return None
+
+
 def _location(report: dict) -> str | None:
-    """A raised report's place in the student's file, in words ("in affine_backward, line 12");
-    "" when it has none, None when it is malformed."""
+    """A raised report's place in the student's code, in words ("in affine_backward, line 12",
+    "in helper, line 4 of utils.py"); "" when it has none, None when it is malformed."""
     where = report.get("in")
     if where is None:
         return ""
     if (
         isinstance(where, dict)
-        and set(where) == {"function", "line"}
+        and {"function", "line"} <= set(where) <= {"function", "line", "file"}
         and isinstance(where["function"], str)
         and _QUALNAME.fullmatch(where["function"])
-        and type(where["line"]) is int
     ):
-        return f"in {where['function']}, line {where['line']}"
+        line = _line_of(where["line"], where.get("file"))
+        return None if line is None else f"in {where['function']}, {line}"
     return None
 
 
@@ -154,7 +179,9 @@ def call_failure(report: Any, packages: tuple[str, ...] = ()) -> SubmissionCallE
         return None
     kind = CallFailure(report["kind"])
     if kind is CallFailure.RAISED:
-        return SubmissionCallError(reason, kind, exception=_clean(report.get("type"), 100), message=report["message"][:1000])
+        return SubmissionCallError(
+            reason, kind, exception=_clean(report.get("type"), 100), message=_encodable(report["message"][:1000])
+        )
     return SubmissionCallError(reason, kind)
 
 
@@ -184,25 +211,53 @@ def _call_reason(report: Any, packages: tuple[str, ...] = ()) -> str | None:
     return None
 
 
-def load_reason(report: Any, packages: tuple[str, ...] = ()) -> str | None:
+def load_reason(report: Any, packages: tuple[str, ...] = (), *, when: str = " while importing") -> str | None:
     """The reason for a failed import, or None if the report is malformed (`packages`: those the
-    rubric allows, named when a module is missing)."""
+    rubric allows, named when a module is missing; `when`: what was going on, said after it)."""
     if not isinstance(report, dict):
         return None
     kind, line = report.get("kind"), report.get("line")
-    where = f" at line {line}" if type(line) is int else ""
+    if line is None and "file" not in report:
+        where = ""
+    else:
+        words = _line_of(line, report.get("file"))
+        if words is None:
+            return None
+        where = f" at {words}"
     if kind == "syntax":
         message = _clean(report.get("message"), 300)
         return None if message is None else f"syntax error{where}: {message}"
     if kind == "memory":
-        return "ran out of memory while importing"
+        return f"ran out of memory{when}"
     if kind == "exit":
         code = _clean(report.get("code"), 200)
-        return None if code is None else f"called sys.exit({code}) while importing"
+        return None if code is None else f"called sys.exit({code}){when}"
     if kind == "raised":
         raised = _raised(report, packages)
-        return None if raised is None else f"{raised}{where} while importing"
+        return None if raised is None else f"{raised}{where}{when}"
     return None
+
+
+def cell_notes(report: Any, packages: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """A notebook's failed cells (the child's list of {"cell": "cell N", "failure": …}) in words,
+    one sentence each ("line 2 of cell 3: raised NameError: …; the next cells ran"), or
+    None if the list is malformed."""
+    if not isinstance(report, list) or len(report) > 50:
+        return None
+    notes = []
+    for entry in report:
+        if not (isinstance(entry, dict) and set(entry) == {"cell", "failure"} and isinstance(entry["cell"], str)):
+            return None
+        failure = entry["failure"]
+        if not isinstance(failure, dict) or not _CELL.fullmatch(entry["cell"]):
+            return None
+        line = failure.get("line")
+        where = _line_of(line, failure.get("file")) if line is not None else entry["cell"]
+        reason = load_reason({k: v for k, v in failure.items() if k not in ("line", "file")}, packages, when="")
+        if where is None or reason is None:
+            return None
+        notes.append(f"{where}: {reason}; the next cells ran")
+    return tuple(notes)
 
 
 def adapter_reason(report: Any) -> str | None:

@@ -5,6 +5,7 @@ mode, the grader's own files closed to other users while a submission runs."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat as file_stat
@@ -13,6 +14,7 @@ from typing import Iterator, Sequence
 
 from . import engine
 from .errors import AdapterLoadError
+from .tree import Tree
 
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
 NOBODY = engine.NOBODY
@@ -110,25 +112,23 @@ def unreadable(path: Path, exc: OSError) -> str:
     return f"cannot read {path}: {exc.strerror or exc}"
 
 
-def make_folder(source: Path | None, group: int | None, adapter: Path | None = None, *, work_owner: int | None = None) -> Path:
-    """A new folder for one submission: code/submission.py (empty without a `source`), the course
-    adapter as code/adapter.py, and runtime/ (the worker and its codec), all read-only to the
-    child, and work/ (the child's own, outside bubblewrap; `work_owner`'s in the separate-user
-    mode). Every folder and file in it is the grader's, readable by `group` (reader_group) and by
-    no other user. FileNotCopied if the submission cannot be copied (AdapterLoadError for the
-    adapter); any other failure is raised as it came, the folder removed either way."""
+def make_folder(
+    source: Path | Tree | None, group: int | None, adapter: Path | None = None, *, work_owner: int | None = None
+) -> Path:
+    """A new folder for one submission: code/submission.py (a copy of the file `source`; empty
+    without a `source`), or for a Tree its files below code/student/ (its notebook's cells in
+    code/notebook.json), the course adapter as code/adapter.py, and runtime/ (the worker and its
+    codec), all read-only to the child, and work/ (the child's own, outside bubblewrap;
+    `work_owner`'s in the separate-user mode). Every folder and file in it is the grader's,
+    readable by `group` (reader_group) and by no other user. FileNotCopied if the submission
+    cannot be copied (AdapterLoadError for the adapter); any other failure is raised as it came,
+    the folder removed either way."""
     top = engine.private_folder()
     try:
         code, runtime, work = top / "code", top / "runtime", top / "work"
         for folder in (code, runtime, work):
             folder.mkdir(mode=0o700)
-        if source is not None:
-            try:
-                _copy_in(source, code / "submission.py")
-            except OSError as exc:
-                raise FileNotCopied(unreadable(source, exc)) from None
-        else:
-            (code / "submission.py").write_bytes(b"")
+        _write_submission(source, code)
         if adapter is not None:
             try:
                 _copy_in(adapter, code / "adapter.py", follow=True)  # staff's file, wherever it is
@@ -137,9 +137,7 @@ def make_folder(source: Path | None, group: int | None, adapter: Path | None = N
         for name in ("worker.py", "codec.py"):
             shutil.copyfile(WORKER_SCRIPT.with_name(name), runtime / name)
         for folder in (code, runtime):
-            for entry in folder.iterdir():
-                _private(entry, group, folder=False)
-            _private(folder, group, folder=True)
+            _private_tree(folder, group)
         if work_owner is not None:  # the separate-user mode: the child's own, no other submission's uid may enter
             os.chown(work, work_owner, work_owner)
         _private(top, group, folder=True)
@@ -147,3 +145,41 @@ def make_folder(source: Path | None, group: int | None, adapter: Path | None = N
     except BaseException:
         remove_tree(top)
         raise
+
+
+def _write_submission(source: Path | Tree | None, code: Path) -> None:
+    """The submission into the folder `code`: the file copied (FileNotCopied if it cannot be),
+    a Tree written from its bytes, or an empty submission.py."""
+    if isinstance(source, Tree):
+        if source.cells:
+            cells = [{"cell": cell.number, "source": cell.source} for cell in source.cells]
+            _write_new(code / "notebook.json", json.dumps(cells).encode("utf-8"))
+        for relative, data in source.files:
+            target = code / "student" / relative
+            target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _write_new(target, data)
+        (code / "student").mkdir(mode=0o700, exist_ok=True)
+    elif source is not None:
+        try:
+            _copy_in(source, code / "submission.py")
+        except OSError as exc:
+            raise FileNotCopied(unreadable(source, exc)) from None
+    else:
+        (code / "submission.py").write_bytes(b"")
+
+
+def _write_new(target: Path, data: bytes) -> None:
+    """`data` into the new file `target` (0600 while it is written), never through a link."""
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with open(out, "wb") as writing:
+        writing.write(data)
+
+
+def _private_tree(folder: Path, group: int | None) -> None:
+    """`folder`, every folder below it and every file in them private (_private), deepest first."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            _private_tree(entry, group)
+        else:
+            _private(entry, group, folder=False)
+    _private(folder, group, folder=True)

@@ -67,11 +67,13 @@ from .errors import (
     SubmissionLoadError,
     adapter_reason,
     call_failure,
+    cell_notes,
     adapter_declaration,
     load_reason,
     string_set,
 )
 from .codec import FRAME_SLACK, ValueTooDeep, ValueTooLarge, decode_value, reply_limit, dump_message, encode_value
+from .tree import Tree
 from .folder import FileNotCopied, make_folder, prepare_separate_user, reader_group, remove_tree, unreadable
 from .processes import TOKEN_VARIABLE, CallTiming, cpu_seconds, sandbox_cpu, sandbox_processes, sweep_user, tasks_of
 
@@ -153,6 +155,11 @@ def _proxy_module(sandbox: "Sandbox", functions: frozenset[str], path: Path | No
     return module
 
 
+#: What a child says once it has imported the submission: its callables, the adapter's
+#: declaration (None without an adapter), and a notebook's failed cells in words.
+_Hello = tuple[frozenset[str], AdapterDeclaration | None, tuple[str, ...]]
+
+
 @dataclass(eq=False)
 class _Deadline:
     seconds: float
@@ -172,8 +179,9 @@ class _Deadline:
 class Sandbox:
     """A submission imported in a separate, locked-down process; see the module docstring.
 
-    path: the submission's .py file (copied; the copy is imported as module ``submission``), or
-    None for none (an empty module: a course adapter imported on its own, see `inspect_adapter`).
+    path: the submission's .py file (copied; the copy is imported as module ``submission``), a
+    Tree (a student's modules, imported from a folder first on the child's import path, or a
+    notebook's cells, run in order: see tree.py; `notes` then says which cells failed), or None for none (an empty module: a course adapter imported on its own, see `inspect_adapter`).
     adapter: a course adapter's .py file (docs/adapters.md), copied beside the submission and
     imported after it; the module then serves the adapter's functions, and `declaration` says
     what the adapter declared.
@@ -189,7 +197,7 @@ class Sandbox:
 
     def __init__(
         self,
-        path: str | os.PathLike | None,
+        path: str | os.PathLike | Tree | None,
         *,
         call_timeout: float = 10.0,
         import_timeout: float = 30.0,
@@ -205,7 +213,8 @@ class Sandbox:
     ):
         if path is None and adapter is None:
             raise ValueError("Sandbox: give a submission, an adapter or both")
-        self.path = Path(path) if path is not None else None
+        self.tree = path if isinstance(path, Tree) else None
+        self.path = Path(path) if path is not None and not isinstance(path, Tree) else None
         self.adapter = Path(adapter) if adapter is not None else None
         self.call_timeout = call_timeout
         self.import_timeout = import_timeout
@@ -226,6 +235,7 @@ class Sandbox:
         self._functions: frozenset[str] | None = None
         self._module: types.ModuleType | None = None
         self._declaration: AdapterDeclaration | None = None
+        self._notes: tuple[str, ...] = ()
 
     # -- lifecycle --------------------------------------------------------- #
 
@@ -257,13 +267,13 @@ class Sandbox:
                     self._state.lease = prepare_separate_user(self.locked, self.lock_grader)
                 self._state.uid = engine.sandbox_uid() if self.mode is engine.Mode.USER else None
                 self._state.folder = make_folder(
-                    self.path, reader_group(self.mode, self._state.uid), self.adapter, work_owner=self._state.uid
+                    self.tree or self.path, reader_group(self.mode, self._state.uid), self.adapter, work_owner=self._state.uid
                 )
             except BaseException:
                 self.close()  # what was closed to others is given back
                 raise
             try:
-                worker, (functions, declaration) = self._launch(
+                worker, (functions, declaration, notes) = self._launch(
                     time.monotonic() + self.import_timeout, f"timed out after {self.import_timeout:g} s while importing"
                 )
             except _LoadFailure as failure:
@@ -275,6 +285,7 @@ class Sandbox:
             self._state.worker = worker
             self._functions = functions
             self._declaration = declaration
+            self._notes = notes
             self._module = _proxy_module(self, functions, self.path or self.adapter)
 
     def close(self) -> None:
@@ -292,6 +303,13 @@ class Sandbox:
         """Names of the callables at the submission's top level (the adapter's, with an adapter),
         as reported after the import."""
         return self._started()[0]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What went wrong while a notebook's cells ran and the next cell ran on ("line 2 of cell 3:
+        raised NameError: …; the next cells ran"); () for any other submission, and
+        before the notebook is imported."""
+        return self._notes
 
     @property
     def declaration(self) -> AdapterDeclaration | None:
@@ -360,10 +378,15 @@ class Sandbox:
             else []
         )
         code = engine.INSIDE_CODE if inside else str(folder / "code")
+        tree = self.tree
         return json.dumps(
             {
                 "fd": fd,
                 "submission": f"{code}/submission.py" if self.path is not None else None,
+                "root": f"{code}/student" if tree is not None and not tree.cells else None,
+                "module": tree.module if tree is not None else None,
+                "entry": f"{code}/student/{tree.entry}" if tree is not None and not tree.cells else None,
+                "notebook": f"{code}/notebook.json" if tree is not None and tree.cells else None,
                 "adapter": f"{code}/adapter.py" if self.adapter is not None else None,
                 "output_limit": int(self.output_limit),
                 "paths": paths,
@@ -452,9 +475,9 @@ class Sandbox:
         os.set_blocking(read_fd, False)
         return Child(proc, parent, read_fd, token, self._output, self._state.uid, self.memory_mb, self.mode)
 
-    def _launch(self, end: float, timeout_reason: str) -> tuple[Child, tuple[frozenset[str], AdapterDeclaration | None]]:
+    def _launch(self, end: float, timeout_reason: str) -> tuple[Child, "_Hello"]:
         """A new child with the submission imported: (worker, (functions, the adapter's
-        declaration or None)), or _LoadFailure."""
+        declaration or None, the notebook's failed cells in words)), or _LoadFailure."""
         worker = self._spawn()
         try:
             return worker, self._read_hello(worker.receive(0, end))
@@ -467,21 +490,19 @@ class Sandbox:
             worker.kill()
             raise
 
-    def _read_hello(self, hello: dict) -> tuple[frozenset[str], AdapterDeclaration | None]:
-        """The function names of the child's first message and, with an adapter, its
-        declaration; or _LoadFailure."""
-        adapted = self.adapter is not None
+    def _read_hello(self, hello: dict) -> "_Hello":
+        """The function names of the child's first message, with an adapter its declaration, and
+        for a notebook the cells that failed in words; or _LoadFailure."""
+        adapted, notebook = self.adapter is not None, self.tree is not None and bool(self.tree.cells)
         loaded = hello.get("loaded")
-        if (
-            set(hello) == {"id", "loaded"}
-            and isinstance(loaded, dict)
-            and set(loaded) == ({"functions", "adapter"} if adapted else {"functions"})
-        ):
+        expected = {"functions"} | ({"adapter"} if adapted else set()) | ({"cells_failed"} if notebook else set())
+        if set(hello) == {"id", "loaded"} and isinstance(loaded, dict) and set(loaded) == expected:
             functions = string_set(loaded["functions"])
-            if functions is not None and all(PLAIN_NAME.fullmatch(name) for name in functions):
+            notes = cell_notes(loaded["cells_failed"], self.packages) if notebook else ()
+            if functions is not None and notes is not None and all(PLAIN_NAME.fullmatch(name) for name in functions):
                 declaration = adapter_declaration(functions, loaded["adapter"]) if adapted else None
                 if not adapted or declaration is not None:
-                    return functions, declaration
+                    return functions, declaration, notes
         if set(hello) == {"id", "load_error"}:
             reason = load_reason(hello["load_error"], self.packages)
             if reason is not None:

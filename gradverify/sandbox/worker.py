@@ -178,15 +178,45 @@ def _message_of(exc: BaseException) -> str:
     return safe_text(exc, MESSAGE_LIMIT * 4, str)[:MESSAGE_LIMIT]
 
 
-def _line_in(exc: BaseException, path: str) -> int | None:
-    """The line of the last traceback frame that is in the file at `path`."""
-    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == path]
-    return lines[-1] if lines else None
+class Origin:
+    """Where the student's code is, to tell its frames from the grader's and the adapter's: the
+    submission's file, the folder of its modules (a package), or a notebook's cells (code
+    compiled under the names "cell N")."""
+
+    def __init__(self, file: str | None = None, root: str | None = None, cells: frozenset[str] = frozenset()):
+        self.file, self.root, self.cells = file, root, cells
+
+    def place(self, filename: Any) -> str | None:
+        """None when `filename` is not the student's; "" for the submission's own file; else the
+        file's path in the student's folder ("utils.py") or the cell ("cell 3")."""
+        if not isinstance(filename, str):
+            return None
+        if filename in self.cells:
+            return filename
+        if self.root is not None:
+            return filename[len(self.root) + 1 :] if filename.startswith(self.root + "/") else None
+        return "" if filename == self.file else None
 
 
-def describe_failure(exc: BaseException, path: str | None = None) -> dict:
+def _placed(fields: dict, place: str) -> dict:
+    """`fields` with the student's file or cell among them when there is one to name."""
+    return {**fields, "file": place} if place else fields
+
+
+def _line_in(exc: BaseException, origin: Origin) -> dict:
+    """{"line": …} (and "file") of the last traceback frame in the student's code; {} if none is."""
+    found: dict = {}
+    for frame in traceback.extract_tb(exc.__traceback__):
+        place = origin.place(frame.filename)
+        if place is not None and type(frame.lineno) is int:
+            found = _placed({"line": frame.lineno}, place)
+    return found
+
+
+def describe_failure(exc: BaseException, origin: Origin | None = None) -> dict:
     """What went wrong, as fields the grader turns into words. The kind is read from the real
-    type (an exception can lie about its __class__, which isinstance believes), then cast."""
+    type (an exception can lie about its __class__, which isinstance believes), then cast.
+    `origin`: where the student's code is, whose line (and file or cell) is named."""
     kind = type(exc)
     if issubclass(kind, SystemExit):
         return {"kind": "exit", "code": safe_text(cast(SystemExit, exc).code, REPR_LIMIT)}
@@ -194,15 +224,17 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
         return {"kind": "memory"}
     if issubclass(kind, NotDefined) and type(cast(NotDefined, exc).name) is str:
         return {"kind": "missing", "name": cast(NotDefined, exc).name}
-    if issubclass(kind, SyntaxError) and path is not None and cast(SyntaxError, exc).filename == path:
+    place = origin.place(cast(SyntaxError, exc).filename) if origin is not None and issubclass(kind, SyntaxError) else None
+    if place is not None:
         syntax = cast(SyntaxError, exc)
         line = syntax.lineno if type(syntax.lineno) is int else None
-        return {"kind": "syntax", "line": line, "message": safe_text(syntax.msg, MESSAGE_LIMIT, str)}
+        return _placed({"kind": "syntax", "line": line, "message": safe_text(syntax.msg, MESSAGE_LIMIT, str)}, place)
     failure: dict[str, Any] = {"kind": "raised", "type": type_name(exc), "message": _message_of(exc)}
     if issubclass(kind, ModuleNotFoundError) and type(cast(ModuleNotFoundError, exc).name) is str:
         failure["module"] = safe_text(cast(ModuleNotFoundError, exc).name, REPR_LIMIT, str)  # what is not there
-    if path is not None:
-        failure["line"] = _line_in(exc, path)
+    if origin is not None:
+        failure["line"] = None
+        failure.update(_line_in(exc, origin))
     return failure
 
 
@@ -210,19 +242,21 @@ def describe_failure(exc: BaseException, path: str | None = None) -> dict:
 _QUALNAME = re.compile(r"[A-Za-z_<][A-Za-z0-9_.<>]{0,199}")
 
 
-def _raised_in(exc: BaseException, path: str) -> dict | None:
-    """The innermost of the traceback's frames that runs code of the file at `path`, as
-    {"function": its qualified name, "line": its line}; None if no frame does (or its name is
-    not plain ASCII, which the grader would not accept)."""
+def _raised_in(exc: BaseException, origin: Origin) -> dict | None:
+    """The innermost of the traceback's frames that runs the student's code, as {"function": its
+    qualified name, "line": its line} (and "file": the student's file or cell, in a package or a
+    notebook); None if no frame does (or its name is not plain ASCII, which the grader would not
+    accept)."""
     found, tb = None, exc.__traceback__
     while tb is not None:
         code = tb.tb_frame.f_code
-        if code.co_filename == path:
-            found = (str(getattr(code, "co_qualname", code.co_name)), tb.tb_lineno)
+        place = origin.place(code.co_filename)
+        if place is not None:
+            found = (str(getattr(code, "co_qualname", code.co_name)), tb.tb_lineno, place)
         tb = tb.tb_next
     if found is None or not _QUALNAME.fullmatch(found[0]) or type(found[1]) is not int:
         return None
-    return {"function": found[0], "line": found[1]}
+    return _placed({"function": found[0], "line": found[1]}, found[2])
 
 
 # --------------------------------------------------------------------------- #
@@ -317,7 +351,7 @@ def load_adapter(path: str, student: Any) -> tuple[Any, dict]:
         module = import_adapter(path, student)
         declared = declarations(module)
     except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
-        return None, {"id": 0, "adapter_error": describe_failure(exc, path)}
+        return None, {"id": 0, "adapter_error": describe_failure(exc, Origin(file=path))}
     return module, {"id": 0, "loaded": {"functions": top_level_callables(module), "adapter": declared}}
 
 
@@ -328,6 +362,19 @@ def top_level_callables(module: Any) -> list[str]:
         if isinstance(name, str) and not (name.startswith("__") and name.endswith("__")) and callable(value):
             names.append(name)
     return sorted(names)
+
+
+def load(config: dict) -> tuple[Any, dict, Origin]:
+    """The submission the grader's `config` names, imported: (module or None, hello message,
+    where the student's code is). A package (`root`, `module`: the student's folder, first on
+    the import path, and the module graded in it), a notebook (`notebook`: its cells), or the
+    file `submission` (None: an empty module, for an adapter loaded on its own)."""
+    if config.get("notebook") is not None:
+        return load_notebook(config["notebook"])
+    if config.get("root") is not None:
+        origin = Origin(root=config["root"])
+        return (*load_package(config["root"], config["module"], config["entry"], origin), origin)
+    return (*load_submission(config["submission"]), Origin(file=config["submission"]))
 
 
 def load_submission(path: str | None) -> tuple[Any, dict]:
@@ -345,13 +392,63 @@ def load_submission(path: str | None) -> tuple[Any, dict]:
         loader.exec_module(module)
         return module, {"id": 0, "loaded": {"functions": top_level_callables(module)}}
     except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
-        return None, {"id": 0, "load_error": describe_failure(exc, path)}
+        return None, {"id": 0, "load_error": describe_failure(exc, Origin(file=path))}
 
 
-def _call(module: Any, request: dict, student: str | None = None) -> tuple[bool, Any]:
-    """Run the requested function; (True, value) or (False, failure fields). `student`: the
-    student's file (the submission, also through an adapter), whose innermost frame in a
-    traceback is reported with what it raised."""
+def load_package(root: str, name: str | None, entry: str, origin: Origin) -> tuple[Any, dict]:
+    """The module `name` (the file `entry`) of the student's folder `root` imported, the folder
+    first on the import path so that its modules import each other; a file whose path is no
+    module name (`backprop (1).py`, `name` None), or whose name is a module already imported
+    (the standard library's `json`), loaded from its path as `submission`:
+    (module, hello) or (None, why it failed)."""
+    sys.argv = [entry]
+    sys.path.insert(0, root)
+    try:
+        if name is None or name.split(".")[0] in sys.modules:  # e.g. a student's json.py: its own file, not the stdlib's
+            spec, loader = _spec("submission", entry)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["submission"] = module
+            loader.exec_module(module)
+        else:
+            module = importlib.import_module(name)
+            sys.modules["submission"] = module
+        return module, {"id": 0, "loaded": {"functions": top_level_callables(module)}}
+    except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
+        return None, {"id": 0, "load_error": describe_failure(exc, origin)}
+
+
+#: The most failing cells a notebook's hello lists.
+CELLS_LISTED = 50
+
+
+def load_notebook(path: str) -> tuple[Any, dict, Origin]:
+    """A notebook's code cells (the grader's JSON list of {"cell", "source"} at `path`) run in
+    order in one module, as Jupyter's "Run All" does but going on after a cell that fails, as
+    "cell N" in tracebacks: (module, hello listing its callables and the cells that failed, with
+    why), or (None, why) when the list cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            cells = [(f"cell {int(cell['cell'])}", str(cell["source"])) for cell in json.load(handle)]
+    except BaseException as exc:  # noqa: BLE001 - the grader wrote it; a failure here is reported, never raised
+        return None, {"id": 0, "load_error": describe_failure(exc)}, Origin()
+    origin = Origin(cells=frozenset(name for name, _ in cells))
+    module = types.ModuleType("submission")
+    sys.modules["submission"] = module
+    sys.argv = ["notebook"]
+    failed: list[dict] = []
+    for name, source in cells:
+        try:
+            exec(compile(source, name, "exec", dont_inherit=True), module.__dict__)  # noqa: S102 - the sandboxed student's code
+        except BaseException as exc:  # noqa: BLE001 - a cell may raise anything; the next one runs
+            if len(failed) < CELLS_LISTED:
+                failed.append({"cell": name, "failure": describe_failure(exc, origin)})
+    return module, {"id": 0, "loaded": {"functions": top_level_callables(module), "cells_failed": failed}}, origin
+
+
+def _call(module: Any, request: dict, student: Origin | None = None) -> tuple[bool, Any]:
+    """Run the requested function; (True, value) or (False, failure fields). `student`: where
+    the student's code is (also through an adapter), whose innermost frame in a traceback is
+    reported with what it raised."""
     fn = getattr(module, request["function"], None)
     if not callable(fn):
         return False, {"kind": "missing"}
@@ -368,7 +465,7 @@ def _call(module: Any, request: dict, student: str | None = None) -> tuple[bool,
         return False, failure
 
 
-def reply_to(module: Any, request: dict, student: str | None = None) -> bytes:
+def reply_to(module: Any, request: dict, student: Origin | None = None) -> bytes:
     """The encoded reply to one call request (`student`: as for `_call`)."""
     ident = request.get("id")
     try:
@@ -388,7 +485,7 @@ def reply_to(module: Any, request: dict, student: str | None = None) -> bytes:
         return dump_message({"id": ident, "error": describe_failure(exc)})
 
 
-def serve(sock: socket.socket, module: Any, student: str | None = None) -> None:
+def serve(sock: socket.socket, module: Any, student: Origin | None = None) -> None:
     """Answer call requests until the grader closes the connection (`student`: as for `_call`)."""
     while True:
         frame = receive_frame(sock)
@@ -403,14 +500,17 @@ def main(argv: list[str]) -> int:
         resource.setrlimit(resource.RLIMIT_NPROC, (config["processes"], config["processes"]))
     sock = socket.socket(fileno=config["fd"])
     capture_output(config["output_limit"] + 1)
-    module, hello = load_submission(config["submission"])
+    module, hello, origin = load(config)
     adapter = config.get("adapter")
-    if module is not None and adapter is not None:  # the student's file first, then the adapter over it
+    if module is not None and adapter is not None:  # the student's code first, then the adapter over it
+        cells_failed = hello["loaded"].get("cells_failed")
         module, hello = load_adapter(adapter, module)
+        if cells_failed is not None and "loaded" in hello:
+            hello["loaded"]["cells_failed"] = cells_failed
     try:
         send_frame(sock, dump_message(hello))
         if module is not None:
-            serve(sock, module, config["submission"])
+            serve(sock, module, origin)
     except OSError:
         return 70  # the connection is broken (e.g. the submission closed it)
     return 0

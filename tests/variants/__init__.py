@@ -25,13 +25,15 @@ class Variant:
     #: the diagnosis (a gradverify.hints.Diagnosis) its item's hints must name; every
     #: other diagnosis must stay silent on it
     hint: str | None = None
+    #: network_gradients computes its layers with the buggy function (rubric.items_lost_to)
+    through_network: bool = False
 
     def lost_items(self, rubric) -> list[str]:
         """The items of `rubric` this bug costs (ItemResult.lost: failed, or a composite item only
         partly right), in rubric order."""
         from gradverify.grading.rubric import items_lost_to
 
-        lost = set(items_lost_to(self.item, rubric)) | set(self.also)
+        lost = set(items_lost_to(self.item, rubric, through_network=self.through_network)) | set(self.also)
         return [item.name for item in rubric.items if item.name in lost]
 
     def source(self) -> str:
@@ -50,9 +52,28 @@ class Variant:
 
 
 def _v(
-    name: str, item: str | None, description: str, *patches: tuple[str, str], also: tuple[str, ...] = (), hint: str | None = None
+    name: str,
+    item: str | None,
+    description: str,
+    *patches: tuple[str, str],
+    also: tuple[str, ...] = (),
+    hint: str | None = None,
+    through_network: bool = False,
 ) -> Variant:
-    return Variant(name, description, tuple(patches), item, also, hint)
+    return Variant(name, description, tuple(patches), item, also, hint, through_network)
+
+
+#: network_gradients through the public dense_backward, as most students write it (the bundled
+#: impl computes each layer's gradients inline)
+_NETWORK_THROUGH_DENSE = (
+    '        grads[i] = {"W": grad_z.T @ xs[i] + l2 * layer["W"], "b": grad_z.sum(axis=0)}\n        grad_a = grad_z @ layer["W"]\n',
+    '        grad_a, grad_W, grad_b = dense_backward(xs[i], layer["W"], grad_z)\n'
+    '        grads[i] = {"W": grad_W + l2 * layer["W"], "b": grad_b}\n',
+)
+_DENSE_TRANSPOSED = (
+    "    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)",
+    "    return grad_z @ W, x.T @ grad_z, grad_z.sum(axis=0)",
+)
 
 
 #: Realistic backprop mistakes, each a one-place change of impl, with the rubric item it breaks.
@@ -162,11 +183,18 @@ BUGGY: dict[str, Variant] = {
         _v(
             "dense_weight_gradient_transposed",
             "dense",
-            "dense_backward returns x.T @ grad_z, of shape (in, out)",
-            (
-                "    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)",
-                "    return grad_z @ W, x.T @ grad_z, grad_z.sum(axis=0)",
-            ),
+            "dense_backward returns x.T @ grad_z, of shape (in, out) (network_gradients does not call it)",
+            _DENSE_TRANSPOSED,
+            hint="transposed",
+        ),
+        _v(
+            "dense_transposed_in_every_network",
+            "dense",
+            "dense_backward returns x.T @ grad_z, and network_gradients computes every layer with it: "
+            "no network is left to check without it",
+            _NETWORK_THROUGH_DENSE,
+            _DENSE_TRANSPOSED,
+            through_network=True,
             hint="transposed",
         ),
         _v(
@@ -203,6 +231,18 @@ BUGGY: dict[str, Variant] = {
                 "            delta[key] = -lr * g[key] + momentum * previous",
                 "            delta[key] = -lr * g[key] - momentum * previous",
             ),
+        ),
+        _v(
+            "momentum_returns_object_arrays",
+            "momentum_step",
+            "sgd_momentum_step returns its new weights and velocity as arrays of dtype object, as tinynn's "
+            "np.array([...], dtype=object) (right values, not numbers the protocol can take)",
+            (
+                '        new_params.append({**p, "W": p["W"] + delta["W"], "b": p["b"] + delta["b"]})\n        new_velocity.append(delta)',
+                '        new_params.append({**p, "W": np.array(p["W"] + delta["W"], dtype=object), "b": np.array(p["b"] + delta["b"], dtype=object)})\n'
+                "        new_velocity.append({key: np.array(value, dtype=object) for key, value in delta.items()})",
+            ),
+            also=("train_loop",),  # train returns what its steps return
         ),
         _v(
             "train_drops_last_partial_batch",
@@ -255,6 +295,17 @@ BUGGY: dict[str, Variant] = {
             ("        new_velocity.append(delta)", "        new_velocity.append({k: -v / lr for k, v in delta.items()})"),
         ),
         _v(
+            "train_sums_sample_gradients",
+            "train_loop",
+            "train sums the gradients of the samples of a batch instead of averaging them (only batches of 2+)",
+            (
+                '            value, grads = _network_gradients(layers, net["loss"], net["l2"], X[rows], Y[rows])\n',
+                '            value, _ = _network_gradients(layers, net["loss"], net["l2"], X[rows], Y[rows])\n'
+                '            per_sample = [_network_gradients(layers, net["loss"], net["l2"], X[rows][n : n + 1], Y[rows][n : n + 1])[1] for n in range(len(X[rows]))]\n'
+                '            grads = [{key: sum(g[i][key] for g in per_sample) for key in ("W", "b")} for i in range(len(layers))]\n',
+            ),
+        ),
+        _v(
             "train_resets_velocity_each_epoch",
             "train_loop",
             "the velocity starts again from zero every epoch (only with momentum > 0 and 2+ epochs)",
@@ -300,17 +351,19 @@ BUGGY: dict[str, Variant] = {
         _v(
             "dense_bias_gradient_mean",
             "dense",
-            "dense_backward averages the bias gradient (only batches of 2+)",
+            "dense_backward averages the bias gradient (only batches of 2+): 1/N, which at N = 2 looks like a ½",
             (
                 "    return grad_z @ W, grad_z.T @ x, grad_z.sum(axis=0)",
                 "    return grad_z @ W, grad_z.T @ x, grad_z.mean(axis=0)",
             ),
+            hint="batch_mean",
         ),
         _v(
             "bce_gradient_missing_negative_class",
             "bce",
             "the bce gradient drops the (1 − y)/(1 − ŷ) term",
             ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size", "        return -_div(y, p) / p.size"),
+            hint="not_derivative",
         ),
         _v(
             "sse_gradient_is_the_error_signal",
@@ -380,12 +433,55 @@ BUGGY: dict[str, Variant] = {
             hint="batch_mean",
         ),
         _v(
+            "bce_summed_over_outputs_without_gradient",
+            "bce",
+            "bce summed over the outputs (mean over the samples only), and no loss_backward('bce') of its own "
+            "(it raises NotImplementedError): the value that exists is wrong, so bce is wrong, not missing",
+            (
+                "    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))",
+                "    return float(-np.mean(np.sum(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p), axis=1)))",
+            ),
+            (
+                "    return LOSSES[name][1](y_pred, y_true)\n",
+                '    if name == "bce":\n'
+                '        raise NotImplementedError("no gradient for bce yet")\n'
+                "    return LOSSES[name][1](y_pred, y_true)\n",
+            ),
+        ),
+        _v(
             "mse_summed_over_outputs",
             "mse",
             "mse summed over the outputs (mean over the samples only), in the loss and its gradient",
             ("    return float(np.mean((p - y) ** 2))", "    return float(np.mean(np.sum((p - y) ** 2, axis=1)))"),
             ("    return 2.0 * (p - y) / p.size", "    return 2.0 * (p - y) / p.shape[0]"),
             hint="output_mean",
+        ),
+        _v(
+            "bce_without_negative_class",
+            "bce",
+            "bce drops the (1 − y)·log(1 − ŷ) term, consistently in the loss and its gradient",
+            ("    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))", "    return float(-np.mean(_xlogy(y, p)))"),
+            ("        return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.size", "        return -_div(y, p) / p.size"),
+            hint="own_loss",
+        ),
+        _v(
+            "cce_backward_as_bce",
+            "cce",
+            "cce's loss is right, its gradient is elementwise binary cross-entropy's: −(y/ŷ − (1 − y)/(1 − ŷ))/N",
+            ("    return -_div(y, p) / p.shape[0]", "    return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.shape[0]"),
+            hint="not_derivative",
+        ),
+        # Right on the shrunk case only: the hint must hold on its siblings too, or not be given.
+        _v(
+            "cce_as_elementwise_bce",
+            "cce",
+            "cce written as elementwise binary cross-entropy, the mean over N·K in the loss and over N in the gradient: "
+            "the value is right at K = 2 only, the gradient never the loss's derivative",
+            (
+                "    return float(-np.sum(_xlogy(y, p)) / p.shape[0])",
+                "    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))",
+            ),
+            ("    return -_div(y, p) / p.shape[0]", "    return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.shape[0]"),
         ),
     ]
 }
@@ -447,6 +543,12 @@ CORRECT: dict[str, Variant] = {
                 "        new_params.append({**p, **new})\n"
                 '        new_velocity.append({key: new[key] - p[key] for key in ("W", "b")})',
             ),
+        ),
+        _v(
+            "network_through_dense_backward",
+            None,
+            "network_gradients computes every layer's gradients with dense_backward",
+            _NETWORK_THROUGH_DENSE,
         ),
         _v(
             "dense_backward_loops",
@@ -611,8 +713,8 @@ _NETWORK_START = '    """network_gradients on validated input."""\n    xs, zs = 
 @dataclass(frozen=True)
 class Restricted:
     """Correct code whose networks (network_gradients, and train through it) are part of the
-    protocol's only: a fixed depth, or one output unit; a network outside raises
-    NotImplementedError. What it refuses is outside its domain, not missing: every item passes
+    protocol's only: a fixed depth, or one output unit; a network outside raises `refusal`
+    (NotImplementedError, or an AssertionError from an assert on the depth). What it refuses is outside its domain, not missing: every item passes
     but those in `partial`, which earn the share of their domain it covers (the loss and output
     pairs it cannot have) and score more than 0. `inside` is a network it takes: (sizes,
     activations, loss)."""
@@ -620,6 +722,8 @@ class Restricted:
     variant: Variant
     inside: tuple[tuple[int, ...], tuple[str, ...], str]
     partial: tuple[str, ...] = ()
+    #: what it raises on a network outside its domain
+    refusal: type[Exception] = NotImplementedError
 
 
 #: Correct code of a restricted domain, with the items that must earn only part of their points.
@@ -658,6 +762,22 @@ RESTRICTED: dict[str, Restricted] = {
             ),
             inside=((3, 4, 1), ("relu", "sigmoid"), "bce"),
             partial=("network", "l2", "train_loop"),
+        ),
+        Restricted(
+            _v(
+                "fixed_depth_asserted",
+                None,
+                "networks of exactly two layers, the depth asserted (an AssertionError for another depth) "
+                "instead of NotImplementedError, as student code often does",
+                (
+                    _NETWORK_START,
+                    '    """network_gradients on validated input."""\n'
+                    '    assert len(layers) == 2, "this network has exactly two layers"\n'
+                    "    xs, zs = _forward(layers, X)\n",
+                ),
+            ),
+            inside=((3, 4, 2), ("relu", "sigmoid"), "bce"),
+            refusal=AssertionError,
         ),
     ]
 }

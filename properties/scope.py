@@ -1,0 +1,194 @@
+"""The scope of a run: the components of the protocol a library implements, and what is left out.
+
+    scope = Scope.declared(["dense", "network", "relu", "sigmoid", "identity", "mse"])
+    scope.outside(("network_gradients",), ("tanh",), network=True)   # ["tanh"]: not in scope
+
+A component is an activation or a loss of the spec table (gradverify.references.spec), or one of
+PARTS: the dense layer, network gradients, the L2 term, the momentum step, the training loop.
+A library declares the ones it implements (`[tool.gradverify] components`, `verify
+--components`), or its course adapter declares what it maps (`Scope.of_adapter`): the standalone
+activations and losses apart from those its networks are built of, as the adapter's ACTIVATIONS
+and NETWORK_ACTIVATIONS are apart. A check or a case that needs a component outside the scope is
+not run: it is "not in scope", never a failure. The names come from the spec, never from the
+implementation checked.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gradverify.properties.cases import OUTPUT_ACTIVATIONS, ActivationCase, Example, LossCase, TrainCase
+from gradverify.references.spec import ACTIVATIONS, LOSSES
+
+#: The components that are not an activation or a loss, with the protocol functions each needs.
+PARTS: dict[str, tuple[str, ...]] = {
+    "dense": ("dense_forward", "dense_backward"),
+    "network": ("network_gradients",),
+    "l2": ("network_gradients",),
+    "momentum_step": ("sgd_momentum_step",),
+    "train": ("train",),
+}
+#: Every component a library may declare, in the order reports list them.
+COMPONENTS: tuple[str, ...] = (*ACTIVATIONS, *LOSSES, *PARTS)
+#: The part each protocol function belongs to (activation and loss functions: none, their cases
+#: name their component).
+FUNCTION_PARTS: dict[str, str] = {fn: part for part, fns in PARTS.items() if part != "l2" for fn in fns}
+#: The functions whose cases build networks: their activations and losses are those of the networks.
+NETWORK_FUNCTIONS = frozenset({"network_gradients", "train"})
+
+
+class NotInScope(Exception):
+    """Nothing a check draws is in scope; `names`: the components it needs that are not."""
+
+    def __init__(self, names: list[str]):
+        super().__init__(", ".join(names))
+        self.names = names
+
+
+def check_components(names: Iterable[Any], what: str = "components") -> tuple[str, ...]:
+    """`names` as a tuple of components, in COMPONENTS order; ValueError naming the first one that
+    is not a component of the protocol, with the closest valid name, and listing them all."""
+    chosen = list(names)
+    for name in chosen:
+        if not isinstance(name, str) or name not in COMPONENTS:
+            close = difflib.get_close_matches(name, COMPONENTS, n=1) if isinstance(name, str) else []
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{what}: {name!r} is not a component of the protocol; {hint}the components are {', '.join(COMPONENTS)}"
+            )
+    return tuple(c for c in COMPONENTS if c in chosen)
+
+
+def _ordered(names: Iterable[str]) -> list[str]:
+    """`names` once each, in COMPONENTS order."""
+    chosen = set(names)
+    return [c for c in COMPONENTS if c in chosen]
+
+
+def _declared(names: tuple[str, ...] | None, registry: Iterable[str]) -> tuple[str, ...]:
+    """An adapter's declaration of names, in registry order; None (no declaration): every one."""
+    return tuple(registry) if names is None else tuple(name for name in registry if name in names)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run checks. activations, losses: those of the activation and loss functions;
+    network_activations, network_losses: those networks (network_gradients, train) are built of;
+    parts: the PARTS in scope. The default is the whole protocol."""
+
+    activations: tuple[str, ...] = tuple(ACTIVATIONS)
+    losses: tuple[str, ...] = tuple(LOSSES)
+    network_activations: tuple[str, ...] = tuple(ACTIVATIONS)
+    network_losses: tuple[str, ...] = tuple(LOSSES)
+    parts: tuple[str, ...] = tuple(PARTS)
+
+    @classmethod
+    def declared(cls, names: Iterable[Any]) -> "Scope":
+        """The scope of a library that implements the components `names` (ValueError for a name
+        that is not one: check_components)."""
+        chosen = check_components(names)
+        activations = tuple(a for a in ACTIVATIONS if a in chosen)
+        losses = tuple(loss for loss in LOSSES if loss in chosen)
+        return cls(activations, losses, activations, losses, tuple(p for p in PARTS if p in chosen))
+
+    @classmethod
+    def of_adapter(cls, adapter: Any) -> "Scope":
+        """What a course adapter (gradverify.grading.adapters.Adapter) maps: the functions it
+        defines, the activations and losses it declares (None: every one), L2 unless L2 = False."""
+        functions = adapter.functions
+        both = ("activation" in functions) and ("activation_backward" in functions)
+        scored = ("loss" in functions) and ("loss_backward" in functions)
+        parts = [p for p, fns in PARTS.items() if all(fn in functions for fn in fns)]
+        return cls(
+            _declared(adapter.activations, ACTIVATIONS) if both else (),
+            _declared(adapter.losses, LOSSES) if scored else (),
+            _declared(adapter.network_activations, ACTIVATIONS),
+            _declared(adapter.network_losses, LOSSES),
+            tuple(p for p in parts if p != "l2" or adapter.l2),
+        )
+
+    def within(self, other: "Scope") -> "Scope":
+        """What both scopes hold."""
+        return Scope(
+            *(
+                tuple(name for name in mine if name in theirs)
+                for mine, theirs in (
+                    (self.activations, other.activations),
+                    (self.losses, other.losses),
+                    (self.network_activations, other.network_activations),
+                    (self.network_losses, other.network_losses),
+                    (self.parts, other.parts),
+                )
+            )
+        )
+
+    @property
+    def whole(self) -> bool:
+        """Whether every component is in scope (nothing is left out)."""
+        return self == Scope()
+
+    def has_function(self, function: str) -> bool:
+        """Whether protocol function `function` is in scope: its part, or for the activation and
+        loss functions, any activation or loss."""
+        if function in ("activation", "activation_backward"):
+            return bool(self.activations)
+        if function in ("loss", "loss_backward"):
+            return bool(self.losses)
+        return FUNCTION_PARTS[function] in self.parts
+
+    def outside(self, functions: Iterable[str], components: Iterable[str] = (), *, network: bool | None = None) -> list[str]:
+        """What of a check's `functions` (their parts) and `components` is not in scope, in
+        COMPONENTS order. The activations and losses are those of networks when `network`
+        (default: when a function builds networks), else those of the standalone functions."""
+        functions = tuple(functions)
+        networks = any(fn in NETWORK_FUNCTIONS for fn in functions) if network is None else network
+        held = {
+            *self.parts,
+            *(self.network_activations if networks else self.activations),
+            *(self.network_losses if networks else self.losses),
+        }
+        needed = [FUNCTION_PARTS[fn] for fn in functions if fn in FUNCTION_PARTS] + list(components)
+        return [name for name in _ordered(needed) if name not in held]
+
+    def case_outside(self, functions: tuple[str, ...], case: Any) -> list[str]:
+        """What of a check of `functions` on `case` is not in scope: the case's activation or
+        loss, or the layers, loss and L2 of its network when the functions build one."""
+        if isinstance(case, ActivationCase) or isinstance(case, LossCase):
+            return self.outside(functions, (case.name,), network=False)
+        example = case.example if isinstance(case, TrainCase) else case
+        if isinstance(example, Example) and any(fn in NETWORK_FUNCTIONS for fn in functions):
+            arch = example.arch
+            return self.outside(functions, (*arch.activations, arch.loss, *(("l2",) if arch.l2 > 0 else ())), network=True)
+        return self.outside(functions)
+
+    def activation_names(self) -> tuple[str, ...]:
+        """The activations the activation functions are checked on; NotInScope when none is."""
+        if not self.activations:
+            raise NotInScope(list(ACTIVATIONS))
+        return self.activations
+
+    def loss_names(self) -> tuple[str, ...]:
+        """The losses the loss functions are checked on; NotInScope when none is."""
+        if not self.losses:
+            raise NotInScope(list(LOSSES))
+        return self.losses
+
+    def network_draws(self, l2: str = "mixed") -> dict[str, Any]:
+        """The options of strategies.architectures for networks in scope: their activations, losses
+        and L2 draws ("mixed" becomes "zero" without "l2"); NotInScope when no loss in scope has an
+        output activation in scope (or "positive" L2 draws are asked for without "l2")."""
+        usable = [loss for loss in self.network_losses if any(a in self.network_activations for a in OUTPUT_ACTIVATIONS[loss])]
+        if not usable or (l2 == "positive" and "l2" not in self.parts):
+            raise NotInScope(self.outside((), (*ACTIVATIONS, *LOSSES, *(("l2",) if l2 == "positive" else ())), network=True))
+        return {
+            "activations": self.network_activations,
+            "losses": tuple(usable),
+            "l2": "zero" if l2 == "mixed" and "l2" not in self.parts else l2,
+        }
+
+
+#: The whole protocol: the scope of a run that declares nothing.
+WHOLE = Scope()
