@@ -355,9 +355,9 @@ def _package_folders(name: str) -> list[str]:
     """A top-level package's folder and its bundled shared libraries' (`<name>.libs`); for a
     module of one file (typing_extensions.py, or a compiled one), that file."""
     spec = importlib.util.find_spec(name) if name.isidentifier() else None
-    one_file = spec is not None and not spec.submodule_search_locations and isinstance(spec.origin, str)
-    if one_file and spec.origin.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES)) and os.path.isfile(spec.origin):
-        return [os.path.realpath(spec.origin)]
+    origin = spec.origin if spec is not None and not spec.submodule_search_locations else None
+    if isinstance(origin, str) and origin.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES)) and os.path.isfile(origin):
+        return [os.path.realpath(origin)]
     if spec is None or not spec.submodule_search_locations:
         raise SandboxUnavailable(f"the package {name!r} (allowed by the rubric) cannot be found by the grader's interpreter")
     folder = os.path.realpath(list(spec.submodule_search_locations)[0])
