@@ -25,16 +25,25 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: Steps a momentum check takes.
+MOMENTUM_STEPS = 3
+
+
+def momentum_gradients(case: TrainCase, layers: list[dict]) -> list[list[dict]]:
+    """The fixed gradients of each of a momentum check's steps: per layer a W and a b of the
+    layer's shapes, drawn from the case's seed."""
+    rng = np.random.default_rng(case.example.seed ^ 0xF00D)
+    return [[{key: rng.normal(size=layer[key].shape) for key in ("W", "b")} for layer in layers] for _ in range(MOMENTUM_STEPS)]
+
+
 def check_momentum_step(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     """Three consecutive steps with fixed gradients, each side fed its own velocity."""
     net, _, _ = materialize(case.example)
     torch_ref = oracles()["torch"]
-    rng = np.random.default_rng(case.example.seed ^ 0xF00D)
     params_impl = params_ref = net["layers"]
     velocity_impl = velocity_ref = None
     out = []
-    for step in range(3):
-        grads = [{key: rng.normal(size=layer[key].shape) for key in ("W", "b")} for layer in net["layers"]]
+    for step, grads in enumerate(momentum_gradients(case, net["layers"])):
         before = arrays_of(params_impl) + arrays_of(grads) + (arrays_of(velocity_impl) if velocity_impl else [])
         args = (params_impl, grads, velocity_impl)
         result = call(impl, "sgd_momentum_step", *args, lr=case.lr, momentum=case.momentum)
@@ -103,7 +112,8 @@ def _unchanged(layers: list[dict], initial: list[dict]) -> bool:
         return True
 
 
-def _train_kwargs(case: TrainCase) -> dict:
+def train_kwargs(case: TrainCase) -> dict:
+    """The keyword arguments a training check calls train with."""
     return dict(lr=case.lr, momentum=case.momentum, batch_size=case.batch_size, epochs=case.epochs)
 
 
@@ -120,7 +130,7 @@ def longer(case: TrainCase) -> TrainCase:
 def check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     net, X, Y = materialize(case.example)
     before = arrays_of(net["layers"])
-    kwargs = _train_kwargs(case)
+    kwargs = train_kwargs(case)
     ref_net, ref_losses = _reference_training(net, X, Y, kwargs)
     layers, losses = _trained(impl, net, X, Y, kwargs)
     where = Where(oracle="torch.optim.SGD", function="train")
@@ -179,7 +189,7 @@ def check_train_loop(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     work of its own and fails too. So must it when the own steps change nothing (zero gradients,
     a step that returns its input): a loop over them proves nothing."""
     net, X, Y = materialize(case.example)
-    kwargs = _train_kwargs(case)
+    kwargs = train_kwargs(case)
     _reference_training(net, X, Y, kwargs)
     states, own_losses, failure = _own_steps(impl, net, X, Y, case)
     own_layers = states[-1]

@@ -65,3 +65,19 @@ def test_a_runtime_with_packages_is_its_own_folder_closed_to_others_and_leaves_t
 def test_each_set_of_packages_has_its_own_group():
     assert engine.package_group(("scipy",)) != engine.package_group(("scipy", "sympy"))
     assert engine.package_group(("a", "b")) == engine.package_group(("b", "a"))
+
+
+def test_a_module_of_one_file_can_be_allowed_and_a_submission_imports_it(tmp_path):
+    """typing_extensions is one file, not a package folder: the rubric may name it all the same."""
+    from gradverify.grading.items import grade_file
+
+    assert engine._package_folders("typing_extensions")[0].endswith("typing_extensions.py")
+    model = Path(__file__).resolve().parents[1] / "impl" / "backprop.py"
+    submission = tmp_path / "uses_typing_extensions.py"
+    submission.write_text(model.read_text().replace("import numpy as np", "import numpy as np\nimport typing_extensions", 1))
+    rubric = replace(load_rubric(), examples=2, packages=("typing_extensions",))
+    rubric = replace(rubric, items=tuple(item for item in rubric.items if item.name == "sigmoid"))
+    result = grade_file(submission, rubric)
+    assert result.load_error is None and result.score == result.max_score > 0
+    without = grade_file(submission, replace(rubric, packages=()))
+    assert "imports typing_extensions, which the sandbox does not have" in (without.load_error or "")

@@ -118,6 +118,7 @@ def results_json(result: GradeResult) -> dict[str, Any]:
                 "share": r.credit.share if r.credit else None,
                 "components": _components(r),
                 "failed_at": r.failed_at,
+                "reproduce": r.reproduce or None,
                 "failure": r.cause.name if r.cause else None,
                 "seconds": round(r.seconds, 3),
             },
@@ -310,7 +311,26 @@ def student_feedback_full(r: ItemResult) -> str:
     ("Not implemented" when a function it needs is missing, not wrong; "Partly right" with the
     share a composite item earned), cause, details, hints, and for a composite item what of its
     domain was not right or left out."""
-    return "\n".join([f"{VERDICTS[r.status]}: {r.reason}", *_credit(r), *r.details, *(f"Hint: {h}" for h in r.hints), *_scope(r)])
+    return "\n".join(
+        [
+            f"{VERDICTS[r.status]}: {r.reason}",
+            *_credit(r),
+            *r.details,
+            *_reproduce(r),
+            *(f"Hint: {h}" for h in r.hints),
+            *_scope(r),
+        ]
+    )
+
+
+def _reproduce(r: ItemResult) -> list[str]:
+    """The lines that show how to rebuild the failing case in a notebook cell, indented."""
+    if not r.reproduce:
+        return []
+    return [
+        "To run the failing case yourself, where your functions are defined:",
+        *(f"    {line}" for line in r.reproduce.splitlines()),
+    ]
 
 
 def _credit(r: ItemResult) -> list[str]:

@@ -43,6 +43,7 @@ from gradverify.markdown import escaped
 from gradverify.references.compare import MISSING, Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 from gradverify.profiles import PROFILES
+from gradverify.properties.reproduce import snippet
 from gradverify.results import Failure, PropertyResult
 from gradverify.search import illustrate, run_property
 
@@ -83,6 +84,9 @@ class ItemResult:
     #: why it failed as data: what failed (a comparison's rendered `where`, without numbers) and
     #: its Cause
     failed_at: str = ""
+    #: Python that rebuilds the smallest failing case and calls the student's functions on it as
+    #: the check did (properties/reproduce.py); "" when there is none (or through an adapter)
+    reproduce: str = ""
     cause: Cause | None = None
     #: a composite item's components not right, and those left out of its domain, one line each
     #: with why (`credit_lines`)
@@ -451,6 +455,7 @@ def _failed_item(
         credit=credit,
         max_rel_err=max_rel_err,
         tolerance=prop.tolerance,
+        reproduce=(snippet(counterexample.case, prop.functions) or "") if counterexample is not None else "",
     )
 
 
@@ -591,6 +596,8 @@ def grade_module(
     )
     for index, item in enumerate(order):
         done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check, seed=chosen.value))
+        if adapter is not None:  # the protocol's calls are the adapter's, not the student's own
+            done[-1].reproduce = ""
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}

@@ -44,6 +44,7 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -227,7 +228,7 @@ def _runtime_of(place: dict) -> dict:
         for root, _, names in os.walk(top)
         for name in names
         if ".so" in name
-    ]
+    ] + [top for top in numpy_dirs if os.path.isfile(top) and ".so" in os.path.basename(top)]
     return {
         "exe": exe,
         "stdlib": sorted(stdlib | set(extensions)),
@@ -283,8 +284,12 @@ def _fill(building: Path, place: dict, version: str, *, bubblewrap: Path | None)
     for library in _shared_libraries([place["exe"]], []):
         if library.startswith(sys.base_prefix + "/"):  # libpython, found through the build's own RUNPATH
             shutil.copy2(library, building / "lib" / os.path.basename(library))
-    for folder in place["packages"]:
-        shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
+    (building / "site").mkdir()
+    for folder in place["packages"]:  # a folder, or a module of one file
+        if os.path.isdir(folder):
+            shutil.copytree(folder, building / "site" / os.path.basename(folder), symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(folder, str(building / "site" / os.path.basename(folder)))
 
 
 def shared_copy(packages: tuple[str, ...] = ()) -> dict:
@@ -347,8 +352,12 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def _package_folders(name: str) -> list[str]:
-    """A top-level package's folder and its bundled shared libraries' (`<name>.libs`)."""
+    """A top-level package's folder and its bundled shared libraries' (`<name>.libs`); for a
+    module of one file (typing_extensions.py, or a compiled one), that file."""
     spec = importlib.util.find_spec(name) if name.isidentifier() else None
+    origin = spec.origin if spec is not None and not spec.submodule_search_locations else None
+    if isinstance(origin, str) and origin.endswith((".py", *importlib.machinery.EXTENSION_SUFFIXES)) and os.path.isfile(origin):
+        return [os.path.realpath(origin)]
     if spec is None or not spec.submodule_search_locations:
         raise SandboxUnavailable(f"the package {name!r} (allowed by the rubric) cannot be found by the grader's interpreter")
     folder = os.path.realpath(list(spec.submodule_search_locations)[0])
