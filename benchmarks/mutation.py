@@ -124,7 +124,8 @@ def _buggy_row(variant, seeds: int, folder: Path, checks: list[str] | None, rubr
         "grade_right_item": lost == variant.lost_items(rubric),
         "hint_expected": variant.hint,
         "hints_named": named,
-        "hint_right": set(named) <= {variant.hint} and (variant.hint is None or variant.hint in own),
+        "hint_right": set(named) <= {variant.hint, *(d for _, d in variant.elsewhere)}
+        and (variant.hint is None or variant.hint in own),
         "seconds": time.perf_counter() - start,
     }
     print(

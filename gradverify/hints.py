@@ -4,9 +4,10 @@
 on the smallest failing case, asks the submission's own functions a few more questions. Hints
 that name a mistake (`Diagnosis`: a missing 1/N, dampened momentum, regularised biases, …) are
 *diagnoses*: each is tested against the numbers on the failing case and on siblings of it that
-tell the candidate causes apart (one more sample, one more output, another seed), and is shown
-only when it fits every one of them — at N = 2 a missing 1/N and a missing ½ look alike; at
-N = 3 they do not. No fit, no hint: a wrong hint is worse than none. Each hint is one sentence,
+tell the candidate causes apart (one more sample, one more output, another seed; for a training
+run another learning rate, momentum and batch too), and is shown only when it fits every one of
+them — at N = 2 a missing 1/N and a missing ½ look alike; at N = 3 they do not; on a case of one
+entry any wrong number is a constant multiple of the right one. No fit, no hint: a wrong hint is worse than none. Each hint is one sentence,
 a `Hint` (a str) whose `diagnosis` says which one it is. Nothing here may raise: a submission
 that misbehaves while being diagnosed just gets fewer hints.
 """
@@ -21,6 +22,9 @@ import numpy as np
 
 from gradverify.properties.calls import call
 from gradverify.properties.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
+from gradverify.properties.component_checks import check_activations
+from gradverify.properties.shared import Rejected
+from gradverify.properties.training_checks import check_momentum_step, check_train_loop
 from gradverify.references import finite_diff
 from gradverify.references.compare import MISSING, Cause, compare, constant_ratio
 from gradverify.references.spec import LEAKY_SLOPE
@@ -45,6 +49,8 @@ class Diagnosis(StrEnum):
     DAMPENING = "dampening"
     OWN_LOSS = "own_loss"
     NOT_DERIVATIVE = "not_derivative"
+    BACKWARD_PASS = "backward_pass"
+    FORWARD_PASS = "forward_pass"
 
 
 class Hint(str):
@@ -80,6 +86,8 @@ DIAGNOSES: dict[Diagnosis, str] = {
     Diagnosis.DAMPENING: "momentum with dampening",
     Diagnosis.OWN_LOSS: "a loss value not the protocol's, with loss_backward its derivative",
     Diagnosis.NOT_DERIVATIVE: "a loss value that is right, with loss_backward not its derivative",
+    Diagnosis.BACKWARD_PASS: "network gradients that are not the derivatives of the network's own loss value",
+    Diagnosis.FORWARD_PASS: "network gradients that are the derivatives of a loss value not the protocol's",
 }
 
 
@@ -103,6 +111,9 @@ LAWS: tuple[tuple[str, Callable[[int, int], float]], ...] = (
     ("100", lambda n, k: 100.0),
     ("1/100", lambda n, k: 0.01),
 )
+#: The laws of a quantity that no mean is taken in (an activation, a step, a training run): a factor
+#: that follows N or K there is no constant one, and no law fits it.
+CONSTANT_LAWS = tuple((name, f) for name, f in LAWS if name in ("1", "−1", "2", "½", "100", "1/100"))
 #: The diagnosis each law points to.
 LAW_DIAGNOSES = {
     "−1": "sign",
@@ -117,10 +128,10 @@ LAW_DIAGNOSES = {
 }
 
 
-def law(ratios: list[tuple[int, int, float | None]]) -> str | None:
-    """The law (a name in LAWS) that gives got/expected on every probe (N, K, ratio), or None
+def law(ratios: list[tuple[int, int, float | None]], laws: tuple = LAWS) -> str | None:
+    """The law (a name in `laws`) that gives got/expected on every probe (N, K, ratio), or None
     when no law fits them all (a ratio of None — no constant factor — fits none)."""
-    for name, f in LAWS:
+    for name, f in laws:
         if ratios and all(r is not None and _near(r, f(n, k)) for n, k, r in ratios):
             return name
     return None
@@ -182,36 +193,6 @@ def _noun(named: str) -> str:
 # --------------------------------------------------------------------------- generic
 
 
-def factor_hint(scale: float, n: int | None = None, k: int | None = None) -> str | None:
-    """A sentence for got = scale × expected on one case, when the scale means something."""
-    sign = "The values have the wrong sign" if scale < 0 else ""
-    size = abs(scale)
-    if _near(size, 1.0):
-        return f"{sign} (got = −1 × expected)." if sign else None
-    reasons = []
-    for name, count, what in (("N", n, "the mean over the batch"), ("K", k, "the mean over the outputs")):
-        if count and count >= 2 and (_near(size, count) or _near(size, 1.0 / count)):
-            reasons.append(f"{what} ({name} = {count} here)")
-    if _near(size, 2.0) or _near(size, 0.5):
-        reasons.append("a missing or extra ½ or 2")
-    if _near(size, 100.0) or _near(size, 0.01):
-        reasons.append("the factor 100 of a percentage")
-    if not reasons:
-        return None
-    factor = f"{size:.4g}" if size >= 1 else f"1/{1 / size:.4g}"
-    text = f"Off by a factor of {factor}: check " + ", or ".join(reasons) + "."
-    return f"{sign} and are off by a factor of {factor}: check " + ", or ".join(reasons) + "." if sign else text
-
-
-def _sizes(case: Any) -> tuple[int | None, int | None]:
-    if isinstance(case, (ActivationCase, LossCase)):
-        return case.rows, case.units
-    example = case.example if isinstance(case, TrainCase) else case
-    if isinstance(example, Example):
-        return example.arch.batch, example.arch.sizes[-1]
-    return None, None
-
-
 def _generic(failure: Any) -> list[Hint]:
     """Observations on the failing comparisons: transposed, NaN, infinite."""
     out = []
@@ -225,22 +206,76 @@ def _generic(failure: Any) -> list[Hint]:
     return out
 
 
-def _factor(failure: Any) -> list[Hint]:
-    """The factor hint, when every failing comparison with numbers is the same constant multiple
-    of its expected value on the failing case (one factor here and other errors there: none)."""
-    numeric = [c for c in failure.comparisons if c.cause is Cause.MISMATCH]
-    scales = [c.scale for c in numeric]
-    if not numeric or None in scales or not all(_near(s, scales[0]) for s in scales):
+def _scale_of(comparisons: list[Any]) -> float | None:
+    """c when every failing comparison is a mismatch by the one constant factor c (none failing,
+    another cause, or factors that differ: None)."""
+    failing = [c for c in comparisons if not c.ok]
+    scales = [c.scale if c.cause is Cause.MISMATCH else None for c in failing]
+    first = scales[0] if scales else None
+    if first is None or not all(s is not None and _near(s, first) for s in scales):
+        return None
+    return first
+
+
+def _named(where: Any) -> str:
+    """'activation_backward('tanh')', 'sgd_momentum_step's velocity'"""
+    function = f"{where.function}('{where.component}')" if where.component else where.function
+    return f"{function}'s {where.quantity}" if where.quantity else function
+
+
+#: Why an activation, a step or a training run can be `law` × what it should be (CONSTANT_LAWS).
+_CONSTANT_WHY: dict[str, str] = {
+    "−1": "the sign is flipped",
+    "2": "look for a factor 2 too many (or a ½ too few)",
+    "½": "look for an extra ½ (or a missing 2)",
+    "100": "check the factor 100 of a percentage",
+    "1/100": "check the factor 100 of a percentage",
+}
+
+
+def _rechecked_factor(kind: str, failure: Any, module: Any) -> list[Hint]:
+    """The factor diagnosis of an activation, a momentum step or a training run: every failing
+    comparison is one constant law (CONSTANT_LAWS) × its expected value on the failing case and on
+    each of its siblings, checked again (_RECHECKS); on a case of one entry any wrong number is a
+    constant multiple of the right one, so one case alone says nothing."""
+    probes = _probes(failure.case)
+    scales: list[float | None] = []
+    first: list[Any] = []
+    for probe in probes:
+        try:
+            comparisons = _RECHECKS[kind](module, probe)
+        except Rejected:  # the reference run diverged on this sibling: it cannot tell
+            return []
+        first = first or [c for c in comparisons if not c.ok]
+        scales.append(_scale_of(comparisons))
+        if scales[-1] is None:
+            return []
+    found = law([(1, 1, scale) for scale in scales], CONSTANT_LAWS)
+    if found is None or found == "1":
         return []
-    n, k = _sizes(failure.case)
-    text = factor_hint(scales[0], n, k)
-    return [Hint(text)] if text else []
+    names = list(dict.fromkeys(_named(c.where) for c in first))
+    verb = "is" if len(names) == 1 else "are"
+    return [
+        Hint(
+            f"Your {' and '.join(names)} {verb} {found} × the reference's (checked on {_checked(probes)}): "
+            f"{_CONSTANT_WHY[found]}.",
+            LAW_DIAGNOSES[found],
+        )
+    ]
+
+
+def _checked(probes: list[Any]) -> str:
+    """The probes of an activation or a training run, in words."""
+    if isinstance(probes[0], ActivationCase):
+        return "z of shape " + ", ".join(f"({p.rows}, {p.units})" for p in probes)
+    return "; ".join(f"seed {p.example.seed}, lr {p.lr:g}, N = {p.example.arch.batch}, batch_size {p.batch_size}" for p in probes)
 
 
 def _probes(case: Any) -> list[Any]:
     """The failing case and siblings that tell causes apart: one more sample, one more output
     (components, a dense layer), or one more sample (networks: the weights stay, N changes), plus
-    another seed."""
+    another seed; for a training run another seed at half the learning rate (a factor that follows
+    η is no constant), then one more sample in a bigger batch."""
     if isinstance(case, (ActivationCase, LossCase)):
         return [case, replace(case, rows=case.rows + 1), replace(case, units=case.units + 1, seed=case.seed + 1)]
     if isinstance(case, DenseCase):
@@ -248,6 +283,16 @@ def _probes(case: Any) -> list[Any]:
     if isinstance(case, Example):
         batch = case.arch.batch + 1 if case.arch.batch < 16 else case.arch.batch - 1
         return [case, replace(case, arch=replace(case.arch, batch=batch), seed=case.seed + 1)]
+    if isinstance(case, TrainCase):
+        ex = case.example
+        other = replace(
+            case,
+            example=replace(ex, seed=ex.seed + 1),
+            lr=case.lr / 2,
+            momentum=(1 + case.momentum) / 2 if case.momentum else 0.0,
+        )
+        bigger = replace(ex, arch=replace(ex.arch, batch=ex.arch.batch + 1), seed=ex.seed + 2)
+        return [case, other, replace(case, example=bigger, batch_size=case.batch_size + 1)]
     return [case]
 
 
@@ -466,35 +511,57 @@ def _network_scale(example: Example, module: Any) -> list[Hint]:
     return scale_hint(law(values), law(grads), "loss value is", "gradients are", checked)
 
 
-def _network_hints(failure: Any, module: Any) -> list[Hint]:
-    ex = failure.case
-    out = _network_scale(ex, module)
-    net, X, Y = materialize(ex)
+def _own_derivatives(example: Example, module: Any) -> tuple[int, str] | bool | None:
+    """What finite differences of the submission's own loss value say on one example: the first
+    (layer, "W" or "b") whose gradient is not its derivative; else whether the loss value is the
+    reference's (True) or not (False); None where they cannot tell (a kink, a wrong shape)."""
+    from gradverify.references import torch_backend as ref
+
+    net, X, Y = materialize(example)
     value, grads = call(module, "network_gradients", net, X, Y)
     rng = np.random.default_rng(0)
     for i, layer in enumerate(net["layers"]):
         for key in ("W", "b"):
             g = np.asarray(grads[i][key], dtype=np.float64)
             if g.shape != layer[key].shape:
-                return out
+                return None
             u = rng.normal(size=g.shape)
             try:
                 numeric = finite_diff.network_directional(module, net, X, Y, i, key, u)
             except finite_diff.NotSmoothHere:
-                return out
+                return None
             if not compare("fd", float(np.sum(g * u)), numeric, "finite_diff").ok:
-                return out + [
-                    Hint(
-                        f"Your gradient for layers[{i}].{key} is not the derivative of your own loss value "
-                        "(finite differences disagree): the backward pass is wrong there."
-                    )
-                ]
-    return out + [
-        Hint(
-            "Your gradients are the derivatives of your own loss value (finite differences agree), "
-            "so it is the loss value — the forward pass or the loss — that differs from the reference."
-        )
-    ]
+                return i, key
+    return compare("loss", value, ref.network_gradients(net, X, Y)[0]).ok
+
+
+def _network_hints(failure: Any, module: Any) -> list[Hint]:
+    """The scale diagnosis over the probes; when it finds none, what finite differences of the
+    submission's own loss value say, when they say the same on every probe (_own_derivatives)."""
+    probes = _probes(failure.case)
+    out = _network_scale(failure.case, module)
+    found = [_own_derivatives(probe, module) for probe in probes]
+    if out or None in found or len(set(found)) != 1:
+        return out
+    checked = _sizes_text([(p.arch.batch, p.arch.sizes[-1]) for p in probes], outputs=False)
+    if isinstance(found[0], tuple):
+        i, key = found[0]
+        return [
+            Hint(
+                f"Your gradient for layers[{i}].{key} is not the derivative of your own loss value (finite differences "
+                f"disagree; checked at {checked}): the backward pass is wrong there.",
+                "backward_pass",
+            )
+        ]
+    if found[0] is False:
+        return [
+            Hint(
+                f"Your gradients are the derivatives of your own loss value (finite differences agree; checked at "
+                f"{checked}), so it is the loss value — the forward pass or the loss — that differs from the reference.",
+                "forward_pass",
+            )
+        ]
+    return []
 
 
 def _l2_terms(example: Example, module: Any) -> tuple[int, float | None, float | None, float | None, float | None]:
@@ -565,22 +632,27 @@ def _l2_hints(example: Example, module: Any) -> list[Hint]:
     return out
 
 
-#: The kinds whose scale is diagnosed over the probes (a law, scale_hint): no factor hint from one case.
-SCALE_PROBED = ("loss", "dense", "network", "l2")
+#: The kinds whose factor is measured by checking the failing case's siblings again
+#: (_rechecked_factor), each with its check; the others measure their scale law themselves.
+_RECHECKS: dict[str, Callable[[Any, Any], list[Any]]] = {
+    "activation": check_activations,
+    "momentum_step": check_momentum_step,
+    "train_loop": check_train_loop,
+}
 
 
 def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint]:
     """One-sentence hints for a failing item; [] when nothing clear can be said. A diagnosis that
-    fits replaces the generic factor hint (a dampened velocity is off by 1 − α, which is ½ when
-    α = ½: the cause is the dampening, not a ½); the kinds that probe their scale (SCALE_PROBED)
-    get no factor hint from one case at all. A function not defined or not implemented gets
-    none: there is nothing of it to diagnose."""
+    fits replaces the factor diagnosis (a dampened velocity is off by 1 − α, which is ½ when
+    α = ½: the cause is the dampening, not a ½); every diagnosis holds on the failing case's
+    siblings (_probes) or is not given. A function not defined or not implemented gets none:
+    there is nothing of it to diagnose."""
     if failure.comparisons and all(c.cause in MISSING for c in failure.comparisons):
         return []
-    if kind == "momentum_step" and (dampened := _dampening_hint(failure)):
-        return [dampened]
     out = _generic(failure)
     try:
+        if kind == "momentum_step" and (dampened := _dampening_hint(failure, module)):
+            return [dampened]
         if kind == "activation" and target is not None and isinstance(failure.case, ActivationCase):
             found = _activation_hints(target, failure.case, module)
         elif kind == "loss" and target is not None and isinstance(failure.case, LossCase):
@@ -597,32 +669,40 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
             found = _train_hints(failure)
         else:
             found = []
+        if kind in _RECHECKS and failure.case is not None and not any(h.diagnosis for h in found):
+            found += _rechecked_factor(kind, failure, module)
     except Exception:  # noqa: BLE001 - a hint is optional; whatever the submission does here, grading goes on
         found = []
-    if kind not in SCALE_PROBED and not any(h.diagnosis for h in found):
-        out += _factor(failure)
     return list(dict.fromkeys(out + found))  # each hint once, in order
 
 
-def _dampening_hint(failure: Any) -> Hint | None:
-    """The velocity is (1 − α) × Δw on every failing velocity comparison of the first step: the
-    update of torch's dampening (Δw = α·Δw − η·(1 − α)·∂E/∂w), not the protocol's."""
+def _dampened(momentum: float, comparisons: list[Any]) -> bool:
+    """The velocity is (1 − α) × Δw on every failing velocity comparison of the first step."""
+    velocity = [
+        c
+        for c in comparisons
+        if not c.ok and c.where.function == "sgd_momentum_step" and c.where.quantity == "velocity" and c.where.step in (None, 1)
+    ]
+    return bool(velocity) and all(c.scale is not None and _near(c.scale, 1.0 - momentum) for c in velocity)
+
+
+def _dampening_hint(failure: Any, module: Any) -> Hint | None:
+    """The first step's velocity is (1 − α) × Δw on the failing case and on its siblings (another
+    seed, another learning rate): the update of torch's dampening (Δw = α·Δw − η·(1 − α)·∂E/∂w),
+    not the protocol's."""
     case = failure.case
     if not isinstance(case, TrainCase) or not case.momentum or _near(case.momentum, 1.0):
         return None
     momentum = case.momentum
-    velocity = [
-        c
-        for c in failure.comparisons
-        if c.where.function == "sgd_momentum_step" and c.where.quantity == "velocity" and c.where.step in (None, 1)
-    ]
-    if velocity and all(c.scale is not None and _near(c.scale, 1.0 - momentum) for c in velocity):
-        return Hint(
-            f"The step is (1 − α) = {1 - momentum:g} times the protocol's: that is momentum with dampening "
-            "(Δw = α·Δw − η·(1 − α)·∂E/∂w); the protocol has none: Δw(n) = α·Δw(n−1) − η·∂E/∂w.",
-            "dampening",
-        )
-    return None
+    if not _dampened(momentum, failure.comparisons):
+        return None
+    if not all(_dampened(probe.momentum, check_momentum_step(module, probe)) for probe in _probes(case)[1:]):
+        return None
+    return Hint(
+        f"The step is (1 − α) = {1 - momentum:g} times the protocol's: that is momentum with dampening "
+        "(Δw = α·Δw − η·(1 − α)·∂E/∂w); the protocol has none: Δw(n) = α·Δw(n−1) − η·∂E/∂w.",
+        "dampening",
+    )
 
 
 def _momentum_hints(failure: Any) -> list[Hint]:

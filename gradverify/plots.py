@@ -139,21 +139,32 @@ def write_with_pictures(path: str | Path, render: Callable[[Any], str], pictures
 # --- the figures ---------------------------------------------------------------------------------
 
 
-def error_margins(rows: Sequence[tuple[str, float, float, bool]], *, what: str = "check") -> Any:
+def error_margins(rows: Sequence[tuple], *, what: str = "check") -> Any:
     """Worst relative error per check (or rubric item: `what`) against its relative tolerance, log
     scale; red where it failed.
 
-    rows: (check, worst relative error, relative tolerance, passed). An error of 0 is drawn at
-    the axis' floor (marked "0"); the tolerance is a tick on each row."""
+    rows: (check, worst relative error, relative tolerance, passed[, note]). An error of 0 is
+    drawn at the axis' floor (marked "0"); the tolerance is a tick on each row. A failure with no
+    error to measure (a wrong shape, an exception: error NaN) gets no bar but a red × at the floor,
+    labelled with its note (its cause)."""
     plt = _pyplot()
     floor = 1e-18
-    names = [r[0] for r in rows][::-1]
-    errors = [max(r[1], floor) if r[1] == r[1] else floor for r in rows][::-1]
-    tolerances = [r[2] for r in rows][::-1]
-    colours = ["#2a9d8f" if r[3] else "#e63946" for r in rows][::-1]
+    rows = rows[::-1]
+    names = [r[0] for r in rows]
+    unmeasured = [r[1] != r[1] for r in rows]  # NaN: no number to draw
+    errors = [floor if missing else max(r[1], floor) for r, missing in zip(rows, unmeasured)]
+    tolerances = [r[2] for r in rows]
+    colours = ["#2a9d8f" if r[3] else "#e63946" for r in rows]
     figure, ax = plt.subplots(figsize=(WIDTH, 0.2 * len(rows) + 1.1))
     ys = range(len(rows))
-    ax.barh(list(ys), errors, color=colours, height=0.6, left=floor, label="worst relative error")
+    ax.barh(
+        list(ys),
+        [0.0 if m else e for e, m in zip(errors, unmeasured)],
+        color=colours,
+        height=0.6,
+        left=floor,
+        label="worst relative error",
+    )
     ticks = [(y, t) for y, t in zip(ys, tolerances) if t > 0]
     ax.scatter(
         [t for _, t in ticks],
@@ -165,11 +176,18 @@ def error_margins(rows: Sequence[tuple[str, float, float, bool]], *, what: str =
         label="relative tolerance (rtol)",
         zorder=3,
     )
-    for y, (error, raw, tolerance) in enumerate(zip(errors, [r[1] for r in rows][::-1], tolerances)):
-        if raw == 0:
+    marks = [y for y, missing in zip(ys, unmeasured) if missing]
+    if marks:
+        ax.scatter(
+            [floor * 3] * len(marks), marks, marker="x", s=40, color="#e63946", label="failed with no error to measure", zorder=3
+        )
+    for y, (row, error, missing, tolerance) in enumerate(zip(rows, errors, unmeasured, tolerances)):
+        if missing:
+            ax.text(floor * 10, y, f"no error to measure: {row[4] if len(row) > 4 else 'failed'}", va="center", fontsize=7)
+        elif row[1] == 0:
             ax.text(floor * 2, y, "0", va="center", fontsize=7)
         if tolerance <= 0:
-            ax.text(error * (300 if raw == 0 else 3), y, "absolute tolerance only", va="center", fontsize=7)
+            ax.text(error * (300 if row[1] == 0 else 3), y, "absolute tolerance only", va="center", fontsize=7)
     ax.set_xscale("log")
     ax.set_xlim(floor, max([1.0, *errors, *tolerances]) * 10)
     ax.set_yticks(list(ys), names, fontsize=7)

@@ -45,8 +45,11 @@ def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(nam
     assert all(r.score == 0 for r in result.items if r.lost and r.credit is None)
     assert item.reason and item.details, "a failing item says why, with a case and values"
     named = {h.diagnosis for r in result.items for h in r.hints if h.diagnosis}
-    assert named <= {variant.hint}, f"a diagnosis that does not fit {name}: {[h for r in result.items for h in r.hints]}"
+    fits = {variant.hint, *(diagnosis for _, diagnosis in variant.elsewhere)}
+    assert named <= fits, f"a diagnosis that does not fit {name}: {[h for r in result.items for h in r.hints]}"
     assert variant.hint is None or variant.hint in {h.diagnosis for h in item.hints}, item.hints
+    for other, diagnosis in variant.elsewhere:
+        assert diagnosis in {h.diagnosis for r in result.items if r.item.name == other for h in r.hints}, other
 
 
 def test_every_diagnosis_in_the_catalogue_has_a_variant_that_needs_it():

@@ -429,6 +429,38 @@ def test_a_grade_report_shows_the_margins_and_each_failed_items_pictures(tmp_pat
     assert "3 items checked" in margins  # the item not implemented has no error to show
 
 
+def test_a_failure_with_no_error_to_measure_is_a_labelled_mark_not_a_zero_error_bar(monkeypatch):
+    """A shape failure compares no numbers (its item's worst error stays 0.0): the margins chart
+    gets NaN and the cause for it, and draws no bar but a red × with the cause beside it."""
+    from gradverify.grading.feedback import submission_pictures
+    from gradverify.grading.items import GradeResult, ItemResult
+    from gradverify.grading.rubric import Rubric
+    from gradverify.references.compare import Cause
+
+    items = [
+        ItemResult(_item("sigmoid"), True, 5.0, examples=30, max_rel_err=2e-16, tolerance="autodiff"),
+        ItemResult(
+            _item("dense", "dense", None), False, 0.0, examples=1, max_rel_err=0.0, tolerance="autodiff", cause=Cause.SHAPE
+        ),
+    ]
+    drawn_rows = []
+    monkeypatch.setattr(plots, "error_margins", lambda rows, **_: drawn_rows.extend(rows))
+    (margins,) = [
+        p
+        for p in submission_pictures(GradeResult("s.py", Rubric("c", tuple(r.item for r in items)), items))
+        if p.key == "margins"
+    ]
+    margins.figure()
+    shape = drawn_rows[1]
+    assert shape[0] == "dense" and np.isnan(shape[1]) and shape[3] is False and shape[4] == Cause.SHAPE.value
+    monkeypatch.undo()
+    ax = plots.error_margins(drawn_rows, what="item").axes[0]
+    widths = [bar.get_width() for bar in ax.patches]  # rows are drawn bottom-up: the last row first
+    assert widths[0] == 0.0 and widths[1] > 0.0
+    assert "no error to measure: wrong shape" in [t.get_text() for t in ax.texts]
+    assert any(c.get_label() == "failed with no error to measure" for c in ax.collections)
+
+
 def test_a_grade_report_without_pictures_has_the_same_text(tmp_path):
     from gradverify.grading.feedback import render_submission, submission_pictures
 

@@ -185,6 +185,17 @@ def _picture_keys(result: GradeResult) -> dict[str, str]:
     return keys
 
 
+def _margin_row(r: ItemResult, rtol: float) -> tuple | None:
+    """An item's row of the margins chart: (title, worst relative error, rtol, passed), and for a
+    failure with no error to measure (a wrong shape, an exception: no numbers were compared) NaN
+    and its cause; None for an item with nothing to show (not implemented, no finite error)."""
+    if r.status is Status.NOT_IMPLEMENTED:
+        return None
+    if not r.passed and r.cause is not None and r.cause is not Cause.MISMATCH:
+        return (r.item.title, float("nan"), rtol, False, r.cause.value)
+    return (r.item.title, r.max_rel_err, rtol, r.passed) if math.isfinite(r.max_rel_err) else None
+
+
 def submission_pictures(result: GradeResult) -> "list[Picture]":
     """The staff report's pictures: the worst relative error of each item checked against its
     tolerance; and each failed item's counterexample (gradverify.report.failure_pictures: every
@@ -193,11 +204,7 @@ def submission_pictures(result: GradeResult) -> "list[Picture]":
     from gradverify.references.compare import TOLERANCES
     from gradverify.report import failure_pictures
 
-    rows = [
-        (r.item.title, r.max_rel_err, TOLERANCES[r.tolerance].rtol, r.passed)
-        for r in result.items
-        if r.mapped and r.status is not Status.NOT_IMPLEMENTED and r.tolerance and math.isfinite(r.max_rel_err)
-    ]
+    rows = [row for r in result.items if r.mapped and r.tolerance and (row := _margin_row(r, TOLERANCES[r.tolerance].rtol))]
     shown = []
     if rows:
         shown.append(

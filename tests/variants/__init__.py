@@ -1,67 +1,17 @@
-"""Copies of the bundled impl with one deliberate change each, made from textual patches.
-
-A variant is (claim, [(old text, new text), ...]) applied to impl/backprop.py; each
-old text must occur exactly once, so a variant can never silently stop applying.
+"""Copies of the bundled impl with one deliberate change each, made from textual patches
+(tests/variants/variant.py): the bugs, the correct-but-different, partial and restricted
+implementations; the bugs whose hint must hold on the failing case's siblings are in
+tests/variants/siblings.py, and part of BUGGY here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-IMPL_SOURCE = Path(__file__).resolve().parents[2] / "impl" / "backprop.py"
+from tests.variants.siblings import SIBLINGS
+from tests.variants.variant import IMPL_SOURCE, Variant, _v
 
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    description: str
-    patches: tuple[tuple[str, str], ...]
-    #: the default rubric's item where the bug lives (None: a correct variant)
-    item: str | None = None
-    #: items the bug costs besides its own and those built on it (grading.kinds.BUILDS_ON): a training
-    #: loop over steps that fail cannot be right, so a step bug that makes them fail costs it too
-    also: tuple[str, ...] = ()
-    #: the diagnosis (a gradverify.hints.Diagnosis) its item's hints must name; every
-    #: other diagnosis must stay silent on it
-    hint: str | None = None
-    #: network_gradients computes its layers with the buggy function (rubric.items_lost_to)
-    through_network: bool = False
-
-    def lost_items(self, rubric) -> list[str]:
-        """The items of `rubric` this bug costs (ItemResult.lost: failed, or a composite item only
-        partly right), in rubric order."""
-        from gradverify.grading.rubric import items_lost_to
-
-        lost = set(items_lost_to(self.item, rubric, through_network=self.through_network)) | set(self.also)
-        return [item.name for item in rubric.items if item.name in lost]
-
-    def source(self) -> str:
-        text = IMPL_SOURCE.read_text(encoding="utf-8")
-        for old, new in self.patches:
-            count = text.count(old)
-            if count != 1:
-                raise ValueError(f"variant {self.name}: the text to replace occurs {count} times, expected once: {old!r}")
-            text = text.replace(old, new)
-        return text
-
-    def write(self, folder: Path) -> Path:
-        path = Path(folder) / f"{self.name}.py"
-        path.write_text(self.source(), encoding="utf-8")
-        return path
-
-
-def _v(
-    name: str,
-    item: str | None,
-    description: str,
-    *patches: tuple[str, str],
-    also: tuple[str, ...] = (),
-    hint: str | None = None,
-    through_network: bool = False,
-) -> Variant:
-    return Variant(name, description, tuple(patches), item, also, hint, through_network)
-
+__all__ = ["BUGGY", "CORRECT", "IMPL_SOURCE", "PARTIAL", "RESTRICTED", "SIGMOID_DERIVATIVE_FROM_Z", "Variant", "_v"]
 
 #: network_gradients through the public dense_backward, as most students write it (the bundled
 #: impl computes each layer's gradients inline)
@@ -196,12 +146,14 @@ BUGGY: dict[str, Variant] = {
             _DENSE_TRANSPOSED,
             through_network=True,
             hint="transposed",
+            elsewhere=(("network", "backward_pass"),),
         ),
         _v(
             "network_bias_gradient_mean",
             "network",
             "network_gradients averages the bias gradient over the batch (the loss already did)",
             ('"b": grad_z.sum(axis=0)}', '"b": grad_z.mean(axis=0)}'),
+            hint="backward_pass",
         ),
         _v(
             "l2_penalty_without_half",
@@ -262,6 +214,7 @@ BUGGY: dict[str, Variant] = {
                 '        grad_z = ACTIVATIONS[layer["activation"]][1](zs[i], grad_a)',
                 '        grad_z = ACTIVATIONS[layer["activation"]][1](ACTIVATIONS[layer["activation"]][0](zs[i]), grad_a)',
             ),
+            hint="backward_pass",
         ),
         _v(
             "network_hidden_layers_skip_derivative",
@@ -271,6 +224,7 @@ BUGGY: dict[str, Variant] = {
                 '        grad_z = ACTIVATIONS[layer["activation"]][1](zs[i], grad_a)',
                 '        grad_z = ACTIVATIONS[layer["activation"]][1](zs[i], grad_a) if i == len(layers) - 1 else grad_a',
             ),
+            hint="backward_pass",
         ),
         _v(
             "l2_gradient_on_biases",
@@ -471,18 +425,7 @@ BUGGY: dict[str, Variant] = {
             ("    return -_div(y, p) / p.shape[0]", "    return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.shape[0]"),
             hint="not_derivative",
         ),
-        # Right on the shrunk case only: the hint must hold on its siblings too, or not be given.
-        _v(
-            "cce_as_elementwise_bce",
-            "cce",
-            "cce written as elementwise binary cross-entropy, the mean over N·K in the loss and over N in the gradient: "
-            "the value is right at K = 2 only, the gradient never the loss's derivative",
-            (
-                "    return float(-np.sum(_xlogy(y, p)) / p.shape[0])",
-                "    return float(-np.mean(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p)))",
-            ),
-            ("    return -_div(y, p) / p.shape[0]", "    return -(_div(y, p) - _div(1.0 - y, 1.0 - p)) / p.shape[0]"),
-        ),
+        *SIBLINGS,
     ]
 }
 
