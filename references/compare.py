@@ -71,6 +71,7 @@ class Cause(str, Enum):
     CRASHED = "crashed"
     TOO_LARGE = "result too large"
     MODIFIED_INPUT = "modified its input"
+    ALIASED = "shares memory with an input or another result"
     CHANGED_ENTRIES = "changed the entries of a dict"
     OUTSIDE_RANGE = "outside the allowed range"
     NO_DESCENT = "no descent"

@@ -273,7 +273,7 @@ def test_no_function_is_over_60_lines_but_the_data_tables():
 #: The catalogues both tests/ and benchmarks/ use: the variants of impl (correct, buggy, partial)
 #: and the attacks. The benchmarks import these and nothing else of tests/; the catalogues import
 #: neither a test module nor a benchmark; so the two folders never import each other's code.
-CATALOGUES = ("tests.variants", "tests.attacks")
+CATALOGUES = ("tests.variants", "tests.layer_variants", "tests.attacks")
 
 
 def _within(name: str, packages: tuple[str, ...]) -> bool:

@@ -1,0 +1,250 @@
+"""Hand-written layers in CS231n's convention, in NumPy only: the model solution of the layer
+protocol (docs/layers.md) and the implementation the generic layer check verifies.
+
+    <op>_forward(x, <params>…, [<op>_param]) -> (out, cache)
+    <op>_backward(dout, cache) -> (dx, d<params>…)        (dx alone for one input)
+    <loss>(x, y) -> (loss, dx)
+
+Like impl/backprop.py it imports nothing but NumPy, so it can be handed out, graded as a
+student file, or copied, as it is. Every backward returns new arrays: nothing it returns shares
+memory with an input, and no input is changed in place (the parameter dicts aside, whose
+running averages the forward updates, as CS231n's does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LAYER_FUNCTIONS = (
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "layernorm_forward",
+    "layernorm_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "softmax_loss",
+    "svm_loss",
+)
+__all__ = ["LAYER_FUNCTIONS", *LAYER_FUNCTIONS]
+
+
+# --------------------------------------------------------------------------- #
+# Affine: out = x̃ w + b, x̃ = x reshaped to (N, D), D = d₁·…·d_k.
+# --------------------------------------------------------------------------- #
+
+
+def affine_forward(x, w, b):
+    """out = x̃ @ w + b.
+
+    x: (N, d₁, …, d_k), w: (D, M), b: (M,)  ->  out: (N, M), cache (x, w, b)."""
+    out = x.reshape(x.shape[0], -1) @ w + b
+    return out, (x, w, b)
+
+
+def affine_backward(dout, cache):
+    """With out_nm = Σ_d x̃_nd w_dm + b_m:
+
+        dx̃ = dout @ wᵀ   (then reshaped to x's shape)
+        dw = x̃ᵀ @ dout   ∂out_nm/∂w_dm = x̃_nd, summed over the batch
+        db = Σ_n dout_n   every row adds b
+
+    dout: (N, M)  ->  dx (N, d₁…d_k), dw (D, M), db (M,)."""
+    x, w, b = cache
+    dx = (dout @ w.T).reshape(x.shape)
+    dw = x.reshape(x.shape[0], -1).T @ dout
+    db = dout.sum(axis=0)
+    return dx, dw, db
+
+
+# --------------------------------------------------------------------------- #
+# ReLU: out = max(0, x); the kink at x = 0 takes the subgradient 0.
+# --------------------------------------------------------------------------- #
+
+
+def relu_forward(x):
+    """out = max(0, x), elementwise.  x: any shape -> out: its shape, cache x."""
+    return np.maximum(x, 0.0), x
+
+
+def relu_backward(dout, cache):
+    """relu'(x) = 1 for x > 0, 0 for x < 0 (and 0 at x = 0):  dx = dout·[x > 0]."""
+    x = cache
+    return dout * (x > 0)
+
+
+# --------------------------------------------------------------------------- #
+# Batch normalisation over the batch (axis 0), per feature.
+# --------------------------------------------------------------------------- #
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """train: μ = mean_n x, σ² = mean_n (x − μ)² (biased), x̂ = (x − μ)/√(σ² + ε),
+    out = γ·x̂ + β; the running averages r ← m·r + (1 − m)·(batch statistic) stored in bn_param.
+    test: x̂ from bn_param's running_mean and running_var instead.
+
+    x: (N, D), gamma, beta: (D,); bn_param: mode ('train'/'test'), eps (1e-5), momentum (0.9),
+    running_mean, running_var (D,), zeros when absent  ->  out (N, D), cache."""
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+    if mode == "train":
+        mu = x.mean(axis=0)
+        var = x.var(axis=0)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    elif mode == "test":
+        mu, var = running_mean, running_var
+    else:
+        raise ValueError(f'batchnorm_forward: invalid mode "{mode}"')
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std
+    out = gamma * x_hat + beta
+    return out, (mode, x_hat, gamma, inv_std)
+
+
+def batchnorm_backward(dout, cache):
+    """The graph x → (x − μ) → x̂ → out, one step at a time (train mode):
+
+        dγ = Σ_n dout·x̂,  dβ = Σ_n dout,  dx̂ = dout·γ
+        dσ² = Σ_n dx̂·(x − μ)·(−½)(σ² + ε)^(−3/2)
+        dμ = −Σ_n dx̂/√(σ² + ε) − dσ²·(2/N)·Σ_n (x − μ)      (the second term is 0)
+        dx = dx̂/√(σ² + ε) + dσ²·2(x − μ)/N + dμ/N
+
+    In test mode μ and σ² are constants: dx = dx̂/√(σ² + ε).
+    dout: (N, D)  ->  dx (N, D), dgamma (D,), dbeta (D,)."""
+    mode, x_hat, gamma, inv_std = cache
+    N = dout.shape[0]
+    dgamma = (dout * x_hat).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    dx_hat = dout * gamma
+    if mode == "test":
+        return dx_hat * inv_std, dgamma, dbeta
+    centred = x_hat / inv_std  # x − μ
+    dvar = (dx_hat * centred).sum(axis=0) * -0.5 * inv_std**3
+    dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=0)
+    dx = dx_hat * inv_std + dvar * 2.0 * centred / N + dmu / N
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout, cache):
+    """The same gradients simplified on paper (train mode):
+
+        dx = (γ/√(σ² + ε))·(dout − mean_n dout − x̂·mean_n(dout·x̂))
+
+    dout: (N, D)  ->  dx (N, D), dgamma (D,), dbeta (D,)."""
+    mode, x_hat, gamma, inv_std = cache
+    dgamma = (dout * x_hat).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    if mode == "test":
+        return dout * gamma * inv_std, dgamma, dbeta
+    dx = gamma * inv_std * (dout - dout.mean(axis=0) - x_hat * (dout * x_hat).mean(axis=0))
+    return dx, dgamma, dbeta
+
+
+# --------------------------------------------------------------------------- #
+# Layer normalisation over each sample's features (axis 1); no running state.
+# --------------------------------------------------------------------------- #
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """μ_n = mean_d x_nd, σ²_n = mean_d (x_nd − μ_n)², x̂ = (x − μ)/√(σ² + ε), out = γ·x̂ + β.
+
+    x: (N, D), gamma, beta: (D,); ln_param: eps (1e-5)  ->  out (N, D), cache."""
+    eps = ln_param.get("eps", 1e-5)
+    mu = x.mean(axis=1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(x.var(axis=1, keepdims=True) + eps)
+    x_hat = (x - mu) * inv_std
+    return gamma * x_hat + beta, (x_hat, gamma, inv_std)
+
+
+def layernorm_backward(dout, cache):
+    """batchnorm_backward_alt's formula with the roles of the axes swapped: the statistics are
+    per sample, so the means run over the features, and γ, β are still summed over the batch:
+
+        dx = (1/√(σ² + ε))·(dx̂ − mean_d dx̂ − x̂·mean_d(dx̂·x̂)),  dx̂ = dout·γ
+
+    dout: (N, D)  ->  dx (N, D), dgamma (D,), dbeta (D,)."""
+    x_hat, gamma, inv_std = cache
+    dx_hat = dout * gamma
+    dx = inv_std * (dx_hat - dx_hat.mean(axis=1, keepdims=True) - x_hat * (dx_hat * x_hat).mean(axis=1, keepdims=True))
+    return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
+
+
+# --------------------------------------------------------------------------- #
+# Inverted dropout: p is the probability of KEEPING a unit.
+# --------------------------------------------------------------------------- #
+
+
+def dropout_forward(x, dropout_param):
+    """train: m_i = [u_i < p], u ~ U[0, 1) from np.random.seed(seed) when a seed is given;
+    out = x·m/p, so E[out] = x and test mode needs no scaling.  test: out = x (a copy).
+
+    x: any shape; dropout_param: p, mode, seed (optional)  ->  out (x's shape), cache."""
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if "seed" in dropout_param:
+        np.random.seed(dropout_param["seed"])
+    mask = None
+    if mode == "train":
+        mask = (np.random.rand(*x.shape) < p) / p
+        out = x * mask
+    elif mode == "test":
+        out = x.copy()
+    else:
+        raise ValueError(f'dropout_forward: invalid mode "{mode}"')
+    return out, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """∂out/∂x = m/p in train mode (the forward's mask), 1 in test mode.
+
+    dout: out's shape  ->  dx (x's shape)."""
+    dropout_param, mask = cache
+    if dropout_param["mode"] == "train":
+        return dout * mask
+    return dout.copy()
+
+
+# --------------------------------------------------------------------------- #
+# Classifier losses on scores x (N, C) and labels y (N,): mean over the batch.
+# --------------------------------------------------------------------------- #
+
+
+def softmax_loss(x, y):
+    """L = −(1/N)·Σ_n log s_n,y_n with s = softmax(x) per row (shifted by the row's max, which
+    cancels, so e^x never overflows);  ∂L/∂x_nc = (s_nc − [c = y_n])/N.
+
+    x: (N, C), y: (N,) ints in [0, C)  ->  loss (float), dx (N, C)."""
+    N = x.shape[0]
+    shifted = x - x.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(N), y].sum() / N
+    dx = np.exp(log_probs)
+    dx[np.arange(N), y] -= 1.0
+    dx /= N
+    return float(loss), dx
+
+
+def svm_loss(x, y):
+    """L = (1/N)·Σ_n Σ_{j≠y_n} max(0, x_nj − x_n,y_n + 1) (margin 1);
+    ∂L/∂x_nj = [margin_nj > 0]/N for j ≠ y_n and −(Σ_{j≠y_n} [margin_nj > 0])/N for j = y_n
+    (at a margin of exactly 0 the subgradient 0).
+
+    x: (N, C), y: (N,) ints in [0, C)  ->  loss (float), dx (N, C)."""
+    N = x.shape[0]
+    rows = np.arange(N)
+    margins = np.maximum(0.0, x - x[rows, y][:, None] + 1.0)
+    margins[rows, y] = 0.0
+    loss = margins.sum() / N
+    positive = (margins > 0).astype(x.dtype)
+    dx = positive.copy()
+    dx[rows, y] -= positive.sum(axis=1)
+    dx /= N
+    return float(loss), dx

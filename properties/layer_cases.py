@@ -1,0 +1,68 @@
+"""A layer case: an op, its drawn sizes and hyperparameters, and a seed from which the arrays follow.
+
+As for the MLP's cases (properties/cases.py), hypothesis draws the structure and NumPy makes
+the arrays from the seed, so a case is small, replays exactly, and shrinks on its structure.
+Scales: "real" arrays N(0, 1), "positive" ones uniform in [0.5, 2] (a running variance), labels
+uniform over the classes; the cotangent dout N(0, 1) (never all ones, so a backward that sums
+where it should weight is seen).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gradverify.references.layer_spec import LayerOp, shape_of
+
+
+@dataclass(frozen=True)
+class LayerCase:
+    op: LayerOp
+    #: the drawn sizes, by name: an int, or a tuple of ints for a `many` size
+    dims: tuple[tuple[str, Any], ...]
+    #: the drawn hyperparameters, by name
+    hyper: tuple[tuple[str, Any], ...]
+    seed: int
+
+    @property
+    def sizes(self) -> dict[str, Any]:
+        return dict(self.dims)
+
+    @property
+    def hypers(self) -> dict[str, Any]:
+        return dict(self.hyper)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each arg's shape, by name."""
+        return {arg.name: shape_of(arg.shape, self.sizes) for arg in self.op.args}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Each arg's array, by name, drawn from the seed by its domain."""
+        rng = np.random.default_rng(self.seed)
+        return {arg.name: _draw(rng, arg.domain, shape_of(arg.shape, self.sizes), self.sizes) for arg in self.op.args}
+
+    def cotangent(self, shape: tuple[int, ...]) -> np.ndarray:
+        """dout ~ N(0, 1) of `shape`, from the seed (its own stream)."""
+        return np.random.default_rng([self.seed, 1]).standard_normal(shape)
+
+    def direction(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
+        """u ~ N(0, 1) for the directional finite difference along arg `name`."""
+        return np.random.default_rng([self.seed, 2, *name.encode()]).standard_normal(shape)
+
+    def describe(self) -> str:
+        """e.g. 'batchnorm: x (2, 1), gamma (1,), beta (1,), …; mode 'train', eps 1e-05; seed 0'"""
+        shapes = ", ".join(f"{name} {shape}" for name, shape in self.shapes().items())
+        hyper = "; " + ", ".join(f"{k} {v!r}" for k, v in self.hyper) if self.hyper else ""
+        return f"{self.op.name}: {shapes}{hyper}; seed {self.seed}"
+
+
+def _draw(rng: np.random.Generator, domain: str, shape: tuple[int, ...], sizes: dict[str, Any]) -> np.ndarray:
+    if domain == "real":
+        return rng.standard_normal(shape)
+    if domain == "positive":
+        return rng.uniform(0.5, 2.0, shape)
+    if domain.startswith("labels:"):
+        return rng.integers(0, int(sizes[domain.partition(":")[2]]), shape)
+    raise ValueError(f"unknown domain {domain!r}")

@@ -1,0 +1,258 @@
+"""The generic check of the layer protocol: one function runs every op of the spec table.
+
+    comparisons = check_layer(impl, case)      # case: a LayerCase of any LayerOp
+
+Per case, in turn (docs/layers.md):
+  - the forward called on copies: (out, cache), out an ndarray of the op's shape and float64,
+    sharing memory with no input, the inputs left unmodified;
+  - out against the references in JAX and PyTorch, and the state the forward leaves in its
+    parameter dict (batchnorm's running averages: updated in train mode, unchanged in test);
+    a random op (dropout) called twice with one seed gives one output, and the mask it drew
+    (out ≠ 0) is what the references use, so 1/p scaling, identity in test mode and the same
+    mask in forward and backward are all checked against them;
+  - each backward (batchnorm_backward and batchnorm_backward_alt) on a random cotangent dout:
+    its grads of the right shapes and dtype, aliasing nothing, against jax.vjp and
+    torch.autograd, and each ⟨grad, u⟩ against the directional finite difference along a random
+    u of ⟨dout, forward⟩ — the implementation's own forward — with dout and the inputs left
+    unmodified.
+A loss `(loss, dx) = op(x, y)` is checked the same way with the loss for out and dx its grad.
+Labels are fields: Where(oracle="jax", function="batchnorm_backward", quantity="dgamma").
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+
+from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair
+from gradverify.properties.checks import Property
+from gradverify.properties.layer_cases import LayerCase
+from gradverify.properties.layer_strategies import layer_cases
+from gradverify.properties.shared import Rejected
+from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare, failed
+from gradverify.references.finite_diff import NotSmoothHere, directional
+from gradverify.references.layer_spec import Evaluation, LayerOp, shape_of
+
+FD = "finite differences"
+
+
+def evaluations(op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any], dout: Any) -> dict[str, Evaluation]:
+    """Each reference's Evaluation of the op, by oracle name (JAX and PyTorch imported on first use)."""
+    from gradverify.references import layer_jax, layer_torch
+
+    return {"jax": layer_jax.evaluate(op, arrays, hyper, dout), "torch": layer_torch.evaluate(op, arrays, hyper, dout)}
+
+
+def param_dict(op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]) -> dict[str, Any]:
+    """A fresh parameter dict: the hyperparameters and copies of the args kept in it."""
+    return {**hyper, **{a.name: arrays[a.name].copy() for a in op.args if a.in_param}}
+
+
+def call_forward(
+    impl: ModuleType, op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]
+) -> tuple[Any, Any, dict[str, np.ndarray], dict[str, Any]]:
+    """(first, second result, the arrays passed, the param dict passed) of the op's forward (or
+    loss) called on copies of `arrays`; ImplFailure when it fails or returns no pair."""
+    passed = {a.name: arrays[a.name].copy() for a in op.args if not a.in_param}
+    params = param_dict(op, arrays, hyper)
+    args = [*passed.values(), *([params] if op.param else [])]
+    what = "(loss, dx)" if op.loss else "(out, cache)"
+    first, second = expect_pair(op.forward, call(impl, op.forward, *args), what)
+    return first, second, passed, params
+
+
+def form(where: Where, value: Any, shape: tuple[int, ...]) -> list[Comparison]:
+    """[] when value is a float64 ndarray of `shape`; else one failing comparison that says why
+    (a wrong shape is left to compare, which names it and recognises a transpose)."""
+    if not isinstance(value, np.ndarray):
+        return [
+            failed(where, Cause.WRONG_FORM, f"returned a {type(value).__name__} where an ndarray of shape {shape} was expected")
+        ]
+    if value.dtype != np.float64 and value.shape == shape:
+        return [failed(where, Cause.WRONG_FORM, f"returned dtype {value.dtype} where float64 was expected")]
+    return []
+
+
+def aliases(where: Where, returned: dict[str, Any], inputs: dict[str, np.ndarray]) -> list[Comparison]:
+    """One failing comparison per returned array that shares memory with an input or with
+    another returned array (a later in-place change of one would change the other)."""
+    out = []
+    named = [(k, v) for k, v in returned.items() if isinstance(v, np.ndarray)]
+    for i, (name, value) in enumerate(named):
+        others = [*inputs.items(), *named[i + 1 :]]
+        for other, array in others:
+            if np.shares_memory(value, array):
+                message = f"returned {name} sharing memory with {other}"
+                out.append(failed(where.at(quantity=name), Cause.ALIASED, message))
+    return out
+
+
+def unmodified(where: Where, passed: dict[str, np.ndarray], pristine: dict[str, np.ndarray]) -> list[Comparison]:
+    """One failing comparison per array the call changed in place."""
+    out = []
+    for name, before in pristine.items():
+        if not np.array_equal(passed[name], before, equal_nan=True):
+            c = compare(where.at(quantity=f"{name} unmodified"), passed[name], before, TOLERANCES["autodiff"])
+            c.ok, c.cause = False, Cause.MODIFIED_INPUT
+            c.message = f"modified its input {name} in place (the protocol says inputs are not modified)"
+            out.append(c)
+    return out
+
+
+def _mask(op: LayerOp, out: Any, shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """A random op's keep mask as the implementation drew it, out ≠ 0 (ones when out is unusable)."""
+    if not op.random:
+        return {}
+    have = np.asarray(out, dtype=np.float64) if isinstance(out, np.ndarray) and out.shape == shape else np.ones(shape)
+    return {"mask": (have != 0).astype(np.float64)}
+
+
+def directionals(impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | None) -> dict[str, float]:
+    """d/dt ⟨dout, forward(arg + t·u)⟩ at t = 0 for each differentiable arg, u = case.direction
+    (for a loss, d/dt loss(x + t·u)), from the implementation's own forward; Rejected when the
+    point lies on a kink. ImplFailure when the forward fails."""
+    op, hyper = case.op, case.hypers
+    found = {}
+    for arg in op.differentiable:
+
+        def f(theta: np.ndarray, name: str = arg.name) -> float:
+            first = call_forward(impl, op, {**arrays, name: theta}, hyper)[0]
+            if dout is None:  # a loss
+                return expect_float(op.forward, first, "the loss")
+            return float(np.sum(dout * np.asarray(first, dtype=np.float64)))
+
+        branch = None if op.branch is None else _branch_along(op, arrays, arg.name)
+        try:
+            found[arg.name] = directional(f, arrays[arg.name], case.direction(arg.name, arrays[arg.name].shape), branch=branch)
+        except NotSmoothHere:
+            raise Rejected(f"{case.describe()} lies on a kink") from None
+    return found
+
+
+def _branch_along(op: LayerOp, arrays: dict[str, np.ndarray], name: str) -> Callable[[np.ndarray], np.ndarray]:
+    assert op.branch is not None
+    branch = op.branch
+    return lambda theta: branch({**arrays, name: theta})
+
+
+def compare_grads(
+    function: str, case: LayerCase, grads: tuple[Any, ...], refs: dict[str, Evaluation], fd: dict[str, float]
+) -> list[Comparison]:
+    """Each grad against each reference's, then ⟨grad, u⟩ against the finite difference."""
+    op, out = case.op, []
+    for oracle, ev in refs.items():
+        for name, got, expected in zip(op.grads, grads, ev.grads):
+            out.append(compare(Where(oracle=oracle, function=function, quantity=name), got, expected, "autodiff"))
+    for arg, name, got in zip(op.differentiable, op.grads, grads):
+        u = case.direction(arg.name, np.shape(refs["jax"].grads[op.grads.index(name)]))
+        try:
+            have = np.asarray(got, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue  # not numbers: the comparisons above say so
+        if have.shape != u.shape:
+            continue  # the comparisons above name the shape
+        along = float(np.sum(have * u))
+        out.append(compare(Where(oracle=FD, function=function, quantity=f"⟨{name}, u⟩"), along, fd[arg.name], "finite_diff"))
+    return out
+
+
+def _grads_of(op: LayerOp, function: str, result: Any) -> tuple[Any, ...]:
+    """A backward's result as a tuple of its grads: the array itself for one, else a tuple."""
+    if len(op.grads) == 1:
+        return (result,)
+    if not isinstance(result, (tuple, list)) or len(result) != len(op.grads):
+        raise ImplFailure(function, Cause.WRONG_FORM, f"did not return the {len(op.grads)} grads ({', '.join(op.grads)})")
+    return tuple(result)
+
+
+def check_backward(
+    impl: ModuleType, case: LayerCase, function: str, cache: Any, dout: np.ndarray, refs: dict[str, Evaluation], fd: dict
+) -> list[Comparison]:
+    """One backward function on (dout, cache): form, aliasing, references, finite differences,
+    dout unmodified."""
+    op, where = case.op, Where(function=function)
+    passed = dout.copy()
+    try:
+        grads = _grads_of(op, function, call(impl, function, passed, cache))
+    except ImplFailure as failure:
+        return [failure.comparison()]
+    shapes = case.shapes()
+    out = [
+        c for arg, name, g in zip(op.differentiable, op.grads, grads) for c in form(where.at(quantity=name), g, shapes[arg.name])
+    ]
+    out += aliases(where, dict(zip(op.grads, grads)), {"dout": passed})
+    out += unmodified(where, {"dout": passed}, {"dout": dout})
+    return out + compare_grads(function, case, grads, refs, fd)
+
+
+def _state(op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation]) -> list[Comparison]:
+    """The parameter dict's state after the forward against each reference's."""
+    return [
+        compare(
+            Where(oracle=oracle, function=op.forward, quantity=f"{op.param}[{key!r}]"), params.get(key), ev.state[key], "autodiff"
+        )
+        for oracle, ev in refs.items()
+        for key in op.state
+    ]
+
+
+def _same_again(impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], out: Any) -> list[Comparison]:
+    """A random op called again with the same parameter dict (its seed) gives the same output."""
+    again = call_forward(impl, case.op, arrays, case.hypers)[0]
+    return [compare(Where(function=case.op.forward, quantity="out, called again with the same seed"), again, out, "autodiff")]
+
+
+def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
+    """Every check of the layer protocol on one case of its op (a forward/backward pair or a loss)."""
+    op, arrays, hyper = case.op, case.arrays(), case.hypers
+    pristine = {k: v.copy() for k, v in arrays.items()}
+    first, second, passed, params = call_forward(impl, op, arrays, hyper)
+    where = Where(function=op.forward)
+    if op.loss:
+        return _check_loss(impl, case, arrays, first, second, passed, pristine)
+    shape = shape_of(op.out_shape or (), case.sizes)
+    dout = case.cotangent(shape)
+    refs = evaluations(op, {**arrays, **_mask(op, first, shape)}, hyper, dout)
+    out = form(where.at(quantity="out"), first, shape) + aliases(where, {"out": first}, passed)
+    out += [compare(Where(oracle=o, function=op.forward, quantity="out"), first, ev.out, "autodiff") for o, ev in refs.items()]
+    out += _state(op, params, refs)
+    if op.random:
+        out += _same_again(impl, case, arrays, first)
+    before = {k: pristine[k] for k in passed}
+    changed = unmodified(where, passed, before)
+    out += changed
+    fd = directionals(impl, case, arrays, dout)
+    for function in op.backwards:
+        out += check_backward(impl, case, function, second, dout, refs, fd)
+        if not changed:  # a backward that changes the arrays its cache holds changes the caller's
+            changed = unmodified(Where(function=function), passed, before)
+            out += changed
+    return out
+
+
+def _check_loss(
+    impl: ModuleType, case: LayerCase, arrays: dict, value: Any, dx: Any, passed: dict, pristine: dict
+) -> list[Comparison]:
+    """A loss (loss, dx) = op(x, y): the loss and dx against the references, ⟨dx, u⟩ against the
+    finite difference of the implementation's own loss, dx's form, aliasing and the inputs."""
+    op, where = case.op, Where(function=case.op.forward)
+    loss = expect_float(op.forward, value, "the loss")
+    refs = evaluations(op, arrays, case.hypers, None)
+    out = [compare(Where(oracle=o, function=op.forward, quantity="loss"), loss, ev.out, "autodiff") for o, ev in refs.items()]
+    out += form(where.at(quantity="dx"), dx, arrays["x"].shape) + aliases(where, {"dx": dx}, passed)
+    out += compare_grads(op.forward, case, (dx,), refs, directionals(impl, case, arrays, None))
+    return out + unmodified(where, passed, {k: pristine[k] for k in passed})
+
+
+def layer_property(op: LayerOp, *, max_size: int | None = None) -> Property:
+    """The generic check of one op as a Property (gradverify.search runs and shrinks it)."""
+    return Property(
+        name=f"layer_{op.name}",
+        claim=f"{', '.join(op.functions)} agree with JAX, PyTorch and finite differences, with state and form as the convention says",
+        functions=op.functions,
+        strategy=lambda scope: layer_cases(op, max_size=max_size),
+        check=check_layer,
+        tolerance="autodiff",
+    )

@@ -1,0 +1,37 @@
+"""Hypothesis strategies for layer cases: consistent sizes per op, shrinking to the smallest.
+
+A case draws each of its op's sizes in [low, high] (a `many` size as 1..many of them), each
+hyperparameter from its choices and a seed; hypothesis shrinks sizes to their lows, choices to
+the first (CS231n's defaults, train mode) and the seed to 0, so a failure ends at the smallest
+case that still fails: `affine: x (1, 1), w (1, 1), b (1,); seed 0`.
+
+Kink policy: arrays are continuous draws, so relu's x and svm_loss's margins are never exactly
+at a kink; finite differences shrink their step until it stays on one side of each (an example
+on a kink is rejected). The kinks themselves are pinned by exact tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from gradverify.properties.layer_cases import LayerCase
+from gradverify.references.layer_spec import LayerOp, Size
+
+SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
+
+
+def _size(size: Size, cap: int | None) -> st.SearchStrategy[Any]:
+    high = size.high if cap is None else max(size.low, min(size.high, cap))
+    one = st.integers(min_value=size.low, max_value=high)
+    return st.lists(one, min_size=1, max_size=size.many).map(tuple) if size.many else one
+
+
+def layer_cases(op: LayerOp, *, max_size: int | None = None) -> st.SearchStrategy[LayerCase]:
+    """Cases of `op`; `max_size` caps every size (never below its low)."""
+    if max_size is not None and (not isinstance(max_size, int) or max_size < 1):
+        raise ValueError(f"max_size must be an integer >= 1, got {max_size!r}")
+    dims = st.tuples(*(st.tuples(st.just(s.name), _size(s, max_size)) for s in op.sizes))
+    hyper = st.tuples(*(st.tuples(st.just(h.name), st.sampled_from(h.choices)) for h in op.hypers))
+    return st.builds(LayerCase, st.just(op), dims, hyper, SEEDS)

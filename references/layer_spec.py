@@ -1,0 +1,277 @@
+"""The layer protocol's specification as data: one entry per op (docs/layers.md).
+
+An op is a pair of functions in CS231n's convention,
+
+    <op>_forward(x, <params>…, [<op>_param]) -> (out, cache)
+    <op>_backward(dout, cache) -> (dx, d<params>…)        (dx alone for one input)
+
+or, for a loss, one function `<op>(x, y) -> (loss, dx)`. Its `LayerOp` entry says everything
+the generic check (gradverify.properties.layer_checks) needs: the arrays it takes with their
+shapes and domains, its hyperparameters, which inputs are differentiable, its state (running
+statistics, a train/test mode, a random mask drawn from a seed), its kinks, and its references
+in PyTorch and JAX. The table is public: a library declares an op of its own as one `LayerOp`
+(its references as callables) and gets every check.
+
+Shapes are tuples of tokens: a size's name ("N"), "d*" for the sizes of a `many` size spread
+out (CS231n's d₁…d_k), and "Πd" for their product. This module imports NumPy only; the
+references are named as "module:function" and imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Union
+
+import numpy as np
+
+#: A reference: a callable, or "module:function" imported when it is first used. It is called
+#: as ref(arrays, hyper) with the op's arrays by name (tensors of its framework; a random op's
+#: keep mask as "mask") and its hyperparameters, and returns the output (a scalar for a loss),
+#: or (output, new state by key) when the op has state.
+Reference = Union[str, Callable[..., Any]]
+
+#: Which side of every kink a point is on (NumPy): arrays by name -> an array of signs.
+Branch = Callable[[dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Size:
+    """A size drawn in [low, high]; with `many` > 0, a tuple of 1..many such sizes."""
+
+    name: str
+    low: int = 1
+    high: int = 4
+    many: int = 0
+
+
+@dataclass(frozen=True)
+class Arg:
+    """An array the op takes.
+
+    domain: "real" (N(0, 1)), "positive" (uniform in [0.5, 2]) or "labels:<size>" (integers
+    in [0, size)). `in_param`: kept in the op's parameter dict (running_mean), not passed."""
+
+    name: str
+    shape: tuple[str, ...]
+    domain: str = "real"
+    differentiable: bool = True
+    in_param: bool = False
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """A hyperparameter in the op's parameter dict, drawn from `choices` (shrinks to the first)."""
+
+    name: str
+    choices: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class LayerOp:
+    """One op of the layer protocol."""
+
+    name: str
+    #: the formula, for people (docs/layers.md has the derivation)
+    math: str
+    args: tuple[Arg, ...]
+    sizes: tuple[Size, ...]
+    #: the backward's outputs in order, one per differentiable arg: ("dx", "dw", "db")
+    grads: tuple[str, ...]
+    torch: Reference
+    jax: Reference
+    #: the output's shape (None for a loss: a scalar)
+    out_shape: tuple[str, ...] | None = None
+    #: one function name(x, y) -> (loss, dx) instead of a forward and a backward
+    loss: bool = False
+    #: the name of the parameter dict passed last to the forward ("bn_param"), if any
+    param: str | None = None
+    hypers: tuple[Hyper, ...] = ()
+    #: keys of the parameter dict the forward updates in train mode ("running_mean", …)
+    state: tuple[str, ...] = ()
+    #: the forward draws a keep mask from the dict's seed (dropout): the check recovers it from
+    #: the output (mask = out ≠ 0) and gives it to the references
+    random: bool = False
+    #: where the op is not differentiable and the convention there, in words ("" for none)
+    kinks: str = ""
+    #: which side of each kink a point lies on, for finite differences (None: no kinks)
+    branch: Branch | None = field(default=None, compare=False)
+    #: backward functions beyond <name>_backward with the same contract (batchnorm_backward_alt)
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def forward(self) -> str:
+        return self.name if self.loss else f"{self.name}_forward"
+
+    @property
+    def backwards(self) -> tuple[str, ...]:
+        return () if self.loss else (f"{self.name}_backward", *self.alternatives)
+
+    @property
+    def functions(self) -> tuple[str, ...]:
+        return (self.forward, *self.backwards)
+
+    @property
+    def differentiable(self) -> tuple[Arg, ...]:
+        return tuple(a for a in self.args if a.differentiable)
+
+    def __post_init__(self) -> None:
+        if len(self.grads) != len(self.differentiable):
+            raise ValueError(f"op {self.name}: {len(self.grads)} grads for {len(self.differentiable)} differentiable args")
+        known = {s.name for s in self.sizes}
+        for arg in self.args:
+            for token in arg.shape:
+                if token.removesuffix("*").removeprefix("Π") not in known:
+                    raise ValueError(f"op {self.name}: {arg.name}'s shape names an unknown size {token!r}")
+
+
+def shape_of(tokens: tuple[str, ...], dims: dict[str, Any]) -> tuple[int, ...]:
+    """The shape the tokens name under drawn sizes, e.g. ("N", "d*") with N 2, d (3, 4) -> (2, 3, 4)."""
+    shape: list[int] = []
+    for token in tokens:
+        if token.endswith("*"):
+            shape.extend(dims[token[:-1]])
+        elif token.startswith("Π"):
+            shape.append(int(np.prod(dims[token[1:]])))
+        else:
+            shape.append(int(dims[token]))
+    return tuple(shape)
+
+
+def resolve(reference: Reference) -> Callable[..., Any]:
+    """A reference as a callable: "module:function" imported now."""
+    if callable(reference):
+        return reference
+    module, _, name = str(reference).partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+_TORCH, _JAX = "gradverify.references.layer_torch", "gradverify.references.layer_jax"
+
+
+def _bundled(name: str) -> dict[str, Any]:
+    return {"torch": f"{_TORCH}:{name}", "jax": f"{_JAX}:{name}"}
+
+
+#: CS231n's default eps and momentum first, then values that make a wrong one show.
+_MODE = Hyper("mode", ("train", "test"))
+_EPS = Hyper("eps", (1e-5, 1e-3, 0.1))
+_NORM_SIZES = (Size("N", 2, 5), Size("D", 1, 4))
+
+
+def _relu_branch(a: dict[str, np.ndarray]) -> np.ndarray:
+    return np.sign(a["x"]).ravel()
+
+
+def _svm_branch(a: dict[str, np.ndarray]) -> np.ndarray:
+    x, y = a["x"], a["y"].astype(int)
+    margins = x - x[np.arange(len(y)), y][:, None] + 1.0
+    margins[np.arange(len(y)), y] = -1.0  # the correct class has no hinge
+    return np.sign(margins).ravel()
+
+
+LAYER_OPS: dict[str, LayerOp] = {
+    op.name: op
+    for op in (
+        LayerOp(
+            "affine",
+            "out = x.reshape(N, D) @ w + b",
+            (Arg("x", ("N", "d*")), Arg("w", ("Πd", "M")), Arg("b", ("M",))),
+            (Size("N"), Size("d", 1, 3, many=2), Size("M")),
+            ("dx", "dw", "db"),
+            out_shape=("N", "M"),
+            **_bundled("affine"),
+        ),
+        LayerOp(
+            "relu",
+            "out = max(0, x)",
+            (Arg("x", ("N", "D")),),
+            (Size("N"), Size("D")),
+            ("dx",),
+            out_shape=("N", "D"),
+            kinks="x = 0: CS231n's dx = dout·[x > 0] takes the subgradient 0 there",
+            branch=_relu_branch,
+            **_bundled("relu"),
+        ),
+        LayerOp(
+            "batchnorm",
+            "train: out = γ·(x − μ_B)/√(σ²_B + ε) + β, μ_B, σ²_B (biased) over the batch; test: μ, σ² the running averages",
+            (
+                Arg("x", ("N", "D")),
+                Arg("gamma", ("D",)),
+                Arg("beta", ("D",)),
+                Arg("running_mean", ("D",), differentiable=False, in_param=True),
+                Arg("running_var", ("D",), domain="positive", differentiable=False, in_param=True),
+            ),
+            _NORM_SIZES,
+            ("dx", "dgamma", "dbeta"),
+            out_shape=("N", "D"),
+            param="bn_param",
+            hypers=(_MODE, _EPS, Hyper("momentum", (0.9, 0.5))),
+            state=("running_mean", "running_var"),
+            alternatives=("batchnorm_backward_alt",),
+            **_bundled("batchnorm"),
+        ),
+        LayerOp(
+            "layernorm",
+            "out = γ·(x − μ_n)/√(σ²_n + ε) + β, μ_n, σ²_n (biased) over each sample's features",
+            (Arg("x", ("N", "D")), Arg("gamma", ("D",)), Arg("beta", ("D",))),
+            (Size("N", 1, 4), Size("D", 2, 5)),
+            ("dx", "dgamma", "dbeta"),
+            out_shape=("N", "D"),
+            param="ln_param",
+            hypers=(_EPS,),
+            **_bundled("layernorm"),
+        ),
+        LayerOp(
+            "dropout",
+            "train: out = x·m/p, m_i ~ Bernoulli(p) (p the KEEP probability) from np.random.seed(seed); test: out = x",
+            (Arg("x", ("N", "D")),),
+            (Size("N"), Size("D")),
+            ("dx",),
+            out_shape=("N", "D"),
+            param="dropout_param",
+            hypers=(_MODE, Hyper("p", (0.5, 0.25, 0.8, 1.0)), Hyper("seed", (0, 1, 123))),
+            random=True,
+            **_bundled("dropout"),
+        ),
+        LayerOp(
+            "softmax_loss",
+            "L = −(1/N)·Σ_n log softmax(x_n)[y_n]",
+            (Arg("x", ("N", "C")), Arg("y", ("N",), domain="labels:C", differentiable=False)),
+            (Size("N"), Size("C", 2, 5)),
+            ("dx",),
+            loss=True,
+            **_bundled("softmax_loss"),
+        ),
+        LayerOp(
+            "svm_loss",
+            "L = (1/N)·Σ_n Σ_{j≠y_n} max(0, x_nj − x_n,y_n + 1)",
+            (Arg("x", ("N", "C")), Arg("y", ("N",), domain="labels:C", differentiable=False)),
+            (Size("N"), Size("C", 2, 5)),
+            ("dx",),
+            loss=True,
+            kinks="each hinge at x_nj − x_n,y_n + 1 = 0: CS231n counts margins > 0, the subgradient 0 there",
+            branch=_svm_branch,
+            **_bundled("svm_loss"),
+        ),
+    )
+}
+
+#: Every function the layer protocol's ops name, in table order.
+LAYER_FUNCTIONS: tuple[str, ...] = tuple(f for op in LAYER_OPS.values() for f in op.functions)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a reference gives for one case: the output (a float for a loss), the new state by
+    key, and the VJP of the cotangent (for a loss, the gradient) for each differentiable arg."""
+
+    out: Any
+    state: dict[str, np.ndarray]
+    grads: tuple[np.ndarray, ...]
+
+
+def split(op: LayerOp, result: Any) -> tuple[Any, dict[str, Any]]:
+    """A reference's result as (output, state): ops with state return both."""
+    return result if op.state else (result, {})

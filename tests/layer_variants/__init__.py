@@ -1,0 +1,195 @@
+"""Copies of impl/layers.py with one deliberate change each, made from textual patches.
+
+A variant is a list of (old text, new text) replacements, each old text occurring exactly once
+in impl/layers.py (so a variant never silently stops applying), with where the generic layer
+check must find it: the function and the quantity of the failing comparison, and its cause. A
+correct variant (a different but right way to write an op) has no `function`: it must pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradverify.references.compare import Cause
+
+LAYERS_SOURCE = Path(__file__).resolve().parents[2] / "impl" / "layers.py"
+
+
+@dataclass(frozen=True)
+class LayerVariant:
+    name: str
+    #: the op of the spec table it changes (gradverify.references.layer_spec.LAYER_OPS)
+    op: str
+    description: str
+    patches: tuple[tuple[str, str], ...]
+    #: where the check must locate the bug: a failing comparison of this function and quantity,
+    #: with this cause (None: a correct variant, which must pass)
+    function: str | None = None
+    quantity: str | None = None
+    cause: Cause = Cause.MISMATCH
+    #: other (function, quantity) pairs where the shrunk case may show it instead
+    or_at: tuple[tuple[str, str], ...] = ()
+
+    def located(self) -> set[tuple[str | None, str | None, Cause]]:
+        """The (function, quantity, cause) triples of which the check must report one."""
+        return {(self.function, self.quantity, self.cause), *((f, q, self.cause) for f, q in self.or_at)}
+
+    def source(self) -> str:
+        text = LAYERS_SOURCE.read_text(encoding="utf-8")
+        for old, new in self.patches:
+            count = text.count(old)
+            if count != 1:
+                raise ValueError(f"variant {self.name}: the text to replace occurs {count} times, expected once: {old!r}")
+            text = text.replace(old, new)
+        return text
+
+    def write(self, folder: Path) -> Path:
+        path = Path(folder) / f"{self.name}.py"
+        path.write_text(self.source(), encoding="utf-8")
+        return path
+
+
+def _v(name, op, description, *patches, function=None, quantity=None, cause=Cause.MISMATCH, or_at=()) -> LayerVariant:
+    return LayerVariant(name, op, description, tuple(patches), function, quantity, cause, or_at)
+
+
+_NO_PATHS = ("    dx = dx_hat * inv_std + dvar * 2.0 * centred / N + dmu / N\n", "    dx = dx_hat * inv_std\n")
+
+#: Layer bugs students and libraries really write, each located by the check.
+BUGGY: dict[str, LayerVariant] = {
+    v.name: v
+    for v in (
+        _v(
+            "affine_dw_not_transposed",
+            "affine",
+            "dw = dout.T @ x̃: the gradient of w transposed",
+            ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = dout.T @ x.reshape(x.shape[0], -1)\n"),
+            function="affine_backward",
+            quantity="dw",
+            cause=Cause.TRANSPOSED,
+        ),
+        _v(
+            "affine_db_mean",
+            "affine",
+            "db = mean over the batch instead of the sum",
+            ("    db = dout.sum(axis=0)\n", "    db = dout.mean(axis=0)\n"),
+            function="affine_backward",
+            quantity="db",
+        ),
+        _v(
+            "batchnorm_backward_no_mean_var_paths",
+            "batchnorm",
+            "dx = dout·γ/√(σ² + ε): the paths through the batch mean and variance left out",
+            _NO_PATHS,
+            function="batchnorm_backward",
+            quantity="dx",
+        ),
+        _v(
+            "batchnorm_running_not_updated",
+            "batchnorm",
+            "train mode leaves bn_param's running averages as they were",
+            ('        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu\n', ""),
+            function="batchnorm_forward",
+            quantity="bn_param['running_mean']",
+        ),
+        _v(
+            "batchnorm_test_uses_batch_statistics",
+            "batchnorm",
+            "test mode normalises with the batch's statistics instead of the running averages",
+            ("        mu, var = running_mean, running_var\n", "        mu, var = x.mean(axis=0), x.var(axis=0)\n"),
+            function="batchnorm_forward",
+            quantity="out",
+        ),
+        _v(
+            "layernorm_wrong_axis",
+            "layernorm",
+            "statistics over the batch (axis 0) instead of each sample's features",
+            ("    mu = x.mean(axis=1, keepdims=True)\n", "    mu = x.mean(axis=0, keepdims=True)\n"),
+            function="layernorm_forward",
+            quantity="out",
+        ),
+        _v(
+            "dropout_not_scaled",
+            "dropout",
+            "train mode keeps x·m without the 1/p scaling",
+            ("        mask = (np.random.rand(*x.shape) < p) / p\n", "        mask = (np.random.rand(*x.shape) < p) * 1.0\n"),
+            function="dropout_forward",
+            quantity="out",
+        ),
+        _v(
+            "dropout_scaled_at_test",
+            "dropout",
+            "test mode scales by p as well (the non-inverted dropout's test-time rule on inverted dropout)",
+            ("        out = x.copy()\n", "        out = x * p\n"),
+            function="dropout_forward",
+            quantity="out",
+        ),
+        _v(
+            "dropout_seed_ignored",
+            "dropout",
+            "the seed is never used: a new mask every call",
+            ('        np.random.seed(dropout_param["seed"])\n', "        pass\n"),
+            function="dropout_forward",
+            quantity="out, called again with the same seed",
+            # one unit kept with p = 0.5 gives the same mask twice half the time; the finite
+            # differences call the forward four times more
+            or_at=(("dropout_backward", "⟨dx, u⟩"),),
+        ),
+        _v(
+            "dropout_test_returns_x",
+            "dropout",
+            "test mode returns x itself (out aliases the input)",
+            ("        out = x.copy()\n", "        out = x\n"),
+            function="dropout_forward",
+            quantity="out",
+            cause=Cause.ALIASED,
+        ),
+        _v(
+            "relu_forward_in_place",
+            "relu",
+            "relu_forward clips x in place and returns it (shrunk to an x > 0, only the aliasing shows)",
+            ("    return np.maximum(x, 0.0), x\n", "    np.maximum(x, 0.0, out=x)\n    return x, x\n"),
+            function="relu_forward",
+            quantity="out",
+            cause=Cause.ALIASED,
+        ),
+        _v(
+            "softmax_loss_no_mean",
+            "softmax_loss",
+            "the loss and dx summed over the batch, without 1/N",
+            ("    loss = -log_probs[np.arange(N), y].sum() / N\n", "    loss = -log_probs[np.arange(N), y].sum()\n"),
+            ("    dx /= N\n    return float(loss), dx\n\n\ndef svm_loss", "    return float(loss), dx\n\n\ndef svm_loss"),
+            function="softmax_loss",
+            quantity="loss",
+        ),
+        _v(
+            "svm_loss_counts_correct_class",
+            "svm_loss",
+            "the correct class's own margin (always 1) counted in the loss and its gradient",
+            ("    margins[rows, y] = 0.0\n", ""),
+            function="svm_loss",
+            quantity="loss",
+        ),
+    )
+}
+
+#: Different but right ways to write an op: each must pass.
+CORRECT: dict[str, LayerVariant] = {
+    v.name: v
+    for v in (
+        _v(
+            "relu_backward_from_out",
+            "relu",
+            "relu caches out and takes dout·[out > 0]: out > 0 exactly where x > 0",
+            ("    return np.maximum(x, 0.0), x\n", "    out = np.maximum(x, 0.0)\n    return out, out\n"),
+        ),
+        _v(
+            "batchnorm_backward_one_line",
+            "batchnorm",
+            "batchnorm_backward as the one-line simplified formula (N·dout − Σdout − x̂·Σ(dout·x̂))·γ/(N·σ)",
+            _NO_PATHS,
+            ("    dx = dx_hat * inv_std\n", "    dx = (N * dout - dbeta - x_hat * dgamma) * gamma * inv_std / N\n"),
+        ),
+    )
+}

@@ -1,0 +1,154 @@
+"""The layer catalogue (tests/layer_variants): every buggy variant of impl/layers.py is caught by
+the generic check and located (its function, quantity and cause), every correct one passes, and
+each verdict agrees with PyTorch autograd computed here, outside the checker."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gradverify.profiles import PROFILES
+from gradverify.properties.layer_checks import layer_property
+from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.search import run_property
+from tests.layer_variants import BUGGY, CORRECT, LayerVariant
+
+
+def _load(variant: LayerVariant, folder: Path):
+    path = variant.write(folder)
+    spec = importlib.util.spec_from_file_location(f"layer_variant_{variant.name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _search(variant: LayerVariant, folder: Path):
+    prop = layer_property(LAYER_OPS[variant.op], max_size=3)
+    result, _ = run_property(prop, _load(variant, folder), profile=PROFILES["ci"], seed=0, entries=[], budget=15)
+    return result
+
+
+@pytest.mark.parametrize("name", BUGGY)
+def test_every_buggy_layer_variant_is_caught_and_located(name, tmp_path):
+    variant = BUGGY[name]
+    result = _search(variant, tmp_path)
+    assert result.failure is not None
+    located = {(c.where.function, c.where.quantity, c.cause) for c in result.failure.comparisons if not c.ok}
+    assert variant.located() & located
+    sizes = [n for _, v in result.failure.case.dims for n in (v if isinstance(v, tuple) else (v,))]
+    assert max(sizes) <= 2  # shrunk
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_every_correct_layer_variant_passes(name, tmp_path):
+    result = _search(CORRECT[name], tmp_path)
+    assert result.failure is None and result.error is None and result.examples > 0
+
+
+# --------------------------------------------------------------------------- #
+# The cross-check: each variant's numbers against torch autograd, with no part of the checker.
+# --------------------------------------------------------------------------- #
+
+RNG = np.random.default_rng(7)
+X, G, B, DOUT = RNG.standard_normal((3, 2)), RNG.standard_normal(2), RNG.standard_normal(2), RNG.standard_normal((3, 2))
+LABELS = np.array([0, 1, 1])
+
+
+def _t(a, grad=False):
+    return torch.tensor(a, dtype=torch.float64, requires_grad=grad)
+
+
+def _close(a, b) -> bool:
+    return np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def _affine(m) -> bool:
+    x, w, b = _t(X, True), _t(RNG.standard_normal((2, 4)), True), _t(RNG.standard_normal(4), True)
+    out = F.linear(x, w.T, b)
+    out.backward(_t(DOUT[:, :1] @ np.ones((1, 4)) + np.arange(4)))
+    got_out, cache = m.affine_forward(X.copy(), w.detach().numpy().copy(), b.detach().numpy().copy())
+    grads = m.affine_backward(DOUT[:, :1] @ np.ones((1, 4)) + np.arange(4), cache)
+    return _close(got_out, out.detach().numpy()) and all(_close(g, t.grad.numpy()) for g, t in zip(grads, (x, w, b)))
+
+
+def _relu(m) -> bool:
+    x = _t(X, True)
+    F.relu(x).backward(_t(DOUT))
+    out, cache = m.relu_forward(X.copy())
+    return _close(out, np.maximum(X, 0)) and _close(m.relu_backward(DOUT.copy(), cache), x.grad.numpy())
+
+
+def _batchnorm(m) -> bool:
+    agree = True
+    for mode in ("train", "test"):
+        x, g, b = _t(X, True), _t(G, True), _t(B, True)
+        rm, rv = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+        out = F.batch_norm(x, rm, rv, g, b, training=mode == "train", momentum=0.1, eps=1e-5)
+        out.backward(_t(DOUT))
+        bn_param = {"mode": mode, "running_mean": np.zeros(2), "running_var": np.ones(2)}
+        got, cache = m.batchnorm_forward(X.copy(), G.copy(), B.copy(), bn_param)
+        agree &= _close(got, out.detach().numpy()) and _close(bn_param["running_mean"], rm.numpy())
+        for backward in (m.batchnorm_backward, m.batchnorm_backward_alt):
+            agree &= all(_close(a, t.grad.numpy()) for a, t in zip(backward(DOUT.copy(), cache), (x, g, b)))
+    return agree
+
+
+def _layernorm(m) -> bool:
+    x, g, b = _t(X, True), _t(G, True), _t(B, True)
+    out = F.layer_norm(x, (2,), g, b, eps=1e-5)
+    out.backward(_t(DOUT))
+    got, cache = m.layernorm_forward(X.copy(), G.copy(), B.copy(), {"eps": 1e-5})
+    return _close(got, out.detach().numpy()) and all(
+        _close(a, t.grad.numpy()) for a, t in zip(m.layernorm_backward(DOUT.copy(), cache), (x, g, b))
+    )
+
+
+def _dropout(m) -> bool:
+    """torch's F.dropout keeps a unit with probability 1 − p_drop and scales it by 1/(1 − p_drop);
+    in eval mode it is the identity. Its kept units, scaled, against the variant's."""
+    keep = 0.5
+    torch.manual_seed(0)
+    x = _t(X, True)
+    ref = F.dropout(x, p=1 - keep, training=True)
+    kept = ref.detach().numpy() != 0
+    out, cache = m.dropout_forward(X.copy(), {"p": keep, "mode": "train", "seed": 0})
+    mine = out != 0
+    scaled = _close(out[mine], X[mine] / keep) and _close(ref.detach().numpy()[kept], X[kept] / keep)
+    test = _close(
+        m.dropout_forward(X.copy(), {"p": keep, "mode": "test"})[0], F.dropout(x, p=1 - keep, training=False).detach().numpy()
+    )
+    return scaled and test and _close(m.dropout_backward(DOUT.copy(), cache), DOUT * mine / keep)
+
+
+def _loss(m, name: str, torch_loss) -> bool:
+    x = _t(X * 3, True)
+    value = torch_loss(x, torch.tensor(LABELS))
+    value.backward()
+    loss, dx = getattr(m, name)(X * 3, LABELS.copy())
+    return _close(loss, value.item()) and _close(dx, x.grad.numpy())
+
+
+TORCH_VERDICTS = {
+    "affine": _affine,
+    "relu": _relu,
+    "batchnorm": _batchnorm,
+    "layernorm": _layernorm,
+    "dropout": _dropout,
+    "softmax_loss": lambda m: _loss(m, "softmax_loss", F.cross_entropy),
+    "svm_loss": lambda m: _loss(m, "svm_loss", lambda x, y: F.multi_margin_loss(x, y, margin=1.0) * x.shape[1]),
+}
+#: Bugs of the convention, not of the numbers: torch has nothing to say about them.
+NOT_NUMBERS = {"dropout_seed_ignored", "dropout_test_returns_x", "relu_forward_in_place"}
+
+
+@pytest.mark.parametrize("name", [*BUGGY, *CORRECT])
+def test_every_variant_s_verdict_matches_torch_autograd(name, tmp_path):
+    variant = BUGGY.get(name) or CORRECT[name]
+    agrees = TORCH_VERDICTS[variant.op](_load(variant, tmp_path))
+    assert agrees is (name in CORRECT or name in NOT_NUMBERS)

@@ -1,0 +1,134 @@
+"""The layer protocol: its spec table, the generic check on the model solution (impl/layers.py),
+an op a library declares itself, the kinks pinned exactly, and the strategies' shrinking."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+
+from gradverify.impl import layers
+from gradverify.properties.calls import ImplFailure
+from gradverify.properties.layer_cases import LayerCase
+from gradverify.properties.layer_checks import check_layer, directionals
+from gradverify.properties.layer_strategies import layer_cases
+from gradverify.properties.shared import Rejected
+from gradverify.references.compare import Cause
+from gradverify.references.layer_spec import LAYER_FUNCTIONS, LAYER_OPS, Arg, LayerOp, Size
+
+FEW = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+
+
+def _comparisons(impl, case):
+    try:
+        return check_layer(impl, case)
+    except ImplFailure as failure:
+        return [failure.comparison()]
+
+
+def test_the_model_solution_defines_exactly_the_functions_of_the_table():
+    assert set(layers.LAYER_FUNCTIONS) == set(LAYER_FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", LAYER_OPS)
+def test_the_model_solution_passes_every_check_of_its_op(name):
+    checked = []
+
+    @FEW
+    @given(layer_cases(LAYER_OPS[name], max_size=3))
+    def run(case):
+        try:
+            comparisons = check_layer(layers, case)
+        except Rejected:
+            return
+        checked.append(len(comparisons))
+        assert [c.where for c in comparisons if not c.ok] == []
+
+    run()
+    assert checked and min(checked) >= 5  # forward and backward against both references at least
+
+
+def _cube_module(backward_factor: float) -> types.ModuleType:
+    module = types.ModuleType("cubes")
+    module.cube_forward = lambda x: (x**3, x.copy())
+    module.cube_backward = lambda dout, cache: backward_factor * dout * cache**2
+    return module
+
+
+#: An op a library declares of its own: out = x³, with callables for references.
+CUBE = LayerOp(
+    "cube",
+    "out = x³",
+    (Arg("x", ("N", "D")),),
+    (Size("N"), Size("D")),
+    ("dx",),
+    torch=lambda a, h: a["x"] ** 3,
+    jax=lambda a, h: a["x"] ** 3,
+    out_shape=("N", "D"),
+)
+
+
+def test_an_op_a_library_declares_is_checked_and_its_bug_located():
+    case = LayerCase(CUBE, (("N", 2), ("D", 3)), (), 0)
+    assert all(c.ok for c in check_layer(_cube_module(3.0), case))
+    bad = [c for c in check_layer(_cube_module(2.0), case) if not c.ok]
+    assert {(c.where.oracle, c.where.function, c.where.quantity) for c in bad} == {
+        ("jax", "cube_backward", "dx"),
+        ("torch", "cube_backward", "dx"),
+        ("finite differences", "cube_backward", "⟨dx, u⟩"),
+    }
+    assert {c.cause for c in bad} == {Cause.MISMATCH}
+
+
+def test_an_op_whose_grads_do_not_match_its_differentiable_args_is_refused():
+    with pytest.raises(ValueError):
+        LayerOp("bad", "", (Arg("x", ("N",)),), (Size("N"),), ("dx", "dw"), torch="", jax="")
+
+
+def test_relu_takes_the_subgradient_zero_at_its_kink():
+    x = np.array([[-1.0, 0.0, 1.0]])
+    _, cache = layers.relu_forward(x)
+    assert layers.relu_backward(np.array([[2.0, 3.0, 4.0]]), cache).tolist() == [[0.0, 0.0, 4.0]]
+
+
+def test_svm_loss_takes_the_subgradient_zero_at_a_margin_of_exactly_zero():
+    loss, dx = layers.svm_loss(np.array([[1.0, 0.0, 0.5]]), np.array([0]))  # class 1's margin is 0
+    assert loss == 0.5 and dx.tolist() == [[-1.0, 0.0, 1.0]]
+
+
+def test_finite_differences_reject_a_case_on_a_kink():
+    case = LayerCase(LAYER_OPS["relu"], (("N", 1), ("D", 2)), (), 0)
+    with pytest.raises(Rejected):
+        directionals(layers, case, {"x": np.array([[0.0, 1.0]])}, np.array([[1.0, 1.0]]))
+
+
+@pytest.mark.parametrize("name", ["affine", "batchnorm", "dropout"])
+def test_cases_shrink_to_the_smallest_sizes_and_the_first_hyperparameters(name):
+    op = LAYER_OPS[name]
+    case = find(layer_cases(op), lambda c: True, settings=settings(database=None))
+    assert case.sizes == {s.name: (s.low,) if s.many else s.low for s in op.sizes}
+    assert case.hypers == {h.name: h.choices[0] for h in op.hypers} and case.seed == 0
+
+
+def test_a_batchnorm_case_draws_running_averages_of_its_features_and_a_positive_variance():
+    case = LayerCase(LAYER_OPS["batchnorm"], (("N", 3), ("D", 2)), (("mode", "test"), ("eps", 1e-5), ("momentum", 0.9)), 4)
+    arrays = case.arrays()
+    assert arrays["running_mean"].shape == (2,) and np.all(arrays["running_var"] >= 0.5)
+
+
+def test_a_case_gives_its_shapes_and_hyperparameters():
+    case = LayerCase(LAYER_OPS["affine"], (("N", 2), ("d", (3, 2)), ("M", 4)), (), 0)
+    assert case.shapes() == {"x": (2, 3, 2), "w": (6, 4), "b": (4,)}
+    assert [a.shape for a in case.arrays().values()] == [(2, 3, 2), (6, 4), (4,)]
+
+
+def test_an_input_changed_in_place_is_reported_with_its_name():
+    module = types.ModuleType("in_place")
+    module.relu_forward = lambda x: (np.maximum(x, 0.0, out=x), x)
+    module.relu_backward = layers.relu_backward
+    case = LayerCase(LAYER_OPS["relu"], (("N", 2), ("D", 3)), (), 1)  # seed 1 draws some x < 0
+    assert np.any(case.arrays()["x"] < 0)
+    bad = {(c.where.function, c.where.quantity, c.cause) for c in check_layer(module, case) if not c.ok}
+    assert ("relu_forward", "x unmodified", Cause.MODIFIED_INPUT) in bad
