@@ -96,6 +96,42 @@ def rnn(a: Arrays, h: dict[str, Any]) -> Any:
     return _over_time(step, a["x"], a["h0"])
 
 
+def word_embedding(a: Arrays, h: dict[str, Any]) -> Any:
+    return jnp.take(a["W"], a["x"], axis=0)
+
+
+def _lstm_cell(x: Any, h: Any, c: Any, Wx: Any, Wh: Any, b: Any) -> tuple[Any, Any]:
+    """(next_h, next_c) with the gate blocks i, f, o, g of a = x Wx + h Wh + b."""
+    i, f, o, g = jnp.split(x @ Wx + h @ Wh + b, 4, axis=1)
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
+def lstm_step(a: Arrays, h: dict[str, Any]) -> tuple[Any, Any]:
+    return _lstm_cell(a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"])
+
+
+def lstm(a: Arrays, h: dict[str, Any]) -> Any:
+    """x (N, T, D), h0 (N, H) -> h (N, T, H), from c0 = 0."""
+
+    def step(carry: Any, x_t: Any) -> Any:
+        prev, c = carry
+        nxt, c = _lstm_cell(x_t, prev, c, a["Wx"], a["Wh"], a["b"])
+        return (nxt, c), nxt
+
+    return _over_time(step, a["x"], (a["h0"], jnp.zeros_like(a["h0"])))
+
+
+def temporal_affine(a: Arrays, h: dict[str, Any]) -> Any:
+    return jnp.einsum("ntd,dm->ntm", a["x"], a["w"]) + a["b"]
+
+
+def temporal_softmax_loss(a: Arrays, h: dict[str, Any]) -> Any:
+    x, y = a["x"], a["y"]
+    picked = jnp.take_along_axis(jax.nn.log_softmax(x, axis=-1), y[..., None], axis=-1)[..., 0]
+    return -jnp.sum(jnp.where(a["mask"], picked, 0.0)) / x.shape[0]
+
+
 def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) -> Any:
     """The op's JAX reference at `arrays` (NumPy, by name) and its VJP of `dout` (None for a
     loss: the cotangent 1; a tuple, one per output, for an op with several) by jax.vjp, as a layer_spec.Evaluation. Compiled once per op,

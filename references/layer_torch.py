@@ -91,6 +91,48 @@ def rnn(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return torch.stack(hs, dim=1)
 
 
+def word_embedding(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.embedding(a["x"], a["W"])
+
+
+def _gates(w: torch.Tensor) -> torch.Tensor:
+    """CS231n's gate blocks i, f, o, g (along the last axis) in torch's order i, f, g, o."""
+    i, f, o, g = w.chunk(4, dim=-1)
+    return torch.cat([i, f, g, o], dim=-1)
+
+
+def _lstm_cell(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, Wx: torch.Tensor, Wh: torch.Tensor, b: torch.Tensor) -> Any:
+    """torch.nn.LSTMCell on CS231n's weights: weight_ih = gates(Wx)ᵀ, weight_hh = gates(Wh)ᵀ,
+    bias_ih = gates(b), bias_hh = 0. Returns (next_h, next_c)."""
+    cell = torch.nn.LSTMCell(Wx.shape[0], Wh.shape[0], dtype=torch.float64)
+    params = {"weight_ih": _gates(Wx).T, "weight_hh": _gates(Wh).T, "bias_ih": _gates(b), "bias_hh": torch.zeros_like(b)}
+    return torch.func.functional_call(cell, params, (x, (h, c)))
+
+
+def lstm_step(a: Arrays, h: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    return tuple(_lstm_cell(a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"]))
+
+
+def lstm(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """x (N, T, D), h0 (N, H) -> h (N, T, H), from c0 = 0."""
+    hs, prev, c = [], a["h0"], torch.zeros_like(a["h0"])
+    for t in range(a["x"].shape[1]):
+        prev, c = _lstm_cell(a["x"][:, t], prev, c, a["Wx"], a["Wh"], a["b"])
+        hs.append(prev)
+    return torch.stack(hs, dim=1)
+
+
+def temporal_affine(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.linear(a["x"], a["w"].T, a["b"])
+
+
+def temporal_softmax_loss(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """F.cross_entropy per step (reduction "none"), times the mask, summed, divided by N."""
+    x = a["x"]
+    each = F.cross_entropy(x.flatten(0, 1), a["y"].flatten(), reduction="none")
+    return (each * a["mask"].flatten()).sum() / x.shape[0]
+
+
 def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) -> Any:
     """The op's torch reference at `arrays` (NumPy, by name) and its VJP of `dout` (None for a
     loss; a tuple, one per output, for an op with several) by torch.autograd, as a
