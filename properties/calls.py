@@ -137,6 +137,13 @@ def expect_pair(function: str, value: Any, what: str) -> tuple[Any, Any]:
     return value[0], value[1]
 
 
+def expect_tuple(function: str, value: Any, n: int, what: str) -> tuple[Any, ...]:
+    """value as a tuple of n items (lstm_step_forward's (next_h, next_c, cache))."""
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        raise ImplFailure(function, Cause.WRONG_FORM, f"returned {_kind(value)} where a tuple {what} was expected")
+    return tuple(value)
+
+
 def expect_layers(function: str, value: Any, n_layers: int, what: str) -> list[dict]:
     """A list of n_layers dicts, each with 'W' and 'b'."""
     if not isinstance(value, (list, tuple)) or len(value) != n_layers:

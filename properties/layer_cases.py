@@ -3,7 +3,9 @@
 As for the MLP's cases (properties/cases.py), hypothesis draws the structure and NumPy makes
 the arrays from the seed, so a case is small, replays exactly, and shrinks on its structure.
 Scales: "real" arrays N(0, 1), "positive" ones uniform in [0.5, 2] (a running variance), labels
-uniform over the classes; the cotangent dout N(0, 1) (never all ones, so a backward that sums
+uniform over the classes; indices (word_embedding's x) uniform with the last one set to the
+first, so a backward that assigns where it should add is seen; masks (temporal_softmax_loss's)
+Bernoulli(½) with the first True and the last False; the cotangent dout N(0, 1) (never all ones, so a backward that sums
 where it should weight is seen).
 """
 
@@ -43,9 +45,11 @@ class LayerCase:
         rng = np.random.default_rng(self.seed)
         return {arg.name: _draw(rng, arg.domain, shape_of(arg.shape, self.sizes), self.sizes) for arg in self.op.args}
 
-    def cotangent(self, shape: tuple[int, ...]) -> np.ndarray:
-        """dout ~ N(0, 1) of `shape`, from the seed (its own stream)."""
-        return np.random.default_rng([self.seed, 1]).standard_normal(shape)
+    def cotangent(self, shape: tuple[int, ...], index: int = 0) -> np.ndarray:
+        """dout ~ N(0, 1) of `shape` for the forward's output `index`, from the seed (a stream of
+        its own per output, so lstm_step's dnext_h and dnext_c differ)."""
+        stream = [self.seed, 1, index] if index else [self.seed, 1]
+        return np.random.default_rng(stream).standard_normal(shape)
 
     def direction(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """u ~ N(0, 1) for the directional finite difference along arg `name`."""
@@ -65,4 +69,13 @@ def _draw(rng: np.random.Generator, domain: str, shape: tuple[int, ...], sizes: 
         return rng.uniform(0.5, 2.0, shape)
     if domain.startswith("labels:"):
         return rng.integers(0, int(sizes[domain.partition(":")[2]]), shape)
+    if domain.startswith("indices:"):
+        indices = rng.integers(0, int(sizes[domain.partition(":")[2]]), shape)
+        indices.flat[-1] = indices.flat[0]  # repeated on purpose: gradients at one index add up
+        return indices
+    if domain == "mask":
+        mask = rng.random(shape) < 0.5
+        if mask.size > 1:  # both kinds on purpose: a masked step, and one that counts
+            mask.flat[0], mask.flat[-1] = True, False
+        return mask
     raise ValueError(f"unknown domain {domain!r}")

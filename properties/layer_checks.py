@@ -15,6 +15,8 @@ Per case, in turn (docs/layers.md):
     torch.autograd, and each ⟨grad, u⟩ against the directional finite difference along a random
     u of ⟨dout, forward⟩ — the implementation's own forward — with dout and the inputs left
     unmodified.
+An op with several outputs (lstm_step: next_h, next_c) has each checked as out is, a cotangent
+of its own for each, and its backward called on all of them (dnext_h, dnext_c, cache).
 A loss `(loss, dx) = op(x, y)` is checked the same way with the loss for out and dx its grad.
 Labels are fields: Where(oracle="jax", function="batchnorm_backward", quantity="dgamma").
 """
@@ -26,7 +28,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair
+from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_strategies import layer_cases
@@ -54,13 +56,23 @@ def call_forward(
     impl: ModuleType, op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]
 ) -> tuple[Any, Any, dict[str, np.ndarray], dict[str, Any]]:
     """(first, second result, the arrays passed, the param dict passed) of the op's forward (or
-    loss) called on copies of `arrays`; ImplFailure when it fails or returns no pair."""
+    loss) called on copies of `arrays`; ImplFailure when it fails or returns no pair. For an op
+    with several outputs (lstm_step's (next_h, next_c, cache)) the first is their tuple."""
     passed = {a.name: arrays[a.name].copy() for a in op.args if not a.in_param}
     params = param_dict(op, arrays, hyper)
     args = [*passed.values(), *([params] if op.param else [])]
-    what = "(loss, dx)" if op.loss else "(out, cache)"
-    first, second = expect_pair(op.forward, call(impl, op.forward, *args), what)
-    return first, second, passed, params
+    result = call(impl, op.forward, *args)
+    if op.loss or len(op.outputs) == 1:
+        what = "(loss, dx)" if op.loss else f"({op.outputs[0][0]}, cache)"
+        first, second = expect_pair(op.forward, result, what)
+        return first, second, passed, params
+    *outs, second = expect_tuple(op.forward, result, len(op.outputs) + 1, f"({', '.join(n for n, _ in op.outputs)}, cache)")
+    return tuple(outs), second, passed, params
+
+
+def outputs_of(op: LayerOp, first: Any) -> tuple[Any, ...]:
+    """The forward's outputs as a tuple, one per op.outputs (call_forward's first result)."""
+    return first if len(op.outputs) > 1 else (first,)
 
 
 def form(where: Where, value: Any, shape: tuple[int, ...]) -> list[Comparison]:
@@ -109,11 +121,15 @@ def _mask(op: LayerOp, out: Any, shape: tuple[int, ...]) -> dict[str, np.ndarray
     return {"mask": (have != 0).astype(np.float64)}
 
 
-def directionals(impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | None) -> dict[str, float]:
+def directionals(
+    impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | tuple[np.ndarray, ...] | None
+) -> dict[str, float]:
     """d/dt ⟨dout, forward(arg + t·u)⟩ at t = 0 for each differentiable arg, u = case.direction
-    (for a loss, d/dt loss(x + t·u)), from the implementation's own forward; Rejected when the
-    point lies on a kink. ImplFailure when the forward fails."""
+    (for a loss, d/dt loss(x + t·u); for several outputs, dout a tuple and the sum of their
+    ⟨dout_k, out_k⟩), from the implementation's own forward; Rejected when the point lies on a
+    kink. ImplFailure when the forward fails."""
     op, hyper = case.op, case.hypers
+    douts: tuple = dout if isinstance(dout, tuple) else (dout,)
     found = {}
     for arg in op.differentiable:
 
@@ -121,7 +137,7 @@ def directionals(impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray
             first = call_forward(impl, op, {**arrays, name: theta}, hyper)[0]
             if dout is None:  # a loss
                 return expect_float(op.forward, first, "the loss")
-            return float(np.sum(dout * np.asarray(first, dtype=np.float64)))
+            return float(sum(np.sum(d * np.asarray(o, dtype=np.float64)) for d, o in zip(douts, outputs_of(op, first))))
 
         branch = None if op.branch is None else _branch_along(op, arrays, arg.name)
         try:
@@ -168,22 +184,23 @@ def _grads_of(op: LayerOp, function: str, result: Any) -> tuple[Any, ...]:
 
 
 def check_backward(
-    impl: ModuleType, case: LayerCase, function: str, cache: Any, dout: np.ndarray, refs: dict[str, Evaluation], fd: dict
+    impl: ModuleType, case: LayerCase, function: str, cache: Any, douts: tuple, refs: dict[str, Evaluation], fd: dict
 ) -> list[Comparison]:
-    """One backward function on (dout, cache): form, aliasing, references, finite differences,
-    dout unmodified."""
+    """One backward function on (dout, cache) — (dnext_h, dnext_c, cache) for several outputs:
+    form, aliasing, references, finite differences, the upstream gradients unmodified."""
     op, where = case.op, Where(function=function)
-    passed = dout.copy()
+    passed = tuple(d.copy() for d in douts)
     try:
-        grads = _grads_of(op, function, call(impl, function, passed, cache))
+        grads = _grads_of(op, function, call(impl, function, *passed, cache))
     except ImplFailure as failure:
         return [failure.comparison()]
     shapes = case.shapes()
     out = [
         c for arg, name, g in zip(op.differentiable, op.grads, grads) for c in form(where.at(quantity=name), g, shapes[arg.name])
     ]
-    out += aliases(where, dict(zip(op.grads, grads)), {"dout": passed})
-    out += unmodified(where, {"dout": passed}, {"dout": dout})
+    upstream = dict(zip(op.upstream, passed))
+    out += aliases(where, dict(zip(op.grads, grads)), upstream)
+    out += unmodified(where, upstream, dict(zip(op.upstream, douts)))
     return out + compare_grads(function, case, grads, refs, fd)
 
 
@@ -212,20 +229,26 @@ def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     where = Where(function=op.forward)
     if op.loss:
         return _check_loss(impl, case, arrays, first, second, passed, pristine)
-    shape = shape_of(op.out_shape or (), case.sizes)
-    dout = case.cotangent(shape)
-    refs = evaluations(op, {**arrays, **_mask(op, first, shape)}, hyper, dout)
-    out = form(where.at(quantity="out"), first, shape) + aliases(where, {"out": first}, passed)
-    out += [compare(Where(oracle=o, function=op.forward, quantity="out"), first, ev.out, "autodiff") for o, ev in refs.items()]
+    named = [(name, shape_of(tokens, case.sizes)) for name, tokens in op.outputs]
+    douts = tuple(case.cotangent(shape, i) for i, (_, shape) in enumerate(named))
+    refs = evaluations(op, {**arrays, **_mask(op, first, named[0][1])}, hyper, douts if len(douts) > 1 else douts[0])
+    outs = dict(zip((name for name, _ in named), outputs_of(op, first)))
+    out = [c for name, shape in named for c in form(where.at(quantity=name), outs[name], shape)]
+    out += aliases(where, outs, passed)
+    out += [
+        compare(Where(oracle=o, function=op.forward, quantity=name), outs[name], expected, "autodiff")
+        for o, ev in refs.items()
+        for (name, _), expected in zip(named, outputs_of(op, ev.out))
+    ]
     out += _state(op, params, refs)
     if op.random:
         out += _same_again(impl, case, arrays, first)
     before = {k: pristine[k] for k in passed}
     changed = unmodified(where, passed, before)
     out += changed
-    fd = directionals(impl, case, arrays, dout)
+    fd = directionals(impl, case, arrays, douts)
     for function in op.backwards:
-        out += check_backward(impl, case, function, second, dout, refs, fd)
+        out += check_backward(impl, case, function, second, douts, refs, fd)
         if not changed:  # a backward that changes the arrays its cache holds changes the caller's
             changed = unmodified(Where(function=function), passed, before)
             out += changed

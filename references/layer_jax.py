@@ -67,9 +67,74 @@ def svm_loss(a: Arrays, h: dict[str, Any]) -> Any:
     return jnp.sum(jnp.where(others, margins, 0.0)) / x.shape[0]
 
 
+# --------------------------------------------------------------------------- #
+# CS231n assignment 3: recurrent networks (the recurrences by jax.lax.scan over the steps)
+# --------------------------------------------------------------------------- #
+
+
+def _rnn_cell(x: Any, h: Any, Wx: Any, Wh: Any, b: Any) -> Any:
+    return jnp.tanh(x @ Wx + h @ Wh + b)
+
+
+def rnn_step(a: Arrays, h: dict[str, Any]) -> Any:
+    return _rnn_cell(a["x"], a["prev_h"], a["Wx"], a["Wh"], a["b"])
+
+
+def _over_time(step: Any, x: Any, carry: Any) -> Any:
+    """The outputs of carry, out = step(carry, x_t) for t = 0…T−1, stacked as (N, T, ·)."""
+    _, outs = jax.lax.scan(step, carry, jnp.swapaxes(x, 0, 1))
+    return jnp.swapaxes(outs, 0, 1)
+
+
+def rnn(a: Arrays, h: dict[str, Any]) -> Any:
+    """x (N, T, D), h0 (N, H) -> h (N, T, H)."""
+
+    def step(prev: Any, x_t: Any) -> Any:
+        nxt = _rnn_cell(x_t, prev, a["Wx"], a["Wh"], a["b"])
+        return nxt, nxt
+
+    return _over_time(step, a["x"], a["h0"])
+
+
+def word_embedding(a: Arrays, h: dict[str, Any]) -> Any:
+    return jnp.take(a["W"], a["x"], axis=0)
+
+
+def _lstm_cell(x: Any, h: Any, c: Any, Wx: Any, Wh: Any, b: Any) -> tuple[Any, Any]:
+    """(next_h, next_c) with the gate blocks i, f, o, g of a = x Wx + h Wh + b."""
+    i, f, o, g = jnp.split(x @ Wx + h @ Wh + b, 4, axis=1)
+    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+    return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
+def lstm_step(a: Arrays, h: dict[str, Any]) -> tuple[Any, Any]:
+    return _lstm_cell(a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"])
+
+
+def lstm(a: Arrays, h: dict[str, Any]) -> Any:
+    """x (N, T, D), h0 (N, H) -> h (N, T, H), from c0 = 0."""
+
+    def step(carry: Any, x_t: Any) -> Any:
+        prev, c = carry
+        nxt, c = _lstm_cell(x_t, prev, c, a["Wx"], a["Wh"], a["b"])
+        return (nxt, c), nxt
+
+    return _over_time(step, a["x"], (a["h0"], jnp.zeros_like(a["h0"])))
+
+
+def temporal_affine(a: Arrays, h: dict[str, Any]) -> Any:
+    return jnp.einsum("ntd,dm->ntm", a["x"], a["w"]) + a["b"]
+
+
+def temporal_softmax_loss(a: Arrays, h: dict[str, Any]) -> Any:
+    x, y = a["x"], a["y"]
+    picked = jnp.take_along_axis(jax.nn.log_softmax(x, axis=-1), y[..., None], axis=-1)[..., 0]
+    return -jnp.sum(jnp.where(a["mask"], picked, 0.0)) / x.shape[0]
+
+
 def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) -> Any:
     """The op's JAX reference at `arrays` (NumPy, by name) and its VJP of `dout` (None for a
-    loss: the cotangent 1) by jax.vjp, as a layer_spec.Evaluation. Compiled once per op,
+    loss: the cotangent 1; a tuple, one per output, for an op with several) by jax.vjp, as a layer_spec.Evaluation. Compiled once per op,
     hyperparameters and shapes (_compiled): ~30 ms, where eager JAX spends ~1 s compiling each
     primitive anew for every new shape."""
     import numpy as np
@@ -79,10 +144,10 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
     names = tuple(arg.name for arg in op.differentiable)
     values = tuple(jnp.asarray(arrays[k], dtype=jnp.float64) for k in names)
     fixed = {k: jnp.asarray(v) for k, v in arrays.items() if k not in names}
-    out, state, grads = _compiled(op, tuple(sorted(hyper.items())))(values, fixed, None if dout is None else jnp.asarray(dout))
-    return Evaluation(
-        float(out) if op.loss else np.array(out), {k: np.array(v) for k, v in state.items()}, tuple(np.array(g) for g in grads)
-    )
+    cotangent = None if dout is None else tuple(map(jnp.asarray, dout)) if isinstance(dout, tuple) else jnp.asarray(dout)
+    out, state, grads = _compiled(op, tuple(sorted(hyper.items())))(values, fixed, cotangent)
+    value = float(out) if op.loss else tuple(map(np.array, out)) if isinstance(out, tuple) else np.array(out)
+    return Evaluation(value, {k: np.array(v) for k, v in state.items()}, tuple(np.array(g) for g in grads))
 
 
 @functools.lru_cache(maxsize=256)

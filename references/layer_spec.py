@@ -12,8 +12,9 @@ statistics, a train/test mode, a random mask drawn from a seed), its kinks, and 
 in PyTorch and JAX. The table is public: a library declares an op of its own as one `LayerOp`
 (its references as callables) and gets every check.
 
-Shapes are tuples of tokens: a size's name ("N"), "d*" for the sizes of a `many` size spread
-out (CS231n's d₁…d_k), and "Πd" for their product. This module imports NumPy only; the
+Shapes are tuples of tokens: a size's name ("N"), a multiple of one ("4H", the LSTM's gate
+blocks), "d*" for the sizes of a `many` size spread out (CS231n's d₁…d_k), and "Πd" for their
+product. This module imports NumPy only; the
 references are named as "module:function" and imported on first use.
 """
 
@@ -27,8 +28,9 @@ import numpy as np
 
 #: A reference: a callable, or "module:function" imported when it is first used. It is called
 #: as ref(arrays, hyper) with the op's arrays by name (tensors of its framework; a random op's
-#: keep mask as "mask") and its hyperparameters, and returns the output (a scalar for a loss),
-#: or (output, new state by key) when the op has state.
+#: keep mask as "mask") and its hyperparameters, and returns the output (a scalar for a loss;
+#: a tuple in the order of `outs` for an op with several), or (output, new state by key) when
+#: the op has state.
 Reference = Union[str, Callable[..., Any]]
 
 #: Which side of every kink a point is on (NumPy): arrays by name -> an array of signs.
@@ -49,8 +51,11 @@ class Size:
 class Arg:
     """An array the op takes.
 
-    domain: "real" (N(0, 1)), "positive" (uniform in [0.5, 2]) or "labels:<size>" (integers
-    in [0, size)). `in_param`: kept in the op's parameter dict (running_mean), not passed."""
+    domain: "real" (N(0, 1)), "positive" (uniform in [0.5, 2]), "labels:<size>" (integers in
+    [0, size)), "indices:<size>" (integers in [0, size) with an index repeated on purpose, as
+    word_embedding's x needs) or "mask" (booleans with a False and a True on purpose, as
+    temporal_softmax_loss's mask). `in_param`: kept in the op's parameter dict (running_mean),
+    not passed."""
 
     name: str
     shape: tuple[str, ...]
@@ -82,6 +87,11 @@ class LayerOp:
     jax: Reference
     #: the output's shape (None for a loss: a scalar)
     out_shape: tuple[str, ...] | None = None
+    #: the forward's outputs by name and shape, when it names them (rnn's "h") or has several
+    #: (lstm_step's next_h and next_c: the forward returns (next_h, next_c, cache) and the
+    #: backward takes (dnext_h, dnext_c, cache), one random cotangent per output); () for one
+    #: output "out" of out_shape, whose upstream gradient is "dout"
+    outs: tuple[tuple[str, tuple[str, ...]], ...] = ()
     #: one function name(x, y) -> (loss, dx) instead of a forward and a backward
     loss: bool = False
     #: the name of the parameter dict passed last to the forward ("bn_param"), if any
@@ -112,6 +122,16 @@ class LayerOp:
         return (self.forward, *self.backwards)
 
     @property
+    def outputs(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The forward's outputs as (name, shape tokens), in the order it returns them."""
+        return self.outs or (("out", self.out_shape or ()),)
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        """The names of the backward's upstream gradients: ("dout",), or d<name> per named output."""
+        return tuple(f"d{name}" for name, _ in self.outs) or ("dout",)
+
+    @property
     def differentiable(self) -> tuple[Arg, ...]:
         return tuple(a for a in self.args if a.differentiable)
 
@@ -119,14 +139,15 @@ class LayerOp:
         if len(self.grads) != len(self.differentiable):
             raise ValueError(f"op {self.name}: {len(self.grads)} grads for {len(self.differentiable)} differentiable args")
         known = {s.name for s in self.sizes}
-        for arg in self.args:
-            for token in arg.shape:
-                if token.removesuffix("*").removeprefix("Π") not in known:
-                    raise ValueError(f"op {self.name}: {arg.name}'s shape names an unknown size {token!r}")
+        for name, shape in (*((a.name, a.shape) for a in self.args), *self.outs):
+            for token in shape:
+                if token.removesuffix("*").removeprefix("Π").lstrip("0123456789") not in known:
+                    raise ValueError(f"op {self.name}: {name}'s shape names an unknown size {token!r}")
 
 
 def shape_of(tokens: tuple[str, ...], dims: dict[str, Any]) -> tuple[int, ...]:
-    """The shape the tokens name under drawn sizes, e.g. ("N", "d*") with N 2, d (3, 4) -> (2, 3, 4)."""
+    """The shape the tokens name under drawn sizes, e.g. ("N", "d*") with N 2, d (3, 4) -> (2, 3, 4);
+    a token with a factor, "4H", is that multiple of the size (the LSTM's four gate blocks)."""
     shape: list[int] = []
     for token in tokens:
         if token.endswith("*"):
@@ -134,7 +155,8 @@ def shape_of(tokens: tuple[str, ...], dims: dict[str, Any]) -> tuple[int, ...]:
         elif token.startswith("Π"):
             shape.append(int(np.prod(dims[token[1:]])))
         else:
-            shape.append(int(dims[token]))
+            name = token.lstrip("0123456789")
+            shape.append(int(token[: len(token) - len(name)] or 1) * int(dims[name]))
     return tuple(shape)
 
 
@@ -169,6 +191,89 @@ def _svm_branch(a: dict[str, np.ndarray]) -> np.ndarray:
     margins[np.arange(len(y)), y] = -1.0  # the correct class has no hinge
     return np.sign(margins).ravel()
 
+
+# --------------------------------------------------------------------------- #
+# CS231n assignment 3: recurrent networks. N sequences, T steps, D inputs, H hidden units.
+# --------------------------------------------------------------------------- #
+
+_RNN_SIZES = (Size("N", 1, 3), Size("T", 1, 3), Size("D", 1, 3), Size("H", 1, 3))
+_STEP_SIZES = tuple(s for s in _RNN_SIZES if s.name != "T")
+
+
+def _recurrent(gates: str = "") -> tuple[Arg, ...]:
+    """Wx, Wh and b of a cell with `gates` blocks of H units ("" for one, "4" for the LSTM's)."""
+    return (Arg("Wx", ("D", f"{gates}H")), Arg("Wh", ("H", f"{gates}H")), Arg("b", (f"{gates}H",)))
+
+
+_RECURRENT: tuple[LayerOp, ...] = (
+    LayerOp(
+        "rnn_step",
+        "next_h = tanh(x Wx + prev_h Wh + b)",
+        (Arg("x", ("N", "D")), Arg("prev_h", ("N", "H")), *_recurrent()),
+        _STEP_SIZES,
+        ("dx", "dprev_h", "dWx", "dWh", "db"),
+        outs=(("next_h", ("N", "H")),),
+        **_bundled("rnn_step"),
+    ),
+    LayerOp(
+        "rnn",
+        "h_t = tanh(x_t Wx + h_{t−1} Wh + b), h_{−1} = h0; the backward adds each step's dh_t to the gradient from step t + 1",
+        (Arg("x", ("N", "T", "D")), Arg("h0", ("N", "H")), *_recurrent()),
+        _RNN_SIZES,
+        ("dx", "dh0", "dWx", "dWh", "db"),
+        outs=(("h", ("N", "T", "H")),),
+        **_bundled("rnn"),
+    ),
+    LayerOp(
+        "word_embedding",
+        "out[n, t] = W[x[n, t]]; dW adds the gradients of a repeated index (np.add.at)",
+        (Arg("x", ("N", "T"), domain="indices:V", differentiable=False), Arg("W", ("V", "D"))),
+        (Size("N", 1, 3), Size("T", 1, 3), Size("V", 1, 5), Size("D", 1, 3)),
+        ("dW",),
+        out_shape=("N", "T", "D"),
+        **_bundled("word_embedding"),
+    ),
+    LayerOp(
+        "lstm_step",
+        "a = x Wx + prev_h Wh + b = [i|f|o|g]; next_c = σ(f)·prev_c + σ(i)·tanh(g), next_h = σ(o)·tanh(next_c)",
+        (Arg("x", ("N", "D")), Arg("prev_h", ("N", "H")), Arg("prev_c", ("N", "H")), *_recurrent("4")),
+        _STEP_SIZES,
+        ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"),
+        outs=(("next_h", ("N", "H")), ("next_c", ("N", "H"))),
+        **_bundled("lstm_step"),
+    ),
+    LayerOp(
+        "lstm",
+        "(h_t, c_t) = lstm_step(x_t, h_{t−1}, c_{t−1}), c_{−1} = 0; h returned, the cell kept inside",
+        (Arg("x", ("N", "T", "D")), Arg("h0", ("N", "H")), *_recurrent("4")),
+        _RNN_SIZES,
+        ("dx", "dh0", "dWx", "dWh", "db"),
+        outs=(("h", ("N", "T", "H")),),
+        **_bundled("lstm"),
+    ),
+    LayerOp(
+        "temporal_affine",
+        "out[n, t] = x[n, t] w + b",
+        (Arg("x", ("N", "T", "D")), Arg("w", ("D", "M")), Arg("b", ("M",))),
+        (Size("N", 1, 3), Size("T", 1, 3), Size("D", 1, 3), Size("M", 1, 3)),
+        ("dx", "dw", "db"),
+        out_shape=("N", "T", "M"),
+        **_bundled("temporal_affine"),
+    ),
+    LayerOp(
+        "temporal_softmax_loss",
+        "L = −(1/N)·Σ_{n,t} mask[n, t]·log softmax(x[n, t])[y[n, t]] (divided by N, not by the kept steps)",
+        (
+            Arg("x", ("N", "T", "V")),
+            Arg("y", ("N", "T"), domain="labels:V", differentiable=False),
+            Arg("mask", ("N", "T"), domain="mask", differentiable=False),
+        ),
+        (Size("N", 1, 3), Size("T", 1, 3), Size("V", 2, 5)),
+        ("dx",),
+        loss=True,
+        **_bundled("temporal_softmax_loss"),
+    ),
+)
 
 LAYER_OPS: dict[str, LayerOp] = {
     op.name: op
@@ -255,6 +360,8 @@ LAYER_OPS: dict[str, LayerOp] = {
             branch=_svm_branch,
             **_bundled("svm_loss"),
         ),
+        # CS231n assignment 3: recurrent networks (impl/rnn_layers.py)
+        *_RECURRENT,
     )
 }
 

@@ -9,6 +9,10 @@ conventions differ:
   - svm_loss: F.multi_margin_loss divides each sample's sum by the number of classes C; CS231n's
     does not, so it is multiplied by C.
   - dropout: F.dropout draws its own mask; the check gives the mask the implementation drew.
+  - rnn and lstm cells: torch.nn.RNNCell and LSTMCell keep their weights as (out, in) and the
+    LSTM's gate blocks in the order i, f, g, o with two biases; CS231n's are (in, out), in the
+    order i, f, o, g, with one bias. The cells run through torch.func.functional_call on the
+    weights converted exactly (transposed, the o and g blocks swapped, bias_hh zero).
 """
 
 from __future__ import annotations
@@ -62,9 +66,77 @@ def svm_loss(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return F.multi_margin_loss(a["x"], a["y"], p=1, margin=1.0) * a["x"].shape[1]
 
 
+# --------------------------------------------------------------------------- #
+# CS231n assignment 3: recurrent networks
+# --------------------------------------------------------------------------- #
+
+
+def _rnn_cell(x: torch.Tensor, h: torch.Tensor, Wx: torch.Tensor, Wh: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """torch.nn.RNNCell (tanh) on CS231n's weights: weight_ih = Wxᵀ, weight_hh = Whᵀ, bias_ih = b."""
+    cell = torch.nn.RNNCell(Wx.shape[0], Wh.shape[0], nonlinearity="tanh", dtype=torch.float64)
+    params = {"weight_ih": Wx.T, "weight_hh": Wh.T, "bias_ih": b, "bias_hh": torch.zeros_like(b)}
+    return torch.func.functional_call(cell, params, (x, h))
+
+
+def rnn_step(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return _rnn_cell(a["x"], a["prev_h"], a["Wx"], a["Wh"], a["b"])
+
+
+def rnn(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """x (N, T, D), h0 (N, H) -> h (N, T, H), one cell per step."""
+    hs, prev = [], a["h0"]
+    for t in range(a["x"].shape[1]):
+        prev = _rnn_cell(a["x"][:, t], prev, a["Wx"], a["Wh"], a["b"])
+        hs.append(prev)
+    return torch.stack(hs, dim=1)
+
+
+def word_embedding(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.embedding(a["x"], a["W"])
+
+
+def _gates(w: torch.Tensor) -> torch.Tensor:
+    """CS231n's gate blocks i, f, o, g (along the last axis) in torch's order i, f, g, o."""
+    i, f, o, g = w.chunk(4, dim=-1)
+    return torch.cat([i, f, g, o], dim=-1)
+
+
+def _lstm_cell(x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, Wx: torch.Tensor, Wh: torch.Tensor, b: torch.Tensor) -> Any:
+    """torch.nn.LSTMCell on CS231n's weights: weight_ih = gates(Wx)ᵀ, weight_hh = gates(Wh)ᵀ,
+    bias_ih = gates(b), bias_hh = 0. Returns (next_h, next_c)."""
+    cell = torch.nn.LSTMCell(Wx.shape[0], Wh.shape[0], dtype=torch.float64)
+    params = {"weight_ih": _gates(Wx).T, "weight_hh": _gates(Wh).T, "bias_ih": _gates(b), "bias_hh": torch.zeros_like(b)}
+    return torch.func.functional_call(cell, params, (x, (h, c)))
+
+
+def lstm_step(a: Arrays, h: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    return tuple(_lstm_cell(a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"]))
+
+
+def lstm(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """x (N, T, D), h0 (N, H) -> h (N, T, H), from c0 = 0."""
+    hs, prev, c = [], a["h0"], torch.zeros_like(a["h0"])
+    for t in range(a["x"].shape[1]):
+        prev, c = _lstm_cell(a["x"][:, t], prev, c, a["Wx"], a["Wh"], a["b"])
+        hs.append(prev)
+    return torch.stack(hs, dim=1)
+
+
+def temporal_affine(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.linear(a["x"], a["w"].T, a["b"])
+
+
+def temporal_softmax_loss(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """F.cross_entropy per step (reduction "none"), times the mask, summed, divided by N."""
+    x = a["x"]
+    each = F.cross_entropy(x.flatten(0, 1), a["y"].flatten(), reduction="none")
+    return (each * a["mask"].flatten()).sum() / x.shape[0]
+
+
 def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) -> Any:
     """The op's torch reference at `arrays` (NumPy, by name) and its VJP of `dout` (None for a
-    loss) by torch.autograd, as a layer_spec.Evaluation."""
+    loss; a tuple, one per output, for an op with several) by torch.autograd, as a
+    layer_spec.Evaluation."""
     from .layer_spec import Evaluation, resolve, split
 
     names = [arg.name for arg in op.differentiable]
@@ -74,10 +146,13 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
     }
     out, state = split(op, resolve(op.torch)(tensors, hyper))
     wrt = [tensors[k] for k in names]
-    cotangent = None if dout is None else torch.tensor(dout, dtype=torch.float64)
-    grads = torch.autograd.grad(out, wrt, grad_outputs=cotangent, allow_unused=True)
+    several = isinstance(out, tuple)
+    outs = list(out) if several else [out]
+    cotangents = None if dout is None else [torch.tensor(d, dtype=torch.float64) for d in (dout if several else [dout])]
+    grads = torch.autograd.grad(outs, wrt, grad_outputs=cotangents, allow_unused=True)
+    values = [o.detach().numpy().copy() for o in outs]
     return Evaluation(
-        float(out.detach()) if op.loss else out.detach().numpy().copy(),
+        float(out.detach()) if op.loss else (tuple(values) if several else values[0]),
         {k: v.detach().numpy().copy() for k, v in state.items()},
         tuple(torch.zeros_like(t).detach().numpy() if g is None else g.numpy().copy() for t, g in zip(wrt, grads)),
     )

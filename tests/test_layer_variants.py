@@ -17,6 +17,7 @@ from gradverify.properties.layer_checks import layer_property
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.search import run_property
 from tests.layer_variants import BUGGY, CORRECT, LayerVariant
+from tests.layer_variants.rnn_torch import RNN_VERDICTS
 
 
 def _load(variant: LayerVariant, folder: Path):
@@ -142,6 +143,8 @@ TORCH_VERDICTS = {
     "dropout": _dropout,
     "softmax_loss": lambda m: _loss(m, "softmax_loss", F.cross_entropy),
     "svm_loss": lambda m: _loss(m, "svm_loss", lambda x, y: F.multi_margin_loss(x, y, margin=1.0) * x.shape[1]),
+    # CS231n assignment 3: recurrent networks
+    **RNN_VERDICTS,
 }
 #: Bugs of the convention, not of the numbers: torch has nothing to say about them.
 NOT_NUMBERS = {"dropout_seed_ignored", "dropout_test_returns_x", "relu_forward_in_place"}

@@ -1,7 +1,8 @@
-"""Copies of impl/layers.py with one deliberate change each, made from textual patches.
+"""Copies of impl/layers.py (or impl/rnn_layers.py) with one deliberate change each, made from
+textual patches.
 
 A variant is a list of (old text, new text) replacements, each old text occurring exactly once
-in impl/layers.py (so a variant never silently stops applying), with where the generic layer
+in its module (so a variant never silently stops applying), with where the generic layer
 check must find it: the function and the quantity of the failing comparison, and its cause. A
 correct variant (a different but right way to write an op) has no `function`: it must pass.
 """
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from gradverify.references.compare import Cause
 
-LAYERS_SOURCE = Path(__file__).resolve().parents[2] / "impl" / "layers.py"
+IMPL = Path(__file__).resolve().parents[2] / "impl"
+LAYERS_SOURCE = IMPL / "layers.py"
 
 
 @dataclass(frozen=True)
@@ -30,13 +32,15 @@ class LayerVariant:
     cause: Cause = Cause.MISMATCH
     #: other (function, quantity) pairs where the shrunk case may show it instead
     or_at: tuple[tuple[str, str], ...] = ()
+    #: the model solution's module it patches, in impl/
+    module: str = "layers"
 
     def located(self) -> set[tuple[str | None, str | None, Cause]]:
         """The (function, quantity, cause) triples of which the check must report one."""
         return {(self.function, self.quantity, self.cause), *((f, q, self.cause) for f, q in self.or_at)}
 
     def source(self) -> str:
-        text = LAYERS_SOURCE.read_text(encoding="utf-8")
+        text = (IMPL / f"{self.module}.py").read_text(encoding="utf-8")
         for old, new in self.patches:
             count = text.count(old)
             if count != 1:
@@ -50,8 +54,10 @@ class LayerVariant:
         return path
 
 
-def _v(name, op, description, *patches, function=None, quantity=None, cause=Cause.MISMATCH, or_at=()) -> LayerVariant:
-    return LayerVariant(name, op, description, tuple(patches), function, quantity, cause, or_at)
+def _v(
+    name, op, description, *patches, function=None, quantity=None, cause=Cause.MISMATCH, or_at=(), module="layers"
+) -> LayerVariant:
+    return LayerVariant(name, op, description, tuple(patches), function, quantity, cause, or_at, module)
 
 
 _NO_PATHS = ("    dx = dx_hat * inv_std + dvar * 2.0 * centred / N + dmu / N\n", "    dx = dx_hat * inv_std\n")
@@ -193,3 +199,10 @@ CORRECT: dict[str, LayerVariant] = {
         ),
     )
 }
+
+
+# The catalogues of other op families, each in a file of its own, collected here.
+from tests.layer_variants import rnn  # noqa: E402
+
+BUGGY.update(rnn.BUGGY)
+CORRECT.update(rnn.CORRECT)
