@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from gradverify.profiles import PROFILES
-from gradverify.properties.layer_checks import layer_property
+from gradverify.properties.layer_properties import layer_property
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.search import run_property
 from tests.layer_variants import BUGGY, CORRECT, LayerVariant
