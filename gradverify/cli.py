@@ -283,7 +283,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         from gradverify.report import missing_line
 
         print(f"  {inert(missing_line(result, markdown=False))}", file=sys.stderr)
-    from gradverify.report import check_lines
+    from gradverify.report import check_lines, protocol_lines
+
+    for line in protocol_lines(result):
+        print(f"gradverify: {line}", file=sys.stderr)
 
     for r in result.failed:
         for line in check_lines(r):

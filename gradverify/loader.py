@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
+from gradverify.references.layer_spec import LAYER_FUNCTIONS, LAYER_OPS
 from gradverify.references.spec import PROTOCOL_FUNCTIONS
 
 DEFAULT_IMPL = "gradverify.impl"
@@ -19,7 +20,12 @@ class ImplLoadError(Exception):
 
 
 class NotAnImplementation(ImplLoadError):
-    """What was named imports, but defines none of the protocol's functions."""
+    """What was named imports, but defines none of the functions of either protocol."""
+
+
+#: The protocols a module may implement, either or both, with their documents.
+MLP, LAYERS = "MLP protocol", "layer protocol"
+PROTOCOL_DOCS = {MLP: "docs/protocol.md", LAYERS: "docs/layers.md"}
 
 
 def is_file_spec(spec: str) -> bool:
@@ -56,12 +62,24 @@ def loaded(spec: str) -> ModuleType | None:
 
 
 def require_protocol(module: ModuleType, spec: str) -> None:
-    """NotAnImplementation unless `module` defines at least one of the protocol's functions."""
-    if len(missing_functions(module)) == len(PROTOCOL_FUNCTIONS):
+    """NotAnImplementation unless `module` defines at least one function of either protocol."""
+    if not protocols(module):
         raise NotAnImplementation(
-            f"{spec} defines none of the protocol's functions ({', '.join(PROTOCOL_FUNCTIONS)}): "
-            "it is not an implementation of the backprop protocol (docs/protocol.md)"
+            f"{spec} defines none of the functions of the MLP protocol ({', '.join(PROTOCOL_FUNCTIONS)}; "
+            "docs/protocol.md) or of the layer protocol (<op>_forward and <op>_backward, e.g. affine_forward, "
+            "or a loss such as softmax_loss; docs/layers.md): it is not an implementation of either"
         )
+
+
+def protocols(module: ModuleType) -> list[str]:
+    """The protocols `module` implements (defines at least one function of), MLP first."""
+    mlp = len(missing_functions(module)) < len(PROTOCOL_FUNCTIONS)
+    return [name for name, has in ((MLP, mlp), (LAYERS, bool(defined_ops(module)))) if has]
+
+
+def defined_ops(module: ModuleType) -> tuple[str, ...]:
+    """The layer ops (docs/layers.md) of which `module` defines at least one function, in table order."""
+    return tuple(name for name, op in LAYER_OPS.items() if any(callable(getattr(module, fn, None)) for fn in op.functions))
 
 
 def _import(spec: str, project: Path | None) -> ModuleType:
@@ -102,5 +120,13 @@ def _last_frame(exc: BaseException) -> str:
 
 
 def missing_functions(module: ModuleType) -> list[str]:
-    """The protocol functions `module` does not define (or defines as non-callables)."""
+    """The MLP protocol's functions `module` does not define (or defines as non-callables)."""
     return [name for name in PROTOCOL_FUNCTIONS if not callable(getattr(module, name, None))]
+
+
+def missing_layer_functions(module: ModuleType) -> list[str]:
+    """The layer functions `module` does not define of the ops it defines others of (an op's
+    alternative backwards, such as batchnorm_backward_alt, are optional)."""
+    ops = [LAYER_OPS[name] for name in defined_ops(module)]
+    needed = [fn for op in ops for fn in (op.forward, *op.backwards[:1])]
+    return [fn for fn in LAYER_FUNCTIONS if fn in needed and not callable(getattr(module, fn, None))]

@@ -120,12 +120,15 @@ def _configure(config: pytest.Config) -> "_Gate | None":
         raise pytest.UsageError(f"gradverify: unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
     library = _library(config, spec, settings, root)
     report = config.getoption("gradverify_report")
-    from gradverify.runner import select
+    from gradverify.loader import protocols
+    from gradverify.runner import protocol_of, select
 
     try:
         checks = select(settings.get("checks"), settings.get("skip"))
     except ValueError as exc:
         raise pytest.UsageError(f"gradverify: [tool.gradverify]: {exc}") from None
+    present = protocols(library.module)  # a protocol the library defines nothing of: no items
+    checks = [name for name in checks if protocol_of(name) in present]
     return _Gate(
         config,
         spec,
@@ -184,10 +187,12 @@ class Checks(pytest.Collector):
         per example: under pytest-xdist one worker starts it while the others take the rest),
         then the fixed checks. The report keeps the suite's order (gradverify.results.combine)."""
         from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
+        from gradverify.properties.layer_properties import LAYER_PROPERTIES
 
         chosen = set(self.config.stash[GATE].checks)
         by_cost = sorted(PROPERTIES, key=lambda name: -PROPERTIES[name].data_sets * PROPERTIES[name].weight)
-        return [Check.from_parent(self, name=name) for name in [*by_cost, *FIXED_CHECKS] if name in chosen]
+        names = [*by_cost, *LAYER_PROPERTIES, *FIXED_CHECKS]
+        return [Check.from_parent(self, name=name) for name in names if name in chosen]
 
 
 class Check(pytest.Item):
@@ -321,10 +326,12 @@ class _Gate:
         run = self.combined()
         if run is None:
             return
-        from gradverify.report import missing_line, verdict_line
+        from gradverify.report import missing_line, protocol_lines, verdict_line
 
         if run.not_implemented:
             terminalreporter.write_line(f"gradverify: {missing_line(run, markdown=False)}")
+        for line in protocol_lines(run):
+            terminalreporter.write_line(f"gradverify: {line}")
         verdict = "PASS" if run.passed else "FAIL"
         terminalreporter.write_line(
             f"gradverify: {verdict} — {verdict_line(run)}" + (f"; report: {self.written}" if self.written else ""),

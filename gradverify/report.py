@@ -169,6 +169,14 @@ def diagnosis(run: VerifyResult) -> list[str]:
     return lines
 
 
+def protocol_lines(run: VerifyResult) -> list[str]:
+    """One line per protocol the implementation defines no function of, e.g. "layer protocol:
+    not implemented (docs/layers.md)": its checks were not run (and nothing failed for it)."""
+    from gradverify.loader import PROTOCOL_DOCS
+
+    return [f"{name}: not implemented ({PROTOCOL_DOCS[name]})" for name in run.absent_protocols]
+
+
 def missing_line(run: VerifyResult, *, markdown: bool = True) -> str:
     """The one line that lists what the implementation does not implement, in its own words
     (rendered inert for Markdown, or plain for a terminal)."""
@@ -436,7 +444,8 @@ def scope_line(run: VerifyResult) -> str:
     declared = f"the components {', '.join(map(code, run.components))}" if run.components is not None else "every component"
     through = f", through the adapter {code(_shown_path(run.adapter))}" if run.adapter else ""
     left = f"; not in scope: {', '.join(map(code, run.not_in_scope))}" if run.not_in_scope else ""
-    return f"{declared}{through}{left}"
+    absent = "".join(f"; {line}" for line in protocol_lines(run))
+    return f"{declared}{through}{left}{absent}"
 
 
 def _shown_path(path: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import hypothesis
 
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
+from gradverify.properties.layer_properties import LAYER_PROPERTIES
 from gradverify.properties.scope import COMPONENTS
 from gradverify.properties.strategies import KINK_POLICY
 from gradverify.references.compare import MISSING, Comparison
@@ -145,6 +146,9 @@ class VerifyResult:
     components: list[str] | None = None
     #: the course adapter the library was checked through (a shipped adapter's name or a path)
     adapter: str | None = None
+    #: the protocols (gradverify.loader: "MLP protocol", "layer protocol") the library defines
+    #: no function of: their checks are not run, and the report says so in one line
+    absent_protocols: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -200,7 +204,7 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
     `seconds`: the wall time of the whole run (default: the parts' longest)."""
     if not parts:
         raise ValueError("no results to combine")
-    order = {name: i for i, name in enumerate([*FIXED_CHECKS, *PROPERTIES])}
+    order = {name: i for i, name in enumerate([*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES])}
     results = sorted((r for part in parts for r in part.results), key=lambda r: order.get(r.name, len(order)))
     first = parts[0]
     saved_by = {r.failure.corpus_path: i for i, r in enumerate(results) if r.failure and r.failure.corpus_path}
@@ -222,4 +226,5 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
         environment=loaded[0] if loaded else {},
         components=first.components,
         adapter=first.adapter,
+        absent_protocols=first.absent_protocols,
     )

@@ -27,6 +27,7 @@ from gradverify import corpus
 from gradverify.profiles import PROFILES, Profile
 from gradverify.properties.cases import case_to_json
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES, FixedCheck, Property
+from gradverify.properties.layer_properties import LAYER_PROPERTIES
 from gradverify.properties.scope import Scope
 from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, VerifyResult, environment
 from gradverify.search import illustrate, missing_failure, not_in_scope, replay_only, run_fixed, run_property
@@ -93,11 +94,26 @@ class Session:
 
     def names(self, only: list[str] | None = None) -> list[str]:
         """The checks a run of this session runs, in the suite's order: the replayed case's
-        property, else `only`, else every check; ValueError for a name that is not a check."""
-        names = [self.replay.property] if self.replay is not None else (only or list(FIXED_CHECKS) + list(PROPERTIES))
+        property, else `only`, else every check, less those of a protocol the implementation
+        defines no function of (run.absent_protocols); ValueError for a name that is not a check."""
+        names = [self.replay.property] if self.replay is not None else (only or all_checks())
         for name in names:
             check_named(name)
-        return names
+        if self.replay is not None:
+            return names
+        return [name for name in names if protocol_of(name) not in self.run.absent_protocols]
+
+
+def all_checks() -> list[str]:
+    """Every check, in the suite's order: the MLP protocol's fixed checks and properties, then one per layer op."""
+    return [*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES]
+
+
+def protocol_of(name: str) -> str:
+    """The protocol (gradverify.loader.MLP or LAYERS) the check `name` belongs to."""
+    from gradverify.loader import LAYERS, MLP
+
+    return LAYERS if name in LAYER_PROPERTIES else MLP
 
 
 def select(checks: list[str] | None = None, skip: list[str] | None = None) -> list[str]:
@@ -106,7 +122,7 @@ def select(checks: list[str] | None = None, skip: list[str] | None = None) -> li
     ValueError naming the checks for a pattern that matches none (a typo never passes silently)."""
     from fnmatch import fnmatchcase
 
-    names = [*FIXED_CHECKS, *PROPERTIES]
+    names = all_checks()
     for pattern in [*(checks or []), *(skip or [])]:
         if not any(fnmatchcase(name, pattern) for name in names):
             raise ValueError(f"no check matches {pattern!r}; the checks are: {', '.join(names)}")
@@ -116,9 +132,11 @@ def select(checks: list[str] | None = None, skip: list[str] | None = None) -> li
 
 def check_named(name: str) -> Property | FixedCheck:
     """The fixed check or property called `name`; ValueError, naming them all, for another name."""
-    found = FIXED_CHECKS.get(name) or PROPERTIES.get(name)
+    found = FIXED_CHECKS.get(name) or PROPERTIES.get(name) or LAYER_PROPERTIES.get(name)
     if found is None:
-        raise ValueError(f"unknown property {name!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES)}")
+        raise ValueError(
+            f"unknown property {name!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES) + list(LAYER_PROPERTIES)}"
+        )
     return found
 
 
@@ -168,15 +186,27 @@ def start(
         scope=scope or Scope(),
         replay_options=replay_options,
     )
-    from gradverify.loader import missing_functions
-
-    run.missing_functions = [fn for fn in missing_functions(impl) if session.scope.has_function(fn)]
+    _implemented(session)
     if replay is not None:
         session.entries = [replay]
     elif corpus_dir is not None:
         run.corpus_dir = str(corpus_dir)
         session.entries, run.corpus_problems = corpus.load(corpus_dir)
     return session
+
+
+def _implemented(session: Session) -> None:
+    """The session narrowed to what its implementation implements: a protocol it defines no
+    function of is absent (its checks not run); of the layer protocol, the ops it defines no
+    function of are not in scope. The functions missing in scope are noted."""
+    from gradverify.loader import LAYERS, MLP, defined_ops, missing_functions, missing_layer_functions, protocols
+
+    impl, run = session.impl, session.run
+    present = protocols(impl)
+    run.absent_protocols = [p for p in (MLP, LAYERS) if p not in present]
+    session.scope = session.scope.within(Scope(layers=defined_ops(impl)))
+    missing = missing_functions(impl) if MLP in present else []
+    run.missing_functions = [fn for fn in [*missing, *missing_layer_functions(impl)] if session.scope.has_function(fn)]
 
 
 def run_one(session: Session, name: str) -> PropertyResult:

@@ -1,8 +1,14 @@
-"""The bundled implementation under test: hand-written NumPy backprop (see impl/backprop.py).
+"""The bundled implementation under test: hand-written NumPy backprop of both protocols, the
+MLP's (impl/backprop.py, docs/protocol.md) and the layers' (impl/layers.py and
+impl/rnn_layers.py, docs/layers.md).
 
-Installed as `gradverify.impl`; the relative import keeps it loadable as a plain `impl`
+Installed as `gradverify.impl`; the relative imports keep it loadable as a plain `impl`
 package too (mutmut runs the suite on a mutated copy of this folder).
 """
 
+from . import backprop, layers, rnn_layers
 from .backprop import *  # noqa: F401,F403
-from .backprop import __all__  # noqa: F401
+from .layers import *  # noqa: F401,F403
+from .rnn_layers import *  # noqa: F401,F403
+
+__all__ = [*backprop.__all__, *(name for module in (layers, rnn_layers) for name in module.__all__ if name != "LAYER_FUNCTIONS")]

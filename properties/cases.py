@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from gradverify.references.finite_diff import FORWARD
+from gradverify.properties.layer_cases import LayerCase
+from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 
 #: Output activations that keep each loss inside its domain (from the spec table).
@@ -236,6 +238,8 @@ def case_to_json(case: Any) -> dict[str, Any]:
         body = case.to_json()
     elif isinstance(case, TrainCase):
         body = {**asdict(case), "example": case.example.to_json()}
+    elif isinstance(case, LayerCase):
+        body = {"op": case.op.name, "dims": dict(case.dims), "hyper": dict(case.hyper), "seed": case.seed}
     else:
         body = asdict(case)
     return {"type": type(case).__name__, **body}
@@ -252,6 +256,8 @@ def case_from_json(data: dict[str, Any]) -> Any:
             return TrainCase(**{**data, "example": Example.from_json(data["example"])})
         if kind in ("ActivationCase", "LossCase", "DenseCase"):
             return {"ActivationCase": ActivationCase, "LossCase": LossCase, "DenseCase": DenseCase}[kind](**data)
+        if kind == "LayerCase":
+            return _layer_case(data)
         if kind == "BadInputCase":
             from gradverify.properties.bad_inputs import INPUT_KINDS, BadInputCase
 
@@ -261,3 +267,16 @@ def case_from_json(data: dict[str, Any]) -> Any:
     except (KeyError, TypeError) as exc:
         raise ValueError(f"not a valid {kind}: {exc}") from None
     raise ValueError(f"unknown case type {kind!r}")
+
+
+def _layer_case(data: dict[str, Any]) -> LayerCase:
+    """A LayerCase from its JSON: an op of the table (LAYER_OPS), its sizes (a `many` size as a
+    list) and hyperparameters in the op's order; ValueError for anything else."""
+    op = LAYER_OPS.get(data["op"])
+    if op is None:
+        raise ValueError(f"unknown layer op {data['op']!r}")
+    dims, hyper = data["dims"], data["hyper"]
+    if set(dims) != {s.name for s in op.sizes} or set(hyper) != {h.name for h in op.hypers} or not isinstance(data["seed"], int):
+        raise ValueError(f"the sizes, hyperparameters or seed of a {op.name} case are not the op's")
+    sized = tuple((s.name, tuple(dims[s.name]) if s.many else dims[s.name]) for s in op.sizes)
+    return LayerCase(op, sized, tuple((h.name, hyper[h.name]) for h in op.hypers), data["seed"])

@@ -36,7 +36,7 @@ from gradverify.properties.network_checks import (
     check_l2,
     check_network_gradients,
 )
-from gradverify.properties.scope import COMPONENTS, Scope
+from gradverify.properties.scope import MLP_COMPONENTS, Scope
 from gradverify.properties.training_checks import check_momentum_step, check_train, check_train_loop, longer
 from gradverify.references.compare import Comparison
 from gradverify.references.spec import ACTIVATIONS, LOSSES
@@ -110,7 +110,7 @@ def _fixed_checks() -> dict[str, FixedCheck]:
             (),
             check_bad_input_catalogue,
             "autodiff",
-            needs=COMPONENTS,  # its inputs are built of every component
+            needs=MLP_COMPONENTS,  # its inputs are built of every component of the MLP protocol
         )
     )
     checks.append(
@@ -276,7 +276,7 @@ PROPERTIES: dict[str, Property] = {
             check_bad_input,
             "autodiff",
             weight=0.5,
-            needs=COMPONENTS,  # its inputs are built of every component
+            needs=MLP_COMPONENTS,  # its inputs are built of every component of the MLP protocol
         ),
         Property(
             "descent_lowers_the_loss",

@@ -29,9 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
-from gradverify.properties.checks import Property
 from gradverify.properties.layer_cases import LayerCase
-from gradverify.properties.layer_strategies import layer_cases
 from gradverify.properties.shared import Rejected
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare, failed
 from gradverify.references.finite_diff import NotSmoothHere, directional
@@ -87,18 +85,43 @@ def form(where: Where, value: Any, shape: tuple[int, ...]) -> list[Comparison]:
     return []
 
 
-def aliases(where: Where, returned: dict[str, Any], inputs: dict[str, np.ndarray]) -> list[Comparison]:
+def is_whole(value: np.ndarray, array: np.ndarray) -> bool:
+    """Whether `value` is `array` itself, or a view of all of it as it is (same memory, shape,
+    strides and dtype): nothing of one can change without the other, as with the array itself."""
+    return value is array or (
+        value.__array_interface__["data"][0] == array.__array_interface__["data"][0]
+        and value.shape == array.shape
+        and value.strides == array.strides
+        and value.dtype == array.dtype
+    )
+
+
+def aliases(
+    where: Where, returned: dict[str, Any], inputs: dict[str, np.ndarray], *, may_be: dict[str, str] | None = None
+) -> list[Comparison]:
     """One failing comparison per returned array that shares memory with an input or with
-    another returned array (a later in-place change of one would change the other)."""
-    out = []
+    another returned array (a later in-place change of one would change the other). `may_be`:
+    the returned arrays that may BE an input, whole (an op that is the identity: out = x, dx =
+    dout); a partial overlap, or sharing with anything else, is still an alias."""
+    out, allowed = [], may_be or {}
     named = [(k, v) for k, v in returned.items() if isinstance(v, np.ndarray)]
     for i, (name, value) in enumerate(named):
         others = [*inputs.items(), *named[i + 1 :]]
         for other, array in others:
+            if allowed.get(name) == other and is_whole(value, array):
+                continue
             if np.shares_memory(value, array):
                 message = f"returned {name} sharing memory with {other}"
                 out.append(failed(where.at(quantity=name), Cause.ALIASED, message))
     return out
+
+
+def identity_aliases(op: LayerOp, hyper: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """What the forward's and the backward's results may BE, whole, under `hyper`: out x and
+    dx dout where the op's spec says it is the identity there (dropout in test mode); else nothing."""
+    if op.identity is None or not op.identity(hyper):
+        return {}, {}
+    return {"out": "x"}, {"dx": "dout"}
 
 
 def unmodified(where: Where, passed: dict[str, np.ndarray], pristine: dict[str, np.ndarray]) -> list[Comparison]:
@@ -199,7 +222,7 @@ def check_backward(
         c for arg, name, g in zip(op.differentiable, op.grads, grads) for c in form(where.at(quantity=name), g, shapes[arg.name])
     ]
     upstream = dict(zip(op.upstream, passed))
-    out += aliases(where, dict(zip(op.grads, grads)), upstream)
+    out += aliases(where, dict(zip(op.grads, grads)), upstream, may_be=identity_aliases(op, case.hypers)[1])
     out += unmodified(where, upstream, dict(zip(op.upstream, douts)))
     return out + compare_grads(function, case, grads, refs, fd)
 
@@ -234,7 +257,7 @@ def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     refs = evaluations(op, {**arrays, **_mask(op, first, named[0][1])}, hyper, douts if len(douts) > 1 else douts[0])
     outs = dict(zip((name for name, _ in named), outputs_of(op, first)))
     out = [c for name, shape in named for c in form(where.at(quantity=name), outs[name], shape)]
-    out += aliases(where, outs, passed)
+    out += aliases(where, outs, passed, may_be=identity_aliases(op, hyper)[0])
     out += [
         compare(Where(oracle=o, function=op.forward, quantity=name), outs[name], expected, "autodiff")
         for o, ev in refs.items()
@@ -248,6 +271,8 @@ def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     out += changed
     fd = directionals(impl, case, arrays, douts)
     for function in op.backwards:
+        if function in op.alternatives and not callable(getattr(impl, function, None)):
+            continue  # an alternative form is checked when the implementation has one
         out += check_backward(impl, case, function, second, douts, refs, fd)
         if not changed:  # a backward that changes the arrays its cache holds changes the caller's
             changed = unmodified(Where(function=function), passed, before)
@@ -267,15 +292,3 @@ def _check_loss(
     out += form(where.at(quantity="dx"), dx, arrays["x"].shape) + aliases(where, {"dx": dx}, passed)
     out += compare_grads(op.forward, case, (dx,), refs, directionals(impl, case, arrays, None))
     return out + unmodified(where, passed, {k: pristine[k] for k in passed})
-
-
-def layer_property(op: LayerOp, *, max_size: int | None = None) -> Property:
-    """The generic check of one op as a Property (gradverify.search runs and shrinks it)."""
-    return Property(
-        name=f"layer_{op.name}",
-        claim=f"{', '.join(op.functions)} agree with JAX, PyTorch and finite differences, with state and form as the convention says",
-        functions=op.functions,
-        strategy=lambda scope: layer_cases(op, max_size=max_size),
-        check=check_layer,
-        tolerance="autodiff",
-    )

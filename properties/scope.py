@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gradverify.properties.cases import OUTPUT_ACTIVATIONS, ActivationCase, Example, LossCase, TrainCase
+from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 
 #: The components that are not an activation or a loss, with the protocol functions each needs.
@@ -31,8 +32,21 @@ PARTS: dict[str, tuple[str, ...]] = {
     "momentum_step": ("sgd_momentum_step",),
     "train": ("train",),
 }
-#: Every component a library may declare, in the order reports list them.
-COMPONENTS: tuple[str, ...] = (*ACTIVATIONS, *LOSSES, *PARTS)
+
+
+def layer_component(op: str) -> str:
+    """The component of a layer op (docs/layers.md): `layer_batchnorm` (apart from the MLP's relu)."""
+    return f"layer_{op}"
+
+
+#: The layer protocol's ops as components, with the op each names.
+LAYER_COMPONENTS: dict[str, str] = {layer_component(op): op for op in LAYER_OPS}
+#: The op each layer function belongs to.
+LAYER_FUNCTION_OPS: dict[str, str] = {fn: op.name for op in LAYER_OPS.values() for fn in op.functions}
+#: The MLP protocol's components (docs/protocol.md).
+MLP_COMPONENTS: tuple[str, ...] = (*ACTIVATIONS, *LOSSES, *PARTS)
+#: Every component a library may declare, in the order reports list them: the MLP protocol's, then the ops'.
+COMPONENTS: tuple[str, ...] = (*MLP_COMPONENTS, *LAYER_COMPONENTS)
 #: The part each protocol function belongs to (activation and loss functions: none, their cases
 #: name their component).
 FUNCTION_PARTS: dict[str, str] = {fn: part for part, fns in PARTS.items() if part != "l2" for fn in fns}
@@ -77,13 +91,15 @@ def _declared(names: tuple[str, ...] | None, registry: Iterable[str]) -> tuple[s
 class Scope:
     """What a run checks. activations, losses: those of the activation and loss functions;
     network_activations, network_losses: those networks (network_gradients, train) are built of;
-    parts: the PARTS in scope. The default is the whole protocol."""
+    parts: the PARTS in scope; layers: the layer ops in scope (by op name). The default is the
+    whole of both protocols."""
 
     activations: tuple[str, ...] = tuple(ACTIVATIONS)
     losses: tuple[str, ...] = tuple(LOSSES)
     network_activations: tuple[str, ...] = tuple(ACTIVATIONS)
     network_losses: tuple[str, ...] = tuple(LOSSES)
     parts: tuple[str, ...] = tuple(PARTS)
+    layers: tuple[str, ...] = tuple(LAYER_OPS)
 
     @classmethod
     def declared(cls, names: Iterable[Any]) -> "Scope":
@@ -92,7 +108,10 @@ class Scope:
         chosen = check_components(names)
         activations = tuple(a for a in ACTIVATIONS if a in chosen)
         losses = tuple(loss for loss in LOSSES if loss in chosen)
-        return cls(activations, losses, activations, losses, tuple(p for p in PARTS if p in chosen))
+        parts = tuple(p for p in PARTS if p in chosen)
+        return cls(
+            activations, losses, activations, losses, parts, tuple(op for c, op in LAYER_COMPONENTS.items() if c in chosen)
+        )
 
     @classmethod
     def of_adapter(cls, adapter: Any) -> "Scope":
@@ -108,6 +127,7 @@ class Scope:
             _declared(adapter.network_activations, ACTIVATIONS),
             _declared(adapter.network_losses, LOSSES),
             tuple(p for p in parts if p != "l2" or adapter.l2),
+            (),  # an adapter maps the MLP protocol
         )
 
     def within(self, other: "Scope") -> "Scope":
@@ -121,6 +141,7 @@ class Scope:
                     (self.network_activations, other.network_activations),
                     (self.network_losses, other.network_losses),
                     (self.parts, other.parts),
+                    (self.layers, other.layers),
                 )
             )
         )
@@ -137,6 +158,8 @@ class Scope:
             return bool(self.activations)
         if function in ("loss", "loss_backward"):
             return bool(self.losses)
+        if function in LAYER_FUNCTION_OPS:
+            return LAYER_FUNCTION_OPS[function] in self.layers
         return FUNCTION_PARTS[function] in self.parts
 
     def outside(self, functions: Iterable[str], components: Iterable[str] = (), *, network: bool | None = None) -> list[str]:
@@ -147,6 +170,7 @@ class Scope:
         networks = any(fn in NETWORK_FUNCTIONS for fn in functions) if network is None else network
         held = {
             *self.parts,
+            *map(layer_component, self.layers),
             *(self.network_activations if networks else self.activations),
             *(self.network_losses if networks else self.losses),
         }

@@ -145,20 +145,26 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
     values = tuple(jnp.asarray(arrays[k], dtype=jnp.float64) for k in names)
     fixed = {k: jnp.asarray(v) for k, v in arrays.items() if k not in names}
     cotangent = None if dout is None else tuple(map(jnp.asarray, dout)) if isinstance(dout, tuple) else jnp.asarray(dout)
-    out, state, grads = _compiled(op, tuple(sorted(hyper.items())))(values, fixed, cotangent)
+    static = tuple(sorted((k, v) for k, v in hyper.items() if isinstance(v, (str, bool))))
+    traced = {k: jnp.asarray(v) for k, v in hyper.items() if not isinstance(v, (str, bool))}
+    out, state, grads = _compiled(op, static)(values, fixed, traced, cotangent)
     value = float(out) if op.loss else tuple(map(np.array, out)) if isinstance(out, tuple) else np.array(out)
     return Evaluation(value, {k: np.array(v) for k, v in state.items()}, tuple(np.array(g) for g in grads))
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(op: Any, hyper: tuple[tuple[str, Any], ...]) -> Any:
-    """jit of (values, fixed, dout) -> (out, state, VJP of dout) for one op and hyperparameters."""
+def _compiled(op: Any, static: tuple[tuple[str, Any], ...]) -> Any:
+    """jit of (values, fixed, traced, dout) -> (out, state, VJP of dout) for one op and its
+    static hyperparameters (a mode); the numeric ones (eps, momentum, p) are traced, so that
+    JAX compiles once per op, mode and shapes, not once per value of each."""
     from .layer_spec import resolve, split
 
     names = tuple(arg.name for arg in op.differentiable)
-    ref, h = resolve(op.jax), dict(hyper)
+    ref = resolve(op.jax)
 
-    def run(values: tuple, fixed: dict, dout: Any) -> Any:
+    def run(values: tuple, fixed: dict, traced: dict, dout: Any) -> Any:
+        h = {**dict(static), **traced}
+
         def f(*vals: Any) -> Any:
             return split(op, ref({**fixed, **dict(zip(names, vals))}, h))
 

@@ -106,8 +106,12 @@ class LayerOp:
     kinks: str = ""
     #: which side of each kink a point lies on, for finite differences (None: no kinks)
     branch: Branch | None = field(default=None, compare=False)
-    #: backward functions beyond <name>_backward with the same contract (batchnorm_backward_alt)
+    #: backward functions beyond <name>_backward with the same contract (batchnorm_backward_alt),
+    #: checked when the implementation defines them
     alternatives: tuple[str, ...] = ()
+    #: the hyperparameters under which the op is the identity (dropout in test mode, or keeping
+    #: every unit): then out may BE x, and dx BE dout, whole — CS231n's own `out = x` (None: never)
+    identity: Callable[[dict[str, Any]], bool] | None = field(default=None, compare=False)
 
     @property
     def forward(self) -> str:
@@ -183,6 +187,11 @@ _NORM_SIZES = (Size("N", 2, 5), Size("D", 1, 4))
 
 def _relu_branch(a: dict[str, np.ndarray]) -> np.ndarray:
     return np.sign(a["x"]).ravel()
+
+
+def _dropout_identity(hyper: dict[str, Any]) -> bool:
+    """Dropout is the identity in test mode, and in train mode when it keeps every unit (p = 1)."""
+    return hyper.get("mode") == "test" or hyper.get("p") == 1.0
 
 
 def _svm_branch(a: dict[str, np.ndarray]) -> np.ndarray:
@@ -338,6 +347,7 @@ LAYER_OPS: dict[str, LayerOp] = {
             param="dropout_param",
             hypers=(_MODE, Hyper("p", (0.5, 0.25, 0.8, 1.0)), Hyper("seed", (0, 1, 123))),
             random=True,
+            identity=_dropout_identity,
             **_bundled("dropout"),
         ),
         LayerOp(

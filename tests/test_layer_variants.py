@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from gradverify.profiles import PROFILES
-from gradverify.properties.layer_checks import layer_property
+from gradverify.properties.layer_properties import layer_property
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.search import run_property
 from tests.layer_variants import BUGGY, CORRECT, LayerVariant
@@ -30,7 +30,7 @@ def _load(variant: LayerVariant, folder: Path):
 
 
 def _search(variant: LayerVariant, folder: Path):
-    prop = layer_property(LAYER_OPS[variant.op], max_size=3)
+    prop = layer_property(LAYER_OPS[variant.op], max_size=3, weight=1.0)  # 15 cases, as verify --profile ci draws
     result, _ = run_property(prop, _load(variant, folder), profile=PROFILES["ci"], seed=0, entries=[], budget=15)
     return result
 

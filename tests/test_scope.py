@@ -18,7 +18,7 @@ from gradverify import impl as bundled
 from gradverify.cli import main
 from gradverify.grading import adapters
 from gradverify.properties.cases import Architecture, Example, TrainCase
-from gradverify.properties.scope import COMPONENTS, PARTS, Scope, check_components
+from gradverify.properties.scope import COMPONENTS, LAYER_COMPONENTS, PARTS, Scope, check_components
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 from gradverify.results import CheckStatus
@@ -66,7 +66,7 @@ def test_a_declared_scope_holds_the_declared_components_and_nothing_else():
     assert scope.losses == scope.network_losses == ("mse",)
     assert scope.parts == ("dense",)
     assert Scope.declared(COMPONENTS).whole and not scope.whole
-    assert set(COMPONENTS) == {*ACTIVATIONS, *LOSSES, *PARTS}
+    assert set(COMPONENTS) == {*ACTIVATIONS, *LOSSES, *PARTS, *LAYER_COMPONENTS}
 
 
 def test_a_case_is_out_of_scope_by_what_it_is_built_of():
@@ -189,7 +189,7 @@ def test_a_library_of_its_own_api_without_an_adapter_is_not_an_implementation(tm
     pyproject.write_text(pyproject.read_text().replace('adapter = "adapter.py"\n', ""))
     monkeypatch.chdir(project)
     assert main(["verify", "--quiet"]) == 2
-    assert "defines none of the protocol's functions" in capsys.readouterr().err
+    assert "defines none of the functions of the MLP protocol" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- the target: tinynet

@@ -143,15 +143,6 @@ BUGGY: dict[str, LayerVariant] = {
             or_at=(("dropout_backward", "⟨dx, u⟩"),),
         ),
         _v(
-            "dropout_test_returns_x",
-            "dropout",
-            "test mode returns x itself (out aliases the input)",
-            ("        out = x.copy()\n", "        out = x\n"),
-            function="dropout_forward",
-            quantity="out",
-            cause=Cause.ALIASED,
-        ),
-        _v(
             "relu_forward_in_place",
             "relu",
             "relu_forward clips x in place and returns it (shrunk to an x > 0, only the aliasing shows)",
@@ -196,6 +187,12 @@ CORRECT: dict[str, LayerVariant] = {
             "batchnorm_backward as the one-line simplified formula (N·dout − Σdout − x̂·Σ(dout·x̂))·γ/(N·σ)",
             _NO_PATHS,
             ("    dx = dx_hat * inv_std\n", "    dx = (N * dout - dbeta - x_hat * dgamma) * gamma * inv_std / N\n"),
+        ),
+        _v(
+            "dropout_test_returns_x",
+            "dropout",
+            "test mode returns x itself, as CS231n's own solution does: dropout is the identity there",
+            ("        out = x.copy()\n", "        out = x\n"),
         ),
     )
 }
