@@ -13,7 +13,9 @@ in PyTorch and JAX. The table is public: a library declares an op of its own as 
 (its references as callables) and gets every check.
 
 Shapes are tuples of tokens: a size's name ("N"), "d*" for the sizes of a `many` size spread
-out (CS231n's d₁…d_k), and "Πd" for their product. This module imports NumPy only; the
+out (CS231n's d₁…d_k), "Πd" for their product, and digits for a fixed size ("1"). A size may
+be derived from the drawn sizes and hyperparameters (conv's H' = 1 + (H + 2·pad − HH)/stride);
+a draw that admits none (H' not integral) is discarded. This module imports NumPy only; the
 references are named as "module:function" and imported on first use.
 """
 
@@ -46,6 +48,15 @@ class Size:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A size computed from the drawn sizes and hyperparameters, by name; `rule` returns None
+    where they admit no size (the draw is discarded), so every case's shapes are consistent."""
+
+    name: str
+    rule: Callable[[dict[str, Any]], int | None]
+
+
+@dataclass(frozen=True)
 class Arg:
     """An array the op takes.
 
@@ -61,10 +72,12 @@ class Arg:
 
 @dataclass(frozen=True)
 class Hyper:
-    """A hyperparameter in the op's parameter dict, drawn from `choices` (shrinks to the first)."""
+    """A hyperparameter in the op's parameter dict, drawn from `choices` (shrinks to the first).
+    `positional`: passed to the forward after the arrays instead (spatial_groupnorm's G)."""
 
     name: str
     choices: tuple[Any, ...]
+    positional: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,14 +111,18 @@ class LayerOp:
     branch: Branch | None = field(default=None, compare=False)
     #: backward functions beyond <name>_backward with the same contract (batchnorm_backward_alt)
     alternatives: tuple[str, ...] = ()
+    #: sizes computed from the drawn ones and the hyperparameters, in order (conv's H', W')
+    derived: tuple[Derived, ...] = ()
+    #: what follows _forward and _backward in the functions' names (CS231n's "_naive" conv)
+    suffix: str = ""
 
     @property
     def forward(self) -> str:
-        return self.name if self.loss else f"{self.name}_forward"
+        return self.name if self.loss else f"{self.name}_forward{self.suffix}"
 
     @property
     def backwards(self) -> tuple[str, ...]:
-        return () if self.loss else (f"{self.name}_backward", *self.alternatives)
+        return () if self.loss else (f"{self.name}_backward{self.suffix}", *self.alternatives)
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -118,11 +135,28 @@ class LayerOp:
     def __post_init__(self) -> None:
         if len(self.grads) != len(self.differentiable):
             raise ValueError(f"op {self.name}: {len(self.grads)} grads for {len(self.differentiable)} differentiable args")
-        known = {s.name for s in self.sizes}
+        known = {s.name for s in self.sizes} | {d.name for d in self.derived}
         for arg in self.args:
             for token in arg.shape:
-                if token.removesuffix("*").removeprefix("Π") not in known:
+                if not token.isdigit() and token.removesuffix("*").removeprefix("Π") not in known:
                     raise ValueError(f"op {self.name}: {arg.name}'s shape names an unknown size {token!r}")
+
+
+def sizes_of(op: LayerOp, dims: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any] | None:
+    """The drawn sizes with the op's derived ones added, or None when the draw admits none."""
+    sizes = dict(dims)
+    for d in op.derived:
+        size = d.rule({**hyper, **sizes})
+        if size is None:
+            return None
+        sizes[d.name] = size
+    return sizes
+
+
+def windows(size: int, window: int, stride: int, pad: int = 0) -> int | None:
+    """1 + (size + 2·pad − window)/stride windows along an axis, or None when they do not tile it."""
+    span = size + 2 * pad - window
+    return None if span < 0 or span % stride else 1 + span // stride
 
 
 def shape_of(tokens: tuple[str, ...], dims: dict[str, Any]) -> tuple[int, ...]:
@@ -134,7 +168,7 @@ def shape_of(tokens: tuple[str, ...], dims: dict[str, Any]) -> tuple[int, ...]:
         elif token.startswith("Π"):
             shape.append(int(np.prod(dims[token[1:]])))
         else:
-            shape.append(int(dims[token]))
+            shape.append(int(token) if token.isdigit() else int(dims[token]))
     return tuple(shape)
 
 
