@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LAYER_FUNCTIONS = (
+LAYER_FUNCTIONS: tuple[str, ...] = (
     "affine_forward",
     "affine_backward",
     "relu_forward",
@@ -248,3 +248,78 @@ def svm_loss(x, y):
     dx[rows, y] -= positive.sum(axis=1)
     dx /= N
     return float(loss), dx
+
+
+# =========================================================================== #
+# CS231n assignment 2: convolution, pooling, spatial normalisation.
+# =========================================================================== #
+
+CONV_FUNCTIONS = (
+    "conv_forward_naive",
+    "conv_backward_naive",
+)
+LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *CONV_FUNCTIONS)
+__all__ = ["LAYER_FUNCTIONS", *LAYER_FUNCTIONS]
+
+
+def _windows(size, window, stride, pad, what):
+    """1 + (size + 2·pad − window)/stride windows along an axis; ValueError when they do not tile it."""
+    span = size + 2 * pad - window
+    if span < 0 or span % stride:
+        raise ValueError(f"{what}: a window of {window} with stride {stride} does not tile {size} + 2·{pad}")
+    return 1 + span // stride
+
+
+# --------------------------------------------------------------------------- #
+# Convolution (a cross-correlation, as CS231n's), zero padding, naive loops.
+# --------------------------------------------------------------------------- #
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """out[n, f, i, j] = Σ_{c,k,l} x̄[n, c, i·s + k, j·s + l]·w[f, c, k, l] + b[f],
+    x̄ = x zero-padded by `pad` on each side of H and W, s = stride.
+
+    x: (N, C, H, W), w: (F, C, HH, WW), b: (F,); conv_param: stride, pad
+    ->  out (N, F, H', W'), H' = 1 + (H + 2·pad − HH)/stride (W' alike), cache (x, w, b, conv_param)."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out = _windows(H, HH, stride, pad, "conv_forward_naive")
+    W_out = _windows(W, WW, stride, pad, "conv_forward_naive")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    """Each output out[n, f, i, j] saw one window of x̄ through w[f], so, window by window:
+
+        dx̄[n, :, window] += w[f]·dout[n, f, i, j]      then dx = dx̄ with the padding cropped
+        dw[f] += x̄[n, :, window]·dout[n, f, i, j]      summed over every sample and window
+        db[f] = Σ_{n,i,j} dout[n, f, i, j]
+
+    dout: (N, F, H', W')  ->  dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    H, W = x.shape[2:]
+    HH, WW = w.shape[2:]
+    N, F, H_out, W_out = dout.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]
+                    dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw, db

@@ -101,3 +101,15 @@ def _compiled(op: Any, hyper: tuple[tuple[str, Any], ...]) -> Any:
         return out, state, vjp(jnp.ones_like(out) if dout is None else dout)
 
     return jax.jit(run)
+
+
+# --------------------------------------------------------------------------- #
+# CS231n assignment 2: convolution, pooling, spatial normalisation.
+# --------------------------------------------------------------------------- #
+
+
+def conv(a: Arrays, h: dict[str, Any]) -> Any:
+    """lax's convolution is a cross-correlation, as CS231n's: x NCHW, w OIHW (F, C, HH, WW)."""
+    p, s = h["pad"], h["stride"]
+    out = jax.lax.conv_general_dilated(a["x"], a["w"], (s, s), [(p, p), (p, p)], dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return out + a["b"][None, :, None, None]

@@ -204,6 +204,11 @@ def _svm_branch(a: dict[str, np.ndarray]) -> np.ndarray:
     return np.sign(margins).ravel()
 
 
+def _conv_out(axis: str, window: str) -> Derived:
+    """H' = 1 + (H + 2·pad − HH)/stride, where the windows tile the padded input."""
+    return Derived(f"{axis}o", lambda v: windows(v[axis], v[window], v["stride"], v["pad"]))
+
+
 LAYER_OPS: dict[str, LayerOp] = {
     op.name: op
     for op in (
@@ -288,6 +293,28 @@ LAYER_OPS: dict[str, LayerOp] = {
             kinks="each hinge at x_nj − x_n,y_n + 1 = 0: CS231n counts margins > 0, the subgradient 0 there",
             branch=_svm_branch,
             **_bundled("svm_loss"),
+        ),
+        # CS231n assignment 2: convolution, pooling, spatial normalisation
+        LayerOp(
+            "conv",
+            "out[n, f, i, j] = Σ_{c,k,l} x̄[n, c, i·s + k, j·s + l]·w[f, c, k, l] + b[f], x̄ = x zero-padded by pad, s = stride",
+            (Arg("x", ("N", "C", "H", "W")), Arg("w", ("F", "C", "HH", "WW")), Arg("b", ("F",))),
+            (
+                Size("N", 1, 2),
+                Size("C", 1, 2),
+                Size("F", 1, 2),
+                Size("H", 1, 5),
+                Size("W", 1, 5),
+                Size("HH", 1, 3),
+                Size("WW", 1, 3),
+            ),
+            ("dx", "dw", "db"),
+            out_shape=("N", "F", "Ho", "Wo"),
+            param="conv_param",
+            hypers=(Hyper("stride", (1, 2)), Hyper("pad", (0, 1))),
+            derived=(_conv_out("H", "HH"), _conv_out("W", "WW")),
+            suffix="_naive",
+            **_bundled("conv"),
         ),
     )
 }

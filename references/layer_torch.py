@@ -81,3 +81,14 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
         {k: v.detach().numpy().copy() for k, v in state.items()},
         tuple(torch.zeros_like(t).detach().numpy() if g is None else g.numpy().copy() for t, g in zip(wrt, grads)),
     )
+
+
+# --------------------------------------------------------------------------- #
+# CS231n assignment 2: convolution, pooling, spatial normalisation. torch's conv2d is CS231n's
+# cross-correlation; group_norm takes γ, β of shape (C,), CS231n's are (1, C, 1, 1).
+# --------------------------------------------------------------------------- #
+
+
+def conv(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """x (N, C, H, W), w (F, C, HH, WW), b (F,) -> (N, F, H', W')."""
+    return F.conv2d(a["x"], a["w"], a["b"], stride=h["stride"], padding=h["pad"])

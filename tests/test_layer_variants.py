@@ -143,6 +143,32 @@ TORCH_VERDICTS = {
     "softmax_loss": lambda m: _loss(m, "softmax_loss", F.cross_entropy),
     "svm_loss": lambda m: _loss(m, "svm_loss", lambda x, y: F.multi_margin_loss(x, y, margin=1.0) * x.shape[1]),
 }
+
+
+# CS231n assignment 2: convolution, pooling, spatial normalisation.
+
+
+def _grads_agree(got, tensors) -> bool:
+    return all(_close(g, t.grad.numpy()) for g, t in zip(got, tensors))
+
+
+def _conv(m) -> bool:
+    """Two settings: stride 2 with padding 1 (so a padding left uncropped shows), stride 1 without."""
+    rng = np.random.default_rng(11)
+    agree = True
+    for stride, pad, size in ((2, 1, 5), (1, 0, 4)):
+        x, w = _t(rng.standard_normal((2, 2, size, size)), True), _t(rng.standard_normal((3, 2, 3, 3)), True)
+        b = _t(rng.standard_normal(3), True)
+        out = F.conv2d(x, w, b, stride=stride, padding=pad)
+        dout = rng.standard_normal(out.shape)
+        out.backward(_t(dout))
+        got, cache = m.conv_forward_naive(*(t.detach().numpy().copy() for t in (x, w, b)), {"stride": stride, "pad": pad})
+        agree &= _close(got, out.detach().numpy()) and _grads_agree(m.conv_backward_naive(dout, cache), (x, w, b))
+    return agree
+
+
+TORCH_VERDICTS |= {"conv": _conv}
+
 #: Bugs of the convention, not of the numbers: torch has nothing to say about them.
 NOT_NUMBERS = {"dropout_seed_ignored", "dropout_test_returns_x", "relu_forward_in_place"}
 

@@ -193,3 +193,10 @@ CORRECT: dict[str, LayerVariant] = {
         ),
     )
 }
+
+
+# CS231n assignment 2: convolution, pooling, spatial normalisation (tests/layer_variants/conv.py)
+from tests.layer_variants.conv import CONV_BUGGY, CONV_CORRECT  # noqa: E402  (it builds on the above)
+
+BUGGY.update({v.name: v for v in CONV_BUGGY})
+CORRECT.update({v.name: v for v in CONV_CORRECT})

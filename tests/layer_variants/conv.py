@@ -1,0 +1,91 @@
+"""Variants of impl/layers.py's convolution, pooling and spatial normalisation (CS231n
+assignment 2): the bugs the check must catch and locate, and right ways to write the ops
+differently (vectorised, by reshape) that must pass. Registered in tests/layer_variants."""
+
+from __future__ import annotations
+
+import ast
+
+from gradverify.references.compare import Cause
+from tests.layer_variants import LAYERS_SOURCE, LayerVariant, _v
+
+
+def _function(name: str) -> str:
+    """The source of impl/layers.py's function `name`, from `def` to its last line, to replace
+    whole (ValueError when it is no longer there, so a variant never silently stops applying)."""
+    text = LAYERS_SOURCE.read_text(encoding="utf-8")
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            assert node.end_lineno is not None
+            return "".join(text.splitlines(keepends=True)[node.lineno - 1 : node.end_lineno])
+    raise ValueError(f"impl/layers.py has no function {name}")
+
+
+_IM2COL = '''def _im2col(x_pad, HH, WW, stride, H_out, W_out):
+    """cols[n, (c, k, l), (i, j)] = x̄[n, c, i·s + k, j·s + l], and the index arrays used."""
+    rows = stride * np.arange(H_out)[:, None] + np.arange(HH)[None, :]
+    cols = stride * np.arange(W_out)[:, None] + np.arange(WW)[None, :]
+    I, J = rows[:, :, None, None], cols[None, None, :, :]
+    patches = x_pad[:, :, I, J]  # (N, C, H', HH, W', WW)
+    N, C = x_pad.shape[:2]
+    return patches.transpose(0, 1, 3, 5, 2, 4).reshape(N, C * HH * WW, H_out * W_out), (I, J)
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """im2col: every window a column, the convolution one matrix product."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out, W_out = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols, index = _im2col(x_pad, HH, WW, stride, H_out, W_out)
+    out = (w.reshape(F, -1) @ cols).reshape(N, F, H_out, W_out) + b[None, :, None, None]
+    return out, (x.shape, x_pad.shape, w, conv_param, cols, index)
+
+
+def conv_backward_naive(dout, cache):
+    """dw = Σ_n dout_n·colsₙᵀ, dcols = wᵀ·dout_n, scattered back by col2im (np.add.at)."""
+    x_shape, pad_shape, w, conv_param, cols, (I, J) = cache
+    pad = conv_param["pad"]
+    N, F, H_out, W_out = dout.shape
+    C, HH, WW = w.shape[1:]
+    d = dout.reshape(N, F, -1)
+    dw = np.einsum("nfp,nkp->fk", d, cols).reshape(w.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    dcols = (w.reshape(F, -1).T @ d).reshape(N, C, HH, WW, H_out, W_out).transpose(0, 1, 4, 2, 5, 3)
+    dx_pad = np.zeros(pad_shape)
+    np.add.at(dx_pad, (slice(None), slice(None), I, J), dcols)
+    return dx_pad[:, :, pad : pad + x_shape[2], pad : pad + x_shape[3]].copy(), dw, db
+'''
+
+
+#: Convolution, pooling and spatial normalisation bugs, each located by the check.
+CONV_BUGGY: tuple[LayerVariant, ...] = (
+    _v(
+        "conv_backward_padding_not_cropped",
+        "conv",
+        "dx is the gradient of the padded input: the padding never cropped (dx (N, C, H + 2·pad, W + 2·pad))",
+        ("    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]\n", "    dx = dx_pad\n"),
+        function="conv_backward_naive",
+        quantity="dx",
+        cause=Cause.SHAPE,
+    ),
+    _v(
+        "conv_dw_not_accumulated_over_batch",
+        "conv",
+        "dw reset for every sample: only the last sample's windows reach dw",
+        ("    dw = np.zeros_like(w)\n    for n in range(N):\n", "    for n in range(N):\n        dw = np.zeros_like(w)\n"),
+        function="conv_backward_naive",
+        quantity="dw",
+    ),
+)
+
+#: Different but right ways to write these ops: each must pass.
+CONV_CORRECT: tuple[LayerVariant, ...] = (
+    _v(
+        "conv_im2col",
+        "conv",
+        "conv forward and backward vectorised by im2col: one matrix product, col2im by np.add.at",
+        (_function("conv_forward_naive") + "\n\n" + _function("conv_backward_naive"), _IM2COL),
+    ),
+)
