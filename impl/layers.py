@@ -257,6 +257,8 @@ def svm_loss(x, y):
 CONV_FUNCTIONS = (
     "conv_forward_naive",
     "conv_backward_naive",
+    "max_pool_forward_naive",
+    "max_pool_backward_naive",
 )
 LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *CONV_FUNCTIONS)
 __all__ = ["LAYER_FUNCTIONS", *LAYER_FUNCTIONS]
@@ -323,3 +325,44 @@ def conv_backward_naive(dout, cache):
     dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
     db = dout.sum(axis=(0, 2, 3))
     return dx, dw, db
+
+
+# --------------------------------------------------------------------------- #
+# Max pooling, no padding; a tie routes the gradient to the first maximum.
+# --------------------------------------------------------------------------- #
+
+
+def max_pool_forward_naive(x, pool_param):
+    """out[n, c, i, j] = max of the window x[n, c, i·s : i·s + PH, j·s : j·s + PW], s = stride.
+
+    x: (N, C, H, W); pool_param: pool_height PH, pool_width PW, stride
+    ->  out (N, C, H', W'), H' = 1 + (H − PH)/stride (W' alike), cache (x, pool_param)."""
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out = _windows(H, PH, stride, 0, "max_pool_forward_naive")
+    W_out = _windows(W, PW, stride, 0, "max_pool_forward_naive")
+    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + PH, j * stride : j * stride + PW].max(axis=(2, 3))
+    return out, (x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    """∂out[n, c, i, j]/∂x = 1 at the window's maximum, 0 elsewhere: dout[n, c, i, j] goes to
+    the argmax of its window (at a tie the first maximum, row-major, as np.argmax picks it),
+    and adds up where overlapping windows share a maximum.
+
+    dout: (N, C, H', W')  ->  dx (N, C, H, W)."""
+    x, pool_param = cache
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H_out, W_out = dout.shape
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x[n, c, i * stride : i * stride + PH, j * stride : j * stride + PW]
+                    di, dj = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * stride + di, j * stride + dj] += dout[n, c, i, j]
+    return dx

@@ -113,3 +113,8 @@ def conv(a: Arrays, h: dict[str, Any]) -> Any:
     p, s = h["pad"], h["stride"]
     out = jax.lax.conv_general_dilated(a["x"], a["w"], (s, s), [(p, p), (p, p)], dimension_numbers=("NCHW", "OIHW", "NCHW"))
     return out + a["b"][None, :, None, None]
+
+
+def max_pool(a: Arrays, h: dict[str, Any]) -> Any:
+    window, s = (1, 1, h["pool_height"], h["pool_width"]), h["stride"]
+    return jax.lax.reduce_window(a["x"], -jnp.inf, jax.lax.max, window, (1, 1, s, s), "VALID")

@@ -209,6 +209,18 @@ def _conv_out(axis: str, window: str) -> Derived:
     return Derived(f"{axis}o", lambda v: windows(v[axis], v[window], v["stride"], v["pad"]))
 
 
+def _pool_out(axis: str, window: str) -> Derived:
+    """H' = 1 + (H − pool_height)/stride, where the windows tile the input (no padding)."""
+    return Derived(f"{axis}o", lambda v: windows(v[axis], v[window], v["stride"]))
+
+
+def _pool_branch(a: dict[str, np.ndarray]) -> np.ndarray:
+    """The order of the values within each channel's plane: while it holds, every window keeps
+    its maximum (a tie, where two values swap, is max-pool's kink)."""
+    x = a["x"]
+    return np.argsort(x.reshape(*x.shape[:2], -1), axis=-1).ravel()
+
+
 LAYER_OPS: dict[str, LayerOp] = {
     op.name: op
     for op in (
@@ -315,6 +327,21 @@ LAYER_OPS: dict[str, LayerOp] = {
             derived=(_conv_out("H", "HH"), _conv_out("W", "WW")),
             suffix="_naive",
             **_bundled("conv"),
+        ),
+        LayerOp(
+            "max_pool",
+            "out[n, c, i, j] = max of x[n, c, i·s : i·s + pool_height, j·s : j·s + pool_width], s = stride",
+            (Arg("x", ("N", "C", "H", "W")),),
+            (Size("N", 1, 2), Size("C", 1, 2), Size("H", 1, 5), Size("W", 1, 5)),
+            ("dx",),
+            out_shape=("N", "C", "Ho", "Wo"),
+            param="pool_param",
+            hypers=(Hyper("pool_height", (2, 1, 3)), Hyper("pool_width", (2, 1, 3)), Hyper("stride", (2, 1))),
+            derived=(_pool_out("H", "pool_height"), _pool_out("W", "pool_width")),
+            suffix="_naive",
+            kinks="ties in a window: CS231n's argmax routes dout to the first maximum (row-major); draws have no ties",
+            branch=_pool_branch,
+            **_bundled("max_pool"),
         ),
     )
 }

@@ -92,3 +92,7 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
 def conv(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     """x (N, C, H, W), w (F, C, HH, WW), b (F,) -> (N, F, H', W')."""
     return F.conv2d(a["x"], a["w"], a["b"], stride=h["stride"], padding=h["pad"])
+
+
+def max_pool(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.max_pool2d(a["x"], (h["pool_height"], h["pool_width"]), stride=h["stride"])

@@ -167,7 +167,22 @@ def _conv(m) -> bool:
     return agree
 
 
-TORCH_VERDICTS |= {"conv": _conv}
+def _max_pool(m) -> bool:
+    """2×2 windows with stride 2 (the tiles a reshape takes) and 3×3 with stride 1 (overlapping)."""
+    rng = np.random.default_rng(11)
+    agree = True
+    for size, stride in ((2, 2), (3, 1)):
+        x = _t(rng.standard_normal((2, 2, 4, 4)), True)
+        out = F.max_pool2d(x, size, stride=stride)
+        dout = rng.standard_normal(out.shape)
+        out.backward(_t(dout))
+        pool_param = {"pool_height": size, "pool_width": size, "stride": stride}
+        got, cache = m.max_pool_forward_naive(x.detach().numpy().copy(), pool_param)
+        agree &= _close(got, out.detach().numpy()) and _close(m.max_pool_backward_naive(dout, cache), x.grad.numpy())
+    return agree
+
+
+TORCH_VERDICTS |= {"conv": _conv, "max_pool": _max_pool}
 
 #: Bugs of the convention, not of the numbers: torch has nothing to say about them.
 NOT_NUMBERS = {"dropout_seed_ignored", "dropout_test_returns_x", "relu_forward_in_place"}

@@ -59,6 +59,31 @@ def conv_backward_naive(dout, cache):
 '''
 
 
+_POOL_BY_RESHAPE = '''def max_pool_forward_naive(x, pool_param):
+    """Where the windows tile x exactly (stride = pool size), a reshape to
+    (N, C, H/PH, PH, W/PW, PW) and a max over the tiles; otherwise the loops."""
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    if not (PH == PW == stride and H % PH == 0 and W % PW == 0):
+        return _max_pool_forward_loops(x, pool_param), ((x, pool_param), "loops")
+    tiles = x.reshape(N, C, H // PH, PH, W // PW, PW)
+    out = tiles.max(axis=(3, 5))
+    return out, ((x, tiles, out), "reshape")
+
+
+def max_pool_backward_naive(dout, cache):
+    """dout to where a tile equals its maximum (every tied maximum: none in a random draw)."""
+    inner, how = cache
+    if how == "loops":
+        return _max_pool_backward_loops(dout, inner)
+    x, tiles, out = inner
+    at_max = tiles == out[:, :, :, None, :, None]
+    return (at_max * dout[:, :, :, None, :, None]).reshape(x.shape)
+
+
+'''
+
+
 #: Convolution, pooling and spatial normalisation bugs, each located by the check.
 CONV_BUGGY: tuple[LayerVariant, ...] = (
     _v(
@@ -78,6 +103,18 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
         function="conv_backward_naive",
         quantity="dw",
     ),
+    _v(
+        "max_pool_backward_to_every_element",
+        "max_pool",
+        "dout routed to every element of the window, not only to its maximum",
+        (
+            "                    di, dj = np.unravel_index(np.argmax(window), window.shape)\n"
+            "                    dx[n, c, i * stride + di, j * stride + dj] += dout[n, c, i, j]\n",
+            "                    dx[n, c, i * stride : i * stride + PH, j * stride : j * stride + PW] += dout[n, c, i, j]\n",
+        ),
+        function="max_pool_backward_naive",
+        quantity="dx",
+    ),
 )
 
 #: Different but right ways to write these ops: each must pass.
@@ -87,5 +124,14 @@ CONV_CORRECT: tuple[LayerVariant, ...] = (
         "conv",
         "conv forward and backward vectorised by im2col: one matrix product, col2im by np.add.at",
         (_function("conv_forward_naive") + "\n\n" + _function("conv_backward_naive"), _IM2COL),
+    ),
+    _v(
+        "max_pool_by_reshape",
+        "max_pool",
+        "max pooling by a reshape into tiles where stride = pool size and the tiles fit, the loops elsewhere",
+        ("def max_pool_forward_naive(x, pool_param):", "def _max_pool_forward_loops(x, pool_param):"),
+        ("    return out, (x, pool_param)\n", "    return out\n"),
+        ("def max_pool_backward_naive(dout, cache):", "def _max_pool_backward_loops(dout, cache):"),
+        ("def spatial_batchnorm_forward(", _POOL_BY_RESHAPE + "def spatial_batchnorm_forward("),
     ),
 )
