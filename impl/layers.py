@@ -259,6 +259,10 @@ CONV_FUNCTIONS = (
     "conv_backward_naive",
     "max_pool_forward_naive",
     "max_pool_backward_naive",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
 )
 LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *CONV_FUNCTIONS)
 __all__ = ["LAYER_FUNCTIONS", *LAYER_FUNCTIONS]
@@ -366,3 +370,94 @@ def max_pool_backward_naive(dout, cache):
                     di, dj = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, i * stride + di, j * stride + dj] += dout[n, c, i, j]
     return dx
+
+
+# --------------------------------------------------------------------------- #
+# Spatial batch normalisation: batchnorm per channel over its N·H·W values.
+# --------------------------------------------------------------------------- #
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """batchnorm_forward with each channel a feature and its N·H·W values the batch: μ_c, σ²_c
+    over axes (0, 2, 3), x̂ = (x − μ_c)/√(σ²_c + ε), out = γ_c·x̂ + β_c; running averages per channel.
+
+    x: (N, C, H, W), gamma, beta: (C,); bn_param as batchnorm_forward's, running_mean and
+    running_var (C,)  ->  out (N, C, H, W), cache."""
+    mode = bn_param["mode"]
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    C = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(C, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(C, dtype=x.dtype))
+    if mode == "train":
+        mu = x.mean(axis=(0, 2, 3), keepdims=True)  # (1, C, 1, 1)
+        var = x.var(axis=(0, 2, 3), keepdims=True)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu.mean(axis=(0, 2, 3))  # (C,)
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var.mean(axis=(0, 2, 3))
+    elif mode == "test":
+        mu, var = running_mean.reshape(1, C, 1, 1), running_var.reshape(1, C, 1, 1)
+    else:
+        raise ValueError(f'spatial_batchnorm_forward: invalid mode "{mode}"')
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std
+    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
+    return out, (mode, x_hat, gamma, inv_std)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """batchnorm_backward_alt's formula, the means over each channel's N·H·W values (train):
+
+        dx = (γ_c/√(σ²_c + ε))·(dout − mean dout − x̂·mean(dout·x̂)),  test: dx = dout·γ_c/√(σ²_c + ε)
+        dγ = Σ_{n,h,w} dout·x̂,  dβ = Σ_{n,h,w} dout
+
+    dout: (N, C, H, W)  ->  dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
+    mode, x_hat, gamma, inv_std = cache
+    axes = (0, 2, 3)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    dbeta = dout.sum(axis=axes)
+    scale = gamma.reshape(1, -1, 1, 1) * inv_std
+    if mode == "test":
+        return dout * scale, dgamma, dbeta
+    dx = scale * (dout - dout.mean(axis=axes, keepdims=True) - x_hat * (dout * x_hat).mean(axis=axes, keepdims=True))
+    return dx, dgamma, dbeta
+
+
+# --------------------------------------------------------------------------- #
+# Spatial group normalisation: layernorm within G groups of contiguous channels.
+# --------------------------------------------------------------------------- #
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Each sample's C channels split into G contiguous groups of C/G; μ, σ² (biased) over a
+    group's (C/G)·H·W values, x̂ = (x − μ_ng)/√(σ²_ng + ε), out = γ_c·x̂ + β_c.
+
+    x: (N, C, H, W), gamma, beta: (1, C, 1, 1) (as CS231n's notebook makes them; its docstring
+    says (C,)), G a divisor of C; gn_param: eps (1e-5)  ->  out (N, C, H, W), cache."""
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    if C % G:
+        raise ValueError(f"spatial_groupnorm_forward: G = {G} does not divide C = {C}")
+    groups = x.reshape(N, G, C // G, H, W)  # group g: channels g·C/G … (g + 1)·C/G − 1
+    mu = groups.mean(axis=(2, 3, 4), keepdims=True)
+    inv_std = 1.0 / np.sqrt(groups.var(axis=(2, 3, 4), keepdims=True) + eps)
+    x_hat = ((groups - mu) * inv_std).reshape(N, C, H, W)
+    return gamma * x_hat + beta, (G, x_hat, gamma, inv_std)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """layernorm_backward within each group: with dx̂ = dout·γ and the means over a group's
+    (C/G)·H·W values,
+
+        dx = (1/√(σ² + ε))·(dx̂ − mean dx̂ − x̂·mean(dx̂·x̂))
+        dγ = Σ_{n,h,w} dout·x̂,  dβ = Σ_{n,h,w} dout, both (1, C, 1, 1) as γ and β
+
+    dout: (N, C, H, W)  ->  dx (N, C, H, W), dgamma, dbeta (1, C, 1, 1)."""
+    G, x_hat, gamma, inv_std = cache
+    N = dout.shape[0]
+    dx_hat = (dout * gamma).reshape(N, G, -1)
+    x_hat_g = x_hat.reshape(N, G, -1)
+    mean_dx_hat = dx_hat.mean(axis=2, keepdims=True)
+    mean_dx_hat_x_hat = (dx_hat * x_hat_g).mean(axis=2, keepdims=True)
+    dx = inv_std.reshape(N, G, 1) * (dx_hat - mean_dx_hat - x_hat_g * mean_dx_hat_x_hat)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    return dx.reshape(dout.shape), dgamma, dbeta

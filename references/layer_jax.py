@@ -118,3 +118,23 @@ def conv(a: Arrays, h: dict[str, Any]) -> Any:
 def max_pool(a: Arrays, h: dict[str, Any]) -> Any:
     window, s = (1, 1, h["pool_height"], h["pool_width"]), h["stride"]
     return jax.lax.reduce_window(a["x"], -jnp.inf, jax.lax.max, window, (1, 1, s, s), "VALID")
+
+
+def spatial_batchnorm(a: Arrays, h: dict[str, Any]) -> tuple[Any, Arrays]:
+    """batchnorm over axes (0, 2, 3) per channel, with running averages per channel."""
+    x, m, c = a["x"], h["momentum"], (1, -1, 1, 1)
+    gamma, beta = a["gamma"].reshape(c), a["beta"].reshape(c)
+    if h["mode"] != "train":
+        out = gamma * _normalise(x, a["running_mean"].reshape(c), a["running_var"].reshape(c), h["eps"]) + beta
+        return out, {"running_mean": a["running_mean"], "running_var": a["running_var"]}
+    mean, var = jnp.mean(x, axis=(0, 2, 3)), jnp.var(x, axis=(0, 2, 3))
+    out = gamma * _normalise(x, mean.reshape(c), var.reshape(c), h["eps"]) + beta
+    return out, {"running_mean": m * a["running_mean"] + (1 - m) * mean, "running_var": m * a["running_var"] + (1 - m) * var}
+
+
+def spatial_groupnorm(a: Arrays, h: dict[str, Any]) -> Any:
+    """Statistics over each (sample, group of C/G contiguous channels); γ, β (1, C, 1, 1)."""
+    x = a["x"]
+    groups = x.reshape(x.shape[0], h["G"], -1)
+    mean, var = jnp.mean(groups, axis=2, keepdims=True), jnp.var(groups, axis=2, keepdims=True)
+    return a["gamma"] * _normalise(groups, mean, var, h["eps"]).reshape(x.shape) + a["beta"]

@@ -343,6 +343,36 @@ LAYER_OPS: dict[str, LayerOp] = {
             branch=_pool_branch,
             **_bundled("max_pool"),
         ),
+        LayerOp(
+            "spatial_batchnorm",
+            "batchnorm per channel: μ_c, σ²_c (biased) over the N·H·W values of channel c; running averages per channel",
+            (
+                Arg("x", ("N", "C", "H", "W")),
+                Arg("gamma", ("C",)),
+                Arg("beta", ("C",)),
+                Arg("running_mean", ("C",), differentiable=False, in_param=True),
+                Arg("running_var", ("C",), domain="positive", differentiable=False, in_param=True),
+            ),
+            (Size("N", 2, 3), Size("C", 1, 3), Size("H", 1, 3), Size("W", 1, 3)),
+            ("dx", "dgamma", "dbeta"),
+            out_shape=("N", "C", "H", "W"),
+            param="bn_param",
+            hypers=(_MODE, _EPS, Hyper("momentum", (0.9, 0.5))),
+            state=("running_mean", "running_var"),
+            **_bundled("spatial_batchnorm"),
+        ),
+        LayerOp(
+            "spatial_groupnorm",
+            "each sample's C channels in G contiguous groups; μ, σ² (biased) over a group's (C/G)·H·W values; γ, β per channel",
+            (Arg("x", ("N", "C", "H", "W")), Arg("gamma", ("1", "C", "1", "1")), Arg("beta", ("1", "C", "1", "1"))),
+            (Size("N", 1, 2), Size("Cg", 1, 2), Size("H", 1, 3), Size("W", 2, 3)),  # ≥ 2 values per group
+            ("dx", "dgamma", "dbeta"),
+            out_shape=("N", "C", "H", "W"),
+            param="gn_param",
+            hypers=(Hyper("G", (1, 2, 3), positional=True), _EPS),
+            derived=(Derived("C", lambda v: v["G"] * v["Cg"]),),
+            **_bundled("spatial_groupnorm"),
+        ),
     )
 }
 

@@ -84,6 +84,26 @@ def max_pool_backward_naive(dout, cache):
 '''
 
 
+_SPATIAL_BY_RESHAPE = '''def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """batchnorm_forward on x as (N·H·W, C): each channel a feature."""
+    N, C, H, W = x.shape
+    out, cache = batchnorm_forward(x.transpose(0, 2, 3, 1).reshape(-1, C), gamma, beta, bn_param)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """batchnorm_backward_alt on dout as (N·H·W, C)."""
+    N, C, H, W = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout.transpose(0, 2, 3, 1).reshape(-1, C), cache)
+    return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+'''
+
+
+_STATS = (
+    "        mu = x.mean(axis=(0, 2, 3), keepdims=True)  # (1, C, 1, 1)\n        var = x.var(axis=(0, 2, 3), keepdims=True)\n"
+)
+
+
 #: Convolution, pooling and spatial normalisation bugs, each located by the check.
 CONV_BUGGY: tuple[LayerVariant, ...] = (
     _v(
@@ -115,6 +135,22 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
         function="max_pool_backward_naive",
         quantity="dx",
     ),
+    _v(
+        "spatial_batchnorm_per_feature",
+        "spatial_batchnorm",
+        "train mode normalises each (c, h, w) over the batch alone (x as (N, C·H·W)), not each channel over N·H·W",
+        (_STATS, _STATS.replace("axis=(0, 2, 3)", "axis=0").replace("(1, C, 1, 1)", "(1, C, H, W)")),
+        function="spatial_batchnorm_forward",
+        quantity="out",
+    ),
+    _v(
+        "spatial_groupnorm_wrong_grouping",
+        "spatial_groupnorm",
+        "the channels grouped as C/G groups of G (G taken for the group's size) instead of G groups of C/G",
+        ("    groups = x.reshape(N, G, C // G, H, W)", "    groups = x.reshape(N, C // G, G, H, W)"),
+        function="spatial_groupnorm_forward",
+        quantity="out",
+    ),
 )
 
 #: Different but right ways to write these ops: each must pass.
@@ -133,5 +169,11 @@ CONV_CORRECT: tuple[LayerVariant, ...] = (
         ("    return out, (x, pool_param)\n", "    return out\n"),
         ("def max_pool_backward_naive(dout, cache):", "def _max_pool_backward_loops(dout, cache):"),
         ("def spatial_batchnorm_forward(", _POOL_BY_RESHAPE + "def spatial_batchnorm_forward("),
+    ),
+    _v(
+        "spatial_batchnorm_by_reshape",
+        "spatial_batchnorm",
+        "spatial batchnorm as batchnorm on x reshaped to (N·H·W, C), and batchnorm_backward_alt likewise",
+        (_function("spatial_batchnorm_forward") + "\n\n" + _function("spatial_batchnorm_backward"), _SPATIAL_BY_RESHAPE),
     ),
 )
