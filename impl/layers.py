@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-LAYER_FUNCTIONS = (
+LAYER_FUNCTIONS: tuple[str, ...] = (
     "affine_forward",
     "affine_backward",
     "relu_forward",
@@ -248,3 +248,216 @@ def svm_loss(x, y):
     dx[rows, y] -= positive.sum(axis=1)
     dx /= N
     return float(loss), dx
+
+
+# =========================================================================== #
+# CS231n assignment 2: convolution, pooling, spatial normalisation.
+# =========================================================================== #
+
+CONV_FUNCTIONS = (
+    "conv_forward_naive",
+    "conv_backward_naive",
+    "max_pool_forward_naive",
+    "max_pool_backward_naive",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+)
+LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *CONV_FUNCTIONS)
+__all__ = ["LAYER_FUNCTIONS", *LAYER_FUNCTIONS]
+
+
+def _windows(size, window, stride, pad, what):
+    """1 + (size + 2·pad − window)/stride windows along an axis; ValueError when they do not tile it."""
+    span = size + 2 * pad - window
+    if span < 0 or span % stride:
+        raise ValueError(f"{what}: a window of {window} with stride {stride} does not tile {size} + 2·{pad}")
+    return 1 + span // stride
+
+
+# --------------------------------------------------------------------------- #
+# Convolution (a cross-correlation, as CS231n's), zero padding, naive loops.
+# --------------------------------------------------------------------------- #
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """out[n, f, i, j] = Σ_{c,k,l} x̄[n, c, i·s + k, j·s + l]·w[f, c, k, l] + b[f],
+    x̄ = x zero-padded by `pad` on each side of H and W, s = stride.
+
+    x: (N, C, H, W), w: (F, C, HH, WW), b: (F,); conv_param: stride, pad
+    ->  out (N, F, H', W'), H' = 1 + (H + 2·pad − HH)/stride (W' alike), cache (x, w, b, conv_param)."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out = _windows(H, HH, stride, pad, "conv_forward_naive")
+    W_out = _windows(W, WW, stride, pad, "conv_forward_naive")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    """Each output out[n, f, i, j] saw one window of x̄ through w[f], so, window by window:
+
+        dx̄[n, :, window] += w[f]·dout[n, f, i, j]      then dx = dx̄ with the padding cropped
+        dw[f] += x̄[n, :, window]·dout[n, f, i, j]      summed over every sample and window
+        db[f] = Σ_{n,i,j} dout[n, f, i, j]
+
+    dout: (N, F, H', W')  ->  dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    H, W = x.shape[2:]
+    HH, WW = w.shape[2:]
+    N, F, H_out, W_out = dout.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]
+                    dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw, db
+
+
+# --------------------------------------------------------------------------- #
+# Max pooling, no padding; a tie routes the gradient to the first maximum.
+# --------------------------------------------------------------------------- #
+
+
+def max_pool_forward_naive(x, pool_param):
+    """out[n, c, i, j] = max of the window x[n, c, i·s : i·s + PH, j·s : j·s + PW], s = stride.
+
+    x: (N, C, H, W); pool_param: pool_height PH, pool_width PW, stride
+    ->  out (N, C, H', W'), H' = 1 + (H − PH)/stride (W' alike), cache (x, pool_param)."""
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out = _windows(H, PH, stride, 0, "max_pool_forward_naive")
+    W_out = _windows(W, PW, stride, 0, "max_pool_forward_naive")
+    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + PH, j * stride : j * stride + PW].max(axis=(2, 3))
+    return out, (x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    """∂out[n, c, i, j]/∂x = 1 at the window's maximum, 0 elsewhere: dout[n, c, i, j] goes to
+    the argmax of its window (at a tie the first maximum, row-major, as np.argmax picks it),
+    and adds up where overlapping windows share a maximum.
+
+    dout: (N, C, H', W')  ->  dx (N, C, H, W)."""
+    x, pool_param = cache
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H_out, W_out = dout.shape
+    dx = np.zeros_like(x)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x[n, c, i * stride : i * stride + PH, j * stride : j * stride + PW]
+                    di, dj = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * stride + di, j * stride + dj] += dout[n, c, i, j]
+    return dx
+
+
+# --------------------------------------------------------------------------- #
+# Spatial batch normalisation: batchnorm per channel over its N·H·W values.
+# --------------------------------------------------------------------------- #
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """batchnorm_forward with each channel a feature and its N·H·W values the batch: μ_c, σ²_c
+    over axes (0, 2, 3), x̂ = (x − μ_c)/√(σ²_c + ε), out = γ_c·x̂ + β_c; running averages per channel.
+
+    x: (N, C, H, W), gamma, beta: (C,); bn_param as batchnorm_forward's, running_mean and
+    running_var (C,)  ->  out (N, C, H, W), cache."""
+    mode = bn_param["mode"]
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    C = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(C, dtype=x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(C, dtype=x.dtype))
+    if mode == "train":
+        mu = x.mean(axis=(0, 2, 3), keepdims=True)  # (1, C, 1, 1)
+        var = x.var(axis=(0, 2, 3), keepdims=True)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu.mean(axis=(0, 2, 3))  # (C,)
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var.mean(axis=(0, 2, 3))
+    elif mode == "test":
+        mu, var = running_mean.reshape(1, C, 1, 1), running_var.reshape(1, C, 1, 1)
+    else:
+        raise ValueError(f'spatial_batchnorm_forward: invalid mode "{mode}"')
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (x - mu) * inv_std
+    out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)
+    return out, (mode, x_hat, gamma, inv_std)
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """batchnorm_backward_alt's formula, the means over each channel's N·H·W values (train):
+
+        dx = (γ_c/√(σ²_c + ε))·(dout − mean dout − x̂·mean(dout·x̂)),  test: dx = dout·γ_c/√(σ²_c + ε)
+        dγ = Σ_{n,h,w} dout·x̂,  dβ = Σ_{n,h,w} dout
+
+    dout: (N, C, H, W)  ->  dx (N, C, H, W), dgamma (C,), dbeta (C,)."""
+    mode, x_hat, gamma, inv_std = cache
+    axes = (0, 2, 3)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    dbeta = dout.sum(axis=axes)
+    scale = gamma.reshape(1, -1, 1, 1) * inv_std
+    if mode == "test":
+        return dout * scale, dgamma, dbeta
+    dx = scale * (dout - dout.mean(axis=axes, keepdims=True) - x_hat * (dout * x_hat).mean(axis=axes, keepdims=True))
+    return dx, dgamma, dbeta
+
+
+# --------------------------------------------------------------------------- #
+# Spatial group normalisation: layernorm within G groups of contiguous channels.
+# --------------------------------------------------------------------------- #
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Each sample's C channels split into G contiguous groups of C/G; μ, σ² (biased) over a
+    group's (C/G)·H·W values, x̂ = (x − μ_ng)/√(σ²_ng + ε), out = γ_c·x̂ + β_c.
+
+    x: (N, C, H, W), gamma, beta: (1, C, 1, 1) (as CS231n's notebook makes them; its docstring
+    says (C,)), G a divisor of C; gn_param: eps (1e-5)  ->  out (N, C, H, W), cache."""
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    if C % G:
+        raise ValueError(f"spatial_groupnorm_forward: G = {G} does not divide C = {C}")
+    groups = x.reshape(N, G, C // G, H, W)  # group g: channels g·C/G … (g + 1)·C/G − 1
+    mu = groups.mean(axis=(2, 3, 4), keepdims=True)
+    inv_std = 1.0 / np.sqrt(groups.var(axis=(2, 3, 4), keepdims=True) + eps)
+    x_hat = ((groups - mu) * inv_std).reshape(N, C, H, W)
+    return gamma * x_hat + beta, (G, x_hat, gamma, inv_std)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """layernorm_backward within each group: with dx̂ = dout·γ and the means over a group's
+    (C/G)·H·W values,
+
+        dx = (1/√(σ² + ε))·(dx̂ − mean dx̂ − x̂·mean(dx̂·x̂))
+        dγ = Σ_{n,h,w} dout·x̂,  dβ = Σ_{n,h,w} dout, both (1, C, 1, 1) as γ and β
+
+    dout: (N, C, H, W)  ->  dx (N, C, H, W), dgamma, dbeta (1, C, 1, 1)."""
+    G, x_hat, gamma, inv_std = cache
+    N = dout.shape[0]
+    dx_hat = (dout * gamma).reshape(N, G, -1)
+    x_hat_g = x_hat.reshape(N, G, -1)
+    mean_dx_hat = dx_hat.mean(axis=2, keepdims=True)
+    mean_dx_hat_x_hat = (dx_hat * x_hat_g).mean(axis=2, keepdims=True)
+    dx = inv_std.reshape(N, G, 1) * (dx_hat - mean_dx_hat - x_hat_g * mean_dx_hat_x_hat)
+    dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
+    dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
+    return dx.reshape(dout.shape), dgamma, dbeta

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from gradverify.references.layer_spec import LayerOp, shape_of
+from gradverify.references.layer_spec import LayerOp, shape_of, sizes_of
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,16 @@ class LayerCase:
 
     @property
     def sizes(self) -> dict[str, Any]:
-        return dict(self.dims)
+        """The drawn sizes and the op's derived ones (a case is drawn only where they exist)."""
+        sizes = sizes_of(self.op, dict(self.dims), dict(self.hyper))
+        if sizes is None:
+            raise ValueError(f"{self.op.name}: the sizes {dict(self.dims)} with {dict(self.hyper)} admit no derived sizes")
+        return sizes
+
+    @property
+    def consistent(self) -> bool:
+        """The drawn sizes and hyperparameters admit the derived sizes (conv's H' integral)."""
+        return sizes_of(self.op, dict(self.dims), dict(self.hyper)) is not None
 
     @property
     def hypers(self) -> dict[str, Any]:

@@ -46,19 +46,24 @@ def evaluations(op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any
 
 
 def param_dict(op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]) -> dict[str, Any]:
-    """A fresh parameter dict: the hyperparameters and copies of the args kept in it."""
-    return {**hyper, **{a.name: arrays[a.name].copy() for a in op.args if a.in_param}}
+    """A fresh parameter dict: the hyperparameters (but the positional ones) and copies of the
+    args kept in it."""
+    positional = {h.name for h in op.hypers if h.positional}
+    kept = {k: v for k, v in hyper.items() if k not in positional}
+    return {**kept, **{a.name: arrays[a.name].copy() for a in op.args if a.in_param}}
 
 
 def call_forward(
     impl: ModuleType, op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]
 ) -> tuple[Any, Any, dict[str, np.ndarray], dict[str, Any]]:
     """(first, second result, the arrays passed, the param dict passed) of the op's forward (or
-    loss) called on copies of `arrays`; ImplFailure when it fails or returns no pair. For an op
-    with several outputs (lstm_step's (next_h, next_c, cache)) the first is their tuple."""
+    loss) called on copies of `arrays` (then the positional hyperparameters, then the dict);
+    ImplFailure when it fails or returns no pair. For an op with several outputs (lstm_step's
+    (next_h, next_c, cache)) the first is their tuple."""
     passed = {a.name: arrays[a.name].copy() for a in op.args if not a.in_param}
     params = param_dict(op, arrays, hyper)
-    args = [*passed.values(), *([params] if op.param else [])]
+    positional = [hyper[h.name] for h in op.hypers if h.positional]
+    args = [*passed.values(), *positional, *([params] if op.param else [])]
     result = call(impl, op.forward, *args)
     if op.loss or len(op.outputs) == 1:
         what = "(loss, dx)" if op.loss else f"({op.outputs[0][0]}, cache)"

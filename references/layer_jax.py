@@ -145,8 +145,9 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
     values = tuple(jnp.asarray(arrays[k], dtype=jnp.float64) for k in names)
     fixed = {k: jnp.asarray(v) for k, v in arrays.items() if k not in names}
     cotangent = None if dout is None else tuple(map(jnp.asarray, dout)) if isinstance(dout, tuple) else jnp.asarray(dout)
-    static = tuple(sorted((k, v) for k, v in hyper.items() if isinstance(v, (str, bool))))
-    traced = {k: jnp.asarray(v) for k, v in hyper.items() if not isinstance(v, (str, bool))}
+    # shapes follow the integers (stride, pad, G, a seed) and the mode: static; the reals are traced
+    static = tuple(sorted((k, v) for k, v in hyper.items() if not isinstance(v, float)))
+    traced = {k: jnp.asarray(v) for k, v in hyper.items() if isinstance(v, float)}
     out, state, grads = _compiled(op, static)(values, fixed, traced, cotangent)
     value = float(out) if op.loss else tuple(map(np.array, out)) if isinstance(out, tuple) else np.array(out)
     return Evaluation(value, {k: np.array(v) for k, v in state.items()}, tuple(np.array(g) for g in grads))
@@ -155,8 +156,9 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
 @functools.lru_cache(maxsize=256)
 def _compiled(op: Any, static: tuple[tuple[str, Any], ...]) -> Any:
     """jit of (values, fixed, traced, dout) -> (out, state, VJP of dout) for one op and its
-    static hyperparameters (a mode); the numeric ones (eps, momentum, p) are traced, so that
-    JAX compiles once per op, mode and shapes, not once per value of each."""
+    static hyperparameters (a mode, the integers that shapes follow: stride, pad, G); the real
+    ones (eps, momentum, p) are traced, so that JAX compiles once per op, mode and shapes, not
+    once per value of each."""
     from .layer_spec import resolve, split
 
     names = tuple(arg.name for arg in op.differentiable)
@@ -172,3 +174,40 @@ def _compiled(op: Any, static: tuple[tuple[str, Any], ...]) -> Any:
         return out, state, vjp(jnp.ones_like(out) if dout is None else dout)
 
     return jax.jit(run)
+
+
+# --------------------------------------------------------------------------- #
+# CS231n assignment 2: convolution, pooling, spatial normalisation.
+# --------------------------------------------------------------------------- #
+
+
+def conv(a: Arrays, h: dict[str, Any]) -> Any:
+    """lax's convolution is a cross-correlation, as CS231n's: x NCHW, w OIHW (F, C, HH, WW)."""
+    p, s = h["pad"], h["stride"]
+    out = jax.lax.conv_general_dilated(a["x"], a["w"], (s, s), [(p, p), (p, p)], dimension_numbers=("NCHW", "OIHW", "NCHW"))
+    return out + a["b"][None, :, None, None]
+
+
+def max_pool(a: Arrays, h: dict[str, Any]) -> Any:
+    window, s = (1, 1, h["pool_height"], h["pool_width"]), h["stride"]
+    return jax.lax.reduce_window(a["x"], -jnp.inf, jax.lax.max, window, (1, 1, s, s), "VALID")
+
+
+def spatial_batchnorm(a: Arrays, h: dict[str, Any]) -> tuple[Any, Arrays]:
+    """batchnorm over axes (0, 2, 3) per channel, with running averages per channel."""
+    x, m, c = a["x"], h["momentum"], (1, -1, 1, 1)
+    gamma, beta = a["gamma"].reshape(c), a["beta"].reshape(c)
+    if h["mode"] != "train":
+        out = gamma * _normalise(x, a["running_mean"].reshape(c), a["running_var"].reshape(c), h["eps"]) + beta
+        return out, {"running_mean": a["running_mean"], "running_var": a["running_var"]}
+    mean, var = jnp.mean(x, axis=(0, 2, 3)), jnp.var(x, axis=(0, 2, 3))
+    out = gamma * _normalise(x, mean.reshape(c), var.reshape(c), h["eps"]) + beta
+    return out, {"running_mean": m * a["running_mean"] + (1 - m) * mean, "running_var": m * a["running_var"] + (1 - m) * var}
+
+
+def spatial_groupnorm(a: Arrays, h: dict[str, Any]) -> Any:
+    """Statistics over each (sample, group of C/G contiguous channels); γ, β (1, C, 1, 1)."""
+    x = a["x"]
+    groups = x.reshape(x.shape[0], h["G"], -1)
+    mean, var = jnp.mean(groups, axis=2, keepdims=True), jnp.var(groups, axis=2, keepdims=True)
+    return a["gamma"] * _normalise(groups, mean, var, h["eps"]).reshape(x.shape) + a["beta"]

@@ -13,8 +13,10 @@ in PyTorch and JAX. The table is public: a library declares an op of its own as 
 (its references as callables) and gets every check.
 
 Shapes are tuples of tokens: a size's name ("N"), a multiple of one ("4H", the LSTM's gate
-blocks), "d*" for the sizes of a `many` size spread out (CS231n's d₁…d_k), and "Πd" for their
-product. This module imports NumPy only; the
+blocks), "d*" for the sizes of a `many` size spread out (CS231n's d₁…d_k), "Πd" for their
+product, and digits for a fixed size ("1"). A size may be derived from the drawn sizes and
+hyperparameters (conv's H' = 1 + (H + 2·pad − HH)/stride); a draw that admits none (H' not
+integral) is discarded. This module imports NumPy only; the
 references are named as "module:function" and imported on first use.
 """
 
@@ -48,6 +50,15 @@ class Size:
 
 
 @dataclass(frozen=True)
+class Derived:
+    """A size computed from the drawn sizes and hyperparameters, by name; `rule` returns None
+    where they admit no size (the draw is discarded), so every case's shapes are consistent."""
+
+    name: str
+    rule: Callable[[dict[str, Any]], int | None]
+
+
+@dataclass(frozen=True)
 class Arg:
     """An array the op takes.
 
@@ -66,10 +77,12 @@ class Arg:
 
 @dataclass(frozen=True)
 class Hyper:
-    """A hyperparameter in the op's parameter dict, drawn from `choices` (shrinks to the first)."""
+    """A hyperparameter in the op's parameter dict, drawn from `choices` (shrinks to the first).
+    `positional`: passed to the forward after the arrays instead (spatial_groupnorm's G)."""
 
     name: str
     choices: tuple[Any, ...]
+    positional: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,14 +125,18 @@ class LayerOp:
     #: the hyperparameters under which the op is the identity (dropout in test mode, or keeping
     #: every unit): then out may BE x, and dx BE dout, whole — CS231n's own `out = x` (None: never)
     identity: Callable[[dict[str, Any]], bool] | None = field(default=None, compare=False)
+    #: sizes computed from the drawn ones and the hyperparameters, in order (conv's H', W')
+    derived: tuple[Derived, ...] = ()
+    #: what follows _forward and _backward in the functions' names (CS231n's "_naive" conv)
+    suffix: str = ""
 
     @property
     def forward(self) -> str:
-        return self.name if self.loss else f"{self.name}_forward"
+        return self.name if self.loss else f"{self.name}_forward{self.suffix}"
 
     @property
     def backwards(self) -> tuple[str, ...]:
-        return () if self.loss else (f"{self.name}_backward", *self.alternatives)
+        return () if self.loss else (f"{self.name}_backward{self.suffix}", *self.alternatives)
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -142,22 +159,42 @@ class LayerOp:
     def __post_init__(self) -> None:
         if len(self.grads) != len(self.differentiable):
             raise ValueError(f"op {self.name}: {len(self.grads)} grads for {len(self.differentiable)} differentiable args")
-        known = {s.name for s in self.sizes}
+        known = {s.name for s in self.sizes} | {d.name for d in self.derived}
         for name, shape in (*((a.name, a.shape) for a in self.args), *self.outs):
             for token in shape:
-                if token.removesuffix("*").removeprefix("Π").lstrip("0123456789") not in known:
+                if not token.isdigit() and token.removesuffix("*").removeprefix("Π").lstrip("0123456789") not in known:
                     raise ValueError(f"op {self.name}: {name}'s shape names an unknown size {token!r}")
+
+
+def sizes_of(op: LayerOp, dims: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any] | None:
+    """The drawn sizes with the op's derived ones added, or None when the draw admits none."""
+    sizes = dict(dims)
+    for d in op.derived:
+        size = d.rule({**hyper, **sizes})
+        if size is None:
+            return None
+        sizes[d.name] = size
+    return sizes
+
+
+def windows(size: int, window: int, stride: int, pad: int = 0) -> int | None:
+    """1 + (size + 2·pad − window)/stride windows along an axis, or None when they do not tile it."""
+    span = size + 2 * pad - window
+    return None if span < 0 or span % stride else 1 + span // stride
 
 
 def shape_of(tokens: tuple[str, ...], dims: dict[str, Any]) -> tuple[int, ...]:
     """The shape the tokens name under drawn sizes, e.g. ("N", "d*") with N 2, d (3, 4) -> (2, 3, 4);
-    a token with a factor, "4H", is that multiple of the size (the LSTM's four gate blocks)."""
+    a token with a factor, "4H", is that multiple of the size (the LSTM's four gate blocks); a
+    number, "1", is that size."""
     shape: list[int] = []
     for token in tokens:
         if token.endswith("*"):
             shape.extend(dims[token[:-1]])
         elif token.startswith("Π"):
             shape.append(int(np.prod(dims[token[1:]])))
+        elif token.isdigit():
+            shape.append(int(token))
         else:
             name = token.lstrip("0123456789")
             shape.append(int(token[: len(token) - len(name)] or 1) * int(dims[name]))
@@ -199,6 +236,23 @@ def _svm_branch(a: dict[str, np.ndarray]) -> np.ndarray:
     margins = x - x[np.arange(len(y)), y][:, None] + 1.0
     margins[np.arange(len(y)), y] = -1.0  # the correct class has no hinge
     return np.sign(margins).ravel()
+
+
+def _conv_out(axis: str, window: str) -> Derived:
+    """H' = 1 + (H + 2·pad − HH)/stride, where the windows tile the padded input."""
+    return Derived(f"{axis}o", lambda v: windows(v[axis], v[window], v["stride"], v["pad"]))
+
+
+def _pool_out(axis: str, window: str) -> Derived:
+    """H' = 1 + (H − pool_height)/stride, where the windows tile the input (no padding)."""
+    return Derived(f"{axis}o", lambda v: windows(v[axis], v[window], v["stride"]))
+
+
+def _pool_branch(a: dict[str, np.ndarray]) -> np.ndarray:
+    """The order of the values within each channel's plane: while it holds, every window keeps
+    its maximum (a tie, where two values swap, is max-pool's kink)."""
+    x = a["x"]
+    return np.argsort(x.reshape(*x.shape[:2], -1), axis=-1).ravel()
 
 
 # --------------------------------------------------------------------------- #
@@ -369,6 +423,73 @@ LAYER_OPS: dict[str, LayerOp] = {
             kinks="each hinge at x_nj − x_n,y_n + 1 = 0: CS231n counts margins > 0, the subgradient 0 there",
             branch=_svm_branch,
             **_bundled("svm_loss"),
+        ),
+        # CS231n assignment 2: convolution, pooling, spatial normalisation
+        LayerOp(
+            "conv",
+            "out[n, f, i, j] = Σ_{c,k,l} x̄[n, c, i·s + k, j·s + l]·w[f, c, k, l] + b[f], x̄ = x zero-padded by pad, s = stride",
+            (Arg("x", ("N", "C", "H", "W")), Arg("w", ("F", "C", "HH", "WW")), Arg("b", ("F",))),
+            (
+                Size("N", 1, 2),
+                Size("C", 1, 2),
+                Size("F", 1, 2),
+                Size("H", 1, 5),
+                Size("W", 1, 5),
+                Size("HH", 1, 3),
+                Size("WW", 1, 3),
+            ),
+            ("dx", "dw", "db"),
+            out_shape=("N", "F", "Ho", "Wo"),
+            param="conv_param",
+            hypers=(Hyper("stride", (1, 2)), Hyper("pad", (0, 1))),
+            derived=(_conv_out("H", "HH"), _conv_out("W", "WW")),
+            suffix="_naive",
+            **_bundled("conv"),
+        ),
+        LayerOp(
+            "max_pool",
+            "out[n, c, i, j] = max of x[n, c, i·s : i·s + pool_height, j·s : j·s + pool_width], s = stride",
+            (Arg("x", ("N", "C", "H", "W")),),
+            (Size("N", 1, 2), Size("C", 1, 2), Size("H", 1, 5), Size("W", 1, 5)),
+            ("dx",),
+            out_shape=("N", "C", "Ho", "Wo"),
+            param="pool_param",
+            hypers=(Hyper("pool_height", (2, 1, 3)), Hyper("pool_width", (2, 1, 3)), Hyper("stride", (2, 1))),
+            derived=(_pool_out("H", "pool_height"), _pool_out("W", "pool_width")),
+            suffix="_naive",
+            kinks="ties in a window: CS231n's argmax routes dout to the first maximum (row-major); draws have no ties",
+            branch=_pool_branch,
+            **_bundled("max_pool"),
+        ),
+        LayerOp(
+            "spatial_batchnorm",
+            "batchnorm per channel: μ_c, σ²_c (biased) over the N·H·W values of channel c; running averages per channel",
+            (
+                Arg("x", ("N", "C", "H", "W")),
+                Arg("gamma", ("C",)),
+                Arg("beta", ("C",)),
+                Arg("running_mean", ("C",), differentiable=False, in_param=True),
+                Arg("running_var", ("C",), domain="positive", differentiable=False, in_param=True),
+            ),
+            (Size("N", 2, 3), Size("C", 1, 3), Size("H", 1, 3), Size("W", 1, 3)),
+            ("dx", "dgamma", "dbeta"),
+            out_shape=("N", "C", "H", "W"),
+            param="bn_param",
+            hypers=(_MODE, _EPS, Hyper("momentum", (0.9, 0.5))),
+            state=("running_mean", "running_var"),
+            **_bundled("spatial_batchnorm"),
+        ),
+        LayerOp(
+            "spatial_groupnorm",
+            "each sample's C channels in G contiguous groups; μ, σ² (biased) over a group's (C/G)·H·W values; γ, β per channel",
+            (Arg("x", ("N", "C", "H", "W")), Arg("gamma", ("1", "C", "1", "1")), Arg("beta", ("1", "C", "1", "1"))),
+            (Size("N", 1, 2), Size("Cg", 1, 2), Size("H", 1, 3), Size("W", 2, 3)),  # ≥ 2 values per group
+            ("dx", "dgamma", "dbeta"),
+            out_shape=("N", "C", "H", "W"),
+            param="gn_param",
+            hypers=(Hyper("G", (1, 2, 3), positional=True), _EPS),
+            derived=(Derived("C", lambda v: v["G"] * v["Cg"]),),
+            **_bundled("spatial_groupnorm"),
         ),
         # CS231n assignment 3: recurrent networks (impl/rnn_layers.py)
         *_RECURRENT,

@@ -156,3 +156,35 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
         {k: v.detach().numpy().copy() for k, v in state.items()},
         tuple(torch.zeros_like(t).detach().numpy() if g is None else g.numpy().copy() for t, g in zip(wrt, grads)),
     )
+
+
+# --------------------------------------------------------------------------- #
+# CS231n assignment 2: convolution, pooling, spatial normalisation. torch's conv2d is CS231n's
+# cross-correlation; group_norm takes γ, β of shape (C,), CS231n's are (1, C, 1, 1).
+# --------------------------------------------------------------------------- #
+
+
+def conv(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """x (N, C, H, W), w (F, C, HH, WW), b (F,) -> (N, F, H', W')."""
+    return F.conv2d(a["x"], a["w"], a["b"], stride=h["stride"], padding=h["pad"])
+
+
+def max_pool(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.max_pool2d(a["x"], (h["pool_height"], h["pool_width"]), stride=h["stride"])
+
+
+def spatial_batchnorm(a: Arrays, h: dict[str, Any]) -> tuple[torch.Tensor, Arrays]:
+    """batchnorm over (N, H, W) per channel; the running averages converted as batchnorm's."""
+    x, m = a["x"], h["momentum"]
+    train = h["mode"] == "train"
+    out = F.batch_norm(
+        x, a["running_mean"].clone(), a["running_var"].clone(), a["gamma"], a["beta"], training=train, eps=h["eps"]
+    )
+    if not train:
+        return out, {"running_mean": a["running_mean"], "running_var": a["running_var"]}
+    mean, var = x.mean(dim=(0, 2, 3)), x.var(dim=(0, 2, 3), unbiased=False)
+    return out, {"running_mean": m * a["running_mean"] + (1 - m) * mean, "running_var": m * a["running_var"] + (1 - m) * var}
+
+
+def spatial_groupnorm(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.group_norm(a["x"], h["G"], a["gamma"].flatten(), a["beta"].flatten(), eps=h["eps"])

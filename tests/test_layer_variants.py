@@ -146,6 +146,79 @@ TORCH_VERDICTS = {
     # CS231n assignment 3: recurrent networks
     **RNN_VERDICTS,
 }
+
+
+# CS231n assignment 2: convolution, pooling, spatial normalisation.
+
+
+def _grads_agree(got, tensors) -> bool:
+    return all(_close(g, t.grad.numpy()) for g, t in zip(got, tensors))
+
+
+def _conv(m) -> bool:
+    """Two settings: stride 2 with padding 1 (so a padding left uncropped shows), stride 1 without."""
+    rng = np.random.default_rng(11)
+    agree = True
+    for stride, pad, size in ((2, 1, 5), (1, 0, 4)):
+        x, w = _t(rng.standard_normal((2, 2, size, size)), True), _t(rng.standard_normal((3, 2, 3, 3)), True)
+        b = _t(rng.standard_normal(3), True)
+        out = F.conv2d(x, w, b, stride=stride, padding=pad)
+        dout = rng.standard_normal(out.shape)
+        out.backward(_t(dout))
+        got, cache = m.conv_forward_naive(*(t.detach().numpy().copy() for t in (x, w, b)), {"stride": stride, "pad": pad})
+        agree &= _close(got, out.detach().numpy()) and _grads_agree(m.conv_backward_naive(dout, cache), (x, w, b))
+    return agree
+
+
+def _max_pool(m) -> bool:
+    """2×2 windows with stride 2 (the tiles a reshape takes) and 3×3 with stride 1 (overlapping)."""
+    rng = np.random.default_rng(11)
+    agree = True
+    for size, stride in ((2, 2), (3, 1)):
+        x = _t(rng.standard_normal((2, 2, 4, 4)), True)
+        out = F.max_pool2d(x, size, stride=stride)
+        dout = rng.standard_normal(out.shape)
+        out.backward(_t(dout))
+        pool_param = {"pool_height": size, "pool_width": size, "stride": stride}
+        got, cache = m.max_pool_forward_naive(x.detach().numpy().copy(), pool_param)
+        agree &= _close(got, out.detach().numpy()) and _close(m.max_pool_backward_naive(dout, cache), x.grad.numpy())
+    return agree
+
+
+def _spatial_batchnorm(m) -> bool:
+    rng = np.random.default_rng(11)
+    agree, x0, dout = True, rng.standard_normal((2, 3, 2, 2)), rng.standard_normal((2, 3, 2, 2))
+    for mode in ("train", "test"):
+        x, g, b = _t(x0, True), _t(rng.standard_normal(3), True), _t(rng.standard_normal(3), True)
+        rm, rv = torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64)
+        out = F.batch_norm(x, rm, rv, g, b, training=mode == "train", momentum=0.1, eps=1e-5)
+        out.backward(_t(dout))
+        bn_param = {"mode": mode, "running_mean": np.zeros(3), "running_var": np.ones(3)}
+        got, cache = m.spatial_batchnorm_forward(x0.copy(), g.detach().numpy().copy(), b.detach().numpy().copy(), bn_param)
+        agree &= _close(got, out.detach().numpy()) and _close(bn_param["running_mean"], rm.numpy())
+        agree &= _grads_agree(m.spatial_batchnorm_backward(dout.copy(), cache), (x, g, b))
+    return agree
+
+
+def _spatial_groupnorm(m) -> bool:
+    """6 channels in G = 2 groups of 3: a grouping of G channels each differs."""
+    rng = np.random.default_rng(11)
+    x, dout = _t(rng.standard_normal((2, 6, 2, 2)), True), rng.standard_normal((2, 6, 2, 2))
+    g, b = _t(rng.standard_normal((1, 6, 1, 1)), True), _t(rng.standard_normal((1, 6, 1, 1)), True)
+    out = F.group_norm(x, 2, g.flatten(), b.flatten(), eps=1e-5)
+    out.backward(_t(dout))
+    arrays = (t.detach().numpy().copy() for t in (x, g, b))
+    got, cache = m.spatial_groupnorm_forward(*arrays, 2, {"eps": 1e-5})
+    return _close(got, out.detach().numpy()) and _grads_agree(m.spatial_groupnorm_backward(dout.copy(), cache), (x, g, b))
+
+
+TORCH_VERDICTS |= {
+    "conv": _conv,
+    "max_pool": _max_pool,
+    "spatial_batchnorm": _spatial_batchnorm,
+    "spatial_groupnorm": _spatial_groupnorm,
+}
+
 #: Bugs of the convention, not of the numbers: torch has nothing to say about them.
 NOT_NUMBERS = {"dropout_seed_ignored", "dropout_test_returns_x", "relu_forward_in_place"}
 

@@ -200,6 +200,9 @@ CORRECT: dict[str, LayerVariant] = {
 
 # The catalogues of other op families, each in a file of its own, collected here.
 from tests.layer_variants import rnn  # noqa: E402
+from tests.layer_variants.conv import CONV_BUGGY, CONV_CORRECT  # noqa: E402  (it builds on the above)
 
 BUGGY.update(rnn.BUGGY)
 CORRECT.update(rnn.CORRECT)
+BUGGY.update({v.name: v for v in CONV_BUGGY})
+CORRECT.update({v.name: v for v in CONV_CORRECT})
