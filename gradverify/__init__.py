@@ -176,7 +176,7 @@ def verify(
     profile, a property or skip pattern that matches no check, an unknown component, an adapter
     that cannot be used (its subclass gradverify.grading.adapters.AdapterError), an unreadable
     replay or [tool.gradverify], and gradverify.loader.ImplLoadError for an implementation that
-    cannot be loaded or that (without an adapter) defines none of the protocol's functions.
+    cannot be loaded or that (without an adapter) defines none of the functions of either protocol.
     """
     from gradverify import runner
 

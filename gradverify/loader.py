@@ -40,7 +40,7 @@ def _module_name(path: Path) -> str:
 
 def load_impl(spec: str = DEFAULT_IMPL, *, project: Path | None = None) -> ModuleType:
     """Import `spec` as load_module does; ImplLoadError when it cannot be imported, or when it
-    defines none of the protocol's functions (it is not an implementation)."""
+    defines none of the functions of either protocol (it is not an implementation)."""
     module = load_module(spec, project=project)
     require_protocol(module, spec)
     return module

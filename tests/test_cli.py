@@ -139,14 +139,16 @@ def test_hypothesis_keeps_its_files_under_the_project_in_dev_and_nowhere_in_ci(t
 
 
 def test_a_module_or_file_without_protocol_functions_is_not_an_implementation(tmp_path, capsys):
-    """The wording is the point: the message says what was expected of an implementation."""
+    """The wording is the point: the message says what was expected of an implementation, of either protocol."""
     assert main(["verify", "--impl", "json"]) == 2
-    assert "json defines none of the protocol's functions" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "json defines none of the functions of the MLP protocol (activation," in err
+    assert "docs/layers.md): it is not an implementation of either" in err
     notes = tmp_path / "notes.py"
     notes.write_text("x = 1\n")
     assert main(["verify", "--impl", str(notes)]) == 2
     err = capsys.readouterr().err
-    assert "notes.py defines none of the protocol's functions" in err and "not an implementation" in err
+    assert "notes.py defines none of the functions of the MLP protocol" in err and "not an implementation of either" in err
 
 
 def test_grade_refuses_a_file_that_is_not_python(tmp_path, capsys):
