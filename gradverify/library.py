@@ -69,7 +69,7 @@ def load(
     as, default its __name__), through `adapter` (a shipped adapter's name or a .py path relative
     to `base`, default the working folder), in the scope of the declared `components` and what
     the adapter maps. ImplLoadError (gradverify.loader) when the library cannot be loaded or,
-    without an adapter, defines none of the protocol's functions; AdapterError (a ValueError)
+    without an adapter, defines none of the functions of either protocol; AdapterError (a ValueError)
     when the adapter cannot be used; ValueError for an unknown component."""
     from gradverify.loader import load_module, require_protocol
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gradverify.references.compare import Cause
+from tests.variants.variant import patched, write_variant
 
 IMPL = Path(__file__).resolve().parents[2] / "impl"
 LAYERS_SOURCE = IMPL / "layers.py"
@@ -40,18 +41,10 @@ class LayerVariant:
         return {(self.function, self.quantity, self.cause), *((f, q, self.cause) for f, q in self.or_at)}
 
     def source(self) -> str:
-        text = (IMPL / f"{self.module}.py").read_text(encoding="utf-8")
-        for old, new in self.patches:
-            count = text.count(old)
-            if count != 1:
-                raise ValueError(f"variant {self.name}: the text to replace occurs {count} times, expected once: {old!r}")
-            text = text.replace(old, new)
-        return text
+        return patched(IMPL / f"{self.module}.py", self.name, self.patches)
 
     def write(self, folder: Path) -> Path:
-        path = Path(folder) / f"{self.name}.py"
-        path.write_text(self.source(), encoding="utf-8")
-        return path
+        return write_variant(folder, self.name, self.source())
 
 
 def _v(

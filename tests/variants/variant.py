@@ -12,6 +12,25 @@ from pathlib import Path
 IMPL_SOURCE = Path(__file__).resolve().parents[2] / "impl" / "backprop.py"
 
 
+def patched(source: Path, name: str, patches: tuple[tuple[str, str], ...]) -> str:
+    """The text of `source` with each (old, new) of the variant `name` applied; ValueError when an
+    old text does not occur exactly once (a variant whose patch stops applying fails loudly)."""
+    text = source.read_text(encoding="utf-8")
+    for old, new in patches:
+        count = text.count(old)
+        if count != 1:
+            raise ValueError(f"variant {name}: the text to replace occurs {count} times, expected once: {old!r}")
+        text = text.replace(old, new)
+    return text
+
+
+def write_variant(folder: Path, name: str, source: str) -> Path:
+    """The variant's source written to `folder`/<name>.py."""
+    path = Path(folder) / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -40,18 +59,10 @@ class Variant:
         return [item.name for item in rubric.items if item.name in lost]
 
     def source(self) -> str:
-        text = IMPL_SOURCE.read_text(encoding="utf-8")
-        for old, new in self.patches:
-            count = text.count(old)
-            if count != 1:
-                raise ValueError(f"variant {self.name}: the text to replace occurs {count} times, expected once: {old!r}")
-            text = text.replace(old, new)
-        return text
+        return patched(IMPL_SOURCE, self.name, self.patches)
 
     def write(self, folder: Path) -> Path:
-        path = Path(folder) / f"{self.name}.py"
-        path.write_text(self.source(), encoding="utf-8")
-        return path
+        return write_variant(folder, self.name, self.source())
 
 
 def _v(
