@@ -11,6 +11,12 @@
     bad_inputs.py       bad input, and input just inside the bounds, for every protocol function
     worked_examples.py  worked examples from the literature, through the protocol functions
     calls.py            calling code under test: whatever it does becomes an ImplFailure with a cause
+    scope.py            the components a library declares, and which checks and cases they leave out
+    reproduce.py        a failing case as Python a student runs: its inputs written out, the check's calls
+    layer_cases.py      a layer op's case: its op, sizes, hyperparameters and seed; the arrays follow
+    layer_strategies.py hypothesis strategies over a layer op's cases, consistent shapes, shrinking
+    layer_checks.py     the generic check every layer op runs: references, finite differences, form, state
+    layer_properties.py the layer ops as properties, one per op of the table
 
 It imports gradverify.references and nothing else of gradverify: running the properties, and
 reporting them, is the application's (gradverify.runner, gradverify.report).

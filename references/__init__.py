@@ -7,5 +7,8 @@ finite-difference oracles, and the one comparison helper with its tolerance tabl
     torch_backend.py  the protocol in PyTorch: autograd, float64; torch.optim.SGD for momentum and train
     finite_diff.py    finite differences of an implementation's own functions, the third witness
     compare.py        compare(): one structured result per value, and the tolerance table
+    layer_spec.py     the layer protocol's spec table: one LayerOp entry per op (docs/layers.md)
+    layer_torch.py    the layer ops in PyTorch: autograd, float64
+    layer_jax.py      the layer ops in JAX: jax.vjp, float64, jitted per op and shape
 
 Nothing here imports the implementation under test (gradverify.impl)."""

@@ -300,3 +300,16 @@ def test_the_catalogues_import_no_test_module_and_no_benchmark():
         if _within(name, ("benchmarks",)) or (_within(name, ("tests",)) and not _within(name, CATALOGUES))
     }
     assert not found
+
+
+@pytest.mark.parametrize("package", ["gradverify", "gradverify/grading", "gradverify/sandbox", "properties", "references"])
+def test_each_package_docstring_names_each_of_its_files(package):
+    """The README's promise: a package's docstring says what each of its files is, in one phrase."""
+    import ast
+
+    folder = ROOT / package
+    docstring = ast.get_docstring(ast.parse((folder / "__init__.py").read_text(encoding="utf-8"))) or ""
+    unnamed = [
+        p.name for p in sorted(folder.glob("*.py")) if p.name not in ("__init__.py", "__main__.py") and p.name not in docstring
+    ]
+    assert not unnamed, f"{package}/__init__.py does not name {unnamed}"

@@ -8,7 +8,9 @@ cost.py              backprop, not numerical differentiation: network_gradients 
 secret.py            the course secret, and each grade's seed derived from it and the submission
 remote.py            the sandboxed submission as the suite calls it
 feedback.py          results.json, the staff report of one submission, the class summary
+handin.py            what a student hands in (a .py, a folder, a zip, a notebook) read for the sandbox
 classroom.py         grading a folder of submissions, one grader process each
+roster.py            the class's record in its grades folder (class.json): who, what each handed in
 gradebook.py         the class's grades as a CSV an LMS imports (grades.csv), safe in a spreadsheet
 adapters/            course adapters: a course's own API mapped onto the protocol (cs231n.py, layers.py ship)
 student_template.py  the file handed out: every protocol function a stub

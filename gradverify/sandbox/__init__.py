@@ -5,6 +5,7 @@
     channel.py    one child process and the channel to it: framed JSON both ways, the watchdog
     processes.py  the child's processes through /proc: found, measured (memory, CPU time), ended
     folder.py     the submission's private folder, and what the separate-user mode closes to others
+    tree.py       a submission of more than one file: a student's modules, or a notebook's cells
     errors.py     what went wrong in the child, as the grader says it: the errors and their reasons
     worker.py     the child's side, run as a script: imports the submission, answers calls
     codec.py      the wire format both sides speak: framed JSON, validated values
