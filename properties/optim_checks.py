@@ -4,7 +4,8 @@
     outcome.ok, outcome.form         # True, "torch.optim.Adam"
 
 The implementation runs the case's steps once, fed its own next_w and returned config each
-step; every form's reference runs them too. After every step: w and dw left unmodified, a
+step; every form's reference runs them too. After every step: dw left unmodified (w may be
+updated in place, as CS231n's own `w -= learning_rate * dw` does: the caller takes next_w), a
 (next_w, config) pair returned with the state keys in config, and next_w and each state entry
 compared with the form's (`torch.optim.Adam step 2 · adam next_w`). The outcome holds the
 comparisons of the first form that all hold (which one is a field), else those of torch's.
@@ -46,15 +47,14 @@ class OptimOutcome:
 def _step(opt: Optimizer, rule: Callable[..., Any], w: Any, dw: Any, config: Any, where: Where) -> tuple[Any, list[Comparison]]:
     """One call of the rule: ((next_w, config) or None when it gave no usable result, the
     comparisons of its form and of its inputs)."""
-    w_before, dw_before = np.array(w, copy=True), np.array(dw, copy=True)
+    dw_before = np.array(dw, copy=True)  # w may be updated in place: the caller takes next_w, as CS231n's Solver does
     try:
         result = rule(w, dw, config)
     except Exception as exc:  # noqa: BLE001 - whatever it raised is the finding
         return None, [failed(where, Cause.RAISED, f"raised {type(exc).__name__}: {exc}", exception=type(exc).__name__)]
     found = []
-    for name, before, now in (("w", w_before, w), ("dw", dw_before, dw)):
-        if not np.array_equal(before, np.asarray(now), equal_nan=True):
-            found.append(failed(where.at(quantity=name), Cause.MODIFIED_INPUT, f"modified its input {name} in place"))
+    if not np.array_equal(dw_before, np.asarray(dw), equal_nan=True):
+        found.append(failed(where.at(quantity="dw"), Cause.MODIFIED_INPUT, "modified its input dw in place"))
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict)):
         return None, [*found, failed(where, Cause.WRONG_FORM, "returned something other than (next_w, config)")]
     missing = [key for key in opt.state if key not in result[1]]

@@ -53,10 +53,15 @@ VARIANTS = {
         ),
         (Cause.MISMATCH, 1, "velocity"),
     ),
-    "sgd_in_place": (
+    "sgd_in_place": (  # CS231n's own starter code: w updated in place and returned, which its Solver allows
         "sgd",
         (('next_w = w - config["learning_rate"] * dw\n', 'w -= config["learning_rate"] * dw\n    next_w = w\n'),),
-        (Cause.MODIFIED_INPUT, 1, "w"),
+        None,
+    ),
+    "sgd_modifies_dw": (
+        "sgd",
+        (('next_w = w - config["learning_rate"] * dw\n', 'dw *= config["learning_rate"]\n    next_w = w - dw\n'),),
+        (Cause.MODIFIED_INPUT, 1, "dw"),
     ),
     "adam_without_t_in_config": (
         "adam",
