@@ -1,0 +1,210 @@
+"""The update rules (references/optim_spec.py): the model solution impl/optim.py passes the generic
+check, every buggy variant of it is caught where the bug is, CS231n's efficient Adam is accepted
+as its own form, and each verdict agrees with torch.optim run here, outside the checker."""
+
+from __future__ import annotations
+
+import math
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+from gradverify.impl import optim
+from gradverify.properties.optim_checks import check_optimizer
+from gradverify.properties.optim_strategies import OptimCase, optim_cases
+from gradverify.references.compare import Cause
+from gradverify.references.optim_spec import OPTIMIZERS
+from tests.variants.variant import patched
+
+SOURCE = Path(__file__).resolve().parents[1] / "impl" / "optim.py"
+
+#: name: (rule, patches, (cause, step, quantity) of the first failure, or None for a correct form)
+VARIANTS = {
+    "adam_without_bias_correction": (
+        "adam",
+        (("m_hat = m / (1 - beta1**t)", "m_hat = m"), ("v_hat = v / (1 - beta2**t)", "v_hat = v")),
+        (Cause.MISMATCH, 1, "next_w"),
+    ),
+    "adam_t_incremented_after_use": (
+        "adam",
+        (
+            ('t = config["t"] + 1', 't = config["t"]'),
+            ('config["t"], config["m"], config["v"] = t, m, v', 'config["t"], config["m"], config["v"] = t + 1, m, v'),
+        ),
+        (Cause.NAN, 1, "next_w"),  # 1 − β₁⁰ = 0: m/0 and v/0, then ∞/∞
+    ),
+    "rmsprop_eps_inside_sqrt": (
+        "rmsprop",
+        (('(np.sqrt(cache) + config["epsilon"])', 'np.sqrt(cache + config["epsilon"])'),),
+        (Cause.MISMATCH, 1, "next_w"),
+    ),
+    "sgd_momentum_velocity_sign_flipped": (
+        "sgd_momentum",
+        (
+            (
+                'v = config["momentum"] * v - config["learning_rate"] * dw',
+                'v = config["momentum"] * v + config["learning_rate"] * dw',
+            ),
+            ("    next_w = w + v\n    config", "    next_w = w - v\n    config"),
+        ),
+        (Cause.MISMATCH, 1, "velocity"),
+    ),
+    "sgd_in_place": (  # CS231n's own starter code: w updated in place and returned, which its Solver allows
+        "sgd",
+        (('next_w = w - config["learning_rate"] * dw\n', 'w -= config["learning_rate"] * dw\n    next_w = w\n'),),
+        None,
+    ),
+    "sgd_modifies_dw": (
+        "sgd",
+        (('next_w = w - config["learning_rate"] * dw\n', 'dw *= config["learning_rate"]\n    next_w = w - dw\n'),),
+        (Cause.MODIFIED_INPUT, 1, "dw"),
+    ),
+    "adam_without_t_in_config": (
+        "adam",
+        (('config["t"], config["m"], config["v"] = t, m, v', 'config["m"], config["v"] = m, v'),),
+        (Cause.MISMATCH, 1, "t"),  # t stays at the 0 the first call's setdefault put in config
+    ),
+    "adam_efficient_form": (
+        "adam",
+        (
+            (
+                "m_hat = m / (1 - beta1**t)\n    v_hat = v / (1 - beta2**t)\n"
+                '    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])',
+                'alpha = config["learning_rate"] * np.sqrt(1 - beta2**t) / (1 - beta1**t)\n'
+                '    next_w = w - alpha * m / (np.sqrt(v) + config["epsilon"])',
+            ),
+        ),
+        None,
+    ),
+}
+BUGGY = [name for name, (_, _, first) in VARIANTS.items() if first is not None]
+
+
+def _load(name: str) -> types.ModuleType:
+    module = types.ModuleType(f"optim_variant_{name}")
+    exec(compile(patched(SOURCE, name, VARIANTS[name][1]), str(SOURCE), "exec"), module.__dict__)  # noqa: S102
+    return module
+
+
+#: Large ε and learning rate tell the efficient Adam from torch's; drawn values elsewhere.
+CONFIGS = {
+    "sgd": {"learning_rate": 0.1},
+    "sgd_momentum": {"learning_rate": 0.1, "momentum": 0.5},
+    "rmsprop": {"learning_rate": 0.1, "decay_rate": 0.9, "epsilon": 1e-4},
+    "adam": {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 0.1},
+}
+
+
+def _case(rule: str, seed: int = 0) -> OptimCase:
+    rng = np.random.default_rng(seed)
+    return OptimCase(rng.normal(size=(2, 3)), tuple(rng.normal(size=(2, 3)) for _ in range(4)), dict(CONFIGS[rule]))
+
+
+def _torch_steps(rule: str, case: OptimCase) -> list[np.ndarray]:
+    """next_w of each step by torch.optim itself, CS231n's hyperparameters converted by hand."""
+    h = case.hyper(OPTIMIZERS[rule])
+    p = torch.tensor(case.w.copy(), requires_grad=True)
+    make = {
+        "sgd": lambda: torch.optim.SGD([p], lr=h["learning_rate"]),
+        "sgd_momentum": lambda: torch.optim.SGD([p], lr=h["learning_rate"], momentum=h["momentum"]),
+        "rmsprop": lambda: torch.optim.RMSprop([p], lr=h["learning_rate"], alpha=h["decay_rate"], eps=h["epsilon"]),
+        "adam": lambda: torch.optim.Adam([p], lr=h["learning_rate"], betas=(h["beta1"], h["beta2"]), eps=h["epsilon"]),
+    }[rule]()
+    out = []
+    for g in case.grads:
+        p.grad = torch.tensor(g.copy())
+        make.step()
+        out.append(p.detach().numpy().copy())
+    return out
+
+
+def _rule_steps(module: types.ModuleType, rule: str, case: OptimCase) -> list[np.ndarray]:
+    w, config, out = case.w.copy(), dict(CONFIGS[rule]), []
+    with np.errstate(all="ignore"):
+        for g in case.grads:
+            w, config = getattr(module, rule)(w.copy(), g.copy(), config)
+            out.append(np.array(w, copy=True))
+    return out
+
+
+def test_spec_and_model_solution_name_the_same_rules():
+    assert set(OPTIMIZERS) == {name for name in ("sgd", "sgd_momentum", "rmsprop", "adam") if hasattr(optim, name)}
+
+
+@pytest.mark.parametrize("rule", sorted(OPTIMIZERS))
+def test_model_solution_matches_torch_optim_on_drawn_cases(rule):
+    @settings(max_examples=15)
+    @given(optim_cases(OPTIMIZERS[rule]))
+    def run(case):
+        outcome = check_optimizer(OPTIMIZERS[rule], getattr(optim, rule), case)
+        assert outcome.failures == [] and outcome.form == OPTIMIZERS[rule].forms[0].name
+        assert len(outcome.comparisons) == len(case.grads) * (1 + len(OPTIMIZERS[rule].state))
+
+    run()
+
+
+@pytest.mark.parametrize("name", BUGGY)
+def test_buggy_variant_is_caught_where_the_bug_is(name):
+    rule, _, (cause, step, quantity) = VARIANTS[name]
+    with np.errstate(all="ignore"):
+        outcome = check_optimizer(OPTIMIZERS[rule], getattr(_load(name), rule), _case(rule))
+    assert outcome.form is None
+    first = outcome.failures[0]
+    assert (first.cause, first.where.function, first.where.step, first.where.quantity) == (cause, rule, step, quantity)
+
+
+@pytest.mark.parametrize("name", [n for n in BUGGY if VARIANTS[n][2][0] in (Cause.MISMATCH, Cause.NAN)])
+def test_verdict_on_a_buggy_variant_agrees_with_torch_optim(name):
+    rule = VARIANTS[name][0]
+    got, want = _rule_steps(_load(name), rule, _case(rule)), _torch_steps(rule, _case(rule))
+    model = _rule_steps(optim, rule, _case(rule))
+    assert all(np.allclose(m, t, rtol=1e-9, atol=1e-12) for m, t in zip(model, want))
+    if name == "sgd_momentum_velocity_sign_flipped":  # the same next_w; the velocity is −torch's −lr·buffer
+        assert all(np.allclose(g, t, rtol=1e-9, atol=1e-12) for g, t in zip(got, want))
+    else:
+        assert not all(np.allclose(g, t, rtol=1e-9, atol=1e-12) for g, t in zip(got, want))
+
+
+def test_rmsprop_eps_inside_the_sqrt_differs_from_torch_even_at_the_default_eps():
+    case = OptimCase(_case("rmsprop").w, _case("rmsprop").grads, None)
+    outcome = check_optimizer(OPTIMIZERS["rmsprop"], _load("rmsprop_eps_inside_sqrt").rmsprop, case)
+    assert outcome.form is None and outcome.failures[0].where.quantity == "next_w"
+
+
+def test_efficient_adam_is_accepted_as_its_own_form_and_differs_from_torch():
+    module = _load("adam_efficient_form")
+    outcome = check_optimizer(OPTIMIZERS["adam"], module.adam, _case("adam"))
+    assert outcome.failures == [] and outcome.form == OPTIMIZERS["adam"].forms[1].name
+    got, want = _rule_steps(module, "adam", _case("adam")), _torch_steps("adam", _case("adam"))
+    assert not np.allclose(got[0], want[0], rtol=1e-9, atol=1e-12)
+    h, case = CONFIGS["adam"], _case("adam")  # the paper's efficient form, written out here
+    m = (1 - h["beta1"]) * case.grads[0]
+    v = (1 - h["beta2"]) * case.grads[0] ** 2
+    alpha = h["learning_rate"] * math.sqrt(1 - h["beta2"]) / (1 - h["beta1"])
+    assert np.allclose(got[0], case.w - alpha * m / (np.sqrt(v) + h["epsilon"]), rtol=1e-12, atol=0)
+
+
+def test_a_config_without_the_state_keys_is_the_wrong_form():
+    def forgetful(w, dw, config=None):
+        return w - 1e-2 * dw, {}
+
+    outcome = check_optimizer(OPTIMIZERS["sgd_momentum"], forgetful, _case("sgd_momentum"))
+    assert outcome.form is None
+    assert [(c.cause, c.where.quantity) for c in outcome.failures] == [(Cause.WRONG_FORM, "config")]
+
+
+def test_a_rule_that_raises_is_reported_as_raised():
+    def broken(w, dw, config=None):
+        raise RuntimeError("no")
+
+    outcome = check_optimizer(OPTIMIZERS["sgd"], broken, _case("sgd"))
+    assert outcome.form is None and [c.cause for c in outcome.failures] == [Cause.RAISED]
+
+
+def test_strategy_rejects_bad_options():
+    with pytest.raises(ValueError):
+        optim_cases(OPTIMIZERS["sgd"], min_steps=4, max_steps=3)
