@@ -1,6 +1,7 @@
 """The bundled implementation under test: hand-written NumPy backprop of both protocols, the
 MLP's (impl/backprop.py, docs/protocol.md) and the layers' (impl/layers.py and
-impl/rnn_layers.py, docs/layers.md).
+impl/rnn_layers.py, docs/layers.md); impl/optim.py, CS231n's update rules, is imported as
+gradverify.impl.optim.
 
 Installed as `gradverify.impl`; the relative imports keep it loadable as a plain `impl`
 package too (mutmut runs the suite on a mutated copy of this folder).

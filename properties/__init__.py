@@ -17,6 +17,8 @@
     layer_strategies.py hypothesis strategies over a layer op's cases, consistent shapes, shrinking
     layer_checks.py     the generic check every layer op runs: references, finite differences, form, state
     layer_properties.py the layer ops as properties, one per op of the table
+    optim_strategies.py hypothesis strategies over an update rule's cases: w, its gradients, a config
+    optim_checks.py     the check of an update rule: its steps against torch.optim, state and form
 
 It imports gradverify.references and nothing else of gradverify: running the properties, and
 reporting them, is the application's (gradverify.runner, gradverify.report).
