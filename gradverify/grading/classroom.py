@@ -222,12 +222,11 @@ def _is_package(python: list[os.DirEntry]) -> bool:
 
 def _defines_protocol(path: str) -> bool:
     """Whether the .py file at `path` (not through a link; its first MiB) defines one of the protocol's functions."""
-    from gradverify.grading.handin import defines_protocol
+    from gradverify.grading.handin import defines_protocol, open_regular
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-        with open(fd, "rb") as reading:
-            return stat.S_ISREG(os.fstat(reading.fileno()).st_mode) and defines_protocol(reading.read(1 << 20))
+        with open_regular(path) as reading:
+            return defines_protocol(reading.read(1 << 20))
     except OSError:
         return False
 

@@ -24,7 +24,7 @@ import zipfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Callable
+from typing import BinaryIO, Callable
 
 from gradverify.references.spec import PROTOCOL_FUNCTIONS
 from gradverify.sandbox.tree import Cell, Tree, is_tree_path
@@ -104,14 +104,21 @@ def read(path: str | os.PathLike, *, file: str | None = None) -> Handin:
     raise HandinError(f"{printable(path.name)}: expected a .py file, a folder, a .zip or a Jupyter notebook (.ipynb)")
 
 
+def open_regular(path: Path | str, *, dir_fd: int | None = None) -> BinaryIO:
+    """The regular file `path` (relative to the open folder `dir_fd`, if given) open for reading,
+    never through a symbolic link; OSError when it is a link, not a regular file or cannot be read."""
+    reading = open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dir_fd), "rb")
+    if not stat.S_ISREG(os.fstat(reading.fileno()).st_mode):
+        reading.close()
+        raise OSError(0, "not a regular file")
+    return reading
+
+
 def read_regular(path: Path | str, limit: int, *, dir_fd: int | None = None) -> bytes:
     """The bytes of the regular file `path` (relative to the open folder `dir_fd`, if given), never
     through a symbolic link; OSError when it is a link, not a regular file or cannot be read,
     HandinError when it holds more than `limit` bytes."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dir_fd)
-    with open(fd, "rb") as reading:
-        if not stat.S_ISREG(os.fstat(reading.fileno()).st_mode):
-            raise OSError(0, "not a regular file")
+    with open_regular(path, dir_fd=dir_fd) as reading:
         data = reading.read(limit + 1)
     if len(data) > limit:
         raise HandinError(f"{printable(Path(path).name)} is larger than {limit // (1024 * 1024)} MB")

@@ -42,10 +42,6 @@ import types
 import warnings
 from typing import TYPE_CHECKING, Any, cast
 
-if TYPE_CHECKING:
-    import importlib.abc
-    import importlib.machinery
-
 if __name__ == "__main__":  # the folder of NumPy (and the rubric's packages) the grader gives comes first on the path
     sys.path[:0] = json.loads(sys.argv[1])["paths"]
 
@@ -329,19 +325,19 @@ def import_adapter(path: str, student: Any, name: str = "adapter") -> Any:
     """Import the adapter at `path` as module `name`, with the student's module registered as
     ``student`` (a StudentView); whatever the import raises propagates."""
     sys.modules[STUDENT_MODULE] = StudentView(student)
-    spec, loader = _spec(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+    return _exec_file(name, path)
 
 
-def _spec(name: str, path: str) -> tuple[importlib.machinery.ModuleSpec, importlib.abc.Loader]:
-    """The spec of the .py file at `path` as module `name`, and its loader."""
+def _exec_file(name: str, path: str) -> Any:
+    """The .py file at `path` imported as module `name` (in sys.modules before it runs, as an
+    import puts it); whatever it raises propagates."""
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"{path} cannot be imported as a module")
-    return spec, spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def load_adapter(path: str, student: Any) -> tuple[Any, dict]:
@@ -386,10 +382,7 @@ def load_submission(path: str | None) -> tuple[Any, dict]:
         sys.modules["submission"] = module
         return module, {"id": 0, "loaded": {"functions": []}}
     try:
-        spec, loader = _spec("submission", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["submission"] = module
-        loader.exec_module(module)
+        module = _exec_file("submission", path)
         return module, {"id": 0, "loaded": {"functions": top_level_callables(module)}}
     except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
         return None, {"id": 0, "load_error": describe_failure(exc, Origin(file=path))}
@@ -405,10 +398,7 @@ def load_package(root: str, name: str | None, entry: str, origin: Origin) -> tup
     sys.path.insert(0, root)
     try:
         if name is None or name.split(".")[0] in sys.modules:  # e.g. a student's json.py: its own file, not the stdlib's
-            spec, loader = _spec("submission", entry)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules["submission"] = module
-            loader.exec_module(module)
+            module = _exec_file("submission", entry)
         else:
             module = importlib.import_module(name)
             sys.modules["submission"] = module
