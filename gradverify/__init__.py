@@ -26,7 +26,9 @@ The application's own files (gradverify/):
     results.py       the structured results the reports read, and merging them across processes
     profiles.py      the run profiles (dev, ci, thorough) and hypothesis's settings and home folder
     corpus.py        the regression corpus: counterexamples saved and replayed
-    hints.py         what the numbers of a failure say about its cause: hints and diagnoses
+    hints.py         what the numbers of an MLP protocol failure say about its cause
+    layer_hints.py   the same for a layer op: known mistakes modelled, named where they fit
+    diagnoses.py     what a hint can name (Diagnosis, in words) and the Hint itself
     loader.py        loading an implementation from a module name or a .py file
     library.py       the library a run verifies: through its course adapter, within its declared scope
     report.py        Markdown and JUnit reports, GitHub annotations, from a VerifyResult

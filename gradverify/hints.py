@@ -15,11 +15,11 @@ that misbehaves while being diagnosed just gets fewer hints.
 from __future__ import annotations
 
 from dataclasses import replace
-from enum import StrEnum
 from typing import Any, Callable
 
 import numpy as np
 
+from gradverify.diagnoses import Hint
 from gradverify.properties.calls import call
 from gradverify.properties.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
 from gradverify.properties.component_checks import check_activations
@@ -28,67 +28,6 @@ from gradverify.properties.training_checks import check_momentum_step, check_tra
 from gradverify.references import finite_diff
 from gradverify.references.compare import MISSING, Cause, compare, constant_ratio
 from gradverify.references.spec import LEAKY_SLOPE
-
-
-class Diagnosis(StrEnum):
-    """A mistake a hint can name (DIAGNOSES says it in words); tests/variants has a variant for each."""
-
-    SIGN = "sign"
-    HALF = "half"
-    PERCENTAGE = "percentage"
-    BATCH_MEAN = "batch_mean"
-    OUTPUT_MEAN = "output_mean"
-    TRANSPOSED = "transposed"
-    DERIVATIVE_FROM_OUTPUT = "derivative_from_output"
-    VJP_WITHOUT_GRAD_A = "vjp_without_grad_a"
-    SOFTMAX_DIAGONAL = "softmax_diagonal"
-    LEAKY_SLOPE = "leaky_slope"
-    L2_ON_BIASES = "l2_on_biases"
-    L2_OVER_N = "l2_over_n"
-    L2_HALF = "l2_half"
-    DAMPENING = "dampening"
-    OWN_LOSS = "own_loss"
-    NOT_DERIVATIVE = "not_derivative"
-    BACKWARD_PASS = "backward_pass"
-    FORWARD_PASS = "forward_pass"
-
-
-class Hint(str):
-    """One sentence for the student; `diagnosis` is the mistake it names, or None for an
-    observation ("a NaN came out")."""
-
-    diagnosis: Diagnosis | None
-
-    def __new__(cls, text: str, diagnosis: str | None = None) -> "Hint":
-        hint = super().__new__(cls, text)
-        hint.diagnosis = Diagnosis(diagnosis) if diagnosis is not None else None
-        return hint
-
-    def __reduce__(self):
-        return Hint, (str(self), self.diagnosis)
-
-
-#: Each diagnosis in words.
-DIAGNOSES: dict[Diagnosis, str] = {
-    Diagnosis.SIGN: "the wrong sign",
-    Diagnosis.HALF: "a missing or extra ½ (or 2)",
-    Diagnosis.PERCENTAGE: "a missing or extra factor 100",
-    Diagnosis.BATCH_MEAN: "a sum over the batch for a mean, or a mean missing its 1/N",
-    Diagnosis.OUTPUT_MEAN: "a sum over the outputs for a mean, or a mean missing its 1/K",
-    Diagnosis.TRANSPOSED: "a transposed weight gradient",
-    Diagnosis.DERIVATIVE_FROM_OUTPUT: "φ' computed from z where it needs φ(z)",
-    Diagnosis.VJP_WITHOUT_GRAD_A: "activation_backward not multiplied by grad_a",
-    Diagnosis.SOFTMAX_DIAGONAL: "the softmax VJP from the diagonal of its Jacobian only",
-    Diagnosis.LEAKY_SLOPE: "another leaky_relu slope",
-    Diagnosis.L2_ON_BIASES: "L2 applied to the biases",
-    Diagnosis.L2_OVER_N: "the L2 term divided by N",
-    Diagnosis.L2_HALF: "the ½ of the L2 term",
-    Diagnosis.DAMPENING: "momentum with dampening",
-    Diagnosis.OWN_LOSS: "a loss value not the protocol's, with loss_backward its derivative",
-    Diagnosis.NOT_DERIVATIVE: "a loss value that is right, with loss_backward not its derivative",
-    Diagnosis.BACKWARD_PASS: "network gradients that are not the derivatives of the network's own loss value",
-    Diagnosis.FORWARD_PASS: "network gradients that are the derivatives of a loss value not the protocol's",
-}
 
 
 def _near(value: float, target: float) -> bool:
@@ -649,6 +588,10 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
     there is nothing of it to diagnose."""
     if failure.comparisons and all(c.cause in MISSING for c in failure.comparisons):
         return []
+    if kind == "layer":
+        from gradverify.layer_hints import layer_hints
+
+        return layer_hints(failure, module)
     out = _generic(failure)
     try:
         if kind == "momentum_step" and (dampened := _dampening_hint(failure, module)):

@@ -202,7 +202,7 @@ def compare_grads(
     return out
 
 
-def _grads_of(op: LayerOp, function: str, result: Any) -> tuple[Any, ...]:
+def grads_of(op: LayerOp, function: str, result: Any) -> tuple[Any, ...]:
     """A backward's result as a tuple of its grads: the array itself for one, else a tuple."""
     if len(op.grads) == 1:
         return (result,)
@@ -219,7 +219,7 @@ def check_backward(
     op, where = case.op, Where(function=function)
     passed = tuple(d.copy() for d in douts)
     try:
-        grads = _grads_of(op, function, call(impl, function, *passed, cache))
+        grads = grads_of(op, function, call(impl, function, *passed, cache))
     except ImplFailure as failure:
         return [failure.comparison()]
     shapes = case.shapes()

@@ -32,6 +32,7 @@ def layer_property(op: LayerOp, *, max_size: int | None = None, weight: float = 
         tolerance="autodiff",
         weight=weight,
         needs=(layer_component(op.name),),
+        diagnosis="layer",
     )
 
 

@@ -18,7 +18,7 @@ from gradverify.grading import items as grading
 from gradverify.cli import main
 from gradverify.grading.feedback import class_summary, results_json
 from gradverify.grading.rubric import VISIBILITIES, load_rubric
-from gradverify.hints import Diagnosis
+from gradverify.diagnoses import Diagnosis
 from tests.variants import BUGGY, IMPL_SOURCE
 
 ROOT = Path(__file__).resolve().parents[1]

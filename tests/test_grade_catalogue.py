@@ -53,7 +53,7 @@ def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(nam
 
 
 def test_every_diagnosis_in_the_catalogue_has_a_variant_that_needs_it():
-    from gradverify.hints import DIAGNOSES
+    from gradverify.diagnoses import DIAGNOSES
 
     named = {v.hint for v in BUGGY.values()} | {p.variant.hint for p in PARTIAL.values()}
     assert set(DIAGNOSES) <= named, f"diagnoses no variant tests: {sorted(set(DIAGNOSES) - named)}"

@@ -8,7 +8,8 @@ import types
 
 import pytest
 
-from gradverify.hints import Diagnosis, hints, law
+from gradverify.diagnoses import Diagnosis
+from gradverify.hints import hints, law
 from gradverify.properties.cases import ActivationCase, Architecture, DenseCase, Example, LossCase, TrainCase
 from gradverify.properties.component_checks import check_activations, check_dense, check_losses
 from gradverify.properties.network_checks import check_network_gradients

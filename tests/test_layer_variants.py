@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from gradverify.layer_hints import layer_hints
 from gradverify.profiles import PROFILES
 from gradverify.properties.layer_properties import layer_property
 from gradverify.references.layer_spec import LAYER_OPS
@@ -36,7 +37,9 @@ def _search(variant: LayerVariant, folder: Path):
 
 
 @pytest.mark.parametrize("name", BUGGY)
-def test_every_buggy_layer_variant_is_caught_and_located(name, tmp_path):
+def test_every_buggy_layer_variant_is_caught_located_and_diagnosed(name, tmp_path):
+    """Caught, at its function and quantity, shrunk to ≤ 2 in every size, and its hint names its
+    diagnosis and no other (none for a variant the catalogue has no diagnosis for)."""
     variant = BUGGY[name]
     result = _search(variant, tmp_path)
     assert result.failure is not None
@@ -44,6 +47,8 @@ def test_every_buggy_layer_variant_is_caught_and_located(name, tmp_path):
     assert variant.located() & located
     sizes = [n for _, v in result.failure.case.dims for n in (v if isinstance(v, tuple) else (v,))]
     assert max(sizes) <= 2  # shrunk
+    named = {h.diagnosis for h in layer_hints(result.failure, _load(variant, tmp_path))}
+    assert named == ({variant.hint} if variant.hint else set())
 
 
 @pytest.mark.parametrize("name", CORRECT)

@@ -34,7 +34,8 @@ from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import PROPERTIES, Property
 from gradverify.grading import adapters, cost, domain, handin
 from gradverify.grading.adapters import Adapter
-from gradverify.hints import Hint, hints
+from gradverify.diagnoses import Hint
+from gradverify.hints import hints
 from gradverify.grading.kinds import KINDS
 from gradverify.grading.rubric import Item, Rubric
 from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest

@@ -3,7 +3,8 @@ textual patches.
 
 A variant is a list of (old text, new text) replacements, each old text occurring exactly once
 in its module (so a variant never silently stops applying), with where the generic layer
-check must find it: the function and the quantity of the failing comparison, and its cause. A
+check must find it: the function and the quantity of the failing comparison, and its cause,
+and the diagnosis its hint must name (gradverify.layer_hints), if the catalogue has one. A
 correct variant (a different but right way to write an op) has no `function`: it must pass.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gradverify.diagnoses import Diagnosis
 from gradverify.references.compare import Cause
 from tests.variants.variant import patched, write_variant
 
@@ -35,6 +37,8 @@ class LayerVariant:
     or_at: tuple[tuple[str, str], ...] = ()
     #: the model solution's module it patches, in impl/
     module: str = "layers"
+    #: the diagnosis its hint must name (gradverify.layer_hints), and no other; None: no hint
+    hint: Diagnosis | None = None
 
     def located(self) -> set[tuple[str | None, str | None, Cause]]:
         """The (function, quantity, cause) triples of which the check must report one."""
@@ -48,9 +52,9 @@ class LayerVariant:
 
 
 def _v(
-    name, op, description, *patches, function=None, quantity=None, cause=Cause.MISMATCH, or_at=(), module="layers"
+    name, op, description, *patches, function=None, quantity=None, cause=Cause.MISMATCH, or_at=(), module="layers", hint=None
 ) -> LayerVariant:
-    return LayerVariant(name, op, description, tuple(patches), function, quantity, cause, or_at, module)
+    return LayerVariant(name, op, description, tuple(patches), function, quantity, cause, or_at, module, hint)
 
 
 _NO_PATHS = ("    dx = dx_hat * inv_std + dvar * 2.0 * centred / N + dmu / N\n", "    dx = dx_hat * inv_std\n")
@@ -64,6 +68,7 @@ BUGGY: dict[str, LayerVariant] = {
             "affine",
             "dw = dout.T @ x̃: the gradient of w transposed",
             ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = dout.T @ x.reshape(x.shape[0], -1)\n"),
+            hint=Diagnosis.TRANSPOSED,
             function="affine_backward",
             quantity="dw",
             cause=Cause.TRANSPOSED,
@@ -73,6 +78,7 @@ BUGGY: dict[str, LayerVariant] = {
             "affine",
             "db = mean over the batch instead of the sum",
             ("    db = dout.sum(axis=0)\n", "    db = dout.mean(axis=0)\n"),
+            hint=Diagnosis.BATCH_MEAN,
             function="affine_backward",
             quantity="db",
         ),
@@ -81,6 +87,7 @@ BUGGY: dict[str, LayerVariant] = {
             "batchnorm",
             "dx = dout·γ/√(σ² + ε): the paths through the batch mean and variance left out",
             _NO_PATHS,
+            hint=Diagnosis.NORM_NO_STATISTICS_PATHS,
             function="batchnorm_backward",
             quantity="dx",
         ),
@@ -89,6 +96,7 @@ BUGGY: dict[str, LayerVariant] = {
             "batchnorm",
             "train mode leaves bn_param's running averages as they were",
             ('        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu\n', ""),
+            hint=Diagnosis.RUNNING_NOT_UPDATED,
             function="batchnorm_forward",
             quantity="bn_param['running_mean']",
         ),
@@ -97,6 +105,7 @@ BUGGY: dict[str, LayerVariant] = {
             "batchnorm",
             "test mode normalises with the batch's statistics instead of the running averages",
             ("        mu, var = running_mean, running_var\n", "        mu, var = x.mean(axis=0), x.var(axis=0)\n"),
+            hint=Diagnosis.TEST_BATCH_STATISTICS,
             function="batchnorm_forward",
             quantity="out",
         ),
@@ -105,6 +114,8 @@ BUGGY: dict[str, LayerVariant] = {
             "layernorm",
             "statistics over the batch (axis 0) instead of each sample's features",
             ("    mu = x.mean(axis=1, keepdims=True)\n", "    mu = x.mean(axis=0, keepdims=True)\n"),
+            ("np.sqrt(x.var(axis=1, keepdims=True) + eps)", "np.sqrt(x.var(axis=0, keepdims=True) + eps)"),
+            hint=Diagnosis.NORM_WRONG_AXIS,
             function="layernorm_forward",
             quantity="out",
         ),
@@ -113,6 +124,7 @@ BUGGY: dict[str, LayerVariant] = {
             "dropout",
             "train mode keeps x·m without the 1/p scaling",
             ("        mask = (np.random.rand(*x.shape) < p) / p\n", "        mask = (np.random.rand(*x.shape) < p) * 1.0\n"),
+            hint=Diagnosis.DROPOUT_NOT_SCALED,
             function="dropout_forward",
             quantity="out",
         ),
@@ -121,6 +133,7 @@ BUGGY: dict[str, LayerVariant] = {
             "dropout",
             "test mode scales by p as well (the non-inverted dropout's test-time rule on inverted dropout)",
             ("        out = x.copy()\n", "        out = x * p\n"),
+            hint=Diagnosis.DROPOUT_SCALED_AT_TEST,
             function="dropout_forward",
             quantity="out",
         ),
@@ -129,6 +142,7 @@ BUGGY: dict[str, LayerVariant] = {
             "dropout",
             "the seed is never used: a new mask every call",
             ('        np.random.seed(dropout_param["seed"])\n', "        pass\n"),
+            hint=Diagnosis.DROPOUT_SEED_IGNORED,
             function="dropout_forward",
             quantity="out, called again with the same seed",
             # one unit kept with p = 0.5 gives the same mask twice half the time; the finite
@@ -140,6 +154,7 @@ BUGGY: dict[str, LayerVariant] = {
             "relu",
             "relu_forward clips x in place and returns it (shrunk to an x > 0, only the aliasing shows)",
             ("    return np.maximum(x, 0.0), x\n", "    np.maximum(x, 0.0, out=x)\n    return x, x\n"),
+            hint=Diagnosis.IN_PLACE,
             function="relu_forward",
             quantity="out",
             cause=Cause.ALIASED,
@@ -150,6 +165,7 @@ BUGGY: dict[str, LayerVariant] = {
             "the loss and dx summed over the batch, without 1/N",
             ("    loss = -log_probs[np.arange(N), y].sum() / N\n", "    loss = -log_probs[np.arange(N), y].sum()\n"),
             ("    dx /= N\n    return float(loss), dx\n\n\ndef svm_loss", "    return float(loss), dx\n\n\ndef svm_loss"),
+            hint=Diagnosis.BATCH_MEAN,
             function="softmax_loss",
             quantity="loss",
         ),
@@ -158,6 +174,7 @@ BUGGY: dict[str, LayerVariant] = {
             "svm_loss",
             "the correct class's own margin (always 1) counted in the loss and its gradient",
             ("    margins[rows, y] = 0.0\n", ""),
+            hint=Diagnosis.CORRECT_CLASS_COUNTED,
             function="svm_loss",
             quantity="loss",
         ),

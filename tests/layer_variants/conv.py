@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 
+from gradverify.diagnoses import Diagnosis
 from gradverify.references.compare import Cause
 from tests.layer_variants import LAYERS_SOURCE, LayerVariant, _v
 
@@ -111,6 +112,7 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
         "conv",
         "dx is the gradient of the padded input: the padding never cropped (dx (N, C, H + 2·pad, W + 2·pad))",
         ("    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]\n", "    dx = dx_pad\n"),
+        hint=Diagnosis.PADDING_NOT_CROPPED,
         function="conv_backward_naive",
         quantity="dx",
         cause=Cause.SHAPE,
@@ -120,6 +122,7 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
         "conv",
         "dw reset for every sample: only the last sample's windows reach dw",
         ("    dw = np.zeros_like(w)\n    for n in range(N):\n", "    for n in range(N):\n        dw = np.zeros_like(w)\n"),
+        hint=Diagnosis.BATCH_OVERWRITTEN,
         function="conv_backward_naive",
         quantity="dw",
     ),
@@ -132,6 +135,7 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
             "                    dx[n, c, i * stride + di, j * stride + dj] += dout[n, c, i, j]\n",
             "                    dx[n, c, i * stride : i * stride + PH, j * stride : j * stride + PW] += dout[n, c, i, j]\n",
         ),
+        hint=Diagnosis.POOL_EVERY_ELEMENT,
         function="max_pool_backward_naive",
         quantity="dx",
     ),
@@ -140,6 +144,7 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
         "spatial_batchnorm",
         "train mode normalises each (c, h, w) over the batch alone (x as (N, C·H·W)), not each channel over N·H·W",
         (_STATS, _STATS.replace("axis=(0, 2, 3)", "axis=0").replace("(1, C, 1, 1)", "(1, C, H, W)")),
+        hint=Diagnosis.NORM_WRONG_AXIS,
         function="spatial_batchnorm_forward",
         quantity="out",
     ),
@@ -148,6 +153,7 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
         "spatial_groupnorm",
         "the channels grouped as C/G groups of G (G taken for the group's size) instead of G groups of C/G",
         ("    groups = x.reshape(N, G, C // G, H, W)", "    groups = x.reshape(N, C // G, G, H, W)"),
+        hint=Diagnosis.GROUPS_SWAPPED,
         function="spatial_groupnorm_forward",
         quantity="out",
     ),

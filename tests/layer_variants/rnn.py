@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from gradverify.diagnoses import Diagnosis
 from tests.layer_variants import LayerVariant, _v
 
 _rnn = partial(_v, module="rnn_layers")
@@ -19,6 +20,7 @@ BUGGY: dict[str, LayerVariant] = {
             "rnn",
             "BPTT feeds each step only its own dh_t: the gradient from step t + 1 is dropped",
             ("rnn_step_backward(dh[:, t, :] + dprev_h, cache[t])", "rnn_step_backward(dh[:, t, :], cache[t])"),
+            hint=Diagnosis.NO_GRADIENT_FROM_NEXT_STEP,
             function="rnn_backward",
             quantity="dx",
             or_at=(("rnn_backward", "dh0"), ("rnn_backward", "dWx"), ("rnn_backward", "dWh"), ("rnn_backward", "db")),
@@ -28,6 +30,7 @@ BUGGY: dict[str, LayerVariant] = {
             "word_embedding",
             "dW[x] += dout: a word that occurs twice keeps one of its gradients (np.add.at adds both)",
             ("    np.add.at(dW, x, dout)\n", "    dW[x] += dout\n"),
+            hint=Diagnosis.REPEATED_INDICES_LOST,
             function="word_embedding_backward",
             quantity="dW",
         ),
@@ -39,6 +42,7 @@ BUGGY: dict[str, LayerVariant] = {
                 "    i, f, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H : 2 * H])",
                 "    f, i, o = _sigmoid(a[:, :H]), _sigmoid(a[:, H : 2 * H])",
             ),
+            hint=Diagnosis.GATE_ORDER,
             function="lstm_step_forward",
             quantity="next_c",
             or_at=(("lstm_step_forward", "next_h"),),
@@ -48,6 +52,7 @@ BUGGY: dict[str, LayerVariant] = {
             "lstm_step",
             "dc = dnext_c: the gradient reaching next_c through next_h = o·tanh(next_c) is dropped",
             ("    dc = dnext_c + dnext_h * o * (1.0 - tanh_c**2)\n", "    dc = dnext_c\n"),
+            hint=Diagnosis.NO_PATH_THROUGH_TANH_C,
             function="lstm_step_backward",
             quantity="dprev_c",
             or_at=(("lstm_step_backward", "dx"), ("lstm_step_backward", "db"), ("lstm_step_backward", "dWx")),
@@ -58,6 +63,7 @@ BUGGY: dict[str, LayerVariant] = {
             "every step counted, the masked ones too",
             ("    loss = -(keep * log_probs[rows, labels]).sum() / N\n", "    loss = -log_probs[rows, labels].sum() / N\n"),
             ("    dx *= keep[:, None] / N\n", "    dx /= N\n"),
+            hint=Diagnosis.MASK_IGNORED,
             function="temporal_softmax_loss",
             quantity="loss",
         ),
@@ -70,6 +76,7 @@ BUGGY: dict[str, LayerVariant] = {
                 "    loss = -(keep * log_probs[rows, labels]).sum() / (N * T)\n",
             ),
             ("    dx *= keep[:, None] / N\n", "    dx *= keep[:, None] / (N * T)\n"),
+            hint=Diagnosis.STEP_MEAN,
             function="temporal_softmax_loss",
             quantity="loss",
         ),

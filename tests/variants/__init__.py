@@ -355,7 +355,7 @@ BUGGY: dict[str, Variant] = {
             "relu' masks by the sign of grad_a instead of z",
             ("    return np.where(z > 0, grad_a, 0.0)", "    return np.where(grad_a > 0, grad_a, 0.0)"),
         ),
-        # Causes the hints must name (gradverify.hints.Diagnosis), each consistent in the loss and its gradient.
+        # Causes the hints must name (gradverify.diagnoses.Diagnosis), each consistent in the loss and its gradient.
         _v(
             "sigmoid_backward_without_grad_a",
             "sigmoid",

@@ -41,7 +41,7 @@ class Variant:
     #: items the bug costs besides its own and those built on it (grading.kinds.BUILDS_ON): a training
     #: loop over steps that fail cannot be right, so a step bug that makes them fail costs it too
     also: tuple[str, ...] = ()
-    #: the diagnosis (a gradverify.hints.Diagnosis) its item's hints must name; every
+    #: the diagnosis (a gradverify.diagnoses.Diagnosis) its item's hints must name; every
     #: other diagnosis must stay silent on it
     hint: str | None = None
     #: network_gradients computes its layers with the buggy function (rubric.items_lost_to)

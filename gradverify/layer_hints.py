@@ -1,0 +1,719 @@
+"""Hints for a failing layer op: which known mistake the numbers are, checked on siblings.
+
+    hints = layer_hints(failure, impl)      # failure.case a LayerCase; [] when nothing fits
+
+A `Mistake` models one bug students and libraries write in an op of the layer protocol
+(batchnorm's dx without the paths through the batch statistics, dropout without its 1/p,
+`dW[x] += dout` at repeated indices, BPTT without the gradient from the next step, …): a
+function giving the value the mistaken code returns for one quantity of a case, written beside
+the sentence that names it. Scale laws (N × the right value, −1 ×, ½ ×, …) are mistakes too,
+made for every quantity of every op (`law_mistakes`).
+
+A mistake is named only when the numbers say it: on the failing case and on its siblings (two
+other seeds, and each size one larger), the implementation's value of the quantity is compared
+with the mistake's and with the right one (torch's reference). A sibling where the two are the
+same (dropout with p = 1, batchnorm in test mode for a train-mode mistake) cannot tell and is
+left out; the mistake is named when at least two siblings can tell and, on every one of them,
+the implementation gives the mistake's value. No fit, no hint: a wrong hint is worse than none.
+Nothing here may raise; a submission that misbehaves while being diagnosed gets fewer hints.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import Any, Callable
+
+import numpy as np
+
+from gradverify.diagnoses import Diagnosis, Hint
+from gradverify.properties.calls import ImplFailure, call
+from gradverify.properties.layer_cases import LayerCase
+from gradverify.properties.layer_checks import call_forward, grads_of, outputs_of
+from gradverify.references.compare import Cause, compare
+from gradverify.references.layer_spec import LayerOp, shape_of
+
+#: How many siblings (the failing case among them) must be able to tell a mistake from the
+#: right value before it is named.
+MIN_TELLING = 2
+
+
+@dataclass
+class Probe:
+    """One case as the implementation and the reference see it.
+
+    got: the implementation's values by (function, quantity) — the forward's outputs ("out",
+    "next_h", …; "loss" and "dx" for a loss), its state ("bn_param['running_mean']"), a random
+    op's output called again with the same seed ("again"), each backward's grads ("dx", "dw", …);
+    a value it failed to give is absent. right: the reference's values by quantity."""
+
+    case: LayerCase
+    arrays: dict[str, np.ndarray]
+    douts: tuple[np.ndarray, ...]
+    got: dict[tuple[str, str], Any] = field(default_factory=dict)
+    right: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def op(self) -> LayerOp:
+        return self.case.op
+
+    @property
+    def hyper(self) -> dict[str, Any]:
+        return self.case.hypers
+
+    @property
+    def sizes(self) -> dict[str, Any]:
+        return self.case.sizes
+
+    def train(self) -> bool:
+        return self.hyper.get("mode", "train") == "train"
+
+    def reference(self, arrays: dict[str, np.ndarray] | None = None, torch_fn: Any = None, douts: Any = None) -> Any:
+        """The torch reference's Evaluation at other arrays, with another torch function, or on
+        other cotangents (a mistake is often the right op on something else)."""
+        from gradverify.references import layer_torch
+
+        op = self.op if torch_fn is None else replace(self.op, torch=torch_fn)
+        upstream = douts if douts is not None else self.douts
+        dout = None if op.loss else (upstream if len(upstream) > 1 else upstream[0])
+        return layer_torch.evaluate(op, arrays if arrays is not None else self.arrays, self.hyper, dout)
+
+    def grads(self, evaluation: Any) -> dict[str, np.ndarray]:
+        return dict(zip(self.op.grads, evaluation.grads))
+
+
+#: What a mistake gives on a probe: the mistaken value of its quantity, or None where the
+#: mistake does not apply (another mode, a size that cannot show it).
+Model = Callable[[Probe], Any]
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """One known bug: the value its quantity takes under it, and the sentence that names it."""
+
+    diagnosis: Diagnosis
+    ops: tuple[str, ...]
+    #: the quantity it changes, as the check names it ("dx", "out", "loss", "bn_param['running_var']")
+    quantity: str
+    #: whether that quantity is a backward's result (else the forward's, or the loss's)
+    backward: bool
+    model: Model = field(compare=False)
+    #: the hint; {function} is the function whose result it is, {checked} the siblings' sizes
+    text: str
+    #: compare only the shape (dx of the padded input)
+    shape_only: bool = False
+    #: sizes every sibling is drawn at instead (a mistake seen only on many entries)
+    sizes: tuple[tuple[str, int], ...] = ()
+
+
+# --------------------------------------------------------------------------- models
+# Each is the mistaken code's value, in NumPy (or the torch reference on something else).
+
+
+def _norm(x: np.ndarray, axes: tuple[int, ...], eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x̂, 1/√(σ² + ε)) with μ, σ² (biased) over `axes`."""
+    inv_std = 1.0 / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
+    return (x - x.mean(axis=axes, keepdims=True)) * inv_std, inv_std
+
+
+#: The axes each normalisation takes its statistics over, and their γ's shape for broadcasting.
+_STATISTICS: dict[str, tuple[int, ...]] = {"batchnorm": (0,), "spatial_batchnorm": (0, 2, 3), "layernorm": (1,)}
+
+
+def _gamma(p: Probe) -> np.ndarray:
+    g = p.arrays["gamma"]
+    return g.reshape(1, -1, 1, 1) if p.op.name == "spatial_batchnorm" else g
+
+
+def _no_statistics_paths(p: Probe) -> np.ndarray | None:
+    """dx = dout·γ/√(σ² + ε): x̂'s gradient as if μ and σ² did not depend on x (they do in train mode)."""
+    if p.op.name != "layernorm" and not p.train():
+        return None
+    _, inv_std = _norm(p.arrays["x"], _STATISTICS[p.op.name], p.hyper["eps"])
+    return p.douts[0] * _gamma(p) * inv_std
+
+
+def _normalised_over(axes: tuple[int, ...]) -> Model:
+    def model(p: Probe) -> np.ndarray | None:
+        if p.op.name != "layernorm" and not p.train():
+            return None
+        beta = p.arrays["beta"].reshape(_gamma(p).shape)
+        return _gamma(p) * _norm(p.arrays["x"], axes, p.hyper["eps"])[0] + beta
+
+    return model
+
+
+def _test_with_batch_statistics(p: Probe) -> np.ndarray | None:
+    if p.train():
+        return None
+    beta = p.arrays["beta"].reshape(_gamma(p).shape)
+    return _gamma(p) * _norm(p.arrays["x"], _STATISTICS[p.op.name], p.hyper["eps"])[0] + beta
+
+
+def _running_unchanged(key: str) -> Model:
+    return lambda p: p.arrays[key] if p.train() else None
+
+
+def _groups_swapped(p: Probe) -> np.ndarray | None:
+    """Channels as C/G groups of G: x.reshape(N, C/G, G, H, W), where G groups of C/G are meant."""
+    x, G = p.arrays["x"], p.hyper["G"]
+    N, C, H, W = x.shape
+    x_hat = _norm(x.reshape(N, C // G, G, H, W), (2, 3, 4), p.hyper["eps"])[0].reshape(x.shape)
+    return p.arrays["gamma"] * x_hat + p.arrays["beta"]
+
+
+def _kept(p: Probe) -> np.ndarray | None:
+    """The units the implementation kept (out ≠ 0), when it gave an output of x's shape."""
+    out = p.got.get((p.op.forward, "out"))
+    return out != 0 if isinstance(out, np.ndarray) and out.shape == p.arrays["x"].shape else None
+
+
+def _dropout_unscaled(p: Probe) -> np.ndarray | None:
+    kept = _kept(p)
+    return None if not p.train() or kept is None else p.arrays["x"] * kept
+
+
+def _dropout_scaled_at_test(p: Probe) -> np.ndarray | None:
+    return None if p.train() else p.arrays["x"] * p.hyper["p"]
+
+
+def _seed_ignored(p: Probe) -> np.ndarray | None:
+    """Called again with the same seed, a mask of its own: the second output differs from the
+    first (what it is does not matter, so the model is the second output itself, when it differs)."""
+    out, again = p.got.get((p.op.forward, "out")), p.got.get((p.op.forward, "again"))
+    if not p.train() or p.hyper["p"] == 1.0 or not isinstance(out, np.ndarray) or not isinstance(again, np.ndarray):
+        return None  # keeping every unit, any seed gives the same mask
+    return again if again.shape == out.shape and not np.array_equal(again, out) else out + 1.0
+
+
+def _svm_counts_correct_class(p: Probe) -> float:
+    """Σ_j over every class, the correct one too: its margin x_y − x_y + 1 = 1 for each sample, so 1 more."""
+    return float(p.right["loss"]) + 1.0
+
+
+def _padded(p: Probe) -> np.ndarray | None:
+    pad = p.hyper.get("pad", 0)
+    if not pad:
+        return None
+    x = p.arrays["x"]
+    return np.zeros((*x.shape[:2], *(n + 2 * pad for n in x.shape[2:])))
+
+
+def _last_sample(quantity: str) -> Model:
+    """A parameter's gradient from the last sample alone: `dw = …` inside the loop over n."""
+
+    def model(p: Probe) -> np.ndarray | None:
+        if len(p.arrays["x"]) < 2:
+            return None
+        last = {k: (v[-1:] if k == "x" else v) for k, v in p.arrays.items()}
+        return p.grads(p.reference(last, douts=tuple(d[-1:] for d in p.douts)))[quantity]
+
+    return model
+
+
+def _every_element(p: Probe) -> np.ndarray:
+    """max_pool's dout added to every element of its window, not to the maximum alone."""
+    x, dout, h = p.arrays["x"], p.douts[0], p.hyper
+    PH, PW, s = h["pool_height"], h["pool_width"], h["stride"]
+    dx = np.zeros_like(x)
+    for i, j in itertools.product(range(dout.shape[2]), range(dout.shape[3])):
+        dx[:, :, i * s : i * s + PH, j * s : j * s + PW] += dout[:, :, i : i + 1, j : j + 1]
+    return dx
+
+
+def _assigned_at_repeats(p: Probe) -> np.ndarray:
+    """dW[x] += dout: NumPy's buffered fancy-index update keeps one gradient per distinct index."""
+    x, dout = p.arrays["x"], p.douts[0]
+    dW = np.zeros_like(p.arrays["W"])
+    dW[x] += dout
+    return dW
+
+
+def _mask_ignored(quantity: str) -> Model:
+    def model(p: Probe) -> Any:
+        everything = p.reference({**p.arrays, "mask": np.ones_like(p.arrays["mask"])})
+        return everything.out if quantity == "loss" else everything.grads[0]
+
+    return model
+
+
+def _truncated_bptt(quantity: str) -> Model:
+    """BPTT with each step fed its own dh_t only: the torch reference with h_{t−1} detached for t ≥ 1."""
+
+    def rnn(a: dict[str, Any], h: dict[str, Any]) -> Any:
+        import torch
+
+        from gradverify.references.layer_torch import _rnn_cell
+
+        hs, prev = [], a["h0"]
+        for t in range(a["x"].shape[1]):
+            prev = _rnn_cell(a["x"][:, t], prev if t == 0 else prev.detach(), a["Wx"], a["Wh"], a["b"])
+            hs.append(prev)
+        return torch.stack(hs, dim=1)
+
+    def model(p: Probe) -> np.ndarray | None:
+        return None if p.sizes["T"] < 2 else p.grads(p.reference(torch_fn=rnn))[quantity]
+
+    return model
+
+
+def _no_path_through_tanh_c(quantity: str) -> Model:
+    """lstm_step's backward with dc = dnext_c: next_h = σ(o)·tanh(next_c) with next_c detached."""
+
+    def cell(a: dict[str, Any], h: dict[str, Any]) -> Any:
+        import torch
+
+        H = a["prev_h"].shape[1]
+        z = a["x"] @ a["Wx"] + a["prev_h"] @ a["Wh"] + a["b"]
+        i, f, o, g = (
+            torch.sigmoid(z[:, :H]),
+            torch.sigmoid(z[:, H : 2 * H]),
+            torch.sigmoid(z[:, 2 * H : 3 * H]),
+            torch.tanh(z[:, 3 * H :]),
+        )
+        next_c = f * a["prev_c"] + i * g
+        return o * torch.tanh(next_c.detach()), next_c
+
+    return lambda p: p.grads(p.reference(torch_fn=cell))[quantity]
+
+
+_GATES = "ifog"
+
+
+def _gates_in(order: str, output: str) -> Model:
+    """The LSTM's forward with a's blocks read in `order` (a permutation of "ifog"): the right
+    forward on Wx, Wh and b with their gate blocks permuted."""
+    take = [order.index(gate) for gate in _GATES]
+
+    def permuted(w: np.ndarray) -> np.ndarray:
+        blocks = np.split(w, 4, axis=-1)
+        return np.concatenate([blocks[k] for k in take], axis=-1)
+
+    def model(p: Probe) -> np.ndarray:
+        arrays = {**p.arrays, **{k: permuted(p.arrays[k]) for k in ("Wx", "Wh", "b")}}
+        out = p.reference(arrays).out
+        return dict(zip((name for name, _ in p.op.outputs), outputs_of(p.op, out)))[output]
+
+    return model
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _m(diagnosis: Diagnosis, ops: str, quantity: str, model: Model, text: str, *, backward: bool = False, **kw: Any) -> Mistake:
+    return Mistake(diagnosis, tuple(ops.split()), quantity, backward, model, text, **kw)
+
+
+_NORMS = "batchnorm spatial_batchnorm"
+
+#: The catalogued layer bugs (tests/layer_variants), each with its model and its sentence.
+MISTAKES: tuple[Mistake, ...] = (
+    _m(
+        Diagnosis.NORM_NO_STATISTICS_PATHS,
+        f"{_NORMS} layernorm",
+        "dx",
+        _no_statistics_paths,
+        "{function}'s dx is dout·γ/√(σ² + ε) alone (checked at {checked}): the mean μ and the variance σ² are "
+        "computed from x too, so dx also has their paths: dx = (γ/√(σ² + ε))·(dout − mean(dout) − x̂·mean(dout·x̂)), "
+        "the means over the values each statistic is taken over.",
+        backward=True,
+    ),
+    *(
+        _m(
+            Diagnosis.RUNNING_NOT_UPDATED,
+            _NORMS,
+            f"bn_param[{key!r}]",
+            _running_unchanged(key),
+            "{function} leaves bn_param's running averages as they were in train mode (checked at {checked}): each "
+            "train-mode call updates them, running = momentum·running + (1 − momentum)·(the batch's statistic).",
+        )
+        for key in ("running_mean", "running_var")
+    ),
+    _m(
+        Diagnosis.TEST_BATCH_STATISTICS,
+        _NORMS,
+        "out",
+        _test_with_batch_statistics,
+        "In test mode {function} normalises with the batch's own mean and variance (checked at {checked}): test mode "
+        "uses bn_param's running_mean and running_var, so that a sample's output does not depend on its batch.",
+    ),
+    _m(
+        Diagnosis.NORM_WRONG_AXIS,
+        "layernorm",
+        "out",
+        _normalised_over((0,)),
+        "{function} takes its mean and variance over the batch (axis 0) (checked at {checked}): layernorm normalises "
+        "each sample over its own features (axis 1).",
+    ),
+    _m(
+        Diagnosis.NORM_WRONG_AXIS,
+        "batchnorm",
+        "out",
+        _normalised_over((1,)),
+        "{function} takes its mean and variance over each sample's features (axis 1) (checked at {checked}): batchnorm "
+        "normalises each feature over the batch (axis 0).",
+    ),
+    _m(
+        Diagnosis.NORM_WRONG_AXIS,
+        "spatial_batchnorm",
+        "out",
+        _normalised_over((0,)),
+        "{function} normalises each (c, h, w) over the batch alone (checked at {checked}): spatial batchnorm takes "
+        "each channel's mean and variance over its N·H·W values, axes (0, 2, 3).",
+    ),
+    _m(
+        Diagnosis.GROUPS_SWAPPED,
+        "spatial_groupnorm",
+        "out",
+        _groups_swapped,
+        "{function} groups the channels as C/G groups of G (checked at {checked}): G is the number of groups, each of "
+        "C/G contiguous channels, x.reshape(N, G, C // G, H, W).",
+    ),
+    _m(
+        Diagnosis.DROPOUT_NOT_SCALED,
+        "dropout",
+        "out",
+        _dropout_unscaled,
+        "In train mode {function} keeps x itself on the units it keeps (checked at {checked}): inverted dropout divides "
+        "them by p, the keep probability, so that test mode needs no scaling.",
+    ),
+    _m(
+        Diagnosis.DROPOUT_SCALED_AT_TEST,
+        "dropout",
+        "out",
+        _dropout_scaled_at_test,
+        "In test mode {function} returns x·p (checked at {checked}): with inverted dropout (the 1/p in train mode) "
+        "test mode is the identity, out = x.",
+    ),
+    _m(
+        Diagnosis.DROPOUT_SEED_IGNORED,
+        "dropout",
+        "again",
+        _seed_ignored,
+        "Called twice with the same dropout_param, {function} drew two different masks (checked at {checked}): in "
+        "train mode call np.random.seed(dropout_param['seed']) when the dict has a seed, before drawing the mask.",
+        sizes=(("N", 16), ("D", 16)),
+    ),
+    _m(
+        Diagnosis.CORRECT_CLASS_COUNTED,
+        "svm_loss",
+        "loss",
+        _svm_counts_correct_class,
+        "{function}'s loss is 1 more than the right one (checked at {checked}): the correct class's own margin "
+        "x_y − x_y + 1 = 1 is counted; the hinge sum runs over the classes j ≠ y only.",
+    ),
+    _m(
+        Diagnosis.PADDING_NOT_CROPPED,
+        "conv conv1d",
+        "dx",
+        _padded,
+        "{function}'s dx has the padded input's shape (checked at {checked}): crop the padding off "
+        "(dx_pad[..., pad:-pad]) so that dx has x's shape.",
+        backward=True,
+        shape_only=True,
+    ),
+    *(
+        _m(
+            Diagnosis.BATCH_OVERWRITTEN,
+            "conv conv1d",
+            q,
+            _last_sample(q),
+            "{function}'s " + q + " is the last sample's alone (checked at {checked}): the samples' gradients overwrite "
+            "each other where they add up (set it to zeros once, before the loop over the samples, and add to it).",
+            backward=True,
+        )
+        for q in ("dw", "db")
+    ),
+    _m(
+        Diagnosis.POOL_EVERY_ELEMENT,
+        "max_pool",
+        "dx",
+        _every_element,
+        "{function} gives dout to every element of its window (checked at {checked}): only the window's maximum "
+        "reaches the output, so only it gets the gradient (the others get 0).",
+        backward=True,
+    ),
+    _m(
+        Diagnosis.REPEATED_INDICES_LOST,
+        "word_embedding",
+        "dW",
+        _assigned_at_repeats,
+        "{function}'s dW keeps one gradient per distinct word (checked at {checked}): dW[x] += dout updates a "
+        "repeated index once; np.add.at(dW, x, dout) adds every occurrence.",
+        backward=True,
+    ),
+    *(
+        _m(
+            Diagnosis.MASK_IGNORED,
+            "temporal_softmax_loss",
+            q,
+            _mask_ignored(q),
+            "{function}'s " + q + " counts every step, the masked ones too (checked at {checked}): multiply each "
+            "step's loss, and its gradient, by mask[n, t].",
+        )
+        for q in ("loss", "dx")
+    ),
+    *(
+        _m(
+            Diagnosis.NO_GRADIENT_FROM_NEXT_STEP,
+            "rnn",
+            q,
+            _truncated_bptt(q),
+            "{function}'s " + q + " is what BPTT gives without the gradient from the next step (checked at "
+            "{checked}): step t's backward takes dh[:, t] plus the dprev_h that step t + 1's backward returned.",
+            backward=True,
+        )
+        for q in ("dx", "dh0", "dWx", "dWh", "db")
+    ),
+    *(
+        _m(
+            Diagnosis.NO_PATH_THROUGH_TANH_C,
+            "lstm_step",
+            q,
+            _no_path_through_tanh_c(q),
+            "{function}'s " + q + " leaves out the gradient that reaches next_c through next_h = o·tanh(next_c) "
+            "(checked at {checked}): dnext_c + dnext_h·o·(1 − tanh²(next_c)) is next_c's gradient.",
+            backward=True,
+        )
+        for q in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+    ),
+    *(
+        _m(
+            Diagnosis.GATE_ORDER,
+            ops,
+            output,
+            _gates_in("".join(order), output),
+            "{function}'s " + output + " is what the gates give in the order [" + " | ".join(order) + "] (checked at "
+            "{checked}): the blocks of a = x·Wx + prev_h·Wh + b are [i | f | o | g], H columns each.",
+        )
+        for order in itertools.permutations(_GATES)
+        if "".join(order) != _GATES
+        for ops, output in (("lstm_step", "next_h"), ("lstm_step", "next_c"), ("lstm", "h"))
+    ),
+)
+
+
+# --------------------------------------------------------------------------- scale laws
+
+#: (name, factor of the probe, why): a quantity that is `factor` × the right value.
+_LAWS: tuple[tuple[str, Callable[[Probe], float | None], Diagnosis, str], ...] = (
+    ("−1", lambda p: -1.0, Diagnosis.SIGN, "the sign is flipped"),
+    ("2", lambda p: 2.0, Diagnosis.HALF, "look for a factor 2 too many (or a ½ too few)"),
+    ("½", lambda p: 0.5, Diagnosis.HALF, "look for an extra ½ (or a missing 2)"),
+    ("N", lambda p: float(p.sizes["N"]), Diagnosis.BATCH_MEAN, "a sum over the N samples where the mean (1/N)·Σ is meant"),
+    ("1/N", lambda p: 1.0 / p.sizes["N"], Diagnosis.BATCH_MEAN, "a mean over the N samples where the sum Σ_n is meant"),
+    (
+        "1/T",
+        lambda p: 1.0 / p.sizes["T"] if "T" in p.sizes else None,
+        Diagnosis.STEP_MEAN,
+        "divided by the T steps too: CS231n's temporal loss divides by N only",
+    ),
+)
+
+
+def _scaled(quantity: str, factor: Callable[[Probe], float | None]) -> Model:
+    def model(p: Probe) -> Any:
+        c = factor(p)
+        right = p.right.get(quantity)
+        return None if c is None or right is None else np.asarray(right) * c
+
+    return model
+
+
+def law_mistakes(op: LayerOp) -> tuple[Mistake, ...]:
+    """One mistake per law and per quantity of the op: its outputs (or loss) and its grads."""
+    forward = ("loss",) if op.loss else tuple(name for name, _ in op.outputs)
+    quantities = [(q, False) for q in forward] + [(g, not op.loss) for g in op.grads]
+    return tuple(
+        Mistake(
+            diagnosis,
+            (op.name,),
+            q,
+            backward,
+            _scaled(q, factor),
+            "{function}'s " + q + " is " + name + " × the right value (checked at {checked}): " + why + ".",
+        )
+        for q, backward in quantities
+        for name, factor, diagnosis, why in _LAWS
+    )
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def observe(impl: ModuleType, case: LayerCase) -> Probe:
+    """The implementation's and the reference's values on `case` (whatever the implementation
+    fails to give is left out)."""
+    op, arrays = case.op, case.arrays()
+    named = [(name, shape_of(tokens, case.sizes)) for name, tokens in op.outputs]
+    douts = () if op.loss else tuple(case.cotangent(shape, i) for i, (_, shape) in enumerate(named))
+    probe = Probe(case, arrays, douts)
+    try:
+        first, cache, _, params = call_forward(impl, op, arrays, case.hypers)
+    except ImplFailure:
+        first = cache = None
+        params = {}
+    if op.loss:
+        probe.got.update({(op.forward, "loss"): first, (op.forward, "dx"): cache})
+    elif first is not None:
+        probe.got.update({(op.forward, name): value for (name, _), value in zip(named, outputs_of(op, first))})
+        probe.got.update({(op.forward, f"{op.param}[{key!r}]"): params.get(key) for key in op.state})
+        if op.random:
+            try:
+                probe.got[(op.forward, "again")] = call_forward(impl, op, arrays, case.hypers)[0]
+            except ImplFailure:
+                pass
+        for function in op.backwards:
+            try:
+                grads = grads_of(op, function, call(impl, function, *(d.copy() for d in douts), cache))
+            except ImplFailure:
+                continue
+            probe.got.update({(function, name): g for name, g in zip(op.grads, grads)})
+    kept = probe.got.get((op.forward, "out"))
+    mask = (
+        {}
+        if not op.random
+        else {"mask": (np.asarray(kept) != 0).astype(np.float64) if _kept(probe) is not None else np.ones_like(arrays["x"])}
+    )
+    reference = probe.reference({**arrays, **mask})
+    names = ("loss",) if op.loss else tuple(name for name, _ in named)
+    probe.right.update(dict(zip(names, (reference.out,) if op.loss else outputs_of(op, reference.out))))
+    probe.right.update({f"{op.param}[{k!r}]": v for k, v in reference.state.items()})
+    probe.right.update(probe.grads(reference))
+    if op.random and isinstance(kept, np.ndarray):
+        probe.right["again"] = kept
+    return probe
+
+
+def siblings(case: LayerCase, sizes: tuple[tuple[str, int], ...] = ()) -> list[LayerCase]:
+    """The failing case, two other seeds, each size one larger and each hyperparameter at its
+    next choice (where the op's derived sizes still exist: a factor that follows p or N is no
+    constant); with `sizes`, every one of them drawn at those sizes instead."""
+    base = replace(case, dims=tuple((k, dict(sizes).get(k, v)) for k, v in case.dims)) if sizes else case
+    out = [base, replace(base, seed=base.seed + 1), replace(base, seed=base.seed + 2)]
+    for k, (name, value) in enumerate(base.dims):
+        if isinstance(value, int) and name not in dict(sizes):
+            dims = (*base.dims[:k], (name, value + 1), *base.dims[k + 1 :])
+            out.append(replace(base, dims=dims, seed=base.seed + 3 + k))
+    choices = {h.name: h.choices for h in base.op.hypers}
+    for k, (name, value) in enumerate(base.hyper):
+        options = choices.get(name, ())
+        if len(options) > 1 and value in options:
+            other = options[(options.index(value) + 1) % len(options)]
+            hyper = (*base.hyper[:k], (name, other), *base.hyper[k + 1 :])
+            out.append(replace(base, hyper=hyper, seed=base.seed + 3 + len(base.dims) + k))
+    return [c for c in out if c.consistent]
+
+
+def _fits(mistake: Mistake, probe: Probe, function: str) -> bool | None:
+    """Whether the implementation gives the mistake's value on this probe; None when the probe
+    cannot tell it from the right value (or the implementation gave nothing to judge)."""
+    got = probe.got.get((function, mistake.quantity))
+    wrong = mistake.model(probe)
+    right = probe.right.get(mistake.quantity)
+    if wrong is None or right is None or got is None:
+        return None
+    if mistake.shape_only:
+        if np.shape(wrong) == np.shape(right):
+            return None
+        return np.shape(got) == np.shape(wrong)
+    if compare("mistake", right, wrong, "autodiff").ok:
+        return None
+    try:
+        return compare("mistake", got, wrong, "autodiff").ok
+    except (TypeError, ValueError):
+        return False
+
+
+def _telling(mistake: Mistake, probes: list[Probe], function: str) -> list[Probe] | None:
+    """The probes that can tell the mistake from the right value, when the implementation gives
+    the mistake's value on every one of them; None as soon as one does not."""
+    telling = []
+    for probe in probes:
+        fits = _fits(mistake, probe, function)
+        if fits is False:
+            return None
+        if fits:
+            telling.append(probe)
+    return telling
+
+
+def _checked(probes: list[Probe]) -> str:
+    """The siblings' shapes, e.g. 'x (2, 3), (3, 3), (2, 4)' — the first arg's shape of each."""
+    first = probes[0].op.args[0].name
+    shapes = list(dict.fromkeys(str(p.arrays[first].shape) for p in probes))
+    return f"{first} " + ", ".join(shapes)
+
+
+def diagnose(impl: ModuleType, case: LayerCase, functions: tuple[str, ...] | None = None) -> list[Hint]:
+    """The mistakes of the op that fit the implementation on every sibling of `case` that can
+    tell (at least MIN_TELLING of them), one hint per diagnosis; the scale laws only when no
+    catalogued mistake fits. `functions`: the backwards to diagnose (default: the op's)."""
+    op = case.op
+    cache: dict[tuple, list[Probe]] = {}
+    found: dict[Diagnosis, Hint] = {}
+    specific = [m for m in MISTAKES if op.name in m.ops]
+    for mistake in (*specific, *law_mistakes(op)):
+        if mistake.diagnosis in found or (found and mistake not in specific):
+            continue  # a mistake that fits replaces a factor (dropout without 1/p is ½ × at p = ½)
+        if mistake.sizes not in cache:
+            cache[mistake.sizes] = [observe(impl, c) for c in siblings(case, mistake.sizes)]
+        probes = cache[mistake.sizes]
+        for function in (functions or op.backwards) if mistake.backward else (op.forward,):
+            telling = _telling(mistake, probes, function)
+            if telling is not None and len(telling) >= MIN_TELLING:
+                found[mistake.diagnosis] = Hint(
+                    mistake.text.format(function=function, checked=_checked(telling)), mistake.diagnosis
+                )
+                break
+    return list(found.values())
+
+
+def _observations(failure: Any) -> list[Hint]:
+    """What the failing comparisons say by themselves: an array changed in place, memory shared,
+    a gradient of its array's transposed shape."""
+    out = []
+    for c in failure.comparisons:
+        if c.ok:
+            continue
+        if c.cause is Cause.MODIFIED_INPUT:
+            name = (c.where.quantity or "").removesuffix(" unmodified")
+            out.append(
+                Hint(
+                    f"{c.where.function} changed its argument {name} in place: the caller's array changed with it; "
+                    "compute into a new array (x = x + …, not x += …).",
+                    Diagnosis.IN_PLACE,
+                )
+            )
+        elif c.cause is Cause.ALIASED:
+            out.append(
+                Hint(
+                    f"{c.where.function} {c.message.removeprefix('returned ') if c.message else 'returned an alias'}: "
+                    "a later in-place change of one changes the other; return a new array.",
+                    Diagnosis.IN_PLACE,
+                )
+            )
+        elif c.cause is Cause.TRANSPOSED:
+            out.append(
+                Hint(
+                    f"{c.where.function}'s {c.where.quantity} is transposed: a gradient has the shape of its array ({c.shape}).",
+                    Diagnosis.TRANSPOSED,
+                )
+            )
+    return out
+
+
+def layer_hints(failure: Any, impl: ModuleType) -> list[Hint]:
+    """One-sentence hints for a failing case of a layer op (gradverify.hints.hints dispatches here)."""
+    if not isinstance(failure.case, LayerCase):
+        return []
+    seen = _observations(failure)
+    try:
+        found = diagnose(impl, failure.case)
+    except Exception:  # noqa: BLE001 - a hint is optional; whatever the implementation does here, the run goes on
+        found = []
+    out: dict[Any, Hint] = {}
+    for hint in (*seen, *found):
+        out.setdefault(hint.diagnosis, hint)
+    return list(out.values())
