@@ -314,7 +314,7 @@ MISTAKES: tuple[Mistake, ...] = (
         f"{_NORMS} layernorm",
         "dx",
         _no_statistics_paths,
-        "{function}'s dx is dout·γ/√(σ² + ε) alone (checked at {checked}): the mean μ and the variance σ² are "
+        "{function}'s dx is dout·γ/√(σ² + ε) alone (checked on {checked}): the mean μ and the variance σ² are "
         "computed from x too, so dx also has their paths: dx = (γ/√(σ² + ε))·(dout − mean(dout) − x̂·mean(dout·x̂)), "
         "the means over the values each statistic is taken over.",
         backward=True,
@@ -325,7 +325,7 @@ MISTAKES: tuple[Mistake, ...] = (
             _NORMS,
             f"bn_param[{key!r}]",
             _running_unchanged(key),
-            "{function} leaves bn_param's running averages as they were in train mode (checked at {checked}): each "
+            "{function} leaves bn_param's running averages as they were in train mode (checked on {checked}): each "
             "train-mode call updates them, running = momentum·running + (1 − momentum)·(the batch's statistic).",
         )
         for key in ("running_mean", "running_var")
@@ -335,7 +335,7 @@ MISTAKES: tuple[Mistake, ...] = (
         _NORMS,
         "out",
         _test_with_batch_statistics,
-        "In test mode {function} normalises with the batch's own mean and variance (checked at {checked}): test mode "
+        "In test mode {function} normalises with the batch's own mean and variance (checked on {checked}): test mode "
         "uses bn_param's running_mean and running_var, so that a sample's output does not depend on its batch.",
     ),
     _m(
@@ -343,7 +343,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "layernorm",
         "out",
         _normalised_over((0,)),
-        "{function} takes its mean and variance over the batch (axis 0) (checked at {checked}): layernorm normalises "
+        "{function} takes its mean and variance over the batch (axis 0) (checked on {checked}): layernorm normalises "
         "each sample over its own features (axis 1).",
     ),
     _m(
@@ -351,7 +351,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "batchnorm",
         "out",
         _normalised_over((1,)),
-        "{function} takes its mean and variance over each sample's features (axis 1) (checked at {checked}): batchnorm "
+        "{function} takes its mean and variance over each sample's features (axis 1) (checked on {checked}): batchnorm "
         "normalises each feature over the batch (axis 0).",
     ),
     _m(
@@ -359,7 +359,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "spatial_batchnorm",
         "out",
         _normalised_over((0,)),
-        "{function} normalises each (c, h, w) over the batch alone (checked at {checked}): spatial batchnorm takes "
+        "{function} normalises each (c, h, w) over the batch alone (checked on {checked}): spatial batchnorm takes "
         "each channel's mean and variance over its N·H·W values, axes (0, 2, 3).",
     ),
     _m(
@@ -367,7 +367,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "spatial_groupnorm",
         "out",
         _groups_swapped,
-        "{function} groups the channels as C/G groups of G (checked at {checked}): G is the number of groups, each of "
+        "{function} groups the channels as C/G groups of G (checked on {checked}): G is the number of groups, each of "
         "C/G contiguous channels, x.reshape(N, G, C // G, H, W).",
     ),
     _m(
@@ -375,7 +375,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "dropout",
         "out",
         _dropout_unscaled,
-        "In train mode {function} keeps x itself on the units it keeps (checked at {checked}): inverted dropout divides "
+        "In train mode {function} keeps x itself on the units it keeps (checked on {checked}): inverted dropout divides "
         "them by p, the keep probability, so that test mode needs no scaling.",
     ),
     _m(
@@ -383,7 +383,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "dropout",
         "out",
         _dropout_scaled_at_test,
-        "In test mode {function} returns x·p (checked at {checked}): with inverted dropout (the 1/p in train mode) "
+        "In test mode {function} returns x·p (checked on {checked}): with inverted dropout (the 1/p in train mode) "
         "test mode is the identity, out = x.",
     ),
     _m(
@@ -391,7 +391,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "dropout",
         "again",
         _seed_ignored,
-        "Called twice with the same dropout_param, {function} drew two different masks (checked at {checked}): in "
+        "Called twice with the same dropout_param, {function} drew two different masks (checked on {checked}): in "
         "train mode call np.random.seed(dropout_param['seed']) when the dict has a seed, before drawing the mask.",
         sizes=(("N", 16), ("D", 16)),
     ),
@@ -400,7 +400,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "svm_loss",
         "loss",
         _svm_counts_correct_class,
-        "{function}'s loss is 1 more than the right one (checked at {checked}): the correct class's own margin "
+        "{function}'s loss is 1 more than the right one (checked on {checked}): the correct class's own margin "
         "x_y − x_y + 1 = 1 is counted; the hinge sum runs over the classes j ≠ y only.",
     ),
     _m(
@@ -408,7 +408,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "conv conv1d",
         "dx",
         _padded,
-        "{function}'s dx has the padded input's shape (checked at {checked}): crop the padding off "
+        "{function}'s dx has the padded input's shape (checked on {checked}): crop the padding off "
         "(dx_pad[..., pad:-pad]) so that dx has x's shape.",
         backward=True,
         shape_only=True,
@@ -419,7 +419,7 @@ MISTAKES: tuple[Mistake, ...] = (
             "conv conv1d",
             q,
             _last_sample(q),
-            "{function}'s " + q + " is the last sample's alone (checked at {checked}): the samples' gradients overwrite "
+            "{function}'s " + q + " is the last sample's alone (checked on {checked}): the samples' gradients overwrite "
             "each other where they add up (set it to zeros once, before the loop over the samples, and add to it).",
             backward=True,
         )
@@ -430,7 +430,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "max_pool",
         "dx",
         _every_element,
-        "{function} gives dout to every element of its window (checked at {checked}): only the window's maximum "
+        "{function} gives dout to every element of its window (checked on {checked}): only the window's maximum "
         "reaches the output, so only it gets the gradient (the others get 0).",
         backward=True,
     ),
@@ -439,7 +439,7 @@ MISTAKES: tuple[Mistake, ...] = (
         "word_embedding",
         "dW",
         _assigned_at_repeats,
-        "{function}'s dW keeps one gradient per distinct word (checked at {checked}): dW[x] += dout updates a "
+        "{function}'s dW keeps one gradient per distinct word (checked on {checked}): dW[x] += dout updates a "
         "repeated index once; np.add.at(dW, x, dout) adds every occurrence.",
         backward=True,
     ),
@@ -449,7 +449,7 @@ MISTAKES: tuple[Mistake, ...] = (
             "temporal_softmax_loss",
             q,
             _mask_ignored(q),
-            "{function}'s " + q + " counts every step, the masked ones too (checked at {checked}): multiply each "
+            "{function}'s " + q + " counts every step, the masked ones too (checked on {checked}): multiply each "
             "step's loss, and its gradient, by mask[n, t].",
         )
         for q in ("loss", "dx")
@@ -460,7 +460,7 @@ MISTAKES: tuple[Mistake, ...] = (
             "rnn",
             q,
             _truncated_bptt(q),
-            "{function}'s " + q + " is what BPTT gives without the gradient from the next step (checked at "
+            "{function}'s " + q + " is what BPTT gives without the gradient from the next step (checked on "
             "{checked}): step t's backward takes dh[:, t] plus the dprev_h that step t + 1's backward returned.",
             backward=True,
         )
@@ -473,7 +473,7 @@ MISTAKES: tuple[Mistake, ...] = (
             q,
             _no_path_through_tanh_c(q),
             "{function}'s " + q + " leaves out the gradient that reaches next_c through next_h = o·tanh(next_c) "
-            "(checked at {checked}): dnext_c + dnext_h·o·(1 − tanh²(next_c)) is next_c's gradient.",
+            "(checked on {checked}): dnext_c + dnext_h·o·(1 − tanh²(next_c)) is next_c's gradient.",
             backward=True,
         )
         for q in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
@@ -484,7 +484,7 @@ MISTAKES: tuple[Mistake, ...] = (
             ops,
             output,
             _gates_in("".join(order), output),
-            "{function}'s " + output + " is what the gates give in the order [" + " | ".join(order) + "] (checked at "
+            "{function}'s " + output + " is what the gates give in the order [" + " | ".join(order) + "] (checked on "
             "{checked}): the blocks of a = x·Wx + prev_h·Wh + b are [i | f | o | g], H columns each.",
         )
         for order in itertools.permutations(_GATES)
@@ -532,7 +532,7 @@ def law_mistakes(op: LayerOp) -> tuple[Mistake, ...]:
             q,
             backward,
             _scaled(q, factor),
-            "{function}'s " + q + " is " + name + " × the right value (checked at {checked}): " + why + ".",
+            "{function}'s " + q + " is " + name + " × the right value (checked on {checked}): " + why + ".",
         )
         for q, backward in quantities
         for name, factor, diagnosis, why in _LAWS
@@ -640,10 +640,10 @@ def _telling(mistake: Mistake, probes: list[Probe], function: str) -> list[Probe
 
 
 def _checked(probes: list[Probe]) -> str:
-    """The siblings' shapes, e.g. 'x (2, 3), (3, 3), (2, 4)' — the first arg's shape of each."""
+    """The siblings in words, e.g. '4 cases, x (2, 3), (3, 3)': how many, and the first arg's shapes."""
     first = probes[0].op.args[0].name
     shapes = list(dict.fromkeys(str(p.arrays[first].shape) for p in probes))
-    return f"{first} " + ", ".join(shapes)
+    return f"{len(probes)} cases, {first} " + ", ".join(shapes)
 
 
 def diagnose(impl: ModuleType, case: LayerCase, functions: tuple[str, ...] | None = None) -> list[Hint]:
