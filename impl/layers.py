@@ -259,6 +259,10 @@ CONV_FUNCTIONS = (
     "conv_backward_naive",
     "max_pool_forward_naive",
     "max_pool_backward_naive",
+    "conv1d_forward",
+    "conv1d_backward",
+    "avg_pool_forward",
+    "avg_pool_backward",
     "spatial_batchnorm_forward",
     "spatial_batchnorm_backward",
     "spatial_groupnorm_forward",
@@ -369,6 +373,92 @@ def max_pool_backward_naive(dout, cache):
                     window = x[n, c, i * stride : i * stride + PH, j * stride : j * stride + PW]
                     di, dj = np.unravel_index(np.argmax(window), window.shape)
                     dx[n, c, i * stride + di, j * stride + dj] += dout[n, c, i, j]
+    return dx
+
+
+# --------------------------------------------------------------------------- #
+# 1-D convolution (a cross-correlation, as conv's), zero padding at both ends. CS231n has none;
+# CMU 11-785's MyTorch (HW2P1) has Conv1d, with these shapes.
+# --------------------------------------------------------------------------- #
+
+
+def conv1d_forward(x, w, b, conv_param):
+    """out[n, f, i] = Σ_{c,k} x̄[n, c, i·s + k]·w[f, c, k] + b[f],
+    x̄ = x zero-padded by `pad` at both ends of L, s = stride.
+
+    x: (N, C, L), w: (F, C, K), b: (F,); conv_param: stride, pad
+    ->  out (N, F, L'), L' = 1 + (L + 2·pad − K)/stride, cache (x, w, conv_param)."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, L = x.shape
+    F, _, K = w.shape
+    L_out = _windows(L, K, stride, pad, "conv1d_forward")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    out = np.zeros((N, F, L_out), dtype=x.dtype)
+    for i in range(L_out):
+        window = x_pad[:, :, i * stride : i * stride + K]  # (N, C, K)
+        out[:, :, i] = np.einsum("nck,fck->nf", window, w) + b
+    return out, (x, w, conv_param)
+
+
+def conv1d_backward(dout, cache):
+    """Each out[n, f, i] saw the window x̄[n, :, i·s : i·s + K] through w[f], so, window by window:
+
+        dx̄[n, :, window] += Σ_f dout[n, f, i]·w[f]      then dx = dx̄ with the padding cropped
+        dw[f] += Σ_n dout[n, f, i]·x̄[n, :, window]      summed over every sample and window
+        db[f] = Σ_{n,i} dout[n, f, i]
+
+    dout: (N, F, L')  ->  dx (N, C, L), dw (F, C, K), db (F,)."""
+    x, w, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    L, K = x.shape[2], w.shape[2]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    for i in range(dout.shape[2]):
+        window = slice(i * stride, i * stride + K)
+        dx_pad[:, :, window] += np.einsum("nf,fck->nck", dout[:, :, i], w)
+        dw += np.einsum("nf,nck->fck", dout[:, :, i], x_pad[:, :, window])
+    dx = dx_pad[:, :, pad : pad + L]
+    db = dout.sum(axis=(0, 2))
+    return dx, dw, db
+
+
+# --------------------------------------------------------------------------- #
+# Average pooling, no padding: each window's mean. CS231n has max pooling only; CMU 11-785's
+# MyTorch (HW2P1) has MeanPool2d. No "_naive" suffix: CS231n gives that to the loop versions of
+# the ops it also ships fast (Cython) versions of, and average pooling has no such pair.
+# --------------------------------------------------------------------------- #
+
+
+def avg_pool_forward(x, pool_param):
+    """out[n, c, i, j] = (1/(PH·PW))·Σ of the window x[n, c, i·s : i·s + PH, j·s : j·s + PW], s = stride.
+
+    x: (N, C, H, W); pool_param: pool_height PH, pool_width PW, stride
+    ->  out (N, C, H', W'), H' = 1 + (H − PH)/stride (W' alike), cache (x.shape, pool_param)."""
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    H_out = _windows(H, PH, stride, 0, "avg_pool_forward")
+    W_out = _windows(W, PW, stride, 0, "avg_pool_forward")
+    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            out[:, :, i, j] = x[:, :, i * stride : i * stride + PH, j * stride : j * stride + PW].mean(axis=(2, 3))
+    return out, (x.shape, pool_param)
+
+
+def avg_pool_backward(dout, cache):
+    """∂out[n, c, i, j]/∂x = 1/(PH·PW) at every element of its window, 0 elsewhere: each
+    dout[n, c, i, j]/(PH·PW) is spread over its window, and adds up where windows overlap.
+
+    dout: (N, C, H', W')  ->  dx (N, C, H, W)."""
+    x_shape, pool_param = cache
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    H_out, W_out = dout.shape[2:]
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    share = dout / (PH * PW)
+    for i in range(H_out):
+        for j in range(W_out):
+            dx[:, :, i * stride : i * stride + PH, j * stride : j * stride + PW] += share[:, :, i, j, None, None]
     return dx
 
 

@@ -1,8 +1,10 @@
-"""Hand-written recurrent layers in CS231n's convention (assignment 3's rnn_layers.py), in NumPy
-only: the model solution of the layer protocol's recurrent ops (docs/layers.md).
+"""Hand-written recurrent layers in CS231n's convention (assignment 3's rnn_layers.py, and a GRU
+step as torch writes it), in NumPy only: the model solution of the layer protocol's recurrent
+ops (docs/layers.md).
 
     rnn_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)
     lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b) -> (next_h, next_c, cache)
+    gru_step_forward(x, prev_h, Wx, Wh, b) -> (next_h, cache)
     <op>_backward(d<outputs>…, cache) -> (d<inputs>…)
     temporal_softmax_loss(x, y, mask) -> (loss, dx)
 
@@ -24,6 +26,8 @@ LAYER_FUNCTIONS = (
     "word_embedding_backward",
     "lstm_step_forward",
     "lstm_step_backward",
+    "gru_step_forward",
+    "gru_step_backward",
     "lstm_forward",
     "lstm_backward",
     "temporal_affine_forward",
@@ -193,6 +197,55 @@ def lstm_backward(dh, cache):
         dWh += dWh_t
         db += db_t
     return dx, dprev_h, dWx, dWh, db
+
+
+# --------------------------------------------------------------------------- #
+# GRU: torch.nn.GRUCell's formula, gate blocks r, z, n in that order. CS231n has none; CMU
+# 11-785's MyTorch (HW3P1) has GRUCell.
+# --------------------------------------------------------------------------- #
+
+
+def gru_step_forward(x, prev_h, Wx, Wh, b):
+    """a = x Wx + b = [a_r | a_z | a_n],  c = prev_h Wh = [c_r | c_z | c_n],
+    r = σ(a_r + c_r),  z = σ(a_z + c_z),  n = tanh(a_n + r·c_n),
+    next_h = (1 − z)·n + z·prev_h.
+
+    The reset gate scales prev_h Wh_n, after the product (torch's GRUCell; Cho et al.'s original
+    GRU takes (r·prev_h) Wh_n instead, a different function). b is torch's bias_ih; its bias_hh,
+    which r would scale too, is 0.
+
+    x: (N, D), prev_h: (N, H), Wx: (D, 3H), Wh: (H, 3H), b: (3H,)  ->  next_h (N, H), cache."""
+    H = prev_h.shape[1]
+    a = x @ Wx + b
+    c = prev_h @ Wh
+    r = _sigmoid(a[:, :H] + c[:, :H])
+    z = _sigmoid(a[:, H : 2 * H] + c[:, H : 2 * H])
+    c_n = c[:, 2 * H :]
+    n = np.tanh(a[:, 2 * H :] + r * c_n)
+    next_h = (1 - z) * n + z * prev_h
+    return next_h, (x, prev_h, Wx, Wh, r, z, n, c_n)
+
+
+def gru_step_backward(dnext_h, cache):
+    """prev_h reaches next_h directly (z·prev_h) and through the three products c = prev_h Wh:
+
+        dn = dnext_h·(1 − z),   dz = dnext_h·(prev_h − n)
+        da_n = dn·(1 − n²),   dc_n = da_n·r,   dr = da_n·c_n
+        da_r = dr·r(1 − r),   da_z = dz·z(1 − z)
+        da = [da_r | da_z | da_n],  dc = [da_r | da_z | dc_n]:
+        dx = da Wxᵀ,  dWx = xᵀ da,  db = Σ_n da,  dWh = prev_hᵀ dc,  dprev_h = dc Whᵀ + dnext_h·z
+
+    dnext_h: (N, H)  ->  dx (N, D), dprev_h (N, H), dWx (D, 3H), dWh (H, 3H), db (3H,)."""
+    x, prev_h, Wx, Wh, r, z, n, c_n = cache
+    dn = dnext_h * (1 - z)
+    dz = dnext_h * (prev_h - n)
+    da_n = dn * (1 - n**2)
+    da_r = da_n * c_n * r * (1 - r)
+    da_z = dz * z * (1 - z)
+    da = np.hstack((da_r, da_z, da_n))
+    dc = np.hstack((da_r, da_z, da_n * r))
+    dprev_h = dc @ Wh.T + dnext_h * z
+    return da @ Wx.T, dprev_h, x.T @ da, prev_h.T @ dc, da.sum(axis=0)
 
 
 # --------------------------------------------------------------------------- #

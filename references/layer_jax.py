@@ -111,6 +111,16 @@ def lstm_step(a: Arrays, h: dict[str, Any]) -> tuple[Any, Any]:
     return _lstm_cell(a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"])
 
 
+def gru_step(a: Arrays, h: dict[str, Any]) -> Any:
+    """Gate blocks r, z, n of x Wx + b and of prev_h Wh; the reset gate scales prev_h Wh_n."""
+    prev = a["prev_h"]
+    ar, az, an = jnp.split(a["x"] @ a["Wx"] + a["b"], 3, axis=1)
+    cr, cz, cn = jnp.split(prev @ a["Wh"], 3, axis=1)
+    r, z = jax.nn.sigmoid(ar + cr), jax.nn.sigmoid(az + cz)
+    n = jnp.tanh(an + r * cn)
+    return (1 - z) * n + z * prev
+
+
 def lstm(a: Arrays, h: dict[str, Any]) -> Any:
     """x (N, T, D), h0 (N, H) -> h (N, T, H), from c0 = 0."""
 
@@ -177,7 +187,8 @@ def _compiled(op: Any, static: tuple[tuple[str, Any], ...]) -> Any:
 
 
 # --------------------------------------------------------------------------- #
-# CS231n assignment 2: convolution, pooling, spatial normalisation.
+# CS231n assignment 2: convolution, pooling, spatial normalisation (and 11-785's conv1d and
+# average pooling).
 # --------------------------------------------------------------------------- #
 
 
@@ -191,6 +202,20 @@ def conv(a: Arrays, h: dict[str, Any]) -> Any:
 def max_pool(a: Arrays, h: dict[str, Any]) -> Any:
     window, s = (1, 1, h["pool_height"], h["pool_width"]), h["stride"]
     return jax.lax.reduce_window(a["x"], -jnp.inf, jax.lax.max, window, (1, 1, s, s), "VALID")
+
+
+def conv1d(a: Arrays, h: dict[str, Any]) -> Any:
+    """conv's cross-correlation in one spatial axis: x NCH, w OIH (F, C, K)."""
+    p, s = h["pad"], h["stride"]
+    out = jax.lax.conv_general_dilated(a["x"], a["w"], (s,), [(p, p)], dimension_numbers=("NCH", "OIH", "NCH"))
+    return out + a["b"][None, :, None]
+
+
+def avg_pool(a: Arrays, h: dict[str, Any]) -> Any:
+    """Each window's sum by reduce_window, divided by its PH·PW values."""
+    ph, pw, s = h["pool_height"], h["pool_width"], h["stride"]
+    total = jax.lax.reduce_window(a["x"], 0.0, jax.lax.add, (1, 1, ph, pw), (1, 1, s, s), "VALID")
+    return total / (ph * pw)
 
 
 def spatial_batchnorm(a: Arrays, h: dict[str, Any]) -> tuple[Any, Arrays]:

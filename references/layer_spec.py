@@ -13,7 +13,7 @@ in PyTorch and JAX. The table is public: a library declares an op of its own as 
 (its references as callables) and gets every check.
 
 Shapes are tuples of tokens: a size's name ("N"), a multiple of one ("4H", the LSTM's gate
-blocks), "d*" for the sizes of a `many` size spread out (CS231n's d₁…d_k), "Πd" for their
+blocks, "3H" the GRU's), "d*" for the sizes of a `many` size spread out (CS231n's d₁…d_k), "Πd" for their
 product, and digits for a fixed size ("1"). A size may be derived from the drawn sizes and
 hyperparameters (conv's H' = 1 + (H + 2·pad − HH)/stride); a draw that admits none (H' not
 integral) is discarded. This module imports NumPy only; the
@@ -264,7 +264,8 @@ _STEP_SIZES = tuple(s for s in _RNN_SIZES if s.name != "T")
 
 
 def _recurrent(gates: str = "") -> tuple[Arg, ...]:
-    """Wx, Wh and b of a cell with `gates` blocks of H units ("" for one, "4" for the LSTM's)."""
+    """Wx, Wh and b of a cell with `gates` blocks of H units ("" for one, "3" for the GRU's, "4"
+    for the LSTM's)."""
     return (Arg("Wx", ("D", f"{gates}H")), Arg("Wh", ("H", f"{gates}H")), Arg("b", (f"{gates}H",)))
 
 
@@ -304,6 +305,15 @@ _RECURRENT: tuple[LayerOp, ...] = (
         ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"),
         outs=(("next_h", ("N", "H")), ("next_c", ("N", "H"))),
         **_bundled("lstm_step"),
+    ),
+    LayerOp(
+        "gru_step",
+        "a = x Wx + b, c = prev_h Wh, blocks [r|z|n]: r = σ(a_r + c_r), z = σ(a_z + c_z), n = tanh(a_n + r·c_n), next_h = (1 − z)·n + z·prev_h",
+        (Arg("x", ("N", "D")), Arg("prev_h", ("N", "H")), *_recurrent("3")),
+        _STEP_SIZES,
+        ("dx", "dprev_h", "dWx", "dWh", "db"),
+        outs=(("next_h", ("N", "H")),),
+        **_bundled("gru_step"),
     ),
     LayerOp(
         "lstm",
@@ -460,6 +470,31 @@ LAYER_OPS: dict[str, LayerOp] = {
             kinks="ties in a window: CS231n's argmax routes dout to the first maximum (row-major); draws have no ties",
             branch=_pool_branch,
             **_bundled("max_pool"),
+        ),
+        # Beyond CS231n (CMU 11-785's MyTorch has them): 1-D convolution and average pooling
+        LayerOp(
+            "conv1d",
+            "out[n, f, i] = Σ_{c,k} x̄[n, c, i·s + k]·w[f, c, k] + b[f], x̄ = x zero-padded by pad at both ends, s = stride",
+            (Arg("x", ("N", "C", "L")), Arg("w", ("F", "C", "K")), Arg("b", ("F",))),
+            (Size("N", 1, 2), Size("C", 1, 2), Size("F", 1, 2), Size("L", 1, 5), Size("K", 1, 3)),
+            ("dx", "dw", "db"),
+            out_shape=("N", "F", "Lo"),
+            param="conv_param",
+            hypers=(Hyper("stride", (1, 2)), Hyper("pad", (0, 1))),
+            derived=(_conv_out("L", "K"),),
+            **_bundled("conv1d"),
+        ),
+        LayerOp(
+            "avg_pool",
+            "out[n, c, i, j] = mean of x[n, c, i·s : i·s + pool_height, j·s : j·s + pool_width], s = stride",
+            (Arg("x", ("N", "C", "H", "W")),),
+            (Size("N", 1, 2), Size("C", 1, 2), Size("H", 1, 5), Size("W", 1, 5)),
+            ("dx",),
+            out_shape=("N", "C", "Ho", "Wo"),
+            param="pool_param",
+            hypers=(Hyper("pool_height", (2, 1, 3)), Hyper("pool_width", (2, 1, 3)), Hyper("stride", (2, 1))),
+            derived=(_pool_out("H", "pool_height"), _pool_out("W", "pool_width")),
+            **_bundled("avg_pool"),
         ),
         LayerOp(
             "spatial_batchnorm",

@@ -12,7 +12,8 @@ conventions differ:
   - rnn and lstm cells: torch.nn.RNNCell and LSTMCell keep their weights as (out, in) and the
     LSTM's gate blocks in the order i, f, g, o with two biases; CS231n's are (in, out), in the
     order i, f, o, g, with one bias. The cells run through torch.func.functional_call on the
-    weights converted exactly (transposed, the o and g blocks swapped, bias_hh zero).
+    weights converted exactly (transposed, the o and g blocks swapped, bias_hh zero). GRUCell's
+    blocks r, z, n are the protocol's order: its weights are only transposed, bias_hh zero.
 """
 
 from __future__ import annotations
@@ -113,6 +114,16 @@ def lstm_step(a: Arrays, h: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]
     return tuple(_lstm_cell(a["x"], a["prev_h"], a["prev_c"], a["Wx"], a["Wh"], a["b"]))
 
 
+def gru_step(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """torch.nn.GRUCell on the protocol's weights: weight_ih = Wxᵀ, weight_hh = Whᵀ (the gate
+    blocks r, z, n in torch's order already), bias_ih = b, bias_hh = 0; so n = tanh(x Wx_n + b_n
+    + r·(prev_h Wh_n)), the reset gate applied after Wh_n's product, as torch applies it."""
+    Wx, Wh, b = a["Wx"], a["Wh"], a["b"]
+    cell = torch.nn.GRUCell(Wx.shape[0], Wh.shape[0], dtype=torch.float64)
+    params = {"weight_ih": Wx.T, "weight_hh": Wh.T, "bias_ih": b, "bias_hh": torch.zeros_like(b)}
+    return torch.func.functional_call(cell, params, (a["x"], a["prev_h"]))
+
+
 def lstm(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     """x (N, T, D), h0 (N, H) -> h (N, T, H), from c0 = 0."""
     hs, prev, c = [], a["h0"], torch.zeros_like(a["h0"])
@@ -159,8 +170,8 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
 
 
 # --------------------------------------------------------------------------- #
-# CS231n assignment 2: convolution, pooling, spatial normalisation. torch's conv2d is CS231n's
-# cross-correlation; group_norm takes γ, β of shape (C,), CS231n's are (1, C, 1, 1).
+# CS231n assignment 2: convolution, pooling, spatial normalisation (and 11-785's conv1d and
+# average pooling). torch's conv2d is CS231n's cross-correlation; group_norm takes γ, β of shape (C,), CS231n's are (1, C, 1, 1).
 # --------------------------------------------------------------------------- #
 
 
@@ -171,6 +182,16 @@ def conv(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
 
 def max_pool(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return F.max_pool2d(a["x"], (h["pool_height"], h["pool_width"]), stride=h["stride"])
+
+
+def conv1d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """x (N, C, L), w (F, C, K), b (F,) -> (N, F, L'): torch's conv1d is a cross-correlation too."""
+    return F.conv1d(a["x"], a["w"], a["b"], stride=h["stride"], padding=h["pad"])
+
+
+def avg_pool(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """No padding, so count_include_pad does not arise: every window divides by its PH·PW values."""
+    return F.avg_pool2d(a["x"], (h["pool_height"], h["pool_width"]), stride=h["stride"])
 
 
 def spatial_batchnorm(a: Arrays, h: dict[str, Any]) -> tuple[torch.Tensor, Arrays]:

@@ -190,6 +190,40 @@ def _max_pool(m) -> bool:
     return agree
 
 
+def _conv1d(m) -> bool:
+    """As conv's: stride 2 with padding 1 (a padding left uncropped shows), stride 1 without."""
+    rng = np.random.default_rng(11)
+    agree = True
+    for stride, pad, length in ((2, 1, 5), (1, 0, 4)):
+        x, w, b = (
+            _t(rng.standard_normal((2, 2, length)), True),
+            _t(rng.standard_normal((3, 2, 3)), True),
+            _t(rng.standard_normal(3), True),
+        )
+        out = F.conv1d(x, w, b, stride=stride, padding=pad)
+        dout = rng.standard_normal(out.shape)
+        out.backward(_t(dout))
+        got, cache = m.conv1d_forward(*(t.detach().numpy().copy() for t in (x, w, b)), {"stride": stride, "pad": pad})
+        agree &= _close(got, out.detach().numpy()) and _grads_agree(m.conv1d_backward(dout, cache), (x, w, b))
+    return agree
+
+
+def _avg_pool(m) -> bool:
+    """2×2 windows with stride 2 (the tiles a reshape takes) and 3×3 with stride 1 (overlapping),
+    on a 6×4 image: neither has as many windows as a window has values."""
+    rng = np.random.default_rng(11)
+    agree = True
+    for size, stride in ((2, 2), (3, 1)):
+        x = _t(rng.standard_normal((2, 2, 6, 4)), True)
+        out = F.avg_pool2d(x, size, stride=stride)
+        dout = rng.standard_normal(out.shape)
+        out.backward(_t(dout))
+        pool_param = {"pool_height": size, "pool_width": size, "stride": stride}
+        got, cache = m.avg_pool_forward(x.detach().numpy().copy(), pool_param)
+        agree &= _close(got, out.detach().numpy()) and _close(m.avg_pool_backward(dout, cache), x.grad.numpy())
+    return agree
+
+
 def _spatial_batchnorm(m) -> bool:
     rng = np.random.default_rng(11)
     agree, x0, dout = True, rng.standard_normal((2, 3, 2, 2)), rng.standard_normal((2, 3, 2, 2))
@@ -220,6 +254,8 @@ def _spatial_groupnorm(m) -> bool:
 TORCH_VERDICTS |= {
     "conv": _conv,
     "max_pool": _max_pool,
+    "conv1d": _conv1d,
+    "avg_pool": _avg_pool,
     "spatial_batchnorm": _spatial_batchnorm,
     "spatial_groupnorm": _spatial_groupnorm,
 }

@@ -125,6 +125,21 @@ def test_a_batchnorm_case_draws_running_averages_of_its_features_and_a_positive_
     assert arrays["running_mean"].shape == (2,) and np.all(arrays["running_var"] >= 0.5)
 
 
+def test_a_gru_case_draws_three_gate_blocks_of_h_units():
+    case = LayerCase(LAYER_OPS["gru_step"], (("N", 2), ("D", 3), ("H", 2)), (), 0)
+    assert case.shapes() == {"x": (2, 3), "prev_h": (2, 2), "Wx": (3, 6), "Wh": (2, 6), "b": (6,)}
+
+
+def test_gru_step_keeps_prev_h_where_the_update_gate_is_one_and_takes_n_where_it_is_zero():
+    """z = σ(±∞) exactly: next_h = prev_h where z = 1, and n = tanh(x Wx_n + b_n + r·(prev_h Wh_n)) where z = 0."""
+    x, prev_h = np.array([[1.0]]), np.array([[0.5, -2.0]])
+    Wx, Wh = np.zeros((1, 6)), np.zeros((2, 6))
+    Wx[0, 4:] = 1.0  # the n block reads x
+    b = np.array([0.0, 0.0, np.inf, -np.inf, 0.0, 0.0])  # r = ½, z = (1, 0)
+    next_h, _ = rnn_layers.gru_step_forward(x, prev_h, Wx, Wh, b)
+    assert next_h.tolist() == [[0.5, np.tanh(1.0)]]
+
+
 def test_a_case_gives_its_shapes_and_hyperparameters():
     case = LayerCase(LAYER_OPS["affine"], (("N", 2), ("d", (3, 2)), ("M", 4)), (), 0)
     assert case.shapes() == {"x": (2, 3, 2), "w": (6, 4), "b": (4,)}

@@ -1,6 +1,7 @@
 """Variants of impl/layers.py's convolution, pooling and spatial normalisation (CS231n
-assignment 2): the bugs the check must catch and locate, and right ways to write the ops
-differently (vectorised, by reshape) that must pass. Registered in tests/layer_variants."""
+assignment 2, and 11-785's conv1d and average pooling): the bugs the check must catch and
+locate, and right ways to write the ops differently (vectorised, by reshape, by a full
+convolution) that must pass. Registered in tests/layer_variants."""
 
 from __future__ import annotations
 
@@ -100,6 +101,53 @@ def spatial_batchnorm_backward(dout, cache):
 '''
 
 
+_CONV1D_BY_FULL_CONVOLUTION = '''def _correlate(a, kernel):
+    """out[n, o, t] = Σ_{i,k} a[n, i, t + k]·kernel[o, i, k]: a stride-1 cross-correlation, no padding."""
+    K = kernel.shape[2]
+    return np.stack([np.einsum("nik,oik->no", a[:, :, t : t + K], kernel) for t in range(a.shape[2] - K + 1)], axis=2)
+
+
+def conv1d_backward(dout, cache):
+    """MyTorch's way: dout dilated by the stride (stride − 1 zeros between its values) is the
+    gradient of the stride-1 output; dx̄ is its full convolution with w (zero-padded by K − 1,
+    correlated with w flipped, F and C swapped), dw the correlation of x̄ with it."""
+    x, w, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, F, L_out = dout.shape
+    K, L = w.shape[2], x.shape[2]
+    dilated = np.zeros((N, F, (L_out - 1) * stride + 1))
+    dilated[:, :, ::stride] = dout
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    full = np.pad(dilated, ((0, 0), (0, 0), (K - 1, K - 1)))
+    dx_pad = _correlate(full, w[:, :, ::-1].transpose(1, 0, 2))
+    dw = _correlate(x_pad.transpose(1, 0, 2), dilated.transpose(1, 0, 2)).transpose(1, 0, 2)
+    return dx_pad[:, :, pad : pad + L], dw, dout.sum(axis=(0, 2))
+'''
+
+
+_AVG_POOL_BY_RESHAPE = '''def avg_pool_forward(x, pool_param):
+    """Where the windows tile x exactly (stride = pool size), a reshape to
+    (N, C, H/PH, PH, W/PW, PW) and a mean over the tiles; otherwise the loops."""
+    PH, PW, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    if not (PH == PW == stride and H % PH == 0 and W % PW == 0):
+        return _avg_pool_forward_loops(x, pool_param), ((x.shape, pool_param), "loops")
+    out = x.reshape(N, C, H // PH, PH, W // PW, PW).mean(axis=(3, 5))
+    return out, ((PH, PW), "reshape")
+
+
+def avg_pool_backward(dout, cache):
+    """Each tile's dout spread evenly: repeated PH times along H and PW times along W, over PH·PW."""
+    inner, how = cache
+    if how == "loops":
+        return _avg_pool_backward_loops(dout, inner)
+    PH, PW = inner
+    return np.repeat(np.repeat(dout, PH, axis=2), PW, axis=3) / (PH * PW)
+
+
+'''
+
+
 _STATS = (
     "        mu = x.mean(axis=(0, 2, 3), keepdims=True)  # (1, C, 1, 1)\n        var = x.var(axis=(0, 2, 3), keepdims=True)\n"
 )
@@ -140,6 +188,42 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
         quantity="dx",
     ),
     _v(
+        "conv1d_backward_padding_not_cropped",
+        "conv1d",
+        "dx is the gradient of the padded input: the padding never cropped (dx (N, C, L + 2·pad))",
+        ("    dx = dx_pad[:, :, pad : pad + L]\n", "    dx = dx_pad\n"),
+        function="conv1d_backward",
+        quantity="dx",
+        cause=Cause.SHAPE,
+    ),
+    _v(
+        "conv1d_dw_mean_over_batch",
+        "conv1d",
+        "dw the mean of the samples' contributions instead of their sum (a loss's 1/N applied again)",
+        (
+            '        dw += np.einsum("nf,nck->fck", dout[:, :, i], x_pad[:, :, window])\n',
+            '        dw += np.einsum("nf,nck->fck", dout[:, :, i], x_pad[:, :, window]) / x.shape[0]\n',
+        ),
+        function="conv1d_backward",
+        quantity="dw",
+    ),
+    _v(
+        "avg_pool_backward_not_divided",
+        "avg_pool",
+        "dout given whole to every element of its window, without the 1/(pool_height·pool_width)",
+        ("    share = dout / (PH * PW)\n", "    share = dout\n"),
+        function="avg_pool_backward",
+        quantity="dx",
+    ),
+    _v(
+        "avg_pool_backward_divided_by_window_count",
+        "avg_pool",
+        "dout divided by the number of windows H'·W' instead of the window's size pool_height·pool_width",
+        ("    share = dout / (PH * PW)\n", "    share = dout / (H_out * W_out)\n"),
+        function="avg_pool_backward",
+        quantity="dx",
+    ),
+    _v(
         "spatial_batchnorm_per_feature",
         "spatial_batchnorm",
         "train mode normalises each (c, h, w) over the batch alone (x as (N, C·H·W)), not each channel over N·H·W",
@@ -175,6 +259,21 @@ CONV_CORRECT: tuple[LayerVariant, ...] = (
         ("    return out, (x, pool_param)\n", "    return out\n"),
         ("def max_pool_backward_naive(dout, cache):", "def _max_pool_backward_loops(dout, cache):"),
         ("def spatial_batchnorm_forward(", _POOL_BY_RESHAPE + "def spatial_batchnorm_forward("),
+    ),
+    _v(
+        "conv1d_by_flipped_full_convolution",
+        "conv1d",
+        "conv1d_backward as 11-785's MyTorch writes it: dout dilated by the stride, dx its full convolution with w flipped",
+        (_function("conv1d_backward"), _CONV1D_BY_FULL_CONVOLUTION),
+    ),
+    _v(
+        "avg_pool_by_reshape",
+        "avg_pool",
+        "average pooling by a reshape into tiles where stride = pool size, its backward by np.repeat; the loops elsewhere",
+        ("def avg_pool_forward(x, pool_param):", "def _avg_pool_forward_loops(x, pool_param):"),
+        ("    return out, (x.shape, pool_param)\n", "    return out\n"),
+        ("def avg_pool_backward(dout, cache):", "def _avg_pool_backward_loops(dout, cache):"),
+        ("def spatial_batchnorm_forward(", _AVG_POOL_BY_RESHAPE + "def spatial_batchnorm_forward("),
     ),
     _v(
         "spatial_batchnorm_by_reshape",

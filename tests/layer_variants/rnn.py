@@ -1,6 +1,7 @@
-"""Recurrent-layer variants of impl/rnn_layers.py (CS231n assignment 3): bugs students write in
-BPTT, the LSTM's gates and cell, the embedding's backward and the masked temporal loss, each
-located by the check, and different but right ways to write the ops, which must pass."""
+"""Recurrent-layer variants of impl/rnn_layers.py (CS231n assignment 3, and the GRU step): bugs
+students write in BPTT, the LSTM's gates and cell, the GRU's reset gate and its path to prev_h,
+the embedding's backward and the masked temporal loss, each located by the check, and different
+but right ways to write the ops, which must pass."""
 
 from __future__ import annotations
 
@@ -10,6 +11,41 @@ from gradverify.diagnoses import Diagnosis
 from tests.layer_variants import LayerVariant, _v
 
 _rnn = partial(_v, module="rnn_layers")
+
+
+#: gru_step_backward from da_r on: the part that the variants below write differently.
+_GRU_GRADS = """    da_r = da_n * c_n * r * (1 - r)
+    da_z = dz * z * (1 - z)
+    da = np.hstack((da_r, da_z, da_n))
+    dc = np.hstack((da_r, da_z, da_n * r))
+    dprev_h = dc @ Wh.T + dnext_h * z
+    return da @ Wx.T, dprev_h, x.T @ da, prev_h.T @ dc, da.sum(axis=0)
+"""
+
+#: Cho et al.'s GRU, c_n = (r·prev_h) Wh_n: r·prev_h gets da_n Wh_nᵀ, and Wh_n its gradient from r·prev_h.
+_CHO_GRADS = """    H = prev_h.shape[1]
+    d_rh = da_n @ Wh[:, 2 * H :].T
+    da_r = d_rh * prev_h * r * (1 - r)
+    da_z = dz * z * (1 - z)
+    da = np.hstack((da_r, da_z, da_n))
+    dc = np.hstack((da_r, da_z))
+    dprev_h = dc @ Wh[:, : 2 * H].T + d_rh * r + dnext_h * z
+    dWh = np.hstack((prev_h.T @ dc, (r * prev_h).T @ da_n))
+    return da @ Wx.T, dprev_h, x.T @ da, dWh, da.sum(axis=0)
+"""
+
+#: The r and z blocks through the stacked matrix [Wx_rz; Wh_rz], the n block on its own.
+_FUSED_GRADS = """    D, H = x.shape[1], prev_h.shape[1]
+    drz = np.hstack((da_n * c_n * r * (1 - r), dz * z * (1 - z)))
+    dxh = drz @ np.vstack((Wx[:, : 2 * H], Wh[:, : 2 * H])).T
+    dW_rz = np.hstack((x, prev_h)).T @ drz
+    dc_n = da_n * r
+    dx = dxh[:, :D] + da_n @ Wx[:, 2 * H :].T
+    dprev_h = dxh[:, D:] + dc_n @ Wh[:, 2 * H :].T + dnext_h * z
+    dWx = np.hstack((dW_rz[:D], x.T @ da_n))
+    dWh = np.hstack((dW_rz[D:], prev_h.T @ dc_n))
+    return dx, dprev_h, dWx, dWh, np.concatenate((drz.sum(axis=0), da_n.sum(axis=0)))
+"""
 
 
 BUGGY: dict[str, LayerVariant] = {
@@ -56,6 +92,27 @@ BUGGY: dict[str, LayerVariant] = {
             function="lstm_step_backward",
             quantity="dprev_c",
             or_at=(("lstm_step_backward", "dx"), ("lstm_step_backward", "db"), ("lstm_step_backward", "dWx")),
+        ),
+        _rnn(
+            "gru_reset_before_matmul",
+            "gru_step",
+            "n = tanh(x Wx_n + b_n + (r·prev_h) Wh_n): Cho et al.'s original GRU, forward and backward "
+            "consistent, but not the protocol's (torch's GRUCell scales prev_h Wh_n by r); equal only when H = 1",
+            (
+                "    c_n = c[:, 2 * H :]\n    n = np.tanh(a[:, 2 * H :] + r * c_n)\n",
+                "    c_n = (r * prev_h) @ Wh[:, 2 * H :]\n    n = np.tanh(a[:, 2 * H :] + c_n)\n",
+            ),
+            (_GRU_GRADS, _CHO_GRADS),
+            function="gru_step_forward",
+            quantity="next_h",
+        ),
+        _rnn(
+            "gru_step_backward_no_direct_path_to_prev_h",
+            "gru_step",
+            "dprev_h = dc Whᵀ: the gradient of next_h's z·prev_h term, dnext_h·z, is dropped",
+            ("    dprev_h = dc @ Wh.T + dnext_h * z\n", "    dprev_h = dc @ Wh.T\n"),
+            function="gru_step_backward",
+            quantity="dprev_h",
         ),
         _rnn(
             "temporal_softmax_loss_ignores_mask",
@@ -108,6 +165,18 @@ CORRECT: dict[str, LayerVariant] = {
                 "    D = x.shape[1]\n"
                 "    return dxh[:, :D], dxh[:, D:], dc * f, dW[:D], dW[D:], da.sum(axis=0)\n",
             ),
+        ),
+        _rnn(
+            "gru_step_fused_gates",
+            "gru_step",
+            "the r and z gates from one product of [x, prev_h] with [Wx_rz; Wh_rz], split back in the backward",
+            (
+                "    r = _sigmoid(a[:, :H] + c[:, :H])\n    z = _sigmoid(a[:, H : 2 * H] + c[:, H : 2 * H])\n",
+                "    W_rz = np.vstack((Wx[:, : 2 * H], Wh[:, : 2 * H]))\n"
+                "    rz = _sigmoid(np.hstack((x, prev_h)) @ W_rz + b[: 2 * H])\n"
+                "    r, z = rz[:, :H], rz[:, H:]\n",
+            ),
+            (_GRU_GRADS, _FUSED_GRADS),
         ),
         _rnn(
             "word_embedding_backward_one_hot",

@@ -1,6 +1,7 @@
 """The recurrent ops' verdicts from torch autograd, with no part of the checker: each op run on
 fixed inputs (T = 3 steps, repeated word indices, a mask with zeros) by a variant and by torch,
-the recurrences written here in torch, out and every gradient compared."""
+the recurrences written here in torch (the GRU by torch.nn.GRUCell itself), out and every
+gradient compared."""
 
 from __future__ import annotations
 
@@ -79,6 +80,23 @@ def lstm(m) -> bool:
     return _agree(m, "lstm", [_r(N, T, D), _r(N, H), _r(D, 4 * H), _r(H, 4 * H), _r(4 * H)], _lstm)
 
 
+def gru_step(m) -> bool:
+    """torch.nn.GRUCell itself, its weights set to the protocol's transposed (bias_hh 0), and
+    its parameters' gradients transposed back; H = 2, where Cho's form differs from torch's."""
+    x, h, Wx, Wh, b = _r(N, D), _r(N, H), _r(D, 3 * H), _r(H, 3 * H), _r(3 * H)
+    cell = torch.nn.GRUCell(D, H, dtype=torch.float64)
+    with torch.no_grad():
+        for param, value in ((cell.weight_ih, Wx.T), (cell.weight_hh, Wh.T), (cell.bias_ih, b), (cell.bias_hh, 0 * b)):
+            param.copy_(_t(value))
+    xt, ht = _t(x, True), _t(h, True)
+    out, dout = cell(xt, ht), _r(N, H)
+    out.backward(_t(dout))
+    got, cache = m.gru_step_forward(x.copy(), h.copy(), Wx.copy(), Wh.copy(), b.copy())
+    grads = m.gru_step_backward(dout.copy(), cache)
+    expected = (xt.grad, ht.grad, cell.weight_ih.grad.T, cell.weight_hh.grad.T, cell.bias_ih.grad)
+    return _close(got, out.detach().numpy()) and all(_close(g, e.numpy()) for g, e in zip(grads, expected))
+
+
 def word_embedding(m) -> bool:
     x, W = np.array([[0, 2, 0], [3, 2, 0]]), _r(V, D)  # 0 three times, 2 twice
     w = _t(W, True)
@@ -105,4 +123,6 @@ def temporal_softmax_loss(m) -> bool:
     return _close(loss, value.item()) and _close(dx, scores.grad.numpy())
 
 
-RNN_VERDICTS = {f.__name__: f for f in (rnn_step, rnn, word_embedding, lstm_step, lstm, temporal_affine, temporal_softmax_loss)}
+RNN_VERDICTS = {
+    f.__name__: f for f in (rnn_step, rnn, word_embedding, lstm_step, lstm, gru_step, temporal_affine, temporal_softmax_loss)
+}
