@@ -41,6 +41,7 @@ class Diagnosis(StrEnum):
     PADDING_NOT_CROPPED = "padding_not_cropped"
     BATCH_OVERWRITTEN = "batch_overwritten"
     POOL_EVERY_ELEMENT = "pool_every_element"
+    POOL_SHARE = "pool_share"
     REPEATED_INDICES_LOST = "repeated_indices_lost"
     MASK_IGNORED = "mask_ignored"
     NO_GRADIENT_FROM_NEXT_STEP = "no_gradient_from_next_step"
@@ -97,6 +98,7 @@ DIAGNOSES: dict[Diagnosis, str] = {
     Diagnosis.PADDING_NOT_CROPPED: "a convolution's dx with the padding not cropped",
     Diagnosis.BATCH_OVERWRITTEN: "a parameter gradient overwritten per sample instead of summed",
     Diagnosis.POOL_EVERY_ELEMENT: "max-pool's gradient to every element of the window",
+    Diagnosis.POOL_SHARE: "average pooling's gradient not divided by the window's size",
     Diagnosis.REPEATED_INDICES_LOST: "an embedding's dW losing the gradients of repeated indices",
     Diagnosis.MASK_IGNORED: "the temporal loss ignoring its mask",
     Diagnosis.NO_GRADIENT_FROM_NEXT_STEP: "BPTT without the gradient from the next step",

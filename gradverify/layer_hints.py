@@ -222,6 +222,15 @@ def _every_element(p: Probe) -> np.ndarray:
     return dx
 
 
+def _shared_by(count: Callable[[Probe], int]) -> Model:
+    """avg_pool's dx with each dout divided by `count` instead of the window's size ph·pw."""
+
+    def model(p: Probe) -> np.ndarray:
+        return p.right["dx"] * (p.hyper["pool_height"] * p.hyper["pool_width"]) / count(p)
+
+    return model
+
+
 def _assigned_at_repeats(p: Probe) -> np.ndarray:
     """dW[x] += dout: NumPy's buffered fancy-index update keeps one gradient per distinct index."""
     x, dout = p.arrays["x"], p.douts[0]
@@ -432,6 +441,24 @@ MISTAKES: tuple[Mistake, ...] = (
         _every_element,
         "{function} gives dout to every element of its window (checked on {checked}): only the window's maximum "
         "reaches the output, so only it gets the gradient (the others get 0).",
+        backward=True,
+    ),
+    _m(
+        Diagnosis.POOL_SHARE,
+        "avg_pool",
+        "dx",
+        _shared_by(lambda p: 1),
+        "{function} gives each dout whole to every element of its window (checked on {checked}): out is the "
+        "window's mean, so each element gets dout/(pool_height·pool_width).",
+        backward=True,
+    ),
+    _m(
+        Diagnosis.POOL_SHARE,
+        "avg_pool",
+        "dx",
+        _shared_by(lambda p: p.sizes["Ho"] * p.sizes["Wo"]),
+        "{function} divides dout by the number of windows H'·W' (checked on {checked}): out is each window's mean, "
+        "so each element gets dout/(pool_height·pool_width).",
         backward=True,
     ),
     _m(
