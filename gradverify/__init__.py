@@ -190,10 +190,9 @@ def verify(
         "save_regressions": save_regressions,
         "replay": replay,
         "project": project,
+        "dtype": dtype,
     }
-    session = prepare(
-        impl, profile=profile, seed=seed, budget=budget, components=components, adapter=adapter, dtype=dtype, **options
-    )
+    session = prepare(impl, profile=profile, seed=seed, budget=budget, components=components, adapter=adapter, **options)
     return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
 
 

@@ -138,19 +138,18 @@ class Scope:
 
     def within(self, other: "Scope") -> "Scope":
         """What both scopes hold, in this scope's dtype."""
+
+        def both(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(name for name in mine if name in theirs)
+
         return Scope(
-            *(
-                tuple(name for name in mine if name in theirs)
-                for mine, theirs in (
-                    (self.activations, other.activations),
-                    (self.losses, other.losses),
-                    (self.network_activations, other.network_activations),
-                    (self.network_losses, other.network_losses),
-                    (self.parts, other.parts),
-                    (self.layers, other.layers),
-                )
-            ),
-            dtype=self.dtype,
+            both(self.activations, other.activations),
+            both(self.losses, other.losses),
+            both(self.network_activations, other.network_activations),
+            both(self.network_losses, other.network_losses),
+            both(self.parts, other.parts),
+            both(self.layers, other.layers),
+            self.dtype,
         )
 
     @property
