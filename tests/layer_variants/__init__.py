@@ -5,6 +5,7 @@ A variant is a list of (old text, new text) replacements, each old text occurrin
 in its module (so a variant never silently stops applying), with where the generic layer
 check must find it: the function and the quantity of the failing comparison, and its cause. A
 correct variant (a different but right way to write an op) has no `function`: it must pass.
+float32.py makes a float32 library of the model solution or of any variant (in_float32).
 """
 
 from __future__ import annotations
