@@ -184,3 +184,12 @@ def test_a_bad_dtype_setting_is_bad_usage(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["verify", "--impl", str(_float32_file(tmp_path)), "--quiet", "--no-save"]) == 2
     assert "[tool.gradverify] dtype" in capsys.readouterr().err
+
+
+def test_the_plugin_checks_a_declared_float32_library(tmp_path, monkeypatch):
+    _float32_file(tmp_path)
+    settings = '[tool.gradverify]\nimpl = "float32_layers.py"\nprofile = "ci"\ndtype = "float32"\nchecks = ["layer_relu*"]\n'
+    (tmp_path / "pyproject.toml").write_text(settings, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert pytest.main(["-p", "no:cacheprovider", "-q", str(tmp_path)]) == 0
+    assert pytest.main(["-p", "no:cacheprovider", "-q", "--gradverify-dtype", "float64", str(tmp_path)]) == 1
