@@ -146,6 +146,7 @@ def verify(
     skip: list[str] | None = None,
     components: list[str] | None = None,
     adapter: str | None = None,
+    dtype: str = "float64",
     regressions: str | Path | None = None,
     save_regressions: bool = True,
     replay: str | None = None,
@@ -165,6 +166,9 @@ def verify(
         default: all); adapter: a course adapter mapping the library's own API onto the protocol
         (docs/adapters.md). A check or case that needs a component neither declares nor maps is
         not in scope: not run, and not a failure.
+    dtype: what the library's layer ops compute in, "float64" or "float32": a float32 library's
+        are fed float32 inputs, must return float32 and are compared under the float32
+        tolerances (docs/layers.md, "float32"); the MLP protocol is checked in float64.
     regressions: the corpus folder (default: [tool.gradverify] regressions, else
         <project>/.gradverify/regressions); entries live in a subfolder per implementation and
         are replayed first; new counterexamples are saved unless `save_regressions` is false.
@@ -175,7 +179,7 @@ def verify(
     Hypothesis's own files (its cache of constants) go under <project>/.gradverify/hypothesis/
     with the dev and thorough profiles, and into a temporary folder removed at exit with ci.
     Returns a VerifyResult (`.passed`, `.results`, `.failed`). Raises ValueError for an unknown
-    profile, a property or skip pattern that matches no check, an unknown component, an adapter
+    profile or dtype, a property or skip pattern that matches no check, an unknown component, an adapter
     that cannot be used (its subclass gradverify.grading.adapters.AdapterError), an unreadable
     replay or [tool.gradverify], and gradverify.loader.ImplLoadError for an implementation that
     cannot be loaded or that (without an adapter) defines none of the functions of either protocol.
@@ -188,6 +192,7 @@ def verify(
         "save_regressions": save_regressions,
         "replay": replay,
         "project": project,
+        "dtype": dtype,
     }
     session = prepare(impl, profile=profile, seed=seed, budget=budget, components=components, adapter=adapter, **options)
     return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
@@ -202,6 +207,7 @@ def prepare(
     budget: int | None = None,
     components: list[str] | None = None,
     adapter: str | None = None,
+    dtype: str = "float64",
     regressions: str | Path | None = None,
     save_regressions: bool = True,
     replay: str | None = None,
@@ -229,7 +235,7 @@ def prepare(
         entry = corpus.load_replay(replay) if replay is not None else None
     except ValueError as exc:
         raise ValueError(f"replay: {exc}") from None
-    lib = impl if isinstance(impl, library.Library) else _library(impl, name, adapter, components, root, adapter_base)
+    lib = impl if isinstance(impl, library.Library) else _library(impl, name, adapter, components, root, adapter_base, dtype)
     spec = lib.spec
     corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
     if own_process:  # a setting of the whole process: not for a host's (profiles.use_hypothesis_home)
@@ -259,12 +265,13 @@ def _library(
     components: list[str] | None,
     root: Path,
     base: Path | None,
+    dtype: str = "float64",
 ) -> "Library":
     """The library prepare() checks (gradverify.library.load)."""
     from gradverify import library
 
     spec = impl if isinstance(impl, ModuleType) else str(impl)
-    return library.load(spec, name=name, adapter=adapter, components=components, project=root, base=base)
+    return library.load(spec, name=name, adapter=adapter, components=components, project=root, base=base, dtype=dtype)
 
 
 def grade(

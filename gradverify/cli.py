@@ -95,6 +95,12 @@ def _add_verify(sub: Any) -> None:
         help="check the library through a course adapter, as grading does: a .py file or a shipped one (cs231n, layers); "
         "what it does not map is not in scope (default: [tool.gradverify] adapter; docs/adapters.md)",
     )
+    v.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        help="what the library's layer ops compute in: float32 inputs, float32 results and float32 tolerances for float32 "
+        "(default: [tool.gradverify] dtype, else float64; docs/layers.md)",
+    )
     v.add_argument("--replay", metavar="FILE_OR_JSON", help="run exactly one saved counterexample")
     v.add_argument(
         "--regressions",
@@ -309,12 +315,14 @@ def _verify(args: argparse.Namespace, settings: dict[str, Any], root: Any) -> An
     import gradverify
     from gradverify.grading.adapters import SHIPPED
     from gradverify.library import components_of
+    from gradverify.references.compare import check_dtype
 
     if args.components is not None:
         components = components_of(args.components, "--components")
     else:
         components = components_of(settings.get("components"), "[tool.gradverify] components")
     adapter = args.adapter or settings.get("adapter")
+    dtype = args.dtype or check_dtype(settings.get("dtype", "float64"), "[tool.gradverify] dtype")
     return gradverify.verify(
         args.impl or settings.get("impl", gradverify.BUNDLED_IMPL),
         profile=args.profile or settings.get("profile", "dev"),
@@ -324,6 +332,7 @@ def _verify(args: argparse.Namespace, settings: dict[str, Any], root: Any) -> An
         skip=args.skip if args.skip is not None else settings.get("skip"),
         components=components,
         adapter=str(root / adapter) if adapter and not args.adapter and adapter not in SHIPPED else adapter,
+        dtype=dtype,
         regressions=args.regressions,
         save_regressions=not args.no_save,
         replay=args.replay,

@@ -4,6 +4,9 @@
     library.module    # what the checks call: the protocol's functions
     library.scope     # what is checked (properties/scope.py): declared, and what the adapter maps
 
+A library that computes in float32 says so (`dtype="float32"`): its layer ops are then checked
+in float32 (docs/layers.md, "float32"); the scope carries the dtype.
+
 A library of the protocol's own functions is checked as it is. A library with an API of its own
 (layer classes, (in, out) weights) is checked through the adapter that grading uses for it
 (docs/adapters.md): the adapter is imported here, in this process, over the library's module
@@ -15,11 +18,12 @@ scope, as it is "not mapped" in grading; declared components narrow the scope fu
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
 from gradverify.properties.scope import Scope, check_components
+from gradverify.references.compare import check_dtype
 
 
 @dataclass(frozen=True)
@@ -37,11 +41,18 @@ class Library:
     adapter: str | None = None
 
     @property
+    def dtype(self) -> str:
+        """What its layer ops are checked in: "float64", or "float32" when it declared so."""
+        return self.scope.dtype
+
+    @property
     def replay_options(self) -> str:
         """The options a replay command repeats so that it checks the library the same way."""
         options = f" --adapter {shlex.quote(self.adapter)}" if self.adapter else ""
         if self.components is not None:
             options += f" --components {shlex.quote(','.join(self.components))}"
+        if self.dtype != "float64":
+            options += f" --dtype {self.dtype}"
         return options
 
 
@@ -64,17 +75,19 @@ def load(
     components: list[str] | None = None,
     project: Path | None = None,
     base: Path | None = None,
+    dtype: str = "float64",
 ) -> Library:
     """The library `impl` (a module, a module name or a .py path; `name`: what a module is known
     as, default its __name__), through `adapter` (a shipped adapter's name or a .py path relative
     to `base`, default the working folder), in the scope of the declared `components` and what
-    the adapter maps. ImplLoadError (gradverify.loader) when the library cannot be loaded or,
+    the adapter maps, its layer ops checked in `dtype` ("float64" or "float32"; ValueError for
+    another). ImplLoadError (gradverify.loader) when the library cannot be loaded or,
     without an adapter, defines none of the functions of either protocol; AdapterError (a ValueError)
     when the adapter cannot be used; ValueError for an unknown component."""
     from gradverify.loader import load_module, require_protocol
 
     declared = components_of(components)
-    scope = Scope() if declared is None else Scope.declared(declared)
+    scope = replace(Scope() if declared is None else Scope.declared(declared), dtype=check_dtype(dtype))
     if isinstance(impl, ModuleType):
         module, spec = impl, name or impl.__name__
     else:

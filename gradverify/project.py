@@ -14,6 +14,7 @@ the installed package.
     regressions = ".gradverify/regressions"   # relative to the project folder
     components = ["dense", "network", "relu", "identity", "mse"]   # what the library implements
     adapter = "course_api.py"                 # relative to the project folder, or a shipped name
+    dtype = "float32"                         # what the layer ops compute in (default float64)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ SETTINGS: dict[str, type] = {
     "skip": list,
     "components": list,
     "adapter": str,
+    "dtype": str,
 }
 #: The settings that are lists of names or glob patterns of checks (gradverify.runner.select), or
 #: of components (gradverify.properties.scope).

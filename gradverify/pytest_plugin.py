@@ -9,6 +9,7 @@ gradverify is installed; it does nothing (no items, no torch, no jax) unless con
     regressions = ".gradverify/regressions"
     components = ["dense", "network", "relu", "identity", "mse"]   # default: every component
     adapter = "course_api.py"        # a course adapter, relative to the rootdir, or a shipped name
+    dtype = "float32"                # what the layer ops compute in (default: float64)
 
 or `--gradverify-impl MODULE_OR_FILE` (a path relative to the working folder). Then every
 run collects the checks beside the project's tests, as `gradverify::<check>` items marked
@@ -18,6 +19,7 @@ run collects the checks beside the project's tests, as `gradverify::<check>` ite
     --gradverify-report PATH               (the Markdown report of `gradverify verify --report`,
                                             its pictures beside it)   --gradverify-no-plots
     --gradverify-components NAMES          --gradverify-adapter NAME_OR_FILE (relative to the working folder)
+    --gradverify-dtype float64|float32
 
 mean what `gradverify verify`'s do. A check runs as the CLI runs it (gradverify.runner.run_one:
 corpus replay first, then hypothesis; a new counterexample saved to the project's corpus), and
@@ -90,6 +92,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME_OR_FILE",
         help="check the library through this course adapter (default: [tool.gradverify] adapter)",
     )
+    group.addoption(
+        "--gradverify-dtype",
+        choices=["float64", "float32"],
+        help="what the library's layer ops compute in (default: [tool.gradverify] dtype, else float64)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -147,6 +154,7 @@ def _library(config: pytest.Config, spec: str, settings: dict[str, Any], root: P
     that the options (else the settings) name; pytest.UsageError when it cannot be."""
     from gradverify import library
     from gradverify.loader import ImplLoadError, NotAnImplementation
+    from gradverify.references.compare import check_dtype
 
     option = config.getoption("gradverify_adapter")
     adapter = option or settings.get("adapter")
@@ -155,12 +163,14 @@ def _library(config: pytest.Config, spec: str, settings: dict[str, Any], root: P
     if components is None:
         components, where = settings.get("components"), "[tool.gradverify] components"
     try:
-        return library.load(spec, adapter=adapter, components=library.components_of(components, where), project=root, base=folder)
+        dtype = config.getoption("gradverify_dtype") or check_dtype(settings.get("dtype", "float64"), "[tool.gradverify] dtype")
+        declared = library.components_of(components, where)
+        return library.load(spec, adapter=adapter, components=declared, project=root, base=folder, dtype=dtype)
     except NotAnImplementation as exc:
         raise pytest.UsageError(f"gradverify: {exc}") from None
     except ImplLoadError as exc:
         raise pytest.UsageError(f"gradverify: cannot load the implementation: {exc}") from None
-    except ValueError as exc:  # an unknown component; an adapter that cannot be used (AdapterError)
+    except ValueError as exc:  # an unknown component or dtype; an adapter that cannot be used (AdapterError)
         raise pytest.UsageError(f"gradverify: {exc}") from None
 
 

@@ -12,7 +12,7 @@ from gradverify.properties.cases import case_to_json
 from gradverify.markdown import code, inline
 from gradverify.profiles import PROFILES
 from gradverify.results import HOLDING, CheckKind, CheckStatus, Failure, PropertyResult, Source, VerifyResult
-from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_limit
+from gradverify.references.compare import TOLERANCES, Cause, Comparison, out_of_tolerance, tolerance_for, tolerance_limit
 
 if TYPE_CHECKING:  # gradverify.plots is imported only by a run that draws
     import numpy as np
@@ -397,7 +397,9 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
         f"# gradverify report: {code(run.impl)}",
         "",
         f"{verdict} — {holding} of {total} checks hold; {failed} fail{extra}. "
-        f"{examples} examples in {run.seconds:.1f} s wall, imports included (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}).",
+        f"{examples} examples in {run.seconds:.1f} s wall, imports included (profile `{run.profile}`, seed {run.seed if run.seed is not None else 'random'}"
+        + (f", layer ops in `{run.dtype}`" if run.dtype != "float64" else "")
+        + ").",
         "",
     ]
     if not run.passed:
@@ -429,6 +431,7 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
         f"{sum(r.regressions_replayed for r in run.results)} entries replayed first",
         "- tolerances: " + "; ".join(f"{k}: {v}" for k, v in TOLERANCES.items()),
         f"- kinks and saturation: {run.kink_policy}",
+        f"- dtype: {dtype_line(run)}",
         f"- scope: {scope_line(run)}",
     ]
     if run.new_regressions:
@@ -437,6 +440,19 @@ def render_markdown(run: VerifyResult, drawn: "dict[str, DrawnPicture] | None" =
     lines += ["", "## Environment", ""]
     lines += [f"- {k}: {v}" for k, v in run.environment.items()]
     return "\n".join(lines) + "\n"
+
+
+def dtype_line(run: VerifyResult) -> str:
+    """What the run checked the layer ops in, and under which tolerances."""
+    if run.dtype == "float64":
+        return "`float64` (the layer ops and the MLP protocol)"
+    rows = ", ".join(
+        f"{name}: {TOLERANCES[name]}" for name in (tolerance_for("autodiff", run.dtype), tolerance_for("finite_diff", run.dtype))
+    )
+    return (
+        f"`{run.dtype}`, as the library declared: the layer ops fed {run.dtype} inputs, their results expected in {run.dtype} "
+        f"and compared with the float64 references under {rows}; the MLP protocol in float64"
+    )
 
 
 def scope_line(run: VerifyResult) -> str:
@@ -514,6 +530,7 @@ def render_junit(run: VerifyResult) -> str:
         skipped=str(sum(1 for r in run.results if not r.in_scope)),
         time=f"{run.seconds:.3f}",
     )
+    ET.SubElement(ET.SubElement(suite, "properties"), "property", name="dtype", value=run.dtype)
     for r in run.results:
         case = ET.SubElement(suite, "testcase", classname=f"gradverify.{r.kind}", name=r.name, time=f"{r.seconds:.3f}")
         if not r.in_scope:

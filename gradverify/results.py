@@ -149,6 +149,9 @@ class VerifyResult:
     #: the protocols (gradverify.loader: "MLP protocol", "layer protocol") the library defines
     #: no function of: their checks are not run, and the report says so in one line
     absent_protocols: list[str] = field(default_factory=list)
+    #: what the layer ops were checked in: "float64", or "float32" for a library that declared it
+    #: (the MLP protocol is checked in float64)
+    dtype: str = "float64"
 
     @property
     def passed(self) -> bool:
@@ -227,4 +230,5 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
         components=first.components,
         adapter=first.adapter,
         absent_protocols=first.absent_protocols,
+        dtype=first.dtype,
     )

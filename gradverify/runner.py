@@ -18,7 +18,7 @@ import json
 import shlex
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -27,8 +27,10 @@ from gradverify import corpus
 from gradverify.profiles import PROFILES, Profile
 from gradverify.properties.cases import case_to_json
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES, FixedCheck, Property
+from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
 from gradverify.properties.scope import Scope
+from gradverify.references.compare import tolerance_for
 from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, VerifyResult, environment
 from gradverify.search import illustrate, missing_failure, not_in_scope, replay_only, run_fixed, run_property
 
@@ -171,6 +173,7 @@ def start(
         started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         components=components,
         adapter=adapter,
+        dtype=(scope or Scope()).dtype,
     )
     session = Session(
         impl=impl,
@@ -192,7 +195,17 @@ def start(
     elif corpus_dir is not None:
         run.corpus_dir = str(corpus_dir)
         session.entries, run.corpus_problems = corpus.load(corpus_dir)
+    session.entries = [_in_dtype(entry, run.dtype) for entry in session.entries]
+    if session.replay is not None:
+        session.replay = _in_dtype(session.replay, run.dtype)
     return session
+
+
+def _in_dtype(entry: corpus.Entry, dtype: str) -> corpus.Entry:
+    """A saved layer case replayed in the dtype of the run (the library's, not the case's)."""
+    if isinstance(entry.case, LayerCase) and entry.case.dtype != dtype:
+        return replace(entry, case=entry.case.in_dtype(dtype))
+    return entry
 
 
 def _implemented(session: Session) -> None:
@@ -243,6 +256,8 @@ def run_one(session: Session, name: str) -> PropertyResult:
         )
         if new_case is not None and session.save_regressions and session.corpus_dir is not None:
             _save(run, result.failure, session.corpus_dir, name, new_case, run.impl)
+    if name in LAYER_PROPERTIES:
+        result.tolerance = tolerance_for(result.tolerance, run.dtype)
     if result.failure is not None and result.failure.case is not None:
         result.failure.replay = replay_command(
             run.impl, result.failure.corpus_path, name, result.failure.case, session.replay_options

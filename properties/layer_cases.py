@@ -7,11 +7,16 @@ uniform over the classes; indices (word_embedding's x) uniform with the last one
 first, so a backward that assigns where it should add is seen; masks (temporal_softmax_loss's)
 Bernoulli(½) with the first True and the last False; the cotangent dout N(0, 1) (never all ones, so a backward that sums
 where it should weight is seen).
+
+A case's `dtype` is the floating-point type the implementation is checked in (docs/layers.md,
+"float32"): "float64", or "float32" for a library that declares it computes in float32. The
+real arrays and the cotangent are drawn as for float64 and rounded to that dtype; labels,
+indices and masks are as they are. The references take the same (rounded) values in float64.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +32,9 @@ class LayerCase:
     #: the drawn hyperparameters, by name
     hyper: tuple[tuple[str, Any], ...]
     seed: int
+    #: the floating-point type the implementation is checked in: "float64" or "float32"
+    #: (gradverify.references.compare.DTYPES)
+    dtype: str = "float64"
 
     @property
     def sizes(self) -> dict[str, Any]:
@@ -52,23 +60,35 @@ class LayerCase:
     def arrays(self) -> dict[str, np.ndarray]:
         """Each arg's array, by name, drawn from the seed by its domain."""
         rng = np.random.default_rng(self.seed)
-        return {arg.name: _draw(rng, arg.domain, shape_of(arg.shape, self.sizes), self.sizes) for arg in self.op.args}
+        drawn = {arg.name: _draw(rng, arg.domain, shape_of(arg.shape, self.sizes), self.sizes) for arg in self.op.args}
+        return {name: self._rounded(value) for name, value in drawn.items()}
+
+    def _rounded(self, value: np.ndarray) -> np.ndarray:
+        """A float64 draw rounded to the case's dtype (other arrays as they are)."""
+        return value.astype(self.dtype) if value.dtype == np.float64 and self.dtype != "float64" else value
 
     def cotangent(self, shape: tuple[int, ...], index: int = 0) -> np.ndarray:
         """dout ~ N(0, 1) of `shape` for the forward's output `index`, from the seed (a stream of
         its own per output, so lstm_step's dnext_h and dnext_c differ)."""
         stream = [self.seed, 1, index] if index else [self.seed, 1]
-        return np.random.default_rng(stream).standard_normal(shape)
+        return self._rounded(np.random.default_rng(stream).standard_normal(shape))
 
     def direction(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        """u ~ N(0, 1) for the directional finite difference along arg `name`."""
+        """u ~ N(0, 1) for the directional finite difference along arg `name` (float64: the
+        checker's own, in whatever dtype the case is)."""
         return np.random.default_rng([self.seed, 2, *name.encode()]).standard_normal(shape)
 
     def describe(self) -> str:
-        """e.g. 'batchnorm: x (2, 1), gamma (1,), beta (1,), …; mode 'train', eps 1e-05; seed 0'"""
+        """e.g. 'batchnorm: x (2, 1), gamma (1,), beta (1,), …; mode 'train', eps 1e-05; seed 0'
+        (and '; float32' for a float32 case)"""
         shapes = ", ".join(f"{name} {shape}" for name, shape in self.shapes().items())
         hyper = "; " + ", ".join(f"{k} {v!r}" for k, v in self.hyper) if self.hyper else ""
-        return f"{self.op.name}: {shapes}{hyper}; seed {self.seed}"
+        dtype = f"; {self.dtype}" if self.dtype != "float64" else ""
+        return f"{self.op.name}: {shapes}{hyper}; seed {self.seed}{dtype}"
+
+    def in_dtype(self, dtype: str) -> "LayerCase":
+        """The same case checked in `dtype` (a saved case is replayed in the dtype of the run)."""
+        return replace(self, dtype=dtype)
 
 
 def _draw(rng: np.random.Generator, domain: str, shape: tuple[int, ...], sizes: dict[str, Any]) -> np.ndarray:

@@ -3,8 +3,10 @@
     comparisons = check_layer(impl, case)      # case: a LayerCase of any LayerOp
 
 Per case, in turn (docs/layers.md):
-  - the forward called on copies: (out, cache), out an ndarray of the op's shape and float64,
-    sharing memory with no input, the inputs left unmodified;
+  - the forward called on copies: (out, cache), out an ndarray of the op's shape and of the
+    case's dtype (float64, or float32 for a library that declares it: its inputs are float32,
+    the references stay float64, and the float32 rows of the tolerance table apply), sharing
+    memory with no input, the inputs left unmodified;
   - out against the references in JAX and PyTorch, and the state the forward leaves in its
     parameter dict (batchnorm's running averages: updated in train mode, unchanged in test);
     a random op (dropout) called twice with one seed gives one output, and the mask it drew
@@ -31,18 +33,31 @@ import numpy as np
 from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.shared import Rejected
-from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare, failed
+from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare, failed, tolerance_for
 from gradverify.references.finite_diff import NotSmoothHere, directional
 from gradverify.references.layer_spec import Evaluation, LayerOp, shape_of
 
 FD = "finite differences"
+#: What a float32 result in a float64 run is told (docs/layers.md, "float32").
+FLOAT32_DECLARATION = (
+    '; declare dtype = "float32" ([tool.gradverify], or verify --dtype float32) if the library computes in float32'
+)
 
 
 def evaluations(op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any], dout: Any) -> dict[str, Evaluation]:
-    """Each reference's Evaluation of the op, by oracle name (JAX and PyTorch imported on first use)."""
+    """Each reference's Evaluation of the op, by oracle name (JAX and PyTorch imported on first use);
+    always in float64, on a float32 case's values upcast."""
     from gradverify.references import layer_jax, layer_torch
 
+    arrays, dout = {k: _float64(v) for k, v in arrays.items()}, _float64(dout)
     return {"jax": layer_jax.evaluate(op, arrays, hyper, dout), "torch": layer_torch.evaluate(op, arrays, hyper, dout)}
+
+
+def _float64(value: Any) -> Any:
+    """A float32 array (or a tuple of them) upcast to float64; anything else as it is."""
+    if isinstance(value, tuple):
+        return tuple(map(_float64, value))
+    return value.astype(np.float64) if isinstance(value, np.ndarray) and value.dtype == np.float32 else value
 
 
 def param_dict(op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]) -> dict[str, Any]:
@@ -78,15 +93,17 @@ def outputs_of(op: LayerOp, first: Any) -> tuple[Any, ...]:
     return first if len(op.outputs) > 1 else (first,)
 
 
-def form(where: Where, value: Any, shape: tuple[int, ...]) -> list[Comparison]:
-    """[] when value is a float64 ndarray of `shape`; else one failing comparison that says why
-    (a wrong shape is left to compare, which names it and recognises a transpose)."""
+def form(where: Where, value: Any, shape: tuple[int, ...], dtype: str = "float64") -> list[Comparison]:
+    """[] when value is an ndarray of `shape` and `dtype` (the case's); else one failing
+    comparison that says why (a wrong shape is left to compare, which names it and recognises a
+    transpose). float32 where float64 is expected says how to declare a float32 library."""
     if not isinstance(value, np.ndarray):
         return [
             failed(where, Cause.WRONG_FORM, f"returned a {type(value).__name__} where an ndarray of shape {shape} was expected")
         ]
-    if value.dtype != np.float64 and value.shape == shape:
-        return [failed(where, Cause.WRONG_FORM, f"returned dtype {value.dtype} where float64 was expected")]
+    if value.dtype != dtype and value.shape == shape:
+        declare = FLOAT32_DECLARATION if value.dtype == np.float32 and dtype == "float64" else ""
+        return [failed(where, Cause.WRONG_FORM, f"returned dtype {value.dtype} where {dtype} was expected{declare}")]
     return []
 
 
@@ -169,7 +186,8 @@ def directionals(
 
         branch = None if op.branch is None else _branch_along(op, arrays, arg.name)
         try:
-            found[arg.name] = directional(f, arrays[arg.name], case.direction(arg.name, arrays[arg.name].shape), branch=branch)
+            u = case.direction(arg.name, arrays[arg.name].shape)
+            found[arg.name] = directional(f, arrays[arg.name], u, branch=branch, dtype=case.dtype)
         except NotSmoothHere:
             raise Rejected(f"{case.describe()} lies on a kink") from None
     return found
@@ -185,10 +203,10 @@ def compare_grads(
     function: str, case: LayerCase, grads: tuple[Any, ...], refs: dict[str, Evaluation], fd: dict[str, float]
 ) -> list[Comparison]:
     """Each grad against each reference's, then ⟨grad, u⟩ against the finite difference."""
-    op, out = case.op, []
+    op, out, tol = case.op, [], tolerance_for("autodiff", case.dtype)
     for oracle, ev in refs.items():
         for name, got, expected in zip(op.grads, grads, ev.grads):
-            out.append(compare(Where(oracle=oracle, function=function, quantity=name), got, expected, "autodiff"))
+            out.append(compare(Where(oracle=oracle, function=function, quantity=name), got, expected, tol))
     for arg, name, got in zip(op.differentiable, op.grads, grads):
         u = case.direction(arg.name, np.shape(refs["jax"].grads[op.grads.index(name)]))
         try:
@@ -198,7 +216,8 @@ def compare_grads(
         if have.shape != u.shape:
             continue  # the comparisons above name the shape
         along = float(np.sum(have * u))
-        out.append(compare(Where(oracle=FD, function=function, quantity=f"⟨{name}, u⟩"), along, fd[arg.name], "finite_diff"))
+        fd_tol = tolerance_for("finite_diff", case.dtype)
+        out.append(compare(Where(oracle=FD, function=function, quantity=f"⟨{name}, u⟩"), along, fd[arg.name], fd_tol))
     return out
 
 
@@ -224,7 +243,9 @@ def check_backward(
         return [failure.comparison()]
     shapes = case.shapes()
     out = [
-        c for arg, name, g in zip(op.differentiable, op.grads, grads) for c in form(where.at(quantity=name), g, shapes[arg.name])
+        c
+        for arg, name, g in zip(op.differentiable, op.grads, grads)
+        for c in form(where.at(quantity=name), g, shapes[arg.name], case.dtype)
     ]
     upstream = dict(zip(op.upstream, passed))
     out += aliases(where, dict(zip(op.grads, grads)), upstream, may_be=identity_aliases(op, case.hypers)[1])
@@ -232,12 +253,10 @@ def check_backward(
     return out + compare_grads(function, case, grads, refs, fd)
 
 
-def _state(op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation]) -> list[Comparison]:
+def _state(op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation], tol: str = "autodiff") -> list[Comparison]:
     """The parameter dict's state after the forward against each reference's."""
     return [
-        compare(
-            Where(oracle=oracle, function=op.forward, quantity=f"{op.param}[{key!r}]"), params.get(key), ev.state[key], "autodiff"
-        )
+        compare(Where(oracle=oracle, function=op.forward, quantity=f"{op.param}[{key!r}]"), params.get(key), ev.state[key], tol)
         for oracle, ev in refs.items()
         for key in op.state
     ]
@@ -246,7 +265,8 @@ def _state(op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation]) -> 
 def _same_again(impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], out: Any) -> list[Comparison]:
     """A random op called again with the same parameter dict (its seed) gives the same output."""
     again = call_forward(impl, case.op, arrays, case.hypers)[0]
-    return [compare(Where(function=case.op.forward, quantity="out, called again with the same seed"), again, out, "autodiff")]
+    where = Where(function=case.op.forward, quantity="out, called again with the same seed")
+    return [compare(where, again, out, tolerance_for("autodiff", case.dtype))]
 
 
 def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
@@ -261,14 +281,15 @@ def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     douts = tuple(case.cotangent(shape, i) for i, (_, shape) in enumerate(named))
     refs = evaluations(op, {**arrays, **_mask(op, first, named[0][1])}, hyper, douts if len(douts) > 1 else douts[0])
     outs = dict(zip((name for name, _ in named), outputs_of(op, first)))
-    out = [c for name, shape in named for c in form(where.at(quantity=name), outs[name], shape)]
+    tol = tolerance_for("autodiff", case.dtype)
+    out = [c for name, shape in named for c in form(where.at(quantity=name), outs[name], shape, case.dtype)]
     out += aliases(where, outs, passed, may_be=identity_aliases(op, hyper)[0])
     out += [
-        compare(Where(oracle=o, function=op.forward, quantity=name), outs[name], expected, "autodiff")
+        compare(Where(oracle=o, function=op.forward, quantity=name), outs[name], expected, tol)
         for o, ev in refs.items()
         for (name, _), expected in zip(named, outputs_of(op, ev.out))
     ]
-    out += _state(op, params, refs)
+    out += _state(op, params, refs, tol)
     if op.random:
         out += _same_again(impl, case, arrays, first)
     before = {k: pristine[k] for k in passed}
@@ -293,7 +314,8 @@ def _check_loss(
     op, where = case.op, Where(function=case.op.forward)
     loss = expect_float(op.forward, value, "the loss")
     refs = evaluations(op, arrays, case.hypers, None)
-    out = [compare(Where(oracle=o, function=op.forward, quantity="loss"), loss, ev.out, "autodiff") for o, ev in refs.items()]
-    out += form(where.at(quantity="dx"), dx, arrays["x"].shape) + aliases(where, {"dx": dx}, passed)
+    tol = tolerance_for("autodiff", case.dtype)
+    out = [compare(Where(oracle=o, function=op.forward, quantity="loss"), loss, ev.out, tol) for o, ev in refs.items()]
+    out += form(where.at(quantity="dx"), dx, arrays["x"].shape, case.dtype) + aliases(where, {"dx": dx}, passed)
     out += compare_grads(op.forward, case, (dx,), refs, directionals(impl, case, arrays, None))
     return out + unmodified(where, passed, {k: pristine[k] for k in passed})

@@ -4,7 +4,7 @@
 
 Each runs gradverify.properties.layer_checks.check_layer on the cases its op's strategy draws,
 and needs its op's component (`layer_batchnorm`, properties/scope.py): an op the library does
-not define, or does not declare, is not in scope. Kept apart from properties/checks.py, whose
+not define, or does not declare, is not in scope. Its cases are drawn in the scope's dtype. Kept apart from properties/checks.py, whose
 Property it builds, so that the checks import neither the other's registry.
 """
 
@@ -27,7 +27,7 @@ def layer_property(op: LayerOp, *, max_size: int | None = None, weight: float = 
         name=f"layer_{op.name}_matches_references",
         claim=f"{', '.join(op.functions)} agree with JAX, PyTorch and finite differences, with state and form as the convention says",
         functions=(op.forward, *op.backwards[:1]),  # the alternatives are checked when defined
-        strategy=lambda scope: layer_cases(op, max_size=max_size),
+        strategy=lambda scope: layer_cases(op, max_size=max_size, dtype=scope.dtype),
         check=check_layer,
         tolerance="autodiff",
         weight=weight,

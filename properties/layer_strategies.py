@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from gradverify.properties.layer_cases import LayerCase
+from gradverify.references.compare import check_dtype
 from gradverify.references.layer_spec import LayerOp, Size
 
 SEEDS = st.integers(min_value=0, max_value=2**32 - 1)
@@ -29,11 +30,13 @@ def _size(size: Size, cap: int | None) -> st.SearchStrategy[Any]:
     return st.lists(one, min_size=1, max_size=size.many).map(tuple) if size.many else one
 
 
-def layer_cases(op: LayerOp, *, max_size: int | None = None) -> st.SearchStrategy[LayerCase]:
-    """Cases of `op`; `max_size` caps every size (never below its low)."""
+def layer_cases(op: LayerOp, *, max_size: int | None = None, dtype: str = "float64") -> st.SearchStrategy[LayerCase]:
+    """Cases of `op` checked in `dtype` ("float64" or "float32"); `max_size` caps every size
+    (never below its low)."""
     if max_size is not None and (not isinstance(max_size, int) or max_size < 1):
         raise ValueError(f"max_size must be an integer >= 1, got {max_size!r}")
+    check_dtype(dtype)
     dims = st.tuples(*(st.tuples(st.just(s.name), _size(s, max_size)) for s in op.sizes))
     hyper = st.tuples(*(st.tuples(st.just(h.name), st.sampled_from(h.choices)) for h in op.hypers))
-    cases = st.builds(LayerCase, st.just(op), dims, hyper, SEEDS)
+    cases = st.builds(LayerCase, st.just(op), dims, hyper, SEEDS, st.just(dtype))
     return cases.filter(lambda case: case.consistent) if op.derived else cases

@@ -11,13 +11,17 @@ activations and losses apart from those its networks are built of, as the adapte
 and NETWORK_ACTIVATIONS are apart. A check or a case that needs a component outside the scope is
 not run: it is "not in scope", never a failure. The names come from the spec, never from the
 implementation checked.
+
+A scope also says the floating-point type the layer ops are checked in (`dtype`: "float64", or
+"float32" for a library that declares it, `[tool.gradverify] dtype`, `verify --dtype`); the
+MLP protocol is checked in float64 whatever it says.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gradverify.properties.cases import OUTPUT_ACTIVATIONS, ActivationCase, Example, LossCase, TrainCase
@@ -91,8 +95,9 @@ def _declared(names: tuple[str, ...] | None, registry: Iterable[str]) -> tuple[s
 class Scope:
     """What a run checks. activations, losses: those of the activation and loss functions;
     network_activations, network_losses: those networks (network_gradients, train) are built of;
-    parts: the PARTS in scope; layers: the layer ops in scope (by op name). The default is the
-    whole of both protocols."""
+    parts: the PARTS in scope; layers: the layer ops in scope (by op name); dtype: what the
+    layer ops are checked in (gradverify.references.compare.DTYPES). The default is the whole
+    of both protocols, in float64."""
 
     activations: tuple[str, ...] = tuple(ACTIVATIONS)
     losses: tuple[str, ...] = tuple(LOSSES)
@@ -100,6 +105,7 @@ class Scope:
     network_losses: tuple[str, ...] = tuple(LOSSES)
     parts: tuple[str, ...] = tuple(PARTS)
     layers: tuple[str, ...] = tuple(LAYER_OPS)
+    dtype: str = "float64"
 
     @classmethod
     def declared(cls, names: Iterable[Any]) -> "Scope":
@@ -131,25 +137,25 @@ class Scope:
         )
 
     def within(self, other: "Scope") -> "Scope":
-        """What both scopes hold."""
+        """What both scopes hold, in this scope's dtype."""
+
+        def both(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(name for name in mine if name in theirs)
+
         return Scope(
-            *(
-                tuple(name for name in mine if name in theirs)
-                for mine, theirs in (
-                    (self.activations, other.activations),
-                    (self.losses, other.losses),
-                    (self.network_activations, other.network_activations),
-                    (self.network_losses, other.network_losses),
-                    (self.parts, other.parts),
-                    (self.layers, other.layers),
-                )
-            )
+            both(self.activations, other.activations),
+            both(self.losses, other.losses),
+            both(self.network_activations, other.network_activations),
+            both(self.network_losses, other.network_losses),
+            both(self.parts, other.parts),
+            both(self.layers, other.layers),
+            self.dtype,
         )
 
     @property
     def whole(self) -> bool:
-        """Whether every component is in scope (nothing is left out)."""
-        return self == Scope()
+        """Whether every component is in scope (nothing is left out), whatever the dtype."""
+        return replace(self, dtype=WHOLE.dtype) == WHOLE
 
     def has_function(self, function: str) -> bool:
         """Whether protocol function `function` is in scope: its part, or for the activation and

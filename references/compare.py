@@ -35,7 +35,8 @@ class Tolerance:
         return f"rtol {self.rtol:.0e}, atol {self.atol:.0e}"
 
 
-#: Every comparison of the suite uses one of these (float64 throughout).
+#: Every comparison of the suite uses one of these (float64 throughout, but the rows for a
+#: layer library that declares it computes in float32: tolerance_for).
 TOLERANCES: dict[str, Tolerance] = {
     # Two float64 computations of the same formula (impl vs JAX vs PyTorch):
     # they differ only by rounding and summation order, ~1e-15 relative per
@@ -47,7 +48,37 @@ TOLERANCES: dict[str, Tolerance] = {
     # Figures published in the literature, printed to 8 decimals: right when
     # they round to what was printed, i.e. within half a unit of the 8th decimal.
     "published": Tolerance(rtol=0.0, atol=5e-9),
+    # A float32 implementation against the float64 references on the same float32 inputs: each
+    # of its operations rounds to u = 2⁻²⁴ ≈ 6e-8 relative, and a layer op is tens of them on
+    # terms of size ~1–10 (conv sums up to 27 products), with cancellation in the norms' dx:
+    # errors ~1e-6 absolute. rtol 1e-4 ≈ 1600u; the worst error of the float32 model solution
+    # (40 cases of every op, benchmarks/float32_margins.py) is 0.13 of this limit. JAX's
+    # check_grads keeps 2e-3 for float32, but against finite differences; its float32 value
+    # tolerance is 1e-6.
+    "autodiff_float32": Tolerance(rtol=1e-4, atol=1e-5),
+    # Richardson central differences of a float32 forward, step 1e-2 (finite_diff.STEPS):
+    # rounding ~3·k·u·|f|/h ≈ 1e-4..1e-3 for |f| ~ 1–10, truncation below it; the worst error
+    # of the float32 model solution (40 cases of every op) is 0.14 of this limit, 0.34 for the
+    # kinked ops at the step 1e-3 a kink may shrink it to. JAX's check_grads: 2e-3 at step 1e-4.
+    "finite_diff_float32": Tolerance(rtol=1e-3, atol=2e-3),
 }
+
+#: The floating-point types an implementation may be checked in (docs/layers.md, "float32").
+DTYPES = ("float64", "float32")
+
+
+def tolerance_for(kind: str, dtype: str = "float64") -> str:
+    """The row of TOLERANCES for a result computed in `dtype`: `kind` ("autodiff", "finite_diff")
+    itself for float64, "<kind>_float32" for float32."""
+    return kind if dtype == "float64" else f"{kind}_{dtype}"
+
+
+def check_dtype(value: object, what: str = "dtype") -> str:
+    """`value` when it is one of DTYPES; ValueError, starting with `what`, naming them otherwise."""
+    if value not in DTYPES:
+        raise ValueError(f"{what}: expected one of {', '.join(DTYPES)}, got {value!r}")
+    return str(value)
+
 
 MAX_MISMATCHES = 5
 

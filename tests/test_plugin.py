@@ -345,7 +345,7 @@ def test_docs_ci_shows_the_example_project_and_the_options_as_they_are(request):
     for shown in ("pyproject.toml", "tests/test_backprop.py"):
         assert (EXAMPLE / shown).read_text(encoding="utf-8") in doc, f"docs/ci.md shows {shown} as it is"
     options = set(re.findall(r"--gradverify-[a-z]+(?:-[a-z]+)*", doc))
-    assert len(options) == 8
+    assert len(options) == 9
     for option in options:
         request.config.getoption(option.lstrip("-").replace("-", "_"))  # ValueError for an option pytest does not know
 
