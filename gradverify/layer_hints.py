@@ -31,7 +31,7 @@ from gradverify.diagnoses import Diagnosis, Hint
 from gradverify.properties.calls import ImplFailure, call
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_checks import call_forward, grads_of, outputs_of
-from gradverify.references.compare import Cause, compare
+from gradverify.references.compare import Cause, compare, tolerance_for
 from gradverify.references.layer_spec import LayerOp, shape_of
 
 #: How many siblings (the failing case among them) must be able to tell a mistake from the
@@ -645,10 +645,11 @@ def _fits(mistake: Mistake, probe: Probe, function: str) -> bool | None:
         if np.shape(wrong) == np.shape(right):
             return None
         return np.shape(got) == np.shape(wrong)
-    if compare("mistake", right, wrong, "autodiff").ok:
+    tolerance = tolerance_for("autodiff", probe.case.dtype)  # a float32 library: float32's row
+    if compare("mistake", right, wrong, tolerance).ok:
         return None
     try:
-        return compare("mistake", got, wrong, "autodiff").ok
+        return compare("mistake", got, wrong, tolerance).ok
     except (TypeError, ValueError):
         return False
 

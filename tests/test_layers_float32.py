@@ -22,6 +22,7 @@ from gradverify.properties.layer_properties import layer_property
 from gradverify.properties.scope import Scope
 from gradverify.references.compare import TOLERANCES, Cause, Where, check_dtype, tolerance_for
 from gradverify.references.finite_diff import STEPS, directional
+from gradverify.layer_hints import layer_hints
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.search import run_property
 from tests.layer_variants import BUGGY, LayerVariant
@@ -86,7 +87,7 @@ def test_a_mix_of_float32_and_float64_results_fails_on_the_float64_one_under_flo
 
 
 @pytest.mark.parametrize("name", ["affine_db_mean", "batchnorm_backward_no_mean_var_paths", "softmax_loss_no_mean"])
-def test_a_float32_library_with_a_bug_is_caught_and_located_under_float32(name, tmp_path):
+def test_a_float32_library_with_a_bug_is_caught_located_and_diagnosed_under_float32(name, tmp_path):
     variant: LayerVariant = BUGGY[name]
     path = variant.write(tmp_path)
     spec = importlib.util.spec_from_file_location(f"float32_variant_{name}", path)
@@ -97,6 +98,7 @@ def test_a_float32_library_with_a_bug_is_caught_and_located_under_float32(name, 
     assert result.failure is not None
     located = {(c.where.function, c.where.quantity, c.cause) for c in result.failure.comparisons if not c.ok}
     assert variant.located() & located
+    assert {h.diagnosis for h in layer_hints(result.failure, in_float32(module))} == {variant.hint}  # float32's tolerances
 
 
 def test_a_float32_case_rounds_its_reals_and_keeps_its_labels():
