@@ -47,6 +47,8 @@ class Diagnosis(StrEnum):
     NO_GRADIENT_FROM_NEXT_STEP = "no_gradient_from_next_step"
     NO_PATH_THROUGH_TANH_C = "no_path_through_tanh_c"
     GATE_ORDER = "gate_order"
+    RESET_BEFORE_PRODUCT = "reset_before_product"
+    NO_DIRECT_PATH = "no_direct_path"
     STEP_MEAN = "step_mean"
     IN_PLACE = "in_place"
 
@@ -104,6 +106,8 @@ DIAGNOSES: dict[Diagnosis, str] = {
     Diagnosis.NO_GRADIENT_FROM_NEXT_STEP: "BPTT without the gradient from the next step",
     Diagnosis.NO_PATH_THROUGH_TANH_C: "the LSTM's cell gradient without the path through tanh(next_c)",
     Diagnosis.GATE_ORDER: "the LSTM's gate blocks in another order",
+    Diagnosis.RESET_BEFORE_PRODUCT: "the GRU's reset gate applied before Wh_n's product (Cho et al.'s form)",
+    Diagnosis.NO_DIRECT_PATH: "the GRU's dprev_h without next_h's own z·prev_h term",
     Diagnosis.STEP_MEAN: "a temporal loss divided by the steps T as well",
     Diagnosis.IN_PLACE: "an array changed in place, or returned sharing memory",
 }

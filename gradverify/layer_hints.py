@@ -287,6 +287,33 @@ def _no_path_through_tanh_c(quantity: str) -> Model:
     return lambda p: p.grads(p.reference(torch_fn=cell))[quantity]
 
 
+def _gru(*, reset_first: bool = False, direct_path: bool = True) -> Callable[[dict[str, Any], dict[str, Any]], Any]:
+    """The GRU cell in torch with a ([r | z | n] blocks): `reset_first` applies r to prev_h
+    before Wh_n's product (Cho et al.'s form); without `direct_path` next_h's z·prev_h term is
+    cut from the graph (its gradient dnext_h·z dropped)."""
+
+    def cell(a: dict[str, Any], h: dict[str, Any]) -> Any:
+        import torch
+
+        H = a["prev_h"].shape[1]
+        xs, prev, Wh = a["x"] @ a["Wx"] + a["b"], a["prev_h"], a["Wh"]
+        r = torch.sigmoid(xs[:, :H] + prev @ Wh[:, :H])
+        z = torch.sigmoid(xs[:, H : 2 * H] + prev @ Wh[:, H : 2 * H])
+        hidden = (r * prev) @ Wh[:, 2 * H :] if reset_first else r * (prev @ Wh[:, 2 * H :])
+        n = torch.tanh(xs[:, 2 * H :] + hidden)
+        return (1 - z) * n + z * (prev if direct_path else prev.detach())
+
+    return cell
+
+
+def _gru_mistake(quantity: str, **form: bool) -> Model:
+    def model(p: Probe) -> Any:
+        evaluation = p.reference(torch_fn=_gru(**form))
+        return evaluation.out if quantity == "next_h" else p.grads(evaluation)[quantity]
+
+    return model
+
+
 _GATES = "ifog"
 
 
@@ -504,6 +531,23 @@ MISTAKES: tuple[Mistake, ...] = (
             backward=True,
         )
         for q in ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
+    ),
+    _m(
+        Diagnosis.RESET_BEFORE_PRODUCT,
+        "gru_step",
+        "next_h",
+        _gru_mistake("next_h", reset_first=True),
+        "{function}'s next_h is Cho et al.'s GRU, n = tanh(x·Wx_n + b_n + (r·prev_h)·Wh_n) (checked on {checked}): "
+        "the protocol's, torch's GRUCell, applies the reset gate after the product, r·(prev_h·Wh_n).",
+    ),
+    _m(
+        Diagnosis.NO_DIRECT_PATH,
+        "gru_step",
+        "dprev_h",
+        _gru_mistake("dprev_h", direct_path=False),
+        "{function}'s dprev_h leaves out next_h's own z·prev_h term (checked on {checked}): dprev_h also has "
+        "dnext_h·z, beside the paths through r, z and n.",
+        backward=True,
     ),
     *(
         _m(
