@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from gradverify.references.layer_spec import LAYER_FUNCTIONS, LAYER_OPS
+from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import PROTOCOL_FUNCTIONS
 
 DEFAULT_IMPL = "gradverify.impl"
@@ -67,19 +68,25 @@ def require_protocol(module: ModuleType, spec: str) -> None:
         raise NotAnImplementation(
             f"{spec} defines none of the functions of the MLP protocol ({', '.join(PROTOCOL_FUNCTIONS)}; "
             "docs/protocol.md) or of the layer protocol (<op>_forward and <op>_backward, e.g. affine_forward, "
-            "or a loss such as softmax_loss; docs/layers.md): it is not an implementation of either"
+            "a loss such as softmax_loss, or an update rule such as adam; docs/layers.md): it is not an implementation of either"
         )
 
 
 def protocols(module: ModuleType) -> list[str]:
     """The protocols `module` implements (defines at least one function of), MLP first."""
     mlp = len(missing_functions(module)) < len(PROTOCOL_FUNCTIONS)
-    return [name for name, has in ((MLP, mlp), (LAYERS, bool(defined_ops(module)))) if has]
+    layers = bool(defined_ops(module) or defined_optimizers(module))
+    return [name for name, has in ((MLP, mlp), (LAYERS, layers)) if has]
 
 
 def defined_ops(module: ModuleType) -> tuple[str, ...]:
     """The layer ops (docs/layers.md) of which `module` defines at least one function, in table order."""
     return tuple(name for name, op in LAYER_OPS.items() if any(callable(getattr(module, fn, None)) for fn in op.functions))
+
+
+def defined_optimizers(module: ModuleType) -> tuple[str, ...]:
+    """The update rules (CS231n's optim.py: sgd, adam, …) `module` defines, in table order."""
+    return tuple(name for name in OPTIMIZERS if callable(getattr(module, name, None)))
 
 
 def _import(spec: str, project: Path | None) -> ModuleType:
