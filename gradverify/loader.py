@@ -1,4 +1,5 @@
-"""Load an implementation of the backprop protocol, or a library of its own API: a module name or a single .py file."""
+"""Load an implementation of the backprop protocol, or a library of its own API: a module name, a
+single .py file, or a folder of packages (a course's layout, checked through its adapter)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,8 @@ def defined_optimizers(module: ModuleType) -> tuple[str, ...]:
 
 
 def _import(spec: str, project: Path | None) -> ModuleType:
+    if is_file_spec(spec) and Path(spec).is_dir():
+        return _import_folder(Path(spec))
     if is_file_spec(spec):
         path = Path(spec)
         if not path.is_file():
@@ -118,6 +121,48 @@ def _import(spec: str, project: Path | None) -> ModuleType:
         raise ImplLoadError(f"no module named {exc.name!r} (give a module name or a path to a .py file)") from None
     except BaseException as exc:  # noqa: BLE001
         raise ImplLoadError(f"importing {spec} raised {_last_frame(exc)}") from None
+
+
+def _packages(folder: Path) -> list[str]:
+    """The packages at the top of `folder` (its subfolders with an __init__.py), sorted."""
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file() and p.name.isidentifier())
+
+
+def _import_folder(folder: Path) -> ModuleType:
+    """A library laid out as packages in a folder (CMU 11-785's `mytorch/nn/linear.py`, …), as one
+    module: the folder first on the import path (the library's modules import each other by their
+    own names, `from mytorch.nn.activation import Tanh`), each of its packages and every module in
+    them imported afresh (a copy of the same packages loaded before is forgotten first), and the
+    module's names those modules' own top-level names (the first module, in path order, to
+    define a name gives it), so an adapter finds the classes as `student.Linear` wherever the
+    library keeps them. The folder's loose .py files (a course's autograder scripts) are not
+    imported. ImplLoadError when it holds no package or a module of it cannot be imported."""
+    import pkgutil
+
+    packages = _packages(folder)
+    if not packages:
+        raise ImplLoadError(f"{folder} holds no package (a folder with an __init__.py) to load")
+    for name in list(sys.modules):
+        if name.split(".")[0] in packages:
+            del sys.modules[name]
+    root = str(folder.resolve())
+    if root in sys.path:
+        sys.path.remove(root)
+    sys.path.insert(0, root)
+    module = ModuleType(_module_name(folder), f"The library in {folder}: the names of its packages' modules.")
+    module.__file__ = str(folder / "__init__.py")  # where it is, for people; nothing is read from it
+    for package in packages:
+        current = package
+        try:
+            top = importlib.import_module(package)
+            for current in [package, *(info.name for info in pkgutil.walk_packages(top.__path__, f"{package}."))]:
+                for key, value in vars(importlib.import_module(current)).items():
+                    if not key.startswith("_") and key not in vars(module):
+                        setattr(module, key, value)
+        except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
+            raise ImplLoadError(f"{folder}: importing {current} raised {_last_frame(exc)}") from None
+    sys.modules[module.__name__] = module
+    return module
 
 
 def _last_frame(exc: BaseException) -> str:

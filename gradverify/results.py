@@ -176,9 +176,11 @@ class VerifyResult:
 
     @property
     def not_in_scope(self) -> list[str]:
-        """The components some check left out, once each, in the order the spec lists them."""
-        named = {name for r in self.results for name in r.not_in_scope}
-        return [name for name in COMPONENTS if name in named]
+        """The components some check left out, once each, in the order the spec lists them; then
+        the cases of ops in scope that an adapter's limits left out ("layer_conv with WW ≠ HH"),
+        in the order met."""
+        named = [name for r in self.results for name in r.not_in_scope]
+        return [name for name in COMPONENTS if name in named] + list(dict.fromkeys(n for n in named if n not in COMPONENTS))
 
     @property
     def failed(self) -> list[PropertyResult]:
