@@ -29,7 +29,7 @@ from gradverify.results import CheckStatus
 
 LIBRARY = Path(__file__).parent / "libraries" / "mytorch_like"
 #: The ops the adapter maps onto the library's classes.
-MAPPED = ("affine", "relu", "batchnorm", "softmax_loss", "conv", "max_pool", "rnn_step")
+MAPPED = ("affine", "relu", "batchnorm", "softmax_loss", "conv", "max_pool", "conv1d", "avg_pool", "rnn_step", "gru_step")
 #: The one-line bug: Linear's dLdW averaged over the batch (as MyTorch's RNNCell does, wrongly here).
 BUG = ("        self.dLdW = dLdZ.T @ self.A\n", "        self.dLdW = dLdZ.T @ self.A / self.N\n")
 
@@ -89,6 +89,26 @@ def _rnn_cell_grads(folder: Path, N: int = 3) -> tuple[np.ndarray, np.ndarray]:
     return N * cell.dW_ih, ref.weight_ih.grad.numpy()
 
 
+def _gru_cell_grads(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(the library's GRUCell weight gradients, one sample, stacked r, z, n as torch stacks them;
+    torch.nn.GRUCell's weight_ih and weight_hh gradients) on one sample."""
+    module = load_module(str(folder))
+    rng = np.random.default_rng(3)
+    x, h, delta = rng.normal(size=3), rng.normal(size=2), rng.normal(size=2)
+    W_ih, W_hh, b_ih, b_hh = rng.normal(size=(6, 3)), rng.normal(size=(6, 2)), rng.normal(size=6), rng.normal(size=6)
+    cell = module.GRUCell(3, 2)
+    cell.init_weights(*np.split(W_ih, 3), *np.split(W_hh, 3), *np.split(b_ih, 3), *np.split(b_hh, 3))
+    cell.forward(x, h)
+    cell.backward(delta)
+    ref = torch.nn.GRUCell(3, 2).double()
+    with torch.no_grad():
+        for p, value in zip((ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh), (W_ih, W_hh, b_ih, b_hh)):
+            p.copy_(torch.tensor(value))
+    ref(torch.tensor(x[None]), torch.tensor(h[None])).backward(torch.tensor(delta[None]))
+    got = np.concatenate([getattr(cell, f"dW{g}{side}") for side in "xh" for g in "rzn"], axis=None)
+    return got, np.concatenate([ref.weight_ih.grad.numpy(), ref.weight_hh.grad.numpy()], axis=None)
+
+
 def _conv_grads(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """(the library's Conv2d dLdW, torch's F.conv2d weight gradient), stride 2 and padding 1."""
     module = load_module(str(folder))
@@ -118,7 +138,7 @@ def test_a_mytorch_library_is_green_through_the_adapter_with_what_it_lacks_not_i
     assert {status for name, status in statuses.items() if status is not CheckStatus.PASSED} == {CheckStatus.NOT_IN_SCOPE}
     assert {"layer_batchnorm with mode 'test'", "layer_conv with WW ≠ HH"} <= set(run.not_in_scope)
     # outside the checker: the library's classes agree with torch autograd
-    for got, want in (_linear_grads(LIBRARY), _rnn_cell_grads(LIBRARY), _conv_grads(LIBRARY)):
+    for got, want in (_linear_grads(LIBRARY), _rnn_cell_grads(LIBRARY), _gru_cell_grads(LIBRARY), _conv_grads(LIBRARY)):
         assert np.allclose(got, want, rtol=1e-10, atol=1e-12)
 
 

@@ -10,6 +10,15 @@ class ReLU:
         return dLdA * np.where(self.A > 0, 1.0, 0.0)
 
 
+class Sigmoid:
+    def forward(self, Z):
+        self.A = 1 / (1 + np.exp(-Z))
+        return self.A
+
+    def backward(self, dLdA):
+        return dLdA * self.A * (1 - self.A)
+
+
 class Tanh:
     def forward(self, Z):
         self.A = np.tanh(Z)
