@@ -251,7 +251,11 @@ def _progress(index: int, total: int, name: str, result) -> None:
             print(f"[{index + 1:>2}/{total}] ...   {name}", end="\r", file=sys.stderr, flush=True)
         return
     mark = STATUS_MARKS.get(result.status, "FAIL")
+    from gradverify.report import form_text
+
     detail = f"{'fixed' if result.kind is CheckKind.FIXED else f'{result.examples} examples'}, {result.seconds:.1f} s"
+    if result.passed and form_text(result):
+        detail += f"; {form_text(result)}"
     if result.not_in_scope:
         detail += f"; not in scope: {', '.join(result.not_in_scope)}"
     if not result.in_scope:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gradverify.properties.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, case_from_json, case_to_json
+from gradverify.properties.optim_cases import OptimCase
 from gradverify.files import write_atomic
 
 #: The largest entry file read (bytes): an entry is a few lines of JSON, well under 1 KiB.
@@ -79,7 +80,7 @@ def _network_values(example: Example) -> int:
 
 def case_size(case: Any) -> int:
     """How many values replaying `case` computes with: the arrays it makes (a training case's, once
-    per epoch); bad-input cases are small by construction (their sizes come from gradverify.properties.bad_inputs).
+    per epoch; an update rule's, for every step); bad-input cases are small by construction (their sizes come from gradverify.properties.bad_inputs).
     ValueError when a size is not a whole number."""
     if isinstance(case, Example):
         return _network_values(case)
@@ -91,6 +92,11 @@ def case_size(case: Any) -> int:
     if isinstance(case, DenseCase):
         rows, fan_in, fan_out = _whole(case.rows, case.fan_in, case.fan_out)
         return rows * fan_in + fan_out * (fan_in + 1) + rows * fan_out
+    if isinstance(case, OptimCase):  # w and a gradient per step, and each step's next_w and state
+        size = 1
+        for n in _whole(*case.shape, case.steps)[:-1]:
+            size *= n
+        return size * (case.steps + 1) * (2 + len(case.rule.state))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Load an implementation of the backprop protocol, or a library of its own API: a module name or a single .py file."""
+"""Load an implementation of the backprop protocol, or a library of its own API: a module name, a
+single .py file, or a folder of packages (a course's layout, checked through its adapter)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from gradverify.references.layer_spec import LAYER_FUNCTIONS, LAYER_OPS
+from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import PROTOCOL_FUNCTIONS
 
 DEFAULT_IMPL = "gradverify.impl"
@@ -67,14 +69,15 @@ def require_protocol(module: ModuleType, spec: str) -> None:
         raise NotAnImplementation(
             f"{spec} defines none of the functions of the MLP protocol ({', '.join(PROTOCOL_FUNCTIONS)}; "
             "docs/protocol.md) or of the layer protocol (<op>_forward and <op>_backward, e.g. affine_forward, "
-            "or a loss such as softmax_loss; docs/layers.md): it is not an implementation of either"
+            "a loss such as softmax_loss, or an update rule such as adam; docs/layers.md): it is not an implementation of either"
         )
 
 
 def protocols(module: ModuleType) -> list[str]:
     """The protocols `module` implements (defines at least one function of), MLP first."""
     mlp = len(missing_functions(module)) < len(PROTOCOL_FUNCTIONS)
-    return [name for name, has in ((MLP, mlp), (LAYERS, bool(defined_ops(module)))) if has]
+    layers = bool(defined_ops(module) or defined_optimizers(module))
+    return [name for name, has in ((MLP, mlp), (LAYERS, layers)) if has]
 
 
 def defined_ops(module: ModuleType) -> tuple[str, ...]:
@@ -82,7 +85,14 @@ def defined_ops(module: ModuleType) -> tuple[str, ...]:
     return tuple(name for name, op in LAYER_OPS.items() if any(callable(getattr(module, fn, None)) for fn in op.functions))
 
 
+def defined_optimizers(module: ModuleType) -> tuple[str, ...]:
+    """The update rules (CS231n's optim.py: sgd, adam, …) `module` defines, in table order."""
+    return tuple(name for name in OPTIMIZERS if callable(getattr(module, name, None)))
+
+
 def _import(spec: str, project: Path | None) -> ModuleType:
+    if is_file_spec(spec) and Path(spec).is_dir():
+        return _import_folder(Path(spec))
     if is_file_spec(spec):
         path = Path(spec)
         if not path.is_file():
@@ -111,6 +121,48 @@ def _import(spec: str, project: Path | None) -> ModuleType:
         raise ImplLoadError(f"no module named {exc.name!r} (give a module name or a path to a .py file)") from None
     except BaseException as exc:  # noqa: BLE001
         raise ImplLoadError(f"importing {spec} raised {_last_frame(exc)}") from None
+
+
+def _packages(folder: Path) -> list[str]:
+    """The packages at the top of `folder` (its subfolders with an __init__.py), sorted."""
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file() and p.name.isidentifier())
+
+
+def _import_folder(folder: Path) -> ModuleType:
+    """A library laid out as packages in a folder (CMU 11-785's `mytorch/nn/linear.py`, …), as one
+    module: the folder first on the import path (the library's modules import each other by their
+    own names, `from mytorch.nn.activation import Tanh`), each of its packages and every module in
+    them imported afresh (a copy of the same packages loaded before is forgotten first), and the
+    module's names those modules' own top-level names (the first module, in path order, to
+    define a name gives it), so an adapter finds the classes as `student.Linear` wherever the
+    library keeps them. The folder's loose .py files (a course's autograder scripts) are not
+    imported. ImplLoadError when it holds no package or a module of it cannot be imported."""
+    import pkgutil
+
+    packages = _packages(folder)
+    if not packages:
+        raise ImplLoadError(f"{folder} holds no package (a folder with an __init__.py) to load")
+    for name in list(sys.modules):
+        if name.split(".")[0] in packages:
+            del sys.modules[name]
+    root = str(folder.resolve())
+    if root in sys.path:
+        sys.path.remove(root)
+    sys.path.insert(0, root)
+    module = ModuleType(_module_name(folder), f"The library in {folder}: the names of its packages' modules.")
+    module.__file__ = str(folder / "__init__.py")  # where it is, for people; nothing is read from it
+    for package in packages:
+        current = package
+        try:
+            top = importlib.import_module(package)
+            for current in [package, *(info.name for info in pkgutil.walk_packages(top.__path__, f"{package}."))]:
+                for key, value in vars(importlib.import_module(current)).items():
+                    if not key.startswith("_") and key not in vars(module):
+                        setattr(module, key, value)
+        except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
+            raise ImplLoadError(f"{folder}: importing {current} raised {_last_frame(exc)}") from None
+    sys.modules[module.__name__] = module
+    return module
 
 
 def _last_frame(exc: BaseException) -> str:

@@ -46,11 +46,26 @@ STATUS_MARKS = {
 }
 
 
+def form_text(r: PropertyResult) -> str:
+    """Which of a property's forms held (Property.forms): "form torch.optim.Adam" when one held
+    on every case, else each form's count ("forms torch.optim.Adam 3 of 5, …"); "" without forms."""
+    if not r.forms or not r.examples:
+        return ""
+    if r.form is not None:
+        return f"form {r.form}"
+    return "forms " + ", ".join(f"{name} {held} of {r.examples}" for name, held in r.forms.items())
+
+
 def _status(r: PropertyResult) -> str:
-    """The table's result cell: the status, and what the scope left out of the check."""
+    """The table's result cell: the status, which form held, and what the scope left out of the check."""
     if not r.in_scope:
         return f"{STATUS_MARKS[r.status]}: needs {', '.join(r.not_in_scope)}"
-    return STATUS_MARKS[r.status] + (f" (not in scope: {', '.join(r.not_in_scope)})" if r.not_in_scope else "")
+    form = form_text(r) if r.status is CheckStatus.PASSED else ""
+    return (
+        STATUS_MARKS[r.status]
+        + (f" ({form})" if form else "")
+        + (f" (not in scope: {', '.join(r.not_in_scope)})" if r.not_in_scope else "")
+    )
 
 
 def verdict_line(run: VerifyResult) -> str:

@@ -17,6 +17,7 @@ import hypothesis
 
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
+from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.properties.scope import COMPONENTS
 from gradverify.properties.strategies import KINK_POLICY
 from gradverify.references.compare import MISSING, Comparison
@@ -109,6 +110,16 @@ class PropertyResult:
     not_in_scope: list[str] = field(default_factory=list)
     #: False when it ran no case: each needs a component out of scope (`not_in_scope`)
     in_scope: bool = True
+    #: of a property that accepts several forms (Property.forms: Adam's, torch's or CS231n's
+    #: efficient one), each form with the number of passing cases it held on, in the property's
+    #: order; empty for the others
+    forms: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def form(self) -> str | None:
+        """The first form that held on every case checked (None: the property has no forms, or
+        none held on all of them)."""
+        return next((name for name, held in self.forms.items() if self.examples and held == self.examples), None)
 
     @property
     def status(self) -> CheckStatus:
@@ -165,9 +176,11 @@ class VerifyResult:
 
     @property
     def not_in_scope(self) -> list[str]:
-        """The components some check left out, once each, in the order the spec lists them."""
-        named = {name for r in self.results for name in r.not_in_scope}
-        return [name for name in COMPONENTS if name in named]
+        """The components some check left out, once each, in the order the spec lists them; then
+        the cases of ops in scope that an adapter's limits left out ("layer_conv with WW ≠ HH"),
+        in the order met."""
+        named = [name for r in self.results for name in r.not_in_scope]
+        return [name for name in COMPONENTS if name in named] + list(dict.fromkeys(n for n in named if n not in COMPONENTS))
 
     @property
     def failed(self) -> list[PropertyResult]:
@@ -207,7 +220,7 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
     `seconds`: the wall time of the whole run (default: the parts' longest)."""
     if not parts:
         raise ValueError("no results to combine")
-    order = {name: i for i, name in enumerate([*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES])}
+    order = {name: i for i, name in enumerate([*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES, *OPTIM_PROPERTIES])}
     results = sorted((r for part in parts for r in part.results), key=lambda r: order.get(r.name, len(order)))
     first = parts[0]
     saved_by = {r.failure.corpus_path: i for i, r in enumerate(results) if r.failure and r.failure.corpus_path}

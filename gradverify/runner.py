@@ -29,6 +29,7 @@ from gradverify.properties.cases import case_to_json
 from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES, FixedCheck, Property
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
+from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.properties.scope import Scope
 from gradverify.references.compare import tolerance_for
 from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, VerifyResult, environment
@@ -107,15 +108,16 @@ class Session:
 
 
 def all_checks() -> list[str]:
-    """Every check, in the suite's order: the MLP protocol's fixed checks and properties, then one per layer op."""
-    return [*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES]
+    """Every check, in the suite's order: the MLP protocol's fixed checks and properties, then one
+    per layer op, then one per update rule."""
+    return [*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES, *OPTIM_PROPERTIES]
 
 
 def protocol_of(name: str) -> str:
     """The protocol (gradverify.loader.MLP or LAYERS) the check `name` belongs to."""
     from gradverify.loader import LAYERS, MLP
 
-    return LAYERS if name in LAYER_PROPERTIES else MLP
+    return LAYERS if name in LAYER_PROPERTIES or name in OPTIM_PROPERTIES else MLP
 
 
 def select(checks: list[str] | None = None, skip: list[str] | None = None) -> list[str]:
@@ -134,10 +136,11 @@ def select(checks: list[str] | None = None, skip: list[str] | None = None) -> li
 
 def check_named(name: str) -> Property | FixedCheck:
     """The fixed check or property called `name`; ValueError, naming them all, for another name."""
-    found = FIXED_CHECKS.get(name) or PROPERTIES.get(name) or LAYER_PROPERTIES.get(name)
+    found = FIXED_CHECKS.get(name) or PROPERTIES.get(name) or LAYER_PROPERTIES.get(name) or OPTIM_PROPERTIES.get(name)
     if found is None:
         raise ValueError(
-            f"unknown property {name!r}; expected one of {sorted(FIXED_CHECKS) + sorted(PROPERTIES) + list(LAYER_PROPERTIES)}"
+            f"unknown property {name!r}; expected one of "
+            f"{sorted(FIXED_CHECKS) + sorted(PROPERTIES) + list(LAYER_PROPERTIES) + list(OPTIM_PROPERTIES)}"
         )
     return found
 
@@ -211,13 +214,21 @@ def _in_dtype(entry: corpus.Entry, dtype: str) -> corpus.Entry:
 def _implemented(session: Session) -> None:
     """The session narrowed to what its implementation implements: a protocol it defines no
     function of is absent (its checks not run); of the layer protocol, the ops it defines no
-    function of are not in scope. The functions missing in scope are noted."""
-    from gradverify.loader import LAYERS, MLP, defined_ops, missing_functions, missing_layer_functions, protocols
+    function of, and the update rules it does not define, are not in scope. The functions missing in scope are noted."""
+    from gradverify.loader import (
+        LAYERS,
+        MLP,
+        defined_ops,
+        defined_optimizers,
+        missing_functions,
+        missing_layer_functions,
+        protocols,
+    )
 
     impl, run = session.impl, session.run
     present = protocols(impl)
     run.absent_protocols = [p for p in (MLP, LAYERS) if p not in present]
-    session.scope = session.scope.within(Scope(layers=defined_ops(impl)))
+    session.scope = session.scope.within(Scope(layers=defined_ops(impl), optimizers=defined_optimizers(impl)))
     missing = missing_functions(impl) if MLP in present else []
     run.missing_functions = [fn for fn in [*missing, *missing_layer_functions(impl)] if session.scope.has_function(fn)]
 

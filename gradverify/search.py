@@ -135,6 +135,8 @@ class _Stats:
         #: with skip_missing: the failing comparisons of skipped cases, by "function: message"
         self.missing: dict[str, Comparison] = {}
         self.missing_streak = 0
+        #: of a property with several forms (Property.forms): the passing cases each held on
+        self.forms: dict[str, int] = {}
 
     def skipped(self, case: Any, comparisons: list[Comparison]) -> bool:
         """True (and the missing functions noted) when every failing comparison says the case was
@@ -153,6 +155,15 @@ class _Stats:
         self.calls += 1
         if tried.step in (Step.REJECTED, Step.SKIPPED):
             self.rejected += 1
+
+    def passed(self, prop: Property, comparisons: list[Comparison]) -> None:
+        """A passing case counted: its errors, and each of the property's forms that held on it
+        (the oracle of some of its comparisons)."""
+        self.absorb(comparisons)
+        oracles = {c.where.oracle for c in comparisons}
+        for form in prop.forms:
+            if form in oracles:
+                self.forms[form] = self.forms.get(form, 0) + 1
 
     def absorb(self, comparisons: list[Comparison]) -> None:
         for c in comparisons:
@@ -207,7 +218,7 @@ def _coverage(prop: Property, impl: ModuleType, stats: _Stats, skip_missing: boo
             stats.first_failure_at = stats.calls - stats.rejected
             return tried
         if tried.step is Step.PASSED:
-            stats.absorb(tried.comparisons)
+            stats.passed(prop, tried.comparisons)
     return None
 
 
@@ -252,7 +263,7 @@ def _search(
                 stats.last_real_failure = (tried.case, tried.comparisons)
             raise _Failed(tried)
         if stats.first_failure_at is None:
-            stats.absorb(tried.comparisons)
+            stats.passed(prop, tried.comparisons)
 
     test = settings(hypothesis_settings)(given(strategy)(body))
     if seed is not None:
@@ -312,7 +323,7 @@ def run_property(
         strategy = prop.strategy(scope)
     except NotInScope as exc:
         return not_in_scope(prop.name, prop.claim, CheckKind.PROPERTY, prop.tolerance, exc.names), None
-    result.not_in_scope = scope.outside(prop.functions, prop.draws)
+    result.not_in_scope = [*scope.outside(prop.functions, prop.draws), *scope.left_out(prop.needs)]
     entries = [e for e in entries if not scope.case_outside(prop.functions, e.case)]
     start = time.perf_counter()
     stats = _Stats(refused)
@@ -331,7 +342,7 @@ def run_property(
         result.error = None
         result.failure = failure_of(covered.case, covered.comparisons, Source.COVERAGE)
         new_case = covered.case
-    _set_counts(result, stats)
+    _set_counts(result, stats, prop)
     if stats.missing and result.failure is None:
         result.not_implemented = list(stats.missing)
         if result.examples == 0:  # nothing it draws is implemented
@@ -343,14 +354,15 @@ def run_property(
     return result, new_case
 
 
-def _set_counts(result: PropertyResult, stats: _Stats) -> None:
+def _set_counts(result: PropertyResult, stats: _Stats, prop: Property) -> None:
     """The result's counts: cases checked until the first failure (or all), shrinking calls,
-    rejections, and the worst errors of the passing cases."""
+    rejections, the worst errors of the passing cases, and the forms they held on."""
     result.examples = stats.first_failure_at if stats.first_failure_at is not None else stats.calls - stats.rejected
     result.first_failure_at = stats.first_failure_at
     result.shrink_calls = stats.calls - stats.rejected - result.examples if stats.first_failure_at else 0
     result.rejected = stats.rejected
     result.max_abs_err, result.max_rel_err = stats.max_abs, stats.max_rel
+    result.forms = {form: stats.forms.get(form, 0) for form in prop.forms}
 
 
 def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> PropertyResult:
@@ -359,7 +371,8 @@ def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> Proper
         name=prop.name, claim=prop.claim, kind=CheckKind.PROPERTY, tolerance=prop.tolerance, regressions_replayed=1
     )
     start = time.perf_counter()
-    tried = try_case(prop, impl, entry.case, _Stats())
+    stats = _Stats()
+    tried = try_case(prop, impl, entry.case, stats)
     if tried.step is Step.REJECTED:
         result.error = f"the replayed case cannot be checked by this property: {tried.reason}"
         return result
@@ -368,6 +381,9 @@ def replay_only(prop: Property, impl: ModuleType, entry: corpus.Entry) -> Proper
         result.failure = failure_of(tried.case, tried.comparisons, Source.REPLAYED)
         result.failure.corpus_path = str(entry.path) if entry.path else None
         result.first_failure_at = 1
+    else:
+        stats.passed(prop, tried.comparisons)
+        result.forms = {form: stats.forms.get(form, 0) for form in prop.forms}
     _set_errors(result, tried.comparisons)
     result.seconds = time.perf_counter() - start
     return result

@@ -1,15 +1,20 @@
 """The bundled implementation under test: hand-written NumPy backprop of both protocols, the
 MLP's (impl/backprop.py, docs/protocol.md) and the layers' (impl/layers.py and
-impl/rnn_layers.py, docs/layers.md); impl/optim.py, CS231n's update rules, is imported as
-gradverify.impl.optim.
+impl/rnn_layers.py, and CS231n's update rules in impl/optim.py: docs/layers.md), so that
+`verify` on the bundled implementation checks all of them.
 
 Installed as `gradverify.impl`; the relative imports keep it loadable as a plain `impl`
 package too (mutmut runs the suite on a mutated copy of this folder).
 """
 
-from . import backprop, layers, rnn_layers
+from . import backprop, layers, optim, rnn_layers
 from .backprop import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
+from .optim import *  # noqa: F401,F403
 from .rnn_layers import *  # noqa: F401,F403
 
-__all__ = [*backprop.__all__, *(name for module in (layers, rnn_layers) for name in module.__all__ if name != "LAYER_FUNCTIONS")]
+__all__ = [
+    *backprop.__all__,
+    *(name for module in (layers, rnn_layers) for name in module.__all__ if name != "LAYER_FUNCTIONS"),
+    *optim.__all__,
+]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+__all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
+
 
 def sgd(w, dw, config=None):
     """Vanilla gradient descent.

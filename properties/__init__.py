@@ -17,8 +17,10 @@
     layer_strategies.py hypothesis strategies over a layer op's cases, consistent shapes, shrinking
     layer_checks.py     the generic check every layer op runs: references, finite differences, form, state
     layer_properties.py the layer ops as properties, one per op of the table
+    optim_cases.py      an update rule's case: the rule, w's shape, the steps, a seed, a config
     optim_strategies.py hypothesis strategies over an update rule's cases: w, its gradients, a config
     optim_checks.py     the check of an update rule: its steps against torch.optim, state and form
+    optim_properties.py the update rules as properties, one per rule of the table
 
 It imports gradverify.references and nothing else of gradverify: running the properties, and
 reporting them, is the application's (gradverify.runner, gradverify.report).

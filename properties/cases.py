@@ -21,6 +21,7 @@ import numpy as np
 
 from gradverify.references.finite_diff import FORWARD
 from gradverify.properties.layer_cases import LayerCase
+from gradverify.properties.optim_cases import optim_case_from_json
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 
@@ -258,6 +259,8 @@ def case_from_json(data: dict[str, Any]) -> Any:
             return {"ActivationCase": ActivationCase, "LossCase": LossCase, "DenseCase": DenseCase}[kind](**data)
         if kind == "LayerCase":
             return _layer_case(data)
+        if kind == "OptimCase":
+            return optim_case_from_json(data)
         if kind == "BadInputCase":
             from gradverify.properties.bad_inputs import INPUT_KINDS, BadInputCase
 

@@ -72,6 +72,10 @@ class Property:
     draws: tuple[str, ...] = ()
     #: the components every case of it needs, beyond its functions' parts: none in scope, no case
     needs: tuple[str, ...] = ()
+    #: the forms it accepts, by name, when more than one (an update rule's: torch's, and a form
+    #: by design): each passing case's comparisons name as their oracle the forms that held on
+    #: it, and the run reports which held on every case (PropertyResult.forms)
+    forms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ def layer_property(op: LayerOp, *, max_size: int | None = None, weight: float = 
         name=f"layer_{op.name}_matches_references",
         claim=f"{', '.join(op.functions)} agree with JAX, PyTorch and finite differences, with state and form as the convention says",
         functions=(op.forward, *op.backwards[:1]),  # the alternatives are checked when defined
-        strategy=lambda scope: layer_cases(op, max_size=max_size, dtype=scope.dtype),
+        strategy=lambda scope: layer_cases(op, max_size=max_size, dtype=scope.dtype, limits=scope.limits_of(op.name)),
         check=check_layer,
         tolerance="autodiff",
         weight=weight,

@@ -13,6 +13,7 @@ on a kink is rejected). The kinks themselves are pinned by exact tests.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -30,13 +31,42 @@ def _size(size: Size, cap: int | None) -> st.SearchStrategy[Any]:
     return st.lists(one, min_size=1, max_size=size.many).map(tuple) if size.many else one
 
 
-def layer_cases(op: LayerOp, *, max_size: int | None = None, dtype: str = "float64") -> st.SearchStrategy[LayerCase]:
+def _tied(case: LayerCase, ties: dict[str, str]) -> LayerCase:
+    """`case` with each tied size or hyperparameter set to the value of the one it equals."""
+    values = {**dict(case.dims), **dict(case.hyper)}
+    dims = tuple((name, values[ties[name]] if name in ties else value) for name, value in case.dims)
+    hyper = tuple((name, values[ties[name]] if name in ties else value) for name, value in case.hyper)
+    return replace(case, dims=dims, hyper=hyper)
+
+
+def layer_cases(
+    op: LayerOp, *, max_size: int | None = None, dtype: str = "float64", limits: tuple[tuple[str, str, Any], ...] = ()
+) -> st.SearchStrategy[LayerCase]:
     """Cases of `op` checked in `dtype` ("float64" or "float32"); `max_size` caps every size
-    (never below its low)."""
+    (never below its low). `limits`, the cases an adapter maps (properties/scope.py Limit): a
+    hyperparameter drawn only from the values it allows, a size or hyperparameter tied to
+    another set equal to it (a draw where that value is outside its own range is discarded)."""
     if max_size is not None and (not isinstance(max_size, int) or max_size < 1):
         raise ValueError(f"max_size must be an integer >= 1, got {max_size!r}")
     check_dtype(dtype)
+    mine = [limit for limit in limits if limit[0] == op.name]
+    ties = {name: allowed for _, name, allowed in mine if isinstance(allowed, str)}
+    allowed = {name: values for _, name, values in mine if not isinstance(values, str)}
+    choices = {h.name: tuple(v for v in h.choices if v in allowed.get(h.name, h.choices)) for h in op.hypers}
+    if not all(choices.values()):
+        raise ValueError(f"{op.name}: the limits {mine} leave a hyperparameter no value")
     dims = st.tuples(*(st.tuples(st.just(s.name), _size(s, max_size)) for s in op.sizes))
-    hyper = st.tuples(*(st.tuples(st.just(h.name), st.sampled_from(h.choices)) for h in op.hypers))
+    hyper = st.tuples(*(st.tuples(st.just(h.name), st.sampled_from(choices[h.name])) for h in op.hypers))
     cases = st.builds(LayerCase, st.just(op), dims, hyper, SEEDS, st.just(dtype))
+    if ties:
+        ranges = {s.name: (s.low, s.high if max_size is None else max(s.low, min(s.high, max_size))) for s in op.sizes}
+
+        def inside(case: LayerCase) -> bool:
+            values = {**dict(case.dims), **dict(case.hyper)}
+            return all(
+                ranges[name][0] <= values[name] <= ranges[name][1] if name in ranges else values[name] in choices[name]
+                for name in ties
+            )
+
+        cases = cases.map(lambda case: _tied(case, ties)).filter(inside)
     return cases.filter(lambda case: case.consistent) if op.derived else cases

@@ -1,44 +1,26 @@
 """Cases for the update rules: a small w, the gradients of a few consecutive steps, and a config.
 
-optim_cases(OPTIMIZERS["adam"])   # shrinks to w of shape (1,), 3 steps, config=None (the defaults)
+optim_cases(OPTIMIZERS["adam"])   # shrinks to w of shape (1,), 3 steps, config=None (the defaults), seed 0
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 from hypothesis import strategies as st
 
+from gradverify.properties.optim_cases import OptimCase
 from gradverify.references.optim_spec import Optimizer
-
-
-@dataclass(frozen=True)
-class OptimCase:
-    """w, one gradient per step (fixed before the run), and the config of the first call
-    (None: the rule's defaults)."""
-
-    w: np.ndarray
-    grads: tuple[np.ndarray, ...]
-    config: dict[str, float] | None
-
-    def hyper(self, opt: Optimizer) -> dict[str, float]:
-        """Every hyperparameter of the run: the defaults, overridden by the config given."""
-        return {**opt.defaults, **(self.config or {})}
 
 
 @st.composite
 def _case(draw: st.DrawFn, opt: Optimizer, max_side: int, min_steps: int, max_steps: int) -> OptimCase:
     shape = tuple(draw(st.lists(st.integers(1, max_side), min_size=1, max_size=2)))
     steps = draw(st.integers(min_steps, max_steps))
-    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
-    w = rng.normal(size=shape)
-    grads = tuple(rng.normal(size=shape) for _ in range(steps))
+    seed = draw(st.integers(0, 2**16))
     if draw(st.booleans()):
         config = {h.name: draw(st.sampled_from(h.choices)) for h in opt.hypers}
     else:
         config = None
-    return OptimCase(w, grads, config)
+    return OptimCase(opt.name, shape, steps, seed, config)
 
 
 def optim_cases(opt: Optimizer, *, max_side: int = 3, min_steps: int = 3, max_steps: int = 5) -> st.SearchStrategy[OptimCase]:

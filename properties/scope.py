@@ -4,7 +4,8 @@
     scope.outside(("network_gradients",), ("tanh",), network=True)   # ["tanh"]: not in scope
 
 A component is an activation or a loss of the spec table (gradverify.references.spec), or one of
-PARTS: the dense layer, network gradients, the L2 term, the momentum step, the training loop.
+PARTS: the dense layer, network gradients, the L2 term, the momentum step, the training loop; or
+of the layer protocol, an op (`layer_conv`) or an update rule (`optim_adam`).
 A library declares the ones it implements (`[tool.gradverify] components`, `verify
 --components`), or its course adapter declares what it maps (`Scope.of_adapter`): the standalone
 activations and losses apart from those its networks are built of, as the adapter's ACTIVATIONS
@@ -25,7 +26,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gradverify.properties.cases import OUTPUT_ACTIVATIONS, ActivationCase, Example, LossCase, TrainCase
+from gradverify.properties.layer_cases import LayerCase
 from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 
 #: The components that are not an activation or a loss, with the protocol functions each needs.
@@ -43,14 +46,22 @@ def layer_component(op: str) -> str:
     return f"layer_{op}"
 
 
+def optim_component(rule: str) -> str:
+    """The component of an update rule (docs/layers.md): `optim_adam`."""
+    return f"optim_{rule}"
+
+
 #: The layer protocol's ops as components, with the op each names.
 LAYER_COMPONENTS: dict[str, str] = {layer_component(op): op for op in LAYER_OPS}
+#: CS231n's update rules as components, with the rule each names.
+OPTIM_COMPONENTS: dict[str, str] = {optim_component(rule): rule for rule in OPTIMIZERS}
 #: The op each layer function belongs to.
 LAYER_FUNCTION_OPS: dict[str, str] = {fn: op.name for op in LAYER_OPS.values() for fn in op.functions}
 #: The MLP protocol's components (docs/protocol.md).
 MLP_COMPONENTS: tuple[str, ...] = (*ACTIVATIONS, *LOSSES, *PARTS)
-#: Every component a library may declare, in the order reports list them: the MLP protocol's, then the ops'.
-COMPONENTS: tuple[str, ...] = (*MLP_COMPONENTS, *LAYER_COMPONENTS)
+#: Every component a library may declare, in the order reports list them: the MLP protocol's, then
+#: the ops', then the update rules'.
+COMPONENTS: tuple[str, ...] = (*MLP_COMPONENTS, *LAYER_COMPONENTS, *OPTIM_COMPONENTS)
 #: The part each protocol function belongs to (activation and loss functions: none, their cases
 #: name their component).
 FUNCTION_PARTS: dict[str, str] = {fn: part for part, fns in PARTS.items() if part != "l2" for fn in fns}
@@ -91,13 +102,46 @@ def _declared(names: tuple[str, ...] | None, registry: Iterable[str]) -> tuple[s
     return tuple(registry) if names is None else tuple(name for name in registry if name in names)
 
 
+#: What an adapter maps of a layer op's cases, when not all of them (`LAYER_CASES`, docs/adapters.md):
+#: (op, name, allowed) with `name` a size or hyperparameter of the op and `allowed` the tuple of
+#: the values it maps, or the name of another size or hyperparameter it must equal (a square
+#: kernel: ("conv", "WW", "HH")).
+Limit = tuple[str, str, Any]
+
+
+def limit_text(limit: Limit) -> str:
+    """What a limit leaves out, in words: "layer_conv with WW ≠ HH", "layer_batchnorm with mode 'test'"."""
+    op, name, allowed = limit
+    if isinstance(allowed, str):
+        return f"{layer_component(op)} with {name} ≠ {allowed}"
+    hyper = next((h for h in LAYER_OPS[op].hypers if h.name == name), None)
+    others = [v for v in hyper.choices if v not in allowed] if hyper is not None else []
+    left = " or ".join(map(repr, others)) if others else f"other than {' or '.join(map(repr, allowed))}"
+    return f"{layer_component(op)} with {name} {left}"
+
+
+def admits(limits: Iterable[Limit], case: LayerCase) -> bool:
+    """Whether a layer case is inside the limits of its op."""
+    values = {**dict(case.dims), **dict(case.hyper)}
+    for op, name, allowed in limits:
+        if op != case.op.name:
+            continue
+        if isinstance(allowed, str) and values.get(name) != values.get(allowed):
+            return False
+        if not isinstance(allowed, str) and values.get(name) not in allowed:
+            return False
+    return True
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a run checks. activations, losses: those of the activation and loss functions;
     network_activations, network_losses: those networks (network_gradients, train) are built of;
-    parts: the PARTS in scope; layers: the layer ops in scope (by op name); dtype: what the
-    layer ops are checked in (gradverify.references.compare.DTYPES). The default is the whole
-    of both protocols, in float64."""
+    parts: the PARTS in scope; layers: the layer ops in scope (by op name); optimizers: the
+    update rules in scope (by name); limits: the cases of an op in scope that are left out (an
+    adapter's LAYER_CASES); dtype: what the layer ops are checked in
+    (gradverify.references.compare.DTYPES). The default is the whole of both protocols, in
+    float64."""
 
     activations: tuple[str, ...] = tuple(ACTIVATIONS)
     losses: tuple[str, ...] = tuple(LOSSES)
@@ -105,6 +149,8 @@ class Scope:
     network_losses: tuple[str, ...] = tuple(LOSSES)
     parts: tuple[str, ...] = tuple(PARTS)
     layers: tuple[str, ...] = tuple(LAYER_OPS)
+    optimizers: tuple[str, ...] = tuple(OPTIMIZERS)
+    limits: tuple[Limit, ...] = ()
     dtype: str = "float64"
 
     @classmethod
@@ -116,13 +162,21 @@ class Scope:
         losses = tuple(loss for loss in LOSSES if loss in chosen)
         parts = tuple(p for p in PARTS if p in chosen)
         return cls(
-            activations, losses, activations, losses, parts, tuple(op for c, op in LAYER_COMPONENTS.items() if c in chosen)
+            activations,
+            losses,
+            activations,
+            losses,
+            parts,
+            tuple(op for c, op in LAYER_COMPONENTS.items() if c in chosen),
+            tuple(rule for c, rule in OPTIM_COMPONENTS.items() if c in chosen),
         )
 
     @classmethod
     def of_adapter(cls, adapter: Any) -> "Scope":
         """What a course adapter (gradverify.grading.adapters.Adapter) maps: the functions it
-        defines, the activations and losses it declares (None: every one), L2 unless L2 = False."""
+        defines, the activations and losses it declares (None: every one), L2 unless L2 = False;
+        of the layer protocol, the ops whose forward and backward (or loss function) it defines,
+        the update rules it defines, and the limits of its LAYER_CASES."""
         functions = adapter.functions
         both = ("activation" in functions) and ("activation_backward" in functions)
         scored = ("loss" in functions) and ("loss_backward" in functions)
@@ -133,11 +187,13 @@ class Scope:
             _declared(adapter.network_activations, ACTIVATIONS),
             _declared(adapter.network_losses, LOSSES),
             tuple(p for p in parts if p != "l2" or adapter.l2),
-            (),  # an adapter maps the MLP protocol
+            tuple(name for name, op in LAYER_OPS.items() if all(fn in functions for fn in (op.forward, *op.backwards[:1]))),
+            tuple(rule for rule in OPTIMIZERS if rule in functions),
+            tuple(getattr(adapter, "layer_cases", ())),
         )
 
     def within(self, other: "Scope") -> "Scope":
-        """What both scopes hold, in this scope's dtype."""
+        """What both scopes hold (the limits of either), in this scope's dtype."""
 
         def both(mine: tuple[str, ...], theirs: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(name for name in mine if name in theirs)
@@ -149,8 +205,19 @@ class Scope:
             both(self.network_losses, other.network_losses),
             both(self.parts, other.parts),
             both(self.layers, other.layers),
+            both(self.optimizers, other.optimizers),
+            tuple(dict.fromkeys((*self.limits, *other.limits))),
             self.dtype,
         )
+
+    def limits_of(self, op: str) -> tuple[Limit, ...]:
+        """The limits of layer op `op`."""
+        return tuple(limit for limit in self.limits if limit[0] == op)
+
+    def left_out(self, components: Iterable[str]) -> list[str]:
+        """What the limits leave out of the layer ops among `components`, in words (limit_text)."""
+        ops = {LAYER_COMPONENTS[c] for c in components if c in LAYER_COMPONENTS}
+        return [limit_text(limit) for limit in self.limits if limit[0] in ops]
 
     @property
     def whole(self) -> bool:
@@ -166,6 +233,8 @@ class Scope:
             return bool(self.losses)
         if function in LAYER_FUNCTION_OPS:
             return LAYER_FUNCTION_OPS[function] in self.layers
+        if function in OPTIMIZERS:
+            return function in self.optimizers
         return FUNCTION_PARTS[function] in self.parts
 
     def outside(self, functions: Iterable[str], components: Iterable[str] = (), *, network: bool | None = None) -> list[str]:
@@ -177,6 +246,7 @@ class Scope:
         held = {
             *self.parts,
             *map(layer_component, self.layers),
+            *map(optim_component, self.optimizers),
             *(self.network_activations if networks else self.activations),
             *(self.network_losses if networks else self.losses),
         }
@@ -185,9 +255,12 @@ class Scope:
 
     def case_outside(self, functions: tuple[str, ...], case: Any) -> list[str]:
         """What of a check of `functions` on `case` is not in scope: the case's activation or
-        loss, or the layers, loss and L2 of its network when the functions build one."""
+        loss, the layers, loss and L2 of its network when the functions build one, or a layer
+        case's op when the case is outside its limits."""
         if isinstance(case, ActivationCase) or isinstance(case, LossCase):
             return self.outside(functions, (case.name,), network=False)
+        if isinstance(case, LayerCase) and not admits(self.limits, case):
+            return [layer_component(case.op.name)]
         example = case.example if isinstance(case, TrainCase) else case
         if isinstance(example, Example) and any(fn in NETWORK_FUNCTIONS for fn in functions):
             arch = example.arch

@@ -298,7 +298,7 @@ def test_the_grader_validates_what_the_child_reports_through_an_adapter():
 
 def test_the_shipped_adapters_are_found_by_name():
     """(That an installed package ships them too: test_layout's installation test.)"""
-    assert set(adapters.SHIPPED) == {"cs231n", "layers"}
+    assert set(adapters.SHIPPED) == {"cs231n", "layers", "mytorch"}
     assert adapters.resolve("cs231n") == adapters.SHIPPED["cs231n"]
     assert adapters.load_local("layers", SOLUTIONS["layers_correct"].module())[1].name == "layers"
     assert sys.modules.get("student") is None  # load_local leaves no module named student behind

@@ -19,8 +19,11 @@ from gradverify.properties.cases import case_from_json, case_to_json
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_checks import check_layer
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
+from gradverify.properties.optim_cases import OptimCase
+from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.results import CheckStatus
 
 LIBRARY = Path(__file__).parent / "libraries" / "cs231n_layers"
@@ -55,10 +58,11 @@ def test_a_layer_library_is_green_with_the_ops_it_lacks_not_in_scope(tmp_path, m
     path = _library(tmp_path)
     assert _verify(path, monkeypatch, "--junit", str(tmp_path / "r.xml")) == 0
     statuses = _statuses(tmp_path / "r.xml")
-    assert set(statuses) == set(LAYER_PROPERTIES)  # no MLP check is run
+    assert set(statuses) == {*LAYER_PROPERTIES, *OPTIM_PROPERTIES}  # no MLP check is run
     for op in LAYER_OPS:
         expected = "passed" if op in DEFINED else "skipped"
         assert statuses[f"layer_{op}_matches_references"] == expected, op
+    assert {statuses[name] for name in OPTIM_PROPERTIES} == {"skipped"}  # it defines no update rule
     assert "gradverify: MLP protocol: not implemented (docs/protocol.md)" in capsys.readouterr().err
 
 
@@ -194,6 +198,162 @@ def test_the_plugin_gates_a_layer_library(tmp_path, monkeypatch, capsys):
     code = pytest.main(["-p", "no:cacheprovider", "-q", "-rs", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    # the fixture's four ops pass; every other op of the table is out of its scope
-    assert f"4 passed, {len(LAYER_OPS) - 4} skipped" in out and "not in scope: needs layer_batchnorm" in out
+    # the fixture's four ops pass; every other op of the table, and every update rule, is out of its scope
+    assert (
+        f"4 passed, {len(LAYER_OPS) + len(OPTIM_PROPERTIES) - 4} skipped" in out and "not in scope: needs layer_batchnorm" in out
+    )
     assert "gradverify: MLP protocol: not implemented (docs/protocol.md)" in out
+
+
+# --------------------------------------------------------------------------- update rules
+
+#: CS231n's adam in the Adam paper's efficient form (the step size folded into α_t), as its staff solution writes it.
+ADAM = """import numpy as np
+
+
+def adam(w, dw, config=None):
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("m", np.zeros_like(w))
+    config.setdefault("v", np.zeros_like(w))
+    config.setdefault("t", 0)
+    t = config["t"] + 1
+    m = config["beta1"] * config["m"] + (1 - config["beta1"]) * dw
+    v = config["beta2"] * config["v"] + (1 - config["beta2"]) * dw**2
+    alpha = config["learning_rate"] * np.sqrt(1 - config["beta2"] ** t) / (1 - config["beta1"] ** t)
+    next_w = w - alpha * m / (np.sqrt(v) + config["epsilon"])
+    config["t"], config["m"], config["v"] = t, m, v
+    return next_w, config
+"""
+#: The bug: no bias correction (α_t = lr).
+NO_BIAS_CORRECTION = (
+    '    alpha = config["learning_rate"] * np.sqrt(1 - config["beta2"] ** t) / (1 - config["beta1"] ** t)\n',
+    '    alpha = config["learning_rate"]\n',
+)
+OPTIM_NAMES = [f"optim_{rule}_matches_torch_optim" for rule in ("sgd", "sgd_momentum", "rmsprop", "adam")]
+
+
+def _adam_module(folder: Path, *, bug: bool = False) -> Path:
+    text = ADAM.replace(*NO_BIAS_CORRECTION) if bug else ADAM
+    assert bug is (text != ADAM), "the bug no longer applies to the module"
+    path = folder / "optim.py"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _torch_adam_steps(module: types.ModuleType, steps: int = 4) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """next_w of each step of `module.adam` and of torch.optim.Adam itself, at a large ε where the
+    efficient form and torch's differ, and at CS231n's defaults otherwise."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    w0, grads = rng.normal(size=(2, 3)), [rng.normal(size=(2, 3)) for _ in range(steps)]
+    p = torch.tensor(w0.copy(), requires_grad=True)
+    opt = torch.optim.Adam([p], lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+    w, config, got, want = w0.copy(), None, [], []
+    for g in grads:
+        w, config = module.adam(w, g.copy(), config)
+        got.append(np.array(w, copy=True))
+        p.grad = torch.tensor(g.copy())
+        opt.step()
+        want.append(p.detach().numpy().copy())
+    return got, want
+
+
+def test_a_module_with_only_adam_is_green_and_says_which_form_it_matched(tmp_path):
+    path = _adam_module(tmp_path)
+    session = runner.start(load_impl(str(path)), impl_spec=str(path), profile="ci")
+    assert session.run.absent_protocols == [MLP]
+    run = runner.run_all(session)
+    statuses = {r.name: r.status for r in run.results}
+    assert statuses.pop("optim_adam_matches_torch_optim") is CheckStatus.PASSED
+    assert set(statuses.values()) == {CheckStatus.NOT_IN_SCOPE} and run.passed
+    adam = next(r for r in run.results if r.name == "optim_adam_matches_torch_optim")
+    assert adam.form == OPTIMIZERS["adam"].forms[1].name and adam.forms[adam.form] == adam.examples > 0
+    # outside the checker: torch.optim.Adam agrees at CS231n's default ε (the forms differ by ε's scale only)
+    got, want = _torch_adam_steps(load_impl(str(path)))
+    assert all(np.allclose(g, t, rtol=1e-6, atol=0) for g, t in zip(got, want))
+
+
+def test_adam_without_bias_correction_fails_naming_the_property_and_quantity(tmp_path):
+    path = _adam_module(tmp_path, bug=True)
+    run = runner.run_all(runner.start(load_impl(str(path)), impl_spec=str(path), profile="ci"))
+    failed = [r for r in run.results if r.status is CheckStatus.FAILED]
+    assert [r.name for r in failed] == ["optim_adam_matches_torch_optim"]
+    first = failed[0].failure.comparisons[0]
+    assert (first.cause, first.where.function, first.where.step, first.where.quantity) == (Cause.MISMATCH, "adam", 1, "next_w")
+    assert first.where.oracle == OPTIMIZERS["adam"].forms[0].name
+    # outside the checker: torch.optim.Adam's first step is not the bug's
+    got, want = _torch_adam_steps(load_impl(str(path)))
+    assert not np.allclose(got[0], want[0], rtol=1e-6, atol=0)
+
+
+def test_an_update_rule_failure_replays_from_its_json(tmp_path):
+    module = load_impl(str(_adam_module(tmp_path, bug=True)))
+    result = runner.run_one(runner.start(module, profile="ci"), "optim_adam_matches_torch_optim")
+    assert isinstance(result.failure.case, OptimCase)
+    case = case_from_json(json.loads(json.dumps(case_to_json(result.failure.case))))
+    assert case == result.failure.case
+    from gradverify import corpus
+
+    entry = corpus.load_replay(json.dumps({"property": "optim_adam_matches_torch_optim", "case": case_to_json(case)}))
+    again = runner.run_one(runner.start(module, profile="ci", replay=entry), "optim_adam_matches_torch_optim")
+    assert again.status is CheckStatus.FAILED and again.failure.case == case
+
+
+def test_the_torch_form_of_adam_is_reported_as_torchs(tmp_path):
+    from gradverify.impl import optim
+
+    result = runner.run_one(runner.start(optim, profile="ci"), "optim_adam_matches_torch_optim")
+    assert result.status is CheckStatus.PASSED and result.form == OPTIMIZERS["adam"].forms[0].name
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"optimizer": "adamw", "shape": [1], "steps": 3, "seed": 0, "config": None}, "unknown update rule"),
+        ({"optimizer": "sgd", "shape": [1, 2, 3], "steps": 3, "seed": 0, "config": None}, "1 or 2 sizes"),
+        ({"optimizer": "sgd", "shape": [0], "steps": 3, "seed": 0, "config": None}, "a size of w"),
+        ({"optimizer": "sgd", "shape": [1], "steps": 0, "seed": 0, "config": None}, "steps"),
+        ({"optimizer": "sgd", "shape": [1], "steps": 3, "seed": 0, "config": {"lr": 1.0}}, "must give learning_rate"),
+    ],
+)
+def test_an_update_rule_case_that_is_not_one_is_refused(data, message):
+    with pytest.raises(ValueError, match=message):
+        case_from_json({"type": "OptimCase", **data})
+
+
+def test_an_oversized_update_rule_entry_is_not_replayed(tmp_path):
+    from gradverify import corpus
+
+    big = {"type": "OptimCase", "optimizer": "adam", "shape": [10_000, 10_000], "steps": 5, "seed": 0, "config": None}
+    (tmp_path / "e.json").write_text(json.dumps({"property": "optim_adam_matches_torch_optim", "case": big}), encoding="utf-8")
+    entries, problems = corpus.load(tmp_path)
+    assert entries == [] and "more than the limit" in problems[0]
+
+
+def test_the_bundled_impl_runs_the_update_rules():
+    import gradverify.impl as impl
+
+    session = runner.start(impl, profile="ci")
+    assert set(OPTIM_NAMES) <= set(session.names()) and session.scope.optimizers == tuple(OPTIMIZERS)
+
+
+def test_declared_components_narrow_the_update_rules(tmp_path):
+    import gradverify
+
+    run = gradverify.verify(
+        "gradverify.impl",
+        profile="ci",
+        components=["optim_sgd"],
+        properties=["optim_*"],
+        save_regressions=False,
+        project=tmp_path,
+    )
+    statuses = {r.name: r.status for r in run.results}
+    assert statuses.pop("optim_sgd_matches_torch_optim") is CheckStatus.PASSED
+    assert set(statuses.values()) == {CheckStatus.NOT_IN_SCOPE}

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 
 from gradverify.impl import optim
 from gradverify.properties.optim_checks import check_optimizer
-from gradverify.properties.optim_strategies import OptimCase, optim_cases
+from gradverify.properties.optim_cases import OptimCase
+from gradverify.properties.optim_strategies import optim_cases
 from gradverify.references.compare import Cause
 from gradverify.references.optim_spec import OPTIMIZERS
 from tests.variants.variant import patched
@@ -100,13 +101,12 @@ CONFIGS = {
 
 
 def _case(rule: str, seed: int = 0) -> OptimCase:
-    rng = np.random.default_rng(seed)
-    return OptimCase(rng.normal(size=(2, 3)), tuple(rng.normal(size=(2, 3)) for _ in range(4)), dict(CONFIGS[rule]))
+    return OptimCase(rule, (2, 3), 4, seed, dict(CONFIGS[rule]))
 
 
 def _torch_steps(rule: str, case: OptimCase) -> list[np.ndarray]:
     """next_w of each step by torch.optim itself, CS231n's hyperparameters converted by hand."""
-    h = case.hyper(OPTIMIZERS[rule])
+    h = case.hyper()
     p = torch.tensor(case.w.copy(), requires_grad=True)
     make = {
         "sgd": lambda: torch.optim.SGD([p], lr=h["learning_rate"]),
@@ -170,7 +170,7 @@ def test_verdict_on_a_buggy_variant_agrees_with_torch_optim(name):
 
 
 def test_rmsprop_eps_inside_the_sqrt_differs_from_torch_even_at_the_default_eps():
-    case = OptimCase(_case("rmsprop").w, _case("rmsprop").grads, None)
+    case = OptimCase("rmsprop", (2, 3), 4, 0, None)
     outcome = check_optimizer(OPTIMIZERS["rmsprop"], _load("rmsprop_eps_inside_sqrt").rmsprop, case)
     assert outcome.form is None and outcome.failures[0].where.quantity == "next_w"
 

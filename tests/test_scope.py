@@ -18,7 +18,7 @@ from gradverify import impl as bundled
 from gradverify.cli import main
 from gradverify.grading import adapters
 from gradverify.properties.cases import Architecture, Example, TrainCase
-from gradverify.properties.scope import COMPONENTS, LAYER_COMPONENTS, PARTS, Scope, check_components
+from gradverify.properties.scope import COMPONENTS, LAYER_COMPONENTS, OPTIM_COMPONENTS, PARTS, Scope, check_components
 from gradverify.references.compare import Cause
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 from gradverify.results import CheckStatus
@@ -66,7 +66,8 @@ def test_a_declared_scope_holds_the_declared_components_and_nothing_else():
     assert scope.losses == scope.network_losses == ("mse",)
     assert scope.parts == ("dense",)
     assert Scope.declared(COMPONENTS).whole and not scope.whole
-    assert set(COMPONENTS) == {*ACTIVATIONS, *LOSSES, *PARTS, *LAYER_COMPONENTS}
+    assert set(COMPONENTS) == {*ACTIVATIONS, *LOSSES, *PARTS, *LAYER_COMPONENTS, *OPTIM_COMPONENTS}
+    assert Scope.declared(["optim_adam"]).optimizers == ("adam",) and scope.optimizers == ()
 
 
 def test_a_case_is_out_of_scope_by_what_it_is_built_of():

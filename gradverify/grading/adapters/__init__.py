@@ -12,14 +12,15 @@ own, beside an empty student module, to learn what it maps (so no submission can
 and the sandbox of each submission imports it again after the student's file
 (gradverify.sandbox.worker). Rubric items it cannot map are "not mapped": left out of the
 total, not scored 0. The shipped adapters are the other files of this folder
-(`cs231n.py`, `layers.py`); docs/adapters.md says how to write one.
+(`cs231n.py`, `layers.py`, and `mytorch.py`, which maps the layer protocol for verify);
+docs/adapters.md says how to write one.
 """
 
 from __future__ import annotations
 
 import sys
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,6 +28,8 @@ from gradverify.properties.calls import ImplFailure
 from gradverify.properties.checks import PROPERTIES
 from gradverify.grading.kinds import KINDS
 from gradverify.references.compare import Cause
+from gradverify.references.layer_spec import LAYER_FUNCTIONS, LAYER_OPS
+from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import ACTIVATIONS, LOSSES, PROTOCOL_FUNCTIONS
 
 if TYPE_CHECKING:  # the rubric reads adapters (its `adapter` field): the type alone, not a cycle
@@ -60,6 +63,9 @@ class Adapter:
     #: NETWORK_LOSSES; None: every one): the domain of the composite items (grading/domain.py)
     network_activations: tuple[str, ...] | None = None
     network_losses: tuple[str, ...] | None = None
+    #: of the layer protocol's ops it maps, the cases it maps only in part (LAYER_CASES, read
+    #: when it is imported in this process: gradverify.properties.scope.Limit)
+    layer_cases: tuple[tuple[str, str, Any], ...] = ()
 
     @property
     def name(self) -> str:
@@ -115,13 +121,15 @@ def from_declaration(
     network_activations: tuple[str, ...] | None = None,
     network_losses: tuple[str, ...] | None = None,
 ) -> Adapter:
-    """The Adapter of what the file at `path` declared; AdapterError if it defines no protocol
-    function or lists an activation or loss the protocol does not have."""
-    protocol = frozenset(name for name in PROTOCOL_FUNCTIONS if name in functions)
+    """The Adapter of what the file at `path` declared; AdapterError if it defines no function of
+    either protocol (the MLP's, or the layer protocol's ops and update rules) or lists an
+    activation or loss the protocol does not have."""
+    protocol = frozenset(name for name in (*PROTOCOL_FUNCTIONS, *LAYER_FUNCTIONS, *OPTIMIZERS) if name in functions)
     if not protocol:
         raise AdapterError(
             f"the adapter {path} defines no protocol function: it must define some of "
-            f"{', '.join(PROTOCOL_FUNCTIONS)} (docs/adapters.md)"
+            f"{', '.join(PROTOCOL_FUNCTIONS)} (docs/adapters.md), or of the layer protocol's "
+            "(affine_forward, …, adam: docs/layers.md)"
         )
     for what, names, known in (
         ("ACTIVATIONS", activations, ACTIVATIONS),
@@ -201,10 +209,38 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
         _tuple(declared["network_activations"]),
         _tuple(declared["network_losses"]),
     )
+    adapter = replace(adapter, layer_cases=layer_cases(path, getattr(module, "LAYER_CASES", None)))
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))
     return served, adapter
+
+
+def layer_cases(path: Path, declared: Any) -> tuple[tuple[str, str, Any], ...]:
+    """An adapter's LAYER_CASES as limits (gradverify.properties.scope.Limit): a dict of op name
+    to {size or hyperparameter name: a tuple of the values it maps, or the name of another
+    size or hyperparameter of the op it must equal}; AdapterError naming what is malformed."""
+    if declared is None:
+        return ()
+    if not isinstance(declared, dict):
+        raise AdapterError(f"the adapter {path}: LAYER_CASES must be a dict of op names, got {type(declared).__name__}")
+    limits = []
+    for op_name, names in declared.items():
+        op = LAYER_OPS.get(op_name)
+        if op is None or not isinstance(names, dict):
+            raise AdapterError(f"the adapter {path}: LAYER_CASES[{op_name!r}] must be a dict of an op of {', '.join(LAYER_OPS)}")
+        known = {**{size.name: None for size in op.sizes}, **{h.name: h.choices for h in op.hypers}}
+        for name, allowed in names.items():
+            tie = isinstance(allowed, str) and allowed in known and allowed != name
+            choices = known.get(name)
+            values = isinstance(allowed, tuple) and choices is not None and all(v in choices for v in allowed)
+            if name not in known or not (tie or values):
+                raise AdapterError(
+                    f"the adapter {path}: LAYER_CASES[{op_name!r}][{name!r}] must be a size or hyperparameter of "
+                    f"{op_name} ({', '.join(known)}) with the name of another, or a tuple of its choices"
+                )
+            limits.append((op_name, name, allowed))
+    return tuple(limits)
 
 
 def _tuple(names: list[str] | None) -> tuple[str, ...] | None:

@@ -1,0 +1,269 @@
+"""CMU 11-785's MyTorch classes as the layer protocol (shipped adapter: `--adapter mytorch`).
+
+For `gradverify verify --impl <handout folder> --adapter mytorch`: the folder holds the course's
+`mytorch` package (`mytorch/nn/linear.py`, …; gradverify.loader gives the adapter its classes by
+name, `student.Linear`, wherever the package keeps them). The classes, as the handouts since
+2022 define them (HW1P1, HW2P1, HW3P1), and how each maps onto CS231n's functions
+(docs/layers.md):
+
+    Linear(in_features, out_features)      W (out, in), b (out, 1), set as attributes
+        forward(A) -> Z = A·Wᵀ + ι_N·bᵀ      backward(dLdZ) -> dLdA; sets dLdW = dLdZᵀ·A, dLdb = dLdZᵀ·ι_N
+        affine: w = Wᵀ, b = b as a column; x reshaped to (N, D) and dx back to x's shape;
+        dw = dLdWᵀ, db = dLdb as a vector. dLdW and dLdb are sums over the batch, as CS231n's dw
+        and db are (the 1/N is the loss's), so nothing is rescaled.
+    ReLU()  forward(Z) -> A;  backward(dLdA) -> dLdZ = dLdA·[A > 0]        relu, as it is
+    BatchNorm1d(num_features, alpha=0.9)   BW, Bb (1, D); running_M, running_V (1, D); eps
+        forward(Z, eval=False) -> BZ;  backward(dLdBZ) -> dLdZ; sets dLdBW, dLdBb
+        batchnorm, train mode: gamma, beta → BW, Bb; bn_param's momentum → alpha (both weigh
+        the old average: running = α·running + (1 − α)·batch, biased variance); its eps →
+        the layer's eps (an attribute, 1e-8 by default: CS231n's default 1e-5 is set); its running
+        averages (zeros when absent, as CS231n's) → running_M, running_V, read back after forward.
+    CrossEntropyLoss()  forward(A, Y) -> L = −(1/N)·Σ Y·log softmax(A);  backward() -> (softmax(A) − Y)/N
+        softmax_loss: A = x (logits), Y = the one-hot rows of y; the mean over N, as CS231n's.
+    Conv2d(in_channels, out_channels, kernel_size, stride, padding=0, weight_init_fn, bias_init_fn)
+        a Conv2d_stride1 (attribute conv2d_stride1: W (out, in, k, k), b (out,), dLdW, dLdb, sums
+        over the batch) then a Downsample2d(stride), over the input zero-padded by `padding`
+        conv: w and b given through weight_init_fn and bias_init_fn; stride, pad as they are.
+    MaxPool2d(kernel, stride), MeanPool2d(kernel, stride)   a *Pool2d_stride1(kernel) then a Downsample2d(stride)
+        max_pool, avg_pool: kernel = pool_height = pool_width; stride as it is.
+    Conv1d(in_channels, out_channels, kernel_size, stride, padding=0, weight_init_fn, bias_init_fn)
+        as Conv2d, in one dimension (attribute conv1d_stride1: W (out, in, k))
+        conv1d: w and b through the init functions; stride, pad as they are.
+    RNNCell(input_size, hidden_size)   init_weights(W_ih (H, D), W_hh (H, H), b_ih (H,), b_hh (H,))
+        forward(x, h_prev_t) -> h_t = tanh(x·W_ihᵀ + b_ih + h_prev_t·W_hhᵀ + b_hh)
+        backward(delta, h_t, h_prev_l, h_prev_t) -> (dx, dh_prev_t); ADDS to dW_ih, dW_hh, db_ih,
+        db_hh the gradients AVERAGED over the batch (the handout's "averaged gradients")
+        rnn_step: W_ih = Wxᵀ, W_hh = Whᵀ, b_ih = b_hh = b/2 (exact in float64: b/2 + b/2 = b);
+        zero_grad() before each backward; dWx = N·dW_ihᵀ, dWh = N·dW_hhᵀ, and, b feeding both
+        biases by ½, db = N·(db_ih + db_hh)/2, so a wrong db_hh shows too.
+    GRUCell(input_size, hidden_size)   ONE sample: x (D,), h_prev_t (H,); init_weights(Wrx, Wzx,
+        Wnx, Wrh, Wzh, Wnh, brx, bzx, bnx, brh, bzh, bnh), each W (H, ·); n = tanh(Wnx·x + bnx +
+        r·(Wnh·h + bnh)), torch's form; backward(delta (H,)) -> (dx, dh_prev_t), setting dWrx, …
+        gru_step: one cell per sample; W?x = Wx's block ᵀ, W?h = Wh's block ᵀ (blocks r, z, n);
+        brx = brh = b_r/2, bzx = bzh = b_z/2, bnx = b_n, bnh = 0 (CS231n's c_n has no bias); the
+        gradient attributes set to 0 before each backward; dWx, dWh, db the sums of the samples'
+        (db_r = Σ (dbrx + dbrh)/2, db_n = Σ dbnx; dbnh, the gradient of a bias fixed at 0, is
+        not compared).
+
+LAYER_CASES declares the cases the classes cannot take: a square kernel and pool only (an int
+kernel_size), batchnorm in train mode only (its backward is written for the training
+forward's batch statistics; in eval mode there are none), and pad 0 only when the library's
+Conv2d or Conv1d has no `padding`. What the library lacks is not mapped: a function whose class it does
+not define is left out of this module, so that op is not in scope. Unlike an MLP adapter, this
+one reads the library when it is imported (to know what it maps); it maps no rubric item.
+Not mapped: dropout, layernorm, svm_loss, the spatial norms, rnn, lstm, word embeddings and the
+temporal ops (no MyTorch class computes them; its Dropout draws its own mask), and the
+optimizers (its SGD and Adam update whole models, with torch's momentum buffer: converting it
+takes ×lr, not exact).
+"""
+
+import inspect
+
+import numpy as np
+
+import student
+
+#: The course's class each function calls: a function is mapped only when the library defines it.
+NEEDS = {
+    "affine_forward": "Linear",
+    "affine_backward": "Linear",
+    "relu_forward": "ReLU",
+    "relu_backward": "ReLU",
+    "batchnorm_forward": "BatchNorm1d",
+    "batchnorm_backward": "BatchNorm1d",
+    "softmax_loss": "CrossEntropyLoss",
+    "conv_forward_naive": "Conv2d",
+    "conv_backward_naive": "Conv2d",
+    "max_pool_forward_naive": "MaxPool2d",
+    "max_pool_backward_naive": "MaxPool2d",
+    "conv1d_forward": "Conv1d",
+    "conv1d_backward": "Conv1d",
+    "avg_pool_forward": "MeanPool2d",
+    "avg_pool_backward": "MeanPool2d",
+    "rnn_step_forward": "RNNCell",
+    "rnn_step_backward": "RNNCell",
+    "gru_step_forward": "GRUCell",
+    "gru_step_backward": "GRUCell",
+}
+
+#: The cases the classes take: square windows, batchnorm's train mode, and pad 0 when a Conv has no padding.
+LAYER_CASES = {
+    "conv": {"WW": "HH"},
+    "max_pool": {"pool_width": "pool_height"},
+    "avg_pool": {"pool_width": "pool_height"},
+    "batchnorm": {"mode": ("train",)},
+}
+if hasattr(student, "Conv2d") and "padding" not in inspect.signature(student.Conv2d).parameters:
+    LAYER_CASES["conv"] = {"WW": "HH", "pad": (0,)}
+if hasattr(student, "Conv1d") and "padding" not in inspect.signature(student.Conv1d).parameters:
+    LAYER_CASES["conv1d"] = {"pad": (0,)}
+
+
+def _float(a):
+    return np.array(a, dtype=np.float64)
+
+
+def affine_forward(x, w, b):
+    layer = student.Linear(w.shape[0], w.shape[1])
+    layer.W = _float(w).T.copy()
+    layer.b = _float(b).reshape(-1, 1)
+    return layer.forward(x.reshape(x.shape[0], -1)), (layer, x.shape)
+
+
+def affine_backward(dout, cache):
+    layer, shape = cache
+    dx = layer.backward(dout)
+    return np.reshape(dx, shape), _float(layer.dLdW).T.copy(), _float(layer.dLdb).reshape(-1)
+
+
+def relu_forward(x):
+    layer = student.ReLU()
+    return layer.forward(x), layer
+
+
+def relu_backward(dout, layer):
+    return layer.backward(dout)
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    if bn_param["mode"] != "train":
+        raise NotImplementedError("MyTorch's BatchNorm1d has no backward for eval mode: LAYER_CASES maps train mode only")
+    D = x.shape[1]
+    layer = student.BatchNorm1d(D, alpha=bn_param.get("momentum", 0.9))
+    layer.eps = bn_param.get("eps", 1e-5)
+    layer.BW, layer.Bb = _float(gamma).reshape(1, D), _float(beta).reshape(1, D)
+    layer.running_M = _float(bn_param.get("running_mean", np.zeros(D))).reshape(1, D)
+    layer.running_V = _float(bn_param.get("running_var", np.zeros(D))).reshape(1, D)
+    out = layer.forward(x)
+    bn_param["running_mean"] = _float(layer.running_M).reshape(D)
+    bn_param["running_var"] = _float(layer.running_V).reshape(D)
+    return out, layer
+
+
+def batchnorm_backward(dout, layer):
+    dx = layer.backward(dout)
+    return dx, _float(layer.dLdBW).reshape(-1), _float(layer.dLdBb).reshape(-1)
+
+
+def softmax_loss(x, y):
+    loss_fn = student.CrossEntropyLoss()
+    loss = loss_fn.forward(x, np.eye(x.shape[1])[y])
+    return loss, loss_fn.backward()
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    F, C, HH, WW = w.shape
+    if HH != WW:
+        raise NotImplementedError("MyTorch's Conv2d takes a square kernel only: LAYER_CASES ties WW to HH")
+    options = {"padding": conv_param["pad"]} if conv_param["pad"] else {}
+    layer = student.Conv2d(
+        C, F, HH, conv_param["stride"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b), **options
+    )
+    return layer.forward(x), layer
+
+
+def conv_backward_naive(dout, layer):
+    dx = layer.backward(dout)
+    return dx, _float(layer.conv2d_stride1.dLdW), _float(layer.conv2d_stride1.dLdb).reshape(-1)
+
+
+def max_pool_forward_naive(x, pool_param):
+    if pool_param["pool_height"] != pool_param["pool_width"]:
+        raise NotImplementedError("MyTorch's MaxPool2d takes a square kernel only: LAYER_CASES ties pool_width to pool_height")
+    layer = student.MaxPool2d(pool_param["pool_height"], pool_param["stride"])
+    return layer.forward(x), layer
+
+
+def max_pool_backward_naive(dout, layer):
+    return layer.backward(dout)
+
+
+def conv1d_forward(x, w, b, conv_param):
+    F, C, K = w.shape
+    options = {"padding": conv_param["pad"]} if conv_param["pad"] else {}
+    layer = student.Conv1d(
+        C, F, K, conv_param["stride"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b), **options
+    )
+    return layer.forward(x), layer
+
+
+def conv1d_backward(dout, layer):
+    dx = layer.backward(dout)
+    return dx, _float(layer.conv1d_stride1.dLdW), _float(layer.conv1d_stride1.dLdb).reshape(-1)
+
+
+def avg_pool_forward(x, pool_param):
+    if pool_param["pool_height"] != pool_param["pool_width"]:
+        raise NotImplementedError("MyTorch's MeanPool2d takes a square kernel only: LAYER_CASES ties pool_width to pool_height")
+    layer = student.MeanPool2d(pool_param["pool_height"], pool_param["stride"])
+    return layer.forward(x), layer
+
+
+def avg_pool_backward(dout, layer):
+    return layer.backward(dout)
+
+
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    cell = student.RNNCell(Wx.shape[0], Wx.shape[1])
+    half = _float(b) / 2  # b_ih + b_hh = b exactly: halving a float64 is exact
+    cell.init_weights(_float(Wx).T.copy(), _float(Wh).T.copy(), half, half.copy())
+    next_h = cell.forward(x, prev_h)
+    return next_h, (cell, x, prev_h, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    cell, x, prev_h, next_h = cache
+    cell.zero_grad()  # the cell adds to its gradients (one call per time step)
+    dx, dprev_h = cell.backward(dnext_h, next_h, x, prev_h)
+    N = x.shape[0]  # the cell averages over the batch; CS231n's gradients are sums
+    db = N * (_float(cell.db_ih) + _float(cell.db_hh)) / 2
+    return dx, dprev_h, N * _float(cell.dW_ih).T, N * _float(cell.dW_hh).T, db
+
+
+#: The GRUCell's weights and biases in init_weights' order, and their gradients' attributes.
+GRU_WEIGHTS = ("Wrx", "Wzx", "Wnx", "Wrh", "Wzh", "Wnh", "brx", "bzx", "bnx", "brh", "bzh", "bnh")
+
+
+def gru_step_forward(x, prev_h, Wx, Wh, b):
+    H = Wh.shape[0]
+    blocks = [slice(k * H, (k + 1) * H) for k in range(3)]  # r, z, n
+    b_r, b_z, b_n = (_float(b)[block] for block in blocks)
+    weights = (
+        *(_float(Wx)[:, block].T for block in blocks),
+        *(_float(Wh)[:, block].T for block in blocks),
+        b_r / 2,  # b_r = brx + brh exactly: halving a float64 is exact
+        b_z / 2,
+        b_n,
+        b_r / 2,
+        b_z / 2,
+        np.zeros(H),  # the protocol's c_n has no bias: bnh = 0
+    )
+    cells, rows = [], []
+    for n in range(x.shape[0]):  # the cell takes one sample: x (D,), h_prev_t (H,)
+        cell = student.GRUCell(Wx.shape[0], H)
+        cell.init_weights(*(w.copy() for w in weights))
+        rows.append(np.reshape(cell.forward(x[n].copy(), prev_h[n].copy()), H))
+        cells.append(cell)
+    return np.stack(rows), cells
+
+
+def gru_step_backward(dnext_h, cells):
+    H = dnext_h.shape[1]
+    dxs, dhs, grads = [], [], {name: 0.0 for name in GRU_WEIGHTS}
+    for n, cell in enumerate(cells):
+        for name in GRU_WEIGHTS:  # whether the cell sets or adds to its gradients, they start at 0
+            setattr(cell, f"d{name}", np.zeros_like(_float(getattr(cell, name))))
+        dx, dh = cell.backward(dnext_h[n].copy())
+        dxs.append(np.reshape(dx, -1))
+        dhs.append(np.reshape(dh, H))
+        for name in GRU_WEIGHTS:  # the cell's gradients are one sample's: CS231n's sum over the batch
+            grads[name] = grads[name] + _float(getattr(cell, f"d{name}"))
+    dWx = np.concatenate([grads[f"W{g}x"].T for g in "rzn"], axis=1)
+    dWh = np.concatenate([grads[f"W{g}h"].T for g in "rzn"], axis=1)
+    db = np.concatenate([(grads["brx"] + grads["brh"]) / 2, (grads["bzx"] + grads["bzh"]) / 2, grads["bnx"]], axis=None)
+    return np.stack(dxs), np.stack(dhs), dWx, dWh, db
+
+
+for _function, _course_class in NEEDS.items():
+    if not hasattr(student, _course_class):
+        del globals()[_function]

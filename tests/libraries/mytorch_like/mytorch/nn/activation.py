@@ -1,0 +1,36 @@
+import numpy as np
+
+
+class ReLU:
+    def forward(self, Z):
+        self.A = np.maximum(0, Z)
+        return self.A
+
+    def backward(self, dLdA):
+        return dLdA * np.where(self.A > 0, 1.0, 0.0)
+
+
+class Sigmoid:
+    def forward(self, Z):
+        self.A = 1 / (1 + np.exp(-Z))
+        return self.A
+
+    def backward(self, dLdA):
+        return dLdA * self.A * (1 - self.A)
+
+
+class Tanh:
+    def forward(self, Z):
+        self.A = np.tanh(Z)
+        return self.A
+
+    def backward(self, dLdA, state=None):
+        A = self.A if state is None else state
+        return dLdA * (1 - A**2)
+
+
+class Softmax:
+    def forward(self, Z):
+        E = np.exp(Z - np.max(Z, axis=1, keepdims=True))
+        self.A = E / np.sum(E, axis=1, keepdims=True)
+        return self.A

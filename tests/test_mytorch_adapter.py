@@ -1,0 +1,221 @@
+"""A class-based layer library checked through the shipped `mytorch` adapter: CMU 11-785's
+MyTorch classes (tests/libraries/mytorch_like, laid out as the handouts lay it out) mapped onto
+CS231n's layer functions and checked by the generic layer check. Green when correct, with the
+ops it has no class for and the cases its classes cannot take out of scope; red after a one-line
+bug, naming the op's property and the quantity. Each verdict is computed again with torch
+autograd on the library's own classes, outside the checker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+
+import gradverify
+from gradverify.cli import main
+from gradverify.grading import adapters
+from gradverify.loader import ImplLoadError, load_module
+from gradverify.properties.layer_strategies import layer_cases
+from gradverify.properties.optim_properties import OPTIM_PROPERTIES
+from gradverify.references.compare import Cause
+from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.results import CheckStatus
+
+LIBRARY = Path(__file__).parent / "libraries" / "mytorch_like"
+#: The ops the adapter maps onto the library's classes.
+MAPPED = ("affine", "relu", "batchnorm", "softmax_loss", "conv", "max_pool", "conv1d", "avg_pool", "rnn_step", "gru_step")
+#: The one-line bug: Linear's dLdW averaged over the batch (as MyTorch's RNNCell does, wrongly here).
+BUG = ("        self.dLdW = dLdZ.T @ self.A\n", "        self.dLdW = dLdZ.T @ self.A / self.N\n")
+
+
+def _library(folder: Path, *, bug: bool = False, without: str | None = None) -> Path:
+    shutil.copytree(LIBRARY, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    if bug:
+        path = folder / "mytorch" / "nn" / "linear.py"
+        text = path.read_text(encoding="utf-8")
+        assert text.count(BUG[0]) == 1, "the one-line bug no longer applies to the fixture"
+        path.write_text(text.replace(*BUG), encoding="utf-8")
+    if without:
+        (folder / "mytorch" / without).unlink()
+    return folder
+
+
+def _verify(folder: Path, tmp_path: Path, **options):
+    return gradverify.verify(str(folder), adapter="mytorch", profile="ci", save_regressions=False, project=tmp_path, **options)
+
+
+def _statuses(run) -> dict[str, CheckStatus]:
+    return {r.name: r.status for r in run.results}
+
+
+# --------------------------------------------------------------------------- torch, outside the checker
+
+
+def _linear_grads(folder: Path, N: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(the library's Linear dLdW, torch's ∂⟨dLdZ, Z⟩/∂W) on one draw, W (out, in) as both keep it."""
+    module = load_module(str(folder))
+    rng = np.random.default_rng(0)
+    A, W, b, dLdZ = rng.normal(size=(N, 4)), rng.normal(size=(2, 4)), rng.normal(size=(2, 1)), rng.normal(size=(N, 2))
+    layer = module.Linear(4, 2)
+    layer.W, layer.b = W.copy(), b.copy()
+    layer.forward(A)
+    layer.backward(dLdZ)
+    w = torch.tensor(W, requires_grad=True)
+    F.linear(torch.tensor(A), w, torch.tensor(b[:, 0])).backward(torch.tensor(dLdZ))
+    return layer.dLdW, w.grad.numpy()
+
+
+def _rnn_cell_grads(folder: Path, N: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(N × the library's RNNCell dW_ih, torch.nn.RNNCell's weight_ih gradient) on one draw."""
+    module = load_module(str(folder))
+    rng = np.random.default_rng(1)
+    x, h, delta = rng.normal(size=(N, 3)), rng.normal(size=(N, 2)), rng.normal(size=(N, 2))
+    W_ih, W_hh, b_ih, b_hh = rng.normal(size=(2, 3)), rng.normal(size=(2, 2)), rng.normal(size=2), rng.normal(size=2)
+    cell = module.RNNCell(3, 2)
+    cell.init_weights(W_ih, W_hh, b_ih, b_hh)
+    h_t = cell.forward(x, h)
+    cell.backward(delta, h_t, x, h)
+    ref = torch.nn.RNNCell(3, 2).double()
+    with torch.no_grad():
+        for p, value in zip((ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh), (W_ih, W_hh, b_ih, b_hh)):
+            p.copy_(torch.tensor(value))
+    ref(torch.tensor(x), torch.tensor(h)).backward(torch.tensor(delta))
+    return N * cell.dW_ih, ref.weight_ih.grad.numpy()
+
+
+def _gru_cell_grads(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(the library's GRUCell weight gradients, one sample, stacked r, z, n as torch stacks them;
+    torch.nn.GRUCell's weight_ih and weight_hh gradients) on one sample."""
+    module = load_module(str(folder))
+    rng = np.random.default_rng(3)
+    x, h, delta = rng.normal(size=3), rng.normal(size=2), rng.normal(size=2)
+    W_ih, W_hh, b_ih, b_hh = rng.normal(size=(6, 3)), rng.normal(size=(6, 2)), rng.normal(size=6), rng.normal(size=6)
+    cell = module.GRUCell(3, 2)
+    cell.init_weights(*np.split(W_ih, 3), *np.split(W_hh, 3), *np.split(b_ih, 3), *np.split(b_hh, 3))
+    cell.forward(x, h)
+    cell.backward(delta)
+    ref = torch.nn.GRUCell(3, 2).double()
+    with torch.no_grad():
+        for p, value in zip((ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh), (W_ih, W_hh, b_ih, b_hh)):
+            p.copy_(torch.tensor(value))
+    ref(torch.tensor(x[None]), torch.tensor(h[None])).backward(torch.tensor(delta[None]))
+    got = np.concatenate([getattr(cell, f"dW{g}{side}") for side in "xh" for g in "rzn"], axis=None)
+    return got, np.concatenate([ref.weight_ih.grad.numpy(), ref.weight_hh.grad.numpy()], axis=None)
+
+
+def _conv_grads(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(the library's Conv2d dLdW, torch's F.conv2d weight gradient), stride 2 and padding 1."""
+    module = load_module(str(folder))
+    rng = np.random.default_rng(2)
+    A, W, b = rng.normal(size=(2, 2, 5, 5)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
+    layer = module.Conv2d(2, 3, 3, 2, padding=1, weight_init_fn=lambda *s: W.copy(), bias_init_fn=lambda *s: b.copy())
+    Z = layer.forward(A)
+    dLdZ = rng.normal(size=Z.shape)
+    layer.backward(dLdZ)
+    w = torch.tensor(W, requires_grad=True)
+    out = F.conv2d(torch.tensor(A), w, torch.tensor(b), stride=2, padding=1)
+    assert np.allclose(Z, out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    out.backward(torch.tensor(dLdZ))
+    return layer.conv2d_stride1.dLdW, w.grad.numpy()
+
+
+# --------------------------------------------------------------------------- the verdicts
+
+
+def test_a_mytorch_library_is_green_through_the_adapter_with_what_it_lacks_not_in_scope(tmp_path):
+    run = _verify(LIBRARY, tmp_path)
+    statuses = _statuses(run)
+    assert run.passed and run.adapter == "mytorch" and run.absent_protocols == ["MLP protocol"]
+    assert {name for name, status in statuses.items() if status is CheckStatus.PASSED} == {
+        f"layer_{op}_matches_references" for op in MAPPED
+    }
+    assert {status for name, status in statuses.items() if status is not CheckStatus.PASSED} == {CheckStatus.NOT_IN_SCOPE}
+    assert {"layer_batchnorm with mode 'test'", "layer_conv with WW ≠ HH"} <= set(run.not_in_scope)
+    # outside the checker: the library's classes agree with torch autograd
+    for got, want in (_linear_grads(LIBRARY), _rnn_cell_grads(LIBRARY), _gru_cell_grads(LIBRARY), _conv_grads(LIBRARY)):
+        assert np.allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_dldw_averaged_over_the_batch_fails_naming_the_op_and_quantity(tmp_path):
+    folder = _library(tmp_path / "lib", bug=True)
+    run = _verify(folder, tmp_path)
+    failed = [r for r in run.results if r.status is CheckStatus.FAILED]
+    assert [r.name for r in failed] == ["layer_affine_matches_references"]
+    first = failed[0].failure.comparisons[0]
+    assert (first.cause, first.where.function, first.where.quantity) == (Cause.MISMATCH, "affine_backward", "dw")
+    n = dict(failed[0].failure.case.dims)["N"]
+    assert n > 1 and first.scale == pytest.approx(1 / n)  # got = expected / N
+    # outside the checker: torch's weight gradient is N times the library's
+    got, want = _linear_grads(folder)
+    assert not np.allclose(got, want, rtol=1e-6) and np.allclose(3 * got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_mytorch_failure_replays_through_the_adapter(tmp_path, monkeypatch, capsys):
+    folder = _library(tmp_path / "lib", bug=True)
+    case = {"type": "LayerCase", "op": "affine", "dims": {"N": 2, "d": [1], "M": 1}, "hyper": {}, "seed": 0}
+    entry = json.dumps({"property": "layer_affine_matches_references", "case": case})
+    monkeypatch.chdir(tmp_path)
+    args = ["verify", "--impl", str(folder), "--adapter", "mytorch", "--quiet", "--replay", entry]
+    assert main(args) == 1
+    assert "affine_backward dw" in capsys.readouterr().err
+    assert main([*args[:-1], entry.replace('"N": 2', '"N": 1')]) == 0  # one sample: the mean is the sum
+
+
+def test_a_class_the_library_lacks_leaves_its_op_out_of_scope(tmp_path):
+    folder = _library(tmp_path / "lib", without="rnn_cell.py")
+    run = _verify(folder, tmp_path, properties=["layer_rnn_step*", "layer_relu*"])
+    assert _statuses(run) == {
+        "layer_relu_matches_references": CheckStatus.PASSED,
+        "layer_rnn_step_matches_references": CheckStatus.NOT_IN_SCOPE,
+    }
+
+
+# --------------------------------------------------------------------------- the parts
+
+
+@settings(max_examples=30)
+@given(layer_cases(LAYER_OPS["conv"], limits=(("conv", "WW", "HH"), ("conv", "pad", (0,)))))
+def test_layer_cases_within_limits_draw_only_the_cases_mapped(case):
+    dims, hyper = dict(case.dims), dict(case.hyper)
+    assert dims["WW"] == dims["HH"] and hyper["pad"] == 0 and case.consistent
+
+
+def test_an_adapter_whose_layer_cases_are_malformed_is_refused(tmp_path):
+    path = tmp_path / "adapter.py"
+    path.write_text(
+        "import student\nLAYER_CASES = {'conv': {'kernel': 'HH'}}\n\ndef relu_forward(x):\n    return student.relu(x)\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(adapters.AdapterError, match=r"LAYER_CASES\['conv'\]\['kernel'\]"):
+        adapters.load_local(str(path), load_module(str(LIBRARY)))
+
+
+def test_a_folder_without_a_package_is_refused(tmp_path):
+    (tmp_path / "autograder.py").write_text("raise SystemExit('not a library')\n", encoding="utf-8")
+    with pytest.raises(ImplLoadError, match="holds no package"):
+        load_module(str(tmp_path))
+
+
+def test_a_folder_library_gives_its_classes_by_name_and_each_load_is_fresh(tmp_path):
+    first = load_module(str(LIBRARY))
+    buggy = load_module(str(_library(tmp_path / "lib", bug=True)))
+    assert first.Linear is not buggy.Linear and first.Conv2d.__module__ == "mytorch.Conv2d"
+    assert first.Linear.backward is not buggy.Linear.backward
+
+
+def test_the_plugin_gates_a_mytorch_library_through_the_adapter(tmp_path, monkeypatch, capsys):
+    _library(tmp_path / "lib")
+    settings = '[tool.gradverify]\nimpl = "lib/"\nadapter = "mytorch"\nprofile = "ci"\n'
+    (tmp_path / "pyproject.toml").write_text(settings, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code = pytest.main(["-p", "no:cacheprovider", "-q", "-rs", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    checks = len(LAYER_OPS) + len(OPTIM_PROPERTIES)  # one per op, one per update rule
+    assert f"{len(MAPPED)} passed, {checks - len(MAPPED)} skipped" in out
