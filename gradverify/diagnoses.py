@@ -51,6 +51,10 @@ class Diagnosis(StrEnum):
     NO_DIRECT_PATH = "no_direct_path"
     STEP_MEAN = "step_mean"
     IN_PLACE = "in_place"
+    # the update rules' (gradverify.optim_hints)
+    BIAS_CORRECTION = "bias_correction"
+    STATE_NOT_STORED = "state_not_stored"
+    EPS_INSIDE_SQRT = "eps_inside_sqrt"
 
 
 class Hint(str):
@@ -110,4 +114,7 @@ DIAGNOSES: dict[Diagnosis, str] = {
     Diagnosis.NO_DIRECT_PATH: "the GRU's dprev_h without next_h's own z·prev_h term",
     Diagnosis.STEP_MEAN: "a temporal loss divided by the steps T as well",
     Diagnosis.IN_PLACE: "an array changed in place, or returned sharing memory",
+    Diagnosis.BIAS_CORRECTION: "Adam without its bias correction",
+    Diagnosis.STATE_NOT_STORED: "an update rule's state not stored back in config",
+    Diagnosis.EPS_INSIDE_SQRT: "RMSProp's ε inside the square root",
 }

@@ -592,6 +592,10 @@ def hints(kind: str, target: str | None, failure: Any, module: Any) -> list[Hint
         from gradverify.layer_hints import layer_hints
 
         return layer_hints(failure, module)
+    if kind == "optim":
+        from gradverify.optim_hints import optim_hints
+
+        return optim_hints(failure, module)
     out = _generic(failure)
     try:
         if kind == "momentum_step" and (dampened := _dampening_hint(failure, module)):

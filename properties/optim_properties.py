@@ -46,6 +46,7 @@ def optim_property(opt: Optimizer, *, weight: float = OPTIM_WEIGHT) -> Property:
         tolerance="autodiff",
         weight=weight,
         needs=(optim_component(opt.name),),
+        diagnosis="optim",
         forms=tuple(form.name for form in opt.forms) if len(opt.forms) > 1 else (),
     )
 

@@ -13,7 +13,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 
+from gradverify.diagnoses import Diagnosis
 from gradverify.impl import optim
+from gradverify.optim_hints import diagnose, optim_hints
+from gradverify.profiles import PROFILES
+from gradverify.properties.optim_properties import OPTIM_PROPERTIES
+from gradverify.search import run_property
 from gradverify.properties.optim_checks import check_optimizer
 from gradverify.properties.optim_cases import OptimCase
 from gradverify.properties.optim_strategies import optim_cases
@@ -83,6 +88,15 @@ VARIANTS = {
     ),
 }
 BUGGY = [name for name, (_, _, first) in VARIANTS.items() if first is not None]
+#: The diagnosis each buggy variant's hint must name, and no other (gradverify.optim_hints); a
+#: variant not listed gets none.
+HINTS = {
+    "adam_without_bias_correction": Diagnosis.BIAS_CORRECTION,
+    "adam_without_t_in_config": Diagnosis.STATE_NOT_STORED,
+    "rmsprop_eps_inside_sqrt": Diagnosis.EPS_INSIDE_SQRT,
+    "sgd_momentum_velocity_sign_flipped": Diagnosis.SIGN,
+    "sgd_modifies_dw": Diagnosis.IN_PLACE,
+}
 
 
 def _load(name: str) -> types.ModuleType:
@@ -155,6 +169,25 @@ def test_buggy_variant_is_caught_where_the_bug_is(name):
     assert outcome.form is None
     first = outcome.failures[0]
     assert (first.cause, first.where.function, first.where.step, first.where.quantity) == (cause, rule, step, quantity)
+
+
+@pytest.mark.parametrize("name", BUGGY)
+def test_a_buggy_variant_found_by_the_search_gets_its_own_hint_and_no_other(name):
+    rule = VARIANTS[name][0]
+    module = _load(name)
+    with np.errstate(all="ignore"):
+        result, _ = run_property(
+            OPTIM_PROPERTIES[f"optim_{rule}_matches_torch_optim"], module, profile=PROFILES["ci"], seed=0, entries=[]
+        )
+        named = {h.diagnosis for h in optim_hints(result.failure, module) if h.diagnosis}  # not the NaN observation
+    assert result.failure is not None
+    assert named == ({HINTS[name]} if name in HINTS else set())
+
+
+@pytest.mark.parametrize("rule", OPTIMIZERS)
+def test_no_mistake_is_named_on_the_model_solution_or_the_efficient_adam(rule):
+    for module in (optim, _load("adam_efficient_form")):
+        assert diagnose(module, _case(rule)) == [] and diagnose(module, OptimCase(rule, (3,), 3, 1, None)) == []
 
 
 @pytest.mark.parametrize("name", [n for n in BUGGY if VARIANTS[n][2][0] in (Cause.MISMATCH, Cause.NAN)])
