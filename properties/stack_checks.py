@@ -92,7 +92,8 @@ def _note(run: Run, where: Where, value: Any, own: Any, may_be_own: bool) -> Non
 def run_forward(impl: ModuleType, case: StackCase, arrays: list[dict[str, np.ndarray]], *, watch: bool = True) -> Run:
     """The forwards in order, as the module docstring says; `watch`: note what each returned
     (and the aliasing) — off for the finite differences, which only want the loss."""
-    run, x, fork_in = Run(), arrays[0]["x"].copy(), None
+    run, x = Run(), arrays[0]["x"].copy()
+    fork_in: Any = None
     for i, (layer, a) in enumerate(zip(case.layers, arrays)):
         op, hyper = layer.op, layer.hypers
         if case.residual is not None and i == case.residual[0]:

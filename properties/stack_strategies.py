@@ -4,7 +4,7 @@
     conv_stacks()      conv → [spatial_batchnorm]? → relu → [max_pool]? → affine → softmax_loss
     sequence_stacks()  word_embedding → rnn|lstm → temporal_affine → temporal_softmax_loss
     residual_stacks()  [affine → relu]? → [f] + x → affine → softmax_loss|svm_loss,
-                       f one of affine → relu → affine (back to the width), relu, batchnorm, layernorm, dropout
+                       f one of relu, affine → relu → affine (back to the width), batchnorm, layernorm, dropout
 
 `ops` (keyword-only) are the ops that may be drawn: an optional op outside them is never drawn,
 and a strategy raises NotInScope when one it cannot do without is outside them. Every choice
@@ -33,7 +33,7 @@ from gradverify.references.layer_spec import LAYER_OPS
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 ALL_OPS: tuple[str, ...] = tuple(LAYER_OPS)
 #: the residual block's f, by the ops it is made of
-FORKS: tuple[tuple[str, ...], ...] = (("affine", "relu", "affine"), ("relu",), ("batchnorm",), ("layernorm",), ("dropout",))
+FORKS: tuple[tuple[str, ...], ...] = (("relu",), ("affine", "relu", "affine"), ("batchnorm",), ("layernorm",), ("dropout",))
 
 
 def _needs(ops: tuple[str, ...], needed: tuple[str, ...]) -> None:
@@ -165,8 +165,9 @@ def sequence_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3) -> st
 
 
 def residual_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3) -> st.SearchStrategy[StackCase]:
-    """[affine → relu]? → [f] + x → affine → softmax_loss|svm_loss, f one of FORKS in `ops`
-    (affine → relu → affine first: out = x + W₂ relu(W₁ x + b₁) + b₂, the ResNet block)."""
+    """[affine → relu]? → [f] + x → affine → softmax_loss|svm_loss, f one of FORKS in `ops`: a
+    shape-preserving op, or affine → relu → affine back to the width (out = x + W₂ relu(W₁ x + b₁)
+    + b₂, the ResNet block); the fork shrinks to [relu] + x."""
     _needs(ops, ("affine", "relu"))
     losses = [loss for loss in ("softmax_loss", "svm_loss") if loss in ops]
     if not losses:
@@ -213,3 +214,76 @@ STRATEGIES: dict[str, Callable[..., st.SearchStrategy[StackCase]]] = {
     "sequence": sequence_stacks,
     "residual": residual_stacks,
 }
+
+
+# --------------------------------------------------------------------------- #
+# Coverage: one stack per family with every optional op, run first in every run (Property.coverage).
+# --------------------------------------------------------------------------- #
+
+
+def _fixed(name: str, seed: int, dims: dict[str, Any], **hyper: Any) -> LayerCase:
+    """A LayerCase of op `name`, its hyperparameters `hyper` or else their first choices (CS231n's
+    defaults, train mode)."""
+    op = LAYER_OPS[name]
+    chosen = tuple((h.name, hyper.get(h.name, h.choices[0])) for h in op.hypers)
+    return LayerCase(op, tuple((s.name, dims[s.name]) for s in op.sizes), chosen, seed)
+
+
+def _chain(family: str, *layers: tuple[Any, ...], residual: tuple[int, int] | None = None) -> StackCase:
+    """(name, dims) or (name, dims, hyper) per layer, seeds 7, 8, …"""
+    built = (_fixed(layer[0], 7 + i, layer[1], **(layer[2] if len(layer) > 2 else {})) for i, layer in enumerate(layers))
+    return StackCase(family, tuple(built), residual)
+
+
+def coverage(family: str) -> list[StackCase]:
+    """Stacks with each optional op of the family: a batchnorm, a dropout, a layernorm and svm_loss;
+    a spatial batchnorm and a max-pool after a padded conv; an LSTM; forks of an affine block, a
+    batchnorm and a dropout. A case with an op out of scope is left out by the run (Scope.case_outside)."""
+    N = 3
+    if family == "dense":
+        return [
+            _chain(
+                "dense",
+                ("affine", {"N": N, "d": (3,), "M": 2}),
+                ("batchnorm", {"N": N, "D": 2}),
+                ("relu", {"N": N, "D": 2}),
+                ("dropout", {"N": N, "D": 2}),
+                ("affine", {"N": N, "d": (2,), "M": 3}),
+                ("layernorm", {"N": N, "D": 3}),
+                ("relu", {"N": N, "D": 3}),
+                ("affine", {"N": N, "d": (3,), "M": 3}),
+                ("svm_loss", {"N": N, "C": 3}),
+            )
+        ]
+    if family == "conv":
+        image = {"N": 2, "C": 2, "H": 4, "W": 4}
+        return [
+            _chain(
+                "conv",
+                ("conv", {**image, "C": 1, "F": 2, "HH": 3, "WW": 3}, {"pad": 1}),  # stride 1, pad 1: 4×4 stays 4×4
+                ("spatial_batchnorm", image),
+                ("relu", {"N": 2, "D": 32}),
+                ("max_pool", image),  # 2×2 windows, stride 2
+                ("affine", {"N": 2, "d": (2, 2, 2), "M": 3}),
+                ("softmax_loss", {"N": 2, "C": 3}),
+            )
+        ]
+    if family == "sequence":
+        sizes = {"N": 2, "T": 3}
+        return [
+            _chain(
+                "sequence",
+                ("word_embedding", {**sizes, "V": 4, "D": 2}),
+                ("lstm", {**sizes, "D": 2, "H": 2}),
+                ("temporal_affine", {**sizes, "D": 2, "M": 3}),
+                ("temporal_softmax_loss", {**sizes, "V": 3}),
+            )
+        ]
+    head = (("affine", {"N": N, "d": (2,), "M": 2}), ("relu", {"N": N, "D": 2}))
+    tail = (("affine", {"N": N, "d": (2,), "M": 3}), ("softmax_loss", {"N": N, "C": 3}))
+    block = (("affine", {"N": N, "d": (2,), "M": 3}), ("relu", {"N": N, "D": 3}), ("affine", {"N": N, "d": (3,), "M": 2}))
+    return [
+        _chain("residual", *head, *block, *tail, residual=(2, 5)),
+        _chain("residual", *head, ("batchnorm", {"N": N, "D": 2}), *tail, residual=(2, 3)),
+        _chain("residual", *head, ("dropout", {"N": N, "D": 2}), *tail, residual=(2, 3)),
+    ]

@@ -70,10 +70,10 @@ def evaluate_stack(
     found = torch.autograd.grad(loss, [t for _, _, t in wanted], allow_unused=True)
     grads: list[dict[str, np.ndarray]] = [{} for _ in layers]
     fork_dx = None
-    for (i, name, t), g in zip(wanted, found):
+    for (layer, name, t), g in zip(wanted, found):
         value = torch.zeros_like(t).numpy() if g is None else g.detach().numpy().copy()
-        if i is None:
+        if layer is None:
             fork_dx = value
         else:
-            grads[i][name] = value
+            grads[layer][name] = value
     return StackEvaluation(float(loss.detach()), [None if o is None else o.detach().numpy().copy() for o in outs], grads, fork_dx)
