@@ -49,12 +49,11 @@ FORK_DX = "dx of f(x) + x"
 
 @dataclass
 class Run:
-    """One pass of the implementation through a stack: per layer its input x as passed, the
-    output as returned (the live array) and a copy taken when it was returned, its cache; the
-    loss and its dx; the comparisons that failed on the way (aliasing)."""
+    """One pass of the implementation through a stack: per layer its input x as passed, a copy
+    of its output taken when it was returned, its cache; the loss and its dx; the comparisons
+    that failed on the way (aliasing)."""
 
     inputs: list[Any] = field(default_factory=list)
-    outs: list[Any] = field(default_factory=list)
     seen: list[Any] = field(default_factory=list)
     caches: list[Any] = field(default_factory=list)
     loss: float = float("nan")
@@ -89,10 +88,23 @@ def _note(run: Run, where: Where, value: Any, own: Any, may_be_own: bool) -> Non
     run.returned.append((where, value))
 
 
+def _shaped(function: str, value: Any, shape: tuple[int, ...], what: str) -> Any:
+    """value, when it is an ndarray of `shape` that the next op can take; else ImplFailure (the
+    op's own check says more)."""
+    if not isinstance(value, np.ndarray):
+        raise ImplFailure(
+            function, Cause.WRONG_FORM, f"returned a {type(value).__name__} as {what}, where the stack needs an ndarray"
+        )
+    if value.shape != shape:
+        raise ImplFailure(function, Cause.SHAPE, f"returned {what} of shape {value.shape}, where the stack needs {shape}")
+    return value
+
+
 def run_forward(impl: ModuleType, case: StackCase, arrays: list[dict[str, np.ndarray]], *, watch: bool = True) -> Run:
     """The forwards in order, as the module docstring says; `watch`: note what each returned
-    (and the aliasing) — off for the finite differences, which only want the loss."""
-    run, x = Run(), arrays[0]["x"].copy()
+    (and the aliasing) — off for the finite differences, which only want the loss. ImplFailure
+    when an op fails or returns what the next cannot take."""
+    run, x, shapes = Run(), arrays[0]["x"].copy(), case.shapes()
     fork_in: Any = None
     for i, (layer, a) in enumerate(zip(case.layers, arrays)):
         op, hyper = layer.op, layer.hypers
@@ -102,21 +114,20 @@ def run_forward(impl: ModuleType, case: StackCase, arrays: list[dict[str, np.nda
         result = call(impl, op.forward, *_positional(op, x, a, hyper))
         if op.loss:
             value, dx = expect_pair(op.forward, result, "(loss, dx)")
-            run.loss, run.dscores = expect_float(op.forward, value, "the loss"), dx
-            run.outs.append(None)
+            run.loss, run.dscores = expect_float(op.forward, value, "the loss"), _shaped(op.forward, dx, shapes[i], "dx")
             run.seen.append(None)
             run.caches.append(None)
             if watch:
                 _note(run, Where(function=op.forward, layer=i, quantity="dx"), dx, None, False)
             break
         out, cache = expect_pair(op.forward, result, f"({op.outputs[0][0]}, cache)")
+        out = _shaped(op.forward, out, shapes[i + 1], op.outputs[0][0])
         if watch:
             _note(
                 run, Where(function=op.forward, layer=i, quantity=op.outputs[0][0]), out, x, bool(identity_aliases(op, hyper)[0])
             )
-        run.outs.append(out)
         run.caches.append(cache)
-        run.seen.append(np.array(out, dtype=np.float64, copy=True) if isinstance(out, np.ndarray) else out)
+        run.seen.append(np.array(out, dtype=np.float64, copy=True))
         x = out
         if case.residual is not None and i == case.residual[1] - 1:
             x = np.asarray(out, dtype=np.float64) + fork_in
@@ -143,8 +154,9 @@ class Backward:
 
 def run_backward(impl: ModuleType, case: StackCase, run: Run) -> Backward:
     """The backwards in reverse order on the loss's dx, each on the dx the one after it
-    returned; at a fork's start, f's dx plus the gradient the fork's end was given."""
-    n = len(case.layers)
+    returned; at a fork's start, f's dx plus the gradient the fork's end was given. ImplFailure
+    when a backward fails or returns a dx the one before cannot take."""
+    n, shapes = len(case.layers), case.shapes()
     back = Backward([{} for _ in range(n)], [None] * n)
     back.grads[-1]["dx"], back.dx_seen[-1] = run.dscores, np.array(run.dscores, dtype=np.float64, copy=True)
     dout, skip = run.dscores, None
@@ -158,10 +170,8 @@ def run_backward(impl: ModuleType, case: StackCase, run: Run) -> Backward:
             _note(run, Where(function=function, layer=i, quantity=name), value, dout, bool(identity_aliases(op, hyper)[1]))
         back.grads[i] = grads
         if "dx" in grads:
-            back.dx_seen[i] = (
-                np.array(grads["dx"], dtype=np.float64, copy=True) if isinstance(grads["dx"], np.ndarray) else grads["dx"]
-            )
-            dout = grads["dx"]
+            dout = _shaped(function, grads["dx"], shapes[i], "dx")
+            back.dx_seen[i] = np.array(dout, dtype=np.float64, copy=True)
         if case.residual is not None and i == case.residual[0] and "dx" in grads:
             back.fork_dx = np.asarray(dout, dtype=np.float64) + np.asarray(skip, dtype=np.float64)
             dout = back.fork_dx
@@ -178,7 +188,8 @@ def _masks(impl: ModuleType, case: StackCase, arrays: list[dict[str, np.ndarray]
         if layer.op.random and layer.hypers.get("mode") == "train":
             shape = np.shape(run.inputs[i])
             probe = call(impl, layer.op.forward, *_positional(layer.op, np.ones(shape), a, layer.hypers))
-            a["mask"] = (np.asarray(expect_pair(layer.op.forward, probe, "(out, cache)")[0]) != 0).astype(np.float64)
+            ones = _shaped(layer.op.forward, expect_pair(layer.op.forward, probe, "(out, cache)")[0], shape, "out")
+            a["mask"] = (ones != 0).astype(np.float64)
         out.append(a)
     return out
 

@@ -95,6 +95,18 @@ def test_a_dense_stack_compares_every_layer_and_parameter():
     assert ("finite differences", 2, "affine_backward", "⟨dw, u⟩") in located
 
 
+def test_an_output_the_next_op_cannot_take_ends_the_stack_as_a_failure():
+    import types
+
+    from gradverify.search import run_case
+
+    module = types.ModuleType("halved")
+    module.__dict__.update({k: v for k, v in vars(bundled).items() if not k.startswith("__")})
+    module.relu_forward = lambda x: (np.maximum(x, 0.0)[:, :1], x)  # one column of two
+    _, comparisons = run_case(check_stack, module, _dense(2, 3, 2, 3))
+    assert [(c.where.function, c.cause) for c in comparisons] == [("relu_forward", Cause.SHAPE)]
+
+
 # --------------------------------------------------------------------------- cases and strategies
 
 
