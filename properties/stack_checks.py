@@ -211,6 +211,32 @@ def _kinks(case: StackCase, arrays: list[dict[str, np.ndarray]], run: Run) -> np
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+#: The axes each normalisation's batch statistics run over (docs/layers.md).
+NORMALISED_OVER: dict[str, tuple[int, ...]] = {"batchnorm": (0,), "layernorm": (1,), "spatial_batchnorm": (0, 2, 3)}
+#: Unit roundoff of float64, and the most rounding a normalisation may add to a gradient: a tenth
+#: of the autodiff tolerance's atol, which every gradient of the chain is compared at.
+ROUNDOFF, NOISE = float(np.finfo(np.float64).eps) / 2, 1e-13
+
+
+def ill_conditioned(case: StackCase, arrays: list[dict[str, np.ndarray]], run: Run) -> str | None:
+    """Why the chain's normalisations make its gradients mere rounding, or None. A batch (or a
+    sample, for layernorm) whose values nearly agree has x − μ lose the digits they share, and
+    the backward divides by σ² + ε again: two float64 computations of dx then differ by about
+    u·max|x|·|γ|/(σ² + ε) per unit of dout (u the unit roundoff), which from a drawn chain (a
+    relu that zeroes both of two samples but for a little) can pass the tolerance's atol. Such
+    a case is rejected, as a kink is; a single op's draws, x ~ N(0, 1), never come near it."""
+    for i, (layer, a, x) in enumerate(zip(case.layers, arrays, run.inputs)):
+        axes = NORMALISED_OVER.get(layer.op.name)
+        if axes is None or layer.hypers.get("mode", "train") != "train":
+            continue  # test mode divides by the running variance, drawn in [0.5, 2]
+        var = np.var(x, axis=axes, keepdims=True) + layer.hypers["eps"]
+        gamma = np.abs(a["gamma"]).reshape([-1 if k == 1 else 1 for k in range(x.ndim)]) if x.ndim > 2 else np.abs(a["gamma"])
+        noise = ROUNDOFF * np.max(np.abs(x), axis=axes, keepdims=True) * gamma / var
+        if np.max(noise) > NOISE:
+            return f"layer {i} ({layer.op.name}) normalises values that nearly agree: rounding of {np.max(noise):.1e} per unit of dout"
+    return None
+
+
 def _params(case: StackCase) -> list[tuple[int, str, str]]:
     """(layer, arg, grad name) of every differentiable array of the stack: the input's x, and
     each layer's own (weights, γ and β, h0)."""
@@ -253,6 +279,9 @@ def check_stack(impl: ModuleType, case: StackCase) -> list[Comparison]:
 
     arrays = case.arrays()
     run = run_forward(impl, case, arrays)
+    why = ill_conditioned(case, arrays, run)
+    if why is not None:
+        raise Rejected(f"{case.describe()}: {why}")
     back = run_backward(impl, case, run)
     ev = evaluate_stack(
         [(layer.op, a, layer.hypers) for layer, a in zip(case.layers, _masks(impl, case, arrays, run))], case.residual

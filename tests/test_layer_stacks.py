@@ -22,6 +22,7 @@ from gradverify.properties.cases import case_from_json, case_to_json
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_properties import layer_property
 from gradverify.properties.scope import NotInScope, Scope
+from gradverify.properties.shared import Rejected
 from gradverify.properties.stack_cases import StackCase, problems
 from gradverify.properties.stack_checks import FORK_DX, check_stack
 from gradverify.properties.stack_properties import STACK_PROPERTIES
@@ -105,6 +106,26 @@ def test_an_output_the_next_op_cannot_take_ends_the_stack_as_a_failure():
     module.relu_forward = lambda x: (np.maximum(x, 0.0)[:, :1], x)  # one column of two
     _, comparisons = run_case(check_stack, module, _dense(2, 3, 2, 3))
     assert [(c.where.function, c.cause) for c in comparisons] == [("relu_forward", Cause.SHAPE)]
+
+
+def test_a_batchnorm_of_two_samples_that_nearly_agree_is_rejected():
+    """Drawn once: the batchnorm's two rows agree to two digits in two features (var ~1e-4), so
+    torch's dx and the impl's, both right to rounding, differed by 1.8e-12 where the exact dx is 0."""
+    bn, N = (("mode", "train"), ("eps", 1e-5), ("momentum", 0.9)), 2
+    layers = (
+        _layer("affine", 0, N=N, d=(1,), M=3),
+        _layer("relu", 1, N=N, D=3),
+        _layer("affine", 2, N=N, d=(3,), M=3),
+        LayerCase(LAYER_OPS["batchnorm"], (("N", N), ("D", 3)), bn, 3),
+        _layer("relu", 4, N=N, D=3),
+        LayerCase(LAYER_OPS["dropout"], (("N", N), ("D", 3)), (("mode", "train"), ("p", 0.8), ("seed", 0)), 5),
+        _layer("affine", 6, N=N, d=(3,), M=1),
+        _layer("relu", 7, N=N, D=1),
+        _layer("affine", 8, N=N, d=(1,), M=3),
+        _layer("svm_loss", 9, N=N, C=3),
+    )
+    with pytest.raises(Rejected, match=r"layer 3 \(batchnorm\) normalises values that nearly agree"):
+        check_stack(bundled, StackCase("dense", layers))
 
 
 # --------------------------------------------------------------------------- cases and strategies
