@@ -23,10 +23,10 @@ from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_properties import layer_property
 from gradverify.properties.scope import NotInScope, Scope
 from gradverify.properties.shared import Rejected
-from gradverify.properties.stack_cases import StackCase, problems
+from gradverify.properties.stack_cases import FAMILIES, StackCase, problems
 from gradverify.properties.stack_checks import FORK_DX, check_stack
 from gradverify.properties.stack_properties import STACK_PROPERTIES
-from gradverify.properties.stack_strategies import STRATEGIES, dense_stacks, residual_stacks, sequence_stacks
+from gradverify.properties.stack_strategies import STRATEGIES, coverage, dense_stacks, residual_stacks, sequence_stacks
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.search import run_property
@@ -159,6 +159,24 @@ def test_an_op_out_of_scope_is_never_drawn():
     assert any(op.name == "dropout" for op in find(dense_stacks(ops=ops), lambda case: "dropout" in case.chain()).ops)
 
 
+def test_every_family_has_a_strategy_coverage_and_a_property():
+    assert list(STRATEGIES) == list(FAMILIES)
+    assert list(STACK_PROPERTIES) == [f"stack_{family}_matches_references" for family in FAMILIES]
+    assert all(coverage(family) and not any(problems(case) for case in coverage(family)) for family in FAMILIES)
+
+
+def test_a_stack_holding_an_op_out_of_scope_is_left_out():
+    scope = Scope.declared(["layer_affine", "layer_relu", "layer_softmax_loss"])
+    prop = STACK_PROPERTIES["stack_dense_matches_references"]
+    assert scope.case_outside(prop.functions, _dense(2, 2, 2, 2)) == []
+    assert scope.case_outside(prop.functions, coverage("dense")[0]) == [
+        "layer_batchnorm",
+        "layer_layernorm",
+        "layer_dropout",
+        "layer_svm_loss",
+    ]
+
+
 def test_a_family_without_its_ops_is_not_in_scope():
     with pytest.raises(NotInScope) as raised:
         sequence_stacks(ops=("word_embedding", "temporal_affine", "temporal_softmax_loss"))
@@ -202,6 +220,8 @@ def test_a_stack_variant_fails_its_stack_located_and_shrunk(name, tmp_path):
     assert variant.located() & located
     layers = {c.where.layer for c in result.failure.comparisons if not c.ok}
     assert None not in layers and max(layers) < len(case.layers)  # every failure names its layer
+    culprits = [c.where.layer for c in result.failure.comparisons if (c.where.function, c.where.quantity, c.cause) in located]
+    assert culprits and all(case.layers[i].op.name == variant.op for i in culprits if i is not None)
     sizes = [n for layer in case.layers for _, v in layer.dims for n in (v if isinstance(v, tuple) else (v,))]
     assert max(sizes) <= 2 and len(case.layers) <= 6  # shrunk
 
