@@ -4,13 +4,14 @@
 
 Each needs the components of the ops every stack of its family has (`layer_affine`, …): a
 library without one is not in scope for it; the optional ops (a batchnorm, a dropout, svm_loss)
-are drawn only when in scope, and listed as left out when not (Property.draws).
+are drawn only when in scope, and listed as left out when not (Property.draws). They are
+checked in float64 only: for a library declared float32 they are not in scope ("needs float64").
 """
 
 from __future__ import annotations
 
 from gradverify.properties.checks import Property
-from gradverify.properties.scope import layer_component
+from gradverify.properties.scope import NotInScope, Scope, layer_component
 from gradverify.properties.stack_checks import check_stack
 from gradverify.properties.stack_strategies import STRATEGIES, coverage
 
@@ -40,7 +41,7 @@ def stack_property(
         name=f"stack_{family}_matches_references",
         claim=f"{what}: the own ops chained agree with torch autograd and the chain's finite differences",
         functions=tuple(fn for op in needs for fn in _functions(op)),
-        strategy=lambda scope: strategy(ops=scope.layers),
+        strategy=lambda scope: strategy(ops=_float64(scope).layers),
         check=check_stack,
         tolerance="autodiff",
         weight=weight,
@@ -48,6 +49,15 @@ def stack_property(
         draws=tuple(map(layer_component, draws)),
         needs=tuple(map(layer_component, needs)),
     )
+
+
+def _float64(scope: Scope) -> Scope:
+    """The scope, when its layer ops are checked in float64; NotInScope naming float64 for a
+    library that declared float32: the stacks' references, finite differences and rejection of
+    ill-conditioned normalisations are those of float64 (docs/layers.md, Compositions)."""
+    if scope.dtype != "float64":
+        raise NotInScope(["float64"])
+    return scope
 
 
 def _functions(op: str) -> tuple[str, ...]:

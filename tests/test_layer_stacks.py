@@ -29,6 +29,7 @@ from gradverify.properties.stack_properties import STACK_PROPERTIES
 from gradverify.properties.stack_strategies import STRATEGIES, coverage, dense_stacks, residual_stacks, sequence_stacks
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.results import CheckStatus
 from gradverify.search import run_property
 from tests.layer_variants.stacks import FAMILY, STACK_BUGGY
 
@@ -175,6 +176,14 @@ def test_a_stack_holding_an_op_out_of_scope_is_left_out():
         "layer_dropout",
         "layer_svm_loss",
     ]
+
+
+@pytest.mark.parametrize("name", STACK_PROPERTIES)
+def test_a_float32_library_s_stacks_are_not_in_scope(name):
+    result, _ = run_property(
+        STACK_PROPERTIES[name], bundled, profile=PROFILES["ci"], seed=0, entries=[], scope=Scope(dtype="float32")
+    )
+    assert result.status is CheckStatus.NOT_IN_SCOPE and result.not_in_scope == ["float64"]
 
 
 def test_a_family_without_its_ops_is_not_in_scope():
