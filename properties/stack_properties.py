@@ -41,7 +41,7 @@ def stack_property(
         name=f"stack_{family}_matches_references",
         claim=f"{what}: the own ops chained agree with torch autograd and the chain's finite differences",
         functions=tuple(fn for op in needs for fn in _functions(op)),
-        strategy=lambda scope: strategy(ops=_float64(scope).layers),
+        strategy=lambda scope: strategy(ops=_float64(scope).layers, limits=scope.limits),
         check=check_stack,
         tolerance="autodiff",
         weight=weight,

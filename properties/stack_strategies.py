@@ -7,7 +7,8 @@
                        f one of relu, affine → relu → affine (back to the width), batchnorm, layernorm, dropout
 
 `ops` (keyword-only) are the ops that may be drawn: an optional op outside them is never drawn,
-and a strategy raises NotInScope when one it cannot do without is outside them. Every choice
+and a strategy raises NotInScope when one it cannot do without is outside them; `limits` are the
+cases of them an adapter maps (properties/scope.py), each layer drawn inside them. Every choice
 shrinks to the shortest chain (one block, no normalisation, no dropout, no pooling, the first
 cell and loss), every size to its least (one sample, one unit; two classes; two features where a
 layernorm normalises them, two samples where a batchnorm does), each hyperparameter to its first
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_strategies import SEEDS
-from gradverify.properties.scope import NotInScope, layer_component
+from gradverify.properties.scope import Limit, NotInScope, admits, layer_component
 from gradverify.properties.stack_cases import StackCase
 from gradverify.references.layer_spec import LAYER_OPS
 
@@ -49,18 +50,27 @@ def _width(max_width: Any) -> int:
     return max_width
 
 
-def _layer(draw: Draw, name: str, dims: dict[str, Any], seed: int) -> LayerCase:
-    """A LayerCase of op `name` with `dims` (every size of the op), its hyperparameters drawn."""
+def _layer(draw: Draw, name: str, dims: dict[str, Any], seed: int, limits: tuple[Limit, ...] = ()) -> LayerCase:
+    """A LayerCase of op `name` with `dims` (every size of the op), its hyperparameters drawn
+    from the values `limits` allow (an adapter's LAYER_CASES, properties/scope.py); a draw
+    outside them otherwise (a size tied to another) is rejected."""
     op = LAYER_OPS[name]
-    hyper = tuple((h.name, draw(st.sampled_from(h.choices))) for h in op.hypers)
-    return LayerCase(op, tuple((s.name, dims[s.name]) for s in op.sizes), hyper, seed)
+    allowed = {n: values for o, n, values in limits if o == name and not isinstance(values, str)}
+    hyper = tuple(
+        (h.name, draw(st.sampled_from([v for v in h.choices if v in allowed.get(h.name, h.choices)]))) for h in op.hypers
+    )
+    case = LayerCase(op, tuple((s.name, dims[s.name]) for s in op.sizes), hyper, seed)
+    assume(admits(limits, case))
+    return case
 
 
 def _flat(shape: tuple[int, ...]) -> int:
     return int(np.prod(shape[1:]))
 
 
-def dense_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_depth: int = 3, max_width: int = 3) -> st.SearchStrategy[StackCase]:
+def dense_stacks(
+    *, ops: tuple[str, ...] = ALL_OPS, max_depth: int = 3, max_width: int = 3, limits: tuple[Limit, ...] = ()
+) -> st.SearchStrategy[StackCase]:
     """affine → [batchnorm|layernorm]? → relu → [dropout]? repeated 1..max_depth times, then affine →
     softmax_loss or svm_loss; widths in 1..max_width (a layernorm's at least 2)."""
     _needs(ops, ("affine", "relu"))
@@ -83,7 +93,7 @@ def dense_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_depth: int = 3, max_widt
         layers: list[LayerCase] = []
 
         def add(name: str, **dims: Any) -> None:
-            layers.append(_layer(draw, name, {"N": N, **dims}, seed + len(layers)))
+            layers.append(_layer(draw, name, {"N": N, **dims}, seed + len(layers), limits))
 
         for norm, dropout in blocks:
             out = draw(st.integers(2 if norm == "layernorm" else 1, top))
@@ -101,7 +111,9 @@ def dense_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_depth: int = 3, max_widt
     return stacks()
 
 
-def conv_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 2) -> st.SearchStrategy[StackCase]:
+def conv_stacks(
+    *, ops: tuple[str, ...] = ALL_OPS, max_width: int = 2, limits: tuple[Limit, ...] = ()
+) -> st.SearchStrategy[StackCase]:
     """conv → [spatial_batchnorm]? → relu → [max_pool]? → affine → softmax_loss; images up to 4×4,
     channels and filters up to max_width; the windows tile their input (other draws rejected)."""
     _needs(ops, ("conv", "relu", "affine", "softmax_loss"))
@@ -116,12 +128,12 @@ def conv_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 2) -> st.Sea
         H, W = draw(st.integers(1, 4)), draw(st.integers(1, 4))
         HH, WW = draw(st.integers(1, 3)), draw(st.integers(1, 3))
         seed = draw(SEEDS)
-        conv = _layer(draw, "conv", {"N": N, "C": C, "F": F, "H": H, "W": W, "HH": HH, "WW": WW}, seed)
+        conv = _layer(draw, "conv", {"N": N, "C": C, "F": F, "H": H, "W": W, "HH": HH, "WW": WW}, seed, limits)
         assume(conv.consistent)
         layers, shape = [conv], (N, F, conv.sizes["Ho"], conv.sizes["Wo"])
 
         def add(name: str, **dims: Any) -> LayerCase:
-            layers.append(_layer(draw, name, {"N": N, **dims}, seed + len(layers)))
+            layers.append(_layer(draw, name, {"N": N, **dims}, seed + len(layers), limits))
             return layers[-1]
 
         if norm:
@@ -138,7 +150,9 @@ def conv_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 2) -> st.Sea
     return stacks()
 
 
-def sequence_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3) -> st.SearchStrategy[StackCase]:
+def sequence_stacks(
+    *, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3, limits: tuple[Limit, ...] = ()
+) -> st.SearchStrategy[StackCase]:
     """word_embedding → rnn|lstm → temporal_affine → temporal_softmax_loss; N, T, the embedding
     and the hidden sizes up to max_width, a vocabulary of 1..5 words and 2..5 classes."""
     _needs(ops, ("word_embedding", "temporal_affine", "temporal_softmax_loss"))
@@ -154,17 +168,19 @@ def sequence_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3) -> st
         V, D, H, M = draw(st.integers(1, 5)), draw(st.integers(1, top)), draw(st.integers(1, top)), draw(st.integers(2, 5))
         seed = draw(SEEDS)
         layers = (
-            _layer(draw, "word_embedding", {"N": N, "T": T, "V": V, "D": D}, seed),
-            _layer(draw, cell, {"N": N, "T": T, "D": D, "H": H}, seed + 1),
-            _layer(draw, "temporal_affine", {"N": N, "T": T, "D": H, "M": M}, seed + 2),
-            _layer(draw, "temporal_softmax_loss", {"N": N, "T": T, "V": M}, seed + 3),
+            _layer(draw, "word_embedding", {"N": N, "T": T, "V": V, "D": D}, seed, limits),
+            _layer(draw, cell, {"N": N, "T": T, "D": D, "H": H}, seed + 1, limits),
+            _layer(draw, "temporal_affine", {"N": N, "T": T, "D": H, "M": M}, seed + 2, limits),
+            _layer(draw, "temporal_softmax_loss", {"N": N, "T": T, "V": M}, seed + 3, limits),
         )
         return StackCase("sequence", layers)
 
     return stacks()
 
 
-def residual_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3) -> st.SearchStrategy[StackCase]:
+def residual_stacks(
+    *, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3, limits: tuple[Limit, ...] = ()
+) -> st.SearchStrategy[StackCase]:
     """[affine → relu]? → [f] + x → affine → softmax_loss|svm_loss, f one of FORKS in `ops`: a
     shape-preserving op, or affine → relu → affine back to the width (out = x + W₂ relu(W₁ x + b₁)
     + b₂, the ResNet block); the fork shrinks to [relu] + x."""
@@ -186,7 +202,7 @@ def residual_stacks(*, ops: tuple[str, ...] = ALL_OPS, max_width: int = 3) -> st
         layers: list[LayerCase] = []
 
         def add(name: str, **dims: Any) -> None:
-            layers.append(_layer(draw, name, {"N": N, **dims}, seed + len(layers)))
+            layers.append(_layer(draw, name, {"N": N, **dims}, seed + len(layers), limits))
 
         if before:
             add("affine", d=(draw(st.integers(1, top)),), M=width)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,14 @@ from gradverify.properties.shared import Rejected
 from gradverify.properties.stack_cases import FAMILIES, StackCase, problems
 from gradverify.properties.stack_checks import FORK_DX, check_stack
 from gradverify.properties.stack_properties import STACK_PROPERTIES
-from gradverify.properties.stack_strategies import STRATEGIES, coverage, dense_stacks, residual_stacks, sequence_stacks
+from gradverify.properties.stack_strategies import (
+    STRATEGIES,
+    conv_stacks,
+    coverage,
+    dense_stacks,
+    residual_stacks,
+    sequence_stacks,
+)
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.results import CheckStatus
@@ -184,6 +192,27 @@ def test_a_float32_library_s_stacks_are_not_in_scope(name):
         STACK_PROPERTIES[name], bundled, profile=PROFILES["ci"], seed=0, entries=[], scope=Scope(dtype="float32")
     )
     assert result.status is CheckStatus.NOT_IN_SCOPE and result.not_in_scope == ["float64"]
+
+
+def test_a_stack_is_drawn_inside_an_adapter_s_limits():
+    square, train = ("conv", "WW", "HH"), ("batchnorm", "mode", ("train",))
+    with pytest.raises(NoSuchExample):
+        find(conv_stacks(limits=(square,)), lambda case: dict(case.layers[0].dims)["WW"] != dict(case.layers[0].dims)["HH"])
+    with pytest.raises(NoSuchExample):
+        find(
+            dense_stacks(limits=(train,)),
+            lambda case: any(layer.hypers.get("mode") == "test" for layer in case.layers if layer.op.name == "batchnorm"),
+        )
+    assert Scope(limits=(train,)).case_outside((), coverage("residual")[1]) == []  # its batchnorm trains
+    tested = StackCase(
+        "residual",
+        tuple(
+            layer if layer.op.name != "batchnorm" else replace(layer, hyper=(("mode", "test"), *layer.hyper[1:]))
+            for layer in coverage("residual")[1].layers
+        ),
+        (2, 3),
+    )
+    assert Scope(limits=(train,)).case_outside((), tested) == ["layer_batchnorm"]
 
 
 def test_a_family_without_its_ops_is_not_in_scope():
