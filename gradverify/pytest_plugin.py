@@ -199,10 +199,11 @@ class Checks(pytest.Collector):
         from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
         from gradverify.properties.layer_properties import LAYER_PROPERTIES
         from gradverify.properties.optim_properties import OPTIM_PROPERTIES
+        from gradverify.properties.stack_properties import STACK_PROPERTIES
 
         chosen = set(self.config.stash[GATE].checks)
         by_cost = sorted(PROPERTIES, key=lambda name: -PROPERTIES[name].data_sets * PROPERTIES[name].weight)
-        names = [*by_cost, *LAYER_PROPERTIES, *OPTIM_PROPERTIES, *FIXED_CHECKS]
+        names = [*by_cost, *LAYER_PROPERTIES, *STACK_PROPERTIES, *OPTIM_PROPERTIES, *FIXED_CHECKS]
         return [Check.from_parent(self, name=name) for name in names if name in chosen]
 
 

@@ -19,6 +19,7 @@ from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
 from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.properties.scope import COMPONENTS
+from gradverify.properties.stack_properties import STACK_PROPERTIES
 from gradverify.properties.strategies import KINK_POLICY
 from gradverify.references.compare import MISSING, Comparison
 
@@ -220,7 +221,9 @@ def combine(parts: list[VerifyResult], *, seconds: float | None = None) -> Verif
     `seconds`: the wall time of the whole run (default: the parts' longest)."""
     if not parts:
         raise ValueError("no results to combine")
-    order = {name: i for i, name in enumerate([*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES, *OPTIM_PROPERTIES])}
+    order = {
+        name: i for i, name in enumerate([*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES, *STACK_PROPERTIES, *OPTIM_PROPERTIES])
+    }
     results = sorted((r for part in parts for r in part.results), key=lambda r: order.get(r.name, len(order)))
     first = parts[0]
     saved_by = {r.failure.corpus_path: i for i, r in enumerate(results) if r.failure and r.failure.corpus_path}

@@ -31,6 +31,7 @@ from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
 from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.properties.scope import Scope
+from gradverify.properties.stack_properties import STACK_PROPERTIES
 from gradverify.references.compare import tolerance_for
 from gradverify.results import CheckKind, CheckStatus, Failure, PropertyResult, VerifyResult, environment
 from gradverify.search import illustrate, missing_failure, not_in_scope, replay_only, run_fixed, run_property
@@ -109,15 +110,15 @@ class Session:
 
 def all_checks() -> list[str]:
     """Every check, in the suite's order: the MLP protocol's fixed checks and properties, then one
-    per layer op, then one per update rule."""
-    return [*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES, *OPTIM_PROPERTIES]
+    per layer op, then one per family of stacks of them, then one per update rule."""
+    return [*FIXED_CHECKS, *PROPERTIES, *LAYER_PROPERTIES, *STACK_PROPERTIES, *OPTIM_PROPERTIES]
 
 
 def protocol_of(name: str) -> str:
     """The protocol (gradverify.loader.MLP or LAYERS) the check `name` belongs to."""
     from gradverify.loader import LAYERS, MLP
 
-    return LAYERS if name in LAYER_PROPERTIES or name in OPTIM_PROPERTIES else MLP
+    return LAYERS if name in LAYER_PROPERTIES or name in STACK_PROPERTIES or name in OPTIM_PROPERTIES else MLP
 
 
 def select(checks: list[str] | None = None, skip: list[str] | None = None) -> list[str]:
@@ -136,12 +137,18 @@ def select(checks: list[str] | None = None, skip: list[str] | None = None) -> li
 
 def check_named(name: str) -> Property | FixedCheck:
     """The fixed check or property called `name`; ValueError, naming them all, for another name."""
-    found = FIXED_CHECKS.get(name) or PROPERTIES.get(name) or LAYER_PROPERTIES.get(name) or OPTIM_PROPERTIES.get(name)
+    found = (
+        FIXED_CHECKS.get(name)
+        or PROPERTIES.get(name)
+        or LAYER_PROPERTIES.get(name)
+        or STACK_PROPERTIES.get(name)
+        or OPTIM_PROPERTIES.get(name)
+    )
     if found is None:
-        raise ValueError(
-            f"unknown property {name!r}; expected one of "
-            f"{sorted(FIXED_CHECKS) + sorted(PROPERTIES) + list(LAYER_PROPERTIES) + list(OPTIM_PROPERTIES)}"
+        known = (
+            sorted(FIXED_CHECKS) + sorted(PROPERTIES) + list(LAYER_PROPERTIES) + list(STACK_PROPERTIES) + list(OPTIM_PROPERTIES)
         )
+        raise ValueError(f"unknown property {name!r}; expected one of {known}")
     return found
 
 

@@ -17,6 +17,10 @@
     layer_strategies.py hypothesis strategies over a layer op's cases, consistent shapes, shrinking
     layer_checks.py     the generic check every layer op runs: references, finite differences, form, state
     layer_properties.py the layer ops as properties, one per op of the table
+    stack_cases.py      a stack case: layer cases in a chain ending in a loss, with at most one residual fork
+    stack_strategies.py hypothesis strategies over stacks of each family, shapes that chain, shrinking
+    stack_checks.py     the stack check: the own ops in a chain against torch autograd and the chain's differences
+    stack_properties.py the stack families as properties, beside the single ops'
     optim_cases.py      an update rule's case: the rule, w's shape, the steps, a seed, a config
     optim_strategies.py hypothesis strategies over an update rule's cases: w, its gradients, a config
     optim_checks.py     the check of an update rule: its steps against torch.optim, state and form

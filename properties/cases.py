@@ -22,6 +22,7 @@ import numpy as np
 from gradverify.references.finite_diff import FORWARD
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.optim_cases import optim_case_from_json
+from gradverify.properties.stack_cases import StackCase, problems
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.references.spec import ACTIVATIONS, HIDDEN_ACTIVATIONS, LOSSES, output_activations
 
@@ -241,6 +242,8 @@ def case_to_json(case: Any) -> dict[str, Any]:
         body = {**asdict(case), "example": case.example.to_json()}
     elif isinstance(case, LayerCase):
         body = {"op": case.op.name, "dims": dict(case.dims), "hyper": dict(case.hyper), "seed": case.seed}
+    elif isinstance(case, StackCase):
+        body = case.to_json()
     else:
         body = asdict(case)
     return {"type": type(case).__name__, **body}
@@ -261,6 +264,8 @@ def case_from_json(data: dict[str, Any]) -> Any:
             return _layer_case(data)
         if kind == "OptimCase":
             return optim_case_from_json(data)
+        if kind == "StackCase":
+            return _stack_case(data)
         if kind == "BadInputCase":
             from gradverify.properties.bad_inputs import INPUT_KINDS, BadInputCase
 
@@ -283,3 +288,16 @@ def _layer_case(data: dict[str, Any]) -> LayerCase:
         raise ValueError(f"the sizes, hyperparameters or seed of a {op.name} case are not the op's")
     sized = tuple((s.name, tuple(dims[s.name]) if s.many else dims[s.name]) for s in op.sizes)
     return LayerCase(op, sized, tuple((h.name, hyper[h.name]) for h in op.hypers), data["seed"])
+
+
+def _stack_case(data: dict[str, Any]) -> StackCase:
+    """A StackCase from its JSON: its family, its layers as LayerCases' JSON, its fork (or null);
+    ValueError when the layers do not chain (stack_cases.problems)."""
+    residual = data["residual"]
+    if residual is not None and (not isinstance(residual, list) or len(residual) != 2):
+        raise ValueError(f"a stack's residual is [start, stop] or null, got {residual!r}")
+    case = StackCase(data["family"], tuple(_layer_case(layer) for layer in data["layers"]), tuple(residual) if residual else None)
+    found = problems(case)
+    if found:
+        raise ValueError(f"not a stack: {'; '.join(found)}")
+    return case

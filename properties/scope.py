@@ -27,6 +27,7 @@ from typing import Any
 
 from gradverify.properties.cases import OUTPUT_ACTIVATIONS, ActivationCase, Example, LossCase, TrainCase
 from gradverify.properties.layer_cases import LayerCase
+from gradverify.properties.stack_cases import StackCase
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import ACTIVATIONS, LOSSES
@@ -255,12 +256,16 @@ class Scope:
 
     def case_outside(self, functions: tuple[str, ...], case: Any) -> list[str]:
         """What of a check of `functions` on `case` is not in scope: the case's activation or
-        loss, the layers, loss and L2 of its network when the functions build one, or a layer
-        case's op when the case is outside its limits."""
+        loss, the layers, loss and L2 of its network when the functions build one, a layer
+        case's op when the case is outside its limits, or the ops of a stack (and those of its
+        layers outside their limits)."""
         if isinstance(case, ActivationCase) or isinstance(case, LossCase):
             return self.outside(functions, (case.name,), network=False)
         if isinstance(case, LayerCase) and not admits(self.limits, case):
             return [layer_component(case.op.name)]
+        if isinstance(case, StackCase):
+            limited = [layer_component(layer.op.name) for layer in case.layers if not admits(self.limits, layer)]
+            return _ordered([*self.outside(functions, tuple(layer_component(op.name) for op in case.ops)), *limited])
         example = case.example if isinstance(case, TrainCase) else case
         if isinstance(example, Example) and any(fn in NETWORK_FUNCTIONS for fn in functions):
             arch = example.arch

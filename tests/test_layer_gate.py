@@ -21,6 +21,7 @@ from gradverify.properties.layer_checks import check_layer
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
 from gradverify.properties.optim_cases import OptimCase
 from gradverify.properties.optim_properties import OPTIM_PROPERTIES
+from gradverify.properties.stack_properties import STACK_PROPERTIES
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.references.optim_spec import OPTIMIZERS
@@ -29,6 +30,8 @@ from gradverify.results import CheckStatus
 LIBRARY = Path(__file__).parent / "libraries" / "cs231n_layers"
 #: The ops the fixture defines; the table's others are not in scope.
 DEFINED = {"affine", "relu", "dropout", "softmax_loss"}
+#: The stacks of those ops (affine, relu, dropout and softmax_loss); conv and sequence stacks need others.
+STACKS = {"stack_dense_matches_references", "stack_residual_matches_references"}
 #: The one-line bug: affine's dw not transposed back (x.T @ dout computed as dout.T @ x).
 BUG = ("    dw = np.dot(x.reshape(N, -1).T, dout)\n", "    dw = np.dot(dout.T, x.reshape(N, -1)).T * 2\n")
 
@@ -58,10 +61,12 @@ def test_a_layer_library_is_green_with_the_ops_it_lacks_not_in_scope(tmp_path, m
     path = _library(tmp_path)
     assert _verify(path, monkeypatch, "--junit", str(tmp_path / "r.xml")) == 0
     statuses = _statuses(tmp_path / "r.xml")
-    assert set(statuses) == {*LAYER_PROPERTIES, *OPTIM_PROPERTIES}  # no MLP check is run
+    assert set(statuses) == {*LAYER_PROPERTIES, *STACK_PROPERTIES, *OPTIM_PROPERTIES}  # no MLP check is run
     for op in LAYER_OPS:
         expected = "passed" if op in DEFINED else "skipped"
         assert statuses[f"layer_{op}_matches_references"] == expected, op
+    for name in STACK_PROPERTIES:
+        assert statuses[name] == ("passed" if name in STACKS else "skipped"), name
     assert {statuses[name] for name in OPTIM_PROPERTIES} == {"skipped"}  # it defines no update rule
     assert "gradverify: MLP protocol: not implemented (docs/protocol.md)" in capsys.readouterr().err
 
@@ -70,7 +75,7 @@ def test_a_one_line_bug_in_a_layer_library_fails_naming_its_op(tmp_path, monkeyp
     path = _library(tmp_path, bug=True)
     assert _verify(path, monkeypatch, "--junit", str(tmp_path / "r.xml")) == 1
     failed = [name for name, outcome in _statuses(tmp_path / "r.xml").items() if outcome == "failure"]
-    assert failed == ["layer_affine_matches_references"]
+    assert failed == ["layer_affine_matches_references", *(name for name in STACK_PROPERTIES if name in STACKS)]
     err = capsys.readouterr().err
     assert "affine_backward" in err and "--replay" in err
 
@@ -198,10 +203,10 @@ def test_the_plugin_gates_a_layer_library(tmp_path, monkeypatch, capsys):
     code = pytest.main(["-p", "no:cacheprovider", "-q", "-rs", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    # the fixture's four ops pass; every other op of the table, and every update rule, is out of its scope
-    assert (
-        f"4 passed, {len(LAYER_OPS) + len(OPTIM_PROPERTIES) - 4} skipped" in out and "not in scope: needs layer_batchnorm" in out
-    )
+    # the fixture's four ops and their two stacks pass; every other op of the table, the stacks of
+    # those, and every update rule, are out of its scope
+    skipped = len(LAYER_OPS) - 4 + len(STACK_PROPERTIES) - 2 + len(OPTIM_PROPERTIES)
+    assert f"6 passed, {skipped} skipped" in out and "not in scope: needs layer_batchnorm" in out
     assert "gradverify: MLP protocol: not implemented (docs/protocol.md)" in out
 
 
