@@ -54,8 +54,11 @@ def test_each_catalogued_bug_loses_points_on_its_item_and_what_needs_it_only(nam
 
 def test_every_diagnosis_in_the_catalogue_has_a_variant_that_needs_it():
     from gradverify.diagnoses import DIAGNOSES
+    from tests import layer_variants
+    from tests.test_optim import HINTS
 
     named = {v.hint for v in BUGGY.values()} | {p.variant.hint for p in PARTIAL.values()}
+    named |= {v.hint for v in layer_variants.BUGGY.values()} | set(HINTS.values())  # the layers' and the rules' catalogues
     assert set(DIAGNOSES) <= named, f"diagnoses no variant tests: {sorted(set(DIAGNOSES) - named)}"
 
 

@@ -23,6 +23,7 @@ from gradverify.grading import adapters
 from gradverify.loader import ImplLoadError, load_module
 from gradverify.properties.layer_strategies import layer_cases
 from gradverify.properties.optim_properties import OPTIM_PROPERTIES
+from gradverify.properties.stack_properties import STACK_PROPERTIES
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.results import CheckStatus
@@ -30,6 +31,9 @@ from gradverify.results import CheckStatus
 LIBRARY = Path(__file__).parent / "libraries" / "mytorch_like"
 #: The ops the adapter maps onto the library's classes.
 MAPPED = ("affine", "relu", "batchnorm", "softmax_loss", "conv", "max_pool", "conv1d", "avg_pool", "rnn_step", "gru_step")
+#: The stacks of those ops that are in scope through the adapter (the sequence stack needs the
+#: embedding and the RNN over a sequence, which MyTorch has no class for).
+STACKS = ("stack_dense_matches_references", "stack_conv_matches_references", "stack_residual_matches_references")
 #: The one-line bug: Linear's dLdW averaged over the batch (as MyTorch's RNNCell does, wrongly here).
 BUG = ("        self.dLdW = dLdZ.T @ self.A\n", "        self.dLdW = dLdZ.T @ self.A / self.N\n")
 
@@ -133,7 +137,8 @@ def test_a_mytorch_library_is_green_through_the_adapter_with_what_it_lacks_not_i
     statuses = _statuses(run)
     assert run.passed and run.adapter == "mytorch" and run.absent_protocols == ["MLP protocol"]
     assert {name for name, status in statuses.items() if status is CheckStatus.PASSED} == {
-        f"layer_{op}_matches_references" for op in MAPPED
+        *(f"layer_{op}_matches_references" for op in MAPPED),
+        *STACKS,
     }
     assert {status for name, status in statuses.items() if status is not CheckStatus.PASSED} == {CheckStatus.NOT_IN_SCOPE}
     assert {"layer_batchnorm with mode 'test'", "layer_conv with WW ≠ HH"} <= set(run.not_in_scope)
@@ -146,7 +151,8 @@ def test_dldw_averaged_over_the_batch_fails_naming_the_op_and_quantity(tmp_path)
     folder = _library(tmp_path / "lib", bug=True)
     run = _verify(folder, tmp_path)
     failed = [r for r in run.results if r.status is CheckStatus.FAILED]
-    assert [r.name for r in failed] == ["layer_affine_matches_references"]
+    assert failed[0].name == "layer_affine_matches_references"
+    assert {r.name for r in failed[1:]} <= set(STACKS)  # every stack holds an affine layer
     first = failed[0].failure.comparisons[0]
     assert (first.cause, first.where.function, first.where.quantity) == (Cause.MISMATCH, "affine_backward", "dw")
     n = dict(failed[0].failure.case.dims)["N"]
@@ -217,5 +223,6 @@ def test_the_plugin_gates_a_mytorch_library_through_the_adapter(tmp_path, monkey
     code = pytest.main(["-p", "no:cacheprovider", "-q", "-rs", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    checks = len(LAYER_OPS) + len(OPTIM_PROPERTIES)  # one per op, one per update rule
-    assert f"{len(MAPPED)} passed, {checks - len(MAPPED)} skipped" in out
+    checks = len(LAYER_OPS) + len(OPTIM_PROPERTIES) + len(STACK_PROPERTIES)  # per op, per rule, per stack family
+    passed = len(MAPPED) + len(STACKS)
+    assert f"{passed} passed, {checks - passed} skipped" in out
