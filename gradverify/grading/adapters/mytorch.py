@@ -151,15 +151,31 @@ def softmax_loss(x, y):
     return loss, loss_fn.backward()
 
 
-def conv_forward_naive(x, w, b, conv_param):
-    F, C, HH, WW = w.shape
-    if HH != WW:
-        raise NotImplementedError("MyTorch's Conv2d takes a square kernel only: LAYER_CASES ties WW to HH")
+def _convolution(cls, x, w, b, conv_param):
+    """MyTorch's Conv1d or Conv2d of w's kernel (square), given w and b through its init
+    functions and the padding only when there is some (a class without `padding` takes pad 0)."""
+    F, C, K = w.shape[:3]
     options = {"padding": conv_param["pad"]} if conv_param["pad"] else {}
-    layer = student.Conv2d(
-        C, F, HH, conv_param["stride"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b), **options
+    layer = cls(
+        C, F, K, conv_param["stride"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b), **options
     )
     return layer.forward(x), layer
+
+
+def _square_pool(cls, x, pool_param):
+    """MyTorch's MaxPool2d or MeanPool2d: one kernel size, so pool_height = pool_width only."""
+    if pool_param["pool_height"] != pool_param["pool_width"]:
+        raise NotImplementedError(
+            f"MyTorch's {cls.__name__} takes a square kernel only: LAYER_CASES ties pool_width to pool_height"
+        )
+    layer = cls(pool_param["pool_height"], pool_param["stride"])
+    return layer.forward(x), layer
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    if w.shape[2] != w.shape[3]:
+        raise NotImplementedError("MyTorch's Conv2d takes a square kernel only: LAYER_CASES ties WW to HH")
+    return _convolution(student.Conv2d, x, w, b, conv_param)
 
 
 def conv_backward_naive(dout, layer):
@@ -168,10 +184,7 @@ def conv_backward_naive(dout, layer):
 
 
 def max_pool_forward_naive(x, pool_param):
-    if pool_param["pool_height"] != pool_param["pool_width"]:
-        raise NotImplementedError("MyTorch's MaxPool2d takes a square kernel only: LAYER_CASES ties pool_width to pool_height")
-    layer = student.MaxPool2d(pool_param["pool_height"], pool_param["stride"])
-    return layer.forward(x), layer
+    return _square_pool(student.MaxPool2d, x, pool_param)
 
 
 def max_pool_backward_naive(dout, layer):
@@ -179,12 +192,7 @@ def max_pool_backward_naive(dout, layer):
 
 
 def conv1d_forward(x, w, b, conv_param):
-    F, C, K = w.shape
-    options = {"padding": conv_param["pad"]} if conv_param["pad"] else {}
-    layer = student.Conv1d(
-        C, F, K, conv_param["stride"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b), **options
-    )
-    return layer.forward(x), layer
+    return _convolution(student.Conv1d, x, w, b, conv_param)
 
 
 def conv1d_backward(dout, layer):
@@ -193,10 +201,7 @@ def conv1d_backward(dout, layer):
 
 
 def avg_pool_forward(x, pool_param):
-    if pool_param["pool_height"] != pool_param["pool_width"]:
-        raise NotImplementedError("MyTorch's MeanPool2d takes a square kernel only: LAYER_CASES ties pool_width to pool_height")
-    layer = student.MeanPool2d(pool_param["pool_height"], pool_param["stride"])
-    return layer.forward(x), layer
+    return _square_pool(student.MeanPool2d, x, pool_param)
 
 
 def avg_pool_backward(dout, layer):
