@@ -46,6 +46,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
+from .jax_compile import jit
 from .spec import LEAKY_SLOPE, PROTOCOL_FUNCTIONS, batches
 from .validate import (
     validate_same_structure,
@@ -158,29 +159,29 @@ def _masked_loss(name, p, y, real, n, k):
 # --------------------------------------------------------------------------- #
 
 
-@partial(jax.jit, static_argnames="name")
+@partial(jit, static_argnames="name")
 def _act_forward(name, z, real):
     return ACTIVATIONS[name](z, real)
 
 
-@partial(jax.jit, static_argnames="name")
+@partial(jit, static_argnames="name")
 def _act_vjp(name, z, real, grad_a):
     _, vjp = jax.vjp(lambda z: ACTIVATIONS[name](z, real), z)
     return vjp(grad_a)[0]
 
 
-_loss_value = jax.jit(_masked_loss, static_argnames="name")
-_loss_grad = jax.jit(jax.grad(_masked_loss, argnums=1), static_argnames="name")
+_loss_value = jit(_masked_loss, static_argnames="name")
+_loss_grad = jit(jax.grad(_masked_loss, argnums=1), static_argnames="name")
 
 
 def _dense(x, W, b):
     return x @ W.T + b
 
 
-_dense_forward = jax.jit(_dense)
+_dense_forward = jit(_dense)
 
 
-@jax.jit
+@jit
 def _dense_vjp(x, W, b, grad_z):
     _, vjp = jax.vjp(_dense, x, W, b)
     return vjp(grad_z)
@@ -208,10 +209,10 @@ def _network_loss(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2,
     return lax.switch(loss, _LOSS_BRANCHES, y_pred, Y, labels, real, n, k) + penalty
 
 
-_network_value_and_grad = jax.jit(jax.value_and_grad(_network_loss, argnums=(0, 1)))
+_network_value_and_grad = jit(jax.value_and_grad(_network_loss, argnums=(0, 1)))
 
 
-@jax.jit
+@jit
 def _momentum(w, g, v, lr, momentum):
     """Δw = −lr·g + momentum·v;  w ← w + Δw   (flat padded vectors)."""
     delta = -lr * g + momentum * v
@@ -347,7 +348,7 @@ _PER_NETWORK = ("Ws", "bs", "X", "Y", "labels")
 MANY_BUCKET = 8
 
 
-@jax.jit
+@jit
 def _network_value_and_grad_many(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k):
     one = jax.value_and_grad(_network_loss, argnums=(0, 1))
     axes = (0, 0, None, None, None, None, 0, 0, 0, None, None, None, None)

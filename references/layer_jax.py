@@ -13,6 +13,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .jax_compile import jit
+
 jax.config.update("jax_enable_x64", True)
 
 Arrays = dict[str, Any]
@@ -151,13 +153,14 @@ def evaluate(op: Any, arrays: dict[str, Any], hyper: dict[str, Any], dout: Any) 
 
     from .layer_spec import Evaluation
 
+    # NumPy arrays straight into the compiled function (its fast path puts them on the device)
     names = tuple(arg.name for arg in op.differentiable)
-    values = tuple(jnp.asarray(arrays[k], dtype=jnp.float64) for k in names)
-    fixed = {k: jnp.asarray(v) for k, v in arrays.items() if k not in names}
-    cotangent = None if dout is None else tuple(map(jnp.asarray, dout)) if isinstance(dout, tuple) else jnp.asarray(dout)
+    values = tuple(np.asarray(arrays[k], dtype=np.float64) for k in names)
+    fixed = {k: np.asarray(v) for k, v in arrays.items() if k not in names}
+    cotangent = None if dout is None else tuple(map(np.asarray, dout)) if isinstance(dout, tuple) else np.asarray(dout)
     # shapes follow the integers (stride, pad, G, a seed) and the mode: static; the reals are traced
     static = tuple(sorted((k, v) for k, v in hyper.items() if not isinstance(v, float)))
-    traced = {k: jnp.asarray(v) for k, v in hyper.items() if isinstance(v, float)}
+    traced = {k: np.float64(v) for k, v in hyper.items() if isinstance(v, float)}
     out, state, grads = _compiled(op, static)(values, fixed, traced, cotangent)
     value = float(out) if op.loss else tuple(map(np.array, out)) if isinstance(out, tuple) else np.array(out)
     return Evaluation(value, {k: np.array(v) for k, v in state.items()}, tuple(np.array(g) for g in grads))
@@ -183,7 +186,7 @@ def _compiled(op: Any, static: tuple[tuple[str, Any], ...]) -> Any:
         out, vjp, state = jax.vjp(f, *values, has_aux=True)
         return out, state, vjp(jnp.ones_like(out) if dout is None else dout)
 
-    return jax.jit(run)
+    return jit(run)
 
 
 # --------------------------------------------------------------------------- #
