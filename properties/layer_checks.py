@@ -14,9 +14,11 @@ Per case, in turn (docs/layers.md):
     mask in forward and backward are all checked against them;
   - each backward (batchnorm_backward and batchnorm_backward_alt) on a random cotangent dout:
     its grads of the right shapes and dtype, aliasing nothing, against jax.vjp and
-    torch.autograd, and each ⟨grad, u⟩ against the directional finite difference along a random
-    u of ⟨dout, forward⟩ — the implementation's own forward — with dout and the inputs left
-    unmodified.
+    torch.autograd, and Σ ⟨grad, u⟩ against the directional finite difference of ⟨dout,
+    forward⟩ — the implementation's own forward — along a random u in every differentiable arg
+    at once (OwnDifferences: 4 forward calls whatever the number of args); when that fails, each
+    ⟨grad, u⟩ against the difference along its own arg, so the failure names the grad. dout and
+    the inputs are left unmodified.
 An op with several outputs (lstm_step: next_h, next_c) has each checked as out is, a cotangent
 of its own for each, and its backward called on all of them (dnext_h, dnext_c, cache).
 A loss `(loss, dx) = op(x, y)` is checked the same way with the loss for out and dx its grad.
@@ -224,11 +226,11 @@ class OwnDifferences:
     fails), is the derivative along each arg's u alone (4 calls per arg), which says which
     gradient a failing sum is in. Rejected (a kink) and ImplFailure as `along`."""
 
-    def __init__(
-        self, impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | tuple | None
-    ) -> None:
+    def __init__(self, impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | tuple | None) -> None:
         self.impl, self.case, self.arrays, self.dout = impl, case, arrays, dout
         names = tuple(arg.name for arg in case.op.differentiable)
+        #: each differentiable arg's u, by name (case.direction: drawn once here)
+        self.directions = {name: case.direction(name, arrays[name].shape) for name in names}
         self.joint = along(impl, case, arrays, dout, names)
         self._each: dict[str, float] | None = {names[0]: self.joint} if len(names) == 1 else None
 
@@ -262,7 +264,7 @@ def compare_grads(
             out.append(compare(Where(oracle=oracle, function=function, quantity=name), got, expected, tol))
     usable: dict[str, tuple[str, float]] = {}
     for arg, name, got in zip(op.differentiable, op.grads, grads):
-        u = case.direction(arg.name, np.shape(refs["jax"].grads[op.grads.index(name)]))
+        u = fd.directions[arg.name]
         try:
             have = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
@@ -297,13 +299,7 @@ def grads_of(op: LayerOp, function: str, result: Any) -> tuple[Any, ...]:
 
 
 def check_backward(
-    impl: ModuleType,
-    case: LayerCase,
-    function: str,
-    cache: Any,
-    douts: tuple,
-    refs: dict[str, Evaluation],
-    fd: OwnDifferences,
+    impl: ModuleType, case: LayerCase, function: str, cache: Any, douts: tuple, refs: dict[str, Evaluation], fd: OwnDifferences
 ) -> list[Comparison]:
     """One backward function on (dout, cache) — (dnext_h, dnext_c, cache) for several outputs:
     form, aliasing, references, finite differences, the upstream gradients unmodified."""
