@@ -217,7 +217,10 @@ def test_a_new_dropout_seed_does_not_compile_the_jax_reference_again():
     from gradverify.references import layer_jax
 
     op = LAYER_OPS["dropout"]
+    compiled = layer_jax._compiled(op, (("mode", "train"),))  # the seed is not part of the key
+    sizes = []
     for seed in (0, 1, 123):
         case = LayerCase(op, (("N", 2), ("D", 3)), (("mode", "train"), ("p", 0.5), ("seed", seed)), 5)
         layer_jax.evaluate(op, {**case.arrays(), "mask": np.ones((2, 3))}, case.hypers, case.cotangent((2, 3)))
-    assert layer_jax._compiled(op, (("mode", "train"),))._cache_size() == 1
+        sizes.append(compiled._cache_size())
+    assert sizes[0] >= 1 and sizes[1] == sizes[2] == sizes[0]  # compiled for the first seed's shape only
