@@ -14,9 +14,11 @@ Per case, in turn (docs/layers.md):
     mask in forward and backward are all checked against them;
   - each backward (batchnorm_backward and batchnorm_backward_alt) on a random cotangent dout:
     its grads of the right shapes and dtype, aliasing nothing, against jax.vjp and
-    torch.autograd, and each ⟨grad, u⟩ against the directional finite difference along a random
-    u of ⟨dout, forward⟩ — the implementation's own forward — with dout and the inputs left
-    unmodified.
+    torch.autograd, and Σ ⟨grad, u⟩ against the directional finite difference of ⟨dout,
+    forward⟩ — the implementation's own forward — along a random u in every differentiable arg
+    at once (OwnDifferences: 4 forward calls whatever the number of args); when that fails, each
+    ⟨grad, u⟩ against the difference along its own arg, so the failure names the grad. dout and
+    the inputs are left unmodified.
 An op with several outputs (lstm_step: next_h, next_c) has each checked as out is, a cotangent
 of its own for each, and its backward called on all of them (dnext_h, dnext_c, cache).
 A loss `(loss, dx) = op(x, y)` is checked the same way with the loss for out and dx its grad.
@@ -169,56 +171,121 @@ def _mask(op: LayerOp, out: Any, shape: tuple[int, ...]) -> dict[str, np.ndarray
 def directionals(
     impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | tuple[np.ndarray, ...] | None
 ) -> dict[str, float]:
-    """d/dt ⟨dout, forward(arg + t·u)⟩ at t = 0 for each differentiable arg, u = case.direction
-    (for a loss, d/dt loss(x + t·u); for several outputs, dout a tuple and the sum of their
-    ⟨dout_k, out_k⟩), from the implementation's own forward; Rejected when the point lies on a
-    kink. ImplFailure when the forward fails."""
+    """d/dt ⟨dout, forward(arg + t·u)⟩ at t = 0 for each differentiable arg alone, u =
+    case.direction (for a loss, d/dt loss(x + t·u); for several outputs, dout a tuple and the sum
+    of their ⟨dout_k, out_k⟩), from the implementation's own forward: 4 forward calls per arg.
+    Rejected when the point lies on a kink; ImplFailure when the forward fails."""
+    return {arg.name: along(impl, case, arrays, dout, (arg.name,)) for arg in case.op.differentiable}
+
+
+def along(
+    impl: ModuleType,
+    case: LayerCase,
+    arrays: dict[str, np.ndarray],
+    dout: np.ndarray | tuple[np.ndarray, ...] | None,
+    names: tuple[str, ...],
+) -> float:
+    """d/dt ⟨dout, forward(a + t·u_a for each arg a in `names`)⟩ at t = 0, every arg of `names`
+    moved at once along its own u_a = case.direction(a, …): Σ_a ⟨∂/∂a, u_a⟩, by one Richardson
+    difference (4 forward calls, whatever the number of args). Rejected on a kink."""
     op, hyper = case.op, case.hypers
     douts: tuple = dout if isinstance(dout, tuple) else (dout,)
-    found = {}
-    for arg in op.differentiable:
+    shapes = [arrays[name].shape for name in names]
+    ends = np.cumsum([int(np.prod(shape)) for shape in shapes])[:-1]
 
-        def f(theta: np.ndarray, name: str = arg.name) -> float:
-            first = call_forward(impl, op, {**arrays, name: theta}, hyper)[0]
-            if dout is None:  # a loss
-                return expect_float(op.forward, first, "the loss")
-            return float(sum(np.sum(d * np.asarray(o, dtype=np.float64)) for d, o in zip(douts, outputs_of(op, first))))
+    def unpack(theta: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: part.reshape(shape) for name, part, shape in zip(names, np.split(theta, ends), shapes)}
 
-        branch = None if op.branch is None else _branch_along(op, arrays, arg.name)
-        try:
-            u = case.direction(arg.name, arrays[arg.name].shape)
-            found[arg.name] = directional(f, arrays[arg.name], u, branch=branch, dtype=case.dtype)
-        except NotSmoothHere:
-            raise Rejected(f"{case.describe()} lies on a kink") from None
-    return found
+    def f(theta: np.ndarray) -> float:
+        first = call_forward(impl, op, {**arrays, **unpack(theta)}, hyper)[0]
+        if dout is None:  # a loss
+            return expect_float(op.forward, first, "the loss")
+        return float(sum(np.sum(d * np.asarray(o, dtype=np.float64)) for d, o in zip(douts, outputs_of(op, first))))
+
+    branch = None if op.branch is None else _branch_along(op, arrays, unpack)
+    x = np.concatenate([arrays[name].ravel() for name in names])
+    u = np.concatenate([case.direction(name, shape).ravel() for name, shape in zip(names, shapes)])
+    try:
+        return directional(f, x, u, branch=branch, dtype=case.dtype)
+    except NotSmoothHere:
+        raise Rejected(f"{case.describe()} lies on a kink") from None
 
 
-def _branch_along(op: LayerOp, arrays: dict[str, np.ndarray], name: str) -> Callable[[np.ndarray], np.ndarray]:
+def _branch_along(
+    op: LayerOp, arrays: dict[str, np.ndarray], unpack: Callable[[np.ndarray], dict[str, np.ndarray]]
+) -> Callable[[np.ndarray], np.ndarray]:
     assert op.branch is not None
     branch = op.branch
-    return lambda theta: branch({**arrays, name: theta})
+    return lambda theta: branch({**arrays, **unpack(theta)})
+
+
+class OwnDifferences:
+    """The third witness: finite differences of the implementation's own forward (or loss) at a
+    case. `joint`, taken at once, is the derivative along u in every differentiable arg together
+    (Σ_a ⟨∂/∂a, u_a⟩: 4 forward calls); `each()`, taken only when asked (a joint comparison that
+    fails), is the derivative along each arg's u alone (4 calls per arg), which says which
+    gradient a failing sum is in. Rejected (a kink) and ImplFailure as `along`."""
+
+    def __init__(self, impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | tuple | None) -> None:
+        self.impl, self.case, self.arrays, self.dout = impl, case, arrays, dout
+        names = tuple(arg.name for arg in case.op.differentiable)
+        #: each differentiable arg's u, by name (case.direction: drawn once here)
+        self.directions = {name: case.direction(name, arrays[name].shape) for name in names}
+        self.joint = along(impl, case, arrays, dout, names)
+        self._each: dict[str, float] | None = {names[0]: self.joint} if len(names) == 1 else None
+
+    def each(self) -> dict[str, float]:
+        """Each differentiable arg's own derivative along its u, by name (computed once); an arg
+        whose own difference lies on a kink is left out."""
+        if self._each is None:
+            self._each = {}
+            for arg in self.case.op.differentiable:
+                try:
+                    self._each[arg.name] = along(self.impl, self.case, self.arrays, self.dout, (arg.name,))
+                except Rejected:
+                    continue
+        return self._each
+
+
+def joint_quantity(op: LayerOp) -> str:
+    """The quantity of the joint comparison: "⟨dx, u⟩" for one grad, "⟨(dx, dw, db), u⟩" for several."""
+    return f"⟨{op.grads[0]}, u⟩" if len(op.grads) == 1 else f"⟨({', '.join(op.grads)}), u⟩"
 
 
 def compare_grads(
-    function: str, case: LayerCase, grads: tuple[Any, ...], refs: dict[str, Evaluation], fd: dict[str, float]
+    function: str, case: LayerCase, grads: tuple[Any, ...], refs: dict[str, Evaluation], fd: OwnDifferences
 ) -> list[Comparison]:
-    """Each grad against each reference's, then ⟨grad, u⟩ against the finite difference."""
+    """Each grad against each reference's, then Σ ⟨grad, u⟩ against the joint finite difference;
+    when that fails (or a grad is unusable), each ⟨grad, u⟩ against its own finite difference
+    too, so that a failing comparison names the grad."""
     op, out, tol = case.op, [], tolerance_for("autodiff", case.dtype)
     for oracle, ev in refs.items():
         for name, got, expected in zip(op.grads, grads, ev.grads):
             out.append(compare(Where(oracle=oracle, function=function, quantity=name), got, expected, tol))
+    usable: dict[str, tuple[str, float]] = {}
     for arg, name, got in zip(op.differentiable, op.grads, grads):
-        u = case.direction(arg.name, np.shape(refs["jax"].grads[op.grads.index(name)]))
+        u = fd.directions[arg.name]
         try:
             have = np.asarray(got, dtype=np.float64)
         except (TypeError, ValueError):
             continue  # not numbers: the comparisons above say so
         if have.shape != u.shape:
             continue  # the comparisons above name the shape
-        along = float(np.sum(have * u))
-        fd_tol = tolerance_for("finite_diff", case.dtype)
-        out.append(compare(Where(oracle=FD, function=function, quantity=f"⟨{name}, u⟩"), along, fd[arg.name], fd_tol))
-    return out
+        usable[arg.name] = (name, float(np.sum(have * u)))
+    fd_tol = tolerance_for("finite_diff", case.dtype)
+    joint = None
+    if len(usable) == len(op.differentiable):
+        total = float(sum(value for _, value in usable.values()))
+        joint = compare(Where(oracle=FD, function=function, quantity=joint_quantity(op)), total, fd.joint, fd_tol)
+        if joint.ok or len(usable) == 1:
+            return [*out, joint]
+    each = fd.each()
+    alone = [
+        compare(Where(oracle=FD, function=function, quantity=f"⟨{name}, u⟩"), value, each[arg], fd_tol)
+        for arg, (name, value) in usable.items()
+        if arg in each
+    ]
+    return [*out, *alone, *([joint] if joint is not None else [])]
 
 
 def grads_of(op: LayerOp, function: str, result: Any) -> tuple[Any, ...]:
@@ -231,7 +298,7 @@ def grads_of(op: LayerOp, function: str, result: Any) -> tuple[Any, ...]:
 
 
 def check_backward(
-    impl: ModuleType, case: LayerCase, function: str, cache: Any, douts: tuple, refs: dict[str, Evaluation], fd: dict
+    impl: ModuleType, case: LayerCase, function: str, cache: Any, douts: tuple, refs: dict[str, Evaluation], fd: OwnDifferences
 ) -> list[Comparison]:
     """One backward function on (dout, cache) — (dnext_h, dnext_c, cache) for several outputs:
     form, aliasing, references, finite differences, the upstream gradients unmodified."""
@@ -295,7 +362,7 @@ def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     before = {k: pristine[k] for k in passed}
     changed = unmodified(where, passed, before)
     out += changed
-    fd = directionals(impl, case, arrays, douts)
+    fd = OwnDifferences(impl, case, arrays, douts)
     for function in op.backwards:
         if function in op.alternatives and not callable(getattr(impl, function, None)):
             continue  # an alternative form is checked when the implementation has one
@@ -317,5 +384,5 @@ def _check_loss(
     tol = tolerance_for("autodiff", case.dtype)
     out = [compare(Where(oracle=o, function=op.forward, quantity="loss"), loss, ev.out, tol) for o, ev in refs.items()]
     out += form(where.at(quantity="dx"), dx, arrays["x"].shape, case.dtype) + aliases(where, {"dx": dx}, passed)
-    out += compare_grads(op.forward, case, (dx,), refs, directionals(impl, case, arrays, None))
+    out += compare_grads(op.forward, case, (dx,), refs, OwnDifferences(impl, case, arrays, None))
     return out + unmodified(where, passed, {k: pristine[k] for k in passed})

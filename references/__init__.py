@@ -11,6 +11,7 @@ finite-difference oracles, and the one comparison helper with its tolerance tabl
     layer_torch.py    the layer ops in PyTorch: autograd, float64
     layer_jax.py      the layer ops in JAX: jax.vjp, float64, jitted per op and shape
     stack_torch.py    a stack of the layer ops in PyTorch: their references composed, autograd through the chain
+    jax_compile.py    how the JAX references are compiled: jax.jit with XLA's cheap options
     optim_spec.py     CS231n's update rules as data: config keys, defaults, state, the forms accepted
     optim_torch.py    the update rules in torch.optim, float64, CS231n's conventions converted exactly
 

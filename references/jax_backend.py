@@ -13,6 +13,8 @@ Speed, and the choice made (8-16-16-4 network, batch 8, tanh, mse; measured by
     this backend (padded buckets): first call       ~0.9 s once per (loss, bucket),
                                    then             ~0.7 ms for *any* architecture in the bucket
     (PyTorch eager: ~0.5 ms; impl: ~0.1 ms)
+    (compiled with XLA's default options; every jit here now uses jax_compile's cheaper ones:
+    FASTEST_COMPILE, and FAST_COMPILE for networks wider than the default buckets, _by_size)
 
     The suite draws random architectures, so exact-shape jit would compile on nearly
     every example (~130 ms each) and eager is slower still. Every call here is
@@ -46,6 +48,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
+from .jax_compile import FAST_COMPILE, jit
 from .spec import LEAKY_SLOPE, PROTOCOL_FUNCTIONS, batches
 from .validate import (
     validate_same_structure,
@@ -158,29 +161,29 @@ def _masked_loss(name, p, y, real, n, k):
 # --------------------------------------------------------------------------- #
 
 
-@partial(jax.jit, static_argnames="name")
+@partial(jit, static_argnames="name")
 def _act_forward(name, z, real):
     return ACTIVATIONS[name](z, real)
 
 
-@partial(jax.jit, static_argnames="name")
+@partial(jit, static_argnames="name")
 def _act_vjp(name, z, real, grad_a):
     _, vjp = jax.vjp(lambda z: ACTIVATIONS[name](z, real), z)
     return vjp(grad_a)[0]
 
 
-_loss_value = jax.jit(_masked_loss, static_argnames="name")
-_loss_grad = jax.jit(jax.grad(_masked_loss, argnums=1), static_argnames="name")
+_loss_value = jit(_masked_loss, static_argnames="name")
+_loss_grad = jit(jax.grad(_masked_loss, argnums=1), static_argnames="name")
 
 
 def _dense(x, W, b):
     return x @ W.T + b
 
 
-_dense_forward = jax.jit(_dense)
+_dense_forward = jit(_dense)
 
 
-@jax.jit
+@jit
 def _dense_vjp(x, W, b, grad_z):
     _, vjp = jax.vjp(_dense, x, W, b)
     return vjp(grad_z)
@@ -208,10 +211,20 @@ def _network_loss(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2,
     return lax.switch(loss, _LOSS_BRANCHES, y_pred, Y, labels, real, n, k) + penalty
 
 
-_network_value_and_grad = jax.jit(jax.value_and_grad(_network_loss, argnums=(0, 1)))
+def _by_size(fun, **kwargs):
+    """fun compiled two ways, by the padded width of the network it is called on (Ws's last axis):
+    up to UNITS_FLOOR (every network the ci profile draws) with FASTEST_COMPILE, where compiling
+    is all that costs (`verify --profile ci`: ~3 s of CPU less than FAST_COMPILE); wider with
+    FAST_COMPILE, whose code runs as fast as XLA's default (the benchmarks' 64-128-128-10 network:
+    a batched check ~23 ms, ~41 ms with FASTEST_COMPILE)."""
+    small, big = jit(fun, **kwargs), jit(fun, options=FAST_COMPILE, **kwargs)
+    return lambda Ws, *args, **named: (small if Ws.shape[-1] <= UNITS_FLOOR else big)(Ws, *args, **named)
 
 
-@jax.jit
+_network_value_and_grad = _by_size(jax.value_and_grad(_network_loss, argnums=(0, 1)))
+
+
+@jit
 def _momentum(w, g, v, lr, momentum):
     """Δw = −lr·g + momentum·v;  w ← w + Δw   (flat padded vectors)."""
     delta = -lr * g + momentum * v
@@ -347,11 +360,13 @@ _PER_NETWORK = ("Ws", "bs", "X", "Y", "labels")
 MANY_BUCKET = 8
 
 
-@jax.jit
-def _network_value_and_grad_many(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k):
+def _value_and_grad_many(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k):
     one = jax.value_and_grad(_network_loss, argnums=(0, 1))
     axes = (0, 0, None, None, None, None, 0, 0, 0, None, None, None, None)
     return jax.vmap(one, in_axes=axes)(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k)
+
+
+_network_value_and_grad_many = _by_size(_value_and_grad_many)
 
 
 def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[float, list[dict]]]:

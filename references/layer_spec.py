@@ -78,11 +78,15 @@ class Arg:
 @dataclass(frozen=True)
 class Hyper:
     """A hyperparameter in the op's parameter dict, drawn from `choices` (shrinks to the first).
-    `positional`: passed to the forward after the arrays instead (spatial_groupnorm's G)."""
+    `positional`: passed to the forward after the arrays instead (spatial_groupnorm's G).
+    `shapes`: whether the references' shapes or branches may follow it, so that the JAX reference
+    compiles once per value (an integer or a mode; a real is never taken so); False for one
+    they never read (dropout's seed: they take the mask the implementation drew)."""
 
     name: str
     choices: tuple[Any, ...]
     positional: bool = False
+    shapes: bool = True
 
 
 @dataclass(frozen=True)
@@ -409,7 +413,7 @@ LAYER_OPS: dict[str, LayerOp] = {
             ("dx",),
             out_shape=("N", "D"),
             param="dropout_param",
-            hypers=(_MODE, Hyper("p", (0.5, 0.25, 0.8, 1.0)), Hyper("seed", (0, 1, 123))),
+            hypers=(_MODE, Hyper("p", (0.5, 0.25, 0.8, 1.0)), Hyper("seed", (0, 1, 123), shapes=False)),
             random=True,
             identity=_dropout_identity,
             **_bundled("dropout"),

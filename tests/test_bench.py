@@ -56,6 +56,22 @@ def test_the_benchmark_runs_on_a_tiny_budget_and_writes_both_reports(tmp_path):
     # A benchmarks.json from before the pictures' cost was measured still renders (tests/test_plots.py).
     assert "pictures' cost" not in bench.render({k: v for k, v in data.items() if k != "pictures_cost"})
 
+    # The layer checks: per case beside gradcheck on the same op, and verify cold and warm against the targets.
+    layers = data["layers"]
+    assert set(layers["per_case"]) == {"conv", "batchnorm", "lstm"}
+    for name, row in layers["per_case"].items():
+        assert row["check_layer_ms"] > 0 and row["gradcheck_fast_ms"] > 0 and row["gradcheck_default_ms"] > 0, name
+        assert row["met"] == (row["check_layer_ms"] <= row["gradcheck_fast_ms"]), name
+        assert "finite differences (impl forward)" in row["stages_ms"] and "jax forward + vjp" in row["stages_ms"], name
+    for state, target in (("cold", 30.0), ("warm", 20.0)):
+        v = layers["verify"][state]
+        assert v["exit_codes"] == [0] and v["median_wall_s"] > 0 and v["target_s"] == target, state
+        assert v["met"] == (v["median_wall_s"] <= target), state
+    assert len(layers["verify"]["load_before"]) == len(layers["verify"]["load_after"]) == 3
+    assert "## 6. The layer checks" in markdown and "## 6. The layer checks" not in bench.render(
+        {k: v for k, v in data.items() if k != "layers"}
+    )
+
 
 def test_the_pictures_of_a_report_are_the_svg_files_it_links_that_are_written(tmp_path):
     from benchmarks.bench import pictures_of

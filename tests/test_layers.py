@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, find, given, settings
 from gradverify.impl import layers, rnn_layers
 from gradverify.properties.calls import ImplFailure
 from gradverify.properties.layer_cases import LayerCase
-from gradverify.properties.layer_checks import check_layer, directionals
+from gradverify.properties.layer_checks import FD, OwnDifferences, check_layer, directionals
 from gradverify.properties.layer_strategies import layer_cases
 from gradverify.properties.shared import Rejected
 from gradverify.references.compare import Cause
@@ -154,3 +154,73 @@ def test_an_input_changed_in_place_is_reported_with_its_name():
     assert np.any(case.arrays()["x"] < 0)
     bad = {(c.where.function, c.where.quantity, c.cause) for c in check_layer(module, case) if not c.ok}
     assert ("relu_forward", "x unmodified", Cause.MODIFIED_INPUT) in bad
+
+
+def _counting(module: types.ModuleType, name: str) -> tuple[types.ModuleType, list[int]]:
+    """A copy of `module` whose function `name` counts its calls (in the returned list)."""
+    calls = [0]
+    counted = types.ModuleType(f"counting_{module.__name__}")
+    counted.__dict__.update(module.__dict__)
+
+    def wrapper(*args, **kwargs):
+        calls[0] += 1
+        return getattr(module, name)(*args, **kwargs)
+
+    setattr(counted, name, wrapper)
+    return counted, calls
+
+
+def test_finite_differences_move_every_arg_at_once_in_four_forward_calls():
+    case = LayerCase(LAYER_OPS["lstm_step"], (("N", 2), ("D", 2), ("H", 2)), (), 3)  # six differentiable args
+    counted, calls = _counting(rnn_layers, "lstm_step_forward")
+    arrays, douts = case.arrays(), (case.cotangent((2, 2), 0), case.cotangent((2, 2), 1))
+    fd = OwnDifferences(counted, case, arrays, douts)
+    assert calls[0] == 4
+    assert fd.joint == pytest.approx(sum(directionals(rnn_layers, case, arrays, douts).values()), rel=1e-7, abs=1e-9)
+
+
+def test_a_passing_case_compares_one_joint_finite_difference_per_backward():
+    case = LayerCase(LAYER_OPS["batchnorm"], (("N", 3), ("D", 2)), (("mode", "train"), ("eps", 1e-5), ("momentum", 0.9)), 1)
+    fd = [c for c in check_layer(layers, case) if c.where.oracle == FD]
+    assert [(c.where.function, c.where.quantity, c.ok) for c in fd] == [
+        ("batchnorm_backward", "⟨(dx, dgamma, dbeta), u⟩", True),
+        ("batchnorm_backward_alt", "⟨(dx, dgamma, dbeta), u⟩", True),
+    ]
+
+
+def test_a_failing_joint_difference_is_followed_by_one_per_grad_that_names_the_wrong_one():
+    wrong = types.ModuleType("wrong_db")
+    wrong.__dict__.update(layers.__dict__)
+    wrong.affine_backward = lambda dout, cache: (lambda dx, dw, db: (dx, dw, 2.0 * db))(*layers.affine_backward(dout, cache))
+    case = LayerCase(LAYER_OPS["affine"], (("N", 2), ("d", (2,)), ("M", 2)), (), 0)
+    fd = {c.where.quantity: c.ok for c in check_layer(wrong, case) if c.where.oracle == FD}
+    assert fd == {"⟨dx, u⟩": True, "⟨dw, u⟩": True, "⟨db, u⟩": False, "⟨(dx, dw, db), u⟩": False}
+
+
+def test_the_cheaply_compiled_jax_reference_gives_what_eager_jax_gives():
+    import jax
+
+    from gradverify.references import layer_jax
+
+    op = LAYER_OPS["conv"]
+    case = LayerCase(op, tuple(dict(N=2, C=2, F=2, H=3, W=3, HH=2, WW=2).items()), (("stride", 1), ("pad", 1)), 0)
+    arrays, dout = case.arrays(), case.cotangent((2, 2, 4, 4))
+    got = layer_jax.evaluate(op, arrays, case.hypers, dout)
+    out, vjp = jax.vjp(
+        lambda x, w, b: layer_jax.conv({"x": x, "w": w, "b": b}, case.hypers), arrays["x"], arrays["w"], arrays["b"]
+    )
+    assert np.allclose(got.out, out, rtol=1e-13, atol=1e-14)
+    assert all(np.allclose(g, e, rtol=1e-13, atol=1e-14) for g, e in zip(got.grads, vjp(dout), strict=True))
+
+
+def test_a_new_dropout_seed_does_not_compile_the_jax_reference_again():
+    from gradverify.references import layer_jax
+
+    op = LAYER_OPS["dropout"]
+    compiled = layer_jax._compiled(op, (("mode", "train"),))  # the seed is not part of the key
+    sizes = []
+    for seed in (0, 1, 123):
+        case = LayerCase(op, (("N", 2), ("D", 3)), (("mode", "train"), ("p", 0.5), ("seed", seed)), 5)
+        layer_jax.evaluate(op, {**case.arrays(), "mask": np.ones((2, 3))}, case.hypers, case.cotangent((2, 3)))
+        sizes.append(compiled._cache_size())
+    assert sizes[0] >= 1 and sizes[1] == sizes[2] == sizes[0]  # compiled for the first seed's shape only
