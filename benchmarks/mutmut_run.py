@@ -1,10 +1,12 @@
 """Run mutmut over impl/ with the suite as its test command, and classify every survivor.
 
-mutmut 3 ([tool.mutmut] in pyproject.toml) copies impl/ with all its mutants into mutants/,
-runs benchmarks/mutmut_suite.py (every gradverify check on the mutated impl) and records an
-exit code per mutant in mutants/impl/backprop.py.meta. A survivor is either explained as
-equivalent — by a rule below, or by a reason written for that very change in EXPLAINED —
-or it counts against the score.
+mutmut 3 ([tool.mutmut] in pyproject.toml) copies impl/ with all its mutants into mutants/ and
+runs the suite's checks on the mutated impl: benchmarks/mutmut_suite.py's on impl/backprop.py,
+benchmarks/mutmut_layer_suite.py's layer and update-rule checks on impl/layers.py,
+impl/rnn_layers.py and impl/optim.py. It records an exit code per mutant in
+mutants/impl/<file>.py.meta. A survivor is either explained as equivalent — by a rule below,
+or by a reason written for that very change in EXPLAINED (impl/backprop.py) or
+LAYER_EXPLAINED (the layer ops' files) — or it counts against its file's score.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-META = ROOT / "mutants" / "impl" / "backprop.py.meta"
+#: the files of impl/ mutmut mutates, each scored on its own
+FILES = ("backprop", "layers", "rnn_layers", "optim")
 MUTMUT = Path(sys.executable).with_name("mutmut")
 KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # failed tests, pytest error, timeouts, type check
 SURVIVED = {0}
+NO_TESTS = 33  # no test of the suite calls the mutated function
 
 _KINK = (
     "equivalent under the protocol: the value at the kink z = 0 only, where {what}; any subgradient is "
@@ -96,6 +100,40 @@ _EXPLANATIONS: dict[str, list[tuple[str, str]]] = {
 #: Survivors explained one by one: the change (as `-old` / `+new`) and why no allowed input can tell it apart.
 EXPLAINED: dict[str, str] = {f"-{old}\n+{new}": why for why, pairs in _EXPLANATIONS.items() for old, new in pairs}
 
+#: The layer ops' survivors explained one by one, per file of impl/: the change and why no input
+#: the layer protocol (docs/layers.md) allows tells it apart.
+_LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
+    "layers": {
+        ("equivalent: NumPy's reshape takes any negative size as the one size it infers, so -2 reshapes exactly as -1 does"): [
+            ("out = x.reshape(x.shape[0], -1) @ w + b", "out = x.reshape(x.shape[0], -2) @ w + b"),
+            ("dw = x.reshape(x.shape[0], -1).T @ dout", "dw = x.reshape(x.shape[0], -2).T @ dout"),
+        ],
+        (
+            "equivalent: the mask of test mode, which dropout_backward never reads (test mode returns dout.copy()); "
+            "the cache is the implementation's own, and the checker never looks inside it"
+        ): [("mask = None", 'mask = ""')],
+        (
+            "equivalent but for a draw of probability 2⁻⁵³ per unit: np.random.rand gives multiples of 2⁻⁵³ in "
+            "[0, 1), so u ≤ p and u < p differ only where u is p exactly (never for p = 1)"
+        ): [("mask = (np.random.rand(*x.shape) < p) / p", "mask = (np.random.rand(*x.shape) <= p) / p")],
+    },
+    "rnn_layers": {},
+    "optim": {},
+}
+
+#: The layer ops' survivors explained one by one: per file ("layers"), the change as `-old` / `+new` and why.
+LAYER_EXPLAINED: dict[str, dict[str, str]] = {
+    file: {f"-{old}\n+{new}": why for why, pairs in explanations.items() for old, new in pairs}
+    for file, explanations in _LAYER_EXPLANATIONS.items()
+}
+
+#: A ValueError of the layer ops, for an input the layer protocol does not define.
+LAYER_WORDING = (
+    "equivalent: only the words of a ValueError for an input outside the layer protocol (a window that does "
+    "not tile its axis, a dropout mode other than train and test), which docs/layers.md specifies no error "
+    "for and the check never draws; the ValueError is raised all the same"
+)
+
 WORDING = (
     "equivalent: only the wording of an error message changes; the protocol fixes the exception type "
     "and that the message starts with the function's name, not the words"
@@ -141,9 +179,18 @@ def _only_strings_differ(old: str, new: str) -> bool:
     return True
 
 
-def classify(old: str, new: str) -> str | None:
-    """The reason a surviving change is equivalent, or None when none applies."""
+def classify(old: str, new: str, file: str = "backprop") -> str | None:
+    """The reason a surviving change of impl/<file>.py is equivalent, or None when none applies.
+    The rules about error messages and numpy's warning settings are impl/backprop.py's protocol
+    (docs/protocol.md); the layer ops' files have the reasons written in LAYER_EXPLAINED and
+    LAYER_WORDING's, for the words of an error the layer protocol does not specify."""
     key = f"-{old.strip()}\n+{new.strip()}"
+    if file != "backprop":
+        if key in LAYER_EXPLAINED.get(file, {}):
+            return LAYER_EXPLAINED[file][key]
+        if re.search(r"_windows\(|raise ValueError\(", old) and _only_strings_differ(old, new):
+            return LAYER_WORDING
+        return None
     if key in EXPLAINED:
         return EXPLAINED[key]
     if "np.errstate(" in old:
@@ -163,29 +210,65 @@ def _diff(name: str) -> tuple[str, str]:
     return old, new
 
 
-def run(max_children: int = 2) -> dict:
-    """mutmut run from scratch, then the counts, the score and every survivor with its verdict."""
-    shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-    version = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True, text=True).stdout
-    version = next((line.split(":", 1)[1].strip() for line in version.splitlines() if line.startswith("Version:")), "?")
+def run(max_children: int = 1, files: tuple[str, ...] = FILES, *, fresh: bool = True) -> dict:
+    """mutmut run over the mutants of `files` (from scratch, or with `fresh=False` resuming the
+    last mutants/: mutmut runs only the mutants it has no result for), then collect()."""
+    if fresh:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+    names = [] if set(files) == set(FILES) else [f"impl.{f}.*" for f in files]
     done = subprocess.run(
-        [str(MUTMUT), "run", "--max-children", str(max_children)], cwd=ROOT, capture_output=True, text=True, timeout=3600
+        [str(MUTMUT), "run", "--max-children", str(max_children), *names],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=4 * 3600,
     )
-    if not META.is_file():
+    if not all((ROOT / "mutants" / "impl" / f"{f}.py.meta").is_file() for f in files):
         raise SystemExit(f"mutmut produced no results:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    codes = json.loads(META.read_text())["exit_code_by_key"]
+    return collect(files)
+
+
+def _version() -> str:
+    shown = subprocess.run([sys.executable, "-m", "pip", "show", "mutmut"], capture_output=True, text=True).stdout
+    return next((line.split(":", 1)[1].strip() for line in shown.splitlines() if line.startswith("Version:")), "?")
+
+
+def collect(files: tuple[str, ...] = FILES) -> dict:
+    """The results in mutants/: per file, the counts, the score and every survivor with its verdict;
+    and the totals over the files."""
+    per_file = {f: score_file(f) for f in files}
+    totals = {
+        k: sum(r[k] for r in per_file.values())
+        for k in ("total", "killed", "timeout", "survived", "no_tests", "not_run", "other", "equivalent")
+    }
+    non_equivalent = totals["total"] - totals["equivalent"]
+    return {
+        "version": f"mutmut {_version()}",
+        **totals,
+        "non_equivalent": non_equivalent,
+        "score": totals["killed"] / max(1, non_equivalent),
+        "files": per_file,
+        "survivors": [s for r in per_file.values() for s in r["survivors"]],
+    }
+
+
+def score_file(file: str) -> dict:
+    """One file's results: counts, score = killed / (total − equivalent), its survivors."""
+    codes = json.loads((ROOT / "mutants" / "impl" / f"{file}.py.meta").read_text())["exit_code_by_key"]
     survivors = []
     for name, code in sorted(codes.items()):
         if code in KILLED:
             continue
         old, new = _diff(name)
-        verdict = classify(old, new) if code in SURVIVED else None
+        verdict = classify(old, new, file) if code in SURVIVED else None
+        status = "no test calls the function" if code == NO_TESTS else "not run" if code is None else f"status {code}"
         survivors.append(
             {
                 "name": name,
+                "file": f"impl/{file}.py",
                 "exit_code": code,
                 "diff": f"{old.strip()} → {new.strip()}",
-                "verdict": verdict or f"NOT EXPLAINED (status {code})",
+                "verdict": verdict or (f"NOT EXPLAINED ({status})" if code not in SURVIVED else "NOT EXPLAINED"),
                 "equivalent": verdict is not None,
             }
         )
@@ -193,12 +276,14 @@ def run(max_children: int = 2) -> dict:
     equivalent = sum(1 for s in survivors if s["equivalent"])
     total = len(codes)
     return {
-        "version": f"mutmut {version}",
+        "file": f"impl/{file}.py",
         "total": total,
         "killed": killed,
         "timeout": sum(1 for c in codes.values() if c in {36, 24, -24, 152, 255}),
         "survived": sum(1 for c in codes.values() if c in SURVIVED),
-        "other": sum(1 for c in codes.values() if c not in KILLED and c not in SURVIVED),
+        "no_tests": sum(1 for c in codes.values() if c == NO_TESTS),
+        "not_run": sum(1 for c in codes.values() if c is None),
+        "other": sum(1 for c in codes.values() if c is not None and c not in KILLED | SURVIVED | {NO_TESTS}),
         "equivalent": equivalent,
         "non_equivalent": total - equivalent,
         "score": killed / max(1, total - equivalent),

@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from gradverify import runner
+from gradverify.references.compare import Cause
 from gradverify.results import VerifyResult
 from tests.variants import BUGGY, CORRECT
 
@@ -98,3 +99,65 @@ def test_the_catalogue_benchmark_runs_a_variant_through_verify_and_grade():
     assert "| `mse_halved` |" in mutation.render(
         {**data, "summary": mutation.summary(data), "seconds": 1.0, "date": "today", "command": "test"}
     )
+
+
+def test_every_explained_equivalent_layer_mutant_is_a_line_of_its_file():
+    """As for impl/backprop.py: an explanation names a line of the layer ops' file it explains."""
+    from benchmarks.mutmut_run import LAYER_EXPLAINED
+    from tests.layer_variants import IMPL
+
+    for file, explained in LAYER_EXPLAINED.items():
+        lines = {line.strip() for line in (IMPL / f"{file}.py").read_text(encoding="utf-8").splitlines()}
+        for key in explained:
+            old = key.split("\n")[0][1:]
+            assert old in lines, (file, old)
+
+
+@pytest.mark.parametrize(
+    "old, new, equivalent",
+    [
+        ('H_out = _windows(H, PH, stride, 0, "avg_pool_forward")', "H_out = _windows(H, PH, stride, 0, None)", True),
+        (
+            'H_out = _windows(H, PH, stride, 0, "avg_pool_forward")',
+            'H_out = _windows(H, PH, stride, 1, "avg_pool_forward")',
+            False,
+        ),
+        ('eps = ln_param.get("eps", 1e-5)', 'eps = ln_param.get("eps", None)', False),  # a default no case reaches: a gap
+        ("return dout * (x > 0)", "return dout * (x >= 0)", False),  # the layer protocol fixes relu'(0) = 0
+        ("mask = None", 'mask = ""', True),
+    ],
+)
+def test_layer_survivors_are_called_equivalent_only_by_a_stated_reason(old, new, equivalent):
+    from benchmarks.mutmut_run import classify
+
+    assert (classify(old, new, "layers") is not None) == equivalent
+
+
+def test_the_layer_catalogue_benchmark_catches_locates_and_shrinks_bugs_and_passes_correct_code():
+    from benchmarks.layer_catalogue import layer_catalogue, render_layers
+
+    data = layer_catalogue(
+        seeds=2, names=["affine_db_mean", "relu_backward_from_out", "adam_without_bias_correction", "adam_efficient_form"]
+    )
+    assert [(r["family"], r["name"]) for r in data["buggy"]] == [
+        ("layer", "affine_db_mean"),
+        ("update rule", "adam_without_bias_correction"),
+    ]
+    for bug in data["buggy"]:
+        assert bug["caught_in_seeds"] == bug["located_in_seeds"] == bug["shrunk_in_seeds"] == 2
+        assert 1 <= bug["median_examples_to_catch"] <= data["examples_per_search"]
+    assert [c["passed_in_seeds"] for c in data["correct"]] == [2, 2]
+    assert data["summary"]["caught_in_every_seed"] == 2 and data["summary"]["correct_pass_every_seed"] == 2
+    assert "| `affine_db_mean` |" in render_layers({**data, "date": "today", "command": "test"})
+
+
+def test_an_update_rule_bug_is_located_at_its_rule_step_and_quantity():
+    from benchmarks.layer_catalogue import rule_property, search
+    from tests.test_optim import _load
+
+    from gradverify.references.optim_spec import OPTIMIZERS
+
+    result = search(rule_property(OPTIMIZERS["sgd"]), _load("sgd_modifies_dw"), seed=3)
+    (first, *_) = result.failure.comparisons
+    assert (first.cause, first.where.function, first.where.quantity) == (Cause.MODIFIED_INPUT, "sgd", "dw")
+    assert result.failure.case.w.shape in {(1,), (2,), (1, 1)}  # shrunk
