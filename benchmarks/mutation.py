@@ -29,6 +29,8 @@ Writes reports/mutation.md and reports/mutation.json.
                                                             # the last reports/mutation.json kept
     .venv/bin/python -m benchmarks.mutation --layers-only   # the layer catalogue alone, the rest kept
     .venv/bin/python -m benchmarks.mutation --mutmut-only   # mutmut alone, the rest kept
+    .venv/bin/python -m benchmarks.mutation --mutmut-only --mutmut-files layers optim --mutmut-collect
+                                                            # mutants/'s results for two files, the rest kept
 """
 
 from __future__ import annotations
@@ -582,6 +584,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mutmut-only", action="store_true", help="run mutmut alone, keeping the rest of the last reports/mutation.json"
     )
+    parser.add_argument(
+        "--mutmut-files",
+        nargs="+",
+        default=["backprop", "layers", "rnn_layers", "optim"],
+        metavar="FILE",
+        help="with --mutmut-only: the files of impl/ to measure (default: all four), the others' results kept",
+    )
+    parser.add_argument(
+        "--mutmut-collect",
+        action="store_true",
+        help="with --mutmut-only: read the results already in mutants/ instead of running mutmut",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="processes of the fairness run and of mutmut (default 1)")
     parser.add_argument(
         "--from-progress",
@@ -643,13 +657,27 @@ def _part_again(args: argparse.Namespace, out: Path, command: str) -> None:
         data["layers"] = _layers(args, command)
         part = render_layers(data["layers"])
     else:
-        from benchmarks import mutmut_run
-
-        data["mutmut"] = mutmut_run.run(max_children=args.jobs)
-        data["mutmut"]["measured"] = time.strftime("%Y-%m-%d")
+        data["mutmut"] = _mutmut_again(args, data.get("mutmut"))
         part = render_mutmut(data["mutmut"])
     _write(out, data)
     print(part)
+
+
+def _mutmut_again(args: argparse.Namespace, previous: dict | None) -> dict:
+    """--mutmut-only: mutmut run from scratch over --mutmut-files (or, with --mutmut-collect, the
+    results already in mutants/ read), each file measured today; the files of the last report
+    not measured are kept with their dates."""
+    from benchmarks import mutmut_run
+
+    files = tuple(args.mutmut_files)
+    fresh = mutmut_run.collect(files) if args.mutmut_collect else mutmut_run.run(max_children=args.jobs, files=files)
+    today = time.strftime("%Y-%m-%d")
+    measured = {name: {**f, "measured": today} for name, f in fresh["files"].items()}
+    kept = {name: f for name, f in (mutmut_files(previous) if previous else {}).items() if name not in measured}
+    for f in kept.values():
+        f.setdefault("measured", previous.get("measured") if previous else None)
+    per_file = {name: (measured.get(name) or kept[name]) for name in mutmut_run.FILES if name in measured or name in kept}
+    return mutmut_run.totals(per_file, fresh["version"])
 
 
 def _mutmut(args: argparse.Namespace, out: Path) -> dict | None:

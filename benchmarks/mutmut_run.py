@@ -116,6 +116,35 @@ _LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
             "equivalent but for a draw of probability 2⁻⁵³ per unit: np.random.rand gives multiples of 2⁻⁵³ in "
             "[0, 1), so u ≤ p and u < p differ only where u is p exactly (never for p = 1)"
         ): [("mask = (np.random.rand(*x.shape) < p) / p", "mask = (np.random.rand(*x.shape) <= p) / p")],
+        (
+            "equivalent but for rounding: centred.mean(axis=0) is the batch mean of x − μ, zero up to rounding "
+            "(~1e-17), so the sign of the term it scales moves dmu by rounding only"
+        ): [
+            (
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=0)",
+                "dmu = -(dx_hat * inv_std).sum(axis=0) - dvar * -2.0 * centred.mean(axis=0)",
+            )
+        ],
+        "equivalent: einsum's subscripts are labels; the same letters in upper case name the same contraction": [
+            (
+                'dx_pad[:, :, window] += np.einsum("nf,fck->nck", dout[:, :, i], w)',
+                'dx_pad[:, :, window] += np.einsum("NF,FCK->NCK", dout[:, :, i], w)',
+            ),
+            (
+                'dw += np.einsum("nf,nck->fck", dout[:, :, i], x_pad[:, :, window])',
+                'dw += np.einsum("NF,NCK->FCK", dout[:, :, i], x_pad[:, :, window])',
+            ),
+            ('out[:, :, i] = np.einsum("nck,fck->nf", window, w) + b', 'out[:, :, i] = np.einsum("NCK,FCK->NF", window, w) + b'),
+        ],
+        (
+            "equivalent: the zero sample it appends to x_pad's batch axis is never read (the loops run over x's N "
+            "samples), and x_pad is local to the forward"
+        ): [
+            (
+                "x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))",
+                "x_pad = np.pad(x, ((0, 1), (0, 0), (pad, pad), (pad, pad)))",
+            )
+        ],
     },
     "rnn_layers": {},
     "optim": {},
@@ -236,17 +265,19 @@ def _version() -> str:
 def collect(files: tuple[str, ...] = FILES) -> dict:
     """The results in mutants/: per file, the counts, the score and every survivor with its verdict;
     and the totals over the files."""
-    per_file = {f: score_file(f) for f in files}
-    totals = {
-        k: sum(r[k] for r in per_file.values())
-        for k in ("total", "killed", "timeout", "survived", "no_tests", "not_run", "other", "equivalent")
-    }
-    non_equivalent = totals["total"] - totals["equivalent"]
+    return totals({f: score_file(f) for f in files}, f"mutmut {_version()}")
+
+
+def totals(per_file: dict[str, dict], version: str) -> dict:
+    """The results of several files: each file's, and their sums and score."""
+    counts = ("total", "killed", "timeout", "survived", "no_tests", "not_run", "other", "equivalent")
+    summed = {k: sum(r.get(k, 0) for r in per_file.values()) for k in counts}
+    non_equivalent = summed["total"] - summed["equivalent"]
     return {
-        "version": f"mutmut {_version()}",
-        **totals,
+        "version": version,
+        **summed,
         "non_equivalent": non_equivalent,
-        "score": totals["killed"] / max(1, non_equivalent),
+        "score": summed["killed"] / max(1, non_equivalent),
         "files": per_file,
         "survivors": [s for r in per_file.values() for s in r["survivors"]],
     }
@@ -257,11 +288,11 @@ def score_file(file: str) -> dict:
     codes = json.loads((ROOT / "mutants" / "impl" / f"{file}.py.meta").read_text())["exit_code_by_key"]
     survivors = []
     for name, code in sorted(codes.items()):
-        if code in KILLED:
+        if code in KILLED or code is None:  # killed, or not run (counted in not_run)
             continue
         old, new = _diff(name)
         verdict = classify(old, new, file) if code in SURVIVED else None
-        status = "no test calls the function" if code == NO_TESTS else "not run" if code is None else f"status {code}"
+        status = "no test calls the function" if code == NO_TESTS else f"status {code}"
         survivors.append(
             {
                 "name": name,
