@@ -107,6 +107,9 @@ _LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
         ("equivalent: NumPy's reshape takes any negative size as the one size it infers, so -2 reshapes exactly as -1 does"): [
             ("out = x.reshape(x.shape[0], -1) @ w + b", "out = x.reshape(x.shape[0], -2) @ w + b"),
             ("dw = x.reshape(x.shape[0], -1).T @ dout", "dw = x.reshape(x.shape[0], -2).T @ dout"),
+            ("scale = gamma.reshape(1, -1, 1, 1) * inv_std", "scale = gamma.reshape(1, -2, 1, 1) * inv_std"),
+            ("dx_hat = (dout * gamma).reshape(N, G, -1)", "dx_hat = (dout * gamma).reshape(N, G, -2)"),
+            ("x_hat_g = x_hat.reshape(N, G, -1)", "x_hat_g = x_hat.reshape(N, G, -2)"),
         ],
         (
             "equivalent: the mask of test mode, which dropout_backward never reads (test mode returns dout.copy()); "
@@ -117,13 +120,52 @@ _LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
             "[0, 1), so u ≤ p and u < p differ only where u is p exactly (never for p = 1)"
         ): [("mask = (np.random.rand(*x.shape) < p) / p", "mask = (np.random.rand(*x.shape) <= p) / p")],
         (
-            "equivalent but for rounding: centred.mean(axis=0) is the batch mean of x − μ, zero up to rounding "
-            "(~1e-17), so the sign of the term it scales moves dmu by rounding only"
+            "equivalent but for rounding: centred.mean(axis=0) (and over both axes, axis=None) is the mean of x − μ, "
+            "zero up to rounding (~1e-17), so a change of the factor or sign of the term it scales moves dmu by "
+            "rounding only"
         ): [
             (
                 "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=0)",
                 "dmu = -(dx_hat * inv_std).sum(axis=0) - dvar * -2.0 * centred.mean(axis=0)",
-            )
+            ),
+            (
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=0)",
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar / -2.0 * centred.mean(axis=0)",
+            ),
+            (
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=0)",
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * +2.0 * centred.mean(axis=0)",
+            ),
+            (
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=0)",
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -3.0 * centred.mean(axis=0)",
+            ),
+            (
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=0)",
+                "dmu = -(dx_hat * inv_std).sum(axis=0) + dvar * -2.0 * centred.mean(axis=None)",
+            ),
+        ],
+        (
+            "equivalent: NumPy broadcasts a (C, 1, 1) array against (N, C, H, W) exactly as a (1, C, 1, 1) one, "
+            "and every result it reaches is 4-D"
+        ): [
+            ("scale = gamma.reshape(1, -1, 1, 1) * inv_std", "scale = gamma.reshape(-1, 1, 1) * inv_std"),
+            (
+                "mu, var = running_mean.reshape(1, C, 1, 1), running_var.reshape(1, C, 1, 1)",
+                "mu, var = running_mean.reshape(1, C, 1, 1), running_var.reshape(C, 1, 1)",
+            ),
+            (
+                "mu, var = running_mean.reshape(1, C, 1, 1), running_var.reshape(1, C, 1, 1)",
+                "mu, var = running_mean.reshape(C, 1, 1), running_var.reshape(1, C, 1, 1)",
+            ),
+            (
+                "out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)",
+                "out = gamma.reshape(C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)",
+            ),
+            (
+                "out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(1, C, 1, 1)",
+                "out = gamma.reshape(1, C, 1, 1) * x_hat + beta.reshape(C, 1, 1)",
+            ),
         ],
         "equivalent: einsum's subscripts are labels; the same letters in upper case name the same contraction": [
             (
@@ -147,7 +189,18 @@ _LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
         ],
     },
     "rnn_layers": {},
-    "optim": {},
+    "optim": {
+        (
+            "equivalent: the first state is read once, scaled by its decay (β·state, μ·v, ρ·cache), and "
+            "np.zeros_like(None) is a 0-d zero that this makes the scalar 0.0, so the new state and next_w are "
+            "zeros_like(w)'s in values, shape and dtype; config keeps the new state, never the first"
+        ): [
+            ('config.setdefault("m", np.zeros_like(w))', 'config.setdefault("m", np.zeros_like(None))'),
+            ('config.setdefault("v", np.zeros_like(w))', 'config.setdefault("v", np.zeros_like(None))'),
+            ('config.setdefault("cache", np.zeros_like(w))', 'config.setdefault("cache", np.zeros_like(None))'),
+            ('v = config.get("velocity", np.zeros_like(w))', 'v = config.get("velocity", np.zeros_like(None))'),
+        ]
+    },
 }
 
 #: The layer ops' survivors explained one by one: per file ("layers"), the change as `-old` / `+new` and why.
