@@ -1,8 +1,8 @@
 """The layer catalogue over seeds: every layer and update-rule variant searched by its op's check
 with 10 seeds, as tests/test_layer_variants.py and tests/test_optim.py search it with one.
 
-A buggy variant (tests/layer_variants, and tests/test_optim.py's VARIANTS with an expected
-failure) must be caught with every seed, located (a failing comparison at its function,
+A buggy variant (tests/layer_variants, and tests/layer_variants/optim.py's VARIANTS with an
+expected failure) must be caught with every seed, located (a failing comparison at its function,
 quantity and cause), and shrunk (every size of the final case ≤ 2); a correct one must pass
 with every seed. Each search (search()) is the op's generic check (layer_property(op, max_size=3,
 weight=1.0), or rule_property for an update rule), the ci profile with the seed, 15 examples.
@@ -107,22 +107,19 @@ def _load_layer(variant, folder: Path) -> types.ModuleType:
 
 def entries(folder: Path, names: list[str] | None = None) -> list[Entry]:
     """The layer catalogue's variants (written to `folder`) and the update rules', or those in `names`."""
-    from tests import test_optim
-    from tests.layer_variants import BUGGY, CORRECT
+    from tests.layer_variants import BUGGY, CORRECT, optim
 
     found = [
         Entry("layer", v.name, v.op, v.description, frozenset(v.located() if v.function else ()), _load_layer(v, folder))
         for v in (*BUGGY.values(), *CORRECT.values())
         if not names or v.name in names
     ]
-    for name, (rule, _, first) in test_optim.VARIANTS.items():
+    for name, (rule, _, first) in optim.VARIANTS.items():
         if names and name not in names:
             continue
         located = frozenset() if first is None else frozenset({(rule, first[2], first[0])})
-        description = "; ".join(
-            f"`{' '.join(old.split())}` → `{' '.join(new.split())}`" for old, new in test_optim.VARIANTS[name][1]
-        )
-        found.append(Entry("update rule", name, rule, description, located, test_optim._load(name)))
+        description = "; ".join(f"`{' '.join(old.split())}` → `{' '.join(new.split())}`" for old, new in optim.VARIANTS[name][1])
+        found.append(Entry("update rule", name, rule, description, located, optim.load(name)))
     return found
 
 
@@ -229,7 +226,7 @@ def render_layers(data: dict) -> str:
         "## The layer ops: the layer and update-rule catalogue over seeds",
         "",
         f"Measured {data.get('date', '')} with `{data.get('command', '')}` in {data['seconds'] / 60:.1f} min. Each variant "
-        f"of tests/layer_variants and of tests/test_optim.py's VARIANTS is searched by its op's generic check "
+        f"of tests/layer_variants (the update rules' in optim.py) is searched by its op's generic check "
         f"(the {data['profile']} profile, {data['examples_per_search']} examples, seeds 0–{seeds - 1}; "
         "benchmarks/layer_catalogue.py). A bug is located when a failing comparison is at its function, quantity and "
         f"cause; shrunk when every size of the final case is ≤ {SHRUNK}. Examples to catch count the drawn cases up to "

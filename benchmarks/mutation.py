@@ -12,7 +12,7 @@
    bytes): a bug must lose exactly its items (Variant.lost_items) and a correct variant keep every
    point whatever the seed, since each student's grade now draws cases of its own.
 3. The layer ops (benchmarks/layer_catalogue.py): every buggy variant of tests/layer_variants
-   and of tests/test_optim.py's update rules searched by its op's generic check with 10 seeds
+   (the layers', and in optim.py the update rules') searched by its op's generic check with 10 seeds
    (caught? located at its function, quantity and cause? after how many examples? shrunk to
    sizes ≤ 2?), and every correct one passing with every seed.
 4. Mutation testing with mutmut over impl/ (benchmarks/mutmut_suite.py's properties on the
@@ -432,6 +432,7 @@ def _summary_section(data: dict) -> list[str]:
         s = data["layers"]["summary"]
         lines += [
             f"| layer and update-rule bugs caught and located in every seed | {s['located_in_every_seed']} / {s['buggy']} | all |",
+            f"| … shrunk to sizes ≤ 2 in every seed | {s['shrunk_in_every_seed']} / {s['buggy']} | all |",
             f"| correct layer and update-rule variants passing in every seed | {s['correct_pass_every_seed']} / {s['correct']} | all |",
         ]
     lines += [
@@ -548,6 +549,9 @@ def render_mutmut(m: dict) -> str:
             f"| `{f['file']}` | {f['total']} | {f['killed']} | {f['survived']} | {f.get('no_tests', 0)} | {f.get('not_run', 0)} | "
             f"{f['equivalent']} | **{f['score']:.1%}** ({f['killed']} / {f['non_equivalent']}) | {f.get('measured') or m.get('measured') or '—'} |"
         )
+    commands = sorted({f["command"] for f in files.values() if f.get("command")})
+    if commands:
+        lines += ["", "Measured with " + "; ".join(f"`{c}`" for c in commands) + " (the files it names; the others kept)."]
     survivors = [s for f in files.values() for s in f["survivors"]]
     verdicts: dict[str, int] = {}
     for row in survivors:
@@ -657,13 +661,13 @@ def _part_again(args: argparse.Namespace, out: Path, command: str) -> None:
         data["layers"] = _layers(args, command)
         part = render_layers(data["layers"])
     else:
-        data["mutmut"] = _mutmut_again(args, data.get("mutmut"))
+        data["mutmut"] = _mutmut_again(args, data.get("mutmut"), command)
         part = render_mutmut(data["mutmut"])
     _write(out, data)
     print(part)
 
 
-def _mutmut_again(args: argparse.Namespace, previous: dict | None) -> dict:
+def _mutmut_again(args: argparse.Namespace, previous: dict | None, command: str) -> dict:
     """--mutmut-only: mutmut run from scratch over --mutmut-files (or, with --mutmut-collect, the
     results already in mutants/ read), each file measured today; the files of the last report
     not measured are kept with their dates."""
@@ -672,7 +676,7 @@ def _mutmut_again(args: argparse.Namespace, previous: dict | None) -> dict:
     files = tuple(args.mutmut_files)
     fresh = mutmut_run.collect(files) if args.mutmut_collect else mutmut_run.run(max_children=args.jobs, files=files)
     today = time.strftime("%Y-%m-%d")
-    measured = {name: {**f, "measured": today} for name, f in fresh["files"].items()}
+    measured = {name: {**f, "measured": today, "command": command} for name, f in fresh["files"].items()}
     kept = {name: f for name, f in (mutmut_files(previous) if previous else {}).items() if name not in measured}
     for f in kept.values():
         f.setdefault("measured", previous.get("measured") if previous else None)

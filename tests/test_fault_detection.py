@@ -125,6 +125,8 @@ def test_every_explained_equivalent_layer_mutant_is_a_line_of_its_file():
         ('eps = ln_param.get("eps", 1e-5)', 'eps = ln_param.get("eps", None)', False),  # a default no case reaches: a gap
         ("return dout * (x > 0)", "return dout * (x >= 0)", False),  # the layer protocol fixes relu'(0) = 0
         ("mask = None", 'mask = ""', True),
+        ("dw = x.reshape(x.shape[0], -1).T @ dout", "dw = x.reshape(x.shape[0], -2).T @ dout", True),
+        ("h = hs.reshape(N, T, H)[-1]", "h = hs.reshape(N, T, H)[-2]", False),  # an index, not a reshape's size
     ],
 )
 def test_layer_survivors_are_called_equivalent_only_by_a_stated_reason(old, new, equivalent):
@@ -153,11 +155,26 @@ def test_the_layer_catalogue_benchmark_catches_locates_and_shrinks_bugs_and_pass
 
 def test_an_update_rule_bug_is_located_at_its_rule_step_and_quantity():
     from benchmarks.layer_catalogue import rule_property, search
-    from tests.test_optim import _load
+    from tests.layer_variants.optim import load
 
     from gradverify.references.optim_spec import OPTIMIZERS
 
-    result = search(rule_property(OPTIMIZERS["sgd"]), _load("sgd_modifies_dw"), seed=3)
+    result = search(rule_property(OPTIMIZERS["sgd"]), load("sgd_modifies_dw"), seed=3)
     (first, *_) = result.failure.comparisons
     assert (first.cause, first.where.function, first.where.quantity) == (Cause.MODIFIED_INPUT, "sgd", "dw")
     assert result.failure.case.w.shape in {(1,), (2,), (1, 1)}  # shrunk
+
+
+@pytest.mark.parametrize(
+    "old, gap",
+    [
+        ('eps = ln_param.get("eps", 1e-5)', "GAP_DEFAULT"),
+        ("shifted = x - x.max(axis=1, keepdims=True)", "GAP_LARGE_LOGITS"),
+        ("if span < 0 or span % stride:", "GAP_TILING"),
+        ("db = dout.sum(axis=0)", None),
+    ],
+)
+def test_a_layer_survivor_that_changes_behaviour_is_reported_as_the_gap_it_shows(old, gap):
+    from benchmarks import mutmut_run
+
+    assert mutmut_run.gap(old, "") == (getattr(mutmut_run, gap) if gap else None)
