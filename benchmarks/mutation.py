@@ -591,9 +591,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--mutmut-files",
         nargs="+",
-        default=["backprop", "layers", "rnn_layers", "optim"],
+        choices=["backprop", "layers", "rnn_layers", "optim"],
         metavar="FILE",
-        help="with --mutmut-only: the files of impl/ to measure (default: all four), the others' results kept",
+        help="with --mutmut-only: the files of impl/ to measure, of backprop, layers, rnn_layers and optim "
+        "(default: all four), the others' results kept",
     )
     parser.add_argument(
         "--mutmut-collect",
@@ -609,6 +610,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", default=str(ROOT / "reports"))
     return parser
+
+
+def _checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """The options, refused when one only means something with another that is missing."""
+    if (args.mutmut_files or args.mutmut_collect) and not args.mutmut_only:
+        parser.error("--mutmut-files and --mutmut-collect go with --mutmut-only")
+    args.mutmut_files = args.mutmut_files or ["backprop", "layers", "rnn_layers", "optim"]
+    return args
 
 
 def _command(args: argparse.Namespace, argv: list[str] | None) -> str:
@@ -701,7 +710,8 @@ def _mutmut(args: argparse.Namespace, out: Path) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     """`make mutation` and its options: the catalogue, the fairness over seeds and mutmut measured
     (or only the fairness, the rest kept), then mutation.json and mutation.md written to --out."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = _checked(parser, parser.parse_args(argv))
     from gradverify.references import jax_backend
 
     jax_backend.enable_persistent_cache()

@@ -178,3 +178,28 @@ def test_a_layer_survivor_that_changes_behaviour_is_reported_as_the_gap_it_shows
     from benchmarks import mutmut_run
 
     assert mutmut_run.gap(old, "") == (getattr(mutmut_run, gap) if gap else None)
+
+
+def test_mutmut_only_measures_the_files_it_names_and_keeps_the_others_with_their_dates(monkeypatch):
+    import argparse
+
+    from benchmarks import mutation, mutmut_run
+
+    layers = {"file": "impl/layers.py", "total": 4, "killed": 3, "equivalent": 1, "non_equivalent": 3, "score": 1.0}
+    monkeypatch.setattr(
+        mutmut_run, "collect", lambda files: {"version": "mutmut 3", "files": {"layers": {**layers, "survivors": []}}}
+    )
+    old = {"total": 2, "killed": 1, "equivalent": 1, "non_equivalent": 1, "score": 1.0, "survivors": [], "measured": "2026-11-25"}
+    args = argparse.Namespace(mutmut_files=["layers"], mutmut_collect=True, jobs=1)
+    merged = mutation._mutmut_again(args, old, "test")
+    assert list(merged["files"]) == ["backprop", "layers"]
+    assert merged["files"]["backprop"]["measured"] == "2026-11-25" and merged["files"]["layers"]["command"] == "test"
+    assert (merged["total"], merged["killed"], merged["non_equivalent"]) == (6, 4, 4)
+
+
+def test_mutmut_files_without_mutmut_only_is_refused(capsys):
+    from benchmarks import mutation
+
+    with pytest.raises(SystemExit):
+        mutation.main(["--mutmut-files", "layers"])
+    assert "--mutmut-only" in capsys.readouterr().err
