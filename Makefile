@@ -64,8 +64,11 @@ gradescope:
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.bench
 
-# Fault-detection power: the variant catalogue, its verdicts over 10 seeds, and mutmut; writes
-# reports/mutation.md (benchmarks/mutation.py).
+# Fault-detection power (benchmarks/mutation.py): the MLP variant catalogue through verify and
+# grade, its fairness over 10 seeds, the layer and update-rule catalogue over 10 seeds (every bug
+# caught, located and shrunk, every correct variant passing: benchmarks/layer_catalogue.py), and
+# mutmut over impl/backprop.py, impl/layers.py, impl/rnn_layers.py and impl/optim.py with the
+# suite's checks as its test command, scored per file; writes reports/mutation.md and .json.
 $(VENV)/.mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[mutation]'
 	touch $(VENV)/.mutation

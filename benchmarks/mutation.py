@@ -11,17 +11,26 @@
    would be (grading.secret.grade_seed of a course secret of the run's own and the variant's
    bytes): a bug must lose exactly its items (Variant.lost_items) and a correct variant keep every
    point whatever the seed, since each student's grade now draws cases of its own.
-3. Mutation testing with mutmut over impl/ (benchmarks/mutmut_suite.py is its test command:
-   the suite's properties on the mutated impl); its score and every survivor, each with the
-   reason it survives.
+3. The layer ops (benchmarks/layer_catalogue.py): every buggy variant of tests/layer_variants
+   (the layers', and in optim.py the update rules') searched by its op's generic check with 10 seeds
+   (caught? located at its function, quantity and cause? after how many examples? shrunk to
+   sizes ≤ 2?), and every correct one passing with every seed.
+4. Mutation testing with mutmut over impl/ (benchmarks/mutmut_suite.py's properties on the
+   mutated impl/backprop.py, benchmarks/mutmut_layer_suite.py's layer and update-rule checks on
+   the mutated impl/layers.py, impl/rnn_layers.py and impl/optim.py); its score per file and
+   every survivor, each with the reason it survives.
 
 Writes reports/mutation.md and reports/mutation.json.
 
     .venv/bin/python -m benchmarks.mutation                 # everything (make mutation)
-    .venv/bin/python -m benchmarks.mutation --no-mutmut     # the catalogue and the fairness only
+    .venv/bin/python -m benchmarks.mutation --no-mutmut     # the catalogues and the fairness only
     .venv/bin/python -m benchmarks.mutation --keep-mutmut   # the same, mutmut's last results kept
     .venv/bin/python -m benchmarks.mutation --fairness-only --jobs 2   # the fairness alone, the rest of
                                                             # the last reports/mutation.json kept
+    .venv/bin/python -m benchmarks.mutation --layers-only   # the layer catalogue alone, the rest kept
+    .venv/bin/python -m benchmarks.mutation --mutmut-only   # mutmut alone, the rest kept
+    .venv/bin/python -m benchmarks.mutation --mutmut-only --mutmut-files layers optim --mutmut-collect
+                                                            # mutants/'s results for two files, the rest kept
 """
 
 from __future__ import annotations
@@ -414,10 +423,18 @@ def _summary_section(data: dict) -> list[str]:
         f"{s['ci_budget']} (× weight) |",
     ]
     if "mutmut" in data:
-        m = data["mutmut"]
-        lines.append(
-            f"| mutmut score (killed / non-equivalent mutants) | {m['score']:.1%} ({m['killed']} / {m['non_equivalent']}) | ≥ 95% |"
-        )
+        for f in mutmut_files(data["mutmut"]).values():
+            lines.append(
+                f"| mutmut score on `{f['file']}` (killed / non-equivalent mutants) | {f['score']:.1%} "
+                f"({f['killed']} / {f['non_equivalent']}) | ≥ 95% |"
+            )
+    if "layers" in data:
+        s = data["layers"]["summary"]
+        lines += [
+            f"| layer and update-rule bugs caught and located in every seed | {s['located_in_every_seed']} / {s['buggy']} | all |",
+            f"| … shrunk to sizes ≤ 2 in every seed | {s['shrunk_in_every_seed']} / {s['buggy']} | all |",
+            f"| correct layer and update-rule variants passing in every seed | {s['correct_pass_every_seed']} / {s['correct']} | all |",
+        ]
     lines += [
         "",
         "Examples count the cases of the property that caught the variant first, up to and including the "
@@ -432,10 +449,14 @@ def _summary_section(data: dict) -> list[str]:
 
 
 def render(data: dict) -> str:
-    """mutation.md from the measured data: summary, the three catalogues, fairness, mutmut."""
+    """mutation.md from the measured data: summary, the three catalogues, fairness, the layer ops, mutmut."""
     lines = [*_summary_section(data), *_buggy_section(data), *_correct_section(data), *_partial_section(data)]
     if "fairness" in data:
         lines += ["", render_fairness(data["fairness"])]
+    if "layers" in data:
+        from benchmarks.layer_catalogue import render_layers
+
+        lines += ["", render_layers(data["layers"])]
     if "mutmut" in data:
         lines += ["", render_mutmut(data["mutmut"])]
     return "\n".join(lines) + "\n"
@@ -501,25 +522,44 @@ def _hint_cell(row: dict) -> str:
     return f"{row['hint_expected'] or '—'} → {named} {'✅' if row['hint_right'] else '❌'}"
 
 
+def mutmut_files(m: dict) -> dict[str, dict]:
+    """mutmut's results per file; a report from before the layer ops has impl/backprop.py's only."""
+    if "files" in m:
+        return m["files"]
+    return {"backprop": {**m, "file": "impl/backprop.py", "no_tests": 0, "not_run": 0}}
+
+
 def render_mutmut(m: dict) -> str:
+    files = mutmut_files(m)
     lines = [
         "## Mutation testing (mutmut)",
         "",
-        f"`mutmut run` over `impl/backprop.py` ({m['version']}{', measured ' + m['measured'] if m.get('measured') else ''}), test command: the suite's properties on the mutated "
-        f"impl (`benchmarks/mutmut_suite.py`, ci profile). {m['total']} mutants: {m['killed']} killed, "
-        f"{m['survived']} survived, {m['timeout']} timed out (counted as killed: the suite stopped them), "
-        f"{m['other']} other. Of the survivors, {m['equivalent']} are equivalent (no input allowed by the protocol "
-        f"tells them apart), so the score is {m['killed']} / {m['non_equivalent']} = **{m['score']:.1%}**.",
+        f"`mutmut run` over impl/ ({m['version']}{', measured ' + m['measured'] if m.get('measured') else ''}). Test "
+        "command: the suite's properties on the mutated impl/backprop.py (`benchmarks/mutmut_suite.py`, ci profile), "
+        "and on the layer ops' files every op's generic check in float64 and float32, the kinks' pins and every "
+        "update rule's check (`benchmarks/mutmut_layer_suite.py`: ci profile, seed 0, 15 examples, no shrinking). "
+        "Timeouts count as killed (the suite stopped them); a survivor is equivalent only by a reason written for it "
+        "(no input the protocol allows tells it apart), so score = killed / (total − equivalent).",
         "",
-        "| survivors | verdict |",
-        "|---|---|",
+        "| file | mutants | killed | survived | no test | not run | equivalent | score | measured |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    for f in files.values():
+        lines.append(
+            f"| `{f['file']}` | {f['total']} | {f['killed']} | {f['survived']} | {f.get('no_tests', 0)} | {f.get('not_run', 0)} | "
+            f"{f['equivalent']} | **{f['score']:.1%}** ({f['killed']} / {f['non_equivalent']}) | {f.get('measured') or m.get('measured') or '—'} |"
+        )
+    commands = sorted({f["command"] for f in files.values() if f.get("command")})
+    if commands:
+        lines += ["", "Measured with " + "; ".join(f"`{c}`" for c in commands) + " (the files it names; the others kept)."]
+    survivors = [s for f in files.values() for s in f["survivors"]]
     verdicts: dict[str, int] = {}
-    for row in m["survivors"]:
+    for row in survivors:
         verdicts[row["verdict"]] = verdicts.get(row["verdict"], 0) + 1
+    lines += ["", "| survivors | verdict |", "|---|---|"]
     lines += [f"| {n} | {verdict} |" for verdict, n in sorted(verdicts.items(), key=lambda kv: -kv[1])]
     lines += ["", "Every survivor:", "", "| mutant | change | verdict |", "|---|---|---|"]
-    for row in sorted(m["survivors"], key=lambda r: r["equivalent"]):
+    for row in sorted(survivors, key=lambda r: r["equivalent"]):
         lines.append(f"| `{row['name']}` | `{row['diff']}` | {row['verdict']} |")
     return "\n".join(lines)
 
@@ -540,7 +580,28 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="measure the fairness over seeds alone, keeping the rest of the last reports/mutation.json",
     )
-    parser.add_argument("--jobs", type=int, default=1, help="processes of the fairness run (default 1)")
+    parser.add_argument(
+        "--layers-only",
+        action="store_true",
+        help="measure the layer and update-rule catalogue alone, keeping the rest of the last reports/mutation.json",
+    )
+    parser.add_argument(
+        "--mutmut-only", action="store_true", help="run mutmut alone, keeping the rest of the last reports/mutation.json"
+    )
+    parser.add_argument(
+        "--mutmut-files",
+        nargs="+",
+        choices=["backprop", "layers", "rnn_layers", "optim"],
+        metavar="FILE",
+        help="with --mutmut-only: the files of impl/ to measure, of backprop, layers, rnn_layers and optim "
+        "(default: all four), the others' results kept",
+    )
+    parser.add_argument(
+        "--mutmut-collect",
+        action="store_true",
+        help="with --mutmut-only: read the results already in mutants/ instead of running mutmut",
+    )
+    parser.add_argument("--jobs", type=int, default=1, help="processes of the fairness run and of mutmut (default 1)")
     parser.add_argument(
         "--from-progress",
         metavar="JSONL",
@@ -551,9 +612,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _checked(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """The options, refused when one only means something with another that is missing."""
+    if (args.mutmut_files or args.mutmut_collect) and not args.mutmut_only:
+        parser.error("--mutmut-files and --mutmut-collect go with --mutmut-only")
+    args.mutmut_files = args.mutmut_files or ["backprop", "layers", "rnn_layers", "optim"]
+    return args
+
+
 def _command(args: argparse.Namespace, argv: list[str] | None) -> str:
     """The command the report names: `make mutation` for the full run, else the options given."""
-    if not (args.no_mutmut or args.keep_mutmut or args.variants or args.fairness_only or args.from_progress):
+    partial = args.fairness_only or args.from_progress or args.layers_only or args.mutmut_only
+    if not (args.no_mutmut or args.keep_mutmut or args.variants or partial):
         return "make mutation"
     return "python -m benchmarks.mutation " + " ".join(argv or sys.argv[1:])
 
@@ -581,6 +651,48 @@ def _fairness_again(args: argparse.Namespace, out: Path, command: str, progress:
     print(render_fairness(data["fairness"]))
 
 
+def _layers(args: argparse.Namespace, command: str) -> dict:
+    """The layer and update-rule catalogue over seeds, with its date and command."""
+    from benchmarks.layer_catalogue import layer_catalogue
+
+    data = layer_catalogue(args.seeds, args.variants)
+    data.update(date=time.strftime("%Y-%m-%d"), command=command)
+    return data
+
+
+def _part_again(args: argparse.Namespace, out: Path, command: str) -> None:
+    """--layers-only and --mutmut-only: that part of the last mutation.json measured anew, the
+    rest kept; both reports rewritten, the part printed."""
+    data = json.loads((out / "mutation.json").read_text(encoding="utf-8"))
+    if args.layers_only:
+        from benchmarks.layer_catalogue import render_layers
+
+        data["layers"] = _layers(args, command)
+        part = render_layers(data["layers"])
+    else:
+        data["mutmut"] = _mutmut_again(args, data.get("mutmut"), command)
+        part = render_mutmut(data["mutmut"])
+    _write(out, data)
+    print(part)
+
+
+def _mutmut_again(args: argparse.Namespace, previous: dict | None, command: str) -> dict:
+    """--mutmut-only: mutmut run from scratch over --mutmut-files (or, with --mutmut-collect, the
+    results already in mutants/ read), each file measured today; the files of the last report
+    not measured are kept with their dates."""
+    from benchmarks import mutmut_run
+
+    files = tuple(args.mutmut_files)
+    fresh = mutmut_run.collect(files) if args.mutmut_collect else mutmut_run.run(max_children=args.jobs, files=files)
+    today = time.strftime("%Y-%m-%d")
+    measured = {name: {**f, "measured": today, "command": command} for name, f in fresh["files"].items()}
+    kept = {name: f for name, f in (mutmut_files(previous) if previous else {}).items() if name not in measured}
+    for f in kept.values():
+        f.setdefault("measured", previous.get("measured") if previous else None)
+    per_file = {name: (measured.get(name) or kept[name]) for name in mutmut_run.FILES if name in measured or name in kept}
+    return mutmut_run.totals(per_file, fresh["version"])
+
+
 def _mutmut(args: argparse.Namespace, out: Path) -> dict | None:
     """mutmut's results: the last mutation.json's (--keep-mutmut, with the date they were measured),
     none (--no-mutmut), or a run of mutmut."""
@@ -592,13 +704,14 @@ def _mutmut(args: argparse.Namespace, out: Path) -> dict | None:
         return None
     from benchmarks import mutmut_run
 
-    return mutmut_run.run()
+    return mutmut_run.run(max_children=args.jobs)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`make mutation` and its options: the catalogue, the fairness over seeds and mutmut measured
     (or only the fairness, the rest kept), then mutation.json and mutation.md written to --out."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = _checked(parser, parser.parse_args(argv))
     from gradverify.references import jax_backend
 
     jax_backend.enable_persistent_cache()
@@ -611,10 +724,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.fairness_only or args.from_progress:
         _fairness_again(args, out, command, progress)
         return 0
+    if args.layers_only or args.mutmut_only:
+        _part_again(args, out, command)
+        return 0
     data = catalogue(args.seeds, args.variants)
     data["summary"] = summary(data)
     data["fairness"] = fairness(args.seeds, args.variants, jobs=args.jobs, progress_file=progress)
     data["fairness"].update(date=time.strftime("%Y-%m-%d"), command=command)
+    data["layers"] = _layers(args, command)
     mutmut = _mutmut(args, out)
     if mutmut is not None:
         data["mutmut"] = mutmut

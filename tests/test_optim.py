@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,70 +23,8 @@ from gradverify.properties.optim_cases import OptimCase
 from gradverify.properties.optim_strategies import optim_cases
 from gradverify.references.compare import Cause
 from gradverify.references.optim_spec import OPTIMIZERS
-from tests.variants.variant import patched
+from tests.layer_variants.optim import BUGGY, VARIANTS, load
 
-SOURCE = Path(__file__).resolve().parents[1] / "impl" / "optim.py"
-
-#: name: (rule, patches, (cause, step, quantity) of the first failure, or None for a correct form)
-VARIANTS = {
-    "adam_without_bias_correction": (
-        "adam",
-        (("m_hat = m / (1 - beta1**t)", "m_hat = m"), ("v_hat = v / (1 - beta2**t)", "v_hat = v")),
-        (Cause.MISMATCH, 1, "next_w"),
-    ),
-    "adam_t_incremented_after_use": (
-        "adam",
-        (
-            ('t = config["t"] + 1', 't = config["t"]'),
-            ('config["t"], config["m"], config["v"] = t, m, v', 'config["t"], config["m"], config["v"] = t + 1, m, v'),
-        ),
-        (Cause.NAN, 1, "next_w"),  # 1 − β₁⁰ = 0: m/0 and v/0, then ∞/∞
-    ),
-    "rmsprop_eps_inside_sqrt": (
-        "rmsprop",
-        (('(np.sqrt(cache) + config["epsilon"])', 'np.sqrt(cache + config["epsilon"])'),),
-        (Cause.MISMATCH, 1, "next_w"),
-    ),
-    "sgd_momentum_velocity_sign_flipped": (
-        "sgd_momentum",
-        (
-            (
-                'v = config["momentum"] * v - config["learning_rate"] * dw',
-                'v = config["momentum"] * v + config["learning_rate"] * dw',
-            ),
-            ("    next_w = w + v\n    config", "    next_w = w - v\n    config"),
-        ),
-        (Cause.MISMATCH, 1, "velocity"),
-    ),
-    "sgd_in_place": (  # CS231n's own starter code: w updated in place and returned, which its Solver allows
-        "sgd",
-        (('next_w = w - config["learning_rate"] * dw\n', 'w -= config["learning_rate"] * dw\n    next_w = w\n'),),
-        None,
-    ),
-    "sgd_modifies_dw": (
-        "sgd",
-        (('next_w = w - config["learning_rate"] * dw\n', 'dw *= config["learning_rate"]\n    next_w = w - dw\n'),),
-        (Cause.MODIFIED_INPUT, 1, "dw"),
-    ),
-    "adam_without_t_in_config": (
-        "adam",
-        (('config["t"], config["m"], config["v"] = t, m, v', 'config["m"], config["v"] = m, v'),),
-        (Cause.MISMATCH, 1, "t"),  # t stays at the 0 the first call's setdefault put in config
-    ),
-    "adam_efficient_form": (
-        "adam",
-        (
-            (
-                "m_hat = m / (1 - beta1**t)\n    v_hat = v / (1 - beta2**t)\n"
-                '    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])',
-                'alpha = config["learning_rate"] * np.sqrt(1 - beta2**t) / (1 - beta1**t)\n'
-                '    next_w = w - alpha * m / (np.sqrt(v) + config["epsilon"])',
-            ),
-        ),
-        None,
-    ),
-}
-BUGGY = [name for name, (_, _, first) in VARIANTS.items() if first is not None]
 #: The diagnosis each buggy variant's hint must name, and no other (gradverify.optim_hints); a
 #: variant not listed gets none.
 HINTS = {
@@ -97,13 +34,6 @@ HINTS = {
     "sgd_momentum_velocity_sign_flipped": Diagnosis.SIGN,
     "sgd_modifies_dw": Diagnosis.IN_PLACE,
 }
-
-
-def _load(name: str) -> types.ModuleType:
-    module = types.ModuleType(f"optim_variant_{name}")
-    exec(compile(patched(SOURCE, name, VARIANTS[name][1]), str(SOURCE), "exec"), module.__dict__)  # noqa: S102
-    return module
-
 
 #: Large ε and learning rate tell the efficient Adam from torch's; drawn values elsewhere.
 CONFIGS = {
@@ -165,7 +95,7 @@ def test_model_solution_matches_torch_optim_on_drawn_cases(rule):
 def test_buggy_variant_is_caught_where_the_bug_is(name):
     rule, _, (cause, step, quantity) = VARIANTS[name]
     with np.errstate(all="ignore"):
-        outcome = check_optimizer(OPTIMIZERS[rule], getattr(_load(name), rule), _case(rule))
+        outcome = check_optimizer(OPTIMIZERS[rule], getattr(load(name), rule), _case(rule))
     assert outcome.form is None
     first = outcome.failures[0]
     assert (first.cause, first.where.function, first.where.step, first.where.quantity) == (cause, rule, step, quantity)
@@ -174,7 +104,7 @@ def test_buggy_variant_is_caught_where_the_bug_is(name):
 @pytest.mark.parametrize("name", BUGGY)
 def test_a_buggy_variant_found_by_the_search_gets_its_own_hint_and_no_other(name):
     rule = VARIANTS[name][0]
-    module = _load(name)
+    module = load(name)
     with np.errstate(all="ignore"):
         result, _ = run_property(
             OPTIM_PROPERTIES[f"optim_{rule}_matches_torch_optim"], module, profile=PROFILES["ci"], seed=0, entries=[]
@@ -186,14 +116,14 @@ def test_a_buggy_variant_found_by_the_search_gets_its_own_hint_and_no_other(name
 
 @pytest.mark.parametrize("rule", OPTIMIZERS)
 def test_no_mistake_is_named_on_the_model_solution_or_the_efficient_adam(rule):
-    for module in (optim, _load("adam_efficient_form")):
+    for module in (optim, load("adam_efficient_form")):
         assert diagnose(module, _case(rule)) == [] and diagnose(module, OptimCase(rule, (3,), 3, 1, None)) == []
 
 
 @pytest.mark.parametrize("name", [n for n in BUGGY if VARIANTS[n][2][0] in (Cause.MISMATCH, Cause.NAN)])
 def test_verdict_on_a_buggy_variant_agrees_with_torch_optim(name):
     rule = VARIANTS[name][0]
-    got, want = _rule_steps(_load(name), rule, _case(rule)), _torch_steps(rule, _case(rule))
+    got, want = _rule_steps(load(name), rule, _case(rule)), _torch_steps(rule, _case(rule))
     model = _rule_steps(optim, rule, _case(rule))
     assert all(np.allclose(m, t, rtol=1e-9, atol=1e-12) for m, t in zip(model, want))
     if name == "sgd_momentum_velocity_sign_flipped":  # the same next_w; the velocity is −torch's −lr·buffer
@@ -204,12 +134,12 @@ def test_verdict_on_a_buggy_variant_agrees_with_torch_optim(name):
 
 def test_rmsprop_eps_inside_the_sqrt_differs_from_torch_even_at_the_default_eps():
     case = OptimCase("rmsprop", (2, 3), 4, 0, None)
-    outcome = check_optimizer(OPTIMIZERS["rmsprop"], _load("rmsprop_eps_inside_sqrt").rmsprop, case)
+    outcome = check_optimizer(OPTIMIZERS["rmsprop"], load("rmsprop_eps_inside_sqrt").rmsprop, case)
     assert outcome.form is None and outcome.failures[0].where.quantity == "next_w"
 
 
 def test_efficient_adam_is_accepted_as_its_own_form_and_differs_from_torch():
-    module = _load("adam_efficient_form")
+    module = load("adam_efficient_form")
     outcome = check_optimizer(OPTIMIZERS["adam"], module.adam, _case("adam"))
     assert outcome.failures == [] and outcome.form == OPTIMIZERS["adam"].forms[1].name
     got, want = _rule_steps(module, "adam", _case("adam")), _torch_steps("adam", _case("adam"))

@@ -6,7 +6,8 @@ in its module (so a variant never silently stops applying), with where the gener
 check must find it: the function and the quantity of the failing comparison, and its cause,
 and the diagnosis its hint must name (gradverify.layer_hints), if the catalogue has one. A
 correct variant (a different but right way to write an op) has no `function`: it must pass.
-float32.py makes a float32 library of the model solution or of any variant (in_float32).
+float32.py makes a float32 library of the model solution or of any variant (in_float32);
+optim.py holds the variants of impl/optim.py, the update rules, with where their check must find them.
 """
 
 from __future__ import annotations
