@@ -252,6 +252,19 @@ def _pool_out(axis: str, window: str) -> Derived:
     return Derived(f"{axis}o", lambda v: windows(v[axis], v[window], v["stride"]))
 
 
+#: What max_pool and avg_pool share: x (N, C, H, W), pool_param's window and stride, and the
+#: windows that tile the input (no padding).
+_POOLING: dict[str, Any] = {
+    "args": (Arg("x", ("N", "C", "H", "W")),),
+    "sizes": (Size("N", 1, 2), Size("C", 1, 2), Size("H", 1, 5), Size("W", 1, 5)),
+    "grads": ("dx",),
+    "out_shape": ("N", "C", "Ho", "Wo"),
+    "param": "pool_param",
+    "hypers": (Hyper("pool_height", (2, 1, 3)), Hyper("pool_width", (2, 1, 3)), Hyper("stride", (2, 1))),
+    "derived": (_pool_out("H", "pool_height"), _pool_out("W", "pool_width")),
+}
+
+
 def _pool_branch(a: dict[str, np.ndarray]) -> np.ndarray:
     """The order of the values within each channel's plane: while it holds, every window keeps
     its maximum (a tie, where two values swap, is max-pool's kink)."""
@@ -463,13 +476,7 @@ LAYER_OPS: dict[str, LayerOp] = {
         LayerOp(
             "max_pool",
             "out[n, c, i, j] = max of x[n, c, i·s : i·s + pool_height, j·s : j·s + pool_width], s = stride",
-            (Arg("x", ("N", "C", "H", "W")),),
-            (Size("N", 1, 2), Size("C", 1, 2), Size("H", 1, 5), Size("W", 1, 5)),
-            ("dx",),
-            out_shape=("N", "C", "Ho", "Wo"),
-            param="pool_param",
-            hypers=(Hyper("pool_height", (2, 1, 3)), Hyper("pool_width", (2, 1, 3)), Hyper("stride", (2, 1))),
-            derived=(_pool_out("H", "pool_height"), _pool_out("W", "pool_width")),
+            **_POOLING,
             suffix="_naive",
             kinks="ties in a window: CS231n's argmax routes dout to the first maximum (row-major); draws have no ties",
             branch=_pool_branch,
@@ -491,13 +498,7 @@ LAYER_OPS: dict[str, LayerOp] = {
         LayerOp(
             "avg_pool",
             "out[n, c, i, j] = mean of x[n, c, i·s : i·s + pool_height, j·s : j·s + pool_width], s = stride",
-            (Arg("x", ("N", "C", "H", "W")),),
-            (Size("N", 1, 2), Size("C", 1, 2), Size("H", 1, 5), Size("W", 1, 5)),
-            ("dx",),
-            out_shape=("N", "C", "Ho", "Wo"),
-            param="pool_param",
-            hypers=(Hyper("pool_height", (2, 1, 3)), Hyper("pool_width", (2, 1, 3)), Hyper("stride", (2, 1))),
-            derived=(_pool_out("H", "pool_height"), _pool_out("W", "pool_width")),
+            **_POOLING,
             **_bundled("avg_pool"),
         ),
         LayerOp(
