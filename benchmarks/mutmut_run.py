@@ -171,15 +171,6 @@ _LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
             ),
             ('out[:, :, i] = np.einsum("nck,fck->nf", window, w) + b', 'out[:, :, i] = np.einsum("NCK,FCK->NF", window, w) + b'),
         ],
-        (
-            "equivalent: the zero sample it appends to x_pad's batch axis is never read (the loops run over x's N "
-            "samples), and x_pad is local to the forward"
-        ): [
-            (
-                "x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))",
-                "x_pad = np.pad(x, ((0, 1), (0, 0), (pad, pad), (pad, pad)))",
-            )
-        ],
     },
     "rnn_layers": {},
     "optim": {

@@ -281,13 +281,29 @@ def _windows(size, window, stride, pad, what):
 
 
 # --------------------------------------------------------------------------- #
-# Convolution (a cross-correlation, as CS231n's), zero padding, naive loops.
+# Convolution (a cross-correlation, as CS231n's), zero padding, one kernel tap at a time.
 # --------------------------------------------------------------------------- #
 
 
+def _zero_pad(x, pad):
+    """x̄: x with `pad` zeros on each side of every axis after N and C (H and W, or L); what
+    np.pad(x, ((0, 0), (0, 0), (pad, pad), …)) gives, at a thirtieth of its cost on small arrays."""
+    inner = tuple(slice(pad, pad + size) for size in x.shape[2:])
+    x_pad = np.zeros((*x.shape[:2], *(size + 2 * pad for size in x.shape[2:])), dtype=x.dtype)
+    x_pad[(slice(None), slice(None), *inner)] = x
+    return x_pad
+
+
+def _taps(p, q, stride, H_out, W_out):
+    """The rows and columns of x̄ that kernel tap (p, q) meets, one per output position:
+    x̄[..., i·s + p, j·s + q] for i < H', j < W'."""
+    return slice(p, p + stride * H_out, stride), slice(q, q + stride * W_out, stride)
+
+
 def conv_forward_naive(x, w, b, conv_param):
-    """out[n, f, i, j] = Σ_{c,k,l} x̄[n, c, i·s + k, j·s + l]·w[f, c, k, l] + b[f],
-    x̄ = x zero-padded by `pad` on each side of H and W, s = stride.
+    """out[n, f, i, j] = Σ_{c,p,q} x̄[n, c, i·s + p, j·s + q]·w[f, c, p, q] + b[f],
+    x̄ = x zero-padded by `pad` on each side of H and W, s = stride; summed one kernel tap
+    (p, q) at a time, each tap an (N, C, H', W') slice of x̄ through the (F, C) matrix w[:, :, p, q].
 
     x: (N, C, H, W), w: (F, C, HH, WW), b: (F,); conv_param: stride, pad
     ->  out (N, F, H', W'), H' = 1 + (H + 2·pad − HH)/stride (W' alike), cache (x, w, b, conv_param)."""
@@ -296,22 +312,22 @@ def conv_forward_naive(x, w, b, conv_param):
     F, _, HH, WW = w.shape
     H_out = _windows(H, HH, stride, pad, "conv_forward_naive")
     W_out = _windows(W, WW, stride, pad, "conv_forward_naive")
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    x_pad = _zero_pad(x, pad)
     out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    for p in range(HH):
+        for q in range(WW):
+            rows, cols = _taps(p, q, stride, H_out, W_out)
+            out += np.einsum("nchw,fc->nfhw", x_pad[:, :, rows, cols], w[:, :, p, q])
+    out += b[None, :, None, None]
     return out, (x, w, b, conv_param)
 
 
 def conv_backward_naive(dout, cache):
-    """Each output out[n, f, i, j] saw one window of x̄ through w[f], so, window by window:
+    """Tap (p, q) carried x̄[n, c, i·s + p, j·s + q] to out[n, f, i, j] through w[f, c, p, q], so,
+    tap by tap:
 
-        dx̄[n, :, window] += w[f]·dout[n, f, i, j]      then dx = dx̄ with the padding cropped
-        dw[f] += x̄[n, :, window]·dout[n, f, i, j]      summed over every sample and window
+        dx̄[n, c, i·s + p, j·s + q] += Σ_f dout[n, f, i, j]·w[f, c, p, q]   then dx = dx̄ cropped
+        dw[f, c, p, q] = Σ_{n,i,j} dout[n, f, i, j]·x̄[n, c, i·s + p, j·s + q]
         db[f] = Σ_{n,i,j} dout[n, f, i, j]
 
     dout: (N, F, H', W')  ->  dx (N, C, H, W), dw (F, C, HH, WW), db (F,)."""
@@ -319,17 +335,15 @@ def conv_backward_naive(dout, cache):
     stride, pad = conv_param["stride"], conv_param["pad"]
     H, W = x.shape[2:]
     HH, WW = w.shape[2:]
-    N, F, H_out, W_out = dout.shape
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    H_out, W_out = dout.shape[2:]
+    x_pad = _zero_pad(x, pad)
     dx_pad = np.zeros_like(x_pad)
     dw = np.zeros_like(w)
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
-                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]
-                    dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
+    for p in range(HH):
+        for q in range(WW):
+            rows, cols = _taps(p, q, stride, H_out, W_out)
+            dx_pad[:, :, rows, cols] += np.einsum("nfhw,fc->nchw", dout, w[:, :, p, q])
+            dw[:, :, p, q] = np.einsum("nfhw,nchw->fc", dout, x_pad[:, :, rows, cols])
     dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
     db = dout.sum(axis=(0, 2, 3))
     return dx, dw, db
@@ -392,7 +406,7 @@ def conv1d_forward(x, w, b, conv_param):
     N, C, L = x.shape
     F, _, K = w.shape
     L_out = _windows(L, K, stride, pad, "conv1d_forward")
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    x_pad = _zero_pad(x, pad)
     out = np.zeros((N, F, L_out), dtype=x.dtype)
     for i in range(L_out):
         window = x_pad[:, :, i * stride : i * stride + K]  # (N, C, K)
@@ -411,7 +425,7 @@ def conv1d_backward(dout, cache):
     x, w, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
     L, K = x.shape[2], w.shape[2]
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    x_pad = _zero_pad(x, pad)
     dx_pad = np.zeros_like(x_pad)
     dw = np.zeros_like(w)
     for i in range(dout.shape[2]):

@@ -148,6 +148,49 @@ def avg_pool_backward(dout, cache):
 '''
 
 
+#: CS231n's naive form: every output position's window, one at a time (what a student writes).
+_CONV_LOOPS = '''def conv_forward_naive(x, w, b, conv_param):
+    """out[n, f, i, j] = Σ x̄[n, :, window]·w[f] + b[f], window by window."""
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out = _windows(H, HH, stride, pad, "conv_forward_naive")
+    W_out = _windows(W, WW, stride, pad, "conv_forward_naive")
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, H_out, W_out), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    """Window by window: dx̄[n, :, window] += w[f]·dout[n, f, i, j], dw[f] += x̄[n, :, window]·dout[n, f, i, j]."""
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    H, W = x.shape[2:]
+    HH, WW = w.shape[2:]
+    N, F, H_out, W_out = dout.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    rows, cols = slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW)
+                    dx_pad[n, :, rows, cols] += w[f] * dout[n, f, i, j]
+                    dw[f] += x_pad[n, :, rows, cols] * dout[n, f, i, j]
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
+    db = dout.sum(axis=(0, 2, 3))
+    return dx, dw, db
+'''
+_CONV_WHOLE = _function("conv_forward_naive") + "\n\n" + _function("conv_backward_naive")
+
+
 _STATS = (
     "        mu = x.mean(axis=(0, 2, 3), keepdims=True)  # (1, C, 1, 1)\n        var = x.var(axis=(0, 2, 3), keepdims=True)\n"
 )
@@ -168,8 +211,13 @@ CONV_BUGGY: tuple[LayerVariant, ...] = (
     _v(
         "conv_dw_not_accumulated_over_batch",
         "conv",
-        "dw reset for every sample: only the last sample's windows reach dw",
-        ("    dw = np.zeros_like(w)\n    for n in range(N):\n", "    for n in range(N):\n        dw = np.zeros_like(w)\n"),
+        "CS231n's window-by-window loops with dw reset for every sample: only the last sample's windows reach dw",
+        (
+            _CONV_WHOLE,
+            _CONV_LOOPS.replace(
+                "    dw = np.zeros_like(w)\n    for n in range(N):\n", "    for n in range(N):\n        dw = np.zeros_like(w)\n"
+            ),
+        ),
         hint=Diagnosis.BATCH_OVERWRITTEN,
         function="conv_backward_naive",
         quantity="dw",
@@ -253,7 +301,13 @@ CONV_CORRECT: tuple[LayerVariant, ...] = (
         "conv_im2col",
         "conv",
         "conv forward and backward vectorised by im2col: one matrix product, col2im by np.add.at",
-        (_function("conv_forward_naive") + "\n\n" + _function("conv_backward_naive"), _IM2COL),
+        (_CONV_WHOLE, _IM2COL),
+    ),
+    _v(
+        "conv_naive_loops",
+        "conv",
+        "CS231n's naive conv: every output position's window one at a time, in four nested loops",
+        (_CONV_WHOLE, _CONV_LOOPS),
     ),
     _v(
         "max_pool_by_reshape",
