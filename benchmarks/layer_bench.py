@@ -1,11 +1,11 @@
 """`make bench`'s section 6: the layer checks, per case against torch.autograd.gradcheck and
 `gradverify verify --profile ci` cold and warm (benchmarks/bench.py runs and reports it).
 
-Per case, check_layer on conv, batchnorm and lstm (warm, median of many calls) beside
-torch.autograd.gradcheck's fast and default modes on the same op, shapes and values, and where
-check_layer's time goes; and `gradverify verify --profile ci` cold (JAX's compilation cache off)
-and warm (the cache filled by an untimed run), medians of several runs, each against its target
-(issue 24), with the machine's load averages around the runs.
+Per case, check_layer on conv, batchnorm and lstm (warm; taking turns with gradcheck fast mode,
+the least of 5 rounds' medians) beside torch.autograd.gradcheck's fast and default modes on the
+same op, shapes and values, and where check_layer's time goes; and `gradverify verify --profile
+ci` cold (JAX's compilation cache off) and warm (the cache filled by an untimed run), medians of
+several runs, each against its target (issue 24), with the machine's load averages around the runs.
 """
 
 from __future__ import annotations
@@ -42,6 +42,20 @@ def _median_ms(fn, calls: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
+
+
+def _interleaved_ms(fns: dict, calls: int, rounds: int = 5) -> dict[str, float]:
+    """Each of `fns`'s time per call, ms: the least, over `rounds` rounds, of the median of
+    calls // rounds timed calls (at least 3), the functions taking turns round by round after one
+    untimed call each. A slow spell of a shared machine then falls on all of them alike, and the
+    least of the rounds is the least disturbed one (timeit's advice)."""
+    for fn in fns.values():
+        fn()
+    best = {name: float("inf") for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            best[name] = min(best[name], _median_ms(fn, max(3, calls // rounds)))
+    return best
 
 
 def layer_case(name: str):
@@ -98,9 +112,9 @@ def _layer_stages(case, calls: int) -> dict:
 
 def layer_per_case(calls: int) -> dict:
     """Per LAYER_CASES op: check_layer's time per case (warm: after a call that compiled its JAX
-    reference), gradcheck's in fast and default mode on the op's torch reference at the same
-    values, both medians of `calls` (gradcheck's default mode: of calls // 10, at least 3), and
-    check_layer's stages."""
+    reference) and gradcheck's in fast mode on the op's torch reference at the same values,
+    taking turns over 5 rounds of calls // 5 (_interleaved_ms); gradcheck's default mode, the
+    median of calls // 10 (at least 3); and check_layer's stages."""
     return {name: _layer_row(layer_case(name), calls) for name in LAYER_CASES}
 
 
@@ -114,8 +128,10 @@ def _layer_row(case, calls: int) -> dict:
     bad = [c.describe() for c in check_layer(impl, case) if not c.ok]
     assert not bad, bad
     fn, inputs = _torch_function(case)
-    ours = _median_ms(lambda: check_layer(impl, case), calls)
-    fast = _median_ms(lambda: torch.autograd.gradcheck(fn, inputs, fast_mode=True), calls)
+    timed = _interleaved_ms(
+        {"ours": lambda: check_layer(impl, case), "fast": lambda: torch.autograd.gradcheck(fn, inputs, fast_mode=True)}, calls
+    )
+    ours, fast = timed["ours"], timed["fast"]
     slow = _median_ms(lambda: torch.autograd.gradcheck(fn, inputs, fast_mode=False), max(3, calls // 10))
     return {
         "case": case.describe(),
@@ -204,7 +220,10 @@ def _layer_section(data: dict) -> list[str]:
         "JAX forward + vjp, torch forward + autograd, the finite differences of the impl's own forward, the form, "
         "alias and unmodified checks), warm (its JAX reference compiled by an untimed call), beside "
         "`torch.autograd.gradcheck` on the op's torch reference as a function of its differentiable args at the same "
-        "values, fast mode and default mode; medians of the calls given. Target: check_layer at most gradcheck's fast mode.",
+        "values, fast mode and default mode. check_layer and gradcheck fast take turns over 5 rounds, each the median "
+        "of a fifth of the calls, and the least round of each is given (a slow spell of the shared machine falls on "
+        "both alike); gradcheck default: the median of a tenth of the calls. Target: check_layer at most gradcheck's "
+        "fast mode.",
         "",
         "| op, case | check_layer (ms) | gradcheck fast (ms) | gradcheck default (ms) | fast / ours | target |",
         "|---|---|---|---|---|---|",

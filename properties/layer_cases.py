@@ -17,6 +17,7 @@ indices and masks are as they are. The references take the same (rounded) values
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -36,9 +37,10 @@ class LayerCase:
     #: (gradverify.references.compare.DTYPES)
     dtype: str = "float64"
 
-    @property
+    @cached_property
     def sizes(self) -> dict[str, Any]:
-        """The drawn sizes and the op's derived ones (a case is drawn only where they exist)."""
+        """The drawn sizes and the op's derived ones (a case is drawn only where they exist);
+        computed once per case (a check reads them ~10 times), so not to be changed."""
         sizes = sizes_of(self.op, dict(self.dims), dict(self.hyper))
         if sizes is None:
             raise ValueError(f"{self.op.name}: the sizes {dict(self.dims)} with {dict(self.hyper)} admit no derived sizes")
@@ -76,7 +78,7 @@ class LayerCase:
     def direction(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
         """u ~ N(0, 1) for the directional finite difference along arg `name` (float64: the
         checker's own, in whatever dtype the case is)."""
-        return np.random.default_rng([self.seed, 2, *name.encode()]).standard_normal(shape)
+        return _direction(self.seed, name, tuple(shape))
 
     def describe(self) -> str:
         """e.g. 'batchnorm: x (2, 1), gamma (1,), beta (1,), …; mode 'train', eps 1e-05; seed 0'
@@ -89,6 +91,15 @@ class LayerCase:
     def in_dtype(self, dtype: str) -> "LayerCase":
         """The same case checked in `dtype` (a saved case is replayed in the dtype of the run)."""
         return replace(self, dtype=dtype)
+
+
+@lru_cache(maxsize=512)
+def _direction(seed: int, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """LayerCase.direction's u, drawn once per (seed, arg, shape) (a check asks ~6 times, and a
+    generator costs ~12 µs) and read-only, since every caller shares it."""
+    u = np.random.default_rng([seed, 2, *name.encode()]).standard_normal(shape)
+    u.flags.writeable = False
+    return u
 
 
 def _draw(rng: np.random.Generator, domain: str, shape: tuple[int, ...], sizes: dict[str, Any]) -> np.ndarray:

@@ -16,7 +16,7 @@ Per case, in turn (docs/layers.md):
     its grads of the right shapes and dtype, aliasing nothing, against jax.vjp and
     torch.autograd, and Σ ⟨grad, u⟩ against the directional finite difference of ⟨dout,
     forward⟩ — the implementation's own forward — along a random u in every differentiable arg
-    at once (OwnDifferences: 4 forward calls whatever the number of args); when that fails, each
+    at once (OwnDifferences: 2 forward calls whatever the number of args, 4 in float32); when that fails, each
     ⟨grad, u⟩ against the difference along its own arg, so the failure names the grad. dout and
     the inputs are left unmodified.
 An op with several outputs (lstm_step: next_h, next_c) has each checked as out is, a cotangent
@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
+from gradverify.properties.calls import ImplFailure, call, calls_guarded, expect_float, expect_pair, expect_tuple
 from gradverify.properties.layer_cases import LayerCase
 from gradverify.properties.shared import Rejected
 from gradverify.references.compare import TOLERANCES, Cause, Comparison, Where, compare, failed, tolerance_for
@@ -149,11 +149,13 @@ def identity_aliases(op: LayerOp, hyper: dict[str, Any]) -> tuple[dict[str, str]
 
 
 def unmodified(where: Where, passed: dict[str, np.ndarray], pristine: dict[str, np.ndarray]) -> list[Comparison]:
-    """One failing comparison per array the call changed in place."""
+    """One failing comparison per array the call changed in place (the same bytes, or else
+    equal values, NaN as NaN: unchanged; the bytes first, ~20× cheaper on small arrays)."""
     out = []
     for name, before in pristine.items():
-        if not np.array_equal(passed[name], before, equal_nan=True):
-            c = compare(where.at(quantity=f"{name} unmodified"), passed[name], before, TOLERANCES["autodiff"])
+        now = passed[name]
+        if now.tobytes() != before.tobytes() and not np.array_equal(now, before, equal_nan=True):
+            c = compare(where.at(quantity=f"{name} unmodified"), now, before, TOLERANCES["autodiff"])
             c.ok, c.cause = False, Cause.MODIFIED_INPUT
             c.message = f"modified its input {name} in place (the protocol says inputs are not modified)"
             out.append(c)
@@ -168,12 +170,20 @@ def _mask(op: LayerOp, out: Any, shape: tuple[int, ...]) -> dict[str, np.ndarray
     return {"mask": (have != 0).astype(np.float64)}
 
 
+#: Per dtype, whether the layer checks' own finite differences are Richardson's (4 forward
+#: calls) or a plain central difference (2): central in float64 (its step CENTRAL_STEPS, the error
+#: far inside the finite_diff row), Richardson's in float32, where rounding wants a step whose
+#: truncation error only extrapolation removes (references/finite_diff.py). Measured by
+#: `python -m benchmarks.fd_margins` (docs/layers.md, "Finite differences").
+RICHARDSON = {"float64": False, "float32": True}
+
+
 def directionals(
     impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | tuple[np.ndarray, ...] | None
 ) -> dict[str, float]:
     """d/dt ⟨dout, forward(arg + t·u)⟩ at t = 0 for each differentiable arg alone, u =
     case.direction (for a loss, d/dt loss(x + t·u); for several outputs, dout a tuple and the sum
-    of their ⟨dout_k, out_k⟩), from the implementation's own forward: 4 forward calls per arg.
+    of their ⟨dout_k, out_k⟩), from the implementation's own forward: 2 forward calls per arg (4 in float32).
     Rejected when the point lies on a kink; ImplFailure when the forward fails."""
     return {arg.name: along(impl, case, arrays, dout, (arg.name,)) for arg in case.op.differentiable}
 
@@ -186,8 +196,8 @@ def along(
     names: tuple[str, ...],
 ) -> float:
     """d/dt ⟨dout, forward(a + t·u_a for each arg a in `names`)⟩ at t = 0, every arg of `names`
-    moved at once along its own u_a = case.direction(a, …): Σ_a ⟨∂/∂a, u_a⟩, by one Richardson
-    difference (4 forward calls, whatever the number of args). Rejected on a kink."""
+    moved at once along its own u_a = case.direction(a, …): Σ_a ⟨∂/∂a, u_a⟩, by one central
+    difference (2 forward calls in float64, 4 in float32: RICHARDSON), whatever the number of args. Rejected on a kink."""
     op, hyper = case.op, case.hypers
     douts: tuple = dout if isinstance(dout, tuple) else (dout,)
     shapes = [arrays[name].shape for name in names]
@@ -206,7 +216,7 @@ def along(
     x = np.concatenate([arrays[name].ravel() for name in names])
     u = np.concatenate([case.direction(name, shape).ravel() for name, shape in zip(names, shapes)])
     try:
-        return directional(f, x, u, branch=branch, dtype=case.dtype)
+        return directional(f, x, u, branch=branch, dtype=case.dtype, richardson=RICHARDSON[case.dtype])
     except NotSmoothHere:
         raise Rejected(f"{case.describe()} lies on a kink") from None
 
@@ -222,8 +232,8 @@ def _branch_along(
 class OwnDifferences:
     """The third witness: finite differences of the implementation's own forward (or loss) at a
     case. `joint`, taken at once, is the derivative along u in every differentiable arg together
-    (Σ_a ⟨∂/∂a, u_a⟩: 4 forward calls); `each()`, taken only when asked (a joint comparison that
-    fails), is the derivative along each arg's u alone (4 calls per arg), which says which
+    (Σ_a ⟨∂/∂a, u_a⟩: 2 forward calls, 4 in float32); `each()`, taken only when asked (a joint comparison that
+    fails), is the derivative along each arg's u alone (as many per arg), which says which
     gradient a failing sum is in. Rejected (a kink) and ImplFailure as `along`."""
 
     def __init__(self, impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], dout: np.ndarray | tuple | None) -> None:
@@ -337,7 +347,13 @@ def _same_again(impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray]
 
 
 def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
-    """Every check of the layer protocol on one case of its op (a forward/backward pair or a loss)."""
+    """Every check of the layer protocol on one case of its op (a forward/backward pair or a
+    loss); its calls of the implementation share one calls_guarded block."""
+    with calls_guarded():
+        return _check_layer(impl, case)
+
+
+def _check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     op, arrays, hyper = case.op, case.arrays(), case.hypers
     pristine = {k: v.copy() for k, v in arrays.items()}
     first, second, passed, params = call_forward(impl, op, arrays, hyper)

@@ -42,8 +42,10 @@ TOLERANCES: dict[str, Tolerance] = {
     # they differ only by rounding and summation order, ~1e-15 relative per
     # operation, amplified by depth and cancellation.
     "autodiff": Tolerance(rtol=1e-9, atol=1e-12),
-    # Central differences (f(x+εu) − f(x−εu))/2ε in float64: truncation error
-    # O(ε²·f''') plus rounding O(eps·|f|/ε); with ε ≈ 6e-6 both are ~1e-10..1e-8.
+    # Central differences (f(x+εu) − f(x−εu))/2ε in float64 (the layer checks', ε = 1e-5):
+    # truncation error O(ε²·f''') plus rounding O(eps·|f|/ε), both ~1e-10..1e-8; the worst of the
+    # model solution's layer ops is 0.010 of this limit (benchmarks/fd_margins.py). Richardson's
+    # (the MLP's, ε = 1e-4) is smaller still.
     "finite_diff": Tolerance(rtol=1e-5, atol=1e-7),
     # Figures published in the literature, printed to 8 decimals: right when
     # they round to what was printed, i.e. within half a unit of the 8th decimal.
@@ -52,7 +54,7 @@ TOLERANCES: dict[str, Tolerance] = {
     # of its operations rounds to u = 2⁻²⁴ ≈ 6e-8 relative, and a layer op is tens of them on
     # terms of size ~1–10 (conv sums up to 27 products), with cancellation in the norms' dx:
     # errors ~1e-6 absolute. rtol 1e-4 ≈ 1600u; the worst error of the float32 model solution
-    # (40 cases of every op, benchmarks/float32_margins.py) is 0.13 of this limit. JAX's
+    # (40 cases of every op, benchmarks/fd_margins.py) is 0.13 of this limit. JAX's
     # check_grads keeps 2e-3 for float32, but against finite differences; its float32 value
     # tolerance is 1e-6.
     "autodiff_float32": Tolerance(rtol=1e-4, atol=1e-5),
@@ -320,17 +322,11 @@ def _quick_pass(where: Where, have: np.ndarray, want: np.ndarray, tol: Tolerance
     max_abs_err = max |have − want| and max_rel_err = max |have − want| / max(|want|, floor);
     None otherwise."""
     abs_want = np.abs(want)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"):  # the array methods: a check makes ~20 of these on tiny arrays
         err = np.abs(have - want)
-        if np.all(err <= tol.atol + tol.rtol * abs_want):
-            return Comparison(
-                where,
-                True,
-                tol,
-                float(np.max(err, initial=0.0)),
-                float(np.max(err / np.maximum(abs_want, floor), initial=0.0)),
-                want.shape,
-            )
+        if np.less_equal(err, tol.atol + tol.rtol * abs_want).all():
+            relative = err / np.maximum(abs_want, floor)
+            return Comparison(where, True, tol, float(err.max(initial=0.0)), float(relative.max(initial=0.0)), want.shape)
     return None
 
 

@@ -22,7 +22,9 @@ x − h·u and x + h·u lie on the same branches as x; if none does, x sits on a
 and `NotSmoothHere` is raised — the derivative is not defined there.
 
 `directional` costs 4 evaluations whatever the size of x; `gradient` costs 4 per
-element, so it is for small arrays and diagnostics.
+element, so it is for small arrays and diagnostics. `directional(..., richardson=False)` is the
+plain D(h), 2 evaluations, at CENTRAL_STEPS (1e-5 in float64, where its error is least): what
+the layer checks take in float64 (docs/layers.md, "Finite differences").
 
 A function computed in float32 (a layer library that declares it) is differenced at points
 rounded to float32 with a larger step. The error of R(h) is ~C·h⁴ (truncation) + 3·δf/h
@@ -30,7 +32,7 @@ rounded to float32 with a larger step. The error of R(h) is ~C·h⁴ (truncation
 and R combines four evaluations with weights up to 8/3h). The best h grows as δf^(1/5): from
 float64's 1e-4, by (2⁻²⁴/2⁻⁵³)^(1/5) ≈ 56, to ~6e-3 (a plain central difference, error
 C·h² + δf/h, would want δf^(1/3) ≈ 5e-3 alone). Measured on the float32 model solution, 40 cases
-of every op at the sizes verify draws (benchmarks/float32_margins.py): the worst
+of every op at the sizes verify draws (benchmarks/fd_margins.py): the worst
 |R − ⟨grad, u⟩| over the finite_diff_float32 limit is 0.22 at h = 5e-3 and 0.14 at 1e-2; at
 1e-3 rounding takes it to 0.34 for the ops with kinks and 1.0 for spatial groupnorm (it grows
 as 1/h). So the float32 step is 1e-2, and only a kink shrinks it, at most once, to 1e-3; a
@@ -52,6 +54,9 @@ MIN_STEP = 1e-9
 SHRINK = 10.0
 #: The step per dtype of the function differenced (STEP for float64; see the module's docstring).
 STEPS = {"float64": STEP, "float32": 1e-2}
+#: The step of a plain central difference (`directional(..., richardson=False)`), per dtype:
+#: its error h²/6·f⁽³⁾ + ~eps·|f|/h is least near h = eps^(1/3) (see the module's docstring).
+CENTRAL_STEPS = {"float64": 1e-5, "float32": 5e-3}
 #: The smallest step a kink may shrink it to, per dtype (below it, rounding would swamp a
 #: float32 difference).
 MIN_STEPS = {"float64": MIN_STEP, "float32": 1e-3}
@@ -63,18 +68,21 @@ class NotSmoothHere(ValueError):
     """The point lies on a kink: no step keeps the difference quotient on one branch."""
 
 
-def step_for(x: np.ndarray, dtype: str = "float64") -> float:
-    """The step for a function computed in `dtype`, scaled by ‖x‖∞ when that is above 1."""
-    return STEPS[dtype] * max(1.0, float(np.max(np.abs(x), initial=0.0)))
+def step_for(x: np.ndarray, dtype: str = "float64", steps: dict[str, float] = STEPS) -> float:
+    """The step for a function computed in `dtype` (from `steps`: STEPS, or CENTRAL_STEPS), scaled
+    by ‖x‖∞ when that is above 1."""
+    return steps[dtype] * max(1.0, float(np.max(np.abs(x), initial=0.0)))
 
 
-def _smooth_step(x: np.ndarray, u: np.ndarray, h: float, branch: Branch | None, dtype: str = "float64") -> float:
+def _smooth_step(
+    x: np.ndarray, u: np.ndarray, h: float, branch: Branch | None, dtype: str = "float64", steps: dict[str, float] = STEPS
+) -> float:
     """The largest h·SHRINK^−k whose segment [x − h·u, x + h·u] stays on x's branches, down to
-    MIN_STEPS[dtype] (relative to the dtype's step)."""
+    MIN_STEPS[dtype] (relative to the dtype's step in `steps`)."""
     if branch is None:
         return h
     here = branch(x)
-    floor = MIN_STEPS[dtype] * h / STEPS[dtype]
+    floor = MIN_STEPS[dtype] * h / steps[dtype]
     while not (np.array_equal(branch(x + h * u), here) and np.array_equal(branch(x - h * u), here)):
         h /= SHRINK
         if h < floor:
@@ -90,22 +98,26 @@ def directional(
     branch: Branch | None = None,
     *,
     dtype: str = "float64",
+    richardson: bool = True,
 ) -> float:
-    """f'(x; u) ≈ R(h), the derivative of scalar f at x along u. `dtype`: what f computes in; its
-    points x ± h·u are rounded to it (the step is STEPS[dtype] unless `h` is given)."""
+    """f'(x; u) ≈ R(h), the derivative of scalar f at x along u (4 evaluations of f), or, not
+    `richardson`, the plain central difference D(h) (2 evaluations). `dtype`: what f computes in;
+    its points x ± h·u are rounded to it (the step is STEPS[dtype], CENTRAL_STEPS[dtype] for D,
+    unless `h` is given)."""
     x = np.asarray(x, dtype=np.float64)
     scale = float(np.max(np.abs(u), initial=0.0))
     if scale == 0.0:
         return 0.0
     u = np.asarray(u, dtype=np.float64) / scale
-    h = _smooth_step(x, u, step_for(x, dtype) if h is None else h, branch, dtype)
+    steps = STEPS if richardson else CENTRAL_STEPS
+    h = _smooth_step(x, u, step_for(x, dtype, steps) if h is None else h, branch, dtype, steps)
 
     def central(step: float) -> float:
         return (float(f((x + step * u).astype(dtype, copy=False))) - float(f((x - step * u).astype(dtype, copy=False)))) / (
             2.0 * step
         )
 
-    return scale * (4.0 * central(h / 2.0) - central(h)) / 3.0
+    return scale * (4.0 * central(h / 2.0) - central(h)) / 3.0 if richardson else scale * central(h)
 
 
 def gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float | None = None, branch: Branch | None = None) -> np.ndarray:
