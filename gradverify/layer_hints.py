@@ -621,7 +621,7 @@ def observe(impl: ModuleType, case: LayerCase) -> Probe:
     douts = () if op.loss else tuple(case.cotangent(shape, i) for i, (_, shape) in enumerate(named))
     probe = Probe(case, arrays, douts)
     try:
-        first, cache, _, params = call_forward(impl, op, arrays, case.hypers)
+        first, cache, _, params = call_forward(impl, op, arrays, case.hypers, case.omitted)
     except ImplFailure:
         first = cache = None
         params = {}
@@ -629,10 +629,15 @@ def observe(impl: ModuleType, case: LayerCase) -> Probe:
         probe.got.update({(op.forward, "loss"): first, (op.forward, "dx"): cache})
     elif first is not None:
         probe.got.update({(op.forward, name): value for (name, _), value in zip(named, outputs_of(op, first))})
-        probe.got.update({(op.forward, f"{op.param}[{key!r}]"): params.get(key) for key in op.state})
+        probe.got.update(
+            {
+                (op.forward, f"{op.param}[{key!r}]"): params.get(key, arrays.get(key) if key in case.omitted else None)
+                for key in op.state
+            }
+        )
         if op.random:
             try:
-                probe.got[(op.forward, "again")] = call_forward(impl, op, arrays, case.hypers)[0]
+                probe.got[(op.forward, "again")] = call_forward(impl, op, arrays, case.hypers, case.omitted)[0]
             except ImplFailure:
                 pass
         for function in op.backwards:

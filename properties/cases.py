@@ -242,6 +242,8 @@ def case_to_json(case: Any) -> dict[str, Any]:
         body = {**asdict(case), "example": case.example.to_json()}
     elif isinstance(case, LayerCase):
         body = {"op": case.op.name, "dims": dict(case.dims), "hyper": dict(case.hyper), "seed": case.seed}
+        if case.omitted:
+            body["omitted"] = list(case.omitted)
     elif isinstance(case, StackCase):
         body = case.to_json()
     else:
@@ -279,15 +281,20 @@ def case_from_json(data: dict[str, Any]) -> Any:
 
 def _layer_case(data: dict[str, Any]) -> LayerCase:
     """A LayerCase from its JSON: an op of the table (LAYER_OPS), its sizes (a `many` size as a
-    list) and hyperparameters in the op's order; ValueError for anything else."""
+    list) and hyperparameters in the op's order, and the keys its dict leaves out (`omitted`, a
+    list of the op's omittable keys; none when absent); ValueError for anything else."""
     op = LAYER_OPS.get(data["op"])
     if op is None:
         raise ValueError(f"unknown layer op {data['op']!r}")
     dims, hyper = data["dims"], data["hyper"]
     if set(dims) != {s.name for s in op.sizes} or set(hyper) != {h.name for h in op.hypers} or not isinstance(data["seed"], int):
         raise ValueError(f"the sizes, hyperparameters or seed of a {op.name} case are not the op's")
+    omitted = data.get("omitted", [])
+    if not isinstance(omitted, list) or not set(omitted) <= set(op.omittable):
+        raise ValueError(f"a {op.name} case may leave out of its dict only {', '.join(op.omittable) or 'nothing'}")
     sized = tuple((s.name, tuple(dims[s.name]) if s.many else dims[s.name]) for s in op.sizes)
-    return LayerCase(op, sized, tuple((h.name, hyper[h.name]) for h in op.hypers), data["seed"])
+    hypers = tuple((h.name, hyper[h.name]) for h in op.hypers)
+    return LayerCase(op, sized, hypers, data["seed"], omitted=tuple(k for k in op.omittable if k in omitted))
 
 
 def _stack_case(data: dict[str, Any]) -> StackCase:

@@ -36,6 +36,9 @@ class LayerCase:
     #: the floating-point type the implementation is checked in: "float64" or "float32"
     #: (gradverify.references.compare.DTYPES)
     dtype: str = "float64"
+    #: the keys of op.omittable the parameter dict leaves out (the forward must take its
+    #: default: the hyperparameter's value in `hyper` is then that default, the array zeros)
+    omitted: tuple[str, ...] = ()
 
     @cached_property
     def sizes(self) -> dict[str, Any]:
@@ -63,6 +66,9 @@ class LayerCase:
         """Each arg's array, by name, drawn from the seed by its domain."""
         rng = np.random.default_rng(self.seed)
         drawn = {arg.name: _draw(rng, arg.domain, shape_of(arg.shape, self.sizes), self.sizes) for arg in self.op.args}
+        for name in self.omitted:  # what the forward takes in its absence (drawn all the same, so the others stay)
+            if name in drawn:
+                drawn[name] = np.zeros_like(drawn[name])
         return {name: self._rounded(value) for name, value in drawn.items()}
 
     def _rounded(self, value: np.ndarray) -> np.ndarray:
@@ -82,11 +88,13 @@ class LayerCase:
 
     def describe(self) -> str:
         """e.g. 'batchnorm: x (2, 1), gamma (1,), beta (1,), …; mode 'train', eps 1e-05; seed 0'
-        (and '; float32' for a float32 case)"""
+        (with '; bn_param without eps, running_mean' before the seed for keys left out, and
+        '; float32' for a float32 case)"""
         shapes = ", ".join(f"{name} {shape}" for name, shape in self.shapes().items())
         hyper = "; " + ", ".join(f"{k} {v!r}" for k, v in self.hyper) if self.hyper else ""
         dtype = f"; {self.dtype}" if self.dtype != "float64" else ""
-        return f"{self.op.name}: {shapes}{hyper}; seed {self.seed}{dtype}"
+        omitted = f"; {self.op.param} without {', '.join(self.omitted)}" if self.omitted else ""
+        return f"{self.op.name}: {shapes}{hyper}{omitted}; seed {self.seed}{dtype}"
 
     def in_dtype(self, dtype: str) -> "LayerCase":
         """The same case checked in `dtype` (a saved case is replayed in the dtype of the run)."""

@@ -62,23 +62,26 @@ def _float64(value: Any) -> Any:
     return value.astype(np.float64) if isinstance(value, np.ndarray) and value.dtype == np.float32 else value
 
 
-def param_dict(op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]) -> dict[str, Any]:
+def param_dict(
+    op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any], omitted: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A fresh parameter dict: the hyperparameters (but the positional ones) and copies of the
-    args kept in it."""
+    args kept in it, but the keys `omitted` (LayerCase.omitted)."""
     positional = {h.name for h in op.hypers if h.positional}
-    kept = {k: v for k, v in hyper.items() if k not in positional}
-    return {**kept, **{a.name: arrays[a.name].copy() for a in op.args if a.in_param}}
+    kept = {k: v for k, v in hyper.items() if k not in positional and k not in omitted}
+    return {**kept, **{a.name: arrays[a.name].copy() for a in op.args if a.in_param and a.name not in omitted}}
 
 
 def call_forward(
-    impl: ModuleType, op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any]
+    impl: ModuleType, op: LayerOp, arrays: dict[str, np.ndarray], hyper: dict[str, Any], omitted: tuple[str, ...] = ()
 ) -> tuple[Any, Any, dict[str, np.ndarray], dict[str, Any]]:
     """(first, second result, the arrays passed, the param dict passed) of the op's forward (or
-    loss) called on copies of `arrays` (then the positional hyperparameters, then the dict);
+    loss) called on copies of `arrays` (then the positional hyperparameters, then the dict, which
+    leaves out the keys `omitted`);
     ImplFailure when it fails or returns no pair. For an op with several outputs (lstm_step's
     (next_h, next_c, cache)) the first is their tuple."""
     passed = {a.name: arrays[a.name].copy() for a in op.args if not a.in_param}
-    params = param_dict(op, arrays, hyper)
+    params = param_dict(op, arrays, hyper, omitted)
     positional = [hyper[h.name] for h in op.hypers if h.positional]
     args = [*passed.values(), *positional, *([params] if op.param else [])]
     result = call(impl, op.forward, *args)
@@ -207,7 +210,7 @@ def along(
         return {name: part.reshape(shape) for name, part, shape in zip(names, np.split(theta, ends), shapes)}
 
     def f(theta: np.ndarray) -> float:
-        first = call_forward(impl, op, {**arrays, **unpack(theta)}, hyper)[0]
+        first = call_forward(impl, op, {**arrays, **unpack(theta)}, hyper, case.omitted)[0]
         if dout is None:  # a loss
             return expect_float(op.forward, first, "the loss")
         return float(sum(np.sum(d * np.asarray(o, dtype=np.float64)) for d, o in zip(douts, outputs_of(op, first))))
@@ -330,10 +333,19 @@ def check_backward(
     return out + compare_grads(function, case, grads, refs, fd)
 
 
-def _state(op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation], tol: str = "autodiff") -> list[Comparison]:
-    """The parameter dict's state after the forward against each reference's."""
+def _state(
+    op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation], tol: str, absent: dict[str, np.ndarray]
+) -> list[Comparison]:
+    """The parameter dict's state after the forward against each reference's; a key the case left
+    out (`absent`: its default, zeros) and the forward did not store stands for that default, which
+    is right where the state is unchanged (test mode) and wrong where it is updated."""
     return [
-        compare(Where(oracle=oracle, function=op.forward, quantity=f"{op.param}[{key!r}]"), params.get(key), ev.state[key], tol)
+        compare(
+            Where(oracle=oracle, function=op.forward, quantity=f"{op.param}[{key!r}]"),
+            params.get(key, absent.get(key)),
+            ev.state[key],
+            tol,
+        )
         for oracle, ev in refs.items()
         for key in op.state
     ]
@@ -341,7 +353,7 @@ def _state(op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation], tol
 
 def _same_again(impl: ModuleType, case: LayerCase, arrays: dict[str, np.ndarray], out: Any) -> list[Comparison]:
     """A random op called again with the same parameter dict (its seed) gives the same output."""
-    again = call_forward(impl, case.op, arrays, case.hypers)[0]
+    again = call_forward(impl, case.op, arrays, case.hypers, case.omitted)[0]
     where = Where(function=case.op.forward, quantity="out, called again with the same seed")
     return [compare(where, again, out, tolerance_for("autodiff", case.dtype))]
 
@@ -356,7 +368,7 @@ def check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
 def _check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     op, arrays, hyper = case.op, case.arrays(), case.hypers
     pristine = {k: v.copy() for k, v in arrays.items()}
-    first, second, passed, params = call_forward(impl, op, arrays, hyper)
+    first, second, passed, params = call_forward(impl, op, arrays, hyper, case.omitted)
     where = Where(function=op.forward)
     if op.loss:
         return _check_loss(impl, case, arrays, first, second, passed, pristine)
@@ -372,7 +384,7 @@ def _check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
         for o, ev in refs.items()
         for (name, _), expected in zip(named, outputs_of(op, ev.out))
     ]
-    out += _state(op, params, refs, tol)
+    out += _state(op, params, refs, tol, {k: arrays[k] for k in case.omitted if k in arrays})
     if op.random:
         out += _same_again(impl, case, arrays, first)
     before = {k: pristine[k] for k in passed}

@@ -39,11 +39,17 @@ def _tied(case: LayerCase, ties: dict[str, str]) -> LayerCase:
     return replace(case, dims=dims, hyper=hyper)
 
 
+def _defaulted(case: LayerCase) -> LayerCase:
+    """`case` with each hyperparameter it leaves out of the dict set to its default."""
+    defaults = {h.name: h.default for h in case.op.hypers if h.name in case.omitted}
+    return replace(case, hyper=tuple((name, defaults.get(name, value)) for name, value in case.hyper)) if defaults else case
+
+
 def layer_cases(
     op: LayerOp, *, max_size: int | None = None, dtype: str = "float64", limits: tuple[tuple[str, str, Any], ...] = ()
 ) -> st.SearchStrategy[LayerCase]:
     """Cases of `op` checked in `dtype` ("float64" or "float32"); `max_size` caps every size
-    (never below its low). `limits`, the cases an adapter maps (properties/scope.py Limit): a
+    (never below its low); each key of op.omittable left out of the parameter dict or not. `limits`, the cases an adapter maps (properties/scope.py Limit): a
     hyperparameter drawn only from the values it allows, a size or hyperparameter tied to
     another set equal to it (a draw where that value is outside its own range is discarded)."""
     if max_size is not None and (not isinstance(max_size, int) or max_size < 1):
@@ -57,7 +63,12 @@ def layer_cases(
         raise ValueError(f"{op.name}: the limits {mine} leave a hyperparameter no value")
     dims = st.tuples(*(st.tuples(st.just(s.name), _size(s, max_size)) for s in op.sizes))
     hyper = st.tuples(*(st.tuples(st.just(h.name), st.sampled_from(choices[h.name])) for h in op.hypers))
-    cases = st.builds(LayerCase, st.just(op), dims, hyper, SEEDS, st.just(dtype))
+    # each key with a default is left out of the dict half the time (shrinking: kept), where the
+    # limits allow its default
+    defaults = {h.name: h.default for h in op.hypers}
+    keys = [k for k in op.omittable if k not in choices or defaults[k] in choices[k]]
+    omitted = st.tuples(*(st.booleans() for _ in keys)).map(lambda left: tuple(k for k, out in zip(keys, left) if out))
+    cases = st.builds(LayerCase, st.just(op), dims, hyper, SEEDS, st.just(dtype), omitted).map(_defaulted)
     if ties:
         ranges = {s.name: (s.low, s.high if max_size is None else max(s.low, min(s.high, max_size))) for s in op.sizes}
 

@@ -66,13 +66,15 @@ class Arg:
     [0, size)), "indices:<size>" (integers in [0, size) with an index repeated on purpose, as
     word_embedding's x needs) or "mask" (booleans with a False and a True on purpose, as
     temporal_softmax_loss's mask). `in_param`: kept in the op's parameter dict (running_mean),
-    not passed."""
+    not passed. `zeros_default`: an in_param array a forward takes as zeros when its dict leaves
+    it out (CS231n's `bn_param.get("running_mean", np.zeros(D))`), so that a case may leave it out."""
 
     name: str
     shape: tuple[str, ...]
     domain: str = "real"
     differentiable: bool = True
     in_param: bool = False
+    zeros_default: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,15 @@ class Hyper:
     `positional`: passed to the forward after the arrays instead (spatial_groupnorm's G).
     `shapes`: whether the references' shapes or branches may follow it, so that the JAX reference
     compiles once per value (an integer or a mode; a real is never taken so); False for one
-    they never read (dropout's seed: they take the mask the implementation drew)."""
+    they never read (dropout's seed: they take the mask the implementation drew). `default`: the
+    value a forward takes when its dict leaves the key out (CS231n's `bn_param.get("eps", 1e-5)`),
+    so that a case may leave it out (LayerCase.omitted); None: the key is always there."""
 
     name: str
     choices: tuple[Any, ...]
     positional: bool = False
     shapes: bool = True
+    default: Any = None
 
 
 @dataclass(frozen=True)
@@ -157,10 +162,21 @@ class LayerOp:
         return tuple(f"d{name}" for name, _ in self.outs) or ("dout",)
 
     @property
+    def omittable(self) -> tuple[str, ...]:
+        """The parameter-dict keys a case may leave out: the hyperparameters with a default and
+        the in_param arrays taken as zeros when absent (batchnorm's eps, momentum, running_mean,
+        running_var), in the order of the op's hypers then args."""
+        return (*(h.name for h in self.hypers if h.default is not None), *(a.name for a in self.args if a.zeros_default))
+
+    @property
     def differentiable(self) -> tuple[Arg, ...]:
         return tuple(a for a in self.args if a.differentiable)
 
     def __post_init__(self) -> None:
+        if any(a.zeros_default and not a.in_param for a in self.args) or any(
+            h.default is not None and h.positional for h in self.hypers
+        ):
+            raise ValueError(f"op {self.name}: only what the parameter dict holds may have a default")
         if len(self.grads) != len(self.differentiable):
             raise ValueError(f"op {self.name}: {len(self.grads)} grads for {len(self.differentiable)} differentiable args")
         known = {s.name for s in self.sizes} | {d.name for d in self.derived}
@@ -222,7 +238,10 @@ def _bundled(name: str) -> dict[str, Any]:
 
 #: CS231n's default eps and momentum first, then values that make a wrong one show.
 _MODE = Hyper("mode", ("train", "test"))
-_EPS = Hyper("eps", (1e-5, 1e-3, 0.1))
+_EPS = Hyper("eps", (1e-5, 1e-3, 0.1), default=1e-5)
+#: batchnorm's (and spatial batchnorm's) momentum and running averages, each of which CS231n's
+#: FullyConnectedNet leaves out of bn_param (it passes {"mode": "train"} alone)
+_MOMENTUM = Hyper("momentum", (0.9, 0.5), default=0.9)
 _NORM_SIZES = (Size("N", 2, 5), Size("D", 1, 4))
 
 
@@ -395,14 +414,14 @@ LAYER_OPS: dict[str, LayerOp] = {
                 Arg("x", ("N", "D")),
                 Arg("gamma", ("D",)),
                 Arg("beta", ("D",)),
-                Arg("running_mean", ("D",), differentiable=False, in_param=True),
-                Arg("running_var", ("D",), domain="positive", differentiable=False, in_param=True),
+                Arg("running_mean", ("D",), differentiable=False, in_param=True, zeros_default=True),
+                Arg("running_var", ("D",), domain="positive", differentiable=False, in_param=True, zeros_default=True),
             ),
             _NORM_SIZES,
             ("dx", "dgamma", "dbeta"),
             out_shape=("N", "D"),
             param="bn_param",
-            hypers=(_MODE, _EPS, Hyper("momentum", (0.9, 0.5))),
+            hypers=(_MODE, _EPS, _MOMENTUM),
             state=("running_mean", "running_var"),
             alternatives=("batchnorm_backward_alt",),
             **_bundled("batchnorm"),
@@ -508,14 +527,14 @@ LAYER_OPS: dict[str, LayerOp] = {
                 Arg("x", ("N", "C", "H", "W")),
                 Arg("gamma", ("C",)),
                 Arg("beta", ("C",)),
-                Arg("running_mean", ("C",), differentiable=False, in_param=True),
-                Arg("running_var", ("C",), domain="positive", differentiable=False, in_param=True),
+                Arg("running_mean", ("C",), differentiable=False, in_param=True, zeros_default=True),
+                Arg("running_var", ("C",), domain="positive", differentiable=False, in_param=True, zeros_default=True),
             ),
             (Size("N", 2, 3), Size("C", 1, 3), Size("H", 1, 3), Size("W", 1, 3)),
             ("dx", "dgamma", "dbeta"),
             out_shape=("N", "C", "H", "W"),
             param="bn_param",
-            hypers=(_MODE, _EPS, Hyper("momentum", (0.9, 0.5))),
+            hypers=(_MODE, _EPS, _MOMENTUM),
             state=("running_mean", "running_var"),
             **_bundled("spatial_batchnorm"),
         ),

@@ -91,15 +91,18 @@ def _relu(m) -> bool:
 
 
 def _batchnorm(m) -> bool:
+    """In both modes, with the running averages given (eps and momentum left to their defaults),
+    and with bn_param {"mode": mode} alone, as CS231n's FullyConnectedNet passes it (running
+    averages zeros)."""
     agree = True
-    for mode in ("train", "test"):
+    for mode, given in (("train", True), ("test", True), ("train", False), ("test", False)):
         x, g, b = _t(X, True), _t(G, True), _t(B, True)
-        rm, rv = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+        rm, rv = torch.zeros(2, dtype=torch.float64), (torch.ones if given else torch.zeros)(2, dtype=torch.float64)
         out = F.batch_norm(x, rm, rv, g, b, training=mode == "train", momentum=0.1, eps=1e-5)
         out.backward(_t(DOUT))
-        bn_param = {"mode": mode, "running_mean": np.zeros(2), "running_var": np.ones(2)}
+        bn_param = {"mode": mode, **({"running_mean": np.zeros(2), "running_var": np.ones(2)} if given else {})}
         got, cache = m.batchnorm_forward(X.copy(), G.copy(), B.copy(), bn_param)
-        agree &= _close(got, out.detach().numpy()) and _close(bn_param["running_mean"], rm.numpy())
+        agree &= _close(got, out.detach().numpy()) and _close(bn_param.get("running_mean", np.zeros(2)), rm.numpy())
         for backward in (m.batchnorm_backward, m.batchnorm_backward_alt):
             agree &= all(_close(a, t.grad.numpy()) for a, t in zip(backward(DOUT.copy(), cache), (x, g, b)))
     return agree
@@ -234,7 +237,7 @@ def _spatial_batchnorm(m) -> bool:
         out.backward(_t(dout))
         bn_param = {"mode": mode, "running_mean": np.zeros(3), "running_var": np.ones(3)}
         got, cache = m.spatial_batchnorm_forward(x0.copy(), g.detach().numpy().copy(), b.detach().numpy().copy(), bn_param)
-        agree &= _close(got, out.detach().numpy()) and _close(bn_param["running_mean"], rm.numpy())
+        agree &= _close(got, out.detach().numpy()) and _close(bn_param.get("running_mean", np.zeros(2)), rm.numpy())
         agree &= _grads_agree(m.spatial_batchnorm_backward(dout.copy(), cache), (x, g, b))
     return agree
 

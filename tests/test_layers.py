@@ -4,6 +4,7 @@ an op a library declares itself, the kinks pinned exactly, and the strategies' s
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -227,3 +228,78 @@ def test_a_new_dropout_seed_does_not_compile_the_jax_reference_again():
         layer_jax.evaluate(op, {**case.arrays(), "mask": np.ones((2, 3))}, case.hypers, case.cotangent((2, 3)))
         sizes.append(compiled._cache_size())
     assert sizes[0] >= 1 and sizes[1] == sizes[2] == sizes[0]  # compiled for the first seed's shape only
+
+
+# --------------------------------------------------------------------------- #
+# Keys a parameter dict may leave out (LayerOp.omittable, LayerCase.omitted)
+# --------------------------------------------------------------------------- #
+
+_BN = LAYER_OPS["batchnorm"]
+_BN_HYPER = (("mode", "train"), ("eps", 1e-5), ("momentum", 0.9))
+
+
+def test_batchnorm_may_leave_eps_momentum_and_its_running_averages_to_their_defaults():
+    assert _BN.omittable == ("eps", "momentum", "running_mean", "running_var")
+    assert LAYER_OPS["layernorm"].omittable == ("eps",) and LAYER_OPS["dropout"].omittable == ()
+
+
+def test_the_strategy_draws_dicts_with_keys_left_out_and_shrinks_to_every_key_given():
+    left_out = find(layer_cases(_BN), lambda case: set(case.omitted) == set(_BN.omittable))
+    assert dict(left_out.hyper)["eps"] == 1e-5 and dict(left_out.hyper)["momentum"] == 0.9  # the defaults
+    assert find(layer_cases(_BN), lambda case: True).omitted == ()
+
+
+def test_a_case_that_leaves_keys_out_passes_neither_them_nor_its_running_averages():
+    from gradverify.properties.layer_checks import param_dict
+
+    case = LayerCase(_BN, (("N", 2), ("D", 2)), _BN_HYPER, 0, omitted=("eps", "running_mean"))
+    arrays = case.arrays()
+    assert not arrays["running_mean"].any() and arrays["running_var"].all()
+    assert set(param_dict(_BN, arrays, case.hypers, case.omitted)) == {"mode", "momentum", "running_var"}
+    assert "bn_param without eps, running_mean" in case.describe()
+
+
+def test_a_saved_case_keeps_the_keys_it_left_out():
+    from gradverify.properties.cases import case_from_json, case_to_json
+
+    case = LayerCase(_BN, (("N", 2), ("D", 2)), _BN_HYPER, 0, omitted=("momentum", "running_var"))
+    assert case_from_json(case_to_json(case)) == case
+    with pytest.raises(ValueError, match="may leave out of its dict only eps, momentum"):
+        case_from_json({**case_to_json(case), "omitted": ["mode"]})
+
+
+def _batchnorm_with(old: str, new: str) -> types.ModuleType:
+    module = types.ModuleType("variant")
+    source = Path(layers.__file__).read_text(encoding="utf-8")
+    assert source.count(old) == 1
+    exec(compile(source.replace(old, new), "variant.py", "exec"), module.__dict__)
+    return module
+
+
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_the_model_solution_passes_with_every_key_left_to_its_default(mode):
+    case = LayerCase(_BN, (("N", 3), ("D", 2)), (("mode", mode), ("eps", 1e-5), ("momentum", 0.9)), 1, omitted=_BN.omittable)
+    assert [c.describe() for c in check_layer(layers, case) if not c.ok] == []
+
+
+def test_a_forward_that_needs_a_key_the_dict_left_out_fails_as_raised():
+    needs_eps = _batchnorm_with('    eps = bn_param.get("eps", 1e-5)\n', '    eps = bn_param["eps"]\n')
+    with pytest.raises(ImplFailure) as failure:
+        check_layer(needs_eps, LayerCase(_BN, (("N", 2), ("D", 2)), _BN_HYPER, 0, omitted=("eps",)))
+    assert (failure.value.function, failure.value.cause, failure.value.exception) == (
+        "batchnorm_forward",
+        Cause.RAISED,
+        "KeyError",
+    )
+    assert all(c.ok for c in check_layer(needs_eps, LayerCase(_BN, (("N", 2), ("D", 2)), _BN_HYPER, 0)))
+
+
+def test_train_mode_that_stores_no_running_averages_when_the_dict_had_none_fails_at_them():
+    stores_only_given = _batchnorm_with(
+        '        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu\n',
+        '        if "running_mean" in bn_param:\n'
+        '            bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu\n',
+    )
+    case = LayerCase(_BN, (("N", 2), ("D", 2)), _BN_HYPER, 0, omitted=("running_mean",))
+    failed = {(c.where.function, c.where.quantity) for c in check_layer(stores_only_given, case) if not c.ok}
+    assert failed == {("batchnorm_forward", "bn_param['running_mean']")}

@@ -103,6 +103,14 @@ BUGGY: dict[str, LayerVariant] = {
             quantity="bn_param['running_mean']",
         ),
         _v(
+            "batchnorm_default_eps_of_keras",
+            "batchnorm",
+            "Keras's default ε (1e-3) where bn_param leaves eps out, not CS231n's 1e-5: right whenever eps is given",
+            ('    eps = bn_param.get("eps", 1e-5)\n', '    eps = bn_param.get("eps", 1e-3)\n'),
+            function="batchnorm_forward",
+            quantity="out",
+        ),
+        _v(
             "batchnorm_test_uses_batch_statistics",
             "batchnorm",
             "test mode normalises with the batch's statistics instead of the running averages",
