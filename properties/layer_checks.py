@@ -401,11 +401,33 @@ def _check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     return out
 
 
+#: The shift added to every score of a shift-invariant loss, per dtype: past where exp
+#: overflows (709.8 in float64, 88.7 in float32), so that exp(x) without the row's max taken out
+#: is inf; and the tolerance of the comparison with the loss at x (in float64 x + 1000 rounds to
+#: ~1e-13, within `autodiff`; in float32 x + 100 to ~4e-6 of each score, within finite_diff_float32).
+SHIFTS = {"float64": (1000.0, "autodiff"), "float32": (100.0, "finite_diff")}
+
+
+def _shifted(impl: ModuleType, case: LayerCase, arrays: dict, refs: dict[str, Evaluation]) -> list[Comparison]:
+    """The loss and dx at every score shifted by SHIFTS[dtype] against the references' at x."""
+    shift, kind = SHIFTS[case.dtype]
+    op, tol = case.op, tolerance_for(kind, case.dtype)
+    moved = {**arrays, "x": (arrays["x"] + shift).astype(arrays["x"].dtype)}
+    value, dx = call_forward(impl, op, moved, case.hypers, case.omitted)[:2]
+    label = f"scores + {shift:g}"
+    loss = expect_float(op.forward, value, "the loss")
+    out = [compare(Where(oracle=o, function=op.forward, quantity=f"loss, {label}"), loss, ev.out, tol) for o, ev in refs.items()]
+    return out + [
+        compare(Where(oracle=o, function=op.forward, quantity=f"dx, {label}"), dx, ev.grads[0], tol) for o, ev in refs.items()
+    ]
+
+
 def _check_loss(
     impl: ModuleType, case: LayerCase, arrays: dict, value: Any, dx: Any, passed: dict, pristine: dict
 ) -> list[Comparison]:
     """A loss (loss, dx) = op(x, y): the loss and dx against the references, ⟨dx, u⟩ against the
-    finite difference of the implementation's own loss, dx's form, aliasing and the inputs."""
+    finite difference of the implementation's own loss, dx's form, aliasing and the inputs; for
+    a shift-invariant loss, the loss and dx at every score shifted past exp's overflow as well."""
     op, where = case.op, Where(function=case.op.forward)
     loss = expect_float(op.forward, value, "the loss")
     refs = evaluations(op, arrays, case.hypers, None)
@@ -413,4 +435,5 @@ def _check_loss(
     out = [compare(Where(oracle=o, function=op.forward, quantity="loss"), loss, ev.out, tol) for o, ev in refs.items()]
     out += form(where.at(quantity="dx"), dx, arrays["x"].shape, case.dtype) + aliases(where, {"dx": dx}, passed)
     out += compare_grads(op.forward, case, (dx,), refs, OwnDifferences(impl, case, arrays, None))
-    return out + unmodified(where, passed, {k: pristine[k] for k in passed})
+    out += unmodified(where, passed, {k: pristine[k] for k in passed})
+    return out + (_shifted(impl, case, arrays, refs) if op.shift_invariant else [])

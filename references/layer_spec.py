@@ -138,6 +138,10 @@ class LayerOp:
     derived: tuple[Derived, ...] = ()
     #: what follows _forward and _backward in the functions' names (CS231n's "_naive" conv)
     suffix: str = ""
+    #: a loss that one constant added to all of a sample's scores (x's last axis) leaves as it
+    #: is, loss and dx: checked at a shift past exp's overflow (layer_checks.SHIFTS), where a
+    #: softmax not shifted by its row's max gives inf or NaN
+    shift_invariant: bool = False
 
     @property
     def forward(self) -> str:
@@ -380,6 +384,7 @@ _RECURRENT: tuple[LayerOp, ...] = (
         (Size("N", 1, 3), Size("T", 1, 3), Size("V", 2, 5)),
         ("dx",),
         loss=True,
+        shift_invariant=True,
         **_bundled("temporal_softmax_loss"),
     ),
 )
@@ -457,6 +462,7 @@ LAYER_OPS: dict[str, LayerOp] = {
             (Size("N"), Size("C", 2, 5)),
             ("dx",),
             loss=True,
+            shift_invariant=True,
             **_bundled("softmax_loss"),
         ),
         LayerOp(
@@ -466,6 +472,7 @@ LAYER_OPS: dict[str, LayerOp] = {
             (Size("N"), Size("C", 2, 5)),
             ("dx",),
             loss=True,
+            shift_invariant=True,
             kinks="each hinge at x_nj − x_n,y_n + 1 = 0: CS231n counts margins > 0, the subgradient 0 there",
             branch=_svm_branch,
             **_bundled("svm_loss"),

@@ -136,11 +136,15 @@ def _dropout(m) -> bool:
 
 
 def _loss(m, name: str, torch_loss) -> bool:
-    x = _t(X * 3, True)
-    value = torch_loss(x, torch.tensor(LABELS))
-    value.backward()
-    loss, dx = getattr(m, name)(X * 3, LABELS.copy())
-    return _close(loss, value.item()) and _close(dx, x.grad.numpy())
+    """At scores of size ~3, and at the same plus 1000 (past exp's overflow)."""
+    agree = True
+    for scores in (X * 3, X * 3 + 1000.0):
+        x = _t(scores, True)
+        value = torch_loss(x, torch.tensor(LABELS))
+        value.backward()
+        loss, dx = getattr(m, name)(scores.copy(), LABELS.copy())
+        agree &= _close(loss, value.item()) and _close(dx, x.grad.numpy())
+    return agree
 
 
 TORCH_VERDICTS = {

@@ -170,6 +170,19 @@ BUGGY: dict[str, LayerVariant] = {
             cause=Cause.ALIASED,
         ),
         _v(
+            "softmax_loss_without_max_shift",
+            "softmax_loss",
+            "the softmax as exp(x)/Σ exp(x), the row's max never taken out: right until a score passes exp's overflow",
+            (
+                "    shifted = x - x.max(axis=1, keepdims=True)\n"
+                "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n",
+                "    exp = np.exp(x)\n    log_probs = np.log(exp / exp.sum(axis=1, keepdims=True))\n",
+            ),
+            function="softmax_loss",
+            quantity="loss, scores + 1000",
+            cause=Cause.NAN,
+        ),
+        _v(
             "softmax_loss_no_mean",
             "softmax_loss",
             "the loss and dx summed over the batch, without 1/N",
