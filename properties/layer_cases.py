@@ -59,7 +59,11 @@ class LayerCase:
         return dict(self.hyper)
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        """Each arg's shape, by name."""
+        """Each arg's shape, by name (a copy of the ones worked out once per case)."""
+        return dict(self._shapes)
+
+    @cached_property
+    def _shapes(self) -> dict[str, tuple[int, ...]]:
         return {arg.name: shape_of(arg.shape, self.sizes) for arg in self.op.args}
 
     def arrays(self) -> dict[str, np.ndarray]:
