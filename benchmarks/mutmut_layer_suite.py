@@ -6,9 +6,9 @@ into mutants/ and runs these tests there, beside benchmarks/mutmut_suite.py's ch
 impl/backprop.py; a mutant is killed when a check fails. Each op and each rule is searched as
 tests/test_layer_variants.py searches a variant: the ci profile, seed 0, 15 examples
 (benchmarks/layer_catalogue.py's search), and each op also in float32 (a float32 library's
-run), where its model solution keeps float32. Fail fast: a killed mutant needs no shrunk
-counterexample, so hypothesis stops at the first failing case instead of shrinking it. The
-kinks, which no random draw reaches, are pinned by exact tests at the end.
+run). Fail fast: a killed mutant needs no shrunk counterexample, so hypothesis stops at the
+first failing case instead of shrinking it. The kinks, which no random draw reaches, are pinned
+by exact tests at the end.
 """
 
 from __future__ import annotations
@@ -39,17 +39,12 @@ def _without_shrinking(*args, **kwargs) -> settings:
 gradverify_search.hypothesis_settings = _without_shrinking
 
 
-#: The ops whose model solution returns float64 for float32 inputs (an np.zeros or a mask without
-#: a dtype), against the protocol's "a result of its input's dtype": checked in float64 only.
-PROMOTES_FLOAT32 = frozenset({"dropout", "rnn", "word_embedding", "lstm"})
-
-
 @pytest.mark.parametrize("op", list(LAYER_OPS))
 def test_layer_check_holds_on_impl(op):
-    """In float64, then (but for PROMOTES_FLOAT32) in float32: a result's dtype is part of the
-    protocol, and only a float32 run can tell `np.zeros(shape, dtype=x.dtype)` from `np.zeros(shape)`."""
+    """In float64, then in float32: a result's dtype is part of the protocol, and only a float32
+    run can tell `np.zeros(shape, dtype=x.dtype)` from `np.zeros(shape)`."""
     prop = layer_property(LAYER_OPS[op], max_size=3, weight=1.0)
-    for dtype in ("float64",) if op in PROMOTES_FLOAT32 else ("float64", "float32"):
+    for dtype in ("float64", "float32"):
         result = search(prop, impl, seed=0, dtype=dtype)
         assert result.passed, f"{dtype}: {result.error or result.failure.comparisons[0].describe()}"
 

@@ -111,7 +111,12 @@ _LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
         (
             "equivalent but for a draw of probability 2⁻⁵³ per unit: np.random.rand gives multiples of 2⁻⁵³ in "
             "[0, 1), so u ≤ p and u < p differ only where u is p exactly (never for p = 1)"
-        ): [("mask = (np.random.rand(*x.shape) < p) / p", "mask = (np.random.rand(*x.shape) <= p) / p")],
+        ): [
+            (
+                "mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p",
+                "mask = (np.random.rand(*x.shape) <= p).astype(x.dtype) / p",
+            )
+        ],
         (
             "equivalent but for rounding: centred.mean(axis=0) (and over both axes, axis=None) is the mean of x − μ, "
             "zero up to rounding (~1e-17), so a change of the factor or sign of the term it scales moves dmu by "

@@ -193,7 +193,7 @@ def dropout_forward(x, dropout_param):
         np.random.seed(dropout_param["seed"])
     mask = None
     if mode == "train":
-        mask = (np.random.rand(*x.shape) < p) / p
+        mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p
         out = x * mask
     elif mode == "test":
         out = x.copy()

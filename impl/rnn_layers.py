@@ -67,7 +67,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
 
     x: (N, T, D), h0: (N, H)  ->  h (N, T, H), cache (one step's cache per t)."""
     N, T, _ = x.shape
-    h = np.zeros((N, T, h0.shape[1]))
+    h = np.zeros((N, T, h0.shape[1]), dtype=x.dtype)
     prev_h, caches = h0, []
     for t in range(T):
         prev_h, step = rnn_step_forward(x[:, t, :], prev_h, Wx, Wh, b)
@@ -86,9 +86,9 @@ def rnn_backward(dh, cache):
     dh: (N, T, H)  ->  dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,)."""
     N, T, H = dh.shape
     D = cache[0][0].shape[1]
-    dx = np.zeros((N, T, D))
-    dWx, dWh, db = np.zeros((D, H)), np.zeros((H, H)), np.zeros(H)
-    dprev_h = np.zeros((N, H))
+    dx = np.zeros((N, T, D), dtype=dh.dtype)
+    dWx, dWh, db = np.zeros((D, H), dtype=dh.dtype), np.zeros((H, H), dtype=dh.dtype), np.zeros(H, dtype=dh.dtype)
+    dprev_h = np.zeros((N, H), dtype=dh.dtype)
     for t in reversed(range(T)):
         dx_t, dprev_h, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t, :] + dprev_h, cache[t])
         dx[:, t, :] = dx_t
@@ -116,7 +116,7 @@ def word_embedding_backward(dout, cache):
 
     dout: (N, T, D)  ->  dW (V, D)."""
     x, V = cache
-    dW = np.zeros((V, dout.shape[-1]))
+    dW = np.zeros((V, dout.shape[-1]), dtype=dout.dtype)
     np.add.at(dW, x, dout)
     return dW
 
@@ -171,7 +171,7 @@ def lstm_forward(x, h0, Wx, Wh, b):
 
     x: (N, T, D), h0: (N, H)  ->  h (N, T, H), cache (one step's cache per t)."""
     N, T, _ = x.shape
-    h = np.zeros((N, T, h0.shape[1]))
+    h = np.zeros((N, T, h0.shape[1]), dtype=x.dtype)
     prev_h, prev_c, caches = h0, np.zeros_like(h0), []
     for t in range(T):
         prev_h, prev_c, step = lstm_step_forward(x[:, t, :], prev_h, prev_c, Wx, Wh, b)
@@ -187,9 +187,9 @@ def lstm_backward(dh, cache):
     dh: (N, T, H)  ->  dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,)."""
     N, T, H = dh.shape
     D = cache[0][0].shape[1]
-    dx = np.zeros((N, T, D))
-    dWx, dWh, db = np.zeros((D, 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H)
-    dprev_h, dprev_c = np.zeros((N, H)), np.zeros((N, H))
+    dx = np.zeros((N, T, D), dtype=dh.dtype)
+    dWx, dWh, db = np.zeros((D, 4 * H), dtype=dh.dtype), np.zeros((H, 4 * H), dtype=dh.dtype), np.zeros(4 * H, dtype=dh.dtype)
+    dprev_h, dprev_c = np.zeros((N, H), dtype=dh.dtype), np.zeros((N, H), dtype=dh.dtype)
     for t in reversed(range(T)):
         dx_t, dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(dh[:, t, :] + dprev_h, dprev_c, cache[t])
         dx[:, t, :] = dx_t

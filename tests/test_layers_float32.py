@@ -5,19 +5,20 @@ tolerances; float64 unchanged."""
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import numpy as np
 import pytest
 
-from gradverify import corpus, runner
+from gradverify import corpus, impl, runner
 from gradverify.cli import main
 from gradverify.impl import layers, rnn_layers
 from gradverify.library import load
 from gradverify.profiles import PROFILES
 from gradverify.properties.layer_cases import LayerCase
-from gradverify.properties.layer_checks import FLOAT32_DECLARATION, check_layer, form
+from gradverify.properties.layer_checks import FLOAT32_DECLARATION, call_forward, check_layer, form, grads_of, outputs_of
 from gradverify.properties.layer_properties import layer_property
 from gradverify.properties.scope import Scope
 from gradverify.references.compare import TOLERANCES, Cause, Where, check_dtype, tolerance_for
@@ -43,6 +44,40 @@ def _case(op: str, dtype: str = "float64", seed: int = 3) -> LayerCase:
     spec = LAYER_OPS[op]
     dims = tuple((s.name, (2,) if s.many else max(s.low, 2)) for s in spec.sizes)
     return LayerCase(spec, dims, tuple((h.name, h.choices[0]) for h in spec.hypers), seed, dtype)
+
+
+#: Every op, once in each mode it has (batchnorm's and dropout's "train" and "test").
+MODES = [
+    (op, mode) for op, spec in LAYER_OPS.items() for mode in dict((h.name, h.choices) for h in spec.hypers).get("mode", (None,))
+]
+
+
+def _returned(case: LayerCase) -> dict[str, np.ndarray]:
+    """What the model solution returns on `case`, called directly (no wrapper): each forward
+    output, and each backward's grads on the case's cotangents; a loss's dx (not its value)."""
+    op = case.op
+    first, cache, _, _ = call_forward(impl, op, case.arrays(), case.hypers)
+    if op.loss:
+        return {"dx": cache}
+    outs = dict(zip((name for name, _ in op.outputs), outputs_of(op, first)))
+    douts = [case.cotangent(out.shape, i) for i, out in enumerate(outs.values())]
+    grads = {
+        f"{function} {name}": grad
+        for function in op.backwards
+        for name, grad in zip(op.grads, grads_of(op, function, getattr(impl, function)(*douts, cache)))
+    }
+    return {**outs, **grads}
+
+
+@pytest.mark.parametrize("dtype", ("float32", "float64"))
+@pytest.mark.parametrize(("op", "mode"), MODES, ids=[op if mode is None else f"{op}-{mode}" for op, mode in MODES])
+def test_the_model_solution_keeps_the_dtype_of_its_inputs_through_every_op(op, mode, dtype):
+    """So a float32 run checks the model solution's own float32 arithmetic: in_float32 rounds none of its arrays."""
+    case = _case(op, dtype)
+    if mode is not None:
+        case = replace(case, hyper=tuple((k, mode if k == "mode" else v) for k, v in case.hyper))
+    returned = _returned(case)
+    assert {name: value.dtype for name, value in returned.items()} == dict.fromkeys(returned, np.dtype(dtype))
 
 
 @pytest.mark.parametrize("op", CHECKED)

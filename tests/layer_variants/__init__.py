@@ -133,7 +133,10 @@ BUGGY: dict[str, LayerVariant] = {
             "dropout_not_scaled",
             "dropout",
             "train mode keeps x·m without the 1/p scaling",
-            ("        mask = (np.random.rand(*x.shape) < p) / p\n", "        mask = (np.random.rand(*x.shape) < p) * 1.0\n"),
+            (
+                "        mask = (np.random.rand(*x.shape) < p).astype(x.dtype) / p\n",
+                "        mask = (np.random.rand(*x.shape) < p).astype(x.dtype)\n",
+            ),
             hint=Diagnosis.DROPOUT_NOT_SCALED,
             function="dropout_forward",
             quantity="out",

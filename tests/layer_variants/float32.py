@@ -4,10 +4,11 @@
 
 Each function takes its float64 array arguments rounded to float32 (float32 ones as they are,
 so a float32 run's inputs reach the model solution unchanged) and rounds its float64 results to
-float32: a forward's outputs (not its cache), a backward's grads, a loss's value and dx. NumPy
-keeps float32 through the model solution's arithmetic, so most ops compute in float32
-throughout; where it promotes (an np.zeros without a dtype in the recurrent ops), the results are
-still rounded to float32 on the way out, as a library that casts its results would.
+float32: a forward's outputs (not its cache), a backward's grads, a loss's value and dx. The
+model solution keeps the dtype of its inputs through every op (tests/test_layers_float32.py), so
+it computes in float32 throughout and its arrays come out in float32 already; a variant that
+promotes (an np.zeros without a dtype, say) still has its results rounded to float32 on the way
+out, as a library that casts its results would.
 """
 
 from __future__ import annotations

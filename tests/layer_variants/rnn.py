@@ -185,7 +185,7 @@ CORRECT: dict[str, LayerVariant] = {
             "word_embedding",
             "dW as the one-hot matrix of x, transposed, times dout: the sum over repeats done by the product",
             (
-                "    dW = np.zeros((V, dout.shape[-1]))\n    np.add.at(dW, x, dout)\n",
+                "    dW = np.zeros((V, dout.shape[-1]), dtype=dout.dtype)\n    np.add.at(dW, x, dout)\n",
                 "    dW = np.eye(V)[x.reshape(-1)].T @ dout.reshape(-1, dout.shape[-1])\n",
             ),
         ),
