@@ -142,7 +142,8 @@ def _loss(m, name: str, torch_loss) -> bool:
         x = _t(scores, True)
         value = torch_loss(x, torch.tensor(LABELS))
         value.backward()
-        loss, dx = getattr(m, name)(scores.copy(), LABELS.copy())
+        with np.errstate(all="ignore"):  # a variant without the max-shift overflows: its NaN is the verdict
+            loss, dx = getattr(m, name)(scores.copy(), LABELS.copy())
         agree &= _close(loss, value.item()) and _close(dx, x.grad.numpy())
     return agree
 
