@@ -175,6 +175,28 @@ _LAYER_EXPLANATIONS: dict[str, dict[str, list[tuple[str, str]]]] = {
                 'dw += np.einsum("NF,NCK->FCK", dout[:, :, i], x_pad[:, :, window])',
             ),
             ('out[:, :, i] = np.einsum("nck,fck->nf", window, w) + b', 'out[:, :, i] = np.einsum("NCK,FCK->NF", window, w) + b'),
+            (
+                'out += np.einsum("nchw,fc->nfhw", x_pad[:, :, rows, cols], w[:, :, p, q])',
+                'out += np.einsum("NCHW,FC->NFHW", x_pad[:, :, rows, cols], w[:, :, p, q])',
+            ),
+            (
+                'dx_pad[:, :, rows, cols] += np.einsum("nfhw,fc->nchw", dout, w[:, :, p, q])',
+                'dx_pad[:, :, rows, cols] += np.einsum("NFHW,FC->NCHW", dout, w[:, :, p, q])',
+            ),
+            (
+                'dw[:, :, p, q] = np.einsum("nfhw,nchw->fc", dout, x_pad[:, :, rows, cols])',
+                'dw[:, :, p, q] = np.einsum("NFHW,NCHW->FC", dout, x_pad[:, :, rows, cols])',
+            ),
+        ],
+        (
+            "equivalent: x sits at [pad, pad + size) either way; the pad zeros more at the far end of each axis "
+            "are never read (the taps read rows p … p + s·(H' − 1) < pad + H + pad), and dx is cropped from "
+            "[pad, pad + size) whatever lies past it"
+        ): [
+            (
+                "x_pad = np.zeros((*x.shape[:2], *(size + 2 * pad for size in x.shape[2:])), dtype=x.dtype)",
+                "x_pad = np.zeros((*x.shape[:2], *(size + 3 * pad for size in x.shape[2:])), dtype=x.dtype)",
+            )
         ],
     },
     "rnn_layers": {},

@@ -401,20 +401,25 @@ def _check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
     return out
 
 
-#: The shift added to every score of a shift-invariant loss, per dtype: past where exp
-#: overflows (709.8 in float64, 88.7 in float32), so that exp(x) without the row's max taken out
-#: is inf; and the tolerance of the comparison with the loss at x (in float64 x + 1000 rounds to
-#: ~1e-13, within `autodiff`; in float32 x + 100 to ~4e-6 of each score, within finite_diff_float32).
+#: The step of the shifts added to the scores of a shift-invariant loss, per dtype: row r (of x's
+#: leading axes, in C order) is shifted by s·(r + 1). s is past where exp overflows (709.8 in
+#: float64, 88.7 in float32), so that exp(x) without the row's max taken out is inf, and the rows
+#: are s apart, past where exp(−s) underflows to 0, so that a shift by the max of all the scores
+#: instead of each row's gives log 0. With it, the tolerance of the comparison with the loss at x:
+#: in float64 x + 9000 rounds to ~2e-12, within `autodiff`; in float32 x + 900 to ~6e-5 of a
+#: score, within finite_diff_float32.
 SHIFTS = {"float64": (1000.0, "autodiff"), "float32": (100.0, "finite_diff")}
 
 
 def _shifted(impl: ModuleType, case: LayerCase, arrays: dict, refs: dict[str, Evaluation]) -> list[Comparison]:
-    """The loss and dx at every score shifted by SHIFTS[dtype] against the references' at x."""
+    """The loss and dx with row r's scores shifted by SHIFTS[dtype]·(r + 1), against the
+    references' at x."""
     shift, kind = SHIFTS[case.dtype]
-    op, tol = case.op, tolerance_for(kind, case.dtype)
-    moved = {**arrays, "x": (arrays["x"] + shift).astype(arrays["x"].dtype)}
+    op, tol, x = case.op, tolerance_for(kind, case.dtype), arrays["x"]
+    rows = shift * np.arange(1, x[..., 0].size + 1).reshape(*x.shape[:-1], 1)
+    moved = {**arrays, "x": (x + rows).astype(x.dtype)}
     value, dx = call_forward(impl, op, moved, case.hypers, case.omitted)[:2]
-    label = f"scores + {shift:g}"
+    label = f"rows + {shift:g}·(r + 1)"
     loss = expect_float(op.forward, value, "the loss")
     out = [compare(Where(oracle=o, function=op.forward, quantity=f"loss, {label}"), loss, ev.out, tol) for o, ev in refs.items()]
     return out + [
@@ -427,7 +432,8 @@ def _check_loss(
 ) -> list[Comparison]:
     """A loss (loss, dx) = op(x, y): the loss and dx against the references, ⟨dx, u⟩ against the
     finite difference of the implementation's own loss, dx's form, aliasing and the inputs; for
-    a shift-invariant loss, the loss and dx at every score shifted past exp's overflow as well."""
+    a shift-invariant loss, the loss and dx with each row's scores shifted past exp's overflow
+    as well, each row by another multiple of the shift."""
     op, where = case.op, Where(function=case.op.forward)
     loss = expect_float(op.forward, value, "the loss")
     refs = evaluations(op, arrays, case.hypers, None)

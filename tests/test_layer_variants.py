@@ -136,9 +136,10 @@ def _dropout(m) -> bool:
 
 
 def _loss(m, name: str, torch_loss) -> bool:
-    """At scores of size ~3, and at the same plus 1000 (past exp's overflow)."""
+    """At scores of size ~3, and at the same with row r's plus 1000·(r + 1) (past exp's overflow,
+    the rows 1000 apart)."""
     agree = True
-    for scores in (X * 3, X * 3 + 1000.0):
+    for scores in (X * 3, X * 3 + 1000.0 * np.arange(1, len(X) + 1)[:, None]):
         x = _t(scores, True)
         value = torch_loss(x, torch.tensor(LABELS))
         value.backward()

@@ -182,8 +182,17 @@ BUGGY: dict[str, LayerVariant] = {
                 "    exp = np.exp(x)\n    log_probs = np.log(exp / exp.sum(axis=1, keepdims=True))\n",
             ),
             function="softmax_loss",
-            quantity="loss, scores + 1000",
+            quantity="loss, rows + 1000·(r + 1)",
             cause=Cause.NAN,
+        ),
+        _v(
+            "softmax_loss_shifted_by_the_global_max",
+            "softmax_loss",
+            "the scores shifted by the max of them all, x − np.max(x), not by each row's: right until rows lie far apart",
+            ("    shifted = x - x.max(axis=1, keepdims=True)\n", "    shifted = x - np.max(x)\n"),
+            function="softmax_loss",
+            quantity="loss, rows + 1000·(r + 1)",
+            cause=Cause.INFINITE,
         ),
         _v(
             "softmax_loss_no_mean",
