@@ -30,7 +30,7 @@ import numpy as np
 from gradverify.diagnoses import Diagnosis, Hint
 from gradverify.properties.calls import ImplFailure, call
 from gradverify.properties.layer_cases import LayerCase
-from gradverify.properties.layer_checks import call_forward, grads_of, outputs_of
+from gradverify.properties.layer_checks import call_forward, grads_of, outputs_of, stored_state
 from gradverify.references.compare import Cause, compare, tolerance_for
 from gradverify.references.layer_spec import LayerOp, shape_of
 
@@ -629,12 +629,7 @@ def observe(impl: ModuleType, case: LayerCase) -> Probe:
         probe.got.update({(op.forward, "loss"): first, (op.forward, "dx"): cache})
     elif first is not None:
         probe.got.update({(op.forward, name): value for (name, _), value in zip(named, outputs_of(op, first))})
-        probe.got.update(
-            {
-                (op.forward, f"{op.param}[{key!r}]"): params.get(key, arrays.get(key) if key in case.omitted else None)
-                for key in op.state
-            }
-        )
+        probe.got.update({(op.forward, f"{op.param}[{key!r}]"): v for key, v in stored_state(case, params, arrays).items()})
         if op.random:
             try:
                 probe.got[(op.forward, "again")] = call_forward(impl, op, arrays, case.hypers, case.omitted)[0]

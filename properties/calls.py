@@ -65,6 +65,14 @@ _guarded = 0
 
 
 @contextlib.contextmanager
+def _warnings_ignored() -> Iterator[None]:
+    """Warnings ignored in the block: an overflow warning is not a verdict; the values are checked."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@contextlib.contextmanager
 def calls_guarded() -> Iterator[None]:
     """A block of many calls (one layer case's check makes ~6): SIGALRM's handler and the
     warnings filter that every call needs are set once for the block and restored after it,
@@ -76,8 +84,7 @@ def calls_guarded() -> Iterator[None]:
     previous = signal.signal(signal.SIGALRM, _expire)
     _guarded += 1
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # an overflow warning is not a verdict; the values are checked
+        with _warnings_ignored():
             yield
     finally:
         _guarded -= 1
@@ -89,8 +96,7 @@ def time_limit(seconds: float) -> Iterator[None]:
     """Interrupt the block after `seconds` (main thread only; elsewhere no limit), warnings
     ignored in it."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _warnings_ignored():
             yield
         return
     with calls_guarded():

@@ -333,19 +333,18 @@ def check_backward(
     return out + compare_grads(function, case, grads, refs, fd)
 
 
-def _state(
-    op: LayerOp, params: dict[str, Any], refs: dict[str, Evaluation], tol: str, absent: dict[str, np.ndarray]
-) -> list[Comparison]:
-    """The parameter dict's state after the forward against each reference's; a key the case left
-    out (`absent`: its default, zeros) and the forward did not store stands for that default, which
-    is right where the state is unchanged (test mode) and wrong where it is updated."""
+def stored_state(case: LayerCase, params: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each state key of the op as the forward left it in its parameter dict `params`, by key; a
+    key the case left out (its default in `arrays`: zeros) that the forward did not store stands
+    for that default, which is right where the state is unchanged (test mode) and wrong where it
+    is updated. None for a key the forward should have kept and did not."""
+    return {key: params.get(key, arrays.get(key) if key in case.omitted else None) for key in case.op.state}
+
+
+def _state(op: LayerOp, stored: dict[str, Any], refs: dict[str, Evaluation], tol: str) -> list[Comparison]:
+    """The parameter dict's state after the forward (stored_state) against each reference's."""
     return [
-        compare(
-            Where(oracle=oracle, function=op.forward, quantity=f"{op.param}[{key!r}]"),
-            params.get(key, absent.get(key)),
-            ev.state[key],
-            tol,
-        )
+        compare(Where(oracle=oracle, function=op.forward, quantity=f"{op.param}[{key!r}]"), stored[key], ev.state[key], tol)
         for oracle, ev in refs.items()
         for key in op.state
     ]
@@ -384,7 +383,7 @@ def _check_layer(impl: ModuleType, case: LayerCase) -> list[Comparison]:
         for o, ev in refs.items()
         for (name, _), expected in zip(named, outputs_of(op, ev.out))
     ]
-    out += _state(op, params, refs, tol, {k: arrays[k] for k in case.omitted if k in arrays})
+    out += _state(op, stored_state(case, params, arrays), refs, tol)
     if op.random:
         out += _same_again(impl, case, arrays, first)
     before = {k: pristine[k] for k in passed}

@@ -49,9 +49,10 @@ def layer_cases(
     op: LayerOp, *, max_size: int | None = None, dtype: str = "float64", limits: tuple[tuple[str, str, Any], ...] = ()
 ) -> st.SearchStrategy[LayerCase]:
     """Cases of `op` checked in `dtype` ("float64" or "float32"); `max_size` caps every size
-    (never below its low); each key of op.omittable left out of the parameter dict or not. `limits`, the cases an adapter maps (properties/scope.py Limit): a
-    hyperparameter drawn only from the values it allows, a size or hyperparameter tied to
-    another set equal to it (a draw where that value is outside its own range is discarded)."""
+    (never below its low); each key of op.omittable left out of the parameter dict or not.
+    `limits`, the cases an adapter maps (properties/scope.py Limit): a hyperparameter drawn only
+    from the values it allows, a size or hyperparameter tied to another set equal to it (a draw
+    where that value is outside its own range is discarded)."""
     if max_size is not None and (not isinstance(max_size, int) or max_size < 1):
         raise ValueError(f"max_size must be an integer >= 1, got {max_size!r}")
     check_dtype(dtype)

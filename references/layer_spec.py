@@ -139,8 +139,8 @@ class LayerOp:
     #: what follows _forward and _backward in the functions' names (CS231n's "_naive" conv)
     suffix: str = ""
     #: a loss that one constant added to all of a sample's scores (x's last axis) leaves as it
-    #: is, loss and dx: checked at a shift past exp's overflow (layer_checks.SHIFTS), where a
-    #: softmax not shifted by its row's max gives inf or NaN
+    #: is, loss and dx: checked with each row shifted past exp's overflow, by another multiple of
+    #: the shift (layer_checks.SHIFTS), where a softmax not shifted by its row's max gives inf or NaN
     shift_invariant: bool = False
 
     @property
@@ -243,13 +243,13 @@ def _bundled(name: str) -> dict[str, Any]:
 #: CS231n's default eps and momentum first, then values that make a wrong one show.
 _MODE = Hyper("mode", ("train", "test"))
 _EPS = Hyper("eps", (1e-5, 1e-3, 0.1), default=1e-5)
-#: batchnorm's (and spatial batchnorm's) momentum and running averages, each of which CS231n's
-#: FullyConnectedNet leaves out of bn_param (it passes {"mode": "train"} alone)
 #: dropout's seeds, shrinking to the first: after np.random.seed(55) the first np.random.rand
 #: values are 0.093, 0.972, 0.484, so the smallest case keeps its first unit at every p ≥ 0.25 and
 #: drops its second at every p < 1, and a missing 1/p shows in it (after seed 0 they are 0.549,
 #: 0.715, 0.603, 0.545: at p ≤ 0.5 a case of up to 4 units keeps none, and shows nothing)
 _DROPOUT_SEEDS = (55, 0, 123)
+#: batchnorm's (and spatial batchnorm's) momentum, which CS231n's FullyConnectedNet leaves out of
+#: bn_param with eps and the running averages (it passes {"mode": "train"} alone)
 _MOMENTUM = Hyper("momentum", (0.9, 0.5), default=0.9)
 _NORM_SIZES = (Size("N", 2, 5), Size("D", 1, 4))
 
