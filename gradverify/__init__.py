@@ -23,6 +23,7 @@ The application's own files (gradverify/):
     pytest_plugin.py the checks as pytest items, in the user's own test run
     runner.py        a session: the checks of one implementation in turn, replay commands, hints
     search.py        one check: its corpus replayed, its coverage cases, the hypothesis search
+    workers.py       a run's checks shared with worker processes (verify --jobs)
     results.py       the structured results the reports read, and merging them across processes
     profiles.py      the run profiles (dev, ci, thorough) and hypothesis's settings and home folder
     corpus.py        the regression corpus: counterexamples saved and replayed
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     from gradverify.references.compare import Cause, Comparison, Where
     from gradverify.results import Failure, PropertyResult, VerifyResult
     from gradverify.runner import Progress, Session
+    from gradverify.corpus import Entry
 
 #: The implementation verified when none is named: the bundled one.
 BUNDLED_IMPL = "gradverify.impl"
@@ -154,6 +156,7 @@ def verify(
     project: str | Path | None = None,
     fail_fast: bool = False,
     progress: "Progress | None" = None,
+    jobs: "int | str" = 1,
 ) -> "VerifyResult":
     """Check an implementation of the backprop protocol against JAX, PyTorch and finite differences.
 
@@ -176,27 +179,26 @@ def verify(
     replay: run exactly one saved counterexample (a corpus file's path, or its JSON) instead.
     project: the folder whose .gradverify/ holds the corpus and the hypothesis database
         (default: the nearest folder up from the working folder with a pyproject.toml or .git).
+    jobs: the processes that run the checks, this one and jobs − 1 workers that load `impl` again
+        (gradverify.workers: a serial run's results; more than 1 needs a module name or a path);
+        "auto": one per CPU, at most 4, for 8 checks or more and `impl` by name or path, else 1.
 
     Hypothesis's own files (its cache of constants) go under <project>/.gradverify/hypothesis/
     with the dev and thorough profiles, and into a temporary folder removed at exit with ci.
     Returns a VerifyResult (`.passed`, `.results`, `.failed`). Raises ValueError for an unknown
-    profile or dtype, a property or skip pattern that matches no check, an unknown component, an adapter
+    profile or dtype, bad jobs, a property or skip pattern that matches no check, an unknown component, an adapter
     that cannot be used (its subclass gradverify.grading.adapters.AdapterError), an unreadable
     replay or [tool.gradverify], and gradverify.loader.ImplLoadError for an implementation that
     cannot be loaded or that (without an adapter) defines none of the functions of either protocol.
     """
-    from gradverify import runner
+    from gradverify import runner, workers
 
+    workers.check_jobs(jobs, loaded=isinstance(impl, ModuleType))
     chosen = runner.select(properties, skip) if properties is not None or skip else None
-    options: dict[str, Any] = {
-        "regressions": regressions,
-        "save_regressions": save_regressions,
-        "replay": replay,
-        "project": project,
-        "dtype": dtype,
-    }
+    options: dict[str, Any] = {"regressions": regressions, "save_regressions": save_regressions, "replay": replay}
+    options.update(project=project, dtype=dtype)
     session = prepare(impl, profile=profile, seed=seed, budget=budget, components=components, adapter=adapter, **options)
-    return runner.run_all(session, chosen, progress=progress, fail_fast=fail_fast)
+    return workers.run_all(session, chosen, jobs=jobs, progress=progress, fail_fast=fail_fast)
 
 
 def prepare(
@@ -217,34 +219,32 @@ def prepare(
     adapter_base: Path | None = None,
 ) -> "Session":
     """What `verify` does before its first check, as a gradverify.runner.Session whose checks
-    `runner.run_one(session, name)` then runs one at a time (the pytest plugin runs each as a
-    pytest item): the profile checked, the implementation loaded (a Library as it is), its corpus and hypothesis
-    folders found under the project, hypothesis's own files placed, JAX's compilation cache on.
+    `runner.run_one(session, name)` then runs one at a time (the pytest plugin runs each as a pytest item):
+    the profile checked, the implementation loaded (a Library as it is), its corpus and hypothesis folders
+    found under the project, hypothesis's own files placed, JAX's compilation cache on; the session's
+    recipe for workers (gradverify.workers) when `impl` is a name or a path.
 
     name: what a loaded module `impl` is known as, in the corpus and in replay commands (a
     module name or a .py path; default: the module's __name__). own_process: False inside a
     host's process (the pytest plugin): hypothesis's storage, a setting of the whole process,
     is left as the host has it, so a user's own hypothesis tests keep their database. adapter_base:
     what a relative adapter path is relative to (default: the working folder). The rest is verify's."""
-    from gradverify import corpus, library, profiles, project as projects, runner
+    arguments = dict(locals())  # as given, for the recipe
+    from gradverify import library, profiles, project as projects, runner
     from gradverify.references import jax_backend
 
     if profile not in profiles.PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(profiles.PROFILES)}")
     root = Path(project).resolve() if project is not None else projects.find_project()
-    try:
-        entry = corpus.load_replay(replay) if replay is not None else None
-    except ValueError as exc:
-        raise ValueError(f"replay: {exc}") from None
+    entry = _replayed(replay)
     lib = impl if isinstance(impl, library.Library) else _library(impl, name, adapter, components, root, adapter_base, dtype)
-    spec = lib.spec
-    corpus_dir, database_dir = projects.state_folders(root, spec, regressions)
+    corpus_dir, database_dir = projects.state_folders(root, lib.spec, regressions)
     if own_process:  # a setting of the whole process: not for a host's (profiles.use_hypothesis_home)
         profiles.use_hypothesis_home(projects.hypothesis_root(root) if profiles.PROFILES[profile].database else None)
     jax_backend.enable_persistent_cache()
-    return runner.start(
+    session = runner.start(
         lib.module,
-        impl_spec=spec,
+        impl_spec=lib.spec,
         profile=profile,
         seed=seed,
         budget=budget,
@@ -257,6 +257,20 @@ def prepare(
         adapter=lib.adapter,
         replay_options=lib.replay_options,
     )
+    session.recipe = (
+        {**arguments, "impl": str(impl), "project": root, "own_process": True} if isinstance(impl, (str, Path)) else None
+    )
+    return session
+
+
+def _replayed(replay: str | None) -> "Entry | None":
+    """The corpus entry that `replay` (a corpus file's path, or its JSON) names; None for None."""
+    from gradverify import corpus
+
+    try:
+        return corpus.load_replay(replay) if replay is not None else None
+    except ValueError as exc:
+        raise ValueError(f"replay: {exc}") from None
 
 
 def _library(

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from gradverify.options import positive_int, threshold
+from gradverify.options import jobs_option, positive_int, threshold
 from gradverify.terminal import inert  # every piece of text from outside that this module prints
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -109,6 +109,13 @@ def _add_verify(sub: Any) -> None:
     )
     v.add_argument("--no-save", action="store_true", help="do not add new counterexamples to the corpus")
     v.add_argument("--fail-fast", action="store_true", help="stop at the first check that fails")
+    v.add_argument(
+        "--jobs",
+        type=jobs_option,
+        default="auto",
+        help="processes that run the checks, each loading the implementation (default auto: one per CPU,"
+        " at most 4, for 8 checks or more)",
+    )
     v.add_argument("--quiet", action="store_true", help="no progress lines")
     v.add_argument("--no-plots", action="store_true", help="no pictures beside the report (tables and text only)")
     v.set_defaults(func=_cmd_verify)
@@ -342,6 +349,7 @@ def _verify(args: argparse.Namespace, settings: dict[str, Any], root: Any) -> An
         replay=args.replay,
         fail_fast=args.fail_fast,
         progress=None if args.quiet else _progress,
+        jobs=args.jobs,
     )
 
 

@@ -18,6 +18,11 @@ def positive_int(text: str) -> int:
     return value
 
 
+def jobs_option(text: str) -> int | str:
+    """argparse type of verify's --jobs: "auto" or a positive integer."""
+    return "auto" if text == "auto" else positive_int(text)
+
+
 @dataclass(frozen=True)
 class Threshold:
     """grade --fail-under: a score in points (`percent` False) or a share of the rubric's maximum,

@@ -94,6 +94,9 @@ class Session:
     scope: Scope = field(default_factory=Scope)
     #: how the replay command names the adapter and the components (gradverify.library.Library)
     replay_options: str = ""
+    #: how a worker process prepares the same session (gradverify.workers): prepare()'s
+    #: arguments, the implementation by module name or path; None for a loaded module's
+    recipe: dict[str, Any] | None = None
     clock: float = field(default_factory=time.perf_counter)
 
     def names(self, only: list[str] | None = None) -> list[str]:

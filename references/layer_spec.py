@@ -176,6 +176,14 @@ class LayerOp:
     def differentiable(self) -> tuple[Arg, ...]:
         return tuple(a for a in self.args if a.differentiable)
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """An op of LAYER_OPS pickles as its name (its shape rules are lambdas, which pickle cannot
+        carry), so that a result holding a case of it travels between processes (pytest-xdist's,
+        verify's workers); an op of a library's own pickles field by field."""
+        if LAYER_OPS.get(self.name) is self:
+            return (layer_op, (self.name,))
+        return object.__reduce_ex__(self, protocol)
+
     def __post_init__(self) -> None:
         if any(a.zeros_default and not a.in_param for a in self.args) or any(
             h.default is not None and h.positional for h in self.hypers
@@ -188,6 +196,11 @@ class LayerOp:
             for token in shape:
                 if not token.isdigit() and token.removesuffix("*").removeprefix("Π").lstrip("0123456789") not in known:
                     raise ValueError(f"op {self.name}: {name}'s shape names an unknown size {token!r}")
+
+
+def layer_op(name: str) -> LayerOp:
+    """The op of LAYER_OPS called `name` (how a pickled one is found again)."""
+    return LAYER_OPS[name]
 
 
 def sizes_of(op: LayerOp, dims: dict[str, Any], hyper: dict[str, Any]) -> dict[str, Any] | None:
