@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import itertools
 from functools import partial
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +49,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
-from .jax_compile import FAST_COMPILE, jit
+from .jax_compile import FAST_COMPILE, jit, keep_executables, kept
 from .spec import LEAKY_SLOPE, PROTOCOL_FUNCTIONS, batches
 from .validate import (
     validate_same_structure,
@@ -84,6 +85,7 @@ def enable_persistent_cache(path: str | None = None) -> None:
     folder = setting or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "gradverify", "jax")
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    keep_executables(Path(folder) / "gradverify-executables")
 
 
 def _bucket(n: int, floor: int) -> int:
@@ -211,17 +213,17 @@ def _network_loss(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2,
     return lax.switch(loss, _LOSS_BRANCHES, y_pred, Y, labels, real, n, k) + penalty
 
 
-def _by_size(fun, **kwargs):
+def _by_size(fun, name: str):
     """fun compiled two ways, by the padded width of the network it is called on (Ws's last axis):
     up to UNITS_FLOOR (every network the ci profile draws) with FASTEST_COMPILE, where compiling
     is all that costs (`verify --profile ci`: ~3 s of CPU less than FAST_COMPILE); wider with
     FAST_COMPILE, whose code runs as fast as XLA's default (the benchmarks' 64-128-128-10 network:
     a batched check ~23 ms, ~41 ms with FASTEST_COMPILE)."""
-    small, big = jit(fun, **kwargs), jit(fun, options=FAST_COMPILE, **kwargs)
-    return lambda Ws, *args, **named: (small if Ws.shape[-1] <= UNITS_FLOOR else big)(Ws, *args, **named)
+    small, big = kept(fun, f"{name}:small"), kept(fun, f"{name}:big", options=FAST_COMPILE)
+    return lambda Ws, *args: (small if Ws.shape[-1] <= UNITS_FLOOR else big)(Ws, *args)
 
 
-_network_value_and_grad = _by_size(jax.value_and_grad(_network_loss, argnums=(0, 1)))
+_network_value_and_grad = _by_size(jax.value_and_grad(_network_loss, argnums=(0, 1)), "network_value_and_grad")
 
 
 @jit
@@ -366,7 +368,7 @@ def _value_and_grad_many(Ws, bs, loss, acts, units, real_layer, X, Y, labels, re
     return jax.vmap(one, in_axes=axes)(Ws, bs, loss, acts, units, real_layer, X, Y, labels, real, l2, n, k)
 
 
-_network_value_and_grad_many = _by_size(_value_and_grad_many)
+_network_value_and_grad_many = _by_size(_value_and_grad_many, "network_value_and_grad_many")
 
 
 def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[float, list[dict]]]:
@@ -381,7 +383,7 @@ def network_gradients_many(nets: list[dict], Xs: list, Ys: list) -> list[tuple[f
     count = len(args)
     args += [args[0]] * (-count % MANY_BUCKET)
     stacked = {key: (np.stack([a[key] for a in args]) if key in _PER_NETWORK else args[0][key]) for key in args[0]}
-    values, (gW, gb) = _network_value_and_grad_many(**stacked)
+    values, (gW, gb) = _network_value_and_grad_many(*stacked.values())  # in the kernel's order
     values, gW, gb = np.asarray(values), np.asarray(gW), np.asarray(gb)
     layers = checked[0][0]["layers"]
     return [(float(values[i]), _unpad(gW[i], gb[i], layers)) for i in range(count)]

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .jax_compile import jit
+from .jax_compile import jit, kept
 
 jax.config.update("jax_enable_x64", True)
 
@@ -178,7 +178,7 @@ def _compiled(op: Any, static: tuple[tuple[str, Any], ...]) -> Any:
     static hyperparameters (a mode, the integers that shapes follow: stride, pad, G); the real
     ones (eps, momentum, p) are traced, so that JAX compiles once per op, mode and shapes, not
     once per value of each."""
-    from .layer_spec import resolve, split
+    from .layer_spec import LAYER_OPS, resolve, split
 
     names = tuple(arg.name for arg in op.differentiable)
     ref = resolve(op.jax)
@@ -192,7 +192,10 @@ def _compiled(op: Any, static: tuple[tuple[str, Any], ...]) -> Any:
         out, vjp, state = jax.vjp(f, *values, has_aux=True)
         return out, state, vjp(jnp.ones_like(out) if dout is None else dout)
 
-    return jit(run)
+    name: str = op.name
+    if LAYER_OPS.get(name) is op:  # an op of the table: its reference is this package's own source
+        return kept(run, f"layer:{name}:{static}")
+    return jit(run)  # a library's own op: its reference may change between runs unseen
 
 
 # --------------------------------------------------------------------------- #
