@@ -13,8 +13,8 @@ run before it in its process.
 
 What it costs: a worker's start (~1 s of imports, and JAX's and torch's on its first check), and
 the compilations and warm caches that the processes no longer share. What it gains on this
-2-core machine: `verify --profile ci` in ~0.6 of the serial run's wall time (benchmarks/bench.py,
-part 6). Checks and results travel by pickle over a pipe between the main process and its own
+2-core machine: `verify --profile ci` in ~0.7 of the serial run's wall time, cold or warm
+(measured with `--jobs 1` and `--jobs auto` in the same run). Checks and results travel by pickle over a pipe between the main process and its own
 children. A worker that exits, or cannot send a result, leaves the check it had to the main
 process, which runs it as a serial run would, and gets no more checks.
 """

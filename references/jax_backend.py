@@ -74,9 +74,11 @@ SAFE = 0.5  # stands in for masked entries: inside every loss's domain
 
 
 def enable_persistent_cache(path: str | None = None) -> None:
-    """Keep compiled kernels on disk between runs: a bucket's first call then costs ~0.17 s
-    instead of ~1 s. Default folder: $XDG_CACHE_HOME/gradverify/jax (~/.cache/…);
-    GRADVERIFY_JAX_CACHE=off disables it, any other value is the folder."""
+    """Keep compiled kernels on disk between runs: JAX's persistent compilation cache in the
+    folder, and the kept executables (jax_compile.Kept: the layer ops' and the network kernels',
+    loaded without tracing) in its gradverify-executables/. Default folder:
+    $XDG_CACHE_HOME/gradverify/jax (~/.cache/…); GRADVERIFY_JAX_CACHE=off disables both, any
+    other value is the folder."""
     import os
 
     setting = os.environ.get("GRADVERIFY_JAX_CACHE", path or "")

@@ -1,7 +1,9 @@
-"""How the JAX references are compiled: `jit`, jax.jit with XLA's cheap compilation options.
+"""How the JAX references are compiled: `jit`, jax.jit with XLA's cheap compilation options, and
+`kept`, the same with each executable kept between runs.
 
-    from .jax_compile import jit
+    from .jax_compile import jit, kept
     _dense_forward = jit(_dense)
+    _network = kept(_network_loss, "network_loss")     # loaded, not traced again, by the next run
 
 Every reference call is a few numbers to a few thousand, and the suite draws new shapes (the layer
 ops: nearly every case) or new buckets (the networks) all the time, so compiling costs far more
@@ -11,6 +13,12 @@ than the default buckets, whose code runs on many thousands of numbers: FAST_COM
 (jax_backend._by_size). `verify --profile ci`'s MLP checks: ~11 s of CPU instead of ~16 s
 (benchmarks/bench.py, part 6; docs/layers.md, "Speed"). The arithmetic is the same float64
 computation: the options change how XLA generates code, not what it computes.
+
+A kept executable (`Kept`) is found again by its signature: the function's name and static
+values, its arguments' tree, shapes and dtypes, jax and the backend, and the source of this
+package, so any change to a reference compiles anew. JAX's own persistent cache saves only the
+compiling; a kept executable saves the tracing and lowering too, which a layer case's new
+shape or a network bucket costs in every run otherwise (~10 to ~45 ms a shape, ~1 s a bucket).
 """
 
 from __future__ import annotations
