@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gradverify.properties.cases import Architecture, Example, TrainCase
-from gradverify.properties.checks import PROPERTIES, Property
+from gradverify.properties.checks import Property
 from gradverify.grading import adapters, cost, domain, handin
 from gradverify.grading.adapters import Adapter
 from gradverify.diagnoses import Hint
 from gradverify.hints import hints
-from gradverify.grading.kinds import KINDS
+from gradverify.grading.kinds import KINDS, item_property
 from gradverify.grading.rubric import Item, Rubric
 from gradverify.grading.secret import GradeSeed, SeedSource, grade_seed, one_off_secret, submission_digest
 from gradverify.loader import missing_functions
@@ -256,8 +256,8 @@ def grade_item(
         return unmapped
     start = time.perf_counter()
     kind = KINDS[item.check]
-    base = PROPERTIES[kind.prop]
-    missing = [fn for fn in base.functions if fn in missing_functions(module)]
+    base = item_property(item.check, item.target)
+    missing = [fn for fn in base.functions if not callable(getattr(module, fn, None))]
     if missing:
         return ItemResult(item, False, 0.0, reason=f"{', '.join(missing)} not defined", cause=Cause.NOT_DEFINED)
     budget = deadline(rubric.item_timeout) if deadline else _no_deadline()

@@ -1,5 +1,10 @@
 """The kinds of rubric item: for each `check` a rubric may name, the property that checks it and
-the cases it draws (one table, KINDS, that the rubric, the items and the adapters all read)."""
+the cases it draws (one table, KINDS, that the rubric, the items and the adapters all read).
+
+The layer protocol's kinds name their property by their target: `check = "layer"`,
+`target = "batchnorm"` runs `layer_batchnorm_matches_references`, the generic check of the op
+(docs/layers.md), and `check = "update_rule"`, `target = "adam"`, `optim_adam_matches_torch_optim`
+(`item_property`)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,13 @@ from typing import Protocol
 from hypothesis import strategies as st
 
 from gradverify.properties import strategies
+from gradverify.properties.checks import PROPERTIES, Property
+from gradverify.properties.layer_properties import LAYER_PROPERTIES
+from gradverify.properties.layer_strategies import layer_cases
+from gradverify.properties.optim_properties import OPTIM_PROPERTIES
+from gradverify.properties.optim_strategies import optim_cases
+from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 
 
@@ -33,6 +45,7 @@ class Strategy(Protocol):
 class Kind:
     """A kind of rubric item: which property checks it and on which cases."""
 
+    #: the property's name; "{target}" in it stands for the item's target
     prop: str
     strategy: Strategy
     targets: tuple[str, ...] = ()
@@ -89,7 +102,26 @@ KINDS: dict[str, Kind] = {
         ),
         composite=True,
     ),
+    "layer": Kind(
+        "layer_{target}_matches_references",
+        lambda target, acts, losses, outs, l2, hidden=None: layer_cases(LAYER_OPS[_target(target, "layer")], max_size=3),
+        tuple(LAYER_OPS),
+    ),
+    "update_rule": Kind(
+        "optim_{target}_matches_torch_optim",
+        lambda target, acts, losses, outs, l2, hidden=None: optim_cases(OPTIMIZERS[_target(target, "update_rule")]),
+        tuple(OPTIMIZERS),
+    ),
 }
+
+#: Every property a rubric item may run, by name.
+ITEM_PROPERTIES: dict[str, Property] = {**PROPERTIES, **LAYER_PROPERTIES, **OPTIM_PROPERTIES}
+
+
+def item_property(check: str, target: str | None) -> Property:
+    """The property that an item of kind `check` (and `target`, for a kind whose property
+    follows it) runs."""
+    return ITEM_PROPERTIES[KINDS[check].prop.format(target=target)]
 
 
 #: Kinds whose check needs another kind's work to be right (the L2 item compares the whole

@@ -6,6 +6,12 @@ wraps the sandbox's proxy module so that each function does the translation and 
 `calls.call` that it keeps its own time limit (no SIGALRM may cut into the sandbox's I/O).
 A returned value the suite's checks could not even convert to numbers (`unusable`: an object
 array, 10**400) is that call's failure too, so no check meets it.
+
+The layer protocol's functions and the update rules are called as stateful ones
+(`STATEFUL`, gradverify.sandbox.state): what they change in their arguments (a bn_param's running
+averages, an input changed in place) and the memory their results share with their inputs come
+back as they would in one process, and a forward's cache stays in the sandbox (a Handle crosses
+instead), so a cache may hold any object of the student's.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from typing import Any, Callable
 
 from gradverify.properties.calls import ImplFailure, raised
 from gradverify.references.compare import Cause
+from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.sandbox.codec import OpaqueValue
 from gradverify.sandbox.errors import CallFailure, SubmissionCallError
 
@@ -74,10 +82,30 @@ def _suite_function(name: str, remote: Callable[..., Any]) -> Callable[..., Any]
     return call
 
 
+def _stateful() -> dict[str, int | None]:
+    """Each layer and update-rule function by name, with the index of the returned item kept in
+    the sandbox (a forward's cache: after its outputs) or None (a backward, a loss, a rule)."""
+    table: dict[str, int | None] = {name: None for name in OPTIMIZERS}
+    for op in LAYER_OPS.values():
+        if op.loss:
+            table[op.name] = None
+            continue
+        table[op.forward] = len(op.outputs)
+        table.update(dict.fromkeys(op.backwards))
+    return table
+
+
+#: The functions called as stateful ones (RemoteFunction.stateful), with the item each keeps.
+STATEFUL: dict[str, int | None] = _stateful()
+
+
 def suite_view(proxy: types.ModuleType) -> types.ModuleType:
-    """A module with the proxy's functions, each reporting failures as ImplFailure."""
+    """A module with the proxy's functions, each reporting failures as ImplFailure; the layer
+    and update-rule functions called as stateful ones (STATEFUL)."""
     module = types.ModuleType(proxy.__name__, proxy.__doc__)
     for name, value in vars(proxy).items():
         if callable(value) and not name.startswith("__"):
+            if name in STATEFUL and hasattr(value, "stateful"):
+                value = value.stateful(keep=STATEFUL[name])
             setattr(module, name, _suite_function(name, value))
     return module

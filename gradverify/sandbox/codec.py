@@ -6,8 +6,9 @@ script), the grader as `gradverify.sandbox.codec`.
 Messages are 8-byte big-endian lengths followed by that many bytes of JSON. Values are
 encoded by :func:`encode_value` and decoded by :func:`decode_value`: JSON scalars, lists
 and str-keyed dicts as themselves; tuples, complex numbers and dicts that use a tag as a
-key are tagged; numeric NumPy arrays travel as base64 of their raw bytes; anything else
-becomes an opaque stand-in carrying its type name and the start of its repr. Decoding
+key are tagged; numeric NumPy arrays travel as base64 of their raw bytes; a `Handle` (a value
+the worker keeps, such as a layer's cache) as its number; anything else becomes an opaque
+stand-in carrying its type name and the start of its repr. Decoding
 validates everything and never executes anything.
 """
 
@@ -43,7 +44,9 @@ NAME_LIMIT = 100
 MESSAGE_LIMIT = 1000
 
 HEADER = struct.Struct(">Q")
-TAGS = frozenset({"__ndarray__", "__tuple__", "__complex__", "__object__", "__dict__"})
+TAGS = frozenset({"__ndarray__", "__tuple__", "__complex__", "__object__", "__dict__", "__handle__"})
+#: Largest number a Handle may carry.
+HANDLE_MAX = 2**53
 ARRAY_KINDS = frozenset("biufc")
 _DTYPE = re.compile(r"[<>|=][biufc][0-9]{1,2}")
 _LARGEST_INT_BITS = 14_000  # json refuses ints of more than 4300 decimal digits
@@ -81,6 +84,26 @@ class OpaqueValue:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} from the submission: {self.repr_text}>"
+
+
+class Handle:
+    """A value the worker keeps on its side, named by its number: a layer forward's cache, which
+    may be any object of the submission's. Only the number crosses; a call that passes the Handle
+    back gets the object it stands for (worker.Kept)."""
+
+    __slots__ = ("number",)
+
+    def __init__(self, number: int):
+        self.number = number
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Handle and other.number == self.number
+
+    def __hash__(self) -> int:
+        return hash(("Handle", self.number))
+
+    def __repr__(self) -> str:
+        return f"<value #{self.number}, kept in the sandbox>"
 
 
 _OPAQUE_CLASSES: dict[str, type] = {}
@@ -154,6 +177,8 @@ class _Encoder:
             return {"__tuple__": [self.tree(item, depth + 1) for item in tuple.__iter__(value)]}
         if issubclass(kind, dict):
             return self.mapping(value, depth)
+        if kind is Handle:
+            return {"__handle__": int(value.number)}
         return self.opaque(value)
 
     def scalar(self, value: np.generic) -> Any:
@@ -244,6 +269,8 @@ def _decode_object(tree: dict, depth: int) -> Any:
         return complex(body[0], body[1])
     if tag == "__object__":
         return _decode_opaque(tree)
+    if tag == "__handle__" and type(body) is int and 0 <= body <= HANDLE_MAX:
+        return Handle(body)
     raise MalformedValue(f"bad {tag}")
 
 

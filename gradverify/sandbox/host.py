@@ -73,6 +73,7 @@ from .errors import (
     string_set,
 )
 from .codec import FRAME_SLACK, ValueTooDeep, ValueTooLarge, decode_value, reply_limit, dump_message, encode_value
+from . import state
 from .tree import Tree
 from .folder import FileNotCopied, make_folder, prepare_separate_user, reader_group, remove_tree, unreadable
 from .processes import TOKEN_VARIABLE, CallTiming, cpu_seconds, sandbox_cpu, sandbox_processes, sweep_user, tasks_of
@@ -140,6 +141,24 @@ class RemoteFunction:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._sandbox._call(self.__name__, args, kwargs)
+
+    def stateful(self, keep: int | None = None) -> "StatefulFunction":
+        """The same function called as a stateful one: its arguments written back and its
+        returned arrays' sharing rebuilt (gradverify.sandbox.state); `keep`, an index: that item
+        of the returned tuple (a layer forward's cache) stays in the sandbox, and a Handle that
+        a later call passes back stands for it."""
+        return StatefulFunction(self._sandbox, self.__name__, keep)
+
+
+class StatefulFunction(RemoteFunction):
+    """A submission function called with its arguments written back (RemoteFunction.stateful)."""
+
+    def __init__(self, sandbox: "Sandbox", name: str, keep: int | None):
+        super().__init__(sandbox, name)
+        self.keep = keep
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._sandbox._call(self.__name__, args, kwargs, stateful=(self.keep,))
 
     def __repr__(self) -> str:
         return f"<function {self.__name__} of the sandboxed submission>"
@@ -549,10 +568,19 @@ class Sandbox:
         self._state.worker = worker
         return worker
 
-    def _call(self, function: str, args: tuple, kwargs: dict, timing: list | None = None, timeout: float | None = None) -> Any:
+    def _call(
+        self,
+        function: str,
+        args: tuple,
+        kwargs: dict,
+        timing: list | None = None,
+        timeout: float | None = None,
+        stateful: tuple[int | None] | None = None,
+    ) -> Any:
         """Run submission.function(*args, **kwargs) in the child; the value or SubmissionCallError.
         `timing`: a list to append the call's CallTiming to (a failed call appends nothing);
-        `timeout`: this call's wall-clock limit instead of call_timeout."""
+        `timeout`: this call's wall-clock limit instead of call_timeout; `stateful`: (keep,), a
+        call of StatefulFunction's."""
         with self._lock:
             self._started()
             self._check_deadlines()
@@ -567,6 +595,8 @@ class Sandbox:
             worker = self._worker_for_call()
             seconds = self.call_timeout if timeout is None else timeout
             end, reason, binding = self._budget(seconds, f"timed out after {seconds:g} s")
+            if stateful is not None:
+                request.update(after=True, keep=stateful[0])
             request["id"] = next(self._ids)
             request["limit"] = reply_limit(len(dump_message(request)))
             worker.frame_limit = request["limit"] + FRAME_SLACK
@@ -591,9 +621,11 @@ class Sandbox:
             except BaseException:
                 self._discard_worker()
                 raise
-            value = self._result(reply)
+            value = self._result(reply, stateful is not None)
             if timing is not None:
                 timing.append(CallTiming(wall, cpu))
+            if stateful is not None:
+                return state.rebuild(list(args), value, self._decoded(reply.get("after")), reply.get("aliases"))
             return value
 
     def timed_call(
@@ -616,10 +648,19 @@ class Sandbox:
         pids = {worker.pid, *sandbox_processes(worker.pid, worker.token, worker.uid)}
         return {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
 
-    def _result(self, reply: dict) -> Any:
-        """The decoded value of a reply, or SubmissionCallError with the reason it reports."""
+    @staticmethod
+    def _decoded(tree: Any) -> Any:
+        """A stateful reply's `after`, decoded; None when it is malformed (nothing is written back)."""
+        try:
+            return decode_value(tree)
+        except Exception:  # noqa: BLE001 - MalformedValue, or anything odd: nothing of it is trusted
+            return None
+
+    def _result(self, reply: dict, stateful: bool = False) -> Any:
+        """The decoded value of a reply, or SubmissionCallError with the reason it reports
+        (`stateful`: a reply may carry `after` and `aliases` too)."""
         error = SubmissionCallError(MALFORMED_REASON, CallFailure.MALFORMED)
-        if set(reply) == {"id", "ok"}:
+        if set(reply) == {"id", "ok"} or (stateful and "ok" in reply and set(reply) <= {"id", "ok", "after", "aliases"}):
             try:
                 return decode_value(reply["ok"])
             except Exception:  # noqa: BLE001 - MalformedValue, or anything odd: nothing of it is trusted

@@ -54,6 +54,7 @@ import numpy as np  # noqa: E402,F401 - loaded before the submission, which may 
 if TYPE_CHECKING or __package__:  # the type checker reads the package's codec
     from .codec import (  # noqa: E402
         MESSAGE_LIMIT,
+        Handle,
         REPR_LIMIT,
         RESULT_LIMIT,
         ValueTooDeep,
@@ -71,6 +72,7 @@ else:
     try:
         from codec import (  # noqa: E402
             MESSAGE_LIMIT,
+            Handle,
             REPR_LIMIT,
             RESULT_LIMIT,
             ValueTooDeep,
@@ -435,35 +437,108 @@ def load_notebook(path: str) -> tuple[Any, dict, Origin]:
     return module, {"id": 0, "loaded": {"functions": top_level_callables(module), "cells_failed": failed}}, origin
 
 
-def _call(module: Any, request: dict, student: Origin | None = None) -> tuple[bool, Any]:
-    """Run the requested function; (True, value) or (False, failure fields). `student`: where
-    the student's code is (also through an adapter), whose innermost frame in a traceback is
-    reported with what it raised."""
+class Kept:
+    """The values this worker keeps for the grader, by number (a layer forward's cache: any object
+    of the submission's, passed back to its backward as it was). The oldest go first past LIMIT."""
+
+    LIMIT = 256
+
+    def __init__(self) -> None:
+        self.values: dict[int, Any] = {}
+        self.count = 0
+
+    def keep(self, value: Any) -> Handle:
+        self.values[self.count] = value
+        self.values.pop(self.count - self.LIMIT, None)
+        self.count += 1
+        return Handle(self.count - 1)
+
+    def resolve(self, args: list) -> list:
+        """`args` with each Handle among them (at the top level) the value it stands for;
+        LookupError for one this worker does not hold (dropped, or from an earlier worker)."""
+        out = []
+        for arg in args:
+            if type(arg) is Handle and arg.number not in self.values:
+                raise LookupError(f"the value #{arg.number} kept for the grader is gone (kept: the last {self.LIMIT})")
+            out.append(self.values[arg.number] if type(arg) is Handle else arg)
+        return out
+
+
+KEPT = Kept()
+
+
+def _address(array: np.ndarray) -> int:
+    return int(array.__array_interface__["data"][0])
+
+
+def _shares(a: np.ndarray, b: np.ndarray) -> bool:
+    """np.shares_memory, exact as the layer checks ask it (arrays of odd strides cost the
+    submission's own time limit)."""
+    return bool(np.shares_memory(a, b))
+
+
+def aliases(value: Any, args: list) -> list[dict]:
+    """Which arrays of a returned value (itself, or an item of a returned tuple or list) share
+    memory with an array argument or with an earlier returned array, and where in it they start
+    (bytes from its start) with what strides: what the grader needs to rebuild the same sharing
+    between the copies it gets (gradverify.sandbox.state)."""
+    items = list(value) if type(value) in (tuple, list) else [value]
+    returned = [(i, v) for i, v in enumerate(items[:64]) if type(v) is np.ndarray]
+    given = [(i, a) for i, a in enumerate(args[:64]) if type(a) is np.ndarray]
+    facts = []
+    for n, (i, array) in enumerate(returned):
+        others = [("arg", j, a) for j, a in given] + [("returned_of", j, r) for j, r in returned[:n]]
+        for side, j, other in others:
+            if _shares(array, other):
+                where = {"returned": i, side: j, "offset": _address(array) - _address(other)}
+                facts.append({**where, "strides": [int(k) for k in array.strides]})
+    return facts
+
+
+def _call(module: Any, request: dict, student: Origin | None = None) -> tuple[bool, Any, list]:
+    """Run the requested function; (True, value, the arguments as the call left them, None for a
+    kept value passed) or (False, failure fields, []). `student`: where the student's code is
+    (also through an adapter), whose innermost frame in a traceback is reported with what it
+    raised. A request's `keep` (an index): that item of the returned tuple stays here, kept
+    (KEPT), and a Handle goes instead."""
     fn = getattr(module, request["function"], None)
     if not callable(fn):
-        return False, {"kind": "missing"}
-    args = decode_value(request["args"])
+        return False, {"kind": "missing"}, []
+    sent = decode_value(request["args"])
+    try:
+        args = KEPT.resolve(sent)
+    except LookupError as exc:
+        return False, describe_failure(exc), []
     kwargs = decode_value(request["kwargs"])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # as in the suite's calls.py: a warning is not a verdict
-            return True, fn(*args, **kwargs)
+            value = fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - whatever the submission raises is reported
         failure = describe_failure(exc)
         if student is not None and failure["kind"] == "raised":
             failure["in"] = _raised_in(exc, student)
-        return False, failure
+        return False, failure, []
+    keep = request.get("keep")
+    if type(keep) is int and type(value) in (tuple, list) and 0 <= keep < len(value):
+        value = (*value[:keep], KEPT.keep(value[keep]), *value[keep + 1 :])
+    return True, value, [None if type(given) is Handle else arg for given, arg in zip(sent, args)]
 
 
 def reply_to(module: Any, request: dict, student: Origin | None = None) -> bytes:
-    """The encoded reply to one call request (`student`: as for `_call`)."""
+    """The encoded reply to one call request (`student`: as for `_call`). A request with `after`
+    gets the arguments as the call left them too (`after`: the dicts and arrays it changed in
+    place) and the memory its returned arrays share (`aliases`)."""
     ident = request.get("id")
     try:
-        ok, value = _call(module, request, student)
+        ok, value, args = _call(module, request, student)
         if not ok:
             return dump_message({"id": ident, "error": value})
         limit = min(RESULT_LIMIT, int(request.get("limit", RESULT_LIMIT)))
-        body = dump_message({"id": ident, "ok": encode_value(value, limit)})
+        message = {"id": ident, "ok": encode_value(value, limit)}
+        if request.get("after") is True:
+            message.update(after=encode_value(args, limit), aliases=aliases(value, args))
+        body = dump_message(message)
         if len(body) > limit:
             raise ValueTooLarge()
         return body

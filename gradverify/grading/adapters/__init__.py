@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from gradverify.properties.calls import ImplFailure
-from gradverify.properties.checks import PROPERTIES
-from gradverify.grading.kinds import KINDS
+from gradverify.grading.kinds import item_property
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_FUNCTIONS, LAYER_OPS
 from gradverify.references.optim_spec import OPTIMIZERS
@@ -77,7 +76,7 @@ class Adapter:
         """Why the adapter cannot map rubric item `item` (None when it can): a protocol function
         the item needs that it does not define, an activation or loss it does not list, or the
         L2 term it declares it does not map."""
-        needed = PROPERTIES[KINDS[item.check].prop].functions
+        needed = item_property(item.check, item.target).functions
         missing = [name for name in needed if name not in self.functions]
         if missing:
             return f"the adapter {self.name} defines no {' or '.join(missing)}"
