@@ -54,8 +54,15 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     n.set_defaults(func=_cmd_secret_new)
 
-    t = sub.add_parser("template", help="write the student template (every protocol function as a stub)")
-    t.add_argument("path", nargs="?", help="where to write it (default: print it)")
+    t = sub.add_parser(
+        "template",
+        help="write the student template (every protocol function as a stub), or a course rubric's handout",
+        description="Without --rubric: the backprop protocol's template, one file. With --rubric NAME (a course "
+        "rubric that ships, e.g. cs231n-a2): its handout, the course's package with every function the rubric "
+        "grades a stub, written into the folder PATH. Exit 0 when written, 2 when a file exists or cannot be written.",
+    )
+    t.add_argument("path", nargs="?", help="where to write it (default: print it; with --rubric, a folder: required)")
+    t.add_argument("--rubric", help="a course rubric that ships (cs231n-a2, cs231n-a3): write its handout")
     t.set_defaults(func=_cmd_template)
 
     return parser
@@ -156,7 +163,11 @@ def _add_grade(sub: Any) -> None:
         "of them (a student per file, or per folder)",
     )
     _add_grade_inputs(g)
-    g.add_argument("--rubric", help="a rubric TOML (default: the shipped one, gradverify/grading/rubric.toml)")
+    g.add_argument(
+        "--rubric",
+        help="a rubric TOML, or the name of a course rubric that ships (cs231n-a2, …: docs/courses/) (default: the backprop protocol's, "
+        "gradverify/grading/rubric.toml)",
+    )
     g.add_argument(
         "--adapter",
         metavar="NAME_OR_FILE",
@@ -647,9 +658,42 @@ def _cmd_secret_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_handout(name: str, folder: str | None) -> int:
+    """Write the handout of the shipped course rubric `name` into `folder` (never overwriting)."""
+    from pathlib import Path
+
+    from gradverify.grading.course_template import HANDOUTS, handout
+    from gradverify.grading.rubric import load_rubric
+
+    if name not in HANDOUTS:
+        print(f"gradverify: no handout for {name!r}; the course rubrics with one: {', '.join(HANDOUTS)}", file=sys.stderr)
+        return EXIT_USAGE
+    if not folder:
+        print("gradverify: template --rubric needs the folder to write the handout into", file=sys.stderr)
+        return EXIT_USAGE
+    files = handout(load_rubric(name), name)
+    root = Path(folder)
+    existing = [rel for rel in files if (root / rel).exists()]
+    if existing:
+        print(f"gradverify: {root / existing[0]} exists; not overwriting it", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            with open(root / rel, "x", encoding="utf-8") as handle:
+                handle.write(text)
+    except OSError as exc:
+        print(f"gradverify: cannot write the handout into {root}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"gradverify: wrote {', '.join(files)} into {root}")
+    return EXIT_OK
+
+
 def _cmd_template(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if args.rubric:
+        return _cmd_handout(args.rubric, args.path)
     text = (Path(__file__).resolve().parent / "grading" / "student_template.py").read_text(encoding="utf-8")
     if not args.path:
         sys.stdout.write(text)

@@ -1,6 +1,6 @@
 """Grading student submissions with the suite's properties, item by item.
 
-rubric.py            the rubric: items, points, visibility, validated from TOML (rubric.toml ships)
+rubric.py            the rubric: items, points, visibility, validated from TOML (rubric.toml and rubrics/ ship)
 kinds.py             the kinds of item (a rubric's `check`): the property each runs and how it draws cases
 items.py             grading one submission item by item, in the sandbox
 domain.py            a composite item's credit: the share of its domain (components) that is right
@@ -14,4 +14,5 @@ roster.py            the class's record in its grades folder (class.json): who, 
 gradebook.py         the class's grades as a CSV an LMS imports (grades.csv), safe in a spreadsheet
 adapters/            course adapters: a course's own API mapped onto the protocol (cs231n.py, layers.py ship)
 student_template.py  the file handed out: every protocol function a stub
+course_template.py   a course rubric's handout: the course's package, each graded function a stub
 """

@@ -336,7 +336,9 @@ def _command(student: Student, out: Path, args: argparse.Namespace) -> list[str]
         str(args.memory),
     ]
     if args.rubric:
-        command += ["--rubric", os.path.abspath(args.rubric)]
+        from gradverify.grading.rubric import rubric_path
+
+        command += ["--rubric", os.path.abspath(rubric_path(args.rubric))]
     if args.adapter:
         command += ["--adapter", _absolute(args.adapter)]
     if args.timeout:

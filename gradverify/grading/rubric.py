@@ -28,6 +28,22 @@ from typing import Any
 from gradverify.grading.kinds import BUILDS_ON, IN_EVERY_NETWORK, KINDS
 
 DEFAULT_RUBRIC = Path(__file__).resolve().with_name("rubric.toml")
+#: The course rubrics that ship (gradverify/grading/rubrics/), by name: `--rubric cs231n-a2`.
+SHIPPED_RUBRICS: dict[str, Path] = {
+    path.stem: path for path in sorted(Path(__file__).resolve().with_name("rubrics").glob("*.toml"))
+}
+
+
+def rubric_path(name: str | Path | None) -> Path:
+    """The rubric file `name` stands for: a shipped course rubric's name (SHIPPED_RUBRICS), else a
+    path (None: the default rubric)."""
+    if not name:
+        return DEFAULT_RUBRIC
+    if isinstance(name, str) and name in SHIPPED_RUBRICS and not Path(name).exists():
+        return SHIPPED_RUBRICS[name]
+    return Path(name)
+
+
 #: Gradescope's visibility values, from its results.json spec: "hidden" tests are never shown to students,
 #: "after_due_date" ones once the assignment's due date has passed, "after_published" ones once staff
 #: publish the grades; staff always see every test.
@@ -99,7 +115,8 @@ def _read(path: Path) -> tuple[dict, "_Source"]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ValueError(f"cannot read the rubric {path}: {exc.strerror}") from None
+        shipped = f" (a rubric that ships is one of {', '.join(SHIPPED_RUBRICS)})" if not path.exists() else ""
+        raise ValueError(f"cannot read the rubric {path}: {exc.strerror}{shipped}") from None
     except UnicodeDecodeError:
         raise ValueError(f"the rubric {path} is not UTF-8 text") from None
     try:
@@ -137,10 +154,11 @@ def _items(raw_items: Any, path: Path, source: "_Source") -> list["Item"]:
 
 
 def load_rubric(path: str | Path | None = None) -> Rubric:
-    """Read and validate a rubric; ValueError saying what is wrong and on which line: a field the
+    """Read and validate a rubric (a path, or a shipped course rubric's name: rubric_path); ValueError
+    saying what is wrong and on which line: a field the
     rubric does not know (with the closest valid name), a value of the wrong type, a check or target
     the suite does not have, hidden and visibility that contradict each other."""
-    path = Path(path) if path else DEFAULT_RUBRIC
+    path = rubric_path(path)
     data, source = _read(path)
     _known_fields(data, source, ())
     items = _items(data.get("items"), path, source)

@@ -1,0 +1,112 @@
+"""The handout of a course rubric: the skeleton a student starts from, each function the rubric
+grades a stub (`gradverify template --rubric cs231n-a2 DIR`).
+
+    files = handout(load_rubric("cs231n-a2"))    # {"cs231n/layers.py": text, "cs231n/optim.py": …}
+
+A handout module is made from the model solution's module of the same name (impl/layers.py for
+cs231n/layers.py), read as text: each function one of the rubric's items checks keeps its
+signature and docstring (the contract: shapes, the parameter dict) and its body becomes
+`raise NotImplementedError`; a function the course gives (CS231n's `sgd`, `temporal_affine_*`)
+stays whole; everything else (the model solution's helpers, the ops the course does not have)
+is left out. Graded as it is, a handout scores 0: every item is "not implemented".
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradverify.grading.kinds import item_property
+from gradverify.grading.rubric import Rubric
+from gradverify.references.layer_spec import LAYER_OPS
+
+IMPL = Path(__file__).resolve().parents[2] / "impl"
+
+
+@dataclass(frozen=True)
+class Handout:
+    """A course's package as handed out: its folder, and each module with what the course gives whole."""
+
+    package: str
+    #: module name -> the functions it holds that the course gives (the students do not write)
+    modules: dict[str, tuple[str, ...]]
+    header: str
+
+
+CS231N_HEADER = '''"""CS231n {module}.py: implement the functions below, as the assignment's notebooks describe.
+
+Graded by gradverify ({rubric}): each function against JAX, PyTorch and finite differences
+of your own forward, on random shapes; a function left as `raise NotImplementedError` costs only
+its own item. Do not modify your inputs.
+"""
+'''
+
+#: The handout of each shipped course rubric, by the rubric's adapter and its submission_file.
+HANDOUTS: dict[str, Handout] = {
+    "cs231n-a2": Handout("cs231n", {"layers": (), "optim": ("sgd",)}, CS231N_HEADER),
+    "cs231n-a3": Handout(
+        "cs231n", {"rnn_layers": ("temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss")}, CS231N_HEADER
+    ),
+}
+
+
+def graded_functions(rubric: Rubric) -> set[str]:
+    """The student's functions the rubric's items check (an op's alternative backwards too)."""
+    names: set[str] = set()
+    for item in rubric.items:
+        names.update(item_property(item.check, item.target).functions)
+        if item.check == "layer" and item.target in LAYER_OPS:
+            names.update(LAYER_OPS[item.target].backwards)
+    return names
+
+
+def stub_module(source: str, stubs: set[str], given: tuple[str, ...], header: str) -> str:
+    """`source` with only the functions of `stubs` (signature and docstring, then `raise
+    NotImplementedError`) and of `given` (whole), after `header` and NumPy's import."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    parts = [header, "import numpy as np\n"]
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or node.name not in (*stubs, *given):
+            continue
+        start = node.lineno - 1 if not node.decorator_list else node.decorator_list[0].lineno - 1
+        assert node.end_lineno is not None
+        if node.name in given:
+            parts.append("\n".join(lines[start : node.end_lineno]) + "\n")
+            continue
+        indent = " " * node.body[0].col_offset
+        signature = lines[start : node.body[0].lineno - 1]
+        said = contract(ast.get_docstring(node) or "")
+        doc = [f'{indent}"""{said[0]}', *(f"{indent}{line}" if line else "" for line in said[1:])] if said else []
+        if doc:
+            doc[-1] += '"""'
+        parts.append("\n".join([*signature, *doc, f"{indent}raise NotImplementedError"]) + "\n")
+    return "\n\n".join(parts)
+
+
+#: A line of a docstring that states a contract: "dout: (N, M)  ->  dx …", "x: (N, D), gamma, …".
+_CONTRACT = re.compile(r"^[A-Za-z_]\w*(, [A-Za-z_]\w*)*: ", re.ASCII)
+
+
+def contract(docstring: str) -> list[str]:
+    """The lines of a model solution's docstring that a stub keeps: its last paragraph from its
+    first line that names the arguments (the shapes in and out, the parameter dict's keys);
+    the formulas above it are the answer, and stay out."""
+    last = docstring.strip().split("\n\n")[-1].splitlines()
+    first = next((i for i, line in enumerate(last) if _CONTRACT.match(line.strip())), None)
+    return [] if first is None else [line.strip() for line in last[first:]]
+
+
+def handout(rubric: Rubric, name: str) -> dict[str, str]:
+    """The handout of the shipped course rubric `name`: {relative path: text}; KeyError when the
+    rubric has none."""
+    course = HANDOUTS[name]
+    stubs = graded_functions(rubric)
+    files = {f"{course.package}/__init__.py": ""}
+    for module, given in course.modules.items():
+        source = (IMPL / f"{module}.py").read_text(encoding="utf-8")
+        header = course.header.format(module=module, rubric=name)
+        files[f"{course.package}/{module}.py"] = stub_module(source, stubs, given, header)
+    return files

@@ -1,0 +1,135 @@
+"""The shipped CS231n course rubrics (cs231n-a2, cs231n-a3) on submissions as students hand them
+in: collectSubmission's zip of the cs231n/ package, a folder, the handout untouched.
+
+The claims: the model solution in the handout's layout earns every point; the handout (`gradverify
+template --rubric …`) earns none, every item "not implemented"; a bug in one function of one
+module loses that function's item and no other; the adapter maps nothing the course lacks.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gradverify.cli import main
+from gradverify.grading import items
+from gradverify.grading.course_template import HANDOUTS, graded_functions, handout
+from gradverify.grading.rubric import SHIPPED_RUBRICS, Item, load_rubric
+from gradverify.references.compare import Cause
+from tests.layer_variants import BUGGY
+from tests.layer_variants.optim import SOURCE as OPTIM_SOURCE
+from tests.layer_variants.optim import VARIANTS as OPTIM_VARIANTS
+from tests.variants.variant import patched
+
+IMPL = Path(__file__).resolve().parents[1] / "impl"
+#: Each rubric's modules of the cs231n package, as the model solution writes them.
+MODULES = {"cs231n-a2": ("layers", "optim"), "cs231n-a3": ("rnn_layers",)}
+
+
+def _rubric(name: str):
+    import dataclasses
+
+    return dataclasses.replace(load_rubric(name), seed=0)
+
+
+def _package(folder: Path, sources: dict[str, str]) -> Path:
+    """A cs231n/ package as the student's machine has it: the modules, __init__.py, and a
+    classifier that imports the layers relatively, as fc_net.py does."""
+    (folder / "cs231n" / "classifiers").mkdir(parents=True)
+    (folder / "cs231n" / "__init__.py").write_text("")
+    (folder / "cs231n" / "classifiers" / "__init__.py").write_text("")
+    (folder / "cs231n" / "classifiers" / "fc_net.py").write_text(
+        "from ..layers import *\n\n\nclass FullyConnectedNet:\n    pass\n"
+    )
+    for module, text in sources.items():
+        (folder / "cs231n" / f"{module}.py").write_text(text)
+    return folder
+
+
+def _model(name: str) -> dict[str, str]:
+    return {module: (IMPL / f"{module}.py").read_text() for module in MODULES[name]}
+
+
+def _zip(folder: Path, target: Path) -> Path:
+    """collectSubmission's zip: the package's files under cs231n/."""
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*.py")):
+            archive.write(path, path.relative_to(folder).as_posix())
+    return target
+
+
+def _lost(result) -> dict[str, Cause | None]:
+    return {r.item.name: r.cause for r in result.items if not r.passed}
+
+
+def test_every_shipped_course_rubric_has_a_handout():
+    assert set(SHIPPED_RUBRICS) == set(HANDOUTS) == set(MODULES)
+
+
+def test_the_model_solution_zipped_as_collect_submission_does_earns_full_marks_of_a2(tmp_path):
+    folder = _package(tmp_path / "student", _model("cs231n-a2"))
+    result = items.grade_file(_zip(folder, tmp_path / "a2.zip"), _rubric("cs231n-a2"))
+    assert _lost(result) == {}
+    assert result.score == result.max_score == 63
+
+
+def test_the_model_solution_as_a_folder_earns_full_marks_of_a3(tmp_path):
+    result = items.grade_file(_package(tmp_path, _model("cs231n-a3")), _rubric("cs231n-a3"))
+    assert _lost(result) == {}
+    assert result.score == result.max_score == 23
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_the_handout_earns_nothing_each_item_not_implemented(name, tmp_path):
+    rubric = _rubric(name)
+    for rel, text in handout(rubric, name).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    result = items.grade_file(tmp_path, rubric)
+    assert result.score == 0 and result.max_score == rubric.max_score
+    assert set(_lost(result).values()) == {Cause.NOT_IMPLEMENTED}
+
+
+def test_bugs_in_two_modules_lose_exactly_their_two_items(tmp_path):
+    sources = {
+        "layers": BUGGY["conv_backward_padding_not_cropped"].source(),
+        "optim": patched(OPTIM_SOURCE, "adam_without_bias_correction", OPTIM_VARIANTS["adam_without_bias_correction"][1]),
+    }
+    result = items.grade_file(_package(tmp_path, sources), _rubric("cs231n-a2"))
+    assert _lost(result) == {"conv": Cause.SHAPE, "adam": Cause.MISMATCH}
+    assert result.score == 63 - 8 - 4
+
+
+def test_the_handout_stubs_what_is_graded_keeps_what_is_given_and_gives_no_formula():
+    rubric = _rubric("cs231n-a3")
+    text = handout(rubric, "cs231n-a3")["cs231n/rnn_layers.py"]
+    namespace: dict = {}
+    exec(compile(text, "rnn_layers.py", "exec"), namespace)  # noqa: S102 - our own handout
+    defined = {name for name, value in namespace.items() if callable(value) and not name.startswith("__")}
+    assert graded_functions(rubric) < defined
+    assert defined - graded_functions(rubric) == {"temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"}
+    assert "gru_step_forward" not in defined and "_sigmoid" not in defined  # not the course's; the solution's helper
+    assert "tanh" not in text.split("def temporal_affine_forward")[0]  # no step of the answer above the given code
+
+
+def test_an_op_the_course_lacks_is_not_mapped_by_the_cs231n_adapter(tmp_path):
+    rubric = _rubric("cs231n-a2")
+    extra = Item(name="conv1d", title="conv1d", check="layer", points=5.0, target="conv1d")
+    import dataclasses
+
+    result = items.grade_file(
+        _package(tmp_path, _model("cs231n-a2")), dataclasses.replace(rubric, items=(rubric.items[0], extra))
+    )
+    assert [r.item.name for r in result.not_mapped] == ["conv1d"] and result.max_score == 4
+
+
+def test_template_writes_the_handout_and_never_overwrites(tmp_path, capsys):
+    assert main(["template", "--rubric", "cs231n-a2", str(tmp_path)]) == 0
+    assert (tmp_path / "cs231n" / "layers.py").is_file() and (tmp_path / "cs231n" / "optim.py").is_file()
+    before = (tmp_path / "cs231n" / "layers.py").read_text()
+    assert main(["template", "--rubric", "cs231n-a2", str(tmp_path)]) == 2
+    assert "exists; not overwriting" in capsys.readouterr().err
+    assert (tmp_path / "cs231n" / "layers.py").read_text() == before
+    assert main(["template", "--rubric", "cs231n-a9", str(tmp_path / "x")]) == 2
