@@ -240,6 +240,12 @@ PICTURES_TARGET_PCT = 10.0
 BUGGY_SUBMISSION = "train_resets_velocity_each_epoch"  # its report has the costliest kind of picture: loss curves
 #: The rubric of the smoke run's grades: one item, few examples.
 TINY_RUBRIC = 'examples = 3\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n'
+#: The smoke run's course rubric: the cs231n adapter, two layer items of few examples.
+TINY_COURSE_RUBRIC = (
+    'examples = 2\nadapter = "cs231n"\nsubmission_file = "layers.py"\nrequire_backprop = false\n'
+    '[[items]]\nname = "a"\ncheck = "layer"\ntarget = "affine"\npoints = 1\n'
+    '[[items]]\nname = "m"\ncheck = "update_rule"\ntarget = "sgd_momentum"\npoints = 1\n'
+)
 IMAGE_LINK = re.compile(r"!\[(?:\\.|[^\]\\])*\]\(([^()\s]+)\)")
 
 
@@ -379,6 +385,7 @@ def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
         rows, verify = _verify_pairs(gradverify, tiny, pairs, cold, folder)
         rubric = _tiny_rubric_args(folder) if tiny else []
         rows["grade_one_cold"] = _grade_one(gradverify, rubric, cold, folder)
+        rows["grade_cs231n_a2_cold"] = _grade_course(gradverify, tiny, cold, folder)
         grade_rows, grade = _grade_pairs(gradverify, BUGGY[BUGGY_SUBMISSION], rubric, pairs, cold, folder)
         rows.update(grade_rows)
         rows.update(example_pytest(folder, tiny, cold))
@@ -424,6 +431,21 @@ def _grade_one(gradverify: str, rubric: list[str], env: dict, folder: Path) -> d
         [gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet", "--results-json", str(folder / "r.json"), *rubric],
         env,
     )
+
+
+def _grade_course(gradverify: str, tiny: bool, env: dict, folder: Path) -> dict:
+    """`_run` of `gradverify grade --rubric cs231n-a2` on a complete submission: the model
+    solution as the cs231n/ package (folder/a2/cs231n/layers.py, optim.py), graded as a package."""
+    package = folder / "a2" / "cs231n"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    for module in ("layers", "optim"):
+        (package / f"{module}.py").write_text((ROOT / "impl" / f"{module}.py").read_text(encoding="utf-8"))
+    if tiny:
+        (folder / "course.toml").write_text(TINY_COURSE_RUBRIC)
+    rubric = str(folder / "course.toml") if tiny else "cs231n-a2"
+    command = [gradverify, "grade", "--rubric", rubric, "--package", str(folder / "a2"), "--quiet"]
+    return _run([*command, "--results-json", str(folder / "a2.json")], env)
 
 
 def _grade_pairs(gradverify: str, variant, rubric: list[str], pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
@@ -534,6 +556,14 @@ def _summary(data: dict, drawn: dict | None) -> list[str]:
         f"| speed-up vs torch.autograd.gradcheck slow mode, medium network | {data['speedup_vs_gradcheck_slow']:.0f}× | ≥ 20× |",
         f"| `gradverify verify --profile ci`, cold start, wall | {data['ci_verify_wall_s']:.1f} s | < 60 s |",
         f"| `gradverify grade` one submission, cold start, wall | {data['grade_wall_s']:.1f} s | ≤ 15 s |",
+        *(
+            [
+                "| `gradverify grade --rubric cs231n-a2`, a complete submission (the cs231n/ package), cold start, wall | "
+                f"{data['grade_cs231n_a2_wall_s']:.1f} s | ≤ 60 s |"
+            ]
+            if "grade_cs231n_a2_wall_s" in data  # measured since the course rubrics ship
+            else []
+        ),
         f"| the example project's `pytest -m gradverify` (ci profile), cold, wall: `-n 2` / `-n 1` | "
         f"{data['pytest_n2_wall_s']:.1f} s / {data['pytest_n1_wall_s']:.1f} s | `-n 2` faster |",
         *(
@@ -766,6 +796,7 @@ def _report_data(measured: dict, args: argparse.Namespace, pairs: int) -> dict:
         "speedup_vs_gradcheck_slow": per_case_data["medium"]["speedup_vs_gradcheck_slow"],
         "ci_verify_wall_s": pictures_cost["verify"]["median_without_s"],
         "grade_wall_s": command_data["grade_one_cold"]["wall_s"],
+        "grade_cs231n_a2_wall_s": command_data["grade_cs231n_a2_cold"]["wall_s"],
         "pytest_n1_wall_s": command_data["pytest_example_n1_cold"]["wall_s"],
         "pytest_n2_wall_s": command_data["pytest_example_n2_cold"]["wall_s"],
         "peak_rss_mb": max(rss.values()),
