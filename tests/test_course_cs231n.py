@@ -75,8 +75,13 @@ def test_the_model_solution_zipped_as_collect_submission_does_earns_full_marks_o
     assert result.score == result.max_score == 63
 
 
-def test_the_model_solution_as_a_folder_earns_full_marks_of_a3(tmp_path):
-    result = items.grade_file(_package(tmp_path, _model("cs231n-a3")), _rubric("cs231n-a3"))
+def test_the_model_solution_as_a_folder_earns_full_marks_of_a3_importing_its_package(tmp_path):
+    """rnn_layers.py imports from the package relatively and absolutely, as a student's may."""
+    sources = _model("cs231n-a3")
+    imports = "from .layers import affine_forward  # noqa: F401\nfrom cs231n.layers import relu_forward  # noqa: F401\n"
+    sources["rnn_layers"] = sources["rnn_layers"].replace("import numpy as np\n", "import numpy as np\n" + imports, 1)
+    sources["layers"] = (IMPL / "layers.py").read_text()
+    result = items.grade_file(_package(tmp_path, sources), _rubric("cs231n-a3"))
     assert _lost(result) == {}
     assert result.score == result.max_score == 23
 

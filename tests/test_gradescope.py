@@ -18,7 +18,7 @@ import pytest
 from gradverify.grading.classroom import worst_case_seconds
 from gradverify.grading.feedback import STAFF_ONLY, results_json
 from gradverify.grading.items import GradeResult, ItemResult
-from gradverify.grading.rubric import Item, Rubric, load_rubric
+from gradverify.grading.rubric import SHIPPED_RUBRICS, Item, Rubric, load_rubric
 from tests.variants import BUGGY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +43,7 @@ def _autograder(tmp_path: Path, files: dict[str, str], rubric: str = SMALL_RUBRI
         (root / "source" / "course-secret").chmod(0o644)
     shutil.copy(ROOT / "impl" / "backprop.py", root / "source" / "impl" / "backprop.py")  # as setup.sh leaves it
     for name, text in files.items():
+        (root / "submission" / name).parent.mkdir(parents=True, exist_ok=True)
         (root / "submission" / name).write_text(text)
     env = {**os.environ, "AUTOGRADER": str(root), "GRADVERIFY": str(GRADVERIFY)}
     done = subprocess.run(["bash", str(RUN)], env=env, capture_output=True, text=True, timeout=300)
@@ -101,6 +102,16 @@ def test_run_autograder_grades_several_files_as_the_students_package_and_tells_s
     assert results["score"] == 5
     assert "Submission: 3 file(s):" in printed and "  utils.py" in printed
     assert results["extra_data"]["handed_in"][0] == "graded backprop.py, with the 1 other .py file(s) it may import: utils.py"
+
+
+def test_run_autograder_grades_a_course_package_upload_with_a_course_rubric(tmp_path):
+    """CS231n's collectSubmission zip, as Gradescope unpacks it, under the shipped cs231n-a2 rubric
+    copied as the autograder's rubric.toml (on few examples): every item of it graded, full marks."""
+    rubric = SHIPPED_RUBRICS["cs231n-a2"].read_text().replace("examples = 15", "examples = 3", 1)
+    files = {f"cs231n/{m}.py": (ROOT / "impl" / f"{m}.py").read_text() for m in ("layers", "optim")}
+    results, printed = _autograder(tmp_path, {**files, "cs231n/__init__.py": ""}, rubric)
+    assert results["score"] == 63 and len(results["tests"]) == 14
+    assert results["extra_data"]["handed_in"][0].startswith("graded cs231n/layers.py, with the 2 other")
 
 
 def test_run_autograder_says_why_two_files_neither_of_which_is_the_protocol_cannot_be_graded(tmp_path):

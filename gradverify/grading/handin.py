@@ -6,7 +6,9 @@ sandbox Tree made of bytes read once, here, never through a symbolic link, withi
 bytes, zip members), so that nothing the student handed in is opened again. A folder's or a
 zip's module graded is the rubric's `submission_file` where it names one, else the one .py file
 that defines one of the protocol's functions at its top level (or the only .py file); the
-others are its modules, which it imports as on the student's machine. A notebook's code cells
+others are its modules, which it imports as on the student's machine. A folder that wraps all
+the files is taken off (`hw2/backprop.py` is `backprop.py`), unless it is a package (its
+`__init__.py` is there: `cs231n/layers.py` stays the module `cs231n.layers`). A notebook's code cells
 run in order, its IPython lines (`%magic`, `!shell`) replaced by `pass` and its non-Python cell
 magics (`%%bash`) left out. What was found, graded and left out is said in `found`, for staff.
 """
@@ -260,10 +262,12 @@ def _unpacked(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes:
 
 def _without_wrapper(files: dict[str, bytes]) -> dict[str, bytes]:
     """The files without the one folder all of them are in (`hw2/backprop.py` → `backprop.py`),
-    as a zip of a folder has them."""
+    as a zip of a folder has them; but a folder that is a package (`cs231n/__init__.py`) stays,
+    so that its modules import each other as `cs231n.layers` and relatively, as on the
+    student's machine."""
     while files and all("/" in path for path in files):
         tops = {path.split("/", 1)[0] for path in files}
-        if len(tops) != 1:
+        if len(tops) != 1 or f"{next(iter(tops))}/__init__.py" in files:
             break
         files = {path.split("/", 1)[1]: data for path, data in files.items()}
     return files
