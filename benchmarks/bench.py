@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.commands import TINY_RUBRIC, grade_course, grade_one, run, tiny_rubric_args
 from benchmarks.layer_bench import _layer_section, _layer_summary, _layers, layer_per_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,25 +213,6 @@ def _per_case_of(name: str, min_seconds: float) -> dict:
 # --------------------------------------------------------------------------- 3, 4. commands
 
 
-def _run(command: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
-    """Wall time, CPU time (user + system, its waited-for children's included), exit code and peak
-    RSS (MiB) of a command in a fresh process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return {
-        "command": " ".join(command),
-        "wall_s": wall,
-        "cpu_s": usage.ru_utime + usage.ru_stime,
-        "exit_code": proc.returncode,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
-    }
-
-
 #: The pictures' cost: pairs of runs with and without pictures per command in the full run (--pairs
 #: changes it; the tiny run makes one), and the most the pictures may slow a command down, percent.
 PAIRS = 2
@@ -238,14 +220,6 @@ PICTURES_TARGET_PCT = 10.0
 #: The submission graded with and without pictures (tests.variants): a buggy one, so that its
 #: report has failing items to draw.
 BUGGY_SUBMISSION = "train_resets_velocity_each_epoch"  # its report has the costliest kind of picture: loss curves
-#: The rubric of the smoke run's grades: one item, few examples.
-TINY_RUBRIC = 'examples = 3\n[[items]]\nname = "s"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 1\n'
-#: The smoke run's course rubric: the cs231n adapter, two layer items of few examples.
-TINY_COURSE_RUBRIC = (
-    'examples = 2\nadapter = "cs231n"\nsubmission_file = "layers.py"\nrequire_backprop = false\n'
-    '[[items]]\nname = "a"\ncheck = "layer"\ntarget = "affine"\npoints = 1\n'
-    '[[items]]\nname = "m"\ncheck = "update_rule"\ntarget = "sgd_momentum"\npoints = 1\n'
-)
 IMAGE_LINK = re.compile(r"!\[(?:\\.|[^\]\\])*\]\(([^()\s]+)\)")
 
 
@@ -274,7 +248,7 @@ def picture_pairs(name: str, command, report: str, pairs: int, env: dict, folder
             label = f"{name}_{'pictures' if plots else 'no_pictures'}_{index + 1}"
             run_folder = folder / label
             run_folder.mkdir()
-            row = _run([*command(run_folder), *([] if plots else ["--no-plots"])], env)
+            row = run([*command(run_folder), *([] if plots else ["--no-plots"])], env)
             row.update(pictures_of(run_folder / report))
             if row["pictures"] != row["pictures_linked"]:
                 print(
@@ -381,11 +355,11 @@ def commands(tiny: bool, pairs: int) -> tuple[dict, dict]:
         folder = Path(tmp)
         if not tiny:  # untimed: matplotlib's files read once, so that the first run with pictures does not
             # pay a disk read that the others do not (the runs without pictures never import it)
-            _run([sys.executable, "-c", "import matplotlib.pyplot"], cold)
+            run([sys.executable, "-c", "import matplotlib.pyplot"], cold)
         rows, verify = _verify_pairs(gradverify, tiny, pairs, cold, folder)
-        rubric = _tiny_rubric_args(folder) if tiny else []
-        rows["grade_one_cold"] = _grade_one(gradverify, rubric, cold, folder)
-        rows["grade_cs231n_a2_cold"] = _grade_course(gradverify, tiny, cold, folder)
+        rubric = tiny_rubric_args(folder) if tiny else []
+        rows["grade_one_cold"] = grade_one(gradverify, rubric, cold, folder)
+        rows["grade_cs231n_a2_cold"] = grade_course(gradverify, tiny, cold, folder)
         grade_rows, grade = _grade_pairs(gradverify, BUGGY[BUGGY_SUBMISSION], rubric, pairs, cold, folder)
         rows.update(grade_rows)
         rows.update(example_pytest(folder, tiny, cold))
@@ -416,36 +390,6 @@ def _verify_pairs(gradverify: str, tiny: bool, pairs: int, env: dict, folder: Pa
         env,
         folder,
     )
-
-
-def _tiny_rubric_args(folder: Path) -> list[str]:
-    """The smoke run's grade arguments: TINY_RUBRIC written to `folder`, passed as --rubric."""
-    small = folder / "rubric.toml"
-    small.write_text(TINY_RUBRIC)
-    return ["--rubric", str(small)]
-
-
-def _grade_one(gradverify: str, rubric: list[str], env: dict, folder: Path) -> dict:
-    """`_run` of `gradverify grade` on the bundled impl (its results JSON in `folder`), no report."""
-    return _run(
-        [gradverify, "grade", str(ROOT / "impl" / "backprop.py"), "--quiet", "--results-json", str(folder / "r.json"), *rubric],
-        env,
-    )
-
-
-def _grade_course(gradverify: str, tiny: bool, env: dict, folder: Path) -> dict:
-    """`_run` of `gradverify grade --rubric cs231n-a2` on a complete submission: the model
-    solution as the cs231n/ package (folder/a2/cs231n/layers.py, optim.py), graded as a package."""
-    package = folder / "a2" / "cs231n"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    for module in ("layers", "optim"):
-        (package / f"{module}.py").write_text((ROOT / "impl" / f"{module}.py").read_text(encoding="utf-8"))
-    if tiny:
-        (folder / "course.toml").write_text(TINY_COURSE_RUBRIC)
-    rubric = str(folder / "course.toml") if tiny else "cs231n-a2"
-    command = [gradverify, "grade", "--rubric", rubric, "--package", str(folder / "a2"), "--quiet"]
-    return _run([*command, "--results-json", str(folder / "a2.json")], env)
 
 
 def _grade_pairs(gradverify: str, variant, rubric: list[str], pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
@@ -483,7 +427,7 @@ def example_pytest(folder: Path, tiny: bool, env: dict) -> dict:
     rows = {}
     for workers in (1, 2):
         shutil.rmtree(project / ".gradverify", ignore_errors=True)  # no corpus replayed: each run searches
-        rows[f"pytest_example_n{workers}_cold"] = _run(
+        rows[f"pytest_example_n{workers}_cold"] = run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", str(workers), "-m", "gradverify", *select],
             env,
             cwd=project,

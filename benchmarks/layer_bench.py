@@ -157,13 +157,13 @@ def layer_verify(tiny: bool, runs: int, folder: Path) -> dict:
         "cold": {**os.environ, "GRADVERIFY_JAX_CACHE": "off"},
         "warm": {**os.environ, "GRADVERIFY_JAX_CACHE": str(folder / "jax")},
     }
-    from benchmarks.bench import _run
+    from benchmarks.commands import run
 
     load_before = os.getloadavg()
-    _run(command, states["warm"])  # untimed: fills the warm runs' cache
+    run(command, states["warm"])  # untimed: fills the warm runs' cache
     out: dict = {"command": " ".join(command).replace(str(ROOT) + "/", ""), "runs_each": runs}
     for state, env in states.items():
-        rows = [_run(command, env) for _ in range(runs)]
+        rows = [run(command, env) for _ in range(runs)]
         if any(row["exit_code"] != 0 for row in rows):
             print(f"bench: verify --profile ci ({state}) exited {[row['exit_code'] for row in rows]}", file=sys.stderr)
         median = statistics.median(row["wall_s"] for row in rows)

@@ -51,8 +51,7 @@ def test_the_benchmark_runs_on_a_tiny_budget_and_writes_both_reports(tmp_path):
         assert without_run["pictures"] == without_run["svg_files"] == 0, name
     assert cost["verify"]["pictures"] >= 1
     assert data["ci_verify_wall_s"] == cost["verify"]["median_without_s"]
-    course = data["commands"]["grade_cs231n_a2_cold"]
-    assert course["exit_code"] == 0 and data["grade_cs231n_a2_wall_s"] == course["wall_s"] > 0
+    assert data["grade_cs231n_a2_wall_s"] == data["commands"]["grade_cs231n_a2_cold"]["wall_s"] > 0  # its exit code: above
     assert "| `gradverify grade --rubric cs231n-a2`, a complete submission" in markdown
     assert "| pictures' cost: `verify --profile ci` · one grade" in markdown  # the summary's row heading, tested here alone
     assert all("<tmp>/" in row["command"] for name, row in data["commands"].items() if "pictures" in name)
