@@ -149,15 +149,20 @@ class Kept:
 
     def _compile(self, path: Path, args: tuple) -> Any:
         from jax.experimental import serialize_executable
+        from jax.experimental.compilation_cache import compilation_cache
 
         # compiled anew, past JAX's own cache: an executable JAX loads from there serializes without
-        # its code (it then fails with NOT_FOUND: Function … not found when loaded from here)
+        # its code (it then fails with NOT_FOUND: Function … not found when loaded from here). JAX
+        # decides once per process whether its cache is used, and then no longer reads the setting:
+        # reset_cache makes it decide again, before the compilation and after.
         before = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
         jax.config.update("jax_enable_compilation_cache", False)
+        compilation_cache.reset_cache()
         try:
             compiled = self.jitted.lower(*args).compile()
         finally:
             jax.config.update("jax_enable_compilation_cache", before)
+            compilation_cache.reset_cache()
         try:
             _write(path, pickle.dumps(serialize_executable.serialize(compiled)))
         except (OSError, ValueError, NotImplementedError, pickle.PicklingError):
