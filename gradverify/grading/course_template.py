@@ -1,7 +1,7 @@
 """The handout of a course rubric: the skeleton a student starts from, each function the rubric
 grades a stub (`gradverify template --rubric cs231n-a2 DIR`).
 
-    files = handout(load_rubric("cs231n-a2"))    # {"cs231n/layers.py": text, "cs231n/optim.py": …}
+    files = handout(load_rubric("cs231n-a2"), "cs231n-a2")   # {"cs231n/layers.py": text, …}
 
 A handout module is made from the model solution's module of the same name (impl/layers.py for
 cs231n/layers.py), read as text: each function one of the rubric's items checks keeps its
@@ -43,7 +43,7 @@ its own item. Do not modify your inputs.
 """
 '''
 
-#: The handout of each shipped course rubric, by the rubric's adapter and its submission_file.
+#: The handout of each shipped course rubric, by the rubric's name (rubric.SHIPPED_RUBRICS).
 HANDOUTS: dict[str, Handout] = {
     "cs231n-a2": Handout("cs231n", {"layers": (), "optim": ("sgd",)}, CS231N_HEADER),
     "cs231n-a3": Handout(
