@@ -38,6 +38,8 @@ class Diagnosis(StrEnum):
     DROPOUT_SCALED_AT_TEST = "dropout_scaled_at_test"
     DROPOUT_SEED_IGNORED = "dropout_seed_ignored"
     CORRECT_CLASS_COUNTED = "correct_class_counted"
+    CORRECT_CLASS_GRADIENT_MISSING = "correct_class_gradient_missing"
+    REG_GRADIENT = "reg_gradient"
     PADDING_NOT_CROPPED = "padding_not_cropped"
     BATCH_OVERWRITTEN = "batch_overwritten"
     POOL_EVERY_ELEMENT = "pool_every_element"
@@ -101,6 +103,8 @@ DIAGNOSES: dict[Diagnosis, str] = {
     Diagnosis.DROPOUT_SCALED_AT_TEST: "dropout scaled by p in test mode",
     Diagnosis.DROPOUT_SEED_IGNORED: "dropout's seed not used",
     Diagnosis.CORRECT_CLASS_COUNTED: "the SVM loss counting the correct class's margin",
+    Diagnosis.CORRECT_CLASS_GRADIENT_MISSING: "the SVM's dW without −X_n in the correct class's column",
+    Diagnosis.REG_GRADIENT: "a linear classifier's dW with reg·W or no regularisation, where reg·ΣW² gives 2·reg·W",
     Diagnosis.PADDING_NOT_CROPPED: "a convolution's dx with the padding not cropped",
     Diagnosis.BATCH_OVERWRITTEN: "a parameter gradient overwritten per sample instead of summed",
     Diagnosis.POOL_EVERY_ELEMENT: "max-pool's gradient to every element of the window",

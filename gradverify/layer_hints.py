@@ -192,6 +192,30 @@ def _svm_counts_correct_class(p: Probe) -> float:
     return float(p.right["loss"]) + 1.0
 
 
+def _reg_gradient(factor: float) -> Model:
+    """dW with `factor`·reg·W for the regularisation's gradient where reg·ΣW² gives 2·reg·W."""
+
+    def model(p: Probe) -> np.ndarray | None:
+        right = p.right.get("dW")
+        return None if right is None else np.asarray(right) + (factor - 2.0) * p.hyper["reg"] * p.arrays["W"]
+
+    return model
+
+
+def _svm_correct_column_missing(p: Probe) -> np.ndarray | None:
+    """The SVM's dW without what each positive margin takes from the correct class's column:
+    count_n·X_n/N, count_n the sample's positive margins, added back."""
+    X, y, right = p.arrays["X"], p.arrays["y"].astype(int), p.right.get("dW")
+    if right is None:
+        return None
+    rows, scores = np.arange(len(y)), X @ p.arrays["W"]
+    margins = scores - scores[rows, y][:, None] + 1.0
+    margins[rows, y] = 0.0
+    taken = np.zeros_like(scores)
+    taken[rows, y] = (margins > 0).sum(axis=1)
+    return np.asarray(right) + X.T @ taken / len(y)
+
+
 def _padded(p: Probe) -> np.ndarray | None:
     pad = p.hyper.get("pad", 0)
     if not pad:
@@ -342,6 +366,7 @@ def _m(diagnosis: Diagnosis, ops: str, quantity: str, model: Model, text: str, *
 
 
 _NORMS = "batchnorm spatial_batchnorm"
+_LINEAR = "svm_loss_naive svm_loss_vectorized softmax_loss_naive softmax_loss_vectorized"
 
 #: The catalogued layer bugs (tests/layer_variants), each with its model and its sentence.
 MISTAKES: tuple[Mistake, ...] = (
@@ -438,6 +463,29 @@ MISTAKES: tuple[Mistake, ...] = (
         _svm_counts_correct_class,
         "{function}'s loss is 1 more than the right one (checked on {checked}): the correct class's own margin "
         "x_y − x_y + 1 = 1 is counted; the hinge sum runs over the classes j ≠ y only.",
+    ),
+    _m(
+        Diagnosis.CORRECT_CLASS_GRADIENT_MISSING,
+        "svm_loss_naive svm_loss_vectorized",
+        "dW",
+        _svm_correct_column_missing,
+        "{function}'s dW misses the correct class's column (checked on {checked}): each positive margin "
+        "s_j − s_y + 1 adds X_n to column j and takes X_n from column y_n (dW[:, y[n]] -= X[n]).",
+    ),
+    _m(
+        Diagnosis.REG_GRADIENT,
+        _LINEAR,
+        "dW",
+        _reg_gradient(1.0),
+        "{function}'s dW has reg·W for the regularisation (checked on {checked}): the loss adds reg·ΣW², "
+        "whose gradient is 2·reg·W (reg·W belongs to ½·reg·ΣW², an older handout's).",
+    ),
+    _m(
+        Diagnosis.REG_GRADIENT,
+        _LINEAR,
+        "dW",
+        _reg_gradient(0.0),
+        "{function}'s dW has no regularisation (checked on {checked}): the loss adds reg·ΣW², so dW adds 2·reg·W.",
     ),
     _m(
         Diagnosis.PADDING_NOT_CROPPED,
@@ -626,7 +674,7 @@ def observe(impl: ModuleType, case: LayerCase) -> Probe:
         first = cache = None
         params = {}
     if op.loss:
-        probe.got.update({(op.forward, "loss"): first, (op.forward, "dx"): cache})
+        probe.got.update({(op.forward, "loss"): first, (op.forward, op.grads[0]): cache})
     elif first is not None:
         probe.got.update({(op.forward, name): value for (name, _), value in zip(named, outputs_of(op, first))})
         probe.got.update({(op.forward, f"{op.param}[{key!r}]"): v for key, v in stored_state(case, params, arrays).items()})

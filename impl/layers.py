@@ -251,6 +251,67 @@ def svm_loss(x, y):
 
 
 # =========================================================================== #
+# CS231n assignment 1: linear classifiers, scores s = X·W (W (D, C), X (N, D), y (N,)), each
+# loss with reg·ΣW² added (the handout's own line: no ½, so its gradient is 2·reg·W), in the
+# handout's two forms: a loop over the samples and one without.
+# =========================================================================== #
+
+LINEAR_FUNCTIONS = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
+LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *LINEAR_FUNCTIONS)
+
+
+def svm_loss_naive(W, X, y, reg):
+    """L = (1/N)·Σ_n Σ_{j≠y_n} max(0, s_nj − s_n,y_n + 1) + reg·ΣW²; each positive margin adds
+    X_n to dW's column j and takes it from column y_n; dW = that/N + 2·reg·W.
+
+    W: (D, C), X: (N, D), y: (N,) ints in [0, C), reg: float  ->  loss (float), dW (D, C)."""
+    N, C = X.shape[0], W.shape[1]
+    loss, dW = 0.0, np.zeros_like(W)
+    for n in range(N):
+        scores = X[n] @ W
+        for j in range(C):
+            margin = scores[j] - scores[y[n]] + 1.0
+            if j != y[n] and margin > 0:
+                loss += margin
+                dW[:, j] += X[n]
+                dW[:, y[n]] -= X[n]
+    return float(loss / N + reg * np.sum(W * W)), dW / N + 2 * reg * W
+
+
+def svm_loss_vectorized(W, X, y, reg):
+    """svm_loss_naive without the loops: svm_loss of the scores, dW = Xᵀ·∂L/∂s + 2·reg·W.
+
+    W: (D, C), X: (N, D), y: (N,), reg: float  ->  loss (float), dW (D, C)."""
+    loss, dscores = svm_loss(X @ W, y)
+    return loss + float(reg * np.sum(W * W)), X.T @ dscores + 2 * reg * W
+
+
+def softmax_loss_naive(W, X, y, reg):
+    """L = −(1/N)·Σ_n log p_n,y_n + reg·ΣW², p_n = softmax(s_n) shifted by the row's max;
+    sample n adds X_n·(p_nj − [j = y_n]) to dW's column j; dW = that/N + 2·reg·W.
+
+    W: (D, C), X: (N, D), y: (N,) ints in [0, C), reg: float  ->  loss (float), dW (D, C)."""
+    N, C = X.shape[0], W.shape[1]
+    loss, dW = 0.0, np.zeros_like(W)
+    for n in range(N):
+        scores = X[n] @ W
+        scores = scores - scores.max()
+        probs = np.exp(scores) / np.sum(np.exp(scores))
+        loss -= np.log(probs[y[n]])
+        for j in range(C):
+            dW[:, j] += X[n] * (probs[j] - (j == y[n]))
+    return float(loss / N + reg * np.sum(W * W)), dW / N + 2 * reg * W
+
+
+def softmax_loss_vectorized(W, X, y, reg):
+    """softmax_loss_naive without the loops: softmax_loss of the scores, dW = Xᵀ·∂L/∂s + 2·reg·W.
+
+    W: (D, C), X: (N, D), y: (N,), reg: float  ->  loss (float), dW (D, C)."""
+    loss, dscores = softmax_loss(X @ W, y)
+    return loss + float(reg * np.sum(W * W)), X.T @ dscores + 2 * reg * W
+
+
+# =========================================================================== #
 # CS231n assignment 2: convolution, pooling, spatial normalisation.
 # =========================================================================== #
 

@@ -412,33 +412,42 @@ SHIFTS = {"float64": (1000.0, "autodiff"), "float32": (100.0, "finite_diff")}
 
 def _shifted(impl: ModuleType, case: LayerCase, arrays: dict, refs: dict[str, Evaluation]) -> list[Comparison]:
     """The loss and dx with row r's scores shifted by SHIFTS[dtype]·(r + 1), against the
-    references' at x."""
+    references' at x (a linear classifier's scores X·W shifted through a feature of its own:
+    LayerOp.scores)."""
     shift, kind = SHIFTS[case.dtype]
-    op, tol, x = case.op, tolerance_for(kind, case.dtype), arrays["x"]
-    rows = shift * np.arange(1, x[..., 0].size + 1).reshape(*x.shape[:-1], 1)
-    moved = {**arrays, "x": (x + rows).astype(x.dtype)}
+    op, tol = case.op, tolerance_for(kind, case.dtype)
+    leading = arrays["x"].shape[:-1] if op.scores is None else arrays["X"].shape[:1]
+    rows = shift * np.arange(1, int(np.prod(leading)) + 1).reshape(*leading, 1)
+    if op.scores is None:
+        moved = {**arrays, "x": (arrays["x"] + rows).astype(arrays["x"].dtype)}
+    else:
+        moved = op.scores.move(arrays, rows)
     value, dx = call_forward(impl, op, moved, case.hypers, case.omitted)[:2]
-    label = f"rows + {shift:g}·(r + 1)"
+    label, grad = f"rows + {shift:g}·(r + 1)", op.grads[0]
     loss = expect_float(op.forward, value, "the loss")
+    if op.scores is not None:
+        loss, dx = op.scores.back(loss, dx, arrays, case.hypers)
     out = [compare(Where(oracle=o, function=op.forward, quantity=f"loss, {label}"), loss, ev.out, tol) for o, ev in refs.items()]
     return out + [
-        compare(Where(oracle=o, function=op.forward, quantity=f"dx, {label}"), dx, ev.grads[0], tol) for o, ev in refs.items()
+        compare(Where(oracle=o, function=op.forward, quantity=f"{grad}, {label}"), dx, ev.grads[0], tol) for o, ev in refs.items()
     ]
 
 
 def _check_loss(
     impl: ModuleType, case: LayerCase, arrays: dict, value: Any, dx: Any, passed: dict, pristine: dict
 ) -> list[Comparison]:
-    """A loss (loss, dx) = op(x, y): the loss and dx against the references, ⟨dx, u⟩ against the
+    """A loss (loss, dx) = op(x, y) (or (loss, dW) = op(W, X, y, reg), its one differentiable arg
+    W): the loss and dx against the references, ⟨dx, u⟩ against the
     finite difference of the implementation's own loss, dx's form, aliasing and the inputs; for
     a shift-invariant loss, the loss and dx with each row's scores shifted past exp's overflow
     as well, each row by another multiple of the shift."""
     op, where = case.op, Where(function=case.op.forward)
+    (arg,), (grad,) = op.differentiable, op.grads  # x and dx; W and dW for a linear classifier's
     loss = expect_float(op.forward, value, "the loss")
     refs = evaluations(op, arrays, case.hypers, None)
     tol = tolerance_for("autodiff", case.dtype)
     out = [compare(Where(oracle=o, function=op.forward, quantity="loss"), loss, ev.out, tol) for o, ev in refs.items()]
-    out += form(where.at(quantity="dx"), dx, arrays["x"].shape, case.dtype) + aliases(where, {"dx": dx}, passed)
+    out += form(where.at(quantity=grad), dx, arrays[arg.name].shape, case.dtype) + aliases(where, {grad: dx}, passed)
     out += compare_grads(op.forward, case, (dx,), refs, OwnDifferences(impl, case, arrays, None))
     out += unmodified(where, passed, {k: pristine[k] for k in passed})
     return out + (_shifted(impl, case, arrays, refs) if op.shift_invariant else [])

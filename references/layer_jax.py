@@ -71,6 +71,16 @@ def svm_loss(a: Arrays, h: dict[str, Any]) -> Any:
     return jnp.sum(jnp.where(others, margins, 0.0)) / x.shape[0]
 
 
+def linear_svm_loss(a: Arrays, h: dict[str, Any]) -> Any:
+    """CS231n assignment 1's SVM: svm_loss of the scores X·W, plus reg·ΣW²."""
+    return svm_loss({"x": a["X"] @ a["W"], "y": a["y"]}, h) + h["reg"] * jnp.sum(a["W"] ** 2)
+
+
+def linear_softmax_loss(a: Arrays, h: dict[str, Any]) -> Any:
+    """CS231n assignment 1's softmax classifier: cross-entropy of the scores X·W, plus reg·ΣW²."""
+    return softmax_loss({"x": a["X"] @ a["W"], "y": a["y"]}, h) + h["reg"] * jnp.sum(a["W"] ** 2)
+
+
 # --------------------------------------------------------------------------- #
 # CS231n assignment 3: recurrent networks (the recurrences by jax.lax.scan over the steps)
 # --------------------------------------------------------------------------- #

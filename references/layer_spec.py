@@ -95,6 +95,17 @@ class Hyper:
 
 
 @dataclass(frozen=True)
+class ScoreShift:
+    """How the scores of a shift-invariant loss that takes them through other args are shifted:
+    `move(arrays, rows)` -> the arrays at which the scores are the old ones plus `rows` (N, 1);
+    `back(loss, grad, arrays, hyper)` -> that loss and grad as the unmoved arrays' (what the
+    move added taken out again), to compare with the references at the unmoved arrays."""
+
+    move: Callable[[dict[str, np.ndarray], np.ndarray], dict[str, np.ndarray]]
+    back: Callable[[float, Any, dict[str, np.ndarray], dict[str, Any]], tuple[float, Any]]
+
+
+@dataclass(frozen=True)
 class LayerOp:
     """One op of the layer protocol."""
 
@@ -142,6 +153,9 @@ class LayerOp:
     #: is, loss and dx: checked with each row shifted past exp's overflow, by another multiple of
     #: the shift (layer_checks.SHIFTS), where a softmax not shifted by its row's max gives inf or NaN
     shift_invariant: bool = False
+    #: how a shift-invariant loss whose scores are not an arg (a linear classifier's X·W) has them
+    #: shifted (None: the scores are x)
+    scores: ScoreShift | None = field(default=None, compare=False)
 
     @property
     def forward(self) -> str:
@@ -281,6 +295,56 @@ def _svm_branch(a: dict[str, np.ndarray]) -> np.ndarray:
     margins = x - x[np.arange(len(y)), y][:, None] + 1.0
     margins[np.arange(len(y)), y] = -1.0  # the correct class has no hinge
     return np.sign(margins).ravel()
+
+
+def _linear_svm_branch(a: dict[str, np.ndarray]) -> np.ndarray:
+    """The hinges' sides at the scores X·W."""
+    return _svm_branch({"x": a["X"] @ a["W"], "y": a["y"]})
+
+
+def _through_bias(arrays: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """X·W plus `rows`: X with `rows` as a last feature, W with a last row of ones (the bias
+    trick of CS231n's data, whose last feature is 1)."""
+    X, W = arrays["X"], arrays["W"]
+    return {**arrays, "X": np.hstack([X, rows.astype(X.dtype)]), "W": np.vstack([W, np.ones((1, W.shape[1]), W.dtype)])}
+
+
+def _without_bias(loss: float, dW: Any, arrays: dict[str, np.ndarray], hyper: dict[str, Any]) -> tuple[float, Any]:
+    """The loss less reg·C (the row of ones' ΣW²) and dW less its last row: as at the unmoved W."""
+    D, C = arrays["W"].shape
+    grad = np.asarray(dW)[:D] if isinstance(dW, np.ndarray) and dW.shape == (D + 1, C) else dW
+    return loss - hyper["reg"] * C, grad
+
+
+#: The regularisation strength of CS231n's linear classifiers, passed after y; shrinks to 0.5, at
+#: which a term without its 2 in dW (or a ½ in the loss, the 2016 handout's) still shows.
+_REG = Hyper("reg", (0.5, 0.0, 2.5), positional=True)
+
+
+def _linear_classifier(loss: str, style: str) -> LayerOp:
+    """CS231n assignment 1's `<loss>_loss_<style>(W, X, y, reg) -> (loss, dW)`: the classifier's
+    scores X·W under svm_loss or softmax_loss, plus reg·ΣW² (the handout's given line, no ½),
+    the gradient with respect to W only. W (D, C), X (N, D), y (N,) labels."""
+    data = "Σ_n Σ_{j≠y_n} max(0, s_nj − s_n,y_n + 1)" if loss == "svm" else "−Σ_n log softmax(s_n)[y_n]"
+    return LayerOp(
+        f"{loss}_loss_{style}",
+        f"L = (1/N)·{data} + reg·Σ W², s = X·W; dW = Xᵀ·∂L/∂s + 2·reg·W",
+        (
+            Arg("W", ("D", "C")),
+            Arg("X", ("N", "D"), differentiable=False),
+            Arg("y", ("N",), domain="labels:C", differentiable=False),
+        ),
+        (Size("N"), Size("D"), Size("C", 2, 5)),
+        ("dW",),
+        loss=True,
+        hypers=(_REG,),
+        shift_invariant=True,
+        scores=ScoreShift(_through_bias, _without_bias),
+        kinks="" if loss == "softmax" else "each hinge of the scores X·W at 0: margins > 0 count, the subgradient 0 there",
+        branch=None if loss == "softmax" else _linear_svm_branch,
+        torch=f"{_TORCH}:linear_{loss}_loss",
+        jax=f"{_JAX}:linear_{loss}_loss",
+    )
 
 
 def _conv_out(axis: str, window: str) -> Derived:
@@ -495,6 +559,8 @@ LAYER_OPS: dict[str, LayerOp] = {
             branch=_svm_branch,
             **_bundled("svm_loss"),
         ),
+        # CS231n assignment 1: the linear classifiers' losses, a loop and a vectorized form each
+        *(_linear_classifier(loss, style) for loss in ("svm", "softmax") for style in ("naive", "vectorized")),
         # CS231n assignment 2: convolution, pooling, spatial normalisation
         LayerOp(
             "conv",

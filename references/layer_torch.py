@@ -68,6 +68,16 @@ def svm_loss(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return F.multi_margin_loss(a["x"], a["y"], p=1, margin=1.0) * a["x"].shape[1]
 
 
+def linear_svm_loss(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """CS231n assignment 1's SVM: svm_loss of the scores X·W, plus reg·ΣW²."""
+    return svm_loss({"x": a["X"] @ a["W"], "y": a["y"]}, h) + h["reg"] * torch.sum(a["W"] ** 2)
+
+
+def linear_softmax_loss(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """CS231n assignment 1's softmax classifier: cross-entropy of the scores X·W, plus reg·ΣW²."""
+    return F.cross_entropy(a["X"] @ a["W"], a["y"]) + h["reg"] * torch.sum(a["W"] ** 2)
+
+
 # --------------------------------------------------------------------------- #
 # CS231n assignment 3: recurrent networks
 # --------------------------------------------------------------------------- #

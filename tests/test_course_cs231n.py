@@ -15,7 +15,7 @@ import pytest
 
 from gradverify.cli import main
 from gradverify.grading import items
-from gradverify.grading.course_template import HANDOUTS, graded_functions, handout
+from gradverify.grading.course_template import HANDOUTS, graded_functions, handout, stub_module
 from gradverify.grading.rubric import SHIPPED_RUBRICS, Item, load_rubric
 from gradverify.references.compare import Cause
 from tests.layer_variants import BUGGY
@@ -24,8 +24,19 @@ from tests.layer_variants.optim import VARIANTS as OPTIM_VARIANTS
 from tests.variants.variant import patched
 
 IMPL = Path(__file__).resolve().parents[1] / "impl"
-#: Each rubric's modules of the cs231n package, as the model solution writes them.
-MODULES = {"cs231n-a2": ("layers", "optim"), "cs231n-a3": ("rnn_layers",)}
+LAYERS = (IMPL / "layers.py").read_text()
+A1_LAYERS = ("affine_forward", "affine_backward", "relu_forward", "relu_backward")
+#: Each rubric's modules of the cs231n package, by path, as the model solution writes them: the
+#: model solution's module, or (assignment 1's classifiers) the functions of it that module holds.
+MODULES = {
+    "cs231n-a1": {
+        "layers": stub_module(LAYERS, set(), (*A1_LAYERS, "svm_loss", "softmax_loss"), ""),
+        "classifiers/linear_svm": stub_module(LAYERS, set(), ("svm_loss", "svm_loss_naive", "svm_loss_vectorized"), ""),
+        "classifiers/softmax": stub_module(LAYERS, set(), ("softmax_loss", "softmax_loss_naive", "softmax_loss_vectorized"), ""),
+    },
+    "cs231n-a2": {"layers": LAYERS, "optim": (IMPL / "optim.py").read_text()},
+    "cs231n-a3": {"rnn_layers": (IMPL / "rnn_layers.py").read_text()},
+}
 
 
 def _rubric(name: str):
@@ -49,7 +60,7 @@ def _package(folder: Path, sources: dict[str, str]) -> Path:
 
 
 def _model(name: str) -> dict[str, str]:
-    return {module: (IMPL / f"{module}.py").read_text() for module in MODULES[name]}
+    return dict(MODULES[name])
 
 
 def _zip(folder: Path, target: Path) -> Path:
@@ -75,12 +86,30 @@ def test_the_model_solution_zipped_as_collect_submission_does_earns_full_marks_o
     assert result.score == result.max_score == 63
 
 
+def test_the_model_solution_zipped_earns_full_marks_of_a1_from_three_modules(tmp_path):
+    folder = _package(tmp_path / "student", _model("cs231n-a1"))
+    result = items.grade_file(_zip(folder, tmp_path / "a1.zip"), _rubric("cs231n-a1"))
+    assert _lost(result) == {}
+    assert result.score == result.max_score == 30
+
+
+def test_a1_as_loose_files_takes_each_classifier_from_its_own_file(tmp_path):
+    """linear_svm.py and softmax.py beside layers.py, no package: each function from its file."""
+    for module, text in _model("cs231n-a1").items():
+        (tmp_path / f"{module.rpartition('/')[2]}.py").write_text(text)
+    softmax, shift = MODULES["cs231n-a1"]["classifiers/softmax"], "        scores = scores - scores.max()\n"
+    assert softmax.count(shift) == 1
+    (tmp_path / "softmax.py").write_text(softmax.replace(shift, ""))  # naive's e^s overflows
+    result = items.grade_file(tmp_path, _rubric("cs231n-a1"))
+    assert _lost(result) == {"softmax_loss_naive": Cause.NAN}
+
+
 def test_the_model_solution_as_a_folder_earns_full_marks_of_a3_importing_its_package(tmp_path):
     """rnn_layers.py imports from the package relatively and absolutely, as a student's may."""
     sources = _model("cs231n-a3")
     imports = "from .layers import affine_forward  # noqa: F401\nfrom cs231n.layers import relu_forward  # noqa: F401\n"
     sources["rnn_layers"] = sources["rnn_layers"].replace("import numpy as np\n", "import numpy as np\n" + imports, 1)
-    sources["layers"] = (IMPL / "layers.py").read_text()
+    sources["layers"] = LAYERS
     result = items.grade_file(_package(tmp_path, sources), _rubric("cs231n-a3"))
     assert _lost(result) == {}
     assert result.score == result.max_score == 23

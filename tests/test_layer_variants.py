@@ -260,7 +260,37 @@ def _spatial_groupnorm(m) -> bool:
     return _close(got, out.detach().numpy()) and _grads_agree(m.spatial_groupnorm_backward(dout.copy(), cache), (x, g, b))
 
 
+def _linear_classifier(m, name: str, torch_loss) -> bool:
+    """CS231n A1's (loss, dW) = name(W, X, y, reg) against torch's loss of X·W plus reg·ΣW², at
+    reg 0.7, and at X with a last feature of 1000·(n + 1) and W a last row of ones (each row's
+    scores 1000 apart, past exp's overflow)."""
+    rng = np.random.default_rng(5)
+    W0, X0, reg = rng.standard_normal((3, 4)), rng.standard_normal((3, 3)), 0.7
+    shifted = (np.hstack([X0, 1000.0 * np.arange(1, 4)[:, None]]), np.vstack([W0, np.ones((1, 4))]))
+    agree = True
+    for X_, W_ in ((X0, W0), shifted):
+        W = _t(W_, True)
+        value = torch_loss(_t(X_) @ W, torch.tensor(LABELS)) + reg * (W**2).sum()
+        value.backward()
+        with np.errstate(all="ignore"):  # a variant without the max-shift overflows: its NaN is the verdict
+            loss, dW = getattr(m, name)(W_.copy(), X_.copy(), LABELS.copy(), reg)
+        agree &= bool(np.isclose(loss, value.item(), rtol=1e-9)) and _close(dW, W.grad.numpy())
+    return agree
+
+
+def _svm_torch(x, y):
+    return F.multi_margin_loss(x, y, margin=1.0) * x.shape[1]
+
+
 TORCH_VERDICTS |= {
+    **{
+        f"svm_loss_{style}": lambda m, s=style: _linear_classifier(m, f"svm_loss_{s}", _svm_torch)
+        for style in ("naive", "vectorized")
+    },
+    **{
+        f"softmax_loss_{style}": lambda m, s=style: _linear_classifier(m, f"softmax_loss_{s}", F.cross_entropy)
+        for style in ("naive", "vectorized")
+    },
     "conv": _conv,
     "max_pool": _max_pool,
     "conv1d": _conv1d,

@@ -3,8 +3,8 @@ grades a stub (`gradverify template --rubric cs231n-a2 DIR`).
 
     files = handout(load_rubric("cs231n-a2"), "cs231n-a2")   # {"cs231n/layers.py": text, …}
 
-A handout module is made from the model solution's module of the same name (impl/layers.py for
-cs231n/layers.py), read as text: each function one of the rubric's items checks keeps its
+A handout module is made from a module of the model solution (impl/layers.py for
+cs231n/layers.py, and for cs231n/classifiers/softmax.py, of which it holds the softmax losses), read as text: each function one of the rubric's items checks keeps its
 signature and docstring (the contract: shapes, the parameter dict) and its body becomes
 `raise NotImplementedError`; a function the course gives (CS231n's `sgd`, `temporal_affine_*`)
 stays whole; everything else (the model solution's helpers, the ops the course does not have)
@@ -26,12 +26,23 @@ IMPL = Path(__file__).resolve().parents[2] / "impl"
 
 
 @dataclass(frozen=True)
+class Module:
+    """One module of a handout, made from the model solution's module `source` (impl/<source>.py)."""
+
+    source: str
+    #: the functions it holds that the course gives (the students do not write)
+    given: tuple[str, ...] = ()
+    #: the graded functions it holds (None: every one its source defines)
+    only: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Handout:
-    """A course's package as handed out: its folder, and each module with what the course gives whole."""
+    """A course's package as handed out: its folder, and each module by its path in the package."""
 
     package: str
-    #: module name -> the functions it holds that the course gives (the students do not write)
-    modules: dict[str, tuple[str, ...]]
+    #: path in the package ("classifiers/softmax") -> the module
+    modules: dict[str, Module]
     header: str
 
 
@@ -45,9 +56,27 @@ its own item. Do not modify your inputs.
 
 #: The handout of each shipped course rubric, by the rubric's name (rubric.SHIPPED_RUBRICS).
 HANDOUTS: dict[str, Handout] = {
-    "cs231n-a2": Handout("cs231n", {"layers": (), "optim": ("sgd",)}, CS231N_HEADER),
+    "cs231n-a1": Handout(
+        "cs231n",
+        {
+            "classifiers/linear_svm": Module("layers", only=("svm_loss_naive", "svm_loss_vectorized")),
+            "classifiers/softmax": Module("layers", only=("softmax_loss_naive", "softmax_loss_vectorized")),
+            "layers": Module(
+                "layers",
+                only=(*("affine_forward", "affine_backward", "relu_forward", "relu_backward"), "svm_loss", "softmax_loss"),
+            ),
+        },
+        CS231N_HEADER,
+    ),
+    "cs231n-a2": Handout("cs231n", {"layers": Module("layers"), "optim": Module("optim", given=("sgd",))}, CS231N_HEADER),
     "cs231n-a3": Handout(
-        "cs231n", {"rnn_layers": ("temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss")}, CS231N_HEADER
+        "cs231n",
+        {
+            "rnn_layers": Module(
+                "rnn_layers", given=("temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss")
+            )
+        },
+        CS231N_HEADER,
     ),
 }
 
@@ -103,10 +132,14 @@ def handout(rubric: Rubric, name: str) -> dict[str, str]:
     """The handout of the shipped course rubric `name`: {relative path: text}; KeyError when the
     rubric has none."""
     course = HANDOUTS[name]
-    stubs = graded_functions(rubric)
+    graded = graded_functions(rubric)
     files = {f"{course.package}/__init__.py": ""}
-    for module, given in course.modules.items():
-        source = (IMPL / f"{module}.py").read_text(encoding="utf-8")
-        header = course.header.format(module=module, rubric=name)
-        files[f"{course.package}/{module}.py"] = stub_module(source, stubs, given, header)
+    for path, module in course.modules.items():
+        folder = path.rpartition("/")[0]
+        if folder:  # a subpackage (cs231n/classifiers/), imported as on the student's machine
+            files[f"{course.package}/{folder}/__init__.py"] = ""
+        source = (IMPL / f"{module.source}.py").read_text(encoding="utf-8")
+        stubs = graded if module.only is None else graded & set(module.only)
+        header = course.header.format(module=path, rubric=name)
+        files[f"{course.package}/{path}.py"] = stub_module(source, stubs, module.given, header)
     return files

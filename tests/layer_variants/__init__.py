@@ -205,6 +205,54 @@ BUGGY: dict[str, LayerVariant] = {
             quantity="loss",
         ),
         _v(
+            "svm_loss_naive_no_correct_class_gradient",
+            "svm_loss_naive",
+            "CS231n A1: each positive margin adds X_n to dW's column j but takes nothing from column y_n",
+            ("                dW[:, y[n]] -= X[n]\n", ""),
+            hint=Diagnosis.CORRECT_CLASS_GRADIENT_MISSING,
+            function="svm_loss_naive",
+            quantity="dW",
+        ),
+        _v(
+            "svm_loss_vectorized_reg_gradient_without_2",
+            "svm_loss_vectorized",
+            "CS231n A1: dW += reg·W, the gradient of ½·reg·ΣW², where the loss adds reg·ΣW²",
+            (
+                "    loss, dscores = svm_loss(X @ W, y)\n    return loss + float(reg * np.sum(W * W)), X.T @ dscores + 2 * reg * W\n",
+                "    loss, dscores = svm_loss(X @ W, y)\n    return loss + float(reg * np.sum(W * W)), X.T @ dscores + reg * W\n",
+            ),
+            hint=Diagnosis.REG_GRADIENT,
+            function="svm_loss_vectorized",
+            quantity="dW",
+        ),
+        _v(
+            "softmax_loss_naive_dW_not_averaged",
+            "softmax_loss_naive",
+            "CS231n A1: the loss divided by N, its data gradient not",
+            (
+                "            dW[:, j] += X[n] * (probs[j] - (j == y[n]))\n"
+                "    return float(loss / N + reg * np.sum(W * W)), dW / N + 2 * reg * W\n",
+                "            dW[:, j] += X[n] * (probs[j] - (j == y[n]))\n"
+                "    return float(loss / N + reg * np.sum(W * W)), dW + 2 * reg * W\n",
+            ),
+            function="softmax_loss_naive",
+            quantity="dW",
+        ),
+        _v(
+            "softmax_loss_vectorized_without_max_shift",
+            "softmax_loss_vectorized",
+            "CS231n A1: the probabilities as exp(s)/Σ exp(s), the row's max never taken out: right until a score passes exp's overflow",
+            (
+                "    loss, dscores = softmax_loss(X @ W, y)\n",
+                "    exp = np.exp(X @ W)\n    probs = exp / exp.sum(axis=1, keepdims=True)\n    rows = np.arange(len(y))\n"
+                "    loss = float(-np.log(probs[rows, y]).mean())\n    dscores = probs.copy()\n    dscores[rows, y] -= 1.0\n"
+                "    dscores /= len(y)\n",
+            ),
+            function="softmax_loss_vectorized",
+            quantity="loss, rows + 1000·(r + 1)",
+            cause=Cause.NAN,
+        ),
+        _v(
             "svm_loss_counts_correct_class",
             "svm_loss",
             "the correct class's own margin (always 1) counted in the loss and its gradient",

@@ -27,11 +27,12 @@ functions. Networks this API cannot express raise NotImplementedError; NETWORK_A
 NETWORK_LOSSES declare the others: the network item's domain, where a refusal counts as not right.
 
 The layer protocol (docs/layers.md) is CS231n's own API, so the `layer` and `update_rule` items
-take the student's functions as they are: each function of the handout (HANDOUT: assignment 2's
-layers.py and optim.py, assignment 3's rnn_layers.py) is served under its own name, from the
-graded module when it defines it, else from the handout's module of it beside the graded one
-(`cs231n/optim.py` beside `cs231n/layers.py`, or `optim.py` in the same folder), imported when
-an item first calls it. What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
+take the student's functions as they are: each function of the handout (HANDOUT: assignment 1's
+classifiers/linear_svm.py and classifiers/softmax.py, assignment 2's layers.py and optim.py,
+assignment 3's rnn_layers.py) is served under its own name, from the graded module when it
+defines it, else from the handout's module of it beside the graded one (`cs231n/optim.py` or
+`cs231n/classifiers/softmax.py` beside `cs231n/layers.py`, or `optim.py` or `softmax.py` in the
+same folder), imported when an item first calls it. What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
 """
 
 import importlib
@@ -42,9 +43,12 @@ import numpy as np
 
 import student
 
-#: Each module of the CS231n handout (assignments 2 and 3) with the functions of the layer
-#: protocol it holds, students' work and given code alike (a rubric's items choose among them).
+#: Each module of the CS231n handout (assignments 1 to 3), by its path in the cs231n package,
+#: with the functions of the layer protocol it holds, students' work and given code alike (a
+#: rubric's items choose among them).
 HANDOUT = {
+    "classifiers.linear_svm": ("svm_loss_naive", "svm_loss_vectorized"),
+    "classifiers.softmax": ("softmax_loss_naive", "softmax_loss_vectorized"),
     "layers": (
         *("affine_forward", "affine_backward", "relu_forward", "relu_backward"),
         *("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt"),
@@ -154,13 +158,26 @@ def sgd_momentum_step(params, grads, velocity, *, lr, momentum):
 
 
 def _beside(module):
-    """The handout's `module` beside the graded one (None when there is none, or it is the graded one)."""
+    """The handout's `module` (a path in the cs231n package: "classifiers.softmax") beside the
+    graded one: where the graded module's top package has it, else by its own name in the graded
+    module's folder (loose files: softmax.py beside layers.py); None when there is none, or it is
+    the graded one."""
     graded = getattr(sys.modules.get("submission"), "__name__", "submission")
-    package = graded.rpartition(".")[0]
-    name = f"{package}.{module}" if package else module
-    if name == graded or importlib.util.find_spec(name) is None:
-        return None
-    return importlib.import_module(name)  # an error in the student's module is the student's
+    root, folder, own = graded.partition(".")[0], graded.rpartition(".")[0], module.rpartition(".")[2]
+    in_package = f"{root}.{module}" if folder else module
+    for name in dict.fromkeys((in_package, f"{folder}.{own}" if folder else own)):
+        if name != graded and _findable(name):
+            return importlib.import_module(name)  # an error in the student's module is the student's
+    return None
+
+
+def _findable(name):
+    """Whether module `name` exists (its parent packages imported to find it; a parent that is not
+    there is no module)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _handout_function(name, module):
