@@ -29,6 +29,7 @@ The application's own files (gradverify/):
     corpus.py        the regression corpus: counterexamples saved and replayed
     hints.py         what the numbers of an MLP protocol failure say about its cause
     layer_hints.py   the same for a layer op: known mistakes modelled, named where they fit
+    layer_mistakes.py the layer mistakes those hints name, each a model of one bug
     optim_hints.py   the same for an update rule (CS231n's optim.py)
     diagnoses.py     what a hint can name (Diagnosis, in words) and the Hint itself
     loader.py        loading an implementation from a module name or a .py file
