@@ -23,6 +23,7 @@ SOURCES = {"cs231n": FOLDER / "cs231n_solution.py", "layers": FOLDER / "layers_s
 #: course API has no function for, as the adapters' docstrings say.
 NOT_MAPPED = {
     "cs231n": {
+        "sigmoid",  # CS231n's layers.py has no sigmoid_forward
         "tanh",
         "leaky_relu",
         "softplus",
@@ -50,8 +51,6 @@ ITEMS: dict[str, dict[str, set[str]]] = {
         "affine_backward": {"dense", "network"},
         "relu_forward": {"relu"},
         "relu_backward": {"relu"},
-        "sigmoid_forward": {"sigmoid"},
-        "sigmoid_backward": {"sigmoid"},
         "softmax_loss": {"network"},  # its only user: every network ends in it
         "sgd_momentum": {"momentum_step"},  # the training loop is not mapped
     },
@@ -150,16 +149,6 @@ SOLUTIONS: dict[str, Solution] = {
             {"sgd_momentum"},
             "sgd_momentum forgets to keep v in config, so every step starts from the velocity it was given",
             ('    config["velocity"] = v\n', ""),
-        ),
-        _s(
-            "cs231n_sigmoid_caches_its_input",
-            "cs231n",
-            {"sigmoid_backward"},
-            "sigmoid_forward caches x, and sigmoid_backward takes the cache for σ(x): x(1 − x)",
-            (
-                "    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))\n    cache = out",
-                "    out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))\n    cache = x",
-            ),
         ),
         _s("layers_correct", "layers", set(), "the model solution"),
         _s(

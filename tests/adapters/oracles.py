@@ -99,10 +99,6 @@ Check = Callable[[types.ModuleType, np.random.Generator], dict[str, bool]]
 CS231N: list[tuple[tuple[str, ...], Check]] = [
     (("affine_forward", "affine_backward"), _cs231n_affine),
     (("relu_forward", "relu_backward"), _cs231n_activation("relu", torch.relu, _away_from_zero)),
-    (
-        ("sigmoid_forward", "sigmoid_backward"),
-        _cs231n_activation("sigmoid", torch.sigmoid, lambda rng, shape: rng.normal(size=shape)),
-    ),
     (("softmax_loss",), _cs231n_softmax_loss),
     (("sgd_momentum",), _cs231n_sgd_momentum),
 ]

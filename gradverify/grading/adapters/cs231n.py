@@ -1,11 +1,10 @@
 """The CS231n layer API as the backprop protocol (shipped adapter: `--adapter cs231n`).
 
-The course's functions (Stanford CS231n's layers.py and optim.py; sigmoid added):
+The course's functions (Stanford CS231n's layers.py and optim.py):
 
     affine_forward(x, w, b) -> (out, cache)       x (N, D), w (D, M), b (M,): out = x·w + b
     affine_backward(dout, cache) -> (dx, dw, db)  dx (N, D), dw (D, M), db (M,)
     relu_forward(x) -> (out, cache)               relu_backward(dout, cache) -> dx
-    sigmoid_forward(x) -> (out, cache)            sigmoid_backward(dout, cache) -> dx
     softmax_loss(x, y) -> (loss, dx)              x: scores (N, C), y: labels (N,);
                                                   loss = −(1/N)·Σ log softmax(x)[n, y_n], dx = ∂loss/∂x
     sgd_momentum(w, dw, config) -> (next_w, config)
@@ -16,11 +15,11 @@ CS231n's w is (in, out), the transpose of the protocol's W (out, in): dense_forw
 Wᵀ, dense_backward and network_gradients hand dwᵀ back. CS231n's velocity v is the
 protocol's Δw (Δw(n) = α·Δw(n−1) − η·g(n)), so it passes through unchanged.
 
-Mapped: relu and sigmoid (activation, activation_backward), the dense layer, network
-gradients of networks with relu, sigmoid or identity hidden layers (identity: two affine
+Mapped: relu (activation, activation_backward), the dense layer, network
+gradients of networks with relu or identity hidden layers (identity: two affine
 layers in a row) and a softmax output under sparse_cce (the loss and its gradient with
 respect to the scores are softmax_loss's), at λ = 0, and the momentum step.
-Not mapped: the other activations; every loss (softmax_loss fuses the softmax into its
+Not mapped: the other activations (CS231n has no sigmoid layer function, nor tanh); every loss (softmax_loss fuses the softmax into its
 cross-entropy: it has no loss of probabilities nor a softmax VJP of its own); L2 and the
 training loop, which live in CS231n's model classes and its given Solver, not in these
 functions. Networks this API cannot express raise NotImplementedError; NETWORK_ACTIVATIONS and
@@ -66,15 +65,15 @@ HANDOUT = {
     ),
 }
 
-ACTIVATIONS = ("relu", "sigmoid")
+ACTIVATIONS = ("relu",)
 L2 = False
-#: What its networks map: relu, sigmoid or identity hidden layers under a softmax output and sparse_cce.
-NETWORK_ACTIVATIONS = ("identity", "relu", "sigmoid", "softmax")
+#: What its networks map: relu or identity hidden layers under a softmax output and sparse_cce.
+NETWORK_ACTIVATIONS = ("identity", "relu", "softmax")
 NETWORK_LOSSES = ("sparse_cce",)
 
 #: The course's layer functions of each activation a network's hidden layer may have.
-FORWARD = {"relu": "relu_forward", "sigmoid": "sigmoid_forward"}
-BACKWARD = {"relu": "relu_backward", "sigmoid": "sigmoid_backward"}
+FORWARD = {"relu": "relu_forward"}
+BACKWARD = {"relu": "relu_backward"}
 
 
 def _course(name, table):
