@@ -15,6 +15,7 @@ import pytest
 
 from gradverify.cli import main
 from gradverify.grading import items
+from gradverify.grading.feedback import render_submission
 from gradverify.grading.course_template import HANDOUTS, graded_functions, handout, stub_module
 from gradverify.grading.rubric import SHIPPED_RUBRICS, Item, load_rubric
 from gradverify.references.compare import Cause
@@ -102,6 +103,7 @@ def test_a1_as_loose_files_takes_each_classifier_from_its_own_file(tmp_path):
     (tmp_path / "softmax.py").write_text(softmax.replace(shift, ""))  # naive's e^s overflows
     result = items.grade_file(tmp_path, _rubric("cs231n-a1"))
     assert _lost(result) == {"softmax_loss_naive": Cause.NAN}
+    assert f"gradverify grade --rubric cs231n-a1 --package {tmp_path} --seed 0`." in render_submission(result)
 
 
 def test_the_model_solution_as_a_folder_earns_full_marks_of_a3_importing_its_package(tmp_path):

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from gradverify.grading.domain import Charged, Component, Credit, Verdict, describe_components
 from gradverify.grading.items import NOT_RIGHT, GradeResult, ItemResult, Status, credit_lines
+from gradverify.grading.adapters import SHIPPED
+from gradverify.grading.rubric import DEFAULT_RUBRIC, SHIPPED_RUBRICS
 from gradverify.grading.secret import FIXED_SEED_WARNING, SeedSource
 from gradverify.markdown import block, code, inline
 from gradverify.references.compare import Cause
@@ -166,10 +168,27 @@ def seed_line(result: GradeResult) -> str:
     if result.seed is None:
         return "Seed: none (the grade did not draw cases)."
     package = "--package " if result.package else ""
-    return (
-        f"Seed: {result.seed.value}, {result.seed.source.value}. Replay this grade: "
-        f"{code(f'gradverify grade {package}{shlex.quote(result.submission)} --seed {result.seed.value}')} (same rubric and adapter)."
-    )
+    options, unnamed = replay_options(result)
+    command = f"gradverify grade {options}{package}{shlex.quote(result.submission)} --seed {result.seed.value}"
+    return f"Seed: {result.seed.value}, {result.seed.source.value}. Replay this grade: {code(command)}{unnamed}."
+
+
+def replay_options(result: GradeResult) -> tuple[str, str]:
+    """The options that grade with `result`'s rubric and adapter, each followed by a space: `--rubric`
+    with a shipped rubric's name (none for the default rubric), `--adapter` with a shipped adapter's
+    name when it is not the rubric's own; and what the command leaves to the reader (a rubric or an
+    adapter file of the staff's: its path, which may be anywhere, is not written into the report)."""
+    path = Path(result.rubric.path).resolve() if result.rubric.path else DEFAULT_RUBRIC
+    shipped = [name for name, file in SHIPPED_RUBRICS.items() if file == path]
+    options, unnamed = (f"--rubric {shipped[0]} " if shipped else ""), []
+    if not shipped and path != DEFAULT_RUBRIC:
+        unnamed.append("rubric")
+    if result.adapter and result.adapter != result.rubric.adapter:
+        if result.adapter in SHIPPED:
+            options += f"--adapter {result.adapter} "
+        else:
+            unnamed.append("adapter")
+    return options, f" (same {' and '.join(unnamed)})" if unnamed else ""
 
 
 def _picture_keys(result: GradeResult) -> dict[str, str]:
