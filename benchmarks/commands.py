@@ -40,6 +40,7 @@ TINY_COURSE_RUBRIC = (
     'examples = 2\nadapter = "cs231n"\nsubmission_file = "layers.py"\nrequire_backprop = false\n'
     '[[items]]\nname = "a"\ncheck = "layer"\ntarget = "affine"\npoints = 1\n'
     '[[items]]\nname = "m"\ncheck = "update_rule"\ntarget = "sgd_momentum"\npoints = 1\n'
+    '[[items]]\nname = "f"\ncheck = "model"\ntarget = "fully_connected_net"\npoints = 1\n'
 )
 
 
@@ -60,12 +61,16 @@ def grade_one(gradverify: str, rubric: list[str], env: dict, folder: Path) -> di
 
 def grade_course(gradverify: str, tiny: bool, env: dict, folder: Path) -> dict:
     """`run` of `gradverify grade --rubric cs231n-a2` on a complete submission: the model
-    solution as the cs231n/ package (folder/a2/cs231n/layers.py, optim.py), graded as a package."""
+    solution as the cs231n/ package (folder/a2/cs231n/layers.py, optim.py, classifiers/fc_net.py
+    importing the layers as the handout's does), graded as a package."""
     package = folder / "a2" / "cs231n"
-    package.mkdir(parents=True)
+    (package / "classifiers").mkdir(parents=True)
     (package / "__init__.py").write_text("")
+    (package / "classifiers" / "__init__.py").write_text("")
     for module in ("layers", "optim"):
         (package / f"{module}.py").write_text((ROOT / "impl" / f"{module}.py").read_text(encoding="utf-8"))
+    fc_net = (ROOT / "impl" / "fc_net.py").read_text(encoding="utf-8").replace("from .layers import (", "from ..layers import (")
+    (package / "classifiers" / "fc_net.py").write_text(fc_net)
     if tiny:
         (folder / "course.toml").write_text(TINY_COURSE_RUBRIC)
     rubric = str(folder / "course.toml") if tiny else "cs231n-a2"

@@ -1,7 +1,9 @@
 """The bundled implementation under test: hand-written NumPy backprop of both protocols, the
 MLP's (impl/backprop.py, docs/protocol.md) and the layers' (impl/layers.py and
 impl/rnn_layers.py, and CS231n's update rules in impl/optim.py: docs/layers.md), so that
-`verify` on the bundled implementation checks all of them.
+`verify` on the bundled implementation checks all of them. impl/fc_net.py holds CS231n's model
+classes (TwoLayerNet, FullyConnectedNet), the model solution of the rubric's `model` items;
+verify does not check classes, so it is not exported here.
 
 Installed as `gradverify.impl`; the relative imports keep it loadable as a plain `impl`
 package too (mutmut runs the suite on a mutated copy of this folder).

@@ -25,6 +25,8 @@
     optim_strategies.py hypothesis strategies over an update rule's cases: w, its gradients, a config
     optim_checks.py     the check of an update rule: its steps against torch.optim, state and form
     optim_properties.py the update rules as properties, one per rule of the table
+    model_cases.py      a course model class's case: its sizes, reg, normalisation, seed; and their strategy
+    model_checks.py     the check of a model class whole against PyTorch, and its properties (rubric items only)
 
 It imports gradverify.references and nothing else of gradverify: running the properties, and
 reporting them, is the application's (gradverify.runner, gradverify.report).

@@ -14,5 +14,7 @@ finite-difference oracles, and the one comparison helper with its tolerance tabl
     jax_compile.py    how the JAX references are compiled: jax.jit with XLA's cheap options
     optim_spec.py     CS231n's update rules as data: config keys, defaults, state, the forms accepted
     optim_torch.py    the update rules in torch.optim, float64, CS231n's conventions converted exactly
+    model_spec.py     the course model classes a rubric checks whole (CS231n's TwoLayerNet, FullyConnectedNet)
+    model_torch.py    those model classes' networks in PyTorch: autograd, float64
 
 Nothing here imports the implementation under test (gradverify.impl)."""

@@ -8,6 +8,7 @@ module loses that function's item and no other; the adapter maps nothing the cou
 
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from tests.variants.variant import patched
 IMPL = Path(__file__).resolve().parents[1] / "impl"
 LAYERS = (IMPL / "layers.py").read_text()
 A1_LAYERS = ("affine_forward", "affine_backward", "relu_forward", "relu_backward")
+#: impl/fc_net.py as the handout's classifiers/fc_net.py: `from ..layers import *`, the package's
+#: layers (assignment 1's have no batchnorm, which TwoLayerNet never calls).
+FC_NET = re.sub(r"from \.layers import \([^)]*\)", "from ..layers import *  # noqa: F403", (IMPL / "fc_net.py").read_text())
 #: Each rubric's modules of the cs231n package, by path, as the model solution writes them: the
 #: model solution's module, or (assignment 1's classifiers) the functions of it that module holds.
 MODULES = {
@@ -34,8 +38,9 @@ MODULES = {
         "layers": stub_module(LAYERS, set(), (*A1_LAYERS, "svm_loss", "softmax_loss"), ""),
         "classifiers/linear_svm": stub_module(LAYERS, set(), ("svm_loss", "svm_loss_naive", "svm_loss_vectorized"), ""),
         "classifiers/softmax": stub_module(LAYERS, set(), ("softmax_loss", "softmax_loss_naive", "softmax_loss_vectorized"), ""),
+        "classifiers/fc_net": FC_NET,
     },
-    "cs231n-a2": {"layers": LAYERS, "optim": (IMPL / "optim.py").read_text()},
+    "cs231n-a2": {"layers": LAYERS, "optim": (IMPL / "optim.py").read_text(), "classifiers/fc_net": FC_NET},
     "cs231n-a3": {"rnn_layers": (IMPL / "rnn_layers.py").read_text()},
 }
 
@@ -84,20 +89,20 @@ def test_the_model_solution_zipped_as_collect_submission_does_earns_full_marks_o
     folder = _package(tmp_path / "student", _model("cs231n-a2"))
     result = items.grade_file(_zip(folder, tmp_path / "a2.zip"), _rubric("cs231n-a2"))
     assert _lost(result) == {}
-    assert result.score == result.max_score == 63
+    assert result.score == result.max_score == 71
 
 
 def test_the_model_solution_zipped_earns_full_marks_of_a1_from_three_modules(tmp_path):
     folder = _package(tmp_path / "student", _model("cs231n-a1"))
     result = items.grade_file(_zip(folder, tmp_path / "a1.zip"), _rubric("cs231n-a1"))
     assert _lost(result) == {}
-    assert result.score == result.max_score == 30
+    assert result.score == result.max_score == 36
 
 
 def test_a1_as_loose_files_takes_each_classifier_from_its_own_file(tmp_path):
     """linear_svm.py and softmax.py beside layers.py, no package: each function from its file."""
-    for module, text in _model("cs231n-a1").items():
-        (tmp_path / f"{module.rpartition('/')[2]}.py").write_text(text)
+    for module, text in _model("cs231n-a1").items():  # fc_net.py imports layers.py beside it
+        (tmp_path / f"{module.rpartition('/')[2]}.py").write_text(text.replace("from ..layers import *", "from layers import *"))
     softmax, shift = MODULES["cs231n-a1"]["classifiers/softmax"], "        scores = scores - scores.max()\n"
     assert softmax.count(shift) == 1
     (tmp_path / "softmax.py").write_text(softmax.replace(shift, ""))  # naive's e^s overflows
@@ -132,10 +137,11 @@ def test_bugs_in_two_modules_lose_exactly_their_two_items(tmp_path):
     sources = {
         "layers": BUGGY["conv_backward_padding_not_cropped"].source(),
         "optim": patched(OPTIM_SOURCE, "adam_without_bias_correction", OPTIM_VARIANTS["adam_without_bias_correction"][1]),
+        "classifiers/fc_net": FC_NET,  # it calls no conv: its item holds
     }
     result = items.grade_file(_package(tmp_path, sources), _rubric("cs231n-a2"))
     assert _lost(result) == {"conv": Cause.SHAPE, "adam": Cause.MISMATCH}
-    assert result.score == 63 - 8 - 4
+    assert result.score == 71 - 8 - 4
 
 
 def test_the_handout_stubs_what_is_graded_keeps_what_is_given_and_gives_no_formula():

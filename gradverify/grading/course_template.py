@@ -21,6 +21,7 @@ from pathlib import Path
 from gradverify.grading.kinds import item_property
 from gradverify.grading.rubric import Rubric
 from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.references.model_spec import MODELS
 
 IMPL = Path(__file__).resolve().parents[2] / "impl"
 
@@ -34,6 +35,8 @@ class Module:
     given: tuple[str, ...] = ()
     #: the graded functions it holds (None: every one its source defines)
     only: tuple[str, ...] | None = None
+    #: imports the handout's module has beyond NumPy's (fc_net.py's `from ..layers import *`)
+    imports: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ its own item. Do not modify your inputs.
 """
 '''
 
+#: fc_net.py's import of the student's layers, as the handout has it.
+FC_NET_IMPORTS = "\nfrom ..layers import *  # noqa: F401,F403 - the handout's own import\n"
+
 #: The handout of each shipped course rubric, by the rubric's name (rubric.SHIPPED_RUBRICS).
 HANDOUTS: dict[str, Handout] = {
     "cs231n-a1": Handout(
@@ -65,10 +71,19 @@ HANDOUTS: dict[str, Handout] = {
                 "layers",
                 only=(*("affine_forward", "affine_backward", "relu_forward", "relu_backward"), "svm_loss", "softmax_loss"),
             ),
+            "classifiers/fc_net": Module("fc_net", only=("TwoLayerNet",), imports=FC_NET_IMPORTS),
         },
         CS231N_HEADER,
     ),
-    "cs231n-a2": Handout("cs231n", {"layers": Module("layers"), "optim": Module("optim", given=("sgd",))}, CS231N_HEADER),
+    "cs231n-a2": Handout(
+        "cs231n",
+        {
+            "layers": Module("layers"),
+            "optim": Module("optim", given=("sgd",)),
+            "classifiers/fc_net": Module("fc_net", only=("FullyConnectedNet",), imports=FC_NET_IMPORTS),
+        },
+        CS231N_HEADER,
+    ),
     "cs231n-a3": Handout(
         "cs231n",
         {
@@ -82,37 +97,70 @@ HANDOUTS: dict[str, Handout] = {
 
 
 def graded_functions(rubric: Rubric) -> set[str]:
-    """The student's functions the rubric's items check (an op's alternative backwards too)."""
+    """The student's functions and classes the rubric's items check (an op's alternative backwards
+    too; a model item's class, not the adapter's model_loss)."""
     names: set[str] = set()
     for item in rubric.items:
+        if item.check == "model" and item.target in MODELS:
+            names.add(MODELS[item.target].cls)
+            continue
         names.update(item_property(item.check, item.target).functions)
         if item.check == "layer" and item.target in LAYER_OPS:
             names.update(LAYER_OPS[item.target].backwards)
     return names
 
 
-def stub_module(source: str, stubs: set[str], given: tuple[str, ...], header: str) -> str:
-    """`source` with only the functions of `stubs` (signature and docstring, then `raise
-    NotImplementedError`) and of `given` (whole), after `header` and NumPy's import."""
+def stub_module(source: str, stubs: set[str], given: tuple[str, ...], header: str, imports: str = "") -> str:
+    """`source` with only the functions and classes of `stubs` (a function's signature and
+    docstring, then `raise NotImplementedError`; a class's line and docstring, then each public
+    method and __init__ so stubbed) and of `given` (whole), after `header`, NumPy's import and `imports`."""
     tree = ast.parse(source)
     lines = source.splitlines()
-    parts = [header, "import numpy as np\n"]
+    parts = [header, "import numpy as np\n" + imports]
     for node in tree.body:
-        if not isinstance(node, ast.FunctionDef) or node.name not in (*stubs, *given):
+        if not isinstance(node, (ast.FunctionDef, ast.ClassDef)) or node.name not in (*stubs, *given):
             continue
-        start = node.lineno - 1 if not node.decorator_list else node.decorator_list[0].lineno - 1
         assert node.end_lineno is not None
         if node.name in given:
-            parts.append("\n".join(lines[start : node.end_lineno]) + "\n")
-            continue
-        indent = " " * node.body[0].col_offset
-        signature = lines[start : node.body[0].lineno - 1]
-        said = contract(ast.get_docstring(node) or "")
-        doc = [f'{indent}"""{said[0]}', *(f"{indent}{line}" if line else "" for line in said[1:])] if said else []
-        if doc:
-            doc[-1] += '"""'
-        parts.append("\n".join([*signature, *doc, f"{indent}raise NotImplementedError"]) + "\n")
+            parts.append("\n".join(lines[_start(node) : node.end_lineno]) + "\n")
+        elif isinstance(node, ast.FunctionDef):
+            parts.append(_stub(node, lines))
+        else:
+            parts.append(_stub_class(node, lines))
     return "\n\n".join(parts)
+
+
+def _start(node: ast.FunctionDef | ast.ClassDef) -> int:
+    return node.lineno - 1 if not node.decorator_list else node.decorator_list[0].lineno - 1
+
+
+def _docstring(node: ast.FunctionDef | ast.ClassDef, indent: str, said: list[str]) -> list[str]:
+    doc = [f'{indent}"""{said[0]}', *(f"{indent}{line}" if line else "" for line in said[1:])] if said else []
+    if doc:
+        doc[-1] += '"""'
+    return doc
+
+
+def _stub(node: ast.FunctionDef, lines: list[str]) -> str:
+    """A function's signature and contract, then `raise NotImplementedError`."""
+    indent = " " * node.body[0].col_offset
+    signature = lines[_start(node) : node.body[0].lineno - 1]
+    said = contract(ast.get_docstring(node) or "")
+    return "\n".join([*signature, *_docstring(node, indent, said), f"{indent}raise NotImplementedError"]) + "\n"
+
+
+def _stub_class(node: ast.ClassDef, lines: list[str]) -> str:
+    """A class's line and docstring (whole: it says what the class holds, not how), then
+    __init__ and each public method stubbed; its private helpers left out."""
+    indent = " " * node.body[0].col_offset
+    said = (ast.get_docstring(node) or "").splitlines()
+    head = "\n".join([*lines[_start(node) : node.lineno], *_docstring(node, indent, said)])
+    methods = [
+        _stub(member, lines)
+        for member in node.body
+        if isinstance(member, ast.FunctionDef) and (member.name == "__init__" or not member.name.startswith("_"))
+    ]
+    return "\n".join([head, "", *methods]).rstrip("\n") + "\n"
 
 
 #: A line of a docstring that states a contract: "dout: (N, M)  ->  dx …", "x: (N, D), gamma, …".
@@ -141,5 +189,5 @@ def handout(rubric: Rubric, name: str) -> dict[str, str]:
         source = (IMPL / f"{module.source}.py").read_text(encoding="utf-8")
         stubs = graded if module.only is None else graded & set(module.only)
         header = course.header.format(module=path, rubric=name)
-        files[f"{course.package}/{path}.py"] = stub_module(source, stubs, module.given, header)
+        files[f"{course.package}/{path}.py"] = stub_module(source, stubs, module.given, header, module.imports)
     return files

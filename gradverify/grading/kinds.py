@@ -3,8 +3,9 @@ the cases it draws (one table, KINDS, that the rubric, the items and the adapter
 
 The layer protocol's kinds name their property by their target: `check = "layer"`,
 `target = "batchnorm"` runs `layer_batchnorm_matches_references`, the generic check of the op
-(docs/layers.md), and `check = "update_rule"`, `target = "adam"`, `optim_adam_matches_torch_optim`
-(`item_property`)."""
+(docs/layers.md), `check = "update_rule"`, `target = "adam"`, `optim_adam_matches_torch_optim`, and
+`check = "model"`, `target = "fully_connected_net"`, `model_fully_connected_net_matches_torch`, the
+student's course class checked whole (references/model_spec.py) (`item_property`)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from gradverify.properties import strategies
 from gradverify.properties.checks import PROPERTIES, Property
 from gradverify.properties.layer_properties import LAYER_PROPERTIES
 from gradverify.properties.layer_strategies import layer_cases
+from gradverify.properties.model_cases import model_cases
+from gradverify.properties.model_checks import MODEL_PROPERTIES
 from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.properties.optim_strategies import optim_cases
 from gradverify.references.layer_spec import LAYER_OPS
+from gradverify.references.model_spec import MODELS
 from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import ACTIVATIONS, LOSSES
 
@@ -112,10 +116,15 @@ KINDS: dict[str, Kind] = {
         lambda target, acts, losses, outs, l2, hidden=None: optim_cases(OPTIMIZERS[_target(target, "update_rule")]),
         tuple(OPTIMIZERS),
     ),
+    "model": Kind(
+        "model_{target}_matches_torch",
+        lambda target, acts, losses, outs, l2, hidden=None: model_cases(MODELS[_target(target, "model")]),
+        tuple(MODELS),
+    ),
 }
 
 #: Every property a rubric item may run, by name.
-ITEM_PROPERTIES: dict[str, Property] = {**PROPERTIES, **LAYER_PROPERTIES, **OPTIM_PROPERTIES}
+ITEM_PROPERTIES: dict[str, Property] = {**PROPERTIES, **LAYER_PROPERTIES, **OPTIM_PROPERTIES, **MODEL_PROPERTIES}
 
 
 def item_property(check: str, target: str | None) -> Property:

@@ -28,6 +28,7 @@ from gradverify.properties.calls import ImplFailure
 from gradverify.grading.kinds import item_property
 from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_FUNCTIONS, LAYER_OPS
+from gradverify.references.model_spec import MODEL_FUNCTIONS
 from gradverify.references.optim_spec import OPTIMIZERS
 from gradverify.references.spec import ACTIVATIONS, LOSSES, PROTOCOL_FUNCTIONS
 
@@ -121,9 +122,11 @@ def from_declaration(
     network_losses: tuple[str, ...] | None = None,
 ) -> Adapter:
     """The Adapter of what the file at `path` declared; AdapterError if it defines no function of
-    either protocol (the MLP's, or the layer protocol's ops and update rules) or lists an
+    either protocol (the MLP's, or the layer protocol's ops and update rules, or model_loss) or lists an
     activation or loss the protocol does not have."""
-    protocol = frozenset(name for name in (*PROTOCOL_FUNCTIONS, *LAYER_FUNCTIONS, *OPTIMIZERS) if name in functions)
+    protocol = frozenset(
+        name for name in (*PROTOCOL_FUNCTIONS, *LAYER_FUNCTIONS, *OPTIMIZERS, *MODEL_FUNCTIONS) if name in functions
+    )
     if not protocol:
         raise AdapterError(
             f"the adapter {path} defines no protocol function: it must define some of "

@@ -31,7 +31,9 @@ classifiers/linear_svm.py and classifiers/softmax.py, assignment 2's layers.py a
 assignment 3's rnn_layers.py) is served under its own name, from the graded module when it
 defines it, else from the handout's module of it beside the graded one (`cs231n/optim.py` or
 `cs231n/classifiers/softmax.py` beside `cs231n/layers.py`, or `optim.py` or `softmax.py` in the
-same folder), imported when an item first calls it. What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
+same folder), imported when an item first calls it. The `model` items call `model_loss`, which
+builds the student's TwoLayerNet or FullyConnectedNet of classifiers/fc_net.py (MODEL_CLASSES),
+sets its params and calls its loss(X, y). What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
 """
 
 import importlib
@@ -196,6 +198,25 @@ def _serve(name, module):
 
     function.__name__ = function.__qualname__ = name
     return function
+
+
+#: The model classes of the handout (references/model_spec.py MODELS), each in classifiers/fc_net.py.
+MODEL_CLASSES = {"two_layer_net": "TwoLayerNet", "fully_connected_net": "FullyConnectedNet"}
+
+
+def model_loss(model, config, params, X, y):
+    """The student's class built with `config`'s sizes, its params set to `params`, and its
+    loss(X, y): (loss, grads). Only what the handout's constructor has is passed (dtype float64;
+    no dropout, whose mask the class draws itself), each by its keyword."""
+    cls = _handout_function(MODEL_CLASSES[model], "classifiers.fc_net")
+    sizes = {"input_dim": config["input_dim"], "num_classes": config["num_classes"], "reg": config["reg"]}
+    if model == "two_layer_net":
+        net = cls(hidden_dim=config["hidden_dims"][0], **sizes)
+    else:
+        net = cls(list(config["hidden_dims"]), normalization=config["normalization"], dtype=np.float64, **sizes)
+    net.params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
+    loss, grads = net.loss(np.array(X, dtype=np.float64), np.array(y))
+    return loss, grads
 
 
 for _module, _names in HANDOUT.items():

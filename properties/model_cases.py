@@ -1,0 +1,89 @@
+"""A course model class's case: the class, its sizes, its regularisation and normalisation, a seed.
+
+    case = ModelCase("fully_connected_net", N=2, D=3, hidden=(2,), C=2, reg=0.5, normalization=None, seed=0)
+    X, y = case.data(); params = case.params()
+
+As for the layer cases, hypothesis draws the structure (`model_cases`) and NumPy makes the
+arrays from the seed, so a case is a few numbers, replays exactly and shrinks on its structure
+towards one hidden layer of one unit (two under layernorm), one sample (two under batchnorm),
+one feature and two classes: X ~ N(0, 1), each W_l ~ N(0, 1/fan_in), b_l ~ N(0, 0.1²), γ_l
+uniform in [0.5, 2], β_l ~ N(0, 0.1²), y uniform labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from gradverify.references.model_spec import MODELS, ModelSpec
+
+
+@dataclass(frozen=True)
+class ModelCase:
+    #: the class's entry in references/model_spec.py MODELS
+    model: str
+    N: int
+    D: int
+    hidden: tuple[int, ...]
+    C: int
+    reg: float
+    normalization: str | None
+    seed: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    def config(self) -> dict[str, Any]:
+        """What model_loss builds the class with (references/model_spec.py)."""
+        return {
+            "input_dim": self.D,
+            "hidden_dims": list(self.hidden),
+            "num_classes": self.C,
+            "reg": self.reg,
+            "normalization": self.normalization,
+        }
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """X (N, D), y (N,): new arrays drawn from the seed."""
+        rng = np.random.default_rng([self.seed, 0])
+        return rng.normal(size=(self.N, self.D)), rng.integers(0, self.C, size=self.N)
+
+    def params(self) -> dict[str, np.ndarray]:
+        """The weights by the course's keys, new arrays drawn from the seed: W1, b1, …, and gamma_l,
+        beta_l after each hidden layer under a normalisation."""
+        rng = np.random.default_rng([self.seed, 1])
+        dims = (self.D, *self.hidden, self.C)
+        params: dict[str, np.ndarray] = {}
+        for layer, (fan_in, fan_out) in enumerate(zip(dims, dims[1:]), start=1):
+            params[f"W{layer}"] = rng.normal(size=(fan_in, fan_out)) / np.sqrt(fan_in)
+            params[f"b{layer}"] = 0.1 * rng.normal(size=fan_out)
+            if self.normalization is not None and layer < len(dims) - 1:
+                params[f"gamma{layer}"] = rng.uniform(0.5, 2.0, size=fan_out)
+                params[f"beta{layer}"] = 0.1 * rng.normal(size=fan_out)
+        return params
+
+    def describe(self) -> str:
+        """e.g. "FullyConnectedNet(hidden_dims=[2], normalization='batchnorm', reg 0.5): X (2, 1), 2 classes; seed 0"."""
+        shape = f"hidden_dims={list(self.hidden)}" if self.model != "two_layer_net" else f"hidden_dim={self.hidden[0]}"
+        norm = f", normalization={self.normalization!r}" if self.normalization is not None else ""
+        return f"{self.spec.cls}({shape}{norm}, reg {self.reg:g}): X ({self.N}, {self.D}), {self.C} classes; seed {self.seed}"
+
+
+#: The regularisation strengths drawn, shrinking to the first: 0.5 shows a reg term with no ½ (or two).
+REGS = (0.5, 0.0, 2.0)
+
+
+@st.composite
+def model_cases(draw: Any, spec: ModelSpec) -> ModelCase:
+    """Cases of one class: a depth and a normalisation of the entry's, sizes up to 3 hidden units,
+    4 samples and 4 classes (batchnorm: 2 samples at least, layernorm: 2 units per layer)."""
+    depth = draw(st.sampled_from(spec.depths))
+    normalization = draw(st.sampled_from(spec.normalizations))
+    hidden = tuple(draw(st.integers(2 if normalization == "layernorm" else 1, 3)) for _ in range(depth))
+    N = draw(st.integers(2 if normalization == "batchnorm" else 1, 4))
+    D, C = draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    return ModelCase(spec.name, N, D, hidden, C, draw(st.sampled_from(REGS)), normalization, draw(st.integers(0, 2**16)))

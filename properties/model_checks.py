@@ -1,0 +1,69 @@
+"""The check of a course's model class, whole: the student's class built, its params set, its loss
+against the same network in PyTorch (references/model_spec.py, references/model_torch.py).
+
+    comparisons = check_model(impl, case)        # case: a ModelCase; impl defines model_loss
+
+Per case: `model_loss(model, config, params, X, y)` (the adapter builds the class and calls its
+`loss(X, y)`) on copies, its result a pair (loss, grads) with grads a dict; the loss against
+torch's, each parameter's gradient `grads["W1"]`, … against torch.autograd's (a key missing from
+grads is a failure of its own), under the `autodiff` tolerance. Failures name the course's method
+(`FullyConnectedNet.loss · grads["W2"][0, 1]`), not model_loss. The class calls the student's own
+layer functions, so a bug in one of them shows here too.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from gradverify.properties.calls import ImplFailure, call, expect_pair
+from gradverify.properties.checks import Property
+from gradverify.properties.model_cases import ModelCase, model_cases
+from gradverify.references.compare import Cause, Comparison, Where, compare, failed, tolerance_for
+from gradverify.references.model_spec import MODEL_FUNCTIONS, MODELS, ModelSpec
+
+ORACLE = "torch"
+
+
+def check_model(impl: ModuleType, case: ModelCase) -> list[Comparison]:
+    """The loss and every parameter's gradient of the student's class against torch's."""
+    from gradverify.references import model_torch
+
+    spec, (X, y), params = case.spec, case.data(), case.params()
+    try:
+        result = call(impl, "model_loss", spec.name, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
+        value, grads = expect_pair(spec.function, result, "(loss, grads)")
+        loss = float(value)
+    except ImplFailure as exc:  # named as the student's method, which is what raised or returned it
+        raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
+    except (TypeError, ValueError, OverflowError):
+        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"returned the loss as {type(value).__name__}, not a number") from None
+    if not isinstance(grads, dict):
+        raise ImplFailure(
+            spec.function, Cause.WRONG_FORM, f"returned grads as {type(grads).__name__}, not a dict by the params' keys"
+        )
+    expected_loss, expected = model_torch.evaluate(case.config(), params, X, y)
+    tol = tolerance_for("autodiff", "float64")
+    out = [compare(Where(oracle=ORACLE, function=spec.function, quantity="loss"), loss, expected_loss, tol)]
+    for key, right in expected.items():
+        where = Where(oracle=ORACLE, function=spec.function, quantity=f'grads["{key}"]')
+        if key not in grads:
+            out.append(failed(where, Cause.WRONG_FORM, f"returned no grads[{key!r}], the gradient of params[{key!r}]"))
+        else:
+            out.append(compare(where, grads[key], right, tol))
+    return out
+
+
+def model_property(spec: ModelSpec) -> Property:
+    """The check of one class as a Property (gradverify.search runs and shrinks it)."""
+    return Property(
+        name=f"model_{spec.name}_matches_torch",
+        claim=f"{spec.function} gives the loss and every parameter's gradient of the same network in PyTorch",
+        functions=MODEL_FUNCTIONS,
+        strategy=lambda scope: model_cases(spec),
+        check=check_model,
+        tolerance="autodiff",
+    )
+
+
+#: One property per class of the table: the rubric's `model` items run them (verify does not).
+MODEL_PROPERTIES: dict[str, Property] = {p.name: p for p in (model_property(spec) for spec in MODELS.values())}

@@ -1,0 +1,68 @@
+"""The course model classes a rubric item checks whole, as data: one entry per class.
+
+A model item builds the student's own class (CS231n's `TwoLayerNet`, `FullyConnectedNet`) with
+drawn sizes, sets its `params` to drawn weights and calls `loss(X, y) -> (loss, grads)`, through
+the one function an adapter defines for it,
+
+    model_loss(model, config, params, X, y) -> (loss, grads)
+
+model: the entry's name ("fully_connected_net"); config: {"input_dim": D, "hidden_dims": [H₁, …],
+"num_classes": C, "reg": reg, "normalization": None | "batchnorm" | "layernorm"}; params: the
+weights by the course's keys (W1, b1, …, gamma1, beta1, …); grads: the loss's gradient by the
+same keys. The reference (references/model_torch.py) is the same network in PyTorch:
+
+    h₀ = X (flattened), h_l = relu(norm_l(h_{l−1}·W_l + b_l)) for l < L, s = h_{L−1}·W_L + b_L
+    loss = softmax cross-entropy of s, mean over N, + ½·reg·Σ_l ‖W_l‖²
+
+with the handout's ½ (fc_net.py: "make sure that your L2 regularization includes a factor of
+0.5"); batchnorm in train mode (the batch's statistics, biased variance) and layernorm, both with
+CS231n's default eps 1e-5, γ_l and β_l unregularised. This module imports nothing but the stdlib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The one protocol function every model item calls (an adapter defines it).
+MODEL_FUNCTIONS: tuple[str, ...] = ("model_loss",)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One course class checked whole."""
+
+    name: str
+    #: the course's class and the handout module that holds it (a path in the course's package)
+    cls: str
+    module: str
+    math: str
+    #: the numbers of hidden layers drawn, and the normalisations (None: none), in shrinking order
+    depths: tuple[int, ...]
+    normalizations: tuple[str | None, ...] = (None,)
+
+    @property
+    def function(self) -> str:
+        """The student's method the item names in its failures: "FullyConnectedNet.loss"."""
+        return f"{self.cls}.loss"
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "two_layer_net",
+            "TwoLayerNet",
+            "classifiers.fc_net",
+            "affine → relu → affine → softmax loss, + ½·reg·(‖W1‖² + ‖W2‖²)",
+            depths=(1,),
+        ),
+        ModelSpec(
+            "fully_connected_net",
+            "FullyConnectedNet",
+            "classifiers.fc_net",
+            "{affine → [batch/layer norm] → relu} × (L − 1) → affine → softmax loss, + ½·reg·Σ_l ‖W_l‖²",
+            depths=(1, 2),
+            normalizations=(None, "batchnorm", "layernorm"),
+        ),
+    )
+}

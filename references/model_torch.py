@@ -1,0 +1,44 @@
+"""The course model classes in PyTorch (references/model_spec.py): the same network on the same
+weights, float64, torch.autograd for the gradient of every parameter.
+
+    loss, grads = evaluate(config, params, X, y)       # grads by the params' keys
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+
+#: CS231n's default eps of batchnorm and layernorm (bn_param and ln_param leave it out).
+EPS = 1e-5
+
+
+def evaluate(
+    config: dict[str, Any], params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> tuple[float, dict[str, np.ndarray]]:
+    """The model's loss at `params` and its gradient with respect to each of them.
+
+    config: {"hidden_dims": [H₁, …], "reg": reg, "normalization": None | "batchnorm" | "layernorm", …};
+    params: W1 (D, H₁), b1 (H₁,), …, W_L (H_{L−1}, C), b_L (C,), and gamma_l, beta_l (H_l,) for l < L
+    under a normalisation; X: (N, D), y: (N,) labels in [0, C)."""
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    L = len(config["hidden_dims"]) + 1
+    h = torch.tensor(X, dtype=torch.float64).flatten(1)
+    for layer in range(1, L + 1):
+        h = h @ tensors[f"W{layer}"] + tensors[f"b{layer}"]
+        if layer == L:
+            break
+        if config.get("normalization") == "batchnorm":
+            h = F.batch_norm(h, None, None, tensors[f"gamma{layer}"], tensors[f"beta{layer}"], training=True, eps=EPS)
+        elif config.get("normalization") == "layernorm":
+            h = F.layer_norm(h, h.shape[1:], tensors[f"gamma{layer}"], tensors[f"beta{layer}"], eps=EPS)
+        h = torch.relu(h)
+    loss = F.cross_entropy(h, torch.tensor(y, dtype=torch.int64))
+    loss = loss + 0.5 * config["reg"] * sum(torch.sum(tensors[f"W{layer}"] ** 2) for layer in range(1, L + 1))
+    grads = torch.autograd.grad(loss, list(tensors.values()))
+    return float(loss.detach()), {k: g.numpy().copy() for k, g in zip(tensors, grads)}

@@ -1,0 +1,142 @@
+"""The `model` rubric items: the student's CS231n model class built, its params set and its
+loss(X, y) checked whole against the same network in PyTorch (references/model_spec.py).
+
+The claims: the model solution (impl/fc_net.py) in the handout's package earns the items; each
+buggy class below loses its model item and no other, and each one's verdict is computed again
+here with torch autograd, outside the grader; a bug in a layer the class calls costs the model
+item too (the class runs the student's own layers); a class the student left as the handout's
+stub is "not implemented".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gradverify.grading import items
+from gradverify.grading.rubric import load_rubric
+from gradverify.references.compare import Cause
+from tests.test_course_cs231n import FC_NET, MODULES, _package
+
+#: Each buggy FullyConnectedNet or TwoLayerNet: (the text replaced, once, in fc_net.py; the new text).
+BUGGY = {
+    "reg_without_its_half": (
+        '            loss += 0.5 * self.reg * np.sum(self.params[f"W{layer}"] ** 2)\n'
+        '            grads[f"W{layer}"] = grads[f"W{layer}"] + self.reg * self.params[f"W{layer}"]\n',
+        '            loss += self.reg * np.sum(self.params[f"W{layer}"] ** 2)\n'
+        '            grads[f"W{layer}"] = grads[f"W{layer}"] + 2 * self.reg * self.params[f"W{layer}"]\n',
+    ),
+    "last_layer_not_regularised": (
+        "        for layer in range(1, L + 1):\n            loss += 0.5",
+        "        for layer in range(1, L):\n            loss += 0.5",
+    ),
+    "no_gamma_beta_gradients": (
+        '            dh, grads[f"gamma{layer}"], grads[f"beta{layer}"] = batchnorm_backward(dh, caches["norm"])\n',
+        '            dh, _, _ = batchnorm_backward(dh, caches["norm"])\n',
+    ),
+    "two_layer_dW1_without_reg": ('{"W1": dW1 + self.reg * p["W1"], ', '{"W1": dW1, '),
+}
+#: Which class each bug is in.
+CLASS = {"two_layer_dW1_without_reg": "TwoLayerNet"}
+
+
+def _variant(name: str) -> str:
+    old, new = BUGGY[name]
+    assert FC_NET.count(old) == 1, name
+    return FC_NET.replace(old, new)
+
+
+def _namespace(source: str) -> dict:
+    """fc_net.py run here beside the model solution's layers (its `from ..layers import *` made absolute)."""
+    namespace: dict = {}
+    code = source.replace("from ..layers import *", "from gradverify.impl.layers import *")
+    exec(compile(code, "fc_net.py", "exec"), namespace)  # noqa: S102 - our own variants
+    return namespace
+
+
+def _torch_verdict(namespace: dict, cls: str, normalization: str | None) -> bool:
+    """Whether the class's loss and every gradient match torch autograd's of the same network, at
+    one case of two hidden layers (one for TwoLayerNet), reg 0.7: computed here, outside the grader."""
+    rng = np.random.default_rng(3)
+    D, hidden, C, N, reg = 3, [4, 3] if cls != "TwoLayerNet" else [4], 3, 5, 0.7
+    if cls == "TwoLayerNet":
+        net = namespace[cls](input_dim=D, hidden_dim=hidden[0], num_classes=C, reg=reg)
+    else:
+        net = namespace[cls](hidden, input_dim=D, num_classes=C, normalization=normalization, reg=reg, dtype=np.float64)
+    net.params = {k: rng.normal(size=v.shape) for k, v in net.params.items()}
+    X, y = rng.normal(size=(N, D)), rng.integers(0, C, size=N)
+    loss, grads = net.loss(X.copy(), y.copy())
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
+    h = torch.tensor(X)
+    for layer in range(1, len(hidden) + 1):
+        h = h @ t[f"W{layer}"] + t[f"b{layer}"]
+        if normalization == "batchnorm":
+            h = F.batch_norm(h, None, None, t[f"gamma{layer}"], t[f"beta{layer}"], training=True, eps=1e-5)
+        h = torch.relu(h)
+    last = len(hidden) + 1
+    value = F.cross_entropy(h @ t[f"W{last}"] + t[f"b{last}"], torch.tensor(y))
+    value = value + 0.5 * reg * sum((t[f"W{layer}"] ** 2).sum() for layer in range(1, last + 1))
+    value.backward()
+    same = bool(np.isclose(loss, value.item(), rtol=1e-9))
+    return same and all(k in grads and np.allclose(grads[k], t[k].grad.numpy(), rtol=1e-9, atol=1e-12) for k in t)
+
+
+def _item_rubric(*names: str, rubric: str):
+    whole = load_rubric(rubric)
+    return dataclasses.replace(whole, items=tuple(i for i in whole.items if i.name in names), seed=0)
+
+
+def _graded(tmp_path: Path, rubric: str, *names: str, **sources: str):
+    return items.grade_file(_package(tmp_path, {**MODULES[rubric], **sources}), _item_rubric(*names, rubric=rubric))
+
+
+@pytest.mark.parametrize(
+    "cls,normalization", [("TwoLayerNet", None), ("FullyConnectedNet", None), ("FullyConnectedNet", "batchnorm")]
+)
+def test_the_model_solution_agrees_with_torch_autograd_outside_the_grader(cls, normalization):
+    assert _torch_verdict(_namespace(FC_NET), cls, normalization)
+
+
+@pytest.mark.parametrize("name", BUGGY)
+def test_each_buggy_class_disagrees_with_torch_autograd_outside_the_grader(name):
+    cls = CLASS.get(name, "FullyConnectedNet")
+    assert not _torch_verdict(_namespace(_variant(name)), cls, "batchnorm" if cls == "FullyConnectedNet" else None)
+
+
+@pytest.mark.parametrize("name", BUGGY)
+def test_each_buggy_class_loses_its_model_item_and_no_other(name, tmp_path):
+    rubric, item = ("cs231n-a1", "two_layer_net") if CLASS.get(name) == "TwoLayerNet" else ("cs231n-a2", "fully_connected_net")
+    result = _graded(tmp_path, rubric, item, "affine", "relu", **{"classifiers/fc_net": _variant(name)})
+    lost = {r.item.name: r.cause for r in result.items if not r.passed}
+    assert set(lost) == {item}
+    assert lost[item] is (Cause.WRONG_FORM if name == "no_gamma_beta_gradients" else Cause.MISMATCH)
+
+
+def test_a_failure_names_the_student_s_method_and_parameter(tmp_path):
+    result = _graded(tmp_path, "cs231n-a2", "fully_connected_net", **{"classifiers/fc_net": _variant("no_gamma_beta_gradients")})
+    (graded,) = result.items
+    assert graded.failed_at == 'torch · FullyConnectedNet.loss grads["gamma1"]'
+    assert "Smallest failing case: FullyConnectedNet(hidden_dims=[1], normalization='batchnorm', reg 0.5)" in "\n".join(
+        graded.details
+    )
+
+
+def test_a_bug_in_a_layer_the_class_calls_costs_the_model_item_too(tmp_path):
+    layers = MODULES["cs231n-a1"]["layers"]
+    old = "    db = dout.sum(axis=0)\n"
+    assert layers.count(old) == 1
+    result = _graded(tmp_path, "cs231n-a1", "affine", "two_layer_net", layers=layers.replace(old, "    db = dout.mean(axis=0)\n"))
+    assert {r.item.name for r in result.items if not r.passed} == {"affine", "two_layer_net"}
+
+
+def test_a_class_left_as_the_handout_s_stub_is_not_implemented(tmp_path):
+    stub = "class TwoLayerNet:\n    def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3, reg=0.0):\n"
+    result = _graded(
+        tmp_path, "cs231n-a1", "two_layer_net", **{"classifiers/fc_net": stub + "        raise NotImplementedError\n"}
+    )
+    assert [(r.score, r.cause) for r in result.items] == [(0.0, Cause.NOT_IMPLEMENTED)]
