@@ -21,6 +21,7 @@ import gradverify
 from gradverify.cli import main
 from gradverify.grading import adapters
 from gradverify.loader import ImplLoadError, load_module
+from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.properties.layer_strategies import layer_cases
 from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.properties.stack_properties import STACK_PROPERTIES
@@ -34,6 +35,15 @@ MAPPED = ("affine", "relu", "batchnorm", "softmax_loss", "conv", "max_pool", "co
 #: The stacks of those ops that are in scope through the adapter (the sequence stack needs the
 #: embedding and the RNN over a sequence, which MyTorch has no class for).
 STACKS = ("stack_dense_matches_references", "stack_conv_matches_references", "stack_residual_matches_references")
+#: The MLP protocol's checks of what the activation and loss classes compute (Sigmoid, Tanh, ReLU,
+#: Softmax as activations, MSELoss as mse), through the adapter's activation and loss functions.
+MLP_CHECKS = (
+    "activations_match_references",
+    "losses_match_references",
+    "large_inputs",
+    "kink_subgradients",
+    "worked_example_activation_derivative_identities",
+)
 #: The one-line bug: Linear's dLdW averaged over the batch (as MyTorch's RNNCell does, wrongly here).
 BUG = ("        self.dLdW = dLdZ.T @ self.A\n", "        self.dLdW = dLdZ.T @ self.A / self.N\n")
 
@@ -135,10 +145,11 @@ def _conv_grads(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 def test_a_mytorch_library_is_green_through_the_adapter_with_what_it_lacks_not_in_scope(tmp_path):
     run = _verify(LIBRARY, tmp_path)
     statuses = _statuses(run)
-    assert run.passed and run.adapter == "mytorch" and run.absent_protocols == ["MLP protocol"]
+    assert run.passed and run.adapter == "mytorch" and run.absent_protocols == []
     assert {name for name, status in statuses.items() if status is CheckStatus.PASSED} == {
         *(f"layer_{op}_matches_references" for op in MAPPED),
         *STACKS,
+        *MLP_CHECKS,
     }
     assert {status for name, status in statuses.items() if status is not CheckStatus.PASSED} == {CheckStatus.NOT_IN_SCOPE}
     assert {"layer_batchnorm with mode 'test'", "layer_conv with WW ≠ HH"} <= set(run.not_in_scope)
@@ -223,6 +234,51 @@ def test_the_plugin_gates_a_mytorch_library_through_the_adapter(tmp_path, monkey
     code = pytest.main(["-p", "no:cacheprovider", "-q", "-rs", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0
-    checks = len(LAYER_OPS) + len(OPTIM_PROPERTIES) + len(STACK_PROPERTIES)  # per op, per rule, per stack family
-    passed = len(MAPPED) + len(STACKS)
+    # the MLP protocol's checks, one per op, per rule and per stack family
+    checks = len(PROPERTIES) + len(FIXED_CHECKS) + len(LAYER_OPS) + len(OPTIM_PROPERTIES) + len(STACK_PROPERTIES)
+    passed = len(MAPPED) + len(STACKS) + len(MLP_CHECKS)
     assert f"{passed} passed, {checks - passed} skipped" in out
+
+
+# --------------------------------------------------------------------------- graded through the sandbox
+
+#: Items of each kind the adapter maps, graded on the library handed in as its folder.
+GRADED = (
+    '[[items]]\nname = "linear"\ncheck = "layer"\ntarget = "affine"\npoints = 10\n'
+    '[[items]]\nname = "batchnorm"\ncheck = "layer"\ntarget = "batchnorm"\npoints = 15\n'
+    '[[items]]\nname = "sigmoid"\ncheck = "activation"\ntarget = "sigmoid"\npoints = 5\n'
+    '[[items]]\nname = "mse"\ncheck = "loss"\ntarget = "mse"\npoints = 10\n'
+)
+
+
+def _grade(folder: Path, tmp_path: Path):
+    from gradverify.grading import items as grading
+    from gradverify.grading.rubric import load_rubric
+
+    rubric = tmp_path / "rubric.toml"
+    rubric.write_text(f'adapter = "mytorch"\nsubmission_file = "linear.py"\nrequire_backprop = false\nseed = 0\n{GRADED}')
+    return grading.grade_file(folder, load_rubric(rubric))
+
+
+def test_a_grade_reads_the_adapters_layer_cases_from_its_import_alone():
+    """Train-mode batchnorm and square windows, and pad 0: beside no library, no Conv2d takes a padding."""
+    limits = set(adapters.load("mytorch").layer_cases)
+    assert {("batchnorm", "mode", ("train",)), ("conv", "WW", "HH"), ("conv", "pad", (0,)), ("conv1d", "pad", (0,))} <= limits
+
+
+def test_the_library_handed_in_as_its_folder_earns_every_item_finding_each_class_in_its_package(tmp_path):
+    result = _grade(_library(tmp_path / "handin"), tmp_path)
+    assert [r.item.name for r in result.items if not r.passed] == [] and result.score == result.max_score == 40
+
+
+def test_a_graded_bug_costs_its_class_item_and_a_missing_class_is_not_implemented_by_its_name(tmp_path):
+    folder = _library(tmp_path / "handin", bug=True)
+    loss = folder / "mytorch" / "nn" / "loss.py"
+    loss.write_text(loss.read_text(encoding="utf-8").replace("class MSELoss:", "class MeanSquaredError:"), encoding="utf-8")
+    init = folder / "mytorch" / "nn" / "__init__.py"
+    init.write_text(init.read_text(encoding="utf-8").replace(", MSELoss", ""), encoding="utf-8")
+    result = _grade(folder, tmp_path)
+    lost = {r.item.name: r for r in result.items if not r.passed}
+    assert set(lost) == {"linear", "mse"}
+    assert lost["linear"].cause is Cause.MISMATCH and "affine_backward dw" in lost["linear"].failed_at
+    assert lost["mse"].cause is Cause.NOT_DEFINED and "MSELoss" in lost["mse"].reason

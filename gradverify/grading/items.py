@@ -338,6 +338,8 @@ def _check_component(
         _allowed(earlier, "loss", tuple(LOSSES)),
         None,
         _l2_draws(adapter),
+        None,
+        adapter.layer_cases if adapter is not None else (),
     )
     result, _ = run_property(
         prop_of(strategy),

@@ -10,7 +10,7 @@ student's course class checked whole (references/model_spec.py) (`item_property`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from hypothesis import strategies as st
 
@@ -30,8 +30,9 @@ from gradverify.references.spec import ACTIVATIONS, LOSSES
 
 class Strategy(Protocol):
     """(target, allowed activations, allowed losses, output activations per loss or None, the L2
-    draws of a training run: "mixed", or "zero" through an adapter that maps no L2, and for the
-    composite kinds the hidden activations apart: None for every allowed one) -> strategy"""
+    draws of a training run: "mixed", or "zero" through an adapter that maps no L2, for the
+    composite kinds the hidden activations apart: None for every allowed one, and for a layer
+    item the cases its adapter maps, LAYER_CASES: properties/scope.py Limit) -> strategy"""
 
     def __call__(
         self,
@@ -41,6 +42,7 @@ class Strategy(Protocol):
         outputs: dict[str, tuple[str, ...]] | None,
         l2: str,
         hidden: tuple[str, ...] | None = None,
+        limits: tuple[tuple[str, str, Any], ...] = (),
         /,
     ) -> st.SearchStrategy: ...
 
@@ -73,52 +75,58 @@ def _target(target: str | None, kind: str) -> str:
 KINDS: dict[str, Kind] = {
     "activation": Kind(
         "activations_match_references",
-        lambda target, acts, losses, outs, l2, hidden=None: strategies.activation_cases(names=(_target(target, "activation"),)),
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): strategies.activation_cases(
+            names=(_target(target, "activation"),)
+        ),
         tuple(ACTIVATIONS),
     ),
     "loss": Kind(
         "losses_match_references",
-        lambda target, acts, losses, outs, l2, hidden=None: strategies.loss_cases(names=(_target(target, "loss"),)),
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): strategies.loss_cases(names=(_target(target, "loss"),)),
         tuple(LOSSES),
     ),
-    "dense": Kind("dense_matches_references", lambda target, acts, losses, outs, l2, hidden=None: strategies.dense_cases()),
+    "dense": Kind(
+        "dense_matches_references", lambda target, acts, losses, outs, l2, hidden=None, limits=(): strategies.dense_cases()
+    ),
     "network": Kind(
         "network_gradients_match_references",
-        lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): strategies.examples(
             activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="zero", **NETWORK_SIZES
         ),
         composite=True,
     ),
     "l2": Kind(
         "l2_adds_half_lambda_norm",
-        lambda target, acts, losses, outs, l2, hidden=None: strategies.examples(
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): strategies.examples(
             activations=acts, losses=losses, outputs=outs, hidden=hidden, l2="positive", **NETWORK_SIZES
         ),
         composite=True,
     ),
     "momentum_step": Kind(
-        "momentum_step_matches_torch_sgd", lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases()
+        "momentum_step_matches_torch_sgd", lambda target, acts, losses, outs, l2, hidden=None, limits=(): strategies.train_cases()
     ),
     "train_loop": Kind(
         "train_follows_own_steps",
-        lambda target, acts, losses, outs, l2, hidden=None: strategies.train_cases(
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): strategies.train_cases(
             activations=acts, losses=losses, outputs=outs, hidden=hidden, l2=l2
         ),
         composite=True,
     ),
     "layer": Kind(
         "layer_{target}_matches_references",
-        lambda target, acts, losses, outs, l2, hidden=None: layer_cases(LAYER_OPS[_target(target, "layer")], max_size=3),
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): layer_cases(
+            LAYER_OPS[_target(target, "layer")], max_size=3, limits=limits
+        ),
         tuple(LAYER_OPS),
     ),
     "update_rule": Kind(
         "optim_{target}_matches_torch_optim",
-        lambda target, acts, losses, outs, l2, hidden=None: optim_cases(OPTIMIZERS[_target(target, "update_rule")]),
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): optim_cases(OPTIMIZERS[_target(target, "update_rule")]),
         tuple(OPTIMIZERS),
     ),
     "model": Kind(
         "model_{target}_matches_torch",
-        lambda target, acts, losses, outs, l2, hidden=None: model_cases(MODELS[_target(target, "model")]),
+        lambda target, acts, losses, outs, l2, hidden=None, limits=(): model_cases(MODELS[_target(target, "model")]),
         tuple(MODELS),
     ),
 }

@@ -39,6 +39,9 @@ class AdapterDeclaration:
     #: the activations and losses its network_gradients and train map (None: all of them)
     network_activations: tuple[str, ...] | None = None
     network_losses: tuple[str, ...] | None = None
+    #: its LAYER_CASES: {op: {name: a tuple of the values it maps, or the name it is tied to}}
+    #: (None: none), as sent; the grader checks it against the layer table
+    layer_cases: dict[str, dict[str, Any]] | None = None
 
 
 class CallFailure(StrEnum):
@@ -288,16 +291,47 @@ def _names(value: Any) -> tuple[str, ...] | None:
 
 def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
     """The adapter's declarations from its hello, or None if malformed."""
-    required, keys = {"activations", "losses", "l2"}, {"activations", "losses", "l2", "network_activations", "network_losses"}
+    required = {"activations", "losses", "l2"}
+    keys = {"activations", "losses", "l2", "network_activations", "network_losses", "layer_cases"}
     if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
         return None
     try:
-        names = {key: _names(report.get(key)) for key in keys - {"l2"}}
+        names = {key: _names(report.get(key)) for key in keys - {"l2", "layer_cases"}}
+        cases = _cases(report.get("layer_cases"))
     except _Malformed:
         return None
     return AdapterDeclaration(
-        functions, names["activations"], names["losses"], report["l2"], names["network_activations"], names["network_losses"]
+        functions,
+        names["activations"],
+        names["losses"],
+        report["l2"],
+        names["network_activations"],
+        names["network_losses"],
+        cases,
     )
+
+
+def _cases(value: Any) -> dict[str, dict[str, Any]] | None:
+    """LAYER_CASES as the hello carries it (lists for tuples), with its tuples back; _Malformed if
+    it is not a dict of op names to dicts of names to a name or a list of numbers or words."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > 100:
+        raise _Malformed
+    out: dict[str, dict[str, Any]] = {}
+    for op, names in value.items():
+        if not isinstance(op, str) or not isinstance(names, dict) or len(names) > 20:
+            raise _Malformed
+        out[op] = {}
+        for name, allowed in names.items():
+            if isinstance(allowed, list) and all(type(v) in (int, float, str, bool) for v in allowed):
+                allowed = tuple(allowed)
+            elif not isinstance(allowed, str):
+                raise _Malformed
+            if not isinstance(name, str):
+                raise _Malformed
+            out[op][name] = allowed
+    return out
 
 
 #: A function name the grader accepts from the child: a plain identifier, no dunder.

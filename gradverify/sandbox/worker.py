@@ -320,7 +320,33 @@ def declarations(adapter: Any) -> dict:
         "l2": l2,
         "network_activations": _names(adapter, "NETWORK_ACTIVATIONS"),
         "network_losses": _names(adapter, "NETWORK_LOSSES"),
+        "layer_cases": _layer_cases(adapter),
     }
+
+
+def _layer_cases(adapter: Any) -> dict | None:
+    """The adapter's LAYER_CASES (a dict of op names to {name: a tuple of values, or another
+    name}) with each tuple as a list, as the hello carries it; None if it has none; TypeError if it
+    is not of that form (the grader checks the names and values against the layer table)."""
+    value = getattr(adapter, "LAYER_CASES", None)
+    if value is None:
+        return None
+    scalar = (int, float, str, bool)
+    if not isinstance(value, dict) or len(value) > 100:
+        raise TypeError(f"LAYER_CASES must be a dict of op names, got {safe_text(value, REPR_LIMIT)}")
+    out: dict = {}
+    for op, names in value.items():
+        if not isinstance(op, str) or not isinstance(names, dict) or len(names) > 20:
+            raise TypeError(f"LAYER_CASES[{safe_text(op, REPR_LIMIT)}] must be a dict of names")
+        out[op[:100]] = {}
+        for name, allowed in names.items():
+            ok = isinstance(allowed, str) or (
+                isinstance(allowed, tuple) and len(allowed) <= 20 and all(isinstance(v, scalar) for v in allowed)
+            )
+            if not isinstance(name, str) or not ok:
+                raise TypeError(f"LAYER_CASES[{op[:100]!r}][{safe_text(name, REPR_LIMIT)}] must be a name or a tuple of values")
+            out[op[:100]][name[:100]] = allowed[:100] if isinstance(allowed, str) else list(allowed)
+    return out
 
 
 def import_adapter(path: str, student: Any, name: str = "adapter") -> Any:

@@ -63,8 +63,8 @@ class Adapter:
     #: NETWORK_LOSSES; None: every one): the domain of the composite items (grading/domain.py)
     network_activations: tuple[str, ...] | None = None
     network_losses: tuple[str, ...] | None = None
-    #: of the layer protocol's ops it maps, the cases it maps only in part (LAYER_CASES, read
-    #: when it is imported in this process: gradverify.properties.scope.Limit)
+    #: of the layer protocol's ops it maps, the cases it maps only in part (its LAYER_CASES, as
+    #: its import on its own declared them: gradverify.properties.scope.Limit)
     layer_cases: tuple[tuple[str, str, Any], ...] = ()
 
     @property
@@ -152,8 +152,8 @@ def load(
     spec: str | Path | Adapter, *, base: Path | None = None, unsafe: bool = False, memory_mb: int = 2048, timeout: float = 30.0
 ) -> Adapter:
     """Resolve `spec` (see `resolve`) and import the adapter on its own in a sandbox (its import
-    given `timeout` seconds; `unsafe` as for grading) to read what it maps; AdapterError with
-    the file and why when it cannot be used."""
+    given `timeout` seconds; `unsafe` as for grading) to read what it maps, its LAYER_CASES
+    included; AdapterError with the file and why when it cannot be used."""
     from gradverify.sandbox.errors import AdapterLoadError
     from gradverify.sandbox.host import inspect_adapter
 
@@ -166,7 +166,7 @@ def load(
         )
     except AdapterLoadError as exc:
         raise AdapterError(f"cannot load the adapter {path}: {exc}") from None
-    return from_declaration(
+    adapter = from_declaration(
         path,
         declared.functions,
         declared.activations,
@@ -175,6 +175,7 @@ def load(
         declared.network_activations,
         declared.network_losses,
     )
+    return replace(adapter, layer_cases=layer_cases(path, declared.layer_cases))
 
 
 # --------------------------------------------------------------------------- in this process
@@ -202,9 +203,10 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
             sys.modules.pop(worker.STUDENT_MODULE, None)
         else:
             sys.modules[worker.STUDENT_MODULE] = previous
+    needs = getattr(module, "NEEDS", None) or {}  # a function is mapped when the library has its class
     adapter = from_declaration(
         path,
-        frozenset(worker.top_level_callables(module)),
+        frozenset(f for f in worker.top_level_callables(module) if f not in needs or _has(student, needs[f])),
         _tuple(declared["activations"]),
         _tuple(declared["losses"]),
         declared["l2"],
@@ -243,6 +245,11 @@ def layer_cases(path: Path, declared: Any) -> tuple[tuple[str, str, Any], ...]:
                 )
             limits.append((op_name, name, allowed))
     return tuple(limits)
+
+
+def _has(student: types.ModuleType, name: Any) -> bool:
+    """Whether the library defines `name` (an adapter's NEEDS: the course class a function calls)."""
+    return isinstance(name, str) and hasattr(student, name)
 
 
 def _tuple(names: list[str] | None) -> tuple[str, ...] | None:

@@ -1,10 +1,12 @@
 """CMU 11-785's MyTorch classes as the layer protocol (shipped adapter: `--adapter mytorch`).
 
-For `gradverify verify --impl <handout folder> --adapter mytorch`: the folder holds the course's
-`mytorch` package (`mytorch/nn/linear.py`, …; gradverify.loader gives the adapter its classes by
-name, `student.Linear`, wherever the package keeps them). The classes, as the handouts since
-2022 define them (HW1P1, HW2P1, HW3P1), and how each maps onto CS231n's functions
-(docs/layers.md):
+For `gradverify verify --impl <handout folder> --adapter mytorch` (the folder holds the course's
+`mytorch` package, `mytorch/nn/linear.py`, …: gradverify.loader gives the adapter its classes by
+name, `student.Linear`, wherever the package keeps them) and for the course rubrics
+`mytorch-hw1`, `-hw2`, `-hw3` (the handed-in package graded in the sandbox: a class the graded
+module lacks is found in the first module of its top package that defines it, `_course`). The
+classes, as the handouts since 2022 define them (HW1P1, HW2P1, HW3P1), and how each maps onto
+CS231n's functions (docs/layers.md) or the MLP protocol's (docs/protocol.md):
 
     Linear(in_features, out_features)      W (out, in), b (out, 1), set as attributes
         forward(A) -> Z = A·Wᵀ + ι_N·bᵀ      backward(dLdZ) -> dLdA; sets dLdW = dLdZᵀ·A, dLdb = dLdZᵀ·ι_N
@@ -20,6 +22,10 @@ name, `student.Linear`, wherever the package keeps them). The classes, as the ha
         averages (zeros when absent, as CS231n's) → running_M, running_V, read back after forward.
     CrossEntropyLoss()  forward(A, Y) -> L = −(1/N)·Σ Y·log softmax(A);  backward() -> (softmax(A) − Y)/N
         softmax_loss: A = x (logits), Y = the one-hot rows of y; the mean over N, as CS231n's.
+    Sigmoid(), Tanh(), ReLU(), Softmax()   forward(Z) -> A;  backward(dLdA) -> dLdZ (Softmax: the
+        Jacobian's VJP per row)    the protocol's activation and activation_backward, as they are.
+    MSELoss()   forward(A, Y) -> L = Σ(A − Y)²/(N·C);  backward() -> 2(A − Y)/(N·C)
+        the protocol's loss and loss_backward for mse, as they are.
     Conv2d(in_channels, out_channels, kernel_size, stride, padding=0, weight_init_fn, bias_init_fn)
         a Conv2d_stride1 (attribute conv2d_stride1: W (out, in, k, k), b (out,), dLdW, dLdb, sums
         over the batch) then a Downsample2d(stride), over the input zero-padded by `padding`
@@ -47,17 +53,22 @@ name, `student.Linear`, wherever the package keeps them). The classes, as the ha
 
 LAYER_CASES declares the cases the classes cannot take: a square kernel and pool only (an int
 kernel_size), batchnorm in train mode only (its backward is written for the training
-forward's batch statistics; in eval mode there are none), and pad 0 only when the library's
-Conv2d or Conv1d has no `padding`. What the library lacks is not mapped: a function whose class it does
-not define is left out of this module, so that op is not in scope. Unlike an MLP adapter, this
-one reads the library when it is imported (to know what it maps); it maps no rubric item.
-Not mapped: dropout, layernorm, svm_loss, the spatial norms, rnn, lstm, word embeddings and the
-temporal ops (no MyTorch class computes them; its Dropout draws its own mask), and the
-optimizers (its SGD and Adam update whole models, with torch's momentum buffer: converting it
-takes ×lr, not exact).
+forward's batch statistics; in eval mode there are none), and pad 0 unless the library's
+Conv2d or Conv1d takes a `padding` (read from the library when verify imports this file beside
+it; a grade reads the declaration of this file imported alone, so it checks pad 0 only: a
+handout whose Conv2d has no padding loses nothing for it).
+NEEDS names the class each function calls: verify leaves out a function whose class the library
+does not define (that op is not in scope), and a grade scores its items "not implemented",
+naming the class. Not mapped: GELU (neither protocol has it), dropout, layernorm, svm_loss, the
+spatial norms, rnn, lstm, word embeddings and the temporal ops (no MyTorch class computes them;
+its Dropout draws its own mask), and the optimizers (its SGD and Adam update whole models, with
+torch's momentum buffer: converting it takes ×lr, not exact).
 """
 
+import importlib
 import inspect
+import pkgutil
+import sys
 
 import numpy as np
 
@@ -86,25 +97,76 @@ NEEDS = {
     "gru_step_backward": "GRUCell",
 }
 
+#: The MLP protocol's activations and loss that MyTorch's classes compute, and their classes.
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax")
+LOSSES = ("mse",)
+L2 = False
+ACTIVATION_CLASSES = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax"}
+LOSS_CLASSES = {"mse": "MSELoss"}
+
 #: The cases the classes take: square windows, batchnorm's train mode, and pad 0 when a Conv has no padding.
 LAYER_CASES = {
-    "conv": {"WW": "HH"},
+    "conv": {"WW": "HH", "pad": (0,)},
+    "conv1d": {"pad": (0,)},
     "max_pool": {"pool_width": "pool_height"},
     "avg_pool": {"pool_width": "pool_height"},
     "batchnorm": {"mode": ("train",)},
 }
-if hasattr(student, "Conv2d") and "padding" not in inspect.signature(student.Conv2d).parameters:
-    LAYER_CASES["conv"] = {"WW": "HH", "pad": (0,)}
-if hasattr(student, "Conv1d") and "padding" not in inspect.signature(student.Conv1d).parameters:
-    LAYER_CASES["conv1d"] = {"pad": (0,)}
+
+
+def _pads(name):
+    """Whether the library's class `name` takes a `padding` (read when verify imports this file
+    beside the library; a grade's declaration, made beside no library, keeps pad 0)."""
+    return hasattr(student, name) and "padding" in inspect.signature(getattr(student, name)).parameters
+
+
+if _pads("Conv2d"):
+    LAYER_CASES["conv"] = {"WW": "HH"}
+if _pads("Conv1d"):
+    del LAYER_CASES["conv1d"]
 
 
 def _float(a):
     return np.array(a, dtype=np.float64)
 
 
+def _course(name):
+    """The library's class `name`: the graded module's, else that of the first module of the graded
+    module's top package (in walk order) that defines it; NotDefined, naming it, when none does."""
+    own = getattr(student, name, None)
+    if own is not None:
+        return own
+    graded = getattr(sys.modules.get("submission"), "__name__", "")
+    root = sys.modules.get(graded.partition(".")[0]) if "." in graded else None
+    for info in pkgutil.walk_packages(getattr(root, "__path__", []), f"{graded.partition('.')[0]}."):
+        found = getattr(importlib.import_module(info.name), name, None)  # an error in the student's module is the student's
+        if found is not None:
+            return found
+    return getattr(student, name)
+
+
+def activation(name, z):
+    return _course(ACTIVATION_CLASSES[name])().forward(_float(z))
+
+
+def activation_backward(name, z, grad_a):
+    layer = _course(ACTIVATION_CLASSES[name])()
+    layer.forward(_float(z))
+    return layer.backward(_float(grad_a))
+
+
+def loss(name, y_pred, y_true):
+    return _course(LOSS_CLASSES[name])().forward(_float(y_pred), _float(y_true))
+
+
+def loss_backward(name, y_pred, y_true):
+    loss_fn = _course(LOSS_CLASSES[name])()
+    loss_fn.forward(_float(y_pred), _float(y_true))
+    return loss_fn.backward()
+
+
 def affine_forward(x, w, b):
-    layer = student.Linear(w.shape[0], w.shape[1])
+    layer = _course("Linear")(w.shape[0], w.shape[1])
     layer.W = _float(w).T.copy()
     layer.b = _float(b).reshape(-1, 1)
     return layer.forward(x.reshape(x.shape[0], -1)), (layer, x.shape)
@@ -117,7 +179,7 @@ def affine_backward(dout, cache):
 
 
 def relu_forward(x):
-    layer = student.ReLU()
+    layer = _course("ReLU")()
     return layer.forward(x), layer
 
 
@@ -129,7 +191,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if bn_param["mode"] != "train":
         raise NotImplementedError("MyTorch's BatchNorm1d has no backward for eval mode: LAYER_CASES maps train mode only")
     D = x.shape[1]
-    layer = student.BatchNorm1d(D, alpha=bn_param.get("momentum", 0.9))
+    layer = _course("BatchNorm1d")(D, alpha=bn_param.get("momentum", 0.9))
     layer.eps = bn_param.get("eps", 1e-5)
     layer.BW, layer.Bb = _float(gamma).reshape(1, D), _float(beta).reshape(1, D)
     layer.running_M = _float(bn_param.get("running_mean", np.zeros(D))).reshape(1, D)
@@ -146,7 +208,7 @@ def batchnorm_backward(dout, layer):
 
 
 def softmax_loss(x, y):
-    loss_fn = student.CrossEntropyLoss()
+    loss_fn = _course("CrossEntropyLoss")()
     loss = loss_fn.forward(x, np.eye(x.shape[1])[y])
     return loss, loss_fn.backward()
 
@@ -175,7 +237,7 @@ def _square_pool(cls, x, pool_param):
 def conv_forward_naive(x, w, b, conv_param):
     if w.shape[2] != w.shape[3]:
         raise NotImplementedError("MyTorch's Conv2d takes a square kernel only: LAYER_CASES ties WW to HH")
-    return _convolution(student.Conv2d, x, w, b, conv_param)
+    return _convolution(_course("Conv2d"), x, w, b, conv_param)
 
 
 def conv_backward_naive(dout, layer):
@@ -184,7 +246,7 @@ def conv_backward_naive(dout, layer):
 
 
 def max_pool_forward_naive(x, pool_param):
-    return _square_pool(student.MaxPool2d, x, pool_param)
+    return _square_pool(_course("MaxPool2d"), x, pool_param)
 
 
 def max_pool_backward_naive(dout, layer):
@@ -192,7 +254,7 @@ def max_pool_backward_naive(dout, layer):
 
 
 def conv1d_forward(x, w, b, conv_param):
-    return _convolution(student.Conv1d, x, w, b, conv_param)
+    return _convolution(_course("Conv1d"), x, w, b, conv_param)
 
 
 def conv1d_backward(dout, layer):
@@ -201,7 +263,7 @@ def conv1d_backward(dout, layer):
 
 
 def avg_pool_forward(x, pool_param):
-    return _square_pool(student.MeanPool2d, x, pool_param)
+    return _square_pool(_course("MeanPool2d"), x, pool_param)
 
 
 def avg_pool_backward(dout, layer):
@@ -209,7 +271,7 @@ def avg_pool_backward(dout, layer):
 
 
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
-    cell = student.RNNCell(Wx.shape[0], Wx.shape[1])
+    cell = _course("RNNCell")(Wx.shape[0], Wx.shape[1])
     half = _float(b) / 2  # b_ih + b_hh = b exactly: halving a float64 is exact
     cell.init_weights(_float(Wx).T.copy(), _float(Wh).T.copy(), half, half.copy())
     next_h = cell.forward(x, prev_h)
@@ -245,7 +307,7 @@ def gru_step_forward(x, prev_h, Wx, Wh, b):
     )
     cells, rows = [], []
     for n in range(x.shape[0]):  # the cell takes one sample: x (D,), h_prev_t (H,)
-        cell = student.GRUCell(Wx.shape[0], H)
+        cell = _course("GRUCell")(Wx.shape[0], H)
         cell.init_weights(*(w.copy() for w in weights))
         rows.append(np.reshape(cell.forward(x[n].copy(), prev_h[n].copy()), H))
         cells.append(cell)
@@ -267,8 +329,3 @@ def gru_step_backward(dnext_h, cells):
     dWh = np.concatenate([grads[f"W{g}h"].T for g in "rzn"], axis=1)
     db = np.concatenate([(grads["brx"] + grads["brh"]) / 2, (grads["bzx"] + grads["bzh"]) / 2, grads["bnx"]], axis=None)
     return np.stack(dxs), np.stack(dhs), dWx, dWh, db
-
-
-for _function, _course_class in NEEDS.items():
-    if not hasattr(student, _course_class):
-        del globals()[_function]

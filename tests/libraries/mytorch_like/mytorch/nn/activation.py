@@ -34,3 +34,7 @@ class Softmax:
         E = np.exp(Z - np.max(Z, axis=1, keepdims=True))
         self.A = E / np.sum(E, axis=1, keepdims=True)
         return self.A
+
+    def backward(self, dLdA):
+        """Each row's Jacobian diag(a) − a·aᵀ applied to its dLdA."""
+        return self.A * (dLdA - np.sum(dLdA * self.A, axis=1, keepdims=True))
