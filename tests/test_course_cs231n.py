@@ -82,7 +82,8 @@ def _lost(result) -> dict[str, Cause | None]:
 
 
 def test_every_shipped_course_rubric_has_a_handout():
-    assert set(SHIPPED_RUBRICS) == set(HANDOUTS) == set(MODULES)
+    assert set(SHIPPED_RUBRICS) == set(HANDOUTS)
+    assert {name for name in SHIPPED_RUBRICS if name.startswith("cs231n")} == set(MODULES)
 
 
 def test_the_model_solution_zipped_as_collect_submission_does_earns_full_marks_of_a2(tmp_path):

@@ -1,5 +1,5 @@
 """A class-based layer library checked through the shipped `mytorch` adapter: CMU 11-785's
-MyTorch classes (tests/libraries/mytorch_like, laid out as the handouts lay it out) mapped onto
+MyTorch classes (impl/mytorch, laid out as the handouts lay it out, copied as a student's `mytorch`) mapped onto
 CS231n's layer functions and checked by the generic layer check. Green when correct, with the
 ops it has no class for and the cases its classes cannot take out of scope; red after a one-line
 bug, naming the op's property and the quantity. Each verdict is computed again with torch
@@ -29,7 +29,8 @@ from gradverify.references.compare import Cause
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.results import CheckStatus
 
-LIBRARY = Path(__file__).parent / "libraries" / "mytorch_like"
+#: The model solution of the MyTorch rubrics (impl/mytorch), a correct library in the handouts' layout.
+SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
 #: The ops the adapter maps onto the library's classes.
 MAPPED = ("affine", "relu", "batchnorm", "softmax_loss", "conv", "max_pool", "conv1d", "avg_pool", "rnn_step", "gru_step")
 #: The stacks of those ops that are in scope through the adapter (the sequence stack needs the
@@ -49,7 +50,7 @@ BUG = ("        self.dLdW = dLdZ.T @ self.A\n", "        self.dLdW = dLdZ.T @ se
 
 
 def _library(folder: Path, *, bug: bool = False, without: str | None = None) -> Path:
-    shutil.copytree(LIBRARY, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SOURCE, folder / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
     if bug:
         path = folder / "mytorch" / "nn" / "linear.py"
         text = path.read_text(encoding="utf-8")
@@ -143,7 +144,8 @@ def _conv_grads(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_a_mytorch_library_is_green_through_the_adapter_with_what_it_lacks_not_in_scope(tmp_path):
-    run = _verify(LIBRARY, tmp_path)
+    library = _library(tmp_path / "lib")
+    run = _verify(library, tmp_path)
     statuses = _statuses(run)
     assert run.passed and run.adapter == "mytorch" and run.absent_protocols == []
     assert {name for name, status in statuses.items() if status is CheckStatus.PASSED} == {
@@ -154,7 +156,7 @@ def test_a_mytorch_library_is_green_through_the_adapter_with_what_it_lacks_not_i
     assert {status for name, status in statuses.items() if status is not CheckStatus.PASSED} == {CheckStatus.NOT_IN_SCOPE}
     assert {"layer_batchnorm with mode 'test'", "layer_conv with WW ≠ HH"} <= set(run.not_in_scope)
     # outside the checker: the library's classes agree with torch autograd
-    for got, want in (_linear_grads(LIBRARY), _rnn_cell_grads(LIBRARY), _gru_cell_grads(LIBRARY), _conv_grads(LIBRARY)):
+    for got, want in (_linear_grads(library), _rnn_cell_grads(library), _gru_cell_grads(library), _conv_grads(library)):
         assert np.allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
@@ -210,7 +212,7 @@ def test_an_adapter_whose_layer_cases_are_malformed_is_refused(tmp_path):
         encoding="utf-8",
     )
     with pytest.raises(adapters.AdapterError, match=r"LAYER_CASES\['conv'\]\['kernel'\]"):
-        adapters.load_local(str(path), load_module(str(LIBRARY)))
+        adapters.load_local(str(path), load_module(str(_library(tmp_path / "lib"))))
 
 
 def test_a_folder_without_a_package_is_refused(tmp_path):
@@ -220,7 +222,7 @@ def test_a_folder_without_a_package_is_refused(tmp_path):
 
 
 def test_a_folder_library_gives_its_classes_by_name_and_each_load_is_fresh(tmp_path):
-    first = load_module(str(LIBRARY))
+    first = load_module(str(_library(tmp_path / "first")))
     buggy = load_module(str(_library(tmp_path / "lib", bug=True)))
     assert first.Linear is not buggy.Linear and first.Conv2d.__module__ == "mytorch.Conv2d"
     assert first.Linear.backward is not buggy.Linear.backward

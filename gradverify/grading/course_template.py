@@ -37,6 +37,9 @@ class Module:
     only: tuple[str, ...] | None = None
     #: imports the handout's module has beyond NumPy's (fc_net.py's `from ..layers import *`)
     imports: str = ""
+    #: a class-based course (MyTorch): every name of `only` is the student's to write, a stub,
+    #: whatever the rubric's items call (they call the adapter's functions, not the classes)
+    classes: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,21 @@ of your own forward, on random shapes; a function left as `raise NotImplementedE
 its own item. Do not modify your inputs.
 """
 '''
+
+MYTORCH_HEADER = '''"""MyTorch {module}.py: implement the classes below, as the homework's writeup describes.
+
+Graded by gradverify ({rubric}): each class against JAX, PyTorch and finite differences of your
+own forward, on random shapes, through the attributes the writeup names (dLdW, dLdb, …); a
+class left as `raise NotImplementedError` costs only its own item. Do not modify your inputs.
+"""
+'''
+
+
+def _mytorch(path: str, *names: str, imports: str = "", given: tuple[str, ...] = ()) -> Module:
+    """A module of the MyTorch handout, made from impl/mytorch/<path>.py: `names` stubbed,
+    `given` whole, the handout's absolute imports (the model solution's are relative)."""
+    return Module(f"mytorch/{path}", given=given, only=names, imports=f"\n{imports}\n" if imports else "", classes=True)
+
 
 #: fc_net.py's import of the student's layers, as the handout has it.
 FC_NET_IMPORTS = "\nfrom ..layers import *  # noqa: F401,F403 - the handout's own import\n"
@@ -83,6 +101,39 @@ HANDOUTS: dict[str, Handout] = {
             "classifiers/fc_net": Module("fc_net", only=("FullyConnectedNet",), imports=FC_NET_IMPORTS),
         },
         CS231N_HEADER,
+    ),
+    "mytorch-hw1": Handout(
+        "mytorch",
+        {
+            "nn/activation": _mytorch("nn/activation", "ReLU", "Sigmoid", "Tanh", "Softmax"),
+            "nn/linear": _mytorch("nn/linear", "Linear"),
+            "nn/loss": _mytorch("nn/loss", "MSELoss", "CrossEntropyLoss", imports="from mytorch.nn.activation import Softmax"),
+            "nn/batchnorm": _mytorch("nn/batchnorm", "BatchNorm1d"),
+        },
+        MYTORCH_HEADER,
+    ),
+    "mytorch-hw2": Handout(
+        "mytorch",
+        {
+            "resampling": _mytorch("resampling", "Downsample1d", "Downsample2d"),
+            "Conv1d": _mytorch("Conv1d", "Conv1d_stride1", "Conv1d", imports="from mytorch.resampling import Downsample1d"),
+            "Conv2d": _mytorch("Conv2d", "Conv2d_stride1", "Conv2d", imports="from mytorch.resampling import Downsample2d"),
+            "pool": _mytorch(
+                "pool",
+                *("MaxPool2d_stride1", "MaxPool2d", "MeanPool2d_stride1", "MeanPool2d"),
+                imports="from mytorch.resampling import Downsample2d",
+            ),
+        },
+        MYTORCH_HEADER,
+    ),
+    "mytorch-hw3": Handout(
+        "mytorch",
+        {
+            "nn/activation": _mytorch("nn/activation", given=("ReLU", "Sigmoid", "Tanh", "Softmax")),
+            "rnn_cell": _mytorch("rnn_cell", "RNNCell", imports="from mytorch.nn.activation import Tanh"),
+            "gru_cell": _mytorch("gru_cell", "GRUCell", imports="from mytorch.nn.activation import Sigmoid, Tanh"),
+        },
+        MYTORCH_HEADER,
     ),
     "cs231n-a3": Handout(
         "cs231n",
@@ -163,8 +214,9 @@ def _stub_class(node: ast.ClassDef, lines: list[str]) -> str:
     return "\n".join([head, "", *methods]).rstrip("\n") + "\n"
 
 
-#: A line of a docstring that states a contract: "dout: (N, M)  ->  dx …", "x: (N, D), gamma, …".
-_CONTRACT = re.compile(r"^[A-Za-z_]\w*(, [A-Za-z_]\w*)*: ", re.ASCII)
+#: A line of a docstring that states a contract: "dout: (N, M)  ->  dx …", "x: (N, D), gamma, …",
+#: or MyTorch's "A (N, C0) -> Z (N, C1) …".
+_CONTRACT = re.compile(r"^[A-Za-z_]\w*(, [A-Za-z_]\w*)*(: | \()", re.ASCII)
 
 
 def contract(docstring: str) -> list[str]:
@@ -187,7 +239,7 @@ def handout(rubric: Rubric, name: str) -> dict[str, str]:
         if folder:  # a subpackage (cs231n/classifiers/), imported as on the student's machine
             files[f"{course.package}/{folder}/__init__.py"] = ""
         source = (IMPL / f"{module.source}.py").read_text(encoding="utf-8")
-        stubs = graded if module.only is None else graded & set(module.only)
+        stubs = set(module.only or ()) if module.classes else graded if module.only is None else graded & set(module.only)
         header = course.header.format(module=path, rubric=name)
         files[f"{course.package}/{path}.py"] = stub_module(source, stubs, module.given, header, module.imports)
     return files

@@ -1,3 +1,6 @@
+"""MyTorch's nn (HW1P1): activation.py (ReLU, Sigmoid, Tanh, Softmax), linear.py (Linear),
+loss.py (MSELoss, CrossEntropyLoss on logits), batchnorm.py (BatchNorm1d)."""
+
 from .activation import ReLU, Sigmoid, Softmax, Tanh  # noqa: F401
 from .batchnorm import BatchNorm1d  # noqa: F401
 from .linear import Linear  # noqa: F401

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mytorch.nn.activation import Tanh
+from .nn.activation import Tanh
 
 
 class RNNCell:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mytorch.resampling import Downsample2d
+from .resampling import Downsample2d
 
 
 class Conv2d_stride1:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mytorch.nn.activation import Sigmoid, Tanh
+from .nn.activation import Sigmoid, Tanh
 
 
 class GRUCell:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mytorch.resampling import Downsample1d
+from .resampling import Downsample1d
 
 
 class Conv1d_stride1:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mytorch.nn.activation import Softmax
+from .activation import Softmax
 
 
 class MSELoss:

@@ -1,0 +1,153 @@
+"""The shipped MyTorch course rubrics (mytorch-hw1, -hw2, -hw3) on handins as students make them:
+the `mytorch/` package in a folder (or its zip), graded through the `mytorch` adapter.
+
+The claims: the model solution (impl/mytorch) handed in earns every point of each rubric; the
+handout (`gradverify template --rubric mytorch-hw…`) earns none, every item "not implemented";
+a bug in one class loses that class's item and no other, and its verdict is computed again with
+torch autograd on the class itself, outside the grader.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gradverify.grading import items
+from gradverify.grading.course_template import handout
+from gradverify.grading.rubric import load_rubric
+from gradverify.references.compare import Cause
+
+SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
+POINTS = {"mytorch-hw1": 65, "mytorch-hw2": 55, "mytorch-hw3": 25}
+#: One bug per rubric: (the module, the text replaced once, the new text, the item it costs).
+BUGS = {
+    "mytorch-hw1": (
+        "nn/loss.py",
+        "        return 2 * (self.A - self.Y) / (self.N * self.C)\n",
+        "        return (self.A - self.Y) / (self.N * self.C)\n",
+        "mse",
+    ),
+    "mytorch-hw2": (
+        "Conv2d.py",
+        "        self.dLdb = np.sum(dLdZ, axis=(0, 2, 3))\n",
+        "        self.dLdb = np.mean(dLdZ, axis=(0, 2, 3))\n",
+        "conv2d",
+    ),
+    "mytorch-hw3": ("rnn_cell.py", "        self.dW_hh += ", "        self.dW_hh -= ", "rnn_cell"),
+}
+
+
+def _rubric(name: str):
+    return dataclasses.replace(load_rubric(name), seed=0)
+
+
+def _handin(folder: Path, bug: str | None = None) -> Path:
+    """The model solution as a student's `mytorch/` package in `folder`, with `bug`'s change."""
+    shutil.copytree(SOURCE, folder / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    if bug is not None:
+        module, old, new, _ = BUGS[bug]
+        path = folder / "mytorch" / module
+        text = path.read_text(encoding="utf-8")
+        assert text.count(old) == 1, f"{bug}: the bug no longer applies"
+        path.write_text(text.replace(old, new), encoding="utf-8")
+    return folder
+
+
+def _lost(result) -> dict[str, Cause | None]:
+    return {r.item.name: r.cause for r in result.items if not r.passed}
+
+
+@pytest.mark.parametrize("name", sorted(POINTS))
+def test_the_model_solution_handed_in_earns_every_point(name, tmp_path):
+    result = items.grade_file(_handin(tmp_path / "handin"), _rubric(name))
+    assert _lost(result) == {} and result.score == result.max_score == POINTS[name]
+
+
+def test_the_model_solution_zipped_earns_every_point_of_hw1(tmp_path):
+    folder = _handin(tmp_path / "handin")
+    target = tmp_path / "handin.zip"
+    with zipfile.ZipFile(target, "w") as archive:
+        for path in sorted(folder.rglob("*.py")):
+            archive.write(path, path.relative_to(folder).as_posix())
+    result = items.grade_file(target, _rubric("mytorch-hw1"))
+    assert result.score == result.max_score == POINTS["mytorch-hw1"]
+
+
+@pytest.mark.parametrize("name", sorted(POINTS))
+def test_the_handout_earns_nothing_each_item_not_implemented(name, tmp_path):
+    rubric = _rubric(name)
+    for rel, text in handout(rubric, name).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    result = items.grade_file(tmp_path, rubric)
+    assert result.score == 0 and result.max_score == rubric.max_score
+    assert set(_lost(result).values()) == {Cause.NOT_IMPLEMENTED}
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_a_bug_in_one_class_loses_its_item_alone(name, tmp_path):
+    result = items.grade_file(_handin(tmp_path / "handin", bug=name), _rubric(name))
+    assert set(_lost(result)) == {BUGS[name][3]}
+
+
+# --------------------------------------------------------------------------- torch, outside the grader
+
+
+def _classes(folder: Path) -> dict:
+    from gradverify.loader import load_module
+
+    return vars(load_module(str(folder)))
+
+
+def _mse_verdict(m: dict) -> bool:
+    rng = np.random.default_rng(0)
+    A, Y = rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    loss = m["MSELoss"]()
+    value = loss.forward(A.copy(), Y.copy())
+    a = torch.tensor(A, requires_grad=True)
+    ref = F.mse_loss(a, torch.tensor(Y))
+    ref.backward()
+    return bool(np.isclose(value, ref.item())) and np.allclose(loss.backward(), a.grad.numpy(), rtol=1e-10)
+
+
+def _conv2d_verdict(m: dict) -> bool:
+    rng = np.random.default_rng(1)
+    A, W, b = rng.normal(size=(2, 2, 5, 5)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
+    layer = m["Conv2d"](2, 3, 3, 2, weight_init_fn=lambda *s: W.copy(), bias_init_fn=lambda *s: b.copy())
+    Z = layer.forward(A.copy())
+    dLdZ = rng.normal(size=Z.shape)
+    layer.backward(dLdZ)
+    bias = torch.tensor(b, requires_grad=True)
+    F.conv2d(torch.tensor(A), torch.tensor(W), bias, stride=2).backward(torch.tensor(dLdZ))
+    return np.allclose(layer.conv2d_stride1.dLdb, bias.grad.numpy(), rtol=1e-10)
+
+
+def _rnn_verdict(m: dict) -> bool:
+    rng = np.random.default_rng(2)
+    N, x, h, delta = 3, rng.normal(size=(3, 3)), rng.normal(size=(3, 2)), rng.normal(size=(3, 2))
+    weights = rng.normal(size=(2, 3)), rng.normal(size=(2, 2)), rng.normal(size=2), rng.normal(size=2)
+    cell = m["RNNCell"](3, 2)
+    cell.init_weights(*(w.copy() for w in weights))
+    cell.backward(delta, cell.forward(x, h), x, h)
+    ref = torch.nn.RNNCell(3, 2).double()
+    with torch.no_grad():
+        for p, value in zip((ref.weight_ih, ref.weight_hh, ref.bias_ih, ref.bias_hh), weights):
+            p.copy_(torch.tensor(value))
+    ref(torch.tensor(x), torch.tensor(h)).backward(torch.tensor(delta))
+    return np.allclose(N * cell.dW_hh, ref.weight_hh.grad.numpy(), rtol=1e-10)  # the handout's average over N
+
+
+VERDICTS = {"mytorch-hw1": _mse_verdict, "mytorch-hw2": _conv2d_verdict, "mytorch-hw3": _rnn_verdict}
+
+
+@pytest.mark.parametrize("name", sorted(BUGS))
+def test_each_bug_and_the_model_solution_are_what_torch_autograd_says(name, tmp_path):
+    assert VERDICTS[name](_classes(_handin(tmp_path / "right")))
+    assert not VERDICTS[name](_classes(_handin(tmp_path / "buggy", bug=name)))
