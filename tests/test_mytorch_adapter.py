@@ -25,7 +25,7 @@ from gradverify.properties.checks import FIXED_CHECKS, PROPERTIES
 from gradverify.properties.layer_strategies import layer_cases
 from gradverify.properties.optim_properties import OPTIM_PROPERTIES
 from gradverify.properties.stack_properties import STACK_PROPERTIES
-from gradverify.references.compare import Cause
+from gradverify.references.compare import TOLERANCES, Cause
 from gradverify.references.layer_spec import LAYER_OPS
 from gradverify.results import CheckStatus
 
@@ -282,5 +282,42 @@ def test_a_graded_bug_costs_its_class_item_and_a_missing_class_is_not_implemente
     result = _grade(folder, tmp_path)
     lost = {r.item.name: r for r in result.items if not r.passed}
     assert set(lost) == {"linear", "mse"}
-    assert lost["linear"].cause is Cause.MISMATCH and "affine_backward dw" in lost["linear"].failed_at
+    assert lost["linear"].cause is Cause.MISMATCH and lost["linear"].failed_at == "jax · Linear.backward dLdW"  # COURSE_NAMES
     assert lost["mse"].cause is Cause.NOT_DEFINED and "MSELoss" in lost["mse"].reason
+
+
+def test_a_failure_in_course_words_gives_each_index_in_the_student_s_orientation():
+    """dw[i, j] of the protocol is Linear's dLdW[j, i]; db[j] its dLdb[j, 0]; dgamma[j] BatchNorm1d's dLdBW[0, j]."""
+    from gradverify.grading.course_names import renamed
+    from gradverify.references.compare import Comparison, Where
+
+    names = adapters.load("mytorch").course_names
+    for function, quantity, index, course, expected in (
+        ("affine_backward", "dw", (2, 1), "Linear.backward dLdW", (1, 2)),
+        ("affine_backward", "db", (3,), "Linear.backward dLdb", (3, 0)),
+        ("batchnorm_backward", "dgamma", (1,), "BatchNorm1d.backward dLdBW", (0, 1)),
+        ("relu_forward", "out", (0, 1), "ReLU.forward A", (0, 1)),
+    ):
+        c = Comparison(Where(oracle="jax", function=function, quantity=quantity), False, TOL, mismatches=[(index, 1.0, 2.0)])
+        out = renamed(c, names)
+        assert (out.label, out.mismatches[0][0]) == (f"jax · {course}", expected)
+    other = Comparison(Where(oracle="jax", function="dense_backward", quantity="dW"), False, TOL, mismatches=[((1, 0), 1.0, 2.0)])
+    assert renamed(other, names) == other  # what the adapter does not name stays as it is
+
+
+TOL = TOLERANCES["autodiff"]
+
+
+@pytest.mark.parametrize("where", ["sandbox", "process"])
+def test_an_adapter_whose_course_names_are_malformed_is_refused(where, tmp_path):
+    path = tmp_path / "adapter.py"
+    path.write_text(
+        "import student\nCOURSE_NAMES = {'relu_forward': ('ReLU.forward', {'out': ('A', 'transposed')})}\n\n"
+        "def relu_forward(x):\n    return student.relu(x)\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(adapters.AdapterError, match=r"COURSE_NAMES\['relu_forward'\]\['out'\]"):
+        if where == "sandbox":
+            adapters.load(path)
+        else:
+            adapters.load_local(str(path), load_module(str(_library(tmp_path / "lib"))))

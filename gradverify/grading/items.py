@@ -34,6 +34,7 @@ from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import Property
 from gradverify.grading import adapters, cost, domain, handin
 from gradverify.grading.adapters import Adapter
+from gradverify.grading.course_names import in_course_words
 from gradverify.diagnoses import Hint
 from gradverify.hints import hints
 from gradverify.grading.kinds import KINDS, item_property
@@ -280,6 +281,7 @@ def grade_item(
             return _lost_to_cost(item, checked, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
     if result.passed:
         return _passed_item(item, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
+    result = in_course_words(result, adapter.course_names if adapter is not None else ())
     return _failed_item(item, result, module, prop_of(None), deadline, credit=credit, scope=scope, start=start)
 
 

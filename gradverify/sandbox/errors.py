@@ -42,6 +42,8 @@ class AdapterDeclaration:
     #: its LAYER_CASES: {op: {name: a tuple of the values it maps, or the name it is tied to}}
     #: (None: none), as sent; the grader checks it against the layer table
     layer_cases: dict[str, dict[str, Any]] | None = None
+    #: its COURSE_NAMES as sent ({function: [course name, {quantity: [name, transform]}]}; None: none)
+    course_names: dict[str, Any] | None = None
 
 
 class CallFailure(StrEnum):
@@ -292,12 +294,13 @@ def _names(value: Any) -> tuple[str, ...] | None:
 def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
     """The adapter's declarations from its hello, or None if malformed."""
     required = {"activations", "losses", "l2"}
-    keys = {"activations", "losses", "l2", "network_activations", "network_losses", "layer_cases"}
+    keys = {"activations", "losses", "l2", "network_activations", "network_losses", "layer_cases", "course_names"}
     if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
         return None
     try:
-        names = {key: _names(report.get(key)) for key in keys - {"l2", "layer_cases"}}
+        names = {key: _names(report.get(key)) for key in keys - {"l2", "layer_cases", "course_names"}}
         cases = _cases(report.get("layer_cases"))
+        renames = _renames(report.get("course_names"))
     except _Malformed:
         return None
     return AdapterDeclaration(
@@ -308,7 +311,28 @@ def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclar
         names["network_activations"],
         names["network_losses"],
         cases,
+        renames,
     )
+
+
+def _renames(value: Any) -> dict[str, Any] | None:
+    """COURSE_NAMES as the hello carries it, with its pairs as tuples; _Malformed if it is not a dict
+    of functions to [a name, a dict of quantities to [a name, a transform]]."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > 200:
+        raise _Malformed
+    out: dict[str, Any] = {}
+    for function, entry in value.items():
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], dict)):
+            raise _Malformed
+        quantities = {}
+        for quantity, spec in entry[1].items():
+            if not (isinstance(spec, list) and len(spec) == 2 and all(isinstance(s, str) for s in spec)):
+                raise _Malformed
+            quantities[quantity] = (spec[0], spec[1])
+        out[function] = (entry[0], quantities)
+    return out
 
 
 def _cases(value: Any) -> dict[str, dict[str, Any]] | None:

@@ -321,7 +321,35 @@ def declarations(adapter: Any) -> dict:
         "network_activations": _names(adapter, "NETWORK_ACTIVATIONS"),
         "network_losses": _names(adapter, "NETWORK_LOSSES"),
         "layer_cases": _layer_cases(adapter),
+        "course_names": _course_names(adapter),
     }
+
+
+def _course_names(adapter: Any) -> dict | None:
+    """The adapter's COURSE_NAMES ({function: (course name, {quantity: (name, transform)})}) with
+    its tuples as lists, as the hello carries it; None if it has none; TypeError if it is not of
+    that form (the grader checks the transforms)."""
+    value = getattr(adapter, "COURSE_NAMES", None)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or len(value) > 200:
+        raise TypeError(f"COURSE_NAMES must be a dict of protocol functions, got {safe_text(value, REPR_LIMIT)}")
+    out: dict = {}
+    for function, entry in value.items():
+        pair = isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], dict)
+        if not isinstance(function, str) or not pair or len(entry[1]) > 20:
+            raise TypeError(f"COURSE_NAMES[{safe_text(function, REPR_LIMIT)}] must be (a name, a dict of quantities)")
+        names = {}
+        for quantity, spec in entry[1].items():
+            if not (
+                isinstance(quantity, str) and isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, str) for s in spec)
+            ):
+                raise TypeError(
+                    f"COURSE_NAMES[{function[:100]!r}][{safe_text(quantity, REPR_LIMIT)}] must be (a name, a transform)"
+                )
+            names[quantity[:100]] = [spec[0][:100], spec[1][:10]]
+        out[function[:100]] = [entry[0][:100], names]
+    return out
 
 
 def _layer_cases(adapter: Any) -> dict | None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from gradverify.grading.course_names import CourseNames, course_names
 from gradverify.properties.calls import ImplFailure
 from gradverify.grading.kinds import item_property
 from gradverify.references.compare import Cause
@@ -66,6 +67,9 @@ class Adapter:
     #: of the layer protocol's ops it maps, the cases it maps only in part (its LAYER_CASES, as
     #: its import on its own declared them: gradverify.properties.scope.Limit)
     layer_cases: tuple[tuple[str, str, Any], ...] = ()
+    #: its COURSE_NAMES: what a failure's functions and arrays are called in the course
+    #: (gradverify.grading.course_names)
+    course_names: CourseNames = ()
 
     @property
     def name(self) -> str:
@@ -175,7 +179,11 @@ def load(
         declared.network_activations,
         declared.network_losses,
     )
-    return replace(adapter, layer_cases=layer_cases(path, declared.layer_cases))
+    try:
+        renames = course_names(declared.course_names)
+    except ValueError as exc:
+        raise AdapterError(f"the adapter {path}: {exc}") from None
+    return replace(adapter, layer_cases=layer_cases(path, declared.layer_cases), course_names=renames)
 
 
 # --------------------------------------------------------------------------- in this process
@@ -213,7 +221,11 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
         _tuple(declared["network_activations"]),
         _tuple(declared["network_losses"]),
     )
-    adapter = replace(adapter, layer_cases=layer_cases(path, getattr(module, "LAYER_CASES", None)))
+    try:
+        renames = course_names(getattr(module, "COURSE_NAMES", None))
+    except ValueError as exc:
+        raise AdapterError(f"the adapter {path}: {exc}") from None
+    adapter = replace(adapter, layer_cases=layer_cases(path, getattr(module, "LAYER_CASES", None)), course_names=renames)
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))

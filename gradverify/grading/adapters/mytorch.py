@@ -97,6 +97,52 @@ NEEDS = {
     "gru_step_backward": "GRUCell",
 }
 
+#: What a failure's functions and arrays are called in MyTorch, in its orientation
+#: (gradverify.grading.course_names): `affine_backward dw[1, 0]` is `Linear.backward dLdW[0, 1]`.
+COURSE_NAMES = {
+    "affine_forward": ("Linear.forward", {"out": ("Z", "")}),
+    "affine_backward": ("Linear.backward", {"dx": ("dLdA", ""), "dw": ("dLdW", "T"), "db": ("dLdb", "col")}),
+    "relu_forward": ("ReLU.forward", {"out": ("A", "")}),
+    "relu_backward": ("ReLU.backward", {"dx": ("dLdZ", "")}),
+    "batchnorm_forward": (
+        "BatchNorm1d.forward",
+        {"out": ("BZ", ""), "bn_param['running_mean']": ("running_M", "row"), "bn_param['running_var']": ("running_V", "row")},
+    ),
+    "batchnorm_backward": ("BatchNorm1d.backward", {"dx": ("dLdZ", ""), "dgamma": ("dLdBW", "row"), "dbeta": ("dLdBb", "row")}),
+    "softmax_loss": ("CrossEntropyLoss", {"loss": ("forward's loss", ""), "dx": ("backward's dLdA", "")}),
+    "conv_forward_naive": ("Conv2d.forward", {"out": ("Z", "")}),
+    "conv_backward_naive": (
+        "Conv2d.backward",
+        {"dx": ("dLdA", ""), "dw": ("conv2d_stride1.dLdW", ""), "db": ("conv2d_stride1.dLdb", "")},
+    ),
+    "conv1d_forward": ("Conv1d.forward", {"out": ("Z", "")}),
+    "conv1d_backward": (
+        "Conv1d.backward",
+        {"dx": ("dLdA", ""), "dw": ("conv1d_stride1.dLdW", ""), "db": ("conv1d_stride1.dLdb", "")},
+    ),
+    "max_pool_forward_naive": ("MaxPool2d.forward", {"out": ("Z", "")}),
+    "max_pool_backward_naive": ("MaxPool2d.backward", {"dx": ("dLdA", "")}),
+    "avg_pool_forward": ("MeanPool2d.forward", {"out": ("Z", "")}),
+    "avg_pool_backward": ("MeanPool2d.backward", {"dx": ("dLdA", "")}),
+    "rnn_step_forward": ("RNNCell.forward", {"next_h": ("h_t", "")}),
+    "rnn_step_backward": (
+        "RNNCell.backward",
+        {"dprev_h": ("dh_prev_t", ""), "dWx": ("N·dW_ih", "T"), "dWh": ("N·dW_hh", "T"), "db": ("N·(db_ih + db_hh)/2", "")},
+    ),
+    "gru_step_forward": ("GRUCell.forward", {"next_h": ("h_t", "")}),
+    "gru_step_backward": ("GRUCell.backward", {"dprev_h": ("dh_prev_t", "")}),
+    **{
+        f"activation:{name}": (f"{cls}.forward", {})
+        for name, cls in (("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("softmax", "Softmax"))
+    },
+    **{
+        f"activation_backward:{name}": (f"{cls}.backward", {})
+        for name, cls in (("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("softmax", "Softmax"))
+    },
+    "loss:mse": ("MSELoss.forward", {}),
+    "loss_backward:mse": ("MSELoss.backward", {}),
+}
+
 #: The MLP protocol's activations and loss that MyTorch's classes compute, and their classes.
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax")
 LOSSES = ("mse",)
