@@ -52,12 +52,22 @@ class ModelCase:
         rng = np.random.default_rng([self.seed, 0])
         return rng.normal(size=(self.N, self.D)), rng.integers(0, self.C, size=self.N)
 
+    def cotangent(self) -> np.ndarray:
+        """dout (N, C) ~ N(0, 1) for a class with no loss of its own: the gradient backward is given."""
+        return np.random.default_rng([self.seed, 2]).normal(size=(self.N, self.C))
+
     def params(self) -> dict[str, np.ndarray]:
         """The weights by the course's keys, new arrays drawn from the seed: W1, b1, …, and gamma_l,
-        beta_l after each hidden layer under a normalisation."""
+        beta_l after each hidden layer under a normalisation; for a fixed class (MyTorch's MLPs)
+        W0 (out, in), b0 (out, 1), W1, b1, … of its Linear layers, in MyTorch's orientation."""
         rng = np.random.default_rng([self.seed, 1])
         dims = (self.D, *self.hidden, self.C)
         params: dict[str, np.ndarray] = {}
+        if self.spec.form == "forward_backward":
+            for layer, (fan_in, fan_out) in enumerate(zip(dims, dims[1:])):
+                params[f"W{layer}"] = rng.normal(size=(fan_out, fan_in)) / np.sqrt(fan_in)
+                params[f"b{layer}"] = 0.1 * rng.normal(size=(fan_out, 1))
+            return params
         for layer, (fan_in, fan_out) in enumerate(zip(dims, dims[1:]), start=1):
             params[f"W{layer}"] = rng.normal(size=(fan_in, fan_out)) / np.sqrt(fan_in)
             params[f"b{layer}"] = 0.1 * rng.normal(size=fan_out)
@@ -68,6 +78,8 @@ class ModelCase:
 
     def describe(self) -> str:
         """e.g. "FullyConnectedNet(hidden_dims=[2], normalization='batchnorm', reg 0.5): X (2, 1), 2 classes; seed 0"."""
+        if self.spec.form == "forward_backward":
+            return f"{self.spec.cls}: A0 ({self.N}, {self.D}), dLdA ({self.N}, {self.C}); seed {self.seed}"
         shape = f"hidden_dims={list(self.hidden)}" if self.model != "two_layer_net" else f"hidden_dim={self.hidden[0]}"
         norm = f", normalization={self.normalization!r}" if self.normalization is not None else ""
         return f"{self.spec.cls}({shape}{norm}, reg {self.reg:g}): X ({self.N}, {self.D}), {self.C} classes; seed {self.seed}"
@@ -80,7 +92,11 @@ REGS = (0.5, 0.0, 2.0)
 @st.composite
 def model_cases(draw: Any, spec: ModelSpec) -> ModelCase:
     """Cases of one class: a depth and a normalisation of the entry's, sizes up to 3 hidden units,
-    4 samples and 4 classes (batchnorm: 2 samples at least, layernorm: 2 units per layer)."""
+    4 samples and 4 classes (batchnorm: 2 samples at least, layernorm: 2 units per layer); a
+    fixed class's widths with 1 to 4 samples."""
+    if spec.widths:
+        N, seed = draw(st.integers(1, 4)), draw(st.integers(0, 2**16))
+        return ModelCase(spec.name, N, spec.widths[0], spec.widths[1:-1], spec.widths[-1], 0.0, None, seed)
     depth = draw(st.sampled_from(spec.depths))
     normalization = draw(st.sampled_from(spec.normalizations))
     hidden = tuple(draw(st.integers(2 if normalization == "layernorm" else 1, 3)) for _ in range(depth))

@@ -8,26 +8,31 @@ Per case: `model_loss(model, config, params, X, y)` (the adapter builds the clas
 torch's, each parameter's gradient `grads["W1"]`, … against torch.autograd's (a key missing from
 grads is a failure of its own), under the `autodiff` tolerance. Failures name the course's method
 (`FullyConnectedNet.loss · grads["W2"][0, 1]`), not model_loss. The class calls the student's own
-layer functions, so a bug in one of them shows here too.
+layer functions, so a bug in one of them shows here too. A fixed class of layers with no loss
+(MyTorch's MLP0, MLP1, MLP4) goes through `model_forward_backward(model, params, X, dout)`:
+its output, dLdA0 and each Linear's dLdW and dLdb (`layers[2].dLdW`) against torch's VJP of dout.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from gradverify.properties.calls import ImplFailure, call, expect_pair
+from gradverify.properties.calls import ImplFailure, call, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
 from gradverify.properties.model_cases import ModelCase, model_cases
 from gradverify.references.compare import Cause, Comparison, Where, compare, failed, tolerance_for
-from gradverify.references.model_spec import MODEL_FUNCTIONS, MODELS, ModelSpec
+from gradverify.references.model_spec import MODELS, ModelSpec
 
 ORACLE = "torch"
 
 
 def check_model(impl: ModuleType, case: ModelCase) -> list[Comparison]:
-    """The loss and every parameter's gradient of the student's class against torch's."""
+    """The loss and every parameter's gradient of the student's class against torch's (for a
+    fixed class of layers, its output, dX and every parameter's gradient)."""
     from gradverify.references import model_torch
 
+    if case.spec.form == "forward_backward":
+        return _check_layers(impl, case)
     spec, (X, y), params = case.spec, case.data(), case.params()
     try:
         result = call(impl, "model_loss", spec.name, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
@@ -44,13 +49,43 @@ def check_model(impl: ModuleType, case: ModelCase) -> list[Comparison]:
     expected_loss, expected = model_torch.evaluate(case.config(), params, X, y)
     tol = tolerance_for("autodiff", "float64")
     out = [compare(Where(oracle=ORACLE, function=spec.function, quantity="loss"), loss, expected_loss, tol)]
+    return out + _compare_grads(spec.function, grads, expected, 'grads["{}"]')
+
+
+def _compare_grads(function: str, grads: dict, expected: dict, label: str) -> list[Comparison]:
+    """Each parameter's gradient against torch's, labelled by `label` with the key; a key missing
+    from `grads` a failure of its own."""
+    out, tol = [], tolerance_for("autodiff", "float64")
     for key, right in expected.items():
-        where = Where(oracle=ORACLE, function=spec.function, quantity=f'grads["{key}"]')
+        where = Where(oracle=ORACLE, function=function, quantity=label.format(key))
         if key not in grads:
-            out.append(failed(where, Cause.WRONG_FORM, f"returned no grads[{key!r}], the gradient of params[{key!r}]"))
+            out.append(failed(where, Cause.WRONG_FORM, f"gave no {label.format(key)}, the gradient of params[{key!r}]"))
         else:
             out.append(compare(where, grads[key], right, tol))
     return out
+
+
+def _check_layers(impl: ModuleType, case: ModelCase) -> list[Comparison]:
+    """A fixed class of Linear and ReLU layers (MyTorch's MLPs): model_forward_backward's output
+    against torch's forward, its dX and each Linear's dLdW and dLdb against torch's VJP of dout."""
+    from gradverify.references import model_torch
+
+    spec, (X, _), params, dout = case.spec, case.data(), case.params(), case.cotangent()
+    try:
+        result = call(impl, spec.protocol, spec.name, {k: v.copy() for k, v in params.items()}, X.copy(), dout.copy())
+        out, dX, grads = expect_tuple(spec.function, result, 3, "(out, dX, grads)")
+    except ImplFailure as exc:
+        raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
+    if not isinstance(grads, dict):
+        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(grads).__name__}, not a dict")
+    right_out, right_dX, expected = model_torch.evaluate_layers(params, X, dout)
+    tol = tolerance_for("autodiff", "float64")
+    names = {f"{kind}{i}": f"layers[{2 * i}].dLd{kind}" for i in range(len(params) // 2) for kind in "Wb"}
+    return [
+        compare(Where(oracle=ORACLE, function=f"{spec.cls}.forward", quantity="out"), out, right_out, tol),
+        compare(Where(oracle=ORACLE, function=spec.function, quantity="dLdA0"), dX, right_dX, tol),
+        *(c for key in expected for c in _compare_grads(spec.function, grads, {key: expected[key]}, names[key])),
+    ]
 
 
 def model_property(spec: ModelSpec) -> Property:
@@ -58,7 +93,7 @@ def model_property(spec: ModelSpec) -> Property:
     return Property(
         name=f"model_{spec.name}_matches_torch",
         claim=f"{spec.function} gives the loss and every parameter's gradient of the same network in PyTorch",
-        functions=MODEL_FUNCTIONS,
+        functions=(spec.protocol,),
         strategy=lambda scope: model_cases(spec),
         check=check_model,
         tolerance="autodiff",

@@ -16,7 +16,18 @@ same keys. The reference (references/model_torch.py) is the same network in PyTo
 
 with the handout's ½ (fc_net.py: "make sure that your L2 regularization includes a factor of
 0.5"); batchnorm in train mode (the batch's statistics, biased variance) and layernorm, both with
-CS231n's default eps 1e-5, γ_l and β_l unregularised. This module imports nothing but the stdlib.
+CS231n's default eps 1e-5, γ_l and β_l unregularised.
+
+A class of fixed layers with no loss of its own (11-785's MLP0, MLP1, MLP4: Linear and ReLU
+layers in turn, `forward(A0) -> A`, `backward(dLdA) -> dLdA0`, each Linear's dLdW and dLdb set)
+is checked through
+
+    model_forward_backward(model, params, X, dout) -> (out, dX, grads)
+
+params: W0 (out, in), b0 (out, 1), W1, b1, … for its Linear layers in order, MyTorch's
+orientation; dout a random cotangent of the output; grads each Linear's dLdW and dLdb under the
+keys of its W and b. The reference is h_{i+1} = relu(h_i·W_iᵀ + b_iᵀ) in PyTorch, its VJP of
+dout. This module imports nothing but the stdlib.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: The one protocol function every model item calls (an adapter defines it).
-MODEL_FUNCTIONS: tuple[str, ...] = ("model_loss",)
+MODEL_FUNCTIONS: tuple[str, ...] = ("model_loss", "model_forward_backward")
 
 
 @dataclass(frozen=True)
@@ -39,11 +50,21 @@ class ModelSpec:
     #: the numbers of hidden layers drawn, and the normalisations (None: none), in shrinking order
     depths: tuple[int, ...]
     normalizations: tuple[str | None, ...] = (None,)
+    #: "loss": loss(X, y) -> (loss, grads), through model_loss; "forward_backward": fixed layers,
+    #: forward(A0) and backward(dLdA), through model_forward_backward
+    form: str = "loss"
+    #: a fixed class's widths, input to output (MLP1: 2, 3, 2); () for a class built to size
+    widths: tuple[int, ...] = ()
 
     @property
     def function(self) -> str:
-        """The student's method the item names in its failures: "FullyConnectedNet.loss"."""
-        return f"{self.cls}.loss"
+        """The student's method the item names in its failures: "FullyConnectedNet.loss", "MLP1.backward"."""
+        return f"{self.cls}.loss" if self.form == "loss" else f"{self.cls}.backward"
+
+    @property
+    def protocol(self) -> str:
+        """The adapter's function the item calls."""
+        return "model_loss" if self.form == "loss" else "model_forward_backward"
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -63,6 +84,18 @@ MODELS: dict[str, ModelSpec] = {
             "{affine → [batch/layer norm] → relu} × (L − 1) → affine → softmax loss, + ½·reg·Σ_l ‖W_l‖²",
             depths=(1, 2),
             normalizations=(None, "batchnorm", "layernorm"),
+        ),
+        *(
+            ModelSpec(
+                name.lower(),
+                name,
+                "models.mlp",
+                " → ".join(f"Linear({a}, {b}) → ReLU" for a, b in zip(widths, widths[1:])),
+                depths=(len(widths) - 2,),
+                form="forward_backward",
+                widths=widths,
+            )
+            for name, widths in (("MLP0", (2, 3)), ("MLP1", (2, 3, 2)), ("MLP4", (2, 4, 8, 8, 4, 2)))
         ),
     )
 }

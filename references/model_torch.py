@@ -42,3 +42,19 @@ def evaluate(
     loss = loss + 0.5 * config["reg"] * sum(torch.sum(tensors[f"W{layer}"] ** 2) for layer in range(1, L + 1))
     grads = torch.autograd.grad(loss, list(tensors.values()))
     return float(loss.detach()), {k: g.numpy().copy() for k, g in zip(tensors, grads)}
+
+
+def evaluate_layers(
+    params: dict[str, np.ndarray], X: np.ndarray, dout: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A fixed class of Linear and ReLU layers in turn (MyTorch's MLP0, MLP1, MLP4): its output
+    h_L, h_{i+1} = relu(h_i·W_iᵀ + b_iᵀ), and the VJP of `dout`: (out, dX, each parameter's).
+
+    params: W0 (out, in), b0 (out, 1), W1, b1, …; X: (N, in); dout: (N, out of the last)."""
+    tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    h = x
+    for layer in range(len(params) // 2):
+        h = torch.relu(h @ tensors[f"W{layer}"].T + tensors[f"b{layer}"].T)
+    grads = torch.autograd.grad(h, [x, *tensors.values()], torch.tensor(dout, dtype=torch.float64))
+    return h.detach().numpy().copy(), grads[0].numpy().copy(), {k: g.numpy().copy() for k, g in zip(tensors, grads[1:])}

@@ -25,7 +25,7 @@ from gradverify.grading.rubric import load_rubric
 from gradverify.references.compare import Cause
 
 SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
-POINTS = {"mytorch-hw1": 65, "mytorch-hw2": 55, "mytorch-hw3": 25}
+POINTS = {"mytorch-hw1": 85, "mytorch-hw2": 55, "mytorch-hw3": 25}
 #: One bug per rubric: (the module, the text replaced once, the new text, the item it costs).
 BUGS = {
     "mytorch-hw1": (
@@ -151,3 +151,38 @@ VERDICTS = {"mytorch-hw1": _mse_verdict, "mytorch-hw2": _conv2d_verdict, "mytorc
 def test_each_bug_and_the_model_solution_are_what_torch_autograd_says(name, tmp_path):
     assert VERDICTS[name](_classes(_handin(tmp_path / "right")))
     assert not VERDICTS[name](_classes(_handin(tmp_path / "buggy", bug=name)))
+
+
+#: MLP1.backward through its layers in forward order, not reversed.
+MLP_BUG = (
+    "        for layer in reversed(self.layers):\n            dLdA = layer.backward(dLdA)\n        return dLdA\n\n\nclass MLP4",
+    "        for layer in self.layers:\n            dLdA = layer.backward(dLdA)\n        return dLdA\n\n\nclass MLP4",
+)
+
+
+def _mlp1_verdict(m: dict) -> bool:
+    rng = np.random.default_rng(4)
+    net = m["MLP1"]()
+    weights = [(rng.normal(size=(3, 2)), rng.normal(size=(3, 1))), (rng.normal(size=(2, 3)), rng.normal(size=(2, 1)))]
+    for layer, (W, b) in zip(net.layers[::2], weights):
+        layer.W, layer.b = W.copy(), b.copy()
+    A0, dout = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    net.forward(A0.copy())
+    try:
+        dA0 = net.backward(dout.copy())
+    except ValueError:  # the layers taken in the wrong order meet arrays of the wrong shapes
+        return False
+    a, (W0, b0), (W1, b1) = torch.tensor(A0, requires_grad=True), *((torch.tensor(W), torch.tensor(b)) for W, b in weights)
+    torch.relu(torch.relu(a @ W0.T + b0.T) @ W1.T + b1.T).backward(torch.tensor(dout))
+    return np.allclose(dA0, a.grad.numpy(), rtol=1e-10)
+
+
+def test_an_mlp_whose_backward_runs_its_layers_in_forward_order_loses_its_item_alone(tmp_path):
+    folder = _handin(tmp_path / "handin")
+    path = folder / "mytorch" / "models" / "mlp.py"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(MLP_BUG[0]) == 1
+    path.write_text(text.replace(*MLP_BUG), encoding="utf-8")
+    assert _mlp1_verdict(_classes(_handin(tmp_path / "right"))) and not _mlp1_verdict(_classes(folder))
+    result = items.grade_file(folder, _rubric("mytorch-hw1"))
+    assert set(_lost(result)) == {"mlp1"}

@@ -109,6 +109,13 @@ HANDOUTS: dict[str, Handout] = {
             "nn/linear": _mytorch("nn/linear", "Linear"),
             "nn/loss": _mytorch("nn/loss", "MSELoss", "CrossEntropyLoss", imports="from mytorch.nn.activation import Softmax"),
             "nn/batchnorm": _mytorch("nn/batchnorm", "BatchNorm1d"),
+            "models/mlp": _mytorch(
+                "models/mlp",
+                "MLP0",
+                "MLP1",
+                "MLP4",
+                imports="from mytorch.nn.activation import ReLU\nfrom mytorch.nn.linear import Linear",
+            ),
         },
         MYTORCH_HEADER,
     ),

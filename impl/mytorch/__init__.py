@@ -1,0 +1,17 @@
+"""CMU 11-785's MyTorch, the classes its handouts have students write, in NumPy: the model
+solution of the course rubrics mytorch-hw1, mytorch-hw2 and mytorch-hw3 (docs/courses/mytorch.md)
+and the library the shipped `mytorch` adapter is tested on. Laid out as the handouts lay it out:
+
+    nn/            HW1P1: activation.py, linear.py, loss.py, batchnorm.py
+    models/        HW1P1: mlp.py (MLP0, MLP1, MLP4)
+    Conv1d.py      HW2P1: Conv1d_stride1 and Conv1d (a stride-1 convolution, then Downsample1d)
+    Conv2d.py      HW2P1: Conv2d_stride1 and Conv2d
+    pool.py        HW2P1: MaxPool2d_stride1, MaxPool2d, MeanPool2d_stride1, MeanPool2d
+    resampling.py  HW2P1: Downsample1d and Downsample2d (every k-th sample kept)
+    rnn_cell.py    HW3P1: RNNCell (its gradients averaged over the batch, as the handout's)
+    gru_cell.py    HW3P1: GRUCell, on one sample
+
+Its modules import each other relatively (the handouts' own imports are absolute, `from
+mytorch.nn.activation import Tanh`; the handout `gradverify template` writes has those), so that
+it is importable as gradverify.impl.mytorch and, copied, as a student's `mytorch` package.
+"""

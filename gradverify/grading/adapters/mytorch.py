@@ -26,6 +26,8 @@ CS231n's functions (docs/layers.md) or the MLP protocol's (docs/protocol.md):
         Jacobian's VJP per row)    the protocol's activation and activation_backward, as they are.
     MSELoss()   forward(A, Y) -> L = Σ(A − Y)²/(N·C);  backward() -> 2(A − Y)/(N·C)
         the protocol's loss and loss_backward for mse, as they are.
+    MLP0(), MLP1(), MLP4()   self.layers (Linear and ReLU in turn); forward(A0), backward(dLdA)
+        model_forward_backward (the `model` items): each Linear given W{i}, b{i} as they are.
     Conv2d(in_channels, out_channels, kernel_size, stride, padding=0, weight_init_fn, bias_init_fn)
         a Conv2d_stride1 (attribute conv2d_stride1: W (out, in, k, k), b (out,), dLdW, dLdb, sums
         over the batch) then a Downsample2d(stride), over the input zero-padded by `padding`
@@ -143,6 +145,9 @@ COURSE_NAMES = {
     "loss_backward:mse": ("MSELoss.backward", {}),
 }
 
+#: The models of fixed layers (references/model_spec.py MODELS), by the course's class.
+MODEL_CLASSES = {"mlp0": "MLP0", "mlp1": "MLP1", "mlp4": "MLP4"}
+
 #: The MLP protocol's activations and loss that MyTorch's classes compute, and their classes.
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax")
 LOSSES = ("mse",)
@@ -257,6 +262,22 @@ def softmax_loss(x, y):
     loss_fn = _course("CrossEntropyLoss")()
     loss = loss_fn.forward(x, np.eye(x.shape[1])[y])
     return loss, loss_fn.backward()
+
+
+def model_forward_backward(model, params, X, dout):
+    """The student's MLP0, MLP1 or MLP4 built as it builds itself, each of its Linear layers (in
+    self.layers' order) given W{i} and b{i}; (forward(X), backward(dout), each Linear's dLdW and
+    dLdb under the keys of its W and b)."""
+    net = _course(MODEL_CLASSES[model])()
+    linears = [layer for layer in net.layers if hasattr(layer, "W")]
+    for i, layer in enumerate(linears):
+        layer.W, layer.b = _float(params[f"W{i}"]), _float(params[f"b{i}"])
+    out = net.forward(_float(X))
+    dX = net.backward(_float(dout))
+    grads = {}
+    for i, layer in enumerate(linears):
+        grads[f"W{i}"], grads[f"b{i}"] = layer.dLdW, layer.dLdb
+    return out, dX, grads
 
 
 def _convolution(cls, x, w, b, conv_param):
