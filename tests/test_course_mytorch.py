@@ -25,7 +25,7 @@ from gradverify.grading.rubric import load_rubric
 from gradverify.references.compare import Cause
 
 SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
-POINTS = {"mytorch-hw1": 85, "mytorch-hw2": 55, "mytorch-hw3": 25}
+POINTS = {"mytorch-hw1": 95, "mytorch-hw2": 55, "mytorch-hw3": 25}
 #: One bug per rubric: (the module, the text replaced once, the new text, the item it costs).
 BUGS = {
     "mytorch-hw1": (
@@ -186,3 +186,39 @@ def test_an_mlp_whose_backward_runs_its_layers_in_forward_order_loses_its_item_a
     assert _mlp1_verdict(_classes(_handin(tmp_path / "right"))) and not _mlp1_verdict(_classes(folder))
     result = items.grade_file(folder, _rubric("mytorch-hw1"))
     assert set(_lost(result)) == {"mlp1"}
+
+
+#: SGD.step's buffer without its momentum: v ← v + dLdW.
+SGD_BUG = (
+    "                self.v_W[i] = self.mu * self.v_W[i] + self.l[i].dLdW\n",
+    "                self.v_W[i] = self.v_W[i] + self.l[i].dLdW\n",
+)
+
+
+def _sgd_verdict(m: dict) -> bool:
+    """Three steps of the class against torch.optim.SGD(momentum=0.9) on one layer's W."""
+    import types
+
+    rng = np.random.default_rng(5)
+    W0, grads = rng.normal(size=(2, 3)), [rng.normal(size=(2, 3)) for _ in range(3)]
+    layer = types.SimpleNamespace(W=W0.copy(), b=np.zeros((2, 1)), dLdb=np.zeros((2, 1)))
+    optimizer = m["SGD"](types.SimpleNamespace(layers=[layer]), lr=0.1, momentum=0.9)
+    w = torch.tensor(W0, requires_grad=True)
+    ref = torch.optim.SGD([w], lr=0.1, momentum=0.9)
+    for g in grads:
+        layer.dLdW = g.copy()
+        optimizer.step()
+        w.grad = torch.tensor(g)
+        ref.step()
+    return np.allclose(layer.W, w.detach().numpy(), rtol=1e-12)
+
+
+def test_an_sgd_without_its_momentum_loses_its_item_alone(tmp_path):
+    folder = _handin(tmp_path / "handin")
+    path = folder / "mytorch" / "optim" / "sgd.py"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(SGD_BUG[0]) == 1
+    path.write_text(text.replace(*SGD_BUG), encoding="utf-8")
+    assert _sgd_verdict(_classes(_handin(tmp_path / "right"))) and not _sgd_verdict(_classes(folder))
+    result = items.grade_file(folder, _rubric("mytorch-hw1"))
+    assert set(_lost(result)) == {"sgd"}

@@ -44,6 +44,9 @@ MLP_CHECKS = (
     "large_inputs",
     "kink_subgradients",
     "worked_example_activation_derivative_identities",
+    # and SGD, as CS231n's sgd and sgd_momentum, step by step against torch.optim.SGD
+    "optim_sgd_matches_torch_optim",
+    "optim_sgd_momentum_matches_torch_optim",
 )
 #: The one-line bug: Linear's dLdW averaged over the batch (as MyTorch's RNNCell does, wrongly here).
 BUG = ("        self.dLdW = dLdZ.T @ self.A\n", "        self.dLdW = dLdZ.T @ self.A / self.N\n")

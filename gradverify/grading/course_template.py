@@ -109,6 +109,7 @@ HANDOUTS: dict[str, Handout] = {
             "nn/linear": _mytorch("nn/linear", "Linear"),
             "nn/loss": _mytorch("nn/loss", "MSELoss", "CrossEntropyLoss", imports="from mytorch.nn.activation import Softmax"),
             "nn/batchnorm": _mytorch("nn/batchnorm", "BatchNorm1d"),
+            "optim/sgd": _mytorch("optim/sgd", "SGD"),
             "models/mlp": _mytorch(
                 "models/mlp",
                 "MLP0",

@@ -4,6 +4,7 @@ and the library the shipped `mytorch` adapter is tested on. Laid out as the hand
 
     nn/            HW1P1: activation.py, linear.py, loss.py, batchnorm.py
     models/        HW1P1: mlp.py (MLP0, MLP1, MLP4)
+    optim/         HW1P1: sgd.py (SGD, torch's momentum buffer)
     Conv1d.py      HW2P1: Conv1d_stride1 and Conv1d (a stride-1 convolution, then Downsample1d)
     Conv2d.py      HW2P1: Conv2d_stride1 and Conv2d
     pool.py        HW2P1: MaxPool2d_stride1, MaxPool2d, MeanPool2d_stride1, MeanPool2d

@@ -63,14 +63,20 @@ NEEDS names the class each function calls: verify leaves out a function whose cl
 does not define (that op is not in scope), and a grade scores its items "not implemented",
 naming the class. Not mapped: GELU (neither protocol has it), dropout, layernorm, svm_loss, the
 spatial norms, rnn, lstm, word embeddings and the temporal ops (no MyTorch class computes them;
-its Dropout draws its own mask), and the optimizers (its SGD and Adam update whole models, with
-torch's momentum buffer: converting it takes ×lr, not exact).
+its Dropout draws its own mask), and Adam and AdamW (HW1P1's bonus).
+
+    SGD(model, lr, momentum)   over model.layers (W, b, dLdW, dLdb); step(): v ← μ·v + dLdW,
+        W ← W − lr·v (torch's buffer), or W ← W − lr·dLdW at μ = 0
+        sgd, sgd_momentum: a model of one layer (W = w, dLdW = dw); the buffer set from CS231n's
+        velocity, v_W = −velocity/lr; the velocity returned is the step it took, next_w − w, which
+        is CS231n's v (next_w = w + v) whatever μ, to rounding (one subtraction: within autodiff).
 """
 
 import importlib
 import inspect
 import pkgutil
 import sys
+import types
 
 import numpy as np
 
@@ -97,6 +103,8 @@ NEEDS = {
     "rnn_step_backward": "RNNCell",
     "gru_step_forward": "GRUCell",
     "gru_step_backward": "GRUCell",
+    "sgd": "SGD",
+    "sgd_momentum": "SGD",
 }
 
 #: What a failure's functions and arrays are called in MyTorch, in its orientation
@@ -278,6 +286,33 @@ def model_forward_backward(model, params, X, dout):
     for i, layer in enumerate(linears):
         grads[f"W{i}"], grads[f"b{i}"] = layer.dLdW, layer.dLdb
     return out, dX, grads
+
+
+def _stepped(w, dw, lr, momentum, velocity):
+    """w after one step of the student's SGD over a model of one layer (W = w, dLdW = dw; b, dLdb
+    zeros), its buffer set from CS231n's velocity (v = −lr·buffer); the step it took, next_w − w,
+    is CS231n's velocity after it (next_w = w + v), whatever μ (at μ = 0 MyTorch keeps no buffer)."""
+    layer = types.SimpleNamespace(W=_float(w), b=np.zeros((1, 1)), dLdW=_float(dw), dLdb=np.zeros((1, 1)))
+    optimizer = _course("SGD")(types.SimpleNamespace(layers=[layer]), lr=lr, momentum=momentum)
+    if velocity is not None:
+        optimizer.v_W, optimizer.v_b = [-_float(velocity) / lr], [np.zeros((1, 1))]
+    optimizer.step()
+    return _float(layer.W)
+
+
+def sgd(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    return _stepped(w, dw, config["learning_rate"], 0, None), config
+
+
+def sgd_momentum(w, dw, config=None):
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("momentum", 0.9)
+    next_w = _stepped(w, dw, config["learning_rate"], config["momentum"], config.get("velocity", np.zeros_like(_float(w))))
+    config["velocity"] = next_w - _float(w)
+    return next_w, config
 
 
 def _convolution(cls, x, w, b, conv_param):
