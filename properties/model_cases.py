@@ -85,15 +85,88 @@ class ModelCase:
         return f"{self.spec.cls}({shape}{norm}, reg {self.reg:g}): X ({self.N}, {self.D}), {self.C} classes; seed {self.seed}"
 
 
+@dataclass(frozen=True)
+class CaptioningCase:
+    """A case of CS231n's CaptioningRNN: N images of D features, captions of T + 1 words from a
+    vocabulary of V (0 <NULL>, 1 <START>, 2 <END>, then words), word vectors of W, H hidden units."""
+
+    model: str
+    N: int
+    T: int
+    V: int
+    D: int
+    W: int
+    H: int
+    cell_type: str
+    seed: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    def config(self) -> dict[str, Any]:
+        words = {"<NULL>": 0, "<START>": 1, "<END>": 2, **{f"w{v}": v for v in range(3, self.V)}}
+        return {
+            "word_to_idx": words,
+            "input_dim": self.D,
+            "wordvec_dim": self.W,
+            "hidden_dim": self.H,
+            "cell_type": self.cell_type,
+        }
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """features (N, D) ~ N(0, 1); captions (N, T + 1): <START>, then words of [0, V) — some
+        <NULL>, masked — with the first word after <START> never <NULL>, so that no case is all masked."""
+        rng = np.random.default_rng([self.seed, 0])
+        captions = rng.integers(0, self.V, size=(self.N, self.T + 1))
+        captions[:, 0] = 1
+        captions[:, 1] = rng.integers(1, self.V, size=self.N)
+        return rng.normal(size=(self.N, self.D)), captions
+
+    def params(self) -> dict[str, np.ndarray]:
+        """W_embed (V, W), W_proj (D, H), b_proj (H,), Wx (W, kH), Wh (H, kH), b (kH,), W_vocab (H, V),
+        b_vocab (V,), k = 4 for the LSTM, 1 for the RNN; each ~ N(0, 1/fan_in), the biases ~ N(0, 0.1²)."""
+        rng = np.random.default_rng([self.seed, 1])
+        k = 4 if self.cell_type == "lstm" else 1
+        shapes = {
+            "W_embed": (self.V, self.W),
+            "W_proj": (self.D, self.H),
+            "b_proj": (self.H,),
+            "Wx": (self.W, k * self.H),
+            "Wh": (self.H, k * self.H),
+            "b": (k * self.H,),
+            "W_vocab": (self.H, self.V),
+            "b_vocab": (self.V,),
+        }
+        return {
+            key: rng.normal(size=shape) * (0.1 if len(shape) == 1 else 1 / np.sqrt(shape[0])) for key, shape in shapes.items()
+        }
+
+    def describe(self) -> str:
+        return (
+            f"CaptioningRNN(cell_type={self.cell_type!r}, input_dim={self.D}, wordvec_dim={self.W}, hidden_dim={self.H}): "
+            f"{self.N} images, captions of {self.T + 1} words, {self.V} in the vocabulary; seed {self.seed}"
+        )
+
+
 #: The regularisation strengths drawn, shrinking to the first: 0.5 shows a reg term with no ½ (or two).
 REGS = (0.5, 0.0, 2.0)
 
 
 @st.composite
-def model_cases(draw: Any, spec: ModelSpec) -> ModelCase:
+def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase:
     """Cases of one class: a depth and a normalisation of the entry's, sizes up to 3 hidden units,
     4 samples and 4 classes (batchnorm: 2 samples at least, layernorm: 2 units per layer); a
     fixed class's widths with 1 to 4 samples."""
+    if spec.cells:
+        cell, N, T, V = (
+            draw(st.sampled_from(spec.cells)),
+            draw(st.integers(1, 3)),
+            draw(st.integers(1, 3)),
+            draw(st.integers(3, 5)),
+        )
+        D, W, H = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        return CaptioningCase(spec.name, N, T, V, D, W, H, cell, draw(st.integers(0, 2**16)))
     if spec.widths:
         N, seed = draw(st.integers(1, 4)), draw(st.integers(0, 2**16))
         return ModelCase(spec.name, N, spec.widths[0], spec.widths[1:-1], spec.widths[-1], 0.0, None, seed)

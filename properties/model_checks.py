@@ -19,21 +19,22 @@ from types import ModuleType
 
 from gradverify.properties.calls import ImplFailure, call, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
-from gradverify.properties.model_cases import ModelCase, model_cases
+from gradverify.properties.model_cases import CaptioningCase, ModelCase, model_cases
 from gradverify.references.compare import Cause, Comparison, Where, compare, failed, tolerance_for
 from gradverify.references.model_spec import MODELS, ModelSpec
 
 ORACLE = "torch"
 
 
-def check_model(impl: ModuleType, case: ModelCase) -> list[Comparison]:
+def check_model(impl: ModuleType, case: ModelCase | CaptioningCase) -> list[Comparison]:
     """The loss and every parameter's gradient of the student's class against torch's (for a
     fixed class of layers, its output, dX and every parameter's gradient)."""
     from gradverify.references import model_torch
 
-    if case.spec.form == "forward_backward":
+    if isinstance(case, ModelCase) and case.spec.form == "forward_backward":
         return _check_layers(impl, case)
     spec, (X, y), params = case.spec, case.data(), case.params()
+    reference = model_torch.evaluate_captioning if isinstance(case, CaptioningCase) else model_torch.evaluate
     try:
         result = call(impl, "model_loss", spec.name, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
         value, grads = expect_pair(spec.function, result, "(loss, grads)")
@@ -46,7 +47,7 @@ def check_model(impl: ModuleType, case: ModelCase) -> list[Comparison]:
         raise ImplFailure(
             spec.function, Cause.WRONG_FORM, f"returned grads as {type(grads).__name__}, not a dict by the params' keys"
         )
-    expected_loss, expected = model_torch.evaluate(case.config(), params, X, y)
+    expected_loss, expected = reference(case.config(), params, X, y)
     tol = tolerance_for("autodiff", "float64")
     out = [compare(Where(oracle=ORACLE, function=spec.function, quantity="loss"), loss, expected_loss, tol)]
     return out + _compare_grads(spec.function, grads, expected, 'grads["{}"]')

@@ -27,7 +27,16 @@ is checked through
 params: W0 (out, in), b0 (out, 1), W1, b1, … for its Linear layers in order, MyTorch's
 orientation; dout a random cotangent of the output; grads each Linear's dLdW and dLdb under the
 keys of its W and b. The reference is h_{i+1} = relu(h_i·W_iᵀ + b_iᵀ) in PyTorch, its VJP of
-dout. This module imports nothing but the stdlib.
+dout.
+
+CS231n's CaptioningRNN (form "captioning") goes through model_loss too, with X the image
+features (N, D) and y the captions (N, T + 1) of word indices (0 is <NULL>); config: word_to_idx,
+input_dim D, wordvec_dim W, hidden_dim H, cell_type "rnn" or "lstm". Its reference:
+
+    h0 = features·W_proj + b_proj,  x = W_embed[captions[:, :-1]],  h = rnn or lstm(x, h0, Wx, Wh, b)
+    loss = temporal softmax loss of h·W_vocab + b_vocab at captions[:, 1:], <NULL> masked, / N
+
+(no regularisation; the LSTM's gate blocks i, f, o, g). This module imports nothing but the stdlib.
 """
 
 from __future__ import annotations
@@ -55,16 +64,18 @@ class ModelSpec:
     form: str = "loss"
     #: a fixed class's widths, input to output (MLP1: 2, 3, 2); () for a class built to size
     widths: tuple[int, ...] = ()
+    #: the recurrent cells a captioning model is built with (cell_type), in shrinking order
+    cells: tuple[str, ...] = ()
 
     @property
     def function(self) -> str:
         """The student's method the item names in its failures: "FullyConnectedNet.loss", "MLP1.backward"."""
-        return f"{self.cls}.loss" if self.form == "loss" else f"{self.cls}.backward"
+        return f"{self.cls}.backward" if self.form == "forward_backward" else f"{self.cls}.loss"
 
     @property
     def protocol(self) -> str:
         """The adapter's function the item calls."""
-        return "model_loss" if self.form == "loss" else "model_forward_backward"
+        return "model_forward_backward" if self.form == "forward_backward" else "model_loss"
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -84,6 +95,15 @@ MODELS: dict[str, ModelSpec] = {
             "{affine → [batch/layer norm] → relu} × (L − 1) → affine → softmax loss, + ½·reg·Σ_l ‖W_l‖²",
             depths=(1, 2),
             normalizations=(None, "batchnorm", "layernorm"),
+        ),
+        ModelSpec(
+            "captioning_rnn",
+            "CaptioningRNN",
+            "classifiers.rnn",
+            "W_embed[captions] → rnn|lstm from features·W_proj + b_proj → ·W_vocab + b_vocab → masked temporal softmax loss",
+            depths=(1,),
+            form="captioning",
+            cells=("rnn", "lstm"),
         ),
         *(
             ModelSpec(

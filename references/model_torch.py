@@ -44,6 +44,27 @@ def evaluate(
     return float(loss.detach()), {k: g.numpy().copy() for k, g in zip(tensors, grads)}
 
 
+def evaluate_captioning(
+    config: dict[str, Any], params: dict[str, np.ndarray], features: np.ndarray, captions: np.ndarray
+) -> tuple[float, dict[str, np.ndarray]]:
+    """CS231n's CaptioningRNN loss (references/model_spec.py) and each parameter's gradient, from
+    the layer ops' own torch references composed: features (N, D), captions (N, T + 1) ints."""
+    from . import layer_torch
+
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    words = torch.tensor(captions, dtype=torch.int64)
+    h0 = torch.tensor(features, dtype=torch.float64) @ t["W_proj"] + t["b_proj"]
+    x = layer_torch.word_embedding({"x": words[:, :-1], "W": t["W_embed"]}, {})
+    recur = layer_torch.lstm if config["cell_type"] == "lstm" else layer_torch.rnn
+    h = recur({"x": x, "h0": h0, "Wx": t["Wx"], "Wh": t["Wh"], "b": t["b"]}, {})
+    scores = h @ t["W_vocab"] + t["b_vocab"]
+    target = words[:, 1:]
+    mask = (target != config["word_to_idx"]["<NULL>"]).to(torch.float64)
+    loss = layer_torch.temporal_softmax_loss({"x": scores, "y": target, "mask": mask}, {})
+    grads = torch.autograd.grad(loss, list(t.values()), allow_unused=True)
+    return float(loss.detach()), {k: (torch.zeros_like(t[k]) if g is None else g).numpy().copy() for k, g in zip(t, grads)}
+
+
 def evaluate_layers(
     params: dict[str, np.ndarray], X: np.ndarray, dout: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

@@ -140,3 +140,40 @@ def test_a_class_left_as_the_handout_s_stub_is_not_implemented(tmp_path):
         tmp_path, "cs231n-a1", "two_layer_net", **{"classifiers/fc_net": stub + "        raise NotImplementedError\n"}
     )
     assert [(r.score, r.cause) for r in result.items] == [(0.0, Cause.NOT_IMPLEMENTED)]
+
+
+#: CaptioningRNN's loss with no mask: the <NULL> words counted.
+CAPTIONING = MODULES["cs231n-a3"]["classifiers/rnn"]
+NO_MASK = ("        mask = captions_out != self._null\n", "        mask = np.ones(captions_out.shape, dtype=bool)\n")
+
+
+def _captioning_verdict(source: str) -> bool:
+    """The class's loss and its W_vocab gradient against torch's, on captions holding <NULL>s."""
+    namespace: dict = {}
+    exec(
+        compile(source.replace("from ..rnn_layers import *", "from gradverify.impl.rnn_layers import *"), "rnn.py", "exec"),
+        namespace,
+    )  # noqa: S102
+    rng = np.random.default_rng(6)
+    words = {"<NULL>": 0, "<START>": 1, "<END>": 2, "a": 3}
+    net = namespace["CaptioningRNN"](words, input_dim=3, wordvec_dim=2, hidden_dim=2, cell_type="rnn", dtype=np.float64)
+    net.params = {k: rng.normal(size=v.shape) for k, v in net.params.items()}
+    features, captions = rng.normal(size=(2, 3)), np.array([[1, 3, 0, 0], [1, 2, 3, 0]])
+    loss, grads = net.loss(features, captions)
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in net.params.items()}
+    h = torch.tensor(features) @ t["W_proj"] + t["b_proj"]
+    total = 0
+    for step in range(3):
+        h = torch.tanh(t["W_embed"][torch.tensor(captions[:, step])] @ t["Wx"] + h @ t["Wh"] + t["b"])
+        each = F.cross_entropy(h @ t["W_vocab"] + t["b_vocab"], torch.tensor(captions[:, step + 1]), reduction="none")
+        total = total + (each * torch.tensor(captions[:, step + 1] != 0, dtype=torch.float64)).sum()
+    (total / 2).backward()
+    return bool(np.isclose(loss, (total / 2).item())) and np.allclose(grads["W_vocab"], t["W_vocab"].grad.numpy(), rtol=1e-9)
+
+
+def test_a_captioning_rnn_that_counts_the_null_words_loses_its_item_alone(tmp_path):
+    assert CAPTIONING.count(NO_MASK[0]) == 1
+    buggy = CAPTIONING.replace(*NO_MASK)
+    assert _captioning_verdict(CAPTIONING) and not _captioning_verdict(buggy)
+    result = _graded(tmp_path, "cs231n-a3", "captioning_rnn", "rnn", **{"classifiers/rnn": buggy})
+    assert {r.item.name: r.cause for r in result.items if not r.passed} == {"captioning_rnn": Cause.MISMATCH}

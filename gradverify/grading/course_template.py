@@ -78,6 +78,9 @@ def _mytorch(path: str, *names: str, imports: str = "", given: tuple[str, ...] =
 #: fc_net.py's import of the student's layers, as the handout has it.
 FC_NET_IMPORTS = "\nfrom ..layers import *  # noqa: F401,F403 - the handout's own import\n"
 
+#: classifiers/rnn.py's import of the student's recurrent layers, as the handout has it.
+RNN_IMPORTS = "\nfrom ..rnn_layers import *  # noqa: F401,F403 - the handout's own import\n"
+
 #: The handout of each shipped course rubric, by the rubric's name (rubric.SHIPPED_RUBRICS).
 HANDOUTS: dict[str, Handout] = {
     "cs231n-a1": Handout(
@@ -148,7 +151,8 @@ HANDOUTS: dict[str, Handout] = {
         {
             "rnn_layers": Module(
                 "rnn_layers", given=("temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss")
-            )
+            ),
+            "classifiers/rnn": Module("captioning_rnn", only=("CaptioningRNN",), imports=RNN_IMPORTS),
         },
         CS231N_HEADER,
     ),

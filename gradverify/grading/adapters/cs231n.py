@@ -32,8 +32,8 @@ assignment 3's rnn_layers.py) is served under its own name, from the graded modu
 defines it, else from the handout's module of it beside the graded one (`cs231n/optim.py` or
 `cs231n/classifiers/softmax.py` beside `cs231n/layers.py`, or `optim.py` or `softmax.py` in the
 same folder), imported when an item first calls it. The `model` items call `model_loss`, which
-builds the student's TwoLayerNet or FullyConnectedNet of classifiers/fc_net.py (MODEL_CLASSES),
-sets its params and calls its loss(X, y). What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
+builds the student's TwoLayerNet or FullyConnectedNet of classifiers/fc_net.py, or CaptioningRNN
+of classifiers/rnn.py (MODEL_CLASSES), sets its params and calls its loss(X, y). What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
 """
 
 import importlib
@@ -200,15 +200,24 @@ def _serve(name, module):
     return function
 
 
-#: The model classes of the handout (references/model_spec.py MODELS), each in classifiers/fc_net.py.
-MODEL_CLASSES = {"two_layer_net": "TwoLayerNet", "fully_connected_net": "FullyConnectedNet"}
+#: The model classes of the handout (references/model_spec.py MODELS) and the module of each.
+MODEL_CLASSES = {
+    "two_layer_net": ("TwoLayerNet", "classifiers.fc_net"),
+    "fully_connected_net": ("FullyConnectedNet", "classifiers.fc_net"),
+    "captioning_rnn": ("CaptioningRNN", "classifiers.rnn"),
+}
 
 
 def model_loss(model, config, params, X, y):
     """The student's class built with `config`'s sizes, its params set to `params`, and its
     loss(X, y): (loss, grads). Only what the handout's constructor has is passed (dtype float64;
     no dropout, whose mask the class draws itself), each by its keyword."""
-    cls = _handout_function(MODEL_CLASSES[model], "classifiers.fc_net")
+    cls = _handout_function(*MODEL_CLASSES[model])
+    if model == "captioning_rnn":
+        dims = {key: config[key] for key in ("input_dim", "wordvec_dim", "hidden_dim", "cell_type")}
+        net = cls(dict(config["word_to_idx"]), dtype=np.float64, **dims)
+        net.params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
+        return net.loss(np.array(X, dtype=np.float64), np.array(y))
     sizes = {"input_dim": config["input_dim"], "num_classes": config["num_classes"], "reg": config["reg"]}
     if model == "two_layer_net":
         net = cls(hidden_dim=config["hidden_dims"][0], **sizes)
