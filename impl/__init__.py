@@ -2,8 +2,9 @@
 MLP's (impl/backprop.py, docs/protocol.md) and the layers' (impl/layers.py and
 impl/rnn_layers.py, and CS231n's update rules in impl/optim.py: docs/layers.md), so that
 `verify` on the bundled implementation checks all of them. impl/fc_net.py holds CS231n's model
-classes (TwoLayerNet, FullyConnectedNet), and impl/captioning_rnn.py assignment 3's
-CaptioningRNN: the model solution of the rubric's `model` items;
+classes (TwoLayerNet, FullyConnectedNet), impl/linear_classifier.py assignment 1's
+LinearClassifier.train, and impl/captioning_rnn.py assignment 3's CaptioningRNN: the model
+solution of the rubric's `model` items;
 verify does not check classes, so it is not exported here. impl/mytorch is CMU 11-785's MyTorch
 classes in the handouts' layout, the model solution of the mytorch rubrics (its own package,
 gradverify.impl.mytorch, not imported here).

@@ -149,15 +149,57 @@ class CaptioningCase:
         )
 
 
+@dataclass(frozen=True)
+class TrainCase:
+    """A run of CS231n's LinearClassifier.train: N samples of D features and C classes (the last
+    class always present, as train counts them by np.max(y) + 1), `iters` iterations of batches of
+    `batch`, a learning rate and reg, from np.random.seed(seed)."""
+
+    model: str
+    N: int
+    D: int
+    C: int
+    batch: int
+    iters: int
+    learning_rate: float
+    reg: float
+    seed: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    def config(self) -> dict[str, Any]:
+        return {"learning_rate": self.learning_rate, "reg": self.reg, "num_iters": self.iters, "batch_size": self.batch}
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """X (N, D) ~ N(0, 1), y (N,) labels with y[-1] = C − 1."""
+        rng = np.random.default_rng([self.seed, 0])
+        y = rng.integers(0, self.C, size=self.N)
+        y[-1] = self.C - 1
+        return rng.normal(size=(self.N, self.D)), y
+
+    def describe(self) -> str:
+        return (
+            f"LinearSVM().train(X ({self.N}, {self.D}), y of {self.C} classes, learning_rate={self.learning_rate:g}, "
+            f"reg={self.reg:g}, num_iters={self.iters}, batch_size={self.batch}) after np.random.seed({self.seed})"
+        )
+
+
 #: The regularisation strengths drawn, shrinking to the first: 0.5 shows a reg term with no ½ (or two).
 REGS = (0.5, 0.0, 2.0)
 
 
 @st.composite
-def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase:
+def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase | TrainCase:
     """Cases of one class: a depth and a normalisation of the entry's, sizes up to 3 hidden units,
     4 samples and 4 classes (batchnorm: 2 samples at least, layernorm: 2 units per layer); a
     fixed class's widths with 1 to 4 samples."""
+    if spec.form == "train":
+        N = draw(st.integers(2, 6))
+        D, C, batch, iters = draw(st.integers(1, 3)), draw(st.integers(2, 4)), draw(st.integers(1, N)), draw(st.integers(1, 4))
+        rate, reg = draw(st.sampled_from((1e-1, 1e-2))), draw(st.sampled_from((0.5, 0.0)))
+        return TrainCase(spec.name, N, D, C, batch, iters, rate, reg, draw(st.integers(0, 2**16)))
     if spec.cells:
         cell, N, T, V = (
             draw(st.sampled_from(spec.cells)),

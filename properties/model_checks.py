@@ -19,20 +19,22 @@ from types import ModuleType
 
 from gradverify.properties.calls import ImplFailure, call, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
-from gradverify.properties.model_cases import CaptioningCase, ModelCase, model_cases
+from gradverify.properties.model_cases import CaptioningCase, ModelCase, TrainCase, model_cases
 from gradverify.references.compare import Cause, Comparison, Where, compare, failed, tolerance_for
 from gradverify.references.model_spec import MODELS, ModelSpec
 
 ORACLE = "torch"
 
 
-def check_model(impl: ModuleType, case: ModelCase | CaptioningCase) -> list[Comparison]:
+def check_model(impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase) -> list[Comparison]:
     """The loss and every parameter's gradient of the student's class against torch's (for a
     fixed class of layers, its output, dX and every parameter's gradient)."""
     from gradverify.references import model_torch
 
     if isinstance(case, ModelCase) and case.spec.form == "forward_backward":
         return _check_layers(impl, case)
+    if isinstance(case, TrainCase):
+        return _check_train(impl, case)
     spec, (X, y), params = case.spec, case.data(), case.params()
     reference = model_torch.evaluate_captioning if isinstance(case, CaptioningCase) else model_torch.evaluate
     try:
@@ -64,6 +66,36 @@ def _compare_grads(function: str, grads: dict, expected: dict, label: str) -> li
         else:
             out.append(compare(where, grads[key], right, tol))
     return out
+
+
+#: The batch draws LinearClassifier.train may use: np.random.choice with replacement (the
+#: handout's hint) or without; the comparisons are against the one whose final W holds.
+BATCH_DRAWS = {"np.random.choice (with replacement)": True, "np.random.choice(replace=False)": False}
+
+
+def _check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
+    """LinearClassifier.train run on a LinearSVM after np.random.seed: its final W and each
+    iteration's loss against the replayed stream's, of either batch draw (BATCH_DRAWS)."""
+    from gradverify.references import model_torch
+
+    spec, (X, y) = case.spec, case.data()
+    try:
+        result = call(impl, spec.protocol, spec.name, case.config(), X.copy(), y.copy(), case.seed)
+        W, history = expect_pair(spec.function, result, "(W, loss_history)")
+    except ImplFailure as exc:
+        raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
+    tol, tried = tolerance_for("autodiff", "float64"), []
+    for form, replace in BATCH_DRAWS.items():
+        right_W, right_history = model_torch.evaluate_linear_train(case.config(), X, y, case.seed, replace)
+        where = Where(oracle=f"torch, batches by {form}", function=spec.function)
+        found = [
+            compare(where.at(quantity="self.W"), W, right_W, tol),
+            compare(where.at(quantity="loss_history"), history, right_history, tol),
+        ]
+        if all(c.ok for c in found):
+            return found
+        tried.append(found)
+    return tried[0]  # neither holds: said against the handout's hint, batches with replacement
 
 
 def _check_layers(impl: ModuleType, case: ModelCase) -> list[Comparison]:

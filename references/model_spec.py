@@ -36,7 +36,14 @@ input_dim D, wordvec_dim W, hidden_dim H, cell_type "rnn" or "lstm". Its referen
     h0 = features·W_proj + b_proj,  x = W_embed[captions[:, :-1]],  h = rnn or lstm(x, h0, Wx, Wh, b)
     loss = temporal softmax loss of h·W_vocab + b_vocab at captions[:, 1:], <NULL> masked, / N
 
-(no regularisation; the LSTM's gate blocks i, f, o, g). This module imports nothing but the stdlib.
+(no regularisation; the LSTM's gate blocks i, f, o, g).
+
+CS231n's LinearClassifier.train (form "train", through model_train(model, config, X, y, seed) ->
+(W, loss_history)) is run after np.random.seed(seed) on a LinearSVM; its reference replays the
+same random stream: W = 0.001·randn(D, C), then per iteration a batch of np.random.choice(N,
+batch_size) — with replacement, the handout's hint, or without: either form is accepted — its
+svm loss and dW (the svm_loss_vectorized op's torch reference) and W ← W − lr·dW. This module
+imports nothing but the stdlib.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: The one protocol function every model item calls (an adapter defines it).
-MODEL_FUNCTIONS: tuple[str, ...] = ("model_loss", "model_forward_backward")
+MODEL_FUNCTIONS: tuple[str, ...] = ("model_loss", "model_forward_backward", "model_train")
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,12 @@ class ModelSpec:
     @property
     def function(self) -> str:
         """The student's method the item names in its failures: "FullyConnectedNet.loss", "MLP1.backward"."""
-        return f"{self.cls}.backward" if self.form == "forward_backward" else f"{self.cls}.loss"
+        return {"forward_backward": f"{self.cls}.backward", "train": "LinearClassifier.train"}.get(self.form, f"{self.cls}.loss")
 
     @property
     def protocol(self) -> str:
         """The adapter's function the item calls."""
-        return "model_forward_backward" if self.form == "forward_backward" else "model_loss"
+        return {"forward_backward": "model_forward_backward", "train": "model_train"}.get(self.form, "model_loss")
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -95,6 +102,14 @@ MODELS: dict[str, ModelSpec] = {
             "{affine → [batch/layer norm] → relu} × (L − 1) → affine → softmax loss, + ½·reg·Σ_l ‖W_l‖²",
             depths=(1, 2),
             normalizations=(None, "batchnorm", "layernorm"),
+        ),
+        ModelSpec(
+            "linear_classifier_train",
+            "LinearSVM",
+            "classifiers.linear_classifier",
+            "W = 0.001·randn(D, C); per iteration a batch by np.random.choice, svm loss and dW, W ← W − lr·dW",
+            depths=(0,),
+            form="train",
         ),
         ModelSpec(
             "captioning_rnn",

@@ -65,6 +65,31 @@ def evaluate_captioning(
     return float(loss.detach()), {k: (torch.zeros_like(t[k]) if g is None else g).numpy().copy() for k, g in zip(t, grads)}
 
 
+def evaluate_linear_train(
+    config: dict[str, Any], X: np.ndarray, y: np.ndarray, seed: int, replace: bool
+) -> tuple[np.ndarray, list[float]]:
+    """LinearClassifier.train of a LinearSVM replayed on NumPy's legacy random stream from `seed`:
+    (the final W, each iteration's loss), the batches drawn with or without replacement; each
+    step's loss and dW from the svm_loss_vectorized op's torch reference (reg·ΣW², mean over the batch).
+
+    config: {"learning_rate", "reg", "num_iters", "batch_size"}; X: (N, D), y: (N,) with C − 1 in it."""
+    from .layer_spec import LAYER_OPS, resolve
+
+    state = np.random.RandomState(seed)  # what np.random.seed(seed) makes the global stream
+    N, D = X.shape
+    W = 0.001 * state.randn(D, int(np.max(y)) + 1)
+    svm, history = resolve(LAYER_OPS["svm_loss_vectorized"].torch), []
+    for _ in range(config["num_iters"]):
+        rows = state.choice(N, config["batch_size"], replace=replace)
+        w = torch.tensor(W, dtype=torch.float64, requires_grad=True)
+        arrays = {"W": w, "X": torch.tensor(X[rows], dtype=torch.float64), "y": torch.tensor(y[rows], dtype=torch.int64)}
+        loss = svm(arrays, {"reg": config["reg"]})
+        (grad,) = torch.autograd.grad(loss, [w])
+        history.append(float(loss.detach()))
+        W = W - config["learning_rate"] * grad.numpy()
+    return W, history
+
+
 def evaluate_layers(
     params: dict[str, np.ndarray], X: np.ndarray, dout: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:

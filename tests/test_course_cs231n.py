@@ -39,6 +39,12 @@ MODULES = {
         "classifiers/linear_svm": stub_module(LAYERS, set(), ("svm_loss", "svm_loss_naive", "svm_loss_vectorized"), ""),
         "classifiers/softmax": stub_module(LAYERS, set(), ("softmax_loss", "softmax_loss_naive", "softmax_loss_vectorized"), ""),
         "classifiers/fc_net": FC_NET,
+        "classifiers/linear_classifier": (IMPL / "linear_classifier.py")
+        .read_text()
+        .replace(
+            "from .layers import softmax_loss_vectorized, svm_loss_vectorized",
+            "from .linear_svm import *  # noqa: F403\nfrom .softmax import *  # noqa: F403",
+        ),
     },
     "cs231n-a2": {"layers": LAYERS, "optim": (IMPL / "optim.py").read_text(), "classifiers/fc_net": FC_NET},
     "cs231n-a3": {
@@ -104,13 +110,14 @@ def test_the_model_solution_zipped_earns_full_marks_of_a1_from_three_modules(tmp
     folder = _package(tmp_path / "student", _model("cs231n-a1"))
     result = items.grade_file(_zip(folder, tmp_path / "a1.zip"), _rubric("cs231n-a1"))
     assert _lost(result) == {}
-    assert result.score == result.max_score == 36
+    assert result.score == result.max_score == 41
 
 
 def test_a1_as_loose_files_takes_each_classifier_from_its_own_file(tmp_path):
     """linear_svm.py and softmax.py beside layers.py, no package: each function from its file."""
-    for module, text in _model("cs231n-a1").items():  # fc_net.py imports layers.py beside it
-        (tmp_path / f"{module.rpartition('/')[2]}.py").write_text(text.replace("from ..layers import *", "from layers import *"))
+    for module, text in _model("cs231n-a1").items():  # each imports the others beside it
+        loose = text.replace("from ..layers import *", "from layers import *").replace("from .linear_svm", "from linear_svm")
+        (tmp_path / f"{module.rpartition('/')[2]}.py").write_text(loose.replace("from .softmax", "from softmax"))
     softmax, shift = MODULES["cs231n-a1"]["classifiers/softmax"], "        scores = scores - scores.max()\n"
     assert softmax.count(shift) == 1
     (tmp_path / "softmax.py").write_text(softmax.replace(shift, ""))  # naive's e^s overflows

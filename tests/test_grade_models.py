@@ -177,3 +177,46 @@ def test_a_captioning_rnn_that_counts_the_null_words_loses_its_item_alone(tmp_pa
     assert _captioning_verdict(CAPTIONING) and not _captioning_verdict(buggy)
     result = _graded(tmp_path, "cs231n-a3", "captioning_rnn", "rnn", **{"classifiers/rnn": buggy})
     assert {r.item.name: r.cause for r in result.items if not r.passed} == {"captioning_rnn": Cause.MISMATCH}
+
+
+#: LinearClassifier.train as students write it: a step up the gradient, or batches without replacement (right).
+TRAIN = MODULES["cs231n-a1"]["classifiers/linear_classifier"]
+ASCENT = ("            self.W -= learning_rate * grad\n", "            self.W += learning_rate * grad\n")
+NO_REPLACEMENT = ("np.random.choice(num_train, batch_size)", "np.random.choice(num_train, batch_size, replace=False)")
+
+
+def _train_verdict(source: str) -> bool:
+    """Three steps of LinearSVM().train against torch autograd's SVM loss on the same batches, drawn
+    here from the same seed (with replacement, or without when the source says so)."""
+    namespace: dict = {}
+    code = source.replace("from .linear_svm import *", "from gradverify.impl.layers import *").replace(
+        "from .softmax import *", ""
+    )
+    exec(compile(code, "linear_classifier.py", "exec"), namespace)  # noqa: S102
+    rng = np.random.default_rng(7)
+    X, y, reg, lr = rng.normal(size=(5, 3)), np.array([0, 1, 2, 1, 2]), 0.5, 0.1
+    np.random.seed(11)
+    svm = namespace["LinearSVM"]()
+    history = svm.train(X, y, learning_rate=lr, reg=reg, num_iters=3, batch_size=4)
+    state = np.random.RandomState(11)
+    w = torch.tensor(0.001 * state.randn(3, 3), requires_grad=True)
+    losses = []
+    for _ in range(3):
+        rows = state.choice(5, 4, replace="replace=False" not in source)
+        scores = torch.tensor(X[rows]) @ w
+        value = F.multi_margin_loss(scores, torch.tensor(y[rows]), margin=1.0) * 3 + reg * (w**2).sum()
+        (grad,) = torch.autograd.grad(value, [w])
+        losses.append(value.item())
+        w = (w - lr * grad).detach().requires_grad_(True)
+    return np.allclose(history, losses, rtol=1e-9) and np.allclose(svm.W, w.detach().numpy(), rtol=1e-9)
+
+
+@pytest.mark.parametrize("change,loses", [(ASCENT, {"linear_classifier_train"}), (NO_REPLACEMENT, set())])
+def test_linear_classifier_train_is_held_to_the_replayed_stream_either_batch_draw_accepted(change, loses, tmp_path):
+    assert TRAIN.count(change[0]) == 1
+    source = TRAIN.replace(*change)
+    assert _train_verdict(TRAIN) and _train_verdict(source) == (not loses)
+    result = _graded(
+        tmp_path, "cs231n-a1", "linear_classifier_train", "svm_loss_vectorized", **{"classifiers/linear_classifier": source}
+    )
+    assert {r.item.name for r in result.items if not r.passed} == loses

@@ -37,8 +37,9 @@ class Module:
     only: tuple[str, ...] | None = None
     #: imports the handout's module has beyond NumPy's (fc_net.py's `from ..layers import *`)
     imports: str = ""
-    #: a class-based course (MyTorch): every name of `only` is the student's to write, a stub,
-    #: whatever the rubric's items call (they call the adapter's functions, not the classes)
+    #: every name of `only` is the student's to write, a stub, whatever the rubric's items name
+    #: (MyTorch's items call the adapter's functions; CS231n's train item names LinearSVM, whose
+    #: LinearClassifier.train the student writes)
     classes: bool = False
 
 
@@ -78,6 +79,11 @@ def _mytorch(path: str, *names: str, imports: str = "", given: tuple[str, ...] =
 #: fc_net.py's import of the student's layers, as the handout has it.
 FC_NET_IMPORTS = "\nfrom ..layers import *  # noqa: F401,F403 - the handout's own import\n"
 
+#: classifiers/linear_classifier.py's imports of the classifiers' losses, as the handout has them.
+CLASSIFIER_IMPORTS = (
+    "\nfrom .linear_svm import *  # noqa: F401,F403 - the handout's own imports\nfrom .softmax import *  # noqa: F401,F403\n"
+)
+
 #: classifiers/rnn.py's import of the student's recurrent layers, as the handout has it.
 RNN_IMPORTS = "\nfrom ..rnn_layers import *  # noqa: F401,F403 - the handout's own import\n"
 
@@ -91,6 +97,13 @@ HANDOUTS: dict[str, Handout] = {
             "layers": Module(
                 "layers",
                 only=(*("affine_forward", "affine_backward", "relu_forward", "relu_backward"), "svm_loss", "softmax_loss"),
+            ),
+            "classifiers/linear_classifier": Module(
+                "linear_classifier",
+                only=("LinearClassifier",),
+                given=("LinearSVM", "Softmax"),
+                imports=CLASSIFIER_IMPORTS,
+                classes=True,  # the item builds LinearSVM; the student writes LinearClassifier.train
             ),
             "classifiers/fc_net": Module("fc_net", only=("TwoLayerNet",), imports=FC_NET_IMPORTS),
         },

@@ -33,7 +33,8 @@ defines it, else from the handout's module of it beside the graded one (`cs231n/
 `cs231n/classifiers/softmax.py` beside `cs231n/layers.py`, or `optim.py` or `softmax.py` in the
 same folder), imported when an item first calls it. The `model` items call `model_loss`, which
 builds the student's TwoLayerNet or FullyConnectedNet of classifiers/fc_net.py, or CaptioningRNN
-of classifiers/rnn.py (MODEL_CLASSES), sets its params and calls its loss(X, y). What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
+of classifiers/rnn.py (MODEL_CLASSES), sets its params and calls its loss(X, y); `model_train`
+runs LinearSVM().train of classifiers/linear_classifier.py after np.random.seed. What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
 """
 
 import importlib
@@ -205,7 +206,17 @@ MODEL_CLASSES = {
     "two_layer_net": ("TwoLayerNet", "classifiers.fc_net"),
     "fully_connected_net": ("FullyConnectedNet", "classifiers.fc_net"),
     "captioning_rnn": ("CaptioningRNN", "classifiers.rnn"),
+    "linear_classifier_train": ("LinearSVM", "classifiers.linear_classifier"),
 }
+
+
+def model_train(model, config, X, y, seed):
+    """The student's LinearSVM().train(X, y, …) after np.random.seed(seed): (its W, loss_history)."""
+    cls = _handout_function(*MODEL_CLASSES[model])
+    np.random.seed(seed)
+    classifier = cls()
+    history = classifier.train(np.array(X, dtype=np.float64), np.array(y), verbose=False, **config)
+    return classifier.W, history
 
 
 def model_loss(model, config, params, X, y):
