@@ -5,13 +5,16 @@ protocol (docs/layers.md) and the implementation the generic layer check verifie
     <op>_backward(dout, cache) -> (dx, d<params>…)        (dx alone for one input)
     <loss>(x, y) -> (loss, dx)
 
-Like impl/backprop.py it imports nothing but NumPy, so it can be handed out, graded as a
+Like impl/backprop.py it imports nothing but NumPy (and the standard library's math, for GELU's
+erf), so it can be handed out, graded as a
 student file, or copied, as it is. Every backward returns new arrays: nothing it returns shares
 memory with an input, and no input is changed in place (the parameter dicts aside, whose
 running averages the forward updates, as CS231n's does).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -20,6 +23,8 @@ LAYER_FUNCTIONS: tuple[str, ...] = (
     "affine_backward",
     "relu_forward",
     "relu_backward",
+    "gelu_forward",
+    "gelu_backward",
     "batchnorm_forward",
     "batchnorm_backward",
     "batchnorm_backward_alt",
@@ -75,6 +80,26 @@ def relu_backward(dout, cache):
     """relu'(x) = 1 for x > 0, 0 for x < 0 (and 0 at x = 0):  dx = dout·[x > 0]."""
     x = cache
     return dout * (x > 0)
+
+
+# --------------------------------------------------------------------------- #
+# GELU, exact: out = x·Φ(x), Φ the standard normal's CDF (CMU 11-785's MyTorch has it).
+# --------------------------------------------------------------------------- #
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def gelu_forward(x):
+    """out = x·Φ(x), Φ(x) = ½(1 + erf(x/√2)).  x: any shape -> out: its shape, cache x."""
+    return x * 0.5 * (1.0 + _erf(x / math.sqrt(2.0))).astype(x.dtype), x
+
+
+def gelu_backward(dout, cache):
+    """gelu'(x) = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π):  dx = dout·gelu'(x)."""
+    x = cache
+    cdf = 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))
+    pdf = np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
+    return (dout * (cdf + x * pdf)).astype(x.dtype)
 
 
 # --------------------------------------------------------------------------- #

@@ -32,6 +32,10 @@ def relu(a: Arrays, h: dict[str, Any]) -> Any:
     return jax.nn.relu(a["x"])
 
 
+def gelu(a: Arrays, h: dict[str, Any]) -> Any:
+    return jax.nn.gelu(a["x"], approximate=False)
+
+
 def _normalise(x: Any, mean: Any, var: Any, eps: float) -> Any:
     return (x - mean) / jnp.sqrt(var + eps)
 

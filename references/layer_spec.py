@@ -495,6 +495,15 @@ LAYER_OPS: dict[str, LayerOp] = {
             **_bundled("relu"),
         ),
         LayerOp(
+            "gelu",
+            "out = x·Φ(x), Φ(x) = ½(1 + erf(x/√2)) the standard normal's CDF (the exact GELU, not tanh's approximation)",
+            (Arg("x", ("N", "D")),),
+            (Size("N"), Size("D")),
+            ("dx",),
+            out_shape=("N", "D"),
+            **_bundled("gelu"),
+        ),
+        LayerOp(
             "batchnorm",
             "train: out = γ·(x − μ_B)/√(σ²_B + ε) + β, μ_B, σ²_B (biased) over the batch; test: μ, σ² the running averages",
             (

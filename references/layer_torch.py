@@ -38,6 +38,10 @@ def relu(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return F.relu(a["x"])
 
 
+def gelu(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.gelu(a["x"], approximate="none")
+
+
 def batchnorm(a: Arrays, h: dict[str, Any]) -> tuple[torch.Tensor, Arrays]:
     """(out, {running_mean, running_var}): batch statistics in train mode, running ones in test."""
     x, m = a["x"], h["momentum"]

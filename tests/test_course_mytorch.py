@@ -25,7 +25,7 @@ from gradverify.grading.rubric import load_rubric
 from gradverify.references.compare import Cause
 
 SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
-POINTS = {"mytorch-hw1": 95, "mytorch-hw2": 55, "mytorch-hw3": 25}
+POINTS = {"mytorch-hw1": 100, "mytorch-hw2": 55, "mytorch-hw3": 25}
 #: One bug per rubric: (the module, the text replaced once, the new text, the item it costs).
 BUGS = {
     "mytorch-hw1": (
@@ -222,3 +222,15 @@ def test_an_sgd_without_its_momentum_loses_its_item_alone(tmp_path):
     assert _sgd_verdict(_classes(_handin(tmp_path / "right"))) and not _sgd_verdict(_classes(folder))
     result = items.grade_file(folder, _rubric("mytorch-hw1"))
     assert set(_lost(result)) == {"sgd"}
+
+
+def test_a_handin_whose_activations_import_scipy_as_the_handout_s_do_earns_every_point(tmp_path):
+    """GELU through scipy.special.erf, as the handout writes it: the rubrics' packages let it import."""
+    folder = _handin(tmp_path / "handin")
+    path = folder / "mytorch" / "nn" / "activation.py"
+    text = path.read_text(encoding="utf-8").replace("import math\n", "import math\n\nimport scipy.special\n", 1)
+    text = text.replace("np.vectorize(math.erf)(", "scipy.special.erf(")
+    assert "scipy.special.erf(" in text and "math.erf" not in text
+    path.write_text(text, encoding="utf-8")
+    result = items.grade_file(folder, _rubric("mytorch-hw1"))
+    assert result.score == result.max_score == POINTS["mytorch-hw1"]

@@ -90,6 +90,13 @@ def _relu(m) -> bool:
     return _close(out, np.maximum(X, 0)) and _close(m.relu_backward(DOUT.copy(), cache), x.grad.numpy())
 
 
+def _gelu(m) -> bool:
+    x = _t(X, True)
+    F.gelu(x, approximate="none").backward(_t(DOUT))
+    out, cache = m.gelu_forward(X.copy())
+    return _close(out, F.gelu(_t(X), approximate="none").numpy()) and _close(m.gelu_backward(DOUT.copy(), cache), x.grad.numpy())
+
+
 def _batchnorm(m) -> bool:
     """In both modes, with the running averages given (eps and momentum left to their defaults),
     and with bn_param {"mode": mode} alone, as CS231n's FullyConnectedNet passes it (running
@@ -152,6 +159,7 @@ def _loss(m, name: str, torch_loss) -> bool:
 TORCH_VERDICTS = {
     "affine": _affine,
     "relu": _relu,
+    "gelu": _gelu,
     "batchnorm": _batchnorm,
     "layernorm": _layernorm,
     "dropout": _dropout,

@@ -121,7 +121,7 @@ HANDOUTS: dict[str, Handout] = {
     "mytorch-hw1": Handout(
         "mytorch",
         {
-            "nn/activation": _mytorch("nn/activation", "ReLU", "Sigmoid", "Tanh", "Softmax"),
+            "nn/activation": _mytorch("nn/activation", "ReLU", "Sigmoid", "Tanh", "GELU", "Softmax"),
             "nn/linear": _mytorch("nn/linear", "Linear"),
             "nn/loss": _mytorch("nn/loss", "MSELoss", "CrossEntropyLoss", imports="from mytorch.nn.activation import Softmax"),
             "nn/batchnorm": _mytorch("nn/batchnorm", "BatchNorm1d"),
@@ -153,7 +153,7 @@ HANDOUTS: dict[str, Handout] = {
     "mytorch-hw3": Handout(
         "mytorch",
         {
-            "nn/activation": _mytorch("nn/activation", given=("ReLU", "Sigmoid", "Tanh", "Softmax")),
+            "nn/activation": _mytorch("nn/activation", given=("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax")),
             "rnn_cell": _mytorch("rnn_cell", "RNNCell", imports="from mytorch.nn.activation import Tanh"),
             "gru_cell": _mytorch("gru_cell", "GRUCell", imports="from mytorch.nn.activation import Sigmoid, Tanh"),
         },

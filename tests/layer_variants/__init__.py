@@ -205,6 +205,14 @@ BUGGY: dict[str, LayerVariant] = {
             quantity="loss",
         ),
         _v(
+            "gelu_backward_without_x_pdf",
+            "gelu",
+            "GELU's derivative as Φ(x) alone, without the x·φ(x) of the product rule",
+            ("    return (dout * (cdf + x * pdf)).astype(x.dtype)\n", "    return (dout * cdf).astype(x.dtype)\n"),
+            function="gelu_backward",
+            quantity="dx",
+        ),
+        _v(
             "svm_loss_naive_no_correct_class_gradient",
             "svm_loss_naive",
             "CS231n A1: each positive margin adds X_n to dW's column j but takes nothing from column y_n",

@@ -14,6 +14,7 @@ CS231n's functions (docs/layers.md) or the MLP protocol's (docs/protocol.md):
         dw = dLdWᵀ, db = dLdb as a vector. dLdW and dLdb are sums over the batch, as CS231n's dw
         and db are (the 1/N is the loss's), so nothing is rescaled.
     ReLU()  forward(Z) -> A;  backward(dLdA) -> dLdZ = dLdA·[A > 0]        relu, as it is
+    GELU()  forward(Z) -> A = Z·Φ(Z);  backward(dLdA) -> dLdZ              gelu, as it is
     BatchNorm1d(num_features, alpha=0.9)   BW, Bb (1, D); running_M, running_V (1, D); eps
         forward(Z, eval=False) -> BZ;  backward(dLdBZ) -> dLdZ; sets dLdBW, dLdBb
         batchnorm, train mode: gamma, beta → BW, Bb; bn_param's momentum → alpha (both weigh
@@ -61,7 +62,7 @@ it; a grade reads the declaration of this file imported alone, so it checks pad 
 handout whose Conv2d has no padding loses nothing for it).
 NEEDS names the class each function calls: verify leaves out a function whose class the library
 does not define (that op is not in scope), and a grade scores its items "not implemented",
-naming the class. Not mapped: GELU (neither protocol has it), dropout, layernorm, svm_loss, the
+naming the class. Not mapped: dropout, layernorm, svm_loss, the
 spatial norms, rnn, lstm, word embeddings and the temporal ops (no MyTorch class computes them;
 its Dropout draws its own mask), and Adam and AdamW (HW1P1's bonus).
 
@@ -88,6 +89,8 @@ NEEDS = {
     "affine_backward": "Linear",
     "relu_forward": "ReLU",
     "relu_backward": "ReLU",
+    "gelu_forward": "GELU",
+    "gelu_backward": "GELU",
     "batchnorm_forward": "BatchNorm1d",
     "batchnorm_backward": "BatchNorm1d",
     "softmax_loss": "CrossEntropyLoss",
@@ -114,6 +117,8 @@ COURSE_NAMES = {
     "affine_backward": ("Linear.backward", {"dx": ("dLdA", ""), "dw": ("dLdW", "T"), "db": ("dLdb", "col")}),
     "relu_forward": ("ReLU.forward", {"out": ("A", "")}),
     "relu_backward": ("ReLU.backward", {"dx": ("dLdZ", "")}),
+    "gelu_forward": ("GELU.forward", {"out": ("A", "")}),
+    "gelu_backward": ("GELU.backward", {"dx": ("dLdZ", "")}),
     "batchnorm_forward": (
         "BatchNorm1d.forward",
         {"out": ("BZ", ""), "bn_param['running_mean']": ("running_M", "row"), "bn_param['running_var']": ("running_V", "row")},
@@ -244,6 +249,15 @@ def relu_forward(x):
 
 def relu_backward(dout, layer):
     return layer.backward(dout)
+
+
+def gelu_forward(x):
+    layer = _course("GELU")()
+    return layer.forward(_float(x)), layer
+
+
+def gelu_backward(dout, layer):
+    return layer.backward(_float(dout))
 
 
 def batchnorm_forward(x, gamma, beta, bn_param):

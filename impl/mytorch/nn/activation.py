@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 
 
@@ -38,3 +40,17 @@ class Softmax:
     def backward(self, dLdA):
         """Each row's Jacobian diag(a) − a·aᵀ applied to its dLdA."""
         return self.A * (dLdA - np.sum(dLdA * self.A, axis=1, keepdims=True))
+
+
+class GELU:
+    """A = Z·Φ(Z), Φ the standard normal's CDF (the handout computes erf with scipy.special.erf)."""
+
+    def forward(self, Z):
+        self.Z = Z
+        self.A = 0.5 * Z * (1 + np.vectorize(math.erf)(Z / np.sqrt(2)))
+        return self.A
+
+    def backward(self, dLdA):
+        Z = self.Z
+        dAdZ = 0.5 * (1 + np.vectorize(math.erf)(Z / np.sqrt(2))) + Z * np.exp(-0.5 * Z * Z) / np.sqrt(2 * np.pi)
+        return dLdA * dAdZ
