@@ -282,7 +282,11 @@ def svm_loss(x, y):
 # =========================================================================== #
 
 LINEAR_FUNCTIONS = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
-LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *LINEAR_FUNCTIONS)
+#: CMU 11-785's MyTorch (HW2P1) resamples and flattens (defined at the end of this file).
+RESAMPLING_FUNCTIONS = tuple(
+    f"{op}_{step}" for op in ("downsample1d", "upsample1d", "downsample2d", "upsample2d", "flatten") for step in ("forward", "backward")
+)
+LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *LINEAR_FUNCTIONS, *RESAMPLING_FUNCTIONS)
 
 
 def svm_loss_naive(W, X, y, reg):
@@ -651,3 +655,90 @@ def spatial_groupnorm_backward(dout, cache):
     dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
     dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
     return dx.reshape(dout.shape), dgamma, dbeta
+
+
+# =========================================================================== #
+# CMU 11-785's MyTorch (HW2P1): resampling along the spatial axes (the last one or two), and
+# flattening. resample_param: {"factor": k}.
+# =========================================================================== #
+
+
+def _every(k, dims):
+    """The index that keeps every k-th sample of the last `dims` axes."""
+    return (slice(None), slice(None), *([slice(None, None, k)] * dims))
+
+
+def _downsample_forward(x, resample_param, dims):
+    k = resample_param["factor"]
+    return x[_every(k, dims)].copy(), (x.shape, k, dims)
+
+
+def _downsample_backward(dout, cache):
+    """The adjoint of keeping every k-th sample: dout where they were, zeros elsewhere."""
+    shape, k, dims = cache
+    dx = np.zeros(shape, dtype=dout.dtype)
+    dx[_every(k, dims)] = dout
+    return dx
+
+
+def _upsample_forward(x, resample_param, dims):
+    k = resample_param["factor"]
+    out = np.zeros((*x.shape[:2], *(k * (n - 1) + 1 for n in x.shape[2:])), dtype=x.dtype)
+    out[_every(k, dims)] = x
+    return out, (k, dims)
+
+
+def _upsample_backward(dout, cache):
+    """The adjoint of spreading x k apart with zeros between: dout at every k-th sample."""
+    k, dims = cache
+    return dout[_every(k, dims)].copy()
+
+
+def downsample1d_forward(x, resample_param):
+    """out = x[:, :, ::k].  x: (N, C, L); resample_param: factor k  ->  out (N, C, (L − 1)//k + 1), cache."""
+    return _downsample_forward(x, resample_param, 1)
+
+
+def downsample1d_backward(dout, cache):
+    """dx = zeros of x's shape with dx[:, :, ::k] = dout.  dout: (N, C, Lo)  ->  dx (N, C, L)."""
+    return _downsample_backward(dout, cache)
+
+
+def upsample1d_forward(x, resample_param):
+    """out[:, :, ::k] = x, zeros elsewhere.  x: (N, C, L); resample_param: factor k  ->  out (N, C, k·(L − 1) + 1), cache."""
+    return _upsample_forward(x, resample_param, 1)
+
+
+def upsample1d_backward(dout, cache):
+    """dx = dout[:, :, ::k].  dout: (N, C, Lo)  ->  dx (N, C, L)."""
+    return _upsample_backward(dout, cache)
+
+
+def downsample2d_forward(x, resample_param):
+    """out = x[:, :, ::k, ::k].  x: (N, C, H, W); resample_param: factor k  ->  out (N, C, Ho, Wo), cache."""
+    return _downsample_forward(x, resample_param, 2)
+
+
+def downsample2d_backward(dout, cache):
+    """dx = zeros of x's shape with dx[:, :, ::k, ::k] = dout.  dout: (N, C, Ho, Wo)  ->  dx (N, C, H, W)."""
+    return _downsample_backward(dout, cache)
+
+
+def upsample2d_forward(x, resample_param):
+    """out[:, :, ::k, ::k] = x, zeros elsewhere.  x: (N, C, H, W); resample_param: factor k  ->  out, cache."""
+    return _upsample_forward(x, resample_param, 2)
+
+
+def upsample2d_backward(dout, cache):
+    """dx = dout[:, :, ::k, ::k].  dout: (N, C, Ho, Wo)  ->  dx (N, C, H, W)."""
+    return _upsample_backward(dout, cache)
+
+
+def flatten_forward(x):
+    """out = x.reshape(N, d₁·…·d_k).  x: (N, d₁, …, d_k)  ->  out (N, Πd), cache x's shape."""
+    return x.reshape(x.shape[0], -1).copy(), x.shape
+
+
+def flatten_backward(dout, cache):
+    """dx = dout.reshape(x's shape).  dout: (N, Πd)  ->  dx (N, d₁, …, d_k)."""
+    return dout.reshape(cache).copy()

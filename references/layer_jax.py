@@ -36,6 +36,40 @@ def gelu(a: Arrays, h: dict[str, Any]) -> Any:
     return jax.nn.gelu(a["x"], approximate=False)
 
 
+def _every(k: int, dims: int) -> tuple[slice, ...]:
+    return (slice(None), slice(None), *([slice(None, None, k)] * dims))
+
+
+def _downsample(a: Arrays, h: dict[str, Any], dims: int) -> Any:
+    return a["x"][_every(h["factor"], dims)]
+
+
+def _upsample(a: Arrays, h: dict[str, Any], dims: int) -> Any:
+    x, k = a["x"], h["factor"]
+    out = jnp.zeros((*x.shape[:2], *(k * (n - 1) + 1 for n in x.shape[2:])), x.dtype)
+    return out.at[_every(k, dims)].set(x)
+
+
+def downsample1d(a: Arrays, h: dict[str, Any]) -> Any:
+    return _downsample(a, h, 1)
+
+
+def downsample2d(a: Arrays, h: dict[str, Any]) -> Any:
+    return _downsample(a, h, 2)
+
+
+def upsample1d(a: Arrays, h: dict[str, Any]) -> Any:
+    return _upsample(a, h, 1)
+
+
+def upsample2d(a: Arrays, h: dict[str, Any]) -> Any:
+    return _upsample(a, h, 2)
+
+
+def flatten(a: Arrays, h: dict[str, Any]) -> Any:
+    return a["x"].reshape(a["x"].shape[0], -1)
+
+
 def _normalise(x: Any, mean: Any, var: Any, eps: float) -> Any:
     return (x - mean) / jnp.sqrt(var + eps)
 

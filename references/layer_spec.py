@@ -316,6 +316,37 @@ def _without_bias(loss: float, dW: Any, arrays: dict[str, np.ndarray], hyper: di
     return loss - hyper["reg"] * C, grad
 
 
+def _resampling(kind: str, dims: int) -> LayerOp:
+    """MyTorch's Downsample1d/2d (every k-th sample of each spatial axis kept) or Upsample1d/2d
+    (k − 1 zeros put between samples): x (N, C, L) or (N, C, H, W), resample_param {"factor": k}."""
+    axes = ("L",) if dims == 1 else ("H", "W")
+    down = kind == "downsample"
+    if down:
+        math = "out = x[..., ::k] along each spatial axis"
+    else:
+        math = "out[..., ::k] = x, zeros elsewhere, along each spatial axis (k·(L − 1) + 1 samples)"
+
+    def samples(axis: str) -> Derived:
+        def rule(v: dict[str, Any]) -> int:
+            size, k = v[axis], v["factor"]
+            return (size - 1) // k + 1 if down else k * (size - 1) + 1
+
+        return Derived(f"{axis}o", rule)
+
+    return LayerOp(
+        f"{kind}{dims}d",
+        math,
+        (Arg("x", ("N", "C", *axes)),),
+        (Size("N", 1, 2), Size("C", 1, 2), *(Size(axis, 1, 4) for axis in axes)),
+        ("dx",),
+        out_shape=("N", "C", *(f"{axis}o" for axis in axes)),
+        param="resample_param",
+        hypers=(Hyper("factor", (2, 1, 3)),),
+        derived=tuple(samples(axis) for axis in axes),
+        **_bundled(f"{kind}{dims}d"),
+    )
+
+
 #: The regularisation strength of CS231n's linear classifiers, passed after y; shrinks to 0.5, at
 #: which a term without its 2 in dW (or a ½ in the loss, the 2016 handout's) still shows.
 _REG = Hyper("reg", (0.5, 0.0, 2.5), positional=True)
@@ -619,6 +650,16 @@ LAYER_OPS: dict[str, LayerOp] = {
             "out[n, c, i, j] = mean of x[n, c, i·s : i·s + pool_height, j·s : j·s + pool_width], s = stride",
             **_POOLING,
             **_bundled("avg_pool"),
+        ),
+        *(_resampling(kind, dims) for dims in (1, 2) for kind in ("downsample", "upsample")),
+        LayerOp(
+            "flatten",
+            "out = x.reshape(N, d₁·…·d_k)",
+            (Arg("x", ("N", "d*")),),
+            (Size("N"), Size("d", 1, 3, many=2)),
+            ("dx",),
+            out_shape=("N", "Πd"),
+            **_bundled("flatten"),
         ),
         LayerOp(
             "spatial_batchnorm",

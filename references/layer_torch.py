@@ -42,6 +42,41 @@ def gelu(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return F.gelu(a["x"], approximate="none")
 
 
+def _every(k: int, dims: int) -> tuple[slice, ...]:
+    return (slice(None), slice(None), *([slice(None, None, k)] * dims))
+
+
+def _downsample(a: Arrays, h: dict[str, Any], dims: int) -> torch.Tensor:
+    return a["x"][_every(h["factor"], dims)]
+
+
+def _upsample(a: Arrays, h: dict[str, Any], dims: int) -> torch.Tensor:
+    x, k = a["x"], h["factor"]
+    out = x.new_zeros((*x.shape[:2], *(k * (n - 1) + 1 for n in x.shape[2:])))
+    out[_every(k, dims)] = x
+    return out
+
+
+def downsample1d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return _downsample(a, h, 1)
+
+
+def downsample2d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return _downsample(a, h, 2)
+
+
+def upsample1d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return _upsample(a, h, 1)
+
+
+def upsample2d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return _upsample(a, h, 2)
+
+
+def flatten(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return a["x"].flatten(1)
+
+
 def batchnorm(a: Arrays, h: dict[str, Any]) -> tuple[torch.Tensor, Arrays]:
     """(out, {running_mean, running_var}): batch statistics in train mode, running ones in test."""
     x, m = a["x"], h["momentum"]

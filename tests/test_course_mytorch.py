@@ -25,7 +25,7 @@ from gradverify.grading.rubric import load_rubric
 from gradverify.references.compare import Cause
 
 SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
-POINTS = {"mytorch-hw1": 100, "mytorch-hw2": 55, "mytorch-hw3": 25}
+POINTS = {"mytorch-hw1": 100, "mytorch-hw2": 80, "mytorch-hw3": 25}
 #: One bug per rubric: (the module, the text replaced once, the new text, the item it costs).
 BUGS = {
     "mytorch-hw1": (

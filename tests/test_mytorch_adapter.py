@@ -32,7 +32,20 @@ from gradverify.results import CheckStatus
 #: The model solution of the MyTorch rubrics (impl/mytorch), a correct library in the handouts' layout.
 SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
 #: The ops the adapter maps onto the library's classes.
-MAPPED = ("affine", "relu", "gelu", "batchnorm", "softmax_loss", "conv", "max_pool", "conv1d", "avg_pool", "rnn_step", "gru_step")
+MAPPED = (
+    "affine",
+    "relu",
+    "gelu",
+    *("downsample1d", "upsample1d", "downsample2d", "upsample2d", "flatten"),
+    "batchnorm",
+    "softmax_loss",
+    "conv",
+    "max_pool",
+    "conv1d",
+    "avg_pool",
+    "rnn_step",
+    "gru_step",
+)
 #: The stacks of those ops that are in scope through the adapter (the sequence stack needs the
 #: embedding and the RNN over a sequence, which MyTorch has no class for).
 STACKS = ("stack_dense_matches_references", "stack_conv_matches_references", "stack_residual_matches_references")

@@ -139,7 +139,8 @@ HANDOUTS: dict[str, Handout] = {
     "mytorch-hw2": Handout(
         "mytorch",
         {
-            "resampling": _mytorch("resampling", "Downsample1d", "Downsample2d"),
+            "resampling": _mytorch("resampling", "Upsample1d", "Downsample1d", "Upsample2d", "Downsample2d"),
+            "flatten": _mytorch("flatten", "Flatten"),
             "Conv1d": _mytorch("Conv1d", "Conv1d_stride1", "Conv1d", imports="from mytorch.resampling import Downsample1d"),
             "Conv2d": _mytorch("Conv2d", "Conv2d_stride1", "Conv2d", imports="from mytorch.resampling import Downsample2d"),
             "pool": _mytorch(

@@ -8,7 +8,8 @@ and the library the shipped `mytorch` adapter is tested on. Laid out as the hand
     Conv1d.py      HW2P1: Conv1d_stride1 and Conv1d (a stride-1 convolution, then Downsample1d)
     Conv2d.py      HW2P1: Conv2d_stride1 and Conv2d
     pool.py        HW2P1: MaxPool2d_stride1, MaxPool2d, MeanPool2d_stride1, MeanPool2d
-    resampling.py  HW2P1: Downsample1d and Downsample2d (every k-th sample kept)
+    resampling.py  HW2P1: Downsample1d/2d (every k-th sample kept), Upsample1d/2d (zeros between)
+    flatten.py     HW2P1: Flatten
     rnn_cell.py    HW3P1: RNNCell (its gradients averaged over the batch, as the handout's)
     gru_cell.py    HW3P1: GRUCell, on one sample
 

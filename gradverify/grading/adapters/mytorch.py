@@ -15,6 +15,8 @@ CS231n's functions (docs/layers.md) or the MLP protocol's (docs/protocol.md):
         and db are (the 1/N is the loss's), so nothing is rescaled.
     ReLU()  forward(Z) -> A;  backward(dLdA) -> dLdZ = dLdA·[A > 0]        relu, as it is
     GELU()  forward(Z) -> A = Z·Φ(Z);  backward(dLdA) -> dLdZ              gelu, as it is
+    Downsample1d(k), Upsample1d(k), Downsample2d(k), Upsample2d(k)   forward(A), backward(dLdZ)
+        downsample1d, …: k = resample_param's factor, as it is.     Flatten()   flatten, as it is.
     BatchNorm1d(num_features, alpha=0.9)   BW, Bb (1, D); running_M, running_V (1, D); eps
         forward(Z, eval=False) -> BZ;  backward(dLdBZ) -> dLdZ; sets dLdBW, dLdBb
         batchnorm, train mode: gamma, beta → BW, Bb; bn_param's momentum → alpha (both weigh
@@ -83,6 +85,14 @@ import numpy as np
 
 import student
 
+#: MyTorch's resampling classes (HW2P1), each taking its factor: upsampling_factor, downsampling_factor.
+RESAMPLERS = {
+    "downsample1d": "Downsample1d",
+    "upsample1d": "Upsample1d",
+    "downsample2d": "Downsample2d",
+    "upsample2d": "Upsample2d",
+}
+
 #: The course's class each function calls: a function is mapped only when the library defines it.
 NEEDS = {
     "affine_forward": "Linear",
@@ -108,6 +118,9 @@ NEEDS = {
     "gru_step_backward": "GRUCell",
     "sgd": "SGD",
     "sgd_momentum": "SGD",
+    **{f"{op}_{step}": cls for op, cls in RESAMPLERS.items() for step in ("forward", "backward")},
+    "flatten_forward": "Flatten",
+    "flatten_backward": "Flatten",
 }
 
 #: What a failure's functions and arrays are called in MyTorch, in its orientation
@@ -153,6 +166,11 @@ COURSE_NAMES = {
     **{
         f"activation_backward:{name}": (f"{cls}.backward", {})
         for name, cls in (("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("softmax", "Softmax"))
+    },
+    **{
+        f"{op}_{step}": (f"{cls}.{step}", {"out": ("Z", "")} if step == "forward" else {"dx": ("dLdA", "")})
+        for op, cls in {**RESAMPLERS, "flatten": "Flatten"}.items()
+        for step in ("forward", "backward")
     },
     "loss:mse": ("MSELoss.forward", {}),
     "loss_backward:mse": ("MSELoss.backward", {}),
@@ -249,6 +267,33 @@ def relu_forward(x):
 
 def relu_backward(dout, layer):
     return layer.backward(dout)
+
+
+def _resampler(op):
+    def forward(x, resample_param):
+        layer = _course(RESAMPLERS[op])(resample_param["factor"])
+        return layer.forward(_float(x)), layer
+
+    def backward(dout, layer):
+        return layer.backward(_float(dout))
+
+    forward.__name__, backward.__name__ = f"{op}_forward", f"{op}_backward"
+    return forward, backward
+
+
+downsample1d_forward, downsample1d_backward = _resampler("downsample1d")
+upsample1d_forward, upsample1d_backward = _resampler("upsample1d")
+downsample2d_forward, downsample2d_backward = _resampler("downsample2d")
+upsample2d_forward, upsample2d_backward = _resampler("upsample2d")
+
+
+def flatten_forward(x):
+    layer = _course("Flatten")()
+    return layer.forward(_float(x)), layer
+
+
+def flatten_backward(dout, layer):
+    return layer.backward(_float(dout))
 
 
 def gelu_forward(x):
