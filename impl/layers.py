@@ -284,7 +284,9 @@ def svm_loss(x, y):
 LINEAR_FUNCTIONS = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
 #: CMU 11-785's MyTorch (HW2P1) resamples and flattens (defined at the end of this file).
 RESAMPLING_FUNCTIONS = tuple(
-    f"{op}_{step}" for op in ("downsample1d", "upsample1d", "downsample2d", "upsample2d", "flatten") for step in ("forward", "backward")
+    f"{op}_{step}"
+    for op in ("downsample1d", "upsample1d", "downsample2d", "upsample2d", "conv_transpose1d", "conv_transpose2d", "flatten")
+    for step in ("forward", "backward")
 )
 LAYER_FUNCTIONS = (*LAYER_FUNCTIONS, *LINEAR_FUNCTIONS, *RESAMPLING_FUNCTIONS)
 
@@ -742,3 +744,33 @@ def flatten_forward(x):
 def flatten_backward(dout, cache):
     """dx = dout.reshape(x's shape).  dout: (N, Πd)  ->  dx (N, d₁, …, d_k)."""
     return dout.reshape(cache).copy()
+
+
+def conv_transpose1d_forward(x, w, b, conv_param):
+    """out = conv1d (stride 1, no padding) of upsample1d(x, k).  x: (N, C, L), w: (F, C, K), b: (F,);
+    conv_param: factor k  ->  out (N, F, k·(L − 1) + 1 − K + 1), cache."""
+    up, up_cache = upsample1d_forward(x, {"factor": conv_param["factor"]})
+    out, conv_cache = conv1d_forward(up, w, b, {"stride": 1, "pad": 0})
+    return out, (up_cache, conv_cache)
+
+
+def conv_transpose1d_backward(dout, cache):
+    """The convolution's backward, then the upsampling's: dx = dup[:, :, ::k].  -> (dx, dw, db)."""
+    up_cache, conv_cache = cache
+    dup, dw, db = conv1d_backward(dout, conv_cache)
+    return upsample1d_backward(dup, up_cache), dw, db
+
+
+def conv_transpose2d_forward(x, w, b, conv_param):
+    """out = conv (stride 1, no padding) of upsample2d(x, k).  x: (N, C, H, W), w: (F, C, HH, WW), b: (F,);
+    conv_param: factor k  ->  out (N, F, Ho, Wo), cache."""
+    up, up_cache = upsample2d_forward(x, {"factor": conv_param["factor"]})
+    out, conv_cache = conv_forward_naive(up, w, b, {"stride": 1, "pad": 0})
+    return out, (up_cache, conv_cache)
+
+
+def conv_transpose2d_backward(dout, cache):
+    """The convolution's backward, then the upsampling's.  -> (dx, dw, db)."""
+    up_cache, conv_cache = cache
+    dup, dw, db = conv_backward_naive(dout, conv_cache)
+    return upsample2d_backward(dup, up_cache), dw, db

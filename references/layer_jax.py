@@ -66,6 +66,15 @@ def upsample2d(a: Arrays, h: dict[str, Any]) -> Any:
     return _upsample(a, h, 2)
 
 
+def conv_transpose1d(a: Arrays, h: dict[str, Any]) -> Any:
+    """x upsampled by the factor, then conv1d at stride 1, no padding."""
+    return conv1d({**a, "x": _upsample(a, h, 1)}, {"pad": 0, "stride": 1})
+
+
+def conv_transpose2d(a: Arrays, h: dict[str, Any]) -> Any:
+    return conv({**a, "x": _upsample(a, h, 2)}, {"pad": 0, "stride": 1})
+
+
 def flatten(a: Arrays, h: dict[str, Any]) -> Any:
     return a["x"].reshape(a["x"].shape[0], -1)
 

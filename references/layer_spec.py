@@ -347,6 +347,32 @@ def _resampling(kind: str, dims: int) -> LayerOp:
     )
 
 
+def _transposed(dims: int) -> LayerOp:
+    """MyTorch's ConvTranspose1d/2d: x upsampled by the factor k (k − 1 zeros between samples),
+    then a stride-1 convolution without padding: conv_param {"factor": k}."""
+    axes, windows = (("L",), ("K",)) if dims == 1 else (("H", "W"), ("HH", "WW"))
+
+    def out(axis: str, window: str) -> Derived:
+        def rule(v: dict[str, Any]) -> int | None:
+            size = v["factor"] * (v[axis] - 1) + 1 - v[window] + 1
+            return size if size >= 1 else None
+
+        return Derived(f"{axis}o", rule)
+
+    return LayerOp(
+        f"conv_transpose{dims}d",
+        "out = the stride-1 convolution (no padding) of w and b over x upsampled by k (k − 1 zeros between samples)",
+        (Arg("x", ("N", "C", *axes)), Arg("w", ("F", "C", *windows)), Arg("b", ("F",))),
+        (Size("N", 1, 2), Size("C", 1, 2), Size("F", 1, 2), *(Size(a, 1, 4) for a in axes), *(Size(w, 1, 3) for w in windows)),
+        ("dx", "dw", "db"),
+        out_shape=("N", "F", *(f"{a}o" for a in axes)),
+        param="conv_param",
+        hypers=(Hyper("factor", (2, 1, 3)),),
+        derived=tuple(out(a, w) for a, w in zip(axes, windows)),
+        **_bundled(f"conv_transpose{dims}d"),
+    )
+
+
 #: The regularisation strength of CS231n's linear classifiers, passed after y; shrinks to 0.5, at
 #: which a term without its 2 in dW (or a ½ in the loss, the 2016 handout's) still shows.
 _REG = Hyper("reg", (0.5, 0.0, 2.5), positional=True)
@@ -652,6 +678,7 @@ LAYER_OPS: dict[str, LayerOp] = {
             **_bundled("avg_pool"),
         ),
         *(_resampling(kind, dims) for dims in (1, 2) for kind in ("downsample", "upsample")),
+        *(_transposed(dims) for dims in (1, 2)),
         LayerOp(
             "flatten",
             "out = x.reshape(N, d₁·…·d_k)",

@@ -73,6 +73,15 @@ def upsample2d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return _upsample(a, h, 2)
 
 
+def conv_transpose1d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    """x upsampled by the factor, then torch's conv1d at stride 1, no padding."""
+    return F.conv1d(_upsample(a, h, 1), a["w"], a["b"])
+
+
+def conv_transpose2d(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
+    return F.conv2d(_upsample(a, h, 2), a["w"], a["b"])
+
+
 def flatten(a: Arrays, h: dict[str, Any]) -> torch.Tensor:
     return a["x"].flatten(1)
 

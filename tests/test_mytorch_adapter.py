@@ -36,7 +36,7 @@ MAPPED = (
     "affine",
     "relu",
     "gelu",
-    *("downsample1d", "upsample1d", "downsample2d", "upsample2d", "flatten"),
+    *("downsample1d", "upsample1d", "downsample2d", "upsample2d", "flatten", "conv_transpose1d", "conv_transpose2d"),
     "batchnorm",
     "softmax_loss",
     "conv",

@@ -141,6 +141,13 @@ HANDOUTS: dict[str, Handout] = {
         {
             "resampling": _mytorch("resampling", "Upsample1d", "Downsample1d", "Upsample2d", "Downsample2d"),
             "flatten": _mytorch("flatten", "Flatten"),
+            "ConvTranspose": _mytorch(
+                "ConvTranspose",
+                "ConvTranspose1d",
+                "ConvTranspose2d",
+                imports="from mytorch.Conv1d import Conv1d_stride1\nfrom mytorch.Conv2d import Conv2d_stride1\n"
+                "from mytorch.resampling import Upsample1d, Upsample2d",
+            ),
             "Conv1d": _mytorch("Conv1d", "Conv1d_stride1", "Conv1d", imports="from mytorch.resampling import Downsample1d"),
             "Conv2d": _mytorch("Conv2d", "Conv2d_stride1", "Conv2d", imports="from mytorch.resampling import Downsample2d"),
             "pool": _mytorch(

@@ -10,6 +10,7 @@ and the library the shipped `mytorch` adapter is tested on. Laid out as the hand
     pool.py        HW2P1: MaxPool2d_stride1, MaxPool2d, MeanPool2d_stride1, MeanPool2d
     resampling.py  HW2P1: Downsample1d/2d (every k-th sample kept), Upsample1d/2d (zeros between)
     flatten.py     HW2P1: Flatten
+    ConvTranspose.py HW2P1: ConvTranspose1d and ConvTranspose2d (an Upsample, then a stride-1 convolution)
     rnn_cell.py    HW3P1: RNNCell (its gradients averaged over the batch, as the handout's)
     gru_cell.py    HW3P1: GRUCell, on one sample
 

@@ -17,6 +17,9 @@ CS231n's functions (docs/layers.md) or the MLP protocol's (docs/protocol.md):
     GELU()  forward(Z) -> A = Z·Φ(Z);  backward(dLdA) -> dLdZ              gelu, as it is
     Downsample1d(k), Upsample1d(k), Downsample2d(k), Upsample2d(k)   forward(A), backward(dLdZ)
         downsample1d, …: k = resample_param's factor, as it is.     Flatten()   flatten, as it is.
+    ConvTranspose1d(in, out, kernel_size, upsampling_factor, weight_init_fn, bias_init_fn), and 2d
+        an Upsample then a *_stride1 convolution; conv_transpose1d/2d: k = conv_param's factor,
+        w and b through the init functions, dw and db from its *_stride1 (square kernels in 2d).
     BatchNorm1d(num_features, alpha=0.9)   BW, Bb (1, D); running_M, running_V (1, D); eps
         forward(Z, eval=False) -> BZ;  backward(dLdBZ) -> dLdZ; sets dLdBW, dLdBb
         batchnorm, train mode: gamma, beta → BW, Bb; bn_param's momentum → alpha (both weigh
@@ -121,6 +124,10 @@ NEEDS = {
     **{f"{op}_{step}": cls for op, cls in RESAMPLERS.items() for step in ("forward", "backward")},
     "flatten_forward": "Flatten",
     "flatten_backward": "Flatten",
+    "conv_transpose1d_forward": "ConvTranspose1d",
+    "conv_transpose1d_backward": "ConvTranspose1d",
+    "conv_transpose2d_forward": "ConvTranspose2d",
+    "conv_transpose2d_backward": "ConvTranspose2d",
 }
 
 #: What a failure's functions and arrays are called in MyTorch, in its orientation
@@ -144,6 +151,16 @@ COURSE_NAMES = {
         {"dx": ("dLdA", ""), "dw": ("conv2d_stride1.dLdW", ""), "db": ("conv2d_stride1.dLdb", "")},
     ),
     "conv1d_forward": ("Conv1d.forward", {"out": ("Z", "")}),
+    "conv_transpose1d_forward": ("ConvTranspose1d.forward", {"out": ("Z", "")}),
+    "conv_transpose1d_backward": (
+        "ConvTranspose1d.backward",
+        {"dx": ("dLdA", ""), "dw": ("conv1d_stride1.dLdW", ""), "db": ("conv1d_stride1.dLdb", "")},
+    ),
+    "conv_transpose2d_forward": ("ConvTranspose2d.forward", {"out": ("Z", "")}),
+    "conv_transpose2d_backward": (
+        "ConvTranspose2d.backward",
+        {"dx": ("dLdA", ""), "dw": ("conv2d_stride1.dLdW", ""), "db": ("conv2d_stride1.dLdb", "")},
+    ),
     "conv1d_backward": (
         "Conv1d.backward",
         {"dx": ("dLdA", ""), "dw": ("conv1d_stride1.dLdW", ""), "db": ("conv1d_stride1.dLdb", "")},
@@ -193,6 +210,7 @@ LAYER_CASES = {
     "max_pool": {"pool_width": "pool_height"},
     "avg_pool": {"pool_width": "pool_height"},
     "batchnorm": {"mode": ("train",)},
+    "conv_transpose2d": {"WW": "HH"},
 }
 
 
@@ -285,6 +303,33 @@ downsample1d_forward, downsample1d_backward = _resampler("downsample1d")
 upsample1d_forward, upsample1d_backward = _resampler("upsample1d")
 downsample2d_forward, downsample2d_backward = _resampler("downsample2d")
 upsample2d_forward, upsample2d_backward = _resampler("upsample2d")
+
+
+def _transposed(cls, x, w, b, conv_param):
+    """MyTorch's ConvTranspose1d or ConvTranspose2d of w's kernel (square), w and b given through its init functions."""
+    F, C, K = w.shape[:3]
+    layer = cls(C, F, K, conv_param["factor"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b))
+    return layer.forward(_float(x)), layer
+
+
+def conv_transpose1d_forward(x, w, b, conv_param):
+    return _transposed(_course("ConvTranspose1d"), x, w, b, conv_param)
+
+
+def conv_transpose1d_backward(dout, layer):
+    dx = layer.backward(_float(dout))
+    return dx, _float(layer.conv1d_stride1.dLdW), _float(layer.conv1d_stride1.dLdb).reshape(-1)
+
+
+def conv_transpose2d_forward(x, w, b, conv_param):
+    if w.shape[2] != w.shape[3]:
+        raise NotImplementedError("MyTorch's ConvTranspose2d takes a square kernel only: LAYER_CASES ties WW to HH")
+    return _transposed(_course("ConvTranspose2d"), x, w, b, conv_param)
+
+
+def conv_transpose2d_backward(dout, layer):
+    dx = layer.backward(_float(dout))
+    return dx, _float(layer.conv2d_stride1.dLdW), _float(layer.conv2d_stride1.dLdb).reshape(-1)
 
 
 def flatten_forward(x):
