@@ -16,8 +16,9 @@ its output, dLdA0 and each Linear's dLdW and dLdb (`layers[2].dLdW`) against tor
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any, Callable
 
-from gradverify.properties.calls import ImplFailure, call, expect_pair, expect_tuple
+from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
 from gradverify.properties.model_cases import CaptioningCase, ModelCase, TrainCase, model_cases
 from gradverify.references.compare import Cause, Comparison, Where, compare, failed, tolerance_for
@@ -37,14 +38,9 @@ def check_model(impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase) 
         return _check_train(impl, case)
     spec, (X, y), params = case.spec, case.data(), case.params()
     reference = model_torch.evaluate_captioning if isinstance(case, CaptioningCase) else model_torch.evaluate
-    try:
-        result = call(impl, "model_loss", spec.name, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
-        value, grads = expect_pair(spec.function, result, "(loss, grads)")
-        loss = float(value)
-    except ImplFailure as exc:  # named as the student's method, which is what raised or returned it
-        raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
-    except (TypeError, ValueError, OverflowError):
-        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"returned the loss as {type(value).__name__}, not a number") from None
+    result = _called(impl, spec, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
+    value, grads = expect_pair(spec.function, result, "(loss, grads)")
+    loss = expect_float(spec.function, value, "the loss")
     if not isinstance(grads, dict):
         raise ImplFailure(
             spec.function, Cause.WRONG_FORM, f"returned grads as {type(grads).__name__}, not a dict by the params' keys"
@@ -52,17 +48,26 @@ def check_model(impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase) 
     expected_loss, expected = reference(case.config(), params, X, y)
     tol = tolerance_for("autodiff", "float64")
     out = [compare(Where(oracle=ORACLE, function=spec.function, quantity="loss"), loss, expected_loss, tol)]
-    return out + _compare_grads(spec.function, grads, expected, 'grads["{}"]')
+    return out + _compare_grads(spec.function, grads, expected, lambda key: f'grads["{key}"]')
 
 
-def _compare_grads(function: str, grads: dict, expected: dict, label: str) -> list[Comparison]:
-    """Each parameter's gradient against torch's, labelled by `label` with the key; a key missing
-    from `grads` a failure of its own."""
+def _called(impl: ModuleType, spec: ModelSpec, *args: Any) -> Any:
+    """The adapter's function of the class (spec.protocol) called on `args`; a failure named as
+    the student's method, which is what raised or returned it."""
+    try:
+        return call(impl, spec.protocol, spec.name, *args)
+    except ImplFailure as exc:
+        raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
+
+
+def _compare_grads(function: str, grads: dict, expected: dict, label: Callable[[str], str]) -> list[Comparison]:
+    """Each parameter's gradient against torch's, labelled label(key); a key missing from `grads`
+    a failure of its own."""
     out, tol = [], tolerance_for("autodiff", "float64")
     for key, right in expected.items():
-        where = Where(oracle=ORACLE, function=function, quantity=label.format(key))
+        where = Where(oracle=ORACLE, function=function, quantity=label(key))
         if key not in grads:
-            out.append(failed(where, Cause.WRONG_FORM, f"gave no {label.format(key)}, the gradient of params[{key!r}]"))
+            out.append(failed(where, Cause.WRONG_FORM, f"gave no {label(key)}, the gradient of params[{key!r}]"))
         else:
             out.append(compare(where, grads[key], right, tol))
     return out
@@ -79,11 +84,9 @@ def _check_train(impl: ModuleType, case: TrainCase) -> list[Comparison]:
     from gradverify.references import model_torch
 
     spec, (X, y) = case.spec, case.data()
-    try:
-        result = call(impl, spec.protocol, spec.name, case.config(), X.copy(), y.copy(), case.seed)
-        W, history = expect_pair(spec.function, result, "(W, loss_history)")
-    except ImplFailure as exc:
-        raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
+    W, history = expect_pair(
+        spec.function, _called(impl, spec, case.config(), X.copy(), y.copy(), case.seed), "(W, loss_history)"
+    )
     tol, tried = tolerance_for("autodiff", "float64"), []
     for form, replace in BATCH_DRAWS.items():
         right_W, right_history = model_torch.evaluate_linear_train(case.config(), X, y, case.seed, replace)
@@ -104,20 +107,16 @@ def _check_layers(impl: ModuleType, case: ModelCase) -> list[Comparison]:
     from gradverify.references import model_torch
 
     spec, (X, _), params, dout = case.spec, case.data(), case.params(), case.cotangent()
-    try:
-        result = call(impl, spec.protocol, spec.name, {k: v.copy() for k, v in params.items()}, X.copy(), dout.copy())
-        out, dX, grads = expect_tuple(spec.function, result, 3, "(out, dX, grads)")
-    except ImplFailure as exc:
-        raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
+    result = _called(impl, spec, {k: v.copy() for k, v in params.items()}, X.copy(), dout.copy())
+    out, dX, grads = expect_tuple(spec.function, result, 3, "(out, dX, grads)")
     if not isinstance(grads, dict):
         raise ImplFailure(spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(grads).__name__}, not a dict")
     right_out, right_dX, expected = model_torch.evaluate_layers(params, X, dout)
     tol = tolerance_for("autodiff", "float64")
-    names = {f"{kind}{i}": f"layers[{2 * i}].dLd{kind}" for i in range(len(params) // 2) for kind in "Wb"}
     return [
         compare(Where(oracle=ORACLE, function=f"{spec.cls}.forward", quantity="out"), out, right_out, tol),
         compare(Where(oracle=ORACLE, function=spec.function, quantity="dLdA0"), dX, right_dX, tol),
-        *(c for key in expected for c in _compare_grads(spec.function, grads, {key: expected[key]}, names[key])),
+        *_compare_grads(spec.function, grads, expected, lambda key: f"layers[{2 * int(key[1:])}].dLd{key[0]}"),
     ]
 
 

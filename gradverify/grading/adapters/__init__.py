@@ -126,7 +126,8 @@ def from_declaration(
     network_losses: tuple[str, ...] | None = None,
 ) -> Adapter:
     """The Adapter of what the file at `path` declared; AdapterError if it defines no function of
-    either protocol (the MLP's, or the layer protocol's ops and update rules, or model_loss) or lists an
+    either protocol (the MLP's, or the layer protocol's ops and update rules, or a model item's
+    model_loss, model_forward_backward, model_train) or lists an
     activation or loss the protocol does not have."""
     protocol = frozenset(
         name for name in (*PROTOCOL_FUNCTIONS, *LAYER_FUNCTIONS, *OPTIMIZERS, *MODEL_FUNCTIONS) if name in functions
@@ -179,11 +180,7 @@ def load(
         declared.network_activations,
         declared.network_losses,
     )
-    try:
-        renames = course_names(declared.course_names)
-    except ValueError as exc:
-        raise AdapterError(f"the adapter {path}: {exc}") from None
-    return replace(adapter, layer_cases=layer_cases(path, declared.layer_cases), course_names=renames)
+    return with_cases_and_names(adapter, declared.layer_cases, declared.course_names)
 
 
 # --------------------------------------------------------------------------- in this process
@@ -221,15 +218,21 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
         _tuple(declared["network_activations"]),
         _tuple(declared["network_losses"]),
     )
-    try:
-        renames = course_names(getattr(module, "COURSE_NAMES", None))
-    except ValueError as exc:
-        raise AdapterError(f"the adapter {path}: {exc}") from None
-    adapter = replace(adapter, layer_cases=layer_cases(path, getattr(module, "LAYER_CASES", None)), course_names=renames)
+    adapter = with_cases_and_names(adapter, getattr(module, "LAYER_CASES", None), getattr(module, "COURSE_NAMES", None))
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))
     return served, adapter
+
+
+def with_cases_and_names(adapter: Adapter, cases: Any, names: Any) -> Adapter:
+    """`adapter` with its declared LAYER_CASES and COURSE_NAMES, checked (AdapterError naming
+    what is malformed)."""
+    try:
+        renames = course_names(names)
+    except ValueError as exc:
+        raise AdapterError(f"the adapter {adapter.path}: {exc}") from None
+    return replace(adapter, layer_cases=layer_cases(adapter.path, cases), course_names=renames)
 
 
 def layer_cases(path: Path, declared: Any) -> tuple[tuple[str, str, Any], ...]:

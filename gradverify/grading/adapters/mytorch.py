@@ -305,31 +305,24 @@ downsample2d_forward, downsample2d_backward = _resampler("downsample2d")
 upsample2d_forward, upsample2d_backward = _resampler("upsample2d")
 
 
-def _transposed(cls, x, w, b, conv_param):
-    """MyTorch's ConvTranspose1d or ConvTranspose2d of w's kernel (square), w and b given through its init functions."""
-    F, C, K = w.shape[:3]
-    layer = cls(C, F, K, conv_param["factor"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b))
+def conv_transpose1d_forward(x, w, b, conv_param):
+    layer = _convolutional(_course("ConvTranspose1d"), w, b, conv_param["factor"])
     return layer.forward(_float(x)), layer
 
 
-def conv_transpose1d_forward(x, w, b, conv_param):
-    return _transposed(_course("ConvTranspose1d"), x, w, b, conv_param)
-
-
 def conv_transpose1d_backward(dout, layer):
-    dx = layer.backward(_float(dout))
-    return dx, _float(layer.conv1d_stride1.dLdW), _float(layer.conv1d_stride1.dLdb).reshape(-1)
+    return _stride1_backward(dout, layer, "conv1d_stride1")
 
 
 def conv_transpose2d_forward(x, w, b, conv_param):
     if w.shape[2] != w.shape[3]:
         raise NotImplementedError("MyTorch's ConvTranspose2d takes a square kernel only: LAYER_CASES ties WW to HH")
-    return _transposed(_course("ConvTranspose2d"), x, w, b, conv_param)
+    layer = _convolutional(_course("ConvTranspose2d"), w, b, conv_param["factor"])
+    return layer.forward(_float(x)), layer
 
 
 def conv_transpose2d_backward(dout, layer):
-    dx = layer.backward(_float(dout))
-    return dx, _float(layer.conv2d_stride1.dLdW), _float(layer.conv2d_stride1.dLdb).reshape(-1)
+    return _stride1_backward(dout, layer, "conv2d_stride1")
 
 
 def flatten_forward(x):
@@ -419,14 +412,26 @@ def sgd_momentum(w, dw, config=None):
     return next_w, config
 
 
-def _convolution(cls, x, w, b, conv_param):
-    """MyTorch's Conv1d or Conv2d of w's kernel (square), given w and b through its init
-    functions and the padding only when there is some (a class without `padding` takes pad 0)."""
+def _convolutional(cls, w, b, *args, **options):
+    """MyTorch's class `cls` of w's kernel (square): cls(in, out, kernel_size, *args, …), given w
+    and b through its weight_init_fn and bias_init_fn (Conv1d, Conv2d, ConvTranspose1d, …)."""
     F, C, K = w.shape[:3]
+    return cls(C, F, K, *args, weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b), **options)
+
+
+def _stride1_backward(dout, layer, stride1):
+    """The layer's backward: (dLdA, and the dLdW and dLdb of its stride-1 convolution `stride1`,
+    sums over the batch, db as a vector)."""
+    dx = layer.backward(dout)
+    inner = getattr(layer, stride1)
+    return dx, _float(inner.dLdW), _float(inner.dLdb).reshape(-1)
+
+
+def _convolution(cls, x, w, b, conv_param):
+    """MyTorch's Conv1d or Conv2d forward, the padding given only when there is some (a class
+    without `padding` takes pad 0)."""
     options = {"padding": conv_param["pad"]} if conv_param["pad"] else {}
-    layer = cls(
-        C, F, K, conv_param["stride"], weight_init_fn=lambda *shape: _float(w), bias_init_fn=lambda *shape: _float(b), **options
-    )
+    layer = _convolutional(cls, w, b, conv_param["stride"], **options)
     return layer.forward(x), layer
 
 
@@ -447,8 +452,7 @@ def conv_forward_naive(x, w, b, conv_param):
 
 
 def conv_backward_naive(dout, layer):
-    dx = layer.backward(dout)
-    return dx, _float(layer.conv2d_stride1.dLdW), _float(layer.conv2d_stride1.dLdb).reshape(-1)
+    return _stride1_backward(dout, layer, "conv2d_stride1")
 
 
 def max_pool_forward_naive(x, pool_param):
@@ -464,8 +468,7 @@ def conv1d_forward(x, w, b, conv_param):
 
 
 def conv1d_backward(dout, layer):
-    dx = layer.backward(dout)
-    return dx, _float(layer.conv1d_stride1.dLdW), _float(layer.conv1d_stride1.dLdb).reshape(-1)
+    return _stride1_backward(dout, layer, "conv1d_stride1")
 
 
 def avg_pool_forward(x, pool_param):
