@@ -186,15 +186,153 @@ class TrainCase:
         )
 
 
+@dataclass(frozen=True)
+class CNNCase:
+    """A case of MyTorch's CNN (HW2P1): N samples of C0 channels and width W0, a Conv1d per entry
+    of channels, kernels, strides and activations, then Flatten and a Linear to `classes`."""
+
+    model: str
+    N: int
+    C0: int
+    W0: int
+    channels: tuple[int, ...]
+    kernels: tuple[int, ...]
+    strides: tuple[int, ...]
+    activations: tuple[str, ...]
+    classes: int
+    seed: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    def widths(self) -> list[int]:
+        """W0, then each convolution's output width, (W − k) // s + 1."""
+        out = [self.W0]
+        for k, s in zip(self.kernels, self.strides):
+            out.append((out[-1] - k) // s + 1)
+        return out
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "input_width": self.W0,
+            "num_input_channels": self.C0,
+            "num_channels": list(self.channels),
+            "kernel_sizes": list(self.kernels),
+            "strides": list(self.strides),
+            "num_linear_neurons": self.classes,
+            "activations": list(self.activations),
+        }
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """A (N, C0, W0) ~ N(0, 1); labels (N, classes), one-hot rows of uniform labels."""
+        rng = np.random.default_rng([self.seed, 0])
+        return rng.normal(size=(self.N, self.C0, self.W0)), np.eye(self.classes)[rng.integers(0, self.classes, size=self.N)]
+
+    def params(self) -> dict[str, np.ndarray]:
+        """W{l} (C_{l+1}, C_l, k_l) ~ N(0, 1/(C_l·k_l)), b{l} (C_{l+1},) ~ N(0, 0.1²); the Linear's
+        W (classes, C_L·W_L) ~ N(0, 1/fan_in), b (classes,) ~ N(0, 0.1²)."""
+        rng = np.random.default_rng([self.seed, 1])
+        params: dict[str, np.ndarray] = {}
+        for layer, (c_in, c_out, k) in enumerate(zip((self.C0, *self.channels), self.channels, self.kernels)):
+            params[f"W{layer}"] = rng.normal(size=(c_out, c_in, k)) / np.sqrt(c_in * k)
+            params[f"b{layer}"] = 0.1 * rng.normal(size=c_out)
+        features = self.channels[-1] * self.widths()[-1]
+        params["W"] = rng.normal(size=(self.classes, features)) / np.sqrt(features)
+        params["b"] = 0.1 * rng.normal(size=self.classes)
+        return params
+
+    def describe(self) -> str:
+        acts = ", ".join(f"{name.capitalize() if name != 'relu' else 'ReLU'}()" for name in self.activations)
+        return (
+            f"CNN(input_width={self.W0}, num_input_channels={self.C0}, num_channels={list(self.channels)}, "
+            f"kernel_sizes={list(self.kernels)}, strides={list(self.strides)}, num_linear_neurons={self.classes}, "
+            f"activations=[{acts}]): A ({self.N}, {self.C0}, {self.W0}), one-hot labels; seed {self.seed}"
+        )
+
+
+@dataclass(frozen=True)
+class RecurrentCase:
+    """A case of MyTorch's RNNPhonemeClassifier (HW3P1): N sequences of T steps of D features,
+    L stacked cells of H units, a Linear to `outputs`, from a drawn h0."""
+
+    model: str
+    N: int
+    T: int
+    D: int
+    H: int
+    L: int
+    outputs: int
+    seed: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    def config(self) -> dict[str, Any]:
+        return {"input_size": self.D, "hidden_size": self.H, "output_size": self.outputs, "num_layers": self.L}
+
+    def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x (N, T, D) ~ N(0, 1), h0 (L, N, H) ~ N(0, 0.5²), delta (N, O) ~ N(0, 1)."""
+        rng = np.random.default_rng([self.seed, 0])
+        x, h0 = rng.normal(size=(self.N, self.T, self.D)), 0.5 * rng.normal(size=(self.L, self.N, self.H))
+        return x, h0, rng.normal(size=(self.N, self.outputs))
+
+    def params(self) -> dict[str, np.ndarray]:
+        """W_ih{l} (H, D or H), W_hh{l} (H, H) ~ N(0, 1/fan_in), b_ih{l}, b_hh{l} (H,) ~ N(0, 0.1²);
+        the output Linear's W (O, H) ~ N(0, 1/H), b (O,) ~ N(0, 0.1²)."""
+        rng = np.random.default_rng([self.seed, 1])
+        params: dict[str, np.ndarray] = {}
+        for layer in range(self.L):
+            fan_in = self.D if layer == 0 else self.H
+            params[f"W_ih{layer}"] = rng.normal(size=(self.H, fan_in)) / np.sqrt(fan_in)
+            params[f"W_hh{layer}"] = rng.normal(size=(self.H, self.H)) / np.sqrt(self.H)
+            params[f"b_ih{layer}"] = 0.1 * rng.normal(size=self.H)
+            params[f"b_hh{layer}"] = 0.1 * rng.normal(size=self.H)
+        params["W"] = rng.normal(size=(self.outputs, self.H)) / np.sqrt(self.H)
+        params["b"] = 0.1 * rng.normal(size=self.outputs)
+        return params
+
+    def describe(self) -> str:
+        return (
+            f"RNNPhonemeClassifier(input_size={self.D}, hidden_size={self.H}, output_size={self.outputs}, "
+            f"num_layers={self.L}): x ({self.N}, {self.T}, {self.D}), h_0 ({self.L}, {self.N}, {self.H}); seed {self.seed}"
+        )
+
+
 #: The regularisation strengths drawn, shrinking to the first: 0.5 shows a reg term with no ½ (or two).
 REGS = (0.5, 0.0, 2.0)
 
 
 @st.composite
-def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase | TrainCase:
+def cnn_cases(draw: Any, spec: ModelSpec) -> CNNCase:
+    """CNN cases: 1 to 3 convolutions of 1 to 3 channels, kernels 1 to 3, strides 1 or 2 and
+    activations of the entry's, an input width that leaves each output 1 or 2 wide (and what a
+    stride skips), 1 to 3 samples of 1 or 2 channels, 2 or 3 classes."""
+    depth = draw(st.sampled_from(spec.depths))
+    channels = tuple(draw(st.integers(1, 3)) for _ in range(depth))
+    kernels = tuple(draw(st.integers(1, 3)) for _ in range(depth))
+    strides = tuple(draw(st.integers(1, 2)) for _ in range(depth))
+    activations = tuple(draw(st.sampled_from(spec.activations)) for _ in range(depth))
+    width = draw(st.integers(1, 2))
+    for k, s in zip(reversed(kernels), reversed(strides)):
+        width = (width - 1) * s + k + draw(st.integers(0, s - 1))  # the input width this layer's output comes from
+    N, C0, classes = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(2, 3))
+    return CNNCase(spec.name, N, C0, width, channels, kernels, strides, activations, classes, draw(st.integers(0, 2**16)))
+
+
+@st.composite
+def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase | TrainCase | CNNCase | RecurrentCase:
     """Cases of one class: a depth and a normalisation of the entry's, sizes up to 3 hidden units,
     4 samples and 4 classes (batchnorm: 2 samples at least, layernorm: 2 units per layer); a
-    fixed class's widths with 1 to 4 samples."""
+    fixed class's widths with 1 to 4 samples; a CNN's (cnn_cases); a recurrent classifier's 1 to 3
+    of each size, 2 or 3 outputs."""
+    if spec.form == "cnn":
+        return draw(cnn_cases(spec))
+    if spec.form == "recurrent":
+        N, T, D, H = (draw(st.integers(1, 3)) for _ in range(4))
+        L, outputs = draw(st.sampled_from(spec.depths)), draw(st.integers(2, 3))
+        return RecurrentCase(spec.name, N, T, D, H, L, outputs, draw(st.integers(0, 2**16)))
     if spec.form == "train":
         N = draw(st.integers(2, 6))
         D, C, batch, iters = draw(st.integers(1, 3)), draw(st.integers(2, 4)), draw(st.integers(1, N)), draw(st.integers(1, 4))

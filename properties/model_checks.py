@@ -11,6 +11,9 @@ grads is a failure of its own), under the `autodiff` tolerance. Failures name th
 layer functions, so a bug in one of them shows here too. A fixed class of layers with no loss
 (MyTorch's MLP0, MLP1, MLP4) goes through `model_forward_backward(model, params, X, dout)`:
 its output, dLdA0 and each Linear's dLdW and dLdb (`layers[2].dLdW`) against torch's VJP of dout.
+MyTorch's CNN goes through `model_classify` (its Z, loss, dLdA0 and every layer's dLdW, dLdb
+against torch's), its RNNPhonemeClassifier through `model_recurrent` (its logits, and dh0 and the
+gradients in the handout's convention: references/model_spec.py).
 """
 
 from __future__ import annotations
@@ -20,18 +23,22 @@ from typing import Any, Callable
 
 from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
-from gradverify.properties.model_cases import CaptioningCase, ModelCase, TrainCase, model_cases
+from gradverify.properties.model_cases import CaptioningCase, CNNCase, ModelCase, RecurrentCase, TrainCase, model_cases
 from gradverify.references.compare import Cause, Comparison, Where, compare, failed, tolerance_for
 from gradverify.references.model_spec import MODELS, ModelSpec
 
 ORACLE = "torch"
 
 
-def check_model(impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase) -> list[Comparison]:
+def check_model(impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase | CNNCase | RecurrentCase) -> list[Comparison]:
     """The loss and every parameter's gradient of the student's class against torch's (for a
     fixed class of layers, its output, dX and every parameter's gradient)."""
     from gradverify.references import model_torch
 
+    if isinstance(case, CNNCase):
+        return _check_cnn(impl, case)
+    if isinstance(case, RecurrentCase):
+        return _check_recurrent(impl, case)
     if isinstance(case, ModelCase) and case.spec.form == "forward_backward":
         return _check_layers(impl, case)
     if isinstance(case, TrainCase):
@@ -117,6 +124,63 @@ def _check_layers(impl: ModuleType, case: ModelCase) -> list[Comparison]:
         compare(Where(oracle=ORACLE, function=f"{spec.cls}.forward", quantity="out"), out, right_out, tol),
         compare(Where(oracle=ORACLE, function=spec.function, quantity="dLdA0"), dX, right_dX, tol),
         *_compare_grads(spec.function, grads, expected, lambda key: f"layers[{2 * int(key[1:])}].dLd{key[0]}"),
+    ]
+
+
+def _check_cnn(impl: ModuleType, case: CNNCase) -> list[Comparison]:
+    """MyTorch's CNN: model_classify's Z, loss, dLdA0 and each layer's dLdW and dLdb against torch's."""
+    from gradverify.references import model_torch
+
+    spec, (X, Y), params = case.spec, case.data(), case.params()
+    result = _called(impl, spec, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), Y.copy())
+    Z, loss, dX, grads = expect_tuple(spec.function, result, 4, "(Z, loss, dLdA0, grads)")
+    if not isinstance(grads, dict):
+        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(grads).__name__}, not a dict")
+    right_Z, right_loss, right_dX, expected = model_torch.evaluate_cnn(case.config(), params, X, Y)
+    tol = tolerance_for("autodiff", "float64")
+
+    def label(key: str) -> str:
+        if key in ("W", "b"):
+            return f"linear_layer.dLd{key}"
+        return f"convolutional_layers[{key[1:]}].conv1d_stride1.dLd{key[0]}"
+
+    return [
+        compare(Where(oracle=ORACLE, function=f"{spec.cls}.forward", quantity="Z"), Z, right_Z, tol),
+        compare(
+            Where(oracle=ORACLE, function=spec.function, quantity="self.loss"),
+            expect_float(spec.function, loss, "the loss"),
+            right_loss,
+            tol,
+        ),
+        compare(Where(oracle=ORACLE, function=spec.function, quantity="dLdA0"), dX, right_dX, tol),
+        *_compare_grads(spec.function, grads, expected, label),
+    ]
+
+
+def _check_recurrent(impl: ModuleType, case: RecurrentCase) -> list[Comparison]:
+    """MyTorch's RNNPhonemeClassifier: model_recurrent's logits against torch's; dh0 and each
+    cell's dW_ih, dW_hh, db_ih, db_hh against torch's VJP of delta over N (the handout returns
+    dh / batch_size, RNNCell averages), the output Linear's dLdW and dLdb against the VJP itself."""
+    from gradverify.references import model_torch
+
+    spec, (X, h0, delta), params = case.spec, case.data(), case.params()
+    result = _called(impl, spec, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), h0.copy(), delta.copy())
+    logits, dh0, grads = expect_tuple(spec.function, result, 3, "(logits, dh0, grads)")
+    if not isinstance(grads, dict):
+        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(grads).__name__}, not a dict")
+    right_logits, right_dh0, vjp = model_torch.evaluate_recurrent(case.config(), params, X, h0, delta)
+    expected = {key: g if key in ("W", "b") else g / case.N for key, g in vjp.items()}
+    tol = tolerance_for("autodiff", "float64")
+
+    def label(key: str) -> str:
+        if key in ("W", "b"):
+            return f"output_layer.dLd{key}"
+        return f"rnn[{key[-1]}].d{key[:-1]}"
+
+    return [
+        compare(Where(oracle=ORACLE, function=f"{spec.cls}.forward", quantity="logits"), logits, right_logits, tol),
+        compare(Where(oracle=ORACLE, function=spec.function, quantity="dh_0"), dh0, right_dh0 / case.N, tol),
+        *_compare_grads(spec.function, grads, expected, label),
     ]
 
 

@@ -42,7 +42,33 @@ CS231n's LinearClassifier.train (form "train", through model_train(model, config
 (W, loss_history)) is run after np.random.seed(seed) on a LinearSVM; its reference replays the
 same random stream: W = 0.001·randn(D, C), then per iteration a batch of np.random.choice(N,
 batch_size) — with replacement, the handout's hint, or without: either form is accepted — its
-svm loss and dW (the svm_loss_vectorized op's torch reference) and W ← W − lr·dW. This module
+svm loss and dW (the svm_loss_vectorized op's torch reference) and W ← W − lr·dW.
+
+MyTorch's CNN (HW2P1, form "cnn") owns its criterion: it goes through
+
+    model_classify(model, config, params, X, Y) -> (Z, loss, dLdA0, grads)
+
+config: input_width W₀, num_input_channels C₀, num_channels [C₁, …], kernel_sizes, strides,
+num_linear_neurons O, activations ["tanh" | "relu" | "sigmoid", …]; params: W0 (C₁, C₀, k₀), b0
+(C₁,), … of its Conv1d layers and W (O, C_L·W_L), b (O,) of its Linear; X (N, C₀, W₀); Y (N, O)
+one-hot. The adapter builds CNN(…, criterion=CrossEntropyLoss()), sets each layer's weights,
+calls forward(X) and backward(Y); Z, self.loss, dLdA0 and each dLdW, dLdb (sums over the batch:
+the criterion's 1/N is in the gradient it starts from) are against
+
+    h_{l+1} = act_l(conv1d(h_l, W_l, b_l, stride_l)),  Z = flatten(h_L)·Wᵀ + bᵀ,
+    loss = softmax cross-entropy of Z at Y, mean over N
+
+and its gradients by torch.autograd. MyTorch's RNNPhonemeClassifier (HW3P1, form "recurrent")
+goes through
+
+    model_recurrent(model, config, params, X, h0, delta) -> (logits, dh0, grads)
+
+config: input_size D, hidden_size H, output_size O, num_layers L; params: W_ih{l}, W_hh{l},
+b_ih{l}, b_hh{l} of each RNNCell, W (O, H), b (O,) of its output Linear; X (N, T, D), h0 (L, N,
+H), delta (N, O) a random gradient of the logits. forward(X, h0) is against the stacked cells'
+logits = h_T[L−1]·Wᵀ + bᵀ; backward(delta) against the VJP g of delta in the handout's
+convention: it returns dh0 = g_h0 / N and each cell's dW_ih, … are g / N (RNNCell averages over
+the batch), while the output Linear's dLdW and dLdb are g itself (Linear sums). This module
 imports nothing but the stdlib.
 """
 
@@ -51,7 +77,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 #: The one protocol function every model item calls (an adapter defines it).
-MODEL_FUNCTIONS: tuple[str, ...] = ("model_loss", "model_forward_backward", "model_train")
+MODEL_FUNCTIONS: tuple[str, ...] = ("model_loss", "model_forward_backward", "model_train", "model_classify", "model_recurrent")
+
+#: The student's method each form's failures name (for form "loss": "<cls>.loss") and the
+#: adapter's function it calls (for form "loss" and "captioning": model_loss).
+FORM_METHODS = {"forward_backward": "backward", "cnn": "backward", "recurrent": "backward"}
+FORM_FUNCTIONS = {
+    "forward_backward": "model_forward_backward",
+    "train": "model_train",
+    "cnn": "model_classify",
+    "recurrent": "model_recurrent",
+}
 
 
 @dataclass(frozen=True)
@@ -67,22 +103,27 @@ class ModelSpec:
     depths: tuple[int, ...]
     normalizations: tuple[str | None, ...] = (None,)
     #: "loss": loss(X, y) -> (loss, grads), through model_loss; "forward_backward": fixed layers,
-    #: forward(A0) and backward(dLdA), through model_forward_backward
+    #: forward(A0) and backward(dLdA), through model_forward_backward; "captioning", "train",
+    #: "cnn", "recurrent": above
     form: str = "loss"
     #: a fixed class's widths, input to output (MLP1: 2, 3, 2); () for a class built to size
     widths: tuple[int, ...] = ()
     #: the recurrent cells a captioning model is built with (cell_type), in shrinking order
     cells: tuple[str, ...] = ()
+    #: the activations a CNN's convolutions are followed by, drawn per layer
+    activations: tuple[str, ...] = ()
 
     @property
     def function(self) -> str:
         """The student's method the item names in its failures: "FullyConnectedNet.loss", "MLP1.backward"."""
-        return {"forward_backward": f"{self.cls}.backward", "train": "LinearClassifier.train"}.get(self.form, f"{self.cls}.loss")
+        if self.form == "train":
+            return "LinearClassifier.train"
+        return f"{self.cls}.{FORM_METHODS.get(self.form, 'loss')}"
 
     @property
     def protocol(self) -> str:
         """The adapter's function the item calls."""
-        return {"forward_backward": "model_forward_backward", "train": "model_train"}.get(self.form, "model_loss")
+        return FORM_FUNCTIONS.get(self.form, "model_loss")
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -131,6 +172,23 @@ MODELS: dict[str, ModelSpec] = {
                 widths=widths,
             )
             for name, widths in (("MLP0", (2, 3)), ("MLP1", (2, 3, 2)), ("MLP4", (2, 4, 8, 8, 4, 2)))
+        ),
+        ModelSpec(
+            "cnn",
+            "CNN",
+            "models.cnn",
+            "{Conv1d → Tanh | ReLU | Sigmoid} × L → Flatten → Linear → CrossEntropyLoss",
+            depths=(1, 2, 3),
+            form="cnn",
+            activations=("tanh", "relu", "sigmoid"),
+        ),
+        ModelSpec(
+            "rnn_phoneme_classifier",
+            "RNNPhonemeClassifier",
+            "models.rnn_classifier",
+            "RNNCell × L stacked, over T steps from h0 → Linear on the last step's top hidden state",
+            depths=(1, 2, 3),
+            form="recurrent",
         ),
     )
 }

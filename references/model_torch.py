@@ -104,3 +104,55 @@ def evaluate_layers(
         h = torch.relu(h @ tensors[f"W{layer}"].T + tensors[f"b{layer}"].T)
     grads = torch.autograd.grad(h, [x, *tensors.values()], torch.tensor(dout, dtype=torch.float64))
     return h.detach().numpy().copy(), grads[0].numpy().copy(), {k: g.numpy().copy() for k, g in zip(tensors, grads[1:])}
+
+
+#: MyTorch's activation classes a CNN's convolutions may each be followed by, in PyTorch.
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
+
+
+def evaluate_cnn(
+    config: dict[str, Any], params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray, dict[str, np.ndarray]]:
+    """MyTorch's CNN (HW2P1): h_{l+1} = act_l(conv1d(h_l, W_l, b_l, stride_l)), Z = flatten(h_L)·Wᵀ + bᵀ,
+    loss = softmax cross-entropy of Z against one-hot Y, mean over N; (Z, loss, dX, each
+    parameter's gradient of the loss).
+
+    config: {"strides": [s₀, …], "activations": ["tanh" | "relu" | "sigmoid", …]}; params: W0
+    (C₁, C₀, k₀), b0 (C₁,), …, W (O, C_L·W_L), b (O,); X (N, C₀, W₀); Y (N, O) one-hot."""
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    h = x
+    for layer, (stride, act) in enumerate(zip(config["strides"], config["activations"])):
+        h = ACTIVATIONS[act](F.conv1d(h, t[f"W{layer}"], t[f"b{layer}"], stride=stride))
+    Z = h.flatten(1) @ t["W"].T + t["b"]
+    loss = F.cross_entropy(Z, torch.tensor(np.argmax(Y, axis=1), dtype=torch.int64))
+    grads = torch.autograd.grad(loss, [x, *t.values()])
+    return (
+        Z.detach().numpy().copy(),
+        float(loss.detach()),
+        grads[0].numpy().copy(),
+        {k: g.numpy().copy() for k, g in zip(t, grads[1:])},
+    )
+
+
+def evaluate_recurrent(
+    config: dict[str, Any], params: dict[str, np.ndarray], X: np.ndarray, h0: np.ndarray, delta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """MyTorch's RNNPhonemeClassifier (HW3P1): L stacked cells over T steps,
+    h_t[l] = tanh(h_t[l−1]·W_ihₗᵀ + b_ihₗ + h_{t−1}[l]·W_hhₗᵀ + b_hhₗ) (h_t[−1] = x_t), logits =
+    h_T[L−1]·Wᵀ + bᵀ; (logits, and the VJP of `delta` with respect to h0 and each parameter).
+
+    config: {"num_layers": L}; params: W_ih0 (H, D), W_hh0 (H, H), b_ih0 (H,), b_hh0 (H,), …,
+    W (O, H), b (O,); X (N, T, D); h0 (L, N, H); delta (N, O)."""
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    h_0 = torch.tensor(h0, dtype=torch.float64, requires_grad=True)
+    x = torch.tensor(X, dtype=torch.float64)
+    hidden = list(h_0.unbind(0))
+    for step in range(x.shape[1]):
+        inputs = x[:, step, :]
+        for layer in range(config["num_layers"]):
+            pre = inputs @ t[f"W_ih{layer}"].T + t[f"b_ih{layer}"] + hidden[layer] @ t[f"W_hh{layer}"].T + t[f"b_hh{layer}"]
+            hidden[layer] = inputs = torch.tanh(pre)
+    logits = hidden[-1] @ t["W"].T + t["b"]
+    grads = torch.autograd.grad(logits, [h_0, *t.values()], torch.tensor(delta, dtype=torch.float64))
+    return logits.detach().numpy().copy(), grads[0].numpy().copy(), {k: g.numpy().copy() for k, g in zip(t, grads[1:])}

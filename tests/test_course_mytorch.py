@@ -25,7 +25,7 @@ from gradverify.grading.rubric import load_rubric
 from gradverify.references.compare import Cause
 
 SOURCE = Path(__file__).resolve().parents[1] / "impl" / "mytorch"
-POINTS = {"mytorch-hw1": 100, "mytorch-hw2": 90, "mytorch-hw3": 25}
+POINTS = {"mytorch-hw1": 100, "mytorch-hw2": 100, "mytorch-hw3": 35}
 #: The bugs: (the rubric, the module, the text replaced once, the new text, the items it costs: a
 #: class's own, and those of the classes that run it).
 BUGS = {
@@ -57,7 +57,27 @@ BUGS = {
         "        self.dLdb = np.mean(dLdZ, axis=(0, 2, 3))\n",
         {"conv2d", "conv_transpose2d"},  # ConvTranspose2d runs a Conv2d_stride1 too
     ),
-    "rnn_cell_dw_hh_subtracted": ("mytorch-hw3", "rnn_cell.py", "        self.dW_hh += ", "        self.dW_hh -= ", {"rnn_cell"}),
+    "rnn_cell_dw_hh_subtracted": (
+        "mytorch-hw3",
+        "rnn_cell.py",
+        "        self.dW_hh += ",
+        "        self.dW_hh -= ",
+        {"rnn_cell", "rnn_phoneme_classifier"},  # the classifier runs its cells
+    ),
+    "cnn_backward_activations_in_forward_order": (
+        "mytorch-hw2",
+        "models/cnn.py",
+        "zip(self.convolutional_layers[::-1], self.activations[::-1])",
+        "zip(self.convolutional_layers[::-1], self.activations)",
+        {"cnn"},
+    ),
+    "rnn_classifier_next_step_gradient_forgotten": (
+        "mytorch-hw3",
+        "models/rnn_classifier.py",
+        "                    dh[layer - 1] += dx\n",
+        "                    dh[layer - 1] = dx\n",
+        {"rnn_phoneme_classifier"},
+    ),
 }
 
 
@@ -167,6 +187,51 @@ def _mlp1_verdict(m: dict) -> bool:
     return np.allclose(dA0, a.grad.numpy(), rtol=1e-10)
 
 
+def _cnn_verdict(m: dict) -> bool:
+    """HW2P1's CNN of three Conv1d layers (Tanh, ReLU, Sigmoid, as its autograder builds it) against
+    the same network in torch: dLdA0 and the first layer's dLdW."""
+    rng = np.random.default_rng(6)
+    weights = [rng.normal(size=s) for s in ((3, 2, 3), (2, 3, 2), (2, 2, 2))]
+    biases, W, b = [rng.normal(size=c) for c in (3, 2, 2)], rng.normal(size=(3, 4)), rng.normal(size=(3, 1))
+    draws = iter(w.copy() for w in weights)
+    bias_draws = iter([*(c.copy() for c in biases), b.reshape(-1).copy()])
+    net = m["CNN"](
+        *(9, 2, [3, 2, 2], [3, 2, 2], [1, 2, 1], 3, [m["Tanh"](), m["ReLU"](), m["Sigmoid"]()]),
+        *(lambda *s: next(draws), lambda *s: next(bias_draws), lambda *s: W.copy(), m["CrossEntropyLoss"](), 0.1),
+    )
+    A, labels = rng.normal(size=(2, 2, 9)), np.eye(3)[[0, 2]]
+    net.forward(A.copy())
+    try:
+        dA0 = net.backward(labels.copy())
+    except ValueError:  # an activation's backward meets another layer's shapes
+        return False
+    a, w0 = torch.tensor(A, requires_grad=True), torch.tensor(weights[0], requires_grad=True)
+    h = a
+    for layer, (act, stride) in enumerate(zip((torch.tanh, torch.relu, torch.sigmoid), (1, 2, 1))):
+        h = act(F.conv1d(h, w0 if layer == 0 else torch.tensor(weights[layer]), torch.tensor(biases[layer]), stride=stride))
+    F.cross_entropy(h.flatten(1) @ torch.tensor(W).T + torch.tensor(b).T, torch.tensor([0, 2])).backward()
+    first = net.convolutional_layers[0].conv1d_stride1.dLdW
+    return np.allclose(dA0, a.grad.numpy(), rtol=1e-10) and np.allclose(first, w0.grad.numpy(), rtol=1e-10)
+
+
+def _rnn_classifier_verdict(m: dict) -> bool:
+    """HW3P1's RNNPhonemeClassifier of two layers over three steps against torch.nn.RNN: the
+    dh_0 it returns is torch's gradient of h_0 over the batch, as the handout divides it."""
+    rng = np.random.default_rng(7)
+    N, x, h0, delta = 2, rng.normal(size=(2, 3, 3)), rng.normal(size=(2, 2, 4)), rng.normal(size=(2, 2))
+    ref = torch.nn.RNN(3, 4, num_layers=2, batch_first=True).double()
+    net = m["RNNPhonemeClassifier"](3, 4, 2, num_layers=2)
+    cells = [[p.detach().numpy().copy() for p in ref.all_weights[layer]] for layer in range(2)]
+    W, b = rng.normal(size=(2, 4)), rng.normal(size=2)
+    net.init_weights(cells, [W.copy(), b.copy()])
+    net.forward(x.copy(), h0.copy())
+    dh0 = net.backward(delta.copy())
+    h_0 = torch.tensor(h0, requires_grad=True)
+    out, _ = ref(torch.tensor(x), h_0)
+    (out[:, -1] @ torch.tensor(W).T + torch.tensor(b)).backward(torch.tensor(delta))
+    return np.allclose(dh0, h_0.grad.numpy() / N, rtol=1e-10)
+
+
 def _sgd_verdict(m: dict) -> bool:
     """Three steps of the class against torch.optim.SGD(momentum=0.9) on one layer's W."""
     import types
@@ -203,6 +268,8 @@ VERDICTS = {
     "mlp1_backward_in_forward_order": _mlp1_verdict,
     "conv2d_stride1_dldb_averaged": _conv2d_verdict,
     "rnn_cell_dw_hh_subtracted": _rnn_verdict,
+    "cnn_backward_activations_in_forward_order": _cnn_verdict,
+    "rnn_classifier_next_step_gradient_forgotten": _rnn_classifier_verdict,
 }
 
 

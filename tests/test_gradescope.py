@@ -218,10 +218,10 @@ def test_the_gradescope_docs_state_the_worst_case_of_the_rubric_s_timeouts():
 
 def test_run_autograder_grades_a_mytorch_handin_with_a_mytorch_rubric(tmp_path):
     """An 11-785 handin (the mytorch/ package) under the shipped mytorch-hw3 rubric as the
-    autograder's rubric.toml (on few examples): both cells graded, full marks."""
+    autograder's rubric.toml (on few examples): both cells and the classifier graded, full marks."""
     rubric = SHIPPED_RUBRICS["mytorch-hw3"].read_text().replace("examples = 15", "examples = 3", 1)
     source = ROOT / "impl" / "mytorch"
     files = {f"mytorch/{p.relative_to(source).as_posix()}": p.read_text() for p in sorted(source.rglob("*.py"))}
     results, printed = _autograder(tmp_path, files, rubric)
-    assert results["score"] == 25 and [t["status"] for t in results["tests"]] == ["passed", "passed"]
+    assert results["score"] == 35 and [t["status"] for t in results["tests"]] == ["passed"] * 3
     assert results["extra_data"]["handed_in"][0].startswith("graded mytorch/rnn_cell.py, with the")

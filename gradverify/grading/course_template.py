@@ -76,6 +76,14 @@ def _mytorch(path: str, *names: str, imports: str = "", given: tuple[str, ...] =
     return Module(f"mytorch/{path}", given=given, only=names, imports=f"\n{imports}\n" if imports else "", classes=True)
 
 
+#: HW1P1's classes the later homeworks' models build on, given whole in their handouts (the
+#: course has students copy in their own HW1P1 code).
+HW1_GIVEN = {
+    "nn/activation": _mytorch("nn/activation", given=("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax")),
+    "nn/linear": _mytorch("nn/linear", given=("Linear",)),
+    "nn/loss": _mytorch("nn/loss", given=("MSELoss", "CrossEntropyLoss"), imports="from mytorch.nn.activation import Softmax"),
+}
+
 #: fc_net.py's import of the student's layers, as the handout has it.
 FC_NET_IMPORTS = "\nfrom ..layers import *  # noqa: F401,F403 - the handout's own import\n"
 
@@ -139,6 +147,7 @@ HANDOUTS: dict[str, Handout] = {
     "mytorch-hw2": Handout(
         "mytorch",
         {
+            **HW1_GIVEN,
             "resampling": _mytorch("resampling", "Upsample1d", "Downsample1d", "Upsample2d", "Downsample2d"),
             "flatten": _mytorch("flatten", "Flatten"),
             "ConvTranspose": _mytorch(
@@ -155,15 +164,25 @@ HANDOUTS: dict[str, Handout] = {
                 *("MaxPool2d_stride1", "MaxPool2d", "MeanPool2d_stride1", "MeanPool2d"),
                 imports="from mytorch.resampling import Downsample2d",
             ),
+            "models/cnn": _mytorch(
+                "models/cnn",
+                "CNN",
+                imports="from mytorch.Conv1d import Conv1d\nfrom mytorch.flatten import Flatten\nfrom mytorch.nn.linear import Linear",
+            ),
         },
         MYTORCH_HEADER,
     ),
     "mytorch-hw3": Handout(
         "mytorch",
         {
-            "nn/activation": _mytorch("nn/activation", given=("ReLU", "Sigmoid", "Tanh", "GELU", "Softmax")),
+            **HW1_GIVEN,
             "rnn_cell": _mytorch("rnn_cell", "RNNCell", imports="from mytorch.nn.activation import Tanh"),
             "gru_cell": _mytorch("gru_cell", "GRUCell", imports="from mytorch.nn.activation import Sigmoid, Tanh"),
+            "models/rnn_classifier": _mytorch(
+                "models/rnn_classifier",
+                "RNNPhonemeClassifier",
+                imports="from mytorch.nn.linear import Linear\nfrom mytorch.rnn_cell import RNNCell",
+            ),
         },
         MYTORCH_HEADER,
     ),

@@ -3,7 +3,7 @@ solution of the course rubrics mytorch-hw1, mytorch-hw2 and mytorch-hw3 (docs/co
 and the library the shipped `mytorch` adapter is tested on. Laid out as the handouts lay it out:
 
     nn/            HW1P1: activation.py, linear.py, loss.py, batchnorm.py
-    models/        HW1P1: mlp.py (MLP0, MLP1, MLP4)
+    models/        HW1P1: mlp.py (MLP0, MLP1, MLP4); HW2P1: cnn.py (CNN); HW3P1: rnn_classifier.py
     optim/         HW1P1: sgd.py (SGD, torch's momentum buffer)
     Conv1d.py      HW2P1: Conv1d_stride1 and Conv1d (a stride-1 convolution, then Downsample1d)
     Conv2d.py      HW2P1: Conv2d_stride1 and Conv2d

@@ -34,6 +34,15 @@ CS231n's functions (docs/layers.md) or the MLP protocol's (docs/protocol.md):
         the protocol's loss and loss_backward for mse, as they are.
     MLP0(), MLP1(), MLP4()   self.layers (Linear and ReLU in turn); forward(A0), backward(dLdA)
         model_forward_backward (the `model` items): each Linear given W{i}, b{i} as they are.
+    CNN(input_width, num_input_channels, num_channels, kernel_sizes, strides, num_linear_neurons,
+        activations, conv_weight_init_fn, bias_init_fn, linear_weight_init_fn, criterion, lr)
+        forward(A) -> Z; backward(labels) -> dLdA0, setting self.loss
+        model_classify: the student's activations and CrossEntropyLoss; the weights set as the
+        attributes the handout names (convolutional_layers[l].conv1d_stride1.W, linear_layer.W).
+    RNNPhonemeClassifier(input_size, hidden_size, output_size, num_layers)   self.rnn (RNNCells),
+        self.output_layer (Linear); init_weights(rnn_weights, linear_weights); forward(x, h_0) ->
+        logits; backward(delta) -> dh_0 / batch_size
+        model_recurrent: weights through init_weights; the cells' zero_grad() before backward.
     Conv2d(in_channels, out_channels, kernel_size, stride, padding=0, weight_init_fn, bias_init_fn)
         a Conv2d_stride1 (attribute conv2d_stride1: W (out, in, k, k), b (out,), dLdW, dLdb, sums
         over the batch) then a Downsample2d(stride), over the input zero-padded by `padding`
@@ -193,8 +202,8 @@ COURSE_NAMES = {
     "loss_backward:mse": ("MSELoss.backward", {}),
 }
 
-#: The models of fixed layers (references/model_spec.py MODELS), by the course's class.
-MODEL_CLASSES = {"mlp0": "MLP0", "mlp1": "MLP1", "mlp4": "MLP4"}
+#: The model classes (references/model_spec.py MODELS), by the course's class.
+MODEL_CLASSES = {"mlp0": "MLP0", "mlp1": "MLP1", "mlp4": "MLP4", "cnn": "CNN", "rnn_phoneme_classifier": "RNNPhonemeClassifier"}
 
 #: The MLP protocol's activations and loss that MyTorch's classes compute, and their classes.
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "softmax")
@@ -383,6 +392,51 @@ def model_forward_backward(model, params, X, dout):
     for i, layer in enumerate(linears):
         grads[f"W{i}"], grads[f"b{i}"] = layer.dLdW, layer.dLdb
     return out, dX, grads
+
+
+def _zeros(*shape):
+    return np.zeros(shape)
+
+
+def model_classify(model, config, params, X, Y):
+    """The student's CNN built with config's sizes, their activation classes and CrossEntropyLoss
+    as its criterion, each layer then given its weights as the handout's attributes
+    (convolutional_layers[l].conv1d_stride1.W and .b, linear_layer.W and .b (O, 1));
+    (forward(X), self.loss, backward(Y), each layer's dLdW and dLdb, dLdb of the Linear as a vector)."""
+    activations = [_course(ACTIVATION_CLASSES[name])() for name in config["activations"]]
+    sizes = [config[key] for key in ("input_width", "num_input_channels")]
+    sizes += [list(config[key]) for key in ("num_channels", "kernel_sizes", "strides")]
+    net = _course(MODEL_CLASSES[model])(
+        *sizes, config["num_linear_neurons"], activations, _zeros, _zeros, _zeros, _course("CrossEntropyLoss")(), 1e-3
+    )
+    for i, conv in enumerate(net.convolutional_layers):
+        conv.conv1d_stride1.W, conv.conv1d_stride1.b = _float(params[f"W{i}"]), _float(params[f"b{i}"])
+    net.linear_layer.W, net.linear_layer.b = _float(params["W"]), _float(params["b"]).reshape(-1, 1)
+    Z = net.forward(_float(X))
+    dX = net.backward(_float(Y))
+    grads = {"W": net.linear_layer.dLdW, "b": np.reshape(net.linear_layer.dLdb, -1)}
+    for i, conv in enumerate(net.convolutional_layers):
+        grads[f"W{i}"], grads[f"b{i}"] = conv.conv1d_stride1.dLdW, conv.conv1d_stride1.dLdb
+    return Z, getattr(net, "loss", None), dX, grads
+
+
+def model_recurrent(model, config, params, X, h0, delta):
+    """The student's RNNPhonemeClassifier built with config's sizes, given params through its
+    init_weights; (forward(X, h0), backward(delta), each cell's dW_ih, dW_hh, db_ih, db_hh — zeroed
+    between the two — and the output Linear's dLdW and dLdb, as a vector)."""
+    layers = config["num_layers"]
+    net = _course(MODEL_CLASSES[model])(config["input_size"], config["hidden_size"], config["output_size"], num_layers=layers)
+    cells = [[_float(params[f"{key}{layer}"]) for key in ("W_ih", "W_hh", "b_ih", "b_hh")] for layer in range(layers)]
+    net.init_weights(cells, [_float(params["W"]), _float(params["b"])])
+    logits = net.forward(_float(X), _float(h0))
+    for cell in net.rnn:
+        cell.zero_grad()
+    dh0 = net.backward(_float(delta))
+    grads = {"W": net.output_layer.dLdW, "b": np.reshape(net.output_layer.dLdb, -1)}
+    for layer, cell in enumerate(net.rnn):
+        for key in ("W_ih", "W_hh", "b_ih", "b_hh"):
+            grads[f"{key}{layer}"] = getattr(cell, f"d{key}")
+    return logits, dh0, grads
 
 
 def _stepped(w, dw, lr, momentum, velocity):
