@@ -187,6 +187,68 @@ class TrainCase:
 
 
 @dataclass(frozen=True)
+class ConvNetCase:
+    """A case of CS231n's ThreeLayerConvNet: N images (C, H, W), F filters of size k (odd, so the
+    convolution keeps the size), M hidden units, K classes, reg."""
+
+    model: str
+    N: int
+    C: int
+    H: int
+    W: int
+    filters: int
+    filter_size: int
+    hidden: int
+    classes: int
+    reg: float
+    seed: int
+
+    @property
+    def spec(self) -> ModelSpec:
+        return MODELS[self.model]
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "input_dim": [self.C, self.H, self.W],
+            "num_filters": self.filters,
+            "filter_size": self.filter_size,
+            "hidden_dim": self.hidden,
+            "num_classes": self.classes,
+            "reg": self.reg,
+        }
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        """X (N, C, H, W) ~ N(0, 1), y (N,) uniform labels."""
+        rng = np.random.default_rng([self.seed, 0])
+        return rng.normal(size=(self.N, self.C, self.H, self.W)), rng.integers(0, self.classes, size=self.N)
+
+    def params(self) -> dict[str, np.ndarray]:
+        """W1 (F, C, k, k), W2 (F·(H/2)·(W/2), M), W3 (M, K), each ~ N(0, 1/fan_in); b1, b2, b3 ~ N(0, 0.1²)."""
+        rng = np.random.default_rng([self.seed, 1])
+        pooled = self.filters * (self.H // 2) * (self.W // 2)
+        shapes = {
+            "W1": (self.filters, self.C, self.filter_size, self.filter_size),
+            "b1": (self.filters,),
+            "W2": (pooled, self.hidden),
+            "b2": (self.hidden,),
+            "W3": (self.hidden, self.classes),
+            "b3": (self.classes,),
+        }
+        return {
+            key: rng.normal(size=shape)
+            * (0.1 if len(shape) == 1 else 1 / np.sqrt(np.prod(shape[1:]) if key == "W1" else shape[0]))
+            for key, shape in shapes.items()
+        }
+
+    def describe(self) -> str:
+        return (
+            f"ThreeLayerConvNet(input_dim=({self.C}, {self.H}, {self.W}), num_filters={self.filters}, "
+            f"filter_size={self.filter_size}, hidden_dim={self.hidden}, num_classes={self.classes}, reg={self.reg:g}): "
+            f"X ({self.N}, {self.C}, {self.H}, {self.W}); seed {self.seed}"
+        )
+
+
+@dataclass(frozen=True)
 class CNNCase:
     """A case of MyTorch's CNN (HW2P1): N samples of C0 channels and width W0, a Conv1d per entry
     of channels, kernels, strides and activations, then Flatten and a Linear to `classes`."""
@@ -322,13 +384,24 @@ def cnn_cases(draw: Any, spec: ModelSpec) -> CNNCase:
 
 
 @st.composite
-def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase | TrainCase | CNNCase | RecurrentCase:
+def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase | TrainCase | ConvNetCase | CNNCase | RecurrentCase:
     """Cases of one class: a depth and a normalisation of the entry's, sizes up to 3 hidden units,
     4 samples and 4 classes (batchnorm: 2 samples at least, layernorm: 2 units per layer); a
     fixed class's widths with 1 to 4 samples; a CNN's (cnn_cases); a recurrent classifier's 1 to 3
-    of each size, 2 or 3 outputs."""
+    of each size, 2 or 3 outputs; a ThreeLayerConvNet's images 2 or 4 high and wide, filters of 1
+    or 3."""
     if spec.form == "cnn":
         return draw(cnn_cases(spec))
+    if spec.form == "conv":
+        N, C, H, W = (
+            draw(st.integers(1, 3)),
+            draw(st.integers(1, 2)),
+            draw(st.sampled_from((2, 4))),
+            draw(st.sampled_from((2, 4))),
+        )
+        filters, size, hidden = draw(st.integers(1, 2)), draw(st.sampled_from((1, 3))), draw(st.integers(1, 3))
+        classes, reg = draw(st.integers(2, 3)), draw(st.sampled_from(REGS))
+        return ConvNetCase(spec.name, N, C, H, W, filters, size, hidden, classes, reg, draw(st.integers(0, 2**16)))
     if spec.form == "recurrent":
         N, T, D, H = (draw(st.integers(1, 3)) for _ in range(4))
         L, outputs = draw(st.sampled_from(spec.depths)), draw(st.integers(2, 3))

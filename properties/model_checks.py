@@ -23,14 +23,24 @@ from typing import Any, Callable
 
 from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
-from gradverify.properties.model_cases import CaptioningCase, CNNCase, ModelCase, RecurrentCase, TrainCase, model_cases
+from gradverify.properties.model_cases import (
+    CaptioningCase,
+    CNNCase,
+    ConvNetCase,
+    ModelCase,
+    RecurrentCase,
+    TrainCase,
+    model_cases,
+)
 from gradverify.references.compare import Cause, Comparison, Where, compare, failed, tolerance_for
 from gradverify.references.model_spec import MODELS, ModelSpec
 
 ORACLE = "torch"
 
 
-def check_model(impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase | CNNCase | RecurrentCase) -> list[Comparison]:
+def check_model(
+    impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase | ConvNetCase | CNNCase | RecurrentCase
+) -> list[Comparison]:
     """The loss and every parameter's gradient of the student's class against torch's (for a
     fixed class of layers, its output, dX and every parameter's gradient)."""
     from gradverify.references import model_torch
@@ -44,7 +54,9 @@ def check_model(impl: ModuleType, case: ModelCase | CaptioningCase | TrainCase |
     if isinstance(case, TrainCase):
         return _check_train(impl, case)
     spec, (X, y), params = case.spec, case.data(), case.params()
-    reference = model_torch.evaluate_captioning if isinstance(case, CaptioningCase) else model_torch.evaluate
+    reference = {CaptioningCase: model_torch.evaluate_captioning, ConvNetCase: model_torch.evaluate_conv_net}.get(
+        type(case), model_torch.evaluate
+    )
     result = _called(impl, spec, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), y.copy())
     value, grads = expect_pair(spec.function, result, "(loss, grads)")
     loss = expect_float(spec.function, value, "the loss")

@@ -44,6 +44,16 @@ same random stream: W = 0.001·randn(D, C), then per iteration a batch of np.ran
 batch_size) — with replacement, the handout's hint, or without: either form is accepted — its
 svm loss and dW (the svm_loss_vectorized op's torch reference) and W ← W − lr·dW.
 
+CS231n's ThreeLayerConvNet (form "conv") goes through model_loss too, with X (N, C, H, W) and
+config: input_dim (C, H, W), num_filters F, filter_size k (odd), hidden_dim M, num_classes K,
+reg. Its reference:
+
+    h = maxpool₂ₓ₂(relu(conv(X, W1, b1; stride 1, pad (k − 1)/2))),  s = relu(h·W2 + b2)·W3 + b3
+    loss = softmax cross-entropy of s, mean over N, + ½·reg·(‖W1‖² + ‖W2‖² + ‖W3‖²)
+
+The handout's class builds on its given layer_utils.py and fast_layers.py (whose backward needs
+a compiled Cython extension); the cs231n adapter serves NumPy versions of both (its GIVEN).
+
 MyTorch's CNN (HW2P1, form "cnn") owns its criterion: it goes through
 
     model_classify(model, config, params, X, Y) -> (Z, loss, dLdA0, grads)
@@ -143,6 +153,14 @@ MODELS: dict[str, ModelSpec] = {
             "{affine → [batch/layer norm] → relu} × (L − 1) → affine → softmax loss, + ½·reg·Σ_l ‖W_l‖²",
             depths=(1, 2),
             normalizations=(None, "batchnorm", "layernorm"),
+        ),
+        ModelSpec(
+            "three_layer_conv_net",
+            "ThreeLayerConvNet",
+            "classifiers.cnn",
+            "conv → relu → 2×2 max pool → affine → relu → affine → softmax loss, + ½·reg·(‖W1‖² + ‖W2‖² + ‖W3‖²)",
+            depths=(1,),
+            form="conv",
         ),
         ModelSpec(
             "linear_classifier_train",

@@ -44,6 +44,24 @@ def evaluate(
     return float(loss.detach()), {k: g.numpy().copy() for k, g in zip(tensors, grads)}
 
 
+def evaluate_conv_net(
+    config: dict[str, Any], params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
+) -> tuple[float, dict[str, np.ndarray]]:
+    """CS231n's ThreeLayerConvNet (references/model_spec.py) and each parameter's gradient:
+    conv (stride 1, size kept) → relu → 2×2 max pool → affine → relu → affine → softmax loss, + ½·reg·Σ‖W‖².
+
+    params: W1 (F, C, k, k), b1 (F,), W2 (F·(H/2)·(W/2), M), b2 (M,), W3 (M, K), b3 (K,); X (N, C, H, W)."""
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    pad = (config["filter_size"] - 1) // 2
+    h = torch.relu(F.conv2d(torch.tensor(X, dtype=torch.float64), t["W1"], t["b1"], stride=1, padding=pad))
+    h = F.max_pool2d(h, 2, 2).flatten(1)
+    scores = torch.relu(h @ t["W2"] + t["b2"]) @ t["W3"] + t["b3"]
+    loss = F.cross_entropy(scores, torch.tensor(y, dtype=torch.int64))
+    loss = loss + 0.5 * config["reg"] * sum(torch.sum(t[key] ** 2) for key in ("W1", "W2", "W3"))
+    grads = torch.autograd.grad(loss, list(t.values()))
+    return float(loss.detach()), {k: g.numpy().copy() for k, g in zip(t, grads)}
+
+
 def evaluate_captioning(
     config: dict[str, Any], params: dict[str, np.ndarray], features: np.ndarray, captions: np.ndarray
 ) -> tuple[float, dict[str, np.ndarray]]:

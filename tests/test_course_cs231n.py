@@ -28,6 +28,33 @@ from tests.variants.variant import patched
 IMPL = Path(__file__).resolve().parents[1] / "impl"
 LAYERS = (IMPL / "layers.py").read_text()
 A1_LAYERS = ("affine_forward", "affine_backward", "relu_forward", "relu_backward")
+#: impl/cnn.py as the handout's classifiers/cnn.py: its three star imports and the given sandwich
+#: layers (conv_relu_pool_forward, affine_relu_forward: the adapter serves layer_utils and
+#: fast_layers, which collectSubmission's zip does not hold) where the model solution calls the
+#: naive layers one by one.
+CNN_SANDWICHES = {
+    r"from \.layers import \([^)]*\)": "from ..layers import *  # noqa: F403\nfrom ..fast_layers import *  # noqa: F403\n"
+    "from ..layer_utils import *  # noqa: F403",
+    r"        conv, conv_cache = conv_forward_naive.*\n(.*\n){3}        hidden, relu2 = relu_forward\(hidden\)\n": (
+        '        pool, cache1 = conv_relu_pool_forward(X, p["W1"], p["b1"], conv_param, pool_param)\n'
+        '        hidden, cache2 = affine_relu_forward(pool, p["W2"], p["b2"])\n'
+    ),
+    r"        dpool, grads\[\"W2\"\].*\n.*\n.*conv_backward_naive.*\n": (
+        '        dpool, grads["W2"], grads["b2"] = affine_relu_backward(dhidden, cache2)\n'
+        '        _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dpool, cache1)\n'
+    ),
+}
+
+
+def _sandwiched(text: str) -> str:
+    for pattern, new in CNN_SANDWICHES.items():
+        text, count = re.subn(pattern, lambda _: new, text)
+        assert count == 1, pattern
+    return text
+
+
+CNN_NET = _sandwiched((IMPL / "cnn.py").read_text())
+
 #: impl/fc_net.py as the handout's classifiers/fc_net.py: `from ..layers import *`, the package's
 #: layers (assignment 1's have no batchnorm, which TwoLayerNet never calls).
 FC_NET = re.sub(r"from \.layers import \([^)]*\)", "from ..layers import *  # noqa: F403", (IMPL / "fc_net.py").read_text())
@@ -46,7 +73,12 @@ MODULES = {
             "from .linear_svm import *  # noqa: F403\nfrom .softmax import *  # noqa: F403",
         ),
     },
-    "cs231n-a2": {"layers": LAYERS, "optim": (IMPL / "optim.py").read_text(), "classifiers/fc_net": FC_NET},
+    "cs231n-a2": {
+        "layers": LAYERS,
+        "optim": (IMPL / "optim.py").read_text(),
+        "classifiers/fc_net": FC_NET,
+        "classifiers/cnn": CNN_NET,
+    },
     "cs231n-a3": {
         "rnn_layers": (IMPL / "rnn_layers.py").read_text(),
         "classifiers/rnn": re.sub(
@@ -103,7 +135,7 @@ def test_the_model_solution_zipped_as_collect_submission_does_earns_full_marks_o
     folder = _package(tmp_path / "student", _model("cs231n-a2"))
     result = items.grade_file(_zip(folder, tmp_path / "a2.zip"), _rubric("cs231n-a2"))
     assert _lost(result) == {}
-    assert result.score == result.max_score == 71
+    assert result.score == result.max_score == 77
 
 
 def test_the_model_solution_zipped_earns_full_marks_of_a1_from_three_modules(tmp_path):
@@ -153,10 +185,11 @@ def test_bugs_in_two_modules_lose_exactly_their_two_items(tmp_path):
         "layers": BUGGY["conv_backward_padding_not_cropped"].source(),
         "optim": patched(OPTIM_SOURCE, "adam_without_bias_correction", OPTIM_VARIANTS["adam_without_bias_correction"][1]),
         "classifiers/fc_net": FC_NET,  # it calls no conv: its item holds
+        "classifiers/cnn": CNN_NET,  # it runs the given fast conv, not the naive one: its item holds
     }
     result = items.grade_file(_package(tmp_path, sources), _rubric("cs231n-a2"))
     assert _lost(result) == {"conv": Cause.SHAPE, "adam": Cause.MISMATCH}
-    assert result.score == 71 - 8 - 4
+    assert result.score == 77 - 8 - 4
 
 
 def test_the_handout_stubs_what_is_graded_keeps_what_is_given_and_gives_no_formula():

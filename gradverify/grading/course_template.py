@@ -87,6 +87,13 @@ HW1_GIVEN = {
 #: fc_net.py's import of the student's layers, as the handout has it.
 FC_NET_IMPORTS = "\nfrom ..layers import *  # noqa: F401,F403 - the handout's own import\n"
 
+#: classifiers/cnn.py's imports, as the handout has them: the layers, and the given fast_layers and
+#: layer_utils (in a grade the cs231n adapter serves both; the template does not write them).
+CNN_IMPORTS = (
+    "\nfrom ..layers import *  # noqa: F401,F403 - the handout's own imports\n"
+    "from ..fast_layers import *  # noqa: F401,F403\nfrom ..layer_utils import *  # noqa: F401,F403\n"
+)
+
 #: classifiers/linear_classifier.py's imports of the classifiers' losses, as the handout has them.
 CLASSIFIER_IMPORTS = (
     "\nfrom .linear_svm import *  # noqa: F401,F403 - the handout's own imports\nfrom .softmax import *  # noqa: F401,F403\n"
@@ -123,6 +130,7 @@ HANDOUTS: dict[str, Handout] = {
             "layers": Module("layers"),
             "optim": Module("optim", given=("sgd",)),
             "classifiers/fc_net": Module("fc_net", only=("FullyConnectedNet",), imports=FC_NET_IMPORTS),
+            "classifiers/cnn": Module("cnn", only=("ThreeLayerConvNet",), imports=CNN_IMPORTS),
         },
         CS231N_HEADER,
     ),

@@ -40,6 +40,7 @@ runs LinearSVM().train of classifiers/linear_classifier.py after np.random.seed.
 import importlib
 import importlib.util
 import sys
+import types
 
 import numpy as np
 
@@ -206,6 +207,7 @@ MODEL_CLASSES = {
     "two_layer_net": ("TwoLayerNet", "classifiers.fc_net"),
     "fully_connected_net": ("FullyConnectedNet", "classifiers.fc_net"),
     "captioning_rnn": ("CaptioningRNN", "classifiers.rnn"),
+    "three_layer_conv_net": ("ThreeLayerConvNet", "classifiers.cnn"),
     "linear_classifier_train": ("LinearSVM", "classifiers.linear_classifier"),
 }
 
@@ -230,7 +232,10 @@ def model_loss(model, config, params, X, y):
         net.params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
         return net.loss(np.array(X, dtype=np.float64), np.array(y))
     sizes = {"input_dim": config["input_dim"], "num_classes": config["num_classes"], "reg": config["reg"]}
-    if model == "two_layer_net":
+    if model == "three_layer_conv_net":
+        convolution = {key: config[key] for key in ("num_filters", "filter_size", "hidden_dim")}
+        net = cls(**{**sizes, "input_dim": tuple(config["input_dim"])}, dtype=np.float64, **convolution)
+    elif model == "two_layer_net":
         net = cls(hidden_dim=config["hidden_dims"][0], **sizes)
     else:
         net = cls(list(config["hidden_dims"]), normalization=config["normalization"], dtype=np.float64, **sizes)
@@ -242,3 +247,124 @@ def model_loss(model, config, params, X, y):
 for _module, _names in HANDOUT.items():
     for _name in _names:
         globals()[_name] = _serve(_name, _module)
+
+
+# --------------------------------------------------------------------------- the handout's given modules
+
+
+def _windows(x, height, width, stride):
+    """x (N, C, H, W) -> its height × width windows every `stride`: (N, C, H', W', height, width), a view."""
+    return np.lib.stride_tricks.sliding_window_view(x, (height, width), axis=(2, 3))[:, :, ::stride, ::stride]
+
+
+def _padded(x, pad):
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """out[n, f, h, v] = Σ_{c,i,j} x_pad[n, c, s·h + i, s·v + j]·w[f, c, i, j] + b[f]; (out, cache)."""
+    windows = _windows(_padded(x, conv_param["pad"]), w.shape[2], w.shape[3], conv_param["stride"])
+    return np.einsum("nchvij,fcij->nfhv", windows, w) + np.reshape(b, (1, -1, 1, 1)), (x, w, b, conv_param)
+
+
+def conv_backward_fast(dout, cache):
+    """(dx, dw, db) of conv_forward_fast: dw = Σ windows·dout, db = Σ dout, dx the windows' scatter, unpadded."""
+    x, w, _, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    x_pad, (_, _, height, width), (out_h, out_w) = _padded(x, pad), w.shape, dout.shape[2:]
+    dw = np.einsum("nchvij,nfhv->fcij", _windows(x_pad, height, width, stride), dout)
+    dx_pad = np.zeros_like(x_pad)
+    for i in range(height):
+        for j in range(width):
+            rows, cols = slice(i, i + stride * out_h, stride), slice(j, j + stride * out_w, stride)
+            dx_pad[:, :, rows, cols] += np.einsum("nfhv,fc->nchv", dout, w[:, :, i, j])
+    return dx_pad[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]], dw, dout.sum(axis=(0, 2, 3))
+
+
+def max_pool_forward_fast(x, pool_param):
+    """Each window's maximum: (out, cache)."""
+    windows = _windows(x, pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"])
+    return windows.max(axis=(4, 5)), (x, pool_param)
+
+
+def max_pool_backward_fast(dout, cache):
+    """dx: each window's gradient to its (first) maximum."""
+    x, pool_param = cache
+    height, width, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    windows = _windows(x, height, width, stride)
+    first = windows.reshape(*windows.shape[:4], height * width).argmax(axis=4)
+    n, c, h, v = np.indices(dout.shape)
+    dx = np.zeros_like(x, dtype=np.float64)
+    np.add.at(dx, (n, c, stride * h + first // width, stride * v + first % width), dout)
+    return dx
+
+
+def affine_relu_forward(x, w, b):
+    a, fc_cache = affine_forward(x, w, b)
+    out, relu_cache = relu_forward(a)
+    return out, (fc_cache, relu_cache)
+
+
+def affine_relu_backward(dout, cache):
+    fc_cache, relu_cache = cache
+    return affine_backward(relu_backward(dout, relu_cache), fc_cache)
+
+
+def conv_relu_forward(x, w, b, conv_param):
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    out, relu_cache = relu_forward(a)
+    return out, (conv_cache, relu_cache)
+
+
+def conv_relu_backward(dout, cache):
+    conv_cache, relu_cache = cache
+    return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache)
+
+
+def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
+    a, conv_cache = conv_forward_fast(x, w, b, conv_param)
+    s, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_fast(s, pool_param)
+    return out, (conv_cache, relu_cache, pool_cache)
+
+
+def conv_relu_pool_backward(dout, cache):
+    conv_cache, relu_cache, pool_cache = cache
+    return conv_backward_fast(relu_backward(max_pool_backward_fast(dout, pool_cache), relu_cache), conv_cache)
+
+
+#: The handout's given modules its classes import (cnn.py and fc_net.py: `from ..fast_layers
+#: import *`, `from ..layer_utils import *`), the functions of each, in NumPy: the grader's
+#: fast_layers always (the handout's needs a compiled Cython extension, im2col_cython, for its
+#: backward), its layer_utils when the handin has none (collectSubmission's zip has neither; the
+#: sandwich layers call the student's affine, relu and these fast layers, as the handout's do).
+GIVEN = {
+    "fast_layers": (conv_forward_fast, conv_backward_fast, max_pool_forward_fast, max_pool_backward_fast),
+    "layer_utils": (
+        *(affine_relu_forward, affine_relu_backward, conv_relu_forward, conv_relu_backward),
+        *(conv_relu_pool_forward, conv_relu_pool_backward),
+    ),
+}
+
+
+def _install_given():
+    """GIVEN's modules under the graded module's top package (nothing for loose files): each in
+    sys.modules, with the layers' functions too, as the handout's star imports give them."""
+    graded = getattr(sys.modules.get("submission"), "__name__", "submission")
+    root, _, rest = graded.partition(".")
+    package = sys.modules.get(root)
+    if not rest or package is None:
+        return
+    served = {name: globals()[name] for name in HANDOUT["layers"]}
+    for name, functions in GIVEN.items():
+        full = f"{root}.{name}"
+        if name == "layer_utils" and full not in sys.modules and _findable(full):
+            continue  # the student's own layer_utils, not imported yet: its fast_layers is the grader's
+        module = types.ModuleType(full, f"the grader's {name} (the cs231n adapter's GIVEN)")
+        given = GIVEN["fast_layers"] + (functions if name == "layer_utils" else ())
+        vars(module).update({**served, **{f.__name__: f for f in given}})
+        sys.modules[full] = module
+        setattr(package, name, module)
+
+
+_install_given()
