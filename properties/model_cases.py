@@ -32,6 +32,9 @@ class ModelCase:
     reg: float
     normalization: str | None
     seed: int
+    #: FullyConnectedNet's dropout_keep_ratio (1: no dropout) and the seed its masks are drawn from
+    keep: float = 1.0
+    dropout_seed: int = 55
 
     @property
     def spec(self) -> ModelSpec:
@@ -39,13 +42,16 @@ class ModelCase:
 
     def config(self) -> dict[str, Any]:
         """What model_loss builds the class with (references/model_spec.py)."""
-        return {
+        config = {
             "input_dim": self.D,
             "hidden_dims": list(self.hidden),
             "num_classes": self.C,
             "reg": self.reg,
             "normalization": self.normalization,
         }
+        if self.keep != 1.0:
+            config.update(dropout_keep_ratio=self.keep, seed=self.dropout_seed)
+        return config
 
     def data(self) -> tuple[np.ndarray, np.ndarray]:
         """X (N, D), y (N,): new arrays drawn from the seed."""
@@ -82,6 +88,7 @@ class ModelCase:
             return f"{self.spec.cls}: A0 ({self.N}, {self.D}), dLdA ({self.N}, {self.C}); seed {self.seed}"
         shape = f"hidden_dims={list(self.hidden)}" if self.model != "two_layer_net" else f"hidden_dim={self.hidden[0]}"
         norm = f", normalization={self.normalization!r}" if self.normalization is not None else ""
+        norm += f", dropout_keep_ratio={self.keep:g}, seed={self.dropout_seed}" if self.keep != 1.0 else ""
         return f"{self.spec.cls}({shape}{norm}, reg {self.reg:g}): X ({self.N}, {self.D}), {self.C} classes; seed {self.seed}"
 
 
@@ -362,6 +369,10 @@ class RecurrentCase:
         )
 
 
+#: The seeds of FullyConnectedNet's dropout masks, shrinking to the first (the dropout op's: after
+#: np.random.seed(55) the first units drawn are kept at p ≥ 0.25, the second dropped at p < 1).
+DROPOUT_SEEDS = (55, 0, 123)
+
 #: The regularisation strengths drawn, shrinking to the first: 0.5 shows a reg term with no ½ (or two).
 REGS = (0.5, 0.0, 2.0)
 
@@ -428,4 +439,6 @@ def model_cases(draw: Any, spec: ModelSpec) -> ModelCase | CaptioningCase | Trai
     hidden = tuple(draw(st.integers(2 if normalization == "layernorm" else 1, 3)) for _ in range(depth))
     N = draw(st.integers(2 if normalization == "batchnorm" else 1, 4))
     D, C = draw(st.integers(1, 3)), draw(st.integers(2, 4))
-    return ModelCase(spec.name, N, D, hidden, C, draw(st.sampled_from(REGS)), normalization, draw(st.integers(0, 2**16)))
+    reg, seed, keep = draw(st.sampled_from(REGS)), draw(st.integers(0, 2**16)), draw(st.sampled_from(spec.keeps))
+    dropout_seed = draw(st.sampled_from(DROPOUT_SEEDS)) if keep != 1.0 else 55
+    return ModelCase(spec.name, N, D, hidden, C, reg, normalization, seed, keep, dropout_seed)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any, Callable
 
+import numpy as np
+
 from gradverify.properties.calls import ImplFailure, call, expect_float, expect_pair, expect_tuple
 from gradverify.properties.checks import Property
 from gradverify.properties.model_cases import (
@@ -64,10 +66,22 @@ def check_model(
         raise ImplFailure(
             spec.function, Cause.WRONG_FORM, f"returned grads as {type(grads).__name__}, not a dict by the params' keys"
         )
-    expected_loss, expected = reference(case.config(), params, X, y)
+    extra = (_dropout_masks(impl, case),) if isinstance(case, ModelCase) and case.keep != 1.0 else ()
+    expected_loss, expected = reference(case.config(), params, X, y, *extra)
     tol = tolerance_for("autodiff", "float64")
     out = [compare(Where(oracle=ORACLE, function=spec.function, quantity="loss"), loss, expected_loss, tol)]
     return out + _compare_grads(spec.function, grads, expected, lambda key: f'grads["{key}"]')
+
+
+def _dropout_masks(impl: ModuleType, case: ModelCase) -> list:
+    """Each hidden layer's dropout mask as the student's own dropout_forward draws it from the
+    case's seed: its output on ones of the layer's shape, in train mode (references/model_spec.py)."""
+    out = []
+    for width in case.hidden:
+        param = {"mode": "train", "p": case.keep, "seed": case.dropout_seed}
+        result = expect_pair("dropout_forward", call(impl, "dropout_forward", np.ones((case.N, width)), param), "(out, cache)")
+        out.append(np.asarray(result[0], dtype=np.float64))
+    return out
 
 
 def _called(impl: ModuleType, spec: ModelSpec, *args: Any) -> Any:

@@ -16,7 +16,12 @@ same keys. The reference (references/model_torch.py) is the same network in PyTo
 
 with the handout's ½ (fc_net.py: "make sure that your L2 regularization includes a factor of
 0.5"); batchnorm in train mode (the batch's statistics, biased variance) and layernorm, both with
-CS231n's default eps 1e-5, γ_l and β_l unregularised.
+CS231n's default eps 1e-5, γ_l and β_l unregularised. Under dropout (config's dropout_keep_ratio
+p < 1 and seed s, which the class puts in its dropout_param) h_l is multiplied after its relu by
+the mask the student's own dropout_forward draws from s, read by calling it on ones of h_l's
+shape in train mode: the handout's dropout re-seeds on every call, so each layer's mask is a
+function of its shape and s, and a dropout that gets its mask wrong costs its own item, not this
+one (one that ignores the seed costs both).
 
 A class of fixed layers with no loss of its own (11-785's MLP0, MLP1, MLP4: Linear and ReLU
 layers in turn, `forward(A0) -> A`, `backward(dLdA) -> dLdA0`, each Linear's dLdW and dLdb set)
@@ -122,6 +127,8 @@ class ModelSpec:
     cells: tuple[str, ...] = ()
     #: the activations a CNN's convolutions are followed by, drawn per layer
     activations: tuple[str, ...] = ()
+    #: the dropout keep ratios drawn (1: no dropout), in shrinking order
+    keeps: tuple[float, ...] = (1.0,)
 
     @property
     def function(self) -> str:
@@ -153,6 +160,7 @@ MODELS: dict[str, ModelSpec] = {
             "{affine → [batch/layer norm] → relu} × (L − 1) → affine → softmax loss, + ½·reg·Σ_l ‖W_l‖²",
             depths=(1, 2),
             normalizations=(None, "batchnorm", "layernorm"),
+            keeps=(1.0, 0.5, 0.75),
         ),
         ModelSpec(
             "three_layer_conv_net",

@@ -19,13 +19,14 @@ EPS = 1e-5
 
 
 def evaluate(
-    config: dict[str, Any], params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray
+    config: dict[str, Any], params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, masks: list[np.ndarray] | None = None
 ) -> tuple[float, dict[str, np.ndarray]]:
     """The model's loss at `params` and its gradient with respect to each of them.
 
     config: {"hidden_dims": [H₁, …], "reg": reg, "normalization": None | "batchnorm" | "layernorm", …};
     params: W1 (D, H₁), b1 (H₁,), …, W_L (H_{L−1}, C), b_L (C,), and gamma_l, beta_l (H_l,) for l < L
-    under a normalisation; X: (N, D), y: (N,) labels in [0, C)."""
+    under a normalisation; X: (N, D), y: (N,) labels in [0, C); masks: each hidden layer's dropout
+    mask (N, H_l), its scaling in it, multiplied after the relu (None: no dropout)."""
     tensors = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
     L = len(config["hidden_dims"]) + 1
     h = torch.tensor(X, dtype=torch.float64).flatten(1)
@@ -38,6 +39,8 @@ def evaluate(
         elif config.get("normalization") == "layernorm":
             h = F.layer_norm(h, h.shape[1:], tensors[f"gamma{layer}"], tensors[f"beta{layer}"], eps=EPS)
         h = torch.relu(h)
+        if masks is not None:
+            h = h * torch.tensor(masks[layer - 1], dtype=torch.float64)
     loss = F.cross_entropy(h, torch.tensor(y, dtype=torch.int64))
     loss = loss + 0.5 * config["reg"] * sum(torch.sum(tensors[f"W{layer}"] ** 2) for layer in range(1, L + 1))
     grads = torch.autograd.grad(loss, list(tensors.values()))

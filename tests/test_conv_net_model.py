@@ -29,10 +29,7 @@ SOLUTION = (IMPL / "cnn.py").read_text()
 
 #: Each buggy ThreeLayerConvNet: (the text replaced, once, in cnn.py; the new text).
 BUGGY = {
-    "reg_loss_without_its_half": (
-        "        loss += 0.5 * self.reg * sum(",
-        "        loss += self.reg * sum(",
-    ),
+    "reg_loss_without_its_half": ("        loss += 0.5 * self.reg * sum(", "        loss += self.reg * sum("),
     "W3_gradient_without_reg": (
         '        for key in ("W1", "W2", "W3"):\n            grads[key] = grads[key] + self.reg',
         '        for key in ("W1", "W2"):\n            grads[key] = grads[key] + self.reg',
@@ -50,9 +47,21 @@ def _variant(source: str, name: str | None) -> str:
 
 @pytest.fixture(scope="module")
 def adapter():
+    """The cs231n adapter imported here over an empty module, then taken out of sys.modules again
+    (the grader's process keeps no `student`; its fast layers need none)."""
+    import sys
     import types
 
-    return import_adapter(str(ADAPTER), types.ModuleType("submission"), name="cs231n_adapter_under_test")
+    names = ("student", "cs231n_adapter_under_test")
+    saved = {name: sys.modules.get(name) for name in names}
+    try:
+        yield import_adapter(str(ADAPTER), types.ModuleType("submission"), name=names[1])
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
 
 
 def test_the_adapter_s_fast_convolution_is_torch_s(adapter):
@@ -130,7 +139,9 @@ def test_a_failure_names_the_class_s_loss_and_its_smallest_case(tmp_path):
     result = _graded(tmp_path, **{"classifiers/cnn": _variant(CNN_NET, "W3_gradient_without_reg")})
     (failed,) = [r for r in result.items if not r.passed]
     assert failed.failed_at == 'torch · ThreeLayerConvNet.loss grads["W3"]'
-    assert "Smallest failing case: ThreeLayerConvNet(input_dim=(1, 2, 2), num_filters=1, filter_size=1" in "\n".join(failed.details)
+    assert "Smallest failing case: ThreeLayerConvNet(input_dim=(1, 2, 2), num_filters=1, filter_size=1" in "\n".join(
+        failed.details
+    )
 
 
 #: The handout's given modules as a handin may hold them: a fast_layers.py whose backward needs the

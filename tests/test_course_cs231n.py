@@ -48,7 +48,7 @@ CNN_SANDWICHES = {
 
 def _sandwiched(text: str) -> str:
     for pattern, new in CNN_SANDWICHES.items():
-        text, count = re.subn(pattern, lambda _: new, text)
+        text, count = re.subn(pattern, lambda _, new=new: new, text)
         assert count == 1, pattern
     return text
 

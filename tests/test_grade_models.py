@@ -40,7 +40,13 @@ BUGGY = {
         '            dh, _, _ = batchnorm_backward(dh, caches["norm"])\n',
     ),
     "two_layer_dW1_without_reg": ('{"W1": dW1 + self.reg * p["W1"], ', '{"W1": dW1, '),
+    "dropout_mask_not_applied_in_backward": (
+        '        if self.use_dropout:\n            dh = dropout_backward(dh, caches["dropout"])\n',
+        "",
+    ),
 }
+#: The bugs that show under dropout only: their verdicts are taken at dropout_keep_ratio 0.5.
+UNDER_DROPOUT = {"dropout_mask_not_applied_in_backward"}
 #: Which class each bug is in.
 CLASS = {"two_layer_dW1_without_reg": "TwoLayerNet"}
 
@@ -59,15 +65,22 @@ def _namespace(source: str) -> dict:
     return namespace
 
 
-def _torch_verdict(namespace: dict, cls: str, normalization: str | None) -> bool:
+def _torch_verdict(namespace: dict, cls: str, normalization: str | None, keep: float = 1.0) -> bool:
     """Whether the class's loss and every gradient match torch autograd's of the same network, at
-    one case of two hidden layers (one for TwoLayerNet), reg 0.7: computed here, outside the grader."""
+    one case of two hidden layers (one for TwoLayerNet), reg 0.7, dropout at `keep` (each mask the
+    model solution's dropout_forward draws from seed 55): computed here, outside the grader."""
+    from gradverify.impl.layers import dropout_forward
+
     rng = np.random.default_rng(3)
     D, hidden, C, N, reg = 3, [4, 3] if cls != "TwoLayerNet" else [4], 3, 5, 0.7
     if cls == "TwoLayerNet":
         net = namespace[cls](input_dim=D, hidden_dim=hidden[0], num_classes=C, reg=reg)
     else:
-        net = namespace[cls](hidden, input_dim=D, num_classes=C, normalization=normalization, reg=reg, dtype=np.float64)
+        dropout = {"dropout_keep_ratio": keep, "seed": 55} if keep != 1.0 else {}
+        net = namespace[cls](
+            hidden, input_dim=D, num_classes=C, normalization=normalization, reg=reg, dtype=np.float64, **dropout
+        )
+    masks = [dropout_forward(np.ones((N, H)), {"mode": "train", "p": keep, "seed": 55})[0] for H in hidden]
     net.params = {k: rng.normal(size=v.shape) for k, v in net.params.items()}
     X, y = rng.normal(size=(N, D)), rng.integers(0, C, size=N)
     loss, grads = net.loss(X.copy(), y.copy())
@@ -77,7 +90,7 @@ def _torch_verdict(namespace: dict, cls: str, normalization: str | None) -> bool
         h = h @ t[f"W{layer}"] + t[f"b{layer}"]
         if normalization == "batchnorm":
             h = F.batch_norm(h, None, None, t[f"gamma{layer}"], t[f"beta{layer}"], training=True, eps=1e-5)
-        h = torch.relu(h)
+        h = torch.relu(h) * torch.tensor(masks[layer - 1])
     last = len(hidden) + 1
     value = F.cross_entropy(h @ t[f"W{last}"] + t[f"b{last}"], torch.tensor(y))
     value = value + 0.5 * reg * sum((t[f"W{layer}"] ** 2).sum() for layer in range(1, last + 1))
@@ -105,7 +118,9 @@ def test_the_model_solution_agrees_with_torch_autograd_outside_the_grader(cls, n
 @pytest.mark.parametrize("name", BUGGY)
 def test_each_buggy_class_disagrees_with_torch_autograd_outside_the_grader(name):
     cls = CLASS.get(name, "FullyConnectedNet")
-    assert not _torch_verdict(_namespace(_variant(name)), cls, "batchnorm" if cls == "FullyConnectedNet" else None)
+    keep = 0.5 if name in UNDER_DROPOUT else 1.0
+    assert _torch_verdict(_namespace(FC_NET), cls, "batchnorm" if cls == "FullyConnectedNet" else None, keep)
+    assert not _torch_verdict(_namespace(_variant(name)), cls, "batchnorm" if cls == "FullyConnectedNet" else None, keep)
 
 
 @pytest.mark.parametrize("name", BUGGY)
@@ -220,3 +235,13 @@ def test_linear_classifier_train_is_held_to_the_replayed_stream_either_batch_dra
         tmp_path, "cs231n-a1", "linear_classifier_train", "svm_loss_vectorized", **{"classifiers/linear_classifier": source}
     )
     assert {r.item.name for r in result.items if not r.passed} == loses
+
+
+def test_dropout_inside_the_class_is_checked_with_the_student_s_own_masks(tmp_path):
+    """The mask not applied in backward costs the model item on a case with dropout; the dropout
+    item, whose function the class calls right, holds."""
+    sources = {"classifiers/fc_net": _variant("dropout_mask_not_applied_in_backward")}
+    result = _graded(tmp_path, "cs231n-a2", "fully_connected_net", "dropout", **sources)
+    lost = {r.item.name: r for r in result.items if not r.passed}
+    assert set(lost) == {"fully_connected_net"}
+    assert "dropout_keep_ratio=0.5, seed=55" in lost["fully_connected_net"].details[0]

@@ -19,7 +19,7 @@ from gradverify.grading.classroom import worst_case_seconds
 from gradverify.grading.feedback import STAFF_ONLY, results_json
 from gradverify.grading.items import GradeResult, ItemResult
 from gradverify.grading.rubric import SHIPPED_RUBRICS, Item, Rubric, load_rubric
-from tests.test_course_cs231n import FC_NET
+from tests.test_course_cs231n import CNN_NET, FC_NET
 from tests.variants import BUGGY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,9 +111,10 @@ def test_run_autograder_grades_a_course_package_upload_with_a_course_rubric(tmp_
     rubric = SHIPPED_RUBRICS["cs231n-a2"].read_text().replace("examples = 15", "examples = 3", 1)
     files = {f"cs231n/{m}.py": (ROOT / "impl" / f"{m}.py").read_text() for m in ("layers", "optim")}
     files |= {"cs231n/__init__.py": "", "cs231n/classifiers/__init__.py": "", "cs231n/classifiers/fc_net.py": FC_NET}
+    files["cs231n/classifiers/cnn.py"] = CNN_NET  # its fast_layers and layer_utils: the adapter's
     results, printed = _autograder(tmp_path, files, rubric)
-    assert results["score"] == 71 and len(results["tests"]) == 15
-    assert results["extra_data"]["handed_in"][0].startswith("graded cs231n/layers.py, with the 4 other")
+    assert results["score"] == 77 and len(results["tests"]) == 16
+    assert results["extra_data"]["handed_in"][0].startswith("graded cs231n/layers.py, with the 5 other")
 
 
 def test_run_autograder_says_why_two_files_neither_of_which_is_the_protocol_cannot_be_graded(tmp_path):

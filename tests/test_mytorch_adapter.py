@@ -65,15 +65,15 @@ MLP_CHECKS = (
 BUG = ("        self.dLdW = dLdZ.T @ self.A\n", "        self.dLdW = dLdZ.T @ self.A / self.N\n")
 
 
-def _library(folder: Path, *, bug: bool = False, without: str | None = None) -> Path:
+def _library(folder: Path, *, bug: bool = False, without: tuple[str, ...] = ()) -> Path:
     shutil.copytree(SOURCE, folder / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
     if bug:
         path = folder / "mytorch" / "nn" / "linear.py"
         text = path.read_text(encoding="utf-8")
         assert text.count(BUG[0]) == 1, "the one-line bug no longer applies to the fixture"
         path.write_text(text.replace(*BUG), encoding="utf-8")
-    if without:
-        (folder / "mytorch" / without).unlink()
+    for path in without:
+        (folder / "mytorch" / path).unlink()
     return folder
 
 
@@ -203,7 +203,7 @@ def test_a_mytorch_failure_replays_through_the_adapter(tmp_path, monkeypatch, ca
 
 
 def test_a_class_the_library_lacks_leaves_its_op_out_of_scope(tmp_path):
-    folder = _library(tmp_path / "lib", without="rnn_cell.py")
+    folder = _library(tmp_path / "lib", without=("rnn_cell.py", "models/rnn_classifier.py"))  # the model builds on the cell
     run = _verify(folder, tmp_path, properties=["layer_rnn_step*", "layer_relu*"])
     assert _statuses(run) == {
         "layer_relu_matches_references": CheckStatus.PASSED,

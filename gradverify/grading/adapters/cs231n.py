@@ -32,9 +32,13 @@ assignment 3's rnn_layers.py) is served under its own name, from the graded modu
 defines it, else from the handout's module of it beside the graded one (`cs231n/optim.py` or
 `cs231n/classifiers/softmax.py` beside `cs231n/layers.py`, or `optim.py` or `softmax.py` in the
 same folder), imported when an item first calls it. The `model` items call `model_loss`, which
-builds the student's TwoLayerNet or FullyConnectedNet of classifiers/fc_net.py, or CaptioningRNN
-of classifiers/rnn.py (MODEL_CLASSES), sets its params and calls its loss(X, y); `model_train`
-runs LinearSVM().train of classifiers/linear_classifier.py after np.random.seed. What the course does not have (conv1d, avg_pool, gru_step) is not mapped.
+builds the student's TwoLayerNet or FullyConnectedNet of classifiers/fc_net.py, ThreeLayerConvNet
+of classifiers/cnn.py, or CaptioningRNN of classifiers/rnn.py (MODEL_CLASSES), sets its params
+and calls its loss(X, y); `model_train` runs LinearSVM().train of classifiers/linear_classifier.py
+after np.random.seed. The handout's given modules those classes import, fast_layers (whose
+backward needs a compiled Cython extension) and layer_utils, are served in NumPy under the
+handin's package when this file is imported (GIVEN). What the course does not have (conv1d,
+avg_pool, gru_step) is not mapped.
 """
 
 import importlib
@@ -224,7 +228,7 @@ def model_train(model, config, X, y, seed):
 def model_loss(model, config, params, X, y):
     """The student's class built with `config`'s sizes, its params set to `params`, and its
     loss(X, y): (loss, grads). Only what the handout's constructor has is passed (dtype float64;
-    no dropout, whose mask the class draws itself), each by its keyword."""
+    dropout_keep_ratio and seed when the case has dropout), each by its keyword."""
     cls = _handout_function(*MODEL_CLASSES[model])
     if model == "captioning_rnn":
         dims = {key: config[key] for key in ("input_dim", "wordvec_dim", "hidden_dim", "cell_type")}
@@ -238,7 +242,8 @@ def model_loss(model, config, params, X, y):
     elif model == "two_layer_net":
         net = cls(hidden_dim=config["hidden_dims"][0], **sizes)
     else:
-        net = cls(list(config["hidden_dims"]), normalization=config["normalization"], dtype=np.float64, **sizes)
+        dropout = {key: config[key] for key in ("dropout_keep_ratio", "seed") if key in config}
+        net = cls(list(config["hidden_dims"]), normalization=config["normalization"], dtype=np.float64, **sizes, **dropout)
     net.params = {key: np.array(value, dtype=np.float64) for key, value in params.items()}
     loss, grads = net.loss(np.array(X, dtype=np.float64), np.array(y))
     return loss, grads
@@ -299,38 +304,43 @@ def max_pool_backward_fast(dout, cache):
     return dx
 
 
+def _layer(name):
+    """The student's layers.py function `name` (the given sandwich layers call the student's, as the handout's do)."""
+    return _handout_function(name, "layers")
+
+
 def affine_relu_forward(x, w, b):
-    a, fc_cache = affine_forward(x, w, b)
-    out, relu_cache = relu_forward(a)
+    a, fc_cache = _layer("affine_forward")(x, w, b)
+    out, relu_cache = _layer("relu_forward")(a)
     return out, (fc_cache, relu_cache)
 
 
 def affine_relu_backward(dout, cache):
     fc_cache, relu_cache = cache
-    return affine_backward(relu_backward(dout, relu_cache), fc_cache)
+    return _layer("affine_backward")(_layer("relu_backward")(dout, relu_cache), fc_cache)
 
 
 def conv_relu_forward(x, w, b, conv_param):
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    out, relu_cache = relu_forward(a)
+    out, relu_cache = _layer("relu_forward")(a)
     return out, (conv_cache, relu_cache)
 
 
 def conv_relu_backward(dout, cache):
     conv_cache, relu_cache = cache
-    return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache)
+    return conv_backward_fast(_layer("relu_backward")(dout, relu_cache), conv_cache)
 
 
 def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    s, relu_cache = relu_forward(a)
+    s, relu_cache = _layer("relu_forward")(a)
     out, pool_cache = max_pool_forward_fast(s, pool_param)
     return out, (conv_cache, relu_cache, pool_cache)
 
 
 def conv_relu_pool_backward(dout, cache):
     conv_cache, relu_cache, pool_cache = cache
-    return conv_backward_fast(relu_backward(max_pool_backward_fast(dout, pool_cache), relu_cache), conv_cache)
+    return conv_backward_fast(_layer("relu_backward")(max_pool_backward_fast(dout, pool_cache), relu_cache), conv_cache)
 
 
 #: The handout's given modules its classes import (cnn.py and fc_net.py: `from ..fast_layers
