@@ -392,6 +392,14 @@ def _verify_pairs(gradverify: str, tiny: bool, pairs: int, env: dict, folder: Pa
     )
 
 
+def _points(data: dict) -> str:
+    """" (77 / 77 points)" of the course grade, when the run recorded its score."""
+    if "grade_cs231n_a2_points" not in data:
+        return ""
+    score, maximum = data["grade_cs231n_a2_points"]
+    return f" ({score:g} / {maximum:g} points)"
+
+
 def _grade_pairs(gradverify: str, variant, rubric: list[str], pairs: int, env: dict, folder: Path) -> tuple[dict, dict]:
     """`picture_pairs` of `gradverify grade` on the buggy `variant` (tests.variants), written to
     folder/submission, each run writing grade.md and its results JSON in its own folder."""
@@ -503,7 +511,7 @@ def _summary(data: dict, drawn: dict | None) -> list[str]:
         *(
             [
                 "| `gradverify grade --rubric cs231n-a2`, a complete submission (the cs231n/ package), cold start, wall | "
-                f"{data['grade_cs231n_a2_wall_s']:.1f} s | ≤ 60 s |"
+                f"{data['grade_cs231n_a2_wall_s']:.1f} s{_points(data)} | ≤ 60 s |"
             ]
             if "grade_cs231n_a2_wall_s" in data  # measured since the course rubrics ship
             else []
@@ -741,6 +749,7 @@ def _report_data(measured: dict, args: argparse.Namespace, pairs: int) -> dict:
         "ci_verify_wall_s": pictures_cost["verify"]["median_without_s"],
         "grade_wall_s": command_data["grade_one_cold"]["wall_s"],
         "grade_cs231n_a2_wall_s": command_data["grade_cs231n_a2_cold"]["wall_s"],
+        "grade_cs231n_a2_points": [command_data["grade_cs231n_a2_cold"][key] for key in ("score", "max_score")],
         "pytest_n1_wall_s": command_data["pytest_example_n1_cold"]["wall_s"],
         "pytest_n2_wall_s": command_data["pytest_example_n2_cold"]["wall_s"],
         "peak_rss_mb": max(rss.values()),

@@ -6,6 +6,7 @@ and the grade commands of parts 3 and 4 (the bundled impl, a complete CS231n A2 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -62,17 +63,20 @@ def grade_one(gradverify: str, rubric: list[str], env: dict, folder: Path) -> di
 def grade_course(gradverify: str, tiny: bool, env: dict, folder: Path) -> dict:
     """`run` of `gradverify grade --rubric cs231n-a2` on a complete submission: the model
     solution as the cs231n/ package (folder/a2/cs231n/layers.py, optim.py, classifiers/fc_net.py
-    importing the layers as the handout's does), graded as a package."""
+    and classifiers/cnn.py importing the layers as the handout's do), graded as a package."""
     package = folder / "a2" / "cs231n"
     (package / "classifiers").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "classifiers" / "__init__.py").write_text("")
     for module in ("layers", "optim"):
         (package / f"{module}.py").write_text((ROOT / "impl" / f"{module}.py").read_text(encoding="utf-8"))
-    fc_net = (ROOT / "impl" / "fc_net.py").read_text(encoding="utf-8").replace("from .layers import (", "from ..layers import (")
-    (package / "classifiers" / "fc_net.py").write_text(fc_net)
+    for module in ("fc_net", "cnn"):
+        text = (ROOT / "impl" / f"{module}.py").read_text(encoding="utf-8").replace("from .layers import (", "from ..layers import (")
+        (package / "classifiers" / f"{module}.py").write_text(text)
     if tiny:
         (folder / "course.toml").write_text(TINY_COURSE_RUBRIC)
     rubric = str(folder / "course.toml") if tiny else "cs231n-a2"
     command = [gradverify, "grade", "--rubric", rubric, "--package", str(folder / "a2"), "--quiet"]
-    return run([*command, "--results-json", str(folder / "a2.json")], env)
+    measured = run([*command, "--results-json", str(folder / "a2.json")], env)
+    results = json.loads((folder / "a2.json").read_text(encoding="utf-8"))
+    return {**measured, "score": results["score"], "max_score": results["extra_data"]["max_score"]}
