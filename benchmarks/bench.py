@@ -393,7 +393,7 @@ def _verify_pairs(gradverify: str, tiny: bool, pairs: int, env: dict, folder: Pa
 
 
 def _points(data: dict) -> str:
-    """" (77 / 77 points)" of the course grade, when the run recorded its score."""
+    """ " (77 / 77 points)" of the course grade, when the run recorded its score."""
     if "grade_cs231n_a2_points" not in data:
         return ""
     score, maximum = data["grade_cs231n_a2_points"]

@@ -71,7 +71,11 @@ def grade_course(gradverify: str, tiny: bool, env: dict, folder: Path) -> dict:
     for module in ("layers", "optim"):
         (package / f"{module}.py").write_text((ROOT / "impl" / f"{module}.py").read_text(encoding="utf-8"))
     for module in ("fc_net", "cnn"):
-        text = (ROOT / "impl" / f"{module}.py").read_text(encoding="utf-8").replace("from .layers import (", "from ..layers import (")
+        text = (
+            (ROOT / "impl" / f"{module}.py")
+            .read_text(encoding="utf-8")
+            .replace("from .layers import (", "from ..layers import (")
+        )
         (package / "classifiers" / f"{module}.py").write_text(text)
     if tiny:
         (folder / "course.toml").write_text(TINY_COURSE_RUBRIC)
