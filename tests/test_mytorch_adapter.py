@@ -321,6 +321,34 @@ def test_a_failure_in_course_words_gives_each_index_in_the_student_s_orientation
     assert renamed(other, names) == other  # what the adapter does not name stays as it is
 
 
+def test_a_case_and_a_hint_in_course_words_give_each_array_and_shape_in_the_student_s_orientation():
+    """w (D, M) is Linear's W (M, D), b (M,) its (M, 1); a claim about a whole array is said of the
+    course's; a hint that states a shape a transform would change stays as it was."""
+    from gradverify.grading.course_names import said
+    from gradverify.references.layer_spec import LAYER_OPS
+
+    names, affine = adapters.load("mytorch").course_names, LAYER_OPS["affine"]
+    assert said("affine: x (2, 1), w (1, 3), b (3,); seed 0", names, affine) == "Linear: A (2, 1), W (3, 1), b (3, 1); seed 0"
+    scale = "affine_backward's dw is 1/N × the right value (checked on 5 cases, x (2, 1), (3, 1)): a mean over N."
+    assert said(scale, names, affine) == (
+        "Linear.backward's dLdW is 1/N × the right value (checked on 5 cases, A (2, 1), (3, 1)): a mean over N."
+    )
+    transposed = "affine_backward's dw is transposed: a gradient has the shape of its array ((1, 3))."
+    assert said(transposed, names, affine) == transposed
+    conv = LAYER_OPS["conv"]
+    described = "conv: x (1, 1, 2, 2), w (1, 1, 1, 1), b (1,); stride 1, pad 0; seed 3"
+    assert said(described, names, conv) == "Conv2d: A (1, 1, 2, 2), W (1, 1, 1, 1), b (1,); stride 1, pad 0; seed 3"
+    assert said("dense_backward's dW is wrong", names, affine) == "dense_backward's dW is wrong"  # not the adapter's
+
+
+def test_a_graded_failure_says_its_case_and_its_hint_in_the_course_s_words(tmp_path):
+    """Linear's dLdW averaged over the batch: the smallest case and the hint name A, W and dLdW."""
+    result = _grade(_library(tmp_path / "handin", bug=True), tmp_path)
+    (linear,) = [r for r in result.items if r.item.name == "linear"]
+    assert linear.details[0].startswith("Smallest failing case: Linear: A (")
+    assert any(h.startswith("Linear.backward's dLdW is 1/N × the right value (checked on") and ", A (" in h for h in linear.hints)
+
+
 TOL = TOLERANCES["autodiff"]
 
 

@@ -12,12 +12,21 @@ A transform says how the student's array holds the protocol's: "" as it is, "T" 
 protocol's dw[i, j] is dLdW[j, i]: each index is reversed), "col" a column (db[j] is dLdb[j, 0]),
 "row" a row (dgamma[j] is dLdBW[0, j]).
 Only the labels and the indices of the worst elements change; the numbers are the same ones.
+
+The smallest case's description and the hints are said in the course's words too (`said`), as
+far as they can be without changing what they claim: each protocol function named is the
+course's method; "<function>'s <array>", the subject of a hint's claim about a whole array (a
+scale, a missing term), is the course's array; an argument given with its shape ("w (1, 2)",
+in a description or a hint's "checked on …" list) is the course's, its shape in the course's
+orientation, when the forward's entry names it (`"x": ("A", "")`). A hint that names an array
+by a shape the transform would change stays in the protocol's words (no hint is made wrong).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, Callable
 
 from gradverify.references.compare import Comparison
 from gradverify.results import PropertyResult
@@ -49,17 +58,80 @@ def renamed(comparison: Comparison, names: CourseNames) -> Comparison:
     _, course, quantities = found
     spec = next(((name, transform) for q, name, transform in quantities if q == where.quantity), None)
     quantity, transform = spec if spec is not None else (where.quantity, "")
+    projected = next((name for q, name, _ in quantities if where.quantity == f"⟨{q}, u⟩"), None)
+    if projected is not None:  # finite differences' projection on a direction u: a number, in any orientation
+        quantity = f"⟨{projected}, u⟩"
     where = replace(where, function=course, component=None, quantity=quantity)
     mismatches = [(_index(tuple(idx), transform), got, expected) for idx, got, expected in comparison.mismatches]
     return replace(comparison, where=where, mismatches=mismatches)
 
 
 def in_course_words(result: PropertyResult, names: CourseNames) -> PropertyResult:
-    """The result with its failure's comparisons renamed (the result itself when there is nothing to rename)."""
+    """The result with its failure's comparisons and case description renamed (the result itself
+    when there is nothing to rename)."""
     if not names or result.failure is None:
         return result
-    comparisons = [renamed(c, names) for c in result.failure.comparisons]
-    return replace(result, failure=replace(result.failure, comparisons=comparisons))
+    failure = result.failure
+    comparisons = [renamed(c, names) for c in failure.comparisons]
+    description = said(failure.case_description, names, getattr(failure.case, "op", None))
+    return replace(result, failure=replace(failure, comparisons=comparisons, case_description=description))
+
+
+#: A shape as a description or a hint writes it: "(2, 3)", "(1,)", "()".
+SHAPE = r"\((?:\d+(?:, \d+)*,?)?\)"
+
+
+#: How each transform holds an array of the protocol's shape s: transposed, a column, a row.
+SHAPES = {"": lambda s: s, "T": lambda s: tuple(reversed(s)), "col": lambda s: (*s, 1), "row": lambda s: (1, *s)}
+
+
+def _shape(text: str, transform: str) -> str:
+    """A shape's text in the course's orientation: "(1, 2)" transposed is "(2, 1)", "(3,)" as a column "(3, 1)"."""
+    dims = SHAPES[transform](tuple(int(d) for d in re.findall(r"\d+", text)))
+    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(map(str, dims))})"
+
+
+def _word(name: str) -> str:
+    """`name` as a whole word of a sentence (not part of another name, nor after a dot)."""
+    return rf"(?<![\w.]){re.escape(name)}(?![\w])"
+
+
+def said(text: str, names: CourseNames, op: Any = None) -> str:
+    """`text`, a case's description or a hint about a case of layer op `op` (a LayerOp, or None),
+    in the course's words (the module's docstring); as it is when any of it cannot be."""
+    layer_entries = [entry for entry in names if ":" not in entry[0]]
+    out = text
+    for function, course, quantities in layer_entries:
+        for quantity, name, transform in quantities:
+            subject = _word(function) + rf"'s {re.escape(quantity)}(?![\w])"
+            if transform and re.search(subject + r"[^.]*shape", out):
+                return text  # a shape of the array said in the protocol's orientation: no renaming
+            out = re.sub(subject, _literal(f"{course}'s {name}"), out)
+    forward = next((entry for entry in layer_entries if op is not None and entry[0] == op.forward), None)
+    if forward is not None:
+        cls = forward[1].partition(".")[0]
+        if out.startswith(f"{op.name}: "):
+            out = f"{cls}: " + out[len(op.name) + 2 :]
+        for quantity, name, transform in forward[2]:
+            out = re.sub(rf"(?<=argument ){re.escape(quantity)}(?![\w])", _literal(name), out)
+            out = re.sub(_word(quantity) + rf" ({SHAPE}(?:, {SHAPE})*)", _shapes_as(name, transform), out)
+    for function, course, _ in layer_entries:
+        out = re.sub(_word(function), _literal(course), out)
+    return out
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement of re.sub that is `text` as it is (no backslash or group in it read)."""
+    return lambda _: text
+
+
+def _shapes_as(name: str, transform: str) -> Callable[[re.Match[str]], str]:
+    """The replacement of "<array> (s₁), (s₂)": `name` and each shape in the course's orientation."""
+
+    def replacement(match: re.Match[str]) -> str:
+        return f"{name} " + re.sub(SHAPE, lambda shape: _shape(shape.group(0), transform), match.group(1))
+
+    return replacement
 
 
 def course_names(declared: Any) -> CourseNames:

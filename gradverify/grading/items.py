@@ -34,7 +34,7 @@ from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import Property
 from gradverify.grading import adapters, cost, domain, handin
 from gradverify.grading.adapters import Adapter
-from gradverify.grading.course_names import in_course_words
+from gradverify.grading.course_names import CourseNames, in_course_words, said
 from gradverify.diagnoses import Hint
 from gradverify.hints import hints
 from gradverify.grading.kinds import KINDS, item_property
@@ -281,8 +281,9 @@ def grade_item(
             return _lost_to_cost(item, checked, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
     if result.passed:
         return _passed_item(item, result, scope=scope, credit=credit, start=start, tolerance=base.tolerance)
-    result = in_course_words(result, adapter.course_names if adapter is not None else ())
-    return _failed_item(item, result, module, prop_of(None), deadline, credit=credit, scope=scope, start=start)
+    names = adapter.course_names if adapter is not None else ()
+    result = in_course_words(result, names)
+    return _failed_item(item, result, module, prop_of(None), deadline, credit=credit, scope=scope, start=start, names=names)
 
 
 def _passed_item(
@@ -430,9 +431,10 @@ def _failed_item(
     credit: domain.Credit | None,
     scope: list[str],
     start: float,
+    names: CourseNames = (),
 ) -> ItemResult:
-    """A failed item: its cause and details, its hints and picture (within DIAGNOSIS_TIMEOUT),
-    and the share of its domain that is right."""
+    """A failed item: its cause and details, its hints (in the course's words, `names`) and picture
+    (within DIAGNOSIS_TIMEOUT), and the share of its domain that is right."""
     cause, details = _details(result)
     first = result.failure.comparisons[0] if result.failure else None
     found: list[Hint] = []
@@ -441,6 +443,8 @@ def _failed_item(
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
             found = hints(item.check, item.target, counterexample, module)
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
+        op = getattr(counterexample.case, "op", None)
+        found = [Hint(said(h, names, op), h.diagnosis) for h in found]
     score = round(item.points * credit.share, 2) if credit is not None else 0.0
     max_rel_err = result.max_rel_err if result.examples else float("nan")
     return ItemResult(

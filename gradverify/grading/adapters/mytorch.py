@@ -139,33 +139,44 @@ NEEDS = {
     "conv_transpose2d_backward": "ConvTranspose2d",
 }
 
+#: A convolution's inputs in MyTorch: A, and W and b as CS231n's w and b are.
+CONV_INPUTS = {"x": ("A", ""), "w": ("W", ""), "b": ("b", "")}
+
 #: What a failure's functions and arrays are called in MyTorch, in its orientation
-#: (gradverify.grading.course_names): `affine_backward dw[1, 0]` is `Linear.backward dLdW[0, 1]`.
+#: (gradverify.grading.course_names): `affine_backward dw[1, 0]` is `Linear.backward dLdW[0, 1]`;
+#: each forward's inputs too, for the smallest case's description and the hints' cases.
 COURSE_NAMES = {
-    "affine_forward": ("Linear.forward", {"out": ("Z", "")}),
+    "affine_forward": ("Linear.forward", {"out": ("Z", ""), "x": ("A", ""), "w": ("W", "T"), "b": ("b", "col")}),
     "affine_backward": ("Linear.backward", {"dx": ("dLdA", ""), "dw": ("dLdW", "T"), "db": ("dLdb", "col")}),
-    "relu_forward": ("ReLU.forward", {"out": ("A", "")}),
+    "relu_forward": ("ReLU.forward", {"out": ("A", ""), "x": ("Z", "")}),
     "relu_backward": ("ReLU.backward", {"dx": ("dLdZ", "")}),
-    "gelu_forward": ("GELU.forward", {"out": ("A", "")}),
+    "gelu_forward": ("GELU.forward", {"out": ("A", ""), "x": ("Z", "")}),
     "gelu_backward": ("GELU.backward", {"dx": ("dLdZ", "")}),
     "batchnorm_forward": (
         "BatchNorm1d.forward",
-        {"out": ("BZ", ""), "bn_param['running_mean']": ("running_M", "row"), "bn_param['running_var']": ("running_V", "row")},
+        {
+            **{
+                "out": ("BZ", ""),
+                "bn_param['running_mean']": ("running_M", "row"),
+                "bn_param['running_var']": ("running_V", "row"),
+            },
+            **{"x": ("Z", ""), "gamma": ("BW", "row"), "beta": ("Bb", "row")},
+        },
     ),
     "batchnorm_backward": ("BatchNorm1d.backward", {"dx": ("dLdZ", ""), "dgamma": ("dLdBW", "row"), "dbeta": ("dLdBb", "row")}),
-    "softmax_loss": ("CrossEntropyLoss", {"loss": ("forward's loss", ""), "dx": ("backward's dLdA", "")}),
-    "conv_forward_naive": ("Conv2d.forward", {"out": ("Z", "")}),
+    "softmax_loss": ("CrossEntropyLoss", {"loss": ("forward's loss", ""), "dx": ("backward's dLdA", ""), "x": ("A", "")}),
+    "conv_forward_naive": ("Conv2d.forward", {"out": ("Z", ""), **CONV_INPUTS}),
     "conv_backward_naive": (
         "Conv2d.backward",
         {"dx": ("dLdA", ""), "dw": ("conv2d_stride1.dLdW", ""), "db": ("conv2d_stride1.dLdb", "")},
     ),
-    "conv1d_forward": ("Conv1d.forward", {"out": ("Z", "")}),
-    "conv_transpose1d_forward": ("ConvTranspose1d.forward", {"out": ("Z", "")}),
+    "conv1d_forward": ("Conv1d.forward", {"out": ("Z", ""), **CONV_INPUTS}),
+    "conv_transpose1d_forward": ("ConvTranspose1d.forward", {"out": ("Z", ""), **CONV_INPUTS}),
     "conv_transpose1d_backward": (
         "ConvTranspose1d.backward",
         {"dx": ("dLdA", ""), "dw": ("conv1d_stride1.dLdW", ""), "db": ("conv1d_stride1.dLdb", "")},
     ),
-    "conv_transpose2d_forward": ("ConvTranspose2d.forward", {"out": ("Z", "")}),
+    "conv_transpose2d_forward": ("ConvTranspose2d.forward", {"out": ("Z", ""), **CONV_INPUTS}),
     "conv_transpose2d_backward": (
         "ConvTranspose2d.backward",
         {"dx": ("dLdA", ""), "dw": ("conv2d_stride1.dLdW", ""), "db": ("conv2d_stride1.dLdb", "")},
@@ -174,11 +185,14 @@ COURSE_NAMES = {
         "Conv1d.backward",
         {"dx": ("dLdA", ""), "dw": ("conv1d_stride1.dLdW", ""), "db": ("conv1d_stride1.dLdb", "")},
     ),
-    "max_pool_forward_naive": ("MaxPool2d.forward", {"out": ("Z", "")}),
+    "max_pool_forward_naive": ("MaxPool2d.forward", {"out": ("Z", ""), "x": ("A", "")}),
     "max_pool_backward_naive": ("MaxPool2d.backward", {"dx": ("dLdA", "")}),
-    "avg_pool_forward": ("MeanPool2d.forward", {"out": ("Z", "")}),
+    "avg_pool_forward": ("MeanPool2d.forward", {"out": ("Z", ""), "x": ("A", "")}),
     "avg_pool_backward": ("MeanPool2d.backward", {"dx": ("dLdA", "")}),
-    "rnn_step_forward": ("RNNCell.forward", {"next_h": ("h_t", "")}),
+    "rnn_step_forward": (
+        "RNNCell.forward",
+        {"next_h": ("h_t", ""), "x": ("x", ""), "prev_h": ("h_prev_t", ""), "Wx": ("W_ih", "T"), "Wh": ("W_hh", "T")},
+    ),
     "rnn_step_backward": (
         "RNNCell.backward",
         {"dprev_h": ("dh_prev_t", ""), "dWx": ("N·dW_ih", "T"), "dWh": ("N·dW_hh", "T"), "db": ("N·(db_ih + db_hh)/2", "")},
@@ -194,7 +208,7 @@ COURSE_NAMES = {
         for name, cls in (("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh"), ("softmax", "Softmax"))
     },
     **{
-        f"{op}_{step}": (f"{cls}.{step}", {"out": ("Z", "")} if step == "forward" else {"dx": ("dLdA", "")})
+        f"{op}_{step}": (f"{cls}.{step}", {"out": ("Z", ""), "x": ("A", "")} if step == "forward" else {"dx": ("dLdA", "")})
         for op, cls in {**RESAMPLERS, "flatten": "Flatten"}.items()
         for step in ("forward", "backward")
     },
