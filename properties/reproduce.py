@@ -7,6 +7,9 @@ float64) and the calls of the protocol's functions that the check made on them.
     a = activation('sigmoid', z)
     grad_z = activation_backward('sigmoid', z, grad_a)
 
+A case of the layer protocol is its args, positional hyperparameters and parameter dict, each
+upstream gradient, then `out, cache = conv_forward_naive(x, w, b, conv_param)` and
+`dx, dw, db = conv_backward_naive(dout, cache)` (a loss: its one call).
 One function per kind of case; `snippet` picks it. A case too large to write out (more than
 MAX_NUMBERS numbers) has none: the shrunk cases the grader shows are a few numbers.
 """
@@ -18,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gradverify.properties.cases import ActivationCase, DenseCase, Example, LossCase, TrainCase, materialize
+from gradverify.properties.layer_cases import LayerCase
 
 #: The most numbers a snippet writes out.
 MAX_NUMBERS = 400
@@ -26,6 +30,8 @@ MAX_NUMBERS = 400
 def literal(value: Any) -> str:
     """`value` as Python that rebuilds it exactly: arrays as np.array([...]) of their elements'
     reprs (an integer array's as ints), layers as dicts of them, other values by repr."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float32:
+        return f"np.array({value.tolist()!r}, dtype=np.float32)"
     if isinstance(value, np.ndarray):
         return f"np.array({value.tolist()!r})"
     if isinstance(value, dict):
@@ -97,7 +103,32 @@ def _training(case: TrainCase, functions: tuple[str, ...]) -> Parts:
     return assignments, calls
 
 
+def _layer(case: LayerCase, functions: tuple[str, ...]) -> Parts:
+    """An op of the layer protocol as the check calls it: its args, positional hyperparameters and
+    parameter dict; the forward; each upstream gradient; the first backward on them (a loss: the
+    one call)."""
+    from gradverify.properties.layer_checks import param_dict
+    from gradverify.references.layer_spec import shape_of
+
+    op, arrays, hyper = case.op, case.arrays(), case.hypers
+    assignments: list[tuple[str, Any]] = [(a.name, arrays[a.name]) for a in op.args if not a.in_param]
+    assignments += [(h.name, hyper[h.name]) for h in op.hypers if h.positional]
+    if op.param:
+        assignments.append((op.param, param_dict(op, arrays, hyper, case.omitted)))
+    called = ", ".join(name for name, _ in assignments)
+    if op.loss:
+        return assignments, [f"loss, {op.grads[0]} = {op.forward}({called})"]
+    upstream = [
+        (up, case.cotangent(shape_of(tokens, case.sizes), i)) for i, (up, (_, tokens)) in enumerate(zip(op.upstream, op.outputs))
+    ]
+    outs = ", ".join(name for name, _ in op.outputs)
+    calls = [f"{outs}, cache = {op.forward}({called})"]
+    calls.append(f"{', '.join(op.grads)} = {op.backwards[0]}({', '.join(up for up, _ in upstream)}, cache)")
+    return assignments + upstream, calls
+
+
 SNIPPETS: dict[type, Callable[[Any, tuple[str, ...]], Parts]] = {
+    LayerCase: _layer,
     ActivationCase: _activation,
     LossCase: _loss,
     DenseCase: _dense,

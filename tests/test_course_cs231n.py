@@ -192,6 +192,22 @@ def test_bugs_in_two_modules_lose_exactly_their_two_items(tmp_path):
     assert result.score == 77 - 8 - 4
 
 
+def test_a_failure_s_snippet_rebuilds_the_smallest_case_with_the_student_s_own_calls(tmp_path):
+    """The cs231n adapter serves the layer functions as the student's own (OWN_FUNCTIONS): the
+    conv item's snippet, run beside the buggy layers, gives the dx of the wrong shape it reports,
+    and beside the model solution one of x's shape."""
+    sources = {"layers": BUGGY["conv_backward_padding_not_cropped"].source(), "classifiers/fc_net": FC_NET}
+    result = items.grade_file(_package(tmp_path, sources), _rubric("cs231n-a2"))
+    (conv,) = [r for r in result.items if r.item.name == "conv"]
+    assert "dx, dw, db = conv_backward_naive(dout, cache)" in conv.reproduce
+    for source, same_shape in ((sources["layers"], False), (LAYERS, True)):
+        namespace: dict = {}
+        exec(compile(source, "layers.py", "exec"), namespace)  # noqa: S102 - our own variants
+        exec(compile(conv.reproduce, "cell", "exec"), namespace)  # noqa: S102 - the snippet the grader wrote
+        assert (namespace["dx"].shape == namespace["x"].shape) is same_shape
+    assert "To run the failing case yourself" in render_submission(result)
+
+
 def test_the_handout_stubs_what_is_graded_keeps_what_is_given_and_gives_no_formula():
     rubric = _rubric("cs231n-a3")
     text = handout(rubric, "cs231n-a3")["cs231n/rnn_layers.py"]

@@ -347,6 +347,7 @@ def test_a_graded_failure_says_its_case_and_its_hint_in_the_course_s_words(tmp_p
     (linear,) = [r for r in result.items if r.item.name == "linear"]
     assert linear.details[0].startswith("Smallest failing case: Linear: A (")
     assert any(h.startswith("Linear.backward's dLdW is 1/N × the right value (checked on") and ", A (" in h for h in linear.hints)
+    assert linear.reproduce == ""  # its calls would be the protocol's affine_forward, not the student's Linear
 
 
 TOL = TOLERANCES["autodiff"]

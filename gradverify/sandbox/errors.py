@@ -44,6 +44,8 @@ class AdapterDeclaration:
     layer_cases: dict[str, dict[str, Any]] | None = None
     #: its COURSE_NAMES as sent ({function: [course name, {quantity: [name, transform]}]}; None: none)
     course_names: dict[str, Any] | None = None
+    #: its OWN_FUNCTIONS: the protocol functions it serves as the student's own (None: none)
+    own_functions: tuple[str, ...] | None = None
 
 
 class CallFailure(StrEnum):
@@ -294,7 +296,16 @@ def _names(value: Any) -> tuple[str, ...] | None:
 def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclaration | None:
     """The adapter's declarations from its hello, or None if malformed."""
     required = {"activations", "losses", "l2"}
-    keys = {"activations", "losses", "l2", "network_activations", "network_losses", "layer_cases", "course_names"}
+    keys = {
+        "activations",
+        "losses",
+        "l2",
+        "network_activations",
+        "network_losses",
+        "layer_cases",
+        "course_names",
+        "own_functions",
+    }
     if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
         return None
     try:
@@ -312,6 +323,7 @@ def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclar
         names["network_losses"],
         cases,
         renames,
+        names["own_functions"],
     )
 
 

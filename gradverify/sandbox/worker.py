@@ -309,8 +309,9 @@ def declarations(adapter: Any) -> dict:
     """What the adapter says it maps beyond its functions (docs/adapters.md): the activations
     and losses of its activation and loss functions (None: all of them), and whether its
     network_gradients maps the L2 term (L2 = True or False, default True), the activations and
-    losses its networks map (NETWORK_ACTIVATIONS, NETWORK_LOSSES; None: all); TypeError if one
-    of them is not of its form."""
+    losses its networks map (NETWORK_ACTIVATIONS, NETWORK_LOSSES; None: all), its LAYER_CASES,
+    COURSE_NAMES and OWN_FUNCTIONS (the protocol functions that are the student's own, by name);
+    TypeError if one of them is not of its form."""
     l2 = getattr(adapter, "L2", True)
     if type(l2) is not bool:
         raise TypeError(f"L2 must be True or False, got {safe_text(l2, REPR_LIMIT)}")
@@ -322,6 +323,7 @@ def declarations(adapter: Any) -> dict:
         "network_losses": _names(adapter, "NETWORK_LOSSES"),
         "layer_cases": _layer_cases(adapter),
         "course_names": _course_names(adapter),
+        "own_functions": _names(adapter, "OWN_FUNCTIONS"),
     }
 
 

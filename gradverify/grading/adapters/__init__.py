@@ -70,6 +70,10 @@ class Adapter:
     #: its COURSE_NAMES: what a failure's functions and arrays are called in the course
     #: (gradverify.grading.course_names)
     course_names: CourseNames = ()
+    #: its OWN_FUNCTIONS: the protocol functions it serves as the student's own, under their
+    #: names and signatures (the cs231n adapter's layer functions), whose calls a failure's
+    #: snippet may show the student (properties/reproduce.py)
+    own_functions: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -180,7 +184,8 @@ def load(
         declared.network_activations,
         declared.network_losses,
     )
-    return with_cases_and_names(adapter, declared.layer_cases, declared.course_names)
+    adapter = with_cases_and_names(adapter, declared.layer_cases, declared.course_names)
+    return replace(adapter, own_functions=frozenset(declared.own_functions or ()))
 
 
 # --------------------------------------------------------------------------- in this process
@@ -219,6 +224,7 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
         _tuple(declared["network_losses"]),
     )
     adapter = with_cases_and_names(adapter, getattr(module, "LAYER_CASES", None), getattr(module, "COURSE_NAMES", None))
+    adapter = replace(adapter, own_functions=frozenset(declared["own_functions"] or ()))
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))

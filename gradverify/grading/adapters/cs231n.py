@@ -73,6 +73,10 @@ HANDOUT = {
     ),
 }
 
+#: The protocol functions served as the student's own, under their names (a failure's snippet
+#: may call them): every function of the handout.
+OWN_FUNCTIONS = tuple(name for names in HANDOUT.values() for name in names)
+
 ACTIVATIONS = ("relu",)
 L2 = False
 #: What its networks map: relu or identity hidden layers under a softmax output and sparse_cce.
