@@ -290,7 +290,55 @@ def _svm_torch(x, y):
     return F.multi_margin_loss(x, y, margin=1.0) * x.shape[1]
 
 
+def _spread(x: torch.Tensor, k: int) -> torch.Tensor:
+    """x (N, C, L) with k − 1 zeros between its samples, in torch: (N, C, k·(L − 1) + 1)."""
+    out = torch.zeros((*x.shape[:2], k * (x.shape[2] - 1) + 1), dtype=torch.float64)
+    out[:, :, ::k] = x
+    return out
+
+
+def _resampled(m, op: str, torch_op) -> bool:
+    """op's forward and backward against torch's on (2, 2, 5), factors 2 and 3 (neither divides 5)."""
+    rng = np.random.default_rng(12)
+    agree = True
+    for k in (2, 3):
+        x = _t(rng.standard_normal((2, 2, 5)), True)
+        out = torch_op(x, k)
+        dout = rng.standard_normal(out.shape)
+        out.backward(_t(dout))
+        try:
+            got, cache = getattr(m, f"{op}_forward")(x.detach().numpy().copy(), {"factor": k})
+            dx = getattr(m, f"{op}_backward")(dout.copy(), cache)
+        except ValueError:  # a wrong shape met on the way
+            return False
+        agree &= _close(got, out.detach().numpy()) and _close(dx, x.grad.numpy())
+    return agree
+
+
+def _flatten(m) -> bool:
+    rng = np.random.default_rng(13)
+    x, dout = _t(rng.standard_normal((2, 2, 3)), True), rng.standard_normal((2, 6))
+    x.flatten(1).backward(_t(dout))
+    out, cache = m.flatten_forward(x.detach().numpy().copy())
+    return _close(out, x.detach().numpy().reshape(2, 6)) and _close(m.flatten_backward(dout.copy(), cache), x.grad.numpy())
+
+
+def _conv_transpose1d(m) -> bool:
+    """Upsampled by 2, then a stride-1 convolution of kernel 2, against torch's of the same."""
+    rng = np.random.default_rng(14)
+    x, w, b = (_t(rng.standard_normal(s), True) for s in ((2, 2, 3), (3, 2, 2), (3,)))
+    out = F.conv1d(_spread(x, 2), w, b)
+    dout = rng.standard_normal(out.shape)
+    out.backward(_t(dout))
+    got, cache = m.conv_transpose1d_forward(*(t.detach().numpy().copy() for t in (x, w, b)), {"factor": 2})
+    return _close(got, out.detach().numpy()) and _grads_agree(m.conv_transpose1d_backward(dout, cache), (x, w, b))
+
+
 TORCH_VERDICTS |= {
+    "downsample1d": lambda m: _resampled(m, "downsample1d", lambda x, k: x[:, :, ::k]),
+    "upsample1d": lambda m: _resampled(m, "upsample1d", _spread),
+    "flatten": _flatten,
+    "conv_transpose1d": _conv_transpose1d,
     **{
         f"svm_loss_{style}": lambda m, s=style: _linear_classifier(m, f"svm_loss_{s}", _svm_torch)
         for style in ("naive", "vectorized")

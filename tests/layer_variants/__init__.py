@@ -269,6 +269,48 @@ BUGGY: dict[str, LayerVariant] = {
             function="svm_loss",
             quantity="loss",
         ),
+        _v(
+            "downsample_backward_width_from_its_output",
+            "downsample1d",
+            "MyTorch HW2P1: Downsample's dLdA made k × the output's width, not the input's: right only when k divides it",
+            (
+                "    dx = np.zeros(shape, dtype=dout.dtype)\n",
+                "    dx = np.zeros((*dout.shape[:2], *(k * n for n in dout.shape[2:])), dtype=dout.dtype)\n",
+            ),
+            function="downsample1d_backward",
+            quantity="dx",
+            cause=Cause.SHAPE,
+        ),
+        _v(
+            "upsample_forward_zeros_after_the_last_sample",
+            "upsample1d",
+            "MyTorch HW2P1: Upsample's output k·W wide, k − 1 zeros after the last sample too, where it is k·(W − 1) + 1",
+            (
+                "    out = np.zeros((*x.shape[:2], *(k * (n - 1) + 1 for n in x.shape[2:])), dtype=x.dtype)\n",
+                "    out = np.zeros((*x.shape[:2], *(k * n for n in x.shape[2:])), dtype=x.dtype)\n",
+            ),
+            function="upsample1d_forward",
+            quantity="out",
+            cause=Cause.SHAPE,
+        ),
+        _v(
+            "flatten_backward_left_flat",
+            "flatten",
+            "Flatten's backward gives dout back as it is, (N, C·W), not in the input's shape",
+            ("    return dout.reshape(cache).copy()\n", "    return dout.copy()\n"),
+            function="flatten_backward",
+            quantity="dx",
+            cause=Cause.SHAPE,
+        ),
+        _v(
+            "conv_transpose1d_backward_not_downsampled",
+            "conv_transpose1d",
+            "ConvTranspose1d's dLdA the upsampled input's gradient, not taken back through the Upsample",
+            ("    return upsample1d_backward(dup, up_cache), dw, db\n", "    return dup, dw, db\n"),
+            function="conv_transpose1d_backward",
+            quantity="dx",
+            cause=Cause.SHAPE,
+        ),
     )
 }
 
