@@ -347,6 +347,8 @@ def _diff(name: str) -> tuple[str, str]:
 def run(max_children: int = 1, files: tuple[str, ...] = FILES, *, fresh: bool = True) -> dict:
     """mutmut run over the mutants of `files` (from scratch, or with `fresh=False` resuming the
     last mutants/: mutmut runs only the mutants it has no result for), then collect()."""
+    if not MUTMUT.is_file():
+        raise SystemExit(f"{MUTMUT} is not installed: `make mutation` installs it (pip install -e '.[mutation]')")
     if fresh:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     names = [] if set(files) == set(FILES) else [f"impl.{f}.*" for f in files]

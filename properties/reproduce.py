@@ -137,13 +137,15 @@ SNIPPETS: dict[type, Callable[[Any, tuple[str, ...]], Parts]] = {
 }
 
 
-def snippet(case: Any, functions: tuple[str, ...] = ()) -> str | None:
+def snippet(case: Any, functions: tuple[str, ...] = (), *, calls: str | None = None) -> str | None:
     """The Python that rebuilds `case` and calls the protocol's `functions` on it as the check
-    did, or None for a case of another kind or one of more than MAX_NUMBERS numbers."""
+    did (or, given `calls`, those lines: a course's API on the case's arrays, an adapter's
+    SNIPPETS), or None for a case of another kind or one of more than MAX_NUMBERS numbers."""
     make = SNIPPETS.get(type(case))
     if make is None:
         return None
-    assignments, calls = make(case, functions)
+    assignments, made = make(case, functions)
+    made = made if calls is None else calls.strip("\n").splitlines()
     if sum(_numbers(value) for _, value in assignments) > MAX_NUMBERS:
         return None
-    return "\n".join(["import numpy as np", *(f"{name} = {literal(value)}" for name, value in assignments), *calls])
+    return "\n".join(["import numpy as np", *(f"{name} = {literal(value)}" for name, value in assignments), *made])

@@ -347,7 +347,8 @@ def test_a_graded_failure_says_its_case_and_its_hint_in_the_course_s_words(tmp_p
     (linear,) = [r for r in result.items if r.item.name == "linear"]
     assert linear.details[0].startswith("Smallest failing case: Linear: A (")
     assert any(h.startswith("Linear.backward's dLdW is 1/N × the right value (checked on") and ", A (" in h for h in linear.hints)
-    assert linear.reproduce == ""  # its calls would be the protocol's affine_forward, not the student's Linear
+    assert "layer = Linear(w.shape[0], w.shape[1])" in linear.reproduce  # the adapter's SNIPPETS: MyTorch's calls
+    assert "affine_forward" not in linear.reproduce
 
 
 TOL = TOLERANCES["autodiff"]
@@ -362,6 +363,86 @@ def test_an_adapter_whose_course_names_are_malformed_is_refused(where, tmp_path)
         encoding="utf-8",
     )
     with pytest.raises(adapters.AdapterError, match=r"COURSE_NAMES\['relu_forward'\]\['out'\]"):
+        if where == "sandbox":
+            adapters.load(path)
+        else:
+            adapters.load_local(str(path), load_module(str(_library(tmp_path / "lib"))))
+
+
+#: Where each op's course snippet leaves the protocol's results: {protocol's name: (the snippet's
+#: variable, how it holds the protocol's array: "" as it is, "T" transposed, "flat" a column or row)}.
+SNIPPET_RESULTS = {
+    "affine": {"out": ("Z", ""), "dx": ("dLdA", ""), "dw": ("dLdW", "T"), "db": ("dLdb", "flat")},
+    "relu": {"out": ("A", ""), "dx": ("dLdZ", "")},
+    "gelu": {"out": ("A", ""), "dx": ("dLdZ", "")},
+    "softmax_loss": {"loss": ("L", ""), "dx": ("dLdA", "")},
+    "batchnorm": {"out": ("BZ", ""), "dx": ("dLdZ", ""), "dgamma": ("dLdBW", "flat"), "dbeta": ("dLdBb", "flat")},
+    **{
+        op: {"out": ("Z", ""), "dx": ("dLdA", ""), "dw": ("dLdW", ""), "db": ("dLdb", "")}
+        for op in ("conv", "conv1d", "conv_transpose1d", "conv_transpose2d")
+    },
+    **{
+        op: {"out": ("Z", ""), "dx": ("dLdA", "")}
+        for op in ("max_pool", "avg_pool", "downsample1d", "upsample1d", "downsample2d", "upsample2d", "flatten")
+    },
+    "rnn_step": {"next_h": ("h_t", ""), "dx": ("dx", ""), "dprev_h": ("dh_prev_t", "")},
+}
+
+
+def _drawn(strategy, count: int) -> list:
+    """The first `count` cases hypothesis draws of `strategy`, the same each run."""
+    from hypothesis import HealthCheck, given, settings
+
+    cases: list = []
+
+    @settings(max_examples=count, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def draw(case) -> None:
+        cases.append(case)
+
+    draw()
+    return cases[:count]
+
+
+@pytest.mark.parametrize("op", sorted(SNIPPET_RESULTS))
+def test_each_course_snippet_run_on_the_model_solution_gives_the_protocol_s_results(op, tmp_path):
+    """A grade's snippet in MyTorch's API (the adapter's SNIPPETS), run beside impl/mytorch as the
+    student's package, leaves the values the protocol's snippet gives beside impl/layers.py, on
+    cases the grade draws (its LAYER_CASES); every op the adapter names has one."""
+    import sys
+
+    from gradverify.impl import layers, rnn_layers
+    from gradverify.properties.layer_strategies import layer_cases
+    from gradverify.properties.reproduce import snippet
+    from gradverify.references.layer_spec import LAYER_OPS
+
+    adapter = adapters.load("mytorch")
+    assert set(dict(adapter.snippets)) == set(SNIPPET_RESULTS)
+    shutil.copytree(SOURCE, tmp_path / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        for case in _drawn(layer_cases(LAYER_OPS[op], limits=adapter.layer_cases), 3):
+            protocol, course = {"np": np, **vars(layers), **vars(rnn_layers)}, {}
+            exec(snippet(case), protocol)  # noqa: S102 - the grader's own snippets
+            exec(snippet(case, calls=dict(adapter.snippets)[op]), course)  # noqa: S102
+            for name, (variable, how) in SNIPPET_RESULTS[op].items():
+                got = np.asarray(course[variable], dtype=np.float64)
+                got = got.T if how == "T" else got
+                assert np.allclose(np.reshape(got, np.shape(protocol[name])), protocol[name], rtol=1e-10, atol=1e-12), (op, name)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "mytorch" or m.startswith("mytorch.")]:
+            del sys.modules[name]
+
+
+@pytest.mark.parametrize("where", ["sandbox", "process"])
+def test_an_adapter_whose_snippets_name_no_op_of_the_table_is_refused(where, tmp_path):
+    path = tmp_path / "adapter.py"
+    path.write_text(
+        "import student\nSNIPPETS = {'dense_layer': 'layer = Dense()'}\n\ndef relu_forward(x):\n    return student.relu(x)\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(adapters.AdapterError, match=r"SNIPPETS names 'dense_layer', not ops of the layer table"):
         if where == "sandbox":
             adapters.load(path)
         else:

@@ -13,7 +13,7 @@ classroom.py         grading a folder of submissions, one grader process each
 roster.py            the class's record in its grades folder (class.json): who, what each handed in
 gradebook.py         the class's grades as a CSV an LMS imports (grades.csv), safe in a spreadsheet
 adapters/            course adapters: a course's own API mapped onto the protocol (cs231n.py, layers.py, mytorch.py ship)
-course_names.py      a failure said in the course's words: the adapter's COURSE_NAMES, the student's orientation
+course_names.py      a failure said in the course's words: the adapter's COURSE_NAMES, the student's orientation, its SNIPPETS
 student_template.py  the file handed out: every protocol function a stub
 course_template.py   a course rubric's handout: the course's package, each graded function a stub
 """

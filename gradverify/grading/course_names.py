@@ -20,6 +20,10 @@ scale, a missing term), is the course's array; an argument given with its shape 
 in a description or a hint's "checked on …" list) is the course's, its shape in the course's
 orientation, when the forward's entry names it (`"x": ("A", "")`). A hint that names an array
 by a shape the transform would change stays in the protocol's words (no hint is made wrong).
+
+A failure's snippet through an adapter (`through_adapter`) is kept when its calls are the
+student's own (the adapter's OWN_FUNCTIONS), made with the course's calls when the adapter
+writes them for the op (its SNIPPETS), and else left out.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import re
 from dataclasses import replace
 from typing import Any, Callable
 
+from gradverify.properties.reproduce import snippet
 from gradverify.references.compare import Comparison
 from gradverify.results import PropertyResult
 
@@ -132,6 +137,17 @@ def _shapes_as(name: str, transform: str) -> Callable[[re.Match[str]], str]:
         return f"{name} " + re.sub(SHAPE, lambda shape: _shape(shape.group(0), transform), match.group(1))
 
     return replacement
+
+
+def through_adapter(reproduce: str, case: Any, own_functions: frozenset[str], snippets: tuple[tuple[str, str], ...]) -> str:
+    """A failure's snippet (`reproduce`, of layer case `case`) as a grade through an adapter shows
+    it: as it is when the calls it makes are the student's own (the adapter's OWN_FUNCTIONS),
+    else with the course's calls for its op (its SNIPPETS) after the same arrays, else none ("")."""
+    op = getattr(case, "op", None)
+    if op is not None and {op.forward, *op.backwards[:1]} <= own_functions:
+        return reproduce
+    calls = dict(snippets).get(getattr(op, "name", ""))
+    return (snippet(case, (), calls=calls) or "") if calls else ""
 
 
 def course_names(declared: Any) -> CourseNames:

@@ -34,7 +34,7 @@ from gradverify.properties.cases import Architecture, Example, TrainCase
 from gradverify.properties.checks import Property
 from gradverify.grading import adapters, cost, domain, handin
 from gradverify.grading.adapters import Adapter
-from gradverify.grading.course_names import CourseNames, in_course_words, said
+from gradverify.grading.course_names import CourseNames, in_course_words, said, through_adapter
 from gradverify.diagnoses import Hint
 from gradverify.hints import hints
 from gradverify.grading.kinds import KINDS, item_property
@@ -88,7 +88,8 @@ class ItemResult:
     failed_at: str = ""
     #: Python that rebuilds the smallest failing case and calls the student's functions on it as
     #: the check did (properties/reproduce.py); "" when there is none, or when the calls would be
-    #: an adapter's rather than the student's own (its OWN_FUNCTIONS)
+    #: an adapter's rather than the student's own (its OWN_FUNCTIONS), which then shows the
+    #: course's calls when it has them (its SNIPPETS)
     reproduce: str = ""
     cause: Cause | None = None
     #: a composite item's components not right, and those left out of its domain, one line each
@@ -469,14 +470,6 @@ def _failed_item(
     )
 
 
-def _own_calls(result: ItemResult, adapter: Adapter) -> bool:
-    """Whether the functions a failure's snippet calls are the student's own through `adapter`
-    (its OWN_FUNCTIONS): a layer case's forward and first backward."""
-    case = result.counterexample.case if result.counterexample is not None else None
-    op = getattr(case, "op", None)
-    return op is not None and {op.forward, *op.backwards[:1]} <= adapter.own_functions
-
-
 def _right_components(credit: "domain.Credit") -> tuple[tuple[str, ...], dict[str, tuple[str, ...]], int, int | None] | None:
     """(hidden activations, output activations per loss, hidden layers, output units) of the
     components a composite item found right: what the cost check's network may be built of, in
@@ -614,8 +607,9 @@ def grade_module(
     )
     for index, item in enumerate(order):
         done.append(grade_item(item, module, rubric, done, deadline, adapter=adapter, cost_check=cost_check, seed=chosen.value))
-        if adapter is not None and not _own_calls(done[-1], adapter):  # the adapter's calls, not the student's own
-            done[-1].reproduce = ""
+        if adapter is not None:  # the protocol's calls are the adapter's, unless it serves the student's own
+            case = done[-1].counterexample.case if done[-1].counterexample is not None else None
+            done[-1].reproduce = through_adapter(done[-1].reproduce, case, adapter.own_functions, adapter.snippets)
         if progress:
             progress(index, len(order), done[-1])
     by_name = {r.item.name: r for r in done}

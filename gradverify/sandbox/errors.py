@@ -46,6 +46,8 @@ class AdapterDeclaration:
     course_names: dict[str, Any] | None = None
     #: its OWN_FUNCTIONS: the protocol functions it serves as the student's own (None: none)
     own_functions: tuple[str, ...] | None = None
+    #: its SNIPPETS as sent ({op: the course's calls, Python text}; None: none)
+    snippets: dict[str, str] | None = None
 
 
 class CallFailure(StrEnum):
@@ -305,11 +307,13 @@ def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclar
         "layer_cases",
         "course_names",
         "own_functions",
+        "snippets",
     }
     if not isinstance(report, dict) or not required <= set(report) <= keys or type(report["l2"]) is not bool:
         return None
     try:
-        names = {key: _names(report.get(key)) for key in keys - {"l2", "layer_cases", "course_names"}}
+        names = {key: _names(report.get(key)) for key in keys - {"l2", "layer_cases", "course_names", "snippets"}}
+        snippets = _texts(report.get("snippets"))
         cases = _cases(report.get("layer_cases"))
         renames = _renames(report.get("course_names"))
     except _Malformed:
@@ -324,7 +328,18 @@ def adapter_declaration(functions: frozenset[str], report: Any) -> AdapterDeclar
         cases,
         renames,
         names["own_functions"],
+        snippets,
     )
+
+
+def _texts(value: Any) -> dict[str, str] | None:
+    """SNIPPETS as the hello carries it; _Malformed if it is not a dict of plain names to text."""
+    if value is None:
+        return None
+    ok = isinstance(value, dict) and len(value) <= 100
+    if not ok or not all(isinstance(k, str) and PLAIN_NAME.fullmatch(k) and isinstance(v, str) for k, v in value.items()):
+        raise _Malformed(value)
+    return dict(value)
 
 
 def _renames(value: Any) -> dict[str, Any] | None:

@@ -310,8 +310,8 @@ def declarations(adapter: Any) -> dict:
     and losses of its activation and loss functions (None: all of them), and whether its
     network_gradients maps the L2 term (L2 = True or False, default True), the activations and
     losses its networks map (NETWORK_ACTIVATIONS, NETWORK_LOSSES; None: all), its LAYER_CASES,
-    COURSE_NAMES and OWN_FUNCTIONS (the protocol functions that are the student's own, by name);
-    TypeError if one of them is not of its form."""
+    COURSE_NAMES, OWN_FUNCTIONS (the protocol functions that are the student's own, by name) and
+    SNIPPETS (each op's calls in the course's API); TypeError if one of them is not of its form."""
     l2 = getattr(adapter, "L2", True)
     if type(l2) is not bool:
         raise TypeError(f"L2 must be True or False, got {safe_text(l2, REPR_LIMIT)}")
@@ -324,7 +324,21 @@ def declarations(adapter: Any) -> dict:
         "layer_cases": _layer_cases(adapter),
         "course_names": _course_names(adapter),
         "own_functions": _names(adapter, "OWN_FUNCTIONS"),
+        "snippets": _snippets(adapter),
     }
+
+
+def _snippets(adapter: Any) -> dict | None:
+    """The adapter's SNIPPETS ({op: the course's calls, as Python text}), as the hello carries it;
+    None if it has none; TypeError if it is not a dict of names to text."""
+    value = getattr(adapter, "SNIPPETS", None)
+    if value is None:
+        return None
+    if not (
+        isinstance(value, dict) and len(value) <= 100 and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    ):
+        raise TypeError(f"SNIPPETS must be a dict of op names to Python text, got {safe_text(value, REPR_LIMIT)}")
+    return {op[:100]: text[:4000] for op, text in value.items()}
 
 
 def _course_names(adapter: Any) -> dict | None:

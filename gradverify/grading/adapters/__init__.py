@@ -74,6 +74,9 @@ class Adapter:
     #: names and signatures (the cs231n adapter's layer functions), whose calls a failure's
     #: snippet may show the student (properties/reproduce.py)
     own_functions: frozenset[str] = frozenset()
+    #: its SNIPPETS: each layer op's calls in the course's API, which a failure's snippet shows
+    #: after the case's arrays (properties/reproduce.py)
+    snippets: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -185,7 +188,7 @@ def load(
         declared.network_losses,
     )
     adapter = with_cases_and_names(adapter, declared.layer_cases, declared.course_names)
-    return replace(adapter, own_functions=frozenset(declared.own_functions or ()))
+    return with_snippets(adapter, declared.own_functions, declared.snippets)
 
 
 # --------------------------------------------------------------------------- in this process
@@ -224,7 +227,7 @@ def load_local(spec: str | Path, student: types.ModuleType, *, base: Path | None
         _tuple(declared["network_losses"]),
     )
     adapter = with_cases_and_names(adapter, getattr(module, "LAYER_CASES", None), getattr(module, "COURSE_NAMES", None))
-    adapter = replace(adapter, own_functions=frozenset(declared["own_functions"] or ()))
+    adapter = with_snippets(adapter, declared["own_functions"], declared["snippets"])
     served = types.ModuleType(name, f"The adapter {path} over {getattr(student, '__name__', 'a student module')}.")
     for function in adapter.functions:
         setattr(served, function, _local(function, getattr(module, function), worker.NotDefined))
@@ -239,6 +242,19 @@ def with_cases_and_names(adapter: Adapter, cases: Any, names: Any) -> Adapter:
     except ValueError as exc:
         raise AdapterError(f"the adapter {adapter.path}: {exc}") from None
     return replace(adapter, layer_cases=layer_cases(adapter.path, cases), course_names=renames)
+
+
+def with_snippets(adapter: Adapter, own: Any, snippets: Any) -> Adapter:
+    """`adapter` with its OWN_FUNCTIONS and SNIPPETS; AdapterError for a snippet of an op the
+    layer table does not have."""
+    from gradverify.references.layer_spec import LAYER_OPS
+
+    unknown = sorted(set(snippets or {}) - set(LAYER_OPS))
+    if unknown:
+        raise AdapterError(
+            f"the adapter {adapter.path}: SNIPPETS names {', '.join(map(repr, unknown))}, not ops of the layer table"
+        )
+    return replace(adapter, own_functions=frozenset(own or ()), snippets=tuple(sorted((snippets or {}).items())))
 
 
 def layer_cases(path: Path, declared: Any) -> tuple[tuple[str, str, Any], ...]:

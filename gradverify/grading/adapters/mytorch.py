@@ -216,6 +216,63 @@ COURSE_NAMES = {
     "loss_backward:mse": ("MSELoss.backward", {}),
 }
 
+
+def _calls(module, made, out="Z", grad="dLdA", then=""):
+    """A SNIPPETS entry: the class imported from its handout module, made by `made`, its forward
+    and backward on the case's arrays (CS231n's names: x, w, b, dout), and `then`."""
+    cls = made.partition("(")[0].rpartition(" ")[2]
+    return f"from mytorch.{module} import {cls}\nlayer = {made}\n{out} = layer.forward(x)\n{grad} = layer.backward(dout)\n{then}"
+
+
+#: Init functions that hand the class the case's w and b, as the adapter does.
+_INIT = "weight_init_fn=lambda *shape: w.copy(), bias_init_fn=lambda *shape: b.copy()"
+
+#: Each op's calls in MyTorch's API, after the failing case's arrays in CS231n's names (a grade's
+#: snippet, properties/reproduce.py): what the adapter calls, written as the student would.
+SNIPPETS = {
+    "affine": "from mytorch.nn.linear import Linear\nlayer = Linear(w.shape[0], w.shape[1])\n"
+    "layer.W, layer.b = w.T.copy(), b.reshape(-1, 1)  # CS231n's w is your W transposed\n"
+    "Z = layer.forward(x.reshape(x.shape[0], -1))\ndLdA = layer.backward(dout)\ndLdW, dLdb = layer.dLdW, layer.dLdb",
+    "relu": _calls("nn.activation", "ReLU()", "A", "dLdZ"),
+    "gelu": _calls("nn.activation", "GELU()", "A", "dLdZ"),
+    "softmax_loss": "from mytorch.nn.loss import CrossEntropyLoss\nloss_fn = CrossEntropyLoss()\n"
+    "L = loss_fn.forward(x, np.eye(x.shape[1])[y])\ndLdA = loss_fn.backward()",
+    "batchnorm": "from mytorch.nn.batchnorm import BatchNorm1d\nD = x.shape[1]\n"
+    'layer = BatchNorm1d(D, alpha=bn_param.get("momentum", 0.9))\nlayer.eps = bn_param.get("eps", 1e-5)\n'
+    "layer.BW, layer.Bb = gamma.reshape(1, D), beta.reshape(1, D)\n"
+    'layer.running_M = bn_param.get("running_mean", np.zeros(D)).reshape(1, D)\n'
+    'layer.running_V = bn_param.get("running_var", np.zeros(D)).reshape(1, D)\n'
+    "BZ = layer.forward(x)\ndLdZ = layer.backward(dout)\ndLdBW, dLdBb = layer.dLdBW, layer.dLdBb",
+    "conv": _calls(
+        "Conv2d",
+        f'Conv2d(w.shape[1], w.shape[0], w.shape[2], conv_param["stride"], {_INIT})',
+        then="dLdW, dLdb = layer.conv2d_stride1.dLdW, layer.conv2d_stride1.dLdb",
+    ),
+    "conv1d": _calls(
+        "Conv1d",
+        f'Conv1d(w.shape[1], w.shape[0], w.shape[2], conv_param["stride"], {_INIT})',
+        then="dLdW, dLdb = layer.conv1d_stride1.dLdW, layer.conv1d_stride1.dLdb",
+    ),
+    "conv_transpose1d": _calls(
+        "ConvTranspose",
+        f'ConvTranspose1d(w.shape[1], w.shape[0], w.shape[2], conv_param["factor"], {_INIT})',
+        then="dLdW, dLdb = layer.conv1d_stride1.dLdW, layer.conv1d_stride1.dLdb",
+    ),
+    "conv_transpose2d": _calls(
+        "ConvTranspose",
+        f'ConvTranspose2d(w.shape[1], w.shape[0], w.shape[2], conv_param["factor"], {_INIT})',
+        then="dLdW, dLdb = layer.conv2d_stride1.dLdW, layer.conv2d_stride1.dLdb",
+    ),
+    "max_pool": _calls("pool", 'MaxPool2d(pool_param["pool_height"], pool_param["stride"])'),
+    "avg_pool": _calls("pool", 'MeanPool2d(pool_param["pool_height"], pool_param["stride"])'),
+    **{op: _calls("resampling", f'{cls}(resample_param["factor"])') for op, cls in RESAMPLERS.items()},
+    "flatten": _calls("flatten", "Flatten()"),
+    "rnn_step": "from mytorch.rnn_cell import RNNCell\ncell = RNNCell(Wx.shape[0], Wx.shape[1])\n"
+    "cell.init_weights(Wx.T.copy(), Wh.T.copy(), b / 2, b / 2)  # b_ih + b_hh is CS231n's b\n"
+    "h_t = cell.forward(x, prev_h)\ncell.zero_grad()\ndx, dh_prev_t = cell.backward(dnext_h, h_t, x, prev_h)\n"
+    "dW_ih, dW_hh, db_ih, db_hh = cell.dW_ih, cell.dW_hh, cell.db_ih, cell.db_hh  # averaged over the batch",
+}
+
 #: The model classes (references/model_spec.py MODELS), by the course's class.
 MODEL_CLASSES = {"mlp0": "MLP0", "mlp1": "MLP1", "mlp4": "MLP4", "cnn": "CNN", "rnn_phoneme_classifier": "RNNPhonemeClassifier"}
 
