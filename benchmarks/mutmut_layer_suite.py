@@ -67,3 +67,10 @@ def test_relu_takes_the_subgradient_zero_at_its_kink():
 def test_svm_loss_takes_the_subgradient_zero_at_a_margin_of_exactly_zero():
     loss, dx = impl.svm_loss(np.array([[1.0, 0.0, 0.5]]), np.array([0]))  # class 1's margin is 0
     assert loss == 0.5 and dx.tolist() == [[-1.0, 0.0, 1.0]]
+
+
+def test_the_linear_classifiers_svm_losses_take_the_subgradient_zero_at_a_margin_of_exactly_zero():
+    """CS231n A1's svm_loss_naive and svm_loss_vectorized, (W, X, y, reg): scores X·W = [1, 0, 0.5]."""
+    for loss_of in (impl.svm_loss_naive, impl.svm_loss_vectorized):
+        loss, dW = loss_of(np.array([[1.0, 0.0, 0.5]]), np.array([[1.0]]), np.array([0]), 0.0)  # class 1's margin is 0
+        assert loss == 0.5 and dW.tolist() == [[-1.0, 0.0, 1.0]]
