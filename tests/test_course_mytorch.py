@@ -107,6 +107,21 @@ def test_the_model_solution_handed_in_earns_every_point(name, tmp_path):
     assert _lost(result) == {} and result.score == result.max_score == POINTS[name]
 
 
+def _models_beside(folder: Path) -> Path:
+    """The handin with models/ beside mytorch/, as the handouts lay it out (HW1P1/models/mlp.py),
+    its imports absolute (`from mytorch.nn.linear import Linear`)."""
+    shutil.move(folder / "mytorch" / "models", folder / "models")
+    for path in (folder / "models").glob("*.py"):
+        path.write_text(path.read_text(encoding="utf-8").replace("from ..", "from mytorch."), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(POINTS))
+def test_the_model_solution_with_models_beside_mytorch_earns_every_point(name, tmp_path):
+    result = items.grade_file(_models_beside(_handin(tmp_path / "handin")), _rubric(name))
+    assert _lost(result) == {} and result.score == result.max_score == POINTS[name]
+
+
 def test_the_model_solution_zipped_earns_every_point_of_hw1(tmp_path):
     folder = _handin(tmp_path / "handin")
     target = tmp_path / "handin.zip"

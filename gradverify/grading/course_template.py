@@ -48,7 +48,8 @@ class Handout:
     """A course's package as handed out: its folder, and each module by its path in the package."""
 
     package: str
-    #: path in the package ("classifiers/softmax") -> the module
+    #: path in the package ("classifiers/softmax") -> the module; a path from "/" is beside the
+    #: package ("/models/mlp": MyTorch's models/ folder, beside mytorch/)
     modules: dict[str, Module]
     header: str
 
@@ -142,7 +143,7 @@ HANDOUTS: dict[str, Handout] = {
             "nn/loss": _mytorch("nn/loss", "MSELoss", "CrossEntropyLoss", imports="from mytorch.nn.activation import Softmax"),
             "nn/batchnorm": _mytorch("nn/batchnorm", "BatchNorm1d"),
             "optim/sgd": _mytorch("optim/sgd", "SGD"),
-            "models/mlp": _mytorch(
+            "/models/mlp": _mytorch(
                 "models/mlp",
                 "MLP0",
                 "MLP1",
@@ -172,7 +173,7 @@ HANDOUTS: dict[str, Handout] = {
                 *("MaxPool2d_stride1", "MaxPool2d", "MeanPool2d_stride1", "MeanPool2d"),
                 imports="from mytorch.resampling import Downsample2d",
             ),
-            "models/cnn": _mytorch(
+            "/models/cnn": _mytorch(
                 "models/cnn",
                 "CNN",
                 imports="from mytorch.Conv1d import Conv1d\nfrom mytorch.flatten import Flatten\nfrom mytorch.nn.linear import Linear",
@@ -186,7 +187,7 @@ HANDOUTS: dict[str, Handout] = {
             **HW1_GIVEN,
             "rnn_cell": _mytorch("rnn_cell", "RNNCell", imports="from mytorch.nn.activation import Tanh"),
             "gru_cell": _mytorch("gru_cell", "GRUCell", imports="from mytorch.nn.activation import Sigmoid, Tanh"),
-            "models/rnn_classifier": _mytorch(
+            "/models/rnn_classifier": _mytorch(
                 "models/rnn_classifier",
                 "RNNPhonemeClassifier",
                 imports="from mytorch.nn.linear import Linear\nfrom mytorch.rnn_cell import RNNCell",
@@ -295,11 +296,12 @@ def handout(rubric: Rubric, name: str) -> dict[str, str]:
     graded = graded_functions(rubric)
     files = {f"{course.package}/__init__.py": ""}
     for path, module in course.modules.items():
-        folder = path.rpartition("/")[0]
+        base, relative = ("", path[1:]) if path.startswith("/") else (f"{course.package}/", path)
+        folder = relative.rpartition("/")[0]
         if folder:  # a subpackage (cs231n/classifiers/), imported as on the student's machine
-            files[f"{course.package}/{folder}/__init__.py"] = ""
+            files[f"{base}{folder}/__init__.py"] = ""
         source = (IMPL / f"{module.source}.py").read_text(encoding="utf-8")
         stubs = set(module.only or ()) if module.classes else graded if module.only is None else graded & set(module.only)
-        header = course.header.format(module=path, rubric=name)
-        files[f"{course.package}/{path}.py"] = stub_module(source, stubs, module.given, header, module.imports)
+        header = course.header.format(module=relative, rubric=name)
+        files[f"{base}{relative}.py"] = stub_module(source, stubs, module.given, header, module.imports)
     return files

@@ -4,7 +4,8 @@ For `gradverify verify --impl <handout folder> --adapter mytorch` (the folder ho
 `mytorch` package, `mytorch/nn/linear.py`, …: gradverify.loader gives the adapter its classes by
 name, `student.Linear`, wherever the package keeps them) and for the course rubrics
 `mytorch-hw1`, `-hw2`, `-hw3` (the handed-in package graded in the sandbox: a class the graded
-module lacks is found in the first module of its top package that defines it, `_course`). The
+module lacks is found in the first module of its top package that defines it, then of the
+handout's `models` package beside it, `_course`). The
 classes, as the handouts since 2022 define them (HW1P1, HW2P1, HW3P1), and how each maps onto
 CS231n's functions (docs/layers.md) or the MLP protocol's (docs/protocol.md):
 
@@ -310,19 +311,35 @@ def _float(a):
     return np.array(a, dtype=np.float64)
 
 
+#: The handouts' folder of models, beside the mytorch package (HW1P1/models/mlp.py,
+#: HW2P1/models/cnn.py, HW3P1/models/rnn_classifier.py): searched after the graded package.
+MODELS_PACKAGE = "models"
+
+
 def _course(name):
     """The library's class `name`: the graded module's, else that of the first module of the graded
-    module's top package (in walk order) that defines it; NotDefined, naming it, when none does."""
+    module's top package (in walk order) that defines it, else of the handout's `models` package
+    beside it; NotDefined, naming it, when none does."""
     own = getattr(student, name, None)
     if own is not None:
         return own
     graded = getattr(sys.modules.get("submission"), "__name__", "")
-    root = sys.modules.get(graded.partition(".")[0]) if "." in graded else None
-    for info in pkgutil.walk_packages(getattr(root, "__path__", []), f"{graded.partition('.')[0]}."):
-        found = getattr(importlib.import_module(info.name), name, None)  # an error in the student's module is the student's
-        if found is not None:
-            return found
+    top = graded.partition(".")[0] if "." in graded else ""
+    for package in dict.fromkeys((top, MODELS_PACKAGE) if top else ()):
+        for module in _modules(package):
+            found = getattr(importlib.import_module(module), name, None)  # an error in the student's module is the student's
+            if found is not None:
+                return found
     return getattr(student, name)
+
+
+def _modules(package):
+    """The modules of `package` in walk order ([] when the handin has no such package)."""
+    try:
+        root = importlib.import_module(package)
+    except ImportError:
+        return []
+    return [info.name for info in pkgutil.walk_packages(getattr(root, "__path__", []), f"{package}.")]
 
 
 def activation(name, z):
