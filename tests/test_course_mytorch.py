@@ -11,6 +11,7 @@ torch autograd on the class itself, outside the grader.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -120,6 +121,34 @@ def _models_beside(folder: Path) -> Path:
 def test_the_model_solution_with_models_beside_mytorch_earns_every_point(name, tmp_path):
     result = items.grade_file(_models_beside(_handin(tmp_path / "handin")), _rubric(name))
     assert _lost(result) == {} and result.score == result.max_score == POINTS[name]
+
+
+#: HW2P1's own layout (Spring 2024): mytorch/ a flat folder (no __init__.py, linear.py beside
+#: Conv1d.py), models/ beside it, each module importing the others flat (`from resampling import
+#: *`), as the course's runner finds them after its sys.path.append('mytorch') and ('models').
+HW2_FLAT = {
+    "mytorch": ("Conv1d", "Conv2d", "ConvTranspose", "pool", "resampling", "flatten", "nn/activation", "nn/linear", "nn/loss"),
+    "models": ("models/cnn",),
+}
+
+
+def _flat_hw2(folder: Path) -> Path:
+    """The model solution laid out as HW2P1's handout (HW2_FLAT)."""
+    for target, modules in HW2_FLAT.items():
+        (folder / target).mkdir(parents=True)
+        for module in modules:
+            text = (SOURCE / f"{module}.py").read_text(encoding="utf-8")
+            flat = re.sub(r"^from \.+(?:[\w.]*\.)?(\w+) import .*$", r"from \1 import *  # noqa: F403", text, flags=re.M)
+            (folder / target / f"{module.rpartition('/')[2]}.py").write_text(flat, encoding="utf-8")
+    return folder
+
+
+def test_hw2_in_the_handout_s_flat_layout_with_flat_imports_earns_every_point(tmp_path):
+    folder = _flat_hw2(tmp_path / "handin")
+    assert "from resampling import *" in (folder / "mytorch" / "Conv1d.py").read_text()
+    assert not (folder / "mytorch" / "__init__.py").exists()
+    result = items.grade_file(folder, _rubric("mytorch-hw2"))
+    assert _lost(result) == {} and result.score == result.max_score == POINTS["mytorch-hw2"]
 
 
 def test_the_model_solution_zipped_earns_every_point_of_hw1(tmp_path):

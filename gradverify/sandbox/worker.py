@@ -465,9 +465,13 @@ def load_package(root: str, name: str | None, entry: str, origin: Origin) -> tup
     first on the import path so that its modules import each other; a file whose path is no
     module name (`backprop (1).py`, `name` None), or whose name is a module already imported
     (the standard library's `json`), loaded from its path as `submission`:
-    (module, hello) or (None, why it failed)."""
+    (module, hello) or (None, why it failed). Each of the folder's top folders that holds .py
+    files is appended to the import path too (code_folders), as a course's runner appends them
+    (11-785's `sys.path.append('mytorch')`), so that their modules' flat imports (`from
+    resampling import *` in mytorch/Conv1d.py) find each other."""
     sys.argv = [entry]
     sys.path.insert(0, root)
+    sys.path.extend(code_folders(root))
     try:
         if name is None or name.split(".")[0] in sys.modules:  # e.g. a student's json.py: its own file, not the stdlib's
             module = _exec_file("submission", entry)
@@ -477,6 +481,25 @@ def load_package(root: str, name: str | None, entry: str, origin: Origin) -> tup
         return module, {"id": 0, "loaded": {"functions": top_level_callables(module)}}
     except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
         return None, {"id": 0, "load_error": describe_failure(exc, origin)}
+
+
+def code_folders(root: str) -> list[str]:
+    """The top folders of `root` that hold .py files and have a module's name, in name order: the
+    folders a course's runner puts on the import path (after everything else, so that no module of
+    theirs shadows the standard library's or NumPy's)."""
+    try:
+        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    out = []
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False) and entry.name.isidentifier():
+            try:
+                if any(name.endswith(".py") for name in os.listdir(entry.path)):
+                    out.append(entry.path)
+            except OSError:
+                continue
+    return out
 
 
 #: The most failing cells a notebook's hello lists.
