@@ -93,6 +93,17 @@ def _called(impl: ModuleType, spec: ModelSpec, *args: Any) -> Any:
         raise ImplFailure(spec.function, exc.cause, exc.message, exception=exc.exception, detail=exc.detail) from None
 
 
+def _results(impl: ModuleType, spec: ModelSpec, args: tuple, form: str) -> tuple:
+    """The adapter's function of the class called on `args`: its result, the tuple `form` names
+    ("(out, dX, grads)"), whose last element is a dict of the layers' gradients."""
+    result = expect_tuple(spec.function, _called(impl, spec, *args), form.count(",") + 1, form)
+    if not isinstance(result[-1], dict):
+        raise ImplFailure(
+            spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(result[-1]).__name__}, not a dict"
+        )
+    return result
+
+
 def _compare_grads(function: str, grads: dict, expected: dict, label: Callable[[str], str]) -> list[Comparison]:
     """Each parameter's gradient against torch's, labelled label(key); a key missing from `grads`
     a failure of its own."""
@@ -140,10 +151,7 @@ def _check_layers(impl: ModuleType, case: ModelCase) -> list[Comparison]:
     from gradverify.references import model_torch
 
     spec, (X, _), params, dout = case.spec, case.data(), case.params(), case.cotangent()
-    result = _called(impl, spec, {k: v.copy() for k, v in params.items()}, X.copy(), dout.copy())
-    out, dX, grads = expect_tuple(spec.function, result, 3, "(out, dX, grads)")
-    if not isinstance(grads, dict):
-        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(grads).__name__}, not a dict")
+    out, dX, grads = _results(impl, spec, ({k: v.copy() for k, v in params.items()}, X.copy(), dout.copy()), "(out, dX, grads)")
     right_out, right_dX, expected = model_torch.evaluate_layers(params, X, dout)
     tol = tolerance_for("autodiff", "float64")
     return [
@@ -158,10 +166,8 @@ def _check_cnn(impl: ModuleType, case: CNNCase) -> list[Comparison]:
     from gradverify.references import model_torch
 
     spec, (X, Y), params = case.spec, case.data(), case.params()
-    result = _called(impl, spec, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), Y.copy())
-    Z, loss, dX, grads = expect_tuple(spec.function, result, 4, "(Z, loss, dLdA0, grads)")
-    if not isinstance(grads, dict):
-        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(grads).__name__}, not a dict")
+    args = (case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), Y.copy())
+    Z, loss, dX, grads = _results(impl, spec, args, "(Z, loss, dLdA0, grads)")
     right_Z, right_loss, right_dX, expected = model_torch.evaluate_cnn(case.config(), params, X, Y)
     tol = tolerance_for("autodiff", "float64")
 
@@ -190,10 +196,8 @@ def _check_recurrent(impl: ModuleType, case: RecurrentCase) -> list[Comparison]:
     from gradverify.references import model_torch
 
     spec, (X, h0, delta), params = case.spec, case.data(), case.params()
-    result = _called(impl, spec, case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), h0.copy(), delta.copy())
-    logits, dh0, grads = expect_tuple(spec.function, result, 3, "(logits, dh0, grads)")
-    if not isinstance(grads, dict):
-        raise ImplFailure(spec.function, Cause.WRONG_FORM, f"gave its layers' gradients as {type(grads).__name__}, not a dict")
+    args = (case.config(), {k: v.copy() for k, v in params.items()}, X.copy(), h0.copy(), delta.copy())
+    logits, dh0, grads = _results(impl, spec, args, "(logits, dh0, grads)")
     right_logits, right_dh0, vjp = model_torch.evaluate_recurrent(case.config(), params, X, h0, delta)
     expected = {key: g if key in ("W", "b") else g / case.N for key, g in vjp.items()}
     tol = tolerance_for("autodiff", "float64")
