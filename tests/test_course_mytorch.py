@@ -321,3 +321,25 @@ VERDICTS = {
 def test_each_bug_and_the_model_solution_are_what_torch_autograd_says(name, tmp_path):
     assert VERDICTS[name](_classes(_handin(tmp_path / "right")))
     assert not VERDICTS[name](_classes(_handin(tmp_path / "buggy", bug=name)))
+
+
+@pytest.mark.parametrize(
+    "rubric,path,given,stubbed",
+    [
+        ("mytorch-hw3", "models/rnn_classifier.py", {"__init__", "init_weights", "__call__"}, {"forward", "backward"}),
+        ("mytorch-hw2", "models/cnn.py", {"zero_grads", "step", "train", "eval"}, {"__init__", "forward", "backward"}),
+        ("cs231n-a3", "cs231n/classifiers/rnn.py", {"__init__"}, {"loss", "sample"}),
+    ],
+)
+def test_the_handout_gives_a_model_class_s_given_methods_whole_and_stubs_the_rest(rubric, path, given, stubbed):
+    import ast
+
+    from gradverify.grading.course_template import handout
+
+    (cls,) = [node for node in ast.parse(handout(_rubric(rubric), rubric)[path]).body if isinstance(node, ast.ClassDef)]
+    methods = {m.name: m for m in cls.body if isinstance(m, ast.FunctionDef)}
+
+    def stub(method) -> bool:
+        return any(isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n) for n in ast.walk(method))
+
+    assert set(methods) == given | stubbed and {name for name, m in methods.items() if stub(m)} == stubbed

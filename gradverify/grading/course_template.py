@@ -41,6 +41,9 @@ class Module:
     #: (MyTorch's items call the adapter's functions; CS231n's train item names LinearSVM, whose
     #: LinearClassifier.train the student writes)
     classes: bool = False
+    #: the methods of a stubbed class the handout gives whole (RNNPhonemeClassifier's __init__
+    #: and init_weights): the student writes the others
+    given_methods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,14 @@ class left as `raise NotImplementedError` costs only its own item. Do not modify
 '''
 
 
-def _mytorch(path: str, *names: str, imports: str = "", given: tuple[str, ...] = ()) -> Module:
-    """A module of the MyTorch handout, made from impl/mytorch/<path>.py: `names` stubbed,
-    `given` whole, the handout's absolute imports (the model solution's are relative)."""
-    return Module(f"mytorch/{path}", given=given, only=names, imports=f"\n{imports}\n" if imports else "", classes=True)
+def _mytorch(
+    path: str, *names: str, imports: str = "", given: tuple[str, ...] = (), given_methods: tuple[str, ...] = ()
+) -> Module:
+    """A module of the MyTorch handout, made from impl/mytorch/<path>.py: `names` stubbed (but
+    their `given_methods`), `given` whole, the handout's absolute imports (the model solution's
+    are relative)."""
+    imported = f"\n{imports}\n" if imports else ""
+    return Module(f"mytorch/{path}", given=given, only=names, imports=imported, classes=True, given_methods=given_methods)
 
 
 #: HW1P1's classes the later homeworks' models build on, given whole in their handouts (the
@@ -176,6 +183,7 @@ HANDOUTS: dict[str, Handout] = {
             "/models/cnn": _mytorch(
                 "models/cnn",
                 "CNN",
+                given_methods=("zero_grads", "step", "train", "eval"),
                 imports="from mytorch.Conv1d import Conv1d\nfrom mytorch.flatten import Flatten\nfrom mytorch.nn.linear import Linear",
             ),
         },
@@ -190,6 +198,7 @@ HANDOUTS: dict[str, Handout] = {
             "/models/rnn_classifier": _mytorch(
                 "models/rnn_classifier",
                 "RNNPhonemeClassifier",
+                given_methods=("__init__", "init_weights", "__call__"),
                 imports="from mytorch.nn.linear import Linear\nfrom mytorch.rnn_cell import RNNCell",
             ),
         },
@@ -201,7 +210,9 @@ HANDOUTS: dict[str, Handout] = {
             "rnn_layers": Module(
                 "rnn_layers", given=("temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss")
             ),
-            "classifiers/rnn": Module("captioning_rnn", only=("CaptioningRNN",), imports=RNN_IMPORTS),
+            "classifiers/rnn": Module(
+                "captioning_rnn", only=("CaptioningRNN",), imports=RNN_IMPORTS, given_methods=("__init__",)
+            ),
         },
         CS231N_HEADER,
     ),
@@ -222,10 +233,13 @@ def graded_functions(rubric: Rubric) -> set[str]:
     return names
 
 
-def stub_module(source: str, stubs: set[str], given: tuple[str, ...], header: str, imports: str = "") -> str:
+def stub_module(
+    source: str, stubs: set[str], given: tuple[str, ...], header: str, imports: str = "", given_methods: tuple[str, ...] = ()
+) -> str:
     """`source` with only the functions and classes of `stubs` (a function's signature and
     docstring, then `raise NotImplementedError`; a class's line and docstring, then each public
-    method and __init__ so stubbed) and of `given` (whole), after `header`, NumPy's import and `imports`."""
+    method and __init__ so stubbed, but its `given_methods`, whole) and of `given` (whole), after
+    `header`, NumPy's import and `imports`."""
     tree = ast.parse(source)
     lines = source.splitlines()
     parts = [header, "import numpy as np\n" + imports]
@@ -238,7 +252,7 @@ def stub_module(source: str, stubs: set[str], given: tuple[str, ...], header: st
         elif isinstance(node, ast.FunctionDef):
             parts.append(_stub(node, lines))
         else:
-            parts.append(_stub_class(node, lines))
+            parts.append(_stub_class(node, lines, given_methods))
     return "\n\n".join(parts)
 
 
@@ -261,16 +275,18 @@ def _stub(node: ast.FunctionDef, lines: list[str]) -> str:
     return "\n".join([*signature, *_docstring(node, indent, said), f"{indent}raise NotImplementedError"]) + "\n"
 
 
-def _stub_class(node: ast.ClassDef, lines: list[str]) -> str:
+def _stub_class(node: ast.ClassDef, lines: list[str], given: tuple[str, ...] = ()) -> str:
     """A class's line and docstring (whole: it says what the class holds, not how), then
-    __init__ and each public method stubbed; its private helpers left out."""
+    __init__ and each public method stubbed, but the methods the handout gives (`given`), whole;
+    its private helpers left out."""
     indent = " " * node.body[0].col_offset
     said = (ast.get_docstring(node) or "").splitlines()
     head = "\n".join([*lines[_start(node) : node.lineno], *_docstring(node, indent, said)])
     methods = [
-        _stub(member, lines)
+        "\n".join(lines[_start(member) : member.end_lineno]) + "\n" if member.name in given else _stub(member, lines)
         for member in node.body
-        if isinstance(member, ast.FunctionDef) and (member.name == "__init__" or not member.name.startswith("_"))
+        if isinstance(member, ast.FunctionDef)
+        and (member.name in given or member.name == "__init__" or not member.name.startswith("_"))
     ]
     return "\n".join([head, "", *methods]).rstrip("\n") + "\n"
 
@@ -303,5 +319,5 @@ def handout(rubric: Rubric, name: str) -> dict[str, str]:
         source = (IMPL / f"{module.source}.py").read_text(encoding="utf-8")
         stubs = set(module.only or ()) if module.classes else graded if module.only is None else graded & set(module.only)
         header = course.header.format(module=relative, rubric=name)
-        files[f"{base}{relative}.py"] = stub_module(source, stubs, module.given, header, module.imports)
+        files[f"{base}{relative}.py"] = stub_module(source, stubs, module.given, header, module.imports, module.given_methods)
     return files

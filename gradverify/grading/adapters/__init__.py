@@ -6,7 +6,10 @@
 
 An adapter is one .py file (stdlib and NumPy only) that does ``import student`` and defines
 the protocol functions it can map, each calling the student's code; ACTIVATIONS, LOSSES and
-L2 declare what its activation, loss and network functions cover. It runs in the sandbox
+L2 declare what its activation, loss and network functions cover, LAYER_CASES the layer cases
+it maps, COURSE_NAMES what the course calls the functions and arrays of a failure,
+OWN_FUNCTIONS the protocol functions that are the student's own and SNIPPETS each op's calls in
+the course's API (for a failure's snippet). It runs in the sandbox
 beside the student's module, never in the grader's process: `load` imports it there on its
 own, beside an empty student module, to learn what it maps (so no submission can forge that),
 and the sandbox of each submission imports it again after the student's file
