@@ -343,3 +343,12 @@ def test_the_handout_gives_a_model_class_s_given_methods_whole_and_stubs_the_res
         return any(isinstance(n, ast.Raise) and "NotImplementedError" in ast.unparse(n) for n in ast.walk(method))
 
     assert set(methods) == given | stubbed and {name for name, m in methods.items() if stub(m)} == stubbed
+
+
+def test_an_mlp_protocol_hint_names_the_course_s_class(tmp_path):
+    """MSELoss.backward without its 2 is graded by the MLP protocol's loss check; its hint names
+    MyTorch's method (COURSE_NAMES' "loss_backward:mse"), not the protocol's loss_backward."""
+    result = items.grade_file(_handin(tmp_path / "handin", bug="mse_backward_without_its_2"), _rubric("mytorch-hw1"))
+    (mse,) = [r for r in result.items if r.item.name == "mse"]
+    assert any(h.startswith("Your MSELoss.backward is ½ × the reference's") for h in mse.hints)
+    assert not any("loss_backward" in h for h in mse.hints)

@@ -19,7 +19,9 @@ course's method; "<function>'s <array>", the subject of a hint's claim about a w
 scale, a missing term), is the course's array; an argument given with its shape ("w (1, 2)",
 in a description or a hint's "checked on …" list) is the course's, its shape in the course's
 orientation, when the forward's entry names it (`"x": ("A", "")`). A hint that names an array
-by a shape the transform would change stays in the protocol's words (no hint is made wrong).
+by a shape the transform would change stays in the protocol's words (no hint is made wrong). An
+MLP protocol hint about an activation or loss names the course's method for its backward
+(`"loss_backward:mse": ("MSELoss.backward", {})`).
 
 A failure's snippet through an adapter (`through_adapter`) is kept when its calls are the
 student's own (the adapter's OWN_FUNCTIONS), made with the course's calls when the adapter
@@ -101,9 +103,14 @@ def _word(name: str) -> str:
     return rf"(?<![\w.]){re.escape(name)}(?![\w])"
 
 
-def said(text: str, names: CourseNames, op: Any = None) -> str:
-    """`text`, a case's description or a hint about a case of layer op `op` (a LayerOp, or None),
-    in the course's words (the module's docstring); as it is when any of it cannot be."""
+def said(text: str, names: CourseNames, op: Any = None, component: str | None = None) -> str:
+    """`text`, a case's description or a hint about a case of layer op `op` (a LayerOp, or None)
+    or of the MLP protocol's activation or loss `component` ("mse"), in the course's words (the
+    module's docstring); as it is when any of it cannot be."""
+    for function, course, _ in names:  # "loss_backward:mse": the protocol's name of the component's backward
+        name, _, of = function.partition(":")
+        if of and of == component and name.endswith("_backward"):
+            text = re.sub(_word(name), _literal(course), text)
     layer_entries = [entry for entry in names if ":" not in entry[0]]
     out = text
     for function, course, quantities in layer_entries:

@@ -445,8 +445,8 @@ def _failed_item(
         with deadline(DIAGNOSIS_TIMEOUT) if deadline else _no_deadline():
             found = hints(item.check, item.target, counterexample, module)
             illustrate(prop, counterexample, module)  # the failing training case trained longer, for its picture
-        op = getattr(counterexample.case, "op", None)
-        found = [Hint(said(h, names, op), h.diagnosis) for h in found]
+        case = counterexample.case
+        found = [Hint(said(h, names, getattr(case, "op", None), getattr(case, "name", None)), h.diagnosis) for h in found]
     score = round(item.points * credit.share, 2) if credit is not None else 0.0
     max_rel_err = result.max_rel_err if result.examples else float("nan")
     return ItemResult(
