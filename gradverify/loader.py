@@ -136,10 +136,13 @@ def _import_folder(folder: Path) -> ModuleType:
     module's names those modules' own top-level names (the first module, in path order, to
     define a name gives it), so an adapter finds the classes as `student.Linear` wherever the
     library keeps them. The folder's loose .py files (a course's autograder scripts) are not
-    imported. ImplLoadError when it holds no package or a module of it cannot be imported."""
+    imported. A folder that holds no package but modules that import each other is a flat
+    library (_import_flat). ImplLoadError when it holds neither, or a module of it cannot be imported."""
     import pkgutil
 
     packages = _packages(folder)
+    if not packages and _flat_library(folder):
+        return _import_flat(folder)
     if not packages:
         raise ImplLoadError(f"{folder} holds no package (a folder with an __init__.py) to load")
     for name in list(sys.modules):
@@ -161,6 +164,66 @@ def _import_folder(folder: Path) -> ModuleType:
                         setattr(module, key, value)
         except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
             raise ImplLoadError(f"{folder}: importing {current} raised {_last_frame(exc)}") from None
+    sys.modules[module.__name__] = module
+    return module
+
+
+def _flat_library(folder: Path) -> bool:
+    """Whether `folder`'s modules import one another by their bare names (`from resampling import
+    *` in Conv1d.py beside resampling.py), read from their text, none of them run: a flat library,
+    not a folder of scripts."""
+    import ast
+
+    names = {p.stem for p in folder.glob("*.py") if p.stem.isidentifier()}
+    for path in sorted(folder.glob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except (SyntaxError, ValueError, OSError):
+            continue
+        for node in ast.walk(tree):
+            imported = [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            imported += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if any(name.split(".")[0] in names - {path.stem} for name in imported):
+                return True
+    return False
+
+
+#: The flat libraries' folders _import_flat has put on the import path (the last one's stays).
+_FLAT_FOLDERS: set[Path] = set()
+
+
+def _import_flat(folder: Path) -> ModuleType:
+    """A library of modules that import each other flat, in a folder with no __init__.py (11-785
+    HW2P1's mytorch/: `from resampling import *` in Conv1d.py), as the course's runner loads it: the
+    folder appended to the import path (sys.path.append('mytorch')), each of its modules imported
+    afresh by its own name, but one a module already imported under that name shadows, as the
+    runner's import would be shadowed (the standard library's `types`); the module's names those
+    modules' top-level names (the first, in name order, to define a name gives it). A flat library
+    loaded before is forgotten first: its modules, and its folder on the import path."""
+    root = folder.resolve()
+    names = sorted(p.stem for p in root.glob("*.py") if p.stem.isidentifier())
+    if not names:
+        raise ImplLoadError(f"{folder} holds no package (a folder with an __init__.py) and no module to load")
+    for earlier in {*_FLAT_FOLDERS, root}:  # the flat libraries loaded before, this one's copy included, forgotten
+        for name, loaded in list(sys.modules.items()):
+            if Path(getattr(loaded, "__file__", None) or "/").parent == earlier:
+                del sys.modules[name]
+        while str(earlier) in sys.path:
+            sys.path.remove(str(earlier))
+    _FLAT_FOLDERS.add(root)
+    sys.path.append(str(root))
+    module = ModuleType(_module_name(folder), f"The library in {folder}: the names of its modules.")
+    module.__file__ = str(folder / "__init__.py")  # where it is, for people; nothing is read from it
+    for name in names:
+        if name in sys.modules and Path(getattr(sys.modules[name], "__file__", None) or "/").parent != root:
+            continue  # shadowed, as the runner's import of it would be
+        try:
+            loaded = importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - an import may raise anything, SystemExit included
+            raise ImplLoadError(f"{folder}: importing {name} raised {_last_frame(exc)}") from None
+        for key, value in vars(loaded).items():
+            if not key.startswith("_") and key not in vars(module):
+                setattr(module, key, value)
     sys.modules[module.__name__] = module
     return module
 

@@ -447,3 +447,21 @@ def test_an_adapter_whose_snippets_name_no_op_of_the_table_is_refused(where, tmp
             adapters.load(path)
         else:
             adapters.load_local(str(path), load_module(str(_library(tmp_path / "lib"))))
+
+
+@pytest.mark.parametrize("bug", [False, True])
+def test_verify_loads_hw2_s_flat_folder_as_its_runner_does(bug, tmp_path):
+    """HW2P1's mytorch/ (no __init__.py; `from resampling import *`) named by --impl: its modules
+    loaded flat, the folder on the import path; the one-line Linear bug fails affine alone."""
+    from tests.test_course_mytorch import _flat_hw2
+
+    flat = _flat_hw2(tmp_path / "hw2") / "mytorch"
+    if bug:
+        (flat / "linear.py").write_text((flat / "linear.py").read_text(encoding="utf-8").replace(*BUG), encoding="utf-8")
+    run = _verify(flat, tmp_path, properties=["layer_affine*", "layer_conv1d*", "layer_downsample1d*"])
+    expected = CheckStatus.FAILED if bug else CheckStatus.PASSED
+    assert _statuses(run) == {
+        "layer_affine_matches_references": expected,
+        "layer_conv1d_matches_references": CheckStatus.PASSED,
+        "layer_downsample1d_matches_references": CheckStatus.PASSED,
+    }
