@@ -352,3 +352,21 @@ def test_an_mlp_protocol_hint_names_the_course_s_class(tmp_path):
     (mse,) = [r for r in result.items if r.item.name == "mse"]
     assert any(h.startswith("Your MSELoss.backward is ½ × the reference's") for h in mse.hints)
     assert not any("loss_backward" in h for h in mse.hints)
+
+
+def test_losses_written_as_the_writeup_s_one_by_one_matrices_earn_their_items(tmp_path):
+    """HW1P1's writeup computes each loss as ι_Nᵀ·…·ι_C, a (1, 1) array; its autograder takes that
+    for the number it is, and so does the adapter (a real handin lost MSELoss's 10 points to it)."""
+    folder = _handin(tmp_path / "handin")
+    path = folder / "mytorch" / "nn" / "loss.py"
+    text = path.read_text(encoding="utf-8")
+    matrices = {
+        "np.ones(self.N) @ se @ np.ones(self.C) / (self.N * self.C)": "np.ones((1, self.N)) @ se @ np.ones((self.C, 1)) / (self.N * self.C)",
+        "np.ones(self.N) @ crossentropy / self.N": "np.ones((1, self.N)) @ crossentropy.reshape(-1, 1) / self.N",
+    }
+    for old, new in matrices.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    result = items.grade_file(folder, _rubric("mytorch-hw1"))
+    assert _lost(result) == {} and result.score == POINTS["mytorch-hw1"]

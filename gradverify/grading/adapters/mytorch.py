@@ -313,6 +313,19 @@ def _float(a):
     return np.array(a, dtype=np.float64)
 
 
+def _scalar(value):
+    """A loss as the handouts' formulas compute it, ι_Nᵀ·…·ι_C: a (1, 1) array is its one number
+    (a float); anything else as it is, for the check to judge."""
+    return float(np.reshape(value, ())) if isinstance(value, np.ndarray) and value.size == 1 and value.ndim else value
+
+
+def _vector(a):
+    """A gradient MyTorch keeps as a column or a row (dLdb (out, 1), dLdBW (1, D)) as the vector
+    the protocol has; any other shape as it is (a scalar stays one, for the check to name)."""
+    a = _float(a)
+    return a.reshape(-1) if a.ndim == 2 and 1 in a.shape else a
+
+
 #: The handouts' folder of models, beside the mytorch package (HW1P1/models/mlp.py,
 #: HW2P1/models/cnn.py, HW3P1/models/rnn_classifier.py): searched after the graded package.
 MODELS_PACKAGE = "models"
@@ -366,7 +379,7 @@ def activation_backward(name, z, grad_a):
 
 
 def loss(name, y_pred, y_true):
-    return _course(LOSS_CLASSES[name])().forward(_float(y_pred), _float(y_true))
+    return _scalar(_course(LOSS_CLASSES[name])().forward(_float(y_pred), _float(y_true)))
 
 
 def loss_backward(name, y_pred, y_true):
@@ -385,7 +398,7 @@ def affine_forward(x, w, b):
 def affine_backward(dout, cache):
     layer, shape = cache
     dx = layer.backward(dout)
-    return np.reshape(dx, shape), _float(layer.dLdW).T.copy(), _float(layer.dLdb).reshape(-1)
+    return np.reshape(dx, shape), _float(layer.dLdW).T.copy(), _vector(layer.dLdb)
 
 
 def relu_forward(x):
@@ -470,12 +483,12 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 def batchnorm_backward(dout, layer):
     dx = layer.backward(dout)
-    return dx, _float(layer.dLdBW).reshape(-1), _float(layer.dLdBb).reshape(-1)
+    return dx, _vector(layer.dLdBW), _vector(layer.dLdBb)
 
 
 def softmax_loss(x, y):
     loss_fn = _course("CrossEntropyLoss")()
-    loss = loss_fn.forward(x, np.eye(x.shape[1])[y])
+    loss = _scalar(loss_fn.forward(x, np.eye(x.shape[1])[y]))
     return loss, loss_fn.backward()
 
 
@@ -515,7 +528,7 @@ def model_classify(model, config, params, X, Y):
     net.linear_layer.W, net.linear_layer.b = _float(params["W"]), _float(params["b"]).reshape(-1, 1)
     Z = net.forward(_float(X))
     dX = net.backward(_float(Y))
-    grads = {"W": net.linear_layer.dLdW, "b": np.reshape(net.linear_layer.dLdb, -1)}
+    grads = {"W": net.linear_layer.dLdW, "b": _vector(net.linear_layer.dLdb)}
     for i, conv in enumerate(net.convolutional_layers):
         grads[f"W{i}"], grads[f"b{i}"] = conv.conv1d_stride1.dLdW, conv.conv1d_stride1.dLdb
     return Z, getattr(net, "loss", None), dX, grads
@@ -533,7 +546,7 @@ def model_recurrent(model, config, params, X, h0, delta):
     for cell in net.rnn:
         cell.zero_grad()
     dh0 = net.backward(_float(delta))
-    grads = {"W": net.output_layer.dLdW, "b": np.reshape(net.output_layer.dLdb, -1)}
+    grads = {"W": net.output_layer.dLdW, "b": _vector(net.output_layer.dLdb)}
     for layer, cell in enumerate(net.rnn):
         for key in ("W_ih", "W_hh", "b_ih", "b_hh"):
             grads[f"{key}{layer}"] = getattr(cell, f"d{key}")
@@ -579,7 +592,7 @@ def _stride1_backward(dout, layer, stride1):
     sums over the batch, db as a vector)."""
     dx = layer.backward(dout)
     inner = getattr(layer, stride1)
-    return dx, _float(inner.dLdW), _float(inner.dLdb).reshape(-1)
+    return dx, _float(inner.dLdW), _vector(inner.dLdb)
 
 
 def _convolution(cls, x, w, b, conv_param):
