@@ -132,10 +132,19 @@ HW2_FLAT = {
 }
 
 
-def _flat_hw2(folder: Path) -> Path:
-    """The model solution laid out as HW2P1's handout (HW2_FLAT)."""
-    for target, modules in HW2_FLAT.items():
-        (folder / target).mkdir(parents=True)
+#: HW2P1's layout of Fall 2023: mytorch/flatten.py, the rest in mytorch/nn/, none a package, the
+#: runner appending mytorch/ and mytorch/nn/ to sys.path.
+HW2_NESTED = {
+    "mytorch": ("flatten",),
+    "mytorch/nn": ("Conv1d", "Conv2d", "ConvTranspose", "pool", "resampling", "nn/activation", "nn/linear", "nn/loss"),
+    "models": ("models/cnn",),
+}
+
+
+def _flat_hw2(folder: Path, layout: dict = HW2_FLAT) -> Path:
+    """The model solution laid out as one of HW2P1's handouts (HW2_FLAT, HW2_NESTED)."""
+    for target, modules in layout.items():
+        (folder / target).mkdir(parents=True, exist_ok=True)
         for module in modules:
             text = (SOURCE / f"{module}.py").read_text(encoding="utf-8")
             flat = re.sub(r"^from \.+(?:[\w.]*\.)?(\w+) import .*$", r"from \1 import *  # noqa: F403", text, flags=re.M)
@@ -147,6 +156,15 @@ def test_hw2_in_the_handout_s_flat_layout_with_flat_imports_earns_every_point(tm
     folder = _flat_hw2(tmp_path / "handin")
     assert "from resampling import *" in (folder / "mytorch" / "Conv1d.py").read_text()
     assert not (folder / "mytorch" / "__init__.py").exists()
+    result = items.grade_file(folder, _rubric("mytorch-hw2"))
+    assert _lost(result) == {} and result.score == result.max_score == POINTS["mytorch-hw2"]
+
+
+def test_hw2_in_fall_2023_s_nested_flat_layout_earns_every_point(tmp_path):
+    """mytorch/nn/Conv1d.py importing `from resampling import *` beside it, models/cnn.py
+    `from flatten import *` and `from Conv1d import *`: as the runner's two sys.path.appends find them."""
+    folder = _flat_hw2(tmp_path / "handin", HW2_NESTED)
+    assert "from resampling import *" in (folder / "mytorch" / "nn" / "Conv1d.py").read_text()
     result = items.grade_file(folder, _rubric("mytorch-hw2"))
     assert _lost(result) == {} and result.score == result.max_score == POINTS["mytorch-hw2"]
 

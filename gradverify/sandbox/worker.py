@@ -465,10 +465,10 @@ def load_package(root: str, name: str | None, entry: str, origin: Origin) -> tup
     first on the import path so that its modules import each other; a file whose path is no
     module name (`backprop (1).py`, `name` None), or whose name is a module already imported
     (the standard library's `json`), loaded from its path as `submission`:
-    (module, hello) or (None, why it failed). Each of the folder's top folders that holds .py
+    (module, hello) or (None, why it failed). Each folder of it two levels down that holds .py
     files is appended to the import path too (code_folders), as a course's runner appends them
-    (11-785's `sys.path.append('mytorch')`), so that their modules' flat imports (`from
-    resampling import *` in mytorch/Conv1d.py) find each other."""
+    (11-785's `sys.path.append('mytorch')`, `('mytorch/nn')`), so that their modules' flat
+    imports (`from resampling import *` in mytorch/Conv1d.py) find each other."""
     sys.argv = [entry]
     sys.path.insert(0, root)
     sys.path.extend(code_folders(root))
@@ -483,23 +483,32 @@ def load_package(root: str, name: str | None, entry: str, origin: Origin) -> tup
         return None, {"id": 0, "load_error": describe_failure(exc, origin)}
 
 
-def code_folders(root: str) -> list[str]:
-    """The top folders of `root` that hold .py files and have a module's name, in name order: the
-    folders a course's runner puts on the import path (after everything else, so that no module of
-    theirs shadows the standard library's or NumPy's)."""
-    try:
-        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
-    except OSError:
-        return []
-    out = []
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False) and entry.name.isidentifier():
+def code_folders(root: str, depth: int = 2) -> list[str]:
+    """The folders of `root`, `depth` levels down, that hold .py files and have a module's name:
+    the top ones in name order, then theirs (mytorch/, models/, then mytorch/nn/), the folders a
+    course's runner puts on the import path (11-785's sys.path.append('mytorch') and
+    ('mytorch/nn')), after everything else, so that no module of theirs shadows the standard
+    library's or NumPy's."""
+    out: list[str] = []
+    level = [root]
+    for _ in range(depth):
+        below = []
+        for folder in level:
             try:
-                if any(name.endswith(".py") for name in os.listdir(entry.path)):
-                    out.append(entry.path)
+                entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
             except OSError:
                 continue
+            below += [e.path for e in entries if e.is_dir(follow_symlinks=False) and e.name.isidentifier()]
+        out += [folder for folder in below if _holds_python(folder)]
+        level = below
     return out
+
+
+def _holds_python(folder: str) -> bool:
+    try:
+        return any(name.endswith(".py") for name in os.listdir(folder))
+    except OSError:
+        return False
 
 
 #: The most failing cells a notebook's hello lists.

@@ -92,7 +92,6 @@ import importlib
 import importlib.util
 import inspect
 import os
-import pkgutil
 import sys
 import types
 
@@ -333,8 +332,9 @@ MODELS_PACKAGE = "models"
 
 def _course(name):
     """The library's class `name`: the graded module's, else that of the first module of the graded
-    module's top package (in walk order) that defines it, else of the handout's `models` package
-    beside it; NotDefined, naming it, when none does."""
+    module's top package that defines it (its modules at any depth, in name order, folders
+    packages or not: _tree), else of the handout's `models` package beside it; NotDefined,
+    naming it, when none does."""
     own = getattr(student, name, None)
     if own is not None:
         return own
@@ -360,7 +360,22 @@ def _modules(package, beside):
     if not folders:
         return []
     importlib.import_module(package)  # an error in the student's package is the student's
-    return [info.name for info in pkgutil.walk_packages(folders, f"{package}.")]
+    return [f"{package}.{name}" for folder in folders for name in _tree(folder)]
+
+
+def _tree(folder, prefix=""):
+    """The dotted names of the modules in `folder` and its subfolders, packages or not (a handout's
+    mytorch/nn/ may have no __init__.py): its own modules in name order, then each subfolder's."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    files = [e.name[:-3] for e in entries if e.is_file() and e.name.endswith(".py") and e.name[:-3].isidentifier()]
+    names = [prefix + name for name in files if name != "__init__"]
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False) and entry.name.isidentifier() and entry.name != "__pycache__":
+            names += _tree(entry.path, f"{prefix}{entry.name}.")
+    return names
 
 
 def _folders(package):
