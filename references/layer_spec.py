@@ -145,6 +145,10 @@ class LayerOp:
     #: the hyperparameters under which the op is the identity (dropout in test mode, or keeping
     #: every unit): then out may BE x, and dx BE dout, whole — CS231n's own `out = x` (None: never)
     identity: Callable[[dict[str, Any]], bool] | None = field(default=None, compare=False)
+    #: the hyperparameters under which the op has a backward (None: always): batchnorm's train
+    #: mode only, as CS231n's handout has it (its forward in test mode builds no cache, and the
+    #: notebooks never take a gradient there); in test mode the forward alone is checked
+    backward_when: Callable[[dict[str, Any]], bool] | None = field(default=None, compare=False)
     #: sizes computed from the drawn ones and the hyperparameters, in order (conv's H', W')
     derived: tuple[Derived, ...] = ()
     #: what follows _forward and _backward in the functions' names (CS231n's "_naive" conv)
@@ -283,6 +287,11 @@ _NORM_SIZES = (Size("N", 2, 5), Size("D", 1, 4))
 
 def _relu_branch(a: dict[str, np.ndarray]) -> np.ndarray:
     return np.sign(a["x"]).ravel()
+
+
+def _train_mode(hyper: dict[str, Any]) -> bool:
+    """Whether a case is in train mode, the one a normalisation's backward is written for."""
+    return hyper.get("mode", "train") == "train"
 
 
 def _dropout_identity(hyper: dict[str, Any]) -> bool:
@@ -577,6 +586,7 @@ LAYER_OPS: dict[str, LayerOp] = {
             hypers=(_MODE, _EPS, _MOMENTUM),
             state=("running_mean", "running_var"),
             alternatives=("batchnorm_backward_alt",),
+            backward_when=_train_mode,
             **_bundled("batchnorm"),
         ),
         LayerOp(
@@ -704,6 +714,7 @@ LAYER_OPS: dict[str, LayerOp] = {
             param="bn_param",
             hypers=(_MODE, _EPS, _MOMENTUM),
             state=("running_mean", "running_var"),
+            backward_when=_train_mode,
             **_bundled("spatial_batchnorm"),
         ),
         LayerOp(

@@ -135,7 +135,7 @@ def test_the_model_solution_zipped_as_collect_submission_does_earns_full_marks_o
     folder = _package(tmp_path / "student", _model("cs231n-a2"))
     result = items.grade_file(_zip(folder, tmp_path / "a2.zip"), _rubric("cs231n-a2"))
     assert _lost(result) == {}
-    assert result.score == result.max_score == 77
+    assert result.score == result.max_score == 74
 
 
 def test_the_model_solution_zipped_earns_full_marks_of_a1_from_three_modules(tmp_path):
@@ -189,7 +189,7 @@ def test_bugs_in_two_modules_lose_exactly_their_two_items(tmp_path):
     }
     result = items.grade_file(_package(tmp_path, sources), _rubric("cs231n-a2"))
     assert _lost(result) == {"conv": Cause.SHAPE, "adam": Cause.MISMATCH}
-    assert result.score == 77 - 8 - 4
+    assert result.score == 74 - 8 - 4
 
 
 def test_a_failure_s_snippet_rebuilds_the_smallest_case_with_the_student_s_own_calls(tmp_path):

@@ -325,6 +325,15 @@ CORRECT: dict[str, LayerVariant] = {
             ("    return np.maximum(x, 0.0), x\n", "    out = np.maximum(x, 0.0)\n    return out, out\n"),
         ),
         _v(
+            "batchnorm_test_mode_builds_no_cache",
+            "batchnorm",
+            "CS231n's handout: the cache built in the train branch alone (None in test mode, whose backward is never taken)",
+            (
+                "    out = gamma * x_hat + beta\n    return out, (mode, x_hat, gamma, inv_std)\n",
+                '    out = gamma * x_hat + beta\n    return out, ((mode, x_hat, gamma, inv_std) if mode == "train" else None)\n',
+            ),
+        ),
+        _v(
             "batchnorm_backward_one_line",
             "batchnorm",
             "batchnorm_backward as the one-line simplified formula (N·dout − Σdout − x̂·Σ(dout·x̂))·γ/(N·σ)",
